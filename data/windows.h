@@ -1,0 +1,33 @@
+// Sliding windows over SQuAD examples, identical to Hugging Face run_qa.py's
+// prepare_train_features / prepare_validation_features (question left-stripped, only the
+// context truncated, doc_stride tokens of overlap, labels from the first answer).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "data/squad.h"
+#include "tokenizer/tokenizer.h"
+
+namespace bert {
+
+struct WindowConfig {
+  int32_t max_seq_length = 384;
+  int32_t doc_stride = 128;
+};
+
+// One model input: [CLS] question [SEP] context-part [SEP], unpadded.
+struct Window {
+  int32_t example_index = 0;  // into SquadDataset::examples
+  std::vector<int32_t> input_ids;       // [length]
+  std::vector<int32_t> token_type_ids;  // [length]
+  std::vector<TokenSpan> offsets;       // [length]; {-1,-1} outside the context (null in JSON)
+  int32_t start_position = 0;  // token index of the answer start; 0 ([CLS]) when not inside
+  int32_t end_position = 0;
+  int32_t length() const { return static_cast<int32_t>(input_ids.size()); }
+};
+
+std::vector<Window> build_windows(const SquadDataset& dataset, const Tokenizer& tokenizer,
+                                  const WindowConfig& config);
+
+}  // namespace bert

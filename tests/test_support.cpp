@@ -1,0 +1,82 @@
+#include "tests/test_support.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+#include "engine/core/file_io.h"
+
+namespace bert::test {
+
+std::string shared_dir() {
+  const char* env = std::getenv("BERT_SHARED_DIR");
+  if (env && *env) return env;
+  return BERT_DEFAULT_SHARED_DIR;
+}
+
+std::string shared_path(const std::string& relative) { return join_path(shared_dir(), relative); }
+
+bool have_shared_file(const std::string& relative, const std::string& what) {
+  const std::string path = shared_path(relative);
+  if (path_exists(path)) return true;
+  static std::set<std::string> reported;
+  if (reported.insert(path).second)
+    std::printf("SKIPPED %s: %s not found (set BERT_SHARED_DIR)\n", what.c_str(), path.c_str());
+  return false;
+}
+
+std::string fixture_path(const std::string& name) {
+  return std::string(BERT_SOURCE_DIR) + "/tests/fixtures/" + name;
+}
+
+std::string CloseReport::describe(const std::string& name) const {
+  std::ostringstream out;
+  out.precision(10);
+  if (ok) {
+    out << name << ": " << count << " values close";
+  } else {
+    out << name << ": worst element [" << worst_index << "] = " << worst_value << " vs reference "
+        << worst_ref << " (exceeds tolerance by " << worst_excess << ") of " << count;
+  }
+  return out.str();
+}
+
+CloseReport compare_close(const double* x, const double* ref, size_t n, double atol, double rtol) {
+  CloseReport report;
+  report.count = n;
+  double worst = -INFINITY;
+  for (size_t i = 0; i < n; ++i) {
+    const double excess = std::fabs(x[i] - ref[i]) - (atol + rtol * std::fabs(ref[i]));
+    const bool bad = !(excess <= 0) ;  // NaN counts as bad
+    if (bad && (report.ok || excess > worst || std::isnan(excess))) {
+      report.ok = false;
+      worst = std::isnan(excess) ? INFINITY : excess;
+      report.worst_index = i;
+      report.worst_value = x[i];
+      report.worst_ref = ref[i];
+      report.worst_excess = excess;
+    }
+  }
+  return report;
+}
+
+CloseReport compare_close(const std::vector<double>& x, const std::vector<double>& ref, double atol,
+                          double rtol) {
+  if (x.size() != ref.size()) {
+    CloseReport report;
+    report.ok = false;
+    report.count = x.size();
+    report.worst_excess = INFINITY;
+    return report;
+  }
+  return compare_close(x.data(), ref.data(), x.size(), atol, rtol);
+}
+
+CloseReport compare_close(const std::vector<float>& x, const std::vector<double>& ref, double atol,
+                          double rtol) {
+  return compare_close(std::vector<double>(x.begin(), x.end()), ref, atol, rtol);
+}
+
+}  // namespace bert::test

@@ -1,0 +1,43 @@
+// Shared test helpers: where the shared data lives, and the one closeness check.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace bert::test {
+
+// Directory holding dev set, vocab and goldens: $BERT_SHARED_DIR, else <repo>/../shared.
+std::string shared_dir();
+// <shared_dir>/<relative>.
+std::string shared_path(const std::string& relative);
+// True when the file exists; otherwise prints "SKIPPED <what>: <path> not found" once and
+// returns false. Golden tests `if (!have_shared_file(...)) return;` so the suite still runs
+// on a machine without ../shared.
+bool have_shared_file(const std::string& relative, const std::string& what);
+// <repo>/tests/fixtures/<name>.
+std::string fixture_path(const std::string& name);
+
+// Result of comparing values with |x - ref| <= atol + rtol*|ref|.
+struct CloseReport {
+  bool ok = true;
+  size_t count = 0;
+  size_t worst_index = 0;
+  double worst_value = 0, worst_ref = 0, worst_excess = 0;  // excess = |x-ref| - tolerance
+  std::string describe(const std::string& name) const;  // one line for the failure message
+};
+CloseReport compare_close(const double* x, const double* ref, size_t n, double atol, double rtol);
+CloseReport compare_close(const std::vector<double>& x, const std::vector<double>& ref, double atol,
+                          double rtol);
+CloseReport compare_close(const std::vector<float>& x, const std::vector<double>& ref, double atol,
+                          double rtol);
+
+}  // namespace bert::test
+
+// REQUIRE that two arrays are close, printing the worst element when they are not.
+#define REQUIRE_CLOSE(name, report)            \
+  do {                                         \
+    const auto& bert_report_ = (report);       \
+    INFO(bert_report_.describe(name));         \
+    REQUIRE(bert_report_.ok);                  \
+  } while (0)

@@ -1,0 +1,40 @@
+// The tokenizer interface every model directory resolves to: WordPiece (vocab.txt) or
+// SentencePiece (a .model file). Encodings carry no special tokens; offsets are
+// [start, end) in Unicode code points of the original (unnormalised) text.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace bert {
+
+using TokenSpan = std::pair<int32_t, int32_t>;  // [start, end) in code points
+
+struct Encoding {
+  std::vector<int32_t> ids;
+  std::vector<TokenSpan> offsets;  // one per id
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  // Tokenizes UTF-8 text (no special tokens added). Invalid UTF-8 throws InputError.
+  virtual Encoding encode(std::string_view utf8_text) const = 0;
+  virtual int32_t vocab_size() const = 0;
+  virtual std::string id_to_token(int32_t id) const = 0;
+  virtual int32_t cls_id() const = 0;
+  virtual int32_t sep_id() const = 0;
+  virtual int32_t pad_id() const = 0;
+  virtual int32_t unk_id() const = 0;
+};
+
+// Opens the tokenizer a model directory holds: vocab.txt → WordPiece; otherwise a
+// SentencePiece model (spiece.model, sentencepiece.bpe.model or tokenizer.model).
+// Throws InputError naming the directory when it holds neither.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir, bool do_lower_case);
+
+}  // namespace bert
