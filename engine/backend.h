@@ -1,0 +1,121 @@
+// The ops interface the model's forward/backward/optimizer sequence is written against
+// (engine/bert_qa_model.cpp). The CPU backend (engine/cpu_backend.*) implements it with the
+// references in kernels/*_ref.cpp in float or double; the CUDA backend with kernels/*.cu in
+// bf16 with fp32 master weights. Tensors are flat, typed device (or host) buffers owned by
+// the backend; shapes are given per call and documented at each method.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/accumulate.h"
+#include "kernels/adamw.h"
+#include "kernels/attention.h"
+#include "kernels/dropout_rng.h"
+
+namespace bert {
+
+enum class ScalarType { kF32, kF64, kBF16, kI32 };
+size_t scalar_size(ScalarType dtype);
+const char* scalar_name(ScalarType dtype);
+
+// A view of backend memory. Views never own; the backend frees everything it allocated.
+struct Tensor {
+  void* data = nullptr;
+  size_t numel = 0;
+  ScalarType dtype = ScalarType::kF32;
+  bool empty() const { return data == nullptr; }
+};
+
+// Elements [offset, offset + count) of a tensor, as a tensor.
+Tensor slice(const Tensor& whole, size_t offset, size_t count);
+
+// Roles decide a buffer's element type: activations in the compute type, master weights,
+// gradients and Adam moments in fp32 (or double), indices in int32.
+enum class BufferRole { kActivation, kMasterParam, kWorkingParam, kGradient, kOptimizerState, kIndex };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual ScalarType dtype_for(BufferRole role) const = 0;
+  // True when the compute copy of the parameters is a separate buffer from the master copy
+  // (bf16 working weights on the GPU); false when they are the same memory (CPU).
+  virtual bool has_working_params() const = 0;
+
+  // ---- memory: allocated once up front, zero-filled, freed with the backend ----
+  virtual Tensor allocate(size_t numel, BufferRole role) = 0;
+  virtual void fill_zero(Tensor tensor) = 0;
+  virtual void upload(Tensor dst, const float* src, size_t count) = 0;       // converts
+  virtual void upload(Tensor dst, const double* src, size_t count) = 0;      // converts
+  virtual void upload(Tensor dst, const int32_t* src, size_t count) = 0;     // kIndex
+  virtual std::vector<double> download(const Tensor& src) = 0;               // converts
+  virtual void copy(Tensor dst, const Tensor& src) = 0;  // same count, converts dtype
+  virtual void synchronize() = 0;
+
+  // ---- ops (see kernels/<op>.h for formulas and what is saved) ----
+  // out = dropout(LayerNorm(word[ids] + position[pos] + type[types])); saves sum, mean, rstd.
+  virtual void embeddings_forward(Tensor out, Tensor sum, Tensor mean, Tensor rstd,  // [T,H] [T,H] [T] [T]
+                                  const Tensor& input_ids, const Tensor& token_type_ids,
+                                  const Tensor& position_ids,                         // [T] each
+                                  const Tensor& word, const Tensor& position, const Tensor& token_type,
+                                  const Tensor& gamma, const Tensor& beta, int tokens, int hidden,
+                                  float eps, const DropoutSpec& dropout) = 0;
+  // Accumulates into every parameter gradient.
+  virtual void embeddings_backward(Tensor d_word, Tensor d_position, Tensor d_token_type,
+                                   Tensor d_gamma, Tensor d_beta, const Tensor& d_out,  // d_out [T,H]
+                                   const Tensor& sum, const Tensor& mean, const Tensor& rstd,
+                                   const Tensor& gamma, const Tensor& input_ids,
+                                   const Tensor& token_type_ids, const Tensor& position_ids,
+                                   int tokens, int hidden, const DropoutSpec& dropout) = 0;
+
+  // out = inp·weightᵀ + bias.
+  virtual void matmul_forward(Tensor out, const Tensor& inp, const Tensor& weight, const Tensor& bias,
+                              int rows, int in_features, int out_features) = 0;
+  // d_weight, d_bias accumulate; d_inp per mode (skipped when empty).
+  virtual void matmul_backward(Tensor d_inp, Tensor d_weight, Tensor d_bias, const Tensor& d_out,
+                               const Tensor& inp, const Tensor& weight, int rows, int in_features,
+                               int out_features, Accumulate d_inp_mode) = 0;
+
+  virtual void bias_gelu_forward(Tensor out, const Tensor& pre, const Tensor& bias, int rows,
+                                 int width) = 0;
+  virtual void bias_gelu_backward(Tensor d_pre, Tensor d_bias, const Tensor& d_out, const Tensor& pre,
+                                  const Tensor& bias, int rows, int width) = 0;
+
+  virtual void attention_forward(Tensor ctx, Tensor lse, const Tensor& qkv, const Tensor& cu_seqlens,
+                                 const AttentionShape& shape, const DropoutSpec& dropout) = 0;
+  virtual void attention_backward(Tensor d_qkv, const Tensor& d_ctx, const Tensor& qkv,
+                                  const Tensor& ctx, const Tensor& lse, const Tensor& cu_seqlens,
+                                  const AttentionShape& shape, const DropoutSpec& dropout) = 0;
+
+  // out = LayerNorm(residual + dropout(branch)); saves sum = residual + dropout(branch), mean, rstd.
+  virtual void residual_layernorm_forward(Tensor out, Tensor sum, Tensor mean, Tensor rstd,
+                                          const Tensor& branch, const Tensor& residual,
+                                          const Tensor& gamma, const Tensor& beta, int rows,
+                                          int width, float eps, const DropoutSpec& dropout) = 0;
+  // d_branch overwrites; d_residual overwrites or adds per mode; d_gamma, d_beta accumulate.
+  virtual void residual_layernorm_backward(Tensor d_branch, Tensor d_residual, Tensor d_gamma,
+                                           Tensor d_beta, const Tensor& d_out, const Tensor& sum,
+                                           const Tensor& mean, const Tensor& rstd,
+                                           const Tensor& gamma, int rows, int width,
+                                           const DropoutSpec& dropout, Accumulate residual_mode) = 0;
+
+  // Writes d_logits [T,2] and per-sequence losses [B,2] (see kernels/qa_loss.h).
+  virtual void qa_loss(Tensor d_logits, Tensor losses, const Tensor& logits, const Tensor& cu_seqlens,
+                       const Tensor& start_positions, const Tensor& end_positions, int batch,
+                       double d_loss_scale) = 0;
+
+  // ---- optimizer ----
+  virtual double sum_squares(const Tensor& values) = 0;  // Σ x² over the tensor (synchronises)
+  // AdamW on master weights; writes the working copy too when has_working_params().
+  virtual void adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq,
+                            const Tensor& grad, const AdamWHyper& hyper, double grad_scale) = 0;
+};
+
+// "cpu" (float), "cpu-double" (the double-precision oracle), "cuda".
+std::unique_ptr<Backend> make_cpu_backend(bool double_precision);
+
+}  // namespace bert

@@ -1,0 +1,266 @@
+#include "engine/bert_qa_model.h"
+
+#include <cmath>
+#include <limits>
+
+#include "engine/core/error.h"
+
+namespace bert {
+
+BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tokens, int max_batch)
+    : backend_(backend), config_(config), layout_(config), max_tokens_(max_tokens), max_batch_(max_batch) {
+  BERT_CHECK(max_tokens > 0 && max_batch > 0, "model needs room for at least one token");
+  const size_t T = static_cast<size_t>(max_tokens), H = config.hidden_size,
+               F = config.intermediate_size, heads = config.num_attention_heads;
+  master_ = backend.allocate(layout_.total(), BufferRole::kMasterParam);
+  working_ = backend.has_working_params() ? backend.allocate(layout_.total(), BufferRole::kWorkingParam)
+                                          : master_;
+  grads_ = backend.allocate(layout_.total(), BufferRole::kGradient);
+
+  auto index = [&](size_t n) { return backend.allocate(n, BufferRole::kIndex); };
+  auto act = [&](size_t n) { return backend.allocate(n, BufferRole::kActivation); };
+  input_ids_ = index(T);
+  token_type_ids_ = index(T);
+  position_ids_ = index(T);
+  cu_seqlens_ = index(max_batch + 1);
+  start_positions_ = index(max_batch);
+  end_positions_ = index(max_batch);
+
+  emb_sum_ = act(T * H);
+  emb_mean_ = act(T);
+  emb_rstd_ = act(T);
+  for (int l = 0; l <= config.num_hidden_layers; ++l) layer_outputs_.push_back(act(T * H));
+  layers_.resize(config.num_hidden_layers);
+  for (int l = 0; l < config.num_hidden_layers; ++l) {
+    LayerActivations& a = layers_[l];
+    a.input = layer_outputs_[l];
+    a.qkv = act(T * 3 * H);
+    a.ctx = act(T * H);
+    a.lse = act(T * heads);
+    a.attn_sum = act(T * H);
+    a.attn_mean = act(T);
+    a.attn_rstd = act(T);
+    a.hidden = act(T * H);
+    a.ffn_pre = act(T * F);
+    a.ffn_act = act(T * F);
+    a.out_sum = act(T * H);
+    a.out_mean = act(T);
+    a.out_rstd = act(T);
+  }
+  branch_ = act(T * H);
+  logits_ = act(T * 2);
+  d_logits_ = act(T * 2);
+  losses_ = act(static_cast<size_t>(max_batch) * 2);
+  d_x_ = act(T * H);
+  d_hidden_ = act(T * H);
+  d_branch_ = act(T * H);
+  d_ctx_ = act(T * H);
+  d_qkv_ = act(T * 3 * H);
+  d_ffn_act_ = act(T * F);
+  d_ffn_pre_ = act(T * F);
+}
+
+std::string BertQaModel::layer_name(int layer, const std::string& suffix) const {
+  return "bert.encoder.layer." + std::to_string(layer) + "." + suffix;
+}
+
+Tensor BertQaModel::param_at(size_t offset, size_t count) const { return slice(working_, offset, count); }
+Tensor BertQaModel::grad_at(size_t offset, size_t count) const { return slice(grads_, offset, count); }
+
+Tensor BertQaModel::param(const std::string& name) const {
+  const ParamSlot& s = layout_.slot(name);
+  return param_at(s.offset, s.numel);
+}
+
+Tensor BertQaModel::grad(const std::string& name) const {
+  const ParamSlot& s = layout_.slot(name);
+  return grad_at(s.offset, s.numel);
+}
+
+Tensor BertQaModel::rows(const Tensor& full, int row_width) const {
+  return slice(full, 0, static_cast<size_t>(tokens_) * row_width);
+}
+
+void BertQaModel::set_parameters(const std::map<std::string, std::vector<float>>& tensors) {
+  for (const ParamSlot& s : layout_.slots()) {
+    auto found = tensors.find(s.name);
+    if (found == tensors.end()) throw BertError("set_parameters: missing tensor " + s.name);
+    BERT_CHECK(found->second.size() == s.numel, "set_parameters: " + s.name + " has " +
+                                                    std::to_string(found->second.size()) +
+                                                    " values, expected " + std::to_string(s.numel));
+    backend_.upload(slice(master_, s.offset, s.numel), found->second.data(), s.numel);
+  }
+  refresh_working_params();
+}
+
+void BertQaModel::refresh_working_params() {
+  if (backend_.has_working_params()) backend_.copy(working_, master_);
+}
+
+std::map<std::string, std::vector<float>> BertQaModel::parameters() {
+  const std::vector<double> flat = backend_.download(master_);
+  std::map<std::string, std::vector<float>> out;
+  for (const ParamSlot& s : layout_.slots())
+    out[s.name] = std::vector<float>(flat.begin() + s.offset, flat.begin() + s.offset + s.numel);
+  return out;
+}
+
+std::map<std::string, std::vector<double>> BertQaModel::parameters_exact() { return split_by_name(master_); }
+
+std::map<std::string, std::vector<double>> BertQaModel::gradients() { return split_by_name(grads_); }
+
+std::map<std::string, std::vector<double>> BertQaModel::split_by_name(const Tensor& flat_tensor) {
+  const std::vector<double> flat = backend_.download(flat_tensor);
+  std::map<std::string, std::vector<double>> out;
+  for (const ParamSlot& s : layout_.slots())
+    out[s.name] = std::vector<double>(flat.begin() + s.offset, flat.begin() + s.offset + s.numel);
+  return out;
+}
+
+void BertQaModel::zero_gradients() { backend_.fill_zero(grads_); }
+
+void BertQaModel::load_batch(const PackedBatch& batch) {
+  if (batch.tokens() > max_tokens_ || batch.batch() > max_batch_)
+    throw BertError("batch of " + std::to_string(batch.batch()) + " sequences / " +
+                    std::to_string(batch.tokens()) + " tokens exceeds the model's buffers (" +
+                    std::to_string(max_batch_) + " / " + std::to_string(max_tokens_) + ")");
+  validate_batch(batch, config_.vocab_size, config_.type_vocab_size, config_.max_position_embeddings);
+  tokens_ = batch.tokens();
+  batch_ = batch.batch();
+  backend_.upload(input_ids_, batch.input_ids.data(), tokens_);
+  backend_.upload(token_type_ids_, batch.token_type_ids.data(), tokens_);
+  backend_.upload(position_ids_, batch.position_ids.data(), tokens_);
+  backend_.upload(cu_seqlens_, batch.cu_seqlens.data(), batch_ + 1);
+  backend_.upload(start_positions_, batch.start_positions.data(), batch_);
+  backend_.upload(end_positions_, batch.end_positions.data(), batch_);
+  have_loss_ = false;
+}
+
+DropoutSpec BertQaModel::dropout_spec(const PassContext& context, int layer, DropoutKind kind) const {
+  DropoutSpec spec;
+  if (!context.training) return spec;
+  spec.probability = kind == DropoutKind::kAttentionProbs ? config_.attention_probs_dropout_prob
+                                                          : config_.hidden_dropout_prob;
+  spec.seed = context.seed;
+  spec.micro_step = context.micro_step;
+  spec.site = dropout_site(layer, kind);
+  return spec;
+}
+
+double BertQaModel::forward(const PassContext& context, bool with_loss) {
+  BERT_CHECK(tokens_ > 0, "forward before load_batch");
+  const int H = config_.hidden_size, F = config_.intermediate_size, heads = config_.num_attention_heads;
+  const float eps = config_.layer_norm_eps;
+  const int T = tokens_;
+  const AttentionShape shape{T, batch_, heads, config_.head_dim(), config_.max_position_embeddings};
+
+  backend_.embeddings_forward(rows(layer_outputs_[0], H), rows(emb_sum_, H), rows(emb_mean_, 1),
+                              rows(emb_rstd_, 1), input_ids_, token_type_ids_, position_ids_,
+                              param("bert.embeddings.word_embeddings.weight"),
+                              param("bert.embeddings.position_embeddings.weight"),
+                              param("bert.embeddings.token_type_embeddings.weight"),
+                              param("bert.embeddings.LayerNorm.weight"),
+                              param("bert.embeddings.LayerNorm.bias"), T, H, eps,
+                              dropout_spec(context, -1, DropoutKind::kEmbeddings));
+  for (int l = 0; l < config_.num_hidden_layers; ++l) {
+    LayerActivations& a = layers_[l];
+    const Tensor x = rows(a.input, H);
+    backend_.matmul_forward(rows(a.qkv, 3 * H), x, param_at(layout_.qkv_weight_offset(l), size_t(3) * H * H),
+                            param_at(layout_.qkv_bias_offset(l), size_t(3) * H), T, H, 3 * H);
+    backend_.attention_forward(rows(a.ctx, H), rows(a.lse, heads), rows(a.qkv, 3 * H), cu_seqlens_, shape,
+                               dropout_spec(context, l, DropoutKind::kAttentionProbs));
+    backend_.matmul_forward(rows(branch_, H), rows(a.ctx, H), param(layer_name(l, "attention.output.dense.weight")),
+                            param(layer_name(l, "attention.output.dense.bias")), T, H, H);
+    backend_.residual_layernorm_forward(rows(a.hidden, H), rows(a.attn_sum, H), rows(a.attn_mean, 1),
+                                        rows(a.attn_rstd, 1), rows(branch_, H), x,
+                                        param(layer_name(l, "attention.output.LayerNorm.weight")),
+                                        param(layer_name(l, "attention.output.LayerNorm.bias")), T, H, eps,
+                                        dropout_spec(context, l, DropoutKind::kAttentionOutput));
+    backend_.matmul_forward(rows(a.ffn_pre, F), rows(a.hidden, H),
+                            param(layer_name(l, "intermediate.dense.weight")), Tensor{}, T, H, F);
+    backend_.bias_gelu_forward(rows(a.ffn_act, F), rows(a.ffn_pre, F),
+                               param(layer_name(l, "intermediate.dense.bias")), T, F);
+    backend_.matmul_forward(rows(branch_, H), rows(a.ffn_act, F), param(layer_name(l, "output.dense.weight")),
+                            param(layer_name(l, "output.dense.bias")), T, F, H);
+    backend_.residual_layernorm_forward(rows(layer_outputs_[l + 1], H), rows(a.out_sum, H),
+                                        rows(a.out_mean, 1), rows(a.out_rstd, 1), rows(branch_, H),
+                                        rows(a.hidden, H), param(layer_name(l, "output.LayerNorm.weight")),
+                                        param(layer_name(l, "output.LayerNorm.bias")), T, H, eps,
+                                        dropout_spec(context, l, DropoutKind::kFfnOutput));
+  }
+  backend_.matmul_forward(rows(logits_, 2), rows(layer_outputs_.back(), H), param("qa_outputs.weight"),
+                          param("qa_outputs.bias"), T, H, 2);
+  have_loss_ = with_loss;
+  if (!with_loss) return std::numeric_limits<double>::quiet_NaN();
+  backend_.qa_loss(rows(d_logits_, 2), slice(losses_, 0, size_t(batch_) * 2), rows(logits_, 2),
+                   cu_seqlens_, start_positions_, end_positions_, batch_, context.loss_scale);
+  const std::vector<double> losses = backend_.download(slice(losses_, 0, size_t(batch_) * 2));
+  double total = 0;
+  for (double value : losses) total += value;
+  return total / (2.0 * batch_);
+}
+
+void BertQaModel::backward(const PassContext& context) {
+  BERT_CHECK(have_loss_, "backward needs a forward with the loss first");
+  const int H = config_.hidden_size, F = config_.intermediate_size, heads = config_.num_attention_heads;
+  const int T = tokens_;
+  const AttentionShape shape{T, batch_, heads, config_.head_dim(), config_.max_position_embeddings};
+  const Tensor d_x = rows(d_x_, H), d_hidden = rows(d_hidden_, H), d_branch = rows(d_branch_, H);
+
+  backend_.matmul_backward(d_x, grad("qa_outputs.weight"), grad("qa_outputs.bias"), rows(d_logits_, 2),
+                           rows(layer_outputs_.back(), H), param("qa_outputs.weight"), T, H, 2,
+                           Accumulate::kOverwrite);
+  for (int l = config_.num_hidden_layers - 1; l >= 0; --l) {
+    LayerActivations& a = layers_[l];
+    // d_x holds d(layer output). FFN block: x' = LN(h + dropout(f·W2ᵀ + b2)).
+    backend_.residual_layernorm_backward(d_branch, d_hidden, grad(layer_name(l, "output.LayerNorm.weight")),
+                                         grad(layer_name(l, "output.LayerNorm.bias")), d_x,
+                                         rows(a.out_sum, H), rows(a.out_mean, 1), rows(a.out_rstd, 1),
+                                         param(layer_name(l, "output.LayerNorm.weight")), T, H,
+                                         dropout_spec(context, l, DropoutKind::kFfnOutput),
+                                         Accumulate::kOverwrite);
+    backend_.matmul_backward(rows(d_ffn_act_, F), grad(layer_name(l, "output.dense.weight")),
+                             grad(layer_name(l, "output.dense.bias")), d_branch, rows(a.ffn_act, F),
+                             param(layer_name(l, "output.dense.weight")), T, F, H, Accumulate::kOverwrite);
+    backend_.bias_gelu_backward(rows(d_ffn_pre_, F), grad(layer_name(l, "intermediate.dense.bias")),
+                                rows(d_ffn_act_, F), rows(a.ffn_pre, F),
+                                param(layer_name(l, "intermediate.dense.bias")), T, F);
+    backend_.matmul_backward(d_hidden, grad(layer_name(l, "intermediate.dense.weight")), Tensor{},
+                             rows(d_ffn_pre_, F), rows(a.hidden, H),
+                             param(layer_name(l, "intermediate.dense.weight")), T, H, F, Accumulate::kAdd);
+    // Attention block: h = LN(x + dropout(ctx·Woᵀ + bo)); d_x becomes d(layer input).
+    backend_.residual_layernorm_backward(d_branch, d_x, grad(layer_name(l, "attention.output.LayerNorm.weight")),
+                                         grad(layer_name(l, "attention.output.LayerNorm.bias")), d_hidden,
+                                         rows(a.attn_sum, H), rows(a.attn_mean, 1), rows(a.attn_rstd, 1),
+                                         param(layer_name(l, "attention.output.LayerNorm.weight")), T, H,
+                                         dropout_spec(context, l, DropoutKind::kAttentionOutput),
+                                         Accumulate::kOverwrite);
+    backend_.matmul_backward(rows(d_ctx_, H), grad(layer_name(l, "attention.output.dense.weight")),
+                             grad(layer_name(l, "attention.output.dense.bias")), d_branch, rows(a.ctx, H),
+                             param(layer_name(l, "attention.output.dense.weight")), T, H, H,
+                             Accumulate::kOverwrite);
+    backend_.attention_backward(rows(d_qkv_, 3 * H), rows(d_ctx_, H), rows(a.qkv, 3 * H), rows(a.ctx, H),
+                                rows(a.lse, heads), cu_seqlens_, shape,
+                                dropout_spec(context, l, DropoutKind::kAttentionProbs));
+    backend_.matmul_backward(d_x, grad_at(layout_.qkv_weight_offset(l), size_t(3) * H * H),
+                             grad_at(layout_.qkv_bias_offset(l), size_t(3) * H), rows(d_qkv_, 3 * H),
+                             rows(a.input, H), param_at(layout_.qkv_weight_offset(l), size_t(3) * H * H), T,
+                             H, 3 * H, Accumulate::kAdd);
+  }
+  backend_.embeddings_backward(grad("bert.embeddings.word_embeddings.weight"),
+                               grad("bert.embeddings.position_embeddings.weight"),
+                               grad("bert.embeddings.token_type_embeddings.weight"),
+                               grad("bert.embeddings.LayerNorm.weight"), grad("bert.embeddings.LayerNorm.bias"),
+                               d_x, rows(emb_sum_, H), rows(emb_mean_, 1), rows(emb_rstd_, 1),
+                               param("bert.embeddings.LayerNorm.weight"), input_ids_, token_type_ids_,
+                               position_ids_, T, H, dropout_spec(context, -1, DropoutKind::kEmbeddings));
+}
+
+std::vector<double> BertQaModel::logits() { return backend_.download(rows(logits_, 2)); }
+
+std::vector<double> BertQaModel::hidden_state(int index) {
+  BERT_CHECK(index >= 0 && index <= config_.num_hidden_layers, "hidden state index out of range");
+  return backend_.download(rows(layer_outputs_[index], config_.hidden_size));
+}
+
+}  // namespace bert

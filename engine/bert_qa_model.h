@@ -1,0 +1,99 @@
+// BertForQuestionAnswering, forward and hand-derived backward, written once against the
+// Backend ops interface. Tokens are packed (no padding); see engine/packed_batch.h.
+//
+// Forward (T packed tokens, H hidden, F intermediate, L layers):
+//   x0 = dropout(LN(word[ids] + pos[p] + type[tt]))
+//   per layer: qkv = x·Wqkvᵀ + bqkv; ctx = attention(qkv); a = ctx·Woᵀ + bo;
+//              h = LN(x + dropout(a)); f = gelu(h·W1ᵀ + b1); x' = LN(h + dropout(f·W2ᵀ + b2))
+//   logits = x_L·Wqaᵀ + bqa  ([T, 2]: start, end); loss per kernels/qa_loss.h.
+// Saved for backward per layer: x, qkv, ctx, lse, both LayerNorm inputs and statistics,
+// h, the GELU input and output. Dropout masks are regenerated, never stored.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/io/bert_config.h"
+#include "engine/packed_batch.h"
+#include "engine/param_layout.h"
+
+namespace bert {
+
+// What a forward/backward pass needs beyond the batch.
+struct PassContext {
+  bool training = false;        // dropout on
+  uint64_t seed = 0;            // dropout key
+  uint32_t micro_step = 0;      // distinct for every training forward pass
+  double loss_scale = 1.0;      // multiplies d_loss (1 / gradient_accumulation_steps)
+};
+
+class BertQaModel {
+ public:
+  // Activations are sized once for at most max_tokens packed tokens in max_batch sequences.
+  BertQaModel(Backend& backend, const BertConfig& config, int max_tokens, int max_batch);
+
+  const BertConfig& config() const { return config_; }
+  const ParamLayout& layout() const { return layout_; }
+  Backend& backend() { return backend_; }
+
+  // Parameters by canonical name (all of the layout's names must be present).
+  void set_parameters(const std::map<std::string, std::vector<float>>& tensors);
+  std::map<std::string, std::vector<float>> parameters();
+  // The master weights at full precision (double on the double-precision backend).
+  std::map<std::string, std::vector<double>> parameters_exact();
+  std::map<std::string, std::vector<double>> gradients();
+
+  // Uploads the batch (validated against the config) for the next forward/backward.
+  void load_batch(const PackedBatch& batch);
+  // Computes logits; with labels (`with_loss`), also the loss and d_logits. Returns the mean
+  // loss (NaN when with_loss is false).
+  double forward(const PassContext& context, bool with_loss);
+  // Accumulates parameter gradients of the last forward's loss (forward with_loss first).
+  void backward(const PassContext& context);
+
+  std::vector<double> logits();              // [tokens, 2] of the last forward
+  std::vector<double> hidden_state(int index);  // [tokens, H]: 0 = embeddings, l = layer l output
+
+  // Flat parameter state for the optimizer, checkpoints and all-reduce.
+  Tensor master_params() const { return master_; }
+  Tensor working_params() const { return working_; }
+  Tensor gradients_flat() const { return grads_; }
+  void zero_gradients();
+  // Copies the master weights into the working copy (after loading or an external update).
+  void refresh_working_params();
+
+ private:
+  struct LayerActivations {
+    Tensor input;  // x [T,H] (the previous layer's output; not owned here for layer 0)
+    Tensor qkv, ctx, lse, attn_sum, attn_mean, attn_rstd, hidden, ffn_pre, ffn_act, out_sum,
+        out_mean, out_rstd;
+  };
+  Tensor param(const std::string& name) const;      // working copy slice
+  Tensor grad(const std::string& name) const;       // gradient slice
+  Tensor param_at(size_t offset, size_t count) const;
+  Tensor grad_at(size_t offset, size_t count) const;
+  std::string layer_name(int layer, const std::string& suffix) const;
+  DropoutSpec dropout_spec(const PassContext& context, int layer, DropoutKind kind) const;
+  Tensor rows(const Tensor& full, int row_width) const;  // the first tokens_ rows
+  std::map<std::string, std::vector<double>> split_by_name(const Tensor& flat);
+
+  Backend& backend_;
+  BertConfig config_;
+  ParamLayout layout_;
+  int max_tokens_, max_batch_;
+  int tokens_ = 0, batch_ = 0;
+  bool have_loss_ = false;
+
+  Tensor master_, working_, grads_;
+  Tensor input_ids_, token_type_ids_, position_ids_, cu_seqlens_, start_positions_, end_positions_;
+  Tensor emb_sum_, emb_mean_, emb_rstd_;
+  std::vector<Tensor> layer_outputs_;  // L+1 tensors [T,H]
+  std::vector<LayerActivations> layers_;
+  Tensor branch_, logits_, d_logits_, losses_;
+  Tensor d_x_, d_hidden_, d_branch_, d_ctx_, d_qkv_, d_ffn_act_, d_ffn_pre_;
+};
+
+}  // namespace bert

@@ -1,0 +1,36 @@
+// Evaluation: the model's start/end logits for every window (no dropout, batches of packed
+// windows), then Hugging Face's span selection and the official SQuAD v1.1 EM/F1.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "data/postprocess.h"
+#include "data/squad.h"
+#include "data/squad_metric.h"
+#include "data/windows.h"
+#include "engine/bert_qa_model.h"
+
+namespace bert {
+
+struct WindowPredictions {
+  std::vector<std::vector<float>> start_logits;  // [windows][length]
+  std::vector<std::vector<float>> end_logits;
+};
+
+// Runs forward over all windows, `batch_size` windows at a time (the model must have room
+// for batch_size · longest window tokens). `progress(done, total)` is called after each batch.
+WindowPredictions predict_windows(BertQaModel& model, const std::vector<Window>& windows, int batch_size,
+                                  const std::function<void(size_t, size_t)>& progress = {});
+
+struct EvalOutcome {
+  PostprocessResult predictions;
+  SquadScores scores;
+  double seconds = 0;
+};
+
+EvalOutcome evaluate_model(BertQaModel& model, const SquadDataset& dataset, const std::vector<Window>& windows,
+                           int batch_size, const PostprocessConfig& postprocess,
+                           const std::function<void(size_t, size_t)>& progress = {});
+
+}  // namespace bert

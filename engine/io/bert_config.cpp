@@ -1,0 +1,198 @@
+// config.json reading (simdjson DOM), validation and writing. See bert_config.h.
+#include "engine/io/bert_config.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <simdjson.h>
+#include <sstream>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+
+namespace bert {
+namespace {
+
+// Short text of a JSON value for "found ..." in messages.
+std::string found(simdjson::dom::element value) {
+  std::string text = simdjson::minify(value);
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return "found " + text;
+}
+
+class ConfigReader {
+ public:
+  ConfigReader(const std::string& file, simdjson::dom::object object)
+      : file_(file), object_(object) {}
+
+  // Missing key -> false (the default stays).
+  bool lookup(const char* key, simdjson::dom::element* value) const {
+    return object_[key].get(*value) == simdjson::SUCCESS;
+  }
+
+  void read_int(const char* key, int* out) const {
+    simdjson::dom::element value;
+    if (!lookup(key, &value)) return;
+    int64_t v = 0;
+    if (value.type() != simdjson::dom::element_type::INT64 || value.get_int64().get(v))
+      throw_input_error(file_, key, "expected an integer, " + found(value));
+    if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+      throw_input_error(file_, key, "expected an integer that fits 32 bits, " + found(value));
+    *out = static_cast<int>(v);
+  }
+
+  void read_float(const char* key, float* out) const {
+    simdjson::dom::element value;
+    if (!lookup(key, &value)) return;
+    double v = 0;
+    if (value.get_double().get(v) || !std::isfinite(v))  // get_double accepts integers too
+      throw_input_error(file_, key, "expected a number, " + found(value));
+    *out = static_cast<float>(v);
+  }
+
+  void read_string(const char* key, std::string* out) const {
+    simdjson::dom::element value;
+    if (!lookup(key, &value)) return;
+    std::string_view text;
+    if (value.get_string().get(text)) throw_input_error(file_, key, "expected a string, " + found(value));
+    *out = std::string(text);
+  }
+
+ private:
+  std::string file_;
+  simdjson::dom::object object_;
+};
+
+// Shortest decimal that reads back as the same float, always with a '.' or exponent so
+// Python's json reads it as a float.
+std::string float_text(float value) {
+  char buf[32];
+  for (int precision = 1; precision <= 9; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, static_cast<double>(value));
+    if (std::strtof(buf, nullptr) == value) break;
+  }
+  std::string text = buf;
+  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";  // 'n': nan/inf
+  return text;
+}
+
+}  // namespace
+
+void validate_bert_config(const BertConfig& c, const std::string& file) {
+  auto positive = [&](const char* key, int value) {
+    if (value <= 0) throw_input_error(file, key, "must be > 0, found " + std::to_string(value));
+  };
+  positive("vocab_size", c.vocab_size);
+  positive("hidden_size", c.hidden_size);
+  positive("num_hidden_layers", c.num_hidden_layers);
+  positive("num_attention_heads", c.num_attention_heads);
+  positive("intermediate_size", c.intermediate_size);
+  positive("max_position_embeddings", c.max_position_embeddings);
+  positive("type_vocab_size", c.type_vocab_size);
+  if (c.hidden_size % c.num_attention_heads != 0)
+    throw_input_error(file, "hidden_size",
+                      std::to_string(c.hidden_size) + " is not divisible by num_attention_heads " +
+                          std::to_string(c.num_attention_heads));
+  auto probability = [&](const char* key, float value) {
+    if (!(value >= 0.0f && value < 1.0f))
+      throw_input_error(file, key, "must be in [0, 1), found " + float_text(value));
+  };
+  probability("hidden_dropout_prob", c.hidden_dropout_prob);
+  probability("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
+  if (!(c.layer_norm_eps > 0.0f))
+    throw_input_error(file, "layer_norm_eps", "must be > 0, found " + float_text(c.layer_norm_eps));
+  if (!(c.initializer_range >= 0.0f))
+    throw_input_error(file, "initializer_range",
+                      "must be >= 0, found " + float_text(c.initializer_range));
+  if (c.hidden_act != "gelu")
+    throw_input_error(file, "hidden_act",
+                      "\"" + c.hidden_act +
+                          "\" is not supported: this engine implements only \"gelu\" (exact erf "
+                          "GELU)");
+  if (c.pad_token_id < -1 || c.pad_token_id >= c.vocab_size)
+    throw_input_error(file, "pad_token_id",
+                      std::to_string(c.pad_token_id) + " is outside the vocabulary [0, " +
+                          std::to_string(c.vocab_size) + ")");
+}
+
+BertConfig parse_bert_config(const std::string& json, const std::string& file) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto error = parser.parse(simdjson::padded_string(json)).get(root))
+    throw_input_error(file, "", std::string("not valid JSON: ") + simdjson::error_message(error));
+  simdjson::dom::object object;
+  if (root.get_object().get(object)) throw_input_error(file, "", "expected a JSON object");
+  std::set<std::string_view> keys;
+  for (auto field : object)
+    if (!keys.insert(field.key).second)
+      throw_input_error(file, std::string(field.key), "duplicate key");
+
+  const ConfigReader reader(file, object);
+  std::string model_type = "bert", position_type = "absolute";
+  reader.read_string("model_type", &model_type);
+  if (model_type != "bert")
+    throw_input_error(file, "model_type", "expected \"bert\", found \"" + model_type + "\"");
+  reader.read_string("position_embedding_type", &position_type);
+  if (position_type != "absolute")
+    throw_input_error(file, "position_embedding_type",
+                      "\"" + position_type + "\" is not supported: expected \"absolute\"");
+
+  BertConfig c;
+  reader.read_int("vocab_size", &c.vocab_size);
+  reader.read_int("hidden_size", &c.hidden_size);
+  reader.read_int("num_hidden_layers", &c.num_hidden_layers);
+  reader.read_int("num_attention_heads", &c.num_attention_heads);
+  reader.read_int("intermediate_size", &c.intermediate_size);
+  reader.read_int("max_position_embeddings", &c.max_position_embeddings);
+  reader.read_int("type_vocab_size", &c.type_vocab_size);
+  reader.read_float("layer_norm_eps", &c.layer_norm_eps);
+  reader.read_float("hidden_dropout_prob", &c.hidden_dropout_prob);
+  reader.read_float("attention_probs_dropout_prob", &c.attention_probs_dropout_prob);
+  reader.read_float("initializer_range", &c.initializer_range);
+  reader.read_string("hidden_act", &c.hidden_act);
+  simdjson::dom::element pad;
+  if (reader.lookup("pad_token_id", &pad) && pad.is_null())
+    c.pad_token_id = -1;  // HF allows null: no padding row in the word embeddings
+  else
+    reader.read_int("pad_token_id", &c.pad_token_id);
+  validate_bert_config(c, file);
+  return c;
+}
+
+BertConfig read_bert_config(const std::string& path) {
+  return parse_bert_config(read_file(path), path);
+}
+
+std::string bert_config_to_json(const BertConfig& c) {
+  validate_bert_config(c, "config to write");  // never write a config the reader refuses
+  // Keys in sorted order, as save_pretrained writes them.
+  std::ostringstream out;
+  out << "{\n"
+      << "  \"architectures\": [\n    \"BertForQuestionAnswering\"\n  ],\n"
+      << "  \"attention_probs_dropout_prob\": " << float_text(c.attention_probs_dropout_prob) << ",\n"
+      << "  \"classifier_dropout\": null,\n"
+      << "  \"dtype\": \"float32\",\n"
+      << "  \"hidden_act\": \"" << c.hidden_act << "\",\n"
+      << "  \"hidden_dropout_prob\": " << float_text(c.hidden_dropout_prob) << ",\n"
+      << "  \"hidden_size\": " << c.hidden_size << ",\n"
+      << "  \"initializer_range\": " << float_text(c.initializer_range) << ",\n"
+      << "  \"intermediate_size\": " << c.intermediate_size << ",\n"
+      << "  \"layer_norm_eps\": " << float_text(c.layer_norm_eps) << ",\n"
+      << "  \"max_position_embeddings\": " << c.max_position_embeddings << ",\n"
+      << "  \"model_type\": \"bert\",\n"
+      << "  \"num_attention_heads\": " << c.num_attention_heads << ",\n"
+      << "  \"num_hidden_layers\": " << c.num_hidden_layers << ",\n"
+      << "  \"pad_token_id\": "
+      << (c.pad_token_id < 0 ? std::string("null") : std::to_string(c.pad_token_id)) << ",\n"
+      << "  \"position_embedding_type\": \"absolute\",\n"
+      << "  \"torch_dtype\": \"float32\",\n"
+      << "  \"type_vocab_size\": " << c.type_vocab_size << ",\n"
+      << "  \"use_cache\": true,\n"
+      << "  \"vocab_size\": " << c.vocab_size << "\n"
+      << "}\n";
+  return out.str();
+}
+
+}  // namespace bert

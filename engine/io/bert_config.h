@@ -1,0 +1,46 @@
+// config.json of a Hugging Face BERT model: read with HF's defaults for missing fields,
+// validated against what this engine implements, and written back so that transformers
+// loads the directory as BertForQuestionAnswering.
+#pragma once
+
+#include <string>
+
+namespace bert {
+
+struct BertConfig {
+  int vocab_size = 30522;
+  int hidden_size = 768;
+  int num_hidden_layers = 12;
+  int num_attention_heads = 12;
+  int intermediate_size = 3072;
+  int max_position_embeddings = 512;
+  int type_vocab_size = 2;
+  float layer_norm_eps = 1e-12f;
+  float hidden_dropout_prob = 0.1f;
+  float attention_probs_dropout_prob = 0.1f;
+  float initializer_range = 0.02f;
+  std::string hidden_act = "gelu";  // erf GELU; the only activation supported
+  int pad_token_id = 0;             // -1 when config.json has null (no padding row)
+
+  int head_dim() const { return hidden_size / num_attention_heads; }
+};
+
+// Reads and validates config.json. Missing optional fields take HF's defaults; a field of
+// the wrong type or value is an InputError naming the file, the field and the expectation:
+// sizes positive, hidden_size divisible by num_attention_heads, dropouts in [0, 1),
+// layer_norm_eps > 0, hidden_act "gelu", model_type (if present) "bert",
+// position_embedding_type (if present) "absolute", 0 <= pad_token_id < vocab_size.
+BertConfig read_bert_config(const std::string& path);
+
+// Same, from JSON text; `file` is used in messages.
+BertConfig parse_bert_config(const std::string& json, const std::string& file);
+
+// Checks the values above; throws InputError naming `file` and the field.
+void validate_bert_config(const BertConfig& config, const std::string& file);
+
+// config.json text (sorted keys, 2-space indent, like save_pretrained) with
+// architectures ["BertForQuestionAnswering"], model_type "bert", dtype/torch_dtype float32.
+// Floats are written with the fewest digits that read back as the same float.
+std::string bert_config_to_json(const BertConfig& config);
+
+}  // namespace bert

@@ -1,0 +1,221 @@
+// Model directory loading and saving. See model_dir.h.
+#include "engine/io/model_dir.h"
+
+#include <set>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "engine/io/safetensors.h"
+
+namespace bert {
+namespace {
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Tensors of HF BERT checkpoints that a QA model has no use for.
+bool is_known_unused(const std::string& canonical) {
+  return starts_with(canonical, "bert.pooler.") || starts_with(canonical, "cls.") ||
+         canonical == "bert.embeddings.position_ids" ||
+         canonical == "bert.embeddings.token_type_ids";
+}
+
+bool is_qa_head(const std::string& name) { return starts_with(name, "qa_outputs."); }
+
+// Lines as read_lines counts them: a last line without '\n' counts too.
+int64_t count_lines(const std::string& text) {
+  int64_t lines = 0;
+  for (char c : text) lines += c == '\n';
+  if (!text.empty() && text.back() != '\n') ++lines;
+  return lines;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+// Chooses which file tensor provides each canonical parameter; notes renames and leftovers.
+std::map<std::string, std::string> match_tensors(const SafetensorsFile& file,
+                                                 const std::vector<ParamSpec>& specs,
+                                                 std::vector<std::string>* notes) {
+  std::set<std::string> wanted;
+  for (const ParamSpec& spec : specs) wanted.insert(spec.name);
+  std::map<std::string, std::string> source;  // canonical -> name in the file
+  std::vector<std::string> unused, unexpected;
+  size_t prefixed = 0, layer_norm_renamed = 0;
+  for (const std::string& name : file.names()) {
+    const std::string canonical = canonical_param_name(name);
+    if (wanted.count(canonical)) {
+      auto [it, inserted] = source.emplace(canonical, name);
+      if (!inserted)
+        throw_input_error(file.path(), "tensor \"" + name + "\"",
+                          "duplicates tensor \"" + it->second + "\" (both name \"" + canonical + "\")");
+      if (!starts_with(name, "bert.") && starts_with(canonical, "bert.")) ++prefixed;
+      if (ends_with(name, ".gamma") || ends_with(name, ".beta")) ++layer_norm_renamed;
+    } else if (is_known_unused(canonical)) {
+      unused.push_back(name);
+    } else {
+      unexpected.push_back(name);
+    }
+  }
+  if (prefixed) notes->push_back("added the \"bert.\" prefix to " + std::to_string(prefixed) +
+                                 " tensor names from " + file.path());
+  if (layer_norm_renamed)
+    notes->push_back("renamed " + std::to_string(layer_norm_renamed) +
+                     " LayerNorm gamma/beta tensors to weight/bias");
+  if (!unused.empty())
+    notes->push_back("ignored " + std::to_string(unused.size()) +
+                     " tensors a QA model does not use: " + join_names(unused));
+  if (!unexpected.empty())
+    notes->push_back("ignored " + std::to_string(unexpected.size()) +
+                     " unexpected tensors (not part of BertForQuestionAnswering for this config): " +
+                     join_names(unexpected));
+  return source;
+}
+
+void load_weights(const std::string& path, uint64_t seed, LoadedModel* model) {
+  const SafetensorsFile file = SafetensorsFile::open(path);
+  const std::vector<ParamSpec> specs = bert_qa_param_specs(model->config);
+  const std::map<std::string, std::string> source = match_tensors(file, specs, &model->notes);
+
+  std::vector<std::string> missing;
+  for (const ParamSpec& spec : specs)
+    if (!source.count(spec.name) && !is_qa_head(spec.name)) missing.push_back(spec.name);
+  if (!missing.empty())
+    throw_input_error(path, "", "missing " + std::to_string(missing.size()) +
+                                    " tensors that config.json requires (accepted with or "
+                                    "without the \"bert.\" prefix): " + join_names(missing));
+
+  std::map<std::string, size_t> converted;  // dtype name -> tensor count
+  std::vector<std::string> initialised;
+  for (const ParamSpec& spec : specs) {
+    auto it = source.find(spec.name);
+    if (it == source.end()) {
+      model->tensors[spec.name] = init_param(spec, model->config.initializer_range, seed);
+      initialised.push_back(spec.name);
+      continue;
+    }
+    const TensorInfo& info = file.info(it->second);
+    if (info.shape != spec.shape)
+      throw_input_error(path, "tensor \"" + it->second + "\"",
+                        "shape " + shape_to_string(info.shape) + " does not match " +
+                            shape_to_string(spec.shape) + " expected for \"" + spec.name +
+                            "\" from config.json");
+    if (info.dtype != Dtype::kF32) ++converted[dtype_name(info.dtype)];
+    model->tensors[spec.name] = file.read_f32(it->second);  // InputError for non-float dtypes
+  }
+  for (const auto& [dtype, count] : converted)
+    model->notes.push_back("converted " + std::to_string(count) + " " + dtype +
+                           " tensors to float32");
+  if (!initialised.empty())
+    model->notes.push_back("initialised " + join_names(initialised) + " (not in " + path +
+                           "): weight N(0, initializer_range), bias 0, seed " +
+                           std::to_string(seed));
+}
+
+}  // namespace
+
+std::string canonical_param_name(const std::string& name) {
+  std::string out = name;
+  if (starts_with(out, "embeddings.") || starts_with(out, "encoder.") || starts_with(out, "pooler."))
+    out = "bert." + out;
+  if (out.find("LayerNorm.") != std::string::npos) {
+    if (ends_with(out, ".gamma")) out = out.substr(0, out.size() - 6) + ".weight";
+    else if (ends_with(out, ".beta")) out = out.substr(0, out.size() - 5) + ".bias";
+  }
+  return out;
+}
+
+int64_t count_vocab_lines(const std::string& path) {
+  return count_lines(read_file(path));
+}
+
+LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
+  const std::string config_path = join_path(dir, "config.json");
+  const std::string vocab_path = join_path(dir, "vocab.txt");
+  if (!path_exists(dir)) throw_input_error(dir, "", "model directory does not exist");
+  if (!path_exists(config_path)) throw_input_error(config_path, "", "missing (required)");
+  if (!path_exists(vocab_path)) throw_input_error(vocab_path, "", "missing (required)");
+
+  LoadedModel model;
+  model.config = read_bert_config(config_path);
+  const int64_t vocab_lines = count_vocab_lines(vocab_path);
+  if (vocab_lines != model.config.vocab_size)
+    throw_input_error(vocab_path, "",
+                      "has " + std::to_string(vocab_lines) + " lines but " + config_path +
+                          " says vocab_size " + std::to_string(model.config.vocab_size));
+
+  const std::string weights = join_path(dir, "model.safetensors");
+  if (path_exists(weights)) {
+    load_weights(weights, seed, &model);
+    return model;
+  }
+  for (const char* other : {"pytorch_model.bin", "model.safetensors.index.json",
+                            "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack"}) {
+    const std::string path = join_path(dir, other);
+    if (path_exists(path))
+      throw_input_error(path, "",
+                        "this checkpoint format is not supported: convert it to a single "
+                        "model.safetensors (e.g. in Python, model.save_pretrained(dir, "
+                        "safe_serialization=True, max_shard_size=\"10GB\"))");
+  }
+  model.tensors = init_bert_qa_params(model.config, seed);
+  model.random_init = true;
+  model.notes.push_back("no model.safetensors in " + dir + ": all " +
+                        std::to_string(model.tensors.size()) +
+                        " parameters randomly initialised (weights N(0, initializer_range), "
+                        "LayerNorm 1/0, biases 0) with seed " + std::to_string(seed));
+  return model;
+}
+
+void save_model_dir(const std::string& dir, const BertConfig& config,
+                    const std::map<std::string, std::vector<float>>& tensors,
+                    const std::string& vocab_path, bool do_lower_case) {
+  const std::string config_json = bert_config_to_json(config);  // validates the config
+  const std::vector<ParamSpec> specs = bert_qa_param_specs(config);
+  std::vector<TensorToWrite> to_write;
+  for (const ParamSpec& spec : specs) {
+    auto it = tensors.find(spec.name);
+    if (it == tensors.end()) throw BertError(dir + ": cannot save: tensor \"" + spec.name + "\" missing");
+    if (static_cast<int64_t>(it->second.size()) != spec.numel())
+      throw BertError(dir + ": cannot save: tensor \"" + spec.name + "\" has " +
+                      std::to_string(it->second.size()) + " values, shape " +
+                      shape_to_string(spec.shape) + " needs " + std::to_string(spec.numel()));
+    to_write.push_back({spec.name, spec.shape, it->second.data(), Dtype::kF32});
+  }
+  if (tensors.size() != specs.size()) {
+    std::set<std::string> known;
+    for (const ParamSpec& spec : specs) known.insert(spec.name);
+    std::vector<std::string> extra;
+    for (const auto& entry : tensors)
+      if (!known.count(entry.first)) extra.push_back(entry.first);
+    throw BertError(dir + ": cannot save: tensors not in BertForQuestionAnswering: " +
+                    join_names(extra));
+  }
+  const std::string vocab = read_file(vocab_path);
+  const int64_t vocab_lines = count_lines(vocab);
+  if (vocab_lines != config.vocab_size)
+    throw_input_error(vocab_path, "",
+                      "has " + std::to_string(vocab_lines) + " lines but the config to save says "
+                      "vocab_size " + std::to_string(config.vocab_size));
+
+  make_directories(dir);
+  write_file_atomic(join_path(dir, "config.json"), config_json);
+  write_safetensors(join_path(dir, "model.safetensors"), to_write, {{"format", "pt"}});
+  write_file_atomic(join_path(dir, "vocab.txt"), vocab);
+  const std::string tokenizer_config =
+      std::string("{\n  \"do_lower_case\": ") + (do_lower_case ? "true" : "false") +
+      ",\n  \"model_max_length\": " + std::to_string(config.max_position_embeddings) +
+      ",\n  \"tokenizer_class\": \"BertTokenizer\"\n}\n";
+  write_file_atomic(join_path(dir, "tokenizer_config.json"), tokenizer_config);
+}
+
+}  // namespace bert

@@ -1,0 +1,58 @@
+#include "engine/optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace bert {
+
+double linear_schedule_lr(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {
+  if (step < warmup_steps) return base_lr * static_cast<double>(step) / std::max<int64_t>(1, warmup_steps);
+  const double remaining = static_cast<double>(total_steps - step) /
+                           static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps));
+  return base_lr * std::max(0.0, remaining);
+}
+
+AdamWOptimizer::AdamWOptimizer(BertQaModel& model, const OptimizerConfig& config)
+    : model_(model), config_(config) {
+  Backend& backend = model.backend();
+  exp_avg_ = backend.allocate(model.layout().total(), BufferRole::kOptimizerState);
+  exp_avg_sq_ = backend.allocate(model.layout().total(), BufferRole::kOptimizerState);
+}
+
+double AdamWOptimizer::grad_norm() {
+  return std::sqrt(model_.backend().sum_squares(model_.gradients_flat()));
+}
+
+UpdateStats AdamWOptimizer::step(double learning_rate) {
+  UpdateStats stats;
+  stats.learning_rate = learning_rate;
+  stats.grad_norm = grad_norm();
+  if (!std::isfinite(stats.grad_norm)) {
+    stats.applied = false;
+    return stats;
+  }
+  double scale = 1.0;
+  if (config_.max_grad_norm > 0) scale = std::min(1.0, config_.max_grad_norm / (stats.grad_norm + 1e-6));
+
+  AdamWHyper hyper;
+  hyper.learning_rate = learning_rate;
+  hyper.beta1 = config_.beta1;
+  hyper.beta2 = config_.beta2;
+  hyper.eps = config_.eps;
+  hyper.step = steps_done_ + 1;
+  const size_t decay = model_.layout().decay_count(), total = model_.layout().total();
+  Backend& backend = model_.backend();
+  for (const bool decayed : {true, false}) {
+    const size_t begin = decayed ? 0 : decay, count = decayed ? decay : total - decay;
+    if (count == 0) continue;
+    hyper.weight_decay = decayed ? config_.weight_decay : 0.0;
+    backend.adamw_update(slice(model_.master_params(), begin, count),
+                         slice(model_.working_params(), begin, count), slice(exp_avg_, begin, count),
+                         slice(exp_avg_sq_, begin, count), slice(model_.gradients_flat(), begin, count),
+                         hyper, scale);
+  }
+  ++steps_done_;
+  return stats;
+}
+
+}  // namespace bert

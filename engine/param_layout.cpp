@@ -1,0 +1,53 @@
+#include "engine/param_layout.h"
+
+#include <algorithm>
+
+#include "engine/core/error.h"
+#include "engine/io/param_specs.h"
+
+namespace bert {
+
+ParamLayout::ParamLayout(const BertConfig& config) {
+  std::vector<ParamSpec> specs = bert_qa_param_specs(config);
+  std::stable_partition(specs.begin(), specs.end(), [](const ParamSpec& spec) { return spec.decay; });
+  for (const ParamSpec& spec : specs) {
+    ParamSlot slot;
+    slot.name = spec.name;
+    slot.shape = spec.shape;
+    slot.numel = 1;
+    for (int64_t dim : spec.shape) slot.numel *= static_cast<size_t>(dim);
+    slot.offset = total_;
+    slot.decay = spec.decay;
+    total_ += slot.numel;
+    if (slot.decay) decay_count_ = total_;
+    index_[slot.name] = slots_.size();
+    slots_.push_back(slot);
+  }
+  // The fused QKV views rely on query, key and value being adjacent.
+  for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
+    const std::string prefix = "bert.encoder.layer." + std::to_string(layer) + ".attention.self.";
+    for (const char* kind : {"weight", "bias"}) {
+      const ParamSlot& query = slot(prefix + "query." + kind);
+      const ParamSlot& key = slot(prefix + "key." + kind);
+      const ParamSlot& value = slot(prefix + "value." + kind);
+      BERT_CHECK(key.offset == query.offset + query.numel && value.offset == key.offset + key.numel,
+                 "query/key/value parameters must be adjacent in the flat layout");
+    }
+  }
+}
+
+const ParamSlot& ParamLayout::slot(const std::string& name) const {
+  auto found = index_.find(name);
+  if (found == index_.end()) throw BertError("unknown parameter " + name);
+  return slots_[found->second];
+}
+
+size_t ParamLayout::qkv_weight_offset(int layer) const {
+  return slot("bert.encoder.layer." + std::to_string(layer) + ".attention.self.query.weight").offset;
+}
+
+size_t ParamLayout::qkv_bias_offset(int layer) const {
+  return slot("bert.encoder.layer." + std::to_string(layer) + ".attention.self.query.bias").offset;
+}
+
+}  // namespace bert

@@ -1,0 +1,48 @@
+// Where each BertForQuestionAnswering parameter lives in the flat parameter buffers
+// (master weights, working copy, gradients and both Adam moments share one layout).
+//
+// Order: every weight-decayed tensor first, then the no-decay ones (biases, LayerNorm), so
+// AdamW runs as two contiguous ranges; inside each range the canonical (Hugging Face) order
+// is kept, which puts query/key/value of a layer back to back: their weights form one fused
+// [3·hidden, hidden] matrix and their biases one [3·hidden] vector.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/io/bert_config.h"
+
+namespace bert {
+
+struct ParamSlot {
+  std::string name;  // canonical Hugging Face name, e.g. "bert.encoder.layer.0.attention.self.query.weight"
+  std::vector<int64_t> shape;
+  size_t offset = 0;  // elements from the start of the flat buffer
+  size_t numel = 0;
+  bool decay = true;
+};
+
+class ParamLayout {
+ public:
+  explicit ParamLayout(const BertConfig& config);
+
+  const std::vector<ParamSlot>& slots() const { return slots_; }
+  const ParamSlot& slot(const std::string& name) const;  // throws BertError when unknown
+  size_t total() const { return total_; }
+  // [0, decay_count) is weight-decayed, [decay_count, total) is not.
+  size_t decay_count() const { return decay_count_; }
+  // Offset of layer l's fused query/key/value weight [3H, H] and bias [3H].
+  size_t qkv_weight_offset(int layer) const;
+  size_t qkv_bias_offset(int layer) const;
+
+ private:
+  std::vector<ParamSlot> slots_;
+  std::map<std::string, size_t> index_;
+  size_t total_ = 0;
+  size_t decay_count_ = 0;
+};
+
+}  // namespace bert

@@ -1,0 +1,44 @@
+// Multi-head self-attention over variable-length sequences packed back to back.
+// Sequence b owns tokens [cu_seqlens[b], cu_seqlens[b+1]); a token attends only to the keys of
+// its own sequence, so padding never exists (this equals Hugging Face's key padding mask on
+// the real tokens). Input qkv is the fused projection, per token [q | k | v], each [heads, head_dim]:
+//   S = q·kᵀ/√head_dim,  P = softmax_rows(S),  ctx = dropout(P)·v.
+// Saved for backward: qkv, ctx and the per-row log-sum-exp lse = log Σ_j exp(S_ij) ([tokens, heads]),
+// from which backward recomputes P (the flash-attention scheme):
+//   dPd = d_ctx·vᵀ, dP = dropout_backward(dPd), D_i = Σ_c d_ctx_ic·ctx_ic,
+//   dS = P∘(dP − D), dq = dS·k/√d, dk = dSᵀ·q/√d, dv = dropout(P)ᵀ·d_ctx.
+// Dropout elements are numbered ((query_token·heads + head)·max_positions + key_position_in_sequence).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/dropout_rng.h"
+
+namespace bert {
+
+struct AttentionShape {
+  int tokens = 0;         // Σ sequence lengths
+  int batch = 0;          // number of sequences
+  int heads = 0;
+  int head_dim = 0;
+  int max_positions = 0;  // bound on any sequence length; strides the dropout element index
+};
+
+template <typename T>
+void attention_forward_ref(T* ctx,                   // [tokens, heads*head_dim]
+                           T* lse,                   // [tokens, heads]
+                           const T* qkv,             // [tokens, 3*heads*head_dim]
+                           const int32_t* cu_seqlens,  // [batch+1]
+                           const AttentionShape& shape, const DropoutSpec& dropout);
+
+// d_qkv overwrites.
+template <typename T>
+void attention_backward_ref(T* d_qkv,                 // [tokens, 3*heads*head_dim]
+                            const T* d_ctx,           // [tokens, heads*head_dim]
+                            const T* qkv,             // [tokens, 3*heads*head_dim]
+                            const T* ctx,             // [tokens, heads*head_dim]
+                            const T* lse,             // [tokens, heads]
+                            const int32_t* cu_seqlens,  // [batch+1]
+                            const AttentionShape& shape, const DropoutSpec& dropout);
+
+}  // namespace bert

@@ -1,0 +1,76 @@
+// Embeddings: out[t, :] = word[input_ids[t]] + position[position_ids[t]] + token_type[token_type_ids[t]].
+// Layout: row-major [rows, hidden]. Nothing is saved for backward besides the ids.
+// Backward scatter-adds d_out rows into the three tables (accumulate), in token order so the
+// result is deterministic. Ids are validated on the host before they reach the op.
+#pragma once
+
+#include <cstdint>
+
+namespace bert {
+
+template <typename T>
+void embedding_forward_ref(T* out,                     // [tokens, hidden]
+                           const int32_t* input_ids,      // [tokens]
+                           const int32_t* token_type_ids, // [tokens]
+                           const int32_t* position_ids,   // [tokens]
+                           const T* word,                 // [vocab, hidden]
+                           const T* position,             // [max_positions, hidden]
+                           const T* token_type,           // [type_vocab, hidden]
+                           int tokens, int hidden);
+
+// Accumulates into d_word, d_position, d_token_type.
+template <typename T>
+void embedding_backward_ref(T* d_word,                  // [vocab, hidden]
+                            T* d_position,              // [max_positions, hidden]
+                            T* d_token_type,            // [type_vocab, hidden]
+                            const T* d_out,             // [tokens, hidden]
+                            const int32_t* input_ids,      // [tokens]
+                            const int32_t* token_type_ids, // [tokens]
+                            const int32_t* position_ids,   // [tokens]
+                            int tokens, int hidden);
+
+}  // namespace bert
+
+// ---------------------------------------------------------------------------------------------
+// CUDA launchers (kernels/embedding.cu): bf16 tables and output, fp32 gradient tables.
+// Backward is deterministic without atomics: for each table the (id, token) pairs are sorted
+// on the device (CUB radix sort of unique keys id·2^b + token, so equal ids stay in token
+// order), each block sums a fixed chunk of 32 sorted tokens per id run, and runs that cross
+// chunk boundaries are finished by a second pass adding the chunk partials in order.
+#include <cstddef>
+
+#include "kernels/gpu_types.h"
+#include "kernels/host_device.h"
+
+namespace bert {
+
+struct EmbeddingTableSizes {
+  int vocab = 0;          // rows of word
+  int max_positions = 0;  // rows of position
+  int type_vocab = 0;     // rows of token_type
+};
+
+void embedding_forward_cuda(bf16* out,                       // [tokens, hidden]
+                            const int32_t* input_ids,       // [tokens]
+                            const int32_t* token_type_ids,  // [tokens]
+                            const int32_t* position_ids,    // [tokens]
+                            const bf16* word,               // [vocab, hidden]
+                            const bf16* position,           // [max_positions, hidden]
+                            const bf16* token_type,         // [type_vocab, hidden]
+                            int tokens, int hidden, GpuStream stream);
+
+size_t embedding_backward_workspace_bytes(int tokens, int hidden, const EmbeddingTableSizes& sizes);
+
+// Accumulates into d_word, d_position, d_token_type (a null table is skipped). Ids must be in
+// range (validated on the host before upload).
+void embedding_backward_cuda(float* d_word,                  // [vocab, hidden]
+                             float* d_position,              // [max_positions, hidden]
+                             float* d_token_type,            // [type_vocab, hidden]
+                             const bf16* d_out,              // [tokens, hidden]
+                             const int32_t* input_ids,       // [tokens]
+                             const int32_t* token_type_ids,  // [tokens]
+                             const int32_t* position_ids,    // [tokens]
+                             int tokens, int hidden, const EmbeddingTableSizes& sizes,
+                             GpuWorkspace workspace, GpuStream stream);
+
+}  // namespace bert

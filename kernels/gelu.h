@@ -1,0 +1,50 @@
+// Bias + erf-GELU (BERT's "gelu"): out = gelu(pre + bias), gelu(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2)).
+// `pre` is the matmul output without its bias, saved for backward:
+//   d_pre = d_out · (Φ(x) + x·φ(x)), x = pre + bias, φ(x) = exp(-x²/2)/√(2π);  d_bias += Σ_rows d_pre.
+#pragma once
+
+namespace bert {
+
+template <typename T>
+void bias_gelu_forward_ref(T* out,        // [rows, width]
+                           const T* pre,  // [rows, width]
+                           const T* bias, // [width]
+                           int rows, int width);
+
+// d_pre overwrites; d_bias accumulates.
+template <typename T>
+void bias_gelu_backward_ref(T* d_pre,        // [rows, width]
+                            T* d_bias,       // [width]
+                            const T* d_out,  // [rows, width]
+                            const T* pre,    // [rows, width]
+                            const T* bias,   // [width]
+                            int rows, int width);
+
+}  // namespace bert
+
+// ---------------------------------------------------------------------------------------------
+// CUDA launchers (kernels/gelu.cu): bf16 activations, fp32 math, fp32 bias gradient.
+#include <cstddef>
+
+#include "kernels/gpu_types.h"
+#include "kernels/host_device.h"
+
+namespace bert {
+
+void bias_gelu_forward_cuda(bf16* out,         // [rows, width]
+                            const bf16* pre,   // [rows, width]
+                            const bf16* bias,  // [width]
+                            int rows, int width, GpuStream stream);
+
+// Scratch for the deterministic d_bias column sum.
+size_t bias_gelu_backward_workspace_bytes(int rows, int width);
+
+// d_pre overwrites (may alias d_out); d_bias accumulates.
+void bias_gelu_backward_cuda(bf16* d_pre,        // [rows, width]
+                             float* d_bias,      // [width]
+                             const bf16* d_out,  // [rows, width]
+                             const bf16* pre,    // [rows, width]
+                             const bf16* bias,   // [width]
+                             int rows, int width, GpuWorkspace workspace, GpuStream stream);
+
+}  // namespace bert

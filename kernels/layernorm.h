@@ -1,0 +1,103 @@
+// LayerNorm over the last dimension, statistics in the compute type (fp32 at least):
+//   mean = Σx/H, var = Σ(x-mean)²/H, rstd = 1/sqrt(var + eps), out = (x-mean)·rstd·gamma + beta.
+// Saved for backward: the input, mean and rstd per row.
+// Backward: with xhat = (x-mean)·rstd and g = d_out·gamma,
+//   d_inp = rstd · (g - mean(g) - xhat·mean(g·xhat)), d_gamma += Σ_rows d_out·xhat, d_beta += Σ_rows d_out.
+#pragma once
+
+#include "kernels/accumulate.h"
+
+namespace bert {
+
+template <typename T>
+void layernorm_forward_ref(T* out,          // [rows, width]
+                           T* mean,         // [rows]
+                           T* rstd,         // [rows]
+                           const T* inp,    // [rows, width]
+                           const T* gamma,  // [width]
+                           const T* beta,   // [width]
+                           int rows, int width, float eps);
+
+// d_gamma and d_beta accumulate; d_inp overwrites or adds per `mode`.
+template <typename T>
+void layernorm_backward_ref(T* d_inp,        // [rows, width]
+                            T* d_gamma,      // [width]
+                            T* d_beta,       // [width]
+                            const T* d_out,  // [rows, width]
+                            const T* inp,    // [rows, width]
+                            const T* gamma,  // [width]
+                            const T* mean,   // [rows]
+                            const T* rstd,   // [rows]
+                            int rows, int width, Accumulate mode);
+
+}  // namespace bert
+
+// ---------------------------------------------------------------------------------------------
+// CUDA launchers (kernels/layernorm.cu): bf16 activations and gamma/beta (the working copy),
+// fp32 statistics and fp32 d_gamma/d_beta. width must be a multiple of 4 and at most 1024;
+// tensors 8-byte aligned. One warp per row; nothing but mean/rstd (and the fused sum) is saved.
+#include <cstddef>
+
+#include "kernels/dropout_rng.h"
+#include "kernels/gpu_types.h"
+#include "kernels/host_device.h"
+
+namespace bert {
+
+void layernorm_forward_cuda(bf16* out,          // [rows, width]
+                            float* mean,        // [rows]
+                            float* rstd,        // [rows]
+                            const bf16* inp,    // [rows, width]
+                            const bf16* gamma,  // [width]
+                            const bf16* beta,   // [width]
+                            int rows, int width, float eps, GpuStream stream);
+
+// Scratch for the deterministic d_gamma/d_beta column sums (both LayerNorm backwards).
+size_t layernorm_backward_workspace_bytes(int rows, int width);
+
+// d_gamma, d_beta accumulate; d_inp overwrites or adds per `mode`.
+void layernorm_backward_cuda(bf16* d_inp,        // [rows, width]
+                             float* d_gamma,     // [width]
+                             float* d_beta,      // [width]
+                             const bf16* d_out,  // [rows, width]
+                             const bf16* inp,    // [rows, width]
+                             const bf16* gamma,  // [width]
+                             const float* mean,  // [rows]
+                             const float* rstd,  // [rows]
+                             int rows, int width, Accumulate mode, GpuWorkspace workspace,
+                             GpuStream stream);
+
+// The post-LN residual block of every encoder layer, fused:
+//   sum = residual + dropout(branch)   (dropout element i = row·width + col of this call)
+//   out = LayerNorm(sum)
+// Saved for backward: sum (bf16), mean, rstd. LayerNorm statistics use the fp32 sum, before
+// it is rounded for saving.
+void residual_dropout_layernorm_forward_cuda(bf16* out,             // [rows, width]
+                                             bf16* sum,             // [rows, width] saved
+                                             float* mean,           // [rows]
+                                             float* rstd,           // [rows]
+                                             const bf16* branch,    // [rows, width]
+                                             const bf16* residual,  // [rows, width]
+                                             const bf16* gamma,     // [width]
+                                             const bf16* beta,      // [width]
+                                             int rows, int width, float eps,
+                                             const DropoutSpec& dropout, GpuStream stream);
+
+// With d_sum the LayerNorm input gradient:
+//   d_residual = d_sum (overwrite or add per `residual_mode`),
+//   d_branch = mask · d_sum / (1-p) (overwrite; skipped when null),
+//   d_gamma, d_beta accumulate. Uses the workspace of layernorm_backward_workspace_bytes().
+void residual_dropout_layernorm_backward_cuda(bf16* d_branch,      // [rows, width] or null
+                                              bf16* d_residual,    // [rows, width]
+                                              float* d_gamma,      // [width]
+                                              float* d_beta,       // [width]
+                                              const bf16* d_out,   // [rows, width]
+                                              const bf16* sum,     // [rows, width]
+                                              const bf16* gamma,   // [width]
+                                              const float* mean,   // [rows]
+                                              const float* rstd,   // [rows]
+                                              int rows, int width, const DropoutSpec& dropout,
+                                              Accumulate residual_mode, GpuWorkspace workspace,
+                                              GpuStream stream);
+
+}  // namespace bert

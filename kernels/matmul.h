@@ -1,0 +1,94 @@
+// Linear layer as in PyTorch: out = inp · weightᵀ + bias, weight stored [out_features, in_features].
+// Row-major activations [rows, features]. Backward:
+//   d_inp = d_out · weight        (overwrite or add)
+//   d_weight += d_outᵀ · inp      (accumulate, so micro-batches add up)
+//   d_bias += Σ_rows d_out        (accumulate; skipped when d_bias is null)
+// The CPU reference goes through OpenBLAS (cblas_sgemm / cblas_dgemm).
+#pragma once
+
+#include "kernels/accumulate.h"
+
+namespace bert {
+
+template <typename T>
+void matmul_forward_ref(T* out,           // [rows, out_features]
+                        const T* inp,     // [rows, in_features]
+                        const T* weight,  // [out_features, in_features]
+                        const T* bias,    // [out_features] or null
+                        int rows, int in_features, int out_features);
+
+template <typename T>
+void matmul_backward_ref(T* d_inp,          // [rows, in_features] or null (not needed)
+                         T* d_weight,       // [out_features, in_features]
+                         T* d_bias,         // [out_features] or null
+                         const T* d_out,    // [rows, out_features]
+                         const T* inp,      // [rows, in_features]
+                         const T* weight,   // [out_features, in_features]
+                         int rows, int in_features, int out_features, Accumulate d_inp_mode);
+
+}  // namespace bert
+
+// ---------------------------------------------------------------------------------------------
+// CUDA launchers (kernels/matmul.cu) through cuBLASLt: bf16 operands, fp32 accumulation
+// (CUBLAS_COMPUTE_32F), bf16 activations, fp32 weight/bias gradients. One MatmulContext per
+// device and stream: it owns the cuBLASLt handle, a 32 MiB workspace and the algorithm cache
+// (one heuristic query per distinct shape, layout and alignment).
+#include <cstddef>
+#include <memory>
+
+#include "kernels/gpu_types.h"
+#include "kernels/host_device.h"
+
+namespace bert {
+
+class MatmulContext {
+ public:
+  explicit MatmulContext(size_t workspace_bytes = size_t{32} << 20);
+  ~MatmulContext();
+  MatmulContext(const MatmulContext&) = delete;
+  MatmulContext& operator=(const MatmulContext&) = delete;
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+  size_t cached_algorithms() const;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// out = inp · weightᵀ (+ bias through the cuBLASLt bias epilogue when bias is non-null).
+void matmul_forward_cuda(MatmulContext& context,
+                         bf16* out,           // [rows, out_features]
+                         const bf16* inp,     // [rows, in_features]
+                         const bf16* weight,  // [out_features, in_features]
+                         const bf16* bias,    // [out_features] or null
+                         int rows, int in_features, int out_features, GpuStream stream);
+
+// Scratch for the d_bias column sum (0 when d_bias is not wanted).
+size_t matmul_backward_workspace_bytes(int rows, int out_features);
+
+// d_inp = d_out · weight (overwrite or add; skipped when null), d_weight += d_outᵀ · inp (fp32,
+// beta = 1), d_bias += Σ_rows d_out (fp32, deterministic column sum; skipped when null).
+void matmul_backward_cuda(MatmulContext& context,
+                          bf16* d_inp,         // [rows, in_features] or null
+                          float* d_weight,     // [out_features, in_features]
+                          float* d_bias,       // [out_features] or null
+                          const bf16* d_out,   // [rows, out_features]
+                          const bf16* inp,     // [rows, in_features]
+                          const bf16* weight,  // [out_features, in_features]
+                          int rows, int in_features, int out_features, Accumulate d_inp_mode,
+                          GpuWorkspace workspace, GpuStream stream);
+
+// Candidate fusion, to compare with matmul + bias_gelu_forward_cuda: cuBLASLt's
+// CUBLASLT_EPILOGUE_GELU_AUX_BIAS writes out = gelu(inp·weightᵀ + bias) and pre_gelu = the
+// GELU input (bias included, unlike gelu.h's `pre`). NOTE cuBLASLt's GELU is the tanh
+// approximation, not BERT's erf form. out_features must be a multiple of 8 (aux leading dim).
+void matmul_bias_gelu_forward_cuda(MatmulContext& context,
+                                   bf16* out,           // [rows, out_features]
+                                   bf16* pre_gelu,      // [rows, out_features]
+                                   const bf16* inp,     // [rows, in_features]
+                                   const bf16* weight,  // [out_features, in_features]
+                                   const bf16* bias,    // [out_features]
+                                   int rows, int in_features, int out_features, GpuStream stream);
+
+}  // namespace bert

@@ -1,0 +1,87 @@
+#include "tests/engine/golden_model.h"
+
+#include <cstdlib>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "engine/io/model_dir.h"
+#include "engine/io/safetensors.h"
+#include "tests/test_support.h"
+
+namespace bert::test {
+
+std::string golden_dir() {
+  const char* env = std::getenv("BERT_GOLDEN_DIR");
+  if (env && *env) return env;
+  return shared_path("golden/tiny-bert-qa");
+}
+
+std::vector<double> GoldenModel::packed(const std::string& name, int width) const {
+  const std::vector<double>& padded = tensors.at(name);
+  std::vector<double> out;
+  out.reserve(real_rows.size() * width);
+  for (int row : real_rows)
+    out.insert(out.end(), padded.begin() + size_t(row) * width, padded.begin() + size_t(row + 1) * width);
+  return out;
+}
+
+namespace {
+double metadata_number(const GoldenModel& golden, const std::string& key) {
+  auto found = golden.metadata.find(key);
+  if (found == golden.metadata.end()) throw BertError(golden.dir + ": golden metadata lacks " + key);
+  return std::stod(found->second);
+}
+}  // namespace
+
+GoldenModel read_golden_model(const std::string& dir) {
+  GoldenModel golden;
+  golden.dir = dir;
+  golden.config = read_bert_config(join_path(dir, "config.json"));
+  const SafetensorsFile weights = SafetensorsFile::open(join_path(dir, "model.safetensors"));
+  for (const std::string& name : weights.names())
+    golden.initial_params[canonical_param_name(name)] = weights.read_f32(name);
+
+  const SafetensorsFile file = SafetensorsFile::open(join_path(dir, "golden.safetensors"));
+  golden.metadata = file.metadata();
+  for (const std::string& name : file.names()) {
+    const Dtype dtype = file.info(name).dtype;
+    if (dtype == Dtype::kF64 || dtype == Dtype::kF32) golden.tensors[name] = file.read_f64(name);
+  }
+  golden.steps = static_cast<int>(metadata_number(golden, "steps"));
+  golden.learning_rate = metadata_number(golden, "lr");
+  golden.eps = metadata_number(golden, "eps");
+  golden.weight_decay = metadata_number(golden, "weight_decay");
+  golden.max_grad_norm = metadata_number(golden, "max_grad_norm");
+  const std::string betas = golden.metadata.at("betas");
+  golden.beta1 = std::stod(betas.substr(0, betas.find(',')));
+  golden.beta2 = std::stod(betas.substr(betas.find(',') + 1));
+
+  const std::vector<int64_t> ids = file.read_i64("input.input_ids");
+  const std::vector<int64_t> types = file.read_i64("input.token_type_ids");
+  const std::vector<int64_t> mask = file.read_i64("input.attention_mask");
+  const std::vector<int64_t> starts = file.read_i64("input.start_positions");
+  const std::vector<int64_t> ends = file.read_i64("input.end_positions");
+  const std::vector<int64_t> shape = file.info("input.input_ids").shape;
+  const int batch = static_cast<int>(shape.at(0)), seq = static_cast<int>(shape.at(1));
+  PackedBatch& packed = golden.batch;
+  packed.cu_seqlens.push_back(0);
+  for (int b = 0; b < batch; ++b) {
+    int length = 0;
+    for (int s = 0; s < seq; ++s) {
+      if (!mask[size_t(b) * seq + s]) continue;
+      // The mask must be a prefix of ones: packing drops the padded tail.
+      BERT_CHECK(s == length, dir + ": attention_mask row " + std::to_string(b) + " is not left-aligned");
+      packed.input_ids.push_back(static_cast<int32_t>(ids[size_t(b) * seq + s]));
+      packed.token_type_ids.push_back(static_cast<int32_t>(types[size_t(b) * seq + s]));
+      packed.position_ids.push_back(length);
+      golden.real_rows.push_back(b * seq + s);
+      ++length;
+    }
+    packed.cu_seqlens.push_back(packed.cu_seqlens.back() + length);
+    packed.start_positions.push_back(static_cast<int32_t>(starts[b]));
+    packed.end_positions.push_back(static_cast<int32_t>(ends[b]));
+  }
+  return golden;
+}
+
+}  // namespace bert::test

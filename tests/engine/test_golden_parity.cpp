@@ -1,0 +1,128 @@
+// The whole model against Hugging Face (float64 PyTorch): hidden states, logits, loss, every
+// gradient, the gradient norm, and every parameter after the golden's AdamW steps. Runs the
+// double-precision CPU backend (tight tolerances) and the float one (1e-5 relative).
+// The golden directory comes from $BERT_GOLDEN_DIR (default ../shared/golden/tiny-bert-qa);
+// step count and optimizer settings come from its metadata.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "engine/bert_qa_model.h"
+#include "engine/core/file_io.h"
+#include "engine/optimizer.h"
+#include "tests/engine/golden_model.h"
+#include "tests/test_support.h"
+
+namespace bert {
+namespace {
+
+// atol = max(atol_fraction · max|ref| of the tensor, atol_floor): the floor covers tensors whose
+// true value is zero (a key bias cannot change the softmax, so its gradient is rounding noise).
+struct Tolerance {
+  double rtol, atol_fraction, atol_floor;
+};
+
+test::CloseReport compare_scaled(const std::vector<double>& got, const std::vector<double>& ref,
+                                 const Tolerance& tol) {
+  double scale = 0;
+  for (double value : ref) scale = std::max(scale, std::fabs(value));
+  return test::compare_close(got, ref, std::max(tol.atol_fraction * scale, tol.atol_floor), tol.rtol);
+}
+
+void run_parity(bool double_precision, const Tolerance& activations, const Tolerance& gradients,
+                const Tolerance& param_tolerance) {
+  const test::GoldenModel golden = test::read_golden_model(test::golden_dir());
+  INFO("golden " << golden.dir << (double_precision ? " (double)" : " (float)"));
+  const BertConfig& config = golden.config;
+  const int H = config.hidden_size;
+
+  std::unique_ptr<Backend> backend = make_cpu_backend(double_precision);
+  BertQaModel model(*backend, config, golden.batch.tokens(), golden.batch.batch());
+  model.set_parameters(golden.initial_params);
+  model.load_batch(golden.batch);
+
+  OptimizerConfig opt;
+  opt.learning_rate = golden.learning_rate;
+  opt.beta1 = golden.beta1;
+  opt.beta2 = golden.beta2;
+  opt.eps = golden.eps;
+  opt.weight_decay = golden.weight_decay;
+  opt.max_grad_norm = golden.max_grad_norm;
+  AdamWOptimizer optimizer(model, opt);
+
+  const std::vector<double>& losses = golden.tensors.at("out.loss_steps");
+  const std::vector<double>& norms = golden.tensors.at("out.grad_norm_steps");
+  REQUIRE(static_cast<int>(losses.size()) == golden.steps);
+
+  PassContext context;  // dropout off: the golden was made with dropout 0
+  for (int step = 0; step < golden.steps; ++step) {
+    model.zero_gradients();
+    const double loss = model.forward(context, true);
+    INFO("step " << step << " loss " << loss << " vs " << losses[step]);
+    REQUIRE(std::fabs(loss - losses[step]) <= activations.rtol * std::fabs(losses[step]));
+    model.backward(context);
+    if (step == 0) {
+      for (int layer = 0; layer <= config.num_hidden_layers; ++layer) {
+        const std::string name = "act.hidden_states." + std::to_string(layer);
+        REQUIRE_CLOSE(name, compare_scaled(model.hidden_state(layer), golden.packed(name, H), activations));
+      }
+      const std::vector<double> logits = model.logits();  // [T, 2]
+      std::vector<double> start(logits.size() / 2), end(logits.size() / 2);
+      for (size_t t = 0; t < start.size(); ++t) {
+        start[t] = logits[2 * t];
+        end[t] = logits[2 * t + 1];
+      }
+      REQUIRE_CLOSE("start_logits", compare_scaled(start, golden.packed("out.start_logits", 1), activations));
+      REQUIRE_CLOSE("end_logits", compare_scaled(end, golden.packed("out.end_logits", 1), activations));
+      const auto grads = model.gradients();
+      for (const auto& [name, values] : grads) {
+        const auto found = golden.tensors.find("grad." + name);
+        REQUIRE(found != golden.tensors.end());
+        REQUIRE_CLOSE("grad." + name, compare_scaled(values, found->second, gradients));
+      }
+    }
+    const UpdateStats stats = optimizer.step(golden.learning_rate);
+    INFO("grad norm " << stats.grad_norm << " vs " << norms[step]);
+    REQUIRE(std::fabs(stats.grad_norm - norms[step]) <= gradients.rtol * norms[step]);
+  }
+  // In float, Adam divides each gradient element by its own RMS, so an element whose gradient
+  // is rounding noise can move by a visible fraction of lr; bound that by 1% of lr per step
+  // (the double run checks every update exactly). Tensors whose true gradient is zero (the
+  // last LayerNorm bias, the key bias: softmax and span loss are shift-invariant) receive pure
+  // noise in float, so there the bound is the largest possible Adam move, lr per step.
+  auto tolerance_for = [&](const std::string& name) {
+    Tolerance tolerance = param_tolerance;
+    if (double_precision) return tolerance;
+    double grad_max = 0;
+    for (double g : golden.tensors.at("grad." + name)) grad_max = std::max(grad_max, std::fabs(g));
+    const bool zero_gradient = grad_max <= 1e-12 * norms[0];
+    tolerance.atol_floor = (zero_gradient ? 1.0 : 1e-2) * golden.learning_rate * golden.steps;
+    return tolerance;
+  };
+  const auto final_params = model.parameters_exact();
+  for (const auto& [name, values] : final_params) {
+    const auto found = golden.tensors.find("param_after_steps." + name);
+    REQUIRE(found != golden.tensors.end());
+    REQUIRE_CLOSE("param_after_steps." + name,
+                  compare_scaled(values, found->second, tolerance_for(name)));
+  }
+}
+
+bool have_golden() {
+  if (path_exists(join_path(test::golden_dir(), "golden.safetensors"))) return true;
+  std::printf("SKIPPED golden parity: %s/golden.safetensors not found\n", test::golden_dir().c_str());
+  return false;
+}
+
+TEST_CASE("golden parity in double precision", "[golden]") {
+  if (!have_golden()) return;
+  run_parity(true, {1e-9, 1e-12, 1e-15}, {1e-8, 1e-11, 1e-15}, {1e-9, 1e-12, 1e-15});
+}
+
+TEST_CASE("golden parity in float", "[golden]") {
+  if (!have_golden()) return;
+  run_parity(false, {1e-5, 1e-6, 1e-8}, {1e-5, 1e-5, 1e-8}, {1e-5, 1e-5, 1e-8});
+}
+
+}  // namespace
+}  // namespace bert
