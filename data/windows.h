@@ -27,6 +27,8 @@ struct Window {
   int32_t length() const { return static_cast<int32_t>(input_ids.size()); }
 };
 
+// Throws InputError (naming the file and question id) when a question leaves fewer than one
+// context token per window, or no more than doc_stride when the context needs several windows.
 std::vector<Window> build_windows(const SquadDataset& dataset, const Tokenizer& tokenizer,
                                   const WindowConfig& config);
 

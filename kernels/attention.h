@@ -42,3 +42,39 @@ void attention_backward_ref(T* d_qkv,                 // [tokens, 3*heads*head_d
                             const AttentionShape& shape, const DropoutSpec& dropout);
 
 }  // namespace bert
+
+// ---------------------------------------------------------------------------------------------
+// CUDA launchers (kernels/attention_forward.cu, kernels/attention_backward.cu): flash-style
+// tiles of 64 queries × 64 keys in shared memory, fp32 math, online softmax; bf16 qkv/ctx, fp32
+// lse (natural log). head_dim 64 only (checked). cu_seqlens is read on the device: its lengths
+// must be at most max_positions and sum to tokens (validate on the host, as the reference does).
+// Backward is deterministic: one pass over key tiles writes dk, dv; a second over query tiles
+// writes dq (no atomics), both recomputing P from lse and the dropout mask from the spec.
+#include <cstddef>
+
+#include "kernels/gpu_types.h"
+#include "kernels/host_device.h"
+
+namespace bert {
+
+void attention_forward_cuda(bf16* ctx,                  // [tokens, heads*head_dim]
+                            float* lse,                 // [tokens, heads]
+                            const bf16* qkv,            // [tokens, 3*heads*head_dim]
+                            const int32_t* cu_seqlens,  // [batch+1] device
+                            const AttentionShape& shape, const DropoutSpec& dropout,
+                            GpuStream stream);
+
+// Scratch of the backward: D_i = Σ_c d_ctx·ctx per (token, head).
+size_t attention_backward_workspace_bytes(const AttentionShape& shape);
+
+// d_qkv overwrites (every element of the real tokens is written).
+void attention_backward_cuda(bf16* d_qkv,                // [tokens, 3*heads*head_dim]
+                             const bf16* d_ctx,          // [tokens, heads*head_dim]
+                             const bf16* qkv,            // [tokens, 3*heads*head_dim]
+                             const bf16* ctx,            // [tokens, heads*head_dim]
+                             const float* lse,           // [tokens, heads]
+                             const int32_t* cu_seqlens,  // [batch+1] device
+                             const AttentionShape& shape, const DropoutSpec& dropout,
+                             GpuWorkspace workspace, GpuStream stream);
+
+}  // namespace bert

@@ -1,0 +1,155 @@
+// eval_squad: scores SQuAD v1.1 predictions with the official metric.
+//
+// Metric mode (the official evaluate-v1.1.py, same numbers, same output line):
+//   eval_squad --validation_file dev-v1.1.json --predictions_file predictions.json
+// prints {"exact_match": X, "f1": Y} on stdout, with Python's float repr. Questions without a
+// prediction score 0 and are reported on stderr (count and the first ids), as are predictions
+// for ids the dataset does not hold.
+//
+// Model mode (predict with a fine-tuned model directory, then score):
+//   eval_squad --model_name_or_path DIR --validation_file dev-v1.1.json --output_dir D
+// windows the questions, predicts every window, selects spans as Hugging Face's
+// postprocess_qa_predictions, writes D/predictions.json, D/nbest_predictions.json and
+// D/eval_results.json, and prints the same {"exact_match": X, "f1": Y} line.
+// Exit status: 0 success, 1 an error (bad file, ...), 2 a bad command line.
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "apps/flags.h"
+#include "data/predictions_io.h"
+#include "data/squad.h"
+#include "data/squad_metric.h"
+#include "engine/bert_qa_model.h"
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "engine/io/model_dir.h"
+#include "engine/squad_job.h"
+#include "tokenizer/tokenizer.h"
+
+namespace bert {
+namespace {
+
+struct EvalOptions {
+  std::string validation_file;
+  std::string predictions_file;
+  std::string model_name_or_path, output_dir, device = "auto";
+  int32_t max_seq_length = 384, doc_stride = 128, per_device_eval_batch_size = 8;
+  int32_t n_best_size = 20, max_answer_length = 30;
+  int64_t max_eval_samples = -1, seed = 42;
+  bool do_lower_case = true;
+};
+
+void register_flags(FlagParser* parser, EvalOptions* options) {
+  parser->add_string("validation_file", &options->validation_file,
+                     "SQuAD v1.1 JSON file holding the questions and their answers");
+  parser->add_string("predictions_file", &options->predictions_file,
+                     "JSON object {question id: answer text} to score (metric mode)");
+  parser->add_string("model_name_or_path", &options->model_name_or_path,
+                     "fine-tuned model directory to predict with (model mode)");
+  parser->add_string("output_dir", &options->output_dir,
+                     "where model mode writes predictions.json, nbest_predictions.json, eval_results.json");
+  parser->add_string("device", &options->device, "auto, cpu or cuda (model mode)");
+  parser->add_int("max_seq_length", &options->max_seq_length, "tokens per window (model mode)");
+  parser->add_int("doc_stride", &options->doc_stride, "tokens of overlap between windows (model mode)");
+  parser->add_int("per_device_eval_batch_size", &options->per_device_eval_batch_size,
+                  "windows per batch (model mode)");
+  parser->add_int("n_best_size", &options->n_best_size, "start/end candidates per window (model mode)");
+  parser->add_int("max_answer_length", &options->max_answer_length, "longest answer in tokens (model mode)");
+  parser->add_int64("max_eval_samples", &options->max_eval_samples,
+                    "evaluate the first N questions (at most N windows) (model mode)");
+  parser->add_int64("seed", &options->seed, "seed for a model directory without weights (model mode)");
+  parser->add_bool("do_lower_case", &options->do_lower_case, "lower-case and strip accents (model mode)");
+}
+
+void report_coverage(const SquadScores& scores, const std::string& predictions_file) {
+  if (scores.unanswered > 0) {
+    std::string ids;
+    for (const std::string& id : scores.unanswered_ids) ids += (ids.empty() ? "" : ", ") + id;
+    if (scores.unanswered > static_cast<int64_t>(scores.unanswered_ids.size())) ids += ", ...";
+    std::fprintf(stderr, "warning: %lld of %lld questions have no prediction in %s and score 0 (%s)\n",
+                 static_cast<long long>(scores.unanswered), static_cast<long long>(scores.total),
+                 predictions_file.c_str(), ids.c_str());
+  }
+  if (scores.unknown_predictions > 0) {
+    std::fprintf(stderr, "warning: %lld predictions in %s name no question of the dataset (ignored)\n",
+                 static_cast<long long>(scores.unknown_predictions), predictions_file.c_str());
+  }
+}
+
+int run_metric_mode(const EvalOptions& options) {
+  const SquadDataset dataset = read_squad(options.validation_file);
+  if (dataset.version != "1.1") {
+    // The official script only warns too.
+    std::fprintf(stderr, "warning: %s has version '%s'; the metric is SQuAD v1.1's\n",
+                 options.validation_file.c_str(), dataset.version.c_str());
+  }
+  const PredictionMap predictions = read_predictions(options.predictions_file);
+  const SquadScores scores = evaluate_squad(dataset, predictions);
+  report_coverage(scores, options.predictions_file);
+  std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(scores.exact_match).c_str(),
+              format_python_float(scores.f1).c_str());
+  return 0;
+}
+
+int run_model_mode(const EvalOptions& options) {
+  if (options.per_device_eval_batch_size <= 0) throw FlagError("--per_device_eval_batch_size must be positive");
+  LoadedModel loaded = load_model_dir(options.model_name_or_path, static_cast<uint64_t>(options.seed));
+  for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
+  if (options.max_seq_length > loaded.config.max_position_embeddings)
+    throw FlagError("--max_seq_length " + std::to_string(options.max_seq_length) +
+                    " exceeds the model's max_position_embeddings " +
+                    std::to_string(loaded.config.max_position_embeddings));
+  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(options.model_name_or_path, options.do_lower_case);
+  PrepareOptions prepare;
+  prepare.window = WindowConfig{options.max_seq_length, options.doc_stride};
+  prepare.do_lower_case = options.do_lower_case;
+  prepare.max_samples = options.max_eval_samples;
+  const PreparedSquad eval = prepare_squad(options.validation_file, *tokenizer, prepare, "eval");
+
+  const std::unique_ptr<Backend> backend = make_backend(options.device);
+  BertQaModel model(*backend, loaded.config, options.per_device_eval_batch_size * options.max_seq_length,
+                    options.per_device_eval_batch_size);
+  model.set_parameters(loaded.tensors);
+  const EvalOutcome outcome =
+      evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
+                     PostprocessConfig{options.n_best_size, options.max_answer_length});
+  write_eval_outputs(options.output_dir, outcome, eval.windows.size());
+  report_coverage(outcome.scores, join_path(options.output_dir, "predictions.json"));
+  std::fprintf(stderr, "[eval] %zu windows in %.1f s (%.1f windows/s); predictions in %s\n", eval.windows.size(),
+               outcome.seconds, eval.windows.size() / std::max(1e-9, outcome.seconds), options.output_dir.c_str());
+  std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(outcome.scores.exact_match).c_str(),
+              format_python_float(outcome.scores.f1).c_str());
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  EvalOptions options;
+  FlagParser parser("eval_squad", "Scores SQuAD v1.1 predictions with the official EM/F1 metric.");
+  register_flags(&parser, &options);
+  if (!parser.parse(argc, argv)) return 0;  // --help
+  parser.require("validation_file");
+  if (parser.was_set("model_name_or_path")) {
+    if (parser.was_set("predictions_file"))
+      throw FlagError("give either --predictions_file (metric mode) or --model_name_or_path (model mode), not both");
+    parser.require("output_dir", "(model mode)");
+    return run_model_mode(options);
+  }
+  parser.require("predictions_file", "(metric mode; or --model_name_or_path for model mode)");
+  return run_metric_mode(options);
+}
+
+}  // namespace
+}  // namespace bert
+
+int main(int argc, char** argv) {
+  try {
+    return bert::run(argc, argv);
+  } catch (const bert::FlagError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const bert::BertError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,156 @@
+#include "data/predictions_io.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include <simdjson.h>
+
+#include "data/json_diagnose.h"
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+
+namespace bert {
+
+std::string json_quote(std::string_view utf8) {
+  std::string out;
+  out.reserve(utf8.size() + 2);
+  out.push_back('"');
+  for (char ch : utf8) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(ch);  // UTF-8 bytes pass through
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string format_python_float(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  // Shortest round-trip digits, as "d.ddde+XX"; Python's repr uses the same digits.
+  char buf[64];
+  const auto result = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+  const std::string_view sci(buf, static_cast<size_t>(result.ptr - buf));
+  std::string out = std::signbit(value) ? "-" : "";
+  const size_t e_pos = sci.find('e');
+  std::string digits;
+  for (size_t i = out.size(); i < e_pos; ++i)
+    if (sci[i] != '.') digits.push_back(sci[i]);
+  const int exponent = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
+
+  if (exponent < -4 || exponent >= 16) {  // Python: decpt <= -4 or decpt > 16
+    out += digits[0];
+    if (digits.size() > 1) out += "." + digits.substr(1);
+    char exp_buf[16];
+    std::snprintf(exp_buf, sizeof exp_buf, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    out += exp_buf;
+  } else if (exponent >= 0) {
+    const size_t int_digits = static_cast<size_t>(exponent) + 1;
+    if (digits.size() <= int_digits) {
+      out += digits + std::string(int_digits - digits.size(), '0') + ".0";
+    } else {
+      out += digits.substr(0, int_digits) + "." + digits.substr(int_digits);
+    }
+  } else {
+    out += "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
+  }
+  return out;
+}
+
+std::string predictions_to_json(const PostprocessResult& result) {
+  if (result.predictions.empty()) return "{}\n";
+  std::string out = "{\n";
+  for (size_t i = 0; i < result.predictions.size(); ++i) {
+    const QaPrediction& p = result.predictions[i];
+    out += "    " + json_quote(p.id) + ": " + json_quote(p.text);
+    out += i + 1 < result.predictions.size() ? ",\n" : "\n";
+  }
+  out += "}\n";
+  return out;
+}
+
+std::string nbest_predictions_to_json(const PostprocessResult& result) {
+  if (result.predictions.empty()) return "{}\n";
+  std::string out = "{\n";
+  for (size_t i = 0; i < result.predictions.size(); ++i) {
+    const QaPrediction& p = result.predictions[i];
+    out += "    " + json_quote(p.id) + ": [\n";
+    for (size_t k = 0; k < p.nbest.size(); ++k) {
+      const NbestEntry& n = p.nbest[k];
+      out += "        {\n";
+      out += "            \"text\": " + json_quote(n.text) + ",\n";
+      out += "            \"probability\": " + format_python_float(n.probability) + ",\n";
+      out += "            \"start_logit\": " + format_python_float(n.start_logit) + ",\n";
+      out += "            \"end_logit\": " + format_python_float(n.end_logit) + "\n";
+      out += k + 1 < p.nbest.size() ? "        },\n" : "        }\n";
+    }
+    out += i + 1 < result.predictions.size() ? "    ],\n" : "    ]\n";
+  }
+  out += "}\n";
+  return out;
+}
+
+void write_predictions(const std::string& path, const PostprocessResult& result) {
+  write_file_atomic(path, predictions_to_json(result));
+}
+
+void write_nbest_predictions(const std::string& path, const PostprocessResult& result) {
+  write_file_atomic(path, nbest_predictions_to_json(result));
+}
+
+PredictionMap to_prediction_map(const PostprocessResult& result) {
+  PredictionMap map;
+  map.reserve(result.predictions.size());
+  for (const QaPrediction& p : result.predictions) map[p.id] = p.text;
+  return map;
+}
+
+PredictionMap read_predictions(const std::string& path) {
+  const simdjson::padded_string json(read_file(path));
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (auto error = parser.parse(json).get(root)) {
+    // simdjson says that the text is bad, not where: locate the problem for the message.
+    const std::string_view text(json.data(), json.size());
+    if (auto at = find_invalid_utf8(text))
+      throw_input_error(path, describe_json_position(text, *at), "invalid UTF-8");
+    if (auto problem = find_json_syntax_error(text))
+      throw_input_error(path, describe_json_position(text, problem->offset),
+                        "malformed JSON: " + problem->expected);
+    throw_input_error(path, "", std::string("malformed JSON: ") + simdjson::error_message(error));
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object))
+    throw_input_error(path, "top level", "expected a JSON object {question id: answer text}");
+
+  PredictionMap predictions;
+  predictions.reserve(object.size());
+  for (const simdjson::dom::key_value_pair field : object) {
+    const std::string key(field.key);
+    std::string_view text;
+    if (field.value.get_string().get(text))
+      throw_input_error(path, "[" + json_quote(key) + "]", "expected a string answer");
+    if (!predictions.emplace(key, std::string(text)).second)
+      throw_input_error(path, "[" + json_quote(key) + "]", "question id appears twice");
+  }
+  return predictions;
+}
+
+}  // namespace bert

@@ -1,0 +1,36 @@
+// predictions.json ({qid: text}) and nbest_predictions.json ({qid: [{text, probability,
+// start_logit, end_logit}, ...]}) as Hugging Face's run_qa.py writes them (json.dumps with
+// indent=4, keys in example order), except that UTF-8 is written as is rather than as \u
+// escapes; control characters, '"' and '\' are escaped. Numbers are printed as Python's
+// repr(float) prints them (shortest round-trip digits, "1.0", "1e-05"), so a file or a printed
+// metric reads the same as the Python tools' output. Writes are atomic (write_file_atomic).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "data/postprocess.h"
+#include "data/squad_metric.h"
+
+namespace bert {
+
+// '"' + the JSON-escaped UTF-8 text + '"'.
+std::string json_quote(std::string_view utf8);
+// Python's repr(float): shortest digits that round-trip; exponent form when the decimal
+// exponent is < -4 or >= 16; NaN / Infinity / -Infinity as json.dumps writes them.
+std::string format_python_float(double value);
+
+std::string predictions_to_json(const PostprocessResult& result);
+std::string nbest_predictions_to_json(const PostprocessResult& result);
+void write_predictions(const std::string& path, const PostprocessResult& result);
+void write_nbest_predictions(const std::string& path, const PostprocessResult& result);
+
+// qid -> text of a PostprocessResult, for evaluate_squad.
+PredictionMap to_prediction_map(const PostprocessResult& result);
+
+// Reads a predictions file: one JSON object whose values are strings. Malformed JSON, a
+// non-object top level, a non-string value or a repeated key throw InputError naming the
+// file, the key and what was expected.
+PredictionMap read_predictions(const std::string& path);
+
+}  // namespace bert

@@ -1,0 +1,55 @@
+// The official SQuAD v1.1 evaluation (evaluate-v1.1.py), character for character.
+//
+// normalize_answer(s) = white_space_fix(remove_articles(remove_punc(lower(s)))):
+//   lower            Python str.lower() (full Unicode mapping, final sigma included);
+//   remove_punc      drops the 32 ASCII characters of string.punctuation, nothing else;
+//   remove_articles  re.sub(r'\b(a|an|the)\b', ' ', s) on a Python 3 str: \w is str.isalnum()
+//                    or '_', so this replaces every maximal run of word characters that is
+//                    exactly "a", "an" or "the" with one space;
+//   white_space_fix  ' '.join(s.split()), split on str.isspace() characters.
+// exact_match: normalized strings equal. f1: over the whitespace tokens of the normalized
+// strings, common = multiset intersection; 0 when nothing is common, else 2PR/(P+R) with the
+// script's exact floating-point operations. Both are maxed over the ground truths; totals are
+// 100 * sum / (number of questions in the dataset), a question without a prediction scoring 0.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "data/squad.h"
+
+namespace bert {
+
+// qid -> predicted answer text (UTF-8).
+using PredictionMap = std::unordered_map<std::string, std::string>;
+
+// UTF-8 in, UTF-8 out. Invalid UTF-8 throws InputError.
+std::string normalize_answer(std::string_view text);
+// The normalized answer's whitespace tokens (normalize_answer(text).split()).
+std::vector<std::u32string> normalized_tokens(std::string_view text);
+
+double exact_match_score(std::string_view prediction, std::string_view ground_truth);  // 0 or 1
+double f1_score(std::string_view prediction, std::string_view ground_truth);
+// Max of exact_match_score / f1_score over the ground truths (which must not be empty).
+double max_exact_match(std::string_view prediction, const std::vector<std::string>& ground_truths);
+double max_f1(std::string_view prediction, const std::vector<std::string>& ground_truths);
+
+struct SquadScores {
+  double exact_match = 0;  // percent
+  double f1 = 0;           // percent
+  int64_t total = 0;       // questions in the dataset
+  int64_t unanswered = 0;  // questions with no prediction (scored 0)
+  std::vector<std::string> unanswered_ids;  // the first kMaxListedIds of them
+  int64_t unknown_predictions = 0;  // predictions whose id is not in the dataset (ignored)
+};
+
+inline constexpr size_t kMaxListedIds = 5;
+
+// Scores every question of the dataset. A question without answers cannot be scored by the
+// v1.1 script (it takes the max over an empty list): InputError naming the file and the id.
+SquadScores evaluate_squad(const SquadDataset& dataset, const PredictionMap& predictions);
+
+}  // namespace bert

@@ -1,0 +1,321 @@
+// read_squad: simdjson DOM parse of a SQuAD v1.1 / v2.0 file, then a walk that checks every
+// field the windows and the metric rely on. Errors name the file, the JSON path
+// (data[3].paragraphs[0].qas[2].answers[0].answer_start) and what was expected; syntax and
+// UTF-8 errors name a byte offset (found by data/json_diagnose.h, since simdjson doesn't).
+#include <simdjson.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "data/json_diagnose.h"
+#include "data/squad.h"
+#include "engine/core/error.h"
+
+namespace bert {
+namespace {
+
+using simdjson::dom::array;
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+simdjson::padded_string load_padded(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (!file) throw_input_error(path, "", std::string("cannot open: ") + std::strerror(errno));
+  std::fseek(file, 0, SEEK_END);
+  const long size = std::ftell(file);
+  std::fseek(file, 0, SEEK_SET);
+  if (size < 0) {
+    std::fclose(file);
+    throw_input_error(path, "", "cannot determine the file size");
+  }
+  simdjson::padded_string text(static_cast<size_t>(size));
+  const size_t got = std::fread(text.data(), 1, text.size(), file);
+  std::fclose(file);
+  if (got != text.size()) throw_input_error(path, "", "read error");
+  return text;
+}
+
+[[noreturn]] void throw_parse_error(const std::string& path, std::string_view text,
+                                    simdjson::error_code code) {
+  if (auto at = find_invalid_utf8(text))
+    throw_input_error(path, describe_json_position(text, *at),
+                      "invalid UTF-8 (expected a UTF-8 encoded JSON file)");
+  if (auto problem = find_json_syntax_error(text))
+    throw_input_error(path, describe_json_position(text, problem->offset),
+                      "malformed JSON: " + problem->expected);
+  throw_input_error(path, "", std::string("malformed JSON: ") + simdjson::error_message(code));
+}
+
+// Position in the file's tree; the path string is only built when something is wrong.
+struct Where {
+  int article = -1, paragraph = -1, qa = -1, answer = -1;
+  std::string path(std::string_view field = {}) const {
+    std::string out = "data";
+    if (article >= 0) out += "[" + std::to_string(article) + "]";
+    if (paragraph >= 0) out += ".paragraphs[" + std::to_string(paragraph) + "]";
+    if (qa >= 0) out += ".qas[" + std::to_string(qa) + "]";
+    if (answer >= 0) out += ".answers[" + std::to_string(answer) + "]";
+    if (!field.empty()) (out += ".") += field;
+    return out;
+  }
+};
+
+// Unchecked conversions for values whose type() was checked already.
+array as_array(element value) {
+  array out;
+  BERT_CHECK(value.get_array().get(out) == simdjson::SUCCESS, "type checked before");
+  return out;
+}
+object as_object(element value) {
+  object out;
+  BERT_CHECK(value.get_object().get(out) == simdjson::SUCCESS, "type checked before");
+  return out;
+}
+std::string_view as_string(element value) {
+  std::string_view out;
+  BERT_CHECK(value.get_string().get(out) == simdjson::SUCCESS, "type checked before");
+  return out;
+}
+
+const char* type_name(simdjson::dom::element_type type) {
+  using T = simdjson::dom::element_type;
+  switch (type) {
+    case T::ARRAY: return "an array";
+    case T::OBJECT: return "an object";
+    case T::INT64:
+    case T::UINT64: return "an integer";
+    case T::DOUBLE: return "a non-integer number";
+    case T::STRING: return "a string";
+    case T::BOOL: return "a boolean";
+    case T::NULL_VALUE: return "null";
+  }
+  return "an unknown value";
+}
+
+// Open-addressing set of question ids (views into the parser's strings) that remembers where
+// each was first seen; node-based std::unordered_map cost more than the whole parse.
+class IdTable {
+ public:
+  explicit IdTable(size_t expected) {
+    size_t capacity = 64;
+    while (capacity < 2 * expected) capacity *= 2;
+    slots_.assign(capacity, kEmpty);
+  }
+  // Inserts id (appending where to *places); returns the index of an earlier equal id, or -1.
+  template <typename Where>
+  long insert(std::string_view id, const Where& where, std::vector<Where>* places) {
+    if (2 * (ids_.size() + 1) > slots_.size()) grow();
+    size_t slot = hash(id) & (slots_.size() - 1);
+    for (; slots_[slot] != kEmpty; slot = (slot + 1) & (slots_.size() - 1))
+      if (ids_[slots_[slot]] == id) return static_cast<long>(slots_[slot]);
+    slots_[slot] = static_cast<uint32_t>(ids_.size());
+    ids_.push_back(id);
+    places->push_back(where);
+    return -1;
+  }
+
+ private:
+  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+  static uint64_t hash(std::string_view id) {
+    uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a
+    for (char c : id) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+    return h ^ (h >> 31);
+  }
+  void grow() {
+    slots_.assign(slots_.size() * 2, kEmpty);
+    for (uint32_t i = 0; i < ids_.size(); ++i) {
+      size_t slot = hash(ids_[i]) & (slots_.size() - 1);
+      while (slots_[slot] != kEmpty) slot = (slot + 1) & (slots_.size() - 1);
+      slots_[slot] = i;
+    }
+  }
+  std::vector<uint32_t> slots_;
+  std::vector<std::string_view> ids_;
+};
+
+class SquadWalker {
+ public:
+  // file_bytes sizes the tables up front: SQuAD files hold about one question per 450 bytes.
+  SquadWalker(const std::string& path, size_t file_bytes, SquadDataset& out)
+      : path_(path), out_(out), ids_(file_bytes / 256 + 16) {
+    out_.examples.reserve(file_bytes / 256 + 16);
+  }
+
+  void walk_root(element root) {
+    if (!root.is_object()) fail("", "expected a JSON object at the top level, found " + found(root));
+    object top = as_object(root);
+    element version;
+    if (top["version"].get(version) == simdjson::SUCCESS) {
+      if (!version.is_string()) fail("version", "expected a string, found " + found(version));
+      out_.version = std::string(as_string(version));
+    }
+    element data;
+    if (top["data"].get(data) != simdjson::SUCCESS) fail("", "missing field \"data\" (an array of articles)");
+    if (!data.is_array()) fail("data", "expected an array of articles, found " + found(data));
+    Where where;
+    for (element article : as_array(data)) {
+      ++where.article;
+      walk_article(article, where);
+    }
+    if (out_.examples.empty()) fail("data", "expected at least one question, found none");
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
+    throw_input_error(path_, where, what);
+  }
+  static std::string found(element value) { return type_name(value.type()); }
+
+  // The member `name` of obj, required to have the given type.
+  element field(object obj, const Where& where, const char* name, simdjson::dom::element_type type,
+                const char* expected) const {
+    element value;
+    if (obj[name].get(value) != simdjson::SUCCESS)
+      fail(where.path(), std::string("missing field \"") + name + "\" (expected " + expected + ")");
+    const auto actual = value.type();
+    const bool integer_ok = type == simdjson::dom::element_type::INT64 &&
+                            actual == simdjson::dom::element_type::UINT64;
+    if (actual != type && !integer_ok)
+      fail(where.path(name), std::string("expected ") + expected + ", found " + found(value));
+    return value;
+  }
+  object field_object(element value, const Where& where, const char* what) const {
+    if (!value.is_object()) fail(where.path(), std::string("expected ") + what + ", found " + found(value));
+    return as_object(value);
+  }
+  array field_array(object obj, const Where& where, const char* name, const char* expected) const {
+    return as_array(field(obj, where, name, simdjson::dom::element_type::ARRAY, expected));
+  }
+  std::string_view field_string(object obj, const Where& where, const char* name) const {
+    return as_string(field(obj, where, name, simdjson::dom::element_type::STRING, "a string"));
+  }
+
+  void walk_article(element value, Where where) {
+    object article = field_object(value, where, "an article object with \"title\" and \"paragraphs\"");
+    field_string(article, where, "title");
+    array paragraphs = field_array(article, where, "paragraphs", "an array of paragraphs");
+    for (element paragraph : paragraphs) {
+      ++where.paragraph;
+      walk_paragraph(paragraph, where);
+    }
+  }
+
+  void walk_paragraph(element value, Where where) {
+    object paragraph = field_object(value, where, "a paragraph object with \"context\" and \"qas\"");
+    const std::string_view context = field_string(paragraph, where, "context");
+    if (context.empty()) fail(where.path("context"), "expected a non-empty context");
+    index_code_points(context);
+    array qas = field_array(paragraph, where, "qas", "an array of questions");
+    for (element qa : qas) {
+      ++where.qa;
+      walk_question(qa, context, where);
+    }
+  }
+
+  void walk_question(element value, std::string_view context, Where where) {
+    object qa = field_object(value, where, "a question object with \"id\", \"question\", \"answers\"");
+    SquadExample example;
+    const std::string_view id = field_string(qa, where, "id");
+    if (id.empty()) fail(where.path("id"), "expected a non-empty question id");
+    const long seen = ids_.insert(id, where, &id_places_);
+    if (seen >= 0)
+      fail(where.path("id"), "duplicate question id \"" + std::string(id) + "\" (first used at " +
+                                 id_places_[seen].path() + "), expected unique ids");
+    example.id = std::string(id);
+    example.question = std::string(field_string(qa, where, "question"));
+    if (example.question.empty()) fail(where.path("question"), "expected a non-empty question");
+    element impossible;
+    if (qa["is_impossible"].get(impossible) == simdjson::SUCCESS) {
+      if (!impossible.is_bool()) fail(where.path("is_impossible"), "expected a boolean, found " + found(impossible));
+      BERT_CHECK(impossible.get_bool().get(example.is_impossible) == simdjson::SUCCESS, "type checked before");
+    }
+    array answers = field_array(qa, where, "answers", "an array of answers");
+    example.answers.reserve(answers.size());
+    for (element answer : answers) {
+      ++where.answer;
+      example.answers.push_back(read_answer(answer, context, where));
+    }
+    example.context = std::string(context);
+    example.article = where.article;
+    example.paragraph = where.paragraph;
+    out_.examples.push_back(std::move(example));
+  }
+
+  SquadAnswer read_answer(element value, std::string_view context, const Where& where) const {
+    object answer = field_object(value, where, "an answer object with \"text\" and \"answer_start\"");
+    const std::string_view text = field_string(answer, where, "text");
+    if (text.empty()) fail(where.path("text"), "expected a non-empty answer text");
+    element start_value = field(answer, where, "answer_start", simdjson::dom::element_type::INT64,
+                                "an integer code-point offset into the context");
+    int64_t start = 0;
+    if (start_value.get_int64().get(start) != simdjson::SUCCESS || start < 0)
+      fail(where.path("answer_start"), "expected a non-negative integer, found " +
+                                           simdjson::minify(start_value));
+    const int64_t context_length = context_code_points_;
+    const int64_t text_length = code_point_count(text);
+    if (start + text_length > context_length)
+      fail(where.path("answer_start"),
+           "answer_start " + std::to_string(start) + " + answer length " + std::to_string(text_length) +
+               " exceeds the context's " + std::to_string(context_length) + " code points");
+    const size_t begin = byte_of_code_point(start);
+    const size_t end = byte_of_code_point(start + text_length);
+    const std::string_view slice = context.substr(begin, end - begin);
+    if (slice != text)
+      fail(where.path("text"), "expected the answer text to equal the context at answer_start " +
+                                   std::to_string(start) + ": text is \"" + std::string(text) +
+                                   "\", context has \"" + std::string(slice) + "\"");
+    return SquadAnswer{std::string(text), static_cast<int32_t>(start)};
+  }
+
+  // simdjson has validated the UTF-8, so every byte that is not 10xxxxxx starts a code point.
+  static int64_t code_point_count(std::string_view text) {
+    int64_t count = 0;
+    for (char c : text) count += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    return count;
+  }
+  // Most contexts are ASCII, where code points are bytes; only the others get an index.
+  void index_code_points(std::string_view context) {
+    unsigned char any_high = 0;  // OR of all bytes: a loop the compiler vectorises
+    for (char c : context) any_high |= static_cast<unsigned char>(c);
+    context_ascii_ = any_high < 0x80;
+    context_code_points_ = static_cast<int64_t>(context.size());
+    if (context_ascii_) return;
+    byte_of_code_point_.clear();
+    for (size_t i = 0; i < context.size(); ++i)
+      if ((static_cast<unsigned char>(context[i]) & 0xC0) != 0x80) byte_of_code_point_.push_back(i);
+    context_code_points_ = static_cast<int64_t>(byte_of_code_point_.size());
+    byte_of_code_point_.push_back(context.size());
+  }
+  size_t byte_of_code_point(int64_t index) const {
+    return context_ascii_ ? static_cast<size_t>(index) : byte_of_code_point_[index];
+  }
+
+  const std::string& path_;
+  SquadDataset& out_;
+  IdTable ids_;
+  std::vector<Where> id_places_;  // where each id in ids_ was first seen
+  // The current context: its length in code points, and (when not ASCII) the byte offset of
+  // every code point plus its end.
+  bool context_ascii_ = true;
+  int64_t context_code_points_ = 0;
+  std::vector<size_t> byte_of_code_point_;
+};
+
+}  // namespace
+
+SquadDataset read_squad(const std::string& path) {
+  const simdjson::padded_string text = load_padded(path);
+  simdjson::dom::parser parser;
+  element root;
+  const simdjson::error_code code = parser.parse(text).get(root);
+  if (code != simdjson::SUCCESS) throw_parse_error(path, std::string_view(text.data(), text.size()), code);
+  SquadDataset dataset;
+  dataset.path = path;
+  SquadWalker(path, text.size(), dataset).walk_root(root);
+  return dataset;
+}
+
+}  // namespace bert

@@ -1,0 +1,83 @@
+#include "engine/logging/metrics_log.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <unordered_set>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+
+namespace bert {
+
+std::string format_json_number(double value) {
+  if (!std::isfinite(value)) return "null";
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  std::string text(buffer, result.ptr);
+  // "1" would read back as an integer in Python/pandas; keep the type a float.
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+std::string format_json_string(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escape[8];
+          std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
+          out += escape;
+        } else {
+          out += c;  // UTF-8 bytes pass through unchanged
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string format_metrics_line(int64_t step,
+                                const std::vector<std::pair<std::string, double>>& values) {
+  std::string line = "{\"step\": " + std::to_string(step);
+  for (const auto& [key, value] : values) {
+    line += ", " + format_json_string(key) + ": " + format_json_number(value);
+  }
+  line += '}';
+  return line;
+}
+
+MetricsLog::MetricsLog(const std::string& path) : path_(path) {
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  if (!parent.empty()) make_directories(parent);
+  file_ = std::fopen(path.c_str(), "ab");
+  if (!file_) throw BertError(path + ": cannot open metrics log: " + std::strerror(errno));
+}
+
+MetricsLog::~MetricsLog() {
+  if (file_) std::fclose(file_);
+}
+
+void MetricsLog::write(int64_t step, const std::vector<std::pair<std::string, double>>& values) {
+  std::unordered_set<std::string> seen{"step"};
+  for (const auto& entry : values) {
+    if (entry.first.empty()) throw BertError(path_ + ": metrics key must not be empty");
+    if (!seen.insert(entry.first).second) {
+      throw BertError(path_ + ": metrics key \"" + entry.first + "\" given twice (or is \"step\")");
+    }
+  }
+  const std::string line = format_metrics_line(step, values) + "\n";
+  if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0) {
+    throw BertError(path_ + ": cannot write metrics log: " + std::strerror(errno));
+  }
+}
+
+}  // namespace bert

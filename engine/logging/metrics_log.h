@@ -1,0 +1,50 @@
+// Training metrics as JSON Lines: one object per write(), appended and flushed at once, so
+// the file can be followed (tail -f, pandas.read_json(lines=True)) while training runs and a
+// crash loses nothing already written.
+//
+// Line format: {"step": 10, "epoch": 0.5, "loss": 1.23, "learning_rate": 3e-05}
+//   - "step" first (an integer), then the values in the order given (insertion order).
+//   - Finite doubles in the shortest form that parses back to the same double (std::to_chars),
+//     with ".0" added to integral values so readers keep them floating point ("epoch": 1.0).
+//   - NaN and +-Infinity, which JSON cannot represent, are written as null: every standard
+//     JSON reader accepts the line and pandas reads it back as NaN.
+//   - Keys are JSON-escaped (quote, backslash, control characters).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bert {
+
+class MetricsLog {
+ public:
+  // Opens path for appending (creating it and its parent directories); an existing file is
+  // continued, as when training resumes. Throws BertError naming the path on failure.
+  explicit MetricsLog(const std::string& path);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+  // Appends one line and flushes it. Throws BertError when a key is empty, is "step" or is
+  // repeated (the line would be ambiguous JSON), or when the write fails.
+  void write(int64_t step, const std::vector<std::pair<std::string, double>>& values);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+// One metrics line without the trailing newline (exposed for tests).
+std::string format_metrics_line(int64_t step,
+                                const std::vector<std::pair<std::string, double>>& values);
+// A double as a JSON token: shortest round-trip form, or null when not finite.
+std::string format_json_number(double value);
+// A JSON string literal, quotes included.
+std::string format_json_string(const std::string& text);
+
+}  // namespace bert

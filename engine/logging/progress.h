@@ -1,0 +1,75 @@
+// Training progress on stderr.
+//   Terminal (isatty): one line redrawn in place with '\r', at most 10 times a second:
+//     step 120/5000 [#-----------------------------]   2.4% | loss 1.2345 | lr 2.97e-05 | 85.3 win/s | ETA 0:12:34 | extra
+//   The line is cut to the terminal width so it never wraps (a wrapped line cannot be
+//   redrawn with '\r'). A force_line update also leaves a permanent copy above the bar.
+//   Not a terminal (log file, CI): nothing but force_line updates, each on its own line,
+//     step 120/5000 (2.4%) | loss 1.2345 | lr 2.97e-05 | 85.3 win/s | ETA 0:12:34 | extra
+//   so a redirected log is not flooded with carriage returns.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace bert {
+
+struct ProgressStats {
+  int64_t step = 0;
+  double loss = 0;
+  double learning_rate = 0;
+  double windows_per_second = 0;
+  double eta_seconds = 0;
+  std::string extra;  // appended as "| extra" when not empty
+};
+
+// h:mm:ss, hours not wrapped at 24 ("27:46:40"); rounds to whole seconds; "?:??:??" for a
+// negative, NaN or infinite duration (an ETA before the first timing).
+std::string format_duration(double seconds);
+
+// "[#####---------]": width characters inside the brackets, filled in proportion step/total
+// (clamped to 0..width so a step past total still draws a full bar).
+std::string format_progress_bar(int64_t step, int64_t total, int width);
+
+// The terminal line (with_bar) or the plain line, without '\r' or '\n'.
+std::string format_progress_line(const ProgressStats& stats, int64_t total, bool with_bar);
+
+class ProgressReporter {
+ public:
+  // out is stderr in the trainer; tests pass a temporary file. is_terminal usually comes
+  // from stderr_is_terminal().
+  ProgressReporter(int64_t total_steps, bool is_terminal, std::FILE* out = stderr);
+  ~ProgressReporter();  // finish()es, so the shell prompt never lands on the bar
+  ProgressReporter(const ProgressReporter&) = delete;
+  ProgressReporter& operator=(const ProgressReporter&) = delete;
+
+  static bool stderr_is_terminal();
+
+  // Reports the state after `step`. Terminal: redraws the bar when 100 ms have passed since
+  // the last draw, at the last step, or when force_line. force_line (e.g. at logging_steps)
+  // also writes a permanent line: above the bar on a terminal, the only output otherwise.
+  void update(int64_t step, double loss, double learning_rate, double windows_per_second,
+              double eta_seconds, const std::string& extra = "", bool force_line = false);
+
+  // Shows the latest state if it was not shown (a throttled redraw on a terminal; a step
+  // after the last force_line otherwise) and ends the bar's line. Safe to call twice;
+  // later updates start a new bar.
+  void finish();
+
+ private:
+  void draw_bar();
+  void write(const std::string& text);
+
+  int64_t total_steps_;
+  bool is_terminal_;
+  std::FILE* out_;
+  ProgressStats latest_;
+  bool have_latest_ = false;
+  bool latest_drawn_ = true;
+  bool bar_on_screen_ = false;
+  size_t bar_length_ = 0;  // characters of the bar line now on screen, to blank leftovers
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+}  // namespace bert

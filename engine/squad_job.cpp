@@ -1,0 +1,72 @@
+#include "engine/squad_job.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "data/predictions_io.h"
+#include "data/window_cache.h"
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+
+namespace bert {
+
+PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer, const PrepareOptions& options,
+                            const std::string& label) {
+  const auto started = std::chrono::steady_clock::now();
+  PreparedSquad out;
+  out.dataset = read_squad(path);
+  if (options.max_samples > 0 && out.dataset.examples.size() > static_cast<size_t>(options.max_samples))
+    out.dataset.examples.resize(static_cast<size_t>(options.max_samples));
+  if (out.dataset.examples.empty()) throw_input_error(path, "", "the " + label + " dataset holds no questions");
+
+  bool from_cache = false;
+  if (!options.cache_file.empty()) {
+    const WindowCacheKey key = make_window_cache_key(out.dataset, tokenizer, options.do_lower_case, options.window);
+    if (path_exists(options.cache_file)) {
+      out.windows = load_window_cache(options.cache_file, key, out.dataset).windows;
+      from_cache = true;
+    } else {
+      out.windows = build_windows(out.dataset, tokenizer, options.window);
+      save_window_cache(options.cache_file, key, out.dataset, out.windows);
+    }
+  } else {
+    out.windows = build_windows(out.dataset, tokenizer, options.window);
+  }
+  if (options.max_samples > 0 && out.windows.size() > static_cast<size_t>(options.max_samples))
+    out.windows.resize(static_cast<size_t>(options.max_samples));
+  size_t labelled = 0, tokens = 0;
+  for (const Window& window : out.windows) {
+    labelled += window.start_position != 0 || window.end_position != 0;
+    tokens += window.input_ids.size();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::fprintf(stderr,
+               "[%s] %s: %zu questions -> %zu windows (%zu with the answer inside, mean %.1f tokens)%s in %.2f s\n",
+               label.c_str(), path.c_str(), out.dataset.examples.size(), out.windows.size(), labelled,
+               out.windows.empty() ? 0.0 : double(tokens) / out.windows.size(),
+               from_cache ? " from the window cache" : "", seconds);
+  return out;
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& device) {
+  if (device == "cpu" || device == "auto") return make_cpu_backend(false);
+  if (device == "cpu-double") return make_cpu_backend(true);
+  if (device == "cuda")
+    throw InputError("--device cuda: the CUDA training backend is not available in this build; use --device cpu");
+  throw InputError("--device: expected auto, cpu or cuda, got '" + device + "'");
+}
+
+void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows) {
+  make_directories(output_dir);
+  write_predictions(join_path(output_dir, "predictions.json"), outcome.predictions);
+  write_nbest_predictions(join_path(output_dir, "nbest_predictions.json"), outcome.predictions);
+  std::string json = "{\n";
+  json += "    \"exact_match\": " + format_python_float(outcome.scores.exact_match) + ",\n";
+  json += "    \"f1\": " + format_python_float(outcome.scores.f1) + ",\n";
+  json += "    \"eval_samples\": " + std::to_string(outcome.scores.total) + ",\n";
+  json += "    \"eval_windows\": " + std::to_string(windows) + ",\n";
+  json += "    \"eval_seconds\": " + format_python_float(outcome.seconds) + "\n}\n";
+  write_file_atomic(join_path(output_dir, "eval_results.json"), json);
+}
+
+}  // namespace bert

@@ -1,0 +1,44 @@
+// The steps train_squad and eval_squad share: turning a SQuAD file into windows (through the
+// binary window cache when one is named), choosing a backend, and writing evaluation outputs
+// in Hugging Face's layout (predictions.json, nbest_predictions.json, eval_results.json).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/squad.h"
+#include "data/windows.h"
+#include "engine/backend.h"
+#include "engine/evaluator.h"
+#include "tokenizer/tokenizer.h"
+
+namespace bert {
+
+struct PreparedSquad {
+  SquadDataset dataset;
+  std::vector<Window> windows;
+};
+
+struct PrepareOptions {
+  WindowConfig window;
+  bool do_lower_case = true;
+  int64_t max_samples = -1;  // > 0: the first N examples, then at most N windows (run_qa.py's rule)
+  std::string cache_file;    // optional: read windows from it when its key matches, else write it
+};
+
+// Reads the file, windows it (or loads the cache) and logs counts and timing to stderr with
+// the label ("train", "eval").
+PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer, const PrepareOptions& options,
+                            const std::string& label);
+
+// "cpu", "cuda" or "auto" (cuda when built with CUDA and a device exists, else cpu).
+// Throws InputError for an unknown name or cuda where it is unavailable.
+std::unique_ptr<Backend> make_backend(const std::string& device);
+
+// Writes predictions.json, nbest_predictions.json and eval_results.json
+// ({"exact_match", "f1", "eval_samples", "eval_windows", "eval_seconds"}) into output_dir.
+void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows);
+
+}  // namespace bert

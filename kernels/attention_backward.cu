@@ -1,0 +1,286 @@
+// Attention backward (kernels/attention.h), deterministic, in three launches:
+//   1. row_dot[t, h] = Σ_c d_ctx·ctx (one warp per (token, head));
+//   2. key pass: a block owns 64 keys of one (sequence, head), streams the query tiles,
+//      recomputes Sᵀ = K·Qᵀ and P = exp2(S·log2e/√d − lse·log2e), dPdᵀ = V·d_ctxᵀ, applies the
+//      regenerated mask (Pd = P·m/(1−p), dP = dPd·m/(1−p)), dS = P∘(dP − row_dot), and
+//      accumulates dv += Pdᵀ·d_ctx, dk += dSᵀ·Q (scaled by 1/√d at the end);
+//   3. query pass: a block owns 64 queries, streams the key tiles, recomputes S, P, dPd, dS
+//      the same way and accumulates dq += dS·K·(1/√d).
+// Each output element has one owner block, so no atomics are needed; the recomputation of S
+// and dPd in pass 3 is the price (7 tile products instead of 5).
+#include "kernels/attention_common.cuh"
+
+namespace bert {
+namespace attention {
+namespace {
+
+// Key pass: K, V, Q, Qᵀ, dO, dOᵀ, Pdᵀ, dSᵀ tiles plus lse and row_dot of the query tile.
+constexpr size_t kKeyPassSharedBytes = (8 * kTileFloats + 2 * kTile) * sizeof(float);
+// Query pass: Q, dO, K, Kᵀ, Vᵀ, dS tiles.
+constexpr size_t kQueryPassSharedBytes = 6 * kTileFloats * sizeof(float);
+
+__global__ void row_dot_kernel(float* row_dot, const bf16* d_ctx, const bf16* ctx, int rows,
+                               int head_dim) {
+  const int warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
+  if (warp >= rows) return;  // rows = tokens·heads; head slices are contiguous in [tokens, hidden]
+  const size_t base = static_cast<size_t>(warp) * head_dim;
+  float sum = 0.0f;
+  for (int c = lane; c < head_dim; c += 32) sum += to_float(d_ctx[base + c]) * to_float(ctx[base + c]);
+  sum = warp_sum(sum);
+  if (lane == 0) row_dot[warp] = sum;
+}
+
+struct BackwardArgs {
+  bf16* d_qkv;
+  const bf16* d_ctx;
+  const bf16* qkv;
+  const float* lse;
+  const float* row_dot;
+  const int32_t* cu_seqlens;
+  AttentionShape shape;
+  DropoutSpec dropout;
+  int tiles;
+  float scale, scale_log2;
+};
+
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(BackwardArgs args) {
+  static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
+  extern __shared__ float4 shared_raw[];
+  float* k_tile = reinterpret_cast<float*>(shared_raw);  // [key][d]
+  float* v_tile = k_tile + kTileFloats;                   // [key][d]
+  float* q_tile = v_tile + kTileFloats;                   // [query][d]
+  float* q_transposed = q_tile + kTileFloats;             // [d][query]
+  float* do_tile = q_transposed + kTileFloats;            // [query][d]
+  float* do_transposed = do_tile + kTileFloats;           // [d][query]
+  float* pd_tile = do_transposed + kTileFloats;           // [key][query]: dropout(P)ᵀ
+  float* ds_tile = pd_tile + kTileFloats;                 // [key][query]: dSᵀ
+  float* lse_log2 = ds_tile + kTileFloats;                // [query]
+  float* dot = lse_log2 + kTile;                          // [query]
+
+  const AttentionShape& shape = args.shape;
+  const int sequence = blockIdx.x / args.tiles, key_block = blockIdx.x % args.tiles;
+  const int head = blockIdx.y;
+  const int first_token = args.cu_seqlens[sequence];
+  const int length = args.cu_seqlens[sequence + 1] - first_token;
+  const int key_start = key_block * kTile;
+  if (key_start >= length) return;
+  const int key_count = min(kTile, length - key_start);
+
+  const int hidden = shape.heads * kHeadDim;
+  const size_t row_stride = 3 * static_cast<size_t>(hidden);
+  const bf16* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
+  const bf16* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
+  load_tile<kHeadDim>(k_tile, nullptr, head_qkv + hidden + key_start * row_stride, row_stride,
+                      key_count);
+  load_tile<kHeadDim>(v_tile, nullptr, head_qkv + 2 * hidden + key_start * row_stride, row_stride,
+                      key_count);
+
+  const int ty = thread_row(), tx = thread_col();
+  const bool dropout_on = args.dropout.probability > 0.0f;
+  float d_key[4][4], d_value[4][4];
+  zero(d_key);
+  zero(d_value);
+
+  for (int query_start = 0; query_start < length; query_start += kTile) {
+    const int query_count = min(kTile, length - query_start);
+    __syncthreads();  // previous tiles no longer read
+    load_tile<kHeadDim>(q_tile, q_transposed, head_qkv + query_start * row_stride, row_stride,
+                        query_count);
+    load_tile<kHeadDim>(do_tile, do_transposed, head_dctx + static_cast<size_t>(query_start) * hidden,
+                        hidden, query_count);
+    if (threadIdx.x < kTile) {
+      const int query = threadIdx.x;
+      const size_t index = static_cast<size_t>(first_token + query_start + query) * shape.heads + head;
+      lse_log2[query] = query < query_count ? args.lse[index] * kLog2e : 0.0f;
+      dot[query] = query < query_count ? args.row_dot[index] : 0.0f;
+    }
+    __syncthreads();
+
+    float scores[4][4], d_probs[4][4];  // [key 4ty+i][query 4tx+j]
+    zero(scores);
+    zero(d_probs);
+    tile_mma(scores, k_tile, q_transposed, kHeadDim);
+    tile_mma(d_probs, v_tile, do_transposed, kHeadDim);
+
+    // factor[j][i]: mask·1/(1−p) of (query 4tx+j, key 4ty+i); a query's 4 keys share one call.
+    float factor[4][4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int query = 4 * tx + j;
+      if (dropout_on && query < query_count) {
+        const uint64_t row = dropout_row_index(first_token + query_start + query, head, shape);
+        dropout_factors4(args.dropout, row + key_start + 4 * ty, factor[j]);
+      } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) factor[j][i] = 1.0f;
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int key = 4 * ty + i;
+      float pd[4], ds[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int query = 4 * tx + j;
+        const bool valid = key < key_count && query < query_count;
+        const float p = valid ? exp2f(scores[i][j] * args.scale_log2 - lse_log2[query]) : 0.0f;
+        pd[j] = p * factor[j][i];
+        ds[j] = p * (d_probs[i][j] * factor[j][i] - dot[query]);
+      }
+      store_row4(pd_tile, key, 4 * tx, pd);
+      store_row4(ds_tile, key, 4 * tx, ds);
+    }
+    __syncthreads();
+    tile_mma(d_value, pd_tile, do_tile, kTile);
+    tile_mma(d_key, ds_tile, q_tile, kTile);
+  }
+
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int key = 4 * ty + i;
+    if (key >= key_count) continue;
+    bf16* row = args.d_qkv + static_cast<size_t>(first_token + key_start + key) * row_stride +
+                head * kHeadDim + 4 * tx;
+    float dk[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) dk[j] = d_key[i][j] * args.scale;
+    store_bf16x4(row + hidden, dk);
+    store_bf16x4(row + 2 * hidden, d_value[i]);
+  }
+}
+
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(BackwardArgs args) {
+  static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
+  extern __shared__ float4 shared_raw[];
+  float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
+  float* do_tile = q_tile + kTileFloats;                  // [query][d]
+  float* k_tile = do_tile + kTileFloats;                  // [key][d]
+  float* k_transposed = k_tile + kTileFloats;             // [d][key]
+  float* v_transposed = k_transposed + kTileFloats;       // [d][key]
+  float* ds_tile = v_transposed + kTileFloats;            // [query][key]
+
+  const AttentionShape& shape = args.shape;
+  const int sequence = blockIdx.x / args.tiles, query_block = blockIdx.x % args.tiles;
+  const int head = blockIdx.y;
+  const int first_token = args.cu_seqlens[sequence];
+  const int length = args.cu_seqlens[sequence + 1] - first_token;
+  const int query_start = query_block * kTile;
+  if (query_start >= length) return;
+  const int query_count = min(kTile, length - query_start);
+
+  const int hidden = shape.heads * kHeadDim;
+  const size_t row_stride = 3 * static_cast<size_t>(hidden);
+  const bf16* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
+  const bf16* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
+  load_tile<kHeadDim>(q_tile, nullptr, head_qkv + query_start * row_stride, row_stride, query_count);
+  load_tile<kHeadDim>(do_tile, nullptr, head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
+                      query_count);
+
+  const int ty = thread_row(), tx = thread_col();
+  const bool dropout_on = args.dropout.probability > 0.0f;
+  float lse_log2[4], dot[4];
+  uint64_t dropout_row[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int query = 4 * ty + i;
+    const int token = first_token + query_start + min(query, query_count - 1);
+    const size_t index = static_cast<size_t>(token) * shape.heads + head;
+    lse_log2[i] = args.lse[index] * kLog2e;
+    dot[i] = args.row_dot[index];
+    dropout_row[i] = dropout_row_index(token, head, shape);
+  }
+  float d_query[4][4];
+  zero(d_query);
+
+  for (int key_start = 0; key_start < length; key_start += kTile) {
+    const int key_count = min(kTile, length - key_start);
+    __syncthreads();
+    load_tile<kHeadDim>(k_tile, k_transposed, head_qkv + hidden + key_start * row_stride,
+                        row_stride, key_count);
+    load_tile<kHeadDim>(nullptr, v_transposed, head_qkv + 2 * hidden + key_start * row_stride,
+                        row_stride, key_count);
+    __syncthreads();
+
+    float scores[4][4], d_probs[4][4];  // [query 4ty+i][key 4tx+j]
+    zero(scores);
+    zero(d_probs);
+    tile_mma(scores, q_tile, k_transposed, kHeadDim);
+    tile_mma(d_probs, do_tile, v_transposed, kHeadDim);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int query = 4 * ty + i;
+      float factor[4] = {1.0f, 1.0f, 1.0f, 1.0f};
+      if (dropout_on && query < query_count)
+        dropout_factors4(args.dropout, dropout_row[i] + key_start + 4 * tx, factor);
+      float ds[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const bool valid = query < query_count && 4 * tx + j < key_count;
+        const float p = valid ? exp2f(scores[i][j] * args.scale_log2 - lse_log2[i]) : 0.0f;
+        ds[j] = p * (d_probs[i][j] * factor[j] - dot[i]);
+      }
+      store_row4(ds_tile, query, 4 * tx, ds);
+    }
+    __syncthreads();
+    tile_mma(d_query, ds_tile, k_tile, kTile);
+  }
+
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int query = 4 * ty + i;
+    if (query >= query_count) continue;
+    float dq[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) dq[j] = d_query[i][j] * args.scale;
+    store_bf16x4(args.d_qkv + static_cast<size_t>(first_token + query_start + query) * row_stride +
+                     head * kHeadDim + 4 * tx,
+                 dq);
+  }
+}
+
+}  // namespace
+}  // namespace attention
+
+size_t attention_backward_workspace_bytes(const AttentionShape& shape) {
+  return align_bytes(static_cast<size_t>(shape.tokens) * shape.heads * sizeof(float));
+}
+
+void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const bf16* ctx,
+                             const float* lse, const int32_t* cu_seqlens,
+                             const AttentionShape& shape, const DropoutSpec& dropout,
+                             GpuWorkspace workspace, GpuStream stream) {
+  using namespace attention;
+  const char* op = "attention_backward_cuda";
+  check_shape(shape, op);
+  if (shape.tokens == 0 || shape.batch == 0) return;
+  BERT_CHECK(is_aligned(d_qkv, 8) && is_aligned(d_ctx, 8) && is_aligned(qkv, 8),
+             std::string(op) + ": d_qkv, d_ctx and qkv must be 8-byte aligned");
+  check_workspace(workspace, attention_backward_workspace_bytes(shape), op);
+  float* row_dot = static_cast<float*>(workspace.data);
+
+  const int rows = shape.tokens * shape.heads;
+  row_dot_kernel<<<div_up(rows * 32, 256), 256, 0, stream>>>(row_dot, d_ctx, ctx, rows,
+                                                             shape.head_dim);
+  CUDA_LAUNCH_CHECK("row_dot_kernel");
+
+  BackwardArgs args{d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
+                    tiles_per_sequence(shape), 1.0f / sqrtf(static_cast<float>(shape.head_dim)),
+                    kLog2e / sqrtf(static_cast<float>(shape.head_dim))};
+  const dim3 grid(shape.batch * args.tiles, shape.heads);
+
+  auto key_kernel = attention_backward_key_kernel<64>;
+  CUDA_CHECK(cudaFuncSetAttribute(key_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(kKeyPassSharedBytes)));
+  key_kernel<<<grid, kThreads, kKeyPassSharedBytes, stream>>>(args);
+  CUDA_LAUNCH_CHECK("attention_backward_key_kernel");
+
+  auto query_kernel = attention_backward_query_kernel<64>;
+  CUDA_CHECK(cudaFuncSetAttribute(query_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(kQueryPassSharedBytes)));
+  query_kernel<<<grid, kThreads, kQueryPassSharedBytes, stream>>>(args);
+  CUDA_LAUNCH_CHECK("attention_backward_query_kernel");
+}
+
+}  // namespace bert

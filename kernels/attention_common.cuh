@@ -1,0 +1,116 @@
+// Shared pieces of the attention kernels (kernels/attention_*.cu): a 256-thread block works on
+// 64 × 64 tiles; thread (ty, tx) = (tid / 16, tid % 16) owns rows 4·ty .. 4·ty+3 and columns
+// 4·tx .. 4·tx+3 of every 64 × 64 result. Tiles live in shared memory as fp32 rows of kPitch
+// floats (16-byte aligned rows, so both operands of tile_mma are read as float4).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "kernels/attention.h"
+#include "kernels/cuda_common.cuh"
+#include "kernels/dropout.cuh"
+
+namespace bert {
+namespace attention {
+
+constexpr int kTile = 64;       // queries or keys per tile
+constexpr int kThreads = 256;   // 16 × 16 threads, 4 × 4 results each
+constexpr int kPitch = 68;      // floats per shared-memory row
+constexpr int kTileFloats = kTile * kPitch;
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+__device__ __forceinline__ int thread_row() { return threadIdx.x / 16; }  // ty
+__device__ __forceinline__ int thread_col() { return threadIdx.x % 16; }  // tx
+
+// Loads `valid_rows` rows × kHeadDim bf16 values (row r at source + r·row_stride) into a tile;
+// rows past valid_rows read as zero. `natural` gets [row][d], `transposed` gets [d][row]; either
+// may be null.
+template <int kHeadDim>
+__device__ __forceinline__ void load_tile(float* natural, float* transposed, const bf16* source,
+                                          size_t row_stride, int valid_rows) {
+  constexpr int kQuadsPerRow = kHeadDim / 4;
+  for (int chunk = threadIdx.x; chunk < kTile * kQuadsPerRow; chunk += kThreads) {
+    const int row = chunk / kQuadsPerRow, col = (chunk % kQuadsPerRow) * 4;
+    float values[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    if (row < valid_rows) load_bf16x4(source + row * row_stride + col, values);
+    if (natural != nullptr)
+      *reinterpret_cast<float4*>(natural + row * kPitch + col) =
+          make_float4(values[0], values[1], values[2], values[3]);
+    if (transposed != nullptr) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) transposed[(col + j) * kPitch + row] = values[j];
+    }
+  }
+}
+
+// acc[i][j] += Σ_k a[(4·ty + i)·kPitch + k] · b[k·kPitch + 4·tx + j] for k < depth (depth % 4 == 0).
+__device__ __forceinline__ void tile_mma(float acc[4][4], const float* a, const float* b, int depth) {
+  const int ty = thread_row(), tx = thread_col();
+#pragma unroll 4
+  for (int k = 0; k < depth; k += 4) {
+    float4 a_rows[4], b_rows[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      a_rows[i] = *reinterpret_cast<const float4*>(a + (4 * ty + i) * kPitch + k);
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk)
+      b_rows[kk] = *reinterpret_cast<const float4*>(b + (k + kk) * kPitch + 4 * tx);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float a_values[4] = {a_rows[i].x, a_rows[i].y, a_rows[i].z, a_rows[i].w};
+#pragma unroll
+      for (int kk = 0; kk < 4; ++kk) {
+        acc[i][0] += a_values[kk] * b_rows[kk].x;
+        acc[i][1] += a_values[kk] * b_rows[kk].y;
+        acc[i][2] += a_values[kk] * b_rows[kk].z;
+        acc[i][3] += a_values[kk] * b_rows[kk].w;
+      }
+    }
+  }
+}
+
+__device__ __forceinline__ void zero(float acc[4][4]) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
+}
+
+// Reductions over the 16 threads sharing a ty (16 consecutive lanes of one warp).
+__device__ __forceinline__ float row_group_max(float value) {
+  for (int offset = 8; offset > 0; offset >>= 1)
+    value = fmaxf(value, __shfl_xor_sync(kFullWarpMask, value, offset));
+  return value;
+}
+__device__ __forceinline__ float row_group_sum(float value) {
+  for (int offset = 8; offset > 0; offset >>= 1)
+    value += __shfl_xor_sync(kFullWarpMask, value, offset);
+  return value;
+}
+
+__device__ __forceinline__ void store_row4(float* tile, int row, int col, const float v[4]) {
+  *reinterpret_cast<float4*>(tile + row * kPitch + col) = make_float4(v[0], v[1], v[2], v[3]);
+}
+
+// Dropout element of (query token, head, key position 0 of the sequence); keys follow on.
+__device__ __forceinline__ uint64_t dropout_row_index(int query_token, int head,
+                                                      const AttentionShape& shape) {
+  return (static_cast<uint64_t>(query_token) * shape.heads + head) * shape.max_positions;
+}
+
+inline int tiles_per_sequence(const AttentionShape& shape) { return div_up(shape.max_positions, kTile); }
+
+inline void check_shape(const AttentionShape& shape, const char* op) {
+  BERT_CHECK(shape.tokens >= 0 && shape.batch >= 0 && shape.heads > 0 && shape.head_dim == 64 &&
+                 shape.max_positions > 0,
+             std::string(op) + ": tokens " + std::to_string(shape.tokens) + ", batch " +
+                 std::to_string(shape.batch) + ", heads " + std::to_string(shape.heads) +
+                 ", head_dim " + std::to_string(shape.head_dim) + " (only 64 is built), max_positions " +
+                 std::to_string(shape.max_positions));
+}
+
+}  // namespace attention
+}  // namespace bert

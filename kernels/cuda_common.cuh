@@ -1,0 +1,107 @@
+// Device helpers shared by the kernels: bf16 <-> fp32, vector loads, warp/block reductions with a
+// fixed order (so results are bit-reproducible run to run), launch-size arithmetic, and the
+// workspace check every launcher that borrows scratch memory performs.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "kernels/cuda_check.h"
+#include "kernels/gpu_types.h"
+
+namespace bert {
+
+constexpr unsigned kFullWarpMask = 0xffffffffu;
+
+__device__ __forceinline__ float to_float(bf16 value) { return __bfloat162float(value); }
+__device__ __forceinline__ bf16 to_bf16(float value) { return __float2bfloat16_rn(value); }
+
+// Four consecutive bf16 values; the address must be 8-byte aligned.
+__device__ __forceinline__ void load_bf16x4(const bf16* source, float out[4]) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(source);
+  const __nv_bfloat162 lo = *reinterpret_cast<const __nv_bfloat162*>(&raw.x);
+  const __nv_bfloat162 hi = *reinterpret_cast<const __nv_bfloat162*>(&raw.y);
+  const float2 a = __bfloat1622float2(lo), b = __bfloat1622float2(hi);
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = b.x;
+  out[3] = b.y;
+}
+
+__device__ __forceinline__ void store_bf16x4(bf16* target, const float values[4]) {
+  const __nv_bfloat162 lo = __floats2bfloat162_rn(values[0], values[1]);
+  const __nv_bfloat162 hi = __floats2bfloat162_rn(values[2], values[3]);
+  uint2 raw;
+  raw.x = *reinterpret_cast<const uint32_t*>(&lo);
+  raw.y = *reinterpret_cast<const uint32_t*>(&hi);
+  *reinterpret_cast<uint2*>(target) = raw;
+}
+
+__device__ __forceinline__ float warp_sum(float value) {
+  for (int offset = 16; offset > 0; offset >>= 1)
+    value += __shfl_xor_sync(kFullWarpMask, value, offset);
+  return value;
+}
+
+__device__ __forceinline__ float warp_max(float value) {
+  for (int offset = 16; offset > 0; offset >>= 1)
+    value = fmaxf(value, __shfl_xor_sync(kFullWarpMask, value, offset));
+  return value;
+}
+
+// Sum over the whole block, returned to every thread. `scratch` holds one float per warp; the
+// warps' partials are added in warp order. Must be reached by all threads of the block.
+__device__ __forceinline__ float block_sum(float value, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int warps = (blockDim.x + 31) >> 5;
+  value = warp_sum(value);
+  __syncthreads();  // scratch may still be read by a previous call
+  if (lane == 0) scratch[warp] = value;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < warps; ++w) total += scratch[w];
+  return total;
+}
+
+__device__ __forceinline__ float block_max(float value, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int warps = (blockDim.x + 31) >> 5;
+  value = warp_max(value);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = value;
+  __syncthreads();
+  float result = scratch[0];
+  for (int w = 1; w < warps; ++w) result = fmaxf(result, scratch[w]);
+  return result;
+}
+
+inline int div_up(int a, int b) { return (a + b - 1) / b; }
+inline size_t div_up(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Grid size for element-wise kernels that stride over `count` items; capped so very large
+// tensors loop instead of launching millions of blocks.
+inline unsigned elementwise_blocks(size_t items, int threads) {
+  const size_t blocks = div_up(items, static_cast<size_t>(threads));
+  const size_t cap = 65535u * 8u;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > cap ? cap : blocks));
+}
+
+inline bool is_aligned(const void* pointer, size_t bytes) {
+  return reinterpret_cast<uintptr_t>(pointer) % bytes == 0;
+}
+
+// Throws when the caller lent less scratch than `needed` bytes.
+inline void check_workspace(const GpuWorkspace& workspace, size_t needed, const char* op) {
+  BERT_CHECK(needed == 0 || (workspace.data != nullptr && workspace.bytes >= needed),
+             std::string(op) + ": workspace of " + std::to_string(workspace.bytes) +
+                 " bytes, needs " + std::to_string(needed));
+}
+
+// Rounds a byte count up to 256 so consecutive workspace slices stay aligned.
+inline size_t align_bytes(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+}  // namespace bert

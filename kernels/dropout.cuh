@@ -1,0 +1,49 @@
+// Device side of kernels/dropout_rng.h: the keep flags of four consecutive elements from one
+// Philox call (two when the four straddle a group of 4), bit-identical to dropout_keep().
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/dropout_rng.h"
+
+namespace bert {
+
+__device__ __forceinline__ uint32_t pick_philox_word(const PhiloxOut& a, const PhiloxOut& b,
+                                                     uint32_t index) {
+  // index in [0, 8): words 0..3 from a, 4..7 from b (selects, not a local-memory array).
+  const PhiloxOut& source = index < 4 ? a : b;
+  const uint32_t word = index & 3;
+  return word == 0 ? source.v[0] : word == 1 ? source.v[1] : word == 2 ? source.v[2] : source.v[3];
+}
+
+// keep[j] == dropout_keep(spec, first + j) for j = 0..3.
+__device__ __forceinline__ void dropout_keep4(const DropoutSpec& spec, uint64_t first, bool keep[4]) {
+  const uint64_t element = first + spec.element_offset;
+  const uint64_t group = element >> 2;
+  const uint32_t shift = static_cast<uint32_t>(element & 3);
+  const PhiloxOut a = philox4x32_10(group, spec.micro_step, spec.site, spec.seed);
+  PhiloxOut b = a;
+  if (shift != 0) b = philox4x32_10(group + 1, spec.micro_step, spec.site, spec.seed);
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+    keep[j] = uniform_from_bits(pick_philox_word(a, b, shift + j)) >= spec.probability;
+}
+
+// Mask-and-scale factors (0 or 1/(1-p)) of four consecutive elements; all 1 when dropout is off.
+__device__ __forceinline__ void dropout_factors4(const DropoutSpec& spec, uint64_t first,
+                                                 float factor[4]) {
+  if (!(spec.probability > 0.0f)) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) factor[j] = 1.0f;
+    return;
+  }
+  bool keep[4];
+  dropout_keep4(spec, first, keep);
+  const float scale = 1.0f / (1.0f - spec.probability);
+#pragma unroll
+  for (int j = 0; j < 4; ++j) factor[j] = keep[j] ? scale : 0.0f;
+}
+
+}  // namespace bert

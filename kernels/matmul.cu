@@ -1,0 +1,313 @@
+// Linear layers through cuBLASLt (kernels/matmul.h).
+//
+// Row-major ↔ column-major. cuBLASLt is column-major; a row-major X [r, c] is the same memory
+// as a column-major matrix Xᶜ = Xᵀ of shape c × r with leading dimension c. So every product
+// is computed transposed, D ᶜ = op(A)·op(B) with:
+//   forward   outᶜ [out, rows]  = weightᶜᵀ [out, in] · inpᶜ [in, rows]
+//             A = weight (stored in × out, ld in), op T;  B = inp (in × rows, ld in), op N;
+//             m = out_features, n = rows, k = in_features; bias (length m) is the epilogue's
+//             per-row-of-D vector, i.e. per output feature.
+//   d_inp     d_inpᶜ [in, rows] = weightᶜ [in, out] · d_outᶜ [out, rows]
+//             A = weight (in × out, ld in), N;  B = d_out (out × rows, ld out), N;
+//             m = in, n = rows, k = out; beta = 1 to accumulate.
+//   d_weight  d_weightᶜ [in, out] = inpᶜ [in, rows] · (d_outᶜ)ᵀ [rows, out]
+//             A = inp (in × rows, ld in), N;  B = d_out (out × rows, ld out), T;
+//             m = in, n = out, k = rows; D fp32, beta = 1 (micro-batches add up).
+// Algorithms: one cublasLtMatmulAlgoGetHeuristic query per distinct problem (shape, leading
+// dimensions, types, epilogue, pointer alignments, beta ≠ 0), cached in the context.
+#include <cublasLt.h>
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "kernels/column_reduce.cuh"
+#include "kernels/cuda_common.cuh"
+#include "kernels/matmul.h"
+
+namespace bert {
+
+using AlgoKey = std::array<int64_t, 20>;
+
+struct MatmulContext::Impl {
+  cublasLtHandle_t handle = nullptr;
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+  std::mutex mutex;  // guards cache
+  std::map<AlgoKey, cublasLtMatmulAlgo_t> cache;
+};
+
+MatmulContext::MatmulContext(size_t workspace_bytes) : impl_(std::make_unique<Impl>()) {
+  CUBLAS_CHECK(cublasLtCreate(&impl_->handle));
+  impl_->workspace_bytes = workspace_bytes;
+  if (workspace_bytes > 0) {
+    const cudaError_t status = cudaMalloc(&impl_->workspace, workspace_bytes);
+    if (status != cudaSuccess) {
+      cublasLtDestroy(impl_->handle);
+      throw_cuda_error(static_cast<int>(status), "cudaMalloc(matmul workspace)", __FILE__, __LINE__);
+    }
+  }
+}
+
+MatmulContext::~MatmulContext() {
+  if (impl_->workspace != nullptr) cudaFree(impl_->workspace);
+  if (impl_->handle != nullptr) cublasLtDestroy(impl_->handle);
+}
+
+size_t MatmulContext::cached_algorithms() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->cache.size();
+}
+
+namespace {
+
+// RAII holders for the cuBLASLt descriptors of one call.
+struct OperationDesc {
+  cublasLtMatmulDesc_t value = nullptr;
+  ~OperationDesc() {
+    if (value != nullptr) cublasLtMatmulDescDestroy(value);
+  }
+};
+struct LayoutDesc {
+  cublasLtMatrixLayout_t value = nullptr;
+  ~LayoutDesc() {
+    if (value != nullptr) cublasLtMatrixLayoutDestroy(value);
+  }
+};
+struct PreferenceDesc {
+  cublasLtMatmulPreference_t value = nullptr;
+  ~PreferenceDesc() {
+    if (value != nullptr) cublasLtMatmulPreferenceDestroy(value);
+  }
+};
+
+// One column-major GEMM: D = alpha·op(A)·op(B) + beta·D (C aliases D).
+struct Gemm {
+  cublasOperation_t trans_a = CUBLAS_OP_N, trans_b = CUBLAS_OP_N;
+  int m = 0, n = 0, k = 0;
+  const void* a = nullptr;
+  int lda = 0;
+  const void* b = nullptr;
+  int ldb = 0;
+  void* d = nullptr;
+  int ldd = 0;
+  cudaDataType_t ab_type = CUDA_R_16BF, d_type = CUDA_R_16BF;
+  float alpha = 1.0f, beta = 0.0f;
+  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  const void* bias = nullptr;
+  void* aux = nullptr;
+  int64_t aux_ld = 0;
+  const char* what = "";
+};
+
+uint32_t alignment_of(const void* pointer) {
+  const uintptr_t address = reinterpret_cast<uintptr_t>(pointer);
+  uint32_t alignment = 256;
+  while (alignment > 1 && address % alignment != 0) alignment /= 2;
+  return alignment;
+}
+
+void create_layout(LayoutDesc& layout, cudaDataType_t type, int rows, int cols, int ld) {
+  CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&layout.value, type, static_cast<uint64_t>(rows),
+                                          static_cast<uint64_t>(cols), static_cast<int64_t>(ld)));
+}
+
+std::string describe(const Gemm& g) {
+  return std::string(g.what) + " (m " + std::to_string(g.m) + ", n " + std::to_string(g.n) +
+         ", k " + std::to_string(g.k) + ", lda " + std::to_string(g.lda) + ", ldb " +
+         std::to_string(g.ldb) + ", ldd " + std::to_string(g.ldd) + ")";
+}
+
+void run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
+  OperationDesc operation;
+  CUBLAS_CHECK(cublasLtMatmulDescCreate(&operation.value, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const int32_t trans_a = g.trans_a, trans_b = g.trans_b;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(operation.value, CUBLASLT_MATMUL_DESC_TRANSA,
+                                              &trans_a, sizeof(trans_a)));
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(operation.value, CUBLASLT_MATMUL_DESC_TRANSB,
+                                              &trans_b, sizeof(trans_b)));
+  const uint32_t epilogue = g.epilogue;
+  CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(operation.value, CUBLASLT_MATMUL_DESC_EPILOGUE,
+                                              &epilogue, sizeof(epilogue)));
+  if (g.bias != nullptr)
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(operation.value, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                &g.bias, sizeof(g.bias)));
+  if (g.aux != nullptr) {
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
+        operation.value, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &g.aux, sizeof(g.aux)));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(operation.value, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD,
+                                                &g.aux_ld, sizeof(g.aux_ld)));
+  }
+
+  // Stored (pre-op) shapes: op N keeps rows × cols, op T stores the transpose.
+  LayoutDesc layout_a, layout_b, layout_d;
+  if (g.trans_a == CUBLAS_OP_N) create_layout(layout_a, g.ab_type, g.m, g.k, g.lda);
+  else create_layout(layout_a, g.ab_type, g.k, g.m, g.lda);
+  if (g.trans_b == CUBLAS_OP_N) create_layout(layout_b, g.ab_type, g.k, g.n, g.ldb);
+  else create_layout(layout_b, g.ab_type, g.n, g.k, g.ldb);
+  create_layout(layout_d, g.d_type, g.m, g.n, g.ldd);
+
+  const uint32_t align_a = alignment_of(g.a), align_b = alignment_of(g.b),
+                 align_d = alignment_of(g.d);
+  const AlgoKey key = {g.trans_a, g.trans_b, g.m, g.n, g.k, g.lda, g.ldb, g.ldd, g.ab_type,
+                       g.d_type, static_cast<int64_t>(g.epilogue), align_a, align_b, align_d,
+                       g.bias != nullptr ? alignment_of(g.bias) : 0,
+                       g.aux != nullptr ? alignment_of(g.aux) : 0, g.aux_ld,
+                       g.beta != 0.0f ? 1 : 0, 0, 0};
+  cublasLtMatmulAlgo_t algo;
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    auto found = impl.cache.find(key);
+    if (found != impl.cache.end()) {
+      algo = found->second;
+    } else {
+      PreferenceDesc preference;
+      CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference.value));
+      const uint64_t workspace_bytes = impl.workspace_bytes;
+      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+          preference.value, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
+          sizeof(workspace_bytes)));
+      const std::array<std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t>, 4> alignments = {
+          {{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align_a},
+           {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align_b},
+           {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align_d},
+           {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align_d}}};
+      for (const auto& [attribute, value] : alignments)
+        CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference.value, attribute, &value,
+                                                          sizeof(value)));
+      cublasLtMatmulHeuristicResult_t result = {};
+      int found_count = 0;
+      CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(impl.handle, operation.value, layout_a.value,
+                                                  layout_b.value, layout_d.value, layout_d.value,
+                                                  preference.value, 1, &result, &found_count));
+      BERT_CHECK(found_count > 0, "cuBLASLt has no algorithm for " + describe(g));
+      algo = result.algo;
+      impl.cache.emplace(key, algo);
+    }
+  }
+  CUBLAS_CHECK(cublasLtMatmul(impl.handle, operation.value, &g.alpha, g.a, layout_a.value, g.b,
+                              layout_b.value, &g.beta, g.d, layout_d.value, g.d, layout_d.value,
+                              &algo, impl.workspace, impl.workspace_bytes, stream));
+}
+
+void check_dims(int rows, int in_features, int out_features, const char* op) {
+  BERT_CHECK(rows >= 0 && in_features > 0 && out_features > 0,
+             std::string(op) + ": rows " + std::to_string(rows) + ", in_features " +
+                 std::to_string(in_features) + ", out_features " + std::to_string(out_features));
+}
+
+// Element op of the d_bias column sum: the d_out value itself.
+struct LoadOp {
+  const bf16* values;
+  int width;
+  __device__ float operator()(int row, int col) const {
+    return to_float(values[static_cast<size_t>(row) * width + col]);
+  }
+};
+
+}  // namespace
+
+void matmul_forward_cuda(MatmulContext& context, bf16* out, const bf16* inp, const bf16* weight,
+                         const bf16* bias, int rows, int in_features, int out_features,
+                         GpuStream stream) {
+  check_dims(rows, in_features, out_features, "matmul_forward_cuda");
+  if (rows == 0) return;
+  Gemm g;
+  g.what = "matmul forward";
+  g.trans_a = CUBLAS_OP_T;
+  g.trans_b = CUBLAS_OP_N;
+  g.m = out_features;
+  g.n = rows;
+  g.k = in_features;
+  g.a = weight;
+  g.lda = in_features;
+  g.b = inp;
+  g.ldb = in_features;
+  g.d = out;
+  g.ldd = out_features;
+  if (bias != nullptr) {
+    g.epilogue = CUBLASLT_EPILOGUE_BIAS;
+    g.bias = bias;
+  }
+  run_gemm(context.impl(), g, stream);
+}
+
+size_t matmul_backward_workspace_bytes(int rows, int out_features) {
+  return column_partial_bytes(rows, out_features);
+}
+
+void matmul_backward_cuda(MatmulContext& context, bf16* d_inp, float* d_weight, float* d_bias,
+                          const bf16* d_out, const bf16* inp, const bf16* weight, int rows,
+                          int in_features, int out_features, Accumulate d_inp_mode,
+                          GpuWorkspace workspace, GpuStream stream) {
+  check_dims(rows, in_features, out_features, "matmul_backward_cuda");
+  if (rows == 0) return;  // nothing to add; d_inp has no rows
+  if (d_inp != nullptr) {
+    Gemm g;
+    g.what = "matmul backward d_inp";
+    g.m = in_features;
+    g.n = rows;
+    g.k = out_features;
+    g.a = weight;
+    g.lda = in_features;
+    g.b = d_out;
+    g.ldb = out_features;
+    g.d = d_inp;
+    g.ldd = in_features;
+    g.beta = d_inp_mode == Accumulate::kAdd ? 1.0f : 0.0f;
+    run_gemm(context.impl(), g, stream);
+  }
+  {
+    Gemm g;
+    g.what = "matmul backward d_weight";
+    g.trans_b = CUBLAS_OP_T;
+    g.m = in_features;
+    g.n = out_features;
+    g.k = rows;
+    g.a = inp;
+    g.lda = in_features;
+    g.b = d_out;
+    g.ldb = out_features;
+    g.d = d_weight;
+    g.ldd = in_features;
+    g.d_type = CUDA_R_32F;
+    g.beta = 1.0f;
+    run_gemm(context.impl(), g, stream);
+  }
+  if (d_bias != nullptr) {
+    check_workspace(workspace, matmul_backward_workspace_bytes(rows, out_features),
+                    "matmul_backward_cuda");
+    launch_column_sum(d_bias, rows, out_features, LoadOp{d_out, out_features},
+                      static_cast<float*>(workspace.data), stream, "matmul_bias_grad_kernel");
+  }
+}
+
+void matmul_bias_gelu_forward_cuda(MatmulContext& context, bf16* out, bf16* pre_gelu,
+                                   const bf16* inp, const bf16* weight, const bf16* bias, int rows,
+                                   int in_features, int out_features, GpuStream stream) {
+  check_dims(rows, in_features, out_features, "matmul_bias_gelu_forward_cuda");
+  BERT_CHECK(out_features % 8 == 0 && bias != nullptr && pre_gelu != nullptr,
+             "matmul_bias_gelu_forward_cuda: needs bias, pre_gelu and out_features % 8 == 0, got " +
+                 std::to_string(out_features));
+  if (rows == 0) return;
+  Gemm g;
+  g.what = "matmul forward with bias+GELU epilogue";
+  g.trans_a = CUBLAS_OP_T;
+  g.m = out_features;
+  g.n = rows;
+  g.k = in_features;
+  g.a = weight;
+  g.lda = in_features;
+  g.b = inp;
+  g.ldb = in_features;
+  g.d = out;
+  g.ldd = out_features;
+  g.epilogue = CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+  g.bias = bias;
+  g.aux = pre_gelu;
+  g.aux_ld = out_features;
+  run_gemm(context.impl(), g, stream);
+}
+
+}  // namespace bert

@@ -1,0 +1,103 @@
+// End to end on the CPU: a tiny randomly initialised BERT trained by train_squad on the windows
+// of two dev articles (data/samples/squad-mini.json) must fit them: the logged loss falls
+// clearly, and eval_squad, scoring the saved directory, finds EM/F1 far above those of the
+// untrained model (the same directory before training).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "engine/core/file_io.h"
+
+namespace bert {
+namespace {
+
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  while (size_t got = fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, got);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+double json_number(const std::string& text, const std::string& key) {
+  const std::regex pattern("\"" + key + "\": ([-0-9.eE+]+)");
+  std::smatch match;
+  REQUIRE(std::regex_search(text, match, pattern));
+  return std::stod(match[1]);
+}
+
+std::vector<double> logged_losses(const std::string& output) {
+  std::vector<double> losses;
+  const std::regex pattern(R"(\| loss ([-0-9.eE+]+) \|)");
+  for (auto it = std::sregex_iterator(output.begin(), output.end(), pattern); it != std::sregex_iterator(); ++it)
+    losses.push_back(std::stod((*it)[1]));
+  return losses;
+}
+
+std::string make_tiny_model_dir(const std::string& root) {
+  const std::string dir = root + "/tiny-model";
+  make_directories(dir);
+  write_file_atomic(dir + "/config.json", R"({
+  "model_type": "bert", "vocab_size": 30522, "hidden_size": 64, "num_hidden_layers": 2,
+  "num_attention_heads": 2, "intermediate_size": 128, "max_position_embeddings": 512,
+  "type_vocab_size": 2, "hidden_act": "gelu", "hidden_dropout_prob": 0.0,
+  "attention_probs_dropout_prob": 0.0, "layer_norm_eps": 1e-12, "initializer_range": 0.02
+})");
+  write_file_atomic(dir + "/vocab.txt", read_file(std::string(BERT_SOURCE_DIR) + "/data/samples/tiny-bert-uncased/vocab.txt"));
+  return dir;
+}
+
+TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model", "[e2e]") {
+  const std::string root = (std::filesystem::temp_directory_path() / "bert_e2e_test").string();
+  std::filesystem::remove_all(root);
+  const std::string model = make_tiny_model_dir(root);
+  const std::string data = std::string(BERT_SOURCE_DIR) + "/data/samples/squad-mini.json";
+  const std::string out = root + "/trained";
+
+  const CommandResult untrained = run_command(std::string(EVAL_SQUAD_BIN) + " --device cpu --model_name_or_path " +
+                                              model + " --validation_file " + data + " --output_dir " + root + "/untrained");
+  INFO(untrained.output);
+  REQUIRE(untrained.status == 0);
+  const double untrained_f1 = json_number(untrained.output, "f1");
+
+  const CommandResult trained = run_command(
+      std::string(TRAIN_SQUAD_BIN) + " --device cpu --model_name_or_path " + model + " --train_file " + data +
+      " --do_train --output_dir " + out +
+      " --per_device_train_batch_size 16 --learning_rate 2e-3 --max_steps 120 --warmup_steps 10"
+      " --logging_steps 10 --save_steps 60 --seed 7");
+  INFO(trained.output);
+  REQUIRE(trained.status == 0);
+  const std::vector<double> losses = logged_losses(trained.output);
+  REQUIRE(losses.size() == 12);
+  CHECK(losses.back() < 0.4 * losses.front());
+  CHECK(path_exists(out + "/checkpoint-60/model.safetensors"));
+  CHECK(path_exists(out + "/model.safetensors"));
+
+  const CommandResult scored = run_command(std::string(EVAL_SQUAD_BIN) + " --device cpu --model_name_or_path " + out +
+                                           " --validation_file " + data + " --output_dir " + out + "/eval");
+  INFO(scored.output);
+  REQUIRE(scored.status == 0);
+  const double em = json_number(scored.output, "exact_match"), f1 = json_number(scored.output, "f1");
+  INFO("untrained F1 " << untrained_f1 << ", trained EM " << em << " F1 " << f1);
+  CHECK(untrained_f1 < 15);
+  CHECK(f1 > untrained_f1 + 40);
+  CHECK(path_exists(out + "/eval/predictions.json"));
+  CHECK(path_exists(out + "/eval/nbest_predictions.json"));
+  std::filesystem::remove_all(root);
+}
+
+}  // namespace
+}  // namespace bert

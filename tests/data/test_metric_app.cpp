@@ -1,0 +1,162 @@
+// eval_squad's metric mode end to end (the built binary on a tiny validation file), and the
+// FlagParser it is built on.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "apps/flags.h"
+#include "data/predictions_io.h"
+#include "engine/core/file_io.h"
+
+namespace bert {
+namespace {
+
+// "The Normans were in France." with three questions.
+const char* const kValidation = R"({"version": "1.1", "data": [{"title": "T", "paragraphs": [
+ {"context": "The Normans were in France.", "qas": [
+  {"id": "q1", "question": "Who?", "answers": [{"text": "Normans", "answer_start": 4},
+                                              {"text": "The Normans", "answer_start": 0}]},
+  {"id": "q2", "question": "Where?", "answers": [{"text": "France", "answer_start": 20}]},
+  {"id": "q3", "question": "What?", "answers": [{"text": "were", "answer_start": 12}]}]}]}]})";
+
+struct RunResult {
+  int status = -1;
+  std::string out, err;
+};
+
+class AppFixture {
+ public:
+  AppFixture() : dir_("/tmp/bert_test_metric_app_" + std::to_string(::getpid())) {
+    make_directories(dir_);
+    write_file_atomic(path("dev.json"), kValidation);
+  }
+  ~AppFixture() { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+  std::string path(const std::string& name) const { return join_path(dir_, name); }
+
+  RunResult run(const std::string& args) const {
+    const std::string command = std::string(EVAL_SQUAD_BIN) + " " + args + " > '" +
+                                path("out.txt") + "' 2> '" + path("err.txt") + "'";
+    const int raw = std::system(command.c_str());
+    RunResult result;
+    result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    result.out = read_file(path("out.txt"));
+    result.err = read_file(path("err.txt"));
+    return result;
+  }
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_CASE("eval_squad prints the official metric line", "[app][metric]") {
+  AppFixture app;
+  write_file_atomic(app.path("preds.json"),
+                    R"({"q1": "The Normans", "q2": "in France.", "extra": "x"})");
+  const RunResult r = app.run("--validation_file " + app.path("dev.json") +
+                              " --predictions_file=" + app.path("preds.json"));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  // q1 exact, q2 F1 2/3, q3 unanswered: what evaluate-v1.1.py prints for these files.
+  const double em = 100.0 * 1 / 3, f1 = 100.0 * (1.0 + 2.0 / 3.0) / 3;
+  CHECK(r.out == "{\"exact_match\": " + format_python_float(em) + ", \"f1\": " +
+                     format_python_float(f1) + "}\n");
+  CHECK(r.out == "{\"exact_match\": 33.333333333333336, \"f1\": 55.55555555555555}\n");
+  CHECK(r.err.find("1 of 3 questions") != std::string::npos);
+  CHECK(r.err.find("q3") != std::string::npos);
+  CHECK(r.err.find("1 predictions") != std::string::npos);
+}
+
+TEST_CASE("eval_squad rejects bad command lines and bad files", "[app][metric]") {
+  AppFixture app;
+  const std::string dev = " --validation_file " + app.path("dev.json");
+  SECTION("--help lists the flags and exits 0") {
+    const RunResult r = app.run("--help");
+    CHECK(r.status == 0);
+    CHECK(r.out.find("--validation_file") != std::string::npos);
+    CHECK(r.out.find("--predictions_file") != std::string::npos);
+  }
+  SECTION("an unknown flag exits 2") {
+    const RunResult r = app.run(dev + " --predictions_file x --bogus 1");
+    CHECK(r.status == 2);
+    CHECK(r.err.find("error: unknown flag --bogus") != std::string::npos);
+  }
+  SECTION("a missing flag exits 2") {
+    const RunResult r = app.run(dev);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("--predictions_file is required") != std::string::npos);
+  }
+  SECTION("a bad predictions file exits 1 naming the file") {
+    for (const char* content : {"[1, 2]", "{\"q1\": 7}", "{\"q1\": \"a\""}) {
+      write_file_atomic(app.path("bad.json"), content);
+      const RunResult r = app.run(dev + " --predictions_file " + app.path("bad.json"));
+      INFO(content << " -> " << r.err);
+      CHECK(r.status == 1);
+      CHECK(r.err.rfind("error: " + app.path("bad.json"), 0) == 0);
+    }
+  }
+  SECTION("a missing validation file exits 1") {
+    write_file_atomic(app.path("preds.json"), "{}");
+    const RunResult r = app.run("--validation_file " + app.path("none.json") +
+                                " --predictions_file " + app.path("preds.json"));
+    CHECK(r.status == 1);
+    CHECK(r.err.find(app.path("none.json")) != std::string::npos);
+  }
+}
+
+TEST_CASE("FlagParser parses --name value, --name=value and bools", "[flags]") {
+  std::string name = "default";
+  int32_t count = 3;
+  int64_t big = 0;
+  double rate = 0.5;
+  bool do_eval = false, do_train = true, fp16 = false;
+  FlagParser parser("prog", "test");
+  parser.add_string("name", &name, "a name");
+  parser.add_int("count", &count, "a count");
+  parser.add_int64("big", &big, "a big count");
+  parser.add_double("rate", &rate, "a rate");
+  parser.add_bool("do_eval", &do_eval, "evaluate");
+  parser.add_bool("do_train", &do_train, "train");
+  parser.add_bool("fp16", &fp16, "half");
+
+  SECTION("values") {
+    REQUIRE(parser.parse({"--name", "x y", "--count=7", "--big", "-9000000000", "--rate=3e-5",
+                          "--do_eval", "--do_train", "false", "--fp16=1"}));
+    CHECK(name == "x y");
+    CHECK(count == 7);
+    CHECK(big == -9000000000LL);
+    CHECK(rate == 3e-5);
+    CHECK(do_eval);
+    CHECK_FALSE(do_train);
+    CHECK(fp16);
+    CHECK(parser.was_set("count"));
+  }
+  SECTION("defaults stay and show in the usage") {
+    REQUIRE(parser.parse(std::vector<std::string>{}));
+    CHECK(name == "default");
+    CHECK(count == 3);
+    CHECK_FALSE(parser.was_set("count"));
+    CHECK_THROWS_AS(parser.require("count"), FlagError);
+    CHECK(parser.usage().find("--count INT") != std::string::npos);
+    CHECK(parser.usage().find("(default: 3)") != std::string::npos);
+  }
+  SECTION("errors") {
+    CHECK_THROWS_AS(parser.parse({"--count", "7x"}), FlagError);
+    CHECK_THROWS_AS(parser.parse({"--count", "99999999999"}), FlagError);
+    CHECK_THROWS_AS(parser.parse({"--rate", "nan"}), FlagError);
+    CHECK_THROWS_AS(parser.parse({"--fp16=maybe"}), FlagError);
+    CHECK_THROWS_AS(parser.parse({"--name"}), FlagError);
+    CHECK_THROWS_AS(parser.parse({"--nope", "1"}), FlagError);
+    CHECK_THROWS_AS(parser.parse({"positional"}), FlagError);
+  }
+  SECTION("a flag given twice") {
+    CHECK_THROWS_AS(parser.parse({"--count=1", "--count=2"}), FlagError);
+  }
+}
+
+}  // namespace bert

@@ -1,0 +1,223 @@
+// Span selection: hand-built windows exercising each rule of postprocess_qa_predictions, then
+// the golden run over the windows of dev articles 0-3 (predictions, EM and F1).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <set>
+#include <string>
+
+#include <simdjson.h>
+
+#include "data/postprocess.h"
+#include "data/predictions_io.h"
+#include "data/squad_metric.h"
+#include "data/windows.h"
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "tests/test_support.h"
+#include "tokenizer/wordpiece.h"
+
+namespace bert {
+namespace {
+
+// A window over `context_tokens` context tokens preceded by [CLS] q [SEP] and followed by
+// [SEP]; context token k covers code points [2k, 2k+1) (one character, then a space).
+Window make_window(int32_t example_index, int32_t first_context_token, int32_t context_tokens) {
+  Window window;
+  window.example_index = example_index;
+  const int32_t length = 3 + context_tokens + 1;
+  window.input_ids.assign(length, 5);
+  window.token_type_ids.assign(length, 0);
+  window.offsets.assign(length, {-1, -1});
+  for (int32_t k = 0; k < context_tokens; ++k) {
+    const int32_t c = first_context_token + k;
+    window.offsets[3 + k] = {2 * c, 2 * c + 1};
+  }
+  return window;
+}
+
+SquadDataset make_dataset(const std::vector<std::string>& contexts) {
+  SquadDataset dataset;
+  for (size_t i = 0; i < contexts.size(); ++i) {
+    SquadExample example;
+    example.id = "q" + std::to_string(i);
+    example.context = contexts[i];
+    dataset.examples.push_back(example);
+  }
+  return dataset;
+}
+
+}  // namespace
+
+TEST_CASE("top_k_indices orders by value, ties by higher index first", "[postprocess]") {
+  const float values[] = {0.5f, 2.0f, -1.0f, 2.0f, 3.0f, 0.5f};
+  CHECK(top_k_indices(values, 6, 4) == std::vector<int32_t>{4, 3, 1, 5});
+  CHECK(top_k_indices(values, 6, 10) == std::vector<int32_t>{4, 3, 1, 5, 0, 2});
+  CHECK(top_k_indices(values, 6, 0).empty());
+}
+
+TEST_CASE("postprocess keeps only valid spans and picks the best score", "[postprocess]") {
+  // Context "a b c d e f" (tokens a..f at code points 0,2,...,10).
+  const SquadDataset dataset = make_dataset({"a b c d e f"});
+  const std::vector<Window> windows = {make_window(0, 0, 6)};
+  // Positions: 0 [CLS] 1 q 2 [SEP] 3..8 = a..f, 9 [SEP]. [CLS] has the highest logits, as
+  // trained models give it, and must never be part of a span.
+  std::vector<float> start = {9, -5, -5, 1, 2, 0.5f, 3, 0.1f, 0.2f, -5};
+  std::vector<float> end = {9, -5, -5, 0.3f, 4, 0.2f, 0.1f, 1, 0.4f, -5};
+  PostprocessConfig config;
+  SECTION("end before start is skipped; special tokens never used") {
+    const PostprocessResult result = postprocess_predictions(dataset, windows, {start}, {end}, config);
+    REQUIRE(result.predictions.size() == 1);
+    const QaPrediction& p = result.predictions[0];
+    // Best pairs: b-b 2+4 = 6, a-b 1+4 = 5, d-e 3+1 = 4; d-b (3+4) has end before start.
+    CHECK(p.text == "b");
+    CHECK(p.nbest.front().score == 2.0f + 4.0f);
+    CHECK(p.nbest.front().start_token == 4);
+    CHECK(p.nbest.front().end_token == 4);
+    CHECK(p.nbest[1].text == "a b");
+    CHECK(p.nbest.size() == 20);  // 21 valid pairs in 6 context tokens, 20 kept
+    for (size_t k = 1; k < p.nbest.size(); ++k) CHECK(p.nbest[k - 1].score >= p.nbest[k].score);
+    float sum = 0;
+    for (const NbestEntry& entry : p.nbest) sum += entry.probability;
+    CHECK(sum == Approx(1.0f).epsilon(1e-6));
+    CHECK(p.nbest[0].probability > p.nbest[1].probability);
+    CHECK(result.examples_without_candidates == 0);
+  }
+  SECTION("max_answer_length and n_best_size limit the candidates") {
+    config.max_answer_length = 1;
+    config.n_best_size = 3;
+    const PostprocessResult result = postprocess_predictions(dataset, windows, {start}, {end}, config);
+    const QaPrediction& p = result.predictions[0];
+    // Top-3 starts: [CLS], d, b; top-3 ends: [CLS], b, e. One-token spans: only b-b.
+    REQUIRE(p.nbest.size() == 1);
+    CHECK(p.text == "b");
+    CHECK(p.nbest[0].probability == 1.0f);
+  }
+  SECTION("no valid span gives HF's placeholder") {
+    config.n_best_size = 1;  // the best start and end are both [CLS]
+    const PostprocessResult result = postprocess_predictions(dataset, windows, {start}, {end}, config);
+    const QaPrediction& p = result.predictions[0];
+    CHECK(p.text == kNoCandidateText);
+    REQUIRE(p.nbest.size() == 1);
+    CHECK(p.nbest[0].window == -1);
+    CHECK(result.examples_without_candidates == 1);
+  }
+}
+
+TEST_CASE("postprocess merges windows and sorts equal scores stably", "[postprocess]") {
+  // Two overlapping windows of one example, then a second example with one window whose
+  // context has multi-byte characters.
+  const SquadDataset dataset = make_dataset({"a b c d e f", "\xC3\xA9 \xE2\x82\xAC z"});
+  const std::vector<Window> windows = {make_window(0, 0, 4), make_window(0, 2, 4),
+                                       make_window(1, 0, 3)};
+  std::vector<std::vector<float>> start(3), end(3);
+  // Window 0: c (pos 5) start 1, d (pos 6) end 1 -> "c d" score 2.
+  start[0] = {0, 0, 0, -1, -2, 1, -3, 0};
+  end[0] = {0, 0, 0, -1, -2, -3, 1, 0};
+  // Window 1 covers c d e f at positions 3..6: the same span c-d scores 2 too.
+  start[1] = {0, 0, 0, 1, -2, -3, -4, 0};
+  end[1] = {0, 0, 0, -1, 1, -3, -4, 0};
+  // Example 1: start at € (pos 4), end at z (pos 5).
+  start[2] = {0, 0, 0, -1, 3, -2, 0};
+  end[2] = {0, 0, 0, -1, -2, 3, 0};
+  const PostprocessResult result =
+      postprocess_predictions(dataset, windows, start, end, PostprocessConfig{});
+  REQUIRE(result.predictions.size() == 2);
+  const QaPrediction& p0 = result.predictions[0];
+  CHECK(p0.text == "c d");
+  REQUIRE(p0.nbest.size() >= 2);
+  CHECK(p0.nbest[0].score == p0.nbest[1].score);
+  CHECK(p0.nbest[0].window == 0);  // the tie keeps window order
+  CHECK(p0.nbest[1].window == 1);
+  CHECK(result.predictions[1].text == "\xE2\x82\xAC z");
+
+  SECTION("written as HF's JSON files") {
+    const std::string nbest = nbest_predictions_to_json(result);
+    simdjson::dom::parser parser;
+    const simdjson::dom::element root = parser.parse(nbest);
+    CHECK(std::string_view(root["q1"].at(0)["text"]) == "\xE2\x82\xAC z");
+    CHECK(double(root["q1"].at(0)["start_logit"]) == 3.0);
+    CHECK(predictions_to_json(result) ==
+          "{\n    \"q0\": \"c d\",\n    \"q1\": \"\xE2\x82\xAC z\"\n}\n");
+  }
+  SECTION("inconsistent inputs are errors") {
+    std::vector<std::vector<float>> short_start = start;
+    short_start[1].pop_back();
+    CHECK_THROWS_AS(postprocess_predictions(dataset, windows, short_start, end, PostprocessConfig{}),
+                    BertError);
+    std::vector<std::vector<float>> nan_start = start;
+    nan_start[2][4] = std::nanf("");
+    CHECK_THROWS_AS(postprocess_predictions(dataset, windows, nan_start, end, PostprocessConfig{}),
+                    BertError);
+    PostprocessConfig bad;
+    bad.n_best_size = 0;
+    CHECK_THROWS_AS(postprocess_predictions(dataset, windows, start, end, bad), InputError);
+    std::vector<Window> far = windows;
+    far[2].offsets[5] = {4, 40};  // past the end of the 5-code-point context
+    CHECK_THROWS_AS(postprocess_predictions(dataset, far, start, end, PostprocessConfig{}),
+                    BertError);
+  }
+}
+
+TEST_CASE("golden: postprocess of dev articles 0-3 matches Hugging Face", "[postprocess][golden]") {
+  if (!test::have_shared_file("golden/postprocess.json.gz", "golden postprocess") ||
+      !test::have_shared_file("data/squad/dev-v1.1.json", "SQuAD dev set") ||
+      !test::have_shared_file("data/bert-base-uncased/vocab.txt", "bert-base-uncased vocab"))
+    return;
+  std::string text;
+  for (const std::string& line : read_lines(test::shared_path("golden/postprocess.json.gz")))
+    text += line + "\n";
+  simdjson::dom::parser parser;
+  const simdjson::dom::element golden = parser.parse(text);
+
+  // The questions of the golden's articles, with their windows at 384/128.
+  std::set<int64_t> articles;
+  for (simdjson::dom::element a : golden["articles"].get_array()) articles.insert(int64_t(a));
+  const SquadDataset full = read_squad(test::shared_path("data/squad/dev-v1.1.json"));
+  SquadDataset dataset;
+  dataset.path = full.path;
+  dataset.version = full.version;
+  for (const SquadExample& example : full.examples)
+    if (articles.count(example.article)) dataset.examples.push_back(example);
+  const WordPieceTokenizer tokenizer(test::shared_path("data/bert-base-uncased/vocab.txt"), true);
+  const std::vector<Window> windows = build_windows(dataset, tokenizer, WindowConfig{384, 128});
+
+  const simdjson::dom::array features = golden["features"].get_array();
+  REQUIRE(windows.size() == features.size());
+  std::vector<std::vector<float>> start(windows.size()), end(windows.size());
+  size_t w = 0;
+  for (simdjson::dom::element feature : features) {
+    INFO("window " << w);
+    REQUIRE(dataset.examples[windows[w].example_index].id ==
+            std::string_view(feature["example_id"]));
+    for (simdjson::dom::element v : feature["start_logits"].get_array())
+      start[w].push_back(static_cast<float>(double(v)));  // float32 values, exact
+    for (simdjson::dom::element v : feature["end_logits"].get_array())
+      end[w].push_back(static_cast<float>(double(v)));
+    REQUIRE(static_cast<int32_t>(start[w].size()) == windows[w].length());
+    ++w;
+  }
+
+  PostprocessConfig config;
+  config.n_best_size = static_cast<int32_t>(int64_t(golden["n_best_size"]));
+  config.max_answer_length = static_cast<int32_t>(int64_t(golden["max_answer_length"]));
+  const PostprocessResult result = postprocess_predictions(dataset, windows, start, end, config);
+  CHECK(result.examples_without_candidates == 0);
+
+  const simdjson::dom::object expected = golden["predictions"].get_object();
+  REQUIRE(result.predictions.size() == expected.size());
+  size_t mismatches = 0;
+  for (const QaPrediction& p : result.predictions) {
+    const std::string_view want = expected[p.id];
+    if (p.text != want && mismatches++ < 5) WARN(p.id << ": got '" << p.text << "' want '" << want << "'");
+  }
+  CHECK(mismatches == 0);
+
+  const SquadScores scores = evaluate_squad(dataset, to_prediction_map(result));
+  CHECK(scores.total == static_cast<int64_t>(dataset.examples.size()));
+  CHECK(scores.unanswered == 0);
+  CHECK(std::fabs(scores.exact_match - double(golden["exact_match"])) <= 1e-9);
+  CHECK(std::fabs(scores.f1 - double(golden["f1"])) <= 1e-9);
+}
+
+}  // namespace bert

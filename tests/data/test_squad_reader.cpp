@@ -1,0 +1,276 @@
+// read_squad: a small valid fixture, the dev set, and bad inputs generated from the fixture
+// (each must throw InputError naming the file, the position and what was expected).
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+
+#include "data/json_diagnose.h"
+#include "data/squad.h"
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "tests/test_support.h"
+
+namespace {
+
+// A per-process scratch directory, removed when the test binary exits.
+struct ScratchDir {
+  std::string path;
+  explicit ScratchDir(const std::string& name)
+      : path((std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()))).string()) {
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+std::string temp_path(const std::string& name) {
+  static const ScratchDir dir("bert_test_squad_reader");
+  return dir.path + "/" + name;
+}
+
+std::string fixture_text() { return bert::read_file(bert::test::fixture_path("squad_tiny.json")); }
+
+// Replaces the only occurrence of `from`; the test fails when it is missing or repeated.
+std::string replace_once(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(text.find(from, at + 1) == std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+// Writes text to a temp file, reads it, returns the InputError message (fails without one).
+std::string input_error_of(const std::string& text, const std::string& name) {
+  const std::string path = temp_path(name);
+  bert::write_file_atomic(path, text);
+  try {
+    bert::read_squad(path);
+  } catch (const bert::InputError& e) {
+    std::remove(path.c_str());
+    return e.what();
+  }
+  std::remove(path.c_str());
+  FAIL("read_squad accepted " << name);
+  return {};
+}
+
+void require_mentions(const std::string& message, std::initializer_list<std::string> parts) {
+  INFO(message);
+  for (const std::string& part : parts) {
+    INFO("missing: " << part);
+    CHECK(message.find(part) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("read_squad reads the tiny fixture", "[data][squad]") {
+  const bert::SquadDataset data = bert::read_squad(bert::test::fixture_path("squad_tiny.json"));
+  CHECK(data.version == "1.1");
+  REQUIRE(data.examples.size() == 5);
+  const bert::SquadExample& q1 = data.examples[1];
+  CHECK(q1.id == "q1");
+  CHECK(q1.question == "  What was the score?");  // kept as in the file
+  CHECK(q1.article == 0);
+  CHECK(q1.paragraph == 0);
+  REQUIRE(q1.answers.size() == 2);
+  CHECK(q1.answers[0].text == "24\u201310");
+  // Code points, not bytes: "Zürich 🎉 hosted the 2016 final: the Broncos won " is 48.
+  CHECK(q1.answers[0].start_char == 48);
+  CHECK(data.examples[0].answers[0].start_char == 36);
+  const bert::SquadExample& q3 = data.examples[3];
+  CHECK(q3.is_impossible);
+  CHECK(q3.answers.empty());
+  CHECK(q3.paragraph == 1);
+  CHECK_FALSE(data.examples[2].is_impossible);
+  CHECK(data.examples[4].article == 1);
+  CHECK(data.examples[4].context.rfind("\xC5\x8Csaka", 0) == 0);  // "Ōsaka"
+}
+
+TEST_CASE("read_squad reads the SQuAD v1.1 dev set", "[data][squad][shared]") {
+  if (!bert::test::have_shared_file("data/squad/dev-v1.1.json", "SQuAD dev set")) return;
+  const auto begin = std::chrono::steady_clock::now();
+  const bert::SquadDataset data = bert::read_squad(bert::test::shared_path("data/squad/dev-v1.1.json"));
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
+  std::printf("read_squad(dev-v1.1.json): %.1f ms\n", ms);
+  CHECK(data.version == "1.1");
+  REQUIRE(data.examples.size() == 10570);
+  CHECK(data.examples.back().article == 47);
+  size_t answers = 0;
+  for (const auto& example : data.examples) answers += example.answers.size();
+  CHECK(answers == 34726);
+  CHECK(data.examples[0].id == "56be4db0acb8001400a502ec");
+  CHECK(data.examples[0].answers[0].text == "Denver Broncos");
+  CHECK(data.examples[0].answers[0].start_char == 177);
+}
+
+TEST_CASE("read_squad rejects a missing file", "[data][squad][errors]") {
+  const std::string path = temp_path("does_not_exist.json");
+  try {
+    bert::read_squad(path);
+    FAIL("no error");
+  } catch (const bert::InputError& e) {
+    require_mentions(e.what(), {path, "cannot open"});
+  }
+}
+
+TEST_CASE("read_squad rejects malformed JSON with a byte offset", "[data][squad][errors]") {
+  const std::string text = fixture_text();
+  SECTION("truncated") {
+    const std::string cut = text.substr(0, text.size() / 2);
+    require_mentions(input_error_of(cut, "truncated.json"),
+                     {"truncated.json", "malformed JSON", "byte " + std::to_string(cut.size())});
+  }
+  SECTION("missing comma") {
+    const std::string bad = replace_once(text, "\"q0\",", "\"q0\"");
+    const size_t at = bad.find("\"q0\"") + 4;
+    const std::string message = input_error_of(bad, "comma.json");
+    require_mentions(message, {"comma.json", "expected ',' or '}'"});
+    // The reported byte is the first non-space byte after "q0".
+    const size_t reported = bad.find_first_not_of(" \n", at);
+    require_mentions(message, {"byte " + std::to_string(reported)});
+  }
+  SECTION("trailing garbage") {
+    require_mentions(input_error_of(text + "x", "trailing.json"),
+                     {"trailing.json", "end of input", "byte " + std::to_string(text.size())});
+  }
+}
+
+TEST_CASE("read_squad rejects invalid UTF-8 with a byte offset", "[data][squad][errors]") {
+  std::string text = fixture_text();
+  const size_t at = text.find("hosted");
+  text[at] = '\xFF';
+  require_mentions(input_error_of(text, "garbled.json"),
+                   {"garbled.json", "invalid UTF-8", "byte " + std::to_string(at)});
+  // A truncated multi-byte sequence: "ü" is C3 BC; drop the continuation byte.
+  std::string cut = fixture_text();
+  const size_t u = cut.find("\xC3\xBC");
+  cut.erase(u + 1, 1);
+  require_mentions(input_error_of(cut, "cut_utf8.json"), {"invalid UTF-8", "byte " + std::to_string(u)});
+}
+
+TEST_CASE("read_squad rejects a wrong schema", "[data][squad][errors]") {
+  const std::string text = fixture_text();
+  const std::string q0 = "data[0].paragraphs[0].qas[0]";
+  SECTION("top level not an object") {
+    require_mentions(input_error_of("[1, 2]", "top.json"), {"top.json", "expected a JSON object"});
+  }
+  SECTION("data not an array") {
+    const std::string bad = "{\"version\": \"1.1\", \"data\": {\"title\": \"x\"}}";
+    require_mentions(input_error_of(bad, "data_object.json"),
+                     {"data_object.json", "data", "expected an array of articles", "found an object"});
+  }
+  SECTION("data missing") {
+    require_mentions(input_error_of("{\"version\": \"1.1\"}", "no_data.json"),
+                     {"no_data.json", "missing field \"data\""});
+  }
+  SECTION("answer_start a string") {
+    const std::string bad = replace_once(text, "\"answer_start\": 36", "\"answer_start\": \"36\"");
+    require_mentions(input_error_of(bad, "start_string.json"),
+                     {"start_string.json", q0 + ".answers[0].answer_start", "expected an integer",
+                      "found a string"});
+  }
+  SECTION("answer_start not an integer") {
+    const std::string bad = replace_once(text, "\"answer_start\": 36", "\"answer_start\": 36.5");
+    require_mentions(input_error_of(bad, "start_float.json"),
+                     {q0 + ".answers[0].answer_start", "found a non-integer number"});
+  }
+  SECTION("answer_start negative") {
+    const std::string bad = replace_once(text, "\"answer_start\": 36", "\"answer_start\": -1");
+    require_mentions(input_error_of(bad, "start_negative.json"),
+                     {q0 + ".answers[0].answer_start", "non-negative", "-1"});
+  }
+  SECTION("answer_start out of range") {
+    const std::string bad = replace_once(text, "\"answer_start\": 36", "\"answer_start\": 72");
+    require_mentions(input_error_of(bad, "start_range.json"),
+                     {q0 + ".answers[0].answer_start", "exceeds the context's 75 code points"});
+  }
+  SECTION("answer text mismatch") {
+    const std::string bad = replace_once(text, "\"answer_start\": 36", "\"answer_start\": 37");
+    require_mentions(input_error_of(bad, "mismatch.json"),
+                     {"mismatch.json", q0 + ".answers[0].text", "expected the answer text to equal",
+                      "\"roncos \""});
+  }
+  SECTION("empty context") {
+    const std::string bad = replace_once(
+        text, "\"Ōsaka Castle (大阪城) was built in 1583 by Toyotomi Hideyoshi.\"", "\"\"");
+    require_mentions(input_error_of(bad, "empty_context.json"),
+                     {"empty_context.json", "data[1].paragraphs[0].context", "non-empty context"});
+  }
+  SECTION("missing question") {
+    const std::string bad = replace_once(text, "\"question\": \"Who won the final?\",", "");
+    require_mentions(input_error_of(bad, "no_question.json"),
+                     {q0, "missing field \"question\"", "expected a string"});
+  }
+  SECTION("duplicate id") {
+    const std::string bad = replace_once(text, "\"id\": \"q4\"", "\"id\": \"q2\"");
+    require_mentions(input_error_of(bad, "duplicate.json"),
+                     {"data[1].paragraphs[0].qas[0].id", "duplicate question id \"q2\"",
+                      "data[0].paragraphs[1].qas[0]"});
+  }
+  SECTION("title not a string") {
+    const std::string bad = replace_once(text, "\"title\": \"Castle\"", "\"title\": 7");
+    require_mentions(input_error_of(bad, "title.json"), {"data[1].title", "expected a string"});
+  }
+  SECTION("paragraph not an object") {
+    const std::string bad = "{\"data\": [{\"title\": \"t\", \"paragraphs\": [3]}]}";
+    require_mentions(input_error_of(bad, "paragraph.json"),
+                     {"data[0].paragraphs[0]", "expected a paragraph object", "found an integer"});
+  }
+  SECTION("is_impossible not a boolean") {
+    const std::string bad = replace_once(text, "\"is_impossible\": true", "\"is_impossible\": 1");
+    require_mentions(input_error_of(bad, "impossible.json"),
+                     {"data[0].paragraphs[1].qas[1].is_impossible", "expected a boolean"});
+  }
+  SECTION("empty answer text") {
+    const std::string bad = replace_once(text, "\"text\": \"1583\"", "\"text\": \"\"");
+    require_mentions(input_error_of(bad, "empty_answer.json"),
+                     {"data[1].paragraphs[0].qas[0].answers[0].text", "non-empty answer text"});
+  }
+  SECTION("no questions at all") {
+    require_mentions(input_error_of("{\"data\": []}", "empty.json"), {"expected at least one question"});
+  }
+}
+
+TEST_CASE("every truncation of a valid file is an InputError with a byte offset",
+          "[data][squad][errors]") {
+  const std::string text = fixture_text();
+  const std::string path = temp_path("cut.json");
+  size_t failures = 0;
+  // The last bytes are "}\n": cutting the newline leaves valid JSON.
+  for (size_t size = 0; size + 1 < text.size(); size += 7) {
+    bert::write_file_atomic(path, text.substr(0, size));
+    try {
+      bert::read_squad(path);
+      ++failures;
+    } catch (const bert::InputError& e) {
+      const std::string message = e.what();
+      if (message.find("cut.json") == std::string::npos || message.find("byte ") == std::string::npos) {
+        INFO(message);
+        ++failures;
+      }
+    }
+  }
+  CHECK(failures == 0);
+}
+
+TEST_CASE("JSON diagnostics locate the first problem", "[data][json]") {
+  CHECK_FALSE(bert::find_json_syntax_error("{\"a\": [1, -2.5e3, true, null, \"x\\u00e9\\ud83c\\udf89\"]}"));
+  CHECK(bert::find_json_syntax_error("{\"a\": 01}")->offset == 7);
+  CHECK(bert::find_json_syntax_error("[1,]")->offset == 3);
+  CHECK(bert::find_json_syntax_error("\"\\ud800x\"")->offset == 1);
+  CHECK(bert::find_json_syntax_error("")->offset == 0);
+  CHECK(bert::find_json_syntax_error(std::string(100000, '['))->offset == 100000);  // no recursion
+  CHECK_FALSE(bert::find_invalid_utf8("caf\xC3\xA9 \xF0\x9F\x8E\x89"));
+  CHECK(*bert::find_invalid_utf8("ab\xC0\xAF") == 2);      // overlong '/'
+  CHECK(*bert::find_invalid_utf8("a\xED\xA0\x80") == 1);   // surrogate
+  CHECK(*bert::find_invalid_utf8("a\xF4\x90\x80\x80") == 1);  // above U+10FFFF
+  CHECK(*bert::find_invalid_utf8("ab\xE2\x82") == 2);      // truncated at the end
+  CHECK(bert::describe_json_position("ab\ncd", 4) == "byte 4 (line 2, column 2)");
+}

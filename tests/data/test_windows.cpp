@@ -1,0 +1,187 @@
+// build_windows on handmade examples with a tiny vocabulary where every letter is one token,
+// so window boundaries and labels can be worked out by hand.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "data/windows.h"
+#include "engine/core/error.h"
+#include "tokenizer/wordpiece.h"
+
+namespace {
+
+// [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3, then a..z = 4..29, "?" = 30.
+bert::WordPieceTokenizer letter_tokenizer() {
+  std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]"};
+  for (char c = 'a'; c <= 'z'; ++c) tokens.push_back(std::string(1, c));
+  tokens.push_back("?");
+  return bert::WordPieceTokenizer(tokens, true, "letters");
+}
+int32_t id_of(char letter) { return 4 + (letter - 'a'); }
+
+// "a b c ..." with n letters; letter k starts at code point 2k.
+std::string letters(int n) {
+  std::string text;
+  for (int k = 0; k < n; ++k) {
+    if (k) text += ' ';
+    text += static_cast<char>('a' + k);
+  }
+  return text;
+}
+
+bert::SquadDataset one_example(const std::string& question, const std::string& context,
+                               std::vector<bert::SquadAnswer> answers) {
+  bert::SquadDataset data;
+  data.path = "handmade.json";
+  bert::SquadExample example;
+  example.id = "x1";
+  example.question = question;
+  example.context = context;
+  example.answers = std::move(answers);
+  data.examples.push_back(example);
+  return data;
+}
+
+// The context token indices of a window's part.
+std::vector<int32_t> part_of(const bert::Window& window) {
+  std::vector<int32_t> part;
+  for (size_t t = 0; t < window.offsets.size(); ++t)
+    if (window.offsets[t].first >= 0) part.push_back(window.offsets[t].first / 2);
+  return part;
+}
+
+}  // namespace
+
+TEST_CASE("a short context gives one window", "[data][windows]") {
+  const auto tokenizer = letter_tokenizer();
+  // Python's lstrip drops the leading spaces, tab and U+3000 ideographic space.
+  const auto data = one_example(" \t\u3000q?", "a b c", {{"b", 2}});
+  const auto windows = bert::build_windows(data, tokenizer, {384, 128});
+  REQUIRE(windows.size() == 1);
+  const bert::Window& w = windows[0];
+  CHECK(w.input_ids == std::vector<int32_t>{2, id_of('q'), 30, 3, id_of('a'), id_of('b'), id_of('c'), 3});
+  CHECK(w.token_type_ids == std::vector<int32_t>{0, 0, 0, 0, 1, 1, 1, 1});
+  CHECK(w.offsets == std::vector<bert::TokenSpan>{{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1},
+                                                  {0, 1}, {2, 3}, {4, 5}, {-1, -1}});
+  CHECK(w.start_position == 5);
+  CHECK(w.end_position == 5);
+  CHECK(w.example_index == 0);
+}
+
+TEST_CASE("windows step by B - doc_stride and the last one ends at the context's end",
+          "[data][windows]") {
+  const auto tokenizer = letter_tokenizer();
+  // max_seq_length 10, one question token: B = 10 - 1 - 3 = 6 context tokens, step 6 - 2 = 4.
+  const bert::WindowConfig config{10, 2};
+  SECTION("13 tokens: [0,6) [4,10) [8,13)") {
+    const auto windows = bert::build_windows(one_example("q", letters(13), {}), tokenizer, config);
+    REQUIRE(windows.size() == 3);
+    CHECK(part_of(windows[0]) == std::vector<int32_t>{0, 1, 2, 3, 4, 5});
+    CHECK(part_of(windows[1]) == std::vector<int32_t>{4, 5, 6, 7, 8, 9});
+    CHECK(part_of(windows[2]) == std::vector<int32_t>{8, 9, 10, 11, 12});
+    CHECK(windows[2].length() == 9);
+    for (const auto& w : windows) CHECK((w.start_position == 0 && w.end_position == 0));
+  }
+  SECTION("14 tokens: the third part ends exactly at the end") {
+    const auto windows = bert::build_windows(one_example("q", letters(14), {}), tokenizer, config);
+    REQUIRE(windows.size() == 3);
+    CHECK(part_of(windows[2]) == std::vector<int32_t>{8, 9, 10, 11, 12, 13});
+  }
+  SECTION("6 tokens fit in one window; 7 need two") {
+    CHECK(bert::build_windows(one_example("q", letters(6), {}), tokenizer, config).size() == 1);
+    const auto windows = bert::build_windows(one_example("q", letters(7), {}), tokenizer, config);
+    REQUIRE(windows.size() == 2);
+    CHECK(part_of(windows[1]) == std::vector<int32_t>{4, 5, 6});
+  }
+}
+
+TEST_CASE("labels follow prepare_train_features", "[data][windows]") {
+  const auto tokenizer = letter_tokenizer();
+  const bert::WindowConfig config{10, 2};  // parts [0,6) [4,10) [8,13) as above
+  SECTION("an answer inside two windows is labelled in both; outside it is 0/0") {
+    // "e f" = tokens 4..5, at code points 8..11.
+    const auto windows = bert::build_windows(one_example("q", letters(13), {{"e f", 8}}), tokenizer, config);
+    REQUIRE(windows.size() == 3);
+    CHECK(windows[0].start_position == 3 + 4);  // [CLS] q [SEP] then token 4
+    CHECK(windows[0].end_position == 3 + 5);
+    CHECK(windows[1].start_position == 3 + 0);
+    CHECK(windows[1].end_position == 3 + 1);
+    CHECK(windows[2].start_position == 0);
+    CHECK(windows[2].end_position == 0);
+  }
+  SECTION("an answer crossing a window edge is labelled only where it is whole") {
+    // "f g" = tokens 5..6: window 0 ends at 5, window 1 holds both.
+    const auto windows = bert::build_windows(one_example("q", letters(13), {{"f g", 10}}), tokenizer, config);
+    CHECK(windows[0].start_position == 0);
+    CHECK(windows[0].end_position == 0);
+    CHECK(windows[1].start_position == 3 + 1);
+    CHECK(windows[1].end_position == 3 + 2);
+  }
+  SECTION("an answer in the last context token: HF's start loop runs over [SEP]") {
+    // run_qa.py's "edge case": [SEP]'s (0, 0) offset passes `offsets[i][0] <= start_char`,
+    // so start lands on the final [SEP] (on the last pad in HF's padded batches).
+    const auto windows = bert::build_windows(one_example("q", letters(13), {{"f", 10}}), tokenizer, config);
+    CHECK(windows[0].start_position == windows[0].length() - 1);
+    CHECK(windows[0].end_position == 3 + 5);
+    CHECK(windows[1].start_position == 3 + 1);
+    CHECK(windows[1].end_position == 3 + 1);
+  }
+  SECTION("only the first answer counts") {
+    const auto windows =
+        bert::build_windows(one_example("q", letters(6), {{"a", 0}, {"c", 4}}), tokenizer, config);
+    CHECK(windows[0].start_position == 3);
+    CHECK(windows[0].end_position == 3);
+  }
+  SECTION("an answer ending inside a token extends to the token's end") {
+    // Context "ab c": WordPiece gives one [UNK] for "ab" (not in the vocabulary), covering 0..2.
+    const auto windows = bert::build_windows(one_example("q", "ab c", {{"a", 0}}), tokenizer, config);
+    CHECK(windows[0].input_ids[3] == 1);
+    CHECK(windows[0].start_position == 3);
+    CHECK(windows[0].end_position == 3);
+  }
+}
+
+TEST_CASE("build_windows indexes examples and reuses a paragraph's context", "[data][windows]") {
+  const auto tokenizer = letter_tokenizer();
+  bert::SquadDataset data = one_example("q", letters(13), {{"l", 22}});
+  data.examples.push_back(data.examples[0]);
+  data.examples[1].id = "x2";
+  data.examples[1].answers = {{"a", 0}};
+  const auto windows = bert::build_windows(data, tokenizer, {10, 2});
+  REQUIRE(windows.size() == 6);
+  CHECK(windows[2].example_index == 0);
+  CHECK(windows[2].start_position == 3 + 3);  // "l" = token 11, part [8,13)
+  CHECK(windows[3].example_index == 1);
+  CHECK(windows[3].start_position == 3);
+}
+
+TEST_CASE("build_windows rejects settings that cannot make progress", "[data][windows][errors]") {
+  const auto tokenizer = letter_tokenizer();
+  auto message_of = [&](const bert::SquadDataset& data, bert::WindowConfig config) -> std::string {
+    try {
+      bert::build_windows(data, tokenizer, config);
+    } catch (const bert::InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  SECTION("a question longer than max_seq_length") {
+    const std::string message = message_of(one_example(letters(20), "a b", {}), {16, 4});
+    INFO(message);
+    CHECK(message.find("handmade.json") != std::string::npos);
+    CHECK(message.find("question id \"x1\"") != std::string::npos);
+    CHECK(message.find("the question has 20 tokens") != std::string::npos);
+  }
+  SECTION("B <= doc_stride with a context that needs several windows") {
+    // B = 10 - 3 - 3 = 4 <= doc_stride 4: the windows would never advance.
+    const std::string message = message_of(one_example("q r s", letters(8), {}), {10, 4});
+    INFO(message);
+    CHECK(message.find("expected more than doc_stride 4") != std::string::npos);
+    // The same question is fine when the context fits in one window (as in Hugging Face).
+    CHECK(bert::build_windows(one_example("q r s", letters(4), {}), tokenizer, {10, 4}).size() == 1);
+  }
+  SECTION("nonsensical settings") {
+    CHECK(message_of(one_example("q", "a", {}), {3, 0}).find("max_seq_length >= 4") != std::string::npos);
+    CHECK(message_of(one_example("q", "a", {}), {10, -1}).find("doc_stride >= 0") != std::string::npos);
+  }
+}

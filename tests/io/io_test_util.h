@@ -1,0 +1,60 @@
+// Helpers for the checkpoint IO tests: temp directories, hand-made safetensors images,
+// and catching an InputError's message.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+
+namespace bert::test {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "bert_io_test_XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return join_path(path_, name); }
+
+ private:
+  std::string path_;
+};
+
+// 8-byte little-endian length + header + buffer, exactly as given (no padding).
+inline std::string raw_safetensors(const std::string& header, const std::string& buffer) {
+  const uint64_t n = header.size();
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &n, 8);
+  return out + header + buffer;
+}
+
+// Runs fn, which must throw InputError; returns its message ("" and a failed check if not).
+inline std::string input_error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "<no InputError thrown>";
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace bert::test

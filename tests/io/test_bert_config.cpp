@@ -1,0 +1,146 @@
+// config.json: defaults, the golden tiny config, every refusal, and the written form.
+#include <catch2/catch.hpp>
+
+#include "engine/io/bert_config.h"
+#include "tests/io/io_test_util.h"
+#include "tests/test_support.h"
+
+using namespace bert;
+using namespace bert::test;
+
+namespace {
+
+void check_equal(const BertConfig& a, const BertConfig& b) {
+  CHECK(a.vocab_size == b.vocab_size);
+  CHECK(a.hidden_size == b.hidden_size);
+  CHECK(a.num_hidden_layers == b.num_hidden_layers);
+  CHECK(a.num_attention_heads == b.num_attention_heads);
+  CHECK(a.intermediate_size == b.intermediate_size);
+  CHECK(a.max_position_embeddings == b.max_position_embeddings);
+  CHECK(a.type_vocab_size == b.type_vocab_size);
+  CHECK(a.layer_norm_eps == b.layer_norm_eps);
+  CHECK(a.hidden_dropout_prob == b.hidden_dropout_prob);
+  CHECK(a.attention_probs_dropout_prob == b.attention_probs_dropout_prob);
+  CHECK(a.initializer_range == b.initializer_range);
+  CHECK(a.hidden_act == b.hidden_act);
+  CHECK(a.pad_token_id == b.pad_token_id);
+}
+
+}  // namespace
+
+TEST_CASE("config.json missing fields take Hugging Face's BERT defaults", "[io][config]") {
+  const BertConfig c = parse_bert_config("{}", "config.json");
+  CHECK(c.vocab_size == 30522);
+  CHECK(c.hidden_size == 768);
+  CHECK(c.num_hidden_layers == 12);
+  CHECK(c.num_attention_heads == 12);
+  CHECK(c.intermediate_size == 3072);
+  CHECK(c.max_position_embeddings == 512);
+  CHECK(c.type_vocab_size == 2);
+  CHECK(c.layer_norm_eps == 1e-12f);
+  CHECK(c.hidden_dropout_prob == 0.1f);
+  CHECK(c.attention_probs_dropout_prob == 0.1f);
+  CHECK(c.initializer_range == 0.02f);
+  CHECK(c.hidden_act == "gelu");
+  CHECK(c.pad_token_id == 0);
+  CHECK(c.head_dim() == 64);
+  // Unknown HF fields are ignored; null pad_token_id means "no padding row".
+  const BertConfig n = parse_bert_config(
+      "{\"pad_token_id\": null, \"use_cache\": true, \"architectures\": [\"BertModel\"]}", "c.json");
+  CHECK(n.pad_token_id == -1);
+}
+
+TEST_CASE("golden tiny config.json reads as written by save_pretrained", "[io][config][golden]") {
+  if (!have_shared_file("golden/tiny-bert-qa/config.json", "golden tiny config")) return;
+  const BertConfig c = read_bert_config(shared_path("golden/tiny-bert-qa/config.json"));
+  CHECK(c.vocab_size == 1000);
+  CHECK(c.hidden_size == 128);
+  CHECK(c.num_hidden_layers == 2);
+  CHECK(c.num_attention_heads == 2);
+  CHECK(c.intermediate_size == 256);
+  CHECK(c.max_position_embeddings == 128);
+  CHECK(c.layer_norm_eps == 1e-12f);
+  CHECK(c.hidden_dropout_prob == 0.0f);
+  CHECK(c.attention_probs_dropout_prob == 0.0f);
+  CHECK(c.hidden_act == "gelu");
+  CHECK(c.pad_token_id == 0);
+}
+
+TEST_CASE("config.json refusals name the file and the field", "[io][config]") {
+  struct Case {
+    std::string json, field, expected;
+  };
+  const std::vector<Case> cases = {
+      {"{\"hidden_size\": 130, \"num_attention_heads\": 3}", "hidden_size", "not divisible by num_attention_heads 3"},
+      {"{\"vocab_size\": 0}", "vocab_size", "must be > 0"},
+      {"{\"num_hidden_layers\": -2}", "num_hidden_layers", "must be > 0, found -2"},
+      {"{\"intermediate_size\": \"3072\"}", "intermediate_size", "expected an integer, found \"3072\""},
+      {"{\"hidden_size\": 768.5}", "hidden_size", "expected an integer"},
+      {"{\"hidden_size\": 768.0}", "hidden_size", "expected an integer"},
+      {"{\"type_vocab_size\": 99999999999}", "type_vocab_size", "expected an integer"},
+      {"{\"max_position_embeddings\": null}", "max_position_embeddings", "expected an integer"},
+      {"{\"hidden_dropout_prob\": 1.0}", "hidden_dropout_prob", "must be in [0, 1)"},
+      {"{\"attention_probs_dropout_prob\": -0.1}", "attention_probs_dropout_prob", "must be in [0, 1)"},
+      {"{\"hidden_dropout_prob\": \"0.1\"}", "hidden_dropout_prob", "expected a number"},
+      {"{\"layer_norm_eps\": 0}", "layer_norm_eps", "must be > 0"},
+      {"{\"initializer_range\": -1}", "initializer_range", "must be >= 0"},
+      {"{\"hidden_act\": \"gelu_new\"}", "hidden_act", "\"gelu_new\" is not supported"},
+      {"{\"hidden_act\": \"relu\"}", "hidden_act", "only \"gelu\""},
+      {"{\"hidden_act\": 3}", "hidden_act", "expected a string"},
+      {"{\"model_type\": \"roberta\"}", "model_type", "expected \"bert\", found \"roberta\""},
+      {"{\"position_embedding_type\": \"relative_key\"}", "position_embedding_type", "not supported"},
+      {"{\"vocab_size\": 100, \"pad_token_id\": 100}", "pad_token_id", "outside the vocabulary [0, 100)"},
+      {"{\"vocab_size\": 10, \"vocab_size\": 20}", "vocab_size", "duplicate key"},
+      {"{\"vocab_size\": 10,}", "", "not valid JSON"},
+      {"[1, 2]", "", "expected a JSON object"},
+  };
+  for (const Case& c : cases) {
+    const std::string message =
+        input_error_of([&] { parse_bert_config(c.json, "/models/x/config.json"); });
+    INFO(c.json << " -> " << message);
+    CHECK(contains(message, "/models/x/config.json"));
+    if (!c.field.empty()) CHECK(contains(message, "config.json: " + c.field + ":"));
+    CHECK(contains(message, c.expected));
+  }
+}
+
+TEST_CASE("read_bert_config names a missing file", "[io][config]") {
+  TempDir dir;
+  const std::string path = dir.file("config.json");
+  const std::string message = input_error_of([&] { read_bert_config(path); });
+  CHECK(contains(message, path));
+  CHECK(contains(message, "cannot open"));
+}
+
+TEST_CASE("bert_config_to_json writes a config that reads back identically", "[io][config]") {
+  BertConfig c;
+  c.vocab_size = 1000;
+  c.hidden_size = 96;
+  c.num_hidden_layers = 3;
+  c.num_attention_heads = 4;
+  c.intermediate_size = 200;
+  c.max_position_embeddings = 64;
+  c.type_vocab_size = 1;
+  c.layer_norm_eps = 1e-5f;
+  c.hidden_dropout_prob = 0.1f;
+  c.attention_probs_dropout_prob = 0.0f;
+  c.initializer_range = 0.0123456f;
+  c.pad_token_id = 3;
+  const std::string json = bert_config_to_json(c);
+  INFO(json);
+  check_equal(parse_bert_config(json, "written"), c);
+  CHECK(contains(json, "\"architectures\": [\n    \"BertForQuestionAnswering\"\n  ]"));
+  CHECK(contains(json, "\"model_type\": \"bert\""));
+  CHECK(contains(json, "\"torch_dtype\": \"float32\""));
+  CHECK(contains(json, "\"dtype\": \"float32\""));
+  CHECK(contains(json, "\"hidden_dropout_prob\": 0.1,"));  // shortest round-trip text
+  CHECK(contains(json, "\"attention_probs_dropout_prob\": 0.0,"));  // a float for Python
+  CHECK(contains(json, "\"layer_norm_eps\": 1e-05,"));
+
+  c.pad_token_id = -1;
+  CHECK(contains(bert_config_to_json(c), "\"pad_token_id\": null"));
+  check_equal(parse_bert_config(bert_config_to_json(c), "written"), c);
+
+  c.hidden_act = "relu";
+  CHECK_THROWS_AS(bert_config_to_json(c), InputError);
+}

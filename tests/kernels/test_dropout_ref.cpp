@@ -1,0 +1,138 @@
+// CPU references of dropout: the counter-based mask (determinism, keep rate, independence of
+// micro-step and site, element offsets), forward/backward/residual consistency, p = 0 identity.
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "kernels/dropout.h"
+#include "kernels/dropout_rng.h"
+#include "tests/kernels/ops_ref_test_util.h"
+
+namespace bert::test {
+namespace {
+
+DropoutSpec make_spec(float probability) {
+  DropoutSpec spec;
+  spec.probability = probability;
+  spec.seed = 0x1234abcd5678ull;
+  spec.micro_step = 17;
+  spec.site = dropout_site(3, DropoutKind::kFfnOutput);
+  return spec;
+}
+
+TEST_CASE("dropout_keep: deterministic, rate 1-p, keyed by micro-step and site", "[kernels][dropout]") {
+  const DropoutSpec spec = make_spec(0.3f);
+  const size_t count = 100000;
+  size_t kept = 0, same_step = 0, same_site = 0, same_seed = 0;
+  DropoutSpec other_step = spec, other_site = spec, other_seed = spec;
+  other_step.micro_step += 1;
+  other_site.site = dropout_site(3, DropoutKind::kAttentionOutput);
+  other_seed.seed += 1;
+  for (size_t i = 0; i < count; ++i) {
+    const bool keep = dropout_keep(spec, i);
+    REQUIRE(keep == dropout_keep(spec, i));
+    kept += keep;
+    same_step += keep == dropout_keep(other_step, i);
+    same_site += keep == dropout_keep(other_site, i);
+    same_seed += keep == dropout_keep(other_seed, i);
+  }
+  const double rate = static_cast<double>(kept) / count;
+  // Binomial standard deviation is sqrt(0.21/1e5) ≈ 0.0015; allow about 5 of them.
+  CHECK(std::abs(rate - 0.7) < 0.0075);
+  // Independent masks agree on a fraction 0.7² + 0.3² = 0.58 of elements.
+  for (size_t same : {same_step, same_site, same_seed})
+    CHECK(std::abs(static_cast<double>(same) / count - 0.58) < 0.01);
+  REQUIRE(dropout_site(-1, DropoutKind::kEmbeddings) == 0);
+  REQUIRE(dropout_site(0, DropoutKind::kEmbeddings) != dropout_site(-1, DropoutKind::kFfnOutput));
+}
+
+TEST_CASE("dropout_ref: forward uses dropout_keep, backward the same mask", "[kernels][dropout]") {
+  const DropoutSpec spec = make_spec(0.3f);
+  const size_t count = 100000;
+  std::mt19937_64 rng(21);
+  const std::vector<double> inp = random_vector(count, rng, 0.5, 1.5);  // never 0
+  std::vector<double> out(count), d_inp(count);
+  dropout_forward_ref(out.data(), inp.data(), count, spec);
+  dropout_backward_ref(d_inp.data(), inp.data(), count, spec, Accumulate::kOverwrite);
+  const double scale = 1.0 / (1.0 - static_cast<double>(spec.probability));
+  std::vector<double> expected(count);
+  size_t kept = 0, kept_backward = 0;
+  for (size_t i = 0; i < count; ++i) {
+    expected[i] = dropout_keep(spec, i) ? inp[i] * scale : 0.0;
+    kept += out[i] != 0;
+    kept_backward += d_inp[i] != 0;
+  }
+  REQUIRE_CLOSE("dropout forward", compare_close(out, expected, 0, 1e-15));
+  REQUIRE_CLOSE("dropout backward mask", compare_close(d_inp, out, 0, 0));
+  REQUIRE(kept == kept_backward);
+  CHECK(std::abs(static_cast<double>(kept) / count - 0.7) < 0.0075);
+
+  // A slice with element_offset draws the same mask as the corresponding part of the whole.
+  const size_t split = 1234;
+  DropoutSpec tail = spec;
+  tail.element_offset = split;
+  std::vector<double> out_tail(count - split);
+  dropout_forward_ref(out_tail.data(), inp.data() + split, count - split, tail);
+  REQUIRE_CLOSE("dropout element_offset",
+                compare_close(out_tail, std::vector<double>(out.begin() + split, out.end()), 0, 0));
+
+  // residual_dropout = residual + dropout(branch), with the same mask.
+  const std::vector<double> residual = random_vector(count, rng);
+  std::vector<double> fused(count);
+  residual_dropout_forward_ref(fused.data(), inp.data(), residual.data(), count, spec);
+  REQUIRE_CLOSE("residual_dropout", compare_close(fused, plus(residual, out), 0, 1e-15));
+
+  // kAdd adds onto the buffer.
+  const std::vector<double> d0 = random_vector(count, rng);
+  std::vector<double> d_added = d0;
+  dropout_backward_ref(d_added.data(), inp.data(), count, spec, Accumulate::kAdd);
+  REQUIRE_CLOSE("dropout kAdd", compare_close(d_added, plus(d0, d_inp), 0, 1e-15));
+
+  // Float draws the same mask as double.
+  const std::vector<float> inp_float = to_float(inp);
+  std::vector<float> out_float(count);
+  dropout_forward_ref(out_float.data(), inp_float.data(), count, spec);
+  REQUIRE_CLOSE("dropout float vs double", compare_close(out_float, out, kFloatAtol, kFloatRtol));
+}
+
+TEST_CASE("dropout_ref: gradients by finite differences (p = 0.3)", "[kernels][dropout]") {
+  const DropoutSpec spec = make_spec(0.3f);
+  const size_t count = 41;
+  std::mt19937_64 rng(22);
+  std::vector<double> inp = random_vector(count, rng), residual = random_vector(count, rng);
+  const std::vector<double> r = random_vector(count, rng);
+  std::vector<double> d_inp(count);
+  dropout_backward_ref(d_inp.data(), r.data(), count, spec, Accumulate::kOverwrite);
+  const auto loss = [&] {
+    std::vector<double> out(count);
+    dropout_forward_ref(out.data(), inp.data(), count, spec);
+    return dot(r, out);
+  };
+  check_gradient("dropout d_inp", inp, d_inp, loss);
+  // residual_dropout: d_branch is dropout_backward, d_residual is the identity.
+  const auto residual_loss = [&] {
+    std::vector<double> out(count);
+    residual_dropout_forward_ref(out.data(), inp.data(), residual.data(), count, spec);
+    return dot(r, out);
+  };
+  check_gradient("residual_dropout d_branch", inp, d_inp, residual_loss);
+  check_gradient("residual_dropout d_residual", residual, r, residual_loss);
+}
+
+TEST_CASE("dropout_ref: p = 0 is exactly the identity", "[kernels][dropout]") {
+  DropoutSpec spec = make_spec(0.0f);
+  REQUIRE_FALSE(spec.active());
+  std::mt19937_64 rng(23);
+  const size_t count = 1001;
+  const std::vector<double> inp = random_vector(count, rng), residual = random_vector(count, rng);
+  std::vector<double> out(count), d_inp(count), fused(count);
+  dropout_forward_ref(out.data(), inp.data(), count, spec);
+  dropout_backward_ref(d_inp.data(), inp.data(), count, spec, Accumulate::kOverwrite);
+  residual_dropout_forward_ref(fused.data(), inp.data(), residual.data(), count, spec);
+  REQUIRE(out == inp);
+  REQUIRE(d_inp == inp);
+  for (size_t i = 0; i < count; ++i) REQUIRE(fused[i] == residual[i] + inp[i]);
+}
+
+}  // namespace
+}  // namespace bert::test

@@ -1,0 +1,137 @@
+// Progress display: the formatting functions exactly, and the reporter's output policy
+// (terminal redraw throttling, plain lines only when forced) through a temporary file.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "engine/logging/progress.h"
+
+namespace bert {
+namespace {
+
+// Everything written to file so far.
+std::string contents(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  std::string text;
+  char buffer[4096];
+  size_t got = 0;
+  while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, got);
+  return text;
+}
+
+// text without trailing blanks (the padding that erases a longer previous bar).
+std::string trim_blanks(std::string text) {
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+size_t count(const std::string& text, char c) {
+  size_t n = 0;
+  for (char x : text) n += x == c;
+  return n;
+}
+
+TEST_CASE("format_duration writes h:mm:ss", "[logging][progress]") {
+  CHECK(format_duration(0) == "0:00:00");
+  CHECK(format_duration(59.4) == "0:00:59");
+  CHECK(format_duration(59.6) == "0:01:00");
+  CHECK(format_duration(61) == "0:01:01");
+  CHECK(format_duration(3599) == "0:59:59");
+  CHECK(format_duration(3600) == "1:00:00");
+  CHECK(format_duration(100000) == "27:46:40");  // hours are not wrapped into days
+  CHECK(format_duration(-1) == "?:??:??");
+  CHECK(format_duration(std::nan("")) == "?:??:??");
+  CHECK(format_duration(HUGE_VAL) == "?:??:??");
+}
+
+TEST_CASE("format_progress_bar fills in proportion and clamps", "[logging][progress]") {
+  CHECK(format_progress_bar(0, 10, 10) == "[----------]");
+  CHECK(format_progress_bar(5, 10, 10) == "[#####-----]");
+  CHECK(format_progress_bar(9, 10, 4) == "[###-]");
+  CHECK(format_progress_bar(10, 10, 4) == "[####]");
+  CHECK(format_progress_bar(15, 10, 4) == "[####]");
+  CHECK(format_progress_bar(-3, 10, 4) == "[----]");
+  CHECK(format_progress_bar(3, 0, 4) == "[----]");
+}
+
+TEST_CASE("format_progress_line, with and without the bar", "[logging][progress]") {
+  const ProgressStats stats{120, 1.23456, 2.97e-05, 85.34, 754.0, "epoch 0.05"};
+  CHECK(format_progress_line(stats, 5000, false) ==
+        "step 120/5000 (2.4%) | loss 1.2346 | lr 2.97e-05 | 85.3 win/s | ETA 0:12:34 | epoch 0.05");
+  CHECK(format_progress_line(stats, 5000, true) ==
+        "step 120/5000 [------------------------------]   2.4% | loss 1.2346 | lr 2.97e-05 | "
+        "85.3 win/s | ETA 0:12:34 | epoch 0.05");
+  ProgressStats no_extra = stats;
+  no_extra.extra.clear();
+  CHECK_THAT(format_progress_line(no_extra, 5000, false), Catch::EndsWith("ETA 0:12:34"));
+}
+
+TEST_CASE("not a terminal: lines only when forced, the last state at finish", "[logging][progress]") {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file);
+  {
+    ProgressReporter progress(100, /*is_terminal=*/false, file);
+    progress.update(1, 2.0, 1e-5, 10.0, 99.0);
+    CHECK(contents(file).empty());
+    progress.update(10, 1.5, 1e-5, 10.0, 90.0, "", /*force_line=*/true);
+    std::fseek(file, 0, SEEK_END);
+    progress.update(11, 1.4, 1e-5, 10.0, 89.0);
+    progress.finish();
+    progress.finish();  // twice is harmless
+  }
+  const std::string text = contents(file);
+  std::fclose(file);
+  CHECK(text ==
+        "step 10/100 (10.0%) | loss 1.5000 | lr 1e-05 | 10.0 win/s | ETA 0:01:30\n"
+        "step 11/100 (11.0%) | loss 1.4000 | lr 1e-05 | 10.0 win/s | ETA 0:01:29\n");
+}
+
+TEST_CASE("terminal: redraws in place, throttled, and ends the line", "[logging][progress]") {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file);
+  constexpr int kUpdates = 2000;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    ProgressReporter progress(kUpdates, /*is_terminal=*/true, file);
+    for (int step = 1; step < kUpdates; ++step) progress.update(step, 1.0, 1e-5, 100.0, 10.0);
+    const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const std::string text = contents(file);
+    std::fseek(file, 0, SEEK_END);
+    INFO("elapsed " << elapsed_s << " s");
+    CHECK(count(text, '\r') >= 1);
+    CHECK(count(text, '\r') <= 2 + static_cast<size_t>(elapsed_s * 10));  // at most ~10 draws/s
+    CHECK(count(text, '\n') == 0);
+    progress.update(kUpdates, 0.5, 0.0, 100.0, 0.0);  // the last step is always drawn
+    CHECK_THAT(trim_blanks(contents(file)), Catch::EndsWith("step 2000/2000 [" + std::string(30, '#') +
+                                                              "] 100.0% | loss 0.5000 | lr 0 | 100.0 win/s | ETA 0:00:00"));
+    std::fseek(file, 0, SEEK_END);
+  }  // destructor finishes the line
+  const std::string text = contents(file);
+  std::fclose(file);
+  REQUIRE(!text.empty());
+  CHECK(text.back() == '\n');
+  CHECK_THAT(trim_blanks(text.substr(0, text.size() - 1)), Catch::EndsWith("ETA 0:00:00"));
+  CHECK(count(text, '\n') == 1);
+}
+
+TEST_CASE("terminal: a forced line is kept above the redrawn bar", "[logging][progress]") {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file);
+  ProgressReporter progress(10, /*is_terminal=*/true, file);
+  progress.update(1, 1.0, 1e-5, 5.0, 9.0, "a much longer extra text than later");
+  progress.update(2, 1.0, 1e-5, 5.0, 8.0, "", /*force_line=*/true);
+  progress.finish();
+  const std::string text = contents(file);
+  std::fclose(file);
+  const std::string bar1 = format_progress_line({1, 1.0, 1e-5, 5.0, 9.0, "a much longer extra text than later"}, 10, true);
+  const std::string plain2 = format_progress_line({2, 1.0, 1e-5, 5.0, 8.0, ""}, 10, false);
+  const std::string bar2 = format_progress_line({2, 1.0, 1e-5, 5.0, 8.0, ""}, 10, true);
+  CHECK(text == "\r" + bar1 + "\r" + std::string(bar1.size(), ' ') + "\r" + plain2 + "\n\r" + bar2 + "\n");
+}
+
+}  // namespace
+}  // namespace bert

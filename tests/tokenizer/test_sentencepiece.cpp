@@ -1,0 +1,222 @@
+// SentencePieceTokenizer and load_tokenizer: a small unigram model is trained here (on text
+// with accents, Cyrillic and CJK), then loaded through load_tokenizer and checked for
+// round trips, code-point offsets, special ids and error messages.
+#include <catch2/catch.hpp>
+
+#include <sentencepiece_trainer.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/unicode.h"
+#include "tokenizer/wordpiece.h"
+
+namespace bert {
+namespace {
+
+const char* const kCorpus[] = {
+    "The café on the corner serves naïve résumé writers every morning.",
+    "Zürich and São Paulo are far apart, but both have great coffee.",
+    "Привет мир, это небольшой текст для обучения модели.",
+    "東京は日本の首都です。大阪も大きな都市です。",
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "Students read books in the library while the rain falls outside.",
+    "Ελληνικά γράμματα και αριθμοί 12345 μαζί με σημεία στίξης!",
+};
+
+// A fresh directory under /tmp, removed with everything in it at scope exit.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char pattern[] = "/tmp/bert_test_spm_XXXXXX";
+    const char* dir = ::mkdtemp(pattern);
+    REQUIRE(dir != nullptr);
+    path = dir;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+// Trains <dir>/<name> (a unigram model) on kCorpus; user_symbols may be empty.
+void train_model(const std::string& dir, const std::string& name, const std::string& user_symbols) {
+  std::string corpus;
+  for (int repeat = 0; repeat < 20; ++repeat) {
+    for (const char* line : kCorpus) corpus += std::string(line) + "\n";
+  }
+  const std::string input = join_path(dir, "corpus.txt");
+  write_file_atomic(input, corpus);
+  std::unordered_map<std::string, std::string> args = {
+      {"input", input},
+      {"model_prefix", join_path(dir, "m")},
+      {"vocab_size", "200"},
+      {"model_type", "unigram"},
+      {"character_coverage", "1.0"},
+      {"hard_vocab_limit", "false"},
+      {"minloglevel", "2"},
+  };
+  if (!user_symbols.empty()) args["user_defined_symbols"] = user_symbols;
+  const auto status = sentencepiece::SentencePieceTrainer::Train(args);
+  INFO(status.ToString());
+  REQUIRE(status.ok());
+  REQUIRE(std::rename(join_path(dir, "m.model").c_str(), join_path(dir, name).c_str()) == 0);
+}
+
+// The text a piece stands for: "▁" is a space.
+std::string piece_text(const std::string& piece) {
+  std::string out;
+  for (size_t i = 0; i < piece.size();) {
+    if (piece.compare(i, 3, "\xE2\x96\x81") == 0) {
+      out += ' ';
+      i += 3;
+    } else {
+      out += piece[i++];
+    }
+  }
+  return out;
+}
+
+std::string substr_cp(const std::u32string& text, TokenSpan span) {
+  return unicode::u32_to_utf8(text.substr(span.first, span.second - span.first));
+}
+
+struct TrainedModel {
+  TempDir temp;
+  std::string dir = temp.path;
+  TrainedModel() { train_model(dir, "spiece.model", "[CLS],[SEP],[PAD]"); }
+};
+
+const TrainedModel& trained() {
+  static const TrainedModel model;  // trained once per test binary (well under a second)
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("SentencePiece: load_tokenizer finds spiece.model, special ids resolve",
+          "[tokenizer][sentencepiece]") {
+  const auto tokenizer = load_tokenizer(trained().dir, false);
+  REQUIRE(dynamic_cast<const SentencePieceTokenizer*>(tokenizer.get()) != nullptr);
+  REQUIRE(tokenizer->id_to_token(tokenizer->cls_id()) == "[CLS]");
+  REQUIRE(tokenizer->id_to_token(tokenizer->sep_id()) == "[SEP]");
+  REQUIRE(tokenizer->id_to_token(tokenizer->pad_id()) == "[PAD]");
+  REQUIRE(tokenizer->id_to_token(tokenizer->unk_id()) == "<unk>");
+  REQUIRE(tokenizer->vocab_size() >= 50);
+  REQUIRE_THROWS_AS(tokenizer->id_to_token(tokenizer->vocab_size()), BertError);
+}
+
+TEST_CASE("SentencePiece: pieces round-trip and offsets map back in code points",
+          "[tokenizer][sentencepiece]") {
+  const auto tokenizer = load_tokenizer(trained().dir, false);
+  const char* const texts[] = {
+      "The café serves naïve writers.",
+      "Zürich, São Paulo and 東京は日本の首都です。",
+      "Привет мир and Ελληνικά 12345!",
+      "river bank",
+  };
+  for (const char* text : texts) {
+    INFO("text: " << text);
+    const Encoding e = tokenizer->encode(text);
+    REQUIRE(e.ids.size() == e.offsets.size());
+    REQUIRE(!e.ids.empty());
+    const std::u32string cps = unicode::utf8_to_u32(text);
+    std::string joined;
+    int32_t previous_end = 0;
+    for (size_t i = 0; i < e.ids.size(); ++i) {
+      REQUIRE(e.ids[i] != tokenizer->unk_id());  // every character was in the training text
+      const std::string piece = piece_text(tokenizer->id_to_token(e.ids[i]));
+      joined += piece;
+      // The span is the piece's text without the space its "▁" stands for.
+      const std::string visible = piece[0] == ' ' ? piece.substr(1) : piece;
+      INFO("piece " << i << " '" << piece << "' at [" << e.offsets[i].first << ","
+                    << e.offsets[i].second << ")");
+      REQUIRE(substr_cp(cps, e.offsets[i]) == visible);
+      REQUIRE(e.offsets[i].first >= previous_end);
+      previous_end = e.offsets[i].second;
+    }
+    REQUIRE(joined == std::string(" ") + text);  // the dummy-prefix space, then the text
+    REQUIRE(previous_end == static_cast<int32_t>(cps.size()));
+  }
+}
+
+TEST_CASE("SentencePiece: lower-casing keeps offsets on the original text",
+          "[tokenizer][sentencepiece]") {
+  const auto lower = load_tokenizer(trained().dir, true);
+  const auto cased = load_tokenizer(trained().dir, false);
+  const std::string text = "THE CAF\xC3\x89 \xC4\xB0N Z\xC3\x9CRICH";  // "THE CAFÉ İN ZÜRICH"
+  const Encoding a = lower->encode(text);
+  const Encoding b = cased->encode("the caf\xC3\xA9 i\xCC\x87n z\xC3\xBCrich");
+  REQUIRE(a.ids == b.ids);
+  const std::u32string cps = unicode::utf8_to_u32(text);
+  REQUIRE(a.offsets.back().second == static_cast<int32_t>(cps.size()));
+  // "İ" lower-cases to two code points but is one character of the original.
+  for (const TokenSpan& span : a.offsets) {
+    REQUIRE(span.first <= span.second);
+    REQUIRE(span.second <= static_cast<int32_t>(cps.size()));
+  }
+  // Every original non-space character is covered, spaces never; only İ (two code points
+  // once lower-cased, which may land in two pieces) can be covered twice.
+  std::vector<int> covered(cps.size(), 0);
+  for (const TokenSpan& span : a.offsets) {
+    for (int32_t k = span.first; k < span.second; ++k) ++covered[k];
+  }
+  for (size_t k = 0; k < cps.size(); ++k) {
+    INFO("character " << k);
+    if (cps[k] == U' ') {
+      REQUIRE(covered[k] == 0);
+    } else {
+      REQUIRE(covered[k] >= 1);
+      REQUIRE(covered[k] <= (cps[k] == 0x130 ? 2 : 1));
+    }
+  }
+}
+
+TEST_CASE("SentencePiece: user-defined symbols, invalid UTF-8, bad models",
+          "[tokenizer][sentencepiece]") {
+  const auto tokenizer = load_tokenizer(trained().dir, false);
+  const Encoding e = tokenizer->encode("[CLS] river");
+  REQUIRE(e.ids.size() >= 2);
+  // The dummy prefix "▁" may come out as a piece of its own, with an empty span.
+  size_t k = tokenizer->id_to_token(e.ids[0]) == "\xE2\x96\x81" ? 1 : 0;
+  REQUIRE(e.ids[k] == tokenizer->cls_id());
+  REQUIRE(e.offsets[k] == TokenSpan{0, 5});
+  REQUIRE_THROWS_WITH(tokenizer->encode("ok \xC3"), Catch::Contains("invalid UTF-8 at byte 3"));
+
+  const TempDir temp;
+  const std::string& dir = temp.path;
+  // No user symbols: CLS and SEP fall back to <s> and </s>, but there is no pad piece.
+  train_model(dir, "tokenizer.model", "");
+  const std::string model = join_path(dir, "tokenizer.model");
+  REQUIRE_THROWS_AS(load_tokenizer(dir, false), InputError);
+  REQUIRE_THROWS_WITH(load_tokenizer(dir, false),
+                      Catch::Contains(model) && Catch::Contains("PAD"));
+
+  const TempDir broken_dir;
+  const std::string& broken = broken_dir.path;
+  write_file_atomic(join_path(broken, "sentencepiece.bpe.model"), "not a model");
+  REQUIRE_THROWS_WITH(load_tokenizer(broken, false),
+                      Catch::Contains(join_path(broken, "sentencepiece.bpe.model")));
+}
+
+TEST_CASE("load_tokenizer prefers vocab.txt and names an empty directory",
+          "[tokenizer]") {
+  const TempDir temp;
+  const std::string& dir = temp.path;
+  REQUIRE_THROWS_AS(load_tokenizer(dir, true), InputError);
+  REQUIRE_THROWS_WITH(load_tokenizer(dir, true),
+                      Catch::Contains(dir) && Catch::Contains("vocab.txt"));
+  write_file_atomic(join_path(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+  const auto tokenizer = load_tokenizer(dir, true);
+  REQUIRE(dynamic_cast<const WordPieceTokenizer*>(tokenizer.get()) != nullptr);
+  REQUIRE(tokenizer->encode("Hello").ids == std::vector<int32_t>{4});
+}
+
+}  // namespace bert

@@ -1,0 +1,22 @@
+// load_tokenizer: which tokenizer a model directory holds, by the files in it.
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "tokenizer/sentencepiece_tokenizer.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/wordpiece.h"
+
+namespace bert {
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir, bool do_lower_case) {
+  const std::string vocab = join_path(model_dir, "vocab.txt");
+  if (path_exists(vocab)) return std::make_unique<WordPieceTokenizer>(vocab, do_lower_case);
+  for (const char* name : {"spiece.model", "sentencepiece.bpe.model", "tokenizer.model"}) {
+    const std::string model = join_path(model_dir, name);
+    if (path_exists(model)) return std::make_unique<SentencePieceTokenizer>(model, do_lower_case);
+  }
+  throw_input_error(model_dir, "",
+                    "no tokenizer found (expected vocab.txt, spiece.model, "
+                    "sentencepiece.bpe.model or tokenizer.model)");
+}
+
+}  // namespace bert

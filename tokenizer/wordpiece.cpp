@@ -1,0 +1,135 @@
+// Greedy longest-match-first over the words basic_tokenize produces. The rest of the word is
+// first looked up whole (a hash probe on a substring of the normalised text, no string
+// built); otherwise a trie walk from the root (word start) or from the "##" node
+// (continuation) finds the longest piece in one pass.
+#include "tokenizer/wordpiece.h"
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "tokenizer/basic_tokenizer.h"
+#include "tokenizer/unicode.h"
+
+namespace bert {
+
+WordPieceTokenizer::WordPieceTokenizer(const std::string& vocab_path, bool do_lower_case)
+    : tokens_(read_lines(vocab_path)),
+      do_lower_case_(do_lower_case),
+      trie_(tokens_),
+      continuation_node_(trie_.node_of("##")) {
+  build(vocab_path);
+}
+
+WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> tokens, bool do_lower_case,
+                                       const std::string& source)
+    : tokens_(std::move(tokens)),
+      do_lower_case_(do_lower_case),
+      trie_(tokens_),
+      continuation_node_(trie_.node_of("##")) {
+  build(source);
+}
+
+void WordPieceTokenizer::build(const std::string& source) {
+  if (tokens_.empty()) throw_input_error(source, "", "vocabulary is empty (one token per line)");
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    const std::string& token = tokens_[i];
+    const auto id = static_cast<int32_t>(i);
+    word_start_.insert(token, id);
+    if (token.size() > 2 && token.compare(0, 2, "##") == 0) {
+      continuation_.insert(std::string_view(token).substr(2), id);
+    }
+    std::u32string scratch;
+    size_t bad = 0;
+    if (!unicode::decode_utf8(token, &scratch, &bad)) {
+      throw_input_error(source, "line " + std::to_string(i + 1),
+                        "invalid UTF-8 at byte " + std::to_string(bad) + " of the token");
+    }
+  }
+  struct Special {
+    const char* name;
+    int32_t* id;
+  };
+  for (const Special& s : {Special{"[CLS]", &cls_id_}, Special{"[SEP]", &sep_id_},
+                           Special{"[UNK]", &unk_id_}, Special{"[PAD]", &pad_id_}}) {
+    *s.id = word_start_.find(s.name);
+    if (*s.id < 0) {
+      throw_input_error(source, "", std::string("missing special token ") + s.name +
+                                        " (a WordPiece vocabulary needs [CLS], [SEP], [UNK] "
+                                        "and [PAD], one token per line)");
+    }
+  }
+  for (const char* name : {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"}) {
+    const int32_t id = word_start_.find(name);
+    if (id < 0) continue;
+    specials_.push_back(name);
+    special_ids_.push_back(id);
+  }
+}
+
+std::string WordPieceTokenizer::id_to_token(int32_t id) const {
+  BERT_CHECK(id >= 0 && id < vocab_size(), "token id " + std::to_string(id) +
+                                               " outside the vocabulary of " +
+                                               std::to_string(vocab_size()));
+  return tokens_[id];
+}
+
+int32_t WordPieceTokenizer::token_to_id(std::string_view token) const {
+  return word_start_.find(token);
+}
+
+Encoding WordPieceTokenizer::encode(std::string_view utf8_text) const {
+  thread_local BasicTokens words;  // reused: encode is called once per text, many times
+  basic_tokenize(utf8_text, do_lower_case_, specials_, &words);
+  const std::string_view normalized = words.normalized;
+  const std::vector<uint32_t>& byte = words.char_byte;
+  const std::vector<int32_t>& source = words.char_source;
+
+  Encoding out;
+  out.ids.reserve(words.words.size() + words.words.size() / 4);
+  out.offsets.reserve(out.ids.capacity());
+  for (const BasicTokens::Word& w : words.words) {
+    const TokenSpan whole{source[w.char_begin], source[w.char_end - 1] + 1};
+    if (w.special >= 0) {
+      out.ids.push_back(special_ids_[w.special]);
+      out.offsets.push_back(whole);
+      continue;
+    }
+    if (w.char_end - w.char_begin > kMaxInputCharsPerWord) {
+      out.ids.push_back(unk_id_);
+      out.offsets.push_back(whole);
+      continue;
+    }
+    const size_t first_piece = out.ids.size();
+    bool bad = false;
+    for (int32_t start = w.char_begin; start < w.char_end;) {
+      const bool at_word_start = start == w.char_begin;
+      const uint32_t begin_byte = byte[start];
+      const std::string_view rest = normalized.substr(begin_byte, byte[w.char_end] - begin_byte);
+      int32_t id = (at_word_start ? word_start_ : continuation_).find(rest);
+      int32_t end = w.char_end;
+      if (id < 0) {
+        const int32_t from = at_word_start ? TokenTrie::kRoot : continuation_node_;
+        size_t length = 0;
+        id = from < 0 ? -1 : trie_.longest_prefix(from, rest, &length);
+        if (id < 0) {
+          bad = true;
+          break;
+        }
+        // Vocabulary tokens are whole UTF-8 characters, so the match ends on a boundary.
+        end = start + 1;
+        while (byte[end] - begin_byte < length) ++end;
+      }
+      out.ids.push_back(id);
+      out.offsets.push_back({source[start], source[end - 1] + 1});
+      start = end;
+    }
+    if (bad) {
+      out.ids.resize(first_piece);
+      out.offsets.resize(first_piece);
+      out.ids.push_back(unk_id_);
+      out.offsets.push_back(whole);
+    }
+  }
+  return out;
+}
+
+}  // namespace bert
