@@ -15,6 +15,9 @@
 #include "engine/core/file_io.h"
 #include "engine/evaluator.h"
 #include "engine/io/model_dir.h"
+#include "engine/logging/metrics_log.h"
+#include "engine/logging/progress.h"
+#include "engine/logging/tensorboard_writer.h"
 #include "engine/optimizer.h"
 #include "engine/squad_job.h"
 #include "engine/trainer.h"
@@ -94,13 +97,6 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
     throw FlagError("--num_train_epochs must be positive when --max_steps is not given");
 }
 
-std::string format_eta(double seconds) {
-  const long total = static_cast<long>(seconds + 0.5);
-  char text[32];
-  std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", total / 3600, (total / 60) % 60, total % 60);
-  return text;
-}
-
 int run(int argc, char** argv) {
   TrainOptions o;
   FlagParser parser("train_squad", "Fine-tunes BERT for extractive question answering on SQuAD "
@@ -143,6 +139,11 @@ int run(int argc, char** argv) {
   loaded.tensors.clear();
   std::fprintf(stderr, "[model] %zu parameters on %s\n", model.layout().total(), backend->name().c_str());
 
+  // Metrics go to output_dir/trainer_log.jsonl and TensorBoard event files in output_dir/runs.
+  MetricsLog metrics(join_path(o.output_dir, "trainer_log.jsonl"));
+  TensorBoardWriter tensorboard(join_path(o.output_dir, "runs"));
+
+  int64_t total_train_steps_done = 0;
   if (o.do_train) {
     TrainConfig tc;
     tc.batch_size = o.per_device_train_batch_size;
@@ -166,19 +167,32 @@ int run(int argc, char** argv) {
       save_model_dir(dir, config, model.parameters(), vocab, o.do_lower_case);
     };
     Trainer trainer(model, optimizer, tc);
+    ProgressReporter progress(total, ProgressReporter::stderr_is_terminal());
     const TrainSummary summary = trainer.train(
         train.windows,
         [&](const TrainProgress& p) {
-          std::printf("step %lld/%lld | epoch %.2f | loss %.4f | lr %.3g | grad_norm %.4f | %.1f windows/s | ETA %s\n",
-                      static_cast<long long>(p.step), static_cast<long long>(p.total_steps), p.epoch, p.loss,
-                      p.learning_rate, p.grad_norm, p.windows_per_second, format_eta(p.eta_seconds).c_str());
-          std::fflush(stdout);
+          char extra[96];
+          std::snprintf(extra, sizeof extra, "epoch %.2f | grad_norm %.4f", p.epoch, p.grad_norm);
+          progress.update(p.step, p.loss, p.learning_rate, p.windows_per_second, p.eta_seconds,
+                          p.skipped_updates ? std::string(extra) + " | skipped " + std::to_string(p.skipped_updates)
+                                            : std::string(extra),
+                          p.logging_step);
+          if (!p.logging_step) return;
+          const std::vector<std::pair<std::string, double>> values = {
+              {"epoch", p.epoch}, {"loss", p.loss}, {"learning_rate", p.learning_rate},
+              {"grad_norm", p.grad_norm}, {"windows_per_second", p.windows_per_second}};
+          metrics.write(p.step, values);
+          std::vector<std::pair<std::string, double>> scalars;
+          for (const auto& [name, value] : values) scalars.emplace_back("train/" + name, value);
+          tensorboard.add_scalars(scalars, p.step);
         },
         [&](int64_t step) {
           const std::string dir = join_path(o.output_dir, "checkpoint-" + std::to_string(step));
           save(dir);
           std::fprintf(stderr, "[train] saved %s\n", dir.c_str());
         });
+    progress.finish();
+    total_train_steps_done = summary.steps;
     save(o.output_dir);
     std::string results = "{\n    \"train_steps\": " + std::to_string(summary.steps) +
                           ",\n    \"train_loss\": " + format_python_float(summary.final_loss) +
@@ -195,6 +209,9 @@ int run(int argc, char** argv) {
     const EvalOutcome outcome = evaluate_model(model, eval.dataset, eval.windows, o.per_device_eval_batch_size,
                                                PostprocessConfig{o.n_best_size, o.max_answer_length});
     write_eval_outputs(o.output_dir, outcome, eval.windows.size());
+    const int64_t step = o.do_train ? total_train_steps_done : 0;
+    metrics.write(step, {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1}});
+    tensorboard.add_scalars({{"eval/exact_match", outcome.scores.exact_match}, {"eval/f1", outcome.scores.f1}}, step);
     std::fprintf(stderr, "[eval] %zu windows in %.1f s; predictions in %s\n", eval.windows.size(),
                  outcome.seconds, o.output_dir.c_str());
     std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(outcome.scores.exact_match).c_str(),

@@ -286,7 +286,8 @@ WindowCache read_window_cache(const std::string& path) {
                                           " (rebuild it with prepare_squad)");
   constexpr uint64_t kLimit = std::numeric_limits<int32_t>::max();
   if (header.num_windows >= kLimit || header.num_tokens > kLimit || header.num_examples >= kLimit ||
-      header.example_id_bytes > kLimit || header.max_seq_length < 4 || header.doc_stride < 0)
+      header.example_id_bytes > kLimit || header.max_seq_length < 4 || header.doc_stride < 0 ||
+      header.reserved != 0)
     throw_input_error(path, "header", "implausible counts or settings (corrupt cache)");
   const uint64_t windows = header.num_windows, tokens = header.num_tokens;
   const uint64_t expected_payload = payload_bytes_for(header);

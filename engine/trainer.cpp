@@ -87,7 +87,8 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const LogFn& log
   double interval_loss = 0;
   int64_t interval_micro = 0, interval_windows = 0, total_windows = 0, skipped = 0;
   uint32_t micro_step = 0;
-  for (int64_t step = optimizer_.steps_done(); step < total; ++step) {
+  const int64_t first_step = optimizer_.steps_done();
+  for (int64_t step = first_step; step < total; ++step) {
     model_.zero_gradients();
     double step_loss = 0;
     for (int micro = 0; micro < config_.gradient_accumulation_steps; ++micro) {
@@ -113,7 +114,8 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const LogFn& log
     interval_loss += step_loss;
     ++interval_micro;
     const int64_t done = step + 1;
-    if (log && (done % std::max<int64_t>(1, config_.logging_steps) == 0 || done == total)) {
+    const bool logging_step = done % std::max<int64_t>(1, config_.logging_steps) == 0 || done == total;
+    if (log) {
       const auto now = std::chrono::steady_clock::now();
       const double interval_seconds = std::chrono::duration<double>(now - interval_start).count();
       const double elapsed = std::chrono::duration<double>(now - started).count();
@@ -125,14 +127,17 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const LogFn& log
       progress.learning_rate = lr;
       progress.grad_norm = stats.grad_norm;
       progress.windows_per_second = interval_windows / std::max(1e-9, interval_seconds);
-      progress.eta_seconds = elapsed / double(done - 0) * double(total - done);
+      progress.eta_seconds = elapsed / double(done - first_step) * double(total - done);
       progress.skipped_updates = skipped;
+      progress.logging_step = logging_step;
       log(progress);
-      summary.final_loss = progress.loss;
+      if (logging_step) summary.final_loss = progress.loss;
+    }
+    if (logging_step) {
       interval_loss = 0;
       interval_micro = 0;
       interval_windows = 0;
-      interval_start = now;
+      interval_start = std::chrono::steady_clock::now();
     }
     if (save && config_.save_steps > 0 && done % config_.save_steps == 0 && done != total) save(done);
   }

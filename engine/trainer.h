@@ -38,6 +38,7 @@ struct TrainProgress {
   double windows_per_second = 0;
   double eta_seconds = 0;
   int64_t skipped_updates = 0;  // non-finite gradient norms so far
+  bool logging_step = false;    // a logging_steps boundary (or the last step): log a line
 };
 
 struct TrainSummary {
@@ -55,6 +56,8 @@ int64_t warmup_steps_for(const TrainConfig& config, int64_t total_steps);
 
 class Trainer {
  public:
+  // Called after every optimizer step; loss and windows/s cover the steps since the last
+  // logging step, and `logging_step` marks the steps that should leave a log line.
   using LogFn = std::function<void(const TrainProgress&)>;
   using SaveFn = std::function<void(int64_t step)>;
 

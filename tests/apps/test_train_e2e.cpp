@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/core/file_io.h"
+#include "engine/logging/tensorboard_reader.h"
 
 namespace bert {
 namespace {
@@ -85,6 +86,13 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
   CHECK(losses.back() < 0.4 * losses.front());
   CHECK(path_exists(out + "/checkpoint-60/model.safetensors"));
   CHECK(path_exists(out + "/model.safetensors"));
+  // The same 12 logging points as JSON Lines and as TensorBoard scalars.
+  CHECK(read_lines(out + "/trainer_log.jsonl").size() == 12);
+  size_t loss_events = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(out + "/runs"))
+    for (const ScalarEvent& event : read_tensorboard_scalars(entry.path().string()))
+      loss_events += event.tag == "train/loss";
+  CHECK(loss_events == 12);
 
   const CommandResult scored = run_command(std::string(EVAL_SQUAD_BIN) + " --device cpu --model_name_or_path " + out +
                                            " --validation_file " + data + " --output_dir " + out + "/eval");

@@ -1,0 +1,175 @@
+// Model-level checks beyond the golden: gradient accumulation equals one large batch,
+// dropout masks are regenerated consistently (finite differences through the whole model
+// with dropout on), the learning-rate schedule and the data order.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <set>
+
+#include "engine/bert_qa_model.h"
+#include "engine/io/param_specs.h"
+#include "engine/optimizer.h"
+#include "engine/trainer.h"
+#include "tests/test_support.h"
+
+namespace bert {
+namespace {
+
+BertConfig small_config(float dropout) {
+  BertConfig config;
+  config.vocab_size = 50;
+  config.hidden_size = 8;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 2;
+  config.intermediate_size = 12;
+  config.max_position_embeddings = 16;
+  config.hidden_dropout_prob = dropout;
+  config.attention_probs_dropout_prob = dropout;
+  return config;
+}
+
+// Sequences of the given lengths with deterministic ids and labels inside each sequence.
+PackedBatch make_batch(const std::vector<int>& lengths, int seed) {
+  PackedBatch batch;
+  batch.cu_seqlens.push_back(0);
+  for (size_t b = 0; b < lengths.size(); ++b) {
+    for (int t = 0; t < lengths[b]; ++t) {
+      batch.input_ids.push_back((seed * 7 + int(b) * 13 + t * 5) % 50);
+      batch.token_type_ids.push_back(t > lengths[b] / 2 ? 1 : 0);
+      batch.position_ids.push_back(t);
+    }
+    batch.cu_seqlens.push_back(batch.cu_seqlens.back() + lengths[b]);
+    batch.start_positions.push_back((seed + int(b)) % lengths[b]);
+    batch.end_positions.push_back((seed + 2 * int(b) + 1) % lengths[b]);
+  }
+  return batch;
+}
+
+PackedBatch concat(const PackedBatch& a, const PackedBatch& b) {
+  PackedBatch out = a;
+  out.input_ids.insert(out.input_ids.end(), b.input_ids.begin(), b.input_ids.end());
+  out.token_type_ids.insert(out.token_type_ids.end(), b.token_type_ids.begin(), b.token_type_ids.end());
+  out.position_ids.insert(out.position_ids.end(), b.position_ids.begin(), b.position_ids.end());
+  for (size_t i = 1; i < b.cu_seqlens.size(); ++i) out.cu_seqlens.push_back(a.tokens() + b.cu_seqlens[i]);
+  out.start_positions.insert(out.start_positions.end(), b.start_positions.begin(), b.start_positions.end());
+  out.end_positions.insert(out.end_positions.end(), b.end_positions.begin(), b.end_positions.end());
+  return out;
+}
+
+std::vector<double> flat(const std::map<std::string, std::vector<double>>& tensors) {
+  std::vector<double> out;
+  for (const auto& [name, values] : tensors) out.insert(out.end(), values.begin(), values.end());
+  return out;
+}
+
+TEST_CASE("two accumulated micro-batches give the gradient of one batch", "[engine]") {
+  const BertConfig config = small_config(0.0f);
+  const PackedBatch first = make_batch({5, 9}, 1), second = make_batch({3, 11}, 2);
+  const PackedBatch both = concat(first, second);
+  auto backend = make_cpu_backend(true);
+  BertQaModel model(*backend, config, both.tokens(), both.batch());
+  model.set_parameters(init_bert_qa_params(config, 3));
+
+  PassContext whole;
+  model.zero_gradients();
+  model.load_batch(both);
+  const double loss = model.forward(whole, true);
+  model.backward(whole);
+  const std::vector<double> reference = flat(model.gradients());
+
+  PassContext half;
+  half.loss_scale = 0.5;
+  model.zero_gradients();
+  double accumulated_loss = 0;
+  for (const PackedBatch* micro : {&first, &second}) {
+    model.load_batch(*micro);
+    accumulated_loss += 0.5 * model.forward(half, true);
+    model.backward(half);
+  }
+  CHECK(accumulated_loss == Approx(loss).epsilon(1e-12));
+  REQUIRE_CLOSE("accumulated gradients", test::compare_close(flat(model.gradients()), reference, 1e-14, 1e-10));
+}
+
+TEST_CASE("with dropout on, backward is the gradient of the same masked forward", "[engine]") {
+  const BertConfig config = small_config(0.25f);
+  const PackedBatch batch = make_batch({6, 4, 9}, 5);
+  auto backend = make_cpu_backend(true);
+  BertQaModel model(*backend, config, batch.tokens(), batch.batch());
+  const auto initial = init_bert_qa_params(config, 11);
+  model.set_parameters(initial);
+  model.load_batch(batch);
+
+  PassContext context;
+  context.training = true;
+  context.seed = 1234;
+  context.micro_step = 7;
+  model.zero_gradients();
+  const double loss = model.forward(context, true);
+  CHECK(model.forward(context, true) == loss);  // same key and counter: same masks
+  PassContext other = context;
+  other.micro_step = 8;
+  CHECK(model.forward(other, true) != loss);   // a new micro-step draws new masks
+  PassContext eval;
+  CHECK(model.forward(eval, true) != loss);    // no dropout at inference
+
+  model.forward(context, true);
+  model.backward(context);
+  const auto grads = model.gradients();
+  // Central differences on a few elements of tensors spread through the model.
+  for (const std::string name : {"bert.embeddings.word_embeddings.weight", "bert.embeddings.LayerNorm.weight",
+                                 "bert.encoder.layer.0.attention.self.query.weight",
+                                 "bert.encoder.layer.1.attention.self.value.bias",
+                                 "bert.encoder.layer.1.intermediate.dense.weight", "qa_outputs.weight"}) {
+    const ParamSlot& slot = model.layout().slot(name);
+    for (size_t element : {size_t(0), slot.numel / 3, slot.numel - 1}) {
+      // word_embeddings rows only get gradient from ids in the batch; pick one that appears.
+      if (name == "bert.embeddings.word_embeddings.weight") element = size_t(batch.input_ids[4]) * 8 + element % 8;
+      const double h = 1e-5;
+      // Perturb through the master buffer in double (set_parameters would round to float).
+      Tensor master = model.master_params();
+      std::vector<double> values = backend->download(master);
+      const double original = values[slot.offset + element];
+      values[slot.offset + element] = original + h;
+      backend->upload(master, values.data(), values.size());
+      const double plus = model.forward(context, true);
+      values[slot.offset + element] = original - h;
+      backend->upload(master, values.data(), values.size());
+      const double minus = model.forward(context, true);
+      values[slot.offset + element] = original;
+      backend->upload(master, values.data(), values.size());
+      const double numeric = (plus - minus) / (2 * h);
+      const double analytic = grads.at(name)[element];
+      INFO(name << "[" << element << "] analytic " << analytic << " numeric " << numeric);
+      CHECK(std::fabs(analytic - numeric) <= 1e-6 + 1e-5 * std::fabs(numeric));
+    }
+  }
+}
+
+TEST_CASE("linear warmup then linear decay, as get_linear_schedule_with_warmup", "[engine]") {
+  CHECK(linear_schedule_lr(1.0, 0, 10, 110) == 0.0);
+  CHECK(linear_schedule_lr(1.0, 5, 10, 110) == Approx(0.5));
+  CHECK(linear_schedule_lr(1.0, 10, 10, 110) == Approx(1.0));
+  CHECK(linear_schedule_lr(1.0, 60, 10, 110) == Approx(0.5));
+  CHECK(linear_schedule_lr(1.0, 110, 10, 110) == 0.0);
+  CHECK(linear_schedule_lr(2.0, 0, 0, 4) == Approx(2.0));
+  TrainConfig config;
+  config.batch_size = 8;
+  config.gradient_accumulation_steps = 2;
+  config.num_train_epochs = 2;
+  CHECK(total_train_steps(config, 100) == 12);  // 13 batches / 2 = 6 per epoch
+  config.warmup_ratio = 0.1;
+  CHECK(warmup_steps_for(config, 12) == 2);
+  config.max_steps = 5;
+  CHECK(total_train_steps(config, 100) == 5);
+}
+
+TEST_CASE("epoch order is a seeded permutation", "[engine]") {
+  const std::vector<size_t> a = epoch_order(1000, 42, 0);
+  CHECK(a == epoch_order(1000, 42, 0));
+  CHECK(a != epoch_order(1000, 42, 1));
+  CHECK(a != epoch_order(1000, 43, 0));
+  CHECK(std::set<size_t>(a.begin(), a.end()).size() == 1000);
+}
+
+}  // namespace
+}  // namespace bert

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The main job on its built-in default, offline, on a CPU-only machine: builds the apps, then
+# fine-tunes a tiny randomly initialised BERT (data/samples/tiny-bert-uncased: 2 layers,
+# hidden 128, the bert-base-uncased vocab) on two SQuAD v1.1 dev articles
+# (data/samples/squad-mini.json) and evaluates it on the same articles — a fit check that
+# exercises every stage (tokenizer, windows, training, checkpoint, span selection, EM/F1).
+# Takes a few minutes on 2 cores. Output: out/demo (model, predictions, logs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${BUILD_DIR:-build}
+generator=()
+if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
+cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build_dir" -j "${JOBS:-$(nproc)}" --target train_squad eval_squad
+"$build_dir/apps/train_squad" \
+  --model_name_or_path data/samples/tiny-bert-uncased \
+  --train_file data/samples/squad-mini.json \
+  --validation_file data/samples/squad-mini.json \
+  --do_train --do_eval --device "${DEVICE:-auto}" \
+  --per_device_train_batch_size 16 --learning_rate 1e-3 --warmup_ratio 0.1 \
+  --num_train_epochs "${EPOCHS:-25}" --logging_steps 20 --save_steps 0 --seed 42 \
+  --output_dir "${OUTPUT_DIR:-out/demo}" "$@"
