@@ -30,8 +30,8 @@ __global__ void adamw_kernel(float* param, float* exp_avg, float* exp_avg_sq, bf
     float p = param[i];
     if (s.decays) p = p * s.decay;
     const float m = exp_avg[i];
-    const float new_m = s.small_weight ? m + s.lerp_weight * (g - m)
-                                       : g - (g - m) * (1.0f - s.lerp_weight);
+    const float new_m =
+        s.small_weight ? m + s.lerp_weight * (g - m) : g - (g - m) * (1.0f - s.lerp_weight);
     const float new_v = exp_avg_sq[i] * s.beta2 + s.square_weight * g * g;
     const float denom = sqrtf(new_v) / s.bias_correction2_sqrt + s.eps;
     p = p + s.neg_step_size * new_m / denom;
@@ -85,8 +85,8 @@ __global__ void clip_scale_kernel(float* scale, const double* sum_squares, doubl
 void adamw_update_cuda(float* param, float* exp_avg, float* exp_avg_sq, bf16* param_bf16,
                        const float* grad, size_t count, const AdamWHyper& hyper, float grad_scale,
                        const float* device_grad_scale, GpuStream stream) {
-  BERT_CHECK(hyper.step >= 1, "adamw_update_cuda: step must be >= 1, got " +
-                                  std::to_string(hyper.step));
+  BERT_CHECK(hyper.step >= 1,
+             "adamw_update_cuda: step must be >= 1, got " + std::to_string(hyper.step));
   if (count == 0) return;
   const double step = static_cast<double>(hyper.step);
   const double bias_correction1 = 1.0 - std::pow(hyper.beta1, step);

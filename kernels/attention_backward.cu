@@ -25,7 +25,8 @@ __global__ void row_dot_kernel(float* row_dot, const bf16* d_ctx, const bf16* ct
   if (warp >= rows) return;  // rows = tokens·heads; head slices are contiguous in [tokens, hidden]
   const size_t base = static_cast<size_t>(warp) * head_dim;
   float sum = 0.0f;
-  for (int c = lane; c < head_dim; c += 32) sum += to_float(d_ctx[base + c]) * to_float(ctx[base + c]);
+  for (int c = lane; c < head_dim; c += 32)
+    sum += to_float(d_ctx[base + c]) * to_float(ctx[base + c]);
   sum = warp_sum(sum);
   if (lane == 0) row_dot[warp] = sum;
 }
@@ -48,15 +49,15 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
   static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
   extern __shared__ float4 shared_raw[];
   float* k_tile = reinterpret_cast<float*>(shared_raw);  // [key][d]
-  float* v_tile = k_tile + kTileFloats;                   // [key][d]
-  float* q_tile = v_tile + kTileFloats;                   // [query][d]
-  float* q_transposed = q_tile + kTileFloats;             // [d][query]
-  float* do_tile = q_transposed + kTileFloats;            // [query][d]
-  float* do_transposed = do_tile + kTileFloats;           // [d][query]
-  float* pd_tile = do_transposed + kTileFloats;           // [key][query]: dropout(P)ᵀ
-  float* ds_tile = pd_tile + kTileFloats;                 // [key][query]: dSᵀ
-  float* lse_log2 = ds_tile + kTileFloats;                // [query]
-  float* dot = lse_log2 + kTile;                          // [query]
+  float* v_tile = k_tile + kTileFloats;                  // [key][d]
+  float* q_tile = v_tile + kTileFloats;                  // [query][d]
+  float* q_transposed = q_tile + kTileFloats;            // [d][query]
+  float* do_tile = q_transposed + kTileFloats;           // [query][d]
+  float* do_transposed = do_tile + kTileFloats;          // [d][query]
+  float* pd_tile = do_transposed + kTileFloats;          // [key][query]: dropout(P)ᵀ
+  float* ds_tile = pd_tile + kTileFloats;                // [key][query]: dSᵀ
+  float* lse_log2 = ds_tile + kTileFloats;               // [query]
+  float* dot = lse_log2 + kTile;                         // [query]
 
   const AttentionShape& shape = args.shape;
   const int sequence = blockIdx.x / args.tiles, key_block = blockIdx.x % args.tiles;
@@ -87,11 +88,12 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
     __syncthreads();  // previous tiles no longer read
     load_tile<kHeadDim>(q_tile, q_transposed, head_qkv + query_start * row_stride, row_stride,
                         query_count);
-    load_tile<kHeadDim>(do_tile, do_transposed, head_dctx + static_cast<size_t>(query_start) * hidden,
-                        hidden, query_count);
+    load_tile<kHeadDim>(do_tile, do_transposed,
+                        head_dctx + static_cast<size_t>(query_start) * hidden, hidden, query_count);
     if (threadIdx.x < kTile) {
       const int query = threadIdx.x;
-      const size_t index = static_cast<size_t>(first_token + query_start + query) * shape.heads + head;
+      const size_t index =
+          static_cast<size_t>(first_token + query_start + query) * shape.heads + head;
       lse_log2[query] = query < query_count ? args.lse[index] * kLog2e : 0.0f;
       dot[query] = query < query_count ? args.row_dot[index] : 0.0f;
     }
@@ -155,11 +157,11 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
   static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
   extern __shared__ float4 shared_raw[];
   float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
-  float* do_tile = q_tile + kTileFloats;                  // [query][d]
-  float* k_tile = do_tile + kTileFloats;                  // [key][d]
-  float* k_transposed = k_tile + kTileFloats;             // [d][key]
-  float* v_transposed = k_transposed + kTileFloats;       // [d][key]
-  float* ds_tile = v_transposed + kTileFloats;            // [query][key]
+  float* do_tile = q_tile + kTileFloats;                 // [query][d]
+  float* k_tile = do_tile + kTileFloats;                 // [key][d]
+  float* k_transposed = k_tile + kTileFloats;            // [d][key]
+  float* v_transposed = k_transposed + kTileFloats;      // [d][key]
+  float* ds_tile = v_transposed + kTileFloats;           // [query][key]
 
   const AttentionShape& shape = args.shape;
   const int sequence = blockIdx.x / args.tiles, query_block = blockIdx.x % args.tiles;
@@ -174,9 +176,10 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
   const bf16* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
   const bf16* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
-  load_tile<kHeadDim>(q_tile, nullptr, head_qkv + query_start * row_stride, row_stride, query_count);
-  load_tile<kHeadDim>(do_tile, nullptr, head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
+  load_tile<kHeadDim>(q_tile, nullptr, head_qkv + query_start * row_stride, row_stride,
                       query_count);
+  load_tile<kHeadDim>(do_tile, nullptr, head_dctx + static_cast<size_t>(query_start) * hidden,
+                      hidden, query_count);
 
   const int ty = thread_row(), tx = thread_col();
   const bool dropout_on = args.dropout.probability > 0.0f;
@@ -265,8 +268,16 @@ void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, co
                                                              shape.head_dim);
   CUDA_LAUNCH_CHECK("row_dot_kernel");
 
-  BackwardArgs args{d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
-                    tiles_per_sequence(shape), 1.0f / sqrtf(static_cast<float>(shape.head_dim)),
+  BackwardArgs args{d_qkv,
+                    d_ctx,
+                    qkv,
+                    lse,
+                    row_dot,
+                    cu_seqlens,
+                    shape,
+                    dropout,
+                    tiles_per_sequence(shape),
+                    1.0f / sqrtf(static_cast<float>(shape.head_dim)),
                     kLog2e / sqrtf(static_cast<float>(shape.head_dim))};
   const dim3 grid(shape.batch * args.tiles, shape.heads);
 

@@ -15,9 +15,9 @@
 namespace bert {
 namespace attention {
 
-constexpr int kTile = 64;       // queries or keys per tile
-constexpr int kThreads = 256;   // 16 × 16 threads, 4 × 4 results each
-constexpr int kPitch = 68;      // floats per shared-memory row
+constexpr int kTile = 64;      // queries or keys per tile
+constexpr int kThreads = 256;  // 16 × 16 threads, 4 × 4 results each
+constexpr int kPitch = 68;     // floats per shared-memory row
 constexpr int kTileFloats = kTile * kPitch;
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
@@ -46,8 +46,9 @@ __device__ __forceinline__ void load_tile(float* natural, float* transposed, con
   }
 }
 
-// acc[i][j] += Σ_k a[(4·ty + i)·kPitch + k] · b[k·kPitch + 4·tx + j] for k < depth (depth % 4 == 0).
-__device__ __forceinline__ void tile_mma(float acc[4][4], const float* a, const float* b, int depth) {
+// acc[i][j] += Σ_k a[(4·ty + i)·kPitch + k] · b[k·kPitch + 4·tx + j], k < depth (a multiple of 4).
+__device__ __forceinline__ void tile_mma(float acc[4][4], const float* a, const float* b,
+                                         int depth) {
   const int ty = thread_row(), tx = thread_col();
 #pragma unroll 4
   for (int k = 0; k < depth; k += 4) {
@@ -101,15 +102,17 @@ __device__ __forceinline__ uint64_t dropout_row_index(int query_token, int head,
   return (static_cast<uint64_t>(query_token) * shape.heads + head) * shape.max_positions;
 }
 
-inline int tiles_per_sequence(const AttentionShape& shape) { return div_up(shape.max_positions, kTile); }
+inline int tiles_per_sequence(const AttentionShape& shape) {
+  return div_up(shape.max_positions, kTile);
+}
 
 inline void check_shape(const AttentionShape& shape, const char* op) {
   BERT_CHECK(shape.tokens >= 0 && shape.batch >= 0 && shape.heads > 0 && shape.head_dim == 64 &&
                  shape.max_positions > 0,
              std::string(op) + ": tokens " + std::to_string(shape.tokens) + ", batch " +
                  std::to_string(shape.batch) + ", heads " + std::to_string(shape.heads) +
-                 ", head_dim " + std::to_string(shape.head_dim) + " (only 64 is built), max_positions " +
-                 std::to_string(shape.max_positions));
+                 ", head_dim " + std::to_string(shape.head_dim) +
+                 " (only 64 is built), max_positions " + std::to_string(shape.max_positions));
 }
 
 }  // namespace attention

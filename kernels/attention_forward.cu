@@ -17,13 +17,14 @@ constexpr size_t kForwardSharedBytes = 4 * kTileFloats * sizeof(float);  // Q, K
 template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
-                             AttentionShape shape, DropoutSpec dropout, int tiles, float scale_log2) {
+                             AttentionShape shape, DropoutSpec dropout, int tiles,
+                             float scale_log2) {
   static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
   extern __shared__ float4 shared_raw[];
   float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
-  float* k_transposed = q_tile + kTileFloats;             // [d][key]
-  float* v_tile = k_transposed + kTileFloats;             // [key][d]
-  float* p_tile = v_tile + kTileFloats;                   // [query][key]
+  float* k_transposed = q_tile + kTileFloats;            // [d][key]
+  float* v_tile = k_transposed + kTileFloats;            // [key][d]
+  float* p_tile = v_tile + kTileFloats;                  // [query][key]
 
   const int sequence = blockIdx.x / tiles, query_block = blockIdx.x % tiles, head = blockIdx.y;
   const int first_token = cu_seqlens[sequence];
@@ -35,7 +36,8 @@ __global__ void __launch_bounds__(kThreads)
   const int hidden = shape.heads * kHeadDim;
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
   const bf16* head_qkv = qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
-  load_tile<kHeadDim>(q_tile, nullptr, head_qkv + query_start * row_stride, row_stride, query_count);
+  load_tile<kHeadDim>(q_tile, nullptr, head_qkv + query_start * row_stride, row_stride,
+                      query_count);
 
   const int ty = thread_row(), tx = thread_col();
   const bool dropout_on = dropout.probability > 0.0f;
@@ -52,8 +54,8 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();  // the previous tile's K, V and P are no longer read
     load_tile<kHeadDim>(nullptr, k_transposed, head_qkv + hidden + key_start * row_stride,
                         row_stride, key_count);
-    load_tile<kHeadDim>(v_tile, nullptr, head_qkv + 2 * hidden + key_start * row_stride,
-                        row_stride, key_count);
+    load_tile<kHeadDim>(v_tile, nullptr, head_qkv + 2 * hidden + key_start * row_stride, row_stride,
+                        key_count);
     __syncthreads();
 
     float scores[4][4];
@@ -105,7 +107,8 @@ __global__ void __launch_bounds__(kThreads)
     for (int j = 0; j < 4; ++j) values[j] = out[i][j] * inverse;
     store_bf16x4(ctx + static_cast<size_t>(token) * hidden + head * kHeadDim + 4 * tx, values);
     if (tx == 0)
-      lse[static_cast<size_t>(token) * shape.heads + head] = (row_max[i] + log2f(row_sum[i])) * kLn2;
+      lse[static_cast<size_t>(token) * shape.heads + head] =
+          (row_max[i] + log2f(row_sum[i])) * kLn2;
   }
 }
 
@@ -119,7 +122,8 @@ void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_
   const char* op = "attention_forward_cuda";
   check_shape(shape, op);
   if (shape.tokens == 0 || shape.batch == 0) return;
-  BERT_CHECK(is_aligned(qkv, 8) && is_aligned(ctx, 8), std::string(op) + ": qkv and ctx must be 8-byte aligned");
+  BERT_CHECK(is_aligned(qkv, 8) && is_aligned(ctx, 8),
+             std::string(op) + ": qkv and ctx must be 8-byte aligned");
   const int tiles = tiles_per_sequence(shape);
   const float scale_log2 = kLog2e / sqrtf(static_cast<float>(shape.head_dim));
   auto kernel = attention_forward_kernel<64>;

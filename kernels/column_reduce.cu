@@ -4,8 +4,8 @@
 namespace bert {
 namespace {
 
-__global__ void column_partials_finish_kernel(float* out, const float* partial, int tiles, int width,
-                                              size_t stride) {
+__global__ void column_partials_finish_kernel(float* out, const float* partial, int tiles,
+                                              int width, size_t stride) {
   const int col = blockIdx.x * blockDim.x + threadIdx.x;
   if (col >= width) return;
   float total = 0.0f;
@@ -19,7 +19,7 @@ void launch_column_partials_finish(float* out, const float* partial, int tiles, 
                                    size_t stride, cudaStream_t stream) {
   if (width <= 0) return;
   column_partials_finish_kernel<<<div_up(width, 256), 256, 0, stream>>>(out, partial, tiles, width,
-                                                                         stride);
+                                                                        stride);
   CUDA_LAUNCH_CHECK("column_partials_finish_kernel");
 }
 

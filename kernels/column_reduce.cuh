@@ -63,7 +63,8 @@ void launch_column_sum(float* out, int rows, int width, ElementOp op, float* par
   if (rows <= 0 || width <= 0) return;
   const int tiles = column_row_tiles(rows);
   const dim3 grid(div_up(width, kColumnTileCols), tiles);
-  column_partials_kernel<ElementOp><<<grid, dim3(32, kColumnRowGroups), 0, stream>>>(partial, rows, width, op);
+  column_partials_kernel<ElementOp>
+      <<<grid, dim3(32, kColumnRowGroups), 0, stream>>>(partial, rows, width, op);
   CUDA_LAUNCH_CHECK(name);
   launch_column_partials_finish(out, partial, tiles, width, static_cast<size_t>(width), stream);
 }

@@ -10,13 +10,15 @@ constexpr int kThreads = 256;
 
 __global__ void f32_to_bf16_kernel(bf16* out, const float* inp, size_t count) {
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count; i += stride)
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += stride)
     out[i] = to_bf16(inp[i]);
 }
 
 __global__ void bf16_to_f32_kernel(float* out, const bf16* inp, size_t count) {
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count; i += stride)
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += stride)
     out[i] = to_float(inp[i]);
 }
 

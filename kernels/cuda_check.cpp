@@ -18,8 +18,9 @@ void throw_cuda_error(int code, const char* call, const char* file, int line) {
 
 void throw_cublas_error(int status, const char* call, const char* file, int line) {
   const cublasStatus_t value = static_cast<cublasStatus_t>(status);
-  throw_check_failure(call, file, line,
-                      std::string(cublasLtGetStatusName(value)) + ": " + cublasLtGetStatusString(value));
+  throw_check_failure(
+      call, file, line,
+      std::string(cublasLtGetStatusName(value)) + ": " + cublasLtGetStatusString(value));
 }
 
 bool cuda_sync_after_launch() {

@@ -1,7 +1,8 @@
 // One checking helper behind CUDA_CHECK / CUBLAS_CHECK (and later NCCL/cuDNN): a failed call
 // throws bert::BertError("<call> failed at <file>:<line>: <error name>: <error string>").
 // CUDA_LAUNCH_CHECK(name) follows every kernel launch; with BERT_CUDA_SYNC=1 in the environment
-// it also synchronises the device, so an asynchronous fault is reported at the kernel that caused it.
+// it also synchronises the device, so an asynchronous fault is reported at the kernel that caused
+// it.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -19,10 +20,10 @@ bool cuda_sync_after_launch();
 
 }  // namespace bert
 
-#define CUDA_CHECK(call)                                                                 \
-  do {                                                                                   \
-    const cudaError_t bert_cuda_status_ = (call);                                        \
-    if (bert_cuda_status_ != cudaSuccess)                                                \
+#define CUDA_CHECK(call)                                                                        \
+  do {                                                                                          \
+    const cudaError_t bert_cuda_status_ = (call);                                               \
+    if (bert_cuda_status_ != cudaSuccess)                                                       \
       ::bert::throw_cuda_error(static_cast<int>(bert_cuda_status_), #call, __FILE__, __LINE__); \
   } while (0)
 
@@ -31,7 +32,8 @@ bool cuda_sync_after_launch();
   do {                                                                                   \
     const cublasStatus_t bert_cublas_status_ = (call);                                   \
     if (bert_cublas_status_ != CUBLAS_STATUS_SUCCESS)                                    \
-      ::bert::throw_cublas_error(static_cast<int>(bert_cublas_status_), #call, __FILE__, __LINE__); \
+      ::bert::throw_cublas_error(static_cast<int>(bert_cublas_status_), #call, __FILE__, \
+                                 __LINE__);                                              \
   } while (0)
 
 #define CUDA_LAUNCH_CHECK(kernel_name) ::bert::check_cuda_launch((kernel_name), __FILE__, __LINE__)

@@ -91,8 +91,8 @@ void dropout_backward_cuda(bf16* d_inp, const bf16* d_out, size_t count, const D
   CUDA_LAUNCH_CHECK("dropout_backward_kernel");
 }
 
-void residual_dropout_forward_cuda(bf16* out, const bf16* branch, const bf16* residual, size_t count,
-                                   const DropoutSpec& spec, GpuStream stream) {
+void residual_dropout_forward_cuda(bf16* out, const bf16* branch, const bf16* residual,
+                                   size_t count, const DropoutSpec& spec, GpuStream stream) {
   if (count == 0) return;
   check_aligned(out, "residual_dropout_forward_cuda: out");
   check_aligned(branch, "residual_dropout_forward_cuda: branch");

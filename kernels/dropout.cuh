@@ -19,7 +19,8 @@ __device__ __forceinline__ uint32_t pick_philox_word(const PhiloxOut& a, const P
 }
 
 // keep[j] == dropout_keep(spec, first + j) for j = 0..3.
-__device__ __forceinline__ void dropout_keep4(const DropoutSpec& spec, uint64_t first, bool keep[4]) {
+__device__ __forceinline__ void dropout_keep4(const DropoutSpec& spec, uint64_t first,
+                                              bool keep[4]) {
   const uint64_t element = first + spec.element_offset;
   const uint64_t group = element >> 2;
   const uint32_t shift = static_cast<uint32_t>(element & 3);

@@ -12,9 +12,8 @@
 //      and the following chunks' slot 0 in chunk order, then adds the total to the row.
 // Every row is written by exactly one block, so the sum order never depends on scheduling, and
 // a long run (token type 0 covers about half the batch) is split over many blocks.
-#include <cub/device/device_radix_sort.cuh>
-
 #include <algorithm>
+#include <cub/device/device_radix_sort.cuh>
 
 #include "kernels/cuda_common.cuh"
 #include "kernels/embedding.h"
@@ -27,10 +26,9 @@ constexpr int kChunk = 32;          // sorted entries per block in the chunk pas
 constexpr int kSliceThreads = 256;  // columns per block (one per thread)
 
 __global__ void embedding_forward_kernel(bf16* out, const int32_t* input_ids,
-                                         const int32_t* token_type_ids,
-                                         const int32_t* position_ids, const bf16* word,
-                                         const bf16* position, const bf16* token_type,
-                                         int hidden) {
+                                         const int32_t* token_type_ids, const int32_t* position_ids,
+                                         const bf16* word, const bf16* position,
+                                         const bf16* token_type, int hidden) {
   const int token = blockIdx.x;
   const size_t word_row = static_cast<size_t>(input_ids[token]) * hidden;
   const size_t type_row = static_cast<size_t>(token_type_ids[token]) * hidden;
@@ -146,8 +144,8 @@ BackwardLayout backward_layout(int tokens, int hidden, const EmbeddingTableSizes
   layout.partial_bytes =
       align_bytes(static_cast<size_t>(chunk_count(tokens)) * 2 * hidden * sizeof(float));
   for (int rows : {sizes.vocab, sizes.max_positions, sizes.type_vocab})
-    layout.sort_bytes =
-        std::max(layout.sort_bytes, align_bytes(sort_temp_bytes(tokens, end_bit_for(tokens, rows))));
+    layout.sort_bytes = std::max(layout.sort_bytes,
+                                 align_bytes(sort_temp_bytes(tokens, end_bit_for(tokens, rows))));
   return layout;
 }
 
@@ -189,16 +187,16 @@ void check_sizes(int tokens, int hidden, const EmbeddingTableSizes& sizes, const
 void embedding_forward_cuda(bf16* out, const int32_t* input_ids, const int32_t* token_type_ids,
                             const int32_t* position_ids, const bf16* word, const bf16* position,
                             const bf16* token_type, int tokens, int hidden, GpuStream stream) {
-  BERT_CHECK(tokens >= 0 && hidden > 0, "embedding_forward_cuda: tokens " +
-                                            std::to_string(tokens) + ", hidden " +
-                                            std::to_string(hidden));
+  BERT_CHECK(tokens >= 0 && hidden > 0, "embedding_forward_cuda: tokens " + std::to_string(tokens) +
+                                            ", hidden " + std::to_string(hidden));
   if (tokens == 0) return;
   embedding_forward_kernel<<<tokens, kForwardThreads, 0, stream>>>(
       out, input_ids, token_type_ids, position_ids, word, position, token_type, hidden);
   CUDA_LAUNCH_CHECK("embedding_forward_kernel");
 }
 
-size_t embedding_backward_workspace_bytes(int tokens, int hidden, const EmbeddingTableSizes& sizes) {
+size_t embedding_backward_workspace_bytes(int tokens, int hidden,
+                                          const EmbeddingTableSizes& sizes) {
   check_sizes(tokens, hidden, sizes, "embedding_backward_workspace_bytes");
   if (tokens == 0) return 0;
   return backward_layout(tokens, hidden, sizes).total();
@@ -206,9 +204,9 @@ size_t embedding_backward_workspace_bytes(int tokens, int hidden, const Embeddin
 
 void embedding_backward_cuda(float* d_word, float* d_position, float* d_token_type,
                              const bf16* d_out, const int32_t* input_ids,
-                             const int32_t* token_type_ids, const int32_t* position_ids,
-                             int tokens, int hidden, const EmbeddingTableSizes& sizes,
-                             GpuWorkspace workspace, GpuStream stream) {
+                             const int32_t* token_type_ids, const int32_t* position_ids, int tokens,
+                             int hidden, const EmbeddingTableSizes& sizes, GpuWorkspace workspace,
+                             GpuStream stream) {
   const char* op = "embedding_backward_cuda";
   check_sizes(tokens, hidden, sizes, op);
   if (tokens == 0) return;
@@ -220,8 +218,8 @@ void embedding_backward_cuda(float* d_word, float* d_position, float* d_token_ty
     backward_one_table(d_word, sizes.vocab, input_ids, d_out, tokens, hidden, layout, scratch,
                        stream);
   if (d_position != nullptr)
-    backward_one_table(d_position, sizes.max_positions, position_ids, d_out, tokens, hidden,
-                       layout, scratch, stream);
+    backward_one_table(d_position, sizes.max_positions, position_ids, d_out, tokens, hidden, layout,
+                       scratch, stream);
   if (d_token_type != nullptr)
     backward_one_table(d_token_type, sizes.type_vocab, token_type_ids, d_out, tokens, hidden,
                        layout, scratch, stream);

@@ -22,8 +22,8 @@ __device__ __forceinline__ float gelu_derivative(float x) {
   return cdf + x * pdf;
 }
 
-__global__ void bias_gelu_forward_kernel(bf16* out, const bf16* pre, const bf16* bias,
-                                         size_t count, int width) {
+__global__ void bias_gelu_forward_kernel(bf16* out, const bf16* pre, const bf16* bias, size_t count,
+                                         int width) {
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
        i += stride) {

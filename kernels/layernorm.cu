@@ -181,7 +181,8 @@ __global__ void __launch_bounds__(kThreads) layernorm_backward_kernel(BackwardAr
       const int col = 4 * (lane + 32 * i);
       if (col < args.width) {
 #pragma unroll
-        for (int j = 0; j < 4; ++j) reduce[warp][col + j] = q == 0 ? acc_gamma[i][j] : acc_beta[i][j];
+        for (int j = 0; j < 4; ++j)
+          reduce[warp][col + j] = q == 0 ? acc_gamma[i][j] : acc_beta[i][j];
       }
     }
     __syncthreads();
@@ -215,9 +216,15 @@ template <bool kFused>
 void launch_forward(const ForwardArgs& args, cudaStream_t stream) {
   const int blocks = div_up(args.rows, kWarps);
   switch (iterations_for(args.width)) {
-    case 2: layernorm_forward_kernel<2, kFused><<<blocks, kThreads, 0, stream>>>(args); break;
-    case 6: layernorm_forward_kernel<6, kFused><<<blocks, kThreads, 0, stream>>>(args); break;
-    default: layernorm_forward_kernel<8, kFused><<<blocks, kThreads, 0, stream>>>(args); break;
+    case 2:
+      layernorm_forward_kernel<2, kFused><<<blocks, kThreads, 0, stream>>>(args);
+      break;
+    case 6:
+      layernorm_forward_kernel<6, kFused><<<blocks, kThreads, 0, stream>>>(args);
+      break;
+    default:
+      layernorm_forward_kernel<8, kFused><<<blocks, kThreads, 0, stream>>>(args);
+      break;
   }
   CUDA_LAUNCH_CHECK("layernorm_forward_kernel");
 }
@@ -227,9 +234,15 @@ int backward_blocks(int rows) { return div_up(rows, kBackwardRowsPerBlock); }
 void launch_backward(const BackwardArgs& args, float* d_gamma, float* d_beta, cudaStream_t stream) {
   const int blocks = backward_blocks(args.rows);
   switch (iterations_for(args.width)) {
-    case 2: layernorm_backward_kernel<2><<<blocks, kThreads, 0, stream>>>(args); break;
-    case 6: layernorm_backward_kernel<6><<<blocks, kThreads, 0, stream>>>(args); break;
-    default: layernorm_backward_kernel<8><<<blocks, kThreads, 0, stream>>>(args); break;
+    case 2:
+      layernorm_backward_kernel<2><<<blocks, kThreads, 0, stream>>>(args);
+      break;
+    case 6:
+      layernorm_backward_kernel<6><<<blocks, kThreads, 0, stream>>>(args);
+      break;
+    default:
+      layernorm_backward_kernel<8><<<blocks, kThreads, 0, stream>>>(args);
+      break;
   }
   CUDA_LAUNCH_CHECK("layernorm_backward_kernel");
   const size_t stride = 2 * static_cast<size_t>(args.width);
@@ -249,8 +262,8 @@ void layernorm_forward_cuda(bf16* out, float* mean, float* rstd, const bf16* inp
   check_aligned(inp, op, "inp");
   check_aligned(gamma, op, "gamma");
   check_aligned(beta, op, "beta");
-  const ForwardArgs args{out, nullptr, mean, rstd, inp, nullptr, gamma, beta, rows, width, eps,
-                         DropoutSpec{}};
+  const ForwardArgs args{out,   nullptr, mean, rstd,  inp, nullptr,
+                         gamma, beta,    rows, width, eps, DropoutSpec{}};
   launch_forward<false>(args, stream);
 }
 
@@ -270,8 +283,10 @@ void layernorm_backward_cuda(bf16* d_inp, float* d_gamma, float* d_beta, const b
   check_aligned(inp, op, "inp");
   check_aligned(gamma, op, "gamma");
   check_workspace(workspace, layernorm_backward_workspace_bytes(rows, width), op);
-  const BackwardArgs args{d_inp, nullptr, static_cast<float*>(workspace.data), d_out, inp, gamma,
-                          mean, rstd, rows, width, DropoutSpec{}, mode == Accumulate::kAdd};
+  const BackwardArgs args{d_inp, nullptr,       static_cast<float*>(workspace.data),
+                          d_out, inp,           gamma,
+                          mean,  rstd,          rows,
+                          width, DropoutSpec{}, mode == Accumulate::kAdd};
   launch_backward(args, d_gamma, d_beta, stream);
 }
 
@@ -289,8 +304,8 @@ void residual_dropout_layernorm_forward_cuda(bf16* out, bf16* sum, float* mean, 
   check_aligned(gamma, op, "gamma");
   check_aligned(beta, op, "beta");
   if (sum != nullptr) check_aligned(sum, op, "sum");
-  const ForwardArgs args{out, sum, mean, rstd, branch, residual, gamma, beta, rows, width, eps,
-                         dropout};
+  const ForwardArgs args{out,   sum,  mean, rstd,  branch, residual,
+                         gamma, beta, rows, width, eps,    dropout};
   launch_forward<true>(args, stream);
 }
 
@@ -309,9 +324,10 @@ void residual_dropout_layernorm_backward_cuda(bf16* d_branch, bf16* d_residual, 
   check_aligned(sum, op, "sum");
   check_aligned(gamma, op, "gamma");
   check_workspace(workspace, layernorm_backward_workspace_bytes(rows, width), op);
-  const BackwardArgs args{d_residual, d_branch, static_cast<float*>(workspace.data), d_out, sum,
-                          gamma, mean, rstd, rows, width, dropout,
-                          residual_mode == Accumulate::kAdd};
+  const BackwardArgs args{d_residual, d_branch, static_cast<float*>(workspace.data),
+                          d_out,      sum,      gamma,
+                          mean,       rstd,     rows,
+                          width,      dropout,  residual_mode == Accumulate::kAdd};
   launch_backward(args, d_gamma, d_beta, stream);
 }
 

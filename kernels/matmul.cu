@@ -45,7 +45,8 @@ MatmulContext::MatmulContext(size_t workspace_bytes) : impl_(std::make_unique<Im
     const cudaError_t status = cudaMalloc(&impl_->workspace, workspace_bytes);
     if (status != cudaSuccess) {
       cublasLtDestroy(impl_->handle);
-      throw_cuda_error(static_cast<int>(status), "cudaMalloc(matmul workspace)", __FILE__, __LINE__);
+      throw_cuda_error(static_cast<int>(status), "cudaMalloc(matmul workspace)", __FILE__,
+                       __LINE__);
     }
   }
 }
@@ -136,25 +137,44 @@ void run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
   if (g.aux != nullptr) {
     CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
         operation.value, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &g.aux, sizeof(g.aux)));
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(operation.value, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD,
-                                                &g.aux_ld, sizeof(g.aux_ld)));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(
+        operation.value, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &g.aux_ld, sizeof(g.aux_ld)));
   }
 
   // Stored (pre-op) shapes: op N keeps rows × cols, op T stores the transpose.
   LayoutDesc layout_a, layout_b, layout_d;
-  if (g.trans_a == CUBLAS_OP_N) create_layout(layout_a, g.ab_type, g.m, g.k, g.lda);
-  else create_layout(layout_a, g.ab_type, g.k, g.m, g.lda);
-  if (g.trans_b == CUBLAS_OP_N) create_layout(layout_b, g.ab_type, g.k, g.n, g.ldb);
-  else create_layout(layout_b, g.ab_type, g.n, g.k, g.ldb);
+  if (g.trans_a == CUBLAS_OP_N)
+    create_layout(layout_a, g.ab_type, g.m, g.k, g.lda);
+  else
+    create_layout(layout_a, g.ab_type, g.k, g.m, g.lda);
+  if (g.trans_b == CUBLAS_OP_N)
+    create_layout(layout_b, g.ab_type, g.k, g.n, g.ldb);
+  else
+    create_layout(layout_b, g.ab_type, g.n, g.k, g.ldb);
   create_layout(layout_d, g.d_type, g.m, g.n, g.ldd);
 
   const uint32_t align_a = alignment_of(g.a), align_b = alignment_of(g.b),
                  align_d = alignment_of(g.d);
-  const AlgoKey key = {g.trans_a, g.trans_b, g.m, g.n, g.k, g.lda, g.ldb, g.ldd, g.ab_type,
-                       g.d_type, static_cast<int64_t>(g.epilogue), align_a, align_b, align_d,
+  const AlgoKey key = {g.trans_a,
+                       g.trans_b,
+                       g.m,
+                       g.n,
+                       g.k,
+                       g.lda,
+                       g.ldb,
+                       g.ldd,
+                       g.ab_type,
+                       g.d_type,
+                       static_cast<int64_t>(g.epilogue),
+                       align_a,
+                       align_b,
+                       align_d,
                        g.bias != nullptr ? alignment_of(g.bias) : 0,
-                       g.aux != nullptr ? alignment_of(g.aux) : 0, g.aux_ld,
-                       g.beta != 0.0f ? 1 : 0, 0, 0};
+                       g.aux != nullptr ? alignment_of(g.aux) : 0,
+                       g.aux_ld,
+                       g.beta != 0.0f ? 1 : 0,
+                       0,
+                       0};
   cublasLtMatmulAlgo_t algo;
   {
     std::lock_guard<std::mutex> lock(impl.mutex);
@@ -165,9 +185,9 @@ void run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
       PreferenceDesc preference;
       CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference.value));
       const uint64_t workspace_bytes = impl.workspace_bytes;
-      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
-          preference.value, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
-          sizeof(workspace_bytes)));
+      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference.value,
+                                                        CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                        &workspace_bytes, sizeof(workspace_bytes)));
       const std::array<std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t>, 4> alignments = {
           {{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align_a},
            {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align_b},

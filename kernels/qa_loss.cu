@@ -52,8 +52,8 @@ void qa_loss_forward_backward_cuda(bf16* d_logits, float* losses, const bf16* lo
                                    const int32_t* cu_seqlens, const int32_t* start_positions,
                                    const int32_t* end_positions, int batch, float d_loss_scale,
                                    GpuStream stream) {
-  BERT_CHECK(batch > 0, "qa_loss_forward_backward_cuda: batch must be positive, got " +
-                            std::to_string(batch));
+  BERT_CHECK(batch > 0,
+             "qa_loss_forward_backward_cuda: batch must be positive, got " + std::to_string(batch));
   const float grad_scale = d_loss_scale / static_cast<float>(2 * batch);
   qa_loss_kernel<<<batch, kThreads, 0, stream>>>(d_logits, losses, logits, cu_seqlens,
                                                  start_positions, end_positions, grad_scale);

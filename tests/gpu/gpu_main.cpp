@@ -1,10 +1,9 @@
 // Entry point of test_gpu: without a usable CUDA device it prints one line and exits with 77,
 // which ctest (SKIP_RETURN_CODE 77) reports as skipped, not passed.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
-
 #include <cuda_runtime_api.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 
 namespace {

@@ -63,7 +63,8 @@ TEST_CASE("dropout forward/backward match the reference masks", "[gpu][dropout]"
         require_close("dropout backward", got_grad, ref_grad, 8e-3, 0.0);
 
         std::vector<float> start = got_grad;  // bf16 values already
-        dropout_backward_cuda(d_inp_grad.get(), d_grad.get(), count, spec, Accumulate::kAdd, nullptr);
+        dropout_backward_cuda(d_inp_grad.get(), d_grad.get(), count, spec, Accumulate::kAdd,
+                              nullptr);
         dropout_backward_ref(start.data(), grad.data(), count, spec, Accumulate::kAdd);
         require_close("dropout backward (add)", d_inp_grad.download(), start, 8e-3, 1e-3);
       }
@@ -79,7 +80,8 @@ TEST_CASE("residual dropout forward matches the reference", "[gpu][dropout]") {
     const std::vector<float> branch = random_bf16_values(count, -2.0f, 2.0f, rng);
     const std::vector<float> residual = random_bf16_values(count, -2.0f, 2.0f, rng);
     DeviceBf16 d_branch(branch), d_residual(residual), d_out(count);
-    residual_dropout_forward_cuda(d_out.get(), d_branch.get(), d_residual.get(), count, spec, nullptr);
+    residual_dropout_forward_cuda(d_out.get(), d_branch.get(), d_residual.get(), count, spec,
+                                  nullptr);
     std::vector<float> ref(count);
     residual_dropout_forward_ref(ref.data(), branch.data(), residual.data(), count, spec);
     require_close("residual dropout", d_out.download(), ref, 8e-3, 1e-3);
@@ -88,8 +90,8 @@ TEST_CASE("residual dropout forward matches the reference", "[gpu][dropout]") {
 
 TEST_CASE("bias+GELU forward/backward match the reference", "[gpu][gelu]") {
   std::mt19937 rng(13);
-  for (const auto& [rows, width] : {std::pair{1, 96}, std::pair{37, 96}, std::pair{130, 768},
-                                    std::pair{65, 3072}}) {
+  for (const auto& [rows, width] :
+       {std::pair{1, 96}, std::pair{37, 96}, std::pair{130, 768}, std::pair{65, 3072}}) {
     CAPTURE(rows, width);
     const size_t count = static_cast<size_t>(rows) * width;
     const std::vector<float> pre = random_bf16_values(count, -4.0f, 4.0f, rng);

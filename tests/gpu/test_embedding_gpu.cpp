@@ -68,7 +68,8 @@ TEST_CASE("embedding forward/backward match the reference", "[gpu][embedding]") 
       DeviceBuffer<float> d_word_grad = to_device(word_grad);
       DeviceBuffer<float> d_position_grad = to_device(position_grad);
       DeviceBuffer<float> d_type_grad = to_device(type_grad);
-      DeviceBuffer<unsigned char> scratch(embedding_backward_workspace_bytes(tokens, hidden, sizes));
+      DeviceBuffer<unsigned char> scratch(
+          embedding_backward_workspace_bytes(tokens, hidden, sizes));
       const auto run_backward = [&] {
         embedding_backward_cuda(d_word_grad.data(), d_position_grad.data(), d_type_grad.data(),
                                 d_grad.get(), d_input_ids.data(), d_type_ids.data(),

@@ -21,7 +21,8 @@ TEST_CASE("layernorm forward/backward match the reference", "[gpu][layernorm]") 
     CAPTURE(rows, width);
     const size_t count = static_cast<size_t>(rows) * width;
     std::vector<float> inp = random_bf16_values(count, -3.0f, 3.0f, rng);
-    for (size_t i = 0; i < static_cast<size_t>(width); ++i) inp[i] = round_bf16(inp[i] + 5.0f);  // an offset row
+    for (size_t i = 0; i < static_cast<size_t>(width); ++i)
+      inp[i] = round_bf16(inp[i] + 5.0f);  // an offset row
     const std::vector<float> gamma = random_bf16_values(width, 0.5f, 1.5f, rng);
     const std::vector<float> beta = random_bf16_values(width, -0.5f, 0.5f, rng);
     DeviceBf16 d_inp(inp), d_gamma(gamma), d_beta(beta), d_out(count);
@@ -79,10 +80,9 @@ TEST_CASE("fused residual+dropout+layernorm matches the composed reference", "[g
       DeviceBf16 d_branch(branch), d_residual(residual), d_gamma(gamma), d_beta(beta);
       DeviceBf16 d_out(count), d_sum(count);
       DeviceBuffer<float> d_mean(rows), d_rstd(rows);
-      residual_dropout_layernorm_forward_cuda(d_out.get(), d_sum.get(), d_mean.data(),
-                                              d_rstd.data(), d_branch.get(), d_residual.get(),
-                                              d_gamma.get(), d_beta.get(), rows, width, kEps, spec,
-                                              nullptr);
+      residual_dropout_layernorm_forward_cuda(
+          d_out.get(), d_sum.get(), d_mean.data(), d_rstd.data(), d_branch.get(), d_residual.get(),
+          d_gamma.get(), d_beta.get(), rows, width, kEps, spec, nullptr);
       std::vector<float> sum(count), out(count), mean(rows), rstd(rows);
       residual_dropout_forward_ref(sum.data(), branch.data(), residual.data(), count, spec);
       layernorm_forward_ref(out.data(), mean.data(), rstd.data(), sum.data(), gamma.data(),
@@ -109,7 +109,8 @@ TEST_CASE("fused residual+dropout+layernorm matches the composed reference", "[g
       layernorm_backward_ref(d_sum_ref.data(), gamma_grad.data(), beta_grad.data(), grad.data(),
                              saved_sum.data(), gamma.data(), gpu_mean.data(), gpu_rstd.data(), rows,
                              width, Accumulate::kOverwrite);
-      dropout_backward_ref(d_branch_ref.data(), d_sum_ref.data(), count, spec, Accumulate::kOverwrite);
+      dropout_backward_ref(d_branch_ref.data(), d_sum_ref.data(), count, spec,
+                           Accumulate::kOverwrite);
       std::vector<float> d_residual_ref = residual_start;
       for (size_t i = 0; i < count; ++i) d_residual_ref[i] += d_sum_ref[i];
       require_close("fused d_branch", d_branch_grad.download(), d_branch_ref, 2e-2, 5e-3);

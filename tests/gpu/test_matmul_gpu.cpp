@@ -27,8 +27,8 @@ TEST_CASE("matmul forward/backward match the reference", "[gpu][matmul]") {
       const std::vector<float> bias = random_bf16_values(s.out_features, -1, 1, rng);
       DeviceBf16 d_inp(inp), d_weight(weight), d_bias(bias), d_out(out_count);
       matmul_forward_cuda(context, d_out.get(), d_inp.get(), d_weight.get(),
-                          with_bias ? d_bias.get() : nullptr, s.rows, s.in_features,
-                          s.out_features, nullptr);
+                          with_bias ? d_bias.get() : nullptr, s.rows, s.in_features, s.out_features,
+                          nullptr);
       std::vector<float> out(out_count);
       matmul_forward_ref(out.data(), inp.data(), weight.data(), with_bias ? bias.data() : nullptr,
                          s.rows, s.in_features, s.out_features);
@@ -39,7 +39,8 @@ TEST_CASE("matmul forward/backward match the reference", "[gpu][matmul]") {
       std::vector<float> weight_grad = random_floats(weight_count, -1, 1, rng);
       std::vector<float> bias_grad = random_floats(s.out_features, -1, 1, rng);
       DeviceBf16 d_grad(grad), d_inp_grad(inp_grad_start);
-      DeviceBuffer<float> d_weight_grad = to_device(weight_grad), d_bias_grad = to_device(bias_grad);
+      DeviceBuffer<float> d_weight_grad = to_device(weight_grad),
+                          d_bias_grad = to_device(bias_grad);
       DeviceBuffer<unsigned char> scratch(matmul_backward_workspace_bytes(s.rows, s.out_features));
       const Accumulate mode = with_bias ? Accumulate::kAdd : Accumulate::kOverwrite;
       matmul_backward_cuda(context, d_inp_grad.get(), d_weight_grad.data(),
@@ -47,9 +48,9 @@ TEST_CASE("matmul forward/backward match the reference", "[gpu][matmul]") {
                            d_weight.get(), s.rows, s.in_features, s.out_features, mode,
                            GpuWorkspace{scratch.data(), scratch.size()}, nullptr);
       std::vector<float> inp_grad = inp_grad_start;
-      matmul_backward_ref(inp_grad.data(), weight_grad.data(), with_bias ? bias_grad.data() : nullptr,
-                          grad.data(), inp.data(), weight.data(), s.rows, s.in_features,
-                          s.out_features, mode);
+      matmul_backward_ref(inp_grad.data(), weight_grad.data(),
+                          with_bias ? bias_grad.data() : nullptr, grad.data(), inp.data(),
+                          weight.data(), s.rows, s.in_features, s.out_features, mode);
       require_close("matmul d_inp", d_inp_grad.download(), inp_grad, 1e-2, 2e-3);
       require_close("matmul d_weight", to_host(d_weight_grad), weight_grad, 1e-4, 1e-5);
       require_close("matmul d_bias", to_host(d_bias_grad), bias_grad, 1e-4, 1e-5);
@@ -70,7 +71,8 @@ TEST_CASE("matmul with the bias+GELU epilogue is close to matmul + erf-GELU", "[
   MatmulContext context;
   const int rows = 65, in_features = 128, out_features = 512;
   const std::vector<float> inp = random_bf16_values(size_t(rows) * in_features, -1, 1, rng);
-  const std::vector<float> weight = random_bf16_values(size_t(out_features) * in_features, -0.2f, 0.2f, rng);
+  const std::vector<float> weight =
+      random_bf16_values(size_t(out_features) * in_features, -0.2f, 0.2f, rng);
   const std::vector<float> bias = random_bf16_values(out_features, -1, 1, rng);
   DeviceBf16 d_inp(inp), d_weight(weight), d_bias(bias);
   DeviceBf16 d_out(size_t(rows) * out_features), d_pre(size_t(rows) * out_features);

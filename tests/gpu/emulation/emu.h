@@ -1,0 +1,137 @@
+// CPU emulation of the CUDA kernels for machines without a GPU (run_emulated_tests.sh): one
+// std::thread per CUDA thread, blocks one after another; __syncthreads is a block barrier, warp
+// shuffles go through a per-warp exchange with a warp barrier, static __shared__ arrays become
+// function statics (shared by the block's threads; blocks never overlap), dynamic shared memory
+// is a per-block buffer filled with NaN bytes so reads of unwritten smem show up.
+// Limits: all threads of a warp must reach each shuffle (true of these kernels: early exits are
+// warp- or block-uniform), no memory-model or timing checks, no cuBLASLt.
+#pragma once
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <algorithm>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <tuple>
+#include <vector>
+#include <cstring>
+
+#undef __shared__
+#define __shared__ static
+#undef __launch_bounds__
+#define __launch_bounds__(...)
+#undef __global__
+#define __global__
+#undef __device__
+#define __device__
+#undef __forceinline__
+#define __forceinline__ inline
+
+namespace emu {
+using std::min;
+using std::max;
+
+class Barrier {
+ public:
+  explicit Barrier(int n = 0) : n_(n) {}
+  void reset(int n) { n_ = n; count_ = 0; generation_ = 0; }
+  void wait() {
+    std::unique_lock<std::mutex> lock(m_);
+    const long gen = generation_;
+    if (++count_ == n_) { count_ = 0; ++generation_; cv_.notify_all(); return; }
+    cv_.wait(lock, [&] { return gen != generation_; });
+  }
+ private:
+  std::mutex m_; std::condition_variable cv_; int n_ = 0; int count_ = 0; long generation_ = 0;
+};
+
+struct Block {
+  Barrier barrier;
+  std::vector<Barrier*> warp_barriers;
+  std::vector<std::vector<unsigned char>> exchange;  // per warp 32 × 8 bytes
+  std::vector<unsigned char> dynamic_shared;
+};
+
+inline thread_local uint3 t_thread, t_block;
+inline thread_local dim3 t_block_dim, t_grid_dim;
+inline thread_local Block* t_ctx = nullptr;
+
+template <typename T> T* dynamic_shared() { return reinterpret_cast<T*>(t_ctx->dynamic_shared.data()); }
+
+inline void syncthreads() { t_ctx->barrier.wait(); }
+
+template <typename T> T shfl_xor(unsigned, T value, int offset) {
+  const int tid = t_thread.x + t_thread.y * t_block_dim.x + t_thread.z * t_block_dim.x * t_block_dim.y;
+  const int warp = tid / 32, lane = tid % 32;
+  Barrier* wb = t_ctx->warp_barriers[warp];
+  unsigned char* ex = t_ctx->exchange[warp].data();
+  std::memcpy(ex + lane * 8, &value, sizeof(T));
+  wb->wait();
+  T other;
+  std::memcpy(&other, ex + (lane ^ offset) * 8, sizeof(T));
+  wb->wait();
+  return other;
+}
+
+inline cudaError_t func_set_attribute(...) { return cudaSuccess; }
+
+inline cudaError_t sort_keys(void* temp, size_t& bytes, const uint64_t* in, uint64_t* out, int n,
+                             int, int, cudaStream_t = nullptr) {
+  if (temp == nullptr) { bytes = 16; return cudaSuccess; }
+  std::copy(in, in + n, out);
+  std::sort(out, out + n);
+  return cudaSuccess;
+}
+
+template <typename... KArgs, typename... Args>
+void run(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, std::tuple<Args...> args) {
+  const int threads = block.x * block.y * block.z;
+  const int warps = (threads + 31) / 32;
+  for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx = 0; bx < grid.x; ++bx) {
+        Block ctx;
+        ctx.barrier.reset(threads);
+        std::vector<Barrier> wbs(warps);
+        for (auto& w : wbs) w.reset(32);
+        for (auto& w : wbs) ctx.warp_barriers.push_back(&w);
+        ctx.exchange.assign(warps, std::vector<unsigned char>(32 * 8));
+        ctx.dynamic_shared.assign(smem + 16, 0xFF);  // garbage-ish fill: NaN floats
+        std::vector<std::thread> pool;
+        for (int t = 0; t < threads; ++t)
+          pool.emplace_back([&, t] {
+            t_ctx = &ctx;
+            t_block = make_uint3(bx, by, bz);
+            t_thread = make_uint3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+            t_block_dim = block;
+            t_grid_dim = grid;
+            std::apply([&](auto... a) { kernel(static_cast<KArgs>(a)...); }, args);
+          });
+        for (auto& th : pool) th.join();
+      }
+}
+
+struct Launch {
+  dim3 grid, block; size_t smem;
+  template <typename K> struct Bound {
+    K kernel; dim3 grid, block; size_t smem;
+    template <typename... Args> void operator()(Args... args) const { run(kernel, grid, block, smem, std::make_tuple(args...)); }
+  };
+};
+template <typename K>
+Launch::Bound<K> launch(K kernel, dim3 grid, dim3 block, size_t smem = 0, cudaStream_t = nullptr) {
+  return Launch::Bound<K>{kernel, grid, block, smem};
+}
+}  // namespace emu
+
+#define threadIdx (::emu::t_thread)
+#define blockIdx (::emu::t_block)
+#define blockDim (::emu::t_block_dim)
+#define gridDim (::emu::t_grid_dim)
+#define __syncthreads() ::emu::syncthreads()
+#define __shfl_xor_sync(mask, value, offset) ::emu::shfl_xor(mask, value, offset)
+using std::min;
+using std::max;
