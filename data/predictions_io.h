@@ -10,12 +10,11 @@
 #include <string_view>
 
 #include "data/postprocess.h"
+#include "engine/core/json_text.h"  // json_quote
 #include "data/squad_metric.h"
 
 namespace bert {
 
-// '"' + the JSON-escaped UTF-8 text + '"'.
-std::string json_quote(std::string_view utf8);
 // Python's repr(float): shortest digits that round-trip; exponent form when the decimal
 // exponent is < -4 or >= 16; NaN / Infinity / -Infinity as json.dumps writes them.
 std::string format_python_float(double value);

@@ -10,33 +10,12 @@
 #include <unistd.h>
 
 #include "engine/core/error.h"
+#include "engine/core/json_text.h"
 #include "engine/io/safetensors.h"
 
 namespace bert {
 namespace {
 
-// JSON string literal with the escapes JSON requires.
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 // Bounds numel x 8 bytes well inside int64, so offsets never overflow.
 constexpr uint64_t kMaxNumel = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / 16;
@@ -90,7 +69,7 @@ std::string build_header(const std::vector<Planned>& plan,
     for (const auto& [key, value] : metadata) {
       if (!first) header += ",";
       first = false;
-      header += json_string(key) + ":" + json_string(value);
+      header += json_quote(key) + ":" + json_quote(value);
     }
     header += "}";
     first = false;
@@ -98,7 +77,7 @@ std::string build_header(const std::vector<Planned>& plan,
   for (const Planned& p : plan) {
     if (!first) header += ",";
     first = false;
-    header += json_string(p.tensor->name) + ":{\"dtype\":\"" + dtype_name(p.tensor->dtype) +
+    header += json_quote(p.tensor->name) + ":{\"dtype\":\"" + dtype_name(p.tensor->dtype) +
               "\",\"shape\":[";
     for (size_t i = 0; i < p.tensor->shape.size(); ++i) {
       if (i) header += ",";

@@ -1,5 +1,7 @@
 #include "engine/logging/metrics_log.h"
 
+#include "engine/core/json_text.h"
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -22,28 +24,7 @@ std::string format_json_number(double value) {
   return text;
 }
 
-std::string format_json_string(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escape[8];
-          std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
-          out += escape;
-        } else {
-          out += c;  // UTF-8 bytes pass through unchanged
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string format_json_string(const std::string& text) { return json_quote(text); }
 
 std::string format_metrics_line(int64_t step,
                                 const std::vector<std::pair<std::string, double>>& values) {
