@@ -1,12 +1,24 @@
 // train_squad: fine-tunes a BERT checkpoint (Hugging Face directory) on SQuAD and evaluates it,
 // with run_qa.py's flag names. Example:
-//   train_squad --model_name_or_path bert-base-uncased/ --train_file train-v1.1.json \
-//     --validation_file dev-v1.1.json --do_train --do_eval --per_device_train_batch_size 32 \
+//   train_squad --model_name_or_path bert-base-uncased/ --train_file train-v1.1.json
+//     --validation_file dev-v1.1.json --do_train --do_eval --per_device_train_batch_size 32
 //     --learning_rate 3e-5 --num_train_epochs 2 --output_dir out/
-// Exit status: 0 success, 1 an error (bad file, ...), 2 a bad command line.
+//
+// Checkpoints (output_dir/checkpoint-N every --save_steps) carry the full training state
+// (engine/training_state.h). As Hugging Face's run_qa.py does, a --do_train run whose
+// output_dir already holds checkpoints resumes from the newest one unless
+// --overwrite_output_dir is given (which deletes them first); --resume_from_checkpoint
+// PATH|latest names one. The resumed run is bit-identical to an uninterrupted one, and
+// trainer_log.jsonl keeps only the lines up to the step training starts from.
+//
+// Exit status: 0 success (also after --stop_after_steps), 1 an error (bad file, ...), 2 a bad
+// command line, 3 training diverged (--max_consecutive_nonfinite steps in a row with a
+// non-finite loss or gradient norm; nothing new saved), 130 / 143 stopped by SIGINT / SIGTERM
+// (128 + the signal number) after saving a checkpoint.
 #include <cstdio>
-#include <ctime>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "apps/flags.h"
 #include "data/predictions_io.h"
@@ -14,30 +26,36 @@
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
 #include "engine/evaluator.h"
+#include "engine/io/bert_config.h"
 #include "engine/io/model_dir.h"
 #include "engine/logging/metrics_log.h"
 #include "engine/logging/progress.h"
 #include "engine/logging/tensorboard_writer.h"
 #include "engine/optimizer.h"
+#include "engine/signals.h"
 #include "engine/squad_job.h"
 #include "engine/trainer.h"
+#include "engine/training_state.h"
 #include "tokenizer/tokenizer.h"
 
 namespace bert {
 namespace {
 
+constexpr int kExitError = 1, kExitUsage = 2, kExitDiverged = 3;
+
 struct TrainOptions {
   std::string model_name_or_path, train_file, validation_file, output_dir;
-  std::string train_cache_file, device = "auto";
+  std::string train_cache_file, device = "auto", resume_from_checkpoint;
   int32_t max_seq_length = 384, doc_stride = 128;
   int32_t per_device_train_batch_size = 8, per_device_eval_batch_size = 8;
   double learning_rate = 5e-5, num_train_epochs = 3.0, warmup_ratio = 0.0, weight_decay = 0.0;
   double max_grad_norm = 1.0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
-  int64_t max_steps = -1, warmup_steps = 0, logging_steps = 500, save_steps = 500;
+  int64_t max_steps = -1, warmup_steps = 0, logging_steps = 500, save_steps = 500, save_total_limit = -1;
   int64_t max_train_samples = -1, max_eval_samples = -1;
+  int64_t max_consecutive_nonfinite = 10, stop_after_steps = -1;
   int32_t gradient_accumulation_steps = 1, n_best_size = 20, max_answer_length = 30;
   int64_t seed = 42;
-  bool do_train = false, do_eval = false, do_lower_case = true;
+  bool do_train = false, do_eval = false, do_lower_case = true, overwrite_output_dir = false;
 };
 
 void register_flags(FlagParser* p, TrainOptions* o) {
@@ -67,7 +85,23 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_int("gradient_accumulation_steps", &o->gradient_accumulation_steps, "micro-batches per optimizer step");
   p->add_int64("seed", &o->seed, "seed for initialisation, data order and dropout");
   p->add_int64("logging_steps", &o->logging_steps, "log every N optimizer steps");
-  p->add_int64("save_steps", &o->save_steps, "save output_dir/checkpoint-N every N steps; <= 0 never");
+  p->add_int64("save_steps", &o->save_steps,
+               "save output_dir/checkpoint-N (model + full training state) every N steps; <= 0 never");
+  p->add_int64("save_total_limit", &o->save_total_limit,
+               "keep only the newest N checkpoints (older ones are deleted once a new one is complete); "
+               "<= 0 keeps all");
+  p->add_string("resume_from_checkpoint", &o->resume_from_checkpoint,
+                "continue training from this checkpoint directory, or from output_dir's newest with "
+                "'latest' (or 'true'); without it, output_dir's newest checkpoint is resumed anyway "
+                "unless --overwrite_output_dir");
+  p->add_bool("overwrite_output_dir", &o->overwrite_output_dir,
+              "start training afresh: delete output_dir's checkpoints first");
+  p->add_int64("max_consecutive_nonfinite", &o->max_consecutive_nonfinite,
+               "stop (exit 3) after N optimizer steps in a row with a non-finite loss or gradient norm "
+               "(each is skipped); <= 0 never stops");
+  p->add_int64("stop_after_steps", &o->stop_after_steps,
+               "save a checkpoint and stop (exit 0) after global step N, keeping the schedule of the "
+               "whole run (for time-sliced jobs; continue with --resume_from_checkpoint)");
   p->add_int64("max_train_samples", &o->max_train_samples, "use the first N questions (and at most N windows)");
   p->add_int64("max_eval_samples", &o->max_eval_samples, "evaluate the first N questions (at most N windows)");
   p->add_int("n_best_size", &o->n_best_size, "start/end candidates per window in span selection");
@@ -95,6 +129,224 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   if (o.warmup_ratio < 0 || o.warmup_ratio > 1) throw FlagError("--warmup_ratio must lie in [0, 1]");
   if (o.max_steps <= 0 && o.num_train_epochs <= 0)
     throw FlagError("--num_train_epochs must be positive when --max_steps is not given");
+  if (!o.resume_from_checkpoint.empty() && !o.do_train)
+    throw FlagError("--resume_from_checkpoint needs --do_train");
+  if (!o.resume_from_checkpoint.empty() && o.overwrite_output_dir)
+    throw FlagError("--resume_from_checkpoint and --overwrite_output_dir contradict each other: give one");
+}
+
+// The checkpoint to resume from ("" for a fresh run), Hugging Face's way: an explicit path,
+// 'latest'/'true' for output_dir's newest, and output_dir's newest anyway when it holds
+// checkpoints and --overwrite_output_dir is not given.
+std::string resolve_resume_dir(const TrainOptions& o) {
+  const std::string& flag = o.resume_from_checkpoint;
+  if (flag == "latest" || flag == "true" || flag == "True") {
+    const std::string latest = find_latest_checkpoint(o.output_dir);
+    if (latest.empty())
+      throw_input_error(o.output_dir, "", "--resume_from_checkpoint " + flag +
+                                              ": no checkpoint-N directory with " + kTrainerStateFile + " here");
+    return latest;
+  }
+  if (!flag.empty()) return flag;
+  if (o.overwrite_output_dir) return "";
+  const std::string latest = find_latest_checkpoint(o.output_dir);
+  if (!latest.empty())
+    std::fprintf(stderr, "[train] %s holds checkpoints: resuming from the newest, %s "
+                         "(--overwrite_output_dir starts afresh instead)\n",
+                 o.output_dir.c_str(), latest.c_str());
+  return latest;
+}
+
+// The checkpoint must come from the same model configuration as --model_name_or_path.
+void check_checkpoint_config(const std::string& checkpoint, const BertConfig& config, const std::string& model_dir) {
+  const std::string path = join_path(checkpoint, "config.json");
+  if (!path_exists(path)) throw_input_error(path, "", "missing (required to resume)");
+  if (read_file(path) != bert_config_to_json(config))
+    throw_input_error(path, "", "differs from " + join_path(model_dir, "config.json") +
+                                    ": resume with the --model_name_or_path the checkpoint was trained from");
+}
+
+// Drops trainer_log.jsonl lines logged after `step` (by a run that went on past the
+// checkpoint it is resumed from, or by any earlier run when training starts afresh at step 0),
+// so the log reads as one uninterrupted run.
+void truncate_metrics_log(const std::string& path, int64_t step) {
+  if (!path_exists(path)) return;
+  std::string kept;
+  for (const std::string& line : read_lines(path)) {
+    long long line_step = 0;
+    if (std::sscanf(line.c_str(), "{\"step\": %lld", &line_step) == 1 && line_step > step) continue;
+    kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
+// --overwrite_output_dir: the checkpoints of a previous run, which would otherwise be resumed
+// or mixed with this run's.
+void clear_previous_run(const std::string& output_dir) {
+  std::error_code ec;
+  for (const CheckpointEntry& checkpoint : list_checkpoints(output_dir)) {
+    std::filesystem::remove_all(checkpoint.path, ec);
+    if (ec) throw BertError(checkpoint.path + ": cannot delete (--overwrite_output_dir): " + ec.message());
+  }
+}
+
+std::string shell_quote(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                            "-_./=:,+@%") == std::string::npos)
+    return arg;
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// This run's command line with --resume_from_checkpoint <checkpoint> instead of the flags
+// that would stop it from continuing (--resume_from_checkpoint, --stop_after_steps,
+// --overwrite_output_dir).
+std::string resume_command(int argc, char** argv, const std::string& checkpoint) {
+  auto is_bool_word = [](const std::string& v) {
+    return v == "true" || v == "false" || v == "True" || v == "False" || v == "1" || v == "0";
+  };
+  std::string out = shell_quote(argv[0]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    bool dropped = false;
+    for (const std::string flag : {"--resume_from_checkpoint", "--stop_after_steps", "--overwrite_output_dir"}) {
+      if (arg == flag) {
+        const bool takes_value = flag != "--overwrite_output_dir" || (i + 1 < argc && is_bool_word(argv[i + 1]));
+        if (takes_value) ++i;  // and its value
+        dropped = true;
+      } else if (arg.compare(0, flag.size() + 1, flag + "=") == 0) {
+        dropped = true;
+      }
+    }
+    if (!dropped) out += " " + shell_quote(arg);
+  }
+  return out + " --resume_from_checkpoint " + shell_quote(checkpoint);
+}
+
+TrainConfig make_train_config(const TrainOptions& o) {
+  TrainConfig tc;
+  tc.batch_size = o.per_device_train_batch_size;
+  tc.gradient_accumulation_steps = o.gradient_accumulation_steps;
+  tc.num_train_epochs = o.num_train_epochs;
+  tc.max_steps = o.max_steps;
+  tc.warmup_ratio = o.warmup_ratio;
+  tc.warmup_steps = o.warmup_steps;
+  tc.seed = static_cast<uint64_t>(o.seed);
+  tc.logging_steps = o.logging_steps;
+  tc.save_steps = o.save_steps;
+  tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
+  tc.stop_after_steps = o.stop_after_steps;
+  tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
+                                 o.max_grad_norm};
+  return tc;
+}
+
+// Everything run_training needs besides the options.
+struct TrainingJob {
+  const BertConfig* config;
+  BertQaModel* model;
+  const std::vector<Window>* windows;
+  MetricsLog* metrics;
+  TensorBoardWriter* tensorboard;
+  std::string resume_dir;
+  int argc;
+  char** argv;
+};
+
+void log_progress(const TrainProgress& p, ProgressReporter* progress, MetricsLog* metrics,
+                  TensorBoardWriter* tensorboard) {
+  char extra[96];
+  std::snprintf(extra, sizeof extra, "epoch %.2f | grad_norm %.4f", p.epoch, p.grad_norm);
+  progress->update(p.step, p.loss, p.learning_rate, p.windows_per_second, p.eta_seconds,
+                   p.skipped_updates ? std::string(extra) + " | skipped " + std::to_string(p.skipped_updates)
+                                     : std::string(extra),
+                   p.logging_step);
+  if (p.update_skipped)
+    std::fprintf(stderr, "[train] warning: step %lld: non-finite loss %g or gradient norm %g: update skipped "
+                         "(%lld in a row, %lld in total)\n",
+                 static_cast<long long>(p.step), p.step_loss, p.grad_norm,
+                 static_cast<long long>(p.consecutive_skipped), static_cast<long long>(p.skipped_updates));
+  if (!p.logging_step) return;
+  const std::vector<std::pair<std::string, double>> values = {
+      {"epoch", p.epoch}, {"loss", p.loss}, {"learning_rate", p.learning_rate},
+      {"grad_norm", p.grad_norm}, {"windows_per_second", p.windows_per_second}};
+  metrics->write(p.step, values);
+  std::vector<std::pair<std::string, double>> scalars;
+  for (const auto& [name, value] : values) scalars.emplace_back("train/" + name, value);
+  tensorboard->add_scalars(scalars, p.step);
+}
+
+// Trains (resuming when job.resume_dir is set). Returns the exit status when the app must stop
+// here (stopped early, or a signal arrived), -1 to go on to evaluation; *steps_done is the
+// global step reached.
+int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_done) {
+  const TrainConfig tc = make_train_config(o);
+  BertQaModel& model = *job.model;
+  AdamWOptimizer optimizer(model, tc.optimizer);
+  if (tc.save_steps > 0 || tc.stop_after_steps > 0) check_checkpointable(model.backend());
+  Trainer trainer(model, optimizer, tc);
+  if (!job.resume_dir.empty()) {
+    const TrainerState state = load_checkpoint(job.resume_dir, model, optimizer);
+    trainer.resume(state, job.resume_dir);
+    std::fprintf(stderr, "[train] resuming from %s at step %lld\n", job.resume_dir.c_str(),
+                 static_cast<long long>(state.global_step));
+  }
+  const int64_t total = total_train_steps(tc, job.windows->size());
+  std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation, %lld steps, warmup %lld\n",
+               job.windows->size(), tc.batch_size, tc.gradient_accumulation_steps, static_cast<long long>(total),
+               static_cast<long long>(warmup_steps_for(tc, total)));
+  const std::string vocab = join_path(o.model_name_or_path, "vocab.txt");
+  auto write_model = [&](const std::string& dir) {
+    save_model_dir(dir, *job.config, model.parameters(), vocab, o.do_lower_case);
+  };
+  std::string last_checkpoint = job.resume_dir;
+  ProgressReporter progress(total, ProgressReporter::stderr_is_terminal());
+  TrainHooks hooks;
+  hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.metrics, job.tensorboard); };
+  hooks.on_checkpoint = [&](const TrainerState& state) {
+    last_checkpoint = save_checkpoint(o.output_dir, state, model, optimizer, write_model, o.save_total_limit);
+    std::fprintf(stderr, "[train] saved %s\n", last_checkpoint.c_str());
+  };
+  hooks.stop_requested = [] { return stop_requested(); };
+
+  install_stop_signal_handlers();
+  TrainSummary summary;
+  try {
+    summary = trainer.train(*job.windows, hooks);
+  } catch (...) {
+    progress.finish();  // the error line goes below the progress bar, not into it
+    throw;
+  }
+  progress.finish();
+  *steps_done = summary.steps;
+  if (summary.outcome != TrainOutcome::kCompleted) {
+    restore_default_signal_handlers();
+    const bool by_signal = summary.outcome == TrainOutcome::kStopRequested;
+    std::fprintf(stderr, "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run:\n  %s\n",
+                 by_signal ? (std::string("stopped by ") + signal_name(stop_signal())).c_str()
+                           : "stopped (--stop_after_steps)",
+                 static_cast<long long>(summary.steps), static_cast<long long>(total), last_checkpoint.c_str(),
+                 resume_command(job.argc, job.argv, last_checkpoint).c_str());
+    return by_signal ? exit_status_for_signal(stop_signal()) : 0;
+  }
+  write_model(o.output_dir);
+  std::string results = "{\n    \"train_steps\": " + std::to_string(summary.steps) +
+                        ",\n    \"train_loss\": " + format_python_float(summary.final_loss) +
+                        ",\n    \"train_runtime\": " + format_python_float(summary.seconds) +
+                        ",\n    \"train_windows_per_second\": " + format_python_float(summary.windows_per_second) +
+                        ",\n    \"train_skipped_updates\": " + std::to_string(summary.skipped_updates) + "\n}\n";
+  write_file_atomic(join_path(o.output_dir, "train_results.json"), results);
+  std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
+               static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
+               o.output_dir.c_str());
+  restore_default_signal_handlers();
+  if (stop_requested()) {
+    std::fprintf(stderr, "[train] %s received while finishing: the model is saved; evaluation skipped\n",
+                 signal_name(stop_signal()));
+    return exit_status_for_signal(stop_signal());
+  }
+  return -1;
 }
 
 int run(int argc, char** argv) {
@@ -116,6 +368,17 @@ int run(int argc, char** argv) {
                     "max_position_embeddings " + std::to_string(config.max_position_embeddings));
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.model_name_or_path, o.do_lower_case);
 
+  // The checkpoint to resume from is checked before the data is prepared, to fail fast.
+  std::string resume_dir;
+  TrainerState resume_state;
+  if (o.do_train) {
+    resume_dir = resolve_resume_dir(o);
+    if (!resume_dir.empty()) {
+      resume_state = read_trainer_state(resume_dir);
+      check_checkpoint_config(resume_dir, config, o.model_name_or_path);
+    }
+  }
+
   PrepareOptions prepare;
   prepare.window = WindowConfig{o.max_seq_length, o.doc_stride};
   prepare.do_lower_case = o.do_lower_case;
@@ -131,6 +394,9 @@ int run(int argc, char** argv) {
     eval = prepare_squad(o.validation_file, *tokenizer, prepare, "eval");
   }
 
+  if (!resume_dir.empty())  // before anything in output_dir changes
+    check_resume_compatible(resume_state, initial_trainer_state(make_train_config(o), train.windows), resume_dir);
+
   const std::unique_ptr<Backend> backend = make_backend(o.device);
   const int max_batch = std::max(o.do_train ? o.per_device_train_batch_size : 1,
                                  o.do_eval ? o.per_device_eval_batch_size : 1);
@@ -139,70 +405,25 @@ int run(int argc, char** argv) {
   loaded.tensors.clear();
   std::fprintf(stderr, "[model] %zu parameters on %s\n", model.layout().total(), backend->name().c_str());
 
+  // Left-overs of earlier runs: temporaries of killed saves; with --overwrite_output_dir the
+  // old checkpoints and log; when resuming, log lines after the checkpoint's step.
+  const std::string metrics_path = join_path(o.output_dir, "trainer_log.jsonl");
+  if (o.do_train) {
+    if (const int removed = remove_stale_temporaries(o.output_dir))
+      std::fprintf(stderr, "[train] removed %d temporaries left in %s by an interrupted save\n", removed,
+                   o.output_dir.c_str());
+    if (o.overwrite_output_dir) clear_previous_run(o.output_dir);
+    truncate_metrics_log(metrics_path, resume_state.global_step);  // a fresh run keeps nothing (step 0)
+  }
   // Metrics go to output_dir/trainer_log.jsonl and TensorBoard event files in output_dir/runs.
-  MetricsLog metrics(join_path(o.output_dir, "trainer_log.jsonl"));
+  MetricsLog metrics(metrics_path);
   TensorBoardWriter tensorboard(join_path(o.output_dir, "runs"));
 
   int64_t total_train_steps_done = 0;
   if (o.do_train) {
-    TrainConfig tc;
-    tc.batch_size = o.per_device_train_batch_size;
-    tc.gradient_accumulation_steps = o.gradient_accumulation_steps;
-    tc.num_train_epochs = o.num_train_epochs;
-    tc.max_steps = o.max_steps;
-    tc.warmup_ratio = o.warmup_ratio;
-    tc.warmup_steps = o.warmup_steps;
-    tc.seed = static_cast<uint64_t>(o.seed);
-    tc.logging_steps = o.logging_steps;
-    tc.save_steps = o.save_steps;
-    tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
-                                   o.max_grad_norm};
-    AdamWOptimizer optimizer(model, tc.optimizer);
-    const int64_t total = total_train_steps(tc, train.windows.size());
-    std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation, %lld steps, warmup %lld\n",
-                 train.windows.size(), tc.batch_size, tc.gradient_accumulation_steps,
-                 static_cast<long long>(total), static_cast<long long>(warmup_steps_for(tc, total)));
-    const std::string vocab = join_path(o.model_name_or_path, "vocab.txt");
-    auto save = [&](const std::string& dir) {
-      save_model_dir(dir, config, model.parameters(), vocab, o.do_lower_case);
-    };
-    Trainer trainer(model, optimizer, tc);
-    ProgressReporter progress(total, ProgressReporter::stderr_is_terminal());
-    const TrainSummary summary = trainer.train(
-        train.windows,
-        [&](const TrainProgress& p) {
-          char extra[96];
-          std::snprintf(extra, sizeof extra, "epoch %.2f | grad_norm %.4f", p.epoch, p.grad_norm);
-          progress.update(p.step, p.loss, p.learning_rate, p.windows_per_second, p.eta_seconds,
-                          p.skipped_updates ? std::string(extra) + " | skipped " + std::to_string(p.skipped_updates)
-                                            : std::string(extra),
-                          p.logging_step);
-          if (!p.logging_step) return;
-          const std::vector<std::pair<std::string, double>> values = {
-              {"epoch", p.epoch}, {"loss", p.loss}, {"learning_rate", p.learning_rate},
-              {"grad_norm", p.grad_norm}, {"windows_per_second", p.windows_per_second}};
-          metrics.write(p.step, values);
-          std::vector<std::pair<std::string, double>> scalars;
-          for (const auto& [name, value] : values) scalars.emplace_back("train/" + name, value);
-          tensorboard.add_scalars(scalars, p.step);
-        },
-        [&](int64_t step) {
-          const std::string dir = join_path(o.output_dir, "checkpoint-" + std::to_string(step));
-          save(dir);
-          std::fprintf(stderr, "[train] saved %s\n", dir.c_str());
-        });
-    progress.finish();
-    total_train_steps_done = summary.steps;
-    save(o.output_dir);
-    std::string results = "{\n    \"train_steps\": " + std::to_string(summary.steps) +
-                          ",\n    \"train_loss\": " + format_python_float(summary.final_loss) +
-                          ",\n    \"train_runtime\": " + format_python_float(summary.seconds) +
-                          ",\n    \"train_windows_per_second\": " + format_python_float(summary.windows_per_second) +
-                          "\n}\n";
-    write_file_atomic(join_path(o.output_dir, "train_results.json"), results);
-    std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
-                 static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
-                 o.output_dir.c_str());
+    const TrainingJob job{&config, &model, &train.windows, &metrics, &tensorboard, resume_dir, argc, argv};
+    const int status = run_training(o, job, &total_train_steps_done);
+    if (status >= 0) return status;
   }
 
   if (o.do_eval) {
@@ -228,12 +449,15 @@ int main(int argc, char** argv) {
     return bert::run(argc, argv);
   } catch (const bert::FlagError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
+    return bert::kExitUsage;
+  } catch (const bert::TrainingDiverged& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return bert::kExitDiverged;
   } catch (const bert::BertError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return bert::kExitError;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return bert::kExitError;
   }
 }

@@ -34,8 +34,18 @@ struct Tensor {
 Tensor slice(const Tensor& whole, size_t offset, size_t count);
 
 // Roles decide a buffer's element type: activations in the compute type, master weights,
-// gradients and Adam moments in fp32 (or double), indices in int32.
-enum class BufferRole { kActivation, kMasterParam, kWorkingParam, kGradient, kOptimizerState, kIndex };
+// gradients and Adam moments in fp32 (or double), indices in int32. kStatistic is for what must
+// stay fp32 even when activations are bf16: LayerNorm mean/rstd, the attention log-sum-exp and
+// the per-sequence losses (the compute type on the CPU).
+enum class BufferRole {
+  kActivation,
+  kMasterParam,
+  kWorkingParam,
+  kGradient,
+  kOptimizerState,
+  kIndex,
+  kStatistic
+};
 
 class Backend {
  public:

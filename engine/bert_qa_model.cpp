@@ -19,6 +19,7 @@ BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tok
 
   auto index = [&](size_t n) { return backend.allocate(n, BufferRole::kIndex); };
   auto act = [&](size_t n) { return backend.allocate(n, BufferRole::kActivation); };
+  auto stat = [&](size_t n) { return backend.allocate(n, BufferRole::kStatistic); };
   input_ids_ = index(T);
   token_type_ids_ = index(T);
   position_ids_ = index(T);
@@ -27,8 +28,8 @@ BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tok
   end_positions_ = index(max_batch);
 
   emb_sum_ = act(T * H);
-  emb_mean_ = act(T);
-  emb_rstd_ = act(T);
+  emb_mean_ = stat(T);
+  emb_rstd_ = stat(T);
   for (int l = 0; l <= config.num_hidden_layers; ++l) layer_outputs_.push_back(act(T * H));
   layers_.resize(config.num_hidden_layers);
   for (int l = 0; l < config.num_hidden_layers; ++l) {
@@ -36,21 +37,21 @@ BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tok
     a.input = layer_outputs_[l];
     a.qkv = act(T * 3 * H);
     a.ctx = act(T * H);
-    a.lse = act(T * heads);
+    a.lse = stat(T * heads);
     a.attn_sum = act(T * H);
-    a.attn_mean = act(T);
-    a.attn_rstd = act(T);
+    a.attn_mean = stat(T);
+    a.attn_rstd = stat(T);
     a.hidden = act(T * H);
     a.ffn_pre = act(T * F);
     a.ffn_act = act(T * F);
     a.out_sum = act(T * H);
-    a.out_mean = act(T);
-    a.out_rstd = act(T);
+    a.out_mean = stat(T);
+    a.out_rstd = stat(T);
   }
   branch_ = act(T * H);
   logits_ = act(T * 2);
   d_logits_ = act(T * 2);
-  losses_ = act(static_cast<size_t>(max_batch) * 2);
+  losses_ = stat(static_cast<size_t>(max_batch) * 2);
   d_x_ = act(T * H);
   d_hidden_ = act(T * H);
   d_branch_ = act(T * H);
@@ -144,6 +145,12 @@ DropoutSpec BertQaModel::dropout_spec(const PassContext& context, int layer, Dro
   spec.seed = context.seed;
   spec.micro_step = context.micro_step;
   spec.site = dropout_site(layer, kind);
+  // Elements per token: attention numbers (token·heads + head)·max_positions + key
+  // (kernels/attention.h), the hidden-sized sites token·hidden + h.
+  const uint64_t per_token = kind == DropoutKind::kAttentionProbs
+                                 ? uint64_t(config_.num_attention_heads) * config_.max_position_embeddings
+                                 : uint64_t(config_.hidden_size);
+  spec.element_offset = context.token_offset * per_token;
   return spec;
 }
 

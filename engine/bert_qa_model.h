@@ -28,6 +28,10 @@ struct PassContext {
   uint64_t seed = 0;            // dropout key
   uint32_t micro_step = 0;      // distinct for every training forward pass
   double loss_scale = 1.0;      // multiplies d_loss (1 / gradient_accumulation_steps)
+  // Packed tokens that precede this batch in the global batch (data parallelism,
+  // engine/data_parallel.h): shifts every dropout element index by token_offset × the site's
+  // elements per token, so a rank draws the masks one process draws for the same tokens.
+  uint64_t token_offset = 0;
 };
 
 class BertQaModel {

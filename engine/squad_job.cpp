@@ -5,6 +5,7 @@
 
 #include "data/predictions_io.h"
 #include "data/window_cache.h"
+#include "engine/backend_registry.h"
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
 
@@ -49,11 +50,29 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& device) {
-  if (device == "cpu" || device == "auto") return make_cpu_backend(false);
+  const bool may_use_cuda = device == "cuda" || device == "auto";
+  return make_backend(device, may_use_cuda ? cuda_backend_options_from_env() : CudaBackendOptions{});
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& device, const CudaBackendOptions& cuda_options) {
+  if (device == "cpu") return make_cpu_backend(false);
   if (device == "cpu-double") return make_cpu_backend(true);
-  if (device == "cuda")
-    throw InputError("--device cuda: the CUDA training backend is not available in this build; use --device cpu");
-  throw InputError("--device: expected auto, cpu or cuda, got '" + device + "'");
+  if (device != "cuda" && device != "auto")
+    throw InputError("--device: expected auto, cpu or cuda, got '" + device + "'");
+  // The factory exists when the executable links bert_engine_cuda (engine/backend_registry.h).
+  const CudaBackendFactory factory = registered_cuda_backend_factory();
+  std::string note = "this build has no CUDA backend (built without nvcc)";
+  std::unique_ptr<Backend> backend = factory != nullptr ? factory(cuda_options, &note) : nullptr;
+  if (device == "cuda") {
+    if (!backend) throw InputError("--device cuda: " + note + "; use --device cpu");
+    return backend;
+  }
+  if (backend) {
+    std::fprintf(stderr, "[device] auto: %s on %s\n", backend->name().c_str(), note.c_str());
+    return backend;
+  }
+  std::fprintf(stderr, "[device] auto: cpu (%s)\n", note.c_str());
+  return make_cpu_backend(false);
 }
 
 void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows) {

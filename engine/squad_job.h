@@ -11,6 +11,7 @@
 #include "data/squad.h"
 #include "data/windows.h"
 #include "engine/backend.h"
+#include "engine/backend_registry.h"
 #include "engine/evaluator.h"
 #include "tokenizer/tokenizer.h"
 
@@ -33,9 +34,12 @@ struct PrepareOptions {
 PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer, const PrepareOptions& options,
                             const std::string& label);
 
-// "cpu", "cuda" or "auto" (cuda when built with CUDA and a device exists, else cpu).
-// Throws InputError for an unknown name or cuda where it is unavailable.
+// "cpu", "cuda" or "auto" (cuda when built with CUDA and a device exists, else cpu; one stderr
+// line says which and why). Throws InputError for an unknown name or cuda where it is
+// unavailable. The CUDA backend computes in bf16 unless BERT_CUDA_COMPUTE=fp32 (or
+// cuda_options.fp32_compute, for a future --cuda_compute flag).
 std::unique_ptr<Backend> make_backend(const std::string& device);
+std::unique_ptr<Backend> make_backend(const std::string& device, const CudaBackendOptions& cuda_options);
 
 // Writes predictions.json, nbest_predictions.json and eval_results.json
 // ({"exact_match", "f1", "eval_samples", "eval_windows", "eval_seconds"}) into output_dir.

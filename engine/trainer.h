@@ -1,8 +1,20 @@
 // The fine-tuning loop: windows shuffled by seed each epoch, packed into batches of
 // per_device_train_batch_size windows (the next batch is packed on a host thread while the
 // current one computes), gradient accumulation, global-norm clipping, AdamW with linear
-// warmup/decay, periodic logging (step, loss, learning rate, gradient norm, windows/s, ETA)
-// and model saves every save_steps.
+// warmup/decay, progress after every step, checkpoints every save_steps.
+//
+// One optimizer step (Trainer::train):
+//   1. accumulate_gradients: forward/backward over gradient_accumulation_steps micro-batches,
+//      each the next batch_size windows of the shuffled order (the per-step data slice);
+//   2. reduce_gradients: the point between the last backward and the update where data
+//      parallelism all-reduces the gradients and the loss (nothing to do in one process);
+//   3. apply_update: AdamW, unless the loss or the gradient norm is not finite; then the
+//      update is skipped and counted, and max_consecutive_nonfinite skips in a row stop the
+//      run with TrainingDiverged.
+// Everything that decides the trajectory (data position, dropout micro-step counter, AdamW
+// step count, skipped-update counts, the logging interval's running loss) lives in
+// TrainerState, which checkpoints store (engine/training_state.h): a run resumed from a
+// checkpoint produces bit-identical losses and parameters to one never interrupted.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +24,9 @@
 
 #include "data/windows.h"
 #include "engine/bert_qa_model.h"
+#include "engine/core/error.h"
 #include "engine/optimizer.h"
+#include "engine/training_state.h"
 
 namespace bert {
 
@@ -25,49 +39,107 @@ struct TrainConfig {
   int64_t warmup_steps = 0;            // > 0 overrides warmup_ratio
   uint64_t seed = 42;
   int64_t logging_steps = 500;
-  int64_t save_steps = 500;            // <= 0: no intermediate saves
+  int64_t save_steps = 500;            // <= 0: no intermediate checkpoints
+  // Consecutive steps with a non-finite loss or gradient norm that stop the run; <= 0: never.
+  int64_t max_consecutive_nonfinite = 10;
+  // > 0: stop after this global step as if interrupted (checkpoint, then return), while the
+  // schedule still spans the whole run; for time-sliced jobs and resume tests.
+  int64_t stop_after_steps = -1;
   OptimizerConfig optimizer;
 };
 
 struct TrainProgress {
   int64_t step = 0, total_steps = 0;
   double epoch = 0;
-  double loss = 0;          // mean over the logging interval
+  double loss = 0;          // mean finite step loss over the logging interval (NaN if none)
+  double step_loss = 0;     // this step's mean micro-batch loss
   double learning_rate = 0;
   double grad_norm = 0;
   double windows_per_second = 0;
   double eta_seconds = 0;
-  int64_t skipped_updates = 0;  // non-finite gradient norms so far
-  bool logging_step = false;    // a logging_steps boundary (or the last step): log a line
+  int64_t skipped_updates = 0;      // steps skipped so far (non-finite loss or gradient norm)
+  int64_t consecutive_skipped = 0;  // of which in a row up to this step
+  bool update_skipped = false;      // this step's update was skipped
+  bool logging_step = false;        // a logging_steps boundary (or the last step): log a line
+};
+
+enum class TrainOutcome {
+  kCompleted,       // reached total steps
+  kStopAfterSteps,  // TrainConfig::stop_after_steps reached (checkpoint saved)
+  kStopRequested,   // the stop hook (a signal) asked to stop (checkpoint saved)
 };
 
 struct TrainSummary {
-  int64_t steps = 0;
+  TrainOutcome outcome = TrainOutcome::kCompleted;
+  int64_t first_step = 0;      // global step this run started from (> 0 when resumed)
+  int64_t steps = 0;           // global step reached
+  int64_t total_steps = 0;
   double final_loss = 0;       // mean loss over the last logging interval
-  double first_loss = 0;       // loss of the first micro-batch
+  double first_loss = 0;       // loss of this run's first micro-batch
   double seconds = 0;
   double windows_per_second = 0;
-  std::vector<double> step_losses;  // mean micro-batch loss of every optimizer step
+  int64_t skipped_updates = 0;
+  std::vector<double> step_losses;  // mean micro-batch loss of every step of this run
+};
+
+// Thrown when max_consecutive_nonfinite steps in a row had a non-finite loss or gradient
+// norm; nothing is saved (the last checkpoint stays the place to resume from).
+class TrainingDiverged : public BertError {
+ public:
+  using BertError::BertError;
 };
 
 // Number of optimizer steps and warmup steps as Hugging Face's Trainer derives them.
 int64_t total_train_steps(const TrainConfig& config, size_t num_windows);
 int64_t warmup_steps_for(const TrainConfig& config, int64_t total_steps);
 
+// A fresh run's state for these windows (counters zero, configuration filled in).
+TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows);
+
+struct TrainHooks {
+  // After every optimizer step; loss and windows/s cover the steps since the last logging step.
+  std::function<void(const TrainProgress&)> on_step;
+  // At every save_steps boundary before the last step, and before stopping early; the state
+  // is that after the step (model and optimizer hold the matching tensors).
+  std::function<void(const TrainerState&)> on_checkpoint;
+  // Polled after every step; true stops the run (with a checkpoint) unless it is complete.
+  std::function<bool()> stop_requested;
+};
+
 class Trainer {
  public:
-  // Called after every optimizer step; loss and windows/s cover the steps since the last
-  // logging step, and `logging_step` marks the steps that should leave a log line.
+  Trainer(BertQaModel& model, AdamWOptimizer& optimizer, const TrainConfig& config);
+
+  // Continue from a checkpoint's state; load_checkpoint has restored the model and optimizer.
+  // train() refuses it (InputError naming `source` and the field) when its data or settings
+  // differ from this run's.
+  void resume(const TrainerState& state, const std::string& source);
+
+  TrainSummary train(const std::vector<Window>& windows, const TrainHooks& hooks);
+  // The earlier interface: a per-step callback and a save callback taking the step.
   using LogFn = std::function<void(const TrainProgress&)>;
   using SaveFn = std::function<void(int64_t step)>;
-
-  Trainer(BertQaModel& model, AdamWOptimizer& optimizer, const TrainConfig& config);
   TrainSummary train(const std::vector<Window>& windows, const LogFn& log, const SaveFn& save);
 
+  const TrainerState& state() const { return state_; }
+
  private:
+  class BatchPrefetcher;
+  struct StepClock;
+  double accumulate_gradients(BatchPrefetcher& batches, int64_t* windows_seen, TrainSummary* summary);
+  void reduce_gradients(double* step_loss);
+  UpdateStats apply_update(double step_loss, double learning_rate);
+  // Advances the counters in state_ after an update (applied or skipped).
+  void record_step(double step_loss, const UpdateStats& stats, double batches_per_epoch);
+  // The progress after the step; resets the logging interval at a logging step.
+  TrainProgress report_step(double step_loss, const UpdateStats& stats, int64_t first_step, StepClock* clock);
+
   BertQaModel& model_;
   AdamWOptimizer& optimizer_;
   TrainConfig config_;
+  TrainerState state_;
+  bool resumed_ = false;
+  std::string resume_source_;
 };
 
 // The order in which an epoch visits the windows: a Fisher-Yates shuffle from (seed, epoch)

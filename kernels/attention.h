@@ -50,6 +50,7 @@ void attention_backward_ref(T* d_qkv,                 // [tokens, 3*heads*head_d
 // must be at most max_positions and sum to tokens (validate on the host, as the reference does).
 // Backward is deterministic: one pass over key tiles writes dk, dv; a second over query tiles
 // writes dq (no atomics), both recomputing P from lse and the dropout mask from the spec.
+// The float overloads (fp32 qkv/ctx: the fp32 compute switch) have the same contract.
 #include <cstddef>
 
 #include "kernels/gpu_types.h"
@@ -63,6 +64,12 @@ void attention_forward_cuda(bf16* ctx,                  // [tokens, heads*head_d
                             const int32_t* cu_seqlens,  // [batch+1] device
                             const AttentionShape& shape, const DropoutSpec& dropout,
                             GpuStream stream);
+void attention_forward_cuda(float* ctx,                 // [tokens, heads*head_dim]
+                            float* lse,                 // [tokens, heads]
+                            const float* qkv,           // [tokens, 3*heads*head_dim]
+                            const int32_t* cu_seqlens,  // [batch+1] device
+                            const AttentionShape& shape, const DropoutSpec& dropout,
+                            GpuStream stream);
 
 // Scratch of the backward: D_i = Σ_c d_ctx·ctx per (token, head).
 size_t attention_backward_workspace_bytes(const AttentionShape& shape);
@@ -72,6 +79,14 @@ void attention_backward_cuda(bf16* d_qkv,                // [tokens, 3*heads*hea
                              const bf16* d_ctx,          // [tokens, heads*head_dim]
                              const bf16* qkv,            // [tokens, 3*heads*head_dim]
                              const bf16* ctx,            // [tokens, heads*head_dim]
+                             const float* lse,           // [tokens, heads]
+                             const int32_t* cu_seqlens,  // [batch+1] device
+                             const AttentionShape& shape, const DropoutSpec& dropout,
+                             GpuWorkspace workspace, GpuStream stream);
+void attention_backward_cuda(float* d_qkv,               // [tokens, 3*heads*head_dim]
+                             const float* d_ctx,         // [tokens, heads*head_dim]
+                             const float* qkv,           // [tokens, 3*heads*head_dim]
+                             const float* ctx,           // [tokens, heads*head_dim]
                              const float* lse,           // [tokens, heads]
                              const int32_t* cu_seqlens,  // [batch+1] device
                              const AttentionShape& shape, const DropoutSpec& dropout,

@@ -19,7 +19,8 @@ constexpr size_t kKeyPassSharedBytes = (8 * kTileFloats + 2 * kTile) * sizeof(fl
 // Query pass: Q, dO, K, Kᵀ, Vᵀ, dS tiles.
 constexpr size_t kQueryPassSharedBytes = 6 * kTileFloats * sizeof(float);
 
-__global__ void row_dot_kernel(float* row_dot, const bf16* d_ctx, const bf16* ctx, int rows,
+template <typename T>
+__global__ void row_dot_kernel(float* row_dot, const T* d_ctx, const T* ctx, int rows,
                                int head_dim) {
   const int warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
   if (warp >= rows) return;  // rows = tokens·heads; head slices are contiguous in [tokens, hidden]
@@ -31,10 +32,11 @@ __global__ void row_dot_kernel(float* row_dot, const bf16* d_ctx, const bf16* ct
   if (lane == 0) row_dot[warp] = sum;
 }
 
+template <typename T>
 struct BackwardArgs {
-  bf16* d_qkv;
-  const bf16* d_ctx;
-  const bf16* qkv;
+  T* d_qkv;
+  const T* d_ctx;
+  const T* qkv;
   const float* lse;
   const float* row_dot;
   const int32_t* cu_seqlens;
@@ -44,8 +46,8 @@ struct BackwardArgs {
   float scale, scale_log2;
 };
 
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(BackwardArgs args) {
+template <int kHeadDim, typename T>
+__global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(BackwardArgs<T> args) {
   static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
   extern __shared__ float4 shared_raw[];
   float* k_tile = reinterpret_cast<float*>(shared_raw);  // [key][d]
@@ -70,8 +72,8 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
 
   const int hidden = shape.heads * kHeadDim;
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
-  const bf16* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
-  const bf16* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
+  const T* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
+  const T* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
   load_tile<kHeadDim>(k_tile, nullptr, head_qkv + hidden + key_start * row_stride, row_stride,
                       key_count);
   load_tile<kHeadDim>(v_tile, nullptr, head_qkv + 2 * hidden + key_start * row_stride, row_stride,
@@ -142,18 +144,18 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
   for (int i = 0; i < 4; ++i) {
     const int key = 4 * ty + i;
     if (key >= key_count) continue;
-    bf16* row = args.d_qkv + static_cast<size_t>(first_token + key_start + key) * row_stride +
-                head * kHeadDim + 4 * tx;
+    T* row = args.d_qkv + static_cast<size_t>(first_token + key_start + key) * row_stride +
+             head * kHeadDim + 4 * tx;
     float dk[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) dk[j] = d_key[i][j] * args.scale;
-    store_bf16x4(row + hidden, dk);
-    store_bf16x4(row + 2 * hidden, d_value[i]);
+    store4(row + hidden, dk);
+    store4(row + 2 * hidden, d_value[i]);
   }
 }
 
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(BackwardArgs args) {
+template <int kHeadDim, typename T>
+__global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(BackwardArgs<T> args) {
   static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
   extern __shared__ float4 shared_raw[];
   float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
@@ -174,8 +176,8 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
 
   const int hidden = shape.heads * kHeadDim;
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
-  const bf16* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
-  const bf16* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
+  const T* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
+  const T* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
   load_tile<kHeadDim>(q_tile, nullptr, head_qkv + query_start * row_stride, row_stride,
                       query_count);
   load_tile<kHeadDim>(do_tile, nullptr, head_dctx + static_cast<size_t>(query_start) * hidden,
@@ -237,10 +239,53 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
     float dq[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) dq[j] = d_query[i][j] * args.scale;
-    store_bf16x4(args.d_qkv + static_cast<size_t>(first_token + query_start + query) * row_stride +
-                     head * kHeadDim + 4 * tx,
-                 dq);
+    store4(args.d_qkv + static_cast<size_t>(first_token + query_start + query) * row_stride +
+               head * kHeadDim + 4 * tx,
+           dq);
   }
+}
+
+template <typename T>
+void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, const float* lse,
+                        const int32_t* cu_seqlens, const AttentionShape& shape,
+                        const DropoutSpec& dropout, GpuWorkspace workspace, GpuStream stream) {
+  const char* op = "attention_backward_cuda";
+  check_shape(shape, op);
+  if (shape.tokens == 0 || shape.batch == 0) return;
+  BERT_CHECK(is_aligned(d_qkv, 8) && is_aligned(d_ctx, 8) && is_aligned(qkv, 8),
+             std::string(op) + ": d_qkv, d_ctx and qkv must be 8-byte aligned");
+  check_workspace(workspace, attention_backward_workspace_bytes(shape), op);
+  float* row_dot = static_cast<float*>(workspace.data);
+
+  const int rows = shape.tokens * shape.heads;
+  row_dot_kernel<T>
+      <<<div_up(rows * 32, 256), 256, 0, stream>>>(row_dot, d_ctx, ctx, rows, shape.head_dim);
+  CUDA_LAUNCH_CHECK("row_dot_kernel");
+
+  BackwardArgs<T> args{d_qkv,
+                       d_ctx,
+                       qkv,
+                       lse,
+                       row_dot,
+                       cu_seqlens,
+                       shape,
+                       dropout,
+                       tiles_per_sequence(shape),
+                       1.0f / sqrtf(static_cast<float>(shape.head_dim)),
+                       kLog2e / sqrtf(static_cast<float>(shape.head_dim))};
+  const dim3 grid(shape.batch * args.tiles, shape.heads);
+
+  auto key_kernel = attention_backward_key_kernel<64, T>;
+  CUDA_CHECK(cudaFuncSetAttribute(key_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(kKeyPassSharedBytes)));
+  key_kernel<<<grid, kThreads, kKeyPassSharedBytes, stream>>>(args);
+  CUDA_LAUNCH_CHECK("attention_backward_key_kernel");
+
+  auto query_kernel = attention_backward_query_kernel<64, T>;
+  CUDA_CHECK(cudaFuncSetAttribute(query_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(kQueryPassSharedBytes)));
+  query_kernel<<<grid, kThreads, kQueryPassSharedBytes, stream>>>(args);
+  CUDA_LAUNCH_CHECK("attention_backward_query_kernel");
 }
 
 }  // namespace
@@ -254,44 +299,15 @@ void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, co
                              const float* lse, const int32_t* cu_seqlens,
                              const AttentionShape& shape, const DropoutSpec& dropout,
                              GpuWorkspace workspace, GpuStream stream) {
-  using namespace attention;
-  const char* op = "attention_backward_cuda";
-  check_shape(shape, op);
-  if (shape.tokens == 0 || shape.batch == 0) return;
-  BERT_CHECK(is_aligned(d_qkv, 8) && is_aligned(d_ctx, 8) && is_aligned(qkv, 8),
-             std::string(op) + ": d_qkv, d_ctx and qkv must be 8-byte aligned");
-  check_workspace(workspace, attention_backward_workspace_bytes(shape), op);
-  float* row_dot = static_cast<float*>(workspace.data);
-
-  const int rows = shape.tokens * shape.heads;
-  row_dot_kernel<<<div_up(rows * 32, 256), 256, 0, stream>>>(row_dot, d_ctx, ctx, rows,
-                                                             shape.head_dim);
-  CUDA_LAUNCH_CHECK("row_dot_kernel");
-
-  BackwardArgs args{d_qkv,
-                    d_ctx,
-                    qkv,
-                    lse,
-                    row_dot,
-                    cu_seqlens,
-                    shape,
-                    dropout,
-                    tiles_per_sequence(shape),
-                    1.0f / sqrtf(static_cast<float>(shape.head_dim)),
-                    kLog2e / sqrtf(static_cast<float>(shape.head_dim))};
-  const dim3 grid(shape.batch * args.tiles, shape.heads);
-
-  auto key_kernel = attention_backward_key_kernel<64>;
-  CUDA_CHECK(cudaFuncSetAttribute(key_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kKeyPassSharedBytes)));
-  key_kernel<<<grid, kThreads, kKeyPassSharedBytes, stream>>>(args);
-  CUDA_LAUNCH_CHECK("attention_backward_key_kernel");
-
-  auto query_kernel = attention_backward_query_kernel<64>;
-  CUDA_CHECK(cudaFuncSetAttribute(query_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kQueryPassSharedBytes)));
-  query_kernel<<<grid, kThreads, kQueryPassSharedBytes, stream>>>(args);
-  CUDA_LAUNCH_CHECK("attention_backward_query_kernel");
+  attention::attention_backward(d_qkv, d_ctx, qkv, ctx, lse, cu_seqlens, shape, dropout, workspace,
+                                stream);
+}
+void attention_backward_cuda(float* d_qkv, const float* d_ctx, const float* qkv, const float* ctx,
+                             const float* lse, const int32_t* cu_seqlens,
+                             const AttentionShape& shape, const DropoutSpec& dropout,
+                             GpuWorkspace workspace, GpuStream stream) {
+  attention::attention_backward(d_qkv, d_ctx, qkv, ctx, lse, cu_seqlens, shape, dropout, workspace,
+                                stream);
 }
 
 }  // namespace bert

@@ -1,7 +1,8 @@
 // Shared pieces of the attention kernels (kernels/attention_*.cu): a 256-thread block works on
 // 64 × 64 tiles; thread (ty, tx) = (tid / 16, tid % 16) owns rows 4·ty .. 4·ty+3 and columns
 // 4·tx .. 4·tx+3 of every 64 × 64 result. Tiles live in shared memory as fp32 rows of kPitch
-// floats (16-byte aligned rows, so both operands of tile_mma are read as float4).
+// floats (16-byte aligned rows, so both operands of tile_mma are read as float4). Global tensors
+// are bf16 or, under the fp32 compute switch, float (the kernels are templated on that type T).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -25,17 +26,17 @@ constexpr float kLn2 = 0.6931471805599453f;
 __device__ __forceinline__ int thread_row() { return threadIdx.x / 16; }  // ty
 __device__ __forceinline__ int thread_col() { return threadIdx.x % 16; }  // tx
 
-// Loads `valid_rows` rows × kHeadDim bf16 values (row r at source + r·row_stride) into a tile;
-// rows past valid_rows read as zero. `natural` gets [row][d], `transposed` gets [d][row]; either
-// may be null.
-template <int kHeadDim>
-__device__ __forceinline__ void load_tile(float* natural, float* transposed, const bf16* source,
+// Loads `valid_rows` rows × kHeadDim values of type T (row r at source + r·row_stride) into a
+// tile; rows past valid_rows read as zero. `natural` gets [row][d], `transposed` gets [d][row];
+// either may be null.
+template <int kHeadDim, typename T>
+__device__ __forceinline__ void load_tile(float* natural, float* transposed, const T* source,
                                           size_t row_stride, int valid_rows) {
   constexpr int kQuadsPerRow = kHeadDim / 4;
   for (int chunk = threadIdx.x; chunk < kTile * kQuadsPerRow; chunk += kThreads) {
     const int row = chunk / kQuadsPerRow, col = (chunk % kQuadsPerRow) * 4;
     float values[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    if (row < valid_rows) load_bf16x4(source + row * row_stride + col, values);
+    if (row < valid_rows) load4(source + row * row_stride + col, values);
     if (natural != nullptr)
       *reinterpret_cast<float4*>(natural + row * kPitch + col) =
           make_float4(values[0], values[1], values[2], values[3]);

@@ -14,9 +14,9 @@ namespace {
 
 constexpr size_t kForwardSharedBytes = 4 * kTileFloats * sizeof(float);  // Q, Kᵀ, V, P
 
-template <int kHeadDim>
+template <int kHeadDim, typename T>
 __global__ void __launch_bounds__(kThreads)
-    attention_forward_kernel(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
+    attention_forward_kernel(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqlens,
                              AttentionShape shape, DropoutSpec dropout, int tiles,
                              float scale_log2) {
   static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
@@ -35,7 +35,7 @@ __global__ void __launch_bounds__(kThreads)
 
   const int hidden = shape.heads * kHeadDim;
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
-  const bf16* head_qkv = qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
+  const T* head_qkv = qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
   load_tile<kHeadDim>(q_tile, nullptr, head_qkv + query_start * row_stride, row_stride,
                       query_count);
 
@@ -105,11 +105,30 @@ __global__ void __launch_bounds__(kThreads)
     float values[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) values[j] = out[i][j] * inverse;
-    store_bf16x4(ctx + static_cast<size_t>(token) * hidden + head * kHeadDim + 4 * tx, values);
+    store4(ctx + static_cast<size_t>(token) * hidden + head * kHeadDim + 4 * tx, values);
     if (tx == 0)
       lse[static_cast<size_t>(token) * shape.heads + head] =
           (row_max[i] + log2f(row_sum[i])) * kLn2;
   }
+}
+
+template <typename T>
+void attention_forward(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqlens,
+                       const AttentionShape& shape, const DropoutSpec& dropout, GpuStream stream) {
+  const char* op = "attention_forward_cuda";
+  check_shape(shape, op);
+  if (shape.tokens == 0 || shape.batch == 0) return;
+  BERT_CHECK(is_aligned(qkv, 8) && is_aligned(ctx, 8),
+             std::string(op) + ": qkv and ctx must be 8-byte aligned");
+  const int tiles = tiles_per_sequence(shape);
+  const float scale_log2 = kLog2e / sqrtf(static_cast<float>(shape.head_dim));
+  auto kernel = attention_forward_kernel<64, T>;
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(kForwardSharedBytes)));
+  const dim3 grid(shape.batch * tiles, shape.heads);
+  kernel<<<grid, kThreads, kForwardSharedBytes, stream>>>(ctx, lse, qkv, cu_seqlens, shape, dropout,
+                                                          tiles, scale_log2);
+  CUDA_LAUNCH_CHECK("attention_forward_kernel");
 }
 
 }  // namespace
@@ -118,21 +137,12 @@ __global__ void __launch_bounds__(kThreads)
 void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                             const AttentionShape& shape, const DropoutSpec& dropout,
                             GpuStream stream) {
-  using namespace attention;
-  const char* op = "attention_forward_cuda";
-  check_shape(shape, op);
-  if (shape.tokens == 0 || shape.batch == 0) return;
-  BERT_CHECK(is_aligned(qkv, 8) && is_aligned(ctx, 8),
-             std::string(op) + ": qkv and ctx must be 8-byte aligned");
-  const int tiles = tiles_per_sequence(shape);
-  const float scale_log2 = kLog2e / sqrtf(static_cast<float>(shape.head_dim));
-  auto kernel = attention_forward_kernel<64>;
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kForwardSharedBytes)));
-  const dim3 grid(shape.batch * tiles, shape.heads);
-  kernel<<<grid, kThreads, kForwardSharedBytes, stream>>>(ctx, lse, qkv, cu_seqlens, shape, dropout,
-                                                          tiles, scale_log2);
-  CUDA_LAUNCH_CHECK("attention_forward_kernel");
+  attention::attention_forward(ctx, lse, qkv, cu_seqlens, shape, dropout, stream);
+}
+void attention_forward_cuda(float* ctx, float* lse, const float* qkv, const int32_t* cu_seqlens,
+                            const AttentionShape& shape, const DropoutSpec& dropout,
+                            GpuStream stream) {
+  attention::attention_forward(ctx, lse, qkv, cu_seqlens, shape, dropout, stream);
 }
 
 }  // namespace bert

@@ -1,6 +1,7 @@
-// Device helpers shared by the kernels: bf16 <-> fp32, vector loads, warp/block reductions with a
-// fixed order (so results are bit-reproducible run to run), launch-size arithmetic, and the
-// workspace check every launcher that borrows scratch memory performs.
+// Device helpers shared by the kernels: bf16 <-> fp32, vector loads (bf16 and fp32 storage),
+// warp/block reductions with a fixed order (so results are bit-reproducible run to run),
+// launch-size arithmetic, and the workspace check every launcher that borrows scratch memory
+// performs.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -39,6 +40,32 @@ __device__ __forceinline__ void store_bf16x4(bf16* target, const float values[4]
   raw.x = *reinterpret_cast<const uint32_t*>(&lo);
   raw.y = *reinterpret_cast<const uint32_t*>(&hi);
   *reinterpret_cast<uint2*>(target) = raw;
+}
+
+// The same accessors for fp32 activations (the fp32 compute switch), so a kernel templated on
+// its storage type T (bf16 or float) reads and writes through one set of names.
+__device__ __forceinline__ float to_float(float value) { return value; }
+__device__ __forceinline__ void store_value(bf16* target, float value) { *target = to_bf16(value); }
+__device__ __forceinline__ void store_value(float* target, float value) { *target = value; }
+
+__device__ __forceinline__ void load4(const bf16* source, float out[4]) {
+  load_bf16x4(source, out);
+}
+__device__ __forceinline__ void store4(bf16* target, const float values[4]) {
+  store_bf16x4(target, values);
+}
+// Four consecutive floats as two 8-byte loads: the launchers promise 8-byte alignment only.
+__device__ __forceinline__ void load4(const float* source, float out[4]) {
+  const float2 a = *reinterpret_cast<const float2*>(source);
+  const float2 b = *reinterpret_cast<const float2*>(source + 2);
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = b.x;
+  out[3] = b.y;
+}
+__device__ __forceinline__ void store4(float* target, const float values[4]) {
+  *reinterpret_cast<float2*>(target) = make_float2(values[0], values[1]);
+  *reinterpret_cast<float2*>(target + 2) = make_float2(values[2], values[3]);
 }
 
 __device__ __forceinline__ float warp_sum(float value) {

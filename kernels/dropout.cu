@@ -1,5 +1,6 @@
 // Dropout kernels (kernels/dropout.h): one thread handles four consecutive elements, so one
 // Philox call serves all four (kernels/dropout.cuh); a scalar tail covers count % 4.
+// Templated on the storage type T (bf16, or float under the fp32 compute switch).
 #include "kernels/cuda_common.cuh"
 #include "kernels/dropout.cuh"
 #include "kernels/dropout.h"
@@ -10,9 +11,9 @@ namespace {
 constexpr int kThreads = 256;
 
 // out = (residual +) dropout(inp).
-template <bool kResidual>
-__global__ void dropout_forward_kernel(bf16* out, const bf16* inp, const bf16* residual,
-                                       size_t count, DropoutSpec spec) {
+template <bool kResidual, typename T>
+__global__ void dropout_forward_kernel(T* out, const T* inp, const T* residual, size_t count,
+                                       DropoutSpec spec) {
   const size_t groups = (count + 3) / 4;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t g = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; g < groups;
@@ -22,23 +23,22 @@ __global__ void dropout_forward_kernel(bf16* out, const bf16* inp, const bf16* r
     dropout_factors4(spec, first, factor);
     if (first + 4 <= count) {
       float x[4], r[4] = {0.0f, 0.0f, 0.0f, 0.0f}, y[4];
-      load_bf16x4(inp + first, x);
-      if (kResidual) load_bf16x4(residual + first, r);
+      load4(inp + first, x);
+      if (kResidual) load4(residual + first, r);
 #pragma unroll
       for (int j = 0; j < 4; ++j) y[j] = r[j] + x[j] * factor[j];
-      store_bf16x4(out + first, y);
+      store4(out + first, y);
     } else {
       for (size_t i = first; i < count; ++i) {
         const float r = kResidual ? to_float(residual[i]) : 0.0f;
-        out[i] = to_bf16(r + to_float(inp[i]) * factor[i - first]);
+        store_value(out + i, r + to_float(inp[i]) * factor[i - first]);
       }
     }
   }
 }
 
-template <bool kAdd>
-__global__ void dropout_backward_kernel(bf16* d_inp, const bf16* d_out, size_t count,
-                                        DropoutSpec spec) {
+template <bool kAdd, typename T>
+__global__ void dropout_backward_kernel(T* d_inp, const T* d_out, size_t count, DropoutSpec spec) {
   const size_t groups = (count + 3) / 4;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t g = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; g < groups;
@@ -48,15 +48,15 @@ __global__ void dropout_backward_kernel(bf16* d_inp, const bf16* d_out, size_t c
     dropout_factors4(spec, first, factor);
     if (first + 4 <= count) {
       float dy[4], old[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dx[4];
-      load_bf16x4(d_out + first, dy);
-      if (kAdd) load_bf16x4(d_inp + first, old);
+      load4(d_out + first, dy);
+      if (kAdd) load4(d_inp + first, old);
 #pragma unroll
       for (int j = 0; j < 4; ++j) dx[j] = old[j] + dy[j] * factor[j];
-      store_bf16x4(d_inp + first, dx);
+      store4(d_inp + first, dx);
     } else {
       for (size_t i = first; i < count; ++i) {
         const float old = kAdd ? to_float(d_inp[i]) : 0.0f;
-        d_inp[i] = to_bf16(old + to_float(d_out[i]) * factor[i - first]);
+        store_value(d_inp + i, old + to_float(d_out[i]) * factor[i - first]);
       }
     }
   }
@@ -66,40 +66,72 @@ void check_aligned(const void* pointer, const char* what) {
   BERT_CHECK(is_aligned(pointer, 8), std::string(what) + " must be 8-byte aligned");
 }
 
-}  // namespace
-
-void dropout_forward_cuda(bf16* out, const bf16* inp, size_t count, const DropoutSpec& spec,
-                          GpuStream stream) {
+template <typename T>
+void dropout_forward(T* out, const T* inp, size_t count, const DropoutSpec& spec,
+                     GpuStream stream) {
   if (count == 0) return;
   check_aligned(out, "dropout_forward_cuda: out");
   check_aligned(inp, "dropout_forward_cuda: inp");
   const unsigned blocks = elementwise_blocks(div_up(count, size_t{4}), kThreads);
-  dropout_forward_kernel<false><<<blocks, kThreads, 0, stream>>>(out, inp, nullptr, count, spec);
+  dropout_forward_kernel<false, T>
+      <<<blocks, kThreads, 0, stream>>>(out, inp, static_cast<const T*>(nullptr), count, spec);
   CUDA_LAUNCH_CHECK("dropout_forward_kernel");
 }
 
-void dropout_backward_cuda(bf16* d_inp, const bf16* d_out, size_t count, const DropoutSpec& spec,
-                           Accumulate mode, GpuStream stream) {
+template <typename T>
+void dropout_backward(T* d_inp, const T* d_out, size_t count, const DropoutSpec& spec,
+                      Accumulate mode, GpuStream stream) {
   if (count == 0) return;
   check_aligned(d_inp, "dropout_backward_cuda: d_inp");
   check_aligned(d_out, "dropout_backward_cuda: d_out");
   const unsigned blocks = elementwise_blocks(div_up(count, size_t{4}), kThreads);
   if (mode == Accumulate::kAdd)
-    dropout_backward_kernel<true><<<blocks, kThreads, 0, stream>>>(d_inp, d_out, count, spec);
+    dropout_backward_kernel<true, T><<<blocks, kThreads, 0, stream>>>(d_inp, d_out, count, spec);
   else
-    dropout_backward_kernel<false><<<blocks, kThreads, 0, stream>>>(d_inp, d_out, count, spec);
+    dropout_backward_kernel<false, T><<<blocks, kThreads, 0, stream>>>(d_inp, d_out, count, spec);
   CUDA_LAUNCH_CHECK("dropout_backward_kernel");
 }
 
-void residual_dropout_forward_cuda(bf16* out, const bf16* branch, const bf16* residual,
-                                   size_t count, const DropoutSpec& spec, GpuStream stream) {
+template <typename T>
+void residual_dropout_forward(T* out, const T* branch, const T* residual, size_t count,
+                              const DropoutSpec& spec, GpuStream stream) {
   if (count == 0) return;
   check_aligned(out, "residual_dropout_forward_cuda: out");
   check_aligned(branch, "residual_dropout_forward_cuda: branch");
   check_aligned(residual, "residual_dropout_forward_cuda: residual");
   const unsigned blocks = elementwise_blocks(div_up(count, size_t{4}), kThreads);
-  dropout_forward_kernel<true><<<blocks, kThreads, 0, stream>>>(out, branch, residual, count, spec);
+  dropout_forward_kernel<true, T>
+      <<<blocks, kThreads, 0, stream>>>(out, branch, residual, count, spec);
   CUDA_LAUNCH_CHECK("dropout_forward_kernel");
+}
+
+}  // namespace
+
+void dropout_forward_cuda(bf16* out, const bf16* inp, size_t count, const DropoutSpec& spec,
+                          GpuStream stream) {
+  dropout_forward(out, inp, count, spec, stream);
+}
+void dropout_forward_cuda(float* out, const float* inp, size_t count, const DropoutSpec& spec,
+                          GpuStream stream) {
+  dropout_forward(out, inp, count, spec, stream);
+}
+
+void dropout_backward_cuda(bf16* d_inp, const bf16* d_out, size_t count, const DropoutSpec& spec,
+                           Accumulate mode, GpuStream stream) {
+  dropout_backward(d_inp, d_out, count, spec, mode, stream);
+}
+void dropout_backward_cuda(float* d_inp, const float* d_out, size_t count, const DropoutSpec& spec,
+                           Accumulate mode, GpuStream stream) {
+  dropout_backward(d_inp, d_out, count, spec, mode, stream);
+}
+
+void residual_dropout_forward_cuda(bf16* out, const bf16* branch, const bf16* residual,
+                                   size_t count, const DropoutSpec& spec, GpuStream stream) {
+  residual_dropout_forward(out, branch, residual, count, spec, stream);
+}
+void residual_dropout_forward_cuda(float* out, const float* branch, const float* residual,
+                                   size_t count, const DropoutSpec& spec, GpuStream stream) {
+  residual_dropout_forward(out, branch, residual, count, spec, stream);
 }
 
 }  // namespace bert

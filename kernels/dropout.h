@@ -28,8 +28,9 @@ void residual_dropout_forward_ref(T* out,             // [count]
 }  // namespace bert
 
 // ---------------------------------------------------------------------------------------------
-// CUDA launchers (kernels/dropout.cu): bf16 tensors, fp32 math, the same masks as the reference
-// (element i of the launch is element i of the spec). Pointers 8-byte aligned; out may alias inp.
+// CUDA launchers (kernels/dropout.cu): bf16 tensors (float under the fp32 compute switch: the
+// same overloads with float pointers), fp32 math, the same masks as the reference (element i of
+// the launch is element i of the spec). Pointers 8-byte aligned; out may alias inp.
 #include "kernels/gpu_types.h"
 #include "kernels/host_device.h"
 
@@ -38,10 +39,17 @@ namespace bert {
 void dropout_forward_cuda(bf16* out,        // [count]
                           const bf16* inp,  // [count]
                           size_t count, const DropoutSpec& spec, GpuStream stream);
+void dropout_forward_cuda(float* out,        // [count]
+                          const float* inp,  // [count]
+                          size_t count, const DropoutSpec& spec, GpuStream stream);
 
 // d_inp = mask · d_out / (1-p), overwrite or add.
 void dropout_backward_cuda(bf16* d_inp,        // [count]
                            const bf16* d_out,  // [count]
+                           size_t count, const DropoutSpec& spec, Accumulate mode,
+                           GpuStream stream);
+void dropout_backward_cuda(float* d_inp,        // [count]
+                           const float* d_out,  // [count]
                            size_t count, const DropoutSpec& spec, Accumulate mode,
                            GpuStream stream);
 
@@ -49,6 +57,10 @@ void dropout_backward_cuda(bf16* d_inp,        // [count]
 void residual_dropout_forward_cuda(bf16* out,             // [count]
                                    const bf16* branch,    // [count]
                                    const bf16* residual,  // [count]
+                                   size_t count, const DropoutSpec& spec, GpuStream stream);
+void residual_dropout_forward_cuda(float* out,             // [count]
+                                   const float* branch,    // [count]
+                                   const float* residual,  // [count]
                                    size_t count, const DropoutSpec& spec, GpuStream stream);
 
 }  // namespace bert

@@ -12,6 +12,8 @@
 //      and the following chunks' slot 0 in chunk order, then adds the total to the row.
 // Every row is written by exactly one block, so the sum order never depends on scheduling, and
 // a long run (token type 0 covers about half the batch) is split over many blocks.
+// Templated on the storage type T of the tables, output and d_out (bf16, or float under the fp32
+// compute switch); the gradient tables are fp32 either way.
 #include <algorithm>
 #include <cub/device/device_radix_sort.cuh>
 
@@ -25,19 +27,20 @@ constexpr int kForwardThreads = 128;
 constexpr int kChunk = 32;          // sorted entries per block in the chunk pass
 constexpr int kSliceThreads = 256;  // columns per block (one per thread)
 
-__global__ void embedding_forward_kernel(bf16* out, const int32_t* input_ids,
+template <typename T>
+__global__ void embedding_forward_kernel(T* out, const int32_t* input_ids,
                                          const int32_t* token_type_ids, const int32_t* position_ids,
-                                         const bf16* word, const bf16* position,
-                                         const bf16* token_type, int hidden) {
+                                         const T* word, const T* position, const T* token_type,
+                                         int hidden) {
   const int token = blockIdx.x;
   const size_t word_row = static_cast<size_t>(input_ids[token]) * hidden;
   const size_t type_row = static_cast<size_t>(token_type_ids[token]) * hidden;
   const size_t position_row = static_cast<size_t>(position_ids[token]) * hidden;
-  bf16* out_row = out + static_cast<size_t>(token) * hidden;
+  T* out_row = out + static_cast<size_t>(token) * hidden;
   for (int col = threadIdx.x; col < hidden; col += blockDim.x) {
     const float value = (to_float(word[word_row + col]) + to_float(token_type[type_row + col])) +
                         to_float(position[position_row + col]);
-    out_row[col] = to_bf16(value);
+    store_value(out_row + col, value);
   }
 }
 
@@ -58,9 +61,10 @@ __global__ void make_keys_kernel(uint64_t* keys, const int32_t* ids, int tokens,
               static_cast<uint64_t>(t);
 }
 
+template <typename T>
 __global__ void chunk_sums_kernel(float* table,    // [rows, hidden]
                                   float* partial,  // [chunks, 2, hidden]
-                                  SortedKeys sorted, const bf16* d_out, int hidden) {
+                                  SortedKeys sorted, const T* d_out, int hidden) {
   __shared__ int ids[kChunk], tokens[kChunk];
   __shared__ int previous_id, next_id;  // -1 when there is no neighbour entry
   const int chunk = blockIdx.x;
@@ -149,7 +153,8 @@ BackwardLayout backward_layout(int tokens, int hidden, const EmbeddingTableSizes
   return layout;
 }
 
-void backward_one_table(float* table, int rows, const int32_t* ids, const bf16* d_out, int tokens,
+template <typename T>
+void backward_one_table(float* table, int rows, const int32_t* ids, const T* d_out, int tokens,
                         int hidden, const BackwardLayout& layout, char* workspace,
                         cudaStream_t stream) {
   uint64_t* keys_in = reinterpret_cast<uint64_t*>(workspace);
@@ -168,7 +173,7 @@ void backward_one_table(float* table, int rows, const int32_t* ids, const bf16* 
   const SortedKeys sorted{keys_sorted, tokens, token_bits};
   const int chunks = chunk_count(tokens);
   const dim3 grid(chunks, div_up(hidden, kSliceThreads));
-  chunk_sums_kernel<<<grid, kSliceThreads, 0, stream>>>(table, partial, sorted, d_out, hidden);
+  chunk_sums_kernel<T><<<grid, kSliceThreads, 0, stream>>>(table, partial, sorted, d_out, hidden);
   CUDA_LAUNCH_CHECK("chunk_sums_kernel");
   merge_chunks_kernel<<<grid, kSliceThreads, 0, stream>>>(table, partial, sorted, hidden, chunks);
   CUDA_LAUNCH_CHECK("merge_chunks_kernel");
@@ -182,31 +187,24 @@ void check_sizes(int tokens, int hidden, const EmbeddingTableSizes& sizes, const
                  std::to_string(sizes.max_positions) + "/" + std::to_string(sizes.type_vocab));
 }
 
-}  // namespace
-
-void embedding_forward_cuda(bf16* out, const int32_t* input_ids, const int32_t* token_type_ids,
-                            const int32_t* position_ids, const bf16* word, const bf16* position,
-                            const bf16* token_type, int tokens, int hidden, GpuStream stream) {
+template <typename T>
+void embedding_forward(T* out, const int32_t* input_ids, const int32_t* token_type_ids,
+                       const int32_t* position_ids, const T* word, const T* position,
+                       const T* token_type, int tokens, int hidden, GpuStream stream) {
   BERT_CHECK(tokens >= 0 && hidden > 0, "embedding_forward_cuda: tokens " + std::to_string(tokens) +
                                             ", hidden " + std::to_string(hidden));
   if (tokens == 0) return;
-  embedding_forward_kernel<<<tokens, kForwardThreads, 0, stream>>>(
+  embedding_forward_kernel<T><<<tokens, kForwardThreads, 0, stream>>>(
       out, input_ids, token_type_ids, position_ids, word, position, token_type, hidden);
   CUDA_LAUNCH_CHECK("embedding_forward_kernel");
 }
 
-size_t embedding_backward_workspace_bytes(int tokens, int hidden,
-                                          const EmbeddingTableSizes& sizes) {
-  check_sizes(tokens, hidden, sizes, "embedding_backward_workspace_bytes");
-  if (tokens == 0) return 0;
-  return backward_layout(tokens, hidden, sizes).total();
-}
-
-void embedding_backward_cuda(float* d_word, float* d_position, float* d_token_type,
-                             const bf16* d_out, const int32_t* input_ids,
-                             const int32_t* token_type_ids, const int32_t* position_ids, int tokens,
-                             int hidden, const EmbeddingTableSizes& sizes, GpuWorkspace workspace,
-                             GpuStream stream) {
+template <typename T>
+void embedding_backward(float* d_word, float* d_position, float* d_token_type, const T* d_out,
+                        const int32_t* input_ids, const int32_t* token_type_ids,
+                        const int32_t* position_ids, int tokens, int hidden,
+                        const EmbeddingTableSizes& sizes, GpuWorkspace workspace,
+                        GpuStream stream) {
   const char* op = "embedding_backward_cuda";
   check_sizes(tokens, hidden, sizes, op);
   if (tokens == 0) return;
@@ -223,6 +221,45 @@ void embedding_backward_cuda(float* d_word, float* d_position, float* d_token_ty
   if (d_token_type != nullptr)
     backward_one_table(d_token_type, sizes.type_vocab, token_type_ids, d_out, tokens, hidden,
                        layout, scratch, stream);
+}
+
+}  // namespace
+
+void embedding_forward_cuda(bf16* out, const int32_t* input_ids, const int32_t* token_type_ids,
+                            const int32_t* position_ids, const bf16* word, const bf16* position,
+                            const bf16* token_type, int tokens, int hidden, GpuStream stream) {
+  embedding_forward(out, input_ids, token_type_ids, position_ids, word, position, token_type,
+                    tokens, hidden, stream);
+}
+void embedding_forward_cuda(float* out, const int32_t* input_ids, const int32_t* token_type_ids,
+                            const int32_t* position_ids, const float* word, const float* position,
+                            const float* token_type, int tokens, int hidden, GpuStream stream) {
+  embedding_forward(out, input_ids, token_type_ids, position_ids, word, position, token_type,
+                    tokens, hidden, stream);
+}
+
+size_t embedding_backward_workspace_bytes(int tokens, int hidden,
+                                          const EmbeddingTableSizes& sizes) {
+  check_sizes(tokens, hidden, sizes, "embedding_backward_workspace_bytes");
+  if (tokens == 0) return 0;
+  return backward_layout(tokens, hidden, sizes).total();
+}
+
+void embedding_backward_cuda(float* d_word, float* d_position, float* d_token_type,
+                             const bf16* d_out, const int32_t* input_ids,
+                             const int32_t* token_type_ids, const int32_t* position_ids, int tokens,
+                             int hidden, const EmbeddingTableSizes& sizes, GpuWorkspace workspace,
+                             GpuStream stream) {
+  embedding_backward(d_word, d_position, d_token_type, d_out, input_ids, token_type_ids,
+                     position_ids, tokens, hidden, sizes, workspace, stream);
+}
+void embedding_backward_cuda(float* d_word, float* d_position, float* d_token_type,
+                             const float* d_out, const int32_t* input_ids,
+                             const int32_t* token_type_ids, const int32_t* position_ids, int tokens,
+                             int hidden, const EmbeddingTableSizes& sizes, GpuWorkspace workspace,
+                             GpuStream stream) {
+  embedding_backward(d_word, d_position, d_token_type, d_out, input_ids, token_type_ids,
+                     position_ids, tokens, hidden, sizes, workspace, stream);
 }
 
 }  // namespace bert

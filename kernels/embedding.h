@@ -32,7 +32,8 @@ void embedding_backward_ref(T* d_word,                  // [vocab, hidden]
 }  // namespace bert
 
 // ---------------------------------------------------------------------------------------------
-// CUDA launchers (kernels/embedding.cu): bf16 tables and output, fp32 gradient tables.
+// CUDA launchers (kernels/embedding.cu): bf16 tables and output, fp32 gradient tables; float
+// overloads (fp32 tables, output and d_out: the fp32 compute switch) with the same contract.
 // Backward is deterministic without atomics: for each table the (id, token) pairs are sorted
 // on the device (CUB radix sort of unique keys id·2^b + token, so equal ids stay in token
 // order), each block sums a fixed chunk of 32 sorted tokens per id run, and runs that cross
@@ -58,6 +59,14 @@ void embedding_forward_cuda(bf16* out,                       // [tokens, hidden]
                             const bf16* position,           // [max_positions, hidden]
                             const bf16* token_type,         // [type_vocab, hidden]
                             int tokens, int hidden, GpuStream stream);
+void embedding_forward_cuda(float* out,                      // [tokens, hidden]
+                            const int32_t* input_ids,       // [tokens]
+                            const int32_t* token_type_ids,  // [tokens]
+                            const int32_t* position_ids,    // [tokens]
+                            const float* word,              // [vocab, hidden]
+                            const float* position,          // [max_positions, hidden]
+                            const float* token_type,        // [type_vocab, hidden]
+                            int tokens, int hidden, GpuStream stream);
 
 size_t embedding_backward_workspace_bytes(int tokens, int hidden, const EmbeddingTableSizes& sizes);
 
@@ -67,6 +76,15 @@ void embedding_backward_cuda(float* d_word,                  // [vocab, hidden]
                              float* d_position,              // [max_positions, hidden]
                              float* d_token_type,            // [type_vocab, hidden]
                              const bf16* d_out,              // [tokens, hidden]
+                             const int32_t* input_ids,       // [tokens]
+                             const int32_t* token_type_ids,  // [tokens]
+                             const int32_t* position_ids,    // [tokens]
+                             int tokens, int hidden, const EmbeddingTableSizes& sizes,
+                             GpuWorkspace workspace, GpuStream stream);
+void embedding_backward_cuda(float* d_word,                  // [vocab, hidden]
+                             float* d_position,              // [max_positions, hidden]
+                             float* d_token_type,            // [type_vocab, hidden]
+                             const float* d_out,             // [tokens, hidden]
                              const int32_t* input_ids,       // [tokens]
                              const int32_t* token_type_ids,  // [tokens]
                              const int32_t* position_ids,    // [tokens]

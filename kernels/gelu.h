@@ -23,7 +23,8 @@ void bias_gelu_backward_ref(T* d_pre,        // [rows, width]
 }  // namespace bert
 
 // ---------------------------------------------------------------------------------------------
-// CUDA launchers (kernels/gelu.cu): bf16 activations, fp32 math, fp32 bias gradient.
+// CUDA launchers (kernels/gelu.cu): bf16 activations, fp32 math, fp32 bias gradient; float
+// overloads (fp32 activations and bias: the fp32 compute switch) with the same contract.
 #include <cstddef>
 
 #include "kernels/gpu_types.h"
@@ -35,6 +36,10 @@ void bias_gelu_forward_cuda(bf16* out,         // [rows, width]
                             const bf16* pre,   // [rows, width]
                             const bf16* bias,  // [width]
                             int rows, int width, GpuStream stream);
+void bias_gelu_forward_cuda(float* out,         // [rows, width]
+                            const float* pre,   // [rows, width]
+                            const float* bias,  // [width]
+                            int rows, int width, GpuStream stream);
 
 // Scratch for the deterministic d_bias column sum.
 size_t bias_gelu_backward_workspace_bytes(int rows, int width);
@@ -45,6 +50,12 @@ void bias_gelu_backward_cuda(bf16* d_pre,        // [rows, width]
                              const bf16* d_out,  // [rows, width]
                              const bf16* pre,    // [rows, width]
                              const bf16* bias,   // [width]
+                             int rows, int width, GpuWorkspace workspace, GpuStream stream);
+void bias_gelu_backward_cuda(float* d_pre,        // [rows, width]
+                             float* d_bias,       // [width]
+                             const float* d_out,  // [rows, width]
+                             const float* pre,    // [rows, width]
+                             const float* bias,   // [width]
                              int rows, int width, GpuWorkspace workspace, GpuStream stream);
 
 }  // namespace bert

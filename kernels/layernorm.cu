@@ -5,6 +5,8 @@
 // Backward: each block folds 64 rows of d_gamma/d_beta into one partial per column (warps in a
 // fixed order through shared memory); a second pass adds the partials in block order, so the
 // parameter gradients are deterministic without atomics.
+// Templated on the storage type T of activations and gamma/beta (bf16, or float under the fp32
+// compute switch); statistics and parameter gradients are fp32 either way.
 #include "kernels/column_reduce.cuh"
 #include "kernels/cuda_common.cuh"
 #include "kernels/dropout.cuh"
@@ -19,22 +21,23 @@ constexpr int kMaxWidth = 1024;
 constexpr int kBackwardRowsPerBlock = 64;  // rows folded into one d_gamma/d_beta partial
 constexpr int kBackwardRowsPerWarp = kBackwardRowsPerBlock / kWarps;
 
+template <typename T>
 struct ForwardArgs {
-  bf16* out;
-  bf16* sum;  // fused: saved residual + dropout(branch); may be null
+  T* out;
+  T* sum;  // fused: saved residual + dropout(branch); may be null
   float* mean;
   float* rstd;
-  const bf16* inp;       // plain: the input; fused: the branch
-  const bf16* residual;  // fused only
-  const bf16* gamma;
-  const bf16* beta;
+  const T* inp;       // plain: the input; fused: the branch
+  const T* residual;  // fused only
+  const T* gamma;
+  const T* beta;
   int rows, width;
   float eps;
   DropoutSpec dropout;
 };
 
-template <int kIters, bool kFused>
-__global__ void __launch_bounds__(kThreads) layernorm_forward_kernel(ForwardArgs args) {
+template <int kIters, bool kFused, typename T>
+__global__ void __launch_bounds__(kThreads) layernorm_forward_kernel(ForwardArgs<T> args) {
   const int lane = threadIdx.x & 31;
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
   if (row >= args.rows) return;  // whole warp leaves together; no block barrier follows
@@ -47,14 +50,14 @@ __global__ void __launch_bounds__(kThreads) layernorm_forward_kernel(ForwardArgs
     if (col < args.width) {
       if (kFused) {
         float branch[4], residual[4], factor[4];
-        load_bf16x4(args.inp + base + col, branch);
-        load_bf16x4(args.residual + base + col, residual);
+        load4(args.inp + base + col, branch);
+        load4(args.residual + base + col, residual);
         dropout_factors4(args.dropout, base + col, factor);
 #pragma unroll
         for (int j = 0; j < 4; ++j) x[i][j] = residual[j] + branch[j] * factor[j];
-        if (args.sum != nullptr) store_bf16x4(args.sum + base + col, x[i]);
+        if (args.sum != nullptr) store4(args.sum + base + col, x[i]);
       } else {
-        load_bf16x4(args.inp + base + col, x[i]);
+        load4(args.inp + base + col, x[i]);
       }
 #pragma unroll
       for (int j = 0; j < 4; ++j) total += x[i][j];
@@ -81,11 +84,11 @@ __global__ void __launch_bounds__(kThreads) layernorm_forward_kernel(ForwardArgs
     const int col = 4 * (lane + 32 * i);
     if (col < args.width) {
       float gamma[4], beta[4], y[4];
-      load_bf16x4(args.gamma + col, gamma);
-      load_bf16x4(args.beta + col, beta);
+      load4(args.gamma + col, gamma);
+      load4(args.beta + col, beta);
 #pragma unroll
       for (int j = 0; j < 4; ++j) y[j] = (x[i][j] - mean) * rstd * gamma[j] + beta[j];
-      store_bf16x4(args.out + base + col, y);
+      store4(args.out + base + col, y);
     }
   }
   if (lane == 0) {
@@ -94,13 +97,14 @@ __global__ void __launch_bounds__(kThreads) layernorm_forward_kernel(ForwardArgs
   }
 }
 
+template <typename T>
 struct BackwardArgs {
-  bf16* d_main;    // d_inp (plain) or d_residual (fused): overwrite or add
-  bf16* d_branch;  // fused: mask · d_sum / (1-p); null otherwise
+  T* d_main;       // d_inp (plain) or d_residual (fused): overwrite or add
+  T* d_branch;     // fused: mask · d_sum / (1-p); null otherwise
   float* partial;  // [blocks, 2, width]: d_gamma then d_beta partials
-  const bf16* d_out;
-  const bf16* x;
-  const bf16* gamma;
+  const T* d_out;
+  const T* x;
+  const T* gamma;
   const float* mean;
   const float* rstd;
   int rows, width;
@@ -108,8 +112,8 @@ struct BackwardArgs {
   bool add;
 };
 
-template <int kIters>
-__global__ void __launch_bounds__(kThreads) layernorm_backward_kernel(BackwardArgs args) {
+template <int kIters, typename T>
+__global__ void __launch_bounds__(kThreads) layernorm_backward_kernel(BackwardArgs<T> args) {
   __shared__ float reduce[kWarps][kMaxWidth];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float acc_gamma[kIters][4], acc_beta[kIters][4];
@@ -131,9 +135,9 @@ __global__ void __launch_bounds__(kThreads) layernorm_backward_kernel(BackwardAr
       const int col = 4 * (lane + 32 * i);
       if (col < args.width) {
         float dy[4], x[4], gamma[4];
-        load_bf16x4(args.d_out + base + col, dy);
-        load_bf16x4(args.x + base + col, x);
-        load_bf16x4(args.gamma + col, gamma);
+        load4(args.d_out + base + col, dy);
+        load4(args.x + base + col, x);
+        load4(args.gamma + col, gamma);
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
           xhat[i][j] = (x[j] - mean) * rstd;
@@ -162,15 +166,15 @@ __global__ void __launch_bounds__(kThreads) layernorm_backward_kernel(BackwardAr
         dropout_factors4(args.dropout, base + col, factor);
 #pragma unroll
         for (int j = 0; j < 4; ++j) d_branch[j] = dx[j] * factor[j];
-        store_bf16x4(args.d_branch + base + col, d_branch);
+        store4(args.d_branch + base + col, d_branch);
       }
       if (args.add) {
         float old[4];
-        load_bf16x4(args.d_main + base + col, old);
+        load4(args.d_main + base + col, old);
 #pragma unroll
         for (int j = 0; j < 4; ++j) dx[j] += old[j];
       }
-      store_bf16x4(args.d_main + base + col, dx);
+      store4(args.d_main + base + col, dx);
     }
   }
 
@@ -212,18 +216,18 @@ void check_aligned(const void* pointer, const char* op, const char* what) {
              std::string(op) + ": " + what + " must be non-null and 8-byte aligned");
 }
 
-template <bool kFused>
-void launch_forward(const ForwardArgs& args, cudaStream_t stream) {
+template <bool kFused, typename T>
+void launch_forward(const ForwardArgs<T>& args, cudaStream_t stream) {
   const int blocks = div_up(args.rows, kWarps);
   switch (iterations_for(args.width)) {
     case 2:
-      layernorm_forward_kernel<2, kFused><<<blocks, kThreads, 0, stream>>>(args);
+      layernorm_forward_kernel<2, kFused, T><<<blocks, kThreads, 0, stream>>>(args);
       break;
     case 6:
-      layernorm_forward_kernel<6, kFused><<<blocks, kThreads, 0, stream>>>(args);
+      layernorm_forward_kernel<6, kFused, T><<<blocks, kThreads, 0, stream>>>(args);
       break;
     default:
-      layernorm_forward_kernel<8, kFused><<<blocks, kThreads, 0, stream>>>(args);
+      layernorm_forward_kernel<8, kFused, T><<<blocks, kThreads, 0, stream>>>(args);
       break;
   }
   CUDA_LAUNCH_CHECK("layernorm_forward_kernel");
@@ -231,17 +235,19 @@ void launch_forward(const ForwardArgs& args, cudaStream_t stream) {
 
 int backward_blocks(int rows) { return div_up(rows, kBackwardRowsPerBlock); }
 
-void launch_backward(const BackwardArgs& args, float* d_gamma, float* d_beta, cudaStream_t stream) {
+template <typename T>
+void launch_backward(const BackwardArgs<T>& args, float* d_gamma, float* d_beta,
+                     cudaStream_t stream) {
   const int blocks = backward_blocks(args.rows);
   switch (iterations_for(args.width)) {
     case 2:
-      layernorm_backward_kernel<2><<<blocks, kThreads, 0, stream>>>(args);
+      layernorm_backward_kernel<2, T><<<blocks, kThreads, 0, stream>>>(args);
       break;
     case 6:
-      layernorm_backward_kernel<6><<<blocks, kThreads, 0, stream>>>(args);
+      layernorm_backward_kernel<6, T><<<blocks, kThreads, 0, stream>>>(args);
       break;
     default:
-      layernorm_backward_kernel<8><<<blocks, kThreads, 0, stream>>>(args);
+      layernorm_backward_kernel<8, T><<<blocks, kThreads, 0, stream>>>(args);
       break;
   }
   CUDA_LAUNCH_CHECK("layernorm_backward_kernel");
@@ -251,10 +257,9 @@ void launch_backward(const BackwardArgs& args, float* d_gamma, float* d_beta, cu
                                 stream);
 }
 
-}  // namespace
-
-void layernorm_forward_cuda(bf16* out, float* mean, float* rstd, const bf16* inp, const bf16* gamma,
-                            const bf16* beta, int rows, int width, float eps, GpuStream stream) {
+template <typename T>
+void layernorm_forward(T* out, float* mean, float* rstd, const T* inp, const T* gamma,
+                       const T* beta, int rows, int width, float eps, GpuStream stream) {
   const char* op = "layernorm_forward_cuda";
   check_shape(rows, width, op);
   if (rows == 0) return;
@@ -262,19 +267,15 @@ void layernorm_forward_cuda(bf16* out, float* mean, float* rstd, const bf16* inp
   check_aligned(inp, op, "inp");
   check_aligned(gamma, op, "gamma");
   check_aligned(beta, op, "beta");
-  const ForwardArgs args{out,   nullptr, mean, rstd,  inp, nullptr,
-                         gamma, beta,    rows, width, eps, DropoutSpec{}};
-  launch_forward<false>(args, stream);
+  const ForwardArgs<T> args{out,   nullptr, mean, rstd,  inp, nullptr,
+                            gamma, beta,    rows, width, eps, DropoutSpec{}};
+  launch_forward<false, T>(args, stream);
 }
 
-size_t layernorm_backward_workspace_bytes(int rows, int width) {
-  return static_cast<size_t>(backward_blocks(rows)) * 2 * width * sizeof(float);
-}
-
-void layernorm_backward_cuda(bf16* d_inp, float* d_gamma, float* d_beta, const bf16* d_out,
-                             const bf16* inp, const bf16* gamma, const float* mean,
-                             const float* rstd, int rows, int width, Accumulate mode,
-                             GpuWorkspace workspace, GpuStream stream) {
+template <typename T>
+void layernorm_backward(T* d_inp, float* d_gamma, float* d_beta, const T* d_out, const T* inp,
+                        const T* gamma, const float* mean, const float* rstd, int rows, int width,
+                        Accumulate mode, GpuWorkspace workspace, GpuStream stream) {
   const char* op = "layernorm_backward_cuda";
   check_shape(rows, width, op);
   if (rows == 0) return;
@@ -283,18 +284,18 @@ void layernorm_backward_cuda(bf16* d_inp, float* d_gamma, float* d_beta, const b
   check_aligned(inp, op, "inp");
   check_aligned(gamma, op, "gamma");
   check_workspace(workspace, layernorm_backward_workspace_bytes(rows, width), op);
-  const BackwardArgs args{d_inp, nullptr,       static_cast<float*>(workspace.data),
-                          d_out, inp,           gamma,
-                          mean,  rstd,          rows,
-                          width, DropoutSpec{}, mode == Accumulate::kAdd};
+  const BackwardArgs<T> args{d_inp, nullptr,       static_cast<float*>(workspace.data),
+                             d_out, inp,           gamma,
+                             mean,  rstd,          rows,
+                             width, DropoutSpec{}, mode == Accumulate::kAdd};
   launch_backward(args, d_gamma, d_beta, stream);
 }
 
-void residual_dropout_layernorm_forward_cuda(bf16* out, bf16* sum, float* mean, float* rstd,
-                                             const bf16* branch, const bf16* residual,
-                                             const bf16* gamma, const bf16* beta, int rows,
-                                             int width, float eps, const DropoutSpec& dropout,
-                                             GpuStream stream) {
+template <typename T>
+void residual_dropout_layernorm_forward(T* out, T* sum, float* mean, float* rstd, const T* branch,
+                                        const T* residual, const T* gamma, const T* beta, int rows,
+                                        int width, float eps, const DropoutSpec& dropout,
+                                        GpuStream stream) {
   const char* op = "residual_dropout_layernorm_forward_cuda";
   check_shape(rows, width, op);
   if (rows == 0) return;
@@ -304,17 +305,17 @@ void residual_dropout_layernorm_forward_cuda(bf16* out, bf16* sum, float* mean, 
   check_aligned(gamma, op, "gamma");
   check_aligned(beta, op, "beta");
   if (sum != nullptr) check_aligned(sum, op, "sum");
-  const ForwardArgs args{out,   sum,  mean, rstd,  branch, residual,
-                         gamma, beta, rows, width, eps,    dropout};
-  launch_forward<true>(args, stream);
+  const ForwardArgs<T> args{out,   sum,  mean, rstd,  branch, residual,
+                            gamma, beta, rows, width, eps,    dropout};
+  launch_forward<true, T>(args, stream);
 }
 
-void residual_dropout_layernorm_backward_cuda(bf16* d_branch, bf16* d_residual, float* d_gamma,
-                                              float* d_beta, const bf16* d_out, const bf16* sum,
-                                              const bf16* gamma, const float* mean,
-                                              const float* rstd, int rows, int width,
-                                              const DropoutSpec& dropout, Accumulate residual_mode,
-                                              GpuWorkspace workspace, GpuStream stream) {
+template <typename T>
+void residual_dropout_layernorm_backward(T* d_branch, T* d_residual, float* d_gamma, float* d_beta,
+                                         const T* d_out, const T* sum, const T* gamma,
+                                         const float* mean, const float* rstd, int rows, int width,
+                                         const DropoutSpec& dropout, Accumulate residual_mode,
+                                         GpuWorkspace workspace, GpuStream stream) {
   const char* op = "residual_dropout_layernorm_backward_cuda";
   check_shape(rows, width, op);
   if (rows == 0) return;
@@ -324,11 +325,51 @@ void residual_dropout_layernorm_backward_cuda(bf16* d_branch, bf16* d_residual, 
   check_aligned(sum, op, "sum");
   check_aligned(gamma, op, "gamma");
   check_workspace(workspace, layernorm_backward_workspace_bytes(rows, width), op);
-  const BackwardArgs args{d_residual, d_branch, static_cast<float*>(workspace.data),
-                          d_out,      sum,      gamma,
-                          mean,       rstd,     rows,
-                          width,      dropout,  residual_mode == Accumulate::kAdd};
+  const BackwardArgs<T> args{d_residual, d_branch, static_cast<float*>(workspace.data),
+                             d_out,      sum,      gamma,
+                             mean,       rstd,     rows,
+                             width,      dropout,  residual_mode == Accumulate::kAdd};
   launch_backward(args, d_gamma, d_beta, stream);
 }
+
+}  // namespace
+
+size_t layernorm_backward_workspace_bytes(int rows, int width) {
+  return static_cast<size_t>(backward_blocks(rows)) * 2 * width * sizeof(float);
+}
+
+// bf16 and fp32 overloads of the public launchers.
+#define BERT_LAYERNORM_LAUNCHERS(T)                                                                \
+  void layernorm_forward_cuda(T* out, float* mean, float* rstd, const T* inp, const T* gamma,      \
+                              const T* beta, int rows, int width, float eps, GpuStream stream) {   \
+    layernorm_forward(out, mean, rstd, inp, gamma, beta, rows, width, eps, stream);                \
+  }                                                                                                \
+  void layernorm_backward_cuda(T* d_inp, float* d_gamma, float* d_beta, const T* d_out,            \
+                               const T* inp, const T* gamma, const float* mean, const float* rstd, \
+                               int rows, int width, Accumulate mode, GpuWorkspace workspace,       \
+                               GpuStream stream) {                                                 \
+    layernorm_backward(d_inp, d_gamma, d_beta, d_out, inp, gamma, mean, rstd, rows, width, mode,   \
+                       workspace, stream);                                                         \
+  }                                                                                                \
+  void residual_dropout_layernorm_forward_cuda(T* out, T* sum, float* mean, float* rstd,           \
+                                               const T* branch, const T* residual, const T* gamma, \
+                                               const T* beta, int rows, int width, float eps,      \
+                                               const DropoutSpec& dropout, GpuStream stream) {     \
+    residual_dropout_layernorm_forward(out, sum, mean, rstd, branch, residual, gamma, beta, rows,  \
+                                       width, eps, dropout, stream);                               \
+  }                                                                                                \
+  void residual_dropout_layernorm_backward_cuda(                                                   \
+      T* d_branch, T* d_residual, float* d_gamma, float* d_beta, const T* d_out, const T* sum,     \
+      const T* gamma, const float* mean, const float* rstd, int rows, int width,                   \
+      const DropoutSpec& dropout, Accumulate residual_mode, GpuWorkspace workspace,                \
+      GpuStream stream) {                                                                          \
+    residual_dropout_layernorm_backward(d_branch, d_residual, d_gamma, d_beta, d_out, sum, gamma,  \
+                                        mean, rstd, rows, width, dropout, residual_mode,           \
+                                        workspace, stream);                                        \
+  }
+
+BERT_LAYERNORM_LAUNCHERS(bf16)
+BERT_LAYERNORM_LAUNCHERS(float)
+#undef BERT_LAYERNORM_LAUNCHERS
 
 }  // namespace bert

@@ -36,6 +36,8 @@ void layernorm_backward_ref(T* d_inp,        // [rows, width]
 // CUDA launchers (kernels/layernorm.cu): bf16 activations and gamma/beta (the working copy),
 // fp32 statistics and fp32 d_gamma/d_beta. width must be a multiple of 4 and at most 1024;
 // tensors 8-byte aligned. One warp per row; nothing but mean/rstd (and the fused sum) is saved.
+// Every launcher also has a float overload (fp32 activations and gamma/beta: the fp32 compute
+// switch) with the same contract.
 #include <cstddef>
 
 #include "kernels/dropout_rng.h"
@@ -51,6 +53,9 @@ void layernorm_forward_cuda(bf16* out,          // [rows, width]
                             const bf16* gamma,  // [width]
                             const bf16* beta,   // [width]
                             int rows, int width, float eps, GpuStream stream);
+void layernorm_forward_cuda(float* out, float* mean, float* rstd, const float* inp,
+                            const float* gamma, const float* beta, int rows, int width, float eps,
+                            GpuStream stream);
 
 // Scratch for the deterministic d_gamma/d_beta column sums (both LayerNorm backwards).
 size_t layernorm_backward_workspace_bytes(int rows, int width);
@@ -66,6 +71,10 @@ void layernorm_backward_cuda(bf16* d_inp,        // [rows, width]
                              const float* rstd,  // [rows]
                              int rows, int width, Accumulate mode, GpuWorkspace workspace,
                              GpuStream stream);
+void layernorm_backward_cuda(float* d_inp, float* d_gamma, float* d_beta, const float* d_out,
+                             const float* inp, const float* gamma, const float* mean,
+                             const float* rstd, int rows, int width, Accumulate mode,
+                             GpuWorkspace workspace, GpuStream stream);
 
 // The post-LN residual block of every encoder layer, fused:
 //   sum = residual + dropout(branch)   (dropout element i = row·width + col of this call)
@@ -82,6 +91,11 @@ void residual_dropout_layernorm_forward_cuda(bf16* out,             // [rows, wi
                                              const bf16* beta,      // [width]
                                              int rows, int width, float eps,
                                              const DropoutSpec& dropout, GpuStream stream);
+void residual_dropout_layernorm_forward_cuda(float* out, float* sum, float* mean, float* rstd,
+                                             const float* branch, const float* residual,
+                                             const float* gamma, const float* beta, int rows,
+                                             int width, float eps, const DropoutSpec& dropout,
+                                             GpuStream stream);
 
 // With d_sum the LayerNorm input gradient:
 //   d_residual = d_sum (overwrite or add per `residual_mode`),
@@ -97,6 +111,13 @@ void residual_dropout_layernorm_backward_cuda(bf16* d_branch,      // [rows, wid
                                               const float* mean,   // [rows]
                                               const float* rstd,   // [rows]
                                               int rows, int width, const DropoutSpec& dropout,
+                                              Accumulate residual_mode, GpuWorkspace workspace,
+                                              GpuStream stream);
+void residual_dropout_layernorm_backward_cuda(float* d_branch, float* d_residual,
+                                              float* d_gamma, float* d_beta, const float* d_out,
+                                              const float* sum, const float* gamma,
+                                              const float* mean, const float* rstd, int rows,
+                                              int width, const DropoutSpec& dropout,
                                               Accumulate residual_mode, GpuWorkspace workspace,
                                               GpuStream stream);
 

@@ -13,6 +13,9 @@
 //   d_weight  d_weightᶜ [in, out] = inpᶜ [in, rows] · (d_outᶜ)ᵀ [rows, out]
 //             A = inp (in × rows, ld in), N;  B = d_out (out × rows, ld out), T;
 //             m = in, n = out, k = rows; D fp32, beta = 1 (micro-batches add up).
+// Types: bf16 A/B with bf16 D (activations) or fp32 D (weight gradients); under the fp32 compute
+// switch every operand is fp32. The compute type is CUBLAS_COMPUTE_32F in both cases: with fp32
+// inputs that is true fp32 arithmetic (TF32 needs CUBLAS_COMPUTE_32F_FAST_TF32, never asked for).
 // Algorithms: one cublasLtMatmulAlgoGetHeuristic query per distinct problem (shape, leading
 // dimensions, types, epilogue, pointer alignments, beta ≠ 0), cached in the context.
 #include <cublasLt.h>
@@ -21,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "kernels/column_reduce.cuh"
 #include "kernels/cuda_common.cuh"
@@ -217,20 +221,23 @@ void check_dims(int rows, int in_features, int out_features, const char* op) {
                  std::to_string(in_features) + ", out_features " + std::to_string(out_features));
 }
 
+// Storage type of T for cuBLASLt.
+template <typename T>
+constexpr cudaDataType_t kDataType = std::is_same_v<T, float> ? CUDA_R_32F : CUDA_R_16BF;
+
 // Element op of the d_bias column sum: the d_out value itself.
+template <typename T>
 struct LoadOp {
-  const bf16* values;
+  const T* values;
   int width;
   __device__ float operator()(int row, int col) const {
     return to_float(values[static_cast<size_t>(row) * width + col]);
   }
 };
 
-}  // namespace
-
-void matmul_forward_cuda(MatmulContext& context, bf16* out, const bf16* inp, const bf16* weight,
-                         const bf16* bias, int rows, int in_features, int out_features,
-                         GpuStream stream) {
+template <typename T>
+void matmul_forward(MatmulContext& context, T* out, const T* inp, const T* weight, const T* bias,
+                    int rows, int in_features, int out_features, GpuStream stream) {
   check_dims(rows, in_features, out_features, "matmul_forward_cuda");
   if (rows == 0) return;
   Gemm g;
@@ -246,6 +253,7 @@ void matmul_forward_cuda(MatmulContext& context, bf16* out, const bf16* inp, con
   g.ldb = in_features;
   g.d = out;
   g.ldd = out_features;
+  g.ab_type = g.d_type = kDataType<T>;
   if (bias != nullptr) {
     g.epilogue = CUBLASLT_EPILOGUE_BIAS;
     g.bias = bias;
@@ -253,14 +261,11 @@ void matmul_forward_cuda(MatmulContext& context, bf16* out, const bf16* inp, con
   run_gemm(context.impl(), g, stream);
 }
 
-size_t matmul_backward_workspace_bytes(int rows, int out_features) {
-  return column_partial_bytes(rows, out_features);
-}
-
-void matmul_backward_cuda(MatmulContext& context, bf16* d_inp, float* d_weight, float* d_bias,
-                          const bf16* d_out, const bf16* inp, const bf16* weight, int rows,
-                          int in_features, int out_features, Accumulate d_inp_mode,
-                          GpuWorkspace workspace, GpuStream stream) {
+template <typename T>
+void matmul_backward(MatmulContext& context, T* d_inp, float* d_weight, float* d_bias,
+                     const T* d_out, const T* inp, const T* weight, int rows, int in_features,
+                     int out_features, Accumulate d_inp_mode, GpuWorkspace workspace,
+                     GpuStream stream) {
   check_dims(rows, in_features, out_features, "matmul_backward_cuda");
   if (rows == 0) return;  // nothing to add; d_inp has no rows
   if (d_inp != nullptr) {
@@ -275,6 +280,7 @@ void matmul_backward_cuda(MatmulContext& context, bf16* d_inp, float* d_weight, 
     g.ldb = out_features;
     g.d = d_inp;
     g.ldd = in_features;
+    g.ab_type = g.d_type = kDataType<T>;
     g.beta = d_inp_mode == Accumulate::kAdd ? 1.0f : 0.0f;
     run_gemm(context.impl(), g, stream);
   }
@@ -291,6 +297,7 @@ void matmul_backward_cuda(MatmulContext& context, bf16* d_inp, float* d_weight, 
     g.ldb = out_features;
     g.d = d_weight;
     g.ldd = in_features;
+    g.ab_type = kDataType<T>;
     g.d_type = CUDA_R_32F;
     g.beta = 1.0f;
     run_gemm(context.impl(), g, stream);
@@ -298,9 +305,41 @@ void matmul_backward_cuda(MatmulContext& context, bf16* d_inp, float* d_weight, 
   if (d_bias != nullptr) {
     check_workspace(workspace, matmul_backward_workspace_bytes(rows, out_features),
                     "matmul_backward_cuda");
-    launch_column_sum(d_bias, rows, out_features, LoadOp{d_out, out_features},
+    launch_column_sum(d_bias, rows, out_features, LoadOp<T>{d_out, out_features},
                       static_cast<float*>(workspace.data), stream, "matmul_bias_grad_kernel");
   }
+}
+
+}  // namespace
+
+void matmul_forward_cuda(MatmulContext& context, bf16* out, const bf16* inp, const bf16* weight,
+                         const bf16* bias, int rows, int in_features, int out_features,
+                         GpuStream stream) {
+  matmul_forward(context, out, inp, weight, bias, rows, in_features, out_features, stream);
+}
+void matmul_forward_cuda(MatmulContext& context, float* out, const float* inp, const float* weight,
+                         const float* bias, int rows, int in_features, int out_features,
+                         GpuStream stream) {
+  matmul_forward(context, out, inp, weight, bias, rows, in_features, out_features, stream);
+}
+
+size_t matmul_backward_workspace_bytes(int rows, int out_features) {
+  return column_partial_bytes(rows, out_features);
+}
+
+void matmul_backward_cuda(MatmulContext& context, bf16* d_inp, float* d_weight, float* d_bias,
+                          const bf16* d_out, const bf16* inp, const bf16* weight, int rows,
+                          int in_features, int out_features, Accumulate d_inp_mode,
+                          GpuWorkspace workspace, GpuStream stream) {
+  matmul_backward(context, d_inp, d_weight, d_bias, d_out, inp, weight, rows, in_features,
+                  out_features, d_inp_mode, workspace, stream);
+}
+void matmul_backward_cuda(MatmulContext& context, float* d_inp, float* d_weight, float* d_bias,
+                          const float* d_out, const float* inp, const float* weight, int rows,
+                          int in_features, int out_features, Accumulate d_inp_mode,
+                          GpuWorkspace workspace, GpuStream stream) {
+  matmul_backward(context, d_inp, d_weight, d_bias, d_out, inp, weight, rows, in_features,
+                  out_features, d_inp_mode, workspace, stream);
 }
 
 void matmul_bias_gelu_forward_cuda(MatmulContext& context, bf16* out, bf16* pre_gelu,

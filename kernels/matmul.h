@@ -33,6 +33,8 @@ void matmul_backward_ref(T* d_inp,          // [rows, in_features] or null (not 
 // (CUBLAS_COMPUTE_32F), bf16 activations, fp32 weight/bias gradients. One MatmulContext per
 // device and stream: it owns the cuBLASLt handle, a 32 MiB workspace and the algorithm cache
 // (one heuristic query per distinct shape, layout and alignment).
+// matmul_forward_cuda and matmul_backward_cuda also have float overloads (the fp32 compute switch):
+// fp32 operands and activations, CUBLAS_COMPUTE_32F without TF32, so results match an fp32 GEMM.
 #include <cstddef>
 #include <memory>
 
@@ -63,6 +65,12 @@ void matmul_forward_cuda(MatmulContext& context,
                          const bf16* weight,  // [out_features, in_features]
                          const bf16* bias,    // [out_features] or null
                          int rows, int in_features, int out_features, GpuStream stream);
+void matmul_forward_cuda(MatmulContext& context,
+                         float* out,           // [rows, out_features]
+                         const float* inp,     // [rows, in_features]
+                         const float* weight,  // [out_features, in_features]
+                         const float* bias,    // [out_features] or null
+                         int rows, int in_features, int out_features, GpuStream stream);
 
 // Scratch for the d_bias column sum (0 when d_bias is not wanted).
 size_t matmul_backward_workspace_bytes(int rows, int out_features);
@@ -76,6 +84,15 @@ void matmul_backward_cuda(MatmulContext& context,
                           const bf16* d_out,   // [rows, out_features]
                           const bf16* inp,     // [rows, in_features]
                           const bf16* weight,  // [out_features, in_features]
+                          int rows, int in_features, int out_features, Accumulate d_inp_mode,
+                          GpuWorkspace workspace, GpuStream stream);
+void matmul_backward_cuda(MatmulContext& context,
+                          float* d_inp,         // [rows, in_features] or null
+                          float* d_weight,      // [out_features, in_features]
+                          float* d_bias,        // [out_features] or null
+                          const float* d_out,   // [rows, out_features]
+                          const float* inp,     // [rows, in_features]
+                          const float* weight,  // [out_features, in_features]
                           int rows, int in_features, int out_features, Accumulate d_inp_mode,
                           GpuWorkspace workspace, GpuStream stream);
 

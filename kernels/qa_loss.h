@@ -23,7 +23,8 @@ void qa_loss_forward_backward_ref(T* d_logits,                // [tokens, 2]
 }  // namespace bert
 
 // ---------------------------------------------------------------------------------------------
-// CUDA launcher (kernels/qa_loss.cu): one block per sequence, fp32 math on bf16 logits.
+// CUDA launcher (kernels/qa_loss.cu): one block per sequence, fp32 math on bf16 logits (or fp32
+// logits through the float overload: the fp32 compute switch).
 // Positions are validated on the host; an out-of-range one yields a NaN loss (and no onehot)
 // rather than a fault.
 #include "kernels/gpu_types.h"
@@ -34,6 +35,13 @@ namespace bert {
 void qa_loss_forward_backward_cuda(bf16* d_logits,                  // [tokens, 2]
                                    float* losses,                   // [batch, 2]
                                    const bf16* logits,              // [tokens, 2]
+                                   const int32_t* cu_seqlens,       // [batch+1]
+                                   const int32_t* start_positions,  // [batch]
+                                   const int32_t* end_positions,    // [batch]
+                                   int batch, float d_loss_scale, GpuStream stream);
+void qa_loss_forward_backward_cuda(float* d_logits,                 // [tokens, 2]
+                                   float* losses,                   // [batch, 2]
+                                   const float* logits,             // [tokens, 2]
                                    const int32_t* cu_seqlens,       // [batch+1]
                                    const int32_t* start_positions,  // [batch]
                                    const int32_t* end_positions,    // [batch]

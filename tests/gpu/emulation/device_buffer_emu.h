@@ -14,6 +14,7 @@ template <typename T> class DeviceBuffer {
   const T* data() const { return v_.data(); }
   size_t size() const { return v_.size(); }
   size_t bytes() const { return v_.size() * sizeof(T); }
+  void resize(size_t n) { if (n != v_.size()) *this = DeviceBuffer(n); }
   void upload(const T* h, size_t n) { std::memcpy((void*)v_.data(), h, n * sizeof(T)); }
   void download(T* h, size_t n) const { std::memcpy(h, v_.data(), n * sizeof(T)); }
   void zero(GpuStream = nullptr) { std::memset((void*)v_.data(), 0, bytes()); }

@@ -1,0 +1,555 @@
+// bench_kernels: times every CUDA launcher of kernels/ at bert-base shapes (hidden 768, 12 heads
+// of 64, intermediate 3072, vocab 30522) on packed batches, forward and backward, and prints a
+// Markdown table; --json writes the same rows as JSON.
+//   bench_kernels [--batch 32] [--shapes squad,uniform] [--repeats 50] [--warmup 10]
+//                 [--lengths 384,200,...] [--dropout 0.1] [--flush_l2 true] [--json out.json]
+// Batches: "squad" draws window lengths like the SQuAD v1.1 dev windows at 384/128 (mean 176,
+// median 164, p90 264, about 1-2% full: lognormal(ln 164, 0.376) clamped to [32, 384], seeded);
+// "uniform" is every window 384 long (the shape of DEVICE.md's anchors); --lengths gives one.
+// Timing: each launcher runs --warmup times, then --repeats times between two CUDA events with
+// the stream synchronised after each; the median and the minimum are reported. Before every
+// timed run a 256 MiB memset evicts the 50 MB L2, so activations come from HBM as in training
+// (--flush_l2 false measures warm caches instead). Inputs are random, never zeros.
+// Rates: attention counts 4·ΣL²·heads·head_dim FLOPs forward and 2.5× that backward (fwd+bwd =
+// 3.5×, as DEVICE.md's anchors); GEMMs 2·rows·in·out forward and twice that backward (d_inp +
+// d_weight); memory-bound ops the fewest bytes they must move (each input read once, each output
+// written once, in its storage type), stated per row in the table. The "estimated step" sums the
+// medians of one training step's launches (12 layers + embeddings + loss + optimizer): a floor
+// for the CUDA backend's step, since it excludes launch gaps, host work and copies.
+// Exit status: 0, 1 on an error, 2 on a bad command line, 77 when no CUDA device exists.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/flags.h"
+#include "benchmarks/bench_kernels_support.cuh"
+#include "engine/core/file_io.h"
+#include "kernels/adamw.h"
+#include "kernels/attention.h"
+#include "kernels/cuda_check.h"
+#include "kernels/device_buffer.h"
+#include "kernels/embedding.h"
+#include "kernels/gelu.h"
+#include "kernels/layernorm.h"
+#include "kernels/matmul.h"
+#include "kernels/qa_loss.h"
+
+namespace bert {
+namespace {
+
+using bench::Batch;
+using bench::kMaxPositions;
+using bench::make_batch;
+using bench::parse_lengths;
+using bench::random_buffer;
+using bench::require_finite;
+using bench::squad_like_lengths;
+using bench::Timer;
+
+constexpr int kSkipExitCode = 77;
+constexpr int kHidden = 768, kHeads = 12, kHeadDim = 64, kIntermediate = 3072, kLayers = 12;
+constexpr int kVocab = 30522, kTypeVocab = 2;
+constexpr size_t kBertBaseQaParams = 108893186;  // bert-base + qa_outputs, without the pooler
+
+struct Options {
+  int32_t batch = 32, repeats = 50, warmup = 10;
+  std::string shapes = "squad,uniform", lengths, json;
+  double dropout = 0.1;
+  bool flush_l2 = true;
+  int64_t seed = 1234;
+};
+
+struct Result {
+  std::string batch, op, pass;
+  double median_us = 0, min_us = 0;
+  double work = 0;   // FLOPs or bytes
+  std::string unit;  // "TFLOP/s", "GB/s" or "" (time only)
+  std::string note;  // how the work was counted
+  double rate() const {
+    return unit.empty() ? 0 : work / (median_us * 1e-6) / (unit == "TFLOP/s" ? 1e12 : 1e9);
+  }
+};
+
+// ---- the benchmarks -------------------------------------------------------------------------
+class Bench {
+ public:
+  Bench(const Options& options, Timer& timer) : options_(options), timer_(timer) {}
+  std::vector<Result>& results() { return results_; }
+
+  void run_batch(const Batch& batch);
+  void run_optimizer();
+  void run_ceilings();
+  double estimate_step_us(const Batch& batch) const;
+
+ private:
+  Result& add(const std::string& batch, const std::string& op, const std::string& pass,
+              const std::function<void()>& launch, double work, const std::string& unit,
+              const std::string& note) {
+    const auto [median, minimum] = timer_.time(launch);
+    results_.push_back(Result{batch, op, pass, median, minimum, work, unit, note});
+    std::fprintf(stderr, "  %-8s %-34s %-4s %9.1f us\n", batch.c_str(), op.c_str(), pass.c_str(), median);
+    return results_.back();
+  }
+  void attention(const Batch& batch);
+  void norms_and_activations(const Batch& batch);
+  void embedding_and_loss(const Batch& batch);
+  void gemms(const Batch& batch);
+  GpuWorkspace scratch(size_t bytes) {
+    if (scratch_.bytes() < bytes) scratch_.resize(bytes);
+    return GpuWorkspace{scratch_.data(), bytes};
+  }
+
+  const Options& options_;
+  Timer& timer_;
+  MatmulContext matmul_;
+  DeviceBuffer<unsigned char> scratch_;
+  std::vector<Result> results_;
+};
+
+DropoutSpec dropout_spec(double probability, int layer, DropoutKind kind) {
+  DropoutSpec spec;
+  spec.probability = static_cast<float>(probability);
+  spec.seed = 42;
+  spec.micro_step = 1;
+  spec.site = dropout_site(layer, kind);
+  return spec;
+}
+
+void Bench::attention(const Batch& batch) {
+  AttentionShape shape{batch.tokens, static_cast<int>(batch.lengths.size()), kHeads, kHeadDim, kMaxPositions};
+  const size_t t = batch.tokens;
+  auto qkv = random_buffer<bf16>(t * 3 * kHidden, -2.0f, 2.0f);
+  auto ctx = random_buffer<bf16>(t * kHidden, -1.0f, 1.0f);
+  auto d_ctx = random_buffer<bf16>(t * kHidden, -1.0f, 1.0f);
+  auto d_qkv = random_buffer<bf16>(t * 3 * kHidden, -1.0f, 1.0f);
+  DeviceBuffer<float> lse(t * kHeads);
+  DeviceBuffer<int32_t> cu(batch.cu_seqlens.size());
+  cu.upload(batch.cu_seqlens.data(), batch.cu_seqlens.size());
+  const GpuWorkspace ws = scratch(attention_backward_workspace_bytes(shape));
+  const double flops = 4.0 * batch.sum_squared_lengths * kHeads * kHeadDim;
+  const std::string note = "4·ΣL²·H·D fwd, 2.5× bwd";
+  for (const double p : {0.0, options_.dropout}) {
+    const DropoutSpec spec = dropout_spec(p, 0, DropoutKind::kAttentionProbs);
+    char op[64];
+    std::snprintf(op, sizeof op, "attention (dropout %.2g)", p);
+    add(
+        batch.label, op, "fwd",
+        [&] {
+          attention_forward_cuda(ctx.data(), lse.data(), qkv.data(), cu.data(), shape, spec, timer_.stream());
+        },
+        flops, "TFLOP/s", note);
+    require_finite(ctx, "attention ctx");
+    add(
+        batch.label, op, "bwd",
+        [&] {
+          attention_backward_cuda(d_qkv.data(), d_ctx.data(), qkv.data(), ctx.data(), lse.data(), cu.data(),
+                                  shape, spec, ws, timer_.stream());
+        },
+        2.5 * flops, "TFLOP/s", note);
+    require_finite(d_qkv, "attention d_qkv");
+    if (p == options_.dropout) break;  // --dropout 0: one variant only
+  }
+}
+
+void Bench::norms_and_activations(const Batch& batch) {
+  const int rows = batch.tokens;
+  const size_t n = size_t(rows) * kHidden;
+  auto inp = random_buffer<bf16>(n, -2.0f, 2.0f), residual = random_buffer<bf16>(n, -2.0f, 2.0f);
+  auto out = random_buffer<bf16>(n, -1.0f, 1.0f), sum = random_buffer<bf16>(n, -1.0f, 1.0f);
+  auto d_out = random_buffer<bf16>(n, -1.0f, 1.0f), d_inp = random_buffer<bf16>(n, -1.0f, 1.0f);
+  auto d_branch = random_buffer<bf16>(n, -1.0f, 1.0f);
+  auto gamma = random_buffer<bf16>(kHidden, 0.5f, 1.5f), beta = random_buffer<bf16>(kHidden, -0.5f, 0.5f);
+  auto mean = random_buffer<float>(rows, -0.1f, 0.1f), rstd = random_buffer<float>(rows, 0.5f, 2.0f);
+  auto d_gamma = random_buffer<float>(kHidden, -1.0f, 1.0f),
+       d_beta = random_buffer<float>(kHidden, -1.0f, 1.0f);
+  const GpuWorkspace ws = scratch(layernorm_backward_workspace_bytes(rows, kHidden));
+  const GpuStream s = timer_.stream();
+  const std::string& b = batch.label;
+  add(
+      b, "layernorm [T,768]", "fwd",
+      [&] {
+        layernorm_forward_cuda(out.data(), mean.data(), rstd.data(), inp.data(), gamma.data(), beta.data(),
+                               rows, kHidden, 1e-12f, s);
+      },
+      2.0 * n * 2 + 8.0 * rows, "GB/s", "x in, out (bf16) + stats");
+  require_finite(out, "layernorm out");
+  add(
+      b, "layernorm [T,768]", "bwd",
+      [&] {
+        layernorm_backward_cuda(d_inp.data(), d_gamma.data(), d_beta.data(), d_out.data(), inp.data(),
+                                gamma.data(), mean.data(), rstd.data(), rows, kHidden, Accumulate::kOverwrite,
+                                ws, s);
+      },
+      3.0 * n * 2 + 8.0 * rows, "GB/s", "d_out, x in, d_x out + stats");
+  const DropoutSpec spec = dropout_spec(options_.dropout, 0, DropoutKind::kFfnOutput);
+  add(
+      b, "residual+dropout+layernorm", "fwd",
+      [&] {
+        residual_dropout_layernorm_forward_cuda(out.data(), sum.data(), mean.data(), rstd.data(), inp.data(),
+                                                residual.data(), gamma.data(), beta.data(), rows, kHidden,
+                                                1e-12f, spec, s);
+      },
+      4.0 * n * 2 + 8.0 * rows, "GB/s", "branch, residual in; out, sum out");
+  require_finite(out, "residual layernorm out");
+  add(
+      b, "residual+dropout+layernorm", "bwd",
+      [&] {
+        residual_dropout_layernorm_backward_cuda(
+            d_branch.data(), d_inp.data(), d_gamma.data(), d_beta.data(), d_out.data(), sum.data(),
+            gamma.data(), mean.data(), rstd.data(), rows, kHidden, spec, Accumulate::kOverwrite, ws, s);
+      },
+      4.0 * n * 2 + 8.0 * rows, "GB/s", "d_out, sum in; d_branch, d_residual out");
+
+  const size_t m = size_t(rows) * kIntermediate;
+  auto pre = random_buffer<bf16>(m, -3.0f, 3.0f), act = random_buffer<bf16>(m, -1.0f, 1.0f);
+  auto d_act = random_buffer<bf16>(m, -1.0f, 1.0f), d_pre = random_buffer<bf16>(m, -1.0f, 1.0f);
+  auto bias = random_buffer<bf16>(kIntermediate, -0.5f, 0.5f);
+  auto d_bias = random_buffer<float>(kIntermediate, -1.0f, 1.0f);
+  const GpuWorkspace gws = scratch(bias_gelu_backward_workspace_bytes(rows, kIntermediate));
+  add(
+      b, "bias+gelu [T,3072]", "fwd",
+      [&] { bias_gelu_forward_cuda(act.data(), pre.data(), bias.data(), rows, kIntermediate, s); },
+      2.0 * m * 2, "GB/s", "pre in, out (bf16)");
+  require_finite(act, "bias_gelu out");
+  add(
+      b, "bias+gelu [T,3072]", "bwd",
+      [&] {
+        bias_gelu_backward_cuda(d_pre.data(), d_bias.data(), d_act.data(), pre.data(), bias.data(), rows,
+                                kIntermediate, gws, s);
+      },
+      3.0 * m * 2, "GB/s", "d_out, pre in; d_pre out");
+}
+
+void Bench::embedding_and_loss(const Batch& batch) {
+  const int t = batch.tokens;
+  std::mt19937 rng(static_cast<uint32_t>(options_.seed));
+  std::vector<int32_t> ids(t), types(t);
+  for (int i = 0; i < t; ++i) {
+    ids[i] = static_cast<int32_t>(rng() % kVocab);
+    types[i] = static_cast<int32_t>(rng() % kTypeVocab);
+  }
+  DeviceBuffer<int32_t> d_ids(t), d_types(t), d_pos(t);
+  d_ids.upload(ids.data(), t);
+  d_types.upload(types.data(), t);
+  d_pos.upload(batch.positions.data(), t);
+  auto word = random_buffer<bf16>(size_t{kVocab} * kHidden, -0.1f, 0.1f);
+  auto position = random_buffer<bf16>(size_t{kMaxPositions} * kHidden, -0.1f, 0.1f);
+  auto type = random_buffer<bf16>(size_t{kTypeVocab} * kHidden, -0.1f, 0.1f);
+  auto out = random_buffer<bf16>(size_t(t) * kHidden, -1.0f, 1.0f),
+       d_out = random_buffer<bf16>(size_t(t) * kHidden, -1.0f, 1.0f);
+  auto d_word = random_buffer<float>(size_t{kVocab} * kHidden, -1.0f, 1.0f);
+  auto d_position = random_buffer<float>(size_t{kMaxPositions} * kHidden, -1.0f, 1.0f);
+  auto d_type = random_buffer<float>(size_t{kTypeVocab} * kHidden, -1.0f, 1.0f);
+  const EmbeddingTableSizes sizes{kVocab, kMaxPositions, kTypeVocab};
+  const GpuWorkspace ws = scratch(embedding_backward_workspace_bytes(t, kHidden, sizes));
+  const GpuStream s = timer_.stream();
+  const double row_bytes = double(t) * kHidden;
+  add(
+      batch.label, "embedding", "fwd",
+      [&] {
+        embedding_forward_cuda(out.data(), d_ids.data(), d_types.data(), d_pos.data(), word.data(),
+                               position.data(), type.data(), t, kHidden, s);
+      },
+      4 * row_bytes * 2, "GB/s", "3 gathered rows in, out (bf16)");
+  require_finite(out, "embedding out");
+  add(
+      batch.label, "embedding", "bwd",
+      [&] {
+        embedding_backward_cuda(d_word.data(), d_position.data(), d_type.data(), d_out.data(), d_ids.data(),
+                                d_types.data(), d_pos.data(), t, kHidden, sizes, ws, s);
+      },
+      row_bytes * 2 + 3 * row_bytes * 8, "GB/s", "d_out in; 3 fp32 rows read+written per token");
+
+  std::vector<int32_t> starts, ends;
+  for (const int32_t length : batch.lengths) {
+    const int32_t a = static_cast<int32_t>(rng() % length), c = static_cast<int32_t>(rng() % length);
+    starts.push_back(std::min(a, c));
+    ends.push_back(std::max(a, c));
+  }
+  const int count = static_cast<int>(batch.lengths.size());
+  DeviceBuffer<int32_t> d_starts(count), d_ends(count), cu(count + 1);
+  d_starts.upload(starts.data(), count);
+  d_ends.upload(ends.data(), count);
+  cu.upload(batch.cu_seqlens.data(), count + 1);
+  auto logits = random_buffer<bf16>(size_t(t) * 2, -3.0f, 3.0f),
+       d_logits = random_buffer<bf16>(size_t(t) * 2, -1.0f, 1.0f);
+  DeviceBuffer<float> losses(size_t(count) * 2);
+  add(
+      batch.label, "qa_loss (fused fwd+bwd)", "both",
+      [&] {
+        qa_loss_forward_backward_cuda(d_logits.data(), losses.data(), logits.data(), cu.data(),
+                                      d_starts.data(), d_ends.data(), count, 1.0f, s);
+      },
+      0, "", "");
+}
+
+void Bench::gemms(const Batch& batch) {
+  struct Gemm {
+    const char* name;
+    int in, out;
+    bool bias;
+  };
+  // One encoder layer's linear layers; FFN1's bias goes into bias+gelu, the others use the epilogue.
+  const Gemm layer[] = {{"gemm qkv 768->2304", kHidden, 3 * kHidden, true},
+                        {"gemm attn-out 768->768", kHidden, kHidden, true},
+                        {"gemm ffn1 768->3072", kHidden, kIntermediate, false},
+                        {"gemm ffn2 3072->768", kIntermediate, kHidden, true}};
+  const int rows = batch.tokens;
+  const GpuStream s = timer_.stream();
+  for (const Gemm& g : layer) {
+    auto inp = random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f);
+    auto weight = random_buffer<bf16>(size_t(g.out) * g.in, -0.05f, 0.05f);
+    auto bias = random_buffer<bf16>(g.out, -0.1f, 0.1f);
+    auto out = random_buffer<bf16>(size_t(rows) * g.out, -1.0f, 1.0f);
+    auto d_out = random_buffer<bf16>(size_t(rows) * g.out, -0.1f, 0.1f);
+    auto d_inp = random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f);
+    auto d_weight = random_buffer<float>(size_t(g.out) * g.in, -0.01f, 0.01f);
+    auto d_bias = random_buffer<float>(g.out, -0.01f, 0.01f);
+    const GpuWorkspace ws = scratch(matmul_backward_workspace_bytes(rows, g.out));
+    const double flops = 2.0 * rows * g.in * g.out;
+    add(
+        batch.label, g.name, "fwd",
+        [&] {
+          matmul_forward_cuda(matmul_, out.data(), inp.data(), weight.data(), g.bias ? bias.data() : nullptr,
+                              rows, g.in, g.out, s);
+        },
+        flops, "TFLOP/s", "2·T·in·out fwd, 2× bwd");
+    require_finite(out, std::string(g.name) + " out");
+    add(
+        batch.label, g.name, "bwd",
+        [&] {
+          matmul_backward_cuda(matmul_, d_inp.data(), d_weight.data(), g.bias ? d_bias.data() : nullptr,
+                               d_out.data(), inp.data(), weight.data(), rows, g.in, g.out,
+                               Accumulate::kOverwrite, ws, s);
+        },
+        2 * flops, "TFLOP/s", "2·T·in·out fwd, 2× bwd");
+    require_finite(d_inp, std::string(g.name) + " d_inp");
+    if (g.out == kIntermediate) {  // the fused candidate of matmul.h, for comparison only
+      auto pre = random_buffer<bf16>(size_t(rows) * g.out, -1.0f, 1.0f);
+      add(
+          batch.label, "gemm ffn1 + GELU epilogue (tanh)", "fwd",
+          [&] {
+            matmul_bias_gelu_forward_cuda(matmul_, out.data(), pre.data(), inp.data(), weight.data(),
+                                          bias.data(), rows, g.in, g.out, s);
+          },
+          flops, "TFLOP/s", "candidate fusion, not used");
+    }
+  }
+}
+
+void Bench::run_batch(const Batch& batch) {
+  embedding_and_loss(batch);
+  norms_and_activations(batch);
+  attention(batch);
+  gemms(batch);
+}
+
+void Bench::run_optimizer() {
+  const size_t n = kBertBaseQaParams;
+  auto param = random_buffer<float>(n, -0.1f, 0.1f), m = random_buffer<float>(n, -0.01f, 0.01f);
+  auto v = random_buffer<float>(n, 0.0f, 1e-4f), grad = random_buffer<float>(n, -0.01f, 0.01f);
+  DeviceBuffer<bf16> param_bf16(n);
+  DeviceBuffer<double> sum(1);
+  DeviceBuffer<float> scale(1);
+  AdamWHyper hyper;
+  hyper.learning_rate = 3e-5;
+  hyper.weight_decay = 0.01;
+  hyper.step = 10;
+  const GpuWorkspace ws = scratch(sum_squares_workspace_bytes());
+  const GpuStream s = timer_.stream();
+  add(
+      "params", "sum_squares (grad norm) 108.9M", "fwd",
+      [&] {
+        sum_squares_cuda(sum.data(), grad.data(), n, ws, s);
+        clip_scale_from_sum_squares_cuda(scale.data(), sum.data(), 1.0, s);
+      },
+      4.0 * n, "GB/s", "fp32 grad in");
+  add(
+      "params", "adamw 108.9M (+bf16 copy)", "fwd",
+      [&] {
+        adamw_update_cuda(param.data(), m.data(), v.data(), param_bf16.data(), grad.data(), n, hyper, 1.0f,
+                          scale.data(), s);
+      },
+      30.0 * n, "GB/s", "p,m,v,g in; p,m,v out (fp32); bf16 p out");
+  require_finite(param_bf16, "adamw bf16 params");
+}
+
+void Bench::run_ceilings() {
+  const size_t bytes = size_t{1} << 30;
+  DeviceBuffer<unsigned char> a(bytes), b(bytes);
+  CUDA_CHECK(cudaMemset(a.data(), 1, bytes));
+  add(
+      "ceiling", "device-to-device copy 1 GiB", "fwd",
+      [&] {
+        CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, timer_.stream()));
+      },
+      2.0 * bytes, "GB/s", "read + write");
+  const int n = 8192;
+  auto x = random_buffer<bf16>(size_t(n) * n, -1.0f, 1.0f),
+       w = random_buffer<bf16>(size_t(n) * n, -1.0f, 1.0f);
+  DeviceBuffer<bf16> y(size_t(n) * n);
+  add(
+      "ceiling", "gemm 8192^3 (bf16, cuBLASLt)", "fwd",
+      [&] { matmul_forward_cuda(matmul_, y.data(), x.data(), w.data(), nullptr, n, n, n, timer_.stream()); },
+      2.0 * n * n * n, "TFLOP/s", "2·n³");
+}
+
+// Σ of the medians of one training step's launches for this batch (12 layers, dropout variant
+// of attention, no candidate fusion), plus the optimizer.
+double Bench::estimate_step_us(const Batch& batch) const {
+  auto median = [&](const std::string& batch_label, const std::string& prefix, const std::string& pass) {
+    for (const Result& r : results_)
+      if (r.batch == batch_label && r.op.rfind(prefix, 0) == 0 && r.pass == pass) return r.median_us;
+    return 0.0;
+  };
+  char attention[64];
+  std::snprintf(attention, sizeof attention, "attention (dropout %.2g)", options_.dropout);
+  double layer = 0;
+  for (const char* pass : {"fwd", "bwd"}) {
+    for (const char* op : {"gemm qkv", "gemm attn-out", "gemm ffn1 768", "gemm ffn2", "bias+gelu"})
+      layer += median(batch.label, op, pass);
+    layer +=
+        median(batch.label, attention, pass) + 2 * median(batch.label, "residual+dropout+layernorm", pass);
+  }
+  double rest = median(batch.label, "embedding", "fwd") + median(batch.label, "embedding", "bwd") +
+                median(batch.label, "layernorm [T,768]", "fwd") +
+                median(batch.label, "layernorm [T,768]", "bwd") + median(batch.label, "qa_loss", "both") +
+                median("params", "sum_squares", "fwd") + median("params", "adamw", "fwd");
+  return kLayers * layer + rest;
+}
+
+std::string json_escape(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+int run(int argc, char** argv) {
+  Options o;
+  FlagParser parser("bench_kernels",
+                    "Times every CUDA kernel launcher at bert-base shapes on packed batches.");
+  parser.add_int("batch", &o.batch, "windows per packed batch");
+  parser.add_string("shapes", &o.shapes, "comma-separated: squad (SQuAD-like lengths), uniform (all 384)");
+  parser.add_string("lengths", &o.lengths,
+                    "comma-separated window lengths: one custom batch (replaces --shapes)");
+  parser.add_int("repeats", &o.repeats, "timed runs per launcher (the median is reported)");
+  parser.add_int("warmup", &o.warmup, "untimed runs first");
+  parser.add_double("dropout", &o.dropout, "dropout probability for attention and the residual LayerNorm");
+  parser.add_bool("flush_l2", &o.flush_l2, "evict L2 before every timed run (HBM-resident inputs)");
+  parser.add_int64("seed", &o.seed, "seed of the SQuAD-like lengths and the ids");
+  parser.add_string("json", &o.json, "also write the results to this JSON file");
+  if (!parser.parse(argc, argv)) return 0;
+  if (o.batch < 1 || o.repeats < 1 || o.warmup < 0) throw FlagError("--batch and --repeats must be positive");
+  if (o.dropout < 0 || o.dropout >= 1) throw FlagError("--dropout must lie in [0, 1)");
+
+  std::vector<Batch> batches;
+  if (!o.lengths.empty()) {
+    batches.push_back(make_batch("custom", parse_lengths(o.lengths)));
+  } else {
+    std::stringstream stream(o.shapes);
+    std::string shape;
+    while (std::getline(stream, shape, ',')) {
+      if (shape == "squad")
+        batches.push_back(make_batch("squad", squad_like_lengths(o.batch, uint64_t(o.seed))));
+      else if (shape == "uniform")
+        batches.push_back(make_batch("uniform", std::vector<int32_t>(o.batch, 384)));
+      else
+        throw FlagError("--shapes: expected squad and/or uniform, got '" + shape + "'");
+    }
+  }
+
+  int devices = 0;
+  const cudaError_t status = cudaGetDeviceCount(&devices);
+  if (status != cudaSuccess || devices == 0) {
+    std::printf("SKIPPED: no CUDA device (%s)\n",
+                status != cudaSuccess ? cudaGetErrorString(status) : "0 devices");
+    return kSkipExitCode;
+  }
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+
+  Timer timer(o.warmup, o.repeats, o.flush_l2);
+  Bench bench(o, timer);
+  for (const Batch& batch : batches) {
+    std::fprintf(stderr, "[bench] %s: %zu windows, %d tokens, mean length %.1f\n", batch.label.c_str(),
+                 batch.lengths.size(), batch.tokens, double(batch.tokens) / batch.lengths.size());
+    bench.run_batch(batch);
+  }
+  bench.run_optimizer();
+  bench.run_ceilings();
+
+  std::printf("## bench_kernels on %s (sm_%d%d), %d repeats after %d warm-up, L2 %s, dropout %.2g\n\n",
+              prop.name, prop.major, prop.minor, o.repeats, o.warmup, o.flush_l2 ? "flushed" : "warm",
+              o.dropout);
+  for (const Batch& batch : batches)
+    std::printf("- batch `%s`: %zu windows, T = %d tokens (mean %.1f), ΣL² = %.0f\n", batch.label.c_str(),
+                batch.lengths.size(), batch.tokens, double(batch.tokens) / batch.lengths.size(),
+                batch.sum_squared_lengths);
+  std::printf(
+      "\n| batch | op | pass | median µs | min µs | rate | counted |\n| --- | --- | --- | --- | --- | --- | "
+      "--- |\n");
+  for (const Result& r : bench.results()) {
+    char rate[48] = "";
+    if (!r.unit.empty()) std::snprintf(rate, sizeof rate, "%.1f %s", r.rate(), r.unit.c_str());
+    std::printf("| %s | %s | %s | %.1f | %.1f | %s | %s |\n", r.batch.c_str(), r.op.c_str(), r.pass.c_str(),
+                r.median_us, r.min_us, rate, r.note.c_str());
+  }
+  std::printf(
+      "\n| batch | estimated step (Σ kernel medians) | windows/s at that step |\n| --- | --- | --- |\n");
+  std::vector<std::pair<std::string, double>> estimates;
+  for (const Batch& batch : batches) {
+    const double us = bench.estimate_step_us(batch);
+    estimates.emplace_back(batch.label, us);
+    std::printf("| %s | %.2f ms | %.0f |\n", batch.label.c_str(), us / 1e3,
+                batch.lengths.size() / (us * 1e-6));
+  }
+
+  if (!o.json.empty()) {
+    std::string text = "{\"device\": \"" + json_escape(prop.name) +
+                       "\", \"repeats\": " + std::to_string(o.repeats) +
+                       ", \"flush_l2\": " + (o.flush_l2 ? "true" : "false") + ", \"batches\": [";
+    for (size_t i = 0; i < batches.size(); ++i)
+      text += (i ? ", " : "") + std::string("{\"label\": \"") + batches[i].label +
+              "\", \"windows\": " + std::to_string(batches[i].lengths.size()) +
+              ", \"tokens\": " + std::to_string(batches[i].tokens) +
+              ", \"estimated_step_us\": " + std::to_string(estimates[i].second) + "}";
+    text += "], \"results\": [\n";
+    for (size_t i = 0; i < bench.results().size(); ++i) {
+      const Result& r = bench.results()[i];
+      text += std::string(i ? ",\n" : "") + "  {\"batch\": \"" + r.batch + "\", \"op\": \"" +
+              json_escape(r.op) + "\", \"pass\": \"" + r.pass +
+              "\", \"median_us\": " + std::to_string(r.median_us) +
+              ", \"min_us\": " + std::to_string(r.min_us) + ", \"rate\": " + std::to_string(r.rate()) +
+              ", \"unit\": \"" + r.unit + "\"}";
+    }
+    text += "\n]}\n";
+    write_file_atomic(o.json, text);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace bert
+
+int main(int argc, char** argv) {
+  try {
+    return bert::run(argc, argv);
+  } catch (const bert::FlagError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

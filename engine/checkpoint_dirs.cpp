@@ -1,0 +1,160 @@
+// Checkpoint directories: written under a temporary name, synced, renamed into place; listed,
+// rotated, and leftovers of dead processes removed. See training_state.h.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "engine/training_state.h"
+
+namespace bert {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Flushes a file or directory to disk, so a power loss after the rename cannot leave a
+// checkpoint whose name exists but whose data does not. Best effort on file systems that
+// refuse fsync on directories.
+void sync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  if (fd < 0) throw BertError(path + ": cannot open to sync: " + std::strerror(errno));
+  const int status = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (status != 0 && !(directory && (saved == EINVAL || saved == EROFS)))
+    throw BertError(path + ": fsync failed: " + std::strerror(saved));
+}
+
+void sync_tree(const std::string& dir) {
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir))
+    if (entry.is_regular_file()) sync_path(entry.path().string(), false);
+  sync_path(dir, true);
+}
+
+bool all_digits(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The pid in "<anything><marker><digits>" (marker ".tmp-" for directories, ".tmp." for the
+// files write_file_atomic leaves), or -1.
+long temporary_owner(const std::string& name, const std::string& marker) {
+  const size_t at = name.rfind(marker);
+  if (at == std::string::npos) return -1;
+  const std::string digits = name.substr(at + marker.size());
+  if (!all_digits(digits) || digits.size() > 9) return -1;
+  return std::stol(digits);
+}
+
+bool process_alive(long pid) {
+  if (pid == static_cast<long>(::getpid())) return true;
+  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+}  // namespace
+
+std::string checkpoint_dir_name(int64_t step) { return "checkpoint-" + std::to_string(step); }
+
+std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir) {
+  std::vector<CheckpointEntry> out;
+  std::error_code ec;
+  if (!fs::is_directory(output_dir, ec)) return out;
+  for (const fs::directory_entry& entry : fs::directory_iterator(output_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::string prefix = "checkpoint-";
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string digits = name.substr(prefix.size());
+    if (!all_digits(digits) || digits.size() > 18 || !entry.is_directory(ec)) continue;
+    CheckpointEntry checkpoint;
+    checkpoint.step = std::stoll(digits);
+    checkpoint.path = join_path(output_dir, name);
+    checkpoint.has_state = path_exists(join_path(checkpoint.path, kTrainerStateFile));
+    out.push_back(checkpoint);
+  }
+  if (ec) throw BertError(output_dir + ": cannot list: " + ec.message());
+  std::sort(out.begin(), out.end(),
+            [](const CheckpointEntry& a, const CheckpointEntry& b) { return a.step < b.step; });
+  return out;
+}
+
+std::string find_latest_checkpoint(const std::string& output_dir) {
+  const std::vector<CheckpointEntry> checkpoints = list_checkpoints(output_dir);
+  for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it)
+    if (it->has_state) return it->path;
+  return "";
+}
+
+std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
+                            AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit) {
+  const std::string final_dir = join_path(output_dir, checkpoint_dir_name(state.global_step));
+  const std::string pid = std::to_string(::getpid());
+  const std::string tmp_dir = final_dir + ".tmp-" + pid;
+  std::error_code ec;
+  fs::remove_all(tmp_dir, ec);
+  try {
+    make_directories(tmp_dir);
+    if (write_model) write_model(tmp_dir);
+    write_training_tensors(join_path(tmp_dir, kTrainingTensorsFile), model, optimizer);
+    // Last, so that even a directory copied by hand mid-save lacks the file that marks a
+    // checkpoint with training state.
+    write_file_atomic(join_path(tmp_dir, kTrainerStateFile), trainer_state_to_json(state));
+    sync_tree(tmp_dir);
+    if (path_exists(final_dir)) {
+      // rename(2) cannot replace a non-empty directory: move the old one to a temporary name
+      // (removed below, or as a stale temporary if we die first), then put the new one in place.
+      const std::string old_dir = final_dir + ".old.tmp-" + pid;
+      fs::remove_all(old_dir, ec);
+      if (std::rename(final_dir.c_str(), old_dir.c_str()) != 0)
+        throw BertError(final_dir + ": cannot move the existing checkpoint aside: " + std::strerror(errno));
+      if (std::rename(tmp_dir.c_str(), final_dir.c_str()) != 0)
+        throw BertError(final_dir + ": cannot rename the new checkpoint into place: " + std::strerror(errno));
+      fs::remove_all(old_dir, ec);
+    } else if (std::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
+      throw BertError(final_dir + ": cannot rename the new checkpoint into place: " + std::strerror(errno));
+    }
+    sync_path(output_dir, true);
+  } catch (...) {
+    fs::remove_all(tmp_dir, ec);
+    throw;
+  }
+  rotate_checkpoints(output_dir, save_total_limit, state.global_step);
+  return final_dir;
+}
+
+void rotate_checkpoints(const std::string& output_dir, int64_t keep, int64_t protect_step) {
+  if (keep <= 0) return;
+  const std::vector<CheckpointEntry> checkpoints = list_checkpoints(output_dir);
+  int64_t remaining = static_cast<int64_t>(checkpoints.size());
+  for (const CheckpointEntry& checkpoint : checkpoints) {
+    if (remaining <= keep) break;
+    if (checkpoint.step == protect_step) continue;
+    std::error_code ec;
+    fs::remove_all(checkpoint.path, ec);
+    if (ec) throw BertError(checkpoint.path + ": cannot delete (save_total_limit): " + ec.message());
+    --remaining;
+  }
+}
+
+int remove_stale_temporaries(const std::string& output_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(output_dir, ec)) return 0;
+  std::vector<fs::path> stale;
+  for (const fs::directory_entry& entry : fs::directory_iterator(output_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const long owner = entry.is_directory(ec) ? temporary_owner(name, ".tmp-") : temporary_owner(name, ".tmp.");
+    if (owner > 0 && !process_alive(owner)) stale.push_back(entry.path());
+  }
+  for (const fs::path& path : stale) {
+    fs::remove_all(path, ec);
+    if (ec) throw BertError(path.string() + ": cannot remove a stale temporary: " + ec.message());
+  }
+  return static_cast<int>(stale.size());
+}
+
+}  // namespace bert

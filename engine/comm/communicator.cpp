@@ -1,0 +1,100 @@
+// LocalCommunicator and the factory that picks a communicator from the launch environment.
+#include "engine/comm/communicator.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "engine/core/error.h"
+
+#ifdef BERT_HAVE_MPI
+#include "engine/comm/mpi_communicator.h"
+#endif
+
+namespace bert {
+
+size_t tensor_bytes(const Tensor& values) {
+  switch (values.dtype) {
+    case ScalarType::kF64: return values.numel * 8;
+    case ScalarType::kBF16: return values.numel * 2;
+    case ScalarType::kF32:
+    case ScalarType::kI32: return values.numel * 4;
+  }
+  return 0;
+}
+
+void check_reducible(const Tensor& values, const char* who) {
+  if (values.dtype == ScalarType::kF32 || values.dtype == ScalarType::kF64) return;
+  throw BertError(std::string(who) + ": " + (values.dtype == ScalarType::kBF16 ? "bf16" : "i32") +
+                  " tensor, expected f32 or f64");
+}
+
+void LocalCommunicator::all_reduce_sum(Tensor values) {
+  // Nothing to add, but what the real communicators refuse is refused here too, so a
+  // single-process run catches the mistake.
+  check_reducible(values, "all_reduce_sum");
+}
+
+void LocalCommunicator::abort(const std::string& reason) {
+  std::fprintf(stderr, "rank 0: %s\n", reason.c_str());
+  std::fflush(stderr);
+  std::_Exit(1);
+}
+
+namespace {
+
+// The positive integer in environment variable `name`; 0 when unset; BertError when malformed.
+int env_count(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return 0;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value <= 0 || value > (1 << 24))
+    throw BertError(std::string("environment variable ") + name + "=" + text +
+                    ": expected a positive process count");
+  return static_cast<int>(value);
+}
+
+constexpr const char* kSizeVariables[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+
+}  // namespace
+
+int launcher_world_size() {
+  for (const char* name : kSizeVariables) {
+    const int size = env_count(name);
+    if (size > 0) return size;
+  }
+  return std::getenv("PMIX_RANK") != nullptr ? -1 : 1;
+}
+
+bool launched_by_mpi() {
+  for (const char* name : kSizeVariables)
+    if (std::getenv(name) != nullptr) return true;
+  return std::getenv("PMIX_RANK") != nullptr;
+}
+
+bool mpi_compiled_in() {
+#ifdef BERT_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::unique_ptr<Communicator> make_communicator(const CommOptions& options) {
+  if (!launched_by_mpi()) return std::make_unique<LocalCommunicator>();
+#ifdef BERT_HAVE_MPI
+  // Also for `mpirun -np 1`: the MPI path is then exercised, at no cost.
+  return std::make_unique<MpiCommunicator>(options);
+#else
+  (void)options;
+  const int launched = launcher_world_size();
+  if (launched == 1) return std::make_unique<LocalCommunicator>();
+  throw BertError("launched by mpirun" +
+                  (launched > 1 ? " with " + std::to_string(launched) + " processes" : std::string()) +
+                  ", but this build has no MPI support: install libopenmpi-dev and reconfigure "
+                  "(each process would otherwise train alone on all the data)");
+#endif
+}
+
+}  // namespace bert

@@ -1,0 +1,86 @@
+// The dtype-independent half of the CUDA backend (engine/cuda/cuda_backend.h): device, stream,
+// cuBLASLt context, memory, transfers, the optimizer ops (fp32 in both compute modes) and the
+// tensor checks the ops use. The ops that depend on the activation type are in
+// engine/cuda/cuda_backend_ops.cpp (CudaBackendOps<bf16 or float>).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/device_memory.h"
+#include "kernels/matmul.h"
+
+namespace bert {
+
+// The backend's stream (non-blocking: it never waits on the legacy default stream).
+class CudaStream {
+ public:
+  CudaStream();
+  ~CudaStream();
+  CudaStream(const CudaStream&) = delete;
+  CudaStream& operator=(const CudaStream&) = delete;
+  GpuStream get() const { return stream_; }
+
+ private:
+  GpuStream stream_ = nullptr;
+};
+
+class CudaBackendBase : public CudaBackend {
+ public:
+  explicit CudaBackendBase(const CudaBackendOptions& options);
+  ~CudaBackendBase() override;
+
+  ScalarType dtype_for(BufferRole role) const override;
+  bool has_working_params() const override { return !fp32_; }
+  bool fp32_compute() const override { return fp32_; }
+
+  Tensor allocate(size_t numel, BufferRole role) override;
+  void fill_zero(Tensor tensor) override;
+  void upload(Tensor dst, const float* src, size_t count) override;
+  void upload(Tensor dst, const double* src, size_t count) override;
+  void upload(Tensor dst, const int32_t* src, size_t count) override;
+  std::vector<double> download(const Tensor& src) override;
+  void copy(Tensor dst, const Tensor& src) override;
+  void synchronize() override;
+
+  double sum_squares(const Tensor& values) override;
+  void adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq, const Tensor& grad,
+                    const AdamWHyper& hyper, double grad_scale) override;
+
+  CudaBackendStats stats() const override;
+  GpuStream stream() const override { return stream_.get(); }
+  std::string device_description() const override;
+
+ protected:
+  ScalarType activation_dtype() const { return fp32_ ? ScalarType::kF32 : ScalarType::kBF16; }
+  // tensor.data after checking that its dtype is `dtype` and that it holds at least `need`
+  // elements; throws BertError("cuda backend: <op>: <what>: ...") otherwise.
+  void* checked(const Tensor& tensor, ScalarType dtype, size_t need, const char* op, const char* what) const;
+  float* f32(const Tensor& tensor, size_t need, const char* op, const char* what) const;
+  float* f32_or_null(const Tensor& tensor, size_t need, const char* op, const char* what) const;
+  const int32_t* ids(const Tensor& tensor, size_t need, const char* op, const char* what) const;
+  // Rows of `width` elements the allocation behind `tensor` can hold from its start (at least
+  // `rows`): scratch sized for it serves every later, larger batch without growing.
+  int capacity_rows(const Tensor& tensor, int width, int rows) const;
+  GpuWorkspace scratch(size_t bytes) { return memory_.scratch(bytes, stream_.get()); }
+  MatmulContext& matmul() { return *matmul_; }
+
+ private:
+  template <typename Source>
+  void upload_converted(Tensor dst, const Source* src, size_t count);
+
+  bool fp32_;
+  std::string device_name_;
+  CudaStream stream_;
+  std::unique_ptr<MatmulContext> matmul_;
+  DeviceMemory memory_;
+  double* sum_result_ = nullptr;  // [1] device: sum_squares' result
+  GpuWorkspace sum_workspace_;    // sum_squares' block partials
+  std::vector<uint16_t> host_bits_;
+  std::vector<float> host_floats_;
+};
+
+}  // namespace bert

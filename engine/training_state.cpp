@@ -1,0 +1,309 @@
+// trainer_state.json, the data fingerprint and training_state.safetensors. See training_state.h;
+// the checkpoint directories (temporary names, rename, rotation) are in checkpoint_dirs.cpp.
+#include "engine/training_state.h"
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <simdjson.h>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "engine/io/safetensors.h"
+
+namespace bert {
+namespace {
+
+std::string format_double(double value) {
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%.17g", value);
+  return buffer;
+}
+
+std::string format_hex64(uint64_t value) {
+  char buffer[24];
+  std::snprintf(buffer, sizeof buffer, "%016" PRIx64, value);
+  return buffer;
+}
+
+// Reads the fields of trainer_state.json; every field is required.
+class StateReader {
+ public:
+  StateReader(const std::string& file, simdjson::dom::object object) : file_(file), object_(object) {}
+
+  simdjson::dom::element field(const char* key) const {
+    simdjson::dom::element value;
+    if (object_[key].get(value)) throw_input_error(file_, key, "missing (required)");
+    return value;
+  }
+  int64_t integer(const char* key, int64_t min, int64_t max) const {
+    const simdjson::dom::element value = field(key);
+    int64_t out = 0;
+    if (value.type() != simdjson::dom::element_type::INT64 || value.get_int64().get(out))
+      throw_input_error(file_, key, "expected an integer, found " + simdjson::minify(value));
+    if (out < min || out > max)
+      throw_input_error(file_, key, "expected an integer in [" + std::to_string(min) + ", " +
+                                        std::to_string(max) + "], found " + std::to_string(out));
+    return out;
+  }
+  uint64_t unsigned_integer(const char* key) const {
+    const simdjson::dom::element value = field(key);
+    uint64_t out = 0;
+    if (value.get_uint64().get(out))
+      throw_input_error(file_, key, "expected a non-negative integer, found " + simdjson::minify(value));
+    return out;
+  }
+  double number(const char* key) const {
+    double out = 0;
+    const simdjson::dom::element value = field(key);
+    if (value.get_double().get(out) || !std::isfinite(out))
+      throw_input_error(file_, key, "expected a finite number, found " + simdjson::minify(value));
+    return out;
+  }
+  uint64_t hex64(const char* key) const {
+    std::string_view text;
+    const simdjson::dom::element value = field(key);
+    if (value.get_string().get(text) || text.size() != 16 ||
+        text.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+      throw_input_error(file_, key, "expected 16 lower-case hex digits, found " + simdjson::minify(value));
+    return std::stoull(std::string(text), nullptr, 16);
+  }
+
+ private:
+  std::string file_;
+  simdjson::dom::object object_;
+};
+
+constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+
+void fnv_bytes(uint64_t* hash, const void* data, size_t bytes) {
+  const unsigned char* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < bytes; ++i) {
+    *hash ^= p[i];
+    *hash *= 0x100000001b3ull;
+  }
+}
+
+template <typename T>
+void fnv_value(uint64_t* hash, const T& value) {
+  fnv_bytes(hash, &value, sizeof value);
+}
+
+template <typename T>
+void fnv_vector(uint64_t* hash, const std::vector<T>& values) {
+  fnv_value(hash, static_cast<uint64_t>(values.size()));
+  if (!values.empty()) fnv_bytes(hash, values.data(), values.size() * sizeof(T));
+}
+
+const char* const kTensorGroups[] = {"master/", "exp_avg/", "exp_avg_sq/"};
+
+// The three flat buffers in the order of kTensorGroups.
+std::vector<Tensor> state_buffers(BertQaModel& model, AdamWOptimizer& optimizer) {
+  return {model.master_params(), optimizer.exp_avg(), optimizer.exp_avg_sq()};
+}
+
+}  // namespace
+
+std::string trainer_state_to_json(const TrainerState& s) {
+  std::string out = "{\n";
+  auto add = [&](const char* key, const std::string& value, bool last = false) {
+    out += std::string("  \"") + key + "\": " + value + (last ? "\n" : ",\n");
+  };
+  add("format", "\"bert-squad trainer state\"");
+  add("version", std::to_string(kTrainerStateVersion));
+  add("global_step", std::to_string(s.global_step));
+  add("optimizer_steps", std::to_string(s.optimizer_steps));
+  add("epoch", format_double(s.epoch));
+  add("data_epoch", std::to_string(s.data.epoch));
+  add("data_index", std::to_string(s.data.index));
+  add("micro_step", std::to_string(s.micro_step));
+  add("skipped_updates", std::to_string(s.skipped_updates));
+  add("consecutive_nonfinite", std::to_string(s.consecutive_nonfinite));
+  add("interval_loss", format_double(s.interval_loss));
+  add("interval_steps", std::to_string(s.interval_steps));
+  add("seed", std::to_string(s.seed));
+  add("total_steps", std::to_string(s.total_steps));
+  add("warmup_steps", std::to_string(s.warmup_steps));
+  add("learning_rate", format_double(s.learning_rate));
+  add("per_device_train_batch_size", std::to_string(s.batch_size));
+  add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
+  add("num_windows", std::to_string(s.num_windows));
+  add("data_fingerprint", "\"" + format_hex64(s.data_fingerprint) + "\"", true);
+  return out + "}\n";
+}
+
+TrainerState parse_trainer_state(const std::string& json, const std::string& file) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (const auto error = parser.parse(simdjson::padded_string(json)).get(root))
+    throw_input_error(file, "", std::string("not valid JSON: ") + simdjson::error_message(error));
+  simdjson::dom::object object;
+  if (root.get_object().get(object)) throw_input_error(file, "", "expected a JSON object");
+  const StateReader r(file, object);
+  std::string_view format;
+  if (r.field("format").get_string().get(format) || format != "bert-squad trainer state")
+    throw_input_error(file, "format", "expected \"bert-squad trainer state\"");
+  const int64_t version = r.integer("version", 0, kMaxInt64);
+  if (version != kTrainerStateVersion)
+    throw_input_error(file, "version", "expected " + std::to_string(kTrainerStateVersion) + ", found " +
+                                           std::to_string(version) + " (written by another version)");
+  TrainerState s;
+  s.global_step = r.integer("global_step", 0, kMaxInt64);
+  s.optimizer_steps = r.integer("optimizer_steps", 0, s.global_step);
+  s.epoch = r.number("epoch");
+  s.data.epoch = r.integer("data_epoch", 0, kMaxInt64);
+  s.data.index = r.integer("data_index", 0, kMaxInt64);
+  s.micro_step = static_cast<uint32_t>(r.integer("micro_step", 0, std::numeric_limits<uint32_t>::max()));
+  s.skipped_updates = r.integer("skipped_updates", 0, s.global_step);
+  s.consecutive_nonfinite = r.integer("consecutive_nonfinite", 0, s.skipped_updates);
+  s.interval_loss = r.number("interval_loss");
+  s.interval_steps = r.integer("interval_steps", 0, s.global_step);
+  s.seed = r.unsigned_integer("seed");
+  s.total_steps = r.integer("total_steps", 1, kMaxInt64);
+  s.warmup_steps = r.integer("warmup_steps", 0, kMaxInt64);
+  s.learning_rate = r.number("learning_rate");
+  s.batch_size = static_cast<int32_t>(r.integer("per_device_train_batch_size", 1, std::numeric_limits<int32_t>::max()));
+  s.gradient_accumulation_steps =
+      static_cast<int32_t>(r.integer("gradient_accumulation_steps", 1, std::numeric_limits<int32_t>::max()));
+  s.num_windows = static_cast<uint64_t>(r.integer("num_windows", 1, kMaxInt64));
+  s.data_fingerprint = r.hex64("data_fingerprint");
+  if (s.global_step > s.total_steps)
+    throw_input_error(file, "global_step", std::to_string(s.global_step) + " exceeds total_steps " +
+                                               std::to_string(s.total_steps));
+  if (static_cast<uint64_t>(s.data.index) > s.num_windows)
+    throw_input_error(file, "data_index", std::to_string(s.data.index) + " exceeds num_windows " +
+                                              std::to_string(s.num_windows));
+  return s;
+}
+
+void check_resume_compatible(const TrainerState& checkpoint, const TrainerState& run, const std::string& source) {
+  auto refuse = [&](const char* field, const std::string& saved, const std::string& now, const char* hint) {
+    throw_input_error(source, field,
+                      "the checkpoint was trained with " + saved + " but this run has " + now +
+                          "; resuming would not continue the same run (" + hint +
+                          ", or start afresh with --overwrite_output_dir)");
+  };
+  const char* same_data = "give the same --train_file, --max_train_samples, --max_seq_length, --doc_stride, "
+                          "vocabulary and --do_lower_case";
+  if (checkpoint.num_windows != run.num_windows)
+    refuse("num_windows", std::to_string(checkpoint.num_windows) + " training windows",
+           std::to_string(run.num_windows), same_data);
+  if (checkpoint.data_fingerprint != run.data_fingerprint)
+    refuse("data_fingerprint", "windows with fingerprint " + format_hex64(checkpoint.data_fingerprint),
+           format_hex64(run.data_fingerprint), same_data);
+  if (checkpoint.seed != run.seed)
+    refuse("seed", "--seed " + std::to_string(checkpoint.seed), std::to_string(run.seed), "give the same --seed");
+  if (checkpoint.batch_size != run.batch_size)
+    refuse("per_device_train_batch_size", std::to_string(checkpoint.batch_size), std::to_string(run.batch_size),
+           "give the same --per_device_train_batch_size");
+  if (checkpoint.gradient_accumulation_steps != run.gradient_accumulation_steps)
+    refuse("gradient_accumulation_steps", std::to_string(checkpoint.gradient_accumulation_steps),
+           std::to_string(run.gradient_accumulation_steps), "give the same --gradient_accumulation_steps");
+  const char* same_schedule = "give the same --max_steps / --num_train_epochs, --warmup_* and --learning_rate";
+  if (checkpoint.total_steps != run.total_steps)
+    refuse("total_steps", std::to_string(checkpoint.total_steps) + " total steps",
+           std::to_string(run.total_steps), same_schedule);
+  if (checkpoint.warmup_steps != run.warmup_steps)
+    refuse("warmup_steps", std::to_string(checkpoint.warmup_steps) + " warmup steps",
+           std::to_string(run.warmup_steps), same_schedule);
+  if (checkpoint.learning_rate != run.learning_rate)
+    refuse("learning_rate", format_double(checkpoint.learning_rate), format_double(run.learning_rate),
+           same_schedule);
+}
+
+uint64_t windows_fingerprint(const std::vector<Window>& windows) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  fnv_value(&hash, static_cast<uint64_t>(windows.size()));
+  for (const Window& w : windows) {
+    fnv_value(&hash, w.example_index);
+    fnv_vector(&hash, w.input_ids);
+    fnv_vector(&hash, w.token_type_ids);
+    fnv_value(&hash, w.start_position);
+    fnv_value(&hash, w.end_position);
+  }
+  return hash;
+}
+
+void check_checkpointable(Backend& backend) {
+  if (backend.dtype_for(BufferRole::kMasterParam) != ScalarType::kF32 ||
+      backend.dtype_for(BufferRole::kOptimizerState) != ScalarType::kF32)
+    throw BertError("checkpoints store fp32 master weights and Adam moments, but the " + backend.name() +
+                    " backend keeps them in " + scalar_name(backend.dtype_for(BufferRole::kMasterParam)) +
+                    " (use --save_steps 0 with it)");
+}
+
+void write_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer) {
+  check_checkpointable(model.backend());
+  const std::vector<Tensor> buffers = state_buffers(model, optimizer);
+  const std::vector<ParamSlot>& slots = model.layout().slots();
+  // One float copy of everything (the writer streams from these); download slice by slice so
+  // the double staging never holds more than one tensor.
+  std::vector<std::vector<float>> values;
+  values.reserve(buffers.size() * slots.size());
+  std::vector<TensorToWrite> tensors;
+  tensors.reserve(values.capacity());
+  for (size_t group = 0; group < buffers.size(); ++group) {
+    for (const ParamSlot& slot : slots) {
+      const std::vector<double> exact = model.backend().download(slice(buffers[group], slot.offset, slot.numel));
+      values.emplace_back(exact.begin(), exact.end());  // fp32 values: the conversion is exact
+      tensors.push_back({kTensorGroups[group] + slot.name, slot.shape, values.back().data(), Dtype::kF32});
+    }
+  }
+  write_safetensors(path, tensors,
+                    {{"format", "bert-squad training state"},
+                     {"optimizer_steps", std::to_string(optimizer.steps_done())}});
+}
+
+void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer) {
+  check_checkpointable(model.backend());
+  const SafetensorsFile file = SafetensorsFile::open(path);
+  const std::vector<Tensor> buffers = state_buffers(model, optimizer);
+  const std::vector<ParamSlot>& slots = model.layout().slots();
+  std::set<std::string> expected;
+  for (const char* group : kTensorGroups)
+    for (const ParamSlot& slot : slots) expected.insert(group + slot.name);
+  for (const std::string& name : file.names())
+    if (!expected.count(name))
+      throw_input_error(path, "tensor \"" + name + "\"",
+                        "not a parameter of this model's configuration (expected master/, exp_avg/ and "
+                        "exp_avg_sq/ entries for the " + std::to_string(slots.size()) + " parameters)");
+  for (size_t group = 0; group < buffers.size(); ++group) {
+    for (const ParamSlot& slot : slots) {
+      const std::string name = kTensorGroups[group] + slot.name;
+      const TensorInfo& info = file.info(name);  // InputError naming the tensor when missing
+      if (info.dtype != Dtype::kF32)
+        throw_input_error(path, "tensor \"" + name + "\"",
+                          std::string("expected dtype F32, found ") + dtype_name(info.dtype));
+      if (info.shape != slot.shape)
+        throw_input_error(path, "tensor \"" + name + "\"",
+                          "shape " + shape_to_string(info.shape) + " does not match " +
+                              shape_to_string(slot.shape) + " from config.json");
+      const std::vector<float> values = to_float32(file.view(name));
+      model.backend().upload(slice(buffers[group], slot.offset, slot.numel), values.data(), slot.numel);
+    }
+  }
+  model.refresh_working_params();
+}
+
+TrainerState read_trainer_state(const std::string& checkpoint_dir) {
+  const std::string path = join_path(checkpoint_dir, kTrainerStateFile);
+  if (!path_exists(checkpoint_dir)) throw_input_error(checkpoint_dir, "", "checkpoint directory does not exist");
+  if (!path_exists(path))
+    throw_input_error(path, "", "missing: not a checkpoint with training state (saved by an older version, "
+                                "or not a checkpoint-N directory)");
+  return parse_trainer_state(read_file(path), path);
+}
+
+TrainerState load_checkpoint(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer) {
+  const TrainerState state = read_trainer_state(dir);
+  const std::string tensors = join_path(dir, kTrainingTensorsFile);
+  if (!path_exists(tensors)) throw_input_error(tensors, "", "missing (required to resume)");
+  read_training_tensors(tensors, model, optimizer);
+  optimizer.set_steps_done(state.optimizer_steps);
+  return state;
+}
+
+}  // namespace bert

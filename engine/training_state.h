@@ -1,0 +1,129 @@
+// Checkpoints that carry the full training state, so that a resumed run continues
+// bit-identically: same data order, same dropout masks, same updates, same losses.
+//
+// output_dir/checkpoint-STEP/ holds
+//   config.json, model.safetensors, vocab.txt, tokenizer_config.json
+//       the model directory as save_model_dir writes it (loadable by transformers);
+//   training_state.safetensors
+//       "master/<name>", "exp_avg/<name>", "exp_avg_sq/<name>" for every parameter of the
+//       ParamLayout, F32 with the parameter's shape: the optimizer's master weights (on the
+//       float CPU backend they are the model weights; on the GPU the bf16 working copy is
+//       re-derived from them) and both AdamW moments, bit-exact;
+//   trainer_state.json
+//       the counters (TrainerState below): global step, AdamW's step count, the position in
+//       the data order (epoch, index in that epoch's shuffled order), the dropout micro-step
+//       counter, skipped-update counts, the logging interval's running loss, and what the
+//       run was configured with (seed, batch, schedule, data fingerprint) so that resuming
+//       with other data or settings is refused instead of silently changing the trajectory.
+//
+// A checkpoint is written into checkpoint-STEP.tmp-<pid>/ (every file synced) and renamed to
+// its final name only when complete, so a crash or a second signal never leaves a
+// half-written checkpoint under the final name; leftovers of dead processes are removed by
+// remove_stale_temporaries. Older checkpoints are deleted (save_total_limit) only after the
+// new one is in place.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/windows.h"
+#include "engine/bert_qa_model.h"
+#include "engine/optimizer.h"
+
+namespace bert {
+
+inline constexpr const char* kTrainerStateFile = "trainer_state.json";
+inline constexpr const char* kTrainingTensorsFile = "training_state.safetensors";
+inline constexpr int kTrainerStateVersion = 1;
+
+// Where the data stream stands: the next window is position `index` of epoch `epoch`'s
+// order (epoch_order(count, seed, epoch)); index == count means "start the next epoch".
+struct DataPosition {
+  int64_t epoch = 0;
+  int64_t index = 0;
+  bool operator==(const DataPosition& other) const { return epoch == other.epoch && index == other.index; }
+};
+
+struct TrainerState {
+  // ---- progress ----
+  int64_t global_step = 0;      // optimizer steps taken, skipped ones included
+  int64_t optimizer_steps = 0;  // updates applied (AdamW's bias-correction step count)
+  DataPosition data;            // after the last micro-batch consumed
+  uint32_t micro_step = 0;      // training forward passes so far (the dropout counter)
+  int64_t skipped_updates = 0;  // steps skipped for a non-finite loss or gradient norm
+  int64_t consecutive_nonfinite = 0;
+  double interval_loss = 0;     // Σ finite step losses since the last logging step
+  int64_t interval_steps = 0;   // steps in interval_loss
+  double epoch = 0;             // fractional epoch (informational, as Hugging Face logs it)
+  // ---- what the run was configured with; resuming with other values is refused ----
+  uint64_t seed = 0;
+  int64_t total_steps = 0, warmup_steps = 0;
+  double learning_rate = 0;
+  int32_t batch_size = 0, gradient_accumulation_steps = 0;
+  uint64_t num_windows = 0;
+  uint64_t data_fingerprint = 0;  // windows_fingerprint of the training windows
+};
+
+// trainer_state.json text (2-space indent; doubles with 17 significant digits, so they read
+// back bit-identically; the fingerprint as 16 hex digits).
+std::string trainer_state_to_json(const TrainerState& state);
+// Parses and validates it; InputError naming `file` and the field on any problem.
+TrainerState parse_trainer_state(const std::string& json, const std::string& file);
+
+// Throws InputError naming `source` (the checkpoint) and the first field whose value differs
+// between the checkpoint and this run (seed, batch, schedule, data).
+void check_resume_compatible(const TrainerState& checkpoint, const TrainerState& run, const std::string& source);
+
+// 64-bit FNV-1a over every window's ids, token types, labels and example index: any change
+// of data, vocabulary, lower-casing or window settings changes it.
+uint64_t windows_fingerprint(const std::vector<Window>& windows);
+
+// Throws BertError unless the backend keeps master weights and Adam moments in fp32 (the
+// cpu-double oracle keeps them in double, which this format does not store).
+void check_checkpointable(Backend& backend);
+
+// training_state.safetensors: writes / restores the master weights and both moments, then
+// refreshes the working copy. read validates names, dtypes and shapes against the layout.
+void write_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer);
+void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer);
+
+// ---- checkpoint directories ----
+std::string checkpoint_dir_name(int64_t step);  // "checkpoint-12"
+
+struct CheckpointEntry {
+  int64_t step = 0;
+  std::string path;
+  bool has_state = false;  // holds trainer_state.json (older checkpoints hold only the model)
+};
+// checkpoint-<digits> directories in output_dir, by increasing step (none if it is absent).
+std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir);
+// The newest checkpoint with training state, or "" when there is none.
+std::string find_latest_checkpoint(const std::string& output_dir);
+
+// Writes the model files of a checkpoint into the (temporary) directory it is given.
+using WriteModelFn = std::function<void(const std::string& dir)>;
+
+// Saves output_dir/checkpoint-<state.global_step> (model files, training tensors, trainer
+// state) through a temporary directory, replacing an existing checkpoint of the same step,
+// then deletes the oldest checkpoints beyond save_total_limit (> 0; the new one is always
+// kept). Returns the checkpoint's path. On failure the temporary directory is removed and
+// nothing under a final name has changed.
+std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
+                            AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit);
+
+// Reads <dir>/trainer_state.json and <dir>/training_state.safetensors into the model and the
+// optimizer (master weights, moments, AdamW step count). Throws InputError naming the file.
+TrainerState load_checkpoint(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer);
+// Only the trainer state (cheap; to fail fast before the data is prepared).
+TrainerState read_trainer_state(const std::string& checkpoint_dir);
+
+// Deletes the oldest checkpoints (by step) until at most `keep` remain, never the one of
+// `protect_step`. keep <= 0: deletes nothing.
+void rotate_checkpoints(const std::string& output_dir, int64_t keep, int64_t protect_step);
+// Removes "*.tmp-<pid>" directories and "*.tmp.<pid>" files directly in output_dir whose
+// process no longer runs (left by a crash or a kill during a save). Returns how many.
+int remove_stale_temporaries(const std::string& output_dir);
+
+}  // namespace bert

@@ -1,0 +1,197 @@
+// train_squad interrupted and resumed, through the real binary: a run stopped after a step
+// (--stop_after_steps), one stopped by SIGTERM (exit 143, checkpoint, resume command printed)
+// and one hit by two SIGTERMs during the stop, each continued to the end, must log exactly
+// the losses of an uninterrupted run and save a byte-identical model.safetensors.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "engine/core/file_io.h"
+#include "engine/io/safetensors.h"
+#include "engine/training_state.h"
+#include "tests/apps/test_train_failures_util.h"
+
+namespace bert {
+namespace {
+
+namespace fs = std::filesystem;
+using test::CommandResult;
+
+const std::string& root() {
+  static const std::string dir = [] {
+    const std::string path = (fs::temp_directory_path() / "bert_test_train_resume").string();
+    fs::remove_all(path);
+    test::make_tiny_model(path + "/model");
+    return path;
+  }();
+  return dir;
+}
+
+// 30 windows, batches of 4, accumulation 2: 4 steps per epoch, 40 steps = 10 epochs; dropout
+// on. 40 steps (about 15 ms each here) leave the signal tests ample time to land mid-run.
+std::string command(const std::string& output_dir, const std::string& extra = "") {
+  return test::train_squad_bin() + " --device cpu --model_name_or_path " + root() + "/model --train_file " +
+         test::source_path("data/samples/squad-mini.json") +
+         " --do_train --per_device_train_batch_size 4 --gradient_accumulation_steps 2 --learning_rate 1e-3"
+         " --max_steps 40 --warmup_steps 3 --weight_decay 0.01 --logging_steps 1 --save_steps 5"
+         " --save_total_limit 2 --seed 11 --max_seq_length 96 --doc_stride 48 --max_train_samples 30"
+         " --output_dir " + output_dir + " " + extra;
+}
+
+// trainer_log.jsonl without the timing field, which differs between any two runs.
+std::vector<std::string> log_without_timing(const std::string& output_dir) {
+  std::vector<std::string> lines;
+  const std::regex timing(R"(, "windows_per_second": [^,}]*)");
+  for (const std::string& line : read_lines(output_dir + "/trainer_log.jsonl"))
+    lines.push_back(std::regex_replace(line, timing, ""));
+  return lines;
+}
+
+// The uninterrupted run every other run is compared with.
+const std::string& reference() {
+  static const std::string dir = [] {
+    const std::string out = root() + "/uninterrupted";
+    const CommandResult run = test::run_command(command(out));
+    INFO(run.output);
+    REQUIRE(run.status == 0);
+    REQUIRE(log_without_timing(out).size() == 40);
+    return out;
+  }();
+  return dir;
+}
+
+void check_same_as_reference(const std::string& out) {
+  CHECK(log_without_timing(out) == log_without_timing(reference()));
+  CHECK(read_file(out + "/model.safetensors") == read_file(reference() + "/model.safetensors"));
+  CHECK(read_file(out + "/checkpoint-35/training_state.safetensors") ==
+        read_file(reference() + "/checkpoint-35/training_state.safetensors"));
+  CHECK_FALSE(test::has_entry_matching(out, R"(\.tmp)"));
+}
+
+std::set<std::string> checkpoints(const std::string& out) {
+  std::set<std::string> names;
+  for (const CheckpointEntry& c : list_checkpoints(out)) names.insert(fs::path(c.path).filename().string());
+  return names;
+}
+
+// Starts the run in the background and returns once its first step is logged.
+pid_t start_and_wait_for_first_step(const std::string& out, const std::string& extra = "") {
+  const pid_t pid = test::spawn(command(out, extra), root() + "/" + fs::path(out).filename().string() + ".log");
+  REQUIRE(pid > 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  const std::string log = out + "/trainer_log.jsonl";
+  while (!(fs::exists(log) && fs::file_size(log) > 0)) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, WNOHANG) == 0);  // still running
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return pid;
+}
+
+TEST_CASE("train_squad stopped after a step and resumed equals an uninterrupted run", "[app][resume]") {
+  reference();
+  CHECK(checkpoints(reference()) == std::set<std::string>{"checkpoint-30", "checkpoint-35"});
+  const std::string out = root() + "/stopped";
+  const CommandResult first = test::run_command(command(out, "--stop_after_steps 7"));
+  INFO(first.output);
+  REQUIRE(first.status == 0);
+  CHECK_THAT(first.output, Catch::Contains("--resume_from_checkpoint " + out + "/checkpoint-7"));
+  CHECK(checkpoints(out) == std::set<std::string>{"checkpoint-5", "checkpoint-7"});
+  CHECK_FALSE(fs::exists(out + "/model.safetensors"));
+  CHECK(log_without_timing(out).size() == 7);
+
+  // The same command again: output_dir holds checkpoints, so it resumes from the newest (as
+  // Hugging Face's run_qa.py does without --overwrite_output_dir).
+  const CommandResult second = test::run_command(command(out));
+  INFO(second.output);
+  REQUIRE(second.status == 0);
+  CHECK_THAT(second.output, Catch::Contains("resuming from " + out + "/checkpoint-7 at step 7"));
+  check_same_as_reference(out);
+  CHECK(checkpoints(out) == std::set<std::string>{"checkpoint-30", "checkpoint-35"});
+
+  // --overwrite_output_dir starts afresh instead, and ends with the same model.
+  const CommandResult again = test::run_command(command(out, "--overwrite_output_dir"));
+  INFO(again.output);
+  REQUIRE(again.status == 0);
+  CHECK_THAT(again.output, !Catch::Contains("resuming"));
+  check_same_as_reference(out);
+}
+
+TEST_CASE("SIGTERM saves a checkpoint, exits 143, and the run resumes exactly", "[app][resume][signal]") {
+  reference();
+  const std::string out = root() + "/sigterm";
+  // --overwrite_output_dir (harmless here) must not reappear in the printed resume command.
+  const pid_t pid = start_and_wait_for_first_step(out, "--overwrite_output_dir");
+  REQUIRE(kill(pid, SIGTERM) == 0);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  const std::string log = read_file(root() + "/sigterm.log");
+  INFO(log);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 143);
+  const std::string checkpoint = find_latest_checkpoint(out);
+  REQUIRE_FALSE(checkpoint.empty());
+  CHECK_THAT(log, Catch::Contains("stopped by SIGTERM") && Catch::Contains("--resume_from_checkpoint " + checkpoint));
+  const int64_t step = read_trainer_state(checkpoint).global_step;
+  CHECK(step < 40);
+  CHECK_FALSE(fs::exists(out + "/model.safetensors"));
+
+  // Run the command it printed.
+  const std::smatch printed = [&] {
+    std::smatch match;
+    REQUIRE(std::regex_search(log, match, std::regex("to continue, run:\n  ([^\n]*)\n")));
+    return match;
+  }();
+  const std::string resume = printed[1];
+  CHECK_THAT(resume, !Catch::Contains("--overwrite_output_dir"));
+  const CommandResult resumed = test::run_command(resume);
+  INFO(resume << "\n" << resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK_THAT(resumed.output, Catch::Contains("at step " + std::to_string(step)));
+  check_same_as_reference(out);
+}
+
+TEST_CASE("a second SIGTERM during the stop leaves only complete checkpoints", "[app][resume][signal]") {
+  reference();
+  const std::string out = root() + "/double_sigterm";
+  const pid_t pid = start_and_wait_for_first_step(out);
+  REQUIRE(kill(pid, SIGTERM) == 0);
+  // The second signal as soon as the checkpoint's temporary directory appears (the save takes
+  // milliseconds, so this may miss it; either way the invariants below must hold).
+  int status = 0;
+  pid_t ended = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((ended = waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    if (test::has_entry_matching(out, R"(\.tmp-)")) {
+      kill(pid, SIGTERM);
+      break;
+    }
+    std::this_thread::yield();
+  }
+  if (ended == 0) REQUIRE(waitpid(pid, &status, 0) == pid);
+  INFO(read_file(root() + "/double_sigterm.log"));
+  // Killed by the second signal (the usual case), or finished the stop before it arrived.
+  CHECK(((WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) || (WIFEXITED(status) && WEXITSTATUS(status) == 143)));
+  // Whatever carries a checkpoint's final name is complete.
+  for (const CheckpointEntry& c : list_checkpoints(out)) {
+    INFO(c.path);
+    CHECK(read_trainer_state(c.path).global_step == c.step);
+    CHECK_NOTHROW(SafetensorsFile::open(c.path + "/training_state.safetensors"));
+    CHECK_NOTHROW(SafetensorsFile::open(c.path + "/model.safetensors"));
+  }
+  // Rerunning picks up from whatever was saved (or from scratch) and ends identically.
+  const CommandResult resumed = test::run_command(command(out));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  check_same_as_reference(out);
+}
+
+}  // namespace
+}  // namespace bert

@@ -1,0 +1,72 @@
+// The gradient-bucket plan over the real parameter layout: every gradient element in exactly
+// one bucket, buckets in backward order, each bucket at most two contiguous ranges.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+
+#include "engine/comm/gradient_buckets.h"
+#include "engine/data_parallel.h"
+#include "engine/param_layout.h"
+#include "tests/comm/comm_test_util.h"
+
+namespace bert {
+namespace {
+
+void check_plan(const ParamLayout& layout, const std::vector<GradientBucket>& buckets, int num_layers) {
+  std::vector<uint8_t> covered(layout.total(), 0);  // bert-base: 109 M elements, no REQUIRE per element
+  int previous_unit = num_layers + 2;
+  for (const GradientBucket& bucket : buckets) {
+    REQUIRE(bucket.last_unit < previous_unit);  // launch order: backward order
+    previous_unit = bucket.first_unit;
+    REQUIRE(bucket.ranges.size() <= 2);
+    size_t numel = 0;
+    for (const GradientRange& range : bucket.ranges) {
+      for (size_t i = range.offset; i < range.offset + range.count; ++i) ++covered[i];
+      numel += range.count;
+    }
+    REQUIRE(numel == bucket.numel);
+  }
+  REQUIRE(previous_unit == 0);
+  size_t wrong = 0, first_wrong = 0;
+  for (size_t i = 0; i < covered.size(); ++i)
+    if (covered[i] != 1 && wrong++ == 0) first_wrong = i;
+  INFO(wrong << " elements not in exactly one bucket, the first at " << first_wrong);
+  REQUIRE(wrong == 0);
+}
+
+TEST_CASE("bert-base gradient buckets: one encoder layer each in fp32, two ranges", "[comm][buckets]") {
+  const BertConfig config;  // bert-base defaults
+  const ParamLayout layout(config);
+  const std::vector<GradientSegment> segments = gradient_segments(layout, config.num_hidden_layers);
+  const std::vector<GradientBucket> fp32 = plan_gradient_buckets(segments, kDefaultBucketBytes, 4);
+  check_plan(layout, fp32, config.num_hidden_layers);
+  // [QA head + layer 11], [layer 10], ..., [layer 0], [embeddings].
+  REQUIRE(fp32.size() == 13);
+  REQUIRE(fp32.front().first_unit == config.num_hidden_layers);
+  REQUIRE(fp32.front().last_unit == config.num_hidden_layers + 1);
+  for (size_t b = 1; b + 1 < fp32.size(); ++b) REQUIRE(fp32[b].first_unit == fp32[b].last_unit);
+  REQUIRE(fp32.back().numel == 23837184);  // the embeddings, docs/scaling.md
+  for (const GradientBucket& bucket : fp32) REQUIRE(bucket.ranges.size() == 2);
+
+  const std::vector<GradientBucket> bf16 = plan_gradient_buckets(segments, kDefaultBucketBytes, 2);
+  check_plan(layout, bf16, config.num_hidden_layers);
+  REQUIRE(bf16.size() < fp32.size());
+}
+
+TEST_CASE("gradient buckets of a tiny model and bad segments", "[comm][buckets]") {
+  const BertConfig config = test::tiny_config(0.0f);
+  const ParamLayout layout(config);
+  const std::vector<GradientSegment> segments = gradient_segments(layout, config.num_hidden_layers);
+  check_plan(layout, plan_gradient_buckets(segments, 1, 8), config.num_hidden_layers);  // a unit per bucket
+  const std::vector<GradientBucket> one = plan_gradient_buckets(segments, size_t(1) << 40, 8);
+  REQUIRE(one.size() == 1);
+  REQUIRE(one[0].ranges.size() == 1);  // everything, merged into one range
+  REQUIRE(one[0].numel == layout.total());
+
+  std::vector<GradientSegment> overlapping = segments;
+  overlapping[1].offset = overlapping[0].offset + 1;
+  REQUIRE_THROWS_AS(plan_gradient_buckets(overlapping, kDefaultBucketBytes, 4), BertError);
+}
+
+}  // namespace
+}  // namespace bert

@@ -1,0 +1,96 @@
+// Shared by the resume tests: a tiny BERT (dropout on) and synthetic windows, small enough
+// that a dozen optimizer steps take milliseconds, and a fresh temporary directory.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/windows.h"
+#include "engine/backend.h"
+#include "engine/bert_qa_model.h"
+#include "engine/io/param_specs.h"
+#include "engine/optimizer.h"
+#include "engine/trainer.h"
+
+namespace bert {
+namespace test {
+
+inline BertConfig resume_config() {
+  BertConfig config;
+  config.vocab_size = 50;
+  config.hidden_size = 8;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 2;
+  config.intermediate_size = 12;
+  config.max_position_embeddings = 16;
+  config.hidden_dropout_prob = 0.1f;  // on, so the dropout counter must resume too
+  config.attention_probs_dropout_prob = 0.1f;
+  return config;
+}
+
+// `count` windows of 5..14 tokens with labels inside each window.
+inline std::vector<Window> resume_windows(size_t count, int salt = 0) {
+  std::vector<Window> windows(count);
+  for (size_t w = 0; w < count; ++w) {
+    Window& window = windows[w];
+    const int length = 5 + int((w * 7 + salt) % 10);
+    window.example_index = int32_t(w);
+    for (int t = 0; t < length; ++t) {
+      window.input_ids.push_back(int32_t((w * 13 + t * 5 + salt) % 50));
+      window.token_type_ids.push_back(t > length / 2 ? 1 : 0);
+      window.offsets.push_back({-1, -1});
+    }
+    window.start_position = int32_t((w + 1) % length);
+    window.end_position = int32_t(std::min(length - 1, window.start_position + 2));
+  }
+  return windows;
+}
+
+inline TrainConfig resume_train_config() {
+  TrainConfig config;
+  config.batch_size = 4;
+  config.gradient_accumulation_steps = 2;
+  config.max_steps = 12;  // 23 windows: 6 batches = 3 steps per epoch, so 4 epochs
+  config.warmup_steps = 3;
+  config.seed = 77;
+  config.logging_steps = 4;
+  config.save_steps = 0;
+  config.optimizer.learning_rate = 3e-3;
+  config.optimizer.weight_decay = 0.01;
+  return config;
+}
+
+// A model, its backend and its optimizer, initialised from `init_seed`.
+struct TinyRun {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<BertQaModel> model;
+  std::unique_ptr<AdamWOptimizer> optimizer;
+
+  TinyRun(const TrainConfig& train_config, uint64_t init_seed, BertConfig config = resume_config()) {
+    backend = make_cpu_backend(false);
+    model = std::make_unique<BertQaModel>(*backend, config, train_config.batch_size * 14, train_config.batch_size);
+    model->set_parameters(init_bert_qa_params(config, init_seed));
+    optimizer = std::make_unique<AdamWOptimizer>(*model, train_config.optimizer);
+  }
+  // Master weights and both moments, as stored (fp32 values, exactly).
+  std::vector<double> state() {
+    std::vector<double> out = backend->download(model->master_params());
+    for (const Tensor& t : {optimizer->exp_avg(), optimizer->exp_avg_sq()}) {
+      const std::vector<double> part = backend->download(t);
+      out.insert(out.end(), part.begin(), part.end());
+    }
+    return out;
+  }
+};
+
+inline std::string fresh_temp_dir(const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+}  // namespace test
+}  // namespace bert

@@ -1,0 +1,228 @@
+// Checkpoint directories and files: trainer_state.json round trip and validation, the
+// temporary-directory + rename scheme (nothing under a final name on failure), rotation by
+// save_total_limit, finding the newest checkpoint, removing temporaries of dead processes,
+// corrupt training_state.safetensors, and the stop-signal flag.
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <filesystem>
+#include <set>
+#include <unistd.h>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "engine/signals.h"
+#include "engine/training_state.h"
+#include "tests/engine/resume_test_util.h"
+
+namespace bert {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TinyRun;
+
+std::set<std::string> entries(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir)) names.insert(entry.path().filename().string());
+  return names;
+}
+
+TrainerState sample_state() {
+  TrainerState s;
+  s.global_step = 17;
+  s.optimizer_steps = 15;
+  s.data = {3, 41};
+  s.micro_step = 34;
+  s.skipped_updates = 2;
+  s.consecutive_nonfinite = 1;
+  s.interval_loss = 0.1 + 0.2;  // not representable in few digits
+  s.interval_steps = 3;
+  s.epoch = 3.0 + 1.0 / 3.0;
+  s.seed = 18446744073709551557ull;  // above int64: written as an unsigned integer
+  s.total_steps = 100;
+  s.warmup_steps = 10;
+  s.learning_rate = 3e-5;
+  s.batch_size = 12;
+  s.gradient_accumulation_steps = 2;
+  s.num_windows = 88641;
+  s.data_fingerprint = 0xfedcba9876543210ull;
+  return s;
+}
+
+// A consistent state at `step` (no skipped updates).
+TrainerState state_at(int64_t step) {
+  TrainerState s = sample_state();
+  s.global_step = s.optimizer_steps = step;
+  s.skipped_updates = s.consecutive_nonfinite = s.interval_steps = 0;
+  return s;
+}
+
+TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") {
+  const TrainerState s = sample_state();
+  const std::string json = trainer_state_to_json(s);
+  const TrainerState r = parse_trainer_state(json, "trainer_state.json");
+  CHECK(r.global_step == s.global_step);
+  CHECK(r.optimizer_steps == s.optimizer_steps);
+  CHECK(r.data == s.data);
+  CHECK(r.micro_step == s.micro_step);
+  CHECK(r.skipped_updates == s.skipped_updates);
+  CHECK(r.consecutive_nonfinite == s.consecutive_nonfinite);
+  CHECK(r.interval_loss == s.interval_loss);  // bit-exact through 17 significant digits
+  CHECK(r.interval_steps == s.interval_steps);
+  CHECK(r.epoch == s.epoch);
+  CHECK(r.seed == s.seed);
+  CHECK(r.total_steps == s.total_steps);
+  CHECK(r.warmup_steps == s.warmup_steps);
+  CHECK(r.learning_rate == s.learning_rate);
+  CHECK(r.batch_size == s.batch_size);
+  CHECK(r.gradient_accumulation_steps == s.gradient_accumulation_steps);
+  CHECK(r.num_windows == s.num_windows);
+  CHECK(r.data_fingerprint == s.data_fingerprint);
+  CHECK(trainer_state_to_json(r) == json);
+
+  auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string text = json;
+    const size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+  };
+  CHECK_THROWS_WITH(parse_trainer_state(json.substr(0, json.size() / 2), "t.json"), Catch::Contains("t.json"));
+  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"micro_step\": 34", "\"micro_step\": -1"), "t.json"),
+                    Catch::Contains("micro_step"));
+  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"global_step\": 17", "\"global_step\": 1000"), "t.json"),
+                    Catch::Contains("global_step") && Catch::Contains("total_steps"));
+  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"version\": 1", "\"version\": 2"), "t.json"),
+                    Catch::Contains("version"));
+  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"data_fingerprint\"", "\"fingerprint\""), "t.json"),
+                    Catch::Contains("data_fingerprint") && Catch::Contains("missing"));
+  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"learning_rate\": 3", "\"learning_rate\": \"3\" ,\"x\": 3"), "t.json"),
+                    Catch::Contains("learning_rate"));
+  CHECK_THROWS_AS(parse_trainer_state("[]", "t.json"), InputError);
+}
+
+TEST_CASE("windows_fingerprint sees every field that shapes training", "[resume]") {
+  const std::vector<Window> base = test::resume_windows(9);
+  const uint64_t reference = windows_fingerprint(base);
+  CHECK(windows_fingerprint(test::resume_windows(9)) == reference);
+  std::vector<Window> changed = base;
+  changed[4].input_ids[2] += 1;
+  CHECK(windows_fingerprint(changed) != reference);
+  changed = base;
+  changed[8].end_position -= 1;
+  CHECK(windows_fingerprint(changed) != reference);
+  changed = base;
+  std::swap(changed[0], changed[1]);
+  CHECK(windows_fingerprint(changed) != reference);
+  changed = base;
+  changed.pop_back();
+  CHECK(windows_fingerprint(changed) != reference);
+}
+
+TEST_CASE("checkpoints appear complete or not at all, and rotate", "[resume]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_checkpoint_dirs");
+  const TrainConfig config = test::resume_train_config();
+  TinyRun run(config, 5);
+  TrainerState state = state_at(4);
+  auto write_model = [](const std::string& d) { write_file_atomic(join_path(d, "model.txt"), "model"); };
+
+  const std::string first = save_checkpoint(dir, state, *run.model, *run.optimizer, write_model, 2);
+  CHECK(first == join_path(dir, "checkpoint-4"));
+  CHECK(entries(dir) == std::set<std::string>{"checkpoint-4"});
+  CHECK(entries(first) == std::set<std::string>{"model.txt", kTrainerStateFile, kTrainingTensorsFile});
+  CHECK(read_trainer_state(first).global_step == 4);
+
+  SECTION("a failed save leaves nothing behind and keeps the older checkpoints") {
+    state = state_at(8);
+    auto failing = [](const std::string& d) {
+      write_file_atomic(join_path(d, "model.txt"), "partial");
+      throw BertError("disk full");
+    };
+    CHECK_THROWS_WITH(save_checkpoint(dir, state, *run.model, *run.optimizer, failing, 2), "disk full");
+    CHECK(entries(dir) == std::set<std::string>{"checkpoint-4"});
+  }
+  SECTION("save_total_limit keeps the newest, deleting only after the new one is complete") {
+    for (int64_t step : {8, 12, 16}) {
+      state = state_at(step);
+      save_checkpoint(dir, state, *run.model, *run.optimizer, write_model, 2);
+    }
+    CHECK(entries(dir) == std::set<std::string>{"checkpoint-12", "checkpoint-16"});
+    // Saving an older step (a resume from elsewhere) never deletes the one just saved.
+    state = state_at(2);
+    save_checkpoint(dir, state, *run.model, *run.optimizer, write_model, 2);
+    CHECK(entries(dir) == std::set<std::string>{"checkpoint-2", "checkpoint-16"});
+    // The same step again replaces the directory.
+    save_checkpoint(dir, state, *run.model, *run.optimizer, write_model, 2);
+    CHECK(entries(dir) == std::set<std::string>{"checkpoint-2", "checkpoint-16"});
+  }
+  SECTION("the newest checkpoint with training state is the one resumed") {
+    state = state_at(10);
+    save_checkpoint(dir, state, *run.model, *run.optimizer, write_model, 0);
+    make_directories(join_path(dir, "checkpoint-20"));            // no trainer state (older format)
+    make_directories(join_path(dir, "checkpoint-30.tmp-12345"));  // unfinished
+    make_directories(join_path(dir, "checkpoint-x"));
+    write_file_atomic(join_path(dir, "checkpoint-40"), "a file");
+    const std::vector<CheckpointEntry> listed = list_checkpoints(dir);
+    REQUIRE(listed.size() == 3);
+    CHECK(listed[0].step == 4);
+    CHECK(listed[2].step == 20);
+    CHECK_FALSE(listed[2].has_state);
+    CHECK(find_latest_checkpoint(dir) == join_path(dir, "checkpoint-10"));
+    CHECK(find_latest_checkpoint(join_path(dir, "absent")).empty());
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("temporaries of dead processes are removed, live ones kept", "[resume]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_stale_temporaries");
+  long dead = 4194000;  // find a pid that no process has
+  while (::kill(static_cast<pid_t>(dead), 0) == 0 || errno != ESRCH) ++dead;
+  const std::string own = std::to_string(::getpid());
+  make_directories(join_path(dir, "checkpoint-6.tmp-" + std::to_string(dead)));
+  make_directories(join_path(dir, "checkpoint-6.tmp-" + own));
+  write_file_atomic(join_path(dir, "model.safetensors.tmp." + std::to_string(dead)), "x");
+  write_file_atomic(join_path(dir, "model.safetensors"), "x");
+  CHECK(remove_stale_temporaries(dir) == 2);
+  CHECK(entries(dir) == std::set<std::string>{"checkpoint-6.tmp-" + own, "model.safetensors"});
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a damaged training_state.safetensors is refused naming the file", "[resume]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_damaged_state");
+  const TrainConfig config = test::resume_train_config();
+  TinyRun run(config, 5);
+  const TrainerState state = state_at(3);
+  const std::string checkpoint = save_checkpoint(dir, state, *run.model, *run.optimizer, nullptr, 0);
+  const std::string tensors = join_path(checkpoint, kTrainingTensorsFile);
+  const std::string bytes = read_file(tensors);
+  write_file_atomic(tensors, bytes.substr(0, bytes.size() - 10));
+  CHECK_THROWS_WITH(load_checkpoint(checkpoint, *run.model, *run.optimizer), Catch::Contains(tensors));
+  fs::remove(tensors);
+  CHECK_THROWS_WITH(load_checkpoint(checkpoint, *run.model, *run.optimizer),
+                    Catch::Contains(tensors) && Catch::Contains("missing"));
+  fs::remove(join_path(checkpoint, kTrainerStateFile));
+  CHECK_THROWS_WITH(read_trainer_state(checkpoint), Catch::Contains(kTrainerStateFile));
+  CHECK_THROWS_WITH(read_trainer_state(join_path(dir, "nowhere")), Catch::Contains("does not exist"));
+  // The double-precision oracle cannot be checkpointed in this fp32 format.
+  auto oracle = make_cpu_backend(true);
+  CHECK_THROWS_WITH(check_checkpointable(*oracle), Catch::Contains("cpu-double"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SIGTERM and SIGINT only raise the stop flag", "[resume]") {
+  install_stop_signal_handlers();
+  CHECK_FALSE(stop_requested());
+  std::raise(SIGTERM);
+  CHECK(stop_signal() == SIGTERM);
+  CHECK(exit_status_for_signal(stop_signal()) == 143);
+  clear_stop_request();
+  std::raise(SIGINT);
+  CHECK(stop_signal() == SIGINT);
+  CHECK(exit_status_for_signal(SIGINT) == 130);
+  CHECK(std::string(signal_name(SIGINT)) == "SIGINT");
+  restore_default_signal_handlers();
+  clear_stop_request();
+}
+
+}  // namespace
+}  // namespace bert

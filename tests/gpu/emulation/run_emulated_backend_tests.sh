@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the CUDA backend's tests (tests/gpu/test_backend_gpu.cpp, test_golden_parity_gpu.cpp)
+# against the CPU emulation of the kernels (emu.h, see run_emulated_tests.sh), with the CUDA
+# runtime calls of engine/cuda served from host memory (runtime_emu.cpp) and cuBLASLt replaced by
+# plain loops (matmul_host_emu.cpp). For machines without a GPU: it checks the backend's wiring
+# (dtypes, scratch, argument order, both compute modes) and every non-GEMM kernel in bf16 and
+# fp32 end to end through the model. Slow (minutes); not part of ctest.
+#
+# usage: tests/gpu/emulation/run_emulated_backend_tests.sh [build dir] [catch filter]
+#   the build dir must hold the host libraries (bert_engine and below), e.g. build-cuda.
+#   Objects are reused while their source is older; BERT_EMU_REBUILD=1 recompiles everything
+#   (needed after a header change).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../../.." && pwd)"
+build="$(cd "${1:-$root/build-cuda}" && pwd)"
+filter="${2:-}"
+out="${BERT_EMU_DIR:-/tmp/bert_cuda_backend_emulation}"
+cuda_include="${CUDA_INCLUDE:-/usr/local/cuda/include}"
+jobs="${JOBS:-2}"
+
+mkdir -p "$out/obj"
+python3 "$root/tests/gpu/emulation/make_emulated_sources.py" "$root" "$out/gen"
+flags=(-std=c++17 -O2 -w -pthread -I"$out/gen" -I"$root" -I"$cuda_include"
+       -DBERT_DEFAULT_SHARED_DIR="\"$root/../shared\"" -DBERT_SOURCE_DIR="\"$root\"")
+sources=()
+for f in "$out"/gen/kernels/*_emu.cpp; do
+  [[ "$(basename "$f")" == matmul_emu.cpp ]] || sources+=("$f")
+done
+sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/cuda_backend_base.cpp"
+          "$root/engine/cuda/cuda_backend_ops.cpp" "$root/engine/cuda/cuda_backend_registration.cpp"
+          "$root/tests/gpu/backend_twins.cpp" "$root/tests/gpu/test_backend_gpu.cpp"
+          "$root/tests/gpu/test_golden_parity_gpu.cpp" "$root/tests/engine/golden_model.cpp"
+          "$root/tests/test_support.cpp" "$root/tests/catch_main.cpp"
+          "$root/tests/gpu/emulation/emu_stubs.cpp" "$root/tests/gpu/emulation/runtime_emu.cpp"
+          "$root/tests/gpu/emulation/matmul_host_emu.cpp")
+objects=()
+for src in "${sources[@]}"; do
+  obj="$out/obj/$(basename "${src%.*}").o"
+  objects+=("$obj")
+  if [[ ! -f "$obj" || "$src" -nt "$obj" || -n "${BERT_EMU_REBUILD:-}" ]]; then
+    g++ "${flags[@]}" -c "$src" -o "$obj" &
+  fi
+  while (( $(jobs -rp | wc -l) >= jobs )); do wait -n; done
+done
+wait
+libs=(engine/libbert_engine.a engine/io/libbert_io.a data/libbert_data.a tokenizer/libbert_tokenizer.a
+      kernels/libbert_ops_ref.a engine/core/libbert_core.a)
+g++ -pthread "${objects[@]}" "${libs[@]/#/$build/}" -lopenblas -lsimdjson -lsentencepiece -lz \
+  -o "$out/test_backend_emulated"
+"$out/test_backend_emulated" $filter

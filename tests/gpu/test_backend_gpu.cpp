@@ -1,0 +1,443 @@
+// CudaBackend against the CPU backend (float), method by method, in both compute modes (bf16
+// activations within 2e-2, the fp32 switch within 1e-4): odd sizes, sequences of mixed lengths,
+// dropout off and on, overwrite and accumulate modes. Backward passes get the CUDA forward's
+// saved tensors on both sides, so they compare the backward math alone.
+#include <cstdlib>
+#include <numeric>
+
+#include "engine/core/error.h"
+#include "engine/cuda/bf16_host.h"
+#include "engine/squad_job.h"
+#include "tests/gpu/backend_twins.h"
+
+namespace bert::test {
+namespace {
+
+using Role = BufferRole;
+constexpr float kEps = 1e-12f;
+
+DropoutSpec dropout_spec(float probability, uint32_t site) {
+  DropoutSpec spec;
+  spec.probability = probability;
+  spec.seed = 1234;
+  spec.micro_step = 9;
+  spec.site = site;
+  spec.element_offset = 6;  // not a multiple of 4: Philox groups straddle rows
+  return spec;
+}
+
+std::vector<int32_t> prefix_sums(const std::vector<int>& lengths) {
+  std::vector<int32_t> cu{0};
+  for (int length : lengths) cu.push_back(cu.back() + length);
+  return cu;
+}
+
+}  // namespace
+
+TEST_CASE("cuda backend: roles, uploads, downloads, copies", "[gpu][backend]") {
+  for (const bool fp32 : {false, true}) {
+    CAPTURE(fp32);
+    Twins twins(fp32);
+    CudaBackend& gpu = twins.gpu();
+    const ScalarType act = fp32 ? ScalarType::kF32 : ScalarType::kBF16;
+    REQUIRE(gpu.dtype_for(Role::kActivation) == act);
+    REQUIRE(gpu.dtype_for(Role::kWorkingParam) == act);
+    for (Role role : {Role::kMasterParam, Role::kGradient, Role::kOptimizerState, Role::kStatistic})
+      REQUIRE(gpu.dtype_for(role) == ScalarType::kF32);
+    REQUIRE(gpu.dtype_for(Role::kIndex) == ScalarType::kI32);
+    REQUIRE(gpu.has_working_params() == !fp32);
+    REQUIRE(gpu.name() == (fp32 ? "cuda-fp32" : "cuda"));
+
+    // Uploads round to nearest even on the way to bf16; downloads are exact.
+    const std::vector<float> values{1.0f, 1.00390625f, 1.01171875f, -3.5e-3f, 65504.0f, 0.0f, -1e-30f};
+    for (Role role : {Role::kActivation, Role::kMasterParam}) {
+      Tensor tensor = gpu.allocate(values.size(), role);
+      for (double value : gpu.download(tensor)) REQUIRE(value == 0.0);  // zero-filled
+      gpu.upload(tensor, values.data(), values.size());
+      const std::vector<float> expected = twins.representable(role, values);
+      const std::vector<double> got = gpu.download(tensor);
+      for (size_t i = 0; i < values.size(); ++i) REQUIRE(got[i] == expected[i]);
+      const std::vector<double> doubles(values.begin(), values.end());
+      gpu.fill_zero(tensor);
+      gpu.upload(slice(tensor, 2, 3), doubles.data() + 2, 3);
+      const std::vector<double> part = gpu.download(tensor);
+      REQUIRE(part[1] == 0.0);
+      REQUIRE(part[2] == expected[2]);
+      REQUIRE(part[5] == 0.0);
+    }
+    // copy converts fp32 master weights into the working dtype.
+    Tensor master = gpu.allocate(values.size(), Role::kMasterParam);
+    Tensor working = gpu.allocate(values.size(), Role::kWorkingParam);
+    gpu.upload(master, values.data(), values.size());
+    gpu.copy(working, master);
+    const std::vector<double> copied = gpu.download(working);
+    const std::vector<float> rounded = twins.representable(Role::kWorkingParam, values);
+    for (size_t i = 0; i < values.size(); ++i) REQUIRE(copied[i] == rounded[i]);
+    Tensor back = gpu.allocate(values.size(), Role::kGradient);
+    gpu.copy(back, working);
+    REQUIRE(gpu.download(back) == copied);
+
+    const std::vector<int32_t> indices{3, -1, 7, 2147483647};
+    Tensor index = gpu.allocate(indices.size(), Role::kIndex);
+    gpu.upload(index, indices.data(), indices.size());
+    REQUIRE(gpu.download(index) == std::vector<double>{3, -1, 7, 2147483647});
+
+    REQUIRE_THROWS_AS(gpu.upload(index, values.data(), 1), BertError);     // floats into indices
+    REQUIRE_THROWS_AS(gpu.upload(master, indices.data(), 1), BertError);   // indices into floats
+    REQUIRE_THROWS_AS(gpu.upload(master, values.data(), 99), BertError);   // too many
+    REQUIRE_THROWS_AS(gpu.copy(index, slice(master, 0, 4)), BertError);    // i32 <- f32
+    REQUIRE_THROWS_AS(gpu.copy(master, slice(working, 0, 3)), BertError);  // counts differ
+    gpu.synchronize();
+  }
+}
+
+TEST_CASE("cuda backend: embeddings forward/backward", "[gpu][backend]") {
+  const int vocab = 50, positions = 140, types = 2;
+  for (const bool fp32 : {false, true}) {
+    for (const int hidden : {96, 768}) {
+      for (const float probability : {0.0f, 0.1f}) {
+        CAPTURE(fp32, hidden, probability);
+        Twins twins(fp32, 11);
+        const std::vector<int> lengths{1, 37, 64, 130};
+        std::vector<int32_t> input_ids, type_ids, position_ids;
+        std::uniform_int_distribution<int> word(0, vocab - 1), frequent(0, 3);
+        for (int length : lengths)
+          for (int p = 0; p < length; ++p) {
+            input_ids.push_back(p % 3 == 0 ? word(twins.rng()) : frequent(twins.rng()));
+            type_ids.push_back(p < length / 2 ? 0 : 1);
+            position_ids.push_back(p);
+          }
+        const int tokens = static_cast<int>(input_ids.size());
+        const size_t count = size_t(tokens) * hidden;
+        const Twin ids = twins.ids(input_ids), tt = twins.ids(type_ids), pos = twins.ids(position_ids);
+        const Twin word_table = twins.random(Role::kWorkingParam, size_t(vocab) * hidden, -1, 1);
+        const Twin pos_table = twins.random(Role::kWorkingParam, size_t(positions) * hidden, -1, 1);
+        const Twin type_table = twins.random(Role::kWorkingParam, size_t(types) * hidden, -1, 1);
+        const Twin gamma = twins.random(Role::kWorkingParam, hidden, 0.5f, 1.5f);
+        const Twin beta = twins.random(Role::kWorkingParam, hidden, -0.5f, 0.5f);
+        const Twin out = twins.zeros(Role::kActivation, count), sum = twins.zeros(Role::kActivation, count);
+        const Twin mean = twins.zeros(Role::kStatistic, tokens), rstd = twins.zeros(Role::kStatistic, tokens);
+        const DropoutSpec spec = dropout_spec(probability, dropout_site(-1, DropoutKind::kEmbeddings));
+        for (Backend* backend : {&twins.cpu(), static_cast<Backend*>(&twins.gpu())}) {
+          const bool cpu = backend == &twins.cpu();
+          auto pick = [&](const Twin& t) { return cpu ? t.cpu : t.gpu; };
+          backend->embeddings_forward(pick(out), pick(sum), pick(mean), pick(rstd), pick(ids), pick(tt),
+                                      pick(pos), pick(word_table), pick(pos_table), pick(type_table),
+                                      pick(gamma), pick(beta), tokens, hidden, kEps, spec);
+        }
+        twins.require_close("embeddings out", out);
+        twins.require_close("embeddings sum", sum);
+        // The CUDA statistics come from the bf16-rounded sum, the CPU's from the float sum.
+        twins.require_close("embeddings mean", mean,
+                            fp32 ? Tolerance{1e-5, 1e-5, 1e-6} : Tolerance{2e-2, 0, 2e-3});
+        twins.require_close("embeddings rstd", rstd,
+                            fp32 ? Tolerance{1e-4, 0, 1e-6} : Tolerance{2e-3, 0, 1e-6});
+
+        for (const Twin* saved : {&sum, &mean, &rstd}) twins.cpu_takes_gpu(*saved);
+        const Twin d_out = twins.random(Role::kActivation, count, -1, 1);
+        const Twin d_word = twins.random(Role::kGradient, size_t(vocab) * hidden, -1, 1);
+        const Twin d_pos = twins.random(Role::kGradient, size_t(positions) * hidden, -1, 1);
+        const Twin d_type = twins.random(Role::kGradient, size_t(types) * hidden, -1, 1);
+        const Twin d_gamma = twins.random(Role::kGradient, hidden, -1, 1);
+        const Twin d_beta = twins.random(Role::kGradient, hidden, -1, 1);
+        for (Backend* backend : {&twins.cpu(), static_cast<Backend*>(&twins.gpu())}) {
+          const bool cpu = backend == &twins.cpu();
+          auto pick = [&](const Twin& t) { return cpu ? t.cpu : t.gpu; };
+          backend->embeddings_backward(pick(d_word), pick(d_pos), pick(d_type), pick(d_gamma), pick(d_beta),
+                                       pick(d_out), pick(sum), pick(mean), pick(rstd), pick(gamma), pick(ids),
+                                       pick(tt), pick(pos), tokens, hidden, spec);
+        }
+        twins.require_close("embeddings d_word", d_word);
+        twins.require_close("embeddings d_position", d_pos);
+        twins.require_close("embeddings d_token_type", d_type);
+        twins.require_close("embeddings d_gamma", d_gamma);
+        twins.require_close("embeddings d_beta", d_beta);
+      }
+    }
+  }
+}
+
+TEST_CASE("cuda backend: matmul forward/backward", "[gpu][backend]") {
+  struct Shape {
+    int rows, in, out;
+  };
+  for (const bool fp32 : {false, true}) {
+    for (const Shape s : {Shape{37, 96, 2}, Shape{130, 128, 384}, Shape{1, 64, 256}, Shape{77, 768, 768}}) {
+      for (const bool with_bias : {false, true}) {
+        CAPTURE(fp32, s.rows, s.in, s.out, with_bias);
+        Twins twins(fp32, 13);
+        const Twin inp = twins.random(Role::kActivation, size_t(s.rows) * s.in, -1, 1);
+        const Twin weight = twins.random(Role::kWorkingParam, size_t(s.out) * s.in, -0.2f, 0.2f);
+        const Twin bias = with_bias ? twins.random(Role::kWorkingParam, s.out, -1, 1) : Twin{};
+        const Twin out = twins.zeros(Role::kActivation, size_t(s.rows) * s.out);
+        twins.cpu().matmul_forward(out.cpu, inp.cpu, weight.cpu, bias.cpu, s.rows, s.in, s.out);
+        twins.gpu().matmul_forward(out.gpu, inp.gpu, weight.gpu, bias.gpu, s.rows, s.in, s.out);
+        twins.require_close("matmul out", out);
+
+        for (const Accumulate mode : {Accumulate::kOverwrite, Accumulate::kAdd}) {
+          CAPTURE(mode == Accumulate::kAdd);
+          const Twin d_out = twins.random(Role::kActivation, size_t(s.rows) * s.out, -1, 1);
+          const Twin d_inp = twins.random(Role::kActivation, size_t(s.rows) * s.in, -1, 1);
+          const Twin d_weight = twins.random(Role::kGradient, size_t(s.out) * s.in, -1, 1);
+          const Twin d_bias = with_bias ? twins.random(Role::kGradient, s.out, -1, 1) : Twin{};
+          twins.cpu().matmul_backward(d_inp.cpu, d_weight.cpu, d_bias.cpu, d_out.cpu, inp.cpu, weight.cpu,
+                                      s.rows, s.in, s.out, mode);
+          twins.gpu().matmul_backward(d_inp.gpu, d_weight.gpu, d_bias.gpu, d_out.gpu, inp.gpu, weight.gpu,
+                                      s.rows, s.in, s.out, mode);
+          twins.require_close("matmul d_inp", d_inp);
+          twins.require_close("matmul d_weight", d_weight);
+          if (with_bias) twins.require_close("matmul d_bias", d_bias);
+        }
+        // No d_inp wanted (the embedding-side matmuls never are, but the op allows it).
+        const Twin d_out = twins.random(Role::kActivation, size_t(s.rows) * s.out, -1, 1);
+        const Twin d_weight = twins.zeros(Role::kGradient, size_t(s.out) * s.in);
+        twins.cpu().matmul_backward(Tensor{}, d_weight.cpu, Tensor{}, d_out.cpu, inp.cpu, weight.cpu, s.rows,
+                                    s.in, s.out, Accumulate::kOverwrite);
+        twins.gpu().matmul_backward(Tensor{}, d_weight.gpu, Tensor{}, d_out.gpu, inp.gpu, weight.gpu, s.rows,
+                                    s.in, s.out, Accumulate::kOverwrite);
+        twins.require_close("matmul d_weight only", d_weight);
+      }
+    }
+  }
+}
+
+TEST_CASE("cuda backend: bias + GELU forward/backward", "[gpu][backend]") {
+  for (const bool fp32 : {false, true}) {
+    for (const auto& [rows, width] : {std::pair{37, 256}, std::pair{130, 3072}, std::pair{1, 12}}) {
+      CAPTURE(fp32, rows, width);
+      Twins twins(fp32, 17);
+      const size_t count = size_t(rows) * width;
+      const Twin pre = twins.random(Role::kActivation, count, -4, 4);
+      const Twin bias = twins.random(Role::kWorkingParam, width, -1, 1);
+      const Twin out = twins.zeros(Role::kActivation, count);
+      twins.cpu().bias_gelu_forward(out.cpu, pre.cpu, bias.cpu, rows, width);
+      twins.gpu().bias_gelu_forward(out.gpu, pre.gpu, bias.gpu, rows, width);
+      twins.require_close("gelu out", out);
+      const Twin d_out = twins.random(Role::kActivation, count, -1, 1);
+      const Twin d_pre = twins.zeros(Role::kActivation, count);
+      const Twin d_bias = twins.random(Role::kGradient, width, -1, 1);
+      twins.cpu().bias_gelu_backward(d_pre.cpu, d_bias.cpu, d_out.cpu, pre.cpu, bias.cpu, rows, width);
+      twins.gpu().bias_gelu_backward(d_pre.gpu, d_bias.gpu, d_out.gpu, pre.gpu, bias.gpu, rows, width);
+      twins.require_close("gelu d_pre", d_pre);
+      twins.require_close("gelu d_bias", d_bias);
+    }
+  }
+}
+
+TEST_CASE("cuda backend: attention forward/backward", "[gpu][backend]") {
+  for (const bool fp32 : {false, true}) {
+    for (const std::vector<int>& lengths : {std::vector<int>{1, 37, 64, 65, 130}, std::vector<int>{7}}) {
+      for (const float probability : {0.0f, 0.1f}) {
+        CAPTURE(fp32, lengths.size(), probability);
+        Twins twins(fp32, 19);
+        const std::vector<int32_t> cu = prefix_sums(lengths);
+        AttentionShape shape;
+        shape.tokens = cu.back();
+        shape.batch = static_cast<int>(lengths.size());
+        shape.heads = 2;
+        shape.head_dim = 64;
+        shape.max_positions = 160;
+        const int hidden = shape.heads * shape.head_dim;
+        const DropoutSpec spec = dropout_spec(probability, dropout_site(1, DropoutKind::kAttentionProbs));
+        const Twin cu_seqlens = twins.ids(cu);
+        const Twin qkv = twins.random(Role::kActivation, size_t(shape.tokens) * 3 * hidden, -2, 2);
+        const Twin ctx = twins.zeros(Role::kActivation, size_t(shape.tokens) * hidden);
+        const Twin lse = twins.zeros(Role::kStatistic, size_t(shape.tokens) * shape.heads);
+        twins.cpu().attention_forward(ctx.cpu, lse.cpu, qkv.cpu, cu_seqlens.cpu, shape, spec);
+        twins.gpu().attention_forward(ctx.gpu, lse.gpu, qkv.gpu, cu_seqlens.gpu, shape, spec);
+        twins.require_close("attention ctx", ctx);
+        twins.require_close("attention lse", lse, fp32 ? Tolerance{1e-5, 0, 1e-5} : Tolerance{1e-4, 0, 1e-4});
+
+        twins.cpu_takes_gpu(ctx);
+        twins.cpu_takes_gpu(lse);
+        const Twin d_ctx = twins.random(Role::kActivation, size_t(shape.tokens) * hidden, -1, 1);
+        const Twin d_qkv = twins.random(Role::kActivation, size_t(shape.tokens) * 3 * hidden, -9, 9);
+        twins.cpu().attention_backward(d_qkv.cpu, d_ctx.cpu, qkv.cpu, ctx.cpu, lse.cpu, cu_seqlens.cpu, shape,
+                                       spec);
+        twins.gpu().attention_backward(d_qkv.gpu, d_ctx.gpu, qkv.gpu, ctx.gpu, lse.gpu, cu_seqlens.gpu, shape,
+                                       spec);
+        twins.require_close("attention d_qkv", d_qkv);
+      }
+    }
+  }
+}
+
+TEST_CASE("cuda backend: residual + dropout + LayerNorm forward/backward", "[gpu][backend]") {
+  for (const bool fp32 : {false, true}) {
+    for (const auto& [rows, width] : {std::pair{77, 128}, std::pair{130, 768}, std::pair{1, 1024}}) {
+      for (const float probability : {0.0f, 0.1f}) {
+        CAPTURE(fp32, rows, width, probability);
+        Twins twins(fp32, 23);
+        const size_t count = size_t(rows) * width;
+        const DropoutSpec spec = dropout_spec(probability, dropout_site(0, DropoutKind::kFfnOutput));
+        const Twin branch = twins.random(Role::kActivation, count, -2, 2);
+        const Twin residual = twins.random(Role::kActivation, count, -2, 2);
+        const Twin gamma = twins.random(Role::kWorkingParam, width, 0.5f, 1.5f);
+        const Twin beta = twins.random(Role::kWorkingParam, width, -0.5f, 0.5f);
+        const Twin out = twins.zeros(Role::kActivation, count), sum = twins.zeros(Role::kActivation, count);
+        const Twin mean = twins.zeros(Role::kStatistic, rows), rstd = twins.zeros(Role::kStatistic, rows);
+        twins.cpu().residual_layernorm_forward(out.cpu, sum.cpu, mean.cpu, rstd.cpu, branch.cpu, residual.cpu,
+                                               gamma.cpu, beta.cpu, rows, width, kEps, spec);
+        twins.gpu().residual_layernorm_forward(out.gpu, sum.gpu, mean.gpu, rstd.gpu, branch.gpu, residual.gpu,
+                                               gamma.gpu, beta.gpu, rows, width, kEps, spec);
+        twins.require_close("residual layernorm out", out);
+        twins.require_close("residual layernorm sum", sum);
+        twins.require_close("residual layernorm mean", mean, Tolerance{1e-5, 1e-5, 1e-6});
+        twins.require_close("residual layernorm rstd", rstd, Tolerance{1e-3, 0, 1e-6});
+
+        for (const Twin* saved : {&sum, &mean, &rstd}) twins.cpu_takes_gpu(*saved);
+        for (const Accumulate mode : {Accumulate::kOverwrite, Accumulate::kAdd}) {
+          CAPTURE(mode == Accumulate::kAdd);
+          const Twin d_out = twins.random(Role::kActivation, count, -1, 1);
+          const Twin d_branch = twins.random(Role::kActivation, count, -1, 1);
+          const Twin d_residual = twins.random(Role::kActivation, count, -1, 1);
+          const Twin d_gamma = twins.random(Role::kGradient, width, -1, 1);
+          const Twin d_beta = twins.random(Role::kGradient, width, -1, 1);
+          twins.cpu().residual_layernorm_backward(d_branch.cpu, d_residual.cpu, d_gamma.cpu, d_beta.cpu,
+                                                  d_out.cpu, sum.cpu, mean.cpu, rstd.cpu, gamma.cpu, rows,
+                                                  width, spec, mode);
+          twins.gpu().residual_layernorm_backward(d_branch.gpu, d_residual.gpu, d_gamma.gpu, d_beta.gpu,
+                                                  d_out.gpu, sum.gpu, mean.gpu, rstd.gpu, gamma.gpu, rows,
+                                                  width, spec, mode);
+          twins.require_close("residual layernorm d_branch", d_branch);
+          twins.require_close("residual layernorm d_residual", d_residual);
+          twins.require_close("residual layernorm d_gamma", d_gamma);
+          twins.require_close("residual layernorm d_beta", d_beta);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("cuda backend: QA loss", "[gpu][backend]") {
+  for (const bool fp32 : {false, true}) {
+    CAPTURE(fp32);
+    Twins twins(fp32, 29);
+    const std::vector<int> lengths{48, 37, 1, 300};
+    const std::vector<int32_t> cu = prefix_sums(lengths);
+    const int batch = static_cast<int>(lengths.size()), tokens = cu.back();
+    const Twin cu_seqlens = twins.ids(cu);
+    const Twin starts = twins.ids({5, 0, 0, 299}), ends = twins.ids({9, 36, 0, 150});
+    const Twin logits = twins.random(Role::kActivation, size_t(tokens) * 2, -6, 6);
+    const Twin d_logits = twins.zeros(Role::kActivation, size_t(tokens) * 2);
+    const Twin losses = twins.zeros(Role::kStatistic, size_t(batch) * 2);
+    twins.cpu().qa_loss(d_logits.cpu, losses.cpu, logits.cpu, cu_seqlens.cpu, starts.cpu, ends.cpu, batch,
+                        0.5);
+    twins.gpu().qa_loss(d_logits.gpu, losses.gpu, logits.gpu, cu_seqlens.gpu, starts.gpu, ends.gpu, batch,
+                        0.5);
+    twins.require_close("qa losses", losses, fp32 ? Tolerance{1e-5, 0, 1e-6} : Tolerance{1e-5, 0, 1e-5});
+    twins.require_close("qa d_logits", d_logits);
+  }
+}
+
+TEST_CASE("cuda backend: sum of squares and AdamW", "[gpu][backend]") {
+  for (const bool fp32 : {false, true}) {
+    CAPTURE(fp32);
+    Twins twins(fp32, 31);
+    const size_t count = 10007;
+    const Twin grad = twins.random(Role::kGradient, count, -1, 1);
+    const double cpu_sum = twins.cpu().sum_squares(grad.cpu), gpu_sum = twins.gpu().sum_squares(grad.gpu);
+    REQUIRE(std::fabs(gpu_sum - cpu_sum) <= 1e-9 * cpu_sum);
+
+    const Twin master = twins.random(Role::kMasterParam, count, -1, 1);
+    const Twin exp_avg = twins.random(Role::kOptimizerState, count, -0.1f, 0.1f);
+    const Twin exp_avg_sq = twins.random(Role::kOptimizerState, count, 0, 0.01f);
+    const Tensor working =
+        twins.gpu().has_working_params() ? twins.gpu().allocate(count, Role::kWorkingParam) : master.gpu;
+    AdamWHyper hyper;
+    hyper.learning_rate = 1e-3;
+    hyper.weight_decay = 0.01;
+    hyper.step = 3;
+    for (int repeat = 0; repeat < 2; ++repeat) {
+      twins.cpu().adamw_update(master.cpu, master.cpu, exp_avg.cpu, exp_avg_sq.cpu, grad.cpu, hyper, 0.7);
+      twins.gpu().adamw_update(master.gpu, working, exp_avg.gpu, exp_avg_sq.gpu, grad.gpu, hyper, 0.7);
+      ++hyper.step;
+    }
+    const Tolerance optimizer{1e-6, 0, 1e-9};
+    twins.require_close("adamw master", master, optimizer);
+    twins.require_close("adamw exp_avg", exp_avg, optimizer);
+    twins.require_close("adamw exp_avg_sq", exp_avg_sq, optimizer);
+    if (twins.gpu().has_working_params()) {
+      const std::vector<double> master_values = twins.gpu_values(master),
+                                working_values = twins.gpu().download(working);
+      for (size_t i = 0; i < count; ++i)
+        REQUIRE(working_values[i] ==
+                float_from_bf16_bits(bf16_bits_from_float(static_cast<float>(master_values[i]))));
+    }
+  }
+}
+
+TEST_CASE("cuda backend: tensors of the wrong dtype or size are refused", "[gpu][backend]") {
+  for (const bool fp32 : {false, true}) {
+    CAPTURE(fp32);
+    Twins twins(fp32);
+    CudaBackend& gpu = twins.gpu();
+    const int rows = 8, in = 16, out = 8;
+    const Tensor inp = gpu.allocate(rows * in, Role::kActivation);
+    const Tensor weight = gpu.allocate(out * in, Role::kWorkingParam);
+    const Tensor result = gpu.allocate(rows * out, Role::kActivation);
+    const Tensor grad = gpu.allocate(out * in, Role::kGradient);
+    const Tensor index = gpu.allocate(rows * in, Role::kIndex);
+    REQUIRE_NOTHROW(gpu.matmul_forward(result, inp, weight, Tensor{}, rows, in, out));
+    REQUIRE_THROWS_AS(gpu.matmul_forward(result, index, weight, Tensor{}, rows, in, out), BertError);
+    REQUIRE_THROWS_AS(gpu.matmul_forward(result, slice(inp, 0, 10), weight, Tensor{}, rows, in, out),
+                      BertError);
+    REQUIRE_THROWS_AS(gpu.matmul_backward(Tensor{}, index, Tensor{}, result, inp, weight, rows, in, out,
+                                          Accumulate::kOverwrite),
+                      BertError);  // d_weight must be an fp32 gradient
+    if (!fp32) REQUIRE_THROWS_AS(gpu.matmul_forward(result, inp, grad, Tensor{}, rows, in, out), BertError);
+    const Tensor stats = gpu.allocate(rows, Role::kStatistic);
+    REQUIRE_NOTHROW(gpu.residual_layernorm_forward(result, result, stats, stats, result, result, weight,
+                                                   weight, rows, out, kEps, DropoutSpec{}));
+    REQUIRE_THROWS_AS(gpu.residual_layernorm_forward(result, result, index, stats, result, result, weight,
+                                                     weight, rows, out, kEps, DropoutSpec{}),
+                      BertError);  // mean must be an fp32 statistic
+    REQUIRE_THROWS_AS(gpu.sum_squares(index), BertError);
+    REQUIRE_THROWS_AS(
+        gpu.attention_forward(result, stats, inp, index, AttentionShape{2, 1, 1, 64, 8}, DropoutSpec{}),
+        BertError);  // qkv holds too few values for 2 tokens of 3·64
+    gpu.synchronize();
+  }
+}
+
+TEST_CASE("cuda backend: repeated ops allocate nothing after the first call", "[gpu][backend]") {
+  Twins twins(false, 37);
+  CudaBackend& gpu = twins.gpu();
+  const int rows = 130, width = 768;
+  const Tensor d_out = gpu.allocate(size_t(rows) * width, Role::kActivation);
+  const Tensor sum = gpu.allocate(size_t(rows) * width, Role::kActivation);
+  const Tensor d_branch = gpu.allocate(size_t(rows) * width, Role::kActivation);
+  const Tensor d_residual = gpu.allocate(size_t(rows) * width, Role::kActivation);
+  const Tensor gamma = gpu.allocate(width, Role::kWorkingParam);
+  const Tensor d_gamma = gpu.allocate(width, Role::kGradient), d_beta = gpu.allocate(width, Role::kGradient);
+  const Tensor mean = gpu.allocate(rows, Role::kStatistic), rstd = gpu.allocate(rows, Role::kStatistic);
+  auto backward = [&](int used_rows) {
+    gpu.residual_layernorm_backward(
+        slice(d_branch, 0, size_t(used_rows) * width), slice(d_residual, 0, size_t(used_rows) * width),
+        d_gamma, d_beta, slice(d_out, 0, size_t(used_rows) * width), slice(sum, 0, size_t(used_rows) * width),
+        slice(mean, 0, used_rows), slice(rstd, 0, used_rows), gamma, used_rows, width, DropoutSpec{},
+        Accumulate::kOverwrite);
+  };
+  backward(3);  // a small first batch sizes scratch for the buffers' full capacity
+  const size_t allocations = gpu.stats().device_allocations;
+  backward(rows);
+  backward(64);
+  gpu.synchronize();
+  REQUIRE(gpu.stats().device_allocations == allocations);
+  REQUIRE(gpu.stats().scratch_bytes > 0);
+}
+
+TEST_CASE("make_backend finds the linked CUDA backend", "[gpu][backend]") {
+  REQUIRE(make_backend("cuda")->name() == "cuda");
+  REQUIRE(make_backend("auto")->name() == "cuda");
+  REQUIRE(make_backend("cpu")->name() == "cpu");
+  setenv("BERT_CUDA_COMPUTE", "fp32", 1);
+  REQUIRE(make_backend("cuda")->name() == "cuda-fp32");
+  setenv("BERT_CUDA_COMPUTE", "fp16", 1);
+  REQUIRE_THROWS_AS(make_backend("cuda"), InputError);
+  REQUIRE(make_backend("cpu")->name() == "cpu");  // the variable only matters to CUDA
+  unsetenv("BERT_CUDA_COMPUTE");
+  REQUIRE(make_backend("cuda", CudaBackendOptions{true})->name() == "cuda-fp32");
+}
+
+}  // namespace bert::test

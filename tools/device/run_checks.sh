@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# The one device call: runs ON the GPU machine from the repository root with device_carry/
+# (tools/device/build_carry.sh) carried beside the working tree:
+#   run(command="bash tools/device/run_checks.sh", carry=["device_carry"], timeout_s=540)
+# Stages, each under its own `timeout` and all under one deadline (BUDGET_S, default 480 s),
+# continuing past a failing stage:
+#   info      nvidia-smi (card, driver, clocks), the bundle's commit, libraries that do not resolve
+#   test_gpu  every [gpu] test (Catch2), then any other GPU test binary carried (names with
+#             gpu/cuda), each exiting 77 = skipped
+#   bench     bench_kernels: every kernel at bert-base shapes, SQuAD-like and uniform-384 batches
+#   hf        tools/device/hf_parity.py: 50-step loss parity and windows/s, ours vs Hugging Face
+#   golden    golden_parity (the CPU engine against the HF golden: a sanity check of the bundle)
+# Extra flags: BENCH_ARGS for bench_kernels (e.g. "--repeats 100 --flush_l2 false"), HF_ARGS for
+# hf_parity.py (e.g. "--steps 100"). Everything goes to $OUT (the device tool brings back at most
+# 8 files): results.md (summary and tables), tests.log, bench_kernels.md, bench_kernels.json,
+# hf_parity.log, hf_parity.json, run.log. A short summary table is printed last.
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root" || exit 1
+out="${OUT:-$root/device_out}"
+work="${WORK_DIR:-/tmp/bert_device_run}"
+budget="${BUDGET_S:-480}"
+mkdir -p "$out" "$work"
+started="$(date +%s)"
+deadline=$((started + budget))
+runlog="$out/run.log"
+: > "$runlog"
+
+note() { printf '[run_checks %3ds] %s\n' "$(($(date +%s) - started))" "$*" | tee -a "$runlog"; }
+
+if [[ ! -f device_carry/bin.tar.xz || ! -f device_carry/lib.tar.xz ]]; then
+  echo "device_carry/ is missing: run 'bash tools/device/build_carry.sh' on the build machine and name" \
+    "device_carry in the call's carry list" | tee -a "$runlog"
+  exit 1
+fi
+# shellcheck source=tools/device/carry_env.sh
+BERT_CARRY="$root/device_carry" BERT_UNPACK_DIR="$work/carry" source tools/device/carry_env.sh ||
+  { echo "could not unpack device_carry/*.tar.xz" | tee -a "$runlog"; exit 1; }
+bin="$BERT_CARRY_BIN"
+# Test fixtures are found through the build machine's absolute source path.
+if [[ ! -e /work/main && -w / ]]; then mkdir -p /work && ln -s "$root" /work/main; fi
+
+declare -a summary=()   # "stage|status|detail" lines for the final table
+add_summary() { summary+=("$1|$2|$3"); }
+
+# run_stage NAME DEFAULT_TIMEOUT LOGFILE COMMAND...: the timeout shrinks to what the deadline
+# leaves (less a reserve for the summary); sets stage_rc (124 = timed out, 125 = no time left).
+stage_rc=0
+run_stage() {
+  local name="$1" limit="$2" logfile="$3"
+  shift 3
+  local left=$((deadline - $(date +%s) - 15))
+  if ((left < 20)); then
+    note "$name: skipped, only ${left}s left of the ${budget}s budget"
+    stage_rc=125
+    return
+  fi
+  ((limit > left)) && limit=$left
+  note "$name: start (timeout ${limit}s): $*"
+  local began
+  began="$(date +%s)"
+  {
+    printf '\n===== %s: %s\n' "$name" "$*"
+    timeout -k 10 "$limit" "$@"
+  } >> "$logfile" 2>&1
+  stage_rc=$?
+  note "$name: exit $stage_rc after $(($(date +%s) - began))s$([[ $stage_rc == 124 ]] && echo ' (TIMED OUT)')"
+}
+
+# Catch2 v2's closing line -> "passed/failed/total test cases" text.
+catch_counts() {  # logfile
+  local line
+  line="$(grep -E '^(All tests passed|test cases:)' "$1" | tail -1)"
+  if [[ "$line" == "All tests passed"* ]]; then
+    sed -E 's/All tests passed \(([0-9]+) assertions? in ([0-9]+) test cases?\)/\2 passed, 0 failed (\1 assertions)/' <<< "$line"
+  elif [[ -n "$line" ]]; then
+    sed -E 's/test cases: *([0-9]+) \| *([0-9]+) passed \| *([0-9]+) failed.*/\2 passed, \3 failed of \1/' <<< "$line"
+  else
+    grep -m1 -E 'SKIPPED|error' "$1" || echo "no Catch2 summary"
+  fi
+}
+status_of() {  # rc
+  case "$1" in 0) echo PASS ;; 77) echo SKIPPED ;; 124) echo TIMEOUT ;; 125) echo "NOT RUN" ;; *) echo "FAIL ($1)" ;; esac
+}
+
+# ---- info ------------------------------------------------------------------------------------
+{
+  echo "# Device run $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo
+  echo '```'
+  sed -n '1,4p' device_carry/MANIFEST.txt 2> /dev/null
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit,temperature.gpu \
+    --format=csv 2>&1
+  nvidia-smi 2>&1 | sed -n '1,12p'
+  echo "host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
+    "$(. /etc/os-release 2> /dev/null && echo "$PRETTY_NAME"), glibc $(ldd --version 2>&1 | head -1 | awk '{print $NF}')"
+  echo "carried fallback libraries used: ${BERT_CARRY_FALLBACK_USED:-none}"
+  for exe in "$bin"/*; do
+    ldd "$exe" 2>&1 | grep -q "not found" && echo "UNRESOLVED in $(basename "$exe"): $(ldd "$exe" | grep 'not found' | tr -s ' \t' ' ' | tr '\n' ';')"
+  done
+  echo '```'
+} > "$work/info.md" 2>&1
+tee -a "$runlog" < "$work/info.md"
+gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | head -1)"
+
+# ---- GPU tests -------------------------------------------------------------------------------
+tests_log="$out/tests.log"
+: > "$tests_log"
+if [[ -x "$bin/test_gpu" ]]; then
+  run_stage test_gpu 180 "$tests_log" "$bin/test_gpu" --durations yes
+  add_summary "test_gpu" "$(status_of $stage_rc)" "$(catch_counts "$tests_log")"
+else
+  add_summary "test_gpu" "MISSING" "not in device_carry/bin"
+fi
+for exe in "$bin"/*; do
+  name="$(basename "$exe")"
+  [[ "$name" == test_gpu || "$name" == bench_kernels ]] && continue
+  [[ "$name" =~ (gpu|cuda) ]] || continue
+  part="$work/$name.log"
+  : > "$part"
+  run_stage "$name" 120 "$part" "$exe"
+  cat "$part" >> "$tests_log"
+  add_summary "$name" "$(status_of $stage_rc)" "$(catch_counts "$part")"
+done
+
+# ---- kernel benchmark ------------------------------------------------------------------------
+if [[ -x "$bin/bench_kernels" ]]; then
+  # shellcheck disable=SC2086  # BENCH_ARGS is a word list on purpose
+  run_stage bench_kernels 120 "$runlog" bash -c \
+    "'$bin/bench_kernels' --json '$out/bench_kernels.json' ${BENCH_ARGS:-} > '$out/bench_kernels.md'"
+  add_summary "bench_kernels" "$(status_of $stage_rc)" "$(grep -c '^| ' "$out/bench_kernels.md" 2> /dev/null) table rows"
+else
+  add_summary "bench_kernels" "MISSING" "not in device_carry/bin"
+fi
+
+# ---- Hugging Face parity and speed -----------------------------------------------------------
+# shellcheck disable=SC2086  # HF_ARGS is a word list on purpose
+run_stage hf_parity 240 "$out/hf_parity.log" env PYTHONUNBUFFERED=1 python3 tools/device/hf_parity.py \
+  --carry device_carry --work "$work/hf" --out "$out" --ours_timeout 150 ${HF_ARGS:-}
+hf_status="$(status_of $stage_rc)"
+if ((stage_rc == 0)) && grep -q '^PARITY: SKIPPED' "$out/hf_parity.log"; then hf_status=SKIPPED; fi
+hf_detail="$(grep -E '^PARITY:' "$out/hf_parity.log" | tail -1 | sed 's/^PARITY: [A-Z]* //')"
+add_summary "hf_parity" "$hf_status" "${hf_detail:-see hf_parity.log}"
+
+# ---- CPU golden parity (sanity of the bundle and the carried data) ----------------------------
+if [[ -x "$bin/golden_parity" ]]; then
+  part="$work/golden_parity.log"
+  : > "$part"
+  run_stage golden_parity 60 "$part" "$bin/golden_parity"
+  cat "$part" >> "$tests_log"
+  add_summary "golden_parity (CPU)" "$(status_of $stage_rc)" "$(catch_counts "$part")"
+fi
+
+# ---- results.md and the summary table --------------------------------------------------------
+key_rows() {  # the kernel rows worth a glance, from bench_kernels.md
+  grep -E '^\| (squad|uniform|params|ceiling) \| (attention \(dropout 0\)|layernorm|bias\+gelu|gemm ffn1 768|adamw|gemm 8192|device-to-device)' \
+    "$out/bench_kernels.md" 2> /dev/null | awk -F'|' '{printf "| %s | %s | %s | %s µs | %s |\n", $2, $3, $4, $5, $7}' | sed 's/  */ /g'
+}
+speed_rows() {
+  python3 - "$out/hf_parity.json" << 'EOF' 2> /dev/null
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r.get("speed", {})
+for k in ("hf_sdpa_longest", "hf_sdpa_384"):
+    if k in s:
+        print("| %s | %.1f windows/s | %.1f ms/step, padded to %d |" % (k, s[k]["windows_per_second"], s[k]["ms_per_step"], s[k]["padded_length"]))
+if "ours_median_windows_per_second" in s:
+    print("| ours (train_squad --device %s) | %.1f windows/s | median per step |" % (r["settings"]["device"], s["ours_median_windows_per_second"]))
+if "ours_over_hf_longest" in s:
+    print("| ours / HF (longest) | %.2fx | |" % s["ours_over_hf_longest"])
+EOF
+}
+{
+  cat "$work/info.md"
+  echo
+  echo "## Summary"
+  echo
+  echo "| stage | status | detail |"
+  echo "| --- | --- | --- |"
+  for row in "${summary[@]}"; do IFS='|' read -r a b c <<< "$row"; echo "| $a | $b | $c |"; done
+  echo
+  echo "## Speed on the parity batch"
+  echo
+  echo "| what | rate | note |"
+  echo "| --- | --- | --- |"
+  speed_rows
+  echo
+  echo "## Kernels (bench_kernels.md has every row)"
+  echo
+  sed -n '/^| batch | estimated step/,$p' "$out/bench_kernels.md" 2> /dev/null
+  echo
+  echo "| batch | op | pass | median | rate |"
+  echo "| --- | --- | --- | --- | --- |"
+  key_rows
+  echo
+  echo "## Loss parity (hf_parity.log has every step)"
+  echo
+  grep -E '^\| (step|---|[0-9]+ )' "$out/hf_parity.log" 2> /dev/null | awk 'NR <= 7 || NR % 10 == 2'
+} > "$out/results.md"
+
+echo
+echo "===== SUMMARY: ${gpu_name:-no GPU seen}, $(sed -n '2p' device_carry/MANIFEST.txt 2> /dev/null), $(($(date +%s) - started))s"
+echo "| stage | status | detail |"
+for row in "${summary[@]}"; do IFS='|' read -r a b c <<< "$row"; echo "| $a | $b | $c |"; done
+speed_rows
+sed -n '/^| batch | estimated step/,$p' "$out/bench_kernels.md" 2> /dev/null
+key_rows
+echo "(full tables: \$OUT/results.md, bench_kernels.md, hf_parity.log, tests.log, run.log)"
