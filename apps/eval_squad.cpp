@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <string>
 
+#include "apps/app_main.h"
 #include "apps/flags.h"
 #include "data/predictions_io.h"
 #include "data/squad.h"
@@ -142,14 +143,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace bert
 
-int main(int argc, char** argv) {
-  try {
-    return bert::run(argc, argv);
-  } catch (const bert::FlagError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  } catch (const bert::BertError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return bert::run_app(bert::run, argc, argv); }

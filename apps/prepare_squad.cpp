@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "apps/app_main.h"
 #include "apps/flags.h"
 #include "data/squad.h"
 #include "data/window_cache.h"
@@ -97,14 +98,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace bert
 
-int main(int argc, char** argv) {
-  try {
-    return bert::run(argc, argv);
-  } catch (const bert::FlagError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
-  } catch (const bert::BertError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return bert::run_app(bert::run, argc, argv); }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/app_main.h"
 #include "apps/flags.h"
 #include "data/predictions_io.h"
 #include "engine/bert_qa_model.h"
@@ -41,7 +42,8 @@
 namespace bert {
 namespace {
 
-constexpr int kExitError = 1, kExitUsage = 2, kExitDiverged = 3;
+// Exit statuses: 1 error and 2 bad command line (apps/app_main.h), 3 diverged, 130/143 signals.
+constexpr int kExitDiverged = 3;
 
 struct TrainOptions {
   std::string model_name_or_path, train_file, validation_file, output_dir;
@@ -445,19 +447,15 @@ int run(int argc, char** argv) {
 }  // namespace bert
 
 int main(int argc, char** argv) {
-  try {
-    return bert::run(argc, argv);
-  } catch (const bert::FlagError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return bert::kExitUsage;
-  } catch (const bert::TrainingDiverged& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return bert::kExitDiverged;
-  } catch (const bert::BertError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return bert::kExitError;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return bert::kExitError;
-  }
+  // Divergence has its own exit status; everything else is run_app's 1 / 2.
+  return bert::run_app(
+      [](int app_argc, char** app_argv) {
+        try {
+          return bert::run(app_argc, app_argv);
+        } catch (const bert::TrainingDiverged& e) {
+          std::fprintf(stderr, "error: %s\n", e.what());
+          return bert::kExitDiverged;
+        }
+      },
+      argc, argv);
 }

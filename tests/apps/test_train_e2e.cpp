@@ -2,6 +2,7 @@
 // of two dev articles (data/samples/squad-mini.json) must fit them: the logged loss falls
 // clearly, and eval_squad, scoring the saved directory, finds EM/F1 far above those of the
 // untrained model (the same directory before training).
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -62,7 +63,7 @@ std::string make_tiny_model_dir(const std::string& root) {
 }
 
 TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model", "[e2e]") {
-  const std::string root = (std::filesystem::temp_directory_path() / "bert_e2e_test").string();
+  const std::string root = (std::filesystem::temp_directory_path() / ("bert_e2e_test_" + std::to_string(::getpid()))).string();
   std::filesystem::remove_all(root);
   const std::string model = make_tiny_model_dir(root);
   const std::string data = std::string(BERT_SOURCE_DIR) + "/data/samples/squad-mini.json";

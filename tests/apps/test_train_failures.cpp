@@ -2,6 +2,7 @@
 // "error:" line naming the file or field, a non-zero exit (2 for the command line, 3 for a
 // diverged run, 1 otherwise), and leave nothing half-written in output_dir (no model, no
 // checkpoint, no temporaries).
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <set>
@@ -21,7 +22,7 @@ using test::CommandResult;
 
 const std::string& root() {
   static const std::string dir = [] {
-    const std::string path = (fs::temp_directory_path() / "bert_test_train_failures").string();
+    const std::string path = (fs::temp_directory_path() / ("bert_test_train_failures_" + std::to_string(::getpid()))).string();
     fs::remove_all(path);
     make_directories(path);
     return path;

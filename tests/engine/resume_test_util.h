@@ -2,6 +2,7 @@
 // that a dozen optimizer steps take milliseconds, and a fresh temporary directory.
 #pragma once
 
+#include <unistd.h>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -86,7 +87,7 @@ struct TinyRun {
 };
 
 inline std::string fresh_temp_dir(const std::string& name) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / name;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();

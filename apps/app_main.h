@@ -1,0 +1,13 @@
+// The top of every app's main(): runs the app and turns exceptions into one "error: ..."
+// line on stderr and an exit status (2 for a bad command line, 1 for any other error).
+#pragma once
+
+namespace bert {
+
+using AppRun = int (*)(int argc, char** argv);
+
+// Calls run(argc, argv); FlagError → 2, BertError and other std::exceptions → 1.
+// Apps with more exit statuses catch their own exceptions inside run.
+int run_app(AppRun run, int argc, char** argv);
+
+}  // namespace bert
