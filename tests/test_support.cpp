@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
 #include <set>
 #include <sstream>
 
@@ -29,6 +31,16 @@ bool have_shared_file(const std::string& relative, const std::string& what) {
 
 std::string fixture_path(const std::string& name) {
   return std::string(BERT_SOURCE_DIR) + "/tests/fixtures/" + name;
+}
+
+ScratchDir::ScratchDir(const std::string& name)
+    : path((std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()))).string()) {
+  std::filesystem::create_directories(path);
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path, ignored);
 }
 
 std::string CloseReport::describe(const std::string& name) const {

@@ -18,6 +18,16 @@ bool have_shared_file(const std::string& relative, const std::string& what);
 // <repo>/tests/fixtures/<name>.
 std::string fixture_path(const std::string& name);
 
+// A per-process scratch directory (<tmp>/<name>_<pid>), removed when it goes out of scope;
+// tests keep one as a function-local static so concurrent runs never share files.
+struct ScratchDir {
+  std::string path;
+  explicit ScratchDir(const std::string& name);
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+};
+
 // Result of comparing values with |x - ref| <= atol + rtol*|ref|.
 struct CloseReport {
   bool ok = true;

@@ -122,12 +122,19 @@ uint16_t float_to_bf16(float value) {
   return static_cast<uint16_t>((bits + rounding) >> 16);
 }
 
-std::vector<float> to_float32(const TensorView& view) {
+namespace {
+
+// Floating tensors of any stored width, widened or narrowed to Out (float or double).
+template <typename Out>
+std::vector<Out> to_floating(const TensorView& view, const char* accepted) {
   const size_t n = checked_count(view);
-  std::vector<float> out(n);
+  std::vector<Out> out(n);
   switch (view.dtype) {
     case Dtype::kF32:
-      if (n) std::memcpy(out.data(), view.data, n * sizeof(float));
+      for (size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(load<float>(view.data, i));
+      break;
+    case Dtype::kF64:
+      for (size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(load<double>(view.data, i));
       break;
     case Dtype::kF16:
       for (size_t i = 0; i < n; ++i) out[i] = half_to_float(load<uint16_t>(view.data, i));
@@ -135,36 +142,17 @@ std::vector<float> to_float32(const TensorView& view) {
     case Dtype::kBF16:
       for (size_t i = 0; i < n; ++i) out[i] = bf16_to_float(load<uint16_t>(view.data, i));
       break;
-    case Dtype::kF64:
-      for (size_t i = 0; i < n; ++i) out[i] = static_cast<float>(load<double>(view.data, i));
-      break;
     default:
-      unsupported(view, "F32, F16, BF16 or F64");
+      unsupported(view, accepted);
   }
   return out;
 }
 
-std::vector<double> to_float64(const TensorView& view) {
-  const size_t n = checked_count(view);
-  std::vector<double> out(n);
-  switch (view.dtype) {
-    case Dtype::kF64:
-      if (n) std::memcpy(out.data(), view.data, n * sizeof(double));
-      break;
-    case Dtype::kF32:
-      for (size_t i = 0; i < n; ++i) out[i] = load<float>(view.data, i);
-      break;
-    case Dtype::kF16:
-      for (size_t i = 0; i < n; ++i) out[i] = half_to_float(load<uint16_t>(view.data, i));
-      break;
-    case Dtype::kBF16:
-      for (size_t i = 0; i < n; ++i) out[i] = bf16_to_float(load<uint16_t>(view.data, i));
-      break;
-    default:
-      unsupported(view, "F64, F32, F16 or BF16");
-  }
-  return out;
-}
+}  // namespace
+
+std::vector<float> to_float32(const TensorView& view) { return to_floating<float>(view, "F32, F16, BF16 or F64"); }
+
+std::vector<double> to_float64(const TensorView& view) { return to_floating<double>(view, "F64, F32, F16 or BF16"); }
 
 std::vector<int64_t> to_int64(const TensorView& view) {
   const size_t n = checked_count(view);

@@ -24,18 +24,7 @@ struct RunResult {
   std::string out, err;
 };
 
-// A per-process scratch directory, removed when the test binary exits.
-struct ScratchDir {
-  std::string path;
-  explicit ScratchDir(const std::string& name)
-      : path((std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()))).string()) {
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
+using bert::test::ScratchDir;
 
 std::string temp_dir() {
   static const ScratchDir dir("bert_test_prepare_app");

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "tests/test_support.h"
 #include "data/window_cache.h"
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
@@ -14,18 +15,7 @@
 
 namespace {
 
-// A per-process scratch directory, removed when the test binary exits.
-struct ScratchDir {
-  std::string path;
-  explicit ScratchDir(const std::string& name)
-      : path((std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()))).string()) {
-    std::filesystem::create_directories(path);
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
+using bert::test::ScratchDir;
 
 std::string temp_path(const std::string& name) {
   static const ScratchDir dir("bert_test_windows_cache");

@@ -1,5 +1,9 @@
 #include "tests/engine/golden_model.h"
 
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "engine/core/error.h"
@@ -82,6 +86,28 @@ GoldenModel read_golden_model(const std::string& dir) {
     packed.end_positions.push_back(static_cast<int32_t>(ends[b]));
   }
   return golden;
+}
+
+CloseReport compare_scaled(const std::vector<double>& got, const std::vector<double>& ref, const Tolerance& tol) {
+  double scale = 0;
+  for (double value : ref) scale = std::max(scale, std::fabs(value));
+  return compare_close(got, ref, std::max(tol.atol_fraction * scale, tol.atol_floor), tol.rtol);
+}
+
+void check_golden_activations(BertQaModel& model, const GoldenModel& golden, const Tolerance& tol) {
+  const int H = golden.config.hidden_size;
+  for (int layer = 0; layer <= golden.config.num_hidden_layers; ++layer) {
+    const std::string name = "act.hidden_states." + std::to_string(layer);
+    REQUIRE_CLOSE(name, compare_scaled(model.hidden_state(layer), golden.packed(name, H), tol));
+  }
+  const std::vector<double> logits = model.logits();  // [T, 2]
+  std::vector<double> start(logits.size() / 2), end(logits.size() / 2);
+  for (size_t t = 0; t < start.size(); ++t) {
+    start[t] = logits[2 * t];
+    end[t] = logits[2 * t + 1];
+  }
+  REQUIRE_CLOSE("start_logits", compare_scaled(start, golden.packed("out.start_logits", 1), tol));
+  REQUIRE_CLOSE("end_logits", compare_scaled(end, golden.packed("out.end_logits", 1), tol));
 }
 
 }  // namespace bert::test

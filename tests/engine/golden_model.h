@@ -7,8 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/bert_qa_model.h"
 #include "engine/io/bert_config.h"
 #include "engine/packed_batch.h"
+#include "tests/test_support.h"
 
 namespace bert::test {
 
@@ -30,5 +32,16 @@ struct GoldenModel {
 // $BERT_GOLDEN_DIR, else ../shared/golden/tiny-bert-qa.
 std::string golden_dir();
 GoldenModel read_golden_model(const std::string& dir);
+
+// atol = max(atol_fraction · max|ref| of the tensor, atol_floor): the floor covers tensors whose
+// true value is zero (a key bias cannot change the softmax, so its gradient is rounding noise).
+struct Tolerance {
+  double rtol, atol_fraction, atol_floor;
+};
+CloseReport compare_scaled(const std::vector<double>& got, const std::vector<double>& ref, const Tolerance& tol);
+
+// REQUIREs the model's hidden states and start/end logits (after a forward on golden.batch)
+// to match the golden's within `tol`.
+void check_golden_activations(BertQaModel& model, const GoldenModel& golden, const Tolerance& tol);
 
 }  // namespace bert::test

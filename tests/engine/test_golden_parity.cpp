@@ -16,25 +16,14 @@
 namespace bert {
 namespace {
 
-// atol = max(atol_fraction · max|ref| of the tensor, atol_floor): the floor covers tensors whose
-// true value is zero (a key bias cannot change the softmax, so its gradient is rounding noise).
-struct Tolerance {
-  double rtol, atol_fraction, atol_floor;
-};
-
-test::CloseReport compare_scaled(const std::vector<double>& got, const std::vector<double>& ref,
-                                 const Tolerance& tol) {
-  double scale = 0;
-  for (double value : ref) scale = std::max(scale, std::fabs(value));
-  return test::compare_close(got, ref, std::max(tol.atol_fraction * scale, tol.atol_floor), tol.rtol);
-}
+using test::Tolerance;
+using test::compare_scaled;
 
 void run_parity(bool double_precision, const Tolerance& activations, const Tolerance& gradients,
                 const Tolerance& param_tolerance) {
   const test::GoldenModel golden = test::read_golden_model(test::golden_dir());
   INFO("golden " << golden.dir << (double_precision ? " (double)" : " (float)"));
   const BertConfig& config = golden.config;
-  const int H = config.hidden_size;
 
   std::unique_ptr<Backend> backend = make_cpu_backend(double_precision);
   BertQaModel model(*backend, config, golden.batch.tokens(), golden.batch.batch());
@@ -62,18 +51,7 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
     REQUIRE(std::fabs(loss - losses[step]) <= activations.rtol * std::fabs(losses[step]));
     model.backward(context);
     if (step == 0) {
-      for (int layer = 0; layer <= config.num_hidden_layers; ++layer) {
-        const std::string name = "act.hidden_states." + std::to_string(layer);
-        REQUIRE_CLOSE(name, compare_scaled(model.hidden_state(layer), golden.packed(name, H), activations));
-      }
-      const std::vector<double> logits = model.logits();  // [T, 2]
-      std::vector<double> start(logits.size() / 2), end(logits.size() / 2);
-      for (size_t t = 0; t < start.size(); ++t) {
-        start[t] = logits[2 * t];
-        end[t] = logits[2 * t + 1];
-      }
-      REQUIRE_CLOSE("start_logits", compare_scaled(start, golden.packed("out.start_logits", 1), activations));
-      REQUIRE_CLOSE("end_logits", compare_scaled(end, golden.packed("out.end_logits", 1), activations));
+      test::check_golden_activations(model, golden, activations);
       const auto grads = model.gradients();
       for (const auto& [name, values] : grads) {
         const auto found = golden.tensors.find("grad." + name);

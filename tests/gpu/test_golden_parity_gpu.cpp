@@ -19,16 +19,8 @@
 namespace bert {
 namespace {
 
-struct Tolerance {
-  double rtol, atol_fraction, atol_floor;
-};
-
-test::CloseReport compare_scaled(const std::vector<double>& got, const std::vector<double>& ref,
-                                 const Tolerance& tol) {
-  double scale = 0;
-  for (double value : ref) scale = std::max(scale, std::fabs(value));
-  return test::compare_close(got, ref, std::max(tol.atol_fraction * scale, tol.atol_floor), tol.rtol);
-}
+using test::Tolerance;
+using test::compare_scaled;
 
 double relative_l2(const std::vector<double>& got, const std::vector<double>& ref) {
   double diff = 0, norm = 0;
@@ -115,7 +107,6 @@ void run_parity(bool fp32, const Tolerance& activations) {
   const test::GoldenModel golden = test::read_golden_model(test::golden_dir());
   INFO("golden " << golden.dir << (fp32 ? " (cuda, fp32 compute)" : " (cuda, bf16 compute)"));
   const BertConfig& config = golden.config;
-  const int H = config.hidden_size;
 
   std::unique_ptr<CudaBackend> backend = make_cuda_backend(CudaBackendOptions{fp32});
   BertQaModel model(*backend, config, golden.batch.tokens(), golden.batch.batch());
@@ -146,18 +137,7 @@ void run_parity(bool fp32, const Tolerance& activations) {
     REQUIRE(std::fabs(loss - losses[step]) <= activations.rtol * std::fabs(losses[step]));
     model.backward(context);
     if (step == 0) {
-      for (int layer = 0; layer <= config.num_hidden_layers; ++layer) {
-        const std::string name = "act.hidden_states." + std::to_string(layer);
-        REQUIRE_CLOSE(name, compare_scaled(model.hidden_state(layer), golden.packed(name, H), activations));
-      }
-      const std::vector<double> logits = model.logits();  // [T, 2]
-      std::vector<double> start(logits.size() / 2), end(logits.size() / 2);
-      for (size_t t = 0; t < start.size(); ++t) {
-        start[t] = logits[2 * t];
-        end[t] = logits[2 * t + 1];
-      }
-      REQUIRE_CLOSE("start_logits", compare_scaled(start, golden.packed("out.start_logits", 1), activations));
-      REQUIRE_CLOSE("end_logits", compare_scaled(end, golden.packed("out.end_logits", 1), activations));
+      test::check_golden_activations(model, golden, activations);
       check_gradients(model, golden, fp32);
     }
     const UpdateStats stats = optimizer.step(golden.learning_rate);
