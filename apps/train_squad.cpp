@@ -11,12 +11,21 @@
 // PATH|latest names one. The resumed run is bit-identical to an uninterrupted one, and
 // trainer_log.jsonl keeps only the lines up to the step training starts from.
 //
+// Data parallelism: `mpirun -np N train_squad ...` trains on N processes (CPU: MPI all-reduce;
+// CUDA: NCCL, one GPU per process chosen by the local rank). --per_device_train_batch_size is
+// per process, so the global batch is N times it; the data order, dropout masks and global
+// batches are those of one process with the global batch (engine/data_parallel.h). Rank 0
+// alone writes output_dir (logs, checkpoints, the model) and evaluates. An error on any rank
+// ends every rank (naming it); a stalled collective ends the job after --ddp_timeout seconds.
+// Open MPI refuses to run as root without --allow-run-as-root (containers, CI).
+//
 // Exit status: 0 success (also after --stop_after_steps), 1 an error (bad file, ...), 2 a bad
 // command line, 3 training diverged (--max_consecutive_nonfinite steps in a row with a
 // non-finite loss or gradient norm; nothing new saved), 130 / 143 stopped by SIGINT / SIGTERM
 // (128 + the signal number) after saving a checkpoint.
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +33,7 @@
 #include "apps/flags.h"
 #include "data/predictions_io.h"
 #include "engine/bert_qa_model.h"
+#include "engine/comm/communicator.h"
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
 #include "engine/evaluator.h"
@@ -32,12 +42,17 @@
 #include "engine/logging/metrics_log.h"
 #include "engine/logging/progress.h"
 #include "engine/logging/tensorboard_writer.h"
+#include "engine/data_parallel.h"
 #include "engine/optimizer.h"
 #include "engine/signals.h"
 #include "engine/squad_job.h"
 #include "engine/trainer.h"
 #include "engine/training_state.h"
 #include "tokenizer/tokenizer.h"
+
+#ifdef BERT_HAVE_NCCL
+#include "engine/comm/nccl_communicator.h"
+#endif
 
 namespace bert {
 namespace {
@@ -52,6 +67,7 @@ struct TrainOptions {
   int32_t per_device_train_batch_size = 8, per_device_eval_batch_size = 8;
   double learning_rate = 5e-5, num_train_epochs = 3.0, warmup_ratio = 0.0, weight_decay = 0.0;
   double max_grad_norm = 1.0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
+  double ddp_timeout = 1800;
   int64_t max_steps = -1, warmup_steps = 0, logging_steps = 500, save_steps = 500, save_total_limit = -1;
   int64_t max_train_samples = -1, max_eval_samples = -1;
   int64_t max_consecutive_nonfinite = 10, stop_after_steps = -1;
@@ -62,8 +78,8 @@ struct TrainOptions {
 
 void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_string("model_name_or_path", &o->model_name_or_path,
-                "model directory: config.json + vocab.txt (+ model.safetensors; without it the "
-                "weights are initialised randomly)");
+                "model directory: config.json + vocab.txt or a SentencePiece spiece.model (+ "
+                "model.safetensors; without it the weights are initialised randomly)");
   p->add_string("train_file", &o->train_file, "SQuAD JSON to train on (with --do_train)");
   p->add_string("validation_file", &o->validation_file, "SQuAD JSON to evaluate on (with --do_eval)");
   p->add_string("output_dir", &o->output_dir, "where the model, checkpoints, logs and predictions go");
@@ -111,6 +127,9 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_bool("do_train", &o->do_train, "fine-tune on --train_file");
   p->add_bool("do_eval", &o->do_eval, "evaluate on --validation_file");
   p->add_bool("do_lower_case", &o->do_lower_case, "lower-case and strip accents (uncased models)");
+  p->add_double("ddp_timeout", &o->ddp_timeout,
+                "seconds a collective may take before a data-parallel run (mpirun) ends with an error "
+                "naming the rank; <= 0 waits forever");
 }
 
 void check_options(const TrainOptions& o, const FlagParser& parser) {
@@ -249,8 +268,9 @@ struct TrainingJob {
   const BertConfig* config;
   BertQaModel* model;
   const std::vector<Window>* windows;
-  MetricsLog* metrics;
-  TensorBoardWriter* tensorboard;
+  Communicator* comm;
+  MetricsLog* metrics;             // null on ranks other than 0
+  TensorBoardWriter* tensorboard;  // null on ranks other than 0
   std::string resume_dir;
   int argc;
   char** argv;
@@ -287,29 +307,42 @@ int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_d
   BertQaModel& model = *job.model;
   AdamWOptimizer optimizer(model, tc.optimizer);
   if (tc.save_steps > 0 || tc.stop_after_steps > 0) check_checkpointable(model.backend());
-  Trainer trainer(model, optimizer, tc);
-  if (!job.resume_dir.empty()) {
+  Communicator& comm = *job.comm;
+  const bool root = comm.is_root();
+  Trainer trainer(model, optimizer, tc, &comm);
+  if (!job.resume_dir.empty()) {  // every rank reads the same checkpoint (a shared filesystem)
     const TrainerState state = load_checkpoint(job.resume_dir, model, optimizer);
     trainer.resume(state, job.resume_dir);
-    std::fprintf(stderr, "[train] resuming from %s at step %lld\n", job.resume_dir.c_str(),
-                 static_cast<long long>(state.global_step));
+    if (root)
+      std::fprintf(stderr, "[train] resuming from %s at step %lld\n", job.resume_dir.c_str(),
+                   static_cast<long long>(state.global_step));
   }
-  const int64_t total = total_train_steps(tc, job.windows->size());
-  std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation, %lld steps, warmup %lld\n",
-               job.windows->size(), tc.batch_size, tc.gradient_accumulation_steps, static_cast<long long>(total),
-               static_cast<long long>(warmup_steps_for(tc, total)));
-  const std::string vocab = join_path(o.model_name_or_path, "vocab.txt");
+  const int64_t total = data_parallel_total_steps(tc, job.windows->size(), comm.world_size());
+  if (root) {
+    std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation%s, %lld steps, warmup %lld\n",
+                 job.windows->size(), tc.batch_size, tc.gradient_accumulation_steps,
+                 comm.world_size() > 1 ? (" x " + std::to_string(comm.world_size()) + " ranks (" + comm.name() + ")").c_str()
+                                       : "",
+                 static_cast<long long>(total), static_cast<long long>(warmup_steps_for(tc, total)));
+  }
+  const std::string vocab = find_vocab_file(o.model_name_or_path);  // vocab.txt or a SentencePiece model
   auto write_model = [&](const std::string& dir) {
     save_model_dir(dir, *job.config, model.parameters(), vocab, o.do_lower_case);
   };
   std::string last_checkpoint = job.resume_dir;
-  ProgressReporter progress(total, ProgressReporter::stderr_is_terminal());
+  ProgressReporter progress(total, root && ProgressReporter::stderr_is_terminal());
   TrainHooks hooks;
-  hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.metrics, job.tensorboard); };
-  hooks.on_checkpoint = [&](const TrainerState& state) {
-    last_checkpoint = save_checkpoint(o.output_dir, state, model, optimizer, write_model, o.save_total_limit);
-    std::fprintf(stderr, "[train] saved %s\n", last_checkpoint.c_str());
-  };
+  if (root) {  // the other ranks hold the same numbers: rank 0 alone logs and saves
+    hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.metrics, job.tensorboard); };
+    hooks.on_checkpoint = [&](const TrainerState& state) {
+      last_checkpoint = save_checkpoint(o.output_dir, state, model, optimizer, write_model, o.save_total_limit);
+      std::fprintf(stderr, "[train] saved %s\n", last_checkpoint.c_str());
+    };
+  } else {
+    hooks.on_checkpoint = [&](const TrainerState& state) {
+      last_checkpoint = join_path(o.output_dir, "checkpoint-" + std::to_string(state.global_step));
+    };
+  }
   hooks.stop_requested = [] { return stop_requested(); };
 
   install_stop_signal_handlers();
@@ -325,13 +358,16 @@ int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_d
   if (summary.outcome != TrainOutcome::kCompleted) {
     restore_default_signal_handlers();
     const bool by_signal = summary.outcome == TrainOutcome::kStopRequested;
-    std::fprintf(stderr, "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run:\n  %s\n",
+    if (root)
+      std::fprintf(stderr, "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run:\n  %s\n",
                  by_signal ? (std::string("stopped by ") + signal_name(stop_signal())).c_str()
                            : "stopped (--stop_after_steps)",
                  static_cast<long long>(summary.steps), static_cast<long long>(total), last_checkpoint.c_str(),
                  resume_command(job.argc, job.argv, last_checkpoint).c_str());
     return by_signal ? exit_status_for_signal(stop_signal()) : 0;
   }
+  restore_default_signal_handlers();
+  if (!root) return stop_requested() ? exit_status_for_signal(stop_signal()) : -1;
   write_model(o.output_dir);
   std::string results = "{\n    \"train_steps\": " + std::to_string(summary.steps) +
                         ",\n    \"train_loss\": " + format_python_float(summary.final_loss) +
@@ -342,7 +378,6 @@ int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_d
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                o.output_dir.c_str());
-  restore_default_signal_handlers();
   if (stop_requested()) {
     std::fprintf(stderr, "[train] %s received while finishing: the model is saved; evaluation skipped\n",
                  signal_name(stop_signal()));
@@ -351,24 +386,39 @@ int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_d
   return -1;
 }
 
-int run(int argc, char** argv) {
-  TrainOptions o;
-  FlagParser parser("train_squad", "Fine-tunes BERT for extractive question answering on SQuAD "
-                                   "(flags follow Hugging Face run_qa.py).");
-  register_flags(&parser, &o);
-  if (!parser.parse(argc, argv)) return 0;
-  check_options(o, parser);
-  make_directories(o.output_dir);
-  write_file_atomic(join_path(o.output_dir, ".write_test"), "");  // fail now, not after training
-  std::remove(join_path(o.output_dir, ".write_test").c_str());
+// Selects this process's GPU from the launcher's local rank before the CUDA backend exists
+// (mpirun: one GPU per process; its buffers and stream belong to the device current then).
+void select_device_for_rank(const TrainOptions& o) {
+  if (o.device == "cpu" || o.device == "cpu-double" || !launched_by_mpi()) return;
+#ifdef BERT_HAVE_NCCL
+  select_local_cuda_device();
+#endif
+}
+
+std::unique_ptr<Communicator> make_job_communicator(const TrainOptions& o, Backend& backend) {
+  CommOptions options;
+  options.timeout_seconds = o.ddp_timeout;
+  void* stream = backend.native_stream();
+  return make_communicator(options, stream != nullptr ? CommDevice::kCuda : CommDevice::kHost, stream);
+}
+
+int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int argc, char** argv) {
+  const bool root = comm.is_root();
+  if (root) {
+    make_directories(o.output_dir);
+    write_file_atomic(join_path(o.output_dir, ".write_test"), "");  // fail now, not after training
+    std::remove(join_path(o.output_dir, ".write_test").c_str());
+  }
 
   LoadedModel loaded = load_model_dir(o.model_name_or_path, static_cast<uint64_t>(o.seed));
-  for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
+  if (root)
+    for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
   const BertConfig& config = loaded.config;
   if (o.max_seq_length > config.max_position_embeddings)
     throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
                     "max_position_embeddings " + std::to_string(config.max_position_embeddings));
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.model_name_or_path, o.do_lower_case);
+  check_tokenizer_fits(tokenizer->vocab_size(), config, find_vocab_file(o.model_name_or_path));
 
   // The checkpoint to resume from is checked before the data is prepared, to fail fast.
   std::string resume_dir;
@@ -384,33 +434,39 @@ int run(int argc, char** argv) {
   PrepareOptions prepare;
   prepare.window = WindowConfig{o.max_seq_length, o.doc_stride};
   prepare.do_lower_case = o.do_lower_case;
+  prepare.quiet = !root;
   PreparedSquad train, eval;
   if (o.do_train) {
     prepare.max_samples = o.max_train_samples;
     prepare.cache_file = o.train_cache_file;
-    train = prepare_squad(o.train_file, *tokenizer, prepare, "train");
+    // Rank 0 writes the window cache (when it must) before the others read it.
+    if (root) train = prepare_squad(o.train_file, *tokenizer, prepare, "train");
+    if (!o.train_cache_file.empty()) comm.barrier();
+    if (!root) train = prepare_squad(o.train_file, *tokenizer, prepare, "train");
   }
-  if (o.do_eval) {
+  if (o.do_eval && root) {  // rank 0 alone evaluates
     prepare.max_samples = o.max_eval_samples;
     prepare.cache_file.clear();
     eval = prepare_squad(o.validation_file, *tokenizer, prepare, "eval");
   }
 
   if (!resume_dir.empty())  // before anything in output_dir changes
-    check_resume_compatible(resume_state, initial_trainer_state(make_train_config(o), train.windows), resume_dir);
+    check_resume_compatible(resume_state,
+                            initial_trainer_state(make_train_config(o), train.windows, comm.world_size()),
+                            resume_dir);
 
-  const std::unique_ptr<Backend> backend = make_backend(o.device);
   const int max_batch = std::max(o.do_train ? o.per_device_train_batch_size : 1,
                                  o.do_eval ? o.per_device_eval_batch_size : 1);
-  BertQaModel model(*backend, config, max_batch * o.max_seq_length, max_batch);
+  BertQaModel model(backend, config, max_batch * o.max_seq_length, max_batch);
   model.set_parameters(loaded.tensors);
   loaded.tensors.clear();
-  std::fprintf(stderr, "[model] %zu parameters on %s\n", model.layout().total(), backend->name().c_str());
+  broadcast_parameters(model, comm);  // replicas start bit-identical whatever each rank read
+  if (root) std::fprintf(stderr, "[model] %zu parameters on %s\n", model.layout().total(), backend.name().c_str());
 
   // Left-overs of earlier runs: temporaries of killed saves; with --overwrite_output_dir the
   // old checkpoints and log; when resuming, log lines after the checkpoint's step.
   const std::string metrics_path = join_path(o.output_dir, "trainer_log.jsonl");
-  if (o.do_train) {
+  if (o.do_train && root) {
     if (const int removed = remove_stale_temporaries(o.output_dir))
       std::fprintf(stderr, "[train] removed %d temporaries left in %s by an interrupted save\n", removed,
                    o.output_dir.c_str());
@@ -418,29 +474,60 @@ int run(int argc, char** argv) {
     truncate_metrics_log(metrics_path, resume_state.global_step);  // a fresh run keeps nothing (step 0)
   }
   // Metrics go to output_dir/trainer_log.jsonl and TensorBoard event files in output_dir/runs.
-  MetricsLog metrics(metrics_path);
-  TensorBoardWriter tensorboard(join_path(o.output_dir, "runs"));
+  std::unique_ptr<MetricsLog> metrics;
+  std::unique_ptr<TensorBoardWriter> tensorboard;
+  if (root) {
+    metrics = std::make_unique<MetricsLog>(metrics_path);
+    tensorboard = std::make_unique<TensorBoardWriter>(join_path(o.output_dir, "runs"));
+  }
+  // The other ranks must not resume or clear while rank 0 still reads output_dir's old state.
+  comm.barrier();
 
   int64_t total_train_steps_done = 0;
   if (o.do_train) {
-    const TrainingJob job{&config, &model, &train.windows, &metrics, &tensorboard, resume_dir, argc, argv};
+    const TrainingJob job{&config,           &model, &train.windows, &comm, metrics.get(),
+                          tensorboard.get(), resume_dir, argc,       argv};
     const int status = run_training(o, job, &total_train_steps_done);
     if (status >= 0) return status;
   }
 
-  if (o.do_eval) {
+  if (o.do_eval && root) {
     const EvalOutcome outcome = evaluate_model(model, eval.dataset, eval.windows, o.per_device_eval_batch_size,
                                                PostprocessConfig{o.n_best_size, o.max_answer_length});
     write_eval_outputs(o.output_dir, outcome, eval.windows.size());
     const int64_t step = o.do_train ? total_train_steps_done : 0;
-    metrics.write(step, {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1}});
-    tensorboard.add_scalars({{"eval/exact_match", outcome.scores.exact_match}, {"eval/f1", outcome.scores.f1}}, step);
+    metrics->write(step, {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1}});
+    tensorboard->add_scalars({{"eval/exact_match", outcome.scores.exact_match}, {"eval/f1", outcome.scores.f1}},
+                             step);
     std::fprintf(stderr, "[eval] %zu windows in %.1f s; predictions in %s\n", eval.windows.size(),
                  outcome.seconds, o.output_dir.c_str());
     std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(outcome.scores.exact_match).c_str(),
                 format_python_float(outcome.scores.f1).c_str());
   }
   return 0;
+}
+
+int run(int argc, char** argv) {
+  TrainOptions o;
+  FlagParser parser("train_squad", "Fine-tunes BERT for extractive question answering on SQuAD "
+                                   "(flags follow Hugging Face run_qa.py).");
+  register_flags(&parser, &o);
+  if (!parser.parse(argc, argv)) return 0;
+  check_options(o, parser);
+  select_device_for_rank(o);
+  const std::unique_ptr<Backend> backend = make_backend(o.device);
+  const std::unique_ptr<Communicator> comm = make_job_communicator(o, *backend);
+  if (comm->world_size() == 1) return run_job(o, *backend, *comm, argc, argv);
+  try {
+    return run_job(o, *backend, *comm, argc, argv);
+  } catch (const TrainingDiverged&) {
+    throw;  // every rank reads the same reduced numbers and stops at the same step
+  } catch (const FlagError&) {
+    throw;  // the same command line on every rank: each exits 2
+  } catch (const std::exception& e) {
+    // The other ranks may be inside a collective: end them all, naming this rank.
+    comm->abort(std::string("error: ") + e.what());
+  }
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include "engine/core/file_io.h"
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
+#include "kernels/attention_variants.h"
 #include "kernels/cuda_check.h"
 #include "kernels/device_buffer.h"
 #include "kernels/embedding.h"
@@ -138,23 +139,29 @@ void Bench::attention(const Batch& batch) {
   const std::string note = "4·ΣL²·H·D fwd, 2.5× bwd";
   for (const double p : {0.0, options_.dropout}) {
     const DropoutSpec spec = dropout_spec(p, 0, DropoutKind::kAttentionProbs);
-    char op[64];
-    std::snprintf(op, sizeof op, "attention (dropout %.2g)", p);
-    add(
-        batch.label, op, "fwd",
-        [&] {
-          attention_forward_cuda(ctx.data(), lse.data(), qkv.data(), cu.data(), shape, spec, timer_.stream());
-        },
-        flops, "TFLOP/s", note);
-    require_finite(ctx, "attention ctx");
-    add(
-        batch.label, op, "bwd",
-        [&] {
-          attention_backward_cuda(d_qkv.data(), d_ctx.data(), qkv.data(), ctx.data(), lse.data(), cu.data(),
-                                  shape, spec, ws, timer_.stream());
-        },
-        2.5 * flops, "TFLOP/s", note);
-    require_finite(d_qkv, "attention d_qkv");
+    // The plain rows time the default kernels (what training runs: BERT_ATTENTION_KERNEL);
+    // the "scalar" rows the fp32-FMA bf16 kernels, for comparison with the tensor-core ones.
+    for (const bool scalar : {false, true}) {
+      const AttentionImpl impl = scalar ? AttentionImpl::kScalar : default_attention_impl();
+      char op[64];
+      std::snprintf(op, sizeof op, "attention%s (dropout %.2g)", scalar ? " scalar" : "", p);
+      add(
+          batch.label, op, "fwd",
+          [&] {
+            attention_forward_cuda(ctx.data(), lse.data(), qkv.data(), cu.data(), shape, spec, timer_.stream(),
+                                   impl);
+          },
+          flops, "TFLOP/s", note);
+      require_finite(ctx, "attention ctx");
+      add(
+          batch.label, op, "bwd",
+          [&] {
+            attention_backward_cuda(d_qkv.data(), d_ctx.data(), qkv.data(), ctx.data(), lse.data(), cu.data(),
+                                    shape, spec, ws, timer_.stream(), impl);
+          },
+          2.5 * flops, "TFLOP/s", note);
+      require_finite(d_qkv, "attention d_qkv");
+    }
     if (p == options_.dropout) break;  // --dropout 0: one variant only
   }
 }

@@ -36,7 +36,8 @@ Tensor slice(const Tensor& whole, size_t offset, size_t count);
 // Roles decide a buffer's element type: activations in the compute type, master weights,
 // gradients and Adam moments in fp32 (or double), indices in int32. kStatistic is for what must
 // stay fp32 even when activations are bf16: LayerNorm mean/rstd, the attention log-sum-exp and
-// the per-sequence losses (the compute type on the CPU).
+// the per-sequence losses (the compute type on the CPU). kStepStats is the per-step statistics
+// tensor (StepStat below), kF64 on every backend.
 enum class BufferRole {
   kActivation,
   kMasterParam,
@@ -44,7 +45,20 @@ enum class BufferRole {
   kGradient,
   kOptimizerState,
   kIndex,
-  kStatistic
+  kStatistic,
+  kStepStats
+};
+
+// Per-step statistics kept in backend memory so a training step never waits for the device:
+// one kF64 tensor of kStepStatsCount elements, allocated with BufferRole::kStepStats (kF64 on
+// every backend). The host reads them when it wants to (stage_download/collect_download).
+enum StepStat : size_t {
+  kStepLossSum = 0,         // Σ weight·loss over the step's micro-batches (accumulate_loss)
+  kStepGradSumSquares = 1,  // Σ grad² (grad_norm_and_clip)
+  kStepClipScale = 2,       // the clipping factor applied to the gradients
+  kStepApplied = 3,         // 1 when loss and gradient norm are finite (the update runs), else 0
+  kStepUpdatesDone = 4,     // updates applied so far (the AdamW bias-correction step − 1)
+  kStepStatsCount = 8
 };
 
 class Backend {
@@ -59,12 +73,17 @@ class Backend {
   // ---- memory: allocated once up front, zero-filled, freed with the backend ----
   virtual Tensor allocate(size_t numel, BufferRole role) = 0;
   virtual void fill_zero(Tensor tensor) = 0;
+  // Floating-point uploads convert to dst's dtype; a kStepStats tensor takes them too (e.g. to
+  // restore kStepUpdatesDone on resume). Uploads never wait for the device to drain.
   virtual void upload(Tensor dst, const float* src, size_t count) = 0;       // converts
   virtual void upload(Tensor dst, const double* src, size_t count) = 0;      // converts
   virtual void upload(Tensor dst, const int32_t* src, size_t count) = 0;     // kIndex
-  virtual std::vector<double> download(const Tensor& src) = 0;               // converts
+  virtual std::vector<double> download(const Tensor& src) = 0;               // converts (synchronises)
   virtual void copy(Tensor dst, const Tensor& src) = 0;  // same count, converts dtype
   virtual void synchronize() = 0;
+  // The backend's native queue for libraries that must order work with it (NCCL): the CUDA
+  // backend's cudaStream_t; null for the CPU backends.
+  virtual void* native_stream() { return nullptr; }
 
   // ---- ops (see kernels/<op>.h for formulas and what is saved) ----
   // out = dropout(LayerNorm(word[ids] + position[pos] + type[types])); saves sum, mean, rstd.
@@ -123,6 +142,31 @@ class Backend {
   // AdamW on master weights; writes the working copy too when has_working_params().
   virtual void adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq,
                             const Tensor& grad, const AdamWHyper& hyper, double grad_scale) = 0;
+
+  // ---- device-resident step statistics (StepStat): no host synchronisation in a step ----
+  // stats[0..3] = 0; kStepUpdatesDone and the spare elements are kept.
+  virtual void step_stats_begin(Tensor stats) = 0;
+  // stats[kStepLossSum] += weight · Σ losses[0..count) (losses: the kStatistic per-sequence loss
+  // buffer), summed in double in index order.
+  virtual void accumulate_loss(Tensor stats, const Tensor& losses, size_t count, double weight) = 0;
+  // stats[1] = Σ grads² (double), stats[2] = max_norm > 0 ? min(1, max_norm / (sqrt(stats[1]) + 1e-6)) : 1,
+  // stats[3] = (isfinite(stats[0]) && isfinite(stats[1])) ? 1 : 0.
+  virtual void grad_norm_and_clip(Tensor stats, const Tensor& grads, double max_norm) = 0;
+  // AdamW driven by stats: does nothing when stats[3] == 0 (neither decay nor moments change);
+  // otherwise grad scale = stats[2] and the bias-correction step = stats[kStepUpdatesDone] + 1
+  // (hyper.step is ignored). Same math as the grad_scale overload.
+  virtual void adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq,
+                            const Tensor& grad, const AdamWHyper& hyper, const Tensor& stats) = 0;
+  // stats[kStepUpdatesDone] += stats[kStepApplied].
+  virtual void step_stats_end(Tensor stats) = 0;
+
+  // Asynchronous readback: stage_download queues a copy of src (kF64, at most
+  // kMaxStagedDownload elements) into pinned host memory and returns at once; collect_download
+  // waits for that copy only and returns the values. One staged download at a time (staging
+  // while one is pending, or collecting with none pending, throws BertError).
+  static constexpr size_t kMaxStagedDownload = 64;
+  virtual void stage_download(const Tensor& src) = 0;
+  virtual std::vector<double> collect_download() = 0;
 };
 
 // "cpu" (float), "cpu-double" (the double-precision oracle), "cuda".

@@ -155,6 +155,22 @@ DropoutSpec BertQaModel::dropout_spec(const PassContext& context, int layer, Dro
 }
 
 double BertQaModel::forward(const PassContext& context, bool with_loss) {
+  run_forward(context, with_loss);
+  if (!with_loss) return std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> losses = backend_.download(slice(losses_, 0, size_t(batch_) * 2));
+  double total = 0;
+  for (double value : losses) total += value;
+  return total / (2.0 * batch_);
+}
+
+void BertQaModel::forward_train(const PassContext& context, Tensor step_stats, double loss_weight) {
+  run_forward(context, true);
+  // The batch's mean loss is Σ (start + end losses) / (2 · batch).
+  backend_.accumulate_loss(step_stats, slice(losses_, 0, size_t(batch_) * 2), size_t(batch_) * 2,
+                           loss_weight / (2.0 * batch_));
+}
+
+void BertQaModel::run_forward(const PassContext& context, bool with_loss) {
   BERT_CHECK(tokens_ > 0, "forward before load_batch");
   const int H = config_.hidden_size, F = config_.intermediate_size, heads = config_.num_attention_heads;
   const float eps = config_.layer_norm_eps;
@@ -198,16 +214,15 @@ double BertQaModel::forward(const PassContext& context, bool with_loss) {
   backend_.matmul_forward(rows(logits_, 2), rows(layer_outputs_.back(), H), param("qa_outputs.weight"),
                           param("qa_outputs.bias"), T, H, 2);
   have_loss_ = with_loss;
-  if (!with_loss) return std::numeric_limits<double>::quiet_NaN();
+  if (!with_loss) return;
   backend_.qa_loss(rows(d_logits_, 2), slice(losses_, 0, size_t(batch_) * 2), rows(logits_, 2),
                    cu_seqlens_, start_positions_, end_positions_, batch_, context.loss_scale);
-  const std::vector<double> losses = backend_.download(slice(losses_, 0, size_t(batch_) * 2));
-  double total = 0;
-  for (double value : losses) total += value;
-  return total / (2.0 * batch_);
 }
 
-void BertQaModel::backward(const PassContext& context) {
+void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit_done) {
+  auto unit_done = [&on_unit_done](int unit) {
+    if (on_unit_done) on_unit_done(unit);
+  };
   BERT_CHECK(have_loss_, "backward needs a forward with the loss first");
   const int H = config_.hidden_size, F = config_.intermediate_size, heads = config_.num_attention_heads;
   const int T = tokens_;
@@ -217,6 +232,7 @@ void BertQaModel::backward(const PassContext& context) {
   backend_.matmul_backward(d_x, grad("qa_outputs.weight"), grad("qa_outputs.bias"), rows(d_logits_, 2),
                            rows(layer_outputs_.back(), H), param("qa_outputs.weight"), T, H, 2,
                            Accumulate::kOverwrite);
+  unit_done(config_.num_hidden_layers + 1);
   for (int l = config_.num_hidden_layers - 1; l >= 0; --l) {
     LayerActivations& a = layers_[l];
     // d_x holds d(layer output). FFN block: x' = LN(h + dropout(f·W2ᵀ + b2)).
@@ -253,6 +269,7 @@ void BertQaModel::backward(const PassContext& context) {
                              grad_at(layout_.qkv_bias_offset(l), size_t(3) * H), rows(d_qkv_, 3 * H),
                              rows(a.input, H), param_at(layout_.qkv_weight_offset(l), size_t(3) * H * H), T,
                              H, 3 * H, Accumulate::kAdd);
+    unit_done(l + 1);
   }
   backend_.embeddings_backward(grad("bert.embeddings.word_embeddings.weight"),
                                grad("bert.embeddings.position_embeddings.weight"),
@@ -261,6 +278,7 @@ void BertQaModel::backward(const PassContext& context) {
                                d_x, rows(emb_sum_, H), rows(emb_mean_, 1), rows(emb_rstd_, 1),
                                param("bert.embeddings.LayerNorm.weight"), input_ids_, token_type_ids_,
                                position_ids_, T, H, dropout_spec(context, -1, DropoutKind::kEmbeddings));
+  unit_done(0);
 }
 
 std::vector<double> BertQaModel::logits() { return backend_.download(rows(logits_, 2)); }

@@ -10,6 +10,7 @@
 // h, the GELU input and output. Dropout masks are regenerated, never stored.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,9 +55,19 @@ class BertQaModel {
   void load_batch(const PackedBatch& batch);
   // Computes logits; with labels (`with_loss`), also the loss and d_logits. Returns the mean
   // loss (NaN when with_loss is false).
+  // Downloads the losses, so it waits for the device: for evaluation and tests.
   double forward(const PassContext& context, bool with_loss);
+  // The training forward: computes the loss and d_logits and adds loss_weight × (the batch's
+  // mean loss) into step_stats[kStepLossSum] on the backend, without waiting for the device.
+  void forward_train(const PassContext& context, Tensor step_stats, double loss_weight);
+
+  // Backward stages in the order gradient_segments (engine/data_parallel.h) numbers them:
+  // unit num_layers + 1 = the QA head, l + 1 = encoder layer l, 0 = the embeddings. Backward
+  // calls on_unit_done(unit) as soon as the unit's parameter gradients are final (queued on
+  // the backend), highest unit first, so their all-reduce can start while backward goes on.
+  using UnitDoneFn = std::function<void(int unit)>;
   // Accumulates parameter gradients of the last forward's loss (forward with_loss first).
-  void backward(const PassContext& context);
+  void backward(const PassContext& context, const UnitDoneFn& on_unit_done = nullptr);
 
   std::vector<double> logits();              // [tokens, 2] of the last forward
   std::vector<double> hidden_state(int index);  // [tokens, H]: 0 = embeddings, l = layer l output
@@ -75,6 +86,7 @@ class BertQaModel {
     Tensor qkv, ctx, lse, attn_sum, attn_mean, attn_rstd, hidden, ffn_pre, ffn_act, out_sum,
         out_mean, out_rstd;
   };
+  void run_forward(const PassContext& context, bool with_loss);  // queues everything, reads nothing
   Tensor param(const std::string& name) const;      // working copy slice
   Tensor grad(const std::string& name) const;       // gradient slice
   Tensor param_at(size_t offset, size_t count) const;

@@ -2,6 +2,7 @@
 // trainer for machines without a GPU) or double (the oracle the golden test and the GPU
 // tests compare against). Master and working weights are the same memory.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -28,6 +29,7 @@ class CpuBackend final : public Backend {
  public:
   std::string name() const override { return std::is_same_v<T, double> ? "cpu-double" : "cpu"; }
   ScalarType dtype_for(BufferRole role) const override {
+    if (role == BufferRole::kStepStats) return ScalarType::kF64;
     return role == BufferRole::kIndex ? ScalarType::kI32 : kComputeType<T>;
   }
   bool has_working_params() const override { return false; }
@@ -54,6 +56,10 @@ class CpuBackend final : public Backend {
   std::vector<double> download(const Tensor& src) override {
     if (src.dtype == ScalarType::kI32) {
       const int32_t* values = static_cast<const int32_t*>(src.data);
+      return std::vector<double>(values, values + src.numel);
+    }
+    if (src.dtype == ScalarType::kF64) {
+      const double* values = static_cast<const double*>(src.data);
       return std::vector<double>(values, values + src.numel);
     }
     const T* values = as(src);
@@ -160,12 +166,63 @@ class CpuBackend final : public Backend {
     adamw_update_ref(as(master), as(exp_avg), as(exp_avg_sq), as(grad), master.numel, hyper, grad_scale);
   }
 
+  void step_stats_begin(Tensor stats) override {
+    double* s = step_stats(stats);
+    std::fill(s, s + kStepUpdatesDone, 0.0);
+  }
+  void accumulate_loss(Tensor stats, const Tensor& losses, size_t count, double weight) override {
+    BERT_CHECK(count <= losses.numel, "accumulate_loss: " + std::to_string(count) + " losses of " +
+                                          std::to_string(losses.numel));
+    const T* values = as(losses);
+    double sum = 0;
+    for (size_t i = 0; i < count; ++i) sum += static_cast<double>(values[i]);
+    step_stats(stats)[kStepLossSum] += weight * sum;
+  }
+  void grad_norm_and_clip(Tensor stats, const Tensor& grads, double max_norm) override {
+    double* s = step_stats(stats);
+    s[kStepGradSumSquares] = sum_squares_ref(as(grads), grads.numel);
+    s[kStepClipScale] = clip_scale_from_sum_squares(s[kStepGradSumSquares], max_norm);
+    s[kStepApplied] = std::isfinite(s[kStepLossSum]) && std::isfinite(s[kStepGradSumSquares]) ? 1.0 : 0.0;
+  }
+  void adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq, const Tensor& grad,
+                    const AdamWHyper& hyper, const Tensor& stats) override {
+    const double* s = step_stats(stats);
+    if (s[kStepApplied] == 0.0) return;
+    AdamWHyper stepped = hyper;
+    stepped.step = static_cast<int64_t>(s[kStepUpdatesDone]) + 1;
+    adamw_update(master, working, exp_avg, exp_avg_sq, grad, stepped, s[kStepClipScale]);
+  }
+  void step_stats_end(Tensor stats) override {
+    double* s = step_stats(stats);
+    s[kStepUpdatesDone] += s[kStepApplied];
+  }
+  void stage_download(const Tensor& src) override {
+    BERT_CHECK(!staged_pending_, "stage_download: a staged download is still pending");
+    BERT_CHECK(src.dtype == ScalarType::kF64 && src.numel <= kMaxStagedDownload,
+               std::string("stage_download: expected a f64 tensor of at most ") +
+                   std::to_string(kMaxStagedDownload) + " elements, got a " + scalar_name(src.dtype) +
+                   " tensor of " + std::to_string(src.numel));
+    const double* values = static_cast<const double*>(src.data);
+    staged_.assign(values, values + src.numel);
+    staged_pending_ = true;
+  }
+  std::vector<double> collect_download() override {
+    BERT_CHECK(staged_pending_, "collect_download: nothing staged");
+    staged_pending_ = false;
+    return staged_;
+  }
+
  private:
   static T* as(const Tensor& tensor) {
     BERT_CHECK(tensor.dtype == kComputeType<T>, std::string("expected a ") +
                                                     scalar_name(kComputeType<T>) + " tensor, got " +
                                                     scalar_name(tensor.dtype));
     return static_cast<T*>(tensor.data);
+  }
+  static double* step_stats(const Tensor& tensor) {
+    BERT_CHECK(tensor.dtype == ScalarType::kF64 && tensor.numel >= kStepStatsCount,
+               "expected a kStepStats tensor (f64, " + std::to_string(kStepStatsCount) + " elements)");
+    return static_cast<double*>(tensor.data);
   }
   static const int32_t* ids(const Tensor& tensor) {
     BERT_CHECK(tensor.dtype == ScalarType::kI32, "expected an index tensor");
@@ -175,12 +232,19 @@ class CpuBackend final : public Backend {
   void convert_in(Tensor dst, const Source* src, size_t count) {
     BERT_CHECK(count <= dst.numel, "upload of " + std::to_string(count) + " values into " +
                                        std::to_string(dst.numel));
+    if (dst.dtype == ScalarType::kF64 && kComputeType<T> != ScalarType::kF64) {  // step statistics
+      double* out = static_cast<double*>(dst.data);
+      for (size_t i = 0; i < count; ++i) out[i] = static_cast<double>(src[i]);
+      return;
+    }
     T* out = as(dst);
     for (size_t i = 0; i < count; ++i) out[i] = static_cast<T>(src[i]);
   }
 
   std::vector<std::unique_ptr<void, decltype(&std::free)>> buffers_;
   std::vector<T> scratch_a_, scratch_b_;  // backward temporaries, grown once to the largest use
+  std::vector<double> staged_;            // stage_download's copy
+  bool staged_pending_ = false;
 };
 
 }  // namespace

@@ -143,6 +143,35 @@ UpdateStats data_parallel_step(AdamWOptimizer& optimizer, Communicator& comm, do
   return stats;
 }
 
+GradientReducer::GradientReducer(BertQaModel& model, Communicator& comm, size_t bucket_bytes)
+    : model_(model), comm_(comm) {
+  check_memory(model, comm);
+  buckets_ = plan_gradient_buckets(gradient_segments(model.layout(), model.config().num_hidden_layers),
+                                   bucket_bytes, scalar_size(model.gradients_flat().dtype));
+}
+
+BertQaModel::UnitDoneFn GradientReducer::unit_done() {
+  // Backward finishes units from the top down, so bucket i (units [first, last], launched in
+  // order) is complete once unit `first` is.
+  return [this](int unit) {
+    size_t end = launched_;
+    while (end < buckets_.size() && buckets_[end].first_unit >= unit) ++end;
+    launch_through(end);
+  };
+}
+
+void GradientReducer::launch_through(size_t end) {
+  for (; launched_ < end; ++launched_)
+    for (const GradientRange& range : buckets_[launched_].ranges)
+      comm_.all_reduce_sum_async(slice(model_.gradients_flat(), range.offset, range.count));
+}
+
+void GradientReducer::finish() {
+  launch_through(buckets_.size());
+  comm_.wait_all();
+  launched_ = 0;
+}
+
 std::vector<GradientSegment> gradient_segments(const ParamLayout& layout, int num_layers) {
   static const std::string kLayerPrefix = "bert.encoder.layer.";
   std::vector<GradientSegment> segments;

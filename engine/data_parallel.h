@@ -118,6 +118,26 @@ bool any_rank(Communicator& comm, bool flag);
 // aborted (comm.abort) naming the rank instead.
 UpdateStats data_parallel_step(AdamWOptimizer& optimizer, Communicator& comm, double learning_rate);
 
+// Overlaps the gradient all-reduce with backward: pass unit_done() to the step's last
+// backward; each bucket (plan_gradient_buckets over gradient_segments) is launched with
+// comm.all_reduce_sum_async as soon as backward has finished all of its units, in bucket order
+// on every rank. finish() launches what was not launched (a rank whose last micro-batch was
+// empty runs no backward) and completes every reduction (comm.wait_all) before the update.
+class GradientReducer {
+ public:
+  GradientReducer(BertQaModel& model, Communicator& comm, size_t bucket_bytes = kDefaultBucketBytes);
+  BertQaModel::UnitDoneFn unit_done();
+  void finish();
+  size_t bucket_count() const { return buckets_.size(); }
+
+ private:
+  void launch_through(size_t end);  // launches buckets [launched_, end)
+  BertQaModel& model_;
+  Communicator& comm_;
+  std::vector<GradientBucket> buckets_;
+  size_t launched_ = 0;
+};
+
 // Segments of the model's gradient buffer for plan_gradient_buckets: unit 0 = embeddings,
 // l + 1 = encoder layer l, num_layers + 1 = the QA head (the order backward finishes them in
 // reverse).

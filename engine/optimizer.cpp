@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+
+#include "engine/core/error.h"
 
 namespace bert {
 
@@ -17,6 +20,51 @@ AdamWOptimizer::AdamWOptimizer(BertQaModel& model, const OptimizerConfig& config
   Backend& backend = model.backend();
   exp_avg_ = backend.allocate(model.layout().total(), BufferRole::kOptimizerState);
   exp_avg_sq_ = backend.allocate(model.layout().total(), BufferRole::kOptimizerState);
+  step_stats_ = backend.allocate(kStepStatsCount, BufferRole::kStepStats);
+}
+
+AdamWHyper AdamWOptimizer::hyper(double learning_rate, bool decayed) const {
+  AdamWHyper hyper;
+  hyper.learning_rate = learning_rate;
+  hyper.beta1 = config_.beta1;
+  hyper.beta2 = config_.beta2;
+  hyper.eps = config_.eps;
+  hyper.weight_decay = decayed ? config_.weight_decay : 0.0;
+  hyper.step = steps_done_ + 1;
+  return hyper;
+}
+
+void AdamWOptimizer::set_steps_done(int64_t steps) {
+  steps_done_ = steps;
+  const double count = static_cast<double>(steps);
+  model_.backend().upload(slice(step_stats_, kStepUpdatesDone, 1), &count, 1);
+}
+
+void AdamWOptimizer::begin_step() { model_.backend().step_stats_begin(step_stats_); }
+
+void AdamWOptimizer::step_on_device(double learning_rate) {
+  Backend& backend = model_.backend();
+  backend.grad_norm_and_clip(step_stats_, model_.gradients_flat(), config_.max_grad_norm);
+  const size_t decay = model_.layout().decay_count(), total = model_.layout().total();
+  for (const bool decayed : {true, false}) {
+    const size_t begin = decayed ? 0 : decay, count = decayed ? decay : total - decay;
+    if (count == 0) continue;
+    backend.adamw_update(slice(model_.master_params(), begin, count), slice(model_.working_params(), begin, count),
+                         slice(exp_avg_, begin, count), slice(exp_avg_sq_, begin, count),
+                         slice(model_.gradients_flat(), begin, count), hyper(learning_rate, decayed), step_stats_);
+  }
+  backend.step_stats_end(step_stats_);
+}
+
+UpdateStats AdamWOptimizer::read_step_stats(const std::vector<double>& values, double learning_rate) {
+  BERT_CHECK(values.size() >= kStepStatsCount, "step statistics: expected " + std::to_string(kStepStatsCount) +
+                                                   " values, got " + std::to_string(values.size()));
+  UpdateStats stats;
+  stats.learning_rate = learning_rate;
+  stats.grad_norm = std::sqrt(values[kStepGradSumSquares]);
+  stats.applied = values[kStepApplied] > 0.5;
+  steps_done_ = static_cast<int64_t>(values[kStepUpdatesDone]);
+  return stats;
 }
 
 double AdamWOptimizer::grad_norm() {
@@ -34,24 +82,17 @@ UpdateStats AdamWOptimizer::step(double learning_rate) {
   double scale = 1.0;
   if (config_.max_grad_norm > 0) scale = std::min(1.0, config_.max_grad_norm / (stats.grad_norm + 1e-6));
 
-  AdamWHyper hyper;
-  hyper.learning_rate = learning_rate;
-  hyper.beta1 = config_.beta1;
-  hyper.beta2 = config_.beta2;
-  hyper.eps = config_.eps;
-  hyper.step = steps_done_ + 1;
   const size_t decay = model_.layout().decay_count(), total = model_.layout().total();
   Backend& backend = model_.backend();
   for (const bool decayed : {true, false}) {
     const size_t begin = decayed ? 0 : decay, count = decayed ? decay : total - decay;
     if (count == 0) continue;
-    hyper.weight_decay = decayed ? config_.weight_decay : 0.0;
     backend.adamw_update(slice(model_.master_params(), begin, count),
                          slice(model_.working_params(), begin, count), slice(exp_avg_, begin, count),
                          slice(exp_avg_sq_, begin, count), slice(model_.gradients_flat(), begin, count),
-                         hyper, scale);
+                         hyper(learning_rate, decayed), scale);
   }
-  ++steps_done_;
+  set_steps_done(steps_done_ + 1);  // the device path's count stays in step
   return stats;
 }
 

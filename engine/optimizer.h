@@ -32,19 +32,35 @@ class AdamWOptimizer {
   AdamWOptimizer(BertQaModel& model, const OptimizerConfig& config);
 
   // One update with the given learning rate from the gradients accumulated in the model.
-  // A non-finite gradient norm skips the update (the step count does not advance).
+  // A non-finite gradient norm skips the update (the step count does not advance). Reads the
+  // norm on the host (waits for the device): the oracle of the device path below.
   UpdateStats step(double learning_rate);
   double grad_norm();  // global L2 norm of the current gradients
 
+  // ---- the same update without waiting for the device (the trainer's path) ----
+  // Per-step statistics on the backend (engine/backend.h StepStat): the step's loss, the
+  // gradient norm, the clipping factor, whether the update applied and the update count.
+  Tensor step_stats() const { return step_stats_; }
+  // Zeroes the step's loss and norm (before its first forward_train).
+  void begin_step();
+  // Queues norm + clipping + the non-finite decision (a non-finite loss or norm skips the
+  // update, on the device) + AdamW + the update count.
+  void step_on_device(double learning_rate);
+  // UpdateStats of a step from the values of step_stats() read back after step_on_device;
+  // also records the update count in steps_done().
+  UpdateStats read_step_stats(const std::vector<double>& values, double learning_rate);
+
   int64_t steps_done() const { return steps_done_; }
-  void set_steps_done(int64_t steps) { steps_done_ = steps; }
+  // Sets the update count on the host and on the device (resuming from a checkpoint).
+  void set_steps_done(int64_t steps);
   Tensor exp_avg() const { return exp_avg_; }
   Tensor exp_avg_sq() const { return exp_avg_sq_; }
 
  private:
   BertQaModel& model_;
   OptimizerConfig config_;
-  Tensor exp_avg_, exp_avg_sq_;
+  AdamWHyper hyper(double learning_rate, bool decayed) const;
+  Tensor exp_avg_, exp_avg_sq_, step_stats_;
   int64_t steps_done_ = 0;
 };
 

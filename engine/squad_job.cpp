@@ -41,7 +41,8 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
     tokens += window.input_ids.size();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::fprintf(stderr,
+  if (!options.quiet)
+    std::fprintf(stderr,
                "[%s] %s: %zu questions -> %zu windows (%zu with the answer inside, mean %.1f tokens)%s in %.2f s\n",
                label.c_str(), path.c_str(), out.dataset.examples.size(), out.windows.size(), labelled,
                out.windows.empty() ? 0.0 : double(tokens) / out.windows.size(),

@@ -27,6 +27,7 @@ struct PrepareOptions {
   bool do_lower_case = true;
   int64_t max_samples = -1;  // > 0: the first N examples, then at most N windows (run_qa.py's rule)
   std::string cache_file;    // optional: read windows from it when its key matches, else write it
+  bool quiet = false;        // no summary line (ranks other than 0 of a data-parallel run)
 };
 
 // Reads the file, windows it (or loads the cache) and logs counts and timing to stderr with

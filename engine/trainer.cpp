@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <future>
 #include <limits>
+#include <optional>
 #include <random>
 
 #include "engine/core/error.h"
+#include "engine/data_parallel.h"
 #include "engine/packed_batch.h"
 
 namespace bert {
@@ -40,13 +42,13 @@ std::vector<size_t> epoch_order(size_t count, uint64_t seed, int64_t epoch) {
   return order;
 }
 
-TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows) {
+TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows, int world_size) {
   TrainerState state;
   state.seed = config.seed;
-  state.total_steps = total_train_steps(config, windows.size());
+  state.total_steps = data_parallel_total_steps(config, windows.size(), world_size);
   state.warmup_steps = warmup_steps_for(config, state.total_steps);
   state.learning_rate = config.optimizer.learning_rate;
-  state.batch_size = config.batch_size;
+  state.batch_size = config.batch_size * world_size;
   state.gradient_accumulation_steps = config.gradient_accumulation_steps;
   state.num_windows = windows.size();
   state.data_fingerprint = windows_fingerprint(windows);
@@ -55,81 +57,64 @@ TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<
 
 namespace {
 
-// A micro-batch and where the data stream stands once it is consumed.
-struct StreamBatch {
-  PackedBatch batch;
-  DataPosition after;
-};
-
-// Micro-batches in visiting order from any position: epoch after epoch, each a fresh shuffle.
-// Everything it yields follows from (seed, position), which is what makes a resumed stream
-// continue exactly where the checkpointed one stood.
-class BatchStream {
- public:
-  BatchStream(const std::vector<Window>& windows, int batch_size, uint64_t seed, DataPosition start)
-      : windows_(windows), batch_size_(batch_size), seed_(seed), position_(start) {}
-
-  StreamBatch next() {
-    const int64_t count = static_cast<int64_t>(windows_.size());
-    if (position_.index >= count) {
-      ++position_.epoch;
-      position_.index = 0;
-    }
-    if (order_epoch_ != position_.epoch) {
-      order_ = epoch_order(windows_.size(), seed_, position_.epoch);
-      order_epoch_ = position_.epoch;
-    }
-    const int64_t end = std::min(count, position_.index + batch_size_);
-    std::vector<const Window*> members;
-    for (int64_t i = position_.index; i < end; ++i) members.push_back(&windows_[order_[i]]);
-    position_.index = end;
-    return {pack_windows(members), position_};
-  }
-
- private:
-  const std::vector<Window>& windows_;
-  int64_t batch_size_;
-  uint64_t seed_;
-  DataPosition position_;
-  std::vector<size_t> order_;
-  int64_t order_epoch_ = -1;
-};
-
 double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+// Where the data stream stands once `micro` is consumed (the checkpoint's DataPosition).
+DataPosition position_after(const RankMicroBatch& micro, size_t global_batch_windows, size_t num_windows) {
+  const size_t end = std::min(num_windows, (micro.global_batch + 1) * global_batch_windows);
+  return DataPosition{micro.epoch, static_cast<int64_t>(end)};
+}
+
+// The global micro-batches consumed before `position` (for RankBatchStream::seek).
+uint64_t micro_batches_before(const DataPosition& position, size_t global_batch_windows, size_t batches_per_epoch) {
+  const uint64_t in_epoch = (static_cast<uint64_t>(position.index) + global_batch_windows - 1) / global_batch_windows;
+  return static_cast<uint64_t>(position.epoch) * batches_per_epoch + in_epoch;
+}
+
 }  // namespace
 
-// Packs the next batch on a host thread while the current one computes. The prefetched batch
-// is never part of the trainer's state: the position recorded is the one after the batch the
-// model consumed, so a checkpoint taken now resumes with the batch that was being prefetched.
+// Packs the next micro-batch on a host thread while the current one computes. The prefetched
+// batch is never part of the trainer's state: the position recorded is the one after the batch
+// the model consumed, so a checkpoint taken now resumes with the batch that was being prefetched.
 class Trainer::BatchPrefetcher {
  public:
-  BatchPrefetcher(const std::vector<Window>& windows, int batch_size, uint64_t seed, DataPosition start)
-      : stream_(windows, batch_size, seed, start) {
+  BatchPrefetcher(const std::vector<Window>& windows, int batch_size, uint64_t seed, int world_size, int rank,
+                  DataPosition start)
+      : stream_(windows, batch_size, seed, world_size, rank) {
+    stream_.seek(micro_batches_before(start, size_t(batch_size) * size_t(world_size),
+                                      global_batches_per_epoch(windows.size(), batch_size, world_size)));
     prefetch();
   }
   ~BatchPrefetcher() {
     if (upcoming_.valid()) upcoming_.wait();
   }
-  StreamBatch next() {
-    StreamBatch out = upcoming_.get();
+  RankMicroBatch next() {
+    RankMicroBatch out = upcoming_.get();
     prefetch();
     return out;
   }
 
  private:
   void prefetch() { upcoming_ = std::async(std::launch::async, [this] { return stream_.next(); }); }
-  BatchStream stream_;
-  std::future<StreamBatch> upcoming_;
+  RankBatchStream stream_;
+  std::future<RankMicroBatch> upcoming_;
 };
 
-Trainer::Trainer(BertQaModel& model, AdamWOptimizer& optimizer, const TrainConfig& config)
-    : model_(model), optimizer_(optimizer), config_(config) {
+Trainer::Trainer(BertQaModel& model, AdamWOptimizer& optimizer, const TrainConfig& config, Communicator* comm)
+    : model_(model), optimizer_(optimizer), config_(config), comm_(comm) {
   if (config.batch_size <= 0) throw InputError("--per_device_train_batch_size must be positive");
   if (config.gradient_accumulation_steps <= 0) throw InputError("--gradient_accumulation_steps must be positive");
+  if (comm_ != nullptr) {
+    world_size_ = comm_->world_size();
+    rank_ = comm_->rank();
+  }
+  if (world_size_ > 1 && config.overlap_gradient_reduction)
+    reducer_ = std::make_unique<GradientReducer>(model_, *comm_, config.bucket_bytes);
 }
+
+Trainer::~Trainer() = default;
 
 void Trainer::resume(const TrainerState& state, const std::string& source) {
   state_ = state;
@@ -138,45 +123,55 @@ void Trainer::resume(const TrainerState& state, const std::string& source) {
   optimizer_.set_steps_done(state.optimizer_steps);
 }
 
-double Trainer::accumulate_gradients(BatchPrefetcher& batches, int64_t* windows_seen, TrainSummary* summary) {
+// What the host knows of a queued step before its statistics come back.
+struct Trainer::QueuedStep {
+  int64_t step = 0;          // the global step it completes (1-based)
+  double learning_rate = 0;
+  int64_t windows = 0;       // global windows it trained on
+};
+
+int64_t Trainer::accumulate_gradients(BatchPrefetcher& batches) {
   model_.zero_gradients();
-  double step_loss = 0;
-  for (int micro = 0; micro < config_.gradient_accumulation_steps; ++micro) {
-    // The per-step data slice: the next batch_size windows of the epoch order. (Data
-    // parallelism takes this rank's part of the global batch here instead.)
-    const StreamBatch next = batches.next();
-    model_.load_batch(next.batch);
-    PassContext context;
-    context.training = true;
-    context.seed = config_.seed;
-    context.micro_step = state_.micro_step++;
-    context.loss_scale = 1.0 / config_.gradient_accumulation_steps;
-    const double loss = model_.forward(context, true);
-    model_.backward(context);
-    state_.data = next.after;
-    if (summary->step_losses.empty() && micro == 0) summary->first_loss = loss;
-    step_loss += loss / config_.gradient_accumulation_steps;
-    *windows_seen += next.batch.batch();
+  optimizer_.begin_step();
+  const int accumulation = config_.gradient_accumulation_steps;
+  const size_t global_batch = size_t(config_.batch_size) * size_t(world_size_);
+  int64_t windows = 0;
+  for (int micro = 0; micro < accumulation; ++micro) {
+    // This rank's slice of the next global micro-batch; a rank may get none at an epoch's end
+    // and then still joins the collectives below with zero gradients.
+    const RankMicroBatch next = batches.next();
+    const PassContext context = rank_pass_context(next, config_.seed, state_.micro_step++, accumulation);
+    if (!next.empty()) {
+      model_.load_batch(next.batch);
+      model_.forward_train(context, optimizer_.step_stats(), next.loss_weight / accumulation);
+      const bool last = micro + 1 == accumulation;
+      model_.backward(context, last && reducer_ ? reducer_->unit_done() : BertQaModel::UnitDoneFn());
+    }
+    state_.data = position_after(next, global_batch, state_.num_windows);
+    windows += static_cast<int64_t>(next.global_windows);
   }
-  return step_loss;
+  return windows;
 }
 
-void Trainer::reduce_gradients(double* step_loss) {
-  // One process holds the whole step's gradients and loss. Data parallelism sums
-  // model_.gradients_flat() and the loss over ranks here, so that the update and the
-  // non-finite decision below are the same on every rank.
-  (void)step_loss;
+void Trainer::reduce_gradients() {
+  // Every rank ends the step with the sum over ranks of the gradients (each rank's loss scale
+  // already holds its share of the global mean) and of the loss, so the norm, the skip
+  // decision and the update are the same everywhere.
+  if (world_size_ == 1) return;
+  if (reducer_) reducer_->finish();
+  else all_reduce_gradients(model_, *comm_);
+  comm_->all_reduce_sum(slice(optimizer_.step_stats(), kStepLossSum, 1));
 }
 
-UpdateStats Trainer::apply_update(double step_loss, double learning_rate) {
-  // The optimizer itself skips a non-finite gradient norm; a non-finite loss is skipped here
-  // (its gradients are meaningless even where their norm happens to be finite).
-  if (std::isfinite(step_loss)) return optimizer_.step(learning_rate);
-  UpdateStats stats;
-  stats.learning_rate = learning_rate;
-  stats.grad_norm = optimizer_.grad_norm();
-  stats.applied = false;
-  return stats;
+Trainer::QueuedStep Trainer::queue_step(BatchPrefetcher& batches, int64_t steps_before) {
+  QueuedStep queued;
+  queued.step = steps_before + 1;
+  queued.windows = accumulate_gradients(batches);
+  reduce_gradients();
+  queued.learning_rate =
+      linear_schedule_lr(config_.optimizer.learning_rate, steps_before, state_.warmup_steps, state_.total_steps);
+  optimizer_.step_on_device(queued.learning_rate);
+  return queued;
 }
 
 TrainSummary Trainer::train(const std::vector<Window>& windows, const LogFn& log, const SaveFn& save) {
@@ -251,16 +246,38 @@ std::string divergence_message(int64_t step, int64_t consecutive, double loss, d
 
 }  // namespace
 
+TrainProgress Trainer::finish_step(const QueuedStep& step, TrainSummary* summary, StepClock* clock) {
+  const std::vector<double> values = model_.backend().collect_download();
+  const UpdateStats stats = optimizer_.read_step_stats(values, step.learning_rate);
+  const double step_loss = values[kStepLossSum];
+  BERT_CHECK(state_.global_step + 1 == step.step, "trainer: step statistics read back out of order");
+  record_step(step_loss, stats, global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_));
+  if (summary->step_losses.empty()) summary->first_loss = step_loss;
+  summary->step_losses.push_back(step_loss);
+  clock->interval_windows += step.windows;
+  clock->total_windows += step.windows;
+  TrainProgress progress = report_step(step_loss, stats, summary->first_step, clock);
+  if (progress.logging_step) summary->final_loss = progress.loss;
+  return progress;
+}
+
 TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks& hooks) {
   if (windows.empty()) throw InputError("no training windows: the training file produced an empty dataset");
-  const TrainerState fresh = initial_trainer_state(config_, windows);
-  if (resumed_) check_resume_compatible(state_, fresh, resume_source_);
-  else state_ = fresh;
+  const TrainerState fresh = initial_trainer_state(config_, windows, world_size_);
+  if (resumed_) {
+    check_resume_compatible(state_, fresh, resume_source_);
+    // Global batches start at multiples of the global batch (or the epoch's end).
+    const int64_t global_batch = int64_t(config_.batch_size) * world_size_;
+    if (state_.data.index % global_batch != 0 && state_.data.index != int64_t(windows.size()))
+      throw InputError(resume_source_ + ": data_index " + std::to_string(state_.data.index) +
+                       " does not start a batch of " + std::to_string(global_batch) + " windows");
+  } else {
+    state_ = fresh;
+  }
   resumed_ = true;  // a second train() call continues this run
   resume_source_ = "the trainer's earlier run";
 
   const int64_t total = state_.total_steps;
-  const double batches_per_epoch = std::ceil(double(windows.size()) / config_.batch_size);
   TrainSummary summary;
   summary.first_step = summary.steps = state_.global_step;
   summary.total_steps = total;
@@ -268,36 +285,47 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     summary.outcome = TrainOutcome::kStopAfterSteps;
     return summary;
   }
-  BatchPrefetcher batches(windows, config_.batch_size, config_.seed, state_.data);
+  Backend& backend = model_.backend();
+  BatchPrefetcher batches(windows, config_.batch_size, config_.seed, world_size_, rank_, state_.data);
   StepClock clock;
-  while (state_.global_step < total) {
-    int64_t step_windows = 0;
-    double step_loss = accumulate_gradients(batches, &step_windows, &summary);
-    reduce_gradients(&step_loss);
-    const double lr = linear_schedule_lr(config_.optimizer.learning_rate, state_.global_step,
-                                         state_.warmup_steps, total);
-    const UpdateStats stats = apply_update(step_loss, lr);
-    record_step(step_loss, stats, batches_per_epoch);
-    summary.step_losses.push_back(step_loss);
-    clock.interval_windows += step_windows;
-    clock.total_windows += step_windows;
-    const TrainProgress progress = report_step(step_loss, stats, summary.first_step, &clock);
-    if (progress.logging_step) summary.final_loss = progress.loss;
+  std::string divergence;  // set when max_consecutive_nonfinite is reached
+  // Book-keeps a read-back step: progress hook and the divergence check.
+  auto finish = [&](const QueuedStep& step) {
+    const TrainProgress progress = finish_step(step, &summary, &clock);
     if (hooks.on_step) hooks.on_step(progress);
+    if (divergence.empty() && config_.max_consecutive_nonfinite > 0 &&
+        state_.consecutive_nonfinite >= config_.max_consecutive_nonfinite)
+      divergence = divergence_message(state_.global_step, state_.consecutive_nonfinite, progress.step_loss,
+                                      progress.grad_norm, config_.max_consecutive_nonfinite,
+                                      config_.optimizer.learning_rate);
+  };
 
-    const int64_t done = state_.global_step;
-    if (config_.max_consecutive_nonfinite > 0 && state_.consecutive_nonfinite >= config_.max_consecutive_nonfinite)
-      throw TrainingDiverged(divergence_message(done, state_.consecutive_nonfinite, step_loss, stats.grad_norm,
-                                                config_.max_consecutive_nonfinite, config_.optimizer.learning_rate));
+  std::optional<QueuedStep> pending;  // queued, statistics staged, not yet read back
+  int64_t queued_steps = state_.global_step;
+  while (queued_steps < total) {
+    const QueuedStep step = queue_step(batches, queued_steps);
+    ++queued_steps;
+    // The previous step's numbers arrive while this one computes; then this one's are staged.
+    if (pending) finish(*pending);
+    backend.stage_download(optimizer_.step_stats());
+    pending = step;
+
+    const int64_t done = step.step;
+    const bool save_due = config_.save_steps > 0 && done % config_.save_steps == 0 && done < total;
+    const bool stop_due = config_.stop_after_steps > 0 && done >= config_.stop_after_steps && done < total;
+    bool stop_requested = hooks.stop_requested && hooks.stop_requested();
+    if (world_size_ > 1) stop_requested = any_rank(*comm_, stop_requested);  // a signal may reach one rank
+    if (done < total && !save_due && !stop_due && !stop_requested && divergence.empty()) continue;
+
+    // This step must be complete and counted before anything is decided or saved.
+    finish(*pending);
+    pending.reset();
+    if (!divergence.empty()) throw TrainingDiverged(divergence);
     if (done == total) break;
-    const bool saved = config_.save_steps > 0 && done % config_.save_steps == 0;
-    if (saved && hooks.on_checkpoint) hooks.on_checkpoint(state_);
-    TrainOutcome stop = TrainOutcome::kCompleted;
-    if (config_.stop_after_steps > 0 && done >= config_.stop_after_steps) stop = TrainOutcome::kStopAfterSteps;
-    else if (hooks.stop_requested && hooks.stop_requested()) stop = TrainOutcome::kStopRequested;
-    if (stop != TrainOutcome::kCompleted) {
-      if (!saved && hooks.on_checkpoint) hooks.on_checkpoint(state_);
-      summary.outcome = stop;
+    if (save_due && hooks.on_checkpoint) hooks.on_checkpoint(state_);
+    if (stop_due || stop_requested) {
+      if (!save_due && hooks.on_checkpoint) hooks.on_checkpoint(state_);
+      summary.outcome = stop_due ? TrainOutcome::kStopAfterSteps : TrainOutcome::kStopRequested;
       break;
     }
   }

@@ -3,14 +3,20 @@
 // current one computes), gradient accumulation, global-norm clipping, AdamW with linear
 // warmup/decay, progress after every step, checkpoints every save_steps.
 //
-// One optimizer step (Trainer::train):
+// One optimizer step (Trainer::train), queued on the backend without waiting for it:
 //   1. accumulate_gradients: forward/backward over gradient_accumulation_steps micro-batches,
-//      each the next batch_size windows of the shuffled order (the per-step data slice);
-//   2. reduce_gradients: the point between the last backward and the update where data
-//      parallelism all-reduces the gradients and the loss (nothing to do in one process);
-//   3. apply_update: AdamW, unless the loss or the gradient norm is not finite; then the
-//      update is skipped and counted, and max_consecutive_nonfinite skips in a row stop the
-//      run with TrainingDiverged.
+//      each this rank's slice of the next global batch (engine/data_parallel.h: with one
+//      process, the next batch_size windows of the shuffled order); the loss is summed on the
+//      backend (AdamWOptimizer::step_stats);
+//   2. reduce_gradients: with several ranks, the gradient buckets' all-reduce (launched during
+//      the last backward) is completed and the loss summed over ranks;
+//   3. AdamW on the device, skipped there when the loss or the gradient norm is not finite
+//      (every rank sees the same reduced values, so every rank decides alike).
+// The step's statistics (loss, norm, applied) are read back one step late: the host queues
+// step k+1 before it waits for step k's numbers, so the device never idles on the host. Steps
+// that save, stop or end the run are read back at once, so a checkpoint always matches the
+// counters. Skipped updates are counted; max_consecutive_nonfinite in a row stop the run with
+// TrainingDiverged.
 // Everything that decides the trajectory (data position, dropout micro-step counter, AdamW
 // step count, skipped-update counts, the logging interval's running loss) lives in
 // TrainerState, which checkpoints store (engine/training_state.h): a run resumed from a
@@ -19,11 +25,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "data/windows.h"
 #include "engine/bert_qa_model.h"
+#include "engine/comm/communicator.h"
 #include "engine/core/error.h"
 #include "engine/optimizer.h"
 #include "engine/training_state.h"
@@ -45,6 +53,10 @@ struct TrainConfig {
   // > 0: stop after this global step as if interrupted (checkpoint, then return), while the
   // schedule still spans the whole run; for time-sliced jobs and resume tests.
   int64_t stop_after_steps = -1;
+  // Data parallelism: gradient buckets all-reduced during backward (false: one all-reduce of
+  // the whole buffer after it), of this many bytes.
+  bool overlap_gradient_reduction = true;
+  size_t bucket_bytes = size_t(25) << 20;
   OptimizerConfig optimizer;
 };
 
@@ -89,12 +101,16 @@ class TrainingDiverged : public BertError {
   using BertError::BertError;
 };
 
-// Number of optimizer steps and warmup steps as Hugging Face's Trainer derives them.
+// Number of optimizer steps and warmup steps as Hugging Face's Trainer derives them for one
+// process (data_parallel_total_steps for several).
 int64_t total_train_steps(const TrainConfig& config, size_t num_windows);
 int64_t warmup_steps_for(const TrainConfig& config, int64_t total_steps);
 
-// A fresh run's state for these windows (counters zero, configuration filled in).
-TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows);
+// A fresh run's state for these windows (counters zero, configuration filled in) with
+// world_size ranks of config.batch_size windows each: the state records the global batch, so
+// a checkpoint resumes under any world size with the same global batch.
+TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows,
+                                   int world_size = 1);
 
 struct TrainHooks {
   // After every optimizer step; loss and windows/s cover the steps since the last logging step.
@@ -108,7 +124,10 @@ struct TrainHooks {
 
 class Trainer {
  public:
-  Trainer(BertQaModel& model, AdamWOptimizer& optimizer, const TrainConfig& config);
+  // comm: the ranks of a data-parallel run (null: one process). config.batch_size is the
+  // per-device batch.
+  Trainer(BertQaModel& model, AdamWOptimizer& optimizer, const TrainConfig& config, Communicator* comm = nullptr);
+  ~Trainer();
 
   // Continue from a checkpoint's state; load_checkpoint has restored the model and optimizer.
   // train() refuses it (InputError naming `source` and the field) when its data or settings
@@ -126,9 +145,13 @@ class Trainer {
  private:
   class BatchPrefetcher;
   struct StepClock;
-  double accumulate_gradients(BatchPrefetcher& batches, int64_t* windows_seen, TrainSummary* summary);
-  void reduce_gradients(double* step_loss);
-  UpdateStats apply_update(double step_loss, double learning_rate);
+  struct QueuedStep;
+  // Queues one optimizer step (steps 1-3 above); advances the data position and micro-step.
+  QueuedStep queue_step(BatchPrefetcher& batches, int64_t steps_before);
+  int64_t accumulate_gradients(BatchPrefetcher& batches);  // returns the global windows seen
+  void reduce_gradients();
+  // Reads a queued step's statistics back (waits for it) and does its bookkeeping.
+  TrainProgress finish_step(const QueuedStep& step, TrainSummary* summary, StepClock* clock);
   // Advances the counters in state_ after an update (applied or skipped).
   void record_step(double step_loss, const UpdateStats& stats, double batches_per_epoch);
   // The progress after the step; resets the logging interval at a logging step.
@@ -137,6 +160,9 @@ class Trainer {
   BertQaModel& model_;
   AdamWOptimizer& optimizer_;
   TrainConfig config_;
+  Communicator* comm_;
+  int world_size_ = 1, rank_ = 0;
+  std::unique_ptr<class GradientReducer> reducer_;
   TrainerState state_;
   bool resumed_ = false;
   std::string resume_source_;

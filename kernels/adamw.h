@@ -7,8 +7,11 @@
 // sum_squares gives Σ x² (accumulated in double) for the global gradient norm.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+
+#include "kernels/host_device.h"
 
 namespace bert {
 
@@ -28,6 +31,20 @@ void adamw_update_ref(T* param,        // [count]
 
 template <typename T>
 double sum_squares_ref(const T* values, size_t count);
+
+// torch.nn.utils.clip_grad_norm_'s factor from Σ g²: min(1, max_norm / (sqrt(Σ g²) + 1e-6)),
+// and 1 when max_norm <= 0 (clipping off). Shared by the CPU backend and the CUDA kernels.
+BERT_HOST_DEVICE double clip_scale_from_sum_squares(double sum_squares, double max_norm) {
+  if (!(max_norm > 0)) return 1.0;
+  const double coefficient = max_norm / (sqrt(sum_squares) + 1e-6);
+  return coefficient < 1.0 ? coefficient : 1.0;
+}
+
+// Where the step statistics live in the kF64 tensor the stats-driven launchers below take
+// (engine/backend.h's StepStat names the same slots).
+struct StepStatsLayout {
+  static constexpr int kLossSum = 0, kGradSumSquares = 1, kClipScale = 2, kApplied = 3, kUpdatesDone = 4;
+};
 
 }  // namespace bert
 
@@ -58,10 +75,31 @@ void sum_squares_cuda(double* result,        // [1] device
                       const float* values,   // [count]
                       size_t count, GpuWorkspace workspace, GpuStream stream);
 
-// *scale = min(1, max_norm / (sqrt(*sum_squares) + 1e-6)), torch.nn.utils.clip_grad_norm_'s
-// factor, for adamw_update_cuda's device_grad_scale.
+// *scale = clip_scale_from_sum_squares(*sum_squares, max_norm), for adamw_update_cuda's
+// device_grad_scale.
 void clip_scale_from_sum_squares_cuda(float* scale,              // [1] device
                                       const double* sum_squares,  // [1] device
                                       double max_norm, GpuStream stream);
+
+// ---- step statistics on the device (a double[StepStatsLayout] array; engine/backend.h) ----
+// stats[kLossSum] += weight · Σ losses[0..count), summed in double in index order by one thread
+// (count is the batch's few sequences).
+void step_accumulate_loss_cuda(double* stats, const float* losses, size_t count, double weight,
+                               GpuStream stream);
+// stats[kGradSumSquares] must already hold Σ g² (sum_squares_cuda(stats + kGradSumSquares, …));
+// writes stats[kClipScale] = clip_scale_from_sum_squares(…, max_norm) and stats[kApplied] = 1
+// when the loss sum and Σ g² are finite, else 0.
+void step_clip_and_flag_cuda(double* stats, double max_norm, GpuStream stream);
+// stats[kUpdatesDone] += stats[kApplied].
+void step_stats_end_cuda(double* stats, GpuStream stream);
+// adamw_update_cuda driven by stats: no effect when stats[kApplied] == 0; otherwise the gradient
+// scale is stats[kClipScale] and the bias-correction step stats[kUpdatesDone] + 1 (hyper.step
+// is ignored). The scalars are formed (by a one-thread kernel, into `workspace`) with the same
+// code adamw_update_cuda runs on the host. The workspace is stream-ordered scratch: one per stream.
+size_t adamw_stats_workspace_bytes();
+void adamw_update_stats_cuda(float* param, float* exp_avg, float* exp_avg_sq, bf16* param_bf16,
+                             const float* grad, size_t count, const AdamWHyper& hyper,
+                             const double* stats,  // [StepStatsLayout] device
+                             GpuWorkspace workspace, GpuStream stream);
 
 }  // namespace bert

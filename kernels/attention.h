@@ -51,6 +51,10 @@ void attention_backward_ref(T* d_qkv,                 // [tokens, 3*heads*head_d
 // Backward is deterministic: one pass over key tiles writes dk, dv; a second over query tiles
 // writes dq (no atomics), both recomputing P from lse and the dropout mask from the spec.
 // The float overloads (fp32 qkv/ctx: the fp32 compute switch) have the same contract.
+// bf16 has two implementations (kernels/attention_variants.h): by default tensor-core kernels
+// (mma.sync bf16, fp32 accumulation, P and dS rounded to bf16 before their products; used when
+// the tensors are 16-byte aligned), or, with BERT_ATTENTION_KERNEL=scalar (read once), the
+// scalar fp32-FMA kernels that the float overloads always use. Both follow this contract.
 #include <cstddef>
 
 #include "kernels/gpu_types.h"

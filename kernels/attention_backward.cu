@@ -8,7 +8,12 @@
 //      the same way and accumulates dq += dS·K·(1/√d).
 // Each output element has one owner block, so no atomics are needed; the recomputation of S
 // and dPd in pass 3 is the price (7 tile products instead of 5).
+// These are the scalar kernels (float, and bf16 under BERT_ATTENTION_KERNEL=scalar); bf16 goes to
+// the tensor-core passes of attention_backward_mma.cu by default, after the same row_dot launch.
+#include <type_traits>
+
 #include "kernels/attention_common.cuh"
+#include "kernels/attention_variants.h"
 
 namespace bert {
 namespace attention {
@@ -248,7 +253,8 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
 template <typename T>
 void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, const float* lse,
                         const int32_t* cu_seqlens, const AttentionShape& shape,
-                        const DropoutSpec& dropout, GpuWorkspace workspace, GpuStream stream) {
+                        const DropoutSpec& dropout, GpuWorkspace workspace, GpuStream stream,
+                        bool use_mma) {
   const char* op = "attention_backward_cuda";
   check_shape(shape, op);
   if (shape.tokens == 0 || shape.batch == 0) return;
@@ -261,6 +267,12 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
   row_dot_kernel<T>
       <<<div_up(rows * 32, 256), 256, 0, stream>>>(row_dot, d_ctx, ctx, rows, shape.head_dim);
   CUDA_LAUNCH_CHECK("row_dot_kernel");
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (use_mma && mma_supported(d_qkv, d_ctx, qkv, qkv)) {
+      backward_mma(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout, stream);
+      return;
+    }
+  }
 
   BackwardArgs<T> args{d_qkv,
                        d_ctx,
@@ -298,16 +310,23 @@ size_t attention_backward_workspace_bytes(const AttentionShape& shape) {
 void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const bf16* ctx,
                              const float* lse, const int32_t* cu_seqlens,
                              const AttentionShape& shape, const DropoutSpec& dropout,
-                             GpuWorkspace workspace, GpuStream stream) {
+                             GpuWorkspace workspace, GpuStream stream, AttentionImpl impl) {
   attention::attention_backward(d_qkv, d_ctx, qkv, ctx, lse, cu_seqlens, shape, dropout, workspace,
-                                stream);
+                                stream, impl == AttentionImpl::kMma);
+}
+void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const bf16* ctx,
+                             const float* lse, const int32_t* cu_seqlens,
+                             const AttentionShape& shape, const DropoutSpec& dropout,
+                             GpuWorkspace workspace, GpuStream stream) {
+  attention_backward_cuda(d_qkv, d_ctx, qkv, ctx, lse, cu_seqlens, shape, dropout, workspace,
+                          stream, default_attention_impl());
 }
 void attention_backward_cuda(float* d_qkv, const float* d_ctx, const float* qkv, const float* ctx,
                              const float* lse, const int32_t* cu_seqlens,
                              const AttentionShape& shape, const DropoutSpec& dropout,
                              GpuWorkspace workspace, GpuStream stream) {
   attention::attention_backward(d_qkv, d_ctx, qkv, ctx, lse, cu_seqlens, shape, dropout, workspace,
-                                stream);
+                                stream, false);
 }
 
 }  // namespace bert

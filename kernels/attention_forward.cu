@@ -6,7 +6,12 @@
 // query rows past it are computed on zeros and never stored.
 // Dropout: the thread's 4 keys are consecutive, so one Philox call (dropout_keep4) covers them;
 // element numbering ((query_token·heads + head)·max_positions + key_position) as documented.
+// This is the scalar kernel (float, and bf16 under BERT_ATTENTION_KERNEL=scalar); bf16 goes to
+// attention_forward_mma.cu by default. default_attention_impl() lives here.
+#include <cstdlib>
+
 #include "kernels/attention_common.cuh"
+#include "kernels/attention_variants.h"
 
 namespace bert {
 namespace attention {
@@ -134,10 +139,36 @@ void attention_forward(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqle
 }  // namespace
 }  // namespace attention
 
+AttentionImpl default_attention_impl() {
+  static const AttentionImpl impl = [] {
+    const char* value = std::getenv("BERT_ATTENTION_KERNEL");
+    if (value == nullptr || std::string(value).empty() || std::string(value) == "mma")
+      return AttentionImpl::kMma;
+    if (std::string(value) == "scalar") return AttentionImpl::kScalar;
+    throw InputError(std::string("BERT_ATTENTION_KERNEL: expected mma or scalar, got '") + value +
+                     "'");
+  }();
+  return impl;
+}
+
+void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
+                            const AttentionShape& shape, const DropoutSpec& dropout,
+                            GpuStream stream, AttentionImpl impl) {
+  if (impl == AttentionImpl::kMma) {
+    attention::check_shape(shape, "attention_forward_cuda");
+    if (shape.tokens == 0 || shape.batch == 0) return;
+    if (attention::mma_supported(ctx, qkv, qkv, qkv)) {
+      attention::forward_mma(ctx, lse, qkv, cu_seqlens, shape, dropout, stream);
+      return;
+    }
+  }
+  attention::attention_forward(ctx, lse, qkv, cu_seqlens, shape, dropout, stream);
+}
 void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                             const AttentionShape& shape, const DropoutSpec& dropout,
                             GpuStream stream) {
-  attention::attention_forward(ctx, lse, qkv, cu_seqlens, shape, dropout, stream);
+  attention_forward_cuda(ctx, lse, qkv, cu_seqlens, shape, dropout, stream,
+                         default_attention_impl());
 }
 void attention_forward_cuda(float* ctx, float* lse, const float* qkv, const int32_t* cu_seqlens,
                             const AttentionShape& shape, const DropoutSpec& dropout,

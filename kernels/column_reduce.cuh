@@ -51,10 +51,18 @@ __global__ void column_partials_kernel(float* partial,  // [row_tiles, width]
   }
 }
 
-// out[c] += Σ_t partial[t·stride + c], t in order (kernels/column_reduce.cu).
+// out[c] += Σ_t partial[t·stride + c] (kernels/column_reduce.cu). The tiles are split over
+// kColumnFinishGroups strided groups summed in parallel, then the groups in order: a fixed
+// order, so still bit-reproducible, with a serial chain of tiles/16 loads instead of tiles.
+constexpr int kColumnFinishGroups = 16;
 void launch_column_partials_finish(float* out,            // [width]
                                    const float* partial,  // [tiles, stride]
                                    int tiles, int width, size_t stride, cudaStream_t stream);
+// The same over `width` columns of which the first `split` go to out_lo[c] and the rest to
+// out_hi[c - split]: two parameter gradients whose partials share one row of `partial`.
+void launch_column_partials_finish_split(float* out_lo, float* out_hi, const float* partial,
+                                         int tiles, int split, int width, size_t stride,
+                                         cudaStream_t stream);
 
 // Launches both passes; `partial` needs column_partial_bytes(rows, width).
 template <typename ElementOp>

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "kernels/cuda_check.h"
@@ -66,6 +67,60 @@ __device__ __forceinline__ void load4(const float* source, float out[4]) {
 __device__ __forceinline__ void store4(float* target, const float values[4]) {
   *reinterpret_cast<float2*>(target) = make_float2(values[0], values[1]);
   *reinterpret_cast<float2*>(target + 2) = make_float2(values[2], values[3]);
+}
+
+// Eight consecutive values as 16-byte accesses (bf16: one uint4; float: two float4); the address
+// must be 16-byte aligned. load_vec/store_vec pick 4 or 8 at compile time.
+// The bf16 pairs are copied out of the 16-byte word with memcpy (a register move on the device):
+// a pointer cast would break strict aliasing, which the host compiler of the CPU emulation
+// exploits.
+__device__ __forceinline__ void load8(const bf16* source, float out[8]) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(source);
+  __nv_bfloat162 pairs[4];
+  memcpy(pairs, &raw, sizeof(raw));
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const float2 pair = __bfloat1622float2(pairs[k]);
+    out[2 * k] = pair.x;
+    out[2 * k + 1] = pair.y;
+  }
+}
+__device__ __forceinline__ void store8(bf16* target, const float values[8]) {
+  __nv_bfloat162 pairs[4];
+#pragma unroll
+  for (int k = 0; k < 4; ++k) pairs[k] = __floats2bfloat162_rn(values[2 * k], values[2 * k + 1]);
+  uint4 raw;
+  memcpy(&raw, pairs, sizeof(raw));
+  *reinterpret_cast<uint4*>(target) = raw;
+}
+__device__ __forceinline__ void load8(const float* source, float out[8]) {
+  const float4 a = *reinterpret_cast<const float4*>(source);
+  const float4 b = *reinterpret_cast<const float4*>(source + 4);
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = a.z;
+  out[3] = a.w;
+  out[4] = b.x;
+  out[5] = b.y;
+  out[6] = b.z;
+  out[7] = b.w;
+}
+__device__ __forceinline__ void store8(float* target, const float values[8]) {
+  *reinterpret_cast<float4*>(target) = make_float4(values[0], values[1], values[2], values[3]);
+  *reinterpret_cast<float4*>(target + 4) = make_float4(values[4], values[5], values[6], values[7]);
+}
+
+template <int kVec, typename T>
+__device__ __forceinline__ void load_vec(const T* source, float* out) {
+  static_assert(kVec == 4 || kVec == 8, "vector width 4 or 8");
+  if constexpr (kVec == 8) load8(source, out);
+  else load4(source, out);
+}
+template <int kVec, typename T>
+__device__ __forceinline__ void store_vec(T* target, const float* values) {
+  static_assert(kVec == 4 || kVec == 8, "vector width 4 or 8");
+  if constexpr (kVec == 8) store8(target, values);
+  else store4(target, values);
 }
 
 __device__ __forceinline__ float warp_sum(float value) {

@@ -10,10 +10,11 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// out = (residual +) dropout(inp).
-template <bool kResidual, typename T>
-__global__ void dropout_forward_kernel(T* out, const T* inp, const T* residual, size_t count,
-                                       DropoutSpec spec) {
+// out = (base +) dropout(inp): forward (base = residual) and backward (base = the gradient
+// being accumulated, which then aliases out; each element is read and written by one thread).
+template <bool kBase, typename T>
+__global__ void dropout_apply_kernel(T* out, const T* inp, const T* base, size_t count,
+                                     DropoutSpec spec) {
   const size_t groups = (count + 3) / 4;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t g = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; g < groups;
@@ -22,87 +23,63 @@ __global__ void dropout_forward_kernel(T* out, const T* inp, const T* residual, 
     float factor[4];
     dropout_factors4(spec, first, factor);
     if (first + 4 <= count) {
-      float x[4], r[4] = {0.0f, 0.0f, 0.0f, 0.0f}, y[4];
+      float x[4], b[4] = {0.0f, 0.0f, 0.0f, 0.0f}, y[4];
       load4(inp + first, x);
-      if (kResidual) load4(residual + first, r);
+      if (kBase) load4(base + first, b);
 #pragma unroll
-      for (int j = 0; j < 4; ++j) y[j] = r[j] + x[j] * factor[j];
+      for (int j = 0; j < 4; ++j) y[j] = b[j] + x[j] * factor[j];
       store4(out + first, y);
     } else {
       for (size_t i = first; i < count; ++i) {
-        const float r = kResidual ? to_float(residual[i]) : 0.0f;
-        store_value(out + i, r + to_float(inp[i]) * factor[i - first]);
+        const float b = kBase ? to_float(base[i]) : 0.0f;
+        store_value(out + i, b + to_float(inp[i]) * factor[i - first]);
       }
     }
   }
 }
 
-template <bool kAdd, typename T>
-__global__ void dropout_backward_kernel(T* d_inp, const T* d_out, size_t count, DropoutSpec spec) {
-  const size_t groups = (count + 3) / 4;
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t g = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; g < groups;
-       g += stride) {
-    const size_t first = g * 4;
-    float factor[4];
-    dropout_factors4(spec, first, factor);
-    if (first + 4 <= count) {
-      float dy[4], old[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dx[4];
-      load4(d_out + first, dy);
-      if (kAdd) load4(d_inp + first, old);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) dx[j] = old[j] + dy[j] * factor[j];
-      store4(d_inp + first, dx);
-    } else {
-      for (size_t i = first; i < count; ++i) {
-        const float old = kAdd ? to_float(d_inp[i]) : 0.0f;
-        store_value(d_inp + i, old + to_float(d_out[i]) * factor[i - first]);
-      }
-    }
-  }
+void check_aligned(const void* pointer, const char* op, const char* what) {
+  BERT_CHECK(is_aligned(pointer, 8), std::string(op) + ": " + what + " must be 8-byte aligned");
 }
 
-void check_aligned(const void* pointer, const char* what) {
-  BERT_CHECK(is_aligned(pointer, 8), std::string(what) + " must be 8-byte aligned");
+template <typename T>
+void launch_apply(T* out, const T* inp, const T* base, size_t count, const DropoutSpec& spec,
+                  cudaStream_t stream) {
+  const unsigned blocks = elementwise_blocks(div_up(count, size_t{4}), kThreads);
+  if (base != nullptr)
+    dropout_apply_kernel<true, T><<<blocks, kThreads, 0, stream>>>(out, inp, base, count, spec);
+  else
+    dropout_apply_kernel<false, T><<<blocks, kThreads, 0, stream>>>(out, inp, base, count, spec);
+  CUDA_LAUNCH_CHECK("dropout_apply_kernel");
 }
 
 template <typename T>
 void dropout_forward(T* out, const T* inp, size_t count, const DropoutSpec& spec,
                      GpuStream stream) {
   if (count == 0) return;
-  check_aligned(out, "dropout_forward_cuda: out");
-  check_aligned(inp, "dropout_forward_cuda: inp");
-  const unsigned blocks = elementwise_blocks(div_up(count, size_t{4}), kThreads);
-  dropout_forward_kernel<false, T>
-      <<<blocks, kThreads, 0, stream>>>(out, inp, static_cast<const T*>(nullptr), count, spec);
-  CUDA_LAUNCH_CHECK("dropout_forward_kernel");
+  check_aligned(out, "dropout_forward_cuda", "out");
+  check_aligned(inp, "dropout_forward_cuda", "inp");
+  launch_apply<T>(out, inp, nullptr, count, spec, stream);
 }
 
 template <typename T>
 void dropout_backward(T* d_inp, const T* d_out, size_t count, const DropoutSpec& spec,
                       Accumulate mode, GpuStream stream) {
   if (count == 0) return;
-  check_aligned(d_inp, "dropout_backward_cuda: d_inp");
-  check_aligned(d_out, "dropout_backward_cuda: d_out");
-  const unsigned blocks = elementwise_blocks(div_up(count, size_t{4}), kThreads);
-  if (mode == Accumulate::kAdd)
-    dropout_backward_kernel<true, T><<<blocks, kThreads, 0, stream>>>(d_inp, d_out, count, spec);
-  else
-    dropout_backward_kernel<false, T><<<blocks, kThreads, 0, stream>>>(d_inp, d_out, count, spec);
-  CUDA_LAUNCH_CHECK("dropout_backward_kernel");
+  check_aligned(d_inp, "dropout_backward_cuda", "d_inp");
+  check_aligned(d_out, "dropout_backward_cuda", "d_out");
+  launch_apply<T>(d_inp, d_out, mode == Accumulate::kAdd ? d_inp : nullptr, count, spec, stream);
 }
 
 template <typename T>
 void residual_dropout_forward(T* out, const T* branch, const T* residual, size_t count,
                               const DropoutSpec& spec, GpuStream stream) {
   if (count == 0) return;
-  check_aligned(out, "residual_dropout_forward_cuda: out");
-  check_aligned(branch, "residual_dropout_forward_cuda: branch");
-  check_aligned(residual, "residual_dropout_forward_cuda: residual");
-  const unsigned blocks = elementwise_blocks(div_up(count, size_t{4}), kThreads);
-  dropout_forward_kernel<true, T>
-      <<<blocks, kThreads, 0, stream>>>(out, branch, residual, count, spec);
-  CUDA_LAUNCH_CHECK("dropout_forward_kernel");
+  check_aligned(out, "residual_dropout_forward_cuda", "out");
+  check_aligned(branch, "residual_dropout_forward_cuda", "branch");
+  check_aligned(residual, "residual_dropout_forward_cuda", "residual");
+  BERT_CHECK(residual != nullptr, "residual_dropout_forward_cuda: residual must be non-null");
+  launch_apply<T>(out, branch, residual, count, spec, stream);
 }
 
 }  // namespace

@@ -1,20 +1,25 @@
 // Embedding kernels (kernels/embedding.h).
 // Forward: one block per token, out = (word + token_type) + position in fp32 (the reference's
 // order), rounded once.
-// Backward, per table, deterministic and atomic-free:
-//   1. keys[t] = id[t]·2^token_bits + t, radix-sorted (unique keys, so any correct sort gives
-//      the same order: ids ascending, equal ids in token order);
+// Backward, all three tables at once, deterministic and atomic-free:
+//   1. keys = (row, token) for every (table, token), row = the table's first row in one
+//      combined row numbering + id, packed as row·2^token_bits + token and radix-sorted in one
+//      call (unique keys, so any correct sort gives the same order: rows ascending, equal rows
+//      in token order);
 //   2. the sorted list is cut into chunks of kChunk entries; a block (chunk, column slice) sums
-//      each run of equal ids in order. A run wholly inside the chunk is added to its table row
+//      each run of equal rows in order. A run wholly inside the chunk is added to its table row
 //      directly (no other block touches that row); a run that starts before the chunk goes to
 //      partial slot 0, one that starts here and continues past the end to slot 1;
 //   3. for every run that crosses a chunk end, the block of the chunk where it starts adds slot 1
-//      and the following chunks' slot 0 in chunk order, then adds the total to the row.
+//      and the following chunks' slot 0 (kMergeGroups strided groups, then the groups in order:
+//      a fixed order), then adds the total to the row.
 // Every row is written by exactly one block, so the sum order never depends on scheduling, and
 // a long run (token type 0 covers about half the batch) is split over many blocks.
+// Columns go four to a thread (8-byte accesses) when the hidden size and pointers allow.
 // Templated on the storage type T of the tables, output and d_out (bf16, or float under the fp32
 // compute switch); the gradient tables are fp32 either way.
 #include <algorithm>
+#include <utility>
 #include <cub/device/device_radix_sort.cuh>
 
 #include "kernels/cuda_common.cuh"
@@ -25,7 +30,6 @@ namespace {
 
 constexpr int kForwardThreads = 128;
 constexpr int kChunk = 32;          // sorted entries per block in the chunk pass
-constexpr int kSliceThreads = 256;  // columns per block (one per thread)
 
 template <typename T>
 __global__ void embedding_forward_kernel(T* out, const int32_t* input_ids,
@@ -45,78 +49,183 @@ __global__ void embedding_forward_kernel(T* out, const int32_t* input_ids,
 }
 
 struct SortedKeys {
-  const uint64_t* keys;  // [tokens], ascending
-  int tokens;
+  const uint64_t* keys;  // [entries], ascending
+  int entries;
   int token_bits;
-  __device__ int id(int i) const { return static_cast<int>(keys[i] >> token_bits); }
+  __device__ int row(int i) const { return static_cast<int>(keys[i] >> token_bits); }
   __device__ int token(int i) const {
     return static_cast<int>(keys[i] & ((uint64_t{1} << token_bits) - 1));
   }
 };
 
-__global__ void make_keys_kernel(uint64_t* keys, const int32_t* ids, int tokens, int token_bits) {
+// The three gradient tables under one row numbering: word rows, then position, then token type.
+struct GradTables {
+  float* word;
+  float* position;
+  float* token_type;
+  int position_first, type_first;  // combined number of each table's row 0
+  __device__ float* row(int combined, int hidden) const {
+    float* table = word;
+    if (combined >= type_first) {
+      table = token_type;
+      combined -= type_first;
+    } else if (combined >= position_first) {
+      table = position;
+      combined -= position_first;
+    }
+    return table + static_cast<size_t>(combined) * hidden;
+  }
+};
+
+// Up to three id lists; list k's keys go to keys[k·tokens ..] with rows offset by first_row[k].
+struct KeySources {
+  const int32_t* ids[3];
+  int first_row[3];
+  int count;
+};
+
+__global__ void make_keys_kernel(uint64_t* keys, KeySources sources, int tokens, int token_bits) {
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t < tokens)
-    keys[t] = (static_cast<uint64_t>(static_cast<uint32_t>(ids[t])) << token_bits) |
-              static_cast<uint64_t>(t);
+  if (t >= tokens) return;
+  for (int k = 0; k < sources.count; ++k) {
+    const uint32_t row = static_cast<uint32_t>(sources.ids[k][t] + sources.first_row[k]);
+    keys[static_cast<size_t>(k) * tokens + t] =
+        (static_cast<uint64_t>(row) << token_bits) | static_cast<uint64_t>(t);
+  }
 }
 
-template <typename T>
-__global__ void chunk_sums_kernel(float* table,    // [rows, hidden]
+// kVec consecutive values: 8-byte accesses for 4, scalar for 1.
+template <int kVec, typename T>
+__device__ __forceinline__ void load_n(const T* source, float* out) {
+  if constexpr (kVec == 4) load4(source, out);
+  else out[0] = to_float(*source);
+}
+template <int kVec>
+__device__ __forceinline__ void store_n(float* target, const float* values) {
+  if constexpr (kVec == 4) store4(target, values);
+  else target[0] = values[0];
+}
+template <int kVec>
+__device__ __forceinline__ void add_to(float* target, const float* values) {
+  float old[kVec];
+  load_n<kVec>(target, old);
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) old[j] += values[j];
+  store_n<kVec>(target, old);
+}
+
+constexpr int kPrefetch = 8;  // sorted rows of d_out loaded ahead of their use
+
+template <int kVec, typename T>
+__global__ void chunk_sums_kernel(GradTables tables,
                                   float* partial,  // [chunks, 2, hidden]
                                   SortedKeys sorted, const T* d_out, int hidden) {
-  __shared__ int ids[kChunk], tokens[kChunk];
-  __shared__ int previous_id, next_id;  // -1 when there is no neighbour entry
+  __shared__ int rows[kChunk], tokens[kChunk];
+  __shared__ int previous_row, next_row;  // -1 when there is no neighbour entry
   const int chunk = blockIdx.x;
   const int first = chunk * kChunk;
-  const int count = min(kChunk, sorted.tokens - first);
+  const int count = min(kChunk, sorted.entries - first);
   if (threadIdx.x < count) {
-    ids[threadIdx.x] = sorted.id(first + threadIdx.x);
+    rows[threadIdx.x] = sorted.row(first + threadIdx.x);
     tokens[threadIdx.x] = sorted.token(first + threadIdx.x);
   }
   if (threadIdx.x == 0) {
-    previous_id = first > 0 ? sorted.id(first - 1) : -1;
-    next_id = first + count < sorted.tokens ? sorted.id(first + count) : -1;
+    previous_row = first > 0 ? sorted.row(first - 1) : -1;
+    next_row = first + count < sorted.entries ? sorted.row(first + count) : -1;
   }
   __syncthreads();
-  const int col = blockIdx.y * blockDim.x + threadIdx.x;
+  const int col = (blockIdx.y * blockDim.x + threadIdx.x) * kVec;
   if (col >= hidden) return;
-  float acc = 0.0f;
+  float acc[kVec];
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) acc[j] = 0.0f;
   int run_start = 0;
-  for (int i = 0; i < count; ++i) {
-    acc += to_float(d_out[static_cast<size_t>(tokens[i]) * hidden + col]);
-    const int id = ids[i];
-    if (i + 1 < count && ids[i + 1] == id) continue;
-    const bool starts_before = run_start == 0 && previous_id == id;
-    const bool continues_after = i + 1 == count && next_id == id;
-    if (!starts_before && !continues_after)
-      table[static_cast<size_t>(id) * hidden + col] += acc;
-    else
-      partial[(static_cast<size_t>(chunk) * 2 + (starts_before ? 0 : 1)) * hidden + col] = acc;
-    acc = 0.0f;
-    run_start = i + 1;
+  for (int batch = 0; batch < count; batch += kPrefetch) {
+    float values[kPrefetch][kVec];
+#pragma unroll
+    for (int u = 0; u < kPrefetch; ++u)
+      if (batch + u < count)
+        load_n<kVec>(d_out + static_cast<size_t>(tokens[batch + u]) * hidden + col, values[u]);
+#pragma unroll
+    for (int u = 0; u < kPrefetch; ++u) {
+      const int i = batch + u;
+      if (i >= count) break;
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) acc[j] += values[u][j];
+      const int row = rows[i];
+      if (i + 1 < count && rows[i + 1] == row) continue;
+      const bool starts_before = run_start == 0 && previous_row == row;
+      const bool continues_after = i + 1 == count && next_row == row;
+      if (!starts_before && !continues_after)
+        add_to<kVec>(tables.row(row, hidden) + col, acc);
+      else
+        store_n<kVec>(
+            partial + (static_cast<size_t>(chunk) * 2 + (starts_before ? 0 : 1)) * hidden + col,
+            acc);
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) acc[j] = 0.0f;
+      run_start = i + 1;
+    }
   }
 }
 
-__global__ void merge_chunks_kernel(float* table, const float* partial, SortedKeys sorted,
+constexpr int kMergeGroups = 8;      // blockDim.y of the merge pass
+constexpr int kMergeMaxThreadsX = 64;  // blockDim.x (column vectors) at most
+constexpr int kChunkMaxThreads = 256;
+
+template <int kVec>
+__global__ void merge_chunks_kernel(GradTables tables, const float* partial, SortedKeys sorted,
                                     int hidden, int chunks) {
+  __shared__ float group_sums[kMergeGroups][kMergeMaxThreadsX * kVec];
+  __shared__ float warp_found[kMergeGroups * kMergeMaxThreadsX / 32];
   const int chunk = blockIdx.x;
   const int first = chunk * kChunk;
-  const int end = min(first + kChunk, sorted.tokens);
-  if (end >= sorted.tokens) return;  // nothing follows the last chunk
-  const int id = sorted.id(end - 1);
-  if (sorted.id(end) != id) return;  // the chunk's last run ends inside it
+  const int end = min(first + kChunk, sorted.entries);
+  // Block-uniform early exits, before any barrier.
+  if (end >= sorted.entries) return;  // nothing follows the last chunk
+  const int row = sorted.row(end - 1);
+  if (sorted.row(end) != row) return;  // the chunk's last run ends inside it
   // A run covering the whole chunk that began earlier belongs to an earlier chunk's block.
-  if (first > 0 && sorted.id(first) == id && sorted.id(first - 1) == id) return;
-  const int col = blockIdx.y * blockDim.x + threadIdx.x;
-  if (col >= hidden) return;
-  float total = partial[(static_cast<size_t>(chunk) * 2 + 1) * hidden + col];
-  for (int c = chunk + 1; c < chunks; ++c) {
-    total += partial[(static_cast<size_t>(c) * 2) * hidden + col];
-    const int c_end = min((c + 1) * kChunk, sorted.tokens);
-    if (c_end >= sorted.tokens || sorted.id(c_end) != id) break;
+  if (first > 0 && sorted.row(first) == row && sorted.row(first - 1) == row) return;
+
+  // The run's later chunks are those whose first entry has its row: a contiguous range
+  // chunk+1 .. last. Each thread counts along its own stride until the first miss.
+  const int flat = threadIdx.y * blockDim.x + threadIdx.x;
+  const int threads = blockDim.x * blockDim.y;
+  int found = 0;
+  for (int c = chunk + 1 + flat; c < chunks && sorted.row(c * kChunk) == row; c += threads) ++found;
+  // blockDim.x is a multiple of 32, so flat warps are the hardware warps; counts are exact floats.
+  const float warp_total = warp_sum(static_cast<float>(found));
+  if ((flat & 31) == 0) warp_found[flat >> 5] = warp_total;
+  __syncthreads();
+  float total_found = 0.0f;
+  for (int w = 0; w < threads / 32; ++w) total_found += warp_found[w];
+  const int last = chunk + static_cast<int>(total_found);
+
+  const int col = (blockIdx.y * blockDim.x + threadIdx.x) * kVec;
+  float acc[kVec];
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) acc[j] = 0.0f;
+  if (col < hidden) {
+#pragma unroll 4
+    for (int c = chunk + 1 + threadIdx.y; c <= last; c += kMergeGroups) {
+      float value[kVec];
+      load_n<kVec>(partial + static_cast<size_t>(c) * 2 * hidden + col, value);
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) acc[j] += value[j];
+    }
   }
-  table[static_cast<size_t>(id) * hidden + col] += total;
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) group_sums[threadIdx.y][threadIdx.x * kVec + j] = acc[j];
+  __syncthreads();
+  if (threadIdx.y != 0 || col >= hidden) return;
+  float total[kVec];
+  load_n<kVec>(partial + (static_cast<size_t>(chunk) * 2 + 1) * hidden + col, total);
+#pragma unroll
+  for (int g = 0; g < kMergeGroups; ++g)
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) total[j] += group_sums[g][threadIdx.x * kVec + j];
+  add_to<kVec>(tables.row(row, hidden) + col, total);
 }
 
 // Bits to hold 0 .. count-1.
@@ -126,56 +235,52 @@ int bits_for(int count) {
   return bits;
 }
 
+int total_rows(const EmbeddingTableSizes& sizes) {
+  return sizes.vocab + sizes.max_positions + sizes.type_vocab;
+}
+
 struct BackwardLayout {
   size_t keys_bytes = 0, partial_bytes = 0, sort_bytes = 0;
   size_t total() const { return 2 * keys_bytes + partial_bytes + sort_bytes; }
 };
 
-int chunk_count(int tokens) { return div_up(tokens, kChunk); }
+int chunk_count(int entries) { return div_up(entries, kChunk); }
 
-size_t sort_temp_bytes(int tokens, int end_bit) {
+size_t sort_temp_bytes(int entries, int end_bit) {
   size_t bytes = 0;
   CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, bytes, static_cast<const uint64_t*>(nullptr),
-                                            static_cast<uint64_t*>(nullptr), tokens, 0, end_bit));
+                                            static_cast<uint64_t*>(nullptr), entries, 0, end_bit));
   return bytes;
 }
 
-int end_bit_for(int tokens, int rows) { return std::max(1, bits_for(tokens) + bits_for(rows)); }
+int end_bit_for(int tokens, const EmbeddingTableSizes& sizes) {
+  return std::max(1, bits_for(tokens) + bits_for(total_rows(sizes)));
+}
 
+// Sized for all three tables; a call with fewer sorts fewer entries.
 BackwardLayout backward_layout(int tokens, int hidden, const EmbeddingTableSizes& sizes) {
+  const int entries = 3 * tokens;
   BackwardLayout layout;
-  layout.keys_bytes = align_bytes(static_cast<size_t>(tokens) * sizeof(uint64_t));
+  layout.keys_bytes = align_bytes(static_cast<size_t>(entries) * sizeof(uint64_t));
   layout.partial_bytes =
-      align_bytes(static_cast<size_t>(chunk_count(tokens)) * 2 * hidden * sizeof(float));
-  for (int rows : {sizes.vocab, sizes.max_positions, sizes.type_vocab})
-    layout.sort_bytes = std::max(layout.sort_bytes,
-                                 align_bytes(sort_temp_bytes(tokens, end_bit_for(tokens, rows))));
+      align_bytes(static_cast<size_t>(chunk_count(entries)) * 2 * hidden * sizeof(float));
+  layout.sort_bytes = align_bytes(sort_temp_bytes(entries, end_bit_for(tokens, sizes)));
   return layout;
 }
 
-template <typename T>
-void backward_one_table(float* table, int rows, const int32_t* ids, const T* d_out, int tokens,
-                        int hidden, const BackwardLayout& layout, char* workspace,
-                        cudaStream_t stream) {
-  uint64_t* keys_in = reinterpret_cast<uint64_t*>(workspace);
-  uint64_t* keys_sorted = reinterpret_cast<uint64_t*>(workspace + layout.keys_bytes);
-  float* partial = reinterpret_cast<float*>(workspace + 2 * layout.keys_bytes);
-  void* sort_temp = workspace + 2 * layout.keys_bytes + layout.partial_bytes;
-
-  const int token_bits = bits_for(tokens);
-  make_keys_kernel<<<div_up(tokens, 256), 256, 0, stream>>>(keys_in, ids, tokens, token_bits);
-  CUDA_LAUNCH_CHECK("make_keys_kernel");
-  size_t sort_bytes = layout.sort_bytes;
-  CUDA_CHECK(cub::DeviceRadixSort::SortKeys(sort_temp, sort_bytes, keys_in, keys_sorted, tokens, 0,
-                                            end_bit_for(tokens, rows), stream));
-  CUDA_LAUNCH_CHECK("cub::DeviceRadixSort::SortKeys");
-
-  const SortedKeys sorted{keys_sorted, tokens, token_bits};
-  const int chunks = chunk_count(tokens);
-  const dim3 grid(chunks, div_up(hidden, kSliceThreads));
-  chunk_sums_kernel<T><<<grid, kSliceThreads, 0, stream>>>(table, partial, sorted, d_out, hidden);
+template <int kVec, typename T>
+void launch_sums(const GradTables& tables, float* partial, const SortedKeys& sorted,
+                 const T* d_out, int hidden, cudaStream_t stream) {
+  const int chunks = chunk_count(sorted.entries);
+  const int vectors = div_up(hidden, kVec);
+  const int chunk_threads = std::min(kChunkMaxThreads, div_up(vectors, 32) * 32);
+  chunk_sums_kernel<kVec, T><<<dim3(chunks, div_up(vectors, chunk_threads)), chunk_threads, 0,
+                               stream>>>(tables, partial, sorted, d_out, hidden);
   CUDA_LAUNCH_CHECK("chunk_sums_kernel");
-  merge_chunks_kernel<<<grid, kSliceThreads, 0, stream>>>(table, partial, sorted, hidden, chunks);
+  const int merge_threads = std::min(kMergeMaxThreadsX, div_up(vectors, 32) * 32);
+  merge_chunks_kernel<kVec><<<dim3(chunks, div_up(vectors, merge_threads)),
+                              dim3(merge_threads, kMergeGroups), 0, stream>>>(
+      tables, partial, sorted, hidden, chunks);
   CUDA_LAUNCH_CHECK("merge_chunks_kernel");
 }
 
@@ -210,17 +315,44 @@ void embedding_backward(float* d_word, float* d_position, float* d_token_type, c
   if (tokens == 0) return;
   const BackwardLayout layout = backward_layout(tokens, hidden, sizes);
   check_workspace(workspace, layout.total(), op);
+  const GradTables tables{d_word, d_position, d_token_type, sizes.vocab,
+                          sizes.vocab + sizes.max_positions};
+  KeySources sources{};
+  bool wide = hidden % 4 == 0 && is_aligned(d_out, 8);
+  const std::pair<float*, const int32_t*> lists[3] = {
+      {d_word, input_ids}, {d_position, position_ids}, {d_token_type, token_type_ids}};
+  const int first_rows[3] = {0, tables.position_first, tables.type_first};
+  for (int k = 0; k < 3; ++k) {
+    if (lists[k].first == nullptr) continue;
+    wide = wide && is_aligned(lists[k].first, 8);
+    sources.ids[sources.count] = lists[k].second;
+    sources.first_row[sources.count] = first_rows[k];
+    ++sources.count;
+  }
+  if (sources.count == 0) return;
+  const int entries = sources.count * tokens;
+
   char* scratch = static_cast<char*>(workspace.data);
-  // The three tables reuse the same scratch one after another (stream order).
-  if (d_word != nullptr)
-    backward_one_table(d_word, sizes.vocab, input_ids, d_out, tokens, hidden, layout, scratch,
-                       stream);
-  if (d_position != nullptr)
-    backward_one_table(d_position, sizes.max_positions, position_ids, d_out, tokens, hidden, layout,
-                       scratch, stream);
-  if (d_token_type != nullptr)
-    backward_one_table(d_token_type, sizes.type_vocab, token_type_ids, d_out, tokens, hidden,
-                       layout, scratch, stream);
+  uint64_t* keys_in = reinterpret_cast<uint64_t*>(scratch);
+  uint64_t* keys_sorted = reinterpret_cast<uint64_t*>(scratch + layout.keys_bytes);
+  float* partial = reinterpret_cast<float*>(scratch + 2 * layout.keys_bytes);
+  void* sort_temp = scratch + 2 * layout.keys_bytes + layout.partial_bytes;
+
+  const int token_bits = bits_for(tokens);
+  make_keys_kernel<<<div_up(tokens, 256), 256, 0, stream>>>(keys_in, sources, tokens, token_bits);
+  CUDA_LAUNCH_CHECK("make_keys_kernel");
+  const int end_bit = end_bit_for(tokens, sizes);
+  size_t sort_bytes = layout.sort_bytes;
+  BERT_CHECK(sort_temp_bytes(entries, end_bit) <= sort_bytes, std::string(op) + ": sort scratch");
+  CUDA_CHECK(cub::DeviceRadixSort::SortKeys(sort_temp, sort_bytes, keys_in, keys_sorted, entries,
+                                            0, end_bit, stream));
+  CUDA_LAUNCH_CHECK("cub::DeviceRadixSort::SortKeys");
+
+  const SortedKeys sorted{keys_sorted, entries, token_bits};
+  if (wide)
+    launch_sums<4, T>(tables, partial, sorted, d_out, hidden, stream);
+  else
+    launch_sums<1, T>(tables, partial, sorted, d_out, hidden, stream);
 }
 
 }  // namespace

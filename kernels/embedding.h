@@ -34,10 +34,11 @@ void embedding_backward_ref(T* d_word,                  // [vocab, hidden]
 // ---------------------------------------------------------------------------------------------
 // CUDA launchers (kernels/embedding.cu): bf16 tables and output, fp32 gradient tables; float
 // overloads (fp32 tables, output and d_out: the fp32 compute switch) with the same contract.
-// Backward is deterministic without atomics: for each table the (id, token) pairs are sorted
-// on the device (CUB radix sort of unique keys id·2^b + token, so equal ids stay in token
-// order), each block sums a fixed chunk of 32 sorted tokens per id run, and runs that cross
-// chunk boundaries are finished by a second pass adding the chunk partials in order.
+// Backward is deterministic without atomics: the (row, token) pairs of all three tables are
+// sorted together on the device (one CUB radix sort of unique keys row·2^b + token, rows
+// numbered word, then position, then token type, so equal rows stay in token order), each
+// block sums a fixed chunk of 32 sorted tokens per row run, and runs that cross chunk
+// boundaries are finished by a second pass adding the chunk partials in a fixed order.
 #include <cstddef>
 
 #include "kernels/gpu_types.h"

@@ -1,9 +1,11 @@
 // Bias + erf-GELU kernels (kernels/gelu.h), in the reference's order of operations:
 //   forward  y = x·0.5·(1 + erf(x·√½)),  x = pre + bias
 //   backward d_pre = dy·(cdf + x·pdf),   d_bias += Σ_rows d_pre (fp32, before rounding d_pre).
-// The backward is one pass of the deterministic column sum (kernels/column_reduce.cuh) whose
-// element op also writes d_pre. Templated on the storage type T (bf16, or float under the fp32
-// compute switch).
+// The backward writes d_pre and per-tile d_bias partials in one pass, then adds the partials in
+// a fixed order (kernels/column_reduce.cuh), so d_bias is deterministic without atomics.
+// Templated on the storage type T (bf16, or float under the fp32 compute switch).
+#include <initializer_list>
+
 #include "kernels/column_reduce.cuh"
 #include "kernels/cuda_common.cuh"
 #include "kernels/gelu.h"
@@ -11,9 +13,17 @@
 namespace bert {
 namespace {
 
-constexpr int kThreads = 256;
 constexpr float kSqrtHalf = 0.70710678118654752440f;
 constexpr float kInvSqrtTwoPi = 0.39894228040143267794f;
+// Forward: a block is kForwardThreads column vectors × kForwardRows rows; the bias vector is
+// loaded once per thread and reused down the rows, and each thread has kForwardRows loads in
+// flight. No index division: the grid is two-dimensional.
+constexpr int kForwardThreads = 128;
+constexpr int kForwardRows = 4;
+// Backward: a block is 32 column vectors × kColumnRowGroups row groups over a tile of
+// kColumnTileRows rows, writing one d_bias partial per column (the layout of
+// column_partial_bytes(), finished by launch_column_partials_finish).
+constexpr int kBackwardLanes = 32;
 
 __device__ __forceinline__ float gelu(float x) { return x * 0.5f * (1.0f + erff(x * kSqrtHalf)); }
 
@@ -23,56 +33,141 @@ __device__ __forceinline__ float gelu_derivative(float x) {
   return cdf + x * pdf;
 }
 
-template <typename T>
-__global__ void bias_gelu_forward_kernel(T* out, const T* pre, const T* bias, size_t count,
-                                         int width) {
-  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
-       i += stride) {
-    const int col = static_cast<int>(i % width);
-    store_value(out + i, gelu(to_float(pre[i]) + to_float(bias[col])));
+// kVec consecutive values: 16-byte accesses for 8, scalar for 1 (odd widths or alignment).
+template <int kVec, typename T>
+__device__ __forceinline__ void load_n(const T* source, float* out) {
+  if constexpr (kVec == 1) out[0] = to_float(*source);
+  else load_vec<kVec>(source, out);
+}
+template <int kVec, typename T>
+__device__ __forceinline__ void store_n(T* target, const float* values) {
+  if constexpr (kVec == 1) store_value(target, values[0]);
+  else store_vec<kVec>(target, values);
+}
+
+template <int kVec, typename T>
+__global__ void __launch_bounds__(kForwardThreads)
+    bias_gelu_forward_kernel(T* out, const T* pre, const T* bias, int rows, int width) {
+  const int col = (blockIdx.y * kForwardThreads + threadIdx.x) * kVec;
+  if (col >= width) return;
+  float b[kVec];
+  load_n<kVec>(bias + col, b);
+  const int row0 = blockIdx.x * kForwardRows;
+  float x[kForwardRows][kVec];
+#pragma unroll
+  for (int k = 0; k < kForwardRows; ++k)
+    if (row0 + k < rows) load_n<kVec>(pre + static_cast<size_t>(row0 + k) * width + col, x[k]);
+#pragma unroll
+  for (int k = 0; k < kForwardRows; ++k) {
+    if (row0 + k >= rows) break;
+    float y[kVec];
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) y[j] = gelu(x[k][j] + b[j]);
+    store_n<kVec>(out + static_cast<size_t>(row0 + k) * width + col, y);
   }
 }
 
-// Element op of the d_bias column sum: writes d_pre, returns it unrounded.
-template <typename T>
-struct GeluBackwardOp {
-  T* d_pre;
-  const T* d_out;
-  const T* pre;
-  const T* bias;
-  int width;
-  __device__ float operator()(int row, int col) const {
-    const size_t index = static_cast<size_t>(row) * width + col;
-    const float x = to_float(pre[index]) + to_float(bias[col]);
-    const float grad = to_float(d_out[index]) * gelu_derivative(x);
-    store_value(d_pre + index, grad);
-    return grad;
+// Writes d_pre = dy·gelu'(pre + bias) and the tile's d_bias partial (fp32, before rounding).
+template <int kVec, typename T>
+__global__ void __launch_bounds__(kBackwardLanes * kColumnRowGroups)
+    bias_gelu_backward_kernel(T* d_pre, float* partial, const T* d_out, const T* pre,
+                              const T* bias, int rows, int width) {
+  __shared__ float sums[kColumnRowGroups][kBackwardLanes * kVec];
+  const int lane = threadIdx.x, group = threadIdx.y;
+  const int col = (blockIdx.x * kBackwardLanes + lane) * kVec;
+  const int row0 = blockIdx.y * kColumnTileRows;
+  float acc[kVec];
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) acc[j] = 0.0f;
+  if (col < width) {
+    float b[kVec];
+    load_n<kVec>(bias + col, b);
+    constexpr int kRowsPerGroup = kColumnTileRows / kColumnRowGroups;
+#pragma unroll 4
+    for (int k = 0; k < kRowsPerGroup; ++k) {
+      const int row = row0 + group + k * kColumnRowGroups;
+      if (row >= rows) break;
+      const size_t index = static_cast<size_t>(row) * width + col;
+      float dy[kVec], x[kVec], grad[kVec];
+      load_n<kVec>(d_out + index, dy);
+      load_n<kVec>(pre + index, x);
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) {
+        grad[j] = dy[j] * gelu_derivative(x[j] + b[j]);
+        acc[j] += grad[j];
+      }
+      store_n<kVec>(d_pre + index, grad);
+    }
   }
-};
+#pragma unroll
+  for (int j = 0; j < kVec; ++j) sums[group][lane * kVec + j] = acc[j];
+  __syncthreads();
+  // The row groups' sums in group order, one column per thread.
+  for (int c = group * kBackwardLanes + lane; c < kBackwardLanes * kVec;
+       c += kBackwardLanes * kColumnRowGroups) {
+    const int target = blockIdx.x * kBackwardLanes * kVec + c;
+    if (target >= width) continue;
+    float total = 0.0f;
+#pragma unroll
+    for (int g = 0; g < kColumnRowGroups; ++g) total += sums[g][c];
+    partial[static_cast<size_t>(blockIdx.y) * width + target] = total;
+  }
+}
+
+void check_shape(int rows, int width, const char* op) {
+  BERT_CHECK(rows >= 0 && width > 0, std::string(op) + ": rows " + std::to_string(rows) +
+                                         ", width " + std::to_string(width));
+}
+
+// 8 (16-byte accesses) when the width and every pointer allow it, else 1.
+int vector_width(int width, std::initializer_list<const void*> pointers) {
+  bool wide = width % 8 == 0;
+  for (const void* pointer : pointers) wide = wide && is_aligned(pointer, 16);
+  return wide ? 8 : 1;
+}
+
+template <int kVec, typename T>
+void launch_forward(T* out, const T* pre, const T* bias, int rows, int width, cudaStream_t stream) {
+  // Row groups on x (no 65535 limit), column blocks on y.
+  const dim3 grid(div_up(rows, kForwardRows), div_up(div_up(width, kVec), kForwardThreads));
+  bias_gelu_forward_kernel<kVec, T>
+      <<<grid, kForwardThreads, 0, stream>>>(out, pre, bias, rows, width);
+  CUDA_LAUNCH_CHECK("bias_gelu_forward_kernel");
+}
+
+template <int kVec, typename T>
+void launch_backward(T* d_pre, float* partial, const T* d_out, const T* pre, const T* bias,
+                     int rows, int width, cudaStream_t stream) {
+  const dim3 grid(div_up(div_up(width, kVec), kBackwardLanes), column_row_tiles(rows));
+  bias_gelu_backward_kernel<kVec, T><<<grid, dim3(kBackwardLanes, kColumnRowGroups), 0, stream>>>(
+      d_pre, partial, d_out, pre, bias, rows, width);
+  CUDA_LAUNCH_CHECK("bias_gelu_backward_kernel");
+}
 
 template <typename T>
 void bias_gelu_forward(T* out, const T* pre, const T* bias, int rows, int width, GpuStream stream) {
-  BERT_CHECK(rows >= 0 && width > 0, "bias_gelu_forward_cuda: rows " + std::to_string(rows) +
-                                         ", width " + std::to_string(width));
-  const size_t count = static_cast<size_t>(rows) * width;
-  if (count == 0) return;
-  bias_gelu_forward_kernel<T>
-      <<<elementwise_blocks(count, kThreads), kThreads, 0, stream>>>(out, pre, bias, count, width);
-  CUDA_LAUNCH_CHECK("bias_gelu_forward_kernel");
+  check_shape(rows, width, "bias_gelu_forward_cuda");
+  if (rows == 0) return;
+  if (vector_width(width, {out, pre, bias}) == 8)
+    launch_forward<8>(out, pre, bias, rows, width, stream);
+  else
+    launch_forward<1>(out, pre, bias, rows, width, stream);
 }
 
 template <typename T>
 void bias_gelu_backward(T* d_pre, float* d_bias, const T* d_out, const T* pre, const T* bias,
                         int rows, int width, GpuWorkspace workspace, GpuStream stream) {
-  BERT_CHECK(rows >= 0 && width > 0, "bias_gelu_backward_cuda: rows " + std::to_string(rows) +
-                                         ", width " + std::to_string(width));
+  check_shape(rows, width, "bias_gelu_backward_cuda");
   if (rows == 0) return;
   check_workspace(workspace, bias_gelu_backward_workspace_bytes(rows, width),
                   "bias_gelu_backward_cuda");
-  const GeluBackwardOp<T> op{d_pre, d_out, pre, bias, width};
-  launch_column_sum(d_bias, rows, width, op, static_cast<float*>(workspace.data), stream,
-                    "bias_gelu_backward_kernel");
+  float* partial = static_cast<float*>(workspace.data);
+  if (vector_width(width, {d_pre, d_out, pre, bias}) == 8)
+    launch_backward<8>(d_pre, partial, d_out, pre, bias, rows, width, stream);
+  else
+    launch_backward<1>(d_pre, partial, d_out, pre, bias, rows, width, stream);
+  launch_column_partials_finish(d_bias, partial, column_row_tiles(rows), width,
+                                static_cast<size_t>(width), stream);
 }
 
 }  // namespace

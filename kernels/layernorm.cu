@@ -1,12 +1,18 @@
 // LayerNorm kernels (kernels/layernorm.h). One warp owns a row; lane l holds the columns
-// 4·(l + 32·i) .. +3 in registers (i < kIters), so a row is read once, the statistics are
+// kVec·(l + 32·i) .. +kVec-1 in registers (i < kIters), so a row is read once, the statistics are
 // two-pass over registers (mean, then Σ(x-mean)², as the reference does), and four neighbouring
-// columns share one Philox call in the fused residual-dropout variant.
-// Backward: each block folds 64 rows of d_gamma/d_beta into one partial per column (warps in a
-// fixed order through shared memory); a second pass adds the partials in block order, so the
-// parameter gradients are deterministic without atomics.
+// columns share one Philox call in the fused residual-dropout variant. kVec is 8 (16-byte
+// accesses) when the width and every pointer allow it, else 4 (8-byte accesses).
+// Backward: each block folds kBackwardRowsPerBlock rows of d_gamma/d_beta into one partial per
+// column (warps in a fixed order through shared memory); one finishing pass adds the partials of
+// both in a fixed order (kernels/column_reduce.cuh), so the parameter gradients are
+// deterministic without atomics.
 // Templated on the storage type T of activations and gamma/beta (bf16, or float under the fp32
 // compute switch); statistics and parameter gradients are fp32 either way.
+#include <initializer_list>
+#include <type_traits>
+#include <utility>
+
 #include "kernels/column_reduce.cuh"
 #include "kernels/cuda_common.cuh"
 #include "kernels/dropout.cuh"
@@ -18,7 +24,9 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kMaxWidth = 1024;
-constexpr int kBackwardRowsPerBlock = 64;  // rows folded into one d_gamma/d_beta partial
+// Backward: rows folded into one d_gamma/d_beta partial. Small enough that a batch of a few
+// thousand rows fills every SM; a fixed constant, so the sum order never depends on the device.
+constexpr int kBackwardRowsPerBlock = 32;
 constexpr int kBackwardRowsPerWarp = kBackwardRowsPerBlock / kWarps;
 
 template <typename T>
@@ -36,43 +44,58 @@ struct ForwardArgs {
   DropoutSpec dropout;
 };
 
-template <int kIters, bool kFused, typename T>
+// Mask-and-scale factors of kVec consecutive elements, four per Philox call.
+template <int kVec>
+__device__ __forceinline__ void dropout_factors(const DropoutSpec& spec, uint64_t first,
+                                                float factor[kVec]) {
+#pragma unroll
+  for (int j = 0; j < kVec; j += 4) dropout_factors4(spec, first + j, factor + j);
+}
+
+// Lane l of a warp owns the columns kVec·(l + 32·i) .. +kVec-1, i < kIters.
+template <int kVec>
+__device__ __forceinline__ int lane_column(int lane, int i) {
+  return kVec * (lane + 32 * i);
+}
+
+template <int kIters, int kVec, bool kFused, typename T>
 __global__ void __launch_bounds__(kThreads) layernorm_forward_kernel(ForwardArgs<T> args) {
   const int lane = threadIdx.x & 31;
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
   if (row >= args.rows) return;  // whole warp leaves together; no block barrier follows
   const size_t base = static_cast<size_t>(row) * args.width;
-  float x[kIters][4];
-  float total = 0.0f;
+  float x[kIters][kVec];
+  // All of the row's loads are issued before the first use, so a warp has the whole row in flight.
 #pragma unroll
   for (int i = 0; i < kIters; ++i) {
-    const int col = 4 * (lane + 32 * i);
+    const int col = lane_column<kVec>(lane, i);
     if (col < args.width) {
+      load_vec<kVec>(args.inp + base + col, x[i]);
       if (kFused) {
-        float branch[4], residual[4], factor[4];
-        load4(args.inp + base + col, branch);
-        load4(args.residual + base + col, residual);
-        dropout_factors4(args.dropout, base + col, factor);
+        float residual[kVec], factor[kVec];
+        load_vec<kVec>(args.residual + base + col, residual);
+        dropout_factors<kVec>(args.dropout, base + col, factor);
 #pragma unroll
-        for (int j = 0; j < 4; ++j) x[i][j] = residual[j] + branch[j] * factor[j];
-        if (args.sum != nullptr) store4(args.sum + base + col, x[i]);
-      } else {
-        load4(args.inp + base + col, x[i]);
+        for (int j = 0; j < kVec; ++j) x[i][j] = residual[j] + x[i][j] * factor[j];
+        if (args.sum != nullptr) store_vec<kVec>(args.sum + base + col, x[i]);
       }
-#pragma unroll
-      for (int j = 0; j < 4; ++j) total += x[i][j];
     } else {
 #pragma unroll
-      for (int j = 0; j < 4; ++j) x[i][j] = 0.0f;
+      for (int j = 0; j < kVec; ++j) x[i][j] = 0.0f;
     }
   }
+  float total = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kIters; ++i)
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) total += x[i][j];
   const float mean = warp_sum(total) / args.width;
   float squares = 0.0f;
 #pragma unroll
   for (int i = 0; i < kIters; ++i) {
-    if (4 * (lane + 32 * i) < args.width) {
+    if (lane_column<kVec>(lane, i) < args.width) {
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < kVec; ++j) {
         const float centered = x[i][j] - mean;
         squares += centered * centered;
       }
@@ -81,14 +104,14 @@ __global__ void __launch_bounds__(kThreads) layernorm_forward_kernel(ForwardArgs
   const float rstd = 1.0f / sqrtf(warp_sum(squares) / args.width + args.eps);
 #pragma unroll
   for (int i = 0; i < kIters; ++i) {
-    const int col = 4 * (lane + 32 * i);
+    const int col = lane_column<kVec>(lane, i);
     if (col < args.width) {
-      float gamma[4], beta[4], y[4];
-      load4(args.gamma + col, gamma);
-      load4(args.beta + col, beta);
+      float gamma[kVec], beta[kVec], y[kVec];
+      load_vec<kVec>(args.gamma + col, gamma);
+      load_vec<kVec>(args.beta + col, beta);
 #pragma unroll
-      for (int j = 0; j < 4; ++j) y[j] = (x[i][j] - mean) * rstd * gamma[j] + beta[j];
-      store4(args.out + base + col, y);
+      for (int j = 0; j < kVec; ++j) y[j] = (x[i][j] - mean) * rstd * gamma[j] + beta[j];
+      store_vec<kVec>(args.out + base + col, y);
     }
   }
   if (lane == 0) {
@@ -112,15 +135,16 @@ struct BackwardArgs {
   bool add;
 };
 
-template <int kIters, typename T>
-__global__ void __launch_bounds__(kThreads) layernorm_backward_kernel(BackwardArgs<T> args) {
+// Two blocks per SM at least (register cap 128), so the loads of 16 warps are in flight per SM.
+template <int kIters, int kVec, typename T>
+__global__ void __launch_bounds__(kThreads, 2) layernorm_backward_kernel(BackwardArgs<T> args) {
   __shared__ float reduce[kWarps][kMaxWidth];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  float acc_gamma[kIters][4], acc_beta[kIters][4];
+  float acc_gamma[kIters][kVec], acc_beta[kIters][kVec];
 #pragma unroll
   for (int i = 0; i < kIters; ++i)
 #pragma unroll
-    for (int j = 0; j < 4; ++j) acc_gamma[i][j] = acc_beta[i][j] = 0.0f;
+    for (int j = 0; j < kVec; ++j) acc_gamma[i][j] = acc_beta[i][j] = 0.0f;
 
   const int first_row = blockIdx.x * kBackwardRowsPerBlock + warp * kBackwardRowsPerWarp;
   for (int k = 0; k < kBackwardRowsPerWarp; ++k) {
@@ -128,53 +152,60 @@ __global__ void __launch_bounds__(kThreads) layernorm_backward_kernel(BackwardAr
     if (row >= args.rows) break;  // warp-uniform
     const size_t base = static_cast<size_t>(row) * args.width;
     const float mean = args.mean[row], rstd = args.rstd[row];
-    float xhat[kIters][4], g[kIters][4];
+    float dy[kIters][kVec], xhat[kIters][kVec];
+#pragma unroll
+    for (int i = 0; i < kIters; ++i) {
+      const int col = lane_column<kVec>(lane, i);
+      if (col < args.width) {
+        load_vec<kVec>(args.d_out + base + col, dy[i]);
+        load_vec<kVec>(args.x + base + col, xhat[i]);
+      } else {
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) dy[i][j] = xhat[i][j] = 0.0f;
+      }
+    }
     float sum_g = 0.0f, sum_g_xhat = 0.0f;
 #pragma unroll
     for (int i = 0; i < kIters; ++i) {
-      const int col = 4 * (lane + 32 * i);
-      if (col < args.width) {
-        float dy[4], x[4], gamma[4];
-        load4(args.d_out + base + col, dy);
-        load4(args.x + base + col, x);
-        load4(args.gamma + col, gamma);
+      const int col = lane_column<kVec>(lane, i);
+      if (col >= args.width) continue;
+      float gamma[kVec];
+      load_vec<kVec>(args.gamma + col, gamma);
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          xhat[i][j] = (x[j] - mean) * rstd;
-          g[i][j] = dy[j] * gamma[j];
-          sum_g += g[i][j];
-          sum_g_xhat += g[i][j] * xhat[i][j];
-          acc_gamma[i][j] += dy[j] * xhat[i][j];
-          acc_beta[i][j] += dy[j];
-        }
-      } else {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) xhat[i][j] = g[i][j] = 0.0f;
+      for (int j = 0; j < kVec; ++j) {
+        xhat[i][j] = (xhat[i][j] - mean) * rstd;
+        const float g = dy[i][j] * gamma[j];
+        sum_g += g;
+        sum_g_xhat += g * xhat[i][j];
+        acc_gamma[i][j] += dy[i][j] * xhat[i][j];
+        acc_beta[i][j] += dy[i][j];
       }
     }
     const float mean_g = warp_sum(sum_g) / args.width;
     const float mean_g_xhat = warp_sum(sum_g_xhat) / args.width;
 #pragma unroll
     for (int i = 0; i < kIters; ++i) {
-      const int col = 4 * (lane + 32 * i);
+      const int col = lane_column<kVec>(lane, i);
       if (col >= args.width) continue;
-      float dx[4];
+      float gamma[kVec], dx[kVec];
+      load_vec<kVec>(args.gamma + col, gamma);  // L1 hit; cheaper than keeping it in registers
 #pragma unroll
-      for (int j = 0; j < 4; ++j) dx[j] = rstd * (g[i][j] - mean_g - xhat[i][j] * mean_g_xhat);
+      for (int j = 0; j < kVec; ++j)
+        dx[j] = rstd * (dy[i][j] * gamma[j] - mean_g - xhat[i][j] * mean_g_xhat);
       if (args.d_branch != nullptr) {
-        float factor[4], d_branch[4];
-        dropout_factors4(args.dropout, base + col, factor);
+        float factor[kVec], d_branch[kVec];
+        dropout_factors<kVec>(args.dropout, base + col, factor);
 #pragma unroll
-        for (int j = 0; j < 4; ++j) d_branch[j] = dx[j] * factor[j];
-        store4(args.d_branch + base + col, d_branch);
+        for (int j = 0; j < kVec; ++j) d_branch[j] = dx[j] * factor[j];
+        store_vec<kVec>(args.d_branch + base + col, d_branch);
       }
       if (args.add) {
-        float old[4];
-        load4(args.d_main + base + col, old);
+        float old[kVec];
+        load_vec<kVec>(args.d_main + base + col, old);
 #pragma unroll
-        for (int j = 0; j < 4; ++j) dx[j] += old[j];
+        for (int j = 0; j < kVec; ++j) dx[j] += old[j];
       }
-      store4(args.d_main + base + col, dx);
+      store_vec<kVec>(args.d_main + base + col, dx);
     }
   }
 
@@ -182,10 +213,10 @@ __global__ void __launch_bounds__(kThreads) layernorm_backward_kernel(BackwardAr
   for (int q = 0; q < 2; ++q) {
 #pragma unroll
     for (int i = 0; i < kIters; ++i) {
-      const int col = 4 * (lane + 32 * i);
+      const int col = lane_column<kVec>(lane, i);
       if (col < args.width) {
 #pragma unroll
-        for (int j = 0; j < 4; ++j)
+        for (int j = 0; j < kVec; ++j)
           reduce[warp][col + j] = q == 0 ? acc_gamma[i][j] : acc_beta[i][j];
       }
     }
@@ -201,9 +232,6 @@ __global__ void __launch_bounds__(kThreads) layernorm_backward_kernel(BackwardAr
   }
 }
 
-// Registers per lane cover 128·kIters columns.
-int iterations_for(int width) { return width <= 256 ? 2 : (width <= 768 ? 6 : 8); }
-
 void check_shape(int rows, int width, const char* op) {
   BERT_CHECK(rows >= 0 && width > 0 && width % 4 == 0 && width <= kMaxWidth,
              std::string(op) + ": rows " + std::to_string(rows) + ", width " +
@@ -211,50 +239,71 @@ void check_shape(int rows, int width, const char* op) {
                  std::to_string(kMaxWidth) + ")");
 }
 
-void check_aligned(const void* pointer, const char* op, const char* what) {
-  BERT_CHECK(pointer != nullptr && is_aligned(pointer, 8),
-             std::string(op) + ": " + what + " must be non-null and 8-byte aligned");
+// Every tensor must be non-null and 8-byte aligned (the contract); a null entry of `optional`
+// is skipped. Returns the vector width: 8 (16-byte accesses) when the width and every pointer
+// allow it, else 4.
+int check_pointers(const char* op,
+                   std::initializer_list<std::pair<const void*, const char*>> required,
+                   std::initializer_list<const void*> optional, int width) {
+  bool wide = width % 8 == 0;
+  for (const auto& [pointer, what] : required) {
+    BERT_CHECK(pointer != nullptr && is_aligned(pointer, 8),
+               std::string(op) + ": " + what + " must be non-null and 8-byte aligned");
+    wide = wide && is_aligned(pointer, 16);
+  }
+  for (const void* pointer : optional) {
+    if (pointer == nullptr) continue;
+    BERT_CHECK(is_aligned(pointer, 8), std::string(op) + ": tensors must be 8-byte aligned");
+    wide = wide && is_aligned(pointer, 16);
+  }
+  return wide ? 8 : 4;
+}
+
+// Calls launch(iters, vec) with std::integral_constant arguments, kIters·kVec·32 >= width: the
+// lanes' registers cover the row with as few idle lanes as the fixed instantiations allow.
+template <typename Launch>
+void dispatch_width(int width, int vec, const Launch& launch) {
+  using I1 = std::integral_constant<int, 1>;
+  using I2 = std::integral_constant<int, 2>;
+  using V4 = std::integral_constant<int, 4>;
+  using V8 = std::integral_constant<int, 8>;
+  if (vec == 8) {
+    if (width <= 256) launch(I1{}, V8{});
+    else if (width <= 512) launch(I2{}, V8{});
+    else if (width <= 768) launch(std::integral_constant<int, 3>{}, V8{});
+    else launch(std::integral_constant<int, 4>{}, V8{});
+  } else {
+    if (width <= 128) launch(I1{}, V4{});
+    else if (width <= 256) launch(I2{}, V4{});
+    else if (width <= 768) launch(std::integral_constant<int, 6>{}, V4{});
+    else launch(std::integral_constant<int, 8>{}, V4{});
+  }
 }
 
 template <bool kFused, typename T>
-void launch_forward(const ForwardArgs<T>& args, cudaStream_t stream) {
+void launch_forward(const ForwardArgs<T>& args, int vec, cudaStream_t stream) {
   const int blocks = div_up(args.rows, kWarps);
-  switch (iterations_for(args.width)) {
-    case 2:
-      layernorm_forward_kernel<2, kFused, T><<<blocks, kThreads, 0, stream>>>(args);
-      break;
-    case 6:
-      layernorm_forward_kernel<6, kFused, T><<<blocks, kThreads, 0, stream>>>(args);
-      break;
-    default:
-      layernorm_forward_kernel<8, kFused, T><<<blocks, kThreads, 0, stream>>>(args);
-      break;
-  }
+  dispatch_width(args.width, vec, [&](auto iters, auto vec_width) {
+    constexpr int kIters = decltype(iters)::value, kVec = decltype(vec_width)::value;
+    layernorm_forward_kernel<kIters, kVec, kFused, T><<<blocks, kThreads, 0, stream>>>(args);
+  });
   CUDA_LAUNCH_CHECK("layernorm_forward_kernel");
 }
 
 int backward_blocks(int rows) { return div_up(rows, kBackwardRowsPerBlock); }
 
 template <typename T>
-void launch_backward(const BackwardArgs<T>& args, float* d_gamma, float* d_beta,
+void launch_backward(const BackwardArgs<T>& args, int vec, float* d_gamma, float* d_beta,
                      cudaStream_t stream) {
   const int blocks = backward_blocks(args.rows);
-  switch (iterations_for(args.width)) {
-    case 2:
-      layernorm_backward_kernel<2, T><<<blocks, kThreads, 0, stream>>>(args);
-      break;
-    case 6:
-      layernorm_backward_kernel<6, T><<<blocks, kThreads, 0, stream>>>(args);
-      break;
-    default:
-      layernorm_backward_kernel<8, T><<<blocks, kThreads, 0, stream>>>(args);
-      break;
-  }
+  dispatch_width(args.width, vec, [&](auto iters, auto vec_width) {
+    constexpr int kIters = decltype(iters)::value, kVec = decltype(vec_width)::value;
+    layernorm_backward_kernel<kIters, kVec, T><<<blocks, kThreads, 0, stream>>>(args);
+  });
   CUDA_LAUNCH_CHECK("layernorm_backward_kernel");
-  const size_t stride = 2 * static_cast<size_t>(args.width);
-  launch_column_partials_finish(d_gamma, args.partial, blocks, args.width, stride, stream);
-  launch_column_partials_finish(d_beta, args.partial + args.width, blocks, args.width, stride,
-                                stream);
+  // partial is [blocks][d_gamma | d_beta]: one finishing pass over 2·width columns.
+  launch_column_partials_finish_split(d_gamma, d_beta, args.partial, blocks, args.width,
+                                      2 * args.width, 2 * static_cast<size_t>(args.width), stream);
 }
 
 template <typename T>
@@ -263,13 +312,11 @@ void layernorm_forward(T* out, float* mean, float* rstd, const T* inp, const T* 
   const char* op = "layernorm_forward_cuda";
   check_shape(rows, width, op);
   if (rows == 0) return;
-  check_aligned(out, op, "out");
-  check_aligned(inp, op, "inp");
-  check_aligned(gamma, op, "gamma");
-  check_aligned(beta, op, "beta");
+  const int vec =
+      check_pointers(op, {{out, "out"}, {inp, "inp"}, {gamma, "gamma"}, {beta, "beta"}}, {}, width);
   const ForwardArgs<T> args{out,   nullptr, mean, rstd,  inp, nullptr,
                             gamma, beta,    rows, width, eps, DropoutSpec{}};
-  launch_forward<false, T>(args, stream);
+  launch_forward<false, T>(args, vec, stream);
 }
 
 template <typename T>
@@ -279,16 +326,14 @@ void layernorm_backward(T* d_inp, float* d_gamma, float* d_beta, const T* d_out,
   const char* op = "layernorm_backward_cuda";
   check_shape(rows, width, op);
   if (rows == 0) return;
-  check_aligned(d_inp, op, "d_inp");
-  check_aligned(d_out, op, "d_out");
-  check_aligned(inp, op, "inp");
-  check_aligned(gamma, op, "gamma");
+  const int vec = check_pointers(
+      op, {{d_inp, "d_inp"}, {d_out, "d_out"}, {inp, "inp"}, {gamma, "gamma"}}, {}, width);
   check_workspace(workspace, layernorm_backward_workspace_bytes(rows, width), op);
   const BackwardArgs<T> args{d_inp, nullptr,       static_cast<float*>(workspace.data),
                              d_out, inp,           gamma,
                              mean,  rstd,          rows,
                              width, DropoutSpec{}, mode == Accumulate::kAdd};
-  launch_backward(args, d_gamma, d_beta, stream);
+  launch_backward(args, vec, d_gamma, d_beta, stream);
 }
 
 template <typename T>
@@ -299,15 +344,16 @@ void residual_dropout_layernorm_forward(T* out, T* sum, float* mean, float* rstd
   const char* op = "residual_dropout_layernorm_forward_cuda";
   check_shape(rows, width, op);
   if (rows == 0) return;
-  check_aligned(out, op, "out");
-  check_aligned(branch, op, "branch");
-  check_aligned(residual, op, "residual");
-  check_aligned(gamma, op, "gamma");
-  check_aligned(beta, op, "beta");
-  if (sum != nullptr) check_aligned(sum, op, "sum");
+  const int vec = check_pointers(op,
+                                 {{out, "out"},
+                                  {branch, "branch"},
+                                  {residual, "residual"},
+                                  {gamma, "gamma"},
+                                  {beta, "beta"}},
+                                 {sum}, width);
   const ForwardArgs<T> args{out,   sum,  mean, rstd,  branch, residual,
                             gamma, beta, rows, width, eps,    dropout};
-  launch_forward<true, T>(args, stream);
+  launch_forward<true, T>(args, vec, stream);
 }
 
 template <typename T>
@@ -319,17 +365,15 @@ void residual_dropout_layernorm_backward(T* d_branch, T* d_residual, float* d_ga
   const char* op = "residual_dropout_layernorm_backward_cuda";
   check_shape(rows, width, op);
   if (rows == 0) return;
-  check_aligned(d_residual, op, "d_residual");
-  if (d_branch != nullptr) check_aligned(d_branch, op, "d_branch");
-  check_aligned(d_out, op, "d_out");
-  check_aligned(sum, op, "sum");
-  check_aligned(gamma, op, "gamma");
+  const int vec = check_pointers(
+      op, {{d_residual, "d_residual"}, {d_out, "d_out"}, {sum, "sum"}, {gamma, "gamma"}},
+      {d_branch}, width);
   check_workspace(workspace, layernorm_backward_workspace_bytes(rows, width), op);
   const BackwardArgs<T> args{d_residual, d_branch, static_cast<float*>(workspace.data),
                              d_out,      sum,      gamma,
                              mean,       rstd,     rows,
                              width,      dropout,  residual_mode == Accumulate::kAdd};
-  launch_backward(args, d_gamma, d_beta, stream);
+  launch_backward(args, vec, d_gamma, d_beta, stream);
 }
 
 }  // namespace

@@ -10,6 +10,9 @@
 #ifdef BERT_HAVE_MPI
 #include "engine/comm/mpi_communicator.h"
 #endif
+#ifdef BERT_HAVE_NCCL
+#include "engine/comm/nccl_communicator.h"
+#endif
 
 namespace bert {
 
@@ -56,6 +59,9 @@ int env_count(const char* name) {
 }
 
 constexpr const char* kSizeVariables[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+constexpr const char* kLocalRankVariables[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                                               "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                                               "PMIX_LOCAL_RANK", "PMI_LOCAL_RANK"};
 
 }  // namespace
 
@@ -73,8 +79,30 @@ bool launched_by_mpi() {
   return std::getenv("PMIX_RANK") != nullptr;
 }
 
+int local_rank_from_launcher() {
+  for (const char* name : kLocalRankVariables) {
+    const char* text = std::getenv(name);
+    if (text == nullptr || *text == '\0') continue;
+    char* end = nullptr;
+    const long value = std::strtol(text, &end, 10);
+    if (*end != '\0' || value < 0 || value > (1 << 24))
+      throw BertError(std::string("environment variable ") + name + "=" + text +
+                      ": expected a non-negative local rank");
+    return static_cast<int>(value);
+  }
+  return 0;
+}
+
 bool mpi_compiled_in() {
 #ifdef BERT_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool nccl_compiled_in() {
+#ifdef BERT_HAVE_NCCL
   return true;
 #else
   return false;
@@ -94,6 +122,25 @@ std::unique_ptr<Communicator> make_communicator(const CommOptions& options) {
                   (launched > 1 ? " with " + std::to_string(launched) + " processes" : std::string()) +
                   ", but this build has no MPI support: install libopenmpi-dev and reconfigure "
                   "(each process would otherwise train alone on all the data)");
+#endif
+}
+
+std::unique_ptr<Communicator> make_communicator(const CommOptions& options, CommDevice device,
+                                                void* cuda_stream) {
+  if (device == CommDevice::kHost) return make_communicator(options);
+  if (!launched_by_mpi()) return std::make_unique<LocalCommunicator>(CommMemory::kDevice);
+#ifdef BERT_HAVE_NCCL
+  return std::make_unique<NcclCommunicator>(options, cuda_stream);
+#else
+  (void)options;
+  (void)cuda_stream;
+  const int launched = launcher_world_size();
+  if (launched == 1) return std::make_unique<LocalCommunicator>(CommMemory::kDevice);
+  throw BertError(std::string("launched by mpirun with the CUDA backend, but this build has no NCCL "
+                              "communicator (it needs CUDA, NCCL and MPI at configure time; ") +
+                  (mpi_compiled_in() ? "NCCL was not found" : "MPI was not found") +
+                  "): the MPI communicator reduces host memory only and cannot take the CUDA "
+                  "backend's device pointers; use --device cpu or rebuild with NCCL");
 #endif
 }
 

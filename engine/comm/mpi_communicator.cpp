@@ -90,6 +90,15 @@ void MpiCommunicator::all_reduce_sum(Tensor values) {
     all_reduce_sum(static_cast<double*>(values.data), values.numel);
 }
 
+void MpiCommunicator::all_reduce_sum_async(Tensor values) {
+  check_reducible(values, "MpiCommunicator::all_reduce_sum_async");
+  CollectiveWatchdog::Scope watch(*watchdog_, "all_reduce_sum_async");
+  if (values.dtype == ScalarType::kF32)
+    all_reduce_chunks(handles_->comm, static_cast<float*>(values.data), values.numel, MPI_FLOAT);
+  else
+    all_reduce_chunks(handles_->comm, static_cast<double*>(values.data), values.numel, MPI_DOUBLE);
+}
+
 void MpiCommunicator::all_reduce_sum(float* values, size_t count) {
   CollectiveWatchdog::Scope watch(*watchdog_, "all_reduce_sum(float)");
   all_reduce_chunks(handles_->comm, values, count, MPI_FLOAT);

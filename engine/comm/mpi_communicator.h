@@ -40,6 +40,11 @@ class MpiCommunicator final : public Communicator {
   void all_reduce_sum(float* values, size_t count) override;
   void all_reduce_sum(double* values, size_t count) override;
   double all_reduce_sum_double(double value) override;
+  // Blocking: a plain MPI_Allreduce, complete on return (so wait_all has nothing to do). The
+  // CPU backend computes on the same threads MPI would progress on, so MPI_Iallreduce would
+  // overlap little, and the buffer could not be touched until wait_all.
+  void all_reduce_sum_async(Tensor values) override;
+  void wait_all() override {}
   void broadcast(void* data, size_t bytes) override;
   void broadcast(Tensor values) override;
   void barrier() override;

@@ -4,7 +4,11 @@
 // Buffer types: activations and the working copy of the weights in bf16 (fp32 with the fp32
 // compute switch, which then has no separate working copy); master weights, gradients, Adam
 // moments and statistics (LayerNorm mean/rstd, attention log-sum-exp, losses) in fp32; indices in
-// int32. upload() converts on the host; download() converts and synchronises. Every op checks the
+// int32; step statistics (BufferRole::kStepStats) in fp64. upload() converts on the host into a
+// pinned staging ring and never waits for the device once the ring is sized; download()
+// converts and synchronises; stage_download()/collect_download() read step statistics without
+// a stream-wide sync. allocate() reports running out of device memory as a BertError naming
+// the request, the free memory and the flags that shrink it. Every op checks the
 // dtype and size of each tensor it is given and throws BertError on a mismatch.
 // Memory: every buffer is allocated by allocate() (the model does it at construction), the
 // cuBLASLt workspace at construction, and kernel scratch on first use (engine/cuda/device_memory.h);
@@ -25,6 +29,7 @@ struct CudaBackendStats {
   size_t device_allocations = 0;  // cudaMalloc calls so far (buffers, scratch, cuBLASLt workspace)
   size_t bytes_held = 0;          // device bytes the backend holds
   size_t scratch_bytes = 0;       // size of the kernel scratch block (its high-water mark)
+  size_t pinned_allocations = 0;  // cudaHostAlloc calls so far (upload staging, staged downloads)
 };
 
 class CudaBackend : public Backend {
@@ -32,6 +37,7 @@ class CudaBackend : public Backend {
   virtual bool fp32_compute() const = 0;
   virtual CudaBackendStats stats() const = 0;
   virtual GpuStream stream() const = 0;                // every op is queued here (e.g. for NCCL)
+  void* native_stream() override { return static_cast<void*>(stream()); }
   virtual std::string device_description() const = 0;  // "NVIDIA H100 80GB HBM3, bf16 compute"
 };
 

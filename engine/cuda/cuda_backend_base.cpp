@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <type_traits>
 
 #include "engine/core/error.h"
@@ -39,6 +40,9 @@ CudaBackendBase::CudaBackendBase(const CudaBackendOptions& options)
   sum_result_ = static_cast<double*>(memory_.allocate(sizeof(double), stream_.get()));
   const size_t partial_bytes = sum_squares_workspace_bytes();
   sum_workspace_ = GpuWorkspace{memory_.allocate(partial_bytes, stream_.get()), partial_bytes};
+  const size_t scalar_bytes = adamw_stats_workspace_bytes();
+  adamw_scalars_ = GpuWorkspace{memory_.allocate(scalar_bytes, stream_.get()), scalar_bytes};
+  staged_download_ = PinnedBuffer(kMaxStagedDownload * sizeof(double));
 }
 
 CudaBackendBase::~CudaBackendBase() {
@@ -55,6 +59,7 @@ CudaBackendStats CudaBackendBase::stats() const {
   stats.device_allocations = memory_.allocations() + 1;  // + the cuBLASLt workspace
   stats.bytes_held = memory_.bytes_held() + kMatmulWorkspaceBytes;
   stats.scratch_bytes = memory_.scratch_bytes();
+  stats.pinned_allocations = staging_.host_allocations() + 1;  // + the staged-download buffer
   return stats;
 }
 
@@ -70,13 +75,42 @@ ScalarType CudaBackendBase::dtype_for(BufferRole role) const {
     case BufferRole::kOptimizerState:
     case BufferRole::kStatistic:
       return ScalarType::kF32;
+    case BufferRole::kStepStats:
+      return ScalarType::kF64;
   }
   throw BertError("cuda backend: unknown buffer role");
 }
 
 Tensor CudaBackendBase::allocate(size_t numel, BufferRole role) {
   const ScalarType dtype = dtype_for(role);
-  return Tensor{memory_.allocate(numel * scalar_size(dtype), stream_.get()), numel, dtype};
+  const size_t bytes = numel * scalar_size(dtype);
+  void* data = memory_.try_allocate(bytes, stream_.get());
+  if (data == nullptr) throw BertError(out_of_memory_message(bytes, role));
+  return Tensor{data, numel, dtype};
+}
+
+std::string CudaBackendBase::out_of_memory_message(size_t bytes, BufferRole role) const {
+  const char* what = "buffers";
+  switch (role) {
+    case BufferRole::kActivation: what = "activations"; break;
+    case BufferRole::kMasterParam: what = "master weights"; break;
+    case BufferRole::kWorkingParam: what = "working weights"; break;
+    case BufferRole::kGradient: what = "gradients"; break;
+    case BufferRole::kOptimizerState: what = "optimizer state"; break;
+    case BufferRole::kIndex: what = "indices"; break;
+    case BufferRole::kStatistic: what = "statistics"; break;
+    case BufferRole::kStepStats: what = "step statistics"; break;
+  }
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
+  const auto gib = [](size_t value, int decimals) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.*f", decimals, static_cast<double>(value) / double(size_t{1} << 30));
+    return std::string(text);
+  };
+  return "CUDA out of memory allocating " + gib(bytes, 2) + " GiB for " + what + " (free " +
+         gib(free_bytes, 2) + " GiB of " + gib(total_bytes, 1) + " GiB on " + device_name_ +
+         "): try a smaller --per_device_train_batch_size (or --max_seq_length)";
 }
 
 void CudaBackendBase::fill_zero(Tensor tensor) {
@@ -84,31 +118,37 @@ void CudaBackendBase::fill_zero(Tensor tensor) {
   CUDA_CHECK(cudaMemsetAsync(tensor.data, 0, tensor.numel * scalar_size(tensor.dtype), stream_.get()));
 }
 
-// Converts on the host, then one copy; pageable source memory is staged by the driver before
-// cudaMemcpyAsync returns, so the host vectors may be reused at once.
+// Converts on the host straight into pinned slots (engine/cuda/pinned_host.h), then queues the
+// copies: the host vectors may be reused at once and no upload waits for the device.
+template <typename Target, typename Source, typename Convert>
+void CudaBackendBase::staged_upload(void* device, const Source* src, size_t count, Convert convert) {
+  constexpr size_t kPerChunk = PinnedStagingRing::kMaxSlotBytes / sizeof(Target);
+  Target* target = static_cast<Target*>(device);
+  for (size_t done = 0; done < count; done += kPerChunk) {
+    const size_t chunk = std::min(kPerChunk, count - done);
+    Target* slot = static_cast<Target*>(staging_.acquire(chunk * sizeof(Target)));
+    for (size_t i = 0; i < chunk; ++i) slot[i] = convert(src[done + i]);
+    staging_.submit(target + done, chunk * sizeof(Target), stream_.get());
+  }
+}
+
 template <typename Source>
 void CudaBackendBase::upload_converted(Tensor dst, const Source* src, size_t count) {
   BERT_CHECK(count <= dst.numel,
              "cuda backend: upload of " + std::to_string(count) + " values into a " + describe(dst));
   if (count == 0) return;
-  if (dst.dtype == ScalarType::kF32) {
-    const float* source = nullptr;
-    if constexpr (std::is_same_v<Source, float>) {
-      source = src;
-    } else {
-      host_floats_.assign(src, src + count);
-      source = host_floats_.data();
-    }
-    CUDA_CHECK(
-        cudaMemcpyAsync(dst.data, source, count * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
-  } else if (dst.dtype == ScalarType::kBF16) {
-    host_bits_.resize(count);
-    for (size_t i = 0; i < count; ++i) host_bits_[i] = bf16_bits_from_float(static_cast<float>(src[i]));
-    CUDA_CHECK(cudaMemcpyAsync(dst.data, host_bits_.data(), count * sizeof(uint16_t), cudaMemcpyHostToDevice,
-                               stream_.get()));
-  } else {
-    throw BertError("cuda backend: upload of floating-point values into a " + describe(dst));
+  switch (dst.dtype) {
+    case ScalarType::kF32:
+      return staged_upload<float>(dst.data, src, count, [](Source x) { return static_cast<float>(x); });
+    case ScalarType::kBF16:
+      return staged_upload<uint16_t>(dst.data, src, count,
+                                     [](Source x) { return bf16_bits_from_float(static_cast<float>(x)); });
+    case ScalarType::kF64:  // step statistics
+      return staged_upload<double>(dst.data, src, count, [](Source x) { return static_cast<double>(x); });
+    case ScalarType::kI32:
+      break;
   }
+  throw BertError("cuda backend: upload of floating-point values into a " + describe(dst));
 }
 
 void CudaBackendBase::upload(Tensor dst, const float* src, size_t count) {
@@ -121,8 +161,7 @@ void CudaBackendBase::upload(Tensor dst, const double* src, size_t count) {
 void CudaBackendBase::upload(Tensor dst, const int32_t* src, size_t count) {
   BERT_CHECK(dst.dtype == ScalarType::kI32 && count <= dst.numel,
              "cuda backend: upload of " + std::to_string(count) + " indices into a " + describe(dst));
-  if (count == 0) return;
-  CUDA_CHECK(cudaMemcpyAsync(dst.data, src, count * sizeof(int32_t), cudaMemcpyHostToDevice, stream_.get()));
+  staged_upload<int32_t>(dst.data, src, count, [](int32_t x) { return x; });
 }
 
 std::vector<double> CudaBackendBase::download(const Tensor& src) {
@@ -151,7 +190,9 @@ std::vector<double> CudaBackendBase::download(const Tensor& src) {
       for (size_t i = 0; i < src.numel; ++i) out[i] = float_from_bf16_bits(host_bits_[i]);
       return out;
     case ScalarType::kF64:
-      break;
+      CUDA_CHECK(cudaMemcpyAsync(out.data(), src.data, bytes, cudaMemcpyDeviceToHost, stream_.get()));
+      CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+      return out;
   }
   throw BertError("cuda backend: download of a " + describe(src));
 }
@@ -185,21 +226,84 @@ double CudaBackendBase::sum_squares(const Tensor& values) {
   return result;
 }
 
-void CudaBackendBase::adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq,
-                                   const Tensor& grad, const AdamWHyper& hyper, double grad_scale) {
+CudaBackendBase::AdamWBuffers CudaBackendBase::adamw_buffers(Tensor master, Tensor working, Tensor exp_avg,
+                                                             Tensor exp_avg_sq, const Tensor& grad) const {
   const char* op = "adamw_update";
   const size_t count = master.numel;
-  float* param = f32(master, count, op, "master");
-  float* m = f32(exp_avg, count, op, "exp_avg");
-  float* v = f32(exp_avg_sq, count, op, "exp_avg_sq");
-  const float* g = f32(grad, count, op, "grad");
+  AdamWBuffers buffers{f32(master, count, op, "master"), f32(exp_avg, count, op, "exp_avg"),
+                       f32(exp_avg_sq, count, op, "exp_avg_sq"), f32(grad, count, op, "grad"), nullptr};
   // The bf16 working copy is rewritten from the updated master weights; in fp32 mode the
   // working weights are the master weights themselves.
-  bf16* working_copy = nullptr;
   if (!working.empty() && working.data != master.data)
-    working_copy = static_cast<bf16*>(checked(working, ScalarType::kBF16, count, op, "working"));
-  adamw_update_cuda(param, m, v, working_copy, g, count, hyper, static_cast<float>(grad_scale), nullptr,
-                    stream_.get());
+    buffers.working = static_cast<bf16*>(checked(working, ScalarType::kBF16, count, op, "working"));
+  return buffers;
+}
+
+void CudaBackendBase::adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq,
+                                   const Tensor& grad, const AdamWHyper& hyper, double grad_scale) {
+  const AdamWBuffers b = adamw_buffers(master, working, exp_avg, exp_avg_sq, grad);
+  adamw_update_cuda(b.param, b.exp_avg, b.exp_avg_sq, b.working, b.grad, master.numel, hyper,
+                    static_cast<float>(grad_scale), nullptr, stream_.get());
+}
+
+// ---- step statistics: everything below is queued on the stream, nothing waits ----
+static_assert(kStepLossSum == StepStatsLayout::kLossSum && kStepGradSumSquares == StepStatsLayout::kGradSumSquares &&
+                  kStepClipScale == StepStatsLayout::kClipScale && kStepApplied == StepStatsLayout::kApplied &&
+                  kStepUpdatesDone == StepStatsLayout::kUpdatesDone,
+              "engine/backend.h's StepStat and kernels/adamw.h's StepStatsLayout must agree");
+
+double* CudaBackendBase::step_stats(const Tensor& stats, const char* op) const {
+  return static_cast<double*>(checked(stats, ScalarType::kF64, kStepStatsCount, op, "stats"));
+}
+
+void CudaBackendBase::step_stats_begin(Tensor stats) {
+  // All-zero bytes are 0.0; kStepUpdatesDone and the spare slots are kept.
+  CUDA_CHECK(cudaMemsetAsync(step_stats(stats, "step_stats_begin"), 0, kStepUpdatesDone * sizeof(double),
+                             stream_.get()));
+}
+
+void CudaBackendBase::accumulate_loss(Tensor stats, const Tensor& losses, size_t count, double weight) {
+  double* s = step_stats(stats, "accumulate_loss");
+  step_accumulate_loss_cuda(s, f32(losses, count, "accumulate_loss", "losses"), count, weight, stream_.get());
+}
+
+void CudaBackendBase::grad_norm_and_clip(Tensor stats, const Tensor& grads, double max_norm) {
+  double* s = step_stats(stats, "grad_norm_and_clip");
+  const float* values = f32(grads, grads.numel, "grad_norm_and_clip", "grads");
+  sum_squares_cuda(s + kStepGradSumSquares, values, grads.numel, sum_workspace_, stream_.get());
+  step_clip_and_flag_cuda(s, max_norm, stream_.get());
+}
+
+void CudaBackendBase::adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq,
+                                   const Tensor& grad, const AdamWHyper& hyper, const Tensor& stats) {
+  const AdamWBuffers b = adamw_buffers(master, working, exp_avg, exp_avg_sq, grad);
+  adamw_update_stats_cuda(b.param, b.exp_avg, b.exp_avg_sq, b.working, b.grad, master.numel, hyper,
+                          step_stats(stats, "adamw_update"), adamw_scalars_, stream_.get());
+}
+
+void CudaBackendBase::step_stats_end(Tensor stats) {
+  step_stats_end_cuda(step_stats(stats, "step_stats_end"), stream_.get());
+}
+
+void CudaBackendBase::stage_download(const Tensor& src) {
+  if (staged_pending_) throw BertError("cuda backend: stage_download: a staged download is still pending");
+  if (src.dtype != ScalarType::kF64 || src.numel > kMaxStagedDownload)
+    throw BertError("cuda backend: stage_download: expected a f64 tensor of at most " +
+                    std::to_string(kMaxStagedDownload) + " elements, got a " + describe(src));
+  if (src.numel > 0)
+    CUDA_CHECK(cudaMemcpyAsync(staged_download_.data(), src.data, src.numel * sizeof(double),
+                               cudaMemcpyDeviceToHost, stream_.get()));
+  staged_copied_.record(stream_.get());
+  staged_count_ = src.numel;
+  staged_pending_ = true;
+}
+
+std::vector<double> CudaBackendBase::collect_download() {
+  if (!staged_pending_) throw BertError("cuda backend: collect_download: nothing staged");
+  staged_copied_.wait_host();  // this copy (and what was queued before it) only
+  staged_pending_ = false;
+  const double* values = static_cast<const double*>(staged_download_.data());
+  return std::vector<double>(values, values + staged_count_);
 }
 
 void* CudaBackendBase::checked(const Tensor& tensor, ScalarType dtype, size_t need, const char* op,

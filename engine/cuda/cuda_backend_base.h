@@ -11,6 +11,7 @@
 
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/device_memory.h"
+#include "engine/cuda/pinned_host.h"
 #include "kernels/matmul.h"
 
 namespace bert {
@@ -50,6 +51,15 @@ class CudaBackendBase : public CudaBackend {
   void adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq, const Tensor& grad,
                     const AdamWHyper& hyper, double grad_scale) override;
 
+  void step_stats_begin(Tensor stats) override;
+  void accumulate_loss(Tensor stats, const Tensor& losses, size_t count, double weight) override;
+  void grad_norm_and_clip(Tensor stats, const Tensor& grads, double max_norm) override;
+  void adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq, const Tensor& grad,
+                    const AdamWHyper& hyper, const Tensor& stats) override;
+  void step_stats_end(Tensor stats) override;
+  void stage_download(const Tensor& src) override;
+  std::vector<double> collect_download() override;
+
   CudaBackendStats stats() const override;
   GpuStream stream() const override { return stream_.get(); }
   std::string device_description() const override;
@@ -71,6 +81,19 @@ class CudaBackendBase : public CudaBackend {
  private:
   template <typename Source>
   void upload_converted(Tensor dst, const Source* src, size_t count);
+  // Converts src[0..count) with `convert` into pinned slots and queues the copies to `device`.
+  template <typename Target, typename Source, typename Convert>
+  void staged_upload(void* device, const Source* src, size_t count, Convert convert);
+  double* step_stats(const Tensor& stats, const char* op) const;
+  // The fp32 master, moments and gradient and the bf16 working copy (or null) of an update.
+  struct AdamWBuffers {
+    float *param, *exp_avg, *exp_avg_sq;
+    const float* grad;
+    bf16* working;
+  };
+  AdamWBuffers adamw_buffers(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq,
+                             const Tensor& grad) const;
+  std::string out_of_memory_message(size_t bytes, BufferRole role) const;
 
   bool fp32_;
   std::string device_name_;
@@ -79,8 +102,14 @@ class CudaBackendBase : public CudaBackend {
   DeviceMemory memory_;
   double* sum_result_ = nullptr;  // [1] device: sum_squares' result
   GpuWorkspace sum_workspace_;    // sum_squares' block partials
+  GpuWorkspace adamw_scalars_;    // the stats-driven AdamW's scalars, formed on the device
   std::vector<uint16_t> host_bits_;
   std::vector<float> host_floats_;
+  PinnedStagingRing staging_;       // upload()'s pinned slots
+  PinnedBuffer staged_download_;    // [kMaxStagedDownload] doubles for stage_download()
+  CudaEvent staged_copied_;
+  size_t staged_count_ = 0;
+  bool staged_pending_ = false;
 };
 
 }  // namespace bert

@@ -6,19 +6,36 @@
 #include <string>
 #include <utility>
 
+#include "engine/core/error.h"
 #include "kernels/cuda_check.h"
 
 namespace bert {
 
+void DeviceMemory::FreeDevice::operator()(void* data) const noexcept { cudaFree(data); }
+
 void* DeviceMemory::allocate(size_t bytes, GpuStream stream) {
+  void* data = try_allocate(bytes, stream);
+  if (data == nullptr)
+    throw BertError("cuda backend: out of device memory allocating " + std::to_string(bytes) + " bytes");
+  return data;
+}
+
+void* DeviceMemory::try_allocate(size_t bytes, GpuStream stream) {
   // Never a zero-byte buffer, so every tensor has a distinct non-null address.
-  DeviceBuffer<unsigned char> buffer(bytes == 0 ? 1 : bytes);
+  const size_t size = bytes == 0 ? 1 : bytes;
+  void* data = nullptr;
+  const cudaError_t status = cudaMalloc(&data, size);
+  if (status == cudaErrorMemoryAllocation) {
+    cudaGetLastError();  // clears the error so later calls do not report it again
+    return nullptr;
+  }
+  CUDA_CHECK(status);
+  std::unique_ptr<void, FreeDevice> owner(data);
+  buffers_.push_back(std::move(owner));
   ++allocations_;
-  CUDA_CHECK(cudaMemsetAsync(buffer.data(), 0, buffer.size(), stream));
-  void* data = buffer.data();
-  extents_[reinterpret_cast<uintptr_t>(data)] = buffer.size();
-  bytes_held_ += buffer.size();
-  buffers_.push_back(std::move(buffer));
+  CUDA_CHECK(cudaMemsetAsync(data, 0, size, stream));
+  extents_[reinterpret_cast<uintptr_t>(data)] = size;
+  bytes_held_ += size;
   return data;
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
 #include "kernels/device_buffer.h"
@@ -24,6 +25,9 @@ class DeviceMemory {
  public:
   // `bytes` of zeroed device memory (the memset is ordered on `stream`), owned until destruction.
   void* allocate(size_t bytes, GpuStream stream);
+  // The same, but null when the device is out of memory (the runtime's error state is cleared,
+  // so the caller can report it and go on); other failures throw.
+  void* try_allocate(size_t bytes, GpuStream stream);
   // Elements of `element_size` bytes from `pointer` to the end of the allocation holding it;
   // 0 when the pointer is not inside a buffer of this object.
   size_t capacity_elements(const void* pointer, size_t element_size) const;
@@ -35,7 +39,10 @@ class DeviceMemory {
   size_t bytes_held() const { return bytes_held_ + scratch_.size(); }
 
  private:
-  std::vector<DeviceBuffer<unsigned char>> buffers_;
+  struct FreeDevice {
+    void operator()(void* data) const noexcept;
+  };
+  std::vector<std::unique_ptr<void, FreeDevice>> buffers_;
   std::map<uintptr_t, size_t> extents_;  // start address -> bytes, for capacity_elements()
   DeviceBuffer<unsigned char> scratch_;
   size_t allocations_ = 0;

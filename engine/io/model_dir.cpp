@@ -1,6 +1,8 @@
 // Model directory loading and saving. See model_dir.h.
 #include "engine/io/model_dir.h"
 
+#include <filesystem>
+
 #include <set>
 
 #include "engine/core/error.h"
@@ -138,16 +140,41 @@ int64_t count_vocab_lines(const std::string& path) {
   return count_lines(read_file(path));
 }
 
+namespace {
+constexpr const char* kSentencePieceNames[] = {"spiece.model", "sentencepiece.bpe.model", "tokenizer.model"};
+}  // namespace
+
+std::string find_vocab_file(const std::string& dir) {
+  const std::string vocab_txt = join_path(dir, "vocab.txt");
+  if (path_exists(vocab_txt)) return vocab_txt;
+  for (const char* name : kSentencePieceNames)
+    if (path_exists(join_path(dir, name))) return join_path(dir, name);
+  throw_input_error(vocab_txt, "",
+                    "missing (required), and no SentencePiece model (spiece.model, "
+                    "sentencepiece.bpe.model or tokenizer.model) either");
+}
+
+bool is_wordpiece_vocab(const std::string& vocab_path) {
+  return std::filesystem::path(vocab_path).extension() != ".model";
+}
+
+void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config, const std::string& vocab_path) {
+  if (tokenizer_vocab_size > config.vocab_size)
+    throw_input_error(vocab_path, "",
+                      "has " + std::to_string(tokenizer_vocab_size) + " tokens but the model's config.json says "
+                      "vocab_size " + std::to_string(config.vocab_size) + ": token ids would fall outside the "
+                      "word embeddings");
+}
+
 LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   const std::string config_path = join_path(dir, "config.json");
-  const std::string vocab_path = join_path(dir, "vocab.txt");
   if (!path_exists(dir)) throw_input_error(dir, "", "model directory does not exist");
   if (!path_exists(config_path)) throw_input_error(config_path, "", "missing (required)");
-  if (!path_exists(vocab_path)) throw_input_error(vocab_path, "", "missing (required)");
+  const std::string vocab_path = find_vocab_file(dir);
 
   LoadedModel model;
   model.config = read_bert_config(config_path);
-  const int64_t vocab_lines = count_vocab_lines(vocab_path);
+  const int64_t vocab_lines = is_wordpiece_vocab(vocab_path) ? count_vocab_lines(vocab_path) : model.config.vocab_size;
   if (vocab_lines != model.config.vocab_size)
     throw_input_error(vocab_path, "",
                       "has " + std::to_string(vocab_lines) + " lines but " + config_path +
@@ -201,7 +228,8 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
                     join_names(extra));
   }
   const std::string vocab = read_file(vocab_path);
-  const int64_t vocab_lines = count_lines(vocab);
+  const bool wordpiece = is_wordpiece_vocab(vocab_path);
+  const int64_t vocab_lines = wordpiece ? count_lines(vocab) : config.vocab_size;
   if (vocab_lines != config.vocab_size)
     throw_input_error(vocab_path, "",
                       "has " + std::to_string(vocab_lines) + " lines but the config to save says "
@@ -210,11 +238,13 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
   make_directories(dir);
   write_file_atomic(join_path(dir, "config.json"), config_json);
   write_safetensors(join_path(dir, "model.safetensors"), to_write, {{"format", "pt"}});
-  write_file_atomic(join_path(dir, "vocab.txt"), vocab);
+  const std::string vocab_name = wordpiece ? "vocab.txt" : std::filesystem::path(vocab_path).filename().string();
+  write_file_atomic(join_path(dir, vocab_name), vocab);
+  // A SentencePiece vocabulary has no one Hugging Face tokenizer class for BERT: none is named.
   const std::string tokenizer_config =
       std::string("{\n  \"do_lower_case\": ") + (do_lower_case ? "true" : "false") +
       ",\n  \"model_max_length\": " + std::to_string(config.max_position_embeddings) +
-      ",\n  \"tokenizer_class\": \"BertTokenizer\"\n}\n";
+      (wordpiece ? ",\n  \"tokenizer_class\": \"BertTokenizer\"" : "") + "\n}\n";
   write_file_atomic(join_path(dir, "tokenizer_config.json"), tokenizer_config);
 }
 

@@ -1,11 +1,14 @@
-// Hugging Face model directories: config.json + vocab.txt + model.safetensors (+
-// tokenizer_config.json), loaded into canonical BertForQuestionAnswering parameters and
+// Hugging Face model directories: config.json + a vocabulary (vocab.txt for WordPiece, or a
+// SentencePiece model: spiece.model, sentencepiece.bpe.model, tokenizer.model) +
+// model.safetensors (+ tokenizer_config.json), loaded into canonical BertForQuestionAnswering parameters and
 // saved so that transformers' from_pretrained loads them back.
 //
 // Loading accepts names with or without the "bert." prefix and LayerNorm "gamma"/"beta";
 // ignores tensors a QA model does not use (bert.pooler.*, cls.*, position_ids buffers);
 // initialises a missing qa_outputs head; refuses anything else missing, any shape that
-// disagrees with config.json, and a vocab.txt whose line count is not vocab_size.
+// disagrees with config.json, and a vocab.txt whose line count is not vocab_size (a
+// SentencePiece model's size is checked by the apps against the loaded tokenizer:
+// check_tokenizer_fits).
 #pragma once
 
 #include <cstdint>
@@ -25,8 +28,18 @@ struct LoadedModel {
   bool random_init = false;        // true when there was no model.safetensors
 };
 
-// Loads <dir>: config.json (required), vocab.txt (required; its line count must equal
-// vocab_size), model.safetensors (F32/F16/BF16/F64, converted to float32) when present,
+// The directory's vocabulary file: vocab.txt when present, else the first SentencePiece model
+// of spiece.model, sentencepiece.bpe.model, tokenizer.model (load_tokenizer's order);
+// InputError naming the directory when there is none.
+std::string find_vocab_file(const std::string& dir);
+bool is_wordpiece_vocab(const std::string& vocab_path);  // any name but *.model
+
+// Token ids must index the word embeddings: InputError naming the vocabulary file when the
+// tokenizer has more tokens than config.json's vocab_size.
+void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config, const std::string& vocab_path);
+
+// Loads <dir>: config.json (required), a vocabulary (required, find_vocab_file; a vocab.txt's
+// line count must equal vocab_size), model.safetensors (F32/F16/BF16/F64, converted to float32) when present,
 // otherwise every parameter is initialised from `seed` (see init_param). A directory with
 // only pytorch_model.bin or a sharded checkpoint is refused with a message saying so.
 // Throws InputError naming the file and the tensor/field.
@@ -40,10 +53,11 @@ std::string canonical_param_name(const std::string& name);
 int64_t count_vocab_lines(const std::string& path);
 
 // Writes <dir> (created if needed): config.json, model.safetensors (F32, canonical names,
-// metadata {"format": "pt"}), vocab.txt (copied from vocab_path) and tokenizer_config.json
-// ({"do_lower_case", "model_max_length": max_position_embeddings, "tokenizer_class":
+// metadata {"format": "pt"}), the vocabulary copied from vocab_path (a WordPiece text as
+// vocab.txt, a SentencePiece *.model under its own name) and tokenizer_config.json ({"do_lower_case",
+// "model_max_length": max_position_embeddings, and for vocab.txt "tokenizer_class":
 // "BertTokenizer"}), each written atomically. `tensors` must hold exactly the parameters
-// of bert_qa_param_specs(config) with matching sizes (BertError otherwise); the vocab's
+// of bert_qa_param_specs(config) with matching sizes (BertError otherwise); a vocab.txt's
 // line count must equal vocab_size (InputError otherwise). Nothing is written on error.
 void save_model_dir(const std::string& dir, const BertConfig& config,
                     const std::map<std::string, std::vector<float>>& tensors,

@@ -25,8 +25,7 @@ using test::CommandResult;
 
 const std::string& root() {
   static const std::string dir = [] {
-    const std::string path = (fs::temp_directory_path() / ("bert_test_train_resume_" + std::to_string(::getpid()))).string();
-    fs::remove_all(path);
+    const std::string path = test::scratch_root("bert_test_train_resume_");
     test::make_tiny_model(path + "/model");
     return path;
   }();

@@ -57,6 +57,14 @@ inline std::string tiny_config_json(int hidden, int intermediate, float dropout,
          ", \"layer_norm_eps\": 1e-12, \"initializer_range\": 0.02}";
 }
 
+// A fresh scratch directory <tmp>/<prefix><pid> (emptied first), created once per process.
+inline std::string scratch_root(const std::string& prefix) {
+  const std::string path = (std::filesystem::temp_directory_path() / (prefix + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(path);
+  make_directories(path);
+  return path;
+}
+
 // A randomly initialised model directory (no weights file: train_squad initialises them).
 inline std::string make_tiny_model(const std::string& dir, float dropout = 0.1f) {
   make_directories(dir);

@@ -1,4 +1,4 @@
-// What runs without mpirun: LocalCommunicator, the launch detection, the collective watchdog.
+// What runs without mpirun: LocalCommunicator, the launch detection, the collective watchdogs.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/comm/async_watchdog.h"
 #include "engine/comm/collective_watchdog.h"
 #include "engine/comm/communicator.h"
 #include "engine/core/error.h"
@@ -82,6 +83,139 @@ TEST_CASE("a disabled watchdog starts no thread and never fires", "[comm][watchd
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   watchdog.end();
   REQUIRE(fired == 0);
+}
+
+TEST_CASE("the CUDA-side factory gives a plain launch a device-memory local communicator", "[comm]") {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "PMIX_RANK"})
+    if (std::getenv(name) != nullptr) return;
+  const std::unique_ptr<Communicator> device = make_communicator({}, CommDevice::kCuda, nullptr);
+  REQUIRE(device->name() == "local");
+  REQUIRE(device->tensor_memory() == CommMemory::kDevice);
+  const std::unique_ptr<Communicator> host = make_communicator({}, CommDevice::kHost, nullptr);
+  REQUIRE(host->tensor_memory() == CommMemory::kHost);
+  // The async bucket API is the identity too, and refuses what all_reduce_sum refuses.
+  std::vector<float> values = {1.0f, 2.0f};
+  device->all_reduce_sum_async(Tensor{values.data(), values.size(), ScalarType::kF32});
+  device->wait_all();
+  REQUIRE(values == std::vector<float>{1.0f, 2.0f});
+  std::vector<int32_t> ints(2);
+  REQUIRE_THROWS_AS(device->all_reduce_sum_async(Tensor{ints.data(), ints.size(), ScalarType::kI32}), BertError);
+}
+
+TEST_CASE("local_rank_from_launcher reads the launchers' local-rank variables", "[comm]") {
+  const char* names[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK",
+                         "SLURM_LOCALID", "PMIX_LOCAL_RANK", "PMI_LOCAL_RANK"};
+  for (const char* name : names)
+    if (std::getenv(name) != nullptr) return;  // under a launcher: leave its variables alone
+  REQUIRE(local_rank_from_launcher() == 0);
+  setenv("SLURM_LOCALID", "3", 1);
+  REQUIRE(local_rank_from_launcher() == 3);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "5", 1);  // Open MPI's wins
+  REQUIRE(local_rank_from_launcher() == 5);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "x", 1);
+  REQUIRE_THROWS_WITH(local_rank_from_launcher(), Catch::Contains("OMPI_COMM_WORLD_LOCAL_RANK=x"));
+  for (const char* name : names) unsetenv(name);
+  REQUIRE(local_rank_from_launcher() == 0);
+}
+
+// Tokens stand for CUDA events: a flag per collective that the test sets when it "completes".
+struct FakeCollectives {
+  std::mutex mutex;
+  std::vector<std::string> failures;
+  std::vector<void*> released;
+  std::string error;  // what ncclCommGetAsyncError would report
+  std::atomic<bool> done[4] = {};
+
+  AsyncCollectiveWatchdog::Hooks hooks() {
+    AsyncCollectiveWatchdog::Hooks hooks;
+    hooks.is_done = [this](void* token) { return static_cast<std::atomic<bool>*>(token)->load(); };
+    hooks.release = [this](void* token) {
+      std::lock_guard<std::mutex> lock(mutex);
+      released.push_back(token);
+    };
+    hooks.async_error = [this] {
+      std::lock_guard<std::mutex> lock(mutex);
+      return error;
+    };
+    hooks.on_failure = [this](const std::string& message) {
+      std::lock_guard<std::mutex> lock(mutex);
+      failures.push_back(message);
+    };
+    return hooks;
+  }
+  std::vector<std::string> failures_now() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return failures;
+  }
+};
+
+bool within(double seconds, const std::function<bool()>& condition) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!condition() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  return condition();
+}
+
+TEST_CASE("the async watchdog follows several outstanding collectives to completion", "[comm][watchdog]") {
+  FakeCollectives fake;
+  AsyncCollectiveWatchdog watchdog(1, "NCCL", 0.3, fake.hooks());
+  const uint64_t a = watchdog.begin("all_reduce_sum_async");
+  watchdog.enqueued(a, &fake.done[0]);
+  const uint64_t b = watchdog.begin("all_reduce_sum_async");
+  watchdog.enqueued(b, &fake.done[1]);
+  watchdog.end(watchdog.begin("ncclCommInitRank"));  // a host-only step
+  REQUIRE(watchdog.outstanding() == 2);
+  fake.done[1] = true;  // completion out of order is followed too
+  REQUIRE(within(2, [&] { return watchdog.outstanding() == 1; }));
+  fake.done[0] = true;
+  REQUIRE(watchdog.wait_idle());
+  // Each well under the deadline, but together longer than it: no failure.
+  for (int i = 0; i < 4; ++i) {
+    fake.done[2] = false;
+    watchdog.enqueued(watchdog.begin("all_reduce_sum"), &fake.done[2]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    fake.done[2] = true;
+    REQUIRE(watchdog.wait_idle());
+  }
+  REQUIRE(fake.failures_now().empty());
+  REQUIRE_FALSE(watchdog.failed());
+  std::lock_guard<std::mutex> lock(fake.mutex);
+  REQUIRE(fake.released.size() == 6);
+}
+
+TEST_CASE("the async watchdog reports a collective past its deadline once", "[comm][watchdog]") {
+  FakeCollectives fake;
+  AsyncCollectiveWatchdog watchdog(2, "NCCL", 0.2, fake.hooks());
+  fake.done[0] = true;
+  watchdog.enqueued(watchdog.begin("broadcast"), &fake.done[0]);
+  const auto start = std::chrono::steady_clock::now();
+  watchdog.enqueued(watchdog.begin("all_reduce_sum_async"), &fake.done[1]);  // never completes
+  REQUIRE(within(3, [&] { return !fake.failures_now().empty(); }));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(seconds >= 0.2);
+  CHECK(seconds < 1.5);
+  REQUIRE_FALSE(watchdog.wait_idle());  // returns: failed, not idle
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  REQUIRE(fake.failures_now() ==
+          std::vector<std::string>{
+              "rank 2: NCCL all_reduce_sum_async: did not complete within 0.2 s (a peer may have died)"});
+  REQUIRE(watchdog.failed());
+}
+
+TEST_CASE("the async watchdog reports an asynchronous error, naming the oldest collective", "[comm][watchdog]") {
+  FakeCollectives fake;
+  AsyncCollectiveWatchdog watchdog(0, "NCCL", 0, fake.hooks());  // no deadline: errors only
+  watchdog.enqueued(watchdog.begin("all_reduce_sum_async"), &fake.done[0]);
+  watchdog.enqueued(watchdog.begin("broadcast"), &fake.done[1]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  REQUIRE(fake.failures_now().empty());
+  {
+    std::lock_guard<std::mutex> lock(fake.mutex);
+    fake.error = "remote process exited or there was a network error";
+  }
+  REQUIRE(within(2, [&] { return !fake.failures_now().empty(); }));
+  REQUIRE(fake.failures_now()[0] ==
+          "rank 0: NCCL all_reduce_sum_async: remote process exited or there was a network error");
 }
 
 }  // namespace

@@ -51,6 +51,27 @@ TEST_CASE("MPI collectives: sums, broadcast, barrier", "[comm][mpi]") {
   REQUIRE_FALSE(any_rank(comm, false));
 }
 
+TEST_CASE("MPI async bucket sums are complete after wait_all", "[comm][mpi]") {
+  Communicator& comm = mpi_test_communicator();
+  const int ranks = comm.world_size(), rank = comm.rank();
+  std::vector<float> grads(1000);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = float(i) * float(rank + 1);
+  // Two buckets of one flat buffer, the top one first (as backward produces them).
+  comm.all_reduce_sum_async(slice(Tensor{grads.data(), grads.size(), ScalarType::kF32}, 600, 400));
+  comm.all_reduce_sum_async(slice(Tensor{grads.data(), grads.size(), ScalarType::kF32}, 0, 600));
+  comm.wait_all();
+  const float rank_sum = float(ranks * (ranks + 1) / 2);
+  size_t wrong = 0;
+  for (size_t i = 0; i < grads.size(); ++i) wrong += grads[i] != float(i) * rank_sum;
+  REQUIRE(wrong == 0);
+  std::vector<double> moments(3, 0.5);
+  comm.all_reduce_sum_async(Tensor{moments.data(), moments.size(), ScalarType::kF64});
+  comm.wait_all();
+  REQUIRE(moments == std::vector<double>(3, 0.5 * ranks));
+  std::vector<int32_t> ints(2);
+  REQUIRE_THROWS_AS(comm.all_reduce_sum_async(Tensor{ints.data(), ints.size(), ScalarType::kI32}), BertError);
+}
+
 TEST_CASE("MPI_CHECK names the call, the place and MPI's error string", "[comm][mpi]") {
   // A real failing call on MPI_COMM_WORLD (errors returned, not fatal, on a duplicate) ...
   MPI_Comm comm;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -61,5 +62,41 @@ void sync_device();
 void require_close(const std::string& name, const std::vector<float>& got,
                    const std::vector<float>& ref, double rtol, double atol_fraction,
                    double atol_floor = 1e-6);
+
+// |x[i] − ref[i]| ≤ atol[i] + rtol·|ref[i]| for every i (a per-element absolute tolerance).
+inline CloseReport compare_close_each(const std::vector<double>& x, const std::vector<double>& ref,
+                                      const std::vector<double>& atol, double rtol) {
+  CloseReport report;
+  report.count = ref.size();
+  report.ok = x.size() == ref.size() && atol.size() == ref.size();
+  for (size_t i = 0; report.ok && i < ref.size(); ++i) {
+    const double excess = std::fabs(x[i] - ref[i]) - (atol[i] + rtol * std::fabs(ref[i]));
+    if (!(excess <= 0) && (report.worst_excess <= 0 || !(excess <= report.worst_excess))) {
+      report.worst_index = i;
+      report.worst_value = x[i];
+      report.worst_ref = ref[i];
+      report.worst_excess = std::isnan(excess) ? INFINITY : excess;
+    }
+  }
+  if (report.worst_excess > 0) report.ok = false;
+  return report;
+}
+
+// Absolute tolerance of Adam's first moment per element after `steps` updates with the same
+// scaled gradient g from m0. m = β1·m + (1−β1)·g is rounded in fp32 at the size of its terms,
+// |β1·m| + |(1−β1)·g|, which cancel: |m| can be far smaller, so a tolerance relative to |m|
+// fails by rounding alone (FMA contraction on the device, none on the host). Each step adds
+// `ulps` fp32 roundings of that size; earlier errors decay by β1.
+inline std::vector<double> exp_avg_atol(std::vector<double> m, const std::vector<double>& g, double beta1,
+                                        int steps, double ulps) {
+  const double unit = ulps * std::ldexp(1.0, -24);
+  std::vector<double> atol(m.size(), 0.0);
+  for (int step = 0; step < steps; ++step)
+    for (size_t i = 0; i < m.size(); ++i) {
+      atol[i] = beta1 * atol[i] + unit * (std::fabs(beta1 * m[i]) + std::fabs((1 - beta1) * g[i]));
+      m[i] = beta1 * m[i] + (1 - beta1) * g[i];
+    }
+  return atol;
+}
 
 }  // namespace bert::test

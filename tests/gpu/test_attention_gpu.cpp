@@ -1,9 +1,14 @@
 // GPU vs CPU reference: packed variable-length attention forward (ctx, lse) and backward (d_qkv),
 // with and without attention-probability dropout. The backward reference is fed the kernel's
 // own ctx and lse, so it checks the backward math rather than forward rounding twice.
+// Both bf16 implementations (kernels/attention_variants.h: tensor-core MMA and scalar) run
+// every case explicitly, whatever BERT_ATTENTION_KERNEL says.
+#include <cstdlib>
 #include <numeric>
+#include <string>
 
 #include "kernels/attention.h"
+#include "kernels/attention_variants.h"
 #include "tests/gpu/gpu_test_util.h"
 
 namespace bert::test {
@@ -15,7 +20,9 @@ struct Case {
   int max_positions;
 };
 
-void run_case(const Case& c, float probability, std::mt19937& rng) {
+const char* impl_name(AttentionImpl impl) { return impl == AttentionImpl::kMma ? "mma" : "scalar"; }
+
+void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937& rng) {
   AttentionShape shape;
   shape.batch = static_cast<int>(c.lengths.size());
   shape.heads = c.heads;
@@ -30,7 +37,8 @@ void run_case(const Case& c, float probability, std::mt19937& rng) {
   spec.micro_step = 5;
   spec.site = dropout_site(0, DropoutKind::kAttentionProbs);
   spec.element_offset = 1;  // groups of 4 straddle the thread's keys
-  CAPTURE(shape.tokens, shape.heads, shape.max_positions, probability);
+  const std::string kernel = impl_name(impl);
+  CAPTURE(kernel, shape.tokens, shape.heads, shape.max_positions, probability);
 
   const int hidden = shape.heads * shape.head_dim;
   const size_t qkv_count = static_cast<size_t>(shape.tokens) * 3 * hidden;
@@ -40,20 +48,23 @@ void run_case(const Case& c, float probability, std::mt19937& rng) {
   DeviceBf16 d_qkv(qkv), d_ctx(ctx_count);
   DeviceBuffer<float> d_lse(lse_count);
   DeviceBuffer<int32_t> d_cu_seqlens = to_device(cu_seqlens);
+  const std::vector<float> d_ctx_values = random_bf16_values(ctx_count, -1.0f, 1.0f, rng);
+  DeviceBf16 d_grad(d_ctx_values), d_qkv_grad(qkv_count);
+  // Misaligned tensors would silently take the scalar kernels.
+  if (impl == AttentionImpl::kMma)
+    REQUIRE(attention::mma_supported(d_qkv.get(), d_ctx.get(), d_grad.get(), d_qkv_grad.get()));
   attention_forward_cuda(d_ctx.get(), d_lse.data(), d_qkv.get(), d_cu_seqlens.data(), shape, spec,
-                         nullptr);
+                         nullptr, impl);
   std::vector<float> ctx(ctx_count), lse(lse_count);
   attention_forward_ref(ctx.data(), lse.data(), qkv.data(), cu_seqlens.data(), shape, spec);
   const std::vector<float> gpu_ctx = d_ctx.download(), gpu_lse = to_host(d_lse);
   require_close("attention ctx", gpu_ctx, ctx, 2e-2, 1e-2);
   require_close("attention lse", gpu_lse, lse, 1e-4, 0.0, 1e-4);
 
-  const std::vector<float> d_ctx_values = random_bf16_values(ctx_count, -1.0f, 1.0f, rng);
-  DeviceBf16 d_grad(d_ctx_values), d_qkv_grad(qkv_count);
   DeviceBuffer<unsigned char> scratch(attention_backward_workspace_bytes(shape));
   attention_backward_cuda(d_qkv_grad.get(), d_grad.get(), d_qkv.get(), d_ctx.get(), d_lse.data(),
                           d_cu_seqlens.data(), shape, spec,
-                          GpuWorkspace{scratch.data(), scratch.size()}, nullptr);
+                          GpuWorkspace{scratch.data(), scratch.size()}, nullptr, impl);
   std::vector<float> ref_grad(qkv_count);
   attention_backward_ref(ref_grad.data(), d_ctx_values.data(), qkv.data(), gpu_ctx.data(),
                          gpu_lse.data(), cu_seqlens.data(), shape, spec);
@@ -78,9 +89,18 @@ TEST_CASE("attention forward/backward match the reference", "[gpu][attention]") 
       {{1}, 2, 512},
       {{1, 17, 64, 130, 384}, 2, 512},  // the golden model's head count, mixed lengths
       {{65, 3, 128}, 12, 128},          // bert-base heads; a length equal to max_positions
+      // Tile edges (63/64/65, 127) and an odd max_positions: dropout groups of 4 straddle rows.
+      {{63, 64, 65, 127, 200, 3}, 1, 201},
   };
-  for (const Case& c : cases)
-    for (const float probability : {0.0f, 0.1f}) run_case(c, probability, rng);
+  for (const AttentionImpl impl : {AttentionImpl::kMma, AttentionImpl::kScalar})
+    for (const Case& c : cases)
+      for (const float probability : {0.0f, 0.1f}) run_case(c, probability, impl, rng);
+}
+
+TEST_CASE("attention kernel choice defaults to the tensor-core kernels", "[gpu][attention]") {
+  const char* value = std::getenv("BERT_ATTENTION_KERNEL");
+  const bool scalar = value != nullptr && std::string(value) == "scalar";
+  CHECK(default_attention_impl() == (scalar ? AttentionImpl::kScalar : AttentionImpl::kMma));
 }
 
 }  // namespace bert::test

@@ -1,5 +1,6 @@
 // GPU vs CPU reference: embeddings forward, and the deterministic sort-based backward (long runs
 // of one id crossing many 32-entry chunks, ids repeated in and across sequences).
+#include <cmath>
 #include <cstring>
 
 #include "kernels/embedding.h"
@@ -95,6 +96,37 @@ TEST_CASE("embedding forward/backward match the reference", "[gpu][embedding]") 
       REQUIRE(std::memcmp(second.data(), third.data(), second.size() * sizeof(float)) == 0);
     }
   }
+}
+
+TEST_CASE("embedding backward: one id over hundreds of chunks, odd hidden, a skipped table",
+          "[gpu][embedding]") {
+  // Every token has word 7 and type 0, so those runs cross more chunk ends than the merge pass
+  // has threads to count them in one stride. Gradients are multiples of 1/64 whose sums are
+  // exact in fp32 in any order: a missing or doubled chunk shows as an error, not as rounding.
+  std::mt19937 rng(32);
+  const EmbeddingTableSizes sizes{50, 512, 2};
+  const int tokens = 9000, hidden = 30;  // hidden not a multiple of 4: scalar columns
+  const std::vector<int32_t> input_ids(tokens, 7), type_ids(tokens, 0);
+  std::vector<int32_t> position_ids(tokens);
+  for (int t = 0; t < tokens; ++t) position_ids[t] = t % sizes.max_positions;
+  const size_t count = static_cast<size_t>(tokens) * hidden;
+  std::vector<float> grad = random_bf16_values(count, -1, 1, rng);
+  for (float& value : grad) value = std::round(value * 64.0f) / 64.0f;
+  std::vector<float> word_grad(size_t(sizes.vocab) * hidden, 0.5f);
+  std::vector<float> type_grad(size_t(sizes.type_vocab) * hidden, -0.5f);
+  std::vector<float> position_grad(size_t(sizes.max_positions) * hidden, 0.0f);
+  DeviceBf16 d_grad(grad);
+  DeviceBuffer<int32_t> d_input_ids = to_device(input_ids), d_type_ids = to_device(type_ids);
+  DeviceBuffer<int32_t> d_position_ids = to_device(position_ids);
+  DeviceBuffer<float> d_word_grad = to_device(word_grad), d_type_grad = to_device(type_grad);
+  DeviceBuffer<unsigned char> scratch(embedding_backward_workspace_bytes(tokens, hidden, sizes));
+  embedding_backward_cuda(d_word_grad.data(), nullptr, d_type_grad.data(), d_grad.get(),
+                          d_input_ids.data(), d_type_ids.data(), d_position_ids.data(), tokens,
+                          hidden, sizes, GpuWorkspace{scratch.data(), scratch.size()}, nullptr);
+  embedding_backward_ref(word_grad.data(), position_grad.data(), type_grad.data(), grad.data(),
+                         input_ids.data(), type_ids.data(), position_ids.data(), tokens, hidden);
+  require_close("d_word (one long run)", to_host(d_word_grad), word_grad, 0.0, 0.0, 0.0);
+  require_close("d_token_type (one long run)", to_host(d_type_grad), type_grad, 0.0, 0.0, 0.0);
 }
 
 }  // namespace bert::test

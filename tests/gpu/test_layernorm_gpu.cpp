@@ -12,12 +12,21 @@ GpuWorkspace lend(DeviceBuffer<unsigned char>& buffer) {
   return GpuWorkspace{buffer.data(), buffer.size()};
 }
 
+// `count` elements into a bf16 tensor (bf16 is an incomplete type on the host).
+bf16* skip_elements(DeviceBf16& tensor, size_t count) {
+  return as_bf16(reinterpret_cast<uint16_t*>(tensor.get()) + count);
+}
+
 }  // namespace
 
 TEST_CASE("layernorm forward/backward match the reference", "[gpu][layernorm]") {
   std::mt19937 rng(21);
-  for (const auto& [rows, width] : {std::pair{1, 96}, std::pair{37, 96}, std::pair{130, 768},
-                                    std::pair{67, 128}, std::pair{9, 1024}}) {
+  // Widths that are multiples of 8 take 16-byte accesses, the others (36, 100, 1020) 8-byte ones;
+  // 32 is the tiny golden model; 1100 rows make more d_gamma partials than finishing groups.
+  for (const auto& [rows, width] :
+       {std::pair{1, 96}, std::pair{37, 96}, std::pair{130, 768}, std::pair{67, 128},
+        std::pair{9, 1024}, std::pair{3, 36}, std::pair{19, 100}, std::pair{5, 1020},
+        std::pair{4, 32}, std::pair{1100, 64}}) {
     CAPTURE(rows, width);
     const size_t count = static_cast<size_t>(rows) * width;
     std::vector<float> inp = random_bf16_values(count, -3.0f, 3.0f, rng);
@@ -63,7 +72,7 @@ TEST_CASE("layernorm forward/backward match the reference", "[gpu][layernorm]") 
 
 TEST_CASE("fused residual+dropout+layernorm matches the composed reference", "[gpu][layernorm]") {
   std::mt19937 rng(22);
-  for (const auto& [rows, width] : {std::pair{37, 96}, std::pair{130, 768}}) {
+  for (const auto& [rows, width] : {std::pair{37, 96}, std::pair{130, 768}, std::pair{19, 100}}) {
     for (const float probability : {0.0f, 0.1f}) {
       CAPTURE(rows, width, probability);
       DropoutSpec spec;
@@ -119,6 +128,52 @@ TEST_CASE("fused residual+dropout+layernorm matches the composed reference", "[g
       require_close("fused d_beta", to_host(d_beta_grad), beta_grad, 1e-4, 1e-5);
     }
   }
+}
+
+TEST_CASE("layernorm on 8-byte but not 16-byte aligned tensors", "[gpu][layernorm]") {
+  // The width allows 16-byte accesses, the pointers (4 elements into their buffers) do not.
+  std::mt19937 rng(23);
+  const int rows = 41, width = 768, skip = 4;
+  const size_t count = static_cast<size_t>(rows) * width;
+  std::vector<float> inp = random_bf16_values(count + skip, -3.0f, 3.0f, rng);
+  std::vector<float> gamma = random_bf16_values(width + skip, 0.5f, 1.5f, rng);
+  std::vector<float> beta = random_bf16_values(width + skip, -0.5f, 0.5f, rng);
+  DeviceBf16 d_inp(inp), d_gamma(gamma), d_beta(beta), d_out(count + skip);
+  DeviceBuffer<float> d_mean(rows), d_rstd(rows);
+  layernorm_forward_cuda(skip_elements(d_out, skip), d_mean.data(), d_rstd.data(),
+                         skip_elements(d_inp, skip), skip_elements(d_gamma, skip),
+                         skip_elements(d_beta, skip), rows, width, kEps, nullptr);
+  inp.erase(inp.begin(), inp.begin() + skip);
+  gamma.erase(gamma.begin(), gamma.begin() + skip);
+  beta.erase(beta.begin(), beta.begin() + skip);
+  std::vector<float> out(count), mean(rows), rstd(rows);
+  layernorm_forward_ref(out.data(), mean.data(), rstd.data(), inp.data(), gamma.data(), beta.data(),
+                        rows, width, kEps);
+  std::vector<float> got = d_out.download();
+  got.erase(got.begin(), got.begin() + skip);
+  require_close("layernorm out (8-byte aligned)", got, out, 1e-2, 2e-3);
+
+  const std::vector<float> grad = random_bf16_values(count + skip, -1.0f, 1.0f, rng);
+  DeviceBf16 d_grad(grad), d_inp_grad(count + skip);
+  DeviceBuffer<float> d_gamma_grad(width), d_beta_grad(width);
+  const std::vector<float> zeros(width, 0.0f);
+  d_gamma_grad.upload(zeros.data(), zeros.size());
+  d_beta_grad.upload(zeros.data(), zeros.size());
+  DeviceBuffer<unsigned char> scratch(layernorm_backward_workspace_bytes(rows, width));
+  layernorm_backward_cuda(skip_elements(d_inp_grad, skip), d_gamma_grad.data(), d_beta_grad.data(),
+                          skip_elements(d_grad, skip), skip_elements(d_inp, skip),
+                          skip_elements(d_gamma, skip), d_mean.data(), d_rstd.data(), rows, width,
+                          Accumulate::kOverwrite, lend(scratch), nullptr);
+  std::vector<float> ref_grad(count), gamma_grad(zeros), beta_grad(zeros);
+  layernorm_backward_ref(ref_grad.data(), gamma_grad.data(), beta_grad.data(), grad.data() + skip,
+                         inp.data(), gamma.data(), to_host(d_mean).data(), to_host(d_rstd).data(),
+                         rows, width, Accumulate::kOverwrite);
+  std::vector<float> got_grad = d_inp_grad.download();
+  got_grad.erase(got_grad.begin(), got_grad.begin() + skip);
+  require_close("layernorm d_inp (8-byte aligned)", got_grad, ref_grad, 2e-2, 5e-3);
+  require_close("layernorm d_gamma (8-byte aligned)", to_host(d_gamma_grad), gamma_grad, 1e-4,
+                1e-5);
+  require_close("layernorm d_beta (8-byte aligned)", to_host(d_beta_grad), beta_grad, 1e-4, 1e-5);
 }
 
 }  // namespace bert::test

@@ -424,3 +424,48 @@ TEST_CASE("save_model_dir refuses incomplete tensors and a wrong vocab, writing 
   CHECK(contains(message, "has 40 lines"));
   CHECK_FALSE(path_exists(out));
 }
+
+TEST_CASE("a SentencePiece vocabulary is loaded, checked and saved under its own name", "[io][model_dir]") {
+  TempDir dir;
+  const BertConfig config = small_config();
+  const Params tensors = init_bert_qa_params(config, 3);
+  write_model(dir.path(), config, canonical_tensors(config, tensors));
+  std::filesystem::remove(dir.file("vocab.txt"));
+  // load_model_dir does not parse the model (the tokenizer does): any bytes stand in for it.
+  const std::string spiece_bytes = std::string("\x0a\x05piece", 7) + std::string(40, '\x7f');
+  write_file_atomic(dir.file("spiece.model"), spiece_bytes);
+  CHECK(find_vocab_file(dir.path()) == dir.file("spiece.model"));
+  CHECK_FALSE(is_wordpiece_vocab(dir.file("spiece.model")));
+  const LoadedModel model = load_model_dir(dir.path(), 1);
+  CHECK(model.tensors.size() == tensors.size());
+
+  const std::string saved = dir.file("saved");
+  save_model_dir(saved, model.config, model.tensors, dir.file("spiece.model"), false);
+  CHECK(read_file(join_path(saved, "spiece.model")) == spiece_bytes);
+  CHECK_FALSE(path_exists(join_path(saved, "vocab.txt")));
+  const std::string tokenizer_config = read_file(join_path(saved, "tokenizer_config.json"));
+  CHECK(contains(tokenizer_config, "\"do_lower_case\": false"));
+  CHECK_FALSE(contains(tokenizer_config, "BertTokenizer"));
+  CHECK(load_model_dir(saved, 1).tensors == model.tensors);
+
+  // vocab.txt wins when both exist (load_tokenizer's order).
+  write_vocab(dir.file("vocab.txt"), 50);
+  CHECK(find_vocab_file(dir.path()) == dir.file("vocab.txt"));
+
+  // More tokens than word embeddings is refused, naming the vocabulary file; fewer is fine.
+  check_tokenizer_fits(50, config, dir.file("spiece.model"));
+  check_tokenizer_fits(42, config, dir.file("spiece.model"));
+  const std::string message = input_error_of([&] { check_tokenizer_fits(51, config, dir.file("spiece.model")); });
+  CHECK(contains(message, dir.file("spiece.model")));
+  CHECK(contains(message, "51 tokens"));
+  CHECK(contains(message, "vocab_size 50"));
+}
+
+TEST_CASE("a model directory without any vocabulary names every accepted file", "[io][model_dir]") {
+  TempDir dir;
+  write_file_atomic(dir.file("config.json"), bert_config_to_json(small_config()));
+  const std::string message = input_error_of([&] { load_model_dir(dir.path(), 1); });
+  CHECK(contains(message, "vocab.txt"));
+  CHECK(contains(message, "spiece.model"));
+  CHECK(contains(message, "tokenizer.model"));
+}

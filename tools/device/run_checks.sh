@@ -9,8 +9,9 @@
 #             gpu/cuda), each exiting 77 = skipped
 #   bench     bench_kernels: every kernel at bert-base shapes, SQuAD-like and uniform-384 batches
 #   hf        tools/device/hf_parity.py: 50-step loss parity and windows/s, ours vs Hugging Face
+#   app       tools/device/app_checks.py: resume bit-identical, mpirun -np 1 (NCCL) == plain run, OOM message
 #   golden    golden_parity (the CPU engine against the HF golden: a sanity check of the bundle)
-# Extra flags: BENCH_ARGS for bench_kernels (e.g. "--repeats 100 --flush_l2 false"), HF_ARGS for
+# STAGE_CAP (seconds) caps each stage's timeout. Extra flags: BENCH_ARGS for bench_kernels (e.g. "--repeats 100 --flush_l2 false"), HF_ARGS for
 # hf_parity.py (e.g. "--steps 100"). Everything goes to $OUT (the device tool brings back at most
 # 8 files): results.md (summary and tables), tests.log, bench_kernels.md, bench_kernels.json,
 # hf_parity.log, hf_parity.json, run.log. A short summary table is printed last.
@@ -57,6 +58,8 @@ run_stage() {
     return
   fi
   ((limit > left)) && limit=$left
+  # STAGE_CAP (seconds) caps every stage, so that one hanging stage cannot eat a short budget.
+  if [[ -n "${STAGE_CAP:-}" ]] && ((limit > STAGE_CAP)); then limit=$STAGE_CAP; fi
   note "$name: start (timeout ${limit}s): $*"
   local began
   began="$(date +%s)"
@@ -143,6 +146,12 @@ if ((stage_rc == 0)) && grep -q '^PARITY: SKIPPED' "$out/hf_parity.log"; then hf
 hf_detail="$(grep -E '^PARITY:' "$out/hf_parity.log" | tail -1 | sed 's/^PARITY: [A-Z]* //')"
 add_summary "hf_parity" "$hf_status" "${hf_detail:-see hf_parity.log}"
 
+# ---- train_squad on the GPU: resume, mpirun -np 1 (NCCL), out of memory ---------------------
+run_stage app_checks 150 "$out/app_checks.log" env PYTHONUNBUFFERED=1 python3 tools/device/app_checks.py \
+  --work "$work/app" --bert_base_model "$work/hf/model"
+add_summary "app_checks" "$(status_of $stage_rc)" \
+  "$(grep -E '^APP: ' "$out/app_checks.log" 2> /dev/null | sed 's/^APP: //' | cut -c1-60 | tr '\n' ';')"
+
 # ---- CPU golden parity (sanity of the bundle and the carried data) ----------------------------
 if [[ -x "$bin/golden_parity" ]]; then
   part="$work/golden_parity.log"
@@ -204,6 +213,7 @@ echo "===== SUMMARY: ${gpu_name:-no GPU seen}, $(sed -n '2p' device_carry/MANIFE
 echo "| stage | status | detail |"
 for row in "${summary[@]}"; do IFS='|' read -r a b c <<< "$row"; echo "| $a | $b | $c |"; done
 speed_rows
+grep -E '^SPEED: train_squad' "$out/app_checks.log" 2> /dev/null
 sed -n '/^| batch | estimated step/,$p' "$out/bench_kernels.md" 2> /dev/null
 key_rows
 echo "(full tables: \$OUT/results.md, bench_kernels.md, hf_parity.log, tests.log, run.log)"

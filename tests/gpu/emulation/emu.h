@@ -3,9 +3,13 @@
 // shuffles go through a per-warp exchange with a warp barrier, static __shared__ arrays become
 // function statics (shared by the block's threads; blocks never overlap), dynamic shared memory
 // is a per-block buffer filled with NaN bytes so reads of unwritten smem show up.
+// Tensor-core mma.sync (kernels/attention_mma.cuh) is a warp-collective exchange computing the
+// PTX fragment layout in fp32; cp.async copies synchronously.
 // Limits: all threads of a warp must reach each shuffle (true of these kernels: early exits are
 // warp- or block-uniform), no memory-model or timing checks, no cuBLASLt.
 #pragma once
+// Kernel helpers with an inline-PTX body (kernels/attention_mma.cuh) call emu:: twins instead.
+#define BERT_CUDA_EMULATION 1
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 #include <algorithm>
@@ -52,6 +56,7 @@ struct Block {
   Barrier barrier;
   std::vector<Barrier*> warp_barriers;
   std::vector<std::vector<unsigned char>> exchange;  // per warp 32 × 8 bytes
+  std::vector<std::vector<uint32_t>> mma_exchange;   // per warp 32 × 6 words (a[4], b[2])
   std::vector<unsigned char> dynamic_shared;
 };
 
@@ -74,6 +79,55 @@ template <typename T> T shfl_xor(unsigned, T value, int offset) {
   std::memcpy(&other, ex + (lane ^ offset) * 8, sizeof(T));
   wb->wait();
   return other;
+}
+
+inline float bf16_bits_to_float(uint32_t bits) {
+  const uint32_t word = bits << 16;
+  float value;
+  std::memcpy(&value, &word, sizeof value);
+  return value;
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, warp-collective: every lane publishes its
+// fragments, rebuilds A (16×16) and B (16×8) per the PTX ISA layout (lane = 4g + t;
+// a[0] = A[g][2t..], a[1] = A[g+8][2t..], a[2] = A[g][2t+8..], a[3] = A[g+8][2t+8..];
+// b[0] = B[2t..2t+1][g], b[1] = B[2t+8..2t+9][g]; low half = lower index) and adds its own
+// C elements c[0..1] = C[g][2t..2t+1], c[2..3] = C[g+8][2t..2t+1] in fp32.
+inline void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+  const int tid = t_thread.x + t_thread.y * t_block_dim.x + t_thread.z * t_block_dim.x * t_block_dim.y;
+  const int warp = tid / 32, lane = tid % 32;
+  Barrier* wb = t_ctx->warp_barriers[warp];
+  uint32_t* ex = t_ctx->mma_exchange[warp].data();
+  std::memcpy(ex + lane * 6, a, 4 * sizeof(uint32_t));
+  std::memcpy(ex + lane * 6 + 4, b, 2 * sizeof(uint32_t));
+  wb->wait();
+  float A[16][16], B[16][8];
+  for (int l = 0; l < 32; ++l) {
+    const int g = l / 4, t = l % 4;
+    const uint32_t* f = ex + l * 6;
+    const int rows[4] = {g, g + 8, g, g + 8}, cols[4] = {2 * t, 2 * t, 2 * t + 8, 2 * t + 8};
+    for (int r = 0; r < 4; ++r) {
+      A[rows[r]][cols[r]] = bf16_bits_to_float(f[r] & 0xFFFFu);
+      A[rows[r]][cols[r] + 1] = bf16_bits_to_float(f[r] >> 16);
+    }
+    for (int r = 0; r < 2; ++r) {
+      B[2 * t + 8 * r][g] = bf16_bits_to_float(f[4 + r] & 0xFFFFu);
+      B[2 * t + 8 * r + 1][g] = bf16_bits_to_float(f[4 + r] >> 16);
+    }
+  }
+  wb->wait();
+  const int g = lane / 4, t = lane % 4;
+  for (int e = 0; e < 4; ++e) {
+    const int row = g + 8 * (e / 2), col = 2 * t + e % 2;
+    float sum = c[e];
+    for (int k = 0; k < 16; ++k) sum += A[row][k] * B[k][col];
+    c[e] = sum;
+  }
+}
+
+inline void syncwarp() {
+  const int tid = t_thread.x + t_thread.y * t_block_dim.x + t_thread.z * t_block_dim.x * t_block_dim.y;
+  t_ctx->warp_barriers[tid / 32]->wait();
 }
 
 inline cudaError_t func_set_attribute(...) { return cudaSuccess; }
@@ -99,6 +153,7 @@ void run(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, std::tupl
         for (auto& w : wbs) w.reset(32);
         for (auto& w : wbs) ctx.warp_barriers.push_back(&w);
         ctx.exchange.assign(warps, std::vector<unsigned char>(32 * 8));
+        ctx.mma_exchange.assign(warps, std::vector<uint32_t>(32 * 6));
         ctx.dynamic_shared.assign(smem + 16, 0xFF);  // garbage-ish fill: NaN floats
         std::vector<std::thread> pool;
         for (int t = 0; t < threads; ++t)
@@ -133,5 +188,6 @@ Launch::Bound<K> launch(K kernel, dim3 grid, dim3 block, size_t smem = 0, cudaSt
 #define gridDim (::emu::t_grid_dim)
 #define __syncthreads() ::emu::syncthreads()
 #define __shfl_xor_sync(mask, value, offset) ::emu::shfl_xor(mask, value, offset)
+#define __syncwarp(...) ::emu::syncwarp()
 using std::min;
 using std::max;

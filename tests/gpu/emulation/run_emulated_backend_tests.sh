@@ -26,7 +26,7 @@ sources=()
 for f in "$out"/gen/kernels/*_emu.cpp; do
   [[ "$(basename "$f")" == matmul_emu.cpp ]] || sources+=("$f")
 done
-sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/cuda_backend_base.cpp"
+sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/pinned_host.cpp" "$root/engine/cuda/cuda_backend_base.cpp"
           "$root/engine/cuda/cuda_backend_ops.cpp" "$root/engine/cuda/cuda_backend_registration.cpp"
           "$root/tests/gpu/backend_twins.cpp" "$root/tests/gpu/test_backend_gpu.cpp"
           "$root/tests/gpu/test_golden_parity_gpu.cpp" "$root/tests/engine/golden_model.cpp"

@@ -1,0 +1,278 @@
+// Attention backward on tensor cores (kernels/attention_variants.h, kMma); deterministic, the
+// same two passes as the scalar kernels (row_dot D comes from the caller):
+//   key pass: a block of 4 warps owns 64 keys of one (sequence, head), each warp 16 keys whose
+//     K and V fragments stay in registers; query tiles of 64 (Q, dO, lse, D) stream through
+//     shared memory. Per tile and warp: Sᵀ = K·Qᵀ, dPdᵀ = V·dOᵀ (16 keys × 64 queries, fp32),
+//     Pᵀ = exp2(Sᵀ·log2e/√d − lse·log2e), Pdᵀ = Pᵀ·mask/(1−p), dSᵀ = Pᵀ∘(dPdᵀ·mask/(1−p) − D),
+//     then dV += Pdᵀ·dO and dK += dSᵀ·Q with Pdᵀ, dSᵀ rounded to bf16 (dK scaled by 1/√d at the end).
+//   query pass: a block owns 64 queries (Q, dO fragments in registers), key tiles stream:
+//     S = Q·Kᵀ, dPd = dO·Vᵀ, dS as above, dQ += dS·K·(1/√d).
+// Dropout keep bits are drawn per warp into shared memory (16 keys per Philox run), for the key
+// pass as [query][the warp's 16 keys], for the query pass as [row][16-key chunk].
+#include "kernels/attention_mma.cuh"
+#include "kernels/attention_variants.h"
+
+namespace bert {
+namespace attention {
+namespace mma {
+namespace {
+
+struct Args {
+  bf16* d_qkv;
+  const bf16* d_ctx;
+  const bf16* qkv;
+  const float* lse;
+  const float* row_dot;
+  const int32_t* cu_seqlens;
+  AttentionShape shape;
+  DropoutSpec dropout;
+  int tiles;
+  float scale, scale_log2;
+};
+
+__device__ __forceinline__ void store_rows(bf16* first_row, size_t row_stride, int rows_left,
+                                           const float acc[8][4], float scale) {
+  const int g = lane_group(), t = lane_thread();
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    if (g + 8 * r >= rows_left) continue;
+    bf16* row = first_row + (g + 8 * r) * row_stride + 2 * t;
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+      *reinterpret_cast<uint32_t*>(row + 8 * nt) =
+          pack_bf16x2(acc[nt][2 * r] * scale, acc[nt][2 * r + 1] * scale);
+  }
+}
+
+__global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Args args) {
+  // Double-buffered: query tile i + 1 is copied (cp.async) while tile i is computed.
+  __shared__ __align__(16) bf16 q_tiles[2][kTileElements];   // [query][d]
+  __shared__ __align__(16) bf16 do_tiles[2][kTileElements];  // [query][d]
+  __shared__ float lse_log2[2][kCols], dot[2][kCols];
+  __shared__ uint32_t keep_bits[kWarps][kCols];  // [query]: bit i = key 16·warp + i
+
+  const AttentionShape& shape = args.shape;
+  const int sequence = blockIdx.x / args.tiles, key_block = blockIdx.x % args.tiles;
+  const int head = blockIdx.y;
+  const int first_token = args.cu_seqlens[sequence];
+  const int length = args.cu_seqlens[sequence + 1] - first_token;
+  const int key_start = key_block * kRows;
+  if (key_start >= length) return;
+  const int key_count = min(kRows, length - key_start);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane_group(), t = lane_thread();
+  const int hidden = shape.heads * kHeadDim;
+  const size_t row_stride = 3 * static_cast<size_t>(hidden);
+  const bf16* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
+  const bf16* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
+
+  // Copies query tile `query_start` (Q, dO asynchronously; lse, D directly) into buffer b.
+  auto load_query_tile = [&](int b, int query_start) {
+    const int query_count = min(kCols, length - query_start);
+    load_tile_async(q_tiles[b], head_qkv + query_start * row_stride, row_stride, query_count);
+    load_tile_async(do_tiles[b], head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
+                    query_count);
+    if (threadIdx.x < kCols) {
+      const int query = threadIdx.x;
+      const size_t index =
+          static_cast<size_t>(first_token + query_start + query) * shape.heads + head;
+      lse_log2[b][query] = query < query_count ? args.lse[index] * kLog2e : 0.0f;
+      dot[b][query] = query < query_count ? args.row_dot[index] : 0.0f;
+    }
+  };
+
+  // K and V staged through buffer 1 into registers; query tile 0 is copied meanwhile.
+  load_tile(q_tiles[1], head_qkv + hidden + key_start * row_stride, row_stride, key_count);
+  load_tile(do_tiles[1], head_qkv + 2 * hidden + key_start * row_stride, row_stride, key_count);
+  load_query_tile(0, 0);
+  __syncthreads();
+  uint32_t k_frag[4][4], v_frag[4][4];
+#pragma unroll
+  for (int ks = 0; ks < 4; ++ks) {
+    load_a(k_frag[ks], q_tiles[1] + warp * 16 * kPitch + ks * 16);
+    load_a(v_frag[ks], do_tiles[1] + warp * 16 * kPitch + ks * 16);
+  }
+
+  const bool dropout_on = args.dropout.probability > 0.0f;
+  const float keep_scale = dropout_on ? 1.0f / (1.0f - args.dropout.probability) : 1.0f;
+  const int warp_keys = key_count - warp * 16;  // valid keys of this warp (may be ≤ 0)
+  float d_key[8][4], d_value[8][4];
+  zero(d_key);
+  zero(d_value);
+
+  for (int query_start = 0, buffer = 0; query_start < length;
+       query_start += kCols, buffer ^= 1) {
+    const int query_count = min(kCols, length - query_start);
+    wait_copies();
+    // Tile `buffer` has landed for every thread; the other buffer is no longer read.
+    __syncthreads();
+    if (query_start + kCols < length) load_query_tile(buffer ^ 1, query_start + kCols);
+    if (dropout_on) {
+#pragma unroll
+      for (int query = lane; query < kCols; query += 32)
+        keep_bits[warp][query] = dropout_keep16(
+            args.dropout, dropout_row_index(first_token + query_start + query, head, shape) +
+                              key_start + warp * 16);
+      __syncwarp();
+    }
+    const bf16* q_tile = q_tiles[buffer];
+    const bf16* do_tile = do_tiles[buffer];
+    const float* tile_lse_log2 = lse_log2[buffer];
+    const float* tile_dot = dot[buffer];
+
+    float s[8][4], dp[8][4];  // [query n-tile][key g, g+8 × query 2t, 2t+1]
+    zero(s);
+    zero(dp);
+    gemm_a_bt(s, k_frag, q_tile);
+    gemm_a_bt(dp, v_frag, do_tile);
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int key = g + 8 * (e / 2), query = 8 * nt + 2 * t + e % 2;
+        const bool valid = key < warp_keys && query < query_count;
+        const float p =
+            valid ? exp2f(s[nt][e] * args.scale_log2 - tile_lse_log2[query]) : 0.0f;
+        const float factor =
+            dropout_on ? ((keep_bits[warp][query] >> key) & 1u ? keep_scale : 0.0f) : 1.0f;
+        s[nt][e] = p * factor;
+        dp[nt][e] = p * (dp[nt][e] * factor - tile_dot[query]);
+      }
+    gemm_p_b(d_value, s, do_tile);
+    gemm_p_b(d_key, dp, q_tile);
+  }
+
+  bf16* first_row = args.d_qkv + static_cast<size_t>(first_token + key_start + warp * 16) *
+                                     row_stride + head * kHeadDim;
+  store_rows(first_row + hidden, row_stride, warp_keys, d_key, args.scale);
+  store_rows(first_row + 2 * hidden, row_stride, warp_keys, d_value, 1.0f);
+}
+
+__global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(Args args) {
+  // Double-buffered: key tile i + 1 is copied (cp.async) while tile i is computed.
+  __shared__ __align__(16) bf16 k_tiles[2][kTileElements];  // [key][d]
+  __shared__ __align__(16) bf16 v_tiles[2][kTileElements];  // [key][d]
+  __shared__ uint32_t keep_bits[kWarps][16 * 4];            // [row][16-key chunk]
+
+  const AttentionShape& shape = args.shape;
+  const int sequence = blockIdx.x / args.tiles, query_block = blockIdx.x % args.tiles;
+  const int head = blockIdx.y;
+  const int first_token = args.cu_seqlens[sequence];
+  const int length = args.cu_seqlens[sequence + 1] - first_token;
+  const int query_start = query_block * kRows;
+  if (query_start >= length) return;
+  const int query_count = min(kRows, length - query_start);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane_group(), t = lane_thread();
+  const int hidden = shape.heads * kHeadDim;
+  const size_t row_stride = 3 * static_cast<size_t>(hidden);
+  const bf16* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
+  const bf16* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
+  const bf16* keys = head_qkv + hidden;
+  const bf16* values = head_qkv + 2 * hidden;
+
+  // Q and dO staged through buffer 1 into registers; key tile 0 is copied meanwhile.
+  load_tile(k_tiles[1], head_qkv + query_start * row_stride, row_stride, query_count);
+  load_tile(v_tiles[1], head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
+            query_count);
+  load_tile_async(k_tiles[0], keys, row_stride, min(kCols, length));
+  load_tile_async(v_tiles[0], values, row_stride, min(kCols, length));
+  __syncthreads();
+  uint32_t q_frag[4][4], do_frag[4][4];
+#pragma unroll
+  for (int ks = 0; ks < 4; ++ks) {
+    load_a(q_frag[ks], k_tiles[1] + warp * 16 * kPitch + ks * 16);
+    load_a(do_frag[ks], v_tiles[1] + warp * 16 * kPitch + ks * 16);
+  }
+
+  const int warp_queries = query_count - warp * 16;  // valid rows of this warp (may be ≤ 0)
+  const int warp_first_token = first_token + query_start + warp * 16;
+  float lse_log2[2], dot[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    // Rows past the end read a valid row's values; they are never stored.
+    const int token = first_token + query_start + min(warp * 16 + g + 8 * r, query_count - 1);
+    const size_t index = static_cast<size_t>(token) * shape.heads + head;
+    lse_log2[r] = args.lse[index] * kLog2e;
+    dot[r] = args.row_dot[index];
+  }
+  const bool dropout_on = args.dropout.probability > 0.0f;
+  const float keep_scale = dropout_on ? 1.0f / (1.0f - args.dropout.probability) : 1.0f;
+  float d_query[8][4];
+  zero(d_query);
+
+  for (int key_start = 0, buffer = 0; key_start < length; key_start += kCols, buffer ^= 1) {
+    const int key_count = min(kCols, length - key_start);
+    wait_copies();
+    // Tile `buffer` has landed for every thread; the other buffer is no longer read.
+    __syncthreads();
+    const int next_start = key_start + kCols;
+    if (next_start < length) {
+      load_tile_async(k_tiles[buffer ^ 1], keys + next_start * row_stride, row_stride,
+                      min(kCols, length - next_start));
+      load_tile_async(v_tiles[buffer ^ 1], values + next_start * row_stride, row_stride,
+                      min(kCols, length - next_start));
+    }
+    if (dropout_on) {
+#pragma unroll
+      for (int unit = lane; unit < 16 * 4; unit += 32) {
+        const int row = unit / 4, chunk = unit % 4;
+        keep_bits[warp][unit] = dropout_keep16(
+            args.dropout,
+            dropout_row_index(warp_first_token + row, head, shape) + key_start + 16 * chunk);
+      }
+      __syncwarp();
+    }
+    const bf16* k_tile = k_tiles[buffer];
+    const bf16* v_tile = v_tiles[buffer];
+
+    float s[8][4], dp[8][4];  // [key n-tile][query g, g+8 × key 2t, 2t+1]
+    zero(s);
+    zero(dp);
+    gemm_a_bt(s, q_frag, k_tile);
+    gemm_a_bt(dp, do_frag, v_tile);
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e / 2, key = 8 * nt + 2 * t + e % 2;
+        const bool valid = g + 8 * r < warp_queries && key < key_count;
+        const float p = valid ? exp2f(s[nt][e] * args.scale_log2 - lse_log2[r]) : 0.0f;
+        const float factor =
+            dropout_on
+                ? ((keep_bits[warp][(g + 8 * r) * 4 + key / 16] >> (key % 16)) & 1u ? keep_scale
+                                                                                     : 0.0f)
+                : 1.0f;
+        s[nt][e] = p * (dp[nt][e] * factor - dot[r]);
+      }
+    gemm_p_b(d_query, s, k_tile);
+  }
+
+  store_rows(args.d_qkv + static_cast<size_t>(warp_first_token) * row_stride + head * kHeadDim,
+             row_stride, warp_queries, d_query, args.scale);
+}
+
+}  // namespace
+}  // namespace mma
+
+void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
+                  const float* row_dot, const int32_t* cu_seqlens, const AttentionShape& shape,
+                  const DropoutSpec& dropout, GpuStream stream) {
+  const mma::Args args{d_qkv,
+                       d_ctx,
+                       qkv,
+                       lse,
+                       row_dot,
+                       cu_seqlens,
+                       shape,
+                       dropout,
+                       div_up(shape.max_positions, mma::kRows),
+                       1.0f / sqrtf(static_cast<float>(shape.head_dim)),
+                       kLog2e / sqrtf(static_cast<float>(shape.head_dim))};
+  const dim3 grid(shape.batch * args.tiles, shape.heads);
+  mma::attention_backward_key_mma_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
+  CUDA_LAUNCH_CHECK("attention_backward_key_mma_kernel");
+  mma::attention_backward_query_mma_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
+  CUDA_LAUNCH_CHECK("attention_backward_query_mma_kernel");
+}
+
+}  // namespace attention
+}  // namespace bert

@@ -1,0 +1,209 @@
+// Warp-level tensor-core helpers of the MMA attention kernels (kernels/attention_*_mma.cu):
+// mma.sync m16n8k16 with bf16 operands and fp32 accumulators, per the PTX ISA fragment layout.
+// Lane = 4·g + t (g = lane / 4 "group", t = lane % 4). Pairs of bf16 travel in one uint32_t,
+// the lower-indexed element in the low 16 bits.
+//   A (16 × 16, row-major):  a[0] = A[g][2t..2t+1],   a[1] = A[g+8][2t..2t+1],
+//                            a[2] = A[g][2t+8..2t+9], a[3] = A[g+8][2t+8..2t+9]
+//   B (16 × 8, "col"):       b[0] = B[2t..2t+1][g],   b[1] = B[2t+8..2t+9][g]
+//   C (16 × 8, fp32):        c[0..1] = C[g][2t..2t+1], c[2..3] = C[g+8][2t..2t+1]
+// An accumulator pair of neighbouring n-tiles therefore is already the A fragment of the next
+// product (S → P·V), which is what a_from_accumulators packs.
+// Under the CPU emulation (tests/gpu/emulation/emu.h defines BERT_CUDA_EMULATION) mma_16816 is
+// a warp-collective exchange computing the same layout on the host.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/attention_common.cuh"
+
+namespace bert {
+namespace attention {
+namespace mma {
+
+constexpr int kWarps = 4;                // each warp owns 16 rows of a 64-row block tile
+constexpr int kThreads = 32 * kWarps;
+constexpr int kRows = 16 * kWarps;       // queries (or keys) per block
+constexpr int kCols = 64;                // keys (or queries) per streamed tile
+constexpr int kHeadDim = 64;
+constexpr int kPitch = kHeadDim + 8;     // bf16 per shared row: the 8-group fragment reads of a
+                                         // warp hit 32 distinct banks (row stride 36 words)
+constexpr int kTileElements = kCols * kPitch;
+
+// c += a·b (16×16 by 16×8), fp32 accumulate.
+__device__ __forceinline__ void mma_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
+#if defined(BERT_CUDA_EMULATION)
+  ::emu::mma_bf16_16816(c, a, b);
+#elif defined(__CUDA_ARCH__)
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+      "{%8, %9}, {%0, %1, %2, %3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+__device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
+  const __nv_bfloat162 pair = __floats2bfloat162_rn(lo, hi);
+  uint32_t bits;
+  memcpy(&bits, &pair, sizeof bits);
+  return bits;
+}
+
+// Two neighbouring bf16 of one shared row.
+__device__ __forceinline__ uint32_t load_pair(const bf16* p) {
+  return *reinterpret_cast<const uint32_t*>(p);
+}
+// p[0] and p[pitch]: two rows, one column (a B fragment of a row-major [k][n] tile).
+__device__ __forceinline__ uint32_t load_column_pair(const bf16* p) {
+  const uint16_t* bits = reinterpret_cast<const uint16_t*>(p);
+  return static_cast<uint32_t>(bits[0]) | (static_cast<uint32_t>(bits[kPitch]) << 16);
+}
+
+__device__ __forceinline__ int lane_group() { return (threadIdx.x % 32) / 4; }   // g
+__device__ __forceinline__ int lane_thread() { return threadIdx.x % 4; }         // t
+
+// A fragment of rows [0, 16), columns [0, 16) of a shared tile (row-major, kPitch).
+__device__ __forceinline__ void load_a(uint32_t a[4], const bf16* tile) {
+  const int g = lane_group(), t = lane_thread();
+  a[0] = load_pair(tile + g * kPitch + 2 * t);
+  a[1] = load_pair(tile + (g + 8) * kPitch + 2 * t);
+  a[2] = load_pair(tile + g * kPitch + 2 * t + 8);
+  a[3] = load_pair(tile + (g + 8) * kPitch + 2 * t + 8);
+}
+// B = tileᵀ: B[k][n] = tile[n][k] for n < 8, k < 16 (tile rows are the n index: Kᵀ, Vᵀ, Qᵀ).
+__device__ __forceinline__ void load_b_transposed(uint32_t b[2], const bf16* tile) {
+  const int g = lane_group(), t = lane_thread();
+  b[0] = load_pair(tile + g * kPitch + 2 * t);
+  b[1] = load_pair(tile + g * kPitch + 2 * t + 8);
+}
+// B = tile: B[k][n] = tile[k][n] for k < 16, n < 8 (tile rows are the k index: V, dO, Q, K).
+__device__ __forceinline__ void load_b(uint32_t b[2], const bf16* tile) {
+  const int g = lane_group(), t = lane_thread();
+  b[0] = load_column_pair(tile + 2 * t * kPitch + g);
+  b[1] = load_column_pair(tile + (2 * t + 8) * kPitch + g);
+}
+// A fragment (16 rows × k-step kk's 16 columns) from the fp32 accumulators of n-tiles 2kk, 2kk+1.
+__device__ __forceinline__ void a_from_accumulators(uint32_t a[4], const float lo[4],
+                                                    const float hi[4]) {
+  a[0] = pack_bf16x2(lo[0], lo[1]);
+  a[1] = pack_bf16x2(lo[2], lo[3]);
+  a[2] = pack_bf16x2(hi[0], hi[1]);
+  a[3] = pack_bf16x2(hi[2], hi[3]);
+}
+
+// acc[nt] += A(16 × 64, fragments a[4 k-steps]) · tileᵀ, tile = 64 rows (n) × 64 columns (k).
+__device__ __forceinline__ void gemm_a_bt(float acc[8][4], const uint32_t a[4][4],
+                                          const bf16* tile) {
+#pragma unroll
+  for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) {
+      uint32_t b[2];
+      load_b_transposed(b, tile + nt * 8 * kPitch + ks * 16);
+      mma_16816(acc[nt], a[ks], b);
+    }
+}
+// acc[nt] += P(16 × 64, the fp32 accumulators p[8][4] rounded to bf16) · tile (64 k-rows × 64 n).
+__device__ __forceinline__ void gemm_p_b(float acc[8][4], const float p[8][4], const bf16* tile) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {
+    uint32_t a[4];
+    a_from_accumulators(a, p[2 * kk], p[2 * kk + 1]);
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt) {
+      uint32_t b[2];
+      load_b(b, tile + kk * 16 * kPitch + nt * 8);
+      mma_16816(acc[nt], a, b);
+    }
+  }
+}
+
+__device__ __forceinline__ void zero(float acc[8][4]) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
+}
+
+// Copies `valid_rows` rows of 64 bf16 (row r at source + r·row_stride) into a shared tile of
+// kCols rows; rows past valid_rows become zero. 16-byte loads: source rows must be 16-byte aligned.
+__device__ __forceinline__ void load_tile(bf16* tile, const bf16* source, size_t row_stride,
+                                          int valid_rows) {
+  constexpr int kChunksPerRow = kHeadDim / 8;
+  for (int chunk = threadIdx.x; chunk < kCols * kChunksPerRow; chunk += kThreads) {
+    const int row = chunk / kChunksPerRow, col = (chunk % kChunksPerRow) * 8;
+    uint4 value = make_uint4(0u, 0u, 0u, 0u);
+    if (row < valid_rows) value = *reinterpret_cast<const uint4*>(source + row * row_stride + col);
+    *reinterpret_cast<uint4*>(tile + row * kPitch + col) = value;
+  }
+}
+
+// 16 bytes global → shared without a register round trip (cp.async; zero-fills when !valid, in
+// which case `global` is not read). Completed by wait_copies(); the emulation copies at once.
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global, bool valid) {
+#if defined(BERT_CUDA_EMULATION)
+  if (valid)
+    memcpy(shared, global, 16);
+  else
+    memset(shared, 0, 16);
+#elif defined(__CUDA_ARCH__)
+  const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global),
+               "r"(valid ? 16 : 0)
+               : "memory");
+#endif
+}
+// Waits for every copy_async_16 of this thread (other threads' copies: __syncthreads after).
+__device__ __forceinline__ void wait_copies() {
+#if !defined(BERT_CUDA_EMULATION) && defined(__CUDA_ARCH__)
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+#endif
+}
+
+// load_tile without waiting: the copies land by wait_copies() + __syncthreads().
+__device__ __forceinline__ void load_tile_async(bf16* tile, const bf16* source, size_t row_stride,
+                                                int valid_rows) {
+  constexpr int kChunksPerRow = kHeadDim / 8;
+  for (int chunk = threadIdx.x; chunk < kCols * kChunksPerRow; chunk += kThreads) {
+    const int row = chunk / kChunksPerRow, col = (chunk % kChunksPerRow) * 8;
+    const bool valid = row < valid_rows;
+    copy_async_16(tile + row * kPitch + col, source + (valid ? row * row_stride + col : 0), valid);
+  }
+}
+
+// Keep flags of 16 consecutive dropout elements first .. first+15 (bit j: element first + j),
+// bit-identical to dropout_keep(): 4 Philox calls, 5 when the run straddles a group of 4.
+__device__ __forceinline__ uint32_t dropout_keep16(const DropoutSpec& spec, uint64_t first) {
+  const uint64_t element = first + spec.element_offset;
+  const uint64_t group = element >> 2;
+  const int shift = static_cast<int>(element & 3);
+  const int groups = shift == 0 ? 4 : 5;
+  uint32_t bits = 0;
+  for (int c = 0; c < groups; ++c) {
+    const PhiloxOut r = philox4x32_10(group + c, spec.micro_step, spec.site, spec.seed);
+#pragma unroll
+    for (int w = 0; w < 4; ++w) {
+      const int bit = 4 * c + w - shift;
+      if (bit >= 0 && bit < 16 && uniform_from_bits(r.v[w]) >= spec.probability)
+        bits |= 1u << bit;
+    }
+  }
+  return bits;
+}
+
+__device__ __forceinline__ float quad_max(float value) {
+  value = fmaxf(value, __shfl_xor_sync(kFullWarpMask, value, 1));
+  return fmaxf(value, __shfl_xor_sync(kFullWarpMask, value, 2));
+}
+__device__ __forceinline__ float quad_sum(float value) {
+  value += __shfl_xor_sync(kFullWarpMask, value, 1);
+  return value + __shfl_xor_sync(kFullWarpMask, value, 2);
+}
+
+}  // namespace mma
+}  // namespace attention
+}  // namespace bert

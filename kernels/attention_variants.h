@@ -1,0 +1,41 @@
+// Internal: the two bf16 attention implementations behind kernels/attention.h's launchers, so
+// tests and benchmarks can run either explicitly.
+//   kMma:    tensor-core kernels (kernels/attention_*_mma.cu, mma.sync m16n8k16 bf16, fp32
+//            accumulation; P and dS are rounded to bf16 before their products). The default.
+//   kScalar: the fp32-FMA shared-memory kernels (kernels/attention_forward.cu,
+//            kernels/attention_backward.cu), also used by the float overloads.
+// BERT_ATTENTION_KERNEL=scalar (or =mma) picks the default of the public bf16 launchers; it is
+// read once per process.
+#pragma once
+
+#include "kernels/attention.h"
+
+namespace bert {
+
+enum class AttentionImpl { kMma, kScalar };
+
+// Reads BERT_ATTENTION_KERNEL on the first call; throws InputError on an unknown value.
+AttentionImpl default_attention_impl();
+
+void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
+                            const AttentionShape& shape, const DropoutSpec& dropout,
+                            GpuStream stream, AttentionImpl impl);
+void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const bf16* ctx,
+                             const float* lse, const int32_t* cu_seqlens,
+                             const AttentionShape& shape, const DropoutSpec& dropout,
+                             GpuWorkspace workspace, GpuStream stream, AttentionImpl impl);
+
+namespace attention {
+
+// MMA kernels; the caller has checked the shape and workspace. They need 16-byte aligned
+// tensors (mma_supported); otherwise the scalar kernels run.
+bool mma_supported(const void* a, const void* b, const void* c, const void* d);
+void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
+                 const AttentionShape& shape, const DropoutSpec& dropout, GpuStream stream);
+// row_dot: D = Σ_c d_ctx·ctx per (token, head), computed by the caller.
+void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
+                  const float* row_dot, const int32_t* cu_seqlens, const AttentionShape& shape,
+                  const DropoutSpec& dropout, GpuStream stream);
+
+}  // namespace attention
+}  // namespace bert

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""GPU checks through the real train_squad binary (run on the device by run_checks.sh after
+carry_env.sh has set BERT_CARRY_BIN, BERT_SHARED_DIR and LD_LIBRARY_PATH):
+
+  resume   a run stopped after step 8 (--stop_after_steps) and resumed logs exactly the losses
+           and gradient norms of an uninterrupted run and saves a byte-identical model;
+  nccl     `mpirun -np 1 train_squad` (NCCL communicator, bucketed all-reduce on its stream)
+           equals the plain run bit for bit;
+  oom      a batch that cannot fit fails with exit 1 and a message suggesting a smaller
+           --per_device_train_batch_size, and leaves no model behind;
+  speed    (with --bert_base_model, e.g. the model hf_parity.py saved) train_squad's windows/s
+           on real dev windows (all lengths, shuffled, packed) at batch 32 and 64.
+
+The model: a random BERT of hidden 256, 4 heads of 64, 2 layers, dropout 0.1 (dropout masks must
+also replay exactly), bert-base-uncased's vocabulary, on the first SQuAD dev questions.
+Prints one "APP: <check> PASS|FAIL <detail>" line per check; exit 0 when all pass.
+"""
+import argparse
+import filecmp
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+
+def run(cmd, timeout):
+    started = time.time()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout, time.time() - started
+
+
+def log_lines(output_dir):
+    """trainer_log.jsonl without the timing field (differs between any two runs)."""
+    with open(os.path.join(output_dir, "trainer_log.jsonl")) as f:
+        return [re.sub(r', "windows_per_second": [^,}]*', "", line.strip()) for line in f if line.strip()]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--work", default="/tmp/bert_app_checks")
+    p.add_argument("--steps", type=int, default=16)
+    p.add_argument("--timeout", type=int, default=120, help="seconds per train_squad run")
+    p.add_argument("--mpirun", default=shutil.which("mpirun") or "mpirun")
+    p.add_argument("--bert_base_model", default="", help="a bert-base model directory for the speed runs")
+    p.add_argument("--speed_steps", type=int, default=60)
+    args = p.parse_args()
+    binary = os.path.join(os.environ["BERT_CARRY_BIN"], "train_squad")
+    shared = os.environ["BERT_SHARED_DIR"]
+    shutil.rmtree(args.work, ignore_errors=True)
+    model = os.path.join(args.work, "model")
+    os.makedirs(model)
+    config = {"model_type": "bert", "vocab_size": 30522, "hidden_size": 256, "num_hidden_layers": 2,
+              "num_attention_heads": 4, "intermediate_size": 1024, "max_position_embeddings": 512,
+              "type_vocab_size": 2, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+              "attention_probs_dropout_prob": 0.1, "layer_norm_eps": 1e-12, "initializer_range": 0.02}
+    with open(os.path.join(model, "config.json"), "w") as f:
+        json.dump(config, f)
+    shutil.copy(os.path.join(shared, "data/bert-base-uncased/vocab.txt"), model)
+    common = [binary, "--device", "cuda", "--model_name_or_path", model, "--train_file",
+              os.path.join(shared, "data/squad/dev-v1.1.json"), "--do_train", "--max_train_samples", "400",
+              "--per_device_train_batch_size", "16", "--learning_rate", "1e-4", "--max_steps", str(args.steps),
+              "--warmup_steps", "2", "--weight_decay", "0.01", "--logging_steps", "1", "--seed", "3",
+              "--save_steps", str(args.steps // 2)]
+    out = lambda name: ["--output_dir", os.path.join(args.work, name)]
+    results = []
+
+    def report(name, ok, detail):
+        results.append(ok)
+        print("APP: %s %s %s" % (name, "PASS" if ok else "FAIL", detail), flush=True)
+
+    rc, text, secs = run(common + out("plain"), args.timeout)
+    if rc != 0:
+        report("plain run", False, "exit %d: %s" % (rc, text[-2000:]))
+        return 1
+    plain = os.path.join(args.work, "plain")
+    print("plain run: %.1f s\n%s" % (secs, text[-600:]), flush=True)
+
+    # resume
+    rc1, t1, _ = run(common + out("resumed") + ["--stop_after_steps", str(args.steps // 2)], args.timeout)
+    rc2, t2, _ = run(common + out("resumed"), args.timeout)
+    resumed = os.path.join(args.work, "resumed")
+    if rc1 != 0 or rc2 != 0:
+        report("resume", False, "exits %d, %d: %s" % (rc1, rc2, (t1 + t2)[-2000:]))
+    else:
+        same_log = log_lines(resumed) == log_lines(plain)
+        same_model = filecmp.cmp(os.path.join(resumed, "model.safetensors"), os.path.join(plain, "model.safetensors"),
+                                 shallow=False)
+        report("resume", same_log and same_model,
+               "log lines identical: %s, model.safetensors identical: %s (%d steps, stopped at %d)" %
+               (same_log, same_model, args.steps, args.steps // 2))
+        if not same_log:
+            for a, b in zip(log_lines(resumed), log_lines(plain)):
+                if a != b:
+                    print("  resumed: %s\n  plain:   %s" % (a, b))
+                    break
+
+    # mpirun -np 1 through NCCL
+    rc, text, _ = run([args.mpirun, "--allow-run-as-root", "-np", "1"] + common + out("nccl"), args.timeout)
+    nccl = os.path.join(args.work, "nccl")
+    if rc != 0:
+        report("nccl", False, "exit %d: %s" % (rc, text[-2000:]))
+    else:
+        said_nccl = "nccl" in text.lower()
+        same_log = log_lines(nccl) == log_lines(plain)
+        same_model = filecmp.cmp(os.path.join(nccl, "model.safetensors"), os.path.join(plain, "model.safetensors"),
+                                 shallow=False)
+        report("nccl", same_log and same_model,
+               "mpirun -np 1: log identical to the plain run: %s, model identical: %s%s" %
+               (same_log, same_model, "" if said_nccl else " (output does not mention nccl)"))
+
+    # out of memory
+    rc, text, _ = run([binary, "--device", "cuda", "--model_name_or_path", model, "--train_file",
+                       os.path.join(shared, "data/squad/dev-v1.1.json"), "--do_train", "--max_train_samples", "64",
+                       "--per_device_train_batch_size", "100000", "--max_steps", "1"] + out("oom"), args.timeout)
+    error = [line for line in text.splitlines() if line.startswith("error:")]
+    ok = rc == 1 and len(error) == 1 and "out of memory" in error[0].lower() and \
+        "--per_device_train_batch_size" in error[0] and \
+        not os.path.exists(os.path.join(args.work, "oom", "model.safetensors"))
+    report("oom", ok, "exit %d: %s" % (rc, error[0] if error else text[-500:]))
+
+    # speed on real windows: the median windows/s over the logging intervals after the first
+    if args.bert_base_model and os.path.isdir(args.bert_base_model):
+        for batch in (32, 64):
+            name = "speed-%d" % batch
+            rc, text, secs = run([binary, "--device", "cuda", "--model_name_or_path", args.bert_base_model,
+                                  "--train_file", os.path.join(shared, "data/squad/dev-v1.1.json"), "--do_train",
+                                  "--max_train_samples", str(batch * args.speed_steps), "--per_device_train_batch_size",
+                                  str(batch), "--learning_rate", "3e-5", "--max_steps", str(args.speed_steps),
+                                  "--logging_steps", "10", "--save_steps", "0"] + out(name), args.timeout)
+            if rc != 0:
+                report(name, False, "exit %d: %s" % (rc, text[-1500:]))
+                continue
+            rates = []
+            with open(os.path.join(args.work, name, "trainer_log.jsonl")) as f:
+                for line in f:
+                    m = re.search(r'"windows_per_second": ([0-9.eE+-]+)', line)
+                    if m:
+                        rates.append(float(m.group(1)))
+            steady = sorted(rates[1:]) or rates
+            median = steady[len(steady) // 2] if steady else float("nan")
+            with open(os.path.join(args.work, name, "train_results.json")) as f:
+                overall = json.load(f).get("train_windows_per_second", float("nan"))
+            print("SPEED: train_squad bert-base batch %d: %.1f windows/s median over logging intervals, "
+                  "%.1f over the run (%d steps, real dev windows)" % (batch, median, overall, args.speed_steps),
+                  flush=True)
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
