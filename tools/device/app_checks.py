@@ -123,9 +123,21 @@ def main():
 
     # speed on real windows: the median windows/s over the logging intervals after the first
     if args.bert_base_model and os.path.isdir(args.bert_base_model):
-        for batch in (32, 64):
-            name = "speed-%d" % batch
-            rc, text, secs = run([binary, "--device", "cuda", "--model_name_or_path", args.bert_base_model,
+        # The same weights with bert-base-uncased's dropout (0.1 hidden and attention), as fine-tuning runs.
+        dropout_model = os.path.join(args.work, "bert-base-dropout")
+        os.makedirs(dropout_model)
+        for entry in os.listdir(args.bert_base_model):
+            if entry != "config.json":
+                os.symlink(os.path.join(args.bert_base_model, entry), os.path.join(dropout_model, entry))
+        with open(os.path.join(args.bert_base_model, "config.json")) as f:
+            base_config = json.load(f)
+        base_config["hidden_dropout_prob"] = base_config["attention_probs_dropout_prob"] = 0.1
+        with open(os.path.join(dropout_model, "config.json"), "w") as f:
+            json.dump(base_config, f)
+        for batch, model_dir, dropout in ((32, args.bert_base_model, 0.0), (64, args.bert_base_model, 0.0),
+                                          (32, dropout_model, 0.1), (64, dropout_model, 0.1)):
+            name = "speed-%d-%g" % (batch, dropout)
+            rc, text, secs = run([binary, "--device", "cuda", "--model_name_or_path", model_dir,
                                   "--train_file", os.path.join(shared, "data/squad/dev-v1.1.json"), "--do_train",
                                   "--max_train_samples", str(batch * args.speed_steps), "--per_device_train_batch_size",
                                   str(batch), "--learning_rate", "3e-5", "--max_steps", str(args.speed_steps),
@@ -143,8 +155,8 @@ def main():
             median = steady[len(steady) // 2] if steady else float("nan")
             with open(os.path.join(args.work, name, "train_results.json")) as f:
                 overall = json.load(f).get("train_windows_per_second", float("nan"))
-            print("SPEED: train_squad bert-base batch %d: %.1f windows/s median over logging intervals, "
-                  "%.1f over the run (%d steps, real dev windows)" % (batch, median, overall, args.speed_steps),
+            print("SPEED: train_squad bert-base batch %d dropout %g: %.1f windows/s median over logging intervals, "
+                  "%.1f over the run (%d steps, real dev windows)" % (batch, dropout, median, overall, args.speed_steps),
                   flush=True)
     return 0 if all(results) else 1
 
