@@ -37,20 +37,6 @@ __global__ void row_dot_kernel(float* row_dot, const T* d_ctx, const T* ctx, int
   if (lane == 0) row_dot[warp] = sum;
 }
 
-template <typename T>
-struct BackwardArgs {
-  T* d_qkv;
-  const T* d_ctx;
-  const T* qkv;
-  const float* lse;
-  const float* row_dot;
-  const int32_t* cu_seqlens;
-  AttentionShape shape;
-  DropoutSpec dropout;
-  int tiles;
-  float scale, scale_log2;
-};
-
 template <int kHeadDim, typename T>
 __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(BackwardArgs<T> args) {
   static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");

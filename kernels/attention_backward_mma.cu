@@ -17,18 +17,7 @@ namespace attention {
 namespace mma {
 namespace {
 
-struct Args {
-  bf16* d_qkv;
-  const bf16* d_ctx;
-  const bf16* qkv;
-  const float* lse;
-  const float* row_dot;
-  const int32_t* cu_seqlens;
-  AttentionShape shape;
-  DropoutSpec dropout;
-  int tiles;
-  float scale, scale_log2;
-};
+using Args = BackwardArgs<bf16>;
 
 __device__ __forceinline__ void store_rows(bf16* first_row, size_t row_stride, int rows_left,
                                            const float acc[8][4], float scale) {

@@ -116,5 +116,20 @@ inline void check_shape(const AttentionShape& shape, const char* op) {
                  " (only 64 is built), max_positions " + std::to_string(shape.max_positions));
 }
 
+// Everything both backward passes (scalar and tensor-core) read: row_dot holds D_i = Σ d_ctx·ctx.
+template <typename T>
+struct BackwardArgs {
+  T* d_qkv;
+  const T* d_ctx;
+  const T* qkv;
+  const float* lse;
+  const float* row_dot;
+  const int32_t* cu_seqlens;
+  AttentionShape shape;
+  DropoutSpec dropout;
+  int tiles;
+  float scale, scale_log2;
+};
+
 }  // namespace attention
 }  // namespace bert
