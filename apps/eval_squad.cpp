@@ -102,7 +102,7 @@ int run_model_mode(const EvalOptions& options) {
                     " exceeds the model's max_position_embeddings " +
                     std::to_string(loaded.config.max_position_embeddings));
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(options.model_name_or_path, options.do_lower_case);
-  check_tokenizer_fits(tokenizer->vocab_size(), loaded.config, find_vocab_file(options.model_name_or_path));
+  check_tokenizer_fits(tokenizer->vocab_size(), loaded.config, loaded.vocab_file);
   PrepareOptions prepare;
   prepare.window = WindowConfig{options.max_seq_length, options.doc_stride};
   prepare.do_lower_case = options.do_lower_case;

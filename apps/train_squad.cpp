@@ -266,6 +266,7 @@ TrainConfig make_train_config(const TrainOptions& o) {
 // Everything run_training needs besides the options.
 struct TrainingJob {
   const BertConfig* config;
+  std::string vocab_file;  // copied into every saved model directory
   BertQaModel* model;
   const std::vector<Window>* windows;
   Communicator* comm;
@@ -325,7 +326,7 @@ int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_d
                                        : "",
                  static_cast<long long>(total), static_cast<long long>(warmup_steps_for(tc, total)));
   }
-  const std::string vocab = find_vocab_file(o.model_name_or_path);  // vocab.txt or a SentencePiece model
+  const std::string& vocab = job.vocab_file;
   auto write_model = [&](const std::string& dir) {
     save_model_dir(dir, *job.config, model.parameters(), vocab, o.do_lower_case);
   };
@@ -337,10 +338,6 @@ int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_d
     hooks.on_checkpoint = [&](const TrainerState& state) {
       last_checkpoint = save_checkpoint(o.output_dir, state, model, optimizer, write_model, o.save_total_limit);
       std::fprintf(stderr, "[train] saved %s\n", last_checkpoint.c_str());
-    };
-  } else {
-    hooks.on_checkpoint = [&](const TrainerState& state) {
-      last_checkpoint = join_path(o.output_dir, "checkpoint-" + std::to_string(state.global_step));
     };
   }
   hooks.stop_requested = [] { return stop_requested(); };
@@ -418,7 +415,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
                     "max_position_embeddings " + std::to_string(config.max_position_embeddings));
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.model_name_or_path, o.do_lower_case);
-  check_tokenizer_fits(tokenizer->vocab_size(), config, find_vocab_file(o.model_name_or_path));
+  check_tokenizer_fits(tokenizer->vocab_size(), config, loaded.vocab_file);
 
   // The checkpoint to resume from is checked before the data is prepared, to fail fast.
   std::string resume_dir;
@@ -485,8 +482,8 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
 
   int64_t total_train_steps_done = 0;
   if (o.do_train) {
-    const TrainingJob job{&config,           &model, &train.windows, &comm, metrics.get(),
-                          tensorboard.get(), resume_dir, argc,       argv};
+    const TrainingJob job{&config,      loaded.vocab_file, &model,     &train.windows, &comm,
+                          metrics.get(), tensorboard.get(), resume_dir, argc,           argv};
     const int status = run_training(o, job, &total_train_steps_done);
     if (status >= 0) return status;
   }

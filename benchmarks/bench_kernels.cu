@@ -36,6 +36,7 @@
 #include "kernels/attention.h"
 #include "kernels/attention_variants.h"
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_device_probe.h"
 #include "kernels/device_buffer.h"
 #include "kernels/embedding.h"
 #include "kernels/gelu.h"
@@ -55,7 +56,6 @@ using bench::require_finite;
 using bench::squad_like_lengths;
 using bench::Timer;
 
-constexpr int kSkipExitCode = 77;
 constexpr int kHidden = 768, kHeads = 12, kHeadDim = 64, kIntermediate = 3072, kLayers = 12;
 constexpr int kVocab = 30522, kTypeVocab = 2;
 constexpr size_t kBertBaseQaParams = 108893186;  // bert-base + qa_outputs, without the pooler
@@ -476,13 +476,7 @@ int run(int argc, char** argv) {
     }
   }
 
-  int devices = 0;
-  const cudaError_t status = cudaGetDeviceCount(&devices);
-  if (status != cudaSuccess || devices == 0) {
-    std::printf("SKIPPED: no CUDA device (%s)\n",
-                status != cudaSuccess ? cudaGetErrorString(status) : "0 devices");
-    return kSkipExitCode;
-  }
+  if (report_missing_cuda_device()) return kSkipExitCode;
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
 

@@ -42,17 +42,24 @@ void AdamWOptimizer::set_steps_done(int64_t steps) {
 
 void AdamWOptimizer::begin_step() { model_.backend().step_stats_begin(step_stats_); }
 
-void AdamWOptimizer::step_on_device(double learning_rate) {
-  Backend& backend = model_.backend();
-  backend.grad_norm_and_clip(step_stats_, model_.gradients_flat(), config_.max_grad_norm);
+void AdamWOptimizer::for_each_group(const GroupFn& update) {
+  // The layout puts every weight-decayed tensor first: two contiguous groups.
   const size_t decay = model_.layout().decay_count(), total = model_.layout().total();
   for (const bool decayed : {true, false}) {
     const size_t begin = decayed ? 0 : decay, count = decayed ? decay : total - decay;
     if (count == 0) continue;
-    backend.adamw_update(slice(model_.master_params(), begin, count), slice(model_.working_params(), begin, count),
-                         slice(exp_avg_, begin, count), slice(exp_avg_sq_, begin, count),
-                         slice(model_.gradients_flat(), begin, count), hyper(learning_rate, decayed), step_stats_);
+    update(slice(model_.master_params(), begin, count), slice(model_.working_params(), begin, count),
+           slice(exp_avg_, begin, count), slice(exp_avg_sq_, begin, count), slice(model_.gradients_flat(), begin, count),
+           decayed);
   }
+}
+
+void AdamWOptimizer::step_on_device(double learning_rate) {
+  Backend& backend = model_.backend();
+  backend.grad_norm_and_clip(step_stats_, model_.gradients_flat(), config_.max_grad_norm);
+  for_each_group([&](Tensor master, Tensor working, Tensor m, Tensor v, Tensor grad, bool decayed) {
+    backend.adamw_update(master, working, m, v, grad, hyper(learning_rate, decayed), step_stats_);
+  });
   backend.step_stats_end(step_stats_);
 }
 
@@ -74,24 +81,17 @@ double AdamWOptimizer::grad_norm() {
 UpdateStats AdamWOptimizer::step(double learning_rate) {
   UpdateStats stats;
   stats.learning_rate = learning_rate;
-  stats.grad_norm = grad_norm();
+  const double sum_squares = model_.backend().sum_squares(model_.gradients_flat());
+  stats.grad_norm = std::sqrt(sum_squares);
   if (!std::isfinite(stats.grad_norm)) {
     stats.applied = false;
     return stats;
   }
-  double scale = 1.0;
-  if (config_.max_grad_norm > 0) scale = std::min(1.0, config_.max_grad_norm / (stats.grad_norm + 1e-6));
-
-  const size_t decay = model_.layout().decay_count(), total = model_.layout().total();
+  const double scale = clip_scale_from_sum_squares(sum_squares, config_.max_grad_norm);
   Backend& backend = model_.backend();
-  for (const bool decayed : {true, false}) {
-    const size_t begin = decayed ? 0 : decay, count = decayed ? decay : total - decay;
-    if (count == 0) continue;
-    backend.adamw_update(slice(model_.master_params(), begin, count),
-                         slice(model_.working_params(), begin, count), slice(exp_avg_, begin, count),
-                         slice(exp_avg_sq_, begin, count), slice(model_.gradients_flat(), begin, count),
-                         hyper(learning_rate, decayed), scale);
-  }
+  for_each_group([&](Tensor master, Tensor working, Tensor m, Tensor v, Tensor grad, bool decayed) {
+    backend.adamw_update(master, working, m, v, grad, hyper(learning_rate, decayed), scale);
+  });
   set_steps_done(steps_done_ + 1);  // the device path's count stays in step
   return stats;
 }

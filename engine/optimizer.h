@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "engine/bert_qa_model.h"
 
@@ -60,6 +61,10 @@ class AdamWOptimizer {
   BertQaModel& model_;
   OptimizerConfig config_;
   AdamWHyper hyper(double learning_rate, bool decayed) const;
+  // Calls update(master, working, exp_avg, exp_avg_sq, grad, decayed) for the weight-decayed
+  // group and the rest (biases, LayerNorm), each a contiguous range of the flat buffers.
+  using GroupFn = std::function<void(Tensor, Tensor, Tensor, Tensor, Tensor, bool)>;
+  void for_each_group(const GroupFn& update);
   Tensor exp_avg_, exp_avg_sq_, step_stats_;
   int64_t steps_done_ = 0;
 };

@@ -125,7 +125,6 @@ void Trainer::resume(const TrainerState& state, const std::string& source) {
 
 // What the host knows of a queued step before its statistics come back.
 struct Trainer::QueuedStep {
-  int64_t step = 0;          // the global step it completes (1-based)
   double learning_rate = 0;
   int64_t windows = 0;       // global windows it trained on
 };
@@ -165,7 +164,6 @@ void Trainer::reduce_gradients() {
 
 Trainer::QueuedStep Trainer::queue_step(BatchPrefetcher& batches, int64_t steps_before) {
   QueuedStep queued;
-  queued.step = steps_before + 1;
   queued.windows = accumulate_gradients(batches);
   reduce_gradients();
   queued.learning_rate =
@@ -189,9 +187,10 @@ struct Trainer::StepClock {
   int64_t interval_windows = 0, total_windows = 0;
 };
 
-void Trainer::record_step(double step_loss, const UpdateStats& stats, double batches_per_epoch) {
+void Trainer::record_step(double step_loss, const UpdateStats& stats) {
   const int64_t done = ++state_.global_step;
   state_.optimizer_steps = optimizer_.steps_done();
+  const double batches_per_epoch = double(global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_));
   state_.epoch = double(done * config_.gradient_accumulation_steps) / batches_per_epoch;
   state_.consecutive_nonfinite = stats.applied ? 0 : state_.consecutive_nonfinite + 1;
   state_.skipped_updates += stats.applied ? 0 : 1;
@@ -250,9 +249,7 @@ TrainProgress Trainer::finish_step(const QueuedStep& step, TrainSummary* summary
   const std::vector<double> values = model_.backend().collect_download();
   const UpdateStats stats = optimizer_.read_step_stats(values, step.learning_rate);
   const double step_loss = values[kStepLossSum];
-  BERT_CHECK(state_.global_step + 1 == step.step, "trainer: step statistics read back out of order");
-  record_step(step_loss, stats, global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_));
-  if (summary->step_losses.empty()) summary->first_loss = step_loss;
+  record_step(step_loss, stats);
   summary->step_losses.push_back(step_loss);
   clock->interval_windows += step.windows;
   clock->total_windows += step.windows;
@@ -310,7 +307,7 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     backend.stage_download(optimizer_.step_stats());
     pending = step;
 
-    const int64_t done = step.step;
+    const int64_t done = queued_steps;
     const bool save_due = config_.save_steps > 0 && done % config_.save_steps == 0 && done < total;
     const bool stop_due = config_.stop_after_steps > 0 && done >= config_.stop_after_steps && done < total;
     bool stop_requested = hooks.stop_requested && hooks.stop_requested();

@@ -87,7 +87,6 @@ struct TrainSummary {
   int64_t steps = 0;           // global step reached
   int64_t total_steps = 0;
   double final_loss = 0;       // mean loss over the last logging interval
-  double first_loss = 0;       // loss of this run's first micro-batch
   double seconds = 0;
   double windows_per_second = 0;
   int64_t skipped_updates = 0;
@@ -153,7 +152,7 @@ class Trainer {
   // Reads a queued step's statistics back (waits for it) and does its bookkeeping.
   TrainProgress finish_step(const QueuedStep& step, TrainSummary* summary, StepClock* clock);
   // Advances the counters in state_ after an update (applied or skipped).
-  void record_step(double step_loss, const UpdateStats& stats, double batches_per_epoch);
+  void record_step(double step_loss, const UpdateStats& stats);
   // The progress after the step; resets the logging interval at a logging step.
   TrainProgress report_step(double step_loss, const UpdateStats& stats, int64_t first_step, StepClock* clock);
 

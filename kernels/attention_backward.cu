@@ -260,17 +260,8 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
     }
   }
 
-  BackwardArgs<T> args{d_qkv,
-                       d_ctx,
-                       qkv,
-                       lse,
-                       row_dot,
-                       cu_seqlens,
-                       shape,
-                       dropout,
-                       tiles_per_sequence(shape),
-                       1.0f / sqrtf(static_cast<float>(shape.head_dim)),
-                       kLog2e / sqrtf(static_cast<float>(shape.head_dim))};
+  const BackwardArgs<T> args =
+      backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout, tiles_per_sequence(shape));
   const dim3 grid(shape.batch * args.tiles, shape.heads);
 
   auto key_kernel = attention_backward_key_kernel<64, T>;

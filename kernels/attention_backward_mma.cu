@@ -245,17 +245,8 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
 void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
                   const float* row_dot, const int32_t* cu_seqlens, const AttentionShape& shape,
                   const DropoutSpec& dropout, GpuStream stream) {
-  const mma::Args args{d_qkv,
-                       d_ctx,
-                       qkv,
-                       lse,
-                       row_dot,
-                       cu_seqlens,
-                       shape,
-                       dropout,
-                       div_up(shape.max_positions, mma::kRows),
-                       1.0f / sqrtf(static_cast<float>(shape.head_dim)),
-                       kLog2e / sqrtf(static_cast<float>(shape.head_dim))};
+  const mma::Args args = backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
+                                       div_up(shape.max_positions, mma::kRows));
   const dim3 grid(shape.batch * args.tiles, shape.heads);
   mma::attention_backward_key_mma_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
   CUDA_LAUNCH_CHECK("attention_backward_key_mma_kernel");

@@ -131,5 +131,15 @@ struct BackwardArgs {
   float scale, scale_log2;
 };
 
+// The arguments of both backward passes; `tiles` = query/key tiles per sequence of the pass's
+// tile height (the two implementations tile differently).
+template <typename T>
+BackwardArgs<T> backward_args(T* d_qkv, const T* d_ctx, const T* qkv, const float* lse, const float* row_dot,
+                              const int32_t* cu_seqlens, const AttentionShape& shape, const DropoutSpec& dropout,
+                              int tiles) {
+  const float root = sqrtf(static_cast<float>(shape.head_dim));
+  return BackwardArgs<T>{d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout, tiles, 1.0f / root, kLog2e / root};
+}
+
 }  // namespace attention
 }  // namespace bert

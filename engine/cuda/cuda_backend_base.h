@@ -4,6 +4,7 @@
 // engine/cuda/cuda_backend_ops.cpp (CudaBackendOps<bf16 or float>).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -76,6 +77,12 @@ class CudaBackendBase : public CudaBackend {
   // `rows`): scratch sized for it serves every later, larger batch without growing.
   int capacity_rows(const Tensor& tensor, int width, int rows) const;
   GpuWorkspace scratch(size_t bytes) { return memory_.scratch(bytes, stream_.get()); }
+  // Scratch of a row-wise op sized for the capacity of `tensor` (capacity_rows) as well as for
+  // this call's rows: the first call sizes it for every later batch, so no step allocates.
+  template <typename WorkspaceBytes>
+  GpuWorkspace scratch_for_rows(WorkspaceBytes bytes, const Tensor& tensor, int width, int rows) {
+    return scratch(std::max(bytes(capacity_rows(tensor, width, rows), width), bytes(rows, width)));
+  }
   MatmulContext& matmul() { return *matmul_; }
 
  private:

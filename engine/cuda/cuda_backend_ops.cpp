@@ -113,9 +113,7 @@ class CudaBackendOps final : public CudaBackendBase {
     check_dims(rows, out_features, op);
     GpuWorkspace workspace;
     if (!d_bias.empty()) {
-      const int cap = capacity_rows(d_out, out_features, rows);
-      workspace = scratch(std::max(matmul_backward_workspace_bytes(cap, out_features),
-                                   matmul_backward_workspace_bytes(rows, out_features)));
+      workspace = scratch_for_rows(matmul_backward_workspace_bytes, d_out, out_features, rows);
     }
     matmul_backward_cuda(matmul(), act_or_null(d_inp, count_of(rows, in_features), op, "d_inp"),
                          f32(d_weight, count_of(out_features, in_features), op, "d_weight"),
@@ -139,9 +137,7 @@ class CudaBackendOps final : public CudaBackendBase {
     const char* op = "bias_gelu_backward";
     check_dims(rows, width, op);
     const size_t count = count_of(rows, width);
-    const int cap = capacity_rows(d_out, width, rows);
-    const GpuWorkspace workspace = scratch(std::max(bias_gelu_backward_workspace_bytes(cap, width),
-                                                    bias_gelu_backward_workspace_bytes(rows, width)));
+    const GpuWorkspace workspace = scratch_for_rows(bias_gelu_backward_workspace_bytes, d_out, width, rows);
     bias_gelu_backward_cuda(act(d_pre, count, op, "d_pre"), f32(d_bias, width, op, "d_bias"),
                             act(d_out, count, op, "d_out"), act(pre, count, op, "pre"),
                             act(bias, width, op, "bias"), rows, width, workspace, stream());
@@ -197,9 +193,7 @@ class CudaBackendOps final : public CudaBackendBase {
     const char* op = "residual_layernorm_backward";
     check_dims(rows, width, op);
     const size_t count = count_of(rows, width);
-    const int cap = capacity_rows(d_out, width, rows);
-    const GpuWorkspace workspace = scratch(std::max(layernorm_backward_workspace_bytes(cap, width),
-                                                    layernorm_backward_workspace_bytes(rows, width)));
+    const GpuWorkspace workspace = scratch_for_rows(layernorm_backward_workspace_bytes, d_out, width, rows);
     residual_dropout_layernorm_backward_cuda(
         act(d_branch, count, op, "d_branch"), act(d_residual, count, op, "d_residual"),
         f32(d_gamma, width, op, "d_gamma"), f32(d_beta, width, op, "d_beta"), act(d_out, count, op, "d_out"),

@@ -173,6 +173,7 @@ LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   const std::string vocab_path = find_vocab_file(dir);
 
   LoadedModel model;
+  model.vocab_file = vocab_path;
   model.config = read_bert_config(config_path);
   const int64_t vocab_lines = is_wordpiece_vocab(vocab_path) ? count_vocab_lines(vocab_path) : model.config.vocab_size;
   if (vocab_lines != model.config.vocab_size)

@@ -24,6 +24,7 @@ namespace bert {
 struct LoadedModel {
   BertConfig config;
   std::map<std::string, std::vector<float>> tensors;  // canonical names -> float32 values
+  std::string vocab_file;          // the directory's vocabulary (find_vocab_file)
   std::vector<std::string> notes;  // what was initialised, renamed, converted, ignored
   bool random_init = false;        // true when there was no model.safetensors
 };

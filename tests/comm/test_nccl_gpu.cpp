@@ -18,11 +18,10 @@
 
 #include "engine/comm/nccl_communicator.h"
 #include "engine/core/error.h"
+#include "kernels/cuda_device_probe.h"
 
 namespace bert {
 namespace {
-
-constexpr int kSkipExitCode = 77;
 
 #define REQUIRE_CUDA(call) REQUIRE((call) == cudaSuccess)
 
@@ -258,12 +257,7 @@ TEST_CASE("a collective that does not complete ends with a message naming rank a
 }  // namespace bert
 
 int main(int argc, char** argv) {
-  int devices = 0;
-  const cudaError_t status = cudaGetDeviceCount(&devices);
-  if (status != cudaSuccess || devices == 0) {
-    std::printf("SKIPPED: no CUDA device (%s)\n", status != cudaSuccess ? cudaGetErrorString(status) : "0 devices");
-    return bert::kSkipExitCode;
-  }
+  if (bert::report_missing_cuda_device()) return bert::kSkipExitCode;
   int failed = 1;
   try {
     const int device = bert::select_local_cuda_device();

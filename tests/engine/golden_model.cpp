@@ -52,13 +52,13 @@ GoldenModel read_golden_model(const std::string& dir) {
     if (dtype == Dtype::kF64 || dtype == Dtype::kF32) golden.tensors[name] = file.read_f64(name);
   }
   golden.steps = static_cast<int>(metadata_number(golden, "steps"));
-  golden.learning_rate = metadata_number(golden, "lr");
-  golden.eps = metadata_number(golden, "eps");
-  golden.weight_decay = metadata_number(golden, "weight_decay");
-  golden.max_grad_norm = metadata_number(golden, "max_grad_norm");
+  golden.optimizer.learning_rate = metadata_number(golden, "lr");
+  golden.optimizer.eps = metadata_number(golden, "eps");
+  golden.optimizer.weight_decay = metadata_number(golden, "weight_decay");
+  golden.optimizer.max_grad_norm = metadata_number(golden, "max_grad_norm");
   const std::string betas = golden.metadata.at("betas");
-  golden.beta1 = std::stod(betas.substr(0, betas.find(',')));
-  golden.beta2 = std::stod(betas.substr(betas.find(',') + 1));
+  golden.optimizer.beta1 = std::stod(betas.substr(0, betas.find(',')));
+  golden.optimizer.beta2 = std::stod(betas.substr(betas.find(',') + 1));
 
   const std::vector<int64_t> ids = file.read_i64("input.input_ids");
   const std::vector<int64_t> types = file.read_i64("input.token_type_ids");

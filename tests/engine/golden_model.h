@@ -9,6 +9,7 @@
 
 #include "engine/bert_qa_model.h"
 #include "engine/io/bert_config.h"
+#include "engine/optimizer.h"
 #include "engine/packed_batch.h"
 #include "tests/test_support.h"
 
@@ -23,7 +24,7 @@ struct GoldenModel {
   std::map<std::string, std::string> metadata;
   std::map<std::string, std::vector<double>> tensors;        // every golden.safetensors float tensor
   int steps = 0;
-  double learning_rate = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0, max_grad_norm = 0;
+  OptimizerConfig optimizer;  // the AdamW settings the golden steps were made with (metadata)
 
   // Picks the packed (real-token) rows of a padded golden tensor [B, S, width].
   std::vector<double> packed(const std::string& name, int width) const;

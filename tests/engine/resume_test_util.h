@@ -18,7 +18,8 @@
 namespace bert {
 namespace test {
 
-inline BertConfig resume_config() {
+// A 2-layer BERT of hidden 8 for trainer tests.
+inline BertConfig small_config(float dropout) {
   BertConfig config;
   config.vocab_size = 50;
   config.hidden_size = 8;
@@ -26,10 +27,12 @@ inline BertConfig resume_config() {
   config.num_attention_heads = 2;
   config.intermediate_size = 12;
   config.max_position_embeddings = 16;
-  config.hidden_dropout_prob = 0.1f;  // on, so the dropout counter must resume too
-  config.attention_probs_dropout_prob = 0.1f;
+  config.hidden_dropout_prob = dropout;
+  config.attention_probs_dropout_prob = dropout;
   return config;
 }
+
+inline BertConfig resume_config() { return small_config(0.1f); }  // dropout on: its counter must resume too
 
 // `count` windows of 5..14 tokens with labels inside each window.
 inline std::vector<Window> resume_windows(size_t count, int salt = 0) {

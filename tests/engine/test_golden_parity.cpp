@@ -30,14 +30,7 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
   model.set_parameters(golden.initial_params);
   model.load_batch(golden.batch);
 
-  OptimizerConfig opt;
-  opt.learning_rate = golden.learning_rate;
-  opt.beta1 = golden.beta1;
-  opt.beta2 = golden.beta2;
-  opt.eps = golden.eps;
-  opt.weight_decay = golden.weight_decay;
-  opt.max_grad_norm = golden.max_grad_norm;
-  AdamWOptimizer optimizer(model, opt);
+  AdamWOptimizer optimizer(model, golden.optimizer);
 
   const std::vector<double>& losses = golden.tensors.at("out.loss_steps");
   const std::vector<double>& norms = golden.tensors.at("out.grad_norm_steps");
@@ -59,7 +52,7 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
         REQUIRE_CLOSE("grad." + name, compare_scaled(values, found->second, gradients));
       }
     }
-    const UpdateStats stats = optimizer.step(golden.learning_rate);
+    const UpdateStats stats = optimizer.step(golden.optimizer.learning_rate);
     INFO("grad norm " << stats.grad_norm << " vs " << norms[step]);
     REQUIRE(std::fabs(stats.grad_norm - norms[step]) <= gradients.rtol * norms[step]);
   }
@@ -74,7 +67,7 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
     double grad_max = 0;
     for (double g : golden.tensors.at("grad." + name)) grad_max = std::max(grad_max, std::fabs(g));
     const bool zero_gradient = grad_max <= 1e-12 * norms[0];
-    tolerance.atol_floor = (zero_gradient ? 1.0 : 1e-2) * golden.learning_rate * golden.steps;
+    tolerance.atol_floor = (zero_gradient ? 1.0 : 1e-2) * golden.optimizer.learning_rate * golden.steps;
     return tolerance;
   };
   const auto final_params = model.parameters_exact();

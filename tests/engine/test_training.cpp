@@ -10,23 +10,11 @@
 #include "engine/io/param_specs.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"
+#include "tests/engine/resume_test_util.h"
 #include "tests/test_support.h"
 
 namespace bert {
 namespace {
-
-BertConfig small_config(float dropout) {
-  BertConfig config;
-  config.vocab_size = 50;
-  config.hidden_size = 8;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = 2;
-  config.intermediate_size = 12;
-  config.max_position_embeddings = 16;
-  config.hidden_dropout_prob = dropout;
-  config.attention_probs_dropout_prob = dropout;
-  return config;
-}
 
 // Sequences of the given lengths with deterministic ids and labels inside each sequence.
 PackedBatch make_batch(const std::vector<int>& lengths, int seed) {
@@ -63,7 +51,7 @@ std::vector<double> flat(const std::map<std::string, std::vector<double>>& tenso
 }
 
 TEST_CASE("two accumulated micro-batches give the gradient of one batch", "[engine]") {
-  const BertConfig config = small_config(0.0f);
+  const BertConfig config = test::small_config(0.0f);
   const PackedBatch first = make_batch({5, 9}, 1), second = make_batch({3, 11}, 2);
   const PackedBatch both = concat(first, second);
   auto backend = make_cpu_backend(true);
@@ -91,7 +79,7 @@ TEST_CASE("two accumulated micro-batches give the gradient of one batch", "[engi
 }
 
 TEST_CASE("with dropout on, backward is the gradient of the same masked forward", "[engine]") {
-  const BertConfig config = small_config(0.25f);
+  const BertConfig config = test::small_config(0.25f);
   const PackedBatch batch = make_batch({6, 4, 9}, 5);
   auto backend = make_cpu_backend(true);
   BertQaModel model(*backend, config, batch.tokens(), batch.batch());

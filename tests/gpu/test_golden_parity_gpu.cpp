@@ -76,7 +76,7 @@ void check_gradients(BertQaModel& model, const test::GoldenModel& golden, bool f
 // within 0.25·lr per step (0.11 seen in the emulation), the rest within 2·lr per step (the
 // largest possible disagreement).
 void check_parameters(BertQaModel& model, const test::GoldenModel& golden, bool fp32) {
-  const double lr_steps = golden.learning_rate * golden.steps;
+  const double lr_steps = golden.optimizer.learning_rate * golden.steps;
   const double norm0 = golden.tensors.at("out.grad_norm_steps").at(0);
   for (const auto& [name, values] : model.parameters_exact()) {
     const auto found = golden.tensors.find("param_after_steps." + name);
@@ -113,14 +113,7 @@ void run_parity(bool fp32, const Tolerance& activations) {
   model.set_parameters(golden.initial_params);
   model.load_batch(golden.batch);
 
-  OptimizerConfig opt;
-  opt.learning_rate = golden.learning_rate;
-  opt.beta1 = golden.beta1;
-  opt.beta2 = golden.beta2;
-  opt.eps = golden.eps;
-  opt.weight_decay = golden.weight_decay;
-  opt.max_grad_norm = golden.max_grad_norm;
-  AdamWOptimizer optimizer(model, opt);
+  AdamWOptimizer optimizer(model, golden.optimizer);
 
   const std::vector<double>& losses = golden.tensors.at("out.loss_steps");
   const std::vector<double>& norms = golden.tensors.at("out.grad_norm_steps");
@@ -140,7 +133,7 @@ void run_parity(bool fp32, const Tolerance& activations) {
       test::check_golden_activations(model, golden, activations);
       check_gradients(model, golden, fp32);
     }
-    const UpdateStats stats = optimizer.step(golden.learning_rate);
+    const UpdateStats stats = optimizer.step(golden.optimizer.learning_rate);
     INFO("grad norm " << stats.grad_norm << " vs " << norms[step]);
     REQUIRE(std::fabs(stats.grad_norm - norms[step]) <= activations.rtol * norms[step]);
     backend->synchronize();

@@ -15,17 +15,9 @@ root="$(cd "$(dirname "$0")/../../.." && pwd)"
 build="$(cd "${1:-$root/build-cuda}" && pwd)"
 filter="${2:-}"
 out="${BERT_EMU_DIR:-/tmp/bert_cuda_backend_emulation}"
-cuda_include="${CUDA_INCLUDE:-/usr/local/cuda/include}"
-jobs="${JOBS:-2}"
-
-mkdir -p "$out/obj"
-python3 "$root/tests/gpu/emulation/make_emulated_sources.py" "$root" "$out/gen"
-flags=(-std=c++17 -O2 -w -pthread -I"$out/gen" -I"$root" -I"$cuda_include"
-       -DBERT_DEFAULT_SHARED_DIR="\"$root/../shared\"" -DBERT_SOURCE_DIR="\"$root\"")
-sources=()
-for f in "$out"/gen/kernels/*_emu.cpp; do
-  [[ "$(basename "$f")" == matmul_emu.cpp ]] || sources+=("$f")
-done
+# shellcheck source=tests/gpu/emulation/emulation_common.sh
+source "$root/tests/gpu/emulation/emulation_common.sh"
+sources=("${emulated_kernels[@]}")
 sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/pinned_host.cpp" "$root/engine/cuda/cuda_backend_base.cpp"
           "$root/engine/cuda/cuda_backend_ops.cpp" "$root/engine/cuda/cuda_backend_registration.cpp"
           "$root/tests/gpu/backend_twins.cpp" "$root/tests/gpu/test_backend_gpu.cpp"
@@ -33,18 +25,9 @@ sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/pinned_host.c
           "$root/tests/test_support.cpp" "$root/tests/catch_main.cpp"
           "$root/tests/gpu/emulation/emu_stubs.cpp" "$root/tests/gpu/emulation/runtime_emu.cpp"
           "$root/tests/gpu/emulation/matmul_host_emu.cpp")
-objects=()
-for src in "${sources[@]}"; do
-  obj="$out/obj/$(basename "${src%.*}").o"
-  objects+=("$obj")
-  if [[ ! -f "$obj" || "$src" -nt "$obj" || -n "${BERT_EMU_REBUILD:-}" ]]; then
-    g++ "${flags[@]}" -c "$src" -o "$obj" &
-  fi
-  while (( $(jobs -rp | wc -l) >= jobs )); do wait -n; done
-done
-wait
+reuse=1 compile_objects "${sources[@]}"
 libs=(engine/libbert_engine.a engine/io/libbert_io.a data/libbert_data.a tokenizer/libbert_tokenizer.a
       kernels/libbert_ops_ref.a engine/core/libbert_core.a)
 g++ -pthread "${objects[@]}" "${libs[@]/#/$build/}" -lopenblas -lsimdjson -lsentencepiece -lz \
   -o "$out/test_backend_emulated"
-"$out/test_backend_emulated" $filter
+"$out/test_backend_emulated" ${filter:+"$filter"}
