@@ -10,6 +10,7 @@
 #include "engine/io/param_specs.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"
+#include "kernels/cpu_parallel.h"
 #include "tests/engine/resume_test_util.h"
 #include "tests/test_support.h"
 
@@ -130,6 +131,58 @@ TEST_CASE("with dropout on, backward is the gradient of the same masked forward"
       INFO(name << "[" << element << "] analytic " << analytic << " numeric " << numeric);
       CHECK(std::fabs(analytic - numeric) <= 1e-6 + 1e-5 * std::fabs(numeric));
     }
+  }
+}
+
+// The float CPU backend's loss and gradients, then the parameters after one AdamW update, for
+// one step with dropout with the CPU pool at `threads` threads. Large enough that the GEMMs are
+// split over the threads.
+struct OneStep {
+  std::vector<double> loss_and_gradients, parameters;
+};
+
+OneStep one_step_with_threads(int threads) {
+  cpu::set_thread_count(threads);
+  BertConfig config = test::small_config(0.1f);
+  config.hidden_size = 64;
+  config.intermediate_size = 256;
+  config.max_position_embeddings = 128;
+  const PackedBatch batch = make_batch({70, 90, 33, 120, 64, 101, 77, 45}, 3);
+  auto backend = make_cpu_backend(false);
+  BertQaModel model(*backend, config, batch.tokens(), batch.batch());
+  model.set_parameters(init_bert_qa_params(config, 5));
+  OptimizerConfig optimizer_config;
+  optimizer_config.weight_decay = 0.01;
+  AdamWOptimizer optimizer(model, optimizer_config);
+  PassContext context;
+  context.training = true;
+  context.seed = 99;
+  model.load_batch(batch);
+  model.zero_gradients();
+  OneStep out;
+  out.loss_and_gradients = {model.forward(context, true)};
+  model.backward(context);
+  const std::vector<double> grads = flat(model.gradients());
+  out.loss_and_gradients.insert(out.loss_and_gradients.end(), grads.begin(), grads.end());
+  optimizer.step(1e-3);
+  out.parameters = flat(model.parameters_exact());
+  cpu::set_thread_count(0);
+  return out;
+}
+
+// Same thread count: the same bits (pieces may run on any thread). Other counts cut OpenBLAS's
+// products elsewhere, which changes rounding only. (Parameters are compared bit for bit only:
+// Adam turns the rounding noise of qa_outputs.bias's zero gradient into full-size steps.)
+TEST_CASE("the CPU backend is deterministic on its thread pool", "[engine]") {
+  const OneStep two = one_step_with_threads(2), again = one_step_with_threads(2);
+  REQUIRE(std::isfinite(two.loss_and_gradients[0]));
+  REQUIRE_CLOSE("loss and gradients, 2 threads twice",
+                test::compare_close(again.loss_and_gradients, two.loss_and_gradients, 0.0, 0.0));
+  REQUIRE_CLOSE("parameters, 2 threads twice", test::compare_close(again.parameters, two.parameters, 0.0, 0.0));
+  for (const int threads : {1, 3}) {
+    INFO(threads << " threads against 2");
+    REQUIRE_CLOSE("loss and gradients", test::compare_close(one_step_with_threads(threads).loss_and_gradients,
+                                                            two.loss_and_gradients, 1e-7, 1e-3));
   }
 }
 
