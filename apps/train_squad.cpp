@@ -74,6 +74,7 @@ struct TrainOptions {
   int32_t gradient_accumulation_steps = 1, n_best_size = 20, max_answer_length = 30;
   int64_t seed = 42;
   bool do_train = false, do_eval = false, do_lower_case = true, overwrite_output_dir = false;
+  bool group_by_length = false;
 };
 
 void register_flags(FlagParser* p, TrainOptions* o) {
@@ -127,6 +128,10 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_bool("do_train", &o->do_train, "fine-tune on --train_file");
   p->add_bool("do_eval", &o->do_eval, "evaluate on --validation_file");
   p->add_bool("do_lower_case", &o->do_lower_case, "lower-case and strip accents (uncased models)");
+  p->add_bool("group_by_length", &o->group_by_length,
+              "as Hugging Face's Trainer: each epoch's shuffled windows in megabatches of 50 batches sorted by "
+              "length, so a batch holds windows of similar length (only the order changes: batches are packed "
+              "without padding either way)");
   p->add_double("ddp_timeout", &o->ddp_timeout,
                 "seconds a collective may take before a data-parallel run (mpirun) ends with an error "
                 "naming the rank; <= 0 waits forever");
@@ -257,6 +262,7 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.logging_steps = o.logging_steps;
   tc.save_steps = o.save_steps;
   tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
+  tc.group_by_length = o.group_by_length;
   tc.stop_after_steps = o.stop_after_steps;
   tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
                                  o.max_grad_norm};

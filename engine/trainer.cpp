@@ -42,6 +42,31 @@ std::vector<size_t> epoch_order(size_t count, uint64_t seed, int64_t epoch) {
   return order;
 }
 
+std::vector<size_t> length_grouped_order(const std::vector<Window>& windows, size_t batch, uint64_t seed,
+                                         int64_t epoch) {
+  std::vector<size_t> order = epoch_order(windows.size(), seed, epoch);
+  if (order.empty()) return order;
+  batch = std::max<size_t>(1, batch);
+  const size_t multiple = std::max<size_t>(1, std::min<size_t>(50, windows.size() / (4 * batch)));
+  const size_t megabatch = multiple * batch;
+  auto longer = [&windows](size_t a, size_t b) { return windows[a].length() > windows[b].length(); };
+  size_t longest_first = 0;  // start of the megabatch whose first window is the longest (first such)
+  for (size_t begin = 0; begin < order.size(); begin += megabatch) {
+    const auto first = order.begin() + static_cast<std::ptrdiff_t>(begin);
+    const auto last = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), begin + megabatch));
+    std::stable_sort(first, last, longer);
+    if (windows[order[begin]].length() > windows[order[longest_first]].length()) longest_first = begin;
+  }
+  std::swap(order[0], order[longest_first]);
+  return order;
+}
+
+std::vector<size_t> training_order(const std::vector<Window>& windows, size_t batch, uint64_t seed, int64_t epoch,
+                                   bool group_by_length) {
+  return group_by_length ? length_grouped_order(windows, batch, seed, epoch)
+                         : epoch_order(windows.size(), seed, epoch);
+}
+
 TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows, int world_size) {
   TrainerState state;
   state.seed = config.seed;
@@ -52,6 +77,7 @@ TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<
   state.gradient_accumulation_steps = config.gradient_accumulation_steps;
   state.num_windows = windows.size();
   state.data_fingerprint = windows_fingerprint(windows);
+  state.group_by_length = config.group_by_length;
   return state;
 }
 
@@ -81,8 +107,8 @@ uint64_t micro_batches_before(const DataPosition& position, size_t global_batch_
 class Trainer::BatchPrefetcher {
  public:
   BatchPrefetcher(const std::vector<Window>& windows, int batch_size, uint64_t seed, int world_size, int rank,
-                  DataPosition start)
-      : stream_(windows, batch_size, seed, world_size, rank) {
+                  bool group_by_length, DataPosition start)
+      : stream_(windows, batch_size, seed, world_size, rank, group_by_length) {
     stream_.seek(micro_batches_before(start, size_t(batch_size) * size_t(world_size),
                                       global_batches_per_epoch(windows.size(), batch_size, world_size)));
     prefetch();
@@ -283,7 +309,8 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     return summary;
   }
   Backend& backend = model_.backend();
-  BatchPrefetcher batches(windows, config_.batch_size, config_.seed, world_size_, rank_, state_.data);
+  BatchPrefetcher batches(windows, config_.batch_size, config_.seed, world_size_, rank_, config_.group_by_length,
+                          state_.data);
   StepClock clock;
   std::string divergence;  // set when max_consecutive_nonfinite is reached
   // Book-keeps a read-back step: progress hook and the divergence check.

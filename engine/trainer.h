@@ -53,6 +53,9 @@ struct TrainConfig {
   // > 0: stop after this global step as if interrupted (checkpoint, then return), while the
   // schedule still spans the whole run; for time-sliced jobs and resume tests.
   int64_t stop_after_steps = -1;
+  // Hugging Face's --group_by_length: each epoch's order is length_grouped_order's (windows of
+  // similar length in the same batch) instead of epoch_order's.
+  bool group_by_length = false;
   // Data parallelism: gradient buckets all-reduced during backward (false: one all-reduce of
   // the whole buffer after it), of this many bytes.
   bool overlap_gradient_reduction = true;
@@ -170,5 +173,16 @@ class Trainer {
 // The order in which an epoch visits the windows: a Fisher-Yates shuffle from (seed, epoch)
 // with a portable generator, so runs are reproducible across machines.
 std::vector<size_t> epoch_order(size_t count, uint64_t seed, int64_t epoch);
+
+// transformers' get_length_grouped_indices (Trainer's --group_by_length) over epoch_order: the
+// shuffled windows cut into megabatches of min(50, count / (4·batch)) (at least 1) batches, each
+// megabatch sorted by length, longest first (stable), and the longest window of all swapped to
+// the very front. `batch` is the global batch (windows per optimizer micro-step).
+std::vector<size_t> length_grouped_order(const std::vector<Window>& windows, size_t batch, uint64_t seed,
+                                         int64_t epoch);
+
+// The epoch's order under the run's setting: length_grouped_order or epoch_order.
+std::vector<size_t> training_order(const std::vector<Window>& windows, size_t batch, uint64_t seed, int64_t epoch,
+                                   bool group_by_length);
 
 }  // namespace bert

@@ -29,7 +29,8 @@ std::string format_hex64(uint64_t value) {
   return buffer;
 }
 
-// Reads the fields of trainer_state.json; every field is required.
+// Reads the fields of trainer_state.json; every field is required but those added later, which
+// have the value older checkpoints implied.
 class StateReader {
  public:
   StateReader(const std::string& file, simdjson::dom::object object) : file_(file), object_(object) {}
@@ -61,6 +62,13 @@ class StateReader {
     const simdjson::dom::element value = field(key);
     if (value.get_double().get(out) || !std::isfinite(out))
       throw_input_error(file_, key, "expected a finite number, found " + simdjson::minify(value));
+    return out;
+  }
+  bool optional_boolean(const char* key, bool absent) const {
+    simdjson::dom::element value;
+    if (object_[key].get(value)) return absent;
+    bool out = false;
+    if (value.get_bool().get(out)) throw_input_error(file_, key, "expected true or false, found " + simdjson::minify(value));
     return out;
   }
   uint64_t hex64(const char* key) const {
@@ -131,7 +139,8 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("per_device_train_batch_size", std::to_string(s.batch_size));
   add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
   add("num_windows", std::to_string(s.num_windows));
-  add("data_fingerprint", "\"" + format_hex64(s.data_fingerprint) + "\"", true);
+  add("data_fingerprint", "\"" + format_hex64(s.data_fingerprint) + "\"");
+  add("group_by_length", s.group_by_length ? "true" : "false", true);
   return out + "}\n";
 }
 
@@ -170,6 +179,7 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
       static_cast<int32_t>(r.integer("gradient_accumulation_steps", 1, std::numeric_limits<int32_t>::max()));
   s.num_windows = static_cast<uint64_t>(r.integer("num_windows", 1, kMaxInt64));
   s.data_fingerprint = r.hex64("data_fingerprint");
+  s.group_by_length = r.optional_boolean("group_by_length", false);
   if (s.global_step > s.total_steps)
     throw_input_error(file, "global_step", std::to_string(s.global_step) + " exceeds total_steps " +
                                                std::to_string(s.total_steps));
@@ -194,6 +204,9 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
   if (checkpoint.data_fingerprint != run.data_fingerprint)
     refuse("data_fingerprint", "windows with fingerprint " + format_hex64(checkpoint.data_fingerprint),
            format_hex64(run.data_fingerprint), same_data);
+  if (checkpoint.group_by_length != run.group_by_length)
+    refuse("group_by_length", checkpoint.group_by_length ? "--group_by_length" : "the shuffled order",
+           run.group_by_length ? "--group_by_length" : "the shuffled order", "give the same --group_by_length");
   if (checkpoint.seed != run.seed)
     refuse("seed", "--seed " + std::to_string(checkpoint.seed), std::to_string(run.seed), "give the same --seed");
   if (checkpoint.batch_size != run.batch_size)

@@ -64,6 +64,7 @@ struct TrainerState {
   int32_t batch_size = 0, gradient_accumulation_steps = 0;
   uint64_t num_windows = 0;
   uint64_t data_fingerprint = 0;  // windows_fingerprint of the training windows
+  bool group_by_length = false;   // the epochs' order (absent in older checkpoints: false)
 };
 
 // trainer_state.json text (2-space indent; doubles with 17 significant digits, so they read

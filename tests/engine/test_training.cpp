@@ -204,6 +204,38 @@ TEST_CASE("linear warmup then linear decay, as get_linear_schedule_with_warmup",
   CHECK(total_train_steps(config, 100) == 5);
 }
 
+TEST_CASE("length-grouped order: transformers' megabatches over the epoch's shuffle", "[engine]") {
+  std::vector<Window> windows(1000);
+  for (size_t i = 0; i < windows.size(); ++i) windows[i].input_ids.assign(1 + (i * 37) % 301, 5);
+  const size_t batch = 4;  // megabatches of min(50, 1000 / 16) · 4 = 200 windows
+  const std::vector<size_t> order = length_grouped_order(windows, batch, 42, 0);
+  REQUIRE(std::set<size_t>(order.begin(), order.end()).size() == windows.size());
+  CHECK(order == length_grouped_order(windows, batch, 42, 0));
+  CHECK(order != length_grouped_order(windows, batch, 42, 1));
+  CHECK(order == training_order(windows, batch, 42, 0, true));
+  CHECK(training_order(windows, batch, 42, 0, false) == epoch_order(windows.size(), 42, 0));
+  // Each megabatch holds the windows of the same slice of epoch_order, longest first (the very
+  // first window swapped in from the megabatch that held the longest).
+  const std::vector<size_t> shuffled = epoch_order(windows.size(), 42, 0);
+  int longest = 0;
+  for (const Window& w : windows) longest = std::max(longest, w.length());
+  CHECK(windows[order[0]].length() == longest);
+  size_t unsorted = 0;
+  for (size_t begin = 0; begin < order.size(); begin += 200) {
+    std::multiset<size_t> got(order.begin() + begin, order.begin() + begin + 200),
+        want(shuffled.begin() + begin, shuffled.begin() + begin + 200);
+    if (begin > 0) CHECK(got.size() == want.size());
+    for (size_t i = begin + 2; i < begin + 200; ++i) unsorted += windows[order[i]].length() > windows[order[i - 1]].length();
+  }
+  CHECK(unsorted == 0);
+  // Fewer than 4 batches of windows: one batch per megabatch (its first window may be the one
+  // swapped out for the longest).
+  const std::vector<Window> few(windows.begin(), windows.begin() + 12);
+  const std::vector<size_t> small = length_grouped_order(few, batch, 7, 0);
+  for (size_t begin = 4; begin < 12; begin += 4)
+    for (size_t i = begin + 2; i < begin + 4; ++i) CHECK(few[small[i]].length() <= few[small[i - 1]].length());
+}
+
 TEST_CASE("epoch order is a seeded permutation", "[engine]") {
   const std::vector<size_t> a = epoch_order(1000, 42, 0);
   CHECK(a == epoch_order(1000, 42, 0));
