@@ -83,13 +83,8 @@ struct TrainOptions {
   int32_t gradient_accumulation_steps = 1, n_best_size = 20, max_answer_length = 30;
   int64_t seed = 42;
   bool do_train = false, do_eval = false, do_lower_case = true, overwrite_output_dir = false;
-  // Hugging Face Trainer / run_qa.py flags (apps/hf_trainer_flags.h for precision and report_to).
-  std::string eval_strategy = "no", save_strategy = "steps", lr_scheduler_type = "linear";
-  std::string logging_dir, report_to = "all";
-  int64_t eval_steps = -1;
-  bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
+  HfTrainerOptions hf;  // Hugging Face Trainer / run_qa.py flags (apps/hf_trainer_flags.h)
   // Derived after parsing, not flags.
-  PrecisionFlags precision;
   std::string do_lower_case_note;
   std::vector<std::string> notes;  // flag notes for rank 0's log (overrides, precision, report_to)
   std::string args_record;         // every flag's value, for output_dir/training_args.json
@@ -148,31 +143,7 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_bool("do_lower_case", &o->do_lower_case,
               "lower-case and strip accents (uncased models); when not given, the model directory's "
               "tokenizer_config.json decides, else true");
-  p->add_bool("version_2_with_negative", &o->version_2_with_negative,
-              "SQuAD v2 with unanswerable questions: not implemented yet (refused); without it, v2 data is refused");
-  p->add_string("eval_strategy", &o->eval_strategy,
-                "evaluate during training: no, steps (every --eval_steps) or epoch (after each epoch); "
-                "implies --do_eval");
-  p->add_int64("eval_steps", &o->eval_steps, "with --eval_strategy steps: evaluate every N steps; <= 0: --logging_steps");
-  p->add_string("save_strategy", &o->save_strategy,
-                "when to save checkpoint-N: no, steps (every --save_steps) or epoch (after each epoch)");
-  p->add_string("lr_scheduler_type", &o->lr_scheduler_type,
-                "learning-rate schedule after warmup: linear, cosine, constant (ignores warmup) or "
-                "constant_with_warmup, as transformers' get_scheduler");
-  p->add_bool("bf16", &o->bf16,
-              "CUDA: bf16 activations and GEMM operands with fp32 master weights (the default); false "
-              "computes in fp32. The CPU backend computes in fp32 either way");
-  p->add_bool("fp16", &o->fp16, "fp16 mixed precision: not implemented (true is refused; use --bf16)");
-  p->add_bool("tf32", &o->tf32,
-              "accepted for compatibility; TF32 is never used: fp32 GEMMs stay full fp32 (the log says what "
-              "it means on the device)");
-  p->add_bool("overwrite_cache", &o->overwrite_cache,
-              "rebuild and rewrite --train_cache_file even when it matches the data and settings");
-  p->add_string("logging_dir", &o->logging_dir,
-                "TensorBoard event files go here (default: output_dir/runs/<date>_<host>, a new run each time)");
-  p->add_string("report_to", &o->report_to,
-                "where metrics go: all or tensorboard (TensorBoard event files), none; other integrations "
-                "(wandb, mlflow, ...) are not available here and the log says so. trainer_log.jsonl is always written");
+  register_hf_trainer_flags(p, &o->hf);
   p->add_double("ddp_timeout", &o->ddp_timeout,
                 "seconds a collective may take before a data-parallel run (mpirun) ends with an error "
                 "naming the rank; <= 0 waits forever");
@@ -182,23 +153,7 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   parser.require("model_name_or_path");
   parser.require("output_dir");
   if (!o.do_train && !o.do_eval) throw FlagError("nothing to do: give --do_train and/or --do_eval");
-  IntervalStrategy strategy;
-  if (!parse_interval_strategy(o.eval_strategy, &strategy))
-    throw FlagError("--eval_strategy: expected no, steps or epoch, got '" + o.eval_strategy + "'");
-  if (!parse_interval_strategy(o.save_strategy, &strategy))
-    throw FlagError("--save_strategy: expected no, steps or epoch, got '" + o.save_strategy + "'");
-  LrSchedule schedule;
-  if (!parse_lr_schedule(o.lr_scheduler_type, &schedule))
-    throw FlagError("--lr_scheduler_type: expected one of " + std::string(lr_schedule_names()) + ", got '" +
-                    o.lr_scheduler_type + "'");
-  if (o.fp16)
-    throw FlagError("--fp16: fp16 mixed precision is not implemented by this engine; use --bf16 (the default "
-                    "on CUDA) or --bf16 false for fp32 compute");
-  if (o.version_2_with_negative)
-    throw FlagError("--version_2_with_negative: SQuAD v2 (unanswerable questions) is not implemented yet; this "
-                    "engine trains and evaluates SQuAD v1.1 only");
-  if (o.eval_strategy != "no" && !o.do_train)
-    throw FlagError("--eval_strategy " + o.eval_strategy + " evaluates during training: it needs --do_train");
+  check_hf_trainer_flags(o.hf, o.do_train);
   if (o.do_train) parser.require("train_file", "with --do_train");
   if (o.do_eval) parser.require("validation_file", "with --do_eval");
   auto positive = [](int64_t value, const char* name) {
@@ -321,10 +276,7 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.save_steps = o.save_steps;
   tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
   tc.stop_after_steps = o.stop_after_steps;
-  parse_interval_strategy(o.save_strategy, &tc.save_strategy);  // names checked by check_options
-  parse_interval_strategy(o.eval_strategy, &tc.eval_strategy);
-  tc.eval_steps = o.eval_steps > 0 ? o.eval_steps : o.logging_steps;  // Hugging Face's default
-  parse_lr_schedule(o.lr_scheduler_type, &tc.lr_schedule);
+  apply_hf_trainer_flags(o.hf, &tc);
   tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
                                  o.max_grad_norm};
   return tc;
@@ -396,23 +348,13 @@ SquadScores evaluate_and_log(const TrainOptions& o, BertQaModel& model, const Pr
 // trainer_log.jsonl (the last entry of log_history).
 void write_train_results(const TrainOptions& o, const TrainSummary& summary, const TrainerState& state,
                          size_t windows, MetricsLog* metrics) {
-  auto round_to = [](double value, double scale) { return std::round(value * scale) / scale; };
-  const double seconds = std::max(1e-9, summary.seconds);
-  const double steps_per_second = double(summary.steps - summary.first_step) / seconds;
-  MetricsDict m;
-  m["epoch"] = metric_float(state.epoch);
-  m["train_loss"] = metric_float(summary.mean_loss);
-  m["train_runtime"] = metric_float(round_to(summary.seconds, 1e4));
-  m["train_samples"] = metric_int(static_cast<int64_t>(windows));
-  m["train_samples_per_second"] = metric_float(round_to(summary.windows_per_second, 1e3));
-  m["train_steps_per_second"] = metric_float(round_to(steps_per_second, 1e3));
-  m["train_skipped_updates"] = metric_int(summary.skipped_updates);
-  save_metrics(o.output_dir, "train", m);
+  save_metrics(o.output_dir, "train", train_metrics(summary, state.epoch, windows));
   metrics->write(summary.steps, {{"epoch", state.epoch},
                                  {"train_loss", summary.mean_loss},
                                  {"train_runtime", summary.seconds},
                                  {"train_samples_per_second", summary.windows_per_second},
-                                 {"train_steps_per_second", steps_per_second}});
+                                 {"train_steps_per_second", double(summary.steps - summary.first_step) /
+                                                                std::max(1e-9, summary.seconds)}});
   if (summary.mean_loss_first_step > 0)
     std::fprintf(stderr, "[train] note: train_loss averages steps %lld-%lld only: the checkpoint resumed from "
                          "(format version 1) holds no loss total for the steps before\n",
@@ -529,7 +471,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     write_file_atomic(join_path(o.output_dir, ".write_test"), "");  // fail now, not after training
     std::remove(join_path(o.output_dir, ".write_test").c_str());
     for (const std::string& note : o.notes) std::fprintf(stderr, "[flags] %s\n", note.c_str());
-    for (const std::string& note : precision_notes(backend.name(), o.precision))
+    for (const std::string& note : precision_notes(backend.name(), o.hf.precision))
       std::fprintf(stderr, "[precision] %s\n", note.c_str());
     // The arguments of the run (Hugging Face keeps training_args.bin): rerun with this file.
     write_file_atomic(join_path(o.output_dir, "training_args.json"), o.args_record);
@@ -565,8 +507,8 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   if (o.do_train) {
     prepare.max_samples = o.max_train_samples;
     prepare.cache_file = o.train_cache_file;
-    prepare.overwrite_cache = o.overwrite_cache;
-    if (o.overwrite_cache && o.train_cache_file.empty() && root)
+    prepare.overwrite_cache = o.hf.overwrite_cache;
+    if (o.hf.overwrite_cache && o.train_cache_file.empty() && root)
       std::fprintf(stderr, "[train] --overwrite_cache: no --train_cache_file is in use, so the windows are built "
                            "afresh anyway; nothing to overwrite\n");
     // Rank 0 writes the window cache (when it must) before the others read it.
@@ -609,14 +551,14 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   std::unique_ptr<TensorBoardWriter> tensorboard;
   if (root) {
     metrics = std::make_unique<MetricsLog>(metrics_path);
-    const ReportTo report = parse_report_to(o.report_to);
+    const ReportTo report = parse_report_to(o.hf.report_to);
     for (const std::string& note : report.notes) std::fprintf(stderr, "[report_to] %s\n", note.c_str());
     if (report.tensorboard) {
-      tensorboard = std::make_unique<TensorBoardWriter>(o.logging_dir.empty() ? default_logging_dir(o.output_dir)
-                                                                              : o.logging_dir);
+      tensorboard = std::make_unique<TensorBoardWriter>(
+          o.hf.logging_dir.empty() ? default_logging_dir(o.output_dir) : o.hf.logging_dir);
       std::fprintf(stderr, "[report_to] TensorBoard events: %s\n", tensorboard->path().c_str());
-    } else if (!o.logging_dir.empty()) {
-      std::fprintf(stderr, "[report_to] none: --logging_dir %s is not used\n", o.logging_dir.c_str());
+    } else if (!o.hf.logging_dir.empty()) {
+      std::fprintf(stderr, "[report_to] none: --logging_dir %s is not used\n", o.hf.logging_dir.c_str());
     }
   }
   // The other ranks must not resume or clear while rank 0 still reads output_dir's old state.
@@ -643,15 +585,9 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     const int64_t steps_per_epoch = std::max<int64_t>(
         1, int64_t(global_batches_per_epoch(train.windows.size(), tc.batch_size, comm.world_size())) /
                tc.gradient_accumulation_steps);
-    HfTrainerState hf;
-    hf.global_step = end_state.global_step;
-    hf.max_steps = end_state.total_steps;
-    hf.epoch = end_state.epoch;
-    hf.num_train_epochs = (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch;
-    hf.logging_steps = tc.logging_steps;
-    hf.eval_steps = tc.eval_steps;
-    hf.save_steps = tc.save_steps;
-    hf.train_batch_size = tc.batch_size;
+    const HfTrainerState hf{end_state.global_step, end_state.total_steps, end_state.epoch,
+                            (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch,
+                            tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size};
     write_file_atomic(join_path(o.output_dir, kTrainerStateFile), hf_trainer_state_json(hf, metrics_path));
   }
   return 0;
@@ -664,15 +600,13 @@ int run(int argc, char** argv) {
   register_flags(&parser, &o);
   if (!parser.parse(argc, argv)) return 0;
   o.notes = parser.notes();
-  if (o.eval_strategy != "no" && !o.do_eval) {  // as TrainingArguments.__post_init__ does
-    o.do_eval = true;
-    o.notes.push_back("--eval_strategy " + o.eval_strategy + " implies --do_eval");
-  }
+  resolve_hf_trainer_flags(parser, &o.hf, &o.do_eval, &o.notes);
   check_options(o, parser);
-  o.precision = PrecisionFlags{parser.was_set("bf16"), o.bf16, o.fp16, parser.was_set("tf32"), o.tf32};
   const bool may_use_cuda = o.device == "cuda" || o.device == "auto";
-  const CudaBackendOptions cuda_options = may_use_cuda ? cuda_options_for(o.precision, &o.notes) : CudaBackendOptions{};
-  parse_report_to(o.report_to);  // a bad value is a command-line error now, before any work
+  const CudaBackendOptions cuda_options = may_use_cuda ? cuda_options_for(o.hf.precision, &o.notes) : CudaBackendOptions{};
+  if (o.hf.lr_scheduler_type == "constant" && (o.warmup_steps > 0 || o.warmup_ratio > 0))
+    o.notes.push_back("--lr_scheduler_type constant ignores --warmup_steps/--warmup_ratio (transformers' "
+                      "get_constant_schedule); constant_with_warmup warms up");
   const LowerCaseChoice lower = resolve_do_lower_case(o.model_name_or_path, parser.was_set("do_lower_case"),
                                                       o.do_lower_case);
   o.do_lower_case = lower.do_lower_case;

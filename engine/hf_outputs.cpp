@@ -41,6 +41,8 @@ std::string indent_dict(const MetricsDict& dict, const std::string& pad, const s
   return out + close_pad + "}";
 }
 
+double round_to(double value, double scale) { return std::round(value * scale) / scale; }
+
 }  // namespace
 
 std::string metric_float(double value) { return format_python_float(value); }
@@ -61,11 +63,23 @@ void save_metrics(const std::string& output_dir, const std::string& split, const
   write_file_atomic(all_path, metrics_dict_json(all));
 }
 
+MetricsDict train_metrics(const TrainSummary& summary, double epoch, size_t windows) {
+  const double seconds = std::max(1e-9, summary.seconds);
+  MetricsDict m;
+  m["epoch"] = metric_float(epoch);
+  m["train_loss"] = metric_float(summary.mean_loss);
+  m["train_runtime"] = metric_float(round_to(summary.seconds, 1e4));
+  m["train_samples"] = metric_int(static_cast<int64_t>(windows));
+  m["train_samples_per_second"] = metric_float(round_to(summary.windows_per_second, 1e3));
+  m["train_steps_per_second"] = metric_float(round_to(double(summary.steps - summary.first_step) / seconds, 1e3));
+  m["train_skipped_updates"] = metric_int(summary.skipped_updates);
+  return m;
+}
+
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch) {
   const double seconds = std::max(1e-9, outcome.seconds);
   const size_t batches = (windows + size_t(std::max(1, batch_size)) - 1) / size_t(std::max(1, batch_size));
   // Trainer's speed_metrics rounds the runtime to 4 digits and the rates to 3.
-  auto round_to = [](double value, double scale) { return std::round(value * scale) / scale; };
   MetricsDict m;
   m["eval_exact_match"] = metric_float(outcome.scores.exact_match);
   m["eval_f1"] = metric_float(outcome.scores.f1);

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "engine/evaluator.h"
+#include "engine/trainer.h"
 
 namespace bert {
 
@@ -36,6 +37,11 @@ void save_metrics(const std::string& output_dir, const std::string& split, const
 // run_qa's evaluation metrics: eval_exact_match, eval_f1, eval_runtime, eval_samples (windows),
 // eval_samples_per_second, eval_steps_per_second (batches of batch_size), and epoch when >= 0.
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch);
+
+// run_qa's training metrics: epoch, train_loss (the run's mean), train_runtime, train_samples
+// (windows), train_samples_per_second, train_steps_per_second (Trainer's speed_metrics rounding),
+// and train_skipped_updates (this engine's count of steps skipped for a non-finite loss).
+MetricsDict train_metrics(const TrainSummary& summary, double epoch, size_t windows);
 
 // The counters of Hugging Face's TrainerState that this engine knows.
 struct HfTrainerState {
