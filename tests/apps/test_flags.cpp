@@ -1,13 +1,16 @@
 // FlagParser beyond single values: the last occurrence wins, arguments files (HfArgumentParser's
-// `train_squad args.json`), and the record of a run's values read back as such a file.
+// `train_squad args.json`), and the record of a run's values read back as such a file; the
+// precision and --report_to decisions of apps/hf_trainer_flags.
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "apps/flags.h"
+#include "apps/hf_trainer_flags.h"
 #include "engine/core/file_io.h"
 
 namespace bert {
@@ -123,6 +126,58 @@ TEST_CASE("values_json records every flag and reads back to the same values", "[
   CHECK(back.bf16);
   CHECK(back.batch == 8);
   CHECK(reader.values_json() == record);
+}
+
+}  // namespace
+}  // namespace bert
+
+namespace bert {
+namespace {
+
+bool mentions(const std::vector<std::string>& lines, const std::string& text) {
+  for (const std::string& line : lines)
+    if (line.find(text) != std::string::npos) return true;
+  return false;
+}
+
+TEST_CASE("precision flags: what --bf16 and --tf32 do on each backend, --fp16 refused", "[flags][precision]") {
+  ::unsetenv("BERT_CUDA_COMPUTE");
+  std::vector<std::string> notes;
+  PrecisionFlags flags;  // nothing given: CUDA's default bf16
+  CHECK_FALSE(cuda_options_for(flags, &notes).fp32_compute);
+  flags.bf16_given = true;
+  flags.bf16 = false;
+  CHECK(cuda_options_for(flags, &notes).fp32_compute);
+  CHECK(notes.empty());
+  ::setenv("BERT_CUDA_COMPUTE", "fp32", 1);
+  flags.bf16 = true;
+  CHECK_FALSE(cuda_options_for(flags, &notes).fp32_compute);  // the flag wins over the environment
+  CHECK(mentions(notes, "--bf16 true overrides BERT_CUDA_COMPUTE=fp32"));
+  ::unsetenv("BERT_CUDA_COMPUTE");
+  flags.fp16 = true;
+  CHECK_THROWS_AS(cuda_options_for(flags, &notes), FlagError);
+
+  PrecisionFlags tf32;
+  tf32.tf32_given = true;
+  tf32.tf32 = true;
+  CHECK(mentions(precision_notes("cpu", tf32), "CPU backend computes in fp32"));
+  CHECK(mentions(precision_notes("cpu", tf32), "change nothing here"));
+  CHECK(mentions(precision_notes("cuda", tf32), "changes nothing under bf16 compute"));
+  CHECK(mentions(precision_notes("cuda-fp32", tf32), "--tf32 true is not implemented"));
+  CHECK(precision_notes("cuda", PrecisionFlags{}).size() == 1);  // no --tf32: one line
+}
+
+TEST_CASE("--report_to: tensorboard, none, and integrations named as unavailable", "[flags]") {
+  CHECK(parse_report_to("all").tensorboard);
+  CHECK(parse_report_to("tensorboard").tensorboard);
+  CHECK_FALSE(parse_report_to("none").tensorboard);
+  const ReportTo mixed = parse_report_to("wandb, tensorboard");
+  CHECK(mixed.tensorboard);
+  REQUIRE(mixed.notes.size() == 1);
+  CHECK_THAT(mixed.notes[0], Catch::Contains("no wandb integration"));
+  CHECK_FALSE(parse_report_to("wandb").tensorboard);
+  CHECK_THROWS_AS(parse_report_to("none,wandb"), FlagError);
+  CHECK_THROWS_AS(parse_report_to(" "), FlagError);
 }
 
 }  // namespace
