@@ -132,10 +132,13 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("consecutive_nonfinite", std::to_string(s.consecutive_nonfinite));
   add("interval_loss", format_double(s.interval_loss));
   add("interval_steps", std::to_string(s.interval_steps));
+  add("total_loss", format_double(s.total_loss));
+  add("total_loss_steps", std::to_string(s.total_loss_steps));
   add("seed", std::to_string(s.seed));
   add("total_steps", std::to_string(s.total_steps));
   add("warmup_steps", std::to_string(s.warmup_steps));
   add("learning_rate", format_double(s.learning_rate));
+  add("lr_scheduler_type", "\"" + s.lr_scheduler_type + "\"");
   add("per_device_train_batch_size", std::to_string(s.batch_size));
   add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
   add("num_windows", std::to_string(s.num_windows));
@@ -156,8 +159,8 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   if (r.field("format").get_string().get(format) || format != "bert-squad trainer state")
     throw_input_error(file, "format", "expected \"bert-squad trainer state\"");
   const int64_t version = r.integer("version", 0, kMaxInt64);
-  if (version != kTrainerStateVersion)
-    throw_input_error(file, "version", "expected " + std::to_string(kTrainerStateVersion) + ", found " +
+  if (version != kTrainerStateVersion && version != 1)
+    throw_input_error(file, "version", "expected 1 or " + std::to_string(kTrainerStateVersion) + ", found " +
                                            std::to_string(version) + " (written by another version)");
   TrainerState s;
   s.global_step = r.integer("global_step", 0, kMaxInt64);
@@ -170,6 +173,17 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.consecutive_nonfinite = r.integer("consecutive_nonfinite", 0, s.skipped_updates);
   s.interval_loss = r.number("interval_loss");
   s.interval_steps = r.integer("interval_steps", 0, s.global_step);
+  if (version >= 2) {
+    s.total_loss = r.number("total_loss");
+    s.total_loss_steps = r.integer("total_loss_steps", -1, s.global_step);
+    std::string_view schedule;
+    if (r.field("lr_scheduler_type").get_string().get(schedule))
+      throw_input_error(file, "lr_scheduler_type", "expected a string");
+    s.lr_scheduler_type = std::string(schedule);
+  } else {
+    s.total_loss_steps = -1;
+    s.lr_scheduler_type = "linear";
+  }
   s.seed = r.unsigned_integer("seed");
   s.total_steps = r.integer("total_steps", 1, kMaxInt64);
   s.warmup_steps = r.integer("warmup_steps", 0, kMaxInt64);
@@ -225,6 +239,9 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
   if (checkpoint.learning_rate != run.learning_rate)
     refuse("learning_rate", format_double(checkpoint.learning_rate), format_double(run.learning_rate),
            same_schedule);
+  if (checkpoint.lr_scheduler_type != run.lr_scheduler_type)
+    refuse("lr_scheduler_type", "--lr_scheduler_type " + checkpoint.lr_scheduler_type, run.lr_scheduler_type,
+           "give the same --lr_scheduler_type");
 }
 
 uint64_t windows_fingerprint(const std::vector<Window>& windows) {

@@ -96,7 +96,7 @@ TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") 
                     Catch::Contains("micro_step"));
   CHECK_THROWS_WITH(parse_trainer_state(replaced("\"global_step\": 17", "\"global_step\": 1000"), "t.json"),
                     Catch::Contains("global_step") && Catch::Contains("total_steps"));
-  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"version\": 1", "\"version\": 2"), "t.json"),
+  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"version\": 2", "\"version\": 3"), "t.json"),
                     Catch::Contains("version"));
   CHECK_THROWS_WITH(parse_trainer_state(replaced("\"data_fingerprint\"", "\"fingerprint\""), "t.json"),
                     Catch::Contains("data_fingerprint") && Catch::Contains("missing"));
