@@ -19,9 +19,12 @@ inline float bits_to_float(int32_t bits) {
 
 // exp(x): x = n·ln2 + r with |r| <= ln2/2, exp(r) by Cephes' degree-6 polynomial, 2^n from the
 // exponent bits (as 2^(n-1)·2, so n = 128 still has a finite scale). Inputs below -86.6 give 0
-// (results under 3e-38; none of our uses needs them); above 88.72, inf.
+// (results under 3e-38; none of our uses needs them); above 88.72, inf; NaN stays NaN.
 inline float exp(float x) {
-  const float clamped = x < -86.6f ? -86.6f : (x > 88.72283f ? 88.72283f : x);
+  // Written so that NaN lands on the lower bound: the float-to-int conversion below must see a
+  // finite value (converting NaN is undefined behaviour); the NaN itself is returned at the end.
+  const float lower = x > -86.6f ? x : -86.6f;
+  const float clamped = lower < 88.72283f ? lower : 88.72283f;
   // Round to nearest by the 1.5·2^23 trick: exact for |x·log2(e)| < 2^22.
   const float shifter = 12582912.0f;
   const float n = (clamped * 1.44269504088896341f + shifter) - shifter;
@@ -34,8 +37,10 @@ inline float exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
+  // n + 126 lies in [1, 254], so the shift stays inside a positive int32.
   const float half_scale = bits_to_float((static_cast<int32_t>(n) + 126) << 23);
   const float result = (p * half_scale) * 2.0f;
+  if (x != x) return x;
   return x < -86.6f ? 0.0f : (x > 88.72283f ? HUGE_VALF : result);
 }
 inline double exp(double x) { return std::exp(x); }

@@ -2,6 +2,7 @@
 // against double, the fixed-order sums, and the thread pool of kernels/cpu_parallel.h.
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -25,6 +26,10 @@ TEST_CASE("cpu_math::exp(float) is within 1 ulp of exp, 0 below -86.6, inf above
   CHECK(cpu_math::exp(-87.0f) == 0.0f);
   CHECK(cpu_math::exp(-1e30f) == 0.0f);
   CHECK(std::isinf(cpu_math::exp(89.0f)));
+  // Non-finite inputs: no undefined float-to-int conversion on the way (UBSan watches this one).
+  CHECK(std::isnan(cpu_math::exp(std::numeric_limits<float>::quiet_NaN())));
+  CHECK(cpu_math::exp(-std::numeric_limits<float>::infinity()) == 0.0f);
+  CHECK(std::isinf(cpu_math::exp(std::numeric_limits<float>::infinity())));
   CHECK(cpu_math::exp(0.5) == std::exp(0.5));  // double is the C library
 }
 
