@@ -8,6 +8,7 @@
 #include <cuda_runtime.h>
 
 #include <string>
+#include <type_traits>
 
 #include "kernels/attention.h"
 #include "kernels/cuda_common.cuh"
@@ -114,6 +115,24 @@ inline void check_shape(const AttentionShape& shape, const char* op) {
                  std::to_string(shape.batch) + ", heads " + std::to_string(shape.heads) +
                  ", head_dim " + std::to_string(shape.head_dim) +
                  " (only 64 is built), max_positions " + std::to_string(shape.max_positions));
+}
+
+// Calls launch(std::integral_constant<int, head_dim>{}): the host-side switch from the runtime
+// head_dim to a kernel instantiation. Throws for a head_dim that is not built (check_shape has
+// normally refused it already).
+template <typename Launch>
+void with_head_dim(int head_dim, const char* op, Launch&& launch) {
+  switch (head_dim) {
+    case 32:
+      launch(std::integral_constant<int, 32>{});
+      return;
+    case 64:
+      launch(std::integral_constant<int, 64>{});
+      return;
+    default:
+      BERT_CHECK(false, std::string(op) + ": head_dim " + std::to_string(head_dim) +
+                            " is not built (32 and 64 are)");
+  }
 }
 
 // Everything both backward passes (scalar and tensor-core) read: row_dot holds D_i = Σ d_ctx·ctx.
