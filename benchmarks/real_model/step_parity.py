@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Step-by-step parity of train_squad with Hugging Face, dropout included.
+
+From the same weights (the QA head is drawn once by transformers and saved, so both sides start
+equal), both sides train STEPS steps on the same batches in the same order with the same
+optimizer settings, and each step's loss and gradient norm (before clipping) are compared:
+
+- ours: train_squad --max_steps STEPS --logging_steps 1 (random order, no length grouping);
+- Hugging Face: BertForQuestionAnswering (eager attention) fed our batches in our order (the
+  order is recomputed here: engine/trainer.cpp epoch_order, std::mt19937_64 + rejection
+  sampling), AdamW with Trainer's no-decay grouping, linear warmup/decay, clipping, and the loss
+  over each window's real tokens (ours never pads). Its nn.Dropout modules and the attention
+  dropout are replaced by OUR masks: Philox4x32-10 keyed and numbered as kernels/dropout_rng.h
+  and kernels/attention.h define them, so with dropout on, the two sides differ only where the
+  arithmetic differs.
+
+Equal losses and gradient norms (within float rounding) show that the forward, every backward
+including dropout's, clipping, AdamW and the schedule are Hugging Face's; what is left between
+two full runs is which random masks, batches and QA-head draws each side takes.
+
+usage: step_parity.py --model DIR --train_file train.json --windows train.jsonl --bin build/apps
+                      [--steps 10] [--batch 8] [--dropout 0.1] [--seed 42] [--work DIR]
+Needs torch, transformers, numpy. Exit 0 when every step agrees within --tolerance (relative).
+"""
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+M32 = np.uint64(0xFFFFFFFF)
+MASK64 = (1 << 64) - 1
+
+
+class Mt19937_64:
+    """std::mt19937_64 (the C++ standard's parameters)."""
+
+    def __init__(self, seed):
+        self.mt = [0] * 312
+        self.mt[0] = seed & MASK64
+        for i in range(1, 312):
+            self.mt[i] = (6364136223846793005 * (self.mt[i - 1] ^ (self.mt[i - 1] >> 62)) + i) & MASK64
+        self.index = 312
+
+    def __call__(self):
+        if self.index >= 312:
+            for i in range(312):
+                x = (self.mt[i] & 0xFFFFFFFF80000000) | (self.mt[(i + 1) % 312] & 0x7FFFFFFF)
+                xa = x >> 1
+                if x & 1:
+                    xa ^= 0xB5026F5AA96619E9
+                self.mt[i] = self.mt[(i + 156) % 312] ^ xa
+            self.index = 0
+        y = self.mt[self.index]
+        self.index += 1
+        y ^= (y >> 29) & 0x5555555555555555
+        y ^= (y << 17) & 0x71D67FFFEDA60000
+        y ^= (y << 37) & 0xFFF7EEE000000000
+        y ^= y >> 43
+        return y & MASK64
+
+
+def epoch_order(count, seed, epoch):
+    """engine/trainer.cpp epoch_order: Fisher-Yates with unbiased draws by rejection."""
+    order = list(range(count))
+    engine = Mt19937_64((seed * 0x9E3779B97F4A7C15 + epoch + 1) & MASK64)
+    for i in range(count, 1, -1):
+        limit = MASK64 - (MASK64 % i)
+        draw = engine()
+        while draw >= limit:
+            draw = engine()
+        j = draw % i
+        order[i - 1], order[j] = order[j], order[i - 1]
+    return order
+
+
+def philox_keep(index, micro_step, site, seed, probability):
+    """kernels/dropout_rng.h dropout_keep for an array of element indices."""
+    index = index.astype(np.uint64)
+    group = index >> np.uint64(2)
+    c0, c1 = group & M32, group >> np.uint64(32)
+    c2 = np.full_like(c0, micro_step)
+    c3 = np.full_like(c0, site)
+    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64((seed >> 32) & 0xFFFFFFFF)
+    for _ in range(10):
+        p0 = np.uint64(0xD2511F53) * c0
+        p1 = np.uint64(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = (p1 >> np.uint64(32)) ^ c1 ^ k0, p1 & M32, (p0 >> np.uint64(32)) ^ c3 ^ k1, p0 & M32
+        k0 = (k0 + np.uint64(0x9E3779B9)) & M32
+        k1 = (k1 + np.uint64(0xBB67AE85)) & M32
+    words = np.stack([c0, c1, c2, c3])
+    bits = np.take_along_axis(words, (index & np.uint64(3)).astype(np.int64)[None, :], 0)[0]
+    threshold = np.uint64(math.ceil(float(np.float32(probability)) * 16777216.0))
+    return (bits >> np.uint64(8)) >= threshold
+
+
+def site(layer, kind):  # kernels/dropout_rng.h dropout_site; layer -1 = embeddings
+    return (layer + 1) * 4 + kind
+
+
+def run_ours(args, init, out):
+    cmd = [os.path.join(args.bin, "train_squad"), "--model_name_or_path", init, "--train_file", args.train_file,
+           "--do_train", "--output_dir", out, "--overwrite_output_dir", "--device", "cpu",
+           "--per_device_train_batch_size", str(args.batch), "--max_steps", str(args.steps),
+           "--learning_rate", repr(args.learning_rate), "--warmup_ratio", "0.1", "--weight_decay", "0.01",
+           "--max_grad_norm", "1.0", "--seed", str(args.seed), "--logging_steps", "1", "--save_steps", "0",
+           "--max_seq_length", "384", "--doc_stride", "128"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit("train_squad failed (exit %d):\n%s" % (result.returncode, result.stderr[-3000:]))
+    rows = [json.loads(line) for line in open(os.path.join(out, "trainer_log.jsonl"))]
+    return [(r["loss"], r["grad_norm"]) for r in rows if "loss" in r and "grad_norm" in r]
+
+
+def run_hf(args, init):
+    import torch
+    import transformers.models.bert.modeling_bert as modeling_bert
+    from transformers import BertForQuestionAnswering, get_linear_schedule_with_warmup
+
+    model = BertForQuestionAnswering.from_pretrained(init, attn_implementation="eager", dtype=torch.float32)
+    config = model.config
+    heads, max_positions = config.num_attention_heads, config.max_position_embeddings
+    p_hidden, p_attention = config.hidden_dropout_prob, config.attention_probs_dropout_prob
+    batch_info = {}
+
+    class OurDropout(torch.nn.Module):
+        def __init__(self, site_id):
+            super().__init__()
+            self.site_id = site_id
+
+        def forward(self, x):
+            if not self.training or p_hidden == 0:
+                return x
+            n_seq, length, width = x.shape
+            mask = np.zeros((n_seq, length, width), dtype=np.float32)
+            for b, (start, n) in enumerate(zip(batch_info["starts"], batch_info["lengths"])):
+                index = ((start + np.arange(n))[:, None] * width + np.arange(width)[None, :]).reshape(-1)
+                mask[b, :n] = philox_keep(index, batch_info["micro_step"], self.site_id, args.seed,
+                                          p_hidden).reshape(n, width)
+            return x * torch.from_numpy(mask) * (1.0 / (1.0 - p_hidden))
+
+    def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+        weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+        if attention_mask is not None:
+            weights = weights + attention_mask
+        weights = torch.nn.functional.softmax(weights, dim=-1)
+        if module.training and p_attention > 0:
+            n_seq, n_heads, length, _ = weights.shape
+            mask = np.zeros(weights.shape, dtype=np.float32)
+            for b, (start, n) in enumerate(zip(batch_info["starts"], batch_info["lengths"])):
+                q, h, k = np.arange(n), np.arange(n_heads), np.arange(n)
+                index = (((start + q)[None, :, None] * heads + h[:, None, None]) * max_positions
+                         + k[None, None, :]).reshape(-1)
+                mask[b, :, :n, :n] = philox_keep(index, batch_info["micro_step"], site(module.layer_idx, 1),
+                                                 args.seed, p_attention).reshape(n_heads, n, n)
+            weights = weights * torch.from_numpy(mask) * (1.0 / (1.0 - p_attention))
+        return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+    modeling_bert.eager_attention_forward = attention
+    model.bert.embeddings.dropout = OurDropout(site(-1, 0))
+    for layer_index, layer in enumerate(model.bert.encoder.layer):
+        layer.attention.output.dropout = OurDropout(site(layer_index, 2))
+        layer.output.dropout = OurDropout(site(layer_index, 3))
+    model.train()
+
+    windows = [json.loads(line) for line in open(args.windows)]
+    order = epoch_order(len(windows), args.seed, 0)
+    no_decay = lambda name: name.endswith(".bias") or "LayerNorm" in name
+    optimizer = torch.optim.AdamW(
+        [{"params": [p for n, p in model.named_parameters() if not no_decay(n)], "weight_decay": 0.01},
+         {"params": [p for n, p in model.named_parameters() if no_decay(n)], "weight_decay": 0.0}],
+        lr=args.learning_rate, betas=(0.9, 0.999), eps=1e-8)
+    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(0.1 * args.steps), args.steps)
+    rows = []
+    for step in range(args.steps):
+        batch = [windows[i] for i in order[step * args.batch:(step + 1) * args.batch]]
+        lengths = [len(w["input_ids"]) for w in batch]
+        batch_info.update(micro_step=step, lengths=lengths, starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+        longest = max(lengths)
+        ids = torch.zeros(len(batch), longest, dtype=torch.long)
+        types, real = torch.zeros_like(ids), torch.zeros_like(ids)
+        for i, w in enumerate(batch):
+            n = len(w["input_ids"])
+            ids[i, :n] = torch.tensor(w["input_ids"])
+            types[i, :n] = torch.tensor(w["token_type_ids"])
+            real[i, :n] = 1
+        starts = torch.tensor([w["start_position"] for w in batch])
+        ends = torch.tensor([w["end_position"] for w in batch])
+        out = model(input_ids=ids, token_type_ids=types, attention_mask=real)
+        keep = real.bool()
+        loss = 0.5 * (torch.nn.functional.cross_entropy(out.start_logits.masked_fill(~keep, float("-inf")), starts)
+                      + torch.nn.functional.cross_entropy(out.end_logits.masked_fill(~keep, float("-inf")), ends))
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        rows.append((loss.item(), norm.item()))
+        print("[hf] step %d loss %.6f grad norm %.6f" % (step + 1, rows[-1][0], rows[-1][1]), flush=True)
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True, help="a BERT model directory (config.json, vocab.txt, safetensors)")
+    p.add_argument("--train_file", required=True, help="SQuAD JSON ours trains on")
+    p.add_argument("--windows", required=True, help="prepare_squad --output_file of the same file (384/128)")
+    p.add_argument("--bin", required=True, help="folder with train_squad")
+    p.add_argument("--work", default="/tmp/bert_step_parity")
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--dropout", type=float, default=0.1, help="hidden and attention dropout of both sides")
+    p.add_argument("--learning_rate", type=float, default=5e-5)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--tolerance", type=float, default=1e-4, help="relative, loss and gradient norm")
+    args = p.parse_args()
+
+    import torch
+    from transformers import BertForQuestionAnswering
+    os.makedirs(args.work, exist_ok=True)
+    init = os.path.join(args.work, "init")
+    shutil.rmtree(init, ignore_errors=True)
+    torch.manual_seed(args.seed)
+    model = BertForQuestionAnswering.from_pretrained(args.model, dtype=torch.float32,
+                                                     hidden_dropout_prob=args.dropout,
+                                                     attention_probs_dropout_prob=args.dropout)
+    model.save_pretrained(init)  # the QA head drawn once, for both sides
+    for name in ("vocab.txt", "tokenizer_config.json"):
+        if os.path.exists(os.path.join(args.model, name)):
+            shutil.copy(os.path.join(args.model, name), init)
+    del model
+
+    ours = run_ours(args, init, os.path.join(args.work, "ours"))
+    hf = run_hf(args, init)
+    if len(ours) != args.steps:
+        sys.exit("train_squad logged %d steps, expected %d" % (len(ours), args.steps))
+    print("\n| step | loss ours | loss HF | rel. diff | grad norm ours | grad norm HF | rel. diff |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    worst = 0.0
+    for step, ((lo, no), (lh, nh)) in enumerate(zip(ours, hf), 1):
+        dl, dn = abs(lo - lh) / abs(lh), abs(no - nh) / abs(nh)
+        worst = max(worst, dl, dn)
+        print("| %d | %.6f | %.6f | %.1e | %.5f | %.5f | %.1e |" % (step, lo, lh, dl, no, nh, dn))
+    verdict = "PASS" if worst <= args.tolerance else "FAIL"
+    print("\nSTEP PARITY: %s (%d steps, batch %d, dropout %g, seed %d; worst relative difference %.1e, "
+          "tolerance %.0e)" % (verdict, args.steps, args.batch, args.dropout, args.seed, worst, args.tolerance))
+    return 0 if verdict == "PASS" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
