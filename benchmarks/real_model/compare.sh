@@ -15,6 +15,8 @@
 #   --work DIR          scratch and results (default: /tmp/bert_real_model)
 #   --skip_hf, --skip_ours   one side only (the table then has no verdict)
 #   --hf_threads N      torch threads on the CPU (default: torch's choice)
+#   --hf_loss_positions padded|real   Hugging Face's loss over the padded batch (its own,
+#                       the default) or over real tokens only, as ours
 #
 # Both sides: max_seq_length 384, doc_stride 128, per-device batch 32, learning rate 5e-5,
 # warmup_ratio 0.1, weight_decay 0.01 (not on biases and LayerNorm), clipping 1.0, dropout from
@@ -33,7 +35,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 device=""; epochs=""; seeds=""; model=""; squad="$root/../shared/data/squad/dev-v1.1.json"
 train_articles="0:38"; eval_articles="38:48"; bin="$root/build/apps"; work=/tmp/bert_real_model
-skip_hf=0; skip_ours=0; hf_threads=0
+skip_hf=0; skip_ours=0; hf_threads=0; hf_loss_positions=padded
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --skip_hf) skip_hf=1; shift ;;
     --skip_ours) skip_ours=1; shift ;;
     --hf_threads) hf_threads=$2; shift 2 ;;
+    --hf_loss_positions) hf_loss_positions=$2; shift 2 ;;
     *) echo "compare.sh: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -111,7 +114,8 @@ for seed in $seeds; do
   if [ "$skip_hf" = 0 ]; then
     out="$work/hf-seed$seed"
     python3 "$here/hf_qa.py" train --model "$model" --windows "$work/train.jsonl" --output_dir "$out" \
-      --device "$device" "${bf16[@]}" --threads "$hf_threads" "${common[@]}" --seed "$seed"
+      --device "$device" "${bf16[@]}" --threads "$hf_threads" "${common[@]}" --seed "$seed" \
+      --loss_positions "$hf_loss_positions"
     read -r em f1 < <(our_eval "$out" "$out/eval")
     python3 "$here/hf_qa.py" predict --model "$out" --windows "$work/eval.jsonl" --eval_file "$work/eval.json" \
       --output_dir "$out/eval_python" --device "$device" "${bf16[@]}" --threads "$hf_threads" >/dev/null

@@ -9,7 +9,7 @@ train: BertForQuestionAnswering.from_pretrained(DIR) (a missing qa_outputs head 
   tokenizer is not used: ../shared/golden/README.md lists its traps) as run_qa.py + Trainer do:
   AdamW with Trainer's no-decay grouping (biases and LayerNorm weights), linear warmup
   (ceil(warmup_ratio * steps)) and linear decay to 0, global-norm clipping 1.0, the model's own
-  loss, dropout from config.json, seed set before the model is built. Batches are length-grouped
+  loss (--loss_positions real: over each window's real tokens only, as ours), dropout from config.json, seed set before the model is built. Batches are length-grouped
   as Trainer's --group_by_length makes them (megabatches of 50 batches sorted by length, the
   longest first) and padded to the longest window of the batch (--batching pad384: shuffled and
   padded to 384, run_qa's default). --bf16 runs forward/backward under bf16 autocast (GPU).
@@ -114,15 +114,22 @@ def train(args):
             starts = torch.tensor([w["start_position"] for w in batch], device=device)
             ends = torch.tensor([w["end_position"] for w in batch], device=device)
             with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=args.bf16):
-                out = model(input_ids=ids, token_type_ids=types, attention_mask=mask,
-                            start_positions=starts, end_positions=ends)
-            out.loss.backward()
+                if args.loss_positions == "padded":  # transformers' own loss: padding in the softmax
+                    loss = model(input_ids=ids, token_type_ids=types, attention_mask=mask,
+                                 start_positions=starts, end_positions=ends).loss
+                else:  # only each window's real tokens compete, as in train_squad (which never pads)
+                    out = model(input_ids=ids, token_type_ids=types, attention_mask=mask)
+                    real = mask.bool()
+                    loss = 0.5 * sum(torch.nn.functional.cross_entropy(
+                        logits.float().masked_fill(~real, float("-inf")), labels)
+                        for logits, labels in ((out.start_logits, starts), (out.end_logits, ends)))
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            interval.append(out.loss.detach())
+            interval.append(loss.detach())
             if step % args.logging_steps == 0 or step == total:
                 values = [v.item() for v in interval]
                 losses.extend(values)
@@ -266,6 +273,9 @@ def main():
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--logging_steps", type=int, default=10)
     t.add_argument("--batching", default="grouped", choices=["grouped", "pad384"])
+    t.add_argument("--loss_positions", default="padded", choices=["padded", "real"],
+                   help="padded: BertForQuestionAnswering's loss (padding positions in the softmax); "
+                        "real: only real tokens, as train_squad")
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     t.set_defaults(func=train)
     e = sub.add_parser("predict")
