@@ -83,6 +83,9 @@ const FlagParser::Flag* FlagParser::find(const std::string& name) const {
 void FlagParser::assign(Flag* flag, const std::string& value) {
   switch (flag->kind) {
     case Kind::kString:
+      // Every string flag names a file, directory or choice: an empty one is a typo
+      // (`--model_name_or_path=`, an unset shell variable), not a value.
+      if (value.empty()) fail("--" + flag->name + ": expected a non-empty value");
       *static_cast<std::string*>(flag->target) = value;
       break;
     case Kind::kInt:

@@ -2,8 +2,8 @@
 // `--name value` or `--name=value`; a bool flag alone (`--do_eval`) means true and takes an
 // optional true/false/1/0 value (`--do_eval=false`, `--do_eval false`). Every flag has a
 // default (the target's value when it is registered) and a help line; `--help` / `-h` prints
-// them. Unknown flags, missing or malformed values, flags given twice and positional
-// arguments throw FlagError, which apps report with exit status 2 (argparse's convention).
+// them. Unknown flags, missing or malformed values (an empty string value too), flags given
+// twice and positional arguments throw FlagError, which apps report with exit status 2 (argparse's convention).
 #pragma once
 
 #include <cstdint>
