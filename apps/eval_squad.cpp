@@ -9,8 +9,9 @@
 // Model mode (predict with a fine-tuned model directory, then score):
 //   eval_squad --model_name_or_path DIR --validation_file dev-v1.1.json --output_dir D
 // windows the questions, predicts every window, selects spans as Hugging Face's
-// postprocess_qa_predictions, writes D/predictions.json, D/nbest_predictions.json and
-// D/eval_results.json, and prints the same {"exact_match": X, "f1": Y} line.
+// postprocess_qa_predictions, writes D/eval_predictions.json, D/eval_nbest_predictions.json,
+// D/eval_results.json and D/all_results.json with run_qa.py's names and keys (eval_exact_match,
+// eval_f1, eval_samples, ...), and prints the same {"exact_match": X, "f1": Y} line.
 // Exit status: 0 success, 1 an error (bad file, ...), 2 a bad command line.
 #include <algorithm>
 #include <cstdio>
@@ -50,7 +51,8 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
   parser->add_string("model_name_or_path", &options->model_name_or_path,
                      "fine-tuned model directory to predict with (model mode)");
   parser->add_string("output_dir", &options->output_dir,
-                     "where model mode writes predictions.json, nbest_predictions.json, eval_results.json");
+                     "where model mode writes eval_predictions.json, eval_nbest_predictions.json, "
+                     "eval_results.json, all_results.json");
   parser->add_string("device", &options->device, "auto, cpu or cuda (model mode)");
   parser->add_int("max_seq_length", &options->max_seq_length, "tokens per window (model mode)");
   parser->add_int("doc_stride", &options->doc_stride, "tokens of overlap between windows (model mode)");
@@ -61,7 +63,9 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
   parser->add_int64("max_eval_samples", &options->max_eval_samples,
                     "evaluate the first N questions (at most N windows) (model mode)");
   parser->add_int64("seed", &options->seed, "seed for a model directory without weights (model mode)");
-  parser->add_bool("do_lower_case", &options->do_lower_case, "lower-case and strip accents (model mode)");
+  parser->add_bool("do_lower_case", &options->do_lower_case,
+                   "lower-case and strip accents (model mode); when not given, the model directory's "
+                   "tokenizer_config.json decides, else true");
 }
 
 void report_coverage(const SquadScores& scores, const std::string& predictions_file) {
@@ -103,9 +107,13 @@ void check_model_mode_flags(const EvalOptions& options) {
   check_flag_sample_limit("max_eval_samples", options.max_eval_samples);
 }
 
-int run_model_mode(const EvalOptions& options) {
+int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   LoadedModel loaded = load_model_dir(options.model_name_or_path, static_cast<uint64_t>(options.seed));
   for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
+  const LowerCaseChoice lower =
+      resolve_do_lower_case(options.model_name_or_path, do_lower_case_given, options.do_lower_case);
+  options.do_lower_case = lower.do_lower_case;
+  std::fprintf(stderr, "[tokenizer] %s\n", lower.note.c_str());
   if (options.max_seq_length > loaded.config.max_position_embeddings)
     throw FlagError("--max_seq_length " + std::to_string(options.max_seq_length) +
                     " exceeds the model's max_position_embeddings " +
@@ -136,8 +144,8 @@ int run_model_mode(const EvalOptions& options) {
   const EvalOutcome outcome =
       evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
                      PostprocessConfig{options.n_best_size, options.max_answer_length});
-  write_eval_outputs(options.output_dir, outcome, eval.windows.size());
-  report_coverage(outcome.scores, join_path(options.output_dir, "predictions.json"));
+  write_eval_outputs(options.output_dir, outcome, eval.windows.size(), options.per_device_eval_batch_size, -1.0);
+  report_coverage(outcome.scores, join_path(options.output_dir, "eval_predictions.json"));
   std::fprintf(stderr, "[eval] %zu windows in %.1f s (%.1f windows/s); predictions in %s\n", eval.windows.size(),
                outcome.seconds, eval.windows.size() / std::max(1e-9, outcome.seconds), options.output_dir.c_str());
   std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(outcome.scores.exact_match).c_str(),
@@ -150,13 +158,14 @@ int run(int argc, char** argv) {
   FlagParser parser("eval_squad", "Scores SQuAD v1.1 predictions with the official EM/F1 metric.");
   register_flags(&parser, &options);
   if (!parser.parse(argc, argv)) return 0;  // --help
+  for (const std::string& note : parser.notes()) std::fprintf(stderr, "[flags] %s\n", note.c_str());
   parser.require("validation_file");
   if (parser.was_set("model_name_or_path")) {
     if (parser.was_set("predictions_file"))
       throw FlagError("give either --predictions_file (metric mode) or --model_name_or_path (model mode), not both");
     parser.require("output_dir", "(model mode)");
     check_model_mode_flags(options);
-    return run_model_mode(options);
+    return run_model_mode(options, parser.was_set("do_lower_case"));
   }
   parser.require("predictions_file", "(metric mode; or --model_name_or_path for model mode)");
   return run_metric_mode(options);

@@ -5,6 +5,11 @@
 #include <cstdio>
 #include <sstream>
 
+#include <simdjson.h>
+
+#include "engine/core/file_io.h"
+#include "engine/core/json_text.h"
+
 namespace bert {
 namespace {
 
@@ -40,6 +45,19 @@ std::string format_double(double value) {
   return out.str();
 }
 
+// A double as JSON that reads back to the same value (shortest round-trip digits).
+std::string json_double(double value) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+  std::string text(buffer, result.ptr);
+  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  return text;
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 }  // namespace
 
 FlagParser::FlagParser(std::string program, std::string description)
@@ -49,7 +67,7 @@ void FlagParser::add(const std::string& name, Kind kind, void* target, const std
                      std::string default_text) {
   BERT_CHECK(find(name) == nullptr, "flag --" + name + " registered twice");
   BERT_CHECK(name != "help" && name != "h", "--help is built in");
-  flags_.push_back({name, kind, target, help, std::move(default_text)});
+  flags_.push_back({name, kind, target, help, std::move(default_text), false, {}});
 }
 
 void FlagParser::add_string(const std::string& name, std::string* target, const std::string& help) {
@@ -104,6 +122,7 @@ void FlagParser::assign(Flag* flag, const std::string& value) {
       break;
   }
   flag->set = true;
+  flag->given.push_back(value);
 }
 
 bool FlagParser::parse(int argc, const char* const* argv) {
@@ -113,19 +132,41 @@ bool FlagParser::parse(int argc, const char* const* argv) {
 }
 
 bool FlagParser::parse(const std::vector<std::string>& args) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
+  for (const std::string& arg : args) {
     if (arg == "--help" || arg == "-h") {
       std::fputs(usage().c_str(), stdout);
       return false;
     }
-    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0)
-      fail("unexpected argument '" + arg + "' (flags are --name value or --name=value)");
+  }
+  // The arguments file first, wherever it stands: the command line overrides it.
+  std::string arguments_file;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.compare(0, 2, "--") == 0) {
+      // Skip the flag's value so that `--output_dir x.json` is not taken for the file.
+      const size_t equals = arg.find('=');
+      const Flag* flag = find(arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2));
+      if (flag == nullptr) fail("unknown flag --" + arg.substr(2, equals - 2) + " (see --help)");
+      if (equals == std::string::npos &&
+          (flag->kind != Kind::kBool || (i + 1 < args.size() && is_bool_word(args[i + 1]))))
+        ++i;
+      continue;
+    }
+    if (!ends_with(arg, ".json"))
+      fail("unexpected argument '" + arg + "' (flags are --name value or --name=value; a positional "
+           "argument must be a .json arguments file)");
+    if (!arguments_file.empty()) fail("two arguments files, '" + arguments_file + "' and '" + arg + "': give one");
+    arguments_file = arg;
+  }
+  if (!arguments_file.empty()) apply_arguments_file(arguments_file);
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == arguments_file) continue;
     const size_t equals = arg.find('=');
     const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
     Flag* flag = find(name);
     if (flag == nullptr) fail("unknown flag --" + name + " (see --help)");
-    if (flag->set) fail("--" + name + " given twice");
     if (equals != std::string::npos) {
       assign(flag, arg.substr(equals + 1));
     } else if (flag->kind == Kind::kBool) {
@@ -137,7 +178,75 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
       assign(flag, args[++i]);
     }
   }
+  notes_.clear();
+  for (const Flag& flag : flags_) {
+    if (flag.given.size() < 2) continue;
+    std::string earlier;
+    for (size_t k = 0; k + 1 < flag.given.size(); ++k) earlier += (k ? ", " : "") + flag.given[k];
+    notes_.push_back("--" + flag.name + " given " + std::to_string(flag.given.size()) + " times: using the last, " +
+                     flag.given.back() + " (overridden: " + earlier + ")");
+  }
   return true;
+}
+
+void FlagParser::apply_arguments_file(const std::string& path) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const std::exception& e) {
+    fail(std::string("arguments file: ") + e.what());
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (const auto error = parser.parse(simdjson::padded_string(text)).get(root))
+    fail(path + ": not valid JSON (" + simdjson::error_message(error) + "); expected an object {flag: value}");
+  simdjson::dom::object object;
+  if (root.get_object().get(object)) fail(path + ": expected a JSON object {flag name: value}");
+  for (const simdjson::dom::key_value_pair field : object) {
+    const std::string key(field.key);
+    Flag* flag = find(key);
+    if (flag == nullptr) fail(path + ": unknown key \"" + key + "\" (not a flag of this program; see --help)");
+    const simdjson::dom::element value = field.value;
+    const std::string where = path + ": \"" + key + "\": ";
+    std::string as_text;
+    switch (value.type()) {
+      case simdjson::dom::element_type::NULL_VALUE:
+        continue;  // None: the default
+      case simdjson::dom::element_type::STRING:
+        as_text = std::string(value.get_string().value());
+        break;
+      case simdjson::dom::element_type::BOOL:
+        if (flag->kind != Kind::kBool) fail(where + "expected " + (flag->kind == Kind::kString ? "a string" : "a number") +
+                                            ", found " + simdjson::minify(value));
+        as_text = value.get_bool().value() ? "true" : "false";
+        break;
+      case simdjson::dom::element_type::INT64:
+      case simdjson::dom::element_type::UINT64:
+      case simdjson::dom::element_type::DOUBLE:
+        if (flag->kind == Kind::kString || flag->kind == Kind::kBool)
+          fail(where + "expected " + (flag->kind == Kind::kString ? "a string" : "true or false") + ", found " +
+               simdjson::minify(value));
+        as_text = simdjson::minify(value);
+        break;
+      case simdjson::dom::element_type::ARRAY: {
+        if (flag->kind != Kind::kString) fail(where + "expected a single value, found " + simdjson::minify(value));
+        simdjson::dom::array items;
+        if (value.get_array().get(items)) fail(where + "expected an array");
+        for (const simdjson::dom::element item : items) {
+          if (!item.is_string()) fail(where + "expected an array of strings, found " + simdjson::minify(value));
+          as_text += (as_text.empty() ? "" : ",") + std::string(item.get_string().value());
+        }
+        break;
+      }
+      default:
+        fail(where + "expected a string, number or boolean, found " + simdjson::minify(value));
+    }
+    try {
+      assign(flag, as_text);
+    } catch (const FlagError& e) {
+      fail(path + ": " + e.what());
+    }
+  }
 }
 
 bool FlagParser::was_set(const std::string& name) const {
@@ -150,9 +259,27 @@ void FlagParser::require(const std::string& name, const std::string& context) co
   if (!was_set(name)) fail("--" + name + " is required" + (context.empty() ? "" : " " + context));
 }
 
+std::string FlagParser::value_json(const Flag& flag) const {
+  switch (flag.kind) {
+    case Kind::kString: return json_quote(*static_cast<const std::string*>(flag.target));
+    case Kind::kInt: return std::to_string(*static_cast<const int32_t*>(flag.target));
+    case Kind::kInt64: return std::to_string(*static_cast<const int64_t*>(flag.target));
+    case Kind::kDouble: return json_double(*static_cast<const double*>(flag.target));
+    case Kind::kBool: return *static_cast<const bool*>(flag.target) ? "true" : "false";
+  }
+  return "null";
+}
+
+std::string FlagParser::values_json() const {
+  std::string out = "{\n";
+  for (size_t i = 0; i < flags_.size(); ++i)
+    out += "  " + json_quote(flags_[i].name) + ": " + value_json(flags_[i]) + (i + 1 < flags_.size() ? ",\n" : "\n");
+  return out + "}\n";
+}
+
 std::string FlagParser::usage() const {
   static const char* const kKindNames[] = {"STRING", "INT", "INT", "FLOAT", "[BOOL]"};
-  std::string out = "usage: " + program_ + " [flags]\n" + description_ + "\n\nflags:\n";
+  std::string out = "usage: " + program_ + " [FILE.json] [flags]\n" + description_ + "\n\nflags:\n";
   for (const Flag& flag : flags_) {
     out += "  --" + flag.name + " " + kKindNames[static_cast<int>(flag.kind)] + "\n      " +
            flag.help;
@@ -160,6 +287,8 @@ std::string FlagParser::usage() const {
     out += "\n";
   }
   out += "  --help\n      print this message and exit\n";
+  out += "\nA flag given twice takes its last value. A single positional FILE.json argument is an\n"
+         "arguments file {flag: value} (as HfArgumentParser reads); flags on the command line override it.\n";
   return out;
 }
 

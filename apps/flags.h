@@ -2,8 +2,17 @@
 // `--name value` or `--name=value`; a bool flag alone (`--do_eval`) means true and takes an
 // optional true/false/1/0 value (`--do_eval=false`, `--do_eval false`). Every flag has a
 // default (the target's value when it is registered) and a help line; `--help` / `-h` prints
-// them. Unknown flags, missing or malformed values (an empty string value too), flags given
-// twice and positional arguments throw FlagError, which apps report with exit status 2 (argparse's convention).
+// them. A flag given more than once takes its last value, as argparse and HfArgumentParser
+// do; notes() says which value was taken, for the app's log.
+//
+// Arguments file: one positional argument ending in ".json" (`train_squad args.json`, as
+// HfArgumentParser.parse_json_file reads run_qa.py's) holds a JSON object {flag name: value};
+// its values are applied first, so flags on the command line override them. Values: strings
+// for string flags (an array of strings is joined with ','), numbers (or numeric strings) for
+// numeric flags, true/false for bool flags; null leaves the default (Python's None).
+//
+// Unknown flags or keys, missing or malformed values (an empty string value too), other
+// positional arguments and a bad arguments file throw FlagError, which apps report with exit status 2 (argparse's convention).
 #pragma once
 
 #include <cstdint>
@@ -36,8 +45,14 @@ class FlagParser {
   bool parse(int argc, const char* const* argv);
   bool parse(const std::vector<std::string>& args);  // args without the program name
 
-  // True when the flag appeared on the command line.
+  // True when the flag appeared on the command line or in the arguments file.
   bool was_set(const std::string& name) const;
+  // One line per flag given more than once: which value was used and which were overridden
+  // ("--learning_rate given 2 times: using the last, 3e-5 (overridden: 1e-3)").
+  const std::vector<std::string>& notes() const { return notes_; }
+  // Every flag's current value as a JSON object (2-space indent, registration order): the
+  // record of a run, readable back as an arguments file.
+  std::string values_json() const;
   // Throws FlagError("--<name> is required <context>") unless the flag was given.
   void require(const std::string& name, const std::string& context = "") const;
 
@@ -52,16 +67,21 @@ class FlagParser {
     std::string help;
     std::string default_text;
     bool set = false;
+    std::vector<std::string> given;  // every value given, in order (file first)
   };
   void add(const std::string& name, Kind kind, void* target, const std::string& help,
            std::string default_text);
   Flag* find(const std::string& name);
   const Flag* find(const std::string& name) const;
   void assign(Flag* flag, const std::string& value);
+  // Applies the JSON object of an arguments file.
+  void apply_arguments_file(const std::string& path);
+  std::string value_json(const Flag& flag) const;
 
   std::string program_;
   std::string description_;
   std::vector<Flag> flags_;
+  std::vector<std::string> notes_;
 };
 
 }  // namespace bert

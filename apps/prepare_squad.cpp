@@ -6,6 +6,7 @@
 // Outputs are written atomically. Exit status: 0 success, 1 an error (bad file, ...),
 // 2 a bad command line.
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "apps/app_main.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
+#include "engine/io/model_dir.h"
 #include "data/squad.h"
 #include "data/window_cache.h"
 #include "data/window_jsonl.h"
@@ -44,7 +46,9 @@ void register_flags(FlagParser* parser, PrepareOptions* options) {
                   "tokens per window: [CLS] question [SEP] context part [SEP]");
   parser->add_int("doc_stride", &options->doc_stride, "context tokens shared by consecutive windows");
   parser->add_bool("do_lower_case", &options->do_lower_case,
-                   "lower-case and strip accents (true for uncased models)");
+                   "lower-case and strip accents (true for uncased models); when not given, a "
+                   "tokenizer_config.json beside --vocab_file decides (as train_squad reads the model "
+                   "directory's), else true");
 }
 
 double milliseconds_since(std::chrono::steady_clock::time_point begin) {
@@ -58,6 +62,7 @@ int run(int argc, char** argv) {
                     "writes them as JSON Lines and/or a binary window cache.");
   register_flags(&parser, &options);
   if (!parser.parse(argc, argv)) return 0;  // --help
+  for (const std::string& note : parser.notes()) std::fprintf(stderr, "[flags] %s\n", note.c_str());
   parser.require("vocab_file");
   parser.require("input_file");
   if (options.output_file.empty() && options.cache_file.empty())
@@ -76,6 +81,12 @@ int run(int argc, char** argv) {
   const auto begin = std::chrono::steady_clock::now();
   const SquadDataset dataset = read_squad(options.input_file);
   const double read_ms = milliseconds_since(begin);
+  // The same choice train_squad makes for the model directory, so their window caches match.
+  const std::string vocab_dir = std::filesystem::path(options.vocab_file).parent_path().string();
+  const LowerCaseChoice lower =
+      resolve_do_lower_case(vocab_dir.empty() ? "." : vocab_dir, parser.was_set("do_lower_case"), options.do_lower_case);
+  options.do_lower_case = lower.do_lower_case;
+  std::fprintf(stderr, "[tokenizer] %s\n", lower.note.c_str());
   const WordPieceTokenizer tokenizer(options.vocab_file, options.do_lower_case);
   const WindowConfig config{options.max_seq_length, options.doc_stride};
   const auto window_begin = std::chrono::steady_clock::now();

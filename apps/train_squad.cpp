@@ -22,10 +22,16 @@
 // ends every rank (naming it); a stalled collective ends the job after --ddp_timeout seconds.
 // Open MPI refuses to run as root without --allow-run-as-root (containers, CI).
 //
+// Outputs with run_qa.py's names (engine/hf_outputs.h): training_args.json (every flag's value:
+// rerun with `train_squad output_dir/training_args.json`), train_results.json, eval_results.json,
+// all_results.json, trainer_state.json (log_history), eval_predictions.json,
+// eval_nbest_predictions.json; TensorBoard runs in --logging_dir (default runs/<date>_<host>).
+//
 // Exit status: 0 success (also after --stop_after_steps), 1 an error (bad file, ...), 2 a bad
 // command line, 3 training diverged (--max_consecutive_nonfinite steps in a row with a
 // non-finite loss or gradient norm; nothing new saved), 130 / 143 stopped by SIGINT / SIGTERM
 // (128 + the signal number) after saving a checkpoint.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -36,6 +42,7 @@
 #include "apps/app_main.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
+#include "apps/hf_trainer_flags.h"
 #include "data/predictions_io.h"
 #include "data/window_cache.h"
 #include "engine/bert_qa_model.h"
@@ -44,6 +51,7 @@
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
 #include "engine/evaluator.h"
+#include "engine/hf_outputs.h"
 #include "engine/io/bert_config.h"
 #include "engine/io/model_dir.h"
 #include "engine/logging/metrics_log.h"
@@ -82,6 +90,12 @@ struct TrainOptions {
   int32_t gradient_accumulation_steps = 1, n_best_size = 20, max_answer_length = 30;
   int64_t seed = 42;
   bool do_train = false, do_eval = false, do_lower_case = true, overwrite_output_dir = false;
+  bool group_by_length = false;
+  HfTrainerOptions hf;  // Hugging Face Trainer / run_qa.py flags (apps/hf_trainer_flags.h)
+  // Derived after parsing, not flags.
+  std::string do_lower_case_note;
+  std::vector<std::string> notes;  // flag notes for rank 0's log (overrides, precision, report_to)
+  std::string args_record;         // every flag's value, for output_dir/training_args.json
 };
 
 void register_flags(FlagParser* p, TrainOptions* o) {
@@ -136,7 +150,14 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_int("max_answer_length", &o->max_answer_length, "longest answer in tokens");
   p->add_bool("do_train", &o->do_train, "fine-tune on --train_file");
   p->add_bool("do_eval", &o->do_eval, "evaluate on --validation_file");
-  p->add_bool("do_lower_case", &o->do_lower_case, "lower-case and strip accents (uncased models)");
+  p->add_bool("do_lower_case", &o->do_lower_case,
+              "lower-case and strip accents (uncased models); when not given, the model directory's "
+              "tokenizer_config.json decides, else true");
+  p->add_bool("group_by_length", &o->group_by_length,
+              "as Hugging Face's Trainer: each epoch's shuffled windows in megabatches of 50 batches sorted by "
+              "length, so a batch holds windows of similar length (only the order changes: batches are packed "
+              "without padding either way)");
+  register_hf_trainer_flags(p, &o->hf);
   p->add_double("ddp_timeout", &o->ddp_timeout,
                 "seconds a collective may take before a data-parallel run (mpirun) ends with an error "
                 "naming the rank; <= 0 waits forever");
@@ -147,6 +168,7 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   parser.require("model_name_or_path");
   parser.require("output_dir");
   if (!o.do_train && !o.do_eval) throw FlagError("nothing to do: give --do_train and/or --do_eval");
+  check_hf_trainer_flags(o.hf, o.do_train);
   if (o.do_train) parser.require("train_file", "with --do_train");
   if (o.do_eval) parser.require("validation_file", "with --do_eval");
   check_device_flag(o.device);
@@ -170,6 +192,7 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   if (o.warmup_ratio < 0 || o.warmup_ratio > 1)
     throw FlagError("--warmup_ratio: expected a number in [0, 1], got " + std::to_string(o.warmup_ratio));
   check_flag_non_negative("warmup_steps", double(o.warmup_steps));
+  parse_report_to(o.hf.report_to);  // its notes are logged later; a bad list exits 2 now
   if (o.max_steps <= 0 && !(o.num_train_epochs > 0))
     throw FlagError("--num_train_epochs must be positive when --max_steps is not given");
   if (o.num_train_epochs > kMaxTrainEpochs)
@@ -293,10 +316,6 @@ std::string resume_command(int argc, char** argv, const std::string& checkpoint)
   return out + " --resume_from_checkpoint " + shell_quote(checkpoint);
 }
 
-// A number for a JSON file: null when not finite (a bare NaN is not JSON), as the loss of a
-// last logging interval whose every step was skipped.
-std::string json_number(double value) { return std::isfinite(value) ? format_python_float(value) : "null"; }
-
 TrainConfig make_train_config(const TrainOptions& o) {
   TrainConfig tc;
   tc.batch_size = o.per_device_train_batch_size;
@@ -309,7 +328,9 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.logging_steps = o.logging_steps;
   tc.save_steps = o.save_steps;
   tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
+  tc.group_by_length = o.group_by_length;
   tc.stop_after_steps = o.stop_after_steps;
+  apply_hf_trainer_flags(o.hf, &tc);
   tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
                                  o.max_grad_norm};
   return tc;
@@ -327,6 +348,7 @@ struct TrainingJob {
   std::string resume_dir;
   int argc;
   char** argv;
+  const PreparedSquad* eval;  // for --eval_strategy steps|epoch (rank 0; null elsewhere)
 };
 
 void log_progress(const TrainProgress& p, ProgressReporter* progress, MetricsLog* metrics,
@@ -347,15 +369,56 @@ void log_progress(const TrainProgress& p, ProgressReporter* progress, MetricsLog
       {"epoch", p.epoch}, {"loss", p.loss}, {"learning_rate", p.learning_rate},
       {"grad_norm", p.grad_norm}, {"windows_per_second", p.windows_per_second}};
   metrics->write(p.step, values);
+  if (tensorboard == nullptr) return;  // --report_to none
   std::vector<std::pair<std::string, double>> scalars;
   for (const auto& [name, value] : values) scalars.emplace_back("train/" + name, value);
   tensorboard->add_scalars(scalars, p.step);
 }
 
+// Evaluates on rank 0 (during training at --eval_strategy points, or at the end with
+// final=true, which also writes the predictions and eval_results.json); logs the metrics to
+// trainer_log.jsonl, TensorBoard and stderr. epoch < 0: an evaluation-only run.
+SquadScores evaluate_and_log(const TrainOptions& o, BertQaModel& model, const PreparedSquad& eval, int64_t step, double epoch,
+                      MetricsLog* metrics, TensorBoardWriter* tensorboard, bool final) {
+  const EvalOutcome outcome = evaluate_model(model, eval.dataset, eval.windows, o.per_device_eval_batch_size,
+                                             PostprocessConfig{o.n_best_size, o.max_answer_length});
+  if (final) write_eval_outputs(o.output_dir, outcome, eval.windows.size(), o.per_device_eval_batch_size, epoch);
+  std::vector<std::pair<std::string, double>> values;
+  if (epoch >= 0) values.emplace_back("epoch", epoch);
+  values.insert(values.end(), {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1},
+                               {"eval_runtime", outcome.seconds},
+                               {"eval_samples_per_second", eval.windows.size() / std::max(1e-9, outcome.seconds)}});
+  metrics->write(step, values);
+  if (tensorboard != nullptr)
+    tensorboard->add_scalars({{"eval/exact_match", outcome.scores.exact_match}, {"eval/f1", outcome.scores.f1}},
+                             step);
+  std::fprintf(stderr, "[eval] step %lld: exact_match %.2f, f1 %.2f on %zu windows in %.1f s%s\n",
+               static_cast<long long>(step), outcome.scores.exact_match, outcome.scores.f1, eval.windows.size(),
+               outcome.seconds, final ? ("; predictions in " + o.output_dir).c_str() : "");
+  return outcome.scores;
+}
+
+// train_results.json / all_results.json as run_qa.py writes them, and the run's summary line in
+// trainer_log.jsonl (the last entry of log_history).
+void write_train_results(const TrainOptions& o, const TrainSummary& summary, const TrainerState& state,
+                         size_t windows, MetricsLog* metrics) {
+  save_metrics(o.output_dir, "train", train_metrics(summary, state.epoch, windows));
+  metrics->write(summary.steps, {{"epoch", state.epoch},
+                                 {"train_loss", summary.mean_loss},
+                                 {"train_runtime", summary.seconds},
+                                 {"train_samples_per_second", summary.windows_per_second},
+                                 {"train_steps_per_second", double(summary.steps - summary.first_step) /
+                                                                std::max(1e-9, summary.seconds)}});
+  if (summary.mean_loss_first_step > 0)
+    std::fprintf(stderr, "[train] note: train_loss averages steps %lld-%lld only: the checkpoint resumed from "
+                         "(format version 1) holds no loss total for the steps before\n",
+                 static_cast<long long>(summary.mean_loss_first_step + 1), static_cast<long long>(summary.steps));
+}
+
 // Trains (resuming when job.resume_dir is set). Returns the exit status when the app must stop
-// here (stopped early, or a signal arrived), -1 to go on to evaluation; *steps_done is the
-// global step reached.
-int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_done) {
+// here (stopped early, or a signal arrived), -1 to go on to evaluation; *end_state is the
+// trainer's state at the end.
+int run_training(const TrainOptions& o, const TrainingJob& job, TrainerState* end_state) {
   const TrainConfig tc = make_train_config(o);
   BertQaModel& model = *job.model;
   AdamWOptimizer optimizer(model, tc.optimizer);
@@ -393,6 +456,15 @@ int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_d
     };
   }
   hooks.stop_requested = [] { return stop_requested(); };
+  if (root && job.eval != nullptr && tc.eval_strategy != IntervalStrategy::kNo) {
+    hooks.on_evaluate = [&](const TrainerState& state) {
+      // At the last step the final evaluation (--do_eval, implied) scores the same weights.
+      if (state.global_step == state.total_steps) return;
+      progress.finish();  // the evaluation's lines go below the progress bar
+      evaluate_and_log(o, model, *job.eval, state.global_step, state.epoch, job.metrics, job.tensorboard,
+                       /*final=*/false);
+    };
+  }
 
   install_stop_signal_handlers();
   TrainSummary summary;
@@ -403,7 +475,7 @@ int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_d
     throw;
   }
   progress.finish();
-  *steps_done = summary.steps;
+  *end_state = trainer.state();
   // The ranks stop at the same step whichever of them a signal reached (any_rank in the
   // trainer); they also agree on which signal, so that every rank exits with the same status.
   if (summary.outcome != TrainOutcome::kCompleted) {
@@ -422,12 +494,7 @@ int run_training(const TrainOptions& o, const TrainingJob& job, int64_t* steps_d
   const int late_signal = agree_on_stop_signal(comm, stop_signal());  // arrived during the last step
   if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
   write_model(o.output_dir);
-  std::string results = "{\n    \"train_steps\": " + std::to_string(summary.steps) +
-                        ",\n    \"train_loss\": " + json_number(summary.final_loss) +
-                        ",\n    \"train_runtime\": " + format_python_float(summary.seconds) +
-                        ",\n    \"train_windows_per_second\": " + format_python_float(summary.windows_per_second) +
-                        ",\n    \"train_skipped_updates\": " + std::to_string(summary.skipped_updates) + "\n}\n";
-  write_file_atomic(join_path(o.output_dir, "train_results.json"), results);
+  write_train_results(o, summary, trainer.state(), job.windows->size(), job.metrics);
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                o.output_dir.c_str());
@@ -530,23 +597,35 @@ std::unique_ptr<Communicator> make_job_communicator(const TrainOptions& o, Backe
   return make_communicator(options, stream != nullptr ? CommDevice::kCuda : CommDevice::kHost, stream);
 }
 
+// run_qa.py's rule for a non-empty output_dir, made safe (engine/output_dir.h): FlagError
+// (exit 2) when training may not start there.
+void check_output_dir_policy(const TrainOptions& o) {
+  if (!o.do_train || o.overwrite_output_dir) return;
+  const std::string refusal = output_dir_refusal(o.output_dir, survey_output_dir(o.output_dir));
+  if (!refusal.empty()) throw FlagError(refusal);
+}
+
 int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int argc, char** argv) {
   const bool root = comm.is_root();
   OutputDirLock lock;  // rank 0 alone writes output_dir, and holds its lock for the whole run
   if (root) {
     make_directories(o.output_dir);
     lock = OutputDirLock::acquire(o.output_dir);
+    check_output_dir_policy(o);  // before this run writes anything there
     write_file_atomic(join_path(o.output_dir, ".write_test"), "");  // fail now, not after training
     std::remove(join_path(o.output_dir, ".write_test").c_str());
+    for (const std::string& note : o.notes) std::fprintf(stderr, "[flags] %s\n", note.c_str());
+    for (const std::string& note : precision_notes(backend.name(), o.hf.precision))
+      std::fprintf(stderr, "[precision] %s\n", note.c_str());
+    // The arguments of the run (Hugging Face keeps training_args.bin): rerun with this file.
+    write_file_atomic(join_path(o.output_dir, "training_args.json"), o.args_record);
   }
-  if (o.do_train && !o.overwrite_output_dir) {  // run_qa.py's rule, made safe (engine/output_dir.h)
-    const std::string refusal = output_dir_refusal(o.output_dir, survey_output_dir(o.output_dir));
-    if (!refusal.empty()) throw FlagError(refusal);
-  }
+  if (!root) check_output_dir_policy(o);  // the same verdict as rank 0's where they share output_dir
 
   LoadedModel loaded = load_model_dir(o.model_name_or_path, static_cast<uint64_t>(o.seed));
   if (root)
     for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
+  if (root) std::fprintf(stderr, "[tokenizer] %s\n", o.do_lower_case_note.c_str());
   const BertConfig& config = loaded.config;
   if (o.max_seq_length > config.max_position_embeddings)  // config.json changed since check_model_limits
     throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
@@ -577,6 +656,10 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   if (o.do_train) {
     prepare.max_samples = o.max_train_samples;
     prepare.cache_file = o.train_cache_file;
+    prepare.overwrite_cache = o.hf.overwrite_cache;
+    if (o.hf.overwrite_cache && o.train_cache_file.empty() && root)
+      std::fprintf(stderr, "[train] --overwrite_cache: no --train_cache_file is in use, so the windows are built "
+                           "afresh anyway; nothing to overwrite\n");
     // Rank 0 writes the window cache (when it must) before the others read it.
     if (root) train = prepare_squad(o.train_file, *tokenizer, prepare, "train");
     if (!o.train_cache_file.empty()) comm.barrier();
@@ -621,36 +704,50 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     }
     truncate_metrics_log(metrics_path, resume_state.global_step);  // a fresh run keeps nothing (step 0)
   }
-  // Metrics go to output_dir/trainer_log.jsonl and TensorBoard event files in output_dir/runs.
+  // Metrics go to output_dir/trainer_log.jsonl and (--report_to) TensorBoard event files in
+  // --logging_dir, by default a new output_dir/runs/<date>_<host> per run as Hugging Face does.
   std::unique_ptr<MetricsLog> metrics;
   std::unique_ptr<TensorBoardWriter> tensorboard;
   if (root) {
     metrics = std::make_unique<MetricsLog>(metrics_path);
-    tensorboard = std::make_unique<TensorBoardWriter>(join_path(o.output_dir, "runs"));
+    const ReportTo report = parse_report_to(o.hf.report_to);
+    for (const std::string& note : report.notes) std::fprintf(stderr, "[report_to] %s\n", note.c_str());
+    if (report.tensorboard) {
+      tensorboard = std::make_unique<TensorBoardWriter>(
+          o.hf.logging_dir.empty() ? default_logging_dir(o.output_dir) : o.hf.logging_dir);
+      std::fprintf(stderr, "[report_to] TensorBoard events: %s\n", tensorboard->path().c_str());
+    } else if (!o.hf.logging_dir.empty()) {
+      std::fprintf(stderr, "[report_to] none: --logging_dir %s is not used\n", o.hf.logging_dir.c_str());
+    }
   }
   // The other ranks must not resume or clear while rank 0 still reads output_dir's old state.
   comm.barrier();
 
-  int64_t total_train_steps_done = 0;
+  TrainerState end_state;
   if (o.do_train) {
-    const TrainingJob job{&config,      loaded.vocab_file, &model,     &train.windows, &comm,
-                          metrics.get(), tensorboard.get(), resume_dir, argc,           argv};
-    const int status = run_training(o, job, &total_train_steps_done);
+    const TrainingJob job{&config,       loaded.vocab_file, &model,     &train.windows, &comm, metrics.get(),
+                          tensorboard.get(), resume_dir,     argc,       argv,           root ? &eval : nullptr};
+    const int status = run_training(o, job, &end_state);
     if (status >= 0) return status;
   }
 
   if (o.do_eval && root) {
-    const EvalOutcome outcome = evaluate_model(model, eval.dataset, eval.windows, o.per_device_eval_batch_size,
-                                               PostprocessConfig{o.n_best_size, o.max_answer_length});
-    write_eval_outputs(o.output_dir, outcome, eval.windows.size());
-    const int64_t step = o.do_train ? total_train_steps_done : 0;
-    metrics->write(step, {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1}});
-    tensorboard->add_scalars({{"eval/exact_match", outcome.scores.exact_match}, {"eval/f1", outcome.scores.f1}},
-                             step);
-    std::fprintf(stderr, "[eval] %zu windows in %.1f s; predictions in %s\n", eval.windows.size(),
-                 outcome.seconds, o.output_dir.c_str());
-    std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(outcome.scores.exact_match).c_str(),
-                format_python_float(outcome.scores.f1).c_str());
+    // Evaluation after training is logged at the last step, as Hugging Face logs it.
+    const SquadScores scores = evaluate_and_log(o, model, eval, end_state.global_step,
+                                                o.do_train ? end_state.epoch : -1.0, metrics.get(), tensorboard.get(),
+                                                /*final=*/true);
+    std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(scores.exact_match).c_str(),
+                format_python_float(scores.f1).c_str());
+  }
+  if (o.do_train && root) {  // Trainer.save_state(): the counters and the whole log history
+    const TrainConfig tc = make_train_config(o);
+    const int64_t steps_per_epoch = std::max<int64_t>(
+        1, int64_t(global_batches_per_epoch(train.windows.size(), tc.batch_size, comm.world_size())) /
+               tc.gradient_accumulation_steps);
+    const HfTrainerState hf{end_state.global_step, end_state.total_steps, end_state.epoch,
+                            (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch,
+                            tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size};
+    write_file_atomic(join_path(o.output_dir, kTrainerStateFile), hf_trainer_state_json(hf, metrics_path));
   }
   return 0;
 }
@@ -661,9 +758,21 @@ int run(int argc, char** argv) {
                                    "(flags follow Hugging Face run_qa.py).");
   register_flags(&parser, &o);
   if (!parser.parse(argc, argv)) return 0;
+  o.notes = parser.notes();
+  resolve_hf_trainer_flags(parser, &o.hf, &o.do_eval, &o.notes);
   check_options(o, parser);
+  const bool may_use_cuda = o.device == "cuda" || o.device == "auto";
+  const CudaBackendOptions cuda_options = may_use_cuda ? cuda_options_for(o.hf.precision, &o.notes) : CudaBackendOptions{};
+  if (o.hf.lr_scheduler_type == "constant" && (o.warmup_steps > 0 || o.warmup_ratio > 0))
+    o.notes.push_back("--lr_scheduler_type constant ignores --warmup_steps/--warmup_ratio (transformers' "
+                      "get_constant_schedule); constant_with_warmup warms up");
+  const LowerCaseChoice lower = resolve_do_lower_case(o.model_name_or_path, parser.was_set("do_lower_case"),
+                                                      o.do_lower_case);
+  o.do_lower_case = lower.do_lower_case;
+  o.do_lower_case_note = lower.note;
+  o.args_record = parser.values_json();  // after the derived values above
   select_device_for_rank(o);
-  const std::unique_ptr<Backend> backend = make_backend(o.device);
+  const std::unique_ptr<Backend> backend = make_backend(o.device, cuda_options);
   check_model_limits(o, *backend);
   const std::unique_ptr<Communicator> comm = make_job_communicator(o, *backend);
   if (comm->world_size() == 1) return run_job(o, *backend, *comm, argc, argv);
@@ -679,6 +788,7 @@ int run(int argc, char** argv) {
     // The other ranks may be inside a collective: end them all, naming this rank.
     comm->abort(std::string("error: ") + e.what());
   }
+  return 1;  // not reached: abort ends every rank
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "engine/core/error.h"
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
+#include "kernels/cpu_parallel.h"
 #include "kernels/dropout.h"
 #include "kernels/embedding.h"
 #include "kernels/gelu.h"
@@ -20,6 +21,9 @@
 
 namespace bert {
 namespace {
+
+// Elements per piece of the backend's own element-wise loops on the CPU pool.
+constexpr size_t kElementPiece = 1 << 15;
 
 template <typename T>
 constexpr ScalarType kComputeType = std::is_same_v<T, double> ? ScalarType::kF64 : ScalarType::kF32;
@@ -144,11 +148,14 @@ class CpuBackend final : public Backend {
     layernorm_backward_ref(scratch_a_.data(), as(d_gamma), as(d_beta), as(d_out), as(sum), as(gamma),
                            as(mean), as(rstd), rows, width, Accumulate::kOverwrite);
     T* d_res = as(d_residual);
-    if (residual_mode == Accumulate::kAdd) {
-      for (size_t i = 0; i < count; ++i) d_res[i] += scratch_a_[i];
-    } else {
-      std::copy(scratch_a_.begin(), scratch_a_.begin() + count, d_res);
-    }
+    const T* d_sum = scratch_a_.data();
+    cpu::parallel_for(count, kElementPiece, [&](size_t first, size_t last) {
+      if (residual_mode == Accumulate::kAdd) {
+        for (size_t i = first; i < last; ++i) d_res[i] += d_sum[i];
+      } else {
+        std::copy(d_sum + first, d_sum + last, d_res + first);
+      }
+    });
     dropout_backward_ref(as(d_branch), scratch_a_.data(), count, dropout, Accumulate::kOverwrite);
   }
 
@@ -250,6 +257,7 @@ class CpuBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(bool double_precision) {
+  cpu::check_cpu_features();
   if (double_precision) return std::make_unique<CpuBackend<double>>();
   return std::make_unique<CpuBackend<float>>();
 }

@@ -56,17 +56,26 @@ RankMicroBatch make_rank_micro_batch(const std::vector<Window>& windows, const s
 }
 
 RankBatchStream::RankBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed,
-                                 int world_size, int rank)
-    : windows_(windows), per_device_batch_(per_device_batch), world_size_(world_size), rank_(rank), seed_(seed) {
+                                 int world_size, int rank, bool group_by_length)
+    : windows_(windows),
+      per_device_batch_(per_device_batch),
+      world_size_(world_size),
+      rank_(rank),
+      seed_(seed),
+      group_by_length_(group_by_length) {
   BERT_CHECK(!windows.empty(), "RankBatchStream: no windows");
   BERT_CHECK(rank >= 0 && rank < world_size, "RankBatchStream: rank outside the world");
   batches_per_epoch_ = global_batches_per_epoch(windows.size(), per_device_batch, world_size);
 }
 
+std::vector<size_t> RankBatchStream::epoch_order_now() const {
+  return training_order(windows_, size_t(per_device_batch_) * size_t(world_size_), seed_, epoch_, group_by_length_);
+}
+
 RankMicroBatch RankBatchStream::next() {
   if (epoch_ < 0 || global_batch_ >= batches_per_epoch_) {
     ++epoch_;
-    order_ = epoch_order(windows_.size(), seed_, epoch_);
+    order_ = epoch_order_now();
     global_batch_ = 0;
   }
   const SliceBounds bounds =
@@ -79,7 +88,7 @@ RankMicroBatch RankBatchStream::next() {
 void RankBatchStream::seek(uint64_t micro_batches) {
   epoch_ = static_cast<int64_t>(micro_batches / batches_per_epoch_);
   global_batch_ = static_cast<size_t>(micro_batches % batches_per_epoch_);
-  order_ = epoch_order(windows_.size(), seed_, epoch_);
+  order_ = epoch_order_now();
 }
 
 PassContext rank_pass_context(const RankMicroBatch& micro, uint64_t seed, uint32_t micro_step,

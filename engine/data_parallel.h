@@ -69,22 +69,25 @@ struct RankMicroBatch {
 RankMicroBatch make_rank_micro_batch(const std::vector<Window>& windows, const std::vector<size_t>& order,
                                      const SliceBounds& bounds, int64_t epoch, size_t global_batch);
 
-// The rank's micro-batches, epoch after epoch (a fresh epoch_order(seed, epoch) each epoch),
+// The rank's micro-batches, epoch after epoch (a fresh training_order(…, seed, epoch,
+// group_by_length) over the global batch each epoch),
 // as the trainer's batch stream visits batches of world_size·per_device_batch windows. With
 // world_size 1 it yields exactly the trainer's batches of per_device_batch windows.
 class RankBatchStream {
  public:
   RankBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed, int world_size,
-                  int rank);
+                  int rank, bool group_by_length = false);
   RankMicroBatch next();
   // Positions the stream as if next() had been called `micro_batches` times (resuming from a
   // checkpoint after steps_done · gradient_accumulation_steps micro-batches).
   void seek(uint64_t micro_batches);
 
  private:
+  std::vector<size_t> epoch_order_now() const;  // the order of epoch_
   const std::vector<Window>& windows_;
   int per_device_batch_, world_size_, rank_;
   uint64_t seed_;
+  bool group_by_length_;
   std::vector<size_t> order_;
   size_t global_batch_ = 0, batches_per_epoch_ = 0;
   int64_t epoch_ = -1;

@@ -19,22 +19,34 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Files train_squad writes directly in output_dir at the end of a run.
+// Files train_squad writes directly in output_dir at the end of a run (the names before
+// Hugging Face's, predictions.json and nbest_predictions.json, too: an older run left them).
 bool is_finished_run_file(const std::string& name) {
-  static const char* const kNames[] = {"config.json",        "model.safetensors",      "vocab.txt",
-                                       "tokenizer_config.json", "spiece.model",       "sentencepiece.bpe.model",
-                                       "tokenizer.model",    "train_results.json",     "eval_results.json",
-                                       "predictions.json",   "nbest_predictions.json"};
+  static const char* const kNames[] = {
+      "config.json",          "model.safetensors",           "vocab.txt",          "tokenizer_config.json",
+      "spiece.model",         "sentencepiece.bpe.model",     "tokenizer.model",    "train_results.json",
+      "eval_results.json",    "all_results.json",            kTrainerStateFile,    "eval_predictions.json",
+      "eval_nbest_predictions.json", "predictions.json",     "nbest_predictions.json"};
   return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* known) { return name == known; });
 }
 
+// Written when a run starts (rank 0, after the lock): what an interrupted run leaves too.
+bool is_run_start_file(const std::string& name) { return name == "training_args.json"; }
+
 bool is_event_file(const std::string& name) { return name.rfind("events.out.tfevents.", 0) == 0; }
 
-// runs/ as TensorBoardWriter fills it: event files only.
-bool holds_only_event_files(const fs::path& dir) {
+// runs/ as TensorBoardWriter fills it: event files, directly or in one directory per run
+// (runs/<date>_<host>/, default_logging_dir).
+bool holds_only_event_files(const fs::path& dir, int depth = 0) {
   std::error_code ec;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec))
-    if (!is_event_file(entry.path().filename().string()) || entry.is_directory(ec)) return false;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_symlink(ec)) return false;
+    if (entry.is_directory(ec)) {
+      if (depth > 0 || !holds_only_event_files(entry.path(), depth + 1)) return false;
+    } else if (!is_event_file(entry.path().filename().string())) {
+      return false;
+    }
+  }
   return !ec;
 }
 
@@ -49,7 +61,8 @@ bool is_our_temporary(const std::string& name) {
     const size_t at = name.rfind(marker);
     if (at == std::string::npos || !all_digits(name.substr(at + 5))) continue;
     std::string base = name.substr(0, at);
-    if (is_our_temporary(base) || is_finished_run_file(base) || base == "trainer_log.jsonl" || base == ".write_test")
+    if (is_our_temporary(base) || is_finished_run_file(base) || is_run_start_file(base) || base == "trainer_log.jsonl" ||
+        base == ".write_test")
       return true;
     if (base.size() > 4 && base.compare(base.size() - 4, 4, ".old") == 0) base.resize(base.size() - 4);
     if (base.rfind("checkpoint-", 0) == 0 && all_digits(base.substr(11))) return true;
@@ -117,7 +130,7 @@ OutputDirSurvey survey_output_dir(const std::string& output_dir) {
     const bool regular = entry.is_regular_file(ec) && !entry.is_symlink(ec);
     if (std::find(checkpoints.begin(), checkpoints.end(), name) != checkpoints.end() ||
         ((name == kOutputDirLockFile || name == ".write_test") && regular) || is_our_temporary(name) ||
-        (name == "trainer_log.jsonl" && regular) || (name == "runs" && directory && holds_only_event_files(entry.path()))) {
+        ((name == "trainer_log.jsonl" || is_run_start_file(name)) && regular) || (name == "runs" && directory && holds_only_event_files(entry.path()))) {
       survey.ours.push_back(name);
     } else if (regular && is_finished_run_file(name)) {
       survey.ours.push_back(name);

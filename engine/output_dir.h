@@ -3,7 +3,7 @@
 //
 // Policy (Hugging Face run_qa.py's, made safe): a training run may start in an output_dir that
 // is absent, empty, or holds only what an interrupted run of ours leaves (checkpoints, which
-// it resumes, trainer_log.jsonl and runs/). Anything else there, an earlier
+// it resumes, trainer_log.jsonl, training_args.json and runs/). Anything else there, an earlier
 // finished run's model and results included, is refused unless --overwrite_output_dir is given;
 // that option deletes only what train_squad writes (our checkpoints, model files, result
 // files, metrics log, TensorBoard event files, temporaries of dead processes) and keeps
@@ -42,8 +42,8 @@ struct OutputDirSurvey {
 };
 
 // Classifies every entry directly in output_dir (none when it is absent). The lock file and
-// temporaries of our saves count as ours; trainer_log.jsonl and runs/ (when it holds only
-// TensorBoard event files) as ours; model and result files as ours and finished.
+// temporaries of our saves count as ours; trainer_log.jsonl, training_args.json and runs/ (when
+// it holds only TensorBoard event files) as ours; model and result files as ours and finished.
 OutputDirSurvey survey_output_dir(const std::string& output_dir);
 
 // The policy above for a training run: returns "" when it may start (or resume) here, else

@@ -8,6 +8,7 @@
 #include "engine/backend_registry.h"
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
+#include "engine/hf_outputs.h"
 
 namespace bert {
 
@@ -16,6 +17,7 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
   const auto started = std::chrono::steady_clock::now();
   PreparedSquad out;
   out.dataset = read_squad(path);
+  check_squad_v1(out.dataset, path, false);
   if (options.max_samples > 0 && out.dataset.examples.size() > static_cast<size_t>(options.max_samples))
     out.dataset.examples.resize(static_cast<size_t>(options.max_samples));
   if (out.dataset.examples.empty()) throw_input_error(path, "", "the " + label + " dataset holds no questions");
@@ -23,7 +25,9 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
   bool from_cache = false;
   if (!options.cache_file.empty()) {
     const WindowCacheKey key = make_window_cache_key(out.dataset, tokenizer, options.do_lower_case, options.window);
-    if (path_exists(options.cache_file)) {
+    if (path_exists(options.cache_file) && options.overwrite_cache && !options.quiet)
+      std::fprintf(stderr, "[%s] --overwrite_cache: rebuilding %s\n", label.c_str(), options.cache_file.c_str());
+    if (path_exists(options.cache_file) && !options.overwrite_cache) {
       out.windows = load_window_cache(options.cache_file, key, out.dataset).windows;
       from_cache = true;
     } else {
@@ -90,17 +94,26 @@ std::string describe_memory_shortfall(Backend& backend, const BertConfig& config
          " tokens), more than this machine's " + format_bytes(available);
 }
 
-void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows) {
+void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
+                        double epoch) {
   make_directories(output_dir);
-  write_predictions(join_path(output_dir, "predictions.json"), outcome.predictions);
-  write_nbest_predictions(join_path(output_dir, "nbest_predictions.json"), outcome.predictions);
-  std::string json = "{\n";
-  json += "    \"exact_match\": " + format_python_float(outcome.scores.exact_match) + ",\n";
-  json += "    \"f1\": " + format_python_float(outcome.scores.f1) + ",\n";
-  json += "    \"eval_samples\": " + std::to_string(outcome.scores.total) + ",\n";
-  json += "    \"eval_windows\": " + std::to_string(windows) + ",\n";
-  json += "    \"eval_seconds\": " + format_python_float(outcome.seconds) + "\n}\n";
-  write_file_atomic(join_path(output_dir, "eval_results.json"), json);
+  write_predictions(join_path(output_dir, "eval_predictions.json"), outcome.predictions);
+  write_nbest_predictions(join_path(output_dir, "eval_nbest_predictions.json"), outcome.predictions);
+  save_metrics(output_dir, "eval", eval_metrics(outcome, windows, batch_size, epoch));
+}
+
+void check_squad_v1(const SquadDataset& dataset, const std::string& path, bool version_2_with_negative) {
+  if (version_2_with_negative)
+    throw InputError("--version_2_with_negative: SQuAD v2 (unanswerable questions) is not implemented yet; "
+                     "this engine trains and evaluates SQuAD v1.1 only");
+  size_t impossible = 0;
+  for (const SquadExample& example : dataset.examples) impossible += example.is_impossible;
+  const bool v2_version = dataset.version.rfind("v2", 0) == 0 || dataset.version.rfind("2", 0) == 0;
+  if (impossible > 0 || v2_version)
+    throw_input_error(path, impossible > 0 ? "is_impossible" : "version",
+                      "SQuAD v2 data (version '" + dataset.version + "', " + std::to_string(impossible) +
+                          " unanswerable questions): run_qa.py needs --version_2_with_negative for it, which "
+                          "this engine does not implement yet; give SQuAD v1.1 files");
 }
 
 }  // namespace bert

@@ -1,6 +1,7 @@
 // The steps train_squad and eval_squad share: turning a SQuAD file into windows (through the
 // binary window cache when one is named), choosing a backend, and writing evaluation outputs
-// in Hugging Face's layout (predictions.json, nbest_predictions.json, eval_results.json).
+// with run_qa.py's names (eval_predictions.json, eval_nbest_predictions.json,
+// eval_results.json, all_results.json).
 #pragma once
 
 #include <cstdint>
@@ -28,11 +29,12 @@ struct PrepareOptions {
   bool do_lower_case = true;
   int64_t max_samples = -1;  // > 0: the first N examples, then at most N windows (run_qa.py's rule)
   std::string cache_file;    // optional: read windows from it when its key matches, else write it
+  bool overwrite_cache = false;  // rebuild and rewrite cache_file even when it matches (--overwrite_cache)
   bool quiet = false;        // no summary line (ranks other than 0 of a data-parallel run)
 };
 
-// Reads the file, windows it (or loads the cache) and logs counts and timing to stderr with
-// the label ("train", "eval").
+// Reads the file (refusing SQuAD v2 data, check_squad_v1), windows it (or loads the cache) and
+// logs counts and timing to stderr with the label ("train", "eval").
 PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer, const PrepareOptions& options,
                             const std::string& label);
 
@@ -52,8 +54,15 @@ std::unique_ptr<Backend> make_backend(const std::string& device, const CudaBacke
 std::string describe_memory_shortfall(Backend& backend, const BertConfig& config, int64_t max_tokens,
                                       int64_t max_batch, bool training, bool* batch_to_blame);
 
-// Writes predictions.json, nbest_predictions.json and eval_results.json
-// ({"exact_match", "f1", "eval_samples", "eval_windows", "eval_seconds"}) into output_dir.
-void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows);
+// Writes eval_predictions.json, eval_nbest_predictions.json (as run_qa.py's
+// postprocess_qa_predictions with prefix "eval") and eval_results.json / all_results.json
+// (engine/hf_outputs.h eval_metrics; epoch < 0 leaves "epoch" out) into output_dir.
+void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
+                        double epoch);
+
+// Refuses SQuAD v2 data (a version "v2.0" file, or questions marked is_impossible), which needs
+// --version_2_with_negative; that mode is not implemented yet, so it is refused too. Throws
+// InputError naming the file.
+void check_squad_v1(const SquadDataset& dataset, const std::string& path, bool version_2_with_negative);
 
 }  // namespace bert

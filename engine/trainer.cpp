@@ -15,6 +15,14 @@
 
 namespace bert {
 
+bool parse_interval_strategy(const std::string& name, IntervalStrategy* out) {
+  if (name == "no") *out = IntervalStrategy::kNo;
+  else if (name == "steps") *out = IntervalStrategy::kSteps;
+  else if (name == "epoch") *out = IntervalStrategy::kEpoch;
+  else return false;
+  return true;
+}
+
 int64_t total_train_steps(const TrainConfig& config, size_t num_windows) {
   if (config.max_steps > 0) return config.max_steps;
   const int64_t batches = static_cast<int64_t>((num_windows + config.batch_size - 1) / config.batch_size);
@@ -48,16 +56,43 @@ std::vector<size_t> epoch_order(size_t count, uint64_t seed, int64_t epoch) {
   return order;
 }
 
+std::vector<size_t> length_grouped_order(const std::vector<Window>& windows, size_t batch, uint64_t seed,
+                                         int64_t epoch) {
+  std::vector<size_t> order = epoch_order(windows.size(), seed, epoch);
+  if (order.empty()) return order;
+  batch = std::max<size_t>(1, batch);
+  const size_t multiple = std::max<size_t>(1, std::min<size_t>(50, windows.size() / (4 * batch)));
+  const size_t megabatch = multiple * batch;
+  auto longer = [&windows](size_t a, size_t b) { return windows[a].length() > windows[b].length(); };
+  size_t longest_first = 0;  // start of the megabatch whose first window is the longest (first such)
+  for (size_t begin = 0; begin < order.size(); begin += megabatch) {
+    const auto first = order.begin() + static_cast<std::ptrdiff_t>(begin);
+    const auto last = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), begin + megabatch));
+    std::stable_sort(first, last, longer);
+    if (windows[order[begin]].length() > windows[order[longest_first]].length()) longest_first = begin;
+  }
+  std::swap(order[0], order[longest_first]);
+  return order;
+}
+
+std::vector<size_t> training_order(const std::vector<Window>& windows, size_t batch, uint64_t seed, int64_t epoch,
+                                   bool group_by_length) {
+  return group_by_length ? length_grouped_order(windows, batch, seed, epoch)
+                         : epoch_order(windows.size(), seed, epoch);
+}
+
 TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows, int world_size) {
   TrainerState state;
   state.seed = config.seed;
   state.total_steps = data_parallel_total_steps(config, windows.size(), world_size);
   state.warmup_steps = warmup_steps_for(config, state.total_steps);
   state.learning_rate = config.optimizer.learning_rate;
+  state.lr_scheduler_type = lr_schedule_name(config.lr_schedule);
   state.batch_size = config.batch_size * world_size;
   state.gradient_accumulation_steps = config.gradient_accumulation_steps;
   state.num_windows = windows.size();
   state.data_fingerprint = windows_fingerprint(windows);
+  state.group_by_length = config.group_by_length;
   return state;
 }
 
@@ -87,8 +122,8 @@ uint64_t micro_batches_before(const DataPosition& position, size_t global_batch_
 class Trainer::BatchPrefetcher {
  public:
   BatchPrefetcher(const std::vector<Window>& windows, int batch_size, uint64_t seed, int world_size, int rank,
-                  DataPosition start)
-      : stream_(windows, batch_size, seed, world_size, rank) {
+                  bool group_by_length, DataPosition start)
+      : stream_(windows, batch_size, seed, world_size, rank, group_by_length) {
     stream_.seek(micro_batches_before(start, size_t(batch_size) * size_t(world_size),
                                       global_batches_per_epoch(windows.size(), batch_size, world_size)));
     prefetch();
@@ -126,6 +161,11 @@ void Trainer::resume(const TrainerState& state, const std::string& source) {
   state_ = state;
   resumed_ = true;
   resume_source_ = source;
+  if (state_.total_loss_steps < 0) {  // a version 1 checkpoint: the mean starts here
+    state_.total_loss = 0;
+    state_.total_loss_steps = 0;
+    mean_loss_first_step_ = state_.global_step;
+  }
   optimizer_.set_steps_done(state.optimizer_steps);
 }
 
@@ -173,7 +213,8 @@ Trainer::QueuedStep Trainer::queue_step(BatchPrefetcher& batches, int64_t steps_
   queued.windows = accumulate_gradients(batches);
   reduce_gradients();
   queued.learning_rate =
-      linear_schedule_lr(config_.optimizer.learning_rate, steps_before, state_.warmup_steps, state_.total_steps);
+      schedule_lr(config_.lr_schedule, config_.optimizer.learning_rate, steps_before, state_.warmup_steps,
+                  state_.total_steps);
   optimizer_.step_on_device(queued.learning_rate);
   return queued;
 }
@@ -203,6 +244,8 @@ void Trainer::record_step(double step_loss, const UpdateStats& stats) {
   if (std::isfinite(step_loss)) {  // the logged mean is over the steps that had a loss
     state_.interval_loss += step_loss;
     ++state_.interval_steps;
+    state_.total_loss += step_loss;
+    ++state_.total_loss_steps;
   }
 }
 
@@ -306,7 +349,8 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     return summary;
   }
   Backend& backend = model_.backend();
-  BatchPrefetcher batches(windows, config_.batch_size, config_.seed, world_size_, rank_, state_.data);
+  BatchPrefetcher batches(windows, config_.batch_size, config_.seed, world_size_, rank_, config_.group_by_length,
+                          state_.data);
   StepClock clock;
   std::string divergence;  // set when max_consecutive_nonfinite is reached
   double last_step_loss = 0;
@@ -333,17 +377,30 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     pending = step;
 
     const int64_t done = queued_steps;
-    const bool save_due = config_.save_steps > 0 && done % config_.save_steps == 0 && done < total;
+    // An epoch ends at this step when the fractional epoch crosses an integer.
+    const double batches_per_epoch = double(global_batches_per_epoch(windows.size(), config_.batch_size, world_size_));
+    const double accumulation = config_.gradient_accumulation_steps;
+    const bool epoch_end = std::floor(double(done) * accumulation / batches_per_epoch) >
+                           std::floor(double(done - 1) * accumulation / batches_per_epoch);
+    const bool save_due = done < total && (config_.save_strategy == IntervalStrategy::kEpoch
+                                               ? epoch_end
+                                               : config_.save_strategy == IntervalStrategy::kSteps &&
+                                                     config_.save_steps > 0 && done % config_.save_steps == 0);
+    const bool eval_due = config_.eval_strategy == IntervalStrategy::kEpoch ? epoch_end || done == total
+                          : config_.eval_strategy == IntervalStrategy::kSteps
+                              ? config_.eval_steps > 0 && done % config_.eval_steps == 0
+                              : false;
     const bool stop_due = config_.stop_after_steps > 0 && done >= config_.stop_after_steps && done < total;
     bool stop_requested = hooks.stop_requested && hooks.stop_requested();
     if (world_size_ > 1) stop_requested = any_rank(*comm_, stop_requested);  // a signal may reach one rank
-    if (done < total && !save_due && !stop_due && !stop_requested && divergence.empty()) continue;
+    if (done < total && !save_due && !eval_due && !stop_due && !stop_requested && divergence.empty()) continue;
 
-    // This step must be complete and counted before anything is decided or saved.
+    // This step must be complete and counted before anything is decided, saved or evaluated.
     finish(*pending);
     pending.reset();
     if (!divergence.empty()) throw TrainingDiverged(divergence);
     check_parameters_finite(last_step_loss);  // whatever comes next saves the parameters or ends the run
+    if (eval_due && hooks.on_evaluate) hooks.on_evaluate(state_);
     if (done == total) break;
     if (save_due && hooks.on_checkpoint) hooks.on_checkpoint(state_);
     if (stop_due || stop_requested) {
@@ -354,6 +411,9 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
   }
   summary.steps = state_.global_step;
   summary.skipped_updates = state_.skipped_updates;
+  summary.mean_loss_first_step = mean_loss_first_step_;
+  summary.mean_loss = state_.total_loss_steps > 0 ? state_.total_loss / double(state_.total_loss_steps)
+                                                  : std::numeric_limits<double>::quiet_NaN();
   summary.seconds = seconds_between(clock.started, std::chrono::steady_clock::now());
   summary.windows_per_second = clock.total_windows / std::max(1e-9, summary.seconds);
   return summary;

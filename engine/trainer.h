@@ -1,7 +1,9 @@
 // The fine-tuning loop: windows shuffled by seed each epoch, packed into batches of
 // per_device_train_batch_size windows (the next batch is packed on a host thread while the
-// current one computes), gradient accumulation, global-norm clipping, AdamW with linear
-// warmup/decay, progress after every step, checkpoints every save_steps.
+// current one computes), gradient accumulation, global-norm clipping, AdamW with the
+// learning-rate schedule of --lr_scheduler_type (warmup, then linear/cosine decay or constant),
+// progress after every step, checkpoints and evaluations by step or at epoch ends
+// (--save_strategy / --eval_strategy, Hugging Face's IntervalStrategy).
 //
 // One optimizer step (Trainer::train), queued on the backend without waiting for it:
 //   1. accumulate_gradients: forward/backward over gradient_accumulation_steps micro-batches,
@@ -38,6 +40,11 @@
 
 namespace bert {
 
+// Hugging Face's IntervalStrategy: when to save or evaluate during training.
+enum class IntervalStrategy { kNo, kSteps, kEpoch };
+// "no", "steps", "epoch"; false for any other name.
+bool parse_interval_strategy(const std::string& name, IntervalStrategy* out);
+
 struct TrainConfig {
   int batch_size = 12;                 // windows per micro-batch (per device)
   int gradient_accumulation_steps = 1;
@@ -47,12 +54,21 @@ struct TrainConfig {
   int64_t warmup_steps = 0;            // > 0 overrides warmup_ratio
   uint64_t seed = 42;
   int64_t logging_steps = 500;
-  int64_t save_steps = 500;            // <= 0: no intermediate checkpoints
+  int64_t save_steps = 500;            // <= 0: no intermediate checkpoints (kSteps)
+  IntervalStrategy save_strategy = IntervalStrategy::kSteps;
+  // Evaluation during training (TrainHooks::on_evaluate): every eval_steps (kSteps), after
+  // each epoch (kEpoch) and, either way, after the last step when it falls on that boundary.
+  IntervalStrategy eval_strategy = IntervalStrategy::kNo;
+  int64_t eval_steps = 500;
+  LrSchedule lr_schedule = LrSchedule::kLinear;
   // Consecutive steps with a non-finite loss or gradient norm that stop the run; <= 0: never.
   int64_t max_consecutive_nonfinite = 10;
   // > 0: stop after this global step as if interrupted (checkpoint, then return), while the
   // schedule still spans the whole run; for time-sliced jobs and resume tests.
   int64_t stop_after_steps = -1;
+  // Hugging Face's --group_by_length: each epoch's order is length_grouped_order's (windows of
+  // similar length in the same batch) instead of epoch_order's.
+  bool group_by_length = false;
   // Data parallelism: gradient buckets all-reduced during backward (false: one all-reduce of
   // the whole buffer after it), of this many bytes.
   bool overlap_gradient_reduction = true;
@@ -87,6 +103,11 @@ struct TrainSummary {
   int64_t steps = 0;           // global step reached
   int64_t total_steps = 0;
   double final_loss = 0;       // mean loss over the last logging interval
+  // Mean finite step loss over the whole run, resumed parts included (Hugging Face's
+  // train_loss); NaN when no step had a finite loss.
+  double mean_loss = 0;
+  int64_t mean_loss_first_step = 0;  // > 0: mean_loss covers only the steps after it (resumed
+                                     // from a version 1 checkpoint, which has no loss total)
   double seconds = 0;
   double windows_per_second = 0;
   int64_t skipped_updates = 0;
@@ -120,6 +141,10 @@ struct TrainHooks {
   std::function<void(const TrainerState&)> on_checkpoint;
   // Polled after every step; true stops the run (with a checkpoint) unless it is complete.
   std::function<bool()> stop_requested;
+  // At every evaluation point of config.eval_strategy, once the step is complete: the model
+  // holds the weights after it. The hook may run inference (forward without dropout) on the
+  // model; the next step's forward_train starts from the same weights and counters.
+  std::function<void(const TrainerState&)> on_evaluate;
 };
 
 class Trainer {
@@ -171,10 +196,22 @@ class Trainer {
   TrainerState state_;
   bool resumed_ = false;
   std::string resume_source_;
+  int64_t mean_loss_first_step_ = 0;
 };
 
 // The order in which an epoch visits the windows: a Fisher-Yates shuffle from (seed, epoch)
 // with a portable generator, so runs are reproducible across machines.
 std::vector<size_t> epoch_order(size_t count, uint64_t seed, int64_t epoch);
+
+// transformers' get_length_grouped_indices (Trainer's --group_by_length) over epoch_order: the
+// shuffled windows cut into megabatches of min(50, count / (4·batch)) (at least 1) batches, each
+// megabatch sorted by length, longest first (stable), and the longest window of all swapped to
+// the very front. `batch` is the global batch (windows per optimizer micro-step).
+std::vector<size_t> length_grouped_order(const std::vector<Window>& windows, size_t batch, uint64_t seed,
+                                         int64_t epoch);
+
+// The epoch's order under the run's setting: length_grouped_order or epoch_order.
+std::vector<size_t> training_order(const std::vector<Window>& windows, size_t batch, uint64_t seed, int64_t epoch,
+                                   bool group_by_length);
 
 }  // namespace bert

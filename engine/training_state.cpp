@@ -30,7 +30,8 @@ std::string format_hex64(uint64_t value) {
   return buffer;
 }
 
-// Reads the fields of trainer_state.json; every field is required.
+// Reads the fields of trainer_state.json; every field is required but those added later, which
+// have the value older checkpoints implied.
 class StateReader {
  public:
   StateReader(const std::string& file, simdjson::dom::object object) : file_(file), object_(object) {}
@@ -62,6 +63,13 @@ class StateReader {
     const simdjson::dom::element value = field(key);
     if (value.get_double().get(out) || !std::isfinite(out))
       throw_input_error(file_, key, "expected a finite number, found " + simdjson::minify(value));
+    return out;
+  }
+  bool optional_boolean(const char* key, bool absent) const {
+    simdjson::dom::element value;
+    if (object_[key].get(value)) return absent;
+    bool out = false;
+    if (value.get_bool().get(out)) throw_input_error(file_, key, "expected true or false, found " + simdjson::minify(value));
     return out;
   }
   uint64_t hex64(const char* key) const {
@@ -125,14 +133,18 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("consecutive_nonfinite", std::to_string(s.consecutive_nonfinite));
   add("interval_loss", format_double(s.interval_loss));
   add("interval_steps", std::to_string(s.interval_steps));
+  add("total_loss", format_double(s.total_loss));
+  add("total_loss_steps", std::to_string(s.total_loss_steps));
   add("seed", std::to_string(s.seed));
   add("total_steps", std::to_string(s.total_steps));
   add("warmup_steps", std::to_string(s.warmup_steps));
   add("learning_rate", format_double(s.learning_rate));
+  add("lr_scheduler_type", "\"" + s.lr_scheduler_type + "\"");
   add("per_device_train_batch_size", std::to_string(s.batch_size));
   add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
   add("num_windows", std::to_string(s.num_windows));
-  add("data_fingerprint", "\"" + format_hex64(s.data_fingerprint) + "\"", true);
+  add("data_fingerprint", "\"" + format_hex64(s.data_fingerprint) + "\"");
+  add("group_by_length", s.group_by_length ? "true" : "false", true);
   return out + "}\n";
 }
 
@@ -148,8 +160,8 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   if (r.field("format").get_string().get(format) || format != "bert-squad trainer state")
     throw_input_error(file, "format", "expected \"bert-squad trainer state\"");
   const int64_t version = r.integer("version", 0, kMaxInt64);
-  if (version != kTrainerStateVersion)
-    throw_input_error(file, "version", "expected " + std::to_string(kTrainerStateVersion) + ", found " +
+  if (version != kTrainerStateVersion && version != 1)
+    throw_input_error(file, "version", "expected 1 or " + std::to_string(kTrainerStateVersion) + ", found " +
                                            std::to_string(version) + " (written by another version)");
   TrainerState s;
   s.global_step = r.integer("global_step", 0, kMaxInt64);
@@ -162,6 +174,17 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.consecutive_nonfinite = r.integer("consecutive_nonfinite", 0, s.skipped_updates);
   s.interval_loss = r.number("interval_loss");
   s.interval_steps = r.integer("interval_steps", 0, s.global_step);
+  if (version >= 2) {
+    s.total_loss = r.number("total_loss");
+    s.total_loss_steps = r.integer("total_loss_steps", -1, s.global_step);
+    std::string_view schedule;
+    if (r.field("lr_scheduler_type").get_string().get(schedule))
+      throw_input_error(file, "lr_scheduler_type", "expected a string");
+    s.lr_scheduler_type = std::string(schedule);
+  } else {
+    s.total_loss_steps = -1;
+    s.lr_scheduler_type = "linear";
+  }
   s.seed = r.unsigned_integer("seed");
   s.total_steps = r.integer("total_steps", 1, kMaxInt64);
   s.warmup_steps = r.integer("warmup_steps", 0, kMaxInt64);
@@ -171,6 +194,7 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
       static_cast<int32_t>(r.integer("gradient_accumulation_steps", 1, std::numeric_limits<int32_t>::max()));
   s.num_windows = static_cast<uint64_t>(r.integer("num_windows", 1, kMaxInt64));
   s.data_fingerprint = r.hex64("data_fingerprint");
+  s.group_by_length = r.optional_boolean("group_by_length", false);
   if (s.global_step > s.total_steps)
     throw_input_error(file, "global_step", std::to_string(s.global_step) + " exceeds total_steps " +
                                                std::to_string(s.total_steps));
@@ -195,6 +219,9 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
   if (checkpoint.data_fingerprint != run.data_fingerprint)
     refuse("data_fingerprint", "windows with fingerprint " + format_hex64(checkpoint.data_fingerprint),
            format_hex64(run.data_fingerprint), same_data);
+  if (checkpoint.group_by_length != run.group_by_length)
+    refuse("group_by_length", checkpoint.group_by_length ? "--group_by_length" : "the shuffled order",
+           run.group_by_length ? "--group_by_length" : "the shuffled order", "give the same --group_by_length");
   if (checkpoint.seed != run.seed)
     refuse("seed", "--seed " + std::to_string(checkpoint.seed), std::to_string(run.seed), "give the same --seed");
   if (checkpoint.batch_size != run.batch_size)
@@ -213,6 +240,9 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
   if (checkpoint.learning_rate != run.learning_rate)
     refuse("learning_rate", format_double(checkpoint.learning_rate), format_double(run.learning_rate),
            same_schedule);
+  if (checkpoint.lr_scheduler_type != run.lr_scheduler_type)
+    refuse("lr_scheduler_type", "--lr_scheduler_type " + checkpoint.lr_scheduler_type, run.lr_scheduler_type,
+           "give the same --lr_scheduler_type");
 }
 
 uint64_t windows_fingerprint(const std::vector<Window>& windows) {

@@ -37,7 +37,9 @@ namespace bert {
 inline constexpr const char* kTrainerStateFile = "trainer_state.json";
 inline constexpr const char* kTrainingTensorsFile = "training_state.safetensors";
 inline constexpr const char* kChecksumsFile = "checksums.json";
-inline constexpr int kTrainerStateVersion = 1;
+// Version 2 added lr_scheduler_type and the run's loss total; version 1 files still read (their
+// schedule was always linear, and their loss total is unknown: total_loss_steps = -1).
+inline constexpr int kTrainerStateVersion = 2;
 
 // Where the data stream stands: the next window is position `index` of epoch `epoch`'s
 // order (epoch_order(count, seed, epoch)); index == count means "start the next epoch".
@@ -58,13 +60,17 @@ struct TrainerState {
   double interval_loss = 0;     // Σ finite step losses since the last logging step
   int64_t interval_steps = 0;   // steps in interval_loss
   double epoch = 0;             // fractional epoch (informational, as Hugging Face logs it)
+  double total_loss = 0;        // Σ finite step losses of the whole run (for the mean train_loss)
+  int64_t total_loss_steps = 0; // steps in total_loss; -1: unknown (a version 1 checkpoint)
   // ---- what the run was configured with; resuming with other values is refused ----
   uint64_t seed = 0;
   int64_t total_steps = 0, warmup_steps = 0;
   double learning_rate = 0;
+  std::string lr_scheduler_type = "linear";
   int32_t batch_size = 0, gradient_accumulation_steps = 0;
   uint64_t num_windows = 0;
   uint64_t data_fingerprint = 0;  // windows_fingerprint of the training windows
+  bool group_by_length = false;   // the epochs' order (absent in older checkpoints: false)
 };
 
 // trainer_state.json text (2-space indent; doubles with 17 significant digits, so they read

@@ -1,7 +1,8 @@
 // CPU reference of packed variable-length multi-head attention (kernels/attention.h).
 // Each (sequence, head) is a few small GEMMs on strided views of qkv (lda = 3·heads·head_dim),
 // with the softmax in between. Forward keeps only lse; backward recomputes P = exp(S − lse)
-// into per-(sequence, head) scratch, so nothing of size L² outlives a call.
+// into per-(sequence, head) scratch, so nothing of size L² outlives a call. The (sequence, head)
+// pairs run on the CPU pool, each writing only its own rows and columns of ctx/lse/d_qkv.
 #include "kernels/attention.h"
 
 #include <cmath>
@@ -11,6 +12,8 @@
 
 #include "engine/core/error.h"
 #include "kernels/blas_ref.h"
+#include "kernels/cpu_math.h"
+#include "kernels/cpu_parallel.h"
 #include "kernels/dropout_mask_ref.h"
 
 namespace bert {
@@ -43,6 +46,15 @@ T dropout_scale(const DropoutSpec& spec) {
   return spec.active() ? T(1) / (T(1) - static_cast<T>(spec.probability)) : T(1);
 }
 
+// body(sequence, head) for every pair, on the CPU pool.
+template <typename Body>
+void for_each_head(const AttentionShape& shape, const Body& body) {
+  cpu::parallel_for(static_cast<size_t>(shape.batch) * shape.heads, 1, [&](size_t first, size_t last) {
+    for (size_t pair = first; pair < last; ++pair)
+      body(static_cast<int>(pair / shape.heads), static_cast<int>(pair % shape.heads));
+  });
+}
+
 // Views of one (sequence, head) inside the packed buffers.
 struct HeadView {
   int first = 0, length = 0;
@@ -65,44 +77,39 @@ void attention_forward_ref(T* ctx, T* lse, const T* qkv, const int32_t* cu_seqle
   const int heads = shape.heads, dim = shape.head_dim, hidden = heads * dim, row = 3 * hidden;
   const T scale = T(1) / std::sqrt(static_cast<T>(dim));
   const T keep_scale = dropout_scale<T>(dropout);
-  std::vector<T> probs;
-  std::vector<uint8_t> keep;
-  for (int b = 0; b < shape.batch; ++b) {
-    for (int h = 0; h < heads; ++h) {
-      const HeadView view(cu_seqlens, b, h, shape);
-      const int length = view.length;
-      if (length == 0) continue;
-      probs.resize(static_cast<size_t>(length) * length);
-      keep.resize(length);
-      const T* q = qkv + view.qkv_offset;
-      // S = scale · Q·Kᵀ  [length, length]
-      blas::gemm(false, true, length, length, dim, scale, q, row, q + hidden, row, T(0),
-                 probs.data(), length);
-      for (int i = 0; i < length; ++i) {
-        T* p = probs.data() + static_cast<size_t>(i) * length;
-        T row_max = p[0];
-        for (int j = 1; j < length; ++j) row_max = p[j] > row_max ? p[j] : row_max;
-        double sum = 0;
-        for (int j = 0; j < length; ++j) {
-          p[j] = std::exp(p[j] - row_max);
-          sum += p[j];
-        }
-        const T inv_sum = static_cast<T>(1.0 / sum);
-        const int token = view.first + i;
-        lse[static_cast<size_t>(token) * heads + h] =
-            static_cast<T>(static_cast<double>(row_max) + std::log(sum));
-        if (dropout.active()) {
-          dropout_keep_flags(keep.data(), dropout, dropout_row_index(token, h, shape), length);
-          for (int j = 0; j < length; ++j) p[j] = keep[j] ? p[j] * inv_sum * keep_scale : T(0);
-        } else {
-          for (int j = 0; j < length; ++j) p[j] *= inv_sum;
-        }
+  for_each_head(shape, [&](int b, int h) {
+    thread_local std::vector<T> probs;
+    thread_local std::vector<uint8_t> keep;
+    const HeadView view(cu_seqlens, b, h, shape);
+    const int length = view.length;
+    if (length == 0) return;
+    probs.resize(static_cast<size_t>(length) * length);
+    keep.resize(length);
+    const T* q = qkv + view.qkv_offset;
+    // S = scale · Q·Kᵀ  [length, length]
+    blas::gemm(false, true, length, length, dim, scale, q, row, q + hidden, row, T(0),
+               probs.data(), length);
+    for (int i = 0; i < length; ++i) {
+      T* p = probs.data() + static_cast<size_t>(i) * length;
+      T row_max = p[0];
+      for (int j = 1; j < length; ++j) row_max = p[j] > row_max ? p[j] : row_max;
+      for (int j = 0; j < length; ++j) p[j] = cpu_math::exp(p[j] - row_max);
+      const double sum = cpu_math::sum_in_double(p, length);
+      const T inv_sum = static_cast<T>(1.0 / sum);
+      const int token = view.first + i;
+      lse[static_cast<size_t>(token) * heads + h] =
+          static_cast<T>(static_cast<double>(row_max) + std::log(sum));
+      if (dropout.active()) {
+        dropout_keep_flags(keep.data(), dropout, dropout_row_index(token, h, shape), length);
+        for (int j = 0; j < length; ++j) p[j] = keep[j] ? p[j] * inv_sum * keep_scale : T(0);
+      } else {
+        for (int j = 0; j < length; ++j) p[j] *= inv_sum;
       }
-      // ctx = dropout(P)·V  [length, head_dim], written into the packed [tokens, hidden] rows.
-      blas::gemm(false, false, length, dim, length, T(1), probs.data(), length, q + 2 * hidden,
-                 row, T(0), ctx + view.ctx_offset, hidden);
     }
-  }
+    // ctx = dropout(P)·V  [length, head_dim], written into the packed [tokens, hidden] rows.
+    blas::gemm(false, false, length, dim, length, T(1), probs.data(), length, q + 2 * hidden,
+               row, T(0), ctx + view.ctx_offset, hidden);
+  });
 }
 
 template <typename T>
@@ -113,62 +120,59 @@ void attention_backward_ref(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx
   const int heads = shape.heads, dim = shape.head_dim, hidden = heads * dim, row = 3 * hidden;
   const T scale = T(1) / std::sqrt(static_cast<T>(dim));
   const T keep_scale = dropout_scale<T>(dropout);
-  std::vector<T> probs, dropped, grad;  // P, dropout(P), then dPd → dS; each [length, length]
-  std::vector<uint8_t> keep;
-  for (int b = 0; b < shape.batch; ++b) {
-    for (int h = 0; h < heads; ++h) {
-      const HeadView view(cu_seqlens, b, h, shape);
-      const int length = view.length;
-      if (length == 0) continue;
-      const size_t square = static_cast<size_t>(length) * length;
-      probs.resize(square);
-      dropped.resize(square);
-      grad.resize(square);
-      keep.assign(square, 1);
-      const T* q = qkv + view.qkv_offset;
-      const T* k = q + hidden;
-      const T* v = q + 2 * hidden;
-      const T* dctx = d_ctx + view.ctx_offset;
-      T* dq = d_qkv + view.qkv_offset;
-      blas::gemm(false, true, length, length, dim, scale, q, row, k, row, T(0), probs.data(),
-                 length);
-      for (int i = 0; i < length; ++i) {
-        const int token = view.first + i;
-        const T row_lse = lse[static_cast<size_t>(token) * heads + h];
-        const size_t base = static_cast<size_t>(i) * length;
-        if (dropout.active())
-          dropout_keep_flags(keep.data() + base, dropout, dropout_row_index(token, h, shape),
-                             length);
-        for (int j = 0; j < length; ++j) {
-          probs[base + j] = std::exp(probs[base + j] - row_lse);
-          dropped[base + j] = keep[base + j] ? probs[base + j] * keep_scale : T(0);
-        }
+  for_each_head(shape, [&](int b, int h) {
+    thread_local std::vector<T> probs, dropped, grad;  // P, dropout(P), then dPd → dS; each [length, length]
+    thread_local std::vector<uint8_t> keep;
+    const HeadView view(cu_seqlens, b, h, shape);
+    const int length = view.length;
+    if (length == 0) return;
+    const size_t square = static_cast<size_t>(length) * length;
+    probs.resize(square);
+    dropped.resize(square);
+    grad.resize(square);
+    keep.assign(square, 1);
+    const T* q = qkv + view.qkv_offset;
+    const T* k = q + hidden;
+    const T* v = q + 2 * hidden;
+    const T* dctx = d_ctx + view.ctx_offset;
+    T* dq = d_qkv + view.qkv_offset;
+    blas::gemm(false, true, length, length, dim, scale, q, row, k, row, T(0), probs.data(),
+               length);
+    for (int i = 0; i < length; ++i) {
+      const int token = view.first + i;
+      const T row_lse = lse[static_cast<size_t>(token) * heads + h];
+      const size_t base = static_cast<size_t>(i) * length;
+      if (dropout.active())
+        dropout_keep_flags(keep.data() + base, dropout, dropout_row_index(token, h, shape),
+                           length);
+      for (int j = 0; j < length; ++j) {
+        probs[base + j] = cpu_math::exp(probs[base + j] - row_lse);
+        dropped[base + j] = keep[base + j] ? probs[base + j] * keep_scale : T(0);
       }
-      // dV = dropout(P)ᵀ·d_ctx
-      blas::gemm(true, false, length, dim, length, T(1), dropped.data(), length, dctx, hidden,
-                 T(0), dq + 2 * hidden, row);
-      // dPd = d_ctx·Vᵀ
-      blas::gemm(false, true, length, length, dim, T(1), dctx, hidden, v, row, T(0), grad.data(),
-                 length);
-      for (int i = 0; i < length; ++i) {
-        const T* ctx_row = ctx + view.ctx_offset + static_cast<size_t>(i) * hidden;
-        const T* dctx_row = dctx + static_cast<size_t>(i) * hidden;
-        double dot = 0;  // D_i = Σ_c d_ctx·ctx = Σ_j P_ij·dP_ij
-        for (int c = 0; c < dim; ++c) dot += static_cast<double>(dctx_row[c]) * ctx_row[c];
-        const T row_dot = static_cast<T>(dot);
-        const size_t base = static_cast<size_t>(i) * length;
-        for (int j = 0; j < length; ++j) {
-          const T dp = keep[base + j] ? grad[base + j] * keep_scale : T(0);
-          grad[base + j] = probs[base + j] * (dp - row_dot);
-        }
-      }
-      // dQ = scale·dS·K,  dK = scale·dSᵀ·Q
-      blas::gemm(false, false, length, dim, length, scale, grad.data(), length, k, row, T(0), dq,
-                 row);
-      blas::gemm(true, false, length, dim, length, scale, grad.data(), length, q, row, T(0),
-                 dq + hidden, row);
     }
-  }
+    // dV = dropout(P)ᵀ·d_ctx
+    blas::gemm(true, false, length, dim, length, T(1), dropped.data(), length, dctx, hidden,
+               T(0), dq + 2 * hidden, row);
+    // dPd = d_ctx·Vᵀ
+    blas::gemm(false, true, length, length, dim, T(1), dctx, hidden, v, row, T(0), grad.data(),
+               length);
+    for (int i = 0; i < length; ++i) {
+      const T* ctx_row = ctx + view.ctx_offset + static_cast<size_t>(i) * hidden;
+      const T* dctx_row = dctx + static_cast<size_t>(i) * hidden;
+      // D_i = Σ_c d_ctx·ctx = Σ_j P_ij·dP_ij
+      const T row_dot = static_cast<T>(cpu_math::dot_in_double(dctx_row, ctx_row, dim));
+      const size_t base = static_cast<size_t>(i) * length;
+      for (int j = 0; j < length; ++j) {
+        const T dp = keep[base + j] ? grad[base + j] * keep_scale : T(0);
+        grad[base + j] = probs[base + j] * (dp - row_dot);
+      }
+    }
+    // dQ = scale·dS·K,  dK = scale·dSᵀ·Q
+    blas::gemm(false, false, length, dim, length, scale, grad.data(), length, k, row, T(0), dq,
+               row);
+    blas::gemm(true, false, length, dim, length, scale, grad.data(), length, q, row, T(0),
+               dq + hidden, row);
+  });
 }
 
 #define BERT_INSTANTIATE_ATTENTION(T)                                                          \

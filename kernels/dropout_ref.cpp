@@ -1,8 +1,10 @@
 // CPU reference of dropout (kernels/dropout.h): the mask comes from dropout_keep_flags, so
 // forward and backward (and the CUDA kernels) see the same bits without storing a mask.
+// Chunks of kChunk elements run on the CPU pool.
 #include <cstdint>
 
 #include "kernels/dropout.h"
+#include "kernels/cpu_parallel.h"
 #include "kernels/dropout_mask_ref.h"
 
 namespace bert {
@@ -10,6 +12,19 @@ namespace {
 
 // Masks are drawn in chunks so no buffer proportional to `count` is needed.
 constexpr size_t kChunk = 1024;
+
+// body(start, n, keep) for each chunk [start, start + n) with its keep flags, on the CPU pool.
+template <typename Body>
+void for_each_masked_chunk(size_t count, const DropoutSpec& spec, const Body& body) {
+  cpu::parallel_for(count, 16 * kChunk, [&](size_t first, size_t last) {
+    uint8_t keep[kChunk];
+    for (size_t start = first; start < last; start += kChunk) {
+      const size_t n = last - start < kChunk ? last - start : kChunk;
+      dropout_keep_flags(keep, spec, start, n);
+      body(start, n, keep);
+    }
+  });
+}
 
 // Kept values are multiplied by 1/(1-p) computed in T, as torch does (noise.div_(1-p)).
 template <typename T>
@@ -19,24 +34,6 @@ T keep_scale(const DropoutSpec& spec) {
 
 }  // namespace
 
-void dropout_keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index, size_t count) {
-  if (!spec.active()) {
-    for (size_t i = 0; i < count; ++i) keep[i] = 1;
-    return;
-  }
-  uint64_t cached_group = ~uint64_t(0);
-  PhiloxOut bits{};
-  for (size_t i = 0; i < count; ++i) {
-    const uint64_t element = first_index + i + spec.element_offset;
-    const uint64_t group = element >> 2;
-    if (group != cached_group) {
-      bits = philox4x32_10(group, spec.micro_step, spec.site, spec.seed);
-      cached_group = group;
-    }
-    keep[i] = uniform_from_bits(bits.v[element & 3]) >= spec.probability ? 1 : 0;
-  }
-}
-
 template <typename T>
 void dropout_forward_ref(T* out, const T* inp, size_t count, const DropoutSpec& spec) {
   if (!spec.active()) {
@@ -44,12 +41,9 @@ void dropout_forward_ref(T* out, const T* inp, size_t count, const DropoutSpec& 
     return;
   }
   const T scale = keep_scale<T>(spec);
-  uint8_t keep[kChunk];
-  for (size_t start = 0; start < count; start += kChunk) {
-    const size_t n = count - start < kChunk ? count - start : kChunk;
-    dropout_keep_flags(keep, spec, start, n);
+  for_each_masked_chunk(count, spec, [&](size_t start, size_t n, const uint8_t* keep) {
     for (size_t i = 0; i < n; ++i) out[start + i] = keep[i] ? inp[start + i] * scale : T(0);
-  }
+  });
 }
 
 template <typename T>
@@ -61,15 +55,12 @@ void dropout_backward_ref(T* d_inp, const T* d_out, size_t count, const DropoutS
     return;
   }
   const T scale = keep_scale<T>(spec);
-  uint8_t keep[kChunk];
-  for (size_t start = 0; start < count; start += kChunk) {
-    const size_t n = count - start < kChunk ? count - start : kChunk;
-    dropout_keep_flags(keep, spec, start, n);
+  for_each_masked_chunk(count, spec, [&](size_t start, size_t n, const uint8_t* keep) {
     for (size_t i = 0; i < n; ++i) {
       const T grad = keep[i] ? d_out[start + i] * scale : T(0);
       d_inp[start + i] = add ? d_inp[start + i] + grad : grad;
     }
-  }
+  });
 }
 
 template <typename T>
@@ -80,13 +71,10 @@ void residual_dropout_forward_ref(T* out, const T* branch, const T* residual, si
     return;
   }
   const T scale = keep_scale<T>(spec);
-  uint8_t keep[kChunk];
-  for (size_t start = 0; start < count; start += kChunk) {
-    const size_t n = count - start < kChunk ? count - start : kChunk;
-    dropout_keep_flags(keep, spec, start, n);
+  for_each_masked_chunk(count, spec, [&](size_t start, size_t n, const uint8_t* keep) {
     for (size_t i = 0; i < n; ++i)
       out[start + i] = residual[start + i] + (keep[i] ? branch[start + i] * scale : T(0));
-  }
+  });
 }
 
 #define BERT_INSTANTIATE_DROPOUT(T)                                                              \

@@ -1,12 +1,15 @@
-// CPU reference of bias + erf-GELU (kernels/gelu.h). Written in torch's order of operations
-// (x·0.5·(1 + erf(x·√½)); backward dy·(cdf + x·pdf)) so the double reference tracks the
-// float64 golden to rounding. std::erf/std::exp resolve to the T overloads: float math for
-// float, double for double.
+// CPU reference of bias + erf-GELU (kernels/gelu.h): GELU(x) = x·Φ(x), backward dy·(Φ(x) + x·φ(x)).
+// The double version follows torch's order of operations (x·0.5·(1 + erf(x·√½))) so it tracks
+// the float64 golden to rounding; the float version takes Φ and exp from kernels/cpu_math.h so
+// the loops vectorise. Rows run on the CPU pool; d_bias is a deterministic block sum.
 #include "kernels/gelu.h"
 
 #include <cmath>
 #include <cstddef>
 #include <vector>
+
+#include "kernels/cpu_math.h"
+#include "kernels/cpu_parallel.h"
 
 namespace bert {
 namespace {
@@ -14,41 +17,50 @@ namespace {
 constexpr double kSqrtHalf = 0.70710678118654752440;          // 1/√2
 constexpr double kInvSqrtTwoPi = 0.39894228040143267794;      // 1/√(2π)
 
+// Φ(x) = 0.5·(1 + erf(x/√2)).
+inline double normal_cdf(double x) { return 0.5 * (1.0 + std::erf(x * kSqrtHalf)); }
+inline float normal_cdf(float x) { return cpu_math::normal_cdf(x); }
+
+// φ(x) = exp(−x²/2)/√(2π).
+template <typename T>
+T normal_pdf(T x) {
+  return cpu_math::exp(T(-0.5) * x * x) * static_cast<T>(kInvSqrtTwoPi);
+}
+
 }  // namespace
 
 template <typename T>
 void bias_gelu_forward_ref(T* out, const T* pre, const T* bias, int rows, int width) {
   const size_t n = static_cast<size_t>(width);
-  const T alpha = static_cast<T>(kSqrtHalf);
-  for (int r = 0; r < rows; ++r) {
-    const T* p = pre + static_cast<size_t>(r) * n;
-    T* y = out + static_cast<size_t>(r) * n;
-    for (size_t c = 0; c < n; ++c) {
-      const T x = p[c] + bias[c];
-      y[c] = x * T(0.5) * (T(1) + std::erf(x * alpha));
+  cpu::parallel_for(static_cast<size_t>(rows), 16, [&](size_t first, size_t last) {
+    for (size_t r = first; r < last; ++r) {
+      const T* p = pre + r * n;
+      T* y = out + r * n;
+      for (size_t c = 0; c < n; ++c) {
+        const T x = p[c] + bias[c];
+        y[c] = x * normal_cdf(x);
+      }
     }
-  }
+  });
 }
 
 template <typename T>
 void bias_gelu_backward_ref(T* d_pre, T* d_bias, const T* d_out, const T* pre, const T* bias,
                             int rows, int width) {
   const size_t n = static_cast<size_t>(width);
-  const T alpha = static_cast<T>(kSqrtHalf);
-  const T beta = static_cast<T>(kInvSqrtTwoPi);
-  std::vector<double> bias_sum(n, 0.0);
-  for (int r = 0; r < rows; ++r) {
-    const T* p = pre + static_cast<size_t>(r) * n;
-    const T* dy = d_out + static_cast<size_t>(r) * n;
-    T* dx = d_pre + static_cast<size_t>(r) * n;
-    for (size_t c = 0; c < n; ++c) {
-      const T x = p[c] + bias[c];
-      const T cdf = T(0.5) * (T(1) + std::erf(x * alpha));
-      const T pdf = std::exp(T(-0.5) * x * x) * beta;
-      dx[c] = dy[c] * (cdf + x * pdf);
-      bias_sum[c] += dx[c];
+  std::vector<double> bias_sum;
+  cpu::column_sums(static_cast<size_t>(rows), n, &bias_sum, [&](size_t first, size_t last, double* partial) {
+    for (size_t r = first; r < last; ++r) {
+      const T* p = pre + r * n;
+      const T* dy = d_out + r * n;
+      T* dx = d_pre + r * n;
+      for (size_t c = 0; c < n; ++c) {
+        const T x = p[c] + bias[c];
+        dx[c] = dy[c] * (normal_cdf(x) + x * normal_pdf(x));
+        partial[c] += dx[c];
+      }
     }
-  }
+  });
   for (size_t c = 0; c < n; ++c) d_bias[c] += static_cast<T>(bias_sum[c]);
 }
 

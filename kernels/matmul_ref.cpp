@@ -8,6 +8,7 @@
 
 #include "engine/core/error.h"
 #include "kernels/blas_ref.h"
+#include "kernels/cpu_parallel.h"
 
 namespace bert {
 namespace {
@@ -28,8 +29,10 @@ void matmul_forward_ref(T* out, const T* inp, const T* weight, const T* bias, in
   if (rows == 0) return;
   const size_t width = static_cast<size_t>(out_features);
   if (bias) {
-    for (int r = 0; r < rows; ++r)
-      for (size_t c = 0; c < width; ++c) out[static_cast<size_t>(r) * width + c] = bias[c];
+    cpu::parallel_for(static_cast<size_t>(rows), 64, [&](size_t first, size_t last) {
+      for (size_t r = first; r < last; ++r)
+        for (size_t c = 0; c < width; ++c) out[r * width + c] = bias[c];
+    });
   }
   blas::gemm(false, true, rows, out_features, in_features, T(1), inp, in_features, weight,
              in_features, bias ? T(1) : T(0), out, out_features);
@@ -50,9 +53,11 @@ void matmul_backward_ref(T* d_inp, T* d_weight, T* d_bias, const T* d_out, const
              in_features, T(1), d_weight, in_features);
   if (d_bias) {
     const size_t width = static_cast<size_t>(out_features);
-    std::vector<double> sum(width, 0.0);
-    for (int r = 0; r < rows; ++r)
-      for (size_t c = 0; c < width; ++c) sum[c] += d_out[static_cast<size_t>(r) * width + c];
+    std::vector<double> sum;
+    cpu::column_sums(static_cast<size_t>(rows), width, &sum, [&](size_t first, size_t last, double* partial) {
+      for (size_t r = first; r < last; ++r)
+        for (size_t c = 0; c < width; ++c) partial[c] += d_out[r * width + c];
+    });
     for (size_t c = 0; c < width; ++c) d_bias[c] += static_cast<T>(sum[c]);
   }
 }

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Configure, build (CUDA too when nvcc is on PATH) and run the whole CPU test suite.
-# GPU tests run where a GPU exists and are reported as skipped elsewhere.
+# Installs what is missing (tools/install_deps.sh: as root through apt-get, otherwise it prints
+# the command to run), configures, builds (CUDA too when nvcc is on PATH) and runs the whole CPU
+# test suite. GPU tests run where a GPU exists and are reported as skipped elsewhere; so are
+# the checks that need Python packages (kfp, tensorboard) unless PYTHON3 names a Python that
+# has them (.ci/run makes one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash tools/install_deps.sh
 build_dir=${BUILD_DIR:-build}
 generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
-cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release
+python=()
+if [ -n "${PYTHON3:-}" ]; then python=(-DPython3_EXECUTABLE="$PYTHON3"); fi
+cmake -S . -B "$build_dir" "${generator[@]}" "${python[@]}" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build_dir" -j "${JOBS:-$(nproc)}"
 ctest --test-dir "$build_dir" --output-on-failure -j "${JOBS:-$(nproc)}"

@@ -6,8 +6,11 @@
 # exercises every stage (tokenizer, windows, training, checkpoint, span selection, EM/F1).
 # Takes a few minutes on 2 cores. Output: out/demo (model, predictions, logs), replaced by every
 # run (--overwrite_output_dir deletes only what train_squad wrote there).
+# On a fresh Debian/Ubuntu machine it first installs the packages the build needs
+# (tools/install_deps.sh: as root through apt-get, otherwise it prints the command to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash tools/install_deps.sh
 build_dir=${BUILD_DIR:-build}
 generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi

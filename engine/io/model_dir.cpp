@@ -2,8 +2,10 @@
 #include "engine/io/model_dir.h"
 
 #include <filesystem>
-
+#include <regex>
 #include <set>
+
+#include <simdjson.h>
 
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
@@ -166,8 +168,59 @@ void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config
                       "word embeddings");
 }
 
+namespace {
+
+// "bert-base-uncased", "google-bert/bert-base-uncased": what from_pretrained would fetch.
+bool looks_like_hub_id(const std::string& name) {
+  static const std::regex pattern(R"(^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$)");
+  return std::regex_match(name, pattern) && name.find("..") == std::string::npos;
+}
+
+}  // namespace
+
+LowerCaseChoice resolve_do_lower_case(const std::string& dir, bool flag_given, bool flag_value) {
+  const std::string path = join_path(dir, "tokenizer_config.json");
+  int from_file = -1;  // -1: no value in a file
+  if (path_exists(path)) {
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    const simdjson::padded_string text(read_file(path));
+    if (parser.parse(text).get(root) || !root.is_object())
+      throw_input_error(path, "", "not a JSON object");
+    simdjson::dom::element value;
+    if (root["do_lower_case"].get(value) == simdjson::SUCCESS) {
+      if (!value.is_bool()) throw_input_error(path, "do_lower_case", "expected true or false, found " + simdjson::minify(value));
+      from_file = value.get_bool().value() ? 1 : 0;
+    }
+  }
+  auto word = [](bool value) { return std::string(value ? "true" : "false"); };
+  LowerCaseChoice choice;
+  if (flag_given) {
+    choice.do_lower_case = flag_value;
+    choice.note = "do_lower_case " + word(flag_value) + " (--do_lower_case)";
+    if (from_file >= 0 && (from_file == 1) != flag_value)
+      choice.note += "; warning: " + path + " says do_lower_case " + word(from_file == 1) +
+                     ": the flag overrides it, so the text is tokenized unlike the model's pre-training";
+  } else if (from_file >= 0) {
+    choice.do_lower_case = from_file == 1;
+    choice.note = "do_lower_case " + word(choice.do_lower_case) + " from " + path;
+  } else {
+    choice.do_lower_case = true;
+    choice.note = "do_lower_case true: " + dir + " has no tokenizer_config.json with do_lower_case, and lower-casing "
+                  "is BertTokenizer's default (give --do_lower_case false for a cased model)";
+  }
+  return choice;
+}
+
 LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   const std::string config_path = join_path(dir, "config.json");
+  if (!path_exists(dir) && looks_like_hub_id(dir)) {
+    const std::string local = dir.substr(dir.find('/') == std::string::npos ? 0 : dir.find('/') + 1);
+    throw_input_error(dir, "", "model directory does not exist; this engine reads local directories only and "
+                               "downloads nothing: if '" + dir + "' is a Hugging Face Hub id, fetch it first with "
+                               "`huggingface-cli download " + dir + " config.json vocab.txt model.safetensors "
+                               "tokenizer_config.json --local-dir " + local + "` and pass --model_name_or_path " + local);
+  }
   if (!path_exists(dir)) throw_input_error(dir, "", "model directory does not exist");
   if (!path_exists(config_path)) throw_input_error(config_path, "", "missing (required)");
   const std::string vocab_path = find_vocab_file(dir);

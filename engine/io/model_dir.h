@@ -42,9 +42,20 @@ void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config
 // Loads <dir>: config.json (required), a vocabulary (required, find_vocab_file; a vocab.txt's
 // line count must equal vocab_size), model.safetensors (F32/F16/BF16/F64, converted to float32) when present,
 // otherwise every parameter is initialised from `seed` (see init_param). A directory with
-// only pytorch_model.bin or a sharded checkpoint is refused with a message saying so.
+// only pytorch_model.bin or a sharded checkpoint is refused with a message saying so; a
+// missing directory whose name looks like a Hub id (bert-base-uncased, org/name) gets the
+// command that downloads it.
 // Throws InputError naming the file and the tensor/field.
 LoadedModel load_model_dir(const std::string& dir, uint64_t seed);
+
+// Lower-casing as transformers decides it: --do_lower_case when given, else tokenizer_config.json's
+// "do_lower_case" when the directory has one, else true (BertTokenizer's default). `note` says
+// which and why (also when the flag overrides the file), for the log.
+struct LowerCaseChoice {
+  bool do_lower_case = true;
+  std::string note;
+};
+LowerCaseChoice resolve_do_lower_case(const std::string& dir, bool flag_given, bool flag_value);
 
 // Maps a checkpoint name to the canonical one: adds "bert." before embeddings./encoder./
 // pooler., and renames LayerNorm .gamma/.beta to .weight/.bias. Other names are unchanged.

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <cstring>
 
 #include "engine/core/error.h"
@@ -49,6 +50,15 @@ std::FILE* create_event_file(const std::string& log_dir, std::string& path) {
 }
 
 }  // namespace
+
+std::string default_logging_dir(const std::string& output_dir) {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  char stamp[64];
+  std::strftime(stamp, sizeof stamp, "%b%d_%H-%M-%S", &local);  // Python's "%b%d_%H-%M-%S", C locale
+  return join_path(join_path(output_dir, "runs"), std::string(stamp) + "_" + host_name());
+}
 
 double unix_time_now() {
   const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();

@@ -50,6 +50,10 @@ class TensorBoardWriter {
   std::FILE* file_ = nullptr;
 };
 
+// Hugging Face's default logging_dir: <output_dir>/runs/<Mon><DD>_<HH>-<MM>-<SS>_<hostname>
+// (TrainingArguments' default_logdir, local time), so each run gets its own TensorBoard run.
+std::string default_logging_dir(const std::string& output_dir);
+
 // ---- encoding, exposed so tests can check exact bytes --------------------------------
 // Seconds since the Unix epoch, with sub-second precision.
 double unix_time_now();

@@ -103,8 +103,8 @@ void check_same_run(const std::string& parallel, const std::string& single, doub
   CHECK(max_parameter_difference(parallel, single) <= param_tol);
   if (fs::exists(single + "/checkpoint-4"))
     CHECK(max_parameter_difference(parallel + "/checkpoint-4", single + "/checkpoint-4") <= param_tol);
-  CHECK(std::fabs(eval_number(parallel, "f1") - eval_number(single, "f1")) <= 1e-6);
-  CHECK(std::fabs(eval_number(parallel, "exact_match") - eval_number(single, "exact_match")) <= 1e-6);
+  CHECK(std::fabs(eval_number(parallel, "eval_f1") - eval_number(single, "eval_f1")) <= 1e-6);
+  CHECK(std::fabs(eval_number(parallel, "eval_exact_match") - eval_number(single, "eval_exact_match")) <= 1e-6);
 }
 
 CommandResult run(const std::string& command) {

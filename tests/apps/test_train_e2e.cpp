@@ -87,13 +87,28 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
   CHECK(losses.back() < 0.4 * losses.front());
   CHECK(path_exists(out + "/checkpoint-60/model.safetensors"));
   CHECK(path_exists(out + "/model.safetensors"));
-  // The same 12 logging points as JSON Lines and as TensorBoard scalars.
-  CHECK(read_lines(out + "/trainer_log.jsonl").size() == 12);
-  size_t loss_events = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(out + "/runs"))
-    for (const ScalarEvent& event : read_tensorboard_scalars(entry.path().string()))
-      loss_events += event.tag == "train/loss";
+  // The same 12 logging points as JSON Lines (+ the run's summary line) and as TensorBoard
+  // scalars, in this run's own runs/<date>_<host> directory.
+  CHECK(read_lines(out + "/trainer_log.jsonl").size() == 13);
+  size_t loss_events = 0, run_dirs = 0;
+  for (const auto& run : std::filesystem::directory_iterator(out + "/runs")) {
+    ++run_dirs;
+    CHECK(std::regex_match(run.path().filename().string(), std::regex(R"([A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}_.+)")));
+    for (const auto& entry : std::filesystem::directory_iterator(run.path()))
+      for (const ScalarEvent& event : read_tensorboard_scalars(entry.path().string()))
+        loss_events += event.tag == "train/loss";
+  }
+  CHECK(run_dirs == 1);
   CHECK(loss_events == 12);
+  // Hugging Face's files: the mean loss of the run, the whole log history, the arguments.
+  const std::string train_results = read_file(out + "/train_results.json");
+  CHECK(json_number(train_results, "train_loss") < losses.front());
+  CHECK(json_number(train_results, "train_loss") > losses.back());
+  CHECK(json_number(train_results, "train_samples") > 0);
+  CHECK(json_number(read_file(out + "/trainer_state.json"), "global_step") == 120);
+  CHECK(read_file(out + "/trainer_state.json").find("\"log_history\": [") != std::string::npos);
+  CHECK(read_file(out + "/all_results.json").find("\"train_runtime\"") != std::string::npos);
+  CHECK(read_file(out + "/training_args.json").find("\"learning_rate\": 0.002,") != std::string::npos);
 
   const CommandResult scored = run_command(std::string(EVAL_SQUAD_BIN) + " --device cpu --model_name_or_path " + out +
                                            " --validation_file " + data + " --output_dir " + out + "/eval");
@@ -103,8 +118,10 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
   INFO("untrained F1 " << untrained_f1 << ", trained EM " << em << " F1 " << f1);
   CHECK(untrained_f1 < 15);
   CHECK(f1 > untrained_f1 + 40);
-  CHECK(path_exists(out + "/eval/predictions.json"));
-  CHECK(path_exists(out + "/eval/nbest_predictions.json"));
+  CHECK(path_exists(out + "/eval/eval_predictions.json"));
+  CHECK(path_exists(out + "/eval/eval_nbest_predictions.json"));
+  CHECK(json_number(read_file(out + "/eval/eval_results.json"), "eval_f1") == f1);
+  CHECK(read_file(out + "/eval/eval_results.json").find("\"epoch\"") == std::string::npos);  // no training here
   std::filesystem::remove_all(root);
 }
 

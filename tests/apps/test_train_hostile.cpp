@@ -105,7 +105,10 @@ TEST_CASE("every bad flag value exits 2 before any work", "[app][hostile]") {
       "--weight_decay -10", "--learning_rate -1", "--warmup_steps -1", "--num_train_epochs 1e30",
       "--n_best_size 0", "--max_answer_length 0", "--device gpu", "--max_seq_length 3", "--doc_stride -1",
       "--per_device_train_batch_size 2000000000", "--per_device_eval_batch_size 2000000000",
-      "--max_train_samples 0", "--train_cache_file="};
+      "--max_train_samples 0", "--train_cache_file=", "--warmup_ratio 1.5", "--warmup_ratio nan",
+      "--report_to none,tensorboard", "--lr_scheduler_type cosine_typo",
+      "--eval_strategy sometimes", "--save_strategy sometimes", "--gradient_accumulation_steps 0",
+      "--logging_steps 0", "--per_device_train_batch_size 0"};
   for (const std::string& flags : cases) {
     DYNAMIC_SECTION(flags) {
       fs::remove_all(out);
@@ -285,7 +288,8 @@ TEST_CASE("output_dir: never the model, locked while in use, not empty only with
     REQUIRE(again.status == 0);
     CHECK(read_file(out + "/model.safetensors") != old_model);
     CHECK_FALSE(fs::exists(out + "/eval_results.json"));
-    CHECK_FALSE(fs::exists(out + "/predictions.json"));
+    CHECK_FALSE(fs::exists(out + "/eval_predictions.json"));
+    CHECK_FALSE(fs::exists(out + "/all_results.json"));
     CHECK(read_file(out + "/checkpoint-0042/data.txt") == "mine");
     CHECK(read_file(out + "/notes.txt") == "mine too");
     CHECK_THAT(again.output, Catch::Contains("kept 2 entries"));

@@ -50,7 +50,7 @@ TEST_CASE("a SentencePiece model directory trains, saves and evaluates", "[app][
       " --output_dir " + out);
   INFO(trained.output);
   REQUIRE(trained.status == 0);
-  CHECK(read_lines(out + "/trainer_log.jsonl").size() == 7);  // 6 steps + the evaluation
+  CHECK(read_lines(out + "/trainer_log.jsonl").size() == 8);  // 6 steps, the run's summary, the evaluation
   CHECK(read_file(out + "/spiece.model") == read_file(model + "/spiece.model"));
   CHECK(read_file(out + "/checkpoint-3/spiece.model") == read_file(model + "/spiece.model"));
   CHECK_FALSE(fs::exists(out + "/vocab.txt"));
@@ -62,7 +62,7 @@ TEST_CASE("a SentencePiece model directory trains, saves and evaluates", "[app][
                         root + "/eval");
   INFO(evaluated.output);
   REQUIRE(evaluated.status == 0);
-  const std::regex f1("\"f1\": ([0-9.eE+-]+)");
+  const std::regex f1("\"eval_f1\": ([0-9.eE+-]+)");
   std::smatch a, b;
   const std::string train_results = read_file(out + "/eval_results.json"), eval_results = read_file(root + "/eval/eval_results.json");
   REQUIRE(std::regex_search(train_results, a, f1));

@@ -207,8 +207,28 @@ void check_equivalence(const Scenario& scenario, bool double_precision, double l
   const double loss_ratio =
       worst_ratio(parallel.step_losses, reference.step_losses, loss_tolerance, loss_tolerance);
   const double norm_ratio = worst_ratio(parallel.grad_norms, reference.grad_norms, loss_tolerance, loss_tolerance);
-  const double param_ratio =
-      worst_ratio(parallel.parameters, reference.parameters, parameter_tolerance, parameter_tolerance);
+  // Parameters whose exact gradient is zero (qa_outputs.bias and the attention key biases: the
+  // span softmax and the attention softmax are shift-invariant) get only rounding noise, which
+  // AdamW scales up to as much as lr per step in float: they are held to that bound apart.
+  std::vector<double> noise_parallel, noise_reference, rest_parallel, rest_reference;
+  {
+    const BertConfig config = tiny_config(0.1f);
+    const ParamLayout layout(config);
+    for (const ParamSlot& slot : layout.slots()) {
+      const bool zero_gradient = slot.name == "qa_outputs.bias" ||
+                                 slot.name.find("attention.self.key.bias") != std::string::npos;
+      auto& to_parallel = zero_gradient ? noise_parallel : rest_parallel;
+      auto& to_reference = zero_gradient ? noise_reference : rest_reference;
+      to_parallel.insert(to_parallel.end(), parallel.parameters.begin() + slot.offset,
+                         parallel.parameters.begin() + slot.offset + slot.numel);
+      to_reference.insert(to_reference.end(), reference.parameters.begin() + slot.offset,
+                          reference.parameters.begin() + slot.offset + slot.numel);
+    }
+  }
+  const double noise_bound = double_precision ? parameter_tolerance
+                                              : train_config(scenario, 1).optimizer.learning_rate * scenario.steps;
+  const double param_ratio = std::max(worst_ratio(rest_parallel, rest_reference, parameter_tolerance, parameter_tolerance),
+                                      worst_ratio(noise_parallel, noise_reference, noise_bound, 0));
   std::printf("[%s] max |Δ| step losses %.3g, gradient norms %.3g, parameters %.3g (%zu steps, %zu parameters)\n",
               double_precision ? "double" : "float",
               worst_ratio(parallel.step_losses, reference.step_losses, 1, 0),
@@ -246,7 +266,8 @@ TEST_CASE("data-parallel training equals the single-process trainer (double)", "
 
 // In float the summation order differs (rank partial sums, then MPI's sum) and AdamW divides
 // by √v, so gradient elements that are mostly rounding noise move their parameter by up to
-// ~lr·1e-2: measured ≤ 8.9e-6 here, hence 3e-5 for parameters; the losses agree to 1e-6.
+// ~lr·1e-2: measured ≤ 8.9e-6 here, hence 3e-5 for parameters (the zero-gradient ones apart,
+// see check_equivalence); the losses agree to 1e-6.
 TEST_CASE("data-parallel training equals the single-process trainer (float)", "[comm][mpi]") {
   SECTION("ragged final batch, a rank with no window") { check_equivalence(kRaggedScenario, false, 1e-6, 3e-5); }
   SECTION("gradient accumulation across epochs") { check_equivalence(kAccumulationScenario, false, 1e-6, 3e-5); }

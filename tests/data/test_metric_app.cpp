@@ -173,8 +173,11 @@ TEST_CASE("FlagParser parses --name value, --name=value and bools", "[flags]") {
     CHECK_THROWS_AS(parser.parse({"--nope", "1"}), FlagError);
     CHECK_THROWS_AS(parser.parse({"positional"}), FlagError);
   }
-  SECTION("a flag given twice") {
-    CHECK_THROWS_AS(parser.parse({"--count=1", "--count=2"}), FlagError);
+  SECTION("a flag given twice takes the last value (argparse's rule)") {
+    REQUIRE(parser.parse({"--count=1", "--count", "2"}));
+    CHECK(count == 2);
+    REQUIRE(parser.notes().size() == 1);
+    CHECK(parser.notes()[0] == "--count given 2 times: using the last, 2 (overridden: 1)");
   }
 }
 

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 
 #include "engine/bert_qa_model.h"
 #include "engine/core/file_io.h"
@@ -36,6 +37,19 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
   const std::vector<double>& norms = golden.tensors.at("out.grad_norm_steps");
   REQUIRE(static_cast<int>(losses.size()) == golden.steps);
 
+  // A tensor whose exact gradient is zero (qa_outputs.bias, the key bias: softmax and span loss
+  // are shift-invariant) gets the rounding noise of its sum in float: the d_logits of a column
+  // sum to 0 with magnitudes summing to at most 1, so the noise is bounded by FLT_EPSILON.
+  auto gradient_tolerance_for = [&](const std::string& name) {
+    Tolerance tolerance = gradients;
+    if (double_precision) return tolerance;
+    double grad_max = 0;
+    for (double g : golden.tensors.at("grad." + name)) grad_max = std::max(grad_max, std::fabs(g));
+    if (grad_max <= 1e-12 * golden.tensors.at("out.grad_norm_steps")[0])
+      tolerance.atol_floor = std::max(tolerance.atol_floor, double(std::numeric_limits<float>::epsilon()));
+    return tolerance;
+  };
+
   PassContext context;  // dropout off: the golden was made with dropout 0
   for (int step = 0; step < golden.steps; ++step) {
     model.zero_gradients();
@@ -49,7 +63,7 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
       for (const auto& [name, values] : grads) {
         const auto found = golden.tensors.find("grad." + name);
         REQUIRE(found != golden.tensors.end());
-        REQUIRE_CLOSE("grad." + name, compare_scaled(values, found->second, gradients));
+        REQUIRE_CLOSE("grad." + name, compare_scaled(values, found->second, gradient_tolerance_for(name)));
       }
     }
     const UpdateStats stats = optimizer.step(golden.optimizer.learning_rate);

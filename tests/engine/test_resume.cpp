@@ -247,6 +247,9 @@ TEST_CASE("a checkpoint of another run is refused, naming the field", "[resume]"
   other = config;
   other.batch_size = 3;
   CHECK_THROWS_AS(resume_with(other, windows), InputError);
+  other = config;
+  other.group_by_length = true;
+  CHECK_THROWS_WITH(resume_with(other, windows), Catch::Contains("group_by_length"));
   // Another model shape: the training tensors do not fit.
   BertConfig wider = test::resume_config();
   wider.intermediate_size = 16;

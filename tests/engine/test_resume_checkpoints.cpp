@@ -81,7 +81,11 @@ TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") 
   CHECK(r.gradient_accumulation_steps == s.gradient_accumulation_steps);
   CHECK(r.num_windows == s.num_windows);
   CHECK(r.data_fingerprint == s.data_fingerprint);
+  CHECK(r.group_by_length == s.group_by_length);
   CHECK(trainer_state_to_json(r) == json);
+  TrainerState grouped = s;
+  grouped.group_by_length = true;
+  CHECK(parse_trainer_state(trainer_state_to_json(grouped), "t.json").group_by_length);
 
   auto replaced = [&](const std::string& from, const std::string& to) {
     std::string text = json;
@@ -94,13 +98,17 @@ TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") 
                     Catch::Contains("micro_step"));
   CHECK_THROWS_WITH(parse_trainer_state(replaced("\"global_step\": 17", "\"global_step\": 1000"), "t.json"),
                     Catch::Contains("global_step") && Catch::Contains("total_steps"));
-  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"version\": 1", "\"version\": 2"), "t.json"),
+  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"version\": 2", "\"version\": 3"), "t.json"),
                     Catch::Contains("version"));
   CHECK_THROWS_WITH(parse_trainer_state(replaced("\"data_fingerprint\"", "\"fingerprint\""), "t.json"),
                     Catch::Contains("data_fingerprint") && Catch::Contains("missing"));
   CHECK_THROWS_WITH(parse_trainer_state(replaced("\"learning_rate\": 3", "\"learning_rate\": \"3\" ,\"x\": 3"), "t.json"),
                     Catch::Contains("learning_rate"));
   CHECK_THROWS_AS(parse_trainer_state("[]", "t.json"), InputError);
+  // Checkpoints from before group_by_length existed used the shuffled order.
+  CHECK_FALSE(parse_trainer_state(replaced(",\n  \"group_by_length\": false", ""), "t.json").group_by_length);
+  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"group_by_length\": false", "\"group_by_length\": 1"), "t.json"),
+                    Catch::Contains("group_by_length"));
 }
 
 TEST_CASE("windows_fingerprint sees every field that shapes training", "[resume]") {

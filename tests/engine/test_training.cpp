@@ -10,6 +10,7 @@
 #include "engine/io/param_specs.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"
+#include "kernels/cpu_parallel.h"
 #include "tests/engine/resume_test_util.h"
 #include "tests/test_support.h"
 
@@ -133,6 +134,58 @@ TEST_CASE("with dropout on, backward is the gradient of the same masked forward"
   }
 }
 
+// The float CPU backend's loss and gradients, then the parameters after one AdamW update, for
+// one step with dropout with the CPU pool at `threads` threads. Large enough that the GEMMs are
+// split over the threads.
+struct OneStep {
+  std::vector<double> loss_and_gradients, parameters;
+};
+
+OneStep one_step_with_threads(int threads) {
+  cpu::set_thread_count(threads);
+  BertConfig config = test::small_config(0.1f);
+  config.hidden_size = 64;
+  config.intermediate_size = 256;
+  config.max_position_embeddings = 128;
+  const PackedBatch batch = make_batch({70, 90, 33, 120, 64, 101, 77, 45}, 3);
+  auto backend = make_cpu_backend(false);
+  BertQaModel model(*backend, config, batch.tokens(), batch.batch());
+  model.set_parameters(init_bert_qa_params(config, 5));
+  OptimizerConfig optimizer_config;
+  optimizer_config.weight_decay = 0.01;
+  AdamWOptimizer optimizer(model, optimizer_config);
+  PassContext context;
+  context.training = true;
+  context.seed = 99;
+  model.load_batch(batch);
+  model.zero_gradients();
+  OneStep out;
+  out.loss_and_gradients = {model.forward(context, true)};
+  model.backward(context);
+  const std::vector<double> grads = flat(model.gradients());
+  out.loss_and_gradients.insert(out.loss_and_gradients.end(), grads.begin(), grads.end());
+  optimizer.step(1e-3);
+  out.parameters = flat(model.parameters_exact());
+  cpu::set_thread_count(0);
+  return out;
+}
+
+// Same thread count: the same bits (pieces may run on any thread). Other counts cut OpenBLAS's
+// products elsewhere, which changes rounding only. (Parameters are compared bit for bit only:
+// Adam turns the rounding noise of qa_outputs.bias's zero gradient into full-size steps.)
+TEST_CASE("the CPU backend is deterministic on its thread pool", "[engine]") {
+  const OneStep two = one_step_with_threads(2), again = one_step_with_threads(2);
+  REQUIRE(std::isfinite(two.loss_and_gradients[0]));
+  REQUIRE_CLOSE("loss and gradients, 2 threads twice",
+                test::compare_close(again.loss_and_gradients, two.loss_and_gradients, 0.0, 0.0));
+  REQUIRE_CLOSE("parameters, 2 threads twice", test::compare_close(again.parameters, two.parameters, 0.0, 0.0));
+  for (const int threads : {1, 3}) {
+    INFO(threads << " threads against 2");
+    REQUIRE_CLOSE("loss and gradients", test::compare_close(one_step_with_threads(threads).loss_and_gradients,
+                                                            two.loss_and_gradients, 1e-7, 1e-3));
+  }
+}
+
 TEST_CASE("linear warmup then linear decay, as get_linear_schedule_with_warmup", "[engine]") {
   CHECK(linear_schedule_lr(1.0, 0, 10, 110) == 0.0);
   CHECK(linear_schedule_lr(1.0, 5, 10, 110) == Approx(0.5));
@@ -149,6 +202,38 @@ TEST_CASE("linear warmup then linear decay, as get_linear_schedule_with_warmup",
   CHECK(warmup_steps_for(config, 12) == 2);
   config.max_steps = 5;
   CHECK(total_train_steps(config, 100) == 5);
+}
+
+TEST_CASE("length-grouped order: transformers' megabatches over the epoch's shuffle", "[engine]") {
+  std::vector<Window> windows(1000);
+  for (size_t i = 0; i < windows.size(); ++i) windows[i].input_ids.assign(1 + (i * 37) % 301, 5);
+  const size_t batch = 4;  // megabatches of min(50, 1000 / 16) · 4 = 200 windows
+  const std::vector<size_t> order = length_grouped_order(windows, batch, 42, 0);
+  REQUIRE(std::set<size_t>(order.begin(), order.end()).size() == windows.size());
+  CHECK(order == length_grouped_order(windows, batch, 42, 0));
+  CHECK(order != length_grouped_order(windows, batch, 42, 1));
+  CHECK(order == training_order(windows, batch, 42, 0, true));
+  CHECK(training_order(windows, batch, 42, 0, false) == epoch_order(windows.size(), 42, 0));
+  // Each megabatch holds the windows of the same slice of epoch_order, longest first (the very
+  // first window swapped in from the megabatch that held the longest).
+  const std::vector<size_t> shuffled = epoch_order(windows.size(), 42, 0);
+  int longest = 0;
+  for (const Window& w : windows) longest = std::max(longest, w.length());
+  CHECK(windows[order[0]].length() == longest);
+  size_t unsorted = 0;
+  for (size_t begin = 0; begin < order.size(); begin += 200) {
+    std::multiset<size_t> got(order.begin() + begin, order.begin() + begin + 200),
+        want(shuffled.begin() + begin, shuffled.begin() + begin + 200);
+    if (begin > 0) CHECK(got.size() == want.size());
+    for (size_t i = begin + 2; i < begin + 200; ++i) unsorted += windows[order[i]].length() > windows[order[i - 1]].length();
+  }
+  CHECK(unsorted == 0);
+  // Fewer than 4 batches of windows: one batch per megabatch (its first window may be the one
+  // swapped out for the longest).
+  const std::vector<Window> few(windows.begin(), windows.begin() + 12);
+  const std::vector<size_t> small = length_grouped_order(few, batch, 7, 0);
+  for (size_t begin = 4; begin < 12; begin += 4)
+    for (size_t i = begin + 2; i < begin + 4; ++i) CHECK(few[small[i]].length() <= few[small[i - 1]].length());
 }
 
 TEST_CASE("epoch order is a seeded permutation", "[engine]") {

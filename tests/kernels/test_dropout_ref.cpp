@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/dropout.h"
+#include "kernels/dropout_mask_ref.h"
 #include "kernels/dropout_rng.h"
 #include "tests/kernels/ops_ref_test_util.h"
 
@@ -44,6 +45,28 @@ TEST_CASE("dropout_keep: deterministic, rate 1-p, keyed by micro-step and site",
     CHECK(std::abs(static_cast<double>(same) / count - 0.58) < 0.01);
   REQUIRE(dropout_site(-1, DropoutKind::kEmbeddings) == 0);
   REQUIRE(dropout_site(0, DropoutKind::kEmbeddings) != dropout_site(-1, DropoutKind::kFfnOutput));
+}
+
+// dropout_keep_flags draws 8 Philox groups at a time: every start (aligned or not), length,
+// element offset and probability (a threshold on the 24 bits, edge values included) must give
+// exactly dropout_keep's bits.
+TEST_CASE("dropout_keep_flags equals dropout_keep element by element", "[kernels][dropout]") {
+  for (const float probability : {0.1f, 0.5f, 0.3333333f, 1e-7f, 0.9999999f, 1.0f}) {
+    DropoutSpec spec = make_spec(probability);
+    for (const uint64_t offset : {uint64_t(0), uint64_t(3), uint64_t(1) << 33}) {
+      spec.element_offset = offset;
+      for (const uint64_t first : {0, 1, 2, 5, 31, 32, 77}) {
+        for (const size_t count : {0, 1, 3, 4, 31, 32, 33, 100, 1000}) {
+          std::vector<uint8_t> keep(count, 7);
+          dropout_keep_flags(keep.data(), spec, first, count);
+          size_t mismatches = 0;
+          for (size_t i = 0; i < count; ++i) mismatches += keep[i] != (dropout_keep(spec, first + i) ? 1 : 0);
+          INFO("p " << probability << " offset " << offset << " first " << first << " count " << count);
+          REQUIRE(mismatches == 0);
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("dropout_ref: forward uses dropout_keep, backward the same mask", "[kernels][dropout]") {

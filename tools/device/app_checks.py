@@ -154,7 +154,7 @@ def main():
             steady = sorted(rates[1:]) or rates
             median = steady[len(steady) // 2] if steady else float("nan")
             with open(os.path.join(args.work, name, "train_results.json")) as f:
-                overall = json.load(f).get("train_windows_per_second", float("nan"))
+                overall = json.load(f).get("train_samples_per_second", float("nan"))  # windows/s
             print("SPEED: train_squad bert-base batch %d dropout %g: %.1f windows/s median over logging intervals, "
                   "%.1f over the run (%d steps, real dev windows)" % (batch, dropout, median, overall, args.speed_steps),
                   flush=True)

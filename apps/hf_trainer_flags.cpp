@@ -1,0 +1,142 @@
+#include "apps/hf_trainer_flags.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "apps/flags.h"
+#include "engine/optimizer.h"
+
+namespace bert {
+
+void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
+  p->add_bool("version_2_with_negative", &o->version_2_with_negative,
+              "SQuAD v2 with unanswerable questions: not implemented yet (refused); without it, v2 data is refused");
+  p->add_string("eval_strategy", &o->eval_strategy,
+                "evaluate during training: no, steps (every --eval_steps) or epoch (after each epoch); "
+                "implies --do_eval");
+  p->add_int64("eval_steps", &o->eval_steps, "with --eval_strategy steps: evaluate every N steps; <= 0: --logging_steps");
+  p->add_string("save_strategy", &o->save_strategy,
+                "when to save checkpoint-N: no, steps (every --save_steps) or epoch (after each epoch)");
+  p->add_string("lr_scheduler_type", &o->lr_scheduler_type,
+                "learning-rate schedule after warmup: linear, cosine, constant (ignores warmup) or "
+                "constant_with_warmup, as transformers' get_scheduler");
+  p->add_bool("bf16", &o->bf16,
+              "CUDA: bf16 activations and GEMM operands with fp32 master weights (the default); false "
+              "computes in fp32. The CPU backend computes in fp32 either way");
+  p->add_bool("fp16", &o->fp16, "fp16 mixed precision: not implemented (true is refused; use --bf16)");
+  p->add_bool("tf32", &o->tf32,
+              "accepted for compatibility; TF32 is never used: fp32 GEMMs stay full fp32 (the log says what "
+              "it means on the device)");
+  p->add_bool("overwrite_cache", &o->overwrite_cache,
+              "rebuild and rewrite --train_cache_file even when it matches the data and settings");
+  p->add_string("logging_dir", &o->logging_dir,
+                "TensorBoard event files go here (default: output_dir/runs/<date>_<host>, a new run each time)");
+  p->add_string("report_to", &o->report_to,
+                "where metrics go: all or tensorboard (TensorBoard event files), none; other integrations "
+                "(wandb, mlflow, ...) are not available here and the log says so. trainer_log.jsonl is always written");
+}
+
+void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, bool* do_eval,
+                              std::vector<std::string>* notes) {
+  o->precision = PrecisionFlags{parser.was_set("bf16"), o->bf16, o->fp16, parser.was_set("tf32"), o->tf32};
+  if (o->eval_strategy != "no" && !*do_eval) {
+    *do_eval = true;
+    notes->push_back("--eval_strategy " + o->eval_strategy + " implies --do_eval");
+  }
+}
+
+void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {
+  IntervalStrategy strategy;
+  if (!parse_interval_strategy(o.eval_strategy, &strategy))
+    throw FlagError("--eval_strategy: expected no, steps or epoch, got '" + o.eval_strategy + "'");
+  if (!parse_interval_strategy(o.save_strategy, &strategy))
+    throw FlagError("--save_strategy: expected no, steps or epoch, got '" + o.save_strategy + "'");
+  LrSchedule schedule;
+  if (!parse_lr_schedule(o.lr_scheduler_type, &schedule))
+    throw FlagError("--lr_scheduler_type: expected one of " + std::string(lr_schedule_names()) + ", got '" +
+                    o.lr_scheduler_type + "'");
+  if (o.fp16)
+    throw FlagError("--fp16: fp16 mixed precision is not implemented by this engine; use --bf16 (the default "
+                    "on CUDA) or --bf16 false for fp32 compute");
+  if (o.version_2_with_negative)
+    throw FlagError("--version_2_with_negative: SQuAD v2 (unanswerable questions) is not implemented yet; this "
+                    "engine trains and evaluates SQuAD v1.1 only");
+  if (o.eval_strategy != "no" && !do_train)
+    throw FlagError("--eval_strategy " + o.eval_strategy + " evaluates during training: it needs --do_train");
+  parse_report_to(o.report_to);
+}
+
+void apply_hf_trainer_flags(const HfTrainerOptions& o, TrainConfig* tc) {
+  parse_interval_strategy(o.save_strategy, &tc->save_strategy);  // names checked by check_hf_trainer_flags
+  parse_interval_strategy(o.eval_strategy, &tc->eval_strategy);
+  tc->eval_steps = o.eval_steps > 0 ? o.eval_steps : tc->logging_steps;
+  parse_lr_schedule(o.lr_scheduler_type, &tc->lr_schedule);
+}
+
+CudaBackendOptions cuda_options_for(const PrecisionFlags& flags, std::vector<std::string>* notes) {
+  if (flags.fp16) throw FlagError("--fp16: fp16 mixed precision is not implemented by this engine");
+  CudaBackendOptions options = cuda_backend_options_from_env();
+  if (flags.bf16_given) {
+    if (options.fp32_compute == flags.bf16 && std::getenv("BERT_CUDA_COMPUTE") != nullptr)
+      notes->push_back(std::string("--bf16 ") + (flags.bf16 ? "true" : "false") + " overrides BERT_CUDA_COMPUTE=" +
+                       std::getenv("BERT_CUDA_COMPUTE"));
+    options.fp32_compute = !flags.bf16;
+  }
+  return options;
+}
+
+std::vector<std::string> precision_notes(const std::string& backend_name, const PrecisionFlags& flags) {
+  std::vector<std::string> notes;
+  if (backend_name == "cpu" || backend_name == "cpu-double") {
+    notes.push_back(std::string("the CPU backend computes in ") + (backend_name == "cpu" ? "fp32" : "fp64") +
+                    " (activations, GEMMs, weights and Adam moments)" +
+                    (flags.bf16_given || flags.tf32_given ? "; --bf16 and --tf32 apply to CUDA only and change "
+                                                            "nothing here"
+                                                          : ""));
+    return notes;
+  }
+  const bool fp32 = backend_name == "cuda-fp32";
+  if (fp32) {
+    notes.push_back(std::string("CUDA: fp32 compute (") +
+                    (flags.bf16_given ? "--bf16 false" : "BERT_CUDA_COMPUTE=fp32") +
+                    "): fp32 activations and GEMMs, fp32 master weights and Adam moments");
+    if (flags.tf32_given)
+      notes.push_back(flags.tf32 ? "--tf32 true is not implemented: the fp32 GEMMs stay full fp32 (cuBLAS "
+                                   "CUBLAS_COMPUTE_32F without TF32), exact but slower than TF32"
+                                 : "--tf32 false: the fp32 GEMMs run in full fp32 (no TF32), as always here");
+  } else {
+    notes.push_back(std::string("CUDA: bf16 compute (") + (flags.bf16_given ? "--bf16" : "the default") +
+                    "): bf16 activations and GEMM operands with fp32 accumulation, fp32 LayerNorm/softmax "
+                    "statistics, loss, master weights and Adam moments");
+    if (flags.tf32_given)
+      notes.push_back(std::string("--tf32 ") + (flags.tf32 ? "true" : "false") +
+                      " changes nothing under bf16 compute: TF32 concerns fp32 GEMMs, and these are bf16");
+  }
+  return notes;
+}
+
+ReportTo parse_report_to(const std::string& value) {
+  std::string spaced = value;
+  for (char& c : spaced)
+    if (c == ',') c = ' ';
+  std::istringstream words(spaced);
+  std::vector<std::string> names;
+  for (std::string name; words >> name;) names.push_back(name);
+  if (names.empty()) throw FlagError("--report_to: expected all, none, tensorboard or a list of integrations");
+  ReportTo out;
+  out.tensorboard = false;
+  for (const std::string& name : names) {
+    if (name == "none") {
+      if (names.size() > 1) throw FlagError("--report_to: 'none' cannot be combined with other integrations");
+    } else if (name == "all" || name == "tensorboard") {
+      out.tensorboard = true;
+    } else {
+      out.notes.push_back("--report_to " + name + ": this engine has no " + name +
+                          " integration; nothing is reported to it (TensorBoard files and trainer_log.jsonl "
+                          "are what it writes)");
+    }
+  }
+  return out;
+}
+
+}  // namespace bert

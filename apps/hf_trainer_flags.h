@@ -1,0 +1,65 @@
+// Hugging Face TrainingArguments / run_qa.py flags that train_squad takes beside its own
+// (registered, checked and applied here), with the line the log prints for each, so that a flag
+// accepted for compatibility never passes silently:
+//   --eval_strategy / --eval_steps, --save_strategy, --lr_scheduler_type   the trainer's
+//                              IntervalStrategy and schedule (engine/trainer.h, engine/optimizer.h);
+//   --overwrite_cache, --logging_dir, --version_2_with_negative (refused: not implemented);
+//   --bf16 / --fp16 / --tf32   precision of the backend (CUDA: bf16 compute by default, fp32 with
+//                              --bf16 false or BERT_CUDA_COMPUTE=fp32; fp16 is refused; TF32 is
+//                              never used; the CPU backend always computes in fp32);
+//   --report_to                where metrics go: "all" / "tensorboard" (TensorBoard event files),
+//                              "none"; other integrations (wandb, mlflow, ...) are not available
+//                              here and the log says so.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "apps/flags.h"
+#include "engine/backend_registry.h"
+#include "engine/trainer.h"
+
+namespace bert {
+
+struct PrecisionFlags {
+  bool bf16_given = false, bf16 = true;
+  bool fp16 = false;
+  bool tf32_given = false, tf32 = false;
+};
+
+struct HfTrainerOptions {
+  std::string eval_strategy = "no", save_strategy = "steps", lr_scheduler_type = "linear";
+  std::string logging_dir, report_to = "all";
+  int64_t eval_steps = -1;  // <= 0: logging_steps, as Hugging Face
+  bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
+  PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
+};
+
+void register_hf_trainer_flags(FlagParser* parser, HfTrainerOptions* options);
+// After parsing: the precision flags as given, and --eval_strategy steps|epoch implying
+// --do_eval (as TrainingArguments.__post_init__ does; a note says so).
+void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* options, bool* do_eval,
+                              std::vector<std::string>* notes);
+// FlagError (exit 2) for unknown strategy / schedule / report_to names, --fp16,
+// --version_2_with_negative, and --eval_strategy without --do_train.
+void check_hf_trainer_flags(const HfTrainerOptions& options, bool do_train);
+// Strategies, eval_steps and schedule into the trainer's configuration (after logging_steps).
+void apply_hf_trainer_flags(const HfTrainerOptions& options, TrainConfig* config);
+
+// CUDA options from BERT_CUDA_COMPUTE, then --bf16 when given (it wins; *notes says so when
+// they disagree). Throws FlagError for --fp16 true (not implemented).
+CudaBackendOptions cuda_options_for(const PrecisionFlags& flags, std::vector<std::string>* notes);
+
+// What the backend (Backend::name(): cpu, cpu-double, cuda, cuda-fp32) computes in, and what
+// --bf16 / --tf32 do or do not do on it: one or two lines for the log.
+std::vector<std::string> precision_notes(const std::string& backend_name, const PrecisionFlags& flags);
+
+struct ReportTo {
+  bool tensorboard = true;
+  std::vector<std::string> notes;  // integrations asked for that are not available here
+};
+// Comma- or space-separated names as --report_to takes them ("all", "none", "tensorboard",
+// "wandb", ...). Throws FlagError for an empty list or "none" mixed with other names.
+ReportTo parse_report_to(const std::string& value);
+
+}  // namespace bert

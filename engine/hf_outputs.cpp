@@ -1,0 +1,133 @@
+#include "engine/hf_outputs.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "data/predictions_io.h"
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "engine/core/json_text.h"
+
+namespace bert {
+namespace {
+
+// A flat JSON object as (key, minified value) pairs; false when the text is not one.
+bool read_flat_object(const std::string& text, MetricsDict* out) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(simdjson::padded_string(text)).get(root)) return false;
+  simdjson::dom::object object;
+  if (root.get_object().get(object)) return false;
+  for (const simdjson::dom::key_value_pair field : object) {
+    if (field.value.type() == simdjson::dom::element_type::DOUBLE)
+      (*out)[std::string(field.key)] = metric_float(field.value.get_double().value());
+    else
+      (*out)[std::string(field.key)] = simdjson::minify(field.value);
+  }
+  return true;
+}
+
+std::string indent_dict(const MetricsDict& dict, const std::string& pad, const std::string& close_pad) {
+  if (dict.empty()) return "{}";
+  std::string out = "{\n";
+  size_t i = 0;
+  for (const auto& [key, token] : dict)
+    out += pad + json_quote(key) + ": " + token + (++i < dict.size() ? ",\n" : "\n");
+  return out + close_pad + "}";
+}
+
+double round_to(double value, double scale) { return std::round(value * scale) / scale; }
+
+}  // namespace
+
+// A bare NaN or Infinity (what Python's json.dumps writes) is not JSON: such a value is null.
+std::string metric_float(double value) { return std::isfinite(value) ? format_python_float(value) : "null"; }
+std::string metric_int(int64_t value) { return std::to_string(value); }
+
+std::string metrics_dict_json(const MetricsDict& metrics) { return indent_dict(metrics, "    ", "") + "\n"; }
+
+void save_metrics(const std::string& output_dir, const std::string& split, const MetricsDict& metrics) {
+  make_directories(output_dir);
+  write_file_atomic(join_path(output_dir, split + "_results.json"), metrics_dict_json(metrics));
+  const std::string all_path = join_path(output_dir, "all_results.json");
+  MetricsDict all;
+  if (path_exists(all_path) && !read_flat_object(read_file(all_path), &all)) {
+    std::fprintf(stderr, "[output] %s is not a JSON object: replaced\n", all_path.c_str());
+    all.clear();
+  }
+  for (const auto& [key, token] : metrics) all[key] = token;
+  write_file_atomic(all_path, metrics_dict_json(all));
+}
+
+MetricsDict train_metrics(const TrainSummary& summary, double epoch, size_t windows) {
+  const double seconds = std::max(1e-9, summary.seconds);
+  MetricsDict m;
+  m["epoch"] = metric_float(epoch);
+  m["train_loss"] = metric_float(summary.mean_loss);
+  m["train_runtime"] = metric_float(round_to(summary.seconds, 1e4));
+  m["train_samples"] = metric_int(static_cast<int64_t>(windows));
+  m["train_samples_per_second"] = metric_float(round_to(summary.windows_per_second, 1e3));
+  m["train_steps_per_second"] = metric_float(round_to(double(summary.steps - summary.first_step) / seconds, 1e3));
+  m["train_skipped_updates"] = metric_int(summary.skipped_updates);
+  return m;
+}
+
+MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch) {
+  const double seconds = std::max(1e-9, outcome.seconds);
+  const size_t batches = (windows + size_t(std::max(1, batch_size)) - 1) / size_t(std::max(1, batch_size));
+  // Trainer's speed_metrics rounds the runtime to 4 digits and the rates to 3.
+  MetricsDict m;
+  m["eval_exact_match"] = metric_float(outcome.scores.exact_match);
+  m["eval_f1"] = metric_float(outcome.scores.f1);
+  m["eval_runtime"] = metric_float(round_to(outcome.seconds, 1e4));
+  m["eval_samples"] = metric_int(static_cast<int64_t>(windows));
+  m["eval_samples_per_second"] = metric_float(round_to(double(windows) / seconds, 1e3));
+  m["eval_steps_per_second"] = metric_float(round_to(double(batches) / seconds, 1e3));
+  if (epoch >= 0) m["epoch"] = metric_float(epoch);
+  return m;
+}
+
+std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& metrics_log_path) {
+  std::vector<MetricsDict> history;
+  if (path_exists(metrics_log_path)) {
+    for (const std::string& line : read_lines(metrics_log_path)) {
+      if (line.empty()) continue;
+      MetricsDict entry;
+      if (!read_flat_object(line, &entry))
+        throw_input_error(metrics_log_path, "", "a line is not a JSON object: " + line.substr(0, 80));
+      history.push_back(std::move(entry));
+    }
+  }
+  std::string log_history = "[]";
+  if (!history.empty()) {
+    log_history = "[\n";
+    for (size_t i = 0; i < history.size(); ++i)
+      log_history += "    " + indent_dict(history[i], "      ", "    ") + (i + 1 < history.size() ? ",\n" : "\n");
+    log_history += "  ]";
+  }
+  MetricsDict top;
+  top["best_metric"] = "null";
+  top["best_model_checkpoint"] = "null";
+  top["epoch"] = metric_float(s.epoch);
+  top["eval_steps"] = metric_int(s.eval_steps);
+  top["global_step"] = metric_int(s.global_step);
+  top["is_hyper_param_search"] = "false";
+  top["is_local_process_zero"] = "true";
+  top["is_world_process_zero"] = "true";
+  top["log_history"] = log_history;
+  top["logging_steps"] = metric_int(s.logging_steps);
+  top["max_steps"] = metric_int(s.max_steps);
+  top["num_train_epochs"] = metric_int(s.num_train_epochs);
+  top["save_steps"] = metric_int(s.save_steps);
+  top["train_batch_size"] = metric_int(s.train_batch_size);
+  top["trial_name"] = "null";
+  top["trial_params"] = "null";
+  return indent_dict(top, "  ", "") + "\n";
+}
+
+}  // namespace bert

@@ -1,0 +1,58 @@
+// The files Hugging Face's Trainer and run_qa.py leave in output_dir, with their names, keys and
+// layout, so tools written for them read ours:
+//   <split>_results.json  Trainer.save_metrics(split, metrics): json.dumps(indent=4, sort_keys=True)
+//                         of a flat dict ("train": epoch, train_loss (the mean over the run),
+//                         train_runtime, train_samples, train_samples_per_second,
+//                         train_steps_per_second; "eval": epoch, eval_exact_match, eval_f1,
+//                         eval_runtime, eval_samples (windows, as run_qa counts features),
+//                         eval_samples_per_second, eval_steps_per_second);
+//   all_results.json      the same dicts merged into what the file already holds (save_metrics'
+//                         combined=True);
+//   trainer_state.json    Trainer.save_state(): json.dumps(indent=2, sort_keys=True) of the run's
+//                         counters and its log_history (every logged dict with its "step"),
+//                         built from output_dir/trainer_log.jsonl.
+// Numbers are written as Python's json writes them (repr of floats, plain integers).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "engine/evaluator.h"
+#include "engine/trainer.h"
+
+namespace bert {
+
+// A metrics dict: key -> JSON token, sorted by key as sort_keys=True writes it.
+using MetricsDict = std::map<std::string, std::string>;
+std::string metric_float(double value);   // Python's repr(float); null when not finite (not JSON otherwise)
+std::string metric_int(int64_t value);
+
+// json.dumps(metrics, indent=4, sort_keys=True) + "\n".
+std::string metrics_dict_json(const MetricsDict& metrics);
+// Writes output_dir/<split>_results.json and merges the dict into output_dir/all_results.json
+// (an unreadable all_results.json is replaced, with a note on stderr).
+void save_metrics(const std::string& output_dir, const std::string& split, const MetricsDict& metrics);
+
+// run_qa's evaluation metrics: eval_exact_match, eval_f1, eval_runtime, eval_samples (windows),
+// eval_samples_per_second, eval_steps_per_second (batches of batch_size), and epoch when >= 0.
+MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch);
+
+// run_qa's training metrics: epoch, train_loss (the run's mean), train_runtime, train_samples
+// (windows), train_samples_per_second, train_steps_per_second (Trainer's speed_metrics rounding),
+// and train_skipped_updates (this engine's count of steps skipped for a non-finite loss).
+MetricsDict train_metrics(const TrainSummary& summary, double epoch, size_t windows);
+
+// The counters of Hugging Face's TrainerState that this engine knows.
+struct HfTrainerState {
+  int64_t global_step = 0, max_steps = 0;
+  double epoch = 0;
+  int64_t num_train_epochs = 0;  // ceil(max_steps / steps per epoch), as Trainer stores it
+  int64_t logging_steps = 0, eval_steps = 0, save_steps = 0;
+  int64_t train_batch_size = 0;  // per device
+};
+// trainer_state.json text; log_history from the JSON Lines file at metrics_log_path (each line
+// one dict, keys sorted); a missing file gives an empty history.
+std::string hf_trainer_state_json(const HfTrainerState& state, const std::string& metrics_log_path);
+
+}  // namespace bert

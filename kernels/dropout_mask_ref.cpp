@@ -1,0 +1,71 @@
+// dropout_keep_flags (kernels/dropout_mask_ref.h): Philox4x32-10 for 8 consecutive groups of 4
+// elements at a time, written lane by lane so the compiler turns each round into vector
+// instructions (32×32→64-bit multiplies included), and the keep test as an integer compare:
+// uniform_from_bits(bits) >= p  ⇔  bits >> 8 >= ceil(p·2^24), since both sides are exact.
+#include "kernels/dropout_mask_ref.h"
+
+#include <cmath>
+
+namespace bert {
+namespace {
+
+constexpr int kLanes = 8;                 // groups per vector batch
+constexpr size_t kBatchElements = 4 * kLanes;
+
+// words[w][lane] = philox4x32_10(first_group + lane, counter_2, counter_3, key).v[w].
+void philox_lanes(uint64_t first_group, uint32_t counter_2, uint32_t counter_3, uint64_t key,
+                  uint32_t words[4][kLanes]) {
+  uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
+  for (int lane = 0; lane < kLanes; ++lane) {
+    const uint64_t group = first_group + static_cast<uint64_t>(lane);
+    c0[lane] = static_cast<uint32_t>(group);
+    c1[lane] = static_cast<uint32_t>(group >> 32);
+    c2[lane] = counter_2;
+    c3[lane] = counter_3;
+  }
+  uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
+  for (int round = 0; round < 10; ++round) {
+    for (int lane = 0; lane < kLanes; ++lane) {  // philox_round of kernels/dropout_rng.h
+      const uint64_t product0 = static_cast<uint64_t>(0xD2511F53u) * c0[lane];
+      const uint64_t product1 = static_cast<uint64_t>(0xCD9E8D57u) * c2[lane];
+      const uint32_t next0 = static_cast<uint32_t>(product1 >> 32) ^ c1[lane] ^ k0;
+      const uint32_t next2 = static_cast<uint32_t>(product0 >> 32) ^ c3[lane] ^ k1;
+      c1[lane] = static_cast<uint32_t>(product1);
+      c3[lane] = static_cast<uint32_t>(product0);
+      c0[lane] = next0;
+      c2[lane] = next2;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  for (int lane = 0; lane < kLanes; ++lane) {
+    words[0][lane] = c0[lane];
+    words[1][lane] = c1[lane];
+    words[2][lane] = c2[lane];
+    words[3][lane] = c3[lane];
+  }
+}
+
+}  // namespace
+
+void dropout_keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index, size_t count) {
+  if (!spec.active()) {
+    for (size_t i = 0; i < count; ++i) keep[i] = 1;
+    return;
+  }
+  const uint32_t threshold = static_cast<uint32_t>(std::ceil(static_cast<double>(spec.probability) * 16777216.0));
+  const uint64_t first = first_index + spec.element_offset;
+  size_t i = 0;
+  // Elements before the first whole group, one at a time; then batches of 8 groups.
+  const size_t lead = static_cast<size_t>((4 - first % 4) % 4);
+  for (; i < count && i < lead; ++i) keep[i] = dropout_keep(spec, first_index + i) ? 1 : 0;
+  uint32_t words[4][kLanes];
+  for (; i + kBatchElements <= count; i += kBatchElements) {
+    philox_lanes((first + i) >> 2, spec.micro_step, spec.site, spec.seed, words);
+    for (int lane = 0; lane < kLanes; ++lane)
+      for (int w = 0; w < 4; ++w) keep[i + 4 * lane + w] = (words[w][lane] >> 8) >= threshold ? 1 : 0;
+  }
+  for (; i < count; ++i) keep[i] = dropout_keep(spec, first_index + i) ? 1 : 0;
+}
+
+}  // namespace bert

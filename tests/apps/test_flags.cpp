@@ -1,0 +1,184 @@
+// FlagParser beyond single values: the last occurrence wins, arguments files (HfArgumentParser's
+// `train_squad args.json`), and the record of a run's values read back as such a file; the
+// precision and --report_to decisions of apps/hf_trainer_flags.
+#include <unistd.h>
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "apps/flags.h"
+#include "apps/hf_trainer_flags.h"
+#include "engine/core/file_io.h"
+
+namespace bert {
+namespace {
+
+struct Options {
+  std::string output_dir = "out", report_to = "tensorboard";
+  int32_t batch = 8;
+  int64_t steps = -1;
+  double learning_rate = 5e-5;
+  bool do_train = false, bf16 = false;
+};
+
+void register_all(FlagParser* p, Options* o) {
+  p->add_string("output_dir", &o->output_dir, "where");
+  p->add_string("report_to", &o->report_to, "integrations");
+  p->add_int("per_device_train_batch_size", &o->batch, "batch");
+  p->add_int64("max_steps", &o->steps, "steps");
+  p->add_double("learning_rate", &o->learning_rate, "rate");
+  p->add_bool("do_train", &o->do_train, "train");
+  p->add_bool("bf16", &o->bf16, "bf16");
+}
+
+std::string scratch_file(const std::string& name, const std::string& text) {
+  const std::string dir = (std::filesystem::temp_directory_path() / ("bert_test_flags_" + std::to_string(::getpid()))).string();
+  make_directories(dir);
+  const std::string path = join_path(dir, name);
+  write_file_atomic(path, text);
+  return path;
+}
+
+TEST_CASE("the last occurrence of a flag wins and the notes say so", "[flags]") {
+  Options o;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  REQUIRE(parser.parse({"--learning_rate", "1e-3", "--do_train", "--learning_rate=3e-5", "--do_train", "false",
+                        "--learning_rate", "2e-5"}));
+  CHECK(o.learning_rate == 2e-5);
+  CHECK_FALSE(o.do_train);
+  REQUIRE(parser.notes().size() == 2);
+  CHECK(parser.notes()[0] == "--learning_rate given 3 times: using the last, 2e-5 (overridden: 1e-3, 3e-5)");
+  CHECK(parser.notes()[1] == "--do_train given 2 times: using the last, false (overridden: true)");
+}
+
+TEST_CASE("an arguments file is applied first and the command line overrides it", "[flags]") {
+  const std::string file = scratch_file("args.json", R"({
+    "output_dir": "from-file", "learning_rate": 3e-5, "per_device_train_batch_size": 12,
+    "do_train": true, "report_to": ["tensorboard", "wandb"], "max_steps": null})");
+  Options o;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  REQUIRE(parser.parse({"--per_device_train_batch_size", "4", file}));
+  CHECK(o.output_dir == "from-file");
+  CHECK(o.learning_rate == 3e-5);
+  CHECK(o.batch == 4);  // the command line, although the file stands after it
+  CHECK(o.do_train);
+  CHECK(o.report_to == "tensorboard,wandb");
+  CHECK(o.steps == -1);  // null: the default
+  CHECK_FALSE(parser.was_set("max_steps"));
+  CHECK(parser.was_set("output_dir"));
+  REQUIRE(parser.notes().size() == 1);
+  CHECK(parser.notes()[0].find("--per_device_train_batch_size given 2 times: using the last, 4") == 0);
+}
+
+TEST_CASE("a bad arguments file is a command-line error naming the file and key", "[flags]") {
+  Options o;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  auto message = [&](const std::string& text) {
+    const std::string file = scratch_file("bad.json", text);
+    try {
+      parser.parse({file});
+    } catch (const FlagError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK_THAT(message(R"({"no_such_flag": 1})"), Catch::Contains("bad.json: unknown key \"no_such_flag\""));
+  CHECK_THAT(message(R"({"learning_rate": true})"), Catch::Contains("\"learning_rate\": expected a number"));
+  CHECK_THAT(message(R"({"do_train": "maybe"})"), Catch::Contains("--do_train: expected true or false"));
+  CHECK_THAT(message(R"({"output_dir": 3})"), Catch::Contains("\"output_dir\": expected a string"));
+  CHECK_THAT(message(R"([1, 2])"), Catch::Contains("expected a JSON object"));
+  CHECK_THAT(message(R"({"output_dir": )"), Catch::Contains("not valid JSON"));
+  CHECK_THROWS_AS(parser.parse({"not-json.txt"}), FlagError);
+  CHECK_THROWS_AS(parser.parse({"/nonexistent/args.json"}), FlagError);
+}
+
+TEST_CASE("a flag's value ending in .json is not taken for an arguments file", "[flags]") {
+  Options o;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  REQUIRE(parser.parse({"--output_dir", "run.json", "--do_train", "true"}));
+  CHECK(o.output_dir == "run.json");
+  CHECK(o.do_train);
+}
+
+TEST_CASE("values_json records every flag and reads back to the same values", "[flags]") {
+  Options o;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  REQUIRE(parser.parse({"--output_dir", "a \"quoted\" dir", "--learning_rate", "0.1", "--bf16", "--max_steps", "7"}));
+  const std::string record = parser.values_json();
+  CHECK_THAT(record, Catch::Contains("\"learning_rate\": 0.1,"));
+  CHECK_THAT(record, Catch::Contains("\"per_device_train_batch_size\": 8,"));
+  const std::string file = scratch_file("record.json", record);
+  Options back;
+  FlagParser reader("t", "test");
+  register_all(&reader, &back);
+  REQUIRE(reader.parse({file}));
+  CHECK(back.output_dir == o.output_dir);
+  CHECK(back.learning_rate == o.learning_rate);
+  CHECK(back.steps == 7);
+  CHECK(back.bf16);
+  CHECK(back.batch == 8);
+  CHECK(reader.values_json() == record);
+}
+
+}  // namespace
+}  // namespace bert
+
+namespace bert {
+namespace {
+
+bool mentions(const std::vector<std::string>& lines, const std::string& text) {
+  for (const std::string& line : lines)
+    if (line.find(text) != std::string::npos) return true;
+  return false;
+}
+
+TEST_CASE("precision flags: what --bf16 and --tf32 do on each backend, --fp16 refused", "[flags][precision]") {
+  ::unsetenv("BERT_CUDA_COMPUTE");
+  std::vector<std::string> notes;
+  PrecisionFlags flags;  // nothing given: CUDA's default bf16
+  CHECK_FALSE(cuda_options_for(flags, &notes).fp32_compute);
+  flags.bf16_given = true;
+  flags.bf16 = false;
+  CHECK(cuda_options_for(flags, &notes).fp32_compute);
+  CHECK(notes.empty());
+  ::setenv("BERT_CUDA_COMPUTE", "fp32", 1);
+  flags.bf16 = true;
+  CHECK_FALSE(cuda_options_for(flags, &notes).fp32_compute);  // the flag wins over the environment
+  CHECK(mentions(notes, "--bf16 true overrides BERT_CUDA_COMPUTE=fp32"));
+  ::unsetenv("BERT_CUDA_COMPUTE");
+  flags.fp16 = true;
+  CHECK_THROWS_AS(cuda_options_for(flags, &notes), FlagError);
+
+  PrecisionFlags tf32;
+  tf32.tf32_given = true;
+  tf32.tf32 = true;
+  CHECK(mentions(precision_notes("cpu", tf32), "CPU backend computes in fp32"));
+  CHECK(mentions(precision_notes("cpu", tf32), "change nothing here"));
+  CHECK(mentions(precision_notes("cuda", tf32), "changes nothing under bf16 compute"));
+  CHECK(mentions(precision_notes("cuda-fp32", tf32), "--tf32 true is not implemented"));
+  CHECK(precision_notes("cuda", PrecisionFlags{}).size() == 1);  // no --tf32: one line
+}
+
+TEST_CASE("--report_to: tensorboard, none, and integrations named as unavailable", "[flags]") {
+  CHECK(parse_report_to("all").tensorboard);
+  CHECK(parse_report_to("tensorboard").tensorboard);
+  CHECK_FALSE(parse_report_to("none").tensorboard);
+  const ReportTo mixed = parse_report_to("wandb, tensorboard");
+  CHECK(mixed.tensorboard);
+  REQUIRE(mixed.notes.size() == 1);
+  CHECK_THAT(mixed.notes[0], Catch::Contains("no wandb integration"));
+  CHECK_FALSE(parse_report_to("wandb").tensorboard);
+  CHECK_THROWS_AS(parse_report_to("none,wandb"), FlagError);
+  CHECK_THROWS_AS(parse_report_to(" "), FlagError);
+}
+
+}  // namespace
+}  // namespace bert

@@ -1,0 +1,135 @@
+// train_squad as a Hugging Face run_qa.py user drives it, through the real binary: flags that
+// are refused with a clear line (exit 2), SQuAD v2 data, a Hub id, lower-casing from
+// tokenizer_config.json, --report_to / --logging_dir, and the run's own record
+// (training_args.json) read back as an arguments file reproducing the run.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <regex>
+
+#include "engine/core/file_io.h"
+#include "tests/apps/test_train_failures_util.h"
+
+namespace bert {
+namespace {
+
+namespace fs = std::filesystem;
+using test::CommandResult;
+
+const std::string& root() {
+  static const std::string dir = test::scratch_root("bert_test_train_hf_compat_");
+  return dir;
+}
+
+std::string squad_mini() { return test::source_path("data/samples/squad-mini.json"); }
+
+std::string model() {
+  static const std::string dir = test::make_tiny_model(root() + "/model", 0.0f);
+  return dir;
+}
+
+std::string train_command(const std::string& out, const std::string& extra = "", const std::string& model_dir = model()) {
+  return test::train_squad_bin() + " --device cpu --model_name_or_path " + model_dir + " --train_file " +
+         squad_mini() + " --do_train --per_device_train_batch_size 4 --max_steps 3 --logging_steps 1 --save_steps 0"
+         " --max_seq_length 96 --doc_stride 48 --max_train_samples 12 --output_dir " + out + " " + extra;
+}
+
+void expect_refused(const std::string& extra, int status, const std::vector<std::string>& mentions) {
+  const CommandResult result = test::run_command(train_command(root() + "/refused", extra));
+  INFO(extra << "\n" << result.output);
+  CHECK(result.status == status);
+  const std::vector<std::string> errors = test::error_lines(result.output);
+  REQUIRE(errors.size() == 1);
+  for (const std::string& text : mentions) CHECK_THAT(errors[0], Catch::Contains(text));
+  CHECK_FALSE(fs::exists(root() + "/refused/model.safetensors"));
+}
+
+TEST_CASE("flags this engine does not implement are refused, not ignored", "[app][hf]") {
+  expect_refused("--fp16", 2, {"--fp16", "not implemented", "--bf16"});
+  expect_refused("--version_2_with_negative", 2, {"--version_2_with_negative", "not implemented"});
+  expect_refused("--eval_strategy best", 2, {"--eval_strategy", "no, steps or epoch"});
+  expect_refused("--save_strategy sometimes", 2, {"--save_strategy"});
+  expect_refused("--lr_scheduler_type polynomial", 2, {"--lr_scheduler_type", "cosine", "polynomial"});
+  expect_refused("--report_to none,tensorboard", 2, {"--report_to", "none"});
+  expect_refused("--eval_strategy steps", 2, {"--validation_file"});  // implies --do_eval
+}
+
+TEST_CASE("SQuAD v2 data is refused without --version_2_with_negative", "[app][hf]") {
+  const std::string v2 = root() + "/train-v2.0.json";
+  write_file_atomic(v2, R"({"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": "The Normans were in France.",
+    "qas": [{"id": "a", "question": "Who?", "answers": [{"text": "Normans", "answer_start": 4}], "is_impossible": false},
+            {"id": "b", "question": "When?", "answers": [], "is_impossible": true}]}]}]})");
+  const CommandResult result = test::run_command(
+      train_command(root() + "/v2", "") + " --train_file " + v2);  // the last --train_file wins
+  INFO(result.output);
+  CHECK(result.status == 1);
+  const std::vector<std::string> errors = test::error_lines(result.output);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains(v2) && Catch::Contains("--version_2_with_negative") &&
+                            Catch::Contains("1 unanswerable"));
+}
+
+TEST_CASE("a Hub id gets the command that downloads it", "[app][hf]") {
+  const CommandResult result = test::run_command("cd " + root() + " && " +
+                                                 train_command(root() + "/hub", "", "google-bert/bert-base-cased"));
+  INFO(result.output);
+  CHECK(result.status == 1);
+  const std::vector<std::string> errors = test::error_lines(result.output);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains("huggingface-cli download google-bert/bert-base-cased") &&
+                            Catch::Contains("--local-dir bert-base-cased"));
+}
+
+TEST_CASE("lower-casing comes from tokenizer_config.json unless --do_lower_case is given", "[app][hf]") {
+  const std::string cased = test::make_tiny_model(root() + "/cased-model", 0.0f);
+  write_file_atomic(cased + "/tokenizer_config.json", R"({"do_lower_case": false, "tokenizer_class": "BertTokenizer"})");
+  const std::string out = root() + "/cased";
+  const CommandResult run = test::run_command(train_command(out, "", cased));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output, Catch::Contains("[tokenizer] do_lower_case false from " + cased + "/tokenizer_config.json"));
+  CHECK_THAT(read_file(out + "/training_args.json"), Catch::Contains("\"do_lower_case\": false,"));
+  CHECK_THAT(read_file(out + "/tokenizer_config.json"), Catch::Contains("\"do_lower_case\": false"));
+  // The windows differ from lower-cased ones: the uncased vocabulary lacks most capitalised words.
+  const CommandResult forced = test::run_command(train_command(root() + "/forced", "--do_lower_case true", cased));
+  INFO(forced.output);
+  REQUIRE(forced.status == 0);
+  CHECK_THAT(forced.output, Catch::Contains("the flag overrides it"));
+  CHECK(read_file(out + "/model.safetensors") != read_file(root() + "/forced/model.safetensors"));
+}
+
+TEST_CASE("--report_to and --logging_dir decide where TensorBoard events go", "[app][hf]") {
+  const CommandResult none = test::run_command(train_command(root() + "/none", "--report_to none"));
+  INFO(none.output);
+  REQUIRE(none.status == 0);
+  CHECK_FALSE(fs::exists(root() + "/none/runs"));
+  CHECK(read_lines(root() + "/none/trainer_log.jsonl").size() == 4);  // 3 steps + the summary
+
+  const CommandResult chosen = test::run_command(
+      train_command(root() + "/chosen", "--logging_dir " + root() + "/tb --report_to tensorboard,mlflow"));
+  INFO(chosen.output);
+  REQUIRE(chosen.status == 0);
+  CHECK(test::has_entry_matching(root() + "/tb", R"(^events\.out\.tfevents\.)"));
+  CHECK_FALSE(fs::exists(root() + "/chosen/runs"));
+  CHECK_THAT(chosen.output, Catch::Contains("--report_to mlflow: this engine has no mlflow integration"));
+  CHECK_THAT(chosen.output, Catch::Contains("[precision] the CPU backend computes in fp32"));
+}
+
+TEST_CASE("training_args.json records the run and reruns it as an arguments file", "[app][hf]") {
+  const std::string first = root() + "/first";
+  const CommandResult run = test::run_command(train_command(first, "--learning_rate 1e-3 --learning_rate 2e-3"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output, Catch::Contains("[flags] --learning_rate given 2 times: using the last, 2e-3"));
+  const std::string record = read_file(first + "/training_args.json");
+  CHECK_THAT(record, Catch::Contains("\"learning_rate\": 0.002,"));
+  // The record as an arguments file, with the output directory overridden on the command line.
+  const std::string second = root() + "/second";
+  const CommandResult rerun = test::run_command(test::train_squad_bin() + " " + first + "/training_args.json --output_dir " + second);
+  INFO(rerun.output);
+  REQUIRE(rerun.status == 0);
+  CHECK(read_file(second + "/model.safetensors") == read_file(first + "/model.safetensors"));
+}
+
+}  // namespace
+}  // namespace bert

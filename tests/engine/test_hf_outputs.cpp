@@ -1,0 +1,65 @@
+// run_qa.py's output files: sorted keys and Python's number formats, all_results.json merging
+// the splits, trainer_state.json's log_history from trainer_log.jsonl.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "engine/core/file_io.h"
+#include "engine/hf_outputs.h"
+#include "engine/logging/metrics_log.h"
+#include "tests/engine/resume_test_util.h"
+
+namespace bert {
+namespace {
+
+TEST_CASE("metrics dicts are written as json.dumps(indent=4, sort_keys=True)", "[hf_outputs]") {
+  MetricsDict m;
+  m["train_loss"] = metric_float(1.5);
+  m["epoch"] = metric_float(2.0);
+  m["train_samples"] = metric_int(88641);
+  m["train_runtime"] = metric_float(1e-05);
+  CHECK(metrics_dict_json(m) ==
+        "{\n    \"epoch\": 2.0,\n    \"train_loss\": 1.5,\n    \"train_runtime\": 1e-05,\n"
+        "    \"train_samples\": 88641\n}\n");
+}
+
+TEST_CASE("save_metrics writes <split>_results.json and merges all_results.json", "[hf_outputs]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_hf_outputs");
+  save_metrics(dir, "train", {{"train_loss", metric_float(0.75)}, {"epoch", metric_float(1.0)}});
+  save_metrics(dir, "eval", {{"eval_f1", metric_float(88.5)}, {"epoch", metric_float(1.0)}});
+  CHECK(read_file(dir + "/eval_results.json") == "{\n    \"epoch\": 1.0,\n    \"eval_f1\": 88.5\n}\n");
+  CHECK(read_file(dir + "/all_results.json") ==
+        "{\n    \"epoch\": 1.0,\n    \"eval_f1\": 88.5,\n    \"train_loss\": 0.75\n}\n");
+  write_file_atomic(dir + "/all_results.json", "not json");
+  save_metrics(dir, "eval", {{"eval_f1", metric_float(90.0)}});
+  CHECK(read_file(dir + "/all_results.json") == "{\n    \"eval_f1\": 90.0\n}\n");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("trainer_state.json carries the whole log history, keys sorted", "[hf_outputs]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_hf_state");
+  {
+    MetricsLog log(dir + "/trainer_log.jsonl");
+    log.write(10, {{"loss", 2.5}, {"learning_rate", 3e-05}, {"epoch", 0.5}});
+    log.write(20, {{"epoch", 1.0}, {"eval_f1", 80.25}});
+  }
+  HfTrainerState state;
+  state.global_step = 20;
+  state.max_steps = 20;
+  state.epoch = 1.0;
+  state.num_train_epochs = 1;
+  state.logging_steps = 10;
+  state.eval_steps = 20;
+  state.save_steps = 500;
+  state.train_batch_size = 32;
+  const std::string json = hf_trainer_state_json(state, dir + "/trainer_log.jsonl");
+  CHECK_THAT(json, Catch::Contains("  \"log_history\": [\n    {\n      \"epoch\": 0.5,\n      \"learning_rate\": 3e-05,\n"
+                                   "      \"loss\": 2.5,\n      \"step\": 10\n    },\n    {\n      \"epoch\": 1.0,\n"
+                                   "      \"eval_f1\": 80.25,\n      \"step\": 20\n    }\n  ],\n"));
+  CHECK_THAT(json, Catch::Contains("\"global_step\": 20,") && Catch::Contains("\"train_batch_size\": 32,"));
+  CHECK(hf_trainer_state_json(state, dir + "/missing.jsonl").find("\"log_history\": [],") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace bert

@@ -1,0 +1,213 @@
+// transformers' learning-rate schedules (--lr_scheduler_type) against values computed by hand,
+// the save/eval strategies (--save_strategy, --eval_strategy) of the trainer, evaluation during
+// training leaving the trajectory untouched, the run's mean loss across a resume, and the
+// schedule recorded in (and checked against) checkpoints.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <numeric>
+
+#include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "engine/evaluator.h"
+#include "engine/optimizer.h"
+#include "engine/trainer.h"
+#include "engine/training_state.h"
+#include "tests/engine/resume_test_util.h"
+
+namespace bert {
+namespace {
+
+using test::TinyRun;
+
+double lr(LrSchedule schedule, int64_t step) { return schedule_lr(schedule, 1.0, step, 10, 110); }
+
+TEST_CASE("cosine, constant and constant_with_warmup match transformers' formulas", "[schedule]") {
+  // get_cosine_schedule_with_warmup(num_warmup_steps=10, num_training_steps=110, num_cycles=0.5):
+  // step/10 during warmup, then 0.5 * (1 + cos(pi * (step - 10) / 100)).
+  CHECK(lr(LrSchedule::kCosine, 0) == 0.0);
+  CHECK(lr(LrSchedule::kCosine, 5) == Approx(0.5).epsilon(1e-15));
+  CHECK(lr(LrSchedule::kCosine, 10) == Approx(1.0).epsilon(1e-15));
+  CHECK(lr(LrSchedule::kCosine, 35) == Approx(0.8535533905932737).epsilon(1e-14));  // (1 + 1/sqrt 2) / 2
+  CHECK(lr(LrSchedule::kCosine, 60) == Approx(0.5).epsilon(1e-14));
+  CHECK(lr(LrSchedule::kCosine, 85) == Approx(0.14644660940672627).epsilon(1e-13));  // (1 - 1/sqrt 2) / 2
+  CHECK(std::fabs(lr(LrSchedule::kCosine, 110)) < 1e-16);
+  CHECK(lr(LrSchedule::kCosine, 130) == Approx(0.0).margin(0.1));  // past the end: cos climbs back, clamped >= 0
+  CHECK(lr(LrSchedule::kCosine, 130) >= 0.0);
+  // get_constant_schedule: no warmup at all, whatever warmup_steps says.
+  CHECK(lr(LrSchedule::kConstant, 0) == 1.0);
+  CHECK(lr(LrSchedule::kConstant, 109) == 1.0);
+  // get_constant_schedule_with_warmup: step/10, then 1.
+  CHECK(lr(LrSchedule::kConstantWithWarmup, 0) == 0.0);
+  CHECK(lr(LrSchedule::kConstantWithWarmup, 3) == Approx(0.3).epsilon(1e-15));
+  CHECK(lr(LrSchedule::kConstantWithWarmup, 10) == 1.0);
+  CHECK(lr(LrSchedule::kConstantWithWarmup, 500) == 1.0);
+  // linear is linear_schedule_lr; the base rate scales every schedule.
+  CHECK(lr(LrSchedule::kLinear, 60) == Approx(0.5));
+  CHECK(schedule_lr(LrSchedule::kCosine, 3e-5, 35, 10, 110) == Approx(3e-5 * 0.8535533905932737).epsilon(1e-14));
+  // No warmup: the first step already runs at the base rate.
+  CHECK(schedule_lr(LrSchedule::kCosine, 2.0, 0, 0, 4) == 2.0);
+
+  LrSchedule parsed = LrSchedule::kLinear;
+  CHECK(parse_lr_schedule("constant_with_warmup", &parsed));
+  CHECK(parsed == LrSchedule::kConstantWithWarmup);
+  CHECK(parse_lr_schedule("cosine", &parsed));
+  CHECK(std::string(lr_schedule_name(parsed)) == "cosine");
+  CHECK_FALSE(parse_lr_schedule("cosine_with_restarts", &parsed));
+  IntervalStrategy strategy = IntervalStrategy::kNo;
+  CHECK(parse_interval_strategy("epoch", &strategy));
+  CHECK(strategy == IntervalStrategy::kEpoch);
+  CHECK_FALSE(parse_interval_strategy("best", &strategy));
+}
+
+TEST_CASE("the trainer follows the configured schedule", "[schedule]") {
+  const std::vector<Window> windows = test::resume_windows(23);
+  TrainConfig config = test::resume_train_config();
+  config.lr_schedule = LrSchedule::kCosine;
+  TinyRun run(config, 5);
+  Trainer trainer(*run.model, *run.optimizer, config);
+  std::vector<double> rates;
+  TrainHooks hooks;
+  hooks.on_step = [&](const TrainProgress& p) { rates.push_back(p.learning_rate); };
+  trainer.train(windows, hooks);
+  REQUIRE(rates.size() == 12);
+  for (int64_t step = 0; step < 12; ++step)
+    CHECK(rates[step] == schedule_lr(LrSchedule::kCosine, 3e-3, step, 3, 12));
+  CHECK(rates[2] == Approx(2e-3));  // warmup 2/3
+  CHECK(rates[3] == 3e-3);          // the peak
+  CHECK(trainer.state().lr_scheduler_type == "cosine");
+}
+
+struct StrategyRun {
+  std::vector<double> step_losses, final_state;
+  std::vector<int64_t> evaluated, saved;
+  double mean_loss = 0;
+};
+
+// 23 windows, batch 4, no accumulation: 6 steps per epoch, 10 steps in all.
+StrategyRun run_with(IntervalStrategy eval, IntervalStrategy save, bool predict_in_hook) {
+  const std::vector<Window> windows = test::resume_windows(23);
+  TrainConfig config = test::resume_train_config();
+  config.gradient_accumulation_steps = 1;
+  config.max_steps = 10;
+  config.eval_strategy = eval;
+  config.eval_steps = 4;
+  config.save_strategy = save;
+  config.save_steps = 3;
+  TinyRun run(config, 5);
+  Trainer trainer(*run.model, *run.optimizer, config);
+  StrategyRun out;
+  TrainHooks hooks;
+  hooks.on_evaluate = [&](const TrainerState& state) {
+    out.evaluated.push_back(state.global_step);
+    if (predict_in_hook) {  // inference on the model between two training steps
+      const WindowPredictions p = predict_windows(*run.model, windows, 4);
+      REQUIRE(p.start_logits.size() == windows.size());
+    }
+  };
+  hooks.on_checkpoint = [&](const TrainerState& state) { out.saved.push_back(state.global_step); };
+  const TrainSummary summary = trainer.train(windows, hooks);
+  out.step_losses = summary.step_losses;
+  out.final_state = run.state();
+  out.mean_loss = summary.mean_loss;
+  return out;
+}
+
+TEST_CASE("eval and save strategies: by steps, at epoch ends, or never", "[schedule]") {
+  const StrategyRun steps = run_with(IntervalStrategy::kSteps, IntervalStrategy::kSteps, false);
+  CHECK(steps.evaluated == std::vector<int64_t>{4, 8});
+  CHECK(steps.saved == std::vector<int64_t>{3, 6, 9});
+  const StrategyRun epochs = run_with(IntervalStrategy::kEpoch, IntervalStrategy::kEpoch, false);
+  CHECK(epochs.evaluated == std::vector<int64_t>{6, 10});  // the epoch end, then the run's end
+  CHECK(epochs.saved == std::vector<int64_t>{6});          // never a checkpoint at the last step
+  const StrategyRun none = run_with(IntervalStrategy::kNo, IntervalStrategy::kNo, false);
+  CHECK(none.evaluated.empty());
+  CHECK(none.saved.empty());
+  // Where it saves or evaluates never changes what it trains.
+  CHECK(std::memcmp(steps.step_losses.data(), none.step_losses.data(), 10 * sizeof(double)) == 0);
+  CHECK(epochs.final_state == none.final_state);
+}
+
+TEST_CASE("evaluating during training leaves the model in training state: the same trajectory", "[schedule]") {
+  const StrategyRun plain = run_with(IntervalStrategy::kNo, IntervalStrategy::kNo, false);
+  const StrategyRun evaluated = run_with(IntervalStrategy::kSteps, IntervalStrategy::kNo, true);
+  REQUIRE(evaluated.evaluated == std::vector<int64_t>{4, 8});
+  REQUIRE(plain.step_losses.size() == 10);
+  CHECK(std::memcmp(evaluated.step_losses.data(), plain.step_losses.data(), 10 * sizeof(double)) == 0);
+  CHECK(evaluated.final_state == plain.final_state);
+  // The mean loss of the run is the mean of its step losses (Hugging Face's train_loss).
+  const double mean = std::accumulate(plain.step_losses.begin(), plain.step_losses.end(), 0.0) / 10.0;
+  CHECK(plain.mean_loss == Approx(mean).epsilon(1e-14));
+}
+
+TEST_CASE("checkpoints record the schedule and the run's loss total", "[schedule]") {
+  const std::vector<Window> windows = test::resume_windows(23);
+  TrainConfig config = test::resume_train_config();
+  config.lr_schedule = LrSchedule::kConstantWithWarmup;
+  const std::string dir = test::fresh_temp_dir("bert_test_schedules");
+  double uninterrupted_mean = 0;
+  {
+    TinyRun run(config, 5);
+    uninterrupted_mean = Trainer(*run.model, *run.optimizer, config).train(windows, TrainHooks{}).mean_loss;
+  }
+  std::string checkpoint;
+  {
+    TrainConfig first = config;
+    first.stop_after_steps = 5;
+    TinyRun run(first, 5);
+    Trainer trainer(*run.model, *run.optimizer, first);
+    TrainHooks hooks;
+    hooks.on_checkpoint = [&](const TrainerState& state) {
+      checkpoint = save_checkpoint(dir, state, *run.model, *run.optimizer, nullptr, 0);
+    };
+    trainer.train(windows, hooks);
+  }
+  const TrainerState saved = read_trainer_state(checkpoint);
+  CHECK(saved.lr_scheduler_type == "constant_with_warmup");
+  CHECK(saved.total_loss_steps == 5);
+  {  // resumed: the mean covers the whole run, not only the steps after the checkpoint
+    TinyRun run(config, 999);
+    Trainer trainer(*run.model, *run.optimizer, config);
+    trainer.resume(load_checkpoint(checkpoint, *run.model, *run.optimizer), checkpoint);
+    const TrainSummary summary = trainer.train(windows, TrainHooks{});
+    CHECK(summary.mean_loss == Approx(uninterrupted_mean).epsilon(1e-12));
+    CHECK(summary.mean_loss_first_step == 0);
+  }
+  {  // another schedule: refused, naming the field
+    TrainConfig other = config;
+    other.lr_schedule = LrSchedule::kCosine;
+    TinyRun run(other, 5);
+    Trainer trainer(*run.model, *run.optimizer, other);
+    trainer.resume(load_checkpoint(checkpoint, *run.model, *run.optimizer), checkpoint);
+    CHECK_THROWS_WITH(trainer.train(windows, TrainHooks{}),
+                      Catch::Contains("lr_scheduler_type") && Catch::Contains("constant_with_warmup"));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a version 1 trainer_state.json still reads: linear schedule, loss total unknown", "[schedule]") {
+  TrainerState state;
+  state.global_step = 4;
+  state.total_steps = 10;
+  state.batch_size = 4;
+  state.gradient_accumulation_steps = 1;
+  state.num_windows = 23;
+  std::string json = trainer_state_to_json(state);
+  // What version 1 wrote: no lr_scheduler_type, total_loss, total_loss_steps.
+  for (const char* key : {"  \"lr_scheduler_type\"", "  \"total_loss\"", "  \"total_loss_steps\""}) {
+    const size_t at = json.find(key);
+    REQUIRE(at != std::string::npos);
+    json.erase(at, json.find('\n', at) + 1 - at);
+  }
+  json.replace(json.find("\"version\": 2"), 12, "\"version\": 1");
+  const TrainerState read = parse_trainer_state(json, "v1.json");
+  CHECK(read.lr_scheduler_type == "linear");
+  CHECK(read.total_loss_steps == -1);
+  CHECK_THROWS_WITH(parse_trainer_state(json.replace(json.find("\"version\": 1"), 12, "\"version\": 3"), "v3.json"),
+                    Catch::Contains("v3.json") && Catch::Contains("version"));
+}
+
+}  // namespace
+}  // namespace bert
