@@ -261,7 +261,10 @@ void FlagParser::require(const std::string& name, const std::string& context) co
 
 std::string FlagParser::value_json(const Flag& flag) const {
   switch (flag.kind) {
-    case Kind::kString: return json_quote(*static_cast<const std::string*>(flag.target));
+    case Kind::kString: {  // unset (empty) is None, as Hugging Face records it: "" is no value
+      const std::string& text = *static_cast<const std::string*>(flag.target);
+      return text.empty() ? "null" : json_quote(text);
+    }
     case Kind::kInt: return std::to_string(*static_cast<const int32_t*>(flag.target));
     case Kind::kInt64: return std::to_string(*static_cast<const int64_t*>(flag.target));
     case Kind::kDouble: return json_double(*static_cast<const double*>(flag.target));
