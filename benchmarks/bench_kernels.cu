@@ -1,8 +1,11 @@
 // bench_kernels: times every CUDA launcher of kernels/ at bert-base shapes (hidden 768, 12 heads
 // of 64, intermediate 3072, vocab 30522) on packed batches, forward and backward, and prints a
-// Markdown table; --json writes the same rows as JSON.
+// Markdown table; --json writes the same rows as JSON. Attention is also timed at the head
+// layouts of --attention_heads (default 12x64, bert-base, and 12x32, all-MiniLM-L6-v2's; rows of
+// layouts other than 12x64 are labelled "attention HxD").
 //   bench_kernels [--batch 32] [--shapes squad,uniform] [--repeats 50] [--warmup 10]
 //                 [--lengths 384,200,...] [--dropout 0.1] [--flush_l2 true] [--json out.json]
+//                 [--attention_heads 12x64,12x32]
 // Batches: "squad" draws window lengths like the SQuAD v1.1 dev windows at 384/128 (mean 176,
 // median 164, p90 264, about 1-2% full: lognormal(ln 164, 0.376) clamped to [32, 384], seeded);
 // "uniform" is every window 384 long (the shape of DEVICE.md's anchors); --lengths gives one.
@@ -47,9 +50,11 @@
 namespace bert {
 namespace {
 
+using bench::AttentionHeads;
 using bench::Batch;
 using bench::kMaxPositions;
 using bench::make_batch;
+using bench::parse_attention_heads;
 using bench::parse_lengths;
 using bench::random_buffer;
 using bench::require_finite;
@@ -63,6 +68,7 @@ constexpr size_t kBertBaseQaParams = 108893186;  // bert-base + qa_outputs, with
 struct Options {
   int32_t batch = 32, repeats = 50, warmup = 10;
   std::string shapes = "squad,uniform", lengths, json;
+  std::vector<AttentionHeads> attention_heads = {{12, 64}, {12, 32}};
   double dropout = 0.1;
   bool flush_l2 = true;
   int64_t seed = 1234;
@@ -99,7 +105,7 @@ class Bench {
     std::fprintf(stderr, "  %-8s %-34s %-4s %9.1f us\n", batch.c_str(), op.c_str(), pass.c_str(), median);
     return results_.back();
   }
-  void attention(const Batch& batch);
+  void attention(const Batch& batch, const AttentionHeads& layout);
   void norms_and_activations(const Batch& batch);
   void embedding_and_loss(const Batch& batch);
   void gemms(const Batch& batch);
@@ -124,18 +130,23 @@ DropoutSpec dropout_spec(double probability, int layer, DropoutKind kind) {
   return spec;
 }
 
-void Bench::attention(const Batch& batch) {
-  AttentionShape shape{batch.tokens, static_cast<int>(batch.lengths.size()), kHeads, kHeadDim, kMaxPositions};
-  const size_t t = batch.tokens;
-  auto qkv = random_buffer<bf16>(t * 3 * kHidden, -2.0f, 2.0f);
-  auto ctx = random_buffer<bf16>(t * kHidden, -1.0f, 1.0f);
-  auto d_ctx = random_buffer<bf16>(t * kHidden, -1.0f, 1.0f);
-  auto d_qkv = random_buffer<bf16>(t * 3 * kHidden, -1.0f, 1.0f);
-  DeviceBuffer<float> lse(t * kHeads);
+void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
+  AttentionShape shape{batch.tokens, static_cast<int>(batch.lengths.size()), layout.heads, layout.head_dim,
+                       kMaxPositions};
+  const size_t t = batch.tokens, hidden = size_t(layout.heads) * layout.head_dim;
+  auto qkv = random_buffer<bf16>(t * 3 * hidden, -2.0f, 2.0f);
+  auto ctx = random_buffer<bf16>(t * hidden, -1.0f, 1.0f);
+  auto d_ctx = random_buffer<bf16>(t * hidden, -1.0f, 1.0f);
+  auto d_qkv = random_buffer<bf16>(t * 3 * hidden, -1.0f, 1.0f);
+  DeviceBuffer<float> lse(t * layout.heads);
   DeviceBuffer<int32_t> cu(batch.cu_seqlens.size());
   cu.upload(batch.cu_seqlens.data(), batch.cu_seqlens.size());
   const GpuWorkspace ws = scratch(attention_backward_workspace_bytes(shape));
-  const double flops = 4.0 * batch.sum_squared_lengths * kHeads * kHeadDim;
+  const double flops = 4.0 * batch.sum_squared_lengths * layout.heads * layout.head_dim;
+  // The bert-base rows keep their plain name (estimate_step_us looks them up).
+  char name[32] = "attention";
+  if (layout.heads != kHeads || layout.head_dim != kHeadDim)
+    std::snprintf(name, sizeof name, "attention %dx%d", layout.heads, layout.head_dim);
   const std::string note = "4·ΣL²·H·D fwd, 2.5× bwd";
   for (const double p : {0.0, options_.dropout}) {
     const DropoutSpec spec = dropout_spec(p, 0, DropoutKind::kAttentionProbs);
@@ -144,7 +155,7 @@ void Bench::attention(const Batch& batch) {
     for (const bool scalar : {false, true}) {
       const AttentionImpl impl = scalar ? AttentionImpl::kScalar : default_attention_impl();
       char op[64];
-      std::snprintf(op, sizeof op, "attention%s (dropout %.2g)", scalar ? " scalar" : "", p);
+      std::snprintf(op, sizeof op, "%s%s (dropout %.2g)", name, scalar ? " scalar" : "", p);
       add(
           batch.label, op, "fwd",
           [&] {
@@ -355,7 +366,7 @@ void Bench::gemms(const Batch& batch) {
 void Bench::run_batch(const Batch& batch) {
   embedding_and_loss(batch);
   norms_and_activations(batch);
-  attention(batch);
+  for (const AttentionHeads& layout : options_.attention_heads) attention(batch, layout);
   gemms(batch);
 }
 
@@ -456,9 +467,14 @@ int run(int argc, char** argv) {
   parser.add_bool("flush_l2", &o.flush_l2, "evict L2 before every timed run (HBM-resident inputs)");
   parser.add_int64("seed", &o.seed, "seed of the SQuAD-like lengths and the ids");
   parser.add_string("json", &o.json, "also write the results to this JSON file");
+  std::string attention_heads = "12x64,12x32";
+  parser.add_string("attention_heads", &attention_heads,
+                    "comma-separated HEADSxHEAD_DIM layouts timed by the attention rows (12x64: bert-base, "
+                    "12x32: all-MiniLM-L6-v2)");
   if (!parser.parse(argc, argv)) return 0;
   if (o.batch < 1 || o.repeats < 1 || o.warmup < 0) throw FlagError("--batch and --repeats must be positive");
   if (o.dropout < 0 || o.dropout >= 1) throw FlagError("--dropout must lie in [0, 1)");
+  o.attention_heads = parse_attention_heads(attention_heads);
 
   std::vector<Batch> batches;
   if (!o.lengths.empty()) {

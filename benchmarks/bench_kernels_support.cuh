@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <random>
 #include <sstream>
@@ -169,6 +170,29 @@ inline std::vector<int32_t> parse_lengths(const std::string& text) {
   }
   if (lengths.empty()) throw FlagError("--lengths: no lengths given");
   return lengths;
+}
+
+// An attention head layout: `heads` heads of `head_dim` (hidden = heads·head_dim).
+struct AttentionHeads {
+  int heads = 0, head_dim = 0;
+};
+
+// "12x64,12x32" → {{12, 64}, {12, 32}}; head_dim must be one the kernels are built for.
+inline std::vector<AttentionHeads> parse_attention_heads(const std::string& text) {
+  std::vector<AttentionHeads> shapes;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    AttentionHeads shape;
+    char separator = 0, rest = 0;
+    if (std::sscanf(item.c_str(), "%d%c%d%c", &shape.heads, &separator, &shape.head_dim, &rest) != 3 ||
+        separator != 'x' || shape.heads < 1 || (shape.head_dim != 32 && shape.head_dim != 64))
+      throw FlagError("--attention_heads: expected HEADSxHEAD_DIM with HEAD_DIM 32 or 64 (e.g. "
+                      "12x64,12x32), got '" + item + "'");
+    shapes.push_back(shape);
+  }
+  if (shapes.empty()) throw FlagError("--attention_heads: no shapes given");
+  return shapes;
 }
 
 }  // namespace bert::bench

@@ -46,8 +46,10 @@ void attention_backward_ref(T* d_qkv,                 // [tokens, 3*heads*head_d
 // ---------------------------------------------------------------------------------------------
 // CUDA launchers (kernels/attention_forward.cu, kernels/attention_backward.cu): flash-style
 // tiles of 64 queries × 64 keys in shared memory, fp32 math, online softmax; bf16 qkv/ctx, fp32
-// lse (natural log). head_dim 64 only (checked). cu_seqlens is read on the device: its lengths
-// must be at most max_positions and sum to tokens (validate on the host, as the reference does).
+// lse (natural log). head_dim 32 (all-MiniLM-L6-v2) or 64 (bert-base); anything else is refused
+// with a BertError naming both (each kernel is instantiated per head_dim, the launcher picks one
+// from shape.head_dim). cu_seqlens is read on the device: its lengths must be at most
+// max_positions and sum to tokens (validate on the host, as the reference does).
 // Backward is deterministic: one pass over key tiles writes dk, dv; a second over query tiles
 // writes dq (no atomics), both recomputing P from lse and the dropout mask from the spec.
 // The float overloads (fp32 qkv/ctx: the fp32 compute switch) have the same contract.

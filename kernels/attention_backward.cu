@@ -10,6 +10,10 @@
 // and dPd in pass 3 is the price (7 tile products instead of 5).
 // These are the scalar kernels (float, and bf16 under BERT_ATTENTION_KERNEL=scalar); bf16 goes to
 // the tensor-core passes of attention_backward_mma.cu by default, after the same row_dot launch.
+// head_dim 32 keeps the 64-wide thread mapping (attention_common.cuh): the products over head_dim
+// (Sᵀ, dPdᵀ; S, dPd) run to depth 32, the products over queries/keys (dV, dK; dQ) compute 64
+// columns of which the upper 32 are zeros (zero-filled padding of dO, Q, K) and are not stored:
+// the key pass costs 3/4 and the query pass 2/3 of a head_dim-64 head's FMAs instead of 1/2.
 #include <type_traits>
 
 #include "kernels/attention_common.cuh"
@@ -39,7 +43,7 @@ __global__ void row_dot_kernel(float* row_dot, const T* d_ctx, const T* ctx, int
 
 template <int kHeadDim, typename T>
 __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(BackwardArgs<T> args) {
-  static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
+  static_assert(kHeadDim == 32 || kHeadDim == kTile, "the 4x4 mapping covers 64 columns");
   extern __shared__ float4 shared_raw[];
   float* k_tile = reinterpret_cast<float*>(shared_raw);  // [key][d]
   float* v_tile = k_tile + kTileFloats;                  // [key][d]
@@ -131,6 +135,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
     tile_mma(d_key, ds_tile, q_tile, kTile);
   }
 
+  if (kHeadDim < kTile && 4 * tx >= kHeadDim) return;  // columns ≥ head_dim: zero padding
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int key = 4 * ty + i;
@@ -147,7 +152,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
 
 template <int kHeadDim, typename T>
 __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(BackwardArgs<T> args) {
-  static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
+  static_assert(kHeadDim == 32 || kHeadDim == kTile, "the 4x4 mapping covers 64 columns");
   extern __shared__ float4 shared_raw[];
   float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
   float* do_tile = q_tile + kTileFloats;                 // [query][d]
@@ -223,6 +228,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
     tile_mma(d_query, ds_tile, k_tile, kTile);
   }
 
+  if (kHeadDim < kTile && 4 * tx >= kHeadDim) return;  // columns ≥ head_dim: zero padding
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int query = 4 * ty + i;
@@ -264,17 +270,20 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
       backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout, tiles_per_sequence(shape));
   const dim3 grid(shape.batch * args.tiles, shape.heads);
 
-  auto key_kernel = attention_backward_key_kernel<64, T>;
-  CUDA_CHECK(cudaFuncSetAttribute(key_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kKeyPassSharedBytes)));
-  key_kernel<<<grid, kThreads, kKeyPassSharedBytes, stream>>>(args);
-  CUDA_LAUNCH_CHECK("attention_backward_key_kernel");
+  with_head_dim(shape.head_dim, op, [&](auto head_dim) {
+    constexpr int kHeadDim = decltype(head_dim)::value;
+    auto key_kernel = attention_backward_key_kernel<kHeadDim, T>;
+    CUDA_CHECK(cudaFuncSetAttribute(key_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(kKeyPassSharedBytes)));
+    key_kernel<<<grid, kThreads, kKeyPassSharedBytes, stream>>>(args);
+    CUDA_LAUNCH_CHECK("attention_backward_key_kernel");
 
-  auto query_kernel = attention_backward_query_kernel<64, T>;
-  CUDA_CHECK(cudaFuncSetAttribute(query_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kQueryPassSharedBytes)));
-  query_kernel<<<grid, kThreads, kQueryPassSharedBytes, stream>>>(args);
-  CUDA_LAUNCH_CHECK("attention_backward_query_kernel");
+    auto query_kernel = attention_backward_query_kernel<kHeadDim, T>;
+    CUDA_CHECK(cudaFuncSetAttribute(query_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(kQueryPassSharedBytes)));
+    query_kernel<<<grid, kThreads, kQueryPassSharedBytes, stream>>>(args);
+    CUDA_LAUNCH_CHECK("attention_backward_query_kernel");
+  });
 }
 
 }  // namespace

@@ -9,6 +9,9 @@
 //     S = Q·Kᵀ, dPd = dO·Vᵀ, dS as above, dQ += dS·K·(1/√d).
 // Dropout keep bits are drawn per warp into shared memory (16 keys per Philox run), for the key
 // pass as [query][the warp's 16 keys], for the query pass as [row][16-key chunk].
+// Both passes are templated on head_dim (32 or 64, HeadLayout in attention_mma.cuh): the
+// register-resident K, V (Q, dO) fragments and the k-steps of the S/dPd products are head_dim/16,
+// the dK, dV (dQ) accumulators and the stored row segments head_dim/8 n-tiles.
 #include "kernels/attention_mma.cuh"
 #include "kernels/attention_variants.h"
 
@@ -19,24 +22,28 @@ namespace {
 
 using Args = BackwardArgs<bf16>;
 
+template <int kHeadDim>
 __device__ __forceinline__ void store_rows(bf16* first_row, size_t row_stride, int rows_left,
-                                           const float acc[8][4], float scale) {
+                                           const float acc[HeadLayout<kHeadDim>::kHeadTiles][4],
+                                           float scale) {
   const int g = lane_group(), t = lane_thread();
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     if (g + 8 * r >= rows_left) continue;
     bf16* row = first_row + (g + 8 * r) * row_stride + 2 * t;
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
+    for (int nt = 0; nt < HeadLayout<kHeadDim>::kHeadTiles; ++nt)
       *reinterpret_cast<uint32_t*>(row + 8 * nt) =
           pack_bf16x2(acc[nt][2 * r] * scale, acc[nt][2 * r + 1] * scale);
   }
 }
 
+template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Args args) {
+  using Layout = HeadLayout<kHeadDim>;
   // Double-buffered: query tile i + 1 is copied (cp.async) while tile i is computed.
-  __shared__ __align__(16) bf16 q_tiles[2][kTileElements];   // [query][d]
-  __shared__ __align__(16) bf16 do_tiles[2][kTileElements];  // [query][d]
+  __shared__ __align__(16) bf16 q_tiles[2][Layout::kTileElements];   // [query][d]
+  __shared__ __align__(16) bf16 do_tiles[2][Layout::kTileElements];  // [query][d]
   __shared__ float lse_log2[2][kCols], dot[2][kCols];
   __shared__ uint32_t keep_bits[kWarps][kCols];  // [query]: bit i = key 16·warp + i
 
@@ -57,9 +64,10 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
   // Copies query tile `query_start` (Q, dO asynchronously; lse, D directly) into buffer b.
   auto load_query_tile = [&](int b, int query_start) {
     const int query_count = min(kCols, length - query_start);
-    load_tile_async(q_tiles[b], head_qkv + query_start * row_stride, row_stride, query_count);
-    load_tile_async(do_tiles[b], head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
-                    query_count);
+    load_tile_async<kHeadDim>(q_tiles[b], head_qkv + query_start * row_stride, row_stride,
+                              query_count);
+    load_tile_async<kHeadDim>(do_tiles[b], head_dctx + static_cast<size_t>(query_start) * hidden,
+                              hidden, query_count);
     if (threadIdx.x < kCols) {
       const int query = threadIdx.x;
       const size_t index =
@@ -70,21 +78,23 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
   };
 
   // K and V staged through buffer 1 into registers; query tile 0 is copied meanwhile.
-  load_tile(q_tiles[1], head_qkv + hidden + key_start * row_stride, row_stride, key_count);
-  load_tile(do_tiles[1], head_qkv + 2 * hidden + key_start * row_stride, row_stride, key_count);
+  load_tile<kHeadDim>(q_tiles[1], head_qkv + hidden + key_start * row_stride, row_stride,
+                      key_count);
+  load_tile<kHeadDim>(do_tiles[1], head_qkv + 2 * hidden + key_start * row_stride, row_stride,
+                      key_count);
   load_query_tile(0, 0);
   __syncthreads();
-  uint32_t k_frag[4][4], v_frag[4][4];
+  uint32_t k_frag[Layout::kHeadSteps][4], v_frag[Layout::kHeadSteps][4];
 #pragma unroll
-  for (int ks = 0; ks < 4; ++ks) {
-    load_a(k_frag[ks], q_tiles[1] + warp * 16 * kPitch + ks * 16);
-    load_a(v_frag[ks], do_tiles[1] + warp * 16 * kPitch + ks * 16);
+  for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
+    load_a<Layout::kPitch>(k_frag[ks], q_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
+    load_a<Layout::kPitch>(v_frag[ks], do_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
   }
 
   const bool dropout_on = args.dropout.probability > 0.0f;
   const float keep_scale = dropout_on ? 1.0f / (1.0f - args.dropout.probability) : 1.0f;
   const int warp_keys = key_count - warp * 16;  // valid keys of this warp (may be ≤ 0)
-  float d_key[8][4], d_value[8][4];
+  float d_key[Layout::kHeadTiles][4], d_value[Layout::kHeadTiles][4];
   zero(d_key);
   zero(d_value);
 
@@ -108,13 +118,13 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
     const float* tile_lse_log2 = lse_log2[buffer];
     const float* tile_dot = dot[buffer];
 
-    float s[8][4], dp[8][4];  // [query n-tile][key g, g+8 × query 2t, 2t+1]
+    float s[kScoreTiles][4], dp[kScoreTiles][4];  // [query n-tile][key g, g+8 × query 2t, 2t+1]
     zero(s);
     zero(dp);
-    gemm_a_bt(s, k_frag, q_tile);
-    gemm_a_bt(dp, v_frag, do_tile);
+    gemm_a_bt<kHeadDim>(s, k_frag, q_tile);
+    gemm_a_bt<kHeadDim>(dp, v_frag, do_tile);
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
+    for (int nt = 0; nt < kScoreTiles; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int key = g + 8 * (e / 2), query = 8 * nt + 2 * t + e % 2;
@@ -126,20 +136,22 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
         s[nt][e] = p * factor;
         dp[nt][e] = p * (dp[nt][e] * factor - tile_dot[query]);
       }
-    gemm_p_b(d_value, s, do_tile);
-    gemm_p_b(d_key, dp, q_tile);
+    gemm_p_b<kHeadDim>(d_value, s, do_tile);
+    gemm_p_b<kHeadDim>(d_key, dp, q_tile);
   }
 
   bf16* first_row = args.d_qkv + static_cast<size_t>(first_token + key_start + warp * 16) *
                                      row_stride + head * kHeadDim;
-  store_rows(first_row + hidden, row_stride, warp_keys, d_key, args.scale);
-  store_rows(first_row + 2 * hidden, row_stride, warp_keys, d_value, 1.0f);
+  store_rows<kHeadDim>(first_row + hidden, row_stride, warp_keys, d_key, args.scale);
+  store_rows<kHeadDim>(first_row + 2 * hidden, row_stride, warp_keys, d_value, 1.0f);
 }
 
+template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(Args args) {
+  using Layout = HeadLayout<kHeadDim>;
   // Double-buffered: key tile i + 1 is copied (cp.async) while tile i is computed.
-  __shared__ __align__(16) bf16 k_tiles[2][kTileElements];  // [key][d]
-  __shared__ __align__(16) bf16 v_tiles[2][kTileElements];  // [key][d]
+  __shared__ __align__(16) bf16 k_tiles[2][Layout::kTileElements];  // [key][d]
+  __shared__ __align__(16) bf16 v_tiles[2][Layout::kTileElements];  // [key][d]
   __shared__ uint32_t keep_bits[kWarps][16 * 4];            // [row][16-key chunk]
 
   const AttentionShape& shape = args.shape;
@@ -159,17 +171,17 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
   const bf16* values = head_qkv + 2 * hidden;
 
   // Q and dO staged through buffer 1 into registers; key tile 0 is copied meanwhile.
-  load_tile(k_tiles[1], head_qkv + query_start * row_stride, row_stride, query_count);
-  load_tile(v_tiles[1], head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
-            query_count);
-  load_tile_async(k_tiles[0], keys, row_stride, min(kCols, length));
-  load_tile_async(v_tiles[0], values, row_stride, min(kCols, length));
+  load_tile<kHeadDim>(k_tiles[1], head_qkv + query_start * row_stride, row_stride, query_count);
+  load_tile<kHeadDim>(v_tiles[1], head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
+                      query_count);
+  load_tile_async<kHeadDim>(k_tiles[0], keys, row_stride, min(kCols, length));
+  load_tile_async<kHeadDim>(v_tiles[0], values, row_stride, min(kCols, length));
   __syncthreads();
-  uint32_t q_frag[4][4], do_frag[4][4];
+  uint32_t q_frag[Layout::kHeadSteps][4], do_frag[Layout::kHeadSteps][4];
 #pragma unroll
-  for (int ks = 0; ks < 4; ++ks) {
-    load_a(q_frag[ks], k_tiles[1] + warp * 16 * kPitch + ks * 16);
-    load_a(do_frag[ks], v_tiles[1] + warp * 16 * kPitch + ks * 16);
+  for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
+    load_a<Layout::kPitch>(q_frag[ks], k_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
+    load_a<Layout::kPitch>(do_frag[ks], v_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
   }
 
   const int warp_queries = query_count - warp * 16;  // valid rows of this warp (may be ≤ 0)
@@ -185,7 +197,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
   }
   const bool dropout_on = args.dropout.probability > 0.0f;
   const float keep_scale = dropout_on ? 1.0f / (1.0f - args.dropout.probability) : 1.0f;
-  float d_query[8][4];
+  float d_query[Layout::kHeadTiles][4];
   zero(d_query);
 
   for (int key_start = 0, buffer = 0; key_start < length; key_start += kCols, buffer ^= 1) {
@@ -195,10 +207,10 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
     __syncthreads();
     const int next_start = key_start + kCols;
     if (next_start < length) {
-      load_tile_async(k_tiles[buffer ^ 1], keys + next_start * row_stride, row_stride,
-                      min(kCols, length - next_start));
-      load_tile_async(v_tiles[buffer ^ 1], values + next_start * row_stride, row_stride,
-                      min(kCols, length - next_start));
+      load_tile_async<kHeadDim>(k_tiles[buffer ^ 1], keys + next_start * row_stride, row_stride,
+                                min(kCols, length - next_start));
+      load_tile_async<kHeadDim>(v_tiles[buffer ^ 1], values + next_start * row_stride, row_stride,
+                                min(kCols, length - next_start));
     }
     if (dropout_on) {
 #pragma unroll
@@ -213,13 +225,13 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
     const bf16* k_tile = k_tiles[buffer];
     const bf16* v_tile = v_tiles[buffer];
 
-    float s[8][4], dp[8][4];  // [key n-tile][query g, g+8 × key 2t, 2t+1]
+    float s[kScoreTiles][4], dp[kScoreTiles][4];  // [key n-tile][query g, g+8 × key 2t, 2t+1]
     zero(s);
     zero(dp);
-    gemm_a_bt(s, q_frag, k_tile);
-    gemm_a_bt(dp, do_frag, v_tile);
+    gemm_a_bt<kHeadDim>(s, q_frag, k_tile);
+    gemm_a_bt<kHeadDim>(dp, do_frag, v_tile);
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
+    for (int nt = 0; nt < kScoreTiles; ++nt)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int r = e / 2, key = 8 * nt + 2 * t + e % 2;
@@ -232,11 +244,12 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
                 : 1.0f;
         s[nt][e] = p * (dp[nt][e] * factor - dot[r]);
       }
-    gemm_p_b(d_query, s, k_tile);
+    gemm_p_b<kHeadDim>(d_query, s, k_tile);
   }
 
-  store_rows(args.d_qkv + static_cast<size_t>(warp_first_token) * row_stride + head * kHeadDim,
-             row_stride, warp_queries, d_query, args.scale);
+  store_rows<kHeadDim>(
+      args.d_qkv + static_cast<size_t>(warp_first_token) * row_stride + head * kHeadDim,
+      row_stride, warp_queries, d_query, args.scale);
 }
 
 }  // namespace
@@ -248,10 +261,15 @@ void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* 
   const mma::Args args = backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
                                        div_up(shape.max_positions, mma::kRows));
   const dim3 grid(shape.batch * args.tiles, shape.heads);
-  mma::attention_backward_key_mma_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
-  CUDA_LAUNCH_CHECK("attention_backward_key_mma_kernel");
-  mma::attention_backward_query_mma_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
-  CUDA_LAUNCH_CHECK("attention_backward_query_mma_kernel");
+  with_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
+    constexpr int kHeadDim = decltype(head_dim)::value;
+    auto key_kernel = mma::attention_backward_key_mma_kernel<kHeadDim>;
+    key_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
+    CUDA_LAUNCH_CHECK("attention_backward_key_mma_kernel");
+    auto query_kernel = mma::attention_backward_query_mma_kernel<kHeadDim>;
+    query_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
+    CUDA_LAUNCH_CHECK("attention_backward_query_mma_kernel");
+  });
 }
 
 }  // namespace attention

@@ -3,11 +3,16 @@
 // 4·tx .. 4·tx+3 of every 64 × 64 result. Tiles live in shared memory as fp32 rows of kPitch
 // floats (16-byte aligned rows, so both operands of tile_mma are read as float4). Global tensors
 // are bf16 or, under the fp32 compute switch, float (the kernels are templated on that type T).
+// head_dim is 32 or 64 (head_dim_supported; with_head_dim picks the kernel instantiation). The
+// scalar kernels keep the 64-wide mapping for head_dim 32: load_tile zero-fills natural tile
+// columns head_dim .. 63, so products over keys/queries (P·V, dSᵀ·Q, ...) yield zeros there,
+// which are never stored.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <string>
+#include <type_traits>
 
 #include "kernels/attention.h"
 #include "kernels/cuda_common.cuh"
@@ -28,11 +33,23 @@ __device__ __forceinline__ int thread_col() { return threadIdx.x % 16; }  // tx
 
 // Loads `valid_rows` rows × kHeadDim values of type T (row r at source + r·row_stride) into a
 // tile; rows past valid_rows read as zero. `natural` gets [row][d], `transposed` gets [d][row];
-// either may be null.
+// either may be null. For kHeadDim < kTile the natural tile's columns kHeadDim .. kTile−1 are
+// zeroed too (a 64-column product over it then contributes nothing there); the transposed
+// tile's rows past kHeadDim are left alone (products read it to depth kHeadDim only).
 template <int kHeadDim, typename T>
 __device__ __forceinline__ void load_tile(float* natural, float* transposed, const T* source,
                                           size_t row_stride, int valid_rows) {
+  static_assert(kHeadDim == 32 || kHeadDim == kTile, "attention kernels are built for 32 and 64");
   constexpr int kQuadsPerRow = kHeadDim / 4;
+  if constexpr (kHeadDim < kTile) {
+    if (natural != nullptr) {
+      constexpr int kPadQuads = (kTile - kHeadDim) / 4;
+      for (int chunk = threadIdx.x; chunk < kTile * kPadQuads; chunk += kThreads) {
+        const int row = chunk / kPadQuads, col = kHeadDim + (chunk % kPadQuads) * 4;
+        *reinterpret_cast<float4*>(natural + row * kPitch + col) = make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+    }
+  }
   for (int chunk = threadIdx.x; chunk < kTile * kQuadsPerRow; chunk += kThreads) {
     const int row = chunk / kQuadsPerRow, col = (chunk % kQuadsPerRow) * 4;
     float values[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -107,13 +124,34 @@ inline int tiles_per_sequence(const AttentionShape& shape) {
   return div_up(shape.max_positions, kTile);
 }
 
+// The head dimensions the kernels are instantiated for.
+inline bool head_dim_supported(int head_dim) { return head_dim == 32 || head_dim == 64; }
+
 inline void check_shape(const AttentionShape& shape, const char* op) {
-  BERT_CHECK(shape.tokens >= 0 && shape.batch >= 0 && shape.heads > 0 && shape.head_dim == 64 &&
-                 shape.max_positions > 0,
+  BERT_CHECK(shape.tokens >= 0 && shape.batch >= 0 && shape.heads > 0 &&
+                 head_dim_supported(shape.head_dim) && shape.max_positions > 0,
              std::string(op) + ": tokens " + std::to_string(shape.tokens) + ", batch " +
                  std::to_string(shape.batch) + ", heads " + std::to_string(shape.heads) +
                  ", head_dim " + std::to_string(shape.head_dim) +
-                 " (only 64 is built), max_positions " + std::to_string(shape.max_positions));
+                 " (built for 32 and 64), max_positions " + std::to_string(shape.max_positions));
+}
+
+// Calls launch(std::integral_constant<int, head_dim>{}): the host-side switch from the runtime
+// head_dim to a kernel instantiation. Throws for a head_dim that is not built (check_shape has
+// normally refused it already).
+template <typename Launch>
+void with_head_dim(int head_dim, const char* op, Launch&& launch) {
+  switch (head_dim) {
+    case 32:
+      launch(std::integral_constant<int, 32>{});
+      return;
+    case 64:
+      launch(std::integral_constant<int, 64>{});
+      return;
+    default:
+      BERT_CHECK(false, std::string(op) + ": head_dim " + std::to_string(head_dim) +
+                            " is not built (32 and 64 are)");
+  }
 }
 
 // Everything both backward passes (scalar and tensor-core) read: row_dot holds D_i = Σ d_ctx·ctx.

@@ -8,6 +8,10 @@
 // element numbering ((query_token·heads + head)·max_positions + key_position) as documented.
 // This is the scalar kernel (float, and bf16 under BERT_ATTENTION_KERNEL=scalar); bf16 goes to
 // attention_forward_mma.cu by default. default_attention_impl() lives here.
+// head_dim 32 keeps the 64-wide thread mapping (attention_common.cuh): S = Q·Kᵀ runs to depth 32,
+// but O += P·V still computes 64 output columns of which the upper 32 are zeros (V's zero-filled
+// padding) and are not stored, so a head costs 3/4 of a head_dim-64 head's FMAs instead of 1/2,
+// and shared memory stays sized for 64.
 #include <cstdlib>
 
 #include "kernels/attention_common.cuh"
@@ -24,7 +28,7 @@ __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqlens,
                              AttentionShape shape, DropoutSpec dropout, int tiles,
                              float scale_log2) {
-  static_assert(kHeadDim == kTile, "the 4x4-per-thread mapping covers exactly 64 columns");
+  static_assert(kHeadDim == 32 || kHeadDim == kTile, "the 4x4 mapping covers 64 columns");
   extern __shared__ float4 shared_raw[];
   float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
   float* k_transposed = q_tile + kTileFloats;            // [d][key]
@@ -101,6 +105,7 @@ __global__ void __launch_bounds__(kThreads)
     tile_mma(out, p_tile, v_tile, kTile);
   }
 
+  if (kHeadDim < kTile && 4 * tx >= kHeadDim) return;  // columns ≥ head_dim: zero padding
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int query = 4 * ty + i;
@@ -127,12 +132,15 @@ void attention_forward(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqle
              std::string(op) + ": qkv and ctx must be 8-byte aligned");
   const int tiles = tiles_per_sequence(shape);
   const float scale_log2 = kLog2e / sqrtf(static_cast<float>(shape.head_dim));
-  auto kernel = attention_forward_kernel<64, T>;
-  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kForwardSharedBytes)));
   const dim3 grid(shape.batch * tiles, shape.heads);
-  kernel<<<grid, kThreads, kForwardSharedBytes, stream>>>(ctx, lse, qkv, cu_seqlens, shape, dropout,
-                                                          tiles, scale_log2);
+  with_head_dim(shape.head_dim, op, [&](auto head_dim) {
+    constexpr int kHeadDim = decltype(head_dim)::value;
+    auto kernel = attention_forward_kernel<kHeadDim, T>;
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(kForwardSharedBytes)));
+    kernel<<<grid, kThreads, kForwardSharedBytes, stream>>>(ctx, lse, qkv, cu_seqlens, shape,
+                                                            dropout, tiles, scale_log2);
+  });
   CUDA_LAUNCH_CHECK("attention_forward_kernel");
 }
 

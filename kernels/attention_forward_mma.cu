@@ -1,7 +1,9 @@
 // Attention forward on tensor cores (kernels/attention_variants.h, kMma), flash-attention-2
 // style: a block of 4 warps owns 64 queries of one (sequence, head), each warp 16 query rows
 // whose Q fragments stay in registers; the sequence's keys stream through shared memory in
-// tiles of 64 (K and V as bf16, natural [key][d] layout). Per tile and warp:
+// tiles of 64 (K and V as bf16, natural [key][d] layout). Templated on head_dim (32 or 64:
+// HeadLayout in attention_mma.cuh; Q·Kᵀ takes head_dim/16 k-steps, O is head_dim/8 n-tiles).
+// Per tile and warp:
 //   S = Q·Kᵀ (fp32, 16 × 64 in 32 registers), scaled into the log2 domain, keys past the end −∞;
 //   online softmax: running row max m and per-thread partial row sums l (summed over the quad
 //   at the end), rescaling O when m grows; P = exp2(S − m), O += dropout(P)·V with P in bf16.
@@ -36,13 +38,15 @@ __device__ __forceinline__ float row_factor(const uint32_t* bits, int r, int nt,
   return (bits[row * 4 + key / 16] >> (key % 16)) & 1u ? scale : 0.0f;
 }
 
+template <int kHeadDim>
 __global__ void __launch_bounds__(kThreads)
     attention_forward_mma_kernel(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                                  AttentionShape shape, DropoutSpec dropout, int tiles,
                                  float scale_log2) {
+  using Layout = HeadLayout<kHeadDim>;
   // Double-buffered: tile i + 1 is copied (cp.async) while tile i is computed.
-  __shared__ __align__(16) bf16 k_tiles[2][kTileElements];
-  __shared__ __align__(16) bf16 v_tiles[2][kTileElements];
+  __shared__ __align__(16) bf16 k_tiles[2][Layout::kTileElements];
+  __shared__ __align__(16) bf16 v_tiles[2][Layout::kTileElements];
   __shared__ uint32_t keep_bits[kWarps][16 * 4];
 
   const int sequence = blockIdx.x / tiles, query_block = blockIdx.x % tiles, head = blockIdx.y;
@@ -60,18 +64,19 @@ __global__ void __launch_bounds__(kThreads)
 
   // Q staged through k_tiles[1] into registers (rows past the end are zero, never stored);
   // the copies of key tile 0 start meanwhile.
-  load_tile(k_tiles[1], head_qkv + query_start * row_stride, row_stride, query_count);
-  load_tile_async(k_tiles[0], keys, row_stride, min(kCols, length));
-  load_tile_async(v_tiles[0], values, row_stride, min(kCols, length));
+  load_tile<kHeadDim>(k_tiles[1], head_qkv + query_start * row_stride, row_stride, query_count);
+  load_tile_async<kHeadDim>(k_tiles[0], keys, row_stride, min(kCols, length));
+  load_tile_async<kHeadDim>(v_tiles[0], values, row_stride, min(kCols, length));
   __syncthreads();
-  uint32_t q_frag[4][4];
+  uint32_t q_frag[Layout::kHeadSteps][4];
 #pragma unroll
-  for (int ks = 0; ks < 4; ++ks) load_a(q_frag[ks], k_tiles[1] + warp * 16 * kPitch + ks * 16);
+  for (int ks = 0; ks < Layout::kHeadSteps; ++ks)
+    load_a<Layout::kPitch>(q_frag[ks], k_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
 
   const bool dropout_on = dropout.probability > 0.0f;
   const float keep_scale = dropout_on ? 1.0f / (1.0f - dropout.probability) : 1.0f;
   const int warp_first_token = first_token + query_start + warp * 16;
-  float out[8][4], row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
+  float out[Layout::kHeadTiles][4], row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
   zero(out);
 
   for (int key_start = 0, buffer = 0; key_start < length; key_start += kCols, buffer ^= 1) {
@@ -82,10 +87,10 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     const int next_start = key_start + kCols;
     if (next_start < length) {
-      load_tile_async(k_tiles[buffer ^ 1], keys + next_start * row_stride, row_stride,
-                      min(kCols, length - next_start));
-      load_tile_async(v_tiles[buffer ^ 1], values + next_start * row_stride, row_stride,
-                      min(kCols, length - next_start));
+      load_tile_async<kHeadDim>(k_tiles[buffer ^ 1], keys + next_start * row_stride, row_stride,
+                                min(kCols, length - next_start));
+      load_tile_async<kHeadDim>(v_tiles[buffer ^ 1], values + next_start * row_stride, row_stride,
+                                min(kCols, length - next_start));
     }
     if (dropout_on) {
       draw_row_bits(keep_bits[warp], dropout, warp_first_token, head, shape, key_start);
@@ -94,15 +99,15 @@ __global__ void __launch_bounds__(kThreads)
     const bf16* k_tile = k_tiles[buffer];
     const bf16* v_tile = v_tiles[buffer];
 
-    float s[8][4];
+    float s[kScoreTiles][4];
     zero(s);
-    gemm_a_bt(s, q_frag, k_tile);
+    gemm_a_bt<kHeadDim>(s, q_frag, k_tile);
 
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       float tile_max = -INFINITY;
 #pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
+      for (int nt = 0; nt < kScoreTiles; ++nt)
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
           float& value = s[nt][2 * r + j];
@@ -114,7 +119,7 @@ __global__ void __launch_bounds__(kThreads)
       const float correction = exp2f(row_max[r] - new_max);  // 0 on the first tile
       float tile_sum = 0.0f;
 #pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
+      for (int nt = 0; nt < kScoreTiles; ++nt)
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
           float& value = s[nt][2 * r + j];
@@ -125,12 +130,12 @@ __global__ void __launch_bounds__(kThreads)
       row_sum[r] = row_sum[r] * correction + tile_sum;
       row_max[r] = new_max;
 #pragma unroll
-      for (int nt = 0; nt < 8; ++nt) {
+      for (int nt = 0; nt < Layout::kHeadTiles; ++nt) {
         out[nt][2 * r] *= correction;
         out[nt][2 * r + 1] *= correction;
       }
     }
-    gemm_p_b(out, s, v_tile);
+    gemm_p_b<kHeadDim>(out, s, v_tile);
   }
 
 #pragma unroll
@@ -142,7 +147,7 @@ __global__ void __launch_bounds__(kThreads)
     const float inverse = 1.0f / total;
     bf16* row = ctx + static_cast<size_t>(token) * hidden + head * kHeadDim + 2 * t;
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt)
+    for (int nt = 0; nt < Layout::kHeadTiles; ++nt)
       *reinterpret_cast<uint32_t*>(row + 8 * nt) =
           pack_bf16x2(out[nt][2 * r] * inverse, out[nt][2 * r + 1] * inverse);
     if (t == 0)
@@ -162,8 +167,12 @@ void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqle
   const int tiles = div_up(shape.max_positions, mma::kRows);
   const float scale_log2 = kLog2e / sqrtf(static_cast<float>(shape.head_dim));
   const dim3 grid(shape.batch * tiles, shape.heads);
-  mma::attention_forward_mma_kernel<<<grid, mma::kThreads, 0, stream>>>(
-      ctx, lse, qkv, cu_seqlens, shape, dropout, tiles, scale_log2);
+  with_head_dim(shape.head_dim, "attention_forward_cuda", [&](auto head_dim) {
+    constexpr int kHeadDim = decltype(head_dim)::value;
+    auto kernel = mma::attention_forward_mma_kernel<kHeadDim>;
+    kernel<<<grid, mma::kThreads, 0, stream>>>(ctx, lse, qkv, cu_seqlens, shape, dropout, tiles,
+                                               scale_log2);
+  });
   CUDA_LAUNCH_CHECK("attention_forward_mma_kernel");
 }
 

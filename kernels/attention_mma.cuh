@@ -28,10 +28,37 @@ constexpr int kWarps = 4;                // each warp owns 16 rows of a 64-row b
 constexpr int kThreads = 32 * kWarps;
 constexpr int kRows = 16 * kWarps;       // queries (or keys) per block
 constexpr int kCols = 64;                // keys (or queries) per streamed tile
-constexpr int kHeadDim = 64;
-constexpr int kPitch = kHeadDim + 8;     // bf16 per shared row: the 8-group fragment reads of a
-                                         // warp hit 32 distinct banks (row stride 36 words)
-constexpr int kTileElements = kCols * kPitch;
+constexpr int kScoreTiles = kCols / 8;   // n-tiles of a 16 × kCols score row block (S, dPd)
+constexpr int kScoreSteps = kCols / 16;  // k-steps of a product over the kCols keys (queries)
+
+// What follows from the head dimension (32 or 64). A shared tile holds kCols rows of kHeadDim
+// bf16 plus 8 of padding:
+//   kPitch        bf16 per shared row. Bank check (4-byte banks, 32 of them): load_a and
+//                 load_b_transposed have lane (g, t) read word g·kPitch/2 + t; load_b reads the
+//                 16-bit halves of word t·kPitch + g/2 (+ kPitch/2 for the second row), where
+//                 lanes g = 2m, 2m + 1 share a word (a broadcast, no conflict).
+//                   pitch 72 (36 words): 36g mod 32 = 4g → banks 4g + t, 32 distinct;
+//                                        load_b: (72t + g/2) mod 32 = 8t + g/2, 16 distinct words.
+//                   pitch 40 (20 words): 20g mod 32 = {0, 20, 8, 28, 16, 4, 24, 12} → banks
+//                                        20g + t mod 32, 32 distinct; load_b: (40t + g/2) mod 32
+//                                        = 8t + g/2, 16 distinct words (+20 for the second row:
+//                                        still distinct). So every fragment read is conflict-free.
+//                 (The 16-byte tile stores are not, at pitch 40: a quarter-warp writes two 80-byte
+//                 rows, and bytes 128..143 of the second share banks 0..3 with the first's start,
+//                 a 2-way conflict on 1 of 8 chunks, once per tile load. No 16-byte-aligned pitch
+//                 makes both the reads and these stores conflict-free; the reads, repeated for
+//                 every k-step and n-tile, win.)
+//   kHeadSteps    k-steps of a product over head_dim (Q·Kᵀ, dO·Vᵀ, K·Qᵀ, V·dOᵀ): fragments per
+//                 register-resident operand.
+//   kHeadTiles    n-tiles of a 16 × head_dim result (O, dQ, dK, dV accumulators).
+template <int kHeadDim>
+struct HeadLayout {
+  static_assert(kHeadDim == 32 || kHeadDim == 64, "attention MMA kernels are built for 32 and 64");
+  static constexpr int kPitch = kHeadDim + 8;
+  static constexpr int kTileElements = kCols * kPitch;
+  static constexpr int kHeadSteps = kHeadDim / 16;
+  static constexpr int kHeadTiles = kHeadDim / 8;
+};
 
 // c += a·b (16×16 by 16×8), fp32 accumulate.
 __device__ __forceinline__ void mma_16816(float c[4], const uint32_t a[4], const uint32_t b[2]) {
@@ -57,7 +84,8 @@ __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
 __device__ __forceinline__ uint32_t load_pair(const bf16* p) {
   return *reinterpret_cast<const uint32_t*>(p);
 }
-// p[0] and p[pitch]: two rows, one column (a B fragment of a row-major [k][n] tile).
+// p[0] and p[kPitch]: two rows, one column (a B fragment of a row-major [k][n] tile).
+template <int kPitch>
 __device__ __forceinline__ uint32_t load_column_pair(const bf16* p) {
   const uint16_t* bits = reinterpret_cast<const uint16_t*>(p);
   return static_cast<uint32_t>(bits[0]) | (static_cast<uint32_t>(bits[kPitch]) << 16);
@@ -67,6 +95,7 @@ __device__ __forceinline__ int lane_group() { return (threadIdx.x % 32) / 4; }  
 __device__ __forceinline__ int lane_thread() { return threadIdx.x % 4; }         // t
 
 // A fragment of rows [0, 16), columns [0, 16) of a shared tile (row-major, kPitch).
+template <int kPitch>
 __device__ __forceinline__ void load_a(uint32_t a[4], const bf16* tile) {
   const int g = lane_group(), t = lane_thread();
   a[0] = load_pair(tile + g * kPitch + 2 * t);
@@ -75,16 +104,18 @@ __device__ __forceinline__ void load_a(uint32_t a[4], const bf16* tile) {
   a[3] = load_pair(tile + (g + 8) * kPitch + 2 * t + 8);
 }
 // B = tileᵀ: B[k][n] = tile[n][k] for n < 8, k < 16 (tile rows are the n index: Kᵀ, Vᵀ, Qᵀ).
+template <int kPitch>
 __device__ __forceinline__ void load_b_transposed(uint32_t b[2], const bf16* tile) {
   const int g = lane_group(), t = lane_thread();
   b[0] = load_pair(tile + g * kPitch + 2 * t);
   b[1] = load_pair(tile + g * kPitch + 2 * t + 8);
 }
 // B = tile: B[k][n] = tile[k][n] for k < 16, n < 8 (tile rows are the k index: V, dO, Q, K).
+template <int kPitch>
 __device__ __forceinline__ void load_b(uint32_t b[2], const bf16* tile) {
   const int g = lane_group(), t = lane_thread();
-  b[0] = load_column_pair(tile + 2 * t * kPitch + g);
-  b[1] = load_column_pair(tile + (2 * t + 8) * kPitch + g);
+  b[0] = load_column_pair<kPitch>(tile + 2 * t * kPitch + g);
+  b[1] = load_column_pair<kPitch>(tile + (2 * t + 8) * kPitch + g);
 }
 // A fragment (16 rows × k-step kk's 16 columns) from the fp32 accumulators of n-tiles 2kk, 2kk+1.
 __device__ __forceinline__ void a_from_accumulators(uint32_t a[4], const float lo[4],
@@ -95,45 +126,57 @@ __device__ __forceinline__ void a_from_accumulators(uint32_t a[4], const float l
   a[3] = pack_bf16x2(hi[2], hi[3]);
 }
 
-// acc[nt] += A(16 × 64, fragments a[4 k-steps]) · tileᵀ, tile = 64 rows (n) × 64 columns (k).
-__device__ __forceinline__ void gemm_a_bt(float acc[8][4], const uint32_t a[4][4],
+// acc[nt] += A(16 × head_dim, fragments a[kHeadSteps]) · tileᵀ, tile = kCols rows (n) ×
+// head_dim columns (k): S = Q·Kᵀ and its kin, a 16 × kCols result.
+template <int kHeadDim>
+__device__ __forceinline__ void gemm_a_bt(float acc[kScoreTiles][4],
+                                          const uint32_t a[HeadLayout<kHeadDim>::kHeadSteps][4],
                                           const bf16* tile) {
+  using Layout = HeadLayout<kHeadDim>;
 #pragma unroll
-  for (int nt = 0; nt < 8; ++nt)
+  for (int nt = 0; nt < kScoreTiles; ++nt)
 #pragma unroll
-    for (int ks = 0; ks < 4; ++ks) {
+    for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
       uint32_t b[2];
-      load_b_transposed(b, tile + nt * 8 * kPitch + ks * 16);
+      load_b_transposed<Layout::kPitch>(b, tile + nt * 8 * Layout::kPitch + ks * 16);
       mma_16816(acc[nt], a[ks], b);
     }
 }
-// acc[nt] += P(16 × 64, the fp32 accumulators p[8][4] rounded to bf16) · tile (64 k-rows × 64 n).
-__device__ __forceinline__ void gemm_p_b(float acc[8][4], const float p[8][4], const bf16* tile) {
+// acc[nt] += P(16 × kCols, the fp32 accumulators p[kScoreTiles][4] rounded to bf16) · tile
+// (kCols k-rows × head_dim n): O += P·V and its kin, a 16 × head_dim result.
+template <int kHeadDim>
+__device__ __forceinline__ void gemm_p_b(float acc[HeadLayout<kHeadDim>::kHeadTiles][4],
+                                         const float p[kScoreTiles][4], const bf16* tile) {
+  using Layout = HeadLayout<kHeadDim>;
 #pragma unroll
-  for (int kk = 0; kk < 4; ++kk) {
+  for (int kk = 0; kk < kScoreSteps; ++kk) {
     uint32_t a[4];
     a_from_accumulators(a, p[2 * kk], p[2 * kk + 1]);
 #pragma unroll
-    for (int nt = 0; nt < 8; ++nt) {
+    for (int nt = 0; nt < Layout::kHeadTiles; ++nt) {
       uint32_t b[2];
-      load_b(b, tile + kk * 16 * kPitch + nt * 8);
+      load_b<Layout::kPitch>(b, tile + kk * 16 * Layout::kPitch + nt * 8);
       mma_16816(acc[nt], a, b);
     }
   }
 }
 
-__device__ __forceinline__ void zero(float acc[8][4]) {
+template <int kTiles>
+__device__ __forceinline__ void zero(float (&acc)[kTiles][4]) {
 #pragma unroll
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < kTiles; ++i)
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
 }
 
-// Copies `valid_rows` rows of 64 bf16 (row r at source + r·row_stride) into a shared tile of
-// kCols rows; rows past valid_rows become zero. 16-byte loads: source rows must be 16-byte aligned.
+// Copies `valid_rows` rows of kHeadDim bf16 (row r at source + r·row_stride) into a shared
+// tile of kCols rows; rows past valid_rows become zero. 16-byte loads: source rows must be
+// 16-byte aligned.
+template <int kHeadDim>
 __device__ __forceinline__ void load_tile(bf16* tile, const bf16* source, size_t row_stride,
                                           int valid_rows) {
   constexpr int kChunksPerRow = kHeadDim / 8;
+  constexpr int kPitch = HeadLayout<kHeadDim>::kPitch;
   for (int chunk = threadIdx.x; chunk < kCols * kChunksPerRow; chunk += kThreads) {
     const int row = chunk / kChunksPerRow, col = (chunk % kChunksPerRow) * 8;
     uint4 value = make_uint4(0u, 0u, 0u, 0u);
@@ -165,9 +208,11 @@ __device__ __forceinline__ void wait_copies() {
 }
 
 // load_tile without waiting: the copies land by wait_copies() + __syncthreads().
+template <int kHeadDim>
 __device__ __forceinline__ void load_tile_async(bf16* tile, const bf16* source, size_t row_stride,
                                                 int valid_rows) {
   constexpr int kChunksPerRow = kHeadDim / 8;
+  constexpr int kPitch = HeadLayout<kHeadDim>::kPitch;
   for (int chunk = threadIdx.x; chunk < kCols * kChunksPerRow; chunk += kThreads) {
     const int row = chunk / kChunksPerRow, col = (chunk % kChunksPerRow) * 8;
     const bool valid = row < valid_rows;

@@ -87,7 +87,7 @@ json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[s
 our_eval() {  # model_dir out_dir -> "em f1"
   "$bin/eval_squad" --model_name_or_path "$1" --validation_file "$work/eval.json" --output_dir "$2" \
     --device "$device" --per_device_eval_batch_size 64 >/dev/null
-  echo "$(json_field "$2/eval_results.json" exact_match) $(json_field "$2/eval_results.json" f1)"
+  echo "$(json_field "$2/eval_results.json" eval_exact_match) $(json_field "$2/eval_results.json" eval_f1)"
 }
 
 read -r em f1 < <(our_eval "$model" "$work/untrained")
@@ -105,7 +105,7 @@ for seed in $seeds; do
     [ -f "$out/train_results.json" ] || { echo "compare.sh: error: our training (seed $seed) failed" >&2; exit 1; }
     read -r em f1 < <(our_eval "$out" "$out/eval")
     record ours "$seed" "$epochs" "$em" "$f1" "$(json_field "$out/train_results.json" train_runtime)" \
-      "$(json_field "$out/train_results.json" train_windows_per_second)"
+      "$(json_field "$out/train_results.json" train_samples_per_second)"
     echo "[compare] ours seed $seed: EM $em F1 $f1"
   fi
   if [ "$skip_hf" = 0 ]; then

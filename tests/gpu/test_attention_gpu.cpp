@@ -2,7 +2,8 @@
 // with and without attention-probability dropout. The backward reference is fed the kernel's
 // own ctx and lse, so it checks the backward math rather than forward rounding twice.
 // Both bf16 implementations (kernels/attention_variants.h: tensor-core MMA and scalar) run
-// every case explicitly, whatever BERT_ATTENTION_KERNEL says.
+// every case explicitly, whatever BERT_ATTENTION_KERNEL says, for head_dim 64 (bert-base) and
+// 32 (all-MiniLM-L6-v2: 12 heads of 32).
 #include <cstdlib>
 #include <numeric>
 #include <string>
@@ -18,6 +19,7 @@ struct Case {
   std::vector<int> lengths;
   int heads;
   int max_positions;
+  int head_dim;
 };
 
 const char* impl_name(AttentionImpl impl) { return impl == AttentionImpl::kMma ? "mma" : "scalar"; }
@@ -26,7 +28,7 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
   AttentionShape shape;
   shape.batch = static_cast<int>(c.lengths.size());
   shape.heads = c.heads;
-  shape.head_dim = 64;
+  shape.head_dim = c.head_dim;
   shape.max_positions = c.max_positions;
   std::vector<int32_t> cu_seqlens{0};
   for (const int length : c.lengths) cu_seqlens.push_back(cu_seqlens.back() + length);
@@ -38,7 +40,7 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
   spec.site = dropout_site(0, DropoutKind::kAttentionProbs);
   spec.element_offset = 1;  // groups of 4 straddle the thread's keys
   const std::string kernel = impl_name(impl);
-  CAPTURE(kernel, shape.tokens, shape.heads, shape.max_positions, probability);
+  CAPTURE(kernel, shape.tokens, shape.heads, shape.head_dim, shape.max_positions, probability);
 
   const int hidden = shape.heads * shape.head_dim;
   const size_t qkv_count = static_cast<size_t>(shape.tokens) * 3 * hidden;
@@ -86,15 +88,51 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
 TEST_CASE("attention forward/backward match the reference", "[gpu][attention]") {
   std::mt19937 rng(41);
   const std::vector<Case> cases = {
-      {{1}, 2, 512},
-      {{1, 17, 64, 130, 384}, 2, 512},  // the golden model's head count, mixed lengths
-      {{65, 3, 128}, 12, 128},          // bert-base heads; a length equal to max_positions
+      {{1}, 2, 512, 64},
+      {{1, 17, 64, 130, 384}, 2, 512, 64},  // the golden model's head count, mixed lengths
+      {{65, 3, 128}, 12, 128, 64},          // bert-base heads; a length equal to max_positions
       // Tile edges (63/64/65, 127) and an odd max_positions: dropout groups of 4 straddle rows.
-      {{63, 64, 65, 127, 200, 3}, 1, 201},
+      {{63, 64, 65, 127, 200, 3}, 1, 201, 64},
+      // head_dim 32 (smaller shapes: the CPU emulation of these kernels is slow).
+      {{1}, 2, 64, 32},
+      {{1, 17, 64, 130}, 2, 160, 32},        // mixed lengths, several key/query tiles
+      {{63, 65, 3, 20}, 12, 67, 32},         // MiniLM's 12 heads; tile edges, odd max_positions
   };
   for (const AttentionImpl impl : {AttentionImpl::kMma, AttentionImpl::kScalar})
     for (const Case& c : cases)
       for (const float probability : {0.0f, 0.1f}) run_case(c, probability, impl, rng);
+}
+
+TEST_CASE("attention refuses a head_dim it is not built for, naming the built ones", "[gpu][attention]") {
+  for (const int head_dim : {16, 48, 128}) {
+    CAPTURE(head_dim);
+    AttentionShape shape{4, 1, 2, head_dim, 8};
+    const int hidden = shape.heads * head_dim;
+    const std::vector<int32_t> cu_seqlens{0, 4};
+    DeviceBf16 qkv(std::vector<float>(4 * 3 * hidden, 0.5f)), ctx(4 * hidden), d_ctx(4 * hidden),
+        d_qkv(4 * 3 * hidden);
+    DeviceBuffer<float> lse(4 * shape.heads), qkv_f(4 * 3 * hidden), ctx_f(4 * hidden);
+    DeviceBuffer<int32_t> d_cu_seqlens = to_device(cu_seqlens);
+    DeviceBuffer<unsigned char> scratch(attention_backward_workspace_bytes(shape));
+    const GpuWorkspace workspace{scratch.data(), scratch.size()};
+    const DropoutSpec spec;
+    // (Catch's && keeps references: the matchers it combines must outlive the assertion.)
+    const auto names_head_dim = Catch::Contains("head_dim " + std::to_string(head_dim));
+    const auto names_built = Catch::Contains("built for 32 and 64");
+    for (const AttentionImpl impl : {AttentionImpl::kMma, AttentionImpl::kScalar}) {
+      const std::string kernel = impl_name(impl);
+      CAPTURE(kernel);
+      REQUIRE_THROWS_WITH(attention_forward_cuda(ctx.get(), lse.data(), qkv.get(), d_cu_seqlens.data(),
+                                                 shape, spec, nullptr, impl),
+                          names_head_dim && names_built);
+      REQUIRE_THROWS_WITH(attention_backward_cuda(d_qkv.get(), d_ctx.get(), qkv.get(), ctx.get(), lse.data(),
+                                                  d_cu_seqlens.data(), shape, spec, workspace, nullptr, impl),
+                          names_head_dim && names_built);
+    }
+    REQUIRE_THROWS_WITH(attention_forward_cuda(ctx_f.data(), lse.data(), qkv_f.data(), d_cu_seqlens.data(),
+                                               shape, spec, nullptr),
+                        names_head_dim && names_built);
+  }
 }
 
 TEST_CASE("attention kernel choice defaults to the tensor-core kernels", "[gpu][attention]") {

@@ -1,14 +1,17 @@
 // CudaBackend against the CPU backend (float), method by method, in both compute modes (bf16
 // activations within 2e-2, the fp32 switch within 1e-4): odd sizes, sequences of mixed lengths,
 // dropout off and on, overwrite and accumulate modes. Backward passes get the CUDA forward's
-// saved tensors on both sides, so they compare the backward math alone.
+// saved tensors on both sides, so they compare the backward math alone. Attention runs at
+// head_dim 64 and 32; one case runs a whole head_dim-32 BertQaModel step on both backends.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
 
+#include "engine/bert_qa_model.h"
 #include "engine/core/error.h"
 #include "engine/cuda/bf16_host.h"
+#include "engine/io/param_specs.h"
 #include "engine/cuda/pinned_host.h"
 #include "engine/squad_job.h"
 #include "tests/gpu/backend_twins.h"
@@ -34,6 +37,53 @@ std::vector<int32_t> prefix_sums(const std::vector<int>& lengths) {
   std::vector<int32_t> cu{0};
   for (int length : lengths) cu.push_back(cu.back() + length);
   return cu;
+}
+
+// Sequences of the given lengths with deterministic ids and labels inside each sequence.
+PackedBatch model_batch(const std::vector<int>& lengths, int vocab) {
+  PackedBatch batch;
+  batch.cu_seqlens = prefix_sums(lengths);
+  for (size_t b = 0; b < lengths.size(); ++b) {
+    for (int t = 0; t < lengths[b]; ++t) {
+      batch.input_ids.push_back((int(b) * 13 + t * 5 + 3) % vocab);
+      batch.token_type_ids.push_back(t > lengths[b] / 2 ? 1 : 0);
+      batch.position_ids.push_back(t);
+    }
+    batch.start_positions.push_back((3 + int(b)) % lengths[b]);
+    batch.end_positions.push_back((5 + 2 * int(b)) % lengths[b]);
+  }
+  return batch;
+}
+
+double relative_l2(const std::vector<double>& got, const std::vector<double>& ref, double floor_norm = 0) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    diff += (got[i] - ref[i]) * (got[i] - ref[i]);
+    norm += ref[i] * ref[i];
+  }
+  return std::sqrt(diff) / std::max(std::sqrt(norm), std::max(floor_norm, 1e-300));
+}
+
+// What one training forward + backward of BertQaModel leaves.
+struct ModelPass {
+  double loss = 0;
+  std::vector<double> logits, last_hidden;
+  std::map<std::string, std::vector<double>> gradients;
+};
+
+ModelPass model_pass(Backend& backend, const BertConfig& config, const PackedBatch& batch,
+                     const std::map<std::string, std::vector<float>>& params, const PassContext& context) {
+  BertQaModel model(backend, config, batch.tokens(), batch.batch());
+  model.set_parameters(params);
+  model.load_batch(batch);
+  model.zero_gradients();
+  ModelPass pass;
+  pass.loss = model.forward(context, true);
+  pass.logits = model.logits();
+  pass.last_hidden = model.hidden_state(config.num_hidden_layers);
+  model.backward(context);
+  pass.gradients = model.gradients();
+  return pass;
 }
 
 }  // namespace
@@ -230,39 +280,102 @@ TEST_CASE("cuda backend: bias + GELU forward/backward", "[gpu][backend]") {
 
 TEST_CASE("cuda backend: attention forward/backward", "[gpu][backend]") {
   for (const bool fp32 : {false, true}) {
-    for (const std::vector<int>& lengths : {std::vector<int>{1, 37, 64, 65, 130}, std::vector<int>{7}}) {
-      for (const float probability : {0.0f, 0.1f}) {
-        CAPTURE(fp32, lengths.size(), probability);
-        Twins twins(fp32, 19);
-        const std::vector<int32_t> cu = prefix_sums(lengths);
-        AttentionShape shape;
-        shape.tokens = cu.back();
-        shape.batch = static_cast<int>(lengths.size());
-        shape.heads = 2;
-        shape.head_dim = 64;
-        shape.max_positions = 160;
-        const int hidden = shape.heads * shape.head_dim;
-        const DropoutSpec spec = dropout_spec(probability, dropout_site(1, DropoutKind::kAttentionProbs));
-        const Twin cu_seqlens = twins.ids(cu);
-        const Twin qkv = twins.random(Role::kActivation, size_t(shape.tokens) * 3 * hidden, -2, 2);
-        const Twin ctx = twins.zeros(Role::kActivation, size_t(shape.tokens) * hidden);
-        const Twin lse = twins.zeros(Role::kStatistic, size_t(shape.tokens) * shape.heads);
-        twins.cpu().attention_forward(ctx.cpu, lse.cpu, qkv.cpu, cu_seqlens.cpu, shape, spec);
-        twins.gpu().attention_forward(ctx.gpu, lse.gpu, qkv.gpu, cu_seqlens.gpu, shape, spec);
-        twins.require_close("attention ctx", ctx);
-        twins.require_close("attention lse", lse, fp32 ? Tolerance{1e-5, 0, 1e-5} : Tolerance{1e-4, 0, 1e-4});
+    for (const int head_dim : {64, 32}) {
+      for (const std::vector<int>& lengths : {std::vector<int>{1, 37, 64, 65, 130}, std::vector<int>{7}}) {
+        for (const float probability : {0.0f, 0.1f}) {
+          CAPTURE(fp32, head_dim, lengths.size(), probability);
+          Twins twins(fp32, 19);
+          const std::vector<int32_t> cu = prefix_sums(lengths);
+          AttentionShape shape;
+          shape.tokens = cu.back();
+          shape.batch = static_cast<int>(lengths.size());
+          shape.heads = 2;
+          shape.head_dim = head_dim;
+          shape.max_positions = 160;
+          const int hidden = shape.heads * shape.head_dim;
+          const DropoutSpec spec = dropout_spec(probability, dropout_site(1, DropoutKind::kAttentionProbs));
+          const Twin cu_seqlens = twins.ids(cu);
+          const Twin qkv = twins.random(Role::kActivation, size_t(shape.tokens) * 3 * hidden, -2, 2);
+          const Twin ctx = twins.zeros(Role::kActivation, size_t(shape.tokens) * hidden);
+          const Twin lse = twins.zeros(Role::kStatistic, size_t(shape.tokens) * shape.heads);
+          twins.cpu().attention_forward(ctx.cpu, lse.cpu, qkv.cpu, cu_seqlens.cpu, shape, spec);
+          twins.gpu().attention_forward(ctx.gpu, lse.gpu, qkv.gpu, cu_seqlens.gpu, shape, spec);
+          twins.require_close("attention ctx", ctx);
+          twins.require_close("attention lse", lse,
+                              fp32 ? Tolerance{1e-5, 0, 1e-5} : Tolerance{1e-4, 0, 1e-4});
 
-        twins.cpu_takes_gpu(ctx);
-        twins.cpu_takes_gpu(lse);
-        const Twin d_ctx = twins.random(Role::kActivation, size_t(shape.tokens) * hidden, -1, 1);
-        const Twin d_qkv = twins.random(Role::kActivation, size_t(shape.tokens) * 3 * hidden, -9, 9);
-        twins.cpu().attention_backward(d_qkv.cpu, d_ctx.cpu, qkv.cpu, ctx.cpu, lse.cpu, cu_seqlens.cpu, shape,
-                                       spec);
-        twins.gpu().attention_backward(d_qkv.gpu, d_ctx.gpu, qkv.gpu, ctx.gpu, lse.gpu, cu_seqlens.gpu, shape,
-                                       spec);
-        twins.require_close("attention d_qkv", d_qkv);
+          twins.cpu_takes_gpu(ctx);
+          twins.cpu_takes_gpu(lse);
+          const Twin d_ctx = twins.random(Role::kActivation, size_t(shape.tokens) * hidden, -1, 1);
+          const Twin d_qkv = twins.random(Role::kActivation, size_t(shape.tokens) * 3 * hidden, -9, 9);
+          twins.cpu().attention_backward(d_qkv.cpu, d_ctx.cpu, qkv.cpu, ctx.cpu, lse.cpu, cu_seqlens.cpu, shape,
+                                         spec);
+          twins.gpu().attention_backward(d_qkv.gpu, d_ctx.gpu, qkv.gpu, ctx.gpu, lse.gpu, cu_seqlens.gpu, shape,
+                                         spec);
+          twins.require_close("attention d_qkv", d_qkv);
+        }
       }
     }
+  }
+}
+
+// The whole model through both backends with head_dim 32 (all-MiniLM-L6-v2's head size: 384 / 12),
+// dropout on: every op of BertQaModel, the attention head slicing and the qkv layout included.
+// Relative errors (L2; a tensor's floor is 1e-2 of the global gradient norm, for tensors whose
+// true gradient is zero, e.g. the key bias): fp32 within 1e-4 everywhere (the Twins' rtol; the
+// CPU emulation measured ≤ 2.5e-6); bf16 loss, logits, last hidden state and the whole gradient
+// vector within 2e-2 (test_golden_parity_gpu's bound; measured ≤ 5.8e-3), each tensor within
+// 5e-2 (measured ≤ 9.6e-3; room for cuBLASLt's summation order). A wrong head mapping is off by
+// order 1.
+TEST_CASE("cuda backend: a head_dim-32 model matches the CPU backend end to end", "[gpu][backend]") {
+  BertConfig config;
+  config.vocab_size = 60;
+  config.hidden_size = 64;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = 2;
+  config.intermediate_size = 128;
+  config.max_position_embeddings = 96;
+  config.hidden_dropout_prob = 0.1f;
+  config.attention_probs_dropout_prob = 0.1f;
+  const PackedBatch batch = model_batch({5, 37, 70}, config.vocab_size);  // 70: two query/key tiles
+  const auto params = init_bert_qa_params(config, 5);
+  PassContext context;
+  context.training = true;
+  context.seed = 77;
+  context.micro_step = 3;
+  auto cpu_backend = make_cpu_backend(false);
+  const ModelPass ref = model_pass(*cpu_backend, config, batch, params, context);
+  REQUIRE(std::isfinite(ref.loss));
+
+  for (const bool fp32 : {false, true}) {
+    CAPTURE(fp32);
+    auto gpu_backend = make_cuda_backend(CudaBackendOptions{fp32});
+    const ModelPass got = model_pass(*gpu_backend, config, batch, params, context);
+    const double rtol = fp32 ? 1e-4 : 2e-2;
+    INFO("loss " << got.loss << " vs " << ref.loss);
+    REQUIRE(std::fabs(got.loss - ref.loss) <= rtol * std::fabs(ref.loss));
+    const double logits_error = relative_l2(got.logits, ref.logits);
+    const double hidden_error = relative_l2(got.last_hidden, ref.last_hidden);
+    INFO("relative L2 error: logits " << logits_error << ", last hidden state " << hidden_error);
+    REQUIRE(logits_error <= rtol);
+    REQUIRE(hidden_error <= rtol);
+
+    std::vector<double> all_got, all_ref;
+    for (const auto& [name, values] : ref.gradients) {
+      all_ref.insert(all_ref.end(), values.begin(), values.end());
+      all_got.insert(all_got.end(), got.gradients.at(name).begin(), got.gradients.at(name).end());
+    }
+    double global_norm = 0;
+    for (double g : all_ref) global_norm += g * g;
+    global_norm = std::sqrt(global_norm);
+    for (const auto& [name, values] : ref.gradients) {
+      const double error = relative_l2(got.gradients.at(name), values, 1e-2 * global_norm);
+      INFO("grad " << name << ": relative L2 error " << error);
+      REQUIRE(error <= (fp32 ? rtol : 5e-2));
+    }
+    const double all_error = relative_l2(all_got, all_ref);
+    INFO("all gradients: relative L2 error " << all_error);
+    REQUIRE(all_error <= rtol);
   }
 }
 

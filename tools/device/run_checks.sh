@@ -11,6 +11,11 @@
 #   hf        tools/device/hf_parity.py: 50-step loss parity and windows/s, ours vs Hugging Face
 #   app       tools/device/app_checks.py: resume bit-identical, mpirun -np 1 (NCCL) == plain run, OOM message
 #   golden    golden_parity (the CPU engine against the HF golden: a sanity check of the bundle)
+#   real_model  benchmarks/real_model/compare.sh --device cuda on the pretrained all-MiniLM-L6-v2
+#             (bf16), when device_carry/minilm-bf16.tar.xz was carried (CARRY_MINILM=1 bash
+#             tools/device/build_carry.sh): ours and Hugging Face side by side, 3 epochs, 2 seeds
+#             each; compare.json/compare.log come back in $OUT
+# STAGES (default "all") picks stages by the names above, e.g. STAGES=real_model BUDGET_S=540.
 # STAGE_CAP (seconds) caps each stage's timeout. Extra flags: BENCH_ARGS for bench_kernels (e.g. "--repeats 100 --flush_l2 false"), HF_ARGS for
 # hf_parity.py (e.g. "--steps 100"). Everything goes to $OUT (the device tool brings back at most
 # 8 files): results.md (summary and tables), tests.log, bench_kernels.md, bench_kernels.json,
@@ -41,6 +46,9 @@ BERT_CARRY="$root/device_carry" BERT_UNPACK_DIR="$work/carry" source tools/devic
 bin="$BERT_CARRY_BIN"
 # Test fixtures are found through the build machine's absolute source path.
 if [[ ! -e /work/main && -w / ]]; then mkdir -p /work && ln -s "$root" /work/main; fi
+
+stages=" ${STAGES:-all} "
+want() { [[ "$stages" == *" all "* || "$stages" == *" $1 "* ]]; }
 
 declare -a summary=()   # "stage|status|detail" lines for the final table
 add_summary() { summary+=("$1|$2|$3"); }
@@ -108,57 +116,83 @@ tee -a "$runlog" < "$work/info.md"
 gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | head -1)"
 
 # ---- GPU tests -------------------------------------------------------------------------------
-tests_log="$out/tests.log"
-: > "$tests_log"
-if [[ -x "$bin/test_gpu" ]]; then
-  run_stage test_gpu 180 "$tests_log" "$bin/test_gpu" --durations yes
-  add_summary "test_gpu" "$(status_of $stage_rc)" "$(catch_counts "$tests_log")"
-else
-  add_summary "test_gpu" "MISSING" "not in device_carry/bin"
+if want test_gpu; then
+  tests_log="$out/tests.log"
+  : > "$tests_log"
+  if [[ -x "$bin/test_gpu" ]]; then
+    run_stage test_gpu 180 "$tests_log" "$bin/test_gpu" --durations yes
+    add_summary "test_gpu" "$(status_of $stage_rc)" "$(catch_counts "$tests_log")"
+  else
+    add_summary "test_gpu" "MISSING" "not in device_carry/bin"
+  fi
+  for exe in "$bin"/*; do
+    name="$(basename "$exe")"
+    [[ "$name" == test_gpu || "$name" == bench_kernels ]] && continue
+    [[ "$name" =~ (gpu|cuda) ]] || continue
+    part="$work/$name.log"
+    : > "$part"
+    run_stage "$name" 120 "$part" "$exe"
+    cat "$part" >> "$tests_log"
+    add_summary "$name" "$(status_of $stage_rc)" "$(catch_counts "$part")"
+  done
 fi
-for exe in "$bin"/*; do
-  name="$(basename "$exe")"
-  [[ "$name" == test_gpu || "$name" == bench_kernels ]] && continue
-  [[ "$name" =~ (gpu|cuda) ]] || continue
-  part="$work/$name.log"
-  : > "$part"
-  run_stage "$name" 120 "$part" "$exe"
-  cat "$part" >> "$tests_log"
-  add_summary "$name" "$(status_of $stage_rc)" "$(catch_counts "$part")"
-done
 
 # ---- kernel benchmark ------------------------------------------------------------------------
-if [[ -x "$bin/bench_kernels" ]]; then
-  # shellcheck disable=SC2086  # BENCH_ARGS is a word list on purpose
-  run_stage bench_kernels 120 "$runlog" bash -c \
-    "'$bin/bench_kernels' --json '$out/bench_kernels.json' ${BENCH_ARGS:-} > '$out/bench_kernels.md'"
-  add_summary "bench_kernels" "$(status_of $stage_rc)" "$(grep -c '^| ' "$out/bench_kernels.md" 2> /dev/null) table rows"
-else
-  add_summary "bench_kernels" "MISSING" "not in device_carry/bin"
+if want bench; then
+  if [[ -x "$bin/bench_kernels" ]]; then
+    # shellcheck disable=SC2086  # BENCH_ARGS is a word list on purpose
+    run_stage bench_kernels 120 "$runlog" bash -c \
+      "'$bin/bench_kernels' --json '$out/bench_kernels.json' ${BENCH_ARGS:-} > '$out/bench_kernels.md'"
+    add_summary "bench_kernels" "$(status_of $stage_rc)" "$(grep -c '^| ' "$out/bench_kernels.md" 2> /dev/null) table rows"
+  else
+    add_summary "bench_kernels" "MISSING" "not in device_carry/bin"
+  fi
 fi
 
 # ---- Hugging Face parity and speed -----------------------------------------------------------
-# shellcheck disable=SC2086  # HF_ARGS is a word list on purpose
-run_stage hf_parity 240 "$out/hf_parity.log" env PYTHONUNBUFFERED=1 python3 tools/device/hf_parity.py \
-  --carry device_carry --work "$work/hf" --out "$out" --ours_timeout 150 ${HF_ARGS:-}
-hf_status="$(status_of $stage_rc)"
-if ((stage_rc == 0)) && grep -q '^PARITY: SKIPPED' "$out/hf_parity.log"; then hf_status=SKIPPED; fi
-hf_detail="$(grep -E '^PARITY:' "$out/hf_parity.log" | tail -1 | sed 's/^PARITY: [A-Z]* //')"
-add_summary "hf_parity" "$hf_status" "${hf_detail:-see hf_parity.log}"
+if want hf; then
+  # shellcheck disable=SC2086  # HF_ARGS is a word list on purpose
+  run_stage hf_parity 240 "$out/hf_parity.log" env PYTHONUNBUFFERED=1 python3 tools/device/hf_parity.py \
+    --carry device_carry --work "$work/hf" --out "$out" --ours_timeout 150 ${HF_ARGS:-}
+  hf_status="$(status_of $stage_rc)"
+  if ((stage_rc == 0)) && grep -q '^PARITY: SKIPPED' "$out/hf_parity.log"; then hf_status=SKIPPED; fi
+  hf_detail="$(grep -E '^PARITY:' "$out/hf_parity.log" | tail -1 | sed 's/^PARITY: [A-Z]* //')"
+  add_summary "hf_parity" "$hf_status" "${hf_detail:-see hf_parity.log}"
+fi
 
 # ---- train_squad on the GPU: resume, mpirun -np 1 (NCCL), out of memory ---------------------
-run_stage app_checks 150 "$out/app_checks.log" env PYTHONUNBUFFERED=1 python3 tools/device/app_checks.py \
-  --work "$work/app" --bert_base_model "$work/hf/model"
-add_summary "app_checks" "$(status_of $stage_rc)" \
-  "$(grep -E '^APP: ' "$out/app_checks.log" 2> /dev/null | sed 's/^APP: //' | cut -c1-60 | tr '\n' ';')"
+if want app; then
+  run_stage app_checks 150 "$out/app_checks.log" env PYTHONUNBUFFERED=1 python3 tools/device/app_checks.py \
+    --work "$work/app" --bert_base_model "$work/hf/model"
+  add_summary "app_checks" "$(status_of $stage_rc)" \
+    "$(grep -E '^APP: ' "$out/app_checks.log" 2> /dev/null | sed 's/^APP: //' | cut -c1-60 | tr '\n' ';')"
+fi
 
 # ---- CPU golden parity (sanity of the bundle and the carried data) ----------------------------
-if [[ -x "$bin/golden_parity" ]]; then
-  part="$work/golden_parity.log"
-  : > "$part"
-  run_stage golden_parity 60 "$part" "$bin/golden_parity"
-  cat "$part" >> "$tests_log"
-  add_summary "golden_parity (CPU)" "$(status_of $stage_rc)" "$(catch_counts "$part")"
+if want golden; then
+  if [[ -x "$bin/golden_parity" ]]; then
+    part="$work/golden_parity.log"
+    : > "$part"
+    run_stage golden_parity 60 "$part" "$bin/golden_parity"
+    cat "$part" >> "$tests_log"
+    add_summary "golden_parity (CPU)" "$(status_of $stage_rc)" "$(catch_counts "$part")"
+  fi
+fi
+
+# ---- the real pretrained model, side by side with Hugging Face ---------------------------------
+if want real_model; then
+  if [[ -f device_carry/minilm-bf16.tar.xz ]]; then
+    mkdir -p "$work/minilm"
+    bert_unpack device_carry/minilm-bf16.tar.xz "$work/minilm"  # from carry_env.sh (xz or Python)
+    run_stage real_model 480 "$out/real_model.log" env PYTHONUNBUFFERED=1 bash benchmarks/real_model/compare.sh \
+      --device cuda --model "$work/minilm" --bin "$bin" --squad "$BERT_SHARED_DIR/data/squad/dev-v1.1.json" \
+      --work "$work/real_model" ${REAL_MODEL_ARGS:-}
+    cp "$work/real_model/compare.json" "$out/" 2> /dev/null
+    add_summary "real_model" "$(status_of $stage_rc)" \
+      "$(grep -E '^COMPARISON:' "$out/real_model.log" 2> /dev/null | tail -1)"
+  else
+    add_summary "real_model" "NOT CARRIED" "CARRY_MINILM=1 bash tools/device/build_carry.sh"
+  fi
 fi
 
 # ---- results.md and the summary table --------------------------------------------------------
@@ -206,6 +240,14 @@ EOF
   echo "## Loss parity (hf_parity.log has every step)"
   echo
   grep -E '^\| (step|---|[0-9]+ )' "$out/hf_parity.log" 2> /dev/null | awk 'NR <= 7 || NR % 10 == 2'
+  if [[ -f "$out/real_model.log" ]]; then
+    echo
+    echo "## Real model (all-MiniLM-L6-v2, real_model.log has the whole run)"
+    echo
+    echo '```'
+    sed -n '/^| side |/,/^COMPARISON/p' "$out/real_model.log"
+    echo '```'
+  fi
 } > "$out/results.md"
 
 echo
@@ -214,6 +256,7 @@ echo "| stage | status | detail |"
 for row in "${summary[@]}"; do IFS='|' read -r a b c <<< "$row"; echo "| $a | $b | $c |"; done
 speed_rows
 grep -E '^SPEED: train_squad' "$out/app_checks.log" 2> /dev/null
+sed -n '/^| side |/,/^COMPARISON/p' "$out/real_model.log" 2> /dev/null
 sed -n '/^| batch | estimated step/,$p' "$out/bench_kernels.md" 2> /dev/null
 key_rows
 echo "(full tables: \$OUT/results.md, bench_kernels.md, hf_parity.log, tests.log, run.log)"
