@@ -202,6 +202,11 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
     throw FlagError("--resume_from_checkpoint needs --do_train");
   if (!o.resume_from_checkpoint.empty() && o.overwrite_output_dir)
     throw FlagError("--resume_from_checkpoint and --overwrite_output_dir contradict each other: give one");
+  // The window cache is written when it does not match: never over the data it is built from.
+  check_distinct_paths("train_cache_file", o.train_cache_file, "train_file", o.train_file,
+                       "writing the cache would replace the training data");
+  check_distinct_paths("train_cache_file", o.train_cache_file, "validation_file", o.validation_file,
+                       "writing the cache would replace the evaluation data");
   if (o.do_train) {
     check_distinct_paths("output_dir", o.output_dir, "model_name_or_path", o.model_name_or_path,
                          "training would overwrite the pretrained model; give another --output_dir");

@@ -123,6 +123,21 @@ TEST_CASE("every bad flag value exits 2 before any work", "[app][hostile]") {
   }
 }
 
+TEST_CASE("the window cache may not name the data it is built from", "[app][hostile]") {
+  const std::string out = root() + "/out-cache-over-data";
+  fs::remove_all(out);
+  const std::string data = root() + "/train-copy.json";  // a copy: old code wrote the cache over it
+  fs::copy_file(squad_mini(), data, fs::copy_options::overwrite_existing);
+  const std::string original = read_file(data);
+  const std::string command = with_flag(train_command(out), "train_file", data);
+  for (const std::string& spelling : {data, root() + "/./train-copy.json"}) {
+    expect_refusal(command + " --train_cache_file " + spelling, 2,
+                   {"--train_cache_file", "--train_file", "same file", "replace the training data"});
+    CHECK(read_file(data) == original);
+    CHECK_FALSE(fs::exists(out));
+  }
+}
+
 TEST_CASE("eval_squad's model mode checks its flags before any work", "[app][hostile]") {
   for (const std::string& flags : {std::string("--n_best_size 0"), std::string("--max_answer_length 0"),
                                    std::string("--max_seq_length 3"), std::string("--doc_stride -1"),
