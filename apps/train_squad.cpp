@@ -567,6 +567,14 @@ std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertCon
           flag("stop_after_steps", std::to_string(o.stop_after_steps)),
           flag("max_consecutive_nonfinite", std::to_string(o.max_consecutive_nonfinite)),
           flag("resume_from_checkpoint", resume_dir.empty() ? "(none)" : resume_dir),
+          // Hugging Face Trainer flags that change the data order, the schedule, when the
+          // ranks pause together (evaluation, checkpoints) or the compute precision.
+          flag("group_by_length", std::to_string(o.group_by_length)),
+          flag("lr_scheduler_type", o.hf.lr_scheduler_type),
+          flag("eval_strategy", o.hf.eval_strategy),
+          flag("eval_steps", std::to_string(o.hf.eval_steps)),
+          flag("save_strategy", o.hf.save_strategy),
+          flag("bf16", std::to_string(o.hf.precision.bf16)),
           field("vocab_size", std::to_string(c.vocab_size)),
           field("hidden_size", std::to_string(c.hidden_size)),
           field("num_hidden_layers", std::to_string(c.num_hidden_layers)),

@@ -203,6 +203,8 @@ TEST_CASE("ranks launched with different settings or data all stop before step 1
       {"batch", with("per_device_train_batch_size", "2"), 2, "--per_device_train_batch_size"},
       {"accumulation", with("gradient_accumulation_steps", "2"), 2, "--gradient_accumulation_steps"},
       {"max_steps", with("max_steps", "9"), 2, "--max_steps"},
+      {"group_by_length", common + " --group_by_length", 2, "--group_by_length: rank 0 has 0, rank 1 has 1"},
+      {"lr_scheduler_type", common + " --lr_scheduler_type constant", 2, "--lr_scheduler_type"},
       {"config.json", with("model_name_or_path", bigger), 1, "config.json vocab_size: rank 0 has 30522, rank 1 has 30524"},
       {"training data", with("train_file", other_data), 1, "the training windows"},
   };
