@@ -610,21 +610,23 @@ std::unique_ptr<Communicator> make_job_communicator(const TrainOptions& o, Backe
   return make_communicator(options, stream != nullptr ? CommDevice::kCuda : CommDevice::kHost, stream);
 }
 
-// run_qa.py's rule for a non-empty output_dir, made safe (engine/output_dir.h): FlagError
-// (exit 2) when training may not start there.
-void check_output_dir_policy(const TrainOptions& o) {
-  if (!o.do_train || o.overwrite_output_dir) return;
-  const std::string refusal = output_dir_refusal(o.output_dir, survey_output_dir(o.output_dir));
-  if (!refusal.empty()) throw FlagError(refusal);
+// run_qa.py's rule for a non-empty output_dir, made safe (engine/output_dir.h): "" when
+// training may start there, else why not.
+std::string output_dir_policy_refusal(const TrainOptions& o) {
+  if (!o.do_train || o.overwrite_output_dir) return "";
+  return output_dir_refusal(o.output_dir, survey_output_dir(o.output_dir));
 }
 
 int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int argc, char** argv) {
   const bool root = comm.is_root();
   OutputDirLock lock;  // rank 0 alone writes output_dir, and holds its lock for the whole run
+  std::string refusal;
   if (root) {
     make_directories(o.output_dir);
     lock = OutputDirLock::acquire(o.output_dir);
-    check_output_dir_policy(o);  // before this run writes anything there
+    refusal = output_dir_policy_refusal(o);  // before this run writes anything there
+  }
+  if (root && refusal.empty()) {
     write_file_atomic(join_path(o.output_dir, ".write_test"), "");  // fail now, not after training
     std::remove(join_path(o.output_dir, ".write_test").c_str());
     for (const std::string& note : o.notes) std::fprintf(stderr, "[flags] %s\n", note.c_str());
@@ -633,7 +635,10 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     // The arguments of the run (Hugging Face keeps training_args.bin): rerun with this file.
     write_file_atomic(join_path(o.output_dir, "training_args.json"), o.args_record);
   }
-  if (!root) check_output_dir_policy(o);  // the same verdict as rank 0's where they share output_dir
+  // Rank 0's verdict reaches every rank (output_dir need not be shared): all exit 2 at once
+  // instead of the others waiting out --ddp_timeout in the next collective.
+  if (any_rank(comm, !refusal.empty()))
+    throw FlagError(root ? refusal : "--output_dir " + o.output_dir + ": refused by rank 0 (see its error line)");
 
   LoadedModel loaded = load_model_dir(o.model_name_or_path, static_cast<uint64_t>(o.seed));
   if (root)

@@ -226,6 +226,27 @@ TEST_CASE("ranks launched with different settings or data all stop before step 1
   }
 }
 
+TEST_CASE("rank 0's refusal of a non-empty output_dir ends every rank at once", "[app][mpi]") {
+  // Ranks on other machines do not see rank 0's output_dir: rank 1 gets an empty one here.
+  const std::string out0 = root() + "/refused-0", out1 = root() + "/refused-1";
+  fs::remove_all(out0);
+  fs::remove_all(out1);
+  make_directories(out0);
+  write_file_atomic(out0 + "/notes.txt", "mine");
+  const std::string common = flags("cpu", 4, 1, out0, "0") + " --ddp_timeout 60";
+  const auto started = std::chrono::steady_clock::now();
+  const CommandResult result = run_mpmd(common, std::regex_replace(common, std::regex("--output_dir [^ ]+"),
+                                                                   "--output_dir " + out1));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO(result.output);
+  CHECK(result.status == 2);
+  CHECK(seconds < 50);  // rank 1 did not wait out --ddp_timeout
+  CHECK_THAT(result.output, Catch::Contains("holds files train_squad did not write (notes.txt)"));
+  CHECK_THAT(result.output, Catch::Contains("refused by rank 0"));
+  CHECK(read_file(out0 + "/notes.txt") == "mine");
+  CHECK_FALSE(fs::exists(out0 + "/training_args.json"));  // nothing written before the verdict
+}
+
 TEST_CASE("SIGTERM to one rank stops every rank with exit 143 after a checkpoint", "[app][mpi][signal]") {
   const std::string out = root() + "/sigterm-one-rank";
   fs::remove_all(out);
