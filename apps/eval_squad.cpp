@@ -18,6 +18,7 @@
 #include <string>
 
 #include "apps/app_main.h"
+#include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "data/predictions_io.h"
 #include "data/squad.h"
@@ -97,8 +98,16 @@ int run_metric_mode(const EvalOptions& options) {
   return 0;
 }
 
+// Model mode's flag ranges, before any work: a bad value exits 2 naming the flag.
+void check_model_mode_flags(const EvalOptions& options) {
+  check_device_flag(options.device);
+  check_window_flags(options.max_seq_length, options.doc_stride);
+  check_batch_flag("per_device_eval_batch_size", options.per_device_eval_batch_size, options.max_seq_length);
+  check_span_flags(options.n_best_size, options.max_answer_length);
+  check_flag_sample_limit("max_eval_samples", options.max_eval_samples);
+}
+
 int run_model_mode(EvalOptions options, bool do_lower_case_given) {
-  if (options.per_device_eval_batch_size <= 0) throw FlagError("--per_device_eval_batch_size must be positive");
   LoadedModel loaded = load_model_dir(options.model_name_or_path, static_cast<uint64_t>(options.seed));
   for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
   const LowerCaseChoice lower =
@@ -111,13 +120,24 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
                     std::to_string(loaded.config.max_position_embeddings));
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(options.model_name_or_path, options.do_lower_case);
   check_tokenizer_fits(tokenizer->vocab_size(), loaded.config, loaded.vocab_file);
+  const std::unique_ptr<Backend> backend = make_backend(options.device);
+  bool batch_to_blame = false;
+  const std::string shortfall = describe_memory_shortfall(
+      *backend, loaded.config, int64_t(options.per_device_eval_batch_size) * options.max_seq_length,
+      options.per_device_eval_batch_size, false, &batch_to_blame);
+  if (!shortfall.empty() && batch_to_blame)
+    throw FlagError("--per_device_eval_batch_size " + std::to_string(options.per_device_eval_batch_size) +
+                    " at --max_seq_length " + std::to_string(options.max_seq_length) + ": " + shortfall +
+                    "; give a smaller batch");
+  if (!shortfall.empty())
+    throw_input_error(join_path(options.model_name_or_path, "config.json"), largest_size_field(loaded.config),
+                      "the model " + shortfall);
   PrepareOptions prepare;
   prepare.window = WindowConfig{options.max_seq_length, options.doc_stride};
   prepare.do_lower_case = options.do_lower_case;
   prepare.max_samples = options.max_eval_samples;
   const PreparedSquad eval = prepare_squad(options.validation_file, *tokenizer, prepare, "eval");
 
-  const std::unique_ptr<Backend> backend = make_backend(options.device);
   BertQaModel model(*backend, loaded.config, options.per_device_eval_batch_size * options.max_seq_length,
                     options.per_device_eval_batch_size);
   model.set_parameters(loaded.tensors);
@@ -144,6 +164,7 @@ int run(int argc, char** argv) {
     if (parser.was_set("predictions_file"))
       throw FlagError("give either --predictions_file (metric mode) or --model_name_or_path (model mode), not both");
     parser.require("output_dir", "(model mode)");
+    check_model_mode_flags(options);
     return run_model_mode(options, parser.was_set("do_lower_case"));
   }
   parser.require("predictions_file", "(metric mode; or --model_name_or_path for model mode)");

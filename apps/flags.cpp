@@ -101,6 +101,9 @@ const FlagParser::Flag* FlagParser::find(const std::string& name) const {
 void FlagParser::assign(Flag* flag, const std::string& value) {
   switch (flag->kind) {
     case Kind::kString:
+      // Every string flag names a file, directory or choice: an empty one is a typo
+      // (`--model_name_or_path=`, an unset shell variable), not a value.
+      if (value.empty()) fail("--" + flag->name + ": expected a non-empty value");
       *static_cast<std::string*>(flag->target) = value;
       break;
     case Kind::kInt:
@@ -258,7 +261,10 @@ void FlagParser::require(const std::string& name, const std::string& context) co
 
 std::string FlagParser::value_json(const Flag& flag) const {
   switch (flag.kind) {
-    case Kind::kString: return json_quote(*static_cast<const std::string*>(flag.target));
+    case Kind::kString: {  // unset (empty) is None, as Hugging Face records it: "" is no value
+      const std::string& text = *static_cast<const std::string*>(flag.target);
+      return text.empty() ? "null" : json_quote(text);
+    }
     case Kind::kInt: return std::to_string(*static_cast<const int32_t*>(flag.target));
     case Kind::kInt64: return std::to_string(*static_cast<const int64_t*>(flag.target));
     case Kind::kDouble: return json_double(*static_cast<const double*>(flag.target));

@@ -11,8 +11,8 @@
 // for string flags (an array of strings is joined with ','), numbers (or numeric strings) for
 // numeric flags, true/false for bool flags; null leaves the default (Python's None).
 //
-// Unknown flags or keys, missing or malformed values, other positional arguments and a bad
-// arguments file throw FlagError, which apps report with exit status 2 (argparse's convention).
+// Unknown flags or keys, missing or malformed values (an empty string value too), other
+// positional arguments and a bad arguments file throw FlagError, which apps report with exit status 2 (argparse's convention).
 #pragma once
 
 #include <cstdint>

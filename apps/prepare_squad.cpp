@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <cstdio>
 #include <string>
+#include <utility>
 
 #include "apps/app_main.h"
+#include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "engine/io/model_dir.h"
 #include "data/squad.h"
@@ -65,6 +67,16 @@ int run(int argc, char** argv) {
   parser.require("input_file");
   if (options.output_file.empty() && options.cache_file.empty())
     throw FlagError("nothing to write: give --output_file and/or --cache_file");
+  check_window_flags(options.max_seq_length, options.doc_stride);
+  // An output must never replace an input (or the other output).
+  for (const auto& [name, path] : {std::pair<const char*, const std::string*>{"output_file", &options.output_file},
+                                   {"cache_file", &options.cache_file}}) {
+    check_distinct_paths(name, *path, "input_file", options.input_file, "writing it would replace the input");
+    check_distinct_paths(name, *path, "vocab_file", options.vocab_file, "writing it would replace the input");
+  }
+  if (!options.output_file.empty() && options.output_file == options.cache_file)
+    throw FlagError("--output_file and --cache_file name the same file " + options.output_file + ": give two paths");
+  check_distinct_paths("output_file", options.output_file, "cache_file", options.cache_file, "give two paths");
 
   const auto begin = std::chrono::steady_clock::now();
   const SquadDataset dataset = read_squad(options.input_file);

@@ -5,10 +5,13 @@
 //     --learning_rate 3e-5 --num_train_epochs 2 --output_dir out/
 //
 // Checkpoints (output_dir/checkpoint-N every --save_steps) carry the full training state
-// (engine/training_state.h). As Hugging Face's run_qa.py does, a --do_train run whose
-// output_dir already holds checkpoints resumes from the newest one unless
-// --overwrite_output_dir is given (which deletes them first); --resume_from_checkpoint
-// PATH|latest names one. The resumed run is bit-identical to an uninterrupted one, and
+// (engine/training_state.h) and a checksum of every file, verified on resume. As Hugging
+// Face's run_qa.py does, a --do_train run whose output_dir already holds checkpoints resumes
+// from the newest one unless --overwrite_output_dir is given, and an output_dir holding
+// anything else (an earlier run's model and results, someone else's files) is refused
+// without it; --overwrite_output_dir deletes only what train_squad wrote (engine/output_dir.h).
+// A lock file keeps a second run out of an output_dir in use. --resume_from_checkpoint
+// PATH|latest names a checkpoint. The resumed run is bit-identical to an uninterrupted one, and
 // trainer_log.jsonl keeps only the lines up to the step training starts from.
 //
 // Data parallelism: `mpirun -np N train_squad ...` trains on N processes (CPU: MPI all-reduce;
@@ -37,11 +40,14 @@
 #include <vector>
 
 #include "apps/app_main.h"
+#include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "apps/hf_trainer_flags.h"
 #include "data/predictions_io.h"
+#include "data/window_cache.h"
 #include "engine/bert_qa_model.h"
 #include "engine/comm/communicator.h"
+#include "engine/comm/rank_agreement.h"
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
 #include "engine/evaluator.h"
@@ -53,6 +59,7 @@
 #include "engine/logging/tensorboard_writer.h"
 #include "engine/data_parallel.h"
 #include "engine/optimizer.h"
+#include "engine/output_dir.h"
 #include "engine/signals.h"
 #include "engine/squad_job.h"
 #include "engine/trainer.h"
@@ -128,7 +135,9 @@ void register_flags(FlagParser* p, TrainOptions* o) {
                 "'latest' (or 'true'); without it, output_dir's newest checkpoint is resumed anyway "
                 "unless --overwrite_output_dir");
   p->add_bool("overwrite_output_dir", &o->overwrite_output_dir,
-              "start training afresh: delete output_dir's checkpoints first");
+              "start training afresh in an output_dir that is not empty: delete what train_squad wrote there "
+              "(checkpoints, model, results, logs) first, keeping everything else; without it such an "
+              "output_dir is refused, unless it holds an interrupted run's checkpoints, which are resumed");
   p->add_int64("max_consecutive_nonfinite", &o->max_consecutive_nonfinite,
                "stop (exit 3) after N optimizer steps in a row with a non-finite loss or gradient norm "
                "(each is skipped); <= 0 never stops");
@@ -154,6 +163,7 @@ void register_flags(FlagParser* p, TrainOptions* o) {
                 "naming the rank; <= 0 waits forever");
 }
 
+// Every flag's range, before any work: a bad value exits 2 naming the flag.
 void check_options(const TrainOptions& o, const FlagParser& parser) {
   parser.require("model_name_or_path");
   parser.require("output_dir");
@@ -161,22 +171,75 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   check_hf_trainer_flags(o.hf, o.do_train);
   if (o.do_train) parser.require("train_file", "with --do_train");
   if (o.do_eval) parser.require("validation_file", "with --do_eval");
-  auto positive = [](int64_t value, const char* name) {
-    if (value <= 0) throw FlagError(std::string("--") + name + " must be positive, got " + std::to_string(value));
-  };
-  positive(o.per_device_train_batch_size, "per_device_train_batch_size");
-  positive(o.per_device_eval_batch_size, "per_device_eval_batch_size");
-  positive(o.gradient_accumulation_steps, "gradient_accumulation_steps");
-  positive(o.max_seq_length, "max_seq_length");
-  positive(o.logging_steps, "logging_steps");
-  if (o.learning_rate < 0) throw FlagError("--learning_rate must not be negative");
-  if (o.warmup_ratio < 0 || o.warmup_ratio > 1) throw FlagError("--warmup_ratio must lie in [0, 1]");
-  if (o.max_steps <= 0 && o.num_train_epochs <= 0)
+  check_device_flag(o.device);
+  check_window_flags(o.max_seq_length, o.doc_stride);
+  check_batch_flag("per_device_train_batch_size", o.per_device_train_batch_size, o.max_seq_length);
+  check_batch_flag("per_device_eval_batch_size", o.per_device_eval_batch_size, o.max_seq_length);
+  check_flag_positive("gradient_accumulation_steps", o.gradient_accumulation_steps);
+  check_flag_positive("logging_steps", o.logging_steps);
+  check_span_flags(o.n_best_size, o.max_answer_length);
+  check_flag_sample_limit("max_train_samples", o.max_train_samples);
+  check_flag_sample_limit("max_eval_samples", o.max_eval_samples);
+  // PyTorch's AdamW refuses lr < 0, betas outside [0, 1) and weight decay < 0; eps = 0, which
+  // it accepts, divides 0 by 0 for a parameter whose gradient and moments are all 0.
+  check_flag_non_negative("learning_rate", o.learning_rate);
+  check_flag_non_negative("weight_decay", o.weight_decay);
+  check_flag_half_open("adam_beta1", o.adam_beta1, 0.0, 1.0);
+  check_flag_half_open("adam_beta2", o.adam_beta2, 0.0, 1.0);
+  if (!(o.adam_epsilon > 0))
+    throw FlagError("--adam_epsilon: expected a number > 0 (with 0 a parameter whose gradient and moments are 0 "
+                    "gets 0/0 = NaN), got " + std::to_string(o.adam_epsilon));
+  if (o.warmup_ratio < 0 || o.warmup_ratio > 1)
+    throw FlagError("--warmup_ratio: expected a number in [0, 1], got " + std::to_string(o.warmup_ratio));
+  check_flag_non_negative("warmup_steps", double(o.warmup_steps));
+  parse_report_to(o.hf.report_to);  // its notes are logged later; a bad list exits 2 now
+  if (o.max_steps <= 0 && !(o.num_train_epochs > 0))
     throw FlagError("--num_train_epochs must be positive when --max_steps is not given");
+  if (o.num_train_epochs > kMaxTrainEpochs)
+    throw FlagError("--num_train_epochs: expected at most " + std::to_string(int64_t(kMaxTrainEpochs)) +
+                    " (the optimizer step count must fit 64 bits), got " + std::to_string(o.num_train_epochs));
   if (!o.resume_from_checkpoint.empty() && !o.do_train)
     throw FlagError("--resume_from_checkpoint needs --do_train");
   if (!o.resume_from_checkpoint.empty() && o.overwrite_output_dir)
     throw FlagError("--resume_from_checkpoint and --overwrite_output_dir contradict each other: give one");
+  // The window cache is written when it does not match: never over the data it is built from.
+  check_distinct_paths("train_cache_file", o.train_cache_file, "train_file", o.train_file,
+                       "writing the cache would replace the training data");
+  check_distinct_paths("train_cache_file", o.train_cache_file, "validation_file", o.validation_file,
+                       "writing the cache would replace the evaluation data");
+  if (o.do_train) {
+    check_distinct_paths("output_dir", o.output_dir, "model_name_or_path", o.model_name_or_path,
+                         "training would overwrite the pretrained model; give another --output_dir");
+    std::error_code ec;
+    const std::string out = std::filesystem::weakly_canonical(o.output_dir, ec).string() + "/";
+    const std::string model = std::filesystem::weakly_canonical(o.model_name_or_path, ec).string() + "/";
+    if (o.overwrite_output_dir && !ec && model.compare(0, out.size(), out) == 0)
+      throw FlagError("--model_name_or_path " + o.model_name_or_path + " lies inside --output_dir " + o.output_dir +
+                      ", which --overwrite_output_dir clears; copy the model elsewhere first");
+  }
+}
+
+// config.json is read before anything else is loaded, so that the flags it bounds exit 2 at
+// once: --max_seq_length (max_position_embeddings) and the batch sizes (memory). A missing or
+// bad model directory is load_model_dir's to report.
+void check_model_limits(const TrainOptions& o, Backend& backend) {
+  const std::string path = join_path(o.model_name_or_path, "config.json");
+  if (!path_exists(path)) return;
+  const BertConfig config = read_bert_config(path);
+  if (o.max_seq_length > config.max_position_embeddings)
+    throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
+                    "max_position_embeddings " + std::to_string(config.max_position_embeddings) + " (" + path + ")");
+  const bool train_batch = o.do_train && (!o.do_eval || o.per_device_train_batch_size >= o.per_device_eval_batch_size);
+  const int max_batch = train_batch ? o.per_device_train_batch_size : o.per_device_eval_batch_size;
+  bool batch_to_blame = false;
+  const std::string shortfall = describe_memory_shortfall(backend, config, int64_t(max_batch) * o.max_seq_length,
+                                                          max_batch, o.do_train, &batch_to_blame);
+  if (shortfall.empty()) return;
+  if (batch_to_blame)
+    throw FlagError(std::string("--") + (train_batch ? "per_device_train_batch_size " : "per_device_eval_batch_size ") +
+                    std::to_string(max_batch) + " at --max_seq_length " + std::to_string(o.max_seq_length) + ": " +
+                    shortfall + "; give a smaller batch" + (train_batch ? " (and --gradient_accumulation_steps)" : ""));
+  throw_input_error(path, largest_size_field(config), "the model " + shortfall);
 }
 
 // The checkpoint to resume from ("" for a fresh run), Hugging Face's way: an explicit path,
@@ -222,16 +285,6 @@ void truncate_metrics_log(const std::string& path, int64_t step) {
     kept += line + "\n";
   }
   write_file_atomic(path, kept);
-}
-
-// --overwrite_output_dir: the checkpoints of a previous run, which would otherwise be resumed
-// or mixed with this run's.
-void clear_previous_run(const std::string& output_dir) {
-  std::error_code ec;
-  for (const CheckpointEntry& checkpoint : list_checkpoints(output_dir)) {
-    std::filesystem::remove_all(checkpoint.path, ec);
-    if (ec) throw BertError(checkpoint.path + ": cannot delete (--overwrite_output_dir): " + ec.message());
-  }
 }
 
 std::string shell_quote(const std::string& arg) {
@@ -428,28 +481,32 @@ int run_training(const TrainOptions& o, const TrainingJob& job, TrainerState* en
   }
   progress.finish();
   *end_state = trainer.state();
+  // The ranks stop at the same step whichever of them a signal reached (any_rank in the
+  // trainer); they also agree on which signal, so that every rank exits with the same status.
   if (summary.outcome != TrainOutcome::kCompleted) {
     restore_default_signal_handlers();
     const bool by_signal = summary.outcome == TrainOutcome::kStopRequested;
+    const int signal = by_signal ? agree_on_stop_signal(comm, stop_signal()) : 0;
     if (root)
       std::fprintf(stderr, "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run:\n  %s\n",
-                 by_signal ? (std::string("stopped by ") + signal_name(stop_signal())).c_str()
+                 by_signal ? (std::string("stopped by ") + signal_name(signal)).c_str()
                            : "stopped (--stop_after_steps)",
                  static_cast<long long>(summary.steps), static_cast<long long>(total), last_checkpoint.c_str(),
                  resume_command(job.argc, job.argv, last_checkpoint).c_str());
-    return by_signal ? exit_status_for_signal(stop_signal()) : 0;
+    return by_signal ? exit_status_for_signal(signal) : 0;
   }
   restore_default_signal_handlers();
-  if (!root) return stop_requested() ? exit_status_for_signal(stop_signal()) : -1;
+  const int late_signal = agree_on_stop_signal(comm, stop_signal());  // arrived during the last step
+  if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
   write_model(o.output_dir);
   write_train_results(o, summary, trainer.state(), job.windows->size(), job.metrics);
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                o.output_dir.c_str());
-  if (stop_requested()) {
+  if (const int signal = late_signal != 0 ? late_signal : stop_signal()) {
     std::fprintf(stderr, "[train] %s received while finishing: the model is saved; evaluation skipped\n",
-                 signal_name(stop_signal()));
-    return exit_status_for_signal(stop_signal());
+                 signal_name(signal));
+    return exit_status_for_signal(signal);
   }
   return -1;
 }
@@ -463,6 +520,89 @@ void select_device_for_rank(const TrainOptions& o) {
 #endif
 }
 
+std::string hex64(uint64_t value) {
+  char text[24];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+std::string exact(double value) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+// What must be the same on every rank of a data-parallel run before its data is read: the
+// flags that shape training or the order of the collectives, config.json and the vocabulary.
+std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertConfig& c, const Tokenizer& tokenizer,
+                                            const std::string& resume_dir) {
+  auto flag = [](const char* name, const std::string& value) { return AgreementField{std::string("--") + name, value}; };
+  auto field = [](const char* name, const std::string& value) {
+    return AgreementField{std::string("config.json ") + name, value};
+  };
+  return {flag("do_train", std::to_string(o.do_train)),
+          flag("do_eval", std::to_string(o.do_eval)),
+          flag("device", o.device),
+          flag("output_dir", o.output_dir),
+          flag("per_device_train_batch_size", std::to_string(o.per_device_train_batch_size)),
+          flag("gradient_accumulation_steps", std::to_string(o.gradient_accumulation_steps)),
+          flag("learning_rate", exact(o.learning_rate)),
+          flag("num_train_epochs", exact(o.num_train_epochs)),
+          flag("max_steps", std::to_string(o.max_steps)),
+          flag("warmup_ratio", exact(o.warmup_ratio)),
+          flag("warmup_steps", std::to_string(o.warmup_steps)),
+          flag("weight_decay", exact(o.weight_decay)),
+          flag("max_grad_norm", exact(o.max_grad_norm)),
+          flag("adam_beta1", exact(o.adam_beta1)),
+          flag("adam_beta2", exact(o.adam_beta2)),
+          flag("adam_epsilon", exact(o.adam_epsilon)),
+          flag("seed", std::to_string(o.seed)),
+          flag("max_seq_length", std::to_string(o.max_seq_length)),
+          flag("doc_stride", std::to_string(o.doc_stride)),
+          flag("do_lower_case", std::to_string(o.do_lower_case)),
+          flag("max_train_samples", std::to_string(o.max_train_samples)),
+          flag("train_cache_file", o.train_cache_file.empty() ? "(none)" : "(given)"),
+          flag("logging_steps", std::to_string(o.logging_steps)),
+          flag("save_steps", std::to_string(o.save_steps)),
+          flag("stop_after_steps", std::to_string(o.stop_after_steps)),
+          flag("max_consecutive_nonfinite", std::to_string(o.max_consecutive_nonfinite)),
+          flag("resume_from_checkpoint", resume_dir.empty() ? "(none)" : resume_dir),
+          // Hugging Face Trainer flags that change the data order, the schedule, when the
+          // ranks pause together (evaluation, checkpoints) or the compute precision.
+          flag("group_by_length", std::to_string(o.group_by_length)),
+          flag("lr_scheduler_type", o.hf.lr_scheduler_type),
+          flag("eval_strategy", o.hf.eval_strategy),
+          flag("eval_steps", std::to_string(o.hf.eval_steps)),
+          flag("save_strategy", o.hf.save_strategy),
+          flag("bf16", std::to_string(o.hf.precision.bf16)),
+          field("vocab_size", std::to_string(c.vocab_size)),
+          field("hidden_size", std::to_string(c.hidden_size)),
+          field("num_hidden_layers", std::to_string(c.num_hidden_layers)),
+          field("num_attention_heads", std::to_string(c.num_attention_heads)),
+          field("intermediate_size", std::to_string(c.intermediate_size)),
+          field("max_position_embeddings", std::to_string(c.max_position_embeddings)),
+          field("type_vocab_size", std::to_string(c.type_vocab_size)),
+          field("layer_norm_eps", exact(c.layer_norm_eps)),
+          field("hidden_dropout_prob", exact(c.hidden_dropout_prob)),
+          field("attention_probs_dropout_prob", exact(c.attention_probs_dropout_prob)),
+          field("initializer_range", exact(c.initializer_range)),
+          field("hidden_act", c.hidden_act),
+          field("pad_token_id", std::to_string(c.pad_token_id)),
+          {"the vocabulary", std::to_string(tokenizer.vocab_size()) + " tokens, fingerprint " +
+                                 hex64(tokenizer_fingerprint(tokenizer, o.do_lower_case))}};
+}
+
+// Compares the fields across ranks; on a difference every rank throws the same error: a bad
+// command line (exit 2) for a flag, RanksDisagree (exit 1) for files and data.
+void stop_if_ranks_disagree(Communicator& comm, const std::vector<AgreementField>& fields) {
+  const std::string difference = find_rank_disagreement(comm, fields);
+  if (difference.empty()) return;
+  const std::string message = "the " + std::to_string(comm.world_size()) + " ranks disagree on " + difference +
+                              ": launch every rank with the same flags, model directory and data";
+  if (difference.rfind("--", 0) == 0) throw FlagError(message);
+  throw RanksDisagree(message);
+}
+
 std::unique_ptr<Communicator> make_job_communicator(const TrainOptions& o, Backend& backend) {
   CommOptions options;
   options.timeout_seconds = o.ddp_timeout;
@@ -470,10 +610,23 @@ std::unique_ptr<Communicator> make_job_communicator(const TrainOptions& o, Backe
   return make_communicator(options, stream != nullptr ? CommDevice::kCuda : CommDevice::kHost, stream);
 }
 
+// run_qa.py's rule for a non-empty output_dir, made safe (engine/output_dir.h): "" when
+// training may start there, else why not.
+std::string output_dir_policy_refusal(const TrainOptions& o) {
+  if (!o.do_train || o.overwrite_output_dir) return "";
+  return output_dir_refusal(o.output_dir, survey_output_dir(o.output_dir));
+}
+
 int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int argc, char** argv) {
   const bool root = comm.is_root();
+  OutputDirLock lock;  // rank 0 alone writes output_dir, and holds its lock for the whole run
+  std::string refusal;
   if (root) {
     make_directories(o.output_dir);
+    lock = OutputDirLock::acquire(o.output_dir);
+    refusal = output_dir_policy_refusal(o);  // before this run writes anything there
+  }
+  if (root && refusal.empty()) {
     write_file_atomic(join_path(o.output_dir, ".write_test"), "");  // fail now, not after training
     std::remove(join_path(o.output_dir, ".write_test").c_str());
     for (const std::string& note : o.notes) std::fprintf(stderr, "[flags] %s\n", note.c_str());
@@ -482,13 +635,17 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     // The arguments of the run (Hugging Face keeps training_args.bin): rerun with this file.
     write_file_atomic(join_path(o.output_dir, "training_args.json"), o.args_record);
   }
+  // Rank 0's verdict reaches every rank (output_dir need not be shared): all exit 2 at once
+  // instead of the others waiting out --ddp_timeout in the next collective.
+  if (any_rank(comm, !refusal.empty()))
+    throw FlagError(root ? refusal : "--output_dir " + o.output_dir + ": refused by rank 0 (see its error line)");
 
   LoadedModel loaded = load_model_dir(o.model_name_or_path, static_cast<uint64_t>(o.seed));
   if (root)
     for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
   if (root) std::fprintf(stderr, "[tokenizer] %s\n", o.do_lower_case_note.c_str());
   const BertConfig& config = loaded.config;
-  if (o.max_seq_length > config.max_position_embeddings)
+  if (o.max_seq_length > config.max_position_embeddings)  // config.json changed since check_model_limits
     throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
                     "max_position_embeddings " + std::to_string(config.max_position_embeddings));
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.model_name_or_path, o.do_lower_case);
@@ -504,6 +661,10 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
       check_checkpoint_config(resume_dir, config, o.model_name_or_path);
     }
   }
+
+  // Every rank must run the same job: compared before the data is read (the window cache's
+  // barrier below depends on the flags) and again once it is (stop_if_ranks_disagree).
+  stop_if_ranks_disagree(comm, settings_fields(o, config, *tokenizer, resume_dir));
 
   PrepareOptions prepare;
   prepare.window = WindowConfig{o.max_seq_length, o.doc_stride};
@@ -528,6 +689,10 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     eval = prepare_squad(o.validation_file, *tokenizer, prepare, "eval");
   }
 
+  if (o.do_train)
+    stop_if_ranks_disagree(comm, {{"the training windows", std::to_string(train.windows.size()) + " windows, fingerprint " +
+                                                               hex64(windows_fingerprint(train.windows))}});
+
   if (!resume_dir.empty())  // before anything in output_dir changes
     check_resume_compatible(resume_state,
                             initial_trainer_state(make_train_config(o), train.windows, comm.world_size()),
@@ -548,7 +713,13 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     if (const int removed = remove_stale_temporaries(o.output_dir))
       std::fprintf(stderr, "[train] removed %d temporaries left in %s by an interrupted save\n", removed,
                    o.output_dir.c_str());
-    if (o.overwrite_output_dir) clear_previous_run(o.output_dir);
+    if (o.overwrite_output_dir) {
+      const std::vector<std::string> kept = clear_previous_run(o.output_dir);
+      if (!kept.empty())
+        std::fprintf(stderr, "[train] --overwrite_output_dir deleted what train_squad wrote in %s and kept %zu "
+                             "entries it did not write (first: %s)\n",
+                     o.output_dir.c_str(), kept.size(), kept.front().c_str());
+    }
     truncate_metrics_log(metrics_path, resume_state.global_step);  // a fresh run keeps nothing (step 0)
   }
   // Metrics go to output_dir/trainer_log.jsonl and (--report_to) TensorBoard event files in
@@ -620,6 +791,7 @@ int run(int argc, char** argv) {
   o.args_record = parser.values_json();  // after the derived values above
   select_device_for_rank(o);
   const std::unique_ptr<Backend> backend = make_backend(o.device, cuda_options);
+  check_model_limits(o, *backend);
   const std::unique_ptr<Communicator> comm = make_job_communicator(o, *backend);
   if (comm->world_size() == 1) return run_job(o, *backend, *comm, argc, argv);
   try {
@@ -627,11 +799,14 @@ int run(int argc, char** argv) {
   } catch (const TrainingDiverged&) {
     throw;  // every rank reads the same reduced numbers and stops at the same step
   } catch (const FlagError&) {
-    throw;  // the same command line on every rank: each exits 2
+    throw;  // the same command line on every rank (or a difference all ranks found): each exits 2
+  } catch (const RanksDisagree&) {
+    throw;  // found alike on every rank: each exits 1
   } catch (const std::exception& e) {
     // The other ranks may be inside a collective: end them all, naming this rank.
     comm->abort(std::string("error: ") + e.what());
   }
+  return 1;  // not reached: abort ends every rank
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "data/json_diagnose.h"
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
+#include "engine/core/json_text.h"
 
 namespace bert {
 
@@ -102,6 +103,7 @@ PredictionMap read_predictions(const std::string& path) {
   if (auto error = parser.parse(json).get(root)) {
     // simdjson says that the text is bad, not where: locate the problem for the message.
     const std::string_view text(json.data(), json.size());
+    if (starts_with_utf8_bom(text)) throw_input_error(path, "byte 0", kUtf8BomMessage);
     if (auto at = find_invalid_utf8(text))
       throw_input_error(path, describe_json_position(text, *at), "invalid UTF-8");
     if (auto problem = find_json_syntax_error(text))

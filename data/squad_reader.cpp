@@ -7,12 +7,15 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string_view>
 #include <vector>
 
 #include "data/json_diagnose.h"
 #include "data/squad.h"
 #include "engine/core/error.h"
+#include "engine/core/file_io.h"
+#include "engine/core/json_text.h"
 
 namespace bert {
 namespace {
@@ -22,24 +25,15 @@ using simdjson::dom::element;
 using simdjson::dom::object;
 
 simdjson::padded_string load_padded(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (!file) throw_input_error(path, "", std::string("cannot open: ") + std::strerror(errno));
-  std::fseek(file, 0, SEEK_END);
-  const long size = std::ftell(file);
-  std::fseek(file, 0, SEEK_SET);
-  if (size < 0) {
-    std::fclose(file);
-    throw_input_error(path, "", "cannot determine the file size");
-  }
-  simdjson::padded_string text(static_cast<size_t>(size));
-  const size_t got = std::fread(text.data(), 1, text.size(), file);
-  std::fclose(file);
-  if (got != text.size()) throw_input_error(path, "", "read error");
+  const InputFile file = InputFile::open(path);  // a regular file that fits in memory
+  simdjson::padded_string text(static_cast<size_t>(file.size()));
+  file.read_into(text.data(), text.size());
   return text;
 }
 
 [[noreturn]] void throw_parse_error(const std::string& path, std::string_view text,
                                     simdjson::error_code code) {
+  if (starts_with_utf8_bom(text)) throw_input_error(path, "byte 0", kUtf8BomMessage);
   if (auto at = find_invalid_utf8(text))
     throw_input_error(path, describe_json_position(text, *at),
                       "invalid UTF-8 (expected a UTF-8 encoded JSON file)");
@@ -207,6 +201,9 @@ class SquadWalker {
     object paragraph = field_object(value, where, "a paragraph object with \"context\" and \"qas\"");
     const std::string_view context = field_string(paragraph, where, "context");
     if (context.empty()) fail(where.path("context"), "expected a non-empty context");
+    if (context.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
+      fail(where.path("context"), "expected a context of at most 2^31 - 1 bytes, found " +
+                                      std::to_string(context.size()));
     index_code_points(context);
     array qas = field_array(paragraph, where, "qas", "an array of questions");
     for (element qa : qas) {
@@ -256,7 +253,8 @@ class SquadWalker {
                                            simdjson::minify(start_value));
     const int64_t context_length = context_code_points_;
     const int64_t text_length = code_point_count(text);
-    if (start + text_length > context_length)
+    // Compared without forming start + text_length, which overflows for a start near INT64_MAX.
+    if (text_length > context_length || start > context_length - text_length)
       fail(where.path("answer_start"),
            "answer_start " + std::to_string(start) + " + answer length " + std::to_string(text_length) +
                " exceeds the context's " + std::to_string(context_length) + " code points");

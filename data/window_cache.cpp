@@ -112,23 +112,6 @@ struct I32Array {
   }
 };
 
-std::string read_whole_file(const std::string& path) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (!file) throw_input_error(path, "", std::string("cannot open: ") + std::strerror(errno));
-  std::string bytes;
-  char chunk[1 << 16];
-  size_t got;
-  std::fseek(file, 0, SEEK_END);
-  const long size = std::ftell(file);
-  std::fseek(file, 0, SEEK_SET);
-  if (size > 0) bytes.reserve(static_cast<size_t>(size));
-  while ((got = std::fread(chunk, 1, sizeof chunk, file)) > 0) bytes.append(chunk, got);
-  const bool failed = std::ferror(file) != 0;
-  std::fclose(file);
-  if (failed) throw_input_error(path, "", "read error");
-  return bytes;
-}
-
 }  // namespace
 
 uint64_t tokenizer_fingerprint(const Tokenizer& tokenizer, bool do_lower_case) {
@@ -271,7 +254,7 @@ void check_window(const std::string& path, size_t w, const Window& window, const
 }  // namespace
 
 WindowCache read_window_cache(const std::string& path) {
-  const std::string bytes = read_whole_file(path);
+  const std::string bytes = read_file(path);
   Header header{};
   if (bytes.size() < sizeof(Header))
     throw_input_error(path, "header", "file is " + std::to_string(bytes.size()) +

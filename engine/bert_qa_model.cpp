@@ -7,6 +7,27 @@
 
 namespace bert {
 
+ModelMemory model_memory_needed(const Backend& backend, const BertConfig& config, int64_t max_tokens,
+                                int64_t max_batch, bool training) {
+  auto bytes = [&](BufferRole role) { return double(scalar_size(backend.dtype_for(role))); };
+  const double params = bert_qa_parameter_count(config);
+  ModelMemory out;
+  out.parameter_bytes = params * (bytes(BufferRole::kMasterParam) + bytes(BufferRole::kGradient) +
+                                  (backend.has_working_params() ? bytes(BufferRole::kWorkingParam) : 0.0) +
+                                  (training ? 2 * bytes(BufferRole::kOptimizerState) : 0.0));
+  // The buffers of the constructor below: per token, L+1 layer outputs, per layer qkv (3H),
+  // ctx, attn_sum, hidden, out_sum (H each) and ffn_pre/ffn_act (F each); the embedding sum,
+  // branch and backward scratch (d_x, d_hidden, d_branch, d_ctx: H; d_qkv: 3H; d_ffn_*: F each);
+  // the statistics (means, rstds, lse) and the logits.
+  const double T = double(max_tokens), H = config.hidden_size, F = config.intermediate_size,
+               L = config.num_hidden_layers, heads = config.num_attention_heads;
+  const double activations = T * ((L + 1) * H + L * (7 * H + 2 * F) + H + H + 4 * H + 3 * H + 2 * F + 4);
+  const double statistics = T * (2 + L * (heads + 4)) + 2.0 * double(max_batch);
+  out.activation_bytes = activations * bytes(BufferRole::kActivation) + statistics * bytes(BufferRole::kStatistic) +
+                         T * 3 * bytes(BufferRole::kIndex);
+  return out;
+}
+
 BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tokens, int max_batch)
     : backend_(backend), config_(config), layout_(config), max_tokens_(max_tokens), max_batch_(max_batch) {
   BERT_CHECK(max_tokens > 0 && max_batch > 0, "model needs room for at least one token");

@@ -35,6 +35,17 @@ struct PassContext {
   uint64_t token_offset = 0;
 };
 
+// Bytes a BertQaModel (and with `training` AdamW's two moments) takes on `backend` for
+// max_tokens packed tokens in max_batch sequences: the parameter buffers (master, working
+// copy, gradients, moments) and the activations, as the constructors allocate them. Computed in
+// double, so that absurd sizes are reported instead of overflowing.
+struct ModelMemory {
+  double parameter_bytes = 0, activation_bytes = 0;
+  double total() const { return parameter_bytes + activation_bytes; }
+};
+ModelMemory model_memory_needed(const Backend& backend, const BertConfig& config, int64_t max_tokens,
+                                int64_t max_batch, bool training);
+
 class BertQaModel {
  public:
   // Activations are sized once for at most max_tokens packed tokens in max_batch sequences.

@@ -61,6 +61,33 @@ bool process_alive(long pid) {
 
 std::string checkpoint_dir_name(int64_t step) { return "checkpoint-" + std::to_string(step); }
 
+bool is_checkpoint_file_name(const std::string& name) {
+  static const char* const kNames[] = {"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json",
+                                       "spiece.model", "sentencepiece.bpe.model", "tokenizer.model",
+                                       kTrainerStateFile, kTrainingTensorsFile, kChecksumsFile};
+  const size_t at = name.find(".tmp.");
+  const std::string base = at == std::string::npos ? name : name.substr(0, at);
+  if (at != std::string::npos && temporary_owner(name, ".tmp.") < 0) return false;
+  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* known) { return base == known; });
+}
+
+namespace {
+
+// A directory train_squad wrote as a checkpoint: its files all have checkpoint names (a user's
+// notes or data inside make it someone else's) and it holds the state or at least the model.
+bool holds_only_checkpoint_files(const std::string& dir) {
+  std::error_code ec;
+  bool model_or_state = false;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory(ec) || !is_checkpoint_file_name(name)) return false;
+    model_or_state = model_or_state || name == kTrainerStateFile || name == "model.safetensors";
+  }
+  return !ec && model_or_state;
+}
+
+}  // namespace
+
 std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir) {
   std::vector<CheckpointEntry> out;
   std::error_code ec;
@@ -70,10 +97,12 @@ std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir) {
     const std::string prefix = "checkpoint-";
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     const std::string digits = name.substr(prefix.size());
-    if (!all_digits(digits) || digits.size() > 18 || !entry.is_directory(ec)) continue;
+    if (!all_digits(digits) || digits.size() > 18 || entry.is_symlink(ec) || !entry.is_directory(ec)) continue;
     CheckpointEntry checkpoint;
     checkpoint.step = std::stoll(digits);
+    if (checkpoint_dir_name(checkpoint.step) != name) continue;  // "checkpoint-0042" is not a name we write
     checkpoint.path = join_path(output_dir, name);
+    if (!holds_only_checkpoint_files(checkpoint.path)) continue;
     checkpoint.has_state = path_exists(join_path(checkpoint.path, kTrainerStateFile));
     out.push_back(checkpoint);
   }
@@ -101,9 +130,10 @@ std::string save_checkpoint(const std::string& output_dir, const TrainerState& s
     make_directories(tmp_dir);
     if (write_model) write_model(tmp_dir);
     write_training_tensors(join_path(tmp_dir, kTrainingTensorsFile), model, optimizer);
-    // Last, so that even a directory copied by hand mid-save lacks the file that marks a
-    // checkpoint with training state.
+    // Next to last (checksums.json follows), so that even a directory copied by hand mid-save
+    // lacks the file that marks a checkpoint with training state.
     write_file_atomic(join_path(tmp_dir, kTrainerStateFile), trainer_state_to_json(state));
+    write_checkpoint_checksums(tmp_dir);  // over every file above, verified on resume
     sync_tree(tmp_dir);
     if (path_exists(final_dir)) {
       // rename(2) cannot replace a non-empty directory: move the old one to a temporary name

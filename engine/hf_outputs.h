@@ -25,7 +25,7 @@ namespace bert {
 
 // A metrics dict: key -> JSON token, sorted by key as sort_keys=True writes it.
 using MetricsDict = std::map<std::string, std::string>;
-std::string metric_float(double value);   // Python's repr(float); NaN/Infinity as json.dumps
+std::string metric_float(double value);   // Python's repr(float); null when not finite (not JSON otherwise)
 std::string metric_int(int64_t value);
 
 // json.dumps(metrics, indent=4, sort_keys=True) + "\n".

@@ -80,6 +80,20 @@ std::unique_ptr<Backend> make_backend(const std::string& device, const CudaBacke
   return make_cpu_backend(false);
 }
 
+std::string describe_memory_shortfall(Backend& backend, const BertConfig& config, int64_t max_tokens,
+                                      int64_t max_batch, bool training, bool* batch_to_blame) {
+  const double loaded = 4.0 * bert_qa_parameter_count(config);  // float32 weights from model.safetensors
+  ModelMemory model;
+  if (backend.native_stream() == nullptr) model = model_memory_needed(backend, config, max_tokens, max_batch, training);
+  const double needed = loaded + model.total(), available = double(physical_memory_bytes());
+  *batch_to_blame = model.activation_bytes > loaded + model.parameter_bytes;
+  if (needed <= available) return "";
+  return "needs about " + format_bytes(needed) + " of memory (" + format_bytes(loaded + model.parameter_bytes) +
+         " for the parameters" + (training ? " and optimizer state" : "") + ", " +
+         format_bytes(model.activation_bytes) + " for the activations of " + std::to_string(max_tokens) +
+         " tokens), more than this machine's " + format_bytes(available);
+}
+
 void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
                         double epoch) {
   make_directories(output_dir);

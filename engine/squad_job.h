@@ -13,6 +13,7 @@
 #include "data/windows.h"
 #include "engine/backend.h"
 #include "engine/backend_registry.h"
+#include "engine/bert_qa_model.h"
 #include "engine/evaluator.h"
 #include "tokenizer/tokenizer.h"
 
@@ -43,6 +44,15 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
 // cuda_options.fp32_compute, for a future --cuda_compute flag).
 std::unique_ptr<Backend> make_backend(const std::string& device);
 std::unique_ptr<Backend> make_backend(const std::string& device, const CudaBackendOptions& cuda_options);
+
+// Whether a run fits this machine's memory (physical_memory_bytes), checked before the
+// model's buffers are allocated: the float32 copy of the weights read from the model directory
+// plus, on a host backend (no native stream: the CPU), the model's buffers
+// (model_memory_needed). Empty when it fits; otherwise a message with the sizes, and
+// *batch_to_blame says whether the activations of max_tokens (the batch flags) or the
+// parameters (config.json) take the most. A CUDA backend's device memory is its own to report.
+std::string describe_memory_shortfall(Backend& backend, const BertConfig& config, int64_t max_tokens,
+                                      int64_t max_batch, bool training, bool* batch_to_blame);
 
 // Writes eval_predictions.json, eval_nbest_predictions.json (as run_qa.py's
 // postprocess_qa_predictions with prefix "eval") and eval_results.json / all_results.json

@@ -27,7 +27,13 @@ int64_t total_train_steps(const TrainConfig& config, size_t num_windows) {
   if (config.max_steps > 0) return config.max_steps;
   const int64_t batches = static_cast<int64_t>((num_windows + config.batch_size - 1) / config.batch_size);
   const int64_t per_epoch = std::max<int64_t>(1, batches / config.gradient_accumulation_steps);
-  return static_cast<int64_t>(std::ceil(config.num_train_epochs * static_cast<double>(per_epoch)));
+  const double steps = std::ceil(config.num_train_epochs * static_cast<double>(per_epoch));
+  // Converting a double beyond int64 is undefined; no run could take that many steps anyway.
+  if (!(steps >= 1 && steps <= 4.0e18))
+    throw InputError("--num_train_epochs " + std::to_string(config.num_train_epochs) + " over " +
+                     std::to_string(per_epoch) + " steps per epoch gives " + std::to_string(steps) +
+                     " optimizer steps; expected between 1 and 4e18");
+  return static_cast<int64_t>(steps);
 }
 
 int64_t warmup_steps_for(const TrainConfig& config, int64_t total_steps) {
@@ -288,6 +294,23 @@ std::string divergence_message(int64_t step, int64_t consecutive, double loss, d
 
 }  // namespace
 
+void Trainer::check_parameters_finite(double last_step_loss) const {
+  const NonFiniteParameter bad = find_nonfinite_parameter(model_);
+  if (bad.name.empty() && std::isfinite(last_step_loss)) return;
+  char what[256];
+  if (!bad.name.empty())
+    std::snprintf(what, sizeof what, "parameter \"%s\" holds %zu non-finite values (NaN or infinity)",
+                  bad.name.c_str(), bad.count);
+  else
+    std::snprintf(what, sizeof what, "the parameters give a non-finite loss (%g at the last step)", last_step_loss);
+  char text[640];
+  std::snprintf(text, sizeof text,
+                "training diverged at step %lld: %s; lower --learning_rate (now %g) or add warmup and start again "
+                "(--overwrite_output_dir); nothing was saved at this step",
+                static_cast<long long>(state_.global_step), what, config_.optimizer.learning_rate);
+  throw TrainingDiverged(text);
+}
+
 TrainProgress Trainer::finish_step(const QueuedStep& step, TrainSummary* summary, StepClock* clock) {
   const std::vector<double> values = model_.backend().collect_download();
   const UpdateStats stats = optimizer_.read_step_stats(values, step.learning_rate);
@@ -330,9 +353,11 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
                           state_.data);
   StepClock clock;
   std::string divergence;  // set when max_consecutive_nonfinite is reached
+  double last_step_loss = 0;
   // Book-keeps a read-back step: progress hook and the divergence check.
   auto finish = [&](const QueuedStep& step) {
     const TrainProgress progress = finish_step(step, &summary, &clock);
+    last_step_loss = progress.step_loss;
     if (hooks.on_step) hooks.on_step(progress);
     if (divergence.empty() && config_.max_consecutive_nonfinite > 0 &&
         state_.consecutive_nonfinite >= config_.max_consecutive_nonfinite)
@@ -374,6 +399,7 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     finish(*pending);
     pending.reset();
     if (!divergence.empty()) throw TrainingDiverged(divergence);
+    check_parameters_finite(last_step_loss);  // whatever comes next saves the parameters or ends the run
     if (eval_due && hooks.on_evaluate) hooks.on_evaluate(state_);
     if (done == total) break;
     if (save_due && hooks.on_checkpoint) hooks.on_checkpoint(state_);

@@ -115,7 +115,8 @@ struct TrainSummary {
 };
 
 // Thrown when max_consecutive_nonfinite steps in a row had a non-finite loss or gradient
-// norm; nothing is saved (the last checkpoint stays the place to resume from).
+// norm, or when a parameter holds a NaN or an infinity at a checkpoint or at the end; nothing
+// is saved (the last checkpoint stays the place to resume from).
 class TrainingDiverged : public BertError {
  public:
   using BertError::BertError;
@@ -176,6 +177,11 @@ class Trainer {
   void reduce_gradients();
   // Reads a queued step's statistics back (waits for it) and does its bookkeeping.
   TrainProgress finish_step(const QueuedStep& step, TrainSummary* summary, StepClock* clock);
+  // Throws TrainingDiverged when a parameter holds a NaN or an infinity, or when the last
+  // step's loss was not finite (its update was skipped, so the parameters at hand are the ones
+  // that gave it): before a checkpoint and at the end, so that such a model is never saved.
+  // Every rank checks its replica (they are identical), so every rank stops alike.
+  void check_parameters_finite(double last_step_loss) const;
   // Advances the counters in state_ after an update (applied or skipped).
   void record_step(double step_loss, const UpdateStats& stats);
   // The progress after the step; resets the logging interval at a logging step.

@@ -2,6 +2,7 @@
 // the checkpoint directories (temporary names, rename, rotation) are in checkpoint_dirs.cpp.
 #include "engine/training_state.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -257,6 +258,16 @@ uint64_t windows_fingerprint(const std::vector<Window>& windows) {
   return hash;
 }
 
+NonFiniteParameter find_nonfinite_parameter(BertQaModel& model) {
+  for (const ParamSlot& slot : model.layout().slots()) {
+    const std::vector<double> values = model.backend().download(slice(model.master_params(), slot.offset, slot.numel));
+    const size_t bad = static_cast<size_t>(
+        std::count_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }));
+    if (bad > 0) return {slot.name, bad};
+  }
+  return {};
+}
+
 void check_checkpointable(Backend& backend) {
   if (backend.dtype_for(BufferRole::kMasterParam) != ScalarType::kF32 ||
       backend.dtype_for(BufferRole::kOptimizerState) != ScalarType::kF32)
@@ -312,6 +323,12 @@ void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOpt
                           "shape " + shape_to_string(info.shape) + " does not match " +
                               shape_to_string(slot.shape) + " from config.json");
       const std::vector<float> values = to_float32(file.view(name));
+      const size_t bad = static_cast<size_t>(
+          std::count_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); }));
+      if (bad > 0)
+        throw_input_error(path, "tensor \"" + name + "\"",
+                          "holds " + std::to_string(bad) + " non-finite values (NaN or infinity): training "
+                          "cannot continue from it; resume from an earlier checkpoint");
       model.backend().upload(slice(buffers[group], slot.offset, slot.numel), values.data(), slot.numel);
     }
   }
@@ -324,10 +341,12 @@ TrainerState read_trainer_state(const std::string& checkpoint_dir) {
   if (!path_exists(path))
     throw_input_error(path, "", "missing: not a checkpoint with training state (saved by an older version, "
                                 "or not a checkpoint-N directory)");
+  verify_checkpoint_checksums(checkpoint_dir, {kTrainerStateFile});
   return parse_trainer_state(read_file(path), path);
 }
 
 TrainerState load_checkpoint(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer) {
+  verify_checkpoint_checksums(dir);  // every file, before anything of it is used
   const TrainerState state = read_trainer_state(dir);
   const std::string tensors = join_path(dir, kTrainingTensorsFile);
   if (!path_exists(tensors)) throw_input_error(tensors, "", "missing (required to resume)");

@@ -36,6 +36,7 @@ namespace bert {
 
 inline constexpr const char* kTrainerStateFile = "trainer_state.json";
 inline constexpr const char* kTrainingTensorsFile = "training_state.safetensors";
+inline constexpr const char* kChecksumsFile = "checksums.json";
 // Version 2 added lr_scheduler_type and the run's loss total; version 1 files still read (their
 // schedule was always linear, and their loss total is unknown: total_loss_steps = -1).
 inline constexpr int kTrainerStateVersion = 2;
@@ -86,6 +87,15 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
 // of data, vocabulary, lower-casing or window settings changes it.
 uint64_t windows_fingerprint(const std::vector<Window>& windows);
 
+// The first parameter (in layout order) whose master weights hold a NaN or an infinity, and
+// how many of its values are not finite; an empty name when every value is finite. Downloads
+// one tensor at a time.
+struct NonFiniteParameter {
+  std::string name;
+  size_t count = 0;
+};
+NonFiniteParameter find_nonfinite_parameter(BertQaModel& model);
+
 // Throws BertError unless the backend keeps master weights and Adam moments in fp32 (the
 // cpu-double oracle keeps them in double, which this format does not store).
 void check_checkpointable(Backend& backend);
@@ -103,8 +113,16 @@ struct CheckpointEntry {
   std::string path;
   bool has_state = false;  // holds trainer_state.json (older checkpoints hold only the model)
 };
-// checkpoint-<digits> directories in output_dir, by increasing step (none if it is absent).
+// The checkpoints train_squad wrote in output_dir, by increasing step (none if it is absent):
+// directories named checkpoint-<step> exactly as checkpoint_dir_name writes them (not
+// "checkpoint-0042") that hold trainer_state.json or model.safetensors and nothing but
+// checkpoint files (is_checkpoint_file_name). Anything else named checkpoint-* is someone
+// else's: never resumed, rotated or deleted.
 std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir);
+// The files a checkpoint directory holds: the model directory's (config.json,
+// model.safetensors, vocab.txt or a SentencePiece model, tokenizer_config.json), the training
+// state, checksums.json, and temporaries "<one of those>.tmp.<pid>".
+bool is_checkpoint_file_name(const std::string& name);
 // The newest checkpoint with training state, or "" when there is none.
 std::string find_latest_checkpoint(const std::string& output_dir);
 
@@ -119,10 +137,24 @@ using WriteModelFn = std::function<void(const std::string& dir)>;
 std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
                             AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit);
 
+// ---- checksums.json: the size and CRC32C of every file of a checkpoint ----
+// {"format": "bert-squad checkpoint checksums", "version": 1,
+//  "files": {"<name>": {"bytes": N, "crc32c": "<8 hex digits>"}, ...}}
+// written last into every checkpoint (after trainer_state.json), and verified on resume, so a
+// flipped bit or an edit of any file (one that parses and passes every range check, too) is
+// refused instead of silently changing the resumed run.
+// Writes <dir>/checksums.json over every regular file of dir (temporaries excluded).
+void write_checkpoint_checksums(const std::string& dir);
+// Verifies every file checksums.json lists (or only `names`, when given) and that every
+// checkpoint file in dir is listed; InputError naming the file that differs, is missing or is
+// not listed, and naming checksums.json when it is missing or damaged.
+void verify_checkpoint_checksums(const std::string& dir, const std::vector<std::string>& names = {});
+
 // Reads <dir>/trainer_state.json and <dir>/training_state.safetensors into the model and the
-// optimizer (master weights, moments, AdamW step count). Throws InputError naming the file.
+// optimizer (master weights, moments, AdamW step count), after verifying every file of the
+// checkpoint against checksums.json. Throws InputError naming the file.
 TrainerState load_checkpoint(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer);
-// Only the trainer state (cheap; to fail fast before the data is prepared).
+// Only the trainer state, its checksum verified (cheap; to fail fast before the data is prepared).
 TrainerState read_trainer_state(const std::string& checkpoint_dir);
 
 // Deletes the oldest checkpoints (by step) until at most `keep` remain, never the one of

@@ -56,7 +56,12 @@ class Pool {
 
   void run(size_t pieces, const std::function<void(size_t)>& piece) {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::unique_lock<std::mutex> lock(mutex_);
+      // A worker woken for the previous run may still be about to claim a piece from next_: if
+      // the counters were reset under it, it could claim an index of the old count, run it
+      // against the new one and subtract it twice from unfinished_ (which then never reaches 0:
+      // a hang). New work waits until every worker has left the previous run.
+      idle_.wait(lock, [this] { return busy_workers_ == 0; });
       piece_ = &piece;
       pieces_ = pieces;
       next_.store(0);
@@ -81,8 +86,11 @@ class Pool {
         wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
         if (stopping_) return;
         seen = generation_;
+        ++busy_workers_;
       }
       take_pieces();
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--busy_workers_ == 0) idle_.notify_all();
     }
   }
 
@@ -108,8 +116,9 @@ class Pool {
   const int threads_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
-  std::condition_variable wake_, done_;
+  std::condition_variable wake_, done_, idle_;
   bool stopping_ = false;
+  int busy_workers_ = 0;  // workers between taking a generation and leaving take_pieces
   uint64_t generation_ = 0;
   const std::function<void(size_t)>* piece_ = nullptr;
   size_t pieces_ = 0, unfinished_ = 0;

@@ -28,6 +28,29 @@ struct ScratchDir {
   ScratchDir& operator=(const ScratchDir&) = delete;
 };
 
+// True in AddressSanitizer builds (tools/sanitize.sh, fuzzers), which reserve terabytes of
+// address space: tests that bound a child's memory with `ulimit -v` must not do it there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kUnderAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool kUnderAddressSanitizer = true;
+#else
+inline constexpr bool kUnderAddressSanitizer = false;
+#endif
+#else
+inline constexpr bool kUnderAddressSanitizer = false;
+#endif
+
+// A shell prefix that bounds what follows it: at most `seconds` of run time and (outside
+// AddressSanitizer builds) 8 GiB of address space, so that a regression (a read blocking on a
+// FIFO, a buffer growing without limit) fails a test instead of hanging it or exhausting the
+// machine: run bounded_command_prefix() + command through the shell.
+inline std::string bounded_command_prefix(int seconds = 120) {
+  return std::string(kUnderAddressSanitizer ? "" : "ulimit -v 8388608; ") + "exec timeout " + std::to_string(seconds) +
+         " ";
+}
+
 // Result of comparing values with |x - ref| <= atol + rtol*|ref|.
 struct CloseReport {
   bool ok = true;

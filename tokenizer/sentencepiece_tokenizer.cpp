@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/core/file_io.h"
 #include "tokenizer/unicode.h"
 
 namespace bert {
@@ -16,7 +17,9 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bo
     : processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()),
       model_path_(model_path),
       do_lower_case_(do_lower_case) {
-  const auto status = processor_->Load(model_path);
+  // Read here, not by the library, so that a directory, FIFO or device is refused like any input.
+  const std::string serialized = read_file(model_path);
+  const auto status = processor_->LoadFromSerializedProto(serialized);
   if (!status.ok()) {
     throw_input_error(model_path, "", "cannot load SentencePiece model: " + status.ToString());
   }

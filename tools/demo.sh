@@ -4,7 +4,8 @@
 # hidden 128, the bert-base-uncased vocab) on two SQuAD v1.1 dev articles
 # (data/samples/squad-mini.json) and evaluates it on the same articles — a fit check that
 # exercises every stage (tokenizer, windows, training, checkpoint, span selection, EM/F1).
-# Takes a few minutes on 2 cores. Output: out/demo (model, predictions, logs).
+# Takes a few minutes on 2 cores. Output: out/demo (model, predictions, logs), replaced by every
+# run (--overwrite_output_dir deletes only what train_squad wrote there).
 # On a fresh Debian/Ubuntu machine it first installs the packages the build needs
 # (tools/install_deps.sh: as root through apt-get, otherwise it prints the command to run).
 set -euo pipefail
@@ -22,4 +23,4 @@ cmake --build "$build_dir" -j "${JOBS:-$(nproc)}" --target train_squad eval_squa
   --do_train --do_eval --device "${DEVICE:-auto}" \
   --per_device_train_batch_size 16 --learning_rate 1e-3 --warmup_ratio 0.1 \
   --num_train_epochs "${EPOCHS:-25}" --logging_steps 20 --save_steps 0 --seed 42 \
-  --output_dir "${OUTPUT_DIR:-out/demo}" "$@"
+  --output_dir "${OUTPUT_DIR:-out/demo}" --overwrite_output_dir "$@"

@@ -1,5 +1,8 @@
 #include "engine/core/file_io.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -7,27 +10,92 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <unistd.h>
+#include <limits>
 
 #include "engine/core/error.h"
 
 namespace bert {
+namespace {
+
+// What a path that is not a regular file is, for messages.
+std::string file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// "cannot open: <reason>", saying when the path is a symbolic link that dangles or loops.
+std::string open_failure(const std::string& path, int error) {
+  std::string reason = std::strerror(error);
+  struct stat link {};
+  if ((error == ENOENT || error == ELOOP) && ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode))
+    reason += error == ENOENT ? " (a symbolic link whose target does not exist)"
+                              : " (a symbolic link that loops)";
+  return "cannot open: " + reason;
+}
+
+}  // namespace
+
+InputFile InputFile::open(const std::string& path, uint64_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever; it is refused
+  // below like every other file that is not regular.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) throw_input_error(path, "", open_failure(path, errno));
+  InputFile file(path, fd, 0);  // closes fd on every exit below
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_input_error(path, "", std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw_input_error(path, "", "is " + file_kind(st.st_mode) + ", expected a regular file");
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  file.size_ = static_cast<uint64_t>(st.st_size);
+  const uint64_t limit = max_bytes > 0 ? max_bytes : physical_memory_bytes();
+  if (file.size_ > limit)
+    throw_input_error(path, "", "is " + format_bytes(double(file.size_)) + ", more than " +
+                                    (max_bytes > 0 ? "the " + format_bytes(double(max_bytes)) + " such a file may hold"
+                                                   : "this machine's " + format_bytes(double(limit)) + " of memory"));
+  return file;
+}
+
+InputFile::InputFile(InputFile&& other) noexcept : path_(std::move(other.path_)), fd_(other.fd_), size_(other.size_) {
+  other.fd_ = -1;
+}
+
+InputFile::~InputFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void InputFile::read_range(uint64_t offset, char* out, size_t bytes) const {
+  size_t done = 0;
+  while (done < bytes) {
+    const ssize_t got = ::pread(fd_, out + done, bytes - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw_input_error(path_, "", std::string("read error: ") + std::strerror(errno));
+    if (got == 0)
+      throw_input_error(path_, "", "ended after " + std::to_string(offset + done) + " of " +
+                                       std::to_string(offset + bytes) + " bytes (did it shrink while being read?)");
+    done += static_cast<size_t>(got);
+  }
+}
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_input_error(path, "", std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw_input_error(path, "", "read error");
-  return buffer.str();
+  const InputFile file = InputFile::open(path);
+  std::string out(static_cast<size_t>(file.size()), '\0');
+  file.read_into(out.data(), out.size());
+  return out;
 }
+
+void check_input_file(const std::string& path) { InputFile::open(path); }
 
 namespace {
 
 std::string read_gzip(const std::string& path) {
+  check_input_file(path);
   gzFile file = gzopen(path.c_str(), "rb");
   if (!file) throw_input_error(path, "", std::string("cannot open: ") + std::strerror(errno));
+  const uint64_t limit = physical_memory_bytes();
   std::string out;
   char chunk[1 << 16];
   for (;;) {
@@ -39,6 +107,11 @@ std::string read_gzip(const std::string& path) {
       throw_input_error(path, "", "gzip error: " + reason);
     }
     if (got == 0) break;
+    if (out.size() + static_cast<size_t>(got) > limit) {
+      gzclose(file);
+      throw_input_error(path, "", "decompresses to more than this machine's " + format_bytes(double(limit)) +
+                                      " of memory");
+    }
     out.append(chunk, static_cast<size_t>(got));
   }
   gzclose(file);
@@ -63,7 +136,17 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
+void check_output_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;  // nothing there (yet): it will be created
+  if (!S_ISREG(st.st_mode))
+    throw_input_error(path, "", "exists and is " + file_kind(st.st_mode) +
+                                    ", not a regular file: refusing to replace it (give the path of a new or "
+                                    "regular file)");
+}
+
 void write_file_atomic(const std::string& path, const std::string& data) {
+  check_output_file(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -71,8 +154,10 @@ void write_file_atomic(const std::string& path, const std::string& data) {
     out.write(data.data(), static_cast<std::streamsize>(data.size()));
     out.flush();
     if (!out) {
+      const std::string reason = std::strerror(errno);
+      out.close();
       std::remove(tmp.c_str());
-      throw BertError(path + ": write failed: " + std::strerror(errno));
+      throw BertError(path + ": write failed: " + reason);
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -82,9 +167,28 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   }
 }
 
+StagedFiles::~StagedFiles() {
+  for (const auto& [tmp, final_path] : files_) std::remove(tmp.c_str());
+}
+
+std::string StagedFiles::staged_path(const std::string& final_path) {
+  check_output_file(final_path);
+  files_.emplace_back(final_path + ".tmp." + std::to_string(::getpid()), final_path);
+  return files_.back().first;
+}
+
+void StagedFiles::commit() {
+  while (!files_.empty()) {
+    const auto [tmp, final_path] = files_.front();
+    if (std::rename(tmp.c_str(), final_path.c_str()) != 0)
+      throw BertError(final_path + ": cannot rename into place: " + std::strerror(errno));
+    files_.erase(files_.begin());
+  }
+}
+
 bool path_exists(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::exists(path, ec);
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
 }
 
 void make_directories(const std::string& path) {
@@ -97,6 +201,25 @@ std::string join_path(const std::string& dir, const std::string& name) {
   if (dir.empty()) return name;
   if (dir.back() == '/') return dir + name;
   return dir + "/" + name;
+}
+
+uint64_t physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page_size <= 0) return std::numeric_limits<uint64_t>::max() / 2;
+  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+}
+
+std::string format_bytes(double bytes) {
+  static const char* const kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  if (bytes < 1024) return std::to_string(static_cast<long long>(bytes)) + " bytes";
+  int unit = -1;
+  while (bytes >= 1024 && unit < 5) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char text[48];
+  std::snprintf(text, sizeof text, bytes < 10 ? "%.1f %s" : "%.0f %s", bytes, kUnits[unit]);
+  return text;
 }
 
 }  // namespace bert

@@ -32,4 +32,9 @@ std::string json_quote(std::string_view utf8) {
   return out;
 }
 
+bool starts_with_utf8_bom(std::string_view text) {
+  return text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
+         static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF;
+}
+
 }  // namespace bert

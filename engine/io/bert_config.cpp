@@ -11,6 +11,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
+#include "engine/core/json_text.h"
 
 namespace bert {
 namespace {
@@ -91,6 +92,17 @@ void validate_bert_config(const BertConfig& c, const std::string& file) {
   positive("intermediate_size", c.intermediate_size);
   positive("max_position_embeddings", c.max_position_embeddings);
   positive("type_vocab_size", c.type_vocab_size);
+  auto bounded = [&](const char* key, int value, int limit) {
+    if (value > limit)
+      throw_input_error(file, key, "must be at most " + std::to_string(limit) + ", found " + std::to_string(value));
+  };
+  const ConfigSizeLimits& limits = kMaxConfigSizes;
+  bounded("vocab_size", c.vocab_size, limits.vocab_size);
+  bounded("hidden_size", c.hidden_size, limits.hidden_size);
+  bounded("num_hidden_layers", c.num_hidden_layers, limits.num_hidden_layers);
+  bounded("intermediate_size", c.intermediate_size, limits.intermediate_size);
+  bounded("max_position_embeddings", c.max_position_embeddings, limits.max_position_embeddings);
+  bounded("type_vocab_size", c.type_vocab_size, limits.type_vocab_size);
   if (c.hidden_size % c.num_attention_heads != 0)
     throw_input_error(file, "hidden_size",
                       std::to_string(c.hidden_size) + " is not divisible by num_attention_heads " +
@@ -117,11 +129,62 @@ void validate_bert_config(const BertConfig& c, const std::string& file) {
                           std::to_string(c.vocab_size) + ")");
 }
 
+namespace {
+
+// Parameters per part of the model: the embedding tables and the encoder layers.
+struct ParameterCounts {
+  double word, position, type, layers, rest;
+  double total() const { return word + position + type + layers + rest; }
+};
+
+ParameterCounts parameter_counts(const BertConfig& c) {
+  const double h = c.hidden_size, f = c.intermediate_size;
+  const double layer = 4 * (h * h + h) + 2 * h * f + f + h + 4 * h;  // q, k, v, o; FFN; two LayerNorms
+  return {double(c.vocab_size) * h, double(c.max_position_embeddings) * h, double(c.type_vocab_size) * h,
+          double(c.num_hidden_layers) * layer, 2 * h + 2 * h + 2};  // embedding LayerNorm, qa_outputs
+}
+
+}  // namespace
+
+double bert_qa_parameter_count(const BertConfig& config) { return parameter_counts(config).total(); }
+
+const char* largest_size_field(const BertConfig& config) {
+  const ParameterCounts p = parameter_counts(config);
+  if (p.layers >= p.word && p.layers >= p.position && p.layers >= p.type) {
+    // Of the encoder's sizes, the one furthest above bert-base's (12 layers, 768, 3072).
+    const double layers = config.num_hidden_layers / 12.0, hidden = config.hidden_size / 768.0,
+                 inter = config.intermediate_size / 3072.0;
+    if (layers >= hidden && layers >= inter) return "num_hidden_layers";
+    return hidden >= inter ? "hidden_size" : "intermediate_size";
+  }
+  if (p.word >= p.position && p.word >= p.type) return "vocab_size";
+  return p.position >= p.type ? "max_position_embeddings" : "type_vocab_size";
+}
+
+void check_config_fits_memory(const BertConfig& config, const std::string& file, double bytes_per_parameter,
+                              double available_bytes) {
+  const double parameters = bert_qa_parameter_count(config);
+  const double bytes = parameters * bytes_per_parameter;
+  if (bytes <= available_bytes) return;
+  const char* field = largest_size_field(config);
+  char text[320];
+  std::snprintf(text, sizeof text,
+                "the model has %.3g parameters (hidden_size %d, num_hidden_layers %d, intermediate_size %d, "
+                "vocab_size %d, max_position_embeddings %d), which need %s, more than this machine's %s of "
+                "memory",
+                parameters, config.hidden_size, config.num_hidden_layers, config.intermediate_size,
+                config.vocab_size, config.max_position_embeddings, format_bytes(bytes).c_str(),
+                format_bytes(available_bytes).c_str());
+  throw_input_error(file, field, text);
+}
+
 BertConfig parse_bert_config(const std::string& json, const std::string& file) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (auto error = parser.parse(simdjson::padded_string(json)).get(root))
+  if (auto error = parser.parse(simdjson::padded_string(json)).get(root)) {
+    if (starts_with_utf8_bom(json)) throw_input_error(file, "byte 0", kUtf8BomMessage);
     throw_input_error(file, "", std::string("not valid JSON: ") + simdjson::error_message(error));
+  }
   simdjson::dom::object object;
   if (root.get_object().get(object)) throw_input_error(file, "", "expected a JSON object");
   std::set<std::string_view> keys;

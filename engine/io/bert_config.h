@@ -35,8 +35,34 @@ BertConfig read_bert_config(const std::string& path);
 // Same, from JSON text; `file` is used in messages.
 BertConfig parse_bert_config(const std::string& json, const std::string& file);
 
-// Checks the values above; throws InputError naming `file` and the field.
+// Checks the values above; throws InputError naming `file` and the field. Sizes also have
+// upper bounds far above any BERT (kMaxConfigSizes below), so that no size arithmetic
+// overflows and no absurd model is allocated before check_config_fits_memory can refuse it.
 void validate_bert_config(const BertConfig& config, const std::string& file);
+
+// Upper bounds of config.json's sizes (bert-large: 30522, 1024, 24, 16, 4096, 512, 2).
+struct ConfigSizeLimits {
+  int vocab_size = 1 << 24;
+  int hidden_size = 1 << 16;
+  int num_hidden_layers = 1 << 10;
+  int intermediate_size = 1 << 20;
+  int max_position_embeddings = 1 << 20;
+  int type_vocab_size = 1 << 16;
+};
+inline constexpr ConfigSizeLimits kMaxConfigSizes{};
+
+// Parameters of BertForQuestionAnswering for this config (bert-base: 108,893,186), as a
+// double so that no size overflows.
+double bert_qa_parameter_count(const BertConfig& config);
+// The config.json field whose parameters dominate the count ("num_hidden_layers",
+// "vocab_size", "max_position_embeddings", ...): what a message about the model's size names.
+const char* largest_size_field(const BertConfig& config);
+
+// Throws InputError naming `file`, the dominating field, the parameter count and the bytes
+// when bytes_per_parameter x the parameter count exceeds available_bytes (the machine's
+// memory), before anything of that size is allocated.
+void check_config_fits_memory(const BertConfig& config, const std::string& file, double bytes_per_parameter,
+                              double available_bytes);
 
 // config.json text (sorted keys, 2-space indent, like save_pretrained) with
 // architectures ["BertForQuestionAnswering"], model_type "bert", dtype/torch_dtype float32.

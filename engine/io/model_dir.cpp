@@ -228,6 +228,8 @@ LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   LoadedModel model;
   model.vocab_file = vocab_path;
   model.config = read_bert_config(config_path);
+  // The float32 copy of every parameter made below must fit before any of it is allocated.
+  check_config_fits_memory(model.config, config_path, 4.0, double(physical_memory_bytes()));
   const int64_t vocab_lines = is_wordpiece_vocab(vocab_path) ? count_vocab_lines(vocab_path) : model.config.vocab_size;
   if (vocab_lines != model.config.vocab_size)
     throw_input_error(vocab_path, "",
@@ -290,16 +292,21 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
                       "vocab_size " + std::to_string(config.vocab_size));
 
   make_directories(dir);
-  write_file_atomic(join_path(dir, "config.json"), config_json);
-  write_safetensors(join_path(dir, "model.safetensors"), to_write, {{"format", "pt"}});
+  // Every file is written before any is renamed into place, config.json last: a save that fails
+  // (disk full, ulimit -f) never leaves a config.json that a later run would load without its
+  // weights (and so initialise randomly).
+  StagedFiles staged;
+  write_safetensors(staged.staged_path(join_path(dir, "model.safetensors")), to_write, {{"format", "pt"}});
   const std::string vocab_name = wordpiece ? "vocab.txt" : std::filesystem::path(vocab_path).filename().string();
-  write_file_atomic(join_path(dir, vocab_name), vocab);
+  write_file_atomic(staged.staged_path(join_path(dir, vocab_name)), vocab);
   // A SentencePiece vocabulary has no one Hugging Face tokenizer class for BERT: none is named.
   const std::string tokenizer_config =
       std::string("{\n  \"do_lower_case\": ") + (do_lower_case ? "true" : "false") +
       ",\n  \"model_max_length\": " + std::to_string(config.max_position_embeddings) +
       (wordpiece ? ",\n  \"tokenizer_class\": \"BertTokenizer\"" : "") + "\n}\n";
-  write_file_atomic(join_path(dir, "tokenizer_config.json"), tokenizer_config);
+  write_file_atomic(staged.staged_path(join_path(dir, "tokenizer_config.json")), tokenizer_config);
+  write_file_atomic(staged.staged_path(join_path(dir, "config.json")), config_json);
+  staged.commit();
 }
 
 }  // namespace bert

@@ -15,6 +15,7 @@
 #include <simdjson.h>
 
 #include "engine/core/error.h"
+#include "engine/core/file_io.h"
 
 namespace bert {
 namespace {
@@ -209,28 +210,19 @@ SafetensorsFile SafetensorsFile::from_bytes(const std::string& path,
 }
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_input_error(path, "", std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw_input_error(path, "", "not a regular file");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
+  // A regular file (not a directory, FIFO or device), opened without blocking.
+  const InputFile input = InputFile::open(path, std::numeric_limits<uint64_t>::max());
+  const size_t size = static_cast<size_t>(input.size());
   std::shared_ptr<const void> owner;
   const uint8_t* bytes = nullptr;
   if (size > 0) {
-    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    const int mmap_errno = errno;
-    ::close(fd);
-    if (mapped == MAP_FAILED)
-      throw_input_error(path, "", std::string("cannot map: ") + std::strerror(mmap_errno));
+    // Mapped, not read: a file larger than memory is paged in as tensors are converted.
+    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, input.descriptor(), 0);
+    if (mapped == MAP_FAILED) throw_input_error(path, "", std::string("cannot map: ") + std::strerror(errno));
     owner = std::shared_ptr<const void>(mapped, [size](const void* p) {
       ::munmap(const_cast<void*>(p), size);
     });
     bytes = static_cast<const uint8_t*>(mapped);
-  } else {
-    ::close(fd);
   }
   return from_bytes(path, std::move(owner), bytes, size);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "engine/core/error.h"
+#include "engine/core/file_io.h"
 #include "engine/core/json_text.h"
 #include "engine/io/safetensors.h"
 
@@ -110,6 +111,7 @@ bool write_tensor(std::FILE* out, const Planned& p) {
 
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata) {
+  check_output_file(path);  // never rename over a directory or a device
   const std::vector<Planned> plan = plan_layout(path, tensors);
   const std::string header = build_header(plan, metadata);
   const uint64_t header_len = header.size();

@@ -107,6 +107,29 @@ TEST_CASE("a flag's value ending in .json is not taken for an arguments file", "
   CHECK(o.do_train);
 }
 
+TEST_CASE("an empty string value is refused; an unset string flag is recorded as null and reads back", "[flags]") {
+  {
+    Options o;
+    FlagParser parser("t", "test");
+    register_all(&parser, &o);
+    CHECK_THROWS_WITH(parser.parse({"--output_dir="}), Catch::Contains("--output_dir") && Catch::Contains("non-empty"));
+  }
+  Options o;
+  o.output_dir.clear();  // a string flag whose default is unset, as --validation_file
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  REQUIRE(parser.parse({"--max_steps", "7"}));
+  const std::string record = parser.values_json();
+  CHECK_THAT(record, Catch::Contains("\"output_dir\": null"));  // Python's None, not ""
+  Options back;
+  back.output_dir.clear();
+  FlagParser reader("t", "test");
+  register_all(&reader, &back);
+  REQUIRE(reader.parse({scratch_file("unset.json", record)}));
+  CHECK(back.output_dir.empty());
+  CHECK_FALSE(reader.was_set("output_dir"));
+}
+
 TEST_CASE("values_json records every flag and reads back to the same values", "[flags]") {
   Options o;
   FlagParser parser("t", "test");

@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <regex>
 
@@ -161,14 +162,133 @@ TEST_CASE("an error on one rank ends every rank, naming it", "[app][mpi]") {
   CHECK_THAT(result.output, Catch::Contains("rank 1") && Catch::Contains("/nonexistent.json"));
 }
 
-TEST_CASE("a rank that stops joining the collectives ends the job after --ddp_timeout", "[app][mpi]") {
-  // Rank 1 stops after 2 steps; rank 0 waits in the next collective until the watchdog fires.
-  const std::string out = root() + "/stall";
-  const std::string common = flags("cpu", 4, 1, out, "0") + " --ddp_timeout 3";
+// An MPMD launch: rank 0 runs train_squad with `flags0`, rank 1 with `flags1`.
+CommandResult run_mpmd(const std::string& flags0, const std::string& flags1) {
+  const std::string launch = std::string(MPIEXEC_BIN) + " --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1 ";
+  return test::run_command(launch + "-np 1 " + test::train_squad_bin() + flags0 + " : -np 1 " + test::train_squad_bin() +
+                           flags1);
+}
+
+TEST_CASE("ranks launched with different settings or data all stop before step 1, naming the difference",
+          "[app][mpi]") {
+  const std::string out = root() + "/disagree";
+  const std::string common = flags("cpu", 4, 1, out, "0") + " --ddp_timeout 60";
+  struct Case {
+    const char* what;
+    std::string rank1_flags;
+    int status;
+    std::string named;
+  };
+  // Another model directory whose vocabulary is larger: the parameter broadcast would fail.
+  const std::string bigger = root() + "/model-bigger-vocab";
+  fs::create_directories(bigger);
+  write_file_atomic(bigger + "/config.json", test::tiny_config_json(16, 32, 0.1f, 30524));
+  write_file_atomic(bigger + "/vocab.txt",
+                    read_file(test::source_path("data/samples/tiny-bert-uncased/vocab.txt")) + "[extra1]\n[extra2]\n");
+  const std::string other_data = root() + "/other-data.json";
+  std::string text = read_file(test::source_path("data/samples/squad-mini.json"));
+  const size_t at = text.find("\"question\": \"");
+  REQUIRE(at != std::string::npos);
+  text.insert(at + 13, "Really, ");  // one question changed: the same count of windows
+  write_file_atomic(other_data, text);
+  // The common flags with one flag's value replaced.
+  auto with = [&](const std::string& flag, const std::string& value) {
+    const std::string replaced = std::regex_replace(common, std::regex("--" + flag + " [^ ]+"), "--" + flag + " " + value);
+    REQUIRE(replaced != common);
+    return replaced;
+  };
+  const std::vector<Case> cases = {
+      {"seed", with("seed", "8"), 2, "--seed: rank 0 has 7, rank 1 has 8"},
+      {"learning rate", with("learning_rate", "0.002"), 2, "--learning_rate"},
+      {"batch", with("per_device_train_batch_size", "2"), 2, "--per_device_train_batch_size"},
+      {"accumulation", with("gradient_accumulation_steps", "2"), 2, "--gradient_accumulation_steps"},
+      {"max_steps", with("max_steps", "9"), 2, "--max_steps"},
+      {"group_by_length", common + " --group_by_length", 2, "--group_by_length: rank 0 has 0, rank 1 has 1"},
+      {"lr_scheduler_type", common + " --lr_scheduler_type constant", 2, "--lr_scheduler_type"},
+      {"config.json", with("model_name_or_path", bigger), 1, "config.json vocab_size: rank 0 has 30522, rank 1 has 30524"},
+      {"training data", with("train_file", other_data), 1, "the training windows"},
+  };
+  for (const Case& c : cases) {
+    DYNAMIC_SECTION(c.what) {
+      fs::remove_all(out);
+      const auto started = std::chrono::steady_clock::now();
+      const CommandResult result = run_mpmd(common, c.rank1_flags);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      INFO(result.output);
+      CHECK(result.status == c.status);
+      const std::vector<std::string> errors = test::error_lines(result.output);
+      REQUIRE_FALSE(errors.empty());
+      for (const std::string& line : errors) CHECK_THAT(line, Catch::Contains("ranks disagree on " + c.named));
+      CHECK(seconds < 50);  // not the --ddp_timeout of a stalled collective
+      CHECK_FALSE(fs::exists(out + "/trainer_log.jsonl"));  // stopped before step 1
+      CHECK_FALSE(fs::exists(out + "/model.safetensors"));
+    }
+  }
+}
+
+TEST_CASE("rank 0's refusal of a non-empty output_dir ends every rank at once", "[app][mpi]") {
+  // Ranks on other machines do not see rank 0's output_dir: rank 1 gets an empty one here.
+  const std::string out0 = root() + "/refused-0", out1 = root() + "/refused-1";
+  fs::remove_all(out0);
+  fs::remove_all(out1);
+  make_directories(out0);
+  write_file_atomic(out0 + "/notes.txt", "mine");
+  const std::string common = flags("cpu", 4, 1, out0, "0") + " --ddp_timeout 60";
   const auto started = std::chrono::steady_clock::now();
-  const CommandResult result = test::run_command(std::string(MPIEXEC_BIN) + " --allow-run-as-root --oversubscribe -np 1 " +
-                                                 test::train_squad_bin() + common + " : -np 1 " +
-                                                 test::train_squad_bin() + common + " --stop_after_steps 2");
+  const CommandResult result = run_mpmd(common, std::regex_replace(common, std::regex("--output_dir [^ ]+"),
+                                                                   "--output_dir " + out1));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO(result.output);
+  CHECK(result.status == 2);
+  CHECK(seconds < 50);  // rank 1 did not wait out --ddp_timeout
+  CHECK_THAT(result.output, Catch::Contains("holds files train_squad did not write (notes.txt)"));
+  CHECK_THAT(result.output, Catch::Contains("refused by rank 0"));
+  CHECK(read_file(out0 + "/notes.txt") == "mine");
+  CHECK_FALSE(fs::exists(out0 + "/training_args.json"));  // nothing written before the verdict
+}
+
+TEST_CASE("SIGTERM to one rank stops every rank with exit 143 after a checkpoint", "[app][mpi][signal]") {
+  const std::string out = root() + "/sigterm-one-rank";
+  fs::remove_all(out);
+  const std::string common = std::regex_replace(flags("cpu", 4, 1, out, "0"), std::regex("--max_steps 8"),
+                                                "--max_steps 100000");
+  // Each rank under a shell that records its exit status; rank 1's shell sends SIGTERM to its
+  // train_squad once rank 0 has logged a step. Rank 0 never receives a signal.
+  const std::string status0 = root() + "/rank0.status", status1 = root() + "/rank1.status";
+  fs::remove(status0);
+  fs::remove(status1);
+  const std::string rank0 = "sh -c '\"$@\"; echo $? > " + status0 + "' sh " + test::train_squad_bin() + common;
+  const std::string rank1 = "sh -c '\"$@\" & p=$!; while [ ! -s " + out + "/trainer_log.jsonl ] && kill -0 $p 2>/dev/null; do sleep 0.05; done; "
+                            "kill -TERM $p; wait $p; s=$?; echo $s > " + status1 + "; exit $s' sh " +
+                            test::train_squad_bin() + common;
+  const CommandResult result = test::run_command(std::string(MPIEXEC_BIN) +
+                                                 " --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1 -np 1 " +
+                                                 rank0 + " : -np 1 " + rank1);
+  INFO(result.output);
+  CHECK(result.status == 143);
+  REQUIRE(fs::exists(status0));
+  REQUIRE(fs::exists(status1));
+  CHECK(read_file(status0) == "143\n");
+  CHECK(read_file(status1) == "143\n");
+  CHECK_THAT(result.output, Catch::Contains("stopped by SIGTERM"));
+  CHECK(list_checkpoints(out).size() == 1);
+}
+
+TEST_CASE("a rank that stops joining the collectives ends the job after --ddp_timeout", "[app][mpi]") {
+  // Rank 1 is frozen (SIGSTOP) once a step is logged; rank 0 waits in the next collective until
+  // the watchdog fires. (Ranks launched with different --stop_after_steps no longer get that
+  // far: they disagree before step 1.)
+  const std::string out = root() + "/stall";
+  fs::remove_all(out);
+  const std::string common = std::regex_replace(flags("cpu", 4, 1, out, "0"), std::regex("--max_steps 8"),
+                                                "--max_steps 100000") + " --ddp_timeout 3";
+  const std::string frozen = "sh -c '\"$@\" & p=$!; while [ ! -s " + out +
+                             "/trainer_log.jsonl ] && kill -0 $p 2>/dev/null; do sleep 0.05; done; kill -STOP $p; "
+                             "wait $p' sh " + test::train_squad_bin() + common;
+  const auto started = std::chrono::steady_clock::now();
+  const CommandResult result = test::run_command(std::string(MPIEXEC_BIN) +
+                                                 " --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1 -np 1 " +
+                                                 test::train_squad_bin() + common + " : -np 1 " + frozen);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   INFO(result.output);
   CHECK(result.status != 0);

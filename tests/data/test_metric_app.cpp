@@ -2,6 +2,7 @@
 // FlagParser it is built on.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "apps/flags.h"
 #include "data/predictions_io.h"
 #include "engine/core/file_io.h"
+#include "tests/test_support.h"
 
 namespace bert {
 namespace {
@@ -38,7 +40,7 @@ class AppFixture {
   std::string path(const std::string& name) const { return join_path(dir_, name); }
 
   RunResult run(const std::string& args) const {
-    const std::string command = std::string(EVAL_SQUAD_BIN) + " " + args + " > '" +
+    const std::string command = test::bounded_command_prefix(60) + EVAL_SQUAD_BIN + " " + args + " > '" +
                                 path("out.txt") + "' 2> '" + path("err.txt") + "'";
     const int raw = std::system(command.c_str());
     RunResult result;
@@ -99,6 +101,23 @@ TEST_CASE("eval_squad rejects bad command lines and bad files", "[app][metric]")
       CHECK(r.status == 1);
       CHECK(r.err.rfind("error: " + app.path("bad.json"), 0) == 0);
     }
+  }
+  SECTION("a predictions file that is a device, a FIFO or a directory exits 1 at once") {
+    const std::string fifo = app.path("preds.fifo");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    for (const std::string& path : {std::string("/dev/zero"), fifo, app.path("")}) {
+      const RunResult r = app.run(dev + " --predictions_file " + path);
+      INFO(path << " -> " << r.err);
+      CHECK(r.status == 1);
+      CHECK(r.err.rfind("error: " + path + ": is a ", 0) == 0);
+      CHECK(r.err.find("expected a regular file") != std::string::npos);
+    }
+  }
+  SECTION("a predictions file with a UTF-8 byte-order mark names it") {
+    write_file_atomic(app.path("bom.json"), "\xEF\xBB\xBF{\"q1\": \"Normans\"}");
+    const RunResult r = app.run(dev + " --predictions_file " + app.path("bom.json"));
+    CHECK(r.status == 1);
+    CHECK(r.err.find("byte-order mark") != std::string::npos);
   }
   SECTION("a missing validation file exits 1") {
     write_file_atomic(app.path("preds.json"), "{}");

@@ -4,11 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <simdjson.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
 #include <string>
 
 #include "data/squad.h"
@@ -117,6 +119,47 @@ TEST_CASE("prepare_squad reports bad command lines and bad files", "[apps][data]
   CHECK(result.status == 1);
   CHECK(result.err.rfind("error: " + missing + ": cannot open", 0) == 0);
   CHECK_FALSE(bert::path_exists(output));
+}
+
+TEST_CASE("prepare_squad never replaces its input or something that is not a regular file",
+          "[apps][data][errors]") {
+  const std::string input = temp_dir() + "/input.json";
+  const std::string original = bert::read_file(bert::test::fixture_path("squad_tiny.json"));
+  bert::write_file_atomic(input, original);
+  const std::string vocab = std::string(BERT_SOURCE_DIR) + "/data/samples/tiny-bert-uncased/vocab.txt";
+  const std::string common = "--vocab_file " + vocab + " --input_file " + input + " --max_seq_length 64 --doc_stride 16";
+  SECTION("--output_file or --cache_file naming the input") {
+    for (const std::string& flag : {std::string("--output_file "), std::string("--cache_file ")}) {
+      // The same file under another spelling of its path.
+      const RunResult result = run_app(common + " " + flag + temp_dir() + "/./input.json");
+      INFO(result.err);
+      CHECK(result.status == 2);
+      CHECK(result.err.rfind("error: " + flag, 0) == 0);
+      CHECK(result.err.find("--input_file") != std::string::npos);
+      CHECK(result.err.find("same file") != std::string::npos);
+      CHECK(bert::read_file(input) == original);
+    }
+  }
+  SECTION("an output that is a FIFO (a device file would be the same)") {
+    const std::string fifo = temp_dir() + "/out.fifo";
+    std::filesystem::remove(fifo);
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const RunResult result = run_app(common + " --output_file " + fifo);
+    INFO(result.err);
+    CHECK(result.status == 1);
+    CHECK(result.err.find("error: " + fifo + ": exists and is a FIFO") != std::string::npos);
+    CHECK(std::filesystem::is_fifo(fifo));  // not replaced by a regular file
+  }
+  SECTION("bad window settings exit 2") {
+    for (const std::string& flags : {std::string("--max_seq_length 3"), std::string("--doc_stride -1")}) {
+      const std::string args = std::regex_replace(common, std::regex(flags.substr(0, flags.find(' ')) + " [^ ]+"), flags);
+      const RunResult result = run_app(args + " --output_file " + temp_dir() + "/never.jsonl");
+      INFO(result.err);
+      CHECK(result.status == 2);
+      CHECK(result.err.rfind("error: " + flags.substr(0, flags.find(' ')), 0) == 0);
+      CHECK_FALSE(bert::path_exists(temp_dir() + "/never.jsonl"));
+    }
+  }
 }
 
 TEST_CASE("prepare_squad writes the golden windows for the dev set", "[apps][data][shared]") {

@@ -109,6 +109,41 @@ TEST_CASE("read_squad rejects a missing file", "[data][squad][errors]") {
   }
 }
 
+TEST_CASE("read_squad refuses a directory, a FIFO and a device, naming what they are", "[data][squad][errors]") {
+  const std::string dir = temp_path("a_directory");
+  bert::make_directories(dir);
+  try {
+    bert::read_squad(dir);  // ftell would report about 2^63 bytes for it
+    FAIL("no error");
+  } catch (const bert::InputError& e) {
+    require_mentions(e.what(), {dir, "is a directory, expected a regular file"});
+  }
+  try {
+    bert::read_squad("/dev/zero");
+    FAIL("no error");
+  } catch (const bert::InputError& e) {
+    require_mentions(e.what(), {"/dev/zero", "character device"});
+  }
+}
+
+TEST_CASE("read_squad refuses answer_start near INT64_MAX in a non-ASCII context", "[data][squad][errors]") {
+  // start + answer length overflowed int64 and passed the bounds check; the code-point index
+  // was then read out of bounds. A start just below the context's end still passes.
+  const std::string text = fixture_text();
+  for (const char* start : {"9223372036854775807", "9223372036854775000", "9223372036854775806"}) {
+    const std::string bad = replace_once(text, "\"answer_start\": 36", std::string("\"answer_start\": ") + start);
+    require_mentions(input_error_of(bad, "int64_start.json"),
+                     {"int64_start.json", "data[0].paragraphs[0].qas[0].answers[0].answer_start",
+                      std::string("answer_start ") + start, "exceeds the context"});
+  }
+  const std::string too_large = replace_once(text, "\"answer_start\": 36", "\"answer_start\": 18446744073709551615");
+  require_mentions(input_error_of(too_large, "uint64_start.json"), {"answer_start", "non-negative integer"});
+}
+
+TEST_CASE("read_squad names a UTF-8 byte-order mark", "[data][squad][errors]") {
+  require_mentions(input_error_of("\xEF\xBB\xBF" + fixture_text(), "bom.json"), {"bom.json", "byte 0", "byte-order mark"});
+}
+
 TEST_CASE("read_squad rejects malformed JSON with a byte offset", "[data][squad][errors]") {
   const std::string text = fixture_text();
   SECTION("truncated") {

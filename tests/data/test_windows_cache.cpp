@@ -164,6 +164,16 @@ TEST_CASE("a damaged window cache gives InputError naming the file and the probl
       require_mentions(e.what(), {path, "cannot open"});
     }
   }
+  SECTION("a directory (--train_cache_file DIR)") {
+    const std::string path = temp_path("a_directory.bin");
+    bert::make_directories(path);
+    try {
+      bert::read_window_cache(path);  // a buffer of the size ftell reported (about 2^63) was requested
+      FAIL("no error");
+    } catch (const bert::InputError& e) {
+      require_mentions(e.what(), {path, "is a directory, expected a regular file"});
+    }
+  }
   SECTION("empty or shorter than the header") {
     require_mentions(error_reading("", "empty.bin"), {"empty.bin", "shorter than the 88-byte"});
     require_mentions(error_reading(good.substr(0, 50), "short.bin"), {"short.bin", "header", "truncated"});

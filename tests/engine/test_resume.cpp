@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <map>
 
 #include "engine/core/error.h"
 #include "engine/core/file_io.h"
@@ -188,15 +190,33 @@ TEST_CASE("non-finite losses skip the update; too many in a row stop the run", "
     CHECK(run.optimizer->steps_done() == 1);
     CHECK(trainer.state().skipped_updates == 4);
   }
-  SECTION("with the limit off the run completes, counting every skip") {
+  SECTION("with the limit off every step runs, counting every skip, but the blown-up model never ends it") {
     config.max_consecutive_nonfinite = 0;
     TinyRun run(config, 5);
     Trainer trainer(*run.model, *run.optimizer, config);
-    const TrainSummary summary = trainer.train(windows, hooks);
-    CHECK(summary.steps == 12);
-    CHECK(summary.skipped_updates == 11);
+    // The parameters are finite (near 1e30) but give a non-finite loss: not a result to save.
+    CHECK_THROWS_AS(trainer.train(windows, hooks), TrainingDiverged);
+    REQUIRE(steps.size() == 12);
+    CHECK(trainer.state().global_step == 12);
+    CHECK(trainer.state().skipped_updates == 11);
     CHECK(run.optimizer->steps_done() == 1);
     CHECK(std::isnan(steps.back().loss));  // no finite loss in the last logging interval
+    CHECK(find_nonfinite_parameter(*run.model).name.empty());
+  }
+  SECTION("a checkpoint is never taken of parameters that hold NaN") {
+    config.max_consecutive_nonfinite = 0;
+    config.save_steps = 2;
+    TinyRun run(config, 5);
+    std::map<std::string, std::vector<float>> params = run.model->parameters();
+    params.begin()->second[0] = std::numeric_limits<float>::quiet_NaN();
+    run.model->set_parameters(params);
+    Trainer trainer(*run.model, *run.optimizer, config);
+    int checkpoints = 0;
+    hooks.on_checkpoint = [&](const TrainerState&) { ++checkpoints; };
+    CHECK_THROWS_WITH(trainer.train(windows, hooks),
+                      Catch::Contains("at step 2") && Catch::Contains("parameter \"" + params.begin()->first) &&
+                          Catch::Contains("1 non-finite values"));
+    CHECK(checkpoints == 0);
   }
 }
 

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <set>
 #include <unistd.h>
 
@@ -132,18 +134,18 @@ TEST_CASE("checkpoints appear complete or not at all, and rotate", "[resume]") {
   const TrainConfig config = test::resume_train_config();
   TinyRun run(config, 5);
   TrainerState state = state_at(4);
-  auto write_model = [](const std::string& d) { write_file_atomic(join_path(d, "model.txt"), "model"); };
+  auto write_model = [](const std::string& d) { write_file_atomic(join_path(d, "config.json"), "{}"); };
 
   const std::string first = save_checkpoint(dir, state, *run.model, *run.optimizer, write_model, 2);
   CHECK(first == join_path(dir, "checkpoint-4"));
   CHECK(entries(dir) == std::set<std::string>{"checkpoint-4"});
-  CHECK(entries(first) == std::set<std::string>{"model.txt", kTrainerStateFile, kTrainingTensorsFile});
+  CHECK(entries(first) == std::set<std::string>{"config.json", kTrainerStateFile, kTrainingTensorsFile, kChecksumsFile});
   CHECK(read_trainer_state(first).global_step == 4);
 
   SECTION("a failed save leaves nothing behind and keeps the older checkpoints") {
     state = state_at(8);
     auto failing = [](const std::string& d) {
-      write_file_atomic(join_path(d, "model.txt"), "partial");
+      write_file_atomic(join_path(d, "config.json"), "partial");
       throw BertError("disk full");
     };
     CHECK_THROWS_WITH(save_checkpoint(dir, state, *run.model, *run.optimizer, failing, 2), "disk full");
@@ -166,17 +168,29 @@ TEST_CASE("checkpoints appear complete or not at all, and rotate", "[resume]") {
   SECTION("the newest checkpoint with training state is the one resumed") {
     state = state_at(10);
     save_checkpoint(dir, state, *run.model, *run.optimizer, write_model, 0);
-    make_directories(join_path(dir, "checkpoint-20"));            // no trainer state (older format)
+    make_directories(join_path(dir, "checkpoint-20"));  // the model without trainer state (older format)
+    write_file_atomic(join_path(dir, "checkpoint-20/model.safetensors"), "x");
     make_directories(join_path(dir, "checkpoint-30.tmp-12345"));  // unfinished
     make_directories(join_path(dir, "checkpoint-x"));
     write_file_atomic(join_path(dir, "checkpoint-40"), "a file");
+    // Directories named like checkpoints that train_squad did not write: a name it never
+    // writes (leading zeros), a checkpoint holding someone's notes, an empty one.
+    fs::copy(join_path(dir, "checkpoint-10"), join_path(dir, "checkpoint-0042"));
+    fs::copy(join_path(dir, "checkpoint-10"), join_path(dir, "checkpoint-50"));
+    write_file_atomic(join_path(dir, "checkpoint-50/notes.txt"), "mine");
+    make_directories(join_path(dir, "checkpoint-60"));
     const std::vector<CheckpointEntry> listed = list_checkpoints(dir);
     REQUIRE(listed.size() == 3);
     CHECK(listed[0].step == 4);
+    CHECK(listed[1].step == 10);
     CHECK(listed[2].step == 20);
     CHECK_FALSE(listed[2].has_state);
     CHECK(find_latest_checkpoint(dir) == join_path(dir, "checkpoint-10"));
     CHECK(find_latest_checkpoint(join_path(dir, "absent")).empty());
+    // Rotation deletes only checkpoints train_squad wrote.
+    rotate_checkpoints(dir, 1, 4);
+    CHECK(entries(dir) == std::set<std::string>{"checkpoint-4", "checkpoint-30.tmp-12345", "checkpoint-x",
+                                                "checkpoint-40", "checkpoint-0042", "checkpoint-50", "checkpoint-60"});
   }
   fs::remove_all(dir);
 }
@@ -214,6 +228,63 @@ TEST_CASE("a damaged training_state.safetensors is refused naming the file", "[r
   // The double-precision oracle cannot be checkpointed in this fp32 format.
   auto oracle = make_cpu_backend(true);
   CHECK_THROWS_WITH(check_checkpointable(*oracle), Catch::Contains("cpu-double"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("every file of a checkpoint is checksummed and verified on resume", "[resume]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_checkpoint_checksums");
+  const TrainConfig config = test::resume_train_config();
+  TinyRun run(config, 5);
+  auto write_model = [](const std::string& d) { write_file_atomic(join_path(d, "config.json"), "{\"a\": 1}"); };
+  const std::string checkpoint = save_checkpoint(dir, state_at(3), *run.model, *run.optimizer, write_model, 0);
+  const std::string tensors = join_path(checkpoint, kTrainingTensorsFile);
+  const std::string state_file = join_path(checkpoint, kTrainerStateFile);
+  const std::string original_tensors = read_file(tensors), original_state = read_file(state_file);
+  CHECK_NOTHROW(load_checkpoint(checkpoint, *run.model, *run.optimizer));
+
+  SECTION("a flipped exponent bit in the training tensors") {
+    std::string bytes = original_tensors;
+    bytes[bytes.size() - 1] ^= 0x40;  // the last float's top exponent bit (little-endian)
+    write_file_atomic(tensors, bytes);
+    CHECK_THROWS_WITH(load_checkpoint(checkpoint, *run.model, *run.optimizer),
+                      Catch::Contains(tensors) && Catch::Contains("checksum mismatch"));
+  }
+  SECTION("an in-range edit of trainer_state.json") {
+    std::string text = original_state;
+    const std::string field = "\"data_index\": 41";
+    const size_t at = text.find(field);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, field.size(), "\"data_index\": 40");  // parses, passes every range check
+    CHECK_NOTHROW(parse_trainer_state(text, state_file));
+    write_file_atomic(state_file, text);
+    CHECK_THROWS_WITH(read_trainer_state(checkpoint), Catch::Contains(state_file) && Catch::Contains("checksum"));
+    CHECK_THROWS_WITH(load_checkpoint(checkpoint, *run.model, *run.optimizer), Catch::Contains(state_file));
+  }
+  SECTION("a model file cut short") {
+    write_file_atomic(join_path(checkpoint, "config.json"), "{}");
+    CHECK_THROWS_WITH(load_checkpoint(checkpoint, *run.model, *run.optimizer),
+                      Catch::Contains(checkpoint + "/config.json") && Catch::Contains("bytes"));
+  }
+  SECTION("a file added after the save") {
+    write_file_atomic(join_path(checkpoint, "model.safetensors"), "x");
+    CHECK_THROWS_WITH(load_checkpoint(checkpoint, *run.model, *run.optimizer),
+                      Catch::Contains(checkpoint + "/model.safetensors") && Catch::Contains("not listed"));
+  }
+  SECTION("checksums.json missing") {
+    fs::remove(join_path(checkpoint, kChecksumsFile));
+    CHECK_THROWS_WITH(read_trainer_state(checkpoint), Catch::Contains(kChecksumsFile) && Catch::Contains("missing"));
+  }
+  SECTION("master weights holding NaN, with matching checksums, are refused") {
+    // Saved from a model whose parameters hold a NaN (the trainer never saves one: this
+    // stands for a checkpoint made by other means).
+    std::map<std::string, std::vector<float>> params = run.model->parameters();
+    params.begin()->second[0] = std::numeric_limits<float>::quiet_NaN();
+    run.model->set_parameters(params);
+    const std::string bad = save_checkpoint(dir, state_at(4), *run.model, *run.optimizer, write_model, 0);
+    CHECK_THROWS_WITH(load_checkpoint(bad, *run.model, *run.optimizer),
+                      Catch::Contains(kTrainingTensorsFile) && Catch::Contains("master/" + params.begin()->first) &&
+                          Catch::Contains("non-finite"));
+  }
   fs::remove_all(dir);
 }
 

@@ -1,7 +1,11 @@
 // The CPU references' support code: the float elementary functions of kernels/cpu_math.h
 // against double, the fixed-order sums, and the thread pool of kernels/cpu_parallel.h.
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -94,6 +98,33 @@ TEST_CASE("parallel_for: each index once, exceptions rethrown, nested calls run"
     });
     CHECK(sums == std::vector<double>{499500, 500500, 501500});
   }
+  cpu::set_thread_count(0);
+}
+
+TEST_CASE("parallel_for: back-to-back small runs neither hang nor lose a piece", "[kernels][cpu]") {
+  // A worker woken late for one run could claim an index from the old counter just before the
+  // next run reset it and compare it with the new piece count: that piece was then counted
+  // twice, unfinished_ wrapped and the caller waited forever (seen once in train_squad's
+  // evaluation, on a loaded machine). A stress test: many short runs on more threads than
+  // cores give that interleaving chances, but cannot force it.
+  cpu::set_thread_count(8);
+  auto runs = std::async(std::launch::async, [] {
+    size_t wrong = 0;
+    for (int run = 0; run < 200000; ++run) {
+      const size_t count = 2 + size_t(run % 15);
+      std::atomic<size_t> sum{0};
+      cpu::parallel_for(count, 1, [&](size_t begin, size_t end) {
+        for (size_t i = begin; i < end; ++i) sum += i + 1;
+      });
+      wrong += sum != count * (count + 1) / 2;
+    }
+    return wrong;
+  });
+  if (runs.wait_for(std::chrono::seconds(120)) != std::future_status::ready) {
+    std::fprintf(stderr, "parallel_for: 200000 short runs did not finish in 120 s: the pool hangs\n");
+    std::_Exit(1);  // a hung worker cannot be joined
+  }
+  CHECK(runs.get() == 0);
   cpu::set_thread_count(0);
 }
 

@@ -39,6 +39,27 @@ TEST_CASE("crc32c matches the Castagnoli check values", "[logging][crc32c]") {
   CHECK(crc32c(ascending.data(), ascending.size()) == 0x46DD794Eu);
 }
 
+TEST_CASE("crc32c in pieces equals crc32c of the whole, at every split and alignment", "[logging][crc32c]") {
+  std::string text;
+  for (int i = 0; i < 300; ++i) text.push_back(static_cast<char>((i * 131 + 7) % 256));
+  // The byte-at-a-time definition, independent of the eight-byte tables.
+  uint32_t reference = 0xFFFFFFFFu;
+  for (unsigned char byte : text) {
+    reference ^= byte;
+    for (int bit = 0; bit < 8; ++bit) reference = (reference & 1u) ? (reference >> 1) ^ 0x82F63B78u : reference >> 1;
+  }
+  reference ^= 0xFFFFFFFFu;
+  CHECK(crc32c(text.data(), text.size()) == reference);
+  for (size_t split = 0; split <= text.size(); split += 7) {
+    INFO("split at " << split);
+    CHECK(crc32c_extend(crc32c(text.data(), split), text.data() + split, text.size() - split) == reference);
+  }
+  for (size_t offset = 1; offset < 8; ++offset) {  // unaligned starts take the same path
+    const std::string tail = text.substr(offset);
+    CHECK(crc32c(tail.data(), tail.size()) == crc32c_extend(0, text.data() + offset, text.size() - offset));
+  }
+}
+
 TEST_CASE("masked crc32c rotates right by 15 and adds the TFRecord constant", "[logging][crc32c]") {
   CHECK(mask_crc32c(0) == 0xa282ead8u);
   CHECK(mask_crc32c(0x00008000u) == 0xa282ead9u);   // bit 15 rotates to bit 0

@@ -1,0 +1,78 @@
+#include "apps/flag_checks.h"
+
+#include <filesystem>
+#include <limits>
+#include <sstream>
+
+namespace bert {
+namespace {
+
+std::string number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+[[noreturn]] void refuse(const char* name, const std::string& value, const std::string& expected) {
+  throw FlagError(std::string("--") + name + ": expected " + expected + ", got " + value);
+}
+
+}  // namespace
+
+void check_flag_positive(const char* name, int64_t value) {
+  if (value <= 0) refuse(name, std::to_string(value), "a positive integer");
+}
+
+void check_flag_non_negative(const char* name, double value) {
+  if (!(value >= 0)) refuse(name, number(value), "a number >= 0");
+}
+
+void check_flag_half_open(const char* name, double value, double lo, double hi) {
+  if (!(value >= lo && value < hi)) refuse(name, number(value), "a number in [" + number(lo) + ", " + number(hi) + ")");
+}
+
+void check_flag_sample_limit(const char* name, int64_t value) {
+  if (value != -1 && value <= 0) refuse(name, std::to_string(value), "a positive count, or -1 for all");
+}
+
+void check_window_flags(int32_t max_seq_length, int32_t doc_stride) {
+  if (max_seq_length < 5 || max_seq_length > kMaxSeqLengthLimit)
+    refuse("max_seq_length", std::to_string(max_seq_length),
+           "an integer in [5, " + std::to_string(kMaxSeqLengthLimit) +
+               "] (a window holds [CLS], the question, [SEP], part of the context and [SEP])");
+  // An upper bound depends on each question's length: windowing checks it (as the tokenizer
+  // does in run_qa.py), and only for contexts that need more than one window.
+  if (doc_stride < 0) refuse("doc_stride", std::to_string(doc_stride), "an integer >= 0");
+}
+
+void check_batch_flag(const char* name, int32_t batch, int32_t max_seq_length) {
+  check_flag_positive(name, batch);
+  const int64_t tokens = int64_t(batch) * int64_t(max_seq_length);
+  if (tokens > std::numeric_limits<int32_t>::max())
+    refuse(name, std::to_string(batch),
+           "at most " + std::to_string(std::numeric_limits<int32_t>::max() / max_seq_length) +
+               " at --max_seq_length " + std::to_string(max_seq_length) + " (the packed tokens of a batch, " +
+               std::to_string(tokens) + ", must fit a 32-bit count)");
+}
+
+void check_device_flag(const std::string& device) {
+  if (device != "auto" && device != "cpu" && device != "cuda" && device != "cpu-double")
+    refuse("device", "'" + device + "'", "auto, cpu or cuda");
+}
+
+void check_span_flags(int32_t n_best_size, int32_t max_answer_length) {
+  check_flag_positive("n_best_size", n_best_size);
+  check_flag_positive("max_answer_length", max_answer_length);
+}
+
+void check_distinct_paths(const char* name_a, const std::string& a, const char* name_b, const std::string& b,
+                          const std::string& why) {
+  if (a.empty() || b.empty()) return;
+  std::error_code ec;
+  const bool same = std::filesystem::equivalent(a, b, ec);
+  if (!ec && same)
+    throw FlagError(std::string("--") + name_a + " " + a + " and --" + name_b + " " + b + " name the same " +
+                    (std::filesystem::is_directory(a, ec) ? "directory" : "file") + ": " + why);
+}
+
+}  // namespace bert
