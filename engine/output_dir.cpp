@@ -161,7 +161,10 @@ std::string output_dir_refusal(const std::string& output_dir, const OutputDirSur
 std::vector<std::string> clear_previous_run(const std::string& output_dir) {
   const OutputDirSurvey survey = survey_output_dir(output_dir);
   for (const std::string& name : survey.ours) {
-    if (name == kOutputDirLockFile) continue;
+    // runs/ keeps one TensorBoard directory per run (runs/<date>_<host>/, as Hugging Face names
+    // them): a new run adds its own beside the earlier ones, as it does under Hugging Face,
+    // whose --overwrite_output_dir never deletes the logging history.
+    if (name == kOutputDirLockFile || name == "runs") continue;
     const std::string path = join_path(output_dir, name);
     std::error_code ec;
     fs::remove_all(path, ec);

@@ -6,8 +6,8 @@
 // it resumes, trainer_log.jsonl, training_args.json and runs/). Anything else there, an earlier
 // finished run's model and results included, is refused unless --overwrite_output_dir is given;
 // that option deletes only what train_squad writes (our checkpoints, model files, result
-// files, metrics log, TensorBoard event files, temporaries of dead processes) and keeps
-// everything else untouched.
+// files, metrics log, temporaries of dead processes) and keeps everything else untouched,
+// TensorBoard's runs/ included (one directory per run, as with Hugging Face).
 #pragma once
 
 #include <string>
@@ -51,7 +51,7 @@ OutputDirSurvey survey_output_dir(const std::string& output_dir);
 std::string output_dir_refusal(const std::string& output_dir, const OutputDirSurvey& survey);
 
 // --overwrite_output_dir: deletes what survey_output_dir counts as ours (except the lock
-// file) and returns the entries it kept (someone else's).
+// file and runs/) and returns the entries it kept (someone else's).
 std::vector<std::string> clear_previous_run(const std::string& output_dir);
 
 }  // namespace bert

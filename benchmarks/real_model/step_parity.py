@@ -5,7 +5,7 @@ From the same weights (the QA head is drawn once by transformers and saved, so b
 equal), both sides train STEPS steps on the same batches in the same order with the same
 optimizer settings, and each step's loss and gradient norm (before clipping) are compared:
 
-- ours: train_squad --max_steps STEPS --logging_steps 1 (random order, no length grouping);
+- ours: train_squad --max_steps STEPS --logging_steps 1 (random order, or --group_by_length);
 - Hugging Face: BertForQuestionAnswering (eager attention) fed our batches in our order (the
   order is recomputed here: engine/trainer.cpp epoch_order, std::mt19937_64 + rejection
   sampling), AdamW with Trainer's no-decay grouping, linear warmup/decay, clipping, and the loss
@@ -78,6 +78,19 @@ def epoch_order(count, seed, epoch):
     return order
 
 
+def length_grouped_order(lengths, batch, seed, epoch):
+    """engine/trainer.cpp length_grouped_order (Trainer's LengthGroupedSampler on our shuffle)."""
+    order = epoch_order(len(lengths), seed, epoch)
+    size = max(1, min(50, len(lengths) // (4 * batch))) * batch
+    longest_first = 0
+    for begin in range(0, len(order), size):
+        order[begin:begin + size] = sorted(order[begin:begin + size], key=lambda i: -lengths[i])
+        if lengths[order[begin]] > lengths[order[longest_first]]:
+            longest_first = begin
+    order[0], order[longest_first] = order[longest_first], order[0]
+    return order
+
+
 def philox_keep(index, micro_step, site, seed, probability):
     """kernels/dropout_rng.h dropout_keep for an array of element indices."""
     index = index.astype(np.uint64)
@@ -108,7 +121,7 @@ def run_ours(args, init, out):
            "--per_device_train_batch_size", str(args.batch), "--max_steps", str(args.steps),
            "--learning_rate", repr(args.learning_rate), "--warmup_ratio", "0.1", "--weight_decay", "0.01",
            "--max_grad_norm", "1.0", "--seed", str(args.seed), "--logging_steps", "1", "--save_steps", "0",
-           "--max_seq_length", "384", "--doc_stride", "128"]
+           "--max_seq_length", "384", "--doc_stride", "128"] + (["--group_by_length"] if args.group_by_length else [])
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit("train_squad failed (exit %d):\n%s" % (result.returncode, result.stderr[-3000:]))
@@ -168,7 +181,10 @@ def run_hf(args, init):
     model.train()
 
     windows = [json.loads(line) for line in open(args.windows)]
-    order = epoch_order(len(windows), args.seed, 0)
+    if args.group_by_length:
+        order = length_grouped_order([len(w["input_ids"]) for w in windows], args.batch, args.seed, 0)
+    else:
+        order = epoch_order(len(windows), args.seed, 0)
     no_decay = lambda name: name.endswith(".bias") or "LayerNorm" in name
     optimizer = torch.optim.AdamW(
         [{"params": [p for n, p in model.named_parameters() if not no_decay(n)], "weight_decay": 0.01},
@@ -200,7 +216,8 @@ def run_hf(args, init):
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         rows.append((loss.item(), norm.item()))
-        print("[hf] step %d loss %.6f grad norm %.6f" % (step + 1, rows[-1][0], rows[-1][1]), flush=True)
+        print("[hf] step %d (lengths %d-%d) loss %.6f grad norm %.6f" % (step + 1, min(lengths), max(lengths),
+                                                                       rows[-1][0], rows[-1][1]), flush=True)
     return rows
 
 
@@ -216,6 +233,7 @@ def main():
     p.add_argument("--dropout", type=float, default=0.1, help="hidden and attention dropout of both sides")
     p.add_argument("--learning_rate", type=float, default=5e-5)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--group_by_length", action="store_true", help="both sides in Trainer's length-grouped order")
     p.add_argument("--tolerance", type=float, default=1e-4, help="relative, loss and gradient norm")
     args = p.parse_args()
 

@@ -43,7 +43,9 @@ def main():
     for attempt in range(2):
         if attempt:
             time.sleep(1.1)  # a new second: a new run directory name
-        result = subprocess.run(command, capture_output=True, text=True)
+        # The second run replaces the first's model and results (refused without the flag) and
+        # keeps its TensorBoard run directory beside its own.
+        result = subprocess.run(command + (["--overwrite_output_dir"] if attempt else []), capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-3000:]
 
     pattern = re.compile(r"^[A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}_" + re.escape(socket.gethostname()) + "$")
