@@ -63,17 +63,21 @@ def load_model(torch, path, device):
 
 # ---- training ----
 
-def length_grouped_order(torch, lengths, batch_size, generator):
-    """transformers' LengthGroupedSampler: a random permutation cut into megabatches of
+def group_by_length(indices, lengths, batch_size):
+    """transformers' LengthGroupedSampler on a given shuffle: megabatches of
     min(50, windows // (4 * batch)) batches, each sorted by length (longest first), the longest
     window of all swapped to the front."""
-    indices = torch.randperm(len(lengths), generator=generator).tolist()
     size = max(1, min(50, len(lengths) // (4 * batch_size))) * batch_size
     megabatches = [sorted(indices[i:i + size], key=lambda j: -lengths[j]) for i in range(0, len(indices), size)]
     longest = [lengths[m[0]] for m in megabatches]
     first = longest.index(max(longest))
     megabatches[0][0], megabatches[first][0] = megabatches[first][0], megabatches[0][0]
     return [i for m in megabatches for i in m]
+
+
+def length_grouped_order(torch, lengths, batch_size, generator):
+    """group_by_length on torch's shuffle, as Trainer draws it."""
+    return group_by_length(torch.randperm(len(lengths), generator=generator).tolist(), lengths, batch_size)
 
 
 def train(args):

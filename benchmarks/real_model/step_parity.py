@@ -32,6 +32,8 @@ import sys
 
 import numpy as np
 
+from hf_qa import group_by_length, pad_batch, read_jsonl
+
 M32 = np.uint64(0xFFFFFFFF)
 MASK64 = (1 << 64) - 1
 
@@ -79,16 +81,8 @@ def epoch_order(count, seed, epoch):
 
 
 def length_grouped_order(lengths, batch, seed, epoch):
-    """engine/trainer.cpp length_grouped_order (Trainer's LengthGroupedSampler on our shuffle)."""
-    order = epoch_order(len(lengths), seed, epoch)
-    size = max(1, min(50, len(lengths) // (4 * batch))) * batch
-    longest_first = 0
-    for begin in range(0, len(order), size):
-        order[begin:begin + size] = sorted(order[begin:begin + size], key=lambda i: -lengths[i])
-        if lengths[order[begin]] > lengths[order[longest_first]]:
-            longest_first = begin
-    order[0], order[longest_first] = order[longest_first], order[0]
-    return order
+    """engine/trainer.cpp length_grouped_order: Trainer's grouping on our shuffle."""
+    return group_by_length(epoch_order(len(lengths), seed, epoch), lengths, batch)
 
 
 def philox_keep(index, micro_step, site, seed, probability):
@@ -180,7 +174,7 @@ def run_hf(args, init):
         layer.output.dropout = OurDropout(site(layer_index, 3))
     model.train()
 
-    windows = [json.loads(line) for line in open(args.windows)]
+    windows = read_jsonl(args.windows)
     if args.group_by_length:
         order = length_grouped_order([len(w["input_ids"]) for w in windows], args.batch, args.seed, 0)
     else:
@@ -196,14 +190,7 @@ def run_hf(args, init):
         batch = [windows[i] for i in order[step * args.batch:(step + 1) * args.batch]]
         lengths = [len(w["input_ids"]) for w in batch]
         batch_info.update(micro_step=step, lengths=lengths, starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]))
-        longest = max(lengths)
-        ids = torch.zeros(len(batch), longest, dtype=torch.long)
-        types, real = torch.zeros_like(ids), torch.zeros_like(ids)
-        for i, w in enumerate(batch):
-            n = len(w["input_ids"])
-            ids[i, :n] = torch.tensor(w["input_ids"])
-            types[i, :n] = torch.tensor(w["token_type_ids"])
-            real[i, :n] = 1
+        ids, types, real = pad_batch(torch, batch, "cpu")
         starts = torch.tensor([w["start_position"] for w in batch])
         ends = torch.tensor([w["end_position"] for w in batch])
         out = model(input_ids=ids, token_type_ids=types, attention_mask=real)
