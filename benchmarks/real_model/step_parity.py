@@ -18,11 +18,20 @@ Equal losses and gradient norms (within float rounding) show that the forward, e
 including dropout's, clipping, AdamW and the schedule are Hugging Face's; what is left between
 two full runs is which random masks, batches and QA-head draws each side takes.
 
+--steps 0 runs one whole epoch (ours with --num_train_epochs 1), and both trained models are
+kept (WORK/ours, WORK/hf) for eval_squad: with the same masks, order and QA-head draw, the two
+sides' scores then differ only by float rounding carried through the run.
+
+The masks come from our own C++ (benchmarks/real_model/our_masks.cpp and
+kernels/dropout_mask_ref.cpp, compiled here with the system's c++ and loaded with ctypes); with
+--masks numpy, or when no compiler is found, from the numpy port below (seconds per step).
+
 usage: step_parity.py --model DIR --train_file train.json --windows train.jsonl --bin build/apps
                       [--steps 10] [--batch 8] [--dropout 0.1] [--seed 42] [--work DIR]
 Needs torch, transformers, numpy. Exit 0 when every step agrees within --tolerance (relative).
 """
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -105,6 +114,58 @@ def philox_keep(index, micro_step, site, seed, probability):
     return (bits >> np.uint64(8)) >= threshold
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def load_mask_library(work):
+    """Compiles our_masks.cpp with our Philox code; None when that is not possible."""
+    compiler = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++")
+    if compiler is None:
+        return None
+    library = os.path.join(work, "libour_masks.so")
+    sources = [os.path.join(REPO, "benchmarks", "real_model", "our_masks.cpp"),
+               os.path.join(REPO, "kernels", "dropout_mask_ref.cpp")]
+    result = subprocess.run([compiler, "-std=c++17", "-O2", "-shared", "-fPIC", "-I", REPO] + sources
+                            + ["-o", library], capture_output=True, text=True)
+    if result.returncode != 0:
+        print("[parity] could not compile our masks (%s); numpy masks instead" % result.stderr[-500:].strip(),
+              file=sys.stderr)
+        return None
+    lib = ctypes.CDLL(library)
+    u8p, f32, u64, u32 = ctypes.POINTER(ctypes.c_uint8), ctypes.c_float, ctypes.c_uint64, ctypes.c_uint32
+    lib.our_hidden_keep.argtypes = [u8p, f32, u64, u32, u32, u64, u64, u64]
+    lib.our_attention_keep.argtypes = [u8p, f32, u64, u32, u32, u64, u64, u64, u64]
+    lib.our_hidden_keep.restype = lib.our_attention_keep.restype = None
+    return lib
+
+
+class MaskSource:
+    """Keep flags of one window at one site, from our C++ or from the numpy port."""
+
+    def __init__(self, lib, seed):
+        self.lib, self.seed = lib, seed
+
+    def hidden(self, start, n, width, micro_step, site_id, probability):
+        if self.lib is None:
+            index = ((start + np.arange(n))[:, None] * width + np.arange(width)[None, :]).reshape(-1)
+            return philox_keep(index, micro_step, site_id, self.seed, probability).reshape(n, width)
+        keep = np.empty((n, width), dtype=np.uint8)
+        self.lib.our_hidden_keep(keep.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), probability, self.seed,
+                                 micro_step, site_id, int(start), n, width)
+        return keep
+
+    def attention(self, start, n, heads, max_positions, micro_step, site_id, probability):
+        if self.lib is None:
+            q, h, k = np.arange(n), np.arange(heads), np.arange(n)
+            index = (((start + q)[None, :, None] * heads + h[:, None, None]) * max_positions
+                     + k[None, None, :]).reshape(-1)
+            return philox_keep(index, micro_step, site_id, self.seed, probability).reshape(heads, n, n)
+        keep = np.empty((heads, n, n), dtype=np.uint8)
+        self.lib.our_attention_keep(keep.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), probability, self.seed,
+                                    micro_step, site_id, int(start), n, heads, max_positions)
+        return keep
+
+
 def site(layer, kind):  # kernels/dropout_rng.h dropout_site; layer -1 = embeddings
     return (layer + 1) * 4 + kind
 
@@ -112,10 +173,11 @@ def site(layer, kind):  # kernels/dropout_rng.h dropout_site; layer -1 = embeddi
 def run_ours(args, init, out):
     cmd = [os.path.join(args.bin, "train_squad"), "--model_name_or_path", init, "--train_file", args.train_file,
            "--do_train", "--output_dir", out, "--overwrite_output_dir", "--device", "cpu",
-           "--per_device_train_batch_size", str(args.batch), "--max_steps", str(args.steps),
-           "--learning_rate", repr(args.learning_rate), "--warmup_ratio", "0.1", "--weight_decay", "0.01",
-           "--max_grad_norm", "1.0", "--seed", str(args.seed), "--logging_steps", "1", "--save_steps", "0",
-           "--max_seq_length", "384", "--doc_stride", "128"] + (["--group_by_length"] if args.group_by_length else [])
+           "--per_device_train_batch_size", str(args.batch)]
+    cmd += ["--num_train_epochs", "1"] if args.steps == 0 else ["--max_steps", str(args.steps)]
+    cmd += ["--learning_rate", repr(args.learning_rate), "--warmup_ratio", "0.1", "--weight_decay", "0.01",
+            "--max_grad_norm", "1.0", "--seed", str(args.seed), "--logging_steps", "1", "--save_steps", "0",
+            "--max_seq_length", "384", "--doc_stride", "128"] + (["--group_by_length"] if args.group_by_length else [])
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         sys.exit("train_squad failed (exit %d):\n%s" % (result.returncode, result.stderr[-3000:]))
@@ -123,7 +185,7 @@ def run_ours(args, init, out):
     return [(r["loss"], r["grad_norm"]) for r in rows if "loss" in r and "grad_norm" in r]
 
 
-def run_hf(args, init):
+def run_hf(args, init, masks):
     import torch
     import transformers.models.bert.modeling_bert as modeling_bert
     from transformers import BertForQuestionAnswering, get_linear_schedule_with_warmup
@@ -145,9 +207,7 @@ def run_hf(args, init):
             n_seq, length, width = x.shape
             mask = np.zeros((n_seq, length, width), dtype=np.float32)
             for b, (start, n) in enumerate(zip(batch_info["starts"], batch_info["lengths"])):
-                index = ((start + np.arange(n))[:, None] * width + np.arange(width)[None, :]).reshape(-1)
-                mask[b, :n] = philox_keep(index, batch_info["micro_step"], self.site_id, args.seed,
-                                          p_hidden).reshape(n, width)
+                mask[b, :n] = masks.hidden(start, n, width, batch_info["micro_step"], self.site_id, p_hidden)
             return x * torch.from_numpy(mask) * (1.0 / (1.0 - p_hidden))
 
     def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
@@ -159,11 +219,8 @@ def run_hf(args, init):
             n_seq, n_heads, length, _ = weights.shape
             mask = np.zeros(weights.shape, dtype=np.float32)
             for b, (start, n) in enumerate(zip(batch_info["starts"], batch_info["lengths"])):
-                q, h, k = np.arange(n), np.arange(n_heads), np.arange(n)
-                index = (((start + q)[None, :, None] * heads + h[:, None, None]) * max_positions
-                         + k[None, None, :]).reshape(-1)
-                mask[b, :, :n, :n] = philox_keep(index, batch_info["micro_step"], site(module.layer_idx, 1),
-                                                 args.seed, p_attention).reshape(n_heads, n, n)
+                mask[b, :, :n, :n] = masks.attention(start, n, n_heads, max_positions, batch_info["micro_step"],
+                                                     site(module.layer_idx, 1), p_attention)
             weights = weights * torch.from_numpy(mask) * (1.0 / (1.0 - p_attention))
         return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
 
@@ -184,9 +241,10 @@ def run_hf(args, init):
         [{"params": [p for n, p in model.named_parameters() if not no_decay(n)], "weight_decay": 0.01},
          {"params": [p for n, p in model.named_parameters() if no_decay(n)], "weight_decay": 0.0}],
         lr=args.learning_rate, betas=(0.9, 0.999), eps=1e-8)
-    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(0.1 * args.steps), args.steps)
+    steps = args.steps or math.ceil(len(windows) / args.batch)
+    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(0.1 * steps), steps)
     rows = []
-    for step in range(args.steps):
+    for step in range(steps):
         batch = [windows[i] for i in order[step * args.batch:(step + 1) * args.batch]]
         lengths = [len(w["input_ids"]) for w in batch]
         batch_info.update(micro_step=step, lengths=lengths, starts=np.concatenate([[0], np.cumsum(lengths)[:-1]]))
@@ -205,6 +263,13 @@ def run_hf(args, init):
         rows.append((loss.item(), norm.item()))
         print("[hf] step %d (lengths %d-%d) loss %.6f grad norm %.6f" % (step + 1, min(lengths), max(lengths),
                                                                        rows[-1][0], rows[-1][1]), flush=True)
+    if args.steps == 0:  # a whole epoch: keep the model for eval_squad
+        out = os.path.join(args.work, "hf")
+        shutil.rmtree(out, ignore_errors=True)
+        model.save_pretrained(out)
+        for name in ("vocab.txt", "tokenizer_config.json"):
+            if os.path.exists(os.path.join(init, name)):
+                shutil.copy(os.path.join(init, name), out)
     return rows
 
 
@@ -215,7 +280,9 @@ def main():
     p.add_argument("--windows", required=True, help="prepare_squad --output_file of the same file (384/128)")
     p.add_argument("--bin", required=True, help="folder with train_squad")
     p.add_argument("--work", default="/tmp/bert_step_parity")
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--steps", type=int, default=10, help="0: one whole epoch, both models kept")
+    p.add_argument("--masks", default="cpp", choices=["cpp", "numpy"],
+                   help="our masks from our C++ (compiled here) or from the numpy port")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--dropout", type=float, default=0.1, help="hidden and attention dropout of both sides")
     p.add_argument("--learning_rate", type=float, default=5e-5)
@@ -239,10 +306,11 @@ def main():
             shutil.copy(os.path.join(args.model, name), init)
     del model
 
+    masks = MaskSource(load_mask_library(args.work) if args.masks == "cpp" else None, args.seed)
     ours = run_ours(args, init, os.path.join(args.work, "ours"))
-    hf = run_hf(args, init)
-    if len(ours) != args.steps:
-        sys.exit("train_squad logged %d steps, expected %d" % (len(ours), args.steps))
+    hf = run_hf(args, init, masks)
+    if len(ours) != len(hf):
+        sys.exit("train_squad logged %d steps, Hugging Face ran %d" % (len(ours), len(hf)))
     print("\n| step | loss ours | loss HF | rel. diff | grad norm ours | grad norm HF | rel. diff |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     worst = 0.0
