@@ -7,8 +7,8 @@
 
 #include <simdjson.h>
 
-#include "engine/core/file_io.h"
-#include "engine/core/json_text.h"
+#include "core/file_io.h"
+#include "core/json_text.h"
 
 namespace bert {
 namespace {

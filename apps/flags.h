@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 

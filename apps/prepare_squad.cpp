@@ -19,7 +19,7 @@
 #include "data/window_cache.h"
 #include "data/window_jsonl.h"
 #include "data/windows.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "tokenizer/wordpiece.h"
 
 namespace bert {

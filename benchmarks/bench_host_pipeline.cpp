@@ -13,8 +13,8 @@
 #include "apps/flags.h"
 #include "data/squad.h"
 #include "data/windows.h"
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/wordpiece.h"
 
 namespace bert {

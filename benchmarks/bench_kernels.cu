@@ -34,7 +34,7 @@
 
 #include "apps/flags.h"
 #include "benchmarks/bench_kernels_support.cuh"
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
 #include "kernels/attention_variants.h"

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "apps/flags.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "kernels/cuda_check.h"
 #include "kernels/device_buffer.h"
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 namespace {

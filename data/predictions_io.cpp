@@ -8,9 +8,9 @@
 #include <simdjson.h>
 
 #include "data/json_diagnose.h"
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
-#include "engine/core/json_text.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/json_text.h"
 
 namespace bert {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "data/postprocess.h"
-#include "engine/core/json_text.h"  // json_quote
+#include "core/json_text.h"  // json_quote
 #include "data/squad_metric.h"
 
 namespace bert {

@@ -4,7 +4,7 @@
 #include <map>
 #include <unordered_set>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "tokenizer/unicode.h"
 
 namespace bert {

@@ -13,9 +13,9 @@
 
 #include "data/json_diagnose.h"
 #include "data/squad.h"
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
-#include "engine/core/json_text.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/json_text.h"
 
 namespace bert {
 namespace {

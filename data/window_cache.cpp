@@ -5,8 +5,8 @@
 #include <cstring>
 #include <limits>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the window cache format is little-endian");
 

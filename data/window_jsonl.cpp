@@ -3,8 +3,8 @@
 #include <charconv>
 #include <cstring>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/unicode.h"
 
 namespace bert {

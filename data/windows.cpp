@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <string>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "tokenizer/unicode.h"
 
 namespace bert {

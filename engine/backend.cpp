@@ -1,6 +1,6 @@
 #include "engine/backend.h"
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 namespace {

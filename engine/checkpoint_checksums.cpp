@@ -6,9 +6,9 @@
 #include <map>
 #include <simdjson.h>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
-#include "engine/core/json_text.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/json_text.h"
 #include "engine/logging/crc32c.h"
 #include "engine/training_state.h"
 

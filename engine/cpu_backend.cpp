@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/backend.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
 #include "kernels/cpu_parallel.h"

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 

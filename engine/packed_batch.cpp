@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "engine/io/param_specs.h"
 
 namespace bert {

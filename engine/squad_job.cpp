@@ -6,8 +6,8 @@
 #include "data/predictions_io.h"
 #include "data/window_cache.h"
 #include "engine/backend_registry.h"
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "engine/hf_outputs.h"
 
 namespace bert {

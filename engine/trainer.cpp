@@ -9,7 +9,7 @@
 #include <optional>
 #include <random>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "engine/data_parallel.h"
 #include "engine/packed_batch.h"
 

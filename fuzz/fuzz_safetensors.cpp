@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "engine/io/safetensors.h"
 
 namespace {

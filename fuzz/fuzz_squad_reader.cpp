@@ -9,7 +9,7 @@
 #include <string>
 
 #include "data/squad.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace {
 

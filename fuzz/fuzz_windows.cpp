@@ -15,7 +15,7 @@
 
 #include "data/json_diagnose.h"
 #include "data/windows.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "tokenizer/wordpiece.h"
 
 namespace {

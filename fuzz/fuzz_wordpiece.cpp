@@ -6,7 +6,7 @@
 #include <memory>
 #include <string_view>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "tokenizer/wordpiece.h"
 
 namespace {

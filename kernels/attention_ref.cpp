@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "kernels/blas_ref.h"
 #include "kernels/cpu_math.h"
 #include "kernels/cpu_parallel.h"

@@ -16,7 +16,7 @@
 
 #include <cblas.h>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert::cpu {
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "kernels/blas_ref.h"
 #include "kernels/cpu_parallel.h"
 

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <string>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 namespace {

@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 
 namespace bert::test {
 

@@ -4,7 +4,7 @@
 
 #include <array>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "tokenizer/unicode.h"
 
 namespace bert {

@@ -1,6 +1,6 @@
 // load_tokenizer: which tokenizer a model directory holds, by the files in it.
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/wordpiece.h"

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/unicode.h"
 
 namespace bert {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <iterator>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert::unicode {
 namespace {

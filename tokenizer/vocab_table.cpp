@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 

@@ -4,8 +4,8 @@
 // (continuation) finds the longest piece in one pass.
 #include "tokenizer/wordpiece.h"
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/basic_tokenizer.h"
 #include "tokenizer/unicode.h"
 

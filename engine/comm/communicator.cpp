@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 #ifdef BERT_HAVE_MPI
 #include "engine/comm/mpi_communicator.h"

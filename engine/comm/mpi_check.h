@@ -6,7 +6,7 @@
 
 #include <mpi.h>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 

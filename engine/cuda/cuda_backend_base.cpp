@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <type_traits>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "engine/cuda/bf16_host.h"
 #include "kernels/adamw.h"
 #include "kernels/convert.h"

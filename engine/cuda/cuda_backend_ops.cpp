@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "engine/cuda/cuda_backend_base.h"
 #include "kernels/attention.h"
 #include "kernels/cuda_check.h"

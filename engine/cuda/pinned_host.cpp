@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "kernels/cuda_check.h"
 
 namespace bert {

@@ -7,8 +7,8 @@
 
 #include <simdjson.h>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "engine/io/safetensors.h"
 
 namespace bert {

@@ -14,8 +14,8 @@
 #include <set>
 #include <simdjson.h>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 
 namespace bert {
 namespace {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "engine/io/safetensors.h"
 
 namespace bert {

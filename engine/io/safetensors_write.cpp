@@ -9,9 +9,9 @@
 #include <set>
 #include <unistd.h>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
-#include "engine/core/json_text.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/json_text.h"
 #include "engine/io/safetensors.h"
 
 namespace bert {

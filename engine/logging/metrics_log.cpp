@@ -1,6 +1,6 @@
 #include "engine/logging/metrics_log.h"
 
-#include "engine/core/json_text.h"
+#include "core/json_text.h"
 
 #include <cerrno>
 #include <charconv>
@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <unordered_set>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 
 namespace bert {
 

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <string_view>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "engine/logging/crc32c.h"
 #include "engine/logging/event_fields.h"
 #include "engine/logging/protobuf_wire.h"

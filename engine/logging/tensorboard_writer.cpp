@@ -7,8 +7,8 @@
 #include <ctime>
 #include <cstring>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "engine/logging/crc32c.h"
 #include "engine/logging/event_fields.h"
 #include "engine/logging/protobuf_wire.h"

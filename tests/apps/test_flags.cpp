@@ -11,7 +11,7 @@
 
 #include "apps/flags.h"
 #include "apps/hf_trainer_flags.h"
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 
 namespace bert {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/logging/tensorboard_reader.h"
 
 namespace bert {

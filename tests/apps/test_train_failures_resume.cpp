@@ -12,7 +12,7 @@
 #include <set>
 #include <thread>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/io/safetensors.h"
 #include "engine/training_state.h"
 #include "tests/apps/test_train_failures_util.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/io/model_dir.h"
 #include "engine/io/param_specs.h"
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <regex>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "tests/apps/test_train_failures_util.h"
 
 namespace bert {

@@ -14,7 +14,7 @@
 #include <csignal>
 #include <thread>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/io/bert_config.h"
 #include "engine/io/model_dir.h"
 #include "engine/io/param_specs.h"

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "data/squad.h"
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "tests/apps/test_train_failures_util.h"
 
 namespace bert {

@@ -10,7 +10,7 @@
 #include "engine/comm/async_watchdog.h"
 #include "engine/comm/collective_watchdog.h"
 #include "engine/comm/communicator.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 namespace {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "engine/comm/nccl_communicator.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "kernels/cuda_device_probe.h"
 
 namespace bert {

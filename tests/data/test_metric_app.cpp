@@ -11,7 +11,7 @@
 
 #include "apps/flags.h"
 #include "data/predictions_io.h"
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "tests/test_support.h"
 
 namespace bert {

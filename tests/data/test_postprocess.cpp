@@ -12,8 +12,8 @@
 #include "data/predictions_io.h"
 #include "data/squad_metric.h"
 #include "data/windows.h"
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tests/test_support.h"
 #include "tokenizer/wordpiece.h"
 

@@ -15,7 +15,7 @@
 
 #include "data/squad.h"
 #include "data/window_cache.h"
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "tests/test_support.h"
 #include "tokenizer/wordpiece.h"
 

@@ -10,8 +10,8 @@
 
 #include "data/json_diagnose.h"
 #include "data/squad.h"
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tests/test_support.h"
 
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "data/windows.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "tokenizer/wordpiece.h"
 
 namespace {

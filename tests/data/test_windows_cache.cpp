@@ -9,8 +9,8 @@
 
 #include "tests/test_support.h"
 #include "data/window_cache.h"
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/wordpiece.h"
 
 namespace {

@@ -10,7 +10,7 @@
 
 #include "data/squad.h"
 #include "data/windows.h"
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "tests/test_support.h"
 #include "tokenizer/wordpiece.h"
 

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "engine/io/model_dir.h"
 #include "engine/io/safetensors.h"
 #include "tests/test_support.h"

@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "engine/bert_qa_model.h"
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/optimizer.h"
 #include "tests/engine/golden_model.h"
 #include "tests/test_support.h"

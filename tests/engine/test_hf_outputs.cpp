@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/hf_outputs.h"
 #include "engine/logging/metrics_log.h"
 #include "tests/engine/resume_test_util.h"

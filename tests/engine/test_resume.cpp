@@ -9,8 +9,8 @@
 #include <limits>
 #include <map>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "engine/trainer.h"
 #include "engine/training_state.h"
 #include "tests/engine/resume_test_util.h"

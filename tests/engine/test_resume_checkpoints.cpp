@@ -12,8 +12,8 @@
 #include <set>
 #include <unistd.h>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "engine/signals.h"
 #include "engine/training_state.h"
 #include "tests/engine/resume_test_util.h"

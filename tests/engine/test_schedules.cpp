@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <numeric>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "engine/evaluator.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "engine/backend.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 namespace {

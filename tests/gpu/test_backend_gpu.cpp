@@ -9,7 +9,7 @@
 #include <numeric>
 
 #include "engine/bert_qa_model.h"
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "engine/cuda/bf16_host.h"
 #include "engine/io/param_specs.h"
 #include "engine/cuda/pinned_host.h"

@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "engine/bert_qa_model.h"
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/optimizer.h"
 #include "tests/engine/golden_model.h"

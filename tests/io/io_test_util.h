@@ -9,8 +9,8 @@
 #include <functional>
 #include <string>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 
 namespace bert::test {
 

@@ -1,4 +1,4 @@
-// engine/core/file_io: inputs must be regular files (a directory, a FIFO, a device, a dangling
+// core/file_io: inputs must be regular files (a directory, a FIFO, a device, a dangling
 // or looping link are refused at once, naming what the path is), outputs never replace
 // something that is not a regular file, staged files appear together or not at all; and what
 // the readers built on it do with such paths (safetensors, config.json, model directories).
@@ -10,7 +10,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/io/bert_config.h"
 #include "engine/io/model_dir.h"
 #include "engine/io/param_specs.h"

@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "kernels/attention.h"
 #include "tests/kernels/ops_ref_test_util.h"
 

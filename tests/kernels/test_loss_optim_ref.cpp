@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "kernels/adamw.h"
 #include "kernels/qa_loss.h"
 #include "tests/kernels/ops_ref_test_util.h"

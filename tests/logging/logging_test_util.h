@@ -6,8 +6,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 
 namespace bert::test {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/logging/metrics_log.h"
 #include "logging_test_util.h"
 

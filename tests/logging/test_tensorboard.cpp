@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/logging/crc32c.h"
 #include "engine/logging/protobuf_wire.h"
 #include "engine/logging/tensorboard_reader.h"

@@ -6,7 +6,7 @@
 #include <exception>
 #include <string>
 
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 #include "engine/logging/metrics_log.h"
 #include "engine/logging/tensorboard_writer.h"
 

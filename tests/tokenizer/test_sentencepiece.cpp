@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/wordpiece.h"

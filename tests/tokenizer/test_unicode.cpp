@@ -2,7 +2,7 @@
 // checked exhaustively against Python when generated (tools/gen_unicode_tables.py).
 #include <catch2/catch.hpp>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 #include "tokenizer/unicode.h"
 
 namespace u = bert::unicode;

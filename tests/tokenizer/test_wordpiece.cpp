@@ -11,8 +11,8 @@
 
 #include <simdjson.h>
 
-#include "engine/core/error.h"
-#include "engine/core/file_io.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "tests/test_support.h"
 #include "tokenizer/wordpiece.h"
 

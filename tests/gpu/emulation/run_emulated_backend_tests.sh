@@ -27,7 +27,7 @@ sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/pinned_host.c
           "$root/tests/gpu/emulation/matmul_host_emu.cpp")
 reuse=1 compile_objects "${sources[@]}"
 libs=(engine/libbert_engine.a engine/io/libbert_io.a data/libbert_data.a tokenizer/libbert_tokenizer.a
-      kernels/libbert_ops_ref.a engine/core/libbert_core.a)
+      kernels/libbert_ops_ref.a core/libbert_core.a)
 g++ -pthread "${objects[@]}" "${libs[@]/#/$build/}" -lopenblas -lsimdjson -lsentencepiece -lz \
   -o "$out/test_backend_emulated"
 "$out/test_backend_emulated" ${filter:+"$filter"}

@@ -21,6 +21,6 @@ done
 sources+=("$root/tests/gpu/gpu_test_util.cpp" "$root/tests/test_support.cpp"
           "$root/tests/catch_main.cpp" "$root/tests/gpu/emulation/emu_stubs.cpp")
 compile_objects "${sources[@]}"
-g++ -pthread "${objects[@]}" "$build/kernels/libbert_ops_ref.a" "$build/engine/core/libbert_core.a" \
+g++ -pthread "${objects[@]}" "$build/kernels/libbert_ops_ref.a" "$build/core/libbert_core.a" \
   -lopenblas -lz -o "$out/test_gpu_emulated"
 "$out/test_gpu_emulated" ${filter:+"$filter"}

@@ -1,4 +1,4 @@
-#include "engine/core/json_text.h"
+#include "core/json_text.h"
 
 #include <cstdio>
 

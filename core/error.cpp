@@ -1,4 +1,4 @@
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 

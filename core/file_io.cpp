@@ -1,4 +1,4 @@
-#include "engine/core/file_io.h"
+#include "core/file_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include <fstream>
 #include <limits>
 
-#include "engine/core/error.h"
+#include "core/error.h"
 
 namespace bert {
 namespace {
