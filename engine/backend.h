@@ -11,27 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "core/tensor.h"
 #include "kernels/accumulate.h"
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
 #include "kernels/dropout_rng.h"
 
 namespace bert {
-
-enum class ScalarType { kF32, kF64, kBF16, kI32 };
-size_t scalar_size(ScalarType dtype);
-const char* scalar_name(ScalarType dtype);
-
-// A view of backend memory. Views never own; the backend frees everything it allocated.
-struct Tensor {
-  void* data = nullptr;
-  size_t numel = 0;
-  ScalarType dtype = ScalarType::kF32;
-  bool empty() const { return data == nullptr; }
-};
-
-// Elements [offset, offset + count) of a tensor, as a tensor.
-Tensor slice(const Tensor& whole, size_t offset, size_t count);
 
 // Roles decide a buffer's element type: activations in the compute type, master weights,
 // gradients and Adam moments in fp32 (or double), indices in int32. kStatistic is for what must

@@ -25,7 +25,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/backend.h"
+#include "core/tensor.h"
 
 namespace bert {
 

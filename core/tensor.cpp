@@ -1,4 +1,6 @@
-#include "engine/backend.h"
+#include "core/tensor.h"
+
+#include <string>
 
 #include "core/error.h"
 
