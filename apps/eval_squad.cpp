@@ -26,7 +26,7 @@
 #include "engine/bert_qa_model.h"
 #include "core/error.h"
 #include "core/file_io.h"
-#include "engine/io/model_dir.h"
+#include "io/model_dir.h"
 #include "engine/squad_job.h"
 #include "tokenizer/tokenizer.h"
 

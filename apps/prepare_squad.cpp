@@ -14,7 +14,7 @@
 #include "apps/app_main.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
-#include "engine/io/model_dir.h"
+#include "io/model_dir.h"
 #include "data/squad.h"
 #include "data/window_cache.h"
 #include "data/window_jsonl.h"

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "engine/backend.h"
-#include "engine/io/bert_config.h"
+#include "io/bert_config.h"
 #include "engine/packed_batch.h"
 #include "engine/param_layout.h"
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "engine/io/param_specs.h"
+#include "io/param_specs.h"
 
 namespace bert {
 

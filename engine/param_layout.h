@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/io/bert_config.h"
+#include "io/bert_config.h"
 
 namespace bert {
 

@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "engine/io/safetensors.h"
+#include "io/safetensors.h"
 
 namespace bert {
 namespace {

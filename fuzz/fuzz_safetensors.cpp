@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "core/error.h"
-#include "engine/io/safetensors.h"
+#include "io/safetensors.h"
 
 namespace {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "core/file_io.h"
-#include "engine/io/model_dir.h"
-#include "engine/io/param_specs.h"
+#include "io/model_dir.h"
+#include "io/param_specs.h"
 
 namespace bert {
 namespace test {

@@ -15,9 +15,9 @@
 #include <thread>
 
 #include "core/file_io.h"
-#include "engine/io/bert_config.h"
-#include "engine/io/model_dir.h"
-#include "engine/io/param_specs.h"
+#include "io/bert_config.h"
+#include "io/model_dir.h"
+#include "io/param_specs.h"
 #include "engine/training_state.h"
 #include "tests/apps/test_train_failures_util.h"
 #include "tests/test_support.h"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "data/windows.h"
-#include "engine/io/bert_config.h"
+#include "io/bert_config.h"
 
 namespace bert::test {
 

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "engine/data_parallel.h"
-#include "engine/io/param_specs.h"
+#include "io/param_specs.h"
 #include "tests/comm/comm_test_util.h"
 
 namespace bert {

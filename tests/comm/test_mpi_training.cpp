@@ -10,7 +10,7 @@
 
 #include "engine/comm/mpi_check.h"
 #include "engine/data_parallel.h"
-#include "engine/io/param_specs.h"
+#include "io/param_specs.h"
 #include "engine/trainer.h"
 #include "tests/comm/comm_test_util.h"
 #include "tests/comm/mpi_test_main.h"

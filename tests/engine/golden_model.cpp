@@ -8,8 +8,8 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "engine/io/model_dir.h"
-#include "engine/io/safetensors.h"
+#include "io/model_dir.h"
+#include "io/safetensors.h"
 #include "tests/test_support.h"
 
 namespace bert::test {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/bert_qa_model.h"
-#include "engine/io/bert_config.h"
+#include "io/bert_config.h"
 #include "engine/optimizer.h"
 #include "engine/packed_batch.h"
 #include "tests/test_support.h"

@@ -11,7 +11,7 @@
 #include "data/windows.h"
 #include "engine/backend.h"
 #include "engine/bert_qa_model.h"
-#include "engine/io/param_specs.h"
+#include "io/param_specs.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"
 

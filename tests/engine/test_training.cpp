@@ -7,7 +7,7 @@
 #include <set>
 
 #include "engine/bert_qa_model.h"
-#include "engine/io/param_specs.h"
+#include "io/param_specs.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"
 #include "kernels/cpu_parallel.h"

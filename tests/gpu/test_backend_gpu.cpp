@@ -11,7 +11,7 @@
 #include "engine/bert_qa_model.h"
 #include "core/error.h"
 #include "engine/cuda/bf16_host.h"
-#include "engine/io/param_specs.h"
+#include "io/param_specs.h"
 #include "engine/cuda/pinned_host.h"
 #include "engine/squad_job.h"
 #include "tests/gpu/backend_twins.h"

@@ -1,7 +1,7 @@
 // config.json: defaults, the golden tiny config, every refusal, and the written form.
 #include <catch2/catch.hpp>
 
-#include "engine/io/bert_config.h"
+#include "io/bert_config.h"
 #include "tests/io/io_test_util.h"
 #include "tests/test_support.h"
 

@@ -11,10 +11,10 @@
 #include <filesystem>
 
 #include "core/file_io.h"
-#include "engine/io/bert_config.h"
-#include "engine/io/model_dir.h"
-#include "engine/io/param_specs.h"
-#include "engine/io/safetensors.h"
+#include "io/bert_config.h"
+#include "io/model_dir.h"
+#include "io/param_specs.h"
+#include "io/safetensors.h"
 #include "tests/io/io_test_util.h"
 
 namespace bert {

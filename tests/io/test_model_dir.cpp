@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <set>
 
-#include "engine/io/model_dir.h"
-#include "engine/io/safetensors.h"
+#include "io/model_dir.h"
+#include "io/safetensors.h"
 #include "tests/io/io_test_util.h"
 #include "tests/test_support.h"
 

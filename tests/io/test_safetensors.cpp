@@ -4,8 +4,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "engine/io/bert_config.h"
-#include "engine/io/safetensors.h"
+#include "io/bert_config.h"
+#include "io/safetensors.h"
 #include "tests/io/io_test_util.h"
 #include "tests/test_support.h"
 

@@ -2,7 +2,7 @@
 // throw InputError naming the file and the tensor (or the header position).
 #include <catch2/catch.hpp>
 
-#include "engine/io/safetensors.h"
+#include "io/safetensors.h"
 #include "tests/io/io_test_util.h"
 
 using namespace bert;

@@ -26,7 +26,7 @@ sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/pinned_host.c
           "$root/tests/gpu/emulation/emu_stubs.cpp" "$root/tests/gpu/emulation/runtime_emu.cpp"
           "$root/tests/gpu/emulation/matmul_host_emu.cpp")
 reuse=1 compile_objects "${sources[@]}"
-libs=(engine/libbert_engine.a engine/io/libbert_io.a data/libbert_data.a tokenizer/libbert_tokenizer.a
+libs=(engine/libbert_engine.a io/libbert_io.a data/libbert_data.a tokenizer/libbert_tokenizer.a
       kernels/libbert_ops_ref.a core/libbert_core.a)
 g++ -pthread "${objects[@]}" "${libs[@]/#/$build/}" -lopenblas -lsimdjson -lsentencepiece -lz \
   -o "$out/test_backend_emulated"

@@ -1,6 +1,6 @@
 // safetensors reader: maps the file, parses the JSON header with simdjson and validates
 // every entry and the byte layout before any tensor is handed out. See safetensors.h.
-#include "engine/io/safetensors.h"
+#include "io/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/io/bert_config.h"
+#include "io/bert_config.h"
 
 namespace bert {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "engine/io/safetensors.h"
+#include "io/safetensors.h"
 
 namespace bert {
 namespace {

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/io/bert_config.h"
-#include "engine/io/param_specs.h"
+#include "io/bert_config.h"
+#include "io/param_specs.h"
 
 namespace bert {
 

@@ -1,5 +1,5 @@
 // BertForQuestionAnswering parameter list and initialisation. See param_specs.h.
-#include "engine/io/param_specs.h"
+#include "io/param_specs.h"
 
 #include <algorithm>
 #include <cmath>

@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
-#include "engine/io/safetensors.h"
+#include "io/safetensors.h"
 
 namespace bert {
 namespace {

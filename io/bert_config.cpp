@@ -1,5 +1,5 @@
 // config.json reading (simdjson DOM), validation and writing. See bert_config.h.
-#include "engine/io/bert_config.h"
+#include "io/bert_config.h"
 
 #include <cmath>
 #include <cstdio>

@@ -1,5 +1,5 @@
 // Model directory loading and saving. See model_dir.h.
-#include "engine/io/model_dir.h"
+#include "io/model_dir.h"
 
 #include <filesystem>
 #include <regex>
@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "engine/io/safetensors.h"
+#include "io/safetensors.h"
 
 namespace bert {
 namespace {
