@@ -46,8 +46,8 @@
 #include "data/predictions_io.h"
 #include "data/window_cache.h"
 #include "engine/bert_qa_model.h"
-#include "engine/comm/communicator.h"
-#include "engine/comm/rank_agreement.h"
+#include "comm/communicator.h"
+#include "comm/rank_agreement.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "engine/evaluator.h"
@@ -67,7 +67,7 @@
 #include "tokenizer/tokenizer.h"
 
 #ifdef BERT_HAVE_NCCL
-#include "engine/comm/nccl_communicator.h"
+#include "comm/nccl_communicator.h"
 #endif
 
 namespace bert {

@@ -30,8 +30,8 @@
 
 #include "data/windows.h"
 #include "engine/bert_qa_model.h"
-#include "engine/comm/communicator.h"
-#include "engine/comm/gradient_buckets.h"
+#include "comm/communicator.h"
+#include "comm/gradient_buckets.h"
 #include "engine/optimizer.h"
 #include "engine/packed_batch.h"
 #include "engine/trainer.h"

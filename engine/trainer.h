@@ -33,7 +33,7 @@
 
 #include "data/windows.h"
 #include "engine/bert_qa_model.h"
-#include "engine/comm/communicator.h"
+#include "comm/communicator.h"
 #include "core/error.h"
 #include "engine/optimizer.h"
 #include "engine/training_state.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "engine/comm/communicator.h"
+#include "comm/communicator.h"
 
 int main(int argc, char** argv) {
   if (argc != 3) {

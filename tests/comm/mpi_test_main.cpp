@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-#include "engine/comm/communicator.h"
+#include "comm/communicator.h"
 #include "tests/comm/mpi_test_main.h"
 
 namespace bert::test {

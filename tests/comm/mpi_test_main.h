@@ -1,7 +1,7 @@
 // The process's communicator in tests run under mpirun (tests/comm/mpi_test_main.cpp).
 #pragma once
 
-#include "engine/comm/communicator.h"
+#include "comm/communicator.h"
 
 namespace bert::test {
 

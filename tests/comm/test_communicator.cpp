@@ -7,9 +7,9 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/comm/async_watchdog.h"
-#include "engine/comm/collective_watchdog.h"
-#include "engine/comm/communicator.h"
+#include "comm/async_watchdog.h"
+#include "comm/collective_watchdog.h"
+#include "comm/communicator.h"
 #include "core/error.h"
 
 namespace bert {

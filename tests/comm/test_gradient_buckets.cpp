@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "engine/comm/gradient_buckets.h"
+#include "comm/gradient_buckets.h"
 #include "engine/data_parallel.h"
 #include "engine/param_layout.h"
 #include "tests/comm/comm_test_util.h"

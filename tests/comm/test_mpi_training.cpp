@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "engine/comm/mpi_check.h"
+#include "comm/mpi_check.h"
 #include "engine/data_parallel.h"
 #include "io/param_specs.h"
 #include "engine/trainer.h"

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/comm/nccl_communicator.h"
+#include "comm/nccl_communicator.h"
 #include "core/error.h"
 #include "kernels/cuda_device_probe.h"
 

@@ -4,7 +4,7 @@
 //
 // Memory contract. The Tensor overloads take memory of the backend the communicator serves:
 // host memory for the CPU backend (MpiCommunicator hands the pointer straight to MPI), device
-// memory for the CUDA backend (NcclCommunicator, engine/comm/nccl_communicator.h, enqueues on
+// memory for the CUDA backend (NcclCommunicator, comm/nccl_communicator.h, enqueues on
 // the backend's compute stream, so a Tensor collective is ordered after the kernels that
 // produced the values and before the ones that consume them, without blocking the host).
 // tensor_memory() says which; engine/data_parallel.cpp refuses a mismatched pair. The
@@ -17,7 +17,7 @@
 // block). Until wait_all() returns, neither read nor write a buffer handed to the async call.
 //
 // Every call is collective: all ranks make the same calls in the same order with the same
-// counts; a rank that skips one stalls the others (the watchdog, engine/comm/collective_watchdog.h,
+// counts; a rank that skips one stalls the others (the watchdog, comm/collective_watchdog.h,
 // turns that stall into an error naming the rank and the collective).
 #pragma once
 
@@ -117,7 +117,7 @@ bool launched_by_mpi();
 // (srun), PMIX_LOCAL_RANK or PMI_LOCAL_RANK; 0 when none is set. BertError when malformed.
 // The app selects its GPU with it BEFORE creating the CUDA backend (whose stream and buffers
 // belong to the device current at creation): cudaSetDevice(local_rank % device_count), which
-// select_local_cuda_device() in engine/comm/nccl_communicator.h does.
+// select_local_cuda_device() in comm/nccl_communicator.h does.
 int local_rank_from_launcher();
 
 // True when this build has MpiCommunicator (compile definition BERT_HAVE_MPI).

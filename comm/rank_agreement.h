@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/comm/communicator.h"
+#include "comm/communicator.h"
 #include "core/error.h"
 
 namespace bert {

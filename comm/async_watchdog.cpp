@@ -1,4 +1,4 @@
-#include "engine/comm/async_watchdog.h"
+#include "comm/async_watchdog.h"
 
 #include <algorithm>
 #include <cstdio>

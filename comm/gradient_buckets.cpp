@@ -1,4 +1,4 @@
-#include "engine/comm/gradient_buckets.h"
+#include "comm/gradient_buckets.h"
 
 #include <algorithm>
 #include <map>

@@ -37,8 +37,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/comm/communicator.h"
-#include "engine/comm/mpi_communicator.h"
+#include "comm/communicator.h"
+#include "comm/mpi_communicator.h"
 
 namespace bert {
 

@@ -1,4 +1,4 @@
-#include "engine/comm/collective_watchdog.h"
+#include "comm/collective_watchdog.h"
 
 #include <cstdio>
 

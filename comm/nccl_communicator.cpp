@@ -1,4 +1,4 @@
-#include "engine/comm/nccl_communicator.h"
+#include "comm/nccl_communicator.h"
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/comm/async_watchdog.h"
-#include "engine/comm/mpi_check.h"
+#include "comm/async_watchdog.h"
+#include "comm/mpi_check.h"
 
 namespace bert {
 namespace {

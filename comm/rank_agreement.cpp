@@ -1,5 +1,5 @@
 // Rank agreement through fixed-size collectives. See rank_agreement.h.
-#include "engine/comm/rank_agreement.h"
+#include "comm/rank_agreement.h"
 
 #include <algorithm>
 #include <csignal>

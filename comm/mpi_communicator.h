@@ -16,8 +16,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/comm/collective_watchdog.h"
-#include "engine/comm/communicator.h"
+#include "comm/collective_watchdog.h"
+#include "comm/communicator.h"
 
 namespace bert {
 

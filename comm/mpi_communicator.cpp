@@ -1,11 +1,11 @@
-#include "engine/comm/mpi_communicator.h"
+#include "comm/mpi_communicator.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
-#include "engine/comm/mpi_check.h"
+#include "comm/mpi_check.h"
 
 namespace bert {
 

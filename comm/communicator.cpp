@@ -1,5 +1,5 @@
 // LocalCommunicator and the factory that picks a communicator from the launch environment.
-#include "engine/comm/communicator.h"
+#include "comm/communicator.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -8,10 +8,10 @@
 #include "core/error.h"
 
 #ifdef BERT_HAVE_MPI
-#include "engine/comm/mpi_communicator.h"
+#include "comm/mpi_communicator.h"
 #endif
 #ifdef BERT_HAVE_NCCL
-#include "engine/comm/nccl_communicator.h"
+#include "comm/nccl_communicator.h"
 #endif
 
 namespace bert {
