@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
-#include "engine/logging/crc32c.h"
+#include "logging/crc32c.h"
 #include "engine/training_state.h"
 
 namespace bert {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/file_io.h"
-#include "engine/logging/tensorboard_reader.h"
+#include "logging/tensorboard_reader.h"
 
 namespace bert {
 namespace {

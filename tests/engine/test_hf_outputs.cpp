@@ -6,7 +6,7 @@
 
 #include "core/file_io.h"
 #include "engine/hf_outputs.h"
-#include "engine/logging/metrics_log.h"
+#include "logging/metrics_log.h"
 #include "tests/engine/resume_test_util.h"
 
 namespace bert {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/logging/crc32c.h"
-#include "engine/logging/protobuf_wire.h"
+#include "logging/crc32c.h"
+#include "logging/protobuf_wire.h"
 #include "logging_test_util.h"
 
 namespace bert {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/file_io.h"
-#include "engine/logging/metrics_log.h"
+#include "logging/metrics_log.h"
 #include "logging_test_util.h"
 
 namespace bert {

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "engine/logging/progress.h"
+#include "logging/progress.h"
 
 namespace bert {
 namespace {

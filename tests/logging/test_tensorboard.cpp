@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "core/file_io.h"
-#include "engine/logging/crc32c.h"
-#include "engine/logging/protobuf_wire.h"
-#include "engine/logging/tensorboard_reader.h"
-#include "engine/logging/tensorboard_writer.h"
+#include "logging/crc32c.h"
+#include "logging/protobuf_wire.h"
+#include "logging/tensorboard_reader.h"
+#include "logging/tensorboard_writer.h"
 #include "logging_test_util.h"
 
 namespace bert {

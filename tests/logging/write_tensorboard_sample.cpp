@@ -7,8 +7,8 @@
 #include <string>
 
 #include "core/file_io.h"
-#include "engine/logging/metrics_log.h"
-#include "engine/logging/tensorboard_writer.h"
+#include "logging/metrics_log.h"
+#include "logging/tensorboard_writer.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {

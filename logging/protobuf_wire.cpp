@@ -1,4 +1,4 @@
-#include "engine/logging/protobuf_wire.h"
+#include "logging/protobuf_wire.h"
 
 #include <cstring>
 

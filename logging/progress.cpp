@@ -1,4 +1,4 @@
-#include "engine/logging/progress.h"
+#include "logging/progress.h"
 
 #include <sys/ioctl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "engine/logging/crc32c.h"
+#include "logging/crc32c.h"
 
 #include <array>
 #include <cstring>

@@ -1,13 +1,13 @@
-#include "engine/logging/tensorboard_reader.h"
+#include "logging/tensorboard_reader.h"
 
 #include <cstdio>
 #include <string_view>
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "engine/logging/crc32c.h"
-#include "engine/logging/event_fields.h"
-#include "engine/logging/protobuf_wire.h"
+#include "logging/crc32c.h"
+#include "logging/event_fields.h"
+#include "logging/protobuf_wire.h"
 
 namespace bert {
 

@@ -1,4 +1,4 @@
-#include "engine/logging/metrics_log.h"
+#include "logging/metrics_log.h"
 
 #include "core/json_text.h"
 

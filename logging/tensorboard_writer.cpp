@@ -1,4 +1,4 @@
-#include "engine/logging/tensorboard_writer.h"
+#include "logging/tensorboard_writer.h"
 
 #include <unistd.h>
 
@@ -9,9 +9,9 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "engine/logging/crc32c.h"
-#include "engine/logging/event_fields.h"
-#include "engine/logging/protobuf_wire.h"
+#include "logging/crc32c.h"
+#include "logging/event_fields.h"
+#include "logging/protobuf_wire.h"
 
 namespace bert {
 
