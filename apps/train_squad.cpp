@@ -438,7 +438,7 @@ int run_training(const TrainOptions& o, const TrainingJob& job, TrainerState* en
       std::fprintf(stderr, "[train] resuming from %s at step %lld\n", job.resume_dir.c_str(),
                    static_cast<long long>(state.global_step));
   }
-  const int64_t total = data_parallel_total_steps(tc, job.windows->size(), comm.world_size());
+  const int64_t total = total_train_steps(tc, job.windows->size(), comm.world_size());
   if (root) {
     std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation%s, %lld steps, warmup %lld\n",
                  job.windows->size(), tc.batch_size, tc.gradient_accumulation_steps,

@@ -4,10 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <future>
 #include <limits>
 #include <optional>
-#include <random>
 
 #include "core/error.h"
 #include "engine/data_parallel.h"
@@ -23,68 +21,15 @@ bool parse_interval_strategy(const std::string& name, IntervalStrategy* out) {
   return true;
 }
 
-int64_t total_train_steps(const TrainConfig& config, size_t num_windows) {
-  if (config.max_steps > 0) return config.max_steps;
-  const int64_t batches = static_cast<int64_t>((num_windows + config.batch_size - 1) / config.batch_size);
-  const int64_t per_epoch = std::max<int64_t>(1, batches / config.gradient_accumulation_steps);
-  const double steps = std::ceil(config.num_train_epochs * static_cast<double>(per_epoch));
-  // Converting a double beyond int64 is undefined; no run could take that many steps anyway.
-  if (!(steps >= 1 && steps <= 4.0e18))
-    throw InputError("--num_train_epochs " + std::to_string(config.num_train_epochs) + " over " +
-                     std::to_string(per_epoch) + " steps per epoch gives " + std::to_string(steps) +
-                     " optimizer steps; expected between 1 and 4e18");
-  return static_cast<int64_t>(steps);
-}
-
 int64_t warmup_steps_for(const TrainConfig& config, int64_t total_steps) {
   if (config.warmup_steps > 0) return config.warmup_steps;
   return static_cast<int64_t>(std::ceil(config.warmup_ratio * static_cast<double>(total_steps)));
 }
 
-std::vector<size_t> epoch_order(size_t count, uint64_t seed, int64_t epoch) {
-  std::vector<size_t> order(count);
-  for (size_t i = 0; i < count; ++i) order[i] = i;
-  std::mt19937_64 engine(seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1);
-  for (size_t i = count; i > 1; --i) {
-    // Unbiased draw in [0, i) by rejection, independent of the standard library's distributions.
-    const uint64_t bound = static_cast<uint64_t>(i);
-    const uint64_t limit = ~uint64_t(0) - (~uint64_t(0) % bound);
-    uint64_t draw;
-    do draw = engine(); while (draw >= limit);
-    std::swap(order[i - 1], order[draw % bound]);
-  }
-  return order;
-}
-
-std::vector<size_t> length_grouped_order(const std::vector<Window>& windows, size_t batch, uint64_t seed,
-                                         int64_t epoch) {
-  std::vector<size_t> order = epoch_order(windows.size(), seed, epoch);
-  if (order.empty()) return order;
-  batch = std::max<size_t>(1, batch);
-  const size_t multiple = std::max<size_t>(1, std::min<size_t>(50, windows.size() / (4 * batch)));
-  const size_t megabatch = multiple * batch;
-  auto longer = [&windows](size_t a, size_t b) { return windows[a].length() > windows[b].length(); };
-  size_t longest_first = 0;  // start of the megabatch whose first window is the longest (first such)
-  for (size_t begin = 0; begin < order.size(); begin += megabatch) {
-    const auto first = order.begin() + static_cast<std::ptrdiff_t>(begin);
-    const auto last = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), begin + megabatch));
-    std::stable_sort(first, last, longer);
-    if (windows[order[begin]].length() > windows[order[longest_first]].length()) longest_first = begin;
-  }
-  std::swap(order[0], order[longest_first]);
-  return order;
-}
-
-std::vector<size_t> training_order(const std::vector<Window>& windows, size_t batch, uint64_t seed, int64_t epoch,
-                                   bool group_by_length) {
-  return group_by_length ? length_grouped_order(windows, batch, seed, epoch)
-                         : epoch_order(windows.size(), seed, epoch);
-}
-
 TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows, int world_size) {
   TrainerState state;
   state.seed = config.seed;
-  state.total_steps = data_parallel_total_steps(config, windows.size(), world_size);
+  state.total_steps = total_train_steps(config, windows.size(), world_size);
   state.warmup_steps = warmup_steps_for(config, state.total_steps);
   state.learning_rate = config.optimizer.learning_rate;
   state.lr_scheduler_type = lr_schedule_name(config.lr_schedule);
@@ -102,46 +47,9 @@ double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::ste
   return std::chrono::duration<double>(b - a).count();
 }
 
-// Where the data stream stands once `micro` is consumed (the checkpoint's DataPosition).
-DataPosition position_after(const RankMicroBatch& micro, size_t global_batch_windows, size_t num_windows) {
-  const size_t end = std::min(num_windows, (micro.global_batch + 1) * global_batch_windows);
-  return DataPosition{micro.epoch, static_cast<int64_t>(end)};
-}
-
-// The global micro-batches consumed before `position` (for RankBatchStream::seek).
-uint64_t micro_batches_before(const DataPosition& position, size_t global_batch_windows, size_t batches_per_epoch) {
-  const uint64_t in_epoch = (static_cast<uint64_t>(position.index) + global_batch_windows - 1) / global_batch_windows;
-  return static_cast<uint64_t>(position.epoch) * batches_per_epoch + in_epoch;
-}
-
 }  // namespace
 
-// Packs the next micro-batch on a host thread while the current one computes. The prefetched
-// batch is never part of the trainer's state: the position recorded is the one after the batch
-// the model consumed, so a checkpoint taken now resumes with the batch that was being prefetched.
-class Trainer::BatchPrefetcher {
- public:
-  BatchPrefetcher(const std::vector<Window>& windows, int batch_size, uint64_t seed, int world_size, int rank,
-                  bool group_by_length, DataPosition start)
-      : stream_(windows, batch_size, seed, world_size, rank, group_by_length) {
-    stream_.seek(micro_batches_before(start, size_t(batch_size) * size_t(world_size),
-                                      global_batches_per_epoch(windows.size(), batch_size, world_size)));
-    prefetch();
-  }
-  ~BatchPrefetcher() {
-    if (upcoming_.valid()) upcoming_.wait();
-  }
-  RankMicroBatch next() {
-    RankMicroBatch out = upcoming_.get();
-    prefetch();
-    return out;
-  }
 
- private:
-  void prefetch() { upcoming_ = std::async(std::launch::async, [this] { return stream_.next(); }); }
-  RankBatchStream stream_;
-  std::future<RankMicroBatch> upcoming_;
-};
 
 Trainer::Trainer(BertQaModel& model, AdamWOptimizer& optimizer, const TrainConfig& config, Communicator* comm)
     : model_(model), optimizer_(optimizer), config_(config), comm_(comm) {
@@ -175,11 +83,10 @@ struct Trainer::QueuedStep {
   int64_t windows = 0;       // global windows it trained on
 };
 
-int64_t Trainer::accumulate_gradients(BatchPrefetcher& batches) {
+int64_t Trainer::accumulate_gradients(PrefetchedBatchStream& batches) {
   model_.zero_gradients();
   optimizer_.begin_step();
   const int accumulation = config_.gradient_accumulation_steps;
-  const size_t global_batch = size_t(config_.batch_size) * size_t(world_size_);
   int64_t windows = 0;
   for (int micro = 0; micro < accumulation; ++micro) {
     // This rank's slice of the next global micro-batch; a rank may get none at an epoch's end
@@ -192,7 +99,7 @@ int64_t Trainer::accumulate_gradients(BatchPrefetcher& batches) {
       const bool last = micro + 1 == accumulation;
       model_.backward(context, last && reducer_ ? reducer_->unit_done() : BertQaModel::UnitDoneFn());
     }
-    state_.data = position_after(next, global_batch, state_.num_windows);
+    state_.data = batches.position_after(next);
     windows += static_cast<int64_t>(next.global_windows);
   }
   return windows;
@@ -208,7 +115,7 @@ void Trainer::reduce_gradients() {
   comm_->all_reduce_sum(slice(optimizer_.step_stats(), kStepLossSum, 1));
 }
 
-Trainer::QueuedStep Trainer::queue_step(BatchPrefetcher& batches, int64_t steps_before) {
+Trainer::QueuedStep Trainer::queue_step(PrefetchedBatchStream& batches, int64_t steps_before) {
   QueuedStep queued;
   queued.windows = accumulate_gradients(batches);
   reduce_gradients();
@@ -349,8 +256,8 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     return summary;
   }
   Backend& backend = model_.backend();
-  BatchPrefetcher batches(windows, config_.batch_size, config_.seed, world_size_, rank_, config_.group_by_length,
-                          state_.data);
+  PrefetchedBatchStream batches(windows, config_.batch_size, config_.seed, world_size_, rank_,
+                                config_.group_by_length, state_.data);
   StepClock clock;
   std::string divergence;  // set when max_consecutive_nonfinite is reached
   double last_step_loss = 0;

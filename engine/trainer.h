@@ -34,6 +34,7 @@
 #include "data/windows.h"
 #include "engine/bert_qa_model.h"
 #include "comm/communicator.h"
+#include "engine/batch_stream.h"
 #include "core/error.h"
 #include "engine/optimizer.h"
 #include "engine/training_state.h"
@@ -122,9 +123,12 @@ class TrainingDiverged : public BertError {
   using BertError::BertError;
 };
 
-// Number of optimizer steps and warmup steps as Hugging Face's Trainer derives them for one
-// process (data_parallel_total_steps for several).
-int64_t total_train_steps(const TrainConfig& config, size_t num_windows);
+// Optimizer steps of this configuration on world_size ranks (engine/batch_stream.h's count), and
+// the warmup steps as Hugging Face's Trainer derives them.
+inline int64_t total_train_steps(const TrainConfig& config, size_t num_windows, int world_size = 1) {
+  return total_train_steps(num_windows, config.batch_size, world_size, config.gradient_accumulation_steps,
+                           config.num_train_epochs, config.max_steps);
+}
 int64_t warmup_steps_for(const TrainConfig& config, int64_t total_steps);
 
 // A fresh run's state for these windows (counters zero, configuration filled in) with
@@ -168,12 +172,11 @@ class Trainer {
   const TrainerState& state() const { return state_; }
 
  private:
-  class BatchPrefetcher;
   struct StepClock;
   struct QueuedStep;
   // Queues one optimizer step (steps 1-3 above); advances the data position and micro-step.
-  QueuedStep queue_step(BatchPrefetcher& batches, int64_t steps_before);
-  int64_t accumulate_gradients(BatchPrefetcher& batches);  // returns the global windows seen
+  QueuedStep queue_step(PrefetchedBatchStream& batches, int64_t steps_before);
+  int64_t accumulate_gradients(PrefetchedBatchStream& batches);  // returns the global windows seen
   void reduce_gradients();
   // Reads a queued step's statistics back (waits for it) and does its bookkeeping.
   TrainProgress finish_step(const QueuedStep& step, TrainSummary* summary, StepClock* clock);
@@ -198,20 +201,5 @@ class Trainer {
   std::string resume_source_;
   int64_t mean_loss_first_step_ = 0;
 };
-
-// The order in which an epoch visits the windows: a Fisher-Yates shuffle from (seed, epoch)
-// with a portable generator, so runs are reproducible across machines.
-std::vector<size_t> epoch_order(size_t count, uint64_t seed, int64_t epoch);
-
-// transformers' get_length_grouped_indices (Trainer's --group_by_length) over epoch_order: the
-// shuffled windows cut into megabatches of min(50, count / (4·batch)) (at least 1) batches, each
-// megabatch sorted by length, longest first (stable), and the longest window of all swapped to
-// the very front. `batch` is the global batch (windows per optimizer micro-step).
-std::vector<size_t> length_grouped_order(const std::vector<Window>& windows, size_t batch, uint64_t seed,
-                                         int64_t epoch);
-
-// The epoch's order under the run's setting: length_grouped_order or epoch_order.
-std::vector<size_t> training_order(const std::vector<Window>& windows, size_t batch, uint64_t seed, int64_t epoch,
-                                   bool group_by_length);
 
 }  // namespace bert

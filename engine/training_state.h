@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "data/windows.h"
+#include "engine/batch_stream.h"
 #include "engine/bert_qa_model.h"
 #include "engine/optimizer.h"
 
@@ -40,14 +41,6 @@ inline constexpr const char* kChecksumsFile = "checksums.json";
 // Version 2 added lr_scheduler_type and the run's loss total; version 1 files still read (their
 // schedule was always linear, and their loss total is unknown: total_loss_steps = -1).
 inline constexpr int kTrainerStateVersion = 2;
-
-// Where the data stream stands: the next window is position `index` of epoch `epoch`'s
-// order (epoch_order(count, seed, epoch)); index == count means "start the next epoch".
-struct DataPosition {
-  int64_t epoch = 0;
-  int64_t index = 0;
-  bool operator==(const DataPosition& other) const { return epoch == other.epoch && index == other.index; }
-};
 
 struct TrainerState {
   // ---- progress ----

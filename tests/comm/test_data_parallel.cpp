@@ -7,7 +7,9 @@
 #include <numeric>
 #include <set>
 
+#include "engine/batch_stream.h"
 #include "engine/data_parallel.h"
+#include "engine/trainer.h"
 #include "io/param_specs.h"
 #include "tests/comm/comm_test_util.h"
 
@@ -181,15 +183,15 @@ TEST_CASE("rank gradients with dropout sum to the global-batch gradient", "[comm
   REQUIRE(worst_ratio(flat_gradients(model), reference, 1e-13, 1e-10) > 1e3);
 }
 
-TEST_CASE("data_parallel_total_steps counts global batches", "[comm][data_parallel]") {
+TEST_CASE("total_train_steps counts global batches", "[comm][data_parallel]") {
   TrainConfig config;
   config.batch_size = 4;
   config.num_train_epochs = 2;
   config.gradient_accumulation_steps = 1;
-  REQUIRE(data_parallel_total_steps(config, 100, 1) == total_train_steps(config, 100));
-  REQUIRE(data_parallel_total_steps(config, 100, 2) == 2 * 13);  // ceil(100 / 8) = 13 per epoch
+  REQUIRE(total_train_steps(config, 100, 1) == 2 * 25);  // ceil(100 / 4) = 25 per epoch
+  REQUIRE(total_train_steps(config, 100, 2) == 2 * 13);  // ceil(100 / 8) = 13 per epoch
   config.max_steps = 5;
-  REQUIRE(data_parallel_total_steps(config, 100, 3) == 5);
+  REQUIRE(total_train_steps(config, 100, 3) == 5);
 }
 
 }  // namespace

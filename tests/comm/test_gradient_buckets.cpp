@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "comm/gradient_buckets.h"
+#include "core/error.h"
 #include "engine/data_parallel.h"
 #include "engine/param_layout.h"
 #include "tests/comm/comm_test_util.h"

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "comm/mpi_check.h"
+#include "engine/batch_stream.h"
 #include "engine/data_parallel.h"
 #include "io/param_specs.h"
 #include "engine/trainer.h"
@@ -160,7 +161,7 @@ RunResult data_parallel_run(const Scenario& scenario, Communicator& comm, bool d
 
   const TrainConfig tc = train_config(scenario, batch);
   AdamWOptimizer optimizer(model, tc.optimizer);
-  const int64_t total = data_parallel_total_steps(tc, windows.size(), comm.world_size());
+  const int64_t total = total_train_steps(tc, windows.size(), comm.world_size());
   const int64_t warmup = warmup_steps_for(tc, total);
   RankBatchStream stream(windows, batch, tc.seed, comm.world_size(), comm.rank());
   uint32_t micro_step = 0;

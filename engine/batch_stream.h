@@ -1,0 +1,152 @@
+// What a training batch is, in one place: each epoch's order of the windows, its cut into global
+// micro-batches of world_size·b windows and each rank's slice of them, the packing, where the
+// stream stands (the checkpoint's DataPosition), the prefetch thread, and how many optimizer
+// steps a run takes. A one-process run is world_size 1, rank 0: the same code path.
+//
+// Slicing. Global micro-batch i of an epoch is positions [i·N·b, (i+1)·N·b) of that epoch's
+// order (identical on every rank), i.e. exactly the batch the single process with batch N·b
+// visits. Rank r takes the r-th contiguous sub-slice. Full global batches give every rank b
+// windows; the epoch's short final batch of R < N·b windows is split as evenly as possible (the
+// first R mod N ranks get one more), so a rank may get 0 windows.
+//
+// Loss and dropout. Each rank's forward returns the mean loss over its own windows; with
+// loss_weight = (its windows)/(global windows) and PassContext::loss_scale =
+// loss_weight/accumulation, the all-reduced *sum* of the ranks' gradients is the single-process
+// gradient. Mask element indices come from the packed token index within the global batch, so a
+// rank passes PassContext::token_offset = tokens of the global batch before its slice and draws
+// exactly the single-process masks for its tokens (engine/data_parallel.h has the collectives).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <future>
+#include <vector>
+
+#include "data/windows.h"
+#include "engine/bert_qa_model.h"
+#include "engine/packed_batch.h"
+
+namespace bert {
+
+// ---- each epoch's order ----
+
+// The order in which an epoch visits the windows: a Fisher-Yates shuffle from (seed, epoch)
+// with a portable generator, so runs are reproducible across machines.
+std::vector<size_t> epoch_order(size_t count, uint64_t seed, int64_t epoch);
+
+// transformers' get_length_grouped_indices (Trainer's --group_by_length) over epoch_order: the
+// shuffled windows cut into megabatches of min(50, count / (4·batch)) (at least 1) batches, each
+// megabatch sorted by length, longest first (stable), and the longest window of all swapped to
+// the very front. `batch` is the global batch (windows per optimizer micro-step).
+std::vector<size_t> length_grouped_order(const std::vector<Window>& windows, size_t batch, uint64_t seed,
+                                         int64_t epoch);
+
+// The epoch's order under the run's setting: length_grouped_order or epoch_order.
+std::vector<size_t> training_order(const std::vector<Window>& windows, size_t batch, uint64_t seed, int64_t epoch,
+                                   bool group_by_length);
+
+// ---- global micro-batches, rank slices, the step count ----
+
+// ceil(num_windows / (world_size · per_device_batch)): global micro-batches per epoch.
+size_t global_batches_per_epoch(size_t num_windows, int per_device_batch, int world_size);
+
+// Optimizer steps of a run, as Hugging Face's Trainer counts them for a global batch of
+// world_size·per_device_batch: max_steps when positive, else ceil(num_train_epochs · steps per
+// epoch), steps per epoch = max(1, global micro-batches per epoch / gradient_accumulation_steps).
+// InputError when that is not between 1 and 4e18.
+int64_t total_train_steps(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
+                          double num_train_epochs, int64_t max_steps);
+
+// Global batch and one rank's slice of it, as positions in the epoch order.
+struct SliceBounds {
+  size_t global_begin = 0, global_end = 0;  // the global micro-batch
+  size_t begin = 0, end = 0;                // this rank's part, inside it
+  size_t count() const { return end - begin; }
+  size_t global_count() const { return global_end - global_begin; }
+};
+
+// Rank `rank`'s slice of global micro-batch `global_batch` (< global_batches_per_epoch).
+SliceBounds rank_slice_bounds(size_t num_windows, int per_device_batch, int world_size, int rank,
+                              size_t global_batch);
+
+// One rank's micro-batch, ready for load_batch (when it has windows) and rank_pass_context.
+struct RankMicroBatch {
+  PackedBatch batch;          // the rank's windows in epoch order; batch.batch() == 0 if none
+  uint64_t token_offset = 0;  // packed tokens of the global batch before the rank's windows
+  size_t global_windows = 0;  // windows in the whole global micro-batch
+  size_t global_tokens = 0;   // tokens in the whole global micro-batch
+  double loss_weight = 0;     // batch.batch() / global_windows
+  int64_t epoch = 0;
+  size_t global_batch = 0;    // index inside the epoch
+  bool empty() const { return batch.batch() == 0; }
+};
+
+// Packs the rank's windows of `bounds` from `order` (an epoch order over `windows`).
+RankMicroBatch make_rank_micro_batch(const std::vector<Window>& windows, const std::vector<size_t>& order,
+                                     const SliceBounds& bounds, int64_t epoch, size_t global_batch);
+
+// The context of one training forward/backward of the rank: dropout on, the global
+// micro_step, loss_scale = loss_weight / gradient_accumulation_steps, the token offset.
+PassContext rank_pass_context(const RankMicroBatch& micro, uint64_t seed, uint32_t micro_step,
+                              int gradient_accumulation_steps);
+
+// ---- where the stream stands ----
+
+// The next window is position `index` of epoch `epoch`'s order; index == the window count means
+// "start the next epoch". Recorded in checkpoints (trainer_state.json data_epoch/data_index).
+struct DataPosition {
+  int64_t epoch = 0;
+  int64_t index = 0;
+  bool operator==(const DataPosition& other) const { return epoch == other.epoch && index == other.index; }
+};
+
+// ---- the streams ----
+
+// The rank's micro-batches, epoch after epoch (a fresh training_order over the global batch each
+// epoch). With world_size 1 it yields exactly the batches of per_device_batch windows.
+class RankBatchStream {
+ public:
+  RankBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed, int world_size,
+                  int rank, bool group_by_length = false);
+  RankMicroBatch next();
+  // Positions the stream as if next() had been called `micro_batches` times.
+  void seek(uint64_t micro_batches);
+  // Positions the stream at a checkpoint's position (global batches start at multiples of the
+  // global batch, or at the epoch's end).
+  void seek(const DataPosition& position);
+  // Where the stream stands once `micro` is consumed (what a checkpoint taken then records).
+  DataPosition position_after(const RankMicroBatch& micro) const;
+  size_t batches_per_epoch() const { return batches_per_epoch_; }
+
+ private:
+  std::vector<size_t> epoch_order_now() const;  // the order of epoch_
+  const std::vector<Window>& windows_;
+  int per_device_batch_, world_size_, rank_;
+  uint64_t seed_;
+  bool group_by_length_;
+  std::vector<size_t> order_;
+  size_t global_batch_ = 0, batches_per_epoch_ = 0;
+  int64_t epoch_ = -1;
+};
+
+// A RankBatchStream that packs the next micro-batch on a host thread while the current one
+// computes. The prefetched batch is never part of the trainer's state: position_after() names the
+// position after the batch the model consumed, so a checkpoint taken now resumes with the batch
+// that was being prefetched.
+class PrefetchedBatchStream {
+ public:
+  PrefetchedBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed, int world_size,
+                        int rank, bool group_by_length, const DataPosition& start);
+  ~PrefetchedBatchStream();
+  PrefetchedBatchStream(const PrefetchedBatchStream&) = delete;
+  PrefetchedBatchStream& operator=(const PrefetchedBatchStream&) = delete;
+  RankMicroBatch next();
+  DataPosition position_after(const RankMicroBatch& micro) const { return stream_.position_after(micro); }
+
+ private:
+  void prefetch();
+  RankBatchStream stream_;
+  std::future<RankMicroBatch> upcoming_;
+};
+
+}  // namespace bert
