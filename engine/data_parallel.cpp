@@ -37,18 +37,6 @@ void broadcast_parameters(BertQaModel& model, Communicator& comm) {
 
 bool any_rank(Communicator& comm, bool flag) { return comm.all_reduce_sum_double(flag ? 1.0 : 0.0) > 0.5; }
 
-UpdateStats data_parallel_step(AdamWOptimizer& optimizer, Communicator& comm, double learning_rate) {
-  const UpdateStats stats = optimizer.step(learning_rate);
-  if (comm.world_size() == 1) return stats;
-  const double skipped = comm.all_reduce_sum_double(stats.applied ? 0.0 : 1.0);
-  const double expected = stats.applied ? 0.0 : double(comm.world_size());
-  if (skipped != expected)
-    comm.abort("ranks disagree on skipping a non-finite update (this rank " +
-               std::string(stats.applied ? "applied" : "skipped") + " it, gradient norm " +
-               std::to_string(stats.grad_norm) + "): the replicas would diverge");
-  return stats;
-}
-
 GradientReducer::GradientReducer(BertQaModel& model, Communicator& comm, size_t bucket_bytes)
     : model_(model), comm_(comm) {
   check_memory(model, comm);

@@ -32,12 +32,6 @@ void broadcast_parameters(BertQaModel& model, Communicator& comm);
 // True on every rank when `flag` is true on at least one.
 bool any_rank(Communicator& comm, bool flag);
 
-// optimizer.step(lr) after all_reduce_gradients, with the skip decision checked across ranks:
-// the reduced gradients are identical everywhere, so a non-finite norm skips the update on
-// every rank; if ranks ever disagree their parameters would silently diverge, so the job is
-// aborted (comm.abort) naming the rank instead.
-UpdateStats data_parallel_step(AdamWOptimizer& optimizer, Communicator& comm, double learning_rate);
-
 // Overlaps the gradient all-reduce with backward: pass unit_done() to the step's last
 // backward; each bucket (plan_gradient_buckets over gradient_segments) is launched with
 // comm.all_reduce_sum_async as soon as backward has finished all of its units, in bucket order

@@ -126,13 +126,6 @@ Trainer::QueuedStep Trainer::queue_step(PrefetchedBatchStream& batches, int64_t 
   return queued;
 }
 
-TrainSummary Trainer::train(const std::vector<Window>& windows, const LogFn& log, const SaveFn& save) {
-  TrainHooks hooks;
-  hooks.on_step = log;
-  if (save) hooks.on_checkpoint = [&save](const TrainerState& state) { save(state.global_step); };
-  return train(windows, hooks);
-}
-
 // Throughput and ETA: wall-clock bookkeeping that, unlike everything in TrainerState, is not
 // expected to repeat when a run is resumed.
 struct Trainer::StepClock {

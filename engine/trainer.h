@@ -164,10 +164,6 @@ class Trainer {
   void resume(const TrainerState& state, const std::string& source);
 
   TrainSummary train(const std::vector<Window>& windows, const TrainHooks& hooks);
-  // The earlier interface: a per-step callback and a save callback taking the step.
-  using LogFn = std::function<void(const TrainProgress&)>;
-  using SaveFn = std::function<void(int64_t step)>;
-  TrainSummary train(const std::vector<Window>& windows, const LogFn& log, const SaveFn& save);
 
   const TrainerState& state() const { return state_; }
 

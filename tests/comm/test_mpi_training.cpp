@@ -141,14 +141,14 @@ RunResult reference_run(const Scenario& scenario, int ranks, bool double_precisi
   AdamWOptimizer optimizer(model, tc.optimizer);
   Trainer trainer(model, optimizer, tc);
   RunResult result;
-  result.step_losses =
-      trainer.train(windows, [&](const TrainProgress& p) { result.grad_norms.push_back(p.grad_norm); }, nullptr)
-          .step_losses;
+  TrainHooks hooks;
+  hooks.on_step = [&](const TrainProgress& p) { result.grad_norms.push_back(p.grad_norm); };
+  result.step_losses = trainer.train(windows, hooks).step_losses;
   result.parameters = backend->download(model.master_params());
   return result;
 }
 
-// The data-parallel loop the trainer will run (docs/data_parallel.md), on this rank.
+// The trainer's data-parallel run (docs/data_parallel.md) on this rank.
 RunResult data_parallel_run(const Scenario& scenario, Communicator& comm, bool double_precision) {
   const BertConfig config = tiny_config(0.1f);
   const std::vector<Window> windows = make_windows(scenario.lengths, config.vocab_size, 9);
@@ -161,30 +161,14 @@ RunResult data_parallel_run(const Scenario& scenario, Communicator& comm, bool d
 
   const TrainConfig tc = train_config(scenario, batch);
   AdamWOptimizer optimizer(model, tc.optimizer);
-  const int64_t total = total_train_steps(tc, windows.size(), comm.world_size());
-  const int64_t warmup = warmup_steps_for(tc, total);
-  RankBatchStream stream(windows, batch, tc.seed, comm.world_size(), comm.rank());
-  uint32_t micro_step = 0;
+  Trainer trainer(model, optimizer, tc, &comm);
   RunResult result;
-  for (int64_t step = 0; step < total; ++step) {
-    model.zero_gradients();
-    double weighted_loss = 0;
-    for (int micro = 0; micro < tc.gradient_accumulation_steps; ++micro) {
-      const RankMicroBatch rank_batch = stream.next();
-      const PassContext context = rank_pass_context(rank_batch, tc.seed, micro_step++, tc.gradient_accumulation_steps);
-      if (rank_batch.empty()) continue;  // still joins the all-reduce below, with zeros
-      model.load_batch(rank_batch.batch);
-      const double loss = model.forward(context, true);
-      model.backward(context);
-      weighted_loss += rank_batch.loss_weight * loss / tc.gradient_accumulation_steps;
-    }
-    all_reduce_gradients(model, comm);
-    result.step_losses.push_back(comm.all_reduce_sum_double(weighted_loss));
-    const double lr = linear_schedule_lr(tc.optimizer.learning_rate, step, warmup, total);
-    const UpdateStats stats = data_parallel_step(optimizer, comm, lr);
-    REQUIRE(stats.applied);
-    result.grad_norms.push_back(stats.grad_norm);
-  }
+  TrainHooks hooks;
+  hooks.on_step = [&](const TrainProgress& p) {
+    REQUIRE_FALSE(p.update_skipped);
+    result.grad_norms.push_back(p.grad_norm);
+  };
+  result.step_losses = trainer.train(windows, hooks).step_losses;
   result.parameters = backend->download(model.master_params());
   return result;
 }
