@@ -37,6 +37,8 @@ BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tok
   working_ = backend.has_working_params() ? backend.allocate(layout_.total(), BufferRole::kWorkingParam)
                                           : master_;
   grads_ = backend.allocate(layout_.total(), BufferRole::kGradient);
+  weights_ = resolve_model_tensors(layout_, working_, config.num_hidden_layers);
+  weight_grads_ = resolve_model_tensors(layout_, grads_, config.num_hidden_layers);
 
   auto index = [&](size_t n) { return backend.allocate(n, BufferRole::kIndex); };
   auto act = [&](size_t n) { return backend.allocate(n, BufferRole::kActivation); };
@@ -80,23 +82,6 @@ BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tok
   d_qkv_ = act(T * 3 * H);
   d_ffn_act_ = act(T * F);
   d_ffn_pre_ = act(T * F);
-}
-
-std::string BertQaModel::layer_name(int layer, const std::string& suffix) const {
-  return "bert.encoder.layer." + std::to_string(layer) + "." + suffix;
-}
-
-Tensor BertQaModel::param_at(size_t offset, size_t count) const { return slice(working_, offset, count); }
-Tensor BertQaModel::grad_at(size_t offset, size_t count) const { return slice(grads_, offset, count); }
-
-Tensor BertQaModel::param(const std::string& name) const {
-  const ParamSlot& s = layout_.slot(name);
-  return param_at(s.offset, s.numel);
-}
-
-Tensor BertQaModel::grad(const std::string& name) const {
-  const ParamSlot& s = layout_.slot(name);
-  return grad_at(s.offset, s.numel);
 }
 
 Tensor BertQaModel::rows(const Tensor& full, int row_width) const {
@@ -200,40 +185,40 @@ void BertQaModel::run_forward(const PassContext& context, bool with_loss) {
 
   backend_.embeddings_forward(rows(layer_outputs_[0], H), rows(emb_sum_, H), rows(emb_mean_, 1),
                               rows(emb_rstd_, 1), input_ids_, token_type_ids_, position_ids_,
-                              param("bert.embeddings.word_embeddings.weight"),
-                              param("bert.embeddings.position_embeddings.weight"),
-                              param("bert.embeddings.token_type_embeddings.weight"),
-                              param("bert.embeddings.LayerNorm.weight"),
-                              param("bert.embeddings.LayerNorm.bias"), T, H, eps,
+                              weights_.word_embeddings,
+                              weights_.position_embeddings,
+                              weights_.token_type_embeddings,
+                              weights_.embeddings_norm.weight,
+                              weights_.embeddings_norm.bias, T, H, eps,
                               dropout_spec(context, -1, DropoutKind::kEmbeddings));
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
     LayerActivations& a = layers_[l];
     const Tensor x = rows(a.input, H);
-    backend_.matmul_forward(rows(a.qkv, 3 * H), x, param_at(layout_.qkv_weight_offset(l), size_t(3) * H * H),
-                            param_at(layout_.qkv_bias_offset(l), size_t(3) * H), T, H, 3 * H);
+    backend_.matmul_forward(rows(a.qkv, 3 * H), x, weights_.layers[l].qkv.weight,
+                            weights_.layers[l].qkv.bias, T, H, 3 * H);
     backend_.attention_forward(rows(a.ctx, H), rows(a.lse, heads), rows(a.qkv, 3 * H), cu_seqlens_, shape,
                                dropout_spec(context, l, DropoutKind::kAttentionProbs));
-    backend_.matmul_forward(rows(branch_, H), rows(a.ctx, H), param(layer_name(l, "attention.output.dense.weight")),
-                            param(layer_name(l, "attention.output.dense.bias")), T, H, H);
+    backend_.matmul_forward(rows(branch_, H), rows(a.ctx, H), weights_.layers[l].attention_output.weight,
+                            weights_.layers[l].attention_output.bias, T, H, H);
     backend_.residual_layernorm_forward(rows(a.hidden, H), rows(a.attn_sum, H), rows(a.attn_mean, 1),
                                         rows(a.attn_rstd, 1), rows(branch_, H), x,
-                                        param(layer_name(l, "attention.output.LayerNorm.weight")),
-                                        param(layer_name(l, "attention.output.LayerNorm.bias")), T, H, eps,
+                                        weights_.layers[l].attention_norm.weight,
+                                        weights_.layers[l].attention_norm.bias, T, H, eps,
                                         dropout_spec(context, l, DropoutKind::kAttentionOutput));
     backend_.matmul_forward(rows(a.ffn_pre, F), rows(a.hidden, H),
-                            param(layer_name(l, "intermediate.dense.weight")), Tensor{}, T, H, F);
+                            weights_.layers[l].intermediate.weight, Tensor{}, T, H, F);
     backend_.bias_gelu_forward(rows(a.ffn_act, F), rows(a.ffn_pre, F),
-                               param(layer_name(l, "intermediate.dense.bias")), T, F);
-    backend_.matmul_forward(rows(branch_, H), rows(a.ffn_act, F), param(layer_name(l, "output.dense.weight")),
-                            param(layer_name(l, "output.dense.bias")), T, F, H);
+                               weights_.layers[l].intermediate.bias, T, F);
+    backend_.matmul_forward(rows(branch_, H), rows(a.ffn_act, F), weights_.layers[l].output.weight,
+                            weights_.layers[l].output.bias, T, F, H);
     backend_.residual_layernorm_forward(rows(layer_outputs_[l + 1], H), rows(a.out_sum, H),
                                         rows(a.out_mean, 1), rows(a.out_rstd, 1), rows(branch_, H),
-                                        rows(a.hidden, H), param(layer_name(l, "output.LayerNorm.weight")),
-                                        param(layer_name(l, "output.LayerNorm.bias")), T, H, eps,
+                                        rows(a.hidden, H), weights_.layers[l].output_norm.weight,
+                                        weights_.layers[l].output_norm.bias, T, H, eps,
                                         dropout_spec(context, l, DropoutKind::kFfnOutput));
   }
-  backend_.matmul_forward(rows(logits_, 2), rows(layer_outputs_.back(), H), param("qa_outputs.weight"),
-                          param("qa_outputs.bias"), T, H, 2);
+  backend_.matmul_forward(rows(logits_, 2), rows(layer_outputs_.back(), H), weights_.qa_outputs.weight,
+                          weights_.qa_outputs.bias, T, H, 2);
   have_loss_ = with_loss;
   if (!with_loss) return;
   backend_.qa_loss(rows(d_logits_, 2), slice(losses_, 0, size_t(batch_) * 2), rows(logits_, 2),
@@ -250,54 +235,54 @@ void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit
   const AttentionShape shape{T, batch_, heads, config_.head_dim(), config_.max_position_embeddings};
   const Tensor d_x = rows(d_x_, H), d_hidden = rows(d_hidden_, H), d_branch = rows(d_branch_, H);
 
-  backend_.matmul_backward(d_x, grad("qa_outputs.weight"), grad("qa_outputs.bias"), rows(d_logits_, 2),
-                           rows(layer_outputs_.back(), H), param("qa_outputs.weight"), T, H, 2,
+  backend_.matmul_backward(d_x, weight_grads_.qa_outputs.weight, weight_grads_.qa_outputs.bias, rows(d_logits_, 2),
+                           rows(layer_outputs_.back(), H), weights_.qa_outputs.weight, T, H, 2,
                            Accumulate::kOverwrite);
   unit_done(config_.num_hidden_layers + 1);
   for (int l = config_.num_hidden_layers - 1; l >= 0; --l) {
     LayerActivations& a = layers_[l];
     // d_x holds d(layer output). FFN block: x' = LN(h + dropout(f·W2ᵀ + b2)).
-    backend_.residual_layernorm_backward(d_branch, d_hidden, grad(layer_name(l, "output.LayerNorm.weight")),
-                                         grad(layer_name(l, "output.LayerNorm.bias")), d_x,
+    backend_.residual_layernorm_backward(d_branch, d_hidden, weight_grads_.layers[l].output_norm.weight,
+                                         weight_grads_.layers[l].output_norm.bias, d_x,
                                          rows(a.out_sum, H), rows(a.out_mean, 1), rows(a.out_rstd, 1),
-                                         param(layer_name(l, "output.LayerNorm.weight")), T, H,
+                                         weights_.layers[l].output_norm.weight, T, H,
                                          dropout_spec(context, l, DropoutKind::kFfnOutput),
                                          Accumulate::kOverwrite);
-    backend_.matmul_backward(rows(d_ffn_act_, F), grad(layer_name(l, "output.dense.weight")),
-                             grad(layer_name(l, "output.dense.bias")), d_branch, rows(a.ffn_act, F),
-                             param(layer_name(l, "output.dense.weight")), T, F, H, Accumulate::kOverwrite);
-    backend_.bias_gelu_backward(rows(d_ffn_pre_, F), grad(layer_name(l, "intermediate.dense.bias")),
+    backend_.matmul_backward(rows(d_ffn_act_, F), weight_grads_.layers[l].output.weight,
+                             weight_grads_.layers[l].output.bias, d_branch, rows(a.ffn_act, F),
+                             weights_.layers[l].output.weight, T, F, H, Accumulate::kOverwrite);
+    backend_.bias_gelu_backward(rows(d_ffn_pre_, F), weight_grads_.layers[l].intermediate.bias,
                                 rows(d_ffn_act_, F), rows(a.ffn_pre, F),
-                                param(layer_name(l, "intermediate.dense.bias")), T, F);
-    backend_.matmul_backward(d_hidden, grad(layer_name(l, "intermediate.dense.weight")), Tensor{},
+                                weights_.layers[l].intermediate.bias, T, F);
+    backend_.matmul_backward(d_hidden, weight_grads_.layers[l].intermediate.weight, Tensor{},
                              rows(d_ffn_pre_, F), rows(a.hidden, H),
-                             param(layer_name(l, "intermediate.dense.weight")), T, H, F, Accumulate::kAdd);
+                             weights_.layers[l].intermediate.weight, T, H, F, Accumulate::kAdd);
     // Attention block: h = LN(x + dropout(ctx·Woᵀ + bo)); d_x becomes d(layer input).
-    backend_.residual_layernorm_backward(d_branch, d_x, grad(layer_name(l, "attention.output.LayerNorm.weight")),
-                                         grad(layer_name(l, "attention.output.LayerNorm.bias")), d_hidden,
+    backend_.residual_layernorm_backward(d_branch, d_x, weight_grads_.layers[l].attention_norm.weight,
+                                         weight_grads_.layers[l].attention_norm.bias, d_hidden,
                                          rows(a.attn_sum, H), rows(a.attn_mean, 1), rows(a.attn_rstd, 1),
-                                         param(layer_name(l, "attention.output.LayerNorm.weight")), T, H,
+                                         weights_.layers[l].attention_norm.weight, T, H,
                                          dropout_spec(context, l, DropoutKind::kAttentionOutput),
                                          Accumulate::kOverwrite);
-    backend_.matmul_backward(rows(d_ctx_, H), grad(layer_name(l, "attention.output.dense.weight")),
-                             grad(layer_name(l, "attention.output.dense.bias")), d_branch, rows(a.ctx, H),
-                             param(layer_name(l, "attention.output.dense.weight")), T, H, H,
+    backend_.matmul_backward(rows(d_ctx_, H), weight_grads_.layers[l].attention_output.weight,
+                             weight_grads_.layers[l].attention_output.bias, d_branch, rows(a.ctx, H),
+                             weights_.layers[l].attention_output.weight, T, H, H,
                              Accumulate::kOverwrite);
     backend_.attention_backward(rows(d_qkv_, 3 * H), rows(d_ctx_, H), rows(a.qkv, 3 * H), rows(a.ctx, H),
                                 rows(a.lse, heads), cu_seqlens_, shape,
                                 dropout_spec(context, l, DropoutKind::kAttentionProbs));
-    backend_.matmul_backward(d_x, grad_at(layout_.qkv_weight_offset(l), size_t(3) * H * H),
-                             grad_at(layout_.qkv_bias_offset(l), size_t(3) * H), rows(d_qkv_, 3 * H),
-                             rows(a.input, H), param_at(layout_.qkv_weight_offset(l), size_t(3) * H * H), T,
+    backend_.matmul_backward(d_x, weight_grads_.layers[l].qkv.weight,
+                             weight_grads_.layers[l].qkv.bias, rows(d_qkv_, 3 * H),
+                             rows(a.input, H), weights_.layers[l].qkv.weight, T,
                              H, 3 * H, Accumulate::kAdd);
     unit_done(l + 1);
   }
-  backend_.embeddings_backward(grad("bert.embeddings.word_embeddings.weight"),
-                               grad("bert.embeddings.position_embeddings.weight"),
-                               grad("bert.embeddings.token_type_embeddings.weight"),
-                               grad("bert.embeddings.LayerNorm.weight"), grad("bert.embeddings.LayerNorm.bias"),
+  backend_.embeddings_backward(weight_grads_.word_embeddings,
+                               weight_grads_.position_embeddings,
+                               weight_grads_.token_type_embeddings,
+                               weight_grads_.embeddings_norm.weight, weight_grads_.embeddings_norm.bias,
                                d_x, rows(emb_sum_, H), rows(emb_mean_, 1), rows(emb_rstd_, 1),
-                               param("bert.embeddings.LayerNorm.weight"), input_ids_, token_type_ids_,
+                               weights_.embeddings_norm.weight, input_ids_, token_type_ids_,
                                position_ids_, T, H, dropout_spec(context, -1, DropoutKind::kEmbeddings));
   unit_done(0);
 }

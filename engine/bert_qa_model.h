@@ -19,6 +19,7 @@
 #include "engine/backend.h"
 #include "io/bert_config.h"
 #include "engine/packed_batch.h"
+#include "engine/model_tensors.h"
 #include "engine/param_layout.h"
 
 namespace bert {
@@ -98,11 +99,6 @@ class BertQaModel {
         out_mean, out_rstd;
   };
   void run_forward(const PassContext& context, bool with_loss);  // queues everything, reads nothing
-  Tensor param(const std::string& name) const;      // working copy slice
-  Tensor grad(const std::string& name) const;       // gradient slice
-  Tensor param_at(size_t offset, size_t count) const;
-  Tensor grad_at(size_t offset, size_t count) const;
-  std::string layer_name(int layer, const std::string& suffix) const;
   DropoutSpec dropout_spec(const PassContext& context, int layer, DropoutKind kind) const;
   Tensor rows(const Tensor& full, int row_width) const;  // the first tokens_ rows
   std::map<std::string, std::vector<double>> split_by_name(const Tensor& flat);
@@ -115,6 +111,7 @@ class BertQaModel {
   bool have_loss_ = false;
 
   Tensor master_, working_, grads_;
+  BertQaTensors weights_, weight_grads_;  // views of working_ and grads_, per parameter
   Tensor input_ids_, token_type_ids_, position_ids_, cu_seqlens_, start_positions_, end_positions_;
   Tensor emb_sum_, emb_mean_, emb_rstd_;
   std::vector<Tensor> layer_outputs_;  // L+1 tensors [T,H]
