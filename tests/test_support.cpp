@@ -1,33 +1,11 @@
 #include "tests/test_support.h"
 
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <unistd.h>
-#include <set>
 #include <sstream>
 
-#include "core/file_io.h"
-
 namespace bert::test {
-
-std::string shared_dir() {
-  const char* env = std::getenv("BERT_SHARED_DIR");
-  if (env && *env) return env;
-  return BERT_DEFAULT_SHARED_DIR;
-}
-
-std::string shared_path(const std::string& relative) { return join_path(shared_dir(), relative); }
-
-bool have_shared_file(const std::string& relative, const std::string& what) {
-  const std::string path = shared_path(relative);
-  if (path_exists(path)) return true;
-  static std::set<std::string> reported;
-  if (reported.insert(path).second)
-    std::printf("SKIPPED %s: %s not found (set BERT_SHARED_DIR)\n", what.c_str(), path.c_str());
-  return false;
-}
 
 std::string fixture_path(const std::string& name) {
   return std::string(BERT_SOURCE_DIR) + "/tests/fixtures/" + name;

@@ -1,4 +1,5 @@
-// Shared test helpers: where the shared data lives, and the one closeness check.
+// Test helpers every test binary links: fixtures, scratch directories, bounded child commands and
+// the one closeness check. The data outside the repository (../shared): shared_data.h.
 #pragma once
 
 #include <cstddef>
@@ -7,14 +8,6 @@
 
 namespace bert::test {
 
-// Directory holding dev set, vocab and goldens: $BERT_SHARED_DIR, else <repo>/../shared.
-std::string shared_dir();
-// <shared_dir>/<relative>.
-std::string shared_path(const std::string& relative);
-// True when the file exists; otherwise prints "SKIPPED <what>: <path> not found" once and
-// returns false. Golden tests `if (!have_shared_file(...)) return;` so the suite still runs
-// on a machine without ../shared.
-bool have_shared_file(const std::string& relative, const std::string& what);
 // <repo>/tests/fixtures/<name>.
 std::string fixture_path(const std::string& name);
 

@@ -2,8 +2,8 @@
 # Installs what is missing (tools/install_deps.sh: as root through apt-get, otherwise it prints
 # the command to run), configures, builds (CUDA too when nvcc is on PATH) and runs the whole CPU
 # test suite. GPU tests run where a GPU exists and are reported as skipped elsewhere; so are
-# the checks that need Python packages (kfp, tensorboard) unless PYTHON3 names a Python that
-# has them (.ci/run makes one).
+# the tests on ../shared (goldens, dev set) where it is absent, and the checks that need Python
+# packages (kfp, tensorboard) unless PYTHON3 names a Python that has them (.ci/run makes one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install_deps.sh

@@ -1,83 +1,20 @@
-// The prepare_squad app end to end: flags and exit codes, then the dev set, whose JSON Lines
-// must equal the golden run_qa.py windows line by line (as parsed JSON) and whose binary
-// cache must load back to the same windows.
+// The prepare_squad app end to end: flags, exit codes, and outputs it must never replace (the
+// dev set against the golden run_qa.py windows: test_squad_prepare_app_golden.cpp).
 #include <catch2/catch.hpp>
 
 #include <simdjson.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <regex>
 #include <string>
 
-#include "data/squad.h"
-#include "data/window_cache.h"
 #include "core/file_io.h"
+#include "tests/data/prepare_squad_app_util.h"
 #include "tests/test_support.h"
-#include "tokenizer/wordpiece.h"
 
-namespace {
-
-struct RunResult {
-  int status = -1;
-  std::string out, err;
-};
-
-using bert::test::ScratchDir;
-
-std::string temp_dir() {
-  static const ScratchDir dir("bert_test_prepare_app");
-  return dir.path;
-}
-
-RunResult run_app(const std::string& args) {
-  const std::string out = temp_dir() + "/stdout.txt", err = temp_dir() + "/stderr.txt";
-  const std::string command = std::string(PREPARE_SQUAD_BIN) + " " + args + " >" + out + " 2>" + err;
-  const int raw = std::system(command.c_str());
-  RunResult result;
-  result.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  result.out = bert::read_file(out);
-  result.err = bert::read_file(err);
-  return result;
-}
-
-// Structural equality of two parsed JSON values (numbers compared by kind and value).
-bool same_json(simdjson::dom::element a, simdjson::dom::element b) {
-  using T = simdjson::dom::element_type;
-  if (a.type() != b.type()) return false;
-  switch (a.type()) {
-    case T::ARRAY: {
-      simdjson::dom::array x = a.get_array(), y = b.get_array();
-      if (x.size() != y.size()) return false;
-      auto j = y.begin();
-      for (simdjson::dom::element item : x)
-        if (!same_json(item, *j++)) return false;
-      return true;
-    }
-    case T::OBJECT: {
-      simdjson::dom::object x = a.get_object(), y = b.get_object();
-      if (x.size() != y.size()) return false;
-      auto j = y.begin();
-      for (auto field : x) {  // same keys in the same order
-        if (field.key != j.key() || !same_json(field.value, j.value())) return false;
-        ++j;
-      }
-      return true;
-    }
-    case T::INT64: return int64_t(a) == int64_t(b);
-    case T::UINT64: return uint64_t(a) == uint64_t(b);
-    case T::DOUBLE: return double(a) == double(b);
-    case T::STRING: return std::string_view(a) == std::string_view(b);
-    case T::BOOL: return bool(a) == bool(b);
-    case T::NULL_VALUE: return true;
-  }
-  return false;
-}
-
-}  // namespace
+using namespace bert::test;
 
 TEST_CASE("same_json tells JSON values apart", "[apps][data]") {
   simdjson::dom::parser a, b;
@@ -160,54 +97,4 @@ TEST_CASE("prepare_squad never replaces its input or something that is not a reg
       CHECK_FALSE(bert::path_exists(temp_dir() + "/never.jsonl"));
     }
   }
-}
-
-TEST_CASE("prepare_squad writes the golden windows for the dev set", "[apps][data][shared]") {
-  if (!bert::test::have_shared_file("data/squad/dev-v1.1.json", "SQuAD dev set") ||
-      !bert::test::have_shared_file("data/bert-base-uncased/vocab.txt", "bert-base-uncased vocab") ||
-      !bert::test::have_shared_file("golden/features.jsonl.gz", "golden windows"))
-    return;
-  const std::string vocab = bert::test::shared_path("data/bert-base-uncased/vocab.txt");
-  const std::string input = bert::test::shared_path("data/squad/dev-v1.1.json");
-  const std::string jsonl = temp_dir() + "/dev.jsonl", cache = temp_dir() + "/dev.bin";
-  const RunResult result = run_app("--vocab_file " + vocab + " --input_file " + input +
-                                   " --max_seq_length 384 --doc_stride 128 --do_lower_case true" +
-                                   " --output_file " + jsonl + " --cache_file " + cache);
-  INFO(result.out << result.err);
-  REQUIRE(result.status == 0);
-  CHECK(result.out.find("10570 examples, 10784 windows (10612 labelled") != std::string::npos);
-
-  const std::vector<std::string> ours = bert::read_lines(jsonl);
-  const std::vector<std::string> golden = bert::read_lines(bert::test::shared_path("golden/features.jsonl.gz"));
-  CHECK(ours.size() == golden.size());
-  simdjson::dom::parser ours_parser, golden_parser;
-  for (size_t i = 0; i < std::min(ours.size(), golden.size()); ++i) {
-    if (!same_json(ours_parser.parse(ours[i]), golden_parser.parse(golden[i]))) {
-      INFO("first differing line " << i + 1 << ":\nours:   " << ours[i].substr(0, 300)
-                                   << "\ngolden: " << golden[i].substr(0, 300));
-      FAIL_CHECK("JSON Lines differ from the golden windows");
-      break;
-    }
-  }
-
-  // The cache holds the same windows, under the key training will compute.
-  const bert::SquadDataset data = bert::read_squad(input);
-  const bert::WordPieceTokenizer tokenizer(vocab, true);
-  const bert::WindowCacheKey key = bert::make_window_cache_key(data, tokenizer, true, {384, 128});
-  const bert::WindowCache loaded = bert::load_window_cache(cache, key, data);
-  REQUIRE(loaded.windows.size() == golden.size());
-  size_t differing = 0;
-  for (size_t i = 0; i < golden.size(); ++i) {
-    simdjson::dom::element line = golden_parser.parse(golden[i]);
-    const bert::Window& w = loaded.windows[i];
-    std::vector<int32_t> ids;
-    for (int64_t id : line["input_ids"].get_array()) ids.push_back(static_cast<int32_t>(id));
-    const bool same = ids == w.input_ids && int64_t(line["start_position"]) == w.start_position &&
-                      int64_t(line["end_position"]) == w.end_position &&
-                      std::string_view(line["example_id"]) == loaded.example_ids[w.example_index];
-    differing += !same;
-  }
-  CHECK(differing == 0);
-  std::filesystem::remove(jsonl);
-  std::filesystem::remove(cache);
 }

@@ -1,8 +1,8 @@
-// read_squad: a small valid fixture, the dev set, and bad inputs generated from the fixture
-// (each must throw InputError naming the file, the position and what was expected).
+// read_squad: a small valid fixture and bad inputs generated from it (each must throw
+// InputError naming the file, the position and what was expected); the dev set:
+// test_squad_golden.cpp.
 #include <catch2/catch.hpp>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -79,24 +79,6 @@ TEST_CASE("read_squad reads the tiny fixture", "[data][squad]") {
   CHECK_FALSE(data.examples[2].is_impossible);
   CHECK(data.examples[4].article == 1);
   CHECK(data.examples[4].context.rfind("\xC5\x8Csaka", 0) == 0);  // "Ōsaka"
-}
-
-TEST_CASE("read_squad reads the SQuAD v1.1 dev set", "[data][squad][shared]") {
-  if (!bert::test::have_shared_file("data/squad/dev-v1.1.json", "SQuAD dev set")) return;
-  const auto begin = std::chrono::steady_clock::now();
-  const bert::SquadDataset data = bert::read_squad(bert::test::shared_path("data/squad/dev-v1.1.json"));
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - begin).count();
-  std::printf("read_squad(dev-v1.1.json): %.1f ms\n", ms);
-  CHECK(data.version == "1.1");
-  REQUIRE(data.examples.size() == 10570);
-  CHECK(data.examples.back().article == 47);
-  size_t answers = 0;
-  for (const auto& example : data.examples) answers += example.answers.size();
-  CHECK(answers == 34726);
-  CHECK(data.examples[0].id == "56be4db0acb8001400a502ec");
-  CHECK(data.examples[0].answers[0].text == "Denver Broncos");
-  CHECK(data.examples[0].answers[0].start_char == 177);
 }
 
 TEST_CASE("read_squad rejects a missing file", "[data][squad][errors]") {

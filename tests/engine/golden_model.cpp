@@ -14,11 +14,14 @@
 
 namespace bert::test {
 
-std::string golden_dir() {
+DataDir golden_dir() {
   const char* env = std::getenv("BERT_GOLDEN_DIR");
-  if (env && *env) return env;
-  return shared_path("golden/tiny-bert-qa");
+  if (env && *env) return {env, "BERT_GOLDEN_DIR"};
+  const DataDir shared = shared_dir();
+  return {join_path(shared.path, "golden/tiny-bert-qa"), shared.named_by};
 }
+
+bool have_golden() { return have_data_file(golden_dir(), "golden.safetensors", "golden parity"); }
 
 std::vector<double> GoldenModel::packed(const std::string& name, int width) const {
   const std::vector<double>& padded = tensors.at(name);

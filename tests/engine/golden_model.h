@@ -11,6 +11,7 @@
 #include "io/bert_config.h"
 #include "engine/optimizer.h"
 #include "engine/packed_batch.h"
+#include "tests/shared_data.h"
 #include "tests/test_support.h"
 
 namespace bert::test {
@@ -30,8 +31,11 @@ struct GoldenModel {
   std::vector<double> packed(const std::string& name, int width) const;
 };
 
-// $BERT_GOLDEN_DIR, else ../shared/golden/tiny-bert-qa.
-std::string golden_dir();
+// $BERT_GOLDEN_DIR, else <shared_dir>/golden/tiny-bert-qa.
+DataDir golden_dir();
+// True when <golden_dir>/golden.safetensors exists; a missing one skips or fails as
+// have_data_file says.
+bool have_golden();
 GoldenModel read_golden_model(const std::string& dir);
 
 // atol = max(atol_fraction · max|ref| of the tensor, atol_floor): the floor covers tensors whose

@@ -22,7 +22,7 @@ using test::compare_scaled;
 
 void run_parity(bool double_precision, const Tolerance& activations, const Tolerance& gradients,
                 const Tolerance& param_tolerance) {
-  const test::GoldenModel golden = test::read_golden_model(test::golden_dir());
+  const test::GoldenModel golden = test::read_golden_model(test::golden_dir().path);
   INFO("golden " << golden.dir << (double_precision ? " (double)" : " (float)"));
   const BertConfig& config = golden.config;
 
@@ -93,19 +93,13 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
   }
 }
 
-bool have_golden() {
-  if (path_exists(join_path(test::golden_dir(), "golden.safetensors"))) return true;
-  std::printf("SKIPPED golden parity: %s/golden.safetensors not found\n", test::golden_dir().c_str());
-  return false;
-}
-
 TEST_CASE("golden parity in double precision", "[golden]") {
-  if (!have_golden()) return;
+  if (!test::have_golden()) return;
   run_parity(true, {1e-9, 1e-12, 1e-15}, {1e-8, 1e-11, 1e-15}, {1e-9, 1e-12, 1e-15});
 }
 
 TEST_CASE("golden parity in float", "[golden]") {
-  if (!have_golden()) return;
+  if (!test::have_golden()) return;
   run_parity(false, {1e-5, 1e-6, 1e-8}, {1e-5, 1e-5, 1e-8}, {1e-5, 1e-5, 1e-8});
 }
 

@@ -104,7 +104,7 @@ void check_parameters(BertQaModel& model, const test::GoldenModel& golden, bool 
 }
 
 void run_parity(bool fp32, const Tolerance& activations) {
-  const test::GoldenModel golden = test::read_golden_model(test::golden_dir());
+  const test::GoldenModel golden = test::read_golden_model(test::golden_dir().path);
   INFO("golden " << golden.dir << (fp32 ? " (cuda, fp32 compute)" : " (cuda, bf16 compute)"));
   const BertConfig& config = golden.config;
 
@@ -147,19 +147,13 @@ void run_parity(bool fp32, const Tolerance& activations) {
   check_parameters(model, golden, fp32);
 }
 
-bool have_golden() {
-  if (path_exists(join_path(test::golden_dir(), "golden.safetensors"))) return true;
-  std::printf("SKIPPED golden parity: %s/golden.safetensors not found\n", test::golden_dir().c_str());
-  return false;
-}
-
 TEST_CASE("golden parity on CUDA with the fp32 compute switch", "[gpu][golden]") {
-  if (!have_golden()) return;
+  if (!test::have_golden()) return;
   run_parity(true, Tolerance{1e-4, 1e-5, 1e-7});
 }
 
 TEST_CASE("golden parity on CUDA in bf16", "[gpu][golden]") {
-  if (!have_golden()) return;
+  if (!test::have_golden()) return;
   run_parity(false, Tolerance{2e-2, 2e-2, 1e-6});
 }
 

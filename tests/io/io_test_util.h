@@ -1,5 +1,6 @@
-// Helpers for the checkpoint IO tests: temp directories, hand-made safetensors images,
-// and catching an InputError's message.
+// Helpers for the checkpoint IO tests (test_io and test_io_golden): temp directories, hand-made
+// safetensors images and vocabularies, a loaded model's notes, and catching an InputError's
+// message.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "io/model_dir.h"
 
 namespace bert::test {
 
@@ -43,6 +45,13 @@ inline std::string raw_safetensors(const std::string& header, const std::string&
   return out + header + buffer;
 }
 
+// The header length a safetensors image starts with (8 bytes, little-endian).
+inline uint64_t header_length(const std::string& image) {
+  uint64_t n = 0;
+  std::memcpy(&n, image.data(), 8);
+  return n;
+}
+
 // Runs fn, which must throw InputError; returns its message ("" and a failed check if not).
 inline std::string input_error_of(const std::function<void()>& fn) {
   try {
@@ -55,6 +64,26 @@ inline std::string input_error_of(const std::function<void()>& fn) {
 
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
+}
+
+// vocab.txt with the BERT special tokens first, then filler tokens, `lines` lines in all.
+inline void write_vocab(const std::string& path, int lines) {
+  const char* specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  std::string text;
+  for (int i = 0; i < lines; ++i) text += (i < 5 ? std::string(specials[i]) : "tok" + std::to_string(i)) + "\n";
+  write_file_atomic(path, text);
+}
+
+inline bool has_note(const LoadedModel& model, const std::string& part) {
+  for (const std::string& note : model.notes)
+    if (contains(note, part)) return true;
+  return false;
+}
+
+inline std::string notes_text(const LoadedModel& model) {
+  std::string out;
+  for (const std::string& note : model.notes) out += note + "\n";
+  return out;
 }
 
 }  // namespace bert::test

@@ -1,9 +1,9 @@
-// config.json: defaults, the golden tiny config, every refusal, and the written form.
+// config.json: defaults, every refusal, and the written form (the golden tiny config:
+// test_io_golden.cpp).
 #include <catch2/catch.hpp>
 
 #include "io/bert_config.h"
 #include "tests/io/io_test_util.h"
-#include "tests/test_support.h"
 
 using namespace bert;
 using namespace bert::test;
@@ -48,22 +48,6 @@ TEST_CASE("config.json missing fields take Hugging Face's BERT defaults", "[io][
   const BertConfig n = parse_bert_config(
       "{\"pad_token_id\": null, \"use_cache\": true, \"architectures\": [\"BertModel\"]}", "c.json");
   CHECK(n.pad_token_id == -1);
-}
-
-TEST_CASE("golden tiny config.json reads as written by save_pretrained", "[io][config][golden]") {
-  if (!have_shared_file("golden/tiny-bert-qa/config.json", "golden tiny config")) return;
-  const BertConfig c = read_bert_config(shared_path("golden/tiny-bert-qa/config.json"));
-  CHECK(c.vocab_size == 1000);
-  CHECK(c.hidden_size == 128);
-  CHECK(c.num_hidden_layers == 2);
-  CHECK(c.num_attention_heads == 2);
-  CHECK(c.intermediate_size == 256);
-  CHECK(c.max_position_embeddings == 128);
-  CHECK(c.layer_norm_eps == 1e-12f);
-  CHECK(c.hidden_dropout_prob == 0.0f);
-  CHECK(c.attention_probs_dropout_prob == 0.0f);
-  CHECK(c.hidden_act == "gelu");
-  CHECK(c.pad_token_id == 0);
 }
 
 TEST_CASE("config.json refusals name the file and the field", "[io][config]") {

@@ -1,6 +1,6 @@
-// Model directories: parameter specs, init, loading (golden and hand-made variants, every
-// refusal) and save -> load round trips. Synthetic models keep these tests independent
-// of ../shared; the golden test skips cleanly without it.
+// Model directories: parameter specs, init, loading (hand-made variants, every refusal) and
+// save -> load round trips. Synthetic models keep these tests independent of ../shared (the
+// golden directory's test: test_io_golden.cpp).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -10,7 +10,6 @@
 #include "io/model_dir.h"
 #include "io/safetensors.h"
 #include "tests/io/io_test_util.h"
-#include "tests/test_support.h"
 
 using namespace bert;
 using namespace bert::test;
@@ -30,14 +29,6 @@ BertConfig small_config() {
   c.type_vocab_size = 2;
   c.hidden_dropout_prob = 0.0f;
   return c;
-}
-
-// vocab.txt with the BERT special tokens first, then filler tokens, `lines` lines in all.
-void write_vocab(const std::string& path, int lines) {
-  const char* specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
-  std::string text;
-  for (int i = 0; i < lines; ++i) text += (i < 5 ? std::string(specials[i]) : "tok" + std::to_string(i)) + "\n";
-  write_file_atomic(path, text);
 }
 
 // A model dir: config.json, vocab.txt, and (when given) model.safetensors holding `tensors`
@@ -62,18 +53,6 @@ std::map<std::string, FileTensor> canonical_tensors(const BertConfig& config, co
   std::map<std::string, FileTensor> out;
   for (const ParamSpec& spec : bert_qa_param_specs(config))
     out[spec.name] = {spec.shape, params.at(spec.name)};
-  return out;
-}
-
-bool has_note(const LoadedModel& model, const std::string& part) {
-  for (const std::string& note : model.notes)
-    if (contains(note, part)) return true;
-  return false;
-}
-
-std::string notes_text(const LoadedModel& model) {
-  std::string out;
-  for (const std::string& note : model.notes) out += note + "\n";
   return out;
 }
 
@@ -139,35 +118,6 @@ TEST_CASE("NormalRng is mt19937_64 + Box-Muller with standard normal moments", "
   CHECK(std::fabs(sum_sq / n - 1.0) < 0.02);
   CHECK(std::fabs(static_cast<double>(within_one) / n - 0.682689) < 0.005);
   CHECK(differ == n);
-}
-
-TEST_CASE("golden tiny-bert-qa directory loads every tensor unchanged", "[io][model_dir][golden]") {
-  if (!have_shared_file("golden/tiny-bert-qa/model.safetensors", "golden tiny model")) return;
-  TempDir dir;
-  const std::string model_path = shared_path("golden/tiny-bert-qa/model.safetensors");
-  std::filesystem::copy_file(shared_path("golden/tiny-bert-qa/config.json"), dir.file("config.json"));
-  std::filesystem::copy_file(model_path, dir.file("model.safetensors"));
-  write_vocab(dir.file("vocab.txt"), 1000);
-
-  const LoadedModel model = load_model_dir(dir.path(), 1);
-  INFO(notes_text(model));
-  CHECK_FALSE(model.random_init);
-  CHECK(model.config.hidden_size == 128);
-  CHECK_FALSE(has_note(model, "initialised"));
-  const SafetensorsFile file = SafetensorsFile::open(model_path);
-  const std::vector<ParamSpec> specs = bert_qa_param_specs(model.config);
-  REQUIRE(model.tensors.size() == specs.size());
-  for (const ParamSpec& spec : specs) {
-    INFO(spec.name);
-    CHECK(model.tensors.at(spec.name) == file.read_f32(spec.name));
-  }
-
-  // save -> load keeps every value and the config.
-  const std::string saved = dir.file("saved/model");
-  save_model_dir(saved, model.config, model.tensors, dir.file("vocab.txt"));
-  const LoadedModel again = load_model_dir(saved, 2);
-  CHECK(again.tensors == model.tensors);
-  CHECK(again.config.layer_norm_eps == model.config.layer_norm_eps);
 }
 
 TEST_CASE("load_model_dir accepts no-prefix and gamma/beta names, BF16, and ignores extras", "[io][model_dir]") {
