@@ -1,5 +1,6 @@
-// One checking helper behind CUDA_CHECK / CUBLAS_CHECK (and later NCCL/cuDNN): a failed call
-// throws bert::BertError("<call> failed at <file>:<line>: <error name>: <error string>").
+// One checking helper (core/error.h's throw_check_failure) behind CUDA_CHECK / CUBLAS_CHECK here
+// and NCCL_CHECK / MPI_CHECK in comm/: a failed call throws
+// bert::BertError("<call> failed at <file>:<line>: <error name>: <error string>").
 // CUDA_LAUNCH_CHECK(name) follows every kernel launch; with BERT_CUDA_SYNC=1 in the environment
 // it also synchronises the device, so an asynchronous fault is reported at the kernel that caused
 // it.

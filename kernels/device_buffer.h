@@ -1,12 +1,11 @@
-// RAII device memory: DeviceBuffer<T> owns one cudaMalloc'd array; DeviceArena owns one block and
-// hands out aligned slices (activations, saved tensors, op workspaces) until reset().
+// RAII device memory: DeviceBuffer<T> owns one cudaMalloc'd array (the CUDA backend's buffers and
+// scratch block: engine/cuda/device_memory.h).
 // Host-compilable (cuda_runtime_api.h only). For bf16 data in host code use DeviceBuffer<uint16_t>
 // and as_bf16() from kernels/gpu_types.h.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -78,39 +77,6 @@ class DeviceBuffer {
 
   T* data_ = nullptr;
   size_t count_ = 0;
-};
-
-// Bump allocator over one device block. Slices are 256-byte aligned (what cuBLASLt and vector
-// loads like); allocate() throws when the block is exhausted instead of growing, so the caller's
-// sizing stays explicit.
-class DeviceArena {
- public:
-  static constexpr size_t kAlignment = 256;
-
-  DeviceArena() = default;
-  explicit DeviceArena(size_t bytes) : block_(bytes) {}
-
-  void* allocate(size_t bytes) {
-    const size_t start = (used_ + kAlignment - 1) / kAlignment * kAlignment;
-    BERT_CHECK(start + bytes <= block_.size(),
-               "DeviceArena: " + std::to_string(bytes) + " bytes requested, " +
-                   std::to_string(block_.size() - std::min(start, block_.size())) + " of " +
-                   std::to_string(block_.size()) + " left");
-    used_ = start + bytes;
-    return block_.data() + start;
-  }
-  template <typename T>
-  T* allocate_array(size_t count) {
-    return static_cast<T*>(allocate(count * sizeof(T)));
-  }
-  GpuWorkspace workspace(size_t bytes) { return GpuWorkspace{allocate(bytes), bytes}; }
-  void reset() { used_ = 0; }
-  size_t used() const { return used_; }
-  size_t capacity() const { return block_.size(); }
-
- private:
-  DeviceBuffer<unsigned char> block_;
-  size_t used_ = 0;
 };
 
 }  // namespace bert
