@@ -93,8 +93,9 @@ int run_metric_mode(const EvalOptions& options) {
   const PredictionMap predictions = read_predictions(options.predictions_file);
   const SquadScores scores = evaluate_squad(dataset, predictions);
   report_coverage(scores, options.predictions_file);
-  std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(scores.exact_match).c_str(),
-              format_python_float(scores.f1).c_str());
+  std::printf("{\"exact_match\": %s, \"f1\": %s}\n",
+              format_json_number(scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
+              format_json_number(scores.f1, NonFiniteJson::kPythonNames).c_str());
   return 0;
 }
 
@@ -148,8 +149,9 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   report_coverage(outcome.scores, join_path(options.output_dir, "eval_predictions.json"));
   std::fprintf(stderr, "[eval] %zu windows in %.1f s (%.1f windows/s); predictions in %s\n", eval.windows.size(),
                outcome.seconds, eval.windows.size() / std::max(1e-9, outcome.seconds), options.output_dir.c_str());
-  std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(outcome.scores.exact_match).c_str(),
-              format_python_float(outcome.scores.f1).c_str());
+  std::printf("{\"exact_match\": %s, \"f1\": %s}\n",
+              format_json_number(outcome.scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
+              format_json_number(outcome.scores.f1, NonFiniteJson::kPythonNames).c_str());
   return 0;
 }
 

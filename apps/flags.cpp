@@ -45,15 +45,6 @@ std::string format_double(double value) {
   return out.str();
 }
 
-// A double as JSON that reads back to the same value (shortest round-trip digits).
-std::string json_double(double value) {
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  std::string text(buffer, result.ptr);
-  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
-  return text;
-}
-
 bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -267,7 +258,7 @@ std::string FlagParser::value_json(const Flag& flag) const {
     }
     case Kind::kInt: return std::to_string(*static_cast<const int32_t*>(flag.target));
     case Kind::kInt64: return std::to_string(*static_cast<const int64_t*>(flag.target));
-    case Kind::kDouble: return json_double(*static_cast<const double*>(flag.target));
+    case Kind::kDouble: return format_json_number(*static_cast<const double*>(flag.target));
     case Kind::kBool: return *static_cast<const bool*>(flag.target) ? "true" : "false";
   }
   return "null";

@@ -1,6 +1,9 @@
 #include "core/json_text.h"
 
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace bert {
 
@@ -29,6 +32,45 @@ std::string json_quote(std::string_view utf8) {
     }
   }
   out.push_back('"');
+  return out;
+}
+
+std::string format_json_number(double value, NonFiniteJson non_finite, JsonDigits digits) {
+  if (digits == JsonDigits::kFloat) value = static_cast<float>(value);  // may overflow to infinity
+  if (!std::isfinite(value)) {
+    if (non_finite == NonFiniteJson::kNull) return "null";
+    if (std::isnan(value)) return "NaN";
+    return value > 0 ? "Infinity" : "-Infinity";
+  }
+  // Shortest round-trip digits as "[-]d.ddde[+-]XX"; Python's repr uses the same digits.
+  char buf[64];
+  const auto result = digits == JsonDigits::kFloat
+                          ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(value), std::chars_format::scientific)
+                          : std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+  const std::string_view sci(buf, static_cast<size_t>(result.ptr - buf));
+  std::string out = std::signbit(value) ? "-" : "";
+  const size_t e_pos = sci.find('e');
+  std::string mantissa;
+  for (size_t i = out.size(); i < e_pos; ++i)
+    if (sci[i] != '.') mantissa.push_back(sci[i]);
+  const int exponent = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
+
+  if (exponent < -4 || exponent >= 16) {  // Python: decpt <= -4 or decpt > 16
+    out += mantissa[0];
+    if (mantissa.size() > 1) out += "." + mantissa.substr(1);
+    char exp_buf[16];
+    std::snprintf(exp_buf, sizeof exp_buf, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
+    out += exp_buf;
+  } else if (exponent >= 0) {
+    const size_t int_digits = static_cast<size_t>(exponent) + 1;
+    if (mantissa.size() <= int_digits) {
+      out += mantissa + std::string(int_digits - mantissa.size(), '0') + ".0";
+    } else {
+      out += mantissa.substr(0, int_digits) + "." + mantissa.substr(int_digits);
+    }
+  } else {
+    out += "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + mantissa;
+  }
   return out;
 }
 

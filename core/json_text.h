@@ -1,5 +1,5 @@
 // Writing JSON text by hand (the project's JSON outputs are small and ordered, so no DOM):
-// the one string-quoting routine every writer uses.
+// the one string-quoting routine and the one number formatter every writer uses.
 #pragma once
 
 #include <string>
@@ -10,6 +10,28 @@ namespace bert {
 // A JSON string literal: quotes, backslash, and control characters escaped (\n, \t, \u00XX…);
 // UTF-8 bytes pass through unchanged, as Python's json.dumps(ensure_ascii=False) writes them.
 std::string json_quote(std::string_view utf8);
+
+// What NaN and the infinities, which JSON has no token for, are written as.
+enum class NonFiniteJson {
+  kNull,         // null: every JSON reader accepts it (metrics, results, checkpoint state)
+  kPythonNames,  // NaN, Infinity, -Infinity: what Python's json.dumps writes, for files and lines
+                 // that must read like the Python tools' own (predictions, printed EM/F1, config.json)
+};
+
+// Whose shortest round-trip digits are written: the double's, or those of the float it holds
+// (config.json's float fields: 0.1f as "0.1", as Hugging Face writes it, not the double
+// 0.10000000149011612; a float widened to double for a Python-float field, such as a logit,
+// keeps kDouble, as Python's float() of a float32 does).
+enum class JsonDigits { kDouble, kFloat };
+
+// A number as Python's repr(float), and so json.dumps, prints it: the shortest digits that read
+// back to the same value (std::to_chars), always with a '.' or an exponent so readers keep it a
+// float ("1.0", "3e-05"), in exponent form when the decimal exponent is < -4 or >= 16 ("1e-05",
+// "1e+16", but "0.0001", "1000000000000000.0"), "-0.0" for negative zero. Shortest round-trip
+// digits are exact, so this is also what checkpoint state uses where it needs the same double
+// back (17 significant digits would be no more exact, only longer).
+std::string format_json_number(double value, NonFiniteJson non_finite = NonFiniteJson::kNull,
+                               JsonDigits digits = JsonDigits::kDouble);
 
 // True when the text starts with a UTF-8 byte-order mark (EF BB BF), which JSON forbids
 // (RFC 8259 section 8.1) and which editors on Windows add; readers name it in their error.

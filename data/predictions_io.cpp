@@ -1,10 +1,5 @@
 #include "data/predictions_io.h"
 
-#include <charconv>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-
 #include <simdjson.h>
 
 #include "data/json_diagnose.h"
@@ -13,40 +8,6 @@
 #include "core/json_text.h"
 
 namespace bert {
-
-
-std::string format_python_float(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
-  // Shortest round-trip digits, as "d.ddde+XX"; Python's repr uses the same digits.
-  char buf[64];
-  const auto result = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
-  const std::string_view sci(buf, static_cast<size_t>(result.ptr - buf));
-  std::string out = std::signbit(value) ? "-" : "";
-  const size_t e_pos = sci.find('e');
-  std::string digits;
-  for (size_t i = out.size(); i < e_pos; ++i)
-    if (sci[i] != '.') digits.push_back(sci[i]);
-  const int exponent = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
-
-  if (exponent < -4 || exponent >= 16) {  // Python: decpt <= -4 or decpt > 16
-    out += digits[0];
-    if (digits.size() > 1) out += "." + digits.substr(1);
-    char exp_buf[16];
-    std::snprintf(exp_buf, sizeof exp_buf, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
-    out += exp_buf;
-  } else if (exponent >= 0) {
-    const size_t int_digits = static_cast<size_t>(exponent) + 1;
-    if (digits.size() <= int_digits) {
-      out += digits + std::string(int_digits - digits.size(), '0') + ".0";
-    } else {
-      out += digits.substr(0, int_digits) + "." + digits.substr(int_digits);
-    }
-  } else {
-    out += "0." + std::string(static_cast<size_t>(-exponent - 1), '0') + digits;
-  }
-  return out;
-}
 
 std::string predictions_to_json(const PostprocessResult& result) {
   if (result.predictions.empty()) return "{}\n";
@@ -70,9 +31,9 @@ std::string nbest_predictions_to_json(const PostprocessResult& result) {
       const NbestEntry& n = p.nbest[k];
       out += "        {\n";
       out += "            \"text\": " + json_quote(n.text) + ",\n";
-      out += "            \"probability\": " + format_python_float(n.probability) + ",\n";
-      out += "            \"start_logit\": " + format_python_float(n.start_logit) + ",\n";
-      out += "            \"end_logit\": " + format_python_float(n.end_logit) + "\n";
+      out += "            \"probability\": " + format_json_number(n.probability, NonFiniteJson::kPythonNames) + ",\n";
+      out += "            \"start_logit\": " + format_json_number(n.start_logit, NonFiniteJson::kPythonNames) + ",\n";
+      out += "            \"end_logit\": " + format_json_number(n.end_logit, NonFiniteJson::kPythonNames) + "\n";
       out += k + 1 < p.nbest.size() ? "        },\n" : "        }\n";
     }
     out += i + 1 < result.predictions.size() ? "    ],\n" : "    ]\n";

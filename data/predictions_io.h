@@ -2,22 +2,26 @@
 // start_logit, end_logit}, ...]}) as Hugging Face's run_qa.py writes them (json.dumps with
 // indent=4, keys in example order), except that UTF-8 is written as is rather than as \u
 // escapes; control characters, '"' and '\' are escaped. Numbers are printed as Python's
-// repr(float) prints them (shortest round-trip digits, "1.0", "1e-05"), so a file or a printed
-// metric reads the same as the Python tools' output. Writes are atomic (write_file_atomic).
+// repr(float) prints them (format_json_number with NonFiniteJson::kPythonNames: shortest
+// round-trip digits, "1.0", "1e-05"), so a file or a printed metric reads the same as the Python
+// tools' output. Writes are atomic (write_file_atomic).
 #pragma once
 
 #include <string>
 #include <string_view>
 
 #include "data/postprocess.h"
-#include "core/json_text.h"  // json_quote
+#include "core/json_text.h"  // json_quote, format_json_number
 #include "data/squad_metric.h"
 
 namespace bert {
 
-// Python's repr(float): shortest digits that round-trip; exponent form when the decimal
-// exponent is < -4 or >= 16; NaN / Infinity / -Infinity as json.dumps writes them.
-std::string format_python_float(double value);
+// format_json_number as json.dumps writes a Python float (NaN / Infinity / -Infinity). The old
+// name of that call, kept for apps/train_squad.cpp until it is next changed; new code calls
+// format_json_number.
+inline std::string format_python_float(double value) {
+  return format_json_number(value, NonFiniteJson::kPythonNames);
+}
 
 std::string predictions_to_json(const PostprocessResult& result);
 std::string nbest_predictions_to_json(const PostprocessResult& result);

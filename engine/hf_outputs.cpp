@@ -46,7 +46,7 @@ double round_to(double value, double scale) { return std::round(value * scale) /
 }  // namespace
 
 // A bare NaN or Infinity (what Python's json.dumps writes) is not JSON: such a value is null.
-std::string metric_float(double value) { return std::isfinite(value) ? format_python_float(value) : "null"; }
+std::string metric_float(double value) { return format_json_number(value, NonFiniteJson::kNull); }
 std::string metric_int(int64_t value) { return std::to_string(value); }
 
 std::string metrics_dict_json(const MetricsDict& metrics) { return indent_dict(metrics, "    ", "") + "\n"; }

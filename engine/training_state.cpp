@@ -13,16 +13,11 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/json_text.h"
 #include "io/safetensors.h"
 
 namespace bert {
 namespace {
-
-std::string format_double(double value) {
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%.17g", value);
-  return buffer;
-}
 
 std::string format_hex64(uint64_t value) {
   char buffer[24];
@@ -125,20 +120,20 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("version", std::to_string(kTrainerStateVersion));
   add("global_step", std::to_string(s.global_step));
   add("optimizer_steps", std::to_string(s.optimizer_steps));
-  add("epoch", format_double(s.epoch));
+  add("epoch", format_json_number(s.epoch));
   add("data_epoch", std::to_string(s.data.epoch));
   add("data_index", std::to_string(s.data.index));
   add("micro_step", std::to_string(s.micro_step));
   add("skipped_updates", std::to_string(s.skipped_updates));
   add("consecutive_nonfinite", std::to_string(s.consecutive_nonfinite));
-  add("interval_loss", format_double(s.interval_loss));
+  add("interval_loss", format_json_number(s.interval_loss));
   add("interval_steps", std::to_string(s.interval_steps));
-  add("total_loss", format_double(s.total_loss));
+  add("total_loss", format_json_number(s.total_loss));
   add("total_loss_steps", std::to_string(s.total_loss_steps));
   add("seed", std::to_string(s.seed));
   add("total_steps", std::to_string(s.total_steps));
   add("warmup_steps", std::to_string(s.warmup_steps));
-  add("learning_rate", format_double(s.learning_rate));
+  add("learning_rate", format_json_number(s.learning_rate));
   add("lr_scheduler_type", "\"" + s.lr_scheduler_type + "\"");
   add("per_device_train_batch_size", std::to_string(s.batch_size));
   add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
@@ -238,8 +233,8 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
     refuse("warmup_steps", std::to_string(checkpoint.warmup_steps) + " warmup steps",
            std::to_string(run.warmup_steps), same_schedule);
   if (checkpoint.learning_rate != run.learning_rate)
-    refuse("learning_rate", format_double(checkpoint.learning_rate), format_double(run.learning_rate),
-           same_schedule);
+    refuse("learning_rate", format_json_number(checkpoint.learning_rate),
+           format_json_number(run.learning_rate), same_schedule);
   if (checkpoint.lr_scheduler_type != run.lr_scheduler_type)
     refuse("lr_scheduler_type", "--lr_scheduler_type " + checkpoint.lr_scheduler_type, run.lr_scheduler_type,
            "give the same --lr_scheduler_type");

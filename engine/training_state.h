@@ -66,8 +66,8 @@ struct TrainerState {
   bool group_by_length = false;   // the epochs' order (absent in older checkpoints: false)
 };
 
-// trainer_state.json text (2-space indent; doubles with 17 significant digits, so they read
-// back bit-identically; the fingerprint as 16 hex digits).
+// trainer_state.json text (2-space indent; doubles as format_json_number writes them, shortest
+// round-trip digits, so they read back bit-identically; the fingerprint as 16 hex digits).
 std::string trainer_state_to_json(const TrainerState& state);
 // Parses and validates it; InputError naming `file` and the field on any problem.
 TrainerState parse_trainer_state(const std::string& json, const std::string& file);

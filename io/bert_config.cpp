@@ -66,17 +66,10 @@ class ConfigReader {
   simdjson::dom::object object_;
 };
 
-// Shortest decimal that reads back as the same float, always with a '.' or exponent so
-// Python's json reads it as a float.
+// A float field as save_pretrained writes it: the shortest decimal that reads back as the same
+// float, always a float to Python's json ("0.1", "1e-12", "0.0"; Infinity as json.dumps).
 std::string float_text(float value) {
-  char buf[32];
-  for (int precision = 1; precision <= 9; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, static_cast<double>(value));
-    if (std::strtof(buf, nullptr) == value) break;
-  }
-  std::string text = buf;
-  if (text.find_first_of(".eEn") == std::string::npos) text += ".0";  // 'n': nan/inf
-  return text;
+  return format_json_number(value, NonFiniteJson::kPythonNames, JsonDigits::kFloat);
 }
 
 }  // namespace

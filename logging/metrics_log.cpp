@@ -1,10 +1,6 @@
 #include "logging/metrics_log.h"
 
-#include "core/json_text.h"
-
 #include <cerrno>
-#include <charconv>
-#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <unordered_set>
@@ -13,16 +9,6 @@
 #include "core/file_io.h"
 
 namespace bert {
-
-std::string format_json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
-  std::string text(buffer, result.ptr);
-  // "1" would read back as an integer in Python/pandas; keep the type a float.
-  if (text.find_first_of(".e") == std::string::npos) text += ".0";
-  return text;
-}
 
 std::string format_json_string(const std::string& text) { return json_quote(text); }
 

@@ -4,10 +4,10 @@
 //
 // Line format: {"step": 10, "epoch": 0.5, "loss": 1.23, "learning_rate": 3e-05}
 //   - "step" first (an integer), then the values in the order given (insertion order).
-//   - Finite doubles in the shortest form that parses back to the same double (std::to_chars),
-//     with ".0" added to integral values so readers keep them floating point ("epoch": 1.0).
-//   - NaN and +-Infinity, which JSON cannot represent, are written as null: every standard
-//     JSON reader accepts the line and pandas reads it back as NaN.
+//   - Values as core/json_text.h's format_json_number writes them: finite doubles as Python's
+//     repr(float) (shortest round-trip digits, always floating point: "epoch": 1.0), NaN and
+//     +-Infinity, which JSON cannot represent, as null: every standard JSON reader accepts the
+//     line and pandas reads it back as NaN.
 //   - Keys are JSON-escaped (quote, backslash, control characters).
 #pragma once
 
@@ -16,6 +16,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/json_text.h"  // format_json_number, the values' form
 
 namespace bert {
 
@@ -42,8 +44,6 @@ class MetricsLog {
 // One metrics line without the trailing newline (exposed for tests).
 std::string format_metrics_line(int64_t step,
                                 const std::vector<std::pair<std::string, double>>& values);
-// A double as a JSON token: shortest round-trip form, or null when not finite.
-std::string format_json_number(double value);
 // A JSON string literal, quotes included.
 std::string format_json_string(const std::string& text);
 

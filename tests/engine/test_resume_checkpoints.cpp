@@ -70,7 +70,7 @@ TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") 
   CHECK(r.micro_step == s.micro_step);
   CHECK(r.skipped_updates == s.skipped_updates);
   CHECK(r.consecutive_nonfinite == s.consecutive_nonfinite);
-  CHECK(r.interval_loss == s.interval_loss);  // bit-exact through 17 significant digits
+  CHECK(r.interval_loss == s.interval_loss);  // bit-exact through shortest round-trip digits
   CHECK(r.interval_steps == s.interval_steps);
   CHECK(r.epoch == s.epoch);
   CHECK(r.seed == s.seed);
