@@ -11,7 +11,9 @@
 set -euo pipefail
 
 # Debian 12 and Ubuntu 24.04 names alike: catch2 is Catch2 v2 on Debian 12 and v3 on Ubuntu 24.04
-# (tests build with both); sentencepiece is the spm_* command-line tools the tests use.
+# (tests build with both); sentencepiece is the spm_* command-line tools, for making models by
+# hand (the tests train theirs through libsentencepiece-dev's trainer library). Where each
+# package comes from, its license and how CMake finds it: third_party/README.md.
 packages=(
   build-essential cmake ninja-build pkg-config git python3 python3-venv
   catch2 libsimdjson-dev libsentencepiece-dev sentencepiece
