@@ -17,6 +17,12 @@
 #   --hf_threads N      torch threads on the CPU (default: torch's choice)
 #   --hf_loss_positions padded|real   Hugging Face's loss over the padded batch (its own,
 #                       the default) or over real tokens only, as ours
+#   --qa_head shared|own   shared (the default): for each seed, transformers draws the qa_outputs
+#                       head once (hf_qa.py init) and both sides start from that same model; own:
+#                       each side draws its own head from the seed (ours: train_squad's
+#                       initialiser). With --skip_hf the head is always our own. A 1-epoch run of
+#                       this small model moves by several F1 points with the head's draw alone
+#                       (benchmarks/RESULTS.md), so only a shared head compares the two trainers.
 #
 # Both sides: max_seq_length 384, doc_stride 128, per-device batch 32, learning rate 5e-5,
 # warmup_ratio 0.1, weight_decay 0.01 (not on biases and LayerNorm), clipping 1.0, dropout from
@@ -25,7 +31,7 @@
 # longest window; ours packs the windows without padding.
 # Hugging Face's model is scored twice: by our eval_squad and by hf_qa.py (transformers'
 # forward + utils_qa's span selection + the official metric in Python); the two must agree.
-# The untrained model (pretrained encoder, qa_outputs initialised from seed 42) is scored too.
+# The untrained model (pretrained encoder, qa_outputs drawn from the first seed) is scored too.
 # Writes WORK/compare.json and prints one table. Exit 0 on PASS (each of our mean EM and F1
 # within 1.5 points of Hugging Face's, both 10+ points above the untrained model, the two
 # scorings of Hugging Face's model within 0.3), 1 on FAIL or an error.
@@ -35,7 +41,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 device=""; epochs=""; seeds=""; model=""; squad="$root/../shared/data/squad/dev-v1.1.json"
 train_articles="0:38"; eval_articles="38:48"; bin="$root/build/apps"; work=/tmp/bert_real_model
-skip_hf=0; skip_ours=0; hf_threads=0; hf_loss_positions=padded
+skip_hf=0; skip_ours=0; hf_threads=0; hf_loss_positions=padded; qa_head=shared
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
@@ -51,6 +57,7 @@ while [ $# -gt 0 ]; do
     --skip_ours) skip_ours=1; shift ;;
     --hf_threads) hf_threads=$2; shift 2 ;;
     --hf_loss_positions) hf_loss_positions=$2; shift 2 ;;
+    --qa_head) qa_head=$2; shift 2 ;;
     *) echo "compare.sh: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -59,13 +66,18 @@ case "$device" in
   cuda) epochs=${epochs:-3}; seeds=${seeds:-"42 43"}; bf16=(--bf16) ;;
   *) echo "compare.sh: give --device cpu or --device cuda" >&2; exit 2 ;;
 esac
+case "$qa_head" in
+  shared|own) ;;
+  *) echo "compare.sh: --qa_head is shared or own, got '$qa_head'" >&2; exit 2 ;;
+esac
+[ "$skip_hf" = 1 ] && qa_head=own  # drawing a shared head needs transformers
 [ -f "$squad" ] || { echo "compare.sh: error: $squad: SQuAD file not found (--squad)" >&2; exit 1; }
 for tool in train_squad eval_squad prepare_squad; do
   [ -x "$bin/$tool" ] || { echo "compare.sh: error: $bin/$tool not built (--bin)" >&2; exit 1; }
 done
 mkdir -p "$work"
 exec > >(tee "$work/compare.log") 2>&1
-echo "[compare] $(date -u +%FT%TZ) device $device, epochs $epochs, seeds $seeds, commit" \
+echo "[compare] $(date -u +%FT%TZ) device $device, epochs $epochs, seeds $seeds, qa_head $qa_head, commit" \
      "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores"
 
 if [ -z "$model" ]; then
@@ -93,16 +105,26 @@ our_eval() {  # model_dir out_dir -> "em f1"
   echo "$(json_field "$2/eval_results.json" eval_exact_match) $(json_field "$2/eval_results.json" eval_f1)"
 }
 
-read -r em f1 < <(our_eval "$model" "$work/untrained")
-record untrained 42 0 "$em" "$f1" null null
-echo "[compare] untrained: EM $em F1 $f1"
+start_model() {  # seed -> the model directory both sides start from
+  if [ "$qa_head" = own ]; then echo "$model"; return; fi
+  local init="$work/init-seed$1"
+  [ -f "$init/model.safetensors" ] || python3 "$here/hf_qa.py" init --model "$model" --seed "$1" \
+    --output_dir "$init" >&2
+  echo "$init"
+}
+
+first_seed=${seeds%% *}
+read -r em f1 < <(our_eval "$(start_model "$first_seed")" "$work/untrained")
+record untrained "$first_seed" 0 "$em" "$f1" null null
+echo "[compare] untrained (qa_outputs from seed $first_seed): EM $em F1 $f1"
 
 common=(--per_device_train_batch_size 32 --learning_rate 5e-5 --num_train_epochs "$epochs"
         --warmup_ratio 0.1 --weight_decay 0.01 --max_grad_norm 1.0)
 for seed in $seeds; do
+  start=$(start_model "$seed")
   if [ "$skip_ours" = 0 ]; then
     out="$work/ours-seed$seed"
-    "$bin/train_squad" --model_name_or_path "$model" --train_file "$work/train.json" --do_train \
+    "$bin/train_squad" --model_name_or_path "$start" --train_file "$work/train.json" --do_train \
       --output_dir "$out" --overwrite_output_dir --device "$device" --max_seq_length 384 --doc_stride 128 \
       "${common[@]}" --group_by_length --seed "$seed" --logging_steps 10 --save_steps 0 2>&1 | tr '\r' '\n' | grep -v '^step' || true
     [ -f "$out/train_results.json" ] || { echo "compare.sh: error: our training (seed $seed) failed" >&2; exit 1; }
@@ -113,7 +135,7 @@ for seed in $seeds; do
   fi
   if [ "$skip_hf" = 0 ]; then
     out="$work/hf-seed$seed"
-    python3 "$here/hf_qa.py" train --model "$model" --windows "$work/train.jsonl" --output_dir "$out" \
+    python3 "$here/hf_qa.py" train --model "$start" --windows "$work/train.jsonl" --output_dir "$out" \
       --device "$device" "${bf16[@]}" --threads "$hf_threads" "${common[@]}" --seed "$seed" \
       --loss_positions "$hf_loss_positions"
     read -r em f1 < <(our_eval "$out" "$out/eval")

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """The Hugging Face side of the real-model comparison (benchmarks/real_model/compare.sh).
 
+    hf_qa.py init    --model DIR --seed S --output_dir OUT
     hf_qa.py train   --model DIR --windows train.jsonl --output_dir OUT [hyperparameters]
     hf_qa.py predict --model DIR --windows eval.jsonl --eval_file eval.json --output_dir OUT
 
+init: BertForQuestionAnswering.from_pretrained(DIR) after torch.manual_seed(S), saved with
+  save_pretrained (+ the tokenizer files): the pretrained encoder with a qa_outputs head drawn
+  once by transformers, for both sides of a comparison to start from the same weights.
 train: BertForQuestionAnswering.from_pretrained(DIR) (a missing qa_outputs head is initialised
   by transformers from the seed), fine-tuned on our prepare_squad windows (transformers'
   tokenizer is not used: ../shared/golden/README.md lists its traps) as run_qa.py + Trainer do:
@@ -59,6 +63,21 @@ def load_model(torch, path, device):
     # dtype float32: a bf16 checkpoint is upcast, so both sides hold fp32 master weights.
     model = BertForQuestionAnswering.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
     return model.to(device)
+
+
+TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "spiece.model", "sentencepiece.bpe.model")
+
+
+def init(args):
+    import torch
+    torch.manual_seed(args.seed)
+    model = load_model(torch, args.model, "cpu")
+    shutil.rmtree(args.output_dir, ignore_errors=True)
+    model.save_pretrained(args.output_dir)
+    for name in TOKENIZER_FILES:
+        if os.path.exists(os.path.join(args.model, name)):
+            shutil.copy(os.path.join(args.model, name), args.output_dir)
+    log("initial model (qa_outputs drawn from seed %d) in %s" % (args.seed, args.output_dir))
 
 
 # ---- training ----
@@ -262,6 +281,11 @@ def predict(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
+    i = sub.add_parser("init")
+    i.add_argument("--model", required=True)
+    i.add_argument("--seed", type=int, default=42)
+    i.add_argument("--output_dir", required=True)
+    i.set_defaults(func=init, threads=0)
     t = sub.add_parser("train")
     t.add_argument("--model", required=True)
     t.add_argument("--windows", required=True, help="prepare_squad --output_file of the training set")
