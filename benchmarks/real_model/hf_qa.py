@@ -17,7 +17,7 @@ train: BertForQuestionAnswering.from_pretrained(DIR) (a missing qa_outputs head 
   as Trainer's --group_by_length makes them (megabatches of 50 batches sorted by length, the
   longest first) and padded to the longest window of the batch (--batching pad384: shuffled and
   padded to 384, run_qa's default). --bf16 runs forward/backward under bf16 autocast (GPU).
-  Saves with save_pretrained (+ vocab.txt) and writes train_log.json (per-step loss, times).
+  Saves with save_pretrained (+ the tokenizer files) and writes train_log.json (per-step loss, times).
 predict: the model on every eval window (padded to the longest of each batch), then the
   selection of utils_qa.postprocess_qa_predictions (n-best 20 starts and ends per window, a span
   needs context tokens at both ends, end >= start, at most 30 tokens; best summed score across
@@ -58,25 +58,37 @@ def pad_batch(torch, windows, device, pad_to=0):
     return ids.to(device), types.to(device), mask.to(device)
 
 
-def load_model(torch, path, device):
+def load_model(torch, path, device, **config_overrides):
     from transformers import BertForQuestionAnswering
     # dtype float32: a bf16 checkpoint is upcast, so both sides hold fp32 master weights.
-    model = BertForQuestionAnswering.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa")
+    model = BertForQuestionAnswering.from_pretrained(path, dtype=torch.float32, attn_implementation="sdpa",
+                                                     **config_overrides)
     return model.to(device)
 
 
 TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "spiece.model", "sentencepiece.bpe.model")
 
 
-def init(args):
-    import torch
-    torch.manual_seed(args.seed)
-    model = load_model(torch, args.model, "cpu")
-    shutil.rmtree(args.output_dir, ignore_errors=True)
-    model.save_pretrained(args.output_dir)
+def save_model(model, source_dir, output_dir):
+    """save_pretrained plus the tokenizer files of the model it came from (our apps read them)."""
+    os.makedirs(output_dir, exist_ok=True)
+    model.save_pretrained(output_dir)
     for name in TOKENIZER_FILES:
-        if os.path.exists(os.path.join(args.model, name)):
-            shutil.copy(os.path.join(args.model, name), args.output_dir)
+        if os.path.exists(os.path.join(source_dir, name)):
+            shutil.copy(os.path.join(source_dir, name), output_dir)
+
+
+def write_initial_model(source_dir, seed, output_dir, **config_overrides):
+    """The pretrained encoder with the qa_outputs head transformers draws after manual_seed(seed)."""
+    import torch
+    torch.manual_seed(seed)
+    model = load_model(torch, source_dir, "cpu", **config_overrides)
+    shutil.rmtree(output_dir, ignore_errors=True)
+    save_model(model, source_dir, output_dir)
+
+
+def init(args):
+    write_initial_model(args.model, args.seed, args.output_dir)
     log("initial model (qa_outputs drawn from seed %d) in %s" % (args.seed, args.output_dir))
 
 
@@ -164,9 +176,7 @@ def train(args):
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - began
-    os.makedirs(args.output_dir, exist_ok=True)
-    model.save_pretrained(args.output_dir)
-    shutil.copy(os.path.join(args.model, "vocab.txt"), args.output_dir)
+    save_model(model, args.model, args.output_dir)
     result = {"steps": total, "seconds": seconds, "windows": len(windows) * args.num_train_epochs,
               "windows_per_second": min(total * args.per_device_train_batch_size,
                                         len(windows) * args.num_train_epochs) / seconds,

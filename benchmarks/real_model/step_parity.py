@@ -23,8 +23,8 @@ kept (WORK/ours, WORK/hf) for eval_squad: with the same masks, order and QA-head
 sides' scores then differ only by float rounding carried through the run.
 
 The masks come from our own C++ (benchmarks/real_model/our_masks.cpp and
-kernels/dropout_mask_ref.cpp, compiled here with the system's c++ and loaded with ctypes); with
---masks numpy, or when no compiler is found, from the numpy port below (seconds per step).
+kernels/dropout_mask_ref.cpp, compiled here with the system's c++ and loaded with ctypes), so
+both sides draw them with the one implementation train_squad runs.
 
 usage: step_parity.py --model DIR --train_file train.json --windows train.jsonl --bin build/apps
                       [--steps 10] [--batch 8] [--dropout 0.1] [--seed 42] [--work DIR]
@@ -41,9 +41,8 @@ import sys
 
 import numpy as np
 
-from hf_qa import group_by_length, pad_batch, read_jsonl
+from hf_qa import group_by_length, pad_batch, read_jsonl, save_model, write_initial_model
 
-M32 = np.uint64(0xFFFFFFFF)
 MASK64 = (1 << 64) - 1
 
 
@@ -94,43 +93,21 @@ def length_grouped_order(lengths, batch, seed, epoch):
     return group_by_length(epoch_order(len(lengths), seed, epoch), lengths, batch)
 
 
-def philox_keep(index, micro_step, site, seed, probability):
-    """kernels/dropout_rng.h dropout_keep for an array of element indices."""
-    index = index.astype(np.uint64)
-    group = index >> np.uint64(2)
-    c0, c1 = group & M32, group >> np.uint64(32)
-    c2 = np.full_like(c0, micro_step)
-    c3 = np.full_like(c0, site)
-    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64((seed >> 32) & 0xFFFFFFFF)
-    for _ in range(10):
-        p0 = np.uint64(0xD2511F53) * c0
-        p1 = np.uint64(0xCD9E8D57) * c2
-        c0, c1, c2, c3 = (p1 >> np.uint64(32)) ^ c1 ^ k0, p1 & M32, (p0 >> np.uint64(32)) ^ c3 ^ k1, p0 & M32
-        k0 = (k0 + np.uint64(0x9E3779B9)) & M32
-        k1 = (k1 + np.uint64(0xBB67AE85)) & M32
-    words = np.stack([c0, c1, c2, c3])
-    bits = np.take_along_axis(words, (index & np.uint64(3)).astype(np.int64)[None, :], 0)[0]
-    threshold = np.uint64(math.ceil(float(np.float32(probability)) * 16777216.0))
-    return (bits >> np.uint64(8)) >= threshold
-
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def load_mask_library(work):
-    """Compiles our_masks.cpp with our Philox code; None when that is not possible."""
+    """Compiles our_masks.cpp with our Philox code and loads it."""
     compiler = shutil.which(os.environ.get("CXX", "c++")) or shutil.which("g++")
     if compiler is None:
-        return None
+        sys.exit("step_parity.py: a C++ compiler (c++, g++ or $CXX) is needed to build our masks")
     library = os.path.join(work, "libour_masks.so")
     sources = [os.path.join(REPO, "benchmarks", "real_model", "our_masks.cpp"),
                os.path.join(REPO, "kernels", "dropout_mask_ref.cpp")]
     result = subprocess.run([compiler, "-std=c++17", "-O2", "-shared", "-fPIC", "-I", REPO] + sources
                             + ["-o", library], capture_output=True, text=True)
     if result.returncode != 0:
-        print("[parity] could not compile our masks (%s); numpy masks instead" % result.stderr[-500:].strip(),
-              file=sys.stderr)
-        return None
+        sys.exit("step_parity.py: could not compile our masks:\n" + result.stderr[-2000:])
     lib = ctypes.CDLL(library)
     u8p, f32, u64, u32 = ctypes.POINTER(ctypes.c_uint8), ctypes.c_float, ctypes.c_uint64, ctypes.c_uint32
     lib.our_hidden_keep.argtypes = [u8p, f32, u64, u32, u32, u64, u64, u64]
@@ -140,26 +117,18 @@ def load_mask_library(work):
 
 
 class MaskSource:
-    """Keep flags of one window at one site, from our C++ or from the numpy port."""
+    """Keep flags of one window at one site, from our C++."""
 
     def __init__(self, lib, seed):
         self.lib, self.seed = lib, seed
 
     def hidden(self, start, n, width, micro_step, site_id, probability):
-        if self.lib is None:
-            index = ((start + np.arange(n))[:, None] * width + np.arange(width)[None, :]).reshape(-1)
-            return philox_keep(index, micro_step, site_id, self.seed, probability).reshape(n, width)
         keep = np.empty((n, width), dtype=np.uint8)
         self.lib.our_hidden_keep(keep.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), probability, self.seed,
                                  micro_step, site_id, int(start), n, width)
         return keep
 
     def attention(self, start, n, heads, max_positions, micro_step, site_id, probability):
-        if self.lib is None:
-            q, h, k = np.arange(n), np.arange(heads), np.arange(n)
-            index = (((start + q)[None, :, None] * heads + h[:, None, None]) * max_positions
-                     + k[None, None, :]).reshape(-1)
-            return philox_keep(index, micro_step, site_id, self.seed, probability).reshape(heads, n, n)
         keep = np.empty((heads, n, n), dtype=np.uint8)
         self.lib.our_attention_keep(keep.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), probability, self.seed,
                                     micro_step, site_id, int(start), n, heads, max_positions)
@@ -266,10 +235,7 @@ def run_hf(args, init, masks):
     if args.steps == 0:  # a whole epoch: keep the model for eval_squad
         out = os.path.join(args.work, "hf")
         shutil.rmtree(out, ignore_errors=True)
-        model.save_pretrained(out)
-        for name in ("vocab.txt", "tokenizer_config.json"):
-            if os.path.exists(os.path.join(init, name)):
-                shutil.copy(os.path.join(init, name), out)
+        save_model(model, init, out)
     return rows
 
 
@@ -281,8 +247,6 @@ def main():
     p.add_argument("--bin", required=True, help="folder with train_squad")
     p.add_argument("--work", default="/tmp/bert_step_parity")
     p.add_argument("--steps", type=int, default=10, help="0: one whole epoch, both models kept")
-    p.add_argument("--masks", default="cpp", choices=["cpp", "numpy"],
-                   help="our masks from our C++ (compiled here) or from the numpy port")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--dropout", type=float, default=0.1, help="hidden and attention dropout of both sides")
     p.add_argument("--learning_rate", type=float, default=5e-5)
@@ -291,22 +255,12 @@ def main():
     p.add_argument("--tolerance", type=float, default=1e-4, help="relative, loss and gradient norm")
     args = p.parse_args()
 
-    import torch
-    from transformers import BertForQuestionAnswering
     os.makedirs(args.work, exist_ok=True)
-    init = os.path.join(args.work, "init")
-    shutil.rmtree(init, ignore_errors=True)
-    torch.manual_seed(args.seed)
-    model = BertForQuestionAnswering.from_pretrained(args.model, dtype=torch.float32,
-                                                     hidden_dropout_prob=args.dropout,
-                                                     attention_probs_dropout_prob=args.dropout)
-    model.save_pretrained(init)  # the QA head drawn once, for both sides
-    for name in ("vocab.txt", "tokenizer_config.json"):
-        if os.path.exists(os.path.join(args.model, name)):
-            shutil.copy(os.path.join(args.model, name), init)
-    del model
+    init = os.path.join(args.work, "init")  # the QA head drawn once, for both sides
+    write_initial_model(args.model, args.seed, init, hidden_dropout_prob=args.dropout,
+                        attention_probs_dropout_prob=args.dropout)
 
-    masks = MaskSource(load_mask_library(args.work) if args.masks == "cpp" else None, args.seed)
+    masks = MaskSource(load_mask_library(args.work), args.seed)
     ours = run_ours(args, init, os.path.join(args.work, "ours"))
     hf = run_hf(args, init, masks)
     if len(ours) != len(hf):
