@@ -27,7 +27,10 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "io/model_dir.h"
-#include "engine/squad_job.h"
+#include "data/prepared_squad.h"
+#include "engine/backend_registry.h"
+#include "engine/evaluator.h"
+#include "engine/hf_outputs.h"
 #include "tokenizer/tokenizer.h"
 
 namespace bert {

@@ -1,5 +1,6 @@
 #include "engine/backend_registry.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -30,5 +31,31 @@ CudaBackendOptions cuda_backend_options_from_env() {
 void register_cuda_backend_factory(CudaBackendFactory factory) { factory_slot() = factory; }
 
 CudaBackendFactory registered_cuda_backend_factory() { return factory_slot(); }
+
+std::unique_ptr<Backend> make_backend(const std::string& device) {
+  const bool may_use_cuda = device == "cuda" || device == "auto";
+  return make_backend(device, may_use_cuda ? cuda_backend_options_from_env() : CudaBackendOptions{});
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& device, const CudaBackendOptions& cuda_options) {
+  if (device == "cpu") return make_cpu_backend(false);
+  if (device == "cpu-double") return make_cpu_backend(true);
+  if (device != "cuda" && device != "auto")
+    throw InputError("--device: expected auto, cpu or cuda, got '" + device + "'");
+  // The factory exists when the executable links bert_engine_cuda (engine/backend_registry.h).
+  const CudaBackendFactory factory = registered_cuda_backend_factory();
+  std::string note = "this build has no CUDA backend (built without nvcc)";
+  std::unique_ptr<Backend> backend = factory != nullptr ? factory(cuda_options, &note) : nullptr;
+  if (device == "cuda") {
+    if (!backend) throw InputError("--device cuda: " + note + "; use --device cpu");
+    return backend;
+  }
+  if (backend) {
+    std::fprintf(stderr, "[device] auto: %s on %s\n", backend->name().c_str(), note.c_str());
+    return backend;
+  }
+  std::fprintf(stderr, "[device] auto: cpu (%s)\n", note.c_str());
+  return make_cpu_backend(false);
+}
 
 }  // namespace bert

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace bert {
 
@@ -292,6 +293,20 @@ std::vector<double> BertQaModel::logits() { return backend_.download(rows(logits
 std::vector<double> BertQaModel::hidden_state(int index) {
   BERT_CHECK(index >= 0 && index <= config_.num_hidden_layers, "hidden state index out of range");
   return backend_.download(rows(layer_outputs_[index], config_.hidden_size));
+}
+
+std::string describe_memory_shortfall(Backend& backend, const BertConfig& config, int64_t max_tokens,
+                                      int64_t max_batch, bool training, bool* batch_to_blame) {
+  const double loaded = 4.0 * bert_qa_parameter_count(config);  // float32 weights from model.safetensors
+  ModelMemory model;
+  if (backend.native_stream() == nullptr) model = model_memory_needed(backend, config, max_tokens, max_batch, training);
+  const double needed = loaded + model.total(), available = double(physical_memory_bytes());
+  *batch_to_blame = model.activation_bytes > loaded + model.parameter_bytes;
+  if (needed <= available) return "";
+  return "needs about " + format_bytes(needed) + " of memory (" + format_bytes(loaded + model.parameter_bytes) +
+         " for the parameters" + (training ? " and optimizer state" : "") + ", " +
+         format_bytes(model.activation_bytes) + " for the activations of " + std::to_string(max_tokens) +
+         " tokens), more than this machine's " + format_bytes(available);
 }
 
 }  // namespace bert

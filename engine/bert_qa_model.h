@@ -47,6 +47,15 @@ struct ModelMemory {
 ModelMemory model_memory_needed(const Backend& backend, const BertConfig& config, int64_t max_tokens,
                                 int64_t max_batch, bool training);
 
+// Whether a run fits this machine's memory (physical_memory_bytes), checked before the
+// model's buffers are allocated: the float32 copy of the weights read from the model directory
+// plus, on a host backend (no native stream: the CPU), the model's buffers
+// (model_memory_needed). Empty when it fits; otherwise a message with the sizes, and
+// *batch_to_blame says whether the activations of max_tokens (the batch flags) or the
+// parameters (config.json) take the most. A CUDA backend's device memory is its own to report.
+std::string describe_memory_shortfall(Backend& backend, const BertConfig& config, int64_t max_tokens,
+                                      int64_t max_batch, bool training, bool* batch_to_blame);
+
 class BertQaModel {
  public:
   // Activations are sized once for at most max_tokens packed tokens in max_batch sequences.

@@ -130,4 +130,12 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& me
   return indent_dict(top, "  ", "") + "\n";
 }
 
+void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
+                        double epoch) {
+  make_directories(output_dir);
+  write_predictions(join_path(output_dir, "eval_predictions.json"), outcome.predictions);
+  write_nbest_predictions(join_path(output_dir, "eval_nbest_predictions.json"), outcome.predictions);
+  save_metrics(output_dir, "eval", eval_metrics(outcome, windows, batch_size, epoch));
+}
+
 }  // namespace bert

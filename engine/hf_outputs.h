@@ -38,6 +38,12 @@ void save_metrics(const std::string& output_dir, const std::string& split, const
 // eval_samples_per_second, eval_steps_per_second (batches of batch_size), and epoch when >= 0.
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch);
 
+// Writes eval_predictions.json, eval_nbest_predictions.json (as run_qa.py's
+// postprocess_qa_predictions with prefix "eval") and eval_results.json / all_results.json
+// (eval_metrics; epoch < 0 leaves "epoch" out) into output_dir.
+void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
+                        double epoch);
+
 // run_qa's training metrics: epoch, train_loss (the run's mean), train_runtime, train_samples
 // (windows), train_samples_per_second, train_steps_per_second (Trainer's speed_metrics rounding),
 // and train_skipped_updates (this engine's count of steps skipped for a non-finite loss).

@@ -13,7 +13,7 @@
 #include "engine/cuda/bf16_host.h"
 #include "io/param_specs.h"
 #include "engine/cuda/pinned_host.h"
-#include "engine/squad_job.h"
+#include "engine/backend_registry.h"
 #include "tests/gpu/backend_twins.h"
 #include "tests/gpu/gpu_test_util.h"
 

@@ -1,0 +1,40 @@
+// A SQuAD file turned into the model's windows, as train_squad and eval_squad both need it:
+// read (refusing SQuAD v2 data), cut to --max_*_samples, windowed (or read from the binary
+// window cache when one is named and matches), with one summary line on stderr.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/squad.h"
+#include "data/windows.h"
+#include "tokenizer/tokenizer.h"
+
+namespace bert {
+
+struct PreparedSquad {
+  SquadDataset dataset;
+  std::vector<Window> windows;
+};
+
+struct PrepareOptions {
+  WindowConfig window;
+  bool do_lower_case = true;
+  int64_t max_samples = -1;  // > 0: the first N examples, then at most N windows (run_qa.py's rule)
+  std::string cache_file;    // optional: read windows from it when its key matches, else write it
+  bool overwrite_cache = false;  // rebuild and rewrite cache_file even when it matches (--overwrite_cache)
+  bool quiet = false;        // no summary line (ranks other than 0 of a data-parallel run)
+};
+
+// Reads the file (refusing SQuAD v2 data, check_squad_v1), windows it (or loads the cache) and
+// logs counts and timing to stderr with the label ("train", "eval").
+PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer, const PrepareOptions& options,
+                            const std::string& label);
+
+// Refuses SQuAD v2 data (a version "v2.0" file, or questions marked is_impossible), which needs
+// --version_2_with_negative; that mode is not implemented yet, so it is refused too. Throws
+// InputError naming the file.
+void check_squad_v1(const SquadDataset& dataset, const std::string& path, bool version_2_with_negative);
+
+}  // namespace bert
