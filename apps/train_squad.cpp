@@ -50,6 +50,7 @@
 #include "comm/rank_agreement.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "engine/checkpoint_dirs.h"
 #include "engine/evaluator.h"
 #include "engine/hf_outputs.h"
 #include "io/bert_config.h"

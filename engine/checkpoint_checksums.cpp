@@ -1,4 +1,6 @@
-// checksums.json of a checkpoint: written last, verified on resume. See training_state.h.
+// checksums.json of a checkpoint: written last, verified on resume.
+#include "engine/checkpoint_checksums.h"
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -10,7 +12,7 @@
 #include "core/file_io.h"
 #include "core/json_text.h"
 #include "logging/crc32c.h"
-#include "engine/training_state.h"
+#include "engine/training_state.h"  // kChecksumsFile
 
 namespace bert {
 namespace {

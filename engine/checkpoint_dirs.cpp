@@ -1,5 +1,7 @@
 // Checkpoint directories: written under a temporary name, synced, renamed into place; listed,
-// rotated, and leftovers of dead processes removed. See training_state.h.
+// rotated, and leftovers of dead processes removed.
+#include "engine/checkpoint_dirs.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -12,7 +14,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "engine/training_state.h"
+#include "engine/checkpoint_checksums.h"
 
 namespace bert {
 namespace {

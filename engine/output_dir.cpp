@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "engine/checkpoint_dirs.h"
 #include "engine/training_state.h"
 
 namespace bert {

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "engine/checkpoint_checksums.h"
 #include "io/safetensors.h"
 
 namespace bert {

@@ -98,63 +98,11 @@ void check_checkpointable(Backend& backend);
 void write_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer);
 void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer);
 
-// ---- checkpoint directories ----
-std::string checkpoint_dir_name(int64_t step);  // "checkpoint-12"
-
-struct CheckpointEntry {
-  int64_t step = 0;
-  std::string path;
-  bool has_state = false;  // holds trainer_state.json (older checkpoints hold only the model)
-};
-// The checkpoints train_squad wrote in output_dir, by increasing step (none if it is absent):
-// directories named checkpoint-<step> exactly as checkpoint_dir_name writes them (not
-// "checkpoint-0042") that hold trainer_state.json or model.safetensors and nothing but
-// checkpoint files (is_checkpoint_file_name). Anything else named checkpoint-* is someone
-// else's: never resumed, rotated or deleted.
-std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir);
-// The files a checkpoint directory holds: the model directory's (config.json,
-// model.safetensors, vocab.txt or a SentencePiece model, tokenizer_config.json), the training
-// state, checksums.json, and temporaries "<one of those>.tmp.<pid>".
-bool is_checkpoint_file_name(const std::string& name);
-// The newest checkpoint with training state, or "" when there is none.
-std::string find_latest_checkpoint(const std::string& output_dir);
-
-// Writes the model files of a checkpoint into the (temporary) directory it is given.
-using WriteModelFn = std::function<void(const std::string& dir)>;
-
-// Saves output_dir/checkpoint-<state.global_step> (model files, training tensors, trainer
-// state) through a temporary directory, replacing an existing checkpoint of the same step,
-// then deletes the oldest checkpoints beyond save_total_limit (> 0; the new one is always
-// kept). Returns the checkpoint's path. On failure the temporary directory is removed and
-// nothing under a final name has changed.
-std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
-                            AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit);
-
-// ---- checksums.json: the size and CRC32C of every file of a checkpoint ----
-// {"format": "bert-squad checkpoint checksums", "version": 1,
-//  "files": {"<name>": {"bytes": N, "crc32c": "<8 hex digits>"}, ...}}
-// written last into every checkpoint (after trainer_state.json), and verified on resume, so a
-// flipped bit or an edit of any file (one that parses and passes every range check, too) is
-// refused instead of silently changing the resumed run.
-// Writes <dir>/checksums.json over every regular file of dir (temporaries excluded).
-void write_checkpoint_checksums(const std::string& dir);
-// Verifies every file checksums.json lists (or only `names`, when given) and that every
-// checkpoint file in dir is listed; InputError naming the file that differs, is missing or is
-// not listed, and naming checksums.json when it is missing or damaged.
-void verify_checkpoint_checksums(const std::string& dir, const std::vector<std::string>& names = {});
-
 // Reads <dir>/trainer_state.json and <dir>/training_state.safetensors into the model and the
 // optimizer (master weights, moments, AdamW step count), after verifying every file of the
 // checkpoint against checksums.json. Throws InputError naming the file.
 TrainerState load_checkpoint(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer);
 // Only the trainer state, its checksum verified (cheap; to fail fast before the data is prepared).
 TrainerState read_trainer_state(const std::string& checkpoint_dir);
-
-// Deletes the oldest checkpoints (by step) until at most `keep` remain, never the one of
-// `protect_step`. keep <= 0: deletes nothing.
-void rotate_checkpoints(const std::string& output_dir, int64_t keep, int64_t protect_step);
-// Removes "*.tmp-<pid>" directories and "*.tmp.<pid>" files directly in output_dir whose
-// process no longer runs (left by a crash or a kill during a save). Returns how many.
-int remove_stale_temporaries(const std::string& output_dir);
 
 }  // namespace bert

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/file_io.h"
+#include "engine/checkpoint_dirs.h"
 #include "io/safetensors.h"
 #include "engine/training_state.h"
 #include "tests/apps/test_train_failures_util.h"

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/file_io.h"
+#include "engine/checkpoint_dirs.h"
 #include "io/bert_config.h"
 #include "io/model_dir.h"
 #include "io/param_specs.h"

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "engine/checkpoint_dirs.h"
 #include "engine/trainer.h"
 #include "engine/training_state.h"
 #include "tests/engine/resume_test_util.h"

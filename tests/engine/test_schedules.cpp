@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "engine/checkpoint_dirs.h"
 #include "engine/evaluator.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"

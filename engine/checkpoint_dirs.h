@@ -1,0 +1,56 @@
+// The checkpoint-N directories of an output_dir: naming, listing (only what train_squad wrote),
+// saving through a temporary directory renamed when complete, rotation (save_total_limit) and
+// the removal of temporaries left by dead processes. What a checkpoint holds:
+// engine/training_state.h.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/bert_qa_model.h"
+#include "engine/optimizer.h"
+#include "engine/training_state.h"
+
+namespace bert {
+
+std::string checkpoint_dir_name(int64_t step);  // "checkpoint-12"
+
+struct CheckpointEntry {
+  int64_t step = 0;
+  std::string path;
+  bool has_state = false;  // holds trainer_state.json (older checkpoints hold only the model)
+};
+// The checkpoints train_squad wrote in output_dir, by increasing step (none if it is absent):
+// directories named checkpoint-<step> exactly as checkpoint_dir_name writes them (not
+// "checkpoint-0042") that hold trainer_state.json or model.safetensors and nothing but
+// checkpoint files (is_checkpoint_file_name). Anything else named checkpoint-* is someone
+// else's: never resumed, rotated or deleted.
+std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir);
+// The files a checkpoint directory holds: the model directory's (config.json,
+// model.safetensors, vocab.txt or a SentencePiece model, tokenizer_config.json), the training
+// state, checksums.json, and temporaries "<one of those>.tmp.<pid>".
+bool is_checkpoint_file_name(const std::string& name);
+// The newest checkpoint with training state, or "" when there is none.
+std::string find_latest_checkpoint(const std::string& output_dir);
+
+// Writes the model files of a checkpoint into the (temporary) directory it is given.
+using WriteModelFn = std::function<void(const std::string& dir)>;
+
+// Saves output_dir/checkpoint-<state.global_step> (model files, training tensors, trainer
+// state) through a temporary directory, replacing an existing checkpoint of the same step,
+// then deletes the oldest checkpoints beyond save_total_limit (> 0; the new one is always
+// kept). Returns the checkpoint's path. On failure the temporary directory is removed and
+// nothing under a final name has changed.
+std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
+                            AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit);
+
+// Deletes the oldest checkpoints (by step) until at most `keep` remain, never the one of
+// `protect_step`. keep <= 0: deletes nothing.
+void rotate_checkpoints(const std::string& output_dir, int64_t keep, int64_t protect_step);
+// Removes "*.tmp-<pid>" directories and "*.tmp.<pid>" files directly in output_dir whose
+// process no longer runs (left by a crash or a kill during a save). Returns how many.
+int remove_stale_temporaries(const std::string& output_dir);
+
+}  // namespace bert
