@@ -4,8 +4,10 @@
 //     --validation_file dev-v1.1.json --do_train --do_eval --per_device_train_batch_size 32
 //     --learning_rate 3e-5 --num_train_epochs 2 --output_dir out/
 //
-// Checkpoints (output_dir/checkpoint-N every --save_steps) carry the full training state
-// (engine/training_state.h) and a checksum of every file, verified on resume. As Hugging
+// This file parses and checks the flags and drives the run; what happens in output_dir
+// (resuming, the output-directory policy, logs, checkpoints, results files) is
+// engine/training_run.h's. Checkpoints (output_dir/checkpoint-N every --save_steps) carry the
+// full training state (engine/training_state.h) and a checksum of every file, verified on resume. As Hugging
 // Face's run_qa.py does, a --do_train run whose output_dir already holds checkpoints resumes
 // from the newest one unless --overwrite_output_dir is given, and an output_dir holding
 // anything else (an earlier run's model and results, someone else's files) is refused
@@ -43,29 +45,21 @@
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "apps/hf_trainer_flags.h"
-#include "data/predictions_io.h"
-#include "data/window_cache.h"
-#include "engine/bert_qa_model.h"
 #include "comm/communicator.h"
 #include "comm/rank_agreement.h"
 #include "core/error.h"
 #include "core/file_io.h"
-#include "engine/checkpoint_dirs.h"
-#include "engine/evaluator.h"
-#include "engine/hf_outputs.h"
+#include "data/predictions_io.h"
+#include "data/prepared_squad.h"
+#include "data/window_cache.h"  // tokenizer_fingerprint
+#include "engine/backend_registry.h"
+#include "engine/bert_qa_model.h"
+#include "engine/data_parallel.h"
+#include "engine/trainer.h"
+#include "engine/training_run.h"
+#include "engine/training_state.h"
 #include "io/bert_config.h"
 #include "io/model_dir.h"
-#include "logging/metrics_log.h"
-#include "logging/progress.h"
-#include "logging/tensorboard_writer.h"
-#include "engine/data_parallel.h"
-#include "engine/optimizer.h"
-#include "engine/output_dir.h"
-#include "engine/signals.h"
-#include "data/prepared_squad.h"
-#include "engine/backend_registry.h"
-#include "engine/trainer.h"
-#include "engine/training_state.h"
 #include "tokenizer/tokenizer.h"
 
 #ifdef BERT_HAVE_NCCL
@@ -244,85 +238,6 @@ void check_model_limits(const TrainOptions& o, Backend& backend) {
   throw_input_error(path, largest_size_field(config), "the model " + shortfall);
 }
 
-// The checkpoint to resume from ("" for a fresh run), Hugging Face's way: an explicit path,
-// 'latest'/'true' for output_dir's newest, and output_dir's newest anyway when it holds
-// checkpoints and --overwrite_output_dir is not given.
-std::string resolve_resume_dir(const TrainOptions& o) {
-  const std::string& flag = o.resume_from_checkpoint;
-  if (flag == "latest" || flag == "true" || flag == "True") {
-    const std::string latest = find_latest_checkpoint(o.output_dir);
-    if (latest.empty())
-      throw_input_error(o.output_dir, "", "--resume_from_checkpoint " + flag +
-                                              ": no checkpoint-N directory with " + kTrainerStateFile + " here");
-    return latest;
-  }
-  if (!flag.empty()) return flag;
-  if (o.overwrite_output_dir) return "";
-  const std::string latest = find_latest_checkpoint(o.output_dir);
-  if (!latest.empty())
-    std::fprintf(stderr, "[train] %s holds checkpoints: resuming from the newest, %s "
-                         "(--overwrite_output_dir starts afresh instead)\n",
-                 o.output_dir.c_str(), latest.c_str());
-  return latest;
-}
-
-// The checkpoint must come from the same model configuration as --model_name_or_path.
-void check_checkpoint_config(const std::string& checkpoint, const BertConfig& config, const std::string& model_dir) {
-  const std::string path = join_path(checkpoint, "config.json");
-  if (!path_exists(path)) throw_input_error(path, "", "missing (required to resume)");
-  if (read_file(path) != bert_config_to_json(config))
-    throw_input_error(path, "", "differs from " + join_path(model_dir, "config.json") +
-                                    ": resume with the --model_name_or_path the checkpoint was trained from");
-}
-
-// Drops trainer_log.jsonl lines logged after `step` (by a run that went on past the
-// checkpoint it is resumed from, or by any earlier run when training starts afresh at step 0),
-// so the log reads as one uninterrupted run.
-void truncate_metrics_log(const std::string& path, int64_t step) {
-  if (!path_exists(path)) return;
-  std::string kept;
-  for (const std::string& line : read_lines(path)) {
-    long long line_step = 0;
-    if (std::sscanf(line.c_str(), "{\"step\": %lld", &line_step) == 1 && line_step > step) continue;
-    kept += line + "\n";
-  }
-  write_file_atomic(path, kept);
-}
-
-std::string shell_quote(const std::string& arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                                            "-_./=:,+@%") == std::string::npos)
-    return arg;
-  std::string out = "'";
-  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// This run's command line with --resume_from_checkpoint <checkpoint> instead of the flags
-// that would stop it from continuing (--resume_from_checkpoint, --stop_after_steps,
-// --overwrite_output_dir).
-std::string resume_command(int argc, char** argv, const std::string& checkpoint) {
-  auto is_bool_word = [](const std::string& v) {
-    return v == "true" || v == "false" || v == "True" || v == "False" || v == "1" || v == "0";
-  };
-  std::string out = shell_quote(argv[0]);
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    bool dropped = false;
-    for (const std::string flag : {"--resume_from_checkpoint", "--stop_after_steps", "--overwrite_output_dir"}) {
-      if (arg == flag) {
-        const bool takes_value = flag != "--overwrite_output_dir" || (i + 1 < argc && is_bool_word(argv[i + 1]));
-        if (takes_value) ++i;  // and its value
-        dropped = true;
-      } else if (arg.compare(0, flag.size() + 1, flag + "=") == 0) {
-        dropped = true;
-      }
-    }
-    if (!dropped) out += " " + shell_quote(arg);
-  }
-  return out + " --resume_from_checkpoint " + shell_quote(checkpoint);
-}
-
 TrainConfig make_train_config(const TrainOptions& o) {
   TrainConfig tc;
   tc.batch_size = o.per_device_train_batch_size;
@@ -341,176 +256,6 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
                                  o.max_grad_norm};
   return tc;
-}
-
-// Everything run_training needs besides the options.
-struct TrainingJob {
-  const BertConfig* config;
-  std::string vocab_file;  // copied into every saved model directory
-  BertQaModel* model;
-  const std::vector<Window>* windows;
-  Communicator* comm;
-  MetricsLog* metrics;             // null on ranks other than 0
-  TensorBoardWriter* tensorboard;  // null on ranks other than 0
-  std::string resume_dir;
-  int argc;
-  char** argv;
-  const PreparedSquad* eval;  // for --eval_strategy steps|epoch (rank 0; null elsewhere)
-};
-
-void log_progress(const TrainProgress& p, ProgressReporter* progress, MetricsLog* metrics,
-                  TensorBoardWriter* tensorboard) {
-  char extra[96];
-  std::snprintf(extra, sizeof extra, "epoch %.2f | grad_norm %.4f", p.epoch, p.grad_norm);
-  progress->update(p.step, p.loss, p.learning_rate, p.windows_per_second, p.eta_seconds,
-                   p.skipped_updates ? std::string(extra) + " | skipped " + std::to_string(p.skipped_updates)
-                                     : std::string(extra),
-                   p.logging_step);
-  if (p.update_skipped)
-    std::fprintf(stderr, "[train] warning: step %lld: non-finite loss %g or gradient norm %g: update skipped "
-                         "(%lld in a row, %lld in total)\n",
-                 static_cast<long long>(p.step), p.step_loss, p.grad_norm,
-                 static_cast<long long>(p.consecutive_skipped), static_cast<long long>(p.skipped_updates));
-  if (!p.logging_step) return;
-  const std::vector<std::pair<std::string, double>> values = {
-      {"epoch", p.epoch}, {"loss", p.loss}, {"learning_rate", p.learning_rate},
-      {"grad_norm", p.grad_norm}, {"windows_per_second", p.windows_per_second}};
-  metrics->write(p.step, values);
-  if (tensorboard == nullptr) return;  // --report_to none
-  std::vector<std::pair<std::string, double>> scalars;
-  for (const auto& [name, value] : values) scalars.emplace_back("train/" + name, value);
-  tensorboard->add_scalars(scalars, p.step);
-}
-
-// Evaluates on rank 0 (during training at --eval_strategy points, or at the end with
-// final=true, which also writes the predictions and eval_results.json); logs the metrics to
-// trainer_log.jsonl, TensorBoard and stderr. epoch < 0: an evaluation-only run.
-SquadScores evaluate_and_log(const TrainOptions& o, BertQaModel& model, const PreparedSquad& eval, int64_t step, double epoch,
-                      MetricsLog* metrics, TensorBoardWriter* tensorboard, bool final) {
-  const EvalOutcome outcome = evaluate_model(model, eval.dataset, eval.windows, o.per_device_eval_batch_size,
-                                             PostprocessConfig{o.n_best_size, o.max_answer_length});
-  if (final) write_eval_outputs(o.output_dir, outcome, eval.windows.size(), o.per_device_eval_batch_size, epoch);
-  std::vector<std::pair<std::string, double>> values;
-  if (epoch >= 0) values.emplace_back("epoch", epoch);
-  values.insert(values.end(), {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1},
-                               {"eval_runtime", outcome.seconds},
-                               {"eval_samples_per_second", eval.windows.size() / std::max(1e-9, outcome.seconds)}});
-  metrics->write(step, values);
-  if (tensorboard != nullptr)
-    tensorboard->add_scalars({{"eval/exact_match", outcome.scores.exact_match}, {"eval/f1", outcome.scores.f1}},
-                             step);
-  std::fprintf(stderr, "[eval] step %lld: exact_match %.2f, f1 %.2f on %zu windows in %.1f s%s\n",
-               static_cast<long long>(step), outcome.scores.exact_match, outcome.scores.f1, eval.windows.size(),
-               outcome.seconds, final ? ("; predictions in " + o.output_dir).c_str() : "");
-  return outcome.scores;
-}
-
-// train_results.json / all_results.json as run_qa.py writes them, and the run's summary line in
-// trainer_log.jsonl (the last entry of log_history).
-void write_train_results(const TrainOptions& o, const TrainSummary& summary, const TrainerState& state,
-                         size_t windows, MetricsLog* metrics) {
-  save_metrics(o.output_dir, "train", train_metrics(summary, state.epoch, windows));
-  metrics->write(summary.steps, {{"epoch", state.epoch},
-                                 {"train_loss", summary.mean_loss},
-                                 {"train_runtime", summary.seconds},
-                                 {"train_samples_per_second", summary.windows_per_second},
-                                 {"train_steps_per_second", double(summary.steps - summary.first_step) /
-                                                                std::max(1e-9, summary.seconds)}});
-  if (summary.mean_loss_first_step > 0)
-    std::fprintf(stderr, "[train] note: train_loss averages steps %lld-%lld only: the checkpoint resumed from "
-                         "(format version 1) holds no loss total for the steps before\n",
-                 static_cast<long long>(summary.mean_loss_first_step + 1), static_cast<long long>(summary.steps));
-}
-
-// Trains (resuming when job.resume_dir is set). Returns the exit status when the app must stop
-// here (stopped early, or a signal arrived), -1 to go on to evaluation; *end_state is the
-// trainer's state at the end.
-int run_training(const TrainOptions& o, const TrainingJob& job, TrainerState* end_state) {
-  const TrainConfig tc = make_train_config(o);
-  BertQaModel& model = *job.model;
-  AdamWOptimizer optimizer(model, tc.optimizer);
-  if (tc.save_steps > 0 || tc.stop_after_steps > 0) check_checkpointable(model.backend());
-  Communicator& comm = *job.comm;
-  const bool root = comm.is_root();
-  Trainer trainer(model, optimizer, tc, &comm);
-  if (!job.resume_dir.empty()) {  // every rank reads the same checkpoint (a shared filesystem)
-    const TrainerState state = load_checkpoint(job.resume_dir, model, optimizer);
-    trainer.resume(state, job.resume_dir);
-    if (root)
-      std::fprintf(stderr, "[train] resuming from %s at step %lld\n", job.resume_dir.c_str(),
-                   static_cast<long long>(state.global_step));
-  }
-  const int64_t total = total_train_steps(tc, job.windows->size(), comm.world_size());
-  if (root) {
-    std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation%s, %lld steps, warmup %lld\n",
-                 job.windows->size(), tc.batch_size, tc.gradient_accumulation_steps,
-                 comm.world_size() > 1 ? (" x " + std::to_string(comm.world_size()) + " ranks (" + comm.name() + ")").c_str()
-                                       : "",
-                 static_cast<long long>(total), static_cast<long long>(warmup_steps_for(tc, total)));
-  }
-  const std::string& vocab = job.vocab_file;
-  auto write_model = [&](const std::string& dir) {
-    save_model_dir(dir, *job.config, model.parameters(), vocab, o.do_lower_case);
-  };
-  std::string last_checkpoint = job.resume_dir;
-  ProgressReporter progress(total, root && ProgressReporter::stderr_is_terminal());
-  TrainHooks hooks;
-  if (root) {  // the other ranks hold the same numbers: rank 0 alone logs and saves
-    hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.metrics, job.tensorboard); };
-    hooks.on_checkpoint = [&](const TrainerState& state) {
-      last_checkpoint = save_checkpoint(o.output_dir, state, model, optimizer, write_model, o.save_total_limit);
-      std::fprintf(stderr, "[train] saved %s\n", last_checkpoint.c_str());
-    };
-  }
-  hooks.stop_requested = [] { return stop_requested(); };
-  if (root && job.eval != nullptr && tc.eval_strategy != IntervalStrategy::kNo) {
-    hooks.on_evaluate = [&](const TrainerState& state) {
-      // At the last step the final evaluation (--do_eval, implied) scores the same weights.
-      if (state.global_step == state.total_steps) return;
-      progress.finish();  // the evaluation's lines go below the progress bar
-      evaluate_and_log(o, model, *job.eval, state.global_step, state.epoch, job.metrics, job.tensorboard,
-                       /*final=*/false);
-    };
-  }
-
-  install_stop_signal_handlers();
-  TrainSummary summary;
-  try {
-    summary = trainer.train(*job.windows, hooks);
-  } catch (...) {
-    progress.finish();  // the error line goes below the progress bar, not into it
-    throw;
-  }
-  progress.finish();
-  *end_state = trainer.state();
-  // The ranks stop at the same step whichever of them a signal reached (any_rank in the
-  // trainer); they also agree on which signal, so that every rank exits with the same status.
-  if (summary.outcome != TrainOutcome::kCompleted) {
-    restore_default_signal_handlers();
-    const bool by_signal = summary.outcome == TrainOutcome::kStopRequested;
-    const int signal = by_signal ? agree_on_stop_signal(comm, stop_signal()) : 0;
-    if (root)
-      std::fprintf(stderr, "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run:\n  %s\n",
-                 by_signal ? (std::string("stopped by ") + signal_name(signal)).c_str()
-                           : "stopped (--stop_after_steps)",
-                 static_cast<long long>(summary.steps), static_cast<long long>(total), last_checkpoint.c_str(),
-                 resume_command(job.argc, job.argv, last_checkpoint).c_str());
-    return by_signal ? exit_status_for_signal(signal) : 0;
-  }
-  restore_default_signal_handlers();
-  const int late_signal = agree_on_stop_signal(comm, stop_signal());  // arrived during the last step
-  if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
-  write_model(o.output_dir);
-  write_train_results(o, summary, trainer.state(), job.windows->size(), job.metrics);
-  std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
-               static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
-               o.output_dir.c_str());
-  if (const int signal = late_signal != 0 ? late_signal : stop_signal()) {
-    std::fprintf(stderr, "[train] %s received while finishing: the model is saved; evaluation skipped\n",
-                 signal_name(signal));
-    return exit_status_for_signal(signal);
-  }
-  return -1;
 }
 
 // Selects this process's GPU from the launcher's local rank before the CUDA backend exists
@@ -612,30 +357,30 @@ std::unique_ptr<Communicator> make_job_communicator(const TrainOptions& o, Backe
   return make_communicator(options, stream != nullptr ? CommDevice::kCuda : CommDevice::kHost, stream);
 }
 
-// run_qa.py's rule for a non-empty output_dir, made safe (engine/output_dir.h): "" when
-// training may start there, else why not.
-std::string output_dir_policy_refusal(const TrainOptions& o) {
-  if (!o.do_train || o.overwrite_output_dir) return "";
-  return output_dir_refusal(o.output_dir, survey_output_dir(o.output_dir));
+RunSettings make_run_settings(const TrainOptions& o) {
+  RunSettings run;
+  run.output_dir = o.output_dir;
+  run.do_train = o.do_train;
+  run.overwrite_output_dir = o.overwrite_output_dir;
+  run.resume_from_checkpoint = o.resume_from_checkpoint;
+  run.save_total_limit = o.save_total_limit;
+  run.do_lower_case = o.do_lower_case;
+  run.eval_batch_size = o.per_device_eval_batch_size;
+  run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length};
+  return run;
 }
 
 int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int argc, char** argv) {
   const bool root = comm.is_root();
+  const RunSettings run = make_run_settings(o);
+  const TrainConfig tc = make_train_config(o);
   OutputDirLock lock;  // rank 0 alone writes output_dir, and holds its lock for the whole run
   std::string refusal;
-  if (root) {
-    make_directories(o.output_dir);
-    lock = OutputDirLock::acquire(o.output_dir);
-    refusal = output_dir_policy_refusal(o);  // before this run writes anything there
-  }
+  if (root) lock = claim_output_dir(run, o.args_record, &refusal);
   if (root && refusal.empty()) {
-    write_file_atomic(join_path(o.output_dir, ".write_test"), "");  // fail now, not after training
-    std::remove(join_path(o.output_dir, ".write_test").c_str());
     for (const std::string& note : o.notes) std::fprintf(stderr, "[flags] %s\n", note.c_str());
     for (const std::string& note : precision_notes(backend.name(), o.hf.precision))
       std::fprintf(stderr, "[precision] %s\n", note.c_str());
-    // The arguments of the run (Hugging Face keeps training_args.bin): rerun with this file.
-    write_file_atomic(join_path(o.output_dir, "training_args.json"), o.args_record);
   }
   // Rank 0's verdict reaches every rank (output_dir need not be shared): all exit 2 at once
   // instead of the others waiting out --ddp_timeout in the next collective.
@@ -657,7 +402,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   std::string resume_dir;
   TrainerState resume_state;
   if (o.do_train) {
-    resume_dir = resolve_resume_dir(o);
+    resume_dir = resolve_resume_dir(run);
     if (!resume_dir.empty()) {
       resume_state = read_trainer_state(resume_dir);
       check_checkpoint_config(resume_dir, config, o.model_name_or_path);
@@ -697,7 +442,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
 
   if (!resume_dir.empty())  // before anything in output_dir changes
     check_resume_compatible(resume_state,
-                            initial_trainer_state(make_train_config(o), train.windows, comm.world_size()),
+                            initial_trainer_state(tc, train.windows, comm.world_size()),
                             resume_dir);
 
   const int max_batch = std::max(o.do_train ? o.per_device_train_batch_size : 1,
@@ -710,65 +455,33 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
 
   // Left-overs of earlier runs: temporaries of killed saves; with --overwrite_output_dir the
   // old checkpoints and log; when resuming, log lines after the checkpoint's step.
-  const std::string metrics_path = join_path(o.output_dir, "trainer_log.jsonl");
-  if (o.do_train && root) {
-    if (const int removed = remove_stale_temporaries(o.output_dir))
-      std::fprintf(stderr, "[train] removed %d temporaries left in %s by an interrupted save\n", removed,
-                   o.output_dir.c_str());
-    if (o.overwrite_output_dir) {
-      const std::vector<std::string> kept = clear_previous_run(o.output_dir);
-      if (!kept.empty())
-        std::fprintf(stderr, "[train] --overwrite_output_dir deleted what train_squad wrote in %s and kept %zu "
-                             "entries it did not write (first: %s)\n",
-                     o.output_dir.c_str(), kept.size(), kept.front().c_str());
-    }
-    truncate_metrics_log(metrics_path, resume_state.global_step);  // a fresh run keeps nothing (step 0)
-  }
-  // Metrics go to output_dir/trainer_log.jsonl and (--report_to) TensorBoard event files in
-  // --logging_dir, by default a new output_dir/runs/<date>_<host> per run as Hugging Face does.
-  std::unique_ptr<MetricsLog> metrics;
-  std::unique_ptr<TensorBoardWriter> tensorboard;
+  if (o.do_train && root) prepare_output_dir_for_training(run, resume_state.global_step);
+  RunLogs logs;
   if (root) {
-    metrics = std::make_unique<MetricsLog>(metrics_path);
     const ReportTo report = parse_report_to(o.hf.report_to);
     for (const std::string& note : report.notes) std::fprintf(stderr, "[report_to] %s\n", note.c_str());
-    if (report.tensorboard) {
-      tensorboard = std::make_unique<TensorBoardWriter>(
-          o.hf.logging_dir.empty() ? default_logging_dir(o.output_dir) : o.hf.logging_dir);
-      std::fprintf(stderr, "[report_to] TensorBoard events: %s\n", tensorboard->path().c_str());
-    } else if (!o.hf.logging_dir.empty()) {
-      std::fprintf(stderr, "[report_to] none: --logging_dir %s is not used\n", o.hf.logging_dir.c_str());
-    }
+    logs = open_run_logs(o.output_dir, report.tensorboard, o.hf.logging_dir);
   }
   // The other ranks must not resume or clear while rank 0 still reads output_dir's old state.
   comm.barrier();
 
   TrainerState end_state;
   if (o.do_train) {
-    const TrainingJob job{&config,       loaded.vocab_file, &model,     &train.windows, &comm, metrics.get(),
-                          tensorboard.get(), resume_dir,     argc,       argv,           root ? &eval : nullptr};
-    const int status = run_training(o, job, &end_state);
+    const TrainingJob job{&config, loaded.vocab_file, &model, &train.windows, &comm,
+                          root ? &logs : nullptr, resume_dir, argc, argv, root ? &eval : nullptr};
+    const int status = run_training(run, tc, job, &end_state);
     if (status >= 0) return status;
   }
 
   if (o.do_eval && root) {
     // Evaluation after training is logged at the last step, as Hugging Face logs it.
-    const SquadScores scores = evaluate_and_log(o, model, eval, end_state.global_step,
-                                                o.do_train ? end_state.epoch : -1.0, metrics.get(), tensorboard.get(),
-                                                /*final=*/true);
+    const SquadScores scores = evaluate_and_log(run, model, eval, end_state.global_step,
+                                                o.do_train ? end_state.epoch : -1.0, &logs, /*final=*/true);
     std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(scores.exact_match).c_str(),
                 format_python_float(scores.f1).c_str());
   }
-  if (o.do_train && root) {  // Trainer.save_state(): the counters and the whole log history
-    const TrainConfig tc = make_train_config(o);
-    const int64_t steps_per_epoch = std::max<int64_t>(
-        1, int64_t(global_batches_per_epoch(train.windows.size(), tc.batch_size, comm.world_size())) /
-               tc.gradient_accumulation_steps);
-    const HfTrainerState hf{end_state.global_step, end_state.total_steps, end_state.epoch,
-                            (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch,
-                            tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size};
-    write_file_atomic(join_path(o.output_dir, kTrainerStateFile), hf_trainer_state_json(hf, metrics_path));
-  }
+  if (o.do_train && root)  // Trainer.save_state(): the counters and the whole log history
+    write_trainer_state(o.output_dir, tc, end_state, train.windows.size(), comm.world_size());
   return 0;
 }
 

@@ -1,0 +1,293 @@
+#include "engine/training_run.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "comm/communicator.h"
+#include "comm/rank_agreement.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "engine/batch_stream.h"
+#include "engine/checkpoint_dirs.h"
+#include "engine/hf_outputs.h"
+#include "engine/optimizer.h"
+#include "engine/signals.h"
+#include "io/model_dir.h"
+#include "logging/progress.h"
+
+namespace bert {
+namespace {
+
+void log_progress(const TrainProgress& p, ProgressReporter* progress, RunLogs* logs) {
+  char extra[96];
+  std::snprintf(extra, sizeof extra, "epoch %.2f | grad_norm %.4f", p.epoch, p.grad_norm);
+  progress->update(p.step, p.loss, p.learning_rate, p.windows_per_second, p.eta_seconds,
+                   p.skipped_updates ? std::string(extra) + " | skipped " + std::to_string(p.skipped_updates)
+                                     : std::string(extra),
+                   p.logging_step);
+  if (p.update_skipped)
+    std::fprintf(stderr, "[train] warning: step %lld: non-finite loss %g or gradient norm %g: update skipped "
+                         "(%lld in a row, %lld in total)\n",
+                 static_cast<long long>(p.step), p.step_loss, p.grad_norm,
+                 static_cast<long long>(p.consecutive_skipped), static_cast<long long>(p.skipped_updates));
+  if (!p.logging_step) return;
+  const std::vector<std::pair<std::string, double>> values = {
+      {"epoch", p.epoch}, {"loss", p.loss}, {"learning_rate", p.learning_rate},
+      {"grad_norm", p.grad_norm}, {"windows_per_second", p.windows_per_second}};
+  logs->metrics->write(p.step, values);
+  if (logs->tensorboard == nullptr) return;  // --report_to none
+  std::vector<std::pair<std::string, double>> scalars;
+  for (const auto& [name, value] : values) scalars.emplace_back("train/" + name, value);
+  logs->tensorboard->add_scalars(scalars, p.step);
+}
+
+// train_results.json / all_results.json as run_qa.py writes them, and the run's summary line in
+// trainer_log.jsonl (the last entry of log_history).
+void write_train_results(const RunSettings& run, const TrainSummary& summary, const TrainerState& state,
+                         size_t windows, MetricsLog* metrics) {
+  save_metrics(run.output_dir, "train", train_metrics(summary, state.epoch, windows));
+  metrics->write(summary.steps, {{"epoch", state.epoch},
+                                 {"train_loss", summary.mean_loss},
+                                 {"train_runtime", summary.seconds},
+                                 {"train_samples_per_second", summary.windows_per_second},
+                                 {"train_steps_per_second", double(summary.steps - summary.first_step) /
+                                                                std::max(1e-9, summary.seconds)}});
+  if (summary.mean_loss_first_step > 0)
+    std::fprintf(stderr, "[train] note: train_loss averages steps %lld-%lld only: the checkpoint resumed from "
+                         "(format version 1) holds no loss total for the steps before\n",
+                 static_cast<long long>(summary.mean_loss_first_step + 1), static_cast<long long>(summary.steps));
+}
+
+std::string shell_quote(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                            "-_./=:,+@%") == std::string::npos)
+    return arg;
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
+
+OutputDirLock claim_output_dir(const RunSettings& run, const std::string& args_record, std::string* refusal) {
+  make_directories(run.output_dir);
+  OutputDirLock lock = OutputDirLock::acquire(run.output_dir);
+  // run_qa.py's rule for a non-empty output_dir, made safe, before this run writes anything there.
+  *refusal = run.do_train && !run.overwrite_output_dir
+                 ? output_dir_refusal(run.output_dir, survey_output_dir(run.output_dir))
+                 : std::string();
+  if (!refusal->empty()) return lock;
+  write_file_atomic(join_path(run.output_dir, ".write_test"), "");  // fail now, not after training
+  std::remove(join_path(run.output_dir, ".write_test").c_str());
+  // The arguments of the run (Hugging Face keeps training_args.bin): rerun with this file.
+  write_file_atomic(join_path(run.output_dir, kTrainingArgsFile), args_record);
+  return lock;
+}
+
+std::string resolve_resume_dir(const RunSettings& run) {
+  const std::string& flag = run.resume_from_checkpoint;
+  if (flag == "latest" || flag == "true" || flag == "True") {
+    const std::string latest = find_latest_checkpoint(run.output_dir);
+    if (latest.empty())
+      throw_input_error(run.output_dir, "", "--resume_from_checkpoint " + flag +
+                                              ": no checkpoint-N directory with " + kTrainerStateFile + " here");
+    return latest;
+  }
+  if (!flag.empty()) return flag;
+  if (run.overwrite_output_dir) return "";
+  const std::string latest = find_latest_checkpoint(run.output_dir);
+  if (!latest.empty())
+    std::fprintf(stderr, "[train] %s holds checkpoints: resuming from the newest, %s "
+                         "(--overwrite_output_dir starts afresh instead)\n",
+                 run.output_dir.c_str(), latest.c_str());
+  return latest;
+}
+
+void check_checkpoint_config(const std::string& checkpoint, const BertConfig& config, const std::string& model_dir) {
+  const std::string path = join_path(checkpoint, "config.json");
+  if (!path_exists(path)) throw_input_error(path, "", "missing (required to resume)");
+  if (read_file(path) != bert_config_to_json(config))
+    throw_input_error(path, "", "differs from " + join_path(model_dir, "config.json") +
+                                    ": resume with the --model_name_or_path the checkpoint was trained from");
+}
+
+void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step) {
+  if (const int removed = remove_stale_temporaries(run.output_dir))
+    std::fprintf(stderr, "[train] removed %d temporaries left in %s by an interrupted save\n", removed,
+                 run.output_dir.c_str());
+  if (run.overwrite_output_dir) {
+    const std::vector<std::string> kept = clear_previous_run(run.output_dir);
+    if (!kept.empty())
+      std::fprintf(stderr, "[train] --overwrite_output_dir deleted what train_squad wrote in %s and kept %zu "
+                           "entries it did not write (first: %s)\n",
+                   run.output_dir.c_str(), kept.size(), kept.front().c_str());
+  }
+  truncate_metrics_log(join_path(run.output_dir, kMetricsLogFile), resume_step);  // a fresh run keeps nothing
+}
+
+void truncate_metrics_log(const std::string& path, int64_t step) {
+  if (!path_exists(path)) return;
+  std::string kept;
+  for (const std::string& line : read_lines(path)) {
+    long long line_step = 0;
+    if (std::sscanf(line.c_str(), "{\"step\": %lld", &line_step) == 1 && line_step > step) continue;
+    kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
+RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std::string& logging_dir) {
+  RunLogs logs;
+  logs.metrics = std::make_unique<MetricsLog>(join_path(output_dir, kMetricsLogFile));
+  if (tensorboard) {
+    logs.tensorboard = std::make_unique<TensorBoardWriter>(logging_dir.empty() ? default_logging_dir(output_dir)
+                                                                                : logging_dir);
+    std::fprintf(stderr, "[report_to] TensorBoard events: %s\n", logs.tensorboard->path().c_str());
+  } else if (!logging_dir.empty()) {
+    std::fprintf(stderr, "[report_to] none: --logging_dir %s is not used\n", logging_dir.c_str());
+  }
+  return logs;
+}
+
+SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
+                             double epoch, RunLogs* logs, bool final) {
+  const EvalOutcome outcome = evaluate_model(model, eval.dataset, eval.windows, run.eval_batch_size, run.postprocess);
+  if (final) write_eval_outputs(run.output_dir, outcome, eval.windows.size(), run.eval_batch_size, epoch);
+  std::vector<std::pair<std::string, double>> values;
+  if (epoch >= 0) values.emplace_back("epoch", epoch);
+  values.insert(values.end(), {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1},
+                               {"eval_runtime", outcome.seconds},
+                               {"eval_samples_per_second", eval.windows.size() / std::max(1e-9, outcome.seconds)}});
+  logs->metrics->write(step, values);
+  if (logs->tensorboard != nullptr)
+    logs->tensorboard->add_scalars(
+        {{"eval/exact_match", outcome.scores.exact_match}, {"eval/f1", outcome.scores.f1}}, step);
+  std::fprintf(stderr, "[eval] step %lld: exact_match %.2f, f1 %.2f on %zu windows in %.1f s%s\n",
+               static_cast<long long>(step), outcome.scores.exact_match, outcome.scores.f1, eval.windows.size(),
+               outcome.seconds, final ? ("; predictions in " + run.output_dir).c_str() : "");
+  return outcome.scores;
+}
+
+int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainerState* end_state) {
+  BertQaModel& model = *job.model;
+  AdamWOptimizer optimizer(model, tc.optimizer);
+  if (tc.save_steps > 0 || tc.stop_after_steps > 0) check_checkpointable(model.backend());
+  Communicator& comm = *job.comm;
+  const bool root = comm.is_root();
+  Trainer trainer(model, optimizer, tc, &comm);
+  if (!job.resume_dir.empty()) {  // every rank reads the same checkpoint (a shared filesystem)
+    const TrainerState state = load_checkpoint(job.resume_dir, model, optimizer);
+    trainer.resume(state, job.resume_dir);
+    if (root)
+      std::fprintf(stderr, "[train] resuming from %s at step %lld\n", job.resume_dir.c_str(),
+                   static_cast<long long>(state.global_step));
+  }
+  const int64_t total = total_train_steps(tc, job.windows->size(), comm.world_size());
+  if (root) {
+    std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation%s, %lld steps, warmup %lld\n",
+                 job.windows->size(), tc.batch_size, tc.gradient_accumulation_steps,
+                 comm.world_size() > 1 ? (" x " + std::to_string(comm.world_size()) + " ranks (" + comm.name() + ")").c_str()
+                                       : "",
+                 static_cast<long long>(total), static_cast<long long>(warmup_steps_for(tc, total)));
+  }
+  const std::string& vocab = job.vocab_file;
+  auto write_model = [&](const std::string& dir) {
+    save_model_dir(dir, *job.config, model.parameters(), vocab, run.do_lower_case);
+  };
+  std::string last_checkpoint = job.resume_dir;
+  ProgressReporter progress(total, root && ProgressReporter::stderr_is_terminal());
+  TrainHooks hooks;
+  if (root) {  // the other ranks hold the same numbers: rank 0 alone logs and saves
+    hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.logs); };
+    hooks.on_checkpoint = [&](const TrainerState& state) {
+      last_checkpoint = save_checkpoint(run.output_dir, state, model, optimizer, write_model, run.save_total_limit);
+      std::fprintf(stderr, "[train] saved %s\n", last_checkpoint.c_str());
+    };
+  }
+  hooks.stop_requested = [] { return stop_requested(); };
+  if (root && job.eval != nullptr && tc.eval_strategy != IntervalStrategy::kNo) {
+    hooks.on_evaluate = [&](const TrainerState& state) {
+      // At the last step the final evaluation (--do_eval, implied) scores the same weights.
+      if (state.global_step == state.total_steps) return;
+      progress.finish();  // the evaluation's lines go below the progress bar
+      evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, job.logs, /*final=*/false);
+    };
+  }
+
+  install_stop_signal_handlers();
+  TrainSummary summary;
+  try {
+    summary = trainer.train(*job.windows, hooks);
+  } catch (...) {
+    progress.finish();  // the error line goes below the progress bar, not into it
+    throw;
+  }
+  progress.finish();
+  *end_state = trainer.state();
+  // The ranks stop at the same step whichever of them a signal reached (any_rank in the
+  // trainer); they also agree on which signal, so that every rank exits with the same status.
+  if (summary.outcome != TrainOutcome::kCompleted) {
+    restore_default_signal_handlers();
+    const bool by_signal = summary.outcome == TrainOutcome::kStopRequested;
+    const int signal = by_signal ? agree_on_stop_signal(comm, stop_signal()) : 0;
+    if (root)
+      std::fprintf(stderr, "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run:\n  %s\n",
+                   by_signal ? (std::string("stopped by ") + signal_name(signal)).c_str()
+                             : "stopped (--stop_after_steps)",
+                   static_cast<long long>(summary.steps), static_cast<long long>(total), last_checkpoint.c_str(),
+                   resume_command(job.argc, job.argv, last_checkpoint).c_str());
+    return by_signal ? exit_status_for_signal(signal) : 0;
+  }
+  restore_default_signal_handlers();
+  const int late_signal = agree_on_stop_signal(comm, stop_signal());  // arrived during the last step
+  if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
+  write_model(run.output_dir);
+  write_train_results(run, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());
+  std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
+               static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
+               run.output_dir.c_str());
+  if (const int signal = late_signal != 0 ? late_signal : stop_signal()) {
+    std::fprintf(stderr, "[train] %s received while finishing: the model is saved; evaluation skipped\n",
+                 signal_name(signal));
+    return exit_status_for_signal(signal);
+  }
+  return -1;
+}
+
+void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainerState& end_state,
+                         size_t windows, int world_size) {
+  const int64_t steps_per_epoch = std::max<int64_t>(
+      1, int64_t(global_batches_per_epoch(windows, tc.batch_size, world_size)) / tc.gradient_accumulation_steps);
+  const HfTrainerState hf{end_state.global_step, end_state.total_steps, end_state.epoch,
+                          (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch,
+                          tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size};
+  write_file_atomic(join_path(output_dir, kTrainerStateFile),
+                    hf_trainer_state_json(hf, join_path(output_dir, kMetricsLogFile)));
+}
+
+std::string resume_command(int argc, char** argv, const std::string& checkpoint) {
+  auto is_bool_word = [](const std::string& v) {
+    return v == "true" || v == "false" || v == "True" || v == "False" || v == "1" || v == "0";
+  };
+  std::string out = shell_quote(argv[0]);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    bool dropped = false;
+    for (const std::string flag : {"--resume_from_checkpoint", "--stop_after_steps", "--overwrite_output_dir"}) {
+      if (arg == flag) {
+        const bool takes_value = flag != "--overwrite_output_dir" || (i + 1 < argc && is_bool_word(argv[i + 1]));
+        if (takes_value) ++i;  // and its value
+        dropped = true;
+      } else if (arg.compare(0, flag.size() + 1, flag + "=") == 0) {
+        dropped = true;
+      }
+    }
+    if (!dropped) out += " " + shell_quote(arg);
+  }
+  return out + " --resume_from_checkpoint " + shell_quote(checkpoint);
+}
+
+}  // namespace bert

@@ -1,0 +1,123 @@
+// A training run in its output_dir, as Hugging Face's run_qa.py + Trainer conduct it: the parts
+// of train_squad that are not flag parsing.
+//
+// - The output_dir: rank 0 creates it, takes its lock (engine/output_dir.h), applies run_qa's
+//   policy for a directory that is not empty, checks it can write there and records the
+//   run's arguments (training_args.json) before anything else happens.
+// - Resuming: an explicit checkpoint, 'latest'/'true' for output_dir's newest, and output_dir's
+//   newest anyway unless --overwrite_output_dir (resolve_resume_dir); the checkpoint must come
+//   from the same config.json.
+// - Before training: temporaries of killed saves removed, --overwrite_output_dir's deletion,
+//   trainer_log.jsonl cut back to the step training starts from.
+// - Training: the Trainer with rank 0's hooks (progress line, trainer_log.jsonl, TensorBoard,
+//   checkpoints, evaluation at --eval_strategy points), stop signals, and the command that
+//   continues a stopped run.
+// - Results: the model, train_results.json / all_results.json, the summary line of the log,
+//   eval outputs and trainer_state.json, with Hugging Face's names (engine/hf_outputs.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "data/postprocess.h"
+#include "data/prepared_squad.h"
+#include "engine/bert_qa_model.h"
+#include "engine/evaluator.h"
+#include "engine/output_dir.h"
+#include "engine/trainer.h"
+#include "engine/training_state.h"
+#include "io/bert_config.h"
+#include "logging/metrics_log.h"
+#include "logging/tensorboard_writer.h"
+
+namespace bert {
+
+class Communicator;
+
+inline constexpr const char* kMetricsLogFile = "trainer_log.jsonl";
+inline constexpr const char* kTrainingArgsFile = "training_args.json";
+
+// What the run does in output_dir and how it evaluates, beside the Trainer's own TrainConfig.
+struct RunSettings {
+  std::string output_dir;
+  bool do_train = false;
+  bool overwrite_output_dir = false;
+  std::string resume_from_checkpoint;  // "", a checkpoint directory, or "latest" / "true" / "True"
+  int64_t save_total_limit = -1;       // > 0: keep only the newest N checkpoints
+  bool do_lower_case = true;           // recorded in every saved model's tokenizer_config.json
+  int eval_batch_size = 8;
+  PostprocessConfig postprocess;
+};
+
+// Rank 0, first thing: creates output_dir and takes its lock (held while the returned object
+// lives). When the directory may not be used (engine/output_dir.h's policy for a training
+// run), *refusal says why and nothing is written; otherwise a write is tried (failing now, not
+// after training) and args_record is saved as training_args.json.
+OutputDirLock claim_output_dir(const RunSettings& run, const std::string& args_record, std::string* refusal);
+
+// The checkpoint to resume from ("" for a fresh run), Hugging Face's way: an explicit path,
+// 'latest'/'true' for output_dir's newest, and output_dir's newest anyway when it holds
+// checkpoints and --overwrite_output_dir is not given (a line on stderr says so). InputError
+// naming output_dir when 'latest' finds none.
+std::string resolve_resume_dir(const RunSettings& run);
+
+// The checkpoint must come from the model configuration of --model_name_or_path: InputError
+// naming the checkpoint's config.json otherwise.
+void check_checkpoint_config(const std::string& checkpoint, const BertConfig& config, const std::string& model_dir);
+
+// Rank 0, after the model is built and before training: removes temporaries of killed saves,
+// applies --overwrite_output_dir (deletes what train_squad wrote, keeps the rest) and drops
+// trainer_log.jsonl lines after resume_step (0 for a fresh run: the whole old log).
+void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step);
+
+// Drops trainer_log.jsonl lines logged after `step` (by a run that went on past the checkpoint
+// it is resumed from, or by any earlier run when training starts afresh at step 0), so the log
+// reads as one uninterrupted run.
+void truncate_metrics_log(const std::string& path, int64_t step);
+
+// Rank 0's logs: output_dir/trainer_log.jsonl always; TensorBoard event files when asked, in
+// logging_dir or by default a new output_dir/runs/<date>_<host> per run as Hugging Face does.
+struct RunLogs {
+  std::unique_ptr<MetricsLog> metrics;
+  std::unique_ptr<TensorBoardWriter> tensorboard;  // null: --report_to none
+};
+RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std::string& logging_dir);
+
+// Evaluates (during training at --eval_strategy points, or at the end with final = true, which
+// also writes the predictions and eval_results.json); logs the metrics to the run's logs and
+// stderr. epoch < 0: an evaluation-only run.
+SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
+                             double epoch, RunLogs* logs, bool final);
+
+// Everything run_training needs besides the settings.
+struct TrainingJob {
+  const BertConfig* config = nullptr;
+  std::string vocab_file;  // copied into every saved model directory
+  BertQaModel* model = nullptr;
+  const std::vector<Window>* windows = nullptr;
+  Communicator* comm = nullptr;
+  RunLogs* logs = nullptr;  // null on ranks other than 0
+  std::string resume_dir;
+  int argc = 0;
+  char** argv = nullptr;               // this run's command line, for the command that continues it
+  const PreparedSquad* eval = nullptr;  // for --eval_strategy steps|epoch (rank 0; null elsewhere)
+};
+
+// Trains (resuming when job.resume_dir is set); rank 0 logs, saves checkpoints and, at the
+// end, the model and the training results. Returns the exit status when the app must stop
+// here (stopped by --stop_after_steps or a signal: 0 or 128 + the signal), -1 to go on to
+// evaluation; *end_state is the trainer's state at the end.
+int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainerState* end_state);
+
+// Trainer.save_state(): output_dir/trainer_state.json with the run's counters and the whole log
+// history (from trainer_log.jsonl).
+void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainerState& end_state,
+                         size_t windows, int world_size);
+
+// This run's command line with --resume_from_checkpoint <checkpoint> instead of the flags
+// that would stop it from continuing (--resume_from_checkpoint, --stop_after_steps,
+// --overwrite_output_dir), quoted for a POSIX shell.
+std::string resume_command(int argc, char** argv, const std::string& checkpoint);
+
+}  // namespace bert

@@ -1,0 +1,129 @@
+// engine/training_run.h without a model: the output_dir claim, resume resolution, the log cut
+// back to the resumed step, and the command that continues a stopped run. The apps tests
+// (tests/apps/test_train_*) drive the same functions through train_squad end to end.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "engine/training_run.h"
+#include "tests/engine/resume_test_util.h"
+
+namespace bert {
+namespace {
+
+// A directory that list_checkpoints accepts as a checkpoint with training state.
+void make_checkpoint(const std::string& output_dir, int64_t step) {
+  const std::string dir = join_path(output_dir, "checkpoint-" + std::to_string(step));
+  make_directories(dir);
+  write_file_atomic(join_path(dir, kTrainerStateFile), "{}");
+}
+
+std::string resume_command_of(std::vector<std::string> args, const std::string& checkpoint) {
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  return resume_command(int(argv.size()), argv.data(), checkpoint);
+}
+
+TEST_CASE("claim_output_dir records the arguments, or refuses a finished run's directory", "[training_run]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_claim");
+  RunSettings run;
+  run.output_dir = join_path(dir, "out");
+  run.do_train = true;
+  std::string refusal;
+  {
+    OutputDirLock lock = claim_output_dir(run, "{\"seed\": 42}", &refusal);
+    CHECK(refusal.empty());
+    CHECK(read_file(join_path(run.output_dir, kTrainingArgsFile)) == "{\"seed\": 42}");
+    CHECK_FALSE(path_exists(join_path(run.output_dir, ".write_test")));
+    // A second run cannot take the same directory while this one holds it.
+    CHECK_THROWS_AS(claim_output_dir(run, "{}", &refusal), InputError);
+  }
+  write_file_atomic(join_path(run.output_dir, "model.safetensors"), "weights");  // a finished run
+  {
+    OutputDirLock lock = claim_output_dir(run, "{\"seed\": 7}", &refusal);
+    CHECK(refusal.find("model.safetensors") != std::string::npos);
+    CHECK(read_file(join_path(run.output_dir, kTrainingArgsFile)) == "{\"seed\": 42}");  // untouched
+  }
+  run.overwrite_output_dir = true;  // allowed: prepare_output_dir_for_training clears it later
+  {
+    OutputDirLock lock = claim_output_dir(run, "{\"seed\": 7}", &refusal);
+    CHECK(refusal.empty());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("resolve_resume_dir follows run_qa.py: explicit, latest, or the newest unless overwriting",
+          "[training_run]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_resolve");
+  RunSettings run;
+  run.output_dir = dir;
+  CHECK(resolve_resume_dir(run).empty());  // nothing to resume
+  run.resume_from_checkpoint = "latest";
+  CHECK_THROWS_AS(resolve_resume_dir(run), InputError);
+
+  make_checkpoint(dir, 5);
+  make_checkpoint(dir, 12);
+  for (const char* word : {"latest", "true", "True"}) {
+    run.resume_from_checkpoint = word;
+    CHECK(resolve_resume_dir(run) == join_path(dir, "checkpoint-12"));
+  }
+  run.resume_from_checkpoint = "";
+  CHECK(resolve_resume_dir(run) == join_path(dir, "checkpoint-12"));  // resumed anyway
+  run.overwrite_output_dir = true;
+  CHECK(resolve_resume_dir(run).empty());
+  run.resume_from_checkpoint = "/some/where/checkpoint-3";
+  CHECK(resolve_resume_dir(run) == "/some/where/checkpoint-3");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("truncate_metrics_log keeps the lines up to the step training starts from", "[training_run]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_truncate");
+  const std::string log = join_path(dir, kMetricsLogFile);
+  write_file_atomic(log, "{\"step\": 10, \"loss\": 2.0}\n{\"step\": 20, \"loss\": 1.5}\n"
+                         "{\"step\": 30, \"loss\": 1.0}\n");
+  truncate_metrics_log(log, 20);
+  CHECK(read_file(log) == "{\"step\": 10, \"loss\": 2.0}\n{\"step\": 20, \"loss\": 1.5}\n");
+  truncate_metrics_log(log, 0);
+  CHECK(read_file(log).empty());
+  truncate_metrics_log(join_path(dir, "absent.jsonl"), 0);  // nothing to cut
+  CHECK_FALSE(path_exists(join_path(dir, "absent.jsonl")));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("prepare_output_dir_for_training clears only what train_squad wrote", "[training_run]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_prepare_dir");
+  make_checkpoint(dir, 4);
+  write_file_atomic(join_path(dir, kMetricsLogFile), "{\"step\": 4, \"loss\": 1.0}\n");
+  write_file_atomic(join_path(dir, "notes.txt"), "mine");
+  RunSettings run;
+  run.output_dir = dir;
+  run.overwrite_output_dir = true;
+  prepare_output_dir_for_training(run, 0);
+  CHECK_FALSE(path_exists(join_path(dir, "checkpoint-4")));
+  CHECK(read_file(join_path(dir, "notes.txt")) == "mine");
+  CHECK((!path_exists(join_path(dir, kMetricsLogFile)) || read_file(join_path(dir, kMetricsLogFile)).empty()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("resume_command replaces the flags that would stop a continued run", "[training_run]") {
+  CHECK(resume_command_of({"train_squad", "--do_train", "--output_dir", "out", "--stop_after_steps", "100"},
+                          "out/checkpoint-100") ==
+        "train_squad --do_train --output_dir out --resume_from_checkpoint out/checkpoint-100");
+  CHECK(resume_command_of({"train_squad", "--overwrite_output_dir", "--seed=3", "--resume_from_checkpoint=latest"},
+                          "o/checkpoint-2") == "train_squad --seed=3 --resume_from_checkpoint o/checkpoint-2");
+  // A boolean flag's value goes with it; the next flag is not swallowed.
+  CHECK(resume_command_of({"train_squad", "--overwrite_output_dir", "true", "--do_train"}, "c") ==
+        "train_squad --do_train --resume_from_checkpoint c");
+  CHECK(resume_command_of({"train_squad", "--overwrite_output_dir", "--do_train"}, "c") ==
+        "train_squad --do_train --resume_from_checkpoint c");
+  // Quoted for a POSIX shell.
+  CHECK(resume_command_of({"/opt/my bin/train_squad", "--output_dir", "it's"}, "it's/checkpoint-1") ==
+        "'/opt/my bin/train_squad' --output_dir 'it'\\''s' --resume_from_checkpoint 'it'\\''s/checkpoint-1'");
+}
+
+}  // namespace
+}  // namespace bert
