@@ -49,7 +49,7 @@
 #include "comm/rank_agreement.h"
 #include "core/error.h"
 #include "core/file_io.h"
-#include "data/predictions_io.h"
+#include "core/json_text.h"
 #include "data/prepared_squad.h"
 #include "data/window_cache.h"  // tokenizer_fingerprint
 #include "engine/backend_registry.h"
@@ -477,8 +477,8 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     // Evaluation after training is logged at the last step, as Hugging Face logs it.
     const SquadScores scores = evaluate_and_log(run, model, eval, end_state.global_step,
                                                 o.do_train ? end_state.epoch : -1.0, &logs, /*final=*/true);
-    std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_python_float(scores.exact_match).c_str(),
-                format_python_float(scores.f1).c_str());
+    std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_json_number(scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
+                format_json_number(scores.f1, NonFiniteJson::kPythonNames).c_str());
   }
   if (o.do_train && root)  // Trainer.save_state(): the counters and the whole log history
     write_trainer_state(o.output_dir, tc, end_state, train.windows.size(), comm.world_size());

@@ -16,13 +16,6 @@
 
 namespace bert {
 
-// format_json_number as json.dumps writes a Python float (NaN / Infinity / -Infinity). The old
-// name of that call, kept for apps/train_squad.cpp until it is next changed; new code calls
-// format_json_number.
-inline std::string format_python_float(double value) {
-  return format_json_number(value, NonFiniteJson::kPythonNames);
-}
-
 std::string predictions_to_json(const PostprocessResult& result);
 std::string nbest_predictions_to_json(const PostprocessResult& result);
 void write_predictions(const std::string& path, const PostprocessResult& result);

@@ -94,22 +94,22 @@ TEST_CASE("evaluate_squad averages over every question of the dataset", "[metric
   }
 }
 
-TEST_CASE("format_python_float prints like Python's repr", "[predictions_io]") {
-  CHECK(format_python_float(59.166666666666664) == "59.166666666666664");
-  CHECK(format_python_float(100.0) == "100.0");
-  CHECK(format_python_float(0.0) == "0.0");
-  CHECK(format_python_float(-0.0) == "-0.0");
-  CHECK(format_python_float(0.1) == "0.1");
-  CHECK(format_python_float(0.0001) == "0.0001");
-  CHECK(format_python_float(0.00001) == "1e-05");
-  CHECK(format_python_float(1.5e-7) == "1.5e-07");
-  CHECK(format_python_float(1e15) == "1000000000000000.0");
-  CHECK(format_python_float(1e16) == "1e+16");
-  CHECK(format_python_float(1.25e300) == "1.25e+300");
-  CHECK(format_python_float(-2.5) == "-2.5");
-  CHECK(format_python_float(123456.75) == "123456.75");
-  CHECK(format_python_float(static_cast<double>(0.1f)) == "0.10000000149011612");
-  CHECK(format_python_float(1.0 / 0.0) == "Infinity");
+TEST_CASE("format_json_number with Python's names prints like Python's repr", "[predictions_io]") {
+  CHECK(format_json_number(59.166666666666664, NonFiniteJson::kPythonNames) == "59.166666666666664");
+  CHECK(format_json_number(100.0, NonFiniteJson::kPythonNames) == "100.0");
+  CHECK(format_json_number(0.0, NonFiniteJson::kPythonNames) == "0.0");
+  CHECK(format_json_number(-0.0, NonFiniteJson::kPythonNames) == "-0.0");
+  CHECK(format_json_number(0.1, NonFiniteJson::kPythonNames) == "0.1");
+  CHECK(format_json_number(0.0001, NonFiniteJson::kPythonNames) == "0.0001");
+  CHECK(format_json_number(0.00001, NonFiniteJson::kPythonNames) == "1e-05");
+  CHECK(format_json_number(1.5e-7, NonFiniteJson::kPythonNames) == "1.5e-07");
+  CHECK(format_json_number(1e15, NonFiniteJson::kPythonNames) == "1000000000000000.0");
+  CHECK(format_json_number(1e16, NonFiniteJson::kPythonNames) == "1e+16");
+  CHECK(format_json_number(1.25e300, NonFiniteJson::kPythonNames) == "1.25e+300");
+  CHECK(format_json_number(-2.5, NonFiniteJson::kPythonNames) == "-2.5");
+  CHECK(format_json_number(123456.75, NonFiniteJson::kPythonNames) == "123456.75");
+  CHECK(format_json_number(static_cast<double>(0.1f), NonFiniteJson::kPythonNames) == "0.10000000149011612");
+  CHECK(format_json_number(1.0 / 0.0, NonFiniteJson::kPythonNames) == "Infinity");
 }
 
 TEST_CASE("json_quote escapes what JSON needs and passes UTF-8 through", "[predictions_io]") {

@@ -66,8 +66,8 @@ TEST_CASE("eval_squad prints the official metric line", "[app][metric]") {
   REQUIRE(r.status == 0);
   // q1 exact, q2 F1 2/3, q3 unanswered: what evaluate-v1.1.py prints for these files.
   const double em = 100.0 * 1 / 3, f1 = 100.0 * (1.0 + 2.0 / 3.0) / 3;
-  CHECK(r.out == "{\"exact_match\": " + format_python_float(em) + ", \"f1\": " +
-                     format_python_float(f1) + "}\n");
+  CHECK(r.out == "{\"exact_match\": " + format_json_number(em, NonFiniteJson::kPythonNames) + ", \"f1\": " +
+                     format_json_number(f1, NonFiniteJson::kPythonNames) + "}\n");
   CHECK(r.out == "{\"exact_match\": 33.333333333333336, \"f1\": 55.55555555555555}\n");
   CHECK(r.err.find("1 of 3 questions") != std::string::npos);
   CHECK(r.err.find("q3") != std::string::npos);
