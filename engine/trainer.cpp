@@ -134,9 +134,14 @@ struct Trainer::StepClock {
   int64_t interval_windows = 0, total_windows = 0;
 };
 
+TrainerState Trainer::state() const {
+  TrainerState state = state_;
+  state.optimizer_steps = optimizer_.steps_done();
+  return state;
+}
+
 void Trainer::record_step(double step_loss, const UpdateStats& stats) {
   const int64_t done = ++state_.global_step;
-  state_.optimizer_steps = optimizer_.steps_done();
   const double batches_per_epoch = double(global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_));
   state_.epoch = double(done * config_.gradient_accumulation_steps) / batches_per_epoch;
   state_.consecutive_nonfinite = stats.applied ? 0 : state_.consecutive_nonfinite + 1;
@@ -300,11 +305,11 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     pending.reset();
     if (!divergence.empty()) throw TrainingDiverged(divergence);
     check_parameters_finite(last_step_loss);  // whatever comes next saves the parameters or ends the run
-    if (eval_due && hooks.on_evaluate) hooks.on_evaluate(state_);
+    if (eval_due && hooks.on_evaluate) hooks.on_evaluate(state());
     if (done == total) break;
-    if (save_due && hooks.on_checkpoint) hooks.on_checkpoint(state_);
+    if (save_due && hooks.on_checkpoint) hooks.on_checkpoint(state());
     if (stop_due || stop_requested) {
-      if (!save_due && hooks.on_checkpoint) hooks.on_checkpoint(state_);
+      if (!save_due && hooks.on_checkpoint) hooks.on_checkpoint(state());
       summary.outcome = stop_due ? TrainOutcome::kStopAfterSteps : TrainOutcome::kStopRequested;
       break;
     }

@@ -165,7 +165,10 @@ class Trainer {
 
   TrainSummary train(const std::vector<Window>& windows, const TrainHooks& hooks);
 
-  const TrainerState& state() const { return state_; }
+  // The run's counters now. The AdamW update count is the optimizer's (kept with its step
+  // statistics, where the update reads it); the state carries a copy taken here, for the
+  // checkpoint and the hooks, instead of a second counter advanced beside it.
+  TrainerState state() const;
 
  private:
   struct StepClock;

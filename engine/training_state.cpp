@@ -289,9 +289,8 @@ void write_training_tensors(const std::string& path, BertQaModel& model, AdamWOp
       tensors.push_back({kTensorGroups[group] + slot.name, slot.shape, values.back().data(), Dtype::kF32});
     }
   }
-  write_safetensors(path, tensors,
-                    {{"format", "bert-squad training state"},
-                     {"optimizer_steps", std::to_string(optimizer.steps_done())}});
+  // The update count is trainer_state.json's (optimizer_steps); it is not repeated here.
+  write_safetensors(path, tensors, {{"format", "bert-squad training state"}});
 }
 
 void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer) {

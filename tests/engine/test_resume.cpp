@@ -189,6 +189,7 @@ TEST_CASE("non-finite losses skip the update; too many in a row stop the run", "
       CHECK(steps[i].skipped_updates == i);
     }
     CHECK(run.optimizer->steps_done() == 1);
+    CHECK(trainer.state().optimizer_steps == 1);  // the state's copy is the optimizer's count
     CHECK(trainer.state().skipped_updates == 4);
   }
   SECTION("with the limit off every step runs, counting every skip, but the blown-up model never ends it") {
@@ -201,6 +202,7 @@ TEST_CASE("non-finite losses skip the update; too many in a row stop the run", "
     CHECK(trainer.state().global_step == 12);
     CHECK(trainer.state().skipped_updates == 11);
     CHECK(run.optimizer->steps_done() == 1);
+    CHECK(trainer.state().optimizer_steps == 1);
     CHECK(std::isnan(steps.back().loss));  // no finite loss in the last logging interval
     CHECK(find_nonfinite_parameter(*run.model).name.empty());
   }
