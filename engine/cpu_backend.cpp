@@ -22,9 +22,6 @@
 namespace bert {
 namespace {
 
-// Elements per piece of the backend's own element-wise loops on the CPU pool.
-constexpr size_t kElementPiece = 1 << 15;
-
 template <typename T>
 constexpr ScalarType kComputeType = std::is_same_v<T, double> ? ScalarType::kF64 : ScalarType::kF32;
 
@@ -136,27 +133,16 @@ class CpuBackend final : public Backend {
   void residual_layernorm_forward(Tensor out, Tensor sum, Tensor mean, Tensor rstd, const Tensor& branch,
                                   const Tensor& residual, const Tensor& gamma, const Tensor& beta,
                                   int rows, int width, float eps, const DropoutSpec& dropout) override {
-    residual_dropout_forward_ref(as(sum), as(branch), as(residual), size_t(rows) * width, dropout);
-    layernorm_forward_ref(as(out), as(mean), as(rstd), as(sum), as(gamma), as(beta), rows, width, eps);
+    residual_dropout_layernorm_forward_ref(as(out), as(sum), as(mean), as(rstd), as(branch), as(residual),
+                                           as(gamma), as(beta), rows, width, eps, dropout);
   }
   void residual_layernorm_backward(Tensor d_branch, Tensor d_residual, Tensor d_gamma, Tensor d_beta,
                                    const Tensor& d_out, const Tensor& sum, const Tensor& mean,
                                    const Tensor& rstd, const Tensor& gamma, int rows, int width,
                                    const DropoutSpec& dropout, Accumulate residual_mode) override {
-    const size_t count = size_t(rows) * width;
-    scratch_a_.resize(count);
-    layernorm_backward_ref(scratch_a_.data(), as(d_gamma), as(d_beta), as(d_out), as(sum), as(gamma),
-                           as(mean), as(rstd), rows, width, Accumulate::kOverwrite);
-    T* d_res = as(d_residual);
-    const T* d_sum = scratch_a_.data();
-    cpu::parallel_for(count, kElementPiece, [&](size_t first, size_t last) {
-      if (residual_mode == Accumulate::kAdd) {
-        for (size_t i = first; i < last; ++i) d_res[i] += d_sum[i];
-      } else {
-        std::copy(d_sum + first, d_sum + last, d_res + first);
-      }
-    });
-    dropout_backward_ref(as(d_branch), scratch_a_.data(), count, dropout, Accumulate::kOverwrite);
+    residual_dropout_layernorm_backward_ref(d_branch.empty() ? nullptr : as(d_branch), as(d_residual),
+                                            as(d_gamma), as(d_beta), as(d_out), as(sum), as(gamma),
+                                            as(mean), as(rstd), rows, width, dropout, residual_mode);
   }
 
   void qa_loss(Tensor d_logits, Tensor losses, const Tensor& logits, const Tensor& cu_seqlens,

@@ -3,9 +3,11 @@
 // Saved for backward: the input, mean and rstd per row.
 // Backward: with xhat = (x-mean)·rstd and g = d_out·gamma,
 //   d_inp = rstd · (g - mean(g) - xhat·mean(g·xhat)), d_gamma += Σ_rows d_out·xhat, d_beta += Σ_rows d_out.
+// Also the fused residual + dropout + LayerNorm of the encoder layers (below).
 #pragma once
 
 #include "kernels/accumulate.h"
+#include "kernels/dropout_rng.h"
 
 namespace bert {
 
@@ -29,6 +31,40 @@ void layernorm_backward_ref(T* d_inp,        // [rows, width]
                             const T* mean,   // [rows]
                             const T* rstd,   // [rows]
                             int rows, int width, Accumulate mode);
+
+// The post-LN residual block of every encoder layer (the CUDA launcher below fuses it):
+//   sum = residual + dropout(branch)   (dropout element i = row·width + col of this call)
+//   out = LayerNorm(sum)
+// Saved for backward: sum, mean, rstd. The one CPU reference of the fused op: the CPU backend
+// runs it and the GPU tests compare the fused kernels against it.
+template <typename T>
+void residual_dropout_layernorm_forward_ref(T* out,             // [rows, width]
+                                            T* sum,             // [rows, width] saved
+                                            T* mean,            // [rows]
+                                            T* rstd,            // [rows]
+                                            const T* branch,    // [rows, width]
+                                            const T* residual,  // [rows, width]
+                                            const T* gamma,     // [width]
+                                            const T* beta,      // [width]
+                                            int rows, int width, float eps,
+                                            const DropoutSpec& dropout);
+
+// With d_sum the LayerNorm input gradient:
+//   d_residual = d_sum (overwrite or add per `residual_mode`),
+//   d_branch = mask · d_sum / (1-p) (overwrite; skipped when null),
+//   d_gamma, d_beta accumulate.
+template <typename T>
+void residual_dropout_layernorm_backward_ref(T* d_branch,      // [rows, width] or null
+                                             T* d_residual,    // [rows, width]
+                                             T* d_gamma,       // [width]
+                                             T* d_beta,        // [width]
+                                             const T* d_out,   // [rows, width]
+                                             const T* sum,     // [rows, width]
+                                             const T* gamma,   // [width]
+                                             const T* mean,    // [rows]
+                                             const T* rstd,    // [rows]
+                                             int rows, int width, const DropoutSpec& dropout,
+                                             Accumulate residual_mode);
 
 }  // namespace bert
 

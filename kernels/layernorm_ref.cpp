@@ -1,7 +1,8 @@
 // CPU reference of LayerNorm (kernels/layernorm.h). Row statistics and the backward's row
 // means are accumulated in double for every T (cheap: one pass per row), and d_gamma/d_beta
 // are summed over rows in double before being added once to the T buffers. Rows run on the
-// CPU pool; d_gamma/d_beta are deterministic block sums (kernels/cpu_parallel.h).
+// CPU pool; d_gamma/d_beta are deterministic block sums (kernels/cpu_parallel.h). The fused
+// residual + dropout + LayerNorm is written here once, from the dropout and LayerNorm references.
 #include "kernels/layernorm.h"
 
 #include <cmath>
@@ -10,8 +11,15 @@
 
 #include "kernels/cpu_math.h"
 #include "kernels/cpu_parallel.h"
+#include "kernels/dropout.h"
 
 namespace bert {
+namespace {
+
+// Elements per piece of the fused backward's residual add on the CPU pool.
+constexpr size_t kElementPiece = 1 << 15;
+
+}  // namespace
 
 template <typename T>
 void layernorm_forward_ref(T* out, T* mean, T* rstd, const T* inp, const T* gamma, const T* beta,
@@ -66,11 +74,50 @@ void layernorm_backward_ref(T* d_inp, T* d_gamma, T* d_beta, const T* d_out, con
   }
 }
 
+template <typename T>
+void residual_dropout_layernorm_forward_ref(T* out, T* sum, T* mean, T* rstd, const T* branch,
+                                            const T* residual, const T* gamma, const T* beta,
+                                            int rows, int width, float eps,
+                                            const DropoutSpec& dropout) {
+  residual_dropout_forward_ref(sum, branch, residual, static_cast<size_t>(rows) * width, dropout);
+  layernorm_forward_ref(out, mean, rstd, sum, gamma, beta, rows, width, eps);
+}
+
+template <typename T>
+void residual_dropout_layernorm_backward_ref(T* d_branch, T* d_residual, T* d_gamma, T* d_beta,
+                                             const T* d_out, const T* sum, const T* gamma,
+                                             const T* mean, const T* rstd, int rows, int width,
+                                             const DropoutSpec& dropout, Accumulate residual_mode) {
+  const size_t count = static_cast<size_t>(rows) * width;
+  // d_branch needs d_sum alone, so adding onto d_residual goes through a scratch copy (kept per
+  // thread, grown to the largest use); overwriting computes d_sum in d_residual itself.
+  thread_local std::vector<T> scratch;
+  T* d_sum = d_residual;
+  if (residual_mode == Accumulate::kAdd) {
+    if (scratch.size() < count) scratch.resize(count);
+    d_sum = scratch.data();
+  }
+  layernorm_backward_ref(d_sum, d_gamma, d_beta, d_out, sum, gamma, mean, rstd, rows, width,
+                         Accumulate::kOverwrite);
+  if (residual_mode == Accumulate::kAdd) {
+    cpu::parallel_for(count, kElementPiece, [&](size_t first, size_t last) {
+      for (size_t i = first; i < last; ++i) d_residual[i] += d_sum[i];
+    });
+  }
+  if (d_branch) dropout_backward_ref(d_branch, d_sum, count, dropout, Accumulate::kOverwrite);
+}
+
 #define BERT_INSTANTIATE_LAYERNORM(T)                                                            \
   template void layernorm_forward_ref<T>(T*, T*, T*, const T*, const T*, const T*, int, int,    \
                                          float);                                                \
   template void layernorm_backward_ref<T>(T*, T*, T*, const T*, const T*, const T*, const T*,   \
-                                          const T*, int, int, Accumulate);
+                                          const T*, int, int, Accumulate);              \
+  template void residual_dropout_layernorm_forward_ref<T>(T*, T*, T*, T*, const T*, const T*,   \
+                                                          const T*, const T*, int, int, float,  \
+                                                          const DropoutSpec&);                  \
+  template void residual_dropout_layernorm_backward_ref<T>(T*, T*, T*, T*, const T*, const T*,  \
+                                                           const T*, const T*, const T*, int,   \
+                                                           int, const DropoutSpec&, Accumulate);
 BERT_INSTANTIATE_LAYERNORM(float)
 BERT_INSTANTIATE_LAYERNORM(double)
 #undef BERT_INSTANTIATE_LAYERNORM

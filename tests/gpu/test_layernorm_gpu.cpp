@@ -1,5 +1,4 @@
 // GPU vs CPU reference: LayerNorm forward/backward and the fused residual + dropout + LayerNorm.
-#include "kernels/dropout.h"
 #include "kernels/layernorm.h"
 #include "tests/gpu/gpu_test_util.h"
 
@@ -70,7 +69,7 @@ TEST_CASE("layernorm forward/backward match the reference", "[gpu][layernorm]") 
   }
 }
 
-TEST_CASE("fused residual+dropout+layernorm matches the composed reference", "[gpu][layernorm]") {
+TEST_CASE("fused residual+dropout+layernorm matches its reference", "[gpu][layernorm]") {
   std::mt19937 rng(22);
   for (const auto& [rows, width] : {std::pair{37, 96}, std::pair{130, 768}, std::pair{19, 100}}) {
     for (const float probability : {0.0f, 0.1f}) {
@@ -93,15 +92,15 @@ TEST_CASE("fused residual+dropout+layernorm matches the composed reference", "[g
           d_out.get(), d_sum.get(), d_mean.data(), d_rstd.data(), d_branch.get(), d_residual.get(),
           d_gamma.get(), d_beta.get(), rows, width, kEps, spec, nullptr);
       std::vector<float> sum(count), out(count), mean(rows), rstd(rows);
-      residual_dropout_forward_ref(sum.data(), branch.data(), residual.data(), count, spec);
-      layernorm_forward_ref(out.data(), mean.data(), rstd.data(), sum.data(), gamma.data(),
-                            beta.data(), rows, width, kEps);
+      residual_dropout_layernorm_forward_ref(out.data(), sum.data(), mean.data(), rstd.data(),
+                                             branch.data(), residual.data(), gamma.data(),
+                                             beta.data(), rows, width, kEps, spec);
       require_close("fused sum", d_sum.download(), sum, 8e-3, 1e-3);
       require_close("fused out", d_out.download(), out, 1e-2, 2e-3);
       require_close("fused rstd", to_host(d_rstd), rstd, 1e-4, 0.0);
 
-      // Backward: reference = LayerNorm backward on the kernel's saved sum and statistics,
-      // then d_residual = d_sum (added onto a start value) and d_branch = dropout backward.
+      // Backward: the reference runs on the kernel's saved sum and statistics, adding
+      // d_residual onto the same start value.
       const std::vector<float> grad = random_bf16_values(count, -1.0f, 1.0f, rng);
       const std::vector<float> residual_start = random_bf16_values(count, -1.0f, 1.0f, rng);
       DeviceBf16 d_grad(grad), d_branch_grad(count), d_residual_grad(residual_start);
@@ -114,14 +113,11 @@ TEST_CASE("fused residual+dropout+layernorm matches the composed reference", "[g
           Accumulate::kAdd, GpuWorkspace{scratch.data(), scratch.size()}, nullptr);
       const std::vector<float> saved_sum = d_sum.download();
       const std::vector<float> gpu_mean = to_host(d_mean), gpu_rstd = to_host(d_rstd);
-      std::vector<float> d_sum_ref(count), d_branch_ref(count);
-      layernorm_backward_ref(d_sum_ref.data(), gamma_grad.data(), beta_grad.data(), grad.data(),
-                             saved_sum.data(), gamma.data(), gpu_mean.data(), gpu_rstd.data(), rows,
-                             width, Accumulate::kOverwrite);
-      dropout_backward_ref(d_branch_ref.data(), d_sum_ref.data(), count, spec,
-                           Accumulate::kOverwrite);
-      std::vector<float> d_residual_ref = residual_start;
-      for (size_t i = 0; i < count; ++i) d_residual_ref[i] += d_sum_ref[i];
+      std::vector<float> d_branch_ref(count), d_residual_ref = residual_start;
+      residual_dropout_layernorm_backward_ref(
+          d_branch_ref.data(), d_residual_ref.data(), gamma_grad.data(), beta_grad.data(),
+          grad.data(), saved_sum.data(), gamma.data(), gpu_mean.data(), gpu_rstd.data(), rows,
+          width, spec, Accumulate::kAdd);
       require_close("fused d_branch", d_branch_grad.download(), d_branch_ref, 2e-2, 5e-3);
       require_close("fused d_residual", d_residual_grad.download(), d_residual_ref, 2e-2, 5e-3);
       require_close("fused d_gamma", to_host(d_gamma_grad), gamma_grad, 1e-4, 1e-5);
