@@ -1,10 +1,12 @@
 // Test helpers every test binary links: fixtures, scratch directories, bounded child commands and
-// the one closeness check. The data outside the repository (../shared): shared_data.h.
+// the one closeness rule (tests/tolerance.h). The data outside the repository (../shared): shared_data.h.
 #pragma once
 
 #include <cstddef>
 #include <string>
 #include <vector>
+
+#include "tests/tolerance.h"
 
 namespace bert::test {
 
@@ -44,26 +46,4 @@ inline std::string bounded_command_prefix(int seconds = 120) {
          " ";
 }
 
-// Result of comparing values with |x - ref| <= atol + rtol*|ref|.
-struct CloseReport {
-  bool ok = true;
-  size_t count = 0;
-  size_t worst_index = 0;
-  double worst_value = 0, worst_ref = 0, worst_excess = 0;  // excess = |x-ref| - tolerance
-  std::string describe(const std::string& name) const;  // one line for the failure message
-};
-CloseReport compare_close(const double* x, const double* ref, size_t n, double atol, double rtol);
-CloseReport compare_close(const std::vector<double>& x, const std::vector<double>& ref, double atol,
-                          double rtol);
-CloseReport compare_close(const std::vector<float>& x, const std::vector<double>& ref, double atol,
-                          double rtol);
-
 }  // namespace bert::test
-
-// REQUIRE that two arrays are close, printing the worst element when they are not.
-#define REQUIRE_CLOSE(name, report)            \
-  do {                                         \
-    const auto& bert_report_ = (report);       \
-    INFO(bert_report_.describe(name));         \
-    REQUIRE(bert_report_.ok);                  \
-  } while (0)

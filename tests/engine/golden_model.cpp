@@ -91,17 +91,11 @@ GoldenModel read_golden_model(const std::string& dir) {
   return golden;
 }
 
-CloseReport compare_scaled(const std::vector<double>& got, const std::vector<double>& ref, const Tolerance& tol) {
-  double scale = 0;
-  for (double value : ref) scale = std::max(scale, std::fabs(value));
-  return compare_close(got, ref, std::max(tol.atol_fraction * scale, tol.atol_floor), tol.rtol);
-}
-
 void check_golden_activations(BertQaModel& model, const GoldenModel& golden, const Tolerance& tol) {
   const int H = golden.config.hidden_size;
   for (int layer = 0; layer <= golden.config.num_hidden_layers; ++layer) {
     const std::string name = "act.hidden_states." + std::to_string(layer);
-    REQUIRE_CLOSE(name, compare_scaled(model.hidden_state(layer), golden.packed(name, H), tol));
+    REQUIRE_CLOSE(name, within(model.hidden_state(layer), golden.packed(name, H), tol));
   }
   const std::vector<double> logits = model.logits();  // [T, 2]
   std::vector<double> start(logits.size() / 2), end(logits.size() / 2);
@@ -109,8 +103,8 @@ void check_golden_activations(BertQaModel& model, const GoldenModel& golden, con
     start[t] = logits[2 * t];
     end[t] = logits[2 * t + 1];
   }
-  REQUIRE_CLOSE("start_logits", compare_scaled(start, golden.packed("out.start_logits", 1), tol));
-  REQUIRE_CLOSE("end_logits", compare_scaled(end, golden.packed("out.end_logits", 1), tol));
+  REQUIRE_CLOSE("start_logits", within(start, golden.packed("out.start_logits", 1), tol));
+  REQUIRE_CLOSE("end_logits", within(end, golden.packed("out.end_logits", 1), tol));
 }
 
 }  // namespace bert::test

@@ -13,6 +13,7 @@
 #include "engine/packed_batch.h"
 #include "tests/shared_data.h"
 #include "tests/test_support.h"
+#include "tests/tolerance.h"
 
 namespace bert::test {
 
@@ -38,15 +39,8 @@ DataDir golden_dir();
 bool have_golden();
 GoldenModel read_golden_model(const std::string& dir);
 
-// atol = max(atol_fraction · max|ref| of the tensor, atol_floor): the floor covers tensors whose
-// true value is zero (a key bias cannot change the softmax, so its gradient is rounding noise).
-struct Tolerance {
-  double rtol, atol_fraction, atol_floor;
-};
-CloseReport compare_scaled(const std::vector<double>& got, const std::vector<double>& ref, const Tolerance& tol);
-
 // REQUIREs the model's hidden states and start/end logits (after a forward on golden.batch)
-// to match the golden's within `tol`.
+// to match the golden's within `tol` (tests/tolerance.h).
 void check_golden_activations(BertQaModel& model, const GoldenModel& golden, const Tolerance& tol);
 
 }  // namespace bert::test

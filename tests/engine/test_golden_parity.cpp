@@ -18,7 +18,7 @@ namespace bert {
 namespace {
 
 using test::Tolerance;
-using test::compare_scaled;
+using test::within;
 
 void run_parity(bool double_precision, const Tolerance& activations, const Tolerance& gradients,
                 const Tolerance& param_tolerance) {
@@ -63,7 +63,7 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
       for (const auto& [name, values] : grads) {
         const auto found = golden.tensors.find("grad." + name);
         REQUIRE(found != golden.tensors.end());
-        REQUIRE_CLOSE("grad." + name, compare_scaled(values, found->second, gradient_tolerance_for(name)));
+        REQUIRE_CLOSE("grad." + name, within(values, found->second, gradient_tolerance_for(name)));
       }
     }
     const UpdateStats stats = optimizer.step(golden.optimizer.learning_rate);
@@ -89,7 +89,7 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
     const auto found = golden.tensors.find("param_after_steps." + name);
     REQUIRE(found != golden.tensors.end());
     REQUIRE_CLOSE("param_after_steps." + name,
-                  compare_scaled(values, found->second, tolerance_for(name)));
+                  within(values, found->second, tolerance_for(name)));
   }
 }
 

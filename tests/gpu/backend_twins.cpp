@@ -61,10 +61,7 @@ void Twins::cpu_takes_gpu(const Twin& twin) {
 void Twins::require_close(const std::string& name, const Twin& twin, const Tolerance& tolerance) {
   const std::vector<double> got = gpu_values(twin), ref = cpu_values(twin);
   REQUIRE(got.size() == ref.size());
-  double largest = 0;
-  for (double value : ref) largest = std::max(largest, std::fabs(value));
-  const double atol = tolerance.atol_fraction * largest + tolerance.atol_floor;
-  REQUIRE_CLOSE(name + (fp32() ? " (fp32)" : " (bf16)"), compare_close(got, ref, atol, tolerance.rtol));
+  REQUIRE_CLOSE(name + (fp32() ? " (fp32)" : " (bf16)"), within(got, ref, tolerance));
 }
 
 }  // namespace bert::test

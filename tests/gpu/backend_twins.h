@@ -1,7 +1,7 @@
 // The CPU backend (float) and the CUDA backend side by side, for tests/gpu/test_backend_gpu.cpp:
 // identical inputs go to both (rounded to bf16 first wherever the CUDA backend stores bf16, so
-// both start from the same values), outputs are compared with |gpu − cpu| ≤ atol + rtol·|cpu|,
-// atol = atol_fraction · max|cpu| + a small floor.
+// both start from the same values), outputs are compared with the tests' one rule
+// (tests/tolerance.h), the CPU values as the reference.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -13,16 +13,13 @@
 
 #include "engine/backend.h"
 #include "engine/cuda/cuda_backend.h"
+#include "tests/tolerance.h"
 
 namespace bert::test {
 
 struct Twin {
   Tensor cpu, gpu;
   size_t numel() const { return cpu.numel; }
-};
-
-struct Tolerance {
-  double rtol = 0, atol_fraction = 0, atol_floor = 1e-7;
 };
 
 class Twins {

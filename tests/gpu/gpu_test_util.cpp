@@ -60,10 +60,7 @@ void require_close(const std::string& name, const std::vector<float>& got,
                    const std::vector<float>& ref, double rtol, double atol_fraction,
                    double atol_floor) {
   REQUIRE(got.size() == ref.size());
-  double largest = 0.0;
-  for (float value : ref) largest = std::max(largest, static_cast<double>(std::fabs(value)));
-  const double atol = atol_fraction * largest + atol_floor;
-  REQUIRE_CLOSE(name, compare_close(got, std::vector<double>(ref.begin(), ref.end()), atol, rtol));
+  REQUIRE_CLOSE(name, within(got, ref, Tolerance{rtol, atol_fraction, atol_floor}));
 }
 
 }  // namespace bert::test

@@ -1,7 +1,6 @@
 // Helpers of the GPU tests: host bf16 rounding (round to nearest even, as __float2bfloat16_rn),
 // random inputs that are exactly representable in bf16 (so the CPU reference and the kernel see
-// the same values), uploads/downloads, and the closeness check with an absolute tolerance
-// relative to the largest reference value.
+// the same values), uploads/downloads, and the closeness check (tests/tolerance.h's rule).
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -14,6 +13,7 @@
 #include "kernels/device_buffer.h"
 #include "kernels/gpu_types.h"
 #include "tests/test_support.h"
+#include "tests/tolerance.h"
 
 namespace bert::test {
 
@@ -58,29 +58,10 @@ std::vector<T> to_host(const DeviceBuffer<T>& buffer) {
 // Blocks until the device is idle, surfacing asynchronous kernel faults in the test.
 void sync_device();
 
-// |x − ref| ≤ atol_fraction·max|ref| + atol_floor + rtol·|ref|; REQUIREs with the worst element.
+// REQUIREs `got` within Tolerance{rtol, atol_fraction, atol_floor} of `ref` (tests/tolerance.h).
 void require_close(const std::string& name, const std::vector<float>& got,
                    const std::vector<float>& ref, double rtol, double atol_fraction,
                    double atol_floor = 1e-6);
-
-// |x[i] − ref[i]| ≤ atol[i] + rtol·|ref[i]| for every i (a per-element absolute tolerance).
-inline CloseReport compare_close_each(const std::vector<double>& x, const std::vector<double>& ref,
-                                      const std::vector<double>& atol, double rtol) {
-  CloseReport report;
-  report.count = ref.size();
-  report.ok = x.size() == ref.size() && atol.size() == ref.size();
-  for (size_t i = 0; report.ok && i < ref.size(); ++i) {
-    const double excess = std::fabs(x[i] - ref[i]) - (atol[i] + rtol * std::fabs(ref[i]));
-    if (!(excess <= 0) && (report.worst_excess <= 0 || !(excess <= report.worst_excess))) {
-      report.worst_index = i;
-      report.worst_value = x[i];
-      report.worst_ref = ref[i];
-      report.worst_excess = std::isnan(excess) ? INFINITY : excess;
-    }
-  }
-  if (report.worst_excess > 0) report.ok = false;
-  return report;
-}
 
 // Absolute tolerance of Adam's first moment per element after `steps` updates with the same
 // scaled gradient g from m0. m = β1·m + (1−β1)·g is rounded in fp32 at the size of its terms,

@@ -20,7 +20,7 @@ namespace bert {
 namespace {
 
 using test::Tolerance;
-using test::compare_scaled;
+using test::within;
 
 double relative_l2(const std::vector<double>& got, const std::vector<double>& ref) {
   double diff = 0, norm = 0;
@@ -58,7 +58,7 @@ void check_gradients(BertQaModel& model, const test::GoldenModel& golden, bool f
       continue;
     }
     const Tolerance tolerance = fp32 ? Tolerance{1e-4, 5e-5, 0} : Tolerance{2e-2, 0.25, 0};
-    REQUIRE_CLOSE("grad." + name, compare_scaled(values, ref, tolerance));
+    REQUIRE_CLOSE("grad." + name, within(values, ref, tolerance));
     const double l2 = relative_l2(values, ref);
     INFO("grad." << name << ": relative L2 error " << l2);
     REQUIRE(l2 <= (fp32 ? 1e-4 : 0.15));
@@ -87,7 +87,7 @@ void check_parameters(BertQaModel& model, const test::GoldenModel& golden, bool 
     const bool zero_gradient = grad_max <= 1e-12 * norm0;
     if (fp32) {
       const Tolerance tolerance{1e-4, 1e-5, (zero_gradient ? 1.0 : 1e-2) * lr_steps};
-      REQUIRE_CLOSE("param_after_steps." + name, compare_scaled(values, found->second, tolerance));
+      REQUIRE_CLOSE("param_after_steps." + name, within(values, found->second, tolerance));
       continue;
     }
     std::vector<double> clear_got, clear_ref, noisy_got, noisy_ref;

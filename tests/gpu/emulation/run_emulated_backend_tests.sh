@@ -22,7 +22,7 @@ sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/pinned_host.c
           "$root/engine/cuda/cuda_backend_ops.cpp" "$root/engine/cuda/cuda_backend_registration.cpp"
           "$root/tests/gpu/backend_twins.cpp" "$root/tests/gpu/test_backend_gpu.cpp"
           "$root/tests/gpu/test_golden_parity_gpu.cpp" "$root/tests/engine/golden_model.cpp"
-          "$root/tests/test_support.cpp" "$root/tests/shared_data.cpp" "$root/tests/shared_data_main.cpp"
+          "$root/tests/test_support.cpp" "$root/tests/tolerance.cpp" "$root/tests/shared_data.cpp" "$root/tests/shared_data_main.cpp"
           "$root/tests/gpu/emulation/emu_stubs.cpp" "$root/tests/gpu/emulation/runtime_emu.cpp"
           "$root/tests/gpu/emulation/matmul_host_emu.cpp")
 reuse=1 compile_objects "${sources[@]}"

@@ -18,7 +18,7 @@ sources=("${emulated_kernels[@]}")
 for t in elementwise layernorm embedding attention loss_optim; do
   sources+=("$root/tests/gpu/test_${t}_gpu.cpp")
 done
-sources+=("$root/tests/gpu/gpu_test_util.cpp" "$root/tests/test_support.cpp"
+sources+=("$root/tests/gpu/gpu_test_util.cpp" "$root/tests/test_support.cpp" "$root/tests/tolerance.cpp"
           "$root/tests/catch_main.cpp" "$root/tests/gpu/emulation/emu_stubs.cpp")
 compile_objects "${sources[@]}"
 g++ -pthread "${objects[@]}" "$build/kernels/libbert_ops_ref.a" "$build/core/libbert_core.a" \
