@@ -21,13 +21,20 @@ sources=("${emulated_kernels[@]}")
 sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/pinned_host.cpp" "$root/engine/cuda/cuda_backend_base.cpp"
           "$root/engine/cuda/cuda_backend_ops.cpp" "$root/engine/cuda/cuda_backend_registration.cpp"
           "$root/tests/gpu/backend_twins.cpp" "$root/tests/gpu/test_backend_gpu.cpp"
+          "$root/tests/gpu/test_op_cases_gpu.cpp" "$root/tests/ops/op_case.cpp" "$root/tests/ops/op_cases_dense.cpp"
+          "$root/tests/ops/op_cases_sequence.cpp" "$root/tests/ops/op_runner.cpp"
           "$root/tests/gpu/test_golden_parity_gpu.cpp" "$root/tests/engine/golden_model.cpp"
           "$root/tests/test_support.cpp" "$root/tests/tolerance.cpp" "$root/tests/shared_data.cpp" "$root/tests/shared_data_main.cpp"
           "$root/tests/gpu/emulation/emu_stubs.cpp" "$root/tests/gpu/emulation/runtime_emu.cpp"
           "$root/tests/gpu/emulation/matmul_host_emu.cpp")
 reuse=1 compile_objects "${sources[@]}"
-libs=(engine/libbert_engine.a io/libbert_io.a data/libbert_data.a tokenizer/libbert_tokenizer.a
-      kernels/libbert_ops_ref.a core/libbert_core.a)
-g++ -pthread "${objects[@]}" "${libs[@]/#/$build/}" -lopenblas -lsimdjson -lsentencepiece -lz \
+libs=(engine/libbert_engine.a comm/libbert_comm.a logging/libbert_logging.a io/libbert_io.a data/libbert_data.a
+      tokenizer/libbert_tokenizer.a kernels/libbert_ops_ref.a core/libbert_core.a)
+# bert_comm carries the MPI communicator when the build found MPI.
+mpi_link=()
+if grep -q 'MPI_mpi_LIBRARY:FILEPATH=/' "$build/CMakeCache.txt" 2>/dev/null; then
+  read -r -a mpi_link < <(mpicxx --showme:link)
+fi
+g++ -pthread "${objects[@]}" "${libs[@]/#/$build/}" "${mpi_link[@]}" -lopenblas -lsimdjson -lsentencepiece -lz \
   -o "$out/test_backend_emulated"
 "$out/test_backend_emulated" ${filter:+"$filter"}
