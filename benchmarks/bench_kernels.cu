@@ -19,6 +19,11 @@
 // written once, in its storage type), stated per row in the table. The "estimated step" sums the
 // medians of one training step's launches (12 layers + embeddings + loss + optimizer): a floor
 // for the CUDA backend's step, since it excludes launch gaps, host work and copies.
+// Checked first: every case of the op table (tests/ops/op_cases.h) runs on the CUDA backend
+// against the CPU backend (benchmarks/bench_checks.h); a row whose op failed is not timed and
+// reads WRONG, and so does an estimated step that would include it. Rows of kernels no table op
+// runs (the scalar attention variant, the candidate fusion, sum_squares, the ceilings) say
+// "unchecked".
 // Exit status: 0, 1 on an error, 2 on a bad command line, 77 when no CUDA device exists.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -33,6 +38,7 @@
 #include <vector>
 
 #include "apps/flags.h"
+#include "benchmarks/bench_checks.h"
 #include "benchmarks/bench_kernels_support.cuh"
 #include "core/file_io.h"
 #include "kernels/adamw.h"
@@ -54,6 +60,7 @@ using bench::AttentionHeads;
 using bench::Batch;
 using bench::kMaxPositions;
 using bench::make_batch;
+using bench::OpChecks;
 using bench::parse_attention_heads;
 using bench::parse_lengths;
 using bench::random_buffer;
@@ -80,6 +87,8 @@ struct Result {
   double work = 0;   // FLOPs or bytes
   std::string unit;  // "TFLOP/s", "GB/s" or "" (time only)
   std::string note;  // how the work was counted
+  std::string checked_by;  // the op table's op whose check covers this kernel, or ""
+  bool wrong = false;      // that check failed: not timed
   double rate() const {
     return unit.empty() ? 0 : work / (median_us * 1e-6) / (unit == "TFLOP/s" ? 1e12 : 1e9);
   }
@@ -88,7 +97,8 @@ struct Result {
 // ---- the benchmarks -------------------------------------------------------------------------
 class Bench {
  public:
-  Bench(const Options& options, Timer& timer) : options_(options), timer_(timer) {}
+  Bench(const Options& options, Timer& timer, const OpChecks& checks)
+      : options_(options), timer_(timer), checks_(checks) {}
   std::vector<Result>& results() { return results_; }
 
   void run_batch(const Batch& batch);
@@ -97,11 +107,20 @@ class Bench {
   double estimate_step_us(const Batch& batch) const;
 
  private:
-  Result& add(const std::string& batch, const std::string& op, const std::string& pass,
-              const std::function<void()>& launch, double work, const std::string& unit,
-              const std::string& note) {
+  // Times launch() unless the check of `table_op` (the op table's op that runs this kernel;
+  // "" for none) failed.
+  Result& add(const std::string& table_op, const std::string& batch, const std::string& op,
+              const std::string& pass, const std::function<void()>& launch, double work,
+              const std::string& unit, const std::string& note) {
+    const bool checked = !table_op.empty();
+    if (checked && !checks_.passed(table_op)) {
+      results_.push_back(Result{batch, op, pass, 0, 0, work, unit, note, table_op, true});
+      std::fprintf(stderr, "  %-8s %-34s %-4s WRONG (%s failed its check)\n", batch.c_str(), op.c_str(),
+                   pass.c_str(), table_op.c_str());
+      return results_.back();
+    }
     const auto [median, minimum] = timer_.time(launch);
-    results_.push_back(Result{batch, op, pass, median, minimum, work, unit, note});
+    results_.push_back(Result{batch, op, pass, median, minimum, work, unit, note, checked ? table_op : ""});
     std::fprintf(stderr, "  %-8s %-34s %-4s %9.1f us\n", batch.c_str(), op.c_str(), pass.c_str(), median);
     return results_.back();
   }
@@ -116,6 +135,7 @@ class Bench {
 
   const Options& options_;
   Timer& timer_;
+  const OpChecks& checks_;
   MatmulContext matmul_;
   DeviceBuffer<unsigned char> scratch_;
   std::vector<Result> results_;
@@ -156,8 +176,10 @@ void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
       const AttentionImpl impl = scalar ? AttentionImpl::kScalar : default_attention_impl();
       char op[64];
       std::snprintf(op, sizeof op, "%s%s (dropout %.2g)", name, scalar ? " scalar" : "", p);
+      // The table checks what the backend runs: the default kernels, not the scalar variant.
+      const std::string checked_by = scalar ? "" : "attention";
       add(
-          batch.label, op, "fwd",
+          checked_by, batch.label, op, "fwd",
           [&] {
             attention_forward_cuda(ctx.data(), lse.data(), qkv.data(), cu.data(), shape, spec, timer_.stream(),
                                    impl);
@@ -165,7 +187,7 @@ void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
           flops, "TFLOP/s", note);
       require_finite(ctx, "attention ctx");
       add(
-          batch.label, op, "bwd",
+          checked_by, batch.label, op, "bwd",
           [&] {
             attention_backward_cuda(d_qkv.data(), d_ctx.data(), qkv.data(), ctx.data(), lse.data(), cu.data(),
                                     shape, spec, ws, timer_.stream(), impl);
@@ -191,8 +213,9 @@ void Bench::norms_and_activations(const Batch& batch) {
   const GpuWorkspace ws = scratch(layernorm_backward_workspace_bytes(rows, kHidden));
   const GpuStream s = timer_.stream();
   const std::string& b = batch.label;
+  // The plain LayerNorm kernels run inside the Backend's embeddings op, which checks them.
   add(
-      b, "layernorm [T,768]", "fwd",
+      "embeddings", b, "layernorm [T,768]", "fwd",
       [&] {
         layernorm_forward_cuda(out.data(), mean.data(), rstd.data(), inp.data(), gamma.data(), beta.data(),
                                rows, kHidden, 1e-12f, s);
@@ -200,7 +223,7 @@ void Bench::norms_and_activations(const Batch& batch) {
       2.0 * n * 2 + 8.0 * rows, "GB/s", "x in, out (bf16) + stats");
   require_finite(out, "layernorm out");
   add(
-      b, "layernorm [T,768]", "bwd",
+      "embeddings", b, "layernorm [T,768]", "bwd",
       [&] {
         layernorm_backward_cuda(d_inp.data(), d_gamma.data(), d_beta.data(), d_out.data(), inp.data(),
                                 gamma.data(), mean.data(), rstd.data(), rows, kHidden, Accumulate::kOverwrite,
@@ -209,7 +232,7 @@ void Bench::norms_and_activations(const Batch& batch) {
       3.0 * n * 2 + 8.0 * rows, "GB/s", "d_out, x in, d_x out + stats");
   const DropoutSpec spec = dropout_spec(options_.dropout, 0, DropoutKind::kFfnOutput);
   add(
-      b, "residual+dropout+layernorm", "fwd",
+      "residual_layernorm", b, "residual+dropout+layernorm", "fwd",
       [&] {
         residual_dropout_layernorm_forward_cuda(out.data(), sum.data(), mean.data(), rstd.data(), inp.data(),
                                                 residual.data(), gamma.data(), beta.data(), rows, kHidden,
@@ -218,7 +241,7 @@ void Bench::norms_and_activations(const Batch& batch) {
       4.0 * n * 2 + 8.0 * rows, "GB/s", "branch, residual in; out, sum out");
   require_finite(out, "residual layernorm out");
   add(
-      b, "residual+dropout+layernorm", "bwd",
+      "residual_layernorm", b, "residual+dropout+layernorm", "bwd",
       [&] {
         residual_dropout_layernorm_backward_cuda(
             d_branch.data(), d_inp.data(), d_gamma.data(), d_beta.data(), d_out.data(), sum.data(),
@@ -233,12 +256,12 @@ void Bench::norms_and_activations(const Batch& batch) {
   auto d_bias = random_buffer<float>(kIntermediate, -1.0f, 1.0f);
   const GpuWorkspace gws = scratch(bias_gelu_backward_workspace_bytes(rows, kIntermediate));
   add(
-      b, "bias+gelu [T,3072]", "fwd",
+      "bias_gelu", b, "bias+gelu [T,3072]", "fwd",
       [&] { bias_gelu_forward_cuda(act.data(), pre.data(), bias.data(), rows, kIntermediate, s); },
       2.0 * m * 2, "GB/s", "pre in, out (bf16)");
   require_finite(act, "bias_gelu out");
   add(
-      b, "bias+gelu [T,3072]", "bwd",
+      "bias_gelu", b, "bias+gelu [T,3072]", "bwd",
       [&] {
         bias_gelu_backward_cuda(d_pre.data(), d_bias.data(), d_act.data(), pre.data(), bias.data(), rows,
                                 kIntermediate, gws, s);
@@ -271,7 +294,7 @@ void Bench::embedding_and_loss(const Batch& batch) {
   const GpuStream s = timer_.stream();
   const double row_bytes = double(t) * kHidden;
   add(
-      batch.label, "embedding", "fwd",
+      "embeddings", batch.label, "embedding", "fwd",
       [&] {
         embedding_forward_cuda(out.data(), d_ids.data(), d_types.data(), d_pos.data(), word.data(),
                                position.data(), type.data(), t, kHidden, s);
@@ -279,7 +302,7 @@ void Bench::embedding_and_loss(const Batch& batch) {
       4 * row_bytes * 2, "GB/s", "3 gathered rows in, out (bf16)");
   require_finite(out, "embedding out");
   add(
-      batch.label, "embedding", "bwd",
+      "embeddings", batch.label, "embedding", "bwd",
       [&] {
         embedding_backward_cuda(d_word.data(), d_position.data(), d_type.data(), d_out.data(), d_ids.data(),
                                 d_types.data(), d_pos.data(), t, kHidden, sizes, ws, s);
@@ -301,7 +324,7 @@ void Bench::embedding_and_loss(const Batch& batch) {
        d_logits = random_buffer<bf16>(size_t(t) * 2, -1.0f, 1.0f);
   DeviceBuffer<float> losses(size_t(count) * 2);
   add(
-      batch.label, "qa_loss (fused fwd+bwd)", "both",
+      "qa_loss", batch.label, "qa_loss (fused fwd+bwd)", "both",
       [&] {
         qa_loss_forward_backward_cuda(d_logits.data(), losses.data(), logits.data(), cu.data(),
                                       d_starts.data(), d_ends.data(), count, 1.0f, s);
@@ -334,7 +357,7 @@ void Bench::gemms(const Batch& batch) {
     const GpuWorkspace ws = scratch(matmul_backward_workspace_bytes(rows, g.out));
     const double flops = 2.0 * rows * g.in * g.out;
     add(
-        batch.label, g.name, "fwd",
+        "matmul", batch.label, g.name, "fwd",
         [&] {
           matmul_forward_cuda(matmul_, out.data(), inp.data(), weight.data(), g.bias ? bias.data() : nullptr,
                               rows, g.in, g.out, s);
@@ -342,7 +365,7 @@ void Bench::gemms(const Batch& batch) {
         flops, "TFLOP/s", "2·T·in·out fwd, 2× bwd");
     require_finite(out, std::string(g.name) + " out");
     add(
-        batch.label, g.name, "bwd",
+        "matmul", batch.label, g.name, "bwd",
         [&] {
           matmul_backward_cuda(matmul_, d_inp.data(), d_weight.data(), g.bias ? d_bias.data() : nullptr,
                                d_out.data(), inp.data(), weight.data(), rows, g.in, g.out,
@@ -353,7 +376,7 @@ void Bench::gemms(const Batch& batch) {
     if (g.out == kIntermediate) {  // the fused candidate of matmul.h, for comparison only
       auto pre = random_buffer<bf16>(size_t(rows) * g.out, -1.0f, 1.0f);
       add(
-          batch.label, "gemm ffn1 + GELU epilogue (tanh)", "fwd",
+          "", batch.label, "gemm ffn1 + GELU epilogue (tanh)", "fwd",
           [&] {
             matmul_bias_gelu_forward_cuda(matmul_, out.data(), pre.data(), inp.data(), weight.data(),
                                           bias.data(), rows, g.in, g.out, s);
@@ -384,14 +407,14 @@ void Bench::run_optimizer() {
   const GpuWorkspace ws = scratch(sum_squares_workspace_bytes());
   const GpuStream s = timer_.stream();
   add(
-      "params", "sum_squares (grad norm) 108.9M", "fwd",
+      "", "params", "sum_squares (grad norm) 108.9M", "fwd",
       [&] {
         sum_squares_cuda(sum.data(), grad.data(), n, ws, s);
         clip_scale_from_sum_squares_cuda(scale.data(), sum.data(), 1.0, s);
       },
       4.0 * n, "GB/s", "fp32 grad in");
   add(
-      "params", "adamw 108.9M (+bf16 copy)", "fwd",
+      "adamw", "params", "adamw 108.9M (+bf16 copy)", "fwd",
       [&] {
         adamw_update_cuda(param.data(), m.data(), v.data(), param_bf16.data(), grad.data(), n, hyper, 1.0f,
                           scale.data(), s);
@@ -405,7 +428,7 @@ void Bench::run_ceilings() {
   DeviceBuffer<unsigned char> a(bytes), b(bytes);
   CUDA_CHECK(cudaMemset(a.data(), 1, bytes));
   add(
-      "ceiling", "device-to-device copy 1 GiB", "fwd",
+      "", "ceiling", "device-to-device copy 1 GiB", "fwd",
       [&] {
         CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice, timer_.stream()));
       },
@@ -415,7 +438,7 @@ void Bench::run_ceilings() {
        w = random_buffer<bf16>(size_t(n) * n, -1.0f, 1.0f);
   DeviceBuffer<bf16> y(size_t(n) * n);
   add(
-      "ceiling", "gemm 8192^3 (bf16, cuBLASLt)", "fwd",
+      "", "ceiling", "gemm 8192^3 (bf16, cuBLASLt)", "fwd",
       [&] { matmul_forward_cuda(matmul_, y.data(), x.data(), w.data(), nullptr, n, n, n, timer_.stream()); },
       2.0 * n * n * n, "TFLOP/s", "2·n³");
 }
@@ -423,9 +446,11 @@ void Bench::run_ceilings() {
 // Σ of the medians of one training step's launches for this batch (12 layers, dropout variant
 // of attention, no candidate fusion), plus the optimizer.
 double Bench::estimate_step_us(const Batch& batch) const {
+  // A row that failed its check makes the estimate NaN (printed WRONG).
   auto median = [&](const std::string& batch_label, const std::string& prefix, const std::string& pass) {
     for (const Result& r : results_)
-      if (r.batch == batch_label && r.op.rfind(prefix, 0) == 0 && r.pass == pass) return r.median_us;
+      if (r.batch == batch_label && r.op.rfind(prefix, 0) == 0 && r.pass == pass)
+        return r.wrong ? std::nan("") : r.median_us;
     return 0.0;
   };
   char attention[64];
@@ -443,6 +468,9 @@ double Bench::estimate_step_us(const Batch& batch) const {
                 median("params", "sum_squares", "fwd") + median("params", "adamw", "fwd");
   return kLayers * layer + rest;
 }
+
+// A number, or null for a time that was not taken (its op failed the check).
+std::string json_number(double value) { return std::isnan(value) ? "null" : std::to_string(value); }
 
 std::string json_escape(const std::string& text) {
   std::string out;
@@ -496,8 +524,12 @@ int run(int argc, char** argv) {
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
 
+  // bf16: the launchers timed below are the bf16 ones.
+  const OpChecks checks = OpChecks::run(/*fp32=*/false);
+  std::fprintf(stderr, "[check] %d op-table cases on the CUDA backend (bf16) against the CPU: %d failed\n",
+               checks.cases(), checks.failed_cases());
   Timer timer(o.warmup, o.repeats, o.flush_l2);
-  Bench bench(o, timer);
+  Bench bench(o, timer, checks);
   for (const Batch& batch : batches) {
     std::fprintf(stderr, "[bench] %s: %zu windows, %d tokens, mean length %.1f\n", batch.label.c_str(),
                  batch.lengths.size(), batch.tokens, double(batch.tokens) / batch.lengths.size());
@@ -513,14 +545,22 @@ int run(int argc, char** argv) {
     std::printf("- batch `%s`: %zu windows, T = %d tokens (mean %.1f), ΣL² = %.0f\n", batch.label.c_str(),
                 batch.lengths.size(), batch.tokens, double(batch.tokens) / batch.lengths.size(),
                 batch.sum_squared_lengths);
+  std::printf("- checked first: %d op-table cases on the CUDA backend (bf16) against the CPU, %d failed\n",
+              checks.cases(), checks.failed_cases());
   std::printf(
-      "\n| batch | op | pass | median µs | min µs | rate | counted |\n| --- | --- | --- | --- | --- | --- | "
-      "--- |\n");
+      "\n| batch | op | pass | median µs | min µs | rate | counted | checked by |\n| --- | --- | --- | --- | --- | "
+      "--- | --- | --- |\n");
   for (const Result& r : bench.results()) {
+    const std::string checked_by = r.checked_by.empty() ? "unchecked" : r.checked_by;
+    if (r.wrong) {
+      std::printf("| %s | %s | %s | WRONG | WRONG | WRONG | %s | %s |\n", r.batch.c_str(), r.op.c_str(),
+                  r.pass.c_str(), r.note.c_str(), checked_by.c_str());
+      continue;
+    }
     char rate[48] = "";
     if (!r.unit.empty()) std::snprintf(rate, sizeof rate, "%.1f %s", r.rate(), r.unit.c_str());
-    std::printf("| %s | %s | %s | %.1f | %.1f | %s | %s |\n", r.batch.c_str(), r.op.c_str(), r.pass.c_str(),
-                r.median_us, r.min_us, rate, r.note.c_str());
+    std::printf("| %s | %s | %s | %.1f | %.1f | %s | %s | %s |\n", r.batch.c_str(), r.op.c_str(), r.pass.c_str(),
+                r.median_us, r.min_us, rate, r.note.c_str(), checked_by.c_str());
   }
   std::printf(
       "\n| batch | estimated step (Σ kernel medians) | windows/s at that step |\n| --- | --- | --- |\n");
@@ -528,6 +568,10 @@ int run(int argc, char** argv) {
   for (const Batch& batch : batches) {
     const double us = bench.estimate_step_us(batch);
     estimates.emplace_back(batch.label, us);
+    if (std::isnan(us)) {
+      std::printf("| %s | WRONG | WRONG |\n", batch.label.c_str());
+      continue;
+    }
     std::printf("| %s | %.2f ms | %.0f |\n", batch.label.c_str(), us / 1e3,
                 batch.lengths.size() / (us * 1e-6));
   }
@@ -540,15 +584,16 @@ int run(int argc, char** argv) {
       text += (i ? ", " : "") + std::string("{\"label\": \"") + batches[i].label +
               "\", \"windows\": " + std::to_string(batches[i].lengths.size()) +
               ", \"tokens\": " + std::to_string(batches[i].tokens) +
-              ", \"estimated_step_us\": " + std::to_string(estimates[i].second) + "}";
+              ", \"estimated_step_us\": " + json_number(estimates[i].second) + "}";
     text += "], \"results\": [\n";
     for (size_t i = 0; i < bench.results().size(); ++i) {
       const Result& r = bench.results()[i];
       text += std::string(i ? ",\n" : "") + "  {\"batch\": \"" + r.batch + "\", \"op\": \"" +
               json_escape(r.op) + "\", \"pass\": \"" + r.pass +
-              "\", \"median_us\": " + std::to_string(r.median_us) +
-              ", \"min_us\": " + std::to_string(r.min_us) + ", \"rate\": " + std::to_string(r.rate()) +
-              ", \"unit\": \"" + r.unit + "\"}";
+              "\", \"median_us\": " + json_number(r.wrong ? std::nan("") : r.median_us) +
+              ", \"min_us\": " + json_number(r.wrong ? std::nan("") : r.min_us) +
+              ", \"rate\": " + json_number(r.wrong ? std::nan("") : r.rate()) + ", \"unit\": \"" + r.unit +
+              "\", \"checked_by\": \"" + r.checked_by + "\", \"wrong\": " + (r.wrong ? "true" : "false") + "}";
     }
     text += "\n]}\n";
     write_file_atomic(o.json, text);

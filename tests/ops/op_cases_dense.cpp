@@ -129,7 +129,8 @@ std::vector<OpCase> matmul_cases(OpSize size) {
   };
   const std::vector<Dims> dims = size == OpSize::kCheck
                                      ? std::vector<Dims>{{5, 7, 3}, {1, 4, 6}}
-                                     : std::vector<Dims>{{37, 96, 2}, {130, 128, 384}, {1, 64, 256}, {77, 768, 768}};
+                                     : std::vector<Dims>{{37, 96, 2},    {130, 128, 384},  {1, 64, 256},
+                                                         {77, 768, 768}, {37, 768, 2304}, {37, 3072, 768}};
   std::vector<OpCase> cases;
   for (const Dims& d : dims)
     for (const bool bias : {false, true})
