@@ -272,8 +272,17 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
   };
 
   std::optional<QueuedStep> pending;  // queued, statistics staged, not yet read back
+  // A device backend computes while the host queues the next step, so a step is read back once
+  // the next is queued. A host backend (no native stream) computes inside queue_step: reading
+  // the previous step back first keeps each step's time (windows/s) and progress line its own,
+  // instead of carrying the next step's compute.
+  const bool overlap_steps = backend.native_stream() != nullptr;
   int64_t queued_steps = state_.global_step;
   while (queued_steps < total) {
+    if (pending && !overlap_steps) {
+      finish(*pending);
+      pending.reset();
+    }
     const QueuedStep step = queue_step(batches, queued_steps);
     ++queued_steps;
     // The previous step's numbers arrive while this one computes; then this one's are staged.

@@ -81,6 +81,27 @@ TEST_CASE("the trainer follows the configured schedule", "[schedule]") {
   CHECK(trainer.state().lr_scheduler_type == "cosine");
 }
 
+// On a host backend a step is computed inside the trainer's queue call: its progress line (and
+// the windows/s in it) must be reported before the next step is computed, or each step's time
+// would be the next step's and the last step's would be about zero.
+TEST_CASE("on the CPU each step is reported before the next one is computed", "[schedule]") {
+  const std::vector<Window> windows = test::resume_windows(23);
+  TrainConfig config = test::resume_train_config();
+  TinyRun run(config, 5);
+  Trainer trainer(*run.model, *run.optimizer, config);
+  std::vector<int64_t> reported, applied;
+  TrainHooks hooks;
+  hooks.on_step = [&](const TrainProgress& p) {
+    reported.push_back(p.step);
+    // The update count as the backend holds it now: the steps computed so far.
+    const Tensor count = slice(run.optimizer->step_stats(), kStepUpdatesDone, 1);
+    applied.push_back(int64_t(run.backend->download(count)[0]));
+  };
+  trainer.train(windows, hooks);
+  REQUIRE(reported.size() == 12);
+  CHECK(applied == reported);
+}
+
 struct StrategyRun {
   std::vector<double> step_losses, final_state;
   std::vector<int64_t> evaluated, saved;
