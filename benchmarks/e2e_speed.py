@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""End-to-end training speed: train_squad's step against Hugging Face, in one run, same windows.
+
+Issue 13's benchmark. A bert-base-shaped model with seeded random weights and dropout 0.1 (the
+speed does not depend on the values) is saved as a model directory; both sides train on the
+SQuAD dev windows (384/128, prepare_squad's) in OUR seeded order (engine/batch_stream's
+epoch_order, recomputed in Python by real_model/step_parity.py), so step k of every side sees
+the same windows:
+
+- ours: train_squad --max_steps WARMUP+STEPS --logging_steps 1 (packed, no padding); each step's
+  time from trainer_log.jsonl (one-step intervals; on a GPU the host reads step k back once step
+  k+1 is queued, so in steady state the interval is one step's device time);
+- Hugging Face: BertForQuestionAnswering (SDPA attention, bf16 autocast on a GPU, fused AdamW,
+  clipping 1.0, dropout 0.1), eager and torch.compile (one model per mode, kept across the
+  variants: compiled once with dynamic shapes, its compile time in the first variant's warm-up),
+  with the batches padded to 384 (run_qa.py's default) and padded to the longest window of the
+  batch; timed from the first timed step to the last with the device synchronised at both ends.
+
+For each batch size it prints windows/s, real tokens/s, model TFLOP/s over real tokens, MFU
+against the card's dense bf16 peak and each Hugging Face variant's ratio to ours; writes
+OUT/e2e_speed.json. The FLOP count per window of L real tokens is
+    6 * P * L  (P = non-embedding weights: every matmul, forward and both backward products)
+  + 12 * layers * hidden * L^2  (QK^T and PV, forward and the two backward products each)
+(bert-base: P = 84.9 M, about 92 GFLOP for L = 176). Padding is not counted: MFU is over real
+tokens, the work the model has to do.
+
+usage (GPU machine, from the repository root, device_carry/ present):
+  python3 benchmarks/e2e_speed.py --carry device_carry --bin $BERT_CARRY_BIN --out $OUT
+CPU smoke test of the script itself: --device cpu --tiny --batches 4 --steps 2 --warmup 1
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "real_model"))
+from step_parity import epoch_order  # noqa: E402  (our data order, one implementation in Python)
+
+# Dense bf16 tensor-core peaks (TFLOP/s) by the name torch reports; --peak_tflops overrides.
+PEAKS = {"H200": 989.4, "H100": 989.4, "A100": 312.0, "L40S": 362.1, "L4": 121.0}
+
+
+def log(*parts):
+    print(*parts, flush=True)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--carry", default="device_carry", help="the folder build_carry.sh assembled (shared/ data)")
+    p.add_argument("--bin", default=os.environ.get("BERT_CARRY_BIN", ""), help="folder with prepare_squad, train_squad")
+    p.add_argument("--work", default="/tmp/bert_e2e_speed")
+    p.add_argument("--out", default=os.environ.get("OUT", ""), help="where e2e_speed.json goes (default --work)")
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    p.add_argument("--batches", default="32,64", help="per-device batch sizes to measure")
+    p.add_argument("--steps", type=int, default=30, help="timed steps per variant")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps before them")
+    p.add_argument("--dropout", type=float, default=0.1, help="hidden and attention dropout of both sides")
+    p.add_argument("--hf_modes", default="eager,compile", help="eager and/or compile")
+    p.add_argument("--hf_paddings", default="384,longest", help="384 and/or longest")
+    p.add_argument("--peak_tflops", type=float, default=0, help="the card's dense bf16 peak (0: by its name)")
+    p.add_argument("--seed", type=int, default=42, help="our data order and dropout seed")
+    p.add_argument("--ours_timeout", type=int, default=180)
+    p.add_argument("--tiny", action="store_true", help="2 layers, hidden 128 (smoke test)")
+    return p.parse_args()
+
+
+def model_sizes(tiny):
+    if tiny:
+        return dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512)
+    return dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
+
+
+def flops_per_window(length, sizes, non_embedding):
+    return 6.0 * non_embedding * length + 12.0 * sizes["num_hidden_layers"] * sizes["hidden_size"] * length ** 2
+
+
+def make_windows(args, carry, work):
+    path = os.path.join(work, "windows.jsonl")
+    cmd = [os.path.join(args.bin, "prepare_squad"),
+           "--vocab_file", os.path.join(carry, "shared/data/bert-base-uncased/vocab.txt"),
+           "--input_file", os.path.join(carry, "shared/data/squad/dev-v1.1.json"),
+           "--max_seq_length", "384", "--doc_stride", "128", "--output_file", path]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise SystemExit("prepare_squad failed (%d): %s" % (done.returncode, done.stderr[-2000:]))
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def make_model(args, carry, model_dir):
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+    config = BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
+                        hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout,
+                        layer_norm_eps=1e-12, initializer_range=0.02, pad_token_id=0, **model_sizes(args.tiny))
+    torch.manual_seed(0)
+    model = BertForQuestionAnswering(config)
+    shutil.rmtree(model_dir, ignore_errors=True)
+    model.save_pretrained(model_dir)
+    shutil.copy(os.path.join(carry, "shared/data/bert-base-uncased/vocab.txt"), model_dir)
+    embedding = sum(p.numel() for n, p in model.named_parameters() if ".embeddings." in n)
+    return sum(p.numel() for p in model.parameters()) - embedding
+
+
+def run_ours(args, carry, work, model_dir, batch):
+    out_dir = os.path.join(work, "ours_b%d" % batch)
+    steps = args.warmup + args.steps
+    cmd = [os.path.join(args.bin, "train_squad"), "--model_name_or_path", model_dir,
+           "--train_file", os.path.join(carry, "shared/data/squad/dev-v1.1.json"), "--do_train",
+           "--output_dir", out_dir, "--overwrite_output_dir", "--device", args.device,
+           "--per_device_train_batch_size", str(batch), "--max_steps", str(steps), "--logging_steps", "1",
+           "--save_steps", "0", "--learning_rate", "3e-5", "--weight_decay", "0.01", "--warmup_ratio", "0.1",
+           "--max_seq_length", "384", "--doc_stride", "128", "--seed", str(args.seed), "--report_to", "none"]
+    log("[ours] " + " ".join(cmd))
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.ours_timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout"}
+    if done.returncode != 0:
+        log("[ours] exit %d:\n%s" % (done.returncode, done.stderr[-2000:]))
+        return {"status": "unavailable" if "--device cuda:" in done.stderr else "error", "exit": done.returncode}
+    rows = [json.loads(line) for line in open(os.path.join(out_dir, "trainer_log.jsonl"))]
+    rates = [r["windows_per_second"] for r in rows if "loss" in r and "windows_per_second" in r]
+    if len(rates) != steps:
+        return {"status": "error", "error": "%d step rows in trainer_log.jsonl, expected %d" % (len(rates), steps)}
+    seconds = [batch / r for r in rates]
+    return {"status": "ok", "step_seconds": seconds, "seconds": sum(seconds[args.warmup:])}
+
+
+def hf_batches(torch, windows, order, batch, steps, pad, device):
+    out = []
+    for step in range(steps):
+        chosen = [windows[i] for i in order[step * batch:(step + 1) * batch]]
+        length = 384 if pad == "384" else max(len(w["input_ids"]) for w in chosen)
+        ids = torch.zeros(len(chosen), length, dtype=torch.long)
+        types, mask = torch.zeros_like(ids), torch.zeros_like(ids)
+        for row, w in enumerate(chosen):
+            n = len(w["input_ids"])
+            ids[row, :n] = torch.tensor(w["input_ids"])
+            types[row, :n] = torch.tensor(w["token_type_ids"])
+            mask[row, :n] = 1
+        starts = torch.tensor([w["start_position"] for w in chosen])
+        ends = torch.tensor([w["end_position"] for w in chosen])
+        out.append([t.to(device) for t in (ids, types, mask, starts, ends)])
+    return out
+
+
+class HfSide:
+    """One Hugging Face model, optimizer and (for mode "compile") compiled forward, kept across the
+    variants so that torch.compile compiles once (dynamic shapes: batch and length vary)."""
+
+    def __init__(self, args, model_dir, mode):
+        import torch
+        from transformers import BertForQuestionAnswering
+        self.torch, self.args, self.device = torch, args, args.device
+        self.model = BertForQuestionAnswering.from_pretrained(model_dir, attn_implementation="sdpa")
+        self.model = self.model.to(self.device).train()
+        no_decay = lambda name: name.endswith(".bias") or "LayerNorm" in name
+        named = list(self.model.named_parameters())
+        self.optimizer = torch.optim.AdamW(
+            [{"params": [p for n, p in named if not no_decay(n)], "weight_decay": 0.01},
+             {"params": [p for n, p in named if no_decay(n)], "weight_decay": 0.0}],
+            lr=3e-5, fused=self.device == "cuda")
+        self.forward = torch.compile(self.model, dynamic=True) if mode == "compile" else self.model
+
+    def step(self, batch):
+        torch = self.torch
+        ids, types, mask, starts, ends = batch
+        with torch.autocast(device_type=self.device, dtype=torch.bfloat16, enabled=self.device == "cuda"):
+            loss = self.forward(input_ids=ids, token_type_ids=types, attention_mask=mask,
+                                start_positions=starts, end_positions=ends).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss
+
+    def sync(self):
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+
+    def time(self, batches):
+        """Warm-up steps (the first call also compiles), then the timed steps."""
+        torch = self.torch
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        began = time.perf_counter()
+        for batch in batches[:self.args.warmup]:
+            self.step(batch)
+        self.sync()
+        warm = time.perf_counter() - began
+        began = time.perf_counter()
+        for batch in batches[self.args.warmup:]:
+            loss = self.step(batch)
+        loss.item()
+        self.sync()
+        result = {"status": "ok", "seconds": time.perf_counter() - began, "warmup_seconds": warm}
+        if self.device == "cuda":
+            result["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
+        return result
+
+
+def main():
+    args = parse_args()
+    if not args.bin:
+        raise SystemExit("e2e_speed.py: give --bin (or source tools/device/carry_env.sh: BERT_CARRY_BIN)")
+    carry, work = os.path.abspath(args.carry), os.path.abspath(args.work)
+    out = os.path.abspath(args.out or work)
+    os.makedirs(work, exist_ok=True)
+    os.makedirs(out, exist_ok=True)
+    import torch
+    import transformers
+    report = {"settings": vars(args), "torch": torch.__version__, "transformers": transformers.__version__,
+              "date": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()), "rows": []}
+    if args.device == "cuda" and not torch.cuda.is_available():
+        log("SKIPPED: torch sees no CUDA device")
+        return 77
+    card = torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu"
+    peak = args.peak_tflops or next((v for k, v in PEAKS.items() if k in card), 0.0)
+    report.update(card=card, peak_tflops=peak)
+    log("[e2e] %s, peak %.1f TFLOP/s (dense bf16), torch %s, transformers %s" %
+        (card, peak, torch.__version__, transformers.__version__))
+
+    windows = make_windows(args, carry, work)
+    model_dir = os.path.join(work, "model")
+    non_embedding = make_model(args, carry, model_dir)
+    sizes = model_sizes(args.tiny)
+    order = epoch_order(len(windows), args.seed, 0)
+    report["model"] = {"non_embedding_parameters": non_embedding, **sizes}
+    log("[e2e] %d windows; model: %.1f M non-embedding weights, dropout %g" %
+        (len(windows), non_embedding / 1e6, args.dropout))
+
+    def save():
+        with open(os.path.join(out, "e2e_speed.json"), "w") as f:
+            json.dump(report, f, indent=1)
+
+    hf_sides = {}  # mode -> HfSide, created at its first use
+    for batch in [int(b) for b in args.batches.split(",") if b]:
+        steps = args.warmup + args.steps
+        if len(order) < steps * batch:
+            raise SystemExit("%d windows are fewer than %d steps of %d" % (len(order), steps, batch))
+        timed = [windows[i] for i in order[args.warmup * batch:steps * batch]]
+        real_tokens = sum(len(w["input_ids"]) for w in timed)
+        flops = sum(flops_per_window(len(w["input_ids"]), sizes, non_embedding) for w in timed)
+
+        def row(side, result):
+            entry = {"batch": batch, "side": side, **result}
+            if result.get("status") == "ok":
+                s = result["seconds"]
+                entry.update(windows_per_second=len(timed) / s, tokens_per_second=real_tokens / s,
+                             tflops=flops / s / 1e12, mfu=flops / s / 1e12 / peak if peak else None)
+            report["rows"].append(entry)
+            save()
+            return entry
+
+        ours = row("ours", run_ours(args, carry, work, model_dir, batch))
+        for pad in [p for p in args.hf_paddings.split(",") if p]:
+            batches = hf_batches(torch, windows, order, batch, steps, pad, args.device)
+            for mode in [m for m in args.hf_modes.split(",") if m]:
+                log("[hf] batch %d, %s, padded to %s" % (batch, mode, pad))
+                try:
+                    if mode not in hf_sides:
+                        hf_sides[mode] = HfSide(args, model_dir, mode)
+                    result = hf_sides[mode].time(batches)
+                except Exception as e:  # an out-of-memory or compile failure is a result, not the end
+                    result = {"status": "error", "error": repr(e)[:500]}
+                    log("[hf] failed: %s" % result["error"])
+                entry = row("hf %s pad %s" % (mode, pad), result)
+                if ours.get("status") == "ok" and entry.get("status") == "ok":
+                    entry["ours_over_this"] = ours["windows_per_second"] / entry["windows_per_second"]
+        save()
+
+    log("\n| batch | side | windows/s | real tokens/s | TFLOP/s | MFU | ours / this |")
+    log("| --- | --- | --- | --- | --- | --- | --- |")
+    for r in report["rows"]:
+        if r.get("status") != "ok":
+            log("| %d | %s | %s | | | | |" % (r["batch"], r["side"], r.get("status")))
+            continue
+        log("| %d | %s | %.0f | %.0f | %.1f | %s | %s |" %
+            (r["batch"], r["side"], r["windows_per_second"], r["tokens_per_second"], r["tflops"],
+             "%.1f%%" % (100 * r["mfu"]) if r.get("mfu") else "-",
+             "%.2fx" % r["ours_over_this"] if "ours_over_this" in r else "-"))
+    save()
+    return 0 if all(r.get("status") == "ok" for r in report["rows"] if r["side"] == "ours") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
