@@ -37,7 +37,12 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "real_model"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "real_model"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools", "device"))
+from cpu_speed import our_step_seconds  # noqa: E402
+from hf_parity import bert_sizes, prepare_dev_windows, save_random_bert_qa  # noqa: E402
+from hf_qa import load_model, pad_batch, trainer_adamw  # noqa: E402
 from step_parity import epoch_order  # noqa: E402  (our data order, one implementation in Python)
 
 # Dense bf16 tensor-core peaks (TFLOP/s) by the name torch reports; --peak_tflops overrides.
@@ -68,40 +73,14 @@ def parse_args():
     return p.parse_args()
 
 
-def model_sizes(tiny):
-    if tiny:
-        return dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512)
-    return dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
-
-
 def flops_per_window(length, sizes, non_embedding):
     return 6.0 * non_embedding * length + 12.0 * sizes["num_hidden_layers"] * sizes["hidden_size"] * length ** 2
 
 
-def make_windows(args, carry, work):
-    path = os.path.join(work, "windows.jsonl")
-    cmd = [os.path.join(args.bin, "prepare_squad"),
-           "--vocab_file", os.path.join(carry, "shared/data/bert-base-uncased/vocab.txt"),
-           "--input_file", os.path.join(carry, "shared/data/squad/dev-v1.1.json"),
-           "--max_seq_length", "384", "--doc_stride", "128", "--output_file", path]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise SystemExit("prepare_squad failed (%d): %s" % (done.returncode, done.stderr[-2000:]))
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def make_model(args, carry, model_dir):
-    import torch
-    from transformers import BertConfig, BertForQuestionAnswering
-    config = BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
-                        hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout,
-                        layer_norm_eps=1e-12, initializer_range=0.02, pad_token_id=0, **model_sizes(args.tiny))
-    torch.manual_seed(0)
-    model = BertForQuestionAnswering(config)
+    """The random bert-base-shaped model both sides start from; returns its non-embedding weights."""
     shutil.rmtree(model_dir, ignore_errors=True)
-    model.save_pretrained(model_dir)
-    shutil.copy(os.path.join(carry, "shared/data/bert-base-uncased/vocab.txt"), model_dir)
+    model = save_random_bert_qa(carry, model_dir, args.tiny, seed=0, dropout=args.dropout)
     embedding = sum(p.numel() for n, p in model.named_parameters() if ".embeddings." in n)
     return sum(p.numel() for p in model.parameters()) - embedding
 
@@ -123,29 +102,21 @@ def run_ours(args, carry, work, model_dir, batch):
     if done.returncode != 0:
         log("[ours] exit %d:\n%s" % (done.returncode, done.stderr[-2000:]))
         return {"status": "unavailable" if "--device cuda:" in done.stderr else "error", "exit": done.returncode}
-    rows = [json.loads(line) for line in open(os.path.join(out_dir, "trainer_log.jsonl"))]
-    rates = [r["windows_per_second"] for r in rows if "loss" in r and "windows_per_second" in r]
-    if len(rates) != steps:
-        return {"status": "error", "error": "%d step rows in trainer_log.jsonl, expected %d" % (len(rates), steps)}
-    seconds = [batch / r for r in rates]
+    seconds = our_step_seconds(out_dir, batch)
+    if len(seconds) != steps:
+        return {"status": "error", "error": "%d step rows in trainer_log.jsonl, expected %d" % (len(seconds), steps)}
     return {"status": "ok", "step_seconds": seconds, "seconds": sum(seconds[args.warmup:])}
 
 
 def hf_batches(torch, windows, order, batch, steps, pad, device):
+    """Step k's windows of our order, padded to 384 or to the batch's longest (hf_qa.pad_batch)."""
     out = []
     for step in range(steps):
         chosen = [windows[i] for i in order[step * batch:(step + 1) * batch]]
-        length = 384 if pad == "384" else max(len(w["input_ids"]) for w in chosen)
-        ids = torch.zeros(len(chosen), length, dtype=torch.long)
-        types, mask = torch.zeros_like(ids), torch.zeros_like(ids)
-        for row, w in enumerate(chosen):
-            n = len(w["input_ids"])
-            ids[row, :n] = torch.tensor(w["input_ids"])
-            types[row, :n] = torch.tensor(w["token_type_ids"])
-            mask[row, :n] = 1
-        starts = torch.tensor([w["start_position"] for w in chosen])
-        ends = torch.tensor([w["end_position"] for w in chosen])
-        out.append([t.to(device) for t in (ids, types, mask, starts, ends)])
+        ids, types, mask = pad_batch(torch, chosen, device, 384 if pad == "384" else 0)
+        starts = torch.tensor([w["start_position"] for w in chosen], device=device)
+        ends = torch.tensor([w["end_position"] for w in chosen], device=device)
+        out.append([ids, types, mask, starts, ends])
     return out
 
 
@@ -155,16 +126,9 @@ class HfSide:
 
     def __init__(self, args, model_dir, mode):
         import torch
-        from transformers import BertForQuestionAnswering
         self.torch, self.args, self.device = torch, args, args.device
-        self.model = BertForQuestionAnswering.from_pretrained(model_dir, attn_implementation="sdpa")
-        self.model = self.model.to(self.device).train()
-        no_decay = lambda name: name.endswith(".bias") or "LayerNorm" in name
-        named = list(self.model.named_parameters())
-        self.optimizer = torch.optim.AdamW(
-            [{"params": [p for n, p in named if not no_decay(n)], "weight_decay": 0.01},
-             {"params": [p for n, p in named if no_decay(n)], "weight_decay": 0.0}],
-            lr=3e-5, fused=self.device == "cuda")
+        self.model = load_model(torch, model_dir, self.device).train()
+        self.optimizer = trainer_adamw(torch, self.model, 3e-5, 0.01, fused=self.device == "cuda")
         self.forward = torch.compile(self.model, dynamic=True) if mode == "compile" else self.model
 
     def step(self, batch):
@@ -225,10 +189,10 @@ def main():
     log("[e2e] %s, peak %.1f TFLOP/s (dense bf16), torch %s, transformers %s" %
         (card, peak, torch.__version__, transformers.__version__))
 
-    windows = make_windows(args, carry, work)
+    windows = prepare_dev_windows(args.bin, carry, os.path.join(work, "windows.jsonl"))
     model_dir = os.path.join(work, "model")
     non_embedding = make_model(args, carry, model_dir)
-    sizes = model_sizes(args.tiny)
+    sizes = bert_sizes(args.tiny)
     order = epoch_order(len(windows), args.seed, 0)
     report["model"] = {"non_embedding_parameters": non_embedding, **sizes}
     log("[e2e] %d windows; model: %.1f M non-embedding weights, dropout %g" %

@@ -30,8 +30,15 @@ import subprocess
 import sys
 import time
 
-from hf_qa import load_model, pad_batch, read_jsonl
+from hf_qa import load_model, pad_batch, read_jsonl, trainer_adamw
 from step_parity import length_grouped_order
+
+
+def our_step_seconds(out_dir, batch):
+    """Each step's seconds from train_squad --logging_steps 1: windows_per_second of its one-step
+    interval in out_dir/trainer_log.jsonl (the run's summary line has no loss and is left out)."""
+    rows = [json.loads(line) for line in open(os.path.join(out_dir, "trainer_log.jsonl"))]
+    return [batch / r["windows_per_second"] for r in rows if "windows_per_second" in r and "loss" in r]
 
 
 def run_ours(args, out):
@@ -47,11 +54,10 @@ def run_ours(args, out):
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         sys.exit("train_squad failed (exit %d):\n%s" % (result.returncode, result.stderr[-3000:]))
-    rows = [json.loads(line) for line in open(os.path.join(out, "trainer_log.jsonl"))]
-    rates = [r["windows_per_second"] for r in rows if "windows_per_second" in r and "loss" in r]
-    if len(rates) != args.steps:
-        sys.exit("trainer_log.jsonl in %s has %d step rows, expected %d" % (out, len(rates), args.steps))
-    return [args.batch / rate for rate in rates]
+    seconds = our_step_seconds(out, args.batch)
+    if len(seconds) != args.steps:
+        sys.exit("trainer_log.jsonl in %s has %d step rows, expected %d" % (out, len(seconds), args.steps))
+    return seconds
 
 
 def run_torch(args, windows, order):
@@ -62,11 +68,7 @@ def run_torch(args, windows, order):
     torch.manual_seed(args.seed)
     model = load_model(torch, args.model, "cpu")
     model.train()
-    is_no_decay = lambda name: name.endswith(".bias") or "LayerNorm" in name
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for n, p in model.named_parameters() if not is_no_decay(n)], "weight_decay": 0.01},
-         {"params": [p for n, p in model.named_parameters() if is_no_decay(n)], "weight_decay": 0.0}],
-        lr=5e-5, betas=(0.9, 0.999), eps=1e-8)
+    optimizer = trainer_adamw(torch, model, 5e-5, 0.01)
     scheduler = get_linear_schedule_with_warmup(optimizer, max(1, args.steps // 10), args.steps)
     seconds = []
     for step in range(args.steps):

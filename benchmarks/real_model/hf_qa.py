@@ -87,6 +87,15 @@ def write_initial_model(source_dir, seed, output_dir, **config_overrides):
     save_model(model, source_dir, output_dir)
 
 
+def trainer_adamw(torch, model, learning_rate, weight_decay, fused=None):
+    """torch AdamW with Trainer's grouping: no weight decay on biases and LayerNorm weights."""
+    no_decay = lambda name: name.endswith(".bias") or "LayerNorm" in name
+    named = list(model.named_parameters())
+    return torch.optim.AdamW([{"params": [p for n, p in named if not no_decay(n)], "weight_decay": weight_decay},
+                              {"params": [p for n, p in named if no_decay(n)], "weight_decay": 0.0}],
+                             lr=learning_rate, betas=(0.9, 0.999), eps=1e-8, fused=fused)
+
+
 def init(args):
     write_initial_model(args.model, args.seed, args.output_dir)
     log("initial model (qa_outputs drawn from seed %d) in %s" % (args.seed, args.output_dir))
@@ -120,12 +129,7 @@ def train(args):
     lengths = [len(w["input_ids"]) for w in windows]
     model = load_model(torch, args.model, device)
     model.train()
-    no_decay = [p for n, p in model.named_parameters() if n.endswith(".bias") or "LayerNorm" in n]
-    decay = [p for n, p in model.named_parameters() if not (n.endswith(".bias") or "LayerNorm" in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=args.learning_rate, betas=(0.9, 0.999), eps=1e-8,
-                                  fused=device == "cuda")
+    optimizer = trainer_adamw(torch, model, args.learning_rate, args.weight_decay, fused=device == "cuda")
     per_epoch = math.ceil(len(windows) / args.per_device_train_batch_size)
     total = math.ceil(args.num_train_epochs * per_epoch)
     warmup = math.ceil(args.warmup_ratio * total)

@@ -41,7 +41,7 @@ import sys
 
 import numpy as np
 
-from hf_qa import group_by_length, pad_batch, read_jsonl, save_model, write_initial_model
+from hf_qa import group_by_length, pad_batch, read_jsonl, save_model, trainer_adamw, write_initial_model
 
 MASK64 = (1 << 64) - 1
 
@@ -205,11 +205,7 @@ def run_hf(args, init, masks):
         order = length_grouped_order([len(w["input_ids"]) for w in windows], args.batch, args.seed, 0)
     else:
         order = epoch_order(len(windows), args.seed, 0)
-    no_decay = lambda name: name.endswith(".bias") or "LayerNorm" in name
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for n, p in model.named_parameters() if not no_decay(n)], "weight_decay": 0.01},
-         {"params": [p for n, p in model.named_parameters() if no_decay(n)], "weight_decay": 0.0}],
-        lr=args.learning_rate, betas=(0.9, 0.999), eps=1e-8)
+    optimizer = trainer_adamw(torch, model, args.learning_rate, 0.01)
     steps = args.steps or math.ceil(len(windows) / args.batch)
     scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(0.1 * steps), steps)
     rows = []

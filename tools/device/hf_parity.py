@@ -61,22 +61,22 @@ def log(*parts):
     print(*parts, flush=True)
 
 
-def make_windows(args, carry, work):
-    """Our windows of the dev set; returns the first args.windows as dicts."""
-    path = os.path.join(work, "windows.jsonl")
-    cmd = [os.path.join(args.bin, "prepare_squad"),
+def prepare_dev_windows(bin_dir, carry, path):
+    """prepare_squad's windows (384/128) of the carried SQuAD dev set, written to path; all of them."""
+    cmd = [os.path.join(bin_dir, "prepare_squad"),
            "--vocab_file", os.path.join(carry, "shared/data/bert-base-uncased/vocab.txt"),
            "--input_file", os.path.join(carry, "shared/data/squad/dev-v1.1.json"),
            "--max_seq_length", "384", "--doc_stride", "128", "--output_file", path]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise RuntimeError("prepare_squad failed (%d): %s" % (done.returncode, done.stderr[-2000:]))
-    windows = []
     with open(path) as f:
-        for line in f:
-            windows.append(json.loads(line))
-            if len(windows) == args.windows:
-                break
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def make_windows(args, carry, work):
+    """Our windows of the dev set; returns the first args.windows as dicts."""
+    windows = prepare_dev_windows(args.bin, carry, os.path.join(work, "windows.jsonl"))[:args.windows]
     if len(windows) < args.windows:
         raise RuntimeError("prepare_squad wrote only %d windows" % len(windows))
     if any(w["input_ids"][0] != 101 for w in windows):  # [CLS]: a vocab mix-up shows here
@@ -84,20 +84,31 @@ def make_windows(args, carry, work):
     return windows
 
 
-def make_model(args, carry, model_dir):
+def bert_sizes(tiny):
+    """bert-base's sizes, or a 2-layer model of hidden 128 for smoke tests."""
+    if tiny:
+        return dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512)
+    return dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
+
+
+def save_random_bert_qa(carry, model_dir, tiny, seed, dropout=0.0):
+    """A BertForQuestionAnswering with seeded random weights, saved as a model directory that
+    train_squad reads (config.json, model.safetensors, the carried vocab.txt)."""
     import torch
     from transformers import BertConfig, BertForQuestionAnswering
-    sizes = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512) if args.tiny \
-        else dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072)
     config = BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
-                        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, layer_norm_eps=1e-12,
-                        initializer_range=0.02, pad_token_id=0, **sizes)
+                        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, layer_norm_eps=1e-12,
+                        initializer_range=0.02, pad_token_id=0, **bert_sizes(tiny))
     config._attn_implementation = "sdpa"
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     model = BertForQuestionAnswering(config)
     model.save_pretrained(model_dir)
     shutil.copy(os.path.join(carry, "shared/data/bert-base-uncased/vocab.txt"), model_dir)
     return model
+
+
+def make_model(args, carry, model_dir):
+    return save_random_bert_qa(carry, model_dir, args.tiny, args.seed)
 
 
 def run_ours(args, carry, work, model_dir):
