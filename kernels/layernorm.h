@@ -112,11 +112,8 @@ void layernorm_backward_cuda(float* d_inp, float* d_gamma, float* d_beta, const 
                              const float* rstd, int rows, int width, Accumulate mode,
                              GpuWorkspace workspace, GpuStream stream);
 
-// The post-LN residual block of every encoder layer, fused:
-//   sum = residual + dropout(branch)   (dropout element i = row·width + col of this call)
-//   out = LayerNorm(sum)
-// Saved for backward: sum (bf16), mean, rstd. LayerNorm statistics use the fp32 sum, before
-// it is rounded for saving.
+// residual_dropout_layernorm_forward_ref's formulas, fused in one kernel. Saved for backward:
+// sum (bf16), mean, rstd. LayerNorm statistics use the fp32 sum, before it is rounded for saving.
 void residual_dropout_layernorm_forward_cuda(bf16* out,             // [rows, width]
                                              bf16* sum,             // [rows, width] saved
                                              float* mean,           // [rows]
@@ -133,10 +130,8 @@ void residual_dropout_layernorm_forward_cuda(float* out, float* sum, float* mean
                                              int width, float eps, const DropoutSpec& dropout,
                                              GpuStream stream);
 
-// With d_sum the LayerNorm input gradient:
-//   d_residual = d_sum (overwrite or add per `residual_mode`),
-//   d_branch = mask · d_sum / (1-p) (overwrite; skipped when null),
-//   d_gamma, d_beta accumulate. Uses the workspace of layernorm_backward_workspace_bytes().
+// residual_dropout_layernorm_backward_ref's formulas, fused. Uses the workspace of
+// layernorm_backward_workspace_bytes().
 void residual_dropout_layernorm_backward_cuda(bf16* d_branch,      // [rows, width] or null
                                               bf16* d_residual,    // [rows, width]
                                               float* d_gamma,      // [width]
