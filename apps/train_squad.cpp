@@ -60,6 +60,7 @@
 #include "engine/training_state.h"
 #include "io/bert_config.h"
 #include "io/model_dir.h"
+#include "kernels/dropout_rng.h"  // attention_drop_rate
 #include "tokenizer/tokenizer.h"
 
 #ifdef BERT_HAVE_NCCL
@@ -452,6 +453,14 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   loaded.tensors.clear();
   broadcast_parameters(model, comm);  // replicas start bit-identical whatever each rank read
   if (root) std::fprintf(stderr, "[model] %zu parameters on %s\n", model.layout().total(), backend.name().c_str());
+  if (root && o.do_train && config.attention_probs_dropout_prob > 0.0f) {
+    // Attention dropout compares 8-bit draws (kernels/dropout_rng.h): say what rate that gives.
+    const float p = config.attention_probs_dropout_prob;
+    std::fprintf(stderr,
+                 "[model] attention_probs_dropout_prob %g drops %u/256 = %.4f of the attention probabilities "
+                 "(8-bit draws) and scales the kept ones by %.6f, so their expectation is unchanged\n",
+                 p, attention_drop_threshold(p), attention_drop_rate(p), attention_keep_scale(p));
+  }
 
   // Left-overs of earlier runs: temporaries of killed saves; with --overwrite_output_dir the
   // old checkpoints and log; when resuming, log lines after the checkpoint's step.

@@ -7,7 +7,9 @@
 // from which backward recomputes P (the flash-attention scheme):
 //   dPd = d_ctx·vᵀ, dP = dropout_backward(dPd), D_i = Σ_c d_ctx_ic·ctx_ic,
 //   dS = P∘(dP − D), dq = dS·k/√d, dk = dSᵀ·q/√d, dv = dropout(P)ᵀ·d_ctx.
-// Dropout elements are numbered ((query_token·heads + head)·max_positions + key_position_in_sequence).
+// Dropout elements are numbered ((query_token·heads + head)·max_positions + key_position_in_sequence)
+// and drawn with 8 bits each (attention_dropout_keep in kernels/dropout_rng.h): the drop rate is
+// p rounded to a multiple of 1/256, and kept probabilities are scaled by attention_keep_scale(p).
 #pragma once
 
 #include <cstdint>

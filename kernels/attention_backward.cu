@@ -109,7 +109,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
       const int query = 4 * tx + j;
       if (dropout_on && query < query_count) {
         const uint64_t row = dropout_row_index(first_token + query_start + query, head, shape);
-        dropout_factors4(args.dropout, row + key_start + 4 * ty, factor[j]);
+        attention_dropout_factors4(args.dropout, row + key_start + 4 * ty, factor[j]);
       } else {
 #pragma unroll
         for (int i = 0; i < 4; ++i) factor[j][i] = 1.0f;
@@ -214,7 +214,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
       const int query = 4 * ty + i;
       float factor[4] = {1.0f, 1.0f, 1.0f, 1.0f};
       if (dropout_on && query < query_count)
-        dropout_factors4(args.dropout, dropout_row[i] + key_start + 4 * tx, factor);
+        attention_dropout_factors4(args.dropout, dropout_row[i] + key_start + 4 * tx, factor);
       float ds[4];
 #pragma unroll
       for (int j = 0; j < 4; ++j) {

@@ -7,7 +7,7 @@
 //     then dV += Pdᵀ·dO and dK += dSᵀ·Q with Pdᵀ, dSᵀ rounded to bf16 (dK scaled by 1/√d at the end).
 //   query pass: a block owns 64 queries (Q, dO fragments in registers), key tiles stream:
 //     S = Q·Kᵀ, dPd = dO·Vᵀ, dS as above, dQ += dS·K·(1/√d).
-// Dropout keep bits are drawn per warp into shared memory (16 keys per Philox run), for the key
+// Dropout keep bits are drawn per warp into shared memory (16 keys per Philox call), for the key
 // pass as [query][the warp's 16 keys], for the query pass as [row][16-key chunk].
 // Both passes are templated on head_dim (32 or 64, HeadLayout in attention_mma.cuh): the
 // register-resident K, V (Q, dO) fragments and the k-steps of the S/dPd products are head_dim/16,
@@ -92,7 +92,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
   }
 
   const bool dropout_on = args.dropout.probability > 0.0f;
-  const float keep_scale = dropout_on ? 1.0f / (1.0f - args.dropout.probability) : 1.0f;
+  const float keep_scale = attention_keep_scale(args.dropout.probability);
   const int warp_keys = key_count - warp * 16;  // valid keys of this warp (may be ≤ 0)
   float d_key[Layout::kHeadTiles][4], d_value[Layout::kHeadTiles][4];
   zero(d_key);
@@ -108,7 +108,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
     if (dropout_on) {
 #pragma unroll
       for (int query = lane; query < kCols; query += 32)
-        keep_bits[warp][query] = dropout_keep16(
+        keep_bits[warp][query] = attention_keep_bits16(
             args.dropout, dropout_row_index(first_token + query_start + query, head, shape) +
                               key_start + warp * 16);
       __syncwarp();
@@ -196,7 +196,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
     dot[r] = args.row_dot[index];
   }
   const bool dropout_on = args.dropout.probability > 0.0f;
-  const float keep_scale = dropout_on ? 1.0f / (1.0f - args.dropout.probability) : 1.0f;
+  const float keep_scale = attention_keep_scale(args.dropout.probability);
   float d_query[Layout::kHeadTiles][4];
   zero(d_query);
 
@@ -216,7 +216,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
 #pragma unroll
       for (int unit = lane; unit < 16 * 4; unit += 32) {
         const int row = unit / 4, chunk = unit % 4;
-        keep_bits[warp][unit] = dropout_keep16(
+        keep_bits[warp][unit] = attention_keep_bits16(
             args.dropout,
             dropout_row_index(warp_first_token + row, head, shape) + key_start + 16 * chunk);
       }

@@ -4,7 +4,7 @@
 //   rescaling the output accumulator when m grows), O += dropout(exp2(S − m))·V;
 // at the end ctx = O / l and lse = (m + log2 l)·ln 2. Keys past the sequence end are masked;
 // query rows past it are computed on zeros and never stored.
-// Dropout: the thread's 4 keys are consecutive, so one Philox call (dropout_keep4) covers them;
+// Dropout: the thread's 4 keys are consecutive, so one Philox call (attention_keep_bits16) covers them;
 // element numbering ((query_token·heads + head)·max_positions + key_position) as documented.
 // This is the scalar kernel (float, and bf16 under BERT_ATTENTION_KERNEL=scalar); bf16 goes to
 // attention_forward_mma.cu by default. default_attention_impl() lives here.
@@ -95,7 +95,7 @@ __global__ void __launch_bounds__(kThreads)
       if (dropout_on && query < query_count) {
         float factor[4];
         const uint64_t row = dropout_row_index(first_token + query_start + query, head, shape);
-        dropout_factors4(dropout, row + key_start + 4 * tx, factor);
+        attention_dropout_factors4(dropout, row + key_start + 4 * tx, factor);
 #pragma unroll
         for (int j = 0; j < 4; ++j) probs[j] *= factor[j];
       }

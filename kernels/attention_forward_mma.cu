@@ -8,8 +8,8 @@
 //   online softmax: running row max m and per-thread partial row sums l (summed over the quad
 //   at the end), rescaling O when m grows; P = exp2(S − m), O += dropout(P)·V with P in bf16.
 // ctx = O / l, lse = (m + log2 l)·ln 2, as the scalar kernel. Dropout: the warp draws the keep
-// bits of its 16 rows × 64 keys (16 per Philox run of dropout_keep16) into shared memory, then
-// each lane reads those of its fragment elements.
+// bits of its 16 rows × 64 keys (one Philox call per 16 keys: attention_keep_bits16) into shared
+// memory, then each lane reads those of its fragment elements.
 #include "kernels/attention_mma.cuh"
 #include "kernels/attention_variants.h"
 
@@ -26,7 +26,7 @@ __device__ __forceinline__ void draw_row_bits(uint32_t* bits, const DropoutSpec&
 #pragma unroll
   for (int unit = lane; unit < 16 * 4; unit += 32) {
     const int row = unit / 4, chunk = unit % 4;
-    bits[unit] = dropout_keep16(
+    bits[unit] = attention_keep_bits16(
         dropout, dropout_row_index(first_row_token + row, head, shape) + key_start + 16 * chunk);
   }
 }
@@ -74,7 +74,7 @@ __global__ void __launch_bounds__(kThreads)
     load_a<Layout::kPitch>(q_frag[ks], k_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
 
   const bool dropout_on = dropout.probability > 0.0f;
-  const float keep_scale = dropout_on ? 1.0f / (1.0f - dropout.probability) : 1.0f;
+  const float keep_scale = attention_keep_scale(dropout.probability);
   const int warp_first_token = first_token + query_start + warp * 16;
   float out[Layout::kHeadTiles][4], row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
   zero(out);

@@ -220,26 +220,6 @@ __device__ __forceinline__ void load_tile_async(bf16* tile, const bf16* source, 
   }
 }
 
-// Keep flags of 16 consecutive dropout elements first .. first+15 (bit j: element first + j),
-// bit-identical to dropout_keep(): 4 Philox calls, 5 when the run straddles a group of 4.
-__device__ __forceinline__ uint32_t dropout_keep16(const DropoutSpec& spec, uint64_t first) {
-  const uint64_t element = first + spec.element_offset;
-  const uint64_t group = element >> 2;
-  const int shift = static_cast<int>(element & 3);
-  const int groups = shift == 0 ? 4 : 5;
-  uint32_t bits = 0;
-  for (int c = 0; c < groups; ++c) {
-    const PhiloxOut r = philox4x32_10(group + c, spec.micro_step, spec.site, spec.seed);
-#pragma unroll
-    for (int w = 0; w < 4; ++w) {
-      const int bit = 4 * c + w - shift;
-      if (bit >= 0 && bit < 16 && uniform_from_bits(r.v[w]) >= spec.probability)
-        bits |= 1u << bit;
-    }
-  }
-  return bits;
-}
-
 __device__ __forceinline__ float quad_max(float value) {
   value = fmaxf(value, __shfl_xor_sync(kFullWarpMask, value, 1));
   return fmaxf(value, __shfl_xor_sync(kFullWarpMask, value, 2));

@@ -41,9 +41,10 @@ uint64_t dropout_row_index(int query_token, int head, const AttentionShape& shap
   return (static_cast<uint64_t>(query_token) * shape.heads + head) * shape.max_positions;
 }
 
+// attention_keep_scale (kernels/dropout_rng.h) in T: 256 / (256 − threshold).
 template <typename T>
 T dropout_scale(const DropoutSpec& spec) {
-  return spec.active() ? T(1) / (T(1) - static_cast<T>(spec.probability)) : T(1);
+  return T(256) / T(256u - attention_drop_threshold(spec.probability));
 }
 
 // body(sequence, head) for every pair, on the CPU pool.
@@ -100,7 +101,7 @@ void attention_forward_ref(T* ctx, T* lse, const T* qkv, const int32_t* cu_seqle
       lse[static_cast<size_t>(token) * heads + h] =
           static_cast<T>(static_cast<double>(row_max) + std::log(sum));
       if (dropout.active()) {
-        dropout_keep_flags(keep.data(), dropout, dropout_row_index(token, h, shape), length);
+        attention_dropout_keep_flags(keep.data(), dropout, dropout_row_index(token, h, shape), length);
         for (int j = 0; j < length; ++j) p[j] = keep[j] ? p[j] * inv_sum * keep_scale : T(0);
       } else {
         for (int j = 0; j < length; ++j) p[j] *= inv_sum;
@@ -143,7 +144,7 @@ void attention_backward_ref(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx
       const T row_lse = lse[static_cast<size_t>(token) * heads + h];
       const size_t base = static_cast<size_t>(i) * length;
       if (dropout.active())
-        dropout_keep_flags(keep.data() + base, dropout, dropout_row_index(token, h, shape),
+        attention_dropout_keep_flags(keep.data() + base, dropout, dropout_row_index(token, h, shape),
                            length);
       for (int j = 0; j < length; ++j) {
         probs[base + j] = cpu_math::exp(probs[base + j] - row_lse);

@@ -47,4 +47,38 @@ __device__ __forceinline__ void dropout_factors4(const DropoutSpec& spec, uint64
   for (int j = 0; j < 4; ++j) factor[j] = keep[j] ? scale : 0.0f;
 }
 
+// Keep bits (bit j: element first + j) of 16 consecutive attention-dropout elements, bit-identical
+// to attention_dropout_keep(): one Philox call when `first + element_offset` is a multiple of 16
+// (attention rows start there when max_positions is), two otherwise.
+__device__ __forceinline__ uint32_t attention_keep_bits16(const DropoutSpec& spec, uint64_t first) {
+  const uint64_t element = first + spec.element_offset;
+  const uint32_t threshold = attention_drop_threshold(spec.probability);
+  const uint32_t shift = static_cast<uint32_t>(element & 15);
+  const PhiloxOut a = philox4x32_10(element >> 4, spec.micro_step, spec.site, spec.seed);
+  uint32_t bits = 0;
+#pragma unroll
+  for (uint32_t b = 0; b < 16; ++b) bits |= (philox_byte(a, b) >= threshold ? 1u : 0u) << b;
+  if (shift == 0) return bits;
+  const PhiloxOut c = philox4x32_10((element >> 4) + 1, spec.micro_step, spec.site, spec.seed);
+  uint32_t next = 0;
+#pragma unroll
+  for (uint32_t b = 0; b < 16; ++b) next |= (philox_byte(c, b) >= threshold ? 1u : 0u) << b;
+  return ((bits >> shift) | (next << (16 - shift))) & 0xFFFFu;
+}
+
+// Mask-and-scale factors (0 or attention_keep_scale(p)) of four consecutive attention-dropout
+// elements; all 1 when dropout is off. The scalar attention kernels' draw.
+__device__ __forceinline__ void attention_dropout_factors4(const DropoutSpec& spec, uint64_t first,
+                                                           float factor[4]) {
+  if (!(spec.probability > 0.0f)) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) factor[j] = 1.0f;
+    return;
+  }
+  const uint32_t bits = attention_keep_bits16(spec, first);
+  const float scale = attention_keep_scale(spec.probability);
+#pragma unroll
+  for (int j = 0; j < 4; ++j) factor[j] = (bits >> j) & 1u ? scale : 0.0f;
+}
+
 }  // namespace bert

@@ -1,7 +1,7 @@
-// dropout_keep_flags (kernels/dropout_mask_ref.h): Philox4x32-10 for 8 consecutive groups of 4
-// elements at a time, written lane by lane so the compiler turns each round into vector
-// instructions (32×32→64-bit multiplies included), and the keep test as an integer compare:
-// uniform_from_bits(bits) >= p  ⇔  bits >> 8 >= ceil(p·2^24), since both sides are exact.
+// dropout_keep_flags and attention_dropout_keep_flags (kernels/dropout_mask_ref.h): Philox4x32-10
+// for 8 consecutive calls at a time, written lane by lane so the compiler turns each round into
+// vector instructions (32×32→64-bit multiplies included). dropout_keep_flags' keep test is an
+// integer compare: uniform_from_bits(bits) >= p  ⇔  bits >> 8 >= ceil(p·2^24), both sides exact.
 #include "kernels/dropout_mask_ref.h"
 
 #include <cmath>
@@ -9,8 +9,9 @@
 namespace bert {
 namespace {
 
-constexpr int kLanes = 8;                 // groups per vector batch
-constexpr size_t kBatchElements = 4 * kLanes;
+constexpr int kLanes = 8;                 // Philox calls per vector batch
+constexpr size_t kBatchElements = 4 * kLanes;            // dropout_keep_flags: 4 per call
+constexpr size_t kAttentionBatchElements = 16 * kLanes;  // attention: 16 per call
 
 // words[w][lane] = philox4x32_10(first_group + lane, counter_2, counter_3, key).v[w].
 void philox_lanes(uint64_t first_group, uint32_t counter_2, uint32_t counter_3, uint64_t key,
@@ -66,6 +67,28 @@ void dropout_keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_i
       for (int w = 0; w < 4; ++w) keep[i + 4 * lane + w] = (words[w][lane] >> 8) >= threshold ? 1 : 0;
   }
   for (; i < count; ++i) keep[i] = dropout_keep(spec, first_index + i) ? 1 : 0;
+}
+
+void attention_dropout_keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index,
+                                  size_t count) {
+  if (!spec.active()) {
+    for (size_t i = 0; i < count; ++i) keep[i] = 1;
+    return;
+  }
+  const uint32_t threshold = attention_drop_threshold(spec.probability);
+  const uint64_t first = first_index + spec.element_offset;
+  size_t i = 0;
+  // Elements before the first whole call of 16, one at a time; then batches of 8 calls.
+  const size_t lead = static_cast<size_t>((16 - first % 16) % 16);
+  for (; i < count && i < lead; ++i) keep[i] = attention_dropout_keep(spec, first_index + i) ? 1 : 0;
+  uint32_t words[4][kLanes];
+  for (; i + kAttentionBatchElements <= count; i += kAttentionBatchElements) {
+    philox_lanes((first + i) >> 4, spec.micro_step, spec.site, spec.seed, words);
+    for (int lane = 0; lane < kLanes; ++lane)
+      for (int b = 0; b < 16; ++b)
+        keep[i + 16 * lane + b] = ((words[b >> 2][lane] >> (8 * (b & 3))) & 0xFFu) >= threshold ? 1 : 0;
+  }
+  for (; i < count; ++i) keep[i] = attention_dropout_keep(spec, first_index + i) ? 1 : 0;
 }
 
 }  // namespace bert

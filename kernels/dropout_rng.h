@@ -77,4 +77,44 @@ BERT_HOST_DEVICE bool dropout_keep(const DropoutSpec& spec, uint64_t index) {
   return uniform_from_bits(bits.v[element & 3]) >= spec.probability;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Attention-probability dropout (kernels/attention.h) draws 8 bits per element, not 32: its
+// B·heads·L² elements are drawn in the forward and again in the backward, inside the attention
+// kernels, where each Philox call competes with the tensor-core work. One call gives 16 elements:
+// element 16k + b is byte b of call k (byte 4w + i = bits 8i..8i+7 of word w). An element is
+// dropped when its byte < attention_drop_threshold(p) = round(256·p), so the drop rate is p
+// rounded to a multiple of 1/256 (0.1 → 26/256 = 0.1016), and kept values are scaled by
+// attention_keep_scale(p) = 256 / (256 − threshold): E[dropout(x)] = x stays exact.
+// FlashAttention's and PyTorch's fused SDPA dropout likewise compare 8-bit draws.
+
+// round(256·p), at least 1 and at most 255 when p > 0; 0 when p <= 0 (dropout off).
+BERT_HOST_DEVICE uint32_t attention_drop_threshold(float probability) {
+  if (!(probability > 0.0f)) return 0;
+  const float scaled = probability * 256.0f + 0.5f;
+  const uint32_t threshold = scaled >= 255.0f ? 255u : static_cast<uint32_t>(scaled);
+  return threshold < 1u ? 1u : threshold;
+}
+
+// The drop rate attention dropout actually applies: attention_drop_threshold(p) / 256.
+BERT_HOST_DEVICE float attention_drop_rate(float probability) {
+  return static_cast<float>(attention_drop_threshold(probability)) * (1.0f / 256.0f);
+}
+
+// 1 / (1 − drop rate): the factor of a kept attention probability (1 when dropout is off).
+BERT_HOST_DEVICE float attention_keep_scale(float probability) {
+  return 256.0f / static_cast<float>(256u - attention_drop_threshold(probability));
+}
+
+// Byte b (0..15) of a Philox output, as numbered above.
+BERT_HOST_DEVICE uint32_t philox_byte(const PhiloxOut& bits, uint32_t b) {
+  return (bits.v[b >> 2] >> (8u * (b & 3u))) & 0xFFu;
+}
+
+// True when attention-dropout element `index` of the site is kept.
+BERT_HOST_DEVICE bool attention_dropout_keep(const DropoutSpec& spec, uint64_t index) {
+  const uint64_t element = index + spec.element_offset;
+  const PhiloxOut bits = philox4x32_10(element >> 4, spec.micro_step, spec.site, spec.seed);
+  return philox_byte(bits, static_cast<uint32_t>(element & 15)) >= attention_drop_threshold(spec.probability);
+}
+
 }  // namespace bert

@@ -31,14 +31,17 @@ void our_hidden_keep(uint8_t* keep, float probability, uint64_t seed, uint32_t m
 }
 
 // keep[(h·tokens + q)·tokens + k] for one window's attention probabilities: element
-// ((token·heads + h)·max_positions + key), token = first_token + q.
+// ((token·heads + h)·max_positions + key), token = first_token + q, drawn with 8 bits each.
 void our_attention_keep(uint8_t* keep, float probability, uint64_t seed, uint32_t micro_step, uint32_t site,
                         uint64_t first_token, uint64_t tokens, uint64_t heads, uint64_t max_positions) {
   const bert::DropoutSpec spec = spec_of(probability, seed, micro_step, site);
   for (uint64_t h = 0; h < heads; ++h)
     for (uint64_t q = 0; q < tokens; ++q)
-      bert::dropout_keep_flags(keep + (h * tokens + q) * tokens, spec,
+      bert::attention_dropout_keep_flags(keep + (h * tokens + q) * tokens, spec,
                                ((first_token + q) * heads + h) * max_positions, static_cast<size_t>(tokens));
 }
+
+// The factor of a kept attention probability: 1 / (1 − p rounded to a multiple of 1/256).
+float our_attention_keep_scale(float probability) { return bert::attention_keep_scale(probability); }
 
 }  // extern "C"

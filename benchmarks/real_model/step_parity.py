@@ -11,8 +11,8 @@ optimizer settings, and each step's loss and gradient norm (before clipping) are
   sampling), AdamW with Trainer's no-decay grouping, linear warmup/decay, clipping, and the loss
   over each window's real tokens (ours never pads). Its nn.Dropout modules and the attention
   dropout are replaced by OUR masks: Philox4x32-10 keyed and numbered as kernels/dropout_rng.h
-  and kernels/attention.h define them, so with dropout on, the two sides differ only where the
-  arithmetic differs.
+  and kernels/attention.h define them (attention probabilities with 8-bit draws and our kept
+  scale), so with dropout on, the two sides differ only where the arithmetic differs.
 
 Equal losses and gradient norms (within float rounding) show that the forward, every backward
 including dropout's, clipping, AdamW and the schedule are Hugging Face's; what is left between
@@ -113,6 +113,8 @@ def load_mask_library(work):
     lib.our_hidden_keep.argtypes = [u8p, f32, u64, u32, u32, u64, u64, u64]
     lib.our_attention_keep.argtypes = [u8p, f32, u64, u32, u32, u64, u64, u64, u64]
     lib.our_hidden_keep.restype = lib.our_attention_keep.restype = None
+    lib.our_attention_keep_scale.argtypes = [f32]
+    lib.our_attention_keep_scale.restype = f32
     return lib
 
 
@@ -133,6 +135,11 @@ class MaskSource:
         self.lib.our_attention_keep(keep.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)), probability, self.seed,
                                     micro_step, site_id, int(start), n, heads, max_positions)
         return keep
+
+    def attention_keep_scale(self, probability):
+        """Our attention dropout drops p rounded to a multiple of 1/256 (8-bit draws) and scales
+        kept probabilities by 1 / (1 - that rate): kernels/dropout_rng.h attention_keep_scale."""
+        return float(self.lib.our_attention_keep_scale(probability))
 
 
 def site(layer, kind):  # kernels/dropout_rng.h dropout_site; layer -1 = embeddings
@@ -190,7 +197,7 @@ def run_hf(args, init, masks):
             for b, (start, n) in enumerate(zip(batch_info["starts"], batch_info["lengths"])):
                 mask[b, :, :n, :n] = masks.attention(start, n, n_heads, max_positions, batch_info["micro_step"],
                                                      site(module.layer_idx, 1), p_attention)
-            weights = weights * torch.from_numpy(mask) * (1.0 / (1.0 - p_attention))
+            weights = weights * torch.from_numpy(mask) * masks.attention_keep_scale(p_attention)
         return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
 
     modeling_bert.eager_attention_forward = attention

@@ -20,6 +20,9 @@ struct Case {
   int heads;
   int max_positions;
   int head_dim;
+  // 0 with max_positions a multiple of 16: each run of 16 keys is one Philox call (the training
+  // layout); 1: every run straddles two calls.
+  uint64_t element_offset;
 };
 
 const char* impl_name(AttentionImpl impl) { return impl == AttentionImpl::kMma ? "mma" : "scalar"; }
@@ -38,9 +41,10 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
   spec.seed = 2024;
   spec.micro_step = 5;
   spec.site = dropout_site(0, DropoutKind::kAttentionProbs);
-  spec.element_offset = 1;  // groups of 4 straddle the thread's keys
+  spec.element_offset = c.element_offset;
   const std::string kernel = impl_name(impl);
-  CAPTURE(kernel, shape.tokens, shape.heads, shape.head_dim, shape.max_positions, probability);
+  CAPTURE(kernel, shape.tokens, shape.heads, shape.head_dim, shape.max_positions, probability,
+          c.element_offset);
 
   const int hidden = shape.heads * shape.head_dim;
   const size_t qkv_count = static_cast<size_t>(shape.tokens) * 3 * hidden;
@@ -88,15 +92,15 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
 TEST_CASE("attention forward/backward match the reference", "[gpu][attention]") {
   std::mt19937 rng(41);
   const std::vector<Case> cases = {
-      {{1}, 2, 512, 64},
-      {{1, 17, 64, 130, 384}, 2, 512, 64},  // the golden model's head count, mixed lengths
-      {{65, 3, 128}, 12, 128, 64},          // bert-base heads; a length equal to max_positions
-      // Tile edges (63/64/65, 127) and an odd max_positions: dropout groups of 4 straddle rows.
-      {{63, 64, 65, 127, 200, 3}, 1, 201, 64},
+      {{1}, 2, 512, 64, 1},
+      {{1, 17, 64, 130, 384}, 2, 512, 64, 0},  // the golden model's head count, mixed lengths
+      {{65, 3, 128}, 12, 128, 64, 1},          // bert-base heads; a length equal to max_positions
+      // Tile edges (63/64/65, 127) and an odd max_positions: Philox calls of 16 straddle rows.
+      {{63, 64, 65, 127, 200, 3}, 1, 201, 64, 0},
       // head_dim 32 (smaller shapes: the CPU emulation of these kernels is slow).
-      {{1}, 2, 64, 32},
-      {{1, 17, 64, 130}, 2, 160, 32},        // mixed lengths, several key/query tiles
-      {{63, 65, 3, 20}, 12, 67, 32},         // MiniLM's 12 heads; tile edges, odd max_positions
+      {{1}, 2, 64, 32, 0},
+      {{1, 17, 64, 130}, 2, 160, 32, 1},        // mixed lengths, several key/query tiles
+      {{63, 65, 3, 20}, 12, 67, 32, 0},         // MiniLM's 12 heads; tile edges, odd max_positions
   };
   for (const AttentionImpl impl : {AttentionImpl::kMma, AttentionImpl::kScalar})
     for (const Case& c : cases)

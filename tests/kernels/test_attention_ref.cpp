@@ -61,7 +61,15 @@ AttentionResult<double> naive_attention(const AttentionCase& c, const std::vecto
     padded = std::max(padded, c.cu_seqlens[b + 1] - c.cu_seqlens[b]);
   AttentionResult<double> result{std::vector<double>(c.shape.tokens * c.hidden()),
                                  std::vector<double>(c.shape.tokens * heads)};
-  const double keep_scale = dropout.active() ? 1.0 / (1.0 - dropout.probability) : 1.0;
+  // Attention dropout draws 8 bits per element (kernels/dropout_rng.h), written out here:
+  // element 16k + b is byte b of Philox call k, dropped below round(256·p).
+  const long threshold = dropout.active() ? std::lround(256.0 * dropout.probability) : 0;
+  const double keep_scale = 256.0 / (256.0 - static_cast<double>(threshold));
+  auto keep = [&](uint64_t element) {
+    const PhiloxOut bits = philox4x32_10(element / 16, dropout.micro_step, dropout.site, dropout.seed);
+    const unsigned byte = (bits.v[(element % 16) / 4] >> (8 * (element % 4))) & 0xFF;
+    return static_cast<long>(byte) >= threshold;
+  };
   for (int b = 0; b < c.shape.batch; ++b) {
     const int first = c.cu_seqlens[b], length = c.cu_seqlens[b + 1] - first;
     for (int h = 0; h < heads; ++h)
@@ -84,7 +92,7 @@ AttentionResult<double> naive_attention(const AttentionCase& c, const std::vecto
             const uint64_t element =
                 (static_cast<uint64_t>(query) * heads + h) * c.shape.max_positions + j;
             const double p = std::exp(scores[j]) / sum;
-            const double kept = dropout.active() ? (dropout_keep(dropout, element) ? p * keep_scale : 0) : p;
+            const double kept = dropout.active() ? (keep(element) ? p * keep_scale : 0) : p;
             if (j < length) acc += kept * qkv[(first + j) * 3 * hidden + 2 * hidden + h * dim + d];
           }
           result.ctx[query * hidden + h * dim + d] = acc;

@@ -69,6 +69,63 @@ TEST_CASE("dropout_keep_flags equals dropout_keep element by element", "[kernels
   }
 }
 
+// Attention dropout's 8-bit scheme: the threshold rounds 256·p, the keep rate is 1 − threshold/256,
+// masks are keyed like dropout_keep's, and element 16k + b is byte b of Philox call k.
+TEST_CASE("attention_dropout_keep: 8-bit thresholds, rate 1 - round(256p)/256, keyed", "[kernels][dropout]") {
+  CHECK(attention_drop_threshold(0.0f) == 0);
+  CHECK(attention_keep_scale(0.0f) == 1.0f);
+  CHECK(attention_drop_threshold(0.1f) == 26);  // 25.6
+  CHECK(attention_drop_rate(0.1f) == 26.0f / 256.0f);
+  CHECK(attention_keep_scale(0.1f) == 256.0f / 230.0f);
+  CHECK(attention_drop_threshold(0.5f) == 128);
+  CHECK(attention_drop_threshold(0.3f) == 77);  // 76.8
+  CHECK(attention_drop_threshold(1e-7f) == 1);  // never rounded off to no dropout
+  CHECK(attention_drop_threshold(0.9999f) == 255);  // never everything dropped
+
+  DropoutSpec spec = make_spec(0.3f);
+  spec.site = dropout_site(3, DropoutKind::kAttentionProbs);
+  const size_t count = 100000;
+  size_t kept = 0, same_step = 0, same_site = 0, same_seed = 0;
+  DropoutSpec other_step = spec, other_site = spec, other_seed = spec;
+  other_step.micro_step += 1;
+  other_site.site = dropout_site(4, DropoutKind::kAttentionProbs);
+  other_seed.seed += 1;
+  for (size_t i = 0; i < count; ++i) {
+    const bool keep = attention_dropout_keep(spec, i);
+    const PhiloxOut bits = philox4x32_10(i / 16, spec.micro_step, spec.site, spec.seed);
+    const uint32_t byte = (bits.v[(i % 16) / 4] >> (8 * (i % 4))) & 0xFF;
+    REQUIRE(keep == (byte >= 77));
+    kept += keep;
+    same_step += keep == attention_dropout_keep(other_step, i);
+    same_site += keep == attention_dropout_keep(other_site, i);
+    same_seed += keep == attention_dropout_keep(other_seed, i);
+  }
+  const double rate = 179.0 / 256.0;  // ≈ 0.6992; binomial deviation ≈ 0.0015
+  CHECK(std::abs(static_cast<double>(kept) / count - rate) < 0.0075);
+  for (size_t same : {same_step, same_site, same_seed})
+    CHECK(std::abs(static_cast<double>(same) / count - (rate * rate + (1 - rate) * (1 - rate))) < 0.01);
+}
+
+TEST_CASE("attention_dropout_keep_flags equals attention_dropout_keep element by element", "[kernels][dropout]") {
+  for (const float probability : {0.1f, 0.5f, 1e-7f, 0.9999f, 0.0f}) {
+    DropoutSpec spec = make_spec(probability);
+    for (const uint64_t offset : {uint64_t(0), uint64_t(5), uint64_t(1) << 33}) {
+      spec.element_offset = offset;
+      for (const uint64_t first : {0, 1, 15, 16, 17, 127, 128, 384}) {
+        for (const size_t count : {0, 1, 15, 16, 17, 127, 128, 129, 300, 1000}) {
+          std::vector<uint8_t> keep(count, 7);
+          attention_dropout_keep_flags(keep.data(), spec, first, count);
+          size_t mismatches = 0;
+          for (size_t i = 0; i < count; ++i)
+            mismatches += keep[i] != (!spec.active() || attention_dropout_keep(spec, first + i) ? 1 : 0);
+          INFO("p " << probability << " offset " << offset << " first " << first << " count " << count);
+          REQUIRE(mismatches == 0);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("dropout_ref: forward uses dropout_keep, backward the same mask", "[kernels][dropout]") {
   const DropoutSpec spec = make_spec(0.3f);
   const size_t count = 100000;
