@@ -128,6 +128,9 @@ class Bench {
   void norms_and_activations(const Batch& batch);
   void embedding_and_loss(const Batch& batch);
   void gemms(const Batch& batch);
+  void wgrad_bias_candidate(const std::string& batch_label, const std::string& name, int rows, int in,
+                            int out, const DeviceBuffer<bf16>& inp, const DeviceBuffer<bf16>& d_out,
+                            GpuWorkspace ws);
   GpuWorkspace scratch(size_t bytes) {
     if (scratch_.bytes() < bytes) scratch_.resize(bytes);
     return GpuWorkspace{scratch_.data(), bytes};
@@ -369,10 +372,11 @@ void Bench::gemms(const Batch& batch) {
         [&] {
           matmul_backward_cuda(matmul_, d_inp.data(), d_weight.data(), g.bias ? d_bias.data() : nullptr,
                                d_out.data(), inp.data(), weight.data(), rows, g.in, g.out,
-                               Accumulate::kOverwrite, ws, s);
+                               Accumulate::kOverwrite, Accumulate::kOverwrite, ws, s);
         },
         2 * flops, "TFLOP/s", "2·T·in·out fwd, 2× bwd");
     require_finite(d_inp, std::string(g.name) + " d_inp");
+    if (g.bias) wgrad_bias_candidate(batch.label, g.name, rows, g.in, g.out, inp, d_out, ws);
     if (g.out == kIntermediate) {  // the fused candidate of matmul.h, for comparison only
       auto pre = random_buffer<bf16>(size_t(rows) * g.out, -1.0f, 1.0f);
       add(
@@ -441,6 +445,63 @@ void Bench::run_ceilings() {
       "", "ceiling", "gemm 8192^3 (bf16, cuBLASLt)", "fwd",
       [&] { matmul_forward_cuda(matmul_, y.data(), x.data(), w.data(), nullptr, n, n, n, timer_.stream()); },
       2.0 * n * n * n, "TFLOP/s", "2·n³");
+}
+
+// The weight and bias gradients of one linear layer two ways (pass "wgrad", outside the step
+// estimate): matmul_backward_cuda's d_weight GEMM + deterministic column sum, and the candidate
+// CUBLASLT_EPILOGUE_BGRADB GEMM (kernels/matmul.h), checked against the first before it is timed.
+void Bench::wgrad_bias_candidate(const std::string& batch_label, const std::string& name, int rows, int in,
+                                 int out, const DeviceBuffer<bf16>& inp, const DeviceBuffer<bf16>& d_out,
+                                 GpuWorkspace ws) {
+  const GpuStream s = timer_.stream();
+  DeviceBuffer<float> weight_a(size_t(out) * in), bias_a(out), weight_b(size_t(out) * in), bias_b(out);
+  const double flops = 2.0 * rows * in * out;
+  add(
+      "matmul", batch_label, name + " (column-sum bias)", "wgrad",
+      [&] {
+        bias_a.zero(s);  // matmul_backward adds d_bias; the epilogue writes it
+        matmul_backward_cuda(matmul_, static_cast<bf16*>(nullptr), weight_a.data(), bias_a.data(), d_out.data(),
+                             inp.data(), static_cast<const bf16*>(nullptr), rows, in, out, Accumulate::kOverwrite,
+                             Accumulate::kOverwrite, ws, s);
+      },
+      flops, "TFLOP/s", "d_weight GEMM + d_bias column sum (+ a memset)");
+  const std::string candidate = name + " (BGRADB epilogue)";
+  if (!matmul_weight_bias_grad_epilogue_cuda(matmul_, weight_b.data(), bias_b.data(), d_out.data(), inp.data(),
+                                             rows, in, out, s)) {
+    std::fprintf(stderr, "  %-8s %-34s no cuBLASLt algorithm: not timed\n", batch_label.c_str(), candidate.c_str());
+    return;
+  }
+  CUDA_CHECK(cudaStreamSynchronize(s));
+  // The candidate against the path in use: same d_weight (same GEMM) and d_bias up to fp32
+  // summation order.
+  std::vector<float> wa(weight_a.size()), wb(wa.size()), ba(out), bb(out);
+  weight_a.download(wa.data(), wa.size());
+  weight_b.download(wb.data(), wb.size());
+  bias_a.download(ba.data(), ba.size());
+  bias_b.download(bb.data(), bb.size());
+  auto worst = [](const std::vector<float>& x, const std::vector<float>& ref) {
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      scale = std::max(scale, double(std::fabs(ref[i])));
+      diff = std::max(diff, double(std::fabs(x[i] - ref[i])));
+    }
+    return diff / std::max(scale, 1e-30);  // relative to the largest reference value
+  };
+  const double error = std::max(worst(wb, wa), worst(bb, ba));
+  if (!(error <= 1e-4)) {
+    results_.push_back(Result{batch_label, candidate, "wgrad", 0, 0, flops, "TFLOP/s",
+                              "differs from the column-sum path by " + std::to_string(error), "", true});
+    std::fprintf(stderr, "  %-8s %-34s wgrad WRONG (relative difference %.2e)\n", batch_label.c_str(),
+                 candidate.c_str(), error);
+    return;
+  }
+  add(
+      "", batch_label, candidate, "wgrad",
+      [&] {
+        matmul_weight_bias_grad_epilogue_cuda(matmul_, weight_b.data(), bias_b.data(), d_out.data(), inp.data(),
+                                              rows, in, out, s);
+      },
+      flops, "TFLOP/s", "candidate fusion, not used; checked against the column-sum path");
 }
 
 // Σ of the medians of one training step's launches for this batch (12 layers, dropout variant

@@ -90,10 +90,10 @@ class Backend {
   // out = inp·weightᵀ + bias.
   virtual void matmul_forward(Tensor out, const Tensor& inp, const Tensor& weight, const Tensor& bias,
                               int rows, int in_features, int out_features) = 0;
-  // d_weight, d_bias accumulate; d_inp per mode (skipped when empty).
+  // d_inp (skipped when empty) and d_weight overwrite or add per their modes; d_bias accumulates.
   virtual void matmul_backward(Tensor d_inp, Tensor d_weight, Tensor d_bias, const Tensor& d_out,
                                const Tensor& inp, const Tensor& weight, int rows, int in_features,
-                               int out_features, Accumulate d_inp_mode) = 0;
+                               int out_features, Accumulate d_inp_mode, Accumulate d_weight_mode) = 0;
 
   virtual void bias_gelu_forward(Tensor out, const Tensor& pre, const Tensor& bias, int rows,
                                  int width) = 0;

@@ -1,12 +1,43 @@
 #include "engine/bert_qa_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "core/error.h"
 #include "core/file_io.h"
 
 namespace bert {
+namespace {
+
+// `whole` split into the slices covered by `parts` (views into it, disjoint) and the slices
+// between them, each list merged into maximal contiguous slices.
+void split_covered(const Tensor& whole, const std::vector<Tensor>& parts, std::vector<Tensor>* covered,
+                   std::vector<Tensor>* uncovered) {
+  const size_t element = scalar_size(whole.dtype);
+  std::vector<std::pair<size_t, size_t>> ranges;  // [first, last) in elements
+  for (const Tensor& part : parts) {
+    const size_t first = static_cast<size_t>(static_cast<const char*>(part.data) -
+                                             static_cast<const char*>(whole.data)) / element;
+    BERT_CHECK(part.dtype == whole.dtype && first + part.numel <= whole.numel, "a part outside its tensor");
+    ranges.emplace_back(first, first + part.numel);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  size_t position = 0;
+  for (size_t i = 0; i < ranges.size();) {
+    BERT_CHECK(ranges[i].first >= position, "overlapping parts");
+    if (ranges[i].first > position) uncovered->push_back(slice(whole, position, ranges[i].first - position));
+    size_t last = ranges[i].second;
+    const size_t first = ranges[i].first;
+    for (++i; i < ranges.size() && ranges[i].first == last; ++i) last = ranges[i].second;
+    covered->push_back(slice(whole, first, last - first));
+    position = last;
+  }
+  if (position < whole.numel) uncovered->push_back(slice(whole, position, whole.numel - position));
+}
+
+}  // namespace
 
 ModelMemory model_memory_needed(const Backend& backend, const BertConfig& config, int64_t max_tokens,
                                 int64_t max_batch, bool training) {
@@ -40,6 +71,11 @@ BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tok
   grads_ = backend.allocate(layout_.total(), BufferRole::kGradient);
   weights_ = resolve_model_tensors(layout_, working_, config.num_hidden_layers);
   weight_grads_ = resolve_model_tensors(layout_, grads_, config.num_hidden_layers);
+  std::vector<Tensor> linear_weights{weight_grads_.qa_outputs.weight};
+  for (const EncoderLayerTensors& layer : weight_grads_.layers)
+    for (const LinearTensors* linear : {&layer.qkv, &layer.attention_output, &layer.intermediate, &layer.output})
+      linear_weights.push_back(linear->weight);
+  split_covered(grads_, linear_weights, &linear_weight_grads_, &other_grads_);
 
   auto index = [&](size_t n) { return backend.allocate(n, BufferRole::kIndex); };
   auto act = [&](size_t n) { return backend.allocate(n, BufferRole::kActivation); };
@@ -125,7 +161,21 @@ std::map<std::string, std::vector<double>> BertQaModel::split_by_name(const Tens
   return out;
 }
 
-void BertQaModel::zero_gradients() { backend_.fill_zero(grads_); }
+void BertQaModel::zero_gradients() {
+  backend_.fill_zero(grads_);
+  overwrite_weight_grads_ = false;
+}
+
+void BertQaModel::begin_gradient_step() {
+  for (const Tensor& part : other_grads_) backend_.fill_zero(part);
+  overwrite_weight_grads_ = true;
+}
+
+void BertQaModel::end_gradient_step() {
+  if (overwrite_weight_grads_)
+    for (const Tensor& part : linear_weight_grads_) backend_.fill_zero(part);
+  overwrite_weight_grads_ = false;
+}
 
 void BertQaModel::load_batch(const PackedBatch& batch) {
   if (batch.tokens() > max_tokens_ || batch.batch() > max_batch_)
@@ -235,10 +285,12 @@ void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit
   const int T = tokens_;
   const AttentionShape shape{T, batch_, heads, config_.head_dim(), config_.max_position_embeddings};
   const Tensor d_x = rows(d_x_, H), d_hidden = rows(d_hidden_, H), d_branch = rows(d_branch_, H);
+  const Accumulate weight_mode = overwrite_weight_grads_ ? Accumulate::kOverwrite : Accumulate::kAdd;
+  overwrite_weight_grads_ = false;
 
   backend_.matmul_backward(d_x, weight_grads_.qa_outputs.weight, weight_grads_.qa_outputs.bias, rows(d_logits_, 2),
                            rows(layer_outputs_.back(), H), weights_.qa_outputs.weight, T, H, 2,
-                           Accumulate::kOverwrite);
+                           Accumulate::kOverwrite, weight_mode);
   unit_done(config_.num_hidden_layers + 1);
   for (int l = config_.num_hidden_layers - 1; l >= 0; --l) {
     LayerActivations& a = layers_[l];
@@ -251,13 +303,13 @@ void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit
                                          Accumulate::kOverwrite);
     backend_.matmul_backward(rows(d_ffn_act_, F), weight_grads_.layers[l].output.weight,
                              weight_grads_.layers[l].output.bias, d_branch, rows(a.ffn_act, F),
-                             weights_.layers[l].output.weight, T, F, H, Accumulate::kOverwrite);
+                             weights_.layers[l].output.weight, T, F, H, Accumulate::kOverwrite, weight_mode);
     backend_.bias_gelu_backward(rows(d_ffn_pre_, F), weight_grads_.layers[l].intermediate.bias,
                                 rows(d_ffn_act_, F), rows(a.ffn_pre, F),
                                 weights_.layers[l].intermediate.bias, T, F);
     backend_.matmul_backward(d_hidden, weight_grads_.layers[l].intermediate.weight, Tensor{},
                              rows(d_ffn_pre_, F), rows(a.hidden, H),
-                             weights_.layers[l].intermediate.weight, T, H, F, Accumulate::kAdd);
+                             weights_.layers[l].intermediate.weight, T, H, F, Accumulate::kAdd, weight_mode);
     // Attention block: h = LN(x + dropout(ctx·Woᵀ + bo)); d_x becomes d(layer input).
     backend_.residual_layernorm_backward(d_branch, d_x, weight_grads_.layers[l].attention_norm.weight,
                                          weight_grads_.layers[l].attention_norm.bias, d_hidden,
@@ -268,14 +320,14 @@ void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit
     backend_.matmul_backward(rows(d_ctx_, H), weight_grads_.layers[l].attention_output.weight,
                              weight_grads_.layers[l].attention_output.bias, d_branch, rows(a.ctx, H),
                              weights_.layers[l].attention_output.weight, T, H, H,
-                             Accumulate::kOverwrite);
+                             Accumulate::kOverwrite, weight_mode);
     backend_.attention_backward(rows(d_qkv_, 3 * H), rows(d_ctx_, H), rows(a.qkv, 3 * H), rows(a.ctx, H),
                                 rows(a.lse, heads), cu_seqlens_, shape,
                                 dropout_spec(context, l, DropoutKind::kAttentionProbs));
     backend_.matmul_backward(d_x, weight_grads_.layers[l].qkv.weight,
                              weight_grads_.layers[l].qkv.bias, rows(d_qkv_, 3 * H),
                              rows(a.input, H), weights_.layers[l].qkv.weight, T,
-                             H, 3 * H, Accumulate::kAdd);
+                             H, 3 * H, Accumulate::kAdd, weight_mode);
     unit_done(l + 1);
   }
   backend_.embeddings_backward(weight_grads_.word_embeddings,

@@ -87,7 +87,8 @@ class BertQaModel {
   // calls on_unit_done(unit) as soon as the unit's parameter gradients are final (queued on
   // the backend), highest unit first, so their all-reduce can start while backward goes on.
   using UnitDoneFn = std::function<void(int unit)>;
-  // Accumulates parameter gradients of the last forward's loss (forward with_loss first).
+  // Accumulates parameter gradients of the last forward's loss (forward with_loss first); the
+  // first backward after begin_gradient_step() overwrites the linear layers' weight gradients.
   void backward(const PassContext& context, const UnitDoneFn& on_unit_done = nullptr);
 
   std::vector<double> logits();              // [tokens, 2] of the last forward
@@ -97,7 +98,15 @@ class BertQaModel {
   Tensor master_params() const { return master_; }
   Tensor working_params() const { return working_; }
   Tensor gradients_flat() const { return grads_; }
+  // Every gradient to zero; backward then adds.
   void zero_gradients();
+  // A training step's gradients without zeroing the linear layers' weight gradients (78% of
+  // bert-base's parameters): begin_gradient_step() zeroes every other gradient, the step's first
+  // backward writes those weight gradients (GEMM beta = 0) and later ones add;
+  // end_gradient_step() zeroes them when no backward ran (a rank given no windows in the step).
+  // Afterwards the gradients equal zero_gradients() followed by the same backwards.
+  void begin_gradient_step();
+  void end_gradient_step();
   // Copies the master weights into the working copy (after loading or an external update).
   void refresh_working_params();
 
@@ -118,9 +127,13 @@ class BertQaModel {
   int max_tokens_, max_batch_;
   int tokens_ = 0, batch_ = 0;
   bool have_loss_ = false;
+  bool overwrite_weight_grads_ = false;  // set by begin_gradient_step until the next backward
 
   Tensor master_, working_, grads_;
   BertQaTensors weights_, weight_grads_;  // views of working_ and grads_, per parameter
+  // grads_ split into the linear layers' weight gradients (matmul_backward writes them whole)
+  // and everything else, each as few contiguous slices as the layout allows.
+  std::vector<Tensor> linear_weight_grads_, other_grads_;
   Tensor input_ids_, token_type_ids_, position_ids_, cu_seqlens_, start_positions_, end_positions_;
   Tensor emb_sum_, emb_mean_, emb_rstd_;
   std::vector<Tensor> layer_outputs_;  // L+1 tensors [T,H]

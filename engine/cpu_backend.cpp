@@ -105,10 +105,10 @@ class CpuBackend final : public Backend {
   }
   void matmul_backward(Tensor d_inp, Tensor d_weight, Tensor d_bias, const Tensor& d_out,
                        const Tensor& inp, const Tensor& weight, int rows, int in_features,
-                       int out_features, Accumulate d_inp_mode) override {
+                       int out_features, Accumulate d_inp_mode, Accumulate d_weight_mode) override {
     matmul_backward_ref(d_inp.empty() ? nullptr : as(d_inp), as(d_weight),
                         d_bias.empty() ? nullptr : as(d_bias), as(d_out), as(inp), as(weight), rows,
-                        in_features, out_features, d_inp_mode);
+                        in_features, out_features, d_inp_mode, d_weight_mode);
   }
 
   void bias_gelu_forward(Tensor out, const Tensor& pre, const Tensor& bias, int rows, int width) override {

@@ -84,7 +84,7 @@ struct Trainer::QueuedStep {
 };
 
 int64_t Trainer::accumulate_gradients(PrefetchedBatchStream& batches) {
-  model_.zero_gradients();
+  model_.begin_gradient_step();
   optimizer_.begin_step();
   const int accumulation = config_.gradient_accumulation_steps;
   int64_t windows = 0;
@@ -102,6 +102,7 @@ int64_t Trainer::accumulate_gradients(PrefetchedBatchStream& batches) {
     state_.data = batches.position_after(next);
     windows += static_cast<int64_t>(next.global_windows);
   }
+  model_.end_gradient_step();
   return windows;
 }
 

@@ -12,7 +12,8 @@
 //             m = in, n = rows, k = out; beta = 1 to accumulate.
 //   d_weight  d_weightᶜ [in, out] = inpᶜ [in, rows] · (d_outᶜ)ᵀ [rows, out]
 //             A = inp (in × rows, ld in), N;  B = d_out (out × rows, ld out), T;
-//             m = in, n = out, k = rows; D fp32, beta = 1 (micro-batches add up).
+//             m = in, n = out, k = rows; D fp32, beta = 0 on a step's first micro-batch (so
+//             the weight gradients are never zeroed), 1 on the next ones (they add up).
 // Types: bf16 A/B with bf16 D (activations) or fp32 D (weight gradients); under the fp32 compute
 // switch every operand is fp32. The compute type is CUBLAS_COMPUTE_32F in both cases: with fp32
 // inputs that is true fp32 arithmetic (TF32 needs CUBLAS_COMPUTE_32F_FAST_TF32, never asked for).
@@ -104,6 +105,7 @@ struct Gemm {
   void* aux = nullptr;
   int64_t aux_ld = 0;
   const char* what = "";
+  bool optional = false;  // run_gemm returns false instead of throwing when no algorithm exists
 };
 
 uint32_t alignment_of(const void* pointer) {
@@ -124,7 +126,8 @@ std::string describe(const Gemm& g) {
          std::to_string(g.ldb) + ", ldd " + std::to_string(g.ldd) + ")";
 }
 
-void run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
+// Queues the GEMM; false (nothing queued) when g.optional and cuBLASLt has no algorithm for it.
+bool run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
   OperationDesc operation;
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&operation.value, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const int32_t trans_a = g.trans_a, trans_b = g.trans_b;
@@ -205,6 +208,7 @@ void run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
       CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(impl.handle, operation.value, layout_a.value,
                                                   layout_b.value, layout_d.value, layout_d.value,
                                                   preference.value, 1, &result, &found_count));
+      if (found_count == 0 && g.optional) return false;
       BERT_CHECK(found_count > 0, "cuBLASLt has no algorithm for " + describe(g));
       algo = result.algo;
       impl.cache.emplace(key, algo);
@@ -213,6 +217,7 @@ void run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
   CUBLAS_CHECK(cublasLtMatmul(impl.handle, operation.value, &g.alpha, g.a, layout_a.value, g.b,
                               layout_b.value, &g.beta, g.d, layout_d.value, g.d, layout_d.value,
                               &algo, impl.workspace, impl.workspace_bytes, stream));
+  return true;
 }
 
 void check_dims(int rows, int in_features, int out_features, const char* op) {
@@ -264,10 +269,15 @@ void matmul_forward(MatmulContext& context, T* out, const T* inp, const T* weigh
 template <typename T>
 void matmul_backward(MatmulContext& context, T* d_inp, float* d_weight, float* d_bias,
                      const T* d_out, const T* inp, const T* weight, int rows, int in_features,
-                     int out_features, Accumulate d_inp_mode, GpuWorkspace workspace,
-                     GpuStream stream) {
+                     int out_features, Accumulate d_inp_mode, Accumulate d_weight_mode,
+                     GpuWorkspace workspace, GpuStream stream) {
   check_dims(rows, in_features, out_features, "matmul_backward_cuda");
-  if (rows == 0) return;  // nothing to add; d_inp has no rows
+  if (rows == 0) {  // d_inp has no rows; a sum over no rows is 0
+    if (d_weight_mode == Accumulate::kOverwrite)
+      CUDA_CHECK(cudaMemsetAsync(d_weight, 0, static_cast<size_t>(out_features) * in_features * sizeof(float),
+                                 stream));
+    return;
+  }
   if (d_inp != nullptr) {
     Gemm g;
     g.what = "matmul backward d_inp";
@@ -299,7 +309,7 @@ void matmul_backward(MatmulContext& context, T* d_inp, float* d_weight, float* d
     g.ldd = in_features;
     g.ab_type = kDataType<T>;
     g.d_type = CUDA_R_32F;
-    g.beta = 1.0f;
+    g.beta = d_weight_mode == Accumulate::kAdd ? 1.0f : 0.0f;
     run_gemm(context.impl(), g, stream);
   }
   if (d_bias != nullptr) {
@@ -330,16 +340,16 @@ size_t matmul_backward_workspace_bytes(int rows, int out_features) {
 void matmul_backward_cuda(MatmulContext& context, bf16* d_inp, float* d_weight, float* d_bias,
                           const bf16* d_out, const bf16* inp, const bf16* weight, int rows,
                           int in_features, int out_features, Accumulate d_inp_mode,
-                          GpuWorkspace workspace, GpuStream stream) {
+                          Accumulate d_weight_mode, GpuWorkspace workspace, GpuStream stream) {
   matmul_backward(context, d_inp, d_weight, d_bias, d_out, inp, weight, rows, in_features,
-                  out_features, d_inp_mode, workspace, stream);
+                  out_features, d_inp_mode, d_weight_mode, workspace, stream);
 }
 void matmul_backward_cuda(MatmulContext& context, float* d_inp, float* d_weight, float* d_bias,
                           const float* d_out, const float* inp, const float* weight, int rows,
                           int in_features, int out_features, Accumulate d_inp_mode,
-                          GpuWorkspace workspace, GpuStream stream) {
+                          Accumulate d_weight_mode, GpuWorkspace workspace, GpuStream stream) {
   matmul_backward(context, d_inp, d_weight, d_bias, d_out, inp, weight, rows, in_features,
-                  out_features, d_inp_mode, workspace, stream);
+                  out_features, d_inp_mode, d_weight_mode, workspace, stream);
 }
 
 void matmul_bias_gelu_forward_cuda(MatmulContext& context, bf16* out, bf16* pre_gelu,
@@ -367,6 +377,32 @@ void matmul_bias_gelu_forward_cuda(MatmulContext& context, bf16* out, bf16* pre_
   g.aux = pre_gelu;
   g.aux_ld = out_features;
   run_gemm(context.impl(), g, stream);
+}
+
+bool matmul_weight_bias_grad_epilogue_cuda(MatmulContext& context, float* d_weight, float* d_bias,
+                                           const bf16* d_out, const bf16* inp, int rows, int in_features,
+                                           int out_features, GpuStream stream) {
+  check_dims(rows, in_features, out_features, "matmul_weight_bias_grad_epilogue_cuda");
+  BERT_CHECK(d_weight != nullptr && d_bias != nullptr && rows > 0,
+             "matmul_weight_bias_grad_epilogue_cuda: needs d_weight, d_bias and rows > 0");
+  Gemm g;  // the d_weight GEMM of matmul_backward, with the bias gradient of B = d_out
+  g.what = "matmul backward d_weight with bias-gradient epilogue";
+  g.trans_b = CUBLAS_OP_T;
+  g.m = in_features;
+  g.n = out_features;
+  g.k = rows;
+  g.a = inp;
+  g.lda = in_features;
+  g.b = d_out;
+  g.ldb = out_features;
+  g.d = d_weight;
+  g.ldd = in_features;
+  g.ab_type = CUDA_R_16BF;
+  g.d_type = CUDA_R_32F;
+  g.epilogue = CUBLASLT_EPILOGUE_BGRADB;
+  g.bias = d_bias;  // for the BGRAD epilogues the bias pointer receives the gradient
+  g.optional = true;
+  return run_gemm(context.impl(), g, stream);
 }
 
 }  // namespace bert

@@ -1,7 +1,8 @@
 // Linear layer as in PyTorch: out = inp · weightᵀ + bias, weight stored [out_features, in_features].
 // Row-major activations [rows, features]. Backward:
 //   d_inp = d_out · weight        (overwrite or add)
-//   d_weight += d_outᵀ · inp      (accumulate, so micro-batches add up)
+//   d_weight = d_outᵀ · inp       (overwrite or add: the first micro-batch of a step overwrites,
+//                                  so the weight gradients need no zeroing; later ones add up)
 //   d_bias += Σ_rows d_out        (accumulate; skipped when d_bias is null)
 // The CPU reference goes through OpenBLAS (cblas_sgemm / cblas_dgemm).
 #pragma once
@@ -24,7 +25,8 @@ void matmul_backward_ref(T* d_inp,          // [rows, in_features] or null (not 
                          const T* d_out,    // [rows, out_features]
                          const T* inp,      // [rows, in_features]
                          const T* weight,   // [out_features, in_features]
-                         int rows, int in_features, int out_features, Accumulate d_inp_mode);
+                         int rows, int in_features, int out_features, Accumulate d_inp_mode,
+                         Accumulate d_weight_mode);
 
 }  // namespace bert
 
@@ -75,8 +77,9 @@ void matmul_forward_cuda(MatmulContext& context,
 // Scratch for the d_bias column sum (0 when d_bias is not wanted).
 size_t matmul_backward_workspace_bytes(int rows, int out_features);
 
-// d_inp = d_out · weight (overwrite or add; skipped when null), d_weight += d_outᵀ · inp (fp32,
-// beta = 1), d_bias += Σ_rows d_out (fp32, deterministic column sum; skipped when null).
+// d_inp = d_out · weight (overwrite or add; skipped when null), d_weight = d_outᵀ · inp (fp32,
+// overwrite: beta = 0, or add: beta = 1), d_bias += Σ_rows d_out (fp32, deterministic column
+// sum; skipped when null).
 void matmul_backward_cuda(MatmulContext& context,
                           bf16* d_inp,         // [rows, in_features] or null
                           float* d_weight,     // [out_features, in_features]
@@ -85,7 +88,7 @@ void matmul_backward_cuda(MatmulContext& context,
                           const bf16* inp,     // [rows, in_features]
                           const bf16* weight,  // [out_features, in_features]
                           int rows, int in_features, int out_features, Accumulate d_inp_mode,
-                          GpuWorkspace workspace, GpuStream stream);
+                          Accumulate d_weight_mode, GpuWorkspace workspace, GpuStream stream);
 void matmul_backward_cuda(MatmulContext& context,
                           float* d_inp,         // [rows, in_features] or null
                           float* d_weight,      // [out_features, in_features]
@@ -94,7 +97,7 @@ void matmul_backward_cuda(MatmulContext& context,
                           const float* inp,     // [rows, in_features]
                           const float* weight,  // [out_features, in_features]
                           int rows, int in_features, int out_features, Accumulate d_inp_mode,
-                          GpuWorkspace workspace, GpuStream stream);
+                          Accumulate d_weight_mode, GpuWorkspace workspace, GpuStream stream);
 
 // Candidate fusion, to compare with matmul + bias_gelu_forward_cuda: cuBLASLt's
 // CUBLASLT_EPILOGUE_GELU_AUX_BIAS writes out = gelu(inp·weightᵀ + bias) and pre_gelu = the
@@ -107,5 +110,18 @@ void matmul_bias_gelu_forward_cuda(MatmulContext& context,
                                    const bf16* weight,  // [out_features, in_features]
                                    const bf16* bias,    // [out_features]
                                    int rows, int in_features, int out_features, GpuStream stream);
+
+// Candidate fusion, to compare with matmul_backward_cuda's d_weight GEMM + deterministic column
+// sum: the weight-gradient GEMM with cuBLASLt's CUBLASLT_EPILOGUE_BGRADB, which also writes
+// d_bias = Σ_rows d_out (the GEMM's reduction over k, fp32) in the same pass over d_out. Both
+// gradients are overwritten. Returns false, with nothing queued, when cuBLASLt offers no
+// algorithm for it on this device.
+bool matmul_weight_bias_grad_epilogue_cuda(MatmulContext& context,
+                                           float* d_weight,    // [out_features, in_features]
+                                           float* d_bias,      // [out_features]
+                                           const bf16* d_out,  // [rows, out_features]
+                                           const bf16* inp,    // [rows, in_features]
+                                           int rows, int in_features, int out_features,
+                                           GpuStream stream);
 
 }  // namespace bert

@@ -2,6 +2,7 @@
 // `out` with the bias and lets GEMM add inp·weightᵀ (beta = 1), as torch.addmm does.
 #include "kernels/matmul.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -41,16 +42,20 @@ void matmul_forward_ref(T* out, const T* inp, const T* weight, const T* bias, in
 template <typename T>
 void matmul_backward_ref(T* d_inp, T* d_weight, T* d_bias, const T* d_out, const T* inp,
                          const T* weight, int rows, int in_features, int out_features,
-                         Accumulate d_inp_mode) {
+                         Accumulate d_inp_mode, Accumulate d_weight_mode) {
   check_dims(rows, in_features, out_features);
-  if (rows == 0) return;
+  if (rows == 0) {  // no rows: d_weight's sum over them is 0
+    if (d_weight_mode == Accumulate::kOverwrite)
+      std::fill(d_weight, d_weight + static_cast<size_t>(out_features) * in_features, T(0));
+    return;
+  }
   if (d_inp) {
     const T beta = d_inp_mode == Accumulate::kAdd ? T(1) : T(0);
     blas::gemm(false, false, rows, in_features, out_features, T(1), d_out, out_features, weight,
                in_features, beta, d_inp, in_features);
   }
   blas::gemm(true, false, out_features, in_features, rows, T(1), d_out, out_features, inp,
-             in_features, T(1), d_weight, in_features);
+             in_features, d_weight_mode == Accumulate::kAdd ? T(1) : T(0), d_weight, in_features);
   if (d_bias) {
     const size_t width = static_cast<size_t>(out_features);
     std::vector<double> sum;
@@ -65,7 +70,7 @@ void matmul_backward_ref(T* d_inp, T* d_weight, T* d_bias, const T* d_out, const
 #define BERT_INSTANTIATE_MATMUL(T)                                                               \
   template void matmul_forward_ref<T>(T*, const T*, const T*, const T*, int, int, int);         \
   template void matmul_backward_ref<T>(T*, T*, T*, const T*, const T*, const T*, int, int, int, \
-                                       Accumulate);
+                                       Accumulate, Accumulate);
 BERT_INSTANTIATE_MATMUL(float)
 BERT_INSTANTIATE_MATMUL(double)
 #undef BERT_INSTANTIATE_MATMUL

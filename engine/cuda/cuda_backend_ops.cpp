@@ -107,7 +107,7 @@ class CudaBackendOps final : public CudaBackendBase {
 
   void matmul_backward(Tensor d_inp, Tensor d_weight, Tensor d_bias, const Tensor& d_out, const Tensor& inp,
                        const Tensor& weight, int rows, int in_features, int out_features,
-                       Accumulate d_inp_mode) override {
+                       Accumulate d_inp_mode, Accumulate d_weight_mode) override {
     const char* op = "matmul_backward";
     check_dims(rows, in_features, op);
     check_dims(rows, out_features, op);
@@ -121,7 +121,7 @@ class CudaBackendOps final : public CudaBackendBase {
                          act(d_out, count_of(rows, out_features), op, "d_out"),
                          act(inp, count_of(rows, in_features), op, "inp"),
                          act(weight, count_of(out_features, in_features), op, "weight"), rows, in_features,
-                         out_features, d_inp_mode, workspace, stream());
+                         out_features, d_inp_mode, d_weight_mode, workspace, stream());
   }
 
   void bias_gelu_forward(Tensor out, const Tensor& pre, const Tensor& bias, int rows, int width) override {

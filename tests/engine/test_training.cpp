@@ -3,6 +3,7 @@
 // with dropout on), the learning-rate schedule and the data order.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -77,6 +78,55 @@ TEST_CASE("two accumulated micro-batches give the gradient of one batch", "[engi
   }
   CHECK(accumulated_loss == Approx(loss).epsilon(1e-12));
   REQUIRE_CLOSE("accumulated gradients", test::compare_close(flat(model.gradients()), reference, 1e-14, 1e-10));
+}
+
+// The Trainer's step: begin_gradient_step zeroes all but the linear layers' weight gradients,
+// which the first backward overwrites. Whatever the gradient buffer held before, the result
+// must be zero_gradients' (the control: without begin, the stale values would stay).
+TEST_CASE("a gradient step overwrites stale weight gradients and zeroes the rest", "[engine]") {
+  const BertConfig config = test::small_config(0.1f);
+  const PackedBatch first = make_batch({5, 9}, 1), second = make_batch({3, 11}, 2);
+  auto backend = make_cpu_backend(true);
+  BertQaModel model(*backend, config, 20, 2);
+  model.set_parameters(init_bert_qa_params(config, 3));
+  PassContext context;
+  context.training = true;
+  context.seed = 5;
+  context.loss_scale = 0.5;
+  auto run_micro_batches = [&](int count) {
+    for (int micro = 0; micro < count; ++micro) {
+      context.micro_step = static_cast<uint32_t>(micro);
+      model.load_batch(micro == 0 ? first : second);
+      model.forward(context, true);
+      model.backward(context);
+    }
+  };
+  const std::vector<double> stale(model.layout().total(), 7.25);
+  for (const int micro_batches : {1, 2}) {
+    model.zero_gradients();
+    run_micro_batches(micro_batches);
+    const std::vector<double> reference = flat(model.gradients());
+
+    backend->upload(model.gradients_flat(), stale.data(), stale.size());
+    model.begin_gradient_step();
+    run_micro_batches(micro_batches);
+    model.end_gradient_step();
+    INFO(micro_batches << " micro-batches");
+    REQUIRE_CLOSE("gradients of a step", test::compare_close(flat(model.gradients()), reference, 1e-15, 1e-14));
+  }
+  // A step with no backward on this rank ends with every gradient zero.
+  backend->upload(model.gradients_flat(), stale.data(), stale.size());
+  model.begin_gradient_step();
+  model.end_gradient_step();
+  const std::vector<double> none = flat(model.gradients());
+  CHECK(std::all_of(none.begin(), none.end(), [](double g) { return g == 0.0; }));
+  // The control: stale values survive a backward that only adds.
+  backend->upload(model.gradients_flat(), stale.data(), stale.size());
+  run_micro_batches(1);
+  const std::vector<double> added = flat(model.gradients());
+  model.zero_gradients();
+  run_micro_batches(1);
+  CHECK_FALSE(test::compare_close(added, flat(model.gradients()), 1e-15, 1e-14).ok);
 }
 
 TEST_CASE("with dropout on, backward is the gradient of the same masked forward", "[engine]") {

@@ -66,12 +66,17 @@ ModelPass model_pass(Backend& backend, const BertConfig& config, const PackedBat
   BertQaModel model(backend, config, batch.tokens(), batch.batch());
   model.set_parameters(params);
   model.load_batch(batch);
-  model.zero_gradients();
+  // The Trainer's step over stale gradients: begin_gradient_step zeroes all but the linear
+  // weights' gradients, which the backward overwrites (cuBLASLt beta = 0 on the GPU).
+  const std::vector<double> stale(model.layout().total(), -3.5);
+  backend.upload(model.gradients_flat(), stale.data(), stale.size());
+  model.begin_gradient_step();
   ModelPass pass;
   pass.loss = model.forward(context, true);
   pass.logits = model.logits();
   pass.last_hidden = model.hidden_state(config.num_hidden_layers);
   model.backward(context);
+  model.end_gradient_step();
   pass.gradients = model.gradients();
   return pass;
 }
@@ -464,7 +469,7 @@ TEST_CASE("cuda backend: tensors of the wrong dtype or size are refused", "[gpu]
     REQUIRE_THROWS_AS(gpu.matmul_forward(result, slice(inp, 0, 10), weight, Tensor{}, rows, in, out),
                       BertError);
     REQUIRE_THROWS_AS(gpu.matmul_backward(Tensor{}, index, Tensor{}, result, inp, weight, rows, in, out,
-                                          Accumulate::kOverwrite),
+                                          Accumulate::kOverwrite, Accumulate::kOverwrite),
                       BertError);  // d_weight must be an fp32 gradient
     if (!fp32) REQUIRE_THROWS_AS(gpu.matmul_forward(result, inp, grad, Tensor{}, rows, in, out), BertError);
     const Tensor stats = gpu.allocate(rows, Role::kStatistic);

@@ -176,7 +176,7 @@ TEST_CASE("matmul_ref: forward, gradients and float agreement", "[kernels][matmu
   const std::vector<double> bias0 = random_vector(bias.size(), rng);
   std::vector<double> d_inp(inp.size()), d_weight = weight0, d_bias = bias0;
   matmul_backward_ref(d_inp.data(), d_weight.data(), d_bias.data(), r.data(), inp.data(),
-                      weight.data(), c.rows, c.in, c.out, Accumulate::kOverwrite);
+                      weight.data(), c.rows, c.in, c.out, Accumulate::kOverwrite, Accumulate::kAdd);
   const auto loss = [&] { return dot(r, matmul_out(c, inp, weight, bias.data())); };
   check_gradient("matmul d_inp", inp, d_inp, loss);
   check_gradient("matmul d_weight", weight, minus(d_weight, weight0), loss);
@@ -186,12 +186,22 @@ TEST_CASE("matmul_ref: forward, gradients and float agreement", "[kernels][matmu
   const std::vector<double> d_inp0 = random_vector(inp.size(), rng);
   std::vector<double> d_inp_added = d_inp0, d_weight_again = weight0;
   matmul_backward_ref<double>(d_inp_added.data(), d_weight_again.data(), nullptr, r.data(), inp.data(),
-                      weight.data(), c.rows, c.in, c.out, Accumulate::kAdd);
+                      weight.data(), c.rows, c.in, c.out, Accumulate::kAdd, Accumulate::kAdd);
   REQUIRE_CLOSE("matmul kAdd", compare_close(d_inp_added, plus(d_inp0, d_inp), 1e-15, 1e-14));
   matmul_backward_ref<double>(nullptr, d_weight_again.data(), nullptr, r.data(), inp.data(),
-                              weight.data(), c.rows, c.in, c.out, Accumulate::kOverwrite);
+                              weight.data(), c.rows, c.in, c.out, Accumulate::kOverwrite, Accumulate::kAdd);
   const std::vector<double> twice = plus(weight0, plus(minus(d_weight, weight0), minus(d_weight, weight0)));
   REQUIRE_CLOSE("matmul d_weight accumulates", compare_close(d_weight_again, twice, 1e-15, 1e-14));
+
+  // d_weight kOverwrite replaces whatever the buffer held (the first micro-batch of a step);
+  // with no rows that is zero.
+  std::vector<double> d_weight_fresh = random_vector(weight.size(), rng);
+  matmul_backward_ref<double>(nullptr, d_weight_fresh.data(), nullptr, r.data(), inp.data(), weight.data(),
+                              c.rows, c.in, c.out, Accumulate::kOverwrite, Accumulate::kOverwrite);
+  REQUIRE_CLOSE("matmul d_weight overwrite", compare_close(d_weight_fresh, minus(d_weight, weight0), 1e-15, 1e-14));
+  matmul_backward_ref<double>(nullptr, d_weight_fresh.data(), nullptr, r.data(), inp.data(), weight.data(), 0,
+                              c.in, c.out, Accumulate::kOverwrite, Accumulate::kOverwrite);
+  REQUIRE(d_weight_fresh == std::vector<double>(weight.size(), 0.0));
 
   const std::vector<float> bias_float = to_float(bias);
   const std::vector<float> out_float =

@@ -91,6 +91,7 @@ struct MatmulShape {
   int rows, in, out;
   bool bias;
   std::optional<Accumulate> d_inp_mode;  // none: only the weight gradient is wanted
+  Accumulate d_weight_mode;
 };
 
 OpCase matmul_case(const MatmulShape& s) {
@@ -98,12 +99,13 @@ OpCase matmul_case(const MatmulShape& s) {
   c.op = "matmul";
   c.shape = "rows " + std::to_string(s.rows) + ", in " + std::to_string(s.in) + ", out " +
             std::to_string(s.out) + (s.bias ? ", bias" : "") + ", d_inp " +
-            (s.d_inp_mode ? accumulate_name(*s.d_inp_mode) : "none");
+            (s.d_inp_mode ? accumulate_name(*s.d_inp_mode) : "none") + ", d_weight " +
+            accumulate_name(s.d_weight_mode);
   const size_t inp_count = size_t(s.rows) * s.in, out_count = size_t(s.rows) * s.out;
   c.tensors = {input("inp", Role::kActivation, inp_count, -1, 1),
                input("weight", Role::kWorkingParam, size_t(s.out) * s.in, -0.2f, 0.2f),
                output("out", Role::kActivation, out_count), out_grad("out", out_count),
-               gradient("weight", Role::kGradient, size_t(s.out) * s.in, Accumulate::kAdd)};
+               gradient("weight", Role::kGradient, size_t(s.out) * s.in, s.d_weight_mode)};
   if (s.bias) c.tensors.push_back(input("bias", Role::kWorkingParam, s.out, -1, 1));
   // d_bias only beside d_inp: the weight-only call skips both, as the op allows.
   if (s.bias && s.d_inp_mode) c.tensors.push_back(gradient("bias", Role::kGradient, s.out, Accumulate::kAdd));
@@ -116,7 +118,7 @@ OpCase matmul_case(const MatmulShape& s) {
   c.backward = [=](Backend& b, const OpTensors& t) {
     b.matmul_backward(with_d_inp ? t["d_inp"] : Tensor{}, t["d_weight"],
                       bias && with_d_inp ? t["d_bias"] : Tensor{}, t["d_out"], t["inp"], t["weight"], s.rows,
-                      s.in, s.out, mode);
+                      s.in, s.out, mode, s.d_weight_mode);
   };
   return c;
 }
@@ -137,7 +139,10 @@ std::vector<OpCase> matmul_cases(OpSize size) {
       for (const std::optional<Accumulate> mode :
            {std::optional<Accumulate>(Accumulate::kOverwrite), std::optional<Accumulate>(Accumulate::kAdd),
             std::optional<Accumulate>()})
-        cases.push_back(matmul_case({d.rows, d.in, d.out, bias, mode}));
+        // d_weight overwrites (a step's first micro-batch) or adds (the next ones): paired with
+        // the d_inp mode, and with the bias when there is no d_inp, so each appears per shape.
+        cases.push_back(matmul_case({d.rows, d.in, d.out, bias, mode,
+                                     mode ? *mode : (bias ? Accumulate::kAdd : Accumulate::kOverwrite)}));
   return cases;
 }
 

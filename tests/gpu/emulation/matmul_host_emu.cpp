@@ -37,7 +37,7 @@ void forward(T* out, const T* inp, const T* weight, const T* bias, int rows, int
 
 template <typename T>
 void backward(T* d_inp, float* d_weight, float* d_bias, const T* d_out, const T* inp, const T* weight,
-              int rows, int in, int outf, Accumulate mode) {
+              int rows, int in, int outf, Accumulate mode, Accumulate weight_mode) {
   if (d_inp != nullptr)
     for (int r = 0; r < rows; ++r)
       for (int k = 0; k < in; ++k) {
@@ -51,7 +51,8 @@ void backward(T* d_inp, float* d_weight, float* d_bias, const T* d_out, const T*
     for (int k = 0; k < in; ++k) {
       float acc = 0.0f;
       for (int r = 0; r < rows; ++r) acc += load(d_out, size_t(r) * outf + o) * load(inp, size_t(r) * in + k);
-      d_weight[size_t(o) * in + k] += acc;
+      const size_t index = size_t(o) * in + k;
+      d_weight[index] = weight_mode == Accumulate::kAdd ? d_weight[index] + acc : acc;
     }
   if (d_bias != nullptr)
     for (int o = 0; o < outf; ++o) {
@@ -76,17 +77,17 @@ size_t matmul_backward_workspace_bytes(int rows, int out_features) {
 }
 void matmul_backward_cuda(MatmulContext&, bf16* d_inp, float* d_weight, float* d_bias, const bf16* d_out,
                           const bf16* inp, const bf16* weight, int rows, int in, int outf, Accumulate mode,
-                          GpuWorkspace workspace, GpuStream) {
+                          Accumulate weight_mode, GpuWorkspace workspace, GpuStream) {
   BERT_CHECK(d_bias == nullptr || workspace.bytes >= matmul_backward_workspace_bytes(rows, outf),
              "workspace");
-  backward(d_inp, d_weight, d_bias, d_out, inp, weight, rows, in, outf, mode);
+  backward(d_inp, d_weight, d_bias, d_out, inp, weight, rows, in, outf, mode, weight_mode);
 }
 void matmul_backward_cuda(MatmulContext&, float* d_inp, float* d_weight, float* d_bias, const float* d_out,
                           const float* inp, const float* weight, int rows, int in, int outf, Accumulate mode,
-                          GpuWorkspace workspace, GpuStream) {
+                          Accumulate weight_mode, GpuWorkspace workspace, GpuStream) {
   BERT_CHECK(d_bias == nullptr || workspace.bytes >= matmul_backward_workspace_bytes(rows, outf),
              "workspace");
-  backward(d_inp, d_weight, d_bias, d_out, inp, weight, rows, in, outf, mode);
+  backward(d_inp, d_weight, d_bias, d_out, inp, weight, rows, in, outf, mode, weight_mode);
 }
 
 }  // namespace bert
