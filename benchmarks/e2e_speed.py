@@ -24,6 +24,10 @@ OUT/e2e_speed.json. The FLOP count per window of L real tokens is
 (bert-base: P = 84.9 M, about 92 GFLOP for L = 176). Padding is not counted: MFU is over real
 tokens, the work the model has to do.
 
+Then eval_squad over every dev window (10,784 at 384/128; --eval_batch, default 64): the
+model's time (its forward passes and the logits' download; issue bound 1 s) beside the whole
+evaluation's (post-processing and scoring included).
+
 usage (GPU machine, from the repository root, device_carry/ present):
   python3 benchmarks/e2e_speed.py --carry device_carry --bin $BERT_CARRY_BIN --out $OUT
 CPU smoke test of the script itself: --device cpu --tiny --batches 4 --steps 2 --warmup 1
@@ -31,6 +35,7 @@ CPU smoke test of the script itself: --device cpu --tiny --batches 4 --steps 2 -
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -69,6 +74,8 @@ def parse_args():
     p.add_argument("--peak_tflops", type=float, default=0, help="the card's dense bf16 peak (0: by its name)")
     p.add_argument("--seed", type=int, default=42, help="our data order and dropout seed")
     p.add_argument("--ours_timeout", type=int, default=180)
+    p.add_argument("--eval_batch", type=int, default=64,
+                   help="also time eval_squad over every dev window at this batch (0: skip)")
     p.add_argument("--tiny", action="store_true", help="2 layers, hidden 128 (smoke test)")
     return p.parse_args()
 
@@ -106,6 +113,31 @@ def run_ours(args, carry, work, model_dir, batch):
     if len(seconds) != steps:
         return {"status": "error", "error": "%d step rows in trainer_log.jsonl, expected %d" % (len(seconds), steps)}
     return {"status": "ok", "step_seconds": seconds, "seconds": sum(seconds[args.warmup:])}
+
+
+EVAL_LINE = re.compile(r"\[eval\] (\d+) windows in ([0-9.]+) s .*the model's forward passes ([0-9.]+) s")
+
+
+def run_our_eval(args, carry, work, model_dir):
+    """eval_squad over the whole dev set: the model's time (forward passes and logits' download)
+    and the whole evaluation's (with tokenisation's reuse, post-processing and scoring)."""
+    out_dir = os.path.join(work, "eval")
+    cmd = [os.path.join(args.bin, "eval_squad"), "--model_name_or_path", model_dir,
+           "--validation_file", os.path.join(carry, "shared/data/squad/dev-v1.1.json"), "--output_dir", out_dir,
+           "--device", args.device, "--per_device_eval_batch_size", str(args.eval_batch),
+           "--max_seq_length", "384", "--doc_stride", "128"]
+    log("[eval] " + " ".join(cmd))
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.ours_timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "timeout"}
+    found = EVAL_LINE.search(done.stderr)
+    if done.returncode != 0 or not found:
+        log("[eval] exit %d:\n%s" % (done.returncode, done.stderr[-2000:]))
+        return {"status": "error", "exit": done.returncode}
+    windows, seconds, model_seconds = int(found.group(1)), float(found.group(2)), float(found.group(3))
+    return {"status": "ok", "batch": args.eval_batch, "windows": windows, "seconds": seconds,
+            "model_seconds": model_seconds, "model_windows_per_second": windows / max(model_seconds, 1e-9)}
 
 
 def hf_batches(torch, windows, order, batch, steps, pad, device):
@@ -237,6 +269,17 @@ def main():
                 if ours.get("status") == "ok" and entry.get("status") == "ok":
                     entry["ours_over_this"] = ours["windows_per_second"] / entry["windows_per_second"]
         save()
+
+    if args.eval_batch > 0:
+        report["eval"] = run_our_eval(args, carry, work, model_dir)
+        save()
+        e = report["eval"]
+        if e.get("status") == "ok":
+            log("[eval] ours: %d dev windows at batch %d: model %.3f s (%.0f windows/s; issue bound 1 s), "
+                "whole evaluation %.1f s" % (e["windows"], e["batch"], e["model_seconds"],
+                                            e["model_windows_per_second"], e["seconds"]))
+        else:
+            log("[eval] ours: %s" % e.get("status"))
 
     log("\n| batch | side | windows/s | real tokens/s | TFLOP/s | MFU | ours / this |")
     log("| --- | --- | --- | --- | --- | --- | --- |")

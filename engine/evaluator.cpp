@@ -47,6 +47,7 @@ EvalOutcome evaluate_model(BertQaModel& model, const SquadDataset& dataset, cons
   const auto started = std::chrono::steady_clock::now();
   const WindowPredictions logits = predict_windows(model, windows, batch_size, progress);
   EvalOutcome outcome;
+  outcome.model_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   outcome.predictions =
       postprocess_predictions(dataset, windows, logits.start_logits, logits.end_logits, postprocess);
   outcome.scores = evaluate_squad(dataset, to_prediction_map(outcome.predictions));

@@ -26,7 +26,8 @@ WindowPredictions predict_windows(BertQaModel& model, const std::vector<Window>&
 struct EvalOutcome {
   PostprocessResult predictions;
   SquadScores scores;
-  double seconds = 0;
+  double seconds = 0;        // the whole evaluation (eval_runtime)
+  double model_seconds = 0;  // of which the model's forward passes and the logits' download
 };
 
 EvalOutcome evaluate_model(BertQaModel& model, const SquadDataset& dataset, const std::vector<Window>& windows,

@@ -165,9 +165,12 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
   if (logs->tensorboard != nullptr)
     logs->tensorboard->add_scalars(
         {{"eval/exact_match", outcome.scores.exact_match}, {"eval/f1", outcome.scores.f1}}, step);
-  std::fprintf(stderr, "[eval] step %lld: exact_match %.2f, f1 %.2f on %zu windows in %.1f s%s\n",
+  std::fprintf(stderr,
+               "[eval] step %lld: exact_match %.2f, f1 %.2f on %zu windows in %.1f s "
+               "(model %.2f s, %.0f windows/s)%s\n",
                static_cast<long long>(step), outcome.scores.exact_match, outcome.scores.f1, eval.windows.size(),
-               outcome.seconds, final ? ("; predictions in " + run.output_dir).c_str() : "");
+               outcome.seconds, outcome.model_seconds, eval.windows.size() / std::max(1e-9, outcome.model_seconds),
+               final ? ("; predictions in " + run.output_dir).c_str() : "");
   return outcome.scores;
 }
 

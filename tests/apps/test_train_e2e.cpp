@@ -122,6 +122,11 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
   CHECK(path_exists(out + "/eval/eval_nbest_predictions.json"));
   CHECK(json_number(read_file(out + "/eval/eval_results.json"), "eval_f1") == f1);
   CHECK(read_file(out + "/eval/eval_results.json").find("\"epoch\"") == std::string::npos);  // no training here
+  // The log splits the model's time (its forward passes) from the whole evaluation's.
+  std::smatch timing;
+  REQUIRE(std::regex_search(scored.output, timing,
+                            std::regex(R"(windows in ([0-9.]+) s \(.*the model's forward passes ([0-9.]+) s)")));
+  CHECK(std::stod(timing[2]) <= std::stod(timing[1]) + 0.05);  // both printed rounded
   std::filesystem::remove_all(root);
 }
 
