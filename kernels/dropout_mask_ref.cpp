@@ -9,9 +9,7 @@
 namespace bert {
 namespace {
 
-constexpr int kLanes = 8;                 // Philox calls per vector batch
-constexpr size_t kBatchElements = 4 * kLanes;            // dropout_keep_flags: 4 per call
-constexpr size_t kAttentionBatchElements = 16 * kLanes;  // attention: 16 per call
+constexpr int kLanes = 8;  // Philox calls per vector batch
 
 // words[w][lane] = philox4x32_10(first_group + lane, counter_2, counter_3, key).v[w].
 void philox_lanes(uint64_t first_group, uint32_t counter_2, uint32_t counter_3, uint64_t key,
@@ -47,48 +45,48 @@ void philox_lanes(uint64_t first_group, uint32_t counter_2, uint32_t counter_3, 
   }
 }
 
-}  // namespace
-
-void dropout_keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index, size_t count) {
+// The keep flags of `count` elements from first_index, for a scheme of kPerCall elements per
+// Philox call: keep_one(index) draws one element alone (the unaligned head and the tail),
+// keep_in_call(words, lane, j) reads element j of call `lane` of a vector batch.
+template <int kPerCall, typename KeepOne, typename KeepInCall>
+void keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index, size_t count,
+                const KeepOne& keep_one, const KeepInCall& keep_in_call) {
   if (!spec.active()) {
     for (size_t i = 0; i < count; ++i) keep[i] = 1;
     return;
   }
-  const uint32_t threshold = static_cast<uint32_t>(std::ceil(static_cast<double>(spec.probability) * 16777216.0));
+  constexpr size_t kBatch = static_cast<size_t>(kPerCall) * kLanes;
   const uint64_t first = first_index + spec.element_offset;
   size_t i = 0;
-  // Elements before the first whole group, one at a time; then batches of 8 groups.
-  const size_t lead = static_cast<size_t>((4 - first % 4) % 4);
-  for (; i < count && i < lead; ++i) keep[i] = dropout_keep(spec, first_index + i) ? 1 : 0;
+  // Elements before the first whole call, one at a time; then batches of kLanes calls.
+  const size_t lead = static_cast<size_t>((kPerCall - first % kPerCall) % kPerCall);
+  for (; i < count && i < lead; ++i) keep[i] = keep_one(first_index + i) ? 1 : 0;
   uint32_t words[4][kLanes];
-  for (; i + kBatchElements <= count; i += kBatchElements) {
-    philox_lanes((first + i) >> 2, spec.micro_step, spec.site, spec.seed, words);
+  for (; i + kBatch <= count; i += kBatch) {
+    philox_lanes((first + i) / kPerCall, spec.micro_step, spec.site, spec.seed, words);
     for (int lane = 0; lane < kLanes; ++lane)
-      for (int w = 0; w < 4; ++w) keep[i + 4 * lane + w] = (words[w][lane] >> 8) >= threshold ? 1 : 0;
+      for (int j = 0; j < kPerCall; ++j) keep[i + kPerCall * lane + j] = keep_in_call(words, lane, j) ? 1 : 0;
   }
-  for (; i < count; ++i) keep[i] = dropout_keep(spec, first_index + i) ? 1 : 0;
+  for (; i < count; ++i) keep[i] = keep_one(first_index + i) ? 1 : 0;
+}
+
+}  // namespace
+
+void dropout_keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index, size_t count) {
+  const uint32_t threshold = static_cast<uint32_t>(std::ceil(static_cast<double>(spec.probability) * 16777216.0));
+  keep_flags<4>(
+      keep, spec, first_index, count, [&](uint64_t index) { return dropout_keep(spec, index); },
+      [&](const uint32_t words[4][kLanes], int lane, int j) { return (words[j][lane] >> 8) >= threshold; });
 }
 
 void attention_dropout_keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index,
                                   size_t count) {
-  if (!spec.active()) {
-    for (size_t i = 0; i < count; ++i) keep[i] = 1;
-    return;
-  }
   const uint32_t threshold = attention_drop_threshold(spec.probability);
-  const uint64_t first = first_index + spec.element_offset;
-  size_t i = 0;
-  // Elements before the first whole call of 16, one at a time; then batches of 8 calls.
-  const size_t lead = static_cast<size_t>((16 - first % 16) % 16);
-  for (; i < count && i < lead; ++i) keep[i] = attention_dropout_keep(spec, first_index + i) ? 1 : 0;
-  uint32_t words[4][kLanes];
-  for (; i + kAttentionBatchElements <= count; i += kAttentionBatchElements) {
-    philox_lanes((first + i) >> 4, spec.micro_step, spec.site, spec.seed, words);
-    for (int lane = 0; lane < kLanes; ++lane)
-      for (int b = 0; b < 16; ++b)
-        keep[i + 16 * lane + b] = ((words[b >> 2][lane] >> (8 * (b & 3))) & 0xFFu) >= threshold ? 1 : 0;
-  }
-  for (; i < count; ++i) keep[i] = attention_dropout_keep(spec, first_index + i) ? 1 : 0;
+  keep_flags<16>(
+      keep, spec, first_index, count, [&](uint64_t index) { return attention_dropout_keep(spec, index); },
+      [&](const uint32_t words[4][kLanes], int lane, int j) {
+        return ((words[j >> 2][lane] >> (8 * (j & 3))) & 0xFFu) >= threshold;
+      });
 }
 
 }  // namespace bert

@@ -266,6 +266,27 @@ void matmul_forward(MatmulContext& context, T* out, const T* inp, const T* weigh
   run_gemm(context.impl(), g, stream);
 }
 
+// d_weightᶜ [in, out] = inpᶜ · (d_outᶜ)ᵀ (the header's d_weight layout), D fp32, beta 0.
+template <typename T>
+Gemm weight_grad_gemm(float* d_weight, const T* d_out, const T* inp, int rows, int in_features,
+                      int out_features) {
+  Gemm g;
+  g.what = "matmul backward d_weight";
+  g.trans_b = CUBLAS_OP_T;
+  g.m = in_features;
+  g.n = out_features;
+  g.k = rows;
+  g.a = inp;
+  g.lda = in_features;
+  g.b = d_out;
+  g.ldb = out_features;
+  g.d = d_weight;
+  g.ldd = in_features;
+  g.ab_type = kDataType<T>;
+  g.d_type = CUDA_R_32F;
+  return g;
+}
+
 template <typename T>
 void matmul_backward(MatmulContext& context, T* d_inp, float* d_weight, float* d_bias,
                      const T* d_out, const T* inp, const T* weight, int rows, int in_features,
@@ -295,20 +316,7 @@ void matmul_backward(MatmulContext& context, T* d_inp, float* d_weight, float* d
     run_gemm(context.impl(), g, stream);
   }
   {
-    Gemm g;
-    g.what = "matmul backward d_weight";
-    g.trans_b = CUBLAS_OP_T;
-    g.m = in_features;
-    g.n = out_features;
-    g.k = rows;
-    g.a = inp;
-    g.lda = in_features;
-    g.b = d_out;
-    g.ldb = out_features;
-    g.d = d_weight;
-    g.ldd = in_features;
-    g.ab_type = kDataType<T>;
-    g.d_type = CUDA_R_32F;
+    Gemm g = weight_grad_gemm(d_weight, d_out, inp, rows, in_features, out_features);
     g.beta = d_weight_mode == Accumulate::kAdd ? 1.0f : 0.0f;
     run_gemm(context.impl(), g, stream);
   }
@@ -385,20 +393,9 @@ bool matmul_weight_bias_grad_epilogue_cuda(MatmulContext& context, float* d_weig
   check_dims(rows, in_features, out_features, "matmul_weight_bias_grad_epilogue_cuda");
   BERT_CHECK(d_weight != nullptr && d_bias != nullptr && rows > 0,
              "matmul_weight_bias_grad_epilogue_cuda: needs d_weight, d_bias and rows > 0");
-  Gemm g;  // the d_weight GEMM of matmul_backward, with the bias gradient of B = d_out
+  // matmul_backward's d_weight GEMM (overwriting), with the bias gradient of B = d_out.
+  Gemm g = weight_grad_gemm(d_weight, d_out, inp, rows, in_features, out_features);
   g.what = "matmul backward d_weight with bias-gradient epilogue";
-  g.trans_b = CUBLAS_OP_T;
-  g.m = in_features;
-  g.n = out_features;
-  g.k = rows;
-  g.a = inp;
-  g.lda = in_features;
-  g.b = d_out;
-  g.ldb = out_features;
-  g.d = d_weight;
-  g.ldd = in_features;
-  g.ab_type = CUDA_R_16BF;
-  g.d_type = CUDA_R_32F;
   g.epilogue = CUBLASLT_EPILOGUE_BGRADB;
   g.bias = d_bias;  // for the BGRAD epilogues the bias pointer receives the gradient
   g.optional = true;
