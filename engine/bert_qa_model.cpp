@@ -50,10 +50,11 @@ ModelMemory model_memory_needed(const Backend& backend, const BertConfig& config
   // The buffers of the constructor below: per token, L+1 layer outputs, per layer qkv (3H),
   // ctx, attn_sum, hidden, out_sum (H each) and ffn_pre/ffn_act (F each); the embedding sum,
   // branch and backward scratch (d_x, d_hidden, d_branch, d_ctx: H; d_qkv: 3H; d_ffn_*: F each);
-  // the statistics (means, rstds, lse) and the logits.
+  // the statistics (means, rstds, lse), the logits, their gradient and their staging buffer.
   const double T = double(max_tokens), H = config.hidden_size, F = config.intermediate_size,
                L = config.num_hidden_layers, heads = config.num_attention_heads;
-  const double activations = T * ((L + 1) * H + L * (7 * H + 2 * F) + H + H + 4 * H + 3 * H + 2 * F + 4);
+  const double activations =
+      T * ((L + 1) * H + L * (7 * H + 2 * F) + H + H + 4 * H + 3 * H + 2 * F + 4 + 2 * BertQaModel::kLogitStages);
   const double statistics = T * (2 + L * (heads + 4)) + 2.0 * double(max_batch);
   out.activation_bytes = activations * bytes(BufferRole::kActivation) + statistics * bytes(BufferRole::kStatistic) +
                          T * 3 * bytes(BufferRole::kIndex);
@@ -110,6 +111,7 @@ BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tok
   }
   branch_ = act(T * H);
   logits_ = act(T * 2);
+  staged_logits_ = act(kLogitStages * T * 2);
   d_logits_ = act(T * 2);
   losses_ = stat(static_cast<size_t>(max_batch) * 2);
   d_x_ = act(T * H);
@@ -341,6 +343,21 @@ void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit
 }
 
 std::vector<double> BertQaModel::logits() { return backend_.download(rows(logits_, 2)); }
+
+void BertQaModel::stage_logits() {
+  const size_t tokens = static_cast<size_t>(tokens_);
+  BERT_CHECK(staged_tokens_ + tokens <= staged_logits_.numel / 2,
+             "stage_logits: the staging buffer holds " + std::to_string(kLogitStages) +
+                 " forwards of max_tokens; take_staged_logits() first");
+  backend_.copy(slice(staged_logits_, 2 * staged_tokens_, 2 * tokens), rows(logits_, 2));
+  staged_tokens_ += tokens;
+}
+
+std::vector<double> BertQaModel::take_staged_logits() {
+  std::vector<double> out = backend_.download(slice(staged_logits_, 0, 2 * staged_tokens_));
+  staged_tokens_ = 0;
+  return out;
+}
 
 std::vector<double> BertQaModel::hidden_state(int index) {
   BERT_CHECK(index >= 0 && index <= config_.num_hidden_layers, "hidden state index out of range");

@@ -91,7 +91,14 @@ class BertQaModel {
   // first backward after begin_gradient_step() overwrites the linear layers' weight gradients.
   void backward(const PassContext& context, const UnitDoneFn& on_unit_done = nullptr);
 
-  std::vector<double> logits();              // [tokens, 2] of the last forward
+  std::vector<double> logits();              // [tokens, 2] of the last forward (waits for the device)
+  // Inference without a wait per batch (evaluation): stage_logits() appends the last forward's
+  // logits [tokens, 2] to a staging buffer on the backend, which holds kLogitStages forwards of
+  // max_tokens; take_staged_logits() downloads all that was staged since the last take, forward
+  // after forward, and empties the buffer (it waits for the device).
+  static constexpr int kLogitStages = 8;
+  void stage_logits();
+  std::vector<double> take_staged_logits();
   std::vector<double> hidden_state(int index);  // [tokens, H]: 0 = embeddings, l = layer l output
 
   // Flat parameter state for the optimizer, checkpoints and all-reduce.
@@ -139,6 +146,8 @@ class BertQaModel {
   std::vector<Tensor> layer_outputs_;  // L+1 tensors [T,H]
   std::vector<LayerActivations> layers_;
   Tensor branch_, logits_, d_logits_, losses_;
+  Tensor staged_logits_;     // [kLogitStages · max_tokens, 2], logits_' dtype
+  size_t staged_tokens_ = 0;
   Tensor d_x_, d_hidden_, d_branch_, d_ctx_, d_qkv_, d_ffn_act_, d_ffn_pre_;
 };
 

@@ -14,6 +14,28 @@ WindowPredictions predict_windows(BertQaModel& model, const std::vector<Window>&
   out.start_logits.resize(windows.size());
   out.end_logits.resize(windows.size());
   PassContext context;  // inference: no dropout
+  // The device runs ahead of the host: each batch's logits are staged on the backend and up to
+  // kLogitStages batches are downloaded at once, so the host packs and queues the next batches
+  // while the device computes, instead of waiting for every batch.
+  size_t staged_from = 0;  // first window whose logits are staged and not yet taken
+  int staged_batches = 0;
+  auto take = [&](size_t staged_to) {
+    const std::vector<double> logits = model.take_staged_logits();  // [tokens of the windows, 2]
+    size_t token = 0;
+    for (size_t w = staged_from; w < staged_to; ++w) {
+      const int length = windows[w].length();
+      std::vector<float>& start = out.start_logits[w];
+      std::vector<float>& finish = out.end_logits[w];
+      start.resize(length);
+      finish.resize(length);
+      for (int t = 0; t < length; ++t, ++token) {
+        start[t] = static_cast<float>(logits[2 * token]);
+        finish[t] = static_cast<float>(logits[2 * token + 1]);
+      }
+    }
+    staged_from = staged_to;
+    staged_batches = 0;
+  };
   for (size_t begin = 0; begin < windows.size(); begin += batch_size) {
     const size_t end = std::min(windows.size(), begin + static_cast<size_t>(batch_size));
     std::vector<const Window*> members;
@@ -24,19 +46,11 @@ WindowPredictions predict_windows(BertQaModel& model, const std::vector<Window>&
     std::fill(batch.end_positions.begin(), batch.end_positions.end(), 0);
     model.load_batch(batch);
     model.forward(context, false);
-    const std::vector<double> logits = model.logits();  // [tokens, 2]
-    for (size_t w = begin; w < end; ++w) {
-      const int offset = batch.cu_seqlens[w - begin], length = windows[w].length();
-      std::vector<float>& start = out.start_logits[w];
-      std::vector<float>& finish = out.end_logits[w];
-      start.resize(length);
-      finish.resize(length);
-      for (int t = 0; t < length; ++t) {
-        start[t] = static_cast<float>(logits[2 * size_t(offset + t)]);
-        finish[t] = static_cast<float>(logits[2 * size_t(offset + t) + 1]);
-      }
+    model.stage_logits();
+    if (++staged_batches == BertQaModel::kLogitStages || end == windows.size()) {
+      take(end);
+      if (progress) progress(end, windows.size());
     }
-    if (progress) progress(end, windows.size());
   }
   return out;
 }

@@ -19,7 +19,8 @@ struct WindowPredictions {
 };
 
 // Runs forward over all windows, `batch_size` windows at a time (the model must have room
-// for batch_size · longest window tokens). `progress(done, total)` is called after each batch.
+// for batch_size · longest window tokens). `progress(done, total)` is called each time logits
+// come back (every BertQaModel::kLogitStages batches, and at the end).
 WindowPredictions predict_windows(BertQaModel& model, const std::vector<Window>& windows, int batch_size,
                                   const std::function<void(size_t, size_t)>& progress = {});
 

@@ -9,7 +9,9 @@
 
 #include "engine/bert_qa_model.h"
 #include "io/param_specs.h"
+#include "engine/evaluator.h"
 #include "engine/optimizer.h"
+#include "engine/packed_batch.h"
 #include "engine/trainer.h"
 #include "kernels/cpu_parallel.h"
 #include "tests/engine/resume_test_util.h"
@@ -127,6 +129,53 @@ TEST_CASE("a gradient step overwrites stale weight gradients and zeroes the rest
   model.zero_gradients();
   run_micro_batches(1);
   CHECK_FALSE(test::compare_close(added, flat(model.gradients()), 1e-15, 1e-14).ok);
+}
+
+// Evaluation stages each batch's logits on the backend and downloads kLogitStages batches at
+// once: the logits must be those of a forward and download per batch, window by window.
+TEST_CASE("predict_windows' staged logits equal a download after every batch", "[engine]") {
+  const BertConfig config = test::small_config(0.1f);  // dropout configured, off at inference
+  const std::vector<Window> windows = test::resume_windows(23);
+  const int batch_size = 2;  // 12 batches: one take after 8, one at the end
+  auto backend = make_cpu_backend(true);
+  BertQaModel model(*backend, config, batch_size * 16, batch_size);
+  model.set_parameters(init_bert_qa_params(config, 4));
+  std::vector<std::pair<size_t, size_t>> progress;
+  const WindowPredictions staged =
+      predict_windows(model, windows, batch_size, [&](size_t done, size_t total) { progress.emplace_back(done, total); });
+  CHECK(progress == std::vector<std::pair<size_t, size_t>>{{16, 23}, {23, 23}});
+  for (size_t begin = 0; begin < windows.size(); begin += batch_size) {
+    const size_t end = std::min(windows.size(), begin + batch_size);
+    std::vector<const Window*> members;
+    for (size_t w = begin; w < end; ++w) members.push_back(&windows[w]);
+    model.load_batch(pack_windows(members));
+    model.forward(PassContext{}, false);
+    const std::vector<double> logits = model.logits();
+    size_t token = 0;
+    for (size_t w = begin; w < end; ++w)
+      for (int t = 0; t < windows[w].length(); ++t, ++token) {
+        INFO("window " << w << ", token " << t);
+        REQUIRE(staged.start_logits[w][t] == static_cast<float>(logits[2 * token]));
+        REQUIRE(staged.end_logits[w][t] == static_cast<float>(logits[2 * token + 1]));
+      }
+  }
+  // Staging more than kLogitStages full forwards without a take is refused.
+  model.take_staged_logits();
+  std::vector<const Window*> full;  // 2 windows of 14 tokens: max_tokens is 32
+  for (size_t w = 0; w < windows.size() && full.size() < 2; ++w)
+    if (windows[w].length() == 14) full.push_back(&windows[w]);
+  REQUIRE(full.size() == 2);
+  model.load_batch(pack_windows(full));
+  model.forward(PassContext{}, false);
+  for (int stage = 0; stage < BertQaModel::kLogitStages; ++stage) model.stage_logits();
+  CHECK(model.take_staged_logits().size() == size_t(BertQaModel::kLogitStages) * 2 * 28);
+  for (int stage = 0; stage < BertQaModel::kLogitStages; ++stage) model.stage_logits();
+  model.load_batch(pack_windows({full[0]}));
+  model.forward(PassContext{}, false);
+  CHECK_NOTHROW(model.stage_logits());  // 8 · 28 + 14 tokens still fit in 8 · 32
+  model.load_batch(pack_windows(full));
+  model.forward(PassContext{}, false);
+  CHECK_THROWS_AS(model.stage_logits(), BertError);
 }
 
 TEST_CASE("with dropout on, backward is the gradient of the same masked forward", "[engine]") {
