@@ -94,6 +94,14 @@ struct Result {
   }
 };
 
+// "384, 200, ...": a batch's window lengths for the JSON (benchmarks/attention_baseline.py
+// times PyTorch's fused attention on the same sequences).
+std::string join_lengths(const std::vector<int32_t>& lengths) {
+  std::string text;
+  for (size_t i = 0; i < lengths.size(); ++i) text += (i ? ", " : "") + std::to_string(lengths[i]);
+  return text;
+}
+
 // ---- the benchmarks -------------------------------------------------------------------------
 class Bench {
  public:
@@ -645,7 +653,8 @@ int run(int argc, char** argv) {
       text += (i ? ", " : "") + std::string("{\"label\": \"") + batches[i].label +
               "\", \"windows\": " + std::to_string(batches[i].lengths.size()) +
               ", \"tokens\": " + std::to_string(batches[i].tokens) +
-              ", \"estimated_step_us\": " + json_number(estimates[i].second) + "}";
+              ", \"estimated_step_us\": " + json_number(estimates[i].second) + ", \"lengths\": [" +
+              join_lengths(batches[i].lengths) + "]}";
     text += "], \"results\": [\n";
     for (size_t i = 0; i < bench.results().size(); ++i) {
       const Result& r = bench.results()[i];

@@ -7,7 +7,9 @@
 #   info      nvidia-smi (card, driver, clocks), the bundle's commit, libraries that do not resolve
 #   test_gpu  every [gpu] test (Catch2), then any other GPU test binary carried (names with
 #             gpu/cuda), each exiting 77 = skipped
-#   bench     bench_kernels: every kernel at bert-base shapes, SQuAD-like and uniform-384 batches
+#   bench     bench_kernels: every kernel at bert-base shapes, SQuAD-like and uniform-384 batches;
+#             then benchmarks/attention_baseline.py: PyTorch SDPA (cuDNN, flash, efficient) on the
+#             same batches, appended to bench_kernels.md
 #   hf        tools/device/hf_parity.py: 50-step loss parity and windows/s, ours vs Hugging Face
 #   app       tools/device/app_checks.py: resume bit-identical, mpirun -np 1 (NCCL) == plain run, OOM message
 #   golden    golden_parity (the CPU engine against the HF golden: a sanity check of the bundle)
@@ -148,6 +150,14 @@ if want bench; then
     run_stage bench_kernels 120 "$runlog" bash -c \
       "'$bin/bench_kernels' --json '$out/bench_kernels.json' ${BENCH_ARGS:-} > '$out/bench_kernels.md'"
     add_summary "bench_kernels" "$(status_of $stage_rc)" "$(grep -c '^| ' "$out/bench_kernels.md" 2> /dev/null) table rows"
+    # The library baseline on the same batches (PyTorch SDPA: cuDNN, flash, efficient), appended
+    # to bench_kernels.md.
+    if [[ -f "$out/bench_kernels.json" ]]; then
+      run_stage attention_baseline 90 "$runlog" bash -c \
+        "python3 benchmarks/attention_baseline.py --json '$out/bench_kernels.json' >> '$out/bench_kernels.md'"
+      add_summary "attention_baseline" "$(status_of $stage_rc)" \
+        "$(grep -cE '^\| (squad|uniform) \| 12x(64|32) \| (cudnn|flash|efficient) \| (jagged|padded)' "$out/bench_kernels.md" 2> /dev/null) SDPA rows"
+    fi
   else
     add_summary "bench_kernels" "MISSING" "not in device_carry/bin"
   fi
