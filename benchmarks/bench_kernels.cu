@@ -52,6 +52,7 @@
 #include "kernels/layernorm.h"
 #include "kernels/matmul.h"
 #include "kernels/qa_loss.h"
+#include "tests/tolerance.h"
 
 namespace bert {
 namespace {
@@ -487,20 +488,14 @@ void Bench::wgrad_bias_candidate(const std::string& batch_label, const std::stri
   weight_b.download(wb.data(), wb.size());
   bias_a.download(ba.data(), ba.size());
   bias_b.download(bb.data(), bb.size());
-  auto worst = [](const std::vector<float>& x, const std::vector<float>& ref) {
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < x.size(); ++i) {
-      scale = std::max(scale, double(std::fabs(ref[i])));
-      diff = std::max(diff, double(std::fabs(x[i] - ref[i])));
-    }
-    return diff / std::max(scale, 1e-30);  // relative to the largest reference value
-  };
-  const double error = std::max(worst(wb, wa), worst(bb, ba));
-  if (!(error <= 1e-4)) {
+  // The tests' closeness rule (tests/tolerance.h): within 1e-4 of each tensor's largest value.
+  const test::Tolerance tolerance{0, 1e-4, 0};
+  const test::CloseReport weight_report = test::within(wb, wa, tolerance), bias_report = test::within(bb, ba, tolerance);
+  if (!weight_report.ok || !bias_report.ok) {
+    const std::string found = !weight_report.ok ? weight_report.describe("d_weight") : bias_report.describe("d_bias");
     results_.push_back(Result{batch_label, candidate, "wgrad", 0, 0, flops, "TFLOP/s",
-                              "differs from the column-sum path by " + std::to_string(error), "", true});
-    std::fprintf(stderr, "  %-8s %-34s wgrad WRONG (relative difference %.2e)\n", batch_label.c_str(),
-                 candidate.c_str(), error);
+                              "differs from the column-sum path: " + found, "", true});
+    std::fprintf(stderr, "  %-8s %-34s wgrad WRONG (%s)\n", batch_label.c_str(), candidate.c_str(), found.c_str());
     return;
   }
   add(

@@ -120,7 +120,7 @@ EVAL_LINE = re.compile(r"\[eval\] (\d+) windows in ([0-9.]+) s .*the model's for
 
 def run_our_eval(args, carry, work, model_dir):
     """eval_squad over the whole dev set: the model's time (forward passes and logits' download)
-    and the whole evaluation's (with tokenisation's reuse, post-processing and scoring)."""
+    and the whole evaluation's (post-processing and scoring included)."""
     out_dir = os.path.join(work, "eval")
     cmd = [os.path.join(args.bin, "eval_squad"), "--model_name_or_path", model_dir,
            "--validation_file", os.path.join(carry, "shared/data/squad/dev-v1.1.json"), "--output_dir", out_dir,

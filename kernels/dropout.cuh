@@ -50,19 +50,23 @@ __device__ __forceinline__ void dropout_factors4(const DropoutSpec& spec, uint64
 // Keep bits (bit j: element first + j) of 16 consecutive attention-dropout elements, bit-identical
 // to attention_dropout_keep(): one Philox call when `first + element_offset` is a multiple of 16
 // (attention rows start there when max_positions is), two otherwise.
+// Keep bits of the 16 elements of Philox call `call` (bit b: byte b >= threshold).
+__device__ __forceinline__ uint32_t attention_call_keep_bits(const DropoutSpec& spec, uint64_t call,
+                                                             uint32_t threshold) {
+  const PhiloxOut bytes = philox4x32_10(call, spec.micro_step, spec.site, spec.seed);
+  uint32_t bits = 0;
+#pragma unroll
+  for (uint32_t b = 0; b < 16; ++b) bits |= (philox_byte(bytes, b) >= threshold ? 1u : 0u) << b;
+  return bits;
+}
+
 __device__ __forceinline__ uint32_t attention_keep_bits16(const DropoutSpec& spec, uint64_t first) {
   const uint64_t element = first + spec.element_offset;
   const uint32_t threshold = attention_drop_threshold(spec.probability);
   const uint32_t shift = static_cast<uint32_t>(element & 15);
-  const PhiloxOut a = philox4x32_10(element >> 4, spec.micro_step, spec.site, spec.seed);
-  uint32_t bits = 0;
-#pragma unroll
-  for (uint32_t b = 0; b < 16; ++b) bits |= (philox_byte(a, b) >= threshold ? 1u : 0u) << b;
+  const uint32_t bits = attention_call_keep_bits(spec, element >> 4, threshold);
   if (shift == 0) return bits;
-  const PhiloxOut c = philox4x32_10((element >> 4) + 1, spec.micro_step, spec.site, spec.seed);
-  uint32_t next = 0;
-#pragma unroll
-  for (uint32_t b = 0; b < 16; ++b) next |= (philox_byte(c, b) >= threshold ? 1u : 0u) << b;
+  const uint32_t next = attention_call_keep_bits(spec, (element >> 4) + 1, threshold);
   return ((bits >> shift) | (next << (16 - shift))) & 0xFFFFu;
 }
 

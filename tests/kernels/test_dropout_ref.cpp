@@ -21,28 +21,37 @@ DropoutSpec make_spec(float probability) {
   return spec;
 }
 
-TEST_CASE("dropout_keep: deterministic, rate 1-p, keyed by micro-step and site", "[kernels][dropout]") {
-  const DropoutSpec spec = make_spec(0.3f);
+// Draws keep(spec, i) for 100,000 elements, each checked by each(i, kept): the keep rate must be
+// `rate`, and a mask with another micro-step, site (other_site) or seed must agree with it on
+// rate² + (1 − rate)² of the elements, as independent masks do.
+template <typename Keep, typename Each>
+void check_keyed_mask(const Keep& keep, const DropoutSpec& spec, uint32_t other_site, double rate,
+                      const Each& each) {
   const size_t count = 100000;
   size_t kept = 0, same_step = 0, same_site = 0, same_seed = 0;
-  DropoutSpec other_step = spec, other_site = spec, other_seed = spec;
+  DropoutSpec other_step = spec, other_site_spec = spec, other_seed = spec;
   other_step.micro_step += 1;
-  other_site.site = dropout_site(3, DropoutKind::kAttentionOutput);
+  other_site_spec.site = other_site;
   other_seed.seed += 1;
   for (size_t i = 0; i < count; ++i) {
-    const bool keep = dropout_keep(spec, i);
-    REQUIRE(keep == dropout_keep(spec, i));
-    kept += keep;
-    same_step += keep == dropout_keep(other_step, i);
-    same_site += keep == dropout_keep(other_site, i);
-    same_seed += keep == dropout_keep(other_seed, i);
+    const bool k = keep(spec, i);
+    each(i, k);
+    kept += k;
+    same_step += k == keep(other_step, i);
+    same_site += k == keep(other_site_spec, i);
+    same_seed += k == keep(other_seed, i);
   }
-  const double rate = static_cast<double>(kept) / count;
-  // Binomial standard deviation is sqrt(0.21/1e5) ≈ 0.0015; allow about 5 of them.
-  CHECK(std::abs(rate - 0.7) < 0.0075);
-  // Independent masks agree on a fraction 0.7² + 0.3² = 0.58 of elements.
+  // Binomial standard deviation is about 0.0015 at these rates; allow about 5 of them.
+  CHECK(std::abs(static_cast<double>(kept) / count - rate) < 0.0075);
   for (size_t same : {same_step, same_site, same_seed})
-    CHECK(std::abs(static_cast<double>(same) / count - 0.58) < 0.01);
+    CHECK(std::abs(static_cast<double>(same) / count - (rate * rate + (1 - rate) * (1 - rate))) < 0.01);
+}
+
+TEST_CASE("dropout_keep: deterministic, rate 1-p, keyed by micro-step and site", "[kernels][dropout]") {
+  const DropoutSpec spec = make_spec(0.3f);
+  const auto keep = [](const DropoutSpec& s, size_t i) { return dropout_keep(s, i); };
+  check_keyed_mask(keep, spec, dropout_site(3, DropoutKind::kAttentionOutput), 0.7,
+                   [&](size_t i, bool kept) { REQUIRE(kept == dropout_keep(spec, i)); });
   REQUIRE(dropout_site(-1, DropoutKind::kEmbeddings) == 0);
   REQUIRE(dropout_site(0, DropoutKind::kEmbeddings) != dropout_site(-1, DropoutKind::kFfnOutput));
 }
@@ -84,26 +93,13 @@ TEST_CASE("attention_dropout_keep: 8-bit thresholds, rate 1 - round(256p)/256, k
 
   DropoutSpec spec = make_spec(0.3f);
   spec.site = dropout_site(3, DropoutKind::kAttentionProbs);
-  const size_t count = 100000;
-  size_t kept = 0, same_step = 0, same_site = 0, same_seed = 0;
-  DropoutSpec other_step = spec, other_site = spec, other_seed = spec;
-  other_step.micro_step += 1;
-  other_site.site = dropout_site(4, DropoutKind::kAttentionProbs);
-  other_seed.seed += 1;
-  for (size_t i = 0; i < count; ++i) {
-    const bool keep = attention_dropout_keep(spec, i);
-    const PhiloxOut bits = philox4x32_10(i / 16, spec.micro_step, spec.site, spec.seed);
-    const uint32_t byte = (bits.v[(i % 16) / 4] >> (8 * (i % 4))) & 0xFF;
-    REQUIRE(keep == (byte >= 77));
-    kept += keep;
-    same_step += keep == attention_dropout_keep(other_step, i);
-    same_site += keep == attention_dropout_keep(other_site, i);
-    same_seed += keep == attention_dropout_keep(other_seed, i);
-  }
-  const double rate = 179.0 / 256.0;  // ≈ 0.6992; binomial deviation ≈ 0.0015
-  CHECK(std::abs(static_cast<double>(kept) / count - rate) < 0.0075);
-  for (size_t same : {same_step, same_site, same_seed})
-    CHECK(std::abs(static_cast<double>(same) / count - (rate * rate + (1 - rate) * (1 - rate))) < 0.01);
+  const auto keep = [](const DropoutSpec& s, size_t i) { return attention_dropout_keep(s, i); };
+  check_keyed_mask(keep, spec, dropout_site(4, DropoutKind::kAttentionProbs), 179.0 / 256.0,  // threshold 77
+                   [&](size_t i, bool kept) {
+                     const PhiloxOut bits = philox4x32_10(i / 16, spec.micro_step, spec.site, spec.seed);
+                     const uint32_t byte = (bits.v[(i % 16) / 4] >> (8 * (i % 4))) & 0xFF;
+                     REQUIRE(kept == (byte >= 77));
+                   });
 }
 
 TEST_CASE("attention_dropout_keep_flags equals attention_dropout_keep element by element", "[kernels][dropout]") {
