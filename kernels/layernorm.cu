@@ -4,7 +4,8 @@
 // columns share one Philox call in the fused residual-dropout variant. kVec is 8 (16-byte
 // accesses) when the width and every pointer allow it, else 4 (8-byte accesses).
 // Backward: each block folds kBackwardRowsPerBlock rows of d_gamma/d_beta into one partial per
-// column (warps in a fixed order through shared memory); one finishing pass adds the partials of
+// column (each warp's running sums in shared memory, then the warps in a fixed order); one
+// finishing pass adds the partials of
 // both in a fixed order (kernels/column_reduce.cuh), so the parameter gradients are
 // deterministic without atomics.
 // Templated on the storage type T of activations and gamma/beta (bf16, or float under the fp32
@@ -24,9 +25,10 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kMaxWidth = 1024;
-// Backward: rows folded into one d_gamma/d_beta partial. Small enough that a batch of a few
-// thousand rows fills every SM; a fixed constant, so the sum order never depends on the device.
-constexpr int kBackwardRowsPerBlock = 32;
+// Backward: rows folded into one d_gamma/d_beta partial (two per warp). Small enough that a
+// batch of a few thousand rows fills every SM (5,557 rows: 348 blocks, 3 or 4 resident per
+// SM); a fixed constant, so the sum order never depends on the device.
+constexpr int kBackwardRowsPerBlock = 16;
 constexpr int kBackwardRowsPerWarp = kBackwardRowsPerBlock / kWarps;
 
 template <typename T>
@@ -135,16 +137,38 @@ struct BackwardArgs {
   bool add;
 };
 
-// Two blocks per SM at least (register cap 128), so the loads of 16 warps are in flight per SM.
+// Three blocks per SM at least (register cap 85) up to width 768: the running d_gamma/d_beta
+// column sums live in shared memory, not registers, so 24 warps' row loads are in flight per SM.
+// Wider rows (32 values per lane) keep two blocks, which leaves them room to hold a row.
+// Dynamic shared memory: [d_gamma | d_beta][kWarps] regions of SumsLayout slots, each warp's
+// own running sums (a lane only touches its own slots, so no barrier until the block adds its
+// warps up).
+template <int kIters, int kVec>
+struct SumsLayout {
+  // Value j of lane l's i-th vector (column kVec·(l + 32·i) + j) sits at slot
+  // (i·kVec + j)·kPitch + l: a warp's accesses in the row loop are 32 consecutive floats, and
+  // 32 consecutive columns in the block's final pass land in 32 distinct banks (kPitch ≡ 32/kVec
+  // mod 32 spreads the kVec values of a lane over the banks).
+  static constexpr int kPitch = 32 + 32 / kVec;
+  static constexpr int kRegion = kIters * kVec * kPitch;  // floats per (warp, d_gamma or d_beta)
+  static constexpr size_t kBytes = 2 * kWarps * kRegion * sizeof(float);
+  __device__ static int slot(int col) {
+    const int i = col / (kVec * 32), within = col % (kVec * 32);
+    return (i * kVec + within % kVec) * kPitch + within / kVec;
+  }
+};
+
 template <int kIters, int kVec, typename T>
-__global__ void __launch_bounds__(kThreads, 2) layernorm_backward_kernel(BackwardArgs<T> args) {
-  __shared__ float reduce[kWarps][kMaxWidth];
+__global__ void __launch_bounds__(kThreads, kIters* kVec > 24 ? 2 : 3)
+    layernorm_backward_kernel(BackwardArgs<T> args) {
+  using Sums = SumsLayout<kIters, kVec>;
+  extern __shared__ float4 shared_raw[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  float acc_gamma[kIters][kVec], acc_beta[kIters][kVec];
+  float* sums = reinterpret_cast<float*>(shared_raw);
+  float* warp_gamma = sums + warp * Sums::kRegion + lane;
+  float* warp_beta = sums + (kWarps + warp) * Sums::kRegion + lane;
 #pragma unroll
-  for (int i = 0; i < kIters; ++i)
-#pragma unroll
-    for (int j = 0; j < kVec; ++j) acc_gamma[i][j] = acc_beta[i][j] = 0.0f;
+  for (int k = 0; k < kIters * kVec; ++k) warp_gamma[k * Sums::kPitch] = warp_beta[k * Sums::kPitch] = 0.0f;
 
   const int first_row = blockIdx.x * kBackwardRowsPerBlock + warp * kBackwardRowsPerWarp;
   for (int k = 0; k < kBackwardRowsPerWarp; ++k) {
@@ -177,8 +201,8 @@ __global__ void __launch_bounds__(kThreads, 2) layernorm_backward_kernel(Backwar
         const float g = dy[i][j] * gamma[j];
         sum_g += g;
         sum_g_xhat += g * xhat[i][j];
-        acc_gamma[i][j] += dy[i][j] * xhat[i][j];
-        acc_beta[i][j] += dy[i][j];
+        warp_gamma[(i * kVec + j) * Sums::kPitch] += dy[i][j] * xhat[i][j];
+        warp_beta[(i * kVec + j) * Sums::kPitch] += dy[i][j];
       }
     }
     const float mean_g = warp_sum(sum_g) / args.width;
@@ -209,26 +233,16 @@ __global__ void __launch_bounds__(kThreads, 2) layernorm_backward_kernel(Backwar
     }
   }
 
-  // Fold the 8 warps' column partials in warp order: d_gamma, then d_beta.
-  for (int q = 0; q < 2; ++q) {
+  // The block's partials: its warps' sums in warp order, d_gamma then d_beta.
+  __syncthreads();
+  float* target = args.partial + static_cast<size_t>(blockIdx.x) * 2 * args.width;
+  for (int index = threadIdx.x; index < 2 * args.width; index += kThreads) {
+    const int q = index < args.width ? 0 : 1, col = index - q * args.width;
+    const float* slot = sums + q * kWarps * Sums::kRegion + Sums::slot(col);
+    float total = 0.0f;
 #pragma unroll
-    for (int i = 0; i < kIters; ++i) {
-      const int col = lane_column<kVec>(lane, i);
-      if (col < args.width) {
-#pragma unroll
-        for (int j = 0; j < kVec; ++j)
-          reduce[warp][col + j] = q == 0 ? acc_gamma[i][j] : acc_beta[i][j];
-      }
-    }
-    __syncthreads();
-    float* target = args.partial + (static_cast<size_t>(blockIdx.x) * 2 + q) * args.width;
-    for (int col = threadIdx.x; col < args.width; col += kThreads) {
-      float total = 0.0f;
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) total += reduce[w][col];
-      target[col] = total;
-    }
-    __syncthreads();
+    for (int w = 0; w < kWarps; ++w) total += slot[w * Sums::kRegion];
+    target[index] = total;
   }
 }
 
@@ -298,7 +312,12 @@ void launch_backward(const BackwardArgs<T>& args, int vec, float* d_gamma, float
   const int blocks = backward_blocks(args.rows);
   dispatch_width(args.width, vec, [&](auto iters, auto vec_width) {
     constexpr int kIters = decltype(iters)::value, kVec = decltype(vec_width)::value;
-    layernorm_backward_kernel<kIters, kVec, T><<<blocks, kThreads, 0, stream>>>(args);
+    constexpr size_t kShared = SumsLayout<kIters, kVec>::kBytes;
+    auto kernel = layernorm_backward_kernel<kIters, kVec, T>;
+    if (kShared > 48 * 1024)  // past the default limit: opt in
+      CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(kShared)));
+    kernel<<<blocks, kThreads, kShared, stream>>>(args);
   });
   CUDA_LAUNCH_CHECK("layernorm_backward_kernel");
   // partial is [blocks][d_gamma | d_beta]: one finishing pass over 2·width columns.
