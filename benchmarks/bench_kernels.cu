@@ -22,8 +22,9 @@
 // Checked first: every case of the op table (tests/ops/op_cases.h) runs on the CUDA backend
 // against the CPU backend (benchmarks/bench_checks.h); a row whose op failed is not timed and
 // reads WRONG, and so does an estimated step that would include it. Rows of kernels no table op
-// runs (the scalar attention variant, the candidate fusion, sum_squares, the ceilings) say
-// "unchecked".
+// runs (the candidate fusion, sum_squares, the ceilings) say "unchecked"; the other attention
+// variants (kernels/attention_variants.h) and the BGRADB candidate are first compared with the
+// kernels in use on the same inputs, and read WRONG if they differ.
 // Exit status: 0, 1 on an error, 2 on a bad command line, 77 when no CUDA device exists.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -162,6 +163,22 @@ DropoutSpec dropout_spec(double probability, int layer, DropoutKind kind) {
   return spec;
 }
 
+std::vector<float> download_floats(const DeviceBuffer<bf16>& buffer) {
+  std::vector<bf16> raw(buffer.size());
+  buffer.download(raw.data(), raw.size());
+  std::vector<float> values(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) values[i] = __bfloat162float(raw[i]);
+  return values;
+}
+
+// "" when `buffer` is within 2% of `expected`'s largest value everywhere (the variants round P
+// and dS to bf16 at different points, the scalar one not at all), else what differs.
+std::string variant_differs(const DeviceBuffer<bf16>& buffer, const std::vector<float>& expected,
+                            const std::string& what) {
+  const test::CloseReport report = test::within(download_floats(buffer), expected, test::Tolerance{0, 2e-2, 0});
+  return report.ok ? "" : report.describe(what);
+}
+
 void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
   AttentionShape shape{batch.tokens, static_cast<int>(batch.lengths.size()), layout.heads, layout.head_dim,
                        kMaxPositions};
@@ -183,13 +200,36 @@ void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
   for (const double p : {0.0, options_.dropout}) {
     const DropoutSpec spec = dropout_spec(p, 0, DropoutKind::kAttentionProbs);
     // The plain rows time the default kernels (what training runs: BERT_ATTENTION_KERNEL);
-    // the "scalar" rows the fp32-FMA bf16 kernels, for comparison with the tensor-core ones.
-    for (const bool scalar : {false, true}) {
-      const AttentionImpl impl = scalar ? AttentionImpl::kScalar : default_attention_impl();
-      char op[64];
-      std::snprintf(op, sizeof op, "%s%s (dropout %.2g)", name, scalar ? " scalar" : "", p);
-      // The table checks what the backend runs: the default kernels, not the scalar variant.
-      const std::string checked_by = scalar ? "" : "attention";
+    // the others each other implementation ("mma_one_pass": the one-pass backward candidate;
+    // "scalar": the fp32-FMA bf16 kernels), for comparison.
+    const AttentionImpl chosen = default_attention_impl();
+    std::vector<AttentionImpl> impls{chosen};
+    for (const AttentionImpl other :
+         {AttentionImpl::kMma, AttentionImpl::kMmaOnePass, AttentionImpl::kScalar})
+      if (other != chosen) impls.push_back(other);
+    std::vector<float> chosen_ctx, chosen_d_qkv;  // what the checked default kernels produced
+    for (const AttentionImpl impl : impls) {
+      const bool is_default = impl == chosen;
+      char op[80];
+      std::snprintf(op, sizeof op, "%s%s%s (dropout %.2g)", name, is_default ? "" : " ",
+                    is_default ? "" : attention_impl_name(impl), p);
+      // The table checks what the backend runs: the default kernels. Each other variant is
+      // compared with the default's outputs on this batch before it is timed, so its rows are
+      // covered by the same check.
+      const std::string checked_by = "attention";
+      if (!is_default) {
+        attention_forward_cuda(ctx.data(), lse.data(), qkv.data(), cu.data(), shape, spec, timer_.stream(), impl);
+        attention_backward_cuda(d_qkv.data(), d_ctx.data(), qkv.data(), ctx.data(), lse.data(), cu.data(), shape,
+                                spec, ws, timer_.stream(), impl);
+        const std::string differs = variant_differs(ctx, chosen_ctx, "ctx") + variant_differs(d_qkv, chosen_d_qkv, "d_qkv");
+        if (!differs.empty()) {
+          for (const char* pass : {"fwd", "bwd"})
+            results_.push_back(Result{batch.label, op, pass, 0, 0, flops, "TFLOP/s",
+                                      "differs from the default kernels: " + differs, "", true});
+          std::fprintf(stderr, "  %-8s %-34s WRONG (%s)\n", batch.label.c_str(), op, differs.c_str());
+          continue;
+        }
+      }
       add(
           checked_by, batch.label, op, "fwd",
           [&] {
@@ -206,6 +246,10 @@ void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
           },
           2.5 * flops, "TFLOP/s", note);
       require_finite(d_qkv, "attention d_qkv");
+      if (is_default) {
+        chosen_ctx = download_floats(ctx);
+        chosen_d_qkv = download_floats(d_qkv);
+      }
     }
     if (p == options_.dropout) break;  // --dropout 0: one variant only
   }

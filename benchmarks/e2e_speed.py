@@ -9,7 +9,9 @@ the same windows:
 
 - ours: train_squad --max_steps WARMUP+STEPS --logging_steps 1 (packed, no padding); each step's
   time from trainer_log.jsonl (one-step intervals; on a GPU the host reads step k back once step
-  k+1 is queued, so in steady state the interval is one step's device time);
+  k+1 is queued, so in steady state the interval is one step's device time); with
+  --attention_variants, again per named BERT_ATTENTION_KERNEL value (rows "ours, attention X",
+  their "ours / this" the default's speed over the variant's);
 - Hugging Face: BertForQuestionAnswering (SDPA attention, bf16 autocast on a GPU, fused AdamW,
   clipping 1.0, dropout 0.1), eager and torch.compile (one model per mode, kept across the
   variants: compiled once with dynamic shapes, its compile time in the first variant's warm-up),
@@ -76,6 +78,9 @@ def parse_args():
     p.add_argument("--ours_timeout", type=int, default=180)
     p.add_argument("--eval_batch", type=int, default=64,
                    help="also time eval_squad over every dev window at this batch (0: skip)")
+    p.add_argument("--attention_variants", default="",
+                   help="comma-separated BERT_ATTENTION_KERNEL values to time as extra 'ours' rows "
+                        "(e.g. mma_one_pass); empty: none")
     p.add_argument("--tiny", action="store_true", help="2 layers, hidden 128 (smoke test)")
     return p.parse_args()
 
@@ -92,8 +97,10 @@ def make_model(args, carry, model_dir):
     return sum(p.numel() for p in model.parameters()) - embedding
 
 
-def run_ours(args, carry, work, model_dir, batch):
-    out_dir = os.path.join(work, "ours_b%d" % batch)
+def run_ours(args, carry, work, model_dir, batch, attention_kernel=""):
+    """train_squad's steps; attention_kernel "" runs the default kernels, else it is passed as
+    BERT_ATTENTION_KERNEL (kernels/attention_variants.h: a candidate timed in the same run)."""
+    out_dir = os.path.join(work, "ours_b%d%s" % (batch, "_" + attention_kernel if attention_kernel else ""))
     steps = args.warmup + args.steps
     cmd = [os.path.join(args.bin, "train_squad"), "--model_name_or_path", model_dir,
            "--train_file", os.path.join(carry, "shared/data/squad/dev-v1.1.json"), "--do_train",
@@ -101,9 +108,12 @@ def run_ours(args, carry, work, model_dir, batch):
            "--per_device_train_batch_size", str(batch), "--max_steps", str(steps), "--logging_steps", "1",
            "--save_steps", "0", "--learning_rate", "3e-5", "--weight_decay", "0.01", "--warmup_ratio", "0.1",
            "--max_seq_length", "384", "--doc_stride", "128", "--seed", str(args.seed), "--report_to", "none"]
-    log("[ours] " + " ".join(cmd))
+    env = dict(os.environ)
+    if attention_kernel:
+        env["BERT_ATTENTION_KERNEL"] = attention_kernel
+    log("[ours] " + ("BERT_ATTENTION_KERNEL=%s " % attention_kernel if attention_kernel else "") + " ".join(cmd))
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.ours_timeout)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.ours_timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"status": "timeout"}
     if done.returncode != 0:
@@ -254,6 +264,10 @@ def main():
             return entry
 
         ours = row("ours", run_ours(args, carry, work, model_dir, batch))
+        for kernel in [k for k in args.attention_variants.split(",") if k]:
+            variant = row("ours, attention %s" % kernel, run_ours(args, carry, work, model_dir, batch, kernel))
+            if ours.get("status") == "ok" and variant.get("status") == "ok":
+                variant["ours_over_this"] = ours["windows_per_second"] / variant["windows_per_second"]
         for pad in [p for p in args.hf_paddings.split(",") if p]:
             batches = hf_batches(torch, windows, order, batch, steps, pad, args.device)
             for mode in [m for m in args.hf_modes.split(",") if m]:

@@ -53,7 +53,9 @@ void attention_backward_ref(T* d_qkv,                 // [tokens, 3*heads*head_d
 // from shape.head_dim). cu_seqlens is read on the device: its lengths must be at most
 // max_positions and sum to tokens (validate on the host, as the reference does).
 // Backward is deterministic: one pass over key tiles writes dk, dv; a second over query tiles
-// writes dq (no atomics), both recomputing P from lse and the dropout mask from the spec.
+// writes dq (no atomics), both recomputing P from lse and the dropout mask from the spec (the
+// one-pass candidate of attention_variants.h forms dq in the key pass, summing it over the key
+// tiles in order).
 // The float overloads (fp32 qkv/ctx: the fp32 compute switch) have the same contract.
 // bf16 has two implementations (kernels/attention_variants.h): by default tensor-core kernels
 // (mma.sync bf16, fp32 accumulation, P and dS rounded to bf16 before their products; used when
@@ -79,7 +81,8 @@ void attention_forward_cuda(float* ctx,                 // [tokens, heads*head_d
                             const AttentionShape& shape, const DropoutSpec& dropout,
                             GpuStream stream);
 
-// Scratch of the backward: D_i = Σ_c d_ctx·ctx per (token, head).
+// Scratch of the backward: D_i = Σ_c d_ctx·ctx per (token, head), and an fp32 dq accumulator
+// [tokens, heads·head_dim] for the one-pass tensor-core kernel.
 size_t attention_backward_workspace_bytes(const AttentionShape& shape);
 
 // d_qkv overwrites (every element of the real tokens is written).

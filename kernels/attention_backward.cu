@@ -9,7 +9,8 @@
 // Each output element has one owner block, so no atomics are needed; the recomputation of S
 // and dPd in pass 3 is the price (7 tile products instead of 5).
 // These are the scalar kernels (float, and bf16 under BERT_ATTENTION_KERNEL=scalar); bf16 goes to
-// the tensor-core passes of attention_backward_mma.cu by default, after the same row_dot launch.
+// the tensor-core passes of attention_backward_mma.cu by default (or its one-pass kernel, which
+// also forms dq, under BERT_ATTENTION_KERNEL=mma_one_pass), after the same row_dot launch.
 // head_dim 32 keeps the 64-wide thread mapping (attention_common.cuh): the products over head_dim
 // (Sᵀ, dPdᵀ; S, dPd) run to depth 32, the products over queries/keys (dV, dK; dQ) compute 64
 // columns of which the upper 32 are zeros (zero-filled padding of dO, Q, K) and are not stored:
@@ -22,6 +23,11 @@
 namespace bert {
 namespace attention {
 namespace {
+
+// The workspace starts with row_dot [tokens, heads] (fp32).
+size_t row_dot_bytes(const AttentionShape& shape) {
+  return align_bytes(static_cast<size_t>(shape.tokens) * shape.heads * sizeof(float));
+}
 
 // Key pass: K, V, Q, Qᵀ, dO, dOᵀ, Pdᵀ, dSᵀ tiles plus lse and row_dot of the query tile.
 constexpr size_t kKeyPassSharedBytes = (8 * kTileFloats + 2 * kTile) * sizeof(float);
@@ -246,7 +252,7 @@ template <typename T>
 void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, const float* lse,
                         const int32_t* cu_seqlens, const AttentionShape& shape,
                         const DropoutSpec& dropout, GpuWorkspace workspace, GpuStream stream,
-                        bool use_mma) {
+                        AttentionImpl impl) {
   const char* op = "attention_backward_cuda";
   check_shape(shape, op);
   if (shape.tokens == 0 || shape.batch == 0) return;
@@ -260,8 +266,15 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
       <<<div_up(rows * 32, 256), 256, 0, stream>>>(row_dot, d_ctx, ctx, rows, shape.head_dim);
   CUDA_LAUNCH_CHECK("row_dot_kernel");
   if constexpr (std::is_same_v<T, bf16>) {
-    if (use_mma && mma_supported(d_qkv, d_ctx, qkv, qkv)) {
-      backward_mma(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout, stream);
+    if (impl != AttentionImpl::kScalar && mma_supported(d_qkv, d_ctx, qkv, qkv)) {
+      if (impl == AttentionImpl::kMmaOnePass) {
+        float* dq_accumulator = reinterpret_cast<float*>(static_cast<unsigned char*>(workspace.data) +
+                                                         row_dot_bytes(shape));
+        backward_mma_one_pass(d_qkv, d_ctx, qkv, lse, row_dot, dq_accumulator, cu_seqlens, shape,
+                              dropout, stream);
+      } else {
+        backward_mma(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout, stream);
+      }
       return;
     }
   }
@@ -289,8 +302,11 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
 }  // namespace
 }  // namespace attention
 
+// row_dot, then the one-pass kernel's fp32 dQ accumulator [tokens, heads·head_dim].
 size_t attention_backward_workspace_bytes(const AttentionShape& shape) {
-  return align_bytes(static_cast<size_t>(shape.tokens) * shape.heads * sizeof(float));
+  return attention::row_dot_bytes(shape) +
+         align_bytes(static_cast<size_t>(shape.tokens) * shape.heads * shape.head_dim *
+                     sizeof(float));
 }
 
 void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const bf16* ctx,
@@ -298,7 +314,7 @@ void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, co
                              const AttentionShape& shape, const DropoutSpec& dropout,
                              GpuWorkspace workspace, GpuStream stream, AttentionImpl impl) {
   attention::attention_backward(d_qkv, d_ctx, qkv, ctx, lse, cu_seqlens, shape, dropout, workspace,
-                                stream, impl == AttentionImpl::kMma);
+                                stream, impl);
 }
 void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const bf16* ctx,
                              const float* lse, const int32_t* cu_seqlens,
@@ -312,7 +328,7 @@ void attention_backward_cuda(float* d_qkv, const float* d_ctx, const float* qkv,
                              const AttentionShape& shape, const DropoutSpec& dropout,
                              GpuWorkspace workspace, GpuStream stream) {
   attention::attention_backward(d_qkv, d_ctx, qkv, ctx, lse, cu_seqlens, shape, dropout, workspace,
-                                stream, false);
+                                stream, AttentionImpl::kScalar);
 }
 
 }  // namespace bert

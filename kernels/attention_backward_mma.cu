@@ -7,6 +7,13 @@
 //     then dV += Pdᵀ·dO and dK += dSᵀ·Q with Pdᵀ, dSᵀ rounded to bf16 (dK scaled by 1/√d at the end).
 //   query pass: a block owns 64 queries (Q, dO fragments in registers), key tiles stream:
 //     S = Q·Kᵀ, dPd = dO·Vᵀ, dS as above, dQ += dS·K·(1/√d).
+// One-pass variant (kMmaOnePass): a block per (sequence, head) runs the key pass over each key
+// block in turn, and per query tile also writes its dSᵀ (bf16) to shared memory, after which
+// warp w forms dQ of queries 16w.. over the block's 64 keys (dS·K, K kept in shared memory):
+// five tile products instead of the two passes' seven, and the mask drawn once instead of twice.
+// dQ is summed over the key blocks in order in an fp32 workspace [tokens, hidden] that only this
+// block touches, so it stays deterministic without atomics; the last key block stores it.
+// Fewer blocks (batch × heads, each walking its sequence's key blocks serially) is its cost.
 // Dropout keep bits are drawn per warp into shared memory (16 keys per Philox call), for the key
 // pass as [query][the warp's 16 keys], for the query pass as [row][16-key chunk].
 // Both passes are templated on head_dim (32 or 64, HeadLayout in attention_mma.cuh): the
@@ -38,28 +45,84 @@ __device__ __forceinline__ void store_rows(bf16* first_row, size_t row_stride, i
   }
 }
 
+// Shared memory of the key pass. The one-pass kernel adds K (the B operand of dQ = dS·K, kept
+// for the whole key block) and the block's dSᵀ tile (written by each warp for its 16 keys,
+// read by every warp for its 16 queries).
 template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Args args) {
-  using Layout = HeadLayout<kHeadDim>;
+struct KeyPassShared {
   // Double-buffered: query tile i + 1 is copied (cp.async) while tile i is computed.
-  __shared__ __align__(16) bf16 q_tiles[2][Layout::kTileElements];   // [query][d]
-  __shared__ __align__(16) bf16 do_tiles[2][Layout::kTileElements];  // [query][d]
-  __shared__ float lse_log2[2][kCols], dot[2][kCols];
-  __shared__ uint32_t keep_bits[kWarps][kCols];  // [query]: bit i = key 16·warp + i
+  bf16 q_tiles[2][HeadLayout<kHeadDim>::kTileElements];   // [query][d]
+  bf16 do_tiles[2][HeadLayout<kHeadDim>::kTileElements];  // [query][d]
+  float lse_log2[2][kCols], dot[2][kCols];
+  uint32_t keep_bits[kWarps][kCols];  // [query]: bit i = key 16·warp + i
+};
+// dSᵀ rows: 64 queries of bf16 plus 8 of padding (the bank argument of kPitch 72 above).
+constexpr int kScorePitch = kCols + 8;
+template <int kHeadDim>
+struct OnePassShared : KeyPassShared<kHeadDim> {
+  bf16 k_tile[HeadLayout<kHeadDim>::kTileElements];  // [key][d]
+  bf16 ds_tile[kRows * kScorePitch];                  // [key][query]
+};
 
+// Where the one-pass kernel adds up dQ: fp32 [tokens, hidden] in the workspace, read back and
+// rewritten by the very lane that wrote it (the same element ↔ lane map for every key block),
+// so no barrier and no atomics are needed and the sum order is the key blocks' order.
+struct QueryGradient {
+  float* accumulator;
+  bool first_block, last_block;  // of the sequence's key blocks: overwrite / store bf16
+};
+
+// Adds a warp's 16 × head_dim dQ partial (query rows first_token.., rows_left of them valid)
+// into the fp32 accumulator, or on the sequence's last key block stores the total, scaled by
+// 1/√d, as bf16 into d_qkv's q slot.
+template <int kHeadDim>
+__device__ __forceinline__ void accumulate_query_rows(
+    const Args& args, QueryGradient query_grad,
+    const float d_query[HeadLayout<kHeadDim>::kHeadTiles][4], int first_token, int rows_left,
+    int head) {
+  const int g = lane_group(), t = lane_thread();
+  const int hidden = args.shape.heads * kHeadDim;
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    if (g + 8 * r >= rows_left) continue;
+    const size_t token = static_cast<size_t>(first_token + g + 8 * r);
+    float* sums = query_grad.accumulator + token * hidden + head * kHeadDim + 2 * t;
+    bf16* out = args.d_qkv + token * 3 * hidden + head * kHeadDim + 2 * t;
+#pragma unroll
+    for (int nt = 0; nt < HeadLayout<kHeadDim>::kHeadTiles; ++nt) {
+      float lo = d_query[nt][2 * r], hi = d_query[nt][2 * r + 1];
+      if (!query_grad.first_block) {
+        const float2 before = *reinterpret_cast<const float2*>(sums + 8 * nt);
+        lo += before.x;
+        hi += before.y;
+      }
+      if (query_grad.last_block)
+        *reinterpret_cast<uint32_t*>(out + 8 * nt) = pack_bf16x2(lo * args.scale, hi * args.scale);
+      else
+        *reinterpret_cast<float2*>(sums + 8 * nt) = make_float2(lo, hi);
+    }
+  }
+}
+
+// One key block of 64 keys of (sequence, head): streams every query tile, writes dK and dV.
+// With kOnePass it also forms dQ += dS·K for each query tile (QueryGradient).
+template <int kHeadDim, bool kOnePass>
+__device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<kHeadDim>& shared,
+                                               int first_token, int length, int head,
+                                               int key_start, QueryGradient query_grad) {
+  using Layout = HeadLayout<kHeadDim>;
   const AttentionShape& shape = args.shape;
-  const int sequence = blockIdx.x / args.tiles, key_block = blockIdx.x % args.tiles;
-  const int head = blockIdx.y;
-  const int first_token = args.cu_seqlens[sequence];
-  const int length = args.cu_seqlens[sequence + 1] - first_token;
-  const int key_start = key_block * kRows;
-  if (key_start >= length) return;
   const int key_count = min(kRows, length - key_start);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane_group(), t = lane_thread();
   const int hidden = shape.heads * kHeadDim;
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
   const bf16* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
   const bf16* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
+  auto& q_tiles = shared.q_tiles;
+  auto& do_tiles = shared.do_tiles;
+  auto& lse_log2 = shared.lse_log2;
+  auto& dot = shared.dot;
+  auto& keep_bits = shared.keep_bits;
 
   // Copies query tile `query_start` (Q, dO asynchronously; lse, D directly) into buffer b.
   auto load_query_tile = [&](int b, int query_start) {
@@ -77,9 +140,11 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
     }
   };
 
-  // K and V staged through buffer 1 into registers; query tile 0 is copied meanwhile.
-  load_tile<kHeadDim>(q_tiles[1], head_qkv + hidden + key_start * row_stride, row_stride,
-                      key_count);
+  // K and V staged into registers (the one-pass kernel keeps K in shared memory too); query
+  // tile 0 is copied meanwhile.
+  bf16* k_stage = q_tiles[1];
+  if constexpr (kOnePass) k_stage = static_cast<OnePassShared<kHeadDim>&>(shared).k_tile;
+  load_tile<kHeadDim>(k_stage, head_qkv + hidden + key_start * row_stride, row_stride, key_count);
   load_tile<kHeadDim>(do_tiles[1], head_qkv + 2 * hidden + key_start * row_stride, row_stride,
                       key_count);
   load_query_tile(0, 0);
@@ -87,7 +152,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
   uint32_t k_frag[Layout::kHeadSteps][4], v_frag[Layout::kHeadSteps][4];
 #pragma unroll
   for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
-    load_a<Layout::kPitch>(k_frag[ks], q_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
+    load_a<Layout::kPitch>(k_frag[ks], k_stage + warp * 16 * Layout::kPitch + ks * 16);
     load_a<Layout::kPitch>(v_frag[ks], do_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
   }
 
@@ -102,7 +167,8 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
        query_start += kCols, buffer ^= 1) {
     const int query_count = min(kCols, length - query_start);
     wait_copies();
-    // Tile `buffer` has landed for every thread; the other buffer is no longer read.
+    // Tile `buffer` has landed for every thread; the other buffer (and, one pass, the dSᵀ
+    // tile) is no longer read.
     __syncthreads();
     if (query_start + kCols < length) load_query_tile(buffer ^ 1, query_start + kCols);
     if (dropout_on) {
@@ -136,14 +202,66 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Ar
         s[nt][e] = p * factor;
         dp[nt][e] = p * (dp[nt][e] * factor - tile_dot[query]);
       }
+    if constexpr (kOnePass) {
+      // This warp's 16 rows of dSᵀ, rounded to bf16 as the dK product rounds them.
+      bf16* ds_rows = static_cast<OnePassShared<kHeadDim>&>(shared).ds_tile +
+                      (warp * 16 + g) * kScorePitch + 2 * t;
+#pragma unroll
+      for (int nt = 0; nt < kScoreTiles; ++nt)
+#pragma unroll
+        for (int r = 0; r < 2; ++r)
+          *reinterpret_cast<uint32_t*>(ds_rows + 8 * r * kScorePitch + 8 * nt) =
+              pack_bf16x2(dp[nt][2 * r], dp[nt][2 * r + 1]);
+    }
     gemm_p_b<kHeadDim>(d_value, s, do_tile);
     gemm_p_b<kHeadDim>(d_key, dp, q_tile);
+    if constexpr (kOnePass) {
+      __syncthreads();  // every warp's dSᵀ rows are in
+      const auto& one_pass = static_cast<OnePassShared<kHeadDim>&>(shared);
+      float d_query[Layout::kHeadTiles][4];
+      zero(d_query);
+      gemm_at_b<kHeadDim, kScorePitch>(d_query, one_pass.ds_tile + warp * 16, one_pass.k_tile);
+      accumulate_query_rows<kHeadDim>(args, query_grad, d_query,
+                                      first_token + query_start + warp * 16,
+                                      query_count - warp * 16, head);
+    }
   }
 
   bf16* first_row = args.d_qkv + static_cast<size_t>(first_token + key_start + warp * 16) *
                                      row_stride + head * kHeadDim;
   store_rows<kHeadDim>(first_row + hidden, row_stride, warp_keys, d_key, args.scale);
   store_rows<kHeadDim>(first_row + 2 * hidden, row_stride, warp_keys, d_value, 1.0f);
+}
+
+// Two-pass key kernel: a block per (sequence, key block, head); dQ comes from the query pass.
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Args args) {
+  __shared__ __align__(16) KeyPassShared<kHeadDim> shared;
+  const int sequence = blockIdx.x / args.tiles, key_block = blockIdx.x % args.tiles;
+  const int first_token = args.cu_seqlens[sequence];
+  const int length = args.cu_seqlens[sequence + 1] - first_token;
+  const int key_start = key_block * kRows;
+  if (key_start >= length) return;
+  key_block_pass<kHeadDim, false>(args, shared, first_token, length, blockIdx.y, key_start,
+                                  QueryGradient{});
+}
+
+// One-pass kernel: a block per (sequence, head) walks the key blocks in order, so it alone
+// owns the sequence's dQ rows of that head and adds them up without atomics.
+template <int kHeadDim>
+__global__ void __launch_bounds__(kThreads)
+    attention_backward_one_pass_mma_kernel(Args args, float* dq_accumulator) {
+  extern __shared__ float4 shared_raw[];
+  auto& shared = *reinterpret_cast<OnePassShared<kHeadDim>*>(shared_raw);
+  const int sequence = blockIdx.x;
+  const int first_token = args.cu_seqlens[sequence];
+  const int length = args.cu_seqlens[sequence + 1] - first_token;
+  for (int key_start = 0; key_start < length; key_start += kRows) {
+    __syncthreads();  // the previous key block's tiles are no longer read
+    const QueryGradient query_grad{dq_accumulator, key_start == 0, key_start + kRows >= length};
+    key_block_pass<kHeadDim, true>(args, shared, first_token, length, blockIdx.y, key_start,
+                                   query_grad);
+  }
 }
 
 template <int kHeadDim>
@@ -269,6 +387,24 @@ void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* 
     auto query_kernel = mma::attention_backward_query_mma_kernel<kHeadDim>;
     query_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
     CUDA_LAUNCH_CHECK("attention_backward_query_mma_kernel");
+  });
+}
+
+void backward_mma_one_pass(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
+                           const float* row_dot, float* dq_accumulator,
+                           const int32_t* cu_seqlens, const AttentionShape& shape,
+                           const DropoutSpec& dropout, GpuStream stream) {
+  const mma::Args args = backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
+                                       div_up(shape.max_positions, mma::kRows));
+  const dim3 grid(shape.batch, shape.heads);
+  with_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
+    constexpr int kHeadDim = decltype(head_dim)::value;
+    constexpr size_t kShared = sizeof(mma::OnePassShared<kHeadDim>);
+    auto kernel = mma::attention_backward_one_pass_mma_kernel<kHeadDim>;
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(kShared)));
+    kernel<<<grid, mma::kThreads, kShared, stream>>>(args, dq_accumulator);
+    CUDA_LAUNCH_CHECK("attention_backward_one_pass_mma_kernel");
   });
 }
 

@@ -147,14 +147,25 @@ void attention_forward(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqle
 }  // namespace
 }  // namespace attention
 
+const char* attention_impl_name(AttentionImpl impl) {
+  switch (impl) {
+    case AttentionImpl::kMma: return "mma";
+    case AttentionImpl::kMmaOnePass: return "mma_one_pass";
+    case AttentionImpl::kScalar: return "scalar";
+  }
+  return "unknown";
+}
+
 AttentionImpl default_attention_impl() {
   static const AttentionImpl impl = [] {
     const char* value = std::getenv("BERT_ATTENTION_KERNEL");
-    if (value == nullptr || std::string(value).empty() || std::string(value) == "mma")
-      return AttentionImpl::kMma;
-    if (std::string(value) == "scalar") return AttentionImpl::kScalar;
-    throw InputError(std::string("BERT_ATTENTION_KERNEL: expected mma or scalar, got '") + value +
-                     "'");
+    if (value == nullptr || std::string(value).empty()) return AttentionImpl::kMma;
+    for (const AttentionImpl known :
+         {AttentionImpl::kMma, AttentionImpl::kMmaOnePass, AttentionImpl::kScalar})
+      if (std::string(value) == attention_impl_name(known)) return known;
+    throw InputError(
+        std::string("BERT_ATTENTION_KERNEL: expected mma, mma_one_pass or scalar, got '") +
+        value + "'");
   }();
   return impl;
 }
@@ -162,7 +173,7 @@ AttentionImpl default_attention_impl() {
 void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                             const AttentionShape& shape, const DropoutSpec& dropout,
                             GpuStream stream, AttentionImpl impl) {
-  if (impl == AttentionImpl::kMma) {
+  if (impl != AttentionImpl::kScalar) {  // both MMA variants share the forward
     attention::check_shape(shape, "attention_forward_cuda");
     if (shape.tokens == 0 || shape.batch == 0) return;
     if (attention::mma_supported(ctx, qkv, qkv, qkv)) {

@@ -117,6 +117,16 @@ __device__ __forceinline__ void load_b(uint32_t b[2], const bf16* tile) {
   b[0] = load_column_pair<kPitch>(tile + 2 * t * kPitch + g);
   b[1] = load_column_pair<kPitch>(tile + (2 * t + 8) * kPitch + g);
 }
+// A = tileᵀ: A[m][k] = tile[k][m] for m < 16, k < 16 (tile rows are the k index: the one-pass
+// backward's dSᵀ, stored [key][query], read as dS). Same words as load_b: conflict-free.
+template <int kPitch>
+__device__ __forceinline__ void load_a_transposed(uint32_t a[4], const bf16* tile) {
+  const int g = lane_group(), t = lane_thread();
+  a[0] = load_column_pair<kPitch>(tile + 2 * t * kPitch + g);
+  a[1] = load_column_pair<kPitch>(tile + 2 * t * kPitch + g + 8);
+  a[2] = load_column_pair<kPitch>(tile + (2 * t + 8) * kPitch + g);
+  a[3] = load_column_pair<kPitch>(tile + (2 * t + 8) * kPitch + g + 8);
+}
 // A fragment (16 rows × k-step kk's 16 columns) from the fp32 accumulators of n-tiles 2kk, 2kk+1.
 __device__ __forceinline__ void a_from_accumulators(uint32_t a[4], const float lo[4],
                                                     const float hi[4]) {
@@ -152,6 +162,26 @@ __device__ __forceinline__ void gemm_p_b(float acc[HeadLayout<kHeadDim>::kHeadTi
   for (int kk = 0; kk < kScoreSteps; ++kk) {
     uint32_t a[4];
     a_from_accumulators(a, p[2 * kk], p[2 * kk + 1]);
+#pragma unroll
+    for (int nt = 0; nt < Layout::kHeadTiles; ++nt) {
+      uint32_t b[2];
+      load_b<Layout::kPitch>(b, tile + kk * 16 * Layout::kPitch + nt * 8);
+      mma_16816(acc[nt], a, b);
+    }
+  }
+}
+
+// acc[nt] += A · tile, A = transposedᵀ (16 × kCols: transposed holds kCols k-rows of 16
+// columns at pitch kTransposedPitch), tile = kCols k-rows × head_dim n: dQ = dS·K from the
+// shared dSᵀ, a 16 × head_dim result.
+template <int kHeadDim, int kTransposedPitch>
+__device__ __forceinline__ void gemm_at_b(float acc[HeadLayout<kHeadDim>::kHeadTiles][4],
+                                          const bf16* transposed, const bf16* tile) {
+  using Layout = HeadLayout<kHeadDim>;
+#pragma unroll
+  for (int kk = 0; kk < kScoreSteps; ++kk) {
+    uint32_t a[4];
+    load_a_transposed<kTransposedPitch>(a, transposed + kk * 16 * kTransposedPitch);
 #pragma unroll
     for (int nt = 0; nt < Layout::kHeadTiles; ++nt) {
       uint32_t b[2];

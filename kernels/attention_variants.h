@@ -1,18 +1,23 @@
-// Internal: the two bf16 attention implementations behind kernels/attention.h's launchers, so
+// Internal: the bf16 attention implementations behind kernels/attention.h's launchers, so
 // tests and benchmarks can run either explicitly.
 //   kMma:    tensor-core kernels (kernels/attention_*_mma.cu, mma.sync m16n8k16 bf16, fp32
 //            accumulation; P and dS are rounded to bf16 before their products). The default.
+//   kMmaOnePass: the same forward; the backward in one tensor-core pass that also forms dQ
+//            (attention_backward_mma.cu). A candidate, timed beside kMma by bench_kernels.
 //   kScalar: the fp32-FMA shared-memory kernels (kernels/attention_forward.cu,
 //            kernels/attention_backward.cu), also used by the float overloads.
-// BERT_ATTENTION_KERNEL=scalar (or =mma) picks the default of the public bf16 launchers; it is
-// read once per process.
+// BERT_ATTENTION_KERNEL=mma (the default), =mma_one_pass or =scalar picks the default of the
+// public bf16 launchers; it is read once per process.
 #pragma once
 
 #include "kernels/attention.h"
 
 namespace bert {
 
-enum class AttentionImpl { kMma, kScalar };
+enum class AttentionImpl { kMma, kMmaOnePass, kScalar };
+
+// "mma", "mma_one_pass", "scalar": the BERT_ATTENTION_KERNEL spelling.
+const char* attention_impl_name(AttentionImpl impl);
 
 // Reads BERT_ATTENTION_KERNEL on the first call; throws InputError on an unknown value.
 AttentionImpl default_attention_impl();
@@ -36,6 +41,12 @@ void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqle
 void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
                   const float* row_dot, const int32_t* cu_seqlens, const AttentionShape& shape,
                   const DropoutSpec& dropout, GpuStream stream);
+// dq_accumulator: fp32 [tokens, heads·head_dim] scratch (attention_backward_workspace_bytes
+// holds it after row_dot).
+void backward_mma_one_pass(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
+                           const float* row_dot, float* dq_accumulator,
+                           const int32_t* cu_seqlens, const AttentionShape& shape,
+                           const DropoutSpec& dropout, GpuStream stream);
 
 }  // namespace attention
 }  // namespace bert

@@ -1,9 +1,9 @@
 // GPU vs CPU reference: packed variable-length attention forward (ctx, lse) and backward (d_qkv),
 // with and without attention-probability dropout. The backward reference is fed the kernel's
 // own ctx and lse, so it checks the backward math rather than forward rounding twice.
-// Both bf16 implementations (kernels/attention_variants.h: tensor-core MMA and scalar) run
-// every case explicitly, whatever BERT_ATTENTION_KERNEL says, for head_dim 64 (bert-base) and
-// 32 (all-MiniLM-L6-v2: 12 heads of 32).
+// Every bf16 implementation (kernels/attention_variants.h: tensor-core MMA, its one-pass
+// backward, and scalar) runs every case explicitly, whatever BERT_ATTENTION_KERNEL says, for
+// head_dim 64 (bert-base) and 32 (all-MiniLM-L6-v2: 12 heads of 32).
 #include <cstdlib>
 #include <numeric>
 #include <string>
@@ -25,7 +25,8 @@ struct Case {
   uint64_t element_offset;
 };
 
-const char* impl_name(AttentionImpl impl) { return impl == AttentionImpl::kMma ? "mma" : "scalar"; }
+constexpr AttentionImpl kImpls[] = {AttentionImpl::kMma, AttentionImpl::kMmaOnePass,
+                                     AttentionImpl::kScalar};
 
 void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937& rng) {
   AttentionShape shape;
@@ -42,7 +43,7 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
   spec.micro_step = 5;
   spec.site = dropout_site(0, DropoutKind::kAttentionProbs);
   spec.element_offset = c.element_offset;
-  const std::string kernel = impl_name(impl);
+  const std::string kernel = attention_impl_name(impl);
   CAPTURE(kernel, shape.tokens, shape.heads, shape.head_dim, shape.max_positions, probability,
           c.element_offset);
 
@@ -57,7 +58,7 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
   const std::vector<float> d_ctx_values = random_bf16_values(ctx_count, -1.0f, 1.0f, rng);
   DeviceBf16 d_grad(d_ctx_values), d_qkv_grad(qkv_count);
   // Misaligned tensors would silently take the scalar kernels.
-  if (impl == AttentionImpl::kMma)
+  if (impl != AttentionImpl::kScalar)
     REQUIRE(attention::mma_supported(d_qkv.get(), d_ctx.get(), d_grad.get(), d_qkv_grad.get()));
   attention_forward_cuda(d_ctx.get(), d_lse.data(), d_qkv.get(), d_cu_seqlens.data(), shape, spec,
                          nullptr, impl);
@@ -68,6 +69,9 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
   require_close("attention lse", gpu_lse, lse, 1e-4, 0.0, 1e-4);
 
   DeviceBuffer<unsigned char> scratch(attention_backward_workspace_bytes(shape));
+  // NaN bytes: scratch that a kernel reads before writing shows up in d_qkv.
+  const std::vector<unsigned char> nan_bytes(scratch.size(), 0xFF);
+  scratch.upload(nan_bytes.data(), nan_bytes.size());
   attention_backward_cuda(d_qkv_grad.get(), d_grad.get(), d_qkv.get(), d_ctx.get(), d_lse.data(),
                           d_cu_seqlens.data(), shape, spec,
                           GpuWorkspace{scratch.data(), scratch.size()}, nullptr, impl);
@@ -102,7 +106,7 @@ TEST_CASE("attention forward/backward match the reference", "[gpu][attention]") 
       {{1, 17, 64, 130}, 2, 160, 32, 1},        // mixed lengths, several key/query tiles
       {{63, 65, 3, 20}, 12, 67, 32, 0},         // MiniLM's 12 heads; tile edges, odd max_positions
   };
-  for (const AttentionImpl impl : {AttentionImpl::kMma, AttentionImpl::kScalar})
+  for (const AttentionImpl impl : kImpls)
     for (const Case& c : cases)
       for (const float probability : {0.0f, 0.1f}) run_case(c, probability, impl, rng);
 }
@@ -123,8 +127,8 @@ TEST_CASE("attention refuses a head_dim it is not built for, naming the built on
     // (Catch's && keeps references: the matchers it combines must outlive the assertion.)
     const auto names_head_dim = Catch::Contains("head_dim " + std::to_string(head_dim));
     const auto names_built = Catch::Contains("built for 32 and 64");
-    for (const AttentionImpl impl : {AttentionImpl::kMma, AttentionImpl::kScalar}) {
-      const std::string kernel = impl_name(impl);
+    for (const AttentionImpl impl : kImpls) {
+      const std::string kernel = attention_impl_name(impl);
       CAPTURE(kernel);
       REQUIRE_THROWS_WITH(attention_forward_cuda(ctx.get(), lse.data(), qkv.get(), d_cu_seqlens.data(),
                                                  shape, spec, nullptr, impl),
@@ -141,8 +145,8 @@ TEST_CASE("attention refuses a head_dim it is not built for, naming the built on
 
 TEST_CASE("attention kernel choice defaults to the tensor-core kernels", "[gpu][attention]") {
   const char* value = std::getenv("BERT_ATTENTION_KERNEL");
-  const bool scalar = value != nullptr && std::string(value) == "scalar";
-  CHECK(default_attention_impl() == (scalar ? AttentionImpl::kScalar : AttentionImpl::kMma));
+  const std::string chosen = value == nullptr || *value == '\0' ? "mma" : value;
+  CHECK(attention_impl_name(default_attention_impl()) == chosen);
 }
 
 }  // namespace bert::test
