@@ -204,8 +204,7 @@ void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
     // "scalar": the fp32-FMA bf16 kernels), for comparison.
     const AttentionImpl chosen = default_attention_impl();
     std::vector<AttentionImpl> impls{chosen};
-    for (const AttentionImpl other :
-         {AttentionImpl::kMma, AttentionImpl::kMmaOnePass, AttentionImpl::kScalar})
+    for (const AttentionImpl other : kAttentionImpls)
       if (other != chosen) impls.push_back(other);
     std::vector<float> chosen_ctx, chosen_d_qkv;  // what the checked default kernels produced
     for (const AttentionImpl impl : impls) {
@@ -215,8 +214,7 @@ void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
                     is_default ? "" : attention_impl_name(impl), p);
       // The table checks what the backend runs: the default kernels. Each other variant is
       // compared with the default's outputs on this batch before it is timed, so its rows are
-      // covered by the same check.
-      const std::string checked_by = "attention";
+      // covered by the same check ("attention").
       if (!is_default) {
         attention_forward_cuda(ctx.data(), lse.data(), qkv.data(), cu.data(), shape, spec, timer_.stream(), impl);
         attention_backward_cuda(d_qkv.data(), d_ctx.data(), qkv.data(), ctx.data(), lse.data(), cu.data(), shape,
@@ -231,7 +229,7 @@ void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
         }
       }
       add(
-          checked_by, batch.label, op, "fwd",
+          "attention", batch.label, op, "fwd",
           [&] {
             attention_forward_cuda(ctx.data(), lse.data(), qkv.data(), cu.data(), shape, spec, timer_.stream(),
                                    impl);
@@ -239,7 +237,7 @@ void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
           flops, "TFLOP/s", note);
       require_finite(ctx, "attention ctx");
       add(
-          checked_by, batch.label, op, "bwd",
+          "attention", batch.label, op, "bwd",
           [&] {
             attention_backward_cuda(d_qkv.data(), d_ctx.data(), qkv.data(), ctx.data(), lse.data(), cu.data(),
                                     shape, spec, ws, timer_.stream(), impl);

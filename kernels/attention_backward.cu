@@ -285,15 +285,13 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
 
   with_head_dim(shape.head_dim, op, [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
-    auto key_kernel = attention_backward_key_kernel<kHeadDim, T>;
-    CUDA_CHECK(cudaFuncSetAttribute(key_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(kKeyPassSharedBytes)));
+    constexpr auto key_kernel = attention_backward_key_kernel<kHeadDim, T>;
+    allow_dynamic_shared_memory<key_kernel, kKeyPassSharedBytes>();
     key_kernel<<<grid, kThreads, kKeyPassSharedBytes, stream>>>(args);
     CUDA_LAUNCH_CHECK("attention_backward_key_kernel");
 
-    auto query_kernel = attention_backward_query_kernel<kHeadDim, T>;
-    CUDA_CHECK(cudaFuncSetAttribute(query_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(kQueryPassSharedBytes)));
+    constexpr auto query_kernel = attention_backward_query_kernel<kHeadDim, T>;
+    allow_dynamic_shared_memory<query_kernel, kQueryPassSharedBytes>();
     query_kernel<<<grid, kThreads, kQueryPassSharedBytes, stream>>>(args);
     CUDA_LAUNCH_CHECK("attention_backward_query_kernel");
   });

@@ -400,9 +400,8 @@ void backward_mma_one_pass(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, cons
   with_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
     constexpr size_t kShared = sizeof(mma::OnePassShared<kHeadDim>);
-    auto kernel = mma::attention_backward_one_pass_mma_kernel<kHeadDim>;
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(kShared)));
+    constexpr auto kernel = mma::attention_backward_one_pass_mma_kernel<kHeadDim>;
+    allow_dynamic_shared_memory<kernel, kShared>();
     kernel<<<grid, mma::kThreads, kShared, stream>>>(args, dq_accumulator);
     CUDA_LAUNCH_CHECK("attention_backward_one_pass_mma_kernel");
   });

@@ -135,9 +135,8 @@ void attention_forward(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqle
   const dim3 grid(shape.batch * tiles, shape.heads);
   with_head_dim(shape.head_dim, op, [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
-    auto kernel = attention_forward_kernel<kHeadDim, T>;
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(kForwardSharedBytes)));
+    constexpr auto kernel = attention_forward_kernel<kHeadDim, T>;
+    allow_dynamic_shared_memory<kernel, kForwardSharedBytes>();
     kernel<<<grid, kThreads, kForwardSharedBytes, stream>>>(ctx, lse, qkv, cu_seqlens, shape,
                                                             dropout, tiles, scale_log2);
   });
@@ -160,8 +159,7 @@ AttentionImpl default_attention_impl() {
   static const AttentionImpl impl = [] {
     const char* value = std::getenv("BERT_ATTENTION_KERNEL");
     if (value == nullptr || std::string(value).empty()) return AttentionImpl::kMma;
-    for (const AttentionImpl known :
-         {AttentionImpl::kMma, AttentionImpl::kMmaOnePass, AttentionImpl::kScalar})
+    for (const AttentionImpl known : kAttentionImpls)
       if (std::string(value) == attention_impl_name(known)) return known;
     throw InputError(
         std::string("BERT_ATTENTION_KERNEL: expected mma, mma_one_pass or scalar, got '") +

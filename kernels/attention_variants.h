@@ -15,6 +15,8 @@
 namespace bert {
 
 enum class AttentionImpl { kMma, kMmaOnePass, kScalar };
+constexpr AttentionImpl kAttentionImpls[] = {AttentionImpl::kMma, AttentionImpl::kMmaOnePass,
+                                             AttentionImpl::kScalar};
 
 // "mma", "mma_one_pass", "scalar": the BERT_ATTENTION_KERNEL spelling.
 const char* attention_impl_name(AttentionImpl impl);

@@ -186,4 +186,17 @@ inline void check_workspace(const GpuWorkspace& workspace, size_t needed, const 
 // Rounds a byte count up to 256 so consecutive workspace slices stay aligned.
 inline size_t align_bytes(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
+// Lets kKernel launch with kBytes of dynamic shared memory, past the 48 KB default. The
+// attribute belongs to the function (on the process's one device), so it is set on the first
+// launch only, not on every launch of a hot-path kernel.
+template <auto kKernel, size_t kBytes>
+void allow_dynamic_shared_memory() {
+  static const bool allowed = [] {
+    CUDA_CHECK(cudaFuncSetAttribute(kKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(kBytes)));
+    return true;
+  }();
+  (void)allowed;
+}
+
 }  // namespace bert

@@ -5,9 +5,8 @@
 // accesses) when the width and every pointer allow it, else 4 (8-byte accesses).
 // Backward: each block folds kBackwardRowsPerBlock rows of d_gamma/d_beta into one partial per
 // column (each warp's running sums in shared memory, then the warps in a fixed order); one
-// finishing pass adds the partials of
-// both in a fixed order (kernels/column_reduce.cuh), so the parameter gradients are
-// deterministic without atomics.
+// finishing pass adds the partials of both in a fixed order (kernels/column_reduce.cuh), so the
+// parameter gradients are deterministic without atomics.
 // Templated on the storage type T of activations and gamma/beta (bf16, or float under the fp32
 // compute switch); statistics and parameter gradients are fp32 either way.
 #include <initializer_list>
@@ -313,10 +312,8 @@ void launch_backward(const BackwardArgs<T>& args, int vec, float* d_gamma, float
   dispatch_width(args.width, vec, [&](auto iters, auto vec_width) {
     constexpr int kIters = decltype(iters)::value, kVec = decltype(vec_width)::value;
     constexpr size_t kShared = SumsLayout<kIters, kVec>::kBytes;
-    auto kernel = layernorm_backward_kernel<kIters, kVec, T>;
-    if (kShared > 48 * 1024)  // past the default limit: opt in
-      CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                      static_cast<int>(kShared)));
+    constexpr auto kernel = layernorm_backward_kernel<kIters, kVec, T>;
+    allow_dynamic_shared_memory<kernel, kShared>();
     kernel<<<blocks, kThreads, kShared, stream>>>(args);
   });
   CUDA_LAUNCH_CHECK("layernorm_backward_kernel");

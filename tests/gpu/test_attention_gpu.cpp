@@ -25,9 +25,6 @@ struct Case {
   uint64_t element_offset;
 };
 
-constexpr AttentionImpl kImpls[] = {AttentionImpl::kMma, AttentionImpl::kMmaOnePass,
-                                     AttentionImpl::kScalar};
-
 void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937& rng) {
   AttentionShape shape;
   shape.batch = static_cast<int>(c.lengths.size());
@@ -106,7 +103,7 @@ TEST_CASE("attention forward/backward match the reference", "[gpu][attention]") 
       {{1, 17, 64, 130}, 2, 160, 32, 1},        // mixed lengths, several key/query tiles
       {{63, 65, 3, 20}, 12, 67, 32, 0},         // MiniLM's 12 heads; tile edges, odd max_positions
   };
-  for (const AttentionImpl impl : kImpls)
+  for (const AttentionImpl impl : kAttentionImpls)
     for (const Case& c : cases)
       for (const float probability : {0.0f, 0.1f}) run_case(c, probability, impl, rng);
 }
@@ -127,7 +124,7 @@ TEST_CASE("attention refuses a head_dim it is not built for, naming the built on
     // (Catch's && keeps references: the matchers it combines must outlive the assertion.)
     const auto names_head_dim = Catch::Contains("head_dim " + std::to_string(head_dim));
     const auto names_built = Catch::Contains("built for 32 and 64");
-    for (const AttentionImpl impl : kImpls) {
+    for (const AttentionImpl impl : kAttentionImpls) {
       const std::string kernel = attention_impl_name(impl);
       CAPTURE(kernel);
       REQUIRE_THROWS_WITH(attention_forward_cuda(ctx.get(), lse.data(), qkv.get(), d_cu_seqlens.data(),
