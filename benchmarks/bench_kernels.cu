@@ -5,7 +5,7 @@
 // layouts other than 12x64 are labelled "attention HxD").
 //   bench_kernels [--batch 32] [--shapes squad,uniform] [--repeats 50] [--warmup 10]
 //                 [--lengths 384,200,...] [--dropout 0.1] [--flush_l2 true] [--json out.json]
-//                 [--attention_heads 12x64,12x32]
+//                 [--attention_heads 12x64,12x32] [--gemm_algorithms 8]
 // Batches: "squad" draws window lengths like the SQuAD v1.1 dev windows at 384/128 (mean 176,
 // median 164, p90 264, about 1-2% full: lognormal(ln 164, 0.376) clamped to [32, 384], seeded);
 // "uniform" is every window 384 long (the shape of DEVICE.md's anchors); --lengths gives one.
@@ -25,6 +25,10 @@
 // runs (the candidate fusion, sum_squares, the ceilings) say "unchecked"; the other attention
 // variants (kernels/attention_variants.h) and the BGRADB candidate are first compared with the
 // kernels in use on the same inputs, and read WRONG if they differ.
+// GEMM algorithms (benchmarks/gemm_algorithm_survey.h, a table of its own, outside the step
+// estimate): each layer GEMM's fwd, d_inp and d_weight with the first --gemm_algorithms
+// candidates of cuBLASLt's heuristic and with split-K 2/4/8 forced, each checked against the
+// heuristic's first (what training runs) before it is timed; 0 skips the survey.
 // Exit status: 0, 1 on an error, 2 on a bad command line, 77 when no CUDA device exists.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -41,7 +45,9 @@
 #include "apps/flags.h"
 #include "benchmarks/bench_checks.h"
 #include "benchmarks/bench_kernels_support.cuh"
+#include "benchmarks/gemm_algorithm_survey.h"
 #include "core/file_io.h"
+#include "core/json_text.h"
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
 #include "kernels/attention_variants.h"
@@ -74,8 +80,19 @@ constexpr int kHidden = 768, kHeads = 12, kHeadDim = 64, kIntermediate = 3072, k
 constexpr int kVocab = 30522, kTypeVocab = 2;
 constexpr size_t kBertBaseQaParams = 108893186;  // bert-base + qa_outputs, without the pooler
 
+// One encoder layer's linear layers; FFN1's bias goes into bias+gelu, the others use the epilogue.
+struct LayerGemm {
+  const char* name;
+  int in, out;
+  bool bias;
+};
+constexpr LayerGemm kLayerGemms[] = {{"gemm qkv 768->2304", kHidden, 3 * kHidden, true},
+                                     {"gemm attn-out 768->768", kHidden, kHidden, true},
+                                     {"gemm ffn1 768->3072", kHidden, kIntermediate, false},
+                                     {"gemm ffn2 3072->768", kIntermediate, kHidden, true}};
+
 struct Options {
-  int32_t batch = 32, repeats = 50, warmup = 10;
+  int32_t batch = 32, repeats = 50, warmup = 10, gemm_algorithms = 8;
   std::string shapes = "squad,uniform", lengths, json;
   std::vector<AttentionHeads> attention_heads = {{12, 64}, {12, 32}};
   double dropout = 0.1;
@@ -110,8 +127,18 @@ class Bench {
   Bench(const Options& options, Timer& timer, const OpChecks& checks)
       : options_(options), timer_(timer), checks_(checks) {}
   std::vector<Result>& results() { return results_; }
+  const std::vector<bench::GemmSurveyRow>& gemm_survey() const { return gemm_survey_; }
 
   void run_batch(const Batch& batch);
+  // The survey of cuBLASLt's algorithms (last: a failure there loses none of the other rows).
+  void run_gemm_algorithms(const Batch& batch) {
+    try {
+      gemm_algorithms(batch);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "  %-8s GEMM algorithm survey stopped: %s\n", batch.label.c_str(), e.what());
+      gemm_survey_.push_back(bench::GemmSurveyRow{batch.label, "survey stopped", "", "", "", e.what()});
+    }
+  }
   void run_optimizer();
   void run_ceilings();
   double estimate_step_us(const Batch& batch) const;
@@ -138,6 +165,7 @@ class Bench {
   void norms_and_activations(const Batch& batch);
   void embedding_and_loss(const Batch& batch);
   void gemms(const Batch& batch);
+  void gemm_algorithms(const Batch& batch);
   void wgrad_bias_candidate(const std::string& batch_label, const std::string& name, int rows, int in,
                             int out, const DeviceBuffer<bf16>& inp, const DeviceBuffer<bf16>& d_out,
                             GpuWorkspace ws);
@@ -152,6 +180,7 @@ class Bench {
   MatmulContext matmul_;
   DeviceBuffer<unsigned char> scratch_;
   std::vector<Result> results_;
+  std::vector<bench::GemmSurveyRow> gemm_survey_;
 };
 
 DropoutSpec dropout_spec(double probability, int layer, DropoutKind kind) {
@@ -387,19 +416,9 @@ void Bench::embedding_and_loss(const Batch& batch) {
 }
 
 void Bench::gemms(const Batch& batch) {
-  struct Gemm {
-    const char* name;
-    int in, out;
-    bool bias;
-  };
-  // One encoder layer's linear layers; FFN1's bias goes into bias+gelu, the others use the epilogue.
-  const Gemm layer[] = {{"gemm qkv 768->2304", kHidden, 3 * kHidden, true},
-                        {"gemm attn-out 768->768", kHidden, kHidden, true},
-                        {"gemm ffn1 768->3072", kHidden, kIntermediate, false},
-                        {"gemm ffn2 3072->768", kIntermediate, kHidden, true}};
   const int rows = batch.tokens;
   const GpuStream s = timer_.stream();
-  for (const Gemm& g : layer) {
+  for (const LayerGemm& g : kLayerGemms) {
     auto inp = random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f);
     auto weight = random_buffer<bf16>(size_t(g.out) * g.in, -0.05f, 0.05f);
     auto bias = random_buffer<bf16>(g.out, -0.1f, 0.1f);
@@ -438,6 +457,22 @@ void Bench::gemms(const Batch& batch) {
           },
           flops, "TFLOP/s", "candidate fusion, not used");
     }
+  }
+}
+
+void Bench::gemm_algorithms(const Batch& batch) {
+  const int rows = batch.tokens;
+  for (const LayerGemm& g : kLayerGemms) {
+    const auto inp = random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f);
+    const auto weight = random_buffer<bf16>(size_t(g.out) * g.in, -0.05f, 0.05f);
+    const auto bias = random_buffer<bf16>(g.out, -0.1f, 0.1f);
+    const auto d_out = random_buffer<bf16>(size_t(rows) * g.out, -0.1f, 0.1f);
+    const bench::LinearOperands operands{inp.data(), weight.data(), g.bias ? bias.data() : nullptr,
+                                         d_out.data(), rows, g.in, g.out};
+    auto survey = bench::survey_gemm_algorithms(
+        matmul_, [&](const std::function<void()>& launch) { return timer_.time(launch); }, batch.label, g.name,
+        operands, options_.gemm_algorithms, timer_.stream());
+    gemm_survey_.insert(gemm_survey_.end(), survey.begin(), survey.end());
   }
 }
 
@@ -576,16 +611,7 @@ double Bench::estimate_step_us(const Batch& batch) const {
 }
 
 // A number, or null for a time that was not taken (its op failed the check).
-std::string json_number(double value) { return std::isnan(value) ? "null" : std::to_string(value); }
-
-std::string json_escape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out;
-}
+std::string json_number(double value) { return format_json_number(value); }
 
 int run(int argc, char** argv) {
   Options o;
@@ -601,12 +627,16 @@ int run(int argc, char** argv) {
   parser.add_bool("flush_l2", &o.flush_l2, "evict L2 before every timed run (HBM-resident inputs)");
   parser.add_int64("seed", &o.seed, "seed of the SQuAD-like lengths and the ids");
   parser.add_string("json", &o.json, "also write the results to this JSON file");
+  parser.add_int("gemm_algorithms", &o.gemm_algorithms,
+                 "cuBLASLt heuristic candidates timed per layer GEMM in the algorithm survey (0: no survey)");
   std::string attention_heads = "12x64,12x32";
   parser.add_string("attention_heads", &attention_heads,
                     "comma-separated HEADSxHEAD_DIM layouts timed by the attention rows (12x64: bert-base, "
                     "12x32: all-MiniLM-L6-v2)");
   if (!parser.parse(argc, argv)) return 0;
   if (o.batch < 1 || o.repeats < 1 || o.warmup < 0) throw FlagError("--batch and --repeats must be positive");
+  if (o.gemm_algorithms < 0 || o.gemm_algorithms > 32)
+    throw FlagError("--gemm_algorithms must lie in [0, 32], got " + std::to_string(o.gemm_algorithms));
   if (o.dropout < 0 || o.dropout >= 1) throw FlagError("--dropout must lie in [0, 1)");
   o.attention_heads = parse_attention_heads(attention_heads);
 
@@ -643,6 +673,8 @@ int run(int argc, char** argv) {
   }
   bench.run_optimizer();
   bench.run_ceilings();
+  if (o.gemm_algorithms > 0)
+    for (const Batch& batch : batches) bench.run_gemm_algorithms(batch);
 
   std::printf("## bench_kernels on %s (sm_%d%d), %d repeats after %d warm-up, L2 %s, dropout %.2g\n\n",
               prop.name, prop.major, prop.minor, o.repeats, o.warmup, o.flush_l2 ? "flushed" : "warm",
@@ -681,10 +713,15 @@ int run(int argc, char** argv) {
     std::printf("| %s | %.2f ms | %.0f |\n", batch.label.c_str(), us / 1e3,
                 batch.lengths.size() / (us * 1e-6));
   }
+  if (!bench.gemm_survey().empty())
+    std::printf(
+        "\n### cuBLASLt algorithms per GEMM (#0 is the heuristic's first, what training runs; each other "
+        "candidate checked against it first)\n\n%s",
+        bench::gemm_survey_markdown(bench.gemm_survey()).c_str());
 
   if (!o.json.empty()) {
-    std::string text = "{\"device\": \"" + json_escape(prop.name) +
-                       "\", \"repeats\": " + std::to_string(o.repeats) +
+    std::string text = "{\"device\": " + json_quote(prop.name) +
+                       ", \"repeats\": " + std::to_string(o.repeats) +
                        ", \"flush_l2\": " + (o.flush_l2 ? "true" : "false") + ", \"batches\": [";
     for (size_t i = 0; i < batches.size(); ++i)
       text += (i ? ", " : "") + std::string("{\"label\": \"") + batches[i].label +
@@ -695,14 +732,14 @@ int run(int argc, char** argv) {
     text += "], \"results\": [\n";
     for (size_t i = 0; i < bench.results().size(); ++i) {
       const Result& r = bench.results()[i];
-      text += std::string(i ? ",\n" : "") + "  {\"batch\": \"" + r.batch + "\", \"op\": \"" +
-              json_escape(r.op) + "\", \"pass\": \"" + r.pass +
+      text += std::string(i ? ",\n" : "") + "  {\"batch\": \"" + r.batch + "\", \"op\": " +
+              json_quote(r.op) + ", \"pass\": \"" + r.pass +
               "\", \"median_us\": " + json_number(r.wrong ? std::nan("") : r.median_us) +
               ", \"min_us\": " + json_number(r.wrong ? std::nan("") : r.min_us) +
               ", \"rate\": " + json_number(r.wrong ? std::nan("") : r.rate()) + ", \"unit\": \"" + r.unit +
               "\", \"checked_by\": \"" + r.checked_by + "\", \"wrong\": " + (r.wrong ? "true" : "false") + "}";
     }
-    text += "\n]}\n";
+    text += "\n], \"gemm_algorithms\": " + bench::gemm_survey_json(bench.gemm_survey()) + "}\n";
     write_file_atomic(o.json, text);
   }
   return 0;

@@ -18,14 +18,19 @@
 // switch every operand is fp32. The compute type is CUBLAS_COMPUTE_32F in both cases: with fp32
 // inputs that is true fp32 arithmetic (TF32 needs CUBLAS_COMPUTE_32F_FAST_TF32, never asked for).
 // Algorithms: one cublasLtMatmulAlgoGetHeuristic query per distinct problem (shape, leading
-// dimensions, types, epilogue, pointer alignments, beta ≠ 0), cached in the context.
+// dimensions, types, epilogue, pointer alignments, beta ≠ 0), cached in the context. Training
+// runs the heuristic's first candidate; MatmulContext::choose_algorithm selects another rank,
+// or forces a split-K factor, per GEMM role, for bench_kernels' survey of the algorithms.
 #include <cublasLt.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/column_reduce.cuh"
 #include "kernels/cuda_common.cuh"
@@ -35,13 +40,31 @@ namespace bert {
 
 using AlgoKey = std::array<int64_t, 20>;
 
+struct CachedAlgorithm {
+  cublasLtMatmulAlgo_t algo;
+  float waves = 0;  // the heuristic's (or AlgoCheck's) estimate of the grid in waves of the GPU
+  std::string description;  // describe_algorithm's, made once when the algorithm is found
+};
+
 struct MatmulContext::Impl {
   cublasLtHandle_t handle = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
-  std::mutex mutex;  // guards cache
-  std::map<AlgoKey, cublasLtMatmulAlgo_t> cache;
+  mutable std::mutex mutex;  // guards cache, choice, last
+  std::map<AlgoKey, CachedAlgorithm> cache;
+  std::array<GemmAlgorithmChoice, kGemmRoles> choice{};
+  // Each role's last GEMM's algorithm (map nodes do not move), for last_algorithm().
+  std::array<const CachedAlgorithm*, kGemmRoles> last{};
 };
+
+const char* gemm_role_name(GemmRole role) {
+  switch (role) {
+    case GemmRole::kForward: return "fwd";
+    case GemmRole::kInputGrad: return "d_inp";
+    case GemmRole::kWeightGrad: return "d_weight";
+  }
+  return "?";
+}
 
 MatmulContext::MatmulContext(size_t workspace_bytes) : impl_(std::make_unique<Impl>()) {
   CUBLAS_CHECK(cublasLtCreate(&impl_->handle));
@@ -64,6 +87,20 @@ MatmulContext::~MatmulContext() {
 size_t MatmulContext::cached_algorithms() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->cache.size();
+}
+
+void MatmulContext::choose_algorithm(GemmRole role, GemmAlgorithmChoice choice) {
+  BERT_CHECK(choice.rank >= 0 && choice.split_k >= 0,
+             "MatmulContext::choose_algorithm: rank " + std::to_string(choice.rank) + ", split_k " +
+                 std::to_string(choice.split_k) + " (both must be >= 0)");
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->choice[static_cast<int>(role)] = choice;
+}
+
+std::string MatmulContext::last_algorithm(GemmRole role) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  const CachedAlgorithm* last = impl_->last[static_cast<int>(role)];
+  return last != nullptr ? last->description : "";
 }
 
 namespace {
@@ -105,6 +142,7 @@ struct Gemm {
   void* aux = nullptr;
   int64_t aux_ld = 0;
   const char* what = "";
+  GemmRole role = GemmRole::kForward;
   bool optional = false;  // run_gemm returns false instead of throwing when no algorithm exists
 };
 
@@ -124,6 +162,100 @@ std::string describe(const Gemm& g) {
   return std::string(g.what) + " (m " + std::to_string(g.m) + ", n " + std::to_string(g.n) +
          ", k " + std::to_string(g.k) + ", lda " + std::to_string(g.lda) + ", ldb " +
          std::to_string(g.ldb) + ", ldd " + std::to_string(g.ldd) + ")";
+}
+
+// "id 31, tile 20, stages 7, cluster 0, split-K 1, reduction 0, swizzle 0, option 0, waves
+// 0.82": the algorithm's configuration in cuBLASLt's enum values (cublasLtMatmulTile_t,
+// cublasLtMatmulStages_t, cublasLtClusterShape_t, cublasLtReductionScheme_t).
+std::string describe_algorithm(const CachedAlgorithm& chosen) {
+  int32_t id = 0, split_k = 0;
+  uint32_t tile = 0, stages = 0, reduction = 0, swizzle = 0, option = 0;
+  uint16_t cluster = 0;
+  size_t written = 0;
+  const cublasLtMatmulAlgo_t* algo = &chosen.algo;
+  // An attribute this cuBLASLt version does not report stays 0.
+  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &written);
+  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &written);
+  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages, &written);
+  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, &cluster, sizeof cluster,
+                                       &written);
+  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split_k, sizeof split_k, &written);
+  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &reduction, sizeof reduction,
+                                       &written);
+  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &swizzle, sizeof swizzle,
+                                       &written);
+  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, &option, sizeof option,
+                                       &written);
+  char text[160];
+  std::snprintf(text, sizeof text,
+                "id %d, tile %u, stages %u, cluster %u, split-K %d, reduction %u, swizzle %u, option %u, "
+                "waves %.2f",
+                id, tile, stages, static_cast<unsigned>(cluster), split_k, reduction, swizzle, option,
+                chosen.waves);
+  return text;
+}
+
+// The descriptors of one GEMM call, as the heuristic and AlgoCheck take them.
+struct GemmOperands {
+  cublasLtMatmulDesc_t operation;
+  cublasLtMatrixLayout_t a, b, d;  // C aliases D
+  std::array<uint32_t, 3> alignment;  // of A, B, D (and C)
+};
+
+// The algorithm of `choice` for this problem into `chosen`. False when g.optional and the
+// heuristic offers nothing; throws when it offers nothing otherwise, and
+// GemmAlgorithmUnavailable when the choice (a rank past the candidates, a split-K cuBLASLt
+// rejects or whose workspace exceeds ours) does not exist.
+bool query_algorithm(MatmulContext::Impl& impl, const Gemm& g, const GemmOperands& operands,
+                     GemmAlgorithmChoice choice, CachedAlgorithm& chosen) {
+  PreferenceDesc preference;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference.value));
+  const uint64_t workspace_bytes = impl.workspace_bytes;
+  CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference.value,
+                                                    CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                    &workspace_bytes, sizeof(workspace_bytes)));
+  const std::array<std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t>, 4> alignments = {
+      {{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, operands.alignment[0]},
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, operands.alignment[1]},
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, operands.alignment[2]},
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, operands.alignment[2]}}};
+  for (const auto& [attribute, value] : alignments)
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference.value, attribute, &value,
+                                                      sizeof(value)));
+  constexpr int kMaxCandidates = 32;
+  const int wanted = std::min(choice.rank + 1, kMaxCandidates);
+  std::array<cublasLtMatmulHeuristicResult_t, kMaxCandidates> results = {};
+  int found_count = 0;
+  CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(impl.handle, operands.operation, operands.a, operands.b,
+                                              operands.d, operands.d, preference.value, wanted,
+                                              results.data(), &found_count));
+  if (found_count == 0 && g.optional) return false;
+  BERT_CHECK(found_count > 0, "cuBLASLt has no algorithm for " + describe(g));
+  if (choice.rank >= found_count)
+    throw GemmAlgorithmUnavailable("cuBLASLt's heuristic offers " + std::to_string(found_count) +
+                                   " algorithms for " + describe(g) + ", rank " +
+                                   std::to_string(choice.rank) + " was chosen");
+  chosen.algo = results[choice.rank].algo;
+  chosen.waves = results[choice.rank].wavesCount;
+  if (choice.split_k == 0) return true;
+  // Forced split-K: the partial products reduced in fp32 in the workspace (a fixed order, so
+  // still reproducible), then checked by cuBLASLt for this problem.
+  const int32_t split_k = choice.split_k;
+  const uint32_t reduction = split_k > 1 ? CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE : CUBLASLT_REDUCTION_SCHEME_NONE;
+  CUBLAS_CHECK(cublasLtMatmulAlgoConfigSetAttribute(&chosen.algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split_k,
+                                                    sizeof split_k));
+  CUBLAS_CHECK(cublasLtMatmulAlgoConfigSetAttribute(&chosen.algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME,
+                                                    &reduction, sizeof reduction));
+  cublasLtMatmulHeuristicResult_t checked = {};
+  const cublasStatus_t status = cublasLtMatmulAlgoCheck(impl.handle, operands.operation, operands.a, operands.b,
+                                                        operands.d, operands.d, &chosen.algo, &checked);
+  if (status != CUBLAS_STATUS_SUCCESS || checked.workspaceSize > impl.workspace_bytes)
+    throw GemmAlgorithmUnavailable("cuBLASLt rejects split-K " + std::to_string(split_k) + " of candidate " +
+                                   std::to_string(choice.rank) + " for " + describe(g) + " (status " +
+                                   std::to_string(static_cast<int>(status)) + ", workspace " +
+                                   std::to_string(checked.workspaceSize) + " bytes)");
+  chosen.waves = checked.wavesCount;
+  return true;
 }
 
 // Queues the GEMM; false (nothing queued) when g.optional and cuBLASLt has no algorithm for it.
@@ -162,57 +294,41 @@ bool run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
 
   const uint32_t align_a = alignment_of(g.a), align_b = alignment_of(g.b),
                  align_d = alignment_of(g.d);
-  const AlgoKey key = {g.trans_a,
-                       g.trans_b,
-                       g.m,
-                       g.n,
-                       g.k,
-                       g.lda,
-                       g.ldb,
-                       g.ldd,
-                       g.ab_type,
-                       g.d_type,
-                       static_cast<int64_t>(g.epilogue),
-                       align_a,
-                       align_b,
-                       align_d,
-                       g.bias != nullptr ? alignment_of(g.bias) : 0,
-                       g.aux != nullptr ? alignment_of(g.aux) : 0,
-                       g.aux_ld,
-                       g.beta != 0.0f ? 1 : 0,
-                       0,
-                       0};
   cublasLtMatmulAlgo_t algo;
   {
     std::lock_guard<std::mutex> lock(impl.mutex);
+    const GemmAlgorithmChoice choice = impl.choice[static_cast<int>(g.role)];
+    const AlgoKey key = {g.trans_a,
+                         g.trans_b,
+                         g.m,
+                         g.n,
+                         g.k,
+                         g.lda,
+                         g.ldb,
+                         g.ldd,
+                         g.ab_type,
+                         g.d_type,
+                         static_cast<int64_t>(g.epilogue),
+                         align_a,
+                         align_b,
+                         align_d,
+                         g.bias != nullptr ? alignment_of(g.bias) : 0,
+                         g.aux != nullptr ? alignment_of(g.aux) : 0,
+                         g.aux_ld,
+                         g.beta != 0.0f ? 1 : 0,
+                         choice.rank,
+                         choice.split_k};
     auto found = impl.cache.find(key);
-    if (found != impl.cache.end()) {
-      algo = found->second;
-    } else {
-      PreferenceDesc preference;
-      CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&preference.value));
-      const uint64_t workspace_bytes = impl.workspace_bytes;
-      CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference.value,
-                                                        CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                        &workspace_bytes, sizeof(workspace_bytes)));
-      const std::array<std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t>, 4> alignments = {
-          {{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, align_a},
-           {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, align_b},
-           {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, align_d},
-           {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, align_d}}};
-      for (const auto& [attribute, value] : alignments)
-        CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(preference.value, attribute, &value,
-                                                          sizeof(value)));
-      cublasLtMatmulHeuristicResult_t result = {};
-      int found_count = 0;
-      CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(impl.handle, operation.value, layout_a.value,
-                                                  layout_b.value, layout_d.value, layout_d.value,
-                                                  preference.value, 1, &result, &found_count));
-      if (found_count == 0 && g.optional) return false;
-      BERT_CHECK(found_count > 0, "cuBLASLt has no algorithm for " + describe(g));
-      algo = result.algo;
-      impl.cache.emplace(key, algo);
+    if (found == impl.cache.end()) {
+      const GemmOperands operands{operation.value, layout_a.value, layout_b.value, layout_d.value,
+                                  {align_a, align_b, align_d}};
+      CachedAlgorithm chosen;
+      if (!query_algorithm(impl, g, operands, choice, chosen)) return false;
+      chosen.description = describe_algorithm(chosen);
+      found = impl.cache.emplace(key, std::move(chosen)).first;
     }
+    algo = found->second.algo;
+    impl.last[static_cast<int>(g.role)] = &found->second;
   }
   CUBLAS_CHECK(cublasLtMatmul(impl.handle, operation.value, &g.alpha, g.a, layout_a.value, g.b,
                               layout_b.value, &g.beta, g.d, layout_d.value, g.d, layout_d.value,
@@ -272,6 +388,7 @@ Gemm weight_grad_gemm(float* d_weight, const T* d_out, const T* inp, int rows, i
                       int out_features) {
   Gemm g;
   g.what = "matmul backward d_weight";
+  g.role = GemmRole::kWeightGrad;
   g.trans_b = CUBLAS_OP_T;
   g.m = in_features;
   g.n = out_features;
@@ -287,6 +404,35 @@ Gemm weight_grad_gemm(float* d_weight, const T* d_out, const T* inp, int rows, i
   return g;
 }
 
+// d_inpᶜ [in, rows] = weightᶜ [in, out] · d_outᶜ [out, rows] (the header's d_inp layout).
+template <typename T>
+void input_grad(MatmulContext& context, T* d_inp, const T* d_out, const T* weight, int rows,
+                int in_features, int out_features, Accumulate mode, GpuStream stream) {
+  Gemm g;
+  g.what = "matmul backward d_inp";
+  g.role = GemmRole::kInputGrad;
+  g.m = in_features;
+  g.n = rows;
+  g.k = out_features;
+  g.a = weight;
+  g.lda = in_features;
+  g.b = d_out;
+  g.ldb = out_features;
+  g.d = d_inp;
+  g.ldd = in_features;
+  g.ab_type = g.d_type = kDataType<T>;
+  g.beta = mode == Accumulate::kAdd ? 1.0f : 0.0f;
+  run_gemm(context.impl(), g, stream);
+}
+
+template <typename T>
+void weight_grad(MatmulContext& context, float* d_weight, const T* d_out, const T* inp, int rows,
+                 int in_features, int out_features, Accumulate mode, GpuStream stream) {
+  Gemm g = weight_grad_gemm(d_weight, d_out, inp, rows, in_features, out_features);
+  g.beta = mode == Accumulate::kAdd ? 1.0f : 0.0f;
+  run_gemm(context.impl(), g, stream);
+}
+
 template <typename T>
 void matmul_backward(MatmulContext& context, T* d_inp, float* d_weight, float* d_bias,
                      const T* d_out, const T* inp, const T* weight, int rows, int in_features,
@@ -299,27 +445,9 @@ void matmul_backward(MatmulContext& context, T* d_inp, float* d_weight, float* d
                                  stream));
     return;
   }
-  if (d_inp != nullptr) {
-    Gemm g;
-    g.what = "matmul backward d_inp";
-    g.m = in_features;
-    g.n = rows;
-    g.k = out_features;
-    g.a = weight;
-    g.lda = in_features;
-    g.b = d_out;
-    g.ldb = out_features;
-    g.d = d_inp;
-    g.ldd = in_features;
-    g.ab_type = g.d_type = kDataType<T>;
-    g.beta = d_inp_mode == Accumulate::kAdd ? 1.0f : 0.0f;
-    run_gemm(context.impl(), g, stream);
-  }
-  {
-    Gemm g = weight_grad_gemm(d_weight, d_out, inp, rows, in_features, out_features);
-    g.beta = d_weight_mode == Accumulate::kAdd ? 1.0f : 0.0f;
-    run_gemm(context.impl(), g, stream);
-  }
+  if (d_inp != nullptr)
+    input_grad(context, d_inp, d_out, weight, rows, in_features, out_features, d_inp_mode, stream);
+  weight_grad(context, d_weight, d_out, inp, rows, in_features, out_features, d_weight_mode, stream);
   if (d_bias != nullptr) {
     check_workspace(workspace, matmul_backward_workspace_bytes(rows, out_features),
                     "matmul_backward_cuda");
@@ -358,6 +486,23 @@ void matmul_backward_cuda(MatmulContext& context, float* d_inp, float* d_weight,
                           Accumulate d_weight_mode, GpuWorkspace workspace, GpuStream stream) {
   matmul_backward(context, d_inp, d_weight, d_bias, d_out, inp, weight, rows, in_features,
                   out_features, d_inp_mode, d_weight_mode, workspace, stream);
+}
+
+void matmul_input_grad_cuda(MatmulContext& context, bf16* d_inp, const bf16* d_out, const bf16* weight,
+                            int rows, int in_features, int out_features, Accumulate mode,
+                            GpuStream stream) {
+  check_dims(rows, in_features, out_features, "matmul_input_grad_cuda");
+  if (rows == 0) return;
+  input_grad(context, d_inp, d_out, weight, rows, in_features, out_features, mode, stream);
+}
+
+void matmul_weight_grad_cuda(MatmulContext& context, float* d_weight, const bf16* d_out, const bf16* inp,
+                             int rows, int in_features, int out_features, Accumulate mode,
+                             GpuStream stream) {
+  // Through matmul_backward for its rows == 0 case (a sum over no rows is 0).
+  matmul_backward(context, static_cast<bf16*>(nullptr), d_weight, nullptr, d_out, inp,
+                  static_cast<const bf16*>(nullptr), rows, in_features, out_features, Accumulate::kOverwrite,
+                  mode, GpuWorkspace{}, stream);
 }
 
 void matmul_bias_gelu_forward_cuda(MatmulContext& context, bf16* out, bf16* pre_gelu,

@@ -39,11 +39,33 @@ void matmul_backward_ref(T* d_inp,          // [rows, in_features] or null (not 
 // fp32 operands and activations, CUBLAS_COMPUTE_32F without TF32, so results match an fp32 GEMM.
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/gpu_types.h"
 #include "kernels/host_device.h"
 
 namespace bert {
+
+// The three GEMMs of a linear layer; an algorithm choice addresses each apart.
+enum class GemmRole : int { kForward = 0, kInputGrad = 1, kWeightGrad = 2 };
+constexpr int kGemmRoles = 3;
+const char* gemm_role_name(GemmRole role);  // "fwd", "d_inp", "d_weight"
+
+// Which cuBLASLt algorithm a role's GEMMs run: the heuristic's candidate of this rank (0, the
+// default and what training runs: its first), with its split-K factor forced to split_k when
+// split_k > 0 (partial sums reduced in fp32 in the workspace, in a fixed order).
+struct GemmAlgorithmChoice {
+  int rank = 0;
+  int split_k = 0;
+};
+
+// Thrown by a GEMM whose chosen algorithm does not exist for its problem (the heuristic offers
+// fewer candidates, or cuBLASLt rejects the forced split-K); nothing was queued.
+class GemmAlgorithmUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class MatmulContext {
  public:
@@ -55,6 +77,13 @@ class MatmulContext {
   struct Impl;
   Impl& impl() { return *impl_; }
   size_t cached_algorithms() const;
+
+  // For measuring whether the heuristic's first algorithm is the fastest (bench_kernels'
+  // survey, benchmarks/gemm_algorithm_survey.h): later GEMMs of `role` run this choice.
+  void choose_algorithm(GemmRole role, GemmAlgorithmChoice choice);
+  // The configuration of the algorithm the last GEMM of `role` ran ("id 31, tile 20, stages 7,
+  // cluster 0, split-K 1, ..., waves 0.82"); "" before any.
+  std::string last_algorithm(GemmRole role) const;
 
  private:
   std::unique_ptr<Impl> impl_;
@@ -98,6 +127,21 @@ void matmul_backward_cuda(MatmulContext& context,
                           const float* weight,  // [out_features, in_features]
                           int rows, int in_features, int out_features, Accumulate d_inp_mode,
                           Accumulate d_weight_mode, GpuWorkspace workspace, GpuStream stream);
+
+// matmul_backward_cuda's two GEMMs one at a time (the survey times them apart):
+// d_inp = d_out · weight and d_weight = d_outᵀ · inp (fp32), each overwritten or added to.
+void matmul_input_grad_cuda(MatmulContext& context,
+                            bf16* d_inp,         // [rows, in_features]
+                            const bf16* d_out,   // [rows, out_features]
+                            const bf16* weight,  // [out_features, in_features]
+                            int rows, int in_features, int out_features, Accumulate mode,
+                            GpuStream stream);
+void matmul_weight_grad_cuda(MatmulContext& context,
+                             float* d_weight,    // [out_features, in_features]
+                             const bf16* d_out,  // [rows, out_features]
+                             const bf16* inp,    // [rows, in_features]
+                             int rows, int in_features, int out_features, Accumulate mode,
+                             GpuStream stream);
 
 // Candidate fusion, to compare with matmul + bias_gelu_forward_cuda: cuBLASLt's
 // CUBLASLT_EPILOGUE_GELU_AUX_BIAS writes out = gelu(inp·weightᵀ + bias) and pre_gelu = the

@@ -1,6 +1,7 @@
 // GPU (cuBLASLt) vs CPU reference (OpenBLAS): linear forward with and without bias, backward
 // with d_inp overwrite/add, fp32 d_weight/d_bias accumulation; the algorithm cache; the
-// bias+GELU epilogue variant against erf-GELU with a tolerance for its tanh approximation.
+// bias+GELU epilogue variant against erf-GELU with a tolerance for its tanh approximation; the
+// algorithm choice of bench_kernels' survey (other heuristic ranks, forced split-K) per GEMM.
 #include <cmath>
 
 #include "kernels/gelu.h"
@@ -116,6 +117,76 @@ TEST_CASE("the weight-gradient GEMM with the bias-gradient epilogue matches the 
     require_close("epilogue d_weight", to_host(d_weight_grad), weight_grad, 1e-4, 1e-5);
     require_close("epilogue d_bias", to_host(d_bias_grad), bias_grad, 1e-4, 1e-5);
   }
+}
+
+TEST_CASE("every algorithm choice computes the same linear layer", "[gpu][matmul]") {
+  std::mt19937 rng(64);
+  MatmulContext context;
+  // bert-base's attention output at a packed batch of 1,000 tokens (its d_weight GEMM has 36
+  // output tiles: split-K is what would fill the GPU), and an odd shape.
+  struct Shape {
+    int rows, in_features, out_features;
+  };
+  for (const Shape s : {Shape{1000, 768, 768}, Shape{77, 96, 288}}) {
+    CAPTURE(s.rows, s.in_features, s.out_features);
+    const std::vector<float> inp = random_bf16_values(size_t(s.rows) * s.in_features, -1, 1, rng);
+    const std::vector<float> weight = random_bf16_values(size_t(s.out_features) * s.in_features, -0.1f, 0.1f, rng);
+    const std::vector<float> grad = random_bf16_values(size_t(s.rows) * s.out_features, -1, 1, rng);
+    DeviceBf16 d_inp(inp), d_weight(weight), d_grad(grad);
+    std::vector<float> out(size_t(s.rows) * s.out_features), inp_grad(inp.size()), weight_grad(weight.size());
+    matmul_forward_ref<float>(out.data(), inp.data(), weight.data(), nullptr, s.rows, s.in_features, s.out_features);
+    matmul_backward_ref<float>(inp_grad.data(), weight_grad.data(), nullptr, grad.data(), inp.data(), weight.data(),
+                               s.rows, s.in_features, s.out_features, Accumulate::kOverwrite, Accumulate::kOverwrite);
+    int timed_splits = 0;
+    for (const GemmAlgorithmChoice choice : {GemmAlgorithmChoice{0, 0}, GemmAlgorithmChoice{1, 0},
+                                             GemmAlgorithmChoice{3, 0}, GemmAlgorithmChoice{0, 2},
+                                             GemmAlgorithmChoice{0, 4}}) {
+      CAPTURE(choice.rank, choice.split_k);
+      for (const GemmRole role : {GemmRole::kForward, GemmRole::kInputGrad, GemmRole::kWeightGrad})
+        context.choose_algorithm(role, choice);
+      // NaN-filled outputs: an element the algorithm leaves unwritten fails.
+      DeviceBf16 d_out(std::vector<float>(out.size(), NAN)), d_inp_grad(std::vector<float>(inp.size(), NAN));
+      DeviceBuffer<float> d_weight_grad = to_device(std::vector<float>(weight.size(), NAN));
+      try {
+        matmul_forward_cuda(context, d_out.get(), d_inp.get(), d_weight.get(), nullptr, s.rows, s.in_features,
+                            s.out_features, nullptr);
+        matmul_input_grad_cuda(context, d_inp_grad.get(), d_grad.get(), d_weight.get(), s.rows, s.in_features,
+                               s.out_features, Accumulate::kOverwrite, nullptr);
+        matmul_weight_grad_cuda(context, d_weight_grad.data(), d_grad.get(), d_inp.get(), s.rows, s.in_features,
+                                s.out_features, Accumulate::kOverwrite, nullptr);
+      } catch (const GemmAlgorithmUnavailable& unavailable) {
+        REQUIRE(choice.rank + choice.split_k > 0);  // the heuristic's first always exists
+        WARN(unavailable.what());
+        continue;
+      }
+      require_close("matmul out", d_out.download(), out, 1e-2, 2e-3);
+      require_close("matmul d_inp", d_inp_grad.download(), inp_grad, 1e-2, 2e-3);
+      require_close("matmul d_weight", to_host(d_weight_grad), weight_grad, 1e-4, 1e-5);
+      // The description names the configuration that ran, a forced split-K included.
+      const std::string described = context.last_algorithm(GemmRole::kWeightGrad);
+      INFO(described);
+      REQUIRE(described.find("id ") == 0);
+      if (choice.split_k > 0) {
+        REQUIRE(described.find("split-K " + std::to_string(choice.split_k) + ",") != std::string::npos);
+        ++timed_splits;
+      }
+    }
+    if (timed_splits == 0) WARN("cuBLASLt accepted no forced split-K for this shape on this device");
+  }
+  // A rank far past any heuristic's list is reported, not run.
+  context.choose_algorithm(GemmRole::kForward, GemmAlgorithmChoice{31, 0});
+  DeviceBf16 inp(std::vector<float>(8 * 16, 0.5f)), weight(std::vector<float>(8 * 16, 0.25f)), out(8 * 8);
+  bool unavailable = false;
+  try {
+    matmul_forward_cuda(context, out.get(), inp.get(), weight.get(), nullptr, 8, 16, 8, nullptr);
+  } catch (const GemmAlgorithmUnavailable&) {
+    unavailable = true;
+  }
+  if (!unavailable) WARN("cuBLASLt's heuristic offered 32 algorithms for an 8x8x16 GEMM");
+  // Back to the heuristic's first: the default again.
+  context.choose_algorithm(GemmRole::kForward, GemmAlgorithmChoice{});
+  matmul_forward_cuda(context, out.get(), inp.get(), weight.get(), nullptr, 8, 16, 8, nullptr);
+  for (const float value : out.download()) REQUIRE(value == 2.0f);  // 16 · 0.5 · 0.25
 }
 
 }  // namespace bert::test

@@ -147,7 +147,7 @@ fi
 if want bench; then
   if [[ -x "$bin/bench_kernels" ]]; then
     # shellcheck disable=SC2086  # BENCH_ARGS is a word list on purpose
-    run_stage bench_kernels 120 "$runlog" bash -c \
+    run_stage bench_kernels 180 "$runlog" bash -c \
       "'$bin/bench_kernels' --json '$out/bench_kernels.json' ${BENCH_ARGS:-} > '$out/bench_kernels.md'"
     add_summary "bench_kernels" "$(status_of $stage_rc)" "$(grep -c '^| ' "$out/bench_kernels.md" 2> /dev/null) table rows"
     # The library baseline on the same batches (PyTorch SDPA: cuDNN, flash, efficient), appended
@@ -221,7 +221,10 @@ fi
 # ---- results.md and the summary table --------------------------------------------------------
 key_rows() {  # the kernel rows worth a glance, from bench_kernels.md
   grep -E '^\| (squad|uniform|params|ceiling) \| (attention( mma_one_pass)? \(dropout|layernorm|residual|bias\+gelu|gemm ffn1 768|adamw|gemm 8192|device-to-device)' \
-    "$out/bench_kernels.md" 2> /dev/null | awk -F'|' '{printf "| %s | %s | %s | %s µs | %s |\n", $2, $3, $4, $5, $7}' | sed 's/  */ /g'
+    "$out/bench_kernels.md" 2> /dev/null | grep -vE '^\| [a-z]+ \| [^|]+ \| [^|]+ \| #' | awk -F'|' '{printf "| %s | %s | %s | %s µs | %s |\n", $2, $3, $4, $5, $7}' | sed 's/  */ /g'
+}
+gemm_fastest() {  # bench_kernels' survey: each GEMM's fastest cuBLASLt candidate against #0
+  sed -n '/^| batch | gemm | role | fastest/,/^$/p' "$out/bench_kernels.md" 2> /dev/null
 }
 speed_rows() {
   python3 - "$out/hf_parity.json" << 'EOF' 2> /dev/null
@@ -254,7 +257,10 @@ EOF
   echo
   echo "## Kernels (bench_kernels.md has every row)"
   echo
-  sed -n '/^| batch | estimated step/,$p' "$out/bench_kernels.md" 2> /dev/null
+  sed -n '/^| batch | estimated step/,/^$/p' "$out/bench_kernels.md" 2> /dev/null
+  echo "cuBLASLt's candidates (bench_kernels.md's last tables): the fastest of each GEMM"
+  echo
+  gemm_fastest
   echo
   echo "| batch | op | pass | median | rate |"
   echo "| --- | --- | --- | --- | --- |"
@@ -280,6 +286,7 @@ for row in "${summary[@]}"; do IFS='|' read -r a b c <<< "$row"; echo "| $a | $b
 speed_rows
 grep -E '^SPEED: train_squad' "$out/app_checks.log" 2> /dev/null
 sed -n '/^| side |/,/^COMPARISON/p' "$out/real_model.log" 2> /dev/null
-sed -n '/^| batch | estimated step/,$p' "$out/bench_kernels.md" 2> /dev/null
+sed -n '/^| batch | estimated step/,/^$/p' "$out/bench_kernels.md" 2> /dev/null
+gemm_fastest
 key_rows
 echo "(full tables: \$OUT/results.md, bench_kernels.md, hf_parity.log, tests.log, run.log)"
