@@ -91,9 +91,10 @@ void attention_forward_ref(T* ctx, T* lse, const T* qkv, const int32_t* cu_seqle
     blas::gemm(false, true, length, length, dim, scale, q, row, q + hidden, row, T(0),
                probs.data(), length);
     for (int i = 0; i < length; ++i) {
-      T* p = probs.data() + static_cast<size_t>(i) * length;
-      T row_max = p[0];
-      for (int j = 1; j < length; ++j) row_max = p[j] > row_max ? p[j] : row_max;
+      // Restrict-qualified views: the keep flags are bytes, which may alias anything, so
+      // without them no loop below would be vectorised.
+      T* BERT_RESTRICT p = probs.data() + static_cast<size_t>(i) * length;
+      const T row_max = cpu_math::max_of(p, length);
       for (int j = 0; j < length; ++j) p[j] = cpu_math::exp(p[j] - row_max);
       const double sum = cpu_math::sum_in_double(p, length);
       const T inv_sum = static_cast<T>(1.0 / sum);
@@ -101,8 +102,10 @@ void attention_forward_ref(T* ctx, T* lse, const T* qkv, const int32_t* cu_seqle
       lse[static_cast<size_t>(token) * heads + h] =
           static_cast<T>(static_cast<double>(row_max) + std::log(sum));
       if (dropout.active()) {
+        const uint8_t* BERT_RESTRICT kept = keep.data();
         attention_dropout_keep_flags(keep.data(), dropout, dropout_row_index(token, h, shape), length);
-        for (int j = 0; j < length; ++j) p[j] = keep[j] ? p[j] * inv_sum * keep_scale : T(0);
+        // A flag (0 or 1) as a factor: branch-free, and exact (p·1 = p, p·0 = 0 for p >= 0).
+        for (int j = 0; j < length; ++j) p[j] = p[j] * inv_sum * keep_scale * static_cast<T>(kept[j]);
       } else {
         for (int j = 0; j < length; ++j) p[j] *= inv_sum;
       }
@@ -146,9 +149,13 @@ void attention_backward_ref(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx
       if (dropout.active())
         attention_dropout_keep_flags(keep.data() + base, dropout, dropout_row_index(token, h, shape),
                            length);
+      // Restrict-qualified views, and the flag as a factor, as in the forward.
+      T* BERT_RESTRICT p = probs.data() + base;
+      T* BERT_RESTRICT pd = dropped.data() + base;
+      const uint8_t* BERT_RESTRICT kept = keep.data() + base;
       for (int j = 0; j < length; ++j) {
-        probs[base + j] = cpu_math::exp(probs[base + j] - row_lse);
-        dropped[base + j] = keep[base + j] ? probs[base + j] * keep_scale : T(0);
+        p[j] = cpu_math::exp(p[j] - row_lse);
+        pd[j] = p[j] * (keep_scale * static_cast<T>(kept[j]));
       }
     }
     // dV = dropout(P)ᵀ·d_ctx
@@ -163,9 +170,12 @@ void attention_backward_ref(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx
       // D_i = Σ_c d_ctx·ctx = Σ_j P_ij·dP_ij
       const T row_dot = static_cast<T>(cpu_math::dot_in_double(dctx_row, ctx_row, dim));
       const size_t base = static_cast<size_t>(i) * length;
+      const T* BERT_RESTRICT p = probs.data() + base;
+      const uint8_t* BERT_RESTRICT kept = keep.data() + base;
+      T* BERT_RESTRICT g = grad.data() + base;
       for (int j = 0; j < length; ++j) {
-        const T dp = keep[base + j] ? grad[base + j] * keep_scale : T(0);
-        grad[base + j] = probs[base + j] * (dp - row_dot);
+        const T dp = g[j] * (keep_scale * static_cast<T>(kept[j]));
+        g[j] = p[j] * (dp - row_dot);
       }
     }
     // dQ = scale·dS·K,  dK = scale·dSᵀ·Q

@@ -9,6 +9,11 @@
 #include <cstdint>
 #include <cstring>
 
+// A pointer the hot loop's other pointers do not alias (GCC and Clang spell it __restrict__).
+// Needed where a loop reads byte flags: a byte may alias anything, so without it the compiler
+// must assume a store to a float array changes the flags and keeps the loop scalar.
+#define BERT_RESTRICT __restrict__
+
 namespace bert::cpu_math {
 
 inline float bits_to_float(int32_t bits) {
@@ -80,6 +85,22 @@ double lane_sum(int n, const Term& term) {
     for (int lane = 0; lane < 8; ++lane) partial[lane] += term(j + lane);
   for (; j < n; ++j) partial[j % 8] += term(j);
   return ((partial[0] + partial[1]) + (partial[2] + partial[3])) + ((partial[4] + partial[5]) + (partial[6] + partial[7]));
+}
+
+// max_j x[j] (n >= 1) over 8 interleaved partial maxima: vectorisable, where one running
+// maximum is a serial chain. Exact, so the same value as the serial loop `x[j] > m ? x[j] : m`
+// from m = x[0], NaN handling included (a NaN in x[0] stays, later NaNs are passed over).
+template <typename T>
+T max_of(const T* x, int n) {
+  T partial[8];
+  for (int lane = 0; lane < 8; ++lane) partial[lane] = x[0];
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int lane = 0; lane < 8; ++lane) partial[lane] = x[j + lane] > partial[lane] ? x[j + lane] : partial[lane];
+  T result = partial[0];
+  for (int lane = 1; lane < 8; ++lane) result = partial[lane] > result ? partial[lane] : result;
+  for (; j < n; ++j) result = x[j] > result ? x[j] : result;
+  return result;
 }
 
 // Σ x[j].

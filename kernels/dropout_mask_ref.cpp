@@ -4,7 +4,9 @@
 // integer compare: uniform_from_bits(bits) >= p  ⇔  bits >> 8 >= ceil(p·2^24), both sides exact.
 #include "kernels/dropout_mask_ref.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace bert {
 namespace {
@@ -46,47 +48,54 @@ void philox_lanes(uint64_t first_group, uint32_t counter_2, uint32_t counter_3, 
 }
 
 // The keep flags of `count` elements from first_index, for a scheme of kPerCall elements per
-// Philox call: keep_one(index) draws one element alone (the unaligned head and the tail),
-// keep_in_call(words, lane, j) reads element j of call `lane` of a vector batch.
-template <int kPerCall, typename KeepOne, typename KeepInCall>
+// Philox call: element e of the stream (e = index + element_offset) is element e % kPerCall of
+// call e / kPerCall. Every call the range touches is drawn once, in batches of kLanes calls
+// whose flags batch_flags(words, flags) writes in element order (flags[kPerCall·lane + j]); the
+// partial batches at either end included: an attention row of 200 keys takes 13 calls, not one
+// per element of its unaligned head and tail.
+template <int kPerCall, typename BatchFlags>
 void keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index, size_t count,
-                const KeepOne& keep_one, const KeepInCall& keep_in_call) {
+                const BatchFlags& batch_flags) {
   if (!spec.active()) {
     for (size_t i = 0; i < count; ++i) keep[i] = 1;
     return;
   }
-  constexpr size_t kBatch = static_cast<size_t>(kPerCall) * kLanes;
-  const uint64_t first = first_index + spec.element_offset;
-  size_t i = 0;
-  // Elements before the first whole call, one at a time; then batches of kLanes calls.
-  const size_t lead = static_cast<size_t>((kPerCall - first % kPerCall) % kPerCall);
-  for (; i < count && i < lead; ++i) keep[i] = keep_one(first_index + i) ? 1 : 0;
+  if (count == 0) return;
+  constexpr uint64_t kBatch = static_cast<uint64_t>(kPerCall) * kLanes;
+  const uint64_t first = first_index + spec.element_offset, end = first + count;
   uint32_t words[4][kLanes];
-  for (; i + kBatch <= count; i += kBatch) {
-    philox_lanes((first + i) / kPerCall, spec.micro_step, spec.site, spec.seed, words);
-    for (int lane = 0; lane < kLanes; ++lane)
-      for (int j = 0; j < kPerCall; ++j) keep[i + kPerCall * lane + j] = keep_in_call(words, lane, j) ? 1 : 0;
+  uint8_t flags[kBatch];
+  for (uint64_t call = first / kPerCall; call * kPerCall < end; call += kLanes) {
+    philox_lanes(call, spec.micro_step, spec.site, spec.seed, words);
+    batch_flags(words, flags);
+    const uint64_t batch_first = call * kPerCall;
+    const uint64_t lo = std::max(first, batch_first), hi = std::min(end, batch_first + kBatch);
+    std::memcpy(keep + (lo - first), flags + (lo - batch_first), static_cast<size_t>(hi - lo));
   }
-  for (; i < count; ++i) keep[i] = keep_one(first_index + i) ? 1 : 0;
 }
 
 }  // namespace
 
 void dropout_keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index, size_t count) {
   const uint32_t threshold = static_cast<uint32_t>(std::ceil(static_cast<double>(spec.probability) * 16777216.0));
-  keep_flags<4>(
-      keep, spec, first_index, count, [&](uint64_t index) { return dropout_keep(spec, index); },
-      [&](const uint32_t words[4][kLanes], int lane, int j) { return (words[j][lane] >> 8) >= threshold; });
+  keep_flags<4>(keep, spec, first_index, count, [&](const uint32_t words[4][kLanes], uint8_t* flags) {
+    for (int lane = 0; lane < kLanes; ++lane)
+      for (int j = 0; j < 4; ++j) flags[4 * lane + j] = (words[j][lane] >> 8) >= threshold ? 1 : 0;
+  });
 }
 
 void attention_dropout_keep_flags(uint8_t* keep, const DropoutSpec& spec, uint64_t first_index,
                                   size_t count) {
-  const uint32_t threshold = attention_drop_threshold(spec.probability);
-  keep_flags<16>(
-      keep, spec, first_index, count, [&](uint64_t index) { return attention_dropout_keep(spec, index); },
-      [&](const uint32_t words[4][kLanes], int lane, int j) {
-        return ((words[j >> 2][lane] >> (8 * (j & 3))) & 0xFFu) >= threshold;
-      });
+  const uint8_t threshold = static_cast<uint8_t>(attention_drop_threshold(spec.probability));
+  keep_flags<16>(keep, spec, first_index, count, [&](const uint32_t words[4][kLanes], uint8_t* flags) {
+    // Element 4w + b of a call is byte b (little end first) of its word w: unpacked, then one
+    // compare per byte in a loop the compiler vectorises.
+    uint8_t bytes[16 * kLanes];
+    for (int lane = 0; lane < kLanes; ++lane)
+      for (int w = 0; w < 4; ++w)
+        for (int b = 0; b < 4; ++b) bytes[16 * lane + 4 * w + b] = static_cast<uint8_t>(words[w][lane] >> (8 * b));
+    for (int e = 0; e < 16 * kLanes; ++e) flags[e] = bytes[e] >= threshold ? 1 : 0;
+  });
 }
 
 }  // namespace bert

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <future>
 #include <limits>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -65,6 +66,27 @@ TEST_CASE("lane sums: every term once, in a fixed order", "[kernels][cpu]") {
     CHECK(cpu_math::sum_in_double(x.data(), n) == sum);
     CHECK(cpu_math::dot_in_double(x.data(), y.data(), n) == dot);
     CHECK(cpu_math::squared_deviation_in_double(x.data(), 0.5f, n) == deviation);
+  }
+}
+
+TEST_CASE("max_of equals the serial running maximum, NaN handling included", "[kernels][cpu]") {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(-50.0f, 50.0f);
+  for (const int n : {1, 2, 7, 8, 9, 16, 17, 200, 383}) {
+    for (const int where : {-1, 0, 3, 8, n - 1}) {  // the position of a NaN, -1: none
+      std::vector<float> x(n);
+      for (float& value : x) value = uniform(rng);
+      if (where >= 0 && where < n) x[where] = std::numeric_limits<float>::quiet_NaN();
+      float serial = x[0];
+      for (int j = 1; j < n; ++j) serial = x[j] > serial ? x[j] : serial;
+      INFO("n " << n << " NaN at " << where);
+      const float lanes = cpu_math::max_of(x.data(), n);
+      if (std::isnan(serial)) {
+        CHECK(std::isnan(lanes));
+      } else {
+        CHECK(lanes == serial);
+      }
+    }
   }
 }
 
