@@ -5,11 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <tuple>
 
 #include "benchmarks/gemm_algorithm_survey.h"
-#include "core/json_text.h"
 #include "kernels/cuda_check.h"
 #include "kernels/device_buffer.h"
 #include "tests/tolerance.h"
@@ -167,62 +165,6 @@ std::vector<GemmSurveyRow> survey_gemm_algorithms(MatmulContext& context, const 
     }
   }
   return rows;
-}
-
-namespace {
-bool timed(const GemmSurveyRow& row) { return row.problem.empty() && !row.wrong; }
-double tflops(const GemmSurveyRow& row) { return row.flops / (row.median_us * 1e-6) / 1e12; }
-}  // namespace
-
-std::string gemm_survey_markdown(const std::vector<GemmSurveyRow>& rows) {
-  std::string text =
-      "| batch | gemm | role | candidate | median µs | min µs | TFLOP/s | vs #0 | algorithm (cuBLASLt enum values) |\n"
-      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
-  char line[512];
-  // Per (batch, gemm, role): the fastest timed candidate, for the summary.
-  std::map<std::string, const GemmSurveyRow*> fastest;
-  std::vector<std::string> order;
-  for (const GemmSurveyRow& row : rows) {
-    if (!timed(row)) {
-      std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %s | | | | %s |\n", row.batch.c_str(), row.gemm.c_str(),
-                    row.role.c_str(), row.candidate.c_str(), row.wrong ? "WRONG" : "n/a", row.problem.c_str());
-      text += line;
-      continue;
-    }
-    std::snprintf(line, sizeof line, "| %s | %s | %s | %s | %.1f | %.1f | %.1f | %.2f× | %s |\n", row.batch.c_str(),
-                  row.gemm.c_str(), row.role.c_str(), row.candidate.c_str(), row.median_us, row.min_us, tflops(row),
-                  row.first_us / row.median_us, row.algorithm.c_str());
-    text += line;
-    const std::string key = row.batch + " | " + row.gemm + " | " + row.role;
-    auto [it, inserted] = fastest.emplace(key, &row);
-    if (inserted) order.push_back(key);
-    else if (row.median_us < it->second->median_us) it->second = &row;
-  }
-  text += "\n| batch | gemm | role | fastest | its median µs | #0's median µs | saved µs |\n| --- | --- | --- | --- | --- "
-          "| --- | --- |\n";
-  for (const std::string& key : order) {
-    const GemmSurveyRow& best = *fastest[key];
-    std::snprintf(line, sizeof line, "| %s | %s | %.1f | %.1f | %.1f |\n", key.c_str(), best.candidate.c_str(),
-                  best.median_us, best.first_us, best.first_us - best.median_us);
-    text += line;
-  }
-  return text;
-}
-
-std::string gemm_survey_json(const std::vector<GemmSurveyRow>& rows) {
-  // Times that were not taken are null.
-  auto time_of = [](double value, bool valid) { return format_json_number(valid ? value : std::nan("")); };
-  std::string text = "[";
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const GemmSurveyRow& r = rows[i];
-    text += std::string(i ? ",\n  " : "\n  ") + "{\"batch\": " + json_quote(r.batch) +
-            ", \"gemm\": " + json_quote(r.gemm) + ", \"role\": " + json_quote(r.role) +
-            ", \"candidate\": " + json_quote(r.candidate) + ", \"median_us\": " + time_of(r.median_us, timed(r)) +
-            ", \"min_us\": " + time_of(r.min_us, timed(r)) + ", \"first_us\": " + time_of(r.first_us, r.first_us > 0) +
-            ", \"wrong\": " + (r.wrong ? "true" : "false") + ", \"algorithm\": " + json_quote(r.algorithm) +
-            ", \"problem\": " + json_quote(r.problem) + "}";
-  }
-  return text + "\n]";
 }
 
 }  // namespace bert::bench

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "benchmarks/gemm_survey_report.h"
 #include "kernels/gpu_types.h"
 #include "kernels/matmul.h"
 
@@ -28,15 +29,6 @@ struct LinearOperands {
   int rows, in, out;
 };
 
-struct GemmSurveyRow {
-  std::string batch, gemm, role, candidate;  // candidate: "#2" or "#0 split-K 4"
-  std::string algorithm;                      // MatmulContext::last_algorithm's configuration
-  std::string problem;                        // why it is not timed: unavailable or differs
-  bool wrong = false;                         // its output differed from rank 0's
-  double median_us = 0, min_us = 0, flops = 0;
-  double first_us = 0;  // rank 0's median of the same GEMM (the speed-up's base)
-};
-
 // Median and minimum in µs of repeated launches (bench::Timer::time).
 using TimeLaunches = std::function<std::pair<double, double>(const std::function<void()>&)>;
 
@@ -44,10 +36,5 @@ std::vector<GemmSurveyRow> survey_gemm_algorithms(MatmulContext& context, const 
                                                   const std::string& batch, const std::string& gemm,
                                                   const LinearOperands& operands, int candidates,
                                                   GpuStream stream);
-
-// The rows as a Markdown table (with a summary line per GEMM: its fastest candidate against
-// rank 0) and as a JSON array.
-std::string gemm_survey_markdown(const std::vector<GemmSurveyRow>& rows);
-std::string gemm_survey_json(const std::vector<GemmSurveyRow>& rows);
 
 }  // namespace bert::bench
