@@ -5,7 +5,7 @@
 // layouts other than 12x64 are labelled "attention HxD").
 //   bench_kernels [--batch 32] [--shapes squad,uniform] [--repeats 50] [--warmup 10]
 //                 [--lengths 384,200,...] [--dropout 0.1] [--flush_l2 true] [--json out.json]
-//                 [--attention_heads 12x64,12x32] [--gemm_algorithms 8]
+//                 [--attention_heads 12x64,12x32] [--gemm_algorithms 8] [--overlap true]
 // Batches: "squad" draws window lengths like the SQuAD v1.1 dev windows at 384/128 (mean 176,
 // median 164, p90 264, about 1-2% full: lognormal(ln 164, 0.376) clamped to [32, 384], seeded);
 // "uniform" is every window 384 long (the shape of DEVICE.md's anchors); --lengths gives one.
@@ -29,6 +29,9 @@
 // estimate): each layer GEMM's fwd, d_inp and d_weight with the first --gemm_algorithms
 // candidates of cuBLASLt's heuristic and with split-K 2/4/8 forced, each checked against the
 // heuristic's first (what training runs) before it is timed; 0 skips the survey.
+// Overlap (benchmarks/overlap_probe.h, rows of batch "overlap", --overlap false skips it): the
+// 12 layers' forward GEMMs and AdamW over all parameters, each alone and then AdamW on a second
+// stream beside the GEMMs: whether the update could hide behind the next step's forward.
 // Exit status: 0, 1 on an error, 2 on a bad command line, 77 when no CUDA device exists.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -46,6 +49,7 @@
 #include "benchmarks/bench_checks.h"
 #include "benchmarks/bench_kernels_support.cuh"
 #include "benchmarks/gemm_algorithm_survey.h"
+#include "benchmarks/overlap_probe.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
 #include "kernels/adamw.h"
@@ -96,7 +100,7 @@ struct Options {
   std::string shapes = "squad,uniform", lengths, json;
   std::vector<AttentionHeads> attention_heads = {{12, 64}, {12, 32}};
   double dropout = 0.1;
-  bool flush_l2 = true;
+  bool flush_l2 = true, overlap = true;
   int64_t seed = 1234;
 };
 
@@ -140,6 +144,7 @@ class Bench {
     }
   }
   void run_optimizer();
+  void run_overlap(const Batch& batch);
   void run_ceilings();
   double estimate_step_us(const Batch& batch) const;
 
@@ -160,6 +165,12 @@ class Bench {
     results_.push_back(Result{batch, op, pass, median, minimum, work, unit, note, checked ? table_op : ""});
     std::fprintf(stderr, "  %-8s %-34s %-4s %9.1f us\n", batch.c_str(), op.c_str(), pass.c_str(), median);
     return results_.back();
+  }
+  // A row timed elsewhere (the overlap probe); unchecked.
+  void record(const std::string& batch, const std::string& op, std::pair<double, double> times, double work,
+              const std::string& unit, const std::string& note) {
+    results_.push_back(Result{batch, op, "both", times.first, times.second, work, unit, note, ""});
+    std::fprintf(stderr, "  %-8s %-34s %-4s %9.1f us\n", batch.c_str(), op.c_str(), "both", times.first);
   }
   void attention(const Batch& batch, const AttentionHeads& layout);
   void norms_and_activations(const Batch& batch);
@@ -513,6 +524,57 @@ void Bench::run_optimizer() {
   require_finite(param_bf16, "adamw bf16 params");
 }
 
+// Can AdamW hide behind the next step's forward GEMMs (issue 13's lever; benchmarks/overlap_probe.h)?
+// The 12 layers' forward GEMMs at this batch's token count on the main stream, AdamW over all
+// parameters on a second one: each alone, then both together. Rows of batch "overlap", outside
+// the step estimate.
+void Bench::run_overlap(const Batch& batch) {
+  const int rows = batch.tokens;
+  const GpuStream s = timer_.stream();
+  struct Layer {
+    DeviceBuffer<bf16> inp, weight, bias, out;
+    LayerGemm shape;
+  };
+  std::vector<Layer> gemms;
+  double flops = 0;
+  for (const LayerGemm& g : kLayerGemms) {
+    gemms.push_back(Layer{random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f),
+                          random_buffer<bf16>(size_t(g.out) * g.in, -0.05f, 0.05f),
+                          random_buffer<bf16>(g.out, -0.1f, 0.1f), DeviceBuffer<bf16>(size_t(rows) * g.out), g});
+    flops += kLayers * 2.0 * rows * g.in * g.out;
+  }
+  const size_t n = kBertBaseQaParams;
+  auto param = random_buffer<float>(n, -0.1f, 0.1f), m = random_buffer<float>(n, -0.01f, 0.01f);
+  auto v = random_buffer<float>(n, 0.0f, 1e-4f), grad = random_buffer<float>(n, -0.01f, 0.01f);
+  DeviceBuffer<bf16> param_bf16(n);
+  DeviceBuffer<float> scale(1);
+  const float one = 1.0f;
+  scale.upload(&one, 1);
+  AdamWHyper hyper;
+  hyper.learning_rate = 3e-5;
+  hyper.weight_decay = 0.01;
+  hyper.step = 10;
+  const auto forward_gemms = [&](GpuStream stream) {
+    for (int layer = 0; layer < kLayers; ++layer)
+      for (Layer& g : gemms)
+        matmul_forward_cuda(matmul_, g.out.data(), g.inp.data(), g.weight.data(), g.shape.bias ? g.bias.data() : nullptr,
+                            rows, g.shape.in, g.shape.out, stream);
+  };
+  const auto update = [&](GpuStream stream) {
+    adamw_update_cuda(param.data(), m.data(), v.data(), param_bf16.data(), grad.data(), n, hyper, 1.0f, scale.data(),
+                      stream);
+  };
+  const bench::OverlapTimes times = bench::time_overlap(
+      [&](const std::function<void()>& launch) { return timer_.time(launch); }, s, forward_gemms, update);
+  record("overlap", "forward GEMMs of 12 layers (" + std::to_string(rows) + " tokens)", times.first, flops,
+         "TFLOP/s", "alone, main stream");
+  record("overlap", "adamw 108.9M (+bf16 copy)", times.second, 30.0 * n, "GB/s", "alone, main stream");
+  char note[160];
+  std::snprintf(note, sizeof note, "AdamW on a second stream; serial sum %.1f µs, the longer alone %.1f µs",
+                times.first.first + times.second.first, std::max(times.first.first, times.second.first));
+  record("overlap", "both: forward GEMMs ‖ adamw", times.together, 0, "", note);
+}
+
 void Bench::run_ceilings() {
   const size_t bytes = size_t{1} << 30;
   DeviceBuffer<unsigned char> a(bytes), b(bytes);
@@ -625,6 +687,8 @@ int run(int argc, char** argv) {
   parser.add_int("warmup", &o.warmup, "untimed runs first");
   parser.add_double("dropout", &o.dropout, "dropout probability for attention and the residual LayerNorm");
   parser.add_bool("flush_l2", &o.flush_l2, "evict L2 before every timed run (HBM-resident inputs)");
+  parser.add_bool("overlap", &o.overlap,
+                  "time AdamW on a second stream beside 12 layers' forward GEMMs (the first non-uniform batch)");
   parser.add_int64("seed", &o.seed, "seed of the SQuAD-like lengths and the ids");
   parser.add_string("json", &o.json, "also write the results to this JSON file");
   parser.add_int("gemm_algorithms", &o.gemm_algorithms,
@@ -673,6 +737,16 @@ int run(int argc, char** argv) {
   }
   bench.run_optimizer();
   bench.run_ceilings();
+  if (o.overlap)
+    for (const Batch& batch : batches)
+      if (batch.label != "uniform") {  // the training-like batch (or --lengths's)
+        try {
+          bench.run_overlap(batch);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "  overlap probe stopped: %s\n", e.what());
+        }
+        break;
+      }
   if (o.gemm_algorithms > 0)
     for (const Batch& batch : batches) bench.run_gemm_algorithms(batch);
 
