@@ -11,7 +11,8 @@ the same windows:
   time from trainer_log.jsonl (one-step intervals; on a GPU the host reads step k back once step
   k+1 is queued, so in steady state the interval is one step's device time); with
   --attention_variants, again per named BERT_ATTENTION_KERNEL value (rows "ours, attention X",
-  their "ours / this" the default's speed over the variant's);
+  their "ours / this" the default's speed over the variant's); with --gemm_split_k_variants,
+  per BERT_GEMM_SPLIT_K value (kernels/matmul_split_k.h: rows "ours, d_weight split-K X");
 - Hugging Face: BertForQuestionAnswering (SDPA attention, bf16 autocast on a GPU, fused AdamW,
   clipping 1.0, dropout 0.1), eager and torch.compile (one model per mode, kept across the
   variants: compiled once with dynamic shapes, its compile time in the first variant's warm-up),
@@ -81,6 +82,9 @@ def parse_args():
     p.add_argument("--attention_variants", default="",
                    help="comma-separated BERT_ATTENTION_KERNEL values to time as extra 'ours' rows "
                         "(e.g. mma_one_pass); empty: none")
+    p.add_argument("--gemm_split_k_variants", default="",
+                   help="comma-separated BERT_GEMM_SPLIT_K values (auto, 2..16) to time as extra 'ours' rows; "
+                        "empty: none")
     p.add_argument("--tiny", action="store_true", help="2 layers, hidden 128 (smoke test)")
     return p.parse_args()
 
@@ -97,10 +101,12 @@ def make_model(args, carry, model_dir):
     return sum(p.numel() for p in model.parameters()) - embedding
 
 
-def run_ours(args, carry, work, model_dir, batch, attention_kernel=""):
-    """train_squad's steps; attention_kernel "" runs the default kernels, else it is passed as
-    BERT_ATTENTION_KERNEL (kernels/attention_variants.h: a candidate timed in the same run)."""
-    out_dir = os.path.join(work, "ours_b%d%s" % (batch, "_" + attention_kernel if attention_kernel else ""))
+def run_ours(args, carry, work, model_dir, batch, variant=None):
+    """train_squad's steps; variant None runs the defaults, else (NAME, VALUE) is set in its
+    environment: BERT_ATTENTION_KERNEL (kernels/attention_variants.h) or BERT_GEMM_SPLIT_K
+    (kernels/matmul_split_k.h), a candidate timed in the same run."""
+    tag = "_%s_%s" % (variant[0].lower(), variant[1]) if variant else ""
+    out_dir = os.path.join(work, "ours_b%d%s" % (batch, tag))
     steps = args.warmup + args.steps
     cmd = [os.path.join(args.bin, "train_squad"), "--model_name_or_path", model_dir,
            "--train_file", os.path.join(carry, "shared/data/squad/dev-v1.1.json"), "--do_train",
@@ -109,9 +115,9 @@ def run_ours(args, carry, work, model_dir, batch, attention_kernel=""):
            "--save_steps", "0", "--learning_rate", "3e-5", "--weight_decay", "0.01", "--warmup_ratio", "0.1",
            "--max_seq_length", "384", "--doc_stride", "128", "--seed", str(args.seed), "--report_to", "none"]
     env = dict(os.environ)
-    if attention_kernel:
-        env["BERT_ATTENTION_KERNEL"] = attention_kernel
-    log("[ours] " + ("BERT_ATTENTION_KERNEL=%s " % attention_kernel if attention_kernel else "") + " ".join(cmd))
+    if variant:
+        env[variant[0]] = variant[1]
+    log("[ours] " + ("%s=%s " % variant if variant else "") + " ".join(cmd))
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.ours_timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -264,8 +270,11 @@ def main():
             return entry
 
         ours = row("ours", run_ours(args, carry, work, model_dir, batch))
-        for kernel in [k for k in args.attention_variants.split(",") if k]:
-            variant = row("ours, attention %s" % kernel, run_ours(args, carry, work, model_dir, batch, kernel))
+        variants = [("attention %s" % k, ("BERT_ATTENTION_KERNEL", k)) for k in args.attention_variants.split(",") if k]
+        variants += [("d_weight split-K %s" % k, ("BERT_GEMM_SPLIT_K", k))
+                     for k in args.gemm_split_k_variants.split(",") if k]
+        for label, setting in variants:
+            variant = row("ours, %s" % label, run_ours(args, carry, work, model_dir, batch, setting))
             if ours.get("status") == "ok" and variant.get("status") == "ok":
                 variant["ours_over_this"] = ours["windows_per_second"] / variant["windows_per_second"]
         for pad in [p for p in args.hf_paddings.split(",") if p]:

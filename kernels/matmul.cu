@@ -20,12 +20,15 @@
 // Algorithms: one cublasLtMatmulAlgoGetHeuristic query per distinct problem (shape, leading
 // dimensions, types, epilogue, pointer alignments, beta ≠ 0), cached in the context. Training
 // runs the heuristic's first candidate; MatmulContext::choose_algorithm selects another rank,
-// or forces a split-K factor, per GEMM role, for bench_kernels' survey of the algorithms.
+// or forces a split-K factor, per GEMM role, for bench_kernels' survey of the algorithms; and
+// BERT_GEMM_SPLIT_K (kernels/matmul_split_k.h, a candidate, off by default) splits k of the
+// weight-gradient GEMMs.
 #include <cublasLt.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <string>
@@ -35,6 +38,7 @@
 #include "kernels/column_reduce.cuh"
 #include "kernels/cuda_common.cuh"
 #include "kernels/matmul.h"
+#include "kernels/matmul_split_k.h"
 
 namespace bert {
 
@@ -53,6 +57,9 @@ struct MatmulContext::Impl {
   mutable std::mutex mutex;  // guards cache, choice, last
   std::map<AlgoKey, CachedAlgorithm> cache;
   std::array<GemmAlgorithmChoice, kGemmRoles> choice{};
+  SplitKPolicy weight_grad_split_k;  // BERT_GEMM_SPLIT_K's
+  int sms = 0;                       // the device's multiprocessors (split_k_for_tiles)
+  bool split_k_fallback_said = false;
   // Each role's last GEMM's algorithm (map nodes do not move), for last_algorithm().
   std::array<const CachedAlgorithm*, kGemmRoles> last{};
 };
@@ -66,7 +73,19 @@ const char* gemm_role_name(GemmRole role) {
   return "?";
 }
 
+namespace {
+// BERT_GEMM_SPLIT_K, parsed once per process (InputError on a bad value, at every context).
+SplitKPolicy split_k_policy_from_env() {
+  static const SplitKPolicy policy = parse_split_k_policy(std::getenv("BERT_GEMM_SPLIT_K"));
+  return policy;
+}
+}  // namespace
+
 MatmulContext::MatmulContext(size_t workspace_bytes) : impl_(std::make_unique<Impl>()) {
+  impl_->weight_grad_split_k = split_k_policy_from_env();
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
+  CUDA_CHECK(cudaDeviceGetAttribute(&impl_->sms, cudaDevAttrMultiProcessorCount, device));
   CUBLAS_CHECK(cublasLtCreate(&impl_->handle));
   impl_->workspace_bytes = workspace_bytes;
   if (workspace_bytes > 0) {
@@ -95,6 +114,14 @@ void MatmulContext::choose_algorithm(GemmRole role, GemmAlgorithmChoice choice) 
                  std::to_string(choice.split_k) + " (both must be >= 0)");
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->choice[static_cast<int>(role)] = choice;
+}
+
+void MatmulContext::set_weight_grad_split_k(SplitKPolicy policy) {
+  BERT_CHECK(policy.mode != SplitKPolicy::Mode::kFixed || (policy.factor >= 2 && policy.factor <= 16),
+             "MatmulContext::set_weight_grad_split_k: factor " + std::to_string(policy.factor) +
+                 " (expected 2 to 16)");
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->weight_grad_split_k = policy;
 }
 
 std::string MatmulContext::last_algorithm(GemmRole role) const {
@@ -297,7 +324,13 @@ bool run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
   cublasLtMatmulAlgo_t algo;
   {
     std::lock_guard<std::mutex> lock(impl.mutex);
-    const GemmAlgorithmChoice choice = impl.choice[static_cast<int>(g.role)];
+    GemmAlgorithmChoice choice = impl.choice[static_cast<int>(g.role)];
+    // The split-K policy of the weight gradients, unless a choice was made explicitly.
+    const bool by_policy = g.role == GemmRole::kWeightGrad && choice.rank == 0 && choice.split_k == 0;
+    if (by_policy) {
+      const int factor = split_k_factor(impl.weight_grad_split_k, g.m, g.n, g.k, impl.sms);
+      if (factor > 1) choice.split_k = factor;
+    }
     const AlgoKey key = {g.trans_a,
                          g.trans_b,
                          g.m,
@@ -323,7 +356,20 @@ bool run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
       const GemmOperands operands{operation.value, layout_a.value, layout_b.value, layout_d.value,
                                   {align_a, align_b, align_d}};
       CachedAlgorithm chosen;
-      if (!query_algorithm(impl, g, operands, choice, chosen)) return false;
+      try {
+        if (!query_algorithm(impl, g, operands, choice, chosen)) return false;
+      } catch (const GemmAlgorithmUnavailable& rejected) {
+        if (!by_policy || choice.split_k == 0) throw;
+        // The policy's factor does not exist for this shape: the heuristic's first, cached
+        // under the same key; said once per context.
+        if (!impl.split_k_fallback_said)
+          std::fprintf(stderr,
+                       "[matmul] BERT_GEMM_SPLIT_K: %s; the heuristic's first algorithm runs there and "
+                       "wherever else a split is rejected\n",
+                       rejected.what());
+        impl.split_k_fallback_said = true;
+        if (!query_algorithm(impl, g, operands, GemmAlgorithmChoice{}, chosen)) return false;
+      }
       chosen.description = describe_algorithm(chosen);
       found = impl.cache.emplace(key, std::move(chosen)).first;
     }

@@ -44,6 +44,7 @@ void matmul_backward_ref(T* d_inp,          // [rows, in_features] or null (not 
 
 #include "kernels/gpu_types.h"
 #include "kernels/host_device.h"
+#include "kernels/matmul_split_k.h"
 
 namespace bert {
 
@@ -81,6 +82,10 @@ class MatmulContext {
   // For measuring whether the heuristic's first algorithm is the fastest (bench_kernels'
   // survey, benchmarks/gemm_algorithm_survey.h): later GEMMs of `role` run this choice.
   void choose_algorithm(GemmRole role, GemmAlgorithmChoice choice);
+  // The weight-gradient GEMMs' split-K policy (kernels/matmul_split_k.h): BERT_GEMM_SPLIT_K's
+  // at construction; this replaces it (tests, benchmarks). An explicit choose_algorithm for
+  // kWeightGrad takes precedence.
+  void set_weight_grad_split_k(SplitKPolicy policy);
   // The configuration of the algorithm the last GEMM of `role` ran ("id 31, tile 20, stages 7,
   // cluster 0, split-K 1, ..., waves 0.82"); "" before any.
   std::string last_algorithm(GemmRole role) const;
