@@ -350,7 +350,8 @@ bool run_gemm(MatmulContext::Impl& impl, const Gemm& g, cudaStream_t stream) {
                          g.aux_ld,
                          g.beta != 0.0f ? 1 : 0,
                          choice.rank,
-                         choice.split_k};
+                         // A policy's split apart from an explicit one: only the policy's falls back.
+                         by_policy ? -choice.split_k : choice.split_k};
     auto found = impl.cache.find(key);
     if (found == impl.cache.end()) {
       const GemmOperands operands{operation.value, layout_a.value, layout_b.value, layout_d.value,
