@@ -6,8 +6,8 @@
 // guarantees). build_windows must return windows or throw InputError (a question leaving no
 // room), and every window must hold: at most max_seq_length tokens, [CLS] question [SEP]
 // context-part [SEP] with token types 0 then 1, context offsets inside the context, labels
-// inside the window and start <= end, and the answer's tokens covering its characters when
-// it is labelled inside the context.
+// inside the window, and the answer's tokens covering its characters when it is labelled
+// inside the context; start <= end but in run_qa.py's two edge cases (check_window).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -65,7 +65,7 @@ void check_window(const bert::Window& w, const bert::SquadExample& example, cons
     if (w.offsets[length - 2].first < 0 || w.offsets[length - 2].first > first_answer.start_char) __builtin_trap();
     return;
   }
-  if (w.start_position > w.end_position || w.start_position < first_context) __builtin_trap();
+  if (w.start_position < first_context || w.end_position < first_context) __builtin_trap();
   // Labelled inside the context: the start token begins at or before the answer, the end
   // token ends at or after it.
   const bert::SquadAnswer& answer = first_answer;
@@ -73,6 +73,13 @@ void check_window(const bert::Window& w, const bert::SquadExample& example, cons
   const bert::TokenSpan start = w.offsets[w.start_position], end = w.offsets[w.end_position];
   if (start.first >= 0 && start.first > answer.start_char) __builtin_trap();
   if (end.second >= 0 && end.second < answer_end) __builtin_trap();
+  // run_qa.py's other edge case, kept for parity: start is the LAST token beginning at or before
+  // the answer and end the FIRST of the trailing tokens ending at or after it, so when one
+  // character becomes several tokens with the same offsets (a Hangul syllable lower-cased into
+  // its jamo), start can pass end. Then every token from end to start covers the whole answer.
+  if (w.start_position > w.end_position)
+    for (int32_t t = w.end_position; t <= w.start_position; ++t)
+      if (w.offsets[t].first > answer.start_char || w.offsets[t].second < answer_end) __builtin_trap();
 }
 
 }  // namespace

@@ -126,6 +126,22 @@ TEST_CASE("labels follow prepare_train_features", "[data][windows]") {
     CHECK(windows[1].start_position == 3 + 1);
     CHECK(windows[1].end_position == 3 + 1);
   }
+  SECTION("a character that becomes two tokens: start passes end, as run_qa.py labels it") {
+    // Lower-casing decomposes the Hangul syllable U+B4C0 into the jamo U+1103 U+1172: two
+    // tokens, both at code points (0, 1). run_qa.py's start is the LAST token beginning at or
+    // before the answer (the second jamo), its end the FIRST of the trailing tokens ending at or
+    // after it (the first jamo): start = end + 1 (found by fuzz_windows; the seed
+    // fuzz/corpus/fuzz_windows/answer_in_split_character.bin).
+    std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "q", "a", "\u1103", "##\u1172"};
+    const bert::WordPieceTokenizer jamo(tokens, true, "jamo");
+    const auto windows = bert::build_windows(one_example("q", "\uB4C0 a", {{"\uB4C0", 0}}), jamo, config);
+    REQUIRE(windows.size() == 1);
+    REQUIRE(windows[0].input_ids == std::vector<int32_t>{2, 4, 3, 6, 7, 5, 3});
+    CHECK(windows[0].offsets[3] == bert::TokenSpan{0, 1});
+    CHECK(windows[0].offsets[4] == bert::TokenSpan{0, 1});
+    CHECK(windows[0].start_position == 4);
+    CHECK(windows[0].end_position == 3);
+  }
   SECTION("only the first answer counts") {
     const auto windows =
         bert::build_windows(one_example("q", letters(6), {{"a", 0}, {"c", 4}}), tokenizer, config);
