@@ -4,8 +4,9 @@
 # defines what both compile with.
 #   flags                 g++ flags (the generated tree first, so "kernels/device_buffer.h" and
 #                         the rewritten .cuh files win over the originals)
-#   emulated_kernels      every generated kernels/*_emu.cpp but matmul's (cuBLASLt: the backend
-#                         script serves it from matmul_host_emu.cpp, the kernel tests skip it)
+#   emulated_kernels      every generated kernels/*_emu.cpp but matmul's and matmul_context's
+#                         (cuBLASLt: the backend script serves them from matmul_host_emu.cpp, the
+#                         kernel tests skip them)
 #   compile_objects SRC…  compiles each source into $out/obj (JOBS at a time, default 2) and sets
 #                         objects=(…); with reuse=1 an object newer than its source is kept
 #                         (BERT_EMU_REBUILD=1 recompiles anyway, needed after a header change)
@@ -17,7 +18,10 @@ flags=(-std=c++17 -O2 -w -pthread -I"$out/gen" -I"$root" -I"$cuda_include"
        -DBERT_DEFAULT_SHARED_DIR="\"$root/../shared\"" -DBERT_SOURCE_DIR="\"$root\"")
 emulated_kernels=()
 for f in "$out"/gen/kernels/*_emu.cpp; do
-  [[ "$(basename "$f")" == matmul_emu.cpp ]] || emulated_kernels+=("$f")
+  case "$(basename "$f")" in
+    matmul_emu.cpp | matmul_context_emu.cpp) ;;
+    *) emulated_kernels+=("$f") ;;
+  esac
 done
 
 compile_objects() {
