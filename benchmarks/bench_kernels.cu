@@ -130,7 +130,7 @@ class Bench {
  public:
   Bench(const Options& options, Timer& timer, const OpChecks& checks)
       : options_(options), timer_(timer), checks_(checks) {}
-  std::vector<Result>& results() { return results_; }
+  const std::vector<Result>& results() const { return results_; }
   const std::vector<bench::GemmSurveyRow>& gemm_survey() const { return gemm_survey_; }
 
   void run_batch(const Batch& batch);
@@ -675,8 +675,8 @@ double Bench::estimate_step_us(const Batch& batch) const {
 // A number, or null for a time that was not taken (its op failed the check).
 std::string json_number(double value) { return format_json_number(value); }
 
-int run(int argc, char** argv) {
-  Options o;
+// The flags into o; false when --help was asked for (printed).
+bool parse_options(int argc, char** argv, Options& o) {
   FlagParser parser("bench_kernels",
                     "Times every CUDA kernel launcher at bert-base shapes on packed batches.");
   parser.add_int("batch", &o.batch, "windows per packed batch");
@@ -697,13 +697,17 @@ int run(int argc, char** argv) {
   parser.add_string("attention_heads", &attention_heads,
                     "comma-separated HEADSxHEAD_DIM layouts timed by the attention rows (12x64: bert-base, "
                     "12x32: all-MiniLM-L6-v2)");
-  if (!parser.parse(argc, argv)) return 0;
+  if (!parser.parse(argc, argv)) return false;
   if (o.batch < 1 || o.repeats < 1 || o.warmup < 0) throw FlagError("--batch and --repeats must be positive");
   if (o.gemm_algorithms < 0 || o.gemm_algorithms > 32)
     throw FlagError("--gemm_algorithms must lie in [0, 32], got " + std::to_string(o.gemm_algorithms));
   if (o.dropout < 0 || o.dropout >= 1) throw FlagError("--dropout must lie in [0, 1)");
   o.attention_heads = parse_attention_heads(attention_heads);
+  return true;
+}
 
+// --lengths' batch, or --shapes' squad-like and uniform ones.
+std::vector<Batch> make_batches(const Options& o) {
   std::vector<Batch> batches;
   if (!o.lengths.empty()) {
     batches.push_back(make_batch("custom", parse_lengths(o.lengths)));
@@ -719,7 +723,87 @@ int run(int argc, char** argv) {
         throw FlagError("--shapes: expected squad and/or uniform, got '" + shape + "'");
     }
   }
+  return batches;
+}
 
+// The Markdown report on stdout; each batch's estimated step (µs, NaN when a row it sums is WRONG).
+std::vector<double> print_report(const Options& o, const cudaDeviceProp& prop, const std::vector<Batch>& batches,
+                                 const OpChecks& checks, const Bench& bench) {
+  std::printf("## bench_kernels on %s (sm_%d%d), %d repeats after %d warm-up, L2 %s, dropout %.2g\n\n",
+              prop.name, prop.major, prop.minor, o.repeats, o.warmup, o.flush_l2 ? "flushed" : "warm",
+              o.dropout);
+  for (const Batch& batch : batches)
+    std::printf("- batch `%s`: %zu windows, T = %d tokens (mean %.1f), ΣL² = %.0f\n", batch.label.c_str(),
+                batch.lengths.size(), batch.tokens, double(batch.tokens) / batch.lengths.size(),
+                batch.sum_squared_lengths);
+  std::printf("- checked first: %d op-table cases on the CUDA backend (bf16) against the CPU, %d failed\n",
+              checks.cases(), checks.failed_cases());
+  std::printf(
+      "\n| batch | op | pass | median µs | min µs | rate | counted | checked by |\n| --- | --- | --- | --- | --- | "
+      "--- | --- | --- |\n");
+  for (const Result& r : bench.results()) {
+    const std::string checked_by = r.checked_by.empty() ? "unchecked" : r.checked_by;
+    if (r.wrong) {
+      std::printf("| %s | %s | %s | WRONG | WRONG | WRONG | %s | %s |\n", r.batch.c_str(), r.op.c_str(),
+                  r.pass.c_str(), r.note.c_str(), checked_by.c_str());
+      continue;
+    }
+    char rate[48] = "";
+    if (!r.unit.empty()) std::snprintf(rate, sizeof rate, "%.1f %s", r.rate(), r.unit.c_str());
+    std::printf("| %s | %s | %s | %.1f | %.1f | %s | %s | %s |\n", r.batch.c_str(), r.op.c_str(), r.pass.c_str(),
+                r.median_us, r.min_us, rate, r.note.c_str(), checked_by.c_str());
+  }
+  std::printf(
+      "\n| batch | estimated step (Σ kernel medians) | windows/s at that step |\n| --- | --- | --- |\n");
+  std::vector<double> estimates;
+  for (const Batch& batch : batches) {
+    const double us = bench.estimate_step_us(batch);
+    estimates.push_back(us);
+    if (std::isnan(us)) {
+      std::printf("| %s | WRONG | WRONG |\n", batch.label.c_str());
+      continue;
+    }
+    std::printf("| %s | %.2f ms | %.0f |\n", batch.label.c_str(), us / 1e3,
+                batch.lengths.size() / (us * 1e-6));
+  }
+  if (!bench.gemm_survey().empty())
+    std::printf(
+        "\n### cuBLASLt algorithms per GEMM (#0 is the heuristic's first, what training runs; each other "
+        "candidate checked against it first)\n\n%s",
+        bench::gemm_survey_markdown(bench.gemm_survey()).c_str());
+  return estimates;
+}
+
+// The same rows as JSON (--json), with the GEMM survey's.
+void write_json(const Options& o, const cudaDeviceProp& prop, const std::vector<Batch>& batches,
+                const std::vector<double>& estimates, const Bench& bench) {
+  std::string text = "{\"device\": " + json_quote(prop.name) +
+                     ", \"repeats\": " + std::to_string(o.repeats) +
+                     ", \"flush_l2\": " + (o.flush_l2 ? "true" : "false") + ", \"batches\": [";
+  for (size_t i = 0; i < batches.size(); ++i)
+    text += (i ? ", " : "") + std::string("{\"label\": \"") + batches[i].label +
+            "\", \"windows\": " + std::to_string(batches[i].lengths.size()) +
+            ", \"tokens\": " + std::to_string(batches[i].tokens) +
+            ", \"estimated_step_us\": " + json_number(estimates[i]) + ", \"lengths\": [" +
+            join_lengths(batches[i].lengths) + "]}";
+  text += "], \"results\": [\n";
+  for (size_t i = 0; i < bench.results().size(); ++i) {
+    const Result& r = bench.results()[i];
+    text += std::string(i ? ",\n" : "") + "  {\"batch\": \"" + r.batch + "\", \"op\": " +
+            json_quote(r.op) + ", \"pass\": \"" + r.pass +
+            "\", \"median_us\": " + json_number(r.wrong ? std::nan("") : r.median_us) +
+            ", \"min_us\": " + json_number(r.wrong ? std::nan("") : r.min_us) +
+            ", \"rate\": " + json_number(r.wrong ? std::nan("") : r.rate()) + ", \"unit\": \"" + r.unit +
+            "\", \"checked_by\": \"" + r.checked_by + "\", \"wrong\": " + (r.wrong ? "true" : "false") + "}";
+  }
+  text += "\n], \"gemm_algorithms\": " + bench::gemm_survey_json(bench.gemm_survey()) + "}\n";
+  write_file_atomic(o.json, text);
+}
+
+int run(int argc, char** argv) {
+  Options o;
+  if (!parse_options(argc, argv, o)) return 0;
+  const std::vector<Batch> batches = make_batches(o);
   if (report_missing_cuda_device()) return kSkipExitCode;
   cudaDeviceProp prop{};
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
@@ -750,72 +834,8 @@ int run(int argc, char** argv) {
   if (o.gemm_algorithms > 0)
     for (const Batch& batch : batches) bench.run_gemm_algorithms(batch);
 
-  std::printf("## bench_kernels on %s (sm_%d%d), %d repeats after %d warm-up, L2 %s, dropout %.2g\n\n",
-              prop.name, prop.major, prop.minor, o.repeats, o.warmup, o.flush_l2 ? "flushed" : "warm",
-              o.dropout);
-  for (const Batch& batch : batches)
-    std::printf("- batch `%s`: %zu windows, T = %d tokens (mean %.1f), ΣL² = %.0f\n", batch.label.c_str(),
-                batch.lengths.size(), batch.tokens, double(batch.tokens) / batch.lengths.size(),
-                batch.sum_squared_lengths);
-  std::printf("- checked first: %d op-table cases on the CUDA backend (bf16) against the CPU, %d failed\n",
-              checks.cases(), checks.failed_cases());
-  std::printf(
-      "\n| batch | op | pass | median µs | min µs | rate | counted | checked by |\n| --- | --- | --- | --- | --- | "
-      "--- | --- | --- |\n");
-  for (const Result& r : bench.results()) {
-    const std::string checked_by = r.checked_by.empty() ? "unchecked" : r.checked_by;
-    if (r.wrong) {
-      std::printf("| %s | %s | %s | WRONG | WRONG | WRONG | %s | %s |\n", r.batch.c_str(), r.op.c_str(),
-                  r.pass.c_str(), r.note.c_str(), checked_by.c_str());
-      continue;
-    }
-    char rate[48] = "";
-    if (!r.unit.empty()) std::snprintf(rate, sizeof rate, "%.1f %s", r.rate(), r.unit.c_str());
-    std::printf("| %s | %s | %s | %.1f | %.1f | %s | %s | %s |\n", r.batch.c_str(), r.op.c_str(), r.pass.c_str(),
-                r.median_us, r.min_us, rate, r.note.c_str(), checked_by.c_str());
-  }
-  std::printf(
-      "\n| batch | estimated step (Σ kernel medians) | windows/s at that step |\n| --- | --- | --- |\n");
-  std::vector<std::pair<std::string, double>> estimates;
-  for (const Batch& batch : batches) {
-    const double us = bench.estimate_step_us(batch);
-    estimates.emplace_back(batch.label, us);
-    if (std::isnan(us)) {
-      std::printf("| %s | WRONG | WRONG |\n", batch.label.c_str());
-      continue;
-    }
-    std::printf("| %s | %.2f ms | %.0f |\n", batch.label.c_str(), us / 1e3,
-                batch.lengths.size() / (us * 1e-6));
-  }
-  if (!bench.gemm_survey().empty())
-    std::printf(
-        "\n### cuBLASLt algorithms per GEMM (#0 is the heuristic's first, what training runs; each other "
-        "candidate checked against it first)\n\n%s",
-        bench::gemm_survey_markdown(bench.gemm_survey()).c_str());
-
-  if (!o.json.empty()) {
-    std::string text = "{\"device\": " + json_quote(prop.name) +
-                       ", \"repeats\": " + std::to_string(o.repeats) +
-                       ", \"flush_l2\": " + (o.flush_l2 ? "true" : "false") + ", \"batches\": [";
-    for (size_t i = 0; i < batches.size(); ++i)
-      text += (i ? ", " : "") + std::string("{\"label\": \"") + batches[i].label +
-              "\", \"windows\": " + std::to_string(batches[i].lengths.size()) +
-              ", \"tokens\": " + std::to_string(batches[i].tokens) +
-              ", \"estimated_step_us\": " + json_number(estimates[i].second) + ", \"lengths\": [" +
-              join_lengths(batches[i].lengths) + "]}";
-    text += "], \"results\": [\n";
-    for (size_t i = 0; i < bench.results().size(); ++i) {
-      const Result& r = bench.results()[i];
-      text += std::string(i ? ",\n" : "") + "  {\"batch\": \"" + r.batch + "\", \"op\": " +
-              json_quote(r.op) + ", \"pass\": \"" + r.pass +
-              "\", \"median_us\": " + json_number(r.wrong ? std::nan("") : r.median_us) +
-              ", \"min_us\": " + json_number(r.wrong ? std::nan("") : r.min_us) +
-              ", \"rate\": " + json_number(r.wrong ? std::nan("") : r.rate()) + ", \"unit\": \"" + r.unit +
-              "\", \"checked_by\": \"" + r.checked_by + "\", \"wrong\": " + (r.wrong ? "true" : "false") + "}";
-    }
-    text += "\n], \"gemm_algorithms\": " + bench::gemm_survey_json(bench.gemm_survey()) + "}\n";
-    write_file_atomic(o.json, text);
-  }
+  const std::vector<double> estimates = print_report(o, prop, batches, checks, bench);
+  if (!o.json.empty()) write_json(o, prop, batches, estimates, bench);
   return 0;
 }
 
