@@ -48,6 +48,7 @@
 #include "apps/flags.h"
 #include "benchmarks/bench_checks.h"
 #include "benchmarks/bench_kernels_support.cuh"
+#include "benchmarks/device_values.h"
 #include "benchmarks/gemm_algorithm_survey.h"
 #include "benchmarks/overlap_probe.h"
 #include "core/file_io.h"
@@ -69,6 +70,7 @@ namespace bert {
 namespace {
 
 using bench::AttentionHeads;
+using bench::download_floats;
 using bench::Batch;
 using bench::kMaxPositions;
 using bench::make_batch;
@@ -94,6 +96,42 @@ constexpr LayerGemm kLayerGemms[] = {{"gemm qkv 768->2304", kHidden, 3 * kHidden
                                      {"gemm attn-out 768->768", kHidden, kHidden, true},
                                      {"gemm ffn1 768->3072", kHidden, kIntermediate, false},
                                      {"gemm ffn2 3072->768", kIntermediate, kHidden, true}};
+
+// One linear layer's random inputs at `rows` tokens (gemms, the survey, the overlap probe).
+struct LinearInputs {
+  DeviceBuffer<bf16> inp, weight, bias, d_out;
+};
+LinearInputs random_linear_inputs(const LayerGemm& g, int rows) {
+  return LinearInputs{bench::random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f),
+                      bench::random_buffer<bf16>(size_t(g.out) * g.in, -0.05f, 0.05f),
+                      bench::random_buffer<bf16>(g.out, -0.1f, 0.1f),
+                      bench::random_buffer<bf16>(size_t(rows) * g.out, -0.1f, 0.1f)};
+}
+
+// AdamW over all of bert-base's parameters (run_optimizer, the overlap probe): random moments
+// and gradient, the clipping factor 1 until sum_squares' row writes one.
+struct AdamWState {
+  static constexpr size_t kCount = kBertBaseQaParams;
+  static constexpr double kBytes = 30.0 * kCount;  // p, m, v, g in; p, m, v out (fp32); bf16 p out
+  DeviceBuffer<float> param = bench::random_buffer<float>(kCount, -0.1f, 0.1f),
+                      m = bench::random_buffer<float>(kCount, -0.01f, 0.01f),
+                      v = bench::random_buffer<float>(kCount, 0.0f, 1e-4f),
+                      grad = bench::random_buffer<float>(kCount, -0.01f, 0.01f);
+  DeviceBuffer<bf16> param_bf16{kCount};
+  DeviceBuffer<float> scale{1};
+  AdamWHyper hyper;
+  AdamWState() {
+    const float one = 1.0f;
+    scale.upload(&one, 1);
+    hyper.learning_rate = 3e-5;
+    hyper.weight_decay = 0.01;
+    hyper.step = 10;
+  }
+  void update(GpuStream stream) {
+    adamw_update_cuda(param.data(), m.data(), v.data(), param_bf16.data(), grad.data(), kCount, hyper, 1.0f,
+                      scale.data(), stream);
+  }
+};
 
 struct Options {
   int32_t batch = 32, repeats = 50, warmup = 10, gemm_algorithms = 8;
@@ -161,16 +199,19 @@ class Bench {
                    pass.c_str(), table_op.c_str());
       return results_.back();
     }
-    const auto [median, minimum] = timer_.time(launch);
-    results_.push_back(Result{batch, op, pass, median, minimum, work, unit, note, checked ? table_op : ""});
-    std::fprintf(stderr, "  %-8s %-34s %-4s %9.1f us\n", batch.c_str(), op.c_str(), pass.c_str(), median);
+    return record(batch, op, pass, timer_.time(launch), work, unit, note, checked ? table_op : "");
+  }
+  // A timed row; `times` (median, minimum µs) may come from elsewhere (the overlap probe).
+  Result& record(const std::string& batch, const std::string& op, const std::string& pass,
+                 std::pair<double, double> times, double work, const std::string& unit, const std::string& note,
+                 const std::string& checked_by = "") {
+    results_.push_back(Result{batch, op, pass, times.first, times.second, work, unit, note, checked_by});
+    std::fprintf(stderr, "  %-8s %-34s %-4s %9.1f us\n", batch.c_str(), op.c_str(), pass.c_str(), times.first);
     return results_.back();
   }
-  // A row timed elsewhere (the overlap probe); unchecked.
-  void record(const std::string& batch, const std::string& op, std::pair<double, double> times, double work,
-              const std::string& unit, const std::string& note) {
-    results_.push_back(Result{batch, op, "both", times.first, times.second, work, unit, note, ""});
-    std::fprintf(stderr, "  %-8s %-34s %-4s %9.1f us\n", batch.c_str(), op.c_str(), "both", times.first);
+  // timer_.time as the survey and the overlap probe take it.
+  bench::TimeLaunches time_launches() {
+    return [this](const std::function<void()>& launch) { return timer_.time(launch); };
   }
   void attention(const Batch& batch, const AttentionHeads& layout);
   void norms_and_activations(const Batch& batch);
@@ -201,14 +242,6 @@ DropoutSpec dropout_spec(double probability, int layer, DropoutKind kind) {
   spec.micro_step = 1;
   spec.site = dropout_site(layer, kind);
   return spec;
-}
-
-std::vector<float> download_floats(const DeviceBuffer<bf16>& buffer) {
-  std::vector<bf16> raw(buffer.size());
-  buffer.download(raw.data(), raw.size());
-  std::vector<float> values(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) values[i] = __bfloat162float(raw[i]);
-  return values;
 }
 
 // "" when `buffer` is within 2% of `expected`'s largest value everywhere (the variants round P
@@ -430,11 +463,9 @@ void Bench::gemms(const Batch& batch) {
   const int rows = batch.tokens;
   const GpuStream s = timer_.stream();
   for (const LayerGemm& g : kLayerGemms) {
-    auto inp = random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f);
-    auto weight = random_buffer<bf16>(size_t(g.out) * g.in, -0.05f, 0.05f);
-    auto bias = random_buffer<bf16>(g.out, -0.1f, 0.1f);
+    const LinearInputs inputs = random_linear_inputs(g, rows);
+    const DeviceBuffer<bf16>&inp = inputs.inp, &weight = inputs.weight, &bias = inputs.bias, &d_out = inputs.d_out;
     auto out = random_buffer<bf16>(size_t(rows) * g.out, -1.0f, 1.0f);
-    auto d_out = random_buffer<bf16>(size_t(rows) * g.out, -0.1f, 0.1f);
     auto d_inp = random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f);
     auto d_weight = random_buffer<float>(size_t(g.out) * g.in, -0.01f, 0.01f);
     auto d_bias = random_buffer<float>(g.out, -0.01f, 0.01f);
@@ -474,15 +505,11 @@ void Bench::gemms(const Batch& batch) {
 void Bench::gemm_algorithms(const Batch& batch) {
   const int rows = batch.tokens;
   for (const LayerGemm& g : kLayerGemms) {
-    const auto inp = random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f);
-    const auto weight = random_buffer<bf16>(size_t(g.out) * g.in, -0.05f, 0.05f);
-    const auto bias = random_buffer<bf16>(g.out, -0.1f, 0.1f);
-    const auto d_out = random_buffer<bf16>(size_t(rows) * g.out, -0.1f, 0.1f);
-    const bench::LinearOperands operands{inp.data(), weight.data(), g.bias ? bias.data() : nullptr,
-                                         d_out.data(), rows, g.in, g.out};
-    auto survey = bench::survey_gemm_algorithms(
-        matmul_, [&](const std::function<void()>& launch) { return timer_.time(launch); }, batch.label, g.name,
-        operands, options_.gemm_algorithms, timer_.stream());
+    const LinearInputs x = random_linear_inputs(g, rows);
+    const bench::LinearOperands operands{x.inp.data(), x.weight.data(), g.bias ? x.bias.data() : nullptr,
+                                         x.d_out.data(), rows, g.in, g.out};
+    auto survey = bench::survey_gemm_algorithms(matmul_, time_launches(), batch.label, g.name, operands,
+                                                options_.gemm_algorithms, timer_.stream());
     gemm_survey_.insert(gemm_survey_.end(), survey.begin(), survey.end());
   }
 }
@@ -495,33 +522,22 @@ void Bench::run_batch(const Batch& batch) {
 }
 
 void Bench::run_optimizer() {
-  const size_t n = kBertBaseQaParams;
-  auto param = random_buffer<float>(n, -0.1f, 0.1f), m = random_buffer<float>(n, -0.01f, 0.01f);
-  auto v = random_buffer<float>(n, 0.0f, 1e-4f), grad = random_buffer<float>(n, -0.01f, 0.01f);
-  DeviceBuffer<bf16> param_bf16(n);
+  AdamWState adamw;
+  const size_t n = AdamWState::kCount;
   DeviceBuffer<double> sum(1);
-  DeviceBuffer<float> scale(1);
-  AdamWHyper hyper;
-  hyper.learning_rate = 3e-5;
-  hyper.weight_decay = 0.01;
-  hyper.step = 10;
   const GpuWorkspace ws = scratch(sum_squares_workspace_bytes());
   const GpuStream s = timer_.stream();
   add(
       "", "params", "sum_squares (grad norm) 108.9M", "fwd",
       [&] {
-        sum_squares_cuda(sum.data(), grad.data(), n, ws, s);
-        clip_scale_from_sum_squares_cuda(scale.data(), sum.data(), 1.0, s);
+        sum_squares_cuda(sum.data(), adamw.grad.data(), n, ws, s);
+        clip_scale_from_sum_squares_cuda(adamw.scale.data(), sum.data(), 1.0, s);
       },
       4.0 * n, "GB/s", "fp32 grad in");
   add(
-      "adamw", "params", "adamw 108.9M (+bf16 copy)", "fwd",
-      [&] {
-        adamw_update_cuda(param.data(), m.data(), v.data(), param_bf16.data(), grad.data(), n, hyper, 1.0f,
-                          scale.data(), s);
-      },
-      30.0 * n, "GB/s", "p,m,v,g in; p,m,v out (fp32); bf16 p out");
-  require_finite(param_bf16, "adamw bf16 params");
+      "adamw", "params", "adamw 108.9M (+bf16 copy)", "fwd", [&] { adamw.update(s); }, AdamWState::kBytes, "GB/s",
+      "p,m,v,g in; p,m,v out (fp32); bf16 p out");
+  require_finite(adamw.param_bf16, "adamw bf16 params");
 }
 
 // Can AdamW hide behind the next step's forward GEMMs (issue 13's lever; benchmarks/overlap_probe.h)?
@@ -530,49 +546,34 @@ void Bench::run_optimizer() {
 // the step estimate.
 void Bench::run_overlap(const Batch& batch) {
   const int rows = batch.tokens;
-  const GpuStream s = timer_.stream();
   struct Layer {
-    DeviceBuffer<bf16> inp, weight, bias, out;
+    LinearInputs inputs;
+    DeviceBuffer<bf16> out;
     LayerGemm shape;
   };
   std::vector<Layer> gemms;
   double flops = 0;
   for (const LayerGemm& g : kLayerGemms) {
-    gemms.push_back(Layer{random_buffer<bf16>(size_t(rows) * g.in, -1.0f, 1.0f),
-                          random_buffer<bf16>(size_t(g.out) * g.in, -0.05f, 0.05f),
-                          random_buffer<bf16>(g.out, -0.1f, 0.1f), DeviceBuffer<bf16>(size_t(rows) * g.out), g});
+    gemms.push_back(Layer{random_linear_inputs(g, rows), DeviceBuffer<bf16>(size_t(rows) * g.out), g});
     flops += kLayers * 2.0 * rows * g.in * g.out;
   }
-  const size_t n = kBertBaseQaParams;
-  auto param = random_buffer<float>(n, -0.1f, 0.1f), m = random_buffer<float>(n, -0.01f, 0.01f);
-  auto v = random_buffer<float>(n, 0.0f, 1e-4f), grad = random_buffer<float>(n, -0.01f, 0.01f);
-  DeviceBuffer<bf16> param_bf16(n);
-  DeviceBuffer<float> scale(1);
-  const float one = 1.0f;
-  scale.upload(&one, 1);
-  AdamWHyper hyper;
-  hyper.learning_rate = 3e-5;
-  hyper.weight_decay = 0.01;
-  hyper.step = 10;
+  AdamWState adamw;
   const auto forward_gemms = [&](GpuStream stream) {
     for (int layer = 0; layer < kLayers; ++layer)
       for (Layer& g : gemms)
-        matmul_forward_cuda(matmul_, g.out.data(), g.inp.data(), g.weight.data(), g.shape.bias ? g.bias.data() : nullptr,
-                            rows, g.shape.in, g.shape.out, stream);
+        matmul_forward_cuda(matmul_, g.out.data(), g.inputs.inp.data(), g.inputs.weight.data(),
+                            g.shape.bias ? g.inputs.bias.data() : nullptr, rows, g.shape.in, g.shape.out, stream);
   };
-  const auto update = [&](GpuStream stream) {
-    adamw_update_cuda(param.data(), m.data(), v.data(), param_bf16.data(), grad.data(), n, hyper, 1.0f, scale.data(),
-                      stream);
-  };
-  const bench::OverlapTimes times = bench::time_overlap(
-      [&](const std::function<void()>& launch) { return timer_.time(launch); }, s, forward_gemms, update);
-  record("overlap", "forward GEMMs of 12 layers (" + std::to_string(rows) + " tokens)", times.first, flops,
+  const bench::OverlapTimes times = bench::time_overlap(time_launches(), timer_.stream(), forward_gemms,
+                                                        [&](GpuStream stream) { adamw.update(stream); });
+  record("overlap", "forward GEMMs of 12 layers (" + std::to_string(rows) + " tokens)", "both", times.first, flops,
          "TFLOP/s", "alone, main stream");
-  record("overlap", "adamw 108.9M (+bf16 copy)", times.second, 30.0 * n, "GB/s", "alone, main stream");
+  record("overlap", "adamw 108.9M (+bf16 copy)", "both", times.second, AdamWState::kBytes, "GB/s",
+         "alone, main stream");
   char note[160];
   std::snprintf(note, sizeof note, "AdamW on a second stream; serial sum %.1f µs, the longer alone %.1f µs",
                 times.first.first + times.second.first, std::max(times.first.first, times.second.first));
-  record("overlap", "both: forward GEMMs ‖ adamw", times.together, 0, "", note);
+  record("overlap", "both: forward GEMMs ‖ adamw", "both", times.together, 0, "", note);
 }
 
 void Bench::run_ceilings() {
@@ -671,9 +672,6 @@ double Bench::estimate_step_us(const Batch& batch) const {
                 median("params", "sum_squares", "fwd") + median("params", "adamw", "fwd");
   return kLayers * layer + rest;
 }
-
-// A number, or null for a time that was not taken (its op failed the check).
-std::string json_number(double value) { return format_json_number(value); }
 
 // The flags into o; false when --help was asked for (printed).
 bool parse_options(int argc, char** argv, Options& o) {
@@ -784,16 +782,16 @@ void write_json(const Options& o, const cudaDeviceProp& prop, const std::vector<
     text += (i ? ", " : "") + std::string("{\"label\": \"") + batches[i].label +
             "\", \"windows\": " + std::to_string(batches[i].lengths.size()) +
             ", \"tokens\": " + std::to_string(batches[i].tokens) +
-            ", \"estimated_step_us\": " + json_number(estimates[i]) + ", \"lengths\": [" +
+            ", \"estimated_step_us\": " + format_json_number(estimates[i]) + ", \"lengths\": [" +
             join_lengths(batches[i].lengths) + "]}";
   text += "], \"results\": [\n";
   for (size_t i = 0; i < bench.results().size(); ++i) {
     const Result& r = bench.results()[i];
     text += std::string(i ? ",\n" : "") + "  {\"batch\": \"" + r.batch + "\", \"op\": " +
             json_quote(r.op) + ", \"pass\": \"" + r.pass +
-            "\", \"median_us\": " + json_number(r.wrong ? std::nan("") : r.median_us) +
-            ", \"min_us\": " + json_number(r.wrong ? std::nan("") : r.min_us) +
-            ", \"rate\": " + json_number(r.wrong ? std::nan("") : r.rate()) + ", \"unit\": \"" + r.unit +
+            "\", \"median_us\": " + format_json_number(r.wrong ? std::nan("") : r.median_us) +
+            ", \"min_us\": " + format_json_number(r.wrong ? std::nan("") : r.min_us) +
+            ", \"rate\": " + format_json_number(r.wrong ? std::nan("") : r.rate()) + ", \"unit\": \"" + r.unit +
             "\", \"checked_by\": \"" + r.checked_by + "\", \"wrong\": " + (r.wrong ? "true" : "false") + "}";
   }
   text += "\n], \"gemm_algorithms\": " + bench::gemm_survey_json(bench.gemm_survey()) + "}\n";

@@ -1,12 +1,10 @@
 // The cuBLASLt algorithm survey of bench_kernels (benchmarks/gemm_algorithm_survey.h).
-#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <tuple>
 
+#include "benchmarks/device_values.h"
 #include "benchmarks/gemm_algorithm_survey.h"
 #include "kernels/cuda_check.h"
 #include "kernels/device_buffer.h"
@@ -22,6 +20,23 @@ constexpr int kForcedSplits[] = {2, 4, 8};
 struct Outputs {
   DeviceBuffer<bf16> out, d_inp;
   DeviceBuffer<float> d_weight;
+
+  // All bytes 0xFF (NaN in bf16 and fp32): a candidate that leaves an element of `role`'s output
+  // unwritten fails the comparison instead of passing on its predecessor's result.
+  void poison(GemmRole role, GpuStream stream) {
+    void* data = role == GemmRole::kForward ? static_cast<void*>(out.data())
+                 : role == GemmRole::kInputGrad ? static_cast<void*>(d_inp.data())
+                                                : static_cast<void*>(d_weight.data());
+    const size_t bytes = role == GemmRole::kForward     ? out.bytes()
+                         : role == GemmRole::kInputGrad ? d_inp.bytes()
+                                                        : d_weight.bytes();
+    CUDA_CHECK(cudaMemsetAsync(data, 0xFF, bytes, stream));
+  }
+  std::vector<float> values(GemmRole role) const {
+    return role == GemmRole::kForward     ? download_floats(out)
+           : role == GemmRole::kInputGrad ? download_floats(d_inp)
+                                          : download_floats(d_weight);
+  }
 };
 
 void launch(MatmulContext& context, GemmRole role, const LinearOperands& o, Outputs& outputs,
@@ -41,36 +56,6 @@ void launch(MatmulContext& context, GemmRole role, const LinearOperands& o, Outp
   }
 }
 
-// All bytes 0xFF (NaN in bf16 and fp32): a candidate that leaves an element unwritten fails the
-// comparison instead of passing on its predecessor's result.
-void poison(Outputs& outputs, GemmRole role, GpuStream stream) {
-  switch (role) {
-    case GemmRole::kForward:
-      CUDA_CHECK(cudaMemsetAsync(outputs.out.data(), 0xFF, outputs.out.bytes(), stream));
-      return;
-    case GemmRole::kInputGrad:
-      CUDA_CHECK(cudaMemsetAsync(outputs.d_inp.data(), 0xFF, outputs.d_inp.bytes(), stream));
-      return;
-    case GemmRole::kWeightGrad:
-      CUDA_CHECK(cudaMemsetAsync(outputs.d_weight.data(), 0xFF, outputs.d_weight.bytes(), stream));
-      return;
-  }
-}
-
-std::vector<float> download(const Outputs& outputs, GemmRole role) {
-  if (role == GemmRole::kWeightGrad) {
-    std::vector<float> values(outputs.d_weight.size());
-    outputs.d_weight.download(values.data(), values.size());
-    return values;
-  }
-  const DeviceBuffer<bf16>& buffer = role == GemmRole::kForward ? outputs.out : outputs.d_inp;
-  std::vector<bf16> raw(buffer.size());
-  buffer.download(raw.data(), raw.size());
-  std::vector<float> values(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) values[i] = __bfloat162float(raw[i]);
-  return values;
-}
-
 // Algorithms differ only in the order of the fp32 sums: within 1e-4 of the largest value for the
 // fp32 weight gradient, and within 1% for bf16 outputs (one bf16 rounding step is 0.4%).
 test::Tolerance tolerance_of(GemmRole role) {
@@ -85,7 +70,7 @@ bool try_candidate(MatmulContext& context, const TimeLaunches& time, GemmRole ro
                    GemmSurveyRow& row, GpuStream stream) {
   context.choose_algorithm(role, choice);
   try {
-    poison(outputs, role, stream);
+    outputs.poison(role, stream);
     launch(context, role, o, outputs, stream);
     CUDA_CHECK(cudaStreamSynchronize(stream));
   } catch (const GemmAlgorithmUnavailable& unavailable) {
@@ -96,7 +81,7 @@ bool try_candidate(MatmulContext& context, const TimeLaunches& time, GemmRole ro
     return true;
   }
   row.algorithm = context.last_algorithm(role);
-  std::vector<float> output = download(outputs, role);
+  std::vector<float> output = outputs.values(role);
   if (choice.rank == 0 && choice.split_k == 0) {
     first_output = std::move(output);
   } else {

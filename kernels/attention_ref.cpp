@@ -102,8 +102,8 @@ void attention_forward_ref(T* ctx, T* lse, const T* qkv, const int32_t* cu_seqle
       lse[static_cast<size_t>(token) * heads + h] =
           static_cast<T>(static_cast<double>(row_max) + std::log(sum));
       if (dropout.active()) {
-        const uint8_t* BERT_RESTRICT kept = keep.data();
         attention_dropout_keep_flags(keep.data(), dropout, dropout_row_index(token, h, shape), length);
+        const uint8_t* BERT_RESTRICT kept = keep.data();
         // A flag (0 or 1) as a factor: branch-free, and exact (p·1 = p, p·0 = 0 for p >= 0).
         for (int j = 0; j < length; ++j) p[j] = p[j] * inv_sum * keep_scale * static_cast<T>(kept[j]);
       } else {

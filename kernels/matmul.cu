@@ -80,10 +80,13 @@ void matmul_forward(MatmulContext& context, T* out, const T* inp, const T* weigh
   run_gemm(context.impl(), g, stream);
 }
 
-// d_weightᶜ [in, out] = inpᶜ · (d_outᶜ)ᵀ (the header's d_weight layout), D fp32, beta 0.
+// beta of a GEMM that overwrites or adds to its output.
+float beta_of(Accumulate mode) { return mode == Accumulate::kAdd ? 1.0f : 0.0f; }
+
+// d_weightᶜ [in, out] = inpᶜ · (d_outᶜ)ᵀ (the header's d_weight layout), D fp32.
 template <typename T>
 Gemm weight_grad_gemm(float* d_weight, const T* d_out, const T* inp, int rows, int in_features,
-                      int out_features) {
+                      int out_features, Accumulate mode) {
   Gemm g;
   g.what = "matmul backward d_weight";
   g.role = GemmRole::kWeightGrad;
@@ -99,13 +102,14 @@ Gemm weight_grad_gemm(float* d_weight, const T* d_out, const T* inp, int rows, i
   g.ldd = in_features;
   g.ab_type = kDataType<T>;
   g.d_type = CUDA_R_32F;
+  g.beta = beta_of(mode);
   return g;
 }
 
 // d_inpᶜ [in, rows] = weightᶜ [in, out] · d_outᶜ [out, rows] (the header's d_inp layout).
 template <typename T>
-void input_grad(MatmulContext& context, T* d_inp, const T* d_out, const T* weight, int rows,
-                int in_features, int out_features, Accumulate mode, GpuStream stream) {
+Gemm input_grad_gemm(T* d_inp, const T* d_out, const T* weight, int rows, int in_features, int out_features,
+                     Accumulate mode) {
   Gemm g;
   g.what = "matmul backward d_inp";
   g.role = GemmRole::kInputGrad;
@@ -119,16 +123,8 @@ void input_grad(MatmulContext& context, T* d_inp, const T* d_out, const T* weigh
   g.d = d_inp;
   g.ldd = in_features;
   g.ab_type = g.d_type = kDataType<T>;
-  g.beta = mode == Accumulate::kAdd ? 1.0f : 0.0f;
-  run_gemm(context.impl(), g, stream);
-}
-
-template <typename T>
-void weight_grad(MatmulContext& context, float* d_weight, const T* d_out, const T* inp, int rows,
-                 int in_features, int out_features, Accumulate mode, GpuStream stream) {
-  Gemm g = weight_grad_gemm(d_weight, d_out, inp, rows, in_features, out_features);
-  g.beta = mode == Accumulate::kAdd ? 1.0f : 0.0f;
-  run_gemm(context.impl(), g, stream);
+  g.beta = beta_of(mode);
+  return g;
 }
 
 template <typename T>
@@ -144,8 +140,10 @@ void matmul_backward(MatmulContext& context, T* d_inp, float* d_weight, float* d
     return;
   }
   if (d_inp != nullptr)
-    input_grad(context, d_inp, d_out, weight, rows, in_features, out_features, d_inp_mode, stream);
-  weight_grad(context, d_weight, d_out, inp, rows, in_features, out_features, d_weight_mode, stream);
+    run_gemm(context.impl(), input_grad_gemm(d_inp, d_out, weight, rows, in_features, out_features, d_inp_mode),
+             stream);
+  run_gemm(context.impl(), weight_grad_gemm(d_weight, d_out, inp, rows, in_features, out_features, d_weight_mode),
+           stream);
   if (d_bias != nullptr) {
     check_workspace(workspace, matmul_backward_workspace_bytes(rows, out_features),
                     "matmul_backward_cuda");
@@ -191,7 +189,7 @@ void matmul_input_grad_cuda(MatmulContext& context, bf16* d_inp, const bf16* d_o
                             GpuStream stream) {
   check_dims(rows, in_features, out_features, "matmul_input_grad_cuda");
   if (rows == 0) return;
-  input_grad(context, d_inp, d_out, weight, rows, in_features, out_features, mode, stream);
+  run_gemm(context.impl(), input_grad_gemm(d_inp, d_out, weight, rows, in_features, out_features, mode), stream);
 }
 
 void matmul_weight_grad_cuda(MatmulContext& context, float* d_weight, const bf16* d_out, const bf16* inp,
@@ -237,7 +235,7 @@ bool matmul_weight_bias_grad_epilogue_cuda(MatmulContext& context, float* d_weig
   BERT_CHECK(d_weight != nullptr && d_bias != nullptr && rows > 0,
              "matmul_weight_bias_grad_epilogue_cuda: needs d_weight, d_bias and rows > 0");
   // matmul_backward's d_weight GEMM (overwriting), with the bias gradient of B = d_out.
-  Gemm g = weight_grad_gemm(d_weight, d_out, inp, rows, in_features, out_features);
+  Gemm g = weight_grad_gemm(d_weight, d_out, inp, rows, in_features, out_features, Accumulate::kOverwrite);
   g.what = "matmul backward d_weight with bias-gradient epilogue";
   g.epilogue = CUBLASLT_EPILOGUE_BGRADB;
   g.bias = d_bias;  // for the BGRAD epilogues the bias pointer receives the gradient

@@ -30,7 +30,6 @@ using AlgoKey = std::array<int64_t, 20>;
 
 struct CachedAlgorithm {
   cublasLtMatmulAlgo_t algo;
-  float waves = 0;  // the heuristic's (or AlgoCheck's) estimate of the grid in waves of the GPU
   std::string description;  // describe_algorithm's, made once when the algorithm is found
 };
 
@@ -101,9 +100,10 @@ void MatmulContext::choose_algorithm(GemmRole role, GemmAlgorithmChoice choice) 
 }
 
 void MatmulContext::set_weight_grad_split_k(SplitKPolicy policy) {
-  BERT_CHECK(policy.mode != SplitKPolicy::Mode::kFixed || (policy.factor >= 2 && policy.factor <= 16),
-             "MatmulContext::set_weight_grad_split_k: factor " + std::to_string(policy.factor) +
-                 " (expected 2 to 16)");
+  BERT_CHECK(policy.mode != SplitKPolicy::Mode::kFixed ||
+                 (policy.factor >= kMinSplitK && policy.factor <= kMaxSplitK),
+             "MatmulContext::set_weight_grad_split_k: factor " + std::to_string(policy.factor) + " (expected " +
+                 std::to_string(kMinSplitK) + " to " + std::to_string(kMaxSplitK) + ")");
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->weight_grad_split_k = policy;
 }
@@ -150,32 +150,30 @@ void create_layout(LayoutDesc& layout, cudaDataType_t type, int rows, int cols, 
 
 // "id 31, tile 20, stages 7, cluster 0, split-K 1, reduction 0, swizzle 0, option 0, waves
 // 0.82": the algorithm's configuration in cuBLASLt's enum values (cublasLtMatmulTile_t,
-// cublasLtMatmulStages_t, cublasLtClusterShape_t, cublasLtReductionScheme_t).
-std::string describe_algorithm(const CachedAlgorithm& chosen) {
+// cublasLtMatmulStages_t, cublasLtClusterShape_t, cublasLtReductionScheme_t); waves is the
+// heuristic's (or AlgoCheck's) estimate of its grid in waves of the GPU.
+std::string describe_algorithm(const cublasLtMatmulAlgo_t& algo, float waves) {
   int32_t id = 0, split_k = 0;
   uint32_t tile = 0, stages = 0, reduction = 0, swizzle = 0, option = 0;
   uint16_t cluster = 0;
-  size_t written = 0;
-  const cublasLtMatmulAlgo_t* algo = &chosen.algo;
   // An attribute this cuBLASLt version does not report stays 0.
-  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &written);
-  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &written);
-  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages, &written);
-  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, &cluster, sizeof cluster,
-                                       &written);
-  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split_k, sizeof split_k, &written);
-  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &reduction, sizeof reduction,
-                                       &written);
-  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, &swizzle, sizeof swizzle,
-                                       &written);
-  cublasLtMatmulAlgoConfigGetAttribute(algo, CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, &option, sizeof option,
-                                       &written);
+  const auto read = [&](cublasLtMatmulAlgoConfigAttributes_t attribute, auto& value) {
+    size_t written = 0;
+    cublasLtMatmulAlgoConfigGetAttribute(&algo, attribute, &value, sizeof value, &written);
+  };
+  read(CUBLASLT_ALGO_CONFIG_ID, id);
+  read(CUBLASLT_ALGO_CONFIG_TILE_ID, tile);
+  read(CUBLASLT_ALGO_CONFIG_STAGES_ID, stages);
+  read(CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, cluster);
+  read(CUBLASLT_ALGO_CONFIG_SPLITK_NUM, split_k);
+  read(CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, reduction);
+  read(CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, swizzle);
+  read(CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, option);
   char text[160];
   std::snprintf(text, sizeof text,
                 "id %d, tile %u, stages %u, cluster %u, split-K %d, reduction %u, swizzle %u, option %u, "
                 "waves %.2f",
-                id, tile, stages, static_cast<unsigned>(cluster), split_k, reduction, swizzle, option,
-                chosen.waves);
+                id, tile, stages, static_cast<unsigned>(cluster), split_k, reduction, swizzle, option, waves);
   return text;
 }
 
@@ -220,8 +218,10 @@ bool query_algorithm(MatmulContext::Impl& impl, const Gemm& g, const GemmOperand
                                    " algorithms for " + describe(g) + ", rank " +
                                    std::to_string(choice.rank) + " was chosen");
   chosen.algo = results[choice.rank].algo;
-  chosen.waves = results[choice.rank].wavesCount;
-  if (choice.split_k == 0) return true;
+  if (choice.split_k == 0) {
+    chosen.description = describe_algorithm(chosen.algo, results[choice.rank].wavesCount);
+    return true;
+  }
   // Forced split-K: the partial products reduced in fp32 in the workspace (a fixed order, so
   // still reproducible), then checked by cuBLASLt for this problem.
   const int32_t split_k = choice.split_k;
@@ -238,7 +238,7 @@ bool query_algorithm(MatmulContext::Impl& impl, const Gemm& g, const GemmOperand
                                    std::to_string(choice.rank) + " for " + describe(g) + " (status " +
                                    std::to_string(static_cast<int>(status)) + ", workspace " +
                                    std::to_string(checked.workspaceSize) + " bytes)");
-  chosen.waves = checked.wavesCount;
+  chosen.description = describe_algorithm(chosen.algo, checked.wavesCount);
   return true;
 }
 
@@ -294,7 +294,6 @@ std::optional<cublasLtMatmulAlgo_t> find_algorithm(MatmulContext::Impl& impl, co
       impl.split_k_fallback_said = true;
       if (!query_algorithm(impl, g, operands, GemmAlgorithmChoice{}, chosen)) return std::nullopt;
     }
-    chosen.description = describe_algorithm(chosen);
     found = impl.cache.emplace(key, std::move(chosen)).first;
   }
   impl.last[static_cast<int>(g.role)] = &found->second;

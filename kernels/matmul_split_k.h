@@ -17,6 +17,9 @@
 
 namespace bert {
 
+// The factors a fixed policy may name.
+constexpr int kMinSplitK = 2, kMaxSplitK = 16;
+
 struct SplitKPolicy {
   enum class Mode { kOff, kAuto, kFixed };
   Mode mode = Mode::kOff;
@@ -34,7 +37,7 @@ inline SplitKPolicy parse_split_k_policy(const char* value) {
     digits = digits && c >= '0' && c <= '9';
     factor = factor * 10 + (c - '0');
   }
-  if (!digits || factor < 2 || factor > 16)
+  if (!digits || factor < kMinSplitK || factor > kMaxSplitK)
     throw InputError("BERT_GEMM_SPLIT_K: expected off, auto or a factor from 2 to 16, got '" + text + "'");
   return {SplitKPolicy::Mode::kFixed, factor};
 }

@@ -39,6 +39,8 @@ void CudaEvent::record(GpuStream stream) { CUDA_CHECK(cudaEventRecord(event_, st
 // An event never recorded counts as complete.
 void CudaEvent::wait_host() const { CUDA_CHECK(cudaEventSynchronize(event_)); }
 
+void CudaEvent::wait_device(GpuStream stream) const { CUDA_CHECK(cudaStreamWaitEvent(stream, event_, 0)); }
+
 void* PinnedStagingRing::acquire(size_t bytes) {
   BERT_CHECK(acquired_ == nullptr, "pinned staging: acquire() twice without submit()");
   BERT_CHECK(bytes <= kMaxSlotBytes, "pinned staging: " + std::to_string(bytes) + " bytes exceed a slot (" +

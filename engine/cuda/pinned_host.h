@@ -43,6 +43,9 @@ class CudaEvent {
   CudaEvent& operator=(const CudaEvent&) = delete;
   void record(GpuStream stream);
   void wait_host() const;  // blocks until the work recorded before it is done
+  // Work queued on `stream` after this call waits for the work recorded before it (a fork or
+  // join between streams; the host does not wait).
+  void wait_device(GpuStream stream) const;
 
  private:
   CUevent_st* event_ = nullptr;

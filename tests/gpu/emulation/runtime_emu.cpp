@@ -60,6 +60,8 @@ cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int) {
 cudaError_t cudaEventDestroy(cudaEvent_t) { return cudaSuccess; }
 cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
 cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+// Emulated launches run to completion in order: there is nothing to wait for.
+cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { return cudaSuccess; }
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
   *free_bytes = size_t{3} << 29;
   *total = size_t{80} << 30;
