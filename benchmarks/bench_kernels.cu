@@ -274,6 +274,7 @@ void Bench::attention(const Batch& batch, const AttentionHeads& layout) {
     const DropoutSpec spec = dropout_spec(p, 0, DropoutKind::kAttentionProbs);
     // The plain rows time the default kernels (what training runs: BERT_ATTENTION_KERNEL);
     // the others each other implementation ("mma_one_pass": the one-pass backward candidate;
+    // "mma_lean": the default's kernels built for more resident blocks per SM;
     // "scalar": the fp32-FMA bf16 kernels), for comparison.
     const AttentionImpl chosen = default_attention_impl();
     std::vector<AttentionImpl> impls{chosen};

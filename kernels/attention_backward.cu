@@ -273,7 +273,8 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
         backward_mma_one_pass(d_qkv, d_ctx, qkv, lse, row_dot, dq_accumulator, cu_seqlens, shape,
                               dropout, stream);
       } else {
-        backward_mma(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout, stream);
+        backward_mma(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
+                     impl == AttentionImpl::kMmaLean, stream);
       }
       return;
     }

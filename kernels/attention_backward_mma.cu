@@ -16,6 +16,12 @@
 // Fewer blocks (batch × heads, each walking its sequence's key blocks serially) is its cost.
 // Dropout keep bits are drawn per warp into shared memory (16 keys per Philox call), for the key
 // pass as [query][the warp's 16 keys], for the query pass as [row][16-key chunk].
+// Register-lean variant (kLean, AttentionImpl::kMmaLean, a candidate) of the two passes: the
+// block's resident operand (K and V; Q and dO) stays in shared tiles of its own and its
+// fragments are read per k-step (gemm_shared_a_bt) instead of held in registers, and each
+// 64-wide score tile is formed in two halves of 32 (half the S and dPd registers), so the kernels
+// fit 3 resident blocks per SM (168 registers) instead of 2. Each accumulator receives the same
+// products in the same order, so the results are the same bits.
 // Both passes are templated on head_dim (32 or 64, HeadLayout in attention_mma.cuh): the
 // register-resident K, V (Q, dO) fragments and the k-steps of the S/dPd products are head_dim/16,
 // the dK, dV (dQ) accumulators and the stored row segments head_dim/8 n-tiles.
@@ -63,6 +69,19 @@ struct OnePassShared : KeyPassShared<kHeadDim> {
   bf16 k_tile[HeadLayout<kHeadDim>::kTileElements];  // [key][d]
   bf16 ds_tile[kRows * kScorePitch];                  // [key][query]
 };
+// The lean key pass keeps the block's K and V for the whole pass.
+template <int kHeadDim>
+struct LeanKeyPassShared : KeyPassShared<kHeadDim> {
+  bf16 k_tile[HeadLayout<kHeadDim>::kTileElements];  // [key][d]
+  bf16 v_tile[HeadLayout<kHeadDim>::kTileElements];  // [key][d]
+};
+// Halves of a score tile the lean kernels form one after the other (1: the whole tile at once).
+template <bool kLean>
+constexpr int kScoreParts = kLean ? 2 : 1;
+// Resident blocks per SM the kernels are compiled for (__launch_bounds__' second argument; 0
+// emits no bound, as if it were omitted: up to 255 registers, 2 blocks of 4 warps per SM).
+template <bool kLean>
+constexpr int kMinBlocks = kLean ? 3 : 0;
 
 // Where the one-pass kernel adds up dQ: fp32 [tokens, hidden] in the workspace, read back and
 // rewritten by the very lane that wrote it (the same element ↔ lane map for every key block),
@@ -106,7 +125,7 @@ __device__ __forceinline__ void accumulate_query_rows(
 
 // One key block of 64 keys of (sequence, head): streams every query tile, writes dK and dV.
 // With kOnePass it also forms dQ += dS·K for each query tile (QueryGradient).
-template <int kHeadDim, bool kOnePass>
+template <int kHeadDim, bool kOnePass, bool kLean>
 __device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<kHeadDim>& shared,
                                                int first_token, int length, int head,
                                                int key_start, QueryGradient query_grad) {
@@ -140,20 +159,29 @@ __device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<k
     }
   };
 
-  // K and V staged into registers (the one-pass kernel keeps K in shared memory too); query
-  // tile 0 is copied meanwhile.
+  // K and V staged into registers (the one-pass kernel keeps K in shared memory too, the lean
+  // one K and V); query tile 0 is copied meanwhile.
   bf16* k_stage = q_tiles[1];
+  bf16* v_stage = do_tiles[1];
   if constexpr (kOnePass) k_stage = static_cast<OnePassShared<kHeadDim>&>(shared).k_tile;
+  if constexpr (kLean) {
+    k_stage = static_cast<LeanKeyPassShared<kHeadDim>&>(shared).k_tile;
+    v_stage = static_cast<LeanKeyPassShared<kHeadDim>&>(shared).v_tile;
+  }
   load_tile<kHeadDim>(k_stage, head_qkv + hidden + key_start * row_stride, row_stride, key_count);
-  load_tile<kHeadDim>(do_tiles[1], head_qkv + 2 * hidden + key_start * row_stride, row_stride,
+  load_tile<kHeadDim>(v_stage, head_qkv + 2 * hidden + key_start * row_stride, row_stride,
                       key_count);
   load_query_tile(0, 0);
   __syncthreads();
+  const bf16* k_rows = k_stage + warp * 16 * Layout::kPitch;
+  const bf16* v_rows = v_stage + warp * 16 * Layout::kPitch;
   uint32_t k_frag[Layout::kHeadSteps][4], v_frag[Layout::kHeadSteps][4];
+  if constexpr (!kLean) {
 #pragma unroll
-  for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
-    load_a<Layout::kPitch>(k_frag[ks], k_stage + warp * 16 * Layout::kPitch + ks * 16);
-    load_a<Layout::kPitch>(v_frag[ks], do_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
+    for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
+      load_a<Layout::kPitch>(k_frag[ks], k_rows + ks * 16);
+      load_a<Layout::kPitch>(v_frag[ks], v_rows + ks * 16);
+    }
   }
 
   const bool dropout_on = args.dropout.probability > 0.0f;
@@ -184,37 +212,50 @@ __device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<k
     const float* tile_lse_log2 = lse_log2[buffer];
     const float* tile_dot = dot[buffer];
 
-    float s[kScoreTiles][4], dp[kScoreTiles][4];  // [query n-tile][key g, g+8 × query 2t, 2t+1]
-    zero(s);
-    zero(dp);
-    gemm_a_bt<kHeadDim>(s, k_frag, q_tile);
-    gemm_a_bt<kHeadDim>(dp, v_frag, do_tile);
+    // The tile's queries in kParts parts of kTiles n-tiles (8 queries each).
+    constexpr int kParts = kScoreParts<kLean>, kTiles = kScoreTiles / kParts;
 #pragma unroll
-    for (int nt = 0; nt < kScoreTiles; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int key = g + 8 * (e / 2), query = 8 * nt + 2 * t + e % 2;
-        const bool valid = key < warp_keys && query < query_count;
-        const float p =
-            valid ? exp2f(s[nt][e] * args.scale_log2 - tile_lse_log2[query]) : 0.0f;
-        const float factor =
-            dropout_on ? ((keep_bits[warp][query] >> key) & 1u ? keep_scale : 0.0f) : 1.0f;
-        s[nt][e] = p * factor;
-        dp[nt][e] = p * (dp[nt][e] * factor - tile_dot[query]);
+    for (int part = 0; part < kParts; ++part) {
+      const int first_query = part * kTiles * 8;
+      const bf16* q_part = q_tile + first_query * Layout::kPitch;
+      const bf16* do_part = do_tile + first_query * Layout::kPitch;
+      float s[kTiles][4], dp[kTiles][4];  // [query n-tile][key g, g+8 × query 2t, 2t+1]
+      zero(s);
+      zero(dp);
+      if constexpr (kLean) {
+        gemm_shared_a_bt<kHeadDim, kTiles>(s, k_rows, q_part);
+        gemm_shared_a_bt<kHeadDim, kTiles>(dp, v_rows, do_part);
+      } else {
+        gemm_a_bt<kHeadDim, kTiles>(s, k_frag, q_part);
+        gemm_a_bt<kHeadDim, kTiles>(dp, v_frag, do_part);
       }
-    if constexpr (kOnePass) {
-      // This warp's 16 rows of dSᵀ, rounded to bf16 as the dK product rounds them.
-      bf16* ds_rows = static_cast<OnePassShared<kHeadDim>&>(shared).ds_tile +
-                      (warp * 16 + g) * kScorePitch + 2 * t;
 #pragma unroll
-      for (int nt = 0; nt < kScoreTiles; ++nt)
+      for (int nt = 0; nt < kTiles; ++nt)
 #pragma unroll
-        for (int r = 0; r < 2; ++r)
-          *reinterpret_cast<uint32_t*>(ds_rows + 8 * r * kScorePitch + 8 * nt) =
-              pack_bf16x2(dp[nt][2 * r], dp[nt][2 * r + 1]);
+        for (int e = 0; e < 4; ++e) {
+          const int key = g + 8 * (e / 2), query = first_query + 8 * nt + 2 * t + e % 2;
+          const bool valid = key < warp_keys && query < query_count;
+          const float p =
+              valid ? exp2f(s[nt][e] * args.scale_log2 - tile_lse_log2[query]) : 0.0f;
+          const float factor =
+              dropout_on ? ((keep_bits[warp][query] >> key) & 1u ? keep_scale : 0.0f) : 1.0f;
+          s[nt][e] = p * factor;
+          dp[nt][e] = p * (dp[nt][e] * factor - tile_dot[query]);
+        }
+      if constexpr (kOnePass) {
+        // This warp's 16 rows of dSᵀ, rounded to bf16 as the dK product rounds them.
+        bf16* ds_rows = static_cast<OnePassShared<kHeadDim>&>(shared).ds_tile +
+                        (warp * 16 + g) * kScorePitch + first_query + 2 * t;
+#pragma unroll
+        for (int nt = 0; nt < kTiles; ++nt)
+#pragma unroll
+          for (int r = 0; r < 2; ++r)
+            *reinterpret_cast<uint32_t*>(ds_rows + 8 * r * kScorePitch + 8 * nt) =
+                pack_bf16x2(dp[nt][2 * r], dp[nt][2 * r + 1]);
+      }
+      gemm_p_b<kHeadDim, kTiles / 2>(d_value, s, do_part);
+      gemm_p_b<kHeadDim, kTiles / 2>(d_key, dp, q_part);
     }
-    gemm_p_b<kHeadDim>(d_value, s, do_tile);
-    gemm_p_b<kHeadDim>(d_key, dp, q_tile);
     if constexpr (kOnePass) {
       __syncthreads();  // every warp's dSᵀ rows are in
       const auto& one_pass = static_cast<OnePassShared<kHeadDim>&>(shared);
@@ -234,16 +275,25 @@ __device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<k
 }
 
 // Two-pass key kernel: a block per (sequence, key block, head); dQ comes from the query pass.
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads) attention_backward_key_mma_kernel(Args args) {
-  __shared__ __align__(16) KeyPassShared<kHeadDim> shared;
+// The lean kernel's shared memory (LeanKeyPassShared, over 48 KB) is dynamic.
+template <int kHeadDim, bool kLean>
+__global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
+    attention_backward_key_mma_kernel(Args args) {
   const int sequence = blockIdx.x / args.tiles, key_block = blockIdx.x % args.tiles;
   const int first_token = args.cu_seqlens[sequence];
   const int length = args.cu_seqlens[sequence + 1] - first_token;
   const int key_start = key_block * kRows;
   if (key_start >= length) return;
-  key_block_pass<kHeadDim, false>(args, shared, first_token, length, blockIdx.y, key_start,
-                                  QueryGradient{});
+  if constexpr (kLean) {
+    extern __shared__ float4 shared_raw[];
+    auto& shared = *reinterpret_cast<LeanKeyPassShared<kHeadDim>*>(shared_raw);
+    key_block_pass<kHeadDim, false, true>(args, shared, first_token, length, blockIdx.y,
+                                          key_start, QueryGradient{});
+  } else {
+    __shared__ __align__(16) KeyPassShared<kHeadDim> shared;
+    key_block_pass<kHeadDim, false, false>(args, shared, first_token, length, blockIdx.y,
+                                           key_start, QueryGradient{});
+  }
 }
 
 // One-pass kernel: a block per (sequence, head) walks the key blocks in order, so it alone
@@ -259,19 +309,33 @@ __global__ void __launch_bounds__(kThreads)
   for (int key_start = 0; key_start < length; key_start += kRows) {
     __syncthreads();  // the previous key block's tiles are no longer read
     const QueryGradient query_grad{dq_accumulator, key_start == 0, key_start + kRows >= length};
-    key_block_pass<kHeadDim, true>(args, shared, first_token, length, blockIdx.y, key_start,
-                                   query_grad);
+    key_block_pass<kHeadDim, true, false>(args, shared, first_token, length, blockIdx.y,
+                                          key_start, query_grad);
   }
 }
 
+// Shared memory of the query pass; the lean one keeps the block's Q and dO for the whole pass.
 template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(Args args) {
-  using Layout = HeadLayout<kHeadDim>;
+struct QueryPassShared {
   // Double-buffered: key tile i + 1 is copied (cp.async) while tile i is computed.
-  __shared__ __align__(16) bf16 k_tiles[2][Layout::kTileElements];  // [key][d]
-  __shared__ __align__(16) bf16 v_tiles[2][Layout::kTileElements];  // [key][d]
-  __shared__ uint32_t keep_bits[kWarps][16 * 4];            // [row][16-key chunk]
+  bf16 k_tiles[2][HeadLayout<kHeadDim>::kTileElements];  // [key][d]
+  bf16 v_tiles[2][HeadLayout<kHeadDim>::kTileElements];  // [key][d]
+  uint32_t keep_bits[kWarps][16 * 4];                    // [row][16-key chunk]
+};
+template <int kHeadDim>
+struct LeanQueryPassShared : QueryPassShared<kHeadDim> {
+  bf16 q_tile[HeadLayout<kHeadDim>::kTileElements];   // [query][d]
+  bf16 do_tile[HeadLayout<kHeadDim>::kTileElements];  // [query][d]
+};
 
+// One query block of 64 queries of (sequence, head): streams every key tile, writes dQ.
+template <int kHeadDim, bool kLean>
+__device__ __forceinline__ void query_block_pass(const Args& args,
+                                                 QueryPassShared<kHeadDim>& shared) {
+  using Layout = HeadLayout<kHeadDim>;
+  auto& k_tiles = shared.k_tiles;
+  auto& v_tiles = shared.v_tiles;
+  auto& keep_bits = shared.keep_bits;
   const AttentionShape& shape = args.shape;
   const int sequence = blockIdx.x / args.tiles, query_block = blockIdx.x % args.tiles;
   const int head = blockIdx.y;
@@ -288,18 +352,29 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
   const bf16* keys = head_qkv + hidden;
   const bf16* values = head_qkv + 2 * hidden;
 
-  // Q and dO staged through buffer 1 into registers; key tile 0 is copied meanwhile.
-  load_tile<kHeadDim>(k_tiles[1], head_qkv + query_start * row_stride, row_stride, query_count);
-  load_tile<kHeadDim>(v_tiles[1], head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
+  // Q and dO staged through buffer 1 into registers (lean: kept in tiles of their own); key
+  // tile 0 is copied meanwhile.
+  bf16* q_stage = k_tiles[1];
+  bf16* do_stage = v_tiles[1];
+  if constexpr (kLean) {
+    q_stage = static_cast<LeanQueryPassShared<kHeadDim>&>(shared).q_tile;
+    do_stage = static_cast<LeanQueryPassShared<kHeadDim>&>(shared).do_tile;
+  }
+  load_tile<kHeadDim>(q_stage, head_qkv + query_start * row_stride, row_stride, query_count);
+  load_tile<kHeadDim>(do_stage, head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
                       query_count);
   load_tile_async<kHeadDim>(k_tiles[0], keys, row_stride, min(kCols, length));
   load_tile_async<kHeadDim>(v_tiles[0], values, row_stride, min(kCols, length));
   __syncthreads();
+  const bf16* q_rows = q_stage + warp * 16 * Layout::kPitch;
+  const bf16* do_rows = do_stage + warp * 16 * Layout::kPitch;
   uint32_t q_frag[Layout::kHeadSteps][4], do_frag[Layout::kHeadSteps][4];
+  if constexpr (!kLean) {
 #pragma unroll
-  for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
-    load_a<Layout::kPitch>(q_frag[ks], k_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
-    load_a<Layout::kPitch>(do_frag[ks], v_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
+    for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
+      load_a<Layout::kPitch>(q_frag[ks], q_rows + ks * 16);
+      load_a<Layout::kPitch>(do_frag[ks], do_rows + ks * 16);
+    }
   }
 
   const int warp_queries = query_count - warp * 16;  // valid rows of this warp (may be ≤ 0)
@@ -343,26 +418,39 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
     const bf16* k_tile = k_tiles[buffer];
     const bf16* v_tile = v_tiles[buffer];
 
-    float s[kScoreTiles][4], dp[kScoreTiles][4];  // [key n-tile][query g, g+8 × key 2t, 2t+1]
-    zero(s);
-    zero(dp);
-    gemm_a_bt<kHeadDim>(s, q_frag, k_tile);
-    gemm_a_bt<kHeadDim>(dp, do_frag, v_tile);
+    // The tile's keys in kParts parts of kTiles n-tiles (8 keys each).
+    constexpr int kParts = kScoreParts<kLean>, kTiles = kScoreTiles / kParts;
 #pragma unroll
-    for (int nt = 0; nt < kScoreTiles; ++nt)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int r = e / 2, key = 8 * nt + 2 * t + e % 2;
-        const bool valid = g + 8 * r < warp_queries && key < key_count;
-        const float p = valid ? exp2f(s[nt][e] * args.scale_log2 - lse_log2[r]) : 0.0f;
-        const float factor =
-            dropout_on
-                ? ((keep_bits[warp][(g + 8 * r) * 4 + key / 16] >> (key % 16)) & 1u ? keep_scale
-                                                                                     : 0.0f)
-                : 1.0f;
-        s[nt][e] = p * (dp[nt][e] * factor - dot[r]);
+    for (int part = 0; part < kParts; ++part) {
+      const int first_key = part * kTiles * 8;
+      const bf16* k_part = k_tile + first_key * Layout::kPitch;
+      const bf16* v_part = v_tile + first_key * Layout::kPitch;
+      float s[kTiles][4], dp[kTiles][4];  // [key n-tile][query g, g+8 × key 2t, 2t+1]
+      zero(s);
+      zero(dp);
+      if constexpr (kLean) {
+        gemm_shared_a_bt<kHeadDim, kTiles>(s, q_rows, k_part);
+        gemm_shared_a_bt<kHeadDim, kTiles>(dp, do_rows, v_part);
+      } else {
+        gemm_a_bt<kHeadDim, kTiles>(s, q_frag, k_part);
+        gemm_a_bt<kHeadDim, kTiles>(dp, do_frag, v_part);
       }
-    gemm_p_b<kHeadDim>(d_query, s, k_tile);
+#pragma unroll
+      for (int nt = 0; nt < kTiles; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int r = e / 2, key = first_key + 8 * nt + 2 * t + e % 2;
+          const bool valid = g + 8 * r < warp_queries && key < key_count;
+          const float p = valid ? exp2f(s[nt][e] * args.scale_log2 - lse_log2[r]) : 0.0f;
+          const float factor =
+              dropout_on ? ((keep_bits[warp][(g + 8 * r) * 4 + key / 16] >> (key % 16)) & 1u
+                                ? keep_scale
+                                : 0.0f)
+                         : 1.0f;
+          s[nt][e] = p * (dp[nt][e] * factor - dot[r]);
+        }
+      gemm_p_b<kHeadDim, kTiles / 2>(d_query, s, k_part);
+    }
   }
 
   store_rows<kHeadDim>(
@@ -370,21 +458,48 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_mma_kernel(
       row_stride, warp_queries, d_query, args.scale);
 }
 
+// The lean kernel's shared memory (LeanQueryPassShared, over 48 KB) is dynamic.
+template <int kHeadDim, bool kLean>
+__global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
+    attention_backward_query_mma_kernel(Args args) {
+  if constexpr (kLean) {
+    extern __shared__ float4 shared_raw[];
+    query_block_pass<kHeadDim, true>(
+        args, *reinterpret_cast<LeanQueryPassShared<kHeadDim>*>(shared_raw));
+  } else {
+    __shared__ __align__(16) QueryPassShared<kHeadDim> shared;
+    query_block_pass<kHeadDim, false>(args, shared);
+  }
+}
+
 }  // namespace
 }  // namespace mma
 
 void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
                   const float* row_dot, const int32_t* cu_seqlens, const AttentionShape& shape,
-                  const DropoutSpec& dropout, GpuStream stream) {
+                  const DropoutSpec& dropout, bool lean, GpuStream stream) {
   const mma::Args args = backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
                                        div_up(shape.max_positions, mma::kRows));
   const dim3 grid(shape.batch * args.tiles, shape.heads);
   with_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
-    auto key_kernel = mma::attention_backward_key_mma_kernel<kHeadDim>;
+    if (lean) {
+      constexpr size_t kKeyShared = sizeof(mma::LeanKeyPassShared<kHeadDim>);
+      constexpr auto key_kernel = mma::attention_backward_key_mma_kernel<kHeadDim, true>;
+      allow_dynamic_shared_memory<key_kernel, kKeyShared>();
+      key_kernel<<<grid, mma::kThreads, kKeyShared, stream>>>(args);
+      CUDA_LAUNCH_CHECK("attention_backward_key_mma_kernel (lean)");
+      constexpr size_t kQueryShared = sizeof(mma::LeanQueryPassShared<kHeadDim>);
+      constexpr auto query_kernel = mma::attention_backward_query_mma_kernel<kHeadDim, true>;
+      allow_dynamic_shared_memory<query_kernel, kQueryShared>();
+      query_kernel<<<grid, mma::kThreads, kQueryShared, stream>>>(args);
+      CUDA_LAUNCH_CHECK("attention_backward_query_mma_kernel (lean)");
+      return;
+    }
+    auto key_kernel = mma::attention_backward_key_mma_kernel<kHeadDim, false>;
     key_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
     CUDA_LAUNCH_CHECK("attention_backward_key_mma_kernel");
-    auto query_kernel = mma::attention_backward_query_mma_kernel<kHeadDim>;
+    auto query_kernel = mma::attention_backward_query_mma_kernel<kHeadDim, false>;
     query_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
     CUDA_LAUNCH_CHECK("attention_backward_query_mma_kernel");
   });

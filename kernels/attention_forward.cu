@@ -150,6 +150,7 @@ const char* attention_impl_name(AttentionImpl impl) {
   switch (impl) {
     case AttentionImpl::kMma: return "mma";
     case AttentionImpl::kMmaOnePass: return "mma_one_pass";
+    case AttentionImpl::kMmaLean: return "mma_lean";
     case AttentionImpl::kScalar: return "scalar";
   }
   return "unknown";
@@ -162,7 +163,7 @@ AttentionImpl default_attention_impl() {
     for (const AttentionImpl known : kAttentionImpls)
       if (std::string(value) == attention_impl_name(known)) return known;
     throw InputError(
-        std::string("BERT_ATTENTION_KERNEL: expected mma, mma_one_pass or scalar, got '") +
+        std::string("BERT_ATTENTION_KERNEL: expected mma, mma_one_pass, mma_lean or scalar, got '") +
         value + "'");
   }();
   return impl;
@@ -171,11 +172,12 @@ AttentionImpl default_attention_impl() {
 void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                             const AttentionShape& shape, const DropoutSpec& dropout,
                             GpuStream stream, AttentionImpl impl) {
-  if (impl != AttentionImpl::kScalar) {  // both MMA variants share the forward
+  if (impl != AttentionImpl::kScalar) {  // kMma and kMmaOnePass share the forward
     attention::check_shape(shape, "attention_forward_cuda");
     if (shape.tokens == 0 || shape.batch == 0) return;
     if (attention::mma_supported(ctx, qkv, qkv, qkv)) {
-      attention::forward_mma(ctx, lse, qkv, cu_seqlens, shape, dropout, stream);
+      attention::forward_mma(ctx, lse, qkv, cu_seqlens, shape, dropout,
+                             impl == AttentionImpl::kMmaLean, stream);
       return;
     }
   }

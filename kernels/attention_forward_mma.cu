@@ -10,6 +10,10 @@
 // ctx = O / l, lse = (m + log2 l)·ln 2, as the scalar kernel. Dropout: the warp draws the keep
 // bits of its 16 rows × 64 keys (one Philox call per 16 keys: attention_keep_bits16) into shared
 // memory, then each lane reads those of its fragment elements.
+// Register-lean variant (kLean, AttentionImpl::kMmaLean, a candidate): Q stays in a shared tile
+// of its own and its fragments are read per k-step (gemm_shared_a_bt) instead of held in
+// registers, and the kernel is bounded to 4 resident blocks per SM (at most 128 registers; the
+// default's 149 let 3 fit); the same products in the same order, so the same bits.
 #include "kernels/attention_mma.cuh"
 #include "kernels/attention_variants.h"
 
@@ -38,8 +42,9 @@ __device__ __forceinline__ float row_factor(const uint32_t* bits, int r, int nt,
   return (bits[row * 4 + key / 16] >> (key % 16)) & 1u ? scale : 0.0f;
 }
 
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads)
+// Lean: at most 128 registers, 4 resident blocks per SM; otherwise no bound (0 emits none).
+template <int kHeadDim, bool kLean>
+__global__ void __launch_bounds__(kThreads, kLean ? 4 : 0)
     attention_forward_mma_kernel(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                                  AttentionShape shape, DropoutSpec dropout, int tiles,
                                  float scale_log2) {
@@ -48,6 +53,8 @@ __global__ void __launch_bounds__(kThreads)
   __shared__ __align__(16) bf16 k_tiles[2][Layout::kTileElements];
   __shared__ __align__(16) bf16 v_tiles[2][Layout::kTileElements];
   __shared__ uint32_t keep_bits[kWarps][16 * 4];
+  // The lean kernel's Q tile (8 elements, unused, otherwise).
+  __shared__ __align__(16) bf16 q_tile[kLean ? Layout::kTileElements : 8];
 
   const int sequence = blockIdx.x / tiles, query_block = blockIdx.x % tiles, head = blockIdx.y;
   const int first_token = cu_seqlens[sequence];
@@ -62,16 +69,20 @@ __global__ void __launch_bounds__(kThreads)
   const bf16* keys = head_qkv + hidden;
   const bf16* values = head_qkv + 2 * hidden;
 
-  // Q staged through k_tiles[1] into registers (rows past the end are zero, never stored);
-  // the copies of key tile 0 start meanwhile.
-  load_tile<kHeadDim>(k_tiles[1], head_qkv + query_start * row_stride, row_stride, query_count);
+  // Q staged through k_tiles[1] into registers (lean: kept in q_tile; rows past the end are
+  // zero, never stored); the copies of key tile 0 start meanwhile.
+  bf16* q_stage = kLean ? q_tile : k_tiles[1];
+  load_tile<kHeadDim>(q_stage, head_qkv + query_start * row_stride, row_stride, query_count);
   load_tile_async<kHeadDim>(k_tiles[0], keys, row_stride, min(kCols, length));
   load_tile_async<kHeadDim>(v_tiles[0], values, row_stride, min(kCols, length));
   __syncthreads();
+  const bf16* q_rows = q_stage + warp * 16 * Layout::kPitch;
   uint32_t q_frag[Layout::kHeadSteps][4];
+  if constexpr (!kLean) {
 #pragma unroll
-  for (int ks = 0; ks < Layout::kHeadSteps; ++ks)
-    load_a<Layout::kPitch>(q_frag[ks], k_tiles[1] + warp * 16 * Layout::kPitch + ks * 16);
+    for (int ks = 0; ks < Layout::kHeadSteps; ++ks)
+      load_a<Layout::kPitch>(q_frag[ks], q_rows + ks * 16);
+  }
 
   const bool dropout_on = dropout.probability > 0.0f;
   const float keep_scale = attention_keep_scale(dropout.probability);
@@ -101,7 +112,10 @@ __global__ void __launch_bounds__(kThreads)
 
     float s[kScoreTiles][4];
     zero(s);
-    gemm_a_bt<kHeadDim>(s, q_frag, k_tile);
+    if constexpr (kLean)
+      gemm_shared_a_bt<kHeadDim, kScoreTiles>(s, q_rows, k_tile);
+    else
+      gemm_a_bt<kHeadDim, kScoreTiles>(s, q_frag, k_tile);
 
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -135,7 +149,7 @@ __global__ void __launch_bounds__(kThreads)
         out[nt][2 * r + 1] *= correction;
       }
     }
-    gemm_p_b<kHeadDim>(out, s, v_tile);
+    gemm_p_b<kHeadDim, kScoreSteps>(out, s, v_tile);
   }
 
 #pragma unroll
@@ -163,13 +177,15 @@ bool mma_supported(const void* a, const void* b, const void* c, const void* d) {
 }
 
 void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
-                 const AttentionShape& shape, const DropoutSpec& dropout, GpuStream stream) {
+                 const AttentionShape& shape, const DropoutSpec& dropout, bool lean,
+                 GpuStream stream) {
   const int tiles = div_up(shape.max_positions, mma::kRows);
   const float scale_log2 = kLog2e / sqrtf(static_cast<float>(shape.head_dim));
   const dim3 grid(shape.batch * tiles, shape.heads);
   with_head_dim(shape.head_dim, "attention_forward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
-    auto kernel = mma::attention_forward_mma_kernel<kHeadDim>;
+    auto kernel = lean ? mma::attention_forward_mma_kernel<kHeadDim, true>
+                       : mma::attention_forward_mma_kernel<kHeadDim, false>;
     kernel<<<grid, mma::kThreads, 0, stream>>>(ctx, lse, qkv, cu_seqlens, shape, dropout, tiles,
                                                scale_log2);
   });

@@ -8,8 +8,10 @@
 //   C (16 × 8, fp32):        c[0..1] = C[g][2t..2t+1], c[2..3] = C[g+8][2t..2t+1]
 // An accumulator pair of neighbouring n-tiles therefore is already the A fragment of the next
 // product (S → P·V), which is what a_from_accumulators packs.
-// Under the CPU emulation (tests/gpu/emulation/emu.h defines BERT_CUDA_EMULATION) mma_16816 is
-// a warp-collective exchange computing the same layout on the host.
+// Fragments are read from shared memory with ldmatrix (load_matrices_x4: four 8 × 8 matrices per
+// instruction, transposed on the way where the operand is stored the other way round).
+// Under the CPU emulation (tests/gpu/emulation/emu.h defines BERT_CUDA_EMULATION) mma_16816 and
+// load_matrices_x4 are warp-collective exchanges computing the same layouts on the host.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -33,20 +35,16 @@ constexpr int kScoreSteps = kCols / 16;  // k-steps of a product over the kCols 
 
 // What follows from the head dimension (32 or 64). A shared tile holds kCols rows of kHeadDim
 // bf16 plus 8 of padding:
-//   kPitch        bf16 per shared row. Bank check (4-byte banks, 32 of them): load_a and
-//                 load_b_transposed have lane (g, t) read word g·kPitch/2 + t; load_b reads the
-//                 16-bit halves of word t·kPitch + g/2 (+ kPitch/2 for the second row), where
-//                 lanes g = 2m, 2m + 1 share a word (a broadcast, no conflict).
-//                   pitch 72 (36 words): 36g mod 32 = 4g → banks 4g + t, 32 distinct;
-//                                        load_b: (72t + g/2) mod 32 = 8t + g/2, 16 distinct words.
-//                   pitch 40 (20 words): 20g mod 32 = {0, 20, 8, 28, 16, 4, 24, 12} → banks
-//                                        20g + t mod 32, 32 distinct; load_b: (40t + g/2) mod 32
-//                                        = 8t + g/2, 16 distinct words (+20 for the second row:
-//                                        still distinct). So every fragment read is conflict-free.
+//   kPitch        bf16 per shared row. Fragments are read with ldmatrix (load_matrices_x4), which
+//                 reads each 8 × 8 matrix as 8 rows of 16 bytes in one shared-memory phase; rows
+//                 kPitch·2 bytes apart must fall on 8 distinct 16-byte bank groups of the 128:
+//                   pitch 72 (144 bytes): 144j mod 128 = 16j → 8 distinct groups;
+//                   pitch 40 (80 bytes):  80j mod 128 = {0, 80, 32, 112, 64, 16, 96, 48} → 8
+//                                         distinct groups. So every fragment read is conflict-free,
+//                 and every row start stays 16-byte aligned, as ldmatrix requires.
 //                 (The 16-byte tile stores are not, at pitch 40: a quarter-warp writes two 80-byte
 //                 rows, and bytes 128..143 of the second share banks 0..3 with the first's start,
-//                 a 2-way conflict on 1 of 8 chunks, once per tile load. No 16-byte-aligned pitch
-//                 makes both the reads and these stores conflict-free; the reads, repeated for
+//                 a 2-way conflict on 1 of 8 chunks, once per tile load. The reads, repeated for
 //                 every k-step and n-tile, win.)
 //   kHeadSteps    k-steps of a product over head_dim (Q·Kᵀ, dO·Vᵀ, K·Qᵀ, V·dOᵀ): fragments per
 //                 register-resident operand.
@@ -80,53 +78,51 @@ __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
   return bits;
 }
 
-// Two neighbouring bf16 of one shared row.
-__device__ __forceinline__ uint32_t load_pair(const bf16* p) {
-  return *reinterpret_cast<const uint32_t*>(p);
-}
-// p[0] and p[kPitch]: two rows, one column (a B fragment of a row-major [k][n] tile).
-template <int kPitch>
-__device__ __forceinline__ uint32_t load_column_pair(const bf16* p) {
-  const uint16_t* bits = reinterpret_cast<const uint16_t*>(p);
-  return static_cast<uint32_t>(bits[0]) | (static_cast<uint32_t>(bits[kPitch]) << 16);
-}
-
 __device__ __forceinline__ int lane_group() { return (threadIdx.x % 32) / 4; }   // g
 __device__ __forceinline__ int lane_thread() { return threadIdx.x % 4; }         // t
+
+// ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16, warp-collective: four 8 × 8 bf16 matrices of
+// the 16 × 16 block whose top-left element is `block` (row pitch kPitch, in shared memory):
+//   M0 = rows 0..7, columns 0..7     M2 = rows 0..7, columns 8..15
+//   M1 = rows 8..15, columns 0..7    M3 = rows 8..15, columns 8..15
+// Lane l gives the address of row l % 8 of matrix l / 8, that is block row l % 16 from column
+// 8·(l / 16) (16 bytes, which must be 16-byte aligned). Lane (g, t) receives
+//   r[i] = M_i[g][2t..2t+1]                 (kTranspose false: row g of M_i)
+//   r[i] = M_i[2t][g], M_i[2t+1][g]         (kTranspose true: column g of M_i)
+// the lower-indexed element in the low half: each r[i] is an mma fragment register. One
+// instruction replaces the 8–16 scalar shared loads (and the half-word packing) of the same
+// fragments. Under the CPU emulation it is a warp-collective exchange of the row addresses.
+template <int kPitch, bool kTranspose>
+__device__ __forceinline__ void load_matrices_x4(uint32_t r[4], const bf16* block) {
+  const int lane = threadIdx.x % 32;
+  const bf16* row = block + (lane % 16) * kPitch + 8 * (lane / 16);
+#if defined(BERT_CUDA_EMULATION)
+  ::emu::ldmatrix_x4(r, row, kTranspose);
+#elif defined(__CUDA_ARCH__)
+  const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(row));
+  if constexpr (kTranspose)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+#endif
+}
+
+// What the x4 loads of a 16 × 16 block give, per the fragment layout above:
+//   A = block (rows m, columns k), plain:       a = {r0, r1, r2, r3}        (load_a)
+//   B = blockᵀ (block rows n, columns k), plain: n-tile 0: {r0, r2}, n-tile 1: {r1, r3}
+//   B = block (rows k, columns n), transposed:   n-tile 0: {r0, r1}, n-tile 1: {r2, r3}
+//   A = blockᵀ (block rows k, columns m), transposed: a = {r0, r2, r1, r3}
 
 // A fragment of rows [0, 16), columns [0, 16) of a shared tile (row-major, kPitch).
 template <int kPitch>
 __device__ __forceinline__ void load_a(uint32_t a[4], const bf16* tile) {
-  const int g = lane_group(), t = lane_thread();
-  a[0] = load_pair(tile + g * kPitch + 2 * t);
-  a[1] = load_pair(tile + (g + 8) * kPitch + 2 * t);
-  a[2] = load_pair(tile + g * kPitch + 2 * t + 8);
-  a[3] = load_pair(tile + (g + 8) * kPitch + 2 * t + 8);
+  load_matrices_x4<kPitch, false>(a, tile);
 }
-// B = tileᵀ: B[k][n] = tile[n][k] for n < 8, k < 16 (tile rows are the n index: Kᵀ, Vᵀ, Qᵀ).
-template <int kPitch>
-__device__ __forceinline__ void load_b_transposed(uint32_t b[2], const bf16* tile) {
-  const int g = lane_group(), t = lane_thread();
-  b[0] = load_pair(tile + g * kPitch + 2 * t);
-  b[1] = load_pair(tile + g * kPitch + 2 * t + 8);
-}
-// B = tile: B[k][n] = tile[k][n] for k < 16, n < 8 (tile rows are the k index: V, dO, Q, K).
-template <int kPitch>
-__device__ __forceinline__ void load_b(uint32_t b[2], const bf16* tile) {
-  const int g = lane_group(), t = lane_thread();
-  b[0] = load_column_pair<kPitch>(tile + 2 * t * kPitch + g);
-  b[1] = load_column_pair<kPitch>(tile + (2 * t + 8) * kPitch + g);
-}
-// A = tileᵀ: A[m][k] = tile[k][m] for m < 16, k < 16 (tile rows are the k index: the one-pass
-// backward's dSᵀ, stored [key][query], read as dS). Same words as load_b: conflict-free.
-template <int kPitch>
-__device__ __forceinline__ void load_a_transposed(uint32_t a[4], const bf16* tile) {
-  const int g = lane_group(), t = lane_thread();
-  a[0] = load_column_pair<kPitch>(tile + 2 * t * kPitch + g);
-  a[1] = load_column_pair<kPitch>(tile + 2 * t * kPitch + g + 8);
-  a[2] = load_column_pair<kPitch>(tile + (2 * t + 8) * kPitch + g);
-  a[3] = load_column_pair<kPitch>(tile + (2 * t + 8) * kPitch + g + 8);
-}
+
 // A fragment (16 rows × k-step kk's 16 columns) from the fp32 accumulators of n-tiles 2kk, 2kk+1.
 __device__ __forceinline__ void a_from_accumulators(uint32_t a[4], const float lo[4],
                                                     const float hi[4]) {
@@ -136,38 +132,76 @@ __device__ __forceinline__ void a_from_accumulators(uint32_t a[4], const float l
   a[3] = pack_bf16x2(hi[2], hi[3]);
 }
 
-// acc[nt] += A(16 × head_dim, fragments a[kHeadSteps]) · tileᵀ, tile = kCols rows (n) ×
-// head_dim columns (k): S = Q·Kᵀ and its kin, a 16 × kCols result.
-template <int kHeadDim>
-__device__ __forceinline__ void gemm_a_bt(float acc[kScoreTiles][4],
+// acc[nt] += A(16 × head_dim, fragments a[kHeadSteps]) · tileᵀ, tile = kTiles·8 rows (n) ×
+// head_dim columns (k): S = Q·Kᵀ and its kin, a 16 × kTiles·8 result (kTiles even; kScoreTiles
+// for a whole tile of kCols keys). One x4 load per pair of n-tiles and k-step; each acc[nt] adds its k-steps
+// in order.
+template <int kHeadDim, int kTiles>
+__device__ __forceinline__ void gemm_a_bt(float acc[kTiles][4],
                                           const uint32_t a[HeadLayout<kHeadDim>::kHeadSteps][4],
                                           const bf16* tile) {
   using Layout = HeadLayout<kHeadDim>;
 #pragma unroll
-  for (int nt = 0; nt < kScoreTiles; ++nt)
+  for (int np = 0; np < kTiles / 2; ++np)
 #pragma unroll
     for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
-      uint32_t b[2];
-      load_b_transposed<Layout::kPitch>(b, tile + nt * 8 * Layout::kPitch + ks * 16);
-      mma_16816(acc[nt], a[ks], b);
+      uint32_t r[4];
+      load_matrices_x4<Layout::kPitch, false>(r, tile + np * 16 * Layout::kPitch + ks * 16);
+      const uint32_t b_even[2] = {r[0], r[2]}, b_odd[2] = {r[1], r[3]};
+      mma_16816(acc[2 * np], a[ks], b_even);
+      mma_16816(acc[2 * np + 1], a[ks], b_odd);
     }
 }
-// acc[nt] += P(16 × kCols, the fp32 accumulators p[kScoreTiles][4] rounded to bf16) · tile
-// (kCols k-rows × head_dim n): O += P·V and its kin, a 16 × head_dim result.
-template <int kHeadDim>
-__device__ __forceinline__ void gemm_p_b(float acc[HeadLayout<kHeadDim>::kHeadTiles][4],
-                                         const float p[kScoreTiles][4], const bf16* tile) {
+// The same product with A read from shared memory (16 rows of head_dim at a_rows, pitch kPitch)
+// one k-step at a time instead of held in registers: the register-lean kernels (kLean) trade
+// head_dim/16 x4 loads per product for the kHeadSteps·4 registers of a resident operand. The
+// k-steps still reach each acc[nt] in order, so the result is the same bit for bit.
+template <int kHeadDim, int kTiles>
+__device__ __forceinline__ void gemm_shared_a_bt(float acc[kTiles][4], const bf16* a_rows,
+                                                 const bf16* tile) {
   using Layout = HeadLayout<kHeadDim>;
 #pragma unroll
-  for (int kk = 0; kk < kScoreSteps; ++kk) {
+  for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
+    uint32_t a[4];
+    load_a<Layout::kPitch>(a, a_rows + ks * 16);
+#pragma unroll
+    for (int np = 0; np < kTiles / 2; ++np) {
+      uint32_t r[4];
+      load_matrices_x4<Layout::kPitch, false>(r, tile + np * 16 * Layout::kPitch + ks * 16);
+      const uint32_t b_even[2] = {r[0], r[2]}, b_odd[2] = {r[1], r[3]};
+      mma_16816(acc[2 * np], a, b_even);
+      mma_16816(acc[2 * np + 1], a, b_odd);
+    }
+  }
+}
+
+// acc[nt] += A · tile for one 16-row k-step of tile (k rows × head_dim n, at `rows`): the B
+// fragments of two n-tiles per transposed x4 load.
+template <int kHeadDim>
+__device__ __forceinline__ void mma_a_b_rows(float acc[HeadLayout<kHeadDim>::kHeadTiles][4],
+                                             const uint32_t a[4], const bf16* rows) {
+  using Layout = HeadLayout<kHeadDim>;
+#pragma unroll
+  for (int np = 0; np < Layout::kHeadTiles / 2; ++np) {
+    uint32_t r[4];
+    load_matrices_x4<Layout::kPitch, true>(r, rows + np * 16);
+    const uint32_t b_even[2] = {r[0], r[1]}, b_odd[2] = {r[2], r[3]};
+    mma_16816(acc[2 * np], a, b_even);
+    mma_16816(acc[2 * np + 1], a, b_odd);
+  }
+}
+
+// acc[nt] += P(16 × kSteps·16, the fp32 accumulators p[2·kSteps][4] rounded to bf16) · tile
+// (kSteps·16 k-rows × head_dim n; kScoreSteps for all kCols): O += P·V and its kin, a 16 × head_dim
+// result.
+template <int kHeadDim, int kSteps>
+__device__ __forceinline__ void gemm_p_b(float acc[HeadLayout<kHeadDim>::kHeadTiles][4],
+                                         const float p[2 * kSteps][4], const bf16* tile) {
+#pragma unroll
+  for (int kk = 0; kk < kSteps; ++kk) {
     uint32_t a[4];
     a_from_accumulators(a, p[2 * kk], p[2 * kk + 1]);
-#pragma unroll
-    for (int nt = 0; nt < Layout::kHeadTiles; ++nt) {
-      uint32_t b[2];
-      load_b<Layout::kPitch>(b, tile + kk * 16 * Layout::kPitch + nt * 8);
-      mma_16816(acc[nt], a, b);
-    }
+    mma_a_b_rows<kHeadDim>(acc, a, tile + kk * 16 * HeadLayout<kHeadDim>::kPitch);
   }
 }
 
@@ -177,17 +211,12 @@ __device__ __forceinline__ void gemm_p_b(float acc[HeadLayout<kHeadDim>::kHeadTi
 template <int kHeadDim, int kTransposedPitch>
 __device__ __forceinline__ void gemm_at_b(float acc[HeadLayout<kHeadDim>::kHeadTiles][4],
                                           const bf16* transposed, const bf16* tile) {
-  using Layout = HeadLayout<kHeadDim>;
 #pragma unroll
   for (int kk = 0; kk < kScoreSteps; ++kk) {
-    uint32_t a[4];
-    load_a_transposed<kTransposedPitch>(a, transposed + kk * 16 * kTransposedPitch);
-#pragma unroll
-    for (int nt = 0; nt < Layout::kHeadTiles; ++nt) {
-      uint32_t b[2];
-      load_b<Layout::kPitch>(b, tile + kk * 16 * Layout::kPitch + nt * 8);
-      mma_16816(acc[nt], a, b);
-    }
+    uint32_t r[4];
+    load_matrices_x4<kTransposedPitch, true>(r, transposed + kk * 16 * kTransposedPitch);
+    const uint32_t a[4] = {r[0], r[2], r[1], r[3]};
+    mma_a_b_rows<kHeadDim>(acc, a, tile + kk * 16 * HeadLayout<kHeadDim>::kPitch);
   }
 }
 

@@ -4,9 +4,14 @@
 //            accumulation; P and dS are rounded to bf16 before their products). The default.
 //   kMmaOnePass: the same forward; the backward in one tensor-core pass that also forms dQ
 //            (attention_backward_mma.cu). A candidate, timed beside kMma by bench_kernels.
+//   kMmaLean: kMma's kernels compiled for more resident blocks per SM (forward 4, backward
+//            passes 3, against 3 and 2): the block's resident operand is read from shared
+//            memory per k-step instead of held in registers, the backward's score tiles formed
+//            in halves. The same products in the same order, so the same bits as kMma. A
+//            candidate, timed beside kMma by bench_kernels.
 //   kScalar: the fp32-FMA shared-memory kernels (kernels/attention_forward.cu,
 //            kernels/attention_backward.cu), also used by the float overloads.
-// BERT_ATTENTION_KERNEL=mma (the default), =mma_one_pass or =scalar picks the default of the
+// BERT_ATTENTION_KERNEL=mma (the default), =mma_one_pass, =mma_lean or =scalar picks the default of the
 // public bf16 launchers; it is read once per process.
 #pragma once
 
@@ -14,11 +19,11 @@
 
 namespace bert {
 
-enum class AttentionImpl { kMma, kMmaOnePass, kScalar };
+enum class AttentionImpl { kMma, kMmaOnePass, kMmaLean, kScalar };
 constexpr AttentionImpl kAttentionImpls[] = {AttentionImpl::kMma, AttentionImpl::kMmaOnePass,
-                                             AttentionImpl::kScalar};
+                                             AttentionImpl::kMmaLean, AttentionImpl::kScalar};
 
-// "mma", "mma_one_pass", "scalar": the BERT_ATTENTION_KERNEL spelling.
+// "mma", "mma_one_pass", "mma_lean", "scalar": the BERT_ATTENTION_KERNEL spelling.
 const char* attention_impl_name(AttentionImpl impl);
 
 // Reads BERT_ATTENTION_KERNEL on the first call; throws InputError on an unknown value.
@@ -35,14 +40,15 @@ void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, co
 namespace attention {
 
 // MMA kernels; the caller has checked the shape and workspace. They need 16-byte aligned
-// tensors (mma_supported); otherwise the scalar kernels run.
+// tensors (mma_supported); otherwise the scalar kernels run. `lean`: kMmaLean's build of them.
 bool mma_supported(const void* a, const void* b, const void* c, const void* d);
 void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
-                 const AttentionShape& shape, const DropoutSpec& dropout, GpuStream stream);
+                 const AttentionShape& shape, const DropoutSpec& dropout, bool lean,
+                 GpuStream stream);
 // row_dot: D = Σ_c d_ctx·ctx per (token, head), computed by the caller.
 void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
                   const float* row_dot, const int32_t* cu_seqlens, const AttentionShape& shape,
-                  const DropoutSpec& dropout, GpuStream stream);
+                  const DropoutSpec& dropout, bool lean, GpuStream stream);
 // dq_accumulator: fp32 [tokens, heads·head_dim] scratch (attention_backward_workspace_bytes
 // holds it after row_dot).
 void backward_mma_one_pass(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,

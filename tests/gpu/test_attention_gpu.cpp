@@ -2,9 +2,10 @@
 // with and without attention-probability dropout. The backward reference is fed the kernel's
 // own ctx and lse, so it checks the backward math rather than forward rounding twice.
 // Every bf16 implementation (kernels/attention_variants.h: tensor-core MMA, its one-pass
-// backward, and scalar) runs every case explicitly, whatever BERT_ATTENTION_KERNEL says, for
+// backward, its register-lean build, and scalar) runs every case explicitly, whatever BERT_ATTENTION_KERNEL says, for
 // head_dim 64 (bert-base) and 32 (all-MiniLM-L6-v2: 12 heads of 32).
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <string>
 
@@ -88,6 +89,32 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
   }
 }
 
+struct Outputs {
+  std::vector<float> ctx, lse, d_qkv;
+};
+
+// One implementation's forward and backward on the given inputs (for comparing two of them).
+Outputs run_impl(const AttentionShape& shape, const std::vector<int32_t>& cu_seqlens,
+                 const DropoutSpec& spec, const std::vector<float>& qkv,
+                 const std::vector<float>& d_ctx_values, AttentionImpl impl) {
+  const int hidden = shape.heads * shape.head_dim;
+  DeviceBf16 d_qkv(qkv), d_ctx(static_cast<size_t>(shape.tokens) * hidden), d_grad(d_ctx_values),
+      d_qkv_grad(qkv.size());
+  DeviceBuffer<float> d_lse(static_cast<size_t>(shape.tokens) * shape.heads);
+  DeviceBuffer<int32_t> d_cu_seqlens = to_device(cu_seqlens);
+  DeviceBuffer<unsigned char> scratch(attention_backward_workspace_bytes(shape));
+  attention_forward_cuda(d_ctx.get(), d_lse.data(), d_qkv.get(), d_cu_seqlens.data(), shape, spec,
+                         nullptr, impl);
+  attention_backward_cuda(d_qkv_grad.get(), d_grad.get(), d_qkv.get(), d_ctx.get(), d_lse.data(),
+                          d_cu_seqlens.data(), shape, spec,
+                          GpuWorkspace{scratch.data(), scratch.size()}, nullptr, impl);
+  return Outputs{d_ctx.download(), to_host(d_lse), d_qkv_grad.download()};
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
 }  // namespace
 
 TEST_CASE("attention forward/backward match the reference", "[gpu][attention]") {
@@ -106,6 +133,44 @@ TEST_CASE("attention forward/backward match the reference", "[gpu][attention]") 
   for (const AttentionImpl impl : kAttentionImpls)
     for (const Case& c : cases)
       for (const float probability : {0.0f, 0.1f}) run_case(c, probability, impl, rng);
+}
+
+// kMmaLean reads the same fragments from shared memory instead of registers and forms the
+// backward's score tiles in halves; every accumulator receives the same products in the same
+// order, so its outputs must equal the default tensor-core kernels' bit for bit.
+TEST_CASE("the register-lean attention kernels compute the default's bits", "[gpu][attention]") {
+  std::mt19937 rng(43);
+  struct Shape {
+    std::vector<int> lengths;
+    int heads, max_positions, head_dim;
+  };
+  const std::vector<Shape> shapes = {{{63, 130, 1}, 2, 160, 64}, {{17, 64, 130}, 3, 136, 32}};
+  for (const Shape& c : shapes)
+    for (const float probability : {0.0f, 0.1f}) {
+      AttentionShape shape;
+      shape.batch = static_cast<int>(c.lengths.size());
+      shape.heads = c.heads;
+      shape.head_dim = c.head_dim;
+      shape.max_positions = c.max_positions;
+      std::vector<int32_t> cu_seqlens{0};
+      for (const int length : c.lengths) cu_seqlens.push_back(cu_seqlens.back() + length);
+      shape.tokens = cu_seqlens.back();
+      DropoutSpec spec;
+      spec.probability = probability;
+      spec.seed = 7;
+      spec.site = dropout_site(1, DropoutKind::kAttentionProbs);
+      CAPTURE(shape.head_dim, probability);
+      const int hidden = shape.heads * shape.head_dim;
+      const std::vector<float> qkv =
+          random_bf16_values(static_cast<size_t>(shape.tokens) * 3 * hidden, -2.0f, 2.0f, rng);
+      const std::vector<float> d_ctx =
+          random_bf16_values(static_cast<size_t>(shape.tokens) * hidden, -1.0f, 1.0f, rng);
+      const Outputs plain = run_impl(shape, cu_seqlens, spec, qkv, d_ctx, AttentionImpl::kMma);
+      const Outputs lean = run_impl(shape, cu_seqlens, spec, qkv, d_ctx, AttentionImpl::kMmaLean);
+      CHECK(same_bits(lean.ctx, plain.ctx));
+      CHECK(same_bits(lean.lse, plain.lse));
+      CHECK(same_bits(lean.d_qkv, plain.d_qkv));
+    }
 }
 
 TEST_CASE("attention refuses a head_dim it is not built for, naming the built ones", "[gpu][attention]") {

@@ -4,7 +4,8 @@
 // function statics (shared by the block's threads; blocks never overlap), dynamic shared memory
 // is a per-block buffer filled with NaN bytes so reads of unwritten smem show up.
 // Tensor-core mma.sync (kernels/attention_mma.cuh) is a warp-collective exchange computing the
-// PTX fragment layout in fp32; cp.async copies synchronously.
+// PTX fragment layout in fp32, ldmatrix a warp-collective exchange of the row addresses; cp.async
+// copies synchronously.
 // Limits: all threads of a warp must reach each shuffle (true of these kernels: early exits are
 // warp- or block-uniform), no memory-model or timing checks, no cuBLASLt.
 #pragma once
@@ -16,6 +17,8 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -123,6 +126,36 @@ inline void mma_bf16_16816(float c[4], const uint32_t a[4], const uint32_t b[2])
     for (int k = 0; k < 16; ++k) sum += A[row][k] * B[k][col];
     c[e] = sum;
   }
+}
+
+// ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16, warp-collective: lane l publishes the
+// address of row l % 8 of matrix l / 8 (16 bytes, which must be 16-byte aligned: the GPU faults
+// otherwise, so the emulation stops too); lane (g = lane / 4, t = lane % 4) then receives
+// r[i] = M_i[g][2t..2t+1], or with `transpose` M_i[2t][g], M_i[2t+1][g], low half first.
+inline void ldmatrix_x4(uint32_t r[4], const void* row, bool transpose) {
+  const int tid = t_thread.x + t_thread.y * t_block_dim.x + t_thread.z * t_block_dim.x * t_block_dim.y;
+  const int warp = tid / 32, lane = tid % 32;
+  if (reinterpret_cast<std::uintptr_t>(row) % 16 != 0) {
+    std::fprintf(stderr, "emulated ldmatrix: lane %d row address %p is not 16-byte aligned\n",
+                 lane, row);
+    std::abort();
+  }
+  Barrier* wb = t_ctx->warp_barriers[warp];
+  unsigned char* ex = t_ctx->exchange[warp].data();
+  std::memcpy(ex + lane * 8, &row, sizeof row);
+  wb->wait();
+  const int g = lane / 4, t = lane % 4;
+  auto element = [&](int matrix, int matrix_row, int column) {
+    const void* address;
+    std::memcpy(&address, ex + (8 * matrix + matrix_row) * 8, sizeof address);
+    uint16_t bits;
+    std::memcpy(&bits, static_cast<const unsigned char*>(address) + 2 * column, sizeof bits);
+    return static_cast<uint32_t>(bits);
+  };
+  for (int i = 0; i < 4; ++i)
+    r[i] = transpose ? element(i, 2 * t, g) | element(i, 2 * t + 1, g) << 16
+                     : element(i, g, 2 * t) | element(i, g, 2 * t + 1) << 16;
+  wb->wait();
 }
 
 inline void syncwarp() {
