@@ -267,14 +267,14 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
   CUDA_LAUNCH_CHECK("row_dot_kernel");
   if constexpr (std::is_same_v<T, bf16>) {
     if (impl != AttentionImpl::kScalar && mma_supported(d_qkv, d_ctx, qkv, qkv)) {
-      if (impl == AttentionImpl::kMmaOnePass) {
+      if (one_pass_backward(impl)) {
         float* dq_accumulator = reinterpret_cast<float*>(static_cast<unsigned char*>(workspace.data) +
                                                          row_dot_bytes(shape));
         backward_mma_one_pass(d_qkv, d_ctx, qkv, lse, row_dot, dq_accumulator, cu_seqlens, shape,
-                              dropout, stream);
+                              dropout, lean_kernels(impl), stream);
       } else {
         backward_mma(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
-                     impl == AttentionImpl::kMmaLean, stream);
+                     lean_kernels(impl), stream);
       }
       return;
     }

@@ -16,12 +16,13 @@
 // Fewer blocks (batch × heads, each walking its sequence's key blocks serially) is its cost.
 // Dropout keep bits are drawn per warp into shared memory (16 keys per Philox call), for the key
 // pass as [query][the warp's 16 keys], for the query pass as [row][16-key chunk].
-// Register-lean variant (kLean, AttentionImpl::kMmaLean, a candidate) of the two passes: the
-// block's resident operand (K and V; Q and dO) stays in shared tiles of its own and its
-// fragments are read per k-step (gemm_shared_a_bt) instead of held in registers, and each
-// 64-wide score tile is formed in two halves of 32 (half the S and dPd registers), so the kernels
-// fit 3 resident blocks per SM (168 registers) instead of 2. Each accumulator receives the same
-// products in the same order, so the results are the same bits.
+// Register-lean builds (kLean: AttentionImpl::kMmaLean of the two passes, kMmaOnePassLean of the
+// one-pass kernel; candidates): the block's resident operand (K and V; Q and dO) stays in
+// shared tiles of its own and its fragments are read per k-step (gemm_shared_a_bt) instead of
+// held in registers, and each 64-wide score tile is formed in two halves of 32 (half the S and
+// dPd registers), so the kernels fit 3 resident blocks per SM (168 registers) instead of 2.
+// Each accumulator receives the same products in the same order, so the results are the same
+// bits.
 // Both passes are templated on head_dim (32 or 64, HeadLayout in attention_mma.cuh): the
 // register-resident K, V (Q, dO) fragments and the k-steps of the S/dPd products are head_dim/16,
 // the dK, dV (dQ) accumulators and the stored row segments head_dim/8 n-tiles.
@@ -51,29 +52,24 @@ __device__ __forceinline__ void store_rows(bf16* first_row, size_t row_stride, i
   }
 }
 
-// Shared memory of the key pass. The one-pass kernel adds K (the B operand of dQ = dS·K, kept
-// for the whole key block) and the block's dSᵀ tile (written by each warp for its 16 keys,
-// read by every warp for its 16 queries).
-template <int kHeadDim>
-struct KeyPassShared {
-  // Double-buffered: query tile i + 1 is copied (cp.async) while tile i is computed.
-  bf16 q_tiles[2][HeadLayout<kHeadDim>::kTileElements];   // [query][d]
-  bf16 do_tiles[2][HeadLayout<kHeadDim>::kTileElements];  // [query][d]
-  float lse_log2[2][kCols], dot[2][kCols];
-  uint32_t keep_bits[kWarps][kCols];  // [query]: bit i = key 16·warp + i
-};
 // dSᵀ rows: 64 queries of bf16 plus 8 of padding (the bank argument of kPitch 72 above).
 constexpr int kScorePitch = kCols + 8;
-template <int kHeadDim>
-struct OnePassShared : KeyPassShared<kHeadDim> {
-  bf16 k_tile[HeadLayout<kHeadDim>::kTileElements];  // [key][d]
-  bf16 ds_tile[kRows * kScorePitch];                  // [key][query]
-};
-// The lean key pass keeps the block's K and V for the whole pass.
-template <int kHeadDim>
-struct LeanKeyPassShared : KeyPassShared<kHeadDim> {
-  bf16 k_tile[HeadLayout<kHeadDim>::kTileElements];  // [key][d]
-  bf16 v_tile[HeadLayout<kHeadDim>::kTileElements];  // [key][d]
+
+// Shared memory of the key pass. The one-pass kernel adds K (the B operand of dQ = dS·K, kept
+// for the whole key block) and the block's dSᵀ tile (written by each warp for its 16 keys,
+// read by every warp for its 16 queries); the lean kernels keep K and V for the whole key
+// block. An array a variant does not use has 8 elements (16 bytes: the next stays aligned).
+template <int kHeadDim, bool kOnePass, bool kLean>
+struct KeyPassShared {
+  static constexpr int kTile = HeadLayout<kHeadDim>::kTileElements;
+  // Double-buffered: query tile i + 1 is copied (cp.async) while tile i is computed.
+  bf16 q_tiles[2][kTile];   // [query][d]
+  bf16 do_tiles[2][kTile];  // [query][d]
+  float lse_log2[2][kCols], dot[2][kCols];
+  uint32_t keep_bits[kWarps][kCols];                  // [query]: bit i = key 16·warp + i
+  bf16 k_tile[kOnePass || kLean ? kTile : 8];         // [key][d]
+  bf16 v_tile[kLean ? kTile : 8];                     // [key][d]
+  bf16 ds_tile[kOnePass ? kRows * kScorePitch : 8];  // [key][query]
 };
 // Halves of a score tile the lean kernels form one after the other (1: the whole tile at once).
 template <bool kLean>
@@ -126,7 +122,8 @@ __device__ __forceinline__ void accumulate_query_rows(
 // One key block of 64 keys of (sequence, head): streams every query tile, writes dK and dV.
 // With kOnePass it also forms dQ += dS·K for each query tile (QueryGradient).
 template <int kHeadDim, bool kOnePass, bool kLean>
-__device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<kHeadDim>& shared,
+__device__ __forceinline__ void key_block_pass(const Args& args,
+                                               KeyPassShared<kHeadDim, kOnePass, kLean>& shared,
                                                int first_token, int length, int head,
                                                int key_start, QueryGradient query_grad) {
   using Layout = HeadLayout<kHeadDim>;
@@ -161,13 +158,8 @@ __device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<k
 
   // K and V staged into registers (the one-pass kernel keeps K in shared memory too, the lean
   // one K and V); query tile 0 is copied meanwhile.
-  bf16* k_stage = q_tiles[1];
-  bf16* v_stage = do_tiles[1];
-  if constexpr (kOnePass) k_stage = static_cast<OnePassShared<kHeadDim>&>(shared).k_tile;
-  if constexpr (kLean) {
-    k_stage = static_cast<LeanKeyPassShared<kHeadDim>&>(shared).k_tile;
-    v_stage = static_cast<LeanKeyPassShared<kHeadDim>&>(shared).v_tile;
-  }
+  bf16* k_stage = kOnePass || kLean ? shared.k_tile : q_tiles[1];
+  bf16* v_stage = kLean ? shared.v_tile : do_tiles[1];
   load_tile<kHeadDim>(k_stage, head_qkv + hidden + key_start * row_stride, row_stride, key_count);
   load_tile<kHeadDim>(v_stage, head_qkv + 2 * hidden + key_start * row_stride, row_stride,
                       key_count);
@@ -244,8 +236,7 @@ __device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<k
         }
       if constexpr (kOnePass) {
         // This warp's 16 rows of dSᵀ, rounded to bf16 as the dK product rounds them.
-        bf16* ds_rows = static_cast<OnePassShared<kHeadDim>&>(shared).ds_tile +
-                        (warp * 16 + g) * kScorePitch + first_query + 2 * t;
+        bf16* ds_rows = shared.ds_tile + (warp * 16 + g) * kScorePitch + first_query + 2 * t;
 #pragma unroll
         for (int nt = 0; nt < kTiles; ++nt)
 #pragma unroll
@@ -258,10 +249,9 @@ __device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<k
     }
     if constexpr (kOnePass) {
       __syncthreads();  // every warp's dSᵀ rows are in
-      const auto& one_pass = static_cast<OnePassShared<kHeadDim>&>(shared);
       float d_query[Layout::kHeadTiles][4];
       zero(d_query);
-      gemm_at_b<kHeadDim, kScorePitch>(d_query, one_pass.ds_tile + warp * 16, one_pass.k_tile);
+      gemm_at_b<kHeadDim, kScorePitch>(d_query, shared.ds_tile + warp * 16, shared.k_tile);
       accumulate_query_rows<kHeadDim>(args, query_grad, d_query,
                                       first_token + query_start + warp * 16,
                                       query_count - warp * 16, head);
@@ -275,7 +265,7 @@ __device__ __forceinline__ void key_block_pass(const Args& args, KeyPassShared<k
 }
 
 // Two-pass key kernel: a block per (sequence, key block, head); dQ comes from the query pass.
-// The lean kernel's shared memory (LeanKeyPassShared, over 48 KB) is dynamic.
+// The lean kernel's shared memory (over 48 KB with K and V) is dynamic.
 template <int kHeadDim, bool kLean>
 __global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
     attention_backward_key_mma_kernel(Args args) {
@@ -286,30 +276,31 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
   if (key_start >= length) return;
   if constexpr (kLean) {
     extern __shared__ float4 shared_raw[];
-    auto& shared = *reinterpret_cast<LeanKeyPassShared<kHeadDim>*>(shared_raw);
+    auto& shared = *reinterpret_cast<KeyPassShared<kHeadDim, false, true>*>(shared_raw);
     key_block_pass<kHeadDim, false, true>(args, shared, first_token, length, blockIdx.y,
                                           key_start, QueryGradient{});
   } else {
-    __shared__ __align__(16) KeyPassShared<kHeadDim> shared;
+    __shared__ __align__(16) KeyPassShared<kHeadDim, false, false> shared;
     key_block_pass<kHeadDim, false, false>(args, shared, first_token, length, blockIdx.y,
                                            key_start, QueryGradient{});
   }
 }
 
 // One-pass kernel: a block per (sequence, head) walks the key blocks in order, so it alone
-// owns the sequence's dQ rows of that head and adds them up without atomics.
-template <int kHeadDim>
-__global__ void __launch_bounds__(kThreads)
+// owns the sequence's dQ rows of that head and adds them up without atomics. Lean: 3 blocks
+// per SM, so a batch of 32 sequences × 12 heads (384 blocks) is resident at once on 132 SMs.
+template <int kHeadDim, bool kLean>
+__global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
     attention_backward_one_pass_mma_kernel(Args args, float* dq_accumulator) {
   extern __shared__ float4 shared_raw[];
-  auto& shared = *reinterpret_cast<OnePassShared<kHeadDim>*>(shared_raw);
+  auto& shared = *reinterpret_cast<KeyPassShared<kHeadDim, true, kLean>*>(shared_raw);
   const int sequence = blockIdx.x;
   const int first_token = args.cu_seqlens[sequence];
   const int length = args.cu_seqlens[sequence + 1] - first_token;
   for (int key_start = 0; key_start < length; key_start += kRows) {
     __syncthreads();  // the previous key block's tiles are no longer read
     const QueryGradient query_grad{dq_accumulator, key_start == 0, key_start + kRows >= length};
-    key_block_pass<kHeadDim, true, false>(args, shared, first_token, length, blockIdx.y,
+    key_block_pass<kHeadDim, true, kLean>(args, shared, first_token, length, blockIdx.y,
                                           key_start, query_grad);
   }
 }
@@ -484,7 +475,7 @@ void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* 
   with_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
     if (lean) {
-      constexpr size_t kKeyShared = sizeof(mma::LeanKeyPassShared<kHeadDim>);
+      constexpr size_t kKeyShared = sizeof(mma::KeyPassShared<kHeadDim, false, true>);
       constexpr auto key_kernel = mma::attention_backward_key_mma_kernel<kHeadDim, true>;
       allow_dynamic_shared_memory<key_kernel, kKeyShared>();
       key_kernel<<<grid, mma::kThreads, kKeyShared, stream>>>(args);
@@ -508,16 +499,23 @@ void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* 
 void backward_mma_one_pass(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
                            const float* row_dot, float* dq_accumulator,
                            const int32_t* cu_seqlens, const AttentionShape& shape,
-                           const DropoutSpec& dropout, GpuStream stream) {
+                           const DropoutSpec& dropout, bool lean, GpuStream stream) {
   const mma::Args args = backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
                                        div_up(shape.max_positions, mma::kRows));
   const dim3 grid(shape.batch, shape.heads);
   with_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
-    constexpr size_t kShared = sizeof(mma::OnePassShared<kHeadDim>);
-    constexpr auto kernel = mma::attention_backward_one_pass_mma_kernel<kHeadDim>;
-    allow_dynamic_shared_memory<kernel, kShared>();
-    kernel<<<grid, mma::kThreads, kShared, stream>>>(args, dq_accumulator);
+    auto launch = [&](auto lean_flag) {
+      constexpr bool kLean = decltype(lean_flag)::value;
+      constexpr size_t kShared = sizeof(mma::KeyPassShared<kHeadDim, true, kLean>);
+      constexpr auto kernel = mma::attention_backward_one_pass_mma_kernel<kHeadDim, kLean>;
+      allow_dynamic_shared_memory<kernel, kShared>();
+      kernel<<<grid, mma::kThreads, kShared, stream>>>(args, dq_accumulator);
+    };
+    if (lean)
+      launch(std::true_type{});
+    else
+      launch(std::false_type{});
     CUDA_LAUNCH_CHECK("attention_backward_one_pass_mma_kernel");
   });
 }

@@ -151,6 +151,7 @@ const char* attention_impl_name(AttentionImpl impl) {
     case AttentionImpl::kMma: return "mma";
     case AttentionImpl::kMmaOnePass: return "mma_one_pass";
     case AttentionImpl::kMmaLean: return "mma_lean";
+    case AttentionImpl::kMmaOnePassLean: return "mma_one_pass_lean";
     case AttentionImpl::kScalar: return "scalar";
   }
   return "unknown";
@@ -163,7 +164,8 @@ AttentionImpl default_attention_impl() {
     for (const AttentionImpl known : kAttentionImpls)
       if (std::string(value) == attention_impl_name(known)) return known;
     throw InputError(
-        std::string("BERT_ATTENTION_KERNEL: expected mma, mma_one_pass, mma_lean or scalar, got '") +
+        std::string("BERT_ATTENTION_KERNEL: expected mma, mma_one_pass, mma_lean, mma_one_pass_lean or "
+                    "scalar, got '") +
         value + "'");
   }();
   return impl;
@@ -172,12 +174,12 @@ AttentionImpl default_attention_impl() {
 void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                             const AttentionShape& shape, const DropoutSpec& dropout,
                             GpuStream stream, AttentionImpl impl) {
-  if (impl != AttentionImpl::kScalar) {  // kMma and kMmaOnePass share the forward
+  if (impl != AttentionImpl::kScalar) {  // the one-pass variants share the two-pass forward
     attention::check_shape(shape, "attention_forward_cuda");
     if (shape.tokens == 0 || shape.batch == 0) return;
     if (attention::mma_supported(ctx, qkv, qkv, qkv)) {
       attention::forward_mma(ctx, lse, qkv, cu_seqlens, shape, dropout,
-                             impl == AttentionImpl::kMmaLean, stream);
+                             lean_kernels(impl), stream);
       return;
     }
   }

@@ -9,21 +9,33 @@
 //            memory per k-step instead of held in registers, the backward's score tiles formed
 //            in halves. The same products in the same order, so the same bits as kMma. A
 //            candidate, timed beside kMma by bench_kernels.
+//   kMmaOnePassLean: kMmaOnePass built the same way (the lean forward; the one-pass backward at
+//            3 blocks per SM instead of 2): the same bits as kMmaOnePass. A candidate.
 //   kScalar: the fp32-FMA shared-memory kernels (kernels/attention_forward.cu,
 //            kernels/attention_backward.cu), also used by the float overloads.
-// BERT_ATTENTION_KERNEL=mma (the default), =mma_one_pass, =mma_lean or =scalar picks the default of the
-// public bf16 launchers; it is read once per process.
+// BERT_ATTENTION_KERNEL=mma (the default), =mma_one_pass, =mma_lean, =mma_one_pass_lean or
+// =scalar picks the default of the public bf16 launchers; it is read once per process.
 #pragma once
 
 #include "kernels/attention.h"
 
 namespace bert {
 
-enum class AttentionImpl { kMma, kMmaOnePass, kMmaLean, kScalar };
+enum class AttentionImpl { kMma, kMmaOnePass, kMmaLean, kMmaOnePassLean, kScalar };
 constexpr AttentionImpl kAttentionImpls[] = {AttentionImpl::kMma, AttentionImpl::kMmaOnePass,
-                                             AttentionImpl::kMmaLean, AttentionImpl::kScalar};
+                                             AttentionImpl::kMmaLean,
+                                             AttentionImpl::kMmaOnePassLean, AttentionImpl::kScalar};
 
-// "mma", "mma_one_pass", "mma_lean", "scalar": the BERT_ATTENTION_KERNEL spelling.
+// What a tensor-core implementation runs: the register-lean builds, the one-pass backward.
+constexpr bool lean_kernels(AttentionImpl impl) {
+  return impl == AttentionImpl::kMmaLean || impl == AttentionImpl::kMmaOnePassLean;
+}
+constexpr bool one_pass_backward(AttentionImpl impl) {
+  return impl == AttentionImpl::kMmaOnePass || impl == AttentionImpl::kMmaOnePassLean;
+}
+
+// "mma", "mma_one_pass", "mma_lean", "mma_one_pass_lean", "scalar": the BERT_ATTENTION_KERNEL
+// spelling.
 const char* attention_impl_name(AttentionImpl impl);
 
 // Reads BERT_ATTENTION_KERNEL on the first call; throws InputError on an unknown value.
@@ -54,7 +66,7 @@ void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* 
 void backward_mma_one_pass(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* lse,
                            const float* row_dot, float* dq_accumulator,
                            const int32_t* cu_seqlens, const AttentionShape& shape,
-                           const DropoutSpec& dropout, GpuStream stream);
+                           const DropoutSpec& dropout, bool lean, GpuStream stream);
 
 }  // namespace attention
 }  // namespace bert

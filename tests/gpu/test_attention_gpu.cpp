@@ -2,11 +2,13 @@
 // with and without attention-probability dropout. The backward reference is fed the kernel's
 // own ctx and lse, so it checks the backward math rather than forward rounding twice.
 // Every bf16 implementation (kernels/attention_variants.h: tensor-core MMA, its one-pass
-// backward, its register-lean build, and scalar) runs every case explicitly, whatever BERT_ATTENTION_KERNEL says, for
-// head_dim 64 (bert-base) and 32 (all-MiniLM-L6-v2: 12 heads of 32).
+// backward, their register-lean builds, and scalar) runs every case explicitly, whatever
+// BERT_ATTENTION_KERNEL says, for head_dim 64 (bert-base) and 32 (all-MiniLM-L6-v2: 12 heads
+// of 32).
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <utility>
 #include <string>
 
 #include "kernels/attention.h"
@@ -135,9 +137,9 @@ TEST_CASE("attention forward/backward match the reference", "[gpu][attention]") 
       for (const float probability : {0.0f, 0.1f}) run_case(c, probability, impl, rng);
 }
 
-// kMmaLean reads the same fragments from shared memory instead of registers and forms the
+// The lean builds read the same fragments from shared memory instead of registers and form the
 // backward's score tiles in halves; every accumulator receives the same products in the same
-// order, so its outputs must equal the default tensor-core kernels' bit for bit.
+// order, so kMmaLean must equal kMma and kMmaOnePassLean kMmaOnePass bit for bit.
 TEST_CASE("the register-lean attention kernels compute the default's bits", "[gpu][attention]") {
   std::mt19937 rng(43);
   struct Shape {
@@ -165,11 +167,18 @@ TEST_CASE("the register-lean attention kernels compute the default's bits", "[gp
           random_bf16_values(static_cast<size_t>(shape.tokens) * 3 * hidden, -2.0f, 2.0f, rng);
       const std::vector<float> d_ctx =
           random_bf16_values(static_cast<size_t>(shape.tokens) * hidden, -1.0f, 1.0f, rng);
-      const Outputs plain = run_impl(shape, cu_seqlens, spec, qkv, d_ctx, AttentionImpl::kMma);
-      const Outputs lean = run_impl(shape, cu_seqlens, spec, qkv, d_ctx, AttentionImpl::kMmaLean);
-      CHECK(same_bits(lean.ctx, plain.ctx));
-      CHECK(same_bits(lean.lse, plain.lse));
-      CHECK(same_bits(lean.d_qkv, plain.d_qkv));
+      const std::pair<AttentionImpl, AttentionImpl> builds[] = {
+          {AttentionImpl::kMma, AttentionImpl::kMmaLean},
+          {AttentionImpl::kMmaOnePass, AttentionImpl::kMmaOnePassLean}};
+      for (const auto& [plain_impl, lean_impl] : builds) {
+        const std::string kernel = attention_impl_name(lean_impl);
+        CAPTURE(kernel);
+        const Outputs plain = run_impl(shape, cu_seqlens, spec, qkv, d_ctx, plain_impl);
+        const Outputs lean = run_impl(shape, cu_seqlens, spec, qkv, d_ctx, lean_impl);
+        CHECK(same_bits(lean.ctx, plain.ctx));
+        CHECK(same_bits(lean.lse, plain.lse));
+        CHECK(same_bits(lean.d_qkv, plain.d_qkv));
+      }
     }
 }
 

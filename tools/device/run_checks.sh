@@ -220,7 +220,7 @@ fi
 
 # ---- results.md and the summary table --------------------------------------------------------
 key_rows() {  # the kernel rows worth a glance, from bench_kernels.md
-  grep -E '^\| (squad|uniform|params|ceiling|overlap) \| (attention( mma_one_pass| mma_lean)? \(dropout|layernorm|residual|bias\+gelu|gemm ffn1 768|adamw|gemm 8192|device-to-device|forward GEMMs|both)' \
+  grep -E '^\| (squad|uniform|params|ceiling|overlap) \| (attention( mma_one_pass| mma_lean| mma_one_pass_lean)? \(dropout|layernorm|residual|bias\+gelu|gemm ffn1 768|adamw|gemm 8192|device-to-device|forward GEMMs|both)' \
     "$out/bench_kernels.md" 2> /dev/null | grep -vE '^\| [a-z]+ \| [^|]+ \| [^|]+ \| #' | awk -F'|' '{printf "| %s | %s | %s | %s µs | %s |\n", $2, $3, $4, $5, $7}' | sed 's/  */ /g'
 }
 gemm_fastest() {  # bench_kernels' survey: each GEMM's fastest cuBLASLt candidate against #0
