@@ -79,6 +79,26 @@ constexpr int kScoreParts = kLean ? 2 : 1;
 template <bool kLean>
 constexpr int kMinBlocks = kLean ? 3 : 0;
 
+// The two score products of a part of a streamed tile, both passes' first step:
+// s = X·tileᵀ and dp = Y·tile2ᵀ, X and Y the warp's 16 resident rows (key pass: K and V; query
+// pass: Q and dO) as register fragments, or in the lean build read from their shared rows.
+template <int kHeadDim, int kTiles, bool kLean>
+__device__ __forceinline__ void score_products(
+    float (&s)[kTiles][4], float (&dp)[kTiles][4],
+    const uint32_t x_frag[HeadLayout<kHeadDim>::kHeadSteps][4], const bf16* x_rows,
+    const uint32_t y_frag[HeadLayout<kHeadDim>::kHeadSteps][4], const bf16* y_rows,
+    const bf16* s_tile, const bf16* dp_tile) {
+  zero(s);
+  zero(dp);
+  if constexpr (kLean) {
+    gemm_shared_a_bt<kHeadDim, kTiles>(s, x_rows, s_tile);
+    gemm_shared_a_bt<kHeadDim, kTiles>(dp, y_rows, dp_tile);
+  } else {
+    gemm_a_bt<kHeadDim, kTiles>(s, x_frag, s_tile);
+    gemm_a_bt<kHeadDim, kTiles>(dp, y_frag, dp_tile);
+  }
+}
+
 // Where the one-pass kernel adds up dQ: fp32 [tokens, hidden] in the workspace, read back and
 // rewritten by the very lane that wrote it (the same element ↔ lane map for every key block),
 // so no barrier and no atomics are needed and the sum order is the key blocks' order.
@@ -212,15 +232,8 @@ __device__ __forceinline__ void key_block_pass(const Args& args,
       const bf16* q_part = q_tile + first_query * Layout::kPitch;
       const bf16* do_part = do_tile + first_query * Layout::kPitch;
       float s[kTiles][4], dp[kTiles][4];  // [query n-tile][key g, g+8 × query 2t, 2t+1]
-      zero(s);
-      zero(dp);
-      if constexpr (kLean) {
-        gemm_shared_a_bt<kHeadDim, kTiles>(s, k_rows, q_part);
-        gemm_shared_a_bt<kHeadDim, kTiles>(dp, v_rows, do_part);
-      } else {
-        gemm_a_bt<kHeadDim, kTiles>(s, k_frag, q_part);
-        gemm_a_bt<kHeadDim, kTiles>(dp, v_frag, do_part);
-      }
+      score_products<kHeadDim, kTiles, kLean>(s, dp, k_frag, k_rows, v_frag, v_rows, q_part,
+                                              do_part);
 #pragma unroll
       for (int nt = 0; nt < kTiles; ++nt)
 #pragma unroll
@@ -417,15 +430,8 @@ __device__ __forceinline__ void query_block_pass(const Args& args,
       const bf16* k_part = k_tile + first_key * Layout::kPitch;
       const bf16* v_part = v_tile + first_key * Layout::kPitch;
       float s[kTiles][4], dp[kTiles][4];  // [key n-tile][query g, g+8 × key 2t, 2t+1]
-      zero(s);
-      zero(dp);
-      if constexpr (kLean) {
-        gemm_shared_a_bt<kHeadDim, kTiles>(s, q_rows, k_part);
-        gemm_shared_a_bt<kHeadDim, kTiles>(dp, do_rows, v_part);
-      } else {
-        gemm_a_bt<kHeadDim, kTiles>(s, q_frag, k_part);
-        gemm_a_bt<kHeadDim, kTiles>(dp, do_frag, v_part);
-      }
+      score_products<kHeadDim, kTiles, kLean>(s, dp, q_frag, q_rows, do_frag, do_rows, k_part,
+                                              v_part);
 #pragma unroll
       for (int nt = 0; nt < kTiles; ++nt)
 #pragma unroll

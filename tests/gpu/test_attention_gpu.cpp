@@ -28,20 +28,37 @@ struct Case {
   uint64_t element_offset;
 };
 
-void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937& rng) {
+// A packed batch of sequences of the given lengths: its shape and cumulative offsets.
+struct PackedBatch {
   AttentionShape shape;
-  shape.batch = static_cast<int>(c.lengths.size());
-  shape.heads = c.heads;
-  shape.head_dim = c.head_dim;
-  shape.max_positions = c.max_positions;
   std::vector<int32_t> cu_seqlens{0};
-  for (const int length : c.lengths) cu_seqlens.push_back(cu_seqlens.back() + length);
-  shape.tokens = cu_seqlens.back();
+};
+PackedBatch packed_batch(const std::vector<int>& lengths, int heads, int max_positions,
+                         int head_dim) {
+  PackedBatch packed;
+  packed.shape.batch = static_cast<int>(lengths.size());
+  packed.shape.heads = heads;
+  packed.shape.head_dim = head_dim;
+  packed.shape.max_positions = max_positions;
+  for (const int length : lengths) packed.cu_seqlens.push_back(packed.cu_seqlens.back() + length);
+  packed.shape.tokens = packed.cu_seqlens.back();
+  return packed;
+}
+
+DropoutSpec attention_dropout(float probability, uint64_t seed, int layer) {
   DropoutSpec spec;
   spec.probability = probability;
-  spec.seed = 2024;
+  spec.seed = seed;
   spec.micro_step = 5;
-  spec.site = dropout_site(0, DropoutKind::kAttentionProbs);
+  spec.site = dropout_site(layer, DropoutKind::kAttentionProbs);
+  return spec;
+}
+
+void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937& rng) {
+  const PackedBatch packed = packed_batch(c.lengths, c.heads, c.max_positions, c.head_dim);
+  const AttentionShape& shape = packed.shape;
+  const std::vector<int32_t>& cu_seqlens = packed.cu_seqlens;
+  DropoutSpec spec = attention_dropout(probability, 2024, 0);
   spec.element_offset = c.element_offset;
   const std::string kernel = attention_impl_name(impl);
   CAPTURE(kernel, shape.tokens, shape.heads, shape.head_dim, shape.max_positions, probability,
@@ -149,18 +166,10 @@ TEST_CASE("the register-lean attention kernels compute the default's bits", "[gp
   const std::vector<Shape> shapes = {{{63, 130, 1}, 2, 160, 64}, {{17, 64, 130}, 3, 136, 32}};
   for (const Shape& c : shapes)
     for (const float probability : {0.0f, 0.1f}) {
-      AttentionShape shape;
-      shape.batch = static_cast<int>(c.lengths.size());
-      shape.heads = c.heads;
-      shape.head_dim = c.head_dim;
-      shape.max_positions = c.max_positions;
-      std::vector<int32_t> cu_seqlens{0};
-      for (const int length : c.lengths) cu_seqlens.push_back(cu_seqlens.back() + length);
-      shape.tokens = cu_seqlens.back();
-      DropoutSpec spec;
-      spec.probability = probability;
-      spec.seed = 7;
-      spec.site = dropout_site(1, DropoutKind::kAttentionProbs);
+      const PackedBatch packed = packed_batch(c.lengths, c.heads, c.max_positions, c.head_dim);
+      const AttentionShape& shape = packed.shape;
+      const std::vector<int32_t>& cu_seqlens = packed.cu_seqlens;
+      const DropoutSpec spec = attention_dropout(probability, 7, 1);
       CAPTURE(shape.head_dim, probability);
       const int hidden = shape.heads * shape.head_dim;
       const std::vector<float> qkv =
