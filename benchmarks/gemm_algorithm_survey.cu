@@ -21,21 +21,20 @@ struct Outputs {
   DeviceBuffer<bf16> out, d_inp;
   DeviceBuffer<float> d_weight;
 
+  // f(the buffer `role` writes).
+  template <typename F>
+  auto of(GemmRole role, F&& f) {
+    if (role == GemmRole::kForward) return f(out);
+    if (role == GemmRole::kInputGrad) return f(d_inp);
+    return f(d_weight);
+  }
   // All bytes 0xFF (NaN in bf16 and fp32): a candidate that leaves an element of `role`'s output
   // unwritten fails the comparison instead of passing on its predecessor's result.
   void poison(GemmRole role, GpuStream stream) {
-    void* data = role == GemmRole::kForward ? static_cast<void*>(out.data())
-                 : role == GemmRole::kInputGrad ? static_cast<void*>(d_inp.data())
-                                                : static_cast<void*>(d_weight.data());
-    const size_t bytes = role == GemmRole::kForward     ? out.bytes()
-                         : role == GemmRole::kInputGrad ? d_inp.bytes()
-                                                        : d_weight.bytes();
-    CUDA_CHECK(cudaMemsetAsync(data, 0xFF, bytes, stream));
+    of(role, [&](auto& buffer) { CUDA_CHECK(cudaMemsetAsync(buffer.data(), 0xFF, buffer.bytes(), stream)); });
   }
-  std::vector<float> values(GemmRole role) const {
-    return role == GemmRole::kForward     ? download_floats(out)
-           : role == GemmRole::kInputGrad ? download_floats(d_inp)
-                                          : download_floats(d_weight);
+  std::vector<float> values(GemmRole role) {
+    return of(role, [](const auto& buffer) { return download_floats(buffer); });
   }
 };
 

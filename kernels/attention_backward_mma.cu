@@ -18,7 +18,7 @@
 // pass as [query][the warp's 16 keys], for the query pass as [row][16-key chunk].
 // Register-lean builds (kLean: AttentionImpl::kMmaLean of the two passes, kMmaOnePassLean of the
 // one-pass kernel; candidates): the block's resident operand (K and V; Q and dO) stays in
-// shared tiles of its own and its fragments are read per k-step (gemm_shared_a_bt) instead of
+// shared tiles of its own and its fragments are read per k-step (ResidentRows) instead of
 // held in registers, and each 64-wide score tile is formed in two halves of 32 (half the S and
 // dPd registers), so the kernels fit 3 resident blocks per SM (168 registers) instead of 2.
 // Each accumulator receives the same products in the same order, so the results are the same
@@ -78,26 +78,6 @@ constexpr int kScoreParts = kLean ? 2 : 1;
 // emits no bound, as if it were omitted: up to 255 registers, 2 blocks of 4 warps per SM).
 template <bool kLean>
 constexpr int kMinBlocks = kLean ? 3 : 0;
-
-// The two score products of a part of a streamed tile, both passes' first step:
-// s = X·tileᵀ and dp = Y·tile2ᵀ, X and Y the warp's 16 resident rows (key pass: K and V; query
-// pass: Q and dO) as register fragments, or in the lean build read from their shared rows.
-template <int kHeadDim, int kTiles, bool kLean>
-__device__ __forceinline__ void score_products(
-    float (&s)[kTiles][4], float (&dp)[kTiles][4],
-    const uint32_t x_frag[HeadLayout<kHeadDim>::kHeadSteps][4], const bf16* x_rows,
-    const uint32_t y_frag[HeadLayout<kHeadDim>::kHeadSteps][4], const bf16* y_rows,
-    const bf16* s_tile, const bf16* dp_tile) {
-  zero(s);
-  zero(dp);
-  if constexpr (kLean) {
-    gemm_shared_a_bt<kHeadDim, kTiles>(s, x_rows, s_tile);
-    gemm_shared_a_bt<kHeadDim, kTiles>(dp, y_rows, dp_tile);
-  } else {
-    gemm_a_bt<kHeadDim, kTiles>(s, x_frag, s_tile);
-    gemm_a_bt<kHeadDim, kTiles>(dp, y_frag, dp_tile);
-  }
-}
 
 // Where the one-pass kernel adds up dQ: fp32 [tokens, hidden] in the workspace, read back and
 // rewritten by the very lane that wrote it (the same element ↔ lane map for every key block),
@@ -185,16 +165,8 @@ __device__ __forceinline__ void key_block_pass(const Args& args,
                       key_count);
   load_query_tile(0, 0);
   __syncthreads();
-  const bf16* k_rows = k_stage + warp * 16 * Layout::kPitch;
-  const bf16* v_rows = v_stage + warp * 16 * Layout::kPitch;
-  uint32_t k_frag[Layout::kHeadSteps][4], v_frag[Layout::kHeadSteps][4];
-  if constexpr (!kLean) {
-#pragma unroll
-    for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
-      load_a<Layout::kPitch>(k_frag[ks], k_rows + ks * 16);
-      load_a<Layout::kPitch>(v_frag[ks], v_rows + ks * 16);
-    }
-  }
+  const ResidentRows<kHeadDim, kLean> k(k_stage + warp * 16 * Layout::kPitch),
+      v(v_stage + warp * 16 * Layout::kPitch);
 
   const bool dropout_on = args.dropout.probability > 0.0f;
   const float keep_scale = attention_keep_scale(args.dropout.probability);
@@ -232,8 +204,10 @@ __device__ __forceinline__ void key_block_pass(const Args& args,
       const bf16* q_part = q_tile + first_query * Layout::kPitch;
       const bf16* do_part = do_tile + first_query * Layout::kPitch;
       float s[kTiles][4], dp[kTiles][4];  // [query n-tile][key g, g+8 × query 2t, 2t+1]
-      score_products<kHeadDim, kTiles, kLean>(s, dp, k_frag, k_rows, v_frag, v_rows, q_part,
-                                              do_part);
+      zero(s);
+      zero(dp);
+      k.times_transposed(s, q_part);
+      v.times_transposed(dp, do_part);
 #pragma unroll
       for (int nt = 0; nt < kTiles; ++nt)
 #pragma unroll
@@ -318,24 +292,23 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
   }
 }
 
-// Shared memory of the query pass; the lean one keeps the block's Q and dO for the whole pass.
-template <int kHeadDim>
+// Shared memory of the query pass; the lean one keeps the block's Q and dO for the whole pass
+// (8-element stubs otherwise, as in KeyPassShared).
+template <int kHeadDim, bool kLean>
 struct QueryPassShared {
+  static constexpr int kTile = HeadLayout<kHeadDim>::kTileElements;
   // Double-buffered: key tile i + 1 is copied (cp.async) while tile i is computed.
-  bf16 k_tiles[2][HeadLayout<kHeadDim>::kTileElements];  // [key][d]
-  bf16 v_tiles[2][HeadLayout<kHeadDim>::kTileElements];  // [key][d]
-  uint32_t keep_bits[kWarps][16 * 4];                    // [row][16-key chunk]
-};
-template <int kHeadDim>
-struct LeanQueryPassShared : QueryPassShared<kHeadDim> {
-  bf16 q_tile[HeadLayout<kHeadDim>::kTileElements];   // [query][d]
-  bf16 do_tile[HeadLayout<kHeadDim>::kTileElements];  // [query][d]
+  bf16 k_tiles[2][kTile];              // [key][d]
+  bf16 v_tiles[2][kTile];              // [key][d]
+  uint32_t keep_bits[kWarps][16 * 4];  // [row][16-key chunk]
+  bf16 q_tile[kLean ? kTile : 8];      // [query][d]
+  bf16 do_tile[kLean ? kTile : 8];     // [query][d]
 };
 
 // One query block of 64 queries of (sequence, head): streams every key tile, writes dQ.
 template <int kHeadDim, bool kLean>
 __device__ __forceinline__ void query_block_pass(const Args& args,
-                                                 QueryPassShared<kHeadDim>& shared) {
+                                                 QueryPassShared<kHeadDim, kLean>& shared) {
   using Layout = HeadLayout<kHeadDim>;
   auto& k_tiles = shared.k_tiles;
   auto& v_tiles = shared.v_tiles;
@@ -358,28 +331,16 @@ __device__ __forceinline__ void query_block_pass(const Args& args,
 
   // Q and dO staged through buffer 1 into registers (lean: kept in tiles of their own); key
   // tile 0 is copied meanwhile.
-  bf16* q_stage = k_tiles[1];
-  bf16* do_stage = v_tiles[1];
-  if constexpr (kLean) {
-    q_stage = static_cast<LeanQueryPassShared<kHeadDim>&>(shared).q_tile;
-    do_stage = static_cast<LeanQueryPassShared<kHeadDim>&>(shared).do_tile;
-  }
+  bf16* q_stage = kLean ? shared.q_tile : k_tiles[1];
+  bf16* do_stage = kLean ? shared.do_tile : v_tiles[1];
   load_tile<kHeadDim>(q_stage, head_qkv + query_start * row_stride, row_stride, query_count);
   load_tile<kHeadDim>(do_stage, head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
                       query_count);
   load_tile_async<kHeadDim>(k_tiles[0], keys, row_stride, min(kCols, length));
   load_tile_async<kHeadDim>(v_tiles[0], values, row_stride, min(kCols, length));
   __syncthreads();
-  const bf16* q_rows = q_stage + warp * 16 * Layout::kPitch;
-  const bf16* do_rows = do_stage + warp * 16 * Layout::kPitch;
-  uint32_t q_frag[Layout::kHeadSteps][4], do_frag[Layout::kHeadSteps][4];
-  if constexpr (!kLean) {
-#pragma unroll
-    for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
-      load_a<Layout::kPitch>(q_frag[ks], q_rows + ks * 16);
-      load_a<Layout::kPitch>(do_frag[ks], do_rows + ks * 16);
-    }
-  }
+  const ResidentRows<kHeadDim, kLean> q(q_stage + warp * 16 * Layout::kPitch),
+      d_out(do_stage + warp * 16 * Layout::kPitch);
 
   const int warp_queries = query_count - warp * 16;  // valid rows of this warp (may be ≤ 0)
   const int warp_first_token = first_token + query_start + warp * 16;
@@ -430,8 +391,10 @@ __device__ __forceinline__ void query_block_pass(const Args& args,
       const bf16* k_part = k_tile + first_key * Layout::kPitch;
       const bf16* v_part = v_tile + first_key * Layout::kPitch;
       float s[kTiles][4], dp[kTiles][4];  // [key n-tile][query g, g+8 × key 2t, 2t+1]
-      score_products<kHeadDim, kTiles, kLean>(s, dp, q_frag, q_rows, do_frag, do_rows, k_part,
-                                              v_part);
+      zero(s);
+      zero(dp);
+      q.times_transposed(s, k_part);
+      d_out.times_transposed(dp, v_part);
 #pragma unroll
       for (int nt = 0; nt < kTiles; ++nt)
 #pragma unroll
@@ -455,16 +418,16 @@ __device__ __forceinline__ void query_block_pass(const Args& args,
       row_stride, warp_queries, d_query, args.scale);
 }
 
-// The lean kernel's shared memory (LeanQueryPassShared, over 48 KB) is dynamic.
+// The lean kernel's shared memory (over 48 KB with Q and dO) is dynamic.
 template <int kHeadDim, bool kLean>
 __global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
     attention_backward_query_mma_kernel(Args args) {
   if constexpr (kLean) {
     extern __shared__ float4 shared_raw[];
     query_block_pass<kHeadDim, true>(
-        args, *reinterpret_cast<LeanQueryPassShared<kHeadDim>*>(shared_raw));
+        args, *reinterpret_cast<QueryPassShared<kHeadDim, true>*>(shared_raw));
   } else {
-    __shared__ __align__(16) QueryPassShared<kHeadDim> shared;
+    __shared__ __align__(16) QueryPassShared<kHeadDim, false> shared;
     query_block_pass<kHeadDim, false>(args, shared);
   }
 }
@@ -486,7 +449,7 @@ void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* 
       allow_dynamic_shared_memory<key_kernel, kKeyShared>();
       key_kernel<<<grid, mma::kThreads, kKeyShared, stream>>>(args);
       CUDA_LAUNCH_CHECK("attention_backward_key_mma_kernel (lean)");
-      constexpr size_t kQueryShared = sizeof(mma::LeanQueryPassShared<kHeadDim>);
+      constexpr size_t kQueryShared = sizeof(mma::QueryPassShared<kHeadDim, true>);
       constexpr auto query_kernel = mma::attention_backward_query_mma_kernel<kHeadDim, true>;
       allow_dynamic_shared_memory<query_kernel, kQueryShared>();
       query_kernel<<<grid, mma::kThreads, kQueryShared, stream>>>(args);

@@ -11,7 +11,7 @@
 // bits of its 16 rows × 64 keys (one Philox call per 16 keys: attention_keep_bits16) into shared
 // memory, then each lane reads those of its fragment elements.
 // Register-lean variant (kLean, AttentionImpl::kMmaLean, a candidate): Q stays in a shared tile
-// of its own and its fragments are read per k-step (gemm_shared_a_bt) instead of held in
+// of its own and its fragments are read per k-step (ResidentRows) instead of held in
 // registers, and the kernel is bounded to 4 resident blocks per SM (at most 128 registers; the
 // default's 149 let 3 fit); the same products in the same order, so the same bits.
 #include "kernels/attention_mma.cuh"
@@ -76,13 +76,7 @@ __global__ void __launch_bounds__(kThreads, kLean ? 4 : 0)
   load_tile_async<kHeadDim>(k_tiles[0], keys, row_stride, min(kCols, length));
   load_tile_async<kHeadDim>(v_tiles[0], values, row_stride, min(kCols, length));
   __syncthreads();
-  const bf16* q_rows = q_stage + warp * 16 * Layout::kPitch;
-  uint32_t q_frag[Layout::kHeadSteps][4];
-  if constexpr (!kLean) {
-#pragma unroll
-    for (int ks = 0; ks < Layout::kHeadSteps; ++ks)
-      load_a<Layout::kPitch>(q_frag[ks], q_rows + ks * 16);
-  }
+  const ResidentRows<kHeadDim, kLean> q(q_stage + warp * 16 * Layout::kPitch);
 
   const bool dropout_on = dropout.probability > 0.0f;
   const float keep_scale = attention_keep_scale(dropout.probability);
@@ -112,10 +106,7 @@ __global__ void __launch_bounds__(kThreads, kLean ? 4 : 0)
 
     float s[kScoreTiles][4];
     zero(s);
-    if constexpr (kLean)
-      gemm_shared_a_bt<kHeadDim, kScoreTiles>(s, q_rows, k_tile);
-    else
-      gemm_a_bt<kHeadDim, kScoreTiles>(s, q_frag, k_tile);
+    q.times_transposed(s, k_tile);
 
 #pragma unroll
     for (int r = 0; r < 2; ++r) {

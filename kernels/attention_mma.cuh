@@ -132,10 +132,21 @@ __device__ __forceinline__ void a_from_accumulators(uint32_t a[4], const float l
   a[3] = pack_bf16x2(hi[2], hi[3]);
 }
 
+// acc[2np], acc[2np + 1] += A · blockᵀ for one k-step, block = 16 rows (n) of 16 columns (k) of
+// a shared tile: one plain x4 load gives both n-tiles' B fragments.
+template <int kPitch>
+__device__ __forceinline__ void mma_a_bt_pair(float even[4], float odd[4], const uint32_t a[4],
+                                              const bf16* block) {
+  uint32_t r[4];
+  load_matrices_x4<kPitch, false>(r, block);
+  const uint32_t b_even[2] = {r[0], r[2]}, b_odd[2] = {r[1], r[3]};
+  mma_16816(even, a, b_even);
+  mma_16816(odd, a, b_odd);
+}
+
 // acc[nt] += A(16 × head_dim, fragments a[kHeadSteps]) · tileᵀ, tile = kTiles·8 rows (n) ×
-// head_dim columns (k): S = Q·Kᵀ and its kin, a 16 × kTiles·8 result (kTiles even; kScoreTiles
-// for a whole tile of kCols keys). One x4 load per pair of n-tiles and k-step; each acc[nt] adds its k-steps
-// in order.
+// head_dim columns (k): S = Q·Kᵀ and its kin, a 16 × kTiles·8 result (kTiles even;
+// kScoreTiles for a whole tile of kCols keys). Each acc[nt] adds its k-steps in order.
 template <int kHeadDim, int kTiles>
 __device__ __forceinline__ void gemm_a_bt(float acc[kTiles][4],
                                           const uint32_t a[HeadLayout<kHeadDim>::kHeadSteps][4],
@@ -144,13 +155,9 @@ __device__ __forceinline__ void gemm_a_bt(float acc[kTiles][4],
 #pragma unroll
   for (int np = 0; np < kTiles / 2; ++np)
 #pragma unroll
-    for (int ks = 0; ks < Layout::kHeadSteps; ++ks) {
-      uint32_t r[4];
-      load_matrices_x4<Layout::kPitch, false>(r, tile + np * 16 * Layout::kPitch + ks * 16);
-      const uint32_t b_even[2] = {r[0], r[2]}, b_odd[2] = {r[1], r[3]};
-      mma_16816(acc[2 * np], a[ks], b_even);
-      mma_16816(acc[2 * np + 1], a[ks], b_odd);
-    }
+    for (int ks = 0; ks < Layout::kHeadSteps; ++ks)
+      mma_a_bt_pair<Layout::kPitch>(acc[2 * np], acc[2 * np + 1], a[ks],
+                                    tile + np * 16 * Layout::kPitch + ks * 16);
 }
 // The same product with A read from shared memory (16 rows of head_dim at a_rows, pitch kPitch)
 // one k-step at a time instead of held in registers: the register-lean kernels (kLean) trade
@@ -165,15 +172,35 @@ __device__ __forceinline__ void gemm_shared_a_bt(float acc[kTiles][4], const bf1
     uint32_t a[4];
     load_a<Layout::kPitch>(a, a_rows + ks * 16);
 #pragma unroll
-    for (int np = 0; np < kTiles / 2; ++np) {
-      uint32_t r[4];
-      load_matrices_x4<Layout::kPitch, false>(r, tile + np * 16 * Layout::kPitch + ks * 16);
-      const uint32_t b_even[2] = {r[0], r[2]}, b_odd[2] = {r[1], r[3]};
-      mma_16816(acc[2 * np], a, b_even);
-      mma_16816(acc[2 * np + 1], a, b_odd);
-    }
+    for (int np = 0; np < kTiles / 2; ++np)
+      mma_a_bt_pair<Layout::kPitch>(acc[2 * np], acc[2 * np + 1], a,
+                                    tile + np * 16 * Layout::kPitch + ks * 16);
   }
 }
+
+// A warp's 16 resident rows of head_dim (the forward's Q; the key pass's K and V; the query
+// pass's Q and dO), staged in shared memory at `rows`: held as register fragments, or in the
+// lean build (kLean) read from shared memory at each use. times_transposed adds rows · tileᵀ.
+template <int kHeadDim, bool kLean>
+struct ResidentRows {
+  const bf16* rows;
+  uint32_t fragments[HeadLayout<kHeadDim>::kHeadSteps][4];  // unused when kLean
+
+  __device__ __forceinline__ explicit ResidentRows(const bf16* shared_rows) : rows(shared_rows) {
+    if constexpr (!kLean) {
+#pragma unroll
+      for (int ks = 0; ks < HeadLayout<kHeadDim>::kHeadSteps; ++ks)
+        load_a<HeadLayout<kHeadDim>::kPitch>(fragments[ks], rows + ks * 16);
+    }
+  }
+  template <int kTiles>
+  __device__ __forceinline__ void times_transposed(float (&acc)[kTiles][4], const bf16* tile) const {
+    if constexpr (kLean)
+      gemm_shared_a_bt<kHeadDim, kTiles>(acc, rows, tile);
+    else
+      gemm_a_bt<kHeadDim, kTiles>(acc, fragments, tile);
+  }
+};
 
 // acc[nt] += A · tile for one 16-row k-step of tile (k rows × head_dim n, at `rows`): the B
 // fragments of two n-tiles per transposed x4 load.

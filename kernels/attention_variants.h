@@ -52,7 +52,8 @@ void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, co
 namespace attention {
 
 // MMA kernels; the caller has checked the shape and workspace. They need 16-byte aligned
-// tensors (mma_supported); otherwise the scalar kernels run. `lean`: kMmaLean's build of them.
+// tensors (mma_supported); otherwise the scalar kernels run. `lean`: the register-lean build of
+// them (kMmaLean, kMmaOnePassLean).
 bool mma_supported(const void* a, const void* b, const void* c, const void* d);
 void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                  const AttentionShape& shape, const DropoutSpec& dropout, bool lean,

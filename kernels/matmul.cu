@@ -54,15 +54,12 @@ struct LoadOp {
   }
 };
 
+// outᶜ [out, rows] = weightᶜᵀ · inpᶜ (the header's forward layout), no epilogue.
 template <typename T>
-void matmul_forward(MatmulContext& context, T* out, const T* inp, const T* weight, const T* bias,
-                    int rows, int in_features, int out_features, GpuStream stream) {
-  check_dims(rows, in_features, out_features, "matmul_forward_cuda");
-  if (rows == 0) return;
+Gemm forward_gemm(T* out, const T* inp, const T* weight, int rows, int in_features, int out_features) {
   Gemm g;
   g.what = "matmul forward";
   g.trans_a = CUBLAS_OP_T;
-  g.trans_b = CUBLAS_OP_N;
   g.m = out_features;
   g.n = rows;
   g.k = in_features;
@@ -73,6 +70,15 @@ void matmul_forward(MatmulContext& context, T* out, const T* inp, const T* weigh
   g.d = out;
   g.ldd = out_features;
   g.ab_type = g.d_type = kDataType<T>;
+  return g;
+}
+
+template <typename T>
+void matmul_forward(MatmulContext& context, T* out, const T* inp, const T* weight, const T* bias,
+                    int rows, int in_features, int out_features, GpuStream stream) {
+  check_dims(rows, in_features, out_features, "matmul_forward_cuda");
+  if (rows == 0) return;
+  Gemm g = forward_gemm(out, inp, weight, rows, in_features, out_features);
   if (bias != nullptr) {
     g.epilogue = CUBLASLT_EPILOGUE_BIAS;
     g.bias = bias;
@@ -209,18 +215,8 @@ void matmul_bias_gelu_forward_cuda(MatmulContext& context, bf16* out, bf16* pre_
              "matmul_bias_gelu_forward_cuda: needs bias, pre_gelu and out_features % 8 == 0, got " +
                  std::to_string(out_features));
   if (rows == 0) return;
-  Gemm g;
+  Gemm g = forward_gemm(out, inp, weight, rows, in_features, out_features);
   g.what = "matmul forward with bias+GELU epilogue";
-  g.trans_a = CUBLAS_OP_T;
-  g.m = out_features;
-  g.n = rows;
-  g.k = in_features;
-  g.a = weight;
-  g.lda = in_features;
-  g.b = inp;
-  g.ldb = in_features;
-  g.d = out;
-  g.ldd = out_features;
   g.epilogue = CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
   g.bias = bias;
   g.aux = pre_gelu;

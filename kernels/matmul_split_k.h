@@ -2,7 +2,7 @@
 // [out, in] = d_outᵀ · inp sums over k = the batch's tokens (thousands) into an output of only
 // in × out elements: at 768 × 768 (attn-out) that is 36 tiles of 128 × 128 for an H100/H200's
 // 132 SMs, so most SMs idle unless k is split and the partial products are reduced.
-// BERT_GEMM_SPLIT_K (read once per process by kernels/matmul.cu) picks the policy:
+// BERT_GEMM_SPLIT_K (read once per process by kernels/matmul_context.cu) picks the policy:
 //   unset, "" or "off": the heuristic's first algorithm, as ever;
 //   "auto": split_k_for_tiles below, from the output's tile count and the device's SMs;
 //   "2" ... "16": that factor on every weight-gradient GEMM.

@@ -54,6 +54,39 @@ DropoutSpec attention_dropout(float probability, uint64_t seed, int layer) {
   return spec;
 }
 
+struct Outputs {
+  std::vector<float> ctx, lse, d_qkv;
+};
+
+// One implementation's forward and then backward (d_ctx_values the gradient of ctx) on the
+// given inputs, the backward's workspace filled with NaN first.
+Outputs run_impl(const AttentionShape& shape, const std::vector<int32_t>& cu_seqlens,
+                 const DropoutSpec& spec, const std::vector<float>& qkv,
+                 const std::vector<float>& d_ctx_values, AttentionImpl impl) {
+  const int hidden = shape.heads * shape.head_dim;
+  DeviceBf16 d_qkv(qkv), d_ctx(static_cast<size_t>(shape.tokens) * hidden), d_grad(d_ctx_values),
+      d_qkv_grad(qkv.size());
+  DeviceBuffer<float> d_lse(static_cast<size_t>(shape.tokens) * shape.heads);
+  DeviceBuffer<int32_t> d_cu_seqlens = to_device(cu_seqlens);
+  // Misaligned tensors would silently take the scalar kernels.
+  if (impl != AttentionImpl::kScalar)
+    REQUIRE(attention::mma_supported(d_qkv.get(), d_ctx.get(), d_grad.get(), d_qkv_grad.get()));
+  attention_forward_cuda(d_ctx.get(), d_lse.data(), d_qkv.get(), d_cu_seqlens.data(), shape, spec,
+                         nullptr, impl);
+  DeviceBuffer<unsigned char> scratch(attention_backward_workspace_bytes(shape));
+  // NaN bytes: scratch that a kernel reads before writing shows up in d_qkv.
+  const std::vector<unsigned char> nan_bytes(scratch.size(), 0xFF);
+  scratch.upload(nan_bytes.data(), nan_bytes.size());
+  attention_backward_cuda(d_qkv_grad.get(), d_grad.get(), d_qkv.get(), d_ctx.get(), d_lse.data(),
+                          d_cu_seqlens.data(), shape, spec,
+                          GpuWorkspace{scratch.data(), scratch.size()}, nullptr, impl);
+  return Outputs{d_ctx.download(), to_host(d_lse), d_qkv_grad.download()};
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
 void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937& rng) {
   const PackedBatch packed = packed_batch(c.lengths, c.heads, c.max_positions, c.head_dim);
   const AttentionShape& shape = packed.shape;
@@ -69,69 +102,27 @@ void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937
   const size_t ctx_count = static_cast<size_t>(shape.tokens) * hidden;
   const size_t lse_count = static_cast<size_t>(shape.tokens) * shape.heads;
   const std::vector<float> qkv = random_bf16_values(qkv_count, -2.0f, 2.0f, rng);
-  DeviceBf16 d_qkv(qkv), d_ctx(ctx_count);
-  DeviceBuffer<float> d_lse(lse_count);
-  DeviceBuffer<int32_t> d_cu_seqlens = to_device(cu_seqlens);
   const std::vector<float> d_ctx_values = random_bf16_values(ctx_count, -1.0f, 1.0f, rng);
-  DeviceBf16 d_grad(d_ctx_values), d_qkv_grad(qkv_count);
-  // Misaligned tensors would silently take the scalar kernels.
-  if (impl != AttentionImpl::kScalar)
-    REQUIRE(attention::mma_supported(d_qkv.get(), d_ctx.get(), d_grad.get(), d_qkv_grad.get()));
-  attention_forward_cuda(d_ctx.get(), d_lse.data(), d_qkv.get(), d_cu_seqlens.data(), shape, spec,
-                         nullptr, impl);
+  const Outputs gpu = run_impl(shape, cu_seqlens, spec, qkv, d_ctx_values, impl);
+
   std::vector<float> ctx(ctx_count), lse(lse_count);
   attention_forward_ref(ctx.data(), lse.data(), qkv.data(), cu_seqlens.data(), shape, spec);
-  const std::vector<float> gpu_ctx = d_ctx.download(), gpu_lse = to_host(d_lse);
-  require_close("attention ctx", gpu_ctx, ctx, 2e-2, 1e-2);
-  require_close("attention lse", gpu_lse, lse, 1e-4, 0.0, 1e-4);
+  require_close("attention ctx", gpu.ctx, ctx, 2e-2, 1e-2);
+  require_close("attention lse", gpu.lse, lse, 1e-4, 0.0, 1e-4);
 
-  DeviceBuffer<unsigned char> scratch(attention_backward_workspace_bytes(shape));
-  // NaN bytes: scratch that a kernel reads before writing shows up in d_qkv.
-  const std::vector<unsigned char> nan_bytes(scratch.size(), 0xFF);
-  scratch.upload(nan_bytes.data(), nan_bytes.size());
-  attention_backward_cuda(d_qkv_grad.get(), d_grad.get(), d_qkv.get(), d_ctx.get(), d_lse.data(),
-                          d_cu_seqlens.data(), shape, spec,
-                          GpuWorkspace{scratch.data(), scratch.size()}, nullptr, impl);
   std::vector<float> ref_grad(qkv_count);
-  attention_backward_ref(ref_grad.data(), d_ctx_values.data(), qkv.data(), gpu_ctx.data(),
-                         gpu_lse.data(), cu_seqlens.data(), shape, spec);
-  const std::vector<float> got = d_qkv_grad.download();
+  attention_backward_ref(ref_grad.data(), d_ctx_values.data(), qkv.data(), gpu.ctx.data(),
+                         gpu.lse.data(), cu_seqlens.data(), shape, spec);
   // Compare q, k and v slices separately so a failure names the part that is wrong.
   for (int part = 0; part < 3; ++part) {
     std::vector<float> got_part, ref_part;
     for (int t = 0; t < shape.tokens; ++t) {
       const size_t base = static_cast<size_t>(t) * 3 * hidden + static_cast<size_t>(part) * hidden;
-      got_part.insert(got_part.end(), got.begin() + base, got.begin() + base + hidden);
+      got_part.insert(got_part.end(), gpu.d_qkv.begin() + base, gpu.d_qkv.begin() + base + hidden);
       ref_part.insert(ref_part.end(), ref_grad.begin() + base, ref_grad.begin() + base + hidden);
     }
     require_close(std::string("attention d_") + "qkv"[part], got_part, ref_part, 2e-2, 1e-2);
   }
-}
-
-struct Outputs {
-  std::vector<float> ctx, lse, d_qkv;
-};
-
-// One implementation's forward and backward on the given inputs (for comparing two of them).
-Outputs run_impl(const AttentionShape& shape, const std::vector<int32_t>& cu_seqlens,
-                 const DropoutSpec& spec, const std::vector<float>& qkv,
-                 const std::vector<float>& d_ctx_values, AttentionImpl impl) {
-  const int hidden = shape.heads * shape.head_dim;
-  DeviceBf16 d_qkv(qkv), d_ctx(static_cast<size_t>(shape.tokens) * hidden), d_grad(d_ctx_values),
-      d_qkv_grad(qkv.size());
-  DeviceBuffer<float> d_lse(static_cast<size_t>(shape.tokens) * shape.heads);
-  DeviceBuffer<int32_t> d_cu_seqlens = to_device(cu_seqlens);
-  DeviceBuffer<unsigned char> scratch(attention_backward_workspace_bytes(shape));
-  attention_forward_cuda(d_ctx.get(), d_lse.data(), d_qkv.get(), d_cu_seqlens.data(), shape, spec,
-                         nullptr, impl);
-  attention_backward_cuda(d_qkv_grad.get(), d_grad.get(), d_qkv.get(), d_ctx.get(), d_lse.data(),
-                          d_cu_seqlens.data(), shape, spec,
-                          GpuWorkspace{scratch.data(), scratch.size()}, nullptr, impl);
-  return Outputs{d_ctx.download(), to_host(d_lse), d_qkv_grad.download()};
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 }  // namespace

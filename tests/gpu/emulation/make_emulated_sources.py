@@ -2,8 +2,9 @@
 """Rewrites kernels/*.cu and *.cuh into host C++ for the CPU emulation (see emu.h).
 
 usage: make_emulated_sources.py <repo root> <output dir>
-Writes <output dir>/kernels/<op>_emu.cpp for every .cu (matmul.cu and matmul_context.cu are skipped later: cuBLASLt
-cannot be emulated) and copies every header, rewriting in CUDA sources and headers:
+Writes <output dir>/kernels/<op>_emu.cpp for every .cu (matmul.cu and matmul_context.cu are
+skipped later: cuBLASLt cannot be emulated) and copies every header, rewriting in CUDA sources
+and headers:
   kernel<<<grid, block, smem, stream>>>(args)  ->  ::emu::launch(kernel, grid, block, smem, stream)(args)
   extern __shared__ float4 shared_raw[];       ->  a pointer to the emulated block's dynamic smem
   cudaFuncSetAttribute(                        ->  a no-op
