@@ -259,13 +259,21 @@ TEST_CASE("SIGTERM to one rank stops every rank with exit 143 after a checkpoint
   const std::string common = std::regex_replace(flags("cpu", 4, 1, out, "0"), std::regex("--max_steps 8"),
                                                 "--max_steps 100000");
   // Each rank under a shell that records its exit status; rank 1's shell sends SIGTERM to its
-  // train_squad once rank 0 has logged a step. Rank 0 never receives a signal.
+  // train_squad once rank 0 has logged a step. Rank 0 never receives a signal. Open MPI ends the
+  // job when the first rank exits non-zero, killing the other's shell, perhaps before it has
+  // written its status: so each shell, once its status is written, waits (at most 20 s) for the
+  // other's before it exits.
   const std::string status0 = root() + "/rank0.status", status1 = root() + "/rank1.status";
   fs::remove(status0);
   fs::remove(status1);
-  const std::string rank0 = "sh -c '\"$@\"; echo $? > " + status0 + "' sh " + test::train_squad_bin() + common;
+  auto record_and_wait = [](const std::string& mine, const std::string& other) {
+    return "s=$?; echo $s > " + mine + "; i=0; while [ ! -s " + other +
+           " ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; exit $s";
+  };
+  const std::string rank0 = "sh -c '\"$@\"; " + record_and_wait(status0, status1) + "' sh " +
+                            test::train_squad_bin() + common;
   const std::string rank1 = "sh -c '\"$@\" & p=$!; while [ ! -s " + out + "/trainer_log.jsonl ] && kill -0 $p 2>/dev/null; do sleep 0.05; done; "
-                            "kill -TERM $p; wait $p; s=$?; echo $s > " + status1 + "; exit $s' sh " +
+                            "kill -TERM $p; wait $p; " + record_and_wait(status1, status0) + "' sh " +
                             test::train_squad_bin() + common;
   const CommandResult result = test::run_command(std::string(MPIEXEC_BIN) +
                                                  " --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1 -np 1 " +
