@@ -125,6 +125,7 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(options.model_name_or_path, options.do_lower_case);
   check_tokenizer_fits(tokenizer->vocab_size(), loaded.config, loaded.vocab_file);
   const std::unique_ptr<Backend> backend = make_backend(options.device);
+  check_backend_runs_model(*backend, loaded.config, join_path(options.model_name_or_path, "config.json"));
   bool batch_to_blame = false;
   const std::string shortfall = describe_memory_shortfall(
       *backend, loaded.config, int64_t(options.per_device_eval_batch_size) * options.max_seq_length,

@@ -216,13 +216,15 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   }
 }
 
-// config.json is read before anything else is loaded, so that the flags it bounds exit 2 at
-// once: --max_seq_length (max_position_embeddings) and the batch sizes (memory). A missing or
-// bad model directory is load_model_dir's to report.
+// config.json is read before anything else is loaded, so that a model the device's kernels
+// cannot run is refused (exit 1, naming the field) and the flags it bounds exit 2 at once:
+// --max_seq_length (max_position_embeddings) and the batch sizes (memory). A missing or bad
+// model directory is load_model_dir's to report.
 void check_model_limits(const TrainOptions& o, Backend& backend) {
   const std::string path = join_path(o.model_name_or_path, "config.json");
   if (!path_exists(path)) return;
   const BertConfig config = read_bert_config(path);
+  check_backend_runs_model(backend, config, path);
   if (o.max_seq_length > config.max_position_embeddings)
     throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
                     "max_position_embeddings " + std::to_string(config.max_position_embeddings) + " (" + path + ")");

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
 #include "kernels/dropout_rng.h"
+#include "kernels/kernel_limits.h"
 
 namespace bert {
 
@@ -55,6 +57,13 @@ class Backend {
   // True when the compute copy of the parameters is a separate buffer from the master copy
   // (bf16 working weights on the GPU); false when they are the same memory (CPU).
   virtual bool has_working_params() const = 0;
+  // Empty when this backend's kernels run a BERT of these sizes; otherwise the config.json field
+  // to blame and why (the CUDA kernels' bounds, kernels/kernel_limits.h). The CPU runs any size.
+  virtual std::optional<ModelSizeProblem> model_size_problem(int hidden_size, int num_attention_heads) const {
+    (void)hidden_size;
+    (void)num_attention_heads;
+    return std::nullopt;
+  }
 
   // ---- memory: allocated once up front, zero-filled, freed with the backend ----
   virtual Tensor allocate(size_t numel, BufferRole role) = 0;

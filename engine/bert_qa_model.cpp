@@ -64,6 +64,7 @@ ModelMemory model_memory_needed(const Backend& backend, const BertConfig& config
 BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tokens, int max_batch)
     : backend_(backend), config_(config), layout_(config), max_tokens_(max_tokens), max_batch_(max_batch) {
   BERT_CHECK(max_tokens > 0 && max_batch > 0, "model needs room for at least one token");
+  check_backend_runs_model(backend, config, "config.json");
   const size_t T = static_cast<size_t>(max_tokens), H = config.hidden_size,
                F = config.intermediate_size, heads = config.num_attention_heads;
   master_ = backend.allocate(layout_.total(), BufferRole::kMasterParam);
@@ -362,6 +363,14 @@ std::vector<double> BertQaModel::take_staged_logits() {
 std::vector<double> BertQaModel::hidden_state(int index) {
   BERT_CHECK(index >= 0 && index <= config_.num_hidden_layers, "hidden state index out of range");
   return backend_.download(rows(layer_outputs_[index], config_.hidden_size));
+}
+
+void check_backend_runs_model(const Backend& backend, const BertConfig& config, const std::string& config_file) {
+  const std::optional<ModelSizeProblem> problem =
+      backend.model_size_problem(config.hidden_size, config.num_attention_heads);
+  if (problem)
+    throw_input_error(config_file, problem->field,
+                      problem->reason + " (the " + backend.name() + " backend cannot run this model; --device cpu runs any size)");
 }
 
 std::string describe_memory_shortfall(Backend& backend, const BertConfig& config, int64_t max_tokens,

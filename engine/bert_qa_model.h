@@ -56,6 +56,12 @@ ModelMemory model_memory_needed(const Backend& backend, const BertConfig& config
 std::string describe_memory_shortfall(Backend& backend, const BertConfig& config, int64_t max_tokens,
                                       int64_t max_batch, bool training, bool* batch_to_blame);
 
+// Throws InputError naming config_file and the field to blame when the backend's kernels cannot
+// run a model of this config's sizes (Backend::model_size_problem: the CUDA kernels' bounds), so
+// that an app refuses such a model before it loads or prepares anything. BertQaModel's
+// constructor checks the same (naming "config.json").
+void check_backend_runs_model(const Backend& backend, const BertConfig& config, const std::string& config_file);
+
 class BertQaModel {
  public:
   // Activations are sized once for at most max_tokens packed tokens in max_batch sequences.

@@ -48,9 +48,10 @@ void attention_backward_ref(T* d_qkv,                 // [tokens, 3*heads*head_d
 // ---------------------------------------------------------------------------------------------
 // CUDA launchers (kernels/attention_forward.cu, kernels/attention_backward.cu): flash-style
 // tiles of 64 queries × 64 keys in shared memory, fp32 math, online softmax; bf16 qkv/ctx, fp32
-// lse (natural log). head_dim 32 (all-MiniLM-L6-v2) or 64 (bert-base); anything else is refused
-// with a BertError naming both (each kernel is instantiated per head_dim, the launcher picks one
-// from shape.head_dim). cu_seqlens is read on the device: its lengths must be at most
+// lse (natural log). head_dim 1 to 64: 32 (all-MiniLM-L6-v2) and 64 (bert-base) have kernels of
+// their own (the launcher picks the instantiation from shape.head_dim), any other runs the scalar
+// kernels' generic instantiation; a head_dim above 64 is refused with a BertError naming the
+// range (kMaxAttentionHeadDim, kernels/kernel_limits.h). cu_seqlens is read on the device: its lengths must be at most
 // max_positions and sum to tokens (validate on the host, as the reference does).
 // Backward is deterministic: one pass over key tiles writes dk, dv; a second over query tiles
 // writes dq (no atomics), both recomputing P from lse and the dropout mask from the spec (the
@@ -58,8 +59,8 @@ void attention_backward_ref(T* d_qkv,                 // [tokens, 3*heads*head_d
 // tiles in order).
 // The float overloads (fp32 qkv/ctx: the fp32 compute switch) have the same contract.
 // bf16 has two implementations (kernels/attention_variants.h): by default tensor-core kernels
-// (mma.sync bf16, fp32 accumulation, P and dS rounded to bf16 before their products; used when
-// the tensors are 16-byte aligned), or, with BERT_ATTENTION_KERNEL=scalar (read once), the
+// (mma.sync bf16, fp32 accumulation, P and dS rounded to bf16 before their products; used for
+// head_dim 32 and 64 when the tensors are 16-byte aligned), or, with BERT_ATTENTION_KERNEL=scalar (read once), the
 // scalar fp32-FMA kernels that the float overloads always use. Both follow this contract.
 #include <cstddef>
 

@@ -11,10 +11,11 @@
 // These are the scalar kernels (float, and bf16 under BERT_ATTENTION_KERNEL=scalar); bf16 goes to
 // the tensor-core passes of attention_backward_mma.cu by default (or its one-pass kernel, which
 // also forms dq, under BERT_ATTENTION_KERNEL=mma_one_pass), after the same row_dot launch.
-// head_dim 32 keeps the 64-wide thread mapping (attention_common.cuh): the products over head_dim
-// (Sᵀ, dPdᵀ; S, dPd) run to depth 32, the products over queries/keys (dV, dK; dQ) compute 64
-// columns of which the upper 32 are zeros (zero-filled padding of dO, Q, K) and are not stored:
-// the key pass costs 3/4 and the query pass 2/3 of a head_dim-64 head's FMAs instead of 1/2.
+// A head_dim below 64 keeps the 64-wide thread mapping (attention_common.cuh): the products over
+// head_dim (Sᵀ, dPdᵀ; S, dPd) run to depth head_dim (rounded up to 4), the products over
+// queries/keys (dV, dK; dQ) compute 64 columns of which those past head_dim are zeros
+// (zero-filled padding of dO, Q, K) and are not stored: at 32 the key pass costs 3/4 and the
+// query pass 2/3 of a head_dim-64 head's FMAs instead of 1/2.
 #include <type_traits>
 
 #include "kernels/attention_common.cuh"
@@ -49,7 +50,6 @@ __global__ void row_dot_kernel(float* row_dot, const T* d_ctx, const T* ctx, int
 
 template <int kHeadDim, typename T>
 __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(BackwardArgs<T> args) {
-  static_assert(kHeadDim == 32 || kHeadDim == kTile, "the 4x4 mapping covers 64 columns");
   extern __shared__ float4 shared_raw[];
   float* k_tile = reinterpret_cast<float*>(shared_raw);  // [key][d]
   float* v_tile = k_tile + kTileFloats;                  // [key][d]
@@ -71,14 +71,15 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
   if (key_start >= length) return;
   const int key_count = min(kTile, length - key_start);
 
-  const int hidden = shape.heads * kHeadDim;
+  const int head_dim = head_dim_of<kHeadDim>(shape);
+  const int hidden = shape.heads * head_dim;
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
-  const T* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
-  const T* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
+  const T* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * head_dim;
+  const T* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * head_dim;
   load_tile<kHeadDim>(k_tile, nullptr, head_qkv + hidden + key_start * row_stride, row_stride,
-                      key_count);
+                      key_count, head_dim);
   load_tile<kHeadDim>(v_tile, nullptr, head_qkv + 2 * hidden + key_start * row_stride, row_stride,
-                      key_count);
+                      key_count, head_dim);
 
   const int ty = thread_row(), tx = thread_col();
   const bool dropout_on = args.dropout.probability > 0.0f;
@@ -90,9 +91,10 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
     const int query_count = min(kTile, length - query_start);
     __syncthreads();  // previous tiles no longer read
     load_tile<kHeadDim>(q_tile, q_transposed, head_qkv + query_start * row_stride, row_stride,
-                        query_count);
+                        query_count, head_dim);
     load_tile<kHeadDim>(do_tile, do_transposed,
-                        head_dctx + static_cast<size_t>(query_start) * hidden, hidden, query_count);
+                        head_dctx + static_cast<size_t>(query_start) * hidden, hidden, query_count,
+                        head_dim);
     if (threadIdx.x < kTile) {
       const int query = threadIdx.x;
       const size_t index =
@@ -105,8 +107,8 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
     float scores[4][4], d_probs[4][4];  // [key 4ty+i][query 4tx+j]
     zero(scores);
     zero(d_probs);
-    tile_mma(scores, k_tile, q_transposed, kHeadDim);
-    tile_mma(d_probs, v_tile, do_transposed, kHeadDim);
+    tile_mma(scores, k_tile, q_transposed, product_depth(head_dim));
+    tile_mma(d_probs, v_tile, do_transposed, product_depth(head_dim));
 
     // factor[j][i]: mask·1/(1−p) of (query 4tx+j, key 4ty+i); a query's 4 keys share one call.
     float factor[4][4];
@@ -141,24 +143,23 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
     tile_mma(d_key, ds_tile, q_tile, kTile);
   }
 
-  if (kHeadDim < kTile && 4 * tx >= kHeadDim) return;  // columns ≥ head_dim: zero padding
+  if (4 * tx >= head_dim) return;  // columns ≥ head_dim: zero padding
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int key = 4 * ty + i;
     if (key >= key_count) continue;
     T* row = args.d_qkv + static_cast<size_t>(first_token + key_start + key) * row_stride +
-             head * kHeadDim + 4 * tx;
+             head * head_dim + 4 * tx;
     float dk[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) dk[j] = d_key[i][j] * args.scale;
-    store4(row + hidden, dk);
-    store4(row + 2 * hidden, d_value[i]);
+    store_columns<kHeadDim>(row + hidden, dk, head_dim - 4 * tx);
+    store_columns<kHeadDim>(row + 2 * hidden, d_value[i], head_dim - 4 * tx);
   }
 }
 
 template <int kHeadDim, typename T>
 __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(BackwardArgs<T> args) {
-  static_assert(kHeadDim == 32 || kHeadDim == kTile, "the 4x4 mapping covers 64 columns");
   extern __shared__ float4 shared_raw[];
   float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
   float* do_tile = q_tile + kTileFloats;                 // [query][d]
@@ -176,14 +177,15 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
   if (query_start >= length) return;
   const int query_count = min(kTile, length - query_start);
 
-  const int hidden = shape.heads * kHeadDim;
+  const int head_dim = head_dim_of<kHeadDim>(shape);
+  const int hidden = shape.heads * head_dim;
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
-  const T* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
-  const T* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * kHeadDim;
+  const T* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * head_dim;
+  const T* head_dctx = args.d_ctx + static_cast<size_t>(first_token) * hidden + head * head_dim;
   load_tile<kHeadDim>(q_tile, nullptr, head_qkv + query_start * row_stride, row_stride,
-                      query_count);
+                      query_count, head_dim);
   load_tile<kHeadDim>(do_tile, nullptr, head_dctx + static_cast<size_t>(query_start) * hidden,
-                      hidden, query_count);
+                      hidden, query_count, head_dim);
 
   const int ty = thread_row(), tx = thread_col();
   const bool dropout_on = args.dropout.probability > 0.0f;
@@ -205,16 +207,16 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
     const int key_count = min(kTile, length - key_start);
     __syncthreads();
     load_tile<kHeadDim>(k_tile, k_transposed, head_qkv + hidden + key_start * row_stride,
-                        row_stride, key_count);
+                        row_stride, key_count, head_dim);
     load_tile<kHeadDim>(nullptr, v_transposed, head_qkv + 2 * hidden + key_start * row_stride,
-                        row_stride, key_count);
+                        row_stride, key_count, head_dim);
     __syncthreads();
 
     float scores[4][4], d_probs[4][4];  // [query 4ty+i][key 4tx+j]
     zero(scores);
     zero(d_probs);
-    tile_mma(scores, q_tile, k_transposed, kHeadDim);
-    tile_mma(d_probs, do_tile, v_transposed, kHeadDim);
+    tile_mma(scores, q_tile, k_transposed, product_depth(head_dim));
+    tile_mma(d_probs, do_tile, v_transposed, product_depth(head_dim));
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int query = 4 * ty + i;
@@ -234,7 +236,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
     tile_mma(d_query, ds_tile, k_tile, kTile);
   }
 
-  if (kHeadDim < kTile && 4 * tx >= kHeadDim) return;  // columns ≥ head_dim: zero padding
+  if (4 * tx >= head_dim) return;  // columns ≥ head_dim: zero padding
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int query = 4 * ty + i;
@@ -242,9 +244,10 @@ __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(Back
     float dq[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) dq[j] = d_query[i][j] * args.scale;
-    store4(args.d_qkv + static_cast<size_t>(first_token + query_start + query) * row_stride +
-               head * kHeadDim + 4 * tx,
-           dq);
+    store_columns<kHeadDim>(args.d_qkv +
+                                static_cast<size_t>(first_token + query_start + query) * row_stride +
+                                head * head_dim + 4 * tx,
+                            dq, head_dim - 4 * tx);
   }
 }
 
@@ -266,7 +269,8 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
       <<<div_up(rows * 32, 256), 256, 0, stream>>>(row_dot, d_ctx, ctx, rows, shape.head_dim);
   CUDA_LAUNCH_CHECK("row_dot_kernel");
   if constexpr (std::is_same_v<T, bf16>) {
-    if (impl != AttentionImpl::kScalar && mma_supported(d_qkv, d_ctx, qkv, qkv)) {
+    if (impl != AttentionImpl::kScalar && mma_head_dim(shape.head_dim) &&
+        mma_supported(d_qkv, d_ctx, qkv, qkv)) {
       if (one_pass_backward(impl)) {
         float* dq_accumulator = reinterpret_cast<float*>(static_cast<unsigned char*>(workspace.data) +
                                                          row_dot_bytes(shape));

@@ -441,7 +441,7 @@ void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* 
   const mma::Args args = backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
                                        div_up(shape.max_positions, mma::kRows));
   const dim3 grid(shape.batch * args.tiles, shape.heads);
-  with_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
+  with_mma_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
     if (lean) {
       constexpr size_t kKeyShared = sizeof(mma::KeyPassShared<kHeadDim, false, true>);
@@ -472,7 +472,7 @@ void backward_mma_one_pass(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, cons
   const mma::Args args = backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
                                        div_up(shape.max_positions, mma::kRows));
   const dim3 grid(shape.batch, shape.heads);
-  with_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
+  with_mma_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
     auto launch = [&](auto lean_flag) {
       constexpr bool kLean = decltype(lean_flag)::value;

@@ -3,10 +3,14 @@
 // 4·tx .. 4·tx+3 of every 64 × 64 result. Tiles live in shared memory as fp32 rows of kPitch
 // floats (16-byte aligned rows, so both operands of tile_mma are read as float4). Global tensors
 // are bf16 or, under the fp32 compute switch, float (the kernels are templated on that type T).
-// head_dim is 32 or 64 (head_dim_supported; with_head_dim picks the kernel instantiation). The
-// scalar kernels keep the 64-wide mapping for head_dim 32: load_tile zero-fills natural tile
-// columns head_dim .. 63, so products over keys/queries (P·V, dSᵀ·Q, ...) yield zeros there,
-// which are never stored.
+// head_dim is 1 to 64 (head_dim_supported). 32 and 64 have instantiations of their own (vector
+// loads; the tensor-core kernels are built for these two only); any other head_dim runs the
+// scalar kernels' generic instantiation kAnyHeadDim, which loads element by element
+// (with_head_dim picks the instantiation). The scalar kernels keep the 64-wide mapping below 64:
+// load_tile zero-fills the natural tile's columns head_dim .. 63 and the transposed tile's rows
+// head_dim .. 63, so products over head_dim run to a depth of head_dim rounded up to 4, and
+// products over keys/queries (P·V, dSᵀ·Q, ...) yield zeros in the padding columns, which are
+// never stored.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -17,6 +21,7 @@
 #include "kernels/attention.h"
 #include "kernels/cuda_common.cuh"
 #include "kernels/dropout.cuh"
+#include "kernels/kernel_limits.h"
 
 namespace bert {
 namespace attention {
@@ -27,40 +32,81 @@ constexpr int kPitch = 68;     // floats per shared-memory row
 constexpr int kTileFloats = kTile * kPitch;
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
+// The scalar kernels' instantiation for a head_dim other than 32 and 64 (read from the shape).
+constexpr int kAnyHeadDim = 0;
+constexpr int kMaxHeadDim = kMaxAttentionHeadDim;  // the 4×4 mapping covers 64 columns
+static_assert(kMaxHeadDim == kTile, "the scalar kernels map one tile width of head columns");
 
 __device__ __forceinline__ int thread_row() { return threadIdx.x / 16; }  // ty
 __device__ __forceinline__ int thread_col() { return threadIdx.x % 16; }  // tx
 
-// Loads `valid_rows` rows × kHeadDim values of type T (row r at source + r·row_stride) into a
+// Loads `valid_rows` rows × head_dim values of type T (row r at source + r·row_stride) into a
 // tile; rows past valid_rows read as zero. `natural` gets [row][d], `transposed` gets [d][row];
-// either may be null. For kHeadDim < kTile the natural tile's columns kHeadDim .. kTile−1 are
-// zeroed too (a 64-column product over it then contributes nothing there); the transposed
-// tile's rows past kHeadDim are left alone (products read it to depth kHeadDim only).
+// either may be null. For kHeadDim 32 the natural tile's columns 32 .. 63 are zeroed too (a
+// 64-column product over it then contributes nothing there); the transposed tile's rows past 32
+// are left alone (products read it to depth 32 only). kAnyHeadDim (head_dim from the caller,
+// 1 to 64, any alignment) loads element by element and zeroes the natural tile's columns and the
+// transposed tile's rows from head_dim to 63: products over head_dim then run to
+// product_depth() (head_dim rounded up to 4) and meet zeros in both operands past head_dim.
 template <int kHeadDim, typename T>
 __device__ __forceinline__ void load_tile(float* natural, float* transposed, const T* source,
-                                          size_t row_stride, int valid_rows) {
-  static_assert(kHeadDim == 32 || kHeadDim == kTile, "attention kernels are built for 32 and 64");
-  constexpr int kQuadsPerRow = kHeadDim / 4;
-  if constexpr (kHeadDim < kTile) {
-    if (natural != nullptr) {
-      constexpr int kPadQuads = (kTile - kHeadDim) / 4;
-      for (int chunk = threadIdx.x; chunk < kTile * kPadQuads; chunk += kThreads) {
-        const int row = chunk / kPadQuads, col = kHeadDim + (chunk % kPadQuads) * 4;
-        *reinterpret_cast<float4*>(natural + row * kPitch + col) = make_float4(0.f, 0.f, 0.f, 0.f);
+                                          size_t row_stride, int valid_rows, int head_dim) {
+  static_assert(kHeadDim == 32 || kHeadDim == kTile || kHeadDim == kAnyHeadDim,
+                "attention kernels are built for 32, 64 and any head_dim up to 64");
+  if constexpr (kHeadDim == kAnyHeadDim) {
+    for (int index = threadIdx.x; index < kTile * kTile; index += kThreads) {
+      const int row = index / kTile, col = index % kTile;
+      const float value =
+          row < valid_rows && col < head_dim ? to_float(source[row * row_stride + col]) : 0.0f;
+      if (natural != nullptr) natural[row * kPitch + col] = value;
+      if (transposed != nullptr) transposed[col * kPitch + row] = value;
+    }
+    return;
+  } else {
+    constexpr int kQuadsPerRow = kHeadDim / 4;
+    if constexpr (kHeadDim < kTile) {
+      if (natural != nullptr) {
+        constexpr int kPadQuads = (kTile - kHeadDim) / 4;
+        for (int chunk = threadIdx.x; chunk < kTile * kPadQuads; chunk += kThreads) {
+          const int row = chunk / kPadQuads, col = kHeadDim + (chunk % kPadQuads) * 4;
+          *reinterpret_cast<float4*>(natural + row * kPitch + col) = make_float4(0.f, 0.f, 0.f, 0.f);
+        }
+      }
+    }
+    for (int chunk = threadIdx.x; chunk < kTile * kQuadsPerRow; chunk += kThreads) {
+      const int row = chunk / kQuadsPerRow, col = (chunk % kQuadsPerRow) * 4;
+      float values[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      if (row < valid_rows) load4(source + row * row_stride + col, values);
+      if (natural != nullptr)
+        *reinterpret_cast<float4*>(natural + row * kPitch + col) =
+            make_float4(values[0], values[1], values[2], values[3]);
+      if (transposed != nullptr) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) transposed[(col + j) * kPitch + row] = values[j];
       }
     }
   }
-  for (int chunk = threadIdx.x; chunk < kTile * kQuadsPerRow; chunk += kThreads) {
-    const int row = chunk / kQuadsPerRow, col = (chunk % kQuadsPerRow) * 4;
-    float values[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    if (row < valid_rows) load4(source + row * row_stride + col, values);
-    if (natural != nullptr)
-      *reinterpret_cast<float4*>(natural + row * kPitch + col) =
-          make_float4(values[0], values[1], values[2], values[3]);
-    if (transposed != nullptr) {
+}
+
+// The head_dim a kernel instantiation works on: its own, or the shape's for kAnyHeadDim.
+template <int kHeadDim>
+__device__ __forceinline__ int head_dim_of(const AttentionShape& shape) {
+  return kHeadDim == kAnyHeadDim ? shape.head_dim : kHeadDim;
+}
+// The depth of a product over head_dim (tile_mma takes multiples of 4; load_tile zeroes both
+// operands past head_dim).
+__device__ __forceinline__ int product_depth(int head_dim) { return (head_dim + 3) / 4 * 4; }
+
+// Stores a thread's 4 consecutive result columns of a row, of which `count` (≥ 1) lie inside the
+// head: one 4-wide store for head_dim 32 and 64, element by element for kAnyHeadDim.
+template <int kHeadDim, typename T>
+__device__ __forceinline__ void store_columns(T* target, const float values[4], int count) {
+  if constexpr (kHeadDim == kAnyHeadDim) {
 #pragma unroll
-      for (int j = 0; j < 4; ++j) transposed[(col + j) * kPitch + row] = values[j];
-    }
+    for (int j = 0; j < 4; ++j)
+      if (j < count) store_value(target + j, values[j]);
+  } else {
+    store4(target, values);
   }
 }
 
@@ -124,8 +170,9 @@ inline int tiles_per_sequence(const AttentionShape& shape) {
   return div_up(shape.max_positions, kTile);
 }
 
-// The head dimensions the kernels are instantiated for.
-inline bool head_dim_supported(int head_dim) { return head_dim == 32 || head_dim == 64; }
+// The head dimensions the kernels run: 1 to 64 (the scalar kernels; 32 and 64 also the
+// tensor-core kernels, mma_head_dim).
+inline bool head_dim_supported(int head_dim) { return head_dim >= 1 && head_dim <= kMaxHeadDim; }
 
 inline void check_shape(const AttentionShape& shape, const char* op) {
   BERT_CHECK(shape.tokens >= 0 && shape.batch >= 0 && shape.heads > 0 &&
@@ -133,25 +180,44 @@ inline void check_shape(const AttentionShape& shape, const char* op) {
              std::string(op) + ": tokens " + std::to_string(shape.tokens) + ", batch " +
                  std::to_string(shape.batch) + ", heads " + std::to_string(shape.heads) +
                  ", head_dim " + std::to_string(shape.head_dim) +
-                 " (built for 32 and 64), max_positions " + std::to_string(shape.max_positions));
+                 " (the kernels run head_dim 1 to 64), max_positions " + std::to_string(shape.max_positions));
 }
 
-// Calls launch(std::integral_constant<int, head_dim>{}): the host-side switch from the runtime
-// head_dim to a kernel instantiation. Throws for a head_dim that is not built (check_shape has
-// normally refused it already).
+// The head dimensions the tensor-core kernels are built for; others run the scalar kernels.
+inline bool mma_head_dim(int head_dim) { return head_dim == 32 || head_dim == 64; }
+
+// Calls launch(std::integral_constant<int, head_dim>{}) for the head dimensions with
+// instantiations of their own (32, 64) and returns true; false for any other.
 template <typename Launch>
-void with_head_dim(int head_dim, const char* op, Launch&& launch) {
+bool launch_built_head_dim(int head_dim, Launch& launch) {
   switch (head_dim) {
     case 32:
       launch(std::integral_constant<int, 32>{});
-      return;
+      return true;
     case 64:
       launch(std::integral_constant<int, 64>{});
-      return;
+      return true;
     default:
-      BERT_CHECK(false, std::string(op) + ": head_dim " + std::to_string(head_dim) +
-                            " is not built (32 and 64 are)");
+      return false;
   }
+}
+
+// The host-side switch from the runtime head_dim to a scalar kernel instantiation: 32, 64, else
+// kAnyHeadDim. Throws for a head_dim outside 1 .. 64 (check_shape has normally refused it).
+template <typename Launch>
+void with_head_dim(int head_dim, const char* op, Launch&& launch) {
+  if (launch_built_head_dim(head_dim, launch)) return;
+  BERT_CHECK(head_dim_supported(head_dim), std::string(op) + ": head_dim " + std::to_string(head_dim) +
+                                               " is not supported (1 to 64 are)");
+  launch(std::integral_constant<int, kAnyHeadDim>{});
+}
+
+// with_head_dim for the tensor-core kernels: 32 or 64 (callers check mma_head_dim first).
+template <typename Launch>
+void with_mma_head_dim(int head_dim, const char* op, Launch&& launch) {
+  BERT_CHECK(launch_built_head_dim(head_dim, launch),
+             std::string(op) + ": the tensor-core kernels are not built for head_dim " +
+                 std::to_string(head_dim) + " (32 and 64 are)");
 }
 
 // Everything both backward passes (scalar and tensor-core) read: row_dot holds D_i = Σ d_ctx·ctx.

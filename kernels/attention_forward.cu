@@ -8,10 +8,10 @@
 // element numbering ((query_token·heads + head)·max_positions + key_position) as documented.
 // This is the scalar kernel (float, and bf16 under BERT_ATTENTION_KERNEL=scalar); bf16 goes to
 // attention_forward_mma.cu by default. default_attention_impl() lives here.
-// head_dim 32 keeps the 64-wide thread mapping (attention_common.cuh): S = Q·Kᵀ runs to depth 32,
-// but O += P·V still computes 64 output columns of which the upper 32 are zeros (V's zero-filled
-// padding) and are not stored, so a head costs 3/4 of a head_dim-64 head's FMAs instead of 1/2,
-// and shared memory stays sized for 64.
+// A head_dim below 64 keeps the 64-wide thread mapping (attention_common.cuh): S = Q·Kᵀ runs to
+// depth head_dim (rounded up to 4), but O += P·V still computes 64 output columns of which those
+// past head_dim are zeros (V's zero-filled padding) and are not stored; at 32 a head costs 3/4 of
+// a head_dim-64 head's FMAs instead of 1/2, and shared memory stays sized for 64.
 #include <cstdlib>
 
 #include "kernels/attention_common.cuh"
@@ -28,7 +28,6 @@ __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqlens,
                              AttentionShape shape, DropoutSpec dropout, int tiles,
                              float scale_log2) {
-  static_assert(kHeadDim == 32 || kHeadDim == kTile, "the 4x4 mapping covers 64 columns");
   extern __shared__ float4 shared_raw[];
   float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
   float* k_transposed = q_tile + kTileFloats;            // [d][key]
@@ -42,11 +41,12 @@ __global__ void __launch_bounds__(kThreads)
   if (query_start >= length) return;  // whole block: no barrier reached yet
   const int query_count = min(kTile, length - query_start);
 
-  const int hidden = shape.heads * kHeadDim;
+  const int head_dim = head_dim_of<kHeadDim>(shape);
+  const int hidden = shape.heads * head_dim;
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
-  const T* head_qkv = qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
+  const T* head_qkv = qkv + static_cast<size_t>(first_token) * row_stride + head * head_dim;
   load_tile<kHeadDim>(q_tile, nullptr, head_qkv + query_start * row_stride, row_stride,
-                      query_count);
+                      query_count, head_dim);
 
   const int ty = thread_row(), tx = thread_col();
   const bool dropout_on = dropout.probability > 0.0f;
@@ -62,14 +62,14 @@ __global__ void __launch_bounds__(kThreads)
     const int key_count = min(kTile, length - key_start);
     __syncthreads();  // the previous tile's K, V and P are no longer read
     load_tile<kHeadDim>(nullptr, k_transposed, head_qkv + hidden + key_start * row_stride,
-                        row_stride, key_count);
+                        row_stride, key_count, head_dim);
     load_tile<kHeadDim>(v_tile, nullptr, head_qkv + 2 * hidden + key_start * row_stride, row_stride,
-                        key_count);
+                        key_count, head_dim);
     __syncthreads();
 
     float scores[4][4];
     zero(scores);
-    tile_mma(scores, q_tile, k_transposed, kHeadDim);
+    tile_mma(scores, q_tile, k_transposed, product_depth(head_dim));
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       float tile_max = -INFINITY;
@@ -105,7 +105,7 @@ __global__ void __launch_bounds__(kThreads)
     tile_mma(out, p_tile, v_tile, kTile);
   }
 
-  if (kHeadDim < kTile && 4 * tx >= kHeadDim) return;  // columns ≥ head_dim: zero padding
+  if (4 * tx >= head_dim) return;  // columns ≥ head_dim: zero padding
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int query = 4 * ty + i;
@@ -115,7 +115,8 @@ __global__ void __launch_bounds__(kThreads)
     float values[4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) values[j] = out[i][j] * inverse;
-    store4(ctx + static_cast<size_t>(token) * hidden + head * kHeadDim + 4 * tx, values);
+    store_columns<kHeadDim>(ctx + static_cast<size_t>(token) * hidden + head * head_dim + 4 * tx,
+                            values, head_dim - 4 * tx);
     if (tx == 0)
       lse[static_cast<size_t>(token) * shape.heads + head] =
           (row_max[i] + log2f(row_sum[i])) * kLn2;
@@ -177,7 +178,7 @@ void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_
   if (impl != AttentionImpl::kScalar) {  // the one-pass variants share the two-pass forward
     attention::check_shape(shape, "attention_forward_cuda");
     if (shape.tokens == 0 || shape.batch == 0) return;
-    if (attention::mma_supported(ctx, qkv, qkv, qkv)) {
+    if (attention::mma_head_dim(shape.head_dim) && attention::mma_supported(ctx, qkv, qkv, qkv)) {
       attention::forward_mma(ctx, lse, qkv, cu_seqlens, shape, dropout,
                              lean_kernels(impl), stream);
       return;

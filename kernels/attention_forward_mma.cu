@@ -173,7 +173,7 @@ void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqle
   const int tiles = div_up(shape.max_positions, mma::kRows);
   const float scale_log2 = kLog2e / sqrtf(static_cast<float>(shape.head_dim));
   const dim3 grid(shape.batch * tiles, shape.heads);
-  with_head_dim(shape.head_dim, "attention_forward_cuda", [&](auto head_dim) {
+  with_mma_head_dim(shape.head_dim, "attention_forward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
     auto kernel = lean ? mma::attention_forward_mma_kernel<kHeadDim, true>
                        : mma::attention_forward_mma_kernel<kHeadDim, false>;

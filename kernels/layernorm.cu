@@ -16,6 +16,7 @@
 #include "kernels/column_reduce.cuh"
 #include "kernels/cuda_common.cuh"
 #include "kernels/dropout.cuh"
+#include "kernels/kernel_limits.h"
 #include "kernels/layernorm.h"
 
 namespace bert {
@@ -23,7 +24,7 @@ namespace {
 
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
-constexpr int kMaxWidth = 1024;
+constexpr int kMaxWidth = kLayerNormMaxWidth;
 // Backward: rows folded into one d_gamma/d_beta partial (two per warp). Small enough that a
 // batch of a few thousand rows fills every SM (5,557 rows: 348 blocks, 3 or 4 resident per
 // SM); a fixed constant, so the sum order never depends on the device.
@@ -246,7 +247,7 @@ __global__ void __launch_bounds__(kThreads, kIters* kVec > 24 ? 2 : 3)
 }
 
 void check_shape(int rows, int width, const char* op) {
-  BERT_CHECK(rows >= 0 && width > 0 && width % 4 == 0 && width <= kMaxWidth,
+  BERT_CHECK(rows >= 0 && width > 0 && width % kLayerNormWidthMultiple == 0 && width <= kMaxWidth,
              std::string(op) + ": rows " + std::to_string(rows) + ", width " +
                  std::to_string(width) + " (width must be a positive multiple of 4, at most " +
                  std::to_string(kMaxWidth) + ")");

@@ -38,6 +38,9 @@ class CudaBackend : public Backend {
   virtual CudaBackendStats stats() const = 0;
   virtual GpuStream stream() const = 0;                // every op is queued here (e.g. for NCCL)
   void* native_stream() override { return static_cast<void*>(stream()); }
+  std::optional<ModelSizeProblem> model_size_problem(int hidden_size, int num_attention_heads) const override {
+    return cuda_kernels_model_size_problem(hidden_size, num_attention_heads);
+  }
   virtual std::string device_description() const = 0;  // "NVIDIA H100 80GB HBM3, bf16 compute"
 };
 

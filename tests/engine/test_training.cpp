@@ -54,6 +54,28 @@ std::vector<double> flat(const std::map<std::string, std::vector<double>>& tenso
   return out;
 }
 
+// The CUDA kernels' size bounds (kernels/kernel_limits.h) are theirs alone: the CPU backend runs
+// heads wider than 64 and a hidden size that is not a multiple of 4.
+TEST_CASE("the CPU backend runs model sizes the CUDA kernels refuse", "[engine]") {
+  BertConfig config = test::small_config(0.0f);
+  config.num_hidden_layers = 1;
+  config.max_position_embeddings = 16;
+  for (const auto& [hidden, heads] : std::vector<std::pair<int, int>>{{130, 1}, {30, 3}}) {
+    CAPTURE(hidden, heads);
+    config.hidden_size = hidden;
+    config.num_attention_heads = heads;
+    REQUIRE(cuda_kernels_model_size_problem(hidden, heads));
+    auto backend = make_cpu_backend(false);
+    REQUIRE_FALSE(backend->model_size_problem(hidden, heads));
+    REQUIRE_NOTHROW(check_backend_runs_model(*backend, config, "model/config.json"));
+    const PackedBatch batch = make_batch({5, 9}, 1);
+    BertQaModel model(*backend, config, batch.tokens(), batch.batch());
+    model.set_parameters(init_bert_qa_params(config, 3));
+    model.load_batch(batch);
+    CHECK(std::isfinite(model.forward(PassContext{}, true)));
+  }
+}
+
 TEST_CASE("two accumulated micro-batches give the gradient of one batch", "[engine]") {
   const BertConfig config = test::small_config(0.0f);
   const PackedBatch first = make_batch({5, 9}, 1), second = make_batch({3, 11}, 2);

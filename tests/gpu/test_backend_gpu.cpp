@@ -140,20 +140,25 @@ TEST_CASE("cuda backend: roles, uploads, downloads, copies", "[gpu][backend]") {
   }
 }
 
-// The whole model through both backends with head_dim 32 (all-MiniLM-L6-v2's head size: 384 / 12),
-// dropout on: every op of BertQaModel, the attention head slicing and the qkv layout included.
+// The whole model through both backends with head_dim 32 (all-MiniLM-L6-v2's head size: 384 / 12)
+// and 26 (TinyBERT's 312 / 12: the scalar attention kernels' generic instantiation, heads at
+// 52-byte offsets), dropout on: every op of BertQaModel, the attention head slicing and the qkv
+// layout included.
 // Relative errors (L2; a tensor's floor is 1e-2 of the global gradient norm, for tensors whose
 // true gradient is zero, e.g. the key bias): fp32 within 1e-4 everywhere (the Twins' rtol; the
 // CPU emulation measured ≤ 2.5e-6); bf16 loss, logits, last hidden state and the whole gradient
 // vector within 2e-2 (test_golden_parity_gpu's bound; measured ≤ 5.8e-3), each tensor within
 // 5e-2 (measured ≤ 9.6e-3; room for cuBLASLt's summation order). A wrong head mapping is off by
 // order 1.
-TEST_CASE("cuda backend: a head_dim-32 model matches the CPU backend end to end", "[gpu][backend]") {
+TEST_CASE("cuda backend: models of head_dim 32 and 26 match the CPU backend end to end", "[gpu][backend]") {
+  const int head_dim = GENERATE(32, 26);
+  const int heads = head_dim == 32 ? 2 : 4;  // hidden 64 and 104
+  CAPTURE(head_dim, heads);
   BertConfig config;
   config.vocab_size = 60;
-  config.hidden_size = 64;
+  config.hidden_size = heads * head_dim;
   config.num_hidden_layers = 2;
-  config.num_attention_heads = 2;
+  config.num_attention_heads = heads;
   config.intermediate_size = 128;
   config.max_position_embeddings = 96;
   config.hidden_dropout_prob = 0.1f;
@@ -198,6 +203,25 @@ TEST_CASE("cuda backend: a head_dim-32 model matches the CPU backend end to end"
     INFO("all gradients: relative L2 error " << all_error);
     REQUIRE(all_error <= rtol);
   }
+}
+
+// What the kernels cannot run is refused when the model is built, naming config.json's field
+// (apps check the same before loading anything: check_backend_runs_model).
+TEST_CASE("cuda backend: a model with heads wider than 64 is refused, naming the field", "[gpu][backend]") {
+  BertConfig config;
+  config.vocab_size = 60;
+  config.hidden_size = 256;
+  config.num_hidden_layers = 1;
+  config.num_attention_heads = 2;
+  config.intermediate_size = 64;
+  config.max_position_embeddings = 32;
+  auto backend = make_cuda_backend();
+  REQUIRE_THROWS_AS(BertQaModel(*backend, config, 16, 2), InputError);
+  REQUIRE_THROWS_WITH(BertQaModel(*backend, config, 16, 2),
+                      Catch::Contains("config.json: num_attention_heads") && Catch::Contains("head_dim 1 to 64"));
+  config.num_attention_heads = 4;  // head_dim 64 is built
+  BertQaModel model(*backend, config, 16, 2);
+  CHECK(model.layout().total() > 0);
 }
 
 TEST_CASE("cuda backend: sum of squares and AdamW", "[gpu][backend]") {

@@ -87,7 +87,7 @@ TensorSpec with_gpu_tolerance(TensorSpec spec, const Tolerance& bf16, const Tole
 
 // Sizes of the table: kCheck is small and odd (central differences run a forward per input
 // element); kDevice takes the kernels' paths (widths that allow vector accesses and widths that
-// do not, tiles that split, sequences of 1 token, heads of 32 and 64).
+// do not, tiles that split, sequences of 1 token, heads of 32, 64 and 26).
 enum class OpSize { kCheck, kDevice };
 
 }  // namespace bert::test
