@@ -8,6 +8,10 @@ carry_env.sh has set BERT_CARRY_BIN, BERT_SHARED_DIR and LD_LIBRARY_PATH):
            equals the plain run bit for bit;
   oom      a batch that cannot fit fails with exit 1 and a message suggesting a smaller
            --per_device_train_batch_size, and leaves no model behind;
+  sizes    a model whose heads the CUDA kernels cannot run (2 of 128) is refused by train_squad
+           and eval_squad with exit 1, one error naming config.json's num_attention_heads, before
+           any window is prepared; a model of 4 heads of 26 (TinyBERT's head size: the generic
+           attention kernels) trains for 4 steps with finite losses;
   speed    (with --bert_base_model, e.g. the model hf_parity.py saved) train_squad's windows/s
            on real dev windows (all lengths, shuffled, packed) at batch 32 and 64.
 
@@ -120,6 +124,40 @@ def main():
         "--per_device_train_batch_size" in error[0] and \
         not os.path.exists(os.path.join(args.work, "oom", "model.safetensors"))
     report("oom", ok, "exit %d: %s" % (rc, error[0] if error else text[-500:]))
+
+    # model sizes: refused up front where the kernels cannot run them, trained where they can
+    def model_dir(name, hidden, heads):
+        path = os.path.join(args.work, name)
+        os.makedirs(path)
+        with open(os.path.join(path, "config.json"), "w") as f:
+            json.dump(dict(config, hidden_size=hidden, num_attention_heads=heads, intermediate_size=4 * hidden), f)
+        shutil.copy(os.path.join(shared, "data/bert-base-uncased/vocab.txt"), path)
+        return path
+
+    dev = os.path.join(shared, "data/squad/dev-v1.1.json")
+    wide = model_dir("model-heads-128", 256, 2)
+    refusals = []
+    for app, flags in (("train_squad", ["--train_file", dev, "--do_train", "--max_steps", "1"] + out("wide")),
+                       ("eval_squad", ["--validation_file", dev, "--output_dir", os.path.join(args.work, "wide-eval")])):
+        rc, text, _ = run([os.path.join(os.environ["BERT_CARRY_BIN"], app), "--device", "cuda",
+                           "--model_name_or_path", wide] + flags, args.timeout)
+        error = [line for line in text.splitlines() if line.startswith("error:")]
+        ok = rc == 1 and len(error) == 1 and "config.json: num_attention_heads" in error[0] and \
+            "head_dim 1 to 64" in error[0] and "windows" not in text
+        refusals.append(ok)
+        print("%s, heads of 128: exit %d: %s" % (app, rc, error[0] if error else text[-500:]), flush=True)
+    narrow = model_dir("model-heads-26", 104, 4)
+    rc, text, _ = run([binary, "--device", "cuda", "--model_name_or_path", narrow, "--train_file", dev, "--do_train",
+                       "--max_train_samples", "64", "--per_device_train_batch_size", "16", "--max_steps", "4",
+                       "--logging_steps", "1", "--save_steps", "0"] + out("heads-26"), args.timeout)
+    losses = []
+    if rc == 0:
+        with open(os.path.join(args.work, "heads-26", "trainer_log.jsonl")) as f:
+            losses = [json.loads(line).get("loss") for line in f if '"loss"' in line]
+    trained = rc == 0 and len(losses) == 4 and all(isinstance(x, float) and x == x and abs(x) < 1e30 for x in losses)
+    report("sizes", all(refusals) and trained,
+           "heads of 128 refused by train_squad, eval_squad: %s; heads of 26 trained 4 steps: exit %d, losses %s%s" %
+           (refusals, rc, losses, "" if rc == 0 else ": " + text[-1000:]))
 
     # speed on real windows: the median windows/s over the logging intervals after the first
     if args.bert_base_model and os.path.isdir(args.bert_base_model):

@@ -11,7 +11,7 @@
 #             then benchmarks/attention_baseline.py: PyTorch SDPA (cuDNN, flash, efficient) on the
 #             same batches, appended to bench_kernels.md
 #   hf        tools/device/hf_parity.py: 50-step loss parity and windows/s, ours vs Hugging Face
-#   app       tools/device/app_checks.py: resume bit-identical, mpirun -np 1 (NCCL) == plain run, OOM message
+#   app       tools/device/app_checks.py: resume bit-identical, mpirun -np 1 (NCCL) == plain run, OOM message, model sizes (refusal, head_dim 26)
 #   golden    golden_parity (the CPU engine against the HF golden: a sanity check of the bundle)
 #   real_model  benchmarks/real_model/compare.sh --device cuda on the pretrained all-MiniLM-L6-v2
 #             (bf16), when device_carry/minilm-bf16.tar.xz was carried (CARRY_MINILM=1 bash
