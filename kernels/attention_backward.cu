@@ -269,8 +269,7 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
       <<<div_up(rows * 32, 256), 256, 0, stream>>>(row_dot, d_ctx, ctx, rows, shape.head_dim);
   CUDA_LAUNCH_CHECK("row_dot_kernel");
   if constexpr (std::is_same_v<T, bf16>) {
-    if (impl != AttentionImpl::kScalar && mma_head_dim(shape.head_dim) &&
-        mma_supported(d_qkv, d_ctx, qkv, qkv)) {
+    if (runs_mma_kernels(impl, shape.head_dim, d_qkv, d_ctx, qkv, qkv)) {
       if (one_pass_backward(impl)) {
         float* dq_accumulator = reinterpret_cast<float*>(static_cast<unsigned char*>(workspace.data) +
                                                          row_dot_bytes(shape));

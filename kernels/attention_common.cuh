@@ -34,8 +34,8 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 // The scalar kernels' instantiation for a head_dim other than 32 and 64 (read from the shape).
 constexpr int kAnyHeadDim = 0;
-constexpr int kMaxHeadDim = kMaxAttentionHeadDim;  // the 4×4 mapping covers 64 columns
-static_assert(kMaxHeadDim == kTile, "the scalar kernels map one tile width of head columns");
+static_assert(kMaxAttentionHeadDim == kTile,
+              "the scalar kernels' 4×4 mapping covers one tile of head columns");
 
 __device__ __forceinline__ int thread_row() { return threadIdx.x / 16; }  // ty
 __device__ __forceinline__ int thread_col() { return threadIdx.x % 16; }  // tx
@@ -172,7 +172,7 @@ inline int tiles_per_sequence(const AttentionShape& shape) {
 
 // The head dimensions the kernels run: 1 to 64 (the scalar kernels; 32 and 64 also the
 // tensor-core kernels, mma_head_dim).
-inline bool head_dim_supported(int head_dim) { return head_dim >= 1 && head_dim <= kMaxHeadDim; }
+inline bool head_dim_supported(int head_dim) { return head_dim >= 1 && head_dim <= kMaxAttentionHeadDim; }
 
 inline void check_shape(const AttentionShape& shape, const char* op) {
   BERT_CHECK(shape.tokens >= 0 && shape.batch >= 0 && shape.heads > 0 &&
@@ -180,7 +180,8 @@ inline void check_shape(const AttentionShape& shape, const char* op) {
              std::string(op) + ": tokens " + std::to_string(shape.tokens) + ", batch " +
                  std::to_string(shape.batch) + ", heads " + std::to_string(shape.heads) +
                  ", head_dim " + std::to_string(shape.head_dim) +
-                 " (the kernels run head_dim 1 to 64), max_positions " + std::to_string(shape.max_positions));
+                 " (the kernels run head_dim 1 to " + std::to_string(kMaxAttentionHeadDim) +
+                 "), max_positions " + std::to_string(shape.max_positions));
 }
 
 // The head dimensions the tensor-core kernels are built for; others run the scalar kernels.
@@ -208,7 +209,8 @@ template <typename Launch>
 void with_head_dim(int head_dim, const char* op, Launch&& launch) {
   if (launch_built_head_dim(head_dim, launch)) return;
   BERT_CHECK(head_dim_supported(head_dim), std::string(op) + ": head_dim " + std::to_string(head_dim) +
-                                               " is not supported (1 to 64 are)");
+                                               " is not supported (1 to " +
+                                               std::to_string(kMaxAttentionHeadDim) + " are)");
   launch(std::integral_constant<int, kAnyHeadDim>{});
 }
 

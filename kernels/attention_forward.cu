@@ -175,14 +175,12 @@ AttentionImpl default_attention_impl() {
 void attention_forward_cuda(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                             const AttentionShape& shape, const DropoutSpec& dropout,
                             GpuStream stream, AttentionImpl impl) {
-  if (impl != AttentionImpl::kScalar) {  // the one-pass variants share the two-pass forward
+  // The one-pass variants share the two-pass forward.
+  if (attention::runs_mma_kernels(impl, shape.head_dim, ctx, qkv, qkv, qkv)) {
     attention::check_shape(shape, "attention_forward_cuda");
     if (shape.tokens == 0 || shape.batch == 0) return;
-    if (attention::mma_head_dim(shape.head_dim) && attention::mma_supported(ctx, qkv, qkv, qkv)) {
-      attention::forward_mma(ctx, lse, qkv, cu_seqlens, shape, dropout,
-                             lean_kernels(impl), stream);
-      return;
-    }
+    attention::forward_mma(ctx, lse, qkv, cu_seqlens, shape, dropout, lean_kernels(impl), stream);
+    return;
   }
   attention::attention_forward(ctx, lse, qkv, cu_seqlens, shape, dropout, stream);
 }

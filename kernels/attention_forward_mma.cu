@@ -167,6 +167,11 @@ bool mma_supported(const void* a, const void* b, const void* c, const void* d) {
   return is_aligned(a, 16) && is_aligned(b, 16) && is_aligned(c, 16) && is_aligned(d, 16);
 }
 
+bool runs_mma_kernels(AttentionImpl impl, int head_dim, const void* a, const void* b, const void* c,
+                      const void* d) {
+  return impl != AttentionImpl::kScalar && mma_head_dim(head_dim) && mma_supported(a, b, c, d);
+}
+
 void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                  const AttentionShape& shape, const DropoutSpec& dropout, bool lean,
                  GpuStream stream) {

@@ -51,10 +51,15 @@ void attention_backward_cuda(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, co
 
 namespace attention {
 
-// MMA kernels; the caller has checked the shape and workspace. They need 16-byte aligned
-// tensors (mma_supported); otherwise the scalar kernels run. `lean`: the register-lean build of
-// them (kMmaLean, kMmaOnePassLean).
+// MMA kernels; the caller has checked the shape and workspace. They are built for head_dim 32
+// and 64 and need 16-byte aligned tensors (mma_supported); otherwise the scalar kernels run
+// (runs_mma_kernels decides). `lean`: the register-lean build of them (kMmaLean,
+// kMmaOnePassLean).
 bool mma_supported(const void* a, const void* b, const void* c, const void* d);
+// Whether a bf16 call of `impl` runs the MMA kernels: not kScalar, a head_dim they are built
+// for, tensors they can read.
+bool runs_mma_kernels(AttentionImpl impl, int head_dim, const void* a, const void* b, const void* c,
+                      const void* d);
 void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                  const AttentionShape& shape, const DropoutSpec& dropout, bool lean,
                  GpuStream stream);

@@ -249,7 +249,8 @@ __global__ void __launch_bounds__(kThreads, kIters* kVec > 24 ? 2 : 3)
 void check_shape(int rows, int width, const char* op) {
   BERT_CHECK(rows >= 0 && width > 0 && width % kLayerNormWidthMultiple == 0 && width <= kMaxWidth,
              std::string(op) + ": rows " + std::to_string(rows) + ", width " +
-                 std::to_string(width) + " (width must be a positive multiple of 4, at most " +
+                 std::to_string(width) + " (width must be a positive multiple of " +
+                 std::to_string(kLayerNormWidthMultiple) + ", at most " +
                  std::to_string(kMaxWidth) + ")");
 }
 

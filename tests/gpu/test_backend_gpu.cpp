@@ -54,6 +54,18 @@ double relative_l2(const std::vector<double>& got, const std::vector<double>& re
   return std::sqrt(diff) / std::max(std::sqrt(norm), std::max(floor_norm, 1e-300));
 }
 
+// A 2-layer BERT of the given width and heads over a 60-token vocabulary, 96 positions.
+BertConfig two_layer_config(int hidden_size, int heads) {
+  BertConfig config;
+  config.vocab_size = 60;
+  config.hidden_size = hidden_size;
+  config.num_hidden_layers = 2;
+  config.num_attention_heads = heads;
+  config.intermediate_size = 128;
+  config.max_position_embeddings = 96;
+  return config;
+}
+
 // What one training forward + backward of BertQaModel leaves.
 struct ModelPass {
   double loss = 0;
@@ -154,13 +166,7 @@ TEST_CASE("cuda backend: models of head_dim 32 and 26 match the CPU backend end 
   const int head_dim = GENERATE(32, 26);
   const int heads = head_dim == 32 ? 2 : 4;  // hidden 64 and 104
   CAPTURE(head_dim, heads);
-  BertConfig config;
-  config.vocab_size = 60;
-  config.hidden_size = heads * head_dim;
-  config.num_hidden_layers = 2;
-  config.num_attention_heads = heads;
-  config.intermediate_size = 128;
-  config.max_position_embeddings = 96;
+  BertConfig config = two_layer_config(heads * head_dim, heads);
   config.hidden_dropout_prob = 0.1f;
   config.attention_probs_dropout_prob = 0.1f;
   const PackedBatch batch = model_batch({5, 37, 70}, config.vocab_size);  // 70: two query/key tiles
@@ -208,13 +214,7 @@ TEST_CASE("cuda backend: models of head_dim 32 and 26 match the CPU backend end 
 // What the kernels cannot run is refused when the model is built, naming config.json's field
 // (apps check the same before loading anything: check_backend_runs_model).
 TEST_CASE("cuda backend: a model with heads wider than 64 is refused, naming the field", "[gpu][backend]") {
-  BertConfig config;
-  config.vocab_size = 60;
-  config.hidden_size = 256;
-  config.num_hidden_layers = 1;
-  config.num_attention_heads = 2;
-  config.intermediate_size = 64;
-  config.max_position_embeddings = 32;
+  BertConfig config = two_layer_config(256, 2);
   auto backend = make_cuda_backend();
   REQUIRE_THROWS_AS(BertQaModel(*backend, config, 16, 2), InputError);
   REQUIRE_THROWS_WITH(BertQaModel(*backend, config, 16, 2),

@@ -54,17 +54,24 @@ def main():
     binary = os.path.join(os.environ["BERT_CARRY_BIN"], "train_squad")
     shared = os.environ["BERT_SHARED_DIR"]
     shutil.rmtree(args.work, ignore_errors=True)
-    model = os.path.join(args.work, "model")
-    os.makedirs(model)
     config = {"model_type": "bert", "vocab_size": 30522, "hidden_size": 256, "num_hidden_layers": 2,
               "num_attention_heads": 4, "intermediate_size": 1024, "max_position_embeddings": 512,
               "type_vocab_size": 2, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
               "attention_probs_dropout_prob": 0.1, "layer_norm_eps": 1e-12, "initializer_range": 0.02}
-    with open(os.path.join(model, "config.json"), "w") as f:
-        json.dump(config, f)
-    shutil.copy(os.path.join(shared, "data/bert-base-uncased/vocab.txt"), model)
+
+    def model_dir(name, hidden, heads):
+        """A model directory of `config` at this width and head count (FFN 4 × hidden)."""
+        path = os.path.join(args.work, name)
+        os.makedirs(path)
+        with open(os.path.join(path, "config.json"), "w") as f:
+            json.dump(dict(config, hidden_size=hidden, num_attention_heads=heads, intermediate_size=4 * hidden), f)
+        shutil.copy(os.path.join(shared, "data/bert-base-uncased/vocab.txt"), path)
+        return path
+
+    model = model_dir("model", 256, 4)
+    dev = os.path.join(shared, "data/squad/dev-v1.1.json")
     common = [binary, "--device", "cuda", "--model_name_or_path", model, "--train_file",
-              os.path.join(shared, "data/squad/dev-v1.1.json"), "--do_train", "--max_train_samples", "400",
+              dev, "--do_train", "--max_train_samples", "400",
               "--per_device_train_batch_size", "16", "--learning_rate", "1e-4", "--max_steps", str(args.steps),
               "--warmup_steps", "2", "--weight_decay", "0.01", "--logging_steps", "1", "--seed", "3",
               "--save_steps", str(args.steps // 2)]
@@ -117,7 +124,7 @@ def main():
 
     # out of memory
     rc, text, _ = run([binary, "--device", "cuda", "--model_name_or_path", model, "--train_file",
-                       os.path.join(shared, "data/squad/dev-v1.1.json"), "--do_train", "--max_train_samples", "64",
+                       dev, "--do_train", "--max_train_samples", "64",
                        "--per_device_train_batch_size", "100000", "--max_steps", "1"] + out("oom"), args.timeout)
     error = [line for line in text.splitlines() if line.startswith("error:")]
     ok = rc == 1 and len(error) == 1 and "out of memory" in error[0].lower() and \
@@ -126,15 +133,6 @@ def main():
     report("oom", ok, "exit %d: %s" % (rc, error[0] if error else text[-500:]))
 
     # model sizes: refused up front where the kernels cannot run them, trained where they can
-    def model_dir(name, hidden, heads):
-        path = os.path.join(args.work, name)
-        os.makedirs(path)
-        with open(os.path.join(path, "config.json"), "w") as f:
-            json.dump(dict(config, hidden_size=hidden, num_attention_heads=heads, intermediate_size=4 * hidden), f)
-        shutil.copy(os.path.join(shared, "data/bert-base-uncased/vocab.txt"), path)
-        return path
-
-    dev = os.path.join(shared, "data/squad/dev-v1.1.json")
     wide = model_dir("model-heads-128", 256, 2)
     refusals = []
     for app, flags in (("train_squad", ["--train_file", dev, "--do_train", "--max_steps", "1"] + out("wide")),
@@ -176,7 +174,7 @@ def main():
                                           (32, dropout_model, 0.1), (64, dropout_model, 0.1)):
             name = "speed-%d-%g" % (batch, dropout)
             rc, text, secs = run([binary, "--device", "cuda", "--model_name_or_path", model_dir,
-                                  "--train_file", os.path.join(shared, "data/squad/dev-v1.1.json"), "--do_train",
+                                  "--train_file", dev, "--do_train",
                                   "--max_train_samples", str(batch * args.speed_steps), "--per_device_train_batch_size",
                                   str(batch), "--learning_rate", "3e-5", "--max_steps", str(args.speed_steps),
                                   "--logging_steps", "10", "--save_steps", "0"] + out(name), args.timeout)
