@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "io/model_dir.h"
+#include "io/tokenizer_config.h"
 #include "data/prepared_squad.h"
 #include "engine/backend_registry.h"
 #include "engine/evaluator.h"
@@ -65,7 +66,7 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
   parser->add_int("max_answer_length", &options->max_answer_length, "longest answer in tokens (model mode)");
   parser->add_int64("max_eval_samples", &options->max_eval_samples,
                     "evaluate the first N questions (at most N windows) (model mode)");
-  parser->add_int64("seed", &options->seed, "seed for a model directory without weights (model mode)");
+  parser->add_int64("seed", &options->seed, "seed of what the checkpoint lacks: the qa_outputs head of a base model, every weight of a config-only directory (model mode)");
   parser->add_bool("do_lower_case", &options->do_lower_case,
                    "lower-case and strip accents (model mode); when not given, the model directory's "
                    "tokenizer_config.json decides, else true");
@@ -114,10 +115,25 @@ void check_model_mode_flags(const EvalOptions& options) {
 int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   LoadedModel loaded = load_model_dir(options.model_name_or_path, static_cast<uint64_t>(options.seed));
   for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
-  const LowerCaseChoice lower =
-      resolve_do_lower_case(options.model_name_or_path, do_lower_case_given, options.do_lower_case);
+  // Scores of random weights are a baseline at best: said loudly, never mistaken for a model's.
+  if (loaded.random_init)
+    std::fprintf(stderr,
+                 "warning: %s has no weights (config.json and a vocabulary only): every parameter is randomly "
+                 "initialised (seed %lld), so these scores are an untrained model's\n",
+                 options.model_name_or_path.c_str(), static_cast<long long>(options.seed));
+  else if (loaded.qa_head_initialised)
+    std::fprintf(stderr,
+                 "warning: %s has no qa_outputs (a base or pre-training checkpoint, not one fine-tuned for "
+                 "question answering): the answers come from a randomly initialised head (seed %lld), so these "
+                 "scores are an untrained model's; fine-tune it with train_squad first\n",
+                 options.model_name_or_path.c_str(), static_cast<long long>(options.seed));
+  const TokenizerChoice lower =
+      read_tokenizer_config(options.model_name_or_path, do_lower_case_given, options.do_lower_case);
   options.do_lower_case = lower.do_lower_case;
   std::fprintf(stderr, "[tokenizer] %s\n", lower.note.c_str());
+  const std::string clamped = clamp_max_seq_length(
+      lower.model_max_length, join_path(options.model_name_or_path, "tokenizer_config.json"), &options.max_seq_length);
+  if (!clamped.empty()) std::fprintf(stderr, "%s\n", clamped.c_str());
   if (options.max_seq_length > loaded.config.max_position_embeddings)
     throw FlagError("--max_seq_length " + std::to_string(options.max_seq_length) +
                     " exceeds the model's max_position_embeddings " +

@@ -45,6 +45,17 @@ void check_window_flags(int32_t max_seq_length, int32_t doc_stride) {
   if (doc_stride < 0) refuse("doc_stride", std::to_string(doc_stride), "an integer >= 0");
 }
 
+std::string clamp_max_seq_length(int64_t model_max_length, const std::string& limit_file, int32_t* max_seq_length) {
+  if (model_max_length <= 0 || *max_seq_length <= model_max_length) return "";
+  const std::string warning = "warning: --max_seq_length " + std::to_string(*max_seq_length) +
+                              " is larger than the maximum length for the model (" + limit_file +
+                              ": model_max_length " + std::to_string(model_max_length) +
+                              "); using max_seq_length=" + std::to_string(model_max_length) + ", as run_qa.py does";
+  *max_seq_length = static_cast<int32_t>(model_max_length);
+  check_window_flags(*max_seq_length, 0);
+  return warning;
+}
+
 void check_batch_flag(const char* name, int32_t batch, int32_t max_seq_length) {
   check_flag_positive(name, batch);
   const int64_t tokens = int64_t(batch) * int64_t(max_seq_length);

@@ -30,6 +30,10 @@ void check_flag_sample_limit(const char* name, int64_t value);
 // [SEP]) and doc_stride >= 0 (whether a stride leaves a window room to move depends on each
 // question's length: build_windows checks it where a context needs several windows).
 void check_window_flags(int32_t max_seq_length, int32_t doc_stride);
+// run_qa.py's rule for a tokenizer with a length limit (tokenizer_config.json's model_max_length,
+// `limit_file`): a larger --max_seq_length is lowered to it, with a warning returned ("" when the
+// flag fits or there is no limit, model_max_length 0).
+std::string clamp_max_seq_length(int64_t model_max_length, const std::string& limit_file, int32_t* max_seq_length);
 // batch > 0 and batch x max_seq_length packed tokens fit a 32-bit count.
 void check_batch_flag(const char* name, int32_t batch, int32_t max_seq_length);
 // --device: auto, cpu or cuda (cpu-double, the double-precision test oracle, too).

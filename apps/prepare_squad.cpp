@@ -15,6 +15,8 @@
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "io/model_dir.h"
+#include "io/tokenizer_config.h"
+#include "core/file_io.h"
 #include "data/squad.h"
 #include "data/window_cache.h"
 #include "data/window_jsonl.h"
@@ -83,10 +85,14 @@ int run(int argc, char** argv) {
   const double read_ms = milliseconds_since(begin);
   // The same choice train_squad makes for the model directory, so their window caches match.
   const std::string vocab_dir = std::filesystem::path(options.vocab_file).parent_path().string();
-  const LowerCaseChoice lower =
-      resolve_do_lower_case(vocab_dir.empty() ? "." : vocab_dir, parser.was_set("do_lower_case"), options.do_lower_case);
+  const std::string tokenizer_dir = vocab_dir.empty() ? "." : vocab_dir;
+  const TokenizerChoice lower =
+      read_tokenizer_config(tokenizer_dir, parser.was_set("do_lower_case"), options.do_lower_case);
   options.do_lower_case = lower.do_lower_case;
   std::fprintf(stderr, "[tokenizer] %s\n", lower.note.c_str());
+  const std::string clamped = clamp_max_seq_length(
+      lower.model_max_length, join_path(tokenizer_dir, "tokenizer_config.json"), &options.max_seq_length);
+  if (!clamped.empty()) std::fprintf(stderr, "%s\n", clamped.c_str());
   const WordPieceTokenizer tokenizer(options.vocab_file, options.do_lower_case);
   const WindowConfig config{options.max_seq_length, options.doc_stride};
   const auto window_begin = std::chrono::steady_clock::now();

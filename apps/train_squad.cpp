@@ -60,6 +60,7 @@
 #include "engine/training_state.h"
 #include "io/bert_config.h"
 #include "io/model_dir.h"
+#include "io/tokenizer_config.h"
 #include "kernels/dropout_rng.h"  // attention_drop_rate
 #include "tokenizer/tokenizer.h"
 
@@ -510,10 +511,13 @@ int run(int argc, char** argv) {
   if (o.hf.lr_scheduler_type == "constant" && (o.warmup_steps > 0 || o.warmup_ratio > 0))
     o.notes.push_back("--lr_scheduler_type constant ignores --warmup_steps/--warmup_ratio (transformers' "
                       "get_constant_schedule); constant_with_warmup warms up");
-  const LowerCaseChoice lower = resolve_do_lower_case(o.model_name_or_path, parser.was_set("do_lower_case"),
-                                                      o.do_lower_case);
-  o.do_lower_case = lower.do_lower_case;
-  o.do_lower_case_note = lower.note;
+  const TokenizerChoice tokenizer_choice =
+      read_tokenizer_config(o.model_name_or_path, parser.was_set("do_lower_case"), o.do_lower_case);
+  o.do_lower_case = tokenizer_choice.do_lower_case;
+  o.do_lower_case_note = tokenizer_choice.note;
+  const std::string clamped = clamp_max_seq_length(
+      tokenizer_choice.model_max_length, join_path(o.model_name_or_path, "tokenizer_config.json"), &o.max_seq_length);
+  if (!clamped.empty()) o.notes.push_back(clamped);
   o.args_record = parser.values_json();  // after the derived values above
   select_device_for_rank(o);
   const std::unique_ptr<Backend> backend = make_backend(o.device, cuda_options);

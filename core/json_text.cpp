@@ -74,6 +74,47 @@ std::string format_json_number(double value, NonFiniteJson non_finite, JsonDigit
   return out;
 }
 
+std::string widen_big_json_integers(std::string_view json) {
+  std::string out;
+  out.reserve(json.size() + 8);
+  bool in_string = false;
+  for (size_t i = 0; i < json.size();) {
+    const char c = json[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < json.size()) out += json[++i];  // the escaped character, whatever it is
+      else if (c == '"') in_string = false;
+      ++i;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out += c;
+      ++i;
+      continue;
+    }
+    if (c != '-' && !(c >= '0' && c <= '9')) {
+      out += c;
+      ++i;
+      continue;
+    }
+    // A number token: outside strings only numbers hold digits (true/false/null have none).
+    size_t end = i, digits = 0;
+    bool integer = true;
+    while (end < json.size()) {
+      const char d = json[end];
+      if (d >= '0' && d <= '9') ++digits;
+      else if (d == '.' || d == 'e' || d == 'E') integer = false;
+      else if (d != '-' && d != '+') break;
+      ++end;
+    }
+    out.append(json.substr(i, end - i));
+    if (integer && digits >= 20) out += ".0";
+    i = end;
+  }
+  return out;
+}
+
 bool starts_with_utf8_bom(std::string_view text) {
   return text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
          static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF;

@@ -33,6 +33,13 @@ enum class JsonDigits { kDouble, kFloat };
 std::string format_json_number(double value, NonFiniteJson non_finite = NonFiniteJson::kNull,
                                JsonDigits digits = JsonDigits::kDouble);
 
+// The same JSON with every integer literal of 20 or more digits written as a float ("1e30" style
+// integers gain ".0"). Python writes int(1e30) as 1000000000000000019884624838656 (transformers'
+// tokenizer_config.json "model_max_length" when a tokenizer has no limit), which simdjson's DOM
+// refuses as a number too large for 64 bits; as a float it reads (as a double), and nothing
+// that needs an exact integer can be that large. Strings are left untouched.
+std::string widen_big_json_integers(std::string_view json);
+
 // True when the text starts with a UTF-8 byte-order mark (EF BB BF), which JSON forbids
 // (RFC 8259 section 8.1) and which editors on Windows add; readers name it in their error.
 bool starts_with_utf8_bom(std::string_view text);

@@ -85,6 +85,10 @@ void validate_bert_config(const BertConfig& c, const std::string& file) {
   positive("intermediate_size", c.intermediate_size);
   positive("max_position_embeddings", c.max_position_embeddings);
   positive("type_vocab_size", c.type_vocab_size);
+  if (c.type_vocab_size < 2)
+    throw_input_error(file, "type_vocab_size",
+                      "must be at least 2, found " + std::to_string(c.type_vocab_size) +
+                          ": a question-answering input gives the question token type 0 and the context type 1");
   auto bounded = [&](const char* key, int value, int limit) {
     if (value > limit)
       throw_input_error(file, key, "must be at most " + std::to_string(limit) + ", found " + std::to_string(value));
@@ -111,11 +115,11 @@ void validate_bert_config(const BertConfig& c, const std::string& file) {
   if (!(c.initializer_range >= 0.0f))
     throw_input_error(file, "initializer_range",
                       "must be >= 0, found " + float_text(c.initializer_range));
-  if (c.hidden_act != "gelu")
+  if (c.hidden_act != "gelu" && c.hidden_act != "gelu_python")
     throw_input_error(file, "hidden_act",
                       "\"" + c.hidden_act +
                           "\" is not supported: this engine implements only \"gelu\" (exact erf "
-                          "GELU)");
+                          "GELU; \"gelu_python\" is the same function)");
   if (c.pad_token_id < -1 || c.pad_token_id >= c.vocab_size)
     throw_input_error(file, "pad_token_id",
                       std::to_string(c.pad_token_id) + " is outside the vocabulary [0, " +
@@ -174,7 +178,8 @@ void check_config_fits_memory(const BertConfig& config, const std::string& file,
 BertConfig parse_bert_config(const std::string& json, const std::string& file) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (auto error = parser.parse(simdjson::padded_string(json)).get(root)) {
+  // Unused fields may hold Python integers above 64 bits, which simdjson would refuse.
+  if (auto error = parser.parse(simdjson::padded_string(widen_big_json_integers(json))).get(root)) {
     if (starts_with_utf8_bom(json)) throw_input_error(file, "byte 0", kUtf8BomMessage);
     throw_input_error(file, "", std::string("not valid JSON: ") + simdjson::error_message(error));
   }
@@ -194,6 +199,17 @@ BertConfig parse_bert_config(const std::string& json, const std::string& file) {
   if (position_type != "absolute")
     throw_input_error(file, "position_embedding_type",
                       "\"" + position_type + "\" is not supported: expected \"absolute\"");
+  // A decoder BertModel masks attention causally (and cross-attends with add_cross_attention):
+  // not the bidirectional encoder this engine runs, so refused rather than silently run as one.
+  for (const char* key : {"is_decoder", "add_cross_attention"}) {
+    simdjson::dom::element value;
+    if (!reader.lookup(key, &value)) continue;
+    if (!value.is_bool()) throw_input_error(file, key, "expected true or false, " + found(value));
+    if (value.get_bool().value())
+      throw_input_error(file, key,
+                        "true is not supported: this engine runs BERT as a bidirectional encoder "
+                        "(BertForQuestionAnswering), not as a decoder");
+  }
 
   BertConfig c;
   reader.read_int("vocab_size", &c.vocab_size);

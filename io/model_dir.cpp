@@ -5,10 +5,9 @@
 #include <regex>
 #include <set>
 
-#include <simdjson.h>
-
 #include "core/error.h"
 #include "core/file_io.h"
+#include "io/checkpoint_tensors.h"
 #include "io/safetensors.h"
 
 namespace bert {
@@ -40,6 +39,14 @@ int64_t count_lines(const std::string& text) {
   return lines;
 }
 
+// A vocab.txt may be shorter than the word embeddings (padded rows), never longer.
+void check_vocab_lines(const std::string& vocab_path, int64_t lines, int64_t vocab_size, const std::string& config_says) {
+  if (lines > vocab_size)
+    throw_input_error(vocab_path, "",
+                      "has " + std::to_string(lines) + " lines but " + config_says + " vocab_size " +
+                          std::to_string(vocab_size) + ": token ids would fall outside the word embeddings");
+}
+
 std::string join_names(const std::vector<std::string>& names) {
   std::string out;
   for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
@@ -47,9 +54,10 @@ std::string join_names(const std::vector<std::string>& names) {
 }
 
 // Chooses which file tensor provides each canonical parameter; notes renames and leftovers.
-std::map<std::string, std::string> match_tensors(const SafetensorsFile& file,
+std::map<std::string, std::string> match_tensors(const CheckpointTensors& file,
                                                  const std::vector<ParamSpec>& specs,
-                                                 std::vector<std::string>* notes) {
+                                                 std::vector<std::string>* notes,
+                                                 std::vector<std::string>* unexpected_names) {
   std::set<std::string> wanted;
   for (const ParamSpec& spec : specs) wanted.insert(spec.name);
   std::map<std::string, std::string> source;  // canonical -> name in the file
@@ -82,13 +90,36 @@ std::map<std::string, std::string> match_tensors(const SafetensorsFile& file,
     notes->push_back("ignored " + std::to_string(unexpected.size()) +
                      " unexpected tensors (not part of BertForQuestionAnswering for this config): " +
                      join_names(unexpected));
+  *unexpected_names = unexpected;
   return source;
 }
 
-void load_weights(const std::string& path, uint64_t seed, LoadedModel* model) {
-  const SafetensorsFile file = SafetensorsFile::open(path);
+// Why nothing or too little matched, for the "missing" error: what the file holds instead.
+std::string describe_unmatched(const CheckpointTensors& file, size_t matched,
+                               const std::vector<std::string>& unexpected) {
+  std::string out;
+  if (matched == 0) {
+    const size_t total = file.names().size();
+    out = "; none of the checkpoint's " + std::to_string(total) + " tensors is a BERT parameter";
+  }
+  if (!unexpected.empty()) {
+    std::vector<std::string> sample(unexpected.begin(), unexpected.begin() + std::min<size_t>(4, unexpected.size()));
+    out += "; tensors it holds that no BERT parameter is named like: " + join_names(sample) +
+           (unexpected.size() > sample.size() ? ", ..." : "") +
+           " (names are expected as \"bert.embeddings.word_embeddings.weight\" or without \"bert.\")";
+  }
+  const std::string format = file.format();
+  if (!format.empty() && format != "pt")
+    out += "; its metadata says format \"" + format + "\": a PyTorch checkpoint (\"pt\") is expected, "
+           "e.g. BertForQuestionAnswering.from_pretrained(dir, from_" + format + "=True).save_pretrained(dir)";
+  return out;
+}
+
+void load_weights(const CheckpointTensors& file, uint64_t seed, LoadedModel* model) {
+  const std::string& path = file.path();
   const std::vector<ParamSpec> specs = bert_qa_param_specs(model->config);
-  const std::map<std::string, std::string> source = match_tensors(file, specs, &model->notes);
+  std::vector<std::string> unexpected;
+  const std::map<std::string, std::string> source = match_tensors(file, specs, &model->notes, &unexpected);
 
   std::vector<std::string> missing;
   for (const ParamSpec& spec : specs)
@@ -96,7 +127,8 @@ void load_weights(const std::string& path, uint64_t seed, LoadedModel* model) {
   if (!missing.empty())
     throw_input_error(path, "", "missing " + std::to_string(missing.size()) +
                                     " tensors that config.json requires (accepted with or "
-                                    "without the \"bert.\" prefix): " + join_names(missing));
+                                    "without the \"bert.\" prefix): " + join_names(missing) +
+                                    describe_unmatched(file, source.size(), unexpected));
 
   std::map<std::string, size_t> converted;  // dtype name -> tensor count
   std::vector<std::string> initialised;
@@ -109,7 +141,7 @@ void load_weights(const std::string& path, uint64_t seed, LoadedModel* model) {
     }
     const TensorInfo& info = file.info(it->second);
     if (info.shape != spec.shape)
-      throw_input_error(path, "tensor \"" + it->second + "\"",
+      throw_input_error(file.file_of(it->second), "tensor \"" + it->second + "\"",
                         "shape " + shape_to_string(info.shape) + " does not match " +
                             shape_to_string(spec.shape) + " expected for \"" + spec.name +
                             "\" from config.json");
@@ -119,10 +151,14 @@ void load_weights(const std::string& path, uint64_t seed, LoadedModel* model) {
   for (const auto& [dtype, count] : converted)
     model->notes.push_back("converted " + std::to_string(count) + " " + dtype +
                            " tensors to float32");
-  if (!initialised.empty())
+  if (file.file_count() > 1)
+    model->notes.push_back("read " + std::to_string(file.file_count()) + " shards listed in " + path);
+  if (!initialised.empty()) {
+    model->qa_head_initialised = true;
     model->notes.push_back("initialised " + join_names(initialised) + " (not in " + path +
                            "): weight N(0, initializer_range), bias 0, seed " +
                            std::to_string(seed));
+  }
 }
 
 }  // namespace
@@ -178,40 +214,6 @@ bool looks_like_hub_id(const std::string& name) {
 
 }  // namespace
 
-LowerCaseChoice resolve_do_lower_case(const std::string& dir, bool flag_given, bool flag_value) {
-  const std::string path = join_path(dir, "tokenizer_config.json");
-  int from_file = -1;  // -1: no value in a file
-  if (path_exists(path)) {
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    const simdjson::padded_string text(read_file(path));
-    if (parser.parse(text).get(root) || !root.is_object())
-      throw_input_error(path, "", "not a JSON object");
-    simdjson::dom::element value;
-    if (root["do_lower_case"].get(value) == simdjson::SUCCESS) {
-      if (!value.is_bool()) throw_input_error(path, "do_lower_case", "expected true or false, found " + simdjson::minify(value));
-      from_file = value.get_bool().value() ? 1 : 0;
-    }
-  }
-  auto word = [](bool value) { return std::string(value ? "true" : "false"); };
-  LowerCaseChoice choice;
-  if (flag_given) {
-    choice.do_lower_case = flag_value;
-    choice.note = "do_lower_case " + word(flag_value) + " (--do_lower_case)";
-    if (from_file >= 0 && (from_file == 1) != flag_value)
-      choice.note += "; warning: " + path + " says do_lower_case " + word(from_file == 1) +
-                     ": the flag overrides it, so the text is tokenized unlike the model's pre-training";
-  } else if (from_file >= 0) {
-    choice.do_lower_case = from_file == 1;
-    choice.note = "do_lower_case " + word(choice.do_lower_case) + " from " + path;
-  } else {
-    choice.do_lower_case = true;
-    choice.note = "do_lower_case true: " + dir + " has no tokenizer_config.json with do_lower_case, and lower-casing "
-                  "is BertTokenizer's default (give --do_lower_case false for a cased model)";
-  }
-  return choice;
-}
-
 LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   const std::string config_path = join_path(dir, "config.json");
   if (!path_exists(dir) && looks_like_hub_id(dir)) {
@@ -230,26 +232,36 @@ LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   model.config = read_bert_config(config_path);
   // The float32 copy of every parameter made below must fit before any of it is allocated.
   check_config_fits_memory(model.config, config_path, 4.0, double(physical_memory_bytes()));
-  const int64_t vocab_lines = is_wordpiece_vocab(vocab_path) ? count_vocab_lines(vocab_path) : model.config.vocab_size;
-  if (vocab_lines != model.config.vocab_size)
-    throw_input_error(vocab_path, "",
-                      "has " + std::to_string(vocab_lines) + " lines but " + config_path +
-                          " says vocab_size " + std::to_string(model.config.vocab_size));
+  if (is_wordpiece_vocab(vocab_path)) {
+    const int64_t vocab_lines = count_vocab_lines(vocab_path);
+    check_vocab_lines(vocab_path, vocab_lines, model.config.vocab_size, config_path + " says");
+    if (vocab_lines < model.config.vocab_size)
+      model.notes.push_back(vocab_path + " has " + std::to_string(vocab_lines) + " tokens, config.json's vocab_size is " +
+                            std::to_string(model.config.vocab_size) + ": the last " +
+                            std::to_string(model.config.vocab_size - vocab_lines) +
+                            " rows of the word embeddings are never looked up (padding, as transformers allows)");
+  }
 
-  const std::string weights = join_path(dir, "model.safetensors");
-  if (path_exists(weights)) {
-    load_weights(weights, seed, &model);
+  const std::string checkpoint = find_checkpoint(dir);
+  if (ends_with(checkpoint, ".index.json")) {
+    load_weights(CheckpointTensors::from_index(checkpoint), seed, &model);
     return model;
   }
-  for (const char* other : {"pytorch_model.bin", "model.safetensors.index.json",
-                            "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack"}) {
-    const std::string path = join_path(dir, other);
-    if (path_exists(path))
-      throw_input_error(path, "",
-                        "this checkpoint format is not supported: convert it to a single "
-                        "model.safetensors (e.g. in Python, model.save_pretrained(dir, "
-                        "safe_serialization=True, max_shard_size=\"10GB\"))");
+  if (!checkpoint.empty()) {
+    load_weights(CheckpointTensors::from_file(checkpoint), seed, &model);
+    return model;
   }
+  // No checkpoint this engine reads. Weights in another form must not be mistaken for a
+  // config-only directory (which trains from random weights).
+  const std::vector<std::string> others = unreadable_weight_files(dir);
+  if (!others.empty())
+    throw_input_error(join_path(dir, others.front()), "",
+                      "the directory has no model.safetensors (nor model.safetensors.index.json) but holds " +
+                          join_names(others) +
+                          ", a form of weights not supported here: this engine reads safetensors checkpoints as save_pretrained writes them; convert "
+                          "with e.g. BertForQuestionAnswering.from_pretrained(dir).save_pretrained(dir) in Python "
+                          "(safetensors is its default), or rename a single BERT safetensors file to "
+                          "model.safetensors");
   model.tensors = init_bert_qa_params(model.config, seed);
   model.random_init = true;
   model.notes.push_back("no model.safetensors in " + dir + ": all " +
@@ -285,11 +297,7 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
   }
   const std::string vocab = read_file(vocab_path);
   const bool wordpiece = is_wordpiece_vocab(vocab_path);
-  const int64_t vocab_lines = wordpiece ? count_lines(vocab) : config.vocab_size;
-  if (vocab_lines != config.vocab_size)
-    throw_input_error(vocab_path, "",
-                      "has " + std::to_string(vocab_lines) + " lines but the config to save says "
-                      "vocab_size " + std::to_string(config.vocab_size));
+  if (wordpiece) check_vocab_lines(vocab_path, count_lines(vocab), config.vocab_size, "the config to save says");
 
   make_directories(dir);
   // Every file is written before any is renamed into place, config.json last: a save that fails

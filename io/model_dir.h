@@ -1,12 +1,14 @@
 // Hugging Face model directories: config.json + a vocabulary (vocab.txt for WordPiece, or a
 // SentencePiece model: spiece.model, sentencepiece.bpe.model, tokenizer.model) +
-// model.safetensors (+ tokenizer_config.json), loaded into canonical BertForQuestionAnswering parameters and
-// saved so that transformers' from_pretrained loads them back.
+// model.safetensors or model.safetensors.index.json with its shards (+ tokenizer_config.json),
+// loaded into canonical BertForQuestionAnswering parameters and saved so that transformers'
+// from_pretrained loads them back.
 //
 // Loading accepts names with or without the "bert." prefix and LayerNorm "gamma"/"beta";
 // ignores tensors a QA model does not use (bert.pooler.*, cls.*, position_ids buffers);
 // initialises a missing qa_outputs head; refuses anything else missing, any shape that
-// disagrees with config.json, and a vocab.txt whose line count is not vocab_size (a
+// disagrees with config.json, and a vocab.txt with more lines than vocab_size (fewer is
+// allowed, as in transformers: word embeddings are often padded to a multiple of 8; a
 // SentencePiece model's size is checked by the apps against the loaded tokenizer:
 // check_tokenizer_fits).
 #pragma once
@@ -26,7 +28,8 @@ struct LoadedModel {
   std::map<std::string, std::vector<float>> tensors;  // canonical names -> float32 values
   std::string vocab_file;          // the directory's vocabulary (find_vocab_file)
   std::vector<std::string> notes;  // what was initialised, renamed, converted, ignored
-  bool random_init = false;        // true when there was no model.safetensors
+  bool random_init = false;        // true when the directory held no weights at all
+  bool qa_head_initialised = false;  // true when the checkpoint had no qa_outputs (a base model)
 };
 
 // The directory's vocabulary file: vocab.txt when present, else the first SentencePiece model
@@ -39,23 +42,15 @@ bool is_wordpiece_vocab(const std::string& vocab_path);  // any name but *.model
 // tokenizer has more tokens than config.json's vocab_size.
 void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config, const std::string& vocab_path);
 
-// Loads <dir>: config.json (required), a vocabulary (required, find_vocab_file; a vocab.txt's
-// line count must equal vocab_size), model.safetensors (F32/F16/BF16/F64, converted to float32) when present,
-// otherwise every parameter is initialised from `seed` (see init_param). A directory with
-// only pytorch_model.bin or a sharded checkpoint is refused with a message saying so; a
-// missing directory whose name looks like a Hub id (bert-base-uncased, org/name) gets the
-// command that downloads it.
+// Loads <dir>: config.json (required), a vocabulary (required, find_vocab_file; a vocab.txt may
+// not have more lines than vocab_size), model.safetensors or model.safetensors.index.json and its
+// shards (F32/F16/BF16/F64, converted to float32) when present. A directory with no weights file
+// at all is a config-only directory: every parameter is initialised from `seed` (see init_param).
+// A directory whose only weights are in a form not read here (pytorch_model.bin, TF/Flax files,
+// other *.safetensors names) is refused naming them; a missing directory whose name looks like
+// a Hub id (bert-base-uncased, org/name) gets the command that downloads it.
 // Throws InputError naming the file and the tensor/field.
 LoadedModel load_model_dir(const std::string& dir, uint64_t seed);
-
-// Lower-casing as transformers decides it: --do_lower_case when given, else tokenizer_config.json's
-// "do_lower_case" when the directory has one, else true (BertTokenizer's default). `note` says
-// which and why (also when the flag overrides the file), for the log.
-struct LowerCaseChoice {
-  bool do_lower_case = true;
-  std::string note;
-};
-LowerCaseChoice resolve_do_lower_case(const std::string& dir, bool flag_given, bool flag_value);
 
 // Maps a checkpoint name to the canonical one: adds "bert." before embeddings./encoder./
 // pooler., and renames LayerNorm .gamma/.beta to .weight/.bias. Other names are unchanged.
@@ -69,8 +64,8 @@ int64_t count_vocab_lines(const std::string& path);
 // vocab.txt, a SentencePiece *.model under its own name) and tokenizer_config.json ({"do_lower_case",
 // "model_max_length": max_position_embeddings, and for vocab.txt "tokenizer_class":
 // "BertTokenizer"}), each written atomically. `tensors` must hold exactly the parameters
-// of bert_qa_param_specs(config) with matching sizes (BertError otherwise); a vocab.txt's
-// line count must equal vocab_size (InputError otherwise). Nothing is written on error.
+// of bert_qa_param_specs(config) with matching sizes (BertError otherwise); a vocab.txt may not
+// have more lines than vocab_size (InputError otherwise). Nothing is written on error.
 void save_model_dir(const std::string& dir, const BertConfig& config,
                     const std::map<std::string, std::vector<float>>& tensors,
                     const std::string& vocab_path, bool do_lower_case = true);

@@ -61,8 +61,8 @@ TensorInfo parse_entry(const std::string& file, const std::string& name,
   if (!parse_dtype(std::string(dtype_text), &info.dtype))
     throw_input_error(file, where + ".dtype",
                       "unknown dtype \"" + std::string(dtype_text) +
-                          "\" (expected F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8 "
-                          "or BOOL)");
+                          "\" (expected F64, F32, F16, BF16, I64, I32, I16, I8, U64, U32, U16, U8, "
+                          "BOOL, F8_E4M3, F8_E5M2 or F8_E8M0)");
 
   if (object["shape"].get(field)) throw_input_error(file, where, "missing field \"shape\"");
   simdjson::dom::array shape;
@@ -104,7 +104,8 @@ TensorInfo parse_entry(const std::string& file, const std::string& name,
   if (info.end > buffer_size)
     throw_input_error(file, where + ".data_offsets",
                       range + " runs past the end of the data buffer (" +
-                          std::to_string(buffer_size) + " bytes)");
+                          std::to_string(buffer_size) + " bytes): the file is shorter than its header "
+                          "says (an incomplete download or copy?)");
   return info;
 }
 
@@ -166,6 +167,12 @@ SafetensorsFile SafetensorsFile::from_bytes(const std::string& path,
   if (size < 8)
     throw_input_error(path, "", "file is " + std::to_string(size) +
                                     " bytes, shorter than the 8-byte header length");
+  // A clone without `git lfs` leaves this small text in place of the weights.
+  const std::string_view lfs_pointer = "version https://git-lfs";
+  if (size >= lfs_pointer.size() && std::memcmp(bytes, lfs_pointer.data(), lfs_pointer.size()) == 0)
+    throw_input_error(path, "", "is a Git LFS pointer (" + std::to_string(size) +
+                                    " bytes of text), not the weights: fetch them with `git lfs pull` in the "
+                                    "clone, or download the file itself (huggingface-cli download)");
   uint64_t header_len = 0;
   std::memcpy(&header_len, bytes, 8);  // little-endian host (checked in safetensors_dtype.cpp)
   if (header_len > kMaxHeaderBytes)
@@ -175,7 +182,8 @@ SafetensorsFile SafetensorsFile::from_bytes(const std::string& path,
   if (header_len > size - 8)
     throw_input_error(path, "bytes 0..8",
                       "header length " + std::to_string(header_len) +
-                          " runs past the end of the file (" + std::to_string(size) + " bytes)");
+                          " runs past the end of the file (" + std::to_string(size) +
+                          " bytes): an incomplete download or copy?");
   if (header_len == 0 || bytes[8] != '{')
     throw_input_error(path, "header (byte 8)", "expected a JSON object starting with '{'");
 

@@ -22,7 +22,8 @@ namespace bert {
 
 // Element types. Every type has a fixed size; conversions exist for the types below that
 // training uses (floats to float/double, integers to int64).
-enum class Dtype { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU64, kU32, kU16, kU8, kBool };
+enum class Dtype { kF64, kF32, kF16, kBF16, kI64, kI32, kI16, kI8, kU64, kU32, kU16, kU8, kBool,
+                   kF8E4M3, kF8E5M2, kF8E8M0 };
 
 const char* dtype_name(Dtype dtype);  // "F32", ...
 size_t dtype_size(Dtype dtype);       // bytes per element

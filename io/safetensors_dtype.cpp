@@ -21,6 +21,9 @@ constexpr DtypeEntry kDtypes[] = {
     {Dtype::kI16, "I16", 2},  {Dtype::kI8, "I8", 1},    {Dtype::kU64, "U64", 8},
     {Dtype::kU32, "U32", 4},  {Dtype::kU16, "U16", 2},  {Dtype::kU8, "U8", 1},
     {Dtype::kBool, "BOOL", 1},
+    // 8-bit floats: known so that a checkpoint holding some (quantised heads, unused buffers)
+    // still opens; reading one as float is refused like any other unconvertible dtype.
+    {Dtype::kF8E4M3, "F8_E4M3", 1}, {Dtype::kF8E5M2, "F8_E5M2", 1}, {Dtype::kF8E8M0, "F8_E8M0", 1},
 };
 
 const DtypeEntry& entry(Dtype dtype) {

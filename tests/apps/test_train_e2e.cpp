@@ -73,6 +73,8 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
                                               model + " --validation_file " + data + " --output_dir " + root + "/untrained");
   INFO(untrained.output);
   REQUIRE(untrained.status == 0);
+  CHECK(untrained.output.find("warning: " + model + " has no weights") != std::string::npos);
+  CHECK(untrained.output.find("these scores are an untrained model's") != std::string::npos);
   const double untrained_f1 = json_number(untrained.output, "f1");
 
   const CommandResult trained = run_command(

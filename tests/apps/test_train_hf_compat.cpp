@@ -98,6 +98,29 @@ TEST_CASE("lower-casing comes from tokenizer_config.json unless --do_lower_case 
   CHECK(read_file(out + "/model.safetensors") != read_file(root() + "/forced/model.safetensors"));
 }
 
+TEST_CASE("tokenizer_config.json: model_max_length lowers --max_seq_length as run_qa does; other tokenizers refused", "[app][hf]") {
+  const std::string limited = test::make_tiny_model(root() + "/limited-model", 0.0f);
+  write_file_atomic(limited + "/tokenizer_config.json", R"({"do_lower_case": true, "model_max_length": 64})");
+  const std::string out = root() + "/limited";
+  const CommandResult run = test::run_command(train_command(out, "--doc_stride 16", limited));  // asks for 96
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output, Catch::Contains("--max_seq_length 96 is larger than the maximum length for the model (" +
+                                         limited + "/tokenizer_config.json: model_max_length 64); using max_seq_length=64"));
+  CHECK_THAT(read_file(out + "/training_args.json"), Catch::Contains("\"max_seq_length\": 64,"));
+
+  const std::string japanese = test::make_tiny_model(root() + "/japanese-model", 0.0f);
+  write_file_atomic(japanese + "/tokenizer_config.json", R"({"tokenizer_class": "BertJapaneseTokenizer"})");
+  const CommandResult refused = test::run_command(train_command(root() + "/japanese", "", japanese));
+  INFO(refused.output);
+  CHECK(refused.status == 1);
+  const std::vector<std::string> errors = test::error_lines(refused.output);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains(japanese + "/tokenizer_config.json: tokenizer_class:") &&
+                            Catch::Contains("not supported"));
+  CHECK_FALSE(fs::exists(root() + "/japanese/model.safetensors"));
+}
+
 TEST_CASE("--report_to and --logging_dir decide where TensorBoard events go", "[app][hf]") {
   const CommandResult none = test::run_command(train_command(root() + "/none", "--report_to none"));
   INFO(none.output);

@@ -48,6 +48,11 @@ TEST_CASE("config.json missing fields take Hugging Face's BERT defaults", "[io][
   const BertConfig n = parse_bert_config(
       "{\"pad_token_id\": null, \"use_cache\": true, \"architectures\": [\"BertModel\"]}", "c.json");
   CHECK(n.pad_token_id == -1);
+  // "gelu_python" is transformers' name for the same erf GELU; an encoder says is_decoder false.
+  const BertConfig g = parse_bert_config(
+      "{\"hidden_act\": \"gelu_python\", \"is_decoder\": false, \"add_cross_attention\": false, "
+      "\"max_length_unused\": 1000000000000000019884624838656}", "g.json");
+  CHECK(g.hidden_act == "gelu_python");
 }
 
 TEST_CASE("config.json refusals name the file and the field", "[io][config]") {
@@ -71,6 +76,10 @@ TEST_CASE("config.json refusals name the file and the field", "[io][config]") {
       {"{\"hidden_act\": \"gelu_new\"}", "hidden_act", "\"gelu_new\" is not supported"},
       {"{\"hidden_act\": \"relu\"}", "hidden_act", "only \"gelu\""},
       {"{\"hidden_act\": 3}", "hidden_act", "expected a string"},
+      {"{\"type_vocab_size\": 1}", "type_vocab_size", "must be at least 2, found 1"},
+      {"{\"is_decoder\": true}", "is_decoder", "not as a decoder"},
+      {"{\"add_cross_attention\": true}", "add_cross_attention", "not as a decoder"},
+      {"{\"is_decoder\": 1}", "is_decoder", "expected true or false"},
       {"{\"model_type\": \"roberta\"}", "model_type", "expected \"bert\", found \"roberta\""},
       {"{\"position_embedding_type\": \"relative_key\"}", "position_embedding_type", "not supported"},
       {"{\"vocab_size\": 100, \"pad_token_id\": 100}", "pad_token_id", "outside the vocabulary [0, 100)"},
@@ -104,7 +113,7 @@ TEST_CASE("bert_config_to_json writes a config that reads back identically", "[i
   c.num_attention_heads = 4;
   c.intermediate_size = 200;
   c.max_position_embeddings = 64;
-  c.type_vocab_size = 1;
+  c.type_vocab_size = 3;
   c.layer_norm_eps = 1e-5f;
   c.hidden_dropout_prob = 0.1f;
   c.attention_probs_dropout_prob = 0.0f;

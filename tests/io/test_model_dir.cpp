@@ -232,17 +232,28 @@ TEST_CASE("load_model_dir refuses two file tensors for one parameter", "[io][mod
   CHECK(contains(message, "duplicates"));
 }
 
-TEST_CASE("load_model_dir refuses a vocab.txt whose size differs from vocab_size", "[io][model_dir]") {
+TEST_CASE("load_model_dir refuses a vocab.txt longer than vocab_size and notes a shorter one", "[io][model_dir]") {
   TempDir dir;
   const BertConfig config = small_config();
   write_model(dir.path(), config, canonical_tensors(config, init_bert_qa_params(config, 3)));
-  write_vocab(dir.file("vocab.txt"), 49);
+  write_vocab(dir.file("vocab.txt"), 51);
   const std::string message = input_error_of([&] { load_model_dir(dir.path(), 1); });
   INFO(message);
   CHECK(contains(message, dir.file("vocab.txt")));
-  CHECK(contains(message, "has 49 lines"));
+  CHECK(contains(message, "has 51 lines"));
   CHECK(contains(message, dir.file("config.json")));
   CHECK(contains(message, "vocab_size 50"));
+
+  // Embeddings padded past the vocabulary (bert checkpoints with vocab_size a multiple of 8):
+  // transformers loads them, and so does this; the unused rows are said.
+  write_vocab(dir.file("vocab.txt"), 46);
+  const LoadedModel model = load_model_dir(dir.path(), 1);
+  CHECK(model.config.vocab_size == 50);
+  CHECK(has_note(model, "the last 4 rows of the word embeddings are never looked up"));
+  TempDir out;
+  save_model_dir(out.path(), model.config, model.tensors, model.vocab_file);
+  CHECK(count_vocab_lines(out.file("vocab.txt")) == 46);
+  CHECK(load_model_dir(out.path(), 1).tensors == model.tensors);
 }
 
 TEST_CASE("load_model_dir names missing required files and unsupported formats", "[io][model_dir]") {
@@ -267,6 +278,75 @@ TEST_CASE("load_model_dir names missing required files and unsupported formats",
   CHECK(contains(message, dir.file("pytorch_model.bin")));
   CHECK(contains(message, "not supported"));
   CHECK(contains(message, "model.safetensors"));
+
+  // Weights under any other name are refused by name, never taken for a config-only directory.
+  std::filesystem::remove(dir.file("pytorch_model.bin"));
+  write_file_atomic(dir.file("model-00001-of-00002.safetensors"), "shard");
+  write_file_atomic(dir.file("training_args.bin"), "pickled arguments, not weights");
+  message = input_error_of([&] { load_model_dir(dir.path(), 1); });
+  INFO(message);
+  CHECK(contains(message, "holds model-00001-of-00002.safetensors"));
+  CHECK_FALSE(contains(message, "training_args.bin"));
+  std::filesystem::remove(dir.file("model-00001-of-00002.safetensors"));
+  CHECK(load_model_dir(dir.path(), 1).random_init);
+}
+
+TEST_CASE("load_model_dir reads a sharded checkpoint through its index", "[io][model_dir]") {
+  TempDir dir;
+  const BertConfig config = small_config();
+  const Params params = init_bert_qa_params(config, 4);
+  write_model(dir.path(), config, canonical_tensors(config, params));
+  const LoadedModel single = load_model_dir(dir.path(), 1);
+  std::filesystem::remove(dir.file("model.safetensors"));
+
+  // Two shards as save_pretrained writes them: the embeddings in one, the rest in the other.
+  std::vector<TensorToWrite> first, second;
+  std::string weight_map;
+  for (const ParamSpec& spec : bert_qa_param_specs(config)) {
+    const bool embeddings = spec.name.rfind("bert.embeddings.", 0) == 0;
+    const std::string shard = embeddings ? "model-00001-of-00002.safetensors" : "model-00002-of-00002.safetensors";
+    (embeddings ? first : second).push_back({spec.name, spec.shape, params.at(spec.name).data(), Dtype::kF32});
+    weight_map += (weight_map.empty() ? "" : ",\n") + std::string("\"") + spec.name + "\": \"" + shard + "\"";
+  }
+  write_safetensors(dir.file("model-00001-of-00002.safetensors"), first, {{"format", "pt"}});
+  write_safetensors(dir.file("model-00002-of-00002.safetensors"), second, {{"format", "pt"}});
+  const std::string index = "{\"metadata\": {\"total_size\": 1},\n\"weight_map\": {" + weight_map + "}}";
+  write_file_atomic(dir.file("model.safetensors.index.json"), index);
+
+  const LoadedModel sharded = load_model_dir(dir.path(), 1);
+  CHECK_FALSE(sharded.random_init);
+  CHECK(sharded.tensors == single.tensors);
+  CHECK(has_note(sharded, "read 2 shards"));
+
+  // A shard that is missing, or lacks a tensor the index maps to it, is named.
+  write_file_atomic(dir.file("model.safetensors.index.json"),
+                    "{\"weight_map\": {\"qa_outputs.bias\": \"model-00003-of-00003.safetensors\"}}");
+  std::string message = input_error_of([&] { load_model_dir(dir.path(), 1); });
+  INFO(message);
+  CHECK(contains(message, "model.safetensors.index.json: weight_map.\"qa_outputs.bias\""));
+  CHECK(contains(message, "model-00003-of-00003.safetensors does not exist"));
+  write_file_atomic(dir.file("model.safetensors.index.json"),
+                    "{\"weight_map\": {\"qa_outputs.bias\": \"model-00001-of-00002.safetensors\"}}");
+  message = input_error_of([&] { load_model_dir(dir.path(), 1); });
+  CHECK(contains(message, "has no tensor \"qa_outputs.bias\""));
+  write_file_atomic(dir.file("model.safetensors.index.json"),
+                    "{\"weight_map\": {\"qa_outputs.bias\": \"../model-00001-of-00002.safetensors\"}}");
+  CHECK(contains(input_error_of([&] { load_model_dir(dir.path(), 1); }), "not a file name in the index's directory"));
+  write_file_atomic(dir.file("model.safetensors.index.json"), "{\"metadata\": {}}");
+  CHECK(contains(input_error_of([&] { load_model_dir(dir.path(), 1); }), "weight_map: missing"));
+}
+
+TEST_CASE("load_model_dir says what a checkpoint holds when none of its tensors is a BERT parameter", "[io][model_dir]") {
+  TempDir dir;
+  const BertConfig config = small_config();
+  std::map<std::string, FileTensor> wrapped;  // as torch DataParallel saves: "module." before every name
+  for (auto& [name, tensor] : canonical_tensors(config, init_bert_qa_params(config, 3)))
+    wrapped["module." + name] = tensor;
+  write_model(dir.path(), config, wrapped);
+  const std::string message = input_error_of([&] { load_model_dir(dir.path(), 1); });
+  INFO(message);
+  CHECK(contains(message, "none of the checkpoint's 39 tensors is a BERT parameter"));
+  CHECK(contains(message, "module.bert.embeddings.LayerNorm.bias"));
 }
 
 TEST_CASE("load_model_dir without weights initialises everything from the seed", "[io][model_dir]") {
@@ -367,11 +447,11 @@ TEST_CASE("save_model_dir refuses incomplete tensors and a wrong vocab, writing 
   wrong.at("qa_outputs.bias").push_back(1.0f);
   CHECK_THROWS_WITH(save_model_dir(out, config, wrong, dir.file("vocab.txt")),
                     Catch::Contains("has 3 values"));
-  write_vocab(dir.file("short_vocab.txt"), 40);
+  write_vocab(dir.file("long_vocab.txt"), 60);
   const std::string message =
-      input_error_of([&] { save_model_dir(out, config, params, dir.file("short_vocab.txt")); });
-  CHECK(contains(message, dir.file("short_vocab.txt")));
-  CHECK(contains(message, "has 40 lines"));
+      input_error_of([&] { save_model_dir(out, config, params, dir.file("long_vocab.txt")); });
+  CHECK(contains(message, dir.file("long_vocab.txt")));
+  CHECK(contains(message, "has 60 lines"));
   CHECK_FALSE(path_exists(out));
 }
 

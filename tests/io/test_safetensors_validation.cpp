@@ -45,6 +45,9 @@ TEST_CASE("safetensors reader rejects malformed files, naming file and tensor", 
       {"header_past_end", length_prefix(1000) + "{}", {"header length 1000", "past the end"}},
       {"header_absurd", length_prefix(uint64_t{1} << 40) + "{}", {"exceeds the limit"}},
       {"header_max", length_prefix(~uint64_t{0}) + "{}", {"exceeds the limit"}},
+      {"git_lfs_pointer",
+       "version https://git-lfs.github.com/spec/v1\noid sha256:4b0a\nsize 440473133\n",
+       {"Git LFS pointer", "git lfs pull"}},
       {"header_empty", raw_safetensors("", ""), {"byte 8", "'{'"}},
       {"bad_json", raw_safetensors("{\"a\": {\"dtype\": ", ""), {"not valid JSON"}},
       {"not_object", raw_safetensors("[1, 2]", ""), {"'{'"}},
@@ -119,6 +122,22 @@ TEST_CASE("safetensors reader rejects a truncated real file, naming the cut tens
   CHECK(contains(message, path));
   CHECK(contains(message, "tensor \"b\""));
   CHECK(contains(message, "past the end"));
+  CHECK(contains(message, "incomplete download"));
+}
+
+TEST_CASE("safetensors opens a file holding 8-bit floats and refuses to read them as float", "[io][safetensors]") {
+  TempDir dir;
+  const std::string path = dir.file("f8.safetensors");
+  write_file_atomic(path, raw_safetensors("{\"q\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]},"
+                                          "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[2,6]}}",
+                                          std::string(6, '\0')));
+  const SafetensorsFile file = SafetensorsFile::open(path);
+  CHECK(file.info("q").dtype == Dtype::kF8E4M3);
+  CHECK(file.read_f32("w") == std::vector<float>{0.0f});
+  const std::string message = input_error_of([&] { file.read_f32("q"); });
+  INFO(message);
+  CHECK(contains(message, "tensor \"q\""));
+  CHECK(contains(message, "dtype F8_E4M3 cannot be read"));
 }
 
 TEST_CASE("safetensors reader reports a missing file and a missing tensor", "[io][safetensors]") {

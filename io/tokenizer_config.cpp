@@ -1,0 +1,141 @@
+// tokenizer_config.json and added_tokens.json, read and held to what the tokenizers here do.
+// See tokenizer_config.h.
+#include "io/tokenizer_config.h"
+
+#include <set>
+
+#include <simdjson.h>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/json_text.h"
+
+namespace bert {
+namespace {
+
+// The tokens WordPieceTokenizer cuts out of raw text whole (see basic_tokenizer.h).
+const std::set<std::string> kBertSpecialTokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+
+std::string word(bool value) { return value ? "true" : "false"; }
+
+simdjson::dom::object parse_object(const std::string& path, simdjson::dom::parser* parser) {
+  // widen_big_json_integers: transformers writes an unbounded model_max_length as int(1e30).
+  const simdjson::padded_string text(widen_big_json_integers(read_file(path)));
+  simdjson::dom::element root;
+  if (const auto error = parser->parse(text).get(root)) {
+    if (starts_with_utf8_bom(std::string_view(text.data(), text.size())))
+      throw_input_error(path, "byte 0", kUtf8BomMessage);
+    throw_input_error(path, "", std::string("not valid JSON: ") + simdjson::error_message(error));
+  }
+  simdjson::dom::object object;
+  if (root.get_object().get(object)) throw_input_error(path, "", "expected a JSON object");
+  return object;
+}
+
+[[noreturn]] void refuse_added_token(const std::string& path, const std::string& field, const std::string& token) {
+  throw_input_error(path, field,
+                    "added token \"" + token + "\" is not supported: transformers matches added tokens whole "
+                    "before WordPiece, and this engine's tokenizer knows only BERT's special tokens [PAD] [UNK] "
+                    "[CLS] [SEP] [MASK]; remove the added tokens (and their embedding rows) or add them to vocab.txt");
+}
+
+// The fields WordPiece here cannot follow, refused by name (see tokenizer_config.h).
+void check_wordpiece_fields(const std::string& path, simdjson::dom::object object, bool do_lower_case) {
+  simdjson::dom::element value;
+  if (object["strip_accents"].get(value) == simdjson::SUCCESS && !value.is_null()) {
+    if (!value.is_bool()) throw_input_error(path, "strip_accents", "expected true, false or null");
+    if (value.get_bool().value() != do_lower_case)
+      throw_input_error(path, "strip_accents",
+                        word(value.get_bool().value()) + " with do_lower_case " + word(do_lower_case) +
+                            " is not supported: this engine strips accents exactly when it lower-cases "
+                            "(BertTokenizer's default, strip_accents null)");
+  }
+  if (object["tokenize_chinese_chars"].get(value) == simdjson::SUCCESS) {
+    if (!value.is_bool()) throw_input_error(path, "tokenize_chinese_chars", "expected true or false");
+    if (!value.get_bool().value())
+      throw_input_error(path, "tokenize_chinese_chars",
+                        "false is not supported: this engine splits every CJK ideograph into a word of its own "
+                        "(BertTokenizer's default)");
+  }
+  std::string_view tokenizer_class;
+  if (object["tokenizer_class"].get(value) == simdjson::SUCCESS && !value.is_null()) {
+    if (value.get_string().get(tokenizer_class)) throw_input_error(path, "tokenizer_class", "expected a string");
+    if (tokenizer_class != "BertTokenizer" && tokenizer_class != "BertTokenizerFast")
+      throw_input_error(path, "tokenizer_class",
+                        "\"" + std::string(tokenizer_class) +
+                            "\" is not supported: with a vocab.txt this engine tokenizes as BertTokenizer "
+                            "(BERT's basic tokenizer + WordPiece), which this class does not");
+  }
+  simdjson::dom::object added;
+  if (object["added_tokens_decoder"].get_object().get(added) == simdjson::SUCCESS) {
+    for (auto entry : added) {
+      std::string_view content;
+      const std::string field = "added_tokens_decoder.\"" + std::string(entry.key) + "\"";
+      if (entry.value["content"].get_string().get(content))
+        throw_input_error(path, field, "expected an object with a string \"content\"");
+      if (!kBertSpecialTokens.count(std::string(content))) refuse_added_token(path, field, std::string(content));
+    }
+  }
+}
+
+void check_added_tokens_file(const std::string& dir) {
+  const std::string path = join_path(dir, "added_tokens.json");
+  if (!path_exists(path)) return;
+  simdjson::dom::parser parser;
+  for (auto entry : parse_object(path, &parser)) {
+    const std::string token(entry.key);
+    if (!kBertSpecialTokens.count(token)) refuse_added_token(path, "\"" + token + "\"", token);
+  }
+}
+
+// "model_max_length" as transformers reads it: a number; 1e9 and above means no limit.
+int64_t read_model_max_length(const std::string& path, simdjson::dom::object object) {
+  simdjson::dom::element value;
+  if (object["model_max_length"].get(value) != simdjson::SUCCESS || value.is_null()) return 0;
+  double limit = 0;
+  if (value.get_double().get(limit) || !(limit >= 1))
+    throw_input_error(path, "model_max_length", "expected a positive number, found " + simdjson::minify(value));
+  return limit >= 1e9 ? 0 : static_cast<int64_t>(limit);
+}
+
+}  // namespace
+
+TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, bool flag_value) {
+  const std::string path = join_path(dir, "tokenizer_config.json");
+  const bool wordpiece = path_exists(join_path(dir, "vocab.txt"));
+  int from_file = -1;  // -1: no value in a file
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  const bool have_file = path_exists(path);
+  TokenizerChoice choice;
+  if (have_file) {
+    object = parse_object(path, &parser);
+    simdjson::dom::element value;
+    if (object["do_lower_case"].get(value) == simdjson::SUCCESS) {
+      if (!value.is_bool()) throw_input_error(path, "do_lower_case", "expected true or false, found " + simdjson::minify(value));
+      from_file = value.get_bool().value() ? 1 : 0;
+    }
+    choice.model_max_length = read_model_max_length(path, object);
+  }
+  if (flag_given) {
+    choice.do_lower_case = flag_value;
+    choice.note = "do_lower_case " + word(flag_value) + " (--do_lower_case)";
+    if (from_file >= 0 && (from_file == 1) != flag_value)
+      choice.note += "; warning: " + path + " says do_lower_case " + word(from_file == 1) +
+                     ": the flag overrides it, so the text is tokenized unlike the model's pre-training";
+  } else if (from_file >= 0) {
+    choice.do_lower_case = from_file == 1;
+    choice.note = "do_lower_case " + word(choice.do_lower_case) + " from " + path;
+  } else {
+    choice.do_lower_case = true;
+    choice.note = "do_lower_case true: " + dir + " has no tokenizer_config.json with do_lower_case, and lower-casing "
+                  "is BertTokenizer's default (give --do_lower_case false for a cased model)";
+  }
+  if (wordpiece) {
+    if (have_file) check_wordpiece_fields(path, object, choice.do_lower_case);
+    check_added_tokens_file(dir);
+  }
+  return choice;
+}
+
+}  // namespace bert

@@ -1,0 +1,32 @@
+// tokenizer_config.json: what transformers' tokenizer would do with a model directory's text,
+// decided the way AutoTokenizer decides it, and refused by field where this engine's tokenizers
+// (BERT's WordPiece, or a SentencePiece model) would tokenize differently.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace bert {
+
+struct TokenizerChoice {
+  bool do_lower_case = true;
+  std::string note;              // which lower-casing and why, for the log
+  int64_t model_max_length = 0;  // the file's "model_max_length"; 0 when it has none or an
+                                 // unbounded one (transformers writes int(1e30) for that)
+};
+
+// Lower-casing: --do_lower_case when given (flag_given), else the file's "do_lower_case", else true
+// (BertTokenizer's default); the note says which, and warns when the flag overrides the file.
+// For a WordPiece directory (one with vocab.txt) the file is also held to what WordPiece here does,
+// each refusal an InputError naming the file and field:
+//   - "strip_accents": null/absent, or equal to the lower-casing (accents are stripped exactly
+//     when lower-casing, BertTokenizer's default);
+//   - "tokenize_chinese_chars": absent or true;
+//   - "tokenizer_class": absent, BertTokenizer or BertTokenizerFast;
+//   - added tokens ("added_tokens_decoder" here, and added_tokens.json beside it): only BERT's
+//     special tokens [PAD] [UNK] [CLS] [SEP] [MASK], which the tokenizer already cuts out of the
+//     text; any other added token would be matched whole by transformers and split here.
+// A missing file is no error (every default applies).
+TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, bool flag_value);
+
+}  // namespace bert

@@ -1,0 +1,105 @@
+// tokenizer_config.json: lower-casing as transformers decides it, model_max_length (also the
+// int(1e30) Python writes for "no limit"), and every field the WordPiece tokenizer here cannot
+// follow refused by name; added_tokens.json likewise. Also the JSON widening that lets simdjson
+// read integers above 64 bits.
+#include <catch2/catch.hpp>
+
+#include "core/json_text.h"
+#include "io/tokenizer_config.h"
+#include "tests/io/io_test_util.h"
+
+using namespace bert;
+using namespace bert::test;
+
+namespace {
+
+// A WordPiece directory (vocab.txt) with the given tokenizer_config.json text ("" for none).
+void write_dir(const TempDir& dir, const std::string& tokenizer_config) {
+  write_vocab(dir.file("vocab.txt"), 30);
+  if (!tokenizer_config.empty()) write_file_atomic(dir.file("tokenizer_config.json"), tokenizer_config);
+}
+
+}  // namespace
+
+TEST_CASE("widen_big_json_integers writes integers above 64 bits as floats, nothing else", "[io][tokenizer_config]") {
+  CHECK(widen_big_json_integers(R"({"a": 1000000000000000019884624838656})") == R"({"a": 1000000000000000019884624838656.0})");
+  CHECK(widen_big_json_integers(R"([-123456789012345678901, 12345678901234567890])") ==
+        R"([-123456789012345678901.0, 12345678901234567890.0])");
+  // 19 digits fit 64 bits; floats, exponents and strings are left as they are.
+  const std::string unchanged =
+      R"({"n": 1234567890123456789, "f": 1.5e300, "e": 100000000000000000000e-3, "s": "12345678901234567890123", )"
+      R"("q": "a \"12345678901234567890123\" b\\", "t": [true, false, null]})";
+  CHECK(widen_big_json_integers(unchanged) == unchanged);
+}
+
+TEST_CASE("read_tokenizer_config decides lower-casing and reads model_max_length", "[io][tokenizer_config]") {
+  {
+    TempDir dir;
+    write_dir(dir, "");
+    const TokenizerChoice choice = read_tokenizer_config(dir.path(), false, true);
+    CHECK(choice.do_lower_case);
+    CHECK(contains(choice.note, "BertTokenizer's default"));
+    CHECK(choice.model_max_length == 0);
+  }
+  {
+    TempDir dir;
+    write_dir(dir, R"({"do_lower_case": false, "model_max_length": 128, "tokenizer_class": "BertTokenizerFast",
+                       "strip_accents": null, "tokenize_chinese_chars": true})");
+    const TokenizerChoice choice = read_tokenizer_config(dir.path(), false, true);
+    CHECK_FALSE(choice.do_lower_case);
+    CHECK(choice.model_max_length == 128);
+    const TokenizerChoice flagged = read_tokenizer_config(dir.path(), true, true);
+    CHECK(flagged.do_lower_case);
+    CHECK(contains(flagged.note, "the flag overrides it"));
+  }
+  {
+    // What transformers writes for a tokenizer without a limit, and the special tokens it lists.
+    TempDir dir;
+    write_dir(dir, R"({"model_max_length": 1000000000000000019884624838656, "do_lower_case": true,
+                       "added_tokens_decoder": {"0": {"content": "[PAD]", "special": true},
+                                                "100": {"content": "[UNK]", "special": true}}})");
+    const TokenizerChoice choice = read_tokenizer_config(dir.path(), false, false);
+    CHECK(choice.model_max_length == 0);
+    CHECK(choice.do_lower_case);  // the file's, since the flag was not given
+  }
+}
+
+TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize differently", "[io][tokenizer_config]") {
+  struct Case {
+    std::string json, field, expected;
+  };
+  const std::vector<Case> cases = {
+      {R"({"do_lower_case": true, "strip_accents": false})", "strip_accents", "false with do_lower_case true is not supported"},
+      {R"({"do_lower_case": false, "strip_accents": true})", "strip_accents", "true with do_lower_case false"},
+      {R"({"strip_accents": "yes"})", "strip_accents", "expected true, false or null"},
+      {R"({"tokenize_chinese_chars": false})", "tokenize_chinese_chars", "false is not supported"},
+      {R"({"tokenizer_class": "BertJapaneseTokenizer"})", "tokenizer_class", "\"BertJapaneseTokenizer\" is not supported"},
+      {R"({"added_tokens_decoder": {"30522": {"content": "<ent>", "special": false}}})",
+       "added_tokens_decoder.\"30522\"", "added token \"<ent>\" is not supported"},
+      {R"({"model_max_length": "long"})", "model_max_length", "expected a positive number"},
+      {R"({"do_lower_case": "yes"})", "do_lower_case", "expected true or false"},
+      {R"({"do_lower_case": true,})", "", "not valid JSON"},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    write_dir(dir, c.json);
+    const std::string message = input_error_of([&] { read_tokenizer_config(dir.path(), false, true); });
+    INFO(c.json << " -> " << message);
+    CHECK(contains(message, dir.file("tokenizer_config.json")));
+    if (!c.field.empty()) CHECK(contains(message, "tokenizer_config.json: " + c.field + ":"));
+    CHECK(contains(message, c.expected));
+  }
+
+  TempDir dir;
+  write_dir(dir, R"({"do_lower_case": true})");
+  write_file_atomic(dir.file("added_tokens.json"), R"({"[MASK]": 4, "<new>": 30})");
+  const std::string message = input_error_of([&] { read_tokenizer_config(dir.path(), false, true); });
+  INFO(message);
+  CHECK(contains(message, dir.file("added_tokens.json")));
+  CHECK(contains(message, "added token \"<new>\""));
+
+  // A SentencePiece directory (no vocab.txt) is not held to WordPiece's fields.
+  TempDir spiece;
+  write_file_atomic(spiece.file("tokenizer_config.json"), R"({"tokenizer_class": "AlbertTokenizer", "do_lower_case": true})");
+  CHECK(read_tokenizer_config(spiece.path(), false, false).do_lower_case);
+}
