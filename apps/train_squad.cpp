@@ -124,7 +124,7 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_int64("seed", &o->seed, "seed for initialisation, data order and dropout");
   p->add_int64("logging_steps", &o->logging_steps, "log every N optimizer steps");
   p->add_int64("save_steps", &o->save_steps,
-               "save output_dir/checkpoint-N (model + full training state) every N steps; <= 0 never");
+               "save output_dir/checkpoint-N (model + full training state) every N steps and after the last; <= 0 never");
   p->add_int64("save_total_limit", &o->save_total_limit,
                "keep only the newest N checkpoints (older ones are deleted once a new one is complete); "
                "<= 0 keeps all");

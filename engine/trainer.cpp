@@ -297,13 +297,15 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     const double accumulation = config_.gradient_accumulation_steps;
     const bool epoch_end = std::floor(double(done) * accumulation / batches_per_epoch) >
                            std::floor(double(done - 1) * accumulation / batches_per_epoch);
-    const bool save_due = done < total && (config_.save_strategy == IntervalStrategy::kEpoch
-                                               ? epoch_end
-                                               : config_.save_strategy == IntervalStrategy::kSteps &&
-                                                     config_.save_steps > 0 && done % config_.save_steps == 0);
+    // As transformers' DefaultFlowCallback: an interval's saves and evaluations, and, with either
+    // strategy on, one more at the last step (run_qa's max_steps may end a run mid-interval).
+    const bool save_due = config_.save_strategy == IntervalStrategy::kEpoch ? epoch_end || done == total
+                          : config_.save_strategy == IntervalStrategy::kSteps
+                              ? config_.save_steps > 0 && (done % config_.save_steps == 0 || done == total)
+                              : false;
     const bool eval_due = config_.eval_strategy == IntervalStrategy::kEpoch ? epoch_end || done == total
                           : config_.eval_strategy == IntervalStrategy::kSteps
-                              ? config_.eval_steps > 0 && done % config_.eval_steps == 0
+                              ? config_.eval_steps > 0 && (done % config_.eval_steps == 0 || done == total)
                               : false;
     const bool stop_due = config_.stop_after_steps > 0 && done >= config_.stop_after_steps && done < total;
     bool stop_requested = hooks.stop_requested && hooks.stop_requested();
@@ -316,8 +318,8 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     if (!divergence.empty()) throw TrainingDiverged(divergence);
     check_parameters_finite(last_step_loss);  // whatever comes next saves the parameters or ends the run
     if (eval_due && hooks.on_evaluate) hooks.on_evaluate(state());
-    if (done == total) break;
     if (save_due && hooks.on_checkpoint) hooks.on_checkpoint(state());
+    if (done == total) break;
     if (stop_due || stop_requested) {
       if (!save_due && hooks.on_checkpoint) hooks.on_checkpoint(state());
       summary.outcome = stop_due ? TrainOutcome::kStopAfterSteps : TrainOutcome::kStopRequested;

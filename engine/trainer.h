@@ -55,10 +55,10 @@ struct TrainConfig {
   int64_t warmup_steps = 0;            // > 0 overrides warmup_ratio
   uint64_t seed = 42;
   int64_t logging_steps = 500;
-  int64_t save_steps = 500;            // <= 0: no intermediate checkpoints (kSteps)
+  int64_t save_steps = 500;            // <= 0: no checkpoints (kSteps)
   IntervalStrategy save_strategy = IntervalStrategy::kSteps;
-  // Evaluation during training (TrainHooks::on_evaluate): every eval_steps (kSteps), after
-  // each epoch (kEpoch) and, either way, after the last step when it falls on that boundary.
+  // Evaluation during training (TrainHooks::on_evaluate): every eval_steps (kSteps) or after
+  // each epoch (kEpoch), and either way after the last step (as transformers' DefaultFlowCallback).
   IntervalStrategy eval_strategy = IntervalStrategy::kNo;
   int64_t eval_steps = 500;
   LrSchedule lr_schedule = LrSchedule::kLinear;
@@ -140,8 +140,9 @@ TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<
 struct TrainHooks {
   // After every optimizer step; loss and windows/s cover the steps since the last logging step.
   std::function<void(const TrainProgress&)> on_step;
-  // At every save_steps boundary before the last step, and before stopping early; the state
-  // is that after the step (model and optimizer hold the matching tensors).
+  // At every save_steps boundary (kSteps) or epoch end (kEpoch), after the last step (with either
+  // strategy, as transformers' DefaultFlowCallback), and before stopping early; the state is
+  // that after the step (model and optimizer hold the matching tensors).
   std::function<void(const TrainerState&)> on_checkpoint;
   // Polled after every step; true stops the run (with a checkpoint) unless it is complete.
   std::function<bool()> stop_requested;

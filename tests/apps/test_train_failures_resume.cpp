@@ -70,8 +70,11 @@ const std::string& reference() {
 void check_same_as_reference(const std::string& out) {
   CHECK(log_without_timing(out) == log_without_timing(reference()));
   CHECK(read_file(out + "/model.safetensors") == read_file(reference() + "/model.safetensors"));
-  CHECK(read_file(out + "/checkpoint-35/training_state.safetensors") ==
-        read_file(reference() + "/checkpoint-35/training_state.safetensors"));
+  for (const char* checkpoint : {"/checkpoint-35", "/checkpoint-40"})
+    CHECK(read_file(out + checkpoint + "/training_state.safetensors") ==
+          read_file(reference() + checkpoint + "/training_state.safetensors"));
+  // The last step's checkpoint (as transformers writes one) holds the final model.
+  CHECK(read_file(out + "/checkpoint-40/model.safetensors") == read_file(out + "/model.safetensors"));
   CHECK_FALSE(test::has_entry_matching(out, R"(\.tmp)"));
 }
 
@@ -96,9 +99,24 @@ pid_t start_and_wait_for_first_step(const std::string& out, const std::string& e
   return pid;
 }
 
+TEST_CASE("a run that ended after its last checkpoint but before its model resumes to the same model", "[app][resume]") {
+  // What a crash between the last step's checkpoint and the final save leaves: checkpoints and
+  // the log, no model. The same command resumes at the last step, trains nothing, saves.
+  const std::string out = root() + "/saved-last-checkpoint-only";
+  fs::remove_all(out);
+  fs::create_directories(out);
+  for (const char* entry : {"checkpoint-35", "checkpoint-40", "trainer_log.jsonl"})
+    fs::copy(reference() + "/" + entry, out + "/" + entry, fs::copy_options::recursive);
+  const CommandResult run = test::run_command(command(out));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output, Catch::Contains("resuming from " + out + "/checkpoint-40 at step 40"));
+  CHECK(read_file(out + "/model.safetensors") == read_file(reference() + "/model.safetensors"));
+}
+
 TEST_CASE("train_squad stopped after a step and resumed equals an uninterrupted run", "[app][resume]") {
   reference();
-  CHECK(checkpoints(reference()) == std::set<std::string>{"checkpoint-30", "checkpoint-35"});
+  CHECK(checkpoints(reference()) == std::set<std::string>{"checkpoint-35", "checkpoint-40"});
   const std::string out = root() + "/stopped";
   const CommandResult first = test::run_command(command(out, "--stop_after_steps 7"));
   INFO(first.output);
@@ -115,7 +133,7 @@ TEST_CASE("train_squad stopped after a step and resumed equals an uninterrupted 
   REQUIRE(second.status == 0);
   CHECK_THAT(second.output, Catch::Contains("resuming from " + out + "/checkpoint-7 at step 7"));
   check_same_as_reference(out);
-  CHECK(checkpoints(out) == std::set<std::string>{"checkpoint-30", "checkpoint-35"});
+  CHECK(checkpoints(out) == std::set<std::string>{"checkpoint-35", "checkpoint-40"});
 
   // --overwrite_output_dir starts afresh instead, and ends with the same model.
   const CommandResult again = test::run_command(command(out, "--overwrite_output_dir"));

@@ -152,7 +152,7 @@ TEST_CASE("a stop request ends the run after the current step with a checkpoint"
     Trainer one_step(*run.model, *run.optimizer, config);
     const TrainSummary summary = one_step.train(windows, hooks);
     CHECK(summary.outcome == TrainOutcome::kCompleted);
-    CHECK(saved.empty());
+    CHECK(saved == std::vector<int64_t>{1});  // the last step's checkpoint only, not a second for the stop
   }
 }
 

@@ -139,11 +139,12 @@ StrategyRun run_with(IntervalStrategy eval, IntervalStrategy save, bool predict_
 
 TEST_CASE("eval and save strategies: by steps, at epoch ends, or never", "[schedule]") {
   const StrategyRun steps = run_with(IntervalStrategy::kSteps, IntervalStrategy::kSteps, false);
-  CHECK(steps.evaluated == std::vector<int64_t>{4, 8});
-  CHECK(steps.saved == std::vector<int64_t>{3, 6, 9});
+  // Every interval, and after the last step (10) as transformers' DefaultFlowCallback does.
+  CHECK(steps.evaluated == std::vector<int64_t>{4, 8, 10});
+  CHECK(steps.saved == std::vector<int64_t>{3, 6, 9, 10});
   const StrategyRun epochs = run_with(IntervalStrategy::kEpoch, IntervalStrategy::kEpoch, false);
   CHECK(epochs.evaluated == std::vector<int64_t>{6, 10});  // the epoch end, then the run's end
-  CHECK(epochs.saved == std::vector<int64_t>{6});          // never a checkpoint at the last step
+  CHECK(epochs.saved == std::vector<int64_t>{6, 10});      // likewise: the run ends mid-epoch
   const StrategyRun none = run_with(IntervalStrategy::kNo, IntervalStrategy::kNo, false);
   CHECK(none.evaluated.empty());
   CHECK(none.saved.empty());
@@ -155,7 +156,7 @@ TEST_CASE("eval and save strategies: by steps, at epoch ends, or never", "[sched
 TEST_CASE("evaluating during training leaves the model in training state: the same trajectory", "[schedule]") {
   const StrategyRun plain = run_with(IntervalStrategy::kNo, IntervalStrategy::kNo, false);
   const StrategyRun evaluated = run_with(IntervalStrategy::kSteps, IntervalStrategy::kNo, true);
-  REQUIRE(evaluated.evaluated == std::vector<int64_t>{4, 8});
+  REQUIRE(evaluated.evaluated == std::vector<int64_t>{4, 8, 10});
   REQUIRE(plain.step_losses.size() == 10);
   CHECK(std::memcmp(evaluated.step_losses.data(), plain.step_losses.data(), 10 * sizeof(double)) == 0);
   CHECK(evaluated.final_state == plain.final_state);
