@@ -37,6 +37,14 @@ void broadcast_parameters(BertQaModel& model, Communicator& comm) {
 
 bool any_rank(Communicator& comm, bool flag) { return comm.all_reduce_sum_double(flag ? 1.0 : 0.0) > 0.5; }
 
+std::string broadcast_text(Communicator& comm, const std::string& text) {
+  uint64_t size = text.size();
+  comm.broadcast(&size, sizeof size);
+  std::string out = comm.is_root() ? text : std::string(size, '\0');
+  if (size > 0) comm.broadcast(out.data(), size);
+  return out;
+}
+
 GradientReducer::GradientReducer(BertQaModel& model, Communicator& comm, size_t bucket_bytes)
     : model_(model), comm_(comm) {
   check_memory(model, comm);

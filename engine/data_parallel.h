@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "engine/bert_qa_model.h"
@@ -31,6 +32,9 @@ void broadcast_parameters(BertQaModel& model, Communicator& comm);
 
 // True on every rank when `flag` is true on at least one.
 bool any_rank(Communicator& comm, bool flag);
+
+// Rank 0's text on every rank (two broadcasts: the length, then the bytes).
+std::string broadcast_text(Communicator& comm, const std::string& text);
 
 // Overlaps the gradient all-reduce with backward: pass unit_done() to the step's last
 // backward; each bucket (plan_gradient_buckets over gradient_segments) is launched with
