@@ -118,6 +118,7 @@ uint64_t tokenizer_fingerprint(const Tokenizer& tokenizer, bool do_lower_case) {
   Hasher hasher;
   hasher.update_u64(static_cast<uint64_t>(tokenizer.vocab_size()));
   hasher.update_u64(do_lower_case ? 1 : 0);
+  hasher.update(kTokenizerRulesRevision);
   for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) hasher.update(tokenizer.id_to_token(id));
   return hasher.finish();
 }
@@ -342,7 +343,7 @@ WindowCache load_window_cache(const std::string& path, const WindowCacheKey& exp
     stale("built with doc_stride " + std::to_string(key.doc_stride) + ", expected " +
           std::to_string(expected.doc_stride));
   if (key.vocab_hash != expected.vocab_hash)
-    stale("built with another vocabulary or lower-casing setting");
+    stale("built with another vocabulary, lower-casing setting or revision of the tokenizer's rules");
   if (key.dataset_hash != expected.dataset_hash) stale("built from other SQuAD data than " + dataset.path);
   if (cache.example_ids.size() != dataset.examples.size())
     stale("holds " + std::to_string(cache.example_ids.size()) + " examples, the data set " +

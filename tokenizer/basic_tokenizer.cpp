@@ -54,7 +54,7 @@ class Builder {
   }
 
   void non_ascii(char32_t cp, int32_t source) {
-    if (cp == 0xFFFD || unicode::is_other(unicode::category(cp))) return;
+    if (cp == 0xFFFD || unicode::bert_removes(cp)) return;
     if (unicode::is_white_space(cp)) {
       end_word();
       return;
@@ -68,7 +68,7 @@ class Builder {
       unicode::decompose_canonical(cp, &decomposed_);
       for (char32_t d : decomposed_) {
         const uint8_t ccc = unicode::combining_class(d);
-        if (unicode::category(d) == unicode::Category::Mn) {
+        if (unicode::bert_is_nonspacing_mark(d)) {
           if (ccc == 0) run_begin_ = size();  // still a starter for canonical ordering
           continue;
         }
@@ -122,7 +122,7 @@ class Builder {
       end_word();
       return;
     }
-    if (unicode::is_punctuation(unicode::category(c))) {
+    if (unicode::bert_is_punctuation(c)) {
       end_word();
       push(c, source, size());
       end_word();

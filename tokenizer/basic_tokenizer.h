@@ -1,12 +1,14 @@
 // BERT's basic tokenizer, as the Hugging Face fast tokenizer runs it (the Rust `tokenizers`
 // BertNormalizer followed by BertPreTokenizer), in one pass over the text:
-//   1. clean text: drop U+0000, U+FFFD and every Cc/Cf/Cs/Co/Cn character except \t \n \r;
-//      White_Space characters become spaces;
+//   1. clean text: drop U+0000, U+FFFD and every Cc/Cf/Co character except \t \n \r
+//      (unassigned characters stay); White_Space characters become spaces;
 //   2. CJK ideographs (unicode::is_chinese_char) become words of their own;
 //   3. when lower-casing: NFD, drop Mn (accent stripping), then per-character full lowercase
 //      (Rust's char::to_lowercase, so Σ → σ with no final-sigma rule);
 //   4. split on White_Space (dropped) and punctuation (ASCII punctuation or Unicode P*, each
 //      its own word).
+// The categories in 1, 3 and 4 are Unicode 8.0.0's (unicode::bert_category), as the Rust
+// crate the fast tokenizer calls has them, not today's.
 // Before all that, special tokens ([CLS], [SEP], ...) are cut out of the raw text, exactly
 // and case-sensitively, as Hugging Face's added-vocabulary matching does (leftmost, longest).
 // Every normalised character remembers which original code point produced it, which is how

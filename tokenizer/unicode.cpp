@@ -145,14 +145,22 @@ std::string u32_to_utf8(std::u32string_view text) {
 
 // ---- categories and predicates -------------------------------------------------------------
 
-Category category(char32_t cp) {
+namespace {
+
+// The category of the last run whose first <= cp.
+template <size_t N>
+Category category_in(const CategoryRun (&runs)[N], char32_t cp) {
   if (cp > 0x10FFFF) return Category::Cn;
-  // Last run whose first <= cp.
-  const CategoryRun* it = std::upper_bound(
-      std::begin(kCategoryRuns), std::end(kCategoryRuns), cp,
-      [](char32_t c, const CategoryRun& r) { return c < r.first; });
+  const CategoryRun* it = std::upper_bound(std::begin(runs), std::end(runs), cp,
+                                           [](char32_t c, const CategoryRun& r) { return c < r.first; });
   return static_cast<Category>((it - 1)->category);
 }
+
+}  // namespace
+
+Category category(char32_t cp) { return category_in(kCategoryRuns, cp); }
+Category bert_category(char32_t cp) { return category_in(kBertCategoryRuns, cp); }
+const char* bert_tables_version() { return kBertTablesUnicodeVersion; }
 
 const char* category_name(Category c) {
   static const char* const kNames[] = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me",

@@ -67,6 +67,21 @@ TEST_CASE("general categories", "[unicode]") {
   REQUIRE(u::is_punctuation(u::category(0x3002)));
   REQUIRE_FALSE(u::is_punctuation(u::category(U'+')));
   REQUIRE(std::string(u::category_name(C::Mn)) == "Mn");
+  // The BERT normaliser's table is Unicode 8.0.0's: the same where nothing changed since.
+  REQUIRE(std::string(u::bert_tables_version()) == "8.0.0");
+  for (char32_t cp : {char32_t(U'A'), char32_t(0x0301), char32_t(0x200B), char32_t(0x3002), char32_t(0xE000),
+                      char32_t(0x08E3), char32_t(0x1173C)})
+    REQUIRE(u::bert_category(cp) == u::category(cp));
+  REQUIRE(u::bert_category(0x2E43) == C::Cn);  // Po since 9.0
+  REQUIRE(u::bert_category(0x1734) == C::Mn);  // Mc since 14.0
+  REQUIRE(u::bert_category(0x166D) == C::Po);  // So since 12.0
+  REQUIRE(u::bert_removes(0x200B));
+  REQUIRE(u::bert_removes(0xE000));
+  REQUIRE_FALSE(u::bert_removes(0x0378));   // unassigned: kept
+  REQUIRE_FALSE(u::bert_removes(0x0890));   // Cf only since 14.0
+  REQUIRE(u::bert_is_punctuation(0x3002));
+  REQUIRE_FALSE(u::bert_is_punctuation(0x2E43));
+  REQUIRE(u::bert_is_nonspacing_mark(0x0301));
 }
 
 TEST_CASE("Python str predicates", "[unicode]") {
@@ -117,4 +132,6 @@ TEST_CASE("BERT CJK ranges", "[unicode]") {
   REQUIRE(u::is_chinese_char(0xF900));
   REQUIRE_FALSE(u::is_chinese_char(0x3042));  // hiragana
   REQUIRE_FALSE(u::is_chinese_char(0xD55C));  // hangul
+  REQUIRE_FALSE(u::is_chinese_char(0x2B820));  // the Rust normaliser's range starts at U+2B920
+  REQUIRE(u::is_chinese_char(0x2B920));
 }

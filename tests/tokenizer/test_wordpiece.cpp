@@ -76,6 +76,37 @@ TEST_CASE("WordPiece offsets follow the original text through normalisation", "[
   REQUIRE(pieces(t, e) == std::vector<std::string>{"σ"});
 }
 
+TEST_CASE("WordPiece classes characters as the fast tokenizer does: Unicode 8.0, unassigned kept", "[tokenizer]") {
+  // Each expectation is what transformers' BertTokenizerFast (tokenizers 0.22/0.23) gives.
+  const WordPieceTokenizer t(tiny_vocab(), true, "tiny vocab");
+  const WordPieceTokenizer cased(tiny_vocab(), false, "tiny vocab");
+  // U+1FAE8 (an emoji of Unicode 15) and U+0378 are unassigned there: kept inside the word.
+  Encoding e = t.encode("a\U0001FAE8b \U0001FAE8 e");
+  REQUIRE(pieces(t, e) == std::vector<std::string>{"[UNK]", "[UNK]", "e"});
+  REQUIRE(e.offsets == std::vector<TokenSpan>{{0, 3}, {4, 5}, {6, 7}});
+  REQUIRE(pieces(t, t.encode("a\u0378b")) == std::vector<std::string>{"[UNK]"});
+  // Punctuation, format characters and marks of Unicode 9 and later are letters there:
+  // U+2E43 (Po since 9.0), U+0890 (Cf since 14.0), U+07FD (Mn since 11.0).
+  for (const char* text : {"a\u2E43b", "a\u0890b", "a\u07FDb"}) {
+    INFO(text);
+    e = t.encode(text);
+    REQUIRE(pieces(t, e) == std::vector<std::string>{"[UNK]"});
+    REQUIRE(e.offsets == std::vector<TokenSpan>{{0, 3}});
+  }
+  // U+1734 was Mn in 8.0 (Mc now): stripped when lower-casing, kept otherwise.
+  e = t.encode("a\u1734b");
+  REQUIRE(pieces(t, e) == std::vector<std::string>{"a", "##b"});
+  REQUIRE(e.offsets == std::vector<TokenSpan>{{0, 1}, {2, 3}});
+  REQUIRE(pieces(cased, cased.encode("a\u1734b")) == std::vector<std::string>{"[UNK]"});
+  // U+166D was Po in 8.0 (So now): split off as punctuation.
+  e = t.encode("a\u166De");
+  REQUIRE(pieces(t, e) == std::vector<std::string>{"a", "[UNK]", "e"});
+  REQUIRE(e.offsets == std::vector<TokenSpan>{{0, 1}, {1, 2}, {2, 3}});
+  // CJK: the Rust normaliser's range starts at U+2B920, so U+2B820 stays inside the word.
+  REQUIRE(pieces(t, t.encode("a\U0002B820e")) == std::vector<std::string>{"[UNK]"});
+  REQUIRE(pieces(t, t.encode("a\U0002B920e")) == std::vector<std::string>{"a", "[UNK]", "e"});
+}
+
 TEST_CASE("WordPiece keeps literal special tokens whole, case-sensitively", "[tokenizer]") {
   const WordPieceTokenizer t(tiny_vocab(), true, "tiny vocab");
   // As Hugging Face's added vocabulary: matched in the raw text, even inside a word.
