@@ -187,13 +187,18 @@ std::string find_vocab_file(const std::string& dir) {
   if (path_exists(vocab_txt)) return vocab_txt;
   for (const char* name : kSentencePieceNames)
     if (path_exists(join_path(dir, name))) return join_path(dir, name);
+  if (path_exists(join_path(dir, "tokenizer.json"))) return join_path(dir, "tokenizer.json");
   throw_input_error(vocab_txt, "",
                     "missing (required), and no SentencePiece model (spiece.model, "
-                    "sentencepiece.bpe.model or tokenizer.model) either");
+                    "sentencepiece.bpe.model or tokenizer.model) or tokenizer.json either");
 }
 
 bool is_wordpiece_vocab(const std::string& vocab_path) {
   return std::filesystem::path(vocab_path).extension() != ".model";
+}
+
+bool is_vocab_txt(const std::string& vocab_path) {
+  return is_wordpiece_vocab(vocab_path) && std::filesystem::path(vocab_path).filename() != "tokenizer.json";
 }
 
 void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config, const std::string& vocab_path) {
@@ -232,7 +237,7 @@ LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   model.config = read_bert_config(config_path);
   // The float32 copy of every parameter made below must fit before any of it is allocated.
   check_config_fits_memory(model.config, config_path, 4.0, double(physical_memory_bytes()));
-  if (is_wordpiece_vocab(vocab_path)) {
+  if (is_vocab_txt(vocab_path)) {
     const int64_t vocab_lines = count_vocab_lines(vocab_path);
     check_vocab_lines(vocab_path, vocab_lines, model.config.vocab_size, config_path + " says");
     if (vocab_lines < model.config.vocab_size)
@@ -297,7 +302,7 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
   }
   const std::string vocab = read_file(vocab_path);
   const bool wordpiece = is_wordpiece_vocab(vocab_path);
-  if (wordpiece) check_vocab_lines(vocab_path, count_lines(vocab), config.vocab_size, "the config to save says");
+  if (is_vocab_txt(vocab_path)) check_vocab_lines(vocab_path, count_lines(vocab), config.vocab_size, "the config to save says");
 
   make_directories(dir);
   // Every file is written before any is renamed into place, config.json last: a save that fails
@@ -305,7 +310,8 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
   // weights (and so initialise randomly).
   StagedFiles staged;
   write_safetensors(staged.staged_path(join_path(dir, "model.safetensors")), to_write, {{"format", "pt"}});
-  const std::string vocab_name = wordpiece ? "vocab.txt" : std::filesystem::path(vocab_path).filename().string();
+  const std::string vocab_name =
+      is_vocab_txt(vocab_path) ? "vocab.txt" : std::filesystem::path(vocab_path).filename().string();
   write_file_atomic(staged.staged_path(join_path(dir, vocab_name)), vocab);
   // A SentencePiece vocabulary has no one Hugging Face tokenizer class for BERT: none is named.
   const std::string tokenizer_config =

@@ -1,5 +1,5 @@
-// Hugging Face model directories: config.json + a vocabulary (vocab.txt for WordPiece, or a
-// SentencePiece model: spiece.model, sentencepiece.bpe.model, tokenizer.model) +
+// Hugging Face model directories: config.json + a vocabulary (vocab.txt or tokenizer.json for
+// WordPiece, or a SentencePiece model: spiece.model, sentencepiece.bpe.model, tokenizer.model) +
 // model.safetensors or model.safetensors.index.json with its shards (+ tokenizer_config.json),
 // loaded into canonical BertForQuestionAnswering parameters and saved so that transformers'
 // from_pretrained loads them back.
@@ -33,10 +33,13 @@ struct LoadedModel {
 };
 
 // The directory's vocabulary file: vocab.txt when present, else the first SentencePiece model
-// of spiece.model, sentencepiece.bpe.model, tokenizer.model (load_tokenizer's order);
-// InputError naming the directory when there is none.
+// of spiece.model, sentencepiece.bpe.model, tokenizer.model, else tokenizer.json
+// (load_tokenizer's order); InputError naming the directory when there is none. A
+// tokenizer.json is a WordPiece tokenizer transformers 5 saved without its vocab.txt; its size,
+// like a SentencePiece model's, is checked by the apps against the loaded tokenizer.
 std::string find_vocab_file(const std::string& dir);
 bool is_wordpiece_vocab(const std::string& vocab_path);  // any name but *.model
+bool is_vocab_txt(const std::string& vocab_path);        // WordPiece, and not tokenizer.json
 
 // Token ids must index the word embeddings: InputError naming the vocabulary file when the
 // tokenizer has more tokens than config.json's vocab_size.
@@ -61,8 +64,9 @@ int64_t count_vocab_lines(const std::string& path);
 
 // Writes <dir> (created if needed): config.json, model.safetensors (F32, canonical names,
 // metadata {"format": "pt"}), the vocabulary copied from vocab_path (a WordPiece text as
-// vocab.txt, a SentencePiece *.model under its own name) and tokenizer_config.json ({"do_lower_case",
-// "model_max_length": max_position_embeddings, and for vocab.txt "tokenizer_class":
+// vocab.txt, a tokenizer.json or SentencePiece *.model under its own name) and
+// tokenizer_config.json ({"do_lower_case", "model_max_length": max_position_embeddings, and for
+// WordPiece "tokenizer_class":
 // "BertTokenizer"}), each written atomically. `tensors` must hold exactly the parameters
 // of bert_qa_param_specs(config) with matching sizes (BertError otherwise); a vocab.txt may not
 // have more lines than vocab_size (InputError otherwise). Nothing is written on error.

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "io/model_dir.h"
 
 namespace bert {
 namespace {
@@ -63,7 +64,7 @@ void check_wordpiece_fields(const std::string& path, simdjson::dom::object objec
     if (tokenizer_class != "BertTokenizer" && tokenizer_class != "BertTokenizerFast")
       throw_input_error(path, "tokenizer_class",
                         "\"" + std::string(tokenizer_class) +
-                            "\" is not supported: with a vocab.txt this engine tokenizes as BertTokenizer "
+                            "\" is not supported: with a WordPiece vocabulary this engine tokenizes as BertTokenizer "
                             "(BERT's basic tokenizer + WordPiece), which this class does not");
   }
   simdjson::dom::object added;
@@ -98,11 +99,33 @@ int64_t read_model_max_length(const std::string& path, simdjson::dom::object obj
   return limit >= 1e9 ? 0 : static_cast<int64_t>(limit);
 }
 
+// The directory's vocabulary as the loaders choose it (find_vocab_file), "" when it has none
+// (prepare_squad's --vocab_file may sit in a directory under another name).
+std::string vocabulary_of(const std::string& dir) {
+  try {
+    return find_vocab_file(dir);
+  } catch (const InputError&) {
+    return "";
+  }
+}
+
+// tokenizer.json's normalizer.lowercase, -1 when it says nothing (read_wordpiece_tokenizer_json
+// checks the rest of the file when the tokenizer is built).
+int tokenizer_json_lowercase(const std::string& path) {
+  simdjson::dom::parser parser;
+  bool lowercase = true;
+  for (auto field : parse_object(path, &parser))
+    if (field.key == "normalizer" && field.value["lowercase"].get_bool().get(lowercase) == simdjson::SUCCESS)
+      return lowercase ? 1 : 0;
+  return -1;
+}
+
 }  // namespace
 
 TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, bool flag_value) {
   const std::string path = join_path(dir, "tokenizer_config.json");
-  const bool wordpiece = path_exists(join_path(dir, "vocab.txt"));
+  const std::string vocabulary = vocabulary_of(dir);
+  const bool wordpiece = vocabulary.empty() || is_wordpiece_vocab(vocabulary);
   int from_file = -1;  // -1: no value in a file
   simdjson::dom::parser parser;
   simdjson::dom::object object;
@@ -126,6 +149,10 @@ TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, b
   } else if (from_file >= 0) {
     choice.do_lower_case = from_file == 1;
     choice.note = "do_lower_case " + word(choice.do_lower_case) + " from " + path;
+  } else if (const int lowercase = is_vocab_txt(vocabulary) || !wordpiece ? -1 : tokenizer_json_lowercase(vocabulary);
+             lowercase >= 0) {
+    choice.do_lower_case = lowercase == 1;
+    choice.note = "do_lower_case " + word(choice.do_lower_case) + " from " + vocabulary + " (normalizer.lowercase)";
   } else {
     choice.do_lower_case = true;
     choice.note = "do_lower_case true: " + dir + " has no tokenizer_config.json with do_lower_case, and lower-casing "

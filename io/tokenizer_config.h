@@ -15,9 +15,11 @@ struct TokenizerChoice {
                                  // unbounded one (transformers writes int(1e30) for that)
 };
 
-// Lower-casing: --do_lower_case when given (flag_given), else the file's "do_lower_case", else true
-// (BertTokenizer's default); the note says which, and warns when the flag overrides the file.
-// For a WordPiece directory (one with vocab.txt) the file is also held to what WordPiece here does,
+// Lower-casing: --do_lower_case when given (flag_given), else the file's "do_lower_case", else a
+// tokenizer.json vocabulary's normalizer.lowercase, else true (BertTokenizer's default); the note
+// says which, and warns when the flag overrides the file.
+// For a WordPiece directory (vocab.txt or tokenizer.json, as find_vocab_file chooses; a directory
+// with neither counts as WordPiece) the file is also held to what WordPiece here does,
 // each refusal an InputError naming the file and field:
 //   - "strip_accents": null/absent, or equal to the lower-casing (accents are stripped exactly
 //     when lower-casing, BertTokenizer's default);

@@ -14,9 +14,12 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir, bool do_
     const std::string model = join_path(model_dir, name);
     if (path_exists(model)) return std::make_unique<SentencePieceTokenizer>(model, do_lower_case);
   }
+  // Last, as find_vocab_file orders them: transformers 5 may save a BERT tokenizer as this alone.
+  const std::string json = join_path(model_dir, "tokenizer.json");
+  if (path_exists(json)) return std::make_unique<WordPieceTokenizer>(json, do_lower_case);
   throw_input_error(model_dir, "",
                     "no tokenizer found (expected vocab.txt, spiece.model, "
-                    "sentencepiece.bpe.model or tokenizer.model)");
+                    "sentencepiece.bpe.model, tokenizer.model or tokenizer.json)");
 }
 
 }  // namespace bert

@@ -7,12 +7,13 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "tokenizer/basic_tokenizer.h"
+#include "tokenizer/tokenizer_json.h"
 #include "tokenizer/unicode.h"
 
 namespace bert {
 
 WordPieceTokenizer::WordPieceTokenizer(const std::string& vocab_path, bool do_lower_case)
-    : tokens_(read_lines(vocab_path)),
+    : tokens_(is_tokenizer_json(vocab_path) ? read_wordpiece_tokenizer_json(vocab_path).tokens : read_lines(vocab_path)),
       do_lower_case_(do_lower_case),
       trie_(tokens_),
       continuation_node_(trie_.node_of("##")) {

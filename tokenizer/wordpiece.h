@@ -21,8 +21,9 @@ class WordPieceTokenizer final : public Tokenizer {
  public:
   static constexpr int kMaxInputCharsPerWord = 100;
 
-  // Reads vocab.txt: one token per line, id = line index. Throws InputError naming the file
-  // when it cannot be read, a line is not valid UTF-8, or [CLS] [SEP] [UNK] [PAD] is missing.
+  // Reads vocab.txt: one token per line, id = line index (or a tokenizer.json's WordPiece
+  // vocabulary, see tokenizer_json.h). Throws InputError naming the file when it cannot be read,
+  // a token is not valid UTF-8, or [CLS] [SEP] [UNK] [PAD] is missing.
   WordPieceTokenizer(const std::string& vocab_path, bool do_lower_case);
   // The same from tokens in memory; `source` names them in error messages.
   WordPieceTokenizer(std::vector<std::string> tokens, bool do_lower_case,

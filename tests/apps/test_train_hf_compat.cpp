@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "core/file_io.h"
+#include "core/json_text.h"
 #include "tests/apps/test_train_failures_util.h"
 
 namespace bert {
@@ -119,6 +120,42 @@ TEST_CASE("tokenizer_config.json: model_max_length lowers --max_seq_length as ru
   CHECK_THAT(errors[0], Catch::Contains(japanese + "/tokenizer_config.json: tokenizer_class:") &&
                             Catch::Contains("not supported"));
   CHECK_FALSE(fs::exists(root() + "/japanese/model.safetensors"));
+}
+
+TEST_CASE("a model directory as transformers 5 saves it (tokenizer.json, no vocab.txt) trains alike", "[app][hf]") {
+  // transformers 5's BertTokenizer.save_pretrained writes tokenizer.json and a tokenizer_config.json
+  // whose model_max_length is int(1e30), and no vocab.txt.
+  const std::string v5 = test::make_tiny_model(root() + "/v5-model", 0.0f);
+  std::string vocab;
+  int id = 0;
+  for (const std::string& token : read_lines(v5 + "/vocab.txt")) {
+    vocab += (id ? ", " : "") + json_quote(token) + ": " + std::to_string(id);
+    ++id;
+  }
+  fs::remove(v5 + "/vocab.txt");
+  write_file_atomic(v5 + "/tokenizer.json",
+                    R"({"version": "1.0", "added_tokens": [{"id": 0, "content": "[PAD]", "special": true}],
+      "normalizer": {"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": null, "lowercase": true},
+      "pre_tokenizer": {"type": "BertPreTokenizer"}, "post_processor": null, "decoder": {"type": "WordPiece", "prefix": "##"},
+      "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
+                "vocab": {)" + vocab + "}}}");
+  write_file_atomic(v5 + "/tokenizer_config.json",
+                    R"({"backend": "tokenizers", "do_lower_case": true, "model_max_length": 1000000000000000019884624838656,
+                        "strip_accents": null, "tokenize_chinese_chars": true, "tokenizer_class": "BertTokenizer"})");
+  const std::string out = root() + "/v5", reference = root() + "/v5-reference";
+  const CommandResult run = test::run_command(train_command(out, "", v5));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  const CommandResult plain = test::run_command(train_command(reference));  // the same vocabulary as vocab.txt
+  INFO(plain.output);
+  REQUIRE(plain.status == 0);
+  CHECK(read_file(out + "/model.safetensors") == read_file(reference + "/model.safetensors"));
+  CHECK(read_file(out + "/tokenizer.json") == read_file(v5 + "/tokenizer.json"));
+  CHECK_FALSE(fs::exists(out + "/vocab.txt"));
+  // The saved directory loads again.
+  const CommandResult again = test::run_command(train_command(root() + "/v5-again", "", out));
+  INFO(again.output);
+  CHECK(again.status == 0);
 }
 
 TEST_CASE("--report_to and --logging_dir decide where TensorBoard events go", "[app][hf]") {

@@ -64,6 +64,21 @@ TEST_CASE("read_tokenizer_config decides lower-casing and reads model_max_length
   }
 }
 
+TEST_CASE("read_tokenizer_config takes lower-casing from a tokenizer.json vocabulary's normalizer", "[io][tokenizer_config]") {
+  TempDir dir;  // what transformers 5 saves: tokenizer.json, no vocab.txt
+  write_file_atomic(dir.file("tokenizer.json"), R"({"normalizer": {"type": "BertNormalizer", "lowercase": false}})");
+  TokenizerChoice choice = read_tokenizer_config(dir.path(), false, true);
+  CHECK_FALSE(choice.do_lower_case);
+  CHECK(contains(choice.note, dir.file("tokenizer.json") + " (normalizer.lowercase)"));
+  // tokenizer_config.json's do_lower_case comes first, as does the flag.
+  write_file_atomic(dir.file("tokenizer_config.json"), R"({"do_lower_case": true})");
+  CHECK(read_tokenizer_config(dir.path(), false, false).do_lower_case);
+  CHECK_FALSE(read_tokenizer_config(dir.path(), true, false).do_lower_case);
+  // And the directory is WordPiece: its tokenizer_config.json is held to WordPiece's fields.
+  write_file_atomic(dir.file("tokenizer_config.json"), R"({"tokenizer_class": "XLNetTokenizer"})");
+  CHECK(contains(input_error_of([&] { read_tokenizer_config(dir.path(), false, true); }), "tokenizer_class"));
+}
+
 TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize differently", "[io][tokenizer_config]") {
   struct Case {
     std::string json, field, expected;
@@ -98,8 +113,9 @@ TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize diff
   CHECK(contains(message, dir.file("added_tokens.json")));
   CHECK(contains(message, "added token \"<new>\""));
 
-  // A SentencePiece directory (no vocab.txt) is not held to WordPiece's fields.
+  // A SentencePiece directory is not held to WordPiece's fields.
   TempDir spiece;
+  write_file_atomic(spiece.file("spiece.model"), "a SentencePiece model (only its name matters here)");
   write_file_atomic(spiece.file("tokenizer_config.json"), R"({"tokenizer_class": "AlbertTokenizer", "do_lower_case": true})");
   CHECK(read_tokenizer_config(spiece.path(), false, false).do_lower_case);
 }
