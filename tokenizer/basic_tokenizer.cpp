@@ -2,6 +2,7 @@
 // ASCII is handled from a 128-entry class table; everything else goes through unicode::.
 #include "tokenizer/basic_tokenizer.h"
 
+#include <algorithm>
 #include <array>
 
 #include "core/error.h"
@@ -35,9 +36,17 @@ class Builder {
   Builder(BasicTokens* out, bool lower) : out_(out), lower_(lower) {}
 
   void ascii(unsigned char c, int32_t source) {
+    if (kAsciiClass[c] == AsciiClass::kDrop) return;  // removed before NFD: does not end a run of marks
+    flush_marks();  // every other ASCII character is a starter
+    last_alignment_ = source;
+    put_ascii(c, source);
+  }
+
+  // An ASCII character after normalisation (from the text, or from lower-casing).
+  void put_ascii(unsigned char c, int32_t source) {
     switch (kAsciiClass[c]) {
       case AsciiClass::kDrop:
-        return;  // removed before NFD, so it does not end a run of combining marks
+        return;
       case AsciiClass::kSpace:
         end_word();
         return;
@@ -48,7 +57,6 @@ class Builder {
         return;
       case AsciiClass::kWord:
         push_ascii(lower_ && c >= 'A' && c <= 'Z' ? c + 32 : c, source);
-        run_begin_ = size();
         return;
     }
   }
@@ -56,25 +64,34 @@ class Builder {
   void non_ascii(char32_t cp, int32_t source) {
     if (cp == 0xFFFD || unicode::bert_removes(cp)) return;
     if (unicode::is_white_space(cp)) {
+      flush_marks();
+      last_alignment_ = source;
       end_word();
       return;
     }
     const bool chinese = unicode::is_chinese_char(cp);
-    if (chinese) end_word();
+    if (chinese) {
+      flush_marks();
+      end_word();
+    }
     if (!lower_) {
-      emit(cp, source, 0);
+      emit(cp, source);
     } else {
+      // NFD as the BERT normaliser's crate runs it: characters it does not know (assigned after
+      // Unicode 9.0) stay as they are, with combining class 0.
       decomposed_.clear();
-      unicode::decompose_canonical(cp, &decomposed_);
-      for (char32_t d : decomposed_) {
-        const uint8_t ccc = unicode::combining_class(d);
-        if (unicode::bert_is_nonspacing_mark(d)) {
-          if (ccc == 0) run_begin_ = size();  // still a starter for canonical ordering
+      if (unicode::bert_nfd_knows(cp)) unicode::decompose_canonical(cp, &decomposed_);
+      else decomposed_.push_back(cp);
+      for (size_t k = 0; k < decomposed_.size(); ++k) {
+        const char32_t d = decomposed_[k];
+        const uint8_t ccc = unicode::bert_nfd_knows(d) ? unicode::combining_class(d) : 0;
+        if (ccc != 0) {
+          marks_.push_back({d, ccc, k == 0, source});
           continue;
         }
-        lowered_.clear();
-        unicode::python_lower(d, &lowered_);
-        for (char32_t l : lowered_) emit(l, source, ccc);
+        flush_marks();
+        last_alignment_ = k == 0 ? source : last_alignment_;
+        if (!unicode::bert_is_nonspacing_mark(d)) emit_lowered(d, last_alignment_);
       }
     }
     if (chinese) end_word();
@@ -82,6 +99,7 @@ class Builder {
 
   // A special token matched in the raw text: its own word, characters as written.
   void special(std::string_view token, int32_t index, int32_t source) {
+    flush_marks();  // the text around a special token is normalised piece by piece
     end_word();
     size_t i = 0;
     for (; i < token.size(); ++source) {
@@ -90,10 +108,11 @@ class Builder {
       push(cp, source, size());
     }
     out_->words.push_back({word_begin_, size(), index});
-    word_begin_ = run_begin_ = size();
+    word_begin_ = size();
   }
 
   void finish() {
+    flush_marks();
     end_word();
     out_->char_byte.push_back(static_cast<uint32_t>(out_->normalized.size()));
   }
@@ -103,7 +122,39 @@ class Builder {
 
   void end_word() {
     if (size() > word_begin_) out_->words.push_back({word_begin_, size(), -1});
-    word_begin_ = run_begin_ = size();
+    word_begin_ = size();
+  }
+
+  // A run of non-starters (combining class > 0) after NFD, in arrival order.
+  struct Mark {
+    char32_t c;
+    uint8_t ccc;
+    bool first;      // the first character of its original's decomposition (takes its alignment)
+    int32_t source;  // that original character
+  };
+
+  // Canonical ordering of the run, then accent stripping, as the Rust normaliser does them:
+  // the sort moves characters, not alignments. Each output character that begins an original's
+  // decomposition takes the next original's position in arrival order; one that an expansion
+  // inserted takes the previous output character's. Stripped marks leave with their position.
+  void flush_marks() {
+    if (marks_.empty()) return;
+    originals_.clear();
+    for (const Mark& m : marks_)
+      if (m.first) originals_.push_back(m.source);
+    std::stable_sort(marks_.begin(), marks_.end(), [](const Mark& a, const Mark& b) { return a.ccc < b.ccc; });
+    size_t next = 0;
+    for (const Mark& m : marks_) {
+      if (m.first) last_alignment_ = originals_[next++];
+      if (!unicode::bert_is_nonspacing_mark(m.c)) emit_lowered(m.c, last_alignment_);
+    }
+    marks_.clear();
+  }
+
+  void emit_lowered(char32_t c, int32_t source) {
+    lowered_.clear();
+    unicode::python_lower(c, &lowered_);
+    for (char32_t l : lowered_) emit(l, source);
   }
 
   void push_ascii(unsigned char c, int32_t source) {
@@ -113,9 +164,9 @@ class Builder {
   }
 
   // A normalised character: split on whitespace/punctuation, else append to the word.
-  void emit(char32_t c, int32_t source, uint8_t ccc) {
+  void emit(char32_t c, int32_t source) {
     if (c < 0x80) {
-      ascii(static_cast<unsigned char>(c), source);
+      put_ascii(static_cast<unsigned char>(c), source);
       return;
     }
     if (unicode::is_white_space(c)) {
@@ -128,21 +179,7 @@ class Builder {
       end_word();
       return;
     }
-    if (ccc == 0 || !lower_) {
-      push(c, source, size());
-      if (ccc == 0) run_begin_ = size();
-      return;
-    }
-    // Canonical ordering (NFD only): move back past non-starters of a higher class.
-    int32_t at = size();
-    while (at > run_begin_ && unicode::combining_class(char_at(at - 1)) > ccc) --at;
-    push(c, source, at);
-  }
-
-  char32_t char_at(int32_t index) const {
-    char32_t cp = 0;
-    unicode::decode_utf8_char(out_->normalized, out_->char_byte[index], &cp);
-    return cp;
+    push(c, source, size());
   }
 
   // Inserts character c at character index `at` (normally the end).
@@ -166,8 +203,10 @@ class Builder {
 
   BasicTokens* out_;
   bool lower_;
-  int32_t word_begin_ = 0;  // first character of the word being built
-  int32_t run_begin_ = 0;   // a non-starter may not move before this character
+  int32_t word_begin_ = 0;      // first character of the word being built
+  int32_t last_alignment_ = 0;  // the original position of the last character NFD put out
+  std::vector<Mark> marks_;
+  std::vector<int32_t> originals_;
   std::u32string decomposed_, lowered_;
 };
 

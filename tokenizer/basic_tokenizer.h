@@ -7,15 +7,17 @@
 //      (Rust's char::to_lowercase, so Σ → σ with no final-sigma rule);
 //   4. split on White_Space (dropped) and punctuation (ASCII punctuation or Unicode P*, each
 //      its own word).
-// The categories in 1, 3 and 4 are Unicode 8.0.0's (unicode::bert_category), as the Rust
-// crate the fast tokenizer calls has them, not today's.
+// The categories in 1, 3 and 4 are Unicode 8.0.0's (unicode::bert_category), and the NFD in 3
+// has Unicode 9.0.0's data (unicode::bert_nfd_knows), as the Rust crates the fast tokenizer
+// calls have them, not today's.
 // Before all that, special tokens ([CLS], [SEP], ...) are cut out of the raw text, exactly
 // and case-sensitively, as Hugging Face's added-vocabulary matching does (leftmost, longest).
 // Every normalised character remembers which original code point produced it, which is how
 // Rust's NormalizedString alignments work: characters an NFD or lowercase expansion inserts
-// share the alignment of the character they came from, removed characters leave no trace.
-// Canonical reordering keeps each character's alignment with it (Rust keeps alignments in
-// place); the two differ only for the ~25 non-Mn characters with a non-zero combining class.
+// share the alignment of the character before them, removed characters leave no trace.
+// Canonical reordering moves characters but not alignments, as the Rust NFD does: after the
+// sort, a character that begins an original's decomposition takes the next original position in
+// text order, and accent stripping then removes marks with the position they ended up at.
 #pragma once
 
 #include <cstdint>

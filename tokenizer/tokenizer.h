@@ -17,7 +17,8 @@ using TokenSpan = std::pair<int32_t, int32_t>;  // [start, end) in code points
 // Names the tokenizers' text rules; changed whenever a change makes them produce other tokens
 // for some text, so window caches built under the old rules are found stale (window_cache).
 inline constexpr const char kTokenizerRulesRevision[] =
-    "2026-12-05: BERT normaliser categories of Unicode 8.0.0, unassigned characters kept, CJK from U+2B920";
+    "2026-12-05: BERT normaliser categories of Unicode 8.0.0, unassigned characters kept, CJK from U+2B920, "
+    "NFD of Unicode 9.0.0 with positional alignments";
 
 struct Encoding {
   std::vector<int32_t> ids;

@@ -161,6 +161,8 @@ Category category_in(const CategoryRun (&runs)[N], char32_t cp) {
 Category category(char32_t cp) { return category_in(kCategoryRuns, cp); }
 Category bert_category(char32_t cp) { return category_in(kBertCategoryRuns, cp); }
 const char* bert_tables_version() { return kBertTablesUnicodeVersion; }
+bool bert_nfd_knows(char32_t cp) { return cp < 0x80 || in_table(kBertNfdAssigned, cp); }
+const char* bert_nfd_tables_version() { return kBertNfdUnicodeVersion; }
 
 const char* category_name(Category c) {
   static const char* const kNames[] = {"Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me",

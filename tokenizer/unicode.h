@@ -93,6 +93,12 @@ inline bool bert_removes(char32_t cp) {
 inline bool bert_is_punctuation(char32_t cp) { return is_punctuation(bert_category(cp)); }
 // The nonspacing marks that accent stripping removes after NFD.
 inline bool bert_is_nonspacing_mark(char32_t cp) { return bert_category(cp) == Category::Mn; }
+// Whether the BERT normaliser's NFD (the Rust crate unicode-normalization-alignments, Unicode
+// 9.0.0 data) knows cp: assigned in 9.0.0. Decompositions and non-zero combining classes are
+// stable once assigned, so for such cp decompose_canonical and combining_class are its; any
+// other cp it leaves as it is, with combining class 0.
+bool bert_nfd_knows(char32_t cp);
+const char* bert_nfd_tables_version();  // "9.0.0"
 
 // The CJK ideograph ranges BertNormalizer (handle_chinese_chars) puts spaces around: those of
 // Google BERT's _is_chinese_char, except that the Rust tokenizer's fifth range starts at

@@ -82,6 +82,13 @@ TEST_CASE("general categories", "[unicode]") {
   REQUIRE(u::bert_is_punctuation(0x3002));
   REQUIRE_FALSE(u::bert_is_punctuation(0x2E43));
   REQUIRE(u::bert_is_nonspacing_mark(0x0301));
+  // The BERT NFD knows what Unicode 9.0.0 assigned: U+1E94A (9.0) yes, U+0D3C (10.0) no.
+  REQUIRE(std::string(u::bert_nfd_tables_version()) == "9.0.0");
+  REQUIRE(u::bert_nfd_knows(U'a'));
+  REQUIRE(u::bert_nfd_knows(0x00E9));
+  REQUIRE(u::bert_nfd_knows(0x1E94A));
+  REQUIRE_FALSE(u::bert_nfd_knows(0x0D3C));
+  REQUIRE_FALSE(u::bert_nfd_knows(0x0C3C));
 }
 
 TEST_CASE("Python str predicates", "[unicode]") {

@@ -102,6 +102,25 @@ TEST_CASE("WordPiece classes characters as the fast tokenizer does: Unicode 8.0,
   e = t.encode("a\u166De");
   REQUIRE(pieces(t, e) == std::vector<std::string>{"a", "[UNK]", "e"});
   REQUIRE(e.offsets == std::vector<TokenSpan>{{0, 1}, {1, 2}, {2, 3}});
+  // NFD as the Rust crate runs it: Unicode 9.0 data (U+0D3C and U+0C3C, assigned later, are
+  // not reordered; the control characters between them are removed before NFD), and canonical
+  // ordering moves characters, not alignments, before accents are stripped. U+1E94A (ccc 7,
+  // Unicode 9.0) sorts before U+0301/U+0323 and takes the first mark's position.
+  e = t.encode("\u0D3C\u0D3C\u0D3C\u0D3C\x1E\x1E\x1E\x1E\x1E\x1E\x1E\x1E\x1E\u0C3C");
+  REQUIRE(pieces(t, e) == std::vector<std::string>{"[UNK]"});
+  REQUIRE(e.offsets == std::vector<TokenSpan>{{0, 14}});
+  e = t.encode("xa\u0301\U0001E94A");
+  REQUIRE(e.offsets == std::vector<TokenSpan>{{0, 3}});
+  e = t.encode("a\u0301\U0001E94A e");
+  REQUIRE(pieces(t, e) == std::vector<std::string>{"[UNK]", "e"});
+  REQUIRE(e.offsets == std::vector<TokenSpan>{{0, 2}, {4, 5}});
+  // Marks an expansion inserted (the U+0301 of a precomposed á, U+0327 and U+0301 of U+1E09)
+  // take the position of the character before them, whatever the sort did.
+  REQUIRE(t.encode("\u00E1\U0001E94A e").offsets == std::vector<TokenSpan>{{0, 2}, {3, 4}});
+  REQUIRE(t.encode("\u00E1\U0001E94A\u0323 e").offsets == std::vector<TokenSpan>{{0, 2}, {4, 5}});
+  REQUIRE(t.encode("\u1E09\U0001E94A e").offsets == std::vector<TokenSpan>{{0, 2}, {3, 4}});
+  e = t.encode("e\U0001E94A\u0301\u0323 e");
+  REQUIRE(e.offsets == std::vector<TokenSpan>{{0, 2}, {5, 6}});
   // CJK: the Rust normaliser's range starts at U+2B920, so U+2B820 stays inside the word.
   REQUIRE(pieces(t, t.encode("a\U0002B820e")) == std::vector<std::string>{"[UNK]"});
   REQUIRE(pieces(t, t.encode("a\U0002B920e")) == std::vector<std::string>{"a", "[UNK]", "e"});
