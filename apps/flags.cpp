@@ -9,6 +9,7 @@
 
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "core/strings.h"
 
 namespace bert {
 namespace {
@@ -43,10 +44,6 @@ std::string format_double(double value) {
   std::ostringstream out;
   out << value;
   return out.str();
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

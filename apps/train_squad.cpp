@@ -389,7 +389,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   // Rank 0's verdict reaches every rank (output_dir need not be shared): all exit 2 at once
   // instead of the others waiting out --ddp_timeout in the next collective. Each says why, since
   // mpirun may end rank 0 before its own line is out once another rank has exited.
-  if (comm.world_size() > 1) refusal = broadcast_text(comm, refusal);
+  refusal = broadcast_text(comm, refusal);
   if (!refusal.empty()) throw FlagError(root ? refusal : refusal + " (refused by rank 0)");
 
   LoadedModel loaded = load_model_dir(o.model_name_or_path, static_cast<uint64_t>(o.seed));

@@ -8,17 +8,10 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/strings.h"
 
 namespace bert {
 namespace {
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
-}
 
 // A shard named by an index must sit beside it: a plain file name, no directories.
 bool is_plain_file_name(const std::string& name) {

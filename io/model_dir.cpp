@@ -7,20 +7,12 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/strings.h"
 #include "io/checkpoint_tensors.h"
 #include "io/safetensors.h"
 
 namespace bert {
 namespace {
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // Tensors of HF BERT checkpoints that a QA model has no use for.
 bool is_known_unused(const std::string& canonical) {
@@ -182,13 +174,18 @@ namespace {
 constexpr const char* kSentencePieceNames[] = {"spiece.model", "sentencepiece.bpe.model", "tokenizer.model"};
 }  // namespace
 
-std::string find_vocab_file(const std::string& dir) {
-  const std::string vocab_txt = join_path(dir, "vocab.txt");
-  if (path_exists(vocab_txt)) return vocab_txt;
+std::string vocab_file_in(const std::string& dir) {
+  if (path_exists(join_path(dir, "vocab.txt"))) return join_path(dir, "vocab.txt");
   for (const char* name : kSentencePieceNames)
     if (path_exists(join_path(dir, name))) return join_path(dir, name);
   if (path_exists(join_path(dir, "tokenizer.json"))) return join_path(dir, "tokenizer.json");
-  throw_input_error(vocab_txt, "",
+  return "";
+}
+
+std::string find_vocab_file(const std::string& dir) {
+  const std::string found = vocab_file_in(dir);
+  if (!found.empty()) return found;
+  throw_input_error(join_path(dir, "vocab.txt"), "",
                     "missing (required), and no SentencePiece model (spiece.model, "
                     "sentencepiece.bpe.model or tokenizer.model) or tokenizer.json either");
 }

@@ -38,6 +38,7 @@ struct LoadedModel {
 // tokenizer.json is a WordPiece tokenizer transformers 5 saved without its vocab.txt; its size,
 // like a SentencePiece model's, is checked by the apps against the loaded tokenizer.
 std::string find_vocab_file(const std::string& dir);
+std::string vocab_file_in(const std::string& dir);  // the same, "" when there is none
 bool is_wordpiece_vocab(const std::string& vocab_path);  // any name but *.model
 bool is_vocab_txt(const std::string& vocab_path);        // WordPiece, and not tokenizer.json
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/strings.h"
+
 namespace bert {
 namespace {
 
@@ -21,11 +23,6 @@ uint64_t fnv1a64(const std::string& text) {
     h *= 0x100000001b3ull;
   }
   return h;
-}
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() &&
-         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 void add(std::vector<ParamSpec>* specs, const std::string& name, std::vector<int64_t> shape,

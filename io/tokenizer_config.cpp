@@ -99,16 +99,6 @@ int64_t read_model_max_length(const std::string& path, simdjson::dom::object obj
   return limit >= 1e9 ? 0 : static_cast<int64_t>(limit);
 }
 
-// The directory's vocabulary as the loaders choose it (find_vocab_file), "" when it has none
-// (prepare_squad's --vocab_file may sit in a directory under another name).
-std::string vocabulary_of(const std::string& dir) {
-  try {
-    return find_vocab_file(dir);
-  } catch (const InputError&) {
-    return "";
-  }
-}
-
 // tokenizer.json's normalizer.lowercase, -1 when it says nothing (read_wordpiece_tokenizer_json
 // checks the rest of the file when the tokenizer is built).
 int tokenizer_json_lowercase(const std::string& path) {
@@ -124,7 +114,8 @@ int tokenizer_json_lowercase(const std::string& path) {
 
 TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, bool flag_value) {
   const std::string path = join_path(dir, "tokenizer_config.json");
-  const std::string vocabulary = vocabulary_of(dir);
+  // "" when the directory has none: prepare_squad's --vocab_file may have another name.
+  const std::string vocabulary = vocab_file_in(dir);
   const bool wordpiece = vocabulary.empty() || is_wordpiece_vocab(vocabulary);
   int from_file = -1;  // -1: no value in a file
   simdjson::dom::parser parser;

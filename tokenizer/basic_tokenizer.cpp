@@ -105,7 +105,7 @@ class Builder {
     for (; i < token.size(); ++source) {
       char32_t cp = 0;
       i += unicode::decode_utf8_char(token, i, &cp);  // validated when the vocabulary loaded
-      push(cp, source, size());
+      push(cp, source);
     }
     out_->words.push_back({word_begin_, size(), index});
     word_begin_ = size();
@@ -175,30 +175,18 @@ class Builder {
     }
     if (unicode::bert_is_punctuation(c)) {
       end_word();
-      push(c, source, size());
+      push(c, source);
       end_word();
       return;
     }
-    push(c, source, size());
+    push(c, source);
   }
 
-  // Inserts character c at character index `at` (normally the end).
-  void push(char32_t c, int32_t source, int32_t at) {
-    if (at == size()) {
-      out_->char_byte.push_back(static_cast<uint32_t>(out_->normalized.size()));
-      unicode::append_utf8(c, &out_->normalized);
-      out_->char_source.push_back(source);
-      return;
-    }
-    std::string bytes;
-    unicode::append_utf8(c, &bytes);
-    const uint32_t byte_at = out_->char_byte[at];
-    out_->normalized.insert(byte_at, bytes);
-    out_->char_byte.insert(out_->char_byte.begin() + at, byte_at);
-    for (size_t k = at + 1; k < out_->char_byte.size(); ++k) {
-      out_->char_byte[k] += static_cast<uint32_t>(bytes.size());
-    }
-    out_->char_source.insert(out_->char_source.begin() + at, source);
+  // Appends character c, normalised from original code point `source`.
+  void push(char32_t c, int32_t source) {
+    out_->char_byte.push_back(static_cast<uint32_t>(out_->normalized.size()));
+    unicode::append_utf8(c, &out_->normalized);
+    out_->char_source.push_back(source);
   }
 
   BasicTokens* out_;

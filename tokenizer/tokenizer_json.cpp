@@ -3,7 +3,8 @@
 #include "tokenizer/tokenizer_json.h"
 
 #include <filesystem>
-#include <set>
+#include <algorithm>
+#include <iterator>
 
 #include <simdjson.h>
 
@@ -14,8 +15,6 @@
 
 namespace bert {
 namespace {
-
-const std::set<std::string> kBertSpecialTokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
 
 class JsonFields {
  public:
@@ -132,7 +131,8 @@ WordPieceJson read_wordpiece_tokenizer_json(const std::string& path) {
       std::string_view content;
       const std::string field = "added_tokens[" + std::to_string(index++) + "].content";
       if (token["content"].get_string().get(content)) throw_input_error(path, field, "expected a string");
-      if (!kBertSpecialTokens.count(std::string(content)))
+      if (std::find(std::begin(WordPieceTokenizer::kSpecialTokens), std::end(WordPieceTokenizer::kSpecialTokens),
+                    content) == std::end(WordPieceTokenizer::kSpecialTokens))
         throw_input_error(path, field,
                           "added token \"" + std::string(content) +
                               "\" is not supported: only BERT's special tokens [PAD] [UNK] [CLS] [SEP] [MASK] are "

@@ -58,7 +58,7 @@ void WordPieceTokenizer::build(const std::string& source) {
                                         "and [PAD], one token per line)");
     }
   }
-  for (const char* name : {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"}) {
+  for (const char* name : kSpecialTokens) {
     const int32_t id = word_start_.find(name);
     if (id < 0) continue;
     specials_.push_back(name);

@@ -20,6 +20,9 @@ namespace bert {
 class WordPieceTokenizer final : public Tokenizer {
  public:
   static constexpr int kMaxInputCharsPerWord = 100;
+  // The tokens cut out of raw text whole when the vocabulary has them (Hugging Face's added
+  // vocabulary of BertTokenizer): the only added tokens this tokenizer knows.
+  static constexpr const char* kSpecialTokens[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"};
 
   // Reads vocab.txt: one token per line, id = line index (or a tokenizer.json's WordPiece
   // vocabulary, see tokenizer_json.h). Throws InputError naming the file when it cannot be read,
