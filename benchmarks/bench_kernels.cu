@@ -433,7 +433,7 @@ void Bench::embedding_and_loss(const Batch& batch) {
       "embeddings", batch.label, "embedding", "bwd",
       [&] {
         embedding_backward_cuda(d_word.data(), d_position.data(), d_type.data(), d_out.data(), d_ids.data(),
-                                d_types.data(), d_pos.data(), t, kHidden, sizes, ws, s);
+                                d_types.data(), d_pos.data(), t, kHidden, sizes, /*padding_idx=*/0, ws, s);
       },
       row_bytes * 2 + 3 * row_bytes * 8, "GB/s", "d_out in; 3 fp32 rows read+written per token");
 

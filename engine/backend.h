@@ -87,14 +87,15 @@ class Backend {
                                   const Tensor& position_ids,                         // [T] each
                                   const Tensor& word, const Tensor& position, const Tensor& token_type,
                                   const Tensor& gamma, const Tensor& beta, int tokens, int hidden,
-                                  float eps, const DropoutSpec& dropout) = 0;
-  // Accumulates into every parameter gradient.
+                                  double eps, const DropoutSpec& dropout) = 0;
+  // Accumulates into every parameter gradient; d_word's row padding_idx (-1: none) gets none.
   virtual void embeddings_backward(Tensor d_word, Tensor d_position, Tensor d_token_type,
                                    Tensor d_gamma, Tensor d_beta, const Tensor& d_out,  // d_out [T,H]
                                    const Tensor& sum, const Tensor& mean, const Tensor& rstd,
                                    const Tensor& gamma, const Tensor& input_ids,
                                    const Tensor& token_type_ids, const Tensor& position_ids,
-                                   int tokens, int hidden, const DropoutSpec& dropout) = 0;
+                                   int tokens, int hidden, int padding_idx,
+                                   const DropoutSpec& dropout) = 0;
 
   // out = inp·weightᵀ + bias.
   virtual void matmul_forward(Tensor out, const Tensor& inp, const Tensor& weight, const Tensor& bias,
@@ -119,7 +120,7 @@ class Backend {
   virtual void residual_layernorm_forward(Tensor out, Tensor sum, Tensor mean, Tensor rstd,
                                           const Tensor& branch, const Tensor& residual,
                                           const Tensor& gamma, const Tensor& beta, int rows,
-                                          int width, float eps, const DropoutSpec& dropout) = 0;
+                                          int width, double eps, const DropoutSpec& dropout) = 0;
   // d_branch overwrites; d_residual overwrites or adds per mode; d_gamma, d_beta accumulate.
   virtual void residual_layernorm_backward(Tensor d_branch, Tensor d_residual, Tensor d_gamma,
                                            Tensor d_beta, const Tensor& d_out, const Tensor& sum,

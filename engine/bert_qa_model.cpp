@@ -233,7 +233,7 @@ void BertQaModel::forward_train(const PassContext& context, Tensor step_stats, d
 void BertQaModel::run_forward(const PassContext& context, bool with_loss) {
   BERT_CHECK(tokens_ > 0, "forward before load_batch");
   const int H = config_.hidden_size, F = config_.intermediate_size, heads = config_.num_attention_heads;
-  const float eps = config_.layer_norm_eps;
+  const double eps = config_.layer_norm_eps;
   const int T = tokens_;
   const AttentionShape shape{T, batch_, heads, config_.head_dim(), config_.max_position_embeddings};
 
@@ -339,7 +339,8 @@ void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit
                                weight_grads_.embeddings_norm.weight, weight_grads_.embeddings_norm.bias,
                                d_x, rows(emb_sum_, H), rows(emb_mean_, 1), rows(emb_rstd_, 1),
                                weights_.embeddings_norm.weight, input_ids_, token_type_ids_,
-                               position_ids_, T, H, dropout_spec(context, -1, DropoutKind::kEmbeddings));
+                               position_ids_, T, H, config_.pad_token_id,
+                               dropout_spec(context, -1, DropoutKind::kEmbeddings));
   unit_done(0);
 }
 

@@ -75,7 +75,7 @@ class CpuBackend final : public Backend {
   void embeddings_forward(Tensor out, Tensor sum, Tensor mean, Tensor rstd, const Tensor& input_ids,
                           const Tensor& token_type_ids, const Tensor& position_ids, const Tensor& word,
                           const Tensor& position, const Tensor& token_type, const Tensor& gamma,
-                          const Tensor& beta, int tokens, int hidden, float eps,
+                          const Tensor& beta, int tokens, int hidden, double eps,
                           const DropoutSpec& dropout) override {
     embedding_forward_ref(as(sum), ids(input_ids), ids(token_type_ids), ids(position_ids), as(word),
                           as(position), as(token_type), tokens, hidden);
@@ -87,7 +87,7 @@ class CpuBackend final : public Backend {
                            Tensor d_beta, const Tensor& d_out, const Tensor& sum, const Tensor& mean,
                            const Tensor& rstd, const Tensor& gamma, const Tensor& input_ids,
                            const Tensor& token_type_ids, const Tensor& position_ids, int tokens,
-                           int hidden, const DropoutSpec& dropout) override {
+                           int hidden, int padding_idx, const DropoutSpec& dropout) override {
     const size_t count = size_t(tokens) * hidden;
     scratch_a_.resize(count);
     scratch_b_.resize(count);
@@ -95,7 +95,8 @@ class CpuBackend final : public Backend {
     layernorm_backward_ref(scratch_b_.data(), as(d_gamma), as(d_beta), scratch_a_.data(), as(sum),
                            as(gamma), as(mean), as(rstd), tokens, hidden, Accumulate::kOverwrite);
     embedding_backward_ref(as(d_word), as(d_position), as(d_token_type), scratch_b_.data(),
-                           ids(input_ids), ids(token_type_ids), ids(position_ids), tokens, hidden);
+                           ids(input_ids), ids(token_type_ids), ids(position_ids), tokens, hidden,
+                           padding_idx);
   }
 
   void matmul_forward(Tensor out, const Tensor& inp, const Tensor& weight, const Tensor& bias, int rows,
@@ -132,7 +133,7 @@ class CpuBackend final : public Backend {
 
   void residual_layernorm_forward(Tensor out, Tensor sum, Tensor mean, Tensor rstd, const Tensor& branch,
                                   const Tensor& residual, const Tensor& gamma, const Tensor& beta,
-                                  int rows, int width, float eps, const DropoutSpec& dropout) override {
+                                  int rows, int width, double eps, const DropoutSpec& dropout) override {
     residual_dropout_layernorm_forward_ref(as(out), as(sum), as(mean), as(rstd), as(branch), as(residual),
                                            as(gamma), as(beta), rows, width, eps, dropout);
   }

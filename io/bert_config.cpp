@@ -44,12 +44,18 @@ class ConfigReader {
     *out = static_cast<int>(v);
   }
 
-  void read_float(const char* key, float* out) const {
+  void read_double(const char* key, double* out) const {
     simdjson::dom::element value;
     if (!lookup(key, &value)) return;
     double v = 0;
     if (value.get_double().get(v) || !std::isfinite(v))  // get_double accepts integers too
       throw_input_error(file_, key, "expected a number, " + found(value));
+    *out = v;
+  }
+
+  void read_float(const char* key, float* out) const {
+    double v = *out;
+    read_double(key, &v);
     *out = static_cast<float>(v);
   }
 
@@ -70,6 +76,11 @@ class ConfigReader {
 // float, always a float to Python's json ("0.1", "1e-12", "0.0"; Infinity as json.dumps).
 std::string float_text(float value) {
   return format_json_number(value, NonFiniteJson::kPythonNames, JsonDigits::kFloat);
+}
+
+// A field held as a double (layer_norm_eps): Python's repr of the value read.
+std::string double_text(double value) {
+  return format_json_number(value, NonFiniteJson::kPythonNames, JsonDigits::kDouble);
 }
 
 }  // namespace
@@ -110,8 +121,8 @@ void validate_bert_config(const BertConfig& c, const std::string& file) {
   };
   probability("hidden_dropout_prob", c.hidden_dropout_prob);
   probability("attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  if (!(c.layer_norm_eps > 0.0f))
-    throw_input_error(file, "layer_norm_eps", "must be > 0, found " + float_text(c.layer_norm_eps));
+  if (!(c.layer_norm_eps > 0.0))
+    throw_input_error(file, "layer_norm_eps", "must be > 0, found " + double_text(c.layer_norm_eps));
   if (!(c.initializer_range >= 0.0f))
     throw_input_error(file, "initializer_range",
                       "must be >= 0, found " + float_text(c.initializer_range));
@@ -219,7 +230,7 @@ BertConfig parse_bert_config(const std::string& json, const std::string& file) {
   reader.read_int("intermediate_size", &c.intermediate_size);
   reader.read_int("max_position_embeddings", &c.max_position_embeddings);
   reader.read_int("type_vocab_size", &c.type_vocab_size);
-  reader.read_float("layer_norm_eps", &c.layer_norm_eps);
+  reader.read_double("layer_norm_eps", &c.layer_norm_eps);
   reader.read_float("hidden_dropout_prob", &c.hidden_dropout_prob);
   reader.read_float("attention_probs_dropout_prob", &c.attention_probs_dropout_prob);
   reader.read_float("initializer_range", &c.initializer_range);
@@ -251,7 +262,7 @@ std::string bert_config_to_json(const BertConfig& c) {
       << "  \"hidden_size\": " << c.hidden_size << ",\n"
       << "  \"initializer_range\": " << float_text(c.initializer_range) << ",\n"
       << "  \"intermediate_size\": " << c.intermediate_size << ",\n"
-      << "  \"layer_norm_eps\": " << float_text(c.layer_norm_eps) << ",\n"
+      << "  \"layer_norm_eps\": " << double_text(c.layer_norm_eps) << ",\n"
       << "  \"max_position_embeddings\": " << c.max_position_embeddings << ",\n"
       << "  \"model_type\": \"bert\",\n"
       << "  \"num_attention_heads\": " << c.num_attention_heads << ",\n"

@@ -15,7 +15,8 @@ struct BertConfig {
   int intermediate_size = 3072;
   int max_position_embeddings = 512;
   int type_vocab_size = 2;
-  float layer_norm_eps = 1e-12f;
+  double layer_norm_eps = 1e-12;  // a double as in transformers: the float kernels round it, the
+                                  // double CPU reference (the test oracle) does not
   float hidden_dropout_prob = 0.1f;
   float attention_probs_dropout_prob = 0.1f;
   float initializer_range = 0.02f;

@@ -64,6 +64,7 @@ struct GradTables {
   float* position;
   float* token_type;
   int position_first, type_first;  // combined number of each table's row 0
+  int padding_row;                 // the word row that receives no gradient (padding_idx); -1: none
   __device__ float* row(int combined, int hidden) const {
     float* table = word;
     if (combined >= type_first) {
@@ -156,12 +157,13 @@ __global__ void chunk_sums_kernel(GradTables tables,
       if (i + 1 < count && rows[i + 1] == row) continue;
       const bool starts_before = run_start == 0 && previous_row == row;
       const bool continues_after = i + 1 == count && next_row == row;
-      if (!starts_before && !continues_after)
-        add_to<kVec>(tables.row(row, hidden) + col, acc);
-      else
+      if (!starts_before && !continues_after) {
+        if (row != tables.padding_row) add_to<kVec>(tables.row(row, hidden) + col, acc);
+      } else {
         store_n<kVec>(
             partial + (static_cast<size_t>(chunk) * 2 + (starts_before ? 0 : 1)) * hidden + col,
             acc);
+      }
 #pragma unroll
       for (int j = 0; j < kVec; ++j) acc[j] = 0.0f;
       run_start = i + 1;
@@ -185,6 +187,7 @@ __global__ void merge_chunks_kernel(GradTables tables, const float* partial, Sor
   if (end >= sorted.entries) return;  // nothing follows the last chunk
   const int row = sorted.row(end - 1);
   if (sorted.row(end) != row) return;  // the chunk's last run ends inside it
+  if (row == tables.padding_row) return;  // its partials are never added anywhere
   // A run covering the whole chunk that began earlier belongs to an earlier chunk's block.
   if (first > 0 && sorted.row(first) == row && sorted.row(first - 1) == row) return;
 
@@ -308,15 +311,17 @@ template <typename T>
 void embedding_backward(float* d_word, float* d_position, float* d_token_type, const T* d_out,
                         const int32_t* input_ids, const int32_t* token_type_ids,
                         const int32_t* position_ids, int tokens, int hidden,
-                        const EmbeddingTableSizes& sizes, GpuWorkspace workspace,
+                        const EmbeddingTableSizes& sizes, int padding_idx, GpuWorkspace workspace,
                         GpuStream stream) {
   const char* op = "embedding_backward_cuda";
   check_sizes(tokens, hidden, sizes, op);
   if (tokens == 0) return;
   const BackwardLayout layout = backward_layout(tokens, hidden, sizes);
   check_workspace(workspace, layout.total(), op);
+  // Word rows come first in the combined numbering, so the padding row keeps its number.
+  const int padding_row = padding_idx >= 0 && padding_idx < sizes.vocab ? padding_idx : -1;
   const GradTables tables{d_word, d_position, d_token_type, sizes.vocab,
-                          sizes.vocab + sizes.max_positions};
+                          sizes.vocab + sizes.max_positions, padding_row};
   KeySources sources{};
   bool wide = hidden % 4 == 0 && is_aligned(d_out, 8);
   const std::pair<float*, const int32_t*> lists[3] = {
@@ -380,18 +385,18 @@ size_t embedding_backward_workspace_bytes(int tokens, int hidden,
 void embedding_backward_cuda(float* d_word, float* d_position, float* d_token_type,
                              const bf16* d_out, const int32_t* input_ids,
                              const int32_t* token_type_ids, const int32_t* position_ids, int tokens,
-                             int hidden, const EmbeddingTableSizes& sizes, GpuWorkspace workspace,
-                             GpuStream stream) {
+                             int hidden, const EmbeddingTableSizes& sizes, int padding_idx,
+                             GpuWorkspace workspace, GpuStream stream) {
   embedding_backward(d_word, d_position, d_token_type, d_out, input_ids, token_type_ids,
-                     position_ids, tokens, hidden, sizes, workspace, stream);
+                     position_ids, tokens, hidden, sizes, padding_idx, workspace, stream);
 }
 void embedding_backward_cuda(float* d_word, float* d_position, float* d_token_type,
                              const float* d_out, const int32_t* input_ids,
                              const int32_t* token_type_ids, const int32_t* position_ids, int tokens,
-                             int hidden, const EmbeddingTableSizes& sizes, GpuWorkspace workspace,
-                             GpuStream stream) {
+                             int hidden, const EmbeddingTableSizes& sizes, int padding_idx,
+                             GpuWorkspace workspace, GpuStream stream) {
   embedding_backward(d_word, d_position, d_token_type, d_out, input_ids, token_type_ids,
-                     position_ids, tokens, hidden, sizes, workspace, stream);
+                     position_ids, tokens, hidden, sizes, padding_idx, workspace, stream);
 }
 
 }  // namespace bert

@@ -2,6 +2,8 @@
 // Layout: row-major [rows, hidden]. Nothing is saved for backward besides the ids.
 // Backward scatter-adds d_out rows into the three tables (accumulate), in token order so the
 // result is deterministic. Ids are validated on the host before they reach the op.
+// padding_idx (config.json's pad_token_id; -1: none) is Hugging Face's nn.Embedding padding_idx:
+// its word row receives no gradient, even from a real token holding that id.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +29,7 @@ void embedding_backward_ref(T* d_word,                  // [vocab, hidden]
                             const int32_t* input_ids,      // [tokens]
                             const int32_t* token_type_ids, // [tokens]
                             const int32_t* position_ids,   // [tokens]
-                            int tokens, int hidden);
+                            int tokens, int hidden, int padding_idx);
 
 }  // namespace bert
 
@@ -81,7 +83,7 @@ void embedding_backward_cuda(float* d_word,                  // [vocab, hidden]
                              const int32_t* token_type_ids,  // [tokens]
                              const int32_t* position_ids,    // [tokens]
                              int tokens, int hidden, const EmbeddingTableSizes& sizes,
-                             GpuWorkspace workspace, GpuStream stream);
+                             int padding_idx, GpuWorkspace workspace, GpuStream stream);
 void embedding_backward_cuda(float* d_word,                  // [vocab, hidden]
                              float* d_position,              // [max_positions, hidden]
                              float* d_token_type,            // [type_vocab, hidden]
@@ -90,6 +92,6 @@ void embedding_backward_cuda(float* d_word,                  // [vocab, hidden]
                              const int32_t* token_type_ids,  // [tokens]
                              const int32_t* position_ids,    // [tokens]
                              int tokens, int hidden, const EmbeddingTableSizes& sizes,
-                             GpuWorkspace workspace, GpuStream stream);
+                             int padding_idx, GpuWorkspace workspace, GpuStream stream);
 
 }  // namespace bert

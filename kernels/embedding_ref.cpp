@@ -28,7 +28,7 @@ void embedding_forward_ref(T* out, const int32_t* input_ids, const int32_t* toke
 template <typename T>
 void embedding_backward_ref(T* d_word, T* d_position, T* d_token_type, const T* d_out,
                             const int32_t* input_ids, const int32_t* token_type_ids,
-                            const int32_t* position_ids, int tokens, int hidden) {
+                            const int32_t* position_ids, int tokens, int hidden, int padding_idx) {
   const size_t width = static_cast<size_t>(hidden);
   // Token order fixes the summation order of repeated ids: deterministic results. Threads take
   // bands of columns, so no two write the same element and each keeps the token order.
@@ -38,8 +38,9 @@ void embedding_backward_ref(T* d_word, T* d_position, T* d_token_type, const T* 
       T* word_row = d_word + static_cast<size_t>(input_ids[t]) * width;
       T* type_row = d_token_type + static_cast<size_t>(token_type_ids[t]) * width;
       T* position_row = d_position + static_cast<size_t>(position_ids[t]) * width;
+      const bool word_gets_gradient = input_ids[t] != padding_idx;
       for (size_t c = first; c < last; ++c) {
-        word_row[c] += grad[c];
+        if (word_gets_gradient) word_row[c] += grad[c];
         type_row[c] += grad[c];
         position_row[c] += grad[c];
       }
@@ -51,7 +52,7 @@ void embedding_backward_ref(T* d_word, T* d_position, T* d_token_type, const T* 
   template void embedding_forward_ref<T>(T*, const int32_t*, const int32_t*, const int32_t*,    \
                                          const T*, const T*, const T*, int, int);               \
   template void embedding_backward_ref<T>(T*, T*, T*, const T*, const int32_t*, const int32_t*, \
-                                          const int32_t*, int, int);
+                                          const int32_t*, int, int, int);
 BERT_INSTANTIATE_EMBEDDING(float)
 BERT_INSTANTIATE_EMBEDDING(double)
 #undef BERT_INSTANTIATE_EMBEDDING

@@ -18,7 +18,7 @@ void layernorm_forward_ref(T* out,          // [rows, width]
                            const T* inp,    // [rows, width]
                            const T* gamma,  // [width]
                            const T* beta,   // [width]
-                           int rows, int width, float eps);
+                           int rows, int width, double eps);
 
 // d_gamma and d_beta accumulate; d_inp overwrites or adds per `mode`.
 template <typename T>
@@ -46,7 +46,7 @@ void residual_dropout_layernorm_forward_ref(T* out,             // [rows, width]
                                             const T* residual,  // [rows, width]
                                             const T* gamma,     // [width]
                                             const T* beta,      // [width]
-                                            int rows, int width, float eps,
+                                            int rows, int width, double eps,
                                             const DropoutSpec& dropout);
 
 // With d_sum the LayerNorm input gradient:

@@ -23,8 +23,11 @@ constexpr size_t kElementPiece = 1 << 15;
 
 template <typename T>
 void layernorm_forward_ref(T* out, T* mean, T* rstd, const T* inp, const T* gamma, const T* beta,
-                           int rows, int width, float eps) {
+                           int rows, int width, double eps) {
   const size_t n = static_cast<size_t>(width);
+  // eps in the compute type, as torch's LayerNorm: the float reference adds float(eps) as the
+  // kernels do, the double one the config's double (a golden with eps 1e-5 needs it exact).
+  const double eps_t = static_cast<double>(static_cast<T>(eps));
   cpu::parallel_for(static_cast<size_t>(rows), 16, [&](size_t first, size_t last) {
     for (size_t r = first; r < last; ++r) {
       const T* x = inp + r * n;
@@ -33,7 +36,7 @@ void layernorm_forward_ref(T* out, T* mean, T* rstd, const T* inp, const T* gamm
       // Two-pass variance around the rounded mean: no cancellation, and backward sees the
       // same mean that was used here.
       const double var = cpu_math::squared_deviation_in_double(x, row_mean, width) / width;
-      const T row_rstd = static_cast<T>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+      const T row_rstd = static_cast<T>(1.0 / std::sqrt(var + eps_t));
       for (size_t c = 0; c < n; ++c) y[c] = (x[c] - row_mean) * row_rstd * gamma[c] + beta[c];
       mean[r] = row_mean;
       rstd[r] = row_rstd;
@@ -77,7 +80,7 @@ void layernorm_backward_ref(T* d_inp, T* d_gamma, T* d_beta, const T* d_out, con
 template <typename T>
 void residual_dropout_layernorm_forward_ref(T* out, T* sum, T* mean, T* rstd, const T* branch,
                                             const T* residual, const T* gamma, const T* beta,
-                                            int rows, int width, float eps,
+                                            int rows, int width, double eps,
                                             const DropoutSpec& dropout) {
   residual_dropout_forward_ref(sum, branch, residual, static_cast<size_t>(rows) * width, dropout);
   layernorm_forward_ref(out, mean, rstd, sum, gamma, beta, rows, width, eps);
@@ -109,11 +112,11 @@ void residual_dropout_layernorm_backward_ref(T* d_branch, T* d_residual, T* d_ga
 
 #define BERT_INSTANTIATE_LAYERNORM(T)                                                            \
   template void layernorm_forward_ref<T>(T*, T*, T*, const T*, const T*, const T*, int, int,    \
-                                         float);                                                \
+                                         double);                                               \
   template void layernorm_backward_ref<T>(T*, T*, T*, const T*, const T*, const T*, const T*,   \
                                           const T*, int, int, Accumulate);              \
   template void residual_dropout_layernorm_forward_ref<T>(T*, T*, T*, T*, const T*, const T*,   \
-                                                          const T*, const T*, int, int, float,  \
+                                                          const T*, const T*, int, int, double, \
                                                           const DropoutSpec&);                  \
   template void residual_dropout_layernorm_backward_ref<T>(T*, T*, T*, T*, const T*, const T*,  \
                                                            const T*, const T*, const T*, int,   \

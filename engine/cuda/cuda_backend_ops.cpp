@@ -34,7 +34,7 @@ class CudaBackendOps final : public CudaBackendBase {
   void embeddings_forward(Tensor out, Tensor sum, Tensor mean, Tensor rstd, const Tensor& input_ids,
                           const Tensor& token_type_ids, const Tensor& position_ids, const Tensor& word,
                           const Tensor& position, const Tensor& token_type, const Tensor& gamma,
-                          const Tensor& beta, int tokens, int hidden, float eps,
+                          const Tensor& beta, int tokens, int hidden, double eps,
                           const DropoutSpec& dropout) override {
     const char* op = "embeddings_forward";
     check_dims(tokens, hidden, op);
@@ -48,7 +48,7 @@ class CudaBackendOps final : public CudaBackendBase {
                            tokens, hidden, stream());
     layernorm_forward_cuda(out_data, f32(mean, tokens, op, "mean"), f32(rstd, tokens, op, "rstd"), sum_data,
                            act(gamma, hidden, op, "gamma"), act(beta, hidden, op, "beta"), tokens, hidden,
-                           eps, stream());
+                           static_cast<float>(eps), stream());
     if (dropout.active()) dropout_forward_cuda(out_data, out_data, count, dropout, stream());
   }
 
@@ -56,7 +56,7 @@ class CudaBackendOps final : public CudaBackendBase {
                            Tensor d_beta, const Tensor& d_out, const Tensor& sum, const Tensor& mean,
                            const Tensor& rstd, const Tensor& gamma, const Tensor& input_ids,
                            const Tensor& token_type_ids, const Tensor& position_ids, int tokens, int hidden,
-                           const DropoutSpec& dropout) override {
+                           int padding_idx, const DropoutSpec& dropout) override {
     const char* op = "embeddings_backward";
     check_dims(tokens, hidden, op);
     const size_t count = count_of(tokens, hidden);
@@ -90,7 +90,7 @@ class CudaBackendOps final : public CudaBackendBase {
         f32(d_word, hidden, op, "d_word"), f32(d_position, hidden, op, "d_position"),
         f32(d_token_type, hidden, op, "d_token_type"), d_sum, ids(input_ids, tokens, op, "input_ids"),
         ids(token_type_ids, tokens, op, "token_type_ids"), ids(position_ids, tokens, op, "position_ids"),
-        tokens, hidden, sizes, workspace, stream());
+        tokens, hidden, sizes, padding_idx, workspace, stream());
   }
 
   void matmul_forward(Tensor out, const Tensor& inp, const Tensor& weight, const Tensor& bias, int rows,
@@ -176,14 +176,15 @@ class CudaBackendOps final : public CudaBackendBase {
 
   void residual_layernorm_forward(Tensor out, Tensor sum, Tensor mean, Tensor rstd, const Tensor& branch,
                                   const Tensor& residual, const Tensor& gamma, const Tensor& beta, int rows,
-                                  int width, float eps, const DropoutSpec& dropout) override {
+                                  int width, double eps, const DropoutSpec& dropout) override {
     const char* op = "residual_layernorm_forward";
     check_dims(rows, width, op);
     const size_t count = count_of(rows, width);
     residual_dropout_layernorm_forward_cuda(
         act(out, count, op, "out"), act(sum, count, op, "sum"), f32(mean, rows, op, "mean"),
         f32(rstd, rows, op, "rstd"), act(branch, count, op, "branch"), act(residual, count, op, "residual"),
-        act(gamma, width, op, "gamma"), act(beta, width, op, "beta"), rows, width, eps, dropout, stream());
+        act(gamma, width, op, "gamma"), act(beta, width, op, "beta"), rows, width,
+        static_cast<float>(eps), dropout, stream());
   }
 
   void residual_layernorm_backward(Tensor d_branch, Tensor d_residual, Tensor d_gamma, Tensor d_beta,

@@ -68,28 +68,38 @@ void run_parity(bool double_precision, const Tolerance& activations, const Toler
     }
     const UpdateStats stats = optimizer.step(golden.optimizer.learning_rate);
     INFO("grad norm " << stats.grad_norm << " vs " << norms[step]);
-    REQUIRE(std::fabs(stats.grad_norm - norms[step]) <= gradients.rtol * norms[step]);
+    // The span loss's gradient p − onehot rounds absolutely in float (p − 1 where an answer is
+    // almost fitted), so a norm that has fallen far below the first step's keeps that rounding:
+    // in float it is also held to 1e-6 of the first norm in absolute terms.
+    const double norm_slack = double_precision ? 0.0 : 1e-6 * norms[0];
+    REQUIRE(std::fabs(stats.grad_norm - norms[step]) <= gradients.rtol * norms[step] + norm_slack);
   }
-  // In float, Adam divides each gradient element by its own RMS, so an element whose gradient
-  // is rounding noise can move by a visible fraction of lr; bound that by 1% of lr per step
-  // (the double run checks every update exactly). Tensors whose true gradient is zero (the
-  // last LayerNorm bias, the key bias: softmax and span loss are shift-invariant) receive pure
-  // noise in float, so there the bound is the largest possible Adam move, lr per step.
-  auto tolerance_for = [&](const std::string& name) {
-    Tolerance tolerance = param_tolerance;
-    if (double_precision) return tolerance;
-    double grad_max = 0;
-    for (double g : golden.tensors.at("grad." + name)) grad_max = std::max(grad_max, std::fabs(g));
-    const bool zero_gradient = grad_max <= 1e-12 * norms[0];
-    tolerance.atol_floor = (zero_gradient ? 1.0 : 1e-2) * golden.optimizer.learning_rate * golden.steps;
-    return tolerance;
-  };
+  // Adam divides each gradient element by its own RMS, so an element whose gradient is below
+  // the rounding noise of its computation moves by up to lr per step with a random sign, on
+  // either side. Such elements are held to that bound: every element of a tensor whose true
+  // gradient is zero (the last LayerNorm bias, the key bias, the QA bias: softmax and span loss
+  // are shift-invariant), and elements below the gradient check's own resolution (1e-5 of
+  // their tensor's largest in float, 1e-12 in double; a random configuration has some). The
+  // rest are checked exactly in double; in float each update also carries the noise of
+  // m/√v, so there 1% of lr per step is allowed on top.
+  const double lr_steps = golden.optimizer.learning_rate * golden.steps;
+  const double noise_fraction = double_precision ? 1e-12 : 1e-5;
   const auto final_params = model.parameters_exact();
   for (const auto& [name, values] : final_params) {
     const auto found = golden.tensors.find("param_after_steps." + name);
     REQUIRE(found != golden.tensors.end());
+    const std::vector<double>& ref = found->second;
+    const std::vector<double>& grad = golden.tensors.at("grad." + name);
+    double grad_max = 0;
+    for (double g : grad) grad_max = std::max(grad_max, std::fabs(g));
+    const bool zero_gradient = grad_max <= 1e-12 * norms[0];
+    const double atol = std::max(param_tolerance.atol(ref), double_precision ? 0.0 : 1e-2 * lr_steps);
+    std::vector<double> atol_each(ref.size(), atol);
+    for (size_t i = 0; i < ref.size(); ++i)
+      if (zero_gradient || std::fabs(grad[i]) <= noise_fraction * grad_max)
+        atol_each[i] = std::max(atol, lr_steps);
     REQUIRE_CLOSE("param_after_steps." + name,
-                  within(values, found->second, tolerance_for(name)));
+                  test::compare_close_each(values, ref, atol_each, param_tolerance.rtol));
   }
 }
 

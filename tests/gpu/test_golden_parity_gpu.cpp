@@ -53,8 +53,12 @@ void check_gradients(BertQaModel& model, const test::GoldenModel& golden, bool f
     all_got.insert(all_got.end(), values.begin(), values.end());
     all_ref.insert(all_ref.end(), ref.begin(), ref.end());
     if (ref_max <= 1e-12 * norm0) {
-      REQUIRE_CLOSE("grad (true value 0) " + name,
-                    test::compare_close(values, ref, (fp32 ? 1e-6 : 5e-4) * norm0, 0.0));
+      // In bf16 the QA bias's gradient is the column sum of d_logits rounded to bf16, whose
+      // absolute values sum to at most 1 per column (softmax − onehot has L1 norm 2, halved for
+      // start/end, averaged over the batch): at most 2^-8 of rounding, whatever the norm (a
+      // drawn golden with 42 tokens of hidden 24 left 1.2e-3 where 5e-4·norm0 was 1.1e-3).
+      const double atol = fp32 ? 1e-6 * norm0 : std::max(5e-4 * norm0, std::ldexp(1.0, -8));
+      REQUIRE_CLOSE("grad (true value 0) " + name, test::compare_close(values, ref, atol, 0.0));
       continue;
     }
     const Tolerance tolerance = fp32 ? Tolerance{1e-4, 5e-5, 0} : Tolerance{2e-2, 0.25, 0};
@@ -70,7 +74,8 @@ void check_gradients(BertQaModel& model, const test::GoldenModel& golden, bool f
 
 // Parameters after the steps. Adam divides each gradient element by its own RMS, so the update
 // of an element whose gradient is rounding noise has a random sign, up to lr per step. In fp32
-// that noise only exists where the true gradient is zero (bounded as the CPU float test does);
+// that noise exists where the true gradient is zero or below the gradient check's resolution
+// (bounded as the CPU float test does);
 // in bf16 it covers every element whose gradient is small against bf16 rounding, so elements
 // are split: those with a clear gradient (above 20% of their tensor's largest) must match
 // within 0.25·lr per step (0.11 seen in the emulation), the rest within 2·lr per step (the
@@ -86,8 +91,16 @@ void check_parameters(BertQaModel& model, const test::GoldenModel& golden, bool 
     for (double g : grad) grad_max = std::max(grad_max, std::fabs(g));
     const bool zero_gradient = grad_max <= 1e-12 * norm0;
     if (fp32) {
-      const Tolerance tolerance{1e-4, 1e-5, (zero_gradient ? 1.0 : 1e-2) * lr_steps};
-      REQUIRE_CLOSE("param_after_steps." + name, within(values, found->second, tolerance));
+      // As the CPU float test: elements whose gradient is below the gradient check's
+      // resolution (1e-5 of the tensor's largest; a drawn configuration has some) move with
+      // a random sign, so they get the zero-gradient bound.
+      const Tolerance tolerance{1e-4, 1e-5, 1e-2 * lr_steps};
+      const double atol = tolerance.atol(found->second);
+      std::vector<double> atol_each(values.size(), atol);
+      for (size_t i = 0; i < values.size(); ++i)
+        if (zero_gradient || std::fabs(grad[i]) <= 1e-5 * grad_max) atol_each[i] = std::max(atol, lr_steps);
+      REQUIRE_CLOSE("param_after_steps." + name,
+                    test::compare_close_each(values, found->second, atol_each, tolerance.rtol));
       continue;
     }
     std::vector<double> clear_got, clear_ref, noisy_got, noisy_ref;

@@ -28,6 +28,15 @@ void check_equal(const BertConfig& a, const BertConfig& b) {
 
 }  // namespace
 
+TEST_CASE("layer_norm_eps is kept as the double config.json holds", "[io][config]") {
+  // transformers keeps it a Python float (a double); the double CPU backend, the test oracle,
+  // adds it unrounded, so 1e-5 must not become float(1e-5) = 9.99999974737875e-06.
+  const BertConfig c = parse_bert_config("{\"layer_norm_eps\": 1e-5}", "config.json");
+  CHECK(c.layer_norm_eps == 1e-5);
+  CHECK(contains(bert_config_to_json(c), "\"layer_norm_eps\": 1e-05,"));
+  CHECK(parse_bert_config("{\"layer_norm_eps\": 0.001}", "config.json").layer_norm_eps == 0.001);
+}
+
 TEST_CASE("config.json missing fields take Hugging Face's BERT defaults", "[io][config]") {
   const BertConfig c = parse_bert_config("{}", "config.json");
   CHECK(c.vocab_size == 30522);
@@ -37,7 +46,7 @@ TEST_CASE("config.json missing fields take Hugging Face's BERT defaults", "[io][
   CHECK(c.intermediate_size == 3072);
   CHECK(c.max_position_embeddings == 512);
   CHECK(c.type_vocab_size == 2);
-  CHECK(c.layer_norm_eps == 1e-12f);
+  CHECK(c.layer_norm_eps == 1e-12);
   CHECK(c.hidden_dropout_prob == 0.1f);
   CHECK(c.attention_probs_dropout_prob == 0.1f);
   CHECK(c.initializer_range == 0.02f);
@@ -114,7 +123,7 @@ TEST_CASE("bert_config_to_json writes a config that reads back identically", "[i
   c.intermediate_size = 200;
   c.max_position_embeddings = 64;
   c.type_vocab_size = 3;
-  c.layer_norm_eps = 1e-5f;
+  c.layer_norm_eps = 1e-5;
   c.hidden_dropout_prob = 0.1f;
   c.attention_probs_dropout_prob = 0.0f;
   c.initializer_range = 0.0123456f;

@@ -25,7 +25,7 @@ TEST_CASE("golden tiny config.json reads as written by save_pretrained", "[io][c
   CHECK(c.num_attention_heads == 2);
   CHECK(c.intermediate_size == 256);
   CHECK(c.max_position_embeddings == 128);
-  CHECK(c.layer_norm_eps == 1e-12f);
+  CHECK(c.layer_norm_eps == 1e-12);
   CHECK(c.hidden_dropout_prob == 0.0f);
   CHECK(c.attention_probs_dropout_prob == 0.0f);
   CHECK(c.hidden_act == "gelu");

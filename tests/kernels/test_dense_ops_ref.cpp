@@ -55,11 +55,25 @@ TEST_CASE("embedding_ref: forward, gradients and float agreement", "[kernels][em
   std::vector<double> d_word = word0, d_position = position0, d_type = type0;
   embedding_backward_ref(d_word.data(), d_position.data(), d_type.data(), r.data(),
                          c.input_ids.data(), c.type_ids.data(), c.position_ids.data(), c.tokens,
-                         c.hidden);
+                         c.hidden, /*padding_idx=*/-1);
   const auto loss = [&] { return dot(r, embedding_out(c, word, position, type)); };
   check_gradient("d_word", word, minus(d_word, word0), loss);
   check_gradient("d_position", position, minus(d_position, position0), loss);
   check_gradient("d_token_type", type, minus(d_type, type0), loss);
+
+  // Hugging Face's padding_idx: row 3 (three tokens hold it) keeps its value, every other row
+  // and table gets exactly what it got without a padding row.
+  std::vector<double> p_word = word0, p_position = position0, p_type = type0;
+  embedding_backward_ref(p_word.data(), p_position.data(), p_type.data(), r.data(),
+                         c.input_ids.data(), c.type_ids.data(), c.position_ids.data(), c.tokens,
+                         c.hidden, /*padding_idx=*/3);
+  for (int row = 0; row < c.vocab; ++row)
+    for (int h = 0; h < c.hidden; ++h) {
+      const size_t i = size_t(row) * c.hidden + h;
+      REQUIRE(p_word[i] == (row == 3 ? word0[i] : d_word[i]));
+    }
+  REQUIRE(p_position == d_position);
+  REQUIRE(p_type == d_type);
 
   const std::vector<float> out_float =
       embedding_out(c, to_float(word), to_float(position), to_float(type));

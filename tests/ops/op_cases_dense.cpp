@@ -65,7 +65,8 @@ OpCase embeddings_case(const EmbeddingsShape& s) {
   c.backward = [=](Backend& b, const OpTensors& t) {
     b.embeddings_backward(t["d_word"], t["d_position"], t["d_token_type"], t["d_gamma"], t["d_beta"],
                           t["d_out"], t["sum"], t["mean"], t["rstd"], t["gamma"], t["input_ids"],
-                          t["token_type_ids"], t["position_ids"], tokens, hidden, spec);
+                          t["token_type_ids"], t["position_ids"], tokens, hidden,
+                          /*padding_idx=*/-1, spec);  // the true gradient, for the finite differences
   };
   return c;
 }

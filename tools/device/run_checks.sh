@@ -6,7 +6,8 @@
 # continuing past a failing stage:
 #   info      nvidia-smi (card, driver, clocks), the bundle's commit, libraries that do not resolve
 #   test_gpu  every [gpu] test (Catch2), then any other GPU test binary carried (names with
-#             gpu/cuda), each exiting 77 = skipped
+#             gpu/cuda), each exiting 77 = skipped; the GPU golden test also on
+#             tests/fixtures/golden-drawn-config
 #   bench     bench_kernels: every kernel at bert-base shapes, SQuAD-like and uniform-384 batches;
 #             then benchmarks/attention_baseline.py: PyTorch SDPA (cuDNN, flash, efficient) on the
 #             same batches, appended to bench_kernels.md
@@ -141,6 +142,16 @@ if want test_gpu; then
     cat "$part" >> "$tests_log"
     add_summary "$name" "$(status_of $stage_rc)" "$(catch_counts "$part")"
   done
+  # The GPU golden test again on the repository's golden of another shape (heads of 16, three
+  # token types, layer_norm_eps 1e-3, padding ids among the real tokens).
+  drawn="$root/tests/fixtures/golden-drawn-config"
+  if [[ -x "$bin/test_golden_parity_gpu" && -f "$drawn/golden.safetensors" ]]; then
+    part="$work/golden_drawn_gpu.log"
+    : > "$part"
+    run_stage golden_parity_gpu_drawn 60 "$part" env BERT_GOLDEN_DIR="$drawn" "$bin/test_golden_parity_gpu"
+    cat "$part" >> "$tests_log"
+    add_summary "test_golden_parity_gpu (drawn config)" "$(status_of $stage_rc)" "$(catch_counts "$part")"
+  fi
 fi
 
 # ---- kernel benchmark ------------------------------------------------------------------------
