@@ -456,7 +456,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   model.set_parameters(loaded.tensors);
   loaded.tensors.clear();
   broadcast_parameters(model, comm);  // replicas start bit-identical whatever each rank read
-  if (root) std::fprintf(stderr, "[model] %zu parameters on %s\n", model.layout().total(), backend.name().c_str());
+  if (root) std::fprintf(stderr, "[model] %zu parameters on %s\n", model.layout().parameter_count(), backend.name().c_str());
   if (root && o.do_train && config.attention_probs_dropout_prob > 0.0f) {
     // Attention dropout compares 8-bit draws (kernels/dropout_rng.h): say what rate that gives.
     const float p = config.attention_probs_dropout_prob;

@@ -1,5 +1,6 @@
 #include "engine/data_parallel.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -77,8 +78,14 @@ void GradientReducer::finish() {
 std::vector<GradientSegment> gradient_segments(const ParamLayout& layout, int num_layers) {
   static const std::string kLayerPrefix = "bert.encoder.layer.";
   std::vector<GradientSegment> segments;
-  for (const ParamSlot& slot : layout.slots()) {
-    GradientSegment segment{slot.name, slot.offset, slot.numel, 0};
+  // Slots in offset order; each segment also covers the alignment gap after its tensor (zeros),
+  // so the segments tile the flat buffer and a bucket's neighbouring tensors stay one range.
+  std::vector<ParamSlot> slots = layout.slots();
+  std::sort(slots.begin(), slots.end(), [](const ParamSlot& a, const ParamSlot& b) { return a.offset < b.offset; });
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const ParamSlot& slot = slots[i];
+    const size_t end = i + 1 < slots.size() ? slots[i + 1].offset : layout.total();
+    GradientSegment segment{slot.name, slot.offset, end - slot.offset, 0};
     if (slot.name.rfind(kLayerPrefix, 0) == 0) {
       segment.unit = 1 + std::stoi(slot.name.substr(kLayerPrefix.size()));
     } else if (slot.name.rfind("bert.embeddings.", 0) == 0) {

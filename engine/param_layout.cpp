@@ -10,19 +10,28 @@ namespace bert {
 ParamLayout::ParamLayout(const BertConfig& config) {
   std::vector<ParamSpec> specs = bert_qa_param_specs(config);
   std::stable_partition(specs.begin(), specs.end(), [](const ParamSpec& spec) { return spec.decay; });
+  const auto aligned = [](size_t offset) { return (offset + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment; };
   for (const ParamSpec& spec : specs) {
     ParamSlot slot;
     slot.name = spec.name;
     slot.shape = spec.shape;
     slot.numel = 1;
     for (int64_t dim : spec.shape) slot.numel *= static_cast<size_t>(dim);
+    // Key and value follow query directly (the fused QKV views); every other tensor starts
+    // on a boundary, whatever sizes came before (an intermediate_size of 273 left the
+    // LayerNorm parameters after its bias misaligned for the CUDA kernels).
+    const bool follows_query = spec.name.find(".attention.self.key.") != std::string::npos ||
+                               spec.name.find(".attention.self.value.") != std::string::npos;
+    if (!follows_query) total_ = aligned(total_);
+    if (!spec.decay && decay_count_ == 0) decay_count_ = total_;  // the no-decay range starts aligned
     slot.offset = total_;
     slot.decay = spec.decay;
     total_ += slot.numel;
-    if (slot.decay) decay_count_ = total_;
+    parameter_count_ += slot.numel;
     index_[slot.name] = slots_.size();
     slots_.push_back(slot);
   }
+  if (decay_count_ == 0) decay_count_ = total_;  // no no-decay tensors
   // The fused QKV views rely on query, key and value being adjacent.
   for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
     const std::string prefix = "bert.encoder.layer." + std::to_string(layer) + ".attention.self.";

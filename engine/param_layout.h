@@ -27,11 +27,19 @@ struct ParamSlot {
 
 class ParamLayout {
  public:
+  // Every tensor but the key and value (which follow the query) starts at a multiple of this
+  // many elements: 32 bytes in bf16, 64 in fp32, what the CUDA kernels' vector loads and
+  // cuBLASLt's pointers want. BERT's usual sizes are multiples already, so their layout has
+  // no gaps; the gaps of other sizes hold zeros in every buffer (allocations are zero-filled
+  // and only tensors are ever written) and are never saved (checkpoints go by name).
+  static constexpr size_t kSlotAlignment = 16;
+
   explicit ParamLayout(const BertConfig& config);
 
   const std::vector<ParamSlot>& slots() const { return slots_; }
   const ParamSlot& slot(const std::string& name) const;  // throws BertError when unknown
-  size_t total() const { return total_; }
+  size_t total() const { return total_; }                      // elements of each flat buffer
+  size_t parameter_count() const { return parameter_count_; }  // the tensors' elements alone
   // [0, decay_count) is weight-decayed, [decay_count, total) is not.
   size_t decay_count() const { return decay_count_; }
   // Offset of layer l's fused query/key/value weight [3H, H] and bias [3H].
@@ -42,6 +50,7 @@ class ParamLayout {
   std::vector<ParamSlot> slots_;
   std::map<std::string, size_t> index_;
   size_t total_ = 0;
+  size_t parameter_count_ = 0;
   size_t decay_count_ = 0;
 };
 

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "engine/data_parallel.h"
 #include "engine/param_layout.h"
+#include "io/bert_config.h"
 #include "tests/comm/comm_test_util.h"
 
 namespace bert {
@@ -52,6 +53,39 @@ TEST_CASE("bert-base gradient buckets: one encoder layer each in fp32, two range
   const std::vector<GradientBucket> bf16 = plan_gradient_buckets(segments, kDefaultBucketBytes, 2);
   check_plan(layout, bf16, config.num_hidden_layers);
   REQUIRE(bf16.size() < fp32.size());
+}
+
+TEST_CASE("the parameter layout aligns tensors of odd sizes; the segments still tile it", "[comm][buckets]") {
+  // intermediate_size 273 and hidden 36 (heads of 12): without alignment every tensor after
+  // the first FFN bias starts at an odd element, which the CUDA kernels refuse.
+  BertConfig config = test::tiny_config(0.0f);
+  config.hidden_size = 36;
+  config.num_attention_heads = 3;
+  config.intermediate_size = 273;
+  config.vocab_size = 101;
+  const ParamLayout layout(config);
+  size_t count = 0;
+  for (const ParamSlot& slot : layout.slots()) {
+    INFO(slot.name << " at " << slot.offset);
+    count += slot.numel;
+    const bool follows_query = slot.name.find(".self.key.") != std::string::npos ||
+                               slot.name.find(".self.value.") != std::string::npos;
+    if (!follows_query) REQUIRE(slot.offset % ParamLayout::kSlotAlignment == 0);
+    REQUIRE(slot.offset + slot.numel <= layout.total());
+  }
+  REQUIRE(layout.parameter_count() == count);
+  REQUIRE(double(count) == bert_qa_parameter_count(config));
+  REQUIRE(layout.total() > count);  // gaps exist at these sizes
+  REQUIRE(layout.decay_count() % ParamLayout::kSlotAlignment == 0);
+  const std::vector<GradientSegment> segments = gradient_segments(layout, config.num_hidden_layers);
+  check_plan(layout, plan_gradient_buckets(segments, 1, 8), config.num_hidden_layers);
+  const std::vector<GradientBucket> one = plan_gradient_buckets(segments, size_t(1) << 40, 8);
+  REQUIRE(one.size() == 1);
+  REQUIRE(one[0].ranges.size() == 1);  // gaps included: one range
+
+  // BERT's usual sizes leave no gaps: the layout of bert-base is the dense one.
+  const ParamLayout base{BertConfig{}};
+  REQUIRE(base.total() == base.parameter_count());
 }
 
 TEST_CASE("gradient buckets of a tiny model and bad segments", "[comm][buckets]") {
