@@ -158,6 +158,8 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   prepare.do_lower_case = options.do_lower_case;
   prepare.max_samples = options.max_eval_samples;
   const PreparedSquad eval = prepare_squad(options.validation_file, *tokenizer, prepare, "eval");
+  require_scorable(eval.dataset, "eval_squad scores the predictions against them; train_squad --do_predict "
+                                 "--test_file predicts without answers");
 
   BertQaModel model(*backend, loaded.config, options.per_device_eval_batch_size * options.max_seq_length,
                     options.per_device_eval_batch_size);

@@ -75,7 +75,7 @@ namespace {
 constexpr int kExitDiverged = 3;
 
 struct TrainOptions {
-  std::string model_name_or_path, train_file, validation_file, output_dir;
+  std::string model_name_or_path, train_file, validation_file, test_file, output_dir;
   std::string train_cache_file, device = "auto", resume_from_checkpoint;
   int32_t max_seq_length = 384, doc_stride = 128;
   int32_t per_device_train_batch_size = 8, per_device_eval_batch_size = 8;
@@ -83,11 +83,11 @@ struct TrainOptions {
   double max_grad_norm = 1.0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
   double ddp_timeout = 1800;
   int64_t max_steps = -1, warmup_steps = 0, logging_steps = 500, save_steps = 500, save_total_limit = -1;
-  int64_t max_train_samples = -1, max_eval_samples = -1;
+  int64_t max_train_samples = -1, max_eval_samples = -1, max_predict_samples = -1;
   int64_t max_consecutive_nonfinite = 10, stop_after_steps = -1;
   int32_t gradient_accumulation_steps = 1, n_best_size = 20, max_answer_length = 30;
   int64_t seed = 42;
-  bool do_train = false, do_eval = false, do_lower_case = true, overwrite_output_dir = false;
+  bool do_train = false, do_eval = false, do_predict = false, do_lower_case = true, overwrite_output_dir = false;
   bool group_by_length = false;
   HfTrainerOptions hf;  // Hugging Face Trainer / run_qa.py flags (apps/hf_trainer_flags.h)
   // Derived after parsing, not flags.
@@ -102,6 +102,9 @@ void register_flags(FlagParser* p, TrainOptions* o) {
                 "model.safetensors; without it the weights are initialised randomly)");
   p->add_string("train_file", &o->train_file, "SQuAD JSON to train on (with --do_train)");
   p->add_string("validation_file", &o->validation_file, "SQuAD JSON to evaluate on (with --do_eval)");
+  p->add_string("test_file", &o->test_file,
+                "SQuAD JSON to predict on (with --do_predict); its answers, when every question has some, are "
+                "scored too");
   p->add_string("output_dir", &o->output_dir, "where the model, checkpoints, logs and predictions go");
   p->add_string("train_cache_file", &o->train_cache_file,
                 "binary window cache for the training set: read when it matches, written otherwise");
@@ -144,10 +147,14 @@ void register_flags(FlagParser* p, TrainOptions* o) {
                "whole run (for time-sliced jobs; continue with --resume_from_checkpoint)");
   p->add_int64("max_train_samples", &o->max_train_samples, "use the first N questions (and at most N windows)");
   p->add_int64("max_eval_samples", &o->max_eval_samples, "evaluate the first N questions (at most N windows)");
+  p->add_int64("max_predict_samples", &o->max_predict_samples, "predict the first N questions (at most N windows)");
   p->add_int("n_best_size", &o->n_best_size, "start/end candidates per window in span selection");
   p->add_int("max_answer_length", &o->max_answer_length, "longest answer in tokens");
   p->add_bool("do_train", &o->do_train, "fine-tune on --train_file");
   p->add_bool("do_eval", &o->do_eval, "evaluate on --validation_file");
+  p->add_bool("do_predict", &o->do_predict,
+              "after training and evaluation, predict on --test_file as run_qa.py does: "
+              "predict_predictions.json, predict_nbest_predictions.json, predict_results.json");
   p->add_bool("do_lower_case", &o->do_lower_case,
               "lower-case and strip accents (uncased models); when not given, the model directory's "
               "tokenizer_config.json decides, else true");
@@ -165,10 +172,12 @@ void register_flags(FlagParser* p, TrainOptions* o) {
 void check_options(const TrainOptions& o, const FlagParser& parser) {
   parser.require("model_name_or_path");
   parser.require("output_dir");
-  if (!o.do_train && !o.do_eval) throw FlagError("nothing to do: give --do_train and/or --do_eval");
+  if (!o.do_train && !o.do_eval && !o.do_predict)
+    throw FlagError("nothing to do: give --do_train, --do_eval and/or --do_predict");
   check_hf_trainer_flags(o.hf, o.do_train);
   if (o.do_train) parser.require("train_file", "with --do_train");
   if (o.do_eval) parser.require("validation_file", "with --do_eval");
+  if (o.do_predict) parser.require("test_file", "with --do_predict");
   check_device_flag(o.device);
   check_window_flags(o.max_seq_length, o.doc_stride);
   check_batch_flag("per_device_train_batch_size", o.per_device_train_batch_size, o.max_seq_length);
@@ -178,6 +187,7 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   check_span_flags(o.n_best_size, o.max_answer_length);
   check_flag_sample_limit("max_train_samples", o.max_train_samples);
   check_flag_sample_limit("max_eval_samples", o.max_eval_samples);
+  check_flag_sample_limit("max_predict_samples", o.max_predict_samples);
   // PyTorch's AdamW refuses lr < 0, betas outside [0, 1) and weight decay < 0; eps = 0, which
   // it accepts, divides 0 by 0 for a parameter whose gradient and moments are all 0.
   check_flag_non_negative("learning_rate", o.learning_rate);
@@ -205,6 +215,8 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
                        "writing the cache would replace the training data");
   check_distinct_paths("train_cache_file", o.train_cache_file, "validation_file", o.validation_file,
                        "writing the cache would replace the evaluation data");
+  check_distinct_paths("train_cache_file", o.train_cache_file, "test_file", o.test_file,
+                       "writing the cache would replace the test data");
   if (o.do_train) {
     check_distinct_paths("output_dir", o.output_dir, "model_name_or_path", o.model_name_or_path,
                          "training would overwrite the pretrained model; give another --output_dir");
@@ -229,7 +241,8 @@ void check_model_limits(const TrainOptions& o, Backend& backend) {
   if (o.max_seq_length > config.max_position_embeddings)
     throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
                     "max_position_embeddings " + std::to_string(config.max_position_embeddings) + " (" + path + ")");
-  const bool train_batch = o.do_train && (!o.do_eval || o.per_device_train_batch_size >= o.per_device_eval_batch_size);
+  const bool evaluates = o.do_eval || o.do_predict;
+  const bool train_batch = o.do_train && (!evaluates || o.per_device_train_batch_size >= o.per_device_eval_batch_size);
   const int max_batch = train_batch ? o.per_device_train_batch_size : o.per_device_eval_batch_size;
   bool batch_to_blame = false;
   const std::string shortfall = describe_memory_shortfall(backend, config, int64_t(max_batch) * o.max_seq_length,
@@ -293,6 +306,7 @@ std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertCon
   };
   return {flag("do_train", std::to_string(o.do_train)),
           flag("do_eval", std::to_string(o.do_eval)),
+          flag("do_predict", std::to_string(o.do_predict)),
           flag("device", o.device),
           flag("output_dir", o.output_dir),
           flag("per_device_train_batch_size", std::to_string(o.per_device_train_batch_size)),
@@ -422,7 +436,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   prepare.window = WindowConfig{o.max_seq_length, o.doc_stride};
   prepare.do_lower_case = o.do_lower_case;
   prepare.quiet = !root;
-  PreparedSquad train, eval;
+  PreparedSquad train, eval, predict;
   if (o.do_train) {
     prepare.max_samples = o.max_train_samples;
     prepare.cache_file = o.train_cache_file;
@@ -439,6 +453,19 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     prepare.max_samples = o.max_eval_samples;
     prepare.cache_file.clear();
     eval = prepare_squad(o.validation_file, *tokenizer, prepare, "eval");
+    // Before training, not after it: a question without answers cannot be scored.
+    require_scorable(eval.dataset, "--do_eval scores the predictions against them; --do_predict with --test_file "
+                                   "predicts without answers");
+  }
+  if (o.do_predict && root) {  // rank 0 alone predicts
+    prepare.max_samples = o.max_predict_samples;
+    prepare.cache_file.clear();
+    predict = prepare_squad(o.test_file, *tokenizer, prepare, "predict");
+    if (const SquadExample* unscored = first_unscorable(predict.dataset))
+      std::fprintf(stderr,
+                   "[predict] question %s of %s has no answers: predictions are written, not scored (no "
+                   "predict_exact_match / predict_f1)\n",
+                   unscored->id.c_str(), o.test_file.c_str());
   }
 
   if (o.do_train)
@@ -451,7 +478,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
                             resume_dir);
 
   const int max_batch = std::max(o.do_train ? o.per_device_train_batch_size : 1,
-                                 o.do_eval ? o.per_device_eval_batch_size : 1);
+                                 o.do_eval || o.do_predict ? o.per_device_eval_batch_size : 1);
   BertQaModel model(backend, config, max_batch * o.max_seq_length, max_batch);
   model.set_parameters(loaded.tensors);
   loaded.tensors.clear();
@@ -492,6 +519,13 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
                                                 o.do_train ? end_state.epoch : -1.0, &logs, /*final=*/true);
     std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_json_number(scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
                 format_json_number(scores.f1, NonFiniteJson::kPythonNames).c_str());
+  }
+  if (o.do_predict && root) {
+    const EvalOutcome outcome = predict_and_write(run, model, predict);
+    if (outcome.scored)
+      std::printf("{\"predict_exact_match\": %s, \"predict_f1\": %s}\n",
+                  format_json_number(outcome.scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
+                  format_json_number(outcome.scores.f1, NonFiniteJson::kPythonNames).c_str());
   }
   if (o.do_train && root)  // Trainer.save_state(): the counters and the whole log history
     write_trainer_state(o.output_dir, tc, end_state, train.windows.size(), comm.world_size());

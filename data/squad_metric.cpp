@@ -128,6 +128,18 @@ double max_f1(std::string_view prediction, const std::vector<std::string>& groun
   return best;
 }
 
+const SquadExample* first_unscorable(const SquadDataset& dataset) {
+  for (const SquadExample& example : dataset.examples)
+    if (example.answers.empty()) return &example;
+  return nullptr;
+}
+
+void require_scorable(const SquadDataset& dataset, const std::string& purpose) {
+  if (const SquadExample* example = first_unscorable(dataset))
+    throw_input_error(dataset.path, "question " + example->id,
+                      "has no answers; SQuAD v1.1 scoring needs at least one (" + purpose + ")");
+}
+
 SquadScores evaluate_squad(const SquadDataset& dataset, const PredictionMap& predictions) {
   SquadScores scores;
   int64_t exact_sum = 0;  // the script sums booleans: an exact integer

@@ -52,4 +52,10 @@ inline constexpr size_t kMaxListedIds = 5;
 // v1.1 script (it takes the max over an empty list): InputError naming the file and the id.
 SquadScores evaluate_squad(const SquadDataset& dataset, const PredictionMap& predictions);
 
+// The first question that has no answers (evaluate_squad refuses the dataset), or null.
+const SquadExample* first_unscorable(const SquadDataset& dataset);
+// The same refusal as evaluate_squad's, before any model work: InputError naming the file,
+// the question id, and `purpose` (e.g. "--do_eval scores the predictions against them").
+void require_scorable(const SquadDataset& dataset, const std::string& purpose);
+
 }  // namespace bert

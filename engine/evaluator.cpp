@@ -64,7 +64,8 @@ EvalOutcome evaluate_model(BertQaModel& model, const SquadDataset& dataset, cons
   outcome.model_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   outcome.predictions =
       postprocess_predictions(dataset, windows, logits.start_logits, logits.end_logits, postprocess);
-  outcome.scores = evaluate_squad(dataset, to_prediction_map(outcome.predictions));
+  outcome.scored = first_unscorable(dataset) == nullptr;
+  if (outcome.scored) outcome.scores = evaluate_squad(dataset, to_prediction_map(outcome.predictions));
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return outcome;
 }

@@ -26,11 +26,13 @@ WindowPredictions predict_windows(BertQaModel& model, const std::vector<Window>&
 
 struct EvalOutcome {
   PostprocessResult predictions;
+  bool scored = true;  // false: some question has no answers (a test set), scores stay empty
   SquadScores scores;
   double seconds = 0;        // the whole evaluation (eval_runtime)
   double model_seconds = 0;  // of which the model's forward passes and the logits' download
 };
 
+// Predicts and selects spans for every question; scores them when every question has answers.
 EvalOutcome evaluate_model(BertQaModel& model, const SquadDataset& dataset, const std::vector<Window>& windows,
                            int batch_size, const PostprocessConfig& postprocess,
                            const std::function<void(size_t, size_t)>& progress = {});

@@ -77,17 +77,20 @@ MetricsDict train_metrics(const TrainSummary& summary, double epoch, size_t wind
   return m;
 }
 
-MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch) {
+MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,
+                         const std::string& split) {
   const double seconds = std::max(1e-9, outcome.seconds);
   const size_t batches = (windows + size_t(std::max(1, batch_size)) - 1) / size_t(std::max(1, batch_size));
   // Trainer's speed_metrics rounds the runtime to 4 digits and the rates to 3.
   MetricsDict m;
-  m["eval_exact_match"] = metric_float(outcome.scores.exact_match);
-  m["eval_f1"] = metric_float(outcome.scores.f1);
-  m["eval_runtime"] = metric_float(round_to(outcome.seconds, 1e4));
-  m["eval_samples"] = metric_int(static_cast<int64_t>(windows));
-  m["eval_samples_per_second"] = metric_float(round_to(double(windows) / seconds, 1e3));
-  m["eval_steps_per_second"] = metric_float(round_to(double(batches) / seconds, 1e3));
+  if (outcome.scored) {
+    m[split + "_exact_match"] = metric_float(outcome.scores.exact_match);
+    m[split + "_f1"] = metric_float(outcome.scores.f1);
+  }
+  m[split + "_runtime"] = metric_float(round_to(outcome.seconds, 1e4));
+  m[split + "_samples"] = metric_int(static_cast<int64_t>(windows));
+  m[split + "_samples_per_second"] = metric_float(round_to(double(windows) / seconds, 1e3));
+  m[split + "_steps_per_second"] = metric_float(round_to(double(batches) / seconds, 1e3));
   if (epoch >= 0) m["epoch"] = metric_float(epoch);
   return m;
 }
@@ -131,11 +134,11 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& me
 }
 
 void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
-                        double epoch) {
+                        double epoch, const std::string& split) {
   make_directories(output_dir);
-  write_predictions(join_path(output_dir, "eval_predictions.json"), outcome.predictions);
-  write_nbest_predictions(join_path(output_dir, "eval_nbest_predictions.json"), outcome.predictions);
-  save_metrics(output_dir, "eval", eval_metrics(outcome, windows, batch_size, epoch));
+  write_predictions(join_path(output_dir, split + "_predictions.json"), outcome.predictions);
+  write_nbest_predictions(join_path(output_dir, split + "_nbest_predictions.json"), outcome.predictions);
+  save_metrics(output_dir, split, eval_metrics(outcome, windows, batch_size, epoch, split));
 }
 
 }  // namespace bert

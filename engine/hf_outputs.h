@@ -34,15 +34,18 @@ std::string metrics_dict_json(const MetricsDict& metrics);
 // (an unreadable all_results.json is replaced, with a note on stderr).
 void save_metrics(const std::string& output_dir, const std::string& split, const MetricsDict& metrics);
 
-// run_qa's evaluation metrics: eval_exact_match, eval_f1, eval_runtime, eval_samples (windows),
-// eval_samples_per_second, eval_steps_per_second (batches of batch_size), and epoch when >= 0.
-MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch);
+// run_qa's metrics of an evaluated split, `split` "eval" (--do_eval) or "predict" (--do_predict):
+// <split>_exact_match and <split>_f1 (when the outcome was scored), <split>_runtime,
+// <split>_samples (windows), <split>_samples_per_second, <split>_steps_per_second (batches of
+// batch_size), and epoch when >= 0.
+MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,
+                         const std::string& split = "eval");
 
-// Writes eval_predictions.json, eval_nbest_predictions.json (as run_qa.py's
-// postprocess_qa_predictions with prefix "eval") and eval_results.json / all_results.json
+// Writes <split>_predictions.json, <split>_nbest_predictions.json (as run_qa.py's
+// postprocess_qa_predictions with that prefix) and <split>_results.json / all_results.json
 // (eval_metrics; epoch < 0 leaves "epoch" out) into output_dir.
 void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
-                        double epoch);
+                        double epoch, const std::string& split = "eval");
 
 // run_qa's training metrics: epoch, train_loss (the run's mean), train_runtime, train_samples
 // (windows), train_samples_per_second, train_steps_per_second (Trainer's speed_metrics rounding),

@@ -27,7 +27,8 @@ bool is_finished_run_file(const std::string& name) {
       "config.json",          "model.safetensors",           "vocab.txt",          "tokenizer_config.json",
       "spiece.model",         "sentencepiece.bpe.model",     "tokenizer.model",    "train_results.json",
       "eval_results.json",    "all_results.json",            kTrainerStateFile,    "eval_predictions.json",
-      "eval_nbest_predictions.json", "predictions.json",     "nbest_predictions.json"};
+      "eval_nbest_predictions.json", "predictions.json",     "nbest_predictions.json",
+      "predict_results.json", "predict_predictions.json", "predict_nbest_predictions.json"};
   return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* known) { return name == known; });
 }
 

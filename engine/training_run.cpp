@@ -152,6 +152,16 @@ RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std
   return logs;
 }
 
+EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test) {
+  const EvalOutcome outcome = evaluate_model(model, test.dataset, test.windows, run.eval_batch_size, run.postprocess);
+  write_eval_outputs(run.output_dir, outcome, test.windows.size(), run.eval_batch_size, -1.0, "predict");
+  std::fprintf(stderr, "[predict] %zu questions, %zu windows in %.1f s (model %.2f s): %s%s\n",
+               test.dataset.examples.size(), test.windows.size(), outcome.seconds, outcome.model_seconds,
+               join_path(run.output_dir, "predict_predictions.json").c_str(),
+               outcome.scored ? "" : " (not scored: questions without answers)");
+  return outcome;
+}
+
 SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
                              double epoch, RunLogs* logs, bool final) {
   const EvalOutcome outcome = evaluate_model(model, eval.dataset, eval.windows, run.eval_batch_size, run.postprocess);

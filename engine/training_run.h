@@ -90,6 +90,12 @@ RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std
 SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
                              double epoch, RunLogs* logs, bool final);
 
+// run_qa's predict stage (--do_predict): predictions of the test set, written with the
+// "predict" prefix (predict_predictions.json, predict_nbest_predictions.json,
+// predict_results.json and all_results.json), scored when every question has answers; no
+// epoch and nothing in the log history, as QuestionAnsweringTrainer.predict. Returns the outcome.
+EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test);
+
 // Everything run_training needs besides the settings.
 struct TrainingJob {
   const BertConfig* config = nullptr;

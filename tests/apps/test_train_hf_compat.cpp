@@ -1,5 +1,5 @@
 // train_squad as a Hugging Face run_qa.py user drives it, through the real binary: flags that
-// are refused with a clear line (exit 2), SQuAD v2 data, a Hub id, lower-casing from
+// are refused with a clear line (exit 2), SQuAD v2 data, --do_predict, a Hub id, lower-casing from
 // tokenizer_config.json, --report_to / --logging_dir, and the run's own record
 // (training_args.json) read back as an arguments file reproducing the run.
 #include <catch2/catch.hpp>
@@ -68,6 +68,63 @@ TEST_CASE("SQuAD v2 data is refused without --version_2_with_negative", "[app][h
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0], Catch::Contains(v2) && Catch::Contains("--version_2_with_negative") &&
                             Catch::Contains("1 unanswerable"));
+}
+
+TEST_CASE("--do_predict writes run_qa's predict files; a test set without answers is predicted, not scored", "[app][hf]") {
+  // The same file as validation and test set: the predict stage must equal the evaluation.
+  const std::string out = root() + "/predict";
+  const std::string both = " --validation_file " + squad_mini() + " --test_file " + squad_mini() +
+                           " --do_eval --do_predict --max_eval_samples 9 --max_predict_samples 9";
+  const CommandResult result = test::run_command(train_command(out, both));
+  INFO(result.output);
+  REQUIRE(result.status == 0);
+  CHECK(read_file(out + "/predict_predictions.json") == read_file(out + "/eval_predictions.json"));
+  CHECK(read_file(out + "/predict_nbest_predictions.json") == read_file(out + "/eval_nbest_predictions.json"));
+  const std::string predict = read_file(out + "/predict_results.json");
+  const std::string eval = read_file(out + "/eval_results.json");
+  const std::regex em(R"("(eval|predict)_exact_match": ([^,\n]*))"), f1(R"("(eval|predict)_f1": ([^,\n]*))");
+  std::smatch a, b;
+  REQUIRE(std::regex_search(predict, a, em));
+  REQUIRE(std::regex_search(eval, b, em));
+  CHECK(a[2] == b[2]);
+  REQUIRE(std::regex_search(predict, a, f1));
+  REQUIRE(std::regex_search(eval, b, f1));
+  CHECK(a[2] == b[2]);
+  // Trainer.predict's metrics: no epoch; the samples are windows, as for eval.
+  CHECK_THAT(predict, Catch::Contains("\"predict_samples\": 9") && Catch::Contains("\"predict_runtime\"") &&
+                          !Catch::Contains("epoch"));
+  CHECK_THAT(read_file(out + "/all_results.json"),
+             Catch::Contains("\"predict_f1\"") && Catch::Contains("\"eval_f1\"") && Catch::Contains("\"train_loss\""));
+  CHECK_THAT(result.output, Catch::Contains("{\"predict_exact_match\": "));
+
+  // A test set with a question without answers: predictions, but no score.
+  const std::string unanswered = root() + "/test-unanswered.json";
+  write_file_atomic(unanswered, R"({"version": "1.1", "data": [{"title": "T", "paragraphs": [{"context": "The Normans were in France.",
+    "qas": [{"id": "a", "question": "Who were in France?", "answers": [{"text": "Normans", "answer_start": 4}]},
+            {"id": "b", "question": "Where were they?", "answers": []}]}]}]})");
+  const std::string test_out = root() + "/predict-unanswered";
+  const CommandResult test = test::run_command(
+      train_command(test_out, " --do_predict --test_file " + unanswered));
+  INFO(test.output);
+  REQUIRE(test.status == 0);
+  CHECK_THAT(read_file(test_out + "/predict_predictions.json"), Catch::Contains("\"a\"") && Catch::Contains("\"b\""));
+  CHECK_THAT(read_file(test_out + "/predict_results.json"),
+             Catch::Contains("\"predict_samples\": 2") && !Catch::Contains("exact_match"));
+  CHECK_THAT(test.output, Catch::Contains("question b of " + unanswered + " has no answers"));
+
+  // The same file as --validation_file is refused before any training: it cannot be scored.
+  const CommandResult eval_refused = test::run_command(
+      train_command(root() + "/eval-unanswered", " --do_eval --validation_file " + unanswered));
+  INFO(eval_refused.output);
+  CHECK(eval_refused.status == 1);
+  const std::vector<std::string> errors = test::error_lines(eval_refused.output);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::Contains(unanswered) && Catch::Contains("question b") &&
+                            Catch::Contains("has no answers"));
+  CHECK_THAT(eval_refused.output, !Catch::Contains("step 1/"));  // refused before the first step
+  CHECK_FALSE(fs::exists(root() + "/eval-unanswered/model.safetensors"));
+
+  expect_refused("--do_predict", 2, {"--test_file", "--do_predict"});
 }
 
 TEST_CASE("a Hub id gets the command that downloads it", "[app][hf]") {
