@@ -31,6 +31,16 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
               "rebuild and rewrite --train_cache_file even when it matches the data and settings");
   p->add_string("logging_dir", &o->logging_dir,
                 "TensorBoard event files go here (default: output_dir/runs/<date>_<host>, a new run each time)");
+  p->add_string("dataset_name", &o->dataset_name,
+                "a Hub dataset as run_qa.py takes: nothing is downloaded here (refused, with the commands that "
+                "fetch SQuAD v1.1's files for --train_file / --validation_file)");
+  p->add_string("dataset_config_name", &o->dataset_config_name, "with --dataset_name: refused the same way");
+  p->add_bool("pad_to_max_length", &o->pad_to_max_length,
+              "accepted for compatibility: batches are packed without padding either way, which changes no "
+              "result (padded positions are masked out), only the time");
+  p->add_int64("preprocessing_num_workers", &o->preprocessing_num_workers,
+               "accepted for compatibility: the windows are built on one thread (seconds for SQuAD), or read "
+               "from --train_file's cache");
   p->add_string("report_to", &o->report_to,
                 "where metrics go: all or tensorboard (TensorBoard event files), none; other integrations "
                 "(wandb, mlflow, ...) are not available here and the log says so. trainer_log.jsonl is always written");
@@ -43,6 +53,14 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, boo
     *do_eval = true;
     notes->push_back("--eval_strategy " + o->eval_strategy + " implies --do_eval");
   }
+  if (parser.was_set("pad_to_max_length"))
+    notes->push_back(std::string("--pad_to_max_length ") + (o->pad_to_max_length ? "true" : "false") +
+                     " changes nothing here: batches are packed without padding, which gives the results of "
+                     "padded batches (padded positions are masked out) without their work");
+  if (parser.was_set("preprocessing_num_workers"))
+    notes->push_back("--preprocessing_num_workers " + std::to_string(o->preprocessing_num_workers) +
+                     " changes nothing here: the windows are built on one thread (seconds for SQuAD v1.1) or read "
+                     "from the --train_cache_file");
 }
 
 void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {
@@ -58,6 +76,19 @@ void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {
   if (o.fp16)
     throw FlagError("--fp16: fp16 mixed precision is not implemented by this engine; use --bf16 (the default "
                     "on CUDA) or --bf16 false for fp32 compute");
+  if (!o.dataset_name.empty() || !o.dataset_config_name.empty()) {
+    const std::string given = !o.dataset_name.empty() ? "--dataset_name " + o.dataset_name
+                                                      : "--dataset_config_name " + o.dataset_config_name;
+    const bool squad = o.dataset_name == "squad" || o.dataset_name == "rajpurkar/squad";
+    const std::string fetch =
+        "curl -L -o train-v1.1.json https://rajpurkar.github.io/SQuAD-explorer/dataset/train-v1.1.json && "
+        "curl -L -o dev-v1.1.json https://rajpurkar.github.io/SQuAD-explorer/dataset/dev-v1.1.json, then "
+        "--train_file train-v1.1.json --validation_file dev-v1.1.json (README: Getting bert-base-uncased and "
+        "SQuAD v1.1)";
+    throw FlagError(given + ": datasets are not downloaded at run time; this engine reads SQuAD v1.1 JSON files" +
+                    (squad ? ". Fetch them once: " + fetch
+                           : " (--train_file, --validation_file, --test_file); SQuAD v1.1's: " + fetch));
+  }
   if (o.version_2_with_negative)
     throw FlagError("--version_2_with_negative: SQuAD v2 (unanswerable questions) is not implemented yet; this "
                     "engine trains and evaluates SQuAD v1.1 only");

@@ -4,6 +4,10 @@
 //   --eval_strategy / --eval_steps, --save_strategy, --lr_scheduler_type   the trainer's
 //                              IntervalStrategy and schedule (engine/trainer.h, engine/optimizer.h);
 //   --overwrite_cache, --logging_dir, --version_2_with_negative (refused: not implemented);
+//   --dataset_name / --dataset_config_name (refused: nothing is downloaded; the message gives the
+//                              commands that fetch SQuAD v1.1's JSON files for --train_file and
+//                              --validation_file); --pad_to_max_length and --preprocessing_num_workers
+//                              (accepted: neither changes a result here, and the log says why);
 //   --bf16 / --fp16 / --tf32   precision of the backend (CUDA: bf16 compute by default, fp32 with
 //                              --bf16 false or BERT_CUDA_COMPUTE=fp32; fp16 is refused; TF32 is
 //                              never used; the CPU backend always computes in fp32);
@@ -30,7 +34,10 @@ struct PrecisionFlags {
 struct HfTrainerOptions {
   std::string eval_strategy = "no", save_strategy = "steps", lr_scheduler_type = "linear";
   std::string logging_dir, report_to = "all";
+  std::string dataset_name, dataset_config_name;
   int64_t eval_steps = -1;  // <= 0: logging_steps, as Hugging Face
+  int64_t preprocessing_num_workers = -1;
+  bool pad_to_max_length = true;
   bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
   PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
 };

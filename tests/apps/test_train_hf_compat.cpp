@@ -53,6 +53,21 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--lr_scheduler_type polynomial", 2, {"--lr_scheduler_type", "cosine", "polynomial"});
   expect_refused("--report_to none,tensorboard", 2, {"--report_to", "none"});
   expect_refused("--eval_strategy steps", 2, {"--validation_file"});  // implies --do_eval
+  // run_qa.py's own example starts with --dataset_name squad: the answer is how to get the files.
+  expect_refused("--dataset_name squad", 2,
+                 {"--dataset_name squad", "not downloaded", "curl -L -o train-v1.1.json https://", "--train_file"});
+  expect_refused("--dataset_name glue --dataset_config_name mrpc", 2, {"--dataset_name glue", "SQuAD v1.1 JSON"});
+}
+
+TEST_CASE("run_qa.py flags that change no result here are accepted and the log says why", "[app][hf]") {
+  const std::string out = root() + "/padding-flags";
+  const CommandResult result =
+      test::run_command(train_command(out, "--pad_to_max_length --preprocessing_num_workers 4"));
+  INFO(result.output);
+  REQUIRE(result.status == 0);
+  CHECK_THAT(result.output, Catch::Contains("--pad_to_max_length true changes nothing here") &&
+                                Catch::Contains("--preprocessing_num_workers 4 changes nothing here"));
+  CHECK(fs::exists(out + "/model.safetensors"));
 }
 
 TEST_CASE("SQuAD v2 data is refused without --version_2_with_negative", "[app][hf]") {
