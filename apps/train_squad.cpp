@@ -464,7 +464,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     if (const SquadExample* unscored = first_unscorable(predict.dataset))
       std::fprintf(stderr,
                    "[predict] question %s of %s has no answers: predictions are written, not scored (no "
-                   "predict_exact_match / predict_f1)\n",
+                   "test_exact_match / test_f1)\n",
                    unscored->id.c_str(), o.test_file.c_str());
   }
 
@@ -523,7 +523,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   if (o.do_predict && root) {
     const EvalOutcome outcome = predict_and_write(run, model, predict);
     if (outcome.scored)
-      std::printf("{\"predict_exact_match\": %s, \"predict_f1\": %s}\n",
+      std::printf("{\"test_exact_match\": %s, \"test_f1\": %s}\n",
                   format_json_number(outcome.scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
                   format_json_number(outcome.scores.f1, NonFiniteJson::kPythonNames).c_str());
   }

@@ -82,15 +82,16 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
   const double seconds = std::max(1e-9, outcome.seconds);
   const size_t batches = (windows + size_t(std::max(1, batch_size)) - 1) / size_t(std::max(1, batch_size));
   // Trainer's speed_metrics rounds the runtime to 4 digits and the rates to 3.
+  const std::string key = split == "predict" ? "test" : split;
   MetricsDict m;
   if (outcome.scored) {
-    m[split + "_exact_match"] = metric_float(outcome.scores.exact_match);
-    m[split + "_f1"] = metric_float(outcome.scores.f1);
+    m[key + "_exact_match"] = metric_float(outcome.scores.exact_match);
+    m[key + "_f1"] = metric_float(outcome.scores.f1);
   }
-  m[split + "_runtime"] = metric_float(round_to(outcome.seconds, 1e4));
+  m[key + "_runtime"] = metric_float(round_to(outcome.seconds, 1e4));
   m[split + "_samples"] = metric_int(static_cast<int64_t>(windows));
-  m[split + "_samples_per_second"] = metric_float(round_to(double(windows) / seconds, 1e3));
-  m[split + "_steps_per_second"] = metric_float(round_to(double(batches) / seconds, 1e3));
+  m[key + "_samples_per_second"] = metric_float(round_to(double(windows) / seconds, 1e3));
+  m[key + "_steps_per_second"] = metric_float(round_to(double(batches) / seconds, 1e3));
   if (epoch >= 0) m["epoch"] = metric_float(epoch);
   return m;
 }

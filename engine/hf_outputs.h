@@ -34,10 +34,11 @@ std::string metrics_dict_json(const MetricsDict& metrics);
 // (an unreadable all_results.json is replaced, with a note on stderr).
 void save_metrics(const std::string& output_dir, const std::string& split, const MetricsDict& metrics);
 
-// run_qa's metrics of an evaluated split, `split` "eval" (--do_eval) or "predict" (--do_predict):
-// <split>_exact_match and <split>_f1 (when the outcome was scored), <split>_runtime,
-// <split>_samples (windows), <split>_samples_per_second, <split>_steps_per_second (batches of
-// batch_size), and epoch when >= 0.
+// run_qa's metrics of an evaluated split, `split` "eval" (--do_eval) or "predict" (--do_predict),
+// with run_qa's key names: K_exact_match and K_f1 (when the outcome was scored), K_runtime,
+// K_samples_per_second, K_steps_per_second (batches of batch_size), <split>_samples (windows),
+// and epoch when >= 0; K is "eval" for eval and "test" for predict
+// (QuestionAnsweringTrainer.predict's metric_key_prefix; run_qa adds predict_samples itself).
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,
                          const std::string& split = "eval");
 

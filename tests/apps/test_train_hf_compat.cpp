@@ -97,20 +97,22 @@ TEST_CASE("--do_predict writes run_qa's predict files; a test set without answer
   CHECK(read_file(out + "/predict_nbest_predictions.json") == read_file(out + "/eval_nbest_predictions.json"));
   const std::string predict = read_file(out + "/predict_results.json");
   const std::string eval = read_file(out + "/eval_results.json");
-  const std::regex em(R"("(eval|predict)_exact_match": ([^,\n]*))"), f1(R"("(eval|predict)_f1": ([^,\n]*))");
+  // run_qa's keys: QuestionAnsweringTrainer.predict prefixes its metrics "test_", run_qa adds
+  // predict_samples (windows, as eval_samples); no epoch.
+  const std::regex em(R"("(eval|test)_exact_match": ([^,\n]*))"), f1(R"("(eval|test)_f1": ([^,\n]*))");
   std::smatch a, b;
   REQUIRE(std::regex_search(predict, a, em));
   REQUIRE(std::regex_search(eval, b, em));
+  CHECK(a[1] == "test");
   CHECK(a[2] == b[2]);
   REQUIRE(std::regex_search(predict, a, f1));
   REQUIRE(std::regex_search(eval, b, f1));
   CHECK(a[2] == b[2]);
-  // Trainer.predict's metrics: no epoch; the samples are windows, as for eval.
-  CHECK_THAT(predict, Catch::Contains("\"predict_samples\": 9") && Catch::Contains("\"predict_runtime\"") &&
-                          !Catch::Contains("epoch"));
+  CHECK_THAT(predict, Catch::Contains("\"predict_samples\": 9") && Catch::Contains("\"test_runtime\"") &&
+                          Catch::Contains("\"test_steps_per_second\"") && !Catch::Contains("epoch"));
   CHECK_THAT(read_file(out + "/all_results.json"),
-             Catch::Contains("\"predict_f1\"") && Catch::Contains("\"eval_f1\"") && Catch::Contains("\"train_loss\""));
-  CHECK_THAT(result.output, Catch::Contains("{\"predict_exact_match\": "));
+             Catch::Contains("\"test_f1\"") && Catch::Contains("\"eval_f1\"") && Catch::Contains("\"train_loss\""));
+  CHECK_THAT(result.output, Catch::Contains("{\"test_exact_match\": "));
 
   // A test set with a question without answers: predictions, but no score.
   const std::string unanswered = root() + "/test-unanswered.json";
