@@ -8,6 +8,10 @@
 #   test_gpu  every [gpu] test (Catch2), then any other GPU test binary carried (names with
 #             gpu/cuda), each exiting 77 = skipped; the GPU golden test also on
 #             tests/fixtures/golden-drawn-config
+#   golden_sweep  tools/golden/sweep.sh with the GPU golden test: GOLDEN_SWEEP_COUNT (default 10)
+#             BERT configurations drawn by make_golden.py (hidden a multiple of 4), each against
+#             transformers in float64 there, bf16 and fp32 compute. Only when named
+#             (STAGES="... golden_sweep"): not part of "all"
 #   bench     bench_kernels: every kernel at bert-base shapes, SQuAD-like and uniform-384 batches;
 #             then benchmarks/attention_baseline.py: PyTorch SDPA (cuDNN, flash, efficient) on the
 #             same batches, appended to bench_kernels.md
@@ -151,6 +155,20 @@ if want test_gpu; then
     run_stage golden_parity_gpu_drawn 60 "$part" env BERT_GOLDEN_DIR="$drawn" "$bin/test_golden_parity_gpu"
     cat "$part" >> "$tests_log"
     add_summary "test_golden_parity_gpu (drawn config)" "$(status_of $stage_rc)" "$(catch_counts "$part")"
+  fi
+fi
+
+# ---- GPU golden test on drawn configurations (needs the machine's torch + transformers) -------
+if [[ "$stages" == *" golden_sweep "* ]]; then
+  if [[ -x "$bin/test_golden_parity_gpu" ]]; then
+    part="$work/golden_sweep.log"  # appended to tests.log: the tool brings back at most 8 files
+    : > "$part"
+    run_stage golden_sweep 150 "$part" env GOLDEN_PARITY="$bin/test_golden_parity_gpu" MAKE_ARGS="--hidden_multiple 4" \
+      PYTHON=python3 bash tools/golden/sweep.sh 2000 "${GOLDEN_SWEEP_COUNT:-10}"
+    cat "$part" >> "$out/tests.log"
+    add_summary "golden_sweep (GPU)" "$(status_of $stage_rc)" "$(grep -E 'configurations pass' "$part" | tail -1)"
+  else
+    add_summary "golden_sweep (GPU)" "MISSING" "test_golden_parity_gpu not in device_carry/bin"
   fi
 fi
 

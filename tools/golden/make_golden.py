@@ -30,11 +30,16 @@ from transformers import BertConfig, BertForQuestionAnswering
 NO_DECAY_RULE = "names ending in .bias or containing LayerNorm"
 
 
-def draw_config(rng):
+def draw_config(rng, hidden_multiple=1):
     """A small BERT whose shapes are unlike the shipped golden's (heads of 8 to 64, widths
-    that are not powers of two, 1 to 3 layers, up to 4 token types)."""
-    head_dim = rng.choice([8, 16, 24, 26, 32, 40, 64])
-    heads = rng.choice([1, 2, 3, 4, 5])
+    that are not powers of two, 1 to 3 layers, up to 4 token types). hidden_multiple: draw
+    until hidden_size is a multiple of it (4 for the CUDA backend, whose LayerNorm kernels
+    need it)."""
+    while True:
+        head_dim = rng.choice([8, 16, 24, 26, 32, 40, 64])
+        heads = rng.choice([1, 2, 3, 4, 5])
+        if (head_dim * heads) % hidden_multiple == 0:
+            break
     config = {
         "vocab_size": rng.randint(40, 1200),
         "hidden_size": head_dim * heads,
@@ -106,6 +111,8 @@ def main():
     parser.add_argument("out_dir")
     parser.add_argument("--seed", type=int, default=0, help="draws the configuration, weights and batch")
     parser.add_argument("--config", help="JSON file of BertConfig keys that override the drawn ones")
+    parser.add_argument("--hidden_multiple", type=int, default=1,
+                        help="draw a hidden_size that is a multiple of this (4: what the CUDA backend runs)")
     parser.add_argument("--batch", type=int, help="rows in the batch (default: drawn, 1 to 5)")
     parser.add_argument("--seq", type=int, help="padded length (default: drawn, at most max_position_embeddings)")
     for key in ["hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size",
@@ -119,7 +126,7 @@ def main():
     args = parser.parse_args()
 
     rng = random.Random(args.seed)
-    settings = draw_config(rng)
+    settings = draw_config(rng, args.hidden_multiple)
     if args.config:
         with open(args.config) as f:
             settings.update(json.load(f))
