@@ -168,6 +168,17 @@ void register_flags(FlagParser* p, TrainOptions* o) {
                 "naming the rank; <= 0 waits forever");
 }
 
+// Whether the run evaluates or predicts, so the model needs room for an evaluation batch.
+bool runs_evaluation(const TrainOptions& o) { return o.do_eval || o.do_predict; }
+
+// The scores on stdout as one JSON line, keys with `prefix` ("" as the official script prints
+// them after --do_eval, "test_" as predict_results.json names them after --do_predict).
+void print_scores(const std::string& prefix, const SquadScores& scores) {
+  std::printf("{\"%sexact_match\": %s, \"%sf1\": %s}\n", prefix.c_str(),
+              format_json_number(scores.exact_match, NonFiniteJson::kPythonNames).c_str(), prefix.c_str(),
+              format_json_number(scores.f1, NonFiniteJson::kPythonNames).c_str());
+}
+
 // Every flag's range, before any work: a bad value exits 2 naming the flag.
 void check_options(const TrainOptions& o, const FlagParser& parser) {
   parser.require("model_name_or_path");
@@ -241,8 +252,8 @@ void check_model_limits(const TrainOptions& o, Backend& backend) {
   if (o.max_seq_length > config.max_position_embeddings)
     throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
                     "max_position_embeddings " + std::to_string(config.max_position_embeddings) + " (" + path + ")");
-  const bool evaluates = o.do_eval || o.do_predict;
-  const bool train_batch = o.do_train && (!evaluates || o.per_device_train_batch_size >= o.per_device_eval_batch_size);
+  const bool train_batch =
+      o.do_train && (!runs_evaluation(o) || o.per_device_train_batch_size >= o.per_device_eval_batch_size);
   const int max_batch = train_batch ? o.per_device_train_batch_size : o.per_device_eval_batch_size;
   bool batch_to_blame = false;
   const std::string shortfall = describe_memory_shortfall(backend, config, int64_t(max_batch) * o.max_seq_length,
@@ -449,18 +460,21 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     if (!o.train_cache_file.empty()) comm.barrier();
     if (!root) train = prepare_squad(o.train_file, *tokenizer, prepare, "train");
   }
-  if (o.do_eval && root) {  // rank 0 alone evaluates
-    prepare.max_samples = o.max_eval_samples;
-    prepare.cache_file.clear();
-    eval = prepare_squad(o.validation_file, *tokenizer, prepare, "eval");
+  // Rank 0 alone evaluates and predicts; their windows are never cached.
+  const auto prepare_uncached = [&](const std::string& file, int64_t max_samples, const char* label) {
+    PrepareOptions options = prepare;
+    options.max_samples = max_samples;
+    options.cache_file.clear();
+    return prepare_squad(file, *tokenizer, options, label);
+  };
+  if (o.do_eval && root) {
+    eval = prepare_uncached(o.validation_file, o.max_eval_samples, "eval");
     // Before training, not after it: a question without answers cannot be scored.
     require_scorable(eval.dataset, "--do_eval scores the predictions against them; --do_predict with --test_file "
                                    "predicts without answers");
   }
-  if (o.do_predict && root) {  // rank 0 alone predicts
-    prepare.max_samples = o.max_predict_samples;
-    prepare.cache_file.clear();
-    predict = prepare_squad(o.test_file, *tokenizer, prepare, "predict");
+  if (o.do_predict && root) {
+    predict = prepare_uncached(o.test_file, o.max_predict_samples, "predict");
     if (const SquadExample* unscored = first_unscorable(predict.dataset))
       std::fprintf(stderr,
                    "[predict] question %s of %s has no answers: predictions are written, not scored (no "
@@ -478,7 +492,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
                             resume_dir);
 
   const int max_batch = std::max(o.do_train ? o.per_device_train_batch_size : 1,
-                                 o.do_eval || o.do_predict ? o.per_device_eval_batch_size : 1);
+                                 runs_evaluation(o) ? o.per_device_eval_batch_size : 1);
   BertQaModel model(backend, config, max_batch * o.max_seq_length, max_batch);
   model.set_parameters(loaded.tensors);
   loaded.tensors.clear();
@@ -517,15 +531,11 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     // Evaluation after training is logged at the last step, as Hugging Face logs it.
     const SquadScores scores = evaluate_and_log(run, model, eval, end_state.global_step,
                                                 o.do_train ? end_state.epoch : -1.0, &logs, /*final=*/true);
-    std::printf("{\"exact_match\": %s, \"f1\": %s}\n", format_json_number(scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
-                format_json_number(scores.f1, NonFiniteJson::kPythonNames).c_str());
+    print_scores("", scores);
   }
   if (o.do_predict && root) {
     const EvalOutcome outcome = predict_and_write(run, model, predict);
-    if (outcome.scored)
-      std::printf("{\"test_exact_match\": %s, \"test_f1\": %s}\n",
-                  format_json_number(outcome.scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
-                  format_json_number(outcome.scores.f1, NonFiniteJson::kPythonNames).c_str());
+    if (outcome.scored) print_scores("test_", outcome.scores);
   }
   if (o.do_train && root)  // Trainer.save_state(): the counters and the whole log history
     write_trainer_state(o.output_dir, tc, end_state, train.windows.size(), comm.world_size());

@@ -1,6 +1,5 @@
 #include "engine/data_parallel.h"
 
-#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -78,10 +77,9 @@ void GradientReducer::finish() {
 std::vector<GradientSegment> gradient_segments(const ParamLayout& layout, int num_layers) {
   static const std::string kLayerPrefix = "bert.encoder.layer.";
   std::vector<GradientSegment> segments;
-  // Slots in offset order; each segment also covers the alignment gap after its tensor (zeros),
-  // so the segments tile the flat buffer and a bucket's neighbouring tensors stay one range.
-  std::vector<ParamSlot> slots = layout.slots();
-  std::sort(slots.begin(), slots.end(), [](const ParamSlot& a, const ParamSlot& b) { return a.offset < b.offset; });
+  // Each segment also covers the alignment gap after its tensor (zeros), so the segments tile
+  // the flat buffer and a bucket's neighbouring tensors stay one range.
+  const std::vector<ParamSlot>& slots = layout.slots();  // in offset order
   for (size_t i = 0; i < slots.size(); ++i) {
     const ParamSlot& slot = slots[i];
     const size_t end = i + 1 < slots.size() ? slots[i + 1].offset : layout.total();

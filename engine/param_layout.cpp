@@ -23,7 +23,6 @@ ParamLayout::ParamLayout(const BertConfig& config) {
     const bool follows_query = spec.name.find(".attention.self.key.") != std::string::npos ||
                                spec.name.find(".attention.self.value.") != std::string::npos;
     if (!follows_query) total_ = aligned(total_);
-    if (!spec.decay && decay_count_ == 0) decay_count_ = total_;  // the no-decay range starts aligned
     slot.offset = total_;
     slot.decay = spec.decay;
     total_ += slot.numel;
@@ -31,7 +30,10 @@ ParamLayout::ParamLayout(const BertConfig& config) {
     index_[slot.name] = slots_.size();
     slots_.push_back(slot);
   }
-  if (decay_count_ == 0) decay_count_ = total_;  // no no-decay tensors
+  // The no-decay range starts at its first tensor (aligned, after the gap), or at the end.
+  const auto first_no_decay =
+      std::find_if(slots_.begin(), slots_.end(), [](const ParamSlot& slot) { return !slot.decay; });
+  decay_count_ = first_no_decay == slots_.end() ? total_ : first_no_decay->offset;
   // The fused QKV views rely on query, key and value being adjacent.
   for (int layer = 0; layer < config.num_hidden_layers; ++layer) {
     const std::string prefix = "bert.encoder.layer." + std::to_string(layer) + ".attention.self.";

@@ -36,7 +36,7 @@ class ParamLayout {
 
   explicit ParamLayout(const BertConfig& config);
 
-  const std::vector<ParamSlot>& slots() const { return slots_; }
+  const std::vector<ParamSlot>& slots() const { return slots_; }  // in offset order
   const ParamSlot& slot(const std::string& name) const;  // throws BertError when unknown
   size_t total() const { return total_; }                      // elements of each flat buffer
   size_t parameter_count() const { return parameter_count_; }  // the tensors' elements alone

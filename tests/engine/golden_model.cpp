@@ -32,6 +32,27 @@ std::vector<double> GoldenModel::packed(const std::string& name, int width) cons
   return out;
 }
 
+double GoldenModel::gradient_max(const std::string& name) const {
+  double largest = 0;
+  for (double g : tensors.at("grad." + name)) largest = std::max(largest, std::fabs(g));
+  return largest;
+}
+
+bool GoldenModel::zero_gradient(const std::string& name) const {
+  return gradient_max(name) <= 1e-12 * tensors.at("out.grad_norm_steps").at(0);
+}
+
+std::vector<double> GoldenModel::adam_update_atol(const std::string& name, double atol, double noise_fraction) const {
+  const std::vector<double>& grad = tensors.at("grad." + name);
+  const double largest = gradient_max(name);
+  const bool all_noise = zero_gradient(name);
+  const double lr_steps = optimizer.learning_rate * steps;
+  std::vector<double> out(grad.size(), atol);
+  for (size_t i = 0; i < grad.size(); ++i)
+    if (all_noise || std::fabs(grad[i]) <= noise_fraction * largest) out[i] = std::max(atol, lr_steps);
+  return out;
+}
+
 namespace {
 double metadata_number(const GoldenModel& golden, const std::string& key) {
   auto found = golden.metadata.find(key);

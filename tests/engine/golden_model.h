@@ -30,6 +30,17 @@ struct GoldenModel {
 
   // Picks the packed (real-token) rows of a padded golden tensor [B, S, width].
   std::vector<double> packed(const std::string& name, int width) const;
+
+  // The largest |gradient| of parameter `name` at the first step (golden "grad.<name>").
+  double gradient_max(const std::string& name) const;
+  // True when that gradient is exactly zero in theory (its golden is below 1e-12 of the first
+  // step's norm): the key bias, the last LayerNorm bias, the QA bias.
+  bool zero_gradient(const std::string& name) const;
+  // Per-element absolute tolerances for the parameters after the golden's Adam steps: `atol`,
+  // raised to lr per step (Adam's largest move) where the update's sign is rounding: every
+  // element of a zero-gradient tensor, and elements whose gradient is at most
+  // noise_fraction of the tensor's largest.
+  std::vector<double> adam_update_atol(const std::string& name, double atol, double noise_fraction) const;
 };
 
 // $BERT_GOLDEN_DIR, else <shared_dir>/golden/tiny-bert-qa.
