@@ -6,8 +6,10 @@
 #include <simdjson.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "core/file_io.h"
 #include "tests/test_support.h"
@@ -69,6 +71,21 @@ inline bool same_json(simdjson::dom::element a, simdjson::dom::element b) {
     case T::NULL_VALUE: return true;
   }
   return false;
+}
+
+// The index of the first line where two JSON Lines files differ as parsed JSON (a missing line
+// counts as differing), or -1 when they hold the same values line by line.
+inline long first_differing_line(const std::vector<std::string>& ours, const std::vector<std::string>& theirs) {
+  simdjson::dom::parser ours_parser, their_parser;
+  for (size_t i = 0; i < std::max(ours.size(), theirs.size()); ++i)
+    if (i >= ours.size() || i >= theirs.size() || !same_json(ours_parser.parse(ours[i]), their_parser.parse(theirs[i])))
+      return static_cast<long>(i);
+  return -1;
+}
+
+// The start of line `index` for a failure message ("(no such line)" past the end).
+inline std::string line_start(const std::vector<std::string>& lines, long index) {
+  return static_cast<size_t>(index) < lines.size() ? lines[index].substr(0, 300) : "(no such line)";
 }
 
 }  // namespace bert::test

@@ -71,14 +71,10 @@ TEST_CASE("prepare_squad writes Hugging Face's windows for drawn texts and setti
     const std::vector<std::string> ours = bert::read_lines(jsonl);
     const std::vector<std::string> theirs = bert::read_lines(fixture + "/" + c.name + ".windows.jsonl.gz");
     CHECK(ours.size() == theirs.size());
-    simdjson::dom::parser ours_parser, their_parser;
-    for (size_t i = 0; i < std::min(ours.size(), theirs.size()); ++i) {
-      if (!same_json(ours_parser.parse(ours[i]), their_parser.parse(theirs[i]))) {
-        INFO("first differing line " << i + 1 << ":\nours: " << ours[i].substr(0, 400)
-                                     << "\nHF:   " << theirs[i].substr(0, 400));
-        FAIL_CHECK("JSON Lines differ from Hugging Face's windows");
-        break;
-      }
+    if (const long line = first_differing_line(ours, theirs); line >= 0) {
+      INFO("first differing line " << line + 1 << ":\nours: " << line_start(ours, line)
+                                   << "\nHF:   " << line_start(theirs, line));
+      FAIL_CHECK("JSON Lines differ from Hugging Face's windows");
     }
     windows_compared += ours.size();
   }

@@ -36,14 +36,10 @@ TEST_CASE("prepare_squad writes the golden windows for the dev set", "[apps][dat
   const std::vector<std::string> ours = bert::read_lines(jsonl);
   const std::vector<std::string> golden = bert::read_lines(bert::test::shared_path("golden/features.jsonl.gz"));
   CHECK(ours.size() == golden.size());
-  simdjson::dom::parser ours_parser, golden_parser;
-  for (size_t i = 0; i < std::min(ours.size(), golden.size()); ++i) {
-    if (!same_json(ours_parser.parse(ours[i]), golden_parser.parse(golden[i]))) {
-      INFO("first differing line " << i + 1 << ":\nours:   " << ours[i].substr(0, 300)
-                                   << "\ngolden: " << golden[i].substr(0, 300));
-      FAIL_CHECK("JSON Lines differ from the golden windows");
-      break;
-    }
+  if (const long line = first_differing_line(ours, golden); line >= 0) {
+    INFO("first differing line " << line + 1 << ":\nours:   " << line_start(ours, line)
+                                 << "\ngolden: " << line_start(golden, line));
+    FAIL_CHECK("JSON Lines differ from the golden windows");
   }
 
   // The cache holds the same windows, under the key training will compute.
@@ -52,6 +48,7 @@ TEST_CASE("prepare_squad writes the golden windows for the dev set", "[apps][dat
   const bert::WindowCacheKey key = bert::make_window_cache_key(data, tokenizer, true, {384, 128});
   const bert::WindowCache loaded = bert::load_window_cache(cache, key, data);
   REQUIRE(loaded.windows.size() == golden.size());
+  simdjson::dom::parser golden_parser;
   size_t differing = 0;
   for (size_t i = 0; i < golden.size(); ++i) {
     simdjson::dom::element line = golden_parser.parse(golden[i]);
