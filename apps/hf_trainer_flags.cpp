@@ -44,10 +44,51 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_string("report_to", &o->report_to,
                 "where metrics go: all or tensorboard (TensorBoard event files), none; other integrations "
                 "(wandb, mlflow, ...) are not available here and the log says so. trainer_log.jsonl is always written");
+  p->add_string("train_sampling_strategy", &o->train_sampling_strategy,
+                "the epochs' order as transformers 5 names it: random (shuffled) or group_by_length (as "
+                "--group_by_length); sequential and batch_rebalance are refused");
+  p->add_string("optim", &o->optim,
+                "the optimizer: adamw_torch or adamw_torch_fused (transformers 5's default), both the AdamW here "
+                "(PyTorch's update, fused kernels on CUDA); other optimizers are refused");
+  p->add_bool("use_cpu", &o->use_cpu, "train and evaluate on the CPU (as --device cpu)");
 }
 
-void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, bool* do_eval,
+namespace {
+
+// --train_sampling_strategy (transformers 5) against --group_by_length (transformers 4).
+void resolve_sampling_strategy(const FlagParser& parser, const HfTrainerOptions& o, bool* group_by_length) {
+  const std::string& strategy = o.train_sampling_strategy;
+  if (strategy == "sequential")
+    throw FlagError("--train_sampling_strategy sequential: not implemented; the epochs here visit the windows "
+                    "shuffled (random) or grouped by length (group_by_length)");
+  if (strategy == "batch_rebalance")
+    throw FlagError("--train_sampling_strategy batch_rebalance balances the padding of data-parallel batches; "
+                    "batches here are packed without padding, so there is none to balance: give random or "
+                    "group_by_length");
+  if (strategy != "random" && strategy != "group_by_length")
+    throw FlagError("--train_sampling_strategy: expected random or group_by_length, got '" + strategy + "'");
+  if (!parser.was_set("train_sampling_strategy")) return;
+  const bool grouped = strategy == "group_by_length";
+  if (parser.was_set("group_by_length") && *group_by_length != grouped)
+    throw FlagError("--train_sampling_strategy " + strategy + " and --group_by_length " +
+                    (*group_by_length ? "true" : "false") + " contradict each other: give one");
+  *group_by_length = grouped;
+}
+
+}  // namespace
+
+void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, const HfResolvedFlags& resolved,
                               std::vector<std::string>* notes) {
+  bool* do_eval = resolved.do_eval;
+  resolve_sampling_strategy(parser, *o, resolved.group_by_length);
+  if (o->optim != "adamw_torch" && o->optim != "adamw_torch_fused")
+    throw FlagError("--optim " + o->optim + ": this engine's optimizer is PyTorch's AdamW (adamw_torch, "
+                    "adamw_torch_fused); other optimizers are not implemented");
+  if (o->use_cpu) {
+    if (parser.was_set("device") && *resolved.device != "cpu" && *resolved.device != "cpu-double")
+      throw FlagError("--use_cpu and --device " + *resolved.device + " contradict each other: give one");
+    if (*resolved.device != "cpu-double") *resolved.device = "cpu";
+  }
   o->precision = PrecisionFlags{parser.was_set("bf16"), o->bf16, o->fp16, parser.was_set("tf32"), o->tf32};
   if (o->eval_strategy != "no" && !*do_eval) {
     *do_eval = true;

@@ -13,7 +13,11 @@
 //                              never used; the CPU backend always computes in fp32);
 //   --report_to                where metrics go: "all" / "tensorboard" (TensorBoard event files),
 //                              "none"; other integrations (wandb, mlflow, ...) are not available
-//                              here and the log says so.
+//                              here and the log says so;
+//   transformers 5's names:    --train_sampling_strategy random|group_by_length (--group_by_length
+//                              of transformers 4; sequential and batch_rebalance refused), --optim
+//                              adamw_torch|adamw_torch_fused (the AdamW here; others refused),
+//                              --use_cpu (--device cpu).
 #pragma once
 
 #include <string>
@@ -34,18 +38,29 @@ struct PrecisionFlags {
 struct HfTrainerOptions {
   std::string eval_strategy = "no", save_strategy = "steps", lr_scheduler_type = "linear";
   std::string logging_dir, report_to = "all";
+  std::string train_sampling_strategy = "random", optim = "adamw_torch_fused";
   std::string dataset_name, dataset_config_name;
   int64_t eval_steps = -1;  // <= 0: logging_steps, as Hugging Face
   int64_t preprocessing_num_workers = -1;
   bool pad_to_max_length = true;
   bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
+  bool use_cpu = false;
   PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
 };
 
 void register_hf_trainer_flags(FlagParser* parser, HfTrainerOptions* options);
-// After parsing: the precision flags as given, and --eval_strategy steps|epoch implying
-// --do_eval (as TrainingArguments.__post_init__ does; a note says so).
-void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* options, bool* do_eval,
+// The run_qa.py flags these resolve into (train_squad's own).
+struct HfResolvedFlags {
+  bool* do_eval;
+  bool* group_by_length;  // --group_by_length, or --train_sampling_strategy group_by_length
+  std::string* device;    // "cpu" with --use_cpu
+};
+
+// After parsing: the precision flags as given, --eval_strategy steps|epoch implying --do_eval
+// (as TrainingArguments.__post_init__ does; a note says so), --train_sampling_strategy and
+// --use_cpu into the flags they name. FlagError when those contradict --group_by_length or
+// --device, or name what this engine does not do.
+void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* options, const HfResolvedFlags& resolved,
                               std::vector<std::string>* notes);
 // FlagError (exit 2) for unknown strategy / schedule / report_to names, --fp16,
 // --version_2_with_negative, and --eval_strategy without --do_train.

@@ -82,6 +82,7 @@ struct TrainOptions {
   double learning_rate = 5e-5, num_train_epochs = 3.0, warmup_ratio = 0.0, weight_decay = 0.0;
   double max_grad_norm = 1.0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
   double ddp_timeout = 1800;
+  double warmup_steps_given = 0;  // --warmup_steps as given: steps, or a ratio below 1
   int64_t max_steps = -1, warmup_steps = 0, logging_steps = 500, save_steps = 500, save_total_limit = -1;
   int64_t max_train_samples = -1, max_eval_samples = -1, max_predict_samples = -1;
   int64_t max_consecutive_nonfinite = 10, stop_after_steps = -1;
@@ -117,7 +118,10 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_double("num_train_epochs", &o->num_train_epochs, "epochs over the training windows");
   p->add_int64("max_steps", &o->max_steps, "optimizer steps; > 0 overrides num_train_epochs");
   p->add_double("warmup_ratio", &o->warmup_ratio, "fraction of the steps with linear warmup");
-  p->add_int64("warmup_steps", &o->warmup_steps, "warmup steps; > 0 overrides warmup_ratio");
+  p->add_double("warmup_steps", &o->warmup_steps_given,
+                "warmup steps: N >= 1 warms up for N steps (an integer part), a number in (0, 1) for that "
+                "fraction of the steps as transformers 5 reads it (--warmup_ratio's meaning); > 0 overrides "
+                "--warmup_ratio");
   p->add_double("weight_decay", &o->weight_decay, "AdamW weight decay (not on biases and LayerNorm)");
   p->add_double("max_grad_norm", &o->max_grad_norm, "global gradient-norm clipping; <= 0 disables");
   p->add_double("adam_beta1", &o->adam_beta1, "AdamW beta1");
@@ -179,6 +183,29 @@ void print_scores(const std::string& prefix, const SquadScores& scores) {
               format_json_number(scores.f1, NonFiniteJson::kPythonNames).c_str());
 }
 
+// --warmup_steps as transformers 5 reads it: N >= 1 is N steps (int(N)), a number in (0, 1) the
+// fraction of the total steps (ceil), which transformers 4 called --warmup_ratio.
+void resolve_warmup_steps(const FlagParser& parser, TrainOptions* o) {
+  const double given = o->warmup_steps_given;
+  if (!(given >= 0) || given > 4e18)
+    throw FlagError("--warmup_steps: expected a number of steps >= 0 (or a ratio in (0, 1)), got " +
+                    format_json_number(given, NonFiniteJson::kPythonNames));
+  if (given >= 1) {
+    o->warmup_steps = static_cast<int64_t>(given);
+    return;
+  }
+  o->warmup_steps = 0;
+  if (given == 0) return;
+  if (parser.was_set("warmup_ratio") && o->warmup_ratio != given)
+    throw FlagError("--warmup_steps " + format_json_number(given, NonFiniteJson::kPythonNames) +
+                    " (below 1: a ratio of the total steps, as transformers 5 reads it) and --warmup_ratio " +
+                    format_json_number(o->warmup_ratio, NonFiniteJson::kPythonNames) + " disagree: give one");
+  o->warmup_ratio = given;
+  o->notes.push_back("--warmup_steps " + format_json_number(given, NonFiniteJson::kPythonNames) +
+                     " is below 1: warmup for that fraction of the total steps (transformers 5; --warmup_ratio " +
+                     "in transformers 4)");
+}
+
 // Every flag's range, before any work: a bad value exits 2 naming the flag.
 void check_options(const TrainOptions& o, const FlagParser& parser) {
   parser.require("model_name_or_path");
@@ -210,7 +237,6 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
                     "gets 0/0 = NaN), got " + std::to_string(o.adam_epsilon));
   if (o.warmup_ratio < 0 || o.warmup_ratio > 1)
     throw FlagError("--warmup_ratio: expected a number in [0, 1], got " + std::to_string(o.warmup_ratio));
-  check_flag_non_negative("warmup_steps", double(o.warmup_steps));
   parse_report_to(o.hf.report_to);  // its notes are logged later; a bad list exits 2 now
   if (o.max_steps <= 0 && !(o.num_train_epochs > 0))
     throw FlagError("--num_train_epochs must be positive when --max_steps is not given");
@@ -549,7 +575,8 @@ int run(int argc, char** argv) {
   register_flags(&parser, &o);
   if (!parser.parse(argc, argv)) return 0;
   o.notes = parser.notes();
-  resolve_hf_trainer_flags(parser, &o.hf, &o.do_eval, &o.notes);
+  resolve_hf_trainer_flags(parser, &o.hf, HfResolvedFlags{&o.do_eval, &o.group_by_length, &o.device}, &o.notes);
+  resolve_warmup_steps(parser, &o);
   check_options(o, parser);
   const bool may_use_cuda = o.device == "cuda" || o.device == "auto";
   const CudaBackendOptions cuda_options = may_use_cuda ? cuda_options_for(o.hf.precision, &o.notes) : CudaBackendOptions{};

@@ -1,5 +1,5 @@
 // train_squad as a Hugging Face run_qa.py user drives it, through the real binary: flags that
-// are refused with a clear line (exit 2), SQuAD v2 data, --do_predict, a Hub id, lower-casing from
+// are refused with a clear line (exit 2), transformers 5's flag names, SQuAD v2 data, --do_predict, a Hub id, lower-casing from
 // tokenizer_config.json, --report_to / --logging_dir, and the run's own record
 // (training_args.json) read back as an arguments file reproducing the run.
 #include <catch2/catch.hpp>
@@ -68,6 +68,35 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
   CHECK_THAT(result.output, Catch::Contains("--pad_to_max_length true changes nothing here") &&
                                 Catch::Contains("--preprocessing_num_workers 4 changes nothing here"));
   CHECK(fs::exists(out + "/model.safetensors"));
+}
+
+TEST_CASE("transformers 5's flag names train as their transformers 4 spellings do", "[app][hf]") {
+  // transformers 5 dropped --warmup_ratio (a --warmup_steps below 1 is the ratio),
+  // --group_by_length (--train_sampling_strategy) and --no_cuda (--use_cpu), and names the
+  // optimizer with --optim (adamw_torch_fused by default).
+  const std::string v4 = root() + "/v4-names", v5 = root() + "/v5-names";
+  const CommandResult old_names = test::run_command(train_command(v4, "--warmup_ratio 0.5 --group_by_length"));
+  const CommandResult new_names = test::run_command(
+      train_command(v5, "--use_cpu --warmup_steps 0.5 --train_sampling_strategy group_by_length --optim adamw_torch_fused"));
+  INFO(old_names.output << "\n----\n" << new_names.output);
+  REQUIRE(old_names.status == 0);
+  REQUIRE(new_names.status == 0);
+  CHECK_THAT(new_names.output, Catch::Contains("warmup 2") && Catch::Contains("--warmup_steps 0.5 is below 1"));
+  CHECK(read_file(v4 + "/model.safetensors") == read_file(v5 + "/model.safetensors"));  // same steps, same order
+  // A whole number of steps is an integer part, as transformers' int(warmup_steps).
+  const CommandResult steps = test::run_command(train_command(root() + "/v5-steps", "--warmup_steps 2.7"));
+  INFO(steps.output);
+  CHECK(steps.status == 0);
+  CHECK_THAT(steps.output, Catch::Contains("warmup 2"));
+
+  expect_refused("--warmup_steps 0.5 --warmup_ratio 0.2", 2, {"--warmup_steps 0.5", "--warmup_ratio 0.2", "give one"});
+  expect_refused("--warmup_steps -1", 2, {"--warmup_steps", ">= 0"});
+  expect_refused("--train_sampling_strategy sequential", 2, {"--train_sampling_strategy sequential", "not implemented"});
+  expect_refused("--train_sampling_strategy batch_rebalance", 2, {"batch_rebalance", "packed without padding"});
+  expect_refused("--train_sampling_strategy shuffled", 2, {"--train_sampling_strategy", "random or group_by_length"});
+  expect_refused("--train_sampling_strategy random --group_by_length", 2, {"contradict"});
+  expect_refused("--optim adafactor", 2, {"--optim adafactor", "adamw_torch"});
+  expect_refused("--use_cpu --device cuda", 2, {"--use_cpu", "--device cuda", "contradict"});
 }
 
 TEST_CASE("SQuAD v2 data is refused without --version_2_with_negative", "[app][hf]") {
