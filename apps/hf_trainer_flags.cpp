@@ -45,8 +45,8 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                 "where metrics go: all or tensorboard (TensorBoard event files), none; other integrations "
                 "(wandb, mlflow, ...) are not available here and the log says so. trainer_log.jsonl is always written");
   p->add_string("train_sampling_strategy", &o->train_sampling_strategy,
-                "the epochs' order as transformers 5 names it: random (shuffled) or group_by_length (as "
-                "--group_by_length); sequential and batch_rebalance are refused");
+                "the epochs' order as transformers 5 names it: random (shuffled each epoch), group_by_length "
+                "(as --group_by_length) or sequential (the file's order every epoch); batch_rebalance is refused");
   p->add_string("optim", &o->optim,
                 "the optimizer: adamw_torch or adamw_torch_fused (transformers 5's default), both the AdamW here "
                 "(PyTorch's update, fused kernels on CUDA); other optimizers are refused");
@@ -56,23 +56,23 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
 namespace {
 
 // --train_sampling_strategy (transformers 5) against --group_by_length (transformers 4).
-void resolve_sampling_strategy(const FlagParser& parser, const HfTrainerOptions& o, bool* group_by_length) {
+void resolve_sampling_strategy(const FlagParser& parser, const HfTrainerOptions& o, bool group_by_length,
+                               TrainSampling* sampling) {
   const std::string& strategy = o.train_sampling_strategy;
-  if (strategy == "sequential")
-    throw FlagError("--train_sampling_strategy sequential: not implemented; the epochs here visit the windows "
-                    "shuffled (random) or grouped by length (group_by_length)");
   if (strategy == "batch_rebalance")
     throw FlagError("--train_sampling_strategy batch_rebalance balances the padding of data-parallel batches; "
-                    "batches here are packed without padding, so there is none to balance: give random or "
-                    "group_by_length");
-  if (strategy != "random" && strategy != "group_by_length")
-    throw FlagError("--train_sampling_strategy: expected random or group_by_length, got '" + strategy + "'");
-  if (!parser.was_set("train_sampling_strategy")) return;
-  const bool grouped = strategy == "group_by_length";
-  if (parser.was_set("group_by_length") && *group_by_length != grouped)
+                    "batches here are packed without padding, so there is none to balance: give random, "
+                    "group_by_length or sequential");
+  if (!parse_train_sampling(strategy, sampling))
+    throw FlagError("--train_sampling_strategy: expected random, group_by_length or sequential, got '" + strategy +
+                    "'");
+  if (!parser.was_set("train_sampling_strategy")) {
+    if (group_by_length) *sampling = TrainSampling::kGroupByLength;
+    return;
+  }
+  if (parser.was_set("group_by_length") && group_by_length != (*sampling == TrainSampling::kGroupByLength))
     throw FlagError("--train_sampling_strategy " + strategy + " and --group_by_length " +
-                    (*group_by_length ? "true" : "false") + " contradict each other: give one");
-  *group_by_length = grouped;
+                    (group_by_length ? "true" : "false") + " contradict each other: give one");
 }
 
 }  // namespace
@@ -80,7 +80,7 @@ void resolve_sampling_strategy(const FlagParser& parser, const HfTrainerOptions&
 void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, const HfResolvedFlags& resolved,
                               std::vector<std::string>* notes) {
   bool* do_eval = resolved.do_eval;
-  resolve_sampling_strategy(parser, *o, resolved.group_by_length);
+  resolve_sampling_strategy(parser, *o, resolved.group_by_length, resolved.sampling);
   if (o->optim != "adamw_torch" && o->optim != "adamw_torch_fused")
     throw FlagError("--optim " + o->optim + ": this engine's optimizer is PyTorch's AdamW (adamw_torch, "
                     "adamw_torch_fused); other optimizers are not implemented");

@@ -14,8 +14,9 @@
 //   --report_to                where metrics go: "all" / "tensorboard" (TensorBoard event files),
 //                              "none"; other integrations (wandb, mlflow, ...) are not available
 //                              here and the log says so;
-//   transformers 5's names:    --train_sampling_strategy random|group_by_length (--group_by_length
-//                              of transformers 4; sequential and batch_rebalance refused), --optim
+//   transformers 5's names:    --train_sampling_strategy random|group_by_length|sequential
+//                              (group_by_length: transformers 4's --group_by_length; batch_rebalance
+//                              refused), --optim
 //                              adamw_torch|adamw_torch_fused (the AdamW here; others refused),
 //                              --use_cpu (--device cpu).
 #pragma once
@@ -52,8 +53,9 @@ void register_hf_trainer_flags(FlagParser* parser, HfTrainerOptions* options);
 // The run_qa.py flags these resolve into (train_squad's own).
 struct HfResolvedFlags {
   bool* do_eval;
-  bool* group_by_length;  // --group_by_length, or --train_sampling_strategy group_by_length
-  std::string* device;    // "cpu" with --use_cpu
+  bool group_by_length;     // transformers 4's flag, as given
+  TrainSampling* sampling;  // --train_sampling_strategy, or group_by_length with --group_by_length
+  std::string* device;      // "cpu" with --use_cpu
 };
 
 // After parsing: the precision flags as given, --eval_strategy steps|epoch implying --do_eval

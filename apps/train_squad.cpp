@@ -90,6 +90,7 @@ struct TrainOptions {
   int64_t seed = 42;
   bool do_train = false, do_eval = false, do_predict = false, do_lower_case = true, overwrite_output_dir = false;
   bool group_by_length = false;
+  TrainSampling sampling = TrainSampling::kRandom;  // derived: --train_sampling_strategy / --group_by_length
   HfTrainerOptions hf;  // Hugging Face Trainer / run_qa.py flags (apps/hf_trainer_flags.h)
   // Derived after parsing, not flags.
   std::string do_lower_case_note;
@@ -165,7 +166,7 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_bool("group_by_length", &o->group_by_length,
               "as Hugging Face's Trainer: each epoch's shuffled windows in megabatches of 50 batches sorted by "
               "length, so a batch holds windows of similar length (only the order changes: batches are packed "
-              "without padding either way)");
+              "without padding either way; transformers 5: --train_sampling_strategy group_by_length)");
   register_hf_trainer_flags(p, &o->hf);
   p->add_double("ddp_timeout", &o->ddp_timeout,
                 "seconds a collective may take before a data-parallel run (mpirun) ends with an error "
@@ -304,7 +305,7 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.logging_steps = o.logging_steps;
   tc.save_steps = o.save_steps;
   tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
-  tc.group_by_length = o.group_by_length;
+  tc.sampling = o.sampling;
   tc.stop_after_steps = o.stop_after_steps;
   apply_hf_trainer_flags(o.hf, &tc);
   tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
@@ -371,7 +372,7 @@ std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertCon
           flag("resume_from_checkpoint", resume_dir.empty() ? "(none)" : resume_dir),
           // Hugging Face Trainer flags that change the data order, the schedule, when the
           // ranks pause together (evaluation, checkpoints) or the compute precision.
-          flag("group_by_length", std::to_string(o.group_by_length)),
+          flag("train_sampling_strategy", train_sampling_name(o.sampling)),
           flag("lr_scheduler_type", o.hf.lr_scheduler_type),
           flag("eval_strategy", o.hf.eval_strategy),
           flag("eval_steps", std::to_string(o.hf.eval_steps)),
@@ -575,7 +576,7 @@ int run(int argc, char** argv) {
   register_flags(&parser, &o);
   if (!parser.parse(argc, argv)) return 0;
   o.notes = parser.notes();
-  resolve_hf_trainer_flags(parser, &o.hf, HfResolvedFlags{&o.do_eval, &o.group_by_length, &o.device}, &o.notes);
+  resolve_hf_trainer_flags(parser, &o.hf, HfResolvedFlags{&o.do_eval, o.group_by_length, &o.sampling, &o.device}, &o.notes);
   resolve_warmup_steps(parser, &o);
   check_options(o, parser);
   const bool may_use_cuda = o.device == "cuda" || o.device == "auto";

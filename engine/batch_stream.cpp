@@ -44,10 +44,36 @@ std::vector<size_t> length_grouped_order(const std::vector<Window>& windows, siz
   return order;
 }
 
+const char* train_sampling_name(TrainSampling sampling) {
+  switch (sampling) {
+    case TrainSampling::kRandom: return "random";
+    case TrainSampling::kGroupByLength: return "group_by_length";
+    case TrainSampling::kSequential: return "sequential";
+  }
+  return "random";
+}
+
+bool parse_train_sampling(const std::string& name, TrainSampling* sampling) {
+  for (TrainSampling s : {TrainSampling::kRandom, TrainSampling::kGroupByLength, TrainSampling::kSequential})
+    if (name == train_sampling_name(s)) {
+      *sampling = s;
+      return true;
+    }
+  return false;
+}
+
 std::vector<size_t> training_order(const std::vector<Window>& windows, size_t batch, uint64_t seed, int64_t epoch,
-                                   bool group_by_length) {
-  return group_by_length ? length_grouped_order(windows, batch, seed, epoch)
-                         : epoch_order(windows.size(), seed, epoch);
+                                   TrainSampling sampling) {
+  switch (sampling) {
+    case TrainSampling::kGroupByLength: return length_grouped_order(windows, batch, seed, epoch);
+    case TrainSampling::kSequential: {
+      std::vector<size_t> order(windows.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      return order;
+    }
+    case TrainSampling::kRandom: break;
+  }
+  return epoch_order(windows.size(), seed, epoch);
 }
 
 size_t global_batches_per_epoch(size_t num_windows, int per_device_batch, int world_size) {
@@ -99,20 +125,20 @@ RankMicroBatch make_rank_micro_batch(const std::vector<Window>& windows, const s
 }
 
 RankBatchStream::RankBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed,
-                                 int world_size, int rank, bool group_by_length)
+                                 int world_size, int rank, TrainSampling sampling)
     : windows_(windows),
       per_device_batch_(per_device_batch),
       world_size_(world_size),
       rank_(rank),
       seed_(seed),
-      group_by_length_(group_by_length) {
+      sampling_(sampling) {
   BERT_CHECK(!windows.empty(), "RankBatchStream: no windows");
   BERT_CHECK(rank >= 0 && rank < world_size, "RankBatchStream: rank outside the world");
   batches_per_epoch_ = global_batches_per_epoch(windows.size(), per_device_batch, world_size);
 }
 
 std::vector<size_t> RankBatchStream::epoch_order_now() const {
-  return training_order(windows_, size_t(per_device_batch_) * size_t(world_size_), seed_, epoch_, group_by_length_);
+  return training_order(windows_, size_t(per_device_batch_) * size_t(world_size_), seed_, epoch_, sampling_);
 }
 
 RankMicroBatch RankBatchStream::next() {
@@ -176,9 +202,9 @@ void RankBatchStream::seek(const DataPosition& position) {
 }
 
 PrefetchedBatchStream::PrefetchedBatchStream(const std::vector<Window>& windows, int per_device_batch,
-                                             uint64_t seed, int world_size, int rank, bool group_by_length,
+                                             uint64_t seed, int world_size, int rank, TrainSampling sampling,
                                              const DataPosition& start)
-    : stream_(windows, per_device_batch, seed, world_size, rank, group_by_length) {
+    : stream_(windows, per_device_batch, seed, world_size, rank, sampling) {
   stream_.seek(start);
   prefetch();
 }

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <future>
+#include <string>
 #include <vector>
 
 #include "data/windows.h"
@@ -41,9 +42,16 @@ std::vector<size_t> epoch_order(size_t count, uint64_t seed, int64_t epoch);
 std::vector<size_t> length_grouped_order(const std::vector<Window>& windows, size_t batch, uint64_t seed,
                                          int64_t epoch);
 
-// The epoch's order under the run's setting: length_grouped_order or epoch_order.
+// How the epochs order the windows, as transformers 5's --train_sampling_strategy names it:
+// random (epoch_order: a fresh shuffle each epoch), group_by_length (length_grouped_order;
+// transformers 4's --group_by_length) or sequential (file order every epoch: SequentialSampler).
+enum class TrainSampling { kRandom, kGroupByLength, kSequential };
+const char* train_sampling_name(TrainSampling sampling);
+bool parse_train_sampling(const std::string& name, TrainSampling* sampling);  // false: unknown name
+
+// The epoch's order under the run's setting.
 std::vector<size_t> training_order(const std::vector<Window>& windows, size_t batch, uint64_t seed, int64_t epoch,
-                                   bool group_by_length);
+                                   TrainSampling sampling);
 
 // ---- global micro-batches, rank slices, the step count ----
 
@@ -107,7 +115,7 @@ struct DataPosition {
 class RankBatchStream {
  public:
   RankBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed, int world_size,
-                  int rank, bool group_by_length = false);
+                  int rank, TrainSampling sampling = TrainSampling::kRandom);
   RankMicroBatch next();
   // Positions the stream as if next() had been called `micro_batches` times.
   void seek(uint64_t micro_batches);
@@ -123,7 +131,7 @@ class RankBatchStream {
   const std::vector<Window>& windows_;
   int per_device_batch_, world_size_, rank_;
   uint64_t seed_;
-  bool group_by_length_;
+  TrainSampling sampling_;
   std::vector<size_t> order_;
   size_t global_batch_ = 0, batches_per_epoch_ = 0;
   int64_t epoch_ = -1;
@@ -136,7 +144,7 @@ class RankBatchStream {
 class PrefetchedBatchStream {
  public:
   PrefetchedBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed, int world_size,
-                        int rank, bool group_by_length, const DataPosition& start);
+                        int rank, TrainSampling sampling, const DataPosition& start);
   ~PrefetchedBatchStream();
   PrefetchedBatchStream(const PrefetchedBatchStream&) = delete;
   PrefetchedBatchStream& operator=(const PrefetchedBatchStream&) = delete;

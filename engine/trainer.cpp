@@ -37,7 +37,7 @@ TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<
   state.gradient_accumulation_steps = config.gradient_accumulation_steps;
   state.num_windows = windows.size();
   state.data_fingerprint = windows_fingerprint(windows);
-  state.group_by_length = config.group_by_length;
+  state.train_sampling_strategy = train_sampling_name(config.sampling);
   return state;
 }
 
@@ -256,7 +256,7 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
   }
   Backend& backend = model_.backend();
   PrefetchedBatchStream batches(windows, config_.batch_size, config_.seed, world_size_, rank_,
-                                config_.group_by_length, state_.data);
+                                config_.sampling, state_.data);
   StepClock clock;
   std::string divergence;  // set when max_consecutive_nonfinite is reached
   double last_step_loss = 0;

@@ -67,9 +67,9 @@ struct TrainConfig {
   // > 0: stop after this global step as if interrupted (checkpoint, then return), while the
   // schedule still spans the whole run; for time-sliced jobs and resume tests.
   int64_t stop_after_steps = -1;
-  // Hugging Face's --group_by_length: each epoch's order is length_grouped_order's (windows of
-  // similar length in the same batch) instead of epoch_order's.
-  bool group_by_length = false;
+  // Each epoch's order (--train_sampling_strategy; transformers 4's --group_by_length is
+  // kGroupByLength: windows of similar length in the same batch).
+  TrainSampling sampling = TrainSampling::kRandom;
   // Data parallelism: gradient buckets all-reduced during backward (false: one all-reduce of
   // the whole buffer after it), of this many bytes.
   bool overlap_gradient_reduction = true;

@@ -61,6 +61,8 @@ class StateReader {
       throw_input_error(file_, key, "expected a finite number, found " + simdjson::minify(value));
     return out;
   }
+  // A field added later: false when absent.
+  bool lookup(const char* key, simdjson::dom::element* value) const { return object_[key].get(*value) == simdjson::SUCCESS; }
   bool optional_boolean(const char* key, bool absent) const {
     simdjson::dom::element value;
     if (object_[key].get(value)) return absent;
@@ -83,6 +85,20 @@ class StateReader {
 };
 
 constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+
+// The epochs' order: train_sampling_strategy, or in checkpoints written before it the
+// group_by_length flag (absent before that: the shuffled order).
+std::string read_train_sampling(const StateReader& r, const std::string& file) {
+  simdjson::dom::element value;
+  if (!r.lookup("train_sampling_strategy", &value))
+    return r.optional_boolean("group_by_length", false) ? "group_by_length" : "random";
+  std::string_view name;
+  TrainSampling sampling;
+  if (value.get_string().get(name) || !parse_train_sampling(std::string(name), &sampling))
+    throw_input_error(file, "train_sampling_strategy",
+                      "expected \"random\", \"group_by_length\" or \"sequential\", found " + simdjson::minify(value));
+  return std::string(name);
+}
 
 void fnv_bytes(uint64_t* hash, const void* data, size_t bytes) {
   const unsigned char* p = static_cast<const unsigned char*>(data);
@@ -140,7 +156,7 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
   add("num_windows", std::to_string(s.num_windows));
   add("data_fingerprint", "\"" + format_hex64(s.data_fingerprint) + "\"");
-  add("group_by_length", s.group_by_length ? "true" : "false", true);
+  add("train_sampling_strategy", "\"" + s.train_sampling_strategy + "\"", true);
   return out + "}\n";
 }
 
@@ -190,7 +206,7 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
       static_cast<int32_t>(r.integer("gradient_accumulation_steps", 1, std::numeric_limits<int32_t>::max()));
   s.num_windows = static_cast<uint64_t>(r.integer("num_windows", 1, kMaxInt64));
   s.data_fingerprint = r.hex64("data_fingerprint");
-  s.group_by_length = r.optional_boolean("group_by_length", false);
+  s.train_sampling_strategy = read_train_sampling(r, file);
   if (s.global_step > s.total_steps)
     throw_input_error(file, "global_step", std::to_string(s.global_step) + " exceeds total_steps " +
                                                std::to_string(s.total_steps));
@@ -215,9 +231,10 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
   if (checkpoint.data_fingerprint != run.data_fingerprint)
     refuse("data_fingerprint", "windows with fingerprint " + format_hex64(checkpoint.data_fingerprint),
            format_hex64(run.data_fingerprint), same_data);
-  if (checkpoint.group_by_length != run.group_by_length)
-    refuse("group_by_length", checkpoint.group_by_length ? "--group_by_length" : "the shuffled order",
-           run.group_by_length ? "--group_by_length" : "the shuffled order", "give the same --group_by_length");
+  if (checkpoint.train_sampling_strategy != run.train_sampling_strategy)
+    refuse("train_sampling_strategy", "--train_sampling_strategy " + checkpoint.train_sampling_strategy,
+           run.train_sampling_strategy,
+           "give the same --train_sampling_strategy (group_by_length: also --group_by_length)");
   if (checkpoint.seed != run.seed)
     refuse("seed", "--seed " + std::to_string(checkpoint.seed), std::to_string(run.seed), "give the same --seed");
   if (checkpoint.batch_size != run.batch_size)

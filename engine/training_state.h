@@ -63,7 +63,8 @@ struct TrainerState {
   int32_t batch_size = 0, gradient_accumulation_steps = 0;
   uint64_t num_windows = 0;
   uint64_t data_fingerprint = 0;  // windows_fingerprint of the training windows
-  bool group_by_length = false;   // the epochs' order (absent in older checkpoints: false)
+  // The epochs' order (train_sampling_name); older checkpoints hold group_by_length true/false.
+  std::string train_sampling_strategy = "random";
 };
 
 // trainer_state.json text (2-space indent; doubles as format_json_number writes them, shortest

@@ -89,11 +89,19 @@ TEST_CASE("transformers 5's flag names train as their transformers 4 spellings d
   CHECK(steps.status == 0);
   CHECK_THAT(steps.output, Catch::Contains("warmup 2"));
 
+  // sequential: SequentialSampler's order, the file's, every epoch.
+  const std::string sequential = root() + "/v5-sequential";
+  const CommandResult in_order = test::run_command(train_command(sequential, "--train_sampling_strategy sequential"));
+  INFO(in_order.output);
+  CHECK(in_order.status == 0);
+  CHECK_THAT(read_file(sequential + "/training_args.json"), Catch::Contains("\"train_sampling_strategy\": \"sequential\""));
+
   expect_refused("--warmup_steps 0.5 --warmup_ratio 0.2", 2, {"--warmup_steps 0.5", "--warmup_ratio 0.2", "give one"});
   expect_refused("--warmup_steps -1", 2, {"--warmup_steps", ">= 0"});
-  expect_refused("--train_sampling_strategy sequential", 2, {"--train_sampling_strategy sequential", "not implemented"});
   expect_refused("--train_sampling_strategy batch_rebalance", 2, {"batch_rebalance", "packed without padding"});
-  expect_refused("--train_sampling_strategy shuffled", 2, {"--train_sampling_strategy", "random or group_by_length"});
+  expect_refused("--train_sampling_strategy shuffled", 2,
+                 {"--train_sampling_strategy", "random, group_by_length or sequential"});
+  expect_refused("--train_sampling_strategy sequential --group_by_length", 2, {"contradict"});
   expect_refused("--train_sampling_strategy random --group_by_length", 2, {"contradict"});
   expect_refused("--optim adafactor", 2, {"--optim adafactor", "adamw_torch"});
   expect_refused("--use_cpu --device cuda", 2, {"--use_cpu", "--device cuda", "contradict"});

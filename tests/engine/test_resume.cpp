@@ -251,8 +251,10 @@ TEST_CASE("a checkpoint of another run is refused, naming the field", "[resume]"
   other.batch_size = 3;
   CHECK_THROWS_AS(resume_with(other, windows), InputError);
   other = config;
-  other.group_by_length = true;
-  CHECK_THROWS_WITH(resume_with(other, windows), Catch::Contains("group_by_length"));
+  other.sampling = TrainSampling::kGroupByLength;
+  CHECK_THROWS_WITH(resume_with(other, windows), Catch::Contains("train_sampling_strategy"));
+  other.sampling = TrainSampling::kSequential;
+  CHECK_THROWS_WITH(resume_with(other, windows), Catch::Contains("sequential"));
   // Another model shape: the training tensors do not fit.
   BertConfig wider = test::resume_config();
   wider.intermediate_size = 16;

@@ -82,11 +82,13 @@ TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") 
   CHECK(r.gradient_accumulation_steps == s.gradient_accumulation_steps);
   CHECK(r.num_windows == s.num_windows);
   CHECK(r.data_fingerprint == s.data_fingerprint);
-  CHECK(r.group_by_length == s.group_by_length);
+  CHECK(r.train_sampling_strategy == s.train_sampling_strategy);
   CHECK(trainer_state_to_json(r) == json);
-  TrainerState grouped = s;
-  grouped.group_by_length = true;
-  CHECK(parse_trainer_state(trainer_state_to_json(grouped), "t.json").group_by_length);
+  for (const char* sampling : {"group_by_length", "sequential"}) {
+    TrainerState ordered = s;
+    ordered.train_sampling_strategy = sampling;
+    CHECK(parse_trainer_state(trainer_state_to_json(ordered), "t.json").train_sampling_strategy == sampling);
+  }
 
   auto replaced = [&](const std::string& from, const std::string& to) {
     std::string text = json;
@@ -106,10 +108,18 @@ TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") 
   CHECK_THROWS_WITH(parse_trainer_state(replaced("\"learning_rate\": 3", "\"learning_rate\": \"3\" ,\"x\": 3"), "t.json"),
                     Catch::Contains("learning_rate"));
   CHECK_THROWS_AS(parse_trainer_state("[]", "t.json"), InputError);
-  // Checkpoints from before group_by_length existed used the shuffled order.
-  CHECK_FALSE(parse_trainer_state(replaced(",\n  \"group_by_length\": false", ""), "t.json").group_by_length);
-  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"group_by_length\": false", "\"group_by_length\": 1"), "t.json"),
+  // Checkpoints from before train_sampling_strategy held group_by_length; before that, nothing:
+  // the shuffled order.
+  const std::string field = ",\n  \"train_sampling_strategy\": \"random\"";
+  CHECK(parse_trainer_state(replaced(field, ""), "t.json").train_sampling_strategy == "random");
+  CHECK(parse_trainer_state(replaced(field, ",\n  \"group_by_length\": true"), "t.json").train_sampling_strategy ==
+        "group_by_length");
+  CHECK(parse_trainer_state(replaced(field, ",\n  \"group_by_length\": false"), "t.json").train_sampling_strategy ==
+        "random");
+  CHECK_THROWS_WITH(parse_trainer_state(replaced(field, ",\n  \"group_by_length\": 1"), "t.json"),
                     Catch::Contains("group_by_length"));
+  CHECK_THROWS_WITH(parse_trainer_state(replaced("\"random\"", "\"shuffled\""), "t.json"),
+                    Catch::Contains("train_sampling_strategy") && Catch::Contains("shuffled"));
 }
 
 TEST_CASE("windows_fingerprint sees every field that shapes training", "[resume]") {

@@ -333,8 +333,13 @@ TEST_CASE("length-grouped order: transformers' megabatches over the epoch's shuf
   REQUIRE(std::set<size_t>(order.begin(), order.end()).size() == windows.size());
   CHECK(order == length_grouped_order(windows, batch, 42, 0));
   CHECK(order != length_grouped_order(windows, batch, 42, 1));
-  CHECK(order == training_order(windows, batch, 42, 0, true));
-  CHECK(training_order(windows, batch, 42, 0, false) == epoch_order(windows.size(), 42, 0));
+  CHECK(order == training_order(windows, batch, 42, 0, TrainSampling::kGroupByLength));
+  CHECK(training_order(windows, batch, 42, 0, TrainSampling::kRandom) == epoch_order(windows.size(), 42, 0));
+  // sequential (SequentialSampler): the windows' own order, every epoch.
+  std::vector<size_t> in_order(windows.size());
+  for (size_t i = 0; i < in_order.size(); ++i) in_order[i] = i;
+  CHECK(training_order(windows, batch, 42, 0, TrainSampling::kSequential) == in_order);
+  CHECK(training_order(windows, batch, 7, 3, TrainSampling::kSequential) == in_order);
   // Each megabatch holds the windows of the same slice of epoch_order, longest first (the very
   // first window swapped in from the megabatch that held the longest).
   const std::vector<size_t> shuffled = epoch_order(windows.size(), 42, 0);
