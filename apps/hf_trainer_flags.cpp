@@ -37,7 +37,9 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_string("dataset_config_name", &o->dataset_config_name, "with --dataset_name: refused the same way");
   p->add_bool("pad_to_max_length", &o->pad_to_max_length,
               "accepted for compatibility: batches are packed without padding either way, which changes no "
-              "result (padded positions are masked out), only the time");
+              "result (padded positions are masked out), only the time; total_flos counts the tokens as "
+              "Hugging Face's batches would hold them (padded to --max_seq_length, or false: to each batch's "
+              "longest window)");
   p->add_int64("preprocessing_num_workers", &o->preprocessing_num_workers,
                "accepted for compatibility: the windows are built on one thread (seconds for SQuAD), or read "
                "from --train_file's cache");
@@ -96,8 +98,9 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
   }
   if (parser.was_set("pad_to_max_length"))
     notes->push_back(std::string("--pad_to_max_length ") + (o->pad_to_max_length ? "true" : "false") +
-                     " changes nothing here: batches are packed without padding, which gives the results of "
-                     "padded batches (padded positions are masked out) without their work");
+                     " changes nothing here but how total_flos counts the tokens (as Hugging Face's batches "
+                     "would hold them): batches are packed without padding, which gives the results of padded "
+                     "batches (padded positions are masked out) without their work");
   if (parser.was_set("preprocessing_num_workers"))
     notes->push_back("--preprocessing_num_workers " + std::to_string(o->preprocessing_num_workers) +
                      " changes nothing here: the windows are built on one thread (seconds for SQuAD v1.1) or read "

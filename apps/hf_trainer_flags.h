@@ -6,7 +6,7 @@
 //   --overwrite_cache, --logging_dir, --version_2_with_negative (refused: not implemented);
 //   --dataset_name / --dataset_config_name (refused: nothing is downloaded; the message gives the
 //                              commands that fetch SQuAD v1.1's JSON files for --train_file and
-//                              --validation_file); --pad_to_max_length and --preprocessing_num_workers
+//                              --validation_file); --pad_to_max_length (how total_flos counts tokens) and --preprocessing_num_workers
 //                              (accepted: neither changes a result here, and the log says why);
 //   --bf16 / --fp16 / --tf32   precision of the backend (CUDA: bf16 compute by default, fp32 with
 //                              --bf16 false or BERT_CUDA_COMPUTE=fp32; fp16 is refused; TF32 is

@@ -306,6 +306,7 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.save_steps = o.save_steps;
   tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
   tc.sampling = o.sampling;
+  tc.hf_padded_length = o.hf.pad_to_max_length ? o.max_seq_length : 0;
   tc.stop_after_steps = o.stop_after_steps;
   apply_hf_trainer_flags(o.hf, &tc);
   tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,

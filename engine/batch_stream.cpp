@@ -150,6 +150,12 @@ RankMicroBatch RankBatchStream::next() {
   const SliceBounds bounds =
       rank_slice_bounds(windows_.size(), per_device_batch_, world_size_, rank_, global_batch_);
   RankMicroBatch micro = make_rank_micro_batch(windows_, order_, bounds, epoch_, global_batch_);
+  for (int r = 0; r < world_size_; ++r) {
+    const SliceBounds slice = rank_slice_bounds(windows_.size(), per_device_batch_, world_size_, r, global_batch_);
+    size_t longest = 0;
+    for (size_t i = slice.begin; i < slice.end; ++i) longest = std::max(longest, size_t(windows_[order_[i]].length()));
+    micro.device_padded_tokens += slice.count() * longest;
+  }
   ++global_batch_;
   return micro;
 }

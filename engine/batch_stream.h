@@ -83,6 +83,9 @@ struct RankMicroBatch {
   uint64_t token_offset = 0;  // packed tokens of the global batch before the rank's windows
   size_t global_windows = 0;  // windows in the whole global micro-batch
   size_t global_tokens = 0;   // tokens in the whole global micro-batch
+  // Σ over the ranks of (windows in the rank's slice × its longest window): what Hugging Face's
+  // per-device batches padded to their longest would hold (Trainer's total_flos counts them).
+  size_t device_padded_tokens = 0;
   double loss_weight = 0;     // batch.batch() / global_windows
   int64_t epoch = 0;
   size_t global_batch = 0;    // index inside the epoch

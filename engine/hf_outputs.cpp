@@ -64,10 +64,11 @@ void save_metrics(const std::string& output_dir, const std::string& split, const
   write_file_atomic(all_path, metrics_dict_json(all));
 }
 
-MetricsDict train_metrics(const TrainSummary& summary, double epoch, size_t windows) {
+MetricsDict train_metrics(const TrainSummary& summary, double epoch, double total_flos, size_t windows) {
   const double seconds = std::max(1e-9, summary.seconds);
   MetricsDict m;
   m["epoch"] = metric_float(epoch);
+  m["total_flos"] = metric_float(total_flos);
   m["train_loss"] = metric_float(summary.mean_loss);
   m["train_runtime"] = metric_float(round_to(summary.seconds, 1e4));
   m["train_samples"] = metric_int(static_cast<int64_t>(windows));
@@ -115,6 +116,7 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& me
     log_history += "  ]";
   }
   MetricsDict top;
+  top["best_global_step"] = "null";
   top["best_metric"] = "null";
   top["best_model_checkpoint"] = "null";
   top["epoch"] = metric_float(s.epoch);
@@ -126,8 +128,10 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& me
   top["log_history"] = log_history;
   top["logging_steps"] = metric_int(s.logging_steps);
   top["max_steps"] = metric_int(s.max_steps);
+  top["num_input_tokens_seen"] = "0";  // counted only with include_num_input_tokens_seen
   top["num_train_epochs"] = metric_int(s.num_train_epochs);
   top["save_steps"] = metric_int(s.save_steps);
+  top["total_flos"] = metric_float(s.total_flos);
   top["train_batch_size"] = metric_int(s.train_batch_size);
   top["trial_name"] = "null";
   top["trial_params"] = "null";

@@ -48,10 +48,11 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
 void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
                         double epoch, const std::string& split = "eval");
 
-// run_qa's training metrics: epoch, train_loss (the run's mean), train_runtime, train_samples
-// (windows), train_samples_per_second, train_steps_per_second (Trainer's speed_metrics rounding),
-// and train_skipped_updates (this engine's count of steps skipped for a non-finite loss).
-MetricsDict train_metrics(const TrainSummary& summary, double epoch, size_t windows);
+// run_qa's training metrics: epoch, total_flos (Trainer's count over the whole run), train_loss
+// (the run's mean), train_runtime, train_samples (windows), train_samples_per_second,
+// train_steps_per_second (Trainer's speed_metrics rounding), and train_skipped_updates (this
+// engine's count of steps skipped for a non-finite loss).
+MetricsDict train_metrics(const TrainSummary& summary, double epoch, double total_flos, size_t windows);
 
 // The counters of Hugging Face's TrainerState that this engine knows.
 struct HfTrainerState {
@@ -60,6 +61,7 @@ struct HfTrainerState {
   int64_t num_train_epochs = 0;  // ceil(max_steps / steps per epoch), as Trainer stores it
   int64_t logging_steps = 0, eval_steps = 0, save_steps = 0;
   int64_t train_batch_size = 0;  // per device
+  double total_flos = 0;
 };
 // trainer_state.json text; log_history from the JSON Lines file at metrics_log_path (each line
 // one dict, keys sorted); a missing file gives an empty history.

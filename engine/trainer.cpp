@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "engine/data_parallel.h"
 #include "engine/packed_batch.h"
+#include "io/bert_config.h"
 
 namespace bert {
 
@@ -52,7 +53,11 @@ double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::ste
 
 
 Trainer::Trainer(BertQaModel& model, AdamWOptimizer& optimizer, const TrainConfig& config, Communicator* comm)
-    : model_(model), optimizer_(optimizer), config_(config), comm_(comm) {
+    : model_(model),
+      optimizer_(optimizer),
+      config_(config),
+      comm_(comm),
+      non_embedding_parameters_(bert_qa_non_embedding_parameter_count(model.config())) {
   if (config.batch_size <= 0) throw InputError("--per_device_train_batch_size must be positive");
   if (config.gradient_accumulation_steps <= 0) throw InputError("--gradient_accumulation_steps must be positive");
   if (comm_ != nullptr) {
@@ -101,6 +106,10 @@ int64_t Trainer::accumulate_gradients(PrefetchedBatchStream& batches) {
     }
     state_.data = batches.position_after(next);
     windows += static_cast<int64_t>(next.global_windows);
+    const double input_tokens = config_.hf_padded_length > 0
+                                    ? double(next.global_windows) * double(config_.hf_padded_length)
+                                    : double(next.device_padded_tokens);
+    state_.total_flos += 6.0 * input_tokens * non_embedding_parameters_;
   }
   model_.end_gradient_step();
   return windows;

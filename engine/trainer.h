@@ -67,6 +67,10 @@ struct TrainConfig {
   // > 0: stop after this global step as if interrupted (checkpoint, then return), while the
   // schedule still spans the whole run; for time-sliced jobs and resume tests.
   int64_t stop_after_steps = -1;
+  // Hugging Face's input length for total_flos (Trainer.floating_point_ops: 6 × input_ids.numel()
+  // × non-embedding parameters per micro-batch): max_seq_length with --pad_to_max_length
+  // (run_qa's default); 0: each device batch padded to its longest window.
+  int64_t hf_padded_length = 0;
   // Each epoch's order (--train_sampling_strategy; transformers 4's --group_by_length is
   // kGroupByLength: windows of similar length in the same batch).
   TrainSampling sampling = TrainSampling::kRandom;
@@ -194,6 +198,7 @@ class Trainer {
   AdamWOptimizer& optimizer_;
   TrainConfig config_;
   Communicator* comm_;
+  double non_embedding_parameters_;  // Trainer.floating_point_ops' count, for total_flos
   int world_size_ = 1, rank_ = 0;
   std::unique_ptr<class GradientReducer> reducer_;
   TrainerState state_;

@@ -48,8 +48,9 @@ void log_progress(const TrainProgress& p, ProgressReporter* progress, RunLogs* l
 // trainer_log.jsonl (the last entry of log_history).
 void write_train_results(const RunSettings& run, const TrainSummary& summary, const TrainerState& state,
                          size_t windows, MetricsLog* metrics) {
-  save_metrics(run.output_dir, "train", train_metrics(summary, state.epoch, windows));
+  save_metrics(run.output_dir, "train", train_metrics(summary, state.epoch, state.total_flos, windows));
   metrics->write(summary.steps, {{"epoch", state.epoch},
+                                 {"total_flos", state.total_flos},
                                  {"train_loss", summary.mean_loss},
                                  {"train_runtime", summary.seconds},
                                  {"train_samples_per_second", summary.windows_per_second},
@@ -276,7 +277,7 @@ void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, c
       1, int64_t(global_batches_per_epoch(windows, tc.batch_size, world_size)) / tc.gradient_accumulation_steps);
   const HfTrainerState hf{end_state.global_step, end_state.total_steps, end_state.epoch,
                           (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch,
-                          tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size};
+                          tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size, end_state.total_flos};
   write_file_atomic(join_path(output_dir, kTrainerStateFile),
                     hf_trainer_state_json(hf, join_path(output_dir, kMetricsLogFile)));
 }

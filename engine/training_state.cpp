@@ -70,6 +70,10 @@ class StateReader {
     if (value.get_bool().get(out)) throw_input_error(file_, key, "expected true or false, found " + simdjson::minify(value));
     return out;
   }
+  double optional_number(const char* key, double absent) const {
+    simdjson::dom::element value;
+    return lookup(key, &value) ? number(key) : absent;
+  }
   uint64_t hex64(const char* key) const {
     std::string_view text;
     const simdjson::dom::element value = field(key);
@@ -147,6 +151,7 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("interval_steps", std::to_string(s.interval_steps));
   add("total_loss", format_json_number(s.total_loss));
   add("total_loss_steps", std::to_string(s.total_loss_steps));
+  add("total_flos", format_json_number(s.total_flos));
   add("seed", std::to_string(s.seed));
   add("total_steps", std::to_string(s.total_steps));
   add("warmup_steps", std::to_string(s.warmup_steps));
@@ -207,6 +212,7 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.num_windows = static_cast<uint64_t>(r.integer("num_windows", 1, kMaxInt64));
   s.data_fingerprint = r.hex64("data_fingerprint");
   s.train_sampling_strategy = read_train_sampling(r, file);
+  s.total_flos = r.optional_number("total_flos", 0.0);
   if (s.global_step > s.total_steps)
     throw_input_error(file, "global_step", std::to_string(s.global_step) + " exceeds total_steps " +
                                                std::to_string(s.total_steps));

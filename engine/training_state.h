@@ -54,6 +54,9 @@ struct TrainerState {
   int64_t interval_steps = 0;   // steps in interval_loss
   double epoch = 0;             // fractional epoch (informational, as Hugging Face logs it)
   double total_loss = 0;        // Σ finite step losses of the whole run (for the mean train_loss)
+  // Hugging Face's total_flos over the whole run (TrainConfig::hf_padded_length); absent in
+  // older checkpoints: counted from the resumed step on.
+  double total_flos = 0;
   int64_t total_loss_steps = 0; // steps in total_loss; -1: unknown (a version 1 checkpoint)
   // ---- what the run was configured with; resuming with other values is refused ----
   uint64_t seed = 0;

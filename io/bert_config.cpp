@@ -156,6 +156,11 @@ ParameterCounts parameter_counts(const BertConfig& c) {
 
 double bert_qa_parameter_count(const BertConfig& config) { return parameter_counts(config).total(); }
 
+double bert_qa_non_embedding_parameter_count(const BertConfig& config) {
+  const ParameterCounts p = parameter_counts(config);
+  return p.layers + p.rest;
+}
+
 const char* largest_size_field(const BertConfig& config) {
   const ParameterCounts p = parameter_counts(config);
   if (p.layers >= p.word && p.layers >= p.position && p.layers >= p.type) {

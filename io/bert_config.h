@@ -55,6 +55,9 @@ inline constexpr ConfigSizeLimits kMaxConfigSizes{};
 // Parameters of BertForQuestionAnswering for this config (bert-base: 108,893,186), as a
 // double so that no size overflows.
 double bert_qa_parameter_count(const BertConfig& config);
+// Without the three embedding tables (transformers' num_parameters(exclude_embeddings=True):
+// every nn.Embedding's weight left out), as Trainer.floating_point_ops counts for total_flos.
+double bert_qa_non_embedding_parameter_count(const BertConfig& config);
 // The config.json field whose parameters dominate the count ("num_hidden_layers",
 // "vocab_size", "max_position_embeddings", ...): what a message about the model's size names.
 const char* largest_size_field(const BertConfig& config);

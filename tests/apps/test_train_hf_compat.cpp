@@ -4,6 +4,7 @@
 // (training_args.json) read back as an arguments file reproducing the run.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <regex>
 
@@ -105,6 +106,49 @@ TEST_CASE("transformers 5's flag names train as their transformers 4 spellings d
   expect_refused("--train_sampling_strategy random --group_by_length", 2, {"contradict"});
   expect_refused("--optim adafactor", 2, {"--optim adafactor", "adamw_torch"});
   expect_refused("--use_cpu --device cuda", 2, {"--use_cpu", "--device cuda", "contradict"});
+}
+
+TEST_CASE("total_flos is Trainer's count: 6 x input tokens x non-embedding parameters, across a resume", "[app][hf]") {
+  // transformers 5.25 on this tiny model (BertForQuestionAnswering of tiny_config_json(16, 32)):
+  // num_parameters(exclude_embeddings=True) = 4514; 3 steps of 4 windows, each padded to
+  // --max_seq_length 96 (run_qa's --pad_to_max_length default): 6 * 4514 * 12 * 96.
+  const double expected = 6.0 * 4514 * 12 * 96;  // 31,200,768
+  const std::string whole = root() + "/flos-whole", halves = root() + "/flos-resumed";
+  const CommandResult run = test::run_command(train_command(whole));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(read_file(whole + "/train_results.json"), Catch::Contains("\"total_flos\": 31200768.0,"));
+  CHECK_THAT(read_file(whole + "/trainer_state.json"), Catch::Contains("  \"total_flos\": 31200768.0,"));
+  CHECK(expected == 31200768.0);
+  // Stopped after a step and resumed: the checkpoint carries the count.
+  REQUIRE(test::run_command(train_command(halves, "--stop_after_steps 1")).status == 0);
+  const CommandResult resumed = test::run_command(train_command(halves));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK_THAT(read_file(halves + "/train_results.json"), Catch::Contains("\"total_flos\": 31200768.0,"));
+  // --pad_to_max_length false: each batch padded to its longest window, as DataCollatorWithPadding
+  // (at --max_seq_length 384 these windows are shorter than the length; the position table is
+  // an embedding, so the count is the same).
+  const std::string long_model = root() + "/model-512";
+  make_directories(long_model);
+  write_file_atomic(long_model + "/config.json", test::tiny_config_json(16, 32, 0.0f, 30522, 512));
+  write_file_atomic(long_model + "/vocab.txt", read_file(model() + "/vocab.txt"));
+  auto total_flos = [&](const std::string& out, const std::string& extra) {
+    const CommandResult result =
+        test::run_command(train_command(out, "--max_seq_length 384 --doc_stride 128 " + extra, long_model));
+    INFO(result.output);
+    REQUIRE(result.status == 0);
+    const std::string results = read_file(out + "/train_results.json");
+    const size_t at = results.find("\"total_flos\": ");
+    REQUIRE(at != std::string::npos);
+    return std::stod(results.substr(at + 14));
+  };
+  const double padded_to_length = total_flos(root() + "/flos-128", "");
+  const double padded_to_longest = total_flos(root() + "/flos-longest", "--pad_to_max_length false");
+  CHECK(padded_to_length == 6.0 * 4514 * 12 * 384);
+  CHECK(padded_to_longest > 6.0 * 4514 * 12 * 20);
+  CHECK(padded_to_longest < padded_to_length);
+  CHECK(std::fmod(padded_to_longest, 6.0 * 4514) == 0);
 }
 
 TEST_CASE("SQuAD v2 data is refused without --version_2_with_negative", "[app][hf]") {

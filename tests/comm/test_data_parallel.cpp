@@ -85,8 +85,16 @@ TEST_CASE("RankBatchStream: the ranks' batches together are the single-process b
       std::vector<int32_t> ids, starts;
       uint64_t tokens_before = 0;
       double weights = 0;
+      std::vector<RankMicroBatch> micros;
+      for (int r = 0; r < ranks; ++r) micros.push_back(streams[r].next());
+      // What Hugging Face's per-device batches padded to their longest hold (total_flos): the
+      // same count on every rank.
+      size_t device_padded = 0;
+      for (const RankMicroBatch& micro : micros)
+        device_padded += size_t(micro.batch.batch()) * size_t(micro.empty() ? 0 : micro.batch.max_length());
       for (int r = 0; r < ranks; ++r) {
-        const RankMicroBatch micro = streams[r].next();
+        const RankMicroBatch& micro = micros[r];
+        REQUIRE(micro.device_padded_tokens == device_padded);
         REQUIRE(micro.epoch == epoch);
         REQUIRE(micro.token_offset == tokens_before);
         REQUIRE(micro.global_windows == size_t(expected.batch()));

@@ -57,6 +57,17 @@ TEST_CASE("trainer_state.json carries the whole log history, keys sorted", "[hf_
                                    "      \"loss\": 2.5,\n      \"step\": 10\n    },\n    {\n      \"epoch\": 1.0,\n"
                                    "      \"eval_f1\": 80.25,\n      \"step\": 20\n    }\n  ],\n"));
   CHECK_THAT(json, Catch::Contains("\"global_step\": 20,") && Catch::Contains("\"train_batch_size\": 32,"));
+  // The top-level keys of transformers 5's TrainerState (all but stateful_callbacks, the
+  // callbacks' own state), sorted as save_state writes them.
+  const std::vector<std::string> hf_keys = {
+      "best_global_step", "best_metric", "best_model_checkpoint", "epoch", "eval_steps", "global_step",
+      "is_hyper_param_search", "is_local_process_zero", "is_world_process_zero", "log_history", "logging_steps",
+      "max_steps", "num_input_tokens_seen", "num_train_epochs", "save_steps", "total_flos", "train_batch_size",
+      "trial_name", "trial_params"};
+  std::vector<std::string> keys;
+  for (size_t at = json.find("\n  \""); at != std::string::npos; at = json.find("\n  \"", at + 1))
+    keys.push_back(json.substr(at + 4, json.find('"', at + 4) - at - 4));
+  CHECK(keys == hf_keys);
   CHECK(hf_trainer_state_json(state, dir + "/missing.jsonl").find("\"log_history\": [],") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
