@@ -53,6 +53,15 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                 "the optimizer: adamw_torch or adamw_torch_fused (transformers 5's default), both the AdamW here "
                 "(PyTorch's update, fused kernels on CUDA); other optimizers are refused");
   p->add_bool("use_cpu", &o->use_cpu, "train and evaluate on the CPU (as --device cpu)");
+  p->add_string("logging_strategy", &o->logging_strategy,
+                "when a loss line is logged (console, trainer_log.jsonl, TensorBoard): steps (every "
+                "--logging_steps), epoch (at each epoch's end) or no; steps and epoch also log the last step");
+  p->add_bool("logging_first_step", &o->logging_first_step, "also log the first step");
+  p->add_bool("disable_tqdm", &o->disable_tqdm,
+              "no progress bar on a terminal: only the logged lines (a bar is never drawn off a terminal)");
+  p->add_string("run_name", &o->run_name,
+                "accepted for compatibility: it names a run for wandb/mlflow-like integrations, which this "
+                "engine does not have (TensorBoard's directory is --logging_dir or output_dir/runs/...)");
 }
 
 namespace {
@@ -86,6 +95,10 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
   if (o->optim != "adamw_torch" && o->optim != "adamw_torch_fused")
     throw FlagError("--optim " + o->optim + ": this engine's optimizer is PyTorch's AdamW (adamw_torch, "
                     "adamw_torch_fused); other optimizers are not implemented");
+  if (!o->run_name.empty())
+    notes->push_back("--run_name " + o->run_name +
+                     " names nothing here: no integration that uses it is available (TensorBoard events go to "
+                     "--logging_dir or output_dir/runs/<date>_<host>)");
   if (o->use_cpu) {
     if (parser.was_set("device") && *resolved.device != "cpu" && *resolved.device != "cpu-double")
       throw FlagError("--use_cpu and --device " + *resolved.device + " contradict each other: give one");
@@ -111,6 +124,8 @@ void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {
   IntervalStrategy strategy;
   if (!parse_interval_strategy(o.eval_strategy, &strategy))
     throw FlagError("--eval_strategy: expected no, steps or epoch, got '" + o.eval_strategy + "'");
+  if (!parse_interval_strategy(o.logging_strategy, &strategy))
+    throw FlagError("--logging_strategy: expected no, steps or epoch, got '" + o.logging_strategy + "'");
   if (!parse_interval_strategy(o.save_strategy, &strategy))
     throw FlagError("--save_strategy: expected no, steps or epoch, got '" + o.save_strategy + "'");
   LrSchedule schedule;
@@ -144,6 +159,8 @@ void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {
 void apply_hf_trainer_flags(const HfTrainerOptions& o, TrainConfig* tc) {
   parse_interval_strategy(o.save_strategy, &tc->save_strategy);  // names checked by check_hf_trainer_flags
   parse_interval_strategy(o.eval_strategy, &tc->eval_strategy);
+  parse_interval_strategy(o.logging_strategy, &tc->logging_strategy);
+  tc->logging_first_step = o.logging_first_step;
   tc->eval_steps = o.eval_steps > 0 ? o.eval_steps : tc->logging_steps;
   parse_lr_schedule(o.lr_scheduler_type, &tc->lr_schedule);
 }

@@ -18,7 +18,11 @@
 //                              (group_by_length: transformers 4's --group_by_length; batch_rebalance
 //                              refused), --optim
 //                              adamw_torch|adamw_torch_fused (the AdamW here; others refused),
-//                              --use_cpu (--device cpu).
+//                              --use_cpu (--device cpu);
+//   --logging_strategy steps|epoch|no, --logging_first_step   when the loss lines are logged;
+//   --disable_tqdm             no progress bar on a terminal (the logging lines stay);
+//   --run_name                 accepted: it names a run for integrations this engine does not
+//                              have (the log says so).
 #pragma once
 
 #include <string>
@@ -40,12 +44,13 @@ struct HfTrainerOptions {
   std::string eval_strategy = "no", save_strategy = "steps", lr_scheduler_type = "linear";
   std::string logging_dir, report_to = "all";
   std::string train_sampling_strategy = "random", optim = "adamw_torch_fused";
+  std::string logging_strategy = "steps", run_name;
   std::string dataset_name, dataset_config_name;
   int64_t eval_steps = -1;  // <= 0: logging_steps, as Hugging Face
   int64_t preprocessing_num_workers = -1;
   bool pad_to_max_length = true;
   bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
-  bool use_cpu = false;
+  bool use_cpu = false, logging_first_step = false, disable_tqdm = false;
   PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
 };
 

@@ -423,6 +423,7 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.save_total_limit = o.save_total_limit;
   run.do_lower_case = o.do_lower_case;
   run.eval_batch_size = o.per_device_eval_batch_size;
+  run.progress_bar = !o.hf.disable_tqdm;
   run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length};
   return run;
 }

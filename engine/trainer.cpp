@@ -164,6 +164,13 @@ void Trainer::record_step(double step_loss, const UpdateStats& stats) {
   }
 }
 
+bool Trainer::epoch_ends_at(int64_t step) const {
+  const double batches_per_epoch = double(global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_));
+  const double accumulation = config_.gradient_accumulation_steps;
+  return std::floor(double(step) * accumulation / batches_per_epoch) >
+         std::floor(double(step - 1) * accumulation / batches_per_epoch);
+}
+
 TrainProgress Trainer::report_step(double step_loss, const UpdateStats& stats, int64_t first_step,
                                    StepClock* clock) {
   const int64_t done = state_.global_step, total = state_.total_steps;
@@ -182,7 +189,11 @@ TrainProgress Trainer::report_step(double step_loss, const UpdateStats& stats, i
   progress.skipped_updates = state_.skipped_updates;
   progress.consecutive_skipped = state_.consecutive_nonfinite;
   progress.update_skipped = !stats.applied;
-  progress.logging_step = done % std::max<int64_t>(1, config_.logging_steps) == 0 || done == total;
+  const bool interval = config_.logging_strategy == IntervalStrategy::kSteps
+                            ? done % std::max<int64_t>(1, config_.logging_steps) == 0
+                            : config_.logging_strategy == IntervalStrategy::kEpoch && epoch_ends_at(done);
+  progress.logging_step = (config_.logging_strategy != IntervalStrategy::kNo && (interval || done == total)) ||
+                          (config_.logging_first_step && done == 1);
   if (progress.logging_step) {
     state_.interval_loss = 0;
     state_.interval_steps = 0;
@@ -301,11 +312,7 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     pending = step;
 
     const int64_t done = queued_steps;
-    // An epoch ends at this step when the fractional epoch crosses an integer.
-    const double batches_per_epoch = double(global_batches_per_epoch(windows.size(), config_.batch_size, world_size_));
-    const double accumulation = config_.gradient_accumulation_steps;
-    const bool epoch_end = std::floor(double(done) * accumulation / batches_per_epoch) >
-                           std::floor(double(done - 1) * accumulation / batches_per_epoch);
+    const bool epoch_end = epoch_ends_at(done);
     // As transformers' DefaultFlowCallback: an interval's saves and evaluations, and, with either
     // strategy on, one more at the last step (run_qa's max_steps may end a run mid-interval).
     const bool save_due = config_.save_strategy == IntervalStrategy::kEpoch ? epoch_end || done == total

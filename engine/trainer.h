@@ -55,6 +55,11 @@ struct TrainConfig {
   int64_t warmup_steps = 0;            // > 0 overrides warmup_ratio
   uint64_t seed = 42;
   int64_t logging_steps = 500;
+  // When a step's loss line is logged (transformers' logging_strategy): every logging_steps
+  // (kSteps), at each epoch's end (kEpoch) or never (kNo); with kSteps or kEpoch also the last
+  // step; logging_first_step logs step 1 whatever the strategy.
+  IntervalStrategy logging_strategy = IntervalStrategy::kSteps;
+  bool logging_first_step = false;
   int64_t save_steps = 500;            // <= 0: no checkpoints (kSteps)
   IntervalStrategy save_strategy = IntervalStrategy::kSteps;
   // Evaluation during training (TrainHooks::on_evaluate): every eval_steps (kSteps) or after
@@ -191,6 +196,8 @@ class Trainer {
   void check_parameters_finite(double last_step_loss) const;
   // Advances the counters in state_ after an update (applied or skipped).
   void record_step(double step_loss, const UpdateStats& stats);
+  // Whether global step `step` (1-based) is an epoch's last: the fractional epoch crosses an integer.
+  bool epoch_ends_at(int64_t step) const;
   // The progress after the step; resets the logging interval at a logging step.
   TrainProgress report_step(double step_loss, const UpdateStats& stats, int64_t first_step, StepClock* clock);
 

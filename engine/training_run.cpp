@@ -212,7 +212,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     save_model_dir(dir, *job.config, model.parameters(), vocab, run.do_lower_case);
   };
   std::string last_checkpoint = job.resume_dir;
-  ProgressReporter progress(total, root && ProgressReporter::stderr_is_terminal());
+  ProgressReporter progress(total, root && run.progress_bar && ProgressReporter::stderr_is_terminal());
   TrainHooks hooks;
   if (root) {  // the other ranks hold the same numbers: rank 0 alone logs and saves
     hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.logs); };

@@ -48,6 +48,7 @@ struct RunSettings {
   bool do_lower_case = true;           // recorded in every saved model's tokenizer_config.json
   int eval_batch_size = 8;
   PostprocessConfig postprocess;
+  bool progress_bar = true;  // on a terminal (--disable_tqdm false)
 };
 
 // Rank 0, first thing: creates output_dir and takes its lock (held while the returned object

@@ -151,6 +151,30 @@ TEST_CASE("total_flos is Trainer's count: 6 x input tokens x non-embedding param
   CHECK(std::fmod(padded_to_longest, 6.0 * 4514) == 0);
 }
 
+TEST_CASE("--logging_strategy, --logging_first_step and --disable_tqdm decide the logged steps", "[app][hf]") {
+  // The steps of trainer_log.jsonl's loss lines (the run's summary line holds train_loss instead).
+  auto logged_steps = [&](const std::string& name, const std::string& extra) {
+    const std::string out = root() + "/" + name;
+    const CommandResult result = test::run_command(train_command(out, "--max_steps 6 " + extra));  // 2 epochs of 3
+    INFO(result.output);
+    REQUIRE(result.status == 0);
+    std::vector<int> steps;
+    const std::regex loss_line(R"(^\{"step": (\d+), .*"loss": )");
+    for (const std::string& line : read_lines(out + "/trainer_log.jsonl")) {
+      std::smatch match;
+      if (std::regex_search(line, match, loss_line)) steps.push_back(std::stoi(match[1]));
+    }
+    CHECK_THAT(read_file(out + "/trainer_log.jsonl"), Catch::Contains("\"train_loss\": "));
+    return steps;
+  };
+  CHECK(logged_steps("log-steps", "--logging_steps 4") == std::vector<int>{4, 6});
+  CHECK(logged_steps("log-first", "--logging_steps 4 --logging_first_step --disable_tqdm") == std::vector<int>{1, 4, 6});
+  CHECK(logged_steps("log-epoch", "--logging_strategy epoch") == std::vector<int>{3, 6});
+  CHECK(logged_steps("log-no", "--logging_strategy no").empty());
+  CHECK(logged_steps("log-no-first", "--logging_strategy no --logging_first_step") == std::vector<int>{1});
+  expect_refused("--logging_strategy often", 2, {"--logging_strategy", "no, steps or epoch"});
+}
+
 TEST_CASE("SQuAD v2 data is refused without --version_2_with_negative", "[app][hf]") {
   const std::string v2 = root() + "/train-v2.0.json";
   write_file_atomic(v2, R"({"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": "The Normans were in France.",
