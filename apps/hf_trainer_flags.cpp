@@ -59,6 +59,15 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_bool("logging_first_step", &o->logging_first_step, "also log the first step");
   p->add_bool("disable_tqdm", &o->disable_tqdm,
               "no progress bar on a terminal: only the logged lines (a bar is never drawn off a terminal)");
+  p->add_string("metric_for_best_model", &o->metric_for_best_model,
+                "rank the evaluations during training (--eval_strategy) by f1 or exact_match (eval_ prefix "
+                "optional): trainer_state.json's best_metric and best_model_checkpoint, a best checkpoint "
+                "that --save_total_limit keeps");
+  p->add_bool("greater_is_better", &o->greater_is_better, "with --metric_for_best_model: higher is better");
+  p->add_bool("load_best_model_at_end", &o->load_best_model_at_end,
+              "after training, the best checkpoint's weights (by --metric_for_best_model) become the saved "
+              "and evaluated model; needs --save_strategy equal to --eval_strategy (save_steps a multiple of "
+              "eval_steps)");
   p->add_string("run_name", &o->run_name,
                 "accepted for compatibility: it names a run for wandb/mlflow-like integrations, which this "
                 "engine does not have (TensorBoard's directory is --logging_dir or output_dir/runs/...)");
@@ -118,6 +127,36 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
     notes->push_back("--preprocessing_num_workers " + std::to_string(o->preprocessing_num_workers) +
                      " changes nothing here: the windows are built on one thread (seconds for SQuAD v1.1) or read "
                      "from the --train_cache_file");
+}
+
+std::string best_metric_name(const HfTrainerOptions& o) {
+  std::string name = o.metric_for_best_model;
+  if (name.rfind("eval_", 0) == 0) name = name.substr(5);
+  return name;
+}
+
+void check_best_model_flags(const HfTrainerOptions& o, int64_t save_steps, int64_t logging_steps) {
+  const std::string metric = best_metric_name(o);
+  if (metric == "loss")
+    throw FlagError("--metric_for_best_model " + o.metric_for_best_model +
+                    ": run_qa's evaluation computes no loss (QuestionAnsweringTrainer scores spans); give f1 or "
+                    "exact_match");
+  if (!metric.empty() && metric != "f1" && metric != "exact_match")
+    throw FlagError("--metric_for_best_model: expected f1 or exact_match (eval_f1, eval_exact_match), got '" +
+                    o.metric_for_best_model + "'");
+  if (!o.load_best_model_at_end) return;
+  if (metric.empty())
+    throw FlagError("--load_best_model_at_end ranks the evaluations by --metric_for_best_model, whose default in "
+                    "transformers is the loss, which run_qa's evaluation does not compute: give "
+                    "--metric_for_best_model f1 (or exact_match)");
+  if (o.eval_strategy == "no" || o.eval_strategy != o.save_strategy)
+    throw FlagError("--load_best_model_at_end requires the save and eval strategy to match (as transformers): "
+                    "--eval_strategy " + o.eval_strategy + ", --save_strategy " + o.save_strategy);
+  const int64_t eval_steps = o.eval_steps > 0 ? o.eval_steps : logging_steps;
+  if (o.eval_strategy == "steps" && (save_steps <= 0 || save_steps % eval_steps != 0))
+    throw FlagError("--load_best_model_at_end requires --save_steps to be a round multiple of --eval_steps (as "
+                    "transformers): --save_steps " + std::to_string(save_steps) + ", --eval_steps " +
+                    std::to_string(eval_steps));
 }
 
 void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {

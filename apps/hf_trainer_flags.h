@@ -21,6 +21,8 @@
 //                              --use_cpu (--device cpu);
 //   --logging_strategy steps|epoch|no, --logging_first_step   when the loss lines are logged;
 //   --disable_tqdm             no progress bar on a terminal (the logging lines stay);
+//   --metric_for_best_model f1|exact_match (eval_ prefix optional), --greater_is_better,
+//   --load_best_model_at_end   transformers' best checkpoint (engine/training_run.h's RunSettings);
 //   --run_name                 accepted: it names a run for integrations this engine does not
 //                              have (the log says so).
 #pragma once
@@ -51,6 +53,8 @@ struct HfTrainerOptions {
   bool pad_to_max_length = true;
   bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
   bool use_cpu = false, logging_first_step = false, disable_tqdm = false;
+  std::string metric_for_best_model;  // as given; best_metric_name() is the engine's name
+  bool load_best_model_at_end = false, greater_is_better = true;
   PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
 };
 
@@ -72,6 +76,11 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* option
 // FlagError (exit 2) for unknown strategy / schedule / report_to names, --fp16,
 // --version_2_with_negative, and --eval_strategy without --do_train.
 void check_hf_trainer_flags(const HfTrainerOptions& options, bool do_train);
+// --metric_for_best_model as the engine names it: "f1", "exact_match" or "" (none).
+std::string best_metric_name(const HfTrainerOptions& options);
+// transformers' checks of --load_best_model_at_end (an evaluation strategy that saves when it
+// evaluates) and of the metric's name; FlagError otherwise. eval_steps <= 0 means logging_steps.
+void check_best_model_flags(const HfTrainerOptions& options, int64_t save_steps, int64_t logging_steps);
 // Strategies, eval_steps and schedule into the trainer's configuration (after logging_steps).
 void apply_hf_trainer_flags(const HfTrainerOptions& options, TrainConfig* config);
 

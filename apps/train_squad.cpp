@@ -223,6 +223,7 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   check_batch_flag("per_device_eval_batch_size", o.per_device_eval_batch_size, o.max_seq_length);
   check_flag_positive("gradient_accumulation_steps", o.gradient_accumulation_steps);
   check_flag_positive("logging_steps", o.logging_steps);
+  check_best_model_flags(o.hf, o.save_steps, o.logging_steps);
   check_span_flags(o.n_best_size, o.max_answer_length);
   check_flag_sample_limit("max_train_samples", o.max_train_samples);
   check_flag_sample_limit("max_eval_samples", o.max_eval_samples);
@@ -424,6 +425,9 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.do_lower_case = o.do_lower_case;
   run.eval_batch_size = o.per_device_eval_batch_size;
   run.progress_bar = !o.hf.disable_tqdm;
+  run.metric_for_best_model = best_metric_name(o.hf);
+  run.greater_is_better = o.hf.greater_is_better;
+  run.load_best_model_at_end = o.hf.load_best_model_at_end;
   run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length};
   return run;
 }

@@ -155,17 +155,17 @@ std::string save_checkpoint(const std::string& output_dir, const TrainerState& s
     fs::remove_all(tmp_dir, ec);
     throw;
   }
-  rotate_checkpoints(output_dir, save_total_limit, state.global_step);
+  rotate_checkpoints(output_dir, save_total_limit, {state.global_step, state.best_global_step});
   return final_dir;
 }
 
-void rotate_checkpoints(const std::string& output_dir, int64_t keep, int64_t protect_step) {
+void rotate_checkpoints(const std::string& output_dir, int64_t keep, const std::vector<int64_t>& protect_steps) {
   if (keep <= 0) return;
   const std::vector<CheckpointEntry> checkpoints = list_checkpoints(output_dir);
   int64_t remaining = static_cast<int64_t>(checkpoints.size());
   for (const CheckpointEntry& checkpoint : checkpoints) {
     if (remaining <= keep) break;
-    if (checkpoint.step == protect_step) continue;
+    if (std::find(protect_steps.begin(), protect_steps.end(), checkpoint.step) != protect_steps.end()) continue;
     std::error_code ec;
     fs::remove_all(checkpoint.path, ec);
     if (ec) throw BertError(checkpoint.path + ": cannot delete (save_total_limit): " + ec.message());

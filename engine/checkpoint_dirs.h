@@ -40,15 +40,15 @@ using WriteModelFn = std::function<void(const std::string& dir)>;
 
 // Saves output_dir/checkpoint-<state.global_step> (model files, training tensors, trainer
 // state) through a temporary directory, replacing an existing checkpoint of the same step,
-// then deletes the oldest checkpoints beyond save_total_limit (> 0; the new one is always
-// kept). Returns the checkpoint's path. On failure the temporary directory is removed and
+// then deletes the oldest checkpoints beyond save_total_limit (> 0; the new one and the best,
+// state.best_global_step, are always kept, as transformers keeps its best_model_checkpoint). Returns the checkpoint's path. On failure the temporary directory is removed and
 // nothing under a final name has changed.
 std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
                             AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit);
 
-// Deletes the oldest checkpoints (by step) until at most `keep` remain, never the one of
-// `protect_step`. keep <= 0: deletes nothing.
-void rotate_checkpoints(const std::string& output_dir, int64_t keep, int64_t protect_step);
+// Deletes the oldest checkpoints (by step) until at most `keep` remain, never those of
+// `protect_steps`. keep <= 0: deletes nothing.
+void rotate_checkpoints(const std::string& output_dir, int64_t keep, const std::vector<int64_t>& protect_steps);
 // Removes "*.tmp-<pid>" directories and "*.tmp.<pid>" files directly in output_dir whose
 // process no longer runs (left by a crash or a kill during a save). Returns how many.
 int remove_stale_temporaries(const std::string& output_dir);

@@ -62,6 +62,11 @@ struct HfTrainerState {
   int64_t logging_steps = 0, eval_steps = 0, save_steps = 0;
   int64_t train_batch_size = 0;  // per device
   double total_flos = 0;
+  // The best evaluation (--metric_for_best_model): none when best_global_step is 0;
+  // best_model_checkpoint "" when its checkpoint was not saved.
+  double best_metric = 0;
+  int64_t best_global_step = 0;
+  std::string best_model_checkpoint;
 };
 // trainer_state.json text; log_history from the JSON Lines file at metrics_log_path (each line
 // one dict, keys sorted); a missing file gives an empty history.

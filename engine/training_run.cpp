@@ -185,6 +185,29 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
   return outcome.scores;
 }
 
+namespace {
+
+// The best evaluation so far, as transformers' _determine_best_metric keeps it: a new score
+// wins when strictly better. It rides in the saved TrainerState (best_metric, best_global_step).
+struct BestEvaluation {
+  double metric = 0;
+  int64_t global_step = 0;  // 0: none yet
+
+  void consider(double value, bool greater_is_better, int64_t step) {
+    if (global_step == 0 || (greater_is_better ? value > metric : value < metric)) {
+      metric = value;
+      global_step = step;
+    }
+  }
+  TrainerState into(TrainerState state) const {
+    state.best_metric = metric;
+    state.best_global_step = global_step;
+    return state;
+  }
+};
+
+}  // namespace
+
 int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainerState* end_state) {
   BertQaModel& model = *job.model;
   AdamWOptimizer optimizer(model, tc.optimizer);
@@ -212,22 +235,29 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     save_model_dir(dir, *job.config, model.parameters(), vocab, run.do_lower_case);
   };
   std::string last_checkpoint = job.resume_dir;
+  BestEvaluation best{trainer.state().best_metric, trainer.state().best_global_step};
   ProgressReporter progress(total, root && run.progress_bar && ProgressReporter::stderr_is_terminal());
   TrainHooks hooks;
   if (root) {  // the other ranks hold the same numbers: rank 0 alone logs and saves
     hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.logs); };
     hooks.on_checkpoint = [&](const TrainerState& state) {
-      last_checkpoint = save_checkpoint(run.output_dir, state, model, optimizer, write_model, run.save_total_limit);
+      last_checkpoint =
+          save_checkpoint(run.output_dir, best.into(state), model, optimizer, write_model, run.save_total_limit);
       std::fprintf(stderr, "[train] saved %s\n", last_checkpoint.c_str());
     };
   }
   hooks.stop_requested = [] { return stop_requested(); };
   if (root && job.eval != nullptr && tc.eval_strategy != IntervalStrategy::kNo) {
     hooks.on_evaluate = [&](const TrainerState& state) {
-      // At the last step the final evaluation (--do_eval, implied) scores the same weights.
-      if (state.global_step == state.total_steps) return;
+      // At the last step the final evaluation (--do_eval, implied) scores the same weights,
+      // unless the best model is tracked: the last step's score then competes too.
+      if (state.global_step == state.total_steps && run.metric_for_best_model.empty()) return;
       progress.finish();  // the evaluation's lines go below the progress bar
-      evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, job.logs, /*final=*/false);
+      const SquadScores scores =
+          evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, job.logs, /*final=*/false);
+      if (!run.metric_for_best_model.empty())
+        best.consider(run.metric_for_best_model == "f1" ? scores.f1 : scores.exact_match, run.greater_is_better,
+                      state.global_step);
     };
   }
 
@@ -240,7 +270,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     throw;
   }
   progress.finish();
-  *end_state = trainer.state();
+  *end_state = best.into(trainer.state());
   // The ranks stop at the same step whichever of them a signal reached (any_rank in the
   // trainer); they also agree on which signal, so that every rank exits with the same status.
   if (summary.outcome != TrainOutcome::kCompleted) {
@@ -258,6 +288,13 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   restore_default_signal_handlers();
   const int late_signal = agree_on_stop_signal(comm, stop_signal());  // arrived during the last step
   if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
+  if (run.load_best_model_at_end && best.global_step > 0 && best.global_step != summary.steps) {
+    // transformers' _load_best_model: the best checkpoint's weights become the final model.
+    const std::string best_dir = join_path(run.output_dir, checkpoint_dir_name(best.global_step));
+    std::fprintf(stderr, "[train] loading the best model from %s (%s %.4f)\n", best_dir.c_str(),
+                 run.metric_for_best_model.c_str(), best.metric);
+    load_checkpoint(best_dir, model, optimizer);
+  }
   write_model(run.output_dir);
   write_train_results(run, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
@@ -275,9 +312,13 @@ void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, c
                          size_t windows, int world_size) {
   const int64_t steps_per_epoch = std::max<int64_t>(
       1, int64_t(global_batches_per_epoch(windows, tc.batch_size, world_size)) / tc.gradient_accumulation_steps);
-  const HfTrainerState hf{end_state.global_step, end_state.total_steps, end_state.epoch,
-                          (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch,
-                          tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size, end_state.total_flos};
+  HfTrainerState hf{end_state.global_step, end_state.total_steps, end_state.epoch,
+                    (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch,
+                    tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size, end_state.total_flos};
+  hf.best_metric = end_state.best_metric;
+  hf.best_global_step = end_state.best_global_step;
+  const std::string best_dir = join_path(output_dir, checkpoint_dir_name(end_state.best_global_step));
+  if (end_state.best_global_step > 0 && path_exists(best_dir)) hf.best_model_checkpoint = best_dir;
   write_file_atomic(join_path(output_dir, kTrainerStateFile),
                     hf_trainer_state_json(hf, join_path(output_dir, kMetricsLogFile)));
 }

@@ -49,6 +49,13 @@ struct RunSettings {
   int eval_batch_size = 8;
   PostprocessConfig postprocess;
   bool progress_bar = true;  // on a terminal (--disable_tqdm false)
+  // transformers' best-model tracking: the evaluations during training are ranked by this score
+  // ("exact_match" or "f1"; "" tracks nothing), higher better unless greater_is_better is
+  // false; the best's checkpoint survives save_total_limit, and with load_best_model_at_end its
+  // weights become the final model (evaluated by --do_eval).
+  std::string metric_for_best_model;
+  bool greater_is_better = true;
+  bool load_best_model_at_end = false;
 };
 
 // Rank 0, first thing: creates output_dir and takes its lock (held while the returned object

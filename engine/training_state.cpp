@@ -70,6 +70,10 @@ class StateReader {
     if (value.get_bool().get(out)) throw_input_error(file_, key, "expected true or false, found " + simdjson::minify(value));
     return out;
   }
+  int64_t optional_integer(const char* key, int64_t min, int64_t max, int64_t absent) const {
+    simdjson::dom::element value;
+    return lookup(key, &value) ? integer(key, min, max) : absent;
+  }
   double optional_number(const char* key, double absent) const {
     simdjson::dom::element value;
     return lookup(key, &value) ? number(key) : absent;
@@ -152,6 +156,8 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("total_loss", format_json_number(s.total_loss));
   add("total_loss_steps", std::to_string(s.total_loss_steps));
   add("total_flos", format_json_number(s.total_flos));
+  add("best_metric", s.best_global_step > 0 ? format_json_number(s.best_metric) : "null");
+  add("best_global_step", std::to_string(s.best_global_step));
   add("seed", std::to_string(s.seed));
   add("total_steps", std::to_string(s.total_steps));
   add("warmup_steps", std::to_string(s.warmup_steps));
@@ -213,6 +219,8 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.data_fingerprint = r.hex64("data_fingerprint");
   s.train_sampling_strategy = read_train_sampling(r, file);
   s.total_flos = r.optional_number("total_flos", 0.0);
+  s.best_global_step = r.optional_integer("best_global_step", 0, s.global_step, 0);
+  if (s.best_global_step > 0) s.best_metric = r.number("best_metric");
   if (s.global_step > s.total_steps)
     throw_input_error(file, "global_step", std::to_string(s.global_step) + " exceeds total_steps " +
                                                std::to_string(s.total_steps));

@@ -57,6 +57,10 @@ struct TrainerState {
   // Hugging Face's total_flos over the whole run (TrainConfig::hf_padded_length); absent in
   // older checkpoints: counted from the resumed step on.
   double total_flos = 0;
+  // The best evaluation so far by --metric_for_best_model (absent in older checkpoints: none):
+  // its value and step; best_global_step 0 when there is none.
+  double best_metric = 0;
+  int64_t best_global_step = 0;
   int64_t total_loss_steps = 0; // steps in total_loss; -1: unknown (a version 1 checkpoint)
   // ---- what the run was configured with; resuming with other values is refused ----
   uint64_t seed = 0;

@@ -199,7 +199,7 @@ TEST_CASE("checkpoints appear complete or not at all, and rotate", "[resume]") {
     CHECK(find_latest_checkpoint(dir) == join_path(dir, "checkpoint-10"));
     CHECK(find_latest_checkpoint(join_path(dir, "absent")).empty());
     // Rotation deletes only checkpoints train_squad wrote.
-    rotate_checkpoints(dir, 1, 4);
+    rotate_checkpoints(dir, 1, {4});
     CHECK(entries(dir) == std::set<std::string>{"checkpoint-4", "checkpoint-30.tmp-12345", "checkpoint-x",
                                                 "checkpoint-40", "checkpoint-0042", "checkpoint-50", "checkpoint-60"});
   }
