@@ -44,6 +44,7 @@
 #include "apps/app_main.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
+#include "apps/hf_passive_flags.h"
 #include "apps/hf_trainer_flags.h"
 #include "comm/communicator.h"
 #include "comm/rank_agreement.h"
@@ -92,6 +93,7 @@ struct TrainOptions {
   bool group_by_length = false;
   TrainSampling sampling = TrainSampling::kRandom;  // derived: --train_sampling_strategy / --group_by_length
   HfTrainerOptions hf;  // Hugging Face Trainer / run_qa.py flags (apps/hf_trainer_flags.h)
+  HfPassiveFlags passive;  // Trainer flags that change nothing here, or are refused (apps/hf_passive_flags.h)
   // Derived after parsing, not flags.
   std::string do_lower_case_note;
   std::vector<std::string> notes;  // flag notes for rank 0's log (overrides, precision, report_to)
@@ -168,6 +170,7 @@ void register_flags(FlagParser* p, TrainOptions* o) {
               "length, so a batch holds windows of similar length (only the order changes: batches are packed "
               "without padding either way; transformers 5: --train_sampling_strategy group_by_length)");
   register_hf_trainer_flags(p, &o->hf);
+  register_hf_passive_flags(p, &o->passive);
   p->add_double("ddp_timeout", &o->ddp_timeout,
                 "seconds a collective may take before a data-parallel run (mpirun) ends with an error "
                 "naming the rank; <= 0 waits forever");
@@ -584,6 +587,7 @@ int run(int argc, char** argv) {
   o.notes = parser.notes();
   resolve_hf_trainer_flags(parser, &o.hf, HfResolvedFlags{&o.do_eval, o.group_by_length, &o.sampling, &o.device}, &o.notes);
   resolve_warmup_steps(parser, &o);
+  resolve_hf_passive_flags(parser, o.passive, &o.notes);
   check_options(o, parser);
   const bool may_use_cuda = o.device == "cuda" || o.device == "auto";
   const CudaBackendOptions cuda_options = may_use_cuda ? cuda_options_for(o.hf.precision, &o.notes) : CudaBackendOptions{};

@@ -58,6 +58,15 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--dataset_name squad", 2,
                  {"--dataset_name squad", "not downloaded", "curl -L -o train-v1.1.json https://", "--train_file"});
   expect_refused("--dataset_name glue --dataset_config_name mrpc", 2, {"--dataset_name glue", "SQuAD v1.1 JSON"});
+  // Trainer flags asking for what this engine has not (apps/hf_passive_flags.cpp).
+  expect_refused("--push_to_hub", 2, {"--push_to_hub true", "nothing is uploaded", "hf upload"});
+  expect_refused("--deepspeed ds_config.json", 2, {"--deepspeed ds_config.json", "mpirun"});
+  expect_refused("--fsdp full_shard", 2, {"--fsdp full_shard", "FSDP"});
+  expect_refused("--auto_find_batch_size", 2, {"--auto_find_batch_size", "--per_device_train_batch_size"});
+  expect_refused("--lr_scheduler_kwargs {\\\"power\\\":2}", 2, {"--lr_scheduler_kwargs", "no extra arguments"});
+  expect_refused("--neftune_noise_alpha 5", 2, {"--neftune_noise_alpha 5.0", "not implemented"});
+  expect_refused("--ignore_data_skip", 2, {"--ignore_data_skip", "data order"});
+  expect_refused("--prediction_loss_only", 2, {"--prediction_loss_only", "no loss"});
 }
 
 TEST_CASE("run_qa.py flags that change no result here are accepted and the log says why", "[app][hf]") {
@@ -68,6 +77,22 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
   REQUIRE(result.status == 0);
   CHECK_THAT(result.output, Catch::Contains("--pad_to_max_length true changes nothing here") &&
                                 Catch::Contains("--preprocessing_num_workers 4 changes nothing here"));
+  // Trainer flags that change no result here, with their false/empty forms of refused ones.
+  const std::string more = root() + "/passive-flags";
+  const CommandResult passive = test::run_command(train_command(
+      more, "--dataloader_num_workers 4 --gradient_checkpointing --label_smoothing_factor 0.1 --torch_compile "
+            "--push_to_hub false --hub_model_id me/model --lr_scheduler_kwargs {} --log_level info"));
+  INFO(passive.output);
+  REQUIRE(passive.status == 0);
+  for (const char* note : {"--dataloader_num_workers 4 changes nothing here", "--gradient_checkpointing true changes",
+                           "--label_smoothing_factor 0.1 changes nothing here: Trainer smooths only inputs named labels",
+                           "--torch_compile true changes", "--hub_model_id me/model changes", "--log_level info changes"})
+    CHECK_THAT(passive.output, Catch::Contains(note));
+  CHECK_THAT(passive.output, !Catch::Contains("--push_to_hub false changes") && !Catch::Contains("--lr_scheduler_kwargs {} changes"));
+  // The same model as without them.
+  const std::string plain = root() + "/passive-plain";
+  REQUIRE(test::run_command(train_command(plain)).status == 0);
+  CHECK(read_file(more + "/model.safetensors") == read_file(plain + "/model.safetensors"));
   CHECK(fs::exists(out + "/model.safetensors"));
 }
 

@@ -1,0 +1,148 @@
+#include "apps/hf_passive_flags.h"
+
+#include "core/json_text.h"
+
+namespace bert {
+namespace {
+
+enum class Kind { kBool, kInt, kDouble, kString };
+enum class Action {
+  kAccept,  // changes no result here: a note says why
+  kRefuse,  // asks for what this engine cannot do (when set to a value that asks for it)
+};
+
+struct PassiveFlag {
+  const char* name;
+  Kind kind;
+  Action action;
+  const char* why;
+};
+
+constexpr const char* kHostThread = "batches are packed by a host thread one step ahead of the device";
+constexpr const char* kDataParallel =
+    "data parallelism here is mpirun with NCCL (or the host communicator) and its own gradient buckets";
+constexpr const char* kCompiled = "the kernels are compiled ahead of time";
+constexpr const char* kHubOnly = "it is used only with --push_to_hub";
+constexpr const char* kNoSharding =
+    "DeepSpeed and FSDP are not available; several GPUs train here as mpirun ranks, each holding the whole "
+    "model (README: several GPUs)";
+
+// transformers 5's TrainingArguments that a run_qa.py command line may carry, beyond those
+// train_squad implements (apps/train_squad.cpp, apps/hf_trainer_flags.cpp).
+constexpr PassiveFlag kPassiveFlags[] = {
+    {"dataloader_num_workers", Kind::kInt, Action::kAccept, kHostThread},
+    {"dataloader_persistent_workers", Kind::kBool, Action::kAccept, kHostThread},
+    {"dataloader_prefetch_factor", Kind::kInt, Action::kAccept, kHostThread},
+    {"dataloader_pin_memory", Kind::kBool, Action::kAccept, "a CUDA run copies batches from pinned host memory"},
+    {"gradient_checkpointing", Kind::kBool, Action::kAccept,
+     "activations are kept for the backward pass (the results are the same either way); the memory check before "
+     "training says whether a batch fits"},
+    {"torch_compile", Kind::kBool, Action::kAccept, kCompiled},
+    {"torch_compile_backend", Kind::kString, Action::kAccept, kCompiled},
+    {"torch_compile_mode", Kind::kString, Action::kAccept, kCompiled},
+    {"log_level", Kind::kString, Action::kAccept, "rank 0 logs progress and notes, the other ranks only errors"},
+    {"log_level_replica", Kind::kString, Action::kAccept, "rank 0 logs progress and notes, the other ranks only errors"},
+    {"full_determinism", Kind::kBool, Action::kAccept,
+     "runs are deterministic already: the same seed gives the same bits, also across a resume"},
+    {"average_tokens_across_devices", Kind::kBool, Action::kAccept,
+     "it weighs losses by token counts, and Trainer passes BertForQuestionAnswering none: its loss is a mean over "
+     "windows"},
+    {"label_smoothing_factor", Kind::kDouble, Action::kAccept,
+     "Trainer smooths only inputs named labels, and BertForQuestionAnswering's are start_positions and "
+     "end_positions: transformers trains the same loss"},
+    {"skip_memory_metrics", Kind::kBool, Action::kAccept, "no memory metrics are reported"},
+    {"ddp_find_unused_parameters", Kind::kBool, Action::kAccept, kDataParallel},
+    {"ddp_broadcast_buffers", Kind::kBool, Action::kAccept, kDataParallel},
+    {"ddp_bucket_cap_mb", Kind::kInt, Action::kAccept, kDataParallel},
+    {"ddp_backend", Kind::kString, Action::kAccept, kDataParallel},
+    {"local_rank", Kind::kInt, Action::kAccept, "the ranks come from mpirun's environment"},
+    {"remove_unused_columns", Kind::kBool, Action::kAccept, "the windows hold only the model's inputs"},
+    {"logging_nan_inf_filter", Kind::kBool, Action::kAccept,
+     "a step with a non-finite loss is skipped and left out of the logged mean (--max_consecutive_nonfinite)"},
+    {"eval_accumulation_steps", Kind::kInt, Action::kAccept, "evaluation logits go to the host batch by batch"},
+    {"use_liger_kernel", Kind::kBool, Action::kAccept, "the fused kernels here are this engine's own"},
+    {"bf16_full_eval", Kind::kBool, Action::kAccept, "evaluation computes as training does (--bf16)"},
+    {"torch_empty_cache_steps", Kind::kInt, Action::kAccept, "device memory is allocated once, before training"},
+    {"hub_model_id", Kind::kString, Action::kAccept, kHubOnly},
+    {"hub_token", Kind::kString, Action::kAccept, kHubOnly},
+    {"hub_strategy", Kind::kString, Action::kAccept, kHubOnly},
+    {"hub_revision", Kind::kString, Action::kAccept, kHubOnly},
+    {"hub_private_repo", Kind::kBool, Action::kAccept, kHubOnly},
+    {"push_to_hub", Kind::kBool, Action::kRefuse,
+     "nothing is uploaded from here; upload output_dir afterwards (huggingface_hub: hf upload <repo_id> "
+     "<output_dir>)"},
+    {"deepspeed", Kind::kString, Action::kRefuse, kNoSharding},
+    {"fsdp", Kind::kString, Action::kRefuse, kNoSharding},
+    {"fsdp_config", Kind::kString, Action::kRefuse, kNoSharding},
+    {"neftune_noise_alpha", Kind::kDouble, Action::kRefuse, "NEFTune embedding noise is not implemented"},
+    {"auto_find_batch_size", Kind::kBool, Action::kRefuse,
+     "not implemented: the memory check before training names a batch that does not fit; give "
+     "--per_device_train_batch_size (and --gradient_accumulation_steps)"},
+    {"optim_args", Kind::kString, Action::kRefuse,
+     "the AdamW here takes --adam_beta1, --adam_beta2, --adam_epsilon and --weight_decay"},
+    {"lr_scheduler_kwargs", Kind::kString, Action::kRefuse, "the schedules here take no extra arguments"},
+    {"ignore_data_skip", Kind::kBool, Action::kRefuse, "a resume here always continues the data order exactly"},
+    {"prediction_loss_only", Kind::kBool, Action::kRefuse, "run_qa's evaluation scores spans and computes no loss"},
+    {"eval_delay", Kind::kDouble, Action::kRefuse,
+     "not implemented: evaluations follow --eval_strategy from the first interval on"},
+    {"fp16_full_eval", Kind::kBool, Action::kRefuse,
+     "fp16 is not implemented; evaluation computes as training does (--bf16)"},
+};
+
+// The value as given, and whether it asks for something (true, non-zero, a non-empty text
+// other than an empty JSON object).
+std::string value_text(const PassiveFlag& flag, const HfPassiveFlags& values, bool* asks) {
+  switch (flag.kind) {
+    case Kind::kBool: {
+      const bool v = values.bools.at(flag.name);
+      *asks = v;
+      return v ? "true" : "false";
+    }
+    case Kind::kInt: {
+      const int64_t v = values.ints.at(flag.name);
+      *asks = v != 0;
+      return std::to_string(v);
+    }
+    case Kind::kDouble: {
+      const double v = values.doubles.at(flag.name);
+      *asks = v != 0;
+      return format_json_number(v, NonFiniteJson::kPythonNames);
+    }
+    case Kind::kString: {
+      const std::string& v = values.strings.at(flag.name);
+      *asks = !v.empty() && v != "{}";
+      return v;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+void register_hf_passive_flags(FlagParser* p, HfPassiveFlags* values) {
+  for (const PassiveFlag& flag : kPassiveFlags) {
+    const std::string help = std::string(flag.action == Action::kAccept ? "accepted for compatibility: " : "refused: ") +
+                             flag.why;
+    switch (flag.kind) {
+      case Kind::kBool: p->add_bool(flag.name, &values->bools[flag.name], help); break;
+      case Kind::kInt: p->add_int64(flag.name, &values->ints[flag.name], help); break;
+      case Kind::kDouble: p->add_double(flag.name, &values->doubles[flag.name], help); break;
+      case Kind::kString: p->add_string(flag.name, &values->strings[flag.name], help); break;
+    }
+  }
+}
+
+void resolve_hf_passive_flags(const FlagParser& parser, const HfPassiveFlags& values, std::vector<std::string>* notes) {
+  for (const PassiveFlag& flag : kPassiveFlags) {
+    if (!parser.was_set(flag.name)) continue;
+    bool asks = false;
+    const std::string given = std::string("--") + flag.name + " " + value_text(flag, values, &asks);
+    if (flag.action == Action::kRefuse) {
+      if (asks) throw FlagError(given + ": " + flag.why);
+    } else {
+      notes->push_back(given + " changes nothing here: " + flag.why);
+    }
+  }
+}
+
+}  // namespace bert
