@@ -68,6 +68,9 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
               "after training, the best checkpoint's weights (by --metric_for_best_model) become the saved "
               "and evaluated model; needs --save_strategy equal to --eval_strategy (save_steps a multiple of "
               "eval_steps)");
+  p->add_bool("eval_on_start", &o->eval_on_start,
+              "evaluate once before the first step (logged at that step; needs --do_eval), as a check that "
+              "evaluation works before training long");
   p->add_string("run_name", &o->run_name,
                 "accepted for compatibility: it names a run for wandb/mlflow-like integrations, which this "
                 "engine does not have (TensorBoard's directory is --logging_dir or output_dir/runs/...)");

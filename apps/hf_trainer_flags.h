@@ -23,6 +23,7 @@
 //   --disable_tqdm             no progress bar on a terminal (the logging lines stay);
 //   --metric_for_best_model f1|exact_match (eval_ prefix optional), --greater_is_better,
 //   --load_best_model_at_end   transformers' best checkpoint (engine/training_run.h's RunSettings);
+//   --eval_on_start            an evaluation before the first step;
 //   --run_name                 accepted: it names a run for integrations this engine does not
 //                              have (the log says so).
 #pragma once
@@ -54,7 +55,7 @@ struct HfTrainerOptions {
   bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
   bool use_cpu = false, logging_first_step = false, disable_tqdm = false;
   std::string metric_for_best_model;  // as given; best_metric_name() is the engine's name
-  bool load_best_model_at_end = false, greater_is_better = true;
+  bool load_best_model_at_end = false, greater_is_better = true, eval_on_start = false;
   PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
 };
 

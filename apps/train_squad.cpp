@@ -88,7 +88,7 @@ struct TrainOptions {
   int64_t max_train_samples = -1, max_eval_samples = -1, max_predict_samples = -1;
   int64_t max_consecutive_nonfinite = 10, stop_after_steps = -1;
   int32_t gradient_accumulation_steps = 1, n_best_size = 20, max_answer_length = 30;
-  int64_t seed = 42;
+  int64_t seed = 42, data_seed = -1;  // data_seed < 0: the order follows seed
   bool do_train = false, do_eval = false, do_predict = false, do_lower_case = true, overwrite_output_dir = false;
   bool group_by_length = false;
   TrainSampling sampling = TrainSampling::kRandom;  // derived: --train_sampling_strategy / --group_by_length
@@ -131,7 +131,10 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_double("adam_beta2", &o->adam_beta2, "AdamW beta2");
   p->add_double("adam_epsilon", &o->adam_epsilon, "AdamW epsilon");
   p->add_int("gradient_accumulation_steps", &o->gradient_accumulation_steps, "micro-batches per optimizer step");
-  p->add_int64("seed", &o->seed, "seed for initialisation, data order and dropout");
+  p->add_int64("seed", &o->seed, "seed for initialisation, dropout and (without --data_seed) the data order");
+  p->add_int64("data_seed", &o->data_seed,
+               "seed of the epochs' order alone, as transformers' --data_seed (negative, the default: --seed "
+               "orders the data too)");
   p->add_int64("logging_steps", &o->logging_steps, "log every N optimizer steps");
   p->add_int64("save_steps", &o->save_steps,
                "save output_dir/checkpoint-N (model + full training state) every N steps and after the last; <= 0 never");
@@ -219,6 +222,8 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   check_hf_trainer_flags(o.hf, o.do_train);
   if (o.do_train) parser.require("train_file", "with --do_train");
   if (o.do_eval) parser.require("validation_file", "with --do_eval");
+  if (o.hf.eval_on_start && (!o.do_eval || !o.do_train))
+    throw FlagError("--eval_on_start evaluates before training: it needs --do_train and --do_eval");
   if (o.do_predict) parser.require("test_file", "with --do_predict");
   check_device_flag(o.device);
   check_window_flags(o.max_seq_length, o.doc_stride);
@@ -306,6 +311,7 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.warmup_ratio = o.warmup_ratio;
   tc.warmup_steps = o.warmup_steps;
   tc.seed = static_cast<uint64_t>(o.seed);
+  tc.data_seed = static_cast<uint64_t>(o.data_seed >= 0 ? o.data_seed : o.seed);
   tc.logging_steps = o.logging_steps;
   tc.save_steps = o.save_steps;
   tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
@@ -365,6 +371,7 @@ std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertCon
           flag("adam_beta2", exact(o.adam_beta2)),
           flag("adam_epsilon", exact(o.adam_epsilon)),
           flag("seed", std::to_string(o.seed)),
+          flag("data_seed", std::to_string(o.data_seed >= 0 ? o.data_seed : o.seed)),
           flag("max_seq_length", std::to_string(o.max_seq_length)),
           flag("doc_stride", std::to_string(o.doc_stride)),
           flag("do_lower_case", std::to_string(o.do_lower_case)),
@@ -431,6 +438,7 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.metric_for_best_model = best_metric_name(o.hf);
   run.greater_is_better = o.hf.greater_is_better;
   run.load_best_model_at_end = o.hf.load_best_model_at_end;
+  run.eval_on_start = o.hf.eval_on_start;
   run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length};
   return run;
 }

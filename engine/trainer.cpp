@@ -30,6 +30,7 @@ int64_t warmup_steps_for(const TrainConfig& config, int64_t total_steps) {
 TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows, int world_size) {
   TrainerState state;
   state.seed = config.seed;
+  state.data_seed = config.data_seed;
   state.total_steps = total_train_steps(config, windows.size(), world_size);
   state.warmup_steps = warmup_steps_for(config, state.total_steps);
   state.learning_rate = config.optimizer.learning_rate;
@@ -275,7 +276,7 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     return summary;
   }
   Backend& backend = model_.backend();
-  PrefetchedBatchStream batches(windows, config_.batch_size, config_.seed, world_size_, rank_,
+  PrefetchedBatchStream batches(windows, config_.batch_size, config_.data_seed, world_size_, rank_,
                                 config_.sampling, state_.data);
   StepClock clock;
   std::string divergence;  // set when max_consecutive_nonfinite is reached

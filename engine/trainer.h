@@ -53,7 +53,8 @@ struct TrainConfig {
   int64_t max_steps = -1;              // > 0 overrides num_train_epochs
   double warmup_ratio = 0.0;
   int64_t warmup_steps = 0;            // > 0 overrides warmup_ratio
-  uint64_t seed = 42;
+  uint64_t seed = 42;       // dropout masks (and, in the app, initialisation)
+  uint64_t data_seed = 42;  // the epochs' order (transformers' --data_seed; the app sets it to seed unless given)
   int64_t logging_steps = 500;
   // When a step's loss line is logged (transformers' logging_strategy): every logging_steps
   // (kSteps), at each epoch's end (kEpoch) or never (kNo); with kSteps or kEpoch also the last

@@ -261,6 +261,10 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     };
   }
 
+  if (root && run.eval_on_start && job.eval != nullptr) {  // transformers' sanity check of the evaluation
+    const TrainerState start = trainer.state();
+    evaluate_and_log(run, model, *job.eval, start.global_step, start.epoch, job.logs, /*final=*/false);
+  }
   install_stop_signal_handlers();
   TrainSummary summary;
   try {

@@ -56,6 +56,7 @@ struct RunSettings {
   std::string metric_for_best_model;
   bool greater_is_better = true;
   bool load_best_model_at_end = false;
+  bool eval_on_start = false;  // evaluate before the first step (of this run: also when resumed)
 };
 
 // Rank 0, first thing: creates output_dir and takes its lock (held while the returned object

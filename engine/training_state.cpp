@@ -159,6 +159,7 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("best_metric", s.best_global_step > 0 ? format_json_number(s.best_metric) : "null");
   add("best_global_step", std::to_string(s.best_global_step));
   add("seed", std::to_string(s.seed));
+  add("data_seed", std::to_string(s.data_seed));
   add("total_steps", std::to_string(s.total_steps));
   add("warmup_steps", std::to_string(s.warmup_steps));
   add("learning_rate", format_json_number(s.learning_rate));
@@ -209,6 +210,8 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
     s.lr_scheduler_type = "linear";
   }
   s.seed = r.unsigned_integer("seed");
+  simdjson::dom::element data_seed;
+  s.data_seed = r.lookup("data_seed", &data_seed) ? r.unsigned_integer("data_seed") : s.seed;
   s.total_steps = r.integer("total_steps", 1, kMaxInt64);
   s.warmup_steps = r.integer("warmup_steps", 0, kMaxInt64);
   s.learning_rate = r.number("learning_rate");
@@ -251,6 +254,9 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
            "give the same --train_sampling_strategy (group_by_length: also --group_by_length)");
   if (checkpoint.seed != run.seed)
     refuse("seed", "--seed " + std::to_string(checkpoint.seed), std::to_string(run.seed), "give the same --seed");
+  if (checkpoint.data_seed != run.data_seed)
+    refuse("data_seed", "--data_seed " + std::to_string(checkpoint.data_seed), std::to_string(run.data_seed),
+           "give the same --data_seed (without it, the data order follows --seed)");
   if (checkpoint.batch_size != run.batch_size)
     refuse("per_device_train_batch_size", std::to_string(checkpoint.batch_size), std::to_string(run.batch_size),
            "give the same --per_device_train_batch_size");

@@ -64,6 +64,7 @@ struct TrainerState {
   int64_t total_loss_steps = 0; // steps in total_loss; -1: unknown (a version 1 checkpoint)
   // ---- what the run was configured with; resuming with other values is refused ----
   uint64_t seed = 0;
+  uint64_t data_seed = 0;  // the epochs' order (absent in older checkpoints: seed)
   int64_t total_steps = 0, warmup_steps = 0;
   double learning_rate = 0;
   std::string lr_scheduler_type = "linear";

@@ -120,6 +120,26 @@ TEST_CASE("the best evaluation survives a resume", "[app][hf]") {
   CHECK(best_of(whole) == best_of(halves));
 }
 
+TEST_CASE("--eval_on_start evaluates before the first step, outside the best-model ranking", "[app][hf]") {
+  const std::string out = root() + "/on-start";
+  const CommandResult run = test::run_command(train_command(
+      out, "--eval_on_start --eval_strategy steps --eval_steps 3 --save_steps 3 --metric_for_best_model f1"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  const std::vector<std::pair<int, double>> evals = evaluations(out);
+  REQUIRE(evals.size() >= 3);
+  CHECK(evals[0].first == 0);
+  CHECK(evals[1].first == 3);
+  CHECK(evals[2].first == 6);
+  const int best = evals[2].second > evals[1].second ? 6 : 3;
+  CHECK_THAT(read_file(out + "/trainer_state.json"), Catch::Contains("\"best_global_step\": " + std::to_string(best) + ","));
+  const CommandResult alone = test::run_command(test::train_squad_bin() + " --device cpu --model_name_or_path " +
+                                                model() + " --train_file " + squad_mini() + " --do_train --max_steps 1" +
+                                                " --eval_on_start --output_dir " + root() + "/on-start-refused");
+  CHECK(alone.status == 2);
+  CHECK_THAT(alone.output, Catch::Contains("--eval_on_start") && Catch::Contains("--do_eval"));
+}
+
 TEST_CASE("best-model flags are refused where transformers refuses them", "[app][hf]") {
   auto refused = [&](const std::string& extra, const std::vector<std::string>& mentions) {
     const CommandResult result = test::run_command(train_command(root() + "/refused", extra));

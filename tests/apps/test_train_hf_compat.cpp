@@ -115,6 +115,15 @@ TEST_CASE("transformers 5's flag names train as their transformers 4 spellings d
   CHECK(steps.status == 0);
   CHECK_THAT(steps.output, Catch::Contains("warmup 2"));
 
+  // --data_seed orders the data alone; without it --seed does.
+  const std::string same_seed = root() + "/data-seed-42", other_seed = root() + "/data-seed-7";
+  REQUIRE(test::run_command(train_command(same_seed, "--seed 42 --data_seed 42")).status == 0);
+  REQUIRE(test::run_command(train_command(other_seed, "--seed 42 --data_seed 7")).status == 0);
+  const std::string by_seed = root() + "/data-seed-none";
+  REQUIRE(test::run_command(train_command(by_seed, "--seed 42")).status == 0);
+  CHECK(read_file(same_seed + "/model.safetensors") == read_file(by_seed + "/model.safetensors"));
+  CHECK(read_file(other_seed + "/model.safetensors") != read_file(by_seed + "/model.safetensors"));
+
   // sequential: SequentialSampler's order, the file's, every epoch.
   const std::string sequential = root() + "/v5-sequential";
   const CommandResult in_order = test::run_command(train_command(sequential, "--train_sampling_strategy sequential"));

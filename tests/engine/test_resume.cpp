@@ -251,6 +251,9 @@ TEST_CASE("a checkpoint of another run is refused, naming the field", "[resume]"
   other.batch_size = 3;
   CHECK_THROWS_AS(resume_with(other, windows), InputError);
   other = config;
+  other.data_seed = config.data_seed + 1;
+  CHECK_THROWS_WITH(resume_with(other, windows), Catch::Contains("data_seed"));
+  other = config;
   other.sampling = TrainSampling::kGroupByLength;
   CHECK_THROWS_WITH(resume_with(other, windows), Catch::Contains("train_sampling_strategy"));
   other.sampling = TrainSampling::kSequential;

@@ -43,6 +43,7 @@ TrainerState sample_state() {
   s.interval_steps = 3;
   s.epoch = 3.0 + 1.0 / 3.0;
   s.seed = 18446744073709551557ull;  // above int64: written as an unsigned integer
+  s.data_seed = 7;
   s.total_steps = 100;
   s.warmup_steps = 10;
   s.learning_rate = 3e-5;
@@ -83,6 +84,7 @@ TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") 
   CHECK(r.num_windows == s.num_windows);
   CHECK(r.data_fingerprint == s.data_fingerprint);
   CHECK(r.train_sampling_strategy == s.train_sampling_strategy);
+  CHECK(r.data_seed == s.data_seed);
   CHECK(trainer_state_to_json(r) == json);
   for (const char* sampling : {"group_by_length", "sequential"}) {
     TrainerState ordered = s;
@@ -108,6 +110,9 @@ TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") 
   CHECK_THROWS_WITH(parse_trainer_state(replaced("\"learning_rate\": 3", "\"learning_rate\": \"3\" ,\"x\": 3"), "t.json"),
                     Catch::Contains("learning_rate"));
   CHECK_THROWS_AS(parse_trainer_state("[]", "t.json"), InputError);
+  // Checkpoints from before data_seed ordered the data by seed.
+  const std::string data_seed_field = "\n  \"data_seed\": " + std::to_string(s.data_seed) + ",";
+  CHECK(parse_trainer_state(replaced(data_seed_field, ""), "t.json").data_seed == s.seed);
   // Checkpoints from before train_sampling_strategy held group_by_length; before that, nothing:
   // the shuffled order.
   const std::string field = ",\n  \"train_sampling_strategy\": \"random\"";
