@@ -1,5 +1,6 @@
 #include "apps/flags.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -74,6 +75,48 @@ void FlagParser::add_bool(const std::string& name, bool* target, const std::stri
   add(name, Kind::kBool, target, help, *target ? "true" : "false");
 }
 
+void FlagParser::add_renamed(const std::string& old_name, const std::string& new_name, const std::string& why) {
+  BERT_CHECK(find(old_name) == nullptr && find(new_name) != nullptr, "--" + old_name + " renamed to an unknown flag");
+  renamed_.push_back({old_name, new_name, why});
+}
+
+namespace {
+
+// Levenshtein distance: how many single-character edits turn a into b.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string FlagParser::unknown_hint(const std::string& name) const {
+  for (const Renamed& r : renamed_)
+    if (r.old_name == name) return ": use --" + r.new_name + " (" + r.why + ")";
+  // A typo: the nearest name within a quarter of its length (at least 2 edits).
+  const Flag* nearest = nullptr;
+  size_t best = std::max<size_t>(2, name.size() / 4) + 1;
+  for (const Flag& flag : flags_) {
+    const size_t distance = edit_distance(name, flag.name);
+    if (distance < best) {
+      best = distance;
+      nearest = &flag;
+    }
+  }
+  if (nearest != nullptr) return " (did you mean --" + nearest->name + "? see --help)";
+  return " (see --help)";
+}
+
 FlagParser::Flag* FlagParser::find(const std::string& name) {
   for (Flag& flag : flags_)
     if (flag.name == name) return &flag;
@@ -134,7 +177,7 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
       // Skip the flag's value so that `--output_dir x.json` is not taken for the file.
       const size_t equals = arg.find('=');
       const Flag* flag = find(arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2));
-      if (flag == nullptr) fail("unknown flag --" + arg.substr(2, equals - 2) + " (see --help)");
+      if (flag == nullptr) fail("unknown flag --" + arg.substr(2, equals - 2) + unknown_hint(arg.substr(2, equals - 2)));
       if (equals == std::string::npos &&
           (flag->kind != Kind::kBool || (i + 1 < args.size() && is_bool_word(args[i + 1]))))
         ++i;
@@ -154,7 +197,7 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
     const size_t equals = arg.find('=');
     const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
     Flag* flag = find(name);
-    if (flag == nullptr) fail("unknown flag --" + name + " (see --help)");
+    if (flag == nullptr) fail("unknown flag --" + name + unknown_hint(name));
     if (equals != std::string::npos) {
       assign(flag, arg.substr(equals + 1));
     } else if (flag->kind == Kind::kBool) {
@@ -193,7 +236,7 @@ void FlagParser::apply_arguments_file(const std::string& path) {
   for (const simdjson::dom::key_value_pair field : object) {
     const std::string key(field.key);
     Flag* flag = find(key);
-    if (flag == nullptr) fail(path + ": unknown key \"" + key + "\" (not a flag of this program; see --help)");
+    if (flag == nullptr) fail(path + ": unknown key \"" + key + "\": not a flag of this program" + unknown_hint(key));
     const simdjson::dom::element value = field.value;
     const std::string where = path + ": \"" + key + "\": ";
     std::string as_text;

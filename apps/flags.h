@@ -39,6 +39,9 @@ class FlagParser {
   void add_int64(const std::string& name, int64_t* target, const std::string& help);
   void add_double(const std::string& name, double* target, const std::string& help);
   void add_bool(const std::string& name, bool* target, const std::string& help);
+  // A name this program does not take but a user may bring from elsewhere (a flag another
+  // version renamed): the unknown-flag error names the flag to use instead and why.
+  void add_renamed(const std::string& old_name, const std::string& new_name, const std::string& why);
 
   // Parses argv[1..argc). Returns false when --help was given (usage already printed to
   // stdout: the app should exit 0); throws FlagError on a bad command line.
@@ -77,11 +80,18 @@ class FlagParser {
   // Applies the JSON object of an arguments file.
   void apply_arguments_file(const std::string& path);
   std::string value_json(const Flag& flag) const;
+  // What follows "unknown flag --name": the renamed flag, else the nearest name (a typo), else
+  // a pointer to --help.
+  std::string unknown_hint(const std::string& name) const;
 
   std::string program_;
   std::string description_;
   std::vector<Flag> flags_;
   std::vector<std::string> notes_;
+  struct Renamed {
+    std::string old_name, new_name, why;
+  };
+  std::vector<Renamed> renamed_;
 };
 
 }  // namespace bert

@@ -71,6 +71,9 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_bool("eval_on_start", &o->eval_on_start,
               "evaluate once before the first step (logged at that step; needs --do_eval), as a check that "
               "evaluation works before training long");
+  // Names older transformers took, which its own parser now refuses as well.
+  p->add_renamed("evaluation_strategy", "eval_strategy", "transformers renamed it and has since removed the old name");
+  p->add_renamed("no_cuda", "use_cpu", "transformers replaced it and has since removed the old name; or --device cpu");
   p->add_string("run_name", &o->run_name,
                 "accepted for compatibility: it names a run for wandb/mlflow-like integrations, which this "
                 "engine does not have (TensorBoard's directory is --logging_dir or output_dir/runs/...)");

@@ -174,6 +174,8 @@ void register_flags(FlagParser* p, TrainOptions* o) {
               "without padding either way; transformers 5: --train_sampling_strategy group_by_length)");
   register_hf_trainer_flags(p, &o->hf);
   register_hf_passive_flags(p, &o->passive);
+  p->add_renamed("per_gpu_train_batch_size", "per_device_train_batch_size", "transformers' name for it");
+  p->add_renamed("per_gpu_eval_batch_size", "per_device_eval_batch_size", "transformers' name for it");
   p->add_double("ddp_timeout", &o->ddp_timeout,
                 "seconds a collective may take before a data-parallel run (mpirun) ends with an error "
                 "naming the rank; <= 0 waits forever");

@@ -89,6 +89,7 @@ TEST_CASE("a bad arguments file is a command-line error naming the file and key"
     return std::string("no error");
   };
   CHECK_THAT(message(R"({"no_such_flag": 1})"), Catch::Contains("bad.json: unknown key \"no_such_flag\""));
+  CHECK_THAT(message(R"({"lerning_rate": 1})"), Catch::Contains("did you mean --learning_rate?"));
   CHECK_THAT(message(R"({"learning_rate": true})"), Catch::Contains("\"learning_rate\": expected a number"));
   CHECK_THAT(message(R"({"do_train": "maybe"})"), Catch::Contains("--do_train: expected true or false"));
   CHECK_THAT(message(R"({"output_dir": 3})"), Catch::Contains("\"output_dir\": expected a string"));
@@ -201,6 +202,30 @@ TEST_CASE("--report_to: tensorboard, none, and integrations named as unavailable
   CHECK_FALSE(parse_report_to("wandb").tensorboard);
   CHECK_THROWS_AS(parse_report_to("none,wandb"), FlagError);
   CHECK_THROWS_AS(parse_report_to(" "), FlagError);
+}
+
+TEST_CASE("an unknown flag names the renamed flag, or the nearest one for a typo", "[flags]") {
+  Options o;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  parser.add_renamed("per_gpu_train_batch_size", "per_device_train_batch_size", "its name now");
+  auto message = [&](const std::vector<std::string>& args) {
+    try {
+      parser.parse(args);
+    } catch (const FlagError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message({"--per_gpu_train_batch_size", "4"}) ==
+        "unknown flag --per_gpu_train_batch_size: use --per_device_train_batch_size (its name now)");
+  CHECK(message({"--lerning_rate", "1"}) == "unknown flag --lerning_rate (did you mean --learning_rate? see --help)");
+  CHECK(message({"--do_trian"}) == "unknown flag --do_trian (did you mean --do_train? see --help)");
+  CHECK(message({"--max_step=3"}) == "unknown flag --max_step (did you mean --max_steps? see --help)");
+  // Nothing near: two edits at most for short names, a quarter of the length for long ones.
+  CHECK(message({"--seed", "1"}) == "unknown flag --seed (see --help)");
+  CHECK(message({"--zzz"}) == "unknown flag --zzz (see --help)");
+  CHECK_THROWS_AS(parser.add_renamed("old", "no_such_flag", "x"), BertError);
 }
 
 }  // namespace
