@@ -68,6 +68,10 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
               "after training, the best checkpoint's weights (by --metric_for_best_model) become the saved "
               "and evaluated model; needs --save_strategy equal to --eval_strategy (save_steps a multiple of "
               "eval_steps)");
+  p->add_bool("save_only_model", &o->save_only_model,
+              "checkpoints hold the model alone, without the optimizer state (a third of the size with fp32 "
+              "Adam moments): they cannot be resumed; a checkpoint taken to stop early (--stop_after_steps, a "
+              "signal) still holds everything");
   p->add_bool("eval_on_start", &o->eval_on_start,
               "evaluate once before the first step (logged at that step; needs --do_eval), as a check that "
               "evaluation works before training long");

@@ -24,6 +24,7 @@
 //   --metric_for_best_model f1|exact_match (eval_ prefix optional), --greater_is_better,
 //   --load_best_model_at_end   transformers' best checkpoint (engine/training_run.h's RunSettings);
 //   --eval_on_start            an evaluation before the first step;
+//   --save_only_model          checkpoints without training state (a stop still saves it);
 //   --run_name                 accepted: it names a run for integrations this engine does not
 //                              have (the log says so).
 #pragma once
@@ -55,7 +56,7 @@ struct HfTrainerOptions {
   bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
   bool use_cpu = false, logging_first_step = false, disable_tqdm = false;
   std::string metric_for_best_model;  // as given; best_metric_name() is the engine's name
-  bool load_best_model_at_end = false, greater_is_better = true, eval_on_start = false;
+  bool load_best_model_at_end = false, greater_is_better = true, eval_on_start = false, save_only_model = false;
   PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
 };
 

@@ -441,6 +441,7 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.greater_is_better = o.hf.greater_is_better;
   run.load_best_model_at_end = o.hf.load_best_model_at_end;
   run.eval_on_start = o.hf.eval_on_start;
+  run.save_only_model = o.hf.save_only_model;
   run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length};
   return run;
 }

@@ -122,7 +122,8 @@ std::string find_latest_checkpoint(const std::string& output_dir) {
 }
 
 std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
-                            AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit) {
+                            AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit,
+                            bool model_only) {
   const std::string final_dir = join_path(output_dir, checkpoint_dir_name(state.global_step));
   const std::string pid = std::to_string(::getpid());
   const std::string tmp_dir = final_dir + ".tmp-" + pid;
@@ -131,10 +132,12 @@ std::string save_checkpoint(const std::string& output_dir, const TrainerState& s
   try {
     make_directories(tmp_dir);
     if (write_model) write_model(tmp_dir);
-    write_training_tensors(join_path(tmp_dir, kTrainingTensorsFile), model, optimizer);
-    // Next to last (checksums.json follows), so that even a directory copied by hand mid-save
-    // lacks the file that marks a checkpoint with training state.
-    write_file_atomic(join_path(tmp_dir, kTrainerStateFile), trainer_state_to_json(state));
+    if (!model_only) {
+      write_training_tensors(join_path(tmp_dir, kTrainingTensorsFile), model, optimizer);
+      // Next to last (checksums.json follows), so that even a directory copied by hand mid-save
+      // lacks the file that marks a checkpoint with training state.
+      write_file_atomic(join_path(tmp_dir, kTrainerStateFile), trainer_state_to_json(state));
+    }
     write_checkpoint_checksums(tmp_dir);  // over every file above, verified on resume
     sync_tree(tmp_dir);
     if (path_exists(final_dir)) {

@@ -43,8 +43,11 @@ using WriteModelFn = std::function<void(const std::string& dir)>;
 // then deletes the oldest checkpoints beyond save_total_limit (> 0; the new one and the best,
 // state.best_global_step, are always kept, as transformers keeps its best_model_checkpoint). Returns the checkpoint's path. On failure the temporary directory is removed and
 // nothing under a final name has changed.
+// model_only (--save_only_model): the model files and checksums.json alone, no training state:
+// such a checkpoint is listed (has_state false) but never resumed.
 std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
-                            AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit);
+                            AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit,
+                            bool model_only = false);
 
 // Deletes the oldest checkpoints (by step) until at most `keep` remain, never those of
 // `protect_steps`. keep <= 0: deletes nothing.

@@ -335,10 +335,12 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     if (!divergence.empty()) throw TrainingDiverged(divergence);
     check_parameters_finite(last_step_loss);  // whatever comes next saves the parameters or ends the run
     if (eval_due && hooks.on_evaluate) hooks.on_evaluate(state());
-    if (save_due && hooks.on_checkpoint) hooks.on_checkpoint(state());
+    const bool stopping = done < total && (stop_due || stop_requested);
+    if (save_due && !stopping && hooks.on_checkpoint) hooks.on_checkpoint(state());
     if (done == total) break;
-    if (stop_due || stop_requested) {
-      if (!save_due && hooks.on_checkpoint) hooks.on_checkpoint(state());
+    if (stopping) {
+      const auto& save = hooks.on_resume_checkpoint ? hooks.on_resume_checkpoint : hooks.on_checkpoint;
+      if (save) save(state());
       summary.outcome = stop_due ? TrainOutcome::kStopAfterSteps : TrainOutcome::kStopRequested;
       break;
     }

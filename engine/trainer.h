@@ -154,6 +154,10 @@ struct TrainHooks {
   // strategy, as transformers' DefaultFlowCallback), and before stopping early; the state is
   // that after the step (model and optimizer hold the matching tensors).
   std::function<void(const TrainerState&)> on_checkpoint;
+  // Before stopping early (--stop_after_steps, a signal), instead of on_checkpoint when set: the
+  // checkpoint the run continues from (a --save_only_model run still saves its training state
+  // there).
+  std::function<void(const TrainerState&)> on_resume_checkpoint;
   // Polled after every step; true stops the run (with a checkpoint) unless it is complete.
   std::function<bool()> stop_requested;
   // At every evaluation point of config.eval_strategy, once the step is complete: the model

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "engine/batch_stream.h"
+#include "engine/checkpoint_checksums.h"
 #include "engine/checkpoint_dirs.h"
 #include "engine/hf_outputs.h"
 #include "engine/optimizer.h"
@@ -206,6 +207,17 @@ struct BestEvaluation {
   }
 };
 
+// The weights of the best checkpoint into the model: with its training state when it has one,
+// else (--save_only_model) from its model files, verified against checksums.json either way.
+void load_best_weights(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer) {
+  if (path_exists(join_path(dir, kTrainerStateFile))) {
+    load_checkpoint(dir, model, optimizer);
+    return;
+  }
+  verify_checkpoint_checksums(dir);
+  model.set_parameters(load_model_dir(dir, 0).tensors);
+}
+
 }  // namespace
 
 int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainerState* end_state) {
@@ -240,11 +252,13 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   TrainHooks hooks;
   if (root) {  // the other ranks hold the same numbers: rank 0 alone logs and saves
     hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.logs); };
-    hooks.on_checkpoint = [&](const TrainerState& state) {
-      last_checkpoint =
-          save_checkpoint(run.output_dir, best.into(state), model, optimizer, write_model, run.save_total_limit);
-      std::fprintf(stderr, "[train] saved %s\n", last_checkpoint.c_str());
+    auto save = [&](const TrainerState& state, bool model_only) {
+      last_checkpoint = save_checkpoint(run.output_dir, best.into(state), model, optimizer, write_model,
+                                        run.save_total_limit, model_only);
+      std::fprintf(stderr, "[train] saved %s%s\n", last_checkpoint.c_str(), model_only ? " (model only)" : "");
     };
+    hooks.on_checkpoint = [&, save](const TrainerState& state) { save(state, run.save_only_model); };
+    if (run.save_only_model) hooks.on_resume_checkpoint = [&, save](const TrainerState& state) { save(state, false); };
   }
   hooks.stop_requested = [] { return stop_requested(); };
   if (root && job.eval != nullptr && tc.eval_strategy != IntervalStrategy::kNo) {
@@ -297,7 +311,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     const std::string best_dir = join_path(run.output_dir, checkpoint_dir_name(best.global_step));
     std::fprintf(stderr, "[train] loading the best model from %s (%s %.4f)\n", best_dir.c_str(),
                  run.metric_for_best_model.c_str(), best.metric);
-    load_checkpoint(best_dir, model, optimizer);
+    load_best_weights(best_dir, model, optimizer);
   }
   write_model(run.output_dir);
   write_train_results(run, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());

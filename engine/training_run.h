@@ -57,6 +57,9 @@ struct RunSettings {
   bool greater_is_better = true;
   bool load_best_model_at_end = false;
   bool eval_on_start = false;  // evaluate before the first step (of this run: also when resumed)
+  // Interval checkpoints hold the model alone (no training state: not resumable); a checkpoint
+  // taken to stop early still holds everything.
+  bool save_only_model = false;
 };
 
 // Rank 0, first thing: creates output_dir and takes its lock (held while the returned object

@@ -371,8 +371,9 @@ TrainerState read_trainer_state(const std::string& checkpoint_dir) {
   const std::string path = join_path(checkpoint_dir, kTrainerStateFile);
   if (!path_exists(checkpoint_dir)) throw_input_error(checkpoint_dir, "", "checkpoint directory does not exist");
   if (!path_exists(path))
-    throw_input_error(path, "", "missing: not a checkpoint with training state (saved by an older version, "
-                                "or not a checkpoint-N directory)");
+    throw_input_error(path, "", "missing: not a checkpoint with training state (saved with --save_only_model "
+                                "or by an older version, or not a checkpoint-N directory); it cannot be resumed: "
+                                "start afresh, or from its weights with --model_name_or_path");
   verify_checkpoint_checksums(checkpoint_dir, {kTrainerStateFile});
   return parse_trainer_state(read_file(path), path);
 }

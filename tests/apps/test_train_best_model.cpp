@@ -140,6 +140,49 @@ TEST_CASE("--eval_on_start evaluates before the first step, outside the best-mod
   CHECK_THAT(alone.output, Catch::Contains("--eval_on_start") && Catch::Contains("--do_eval"));
 }
 
+TEST_CASE("--save_only_model: checkpoints without training state, except the one a stop resumes from", "[app][hf]") {
+  const std::string out = root() + "/model-only";
+  const CommandResult run = test::run_command(train_command(
+      out, "--save_only_model --eval_strategy steps --eval_steps 2 --save_steps 2 --metric_for_best_model f1 "
+           "--load_best_model_at_end"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  for (const char* step : {"2", "4", "6"}) {
+    const std::string dir = out + "/checkpoint-" + step;
+    CHECK(fs::exists(dir + "/model.safetensors"));
+    CHECK(fs::exists(dir + "/checksums.json"));
+    CHECK_FALSE(fs::exists(dir + "/trainer_state.json"));
+    CHECK_FALSE(fs::exists(dir + "/training_state.safetensors"));
+  }
+  // The best is loaded from its model files.
+  const std::string state = read_file(out + "/trainer_state.json");
+  const std::smatch best = [&] {
+    std::smatch m;
+    std::regex_search(state, m, std::regex(R"re("best_global_step": (\d+))re"));
+    return m;
+  }();
+  REQUIRE(best.size() == 2);
+  CHECK(read_file(out + "/model.safetensors") == read_file(out + "/checkpoint-" + best[1].str() + "/model.safetensors"));
+  // Such a checkpoint is never resumed: named, with what to do instead.
+  const CommandResult resume = test::run_command(
+      train_command(root() + "/model-only-resume", "--resume_from_checkpoint " + out + "/checkpoint-4"));
+  CHECK(resume.status != 0);
+  CHECK_THAT(resume.output, Catch::Contains("--save_only_model") && Catch::Contains("cannot be resumed"));
+
+  // Stopped at step 3 (checkpoint-2 holds the model alone): the stop saves everything, and the
+  // resumed run ends with the uninterrupted run's model.
+  const std::string whole = root() + "/model-only-whole", halves = root() + "/model-only-halves";
+  REQUIRE(test::run_command(train_command(whole, "--save_only_model --save_steps 2")).status == 0);
+  REQUIRE(test::run_command(train_command(halves, "--save_only_model --save_steps 2 --stop_after_steps 3")).status == 0);
+  CHECK_FALSE(fs::exists(halves + "/checkpoint-2/trainer_state.json"));
+  CHECK(fs::exists(halves + "/checkpoint-3/trainer_state.json"));
+  const CommandResult resumed = test::run_command(train_command(halves, "--save_only_model --save_steps 2"));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK_THAT(resumed.output, Catch::Contains("resuming from the newest"));
+  CHECK(read_file(whole + "/model.safetensors") == read_file(halves + "/model.safetensors"));
+}
+
 TEST_CASE("best-model flags are refused where transformers refuses them", "[app][hf]") {
   auto refused = [&](const std::string& extra, const std::vector<std::string>& mentions) {
     const CommandResult result = test::run_command(train_command(root() + "/refused", extra));
