@@ -190,11 +190,12 @@ TrainProgress Trainer::report_step(double step_loss, const UpdateStats& stats, i
   progress.skipped_updates = state_.skipped_updates;
   progress.consecutive_skipped = state_.consecutive_nonfinite;
   progress.update_skipped = !stats.applied;
+  // As transformers' DefaultFlowCallback: steps logs multiples of logging_steps only; epoch logs
+  // each epoch's end, the last step's (partial) epoch included.
   const bool interval = config_.logging_strategy == IntervalStrategy::kSteps
                             ? done % std::max<int64_t>(1, config_.logging_steps) == 0
-                            : config_.logging_strategy == IntervalStrategy::kEpoch && epoch_ends_at(done);
-  progress.logging_step = (config_.logging_strategy != IntervalStrategy::kNo && (interval || done == total)) ||
-                          (config_.logging_first_step && done == 1);
+                            : config_.logging_strategy == IntervalStrategy::kEpoch && (epoch_ends_at(done) || done == total);
+  progress.logging_step = interval || (config_.logging_first_step && done == 1);
   if (progress.logging_step) {
     state_.interval_loss = 0;
     state_.interval_steps = 0;

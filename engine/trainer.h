@@ -57,8 +57,8 @@ struct TrainConfig {
   uint64_t data_seed = 42;  // the epochs' order (transformers' --data_seed; the app sets it to seed unless given)
   int64_t logging_steps = 500;
   // When a step's loss line is logged (transformers' logging_strategy): every logging_steps
-  // (kSteps), at each epoch's end (kEpoch) or never (kNo); with kSteps or kEpoch also the last
-  // step; logging_first_step logs step 1 whatever the strategy.
+  // (kSteps), at each epoch's end and the last step (kEpoch) or never (kNo); logging_first_step
+  // logs step 1 whatever the strategy.
   IntervalStrategy logging_strategy = IntervalStrategy::kSteps;
   bool logging_first_step = false;
   int64_t save_steps = 500;            // <= 0: no checkpoints (kSteps)
@@ -99,7 +99,7 @@ struct TrainProgress {
   int64_t skipped_updates = 0;      // steps skipped so far (non-finite loss or gradient norm)
   int64_t consecutive_skipped = 0;  // of which in a row up to this step
   bool update_skipped = false;      // this step's update was skipped
-  bool logging_step = false;        // a logging_steps boundary (or the last step): log a line
+  bool logging_step = false;        // a logging step (TrainConfig::logging_strategy): log a line
 };
 
 enum class TrainOutcome {

@@ -201,8 +201,10 @@ TEST_CASE("--logging_strategy, --logging_first_step and --disable_tqdm decide th
     CHECK_THAT(read_file(out + "/trainer_log.jsonl"), Catch::Contains("\"train_loss\": "));
     return steps;
   };
-  CHECK(logged_steps("log-steps", "--logging_steps 4") == std::vector<int>{4, 6});
-  CHECK(logged_steps("log-first", "--logging_steps 4 --logging_first_step --disable_tqdm") == std::vector<int>{1, 4, 6});
+  // transformers 5.25 (DefaultFlowCallback) logs these steps of such a run: no loss line for the
+  // last step when it is not a multiple of logging_steps.
+  CHECK(logged_steps("log-steps", "--logging_steps 4") == std::vector<int>{4});
+  CHECK(logged_steps("log-first", "--logging_steps 4 --logging_first_step --disable_tqdm") == std::vector<int>{1, 4});
   CHECK(logged_steps("log-epoch", "--logging_strategy epoch") == std::vector<int>{3, 6});
   CHECK(logged_steps("log-no", "--logging_strategy no").empty());
   CHECK(logged_steps("log-no-first", "--logging_strategy no --logging_first_step") == std::vector<int>{1});
