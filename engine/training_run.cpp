@@ -313,6 +313,10 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
                  run.metric_for_best_model.c_str(), best.metric);
     load_best_weights(best_dir, model, optimizer);
   }
+  // transformers' _finalize_training: with save_total_limit 1, the best checkpoint alone remains.
+  if (run.save_total_limit == 1 && best.global_step > 0 &&
+      path_exists(join_path(run.output_dir, checkpoint_dir_name(best.global_step))))
+    rotate_checkpoints(run.output_dir, 1, {best.global_step});
   write_model(run.output_dir);
   write_train_results(run, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
