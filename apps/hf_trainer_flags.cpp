@@ -16,7 +16,8 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                 "implies --do_eval");
   p->add_int64("eval_steps", &o->eval_steps, "with --eval_strategy steps: evaluate every N steps; <= 0: --logging_steps");
   p->add_string("save_strategy", &o->save_strategy,
-                "when to save checkpoint-N: no, steps (every --save_steps) or epoch (after each epoch)");
+                "when to save checkpoint-N: no, steps (every --save_steps), epoch (after each epoch) or best (at "
+                "each evaluation that is the best so far by --metric_for_best_model)");
   p->add_string("lr_scheduler_type", &o->lr_scheduler_type,
                 "learning-rate schedule after warmup: linear, cosine, constant (ignores warmup) or "
                 "constant_with_warmup, as transformers' get_scheduler");
@@ -154,11 +155,15 @@ void check_best_model_flags(const HfTrainerOptions& o, int64_t save_steps, int64
   if (!metric.empty() && metric != "f1" && metric != "exact_match")
     throw FlagError("--metric_for_best_model: expected f1 or exact_match (eval_f1, eval_exact_match), got '" +
                     o.metric_for_best_model + "'");
+  if (o.save_strategy == "best" && metric.empty())
+    throw FlagError("--save_strategy best saves at each new best evaluation by --metric_for_best_model: give "
+                    "--metric_for_best_model f1 (or exact_match)");
   if (!o.load_best_model_at_end) return;
   if (metric.empty())
     throw FlagError("--load_best_model_at_end ranks the evaluations by --metric_for_best_model, whose default in "
                     "transformers is the loss, which run_qa's evaluation does not compute: give "
                     "--metric_for_best_model f1 (or exact_match)");
+  if (o.save_strategy == "best") return;
   if (o.eval_strategy == "no" || o.eval_strategy != o.save_strategy)
     throw FlagError("--load_best_model_at_end requires the save and eval strategy to match (as transformers): "
                     "--eval_strategy " + o.eval_strategy + ", --save_strategy " + o.save_strategy);
@@ -175,8 +180,8 @@ void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {
     throw FlagError("--eval_strategy: expected no, steps or epoch, got '" + o.eval_strategy + "'");
   if (!parse_interval_strategy(o.logging_strategy, &strategy))
     throw FlagError("--logging_strategy: expected no, steps or epoch, got '" + o.logging_strategy + "'");
-  if (!parse_interval_strategy(o.save_strategy, &strategy))
-    throw FlagError("--save_strategy: expected no, steps or epoch, got '" + o.save_strategy + "'");
+  if (o.save_strategy != "best" && !parse_interval_strategy(o.save_strategy, &strategy))
+    throw FlagError("--save_strategy: expected no, steps, epoch or best, got '" + o.save_strategy + "'");
   LrSchedule schedule;
   if (!parse_lr_schedule(o.lr_scheduler_type, &schedule))
     throw FlagError("--lr_scheduler_type: expected one of " + std::string(lr_schedule_names()) + ", got '" +
@@ -206,7 +211,8 @@ void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {
 }
 
 void apply_hf_trainer_flags(const HfTrainerOptions& o, TrainConfig* tc) {
-  parse_interval_strategy(o.save_strategy, &tc->save_strategy);  // names checked by check_hf_trainer_flags
+  // Names checked by check_hf_trainer_flags; "best" saves from the evaluation hook (RunSettings).
+  if (!parse_interval_strategy(o.save_strategy, &tc->save_strategy)) tc->save_strategy = IntervalStrategy::kNo;
   parse_interval_strategy(o.eval_strategy, &tc->eval_strategy);
   parse_interval_strategy(o.logging_strategy, &tc->logging_strategy);
   tc->logging_first_step = o.logging_first_step;

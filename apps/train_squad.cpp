@@ -442,6 +442,8 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.load_best_model_at_end = o.hf.load_best_model_at_end;
   run.eval_on_start = o.hf.eval_on_start;
   run.save_only_model = o.hf.save_only_model;
+  run.saves_checkpoints = o.hf.save_strategy != "no";
+  run.save_on_best = o.hf.save_strategy == "best";
   run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length};
   return run;
 }

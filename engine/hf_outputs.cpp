@@ -116,10 +116,9 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& me
     log_history += "  ]";
   }
   MetricsDict top;
-  const bool best = s.best_global_step > 0;
-  top["best_global_step"] = best ? metric_int(s.best_global_step) : "null";
-  top["best_metric"] = best ? metric_float(s.best_metric) : "null";
-  top["best_model_checkpoint"] = best && !s.best_model_checkpoint.empty() ? json_quote(s.best_model_checkpoint) : "null";
+  top["best_global_step"] = s.best_global_step > 0 ? metric_int(s.best_global_step) : "null";
+  top["best_metric"] = std::isnan(s.best_metric) ? "null" : metric_float(s.best_metric);
+  top["best_model_checkpoint"] = s.best_model_checkpoint.empty() ? "null" : json_quote(s.best_model_checkpoint);
   top["epoch"] = metric_float(s.epoch);
   top["eval_steps"] = metric_int(s.eval_steps);
   top["global_step"] = metric_int(s.global_step);

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 
@@ -62,9 +63,9 @@ struct HfTrainerState {
   int64_t logging_steps = 0, eval_steps = 0, save_steps = 0;
   int64_t train_batch_size = 0;  // per device
   double total_flos = 0;
-  // The best evaluation (--metric_for_best_model): none when best_global_step is 0;
-  // best_model_checkpoint "" when its checkpoint was not saved.
-  double best_metric = 0;
+  // The best evaluation (--metric_for_best_model): best_metric NaN when none, best_global_step
+  // 0 when no checkpoint step was recorded, best_model_checkpoint "" when it was not saved.
+  double best_metric = std::numeric_limits<double>::quiet_NaN();
   int64_t best_global_step = 0;
   std::string best_model_checkpoint;
 };

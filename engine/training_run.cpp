@@ -1,7 +1,9 @@
 #include "engine/training_run.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -189,16 +191,18 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
 namespace {
 
 // The best evaluation so far, as transformers' _determine_best_metric keeps it: a new score
-// wins when strictly better. It rides in the saved TrainerState (best_metric, best_global_step).
+// wins when strictly better; its step is recorded only when checkpoints are saved. It rides in
+// the saved TrainerState (best_metric, best_global_step).
 struct BestEvaluation {
-  double metric = 0;
-  int64_t global_step = 0;  // 0: none yet
+  double metric = std::numeric_limits<double>::quiet_NaN();  // NaN: no evaluation yet
+  int64_t global_step = 0;                                    // 0: none recorded
 
-  void consider(double value, bool greater_is_better, int64_t step) {
-    if (global_step == 0 || (greater_is_better ? value > metric : value < metric)) {
-      metric = value;
-      global_step = step;
-    }
+  // True when `value` is the new best.
+  bool consider(double value, bool greater_is_better, int64_t step, bool records_step) {
+    if (!std::isnan(metric) && !(greater_is_better ? value > metric : value < metric)) return false;
+    metric = value;
+    if (records_step) global_step = step;
+    return true;
   }
   TrainerState into(TrainerState state) const {
     state.best_metric = metric;
@@ -250,15 +254,15 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   BestEvaluation best{trainer.state().best_metric, trainer.state().best_global_step};
   ProgressReporter progress(total, root && run.progress_bar && ProgressReporter::stderr_is_terminal());
   TrainHooks hooks;
+  auto save = [&](const TrainerState& state, bool model_only) {
+    last_checkpoint = save_checkpoint(run.output_dir, best.into(state), model, optimizer, write_model,
+                                      run.save_total_limit, model_only);
+    std::fprintf(stderr, "[train] saved %s%s\n", last_checkpoint.c_str(), model_only ? " (model only)" : "");
+  };
   if (root) {  // the other ranks hold the same numbers: rank 0 alone logs and saves
     hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.logs); };
-    auto save = [&](const TrainerState& state, bool model_only) {
-      last_checkpoint = save_checkpoint(run.output_dir, best.into(state), model, optimizer, write_model,
-                                        run.save_total_limit, model_only);
-      std::fprintf(stderr, "[train] saved %s%s\n", last_checkpoint.c_str(), model_only ? " (model only)" : "");
-    };
-    hooks.on_checkpoint = [&, save](const TrainerState& state) { save(state, run.save_only_model); };
-    if (run.save_only_model) hooks.on_resume_checkpoint = [&, save](const TrainerState& state) { save(state, false); };
+    hooks.on_checkpoint = [&](const TrainerState& state) { save(state, run.save_only_model); };
+    if (run.save_only_model) hooks.on_resume_checkpoint = [&](const TrainerState& state) { save(state, false); };
   }
   hooks.stop_requested = [] { return stop_requested(); };
   if (root && job.eval != nullptr && tc.eval_strategy != IntervalStrategy::kNo) {
@@ -269,9 +273,10 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
       progress.finish();  // the evaluation's lines go below the progress bar
       const SquadScores scores =
           evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, job.logs, /*final=*/false);
-      if (!run.metric_for_best_model.empty())
-        best.consider(run.metric_for_best_model == "f1" ? scores.f1 : scores.exact_match, run.greater_is_better,
-                      state.global_step);
+      if (run.metric_for_best_model.empty()) return;
+      const bool new_best = best.consider(run.metric_for_best_model == "f1" ? scores.f1 : scores.exact_match,
+                                          run.greater_is_better, state.global_step, run.saves_checkpoints);
+      if (new_best && run.save_on_best) save(state, run.save_only_model);  // --save_strategy best
     };
   }
 
@@ -306,12 +311,17 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   restore_default_signal_handlers();
   const int late_signal = agree_on_stop_signal(comm, stop_signal());  // arrived during the last step
   if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
+  const std::string best_dir = join_path(run.output_dir, checkpoint_dir_name(best.global_step));
   if (run.load_best_model_at_end && best.global_step > 0 && best.global_step != summary.steps) {
     // transformers' _load_best_model: the best checkpoint's weights become the final model.
-    const std::string best_dir = join_path(run.output_dir, checkpoint_dir_name(best.global_step));
-    std::fprintf(stderr, "[train] loading the best model from %s (%s %.4f)\n", best_dir.c_str(),
-                 run.metric_for_best_model.c_str(), best.metric);
-    load_best_weights(best_dir, model, optimizer);
+    if (path_exists(best_dir)) {
+      std::fprintf(stderr, "[train] loading the best model from %s (%s %.4f)\n", best_dir.c_str(),
+                   run.metric_for_best_model.c_str(), best.metric);
+      load_best_weights(best_dir, model, optimizer);
+    } else {
+      std::fprintf(stderr, "[train] warning: the best checkpoint %s no longer exists: the last weights are the "
+                           "final model\n", best_dir.c_str());
+    }
   }
   // transformers' _finalize_training: with save_total_limit 1, the best checkpoint alone remains.
   if (run.save_total_limit == 1 && best.global_step > 0 &&

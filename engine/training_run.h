@@ -60,6 +60,11 @@ struct RunSettings {
   // Interval checkpoints hold the model alone (no training state: not resumable); a checkpoint
   // taken to stop early still holds everything.
   bool save_only_model = false;
+  // transformers' save strategies as they concern the best model: checkpoints are saved at all
+  // (steps, epoch, best: the best evaluation's step is recorded), and --save_strategy best (a
+  // checkpoint at each new best evaluation; the trainer's own save strategy is then "no").
+  bool saves_checkpoints = true;
+  bool save_on_best = false;
 };
 
 // Rank 0, first thing: creates output_dir and takes its lock (held while the returned object

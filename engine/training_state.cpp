@@ -156,7 +156,7 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("total_loss", format_json_number(s.total_loss));
   add("total_loss_steps", std::to_string(s.total_loss_steps));
   add("total_flos", format_json_number(s.total_flos));
-  add("best_metric", s.best_global_step > 0 ? format_json_number(s.best_metric) : "null");
+  add("best_metric", std::isnan(s.best_metric) ? "null" : format_json_number(s.best_metric));
   add("best_global_step", std::to_string(s.best_global_step));
   add("seed", std::to_string(s.seed));
   add("data_seed", std::to_string(s.data_seed));
@@ -223,7 +223,8 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.train_sampling_strategy = read_train_sampling(r, file);
   s.total_flos = r.optional_number("total_flos", 0.0);
   s.best_global_step = r.optional_integer("best_global_step", 0, s.global_step, 0);
-  if (s.best_global_step > 0) s.best_metric = r.number("best_metric");
+  simdjson::dom::element best_metric;
+  if (r.lookup("best_metric", &best_metric) && !best_metric.is_null()) s.best_metric = r.number("best_metric");
   if (s.global_step > s.total_steps)
     throw_input_error(file, "global_step", std::to_string(s.global_step) + " exceeds total_steps " +
                                                std::to_string(s.total_steps));

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -58,8 +59,8 @@ struct TrainerState {
   // older checkpoints: counted from the resumed step on.
   double total_flos = 0;
   // The best evaluation so far by --metric_for_best_model (absent in older checkpoints: none):
-  // its value and step; best_global_step 0 when there is none.
-  double best_metric = 0;
+  // its value (NaN: none) and the step of its checkpoint (0: none recorded).
+  double best_metric = std::numeric_limits<double>::quiet_NaN();
   int64_t best_global_step = 0;
   int64_t total_loss_steps = 0; // steps in total_loss; -1: unknown (a version 1 checkpoint)
   // ---- what the run was configured with; resuming with other values is refused ----

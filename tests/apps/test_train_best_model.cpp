@@ -183,6 +183,39 @@ TEST_CASE("--save_only_model: checkpoints without training state, except the one
   CHECK(read_file(whole + "/model.safetensors") == read_file(halves + "/model.safetensors"));
 }
 
+TEST_CASE("--save_strategy best saves at each new best; without checkpoints the best step is not recorded",
+          "[app][hf]") {
+  const std::string out = root() + "/save-best";
+  const CommandResult run = test::run_command(train_command(
+      out, "--eval_strategy steps --eval_steps 2 --save_strategy best --metric_for_best_model f1 "
+           "--load_best_model_at_end"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  const std::vector<std::pair<int, double>> evals = evaluations(out);
+  REQUIRE(evals.size() >= 3);
+  double best = -1;
+  int best_step = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    const bool new_best = evals[i].second > best;
+    if (new_best) {
+      best = evals[i].second;
+      best_step = evals[i].first;
+    }
+    INFO("step " << evals[i].first << ", f1 " << evals[i].second);
+    CHECK(fs::exists(out + "/checkpoint-" + std::to_string(evals[i].first)) == new_best);
+  }
+  CHECK_THAT(read_file(out + "/trainer_state.json"), Catch::Contains("\"best_global_step\": " + std::to_string(best_step) + ","));
+  CHECK(read_file(out + "/model.safetensors") == read_file(out + "/checkpoint-" + std::to_string(best_step) + "/model.safetensors"));
+
+  // --save_strategy no: the best score is kept, no step (no checkpoint holds it).
+  const std::string unsaved = root() + "/save-none";
+  REQUIRE(test::run_command(train_command(unsaved, "--eval_strategy steps --eval_steps 2 --save_strategy no "
+                                                   "--metric_for_best_model f1")).status == 0);
+  const std::string state = read_file(unsaved + "/trainer_state.json");
+  CHECK_THAT(state, Catch::Contains("\"best_global_step\": null,") && Catch::Contains("\"best_model_checkpoint\": null,"));
+  CHECK_THAT(state, !Catch::Contains("\"best_metric\": null,"));
+}
+
 TEST_CASE("best-model flags are refused where transformers refuses them", "[app][hf]") {
   auto refused = [&](const std::string& extra, const std::vector<std::string>& mentions) {
     const CommandResult result = test::run_command(train_command(root() + "/refused", extra));
@@ -200,6 +233,8 @@ TEST_CASE("best-model flags are refused where transformers refuses them", "[app]
   refused("--eval_strategy steps --eval_steps 2 --save_steps 3 --metric_for_best_model f1 --load_best_model_at_end",
           {"--save_steps 3", "--eval_steps 2"});
   refused("--metric_for_best_model f1 --load_best_model_at_end", {"strategy to match"});
+  refused("--eval_strategy steps --save_strategy best", {"--save_strategy best", "--metric_for_best_model"});
+  refused("--save_strategy sometimes", {"no, steps, epoch or best"});
 }
 
 }  // namespace
