@@ -90,7 +90,7 @@ struct TrainOptions {
   int32_t gradient_accumulation_steps = 1, n_best_size = 20, max_answer_length = 30;
   int64_t seed = 42, data_seed = -1;  // data_seed < 0: the order follows seed
   bool do_train = false, do_eval = false, do_predict = false, do_lower_case = true, overwrite_output_dir = false;
-  bool group_by_length = false;
+  bool group_by_length = false, dataloader_drop_last = false;
   TrainSampling sampling = TrainSampling::kRandom;  // derived: --train_sampling_strategy / --group_by_length
   HfTrainerOptions hf;  // Hugging Face Trainer / run_qa.py flags (apps/hf_trainer_flags.h)
   HfPassiveFlags passive;  // Trainer flags that change nothing here, or are refused (apps/hf_passive_flags.h)
@@ -172,6 +172,8 @@ void register_flags(FlagParser* p, TrainOptions* o) {
               "as Hugging Face's Trainer: each epoch's shuffled windows in megabatches of 50 batches sorted by "
               "length, so a batch holds windows of similar length (only the order changes: batches are packed "
               "without padding either way; transformers 5: --train_sampling_strategy group_by_length)");
+  p->add_bool("dataloader_drop_last", &o->dataloader_drop_last,
+              "leave out each epoch's short last batch (of per-device batch x ranks windows), as transformers");
   register_hf_trainer_flags(p, &o->hf);
   register_hf_passive_flags(p, &o->passive);
   p->add_renamed("per_gpu_train_batch_size", "per_device_train_batch_size", "transformers' name for it");
@@ -318,6 +320,7 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.save_steps = o.save_steps;
   tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
   tc.sampling = o.sampling;
+  tc.dataloader_drop_last = o.dataloader_drop_last;
   tc.hf_padded_length = o.hf.pad_to_max_length ? o.max_seq_length : 0;
   tc.stop_after_steps = o.stop_after_steps;
   apply_hf_trainer_flags(o.hf, &tc);
@@ -387,6 +390,7 @@ std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertCon
           // Hugging Face Trainer flags that change the data order, the schedule, when the
           // ranks pause together (evaluation, checkpoints) or the compute precision.
           flag("train_sampling_strategy", train_sampling_name(o.sampling)),
+          flag("dataloader_drop_last", std::to_string(o.dataloader_drop_last)),
           flag("lr_scheduler_type", o.hf.lr_scheduler_type),
           flag("eval_strategy", o.hf.eval_strategy),
           flag("eval_steps", std::to_string(o.hf.eval_steps)),

@@ -76,10 +76,15 @@ std::vector<size_t> training_order(const std::vector<Window>& windows, size_t ba
   return epoch_order(windows.size(), seed, epoch);
 }
 
-size_t global_batches_per_epoch(size_t num_windows, int per_device_batch, int world_size) {
+size_t global_batches_per_epoch(size_t num_windows, int per_device_batch, int world_size, bool drop_last) {
   BERT_CHECK(per_device_batch > 0 && world_size > 0, "per-device batch and world size must be positive");
   const size_t global = static_cast<size_t>(per_device_batch) * static_cast<size_t>(world_size);
-  return (num_windows + global - 1) / global;
+  if (!drop_last) return (num_windows + global - 1) / global;
+  if (num_windows < global)
+    throw InputError("--dataloader_drop_last: " + std::to_string(num_windows) +
+                     " training windows do not fill one global batch of " + std::to_string(global) +
+                     " (per-device batch x ranks): nothing would be trained");
+  return num_windows / global;
 }
 
 SliceBounds rank_slice_bounds(size_t num_windows, int per_device_batch, int world_size, int rank,
@@ -125,7 +130,7 @@ RankMicroBatch make_rank_micro_batch(const std::vector<Window>& windows, const s
 }
 
 RankBatchStream::RankBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed,
-                                 int world_size, int rank, TrainSampling sampling)
+                                 int world_size, int rank, TrainSampling sampling, bool drop_last)
     : windows_(windows),
       per_device_batch_(per_device_batch),
       world_size_(world_size),
@@ -134,7 +139,7 @@ RankBatchStream::RankBatchStream(const std::vector<Window>& windows, int per_dev
       sampling_(sampling) {
   BERT_CHECK(!windows.empty(), "RankBatchStream: no windows");
   BERT_CHECK(rank >= 0 && rank < world_size, "RankBatchStream: rank outside the world");
-  batches_per_epoch_ = global_batches_per_epoch(windows.size(), per_device_batch, world_size);
+  batches_per_epoch_ = global_batches_per_epoch(windows.size(), per_device_batch, world_size, drop_last);
 }
 
 std::vector<size_t> RankBatchStream::epoch_order_now() const {
@@ -167,10 +172,11 @@ void RankBatchStream::seek(uint64_t micro_batches) {
 }
 
 int64_t total_train_steps(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
-                          double num_train_epochs, int64_t max_steps) {
+                          double num_train_epochs, int64_t max_steps, bool drop_last) {
   if (max_steps > 0) return max_steps;
   BERT_CHECK(gradient_accumulation_steps > 0, "gradient_accumulation_steps must be positive");
-  const int64_t batches = static_cast<int64_t>(global_batches_per_epoch(num_windows, per_device_batch, world_size));
+  const int64_t batches =
+      static_cast<int64_t>(global_batches_per_epoch(num_windows, per_device_batch, world_size, drop_last));
   const int64_t per_epoch = std::max<int64_t>(1, batches / gradient_accumulation_steps);
   const double steps = std::ceil(num_train_epochs * static_cast<double>(per_epoch));
   // Converting a double beyond int64 is undefined; no run could take that many steps anyway.
@@ -209,8 +215,9 @@ void RankBatchStream::seek(const DataPosition& position) {
 
 PrefetchedBatchStream::PrefetchedBatchStream(const std::vector<Window>& windows, int per_device_batch,
                                              uint64_t seed, int world_size, int rank, TrainSampling sampling,
+                                             bool drop_last,
                                              const DataPosition& start)
-    : stream_(windows, per_device_batch, seed, world_size, rank, sampling) {
+    : stream_(windows, per_device_batch, seed, world_size, rank, sampling, drop_last) {
   stream_.seek(start);
   prefetch();
 }

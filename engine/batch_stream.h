@@ -55,15 +55,17 @@ std::vector<size_t> training_order(const std::vector<Window>& windows, size_t ba
 
 // ---- global micro-batches, rank slices, the step count ----
 
-// ceil(num_windows / (world_size · per_device_batch)): global micro-batches per epoch.
-size_t global_batches_per_epoch(size_t num_windows, int per_device_batch, int world_size);
+// ceil(num_windows / (world_size · per_device_batch)): global micro-batches per epoch; with
+// drop_last (transformers' --dataloader_drop_last) the floor: the short last batch of each
+// epoch's order is not trained on (InputError when not even one batch is full).
+size_t global_batches_per_epoch(size_t num_windows, int per_device_batch, int world_size, bool drop_last = false);
 
 // Optimizer steps of a run, as Hugging Face's Trainer counts them for a global batch of
 // world_size·per_device_batch: max_steps when positive, else ceil(num_train_epochs · steps per
 // epoch), steps per epoch = max(1, global micro-batches per epoch / gradient_accumulation_steps).
 // InputError when that is not between 1 and 4e18.
 int64_t total_train_steps(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
-                          double num_train_epochs, int64_t max_steps);
+                          double num_train_epochs, int64_t max_steps, bool drop_last = false);
 
 // Global batch and one rank's slice of it, as positions in the epoch order.
 struct SliceBounds {
@@ -118,7 +120,7 @@ struct DataPosition {
 class RankBatchStream {
  public:
   RankBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed, int world_size,
-                  int rank, TrainSampling sampling = TrainSampling::kRandom);
+                  int rank, TrainSampling sampling = TrainSampling::kRandom, bool drop_last = false);
   RankMicroBatch next();
   // Positions the stream as if next() had been called `micro_batches` times.
   void seek(uint64_t micro_batches);
@@ -147,7 +149,7 @@ class RankBatchStream {
 class PrefetchedBatchStream {
  public:
   PrefetchedBatchStream(const std::vector<Window>& windows, int per_device_batch, uint64_t seed, int world_size,
-                        int rank, TrainSampling sampling, const DataPosition& start);
+                        int rank, TrainSampling sampling, bool drop_last, const DataPosition& start);
   ~PrefetchedBatchStream();
   PrefetchedBatchStream(const PrefetchedBatchStream&) = delete;
   PrefetchedBatchStream& operator=(const PrefetchedBatchStream&) = delete;

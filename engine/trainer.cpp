@@ -31,6 +31,7 @@ TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<
   TrainerState state;
   state.seed = config.seed;
   state.data_seed = config.data_seed;
+  state.dataloader_drop_last = config.dataloader_drop_last;
   state.total_steps = total_train_steps(config, windows.size(), world_size);
   state.warmup_steps = warmup_steps_for(config, state.total_steps);
   state.learning_rate = config.optimizer.learning_rate;
@@ -153,7 +154,8 @@ TrainerState Trainer::state() const {
 
 void Trainer::record_step(double step_loss, const UpdateStats& stats) {
   const int64_t done = ++state_.global_step;
-  const double batches_per_epoch = double(global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_));
+  const double batches_per_epoch = double(
+      global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_, config_.dataloader_drop_last));
   state_.epoch = double(done * config_.gradient_accumulation_steps) / batches_per_epoch;
   state_.consecutive_nonfinite = stats.applied ? 0 : state_.consecutive_nonfinite + 1;
   state_.skipped_updates += stats.applied ? 0 : 1;
@@ -166,7 +168,8 @@ void Trainer::record_step(double step_loss, const UpdateStats& stats) {
 }
 
 bool Trainer::epoch_ends_at(int64_t step) const {
-  const double batches_per_epoch = double(global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_));
+  const double batches_per_epoch = double(
+      global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_, config_.dataloader_drop_last));
   const double accumulation = config_.gradient_accumulation_steps;
   return std::floor(double(step) * accumulation / batches_per_epoch) >
          std::floor(double(step - 1) * accumulation / batches_per_epoch);
@@ -278,7 +281,7 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
   }
   Backend& backend = model_.backend();
   PrefetchedBatchStream batches(windows, config_.batch_size, config_.data_seed, world_size_, rank_,
-                                config_.sampling, state_.data);
+                                config_.sampling, config_.dataloader_drop_last, state_.data);
   StepClock clock;
   std::string divergence;  // set when max_consecutive_nonfinite is reached
   double last_step_loss = 0;

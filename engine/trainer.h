@@ -80,6 +80,8 @@ struct TrainConfig {
   // Each epoch's order (--train_sampling_strategy; transformers 4's --group_by_length is
   // kGroupByLength: windows of similar length in the same batch).
   TrainSampling sampling = TrainSampling::kRandom;
+  // transformers' --dataloader_drop_last: each epoch leaves out its short last global batch.
+  bool dataloader_drop_last = false;
   // Data parallelism: gradient buckets all-reduced during backward (false: one all-reduce of
   // the whole buffer after it), of this many bytes.
   bool overlap_gradient_reduction = true;
@@ -137,7 +139,7 @@ class TrainingDiverged : public BertError {
 // the warmup steps as Hugging Face's Trainer derives them.
 inline int64_t total_train_steps(const TrainConfig& config, size_t num_windows, int world_size = 1) {
   return total_train_steps(num_windows, config.batch_size, world_size, config.gradient_accumulation_steps,
-                           config.num_train_epochs, config.max_steps);
+                           config.num_train_epochs, config.max_steps, config.dataloader_drop_last);
 }
 int64_t warmup_steps_for(const TrainConfig& config, int64_t total_steps);
 

@@ -343,7 +343,8 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
 void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainerState& end_state,
                          size_t windows, int world_size) {
   const int64_t steps_per_epoch = std::max<int64_t>(
-      1, int64_t(global_batches_per_epoch(windows, tc.batch_size, world_size)) / tc.gradient_accumulation_steps);
+      1, int64_t(global_batches_per_epoch(windows, tc.batch_size, world_size, tc.dataloader_drop_last)) /
+             tc.gradient_accumulation_steps);
   HfTrainerState hf{end_state.global_step, end_state.total_steps, end_state.epoch,
                     (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch,
                     tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size, end_state.total_flos};

@@ -160,6 +160,7 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("best_global_step", std::to_string(s.best_global_step));
   add("seed", std::to_string(s.seed));
   add("data_seed", std::to_string(s.data_seed));
+  add("dataloader_drop_last", s.dataloader_drop_last ? "true" : "false");
   add("total_steps", std::to_string(s.total_steps));
   add("warmup_steps", std::to_string(s.warmup_steps));
   add("learning_rate", format_json_number(s.learning_rate));
@@ -212,6 +213,7 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.seed = r.unsigned_integer("seed");
   simdjson::dom::element data_seed;
   s.data_seed = r.lookup("data_seed", &data_seed) ? r.unsigned_integer("data_seed") : s.seed;
+  s.dataloader_drop_last = r.optional_boolean("dataloader_drop_last", false);
   s.total_steps = r.integer("total_steps", 1, kMaxInt64);
   s.warmup_steps = r.integer("warmup_steps", 0, kMaxInt64);
   s.learning_rate = r.number("learning_rate");
@@ -255,6 +257,9 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
            "give the same --train_sampling_strategy (group_by_length: also --group_by_length)");
   if (checkpoint.seed != run.seed)
     refuse("seed", "--seed " + std::to_string(checkpoint.seed), std::to_string(run.seed), "give the same --seed");
+  if (checkpoint.dataloader_drop_last != run.dataloader_drop_last)
+    refuse("dataloader_drop_last", checkpoint.dataloader_drop_last ? "--dataloader_drop_last" : "every batch",
+           run.dataloader_drop_last ? "--dataloader_drop_last" : "every batch", "give the same --dataloader_drop_last");
   if (checkpoint.data_seed != run.data_seed)
     refuse("data_seed", "--data_seed " + std::to_string(checkpoint.data_seed), std::to_string(run.data_seed),
            "give the same --data_seed (without it, the data order follows --seed)");

@@ -66,6 +66,7 @@ struct TrainerState {
   // ---- what the run was configured with; resuming with other values is refused ----
   uint64_t seed = 0;
   uint64_t data_seed = 0;  // the epochs' order (absent in older checkpoints: seed)
+  bool dataloader_drop_last = false;  // each epoch leaves out its short last batch (absent: false)
   int64_t total_steps = 0, warmup_steps = 0;
   double learning_rate = 0;
   std::string lr_scheduler_type = "linear";

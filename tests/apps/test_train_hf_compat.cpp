@@ -124,6 +124,16 @@ TEST_CASE("transformers 5's flag names train as their transformers 4 spellings d
   CHECK(read_file(same_seed + "/model.safetensors") == read_file(by_seed + "/model.safetensors"));
   CHECK(read_file(other_seed + "/model.safetensors") != read_file(by_seed + "/model.safetensors"));
 
+  // --dataloader_drop_last: 14 windows in batches of 4 are 3 steps an epoch, not 4.
+  const CommandResult dropped = test::run_command(train_command(
+      root() + "/drop-last", "--max_steps -1 --num_train_epochs 2 --max_train_samples 14 --dataloader_drop_last"));
+  INFO(dropped.output);
+  CHECK(dropped.status == 0);
+  CHECK_THAT(dropped.output, Catch::Contains("14 windows, batch 4 x 1 accumulation, 6 steps"));
+  const CommandResult kept = test::run_command(
+      train_command(root() + "/keep-last", "--max_steps -1 --num_train_epochs 2 --max_train_samples 14"));
+  CHECK_THAT(kept.output, Catch::Contains("14 windows, batch 4 x 1 accumulation, 8 steps"));
+
   // sequential: SequentialSampler's order, the file's, every epoch.
   const std::string sequential = root() + "/v5-sequential";
   const CommandResult in_order = test::run_command(train_command(sequential, "--train_sampling_strategy sequential"));

@@ -200,6 +200,46 @@ TEST_CASE("total_train_steps counts global batches", "[comm][data_parallel]") {
   REQUIRE(total_train_steps(config, 100, 2) == 2 * 13);  // ceil(100 / 8) = 13 per epoch
   config.max_steps = 5;
   REQUIRE(total_train_steps(config, 100, 3) == 5);
+  // --dataloader_drop_last: the short last batch of each epoch is left out.
+  config.max_steps = -1;
+  config.dataloader_drop_last = true;
+  REQUIRE(total_train_steps(config, 100, 1) == 2 * 25);  // 100 / 4: no short batch
+  REQUIRE(total_train_steps(config, 100, 2) == 2 * 12);  // floor(100 / 8) = 12 per epoch
+  REQUIRE(total_train_steps(config, 100, 3) == 2 * 8);   // floor(100 / 12)
+  REQUIRE_THROWS_AS(total_train_steps(config, 7, 2), InputError);  // not one full batch of 8
+}
+
+TEST_CASE("RankBatchStream with drop_last: full batches only, the epoch's remainder left out", "[comm][data_parallel]") {
+  std::vector<int> lengths;
+  for (int w = 0; w < 11; ++w) lengths.push_back(3 + w);
+  const std::vector<Window> windows = make_windows(lengths, 60, 5);
+  for (int ranks = 1; ranks <= 3; ++ranks) {
+    INFO("ranks " << ranks);
+    const size_t global = size_t(2) * ranks, per_epoch = windows.size() / global;
+    std::vector<RankBatchStream> streams;
+    for (int r = 0; r < ranks; ++r) streams.emplace_back(windows, 2, 9, ranks, r, TrainSampling::kRandom, true);
+    for (int64_t epoch = 0; epoch < 3; ++epoch) {
+      const std::vector<size_t> order = epoch_order(windows.size(), 9, epoch);
+      for (size_t b = 0; b < per_epoch; ++b) {
+        std::vector<int32_t> ids;
+        for (int r = 0; r < ranks; ++r) {
+          const RankMicroBatch micro = streams[r].next();
+          REQUIRE(micro.epoch == epoch);
+          REQUIRE(micro.global_windows == global);
+          REQUIRE(micro.batch.batch() == 2);
+          ids.insert(ids.end(), micro.batch.input_ids.begin(), micro.batch.input_ids.end());
+          if (r == 0 && b + 1 == per_epoch)  // a checkpoint here resumes with the next epoch
+            REQUIRE(streams[r].position_after(micro) == DataPosition{epoch, int64_t((b + 1) * global)});
+        }
+        std::vector<const Window*> members;
+        for (size_t i = b * global; i < (b + 1) * global; ++i) members.push_back(&windows[order[i]]);
+        REQUIRE(ids == pack_windows(members).input_ids);
+      }
+    }
+    RankBatchStream resumed(windows, 2, 9, ranks, 0, TrainSampling::kRandom, true);
+    resumed.seek(DataPosition{1, int64_t(per_epoch * global)});
+    REQUIRE(resumed.next().epoch == 2);
+  }
 }
 
 }  // namespace

@@ -127,6 +127,20 @@ TEST_CASE("trainer_state.json reads back exactly and is validated", "[resume]") 
                     Catch::Contains("train_sampling_strategy") && Catch::Contains("shuffled"));
 }
 
+TEST_CASE("a resume with another data order or epoch shape is refused, naming the setting", "[resume]") {
+  const TrainerState saved = sample_state();
+  TrainerState run = saved;
+  CHECK_NOTHROW(check_resume_compatible(saved, run, "ck"));
+  run.dataloader_drop_last = !saved.dataloader_drop_last;
+  CHECK_THROWS_WITH(check_resume_compatible(saved, run, "ck"), Catch::Contains("--dataloader_drop_last"));
+  run = saved;
+  run.data_seed = saved.data_seed + 1;
+  CHECK_THROWS_WITH(check_resume_compatible(saved, run, "ck"), Catch::Contains("--data_seed"));
+  run = saved;
+  run.train_sampling_strategy = "sequential";
+  CHECK_THROWS_WITH(check_resume_compatible(saved, run, "ck"), Catch::Contains("--train_sampling_strategy"));
+}
+
 TEST_CASE("windows_fingerprint sees every field that shapes training", "[resume]") {
   const std::vector<Window> base = test::resume_windows(9);
   const uint64_t reference = windows_fingerprint(base);
