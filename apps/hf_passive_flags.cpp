@@ -85,12 +85,14 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"prediction_loss_only", Kind::kBool, Action::kRefuse, "run_qa's evaluation scores spans and computes no loss"},
     {"eval_delay", Kind::kDouble, Action::kRefuse,
      "not implemented: evaluations follow --eval_strategy from the first interval on"},
+    {"include_num_input_tokens_seen", Kind::kString, Action::kRefuse,
+     "not implemented: the log reports windows/s, and train_results.json total_flos"},
     {"fp16_full_eval", Kind::kBool, Action::kRefuse,
      "fp16 is not implemented; evaluation computes as training does (--bf16)"},
 };
 
 // The value as given, and whether it asks for something (true, non-zero, a non-empty text
-// other than an empty JSON object).
+// other than an empty JSON object or a no).
 std::string value_text(const PassiveFlag& flag, const HfPassiveFlags& values, bool* asks) {
   switch (flag.kind) {
     case Kind::kBool: {
@@ -110,7 +112,7 @@ std::string value_text(const PassiveFlag& flag, const HfPassiveFlags& values, bo
     }
     case Kind::kString: {
       const std::string& v = values.strings.at(flag.name);
-      *asks = !v.empty() && v != "{}";
+      *asks = !v.empty() && v != "{}" && v != "no" && v != "false" && v != "False";
       return v;
     }
   }

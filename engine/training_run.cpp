@@ -172,9 +172,12 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
   if (final) write_eval_outputs(run.output_dir, outcome, eval.windows.size(), run.eval_batch_size, epoch);
   std::vector<std::pair<std::string, double>> values;
   if (epoch >= 0) values.emplace_back("epoch", epoch);
+  const double seconds = std::max(1e-9, outcome.seconds);
+  const size_t batch = size_t(std::max(1, run.eval_batch_size));
   values.insert(values.end(), {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1},
                                {"eval_runtime", outcome.seconds},
-                               {"eval_samples_per_second", eval.windows.size() / std::max(1e-9, outcome.seconds)}});
+                               {"eval_samples_per_second", eval.windows.size() / seconds},
+                               {"eval_steps_per_second", double((eval.windows.size() + batch - 1) / batch) / seconds}});
   logs->metrics->write(step, values);
   if (logs->tensorboard != nullptr)
     logs->tensorboard->add_scalars(

@@ -67,6 +67,7 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--neftune_noise_alpha 5", 2, {"--neftune_noise_alpha 5.0", "not implemented"});
   expect_refused("--ignore_data_skip", 2, {"--ignore_data_skip", "data order"});
   expect_refused("--prediction_loss_only", 2, {"--prediction_loss_only", "no loss"});
+  expect_refused("--include_num_input_tokens_seen non_padding", 2, {"--include_num_input_tokens_seen", "not implemented"});
 }
 
 TEST_CASE("run_qa.py flags that change no result here are accepted and the log says why", "[app][hf]") {
@@ -81,7 +82,8 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
   const std::string more = root() + "/passive-flags";
   const CommandResult passive = test::run_command(train_command(
       more, "--dataloader_num_workers 4 --gradient_checkpointing --label_smoothing_factor 0.1 --torch_compile "
-            "--push_to_hub false --hub_model_id me/model --lr_scheduler_kwargs {} --log_level info"));
+            "--push_to_hub false --hub_model_id me/model --lr_scheduler_kwargs {} --log_level info "
+            "--include_num_input_tokens_seen no"));
   INFO(passive.output);
   REQUIRE(passive.status == 0);
   for (const char* note : {"--dataloader_num_workers 4 changes nothing here", "--gradient_checkpointing true changes",
