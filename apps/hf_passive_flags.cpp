@@ -23,6 +23,7 @@ constexpr const char* kDataParallel =
     "data parallelism here is mpirun with NCCL (or the host communicator) and its own gradient buckets";
 constexpr const char* kCompiled = "the kernels are compiled ahead of time";
 constexpr const char* kHubOnly = "it is used only with --push_to_hub";
+constexpr const char* kTracker = "it names a run for an experiment tracker (trackio, wandb), none of which is available here";
 constexpr const char* kNoSharding =
     "DeepSpeed and FSDP are not available; several GPUs train here as mpirun ranks, each holding the whole "
     "model (README: several GPUs)";
@@ -68,6 +69,14 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"hub_strategy", Kind::kString, Action::kAccept, kHubOnly},
     {"hub_revision", Kind::kString, Action::kAccept, kHubOnly},
     {"hub_private_repo", Kind::kBool, Action::kAccept, kHubOnly},
+    {"project", Kind::kString, Action::kAccept, kTracker},
+    {"trackio_space_id", Kind::kString, Action::kAccept, kTracker},
+    {"trackio_bucket_id", Kind::kString, Action::kAccept, kTracker},
+    {"trackio_static_space_id", Kind::kString, Action::kAccept, kTracker},
+    {"log_on_each_node", Kind::kBool, Action::kAccept, "rank 0 logs for the whole job"},
+    {"save_on_each_node", Kind::kBool, Action::kRefuse,
+     "rank 0 writes the checkpoints and the model to an output_dir that every rank can read (a shared "
+     "filesystem, as the resume reads them on every rank)"},
     {"push_to_hub", Kind::kBool, Action::kRefuse,
      "nothing is uploaded from here; upload output_dir afterwards (huggingface_hub: hf upload <repo_id> "
      "<output_dir>)"},
