@@ -31,7 +31,8 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_bool("overwrite_cache", &o->overwrite_cache,
               "rebuild and rewrite --train_cache_file even when it matches the data and settings");
   p->add_string("logging_dir", &o->logging_dir,
-                "TensorBoard event files go here (default: output_dir/runs/<date>_<host>, a new run each time)");
+                "TensorBoard event files go here (default: the TENSORBOARD_LOGGING_DIR environment variable, as "
+                "transformers 5 reads it, else output_dir/runs/<date>_<host>, a new run each time)");
   p->add_string("dataset_name", &o->dataset_name,
                 "a Hub dataset as run_qa.py takes: nothing is downloaded here (refused, with the commands that "
                 "fetch SQuAD v1.1's files for --train_file / --validation_file)");

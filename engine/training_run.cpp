@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <utility>
@@ -147,8 +148,15 @@ RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std
   RunLogs logs;
   logs.metrics = std::make_unique<MetricsLog>(join_path(output_dir, kMetricsLogFile));
   if (tensorboard) {
-    logs.tensorboard = std::make_unique<TensorBoardWriter>(logging_dir.empty() ? default_logging_dir(output_dir)
-                                                                                : logging_dir);
+    // transformers 5 dropped --logging_dir for the TENSORBOARD_LOGGING_DIR environment variable
+    // (~ expanded); both are honoured, the flag first.
+    std::string dir = logging_dir;
+    const char* env = std::getenv("TENSORBOARD_LOGGING_DIR");
+    if (dir.empty() && env != nullptr && *env != '\0') {
+      const char* home = std::getenv("HOME");
+      dir = env[0] == '~' && (env[1] == '/' || env[1] == '\0') && home != nullptr ? home + std::string(env + 1) : env;
+    }
+    logs.tensorboard = std::make_unique<TensorBoardWriter>(dir.empty() ? default_logging_dir(output_dir) : dir);
     std::fprintf(stderr, "[report_to] TensorBoard events: %s\n", logs.tensorboard->path().c_str());
   } else if (!logging_dir.empty()) {
     std::fprintf(stderr, "[report_to] none: --logging_dir %s is not used\n", logging_dir.c_str());

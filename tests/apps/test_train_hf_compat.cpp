@@ -400,6 +400,14 @@ TEST_CASE("--report_to and --logging_dir decide where TensorBoard events go", "[
   CHECK_FALSE(fs::exists(root() + "/chosen/runs"));
   CHECK_THAT(chosen.output, Catch::Contains("--report_to mlflow: this engine has no mlflow integration"));
   CHECK_THAT(chosen.output, Catch::Contains("[precision] the CPU backend computes in fp32"));
+
+  // transformers 5's way: the TENSORBOARD_LOGGING_DIR environment variable (the flag wins).
+  const CommandResult by_env = test::run_command("TENSORBOARD_LOGGING_DIR=" + root() + "/env-tb " +
+                                                 train_command(root() + "/by-env", "--report_to tensorboard"));
+  INFO(by_env.output);
+  REQUIRE(by_env.status == 0);
+  CHECK(test::has_entry_matching(root() + "/env-tb", R"(^events\.out\.tfevents\.)"));
+  CHECK_FALSE(fs::exists(root() + "/by-env/runs"));
 }
 
 TEST_CASE("training_args.json records the run and reruns it as an arguments file", "[app][hf]") {
