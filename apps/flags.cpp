@@ -176,8 +176,9 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
     if (arg.compare(0, 2, "--") == 0) {
       // Skip the flag's value so that `--output_dir x.json` is not taken for the file.
       const size_t equals = arg.find('=');
-      const Flag* flag = find(arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2));
-      if (flag == nullptr) fail("unknown flag --" + arg.substr(2, equals - 2) + unknown_hint(arg.substr(2, equals - 2)));
+      const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+      const Flag* flag = find(name);
+      if (flag == nullptr) fail("unknown flag --" + name + unknown_hint(name));
       if (equals == std::string::npos &&
           (flag->kind != Kind::kBool || (i + 1 < args.size() && is_bool_word(args[i + 1]))))
         ++i;

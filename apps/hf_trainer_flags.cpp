@@ -82,7 +82,7 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_renamed("no_cuda", "use_cpu", "transformers replaced it and has since removed the old name; or --device cpu");
   p->add_string("run_name", &o->run_name,
                 "accepted for compatibility: it names a run for wandb/mlflow-like integrations, which this "
-                "engine does not have (TensorBoard's directory is --logging_dir or output_dir/runs/...)");
+                "engine does not have (TensorBoard's directory: see --logging_dir)");
 }
 
 namespace {
@@ -113,13 +113,10 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
                               std::vector<std::string>* notes) {
   bool* do_eval = resolved.do_eval;
   resolve_sampling_strategy(parser, *o, resolved.group_by_length, resolved.sampling);
-  if (o->optim != "adamw_torch" && o->optim != "adamw_torch_fused")
-    throw FlagError("--optim " + o->optim + ": this engine's optimizer is PyTorch's AdamW (adamw_torch, "
-                    "adamw_torch_fused); other optimizers are not implemented");
   if (!o->run_name.empty())
     notes->push_back("--run_name " + o->run_name +
                      " names nothing here: no integration that uses it is available (TensorBoard events go to "
-                     "--logging_dir or output_dir/runs/<date>_<host>)");
+                     "--logging_dir, TENSORBOARD_LOGGING_DIR or output_dir/runs/<date>_<host>)");
   if (o->use_cpu) {
     if (parser.was_set("device") && *resolved.device != "cpu" && *resolved.device != "cpu-double")
       throw FlagError("--use_cpu and --device " + *resolved.device + " contradict each other: give one");
@@ -176,6 +173,9 @@ void check_best_model_flags(const HfTrainerOptions& o, int64_t save_steps, int64
 }
 
 void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {
+  if (o.optim != "adamw_torch" && o.optim != "adamw_torch_fused")
+    throw FlagError("--optim " + o.optim + ": this engine's optimizer is PyTorch's AdamW (adamw_torch, "
+                    "adamw_torch_fused); other optimizers are not implemented");
   IntervalStrategy strategy;
   if (!parse_interval_strategy(o.eval_strategy, &strategy))
     throw FlagError("--eval_strategy: expected no, steps or epoch, got '" + o.eval_strategy + "'");

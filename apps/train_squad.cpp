@@ -183,6 +183,9 @@ void register_flags(FlagParser* p, TrainOptions* o) {
                 "naming the rank; <= 0 waits forever");
 }
 
+// The seed of the epochs' order: --data_seed when given (>= 0), else --seed.
+uint64_t data_seed_of(const TrainOptions& o) { return static_cast<uint64_t>(o.data_seed >= 0 ? o.data_seed : o.seed); }
+
 // Whether the run evaluates or predicts, so the model needs room for an evaluation batch.
 bool runs_evaluation(const TrainOptions& o) { return o.do_eval || o.do_predict; }
 
@@ -315,7 +318,7 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.warmup_ratio = o.warmup_ratio;
   tc.warmup_steps = o.warmup_steps;
   tc.seed = static_cast<uint64_t>(o.seed);
-  tc.data_seed = static_cast<uint64_t>(o.data_seed >= 0 ? o.data_seed : o.seed);
+  tc.data_seed = data_seed_of(o);
   tc.logging_steps = o.logging_steps;
   tc.save_steps = o.save_steps;
   tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
@@ -376,7 +379,7 @@ std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertCon
           flag("adam_beta2", exact(o.adam_beta2)),
           flag("adam_epsilon", exact(o.adam_epsilon)),
           flag("seed", std::to_string(o.seed)),
-          flag("data_seed", std::to_string(o.data_seed >= 0 ? o.data_seed : o.seed)),
+          flag("data_seed", std::to_string(data_seed_of(o))),
           flag("max_seq_length", std::to_string(o.max_seq_length)),
           flag("doc_stride", std::to_string(o.doc_stride)),
           flag("do_lower_case", std::to_string(o.do_lower_case)),

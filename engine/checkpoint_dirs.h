@@ -41,8 +41,9 @@ using WriteModelFn = std::function<void(const std::string& dir)>;
 // Saves output_dir/checkpoint-<state.global_step> (model files, training tensors, trainer
 // state) through a temporary directory, replacing an existing checkpoint of the same step,
 // then deletes the oldest checkpoints beyond save_total_limit (> 0; the new one and the best,
-// state.best_global_step, are always kept, as transformers keeps its best_model_checkpoint). Returns the checkpoint's path. On failure the temporary directory is removed and
-// nothing under a final name has changed.
+// state.best_global_step, are always kept, as transformers keeps its best_model_checkpoint).
+// Returns the checkpoint's path. On failure the temporary directory is removed and nothing
+// under a final name has changed.
 // model_only (--save_only_model): the model files and checksums.json alone, no training state:
 // such a checkpoint is listed (has_state false) but never resumed.
 std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,

@@ -78,10 +78,15 @@ MetricsDict train_metrics(const TrainSummary& summary, double epoch, double tota
   return m;
 }
 
+size_t eval_batches(size_t windows, int batch_size) {
+  const size_t batch = size_t(std::max(1, batch_size));
+  return (windows + batch - 1) / batch;
+}
+
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,
                          const std::string& split) {
   const double seconds = std::max(1e-9, outcome.seconds);
-  const size_t batches = (windows + size_t(std::max(1, batch_size)) - 1) / size_t(std::max(1, batch_size));
+  const size_t batches = eval_batches(windows, batch_size);
   // Trainer's speed_metrics rounds the runtime to 4 digits and the rates to 3.
   const std::string key = split == "predict" ? "test" : split;
   MetricsDict m;

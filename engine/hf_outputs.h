@@ -42,6 +42,8 @@ void save_metrics(const std::string& output_dir, const std::string& split, const
 // (QuestionAnsweringTrainer.predict's metric_key_prefix; run_qa adds predict_samples itself).
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,
                          const std::string& split = "eval");
+// Evaluation batches of batch_size windows (the "steps" of K_steps_per_second).
+size_t eval_batches(size_t windows, int batch_size);
 
 // Writes <split>_predictions.json, <split>_nbest_predictions.json (as run_qa.py's
 // postprocess_qa_predictions with that prefix) and <split>_results.json / all_results.json

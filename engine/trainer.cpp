@@ -154,9 +154,7 @@ TrainerState Trainer::state() const {
 
 void Trainer::record_step(double step_loss, const UpdateStats& stats) {
   const int64_t done = ++state_.global_step;
-  const double batches_per_epoch = double(
-      global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_, config_.dataloader_drop_last));
-  state_.epoch = double(done * config_.gradient_accumulation_steps) / batches_per_epoch;
+  state_.epoch = double(done * config_.gradient_accumulation_steps) / batches_per_epoch();
   state_.consecutive_nonfinite = stats.applied ? 0 : state_.consecutive_nonfinite + 1;
   state_.skipped_updates += stats.applied ? 0 : 1;
   if (std::isfinite(step_loss)) {  // the logged mean is over the steps that had a loss
@@ -167,12 +165,14 @@ void Trainer::record_step(double step_loss, const UpdateStats& stats) {
   }
 }
 
-bool Trainer::epoch_ends_at(int64_t step) const {
-  const double batches_per_epoch = double(
+double Trainer::batches_per_epoch() const {
+  return double(
       global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_, config_.dataloader_drop_last));
-  const double accumulation = config_.gradient_accumulation_steps;
-  return std::floor(double(step) * accumulation / batches_per_epoch) >
-         std::floor(double(step - 1) * accumulation / batches_per_epoch);
+}
+
+bool Trainer::epoch_ends_at(int64_t step) const {
+  const double accumulation = config_.gradient_accumulation_steps, batches = batches_per_epoch();
+  return std::floor(double(step) * accumulation / batches) > std::floor(double(step - 1) * accumulation / batches);
 }
 
 TrainProgress Trainer::report_step(double step_loss, const UpdateStats& stats, int64_t first_step,

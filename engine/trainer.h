@@ -203,6 +203,8 @@ class Trainer {
   void check_parameters_finite(double last_step_loss) const;
   // Advances the counters in state_ after an update (applied or skipped).
   void record_step(double step_loss, const UpdateStats& stats);
+  // Global micro-batches per epoch of this run (engine/batch_stream.h's count).
+  double batches_per_epoch() const;
   // Whether global step `step` (1-based) is an epoch's last: the fractional epoch crosses an integer.
   bool epoch_ends_at(int64_t step) const;
   // The progress after the step; resets the logging interval at a logging step.

@@ -181,11 +181,11 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
   std::vector<std::pair<std::string, double>> values;
   if (epoch >= 0) values.emplace_back("epoch", epoch);
   const double seconds = std::max(1e-9, outcome.seconds);
-  const size_t batch = size_t(std::max(1, run.eval_batch_size));
-  values.insert(values.end(), {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1},
-                               {"eval_runtime", outcome.seconds},
-                               {"eval_samples_per_second", eval.windows.size() / seconds},
-                               {"eval_steps_per_second", double((eval.windows.size() + batch - 1) / batch) / seconds}});
+  values.insert(values.end(),
+                {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1},
+                 {"eval_runtime", outcome.seconds},
+                 {"eval_samples_per_second", eval.windows.size() / seconds},
+                 {"eval_steps_per_second", double(eval_batches(eval.windows.size(), run.eval_batch_size)) / seconds}});
   logs->metrics->write(step, values);
   if (logs->tensorboard != nullptr)
     logs->tensorboard->add_scalars(
@@ -262,7 +262,8 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     save_model_dir(dir, *job.config, model.parameters(), vocab, run.do_lower_case);
   };
   std::string last_checkpoint = job.resume_dir;
-  BestEvaluation best{trainer.state().best_metric, trainer.state().best_global_step};
+  const TrainerState start = trainer.state();  // fresh, or the resumed checkpoint's
+  BestEvaluation best{start.best_metric, start.best_global_step};
   ProgressReporter progress(total, root && run.progress_bar && ProgressReporter::stderr_is_terminal());
   TrainHooks hooks;
   auto save = [&](const TrainerState& state, bool model_only) {
@@ -291,10 +292,8 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     };
   }
 
-  if (root && run.eval_on_start && job.eval != nullptr) {  // transformers' sanity check of the evaluation
-    const TrainerState start = trainer.state();
+  if (root && run.eval_on_start && job.eval != nullptr)  // transformers' sanity check of the evaluation
     evaluate_and_log(run, model, *job.eval, start.global_step, start.epoch, job.logs, /*final=*/false);
-  }
   install_stop_signal_handlers();
   TrainSummary summary;
   try {
@@ -335,8 +334,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     }
   }
   // transformers' _finalize_training: with save_total_limit 1, the best checkpoint alone remains.
-  if (run.save_total_limit == 1 && best.global_step > 0 &&
-      path_exists(join_path(run.output_dir, checkpoint_dir_name(best.global_step))))
+  if (run.save_total_limit == 1 && best.global_step > 0 && path_exists(best_dir))
     rotate_checkpoints(run.output_dir, 1, {best.global_step});
   write_model(run.output_dir);
   write_train_results(run, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());

@@ -65,7 +65,7 @@ class StateReader {
   bool lookup(const char* key, simdjson::dom::element* value) const { return object_[key].get(*value) == simdjson::SUCCESS; }
   bool optional_boolean(const char* key, bool absent) const {
     simdjson::dom::element value;
-    if (object_[key].get(value)) return absent;
+    if (!lookup(key, &value)) return absent;
     bool out = false;
     if (value.get_bool().get(out)) throw_input_error(file_, key, "expected true or false, found " + simdjson::minify(value));
     return out;
@@ -74,9 +74,15 @@ class StateReader {
     simdjson::dom::element value;
     return lookup(key, &value) ? integer(key, min, max) : absent;
   }
-  double optional_number(const char* key, double absent) const {
+  uint64_t optional_unsigned(const char* key, uint64_t absent) const {
     simdjson::dom::element value;
-    return lookup(key, &value) ? number(key) : absent;
+    return lookup(key, &value) ? unsigned_integer(key) : absent;
+  }
+  // Absent, or null where null_allowed: `absent`.
+  double optional_number(const char* key, double absent, bool null_allowed = false) const {
+    simdjson::dom::element value;
+    if (!lookup(key, &value) || (null_allowed && value.is_null())) return absent;
+    return number(key);
   }
   uint64_t hex64(const char* key) const {
     std::string_view text;
@@ -211,8 +217,7 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
     s.lr_scheduler_type = "linear";
   }
   s.seed = r.unsigned_integer("seed");
-  simdjson::dom::element data_seed;
-  s.data_seed = r.lookup("data_seed", &data_seed) ? r.unsigned_integer("data_seed") : s.seed;
+  s.data_seed = r.optional_unsigned("data_seed", s.seed);
   s.dataloader_drop_last = r.optional_boolean("dataloader_drop_last", false);
   s.total_steps = r.integer("total_steps", 1, kMaxInt64);
   s.warmup_steps = r.integer("warmup_steps", 0, kMaxInt64);
@@ -225,8 +230,7 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.train_sampling_strategy = read_train_sampling(r, file);
   s.total_flos = r.optional_number("total_flos", 0.0);
   s.best_global_step = r.optional_integer("best_global_step", 0, s.global_step, 0);
-  simdjson::dom::element best_metric;
-  if (r.lookup("best_metric", &best_metric) && !best_metric.is_null()) s.best_metric = r.number("best_metric");
+  s.best_metric = r.optional_number("best_metric", s.best_metric, /*null_allowed=*/true);
   if (s.global_step > s.total_steps)
     throw_input_error(file, "global_step", std::to_string(s.global_step) + " exceeds total_steps " +
                                                std::to_string(s.total_steps));

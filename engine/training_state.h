@@ -55,6 +55,7 @@ struct TrainerState {
   int64_t interval_steps = 0;   // steps in interval_loss
   double epoch = 0;             // fractional epoch (informational, as Hugging Face logs it)
   double total_loss = 0;        // Σ finite step losses of the whole run (for the mean train_loss)
+  int64_t total_loss_steps = 0; // steps in total_loss; -1: unknown (a version 1 checkpoint)
   // Hugging Face's total_flos over the whole run (TrainConfig::hf_padded_length); absent in
   // older checkpoints: counted from the resumed step on.
   double total_flos = 0;
@@ -62,7 +63,6 @@ struct TrainerState {
   // its value (NaN: none) and the step of its checkpoint (0: none recorded).
   double best_metric = std::numeric_limits<double>::quiet_NaN();
   int64_t best_global_step = 0;
-  int64_t total_loss_steps = 0; // steps in total_loss; -1: unknown (a version 1 checkpoint)
   // ---- what the run was configured with; resuming with other values is refused ----
   uint64_t seed = 0;
   uint64_t data_seed = 0;  // the epochs' order (absent in older checkpoints: seed)

@@ -162,6 +162,17 @@ def hf_windows(squad, vocab_file, lowercase, max_len, stride):
     return out
 
 
+def hf_windows_or_error(squad, vocab_file, lowercase, max_len, stride):
+    """(windows, None), or (None, the error) where tokenizers refuses the file: it panics on a
+    question that leaves no more than the stride for the context."""
+    try:
+        return hf_windows(squad, vocab_file, lowercase, max_len, stride), None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # pyo3's PanicException derives from BaseException
+        return None, "%s: %s" % (type(e).__name__, e)
+
+
 def window(qa, article, encoding, start_position, end_position):
     """One window as prepare_squad's JSON Lines hold it."""
     return {"example_id": qa["id"], "article": article, "input_ids": encoding.ids,
@@ -194,19 +205,13 @@ def first_difference(a, b):
     return None
 
 
-def write_fixture_case(directory, n, squad, settings, vocab_file):
-    """Hugging Face's windows of one drawn file, or "error" where tokenizers refuses it."""
+def write_fixture_case(directory, n, squad, settings, theirs):
+    """One drawn file with Hugging Face's windows, or "error" where tokenizers refused it (None)."""
     os.makedirs(directory, exist_ok=True)
     lowercase, max_len, stride = settings
     name = "case_%d" % n
     with open(os.path.join(directory, name + ".json"), "w", encoding="utf-8") as f:
         json.dump(squad, f, ensure_ascii=False, indent=None)
-    try:
-        theirs = hf_windows(squad, vocab_file, lowercase, max_len, stride)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:
-        theirs = None
     if theirs is not None:
         with gzip.open(os.path.join(directory, name + ".windows.jsonl.gz"), "wt", encoding="utf-8") as f:
             for w in theirs:
@@ -257,15 +262,9 @@ def main():
                 with open(path, "w", encoding="utf-8") as f:
                     json.dump(squad, f, ensure_ascii=rng.random() < 0.5)
             lowercase, max_len, stride = settings
+            theirs, hf_error = hf_windows_or_error(squad, args.vocab_file, lowercase, max_len, stride)
             if args.write_fixture and not args.input_file:
-                write_fixture_case(args.write_fixture, n, squad, settings, args.vocab_file)
-            try:
-                theirs = hf_windows(squad, args.vocab_file, lowercase, max_len, stride)
-                hf_error = None
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except BaseException as e:  # tokenizers panics (a question too long for the window)
-                theirs, hf_error = None, "%s: %s" % (type(e).__name__, e)
+                write_fixture_case(args.write_fixture, n, squad, settings, theirs)
             mine, error = ours(args.prepare_squad, args.vocab_file, path, lowercase, max_len, stride,
                                os.path.join(tmp, "ours.jsonl"))
             label = "file %d (lowercase %s, max_seq_length %d, doc_stride %d)" % (n, lowercase, max_len, stride)
