@@ -5,7 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include "tests/shared_data.h"
+#include "tests/test_support.h"
 
 int main(int argc, char** argv) {
-  return bert::test::shared_data_exit_code(Catch::Session().run(argc, argv));
+  return bert::test::shared_data_exit_code(bert::test::finish_test_run(Catch::Session().run(argc, argv)));
 }

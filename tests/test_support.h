@@ -23,6 +23,16 @@ struct ScratchDir {
   ScratchDir& operator=(const ScratchDir&) = delete;
 };
 
+// A scratch directory for the whole run of a test binary (<tmp>/<name>_<pid>, emptied first,
+// the same path on every call): the binary's main removes it when every test passed and keeps
+// it, naming it on stderr, when one failed or BERT_KEEP_TEST_SCRATCH is set (for a look at what
+// the run left). Training tests leave hundreds of MB there: a passing suite must not pile it up.
+std::string run_scratch_dir(const std::string& name);
+
+// The end of every test binary's main: removes the run's scratch directories unless the run
+// failed (catch_status != 0) or BERT_KEEP_TEST_SCRATCH is set; returns catch_status.
+int finish_test_run(int catch_status);
+
 // True in AddressSanitizer builds (tools/sanitize.sh, fuzzers), which reserve terabytes of
 // address space: tests that bound a child's memory with `ulimit -v` must not do it there.
 #if defined(__SANITIZE_ADDRESS__)

@@ -12,6 +12,7 @@
 #include "apps/flags.h"
 #include "apps/hf_trainer_flags.h"
 #include "core/file_io.h"
+#include "tests/test_support.h"
 
 namespace bert {
 namespace {
@@ -35,8 +36,7 @@ void register_all(FlagParser* p, Options* o) {
 }
 
 std::string scratch_file(const std::string& name, const std::string& text) {
-  const std::string dir = (std::filesystem::temp_directory_path() / ("bert_test_flags_" + std::to_string(::getpid()))).string();
-  make_directories(dir);
+  const std::string dir = test::run_scratch_dir("bert_test_flags");
   const std::string path = join_path(dir, name);
   write_file_atomic(path, text);
   return path;

@@ -14,6 +14,7 @@
 #include "core/file_io.h"
 #include "io/model_dir.h"
 #include "io/param_specs.h"
+#include "tests/test_support.h"
 
 namespace bert {
 namespace test {
@@ -57,12 +58,10 @@ inline std::string tiny_config_json(int hidden, int intermediate, float dropout,
          ", \"layer_norm_eps\": 1e-12, \"initializer_range\": 0.02}";
 }
 
-// A fresh scratch directory <tmp>/<prefix><pid> (emptied first), created once per process.
+// The binary's run scratch directory <tmp>/<prefix, less a trailing _>_<pid> (test_support.h: emptied on first
+// use, removed after a passing run).
 inline std::string scratch_root(const std::string& prefix) {
-  const std::string path = (std::filesystem::temp_directory_path() / (prefix + std::to_string(::getpid()))).string();
-  std::filesystem::remove_all(path);
-  make_directories(path);
-  return path;
+  return run_scratch_dir(prefix.back() == '_' ? prefix.substr(0, prefix.size() - 1) : prefix);
 }
 
 // A randomly initialised model directory (no weights file: train_squad initialises them).

@@ -12,6 +12,7 @@
 #include "engine/backend.h"
 #include "engine/bert_qa_model.h"
 #include "io/param_specs.h"
+#include "tests/test_support.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"
 
@@ -89,11 +90,13 @@ struct TinyRun {
   }
 };
 
+// <tmp>/<name>_<pid>, emptied: a run scratch directory (test_support.h), removed after a
+// passing run.
 inline std::string fresh_temp_dir(const std::string& name) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+  const std::string dir = run_scratch_dir(name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  return dir.string();
+  return dir;
 }
 
 }  // namespace test

@@ -6,10 +6,11 @@
 
 #include "kernels/cuda_device_probe.h"
 #include "tests/shared_data.h"
+#include "tests/test_support.h"
 
 static_assert(bert::kSkipExitCode == bert::test::kSkipExitCode, "ctest's SKIP_RETURN_CODE is one number");
 
 int main(int argc, char** argv) {
   if (bert::report_missing_cuda_device()) return bert::kSkipExitCode;
-  return bert::test::shared_data_exit_code(Catch::Session().run(argc, argv));
+  return bert::test::shared_data_exit_code(bert::test::finish_test_run(Catch::Session().run(argc, argv)));
 }

@@ -9,6 +9,7 @@
 #include "core/file_io.h"
 #include "tokenizer/tokenizer_json.h"
 #include "tokenizer/wordpiece.h"
+#include "tests/test_support.h"
 
 namespace bert {
 namespace {
@@ -34,8 +35,7 @@ std::string tokenizer_json(bool lowercase = true) {
 }
 
 std::string write_temp(const std::string& text) {
-  const std::string dir = "/tmp/bert_test_tokenizer_json_" + std::to_string(::getpid());
-  make_directories(dir);
+  const std::string dir = test::run_scratch_dir("bert_test_tokenizer_json");
   const std::string path = dir + "/tokenizer.json";
   write_file_atomic(path, text);
   return path;

@@ -2,7 +2,7 @@
 // 24.04, Debian 13): tests/CMakeLists.txt puts this directory on the include path when it finds
 // v3, so every test keeps `#include <catch2/catch.hpp>` and builds with Debian 12's v2 as well.
 // v3 moved the string matchers into Catch::Matchers (Contains became ContainsSubstring) and
-// Approx into Catch::; main comes from Catch2::Catch2WithMain instead of CATCH_CONFIG_MAIN.
+// Approx into Catch::; CATCH_CONFIG_RUNNER means nothing to it, and Catch::Session is the same.
 #pragma once
 
 #include <string>
