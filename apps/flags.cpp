@@ -56,7 +56,7 @@ void FlagParser::add(const std::string& name, Kind kind, void* target, const std
                      std::string default_text) {
   BERT_CHECK(find(name) == nullptr, "flag --" + name + " registered twice");
   BERT_CHECK(name != "help" && name != "h", "--help is built in");
-  flags_.push_back({name, kind, target, help, std::move(default_text), false, {}});
+  flags_.push_back({name, kind, target, help, std::move(default_text), false, {}, {}, {}, {}});
 }
 
 void FlagParser::add_string(const std::string& name, std::string* target, const std::string& help) {
@@ -73,6 +73,21 @@ void FlagParser::add_double(const std::string& name, double* target, const std::
 }
 void FlagParser::add_bool(const std::string& name, bool* target, const std::string& help) {
   add(name, Kind::kBool, target, help, *target ? "true" : "false");
+}
+
+void FlagParser::add_bool_or_word(const std::string& name, std::string* target, const std::string& true_value,
+                                  const std::string& false_value, const std::vector<std::string>& words,
+                                  const std::string& help) {
+  add(name, Kind::kBoolOrWord, target, help, *target);
+  Flag& flag = flags_.back();
+  flag.true_value = true_value;
+  flag.false_value = false_value;
+  flag.words = words;
+}
+
+bool FlagParser::Flag::is_value_word(const std::string& value) const {
+  if (is_bool_word(value)) return true;
+  return kind == Kind::kBoolOrWord && std::find(words.begin(), words.end(), value) != words.end();
 }
 
 void FlagParser::add_renamed(const std::string& old_name, const std::string& new_name, const std::string& why) {
@@ -151,6 +166,18 @@ void FlagParser::assign(Flag* flag, const std::string& value) {
         fail("--" + flag->name + ": expected true or false, got '" + value + "'");
       *static_cast<bool*>(flag->target) = value == "true" || value == "True" || value == "1";
       break;
+    case Kind::kBoolOrWord: {
+      if (!flag->is_value_word(value)) {
+        std::string choices;
+        for (const std::string& word : flag->words) choices += ", " + word;
+        fail("--" + flag->name + ": expected true, false" + choices + "; got '" + value + "'");
+      }
+      std::string& target = *static_cast<std::string*>(flag->target);
+      target = !is_bool_word(value) ? value
+               : value == "true" || value == "True" || value == "1" ? flag->true_value
+                                                                      : flag->false_value;
+      break;
+    }
   }
   flag->set = true;
   flag->given.push_back(value);
@@ -179,8 +206,7 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
       const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
       const Flag* flag = find(name);
       if (flag == nullptr) fail("unknown flag --" + name + unknown_hint(name));
-      if (equals == std::string::npos &&
-          (flag->kind != Kind::kBool || (i + 1 < args.size() && is_bool_word(args[i + 1]))))
+      if (equals == std::string::npos && (!flag->takes_bare() || (i + 1 < args.size() && flag->is_value_word(args[i + 1]))))
         ++i;
       continue;
     }
@@ -201,9 +227,9 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
     if (flag == nullptr) fail("unknown flag --" + name + unknown_hint(name));
     if (equals != std::string::npos) {
       assign(flag, arg.substr(equals + 1));
-    } else if (flag->kind == Kind::kBool) {
-      // A bare bool flag means true; a following true/false word is its value.
-      const bool has_value = i + 1 < args.size() && is_bool_word(args[i + 1]);
+    } else if (flag->takes_bare()) {
+      // A bare bool flag means true; a following true/false word (or word of its own) is its value.
+      const bool has_value = i + 1 < args.size() && flag->is_value_word(args[i + 1]);
       assign(flag, has_value ? args[++i] : "true");
     } else {
       if (i + 1 >= args.size()) fail("--" + name + " expects a value");
@@ -248,15 +274,15 @@ void FlagParser::apply_arguments_file(const std::string& path) {
         as_text = std::string(value.get_string().value());
         break;
       case simdjson::dom::element_type::BOOL:
-        if (flag->kind != Kind::kBool) fail(where + "expected " + (flag->kind == Kind::kString ? "a string" : "a number") +
+        if (!flag->takes_bare()) fail(where + "expected " + (flag->kind == Kind::kString ? "a string" : "a number") +
                                             ", found " + simdjson::minify(value));
         as_text = value.get_bool().value() ? "true" : "false";
         break;
       case simdjson::dom::element_type::INT64:
       case simdjson::dom::element_type::UINT64:
       case simdjson::dom::element_type::DOUBLE:
-        if (flag->kind == Kind::kString || flag->kind == Kind::kBool)
-          fail(where + "expected " + (flag->kind == Kind::kString ? "a string" : "true or false") + ", found " +
+        if (flag->kind == Kind::kString || flag->takes_bare())
+          fail(where + "expected " + (flag->kind == Kind::kString ? "a string" : "true, false or a word") + ", found " +
                simdjson::minify(value));
         as_text = simdjson::minify(value);
         break;
@@ -301,6 +327,7 @@ std::string FlagParser::value_json(const Flag& flag) const {
     case Kind::kInt64: return std::to_string(*static_cast<const int64_t*>(flag.target));
     case Kind::kDouble: return format_json_number(*static_cast<const double*>(flag.target));
     case Kind::kBool: return *static_cast<const bool*>(flag.target) ? "true" : "false";
+    case Kind::kBoolOrWord: return json_quote(*static_cast<const std::string*>(flag.target));
   }
   return "null";
 }
@@ -313,7 +340,7 @@ std::string FlagParser::values_json() const {
 }
 
 std::string FlagParser::usage() const {
-  static const char* const kKindNames[] = {"STRING", "INT", "INT", "FLOAT", "[BOOL]"};
+  static const char* const kKindNames[] = {"STRING", "INT", "INT", "FLOAT", "[BOOL]", "[BOOL|WORD]"};
   std::string out = "usage: " + program_ + " [FILE.json] [flags]\n" + description_ + "\n\nflags:\n";
   for (const Flag& flag : flags_) {
     out += "  --" + flag.name + " " + kKindNames[static_cast<int>(flag.kind)] + "\n      " +

@@ -39,6 +39,12 @@ class FlagParser {
   void add_int64(const std::string& name, int64_t* target, const std::string& help);
   void add_double(const std::string& name, double* target, const std::string& help);
   void add_bool(const std::string& name, bool* target, const std::string& help);
+  // A flag that takes a bool or a word (transformers' `str | bool` arguments): alone or with a
+  // true word it stores true_value, with a false word false_value, else one of `words` as given.
+  // An arguments file may give it true/false or a string.
+  void add_bool_or_word(const std::string& name, std::string* target, const std::string& true_value,
+                        const std::string& false_value, const std::vector<std::string>& words,
+                        const std::string& help);
   // A name this program does not take but a user may bring from elsewhere (a flag another
   // version renamed): the unknown-flag error names the flag to use instead and why.
   void add_renamed(const std::string& old_name, const std::string& new_name, const std::string& why);
@@ -62,7 +68,7 @@ class FlagParser {
   std::string usage() const;
 
  private:
-  enum class Kind { kString, kInt, kInt64, kDouble, kBool };
+  enum class Kind { kString, kInt, kInt64, kDouble, kBool, kBoolOrWord };
   struct Flag {
     std::string name;
     Kind kind;
@@ -71,6 +77,12 @@ class FlagParser {
     std::string default_text;
     bool set = false;
     std::vector<std::string> given;  // every value given, in order (file first)
+    // kBoolOrWord: what true and false store, and the words taken as they are.
+    std::string true_value, false_value;
+    std::vector<std::string> words;
+    // Bare on the command line (kBool, kBoolOrWord): then `value` may be its value or the next flag.
+    bool takes_bare() const { return kind == Kind::kBool || kind == Kind::kBoolOrWord; }
+    bool is_value_word(const std::string& value) const;
   };
   void add(const std::string& name, Kind kind, void* target, const std::string& help,
            std::string default_text);

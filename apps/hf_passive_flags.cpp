@@ -94,8 +94,6 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"prediction_loss_only", Kind::kBool, Action::kRefuse, "run_qa's evaluation scores spans and computes no loss"},
     {"eval_delay", Kind::kDouble, Action::kRefuse,
      "not implemented: evaluations follow --eval_strategy from the first interval on"},
-    {"include_num_input_tokens_seen", Kind::kString, Action::kRefuse,
-     "not implemented: the log reports windows/s, and train_results.json total_flos"},
     {"fp16_full_eval", Kind::kBool, Action::kRefuse,
      "fp16 is not implemented; evaluation computes as training does (--bf16)"},
 };

@@ -55,6 +55,14 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                 "the optimizer: adamw_torch or adamw_torch_fused (transformers 5's default), both the AdamW here "
                 "(PyTorch's update, fused kernels on CUDA); other optimizers are refused");
   p->add_bool("use_cpu", &o->use_cpu, "train and evaluate on the CPU (as --device cpu)");
+  p->add_bool_or_word("include_num_input_tokens_seen", &o->include_num_input_tokens_seen, "all", "no",
+                      {"all", "non_padding", "no"},
+                      "count the input tokens trained on, over all ranks, as transformers does: all (every "
+                      "position of Hugging Face's input_ids, padding included: padded to --max_seq_length with "
+                      "--pad_to_max_length, else to each device batch's longest window), non_padding (the "
+                      "windows' real tokens) or no; alone or true: all. The count goes into every log line "
+                      "(loss lines also get train_runtime and train_tokens_per_second), the results files "
+                      "and trainer_state.json");
   p->add_string("logging_strategy", &o->logging_strategy,
                 "when a loss line is logged (console, trainer_log.jsonl, TensorBoard): steps (every "
                 "--logging_steps), epoch (at each epoch's end) or no; steps and epoch also log the last step");
@@ -219,6 +227,10 @@ void apply_hf_trainer_flags(const HfTrainerOptions& o, TrainConfig* tc) {
   tc->logging_first_step = o.logging_first_step;
   tc->eval_steps = o.eval_steps > 0 ? o.eval_steps : tc->logging_steps;
   parse_lr_schedule(o.lr_scheduler_type, &tc->lr_schedule);
+  // Words checked by the flag parser.
+  tc->input_token_count = o.include_num_input_tokens_seen == "all"           ? InputTokenCount::kAll
+                          : o.include_num_input_tokens_seen == "non_padding" ? InputTokenCount::kNonPadding
+                                                                             : InputTokenCount::kNo;
 }
 
 CudaBackendOptions cuda_options_for(const PrecisionFlags& flags, std::vector<std::string>* notes) {

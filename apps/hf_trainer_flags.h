@@ -25,6 +25,8 @@
 //   --load_best_model_at_end   transformers' best checkpoint (engine/training_run.h's RunSettings);
 //   --eval_on_start            an evaluation before the first step;
 //   --save_only_model          checkpoints without training state (a stop still saves it);
+//   --include_num_input_tokens_seen all|non_padding|no (true: all)   num_input_tokens_seen in
+//                              the logs, results files and trainer_state.json;
 //   --run_name                 accepted: it names a run for integrations this engine does not
 //                              have (the log says so).
 #pragma once
@@ -57,6 +59,7 @@ struct HfTrainerOptions {
   bool use_cpu = false, logging_first_step = false, disable_tqdm = false;
   std::string metric_for_best_model;  // as given; best_metric_name() is the engine's name
   bool load_best_model_at_end = false, greater_is_better = true, eval_on_start = false, save_only_model = false;
+  std::string include_num_input_tokens_seen = "no";  // all, non_padding or no (true: all)
   PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
 };
 

@@ -41,9 +41,10 @@ std::string indent_dict(const MetricsDict& dict, const std::string& pad, const s
   return out + close_pad + "}";
 }
 
-double round_to(double value, double scale) { return std::round(value * scale) / scale; }
-
 }  // namespace
+
+double round_runtime(double seconds) { return std::round(seconds * 1e4) / 1e4; }
+double round_rate(double per_second) { return std::round(per_second * 1e3) / 1e3; }
 
 // A bare NaN or Infinity (what Python's json.dumps writes) is not JSON: such a value is null.
 std::string metric_float(double value) { return format_json_number(value, NonFiniteJson::kNull); }
@@ -64,17 +65,19 @@ void save_metrics(const std::string& output_dir, const std::string& split, const
   write_file_atomic(all_path, metrics_dict_json(all));
 }
 
-MetricsDict train_metrics(const TrainSummary& summary, double epoch, double total_flos, size_t windows) {
+MetricsDict train_metrics(const TrainSummary& summary, double epoch, double total_flos, size_t windows,
+                          int64_t num_input_tokens_seen) {
   const double seconds = std::max(1e-9, summary.seconds);
   MetricsDict m;
   m["epoch"] = metric_float(epoch);
   m["total_flos"] = metric_float(total_flos);
   m["train_loss"] = metric_float(summary.mean_loss);
-  m["train_runtime"] = metric_float(round_to(summary.seconds, 1e4));
+  m["train_runtime"] = metric_float(round_runtime(summary.seconds));
   m["train_samples"] = metric_int(static_cast<int64_t>(windows));
-  m["train_samples_per_second"] = metric_float(round_to(summary.windows_per_second, 1e3));
-  m["train_steps_per_second"] = metric_float(round_to(double(summary.steps - summary.first_step) / seconds, 1e3));
+  m["train_samples_per_second"] = metric_float(round_rate(summary.windows_per_second));
+  m["train_steps_per_second"] = metric_float(round_rate(double(summary.steps - summary.first_step) / seconds));
   m["train_skipped_updates"] = metric_int(summary.skipped_updates);
+  if (num_input_tokens_seen >= 0) m["num_input_tokens_seen"] = metric_int(num_input_tokens_seen);
   return m;
 }
 
@@ -84,7 +87,7 @@ size_t eval_batches(size_t windows, int batch_size) {
 }
 
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,
-                         const std::string& split) {
+                         const std::string& split, int64_t num_input_tokens_seen) {
   const double seconds = std::max(1e-9, outcome.seconds);
   const size_t batches = eval_batches(windows, batch_size);
   // Trainer's speed_metrics rounds the runtime to 4 digits and the rates to 3.
@@ -94,11 +97,12 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
     m[key + "_exact_match"] = metric_float(outcome.scores.exact_match);
     m[key + "_f1"] = metric_float(outcome.scores.f1);
   }
-  m[key + "_runtime"] = metric_float(round_to(outcome.seconds, 1e4));
+  m[key + "_runtime"] = metric_float(round_runtime(outcome.seconds));
   m[split + "_samples"] = metric_int(static_cast<int64_t>(windows));
-  m[key + "_samples_per_second"] = metric_float(round_to(double(windows) / seconds, 1e3));
-  m[key + "_steps_per_second"] = metric_float(round_to(double(batches) / seconds, 1e3));
+  m[key + "_samples_per_second"] = metric_float(round_rate(double(windows) / seconds));
+  m[key + "_steps_per_second"] = metric_float(round_rate(double(batches) / seconds));
   if (epoch >= 0) m["epoch"] = metric_float(epoch);
+  if (num_input_tokens_seen >= 0) m["num_input_tokens_seen"] = metric_int(num_input_tokens_seen);
   return m;
 }
 
@@ -133,7 +137,7 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& me
   top["log_history"] = log_history;
   top["logging_steps"] = metric_int(s.logging_steps);
   top["max_steps"] = metric_int(s.max_steps);
-  top["num_input_tokens_seen"] = "0";  // counted only with include_num_input_tokens_seen
+  top["num_input_tokens_seen"] = metric_int(s.num_input_tokens_seen);  // 0 unless counted
   top["num_train_epochs"] = metric_int(s.num_train_epochs);
   top["save_steps"] = metric_int(s.save_steps);
   top["total_flos"] = metric_float(s.total_flos);
@@ -144,11 +148,11 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& me
 }
 
 void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
-                        double epoch, const std::string& split) {
+                        double epoch, const std::string& split, int64_t num_input_tokens_seen) {
   make_directories(output_dir);
   write_predictions(join_path(output_dir, split + "_predictions.json"), outcome.predictions);
   write_nbest_predictions(join_path(output_dir, split + "_nbest_predictions.json"), outcome.predictions);
-  save_metrics(output_dir, split, eval_metrics(outcome, windows, batch_size, epoch, split));
+  save_metrics(output_dir, split, eval_metrics(outcome, windows, batch_size, epoch, split, num_input_tokens_seen));
 }
 
 }  // namespace bert

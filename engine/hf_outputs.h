@@ -28,6 +28,9 @@ namespace bert {
 using MetricsDict = std::map<std::string, std::string>;
 std::string metric_float(double value);   // Python's repr(float); null when not finite (not JSON otherwise)
 std::string metric_int(int64_t value);
+// Trainer's speed_metrics rounding: runtimes to 4 decimals, rates (per second) to 3.
+double round_runtime(double seconds);
+double round_rate(double per_second);
 
 // json.dumps(metrics, indent=4, sort_keys=True) + "\n".
 std::string metrics_dict_json(const MetricsDict& metrics);
@@ -40,8 +43,10 @@ void save_metrics(const std::string& output_dir, const std::string& split, const
 // K_samples_per_second, K_steps_per_second (batches of batch_size), <split>_samples (windows),
 // and epoch when >= 0; K is "eval" for eval and "test" for predict
 // (QuestionAnsweringTrainer.predict's metric_key_prefix; run_qa adds predict_samples itself).
+// num_input_tokens_seen when >= 0 (--include_num_input_tokens_seen: Trainer.log adds it, with
+// epoch, to the dict that evaluate() then returns).
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,
-                         const std::string& split = "eval");
+                         const std::string& split = "eval", int64_t num_input_tokens_seen = -1);
 // Evaluation batches of batch_size windows (the "steps" of K_steps_per_second).
 size_t eval_batches(size_t windows, int batch_size);
 
@@ -49,13 +54,14 @@ size_t eval_batches(size_t windows, int batch_size);
 // postprocess_qa_predictions with that prefix) and <split>_results.json / all_results.json
 // (eval_metrics; epoch < 0 leaves "epoch" out) into output_dir.
 void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
-                        double epoch, const std::string& split = "eval");
+                        double epoch, const std::string& split = "eval", int64_t num_input_tokens_seen = -1);
 
 // run_qa's training metrics: epoch, total_flos (Trainer's count over the whole run), train_loss
 // (the run's mean), train_runtime, train_samples (windows), train_samples_per_second,
-// train_steps_per_second (Trainer's speed_metrics rounding), and train_skipped_updates (this
-// engine's count of steps skipped for a non-finite loss).
-MetricsDict train_metrics(const TrainSummary& summary, double epoch, double total_flos, size_t windows);
+// train_steps_per_second (Trainer's speed_metrics rounding), train_skipped_updates (this
+// engine's count of steps skipped for a non-finite loss), and num_input_tokens_seen when >= 0.
+MetricsDict train_metrics(const TrainSummary& summary, double epoch, double total_flos, size_t windows,
+                          int64_t num_input_tokens_seen = -1);
 
 // The counters of Hugging Face's TrainerState that this engine knows.
 struct HfTrainerState {
@@ -65,6 +71,7 @@ struct HfTrainerState {
   int64_t logging_steps = 0, eval_steps = 0, save_steps = 0;
   int64_t train_batch_size = 0;  // per device
   double total_flos = 0;
+  int64_t num_input_tokens_seen = 0;
   // The best evaluation (--metric_for_best_model): best_metric NaN when none, best_global_step
   // 0 when no checkpoint step was recorded, best_model_checkpoint "" when it was not saved.
   double best_metric = std::numeric_limits<double>::quiet_NaN();

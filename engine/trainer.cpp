@@ -88,13 +88,13 @@ void Trainer::resume(const TrainerState& state, const std::string& source) {
 struct Trainer::QueuedStep {
   double learning_rate = 0;
   int64_t windows = 0;       // global windows it trained on
+  int64_t input_tokens = 0;  // its input tokens as TrainConfig::input_token_count counts them
 };
 
-int64_t Trainer::accumulate_gradients(PrefetchedBatchStream& batches) {
+void Trainer::accumulate_gradients(PrefetchedBatchStream& batches, QueuedStep* queued) {
   model_.begin_gradient_step();
   optimizer_.begin_step();
   const int accumulation = config_.gradient_accumulation_steps;
-  int64_t windows = 0;
   for (int micro = 0; micro < accumulation; ++micro) {
     // This rank's slice of the next global micro-batch; a rank may get none at an epoch's end
     // and then still joins the collectives below with zero gradients.
@@ -107,14 +107,18 @@ int64_t Trainer::accumulate_gradients(PrefetchedBatchStream& batches) {
       model_.backward(context, last && reducer_ ? reducer_->unit_done() : BertQaModel::UnitDoneFn());
     }
     state_.data = batches.position_after(next);
-    windows += static_cast<int64_t>(next.global_windows);
-    const double input_tokens = config_.hf_padded_length > 0
-                                    ? double(next.global_windows) * double(config_.hf_padded_length)
-                                    : double(next.device_padded_tokens);
-    state_.total_flos += 6.0 * input_tokens * non_embedding_parameters_;
+    queued->windows += static_cast<int64_t>(next.global_windows);
+    // The positions of Hugging Face's input_ids for these windows, padding included.
+    const int64_t hf_input_tokens = config_.hf_padded_length > 0
+                                        ? int64_t(next.global_windows) * config_.hf_padded_length
+                                        : int64_t(next.device_padded_tokens);
+    state_.total_flos += 6.0 * double(hf_input_tokens) * non_embedding_parameters_;
+    queued->input_tokens += config_.input_token_count == InputTokenCount::kAll ? hf_input_tokens
+                            : config_.input_token_count == InputTokenCount::kNonPadding
+                                ? int64_t(next.global_tokens)
+                                : 0;
   }
   model_.end_gradient_step();
-  return windows;
 }
 
 void Trainer::reduce_gradients() {
@@ -129,7 +133,7 @@ void Trainer::reduce_gradients() {
 
 Trainer::QueuedStep Trainer::queue_step(PrefetchedBatchStream& batches, int64_t steps_before) {
   QueuedStep queued;
-  queued.windows = accumulate_gradients(batches);
+  accumulate_gradients(batches, &queued);
   reduce_gradients();
   queued.learning_rate =
       schedule_lr(config_.lr_schedule, config_.optimizer.learning_rate, steps_before, state_.warmup_steps,
@@ -193,6 +197,12 @@ TrainProgress Trainer::report_step(double step_loss, const UpdateStats& stats, i
   progress.skipped_updates = state_.skipped_updates;
   progress.consecutive_skipped = state_.consecutive_nonfinite;
   progress.update_skipped = !stats.applied;
+  if (config_.input_token_count != InputTokenCount::kNo) {
+    progress.num_input_tokens_seen = state_.num_input_tokens_seen;
+    progress.seconds_since_start = seconds_between(clock->started, now);
+    progress.input_tokens_per_second = double(state_.num_input_tokens_seen - first_input_tokens_seen_) /
+                                       std::max(1e-9, progress.seconds_since_start);
+  }
   // As transformers' DefaultFlowCallback: steps logs multiples of logging_steps only; epoch logs
   // each epoch's end, the last step's (partial) epoch included.
   const bool interval = config_.logging_strategy == IntervalStrategy::kSteps
@@ -247,6 +257,7 @@ TrainProgress Trainer::finish_step(const QueuedStep& step, TrainSummary* summary
   const UpdateStats stats = optimizer_.read_step_stats(values, step.learning_rate);
   const double step_loss = values[kStepLossSum];
   record_step(step_loss, stats);
+  state_.num_input_tokens_seen += step.input_tokens;  // counted with its step, not when queued
   summary->step_losses.push_back(step_loss);
   clock->interval_windows += step.windows;
   clock->total_windows += step.windows;
@@ -269,6 +280,7 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     state_ = fresh;
   }
   resumed_ = true;  // a second train() call continues this run
+  first_input_tokens_seen_ = state_.num_input_tokens_seen;
   resume_source_ = "the trainer's earlier run";
 
   const int64_t total = state_.total_steps;

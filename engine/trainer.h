@@ -41,6 +41,12 @@
 
 namespace bert {
 
+// transformers' --include_num_input_tokens_seen: what TrainerState::num_input_tokens_seen
+// counts, over all ranks: nothing (kNo), every position of Hugging Face's input_ids, padding
+// included (kAll: the tokens total_flos counts, TrainConfig::hf_padded_length), or the real
+// tokens, attention_mask's sum (kNonPadding).
+enum class InputTokenCount { kNo, kAll, kNonPadding };
+
 // Hugging Face's IntervalStrategy: when to save or evaluate during training.
 enum class IntervalStrategy { kNo, kSteps, kEpoch };
 // "no", "steps", "epoch"; false for any other name.
@@ -77,6 +83,7 @@ struct TrainConfig {
   // × non-embedding parameters per micro-batch): max_seq_length with --pad_to_max_length
   // (run_qa's default); 0: each device batch padded to its longest window.
   int64_t hf_padded_length = 0;
+  InputTokenCount input_token_count = InputTokenCount::kNo;
   // Each epoch's order (--train_sampling_strategy; transformers 4's --group_by_length is
   // kGroupByLength: windows of similar length in the same batch).
   TrainSampling sampling = TrainSampling::kRandom;
@@ -102,6 +109,11 @@ struct TrainProgress {
   int64_t consecutive_skipped = 0;  // of which in a row up to this step
   bool update_skipped = false;      // this step's update was skipped
   bool logging_step = false;        // a logging step (TrainConfig::logging_strategy): log a line
+  // With TrainConfig::input_token_count: the run's count through this step (-1: not counted),
+  // and this train() call's tokens per second over its seconds so far (transformers'
+  // train_tokens_per_second and train_runtime on each loss line).
+  int64_t num_input_tokens_seen = -1;
+  double seconds_since_start = 0, input_tokens_per_second = 0;
 };
 
 enum class TrainOutcome {
@@ -192,7 +204,9 @@ class Trainer {
   struct QueuedStep;
   // Queues one optimizer step (steps 1-3 above); advances the data position and micro-step.
   QueuedStep queue_step(PrefetchedBatchStream& batches, int64_t steps_before);
-  int64_t accumulate_gradients(PrefetchedBatchStream& batches);  // returns the global windows seen
+  // Forward and backward of the step's micro-batches; the global windows and counted input
+  // tokens (TrainConfig::input_token_count) into *queued.
+  void accumulate_gradients(PrefetchedBatchStream& batches, QueuedStep* queued);
   void reduce_gradients();
   // Reads a queued step's statistics back (waits for it) and does its bookkeeping.
   TrainProgress finish_step(const QueuedStep& step, TrainSummary* summary, StepClock* clock);
@@ -221,6 +235,7 @@ class Trainer {
   bool resumed_ = false;
   std::string resume_source_;
   int64_t mean_loss_first_step_ = 0;
+  int64_t first_input_tokens_seen_ = 0;  // the count when train() began (this call's tokens/s)
 };
 
 }  // namespace bert

@@ -38,13 +38,16 @@ void log_progress(const TrainProgress& p, ProgressReporter* progress, RunLogs* l
                  static_cast<long long>(p.step), p.step_loss, p.grad_norm,
                  static_cast<long long>(p.consecutive_skipped), static_cast<long long>(p.skipped_updates));
   if (!p.logging_step) return;
-  const std::vector<std::pair<std::string, double>> values = {
-      {"epoch", p.epoch}, {"loss", p.loss}, {"learning_rate", p.learning_rate},
-      {"grad_norm", p.grad_norm}, {"windows_per_second", p.windows_per_second}};
+  MetricValues values = {{"epoch", p.epoch}, {"loss", p.loss}, {"learning_rate", p.learning_rate},
+                         {"grad_norm", p.grad_norm}, {"windows_per_second", p.windows_per_second}};
+  if (p.num_input_tokens_seen >= 0)  // as Trainer.log with the training's start time
+    values.insert(values.end(), {{"num_input_tokens_seen", MetricValue::count(p.num_input_tokens_seen)},
+                                 {"train_runtime", round_runtime(p.seconds_since_start)},
+                                 {"train_tokens_per_second", round_rate(p.input_tokens_per_second)}});
   logs->metrics->write(p.step, values);
   if (logs->tensorboard == nullptr) return;  // --report_to none
   std::vector<std::pair<std::string, double>> scalars;
-  for (const auto& [name, value] : values) scalars.emplace_back("train/" + name, value);
+  for (const auto& [name, value] : values) scalars.emplace_back("train/" + name, value.number);
   logs->tensorboard->add_scalars(scalars, p.step);
 }
 
@@ -52,14 +55,17 @@ void log_progress(const TrainProgress& p, ProgressReporter* progress, RunLogs* l
 // trainer_log.jsonl (the last entry of log_history).
 void write_train_results(const RunSettings& run, const TrainSummary& summary, const TrainerState& state,
                          size_t windows, MetricsLog* metrics) {
-  save_metrics(run.output_dir, "train", train_metrics(summary, state.epoch, state.total_flos, windows));
-  metrics->write(summary.steps, {{"epoch", state.epoch},
-                                 {"total_flos", state.total_flos},
-                                 {"train_loss", summary.mean_loss},
-                                 {"train_runtime", summary.seconds},
-                                 {"train_samples_per_second", summary.windows_per_second},
-                                 {"train_steps_per_second", double(summary.steps - summary.first_step) /
-                                                                std::max(1e-9, summary.seconds)}});
+  const int64_t input_tokens = run.logged_input_tokens(state);
+  save_metrics(run.output_dir, "train", train_metrics(summary, state.epoch, state.total_flos, windows, input_tokens));
+  MetricValues values = {{"epoch", state.epoch},
+                         {"total_flos", state.total_flos},
+                         {"train_loss", summary.mean_loss},
+                         {"train_runtime", summary.seconds},
+                         {"train_samples_per_second", summary.windows_per_second},
+                         {"train_steps_per_second",
+                          double(summary.steps - summary.first_step) / std::max(1e-9, summary.seconds)}};
+  if (input_tokens >= 0) values.emplace_back("num_input_tokens_seen", MetricValue::count(input_tokens));
+  metrics->write(summary.steps, values);
   if (summary.mean_loss_first_step > 0)
     std::fprintf(stderr, "[train] note: train_loss averages steps %lld-%lld only: the checkpoint resumed from "
                          "(format version 1) holds no loss total for the steps before\n",
@@ -175,10 +181,12 @@ EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const 
 }
 
 SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
-                             double epoch, RunLogs* logs, bool final) {
+                             double epoch, int64_t input_tokens_seen, RunLogs* logs, bool final) {
   const EvalOutcome outcome = evaluate_model(model, eval.dataset, eval.windows, run.eval_batch_size, run.postprocess);
-  if (final) write_eval_outputs(run.output_dir, outcome, eval.windows.size(), run.eval_batch_size, epoch);
-  std::vector<std::pair<std::string, double>> values;
+  if (final)
+    write_eval_outputs(run.output_dir, outcome, eval.windows.size(), run.eval_batch_size, epoch, "eval",
+                       input_tokens_seen);
+  MetricValues values;
   if (epoch >= 0) values.emplace_back("epoch", epoch);
   const double seconds = std::max(1e-9, outcome.seconds);
   values.insert(values.end(),
@@ -186,6 +194,7 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
                  {"eval_runtime", outcome.seconds},
                  {"eval_samples_per_second", eval.windows.size() / seconds},
                  {"eval_steps_per_second", double(eval_batches(eval.windows.size(), run.eval_batch_size)) / seconds}});
+  if (input_tokens_seen >= 0) values.emplace_back("num_input_tokens_seen", MetricValue::count(input_tokens_seen));
   logs->metrics->write(step, values);
   if (logs->tensorboard != nullptr)
     logs->tensorboard->add_scalars(
@@ -284,7 +293,8 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
       if (state.global_step == state.total_steps && run.metric_for_best_model.empty()) return;
       progress.finish();  // the evaluation's lines go below the progress bar
       const SquadScores scores =
-          evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, job.logs, /*final=*/false);
+          evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, run.logged_input_tokens(state),
+                           job.logs, /*final=*/false);
       if (run.metric_for_best_model.empty()) return;
       const bool new_best = best.consider(run.metric_for_best_model == "f1" ? scores.f1 : scores.exact_match,
                                           run.greater_is_better, state.global_step, run.saves_checkpoints);
@@ -293,7 +303,8 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   }
 
   if (root && run.eval_on_start && job.eval != nullptr)  // transformers' sanity check of the evaluation
-    evaluate_and_log(run, model, *job.eval, start.global_step, start.epoch, job.logs, /*final=*/false);
+    evaluate_and_log(run, model, *job.eval, start.global_step, start.epoch, run.logged_input_tokens(start), job.logs,
+                     /*final=*/false);
   install_stop_signal_handlers();
   TrainSummary summary;
   try {
@@ -354,9 +365,17 @@ void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, c
   const int64_t steps_per_epoch = std::max<int64_t>(
       1, int64_t(global_batches_per_epoch(windows, tc.batch_size, world_size, tc.dataloader_drop_last)) /
              tc.gradient_accumulation_steps);
-  HfTrainerState hf{end_state.global_step, end_state.total_steps, end_state.epoch,
-                    (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch,
-                    tc.logging_steps, tc.eval_steps, tc.save_steps, tc.batch_size, end_state.total_flos};
+  HfTrainerState hf;
+  hf.global_step = end_state.global_step;
+  hf.max_steps = end_state.total_steps;
+  hf.epoch = end_state.epoch;
+  hf.num_train_epochs = (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch;
+  hf.logging_steps = tc.logging_steps;
+  hf.eval_steps = tc.eval_steps;
+  hf.save_steps = tc.save_steps;
+  hf.train_batch_size = tc.batch_size;
+  hf.total_flos = end_state.total_flos;
+  hf.num_input_tokens_seen = end_state.num_input_tokens_seen;
   hf.best_metric = end_state.best_metric;
   hf.best_global_step = end_state.best_global_step;
   const std::string best_dir = join_path(output_dir, checkpoint_dir_name(end_state.best_global_step));

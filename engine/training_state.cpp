@@ -164,6 +164,7 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("total_flos", format_json_number(s.total_flos));
   add("best_metric", std::isnan(s.best_metric) ? "null" : format_json_number(s.best_metric));
   add("best_global_step", std::to_string(s.best_global_step));
+  add("num_input_tokens_seen", std::to_string(s.num_input_tokens_seen));
   add("seed", std::to_string(s.seed));
   add("data_seed", std::to_string(s.data_seed));
   add("dataloader_drop_last", s.dataloader_drop_last ? "true" : "false");
@@ -231,6 +232,7 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.total_flos = r.optional_number("total_flos", 0.0);
   s.best_global_step = r.optional_integer("best_global_step", 0, s.global_step, 0);
   s.best_metric = r.optional_number("best_metric", s.best_metric, /*null_allowed=*/true);
+  s.num_input_tokens_seen = r.optional_integer("num_input_tokens_seen", 0, kMaxInt64, 0);
   if (s.global_step > s.total_steps)
     throw_input_error(file, "global_step", std::to_string(s.global_step) + " exceeds total_steps " +
                                                std::to_string(s.total_steps));

@@ -63,6 +63,9 @@ struct TrainerState {
   // its value (NaN: none) and the step of its checkpoint (0: none recorded).
   double best_metric = std::numeric_limits<double>::quiet_NaN();
   int64_t best_global_step = 0;
+  // transformers' num_input_tokens_seen (TrainConfig::input_token_count); absent in older
+  // checkpoints: 0.
+  int64_t num_input_tokens_seen = 0;
   // ---- what the run was configured with; resuming with other values is refused ----
   uint64_t seed = 0;
   uint64_t data_seed = 0;  // the epochs' order (absent in older checkpoints: seed)

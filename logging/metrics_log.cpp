@@ -12,11 +12,11 @@ namespace bert {
 
 std::string format_json_string(const std::string& text) { return json_quote(text); }
 
-std::string format_metrics_line(int64_t step,
-                                const std::vector<std::pair<std::string, double>>& values) {
+std::string format_metrics_line(int64_t step, const MetricValues& values) {
   std::string line = "{\"step\": " + std::to_string(step);
   for (const auto& [key, value] : values) {
-    line += ", " + format_json_string(key) + ": " + format_json_number(value);
+    line += ", " + format_json_string(key) + ": " +
+            (value.is_count ? std::to_string(value.count_value) : format_json_number(value.number));
   }
   line += '}';
   return line;
@@ -33,7 +33,7 @@ MetricsLog::~MetricsLog() {
   if (file_) std::fclose(file_);
 }
 
-void MetricsLog::write(int64_t step, const std::vector<std::pair<std::string, double>>& values) {
+void MetricsLog::write(int64_t step, const MetricValues& values) {
   std::unordered_set<std::string> seen{"step"};
   for (const auto& entry : values) {
     if (entry.first.empty()) throw BertError(path_ + ": metrics key must not be empty");

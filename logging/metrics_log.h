@@ -7,7 +7,8 @@
 //   - Values as core/json_text.h's format_json_number writes them: finite doubles as Python's
 //     repr(float) (shortest round-trip digits, always floating point: "epoch": 1.0), NaN and
 //     +-Infinity, which JSON cannot represent, as null: every standard JSON reader accepts the
-//     line and pandas reads it back as NaN.
+//     line and pandas reads it back as NaN. A count (MetricValue::count) is written as an
+//     integer, as Python writes an int (transformers' num_input_tokens_seen).
 //   - Keys are JSON-escaped (quote, backslash, control characters).
 #pragma once
 
@@ -21,6 +22,21 @@
 
 namespace bert {
 
+// One logged value: a number (a double) or a count (an integer, written without a fraction).
+struct MetricValue {
+  MetricValue(double value) : number(value) {}  // NOLINT(google-explicit-constructor): most values are numbers
+  static MetricValue count(int64_t value) {
+    MetricValue v(static_cast<double>(value));
+    v.is_count = true;
+    v.count_value = value;
+    return v;
+  }
+  double number;  // also a count's value, for readers that want a number (TensorBoard)
+  bool is_count = false;
+  int64_t count_value = 0;
+};
+using MetricValues = std::vector<std::pair<std::string, MetricValue>>;
+
 class MetricsLog {
  public:
   // Opens path for appending (creating it and its parent directories); an existing file is
@@ -32,7 +48,7 @@ class MetricsLog {
 
   // Appends one line and flushes it. Throws BertError when a key is empty, is "step" or is
   // repeated (the line would be ambiguous JSON), or when the write fails.
-  void write(int64_t step, const std::vector<std::pair<std::string, double>>& values);
+  void write(int64_t step, const MetricValues& values);
 
   const std::string& path() const { return path_; }
 
@@ -42,8 +58,7 @@ class MetricsLog {
 };
 
 // One metrics line without the trailing newline (exposed for tests).
-std::string format_metrics_line(int64_t step,
-                                const std::vector<std::pair<std::string, double>>& values);
+std::string format_metrics_line(int64_t step, const MetricValues& values);
 // A JSON string literal, quotes included.
 std::string format_json_string(const std::string& text);
 

@@ -164,6 +164,39 @@ bool mentions(const std::vector<std::string>& lines, const std::string& text) {
   return false;
 }
 
+TEST_CASE("a bool-or-word flag takes a bool, one of its words, or nothing", "[flags]") {
+  // transformers' `str | bool` arguments (--include_num_input_tokens_seen): true means a word.
+  auto parse = [](const std::vector<std::string>& args) {
+    FlagParser p("t", "test");
+    std::string count = "no";
+    bool do_train = false;
+    p.add_bool_or_word("count", &count, "all", "no", {"all", "non_padding", "no"}, "what to count");
+    p.add_bool("do_train", &do_train, "train");
+    p.parse(args);
+    return count + (do_train ? " +train" : "");
+  };
+  CHECK(parse({}) == "no");
+  CHECK(parse({"--count"}) == "all");
+  CHECK(parse({"--count", "--do_train"}) == "all +train");  // bare: the next flag is not its value
+  CHECK(parse({"--count", "non_padding", "--do_train"}) == "non_padding +train");
+  CHECK(parse({"--count=non_padding"}) == "non_padding");
+  CHECK(parse({"--count", "True"}) == "all");
+  CHECK(parse({"--count", "false"}) == "no");
+  CHECK(parse({"--count=0"}) == "no");
+  CHECK_THROWS_WITH(parse({"--count=some"}), Catch::Contains("--count: expected true, false, all, non_padding, no; got 'some'"));
+  CHECK(parse({scratch_file("count-true.json", R"({"count": true})")}) == "all");
+  CHECK(parse({scratch_file("count-word.json", R"({"count": "non_padding"})")}) == "non_padding");
+  CHECK_THROWS_WITH(parse({scratch_file("count-number.json", R"({"count": 2})")}),
+                    Catch::Contains("\"count\": expected true, false or a word, found 2"));
+  // The record of a run holds the word, and reads back.
+  FlagParser p("t", "test");
+  std::string count = "no";
+  p.add_bool_or_word("count", &count, "all", "no", {"all", "non_padding", "no"}, "what to count");
+  p.parse({"--count"});
+  CHECK_THAT(p.values_json(), Catch::Contains("\"count\": \"all\""));
+  CHECK(parse({scratch_file("count-record.json", p.values_json())}) == "all");
+}
+
 TEST_CASE("precision flags: what --bf16 and --tf32 do on each backend, --fp16 refused", "[flags][precision]") {
   ::unsetenv("BERT_CUDA_COMPUTE");
   std::vector<std::string> notes;

@@ -10,6 +10,8 @@
 
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "data/prepared_squad.h"
+#include "tokenizer/tokenizer.h"
 #include "tests/apps/test_train_failures_util.h"
 
 namespace bert {
@@ -67,7 +69,8 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--neftune_noise_alpha 5", 2, {"--neftune_noise_alpha 5.0", "not implemented"});
   expect_refused("--ignore_data_skip", 2, {"--ignore_data_skip", "data order"});
   expect_refused("--prediction_loss_only", 2, {"--prediction_loss_only", "no loss"});
-  expect_refused("--include_num_input_tokens_seen non_padding", 2, {"--include_num_input_tokens_seen", "not implemented"});
+  expect_refused("--include_num_input_tokens_seen padding", 2,
+                 {"--include_num_input_tokens_seen", "expected true, false, all, non_padding, no", "'padding'"});
 }
 
 TEST_CASE("run_qa.py flags that change no result here are accepted and the log says why", "[app][hf]") {
@@ -195,6 +198,72 @@ TEST_CASE("total_flos is Trainer's count: 6 x input tokens x non-embedding param
   CHECK(padded_to_longest > 6.0 * 4514 * 12 * 20);
   CHECK(padded_to_longest < padded_to_length);
   CHECK(std::fmod(padded_to_longest, 6.0 * 4514) == 0);
+}
+
+// The integer after `"key": ` in text (-1 when absent).
+int64_t integer_after(const std::string& text, const std::string& key) {
+  std::smatch match;
+  if (!std::regex_search(text, match, std::regex("\"" + key + "\": (-?[0-9]+)[,}\n]"))) return -1;
+  return std::stoll(match[1]);
+}
+
+TEST_CASE("--include_num_input_tokens_seen counts input tokens as Trainer does, in every log line and across a resume",
+          "[app][hf]") {
+  // The 12 windows train_command trains on (the first 12 of the first 12 questions) and
+  // their real tokens.
+  const auto tokenizer = load_tokenizer(model(), true);
+  PrepareOptions prepare;
+  prepare.window = WindowConfig{96, 48};
+  prepare.max_samples = 12;
+  prepare.quiet = true;
+  const PreparedSquad windows = prepare_squad(squad_mini(), *tokenizer, prepare, "train");
+  REQUIRE(windows.windows.size() == 12);
+  int64_t real_tokens = 0;
+  for (const Window& w : windows.windows) real_tokens += w.length();
+  REQUIRE(real_tokens < 12 * 96);
+
+  const std::string all = root() + "/tokens-all";
+  const CommandResult run = test::run_command(
+      train_command(all, "--include_num_input_tokens_seen --do_eval --validation_file " + squad_mini() +
+                             " --max_eval_samples 4 --eval_strategy steps --eval_steps 2"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  // Trainer.log: every loss line carries the count (an integer) with train_runtime and
+  // train_tokens_per_second; evaluation lines and the summary line carry the count.
+  std::vector<int64_t> loss_counts, eval_counts;
+  for (const std::string& line : read_lines(all + "/trainer_log.jsonl")) {
+    INFO(line);
+    const int64_t count = integer_after(line, "num_input_tokens_seen");
+    CHECK(count >= 0);
+    if (line.find("\"loss\": ") != std::string::npos) {
+      loss_counts.push_back(count);
+      CHECK_THAT(line, Catch::Contains("\"train_runtime\": ") && Catch::Contains("\"train_tokens_per_second\": "));
+    }
+    if (line.find("\"eval_f1\": ") != std::string::npos) eval_counts.push_back(count);
+  }
+  // Padded to --max_seq_length 96 (run_qa's --pad_to_max_length): 4 windows x 96 per step.
+  CHECK(loss_counts == std::vector<int64_t>{384, 768, 1152});
+  CHECK(eval_counts == std::vector<int64_t>{768, 1152});  // step 2 and the final evaluation
+  CHECK(integer_after(read_file(all + "/train_results.json"), "num_input_tokens_seen") == 1152);
+  CHECK(integer_after(read_file(all + "/eval_results.json"), "num_input_tokens_seen") == 1152);
+  CHECK_THAT(read_file(all + "/trainer_state.json"), Catch::Contains("\n  \"num_input_tokens_seen\": 1152,\n"));
+
+  // non_padding: attention_mask's sum, the windows' own tokens; carried by a checkpoint.
+  const std::string real = root() + "/tokens-non-padding";
+  const std::string flag = "--include_num_input_tokens_seen non_padding";
+  REQUIRE(test::run_command(train_command(real, flag + " --stop_after_steps 1")).status == 0);
+  const CommandResult resumed = test::run_command(train_command(real, flag));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(integer_after(read_file(real + "/train_results.json"), "num_input_tokens_seen") == real_tokens);
+  CHECK_THAT(read_file(real + "/trainer_state.json"),
+             Catch::Contains("\n  \"num_input_tokens_seen\": " + std::to_string(real_tokens) + ",\n"));
+  // Off (the default), or false: no count anywhere, and trainer_state.json's stays 0.
+  const std::string off = root() + "/tokens-off";
+  REQUIRE(test::run_command(train_command(off, "--include_num_input_tokens_seen false")).status == 0);
+  CHECK(read_file(off + "/trainer_log.jsonl").find("num_input_tokens_seen") == std::string::npos);
+  CHECK(read_file(off + "/train_results.json").find("num_input_tokens_seen") == std::string::npos);
+  CHECK_THAT(read_file(off + "/trainer_state.json"), Catch::Contains("\n  \"num_input_tokens_seen\": 0,\n"));
 }
 
 TEST_CASE("--logging_strategy, --logging_first_step and --disable_tqdm decide the logged steps", "[app][hf]") {

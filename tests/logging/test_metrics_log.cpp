@@ -42,12 +42,16 @@ TEST_CASE("format_json_string escapes quotes, backslashes and control characters
   CHECK(format_json_string("a\"b\\c\nd\x01") == "\"a\\\"b\\\\c\\nd\\u0001\"");
   CHECK(format_metrics_line(10, {{"epoch", 0.5}, {"loss", 1.23}}) ==
         "{\"step\": 10, \"epoch\": 0.5, \"loss\": 1.23}");
+  // A count is an integer, as Python writes an int; the same value as a number is a float.
+  CHECK(format_metrics_line(3, {{"num_input_tokens_seen", MetricValue::count(9007199254740993)},
+                                {"tokens", 2048.0}}) ==
+        "{\"step\": 3, \"num_input_tokens_seen\": 9007199254740993, \"tokens\": 2048.0}");
 }
 
 TEST_CASE("MetricsLog appends parseable lines in insertion order", "[logging][metrics]") {
   LogTempDir dir;
   const std::string path = dir.file("out/metrics.jsonl");
-  const std::vector<std::pair<std::string, double>> first = {
+  const MetricValues first = {
       {"epoch", 0.5}, {"loss", 1.2345678901234567}, {"learning_rate", 3e-05}, {"grad_norm", std::nan("")}};
   {
     MetricsLog log(path);
