@@ -85,9 +85,9 @@ void FlagParser::add_bool_or_word(const std::string& name, std::string* target, 
   flag.words = words;
 }
 
-bool FlagParser::Flag::is_value_word(const std::string& value) const {
-  if (is_bool_word(value)) return true;
-  return kind == Kind::kBoolOrWord && std::find(words.begin(), words.end(), value) != words.end();
+bool FlagParser::Flag::takes_as_value(const std::string& next) const {
+  if (kind == Kind::kBoolOrWord) return next.compare(0, 1, "-") != 0 && !ends_with(next, ".json");
+  return is_bool_word(next);
 }
 
 void FlagParser::add_renamed(const std::string& old_name, const std::string& new_name, const std::string& why) {
@@ -167,7 +167,7 @@ void FlagParser::assign(Flag* flag, const std::string& value) {
       *static_cast<bool*>(flag->target) = value == "true" || value == "True" || value == "1";
       break;
     case Kind::kBoolOrWord: {
-      if (!flag->is_value_word(value)) {
+      if (!is_bool_word(value) && std::find(flag->words.begin(), flag->words.end(), value) == flag->words.end()) {
         std::string choices;
         for (const std::string& word : flag->words) choices += ", " + word;
         fail("--" + flag->name + ": expected true, false" + choices + "; got '" + value + "'");
@@ -206,7 +206,7 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
       const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
       const Flag* flag = find(name);
       if (flag == nullptr) fail("unknown flag --" + name + unknown_hint(name));
-      if (equals == std::string::npos && (!flag->takes_bare() || (i + 1 < args.size() && flag->is_value_word(args[i + 1]))))
+      if (equals == std::string::npos && (!flag->takes_bare() || (i + 1 < args.size() && flag->takes_as_value(args[i + 1]))))
         ++i;
       continue;
     }
@@ -229,7 +229,7 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
       assign(flag, arg.substr(equals + 1));
     } else if (flag->takes_bare()) {
       // A bare bool flag means true; a following true/false word (or word of its own) is its value.
-      const bool has_value = i + 1 < args.size() && flag->is_value_word(args[i + 1]);
+      const bool has_value = i + 1 < args.size() && flag->takes_as_value(args[i + 1]);
       assign(flag, has_value ? args[++i] : "true");
     } else {
       if (i + 1 >= args.size()) fail("--" + name + " expects a value");

@@ -80,9 +80,11 @@ class FlagParser {
     // kBoolOrWord: what true and false store, and the words taken as they are.
     std::string true_value, false_value;
     std::vector<std::string> words;
-    // Bare on the command line (kBool, kBoolOrWord): then `value` may be its value or the next flag.
+    // Bare on the command line (kBool, kBoolOrWord): then the next argument may be its value or not.
     bool takes_bare() const { return kind == Kind::kBool || kind == Kind::kBoolOrWord; }
-    bool is_value_word(const std::string& value) const;
+    // Whether the argument after a bare flag is its value: a true/false word for kBool; for
+    // kBoolOrWord anything but a flag or the arguments file (a wrong word is then named).
+    bool takes_as_value(const std::string& next) const;
   };
   void add(const std::string& name, Kind kind, void* target, const std::string& help,
            std::string default_text);

@@ -576,11 +576,12 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   // The other ranks must not resume or clear while rank 0 still reads output_dir's old state.
   comm.barrier();
 
-  TrainerState end_state;
+  TrainingEnd end;
+  const TrainerState& end_state = end.state;
   if (o.do_train) {
     const TrainingJob job{&config, loaded.vocab_file, &model, &train.windows, &comm,
                           root ? &logs : nullptr, resume_dir, argc, argv, root ? &eval : nullptr};
-    const int status = run_training(run, tc, job, &end_state);
+    const int status = run_training(run, tc, job, &end);
     if (status >= 0) return status;
   }
 
@@ -596,7 +597,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     if (outcome.scored) print_scores("test_", outcome.scores);
   }
   if (o.do_train && root)  // Trainer.save_state(): the counters and the whole log history
-    write_trainer_state(o.output_dir, tc, end_state, train.windows.size(), comm.world_size());
+    write_trainer_state(o.output_dir, tc, end, train.windows.size(), comm.world_size());
   return 0;
 }
 

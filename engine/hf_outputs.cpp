@@ -140,6 +140,13 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& me
   top["num_input_tokens_seen"] = metric_int(s.num_input_tokens_seen);  // 0 unless counted
   top["num_train_epochs"] = metric_int(s.num_train_epochs);
   top["save_steps"] = metric_int(s.save_steps);
+  // json.dumps(indent=2, sort_keys=True) of {"TrainerControl": {"args": {...}, "attributes": {}}}.
+  auto flag = [](bool value) { return value ? "true" : "false"; };
+  top["stateful_callbacks"] = std::string("{\n    \"TrainerControl\": {\n      \"args\": {\n") +
+                              "        \"should_epoch_stop\": false,\n        \"should_evaluate\": false,\n" +
+                              "        \"should_log\": false,\n        \"should_save\": " + flag(s.control_should_save) +
+                              ",\n        \"should_training_stop\": " + flag(s.control_should_training_stop) +
+                              "\n      },\n      \"attributes\": {}\n    }\n  }";
   top["total_flos"] = metric_float(s.total_flos);
   top["train_batch_size"] = metric_int(s.train_batch_size);
   top["trial_name"] = "null";

@@ -72,6 +72,9 @@ struct HfTrainerState {
   int64_t train_batch_size = 0;  // per device
   double total_flos = 0;
   int64_t num_input_tokens_seen = 0;
+  // stateful_callbacks' TrainerControl, as Trainer stored it at its last checkpoint (all false
+  // when none was saved): should_save, and should_training_stop when that was the last step.
+  bool control_should_save = false, control_should_training_stop = false;
   // The best evaluation (--metric_for_best_model): best_metric NaN when none, best_global_step
   // 0 when no checkpoint step was recorded, best_model_checkpoint "" when it was not saved.
   double best_metric = std::numeric_limits<double>::quiet_NaN();

@@ -244,7 +244,7 @@ void load_best_weights(const std::string& dir, BertQaModel& model, AdamWOptimize
 
 }  // namespace
 
-int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainerState* end_state) {
+int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainingEnd* end) {
   BertQaModel& model = *job.model;
   AdamWOptimizer optimizer(model, tc.optimizer);
   if (tc.save_steps > 0 || tc.stop_after_steps > 0) check_checkpointable(model.backend());
@@ -272,12 +272,14 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   };
   std::string last_checkpoint = job.resume_dir;
   const TrainerState start = trainer.state();  // fresh, or the resumed checkpoint's
+  end->last_save_step = job.resume_dir.empty() ? 0 : start.global_step;
   BestEvaluation best{start.best_metric, start.best_global_step};
   ProgressReporter progress(total, root && run.progress_bar && ProgressReporter::stderr_is_terminal());
   TrainHooks hooks;
   auto save = [&](const TrainerState& state, bool model_only) {
     last_checkpoint = save_checkpoint(run.output_dir, best.into(state), model, optimizer, write_model,
                                       run.save_total_limit, model_only);
+    end->last_save_step = state.global_step;
     std::fprintf(stderr, "[train] saved %s%s\n", last_checkpoint.c_str(), model_only ? " (model only)" : "");
   };
   if (root) {  // the other ranks hold the same numbers: rank 0 alone logs and saves
@@ -314,7 +316,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     throw;
   }
   progress.finish();
-  *end_state = best.into(trainer.state());
+  end->state = best.into(trainer.state());
   // The ranks stop at the same step whichever of them a signal reached (any_rank in the
   // trainer); they also agree on which signal, so that every rank exits with the same status.
   if (summary.outcome != TrainOutcome::kCompleted) {
@@ -360,8 +362,9 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   return -1;
 }
 
-void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainerState& end_state,
+void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainingEnd& end,
                          size_t windows, int world_size) {
+  const TrainerState& end_state = end.state;
   const int64_t steps_per_epoch = std::max<int64_t>(
       1, int64_t(global_batches_per_epoch(windows, tc.batch_size, world_size, tc.dataloader_drop_last)) /
              tc.gradient_accumulation_steps);
@@ -376,6 +379,10 @@ void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, c
   hf.train_batch_size = tc.batch_size;
   hf.total_flos = end_state.total_flos;
   hf.num_input_tokens_seen = end_state.num_input_tokens_seen;
+  // Trainer's control as its last checkpoint recorded it: saving, and stopping when that was the last step.
+  hf.control_should_save = end.last_save_step > 0;
+  hf.control_should_training_stop = end.last_save_step > 0 && end.last_save_step == end_state.global_step &&
+                                    end_state.global_step == end_state.total_steps;
   hf.best_metric = end_state.best_metric;
   hf.best_global_step = end_state.best_global_step;
   const std::string best_dir = join_path(output_dir, checkpoint_dir_name(end_state.best_global_step));

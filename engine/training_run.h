@@ -135,15 +135,22 @@ struct TrainingJob {
   const PreparedSquad* eval = nullptr;  // for --eval_strategy steps|epoch (rank 0; null elsewhere)
 };
 
+// How a training run ended: the trainer's state, and the step of the last checkpoint saved
+// (or resumed from; 0: none), whose moment Trainer's control state in trainer_state.json shows.
+struct TrainingEnd {
+  TrainerState state;
+  int64_t last_save_step = 0;
+};
+
 // Trains (resuming when job.resume_dir is set); rank 0 logs, saves checkpoints and, at the
 // end, the model and the training results. Returns the exit status when the app must stop
 // here (stopped by --stop_after_steps or a signal: 0 or 128 + the signal), -1 to go on to
-// evaluation; *end_state is the trainer's state at the end.
-int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainerState* end_state);
+// evaluation; *end says how the run ended.
+int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainingEnd* end);
 
 // Trainer.save_state(): output_dir/trainer_state.json with the run's counters and the whole log
 // history (from trainer_log.jsonl).
-void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainerState& end_state,
+void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainingEnd& end,
                          size_t windows, int world_size);
 
 // This run's command line with --resume_from_checkpoint <checkpoint> instead of the flags

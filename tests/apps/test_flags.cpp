@@ -184,6 +184,7 @@ TEST_CASE("a bool-or-word flag takes a bool, one of its words, or nothing", "[fl
   CHECK(parse({"--count", "false"}) == "no");
   CHECK(parse({"--count=0"}) == "no");
   CHECK_THROWS_WITH(parse({"--count=some"}), Catch::Contains("--count: expected true, false, all, non_padding, no; got 'some'"));
+  CHECK_THROWS_WITH(parse({"--count", "some"}), Catch::Contains("got 'some'"));  // a wrong word, not a stray argument
   CHECK(parse({scratch_file("count-true.json", R"({"count": true})")}) == "all");
   CHECK(parse({scratch_file("count-word.json", R"({"count": "non_padding"})")}) == "non_padding");
   CHECK_THROWS_WITH(parse({scratch_file("count-number.json", R"({"count": 2})")}),

@@ -130,10 +130,20 @@ TEST_CASE("mpirun -np 2 with batch b trains exactly as one process with batch 2b
   }
   SECTION("float") {
     const std::string single = root() + "/single-float", parallel = root() + "/parallel-float";
-    run(test::train_squad_bin() + flags("cpu", 8, 1, single));
-    run(mpirun(2) + test::train_squad_bin() + flags("cpu", 4, 1, parallel));
+    const std::string count_tokens = " --include_num_input_tokens_seen non_padding";
+    run(test::train_squad_bin() + flags("cpu", 8, 1, single) + count_tokens);
+    run(mpirun(2) + test::train_squad_bin() + flags("cpu", 4, 1, parallel) + count_tokens);
     // Float sums in another order; Adam's normalisation amplifies that where gradients cancel.
     check_same_run(parallel, single, 1e-5, 1e-4);
+    // The input tokens are counted over all ranks, as Trainer gathers them.
+    const std::regex count("\n  \"num_input_tokens_seen\": ([0-9]+),");
+    std::smatch a, b;
+    const std::string single_state = read_file(single + "/trainer_state.json");
+    const std::string parallel_state = read_file(parallel + "/trainer_state.json");
+    REQUIRE(std::regex_search(single_state, a, count));
+    REQUIRE(std::regex_search(parallel_state, b, count));
+    CHECK(std::stoll(a[1]) > 26 * 20);  // 8 steps of 8 windows: more than 2 epochs of 26
+    CHECK(a[1] == b[1]);
   }
 }
 

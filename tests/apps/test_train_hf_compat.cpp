@@ -266,6 +266,26 @@ TEST_CASE("--include_num_input_tokens_seen counts input tokens as Trainer does, 
   CHECK_THAT(read_file(off + "/trainer_state.json"), Catch::Contains("\n  \"num_input_tokens_seen\": 0,\n"));
 }
 
+TEST_CASE("trainer_state.json's stateful_callbacks hold Trainer's control as its last checkpoint saved it", "[app][hf]") {
+  // transformers 5.25: TrainerControl's flags at the last _save_checkpoint (should_save, and
+  // should_training_stop when that was the last step); all false when nothing was saved.
+  auto control = [&](const std::string& name, const std::string& extra) {
+    const std::string out = root() + "/" + name;
+    const CommandResult result = test::run_command(train_command(out, extra));
+    INFO(result.output);
+    REQUIRE(result.status == 0);
+    std::smatch match;
+    const std::string state = read_file(out + "/trainer_state.json");
+    REQUIRE(std::regex_search(state, match, std::regex(R"("should_save": (\w+),\s*"should_training_stop": (\w+))")));
+    return match[1].str() + " " + match[2].str();
+  };
+  CHECK(control("control-unsaved", "") == "false false");
+  CHECK(control("control-saved", "--save_steps 2") == "true true");  // steps 2 and 3 (the last)
+  // Resumed from checkpoint-1 and nothing saved since: the checkpoint's control.
+  REQUIRE(test::run_command(train_command(root() + "/control-resumed", "--stop_after_steps 1")).status == 0);
+  CHECK(control("control-resumed", "") == "true false");
+}
+
 TEST_CASE("--logging_strategy, --logging_first_step and --disable_tqdm decide the logged steps", "[app][hf]") {
   // The steps of trainer_log.jsonl's loss lines (the run's summary line holds train_loss instead).
   auto logged_steps = [&](const std::string& name, const std::string& extra) {

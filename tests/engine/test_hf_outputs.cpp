@@ -41,7 +41,7 @@ TEST_CASE("trainer_state.json carries the whole log history, keys sorted", "[hf_
   {
     MetricsLog log(dir + "/trainer_log.jsonl");
     log.write(10, {{"loss", 2.5}, {"learning_rate", 3e-05}, {"epoch", 0.5}});
-    log.write(20, {{"epoch", 1.0}, {"eval_f1", 80.25}});
+    log.write(20, {{"epoch", 1.0}, {"eval_f1", 80.25}, {"num_input_tokens_seen", MetricValue::count(7680)}});
   }
   HfTrainerState state;
   state.global_step = 20;
@@ -55,15 +55,25 @@ TEST_CASE("trainer_state.json carries the whole log history, keys sorted", "[hf_
   const std::string json = hf_trainer_state_json(state, dir + "/trainer_log.jsonl");
   CHECK_THAT(json, Catch::Contains("  \"log_history\": [\n    {\n      \"epoch\": 0.5,\n      \"learning_rate\": 3e-05,\n"
                                    "      \"loss\": 2.5,\n      \"step\": 10\n    },\n    {\n      \"epoch\": 1.0,\n"
-                                   "      \"eval_f1\": 80.25,\n      \"step\": 20\n    }\n  ],\n"));
+                                   "      \"eval_f1\": 80.25,\n      \"num_input_tokens_seen\": 7680,\n"
+                                   "      \"step\": 20\n    }\n  ],\n"));
   CHECK_THAT(json, Catch::Contains("\"global_step\": 20,") && Catch::Contains("\"train_batch_size\": 32,"));
-  // The top-level keys of transformers 5's TrainerState (all but stateful_callbacks, the
-  // callbacks' own state), sorted as save_state writes them.
+  // Trainer's control at its last checkpoint, as transformers 5.25's save_state writes it
+  // (json.dumps(indent=2, sort_keys=True)); none saved: all false.
+  CHECK_THAT(json, Catch::Contains("  \"stateful_callbacks\": {\n    \"TrainerControl\": {\n      \"args\": {\n"
+                                   "        \"should_epoch_stop\": false,\n        \"should_evaluate\": false,\n"
+                                   "        \"should_log\": false,\n        \"should_save\": false,\n"
+                                   "        \"should_training_stop\": false\n      },\n      \"attributes\": {}\n"
+                                   "    }\n  },\n"));
+  state.control_should_save = state.control_should_training_stop = true;
+  CHECK_THAT(hf_trainer_state_json(state, dir + "/trainer_log.jsonl"),
+             Catch::Contains("\"should_save\": true,\n        \"should_training_stop\": true\n"));
+  // The top-level keys of transformers 5's TrainerState, sorted as save_state writes them.
   const std::vector<std::string> hf_keys = {
       "best_global_step", "best_metric", "best_model_checkpoint", "epoch", "eval_steps", "global_step",
       "is_hyper_param_search", "is_local_process_zero", "is_world_process_zero", "log_history", "logging_steps",
-      "max_steps", "num_input_tokens_seen", "num_train_epochs", "save_steps", "total_flos", "train_batch_size",
-      "trial_name", "trial_params"};
+      "max_steps", "num_input_tokens_seen", "num_train_epochs", "save_steps", "stateful_callbacks", "total_flos",
+      "train_batch_size", "trial_name", "trial_params"};
   std::vector<std::string> keys;
   for (size_t at = json.find("\n  \""); at != std::string::npos; at = json.find("\n  \"", at + 1))
     keys.push_back(json.substr(at + 4, json.find('"', at + 4) - at - 4));
