@@ -56,6 +56,7 @@
 #include "engine/backend_registry.h"
 #include "engine/bert_qa_model.h"
 #include "engine/data_parallel.h"
+#include "engine/model_card.h"
 #include "engine/trainer.h"
 #include "engine/training_run.h"
 #include "engine/training_state.h"
@@ -596,8 +597,14 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     const EvalOutcome outcome = predict_and_write(run, model, predict);
     if (outcome.scored) print_scores("test_", outcome.scores);
   }
-  if (o.do_train && root)  // Trainer.save_state(): the counters and the whole log history
+  if (o.do_train && root) {
+    // Trainer.save_state(): the counters and the whole log history; then run_qa's model card.
     write_trainer_state(o.output_dir, tc, end, train.windows.size(), comm.world_size());
+    write_model_card(o.output_dir,
+                     training_model_card(o.output_dir, o.model_name_or_path, tc, o.per_device_eval_batch_size,
+                                         comm.world_size(), o.hf.optim, backend.name()),
+                     join_path(o.output_dir, kMetricsLogFile));
+  }
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "engine/checkpoint_dirs.h"
+#include "engine/model_card.h"
 #include "engine/training_state.h"
 
 namespace bert {
@@ -134,7 +135,8 @@ OutputDirSurvey survey_output_dir(const std::string& output_dir) {
         ((name == kOutputDirLockFile || name == ".write_test") && regular) || is_our_temporary(name) ||
         ((name == "trainer_log.jsonl" || is_run_start_file(name)) && regular) || (name == "runs" && directory && holds_only_event_files(entry.path()))) {
       survey.ours.push_back(name);
-    } else if (regular && is_finished_run_file(name)) {
+    } else if (regular && (is_finished_run_file(name) ||
+                           (name == "README.md" && is_generated_model_card(entry.path().string())))) {
       survey.ours.push_back(name);
       survey.finished.push_back(name);
     } else {

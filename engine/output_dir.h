@@ -6,8 +6,9 @@
 // it resumes, trainer_log.jsonl, training_args.json and runs/). Anything else there, an earlier
 // finished run's model and results included, is refused unless --overwrite_output_dir is given;
 // that option deletes only what train_squad writes (our checkpoints, model files, result
-// files, metrics log, temporaries of dead processes) and keeps everything else untouched,
-// TensorBoard's runs/ included (one directory per run, as with Hugging Face).
+// files, a generated model card, metrics log, temporaries of dead processes) and keeps
+// everything else untouched, TensorBoard's runs/ (one directory per run, as with Hugging Face)
+// and a README.md without the generated notice (the user's own card) included.
 #pragma once
 
 #include <string>
@@ -43,7 +44,8 @@ struct OutputDirSurvey {
 
 // Classifies every entry directly in output_dir (none when it is absent). The lock file and
 // temporaries of our saves count as ours; trainer_log.jsonl, training_args.json and runs/ (when
-// it holds only TensorBoard event files) as ours; model and result files as ours and finished.
+// it holds only TensorBoard event files) as ours; model and result files, and a README.md that
+// is a generated model card (engine/model_card.h), as ours and finished.
 OutputDirSurvey survey_output_dir(const std::string& output_dir);
 
 // The policy above for a training run: returns "" when it may start (or resume) here, else

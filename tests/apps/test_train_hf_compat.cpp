@@ -247,6 +247,10 @@ TEST_CASE("--include_num_input_tokens_seen counts input tokens as Trainer does, 
   CHECK(integer_after(read_file(all + "/train_results.json"), "num_input_tokens_seen") == 1152);
   CHECK(integer_after(read_file(all + "/eval_results.json"), "num_input_tokens_seen") == 1152);
   CHECK_THAT(read_file(all + "/trainer_state.json"), Catch::Contains("\n  \"num_input_tokens_seen\": 1152,\n"));
+  // run_qa's model card: the final scores, and the evaluation at step 2 in the table.
+  const std::string card = read_file(all + "/README.md");
+  CHECK_THAT(card, Catch::Contains("\n# tokens-all\n") && Catch::Contains("It achieves the following results") &&
+                       Catch::Contains("- training_steps: 3\n") && Catch::Contains("| 2    |"));
 
   // non_padding: attention_mask's sum, the windows' own tokens; carried by a checkpoint.
   const std::string real = root() + "/tokens-non-padding";
