@@ -24,6 +24,10 @@ constexpr const char* kDataParallel =
 constexpr const char* kCompiled = "the kernels are compiled ahead of time";
 constexpr const char* kHubOnly = "it is used only with --push_to_hub";
 constexpr const char* kTracker = "it names a run for an experiment tracker (trackio, wandb), none of which is available here";
+constexpr const char* kKeptActivations =
+    "activations are kept for the backward pass (the results are the same either way); the memory check before "
+    "training says whether a batch fits";
+constexpr const char* kRankZeroEval = "evaluation runs on rank 0 over every window, and the metric once over all of them";
 constexpr const char* kNoSharding =
     "DeepSpeed and FSDP are not available; several GPUs train here as mpirun ranks, each holding the whole "
     "model (README: several GPUs)";
@@ -35,9 +39,28 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"dataloader_persistent_workers", Kind::kBool, Action::kAccept, kHostThread},
     {"dataloader_prefetch_factor", Kind::kInt, Action::kAccept, kHostThread},
     {"dataloader_pin_memory", Kind::kBool, Action::kAccept, "a CUDA run copies batches from pinned host memory"},
-    {"gradient_checkpointing", Kind::kBool, Action::kAccept,
-     "activations are kept for the backward pass (the results are the same either way); the memory check before "
-     "training says whether a batch fits"},
+    {"gradient_checkpointing", Kind::kBool, Action::kAccept, kKeptActivations},
+    {"gradient_checkpointing_kwargs", Kind::kString, Action::kAccept, kKeptActivations},
+    {"activation_checkpointing", Kind::kBool, Action::kAccept, kKeptActivations},
+    {"activation_checkpointing_kwargs", Kind::kString, Action::kAccept, kKeptActivations},
+    {"dataloader_in_order", Kind::kBool, Action::kAccept, kHostThread},
+    {"dataloader_multiprocessing_context", Kind::kString, Action::kAccept, kHostThread},
+    {"length_column_name", Kind::kString, Action::kAccept,
+     "--train_sampling_strategy group_by_length groups the windows by their own token counts"},
+    {"label_names", Kind::kString, Action::kAccept,
+     "the labels are the answer's start_positions and end_positions, BertForQuestionAnswering's"},
+    {"eval_do_concat_batches", Kind::kBool, Action::kAccept, kRankZeroEval},
+    {"eval_use_gather_object", Kind::kBool, Action::kAccept, kRankZeroEval},
+    {"batch_eval_metrics", Kind::kBool, Action::kAccept, kRankZeroEval},
+    {"include_for_metrics", Kind::kString, Action::kAccept,
+     "run_qa's metric scores the post-processed answers, whatever else compute_metrics is given"},
+    {"use_cache", Kind::kBool, Action::kAccept, "BERT keeps no key-value cache"},
+    {"enable_jit_checkpoint", Kind::kBool, Action::kAccept,
+     "a SIGTERM or SIGINT always saves a checkpoint and stops every rank (exit 143 or 130); the next run resumes "
+     "from it"},
+    {"restore_callback_states_from_checkpoint", Kind::kBool, Action::kAccept,
+     "there are no callbacks here; a resume restores the whole training state"},
+    {"ddp_static_graph", Kind::kBool, Action::kAccept, kDataParallel},
     {"torch_compile", Kind::kBool, Action::kAccept, kCompiled},
     {"torch_compile_backend", Kind::kString, Action::kAccept, kCompiled},
     {"torch_compile_mode", Kind::kString, Action::kAccept, kCompiled},
@@ -62,6 +85,7 @@ constexpr PassiveFlag kPassiveFlags[] = {
      "a step with a non-finite loss is skipped and left out of the logged mean (--max_consecutive_nonfinite)"},
     {"eval_accumulation_steps", Kind::kInt, Action::kAccept, "evaluation logits go to the host batch by batch"},
     {"use_liger_kernel", Kind::kBool, Action::kAccept, "the fused kernels here are this engine's own"},
+    {"liger_kernel_config", Kind::kString, Action::kAccept, "the fused kernels here are this engine's own"},
     {"bf16_full_eval", Kind::kBool, Action::kAccept, "evaluation computes as training does (--bf16)"},
     {"torch_empty_cache_steps", Kind::kInt, Action::kAccept, "device memory is allocated once, before training"},
     {"hub_model_id", Kind::kString, Action::kAccept, kHubOnly},
@@ -69,6 +93,7 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"hub_strategy", Kind::kString, Action::kAccept, kHubOnly},
     {"hub_revision", Kind::kString, Action::kAccept, kHubOnly},
     {"hub_private_repo", Kind::kBool, Action::kAccept, kHubOnly},
+    {"hub_always_push", Kind::kBool, Action::kAccept, kHubOnly},
     {"project", Kind::kString, Action::kAccept, kTracker},
     {"trackio_space_id", Kind::kString, Action::kAccept, kTracker},
     {"trackio_bucket_id", Kind::kString, Action::kAccept, kTracker},
@@ -83,6 +108,15 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"deepspeed", Kind::kString, Action::kRefuse, kNoSharding},
     {"fsdp", Kind::kString, Action::kRefuse, kNoSharding},
     {"fsdp_config", Kind::kString, Action::kRefuse, kNoSharding},
+    {"parallelism_config", Kind::kString, Action::kRefuse, kNoSharding},
+    {"accelerator_config", Kind::kString, Action::kRefuse,
+     "there is no Accelerate here: each rank trains its slice of the global batch (--per_device_train_batch_size "
+     "x ranks), in the epoch's order"},
+    {"optim_target_modules", Kind::kString, Action::kRefuse,
+     "GaLore and APOLLO are not implemented; AdamW trains every parameter"},
+    {"debug", Kind::kString, Action::kRefuse,
+     "not implemented; a step with a non-finite loss or gradient norm is skipped and reported "
+     "(--max_consecutive_nonfinite)"},
     {"neftune_noise_alpha", Kind::kDouble, Action::kRefuse, "NEFTune embedding noise is not implemented"},
     {"auto_find_batch_size", Kind::kBool, Action::kRefuse,
      "not implemented: the memory check before training names a batch that does not fit; give "
