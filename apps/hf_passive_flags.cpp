@@ -28,12 +28,14 @@ constexpr const char* kKeptActivations =
     "activations are kept for the backward pass (the results are the same either way); the memory check before "
     "training says whether a batch fits";
 constexpr const char* kRankZeroEval = "evaluation runs on rank 0 over every window, and the metric once over all of them";
+constexpr const char* kNoDownloads = "nothing is downloaded: --model_name_or_path is a local directory";
 constexpr const char* kNoSharding =
     "DeepSpeed and FSDP are not available; several GPUs train here as mpirun ranks, each holding the whole "
     "model (README: several GPUs)";
 
-// transformers 5's TrainingArguments that a run_qa.py command line may carry, beyond those
-// train_squad implements (apps/train_squad.cpp, apps/hf_trainer_flags.cpp).
+// transformers 5's TrainingArguments that a run_qa.py command line may carry, and run_qa.py's
+// own model and data arguments, beyond those train_squad implements (apps/train_squad.cpp,
+// apps/hf_trainer_flags.cpp).
 constexpr PassiveFlag kPassiveFlags[] = {
     {"dataloader_num_workers", Kind::kInt, Action::kAccept, kHostThread},
     {"dataloader_persistent_workers", Kind::kBool, Action::kAccept, kHostThread},
@@ -80,6 +82,13 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"ddp_bucket_cap_mb", Kind::kInt, Action::kAccept, kDataParallel},
     {"ddp_backend", Kind::kString, Action::kAccept, kDataParallel},
     {"local_rank", Kind::kInt, Action::kAccept, "the ranks come from mpirun's environment"},
+    // run_qa.py's own ModelArguments and DataTrainingArguments that change nothing here.
+    {"cache_dir", Kind::kString, Action::kAccept, kNoDownloads},
+    {"token", Kind::kString, Action::kAccept, kNoDownloads},
+    {"use_auth_token", Kind::kBool, Action::kAccept, kNoDownloads},
+    {"trust_remote_code", Kind::kBool, Action::kAccept, "BERT's code is this engine's own; no remote code runs"},
+    {"null_score_diff_threshold", Kind::kDouble, Action::kAccept,
+     "it scores unanswerable questions, used only with --version_2_with_negative (not implemented)"},
     {"remove_unused_columns", Kind::kBool, Action::kAccept, "the windows hold only the model's inputs"},
     {"logging_nan_inf_filter", Kind::kBool, Action::kAccept,
      "a step with a non-finite loss is skipped and left out of the logged mean (--max_consecutive_nonfinite)"},

@@ -1,4 +1,5 @@
-// Hugging Face TrainingArguments flags that a run_qa.py command line may carry and that this
+// Hugging Face TrainingArguments flags (every one of transformers 5.25's that train_squad does
+// not implement) and run_qa.py's own arguments that a run_qa.py command line may carry and that this
 // engine either honours by doing nothing (they change no result here: accepted, and the log
 // says why) or cannot honour (refused, saying what to do instead), so that no flag of such a
 // command line passes silently and none is an "unknown flag" without explanation. Each is one

@@ -1,9 +1,11 @@
 #include "apps/hf_trainer_flags.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 
 #include "apps/flags.h"
+#include "core/file_io.h"
 #include "engine/optimizer.h"
 
 namespace bert {
@@ -55,6 +57,14 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                 "the optimizer: adamw_torch or adamw_torch_fused (transformers 5's default), both the AdamW here "
                 "(PyTorch's update, fused kernels on CUDA); other optimizers are refused");
   p->add_bool("use_cpu", &o->use_cpu, "train and evaluate on the CPU (as --device cpu)");
+  p->add_string("config_name", &o->config_name,
+                "run_qa's: accepted when it names --model_name_or_path or its config.json (the configuration is "
+                "read from there); anything else is refused");
+  p->add_string("tokenizer_name", &o->tokenizer_name,
+                "run_qa's: accepted when it names --model_name_or_path (the tokenizer is read from there); "
+                "anything else is refused");
+  p->add_string("model_revision", &o->model_revision,
+                "run_qa's Hub revision: only main (nothing is downloaded; check another out locally)");
   p->add_bool_or_word("include_num_input_tokens_seen", &o->include_num_input_tokens_seen, "all", "no",
                       {"all", "non_padding", "no"},
                       "count the input tokens trained on, over all ranks, as transformers does: all (every "
@@ -180,7 +190,36 @@ void check_best_model_flags(const HfTrainerOptions& o, int64_t save_steps, int64
                     std::to_string(eval_steps));
 }
 
-void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train) {
+namespace {
+
+bool same_path(const std::string& a, const std::string& b) {
+  std::error_code ec_a, ec_b;
+  const std::filesystem::path x = std::filesystem::weakly_canonical(a, ec_a), y = std::filesystem::weakly_canonical(b, ec_b);
+  return !ec_a && !ec_b && x == y;
+}
+
+// run_qa's --config_name / --tokenizer_name load from another place than the model; here the
+// model directory holds both, so only that directory (or its config.json) is taken.
+void check_model_arguments(const HfTrainerOptions& o, const std::string& model) {
+  if (!o.config_name.empty() && !same_path(o.config_name, model) &&
+      !same_path(o.config_name, join_path(model, "config.json")))
+    throw FlagError("--config_name " + o.config_name + ": the configuration is read from --model_name_or_path " +
+                    model + " (its config.json); to train with another, put it there as config.json (a model "
+                    "directory without model.safetensors starts from initialised weights)");
+  if (!o.tokenizer_name.empty() && !same_path(o.tokenizer_name, model))
+    throw FlagError("--tokenizer_name " + o.tokenizer_name + ": the tokenizer is read from --model_name_or_path " +
+                    model + " (vocab.txt, tokenizer.json or a SentencePiece model, with tokenizer_config.json); "
+                    "copy the tokenizer's files there");
+  if (o.model_revision != "main")
+    throw FlagError("--model_revision " + o.model_revision + ": nothing is downloaded here; check that revision "
+                    "out into a directory (git clone, then git checkout " + o.model_revision +
+                    ") and give it as --model_name_or_path");
+}
+
+}  // namespace
+
+void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train, const std::string& model_name_or_path) {
+  check_model_arguments(o, model_name_or_path);
   if (o.optim != "adamw_torch" && o.optim != "adamw_torch_fused")
     throw FlagError("--optim " + o.optim + ": this engine's optimizer is PyTorch's AdamW (adamw_torch, "
                     "adamw_torch_fused); other optimizers are not implemented");

@@ -27,6 +27,9 @@
 //   --save_only_model          checkpoints without training state (a stop still saves it);
 //   --include_num_input_tokens_seen all|non_padding|no (true: all)   num_input_tokens_seen in
 //                              the logs, results files and trainer_state.json;
+//   --config_name, --tokenizer_name, --model_revision   run_qa's model arguments: accepted when
+//                              they name --model_name_or_path's own (refused otherwise, with what
+//                              to do instead);
 //   --run_name                 accepted: it names a run for integrations this engine does not
 //                              have (the log says so).
 #pragma once
@@ -60,6 +63,9 @@ struct HfTrainerOptions {
   std::string metric_for_best_model;  // as given; best_metric_name() is the engine's name
   bool load_best_model_at_end = false, greater_is_better = true, eval_on_start = false, save_only_model = false;
   std::string include_num_input_tokens_seen = "no";  // all, non_padding or no (true: all)
+  // run_qa.py's ModelArguments beside --model_name_or_path: accepted when they name what it
+  // names (the model directory, or its config.json) and "main".
+  std::string config_name, tokenizer_name, model_revision = "main";
   PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
 };
 
@@ -79,8 +85,9 @@ struct HfResolvedFlags {
 void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* options, const HfResolvedFlags& resolved,
                               std::vector<std::string>* notes);
 // FlagError (exit 2) for unknown strategy / schedule / report_to names, --fp16,
-// --version_2_with_negative, and --eval_strategy without --do_train.
-void check_hf_trainer_flags(const HfTrainerOptions& options, bool do_train);
+// --version_2_with_negative, --eval_strategy without --do_train, and a --config_name,
+// --tokenizer_name or --model_revision other than --model_name_or_path's own.
+void check_hf_trainer_flags(const HfTrainerOptions& options, bool do_train, const std::string& model_name_or_path);
 // --metric_for_best_model as the engine names it: "f1", "exact_match" or "" (none).
 std::string best_metric_name(const HfTrainerOptions& options);
 // transformers' checks of --load_best_model_at_end (an evaluation strategy that saves when it

@@ -227,7 +227,7 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   parser.require("output_dir");
   if (!o.do_train && !o.do_eval && !o.do_predict)
     throw FlagError("nothing to do: give --do_train, --do_eval and/or --do_predict");
-  check_hf_trainer_flags(o.hf, o.do_train);
+  check_hf_trainer_flags(o.hf, o.do_train, o.model_name_or_path);
   if (o.do_train) parser.require("train_file", "with --do_train");
   if (o.do_eval) parser.require("validation_file", "with --do_eval");
   if (o.hf.eval_on_start && (!o.do_eval || !o.do_train))

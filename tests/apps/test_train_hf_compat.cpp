@@ -70,6 +70,10 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--ignore_data_skip", 2, {"--ignore_data_skip", "data order"});
   expect_refused("--prediction_loss_only", 2, {"--prediction_loss_only", "no loss"});
   expect_refused("--debug underflow_overflow", 2, {"--debug underflow_overflow", "non-finite"});
+  // run_qa's model arguments naming something else than --model_name_or_path.
+  expect_refused("--tokenizer_name bert-base-uncased", 2, {"--tokenizer_name bert-base-uncased", "copy the tokenizer"});
+  expect_refused("--config_name " + root(), 2, {"--config_name", "config.json"});
+  expect_refused("--model_revision v2", 2, {"--model_revision v2", "git checkout v2"});
   expect_refused("--accelerator_config {\\\"split_batches\\\":true}", 2, {"--accelerator_config", "no Accelerate"});
   expect_refused("--include_num_input_tokens_seen padding", 2,
                  {"--include_num_input_tokens_seen", "expected true, false, all, non_padding, no", "'padding'"});
@@ -89,13 +93,15 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
       more, "--dataloader_num_workers 4 --gradient_checkpointing --label_smoothing_factor 0.1 --torch_compile "
             "--push_to_hub false --hub_model_id me/model --lr_scheduler_kwargs {} --log_level info "
             "--include_num_input_tokens_seen no --activation_checkpointing --enable_jit_checkpoint "
-            "--accelerator_config {}"));
+            "--accelerator_config {} --config_name " + model() + "/config.json --tokenizer_name " + model() +
+            " --model_revision main --cache_dir /tmp/hub --trust_remote_code"));
   INFO(passive.output);
   REQUIRE(passive.status == 0);
   for (const char* note : {"--dataloader_num_workers 4 changes nothing here", "--gradient_checkpointing true changes",
                            "--label_smoothing_factor 0.1 changes nothing here: Trainer smooths only inputs named labels",
                            "--torch_compile true changes", "--hub_model_id me/model changes", "--log_level info changes",
-                           "--activation_checkpointing true changes", "--enable_jit_checkpoint true changes nothing here: a SIGTERM"})
+                           "--activation_checkpointing true changes", "--enable_jit_checkpoint true changes nothing here: a SIGTERM",
+                           "--cache_dir /tmp/hub changes nothing here: nothing is downloaded", "--trust_remote_code true changes"})
     CHECK_THAT(passive.output, Catch::Contains(note));
   CHECK_THAT(passive.output, !Catch::Contains("--push_to_hub false changes") && !Catch::Contains("--lr_scheduler_kwargs {} changes"));
   // The same model as without them.
