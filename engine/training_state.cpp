@@ -379,9 +379,30 @@ void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOpt
   model.refresh_working_params();
 }
 
+namespace {
+
+// A checkpoint Hugging Face's Trainer saved: its optimizer, scheduler and RNG state in PyTorch
+// pickles, and a trainer_state.json of its own (log_history, no "format").
+bool is_transformers_checkpoint(const std::string& dir) {
+  for (const char* name : {"optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin"})
+    if (path_exists(join_path(dir, name))) return true;
+  const std::string state = join_path(dir, kTrainerStateFile);
+  if (!path_exists(state)) return false;
+  const std::string text = read_file(state);
+  return text.find("\"log_history\"") != std::string::npos && text.find("\"format\"") == std::string::npos;
+}
+
+}  // namespace
+
 TrainerState read_trainer_state(const std::string& checkpoint_dir) {
   const std::string path = join_path(checkpoint_dir, kTrainerStateFile);
   if (!path_exists(checkpoint_dir)) throw_input_error(checkpoint_dir, "", "checkpoint directory does not exist");
+  if (is_transformers_checkpoint(checkpoint_dir))
+    throw_input_error(checkpoint_dir, "", "a checkpoint of Hugging Face's Trainer (optimizer.pt, scheduler.pt, its "
+                                          "own trainer_state.json): its optimizer and scheduler state are PyTorch "
+                                          "pickles this engine does not read, so it cannot be resumed here; to "
+                                          "fine-tune on from its weights (new optimizer and schedule), give it as "
+                                          "--model_name_or_path");
   if (!path_exists(path))
     throw_input_error(path, "", "missing: not a checkpoint with training state (saved with --save_only_model "
                                 "or by an older version, or not a checkpoint-N directory); it cannot be resumed: "
@@ -391,6 +412,7 @@ TrainerState read_trainer_state(const std::string& checkpoint_dir) {
 }
 
 TrainerState load_checkpoint(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer) {
+  if (is_transformers_checkpoint(dir)) read_trainer_state(dir);  // refuses it, saying why
   verify_checkpoint_checksums(dir);  // every file, before anything of it is used
   const TrainerState state = read_trainer_state(dir);
   const std::string tensors = join_path(dir, kTrainingTensorsFile);

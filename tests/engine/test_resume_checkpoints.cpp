@@ -239,6 +239,23 @@ TEST_CASE("temporaries of dead processes are removed, live ones kept", "[resume]
   fs::remove_all(dir);
 }
 
+TEST_CASE("a checkpoint of Hugging Face's Trainer is refused as one, with what to do instead", "[resume]") {
+  // What transformers 5.25's Trainer saves in checkpoint-N (its trainer_state.json abridged).
+  const std::string dir = test::fresh_temp_dir("bert_test_transformers_checkpoint") + "/checkpoint-3";
+  make_directories(dir);
+  write_file_atomic(join_path(dir, kTrainerStateFile),
+                    "{\n  \"best_global_step\": null,\n  \"global_step\": 3,\n  \"log_history\": []\n}\n");
+  write_file_atomic(join_path(dir, "config.json"), "{}");
+  const TrainConfig config = test::resume_train_config();
+  TinyRun run(config, 5);
+  for (const bool with_pickles : {false, true}) {
+    if (with_pickles) write_file_atomic(join_path(dir, "optimizer.pt"), "pickle");
+    CHECK_THROWS_WITH(read_trainer_state(dir), Catch::Contains(dir) && Catch::Contains("Hugging Face's Trainer") &&
+                                                   Catch::Contains("--model_name_or_path"));
+    CHECK_THROWS_WITH(load_checkpoint(dir, *run.model, *run.optimizer), Catch::Contains("Hugging Face's Trainer"));
+  }
+}
+
 TEST_CASE("a damaged training_state.safetensors is refused naming the file", "[resume]") {
   const std::string dir = test::fresh_temp_dir("bert_test_damaged_state");
   const TrainConfig config = test::resume_train_config();
