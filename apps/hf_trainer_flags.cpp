@@ -131,6 +131,10 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
                               std::vector<std::string>* notes) {
   bool* do_eval = resolved.do_eval;
   resolve_sampling_strategy(parser, *o, resolved.group_by_length, resolved.sampling);
+  if (parser.was_set("group_by_length") && !parser.was_set("train_sampling_strategy"))
+    notes->push_back("--group_by_length is transformers 4's flag (transformers 5 removed it): taken as such; "
+                     "transformers 5 spells it --train_sampling_strategy " +
+                     std::string(resolved.group_by_length ? "group_by_length" : "random"));
   if (!o->run_name.empty())
     notes->push_back("--run_name " + o->run_name +
                      " names nothing here: no integration that uses it is available (TensorBoard events go to "

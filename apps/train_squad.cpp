@@ -202,6 +202,10 @@ void print_scores(const std::string& prefix, const SquadScores& scores) {
 // fraction of the total steps (ceil), which transformers 4 called --warmup_ratio.
 void resolve_warmup_steps(const FlagParser& parser, TrainOptions* o) {
   const double given = o->warmup_steps_given;
+  if (parser.was_set("warmup_ratio") && !parser.was_set("warmup_steps"))
+    o->notes.push_back("--warmup_ratio is transformers 4's flag (transformers 5 removed it): taken as such; "
+                       "transformers 5 spells it --warmup_steps " +
+                       format_json_number(o->warmup_ratio, NonFiniteJson::kPythonNames) + " (below 1: a ratio)");
   if (!(given >= 0) || given > 4e18)
     throw FlagError("--warmup_steps: expected a number of steps >= 0 (or a ratio in (0, 1)), got " +
                     format_json_number(given, NonFiniteJson::kPythonNames));

@@ -123,6 +123,10 @@ TEST_CASE("transformers 5's flag names train as their transformers 4 spellings d
   REQUIRE(old_names.status == 0);
   REQUIRE(new_names.status == 0);
   CHECK_THAT(new_names.output, Catch::Contains("warmup 2") && Catch::Contains("--warmup_steps 0.5 is below 1"));
+  // The old names say how transformers 5 spells them; the new ones draw no such line.
+  CHECK_THAT(old_names.output, Catch::Contains("transformers 5 spells it --warmup_steps 0.5") &&
+                                   Catch::Contains("transformers 5 spells it --train_sampling_strategy group_by_length"));
+  CHECK_THAT(new_names.output, !Catch::Contains("transformers 4's flag"));
   CHECK(read_file(v4 + "/model.safetensors") == read_file(v5 + "/model.safetensors"));  // same steps, same order
   // A whole number of steps is an integer part, as transformers' int(warmup_steps).
   const CommandResult steps = test::run_command(train_command(root() + "/v5-steps", "--warmup_steps 2.7"));
