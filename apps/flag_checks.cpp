@@ -76,12 +76,17 @@ void check_span_flags(int32_t n_best_size, int32_t max_answer_length) {
   check_flag_positive("max_answer_length", max_answer_length);
 }
 
-void check_distinct_paths(const char* name_a, const std::string& a, const char* name_b, const std::string& b,
-                          const std::string& why) {
-  if (a.empty() || b.empty()) return;
+bool paths_name_same_file(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
   std::error_code ec;
   const bool same = std::filesystem::equivalent(a, b, ec);
-  if (!ec && same)
+  return !ec && same;
+}
+
+void check_distinct_paths(const char* name_a, const std::string& a, const char* name_b, const std::string& b,
+                          const std::string& why) {
+  std::error_code ec;
+  if (paths_name_same_file(a, b))
     throw FlagError(std::string("--") + name_a + " " + a + " and --" + name_b + " " + b + " name the same " +
                     (std::filesystem::is_directory(a, ec) ? "directory" : "file") + ": " + why);
 }

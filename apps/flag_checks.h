@@ -40,6 +40,8 @@ void check_batch_flag(const char* name, int32_t batch, int32_t max_seq_length);
 void check_device_flag(const std::string& device);
 // --n_best_size and --max_answer_length: both > 0.
 void check_span_flags(int32_t n_best_size, int32_t max_answer_length);
+// Whether the two paths name the same existing file or directory (after following links).
+bool paths_name_same_file(const std::string& a, const std::string& b);
 // Throws FlagError when the two paths name the same existing file or directory (after
 // following links): "--<a> and --<b> name the same file ...".
 void check_distinct_paths(const char* name_a, const std::string& a, const char* name_b, const std::string& b,

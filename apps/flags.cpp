@@ -41,6 +41,9 @@ bool is_bool_word(const std::string& value) {
          value == "1" || value == "0";
 }
 
+// A bool word's value.
+bool is_true_word(const std::string& value) { return value == "true" || value == "True" || value == "1"; }
+
 std::string format_double(double value) {
   std::ostringstream out;
   out << value;
@@ -85,7 +88,10 @@ void FlagParser::add_bool_or_word(const std::string& name, std::string* target, 
   flag.words = words;
 }
 
-bool FlagParser::Flag::takes_as_value(const std::string& next) const {
+bool FlagParser::Flag::value_follows(const std::vector<std::string>& args, size_t i) const {
+  if (!takes_bare()) return true;
+  if (i + 1 >= args.size()) return false;
+  const std::string& next = args[i + 1];
   if (kind == Kind::kBoolOrWord) return next.compare(0, 1, "-") != 0 && !ends_with(next, ".json");
   return is_bool_word(next);
 }
@@ -164,7 +170,7 @@ void FlagParser::assign(Flag* flag, const std::string& value) {
     case Kind::kBool:
       if (!is_bool_word(value))
         fail("--" + flag->name + ": expected true or false, got '" + value + "'");
-      *static_cast<bool*>(flag->target) = value == "true" || value == "True" || value == "1";
+      *static_cast<bool*>(flag->target) = is_true_word(value);
       break;
     case Kind::kBoolOrWord: {
       if (!is_bool_word(value) && std::find(flag->words.begin(), flag->words.end(), value) == flag->words.end()) {
@@ -173,9 +179,7 @@ void FlagParser::assign(Flag* flag, const std::string& value) {
         fail("--" + flag->name + ": expected true, false" + choices + "; got '" + value + "'");
       }
       std::string& target = *static_cast<std::string*>(flag->target);
-      target = !is_bool_word(value) ? value
-               : value == "true" || value == "True" || value == "1" ? flag->true_value
-                                                                      : flag->false_value;
+      target = !is_bool_word(value) ? value : is_true_word(value) ? flag->true_value : flag->false_value;
       break;
     }
   }
@@ -206,8 +210,7 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
       const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
       const Flag* flag = find(name);
       if (flag == nullptr) fail("unknown flag --" + name + unknown_hint(name));
-      if (equals == std::string::npos && (!flag->takes_bare() || (i + 1 < args.size() && flag->takes_as_value(args[i + 1]))))
-        ++i;
+      if (equals == std::string::npos && flag->value_follows(args, i)) ++i;
       continue;
     }
     if (!ends_with(arg, ".json"))
@@ -227,13 +230,11 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
     if (flag == nullptr) fail("unknown flag --" + name + unknown_hint(name));
     if (equals != std::string::npos) {
       assign(flag, arg.substr(equals + 1));
-    } else if (flag->takes_bare()) {
-      // A bare bool flag means true; a following true/false word (or word of its own) is its value.
-      const bool has_value = i + 1 < args.size() && flag->takes_as_value(args[i + 1]);
-      assign(flag, has_value ? args[++i] : "true");
-    } else {
+    } else if (flag->value_follows(args, i)) {
       if (i + 1 >= args.size()) fail("--" + name + " expects a value");
       assign(flag, args[++i]);
+    } else {
+      assign(flag, "true");  // a bare bool flag means true
     }
   }
   notes_.clear();

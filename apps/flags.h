@@ -82,9 +82,10 @@ class FlagParser {
     std::vector<std::string> words;
     // Bare on the command line (kBool, kBoolOrWord): then the next argument may be its value or not.
     bool takes_bare() const { return kind == Kind::kBool || kind == Kind::kBoolOrWord; }
-    // Whether the argument after a bare flag is its value: a true/false word for kBool; for
+    // Whether args[i + 1] is the value of this flag, given as args[i] = --name (without =):
+    // always for flags that need a value; after a bare kBool a true/false word; after a bare
     // kBoolOrWord anything but a flag or the arguments file (a wrong word is then named).
-    bool takes_as_value(const std::string& next) const;
+    bool value_follows(const std::vector<std::string>& args, size_t i) const;
   };
   void add(const std::string& name, Kind kind, void* target, const std::string& help,
            std::string default_text);

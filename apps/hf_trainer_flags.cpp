@@ -1,9 +1,9 @@
 #include "apps/hf_trainer_flags.h"
 
 #include <cstdlib>
-#include <filesystem>
 #include <sstream>
 
+#include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "core/file_io.h"
 #include "engine/optimizer.h"
@@ -196,21 +196,15 @@ void check_best_model_flags(const HfTrainerOptions& o, int64_t save_steps, int64
 
 namespace {
 
-bool same_path(const std::string& a, const std::string& b) {
-  std::error_code ec_a, ec_b;
-  const std::filesystem::path x = std::filesystem::weakly_canonical(a, ec_a), y = std::filesystem::weakly_canonical(b, ec_b);
-  return !ec_a && !ec_b && x == y;
-}
-
 // run_qa's --config_name / --tokenizer_name load from another place than the model; here the
 // model directory holds both, so only that directory (or its config.json) is taken.
 void check_model_arguments(const HfTrainerOptions& o, const std::string& model) {
-  if (!o.config_name.empty() && !same_path(o.config_name, model) &&
-      !same_path(o.config_name, join_path(model, "config.json")))
+  if (!o.config_name.empty() && !paths_name_same_file(o.config_name, model) &&
+      !paths_name_same_file(o.config_name, join_path(model, "config.json")))
     throw FlagError("--config_name " + o.config_name + ": the configuration is read from --model_name_or_path " +
                     model + " (its config.json); to train with another, put it there as config.json (a model "
                     "directory without model.safetensors starts from initialised weights)");
-  if (!o.tokenizer_name.empty() && !same_path(o.tokenizer_name, model))
+  if (!o.tokenizer_name.empty() && !paths_name_same_file(o.tokenizer_name, model))
     throw FlagError("--tokenizer_name " + o.tokenizer_name + ": the tokenizer is read from --model_name_or_path " +
                     model + " (vocab.txt, tokenizer.json or a SentencePiece model, with tokenizer_config.json); "
                     "copy the tokenizer's files there");

@@ -456,7 +456,6 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.save_only_model = o.hf.save_only_model;
   run.saves_checkpoints = o.hf.save_strategy != "no";
   run.save_on_best = o.hf.save_strategy == "best";
-  run.logs_input_tokens = o.hf.include_num_input_tokens_seen != "no";
   run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length};
   return run;
 }
@@ -594,7 +593,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     // Evaluation after training is logged at the last step, as Hugging Face logs it.
     const SquadScores scores =
         evaluate_and_log(run, model, eval, end_state.global_step, o.do_train ? end_state.epoch : -1.0,
-                         run.logged_input_tokens(end_state), &logs, /*final=*/true);
+                         logged_input_tokens(tc, end_state), &logs, /*final=*/true);
     print_scores("", scores);
   }
   if (o.do_predict && root) {

@@ -171,13 +171,19 @@ void RankBatchStream::seek(uint64_t micro_batches) {
   order_ = epoch_order_now();
 }
 
-int64_t total_train_steps(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
-                          double num_train_epochs, int64_t max_steps, bool drop_last) {
-  if (max_steps > 0) return max_steps;
+int64_t steps_per_epoch(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
+                        bool drop_last) {
   BERT_CHECK(gradient_accumulation_steps > 0, "gradient_accumulation_steps must be positive");
   const int64_t batches =
       static_cast<int64_t>(global_batches_per_epoch(num_windows, per_device_batch, world_size, drop_last));
-  const int64_t per_epoch = std::max<int64_t>(1, batches / gradient_accumulation_steps);
+  return std::max<int64_t>(1, batches / gradient_accumulation_steps);
+}
+
+int64_t total_train_steps(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
+                          double num_train_epochs, int64_t max_steps, bool drop_last) {
+  if (max_steps > 0) return max_steps;
+  const int64_t per_epoch =
+      steps_per_epoch(num_windows, per_device_batch, world_size, gradient_accumulation_steps, drop_last);
   const double steps = std::ceil(num_train_epochs * static_cast<double>(per_epoch));
   // Converting a double beyond int64 is undefined; no run could take that many steps anyway.
   if (!(steps >= 1 && steps <= 4.0e18))

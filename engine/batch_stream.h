@@ -60,6 +60,10 @@ std::vector<size_t> training_order(const std::vector<Window>& windows, size_t ba
 // epoch's order is not trained on (InputError when not even one batch is full).
 size_t global_batches_per_epoch(size_t num_windows, int per_device_batch, int world_size, bool drop_last = false);
 
+// Optimizer steps per epoch: max(1, global micro-batches per epoch / gradient_accumulation_steps).
+int64_t steps_per_epoch(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
+                        bool drop_last = false);
+
 // Optimizer steps of a run, as Hugging Face's Trainer counts them for a global batch of
 // world_size·per_device_batch: max_steps when positive, else ceil(num_train_epochs · steps per
 // epoch), steps per epoch = max(1, global micro-batches per epoch / gradient_accumulation_steps).

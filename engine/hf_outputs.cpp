@@ -16,19 +16,28 @@
 namespace bert {
 namespace {
 
-// A flat JSON object as (key, minified value) pairs; false when the text is not one.
-bool read_flat_object(const std::string& text, MetricsDict* out) {
-  simdjson::dom::parser parser;
+// A flat JSON object as (key, value token) pairs in its order, floats as Python's repr, other
+// values minified; false when the text is not one.
+bool read_object_fields(simdjson::dom::parser& parser, const std::string& text, LoggedDict* out) {
   simdjson::dom::element root;
   if (parser.parse(simdjson::padded_string(text)).get(root)) return false;
   simdjson::dom::object object;
   if (root.get_object().get(object)) return false;
   for (const simdjson::dom::key_value_pair field : object) {
     if (field.value.type() == simdjson::dom::element_type::DOUBLE)
-      (*out)[std::string(field.key)] = metric_float(field.value.get_double().value());
+      out->emplace_back(std::string(field.key), metric_float(field.value.get_double().value()));
     else
-      (*out)[std::string(field.key)] = simdjson::minify(field.value);
+      out->emplace_back(std::string(field.key), simdjson::minify(field.value));
   }
+  return true;
+}
+
+// The same as a sorted dict.
+bool read_flat_object(const std::string& text, MetricsDict* out) {
+  simdjson::dom::parser parser;
+  LoggedDict fields;
+  if (!read_object_fields(parser, text, &fields)) return false;
+  for (auto& [key, token] : fields) (*out)[key] = std::move(token);
   return true;
 }
 
@@ -106,17 +115,24 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
   return m;
 }
 
+std::vector<LoggedDict> read_metrics_log(const std::string& path) {
+  std::vector<LoggedDict> entries;
+  if (!path_exists(path)) return entries;
+  simdjson::dom::parser parser;
+  for (const std::string& line : read_lines(path)) {
+    if (line.empty()) continue;
+    LoggedDict entry;
+    if (!read_object_fields(parser, line, &entry))
+      throw_input_error(path, "", "a line is not a JSON object: " + line.substr(0, 80));
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
 std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& metrics_log_path) {
   std::vector<MetricsDict> history;
-  if (path_exists(metrics_log_path)) {
-    for (const std::string& line : read_lines(metrics_log_path)) {
-      if (line.empty()) continue;
-      MetricsDict entry;
-      if (!read_flat_object(line, &entry))
-        throw_input_error(metrics_log_path, "", "a line is not a JSON object: " + line.substr(0, 80));
-      history.push_back(std::move(entry));
-    }
-  }
+  for (const LoggedDict& entry : read_metrics_log(metrics_log_path))
+    history.emplace_back(entry.begin(), entry.end());  // sorted, as save_state writes it
   std::string log_history = "[]";
   if (!history.empty()) {
     log_history = "[\n";

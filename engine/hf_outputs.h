@@ -18,6 +18,8 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/evaluator.h"
 #include "engine/trainer.h"
@@ -62,6 +64,13 @@ void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcom
 // engine's count of steps skipped for a non-finite loss), and num_input_tokens_seen when >= 0.
 MetricsDict train_metrics(const TrainSummary& summary, double epoch, double total_flos, size_t windows,
                           int64_t num_input_tokens_seen = -1);
+
+// One logged dict of the run's metrics log (trainer_log.jsonl): (key, JSON token) in the order
+// written, floats as Python's repr.
+using LoggedDict = std::vector<std::pair<std::string, std::string>>;
+// Every line of the metrics log; a missing file gives none. InputError naming the file for a
+// line that is not a JSON object.
+std::vector<LoggedDict> read_metrics_log(const std::string& path);
 
 // The counters of Hugging Face's TrainerState that this engine knows.
 struct HfTrainerState {

@@ -4,11 +4,10 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include <simdjson.h>
-
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "engine/hf_outputs.h"
 
 namespace bert {
 namespace {
@@ -19,27 +18,7 @@ constexpr const char* kGeneratedNotice =
     "to. You\nshould probably proofread and complete it, then remove this comment. -->\n";
 constexpr const char* kNoticeStart = "<!-- This model card has been generated automatically";
 
-// One metrics-log entry: key, JSON token, in the order written.
-using LogEntry = std::vector<std::pair<std::string, std::string>>;
-
-std::vector<LogEntry> read_log(const std::string& path) {
-  std::vector<LogEntry> entries;
-  if (!path_exists(path)) return entries;
-  simdjson::dom::parser parser;
-  for (const std::string& line : read_lines(path)) {
-    if (line.empty()) continue;
-    simdjson::dom::object object;
-    if (parser.parse(simdjson::padded_string(line)).get_object().get(object))
-      throw_input_error(path, "", "a line is not a JSON object: " + line.substr(0, 80));
-    LogEntry entry;
-    for (const simdjson::dom::key_value_pair field : object)
-      entry.emplace_back(std::string(field.key), simdjson::minify(field.value));
-    entries.push_back(std::move(entry));
-  }
-  return entries;
-}
-
-const std::string* find(const LogEntry& entry, const std::string& key) {
+const std::string* find(const LoggedDict& entry, const std::string& key) {
   for (const auto& [k, token] : entry)
     if (k == key) return &token;
   return nullptr;
@@ -73,7 +52,7 @@ std::string title_case(const std::string& snake) {
 }
 
 // The scores of an evaluation line ("eval_f1" -> "F1"), without its timing.
-std::vector<std::pair<std::string, std::string>> eval_scores(const LogEntry& entry) {
+std::vector<std::pair<std::string, std::string>> eval_scores(const LoggedDict& entry) {
   std::vector<std::pair<std::string, std::string>> scores;
   for (const auto& [key, token] : entry) {
     if (key.rfind("eval_", 0) != 0) continue;
@@ -84,7 +63,7 @@ std::vector<std::pair<std::string, std::string>> eval_scores(const LogEntry& ent
   return scores;
 }
 
-bool is_eval_line(const LogEntry& entry) {
+bool is_eval_line(const LoggedDict& entry) {
   return find(entry, "eval_f1") != nullptr || find(entry, "eval_exact_match") != nullptr;
 }
 
@@ -192,7 +171,7 @@ ModelCardInfo training_model_card(const std::string& output_dir, const std::stri
 }
 
 std::string model_card_markdown(const ModelCardInfo& info, const std::string& metrics_log_path) {
-  const std::vector<LogEntry> log = read_log(metrics_log_path);
+  const std::vector<LoggedDict> log = read_metrics_log(metrics_log_path);
   // The run's summary line (train_loss); the evaluations during training come before it, the
   // final one after it.
   size_t summary = log.size();

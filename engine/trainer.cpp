@@ -148,6 +148,7 @@ struct Trainer::StepClock {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point interval_start = started;
   int64_t interval_windows = 0, total_windows = 0;
+  int64_t first_input_tokens_seen = 0;  // the count when this train() call began (its tokens/s)
 };
 
 TrainerState Trainer::state() const {
@@ -200,7 +201,7 @@ TrainProgress Trainer::report_step(double step_loss, const UpdateStats& stats, i
   if (config_.input_token_count != InputTokenCount::kNo) {
     progress.num_input_tokens_seen = state_.num_input_tokens_seen;
     progress.seconds_since_start = seconds_between(clock->started, now);
-    progress.input_tokens_per_second = double(state_.num_input_tokens_seen - first_input_tokens_seen_) /
+    progress.input_tokens_per_second = double(state_.num_input_tokens_seen - clock->first_input_tokens_seen) /
                                        std::max(1e-9, progress.seconds_since_start);
   }
   // As transformers' DefaultFlowCallback: steps logs multiples of logging_steps only; epoch logs
@@ -280,7 +281,6 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     state_ = fresh;
   }
   resumed_ = true;  // a second train() call continues this run
-  first_input_tokens_seen_ = state_.num_input_tokens_seen;
   resume_source_ = "the trainer's earlier run";
 
   const int64_t total = state_.total_steps;
@@ -295,6 +295,7 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
   PrefetchedBatchStream batches(windows, config_.batch_size, config_.data_seed, world_size_, rank_,
                                 config_.sampling, config_.dataloader_drop_last, state_.data);
   StepClock clock;
+  clock.first_input_tokens_seen = state_.num_input_tokens_seen;
   std::string divergence;  // set when max_consecutive_nonfinite is reached
   double last_step_loss = 0;
   // Book-keeps a read-back step: progress hook and the divergence check.

@@ -154,6 +154,11 @@ inline int64_t total_train_steps(const TrainConfig& config, size_t num_windows, 
                            config.num_train_epochs, config.max_steps, config.dataloader_drop_last);
 }
 int64_t warmup_steps_for(const TrainConfig& config, int64_t total_steps);
+// A state's num_input_tokens_seen as Trainer.log adds it to every logged dict and the results
+// files when the config counts input tokens; -1 (left out) when it counts none.
+inline int64_t logged_input_tokens(const TrainConfig& config, const TrainerState& state) {
+  return config.input_token_count != InputTokenCount::kNo ? state.num_input_tokens_seen : -1;
+}
 
 // A fresh run's state for these windows (counters zero, configuration filled in) with
 // world_size ranks of config.batch_size windows each: the state records the global batch, so
@@ -235,7 +240,6 @@ class Trainer {
   bool resumed_ = false;
   std::string resume_source_;
   int64_t mean_loss_first_step_ = 0;
-  int64_t first_input_tokens_seen_ = 0;  // the count when train() began (this call's tokens/s)
 };
 
 }  // namespace bert

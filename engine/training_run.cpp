@@ -53,9 +53,9 @@ void log_progress(const TrainProgress& p, ProgressReporter* progress, RunLogs* l
 
 // train_results.json / all_results.json as run_qa.py writes them, and the run's summary line in
 // trainer_log.jsonl (the last entry of log_history).
-void write_train_results(const RunSettings& run, const TrainSummary& summary, const TrainerState& state,
-                         size_t windows, MetricsLog* metrics) {
-  const int64_t input_tokens = run.logged_input_tokens(state);
+void write_train_results(const RunSettings& run, const TrainConfig& tc, const TrainSummary& summary,
+                         const TrainerState& state, size_t windows, MetricsLog* metrics) {
+  const int64_t input_tokens = logged_input_tokens(tc, state);
   save_metrics(run.output_dir, "train", train_metrics(summary, state.epoch, state.total_flos, windows, input_tokens));
   MetricValues values = {{"epoch", state.epoch},
                          {"total_flos", state.total_flos},
@@ -295,7 +295,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
       if (state.global_step == state.total_steps && run.metric_for_best_model.empty()) return;
       progress.finish();  // the evaluation's lines go below the progress bar
       const SquadScores scores =
-          evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, run.logged_input_tokens(state),
+          evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, logged_input_tokens(tc, state),
                            job.logs, /*final=*/false);
       if (run.metric_for_best_model.empty()) return;
       const bool new_best = best.consider(run.metric_for_best_model == "f1" ? scores.f1 : scores.exact_match,
@@ -305,7 +305,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   }
 
   if (root && run.eval_on_start && job.eval != nullptr)  // transformers' sanity check of the evaluation
-    evaluate_and_log(run, model, *job.eval, start.global_step, start.epoch, run.logged_input_tokens(start), job.logs,
+    evaluate_and_log(run, model, *job.eval, start.global_step, start.epoch, logged_input_tokens(tc, start), job.logs,
                      /*final=*/false);
   install_stop_signal_handlers();
   TrainSummary summary;
@@ -350,7 +350,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   if (run.save_total_limit == 1 && best.global_step > 0 && path_exists(best_dir))
     rotate_checkpoints(run.output_dir, 1, {best.global_step});
   write_model(run.output_dir);
-  write_train_results(run, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());
+  write_train_results(run, tc, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                run.output_dir.c_str());
@@ -365,14 +365,13 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
 void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainingEnd& end,
                          size_t windows, int world_size) {
   const TrainerState& end_state = end.state;
-  const int64_t steps_per_epoch = std::max<int64_t>(
-      1, int64_t(global_batches_per_epoch(windows, tc.batch_size, world_size, tc.dataloader_drop_last)) /
-             tc.gradient_accumulation_steps);
+  const int64_t per_epoch =
+      steps_per_epoch(windows, tc.batch_size, world_size, tc.gradient_accumulation_steps, tc.dataloader_drop_last);
   HfTrainerState hf;
   hf.global_step = end_state.global_step;
   hf.max_steps = end_state.total_steps;
   hf.epoch = end_state.epoch;
-  hf.num_train_epochs = (end_state.total_steps + steps_per_epoch - 1) / steps_per_epoch;
+  hf.num_train_epochs = (end_state.total_steps + per_epoch - 1) / per_epoch;
   hf.logging_steps = tc.logging_steps;
   hf.eval_steps = tc.eval_steps;
   hf.save_steps = tc.save_steps;

@@ -65,13 +65,6 @@ struct RunSettings {
   // checkpoint at each new best evaluation; the trainer's own save strategy is then "no").
   bool saves_checkpoints = true;
   bool save_on_best = false;
-  // --include_num_input_tokens_seen (TrainConfig::input_token_count): evaluation lines, the
-  // summary line and the results files carry num_input_tokens_seen, as Trainer.log adds it.
-  bool logs_input_tokens = false;
-  // A state's count as logged: -1 (left out) unless logs_input_tokens.
-  int64_t logged_input_tokens(const TrainerState& state) const {
-    return logs_input_tokens ? state.num_input_tokens_seen : -1;
-  }
 };
 
 // Rank 0, first thing: creates output_dir and takes its lock (held while the returned object
@@ -111,7 +104,7 @@ RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std
 // Evaluates (during training at --eval_strategy points, or at the end with final = true, which
 // also writes the predictions and eval_results.json); logs the metrics to the run's logs and
 // stderr. epoch < 0: an evaluation-only run; input_tokens_seen < 0: not logged
-// (RunSettings::logged_input_tokens).
+// (logged_input_tokens).
 SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
                              double epoch, int64_t input_tokens_seen, RunLogs* logs, bool final);
 

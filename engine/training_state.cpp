@@ -382,14 +382,12 @@ void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOpt
 namespace {
 
 // A checkpoint Hugging Face's Trainer saved: its optimizer, scheduler and RNG state in PyTorch
-// pickles, and a trainer_state.json of its own (log_history, no "format").
-bool is_transformers_checkpoint(const std::string& dir) {
+// pickles, and a trainer_state.json of its own (log_history, no "format"; state_text, "" when
+// the directory has none).
+bool is_transformers_checkpoint(const std::string& dir, const std::string& state_text) {
   for (const char* name : {"optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin"})
     if (path_exists(join_path(dir, name))) return true;
-  const std::string state = join_path(dir, kTrainerStateFile);
-  if (!path_exists(state)) return false;
-  const std::string text = read_file(state);
-  return text.find("\"log_history\"") != std::string::npos && text.find("\"format\"") == std::string::npos;
+  return state_text.find("\"log_history\"") != std::string::npos && state_text.find("\"format\"") == std::string::npos;
 }
 
 }  // namespace
@@ -397,24 +395,26 @@ bool is_transformers_checkpoint(const std::string& dir) {
 TrainerState read_trainer_state(const std::string& checkpoint_dir) {
   const std::string path = join_path(checkpoint_dir, kTrainerStateFile);
   if (!path_exists(checkpoint_dir)) throw_input_error(checkpoint_dir, "", "checkpoint directory does not exist");
-  if (is_transformers_checkpoint(checkpoint_dir))
+  const bool has_state = path_exists(path);
+  const std::string text = has_state ? read_file(path) : std::string();
+  if (is_transformers_checkpoint(checkpoint_dir, text))
     throw_input_error(checkpoint_dir, "", "a checkpoint of Hugging Face's Trainer (optimizer.pt, scheduler.pt, its "
                                           "own trainer_state.json): its optimizer and scheduler state are PyTorch "
                                           "pickles this engine does not read, so it cannot be resumed here; to "
                                           "fine-tune on from its weights (new optimizer and schedule), give it as "
                                           "--model_name_or_path");
-  if (!path_exists(path))
+  if (!has_state)
     throw_input_error(path, "", "missing: not a checkpoint with training state (saved with --save_only_model "
                                 "or by an older version, or not a checkpoint-N directory); it cannot be resumed: "
                                 "start afresh, or from its weights with --model_name_or_path");
-  verify_checkpoint_checksums(checkpoint_dir, {kTrainerStateFile});
-  return parse_trainer_state(read_file(path), path);
+  verify_checkpoint_checksums(checkpoint_dir, {kTrainerStateFile});  // before its text is parsed
+  return parse_trainer_state(text, path);
 }
 
 TrainerState load_checkpoint(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer) {
-  if (is_transformers_checkpoint(dir)) read_trainer_state(dir);  // refuses it, saying why
-  verify_checkpoint_checksums(dir);  // every file, before anything of it is used
+  // The state first: it refuses what is no checkpoint of ours (and verifies its own checksum).
   const TrainerState state = read_trainer_state(dir);
+  verify_checkpoint_checksums(dir);  // every file, before the tensors are used
   const std::string tensors = join_path(dir, kTrainingTensorsFile);
   if (!path_exists(tensors)) throw_input_error(tensors, "", "missing (required to resume)");
   read_training_tensors(tensors, model, optimizer);
