@@ -1,4 +1,6 @@
-// eval_squad: scores SQuAD v1.1 predictions with the official metric.
+// eval_squad: scores SQuAD v1.1 predictions with the official metric (v2.0's with
+// --version_2_with_negative: exact, f1, total, HasAns_*, NoAns_*, best_* as Hugging Face's
+// squad_v2 metric returns them, see data/squad_metric_v2.h).
 //
 // Metric mode (the official evaluate-v1.1.py, same numbers, same output line):
 //   eval_squad --validation_file dev-v1.1.json --predictions_file predictions.json
@@ -11,7 +13,7 @@
 // windows the questions, predicts every window, selects spans as Hugging Face's
 // postprocess_qa_predictions, writes D/eval_predictions.json, D/eval_nbest_predictions.json,
 // D/eval_results.json and D/all_results.json with run_qa.py's names and keys (eval_exact_match,
-// eval_f1, eval_samples, ...), and prints the same {"exact_match": X, "f1": Y} line.
+// eval_f1, eval_samples, ...; v2.0 adds D/eval_null_odds.json), and prints the same line.
 // Exit status: 0 success, 1 an error (bad file, ...), 2 a bad command line.
 #include <algorithm>
 #include <cstdio>
@@ -23,6 +25,7 @@
 #include "data/predictions_io.h"
 #include "data/squad.h"
 #include "data/squad_metric.h"
+#include "data/squad_metric_v2.h"
 #include "engine/bert_qa_model.h"
 #include "core/error.h"
 #include "core/file_io.h"
@@ -44,12 +47,20 @@ struct EvalOptions {
   int32_t max_seq_length = 384, doc_stride = 128, per_device_eval_batch_size = 8;
   int32_t n_best_size = 20, max_answer_length = 30;
   int64_t max_eval_samples = -1, seed = 42;
-  bool do_lower_case = true;
+  bool do_lower_case = true, version_2_with_negative = false;
+  double null_score_diff_threshold = 0.0;
 };
 
 void register_flags(FlagParser* parser, EvalOptions* options) {
   parser->add_string("validation_file", &options->validation_file,
-                     "SQuAD v1.1 JSON file holding the questions and their answers");
+                     "SQuAD v1.1 (or, with --version_2_with_negative, v2.0) JSON file holding the questions and "
+                     "their answers");
+  parser->add_bool("version_2_with_negative", &options->version_2_with_negative,
+                   "SQuAD v2.0: some questions have no answer; score with the v2.0 metric (an empty prediction "
+                   "answers 'no answer') and, in model mode, let the null answer compete");
+  parser->add_double("null_score_diff_threshold", &options->null_score_diff_threshold,
+                     "v2.0, model mode: predict no answer when the null score exceeds the best span's by more "
+                     "than this");
   parser->add_string("predictions_file", &options->predictions_file,
                      "JSON object {question id: answer text} to score (metric mode)");
   parser->add_string("model_name_or_path", &options->model_name_or_path,
@@ -89,17 +100,18 @@ void report_coverage(const SquadScores& scores, const std::string& predictions_f
 
 int run_metric_mode(const EvalOptions& options) {
   const SquadDataset dataset = read_squad(options.validation_file);
-  if (dataset.version != "1.1") {
-    // The official script only warns too.
-    std::fprintf(stderr, "warning: %s has version '%s'; the metric is SQuAD v1.1's\n",
-                 options.validation_file.c_str(), dataset.version.c_str());
+  const bool v2 = options.version_2_with_negative;
+  if (!v2) {
+    for (const SquadExample& example : dataset.examples)
+      if (example.is_impossible) check_squad_version(dataset, options.validation_file, false);  // refuses
+    if (dataset.version != "1.1")  // the official script only warns too
+      std::fprintf(stderr, "warning: %s has version '%s'; the metric is SQuAD v1.1's\n",
+                   options.validation_file.c_str(), dataset.version.c_str());
   }
   const PredictionMap predictions = read_predictions(options.predictions_file);
-  const SquadScores scores = evaluate_squad(dataset, predictions);
+  const SquadScores scores = evaluate_squad_version(dataset, predictions, v2);
   report_coverage(scores, options.predictions_file);
-  std::printf("{\"exact_match\": %s, \"f1\": %s}\n",
-              format_json_number(scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
-              format_json_number(scores.f1, NonFiniteJson::kPythonNames).c_str());
+  std::printf("%s\n", scores_to_json(scores).c_str());
   return 0;
 }
 
@@ -157,16 +169,19 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   prepare.window = WindowConfig{options.max_seq_length, options.doc_stride};
   prepare.do_lower_case = options.do_lower_case;
   prepare.max_samples = options.max_eval_samples;
+  prepare.version_2_with_negative = options.version_2_with_negative;
   const PreparedSquad eval = prepare_squad(options.validation_file, *tokenizer, prepare, "eval");
-  require_scorable(eval.dataset, "eval_squad scores the predictions against them; train_squad --do_predict "
-                                 "--test_file predicts without answers");
+  if (!options.version_2_with_negative)
+    require_scorable(eval.dataset, "eval_squad scores the predictions against them; train_squad --do_predict "
+                                   "--test_file predicts without answers");
 
   BertQaModel model(*backend, loaded.config, options.per_device_eval_batch_size * options.max_seq_length,
                     options.per_device_eval_batch_size);
   model.set_parameters(loaded.tensors);
+  const PostprocessConfig postprocess{options.n_best_size, options.max_answer_length,
+                                      options.version_2_with_negative, options.null_score_diff_threshold};
   const EvalOutcome outcome =
-      evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
-                     PostprocessConfig{options.n_best_size, options.max_answer_length});
+      evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size, postprocess);
   write_eval_outputs(options.output_dir, outcome, eval.windows.size(), options.per_device_eval_batch_size, -1.0);
   report_coverage(outcome.scores, join_path(options.output_dir, "eval_predictions.json"));
   std::fprintf(stderr,
@@ -175,15 +190,15 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
                eval.windows.size(), outcome.seconds,
                eval.windows.size() / std::max(1e-9, outcome.seconds), outcome.model_seconds,
                eval.windows.size() / std::max(1e-9, outcome.model_seconds), options.output_dir.c_str());
-  std::printf("{\"exact_match\": %s, \"f1\": %s}\n",
-              format_json_number(outcome.scores.exact_match, NonFiniteJson::kPythonNames).c_str(),
-              format_json_number(outcome.scores.f1, NonFiniteJson::kPythonNames).c_str());
+  std::printf("%s\n", scores_to_json(outcome.scores).c_str());
   return 0;
 }
 
 int run(int argc, char** argv) {
   EvalOptions options;
-  FlagParser parser("eval_squad", "Scores SQuAD v1.1 predictions with the official EM/F1 metric.");
+  FlagParser parser("eval_squad",
+                    "Scores SQuAD v1.1 predictions with the official EM/F1 metric (v2.0 with "
+                    "--version_2_with_negative).");
   register_flags(&parser, &options);
   if (!parser.parse(argc, argv)) return 0;  // --help
   for (const std::string& note : parser.notes()) std::fprintf(stderr, "[flags] %s\n", note.c_str());

@@ -87,8 +87,6 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"token", Kind::kString, Action::kAccept, kNoDownloads},
     {"use_auth_token", Kind::kBool, Action::kAccept, kNoDownloads},
     {"trust_remote_code", Kind::kBool, Action::kAccept, "BERT's code is this engine's own; no remote code runs"},
-    {"null_score_diff_threshold", Kind::kDouble, Action::kAccept,
-     "it scores unanswerable questions, used only with --version_2_with_negative (not implemented)"},
     {"remove_unused_columns", Kind::kBool, Action::kAccept, "the windows hold only the model's inputs"},
     {"logging_nan_inf_filter", Kind::kBool, Action::kAccept,
      "a step with a non-finite loss is skipped and left out of the logged mean (--max_consecutive_nonfinite)"},

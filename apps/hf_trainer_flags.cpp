@@ -1,18 +1,25 @@
 #include "apps/hf_trainer_flags.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "core/file_io.h"
+#include "data/squad_metric_v2.h"
 #include "engine/optimizer.h"
 
 namespace bert {
 
 void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_bool("version_2_with_negative", &o->version_2_with_negative,
-              "SQuAD v2 with unanswerable questions: not implemented yet (refused); without it, v2 data is refused");
+              "SQuAD v2.0: some questions have no answer (trained to point at [CLS]); the null answer competes "
+              "in span selection and the v2.0 metric scores (eval_exact, eval_f1, eval_HasAns_*, eval_NoAns_*, "
+              "eval_best_*); without it, v2 data is refused");
+  p->add_double("null_score_diff_threshold", &o->null_score_diff_threshold,
+                "with --version_2_with_negative: predict no answer when the null score exceeds the best span's "
+                "by more than this (default: 0.0)");
   p->add_string("eval_strategy", &o->eval_strategy,
                 "evaluate during training: no, steps (every --eval_steps) or epoch (after each epoch); "
                 "implies --do_eval");
@@ -168,13 +175,19 @@ std::string best_metric_name(const HfTrainerOptions& o) {
 
 void check_best_model_flags(const HfTrainerOptions& o, int64_t save_steps, int64_t logging_steps) {
   const std::string metric = best_metric_name(o);
+  // The scores run_qa's metric returns: squad's, or squad_v2's with --version_2_with_negative.
+  const std::vector<std::string> v1_scores = {"exact_match", "f1"};
+  const std::vector<std::string>& scores = o.version_2_with_negative ? squad_v2_ranking_scores() : v1_scores;
+  std::string names;
+  for (const std::string& name : scores) names += (names.empty() ? "" : ", ") + name;
   if (metric == "loss")
     throw FlagError("--metric_for_best_model " + o.metric_for_best_model +
-                    ": run_qa's evaluation computes no loss (QuestionAnsweringTrainer scores spans); give f1 or "
-                    "exact_match");
-  if (!metric.empty() && metric != "f1" && metric != "exact_match")
-    throw FlagError("--metric_for_best_model: expected f1 or exact_match (eval_f1, eval_exact_match), got '" +
-                    o.metric_for_best_model + "'");
+                    ": run_qa's evaluation computes no loss (QuestionAnsweringTrainer scores spans); give one of " +
+                    names);
+  if (!metric.empty() && std::find(scores.begin(), scores.end(), metric) == scores.end())
+    throw FlagError("--metric_for_best_model: expected one of " + names + " (eval_ prefix optional)" +
+                    (o.version_2_with_negative ? "" : "; SQuAD v2.0's scores with --version_2_with_negative") +
+                    ", got '" + o.metric_for_best_model + "'");
   if (o.save_strategy == "best" && metric.empty())
     throw FlagError("--save_strategy best saves at each new best evaluation by --metric_for_best_model: give "
                     "--metric_for_best_model f1 (or exact_match)");
@@ -248,9 +261,6 @@ void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train, const std:
                     (squad ? ". Fetch them once: " + fetch
                            : " (--train_file, --validation_file, --test_file); SQuAD v1.1's: " + fetch));
   }
-  if (o.version_2_with_negative)
-    throw FlagError("--version_2_with_negative: SQuAD v2 (unanswerable questions) is not implemented yet; this "
-                    "engine trains and evaluates SQuAD v1.1 only");
   if (o.eval_strategy != "no" && !do_train)
     throw FlagError("--eval_strategy " + o.eval_strategy + " evaluates during training: it needs --do_train");
   parse_report_to(o.report_to);

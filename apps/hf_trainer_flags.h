@@ -3,7 +3,9 @@
 // accepted for compatibility never passes silently:
 //   --eval_strategy / --eval_steps, --save_strategy, --lr_scheduler_type   the trainer's
 //                              IntervalStrategy and schedule (engine/trainer.h, engine/optimizer.h);
-//   --overwrite_cache, --logging_dir, --version_2_with_negative (refused: not implemented);
+//   --overwrite_cache, --logging_dir;
+//   --version_2_with_negative, --null_score_diff_threshold   SQuAD v2.0 (data/squad_metric_v2.h,
+//                              data/postprocess.h);
 //   --dataset_name / --dataset_config_name (refused: nothing is downloaded; the message gives the
 //                              commands that fetch SQuAD v1.1's JSON files for --train_file and
 //                              --validation_file); --pad_to_max_length (how total_flos counts tokens) and --preprocessing_num_workers
@@ -21,7 +23,8 @@
 //                              --use_cpu (--device cpu);
 //   --logging_strategy steps|epoch|no, --logging_first_step   when the loss lines are logged;
 //   --disable_tqdm             no progress bar on a terminal (the logging lines stay);
-//   --metric_for_best_model f1|exact_match (eval_ prefix optional), --greater_is_better,
+//   --metric_for_best_model f1|exact_match (v2.0: exact, f1, HasAns_*, NoAns_*, best_exact,
+//                              best_f1; eval_ prefix optional), --greater_is_better,
 //   --load_best_model_at_end   transformers' best checkpoint (engine/training_run.h's RunSettings);
 //   --eval_on_start            an evaluation before the first step;
 //   --save_only_model          checkpoints without training state (a stop still saves it);
@@ -59,6 +62,7 @@ struct HfTrainerOptions {
   int64_t preprocessing_num_workers = -1;
   bool pad_to_max_length = true;
   bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
+  double null_score_diff_threshold = 0.0;
   bool use_cpu = false, logging_first_step = false, disable_tqdm = false;
   std::string metric_for_best_model;  // as given; best_metric_name() is the engine's name
   bool load_best_model_at_end = false, greater_is_better = true, eval_on_start = false, save_only_model = false;
@@ -85,10 +89,11 @@ struct HfResolvedFlags {
 void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* options, const HfResolvedFlags& resolved,
                               std::vector<std::string>* notes);
 // FlagError (exit 2) for unknown strategy / schedule / report_to names, --fp16,
-// --version_2_with_negative, --eval_strategy without --do_train, and a --config_name,
+// --eval_strategy without --do_train, and a --config_name,
 // --tokenizer_name or --model_revision other than --model_name_or_path's own.
 void check_hf_trainer_flags(const HfTrainerOptions& options, bool do_train, const std::string& model_name_or_path);
-// --metric_for_best_model as the engine names it: "f1", "exact_match" or "" (none).
+// --metric_for_best_model as the engine names it: a score's name ("f1", "exact_match", v2.0's
+// "HasAns_f1", ...) or "" (none).
 std::string best_metric_name(const HfTrainerOptions& options);
 // transformers' checks of --load_best_model_at_end (an evaluation strategy that saves when it
 // evaluates) and of the metric's name; FlagError otherwise. eval_steps <= 0 means logging_steps.

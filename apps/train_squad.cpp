@@ -51,6 +51,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "data/predictions_io.h"  // scores_to_json
 #include "data/prepared_squad.h"
 #include "data/window_cache.h"  // tokenizer_fingerprint
 #include "engine/backend_registry.h"
@@ -193,9 +194,7 @@ bool runs_evaluation(const TrainOptions& o) { return o.do_eval || o.do_predict; 
 // The scores on stdout as one JSON line, keys with `prefix` ("" as the official script prints
 // them after --do_eval, "test_" as predict_results.json names them after --do_predict).
 void print_scores(const std::string& prefix, const SquadScores& scores) {
-  std::printf("{\"%sexact_match\": %s, \"%sf1\": %s}\n", prefix.c_str(),
-              format_json_number(scores.exact_match, NonFiniteJson::kPythonNames).c_str(), prefix.c_str(),
-              format_json_number(scores.f1, NonFiniteJson::kPythonNames).c_str());
+  std::printf("%s\n", scores_to_json(scores, prefix).c_str());
 }
 
 // --warmup_steps as transformers 5 reads it: N >= 1 is N steps (int(N)), a number in (0, 1) the
@@ -389,6 +388,7 @@ std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertCon
           flag("doc_stride", std::to_string(o.doc_stride)),
           flag("do_lower_case", std::to_string(o.do_lower_case)),
           flag("max_train_samples", std::to_string(o.max_train_samples)),
+          flag("version_2_with_negative", std::to_string(o.hf.version_2_with_negative)),
           flag("train_cache_file", o.train_cache_file.empty() ? "(none)" : "(given)"),
           flag("logging_steps", std::to_string(o.logging_steps)),
           flag("save_steps", std::to_string(o.save_steps)),
@@ -456,7 +456,8 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.save_only_model = o.hf.save_only_model;
   run.saves_checkpoints = o.hf.save_strategy != "no";
   run.save_on_best = o.hf.save_strategy == "best";
-  run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length};
+  run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length, o.hf.version_2_with_negative,
+                                      o.hf.null_score_diff_threshold};
   return run;
 }
 
@@ -508,6 +509,7 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   prepare.window = WindowConfig{o.max_seq_length, o.doc_stride};
   prepare.do_lower_case = o.do_lower_case;
   prepare.quiet = !root;
+  prepare.version_2_with_negative = o.hf.version_2_with_negative;
   PreparedSquad train, eval, predict;
   if (o.do_train) {
     prepare.max_samples = o.max_train_samples;
@@ -530,13 +532,28 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
   };
   if (o.do_eval && root) {
     eval = prepare_uncached(o.validation_file, o.max_eval_samples, "eval");
-    // Before training, not after it: a question without answers cannot be scored.
-    require_scorable(eval.dataset, "--do_eval scores the predictions against them; --do_predict with --test_file "
-                                   "predicts without answers");
+    // Before training, not after it: in v1.1 a question without answers cannot be scored (in
+    // v2.0 it is an unanswerable one).
+    if (!o.hf.version_2_with_negative)
+      require_scorable(eval.dataset, "--do_eval scores the predictions against them; --do_predict with --test_file "
+                                     "predicts without answers");
+    // squad_v2 leaves out the HasAns_ / NoAns_ scores of a group without questions: a best model
+    // ranked by one of them is refused now rather than at the first evaluation.
+    const std::string metric = best_metric_name(o.hf);
+    for (const bool answerable : {true, false}) {
+      const std::string group = answerable ? "HasAns_" : "NoAns_";
+      const bool any = std::any_of(eval.dataset.examples.begin(), eval.dataset.examples.end(),
+                                   [&](const SquadExample& e) { return e.answers.empty() != answerable; });
+      if (metric.rfind(group, 0) == 0 && !any)
+        throw FlagError("--metric_for_best_model " + o.hf.metric_for_best_model + ": " + o.validation_file +
+                        " has no " + (answerable ? "answerable" : "unanswerable") +
+                        " questions, so SQuAD v2.0's metric gives no " + group + " scores");
+    }
   }
   if (o.do_predict && root) {
     predict = prepare_uncached(o.test_file, o.max_predict_samples, "predict");
-    if (const SquadExample* unscored = first_unscorable(predict.dataset))
+    const SquadExample* unscored = o.hf.version_2_with_negative ? nullptr : first_unscorable(predict.dataset);
+    if (unscored != nullptr)
       std::fprintf(stderr,
                    "[predict] question %s of %s has no answers: predictions are written, not scored (no "
                    "test_exact_match / test_f1)\n",

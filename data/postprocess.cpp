@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
+#include <utility>
 
 #include "core/error.h"
 
 namespace bert {
 namespace {
 
-// A kept (start, end) pair, in the order it was generated.
+// A kept (start, end) pair, in the order it was generated, or the null answer.
 struct Candidate {
   float score;
   float start_logit;
@@ -17,6 +19,7 @@ struct Candidate {
   int32_t window;
   int32_t start_token;
   int32_t end_token;
+  bool is_null = false;  // v2.0's null answer: [CLS] to [CLS], the context's span [0, 0)
 };
 
 // Byte offset of every code point of a UTF-8 string, plus its size at the end, so code-point
@@ -64,16 +67,68 @@ void collect_candidates(const Window& window, const WindowLogits& logits, int32_
   }
 }
 
-// Softmax in float32 over the kept scores (numpy on a float32 array), best first.
-void assign_probabilities(std::vector<NbestEntry>* nbest) {
-  float max_score = nbest->front().score;
-  for (const NbestEntry& entry : *nbest) max_score = std::max(max_score, entry.score);
-  float sum = 0;
-  for (NbestEntry& entry : *nbest) {
-    entry.probability = std::exp(entry.score - max_score);
-    sum += entry.probability;
+// The example's null answer (v2.0): the window whose [CLS] logits sum to the least, the first
+// of equals (HF replaces its minimum only when strictly greater).
+std::optional<Candidate> min_null_candidate(const std::vector<WindowLogits>& logits,
+                                            const std::vector<int32_t>& window_indices) {
+  std::optional<Candidate> best;
+  for (int32_t w : window_indices) {
+    BERT_CHECK(logits[w].length > 0, "window " + std::to_string(w) + " has no tokens");
+    const float score = logits[w].start[0] + logits[w].end[0];
+    if (!best || best->score > score) best = Candidate{score, logits[w].start[0], logits[w].end[0], w, 0, 0, true};
   }
-  for (NbestEntry& entry : *nbest) entry.probability /= sum;
+  return best;
+}
+
+// numpy's sum of a contiguous array (pairwise_sum in its loops): fewer than 8 values in order;
+// up to 128 in eight interleaved partial sums, combined pairwise, then the remainder in order;
+// beyond that, the two halves (the first a multiple of 8 long) summed separately.
+template <typename T>
+T numpy_sum(const T* values, size_t n) {
+  if (n < 8) {
+    T sum = 0;
+    for (size_t i = 0; i < n; ++i) sum += values[i];
+    return sum;
+  }
+  if (n <= 128) {
+    T r[8];
+    for (int j = 0; j < 8; ++j) r[j] = values[j];
+    size_t i = 8;
+    for (; i < n - n % 8; i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += values[i + j];
+    T sum = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) sum += values[i];
+    return sum;
+  }
+  size_t half = n / 2;
+  half -= half % 8;
+  return numpy_sum(values, half) + numpy_sum(values + half, n - half);
+}
+
+// Softmax over the entries' scores, best first, as numpy computes it on their array
+// (exp(scores - max) / exp(...).sum()): float32 when every score is a float32 logit sum, float64
+// when the placeholder's Python 0.0 is among them.
+template <typename T>
+void softmax_into(std::vector<NbestEntry>* nbest) {
+  T max_score = static_cast<T>(nbest->front().score);
+  for (const NbestEntry& entry : *nbest) max_score = std::max(max_score, static_cast<T>(entry.score));
+  std::vector<T> exps(nbest->size());
+  for (size_t i = 0; i < exps.size(); ++i) exps[i] = std::exp(static_cast<T>((*nbest)[i].score) - max_score);
+  const T sum = numpy_sum(exps.data(), exps.size());
+  for (size_t i = 0; i < exps.size(); ++i) (*nbest)[i].probability = exps[i] / sum;
+}
+
+void assign_probabilities(std::vector<NbestEntry>* nbest, bool in_float64) {
+  if (in_float64)
+    softmax_into<double>(nbest);
+  else
+    softmax_into<float>(nbest);
+}
+
+NbestEntry placeholder_entry() {
+  NbestEntry placeholder;
+  placeholder.text = kNoCandidateText;
+  return placeholder;
 }
 
 QaPrediction predict_example(const SquadExample& example, const std::vector<Window>& windows,
@@ -82,26 +137,33 @@ QaPrediction predict_example(const SquadExample& example, const std::vector<Wind
                              const PostprocessConfig& config) {
   std::vector<Candidate> candidates;
   for (int32_t w : window_indices) collect_candidates(windows[w], logits[w], w, config, &candidates);
+  std::optional<Candidate> null_answer;
+  if (config.version_2_with_negative) {
+    null_answer = min_null_candidate(logits, window_indices);
+    if (null_answer) candidates.push_back(*null_answer);
+  }
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
   if (candidates.size() > static_cast<size_t>(config.n_best_size))
     candidates.resize(config.n_best_size);
 
-  QaPrediction prediction;
-  prediction.id = example.id;
-  if (candidates.empty()) {
-    NbestEntry placeholder;
-    placeholder.text = kNoCandidateText;
-    placeholder.probability = 1;
-    prediction.nbest.push_back(placeholder);
-    prediction.text = placeholder.text;
-    return prediction;
-  }
   const std::vector<size_t> byte_at = code_point_byte_offsets(example.context);
   const int64_t num_code_points = static_cast<int64_t>(byte_at.size()) - 1;
+  // A candidate's span of code points; the null answer's is [0, 0).
+  auto span_of = [&](const Candidate& c) -> std::pair<int32_t, int32_t> {
+    if (c.is_null) return {0, 0};
+    return {windows[c.window].offsets[c.start_token].first, windows[c.window].offsets[c.end_token].second};
+  };
+  // HF adds the null answer back when no kept entry has the offsets (0, 0).
+  if (null_answer && std::none_of(candidates.begin(), candidates.end(), [&](const Candidate& c) {
+        return span_of(c) == std::pair<int32_t, int32_t>{0, 0};
+      }))
+    candidates.push_back(*null_answer);
+
+  QaPrediction prediction;
+  prediction.id = example.id;
   for (const Candidate& c : candidates) {
-    const int32_t first = windows[c.window].offsets[c.start_token].first;
-    const int32_t last = windows[c.window].offsets[c.end_token].second;
+    const auto [first, last] = span_of(c);
     BERT_CHECK(first >= 0 && first <= last && last <= num_code_points,
                "window " + std::to_string(c.window) + " of example " + example.id + ": span [" +
                    std::to_string(first) + ", " + std::to_string(last) +
@@ -116,8 +178,25 @@ QaPrediction predict_example(const SquadExample& example, const std::vector<Wind
     entry.end_token = c.end_token;
     prediction.nbest.push_back(std::move(entry));
   }
-  assign_probabilities(&prediction.nbest);
-  prediction.text = prediction.nbest.front().text;
+  // The rare example without a single non-null candidate gets the placeholder, first.
+  const bool placeholder =
+      prediction.nbest.empty() || (prediction.nbest.size() == 1 && prediction.nbest[0].text.empty());
+  if (placeholder) prediction.nbest.insert(prediction.nbest.begin(), placeholder_entry());
+  assign_probabilities(&prediction.nbest, placeholder);
+  if (!config.version_2_with_negative) {
+    prediction.text = prediction.nbest.front().text;
+    return prediction;
+  }
+  const auto best_non_null = std::find_if(prediction.nbest.begin(), prediction.nbest.end(),
+                                          [](const NbestEntry& entry) { return !entry.text.empty(); });
+  BERT_CHECK(best_non_null != prediction.nbest.end(), "example " + example.id + ": no non-null entry");
+  const float null_score = null_answer ? null_answer->score : 0.0f;
+  // float32 throughout, as numpy's float32 scalars subtract.
+  prediction.null_score_diff = null_score - best_non_null->start_logit - best_non_null->end_logit;
+  // numpy compares a float32 scalar with a Python float in float32 (NEP 50, and numpy 1's
+  // value-based casting alike).
+  const float threshold = static_cast<float>(config.null_score_diff_threshold);
+  prediction.text = prediction.null_score_diff > threshold ? "" : best_non_null->text;
   return prediction;
 }
 
@@ -162,6 +241,7 @@ PostprocessResult postprocess_predictions(const SquadDataset& dataset,
   }
 
   PostprocessResult result;
+  result.version_2_with_negative = config.version_2_with_negative;
   result.predictions.reserve(dataset.examples.size());
   for (size_t e = 0; e < dataset.examples.size(); ++e) {
     result.predictions.push_back(

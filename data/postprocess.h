@@ -1,5 +1,5 @@
-// Span selection from start/end logits: Hugging Face run_qa.py's postprocess_qa_predictions
-// for SQuAD v1 (no null answer).
+// Span selection from start/end logits: Hugging Face run_qa.py's postprocess_qa_predictions,
+// for SQuAD v1.1 and, with version_2_with_negative, v2.0 (the null answer).
 //
 // For each window of an example, the n_best_size best start positions and the n_best_size
 // best end positions are taken (numpy's argsort(logits)[::-1][:n_best_size]: descending value;
@@ -16,6 +16,18 @@
 // An example with no candidate at all (no window, or no valid pair) gets HF's placeholder:
 // text kNoCandidateText ("empty", literally, as utils_qa.py inserts) with probability 1 and
 // zero logits; PostprocessResult::examples_without_candidates counts them so apps can log it.
+//
+// SQuAD v2.0 (PostprocessConfig::version_2_with_negative): each window's null score is its
+// [CLS] logits' sum (float32); the example's null answer is the window with the smallest (the
+// first of equals), text "" (the context's span [0, 0)). It joins the candidates, last, before
+// the sort; when the n_best_size best leave it out, it is appended after them. The placeholder
+// goes first when nothing but the null answer is left. The softmax covers every entry (in
+// float64 when the placeholder, a Python float, is among them, as numpy then computes). The
+// best non-null entry is the first whose text is not empty; score_diff = null score - its start
+// logit - its end logit (float32); the prediction is "" when score_diff >
+// null_score_diff_threshold (compared in float32, as numpy does), else that entry's text. score_diff is kept per example for
+// null_odds.json. An example without windows has no null answer: the placeholder, and a
+// score_diff of 0 (where run_qa's code fails).
 #pragma once
 
 #include <cstdint>
@@ -38,30 +50,35 @@ struct WindowLogits {
 };
 
 struct NbestEntry {
-  std::string text;         // UTF-8 slice of the context
-  float probability = 0;    // softmax over the kept scores of this example
+  std::string text;         // UTF-8 slice of the context ("" for the null answer)
+  double probability = 0;   // softmax over the kept scores of this example (a float32 value
+                            // unless the placeholder is among them, see above)
   float start_logit = 0;
   float end_logit = 0;
   float score = 0;          // start_logit + end_logit in float32
   int32_t window = -1;      // index into the windows vector; -1 for the placeholder
-  int32_t start_token = -1;
+  int32_t start_token = -1;  // 0 and 0 for the null answer ([CLS])
   int32_t end_token = -1;
 };
 
 struct QaPrediction {
   std::string id;                // SquadExample::id
-  std::string text;              // best answer (nbest[0].text)
+  std::string text;              // best answer: nbest[0].text in v1.1; in v2.0 see above
   std::vector<NbestEntry> nbest;  // best first; never empty
+  float null_score_diff = 0;     // v2.0: null score - best non-null entry's logits
 };
 
 struct PostprocessResult {
   std::vector<QaPrediction> predictions;  // one per example, in dataset order
   int64_t examples_without_candidates = 0;
+  bool version_2_with_negative = false;  // predictions carry null_score_diff (null_odds.json)
 };
 
 struct PostprocessConfig {
   int32_t n_best_size = 20;
   int32_t max_answer_length = 30;
+  bool version_2_with_negative = false;  // SQuAD v2.0: the null answer competes
+  double null_score_diff_threshold = 0;  // v2.0: predict "" when score_diff exceeds it
 };
 
 // logits[w] belongs to windows[w]. Throws BertError when a window's logits length differs,

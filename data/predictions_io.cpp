@@ -42,12 +42,38 @@ std::string nbest_predictions_to_json(const PostprocessResult& result) {
   return out;
 }
 
+std::string null_odds_to_json(const PostprocessResult& result) {
+  if (result.predictions.empty()) return "{}\n";
+  std::string out = "{\n";
+  for (size_t i = 0; i < result.predictions.size(); ++i) {
+    const QaPrediction& p = result.predictions[i];
+    out += "    " + json_quote(p.id) + ": " + format_json_number(p.null_score_diff, NonFiniteJson::kPythonNames);
+    out += i + 1 < result.predictions.size() ? ",\n" : "\n";
+  }
+  out += "}\n";
+  return out;
+}
+
+void write_null_odds(const std::string& path, const PostprocessResult& result) {
+  write_file_atomic(path, null_odds_to_json(result));
+}
+
 void write_predictions(const std::string& path, const PostprocessResult& result) {
   write_file_atomic(path, predictions_to_json(result));
 }
 
 void write_nbest_predictions(const std::string& path, const PostprocessResult& result) {
   write_file_atomic(path, nbest_predictions_to_json(result));
+}
+
+std::string scores_to_json(const SquadScores& scores, const std::string& prefix) {
+  std::string out = "{";
+  for (const NamedScore& score : scores.named) {
+    out += (out.size() > 1 ? ", " : "") + json_quote(prefix + score.name) + ": ";
+    out += score.is_count ? std::to_string(static_cast<int64_t>(score.value))
+                          : format_json_number(score.value, NonFiniteJson::kPythonNames);
+  }
+  return out + "}";
 }
 
 PredictionMap to_prediction_map(const PostprocessResult& result) {

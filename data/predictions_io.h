@@ -1,5 +1,6 @@
-// predictions.json ({qid: text}) and nbest_predictions.json ({qid: [{text, probability,
-// start_logit, end_logit}, ...]}) as Hugging Face's run_qa.py writes them (json.dumps with
+// predictions.json ({qid: text}), nbest_predictions.json ({qid: [{text, probability,
+// start_logit, end_logit}, ...]}) and, for SQuAD v2.0, null_odds.json ({qid: score_diff}) as
+// Hugging Face's run_qa.py writes them (json.dumps with
 // indent=4, keys in example order), except that UTF-8 is written as is rather than as \u
 // escapes; control characters, '"' and '\' are escaped. Numbers are printed as Python's
 // repr(float) prints them (format_json_number with NonFiniteJson::kPythonNames: shortest
@@ -20,6 +21,13 @@ std::string predictions_to_json(const PostprocessResult& result);
 std::string nbest_predictions_to_json(const PostprocessResult& result);
 void write_predictions(const std::string& path, const PostprocessResult& result);
 void write_nbest_predictions(const std::string& path, const PostprocessResult& result);
+std::string null_odds_to_json(const PostprocessResult& result);
+void write_null_odds(const std::string& path, const PostprocessResult& result);
+
+// The scores as one JSON line, keys prefixed: {"exact_match": X, "f1": Y} for v1.1 (what the
+// official evaluate-v1.1.py prints), every squad_v2 score in its order for v2.0; totals as
+// integers, the rest as Python's repr of floats.
+std::string scores_to_json(const SquadScores& scores, const std::string& prefix = "");
 
 // qid -> text of a PostprocessResult, for evaluate_squad.
 PredictionMap to_prediction_map(const PostprocessResult& result);

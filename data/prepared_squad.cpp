@@ -14,7 +14,7 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
   const auto started = std::chrono::steady_clock::now();
   PreparedSquad out;
   out.dataset = read_squad(path);
-  check_squad_v1(out.dataset, path, false);
+  check_squad_version(out.dataset, path, options.version_2_with_negative);
   if (options.max_samples > 0 && out.dataset.examples.size() > static_cast<size_t>(options.max_samples))
     out.dataset.examples.resize(static_cast<size_t>(options.max_samples));
   if (out.dataset.examples.empty()) throw_input_error(path, "", "the " + label + " dataset holds no questions");
@@ -51,18 +51,22 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
   return out;
 }
 
-void check_squad_v1(const SquadDataset& dataset, const std::string& path, bool version_2_with_negative) {
-  if (version_2_with_negative)
-    throw InputError("--version_2_with_negative: SQuAD v2 (unanswerable questions) is not implemented yet; "
-                     "this engine trains and evaluates SQuAD v1.1 only");
+void check_squad_version(const SquadDataset& dataset, const std::string& path, bool version_2_with_negative) {
   size_t impossible = 0;
-  for (const SquadExample& example : dataset.examples) impossible += example.is_impossible;
+  for (const SquadExample& example : dataset.examples) {
+    impossible += example.is_impossible;
+    if (example.is_impossible && !example.answers.empty())
+      throw_input_error(path, "question " + example.id,
+                        "is_impossible is true but answers is not empty (SQuAD v2.0 lists an unanswerable "
+                        "question's spans under plausible_answers)");
+  }
+  if (version_2_with_negative) return;
   const bool v2_version = dataset.version.rfind("v2", 0) == 0 || dataset.version.rfind("2", 0) == 0;
   if (impossible > 0 || v2_version)
     throw_input_error(path, impossible > 0 ? "is_impossible" : "version",
                       "SQuAD v2 data (version '" + dataset.version + "', " + std::to_string(impossible) +
-                          " unanswerable questions): run_qa.py needs --version_2_with_negative for it, which "
-                          "this engine does not implement yet; give SQuAD v1.1 files");
+                          " unanswerable questions): give --version_2_with_negative, as run_qa.py needs for it "
+                          "(the v1.1 metric cannot score unanswerable questions)");
 }
 
 }  // namespace bert

@@ -1,5 +1,5 @@
 // A SQuAD file turned into the model's windows, as train_squad and eval_squad both need it:
-// read (refusing SQuAD v2 data), cut to --max_*_samples, windowed (or read from the binary
+// read (SQuAD v2 data only with --version_2_with_negative), cut to --max_*_samples, windowed (or read from the binary
 // window cache when one is named and matches), with one summary line on stderr.
 #pragma once
 
@@ -25,16 +25,19 @@ struct PrepareOptions {
   std::string cache_file;    // optional: read windows from it when its key matches, else write it
   bool overwrite_cache = false;  // rebuild and rewrite cache_file even when it matches (--overwrite_cache)
   bool quiet = false;        // no summary line (ranks other than 0 of a data-parallel run)
+  bool version_2_with_negative = false;  // SQuAD v2.0: unanswerable questions are taken
 };
 
-// Reads the file (refusing SQuAD v2 data, check_squad_v1), windows it (or loads the cache) and
+// Reads the file (check_squad_version), windows it (or loads the cache) and
 // logs counts and timing to stderr with the label ("train", "eval").
 PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer, const PrepareOptions& options,
                             const std::string& label);
 
-// Refuses SQuAD v2 data (a version "v2.0" file, or questions marked is_impossible), which needs
-// --version_2_with_negative; that mode is not implemented yet, so it is refused too. Throws
-// InputError naming the file.
-void check_squad_v1(const SquadDataset& dataset, const std::string& path, bool version_2_with_negative);
+// Without --version_2_with_negative, refuses SQuAD v2 data (a version "v2.0" file, or questions
+// marked is_impossible), as run_qa.py's v1.1 metric cannot score unanswerable questions: throws
+// InputError naming the file and saying which flag takes it. With it, takes v1.1 and v2.0 alike
+// (run_qa.py does). An impossible question that still lists answers is refused either way: its
+// windows would be labelled with that answer while the metric counts it answerable.
+void check_squad_version(const SquadDataset& dataset, const std::string& path, bool version_2_with_negative);
 
 }  // namespace bert

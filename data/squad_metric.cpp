@@ -1,6 +1,7 @@
 #include "data/squad_metric.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <unordered_set>
 
@@ -60,8 +61,9 @@ std::vector<std::u32string> split_whitespace(const std::u32string& text) {
   return tokens;
 }
 
-double f1_of_tokens(const std::vector<std::u32string>& prediction,
-                    const std::vector<std::u32string>& ground_truth) {
+}  // namespace
+
+double tokens_f1(const std::vector<std::u32string>& prediction, const std::vector<std::u32string>& ground_truth) {
   // Counter(prediction) & Counter(ground_truth): per token, the smaller count.
   std::map<std::u32string, int64_t> remaining;
   for (const std::u32string& token : ground_truth) ++remaining[token];
@@ -79,6 +81,8 @@ double f1_of_tokens(const std::vector<std::u32string>& prediction,
   const double recall = 1.0 * num_same / static_cast<double>(ground_truth.size());
   return (2 * precision * recall) / (precision + recall);
 }
+
+namespace {
 
 void check_ground_truths(const std::vector<std::string>& ground_truths) {
   BERT_CHECK(!ground_truths.empty(), "SQuAD v1.1 scoring needs at least one ground truth");
@@ -107,7 +111,7 @@ double exact_match_score(std::string_view prediction, std::string_view ground_tr
 }
 
 double f1_score(std::string_view prediction, std::string_view ground_truth) {
-  return f1_of_tokens(normalized_tokens(prediction), normalized_tokens(ground_truth));
+  return tokens_f1(normalized_tokens(prediction), normalized_tokens(ground_truth));
 }
 
 double max_exact_match(std::string_view prediction, const std::vector<std::string>& ground_truths) {
@@ -124,8 +128,27 @@ double max_f1(std::string_view prediction, const std::vector<std::string>& groun
   const std::vector<std::u32string> predicted = normalized_tokens(prediction);
   double best = 0;
   for (const std::string& truth : ground_truths)
-    best = std::max(best, f1_of_tokens(predicted, normalized_tokens(truth)));
+    best = std::max(best, tokens_f1(predicted, normalized_tokens(truth)));
   return best;
+}
+
+const NamedScore* SquadScores::find(std::string_view name) const {
+  for (const NamedScore& score : named)
+    if (score.name == name) return &score;
+  return nullptr;
+}
+
+std::string scores_summary(const SquadScores& scores) {
+  std::string out;
+  for (const NamedScore& score : scores.named) {
+    const bool threshold = score.name.size() > 7 && score.name.compare(score.name.size() - 7, 7, "_thresh") == 0;
+    if (score.is_count || threshold)
+      continue;
+    char value[64];
+    std::snprintf(value, sizeof value, "%.2f", score.value);
+    out += (out.empty() ? "" : ", ") + score.name + " " + value;
+  }
+  return out;
 }
 
 const SquadExample* first_unscorable(const SquadDataset& dataset) {
@@ -169,6 +192,7 @@ SquadScores evaluate_squad(const SquadDataset& dataset, const PredictionMap& pre
     scores.exact_match = 100.0 * static_cast<double>(exact_sum) / static_cast<double>(scores.total);
     scores.f1 = 100.0 * f1_sum / static_cast<double>(scores.total);
   }
+  scores.named = {{"exact_match", scores.exact_match}, {"f1", scores.f1}};
   return scores;
 }
 

@@ -33,20 +33,38 @@ std::vector<std::u32string> normalized_tokens(std::string_view text);
 
 double exact_match_score(std::string_view prediction, std::string_view ground_truth);  // 0 or 1
 double f1_score(std::string_view prediction, std::string_view ground_truth);
+// The F1 of two normalized token lists as the v1.1 script computes it (0 when nothing is common).
+double tokens_f1(const std::vector<std::u32string>& prediction, const std::vector<std::u32string>& ground_truth);
 // Max of exact_match_score / f1_score over the ground truths (which must not be empty).
 double max_exact_match(std::string_view prediction, const std::vector<std::string>& ground_truths);
 double max_f1(std::string_view prediction, const std::vector<std::string>& ground_truths);
 
+// One score under the name run_qa's metric gives it (without the eval_ prefix).
+struct NamedScore {
+  std::string name;
+  double value = 0;
+  bool is_count = false;  // a number of questions ("total"): an integer in JSON
+};
+
 struct SquadScores {
-  double exact_match = 0;  // percent
+  double exact_match = 0;  // percent (SQuAD v2.0: "exact")
   double f1 = 0;           // percent
   int64_t total = 0;       // questions in the dataset
   int64_t unanswered = 0;  // questions with no prediction (scored 0)
   std::vector<std::string> unanswered_ids;  // the first kMaxListedIds of them
   int64_t unknown_predictions = 0;  // predictions whose id is not in the dataset (ignored)
+  // Every score in the order the metric returns them: v1.1 exact_match, f1; v2.0 (squad_v2.h)
+  // exact, f1, total, HasAns_*, NoAns_*, best_*.
+  std::vector<NamedScore> named;
+
+  const NamedScore* find(std::string_view name) const;
 };
 
 inline constexpr size_t kMaxListedIds = 5;
+
+// The scores for a log line: "exact_match 81.22, f1 88.52"; for v2.0 every score but the
+// totals and thresholds ("exact 70.10, f1 73.42, HasAns_exact ..., best_f1 73.50").
+std::string scores_summary(const SquadScores& scores);
 
 // Scores every question of the dataset. A question without answers cannot be scored by the
 // v1.1 script (it takes the max over an empty list): InputError naming the file and the id.

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "data/predictions_io.h"
+#include "data/squad_metric_v2.h"
 #include "engine/packed_batch.h"
 
 namespace bert {
@@ -64,8 +65,11 @@ EvalOutcome evaluate_model(BertQaModel& model, const SquadDataset& dataset, cons
   outcome.model_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   outcome.predictions =
       postprocess_predictions(dataset, windows, logits.start_logits, logits.end_logits, postprocess);
-  outcome.scored = first_unscorable(dataset) == nullptr;
-  if (outcome.scored) outcome.scores = evaluate_squad(dataset, to_prediction_map(outcome.predictions));
+  // In SQuAD v2.0 a question without answers is an unanswerable one, scored like any other.
+  outcome.scored = postprocess.version_2_with_negative || first_unscorable(dataset) == nullptr;
+  if (outcome.scored)
+    outcome.scores =
+        evaluate_squad_version(dataset, to_prediction_map(outcome.predictions), postprocess.version_2_with_negative);
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return outcome;
 }

@@ -1,5 +1,6 @@
 // Evaluation: the model's start/end logits for every window (no dropout, batches of packed
-// windows), then Hugging Face's span selection and the official SQuAD v1.1 EM/F1.
+// windows), then Hugging Face's span selection and the official SQuAD v1.1 EM/F1 (v2.0's scores
+// with PostprocessConfig::version_2_with_negative).
 #pragma once
 
 #include <functional>
@@ -26,7 +27,7 @@ WindowPredictions predict_windows(BertQaModel& model, const std::vector<Window>&
 
 struct EvalOutcome {
   PostprocessResult predictions;
-  bool scored = true;  // false: some question has no answers (a test set), scores stay empty
+  bool scored = true;  // false: some question has no answers (a v1.1 test set), scores stay empty
   SquadScores scores;
   double seconds = 0;        // the whole evaluation (eval_runtime)
   double model_seconds = 0;  // of which the model's forward passes and the logits' download

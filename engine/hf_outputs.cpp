@@ -102,10 +102,10 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
   // Trainer's speed_metrics rounds the runtime to 4 digits and the rates to 3.
   const std::string key = split == "predict" ? "test" : split;
   MetricsDict m;
-  if (outcome.scored) {
-    m[key + "_exact_match"] = metric_float(outcome.scores.exact_match);
-    m[key + "_f1"] = metric_float(outcome.scores.f1);
-  }
+  if (outcome.scored)
+    for (const NamedScore& score : outcome.scores.named)
+      m[key + "_" + score.name] =
+          score.is_count ? metric_int(static_cast<int64_t>(score.value)) : metric_float(score.value);
   m[key + "_runtime"] = metric_float(round_runtime(outcome.seconds));
   m[split + "_samples"] = metric_int(static_cast<int64_t>(windows));
   m[key + "_samples_per_second"] = metric_float(round_rate(double(windows) / seconds));
@@ -175,6 +175,8 @@ void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcom
   make_directories(output_dir);
   write_predictions(join_path(output_dir, split + "_predictions.json"), outcome.predictions);
   write_nbest_predictions(join_path(output_dir, split + "_nbest_predictions.json"), outcome.predictions);
+  if (outcome.predictions.version_2_with_negative)
+    write_null_odds(join_path(output_dir, split + "_null_odds.json"), outcome.predictions);
   save_metrics(output_dir, split, eval_metrics(outcome, windows, batch_size, epoch, split, num_input_tokens_seen));
 }
 

@@ -3,7 +3,8 @@
 //   <split>_results.json  Trainer.save_metrics(split, metrics): json.dumps(indent=4, sort_keys=True)
 //                         of a flat dict ("train": epoch, train_loss (the mean over the run),
 //                         train_runtime, train_samples, train_samples_per_second,
-//                         train_steps_per_second; "eval": epoch, eval_exact_match, eval_f1,
+//                         train_steps_per_second; "eval": epoch, eval_exact_match, eval_f1
+//                         (SQuAD v2.0: eval_exact, eval_f1, eval_total, eval_HasAns_*, ...),
 //                         eval_runtime, eval_samples (windows, as run_qa counts features),
 //                         eval_samples_per_second, eval_steps_per_second);
 //   all_results.json      the same dicts merged into what the file already holds (save_metrics'
@@ -41,7 +42,8 @@ std::string metrics_dict_json(const MetricsDict& metrics);
 void save_metrics(const std::string& output_dir, const std::string& split, const MetricsDict& metrics);
 
 // run_qa's metrics of an evaluated split, `split` "eval" (--do_eval) or "predict" (--do_predict),
-// with run_qa's key names: K_exact_match and K_f1 (when the outcome was scored), K_runtime,
+// with run_qa's key names: K_<score> for each of the metric's scores (when the outcome was
+// scored: K_exact_match and K_f1 for v1.1, K_exact, K_f1, K_total, ... for v2.0), K_runtime,
 // K_samples_per_second, K_steps_per_second (batches of batch_size), <split>_samples (windows),
 // and epoch when >= 0; K is "eval" for eval and "test" for predict
 // (QuestionAnsweringTrainer.predict's metric_key_prefix; run_qa adds predict_samples itself).
@@ -52,8 +54,8 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
 // Evaluation batches of batch_size windows (the "steps" of K_steps_per_second).
 size_t eval_batches(size_t windows, int batch_size);
 
-// Writes <split>_predictions.json, <split>_nbest_predictions.json (as run_qa.py's
-// postprocess_qa_predictions with that prefix) and <split>_results.json / all_results.json
+// Writes <split>_predictions.json, <split>_nbest_predictions.json, for SQuAD v2.0
+// <split>_null_odds.json (as run_qa.py's postprocess_qa_predictions with that prefix) and <split>_results.json / all_results.json
 // (eval_metrics; epoch < 0 leaves "epoch" out) into output_dir.
 void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
                         double epoch, const std::string& split = "eval", int64_t num_input_tokens_seen = -1);

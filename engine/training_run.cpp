@@ -189,20 +189,24 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
   MetricValues values;
   if (epoch >= 0) values.emplace_back("epoch", epoch);
   const double seconds = std::max(1e-9, outcome.seconds);
+  std::vector<std::pair<std::string, double>> board;
+  for (const NamedScore& score : outcome.scores.named) {
+    if (score.is_count) {
+      values.emplace_back("eval_" + score.name, MetricValue::count(static_cast<int64_t>(score.value)));
+    } else {
+      values.emplace_back("eval_" + score.name, score.value);
+      board.emplace_back("eval/" + score.name, score.value);
+    }
+  }
   values.insert(values.end(),
-                {{"eval_exact_match", outcome.scores.exact_match}, {"eval_f1", outcome.scores.f1},
-                 {"eval_runtime", outcome.seconds},
+                {{"eval_runtime", outcome.seconds},
                  {"eval_samples_per_second", eval.windows.size() / seconds},
                  {"eval_steps_per_second", double(eval_batches(eval.windows.size(), run.eval_batch_size)) / seconds}});
   if (input_tokens_seen >= 0) values.emplace_back("num_input_tokens_seen", MetricValue::count(input_tokens_seen));
   logs->metrics->write(step, values);
-  if (logs->tensorboard != nullptr)
-    logs->tensorboard->add_scalars(
-        {{"eval/exact_match", outcome.scores.exact_match}, {"eval/f1", outcome.scores.f1}}, step);
-  std::fprintf(stderr,
-               "[eval] step %lld: exact_match %.2f, f1 %.2f on %zu windows in %.1f s "
-               "(model %.2f s, %.0f windows/s)%s\n",
-               static_cast<long long>(step), outcome.scores.exact_match, outcome.scores.f1, eval.windows.size(),
+  if (logs->tensorboard != nullptr) logs->tensorboard->add_scalars(board, step);
+  std::fprintf(stderr, "[eval] step %lld: %s on %zu windows in %.1f s (model %.2f s, %.0f windows/s)%s\n",
+               static_cast<long long>(step), scores_summary(outcome.scores).c_str(), eval.windows.size(),
                outcome.seconds, outcome.model_seconds, eval.windows.size() / std::max(1e-9, outcome.model_seconds),
                final ? ("; predictions in " + run.output_dir).c_str() : "");
   return outcome.scores;
@@ -298,8 +302,13 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
           evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, logged_input_tokens(tc, state),
                            job.logs, /*final=*/false);
       if (run.metric_for_best_model.empty()) return;
-      const bool new_best = best.consider(run.metric_for_best_model == "f1" ? scores.f1 : scores.exact_match,
-                                          run.greater_is_better, state.global_step, run.saves_checkpoints);
+      const NamedScore* ranked = scores.find(run.metric_for_best_model);
+      if (ranked == nullptr)
+        throw InputError("--metric_for_best_model " + run.metric_for_best_model +
+                         ": the evaluation gave no such score (it gave " + scores_summary(scores) +
+                         "; SQuAD v2.0's HasAns_*/NoAns_* exist only where the evaluation set has such questions)");
+      const bool new_best = best.consider(ranked->value, run.greater_is_better, state.global_step,
+                                          run.saves_checkpoints);
       if (new_best && run.save_on_best) save(state, run.save_only_model);  // --save_strategy best
     };
   }

@@ -227,7 +227,7 @@ TEST_CASE("best-model flags are refused where transformers refuses them", "[app]
   };
   refused("--eval_strategy steps --load_best_model_at_end", {"--metric_for_best_model f1"});
   refused("--metric_for_best_model eval_loss", {"no loss", "f1"});
-  refused("--metric_for_best_model accuracy", {"f1 or exact_match"});
+  refused("--metric_for_best_model accuracy", {"exact_match, f1", "'accuracy'"});
   refused("--eval_strategy steps --save_strategy epoch --metric_for_best_model f1 --load_best_model_at_end",
           {"strategy to match"});
   refused("--eval_strategy steps --eval_steps 2 --save_steps 3 --metric_for_best_model f1 --load_best_model_at_end",

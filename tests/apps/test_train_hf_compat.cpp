@@ -50,7 +50,6 @@ void expect_refused(const std::string& extra, int status, const std::vector<std:
 
 TEST_CASE("flags this engine does not implement are refused, not ignored", "[app][hf]") {
   expect_refused("--fp16", 2, {"--fp16", "not implemented", "--bf16"});
-  expect_refused("--version_2_with_negative", 2, {"--version_2_with_negative", "not implemented"});
   expect_refused("--eval_strategy best", 2, {"--eval_strategy", "no, steps or epoch"});
   expect_refused("--save_strategy sometimes", 2, {"--save_strategy"});
   expect_refused("--lr_scheduler_type polynomial", 2, {"--lr_scheduler_type", "cosine", "polynomial"});

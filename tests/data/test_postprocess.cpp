@@ -2,6 +2,8 @@
 // golden run over the windows of dev articles 0-3: test_squad_golden.cpp).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include <simdjson.h>
@@ -152,6 +154,88 @@ TEST_CASE("postprocess merges windows and sorts equal scores stably", "[postproc
     CHECK_THROWS_AS(postprocess_predictions(dataset, far, start, end, PostprocessConfig{}),
                     BertError);
   }
+}
+
+TEST_CASE("SQuAD v2.0: the null answer competes with the spans", "[postprocess][v2]") {
+  // The first case's window: [CLS] (position 0) sums to 18, the best span b-b to 2 + 4 = 6.
+  const SquadDataset dataset = make_dataset({"a b c d e f", "x y"});
+  const std::vector<Window> windows = {make_window(0, 0, 6)};
+  std::vector<float> start = {9, -5, -5, 1, 2, 0.5f, 3, 0.1f, 0.2f, -5};
+  std::vector<float> end = {9, -5, -5, 0.3f, 4, 0.2f, 0.1f, 1, 0.4f, -5};
+  PostprocessConfig config;
+  config.version_2_with_negative = true;
+  SECTION("a null score above the best span's predicts no answer") {
+    const PostprocessResult result = postprocess_predictions(dataset, windows, {start}, {end}, config);
+    CHECK(result.version_2_with_negative);
+    const QaPrediction& p = result.predictions[0];
+    CHECK(p.text.empty());
+    CHECK(p.null_score_diff == 18.0f - 2.0f - 4.0f);
+    REQUIRE(p.nbest.size() == 20);  // the null answer and the 19 best spans
+    CHECK(p.nbest[0].text.empty());
+    CHECK(p.nbest[0].score == 18.0f);
+    CHECK(p.nbest[0].start_token == 0);
+    CHECK(p.nbest[1].text == "b");
+    // An example without windows has no null answer: the placeholder and a difference of 0.
+    const QaPrediction& unseen = result.predictions[1];
+    CHECK(unseen.text == kNoCandidateText);
+    CHECK(unseen.null_score_diff == 0.0f);
+    CHECK(result.examples_without_candidates == 1);
+    CHECK(null_odds_to_json(result) == "{\n    \"q0\": 12.0,\n    \"q1\": 0.0\n}\n");
+  }
+  SECTION("the threshold is compared strictly") {
+    config.null_score_diff_threshold = 12.0;  // 12 > 12 is false: the span
+    CHECK(postprocess_predictions(dataset, windows, {start}, {end}, config).predictions[0].text == "b");
+    config.null_score_diff_threshold = 11.5;
+    CHECK(postprocess_predictions(dataset, windows, {start}, {end}, config).predictions[0].text.empty());
+  }
+  SECTION("a null answer outside the n best is appended after them") {
+    start[0] = end[0] = -9;
+    config.n_best_size = 2;  // starts d, b; ends b, e: b-b 6, d-e 4, b-e 3 (d-b runs backwards)
+    const QaPrediction p = postprocess_predictions(dataset, windows, {start}, {end}, config).predictions[0];
+    REQUIRE(p.nbest.size() == 3);
+    CHECK(p.nbest[0].text == "b");
+    CHECK(p.nbest[1].text == "d e");
+    CHECK(p.nbest[2].text.empty());
+    CHECK(p.nbest[2].score == -18.0f);
+    CHECK(p.null_score_diff == -24.0f);
+    CHECK(p.text == "b");
+    CHECK(p.nbest[0].probability + p.nbest[1].probability + p.nbest[2].probability == Approx(1.0).epsilon(1e-6));
+  }
+  SECTION("with no span at all the placeholder goes first and the null answer competes with it") {
+    config.n_best_size = 1;  // the best start and end are both [CLS]: no span
+    const PostprocessResult result = postprocess_predictions(dataset, windows, {start}, {end}, config);
+    const QaPrediction& p = result.predictions[0];
+    REQUIRE(p.nbest.size() == 2);
+    CHECK(p.nbest[0].text == kNoCandidateText);
+    CHECK(p.nbest[1].text.empty());
+    CHECK(p.null_score_diff == 18.0f);  // 18 - the placeholder's 0 + 0
+    CHECK(p.text.empty());
+    // numpy's float64 softmax of [0.0, 18] (the placeholder's score is a Python float).
+    CHECK(p.nbest[1].probability == 1.0 / (1.0 + std::exp(-18.0)));
+    CHECK(result.examples_without_candidates == 2);
+  }
+}
+
+TEST_CASE("SQuAD v2.0: the null answer is the window with the smallest [CLS] sum", "[postprocess][v2]") {
+  const SquadDataset dataset = make_dataset({"a b c d e f"});
+  const std::vector<Window> windows = {make_window(0, 0, 4), make_window(0, 2, 4), make_window(0, 2, 4)};
+  std::vector<std::vector<float>> start(3, std::vector<float>(8, 0.0f)), end = start;
+  start[0][0] = 3;  // null sums 5, 3, 3: the second window's, the first of the two equal ones
+  end[0][0] = 2;
+  start[1][0] = 1;
+  end[1][0] = 2;
+  start[2][0] = 2;
+  end[2][0] = 1;
+  PostprocessConfig config;
+  config.version_2_with_negative = true;
+  const QaPrediction p = postprocess_predictions(dataset, windows, start, end, config).predictions[0];
+  const auto null_entry = std::find_if(p.nbest.begin(), p.nbest.end(), [](const NbestEntry& e) { return e.text.empty(); });
+  REQUIRE(null_entry != p.nbest.end());
+  CHECK(null_entry->window == 1);
+  CHECK(null_entry->score == 3.0f);
+  CHECK(null_entry->start_logit == 1.0f);
+  CHECK(p.null_score_diff == 3.0f);  // every span scores 0
+  CHECK(p.text.empty());
 }
 
 }  // namespace bert
