@@ -193,8 +193,9 @@ QaPrediction predict_example(const SquadExample& example, const std::vector<Wind
   const float null_score = null_answer ? null_answer->score : 0.0f;
   // float32 throughout, as numpy's float32 scalars subtract.
   prediction.null_score_diff = null_score - best_non_null->start_logit - best_non_null->end_logit;
-  // numpy compares a float32 scalar with a Python float in float32 (NEP 50, and numpy 1's
-  // value-based casting alike).
+  // numpy 2 compares a float32 scalar with a Python float in float32 (NEP 50: the Python float
+  // is "weak"); numpy 1 compared in float64, which differs only for a threshold that float32
+  // does not hold exactly and a difference within its rounding.
   const float threshold = static_cast<float>(config.null_score_diff_threshold);
   prediction.text = prediction.null_score_diff > threshold ? "" : best_non_null->text;
   return prediction;

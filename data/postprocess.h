@@ -25,7 +25,7 @@
 // float64 when the placeholder, a Python float, is among them, as numpy then computes). The
 // best non-null entry is the first whose text is not empty; score_diff = null score - its start
 // logit - its end logit (float32); the prediction is "" when score_diff >
-// null_score_diff_threshold (compared in float32, as numpy does), else that entry's text. score_diff is kept per example for
+// null_score_diff_threshold (compared in float32, as numpy 2 does), else that entry's text. score_diff is kept per example for
 // null_odds.json. An example without windows has no null answer: the placeholder, and a
 // score_diff of 0 (where run_qa's code fails).
 #pragma once
