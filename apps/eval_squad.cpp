@@ -48,7 +48,8 @@ struct EvalOptions {
   int32_t n_best_size = 20, max_answer_length = 30;
   int64_t max_eval_samples = -1, seed = 42;
   bool do_lower_case = true, version_2_with_negative = false;
-  double null_score_diff_threshold = 0.0;
+  double null_score_diff_threshold = 0.0, na_prob_thresh = 1.0;
+  std::string na_prob_file;
 };
 
 void register_flags(FlagParser* parser, EvalOptions* options) {
@@ -61,6 +62,13 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
   parser->add_double("null_score_diff_threshold", &options->null_score_diff_threshold,
                      "v2.0, model mode: predict no answer when the null score exceeds the best span's by more "
                      "than this");
+  parser->add_string("na_prob_file", &options->na_prob_file,
+                     "v2.0, metric mode: {question id: no-answer probability or score} as the official script's "
+                     "--na-prob-file (eval_null_odds.json serves: best_f1_thresh is then the "
+                     "--null_score_diff_threshold that scores best)");
+  parser->add_double("na_prob_thresh", &options->na_prob_thresh,
+                     "v2.0, metric mode, with --na_prob_file: above it a question counts as answered 'no answer' "
+                     "(default: 1.0)");
   parser->add_string("predictions_file", &options->predictions_file,
                      "JSON object {question id: answer text} to score (metric mode)");
   parser->add_string("model_name_or_path", &options->model_name_or_path,
@@ -109,7 +117,15 @@ int run_metric_mode(const EvalOptions& options) {
                    options.validation_file.c_str(), dataset.version.c_str());
   }
   const PredictionMap predictions = read_predictions(options.predictions_file);
-  const SquadScores scores = evaluate_squad_version(dataset, predictions, v2);
+  NoAnswerProbabilities no_answer;
+  if (!options.na_prob_file.empty()) {
+    no_answer.in_file_order = read_no_answer_probabilities(options.na_prob_file);
+    no_answer.threshold = options.na_prob_thresh;
+    no_answer.path = options.na_prob_file;
+  }
+  const SquadScores scores = !v2 ? evaluate_squad(dataset, predictions)
+                                 : evaluate_squad_v2(dataset, predictions,
+                                                     options.na_prob_file.empty() ? nullptr : &no_answer);
   report_coverage(scores, options.predictions_file);
   std::printf("%s\n", scores_to_json(scores).c_str());
   return 0;
@@ -203,7 +219,14 @@ int run(int argc, char** argv) {
   if (!parser.parse(argc, argv)) return 0;  // --help
   for (const std::string& note : parser.notes()) std::fprintf(stderr, "[flags] %s\n", note.c_str());
   parser.require("validation_file");
+  if ((parser.was_set("na_prob_file") || parser.was_set("na_prob_thresh")) && !options.version_2_with_negative)
+    throw FlagError("--na_prob_file and --na_prob_thresh belong to SQuAD v2.0's metric: give --version_2_with_negative");
+  if (parser.was_set("na_prob_thresh") && !parser.was_set("na_prob_file"))
+    throw FlagError("--na_prob_thresh applies the probabilities of --na_prob_file: give it too");
   if (parser.was_set("model_name_or_path")) {
+    if (parser.was_set("na_prob_file"))
+      throw FlagError("--na_prob_file is for metric mode (--predictions_file); model mode scores as run_qa does, "
+                      "every no-answer probability 0, and writes eval_null_odds.json for it");
     if (parser.was_set("predictions_file"))
       throw FlagError("give either --predictions_file (metric mode) or --model_name_or_path (model mode), not both");
     parser.require("output_dir", "(model mode)");

@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <unordered_set>
+
 #include "data/json_diagnose.h"
 #include "core/error.h"
 #include "core/file_io.h"
@@ -83,11 +85,14 @@ PredictionMap to_prediction_map(const PostprocessResult& result) {
   return map;
 }
 
-PredictionMap read_predictions(const std::string& path) {
+namespace {
+
+// A file holding one JSON object, parsed; InputError naming the file and where the text is bad.
+simdjson::dom::object read_json_object(const std::string& path, simdjson::dom::parser* parser,
+                                       const std::string& expected) {
   const simdjson::padded_string json(read_file(path));
-  simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (auto error = parser.parse(json).get(root)) {
+  if (auto error = parser->parse(json).get(root)) {
     // simdjson says that the text is bad, not where: locate the problem for the message.
     const std::string_view text(json.data(), json.size());
     if (starts_with_utf8_bom(text)) throw_input_error(path, "byte 0", kUtf8BomMessage);
@@ -99,9 +104,15 @@ PredictionMap read_predictions(const std::string& path) {
     throw_input_error(path, "", std::string("malformed JSON: ") + simdjson::error_message(error));
   }
   simdjson::dom::object object;
-  if (root.get_object().get(object))
-    throw_input_error(path, "top level", "expected a JSON object {question id: answer text}");
+  if (root.get_object().get(object)) throw_input_error(path, "top level", "expected a JSON object " + expected);
+  return object;
+}
 
+}  // namespace
+
+PredictionMap read_predictions(const std::string& path) {
+  simdjson::dom::parser parser;
+  const simdjson::dom::object object = read_json_object(path, &parser, "{question id: answer text}");
   PredictionMap predictions;
   predictions.reserve(object.size());
   for (const simdjson::dom::key_value_pair field : object) {
@@ -113,6 +124,22 @@ PredictionMap read_predictions(const std::string& path) {
       throw_input_error(path, "[" + json_quote(key) + "]", "question id appears twice");
   }
   return predictions;
+}
+
+std::vector<std::pair<std::string, double>> read_no_answer_probabilities(const std::string& path) {
+  simdjson::dom::parser parser;
+  const simdjson::dom::object object = read_json_object(path, &parser, "{question id: number}");
+  std::vector<std::pair<std::string, double>> values;
+  std::unordered_set<std::string> seen;
+  for (const simdjson::dom::key_value_pair field : object) {
+    const std::string key(field.key);
+    double value = 0;
+    if (!field.value.is_number() || field.value.get_double().get(value))
+      throw_input_error(path, "[" + json_quote(key) + "]", "expected a number");
+    if (!seen.insert(key).second) throw_input_error(path, "[" + json_quote(key) + "]", "question id appears twice");
+    values.emplace_back(key, value);
+  }
+  return values;
 }
 
 }  // namespace bert

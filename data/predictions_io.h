@@ -10,6 +10,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "data/postprocess.h"
 #include "core/json_text.h"  // json_quote, format_json_number
@@ -36,5 +38,9 @@ PredictionMap to_prediction_map(const PostprocessResult& result);
 // non-object top level, a non-string value or a repeated key throw InputError naming the
 // file, the key and what was expected.
 PredictionMap read_predictions(const std::string& path);
+
+// Reads the official v2.0 script's --na-prob-file: one JSON object {question id: number} (a
+// null_odds.json serves), in the file's order. The same errors as read_predictions.
+std::vector<std::pair<std::string, double>> read_no_answer_probabilities(const std::string& path);
 
 }  // namespace bert

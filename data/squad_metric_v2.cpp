@@ -1,5 +1,7 @@
 #include "data/squad_metric_v2.h"
 
+#include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -49,23 +51,73 @@ void add_totals(const std::string& prefix, const std::vector<QuestionScores>& sc
   out->named.push_back({prefix + "total", static_cast<double>(total), true});
 }
 
-// find_best_thresh with every no-answer probability 0: questions in prediction order.
+// A question in the order find_best_thresh walks, with its no-answer probability.
+struct Walked {
+  size_t question;
+  double probability;
+};
+
+// find_best_thresh: from the number of unanswerable questions, each question in `order` adds
+// its raw score when it has an answer and -1 when it has none but got a non-empty prediction;
+// the best prefix and the probability it ends at.
 void add_best(const std::string& name, const std::vector<double>& scores, const std::vector<bool>& has_answer,
-              const std::vector<bool>& predicted_something, SquadScores* out) {
+              const std::vector<bool>& predicted_something, const std::vector<Walked>& order, SquadScores* out) {
   double current = 0;
   for (const bool has : has_answer) current += has ? 0 : 1;
-  double best = current;
-  for (size_t q = 0; q < scores.size(); ++q) {
+  double best = current, best_threshold = 0.0;
+  for (const Walked& step : order) {
+    const size_t q = step.question;
     current += has_answer[q] ? scores[q] : (predicted_something[q] ? -1 : 0);
-    if (current > best) best = current;
+    if (current > best) {
+      best = current;
+      best_threshold = step.probability;
+    }
   }
   out->named.push_back({"best_" + name, 100.0 * best / static_cast<double>(scores.size())});
-  out->named.push_back({"best_" + name + "_thresh", 0.0});
+  out->named.push_back({"best_" + name + "_thresh", best_threshold});
+}
+
+std::string listed_ids(const std::vector<std::string>& ids, int64_t count) {
+  std::string out;
+  for (const std::string& id : ids) out += (out.empty() ? "" : ", ") + id;
+  if (count > static_cast<int64_t>(ids.size())) out += ", ...";
+  return out;
+}
+
+// The walk's order: by increasing probability, ties in the file's order; without a file, every
+// probability 0 and the questions in dataset order (run_qa's predictions).
+std::vector<Walked> walk_order(const SquadDataset& dataset, const NoAnswerProbabilities* no_answer) {
+  std::vector<Walked> order;
+  if (no_answer == nullptr) {
+    for (size_t q = 0; q < dataset.examples.size(); ++q) order.push_back({q, 0.0});
+    return order;
+  }
+  std::unordered_map<std::string, size_t> index;
+  for (size_t q = 0; q < dataset.examples.size(); ++q) index.emplace(dataset.examples[q].id, q);
+  for (const auto& [id, probability] : no_answer->in_file_order) {
+    auto it = index.find(id);
+    if (it != index.end()) order.push_back({it->second, probability});  // others are skipped, as the script does
+  }
+  if (order.size() < dataset.examples.size()) {
+    std::unordered_set<std::string> given;
+    for (const auto& entry : no_answer->in_file_order) given.insert(entry.first);
+    std::vector<std::string> missing;
+    int64_t count = 0;
+    for (const SquadExample& example : dataset.examples)
+      if (!given.count(example.id) && count++ < static_cast<int64_t>(kMaxListedIds)) missing.push_back(example.id);
+    throw_input_error(no_answer->path, "[" + missing.front() + "]",
+                      "no no-answer probability for this question of " + dataset.path + "; every question needs one: " +
+                          std::to_string(count) + " missing (" + listed_ids(missing, count) + ")");
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Walked& a, const Walked& b) { return a.probability < b.probability; });
+  return order;
 }
 
 }  // namespace
 
-SquadScores evaluate_squad_v2(const SquadDataset& dataset, const PredictionMap& predictions) {
+SquadScores evaluate_squad_v2(const SquadDataset& dataset, const PredictionMap& predictions,
+                              const NoAnswerProbabilities* no_answer) {
   SquadScores out;
   std::vector<QuestionScores> scores;
   std::vector<bool> has_answer, predicted_something;
@@ -85,26 +137,33 @@ SquadScores evaluate_squad_v2(const SquadDataset& dataset, const PredictionMap& 
     exact.push_back(scores.back().exact);
     f1.push_back(scores.back().f1);
   }
-  if (missing_count > 0) {
-    std::string ids;
-    for (const std::string& id : missing) ids += (ids.empty() ? "" : ", ") + id;
-    if (missing_count > static_cast<int64_t>(missing.size())) ids += ", ...";
+  if (missing_count > 0)
     throw_input_error(dataset.path, "question " + missing.front(),
                       "has no prediction; the SQuAD v2.0 metric needs one for every question (\"\" for no "
-                      "answer): " + std::to_string(missing_count) + " missing (" + ids + ")");
-  }
+                      "answer): " + std::to_string(missing_count) + " missing (" + listed_ids(missing, missing_count) +
+                          ")");
   std::unordered_set<std::string> ids;
   for (const SquadExample& example : dataset.examples) ids.insert(example.id);
   for (const auto& entry : predictions) out.unknown_predictions += ids.count(entry.first) ? 0 : 1;
   out.total = static_cast<int64_t>(scores.size());
   if (scores.empty()) return out;
+  const std::vector<Walked> order = walk_order(dataset, no_answer);
 
-  add_totals("", scores, has_answer, nullptr, &out);
+  // apply_no_ans_threshold: a question whose probability exceeds the threshold counts as
+  // answered "no answer".
+  std::vector<QuestionScores> thresholded = scores;
+  if (no_answer != nullptr)
+    for (const Walked& step : order)
+      if (step.probability > no_answer->threshold) {
+        const double right = has_answer[step.question] ? 0.0 : 1.0;
+        thresholded[step.question] = {right, right};
+      }
+  add_totals("", thresholded, has_answer, nullptr, &out);
   const bool with_answers = true, without_answers = false;
-  add_totals("HasAns_", scores, has_answer, &with_answers, &out);
-  add_totals("NoAns_", scores, has_answer, &without_answers, &out);
-  add_best("exact", exact, has_answer, predicted_something, &out);
-  add_best("f1", f1, has_answer, predicted_something, &out);
+  add_totals("HasAns_", thresholded, has_answer, &with_answers, &out);
+  add_totals("NoAns_", thresholded, has_answer, &without_answers, &out);
+  add_best("exact", exact, has_answer, predicted_something, order, &out);
+  add_best("f1", f1, has_answer, predicted_something, order, &out);
   out.exact_match = out.named[0].value;
   out.f1 = out.named[1].value;
   return out;

@@ -1,6 +1,6 @@
 // The official SQuAD v2.0 evaluation (evaluate-v2.0.py) as run_qa.py --version_2_with_negative
 // calls it: Hugging Face evaluate's "squad_v2" metric, every prediction's no_answer_probability
-// 0.0 and no_answer_threshold 1.0.
+// 0.0 and no_answer_threshold 1.0 (or the script's --na-prob-file: NoAnswerProbabilities below).
 //
 // Per question: a question has an answer when its answers list is not empty. Its gold texts are
 // those whose normalize_answer (squad_metric.h) is not empty, or [""] when none is left, so an
@@ -23,6 +23,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/squad.h"
@@ -30,8 +31,24 @@
 
 namespace bert {
 
+// The official script's --na-prob-file and --na-prob-thresh: each question's probability (or
+// any score) of having no answer, in the file's order, and the threshold above which the
+// question counts as answered "no answer" (scoring 1 when it has none, else 0) whatever was
+// predicted. find_best_thresh then walks the questions by increasing probability (ties in the
+// file's order, Python's stable sort) and reports the probability where the best prefix ends.
+// A null_odds.json serves as the file: its best_f1_thresh is the --null_score_diff_threshold
+// that would have scored best.
+struct NoAnswerProbabilities {
+  std::vector<std::pair<std::string, double>> in_file_order;
+  double threshold = 1.0;
+  std::string path;  // for errors
+};
+
 // The v2.0 scores, named as above (SquadScores::named); exact_match and f1 hold exact and f1.
-SquadScores evaluate_squad_v2(const SquadDataset& dataset, const PredictionMap& predictions);
+// Without no-answer probabilities every one is 0, as run_qa gives them. With them, every
+// question of the dataset needs one: InputError naming the file and the first missing ids.
+SquadScores evaluate_squad_v2(const SquadDataset& dataset, const PredictionMap& predictions,
+                              const NoAnswerProbabilities* no_answer = nullptr);
 
 // run_qa's metric: v2.0 with --version_2_with_negative, else v1.1 (evaluate_squad).
 SquadScores evaluate_squad_version(const SquadDataset& dataset, const PredictionMap& predictions,

@@ -115,6 +115,21 @@ TEST_CASE("--version_2_with_negative trains, selects and scores SQuAD v2.0 as ru
   INFO(metric.output);
   REQUIRE(metric.status == 0);
   CHECK(scores_line(metric.output) == printed);
+  // With the null odds as the official script's --na-prob-file, best_f1_thresh is one of them:
+  // the --null_score_diff_threshold that would have scored best (or 0.0, none doing better).
+  const std::string null_odds = out + "/eval_null_odds.json";
+  const CommandResult tuned = test::run_command(std::string(EVAL_SQUAD_BIN) + " --validation_file " + squad_v2_mini() +
+                                                " --predictions_file " + out + "/eval_predictions.json" +
+                                                " --version_2_with_negative --na_prob_file " + null_odds);
+  INFO(tuned.output);
+  REQUIRE(tuned.status == 0);
+  simdjson::dom::parser tuned_parser;
+  const simdjson::dom::object tuned_scores = tuned_parser.parse(scores_line(tuned.output)).get_object();
+  const double best_threshold = tuned_scores["best_f1_thresh"].get_double();
+  bool among_odds = best_threshold == 0.0;
+  for (const auto field : odds) among_odds = among_odds || field.value.get_double().value() == best_threshold;
+  CHECK(among_odds);
+  CHECK(double(tuned_scores["best_f1"]) >= double(tuned_scores["f1"]));
 
   // The threshold decides: far below every difference, no question is answered; far above,
   // every one is.
@@ -174,6 +189,17 @@ TEST_CASE("SQuAD v2.0 flags and data: what is refused and what v1.1 data gives",
   write_file_atomic(contradictory, R"({"version": "v2.0", "data": [{"title": "T", "paragraphs": [{"context": "The Normans were in France.",
     "qas": [{"id": "a", "question": "Who?", "answers": [{"text": "Normans", "answer_start": 4}], "is_impossible": true}]}]}]})");
   refused(contradictory, "--version_2_with_negative", 1, {"contradictory.json", "question a", "plausible_answers"});
+  // --na_prob_file belongs to v2.0's metric mode.
+  for (const std::string& args : {std::string(" --predictions_file p.json --na_prob_file n.json"),
+                                  std::string(" --predictions_file p.json --version_2_with_negative --na_prob_thresh 0.5"),
+                                  " --model_name_or_path " + model() + " --output_dir " + root() +
+                                      "/na --version_2_with_negative --na_prob_file n.json"}) {
+    const CommandResult result = test::run_command(std::string(EVAL_SQUAD_BIN) + " --validation_file " +
+                                                   squad_v2_mini() + args);
+    INFO(args << "\n" << result.output);
+    CHECK(result.status == 2);
+    CHECK_THAT(result.output, Catch::Contains("--na_prob"));
+  }
   // eval_squad's v1.1 metric on v2.0 data says which flag scores it.
   const CommandResult metric = test::run_command(std::string(EVAL_SQUAD_BIN) + " --validation_file " + squad_v2_mini() +
                                                  " --predictions_file " + root() + "/v2/eval_predictions.json");

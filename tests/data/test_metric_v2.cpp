@@ -127,4 +127,49 @@ TEST_CASE("SQuAD v2.0 needs a prediction for every question", "[metric][v2]") {
   CHECK(squad_v2_ranking_scores().size() == 8);
 }
 
+TEST_CASE("SQuAD v2.0 with no-answer probabilities (the official --na-prob-file)", "[metric][v2]") {
+  // a right, b (unanswerable) answered "w", c (answerable) left empty, d (unanswerable) empty.
+  const SquadDataset dataset = make_dataset({{"a", {"x y"}}, {"b", {}}, {"c", {"z"}}, {"d", {}}});
+  const PredictionMap predictions = {{"a", "x y"}, {"b", "w"}, {"c", ""}, {"d", ""}};
+  NoAnswerProbabilities no_answer;
+  no_answer.in_file_order = {{"d", 0.9}, {"a", 0.1}, {"c", 0.7}, {"b", 0.5}, {"elsewhere", 0.0}};
+  no_answer.path = "na.json";
+  // Threshold 1.0: nothing changes; raw exact (1 + 0 + 0 + 1) / 4.
+  const SquadScores plain = evaluate_squad_v2(dataset, predictions, &no_answer);
+  CHECK(score(plain, "exact") == 50.0);
+  // Walked by probability: a (+1: 3, the best, at 0.1), b (-1), c (+0), d (0).
+  CHECK(score(plain, "best_exact") == 75.0);
+  CHECK(score(plain, "best_exact_thresh") == 0.1);
+  CHECK(score(plain, "best_f1_thresh") == 0.1);
+  // Threshold 0.4: b, c and d count as answered "no answer": b becomes right.
+  no_answer.threshold = 0.4;
+  const SquadScores cut = evaluate_squad_v2(dataset, predictions, &no_answer);
+  CHECK(score(cut, "exact") == 75.0);
+  CHECK(score(cut, "NoAns_exact") == 100.0);
+  CHECK(score(cut, "HasAns_exact") == 50.0);
+  CHECK(score(cut, "best_exact") == 75.0);  // the walk uses the raw scores
+
+  // Equal probabilities keep the file's order (Python's stable sort): the best prefix ends at
+  // x only when x comes first.
+  const SquadDataset pair = make_dataset({{"x", {"a"}}, {"y", {}}});
+  const PredictionMap answered = {{"x", "a"}, {"y", "b"}};
+  NoAnswerProbabilities x_first{{{"x", 0.5}, {"y", 0.5}}, 1.0, "na.json"};
+  NoAnswerProbabilities y_first{{{"y", 0.5}, {"x", 0.5}}, 1.0, "na.json"};
+  const SquadScores first = evaluate_squad_v2(pair, answered, &x_first);
+  const SquadScores second = evaluate_squad_v2(pair, answered, &y_first);
+  CHECK(score(first, "best_exact") == 100.0);
+  CHECK(score(first, "best_exact_thresh") == 0.5);
+  CHECK(score(second, "best_exact") == 50.0);
+  CHECK(score(second, "best_exact_thresh") == 0.0);
+
+  // Every question needs a probability.
+  NoAnswerProbabilities short_file{{{"a", 0.1}, {"b", 0.2}}, 1.0, "na.json"};
+  try {
+    evaluate_squad_v2(dataset, predictions, &short_file);
+    FAIL("questions without a probability were scored");
+  } catch (const InputError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("na.json") && Catch::Contains("[c]") && Catch::Contains("2 missing (c, d)"));
+  }
+}
+
 }  // namespace bert
