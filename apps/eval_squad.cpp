@@ -93,9 +93,7 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
 
 void report_coverage(const SquadScores& scores, const std::string& predictions_file) {
   if (scores.unanswered > 0) {
-    std::string ids;
-    for (const std::string& id : scores.unanswered_ids) ids += (ids.empty() ? "" : ", ") + id;
-    if (scores.unanswered > static_cast<int64_t>(scores.unanswered_ids.size())) ids += ", ...";
+    const std::string ids = listed_ids(scores.unanswered_ids, scores.unanswered);
     std::fprintf(stderr, "warning: %lld of %lld questions have no prediction in %s and score 0 (%s)\n",
                  static_cast<long long>(scores.unanswered), static_cast<long long>(scores.total),
                  predictions_file.c_str(), ids.c_str());
@@ -110,9 +108,12 @@ int run_metric_mode(const EvalOptions& options) {
   const SquadDataset dataset = read_squad(options.validation_file);
   const bool v2 = options.version_2_with_negative;
   if (!v2) {
-    for (const SquadExample& example : dataset.examples)
-      if (example.is_impossible) check_squad_version(dataset, options.validation_file, false);  // refuses
-    if (dataset.version != "1.1")  // the official script only warns too
+    // Unanswerable questions are refused (naming the flag); another version only warned of, as
+    // the official script does.
+    if (std::any_of(dataset.examples.begin(), dataset.examples.end(),
+                    [](const SquadExample& example) { return example.is_impossible; }))
+      check_squad_version(dataset, options.validation_file, false);
+    if (dataset.version != "1.1")
       std::fprintf(stderr, "warning: %s has version '%s'; the metric is SQuAD v1.1's\n",
                    options.validation_file.c_str(), dataset.version.c_str());
   }
@@ -123,9 +124,8 @@ int run_metric_mode(const EvalOptions& options) {
     no_answer.threshold = options.na_prob_thresh;
     no_answer.path = options.na_prob_file;
   }
-  const SquadScores scores = !v2 ? evaluate_squad(dataset, predictions)
-                                 : evaluate_squad_v2(dataset, predictions,
-                                                     options.na_prob_file.empty() ? nullptr : &no_answer);
+  const SquadScores scores =
+      evaluate_squad_version(dataset, predictions, v2, options.na_prob_file.empty() ? nullptr : &no_answer);
   report_coverage(scores, options.predictions_file);
   std::printf("%s\n", scores_to_json(scores).c_str());
   return 0;

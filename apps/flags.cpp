@@ -92,7 +92,7 @@ bool FlagParser::Flag::value_follows(const std::vector<std::string>& args, size_
   if (!takes_bare()) return true;
   if (i + 1 >= args.size()) return false;
   const std::string& next = args[i + 1];
-  if (kind == Kind::kBoolOrWord) return next.compare(0, 1, "-") != 0 && !ends_with(next, ".json");
+  if (kind == Kind::kBoolOrWord) return !starts_with(next, "-") && !ends_with(next, ".json");
   return is_bool_word(next);
 }
 

@@ -28,6 +28,7 @@ constexpr const char* kKeptActivations =
     "activations are kept for the backward pass (the results are the same either way); the memory check before "
     "training says whether a batch fits";
 constexpr const char* kRankZeroEval = "evaluation runs on rank 0 over every window, and the metric once over all of them";
+constexpr const char* kOwnKernels = "the fused kernels here are this engine's own";
 constexpr const char* kNoDownloads = "nothing is downloaded: --model_name_or_path is a local directory";
 constexpr const char* kNoSharding =
     "DeepSpeed and FSDP are not available; several GPUs train here as mpirun ranks, each holding the whole "
@@ -91,8 +92,8 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"logging_nan_inf_filter", Kind::kBool, Action::kAccept,
      "a step with a non-finite loss is skipped and left out of the logged mean (--max_consecutive_nonfinite)"},
     {"eval_accumulation_steps", Kind::kInt, Action::kAccept, "evaluation logits go to the host batch by batch"},
-    {"use_liger_kernel", Kind::kBool, Action::kAccept, "the fused kernels here are this engine's own"},
-    {"liger_kernel_config", Kind::kString, Action::kAccept, "the fused kernels here are this engine's own"},
+    {"use_liger_kernel", Kind::kBool, Action::kAccept, kOwnKernels},
+    {"liger_kernel_config", Kind::kString, Action::kAccept, kOwnKernels},
     {"bf16_full_eval", Kind::kBool, Action::kAccept, "evaluation computes as training does (--bf16)"},
     {"torch_empty_cache_steps", Kind::kInt, Action::kAccept, "device memory is allocated once, before training"},
     {"hub_model_id", Kind::kString, Action::kAccept, kHubOnly},

@@ -51,8 +51,10 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "core/strings.h"
 #include "data/predictions_io.h"  // scores_to_json
 #include "data/prepared_squad.h"
+#include "data/squad_metric_v2.h"  // squad_v2_gives_score
 #include "data/window_cache.h"  // tokenizer_fingerprint
 #include "engine/backend_registry.h"
 #include "engine/bert_qa_model.h"
@@ -540,15 +542,11 @@ int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int arg
     // squad_v2 leaves out the HasAns_ / NoAns_ scores of a group without questions: a best model
     // ranked by one of them is refused now rather than at the first evaluation.
     const std::string metric = best_metric_name(o.hf);
-    for (const bool answerable : {true, false}) {
-      const std::string group = answerable ? "HasAns_" : "NoAns_";
-      const bool any = std::any_of(eval.dataset.examples.begin(), eval.dataset.examples.end(),
-                                   [&](const SquadExample& e) { return e.answers.empty() != answerable; });
-      if (metric.rfind(group, 0) == 0 && !any)
-        throw FlagError("--metric_for_best_model " + o.hf.metric_for_best_model + ": " + o.validation_file +
-                        " has no " + (answerable ? "answerable" : "unanswerable") +
-                        " questions, so SQuAD v2.0's metric gives no " + group + " scores");
-    }
+    if (o.hf.version_2_with_negative && !squad_v2_gives_score(eval.dataset, metric))
+      throw FlagError("--metric_for_best_model " + o.hf.metric_for_best_model + ": " + o.validation_file +
+                      " has no " + (starts_with(metric, "HasAns_") ? "answerable" : "unanswerable") +
+                      " questions, so SQuAD v2.0's metric gives no " + metric.substr(0, metric.find('_') + 1) +
+                      " scores");
   }
   if (o.do_predict && root) {
     predict = prepare_uncached(o.test_file, o.max_predict_samples, "predict");

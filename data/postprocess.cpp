@@ -118,19 +118,6 @@ void softmax_into(std::vector<NbestEntry>* nbest) {
   for (size_t i = 0; i < exps.size(); ++i) (*nbest)[i].probability = exps[i] / sum;
 }
 
-void assign_probabilities(std::vector<NbestEntry>* nbest, bool in_float64) {
-  if (in_float64)
-    softmax_into<double>(nbest);
-  else
-    softmax_into<float>(nbest);
-}
-
-NbestEntry placeholder_entry() {
-  NbestEntry placeholder;
-  placeholder.text = kNoCandidateText;
-  return placeholder;
-}
-
 QaPrediction predict_example(const SquadExample& example, const std::vector<Window>& windows,
                              const std::vector<WindowLogits>& logits,
                              const std::vector<int32_t>& window_indices,
@@ -181,8 +168,14 @@ QaPrediction predict_example(const SquadExample& example, const std::vector<Wind
   // The rare example without a single non-null candidate gets the placeholder, first.
   const bool placeholder =
       prediction.nbest.empty() || (prediction.nbest.size() == 1 && prediction.nbest[0].text.empty());
-  if (placeholder) prediction.nbest.insert(prediction.nbest.begin(), placeholder_entry());
-  assign_probabilities(&prediction.nbest, placeholder);
+  if (placeholder) {
+    NbestEntry entry;  // HF's {"text": "empty", logits and score 0.0}
+    entry.text = kNoCandidateText;
+    prediction.nbest.insert(prediction.nbest.begin(), std::move(entry));
+    softmax_into<double>(&prediction.nbest);
+  } else {
+    softmax_into<float>(&prediction.nbest);
+  }
   if (!config.version_2_with_negative) {
     prediction.text = prediction.nbest.front().text;
     return prediction;

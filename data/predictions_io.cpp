@@ -11,24 +11,31 @@
 
 namespace bert {
 
-std::string predictions_to_json(const PostprocessResult& result) {
+namespace {
+
+// json.dumps(indent=4) of {question id: value} over the predictions, in their order;
+// value_json(prediction) is the value's text as it stands after "    id: ".
+template <typename ValueJson>
+std::string per_question_json(const PostprocessResult& result, ValueJson value_json) {
   if (result.predictions.empty()) return "{}\n";
   std::string out = "{\n";
   for (size_t i = 0; i < result.predictions.size(); ++i) {
     const QaPrediction& p = result.predictions[i];
-    out += "    " + json_quote(p.id) + ": " + json_quote(p.text);
+    out += "    " + json_quote(p.id) + ": " + value_json(p);
     out += i + 1 < result.predictions.size() ? ",\n" : "\n";
   }
-  out += "}\n";
-  return out;
+  return out + "}\n";
+}
+
+}  // namespace
+
+std::string predictions_to_json(const PostprocessResult& result) {
+  return per_question_json(result, [](const QaPrediction& p) { return json_quote(p.text); });
 }
 
 std::string nbest_predictions_to_json(const PostprocessResult& result) {
-  if (result.predictions.empty()) return "{}\n";
-  std::string out = "{\n";
-  for (size_t i = 0; i < result.predictions.size(); ++i) {
-    const QaPrediction& p = result.predictions[i];
-    out += "    " + json_quote(p.id) + ": [\n";
+  return per_question_json(result, [](const QaPrediction& p) {
+    std::string out = "[\n";
     for (size_t k = 0; k < p.nbest.size(); ++k) {
       const NbestEntry& n = p.nbest[k];
       out += "        {\n";
@@ -38,22 +45,13 @@ std::string nbest_predictions_to_json(const PostprocessResult& result) {
       out += "            \"end_logit\": " + format_json_number(n.end_logit, NonFiniteJson::kPythonNames) + "\n";
       out += k + 1 < p.nbest.size() ? "        },\n" : "        }\n";
     }
-    out += i + 1 < result.predictions.size() ? "    ],\n" : "    ]\n";
-  }
-  out += "}\n";
-  return out;
+    return out + "    ]";
+  });
 }
 
 std::string null_odds_to_json(const PostprocessResult& result) {
-  if (result.predictions.empty()) return "{}\n";
-  std::string out = "{\n";
-  for (size_t i = 0; i < result.predictions.size(); ++i) {
-    const QaPrediction& p = result.predictions[i];
-    out += "    " + json_quote(p.id) + ": " + format_json_number(p.null_score_diff, NonFiniteJson::kPythonNames);
-    out += i + 1 < result.predictions.size() ? ",\n" : "\n";
-  }
-  out += "}\n";
-  return out;
+  return per_question_json(
+      result, [](const QaPrediction& p) { return format_json_number(p.null_score_diff, NonFiniteJson::kPythonNames); });
 }
 
 void write_null_odds(const std::string& path, const PostprocessResult& result) {

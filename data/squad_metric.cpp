@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "tokenizer/unicode.h"
 
 namespace bert {
@@ -141,13 +142,18 @@ const NamedScore* SquadScores::find(std::string_view name) const {
 std::string scores_summary(const SquadScores& scores) {
   std::string out;
   for (const NamedScore& score : scores.named) {
-    const bool threshold = score.name.size() > 7 && score.name.compare(score.name.size() - 7, 7, "_thresh") == 0;
-    if (score.is_count || threshold)
-      continue;
+    if (score.is_count || ends_with(score.name, "_thresh")) continue;
     char value[64];
     std::snprintf(value, sizeof value, "%.2f", score.value);
     out += (out.empty() ? "" : ", ") + score.name + " " + value;
   }
+  return out;
+}
+
+std::string listed_ids(const std::vector<std::string>& ids, int64_t count) {
+  std::string out;
+  for (const std::string& id : ids) out += (out.empty() ? "" : ", ") + id;
+  if (count > static_cast<int64_t>(ids.size())) out += ", ...";
   return out;
 }
 

@@ -53,7 +53,7 @@ struct SquadScores {
   int64_t unanswered = 0;  // questions with no prediction (scored 0)
   std::vector<std::string> unanswered_ids;  // the first kMaxListedIds of them
   int64_t unknown_predictions = 0;  // predictions whose id is not in the dataset (ignored)
-  // Every score in the order the metric returns them: v1.1 exact_match, f1; v2.0 (squad_v2.h)
+  // Every score in the order the metric returns them: v1.1 exact_match, f1; v2.0 (squad_metric_v2.h)
   // exact, f1, total, HasAns_*, NoAns_*, best_*.
   std::vector<NamedScore> named;
 
@@ -61,6 +61,8 @@ struct SquadScores {
 };
 
 inline constexpr size_t kMaxListedIds = 5;
+// The first ids of `count` for a message: "a, b, c", then ", ..." when count exceeds them.
+std::string listed_ids(const std::vector<std::string>& ids, int64_t count);
 
 // The scores for a log line: "exact_match 81.22, f1 88.52"; for v2.0 every score but the
 // totals and thresholds ("exact 70.10, f1 73.42, HasAns_exact ..., best_f1 73.50").

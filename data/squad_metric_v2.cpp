@@ -5,17 +5,21 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace bert {
 namespace {
 
-struct QuestionScores {
+// One question as the script scores it.
+struct ScoredQuestion {
   double exact = 0;
   double f1 = 0;
+  bool has_answer = false;           // qid_to_has_ans: its answers list is not empty
+  bool predicted_something = false;  // the script's `if preds[qid]`: the unnormalized text
 };
 
 // compute_exact and compute_f1 of the v2.0 script, maxed over the gold texts.
-QuestionScores score_question(const SquadExample& example, const std::string& prediction) {
+ScoredQuestion score_question(const SquadExample& example, const std::string& prediction) {
   std::vector<std::vector<std::u32string>> gold;
   for (const SquadAnswer& answer : example.answers) {
     std::vector<std::u32string> tokens = normalized_tokens(answer.text);
@@ -23,7 +27,9 @@ QuestionScores score_question(const SquadExample& example, const std::string& pr
   }
   if (gold.empty()) gold.emplace_back();  // [""]: only an empty prediction is right
   const std::vector<std::u32string> predicted = normalized_tokens(prediction);
-  QuestionScores best;
+  ScoredQuestion best;
+  best.has_answer = !example.answers.empty();
+  best.predicted_something = !prediction.empty();
   for (const std::vector<std::u32string>& truth : gold) {
     // Normalized strings are equal exactly when their token lists are (tokens hold no spaces).
     best.exact = std::max(best.exact, truth == predicted ? 1.0 : 0.0);
@@ -35,14 +41,14 @@ QuestionScores score_question(const SquadExample& example, const std::string& pr
 }
 
 // make_eval_dict over the questions whose has-answer flag is `group` (all when group is null).
-void add_totals(const std::string& prefix, const std::vector<QuestionScores>& scores,
-                const std::vector<bool>& has_answer, const bool* group, SquadScores* out) {
+void add_totals(const std::string& prefix, const std::vector<ScoredQuestion>& questions, const bool* group,
+                SquadScores* out) {
   double exact = 0, f1 = 0;  // the script's sums, in dataset order
   int64_t total = 0;
-  for (size_t q = 0; q < scores.size(); ++q) {
-    if (group != nullptr && has_answer[q] != *group) continue;
-    exact += scores[q].exact;
-    f1 += scores[q].f1;
+  for (const ScoredQuestion& q : questions) {
+    if (group != nullptr && q.has_answer != *group) continue;
+    exact += q.exact;
+    f1 += q.f1;
     ++total;
   }
   if (total == 0) return;  // an empty group is left out, as the metric does
@@ -57,31 +63,24 @@ struct Walked {
   double probability;
 };
 
-// find_best_thresh: from the number of unanswerable questions, each question in `order` adds
-// its raw score when it has an answer and -1 when it has none but got a non-empty prediction;
-// the best prefix and the probability it ends at.
-void add_best(const std::string& name, const std::vector<double>& scores, const std::vector<bool>& has_answer,
-              const std::vector<bool>& predicted_something, const std::vector<Walked>& order, SquadScores* out) {
+// find_best_thresh over the raw `score` (exact or f1): from the number of unanswerable
+// questions, each question in `order` adds its score when it has an answer and -1 when it has
+// none but got a non-empty prediction; the best prefix and the probability it ends at.
+void add_best(const std::string& name, double ScoredQuestion::*score, const std::vector<ScoredQuestion>& questions,
+              const std::vector<Walked>& order, SquadScores* out) {
   double current = 0;
-  for (const bool has : has_answer) current += has ? 0 : 1;
+  for (const ScoredQuestion& q : questions) current += q.has_answer ? 0 : 1;
   double best = current, best_threshold = 0.0;
   for (const Walked& step : order) {
-    const size_t q = step.question;
-    current += has_answer[q] ? scores[q] : (predicted_something[q] ? -1 : 0);
+    const ScoredQuestion& q = questions[step.question];
+    current += q.has_answer ? q.*score : (q.predicted_something ? -1 : 0);
     if (current > best) {
       best = current;
       best_threshold = step.probability;
     }
   }
-  out->named.push_back({"best_" + name, 100.0 * best / static_cast<double>(scores.size())});
+  out->named.push_back({"best_" + name, 100.0 * best / static_cast<double>(questions.size())});
   out->named.push_back({"best_" + name + "_thresh", best_threshold});
-}
-
-std::string listed_ids(const std::vector<std::string>& ids, int64_t count) {
-  std::string out;
-  for (const std::string& id : ids) out += (out.empty() ? "" : ", ") + id;
-  if (count > static_cast<int64_t>(ids.size())) out += ", ...";
-  return out;
 }
 
 // The walk's order: by increasing probability, ties in the file's order; without a file, every
@@ -119,9 +118,7 @@ std::vector<Walked> walk_order(const SquadDataset& dataset, const NoAnswerProbab
 SquadScores evaluate_squad_v2(const SquadDataset& dataset, const PredictionMap& predictions,
                               const NoAnswerProbabilities* no_answer) {
   SquadScores out;
-  std::vector<QuestionScores> scores;
-  std::vector<bool> has_answer, predicted_something;
-  std::vector<double> exact, f1;
+  std::vector<ScoredQuestion> questions;  // in dataset order
   std::vector<std::string> missing;
   int64_t missing_count = 0;
   for (const SquadExample& example : dataset.examples) {
@@ -131,11 +128,7 @@ SquadScores evaluate_squad_v2(const SquadDataset& dataset, const PredictionMap& 
       ++missing_count;
       continue;
     }
-    scores.push_back(score_question(example, it->second));
-    has_answer.push_back(!example.answers.empty());
-    predicted_something.push_back(!it->second.empty());  // the script's `if preds[qid]`: unnormalized
-    exact.push_back(scores.back().exact);
-    f1.push_back(scores.back().f1);
+    questions.push_back(score_question(example, it->second));
   }
   if (missing_count > 0)
     throw_input_error(dataset.path, "question " + missing.front(),
@@ -145,33 +138,41 @@ SquadScores evaluate_squad_v2(const SquadDataset& dataset, const PredictionMap& 
   std::unordered_set<std::string> ids;
   for (const SquadExample& example : dataset.examples) ids.insert(example.id);
   for (const auto& entry : predictions) out.unknown_predictions += ids.count(entry.first) ? 0 : 1;
-  out.total = static_cast<int64_t>(scores.size());
-  if (scores.empty()) return out;
+  out.total = static_cast<int64_t>(questions.size());
+  if (questions.empty()) return out;
   const std::vector<Walked> order = walk_order(dataset, no_answer);
 
   // apply_no_ans_threshold: a question whose probability exceeds the threshold counts as
   // answered "no answer".
-  std::vector<QuestionScores> thresholded = scores;
+  std::vector<ScoredQuestion> thresholded = questions;
   if (no_answer != nullptr)
     for (const Walked& step : order)
       if (step.probability > no_answer->threshold) {
-        const double right = has_answer[step.question] ? 0.0 : 1.0;
-        thresholded[step.question] = {right, right};
+        ScoredQuestion& q = thresholded[step.question];
+        q.exact = q.f1 = q.has_answer ? 0.0 : 1.0;
       }
-  add_totals("", thresholded, has_answer, nullptr, &out);
+  add_totals("", thresholded, nullptr, &out);
   const bool with_answers = true, without_answers = false;
-  add_totals("HasAns_", thresholded, has_answer, &with_answers, &out);
-  add_totals("NoAns_", thresholded, has_answer, &without_answers, &out);
-  add_best("exact", exact, has_answer, predicted_something, order, &out);
-  add_best("f1", f1, has_answer, predicted_something, order, &out);
+  add_totals("HasAns_", thresholded, &with_answers, &out);
+  add_totals("NoAns_", thresholded, &without_answers, &out);
+  add_best("exact", &ScoredQuestion::exact, questions, order, &out);
+  add_best("f1", &ScoredQuestion::f1, questions, order, &out);
   out.exact_match = out.named[0].value;
   out.f1 = out.named[1].value;
   return out;
 }
 
 SquadScores evaluate_squad_version(const SquadDataset& dataset, const PredictionMap& predictions,
-                                   bool version_2_with_negative) {
-  return version_2_with_negative ? evaluate_squad_v2(dataset, predictions) : evaluate_squad(dataset, predictions);
+                                   bool version_2_with_negative, const NoAnswerProbabilities* no_answer) {
+  return version_2_with_negative ? evaluate_squad_v2(dataset, predictions, no_answer)
+                                 : evaluate_squad(dataset, predictions);
+}
+
+bool squad_v2_gives_score(const SquadDataset& dataset, const std::string& name) {
+  const bool answerable = starts_with(name, "HasAns_");
+  if (!answerable && !starts_with(name, "NoAns_")) return true;
+  return std::any_of(dataset.examples.begin(), dataset.examples.end(),
+                     [&](const SquadExample& e) { return e.answers.empty() != answerable; });
 }
 
 const std::vector<std::string>& squad_v2_ranking_scores() {

@@ -50,9 +50,14 @@ struct NoAnswerProbabilities {
 SquadScores evaluate_squad_v2(const SquadDataset& dataset, const PredictionMap& predictions,
                               const NoAnswerProbabilities* no_answer = nullptr);
 
-// run_qa's metric: v2.0 with --version_2_with_negative, else v1.1 (evaluate_squad).
+// run_qa's metric: v2.0 with --version_2_with_negative (no_answer as above), else v1.1
+// (evaluate_squad).
 SquadScores evaluate_squad_version(const SquadDataset& dataset, const PredictionMap& predictions,
-                                   bool version_2_with_negative);
+                                   bool version_2_with_negative, const NoAnswerProbabilities* no_answer = nullptr);
+
+// Whether the v2.0 metric gives the score `name` on this dataset: the HasAns_* and NoAns_*
+// scores only where it has such questions, every other always.
+bool squad_v2_gives_score(const SquadDataset& dataset, const std::string& name);
 
 // The scores of the v2.0 metric that rank models (--metric_for_best_model): all but the totals
 // and thresholds. HasAns_* and NoAns_* exist only where the dataset has such questions.

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "core/strings.h"
 #include "engine/hf_outputs.h"
 
 namespace bert {
@@ -55,7 +56,7 @@ std::string title_case(const std::string& snake) {
 std::vector<std::pair<std::string, std::string>> eval_scores(const LoggedDict& entry) {
   std::vector<std::pair<std::string, std::string>> scores;
   for (const auto& [key, token] : entry) {
-    if (key.rfind("eval_", 0) != 0) continue;
+    if (!starts_with(key, "eval_")) continue;
     const std::string name = key.substr(5);
     if (name == "runtime" || name == "samples_per_second" || name == "steps_per_second") continue;
     scores.emplace_back(title_case(name), token);
@@ -163,7 +164,7 @@ ModelCardInfo training_model_card(const std::string& output_dir, const std::stri
   info.model_name = slash == std::string::npos ? dir : dir.substr(slash + 1);
   if (info.model_name.empty() || info.model_name == "." || info.model_name == "..") info.model_name = model_name_or_path;
   info.finetuned_from = model_name_or_path;
-  const bool cuda = backend_name.rfind("cuda", 0) == 0;
+  const bool cuda = starts_with(backend_name, "cuda");
   info.hyperparameters = hyperparameters(config, eval_batch_size, world_size, optim, cuda);
   info.framework = {"train_squad (bert_squad: C++17 and CUDA, no PyTorch), backend " + backend_name,
                     "weights as Transformers' BertForQuestionAnswering saves them (model.safetensors)"};

@@ -302,11 +302,9 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
           evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, logged_input_tokens(tc, state),
                            job.logs, /*final=*/false);
       if (run.metric_for_best_model.empty()) return;
+      // The flags and the evaluation set were checked for this score before training.
       const NamedScore* ranked = scores.find(run.metric_for_best_model);
-      if (ranked == nullptr)
-        throw InputError("--metric_for_best_model " + run.metric_for_best_model +
-                         ": the evaluation gave no such score (it gave " + scores_summary(scores) +
-                         "; SQuAD v2.0's HasAns_*/NoAns_* exist only where the evaluation set has such questions)");
+      BERT_CHECK(ranked != nullptr, "the evaluation gave no " + run.metric_for_best_model + " score");
       const bool new_best = best.consider(ranked->value, run.greater_is_better, state.global_step,
                                           run.saves_checkpoints);
       if (new_best && run.save_on_best) save(state, run.save_only_model);  // --save_strategy best
