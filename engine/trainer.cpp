@@ -267,7 +267,7 @@ TrainProgress Trainer::finish_step(const QueuedStep& step, TrainSummary* summary
   return progress;
 }
 
-TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks& hooks) {
+void Trainer::start_or_continue(const std::vector<Window>& windows) {
   if (windows.empty()) throw InputError("no training windows: the training file produced an empty dataset");
   const TrainerState fresh = initial_trainer_state(config_, windows, world_size_);
   if (resumed_) {
@@ -282,7 +282,37 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
   }
   resumed_ = true;  // a second train() call continues this run
   resume_source_ = "the trainer's earlier run";
+}
 
+// As transformers' DefaultFlowCallback: an interval's saves and evaluations, and, with either
+// strategy on, one more at the last step (run_qa's max_steps may end a run mid-interval).
+Trainer::StepPoints Trainer::points_after(int64_t done) const {
+  const int64_t total = state_.total_steps;
+  const bool epoch_end = epoch_ends_at(done);
+  const auto due = [&](IntervalStrategy strategy, int64_t every) {
+    return strategy == IntervalStrategy::kEpoch   ? epoch_end || done == total
+           : strategy == IntervalStrategy::kSteps ? every > 0 && (done % every == 0 || done == total)
+                                                  : false;
+  };
+  StepPoints points;
+  points.save = due(config_.save_strategy, config_.save_steps);
+  points.evaluate = due(config_.eval_strategy, config_.eval_steps);
+  points.stop = config_.stop_after_steps > 0 && done >= config_.stop_after_steps && done < total;
+  return points;
+}
+
+void Trainer::close_summary(const StepClock& clock, TrainSummary* summary) const {
+  summary->steps = state_.global_step;
+  summary->skipped_updates = state_.skipped_updates;
+  summary->mean_loss_first_step = mean_loss_first_step_;
+  summary->mean_loss = state_.total_loss_steps > 0 ? state_.total_loss / double(state_.total_loss_steps)
+                                                   : std::numeric_limits<double>::quiet_NaN();
+  summary->seconds = seconds_between(clock.started, std::chrono::steady_clock::now());
+  summary->windows_per_second = clock.total_windows / std::max(1e-9, summary->seconds);
+}
+
+TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks& hooks) {
+  start_or_continue(windows);
   const int64_t total = state_.total_steps;
   TrainSummary summary;
   summary.first_step = summary.steps = state_.global_step;
@@ -330,45 +360,29 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     pending = step;
 
     const int64_t done = queued_steps;
-    const bool epoch_end = epoch_ends_at(done);
-    // As transformers' DefaultFlowCallback: an interval's saves and evaluations, and, with either
-    // strategy on, one more at the last step (run_qa's max_steps may end a run mid-interval).
-    const bool save_due = config_.save_strategy == IntervalStrategy::kEpoch ? epoch_end || done == total
-                          : config_.save_strategy == IntervalStrategy::kSteps
-                              ? config_.save_steps > 0 && (done % config_.save_steps == 0 || done == total)
-                              : false;
-    const bool eval_due = config_.eval_strategy == IntervalStrategy::kEpoch ? epoch_end || done == total
-                          : config_.eval_strategy == IntervalStrategy::kSteps
-                              ? config_.eval_steps > 0 && (done % config_.eval_steps == 0 || done == total)
-                              : false;
-    const bool stop_due = config_.stop_after_steps > 0 && done >= config_.stop_after_steps && done < total;
+    const StepPoints points = points_after(done);
     bool stop_requested = hooks.stop_requested && hooks.stop_requested();
     if (world_size_ > 1) stop_requested = any_rank(*comm_, stop_requested);  // a signal may reach one rank
-    if (done < total && !save_due && !eval_due && !stop_due && !stop_requested && divergence.empty()) continue;
+    if (done < total && !points.save && !points.evaluate && !points.stop && !stop_requested && divergence.empty())
+      continue;
 
     // This step must be complete and counted before anything is decided, saved or evaluated.
     finish(*pending);
     pending.reset();
     if (!divergence.empty()) throw TrainingDiverged(divergence);
     check_parameters_finite(last_step_loss);  // whatever comes next saves the parameters or ends the run
-    if (eval_due && hooks.on_evaluate) hooks.on_evaluate(state());
-    const bool stopping = done < total && (stop_due || stop_requested);
-    if (save_due && !stopping && hooks.on_checkpoint) hooks.on_checkpoint(state());
+    if (points.evaluate && hooks.on_evaluate) hooks.on_evaluate(state());
+    const bool stopping = done < total && (points.stop || stop_requested);
+    if (points.save && !stopping && hooks.on_checkpoint) hooks.on_checkpoint(state());
     if (done == total) break;
     if (stopping) {
       const auto& save = hooks.on_resume_checkpoint ? hooks.on_resume_checkpoint : hooks.on_checkpoint;
       if (save) save(state());
-      summary.outcome = stop_due ? TrainOutcome::kStopAfterSteps : TrainOutcome::kStopRequested;
+      summary.outcome = points.stop ? TrainOutcome::kStopAfterSteps : TrainOutcome::kStopRequested;
       break;
     }
   }
-  summary.steps = state_.global_step;
-  summary.skipped_updates = state_.skipped_updates;
-  summary.mean_loss_first_step = mean_loss_first_step_;
-  summary.mean_loss = state_.total_loss_steps > 0 ? state_.total_loss / double(state_.total_loss_steps)
-                                                  : std::numeric_limits<double>::quiet_NaN();
-  summary.seconds = seconds_between(clock.started, std::chrono::steady_clock::now());
-  summary.windows_per_second = clock.total_windows / std::max(1e-9, summary.seconds);
+  close_summary(clock, &summary);
   return summary;
 }
 

@@ -207,6 +207,16 @@ class Trainer {
  private:
   struct StepClock;
   struct QueuedStep;
+  // What is due once global step `done` (1-based) is complete: a checkpoint, an evaluation,
+  // the stop of --stop_after_steps.
+  struct StepPoints {
+    bool save = false, evaluate = false, stop = false;
+  };
+  // A fresh run's state, or checks that the resumed one (or the earlier train() call's) fits `windows`.
+  void start_or_continue(const std::vector<Window>& windows);
+  StepPoints points_after(int64_t done) const;
+  // The summary's counters and rates once the loop has ended.
+  void close_summary(const StepClock& clock, TrainSummary* summary) const;
   // Queues one optimizer step (steps 1-3 above); advances the data position and micro-step.
   QueuedStep queue_step(PrefetchedBatchStream& batches, int64_t steps_before);
   // Forward and backward of the step's micro-batches; the global windows and counted input
