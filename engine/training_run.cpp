@@ -246,6 +246,138 @@ void load_best_weights(const std::string& dir, BertQaModel& model, AdamWOptimize
   model.set_parameters(load_model_dir(dir, 0).tensors);
 }
 
+// One training run around the Trainer. Rank 0's hooks show progress, log, save checkpoints,
+// evaluate at --eval_strategy points and track the best model; the other ranks hold the same
+// numbers and run the same steps, and only poll for stop signals.
+class TrainingSession {
+ public:
+  TrainingSession(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, AdamWOptimizer& optimizer,
+                  const TrainerState& start, int64_t total_steps, TrainingEnd* end)
+      : run_(run), tc_(tc), job_(job), model_(*job.model), optimizer_(optimizer), root_(job.comm->is_root()),
+        start_(start), end_(end), last_checkpoint_(job.resume_dir), best_{start.best_metric, start.best_global_step},
+        progress_(total_steps, root_ && run.progress_bar && ProgressReporter::stderr_is_terminal()) {
+    end_->last_save_step = job.resume_dir.empty() ? 0 : start.global_step;
+  }
+
+  TrainHooks hooks() {
+    TrainHooks hooks;
+    hooks.stop_requested = [] { return stop_requested(); };
+    if (!root_) return hooks;
+    hooks.on_step = [this](const TrainProgress& p) { log_progress(p, &progress_, job_.logs); };
+    hooks.on_checkpoint = [this](const TrainerState& state) { save(state, run_.save_only_model); };
+    if (run_.save_only_model) hooks.on_resume_checkpoint = [this](const TrainerState& state) { save(state, false); };
+    if (job_.eval != nullptr && tc_.eval_strategy != IntervalStrategy::kNo)
+      hooks.on_evaluate = [this](const TrainerState& state) { evaluate_during_training(state); };
+    return hooks;
+  }
+
+  // transformers' eval_on_start: a sanity check of the evaluation before the first step.
+  void evaluate_on_start() {
+    if (root_ && run_.eval_on_start && job_.eval != nullptr)
+      evaluate_and_log(run_, model_, *job_.eval, start_.global_step, start_.epoch, logged_input_tokens(tc_, start_),
+                       job_.logs, /*final=*/false);
+  }
+
+  TrainSummary train(Trainer& trainer) {
+    TrainSummary summary;
+    try {
+      summary = trainer.train(*job_.windows, hooks());
+    } catch (...) {
+      progress_.finish();  // the error line goes below the progress bar, not into it
+      throw;
+    }
+    progress_.finish();
+    end_->state = best_.into(trainer.state());
+    return summary;
+  }
+
+  const std::string& last_checkpoint() const { return last_checkpoint_; }
+
+  // Rank 0, after the last step: the best checkpoint's weights when --load_best_model_at_end
+  // asks for them, and save_total_limit 1's rotation around the best checkpoint.
+  void finalize_best_model(int64_t last_step) {
+    const std::string best_dir = join_path(run_.output_dir, checkpoint_dir_name(best_.global_step));
+    if (run_.load_best_model_at_end && best_.global_step > 0 && best_.global_step != last_step) {
+      // transformers' _load_best_model: the best checkpoint's weights become the final model.
+      if (path_exists(best_dir)) {
+        std::fprintf(stderr, "[train] loading the best model from %s (%s %.4f)\n", best_dir.c_str(),
+                     run_.metric_for_best_model.c_str(), best_.metric);
+        load_best_weights(best_dir, model_, optimizer_);
+      } else {
+        std::fprintf(stderr, "[train] warning: the best checkpoint %s no longer exists: the last weights are the "
+                             "final model\n", best_dir.c_str());
+      }
+    }
+    // transformers' _finalize_training: with save_total_limit 1, the best checkpoint alone remains.
+    if (run_.save_total_limit == 1 && best_.global_step > 0 && path_exists(best_dir))
+      rotate_checkpoints(run_.output_dir, 1, {best_.global_step});
+  }
+
+  void write_model(const std::string& dir) const {
+    save_model_dir(dir, *job_.config, model_.parameters(), job_.vocab_file, run_.do_lower_case);
+  }
+
+ private:
+  void save(const TrainerState& state, bool model_only) {
+    last_checkpoint_ = save_checkpoint(run_.output_dir, best_.into(state), model_, optimizer_,
+                                       [this](const std::string& dir) { write_model(dir); }, run_.save_total_limit,
+                                       model_only);
+    end_->last_save_step = state.global_step;
+    std::fprintf(stderr, "[train] saved %s%s\n", last_checkpoint_.c_str(), model_only ? " (model only)" : "");
+  }
+
+  void evaluate_during_training(const TrainerState& state) {
+    // At the last step the final evaluation (--do_eval, implied) scores the same weights,
+    // unless the best model is tracked: the last step's score then competes too.
+    if (state.global_step == state.total_steps && run_.metric_for_best_model.empty()) return;
+    progress_.finish();  // the evaluation's lines go below the progress bar
+    const SquadScores scores = evaluate_and_log(run_, model_, *job_.eval, state.global_step, state.epoch,
+                                                logged_input_tokens(tc_, state), job_.logs, /*final=*/false);
+    if (run_.metric_for_best_model.empty()) return;
+    // The flags and the evaluation set were checked for this score before training.
+    const NamedScore* ranked = scores.find(run_.metric_for_best_model);
+    BERT_CHECK(ranked != nullptr, "the evaluation gave no " + run_.metric_for_best_model + " score");
+    const bool new_best =
+        best_.consider(ranked->value, run_.greater_is_better, state.global_step, run_.saves_checkpoints);
+    if (new_best && run_.save_on_best) save(state, run_.save_only_model);  // --save_strategy best
+  }
+
+  const RunSettings& run_;
+  const TrainConfig& tc_;
+  const TrainingJob& job_;
+  BertQaModel& model_;
+  AdamWOptimizer& optimizer_;
+  const bool root_;
+  const TrainerState start_;  // fresh, or the resumed checkpoint's
+  TrainingEnd* end_;
+  std::string last_checkpoint_;
+  BestEvaluation best_;
+  ProgressReporter progress_;
+};
+
+void announce_training(const TrainConfig& tc, size_t windows, const Communicator& comm, int64_t total) {
+  const std::string ranks =
+      comm.world_size() > 1 ? " x " + std::to_string(comm.world_size()) + " ranks (" + comm.name() + ")" : "";
+  std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation%s, %lld steps, warmup %lld\n", windows,
+               tc.batch_size, tc.gradient_accumulation_steps, ranks.c_str(), static_cast<long long>(total),
+               static_cast<long long>(warmup_steps_for(tc, total)));
+}
+
+// A run stopped early (--stop_after_steps or a signal): where it stopped and the command that
+// continues it (rank 0). Returns the exit status, the same on every rank.
+int report_early_stop(const TrainSummary& summary, int64_t total, const TrainingJob& job,
+                      const std::string& last_checkpoint) {
+  const bool by_signal = summary.outcome == TrainOutcome::kStopRequested;
+  const int signal = by_signal ? agree_on_stop_signal(*job.comm, stop_signal()) : 0;
+  if (job.comm->is_root())
+    std::fprintf(stderr, "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run:\n  %s\n",
+                 by_signal ? (std::string("stopped by ") + signal_name(signal)).c_str()
+                           : "stopped (--stop_after_steps)",
+                 static_cast<long long>(summary.steps), static_cast<long long>(total), last_checkpoint.c_str(),
+                 resume_command(job.argc, job.argv, last_checkpoint).c_str());
+  return by_signal ? exit_status_for_signal(signal) : 0;
+}
+
 }  // namespace
 
 int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainingEnd* end) {
@@ -263,100 +395,19 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
                    static_cast<long long>(state.global_step));
   }
   const int64_t total = total_train_steps(tc, job.windows->size(), comm.world_size());
-  if (root) {
-    std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation%s, %lld steps, warmup %lld\n",
-                 job.windows->size(), tc.batch_size, tc.gradient_accumulation_steps,
-                 comm.world_size() > 1 ? (" x " + std::to_string(comm.world_size()) + " ranks (" + comm.name() + ")").c_str()
-                                       : "",
-                 static_cast<long long>(total), static_cast<long long>(warmup_steps_for(tc, total)));
-  }
-  const std::string& vocab = job.vocab_file;
-  auto write_model = [&](const std::string& dir) {
-    save_model_dir(dir, *job.config, model.parameters(), vocab, run.do_lower_case);
-  };
-  std::string last_checkpoint = job.resume_dir;
-  const TrainerState start = trainer.state();  // fresh, or the resumed checkpoint's
-  end->last_save_step = job.resume_dir.empty() ? 0 : start.global_step;
-  BestEvaluation best{start.best_metric, start.best_global_step};
-  ProgressReporter progress(total, root && run.progress_bar && ProgressReporter::stderr_is_terminal());
-  TrainHooks hooks;
-  auto save = [&](const TrainerState& state, bool model_only) {
-    last_checkpoint = save_checkpoint(run.output_dir, best.into(state), model, optimizer, write_model,
-                                      run.save_total_limit, model_only);
-    end->last_save_step = state.global_step;
-    std::fprintf(stderr, "[train] saved %s%s\n", last_checkpoint.c_str(), model_only ? " (model only)" : "");
-  };
-  if (root) {  // the other ranks hold the same numbers: rank 0 alone logs and saves
-    hooks.on_step = [&](const TrainProgress& p) { log_progress(p, &progress, job.logs); };
-    hooks.on_checkpoint = [&](const TrainerState& state) { save(state, run.save_only_model); };
-    if (run.save_only_model) hooks.on_resume_checkpoint = [&](const TrainerState& state) { save(state, false); };
-  }
-  hooks.stop_requested = [] { return stop_requested(); };
-  if (root && job.eval != nullptr && tc.eval_strategy != IntervalStrategy::kNo) {
-    hooks.on_evaluate = [&](const TrainerState& state) {
-      // At the last step the final evaluation (--do_eval, implied) scores the same weights,
-      // unless the best model is tracked: the last step's score then competes too.
-      if (state.global_step == state.total_steps && run.metric_for_best_model.empty()) return;
-      progress.finish();  // the evaluation's lines go below the progress bar
-      const SquadScores scores =
-          evaluate_and_log(run, model, *job.eval, state.global_step, state.epoch, logged_input_tokens(tc, state),
-                           job.logs, /*final=*/false);
-      if (run.metric_for_best_model.empty()) return;
-      // The flags and the evaluation set were checked for this score before training.
-      const NamedScore* ranked = scores.find(run.metric_for_best_model);
-      BERT_CHECK(ranked != nullptr, "the evaluation gave no " + run.metric_for_best_model + " score");
-      const bool new_best = best.consider(ranked->value, run.greater_is_better, state.global_step,
-                                          run.saves_checkpoints);
-      if (new_best && run.save_on_best) save(state, run.save_only_model);  // --save_strategy best
-    };
-  }
-
-  if (root && run.eval_on_start && job.eval != nullptr)  // transformers' sanity check of the evaluation
-    evaluate_and_log(run, model, *job.eval, start.global_step, start.epoch, logged_input_tokens(tc, start), job.logs,
-                     /*final=*/false);
+  if (root) announce_training(tc, job.windows->size(), comm, total);
+  TrainingSession session(run, tc, job, optimizer, trainer.state(), total, end);
+  session.evaluate_on_start();
   install_stop_signal_handlers();
-  TrainSummary summary;
-  try {
-    summary = trainer.train(*job.windows, hooks);
-  } catch (...) {
-    progress.finish();  // the error line goes below the progress bar, not into it
-    throw;
-  }
-  progress.finish();
-  end->state = best.into(trainer.state());
+  const TrainSummary summary = session.train(trainer);
   // The ranks stop at the same step whichever of them a signal reached (any_rank in the
   // trainer); they also agree on which signal, so that every rank exits with the same status.
-  if (summary.outcome != TrainOutcome::kCompleted) {
-    restore_default_signal_handlers();
-    const bool by_signal = summary.outcome == TrainOutcome::kStopRequested;
-    const int signal = by_signal ? agree_on_stop_signal(comm, stop_signal()) : 0;
-    if (root)
-      std::fprintf(stderr, "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run:\n  %s\n",
-                   by_signal ? (std::string("stopped by ") + signal_name(signal)).c_str()
-                             : "stopped (--stop_after_steps)",
-                   static_cast<long long>(summary.steps), static_cast<long long>(total), last_checkpoint.c_str(),
-                   resume_command(job.argc, job.argv, last_checkpoint).c_str());
-    return by_signal ? exit_status_for_signal(signal) : 0;
-  }
   restore_default_signal_handlers();
+  if (summary.outcome != TrainOutcome::kCompleted) return report_early_stop(summary, total, job, session.last_checkpoint());
   const int late_signal = agree_on_stop_signal(comm, stop_signal());  // arrived during the last step
   if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
-  const std::string best_dir = join_path(run.output_dir, checkpoint_dir_name(best.global_step));
-  if (run.load_best_model_at_end && best.global_step > 0 && best.global_step != summary.steps) {
-    // transformers' _load_best_model: the best checkpoint's weights become the final model.
-    if (path_exists(best_dir)) {
-      std::fprintf(stderr, "[train] loading the best model from %s (%s %.4f)\n", best_dir.c_str(),
-                   run.metric_for_best_model.c_str(), best.metric);
-      load_best_weights(best_dir, model, optimizer);
-    } else {
-      std::fprintf(stderr, "[train] warning: the best checkpoint %s no longer exists: the last weights are the "
-                           "final model\n", best_dir.c_str());
-    }
-  }
-  // transformers' _finalize_training: with save_total_limit 1, the best checkpoint alone remains.
-  if (run.save_total_limit == 1 && best.global_step > 0 && path_exists(best_dir))
-    rotate_checkpoints(run.output_dir, 1, {best.global_step});
-  write_model(run.output_dir);
+  session.finalize_best_model(summary.steps);
+  session.write_model(run.output_dir);
   write_train_results(run, tc, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
