@@ -4,7 +4,8 @@
 //     --validation_file dev-v1.1.json --do_train --do_eval --per_device_train_batch_size 32
 //     --learning_rate 3e-5 --num_train_epochs 2 --output_dir out/
 //
-// This file parses and checks the flags and drives the run; what happens in output_dir
+// This file parses and checks the flags and drives the run; apps/train_job.h runs the job once
+// its backend exists, and what happens in output_dir
 // (resuming, the output-directory policy, logs, checkpoints, results files) is
 // engine/training_run.h's. Checkpoints (output_dir/checkpoint-N every --save_steps) carry the
 // full training state (engine/training_state.h) and a checksum of every file, verified on resume. As Hugging
@@ -33,41 +34,29 @@
 // command line, 3 training diverged (--max_consecutive_nonfinite steps in a row with a
 // non-finite loss or gradient norm; nothing new saved), 130 / 143 stopped by SIGINT / SIGTERM
 // (128 + the signal number) after saving a checkpoint.
-#include <algorithm>
-#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "apps/app_main.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "apps/hf_passive_flags.h"
 #include "apps/hf_trainer_flags.h"
+#include "apps/train_job.h"
+#include "apps/train_options.h"
 #include "comm/communicator.h"
-#include "comm/rank_agreement.h"
+#include "comm/rank_agreement.h"  // RanksDisagree
 #include "core/error.h"
 #include "core/file_io.h"
-#include "core/json_text.h"
-#include "core/strings.h"
-#include "data/predictions_io.h"  // scores_to_json
-#include "data/prepared_squad.h"
-#include "data/squad_metric_v2.h"  // squad_v2_gives_score
-#include "data/window_cache.h"  // tokenizer_fingerprint
+#include "core/json_text.h"  // format_json_number
 #include "engine/backend_registry.h"
-#include "engine/bert_qa_model.h"
-#include "engine/data_parallel.h"
-#include "engine/model_card.h"
-#include "engine/trainer.h"
-#include "engine/training_run.h"
-#include "engine/training_state.h"
+#include "engine/bert_qa_model.h"  // check_backend_runs_model, describe_memory_shortfall
+#include "engine/trainer.h"        // TrainingDiverged
 #include "io/bert_config.h"
-#include "io/model_dir.h"
 #include "io/tokenizer_config.h"
-#include "kernels/dropout_rng.h"  // attention_drop_rate
-#include "tokenizer/tokenizer.h"
 
 #ifdef BERT_HAVE_NCCL
 #include "comm/nccl_communicator.h"
@@ -78,31 +67,6 @@ namespace {
 
 // Exit statuses: 1 error and 2 bad command line (apps/app_main.h), 3 diverged, 130/143 signals.
 constexpr int kExitDiverged = 3;
-
-struct TrainOptions {
-  std::string model_name_or_path, train_file, validation_file, test_file, output_dir;
-  std::string train_cache_file, device = "auto", resume_from_checkpoint;
-  int32_t max_seq_length = 384, doc_stride = 128;
-  int32_t per_device_train_batch_size = 8, per_device_eval_batch_size = 8;
-  double learning_rate = 5e-5, num_train_epochs = 3.0, warmup_ratio = 0.0, weight_decay = 0.0;
-  double max_grad_norm = 1.0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
-  double ddp_timeout = 1800;
-  double warmup_steps_given = 0;  // --warmup_steps as given: steps, or a ratio below 1
-  int64_t max_steps = -1, warmup_steps = 0, logging_steps = 500, save_steps = 500, save_total_limit = -1;
-  int64_t max_train_samples = -1, max_eval_samples = -1, max_predict_samples = -1;
-  int64_t max_consecutive_nonfinite = 10, stop_after_steps = -1;
-  int32_t gradient_accumulation_steps = 1, n_best_size = 20, max_answer_length = 30;
-  int64_t seed = 42, data_seed = -1;  // data_seed < 0: the order follows seed
-  bool do_train = false, do_eval = false, do_predict = false, do_lower_case = true, overwrite_output_dir = false;
-  bool group_by_length = false, dataloader_drop_last = false;
-  TrainSampling sampling = TrainSampling::kRandom;  // derived: --train_sampling_strategy / --group_by_length
-  HfTrainerOptions hf;  // Hugging Face Trainer / run_qa.py flags (apps/hf_trainer_flags.h)
-  HfPassiveFlags passive;  // Trainer flags that change nothing here, or are refused (apps/hf_passive_flags.h)
-  // Derived after parsing, not flags.
-  std::string do_lower_case_note;
-  std::vector<std::string> notes;  // flag notes for rank 0's log (overrides, precision, report_to)
-  std::string args_record;         // every flag's value, for output_dir/training_args.json
-};
 
 void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_string("model_name_or_path", &o->model_name_or_path,
@@ -185,18 +149,6 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_double("ddp_timeout", &o->ddp_timeout,
                 "seconds a collective may take before a data-parallel run (mpirun) ends with an error "
                 "naming the rank; <= 0 waits forever");
-}
-
-// The seed of the epochs' order: --data_seed when given (>= 0), else --seed.
-uint64_t data_seed_of(const TrainOptions& o) { return static_cast<uint64_t>(o.data_seed >= 0 ? o.data_seed : o.seed); }
-
-// Whether the run evaluates or predicts, so the model needs room for an evaluation batch.
-bool runs_evaluation(const TrainOptions& o) { return o.do_eval || o.do_predict; }
-
-// The scores on stdout as one JSON line, keys with `prefix` ("" as the official script prints
-// them after --do_eval, "test_" as predict_results.json names them after --do_predict).
-void print_scores(const std::string& prefix, const SquadScores& scores) {
-  std::printf("%s\n", scores_to_json(scores, prefix).c_str());
 }
 
 // --warmup_steps as transformers 5 reads it: N >= 1 is N steps (int(N)), a number in (0, 1) the
@@ -315,29 +267,6 @@ void check_model_limits(const TrainOptions& o, Backend& backend) {
   throw_input_error(path, largest_size_field(config), "the model " + shortfall);
 }
 
-TrainConfig make_train_config(const TrainOptions& o) {
-  TrainConfig tc;
-  tc.batch_size = o.per_device_train_batch_size;
-  tc.gradient_accumulation_steps = o.gradient_accumulation_steps;
-  tc.num_train_epochs = o.num_train_epochs;
-  tc.max_steps = o.max_steps;
-  tc.warmup_ratio = o.warmup_ratio;
-  tc.warmup_steps = o.warmup_steps;
-  tc.seed = static_cast<uint64_t>(o.seed);
-  tc.data_seed = data_seed_of(o);
-  tc.logging_steps = o.logging_steps;
-  tc.save_steps = o.save_steps;
-  tc.max_consecutive_nonfinite = o.max_consecutive_nonfinite;
-  tc.sampling = o.sampling;
-  tc.dataloader_drop_last = o.dataloader_drop_last;
-  tc.hf_padded_length = o.hf.pad_to_max_length ? o.max_seq_length : 0;
-  tc.stop_after_steps = o.stop_after_steps;
-  apply_hf_trainer_flags(o.hf, &tc);
-  tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
-                                 o.max_grad_norm};
-  return tc;
-}
-
 // Selects this process's GPU from the launcher's local rank before the CUDA backend exists
 // (mpirun: one GPU per process; its buffers and stream belong to the device current then).
 void select_device_for_rank(const TrainOptions& o) {
@@ -347,93 +276,6 @@ void select_device_for_rank(const TrainOptions& o) {
 #endif
 }
 
-std::string hex64(uint64_t value) {
-  char text[24];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-  return text;
-}
-
-std::string exact(double value) {
-  char text[40];
-  std::snprintf(text, sizeof text, "%.17g", value);
-  return text;
-}
-
-// What must be the same on every rank of a data-parallel run before its data is read: the
-// flags that shape training or the order of the collectives, config.json and the vocabulary.
-std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertConfig& c, const Tokenizer& tokenizer,
-                                            const std::string& resume_dir) {
-  auto flag = [](const char* name, const std::string& value) { return AgreementField{std::string("--") + name, value}; };
-  auto field = [](const char* name, const std::string& value) {
-    return AgreementField{std::string("config.json ") + name, value};
-  };
-  return {flag("do_train", std::to_string(o.do_train)),
-          flag("do_eval", std::to_string(o.do_eval)),
-          flag("do_predict", std::to_string(o.do_predict)),
-          flag("device", o.device),
-          flag("output_dir", o.output_dir),
-          flag("per_device_train_batch_size", std::to_string(o.per_device_train_batch_size)),
-          flag("gradient_accumulation_steps", std::to_string(o.gradient_accumulation_steps)),
-          flag("learning_rate", exact(o.learning_rate)),
-          flag("num_train_epochs", exact(o.num_train_epochs)),
-          flag("max_steps", std::to_string(o.max_steps)),
-          flag("warmup_ratio", exact(o.warmup_ratio)),
-          flag("warmup_steps", std::to_string(o.warmup_steps)),
-          flag("weight_decay", exact(o.weight_decay)),
-          flag("max_grad_norm", exact(o.max_grad_norm)),
-          flag("adam_beta1", exact(o.adam_beta1)),
-          flag("adam_beta2", exact(o.adam_beta2)),
-          flag("adam_epsilon", exact(o.adam_epsilon)),
-          flag("seed", std::to_string(o.seed)),
-          flag("data_seed", std::to_string(data_seed_of(o))),
-          flag("max_seq_length", std::to_string(o.max_seq_length)),
-          flag("doc_stride", std::to_string(o.doc_stride)),
-          flag("do_lower_case", std::to_string(o.do_lower_case)),
-          flag("max_train_samples", std::to_string(o.max_train_samples)),
-          flag("version_2_with_negative", std::to_string(o.hf.version_2_with_negative)),
-          flag("train_cache_file", o.train_cache_file.empty() ? "(none)" : "(given)"),
-          flag("logging_steps", std::to_string(o.logging_steps)),
-          flag("save_steps", std::to_string(o.save_steps)),
-          flag("stop_after_steps", std::to_string(o.stop_after_steps)),
-          flag("max_consecutive_nonfinite", std::to_string(o.max_consecutive_nonfinite)),
-          flag("resume_from_checkpoint", resume_dir.empty() ? "(none)" : resume_dir),
-          // Hugging Face Trainer flags that change the data order, the schedule, when the
-          // ranks pause together (evaluation, checkpoints) or the compute precision.
-          flag("train_sampling_strategy", train_sampling_name(o.sampling)),
-          flag("dataloader_drop_last", std::to_string(o.dataloader_drop_last)),
-          flag("lr_scheduler_type", o.hf.lr_scheduler_type),
-          flag("eval_strategy", o.hf.eval_strategy),
-          flag("eval_steps", std::to_string(o.hf.eval_steps)),
-          flag("save_strategy", o.hf.save_strategy),
-          flag("bf16", std::to_string(o.hf.precision.bf16)),
-          field("vocab_size", std::to_string(c.vocab_size)),
-          field("hidden_size", std::to_string(c.hidden_size)),
-          field("num_hidden_layers", std::to_string(c.num_hidden_layers)),
-          field("num_attention_heads", std::to_string(c.num_attention_heads)),
-          field("intermediate_size", std::to_string(c.intermediate_size)),
-          field("max_position_embeddings", std::to_string(c.max_position_embeddings)),
-          field("type_vocab_size", std::to_string(c.type_vocab_size)),
-          field("layer_norm_eps", exact(c.layer_norm_eps)),
-          field("hidden_dropout_prob", exact(c.hidden_dropout_prob)),
-          field("attention_probs_dropout_prob", exact(c.attention_probs_dropout_prob)),
-          field("initializer_range", exact(c.initializer_range)),
-          field("hidden_act", c.hidden_act),
-          field("pad_token_id", std::to_string(c.pad_token_id)),
-          {"the vocabulary", std::to_string(tokenizer.vocab_size()) + " tokens, fingerprint " +
-                                 hex64(tokenizer_fingerprint(tokenizer, o.do_lower_case))}};
-}
-
-// Compares the fields across ranks; on a difference every rank throws the same error: a bad
-// command line (exit 2) for a flag, RanksDisagree (exit 1) for files and data.
-void stop_if_ranks_disagree(Communicator& comm, const std::vector<AgreementField>& fields) {
-  const std::string difference = find_rank_disagreement(comm, fields);
-  if (difference.empty()) return;
-  const std::string message = "the " + std::to_string(comm.world_size()) + " ranks disagree on " + difference +
-                              ": launch every rank with the same flags, model directory and data";
-  if (difference.rfind("--", 0) == 0) throw FlagError(message);
-  throw RanksDisagree(message);
-}
-
 std::unique_ptr<Communicator> make_job_communicator(const TrainOptions& o, Backend& backend) {
   CommOptions options;
   options.timeout_seconds = o.ddp_timeout;
@@ -441,190 +283,6 @@ std::unique_ptr<Communicator> make_job_communicator(const TrainOptions& o, Backe
   return make_communicator(options, stream != nullptr ? CommDevice::kCuda : CommDevice::kHost, stream);
 }
 
-RunSettings make_run_settings(const TrainOptions& o) {
-  RunSettings run;
-  run.output_dir = o.output_dir;
-  run.do_train = o.do_train;
-  run.overwrite_output_dir = o.overwrite_output_dir;
-  run.resume_from_checkpoint = o.resume_from_checkpoint;
-  run.save_total_limit = o.save_total_limit;
-  run.do_lower_case = o.do_lower_case;
-  run.eval_batch_size = o.per_device_eval_batch_size;
-  run.progress_bar = !o.hf.disable_tqdm;
-  run.metric_for_best_model = best_metric_name(o.hf);
-  run.greater_is_better = o.hf.greater_is_better;
-  run.load_best_model_at_end = o.hf.load_best_model_at_end;
-  run.eval_on_start = o.hf.eval_on_start;
-  run.save_only_model = o.hf.save_only_model;
-  run.saves_checkpoints = o.hf.save_strategy != "no";
-  run.save_on_best = o.hf.save_strategy == "best";
-  run.postprocess = PostprocessConfig{o.n_best_size, o.max_answer_length, o.hf.version_2_with_negative,
-                                      o.hf.null_score_diff_threshold};
-  return run;
-}
-
-int run_job(const TrainOptions& o, Backend& backend, Communicator& comm, int argc, char** argv) {
-  const bool root = comm.is_root();
-  const RunSettings run = make_run_settings(o);
-  const TrainConfig tc = make_train_config(o);
-  OutputDirLock lock;  // rank 0 alone writes output_dir, and holds its lock for the whole run
-  std::string refusal;
-  if (root) lock = claim_output_dir(run, o.args_record, &refusal);
-  if (root && refusal.empty()) {
-    for (const std::string& note : o.notes) std::fprintf(stderr, "[flags] %s\n", note.c_str());
-    for (const std::string& note : precision_notes(backend.name(), o.hf.precision))
-      std::fprintf(stderr, "[precision] %s\n", note.c_str());
-  }
-  // Rank 0's verdict reaches every rank (output_dir need not be shared): all exit 2 at once
-  // instead of the others waiting out --ddp_timeout in the next collective. Each says why, since
-  // mpirun may end rank 0 before its own line is out once another rank has exited.
-  refusal = broadcast_text(comm, refusal);
-  if (!refusal.empty()) throw FlagError(root ? refusal : refusal + " (refused by rank 0)");
-
-  LoadedModel loaded = load_model_dir(o.model_name_or_path, static_cast<uint64_t>(o.seed));
-  if (root)
-    for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
-  if (root) std::fprintf(stderr, "[tokenizer] %s\n", o.do_lower_case_note.c_str());
-  const BertConfig& config = loaded.config;
-  if (o.max_seq_length > config.max_position_embeddings)  // config.json changed since check_model_limits
-    throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
-                    "max_position_embeddings " + std::to_string(config.max_position_embeddings));
-  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.model_name_or_path, o.do_lower_case);
-  check_tokenizer_fits(tokenizer->vocab_size(), config, loaded.vocab_file);
-
-  // The checkpoint to resume from is checked before the data is prepared, to fail fast.
-  std::string resume_dir;
-  TrainerState resume_state;
-  if (o.do_train) {
-    resume_dir = resolve_resume_dir(run);
-    if (!resume_dir.empty()) {
-      resume_state = read_trainer_state(resume_dir);
-      check_checkpoint_config(resume_dir, config, o.model_name_or_path);
-    }
-  }
-
-  // Every rank must run the same job: compared before the data is read (the window cache's
-  // barrier below depends on the flags) and again once it is (stop_if_ranks_disagree).
-  stop_if_ranks_disagree(comm, settings_fields(o, config, *tokenizer, resume_dir));
-
-  PrepareOptions prepare;
-  prepare.window = WindowConfig{o.max_seq_length, o.doc_stride};
-  prepare.do_lower_case = o.do_lower_case;
-  prepare.quiet = !root;
-  prepare.version_2_with_negative = o.hf.version_2_with_negative;
-  PreparedSquad train, eval, predict;
-  if (o.do_train) {
-    prepare.max_samples = o.max_train_samples;
-    prepare.cache_file = o.train_cache_file;
-    prepare.overwrite_cache = o.hf.overwrite_cache;
-    if (o.hf.overwrite_cache && o.train_cache_file.empty() && root)
-      std::fprintf(stderr, "[train] --overwrite_cache: no --train_cache_file is in use, so the windows are built "
-                           "afresh anyway; nothing to overwrite\n");
-    // Rank 0 writes the window cache (when it must) before the others read it.
-    if (root) train = prepare_squad(o.train_file, *tokenizer, prepare, "train");
-    if (!o.train_cache_file.empty()) comm.barrier();
-    if (!root) train = prepare_squad(o.train_file, *tokenizer, prepare, "train");
-  }
-  // Rank 0 alone evaluates and predicts; their windows are never cached.
-  const auto prepare_uncached = [&](const std::string& file, int64_t max_samples, const char* label) {
-    PrepareOptions options = prepare;
-    options.max_samples = max_samples;
-    options.cache_file.clear();
-    return prepare_squad(file, *tokenizer, options, label);
-  };
-  if (o.do_eval && root) {
-    eval = prepare_uncached(o.validation_file, o.max_eval_samples, "eval");
-    // Before training, not after it: in v1.1 a question without answers cannot be scored (in
-    // v2.0 it is an unanswerable one).
-    if (!o.hf.version_2_with_negative)
-      require_scorable(eval.dataset, "--do_eval scores the predictions against them; --do_predict with --test_file "
-                                     "predicts without answers");
-    // squad_v2 leaves out the HasAns_ / NoAns_ scores of a group without questions: a best model
-    // ranked by one of them is refused now rather than at the first evaluation.
-    const std::string metric = best_metric_name(o.hf);
-    if (o.hf.version_2_with_negative && !squad_v2_gives_score(eval.dataset, metric))
-      throw FlagError("--metric_for_best_model " + o.hf.metric_for_best_model + ": " + o.validation_file +
-                      " has no " + (starts_with(metric, "HasAns_") ? "answerable" : "unanswerable") +
-                      " questions, so SQuAD v2.0's metric gives no " + metric.substr(0, metric.find('_') + 1) +
-                      " scores");
-  }
-  if (o.do_predict && root) {
-    predict = prepare_uncached(o.test_file, o.max_predict_samples, "predict");
-    const SquadExample* unscored = o.hf.version_2_with_negative ? nullptr : first_unscorable(predict.dataset);
-    if (unscored != nullptr)
-      std::fprintf(stderr,
-                   "[predict] question %s of %s has no answers: predictions are written, not scored (no "
-                   "test_exact_match / test_f1)\n",
-                   unscored->id.c_str(), o.test_file.c_str());
-  }
-
-  if (o.do_train)
-    stop_if_ranks_disagree(comm, {{"the training windows", std::to_string(train.windows.size()) + " windows, fingerprint " +
-                                                               hex64(windows_fingerprint(train.windows))}});
-
-  if (!resume_dir.empty())  // before anything in output_dir changes
-    check_resume_compatible(resume_state,
-                            initial_trainer_state(tc, train.windows, comm.world_size()),
-                            resume_dir);
-
-  const int max_batch = std::max(o.do_train ? o.per_device_train_batch_size : 1,
-                                 runs_evaluation(o) ? o.per_device_eval_batch_size : 1);
-  BertQaModel model(backend, config, max_batch * o.max_seq_length, max_batch);
-  model.set_parameters(loaded.tensors);
-  loaded.tensors.clear();
-  broadcast_parameters(model, comm);  // replicas start bit-identical whatever each rank read
-  if (root) std::fprintf(stderr, "[model] %zu parameters on %s\n", model.layout().parameter_count(), backend.name().c_str());
-  if (root && o.do_train && config.attention_probs_dropout_prob > 0.0f) {
-    // Attention dropout compares 8-bit draws (kernels/dropout_rng.h): say what rate that gives.
-    const float p = config.attention_probs_dropout_prob;
-    std::fprintf(stderr,
-                 "[model] attention_probs_dropout_prob %g drops %u/256 = %.4f of the attention probabilities "
-                 "(8-bit draws) and scales the kept ones by %.6f, so their expectation is unchanged\n",
-                 p, attention_drop_threshold(p), attention_drop_rate(p), attention_keep_scale(p));
-  }
-
-  // Left-overs of earlier runs: temporaries of killed saves; with --overwrite_output_dir the
-  // old checkpoints and log; when resuming, log lines after the checkpoint's step.
-  if (o.do_train && root) prepare_output_dir_for_training(run, resume_state.global_step);
-  RunLogs logs;
-  if (root) {
-    const ReportTo report = parse_report_to(o.hf.report_to);
-    for (const std::string& note : report.notes) std::fprintf(stderr, "[report_to] %s\n", note.c_str());
-    logs = open_run_logs(o.output_dir, report.tensorboard, o.hf.logging_dir);
-  }
-  // The other ranks must not resume or clear while rank 0 still reads output_dir's old state.
-  comm.barrier();
-
-  TrainingEnd end;
-  const TrainerState& end_state = end.state;
-  if (o.do_train) {
-    const TrainingJob job{&config, loaded.vocab_file, &model, &train.windows, &comm,
-                          root ? &logs : nullptr, resume_dir, argc, argv, root ? &eval : nullptr};
-    const int status = run_training(run, tc, job, &end);
-    if (status >= 0) return status;
-  }
-
-  if (o.do_eval && root) {
-    // Evaluation after training is logged at the last step, as Hugging Face logs it.
-    const SquadScores scores =
-        evaluate_and_log(run, model, eval, end_state.global_step, o.do_train ? end_state.epoch : -1.0,
-                         logged_input_tokens(tc, end_state), &logs, /*final=*/true);
-    print_scores("", scores);
-  }
-  if (o.do_predict && root) {
-    const EvalOutcome outcome = predict_and_write(run, model, predict);
-    if (outcome.scored) print_scores("test_", outcome.scores);
-  }
-  if (o.do_train && root) {
-    // Trainer.save_state(): the counters and the whole log history; then run_qa's model card.
-    write_trainer_state(o.output_dir, tc, end, train.windows.size(), comm.world_size());
-    write_model_card(o.output_dir,
-                     training_model_card(o.output_dir, o.model_name_or_path, tc, o.per_device_eval_batch_size,
-                                         comm.world_size(), o.hf.optim, backend.name()),
-                     join_path(o.output_dir, kMetricsLogFile));
-  }
-  return 0;
-}
 
 int run(int argc, char** argv) {
   TrainOptions o;
@@ -654,9 +312,9 @@ int run(int argc, char** argv) {
   const std::unique_ptr<Backend> backend = make_backend(o.device, cuda_options);
   check_model_limits(o, *backend);
   const std::unique_ptr<Communicator> comm = make_job_communicator(o, *backend);
-  if (comm->world_size() == 1) return run_job(o, *backend, *comm, argc, argv);
+  if (comm->world_size() == 1) return run_train_job(o, *backend, *comm, argc, argv);
   try {
-    return run_job(o, *backend, *comm, argc, argv);
+    return run_train_job(o, *backend, *comm, argc, argv);
   } catch (const TrainingDiverged&) {
     throw;  // every rank reads the same reduced numbers and stops at the same step
   } catch (const FlagError&) {
