@@ -28,6 +28,7 @@ constexpr int kMaxPositions = 512;                 // bert-base's position table
 constexpr size_t kFlushBytes = size_t{256} << 20;  // > the H100/H200 L2 (50 MB)
 
 // ---- device-side random fill (a hash per element, so no host transfer of large inputs) ------
+// The kernels are static: every .cu of bench_kernels that includes this header gets its own copy.
 __device__ __forceinline__ float hash_uniform(uint64_t seed, size_t index) {
   uint64_t z = seed + 0x9E3779B97F4A7C15ull * (index + 1);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -35,17 +36,17 @@ __device__ __forceinline__ float hash_uniform(uint64_t seed, size_t index) {
   z ^= z >> 31;
   return static_cast<float>(z >> 40) * (1.0f / 16777216.0f);
 }
-__global__ void fill_bf16_kernel(bf16* out, size_t count, float low, float high, uint64_t seed) {
+static __global__ void fill_bf16_kernel(bf16* out, size_t count, float low, float high, uint64_t seed) {
   for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < count;
        i += size_t{gridDim.x} * blockDim.x)
     out[i] = __float2bfloat16_rn(low + (high - low) * hash_uniform(seed, i));
 }
-__global__ void fill_f32_kernel(float* out, size_t count, float low, float high, uint64_t seed) {
+static __global__ void fill_f32_kernel(float* out, size_t count, float low, float high, uint64_t seed) {
   for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < count;
        i += size_t{gridDim.x} * blockDim.x)
     out[i] = low + (high - low) * hash_uniform(seed, i);
 }
-__global__ void count_nonfinite_kernel(const bf16* values, size_t count, unsigned long long* result) {
+static __global__ void count_nonfinite_kernel(const bf16* values, size_t count, unsigned long long* result) {
   unsigned long long local = 0;
   for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < count;
        i += size_t{gridDim.x} * blockDim.x)
