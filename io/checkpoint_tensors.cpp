@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/strings.h"
+#include "io/torch_checkpoint.h"
 
 namespace bert {
 namespace {
@@ -19,12 +20,17 @@ bool is_plain_file_name(const std::string& name) {
          name.find('\\') == std::string::npos;
 }
 
+// A *.safetensors file, or else a torch.save checkpoint (pytorch_model.bin and its shards).
+SafetensorsFile open_tensor_file(const std::string& path) {
+  return ends_with(path, ".safetensors") ? SafetensorsFile::open(path) : open_torch_checkpoint(path);
+}
+
 }  // namespace
 
 CheckpointTensors CheckpointTensors::from_file(const std::string& path) {
   CheckpointTensors out;
   out.path_ = path;
-  out.files_.push_back(SafetensorsFile::open(path));
+  out.files_.push_back(open_tensor_file(path));
   for (const std::string& name : out.files_[0].names()) out.owner_.emplace(name, 0);
   return out;
 }
@@ -58,7 +64,7 @@ CheckpointTensors CheckpointTensors::from_index(const std::string& index_path) {
       if (!path_exists(shard_path))
         throw_input_error(index_path, "weight_map.\"" + tensor + "\"",
                           "shard " + shard_path + " does not exist (an incomplete download?)");
-      out.files_.push_back(SafetensorsFile::open(shard_path));
+      out.files_.push_back(open_tensor_file(shard_path));
     }
     const SafetensorsFile& file = out.files_[it->second];
     if (!file.contains(tensor))
@@ -99,7 +105,8 @@ std::string CheckpointTensors::format() const {
 }
 
 std::string find_checkpoint(const std::string& dir) {
-  for (const char* name : {"model.safetensors", "model.safetensors.index.json"})
+  for (const char* name : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                           "pytorch_model.bin.index.json"})
     if (path_exists(join_path(dir, name))) return join_path(dir, name);
   return "";
 }

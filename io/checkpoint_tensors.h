@@ -1,6 +1,7 @@
 // The tensors of a Hugging Face checkpoint, from one model.safetensors or from the shards that a
 // model.safetensors.index.json maps (save_pretrained shards any checkpoint above
-// max_shard_size), seen as one set of names. Also: which files in a model directory look like
+// max_shard_size), seen as one set of names; the same for the PyTorch form save_pretrained
+// wrote before safetensors (pytorch_model.bin, pytorch_model.bin.index.json: io/torch_checkpoint.h). Also: which files in a model directory look like
 // weights this engine does not read, so that a directory holding only those is refused by name
 // instead of being taken for a config-only directory and initialised randomly.
 #pragma once
@@ -15,7 +16,7 @@ namespace bert {
 
 class CheckpointTensors {
  public:
-  // One safetensors file.
+  // One safetensors file (*.safetensors), or else a torch.save checkpoint (pytorch_model.bin).
   static CheckpointTensors from_file(const std::string& path);
   // An index {"metadata": {...}, "weight_map": {"<tensor>": "<shard file>", ...}}: each shard
   // is a plain file name in the index's directory and must hold every tensor mapped to it;
@@ -42,13 +43,14 @@ class CheckpointTensors {
   std::map<std::string, size_t> owner_;  // tensor name -> index into files_
 };
 
-// The checkpoint in `dir` that load_model_dir reads: "model.safetensors", else
-// "model.safetensors.index.json", else "" (none).
+// The checkpoint in `dir` that load_model_dir reads, in from_pretrained's order of preference:
+// "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+// "pytorch_model.bin.index.json"; "" when there is none.
 std::string find_checkpoint(const std::string& dir);
 
-// Files in `dir` (not recursive, sorted) that hold weights in a form this engine does not read:
-// pytorch_model.bin and its shards, TensorFlow/Flax/Keras files, TF checkpoints, other
-// *.safetensors names (adapters, shards without their index), *.pt/*.pth/*.ckpt.
+// Files in `dir` (not recursive, sorted) that hold weights in a form this engine does not read
+// when find_checkpoint finds nothing: shards without their index (*.safetensors, *.bin),
+// TensorFlow/Flax/Keras files, TF checkpoints, adapters, *.pt/*.pth/*.ckpt.
 std::vector<std::string> unreadable_weight_files(const std::string& dir);
 
 }  // namespace bert

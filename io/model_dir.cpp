@@ -258,15 +258,15 @@ LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   const std::vector<std::string> others = unreadable_weight_files(dir);
   if (!others.empty())
     throw_input_error(join_path(dir, others.front()), "",
-                      "the directory has no model.safetensors (nor model.safetensors.index.json) but holds " +
+                      "the directory has no model.safetensors, pytorch_model.bin (nor their .index.json) but holds " +
                           join_names(others) +
-                          ", a form of weights not supported here: this engine reads safetensors checkpoints as save_pretrained writes them; convert "
-                          "with e.g. BertForQuestionAnswering.from_pretrained(dir).save_pretrained(dir) in Python "
-                          "(safetensors is its default), or rename a single BERT safetensors file to "
-                          "model.safetensors");
+                          ", a form of weights not supported here: this engine reads the checkpoints save_pretrained "
+                          "writes (safetensors, or torch.save's pytorch_model.bin); convert with e.g. "
+                          "BertForQuestionAnswering.from_pretrained(dir).save_pretrained(dir) in Python, or rename a "
+                          "single BERT safetensors file to model.safetensors");
   model.tensors = init_bert_qa_params(model.config, seed);
   model.random_init = true;
-  model.notes.push_back("no model.safetensors in " + dir + ": all " +
+  model.notes.push_back("no model.safetensors or pytorch_model.bin in " + dir + ": all " +
                         std::to_string(model.tensors.size()) +
                         " parameters randomly initialised (weights N(0, initializer_range), "
                         "LayerNorm 1/0, biases 0) with seed " + std::to_string(seed));

@@ -1,6 +1,7 @@
 // Hugging Face model directories: config.json + a vocabulary (vocab.txt or tokenizer.json for
 // WordPiece, or a SentencePiece model: spiece.model, sentencepiece.bpe.model, tokenizer.model) +
-// model.safetensors or model.safetensors.index.json with its shards (+ tokenizer_config.json),
+// model.safetensors or model.safetensors.index.json with its shards, or the older
+// pytorch_model.bin or pytorch_model.bin.index.json with its shards (+ tokenizer_config.json),
 // loaded into canonical BertForQuestionAnswering parameters and saved so that transformers'
 // from_pretrained loads them back.
 //
@@ -47,11 +48,12 @@ bool is_vocab_txt(const std::string& vocab_path);        // WordPiece, and not t
 void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config, const std::string& vocab_path);
 
 // Loads <dir>: config.json (required), a vocabulary (required, find_vocab_file; a vocab.txt may
-// not have more lines than vocab_size), model.safetensors or model.safetensors.index.json and its
-// shards (F32/F16/BF16/F64, converted to float32) when present. A directory with no weights file
-// at all is a config-only directory: every parameter is initialised from `seed` (see init_param).
-// A directory whose only weights are in a form not read here (pytorch_model.bin, TF/Flax files,
-// other *.safetensors names) is refused naming them; a missing directory whose name looks like
+// not have more lines than vocab_size), and the weights find_checkpoint names (model.safetensors,
+// model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json; F32/F16/BF16/F64,
+// converted to float32) when present. A directory with no weights file at all is a config-only
+// directory: every parameter is initialised from `seed` (see init_param). A directory whose only
+// weights are in a form not read here (TF/Flax files, shards without their index, other
+// *.safetensors names) is refused naming them; a missing directory whose name looks like
 // a Hub id (bert-base-uncased, org/name) gets the command that downloads it.
 // Throws InputError naming the file and the tensor/field.
 LoadedModel load_model_dir(const std::string& dir, uint64_t seed);

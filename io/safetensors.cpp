@@ -167,12 +167,7 @@ SafetensorsFile SafetensorsFile::from_bytes(const std::string& path,
   if (size < 8)
     throw_input_error(path, "", "file is " + std::to_string(size) +
                                     " bytes, shorter than the 8-byte header length");
-  // A clone without `git lfs` leaves this small text in place of the weights.
-  const std::string_view lfs_pointer = "version https://git-lfs";
-  if (size >= lfs_pointer.size() && std::memcmp(bytes, lfs_pointer.data(), lfs_pointer.size()) == 0)
-    throw_input_error(path, "", "is a Git LFS pointer (" + std::to_string(size) +
-                                    " bytes of text), not the weights: fetch them with `git lfs pull` in the "
-                                    "clone, or download the file itself (huggingface-cli download)");
+  refuse_git_lfs_pointer(path, bytes, size);
   uint64_t header_len = 0;
   std::memcpy(&header_len, bytes, 8);  // little-endian host (checked in safetensors_dtype.cpp)
   if (header_len > kMaxHeaderBytes)
@@ -217,22 +212,48 @@ SafetensorsFile SafetensorsFile::from_bytes(const std::string& path,
   return file;
 }
 
-SafetensorsFile SafetensorsFile::open(const std::string& path) {
+void refuse_git_lfs_pointer(const std::string& path, const uint8_t* bytes, size_t size) {
+  // A clone without `git lfs` leaves this small text in place of the weights.
+  const std::string_view lfs_pointer = "version https://git-lfs";
+  if (size >= lfs_pointer.size() && std::memcmp(bytes, lfs_pointer.data(), lfs_pointer.size()) == 0)
+    throw_input_error(path, "", "is a Git LFS pointer (" + std::to_string(size) +
+                                    " bytes of text), not the weights: fetch them with `git lfs pull` in the "
+                                    "clone, or download the file itself (huggingface-cli download)");
+}
+
+MappedFile map_input_file(const std::string& path) {
   // A regular file (not a directory, FIFO or device), opened without blocking.
   const InputFile input = InputFile::open(path, std::numeric_limits<uint64_t>::max());
-  const size_t size = static_cast<size_t>(input.size());
-  std::shared_ptr<const void> owner;
-  const uint8_t* bytes = nullptr;
-  if (size > 0) {
+  MappedFile mapped;
+  mapped.size = static_cast<size_t>(input.size());
+  if (mapped.size > 0) {
     // Mapped, not read: a file larger than memory is paged in as tensors are converted.
-    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, input.descriptor(), 0);
-    if (mapped == MAP_FAILED) throw_input_error(path, "", std::string("cannot map: ") + std::strerror(errno));
-    owner = std::shared_ptr<const void>(mapped, [size](const void* p) {
-      ::munmap(const_cast<void*>(p), size);
-    });
-    bytes = static_cast<const uint8_t*>(mapped);
+    void* start = ::mmap(nullptr, mapped.size, PROT_READ, MAP_PRIVATE, input.descriptor(), 0);
+    if (start == MAP_FAILED) throw_input_error(path, "", std::string("cannot map: ") + std::strerror(errno));
+    const size_t size = mapped.size;
+    mapped.owner = std::shared_ptr<const void>(start, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
+    mapped.bytes = static_cast<const uint8_t*>(start);
   }
-  return from_bytes(path, std::move(owner), bytes, size);
+  return mapped;
+}
+
+SafetensorsFile SafetensorsFile::open(const std::string& path) {
+  MappedFile mapped = map_input_file(path);
+  return from_bytes(path, std::move(mapped.owner), mapped.bytes, mapped.size);
+}
+
+SafetensorsFile SafetensorsFile::from_tensor_ranges(const std::string& path, MappedFile file,
+                                                    std::map<std::string, TensorInfo> tensors,
+                                                    std::map<std::string, std::string> metadata) {
+  SafetensorsFile out;
+  out.path_ = path;
+  for (const auto& [name, info] : tensors)
+    BERT_CHECK(info.begin <= info.end && info.end <= file.size, path + ": tensor " + name + " lies outside the file");
+  out.owner_ = std::move(file.owner);
+  out.buffer_ = file.bytes;
+  out.tensors_ = std::move(tensors);
+  out.metadata_ = std::move(metadata);
+  return out;
 }
 
 std::vector<std::string> SafetensorsFile::names() const {

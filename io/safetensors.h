@@ -63,7 +63,20 @@ float half_to_float(uint16_t bits);
 float bf16_to_float(uint16_t bits);
 uint16_t float_to_bf16(float value);
 
-// A validated, memory-mapped safetensors file. Copies share the mapping.
+// A whole file mapped read-only (empty files map to nothing); the mapping lives while `owner` does.
+struct MappedFile {
+  std::shared_ptr<const void> owner;
+  const uint8_t* bytes = nullptr;
+  size_t size = 0;
+};
+// Maps a regular file (InputFile's checks: InputError naming it otherwise).
+MappedFile map_input_file(const std::string& path);
+// InputError naming `path` when the bytes are a Git LFS pointer (a clone without `git lfs`)
+// instead of the weights.
+void refuse_git_lfs_pointer(const std::string& path, const uint8_t* bytes, size_t size);
+
+// A validated, memory-mapped safetensors file. Copies share the mapping. Also the view that
+// other checkpoint formats are read into (io/torch_checkpoint.h: from_tensor_ranges).
 class SafetensorsFile {
  public:
   // Maps and validates the whole header; throws InputError on any problem.
@@ -81,6 +94,11 @@ class SafetensorsFile {
   std::vector<double> read_f64(const std::string& name) const { return to_float64(view(name)); }
   std::vector<int64_t> read_i64(const std::string& name) const { return to_int64(view(name)); }
 
+  // Tensors that another reader found and checked in a mapped file: each TensorInfo's
+  // begin/end is a byte range of the whole file holding the tensor row-major and little-endian.
+  static SafetensorsFile from_tensor_ranges(const std::string& path, MappedFile file,
+                                            std::map<std::string, TensorInfo> tensors,
+                                            std::map<std::string, std::string> metadata);
   // Validates a safetensors image held in memory (used by open; exposed for tests).
   static SafetensorsFile from_bytes(const std::string& path, std::shared_ptr<const void> owner,
                                     const uint8_t* bytes, size_t size);

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 build_dir=${BUILD_DIR:-build-fuzz}
 jobs=${JOBS:-2}
-targets=(fuzz_squad_reader fuzz_wordpiece fuzz_safetensors fuzz_windows fuzz_postprocess)
+targets=(fuzz_squad_reader fuzz_wordpiece fuzz_safetensors fuzz_torch_checkpoint fuzz_windows fuzz_postprocess)
 cxx=${FUZZ_CXX:-clang++}
 cc=${FUZZ_CC:-clang}
 generator=()

@@ -272,12 +272,21 @@ TEST_CASE("load_model_dir names missing required files and unsupported formats",
   CHECK(contains(message, "missing (required)"));
 
   write_vocab(dir.file("vocab.txt"), 50);
+  write_file_atomic(dir.file("tf_model.h5"), "TensorFlow weights");
+  message = input_error_of([&] { load_model_dir(dir.path(), 1); });
+  INFO(message);
+  CHECK(contains(message, dir.file("tf_model.h5")));
+  CHECK(contains(message, "not supported"));
+  CHECK(contains(message, "model.safetensors"));
+  std::filesystem::remove(dir.file("tf_model.h5"));
+
+  // pytorch_model.bin is read (tests/io/test_torch_checkpoint.cpp): one that is not a torch.save
+  // checkpoint is refused by name.
   write_file_atomic(dir.file("pytorch_model.bin"), "not really a pickle");
   message = input_error_of([&] { load_model_dir(dir.path(), 1); });
   INFO(message);
   CHECK(contains(message, dir.file("pytorch_model.bin")));
-  CHECK(contains(message, "not supported"));
-  CHECK(contains(message, "model.safetensors"));
+  CHECK(contains(message, "not a torch.save checkpoint"));
 
   // Weights under any other name are refused by name, never taken for a config-only directory.
   std::filesystem::remove(dir.file("pytorch_model.bin"));
