@@ -22,8 +22,8 @@ constexpr uint32_t kLocalHeader = 0x04034b50, kCentralEntry = 0x02014b50, kEndOf
 constexpr uint32_t kZip64End = 0x06064b50, kZip64Locator = 0x07064b50;
 constexpr size_t kEndOfDirectorySize = 22, kZip64LocatorSize = 20;
 
-struct ZipEntry {
-  uint64_t data_offset = 0;  // of the entry's bytes in the file
+struct ZipEntry {  // also a legacy file's storage
+  uint64_t data_offset = 0;  // of the bytes in the file
   uint64_t size = 0;
 };
 
@@ -164,7 +164,7 @@ TensorInfo place_tensor(const std::string& path, const TorchTensorRef& tensor, c
                                        std::to_string(tensor.storage_offset + numel) + " of a storage of " +
                                        std::to_string(tensor.storage_numel));
   if (storage.size < uint64_t(tensor.storage_numel) * element)
-    throw_input_error(path, where, "its storage data/" + tensor.storage_key + " holds " + std::to_string(storage.size) +
+    throw_input_error(path, where, "its storage " + tensor.storage_key + " holds " + std::to_string(storage.size) +
                                        " bytes, fewer than its " + std::to_string(tensor.storage_numel) + " " +
                                        dtype_name(tensor.dtype) + " elements (truncated file?)");
   TensorInfo info;
@@ -183,32 +183,36 @@ bool looks_like_zip(const uint8_t* bytes, size_t size) {
 
 SafetensorsFile torch_checkpoint_from_bytes(const std::string& path, MappedFile file) {
   refuse_git_lfs_pointer(path, file.bytes, file.size);
-  if (!looks_like_zip(file.bytes, file.size)) {
-    const bool legacy = file.size >= 2 && file.bytes[0] == 0x80 && file.bytes[1] == 0x02;
-    throw_input_error(path, "",
-                      legacy ? "torch's legacy serialization (before torch 1.6), not read here: re-save it with "
-                               "torch.save(torch.load(path, weights_only=True), path) or save_pretrained"
-                             : "not a torch.save checkpoint (no zip archive)");
+  std::vector<TorchTensorRef> tensors;
+  std::map<std::string, ZipEntry> storages;  // by storage key
+  if (looks_like_legacy_torch_file(file.bytes, file.size)) {
+    LegacyTorchFile legacy = read_legacy_torch_file(path, file.bytes, file.size);
+    tensors = std::move(legacy.tensors);
+    for (const auto& [key, storage] : legacy.storages) storages[key] = ZipEntry{storage.data_offset, storage.size};
+  } else if (looks_like_zip(file.bytes, file.size)) {
+    const std::map<std::string, ZipEntry> entries = ZipReader(path, file.bytes, file.size).entries();
+    const std::string prefix = archive_prefix(path, entries);
+    auto byteorder = entries.find(prefix + "byteorder");
+    if (byteorder != entries.end() &&
+        std::string(reinterpret_cast<const char*>(file.bytes + byteorder->second.data_offset),
+                    size_t(byteorder->second.size)) != "little")
+      throw_input_error(path, prefix + "byteorder", "not \"little\": big-endian storages are not read");
+    const ZipEntry& pickle = entries.at(prefix + "data.pkl");
+    tensors = read_torch_state_dict_pickle(path, file.bytes + pickle.data_offset, size_t(pickle.size));
+    for (const auto& [name, entry] : entries)
+      if (starts_with(name, prefix + "data/")) storages[name.substr(prefix.size() + 5)] = entry;
+  } else {
+    throw_input_error(path, "", "not a torch.save checkpoint (neither its zip format nor its legacy one)");
   }
-  const std::map<std::string, ZipEntry> entries = ZipReader(path, file.bytes, file.size).entries();
-  const std::string prefix = archive_prefix(path, entries);
-  auto byteorder = entries.find(prefix + "byteorder");
-  if (byteorder != entries.end() &&
-      std::string(reinterpret_cast<const char*>(file.bytes + byteorder->second.data_offset),
-                  size_t(byteorder->second.size)) != "little")
-    throw_input_error(path, prefix + "byteorder", "not \"little\": big-endian storages are not read");
-  const ZipEntry& pickle = entries.at(prefix + "data.pkl");
-  std::map<std::string, TensorInfo> tensors;
-  for (const TorchTensorRef& tensor :
-       read_torch_state_dict_pickle(path, file.bytes + pickle.data_offset, size_t(pickle.size))) {
-    auto storage = entries.find(prefix + "data/" + tensor.storage_key);
-    if (storage == entries.end())
-      throw_input_error(path, "tensor \"" + tensor.name + "\"",
-                        "its storage " + prefix + "data/" + tensor.storage_key + " is not in the archive");
-    if (!tensors.emplace(tensor.name, place_tensor(path, tensor, storage->second)).second)
+  std::map<std::string, TensorInfo> placed;
+  for (const TorchTensorRef& tensor : tensors) {
+    auto storage = storages.find(tensor.storage_key);
+    if (storage == storages.end())
+      throw_input_error(path, "tensor \"" + tensor.name + "\"", "its storage " + tensor.storage_key + " is not in the file");
+    if (!placed.emplace(tensor.name, place_tensor(path, tensor, storage->second)).second)
       throw_input_error(path, "tensor \"" + tensor.name + "\"", "appears twice in the state dict");
   }
-  return SafetensorsFile::from_tensor_ranges(path, std::move(file), std::move(tensors), {{"format", "pt"}});
+  return SafetensorsFile::from_tensor_ranges(path, std::move(file), std::move(placed), {{"format", "pt"}});
 }
 
 SafetensorsFile open_torch_checkpoint(const std::string& path) {

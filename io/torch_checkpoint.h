@@ -1,17 +1,19 @@
 // PyTorch checkpoints as transformers' save_pretrained wrote them before safetensors became its
-// default (pytorch_model.bin, and its shards with pytorch_model.bin.index.json): torch.save's
-// zip format (torch >= 1.6), read without Python and without running the pickle.
-//
-// Layout: an uncompressed ("stored") zip archive whose entries sit under one top-level
-// directory: <dir>/data.pkl, the pickled state dict (io/torch_pickle.h: a restricted unpickler
-// that honours only tensors), and <dir>/data/<key>, each storage's raw little-endian bytes
-// (<dir>/byteorder, when present, must say "little"). The archive is memory-mapped and every
-// tensor is a byte range of it, so nothing is copied until a tensor is converted.
+// default (pytorch_model.bin, and its shards with pytorch_model.bin.index.json), read without
+// Python and without running the pickle, in both of torch.save's formats:
+// - the zip format (torch >= 1.6): an uncompressed ("stored") zip archive whose entries sit under
+//   one top-level directory: <dir>/data.pkl, the pickled state dict, and <dir>/data/<key>, each
+//   storage's raw little-endian bytes (<dir>/byteorder, when present, must say "little");
+// - the legacy format (before 1.6; the Hub's older checkpoints): pickles in sequence, then the
+//   storages' bytes (io/torch_pickle.h's read_legacy_torch_file).
+// The pickles go through io/torch_pickle.h's restricted unpickler, which honours only tensors.
+// The file is memory-mapped and every tensor is a byte range of it, so nothing is copied until
+// a tensor is converted.
 //
 // Refused, each with an InputError naming the file (and the tensor or entry) and what to do:
-// torch's legacy format (before 1.6: pickles in sequence, no zip), compressed or encrypted
-// entries, big-endian storages, a tensor that is not row-major (strides of a transpose: re-save
-// it .contiguous()) or that runs past its storage, and whatever the unpickler refuses.
+// compressed or encrypted entries, big-endian storages, a tensor that is not row-major (strides
+// of a transpose: re-save it .contiguous()) or that runs past its storage, a Git LFS pointer,
+// and whatever the unpickler refuses.
 #pragma once
 
 #include <string>
@@ -23,7 +25,7 @@ namespace bert {
 // True when the file begins as a zip archive does (what torch.save writes since 1.6).
 bool looks_like_zip(const uint8_t* bytes, size_t size);
 
-// Opens a torch.save zip checkpoint as a tensor file (metadata {"format": "pt"}).
+// Opens a torch.save checkpoint (either format) as a tensor file (metadata {"format": "pt"}).
 SafetensorsFile open_torch_checkpoint(const std::string& path);
 
 // The same over bytes in memory (`owner` keeps them alive; for tests and the fuzzer).

@@ -68,9 +68,12 @@ bool storage_dtype(const std::string& global, Dtype* dtype) {
 
 class Unpickler {
  public:
-  Unpickler(const std::string& path, const uint8_t* bytes, size_t size) : path_(path), bytes_(bytes), size_(size) {}
+  // The pickle that starts at byte `start` of bytes[0, size).
+  Unpickler(const std::string& path, const uint8_t* bytes, size_t size, size_t start = 0)
+      : path_(path), bytes_(bytes), size_(size), pos_(start) {}
 
-  std::vector<TorchTensorRef> run() {
+  // Runs the pickle to its STOP; returns the value it built.
+  size_t run() {
     while (true) {
       op_at_ = pos_;
       const uint8_t op = read_u8();
@@ -78,8 +81,15 @@ class Unpickler {
       step(op);
     }
     if (stack_.size() != 1) fail("the pickle ends with " + std::to_string(stack_.size()) + " values on its stack, not 1");
-    return state_dict(stack_.back());
+    return stack_.back();
   }
+  size_t end() const { return pos_; }  // the byte after STOP, once run
+
+  std::vector<TorchTensorRef> state_dict(size_t id);
+  // A list of strings (the legacy format's storage keys).
+  std::vector<std::string> strings(size_t id);
+  // The legacy format's sys_info {"little_endian": bool, ...}: false only when it says so.
+  bool little_endian(size_t id);
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
@@ -87,7 +97,7 @@ class Unpickler {
   }
 
   uint8_t read_u8() {
-    if (pos_ >= size_) fail("the pickle ends without its STOP opcode");
+    if (pos_ >= size_) fail("the pickle ends without its STOP opcode (truncated download?)");
     return bytes_[pos_++];
   }
   uint64_t read_le(size_t count) {
@@ -183,12 +193,11 @@ class Unpickler {
   void step(uint8_t op);
   void reduce();
   void persistent_id();
-  std::vector<TorchTensorRef> state_dict(size_t id);
 
   std::string path_;
   const uint8_t* bytes_;
   size_t size_;
-  size_t pos_ = 0, op_at_ = 0;
+  size_t pos_, op_at_ = 0;
   std::vector<Value> arena_;
   std::vector<size_t> stack_;
   std::map<uint64_t, size_t> memo_;
@@ -297,11 +306,16 @@ void Unpickler::step(uint8_t op) {
   }
 }
 
-// ('storage', torch.<Type>Storage, key, location, numel): a storage of the archive.
+// ('storage', torch.<Type>Storage, key, location, numel): a storage of the archive; the legacy
+// format adds a sixth field, view_metadata, None unless the storage is a view of another (which
+// torch stopped writing long ago, and which is refused).
 void Unpickler::persistent_id() {
   const Value& pid = expect(pop(), Kind::kTuple, "a persistent id");
-  if (pid.items.size() != 5) fail("a persistent id of " + std::to_string(pid.items.size()) + " fields (expected 5)");
+  if (pid.items.size() != 5 && pid.items.size() != 6)
+    fail("a persistent id of " + std::to_string(pid.items.size()) + " fields (expected 5, or 6 in the legacy format)");
   const std::vector<size_t> fields = pid.items;
+  if (fields.size() == 6 && arena_[fields[5]].kind != Kind::kNone)
+    fail("a storage that is a view of another (legacy view_metadata): re-save the checkpoint with a recent torch");
   if (expect(fields[0], Kind::kString, "the persistent id's kind").text != "storage")
     fail("a persistent id of kind \"" + arena_[fields[0]].text + "\" (expected \"storage\")");
   Value storage;
@@ -365,10 +379,72 @@ std::vector<TorchTensorRef> Unpickler::state_dict(size_t id) {
   return out;
 }
 
+std::vector<std::string> Unpickler::strings(size_t id) {
+  std::vector<std::string> out;
+  for (size_t item : expect(id, Kind::kList, "the storage keys").items)
+    out.push_back(expect(item, Kind::kString, "a storage key").text);
+  return out;
+}
+
+bool Unpickler::little_endian(size_t id) {
+  const Value& info = expect(id, Kind::kDict, "the legacy header's sys_info");
+  for (size_t i = 0; i + 1 < info.items.size(); i += 2)
+    if (arena_[info.items[i]].kind == Kind::kString && arena_[info.items[i]].text == "little_endian")
+      return expect(info.items[i + 1], Kind::kBool, "sys_info's little_endian").integer != 0;
+  return true;
+}
+
+// The legacy file's first two pickles: the magic number 0x1950a86a20f9469cfc6c (LONG1 of 10
+// bytes, more than the unpickler's integers hold, so compared as bytes) and the version 1001.
+constexpr uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                    0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+constexpr uint8_t kLegacyVersion[] = {0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e};
+
 }  // namespace
 
 std::vector<TorchTensorRef> read_torch_state_dict_pickle(const std::string& path, const uint8_t* bytes, size_t size) {
-  return Unpickler(path, bytes, size).run();
+  Unpickler pickle(path, bytes, size);
+  return pickle.state_dict(pickle.run());
+}
+
+bool looks_like_legacy_torch_file(const uint8_t* bytes, size_t size) {
+  return size >= sizeof kLegacyMagic && std::memcmp(bytes, kLegacyMagic, sizeof kLegacyMagic) == 0;
+}
+
+LegacyTorchFile read_legacy_torch_file(const std::string& path, const uint8_t* bytes, size_t size) {
+  if (!looks_like_legacy_torch_file(bytes, size)) throw_input_error(path, "", "no legacy torch.save magic number");
+  size_t at = sizeof kLegacyMagic;
+  if (size - at < sizeof kLegacyVersion || std::memcmp(bytes + at, kLegacyVersion, sizeof kLegacyVersion) != 0)
+    throw_input_error(path, "byte " + std::to_string(at), "not the legacy format's version 1001");
+  at += sizeof kLegacyVersion;
+  Unpickler sys_info(path, bytes, size, at);
+  if (!sys_info.little_endian(sys_info.run()))
+    throw_input_error(path, "sys_info", "little_endian is false: big-endian storages are not read");
+  Unpickler objects(path, bytes, size, sys_info.end());
+  LegacyTorchFile file;
+  file.tensors = objects.state_dict(objects.run());
+  Unpickler keys(path, bytes, size, objects.end());
+  const std::vector<std::string> storage_keys = keys.strings(keys.run());
+  // Each storage in the keys' order: its element count (int64, little-endian), then its bytes.
+  std::map<std::string, uint64_t> element_sizes;
+  for (const TorchTensorRef& tensor : file.tensors) element_sizes[tensor.storage_key] = dtype_size(tensor.dtype);
+  uint64_t offset = keys.end();
+  for (const std::string& key : storage_keys) {
+    const std::string where = "storage " + key;
+    if (size - offset < 8) throw_input_error(path, where, "the file ends before it (truncated download?)");
+    uint64_t count = 0;
+    for (int i = 0; i < 8; ++i) count |= uint64_t(bytes[offset + i]) << (8 * i);
+    offset += 8;
+    auto element = element_sizes.find(key);
+    if (element == element_sizes.end()) throw_input_error(path, where, "listed, but no tensor uses it");
+    if (count > (uint64_t(1) << 50) || count * element->second > size - offset)
+      throw_input_error(path, where, "its " + std::to_string(count) + " elements run past the end of the file");
+    const uint64_t storage_bytes = count * element->second;
+    if (!file.storages.emplace(key, LegacyTorchFile::Storage{offset, storage_bytes}).second)
+      throw_input_error(path, where, "listed twice");
+    offset += storage_bytes;
+  }
+  return file;
 }
 
 }  // namespace bert

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,5 +38,19 @@ struct TorchTensorRef {
 // The tensors of a pickled state dict ({name: tensor}, an OrderedDict or a dict), in the
 // pickle's order. `path` names the file in messages.
 std::vector<TorchTensorRef> read_torch_state_dict_pickle(const std::string& path, const uint8_t* bytes, size_t size);
+
+// torch's legacy format (torch.save before torch 1.6, or with _use_new_zipfile_serialization=False):
+// pickles in sequence (the magic number, the version 1001, sys_info, the state dict, the list of
+// storage keys), then each listed storage as an int64 element count and its raw bytes.
+struct LegacyTorchFile {
+  struct Storage {
+    uint64_t data_offset = 0;  // of its bytes in the file
+    uint64_t size = 0;         // bytes
+  };
+  std::vector<TorchTensorRef> tensors;
+  std::map<std::string, Storage> storages;  // by key
+};
+bool looks_like_legacy_torch_file(const uint8_t* bytes, size_t size);  // its magic number
+LegacyTorchFile read_legacy_torch_file(const std::string& path, const uint8_t* bytes, size_t size);
 
 }  // namespace bert
