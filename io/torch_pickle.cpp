@@ -191,6 +191,7 @@ class Unpickler {
   }
 
   void step(uint8_t op);
+  void structure(uint8_t op);
   void reduce();
   void persistent_id();
 
@@ -203,6 +204,7 @@ class Unpickler {
   std::map<uint64_t, size_t> memo_;
 };
 
+// Protocol, value and name opcodes; the others go to structure().
 void Unpickler::step(uint8_t op) {
   switch (op) {
     case 0x80: {  // PROTO
@@ -250,6 +252,13 @@ void Unpickler::step(uint8_t op) {
                   Kind::kGlobal);
       return;
     }
+    default: structure(op);
+  }
+}
+
+// The opcodes that build containers, use the memo, or call: tuples, lists, dicts, storages, REDUCE, BUILD.
+void Unpickler::structure(uint8_t op) {
+  switch (op) {
     case 'q': memo_put(read_le(1)); return;   // BINPUT
     case 'r': memo_put(read_le(4)); return;   // LONG_BINPUT
     case 0x94: memo_put(memo_.size()); return;  // MEMOIZE
