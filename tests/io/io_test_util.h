@@ -12,9 +12,26 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "io/bert_config.h"
 #include "io/model_dir.h"
 
 namespace bert::test {
+
+// The small BERT the model-directory tests use (also the shapes of
+// tests/fixtures/torch-checkpoint): vocab 50, hidden 8, 2 layers of 2 heads, FFN 16, 16
+// positions, 2 token types, no hidden dropout.
+inline BertConfig small_config() {
+  BertConfig c;
+  c.vocab_size = 50;
+  c.hidden_size = 8;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 16;
+  c.max_position_embeddings = 16;
+  c.type_vocab_size = 2;
+  c.hidden_dropout_prob = 0.0f;
+  return c;
+}
 
 // A fresh directory under $TMPDIR, removed with everything in it on destruction.
 class TempDir {

@@ -18,19 +18,6 @@ namespace {
 
 using Params = std::map<std::string, std::vector<float>>;
 
-BertConfig small_config() {
-  BertConfig c;
-  c.vocab_size = 50;
-  c.hidden_size = 8;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 16;
-  c.max_position_embeddings = 16;
-  c.type_vocab_size = 2;
-  c.hidden_dropout_prob = 0.0f;
-  return c;
-}
-
 // A model dir: config.json, vocab.txt, and (when given) model.safetensors holding `tensors`
 // under the given file names (name in file -> values); shapes come from `shapes`.
 struct FileTensor {

@@ -52,21 +52,8 @@ std::map<std::string, Expected> expected_tensors() {
   return out;
 }
 
-// tests/io's small_config, the shapes make_fixtures.py writes.
-BertConfig fixture_config() {
-  BertConfig c;
-  c.vocab_size = 50;
-  c.hidden_size = 8;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.intermediate_size = 16;
-  c.max_position_embeddings = 16;
-  c.type_vocab_size = 2;
-  return c;
-}
-
 void write_model_files(const TempDir& dir) {
-  write_file_atomic(dir.file("config.json"), bert_config_to_json(fixture_config()));
+  write_file_atomic(dir.file("config.json"), bert_config_to_json(small_config()));
   write_vocab(dir.file("vocab.txt"), 50);
 }
 
@@ -123,7 +110,7 @@ TEST_CASE("a model directory with pytorch_model.bin, or its shards and index, lo
   CHECK_FALSE(model.qa_head_initialised);
   CHECK(has_note(model, "converted 1 BF16 tensors"));
   CHECK(has_note(model, "converted 1 F16 tensors"));
-  for (const ParamSpec& spec : bert_qa_param_specs(fixture_config())) {
+  for (const ParamSpec& spec : bert_qa_param_specs(small_config())) {
     INFO(spec.name);
     CHECK(model.tensors.at(spec.name) == expected.at(spec.name).values);
   }
