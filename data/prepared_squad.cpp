@@ -62,10 +62,13 @@ void check_squad_version(const SquadDataset& dataset, const std::string& path, b
   }
   if (version_2_with_negative) return;
   const bool v2_version = dataset.version.rfind("v2", 0) == 0 || dataset.version.rfind("2", 0) == 0;
+  // Hugging Face datasets rows mark an unanswerable question by empty answers, not is_impossible.
+  const bool rows = !dataset.examples.empty() && dataset.examples.front().row >= 0;
   if (impossible > 0 || v2_version)
-    throw_input_error(path, impossible > 0 ? "is_impossible" : "version",
+    throw_input_error(path, impossible == 0 ? "version" : rows ? "answers" : "is_impossible",
                       "SQuAD v2 data (version '" + dataset.version + "', " + std::to_string(impossible) +
-                          " unanswerable questions): give --version_2_with_negative, as run_qa.py needs for it "
+                          (rows ? " questions without answers" : " unanswerable questions") +
+                          "): give --version_2_with_negative, as run_qa.py needs for it "
                           "(the v1.1 metric cannot score unanswerable questions)");
 }
 

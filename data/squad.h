@@ -19,8 +19,12 @@ struct SquadExample {
   std::string context;   // UTF-8
   std::vector<SquadAnswer> answers;
   bool is_impossible = false;  // SQuAD v2.0 only
-  int32_t article = 0;         // index of the article in data[]
-  int32_t paragraph = 0;       // index of the paragraph in its article
+  int32_t article = 0;         // index of the article in data[] (rows: counted as the title changes)
+  int32_t paragraph = 0;       // index of the paragraph in its article (rows: as the context changes)
+  // Hugging Face datasets' flat rows: the row's index in data[], or its line - 1 in a JSON Lines
+  // file (json_line); -1 in the official layout.
+  int32_t row = -1;
+  bool json_line = false;
 };
 
 struct SquadDataset {
@@ -31,7 +35,14 @@ struct SquadDataset {
 
 // Reads and validates a SQuAD file. Every error names the file, the JSON path
 // (data[i].paragraphs[j].qas[k]...) and what was expected. Each answer's context slice
-// at answer_start must equal its text.
+// at answer_start must equal its text. Three layouts:
+// - the official one: {"version", "data": [{"title", "paragraphs": [{"context", "qas": [{"id",
+//   "question", "answers": [{"text", "answer_start"}], "is_impossible" (v2.0)}]}]}]};
+// - Hugging Face datasets' flat rows under "data", as run_qa.py reads its --train_file
+//   (load_dataset("json", field="data")): {"data": [{"id", "title", "context", "question",
+//   "answers": {"text": [...], "answer_start": [...]}}]}; no answers: an unanswerable question;
+// - the same rows as JSON Lines, one object per line (Dataset.to_json's output); errors name
+//   the line.
 SquadDataset read_squad(const std::string& path);
 
 }  // namespace bert

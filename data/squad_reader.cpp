@@ -4,9 +4,11 @@
 // UTF-8 errors name a byte offset (found by data/json_diagnose.h, since simdjson doesn't).
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <string_view>
 #include <vector>
@@ -43,10 +45,15 @@ simdjson::padded_string load_padded(const std::string& path) {
   throw_input_error(path, "", std::string("malformed JSON: ") + simdjson::error_message(code));
 }
 
-// Position in the file's tree; the path string is only built when something is wrong.
+// Position in the file's tree; the path string is only built when something is wrong. A
+// Hugging Face datasets row is data[row] (or line row + 1 of a JSON Lines file), its answers
+// answers.text[i] and answers.answer_start[i].
 struct Where {
   int article = -1, paragraph = -1, qa = -1, answer = -1;
+  int row = -1;
+  bool json_line = false;
   std::string path(std::string_view field = {}) const {
+    if (row >= 0) return row_path(field);
     std::string out = "data";
     if (article >= 0) out += "[" + std::to_string(article) + "]";
     if (paragraph >= 0) out += ".paragraphs[" + std::to_string(paragraph) + "]";
@@ -54,6 +61,13 @@ struct Where {
     if (answer >= 0) out += ".answers[" + std::to_string(answer) + "]";
     if (!field.empty()) (out += ".") += field;
     return out;
+  }
+  std::string row_path(std::string_view field) const {
+    const std::string out = json_line ? "line " + std::to_string(row + 1) : "data[" + std::to_string(row) + "]";
+    std::string member(field);
+    if (answer >= 0) member = "answers." + member + "[" + std::to_string(answer) + "]";
+    if (member.empty()) return out;
+    return out + (json_line ? ": " : ".") + member;
   }
 };
 
@@ -149,12 +163,38 @@ class SquadWalker {
     element data;
     if (top["data"].get(data) != simdjson::SUCCESS) fail("", "missing field \"data\" (an array of articles)");
     if (!data.is_array()) fail("data", "expected an array of articles, found " + found(data));
+    const array items = as_array(data);
     Where where;
-    for (element article : as_array(data)) {
-      ++where.article;
-      walk_article(article, where);
+    if (holds_rows(items)) {
+      for (element row : items) {
+        ++where.row;
+        walk_row(row, where);
+      }
+    } else {
+      for (element article : items) {
+        ++where.article;
+        walk_article(article, where);
+      }
     }
     if (out_.examples.empty()) fail("data", "expected at least one question, found none");
+  }
+
+  // One line of a JSON Lines file: a Hugging Face datasets row (`line` counts from 0).
+  void walk_line(element row, int line) {
+    Where where;
+    where.row = line;
+    where.json_line = true;
+    walk_row(row, where);
+  }
+  void finish_lines() const {
+    if (out_.examples.empty()) fail("", "expected at least one question (one JSON object per line), found none");
+  }
+
+  // A lone row, the whole of a one-line JSON Lines file: an object with "question" and no "data".
+  static bool is_lone_row(element root) {
+    element ignored;
+    return root.is_object() && as_object(root)["data"].get(ignored) != simdjson::SUCCESS &&
+           as_object(root)["question"].get(ignored) == simdjson::SUCCESS;
   }
 
  private:
@@ -200,10 +240,7 @@ class SquadWalker {
   void walk_paragraph(element value, Where where) {
     object paragraph = field_object(value, where, "a paragraph object with \"context\" and \"qas\"");
     const std::string_view context = field_string(paragraph, where, "context");
-    if (context.empty()) fail(where.path("context"), "expected a non-empty context");
-    if (context.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
-      fail(where.path("context"), "expected a context of at most 2^31 - 1 bytes, found " +
-                                      std::to_string(context.size()));
+    check_context(context, where);
     index_code_points(context);
     array qas = field_array(paragraph, where, "qas", "an array of questions");
     for (element qa : qas) {
@@ -241,12 +278,98 @@ class SquadWalker {
     out_.examples.push_back(std::move(example));
   }
 
+  // Hugging Face datasets' flat layout (what run_qa.py's --train_file holds under "data", and
+  // what Dataset.to_json writes one per line): data[0] names a "context" instead of "paragraphs".
+  static bool holds_rows(const array& items) {
+    element ignored;
+    for (element first : items)
+      return first.is_object() && as_object(first)["paragraphs"].get(ignored) != simdjson::SUCCESS &&
+             as_object(first)["context"].get(ignored) == simdjson::SUCCESS;
+    return false;
+  }
+
+  // {"id", "title" (optional), "context", "question", "answers": {"text": [...], "answer_start": [...]}};
+  // no answers is an unanswerable question (SQuAD v2.0's is_impossible).
+  void walk_row(element value, Where where) {
+    object row = field_object(value, where, "a row object with \"id\", \"context\", \"question\", \"answers\"");
+    const std::string_view context = row_context(row, where);
+    SquadExample example;
+    example.id = std::string(field_string(row, where, "id"));
+    if (example.id.empty()) fail(where.path("id"), "expected a non-empty question id");
+    // A JSON Lines file is parsed line by line, so the table keeps its own copy of each id.
+    const std::string_view id = where.json_line ? std::string_view(owned_ids_.emplace_back(example.id)) : field_string(row, where, "id");
+    const long seen = ids_.insert(id, where, &id_places_);
+    if (seen >= 0)
+      fail(where.path("id"), "duplicate question id \"" + example.id + "\" (first used at " +
+                                 id_places_[seen].path() + "), expected unique ids");
+    example.question = std::string(field_string(row, where, "question"));
+    if (example.question.empty()) fail(where.path("question"), "expected a non-empty question");
+    const object answers = as_object(field(row, where, "answers", simdjson::dom::element_type::OBJECT,
+                                           "an object {\"text\": [...], \"answer_start\": [...]}"));
+    Where in_answers = where;
+    const array texts = field_array(answers, where, "text", "an array of answer texts");
+    const array starts = field_array(answers, where, "answer_start", "an array of answer starts");
+    if (texts.size() != starts.size())
+      fail(where.path("answers"), "expected as many answer_start values (" + std::to_string(starts.size()) +
+                                      ") as texts (" + std::to_string(texts.size()) + ")");
+    auto start = starts.begin();
+    for (element text : texts) {
+      ++in_answers.answer;
+      if (!text.is_string()) fail(in_answers.path("text"), "expected a string, found " + found(text));
+      example.answers.push_back(check_answer(as_string(text), *start, context, in_answers));
+      ++start;
+    }
+    example.is_impossible = example.answers.empty();
+    example.context = std::string(context);
+    example.article = rows_article_;
+    example.paragraph = rows_paragraph_;
+    example.row = where.row;
+    example.json_line = where.json_line;
+    out_.examples.push_back(std::move(example));
+  }
+
+  // The row's context, indexed; articles and paragraphs counted as the title and the context change.
+  std::string_view row_context(object row, const Where& where) {
+    std::string_view title;
+    element title_value;
+    if (row["title"].get(title_value) == simdjson::SUCCESS) title = field_string(row, where, "title");
+    const std::string_view context = field_string(row, where, "context");
+    check_context(context, where);
+    if (out_.examples.empty() || title != rows_title_) {
+      rows_article_ += out_.examples.empty() ? 0 : 1;
+      rows_paragraph_ = 0;
+      rows_title_ = std::string(title);
+    } else if (context != out_.examples.back().context) {
+      ++rows_paragraph_;
+    }
+    index_code_points(context);
+    return context;
+  }
+
+  void check_context(std::string_view context, const Where& where) const {
+    if (context.empty()) fail(where.path("context"), "expected a non-empty context");
+    if (context.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
+      fail(where.path("context"), "expected a context of at most 2^31 - 1 bytes, found " +
+                                      std::to_string(context.size()));
+  }
+
   SquadAnswer read_answer(element value, std::string_view context, const Where& where) const {
     object answer = field_object(value, where, "an answer object with \"text\" and \"answer_start\"");
     const std::string_view text = field_string(answer, where, "text");
+    element start_value;
+    if (answer["answer_start"].get(start_value) != simdjson::SUCCESS)
+      fail(where.path(), "missing field \"answer_start\" (expected an integer code-point offset into the context)");
+    return check_answer(text, start_value, context, where);
+  }
+
+  // An answer's text and start, which must find the text in the context.
+  SquadAnswer check_answer(std::string_view text, element start_value, std::string_view context,
+                           const Where& where) const {
     if (text.empty()) fail(where.path("text"), "expected a non-empty answer text");
-    element start_value = field(answer, where, "answer_start", simdjson::dom::element_type::INT64,
-                                "an integer code-point offset into the context");
+    const auto type = start_value.type();
+    if (type != simdjson::dom::element_type::INT64 && type != simdjson::dom::element_type::UINT64)
+      fail(where.path("answer_start"), "expected an integer code-point offset into the context, found " +
+                                           found(start_value));
     int64_t start = 0;
     if (start_value.get_int64().get(start) != simdjson::SUCCESS || start < 0)
       fail(where.path("answer_start"), "expected a non-negative integer, found " +
@@ -295,6 +418,10 @@ class SquadWalker {
   SquadDataset& out_;
   IdTable ids_;
   std::vector<Where> id_places_;  // where each id in ids_ was first seen
+  std::deque<std::string> owned_ids_;  // JSON Lines: the ids ids_ views (a deque never moves them)
+  // Rows: the article (title) and paragraph (context) of the last row.
+  std::string rows_title_;
+  int32_t rows_article_ = 0, rows_paragraph_ = 0;
   // The current context: its length in code points, and (when not ASCII) the byte offset of
   // every code point plus its end.
   bool context_ascii_ = true;
@@ -302,17 +429,73 @@ class SquadWalker {
   std::vector<size_t> byte_of_code_point_;
 };
 
+// A JSON Lines file (Dataset.to_json's output): the whole text is not one JSON document, but
+// its first non-blank line is an object on its own.
+bool looks_like_json_lines(std::string_view text) {
+  const size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return false;
+  const size_t end = std::min(text.find('\n', begin), text.size());
+  simdjson::dom::parser parser;
+  element line;
+  return parser.parse(text.data() + begin, end - begin, true).get(line) == simdjson::SUCCESS && line.is_object();
+}
+
+// A line that is not a JSON object: the position in the whole file.
+[[noreturn]] void throw_line_parse_error(const std::string& path, std::string_view text, size_t line_begin,
+                                         std::string_view line, simdjson::error_code code) {
+  if (auto at = find_invalid_utf8(line))
+    throw_input_error(path, describe_json_position(text, line_begin + *at),
+                      "invalid UTF-8 (expected a UTF-8 encoded JSON Lines file)");
+  if (auto problem = find_json_syntax_error(line))
+    throw_input_error(path, describe_json_position(text, line_begin + problem->offset),
+                      "malformed JSON: " + problem->expected + " (a JSON Lines file holds one JSON object per line)");
+  throw_input_error(path, describe_json_position(text, line_begin),
+                    std::string("malformed JSON: ") + simdjson::error_message(code));
+}
+
+void read_json_lines(const std::string& path, std::string_view text, SquadDataset& dataset) {
+  SquadWalker walker(path, text.size(), dataset);
+  simdjson::dom::parser parser;
+  int line_index = 0;
+  for (size_t begin = 0; begin < text.size(); ++line_index) {
+    const size_t newline = text.find('\n', begin);
+    const size_t end = newline == std::string_view::npos ? text.size() : newline;
+    const std::string_view line = text.substr(begin, end - begin);
+    const size_t line_begin = begin;
+    begin = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;  // blank
+    if (line_index == std::numeric_limits<int>::max()) throw_input_error(path, "", "more lines than 2^31 - 1");
+    element row;
+    const simdjson::error_code code = parser.parse(line.data(), line.size(), true).get(row);
+    if (code != simdjson::SUCCESS) throw_line_parse_error(path, text, line_begin, line, code);
+    walker.walk_line(row, line_index);
+  }
+  walker.finish_lines();
+}
+
 }  // namespace
 
 SquadDataset read_squad(const std::string& path) {
   const simdjson::padded_string text = load_padded(path);
+  const std::string_view all(text.data(), text.size());
   simdjson::dom::parser parser;
   element root;
   const simdjson::error_code code = parser.parse(text).get(root);
-  if (code != simdjson::SUCCESS) throw_parse_error(path, std::string_view(text.data(), text.size()), code);
   SquadDataset dataset;
   dataset.path = path;
-  SquadWalker(path, text.size(), dataset).walk_root(root);
+  if (code != simdjson::SUCCESS) {
+    if (!looks_like_json_lines(all)) throw_parse_error(path, all, code);
+    read_json_lines(path, all, dataset);
+    return dataset;
+  }
+  SquadWalker walker(path, text.size(), dataset);
+  if (SquadWalker::is_lone_row(root)) {  // a JSON Lines file of one line (after blank ones, perhaps)
+    const size_t begin = all.find_first_not_of(" \t\r\n");
+    walker.walk_line(root, int(std::count(all.begin(), all.begin() + begin, '\n')));
+    walker.finish_lines();
+    return dataset;
+  }
+  walker.walk_root(root);
   return dataset;
 }
 

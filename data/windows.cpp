@@ -45,8 +45,11 @@ int32_t code_point_length(std::string_view text) {
 }
 
 std::string describe_example(const SquadExample& example) {
-  return "data[" + std::to_string(example.article) + "].paragraphs[" +
-         std::to_string(example.paragraph) + "] question id \"" + example.id + "\"";
+  const std::string place = example.row < 0 ? "data[" + std::to_string(example.article) + "].paragraphs[" +
+                                                  std::to_string(example.paragraph) + "]"
+                            : example.json_line ? "line " + std::to_string(example.row + 1)
+                                                : "data[" + std::to_string(example.row) + "]";
+  return place + " question id \"" + example.id + "\"";
 }
 
 // The offsets prepare_train_features sees for a window [CLS] question [SEP] part [SEP]:

@@ -280,3 +280,75 @@ TEST_CASE("JSON diagnostics locate the first problem", "[data][json]") {
   CHECK(*bert::find_invalid_utf8("ab\xE2\x82") == 2);      // truncated at the end
   CHECK(bert::describe_json_position("ab\ncd", 4) == "byte 4 (line 2, column 2)");
 }
+
+// ---- Hugging Face datasets' flat rows (run_qa.py's --train_file) and JSON Lines -------------
+
+TEST_CASE("read_squad reads Hugging Face datasets rows, in run_qa.py's JSON and as JSON Lines, as the official file",
+          "[data][squad][rows]") {
+  const bert::SquadDataset official = bert::read_squad(bert::test::fixture_path("squad_tiny.json"));
+  for (const char* name : {"squad_tiny_rows.json", "squad_tiny_rows.jsonl"}) {
+    INFO(name);
+    const bert::SquadDataset rows = bert::read_squad(bert::test::fixture_path(name));
+    REQUIRE(rows.examples.size() == official.examples.size());
+    for (size_t i = 0; i < rows.examples.size(); ++i) {
+      const bert::SquadExample& a = rows.examples[i];
+      const bert::SquadExample& b = official.examples[i];
+      INFO(a.id);
+      CHECK(a.id == b.id);
+      CHECK(a.question == b.question);
+      CHECK(a.context == b.context);
+      REQUIRE(a.answers.size() == b.answers.size());
+      for (size_t j = 0; j < a.answers.size(); ++j) {
+        CHECK(a.answers[j].text == b.answers[j].text);
+        CHECK(a.answers[j].start_char == b.answers[j].start_char);
+      }
+      CHECK(a.is_impossible == b.is_impossible);  // q3: no answers
+      CHECK(a.article == b.article);              // counted as the title changes
+      CHECK(a.paragraph == b.paragraph);          // and as the context changes
+      CHECK(a.row == int(i));
+      CHECK(a.json_line == (std::string(name) == "squad_tiny_rows.jsonl"));
+    }
+  }
+}
+
+TEST_CASE("read_squad names the row or line of a bad Hugging Face datasets row", "[data][squad][rows][errors]") {
+  const std::string good =
+      R"({"id": "a", "title": "T", "context": "The cat sat.", "question": "Who sat?", )"
+      R"("answers": {"text": ["cat"], "answer_start": [4]}})";
+  auto in_data = [](const std::string& row) { return "{\"data\": [" + row + "]}"; };
+  require_mentions(input_error_of(in_data(replace_once(good, R"("answer_start": [4])", R"("answer_start": [4, 5])")),
+                                  "lengths.json"),
+                   {"lengths.json", "data[0].answers", "as many answer_start values (2) as texts (1)"});
+  require_mentions(input_error_of(in_data(replace_once(good, R"("answer_start": [4])", R"("answer_start": [5])")),
+                                  "mismatch.json"),
+                   {"data[0].answers.text[0]", "at answer_start 5", "\"cat\""});
+  require_mentions(input_error_of(in_data(replace_once(good, R"([4])", R"(["4"])")), "start_type.json"),
+                   {"data[0].answers.answer_start[0]", "expected an integer", "found a string"});
+  require_mentions(input_error_of(in_data(replace_once(good, R"("text": ["cat"])", R"("text": [3])")), "text_type.json"),
+                   {"data[0].answers.text[0]", "expected a string, found an integer"});
+  require_mentions(input_error_of(in_data(replace_once(good, R"("question": "Who sat?", )", "")), "question.json"),
+                   {"data[0]", "missing field \"question\""});
+  require_mentions(input_error_of(in_data(good + ", " + replace_once(good, R"("context": "The cat sat.")", R"("paragraphs": [])")),
+                                  "mixed.json"),
+                   {"data[1]", "missing field \"context\""});
+
+  // JSON Lines: the line, counted as an editor counts them (blank lines and CRLF included).
+  const std::string second = replace_once(good, R"("id": "a")", R"("id": "b")");
+  require_mentions(input_error_of(good + "\n\n" + second + "\n" + replace_once(second, "\"b\"", "\"c\"").substr(0, 40) + "\n",
+                                  "cut.jsonl"),
+                   {"cut.jsonl", "line 4", "malformed JSON", "one JSON object per line"});
+  require_mentions(input_error_of(good + "\r\n" + good + "\r\n", "duplicate.jsonl"),
+                   {"line 2: id", "duplicate question id \"a\"", "first used at line 1"});
+  require_mentions(input_error_of(good + "\n" + replace_once(second, R"("title": "T", )", R"("title": 7, )") + "\n",
+                                  "title.jsonl"),
+                   {"line 2: title", "expected a string, found an integer"});
+  const std::string path = temp_path("ok.jsonl");
+  bert::write_file_atomic(path, "\n" + good + "\r\n\r\n" + second);  // no final newline
+  const bert::SquadDataset lines = bert::read_squad(path);
+  REQUIRE(lines.examples.size() == 2);
+  CHECK(lines.examples[1].id == "b");
+  CHECK(lines.examples[1].row == 3);  // line 4
+  bert::write_file_atomic(path, good + "\n");  // one line: a single JSON object
+  CHECK(bert::read_squad(path).examples.size() == 1);
+  std::remove(path.c_str());
+}
