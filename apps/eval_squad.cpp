@@ -22,6 +22,7 @@
 #include "apps/app_main.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
+#include "apps/model_location.h"
 #include "data/predictions_io.h"
 #include "data/squad.h"
 #include "data/squad_metric.h"
@@ -50,6 +51,7 @@ struct EvalOptions {
   bool do_lower_case = true, version_2_with_negative = false;
   double null_score_diff_threshold = 0.0, na_prob_thresh = 1.0;
   std::string na_prob_file;
+  std::string cache_dir;  // the Hugging Face cache a Hub id is read from (apps/model_location.h)
 };
 
 void register_flags(FlagParser* parser, EvalOptions* options) {
@@ -72,7 +74,11 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
   parser->add_string("predictions_file", &options->predictions_file,
                      "JSON object {question id: answer text} to score (metric mode)");
   parser->add_string("model_name_or_path", &options->model_name_or_path,
-                     "fine-tuned model directory to predict with (model mode)");
+                     "fine-tuned model directory to predict with (model mode), or a Hub id in the Hugging Face "
+                     "cache");
+  parser->add_string("cache_dir", &options->cache_dir,
+                     "the Hugging Face cache a Hub id given as --model_name_or_path is read from (default: "
+                     "$HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub); nothing is downloaded");
   parser->add_string("output_dir", &options->output_dir,
                      "where model mode writes eval_predictions.json, eval_nbest_predictions.json, "
                      "eval_results.json, all_results.json");
@@ -141,6 +147,9 @@ void check_model_mode_flags(const EvalOptions& options) {
 }
 
 int run_model_mode(EvalOptions options, bool do_lower_case_given) {
+  std::vector<std::string> notes;
+  options.model_name_or_path = resolve_model_location(options.model_name_or_path, "main", options.cache_dir, &notes);
+  for (const std::string& note : notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
   LoadedModel loaded = load_model_dir(options.model_name_or_path, static_cast<uint64_t>(options.seed));
   for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
   // Scores of random weights are a baseline at best: said loudly, never mistaken for a model's.

@@ -84,7 +84,6 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"ddp_backend", Kind::kString, Action::kAccept, kDataParallel},
     {"local_rank", Kind::kInt, Action::kAccept, "the ranks come from mpirun's environment"},
     // run_qa.py's own ModelArguments and DataTrainingArguments that change nothing here.
-    {"cache_dir", Kind::kString, Action::kAccept, kNoDownloads},
     {"token", Kind::kString, Action::kAccept, kNoDownloads},
     {"use_auth_token", Kind::kBool, Action::kAccept, kNoDownloads},
     {"trust_remote_code", Kind::kBool, Action::kAccept, "BERT's code is this engine's own; no remote code runs"},

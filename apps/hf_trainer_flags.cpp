@@ -71,7 +71,11 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                 "run_qa's: accepted when it names --model_name_or_path (the tokenizer is read from there); "
                 "anything else is refused");
   p->add_string("model_revision", &o->model_revision,
-                "run_qa's Hub revision: only main (nothing is downloaded; check another out locally)");
+                "run_qa's Hub revision (a branch, a tag or a commit hash) of a Hub id given as --model_name_or_path, "
+                "read from the Hugging Face cache (nothing is downloaded); a local directory takes only main");
+  p->add_string("cache_dir", &o->cache_dir,
+                "run_qa's: the Hugging Face cache a Hub id given as --model_name_or_path is read from (default: "
+                "$HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub); nothing is downloaded");
   p->add_bool_or_word("include_num_input_tokens_seen", &o->include_num_input_tokens_seen, "all", "no",
                       {"all", "non_padding", "no"},
                       "count the input tokens trained on, over all ranks, as transformers does: all (every "
@@ -212,19 +216,15 @@ namespace {
 // run_qa's --config_name / --tokenizer_name load from another place than the model; here the
 // model directory holds both, so only that directory (or its config.json) is taken.
 void check_model_arguments(const HfTrainerOptions& o, const std::string& model) {
-  if (!o.config_name.empty() && !paths_name_same_file(o.config_name, model) &&
+  if (!o.config_name.empty() && o.config_name != model && !paths_name_same_file(o.config_name, model) &&
       !paths_name_same_file(o.config_name, join_path(model, "config.json")))
     throw FlagError("--config_name " + o.config_name + ": the configuration is read from --model_name_or_path " +
                     model + " (its config.json); to train with another, put it there as config.json (a model "
                     "directory without model.safetensors starts from initialised weights)");
-  if (!o.tokenizer_name.empty() && !paths_name_same_file(o.tokenizer_name, model))
+  if (!o.tokenizer_name.empty() && o.tokenizer_name != model && !paths_name_same_file(o.tokenizer_name, model))
     throw FlagError("--tokenizer_name " + o.tokenizer_name + ": the tokenizer is read from --model_name_or_path " +
                     model + " (vocab.txt, tokenizer.json or a SentencePiece model, with tokenizer_config.json); "
                     "copy the tokenizer's files there");
-  if (o.model_revision != "main")
-    throw FlagError("--model_revision " + o.model_revision + ": nothing is downloaded here; check that revision "
-                    "out into a directory (git clone, then git checkout " + o.model_revision +
-                    ") and give it as --model_name_or_path");
 }
 
 }  // namespace

@@ -30,9 +30,10 @@
 //   --save_only_model          checkpoints without training state (a stop still saves it);
 //   --include_num_input_tokens_seen all|non_padding|no (true: all)   num_input_tokens_seen in
 //                              the logs, results files and trainer_state.json;
-//   --config_name, --tokenizer_name, --model_revision   run_qa's model arguments: accepted when
-//                              they name --model_name_or_path's own (refused otherwise, with what
-//                              to do instead);
+//   --config_name, --tokenizer_name   run_qa's model arguments: accepted when they name
+//                              --model_name_or_path's own (refused otherwise, with what to do instead);
+//   --model_revision, --cache_dir   a Hub id's snapshot in the Hugging Face cache
+//                              (apps/model_location.h);
 //   --run_name                 accepted: it names a run for integrations this engine does not
 //                              have (the log says so).
 #pragma once
@@ -70,6 +71,7 @@ struct HfTrainerOptions {
   // run_qa.py's ModelArguments beside --model_name_or_path: accepted when they name what it
   // names (the model directory, or its config.json) and "main".
   std::string config_name, tokenizer_name, model_revision = "main";
+  std::string cache_dir;  // the Hugging Face cache a Hub id is looked up in (apps/model_location.h)
   PrecisionFlags precision;  // derived by resolve_hf_trainer_flags
 };
 
@@ -89,8 +91,8 @@ struct HfResolvedFlags {
 void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* options, const HfResolvedFlags& resolved,
                               std::vector<std::string>* notes);
 // FlagError (exit 2) for unknown strategy / schedule / report_to names, --fp16,
-// --eval_strategy without --do_train, and a --config_name,
-// --tokenizer_name or --model_revision other than --model_name_or_path's own.
+// --eval_strategy without --do_train, and a --config_name or --tokenizer_name other than
+// --model_name_or_path's own (--model_revision is apps/model_location.h's).
 void check_hf_trainer_flags(const HfTrainerOptions& options, bool do_train, const std::string& model_name_or_path);
 // --metric_for_best_model as the engine names it: a score's name ("f1", "exact_match", v2.0's
 // "HasAns_f1", ...) or "" (none).

@@ -354,7 +354,7 @@ void finish_job(const TrainOptions& o, const RunSettings& run, const TrainConfig
   if (!o.do_train) return;
   write_trainer_state(o.output_dir, tc, end, data.train.windows.size(), world_size);
   write_model_card(o.output_dir,
-                   training_model_card(o.output_dir, o.model_name_or_path, tc, o.per_device_eval_batch_size,
+                   training_model_card(o.output_dir, o.model_name, tc, o.per_device_eval_batch_size,
                                        world_size, o.hf.optim, model.backend().name()),
                    join_path(o.output_dir, kMetricsLogFile));
 }

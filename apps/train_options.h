@@ -14,6 +14,7 @@ namespace bert {
 
 struct TrainOptions {
   std::string model_name_or_path, train_file, validation_file, test_file, output_dir;
+  std::string model_name;  // --model_name_or_path as given, before apps/model_location.h resolved it
   std::string train_cache_file, device = "auto", resume_from_checkpoint;
   int32_t max_seq_length = 384, doc_stride = 128;
   int32_t per_device_train_batch_size = 8, per_device_eval_batch_size = 8;

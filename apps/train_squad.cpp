@@ -45,6 +45,7 @@
 #include "apps/flags.h"
 #include "apps/hf_passive_flags.h"
 #include "apps/hf_trainer_flags.h"
+#include "apps/model_location.h"
 #include "apps/train_job.h"
 #include "apps/train_options.h"
 #include "comm/communicator.h"
@@ -295,6 +296,9 @@ int run(int argc, char** argv) {
   resolve_warmup_steps(parser, &o);
   resolve_hf_passive_flags(parser, o.passive, &o.notes);
   check_options(o, parser);
+  // A Hub id is read from the Hugging Face cache, as from_pretrained does offline.
+  o.model_name = o.model_name_or_path;
+  o.model_name_or_path = resolve_model_location(o.model_name, o.hf.model_revision, o.hf.cache_dir, &o.notes);
   const bool may_use_cuda = o.device == "cuda" || o.device == "auto";
   const CudaBackendOptions cuda_options = may_use_cuda ? cuda_options_for(o.hf.precision, &o.notes) : CudaBackendOptions{};
   if (o.hf.lr_scheduler_type == "constant" && (o.warmup_steps > 0 || o.warmup_ratio > 0))

@@ -2,13 +2,13 @@
 #include "io/model_dir.h"
 
 #include <filesystem>
-#include <regex>
 #include <set>
 
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/strings.h"
 #include "io/checkpoint_tensors.h"
+#include "io/hub_cache.h"
 #include "io/safetensors.h"
 
 namespace bert {
@@ -206,25 +206,12 @@ void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config
                       "word embeddings");
 }
 
-namespace {
-
-// "bert-base-uncased", "google-bert/bert-base-uncased": what from_pretrained would fetch.
-bool looks_like_hub_id(const std::string& name) {
-  static const std::regex pattern(R"(^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$)");
-  return std::regex_match(name, pattern) && name.find("..") == std::string::npos;
-}
-
-}  // namespace
-
 LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   const std::string config_path = join_path(dir, "config.json");
-  if (!path_exists(dir) && looks_like_hub_id(dir)) {
-    const std::string local = dir.substr(dir.find('/') == std::string::npos ? 0 : dir.find('/') + 1);
-    throw_input_error(dir, "", "model directory does not exist; this engine reads local directories only and "
-                               "downloads nothing: if '" + dir + "' is a Hugging Face Hub id, fetch it first with "
-                               "`huggingface-cli download " + dir + " config.json vocab.txt model.safetensors "
-                               "tokenizer_config.json --local-dir " + local + "` and pass --model_name_or_path " + local);
-  }
+  if (!path_exists(dir) && looks_like_hub_id(dir))
+    throw_input_error(dir, "", "model directory does not exist; this engine reads local directories (and the "
+                               "Hugging Face cache) only and downloads nothing: if '" + dir +
+                               "' is a Hugging Face Hub id, fetch it first with " + hub_download_hint(dir));
   if (!path_exists(dir)) throw_input_error(dir, "", "model directory does not exist");
   if (!path_exists(config_path)) throw_input_error(config_path, "", "missing (required)");
   const std::string vocab_path = find_vocab_file(dir);

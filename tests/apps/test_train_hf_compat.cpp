@@ -100,7 +100,7 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
                            "--label_smoothing_factor 0.1 changes nothing here: Trainer smooths only inputs named labels",
                            "--torch_compile true changes", "--hub_model_id me/model changes", "--log_level info changes",
                            "--activation_checkpointing true changes", "--enable_jit_checkpoint true changes nothing here: a SIGTERM",
-                           "--cache_dir /tmp/hub changes nothing here: nothing is downloaded", "--trust_remote_code true changes"})
+                           "--cache_dir /tmp/hub is not searched: --model_name_or_path", "--trust_remote_code true changes"})
     CHECK_THAT(passive.output, Catch::Contains(note));
   CHECK_THAT(passive.output, !Catch::Contains("--push_to_hub false changes") && !Catch::Contains("--lr_scheduler_kwargs {} changes"));
   // The same model as without them.

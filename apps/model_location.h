@@ -1,0 +1,19 @@
+// Where --model_name_or_path's files are, as from_pretrained finds them without a network: a
+// local directory, else a Hub id's snapshot in the Hugging Face cache (io/hub_cache.h) at
+// --model_revision. Nothing is downloaded.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace bert {
+
+// The directory to read. A local directory is itself (FlagError for a --model_revision other
+// than main: a directory has no revisions); a Hub id found in the cache is its snapshot, which
+// must hold weights (a snapshot of config files only would otherwise train from random
+// weights); a Hub id not found is an InputError with the download command; anything else is
+// returned unchanged for the model loader to report. A note for the log says what was chosen.
+std::string resolve_model_location(const std::string& model_name_or_path, const std::string& revision,
+                                   const std::string& cache_dir, std::vector<std::string>* notes);
+
+}  // namespace bert
