@@ -404,10 +404,19 @@ bool Unpickler::little_endian(size_t id) {
 }
 
 // The legacy file's first two pickles: the magic number 0x1950a86a20f9469cfc6c (LONG1 of 10
-// bytes, more than the unpickler's integers hold, so compared as bytes) and the version 1001.
-constexpr uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-                                    0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
-constexpr uint8_t kLegacyVersion[] = {0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e};
+// bytes, more than the unpickler's integers hold, so compared as bytes) and the version 1001
+// (BININT2), each after PROTO 2-5 and, from protocol 4 on, a FRAME.
+constexpr uint8_t kLegacyMagic[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+constexpr uint8_t kLegacyVersion[] = {0x4d, 0xe9, 0x03, 0x2e};
+
+// The end of the pickle at `at` when it is PROTO, perhaps FRAME, then exactly `body`; 0 otherwise.
+size_t match_small_pickle(const uint8_t* bytes, size_t size, size_t at, const uint8_t* body, size_t body_size) {
+  if (size - at < 2 || bytes[at] != 0x80 || bytes[at + 1] < 2 || bytes[at + 1] > 5) return 0;
+  at += 2;
+  if (size - at >= 9 && bytes[at] == 0x95) at += 9;  // FRAME and its 8-byte length
+  if (size - at < body_size || std::memcmp(bytes + at, body, body_size) != 0) return 0;
+  return at + body_size;
+}
 
 }  // namespace
 
@@ -417,15 +426,14 @@ std::vector<TorchTensorRef> read_torch_state_dict_pickle(const std::string& path
 }
 
 bool looks_like_legacy_torch_file(const uint8_t* bytes, size_t size) {
-  return size >= sizeof kLegacyMagic && std::memcmp(bytes, kLegacyMagic, sizeof kLegacyMagic) == 0;
+  return match_small_pickle(bytes, size, 0, kLegacyMagic, sizeof kLegacyMagic) != 0;
 }
 
 LegacyTorchFile read_legacy_torch_file(const std::string& path, const uint8_t* bytes, size_t size) {
-  if (!looks_like_legacy_torch_file(bytes, size)) throw_input_error(path, "", "no legacy torch.save magic number");
-  size_t at = sizeof kLegacyMagic;
-  if (size - at < sizeof kLegacyVersion || std::memcmp(bytes + at, kLegacyVersion, sizeof kLegacyVersion) != 0)
-    throw_input_error(path, "byte " + std::to_string(at), "not the legacy format's version 1001");
-  at += sizeof kLegacyVersion;
+  const size_t magic_end = match_small_pickle(bytes, size, 0, kLegacyMagic, sizeof kLegacyMagic);
+  if (magic_end == 0) throw_input_error(path, "", "no legacy torch.save magic number");
+  const size_t at = match_small_pickle(bytes, size, magic_end, kLegacyVersion, sizeof kLegacyVersion);
+  if (at == 0) throw_input_error(path, "byte " + std::to_string(magic_end), "not the legacy format's version 1001");
   Unpickler sys_info(path, bytes, size, at);
   if (!sys_info.little_endian(sys_info.run()))
     throw_input_error(path, "sys_info", "little_endian is false: big-endian storages are not read");

@@ -99,6 +99,21 @@ TEST_CASE("a torch.save checkpoint reads as torch holds it: dtypes, shapes, shar
   CHECK(file.info("qa_outputs.bias").dtype == Dtype::kF32);  // .float() made its own storage
 }
 
+TEST_CASE("both formats read the same tensors with pickle protocols 2 to 5", "[io][torch]") {
+  for (const char* name : {"small.bin", "small_legacy.bin", "small_p5.bin", "small_legacy_p4.bin"}) {
+    INFO(name);
+    const SafetensorsFile file = open_torch_checkpoint(fixture(name));
+    CHECK(file.names() == std::vector<std::string>{"a", "b", "c", "s"});
+    CHECK(file.read_f32("a") == std::vector<float>(6, 1.0f));
+    CHECK(file.info("b").dtype == Dtype::kBF16);
+    CHECK(file.info("b").shape == std::vector<int64_t>{2, 2});
+    CHECK(file.read_f32("b") == std::vector<float>{3, 4, 5, 6});  // a view at offset 3
+    CHECK(file.read_i64("c") == std::vector<int64_t>{0, 1, 2, 3});
+    CHECK(file.info("s").shape.empty());
+    CHECK(file.read_f32("s") == std::vector<float>{2.5f});
+  }
+}
+
 TEST_CASE("a model directory with pytorch_model.bin, or its shards and index, loads the same weights",
           "[io][torch][model_dir]") {
   const std::map<std::string, Expected> expected = expected_tensors();
