@@ -66,6 +66,8 @@ bool storage_dtype(const std::string& global, Dtype* dtype) {
   return true;
 }
 
+constexpr size_t kMaxValues = size_t(1) << 21;  // about 100,000 tensors
+
 class Unpickler {
  public:
   // The pickle that starts at byte `start` of bytes[0, size).
@@ -123,6 +125,10 @@ class Unpickler {
   }
 
   size_t make(Value value) {
+    // A state dict takes about 20 values per tensor; a pickle building millions is not one, and
+    // is stopped before its values exhaust memory.
+    if (arena_.size() >= kMaxValues)
+      fail("more than " + std::to_string(kMaxValues) + " values: not a state dict this reader takes");
     arena_.push_back(std::move(value));
     return arena_.size() - 1;
   }

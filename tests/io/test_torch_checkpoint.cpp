@@ -201,6 +201,9 @@ TEST_CASE("the unpickler honours a state dict of tensors and nothing else", "[io
   CHECK(contains(pickle_error(std::string("\x80\x02I1\n.", 6)), "opcode 0x49"));
   CHECK(contains(pickle_error("\x80\x02" "cbuiltins\neval\n)R."), "global builtins.eval is not allowed"));
   CHECK(contains(pickle_error("\x80\x07}."), "protocol 7"));
+  // A pickle that builds millions of values is stopped before they exhaust memory.
+  CHECK(contains(pickle_error("\x80\x02" + std::string(size_t(3) << 20, ')') + "."),
+                 "more than 2097152 values: not a state dict"));
   // The byte offset of the offending opcode is named.
   CHECK(contains(pickle_error(std::string("\x80\x02}N.", 5)), "pickle byte 4"));
 }
