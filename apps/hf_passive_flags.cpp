@@ -29,7 +29,8 @@ constexpr const char* kKeptActivations =
     "training says whether a batch fits";
 constexpr const char* kRankZeroEval = "evaluation runs on rank 0 over every window, and the metric once over all of them";
 constexpr const char* kOwnKernels = "the fused kernels here are this engine's own";
-constexpr const char* kNoDownloads = "nothing is downloaded: --model_name_or_path is a local directory";
+constexpr const char* kNoDownloads =
+    "nothing is downloaded: --model_name_or_path is a local directory or a Hub id already in the Hugging Face cache";
 constexpr const char* kNoSharding =
     "DeepSpeed and FSDP are not available; several GPUs train here as mpirun ranks, each holding the whole "
     "model (README: several GPUs)";
