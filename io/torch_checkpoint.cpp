@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/strings.h"
 #include "io/torch_pickle.h"
@@ -64,9 +65,7 @@ class ZipReader {
   }
   uint64_t read(uint64_t at, size_t count) const {
     if (at > size_ || count > size_ - at) fail("", "a zip record runs past the end of the file (truncated download?)");
-    uint64_t value = 0;
-    for (size_t i = 0; i < count; ++i) value |= uint64_t(bytes_[at + i]) << (8 * i);
-    return value;
+    return load_little_endian(bytes_ + at, count);
   }
   std::string text(uint64_t at, uint64_t count) const {
     if (at > size_ || count > size_ - at) fail("", "a zip entry's name runs past the end of the file");

@@ -9,6 +9,7 @@
 #include <map>
 #include <utility>
 
+#include "core/bytes.h"
 #include "core/error.h"
 
 namespace bert {
@@ -104,8 +105,7 @@ class Unpickler {
   }
   uint64_t read_le(size_t count) {
     if (size_ - pos_ < count) fail("the pickle ends inside an opcode's argument");
-    uint64_t value = 0;
-    for (size_t i = 0; i < count; ++i) value |= uint64_t(bytes_[pos_ + i]) << (8 * i);
+    const uint64_t value = load_little_endian(bytes_ + pos_, count);
     pos_ += count;
     return value;
   }
@@ -455,8 +455,7 @@ LegacyTorchFile read_legacy_torch_file(const std::string& path, const uint8_t* b
   for (const std::string& key : storage_keys) {
     const std::string where = "storage " + key;
     if (size - offset < 8) throw_input_error(path, where, "the file ends before it (truncated download?)");
-    uint64_t count = 0;
-    for (int i = 0; i < 8; ++i) count |= uint64_t(bytes[offset + i]) << (8 * i);
+    const uint64_t count = load_little_endian(bytes + offset, 8);
     offset += 8;
     auto element = element_sizes.find(key);
     if (element == element_sizes.end()) throw_input_error(path, where, "listed, but no tensor uses it");

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/bytes.h"
 #include "core/error.h"
 
 namespace bert {
@@ -14,14 +15,6 @@ void append_key(std::string& out, uint32_t field, WireType type) {
 
 void append_little_endian(std::string& out, uint64_t bits, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((bits >> (8 * i)) & 0xFFu));
-}
-
-uint64_t load_little_endian(const char* data, int bytes) {
-  uint64_t bits = 0;
-  for (int i = 0; i < bytes; ++i) {
-    bits |= static_cast<uint64_t>(static_cast<unsigned char>(data[i])) << (8 * i);
-  }
-  return bits;
 }
 
 }  // namespace

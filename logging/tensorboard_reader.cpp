@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string_view>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "logging/crc32c.h"
@@ -15,14 +16,6 @@ namespace {
 
 constexpr size_t kHeaderBytes = 12;  // uint64 length + uint32 masked CRC of the length
 constexpr size_t kFooterBytes = 4;   // uint32 masked CRC of the payload
-
-uint64_t load_le(const char* data, int bytes) {
-  uint64_t bits = 0;
-  for (int i = 0; i < bytes; ++i) {
-    bits |= static_cast<uint64_t>(static_cast<unsigned char>(data[i])) << (8 * i);
-  }
-  return bits;
-}
 
 std::string hex32(uint32_t value) {
   char buffer[16];
@@ -126,8 +119,8 @@ std::vector<TensorBoardEvent> read_tensorboard_events(const std::string& path) {
                                          std::to_string(left) + " left");
     }
     const char* header = data.data() + offset;
-    const uint64_t length = load_le(header, 8);
-    const auto stored_length_crc = static_cast<uint32_t>(load_le(header + 8, 4));
+    const uint64_t length = load_little_endian(header, 8);
+    const auto stored_length_crc = static_cast<uint32_t>(load_little_endian(header + 8, 4));
     const uint32_t length_crc = masked_crc32c(header, 8);
     if (stored_length_crc != length_crc) {
       throw_input_error(path, where, "length CRC mismatch: stored " + hex32(stored_length_crc) +
@@ -139,7 +132,7 @@ std::vector<TensorBoardEvent> read_tensorboard_events(const std::string& path) {
                                          std::to_string(left - kHeaderBytes) + " left");
     }
     const std::string_view payload(header + kHeaderBytes, static_cast<size_t>(length));
-    const auto stored_data_crc = static_cast<uint32_t>(load_le(payload.data() + length, 4));
+    const auto stored_data_crc = static_cast<uint32_t>(load_little_endian(payload.data() + length, 4));
     const uint32_t data_crc = masked_crc32c(payload.data(), payload.size());
     if (stored_data_crc != data_crc) {
       throw_input_error(path, where, "payload CRC mismatch: stored " + hex32(stored_data_crc) +
