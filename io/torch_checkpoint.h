@@ -5,7 +5,7 @@
 //   one top-level directory: <dir>/data.pkl, the pickled state dict, and <dir>/data/<key>, each
 //   storage's raw little-endian bytes (<dir>/byteorder, when present, must say "little");
 // - the legacy format (before 1.6; the Hub's older checkpoints): pickles in sequence, then the
-//   storages' bytes (io/torch_pickle.h's read_legacy_torch_file).
+//   storages' bytes.
 // The pickles go through io/torch_pickle.h's restricted unpickler, which honours only tensors.
 // The file is memory-mapped and every tensor is a byte range of it, so nothing is copied until
 // a tensor is converted.
@@ -21,9 +21,6 @@
 #include "io/safetensors.h"
 
 namespace bert {
-
-// True when the file begins as a zip archive does (what torch.save writes since 1.6).
-bool looks_like_zip(const uint8_t* bytes, size_t size);
 
 // Opens a torch.save checkpoint (either format) as a tensor file (metadata {"format": "pt"}).
 SafetensorsFile open_torch_checkpoint(const std::string& path);

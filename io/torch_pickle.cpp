@@ -20,7 +20,6 @@ enum class Kind { kNone, kBool, kInt, kFloat, kString, kTuple, kList, kDict, kGl
 struct Value {
   Kind kind = Kind::kNone;
   int64_t integer = 0;           // kInt, kBool; kStorage: numel
-  double number = 0;             // kFloat
   std::string text;              // kString; kGlobal "module.name"; kStorage: key
   std::vector<size_t> items;     // kTuple, kList; kDict: key, value, key, value, ...
   Dtype dtype = Dtype::kF32;     // kStorage, kTensor
@@ -234,15 +233,10 @@ void Unpickler::step(uint8_t op) {
       push_int(int64_t(value));
       return;
     }
-    case 'G': {  // BINFLOAT: big-endian double
-      uint64_t bits = 0;
-      for (int i = 0; i < 8; ++i) bits = (bits << 8) | read_u8();
-      Value v;
-      v.kind = Kind::kFloat;
-      std::memcpy(&v.number, &bits, sizeof bits);
-      push(std::move(v));
+    case 'G':  // BINFLOAT: accepted (metadata may hold one), its 8 bytes never read
+      read_bytes(8);
+      push(Value::of(Kind::kFloat));
       return;
-    }
     case 'X': push_string(read_bytes(read_le(4))); return;     // BINUNICODE
     case 0x8c: push_string(read_bytes(read_le(1))); return;    // SHORT_BINUNICODE
     case 0x8d: push_string(read_bytes(read_le(8))); return;    // BINUNICODE8
@@ -409,64 +403,29 @@ bool Unpickler::little_endian(size_t id) {
   return true;
 }
 
-// The legacy file's first two pickles: the magic number 0x1950a86a20f9469cfc6c (LONG1 of 10
-// bytes, more than the unpickler's integers hold, so compared as bytes) and the version 1001
-// (BININT2), each after PROTO 2-5 and, from protocol 4 on, a FRAME.
-constexpr uint8_t kLegacyMagic[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
-constexpr uint8_t kLegacyVersion[] = {0x4d, 0xe9, 0x03, 0x2e};
-
-// The end of the pickle at `at` when it is PROTO, perhaps FRAME, then exactly `body`; 0 otherwise.
-size_t match_small_pickle(const uint8_t* bytes, size_t size, size_t at, const uint8_t* body, size_t body_size) {
-  if (size - at < 2 || bytes[at] != 0x80 || bytes[at + 1] < 2 || bytes[at + 1] > 5) return 0;
-  at += 2;
-  if (size - at >= 9 && bytes[at] == 0x95) at += 9;  // FRAME and its 8-byte length
-  if (size - at < body_size || std::memcmp(bytes + at, body, body_size) != 0) return 0;
-  return at + body_size;
-}
-
 }  // namespace
 
-std::vector<TorchTensorRef> read_torch_state_dict_pickle(const std::string& path, const uint8_t* bytes, size_t size) {
-  Unpickler pickle(path, bytes, size);
-  return pickle.state_dict(pickle.run());
+std::vector<TorchTensorRef> read_torch_state_dict_pickle(const std::string& path, const uint8_t* bytes, size_t size,
+                                                         size_t start, size_t* end) {
+  Unpickler pickle(path, bytes, size, start);
+  std::vector<TorchTensorRef> tensors = pickle.state_dict(pickle.run());
+  if (end != nullptr) *end = pickle.end();
+  return tensors;
 }
 
-bool looks_like_legacy_torch_file(const uint8_t* bytes, size_t size) {
-  return match_small_pickle(bytes, size, 0, kLegacyMagic, sizeof kLegacyMagic) != 0;
+std::vector<std::string> read_string_list_pickle(const std::string& path, const uint8_t* bytes, size_t size,
+                                                 size_t start, size_t* end) {
+  Unpickler pickle(path, bytes, size, start);
+  std::vector<std::string> strings = pickle.strings(pickle.run());
+  *end = pickle.end();
+  return strings;
 }
 
-LegacyTorchFile read_legacy_torch_file(const std::string& path, const uint8_t* bytes, size_t size) {
-  const size_t magic_end = match_small_pickle(bytes, size, 0, kLegacyMagic, sizeof kLegacyMagic);
-  if (magic_end == 0) throw_input_error(path, "", "no legacy torch.save magic number");
-  const size_t at = match_small_pickle(bytes, size, magic_end, kLegacyVersion, sizeof kLegacyVersion);
-  if (at == 0) throw_input_error(path, "byte " + std::to_string(magic_end), "not the legacy format's version 1001");
-  Unpickler sys_info(path, bytes, size, at);
-  if (!sys_info.little_endian(sys_info.run()))
-    throw_input_error(path, "sys_info", "little_endian is false: big-endian storages are not read");
-  Unpickler objects(path, bytes, size, sys_info.end());
-  LegacyTorchFile file;
-  file.tensors = objects.state_dict(objects.run());
-  Unpickler keys(path, bytes, size, objects.end());
-  const std::vector<std::string> storage_keys = keys.strings(keys.run());
-  // Each storage in the keys' order: its element count (int64, little-endian), then its bytes.
-  std::map<std::string, uint64_t> element_sizes;
-  for (const TorchTensorRef& tensor : file.tensors) element_sizes[tensor.storage_key] = dtype_size(tensor.dtype);
-  uint64_t offset = keys.end();
-  for (const std::string& key : storage_keys) {
-    const std::string where = "storage " + key;
-    if (size - offset < 8) throw_input_error(path, where, "the file ends before it (truncated download?)");
-    const uint64_t count = load_little_endian(bytes + offset, 8);
-    offset += 8;
-    auto element = element_sizes.find(key);
-    if (element == element_sizes.end()) throw_input_error(path, where, "listed, but no tensor uses it");
-    if (count > (uint64_t(1) << 50) || count * element->second > size - offset)
-      throw_input_error(path, where, "its " + std::to_string(count) + " elements run past the end of the file");
-    const uint64_t storage_bytes = count * element->second;
-    if (!file.storages.emplace(key, LegacyTorchFile::Storage{offset, storage_bytes}).second)
-      throw_input_error(path, where, "listed twice");
-    offset += storage_bytes;
-  }
-  return file;
+bool read_little_endian_pickle(const std::string& path, const uint8_t* bytes, size_t size, size_t start, size_t* end) {
+  Unpickler pickle(path, bytes, size, start);
+  const bool little = pickle.little_endian(pickle.run());
+  *end = pickle.end();
+  return little;
 }
 
 }  // namespace bert

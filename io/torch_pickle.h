@@ -7,8 +7,8 @@
 //                                   backward_hooks[, metadata])           -> a tensor
 //   torch._utils._rebuild_parameter(tensor, requires_grad, backward_hooks) -> the tensor
 //   torch.<Type>Storage (Float, Half, BFloat16, Double, Long, Int, Short, Char, Byte, Bool),
-//   named by the persistent ids ('storage', <type>, <key>, <location>, <numel>) that refer to
-//   the archive's data/<key> entries.
+//   named by the persistent ids ('storage', <type>, <key>, <location>, <numel>[, view_metadata])
+//   that refer to the file's storages (io/torch_checkpoint.h places them).
 // Any other global, opcode or shape is refused (InputError naming the file, the byte offset and
 // what was found): a pickle from elsewhere can call any Python function, so nothing else is
 // honoured. BUILD on a dict (an OrderedDict's _metadata, which state_dict() attaches) is
@@ -17,7 +17,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -36,21 +35,15 @@ struct TorchTensorRef {
 };
 
 // The tensors of a pickled state dict ({name: tensor}, an OrderedDict or a dict), in the
-// pickle's order. `path` names the file in messages.
-std::vector<TorchTensorRef> read_torch_state_dict_pickle(const std::string& path, const uint8_t* bytes, size_t size);
-
-// torch's legacy format (torch.save before torch 1.6, or with _use_new_zipfile_serialization=False):
-// pickles in sequence (the magic number, the version 1001, sys_info, the state dict, the list of
-// storage keys), then each listed storage as an int64 element count and its raw bytes.
-struct LegacyTorchFile {
-  struct Storage {
-    uint64_t data_offset = 0;  // of its bytes in the file
-    uint64_t size = 0;         // bytes
-  };
-  std::vector<TorchTensorRef> tensors;
-  std::map<std::string, Storage> storages;  // by key
-};
-bool looks_like_legacy_torch_file(const uint8_t* bytes, size_t size);  // its magic number
-LegacyTorchFile read_legacy_torch_file(const std::string& path, const uint8_t* bytes, size_t size);
+// pickle's order, from the pickle that starts at byte `start` of bytes[0, size) (a legacy file
+// holds several in a row); *end, when given, receives the byte after its STOP. `path` names the
+// file in messages.
+std::vector<TorchTensorRef> read_torch_state_dict_pickle(const std::string& path, const uint8_t* bytes, size_t size,
+                                                         size_t start = 0, size_t* end = nullptr);
+// The legacy format's other pickles: a list of strings (the storage keys), and sys_info's
+// little_endian (true unless it says false).
+std::vector<std::string> read_string_list_pickle(const std::string& path, const uint8_t* bytes, size_t size,
+                                                 size_t start, size_t* end);
+bool read_little_endian_pickle(const std::string& path, const uint8_t* bytes, size_t size, size_t start, size_t* end);
 
 }  // namespace bert
