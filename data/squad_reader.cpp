@@ -252,15 +252,7 @@ class SquadWalker {
   void walk_question(element value, std::string_view context, Where where) {
     object qa = field_object(value, where, "a question object with \"id\", \"question\", \"answers\"");
     SquadExample example;
-    const std::string_view id = field_string(qa, where, "id");
-    if (id.empty()) fail(where.path("id"), "expected a non-empty question id");
-    const long seen = ids_.insert(id, where, &id_places_);
-    if (seen >= 0)
-      fail(where.path("id"), "duplicate question id \"" + std::string(id) + "\" (first used at " +
-                                 id_places_[seen].path() + "), expected unique ids");
-    example.id = std::string(id);
-    example.question = std::string(field_string(qa, where, "question"));
-    if (example.question.empty()) fail(where.path("question"), "expected a non-empty question");
+    read_id_and_question(qa, where, &example);
     element impossible;
     if (qa["is_impossible"].get(impossible) == simdjson::SUCCESS) {
       if (!impossible.is_bool()) fail(where.path("is_impossible"), "expected a boolean, found " + found(impossible));
@@ -294,16 +286,7 @@ class SquadWalker {
     object row = field_object(value, where, "a row object with \"id\", \"context\", \"question\", \"answers\"");
     const std::string_view context = row_context(row, where);
     SquadExample example;
-    example.id = std::string(field_string(row, where, "id"));
-    if (example.id.empty()) fail(where.path("id"), "expected a non-empty question id");
-    // A JSON Lines file is parsed line by line, so the table keeps its own copy of each id.
-    const std::string_view id = where.json_line ? std::string_view(owned_ids_.emplace_back(example.id)) : field_string(row, where, "id");
-    const long seen = ids_.insert(id, where, &id_places_);
-    if (seen >= 0)
-      fail(where.path("id"), "duplicate question id \"" + example.id + "\" (first used at " +
-                                 id_places_[seen].path() + "), expected unique ids");
-    example.question = std::string(field_string(row, where, "question"));
-    if (example.question.empty()) fail(where.path("question"), "expected a non-empty question");
+    read_id_and_question(row, where, &example);
     const object answers = as_object(field(row, where, "answers", simdjson::dom::element_type::OBJECT,
                                            "an object {\"text\": [...], \"answer_start\": [...]}"));
     Where in_answers = where;
@@ -360,6 +343,21 @@ class SquadWalker {
     if (answer["answer_start"].get(start_value) != simdjson::SUCCESS)
       fail(where.path(), "missing field \"answer_start\" (expected an integer code-point offset into the context)");
     return check_answer(text, start_value, context, where);
+  }
+
+  // A question's id (non-empty, unique in the file) and text (non-empty), in either layout.
+  void read_id_and_question(object question, const Where& where, SquadExample* example) {
+    std::string_view id = field_string(question, where, "id");
+    if (id.empty()) fail(where.path("id"), "expected a non-empty question id");
+    // A JSON Lines file is parsed line by line, so the table keeps its own copy of each id.
+    if (where.json_line) id = owned_ids_.emplace_back(id);
+    const long seen = ids_.insert(id, where, &id_places_);
+    if (seen >= 0)
+      fail(where.path("id"), "duplicate question id \"" + std::string(id) + "\" (first used at " +
+                                 id_places_[seen].path() + "), expected unique ids");
+    example->id = std::string(id);
+    example->question = std::string(field_string(question, where, "question"));
+    if (example->question.empty()) fail(where.path("question"), "expected a non-empty question");
   }
 
   // An answer's text and start, which must find the text in the context.
