@@ -8,7 +8,6 @@
 #include "core/file_io.h"
 #include "core/strings.h"
 #include "io/checkpoint_tensors.h"
-#include "io/hub_cache.h"
 #include "io/safetensors.h"
 
 namespace bert {
@@ -208,10 +207,6 @@ void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config
 
 LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   const std::string config_path = join_path(dir, "config.json");
-  if (!path_exists(dir) && looks_like_hub_id(dir))
-    throw_input_error(dir, "", "model directory does not exist; this engine reads local directories (and the "
-                               "Hugging Face cache) only and downloads nothing: if '" + dir +
-                               "' is a Hugging Face Hub id, fetch it first with " + hub_download_hint(dir));
   if (!path_exists(dir)) throw_input_error(dir, "", "model directory does not exist");
   if (!path_exists(config_path)) throw_input_error(config_path, "", "missing (required)");
   const std::string vocab_path = find_vocab_file(dir);

@@ -53,8 +53,8 @@ void check_tokenizer_fits(int64_t tokenizer_vocab_size, const BertConfig& config
 // converted to float32) when present. A directory with no weights file at all is a config-only
 // directory: every parameter is initialised from `seed` (see init_param). A directory whose only
 // weights are in a form not read here (TF/Flax files, shards without their index, other
-// *.safetensors names) is refused naming them; a missing directory whose name looks like
-// a Hub id (bert-base-uncased, org/name) gets the command that downloads it.
+// *.safetensors names) is refused naming them. A Hub id is the apps' to resolve first
+// (apps/model_location.h: the Hugging Face cache, or the command that downloads it).
 // Throws InputError naming the file and the tensor/field.
 LoadedModel load_model_dir(const std::string& dir, uint64_t seed);
 
