@@ -45,4 +45,7 @@ struct SquadDataset {
 //   the line.
 SquadDataset read_squad(const std::string& path);
 
+// Where a Hugging Face datasets row is, for messages: "data[12]", or "line 13" in JSON Lines.
+std::string row_location(int32_t row, bool json_line);
+
 }  // namespace bert

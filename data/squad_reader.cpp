@@ -63,7 +63,7 @@ struct Where {
     return out;
   }
   std::string row_path(std::string_view field) const {
-    const std::string out = json_line ? "line " + std::to_string(row + 1) : "data[" + std::to_string(row) + "]";
+    const std::string out = row_location(row, json_line);
     std::string member(field);
     if (answer >= 0) member = "answers." + member + "[" + std::to_string(answer) + "]";
     if (member.empty()) return out;
@@ -472,6 +472,10 @@ void read_json_lines(const std::string& path, std::string_view text, SquadDatase
 }
 
 }  // namespace
+
+std::string row_location(int32_t row, bool json_line) {
+  return json_line ? "line " + std::to_string(row + 1) : "data[" + std::to_string(row) + "]";
+}
 
 SquadDataset read_squad(const std::string& path) {
   const simdjson::padded_string text = load_padded(path);

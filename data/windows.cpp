@@ -45,10 +45,9 @@ int32_t code_point_length(std::string_view text) {
 }
 
 std::string describe_example(const SquadExample& example) {
-  const std::string place = example.row < 0 ? "data[" + std::to_string(example.article) + "].paragraphs[" +
-                                                  std::to_string(example.paragraph) + "]"
-                            : example.json_line ? "line " + std::to_string(example.row + 1)
-                                                : "data[" + std::to_string(example.row) + "]";
+  const std::string place = example.row >= 0 ? row_location(example.row, example.json_line)
+                                             : "data[" + std::to_string(example.article) + "].paragraphs[" +
+                                                   std::to_string(example.paragraph) + "]";
   return place + " question id \"" + example.id + "\"";
 }
 
