@@ -131,7 +131,6 @@ constexpr PassiveFlag kPassiveFlags[] = {
      "--per_device_train_batch_size (and --gradient_accumulation_steps)"},
     {"optim_args", Kind::kString, Action::kRefuse,
      "the AdamW here takes --adam_beta1, --adam_beta2, --adam_epsilon and --weight_decay"},
-    {"lr_scheduler_kwargs", Kind::kString, Action::kRefuse, "the schedules here take no extra arguments"},
     {"ignore_data_skip", Kind::kBool, Action::kRefuse, "a resume here always continues the data order exactly"},
     {"prediction_loss_only", Kind::kBool, Action::kRefuse, "run_qa's evaluation scores spans and computes no loss"},
     {"eval_delay", Kind::kDouble, Action::kRefuse,

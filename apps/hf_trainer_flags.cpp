@@ -28,8 +28,16 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                 "when to save checkpoint-N: no, steps (every --save_steps), epoch (after each epoch) or best (at "
                 "each evaluation that is the best so far by --metric_for_best_model)");
   p->add_string("lr_scheduler_type", &o->lr_scheduler_type,
-                "learning-rate schedule after warmup: linear, cosine, constant (ignores warmup) or "
-                "constant_with_warmup, as transformers' get_scheduler");
+                "learning-rate schedule, as transformers' get_scheduler: linear, cosine, cosine_with_restarts, "
+                "polynomial, constant (ignores warmup), constant_with_warmup, inverse_sqrt, cosine_with_min_lr, "
+                "cosine_warmup_with_min_lr or warmup_stable_decay");
+  p->add_string("lr_scheduler_kwargs", &o->lr_scheduler_kwargs,
+                "the schedule's own arguments as a JSON object, as transformers takes them: num_cycles (cosine, "
+                "cosine_with_restarts, the *_min_lr schedules, warmup_stable_decay), lr_end and power "
+                "(polynomial), timescale (inverse_sqrt), min_lr or min_lr_rate (required by the *_min_lr "
+                "schedules), warmup_lr_rate (cosine_warmup_with_min_lr), num_decay_steps (required), "
+                "num_stable_steps, warmup_type, decay_type and min_lr_ratio (warmup_stable_decay); e.g. "
+                "'{\"min_lr_rate\": 0.1}'");
   p->add_bool("bf16", &o->bf16,
               "CUDA: bf16 activations and GEMM operands with fp32 master weights (the default); false "
               "computes in fp32. The CPU backend computes in fp32 either way");
@@ -241,10 +249,6 @@ void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train, const std:
     throw FlagError("--logging_strategy: expected no, steps or epoch, got '" + o.logging_strategy + "'");
   if (o.save_strategy != "best" && !parse_interval_strategy(o.save_strategy, &strategy))
     throw FlagError("--save_strategy: expected no, steps, epoch or best, got '" + o.save_strategy + "'");
-  LrSchedule schedule;
-  if (!parse_lr_schedule(o.lr_scheduler_type, &schedule))
-    throw FlagError("--lr_scheduler_type: expected one of " + std::string(lr_schedule_names()) + ", got '" +
-                    o.lr_scheduler_type + "'");
   if (o.fp16)
     throw FlagError("--fp16: fp16 mixed precision is not implemented by this engine; use --bf16 (the default "
                     "on CUDA) or --bf16 false for fp32 compute");
@@ -266,6 +270,14 @@ void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train, const std:
   parse_report_to(o.report_to);
 }
 
+void resolve_lr_schedule(HfTrainerOptions* o, double learning_rate, std::vector<std::string>* notes) {
+  try {
+    o->lr_schedule = parse_lr_schedule_config(o->lr_scheduler_type, o->lr_scheduler_kwargs, learning_rate, notes);
+  } catch (const InputError& e) {
+    throw FlagError(e.what());  // a flag's value: exit 2, as every flag error
+  }
+}
+
 void apply_hf_trainer_flags(const HfTrainerOptions& o, TrainConfig* tc) {
   // Names checked by check_hf_trainer_flags; "best" saves from the evaluation hook (RunSettings).
   if (!parse_interval_strategy(o.save_strategy, &tc->save_strategy)) tc->save_strategy = IntervalStrategy::kNo;
@@ -273,7 +285,7 @@ void apply_hf_trainer_flags(const HfTrainerOptions& o, TrainConfig* tc) {
   parse_interval_strategy(o.logging_strategy, &tc->logging_strategy);
   tc->logging_first_step = o.logging_first_step;
   tc->eval_steps = o.eval_steps > 0 ? o.eval_steps : tc->logging_steps;
-  parse_lr_schedule(o.lr_scheduler_type, &tc->lr_schedule);
+  tc->lr_schedule = o.lr_schedule;
   // Words checked by the flag parser.
   tc->input_token_count = o.include_num_input_tokens_seen == "all"           ? InputTokenCount::kAll
                           : o.include_num_input_tokens_seen == "non_padding" ? InputTokenCount::kNonPadding

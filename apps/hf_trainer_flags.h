@@ -1,8 +1,8 @@
 // Hugging Face TrainingArguments / run_qa.py flags that train_squad takes beside its own
 // (registered, checked and applied here), with the line the log prints for each, so that a flag
 // accepted for compatibility never passes silently:
-//   --eval_strategy / --eval_steps, --save_strategy, --lr_scheduler_type   the trainer's
-//                              IntervalStrategy and schedule (engine/trainer.h, engine/optimizer.h);
+//   --eval_strategy / --eval_steps, --save_strategy   the trainer's IntervalStrategy (engine/trainer.h);
+//   --lr_scheduler_type, --lr_scheduler_kwargs   its learning-rate schedule (engine/lr_schedule.h);
 //   --overwrite_cache, --logging_dir;
 //   --version_2_with_negative, --null_score_diff_threshold   SQuAD v2.0 (data/squad_metric_v2.h,
 //                              data/postprocess.h);
@@ -55,6 +55,8 @@ struct PrecisionFlags {
 
 struct HfTrainerOptions {
   std::string eval_strategy = "no", save_strategy = "steps", lr_scheduler_type = "linear";
+  std::string lr_scheduler_kwargs;  // a JSON object, as TrainingArguments takes it on a command line
+  LrScheduleConfig lr_schedule;     // both, checked: derived by resolve_lr_schedule
   std::string logging_dir, report_to = "all";
   std::string train_sampling_strategy = "random", optim = "adamw_torch_fused";
   std::string logging_strategy = "steps", run_name;
@@ -90,10 +92,14 @@ struct HfResolvedFlags {
 // --device, or name what this engine does not do.
 void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* options, const HfResolvedFlags& resolved,
                               std::vector<std::string>* notes);
-// FlagError (exit 2) for unknown strategy / schedule / report_to names, --fp16,
+// FlagError (exit 2) for unknown strategy / report_to names, --fp16,
 // --eval_strategy without --do_train, and a --config_name or --tokenizer_name other than
 // --model_name_or_path's own (--model_revision is apps/model_location.h's).
 void check_hf_trainer_flags(const HfTrainerOptions& options, bool do_train, const std::string& model_name_or_path);
+// --lr_scheduler_type with --lr_scheduler_kwargs into options->lr_schedule, for a run whose peak
+// rate is learning_rate (after check_hf_trainer_flags; the rate is checked by then): FlagError
+// naming the flag and the key for what transformers would refuse, or what is not implemented.
+void resolve_lr_schedule(HfTrainerOptions* options, double learning_rate, std::vector<std::string>* notes);
 // --metric_for_best_model as the engine names it: a score's name ("f1", "exact_match", v2.0's
 // "HasAns_f1", ...) or "" (none).
 std::string best_metric_name(const HfTrainerOptions& options);

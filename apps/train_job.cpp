@@ -117,6 +117,7 @@ std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertCon
           flag("train_sampling_strategy", train_sampling_name(o.sampling)),
           flag("dataloader_drop_last", std::to_string(o.dataloader_drop_last)),
           flag("lr_scheduler_type", o.hf.lr_scheduler_type),
+          flag("lr_scheduler_kwargs", o.hf.lr_schedule.kwargs_json),
           flag("eval_strategy", o.hf.eval_strategy),
           flag("eval_steps", std::to_string(o.hf.eval_steps)),
           flag("save_strategy", o.hf.save_strategy),

@@ -296,6 +296,7 @@ int run(int argc, char** argv) {
   resolve_warmup_steps(parser, &o);
   resolve_hf_passive_flags(parser, o.passive, &o.notes);
   check_options(o, parser);
+  resolve_lr_schedule(&o.hf, o.learning_rate, &o.notes);
   // A Hub id is read from the Hugging Face cache, as from_pretrained does offline.
   o.model_name = o.model_name_or_path;
   o.model_name_or_path = resolve_model_location(o.model_name, o.hf.model_revision, o.hf.cache_dir, &o.notes);

@@ -144,7 +144,7 @@ std::vector<std::pair<std::string, std::string>> hyperparameters(const TrainConf
                                   python_float(config.optimizer.beta2) + ") and epsilon=" +
                                   python_float(config.optimizer.eps) +
                                   " and optimizer_args=No additional optimizer arguments");
-  h.emplace_back("lr_scheduler_type", lr_schedule_name(config.lr_schedule));
+  h.emplace_back("lr_scheduler_type", lr_schedule_name(config.lr_schedule.type));
   if (config.warmup_steps > 0) h.emplace_back("lr_scheduler_warmup_steps", std::to_string(config.warmup_steps));
   else if (config.warmup_ratio > 0) h.emplace_back("lr_scheduler_warmup_steps", python_float(config.warmup_ratio));
   if (config.max_steps > 0) h.emplace_back("training_steps", std::to_string(config.max_steps));

@@ -8,47 +8,6 @@
 
 namespace bert {
 
-double linear_schedule_lr(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {
-  if (step < warmup_steps) return base_lr * static_cast<double>(step) / std::max<int64_t>(1, warmup_steps);
-  const double remaining = static_cast<double>(total_steps - step) /
-                           static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps));
-  return base_lr * std::max(0.0, remaining);
-}
-
-bool parse_lr_schedule(const std::string& name, LrSchedule* out) {
-  for (const LrSchedule schedule :
-       {LrSchedule::kLinear, LrSchedule::kCosine, LrSchedule::kConstant, LrSchedule::kConstantWithWarmup}) {
-    if (name == lr_schedule_name(schedule)) {
-      *out = schedule;
-      return true;
-    }
-  }
-  return false;
-}
-
-const char* lr_schedule_name(LrSchedule schedule) {
-  switch (schedule) {
-    case LrSchedule::kLinear: return "linear";
-    case LrSchedule::kCosine: return "cosine";
-    case LrSchedule::kConstant: return "constant";
-    case LrSchedule::kConstantWithWarmup: return "constant_with_warmup";
-  }
-  return "?";
-}
-
-const char* lr_schedule_names() { return "linear, cosine, constant, constant_with_warmup"; }
-
-double schedule_lr(LrSchedule schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {
-  if (schedule == LrSchedule::kConstant) return base_lr;
-  if (schedule == LrSchedule::kLinear) return linear_schedule_lr(base_lr, step, warmup_steps, total_steps);
-  if (step < warmup_steps) return base_lr * static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_steps));
-  if (schedule == LrSchedule::kConstantWithWarmup) return base_lr;
-  constexpr double kPi = 3.14159265358979323846, kNumCycles = 0.5;
-  const double progress = static_cast<double>(step - warmup_steps) /
-                          static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps));
-  return base_lr * std::max(0.0, 0.5 * (1.0 + std::cos(kPi * kNumCycles * 2.0 * progress)));
-}
-
 AdamWOptimizer::AdamWOptimizer(BertQaModel& model, const OptimizerConfig& config)
     : model_(model), config_(config) {
   Backend& backend = model.backend();

@@ -1,7 +1,7 @@
 // AdamW over the model's flat parameters, as Hugging Face's Trainer sets it up:
 // two groups (weight decay on every tensor but biases and LayerNorm), global gradient-norm
 // clipping before the update (torch.nn.utils.clip_grad_norm_: scale = max_norm/(norm+1e-6)
-// when that is below 1), and the learning-rate schedules of transformers' --lr_scheduler_type.
+// when that is below 1). The learning rate of each update comes from engine/lr_schedule.h.
 #pragma once
 
 #include <cstdint>
@@ -18,27 +18,6 @@ struct OptimizerConfig {
   double weight_decay = 0.0;
   double max_grad_norm = 1.0;  // <= 0 disables clipping
 };
-
-// lr(step) for step = number of updates already done (0 for the first), as
-// get_linear_schedule_with_warmup: step/warmup during warmup, then linear decay to 0 at total.
-double linear_schedule_lr(double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps);
-
-// transformers' --lr_scheduler_type values this engine implements, each the multiplier of
-// base_lr at `step` (updates done) that transformers' LambdaLR computes, with w = warmup steps,
-// T = total steps and warmup factor step / max(1, w) while step < w:
-//   linear                get_linear_schedule_with_warmup: then max(0, (T - step) / max(1, T - w))
-//   cosine                get_cosine_schedule_with_warmup, num_cycles 0.5: then, with
-//                         p = (step - w) / max(1, T - w), max(0, 0.5 (1 + cos(pi * 2 * 0.5 * p)))
-//   constant              get_constant_schedule: 1 from the first step (warmup is ignored)
-//   constant_with_warmup  get_constant_schedule_with_warmup: then 1
-enum class LrSchedule { kLinear, kCosine, kConstant, kConstantWithWarmup };
-
-// "linear", "cosine", "constant", "constant_with_warmup"; false for any other name.
-bool parse_lr_schedule(const std::string& name, LrSchedule* out);
-const char* lr_schedule_name(LrSchedule schedule);
-// The names parse_lr_schedule accepts, for messages: "linear, cosine, constant, constant_with_warmup".
-const char* lr_schedule_names();
-double schedule_lr(LrSchedule schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps);
 
 struct UpdateStats {
   double grad_norm = 0;     // global L2 norm before clipping

@@ -35,7 +35,8 @@ TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<
   state.total_steps = total_train_steps(config, windows.size(), world_size);
   state.warmup_steps = warmup_steps_for(config, state.total_steps);
   state.learning_rate = config.optimizer.learning_rate;
-  state.lr_scheduler_type = lr_schedule_name(config.lr_schedule);
+  state.lr_scheduler_type = lr_schedule_name(config.lr_schedule.type);
+  state.lr_scheduler_kwargs = config.lr_schedule.kwargs_json;
   state.batch_size = config.batch_size * world_size;
   state.gradient_accumulation_steps = config.gradient_accumulation_steps;
   state.num_windows = windows.size();

@@ -1,7 +1,7 @@
 // The fine-tuning loop: windows shuffled by seed each epoch, packed into batches of
 // per_device_train_batch_size windows (the next batch is packed on a host thread while the
 // current one computes), gradient accumulation, global-norm clipping, AdamW with the
-// learning-rate schedule of --lr_scheduler_type (warmup, then linear/cosine decay or constant),
+// learning-rate schedule of --lr_scheduler_type and --lr_scheduler_kwargs (engine/lr_schedule.h),
 // progress after every step, checkpoints and evaluations by step or at epoch ends
 // (--save_strategy / --eval_strategy, Hugging Face's IntervalStrategy).
 //
@@ -36,6 +36,7 @@
 #include "comm/communicator.h"
 #include "engine/batch_stream.h"
 #include "core/error.h"
+#include "engine/lr_schedule.h"
 #include "engine/optimizer.h"
 #include "engine/training_state.h"
 
@@ -73,7 +74,7 @@ struct TrainConfig {
   // each epoch (kEpoch), and either way after the last step (as transformers' DefaultFlowCallback).
   IntervalStrategy eval_strategy = IntervalStrategy::kNo;
   int64_t eval_steps = 500;
-  LrSchedule lr_schedule = LrSchedule::kLinear;
+  LrScheduleConfig lr_schedule;  // --lr_scheduler_type with its --lr_scheduler_kwargs
   // Consecutive steps with a non-finite loss or gradient norm that stop the run; <= 0: never.
   int64_t max_consecutive_nonfinite = 10;
   // > 0: stop after this global step as if interrupted (checkpoint, then return), while the

@@ -358,9 +358,11 @@ class TrainingSession {
 void announce_training(const TrainConfig& tc, size_t windows, const Communicator& comm, int64_t total) {
   const std::string ranks =
       comm.world_size() > 1 ? " x " + std::to_string(comm.world_size()) + " ranks (" + comm.name() + ")" : "";
-  std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation%s, %lld steps, warmup %lld\n", windows,
-               tc.batch_size, tc.gradient_accumulation_steps, ranks.c_str(), static_cast<long long>(total),
-               static_cast<long long>(warmup_steps_for(tc, total)));
+  const std::string kwargs = tc.lr_schedule.kwargs_json == "{}" ? "" : " " + tc.lr_schedule.kwargs_json;
+  std::fprintf(stderr, "[train] %zu windows, batch %d x %d accumulation%s, %lld steps, warmup %lld, schedule %s%s\n",
+               windows, tc.batch_size, tc.gradient_accumulation_steps, ranks.c_str(), static_cast<long long>(total),
+               static_cast<long long>(warmup_steps_for(tc, total)), lr_schedule_name(tc.lr_schedule.type),
+               kwargs.c_str());
 }
 
 // A run stopped early (--stop_after_steps or a signal): where it stopped and the command that

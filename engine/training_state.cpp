@@ -78,6 +78,13 @@ class StateReader {
     simdjson::dom::element value;
     return lookup(key, &value) ? unsigned_integer(key) : absent;
   }
+  std::string optional_string(const char* key, const std::string& absent) const {
+    simdjson::dom::element value;
+    if (!lookup(key, &value)) return absent;
+    std::string_view out;
+    if (value.get_string().get(out)) throw_input_error(file_, key, "expected a string, found " + simdjson::minify(value));
+    return std::string(out);
+  }
   // Absent, or null where null_allowed: `absent`.
   double optional_number(const char* key, double absent, bool null_allowed = false) const {
     simdjson::dom::element value;
@@ -172,6 +179,7 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("warmup_steps", std::to_string(s.warmup_steps));
   add("learning_rate", format_json_number(s.learning_rate));
   add("lr_scheduler_type", "\"" + s.lr_scheduler_type + "\"");
+  add("lr_scheduler_kwargs", json_quote(s.lr_scheduler_kwargs));
   add("per_device_train_batch_size", std::to_string(s.batch_size));
   add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
   add("num_windows", std::to_string(s.num_windows));
@@ -217,6 +225,7 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
     s.total_loss_steps = -1;
     s.lr_scheduler_type = "linear";
   }
+  s.lr_scheduler_kwargs = r.optional_string("lr_scheduler_kwargs", "{}");
   s.seed = r.unsigned_integer("seed");
   s.data_seed = r.optional_unsigned("data_seed", s.seed);
   s.dataloader_drop_last = r.optional_boolean("dataloader_drop_last", false);
@@ -288,6 +297,9 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
   if (checkpoint.lr_scheduler_type != run.lr_scheduler_type)
     refuse("lr_scheduler_type", "--lr_scheduler_type " + checkpoint.lr_scheduler_type, run.lr_scheduler_type,
            "give the same --lr_scheduler_type");
+  if (checkpoint.lr_scheduler_kwargs != run.lr_scheduler_kwargs)
+    refuse("lr_scheduler_kwargs", "--lr_scheduler_kwargs " + checkpoint.lr_scheduler_kwargs, run.lr_scheduler_kwargs,
+           "give the same --lr_scheduler_kwargs");
 }
 
 uint64_t windows_fingerprint(const std::vector<Window>& windows) {

@@ -73,6 +73,9 @@ struct TrainerState {
   int64_t total_steps = 0, warmup_steps = 0;
   double learning_rate = 0;
   std::string lr_scheduler_type = "linear";
+  // --lr_scheduler_kwargs as LrScheduleConfig::kwargs_json spells them (absent in older
+  // checkpoints: "{}", the only value they could have had).
+  std::string lr_scheduler_kwargs = "{}";
   int32_t batch_size = 0, gradient_accumulation_steps = 0;
   uint64_t num_windows = 0;
   uint64_t data_fingerprint = 0;  // windows_fingerprint of the training windows

@@ -52,7 +52,9 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--fp16", 2, {"--fp16", "not implemented", "--bf16"});
   expect_refused("--eval_strategy best", 2, {"--eval_strategy", "no, steps or epoch"});
   expect_refused("--save_strategy sometimes", 2, {"--save_strategy"});
-  expect_refused("--lr_scheduler_type polynomial", 2, {"--lr_scheduler_type", "cosine", "polynomial"});
+  expect_refused("--lr_scheduler_type polynomal", 2, {"--lr_scheduler_type", "cosine_with_min_lr", "'polynomal'"});
+  expect_refused("--lr_scheduler_type reduce_lr_on_plateau", 2,
+                 {"--lr_scheduler_type: reduce_lr_on_plateau: not implemented", "after each evaluation"});
   expect_refused("--report_to none,tensorboard", 2, {"--report_to", "none"});
   expect_refused("--eval_strategy steps", 2, {"--validation_file"});  // implies --do_eval
   // run_qa.py's own example starts with --dataset_name squad: the answer is how to get the files.
@@ -64,7 +66,18 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--deepspeed ds_config.json", 2, {"--deepspeed ds_config.json", "mpirun"});
   expect_refused("--fsdp full_shard", 2, {"--fsdp full_shard", "FSDP"});
   expect_refused("--auto_find_batch_size", 2, {"--auto_find_batch_size", "--per_device_train_batch_size"});
-  expect_refused("--lr_scheduler_kwargs {\\\"power\\\":2}", 2, {"--lr_scheduler_kwargs", "no extra arguments"});
+  // Each schedule takes its own arguments (transformers raises a TypeError for any other).
+  expect_refused("--lr_scheduler_kwargs {\\\"power\\\":2}", 2,
+                 {"--lr_scheduler_kwargs: power: not an argument of linear, which takes none"});
+  expect_refused("--lr_scheduler_type cosine_with_min_lr", 2,
+                 {"--lr_scheduler_kwargs: min_lr: cosine_with_min_lr needs one of min_lr or min_lr_rate"});
+  expect_refused("--lr_scheduler_type polynomial --learning_rate 1e-3 --lr_scheduler_kwargs {\\\"lr_end\\\":0.01}", 2,
+                 {"--lr_scheduler_kwargs: lr_end:", "must be smaller than the initial rate --learning_rate (0.001)"});
+  expect_refused("--lr_scheduler_type warmup_stable_decay --lr_scheduler_kwargs {\\\"num_decay_steps\\\":2,"
+                 "\\\"decay_type\\\":\\\"exp\\\"}", 2,
+                 {"--lr_scheduler_kwargs: decay_type: expected 'linear', 'cosine' or '1-sqrt', found \"exp\""});
+  expect_refused("--lr_scheduler_type cosine --lr_scheduler_kwargs num_cycles=2", 2,
+                 {"--lr_scheduler_kwargs: not valid JSON", "{\"num_cycles\": 2}"});
   expect_refused("--neftune_noise_alpha 5", 2, {"--neftune_noise_alpha 5.0", "not implemented"});
   expect_refused("--ignore_data_skip", 2, {"--ignore_data_skip", "data order"});
   expect_refused("--prediction_loss_only", 2, {"--prediction_loss_only", "no loss"});
@@ -327,6 +340,35 @@ TEST_CASE("--logging_strategy, --logging_first_step and --disable_tqdm decide th
   CHECK(logged_steps("log-no", "--logging_strategy no").empty());
   CHECK(logged_steps("log-no-first", "--logging_strategy no --logging_first_step") == std::vector<int>{1});
   expect_refused("--logging_strategy often", 2, {"--logging_strategy", "no, steps or epoch"});
+}
+
+TEST_CASE("--lr_scheduler_kwargs shapes the logged rates; training_args.json reruns the schedule", "[app][hf]") {
+  // warmup_stable_decay over 4 steps: 1 of warmup from min_lr_ratio, 1 stable, 2 of linear decay.
+  const std::string out = root() + "/wsd";
+  const CommandResult run = test::run_command(train_command(
+      out, "--max_steps 4 --warmup_steps 1 --lr_scheduler_type warmup_stable_decay --lr_scheduler_kwargs "
+           "'{\"num_decay_steps\": 2, \"decay_type\": \"linear\", \"min_lr_ratio\": 0.5}'"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  std::vector<double> rates;
+  const std::regex rate(R"("learning_rate": ([0-9.e+-]+))");
+  for (const std::string& line : read_lines(out + "/trainer_log.jsonl")) {
+    std::smatch match;
+    if (std::regex_search(line, match, rate)) rates.push_back(std::stod(match[1]));
+  }
+  // The rate of each step: factors 0.5 (warmup start lifted to 0.5), 1, 1 (decay start), 0.75.
+  CHECK_THAT(run.output, Catch::Contains("4 steps, warmup 1, schedule warmup_stable_decay {\"decay_type\": \"linear\", "
+                                         "\"min_lr_ratio\": 0.5, \"num_decay_steps\": 2}"));
+  const std::vector<double> expected = {2.5e-5, 5e-5, 5e-5, 3.75e-5};
+  REQUIRE(rates.size() == expected.size());
+  for (size_t i = 0; i < rates.size(); ++i) CHECK(rates[i] == Approx(expected[i]).epsilon(1e-12));
+  CHECK_THAT(read_file(out + "/training_args.json"), Catch::Contains("\"lr_scheduler_kwargs\": \"{\\\"num_decay_steps"));
+  const std::string rerun_dir = root() + "/wsd-rerun";
+  const CommandResult rerun =
+      test::run_command(test::train_squad_bin() + " " + out + "/training_args.json --output_dir " + rerun_dir);
+  INFO(rerun.output);
+  REQUIRE(rerun.status == 0);
+  CHECK(read_file(rerun_dir + "/model.safetensors") == read_file(out + "/model.safetensors"));
 }
 
 TEST_CASE("SQuAD v2 data is refused without --version_2_with_negative", "[app][hf]") {

@@ -1,22 +1,27 @@
-// transformers' learning-rate schedules (--lr_scheduler_type) against values computed by hand,
+// transformers' learning-rate schedules (--lr_scheduler_type, --lr_scheduler_kwargs) against values
+// computed by hand and against transformers' own (tests/fixtures/lr-schedules),
 // the save/eval strategies (--save_strategy, --eval_strategy) of the trainer, evaluation during
 // training leaving the trajectory untouched, the run's mean loss across a resume, and the
 // schedule recorded in (and checked against) checkpoints.
 #include <catch2/catch.hpp>
+#include <simdjson.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <numeric>
+#include <set>
 
 #include "core/error.h"
 #include "core/file_io.h"
 #include "engine/checkpoint_dirs.h"
 #include "engine/evaluator.h"
+#include "engine/lr_schedule.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"
 #include "engine/training_state.h"
 #include "tests/engine/resume_test_util.h"
+#include "tests/test_support.h"
 
 namespace bert {
 namespace {
@@ -56,17 +61,116 @@ TEST_CASE("cosine, constant and constant_with_warmup match transformers' formula
   CHECK(parsed == LrSchedule::kConstantWithWarmup);
   CHECK(parse_lr_schedule("cosine", &parsed));
   CHECK(std::string(lr_schedule_name(parsed)) == "cosine");
-  CHECK_FALSE(parse_lr_schedule("cosine_with_restarts", &parsed));
+  CHECK_FALSE(parse_lr_schedule("reduce_lr_on_plateau", &parsed));
   IntervalStrategy strategy = IntervalStrategy::kNo;
   CHECK(parse_interval_strategy("epoch", &strategy));
   CHECK(strategy == IntervalStrategy::kEpoch);
   CHECK_FALSE(parse_interval_strategy("best", &strategy));
 }
 
+// Every step of each case (and 6 past the end) as transformers' get_scheduler + torch's LambdaLR
+// gave it (make_schedules.py). The factors are computed in transformers' order of operations: on
+// the machine that made the fixture every rate is the same double as Python's (both call glibc's
+// cos and sqrt); 1e-14 relative leaves room for another libm, far below any formula's error.
+TEST_CASE("every schedule and its kwargs give transformers' rate at every step", "[schedule]") {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  REQUIRE(parser.load(test::fixture_path("lr-schedules/schedules.json")).get(root) == simdjson::SUCCESS);
+  std::set<std::string> names;
+  size_t checked = 0;
+  for (const simdjson::dom::element c : root["cases"].get_array()) {
+    const std::string name(c["name"].get_string().value());
+    const std::string kwargs(c["kwargs"].get_string().value());
+    const double learning_rate = c["learning_rate"].get_double().value();
+    const int64_t warmup = c["warmup_steps"].get_int64().value(), total = c["total_steps"].get_int64().value();
+    std::vector<std::string> notes;
+    const LrScheduleConfig config = parse_lr_schedule_config(name, kwargs, learning_rate, &notes);
+    CHECK(notes.empty());
+    names.insert(name);
+    int64_t step = 0;
+    for (const simdjson::dom::element expected : c["lrs"].get_array()) {
+      INFO(name << " " << kwargs << " warmup " << warmup << " total " << total << " step " << step);
+      CHECK(schedule_lr(config, learning_rate, step, warmup, total) ==
+            Approx(expected.get_double().value()).epsilon(1e-14).margin(1e-300));
+      ++step, ++checked;
+    }
+    CHECK(step == total + 6);
+  }
+  CHECK(names.size() == 10);  // every schedule implemented
+  CHECK(checked > 1500);
+}
+
+TEST_CASE("--lr_scheduler_kwargs: what transformers refuses is refused, naming the key", "[schedule]") {
+  std::vector<std::string> notes;
+  const auto parse = [&](const std::string& name, const std::string& kwargs) {
+    return parse_lr_schedule_config(name, kwargs, 5e-5, &notes);
+  };
+  // One spelling for a checkpoint to compare: keys sorted, integers kept, floats as Python prints them.
+  CHECK(parse("warmup_stable_decay", R"({"min_lr_ratio": 1e-1, "num_decay_steps": 30, "decay_type": "1-sqrt"})")
+            .kwargs_json == R"({"decay_type": "1-sqrt", "min_lr_ratio": 0.1, "num_decay_steps": 30})");
+  CHECK(parse("cosine", "").kwargs_json == "{}");
+  CHECK(parse("cosine", " {} ").kwargs_json == "{}");
+  // min_lr is a rate relative to --learning_rate; null is Python's None (not given).
+  CHECK(parse("cosine_with_min_lr", R"({"min_lr": 1e-6, "min_lr_rate": null})").args.min_lr_rate == Approx(0.02));
+  CHECK(std::isnan(parse("inverse_sqrt", R"({"timescale": null})").args.timescale));
+  CHECK(notes.empty());
+  // constant and constant_with_warmup ignore their kwargs, as get_scheduler does: a note, no error.
+  CHECK(parse("constant", R"({"num_cycles": 3})").kwargs_json == "{}");
+  REQUIRE(notes.size() == 1);
+  CHECK_THAT(notes[0], Catch::Contains("{\"num_cycles\": 3} is ignored by --lr_scheduler_type constant"));
+
+  const auto refused = [&](const std::string& name, const std::string& kwargs, const std::string& message) {
+    INFO(name << " " << kwargs);
+    CHECK_THROWS_WITH(parse(name, kwargs), Catch::Contains(message));
+  };
+  refused("linear", R"({"num_cycles": 2})", "--lr_scheduler_kwargs: num_cycles: not an argument of linear, which takes none");
+  refused("cosine", R"({"power": 2})", "power: not an argument of cosine, which takes num_cycles");
+  refused("cosine", R"({"num_cycles": 1, "num_cycles": 2})", "num_cycles: given twice");
+  refused("cosine", R"({"num_cycles": "two"})", "num_cycles: expected a finite number, found \"two\"");
+  refused("cosine", R"({"num_cycles": null})", "num_cycles: expected a finite number, found null");
+  refused("cosine", R"([1])", "--lr_scheduler_kwargs: expected a JSON object");
+  refused("cosine", R"({"num_cycles": )", "--lr_scheduler_kwargs: not valid JSON");
+  refused("polynomial", R"({"lr_end": 5e-5})", "lr_end: lr_end (5e-05) must be smaller than the initial rate");
+  refused("polynomial", R"({"power": -1})", "power: expected a number >= 0.0 for polynomial, found -1.0");
+  refused("inverse_sqrt", R"({"timescale": 0})", "timescale: expected a number > 0");
+  refused("cosine_with_min_lr", "{}", "min_lr: cosine_with_min_lr needs one of min_lr or min_lr_rate");
+  refused("cosine_warmup_with_min_lr", R"({"min_lr": 0, "min_lr_rate": 0})", "takes only one of min_lr or min_lr_rate");
+  refused("cosine_with_min_lr", R"({"min_lr_rate": -0.1})", "min_lr_rate: expected a number >= 0.0");
+  refused("warmup_stable_decay", "{}", "num_decay_steps: warmup_stable_decay needs the length of its decay");
+  refused("warmup_stable_decay", R"({"num_decay_steps": 5, "warmup_type": "exp"})",
+          "warmup_type: expected 'linear', 'cosine' or '1-sqrt', found \"exp\"");
+  refused("reduce_lr_on_plateau", "", "--lr_scheduler_type: reduce_lr_on_plateau: not implemented");
+  refused("cosine_typo", "", "--lr_scheduler_type: expected one of linear, cosine, cosine_with_restarts");
+}
+
+TEST_CASE("a checkpoint records the schedule's kwargs, and a resume with others is refused", "[schedule]") {
+  TrainerState saved;
+  saved.total_steps = 10;
+  saved.batch_size = 4;
+  saved.gradient_accumulation_steps = 1;
+  saved.num_windows = 23;
+  saved.lr_scheduler_type = "cosine_with_min_lr";
+  saved.lr_scheduler_kwargs = R"({"min_lr_rate": 0.1})";
+  const std::string json = trainer_state_to_json(saved);
+  const TrainerState read = parse_trainer_state(json, "trainer_state.json");
+  CHECK(read.lr_scheduler_kwargs == saved.lr_scheduler_kwargs);
+  CHECK_NOTHROW(check_resume_compatible(read, saved, "checkpoint-4"));
+  TrainerState other = saved;
+  other.lr_scheduler_kwargs = R"({"min_lr_rate": 0.2})";
+  CHECK_THROWS_WITH(check_resume_compatible(read, other, "checkpoint-4"),
+                    Catch::Contains("checkpoint-4: lr_scheduler_kwargs") && Catch::Contains("{\"min_lr_rate\": 0.1}"));
+  // Written before the field existed: no kwargs, the only schedules there were took none.
+  std::string older = json;
+  const size_t at = older.find("  \"lr_scheduler_kwargs\"");
+  REQUIRE(at != std::string::npos);
+  older.erase(at, older.find('\n', at) + 1 - at);
+  CHECK(parse_trainer_state(older, "old.json").lr_scheduler_kwargs == "{}");
+}
+
 TEST_CASE("the trainer follows the configured schedule", "[schedule]") {
   const std::vector<Window> windows = test::resume_windows(23);
   TrainConfig config = test::resume_train_config();
-  config.lr_schedule = LrSchedule::kCosine;
+  config.lr_schedule.type = LrSchedule::kCosine;
   TinyRun run(config, 5);
   Trainer trainer(*run.model, *run.optimizer, config);
   std::vector<double> rates;
@@ -168,7 +272,7 @@ TEST_CASE("evaluating during training leaves the model in training state: the sa
 TEST_CASE("checkpoints record the schedule and the run's loss total", "[schedule]") {
   const std::vector<Window> windows = test::resume_windows(23);
   TrainConfig config = test::resume_train_config();
-  config.lr_schedule = LrSchedule::kConstantWithWarmup;
+  config.lr_schedule.type = LrSchedule::kConstantWithWarmup;
   const std::string dir = test::fresh_temp_dir("bert_test_schedules");
   double uninterrupted_mean = 0;
   {
@@ -200,7 +304,7 @@ TEST_CASE("checkpoints record the schedule and the run's loss total", "[schedule
   }
   {  // another schedule: refused, naming the field
     TrainConfig other = config;
-    other.lr_schedule = LrSchedule::kCosine;
+    other.lr_schedule.type = LrSchedule::kCosine;
     TinyRun run(other, 5);
     Trainer trainer(*run.model, *run.optimizer, other);
     trainer.resume(load_checkpoint(checkpoint, *run.model, *run.optimizer), checkpoint);
