@@ -1,5 +1,6 @@
 #include "apps/flag_checks.h"
 
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <sstream>
@@ -21,6 +22,14 @@ std::string number(double value) {
 
 void check_flag_positive(const char* name, int64_t value) {
   if (value <= 0) refuse(name, std::to_string(value), "a positive integer");
+}
+
+void check_interval_flag(const char* name, double value, bool positive) {
+  const char* expected = "a whole number of steps, or a fraction of the run's steps below 1 (transformers: an integer "
+                         "if bigger than 1)";
+  if (!std::isfinite(value) || (value > 1 && value != std::floor(value)) || value > 9.0e18)
+    refuse(name, number(value), expected);
+  if (positive && !(value > 0)) refuse(name, number(value), "a number > 0: " + std::string(expected));
 }
 
 void check_flag_non_negative(const char* name, double value) {

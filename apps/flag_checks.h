@@ -20,6 +20,10 @@ inline constexpr double kMaxTrainEpochs = 2147483647.0;
 
 // value > 0.
 void check_flag_positive(const char* name, int64_t value);
+// transformers' logging_steps / save_steps / eval_steps: a whole number of steps, or a fraction
+// of the run's steps below 1; > 0 where positive (logging_steps), else <= 0 allowed (never, or
+// the default). As TrainingArguments: "must be an integer if bigger than 1".
+void check_interval_flag(const char* name, double value, bool positive);
 // value >= 0.
 void check_flag_non_negative(const char* name, double value);
 // lo <= value < hi.

@@ -133,8 +133,6 @@ constexpr PassiveFlag kPassiveFlags[] = {
      "the AdamW here takes --adam_beta1, --adam_beta2, --adam_epsilon and --weight_decay"},
     {"ignore_data_skip", Kind::kBool, Action::kRefuse, "a resume here always continues the data order exactly"},
     {"prediction_loss_only", Kind::kBool, Action::kRefuse, "run_qa's evaluation scores spans and computes no loss"},
-    {"eval_delay", Kind::kDouble, Action::kRefuse,
-     "not implemented: evaluations follow --eval_strategy from the first interval on"},
     {"fp16_full_eval", Kind::kBool, Action::kRefuse,
      "fp16 is not implemented; evaluation computes as training does (--bf16)"},
 };

@@ -1,6 +1,7 @@
 #include "apps/hf_trainer_flags.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
@@ -8,7 +9,8 @@
 #include "apps/flags.h"
 #include "core/file_io.h"
 #include "data/squad_metric_v2.h"
-#include "engine/optimizer.h"
+#include "core/json_text.h"
+#include "engine/lr_schedule.h"
 
 namespace bert {
 
@@ -23,7 +25,12 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_string("eval_strategy", &o->eval_strategy,
                 "evaluate during training: no, steps (every --eval_steps) or epoch (after each epoch); "
                 "implies --do_eval");
-  p->add_int64("eval_steps", &o->eval_steps, "with --eval_strategy steps: evaluate every N steps; <= 0: --logging_steps");
+  p->add_double("eval_steps", &o->eval_steps,
+                "with --eval_strategy steps: evaluate every N steps; a number below 1: that fraction of the run's "
+                "steps, rounded up; <= 0: --logging_steps");
+  p->add_double("eval_delay", &o->eval_delay,
+                "no evaluation during training before this step (--eval_strategy steps) or epoch (epoch), as "
+                "transformers");
   p->add_string("save_strategy", &o->save_strategy,
                 "when to save checkpoint-N: no, steps (every --save_steps), epoch (after each epoch) or best (at "
                 "each evaluation that is the best so far by --metric_for_best_model)");
@@ -185,7 +192,7 @@ std::string best_metric_name(const HfTrainerOptions& o) {
   return name;
 }
 
-void check_best_model_flags(const HfTrainerOptions& o, int64_t save_steps, int64_t logging_steps) {
+void check_best_model_flags(const HfTrainerOptions& o, double save_steps, double logging_steps) {
   const std::string metric = best_metric_name(o);
   // The scores run_qa's metric returns: squad's, or squad_v2's with --version_2_with_negative.
   const std::vector<std::string> v1_scores = {"exact_match", "f1"};
@@ -212,11 +219,24 @@ void check_best_model_flags(const HfTrainerOptions& o, int64_t save_steps, int64
   if (o.eval_strategy == "no" || o.eval_strategy != o.save_strategy)
     throw FlagError("--load_best_model_at_end requires the save and eval strategy to match (as transformers): "
                     "--eval_strategy " + o.eval_strategy + ", --save_strategy " + o.save_strategy);
-  const int64_t eval_steps = o.eval_steps > 0 ? o.eval_steps : logging_steps;
-  if (o.eval_strategy == "steps" && (save_steps <= 0 || save_steps % eval_steps != 0))
+  const double eval_steps = o.eval_steps > 0 ? o.eval_steps : logging_steps;
+  if (o.eval_strategy != "steps") return;
+  const auto text = [](double v) {
+    return v == std::floor(v) ? std::to_string(static_cast<int64_t>(v)) : format_json_number(v);
+  };
+  const std::string given = ": --save_steps " + text(save_steps) + ", --eval_steps " + text(eval_steps);
+  if (save_steps <= 0)
+    throw FlagError("--load_best_model_at_end with --eval_strategy steps needs checkpoints at the evaluations" + given);
+  // transformers: a ratio and a count cannot be checked against each other; two ratios are
+  // compared in millionths, two counts exactly.
+  if ((save_steps < 1) != (eval_steps < 1))
+    throw FlagError("--load_best_model_at_end requires --save_steps to be a multiple of --eval_steps, which cannot be "
+                    "guaranteed when one is a fraction of the run's steps and the other a count (as transformers)" +
+                    given);
+  const bool ratios = save_steps < 1;
+  if (std::fmod(ratios ? save_steps * 1e6 : save_steps, ratios ? eval_steps * 1e6 : eval_steps) != 0)
     throw FlagError("--load_best_model_at_end requires --save_steps to be a round multiple of --eval_steps (as "
-                    "transformers): --save_steps " + std::to_string(save_steps) + ", --eval_steps " +
-                    std::to_string(eval_steps));
+                    "transformers)" + given);
 }
 
 namespace {
@@ -285,6 +305,7 @@ void apply_hf_trainer_flags(const HfTrainerOptions& o, TrainConfig* tc) {
   parse_interval_strategy(o.logging_strategy, &tc->logging_strategy);
   tc->logging_first_step = o.logging_first_step;
   tc->eval_steps = o.eval_steps > 0 ? o.eval_steps : tc->logging_steps;
+  tc->eval_delay = o.eval_delay;
   tc->lr_schedule = o.lr_schedule;
   // Words checked by the flag parser.
   tc->input_token_count = o.include_num_input_tokens_seen == "all"           ? InputTokenCount::kAll

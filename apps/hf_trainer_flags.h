@@ -1,7 +1,8 @@
 // Hugging Face TrainingArguments / run_qa.py flags that train_squad takes beside its own
 // (registered, checked and applied here), with the line the log prints for each, so that a flag
 // accepted for compatibility never passes silently:
-//   --eval_strategy / --eval_steps, --save_strategy   the trainer's IntervalStrategy (engine/trainer.h);
+//   --eval_strategy / --eval_steps / --eval_delay, --save_strategy   the trainer's IntervalStrategy
+//                              (engine/trainer.h);
 //   --lr_scheduler_type, --lr_scheduler_kwargs   its learning-rate schedule (engine/lr_schedule.h);
 //   --overwrite_cache, --logging_dir;
 //   --version_2_with_negative, --null_score_diff_threshold   SQuAD v2.0 (data/squad_metric_v2.h,
@@ -61,7 +62,8 @@ struct HfTrainerOptions {
   std::string train_sampling_strategy = "random", optim = "adamw_torch_fused";
   std::string logging_strategy = "steps", run_name;
   std::string dataset_name, dataset_config_name;
-  int64_t eval_steps = -1;  // <= 0: logging_steps, as Hugging Face
+  double eval_steps = -1;  // <= 0: logging_steps, as Hugging Face; below 1: a fraction of the steps
+  double eval_delay = 0;   // no evaluation before this step (steps) or epoch (epoch)
   int64_t preprocessing_num_workers = -1;
   bool pad_to_max_length = true;
   bool bf16 = true, fp16 = false, tf32 = false, overwrite_cache = false, version_2_with_negative = false;
@@ -105,7 +107,7 @@ void resolve_lr_schedule(HfTrainerOptions* options, double learning_rate, std::v
 std::string best_metric_name(const HfTrainerOptions& options);
 // transformers' checks of --load_best_model_at_end (an evaluation strategy that saves when it
 // evaluates) and of the metric's name; FlagError otherwise. eval_steps <= 0 means logging_steps.
-void check_best_model_flags(const HfTrainerOptions& options, int64_t save_steps, int64_t logging_steps);
+void check_best_model_flags(const HfTrainerOptions& options, double save_steps, double logging_steps);
 // Strategies, eval_steps and schedule into the trainer's configuration (after logging_steps).
 void apply_hf_trainer_flags(const HfTrainerOptions& options, TrainConfig* config);
 

@@ -22,7 +22,9 @@ struct TrainOptions {
   double max_grad_norm = 1.0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
   double ddp_timeout = 1800;
   double warmup_steps_given = 0;  // --warmup_steps as given: steps, or a ratio below 1
-  int64_t max_steps = -1, warmup_steps = 0, logging_steps = 500, save_steps = 500, save_total_limit = -1;
+  int64_t max_steps = -1, warmup_steps = 0, save_total_limit = -1;
+  // Steps, or below 1 a fraction of the run's steps (engine/trainer.h interval_steps).
+  double logging_steps = 500, save_steps = 500;
   int64_t max_train_samples = -1, max_eval_samples = -1, max_predict_samples = -1;
   int64_t max_consecutive_nonfinite = 10, stop_after_steps = -1;
   int32_t gradient_accumulation_steps = 1, n_best_size = 20, max_answer_length = 30;

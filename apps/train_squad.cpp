@@ -104,9 +104,12 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_int64("data_seed", &o->data_seed,
                "seed of the epochs' order alone, as transformers' --data_seed (negative, the default: --seed "
                "orders the data too)");
-  p->add_int64("logging_steps", &o->logging_steps, "log every N optimizer steps");
-  p->add_int64("save_steps", &o->save_steps,
-               "save output_dir/checkpoint-N (model + full training state) every N steps and after the last; <= 0 never");
+  p->add_double("logging_steps", &o->logging_steps,
+                "log every N optimizer steps; a number below 1: that fraction of the run's steps, rounded up "
+                "(as transformers)");
+  p->add_double("save_steps", &o->save_steps,
+                "save output_dir/checkpoint-N (model + full training state) every N steps and after the last; "
+                "a number below 1: that fraction of the run's steps, rounded up; <= 0 never");
   p->add_int64("save_total_limit", &o->save_total_limit,
                "keep only the newest N checkpoints (older ones are deleted once a new one is complete); "
                "<= 0 keeps all");
@@ -196,7 +199,9 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   check_batch_flag("per_device_train_batch_size", o.per_device_train_batch_size, o.max_seq_length);
   check_batch_flag("per_device_eval_batch_size", o.per_device_eval_batch_size, o.max_seq_length);
   check_flag_positive("gradient_accumulation_steps", o.gradient_accumulation_steps);
-  check_flag_positive("logging_steps", o.logging_steps);
+  check_interval_flag("logging_steps", o.logging_steps, /*positive=*/true);
+  check_interval_flag("save_steps", o.save_steps, /*positive=*/false);
+  check_interval_flag("eval_steps", o.hf.eval_steps, /*positive=*/false);
   check_best_model_flags(o.hf, o.save_steps, o.logging_steps);
   check_span_flags(o.n_best_size, o.max_answer_length);
   check_flag_sample_limit("max_train_samples", o.max_train_samples);

@@ -160,7 +160,7 @@ TrainerState Trainer::state() const {
 
 void Trainer::record_step(double step_loss, const UpdateStats& stats) {
   const int64_t done = ++state_.global_step;
-  state_.epoch = double(done * config_.gradient_accumulation_steps) / batches_per_epoch();
+  state_.epoch = epoch_at(done);
   state_.consecutive_nonfinite = stats.applied ? 0 : state_.consecutive_nonfinite + 1;
   state_.skipped_updates += stats.applied ? 0 : 1;
   if (std::isfinite(step_loss)) {  // the logged mean is over the steps that had a loss
@@ -174,6 +174,10 @@ void Trainer::record_step(double step_loss, const UpdateStats& stats) {
 double Trainer::batches_per_epoch() const {
   return double(
       global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_, config_.dataloader_drop_last));
+}
+
+double Trainer::epoch_at(int64_t step) const {
+  return double(step * config_.gradient_accumulation_steps) / batches_per_epoch();
 }
 
 bool Trainer::epoch_ends_at(int64_t step) const {
@@ -208,7 +212,7 @@ TrainProgress Trainer::report_step(double step_loss, const UpdateStats& stats, i
   // As transformers' DefaultFlowCallback: steps logs multiples of logging_steps only; epoch logs
   // each epoch's end, the last step's (partial) epoch included.
   const bool interval = config_.logging_strategy == IntervalStrategy::kSteps
-                            ? done % std::max<int64_t>(1, config_.logging_steps) == 0
+                            ? done % std::max<int64_t>(1, interval_steps(config_.logging_steps, total)) == 0
                             : config_.logging_strategy == IntervalStrategy::kEpoch && (epoch_ends_at(done) || done == total);
   progress.logging_step = interval || (config_.logging_first_step && done == 1);
   if (progress.logging_step) {
@@ -287,6 +291,11 @@ void Trainer::start_or_continue(const std::vector<Window>& windows) {
 
 // As transformers' DefaultFlowCallback: an interval's saves and evaluations, and, with either
 // strategy on, one more at the last step (run_qa's max_steps may end a run mid-interval).
+int64_t interval_steps(double given, int64_t total_steps) {
+  if (given > 0 && given < 1) return static_cast<int64_t>(std::ceil(static_cast<double>(total_steps) * given));
+  return static_cast<int64_t>(given);
+}
+
 Trainer::StepPoints Trainer::points_after(int64_t done) const {
   const int64_t total = state_.total_steps;
   const bool epoch_end = epoch_ends_at(done);
@@ -296,8 +305,11 @@ Trainer::StepPoints Trainer::points_after(int64_t done) const {
                                                   : false;
   };
   StepPoints points;
-  points.save = due(config_.save_strategy, config_.save_steps);
-  points.evaluate = due(config_.eval_strategy, config_.eval_steps);
+  points.save = due(config_.save_strategy, interval_steps(config_.save_steps, total));
+  // eval_delay as DefaultFlowCallback compares it: with the step (steps) or the epoch (epoch).
+  const double progress = config_.eval_strategy == IntervalStrategy::kEpoch ? epoch_at(done) : double(done);
+  points.evaluate = due(config_.eval_strategy, interval_steps(config_.eval_steps, total)) &&
+                    config_.eval_delay <= progress;
   points.stop = config_.stop_after_steps > 0 && done >= config_.stop_after_steps && done < total;
   return points;
 }

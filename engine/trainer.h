@@ -62,18 +62,22 @@ struct TrainConfig {
   int64_t warmup_steps = 0;            // > 0 overrides warmup_ratio
   uint64_t seed = 42;       // dropout masks (and, in the app, initialisation)
   uint64_t data_seed = 42;  // the epochs' order (transformers' --data_seed; the app sets it to seed unless given)
-  int64_t logging_steps = 500;
+  // logging_steps, save_steps and eval_steps as transformers takes them: a number of steps, or
+  // below 1 that fraction of the run's steps, rounded up (interval_steps).
+  double logging_steps = 500;
   // When a step's loss line is logged (transformers' logging_strategy): every logging_steps
   // (kSteps), at each epoch's end and the last step (kEpoch) or never (kNo); logging_first_step
   // logs step 1 whatever the strategy.
   IntervalStrategy logging_strategy = IntervalStrategy::kSteps;
   bool logging_first_step = false;
-  int64_t save_steps = 500;            // <= 0: no checkpoints (kSteps)
+  double save_steps = 500;             // <= 0: no checkpoints (kSteps)
   IntervalStrategy save_strategy = IntervalStrategy::kSteps;
   // Evaluation during training (TrainHooks::on_evaluate): every eval_steps (kSteps) or after
   // each epoch (kEpoch), and either way after the last step (as transformers' DefaultFlowCallback).
   IntervalStrategy eval_strategy = IntervalStrategy::kNo;
-  int64_t eval_steps = 500;
+  double eval_steps = 500;
+  // transformers' eval_delay: no evaluation (kSteps, kEpoch) before this step or epoch.
+  double eval_delay = 0;
   LrScheduleConfig lr_schedule;  // --lr_scheduler_type with its --lr_scheduler_kwargs
   // Consecutive steps with a non-finite loss or gradient norm that stop the run; <= 0: never.
   int64_t max_consecutive_nonfinite = 10;
@@ -167,6 +171,11 @@ inline int64_t logged_input_tokens(const TrainConfig& config, const TrainerState
 TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<Window>& windows,
                                    int world_size = 1);
 
+// A logging_steps / save_steps / eval_steps value in steps for a run of total_steps, as
+// transformers' TrainerState.compute_steps: ceil(total_steps × given) for a given value below 1,
+// else the value (<= 0 stays <= 0: never, for save_steps).
+int64_t interval_steps(double given, int64_t total_steps);
+
 struct TrainHooks {
   // After every optimizer step; loss and windows/s cover the steps since the last logging step.
   std::function<void(const TrainProgress&)> on_step;
@@ -235,6 +244,8 @@ class Trainer {
   void record_step(double step_loss, const UpdateStats& stats);
   // Global micro-batches per epoch of this run (engine/batch_stream.h's count).
   double batches_per_epoch() const;
+  // The fractional epoch after global step `step` (TrainerState::epoch).
+  double epoch_at(int64_t step) const;
   // Whether global step `step` (1-based) is an epoch's last: the fractional epoch crosses an integer.
   bool epoch_ends_at(int64_t step) const;
   // The progress after the step; resets the logging interval at a logging step.

@@ -432,9 +432,9 @@ void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, c
   hf.max_steps = end_state.total_steps;
   hf.epoch = end_state.epoch;
   hf.num_train_epochs = (end_state.total_steps + per_epoch - 1) / per_epoch;
-  hf.logging_steps = tc.logging_steps;
-  hf.eval_steps = tc.eval_steps;
-  hf.save_steps = tc.save_steps;
+  hf.logging_steps = interval_steps(tc.logging_steps, end_state.total_steps);
+  hf.eval_steps = interval_steps(tc.eval_steps, end_state.total_steps);
+  hf.save_steps = interval_steps(tc.save_steps, end_state.total_steps);
   hf.train_batch_size = tc.batch_size;
   hf.total_flos = end_state.total_flos;
   hf.num_input_tokens_seen = end_state.num_input_tokens_seen;

@@ -339,7 +339,36 @@ TEST_CASE("--logging_strategy, --logging_first_step and --disable_tqdm decide th
   CHECK(logged_steps("log-epoch", "--logging_strategy epoch") == std::vector<int>{3, 6});
   CHECK(logged_steps("log-no", "--logging_strategy no").empty());
   CHECK(logged_steps("log-no-first", "--logging_strategy no --logging_first_step") == std::vector<int>{1});
+  // Below 1: a fraction of the run's steps, rounded up (ceil(6 x 0.3) = 2), in trainer_state.json as such.
+  CHECK(logged_steps("log-ratio", "--logging_steps 0.3") == std::vector<int>{2, 4, 6});
+  CHECK_THAT(read_file(root() + "/log-ratio/trainer_state.json"), Catch::Contains("\n  \"logging_steps\": 2,\n"));
   expect_refused("--logging_strategy often", 2, {"--logging_strategy", "no, steps or epoch"});
+  expect_refused("--logging_steps 2.5", 2, {"--logging_steps", "2.5", "an integer if bigger than 1"});
+  expect_refused("--logging_steps 0", 2, {"--logging_steps", "a number > 0"});
+  expect_refused("--save_steps 1.5", 2, {"--save_steps", "a whole number of steps"});
+}
+
+TEST_CASE("--eval_steps as a fraction of the run and --eval_delay decide the evaluated steps", "[app][hf]") {
+  auto evaluated_steps = [&](const std::string& name, const std::string& extra) {
+    const std::string out = root() + "/" + name;
+    const CommandResult result = test::run_command(train_command(
+        out, "--do_eval --validation_file " + squad_mini() + " --max_eval_samples 4 --eval_strategy steps " + extra));
+    INFO(result.output);
+    REQUIRE(result.status == 0);
+    std::vector<int> steps;
+    const std::regex eval_line(R"(^\{"step": (\d+), .*"eval_f1": )");
+    for (const std::string& line : read_lines(out + "/trainer_log.jsonl")) {
+      std::smatch match;
+      if (std::regex_search(line, match, eval_line)) steps.push_back(std::stoi(match[1]));
+    }
+    return steps;
+  };
+  // 3 steps; --eval_steps 0.34: every ceil(1.02) = 2 steps, and after the last.
+  CHECK(evaluated_steps("eval-ratio", "--eval_steps 0.34") == std::vector<int>{2, 3});
+  CHECK_THAT(read_file(root() + "/eval-ratio/trainer_state.json"), Catch::Contains("\n  \"eval_steps\": 2,\n"));
+  // transformers' DefaultFlowCallback: no evaluation while eval_delay > global_step.
+  CHECK(evaluated_steps("eval-delay", "--eval_steps 1 --eval_delay 2") == std::vector<int>{2, 3});
+  CHECK(evaluated_steps("eval-delay-late", "--eval_steps 0.34 --eval_delay 2.5") == std::vector<int>{3});
 }
 
 TEST_CASE("--lr_scheduler_kwargs shapes the logged rates; training_args.json reruns the schedule", "[app][hf]") {

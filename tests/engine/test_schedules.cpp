@@ -257,6 +257,49 @@ TEST_CASE("eval and save strategies: by steps, at epoch ends, or never", "[sched
   CHECK(epochs.final_state == none.final_state);
 }
 
+// A run of 10 steps (6 per epoch) with intervals as transformers takes them.
+StrategyRun run_intervals(IntervalStrategy eval, double eval_steps, double save_steps, double eval_delay) {
+  const std::vector<Window> windows = test::resume_windows(23);
+  TrainConfig config = test::resume_train_config();
+  config.gradient_accumulation_steps = 1;
+  config.max_steps = 10;
+  config.eval_strategy = eval;
+  config.eval_steps = eval_steps;
+  config.eval_delay = eval_delay;
+  config.save_strategy = IntervalStrategy::kSteps;
+  config.save_steps = save_steps;
+  TinyRun run(config, 5);
+  Trainer trainer(*run.model, *run.optimizer, config);
+  StrategyRun out;
+  TrainHooks hooks;
+  hooks.on_evaluate = [&](const TrainerState& state) { out.evaluated.push_back(state.global_step); };
+  hooks.on_checkpoint = [&](const TrainerState& state) { out.saved.push_back(state.global_step); };
+  trainer.train(windows, hooks);
+  return out;
+}
+
+TEST_CASE("intervals below 1 are fractions of the run's steps; eval_delay holds evaluations back", "[schedule]") {
+  // TrainerState.compute_steps: ceil(max_steps × ratio).
+  CHECK(interval_steps(0.25, 10) == 3);
+  CHECK(interval_steps(0.1, 10) == 1);
+  CHECK(interval_steps(0.5, 7) == 4);
+  CHECK(interval_steps(1, 10) == 1);
+  CHECK(interval_steps(40, 10) == 40);
+  CHECK(interval_steps(0, 10) == 0);
+  CHECK(interval_steps(-1, 10) == -1);
+  const StrategyRun ratios = run_intervals(IntervalStrategy::kSteps, 0.25, 0.5, 0);
+  CHECK(ratios.evaluated == std::vector<int64_t>{3, 6, 9, 10});
+  CHECK(ratios.saved == std::vector<int64_t>{5, 10});
+  // DefaultFlowCallback: eval_delay <= global_step (steps), the last step's evaluation included.
+  CHECK(run_intervals(IntervalStrategy::kSteps, 0.25, 0.5, 6).evaluated == std::vector<int64_t>{6, 9, 10});
+  CHECK(run_intervals(IntervalStrategy::kSteps, 3, 0.5, 10).evaluated == std::vector<int64_t>{10});
+  CHECK(run_intervals(IntervalStrategy::kSteps, 3, 0.5, 10.5).evaluated.empty());
+  // ... and eval_delay <= epoch (epoch): the first epoch ends at step 6 (1.0), the run at 10 (1.67).
+  CHECK(run_intervals(IntervalStrategy::kEpoch, 3, 0.5, 0).evaluated == std::vector<int64_t>{6, 10});
+  CHECK(run_intervals(IntervalStrategy::kEpoch, 3, 0.5, 1).evaluated == std::vector<int64_t>{6, 10});
+  CHECK(run_intervals(IntervalStrategy::kEpoch, 3, 0.5, 1.5).evaluated == std::vector<int64_t>{10});
+}
+
 TEST_CASE("evaluating during training leaves the model in training state: the same trajectory", "[schedule]") {
   const StrategyRun plain = run_with(IntervalStrategy::kNo, IntervalStrategy::kNo, false);
   const StrategyRun evaluated = run_with(IntervalStrategy::kSteps, IntervalStrategy::kNo, true);
