@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Entrypoint of the bert-squad image. In an MPIJob's launcher pod (the operator sets
-# K_MPI_JOB_ROLE=launcher) it waits until every worker named in the hostfile resolves in DNS,
-# so mpirun does not fail on a worker whose Service record is not published yet; then, and
-# everywhere else, it runs its arguments.
+# Entrypoint of the bert-squad image. In a launcher pod (an MPIJob's, where the MPI Operator
+# sets K_MPI_JOB_ROLE=launcher, or a Kubeflow Trainer TrainJob's, where the runtime
+# runtime-bert-squad-mpi.yaml sets BERT_MPI_LAUNCHER=1) it waits until every host named in the
+# hostfile resolves in DNS, so mpirun does not fail on a pod whose record is not published yet;
+# then, and everywhere else, it runs its arguments.
 set -euo pipefail
 
 hostfile=${OMPI_MCA_orte_default_hostfile:-/etc/mpi/hostfile}
@@ -21,7 +22,7 @@ wait_for_host() {
   done
 }
 
-if [[ "${K_MPI_JOB_ROLE:-}" == "launcher" && -r "$hostfile" ]]; then
+if [[ ( "${K_MPI_JOB_ROLE:-}" == "launcher" || "${BERT_MPI_LAUNCHER:-}" == "1" ) && -r "$hostfile" ]]; then
   # Hostfile lines: "<host> slots=<n>" (Open MPI) or "<host>:<n>" (Intel MPI, MPICH).
   while read -r entry _; do
     host=${entry%%:*}

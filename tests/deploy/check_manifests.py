@@ -9,6 +9,14 @@ What it checks (each failure printed as "FAIL <file>: <what>", exit status 1):
   EXPECTED_GPUS_PER_WORKER GPUs each; slotsPerWorker = GPUs per worker; the launcher's
   mpirun -np = workers x slotsPerWorker; sshd's port and host key agree with the manifest;
   every claim it mounts is declared in storage.yaml.
+- deploy/kubeflow/trainjob-train-squad.yaml and runtime-bert-squad-mpi.yaml (Kubeflow Trainer
+  v2, trainer.kubeflow.org/v1alpha1): the TrainJob names the runtime; numNodes and
+  numProcPerNode are EXPECTED_WORKERS and EXPECTED_GPUS_PER_WORKER, GPUs per node =
+  numProcPerNode, mpirun -np = numNodes x numProcPerNode, no env Trainer reserves; the runtime
+  is an OpenMPI runtime whose "node" and "launcher" jobs have containers named node, the
+  launcher (Trainer's "trainer" step) waits for the nodes to be Ready and keeps the image's
+  entrypoint; its user is the image's mpiuser, its sshd the image's config, port and host key
+  (in sshAuthMountPath); its claims are storage.yaml's, mounted where the MPIJob mounts them.
 - Every app the manifest or pipeline runs is an add_executable() target of apps/ or
   benchmarks/ CMakeLists.txt, and every --flag passed to it is registered by its sources
   (FlagParser add_string/add_int/add_int64/add_double/add_bool, in the executable's own
@@ -34,6 +42,13 @@ EXPECTED_WORKERS = 2
 EXPECTED_GPUS_PER_WORKER = 8
 
 MANIFEST = "deploy/kubeflow/mpijob-train-squad.yaml"
+TRAINJOB = "deploy/kubeflow/trainjob-train-squad.yaml"
+RUNTIME = "deploy/kubeflow/runtime-bert-squad-mpi.yaml"
+SSHD_MPIUSER = "deploy/ssh/sshd-mpiuser.conf"
+TRAINER_API = "trainer.kubeflow.org/v1alpha1"
+# Env names Trainer's MPI plugin sets itself and refuses in a TrainJob.
+TRAINER_RESERVED_ENV = {"OMPI_MCA_orte_default_hostfile", "OMPI_MCA_plm_rsh_args",
+                        "OMPI_MCA_orte_keep_fqdn_hostnames", "OMPI_MCA_orte_set_default_slots"}
 STORAGE = "deploy/kubeflow/storage.yaml"
 PIPELINE = "deploy/kubeflow/pipeline.py"
 DOCKERFILE = "deploy/Dockerfile"
@@ -252,36 +267,49 @@ def check_mpijob(src, targets, report, used):
     if len(l_containers) != 1:
         report.fail(MANIFEST, f"expected one launcher container, found {len(l_containers)}")
         return {}
-    mpiruns = 0
-    for tokens in shell_segments(container_script(l_containers[0]), MANIFEST, report):
+    as_root = check_launch_script(container_script(l_containers[0]), MANIFEST, workers, slots,
+                                  "workers x slotsPerWorker", targets, report, used)
+    if as_root:
+        check_root_ssh(src, spec, w_containers, report)
+    mounts = claim_mounts([l_pod, (worker.get("template") or {}).get("spec") or {}])
+    check_claims_declared(src, set(mounts), report, MANIFEST)
+    return mounts
+
+
+def check_launch_script(script, where, nodes, per_node, what, targets, report, used):
+    """One mpirun with -np = nodes x per_node and an app it knows; True when run as root."""
+    mpiruns, as_root = 0, False
+    for tokens in shell_segments(script, where, report):
         if os.path.basename(tokens[0]) == "mpirun":
             mpiruns += 1
             np_value, program = parse_mpirun(tokens)
-            expected = (workers or 0) * (slots or 0)
+            expected = (nodes or 0) * (per_node or 0)
             if int_or_none(np_value) != expected:
-                report.fail(MANIFEST, f"mpirun -np is {np_value}, expected workers x slotsPerWorker = "
-                                      f"{workers} x {slots} = {expected}")
+                report.fail(where, f"mpirun -np is {np_value}, expected {what} = {nodes} x {per_node} = {expected}")
             else:
-                report.ok(f"{MANIFEST}: mpirun -np {np_value} = {workers} workers x {slots} slots")
+                report.ok(f"{where}: mpirun -np {np_value} = {what} = {nodes} x {per_node}")
             if program is None:
-                report.fail(MANIFEST, "mpirun names no program")
+                report.fail(where, "mpirun names no program")
                 continue
-            check_invocation(tokens[program], tokens[program + 1:], MANIFEST, targets, report, used)
-            if "--allow-run-as-root" in tokens[:program]:
-                check_root_ssh(src, spec, w_containers, report)
+            check_invocation(tokens[program], tokens[program + 1:], where, targets, report, used)
+            as_root = as_root or "--allow-run-as-root" in tokens[:program]
         elif os.path.basename(tokens[0]) in targets or tokens[0].startswith(INSTALL_DIR + "/"):
-            check_invocation(tokens[0], tokens[1:], MANIFEST, targets, report, used)
+            check_invocation(tokens[0], tokens[1:], where, targets, report, used)
     if mpiruns != 1:
-        report.fail(MANIFEST, f"the launcher should run mpirun once, found {mpiruns} mpirun commands")
+        report.fail(where, f"the launcher should run mpirun once, found {mpiruns} mpirun commands")
+    return as_root
+
+
+def claim_mounts(pods):
+    """{claim: set of mount paths} over the pods' containers."""
     mounts = {}
-    for pod in (l_pod, (worker.get("template") or {}).get("spec") or {}):
+    for pod in pods:
         claims = {v["name"]: (v.get("persistentVolumeClaim") or {}).get("claimName")
                   for v in pod.get("volumes") or [] if v.get("persistentVolumeClaim")}
         for c in pod.get("containers") or []:
             for m in c.get("volumeMounts") or []:
                 if claims.get(m.get("name")):
                     mounts.setdefault(claims[m["name"]], set()).add(m.get("mountPath"))
-    check_claims_declared(src, set(mounts), report)
     return mounts
 
 
@@ -298,12 +326,139 @@ def check_root_ssh(src, spec, w_containers, report):
             report.fail(MANIFEST, f"worker readinessProbe port {port}, but {SSHD_ROOT} listens on {conf.get('Port')}")
 
 
-def check_claims_declared(src, claims, report):
+def check_claims_declared(src, claims, report, where):
     docs = load_yaml(src, STORAGE, report) or []
     declared = {(d.get("metadata") or {}).get("name") for d in docs
                 if isinstance(d, dict) and d.get("kind") == "PersistentVolumeClaim"}
     for claim in sorted(claims - declared):
-        report.fail(MANIFEST, f"mounts claim {claim}, which {STORAGE} does not declare")
+        report.fail(where, f"mounts claim {claim}, which {STORAGE} does not declare")
+
+
+# ---- the Kubeflow Trainer v2 TrainJob and its runtime ------------------------------------------
+
+def one_document(src, rel, kinds, report):
+    docs = load_yaml(src, rel, report)
+    if docs is None:
+        return None
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        report.fail(rel, f"expected one {' or '.join(kinds)} document, found {len(docs)} documents")
+        return None
+    doc = docs[0]
+    if doc.get("apiVersion") != TRAINER_API:
+        report.fail(rel, f"apiVersion is {doc.get('apiVersion')!r}, expected {TRAINER_API!r}")
+    if doc.get("kind") not in kinds:
+        report.fail(rel, f"kind is {doc.get('kind')!r}, expected {' or '.join(kinds)}")
+    return doc
+
+
+def conf_settings(text):
+    return dict(line.split(None, 1) for line in text.splitlines()
+                if line.strip() and not line.lstrip().startswith("#") and len(line.split(None, 1)) == 2)
+
+
+def image_user(src):
+    """(uid, home) of the image's mpiuser, and where the Dockerfile installs sshd-mpiuser.conf."""
+    code = src.read(DOCKERFILE)
+    uid = re.search(r"useradd\b[^\n]*--uid\s+(\d+)[^\n]*\bmpiuser\b", code)
+    conf = re.search(r"^COPY\s+(?:--\S+\s+)*" + re.escape(SSHD_MPIUSER) + r"\s+(\S+)", code, re.M)
+    return (int(uid.group(1)) if uid else None), (conf.group(1) if conf else None)
+
+
+def replicated_jobs(runtime):
+    jobs = ((((runtime.get("spec") or {}).get("template") or {}).get("spec") or {}).get("replicatedJobs")) or []
+    return {j.get("name"): j for j in jobs if isinstance(j, dict)}
+
+
+def job_pod(job):
+    return (((job.get("template") or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+
+
+def check_runtime(src, report):
+    """The runtime's name and kind, and {claim: mount paths}."""
+    runtime = one_document(src, RUNTIME, ("ClusterTrainingRuntime", "TrainingRuntime"), report)
+    if runtime is None:
+        return None, {}
+    mpi = (((runtime.get("spec") or {}).get("mlPolicy")) or {}).get("mpi") or {}
+    if mpi.get("mpiImplementation") != "OpenMPI":
+        report.fail(RUNTIME, f"mlPolicy.mpi.mpiImplementation is {mpi.get('mpiImplementation')!r}, expected "
+                             "OpenMPI (the image's mpirun)")
+    jobs = replicated_jobs(runtime)
+    for name in ("node", "launcher"):
+        if name not in jobs:
+            report.fail(RUNTIME, f"has no replicated job named {name} (Trainer's MPI plugin needs node and launcher)")
+    launcher = jobs.get("launcher") or {}
+    labels = ((launcher.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    if labels.get("trainer.kubeflow.org/trainjob-ancestor-step") != "trainer":
+        report.fail(RUNTIME, "the launcher job lacks the label trainer.kubeflow.org/trainjob-ancestor-step: trainer "
+                             "(the TrainJob's trainer would apply nowhere)")
+    if {"name": "node", "status": "Ready"} not in (launcher.get("dependsOn") or []):
+        report.fail(RUNTIME, "the launcher does not wait for the node job to be Ready (dependsOn node Ready)")
+    uid, sshd_conf_path = image_user(src)
+    sshd = conf_settings(src.read(SSHD_MPIUSER))
+    mount = mpi.get("sshAuthMountPath", "")
+    if not sshd.get("HostKey", "").startswith(mount.rstrip("/") + "/"):
+        report.fail(RUNTIME, f"sshAuthMountPath {mount!r}, but {SSHD_MPIUSER} reads HostKey {sshd.get('HostKey')}")
+    for name, job in jobs.items():
+        pod = job_pod(job)
+        for c in pod.get("containers") or []:
+            where = f"{RUNTIME} ({name} container {c.get('name')})"
+            if c.get("name") != "node":
+                report.fail(where, "is not named node: Trainer mounts the SSH keys and hostfile only into node")
+            run_as = (c.get("securityContext") or {}).get("runAsUser")
+            if run_as != uid:
+                report.fail(where, f"runs as uid {run_as}, but the image's mpiuser (whose sshd config, home and "
+                                   f"keys it uses) is uid {uid}")
+            if name == "launcher" and c.get("command"):
+                report.fail(where, "has a command: the image's entrypoint must run (it waits for the hostfile's hosts)")
+            if name == "node":
+                check_runtime_sshd(c, sshd, sshd_conf_path, where, report)
+    mounts = claim_mounts([job_pod(j) for j in jobs.values()])
+    check_claims_declared(src, set(mounts), report, RUNTIME)
+    return runtime, mounts
+
+
+def check_runtime_sshd(container, sshd, conf_path, where, report):
+    argv = [str(a) for a in (container.get("command") or []) + (container.get("args") or [])]
+    if not argv or os.path.basename(argv[0]) != "sshd":
+        report.fail(where, f"runs {' '.join(argv) or 'nothing'}, expected sshd (mpirun reaches the node over ssh)")
+    elif "-f" not in argv[:-1] or argv[argv.index("-f") + 1] != conf_path:
+        report.fail(where, f"sshd does not read {conf_path}, where the Dockerfile installs {SSHD_MPIUSER}")
+    port = (((container.get("readinessProbe") or {}).get("tcpSocket") or {}).get("port"))
+    if str(port) != sshd.get("Port"):
+        report.fail(where, f"readinessProbe port {port}, but {SSHD_MPIUSER} listens on {sshd.get('Port')}")
+
+
+def check_trainjob(src, targets, report, used, manifest_mounts):
+    runtime, runtime_mounts = check_runtime(src, report)
+    job = one_document(src, TRAINJOB, ("TrainJob",), report)
+    if job is None:
+        return
+    spec = job.get("spec") or {}
+    ref = spec.get("runtimeRef") or {}
+    if runtime is not None:
+        name, kind = (runtime.get("metadata") or {}).get("name"), runtime.get("kind")
+        if ref.get("name") != name or ref.get("kind", "ClusterTrainingRuntime") != kind:
+            report.fail(TRAINJOB, f"runtimeRef names {ref.get('kind', 'ClusterTrainingRuntime')} {ref.get('name')}, "
+                                  f"but {RUNTIME} is {kind} {name}")
+    trainer = spec.get("trainer") or {}
+    nodes, per_node = trainer.get("numNodes"), trainer.get("numProcPerNode")
+    if nodes != EXPECTED_WORKERS:
+        report.fail(TRAINJOB, f"trainer.numNodes is {nodes}, expected {EXPECTED_WORKERS}")
+    gpus = int_or_none(((trainer.get("resourcesPerNode") or {}).get("limits") or {}).get(GPU))
+    if gpus != EXPECTED_GPUS_PER_WORKER:
+        report.fail(TRAINJOB, f"each node gets {gpus} GPUs (resourcesPerNode.limits {GPU}), expected "
+                              f"{EXPECTED_GPUS_PER_WORKER}")
+    if per_node != gpus:
+        report.fail(TRAINJOB, f"trainer.numProcPerNode is {per_node} but each node has {gpus} GPUs: one rank per GPU")
+    reserved = sorted({e.get("name") for e in trainer.get("env") or []} & TRAINER_RESERVED_ENV)
+    if reserved:
+        report.fail(TRAINJOB, f"sets {', '.join(reserved)}, which Trainer's MPI plugin reserves (it refuses the job)")
+    check_launch_script(container_script(trainer), TRAINJOB, nodes, per_node, "numNodes x numProcPerNode",
+                        targets, report, used)
+    for claim, paths in sorted(runtime_mounts.items()):
+        if claim in manifest_mounts and paths != manifest_mounts[claim]:
+            report.fail(RUNTIME, f"mounts {claim} at {', '.join(sorted(paths))}; the MPIJob mounts it at "
+                                 f"{', '.join(sorted(manifest_mounts[claim]))}, and the paths must agree")
 
 
 # ---- the pipeline -----------------------------------------------------------------------------
@@ -405,6 +560,7 @@ def run_checks(src, report):
     targets = cmake_targets(src, report)
     used = set()
     mounts = check_mpijob(src, targets, report, used)
+    check_trainjob(src, targets, report, used, mounts)
     check_pipeline(src, targets, report, used, mounts)
     check_dockerfile(src, targets, report, used)
     return report.failures
