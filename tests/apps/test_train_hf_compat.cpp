@@ -38,6 +38,17 @@ std::string train_command(const std::string& out, const std::string& extra = "",
          " --max_seq_length 96 --doc_stride 48 --max_train_samples 12 --output_dir " + out + " " + extra;
 }
 
+// The "step" of each line of a trainer_log.jsonl that holds `key`.
+std::vector<int> steps_of_lines_with(const std::string& log, const std::string& key) {
+  std::vector<int> steps;
+  const std::regex with_key("^\\{\"step\": (\\d+), .*\"" + key + "\": ");
+  for (const std::string& line : read_lines(log)) {
+    std::smatch match;
+    if (std::regex_search(line, match, with_key)) steps.push_back(std::stoi(match[1]));
+  }
+  return steps;
+}
+
 void expect_refused(const std::string& extra, int status, const std::vector<std::string>& mentions) {
   const CommandResult result = test::run_command(train_command(root() + "/refused", extra));
   INFO(extra << "\n" << result.output);
@@ -323,14 +334,8 @@ TEST_CASE("--logging_strategy, --logging_first_step and --disable_tqdm decide th
     const CommandResult result = test::run_command(train_command(out, "--max_steps 6 " + extra));  // 2 epochs of 3
     INFO(result.output);
     REQUIRE(result.status == 0);
-    std::vector<int> steps;
-    const std::regex loss_line(R"(^\{"step": (\d+), .*"loss": )");
-    for (const std::string& line : read_lines(out + "/trainer_log.jsonl")) {
-      std::smatch match;
-      if (std::regex_search(line, match, loss_line)) steps.push_back(std::stoi(match[1]));
-    }
     CHECK_THAT(read_file(out + "/trainer_log.jsonl"), Catch::Contains("\"train_loss\": "));
-    return steps;
+    return steps_of_lines_with(out + "/trainer_log.jsonl", "loss");
   };
   // transformers 5.25 (DefaultFlowCallback) logs these steps of such a run: no loss line for the
   // last step when it is not a multiple of logging_steps.
@@ -355,13 +360,7 @@ TEST_CASE("--eval_steps as a fraction of the run and --eval_delay decide the eva
         out, "--do_eval --validation_file " + squad_mini() + " --max_eval_samples 4 --eval_strategy steps " + extra));
     INFO(result.output);
     REQUIRE(result.status == 0);
-    std::vector<int> steps;
-    const std::regex eval_line(R"(^\{"step": (\d+), .*"eval_f1": )");
-    for (const std::string& line : read_lines(out + "/trainer_log.jsonl")) {
-      std::smatch match;
-      if (std::regex_search(line, match, eval_line)) steps.push_back(std::stoi(match[1]));
-    }
-    return steps;
+    return steps_of_lines_with(out + "/trainer_log.jsonl", "eval_f1");
   };
   // 3 steps; --eval_steps 0.34: every ceil(1.02) = 2 steps, and after the last.
   CHECK(evaluated_steps("eval-ratio", "--eval_steps 0.34") == std::vector<int>{2, 3});
