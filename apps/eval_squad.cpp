@@ -119,7 +119,8 @@ int run_metric_mode(const EvalOptions& options) {
     if (std::any_of(dataset.examples.begin(), dataset.examples.end(),
                     [](const SquadExample& example) { return example.is_impossible; }))
       check_squad_version(dataset, options.validation_file, false);
-    if (dataset.version != "1.1")
+    // Rows (datasets' JSON, JSON Lines, Arrow) carry no version: nothing to warn of.
+    if (!dataset.version.empty() && dataset.version != "1.1")
       std::fprintf(stderr, "warning: %s has version '%s'; the metric is SQuAD v1.1's\n",
                    options.validation_file.c_str(), dataset.version.c_str());
   }

@@ -58,9 +58,12 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                 "TensorBoard event files go here (default: the TENSORBOARD_LOGGING_DIR environment variable, as "
                 "transformers 5 reads it, else output_dir/runs/<date>_<host>, a new run each time)");
   p->add_string("dataset_name", &o->dataset_name,
-                "a Hub dataset as run_qa.py takes: nothing is downloaded here (refused, with the commands that "
-                "fetch SQuAD v1.1's files for --train_file / --validation_file)");
-  p->add_string("dataset_config_name", &o->dataset_config_name, "with --dataset_name: refused the same way");
+                "a Hub dataset as run_qa.py takes it (e.g. rajpurkar/squad), read from the Hugging Face datasets "
+                "cache that an earlier load_dataset filled (--cache_dir, $HF_DATASETS_CACHE, $HF_HOME/datasets, "
+                "~/.cache/huggingface/datasets): its train, validation and test splits replace --train_file, "
+                "--validation_file and --test_file; nothing is downloaded");
+  p->add_string("dataset_config_name", &o->dataset_config_name,
+                "with --dataset_name: the configuration (e.g. plain_text); needed when several are cached");
   p->add_bool("pad_to_max_length", &o->pad_to_max_length,
               "accepted for compatibility: batches are packed without padding either way, which changes no "
               "result (padded positions are masked out), only the time; total_flos counts the tokens as "
@@ -272,19 +275,6 @@ void check_hf_trainer_flags(const HfTrainerOptions& o, bool do_train, const std:
   if (o.fp16)
     throw FlagError("--fp16: fp16 mixed precision is not implemented by this engine; use --bf16 (the default "
                     "on CUDA) or --bf16 false for fp32 compute");
-  if (!o.dataset_name.empty() || !o.dataset_config_name.empty()) {
-    const std::string given = !o.dataset_name.empty() ? "--dataset_name " + o.dataset_name
-                                                      : "--dataset_config_name " + o.dataset_config_name;
-    const bool squad = o.dataset_name == "squad" || o.dataset_name == "rajpurkar/squad";
-    const std::string fetch =
-        "curl -L -o train-v1.1.json https://rajpurkar.github.io/SQuAD-explorer/dataset/train-v1.1.json && "
-        "curl -L -o dev-v1.1.json https://rajpurkar.github.io/SQuAD-explorer/dataset/dev-v1.1.json, then "
-        "--train_file train-v1.1.json --validation_file dev-v1.1.json (README: Getting bert-base-uncased and "
-        "SQuAD v1.1)";
-    throw FlagError(given + ": datasets are not downloaded at run time; this engine reads SQuAD v1.1 JSON files" +
-                    (squad ? ". Fetch them once: " + fetch
-                           : " (--train_file, --validation_file, --test_file); SQuAD v1.1's: " + fetch));
-  }
   if (o.eval_strategy != "no" && !do_train)
     throw FlagError("--eval_strategy " + o.eval_strategy + " evaluates during training: it needs --do_train");
   parse_report_to(o.report_to);

@@ -7,9 +7,8 @@
 //   --overwrite_cache, --logging_dir;
 //   --version_2_with_negative, --null_score_diff_threshold   SQuAD v2.0 (data/squad_metric_v2.h,
 //                              data/postprocess.h);
-//   --dataset_name / --dataset_config_name (refused: nothing is downloaded; the message gives the
-//                              commands that fetch SQuAD v1.1's JSON files for --train_file and
-//                              --validation_file); --pad_to_max_length (how total_flos counts tokens) and --preprocessing_num_workers
+//   --dataset_name / --dataset_config_name   a Hub dataset from the datasets cache
+//                              (apps/dataset_location.h); --pad_to_max_length (how total_flos counts tokens) and --preprocessing_num_workers
 //                              (accepted: neither changes a result here, and the log says why);
 //   --bf16 / --fp16 / --tf32   precision of the backend (CUDA: bf16 compute by default, fp32 with
 //                              --bf16 false or BERT_CUDA_COMPUTE=fp32; fp16 is refused; TF32 is

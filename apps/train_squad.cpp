@@ -44,6 +44,7 @@
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "apps/hf_passive_flags.h"
+#include "apps/dataset_location.h"
 #include "apps/hf_trainer_flags.h"
 #include "apps/model_location.h"
 #include "apps/train_job.h"
@@ -189,11 +190,13 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   if (!o.do_train && !o.do_eval && !o.do_predict)
     throw FlagError("nothing to do: give --do_train, --do_eval and/or --do_predict");
   check_hf_trainer_flags(o.hf, o.do_train, o.model_name_or_path);
-  if (o.do_train) parser.require("train_file", "with --do_train");
-  if (o.do_eval) parser.require("validation_file", "with --do_eval");
+  // With --dataset_name the splits come from the datasets cache (resolve_dataset_name).
+  const bool files = o.hf.dataset_name.empty();
+  if (o.do_train && files) parser.require("train_file", "with --do_train (or --dataset_name)");
+  if (o.do_eval && files) parser.require("validation_file", "with --do_eval (or --dataset_name)");
   if (o.hf.eval_on_start && (!o.do_eval || !o.do_train))
     throw FlagError("--eval_on_start evaluates before training: it needs --do_train and --do_eval");
-  if (o.do_predict) parser.require("test_file", "with --do_predict");
+  if (o.do_predict && files) parser.require("test_file", "with --do_predict (or --dataset_name)");
   check_device_flag(o.device);
   check_window_flags(o.max_seq_length, o.doc_stride);
   check_batch_flag("per_device_train_batch_size", o.per_device_train_batch_size, o.max_seq_length);
@@ -302,6 +305,11 @@ int run(int argc, char** argv) {
   resolve_hf_passive_flags(parser, o.passive, &o.notes);
   check_options(o, parser);
   resolve_lr_schedule(&o.hf, o.learning_rate, &o.notes);
+  resolve_dataset_name(o.hf.dataset_name, o.hf.dataset_config_name, o.hf.cache_dir,
+                       {{&o.train_file, "train_file", "train", o.do_train},
+                        {&o.validation_file, "validation_file", "validation", o.do_eval},
+                        {&o.test_file, "test_file", "test", o.do_predict}},
+                       &o.notes);
   // A Hub id is read from the Hugging Face cache, as from_pretrained does offline.
   o.model_name = o.model_name_or_path;
   o.model_name_or_path = resolve_model_location(o.model_name, o.hf.model_revision, o.hf.cache_dir, &o.notes);

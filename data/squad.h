@@ -42,7 +42,9 @@ struct SquadDataset {
 //   (load_dataset("json", field="data")): {"data": [{"id", "title", "context", "question",
 //   "answers": {"text": [...], "answer_start": [...]}}]}; no answers: an unanswerable question;
 // - the same rows as JSON Lines, one object per line (Dataset.to_json's output); errors name
-//   the line.
+//   the line;
+// - the same rows in a Hugging Face datasets cache file (Arrow IPC; data/squad_arrow.h), with
+//   its sibling shards.
 SquadDataset read_squad(const std::string& path);
 
 // Where a Hugging Face datasets row is, for messages: "data[12]", or "line 13" in JSON Lines.

@@ -13,8 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "data/arrow_ipc.h"
 #include "data/json_diagnose.h"
 #include "data/squad.h"
+#include "data/squad_arrow.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
@@ -478,7 +480,10 @@ std::string row_location(int32_t row, bool json_line) {
 }
 
 SquadDataset read_squad(const std::string& path) {
-  const simdjson::padded_string text = load_padded(path);
+  simdjson::padded_string text = load_padded(path);
+  // A Hugging Face datasets cache file: its rows, as the rows layout below reads them.
+  if (looks_like_arrow_ipc(std::string_view(text.data(), text.size())))
+    text = simdjson::padded_string(squad_rows_json_from_arrow(arrow_shard_paths(path)));
   const std::string_view all(text.data(), text.size());
   simdjson::dom::parser parser;
   element root;

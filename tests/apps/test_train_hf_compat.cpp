@@ -68,10 +68,16 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
                  {"--lr_scheduler_type: reduce_lr_on_plateau: not implemented", "after each evaluation"});
   expect_refused("--report_to none,tensorboard", 2, {"--report_to", "none"});
   expect_refused("--eval_strategy steps", 2, {"--validation_file"});  // implies --do_eval
-  // run_qa.py's own example starts with --dataset_name squad: the answer is how to get the files.
-  expect_refused("--dataset_name squad", 2,
-                 {"--dataset_name squad", "not downloaded", "curl -L -o train-v1.1.json https://", "--train_file"});
-  expect_refused("--dataset_name glue --dataset_config_name mrpc", 2, {"--dataset_name glue", "SQuAD v1.1 JSON"});
+  // run_qa.py's own example starts with --dataset_name squad: not in the (empty) datasets cache,
+  // the answer is how to fill it, or how to get the files.
+  const std::string no_cache = " --cache_dir " + root() + "/empty-datasets-cache";
+  expect_refused("--dataset_name squad" + no_cache, 2,
+                 {"--dataset_name squad: not in the Hugging Face datasets cache", "nothing is downloaded",
+                  "load_dataset('squad')", "curl -L -o train-v1.1.json https://", "--train_file"});
+  expect_refused("--dataset_name glue --dataset_config_name mrpc" + no_cache, 2,
+                 {"--dataset_name glue --dataset_config_name mrpc: not in the Hugging Face datasets cache"});
+  expect_refused("--dataset_config_name plain_text", 2,
+                 {"--dataset_config_name plain_text names a configuration of --dataset_name"});
   // Trainer flags asking for what this engine has not (apps/hf_passive_flags.cpp).
   expect_refused("--push_to_hub", 2, {"--push_to_hub true", "nothing is uploaded", "hf upload"});
   expect_refused("--deepspeed ds_config.json", 2, {"--deepspeed ds_config.json", "mpirun"});
@@ -397,6 +403,30 @@ TEST_CASE("--lr_scheduler_kwargs shapes the logged rates; training_args.json rer
   INFO(rerun.output);
   REQUIRE(rerun.status == 0);
   CHECK(read_file(rerun_dir + "/model.safetensors") == read_file(out + "/model.safetensors"));
+}
+
+TEST_CASE("--dataset_name reads the splits load_dataset left in the datasets cache", "[app][hf]") {
+  // tests/fixtures/hf-datasets-cache: the first 24 questions of squad-mini.json as datasets 5.2
+  // caches rajpurkar/squad. The same 12 training and 4 evaluation questions as the files give.
+  const std::string eval = " --do_eval --max_eval_samples 4 --validation_file " + squad_mini();
+  const std::string files = root() + "/dataset-files";
+  REQUIRE(test::run_command(train_command(files, eval)).status == 0);
+  const std::string cached = root() + "/dataset-cached";
+  const CommandResult run = test::run_command(train_command(
+      cached, eval + " --dataset_name rajpurkar/squad --cache_dir " + test::fixture_path("hf-datasets-cache/cache")));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output, Catch::Contains("--train_file " + squad_mini() + " is not used: --dataset_name gives the "
+                                         "train split") &&
+                             Catch::Contains("split validation from ") && Catch::Contains("rajpurkar___squad"));
+  CHECK(read_file(cached + "/model.safetensors") == read_file(files + "/model.safetensors"));
+  CHECK(read_file(cached + "/eval_predictions.json") == read_file(files + "/eval_predictions.json"));
+  // "squad", as run_qa's README spells it, is the Hub's rajpurkar/squad in the cache.
+  const std::string plain = root() + "/dataset-plain-name";
+  REQUIRE(test::run_command(train_command(plain, "--dataset_name squad --cache_dir " +
+                                                     test::fixture_path("hf-datasets-cache/cache")))
+              .status == 0);
+  CHECK(read_file(plain + "/model.safetensors") == read_file(files + "/model.safetensors"));
 }
 
 TEST_CASE("SQuAD v2 data is refused without --version_2_with_negative", "[app][hf]") {

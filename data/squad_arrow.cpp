@@ -1,0 +1,131 @@
+#include "data/squad_arrow.h"
+
+#include <simdjson.h>
+
+#include <cstdio>
+#include <regex>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/json_text.h"
+#include "data/arrow_ipc.h"
+
+namespace bert {
+namespace {
+
+// Where a value is, for messages: "squad-train.arrow: row 12, column answers.text".
+[[noreturn]] void fail(const std::string& path, int64_t row, const std::string& column, const std::string& what) {
+  throw_input_error(path, "row " + std::to_string(row) + ", column " + column, what);
+}
+
+const ArrowArray* column_of(const ArrowTable& table, const ArrowBatch& batch, const char* name, ArrowType want,
+                            ArrowType also, bool required) {
+  const int index = table.column(name);
+  if (index < 0) {
+    if (required) throw_input_error(table.path(), std::string("column ") + name, "missing (a SQuAD table has id, "
+                                                  "title, context, question and answers)");
+    return nullptr;
+  }
+  const ArrowArray& array = batch.columns[size_t(index)];
+  if (array.field->type != want && array.field->type != also)
+    throw_input_error(table.path(), std::string("column ") + name,
+                      "expected " + std::string(want == ArrowType::kStruct ? "a struct" : "strings") + ", found " +
+                          array.field->type_name);
+  return &array;
+}
+
+void append_string(const ArrowArray& array, int64_t at, const std::string& path, int64_t row,
+                   const std::string& column, std::string* out) {
+  if (array.is_null(at)) {
+    *out += "null";  // read_squad names it: "expected a string, found null"
+    return;
+  }
+  const std::string_view text = array.string_at(at);
+  if (!simdjson::validate_utf8(text.data(), text.size())) fail(path, row, column, "not valid UTF-8");
+  *out += json_quote(text);
+}
+
+// answers: {"text": [...], "answer_start": [...]}, each list's elements.
+void append_answers(const ArrowArray& answers, int64_t at, const std::string& path, int64_t row, std::string* out) {
+  if (answers.is_null(at)) {
+    *out += "null";
+    return;
+  }
+  const ArrowArray* text = answers.child("text");
+  const ArrowArray* start = answers.child("answer_start");
+  const auto strings = [](const ArrowArray& a) {
+    return a.field->type == ArrowType::kUtf8 || a.field->type == ArrowType::kLargeUtf8;
+  };
+  if (!text || text->field->type != ArrowType::kList || !strings(text->children[0]))
+    fail(path, row, "answers", "expected a field text: list<string>");
+  if (!start || start->field->type != ArrowType::kList || start->children[0].field->type != ArrowType::kInt)
+    fail(path, row, "answers", "expected a field answer_start: list<int>");
+  *out += "{\"text\": [";
+  const auto [text_begin, text_end] = text->list_range(at);
+  for (int64_t i = text_begin; i < text_end; ++i) {
+    if (i > text_begin) *out += ", ";
+    append_string(text->children[0], i, path, row, "answers.text", out);
+  }
+  *out += "], \"answer_start\": [";
+  const auto [start_begin, start_end] = start->list_range(at);
+  for (int64_t i = start_begin; i < start_end; ++i) {
+    if (i > start_begin) *out += ", ";
+    *out += start->children[0].is_null(i) ? "null" : std::to_string(start->children[0].int_at(i));
+  }
+  *out += "]}";
+}
+
+}  // namespace
+
+std::vector<std::string> arrow_shard_paths(const std::string& path) {
+  static const std::regex shard(R"((.*)-(\d{5})-of-(\d{5})\.arrow)");
+  std::smatch match;
+  if (!std::regex_match(path, match, shard)) return {path};
+  const int count = std::stoi(match[3]);
+  std::vector<std::string> paths;
+  for (int i = 0; i < count; ++i) {
+    char suffix[32];
+    std::snprintf(suffix, sizeof suffix, "-%05d-of-%05d.arrow", i, count);
+    paths.push_back(std::string(match[1]) + suffix);
+    if (!path_exists(paths.back()))
+      throw_input_error(paths.back(), "", "missing: " + path + " is shard " + std::string(match[2]) + " of " +
+                                              std::to_string(count) + ", and every shard of the split is read");
+  }
+  return paths;
+}
+
+std::string squad_rows_json_from_arrow(const std::vector<std::string>& shard_paths) {
+  std::string out = "{\"data\": [";
+  int64_t row = 0;
+  for (const std::string& path : shard_paths) {
+    const ArrowTable table = ArrowTable::read(path);
+    for (const ArrowBatch& batch : table.batches()) {
+      const ArrowArray* id = column_of(table, batch, "id", ArrowType::kUtf8, ArrowType::kLargeUtf8, true);
+      const ArrowArray* title = column_of(table, batch, "title", ArrowType::kUtf8, ArrowType::kLargeUtf8, false);
+      const ArrowArray* context = column_of(table, batch, "context", ArrowType::kUtf8, ArrowType::kLargeUtf8, true);
+      const ArrowArray* question = column_of(table, batch, "question", ArrowType::kUtf8, ArrowType::kLargeUtf8, true);
+      const ArrowArray* answers = column_of(table, batch, "answers", ArrowType::kStruct, ArrowType::kStruct, false);
+      for (int64_t i = 0; i < batch.rows; ++i, ++row) {
+        out += row == 0 ? "\n{" : ",\n{";
+        out += "\"id\": ";
+        append_string(*id, i, path, row, "id", &out);
+        if (title) {
+          out += ", \"title\": ";
+          append_string(*title, i, path, row, "title", &out);
+        }
+        out += ", \"context\": ";
+        append_string(*context, i, path, row, "context", &out);
+        out += ", \"question\": ";
+        append_string(*question, i, path, row, "question", &out);
+        if (answers) {
+          out += ", \"answers\": ";
+          append_answers(*answers, i, path, row, &out);
+        }
+        out += "}";
+      }
+    }
+  }
+  return out + "\n]}\n";
+}
+
+}  // namespace bert

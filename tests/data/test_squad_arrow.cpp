@@ -1,0 +1,180 @@
+// SQuAD from Hugging Face datasets' cache (data/arrow_ipc.h, data/squad_arrow.h,
+// data/hf_datasets_cache.h) on tests/fixtures/hf-datasets-cache: Arrow files written by
+// datasets 5.2 itself (make_cache.py), laid out as the Hub dataset's cache and loaded back
+// by load_dataset offline. The rows must read as the same questions as squad-mini.json, shards
+// as one table, damaged files as errors naming the file (never a read outside it).
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "data/arrow_ipc.h"
+#include "data/hf_datasets_cache.h"
+#include "data/squad.h"
+#include "data/squad_arrow.h"
+#include "tests/test_support.h"
+
+namespace bert {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kHash = "0123456789abcdef0123456789abcdef01234567";
+
+std::string cache_root() { return test::fixture_path("hf-datasets-cache/cache"); }
+std::string squad_dir() { return cache_root() + "/rajpurkar___squad/plain_text/0.0.0/" + kHash; }
+std::string sharded_dir() { return cache_root() + "/tests___squad_sharded/plain_text/0.0.0/" + kHash; }
+std::string squad_mini() { return std::string(BERT_SOURCE_DIR) + "/data/samples/squad-mini.json"; }
+
+void check_same_questions(const SquadDataset& arrow, size_t count) {
+  const SquadDataset json = read_squad(squad_mini());
+  REQUIRE(arrow.examples.size() == count);
+  for (size_t i = 0; i < count; ++i) {
+    const SquadExample &a = arrow.examples[i], &j = json.examples[i];
+    INFO("row " << i);
+    CHECK(a.id == j.id);
+    CHECK(a.question == j.question);
+    CHECK(a.context == j.context);
+    CHECK(a.article == j.article);
+    CHECK(a.paragraph == j.paragraph);
+    REQUIRE(a.answers.size() == j.answers.size());
+    for (size_t k = 0; k < a.answers.size(); ++k) {
+      CHECK(a.answers[k].text == j.answers[k].text);
+      CHECK(a.answers[k].start_char == j.answers[k].start_char);
+    }
+    CHECK(a.row == int32_t(i));
+  }
+}
+
+TEST_CASE("a datasets cache file reads as the questions it was made from", "[arrow]") {
+  const ArrowTable table = ArrowTable::read(squad_dir() + "/squad-train.arrow");
+  CHECK(table.rows() == 24);
+  REQUIRE(table.column("answers") >= 0);
+  const ArrowField& answers = table.fields()[size_t(table.column("answers"))];
+  CHECK(answers.type == ArrowType::kStruct);
+  REQUIRE(answers.children.size() == 2);
+  CHECK(answers.children[1].name == "answer_start");
+  CHECK(answers.children[1].type == ArrowType::kList);
+  CHECK(answers.children[1].children[0].int_bits == 32);
+  check_same_questions(read_squad(squad_dir() + "/squad-train.arrow"), 24);
+  // A shard stands for its split: both shards, in order, whichever is named.
+  const std::string shard1 = sharded_dir() + "/squad_sharded-train-00001-of-00002.arrow";
+  CHECK(arrow_shard_paths(shard1).size() == 2);
+  check_same_questions(read_squad(shard1), 24);
+  CHECK(ArrowTable::read(shard1).rows() < 24);  // the table alone is half of them
+}
+
+TEST_CASE("damaged Arrow files are errors naming the file, wherever they are cut or changed", "[arrow]") {
+  const std::string bytes = read_file(squad_dir() + "/squad-train.arrow");
+  REQUIRE(looks_like_arrow_ipc(bytes));
+  int refused = 0;
+  for (size_t cut = 1; cut < bytes.size(); cut += cut < 2048 ? 1 : 97) {
+    try {
+      ArrowTable::parse(bytes.substr(0, cut), "cut.arrow");
+    } catch (const InputError& e) {
+      CHECK_THAT(e.what(), Catch::StartsWith("cut.arrow"));
+      ++refused;
+    }
+  }
+  CHECK(refused > 100);
+  // Every byte of the schema and the first batch's metadata flipped in turn: read or refused.
+  for (size_t at = 0; at < 1500; ++at) {
+    std::string changed = bytes;
+    changed[at] = char(changed[at] ^ 0x5A);
+    try {
+      const ArrowTable table = ArrowTable::parse(changed, "changed.arrow");
+      for (const ArrowBatch& batch : table.batches())
+        for (const ArrowArray& column : batch.columns) CHECK(column.length == batch.rows);
+    } catch (const InputError& e) {
+      CHECK_THAT(e.what(), Catch::StartsWith("changed.arrow"));
+    }
+  }
+  CHECK_THROWS_WITH(ArrowTable::parse("{\"data\": []}", "x.json"), Catch::Contains("not an Arrow IPC"));
+}
+
+TEST_CASE("a table without a SQuAD column, or with a mistyped one, is refused by name", "[arrow]") {
+  const std::string bytes = read_file(squad_dir() + "/squad-train.arrow");
+  const std::string dir = test::run_scratch_dir("bert_test_squad_arrow");
+  // The schema's field name "question" (a flatbuffer string: its length, 8, then the bytes)
+  // spelled otherwise, at the same length so that the metadata stays valid.
+  std::string renamed = bytes;
+  const size_t at = renamed.find(std::string("\x08\0\0\0question", 12));
+  REQUIRE(at != std::string::npos);
+  renamed.replace(at + 4, 8, "questiom");
+  write_file_atomic(dir + "/renamed.arrow", renamed);
+  CHECK_THROWS_WITH(read_squad(dir + "/renamed.arrow"),
+                    Catch::Contains("renamed.arrow: column question: missing"));
+  // A context the SQuAD checks refuse: the row's place, as run_qa's rows layout names it.
+  std::string broken = bytes;
+  const size_t answer = broken.find("BSkyB");  // the first question's answer, in its answers.text
+  REQUIRE(answer != std::string::npos);
+  broken[answer] = 'X';
+  write_file_atomic(dir + "/broken.arrow", broken);
+  CHECK_THROWS_WITH(read_squad(dir + "/broken.arrow"), Catch::Contains("broken.arrow: data[") &&
+                                                           Catch::Contains("expected the answer text to equal"));
+  // A missing shard.
+  fs::copy_file(sharded_dir() + "/squad_sharded-train-00001-of-00002.arrow", dir + "/s-train-00001-of-00002.arrow");
+  CHECK_THROWS_WITH(arrow_shard_paths(dir + "/s-train-00001-of-00002.arrow"),
+                    Catch::Contains("s-train-00000-of-00002.arrow: missing") && Catch::Contains("shard 00001 of 2"));
+}
+
+TEST_CASE("--dataset_name finds what load_dataset left in the cache", "[arrow]") {
+  CachedSplit train = find_cached_split(cache_root(), "rajpurkar/squad", "", "train");
+  CHECK(train.config == "plain_text");
+  CHECK(train.files == std::vector<std::string>{squad_dir() + "/squad-train.arrow"});
+  CHECK(find_cached_split(cache_root(), "rajpurkar/squad", "plain_text", "validation").files ==
+        std::vector<std::string>{squad_dir() + "/squad-validation.arrow"});
+  // "squad" as run_qa's README writes it: the cache holds it under the Hub's name.
+  const CachedSplit plain = find_cached_split(cache_root(), "squad", "", "train");
+  CHECK(plain.files == train.files);
+  CHECK_THAT(plain.notes.front(), Catch::Contains("rajpurkar___squad"));
+  CHECK(find_cached_split(cache_root(), "tests/squad_sharded", "", "train").files.size() == 2);
+  CHECK_THROWS_WITH(find_cached_split(cache_root(), "rajpurkar/squad", "", "test"),
+                    Catch::Contains("no split 'test' (it has: train, validation)"));
+  CHECK_THROWS_WITH(find_cached_split(cache_root(), "rajpurkar/squad", "other", "train"),
+                    Catch::Contains("no complete copy of configuration other") && Catch::Contains("plain_text"));
+  CHECK_THROWS_WITH(find_cached_split(cache_root(), "nyu-mll/glue", "mrpc", "train"),
+                    Catch::Contains("--dataset_name nyu-mll/glue --dataset_config_name mrpc: not in the Hugging "
+                                    "Face datasets cache") &&
+                        Catch::Contains("load_dataset('nyu-mll/glue')") && Catch::Contains("curl -L -o"));
+  // Two configurations of one copy: load_dataset asks which.
+  const std::string dir = test::run_scratch_dir("bert_test_squad_arrow") + "/two-configs";
+  const fs::path copy = fs::path(dir) / "rajpurkar___squad";
+  fs::create_directories(copy);
+  fs::copy(cache_root() + "/rajpurkar___squad/plain_text", copy / "plain_text", fs::copy_options::recursive);
+  fs::copy(cache_root() + "/rajpurkar___squad/plain_text", copy / "other", fs::copy_options::recursive);
+  const std::string info = (copy / "other/0.0.0" / kHash / "dataset_info.json").string();
+  std::string text = read_file(info);
+  const std::string named = "\"config_name\": \"plain_text\"";
+  REQUIRE(text.find(named) != std::string::npos);
+  text.replace(text.find(named), named.size(), "\"config_name\": \"other\"");
+  write_file_atomic(info, text);
+  CHECK_THROWS_WITH(find_cached_split(dir, "rajpurkar/squad", "", "train"),
+                    Catch::Contains("several configurations are cached (other, plain_text)"));
+  CHECK(find_cached_split(dir, "rajpurkar/squad", "other", "train").config == "other");
+}
+
+TEST_CASE("the datasets cache root and names as datasets spells them", "[arrow]") {
+  CHECK(datasets_snake_case("squad") == "squad");
+  CHECK(datasets_snake_case("SQuAD") == "s_qu_ad");
+  CHECK(datasets_snake_case("squad_v2") == "squad_v2");
+  CHECK(datasets_snake_case("MyDataset2Go") == "my_dataset2_go");
+  CHECK(datasets_cache_root("/given") == "/given");
+  ::setenv("HF_DATASETS_CACHE", "/from/env", 1);
+  CHECK(datasets_cache_root("") == "/from/env");
+  ::unsetenv("HF_DATASETS_CACHE");
+  ::setenv("HF_HOME", "/hf/home", 1);
+  CHECK(datasets_cache_root("") == "/hf/home/datasets");
+  ::unsetenv("HF_HOME");
+  ::setenv("XDG_CACHE_HOME", "/xdg", 1);
+  CHECK(datasets_cache_root("") == "/xdg/huggingface/datasets");
+  ::unsetenv("XDG_CACHE_HOME");
+  ::setenv("HOME", "/home/u", 1);
+  CHECK(datasets_cache_root("") == "/home/u/.cache/huggingface/datasets");
+}
+
+}  // namespace
+}  // namespace bert
