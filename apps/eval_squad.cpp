@@ -14,6 +14,9 @@
 // postprocess_qa_predictions, writes D/eval_predictions.json, D/eval_nbest_predictions.json,
 // D/eval_results.json and D/all_results.json with run_qa.py's names and keys (eval_exact_match,
 // eval_f1, eval_samples, ...; v2.0 adds D/eval_null_odds.json), and prints the same line.
+// In both modes --dataset_name NAME (with --dataset_config_name, --cache_dir) takes the validation
+// split from the Hugging Face datasets cache instead of --validation_file, as run_qa.py does
+// (apps/dataset_location.h).
 // Exit status: 0 success, 1 an error (bad file, ...), 2 a bad command line.
 #include <algorithm>
 #include <cstdio>
@@ -22,6 +25,7 @@
 #include "apps/app_main.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
+#include "apps/dataset_location.h"
 #include "apps/model_location.h"
 #include "data/predictions_io.h"
 #include "data/squad.h"
@@ -43,6 +47,7 @@ namespace {
 
 struct EvalOptions {
   std::string validation_file;
+  std::string dataset_name, dataset_config_name;  // run_qa's: the validation split from the datasets cache
   std::string predictions_file;
   std::string model_name_or_path, output_dir, device = "auto";
   int32_t max_seq_length = 384, doc_stride = 128, per_device_eval_batch_size = 8;
@@ -73,12 +78,19 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
                      "(default: 1.0)");
   parser->add_string("predictions_file", &options->predictions_file,
                      "JSON object {question id: answer text} to score (metric mode)");
+  parser->add_string("dataset_name", &options->dataset_name,
+                     "instead of --validation_file: a Hub dataset's validation split (e.g. rajpurkar/squad) from the "
+                     "Hugging Face datasets cache an earlier load_dataset filled (--cache_dir, $HF_DATASETS_CACHE, "
+                     "$HF_HOME/datasets, ~/.cache/huggingface/datasets), as run_qa.py reads it; nothing is downloaded");
+  parser->add_string("dataset_config_name", &options->dataset_config_name,
+                     "with --dataset_name: the configuration (e.g. plain_text); needed when several are cached");
   parser->add_string("model_name_or_path", &options->model_name_or_path,
                      "fine-tuned model directory to predict with (model mode), or a Hub id in the Hugging Face "
                      "cache");
   parser->add_string("cache_dir", &options->cache_dir,
-                     "the Hugging Face cache a Hub id given as --model_name_or_path is read from (default: "
-                     "$HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub); nothing is downloaded");
+                     "the Hugging Face cache a Hub id given as --model_name_or_path (default: $HF_HUB_CACHE, "
+                     "$HF_HOME/hub, ~/.cache/huggingface/hub) and --dataset_name are read from; nothing is "
+                     "downloaded");
   parser->add_string("output_dir", &options->output_dir,
                      "where model mode writes eval_predictions.json, eval_nbest_predictions.json, "
                      "eval_results.json, all_results.json");
@@ -228,7 +240,11 @@ int run(int argc, char** argv) {
   register_flags(&parser, &options);
   if (!parser.parse(argc, argv)) return 0;  // --help
   for (const std::string& note : parser.notes()) std::fprintf(stderr, "[flags] %s\n", note.c_str());
-  parser.require("validation_file");
+  std::vector<std::string> dataset_notes;
+  resolve_dataset_name(options.dataset_name, options.dataset_config_name, options.cache_dir,
+                       {{&options.validation_file, "validation_file", "validation", true}}, &dataset_notes);
+  for (const std::string& note : dataset_notes) std::fprintf(stderr, "[data] %s\n", note.c_str());
+  if (options.dataset_name.empty()) parser.require("validation_file", "(or --dataset_name)");
   if ((parser.was_set("na_prob_file") || parser.was_set("na_prob_thresh")) && !options.version_2_with_negative)
     throw FlagError("--na_prob_file and --na_prob_thresh belong to SQuAD v2.0's metric: give --version_2_with_negative");
   if (parser.was_set("na_prob_thresh") && !parser.was_set("na_prob_file"))

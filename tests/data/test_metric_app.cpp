@@ -10,7 +10,9 @@
 #include <string>
 
 #include "apps/flags.h"
+#include "core/json_text.h"
 #include "data/predictions_io.h"
+#include "data/squad.h"
 #include "core/file_io.h"
 #include "tests/test_support.h"
 
@@ -72,6 +74,29 @@ TEST_CASE("eval_squad prints the official metric line", "[app][metric]") {
   CHECK(r.err.find("1 of 3 questions") != std::string::npos);
   CHECK(r.err.find("q3") != std::string::npos);
   CHECK(r.err.find("1 predictions") != std::string::npos);
+}
+
+// --dataset_name: the validation split of tests/fixtures/hf-datasets-cache (24 questions of
+// squad-mini.json, as datasets 5.2 caches rajpurkar/squad) scores as the JSON file does.
+TEST_CASE("eval_squad --dataset_name scores the cached validation split", "[app][metric]") {
+  AppFixture app;
+  const std::string cache = test::fixture_path("hf-datasets-cache/cache");
+  // Predictions: the first answer of every other question of the first 24.
+  const SquadDataset mini = read_squad(std::string(BERT_SOURCE_DIR) + "/data/samples/squad-mini.json");
+  std::string predictions = "{";
+  for (size_t i = 0; i < 24; i += 2)
+    predictions += (i ? ", " : "") + json_quote(mini.examples[i].id) + ": " + json_quote(mini.examples[i].answers[0].text);
+  write_file_atomic(app.path("preds.json"), predictions + "}");
+  const RunResult cached = app.run("--dataset_name rajpurkar/squad --cache_dir " + cache + " --predictions_file " +
+                                   app.path("preds.json"));
+  INFO(cached.err);
+  REQUIRE(cached.status == 0);
+  CHECK(cached.out == "{\"exact_match\": 50.0, \"f1\": 50.0}\n");
+  CHECK_THAT(cached.err, Catch::Contains("[data] --dataset_name rajpurkar/squad: split validation from"));
+  const RunResult missing = app.run("--dataset_name rajpurkar/squad --cache_dir " + app.path("none") +
+                                    " --predictions_file " + app.path("preds.json"));
+  CHECK(missing.status == 2);
+  CHECK_THAT(missing.err, Catch::Contains("not in the Hugging Face datasets cache"));
 }
 
 TEST_CASE("eval_squad rejects bad command lines and bad files", "[app][metric]") {
