@@ -37,13 +37,15 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_string("lr_scheduler_type", &o->lr_scheduler_type,
                 "learning-rate schedule, as transformers' get_scheduler: linear, cosine, cosine_with_restarts, "
                 "polynomial, constant (ignores warmup), constant_with_warmup, inverse_sqrt, cosine_with_min_lr, "
-                "cosine_warmup_with_min_lr or warmup_stable_decay");
+                "cosine_warmup_with_min_lr, warmup_stable_decay or reduce_lr_on_plateau (after each evaluation "
+                "during training, by --metric_for_best_model)");
   p->add_string("lr_scheduler_kwargs", &o->lr_scheduler_kwargs,
                 "the schedule's own arguments as a JSON object, as transformers takes them: num_cycles (cosine, "
                 "cosine_with_restarts, the *_min_lr schedules, warmup_stable_decay), lr_end and power "
                 "(polynomial), timescale (inverse_sqrt), min_lr or min_lr_rate (required by the *_min_lr "
                 "schedules), warmup_lr_rate (cosine_warmup_with_min_lr), num_decay_steps (required), "
-                "num_stable_steps, warmup_type, decay_type and min_lr_ratio (warmup_stable_decay); e.g. "
+                "num_stable_steps, warmup_type, decay_type and min_lr_ratio (warmup_stable_decay), mode, factor, "
+                "patience, threshold, threshold_mode, cooldown, min_lr and eps (reduce_lr_on_plateau); e.g. "
                 "'{\"min_lr_rate\": 0.1}'");
   p->add_bool("bf16", &o->bf16,
               "CUDA: bf16 activations and GEMM operands with fp32 master weights (the default); false "
@@ -286,6 +288,20 @@ void resolve_lr_schedule(HfTrainerOptions* o, double learning_rate, std::vector<
   } catch (const InputError& e) {
     throw FlagError(e.what());  // a flag's value: exit 2, as every flag error
   }
+  if (o->lr_schedule.type != LrSchedule::kReduceLrOnPlateau) return;
+  // transformers' TrainingArguments: an evaluation strategy, and the metric (default: the loss).
+  if (o->eval_strategy == "no")
+    throw FlagError("--lr_scheduler_type reduce_lr_on_plateau lowers the rate after evaluations during training: "
+                    "give --eval_strategy steps or epoch (as transformers requires)");
+  const std::string metric = best_metric_name(*o);
+  if (metric.empty())
+    throw FlagError("--lr_scheduler_type reduce_lr_on_plateau steps with --metric_for_best_model, whose default in "
+                    "transformers is the loss, which run_qa's evaluation does not compute: give "
+                    "--metric_for_best_model f1 (or exact_match)");
+  if (!o->lr_schedule.args.plateau_max)
+    notes->push_back("reduce_lr_on_plateau compares " + metric + " in mode 'min' (torch's default: transformers "
+                     "passes no mode), so the rate falls when " + metric + " stops falling; --lr_scheduler_kwargs "
+                     "'{\"mode\": \"max\"}' lowers it when " + metric + " stops rising");
 }
 
 void apply_hf_trainer_flags(const HfTrainerOptions& o, TrainConfig* tc) {

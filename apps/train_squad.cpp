@@ -318,6 +318,9 @@ int run(int argc, char** argv) {
   if (o.hf.lr_scheduler_type == "constant" && (o.warmup_steps > 0 || o.warmup_ratio > 0))
     o.notes.push_back("--lr_scheduler_type constant ignores --warmup_steps/--warmup_ratio (transformers' "
                       "get_constant_schedule); constant_with_warmup warms up");
+  if (o.hf.lr_scheduler_type == "reduce_lr_on_plateau" && (o.warmup_steps > 0 || o.warmup_ratio > 0))
+    o.notes.push_back("--lr_scheduler_type reduce_lr_on_plateau ignores --warmup_steps/--warmup_ratio "
+                      "(transformers' get_reduce_on_plateau_schedule has no warmup)");
   const TokenizerChoice tokenizer_choice =
       read_tokenizer_config(o.model_name_or_path, parser.was_set("do_lower_case"), o.do_lower_case);
   o.do_lower_case = tokenizer_choice.do_lower_case;

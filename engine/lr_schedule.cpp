@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -40,6 +41,9 @@ const std::vector<ScheduleName>& schedule_names() {
       {LrSchedule::kWarmupStableDecay,
        "warmup_stable_decay",
        {"num_decay_steps", "num_stable_steps", "warmup_type", "decay_type", "min_lr_ratio", "num_cycles"}},
+      {LrSchedule::kReduceLrOnPlateau,
+       "reduce_lr_on_plateau",
+       {"mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr", "eps"}},
   };
   return names;
 }
@@ -125,6 +129,7 @@ double schedule_factor(const LrScheduleConfig& c, double base_lr, int64_t step, 
   const LrScheduleArgs& a = c.args;
   switch (c.type) {
     case LrSchedule::kConstant: return 1.0;
+    case LrSchedule::kReduceLrOnPlateau: return 1.0;  // the trainer follows PlateauState instead
     case LrSchedule::kCosineWarmupWithMinLr: return cosine_warmup_with_min_lr_factor(a, step, w, total);
     case LrSchedule::kWarmupStableDecay: return wsd_factor(a, step, w, total);
     default: break;
@@ -179,16 +184,27 @@ class KwargsReader {
                                         lr_schedule_name(schedule_) + ", found " + format_json_number(v));
     return v;
   }
-  WsdShape shape(const char* key, WsdShape fallback) const {
+  // A whole number >= 0 (torch counts evaluations with it), or fallback when absent.
+  int64_t count(const char* key, int64_t fallback) const {
+    const double v = at_least(key, 0.0, double(fallback));
+    if (v != std::floor(v) || v > 1e15) throw_input_error(kFlag, key, "expected a whole number, found " + format_json_number(v));
+    return int64_t(v);
+  }
+  // The index in `words` of the word under key, or fallback when absent.
+  int word(const char* key, const std::vector<const char*>& words, int fallback) const {
     simdjson::dom::element value;
     if (object_[key].get(value) != simdjson::SUCCESS) return fallback;
     std::string_view text;
-    if (!value.get_string().get(text)) {
-      if (text == "linear") return WsdShape::kLinear;
-      if (text == "cosine") return WsdShape::kCosine;
-      if (text == "1-sqrt") return WsdShape::kOneMinusSqrt;
-    }
-    throw_input_error(kFlag, key, "expected 'linear', 'cosine' or '1-sqrt', found " + simdjson::minify(value));
+    if (!value.get_string().get(text))
+      for (size_t i = 0; i < words.size(); ++i)
+        if (text == words[i]) return int(i);
+    std::string expected;
+    for (size_t i = 0; i < words.size(); ++i)
+      expected += std::string(i == 0 ? "" : i + 1 == words.size() ? " or " : ", ") + "'" + words[i] + "'";
+    throw_input_error(kFlag, key, "expected " + expected + ", found " + simdjson::minify(value));
+  }
+  WsdShape shape(const char* key, WsdShape fallback) const {
+    return WsdShape(word(key, {"linear", "cosine", "1-sqrt"}, int(fallback)));
   }
 
  private:
@@ -251,6 +267,17 @@ LrScheduleArgs read_args(LrSchedule schedule, const KwargsReader& r, double lear
         a.warmup_lr_rate = r.at_least("warmup_lr_rate", 0.0, kNotGiven, /*null_is_absent=*/true);
       break;
     }
+    case LrSchedule::kReduceLrOnPlateau:
+      a.plateau_max = r.word("mode", {"min", "max"}, 0) == 1;
+      a.plateau_threshold_abs = r.word("threshold_mode", {"rel", "abs"}, 0) == 1;
+      a.plateau_factor = r.at_least("factor", 0.0, a.plateau_factor);
+      if (!(a.plateau_factor < 1.0)) throw_input_error(kFlag, "factor", "expected a number < 1.0 (torch: \"Factor should be < 1.0.\")");
+      a.plateau_patience = r.count("patience", a.plateau_patience);
+      a.plateau_cooldown = r.count("cooldown", a.plateau_cooldown);
+      a.plateau_threshold = r.at_least("threshold", 0.0, a.plateau_threshold);
+      a.plateau_min_lr = r.at_least("min_lr", 0.0, a.plateau_min_lr);
+      a.plateau_eps = r.at_least("eps", 0.0, a.plateau_eps);
+      break;
     case LrSchedule::kWarmupStableDecay:
       a.num_decay_steps = r.at_least("num_decay_steps", 0.0, kNotGiven);
       if (std::isnan(a.num_decay_steps))
@@ -293,10 +320,10 @@ LrScheduleConfig parse_lr_schedule_config(const std::string& name, const std::st
                                           double learning_rate, std::vector<std::string>* notes) {
   LrScheduleConfig config;
   if (!parse_lr_schedule(name, &config.type)) {
-    if (name == "reduce_lr_on_plateau" || name == "greedy")
+    if (name == "greedy")
       throw_input_error("--lr_scheduler_type", name,
-                        "not implemented: it changes the rate after each evaluation by the metric's progress; the "
-                        "schedules here are functions of the step: " + std::string(lr_schedule_names()));
+                        "not implemented (transformers' GreedyLR); the schedules here: " +
+                            std::string(lr_schedule_names()));
     throw_input_error("--lr_scheduler_type", "", "expected one of " + std::string(lr_schedule_names()) +
                                                      ", got '" + name + "'");
   }
@@ -334,6 +361,37 @@ LrScheduleConfig parse_lr_schedule_config(const std::string& name, const std::st
 double schedule_lr(const LrScheduleConfig& schedule, double base_lr, int64_t step, int64_t warmup_steps,
                    int64_t total_steps) {
   return base_lr * schedule_factor(schedule, base_lr, step, warmup_steps, total_steps);
+}
+
+PlateauState plateau_start(const LrScheduleArgs& args, double base_lr) {
+  PlateauState state;
+  state.learning_rate = base_lr;
+  state.best = args.plateau_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  return state;
+}
+
+void plateau_step(const LrScheduleArgs& a, double metric, PlateauState* s) {
+  ++s->evaluations;
+  const bool better = a.plateau_max ? (a.plateau_threshold_abs ? metric > s->best + a.plateau_threshold
+                                                               : metric > s->best * (a.plateau_threshold + 1.0))
+                                    : (a.plateau_threshold_abs ? metric < s->best - a.plateau_threshold
+                                                               : metric < s->best * (1.0 - a.plateau_threshold));
+  if (better) {
+    s->best = metric;
+    s->bad_evaluations = 0;
+  } else {
+    ++s->bad_evaluations;
+  }
+  if (s->cooldown > 0) {
+    --s->cooldown;
+    s->bad_evaluations = 0;  // bad evaluations in the cooldown do not count
+  }
+  if (s->bad_evaluations > a.plateau_patience) {
+    const double lowered = std::max(s->learning_rate * a.plateau_factor, a.plateau_min_lr);
+    if (s->learning_rate - lowered > a.plateau_eps) s->learning_rate = lowered;
+    s->cooldown = a.plateau_cooldown;
+    s->bad_evaluations = 0;
+  }
 }
 
 double schedule_lr(LrSchedule schedule, double base_lr, int64_t step, int64_t warmup_steps, int64_t total_steps) {

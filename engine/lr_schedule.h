@@ -24,7 +24,12 @@
 //                              warmup_type (linear) and decay_type (cosine) each linear, cosine
 //                              or 1-sqrt, both lifted to min_lr_ratio (0); min_lr_ratio after
 //                              the decay                                          num_cycles 0.5
-// reduce_lr_on_plateau and greedy (rates driven by evaluations) are not implemented.
+//   reduce_lr_on_plateau       torch's ReduceLROnPlateau, stepped with --metric_for_best_model's
+//                              value after each evaluation during training (not eval_on_start's),
+//                              as transformers' Trainer does: no warmup, the rate is base_lr until
+//                              an evaluation lowers it (PlateauState; mode min, factor 0.1,
+//                              patience 10, threshold 1e-4 rel, cooldown 0, min_lr 0, eps 1e-8)
+// greedy (transformers' GreedyLR, also driven by evaluations) is not implemented.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +50,7 @@ enum class LrSchedule {
   kCosineWithMinLr,
   kCosineWarmupWithMinLr,
   kWarmupStableDecay,
+  kReduceLrOnPlateau,
 };
 
 // warmup_stable_decay's warmup_type and decay_type.
@@ -62,7 +68,23 @@ struct LrScheduleArgs {
   double num_decay_steps = kNotGiven, num_stable_steps = kNotGiven;  // warmup_stable_decay
   WsdShape warmup_type = WsdShape::kLinear, decay_type = WsdShape::kCosine;
   double min_lr_ratio = 0.0;
+  // reduce_lr_on_plateau (torch.optim.lr_scheduler.ReduceLROnPlateau's arguments).
+  bool plateau_max = false;           // mode: "max" (a higher metric is better) or "min"
+  bool plateau_threshold_abs = false;  // threshold_mode: "abs" or "rel"
+  double plateau_factor = 0.1, plateau_threshold = 1e-4, plateau_min_lr = 0.0, plateau_eps = 1e-8;
+  int64_t plateau_patience = 10, plateau_cooldown = 0;
 };
+
+// ReduceLROnPlateau's state, carried by checkpoints (TrainerState).
+struct PlateauState {
+  double learning_rate = 0;  // the rate of the next steps
+  double best = 0;           // the best metric so far (+-infinity before the first evaluation)
+  int64_t bad_evaluations = 0, cooldown = 0, evaluations = 0;
+};
+PlateauState plateau_start(const LrScheduleArgs& args, double base_lr);
+// ReduceLROnPlateau.step(metric): the rate falls by factor (not below min_lr, and only by more
+// than eps) after more than patience evaluations without improvement, then rests for cooldown.
+void plateau_step(const LrScheduleArgs& args, double metric, PlateauState* state);
 
 struct LrScheduleConfig {
   LrSchedule type = LrSchedule::kLinear;

@@ -37,6 +37,8 @@ TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<
   state.learning_rate = config.optimizer.learning_rate;
   state.lr_scheduler_type = lr_schedule_name(config.lr_schedule.type);
   state.lr_scheduler_kwargs = config.lr_schedule.kwargs_json;
+  if (config.lr_schedule.type == LrSchedule::kReduceLrOnPlateau)
+    state.plateau = plateau_start(config.lr_schedule.args, config.optimizer.learning_rate);
   state.batch_size = config.batch_size * world_size;
   state.gradient_accumulation_steps = config.gradient_accumulation_steps;
   state.num_windows = windows.size();
@@ -137,8 +139,10 @@ Trainer::QueuedStep Trainer::queue_step(PrefetchedBatchStream& batches, int64_t 
   accumulate_gradients(batches, &queued);
   reduce_gradients();
   queued.learning_rate =
-      schedule_lr(config_.lr_schedule, config_.optimizer.learning_rate, steps_before, state_.warmup_steps,
-                  state_.total_steps);
+      config_.lr_schedule.type == LrSchedule::kReduceLrOnPlateau
+          ? state_.plateau.learning_rate
+          : schedule_lr(config_.lr_schedule, config_.optimizer.learning_rate, steps_before, state_.warmup_steps,
+                        state_.total_steps);
   optimizer_.step_on_device(queued.learning_rate);
   return queued;
 }
@@ -174,6 +178,17 @@ void Trainer::record_step(double step_loss, const UpdateStats& stats) {
 double Trainer::batches_per_epoch() const {
   return double(
       global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_, config_.dataloader_drop_last));
+}
+
+// transformers' Trainer._evaluate: ReduceLROnPlateau steps with the evaluation's metric. Rank 0
+// evaluates; every rank takes its value, so that all train with the same rate.
+void Trainer::step_plateau(const TrainHooks& hooks) {
+  double metric = hooks.evaluation_metric ? hooks.evaluation_metric() : std::numeric_limits<double>::quiet_NaN();
+  if (world_size_ > 1) comm_->broadcast(&metric, sizeof metric);
+  if (std::isnan(metric))
+    throw InputError("--lr_scheduler_type reduce_lr_on_plateau: the evaluation at step " +
+                     std::to_string(state_.global_step) + " gave no --metric_for_best_model value to step it with");
+  plateau_step(config_.lr_schedule.args, metric, &state_.plateau);
 }
 
 double Trainer::epoch_at(int64_t step) const {
@@ -282,6 +297,7 @@ void Trainer::start_or_continue(const std::vector<Window>& windows) {
     if (state_.data.index % global_batch != 0 && state_.data.index != int64_t(windows.size()))
       throw InputError(resume_source_ + ": data_index " + std::to_string(state_.data.index) +
                        " does not start a batch of " + std::to_string(global_batch) + " windows");
+    if (std::isnan(state_.plateau.best)) state_.plateau.best = fresh.plateau.best;  // null: no best yet
   } else {
     state_ = fresh;
   }
@@ -385,6 +401,7 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     if (!divergence.empty()) throw TrainingDiverged(divergence);
     check_parameters_finite(last_step_loss);  // whatever comes next saves the parameters or ends the run
     if (points.evaluate && hooks.on_evaluate) hooks.on_evaluate(state());
+    if (points.evaluate && config_.lr_schedule.type == LrSchedule::kReduceLrOnPlateau) step_plateau(hooks);
     const bool stopping = done < total && (points.stop || stop_requested);
     if (points.save && !stopping && hooks.on_checkpoint) hooks.on_checkpoint(state());
     if (done == total) break;

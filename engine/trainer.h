@@ -193,6 +193,9 @@ struct TrainHooks {
   // holds the weights after it. The hook may run inference (forward without dropout) on the
   // model; the next step's forward_train starts from the same weights and counters.
   std::function<void(const TrainerState&)> on_evaluate;
+  // reduce_lr_on_plateau: after on_evaluate, the metric that steps the schedule (rank 0's hook;
+  // the other ranks receive its value).
+  std::function<double()> evaluation_metric;
 };
 
 class Trainer {
@@ -244,6 +247,8 @@ class Trainer {
   void record_step(double step_loss, const UpdateStats& stats);
   // Global micro-batches per epoch of this run (engine/batch_stream.h's count).
   double batches_per_epoch() const;
+  // reduce_lr_on_plateau's step after an evaluation (hooks.evaluation_metric).
+  void step_plateau(const TrainHooks& hooks);
   // The fractional epoch after global step `step` (TrainerState::epoch).
   double epoch_at(int64_t step) const;
   // Whether global step `step` (1-based) is an epoch's last: the fractional epoch crosses an integer.

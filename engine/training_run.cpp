@@ -266,8 +266,10 @@ class TrainingSession {
     hooks.on_step = [this](const TrainProgress& p) { log_progress(p, &progress_, job_.logs); };
     hooks.on_checkpoint = [this](const TrainerState& state) { save(state, run_.save_only_model); };
     if (run_.save_only_model) hooks.on_resume_checkpoint = [this](const TrainerState& state) { save(state, false); };
-    if (job_.eval != nullptr && tc_.eval_strategy != IntervalStrategy::kNo)
+    if (job_.eval != nullptr && tc_.eval_strategy != IntervalStrategy::kNo) {
       hooks.on_evaluate = [this](const TrainerState& state) { evaluate_during_training(state); };
+      hooks.evaluation_metric = [this] { return last_metric_; };
+    }
     return hooks;
   }
 
@@ -337,6 +339,7 @@ class TrainingSession {
     // The flags and the evaluation set were checked for this score before training.
     const NamedScore* ranked = scores.find(run_.metric_for_best_model);
     BERT_CHECK(ranked != nullptr, "the evaluation gave no " + run_.metric_for_best_model + " score");
+    last_metric_ = ranked->value;
     const bool new_best =
         best_.consider(ranked->value, run_.greater_is_better, state.global_step, run_.saves_checkpoints);
     if (new_best && run_.save_on_best) save(state, run_.save_only_model);  // --save_strategy best
@@ -352,6 +355,8 @@ class TrainingSession {
   TrainingEnd* end_;
   std::string last_checkpoint_;
   BestEvaluation best_;
+  // --metric_for_best_model's value at the last evaluation (reduce_lr_on_plateau steps with it).
+  double last_metric_ = std::numeric_limits<double>::quiet_NaN();
   ProgressReporter progress_;
 };
 

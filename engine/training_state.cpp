@@ -180,6 +180,11 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("learning_rate", format_json_number(s.learning_rate));
   add("lr_scheduler_type", "\"" + s.lr_scheduler_type + "\"");
   add("lr_scheduler_kwargs", json_quote(s.lr_scheduler_kwargs));
+  add("plateau_learning_rate", format_json_number(s.plateau.learning_rate));
+  add("plateau_best", format_json_number(s.plateau.best));  // +-infinity (none yet): null
+  add("plateau_bad_evaluations", std::to_string(s.plateau.bad_evaluations));
+  add("plateau_cooldown", std::to_string(s.plateau.cooldown));
+  add("plateau_evaluations", std::to_string(s.plateau.evaluations));
   add("per_device_train_batch_size", std::to_string(s.batch_size));
   add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
   add("num_windows", std::to_string(s.num_windows));
@@ -226,6 +231,11 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
     s.lr_scheduler_type = "linear";
   }
   s.lr_scheduler_kwargs = r.optional_string("lr_scheduler_kwargs", "{}");
+  s.plateau.learning_rate = r.optional_number("plateau_learning_rate", 0.0);
+  s.plateau.best = r.optional_number("plateau_best", std::numeric_limits<double>::quiet_NaN(), /*null_allowed=*/true);
+  s.plateau.bad_evaluations = r.optional_integer("plateau_bad_evaluations", 0, kMaxInt64, 0);
+  s.plateau.cooldown = r.optional_integer("plateau_cooldown", 0, kMaxInt64, 0);
+  s.plateau.evaluations = r.optional_integer("plateau_evaluations", 0, kMaxInt64, 0);
   s.seed = r.unsigned_integer("seed");
   s.data_seed = r.optional_unsigned("data_seed", s.seed);
   s.dataloader_drop_last = r.optional_boolean("dataloader_drop_last", false);

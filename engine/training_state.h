@@ -32,6 +32,7 @@
 #include "data/windows.h"
 #include "engine/batch_stream.h"
 #include "engine/bert_qa_model.h"
+#include "engine/lr_schedule.h"
 #include "engine/optimizer.h"
 
 namespace bert {
@@ -66,6 +67,9 @@ struct TrainerState {
   // transformers' num_input_tokens_seen (TrainConfig::input_token_count); absent in older
   // checkpoints: 0.
   int64_t num_input_tokens_seen = 0;
+  // reduce_lr_on_plateau's state after the evaluations so far (absent in older checkpoints,
+  // which could not use it: zeros).
+  PlateauState plateau;
   // ---- what the run was configured with; resuming with other values is refused ----
   uint64_t seed = 0;
   uint64_t data_seed = 0;  // the epochs' order (absent in older checkpoints: seed)

@@ -128,6 +128,25 @@ TEST_CASE("mpirun -np 2 with batch b trains exactly as one process with batch 2b
       check_same_run(parallel, single, 1e-9, 1e-6);
     }
   }
+  SECTION("reduce_lr_on_plateau: rank 0 evaluates, every rank takes the rate it decides") {
+    const std::string single = root() + "/single-plateau", parallel = root() + "/parallel-plateau";
+    const std::string plateau = " --eval_strategy steps --eval_steps 2 --metric_for_best_model f1 --max_eval_samples 8"
+                                " --lr_scheduler_type reduce_lr_on_plateau --lr_scheduler_kwargs '{\"patience\": 0}'";
+    run(test::train_squad_bin() + flags("cpu-double", 8, 1, single) + plateau);
+    run(mpirun(2) + test::train_squad_bin() + flags("cpu-double", 4, 1, parallel) + plateau);
+    check_same_run(parallel, single, 1e-9, 1e-6);
+    const auto rates = [](const std::string& dir) {
+      std::vector<std::string> out;
+      const std::regex rate(R"(^\{"step": \d+, .*"learning_rate": ([^,}]*))");
+      for (const std::string& line : read_lines(dir + "/trainer_log.jsonl")) {
+        std::smatch m;
+        if (std::regex_search(line, m, rate)) out.push_back(m[1]);
+      }
+      return out;
+    };
+    REQUIRE(rates(single).size() == 8);
+    CHECK(rates(parallel) == rates(single));
+  }
   SECTION("float") {
     const std::string single = root() + "/single-float", parallel = root() + "/parallel-float";
     const std::string count_tokens = " --include_num_input_tokens_seen non_padding";

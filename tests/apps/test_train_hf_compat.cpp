@@ -64,8 +64,12 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--eval_strategy best", 2, {"--eval_strategy", "no, steps or epoch"});
   expect_refused("--save_strategy sometimes", 2, {"--save_strategy"});
   expect_refused("--lr_scheduler_type polynomal", 2, {"--lr_scheduler_type", "cosine_with_min_lr", "'polynomal'"});
-  expect_refused("--lr_scheduler_type reduce_lr_on_plateau", 2,
-                 {"--lr_scheduler_type: reduce_lr_on_plateau: not implemented", "after each evaluation"});
+  expect_refused("--lr_scheduler_type greedy", 2, {"--lr_scheduler_type: greedy: not implemented"});
+  // reduce_lr_on_plateau steps after evaluations, with a metric (transformers' default, the loss,
+  // is not computed by run_qa's evaluation).
+  expect_refused("--lr_scheduler_type reduce_lr_on_plateau", 2, {"give --eval_strategy steps or epoch"});
+  expect_refused("--lr_scheduler_type reduce_lr_on_plateau --eval_strategy steps --validation_file " + squad_mini(), 2,
+                 {"give --metric_for_best_model f1"});
   expect_refused("--report_to none,tensorboard", 2, {"--report_to", "none"});
   expect_refused("--eval_strategy steps", 2, {"--validation_file"});  // implies --do_eval
   // run_qa.py's own example starts with --dataset_name squad: not in the (empty) datasets cache,
@@ -357,6 +361,33 @@ TEST_CASE("--logging_strategy, --logging_first_step and --disable_tqdm decide th
   expect_refused("--logging_steps 2.5", 2, {"--logging_steps", "2.5", "an integer if bigger than 1"});
   expect_refused("--logging_steps 0", 2, {"--logging_steps", "a number > 0"});
   expect_refused("--save_steps 1.5", 2, {"--save_steps", "a whole number of steps"});
+}
+
+TEST_CASE("reduce_lr_on_plateau steps after each evaluation during training", "[app][hf]") {
+  const std::string out = root() + "/plateau";
+  const CommandResult run = test::run_command(train_command(
+      out, "--max_steps 4 --do_eval --validation_file " + squad_mini() + " --max_eval_samples 4 --eval_strategy "
+           "steps --eval_steps 1 --metric_for_best_model f1 --lr_scheduler_type reduce_lr_on_plateau "
+           "--lr_scheduler_kwargs '{\"patience\": 0, \"factor\": 0.5}' --warmup_steps 2"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output, Catch::Contains("reduce_lr_on_plateau compares f1 in mode 'min'") &&
+                             Catch::Contains("ignores --warmup_steps/--warmup_ratio"));
+  std::vector<double> rates;
+  const std::regex rate(R"(^\{"step": \d+, .*"learning_rate": ([0-9.e+-]+))");
+  for (const std::string& line : read_lines(out + "/trainer_log.jsonl")) {
+    std::smatch match;
+    if (std::regex_search(line, match, rate)) rates.push_back(std::stod(match[1]));
+  }
+  REQUIRE(rates.size() == 4);
+  CHECK(rates[0] == Approx(5e-5));  // no warmup; the first evaluation (after step 1) is the best so far
+  CHECK(rates[1] == Approx(5e-5));
+  for (size_t i = 2; i < rates.size(); ++i) {
+    // Each later evaluation either improves (mode min: a lower f1) or halves the rate (patience 0).
+    CHECK((rates[i] == Approx(rates[i - 1]) || rates[i] == Approx(rates[i - 1] / 2)));
+  }
+  // Each step's evaluation, then the final one (--do_eval) of the same weights, as run_qa logs them.
+  CHECK(steps_of_lines_with(out + "/trainer_log.jsonl", "eval_f1") == std::vector<int>{1, 2, 3, 4, 4});
 }
 
 TEST_CASE("--eval_steps as a fraction of the run and --eval_delay decide the evaluated steps", "[app][hf]") {

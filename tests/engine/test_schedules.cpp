@@ -61,7 +61,7 @@ TEST_CASE("cosine, constant and constant_with_warmup match transformers' formula
   CHECK(parsed == LrSchedule::kConstantWithWarmup);
   CHECK(parse_lr_schedule("cosine", &parsed));
   CHECK(std::string(lr_schedule_name(parsed)) == "cosine");
-  CHECK_FALSE(parse_lr_schedule("reduce_lr_on_plateau", &parsed));
+  CHECK_FALSE(parse_lr_schedule("greedy", &parsed));
   IntervalStrategy strategy = IntervalStrategy::kNo;
   CHECK(parse_interval_strategy("epoch", &strategy));
   CHECK(strategy == IntervalStrategy::kEpoch);
@@ -98,6 +98,35 @@ TEST_CASE("every schedule and its kwargs give transformers' rate at every step",
   }
   CHECK(names.size() == 10);  // every schedule implemented
   CHECK(checked > 1500);
+}
+
+// ReduceLROnPlateau as transformers builds it (get_scheduler) and Trainer steps it after each
+// evaluation, for the metrics of make_schedules.py's PLATEAUS.
+TEST_CASE("reduce_lr_on_plateau follows torch's ReduceLROnPlateau evaluation by evaluation", "[schedule]") {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  REQUIRE(parser.load(test::fixture_path("lr-schedules/schedules.json")).get(root) == simdjson::SUCCESS);
+  int cases = 0;
+  for (const simdjson::dom::element c : root["plateaus"].get_array()) {
+    const std::string kwargs(c["kwargs"].get_string().value());
+    const double learning_rate = c["learning_rate"].get_double().value();
+    std::vector<std::string> notes;
+    const LrScheduleConfig config = parse_lr_schedule_config("reduce_lr_on_plateau", kwargs, learning_rate, &notes);
+    PlateauState state = plateau_start(config.args, learning_rate);
+    CHECK(schedule_lr(config, learning_rate, 7, 3, 10) == learning_rate);  // not a function of the step
+    std::vector<double> metrics, expected;
+    for (const simdjson::dom::element m : c["metrics"].get_array()) metrics.push_back(m.get_double().value());
+    for (const simdjson::dom::element r : c["lrs"].get_array()) expected.push_back(r.get_double().value());
+    REQUIRE(metrics.size() == expected.size());
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      plateau_step(config.args, metrics[i], &state);
+      INFO(kwargs << " evaluation " << i);
+      CHECK(state.learning_rate == Approx(expected[i]).epsilon(1e-14));
+    }
+    CHECK(state.evaluations == int64_t(metrics.size()));
+    ++cases;
+  }
+  CHECK(cases == 5);
 }
 
 TEST_CASE("--lr_scheduler_kwargs: what transformers refuses is refused, naming the key", "[schedule]") {
@@ -139,7 +168,11 @@ TEST_CASE("--lr_scheduler_kwargs: what transformers refuses is refused, naming t
   refused("warmup_stable_decay", "{}", "num_decay_steps: warmup_stable_decay needs the length of its decay");
   refused("warmup_stable_decay", R"({"num_decay_steps": 5, "warmup_type": "exp"})",
           "warmup_type: expected 'linear', 'cosine' or '1-sqrt', found \"exp\"");
-  refused("reduce_lr_on_plateau", "", "--lr_scheduler_type: reduce_lr_on_plateau: not implemented");
+  refused("greedy", "", "--lr_scheduler_type: greedy: not implemented");
+  refused("reduce_lr_on_plateau", R"({"factor": 1})", "factor: expected a number < 1.0");
+  refused("reduce_lr_on_plateau", R"({"patience": 2.5})", "patience: expected a whole number, found 2.5");
+  refused("reduce_lr_on_plateau", R"({"mode": "maximum"})", "mode: expected 'min' or 'max', found \"maximum\"");
+  refused("reduce_lr_on_plateau", R"({"threshold_mode": "relative"})", "expected 'rel' or 'abs'");
   refused("cosine_typo", "", "--lr_scheduler_type: expected one of linear, cosine, cosine_with_restarts");
 }
 
@@ -355,6 +388,71 @@ TEST_CASE("checkpoints record the schedule and the run's loss total", "[schedule
                       Catch::Contains("lr_scheduler_type") && Catch::Contains("constant_with_warmup"));
   }
   std::filesystem::remove_all(dir);
+}
+
+// 23 windows, batch 4: 10 steps, evaluated every 2; the metric of evaluation k is metrics[k].
+struct PlateauRun {
+  std::vector<double> rates;
+  std::string checkpoint;
+};
+PlateauRun run_plateau(const TrainConfig& config, const std::vector<double>& metrics, const std::string& dir,
+                       const std::string& resume_from) {
+  const std::vector<Window> windows = test::resume_windows(23);
+  TinyRun run(config, 5);
+  Trainer trainer(*run.model, *run.optimizer, config);
+  if (!resume_from.empty()) trainer.resume(load_checkpoint(resume_from, *run.model, *run.optimizer), resume_from);
+  PlateauRun out;
+  size_t evaluated = 0;
+  TrainHooks hooks;
+  hooks.on_step = [&](const TrainProgress& p) { out.rates.push_back(p.learning_rate); };
+  hooks.on_evaluate = [&](const TrainerState& state) { evaluated = size_t(state.global_step / 2 - 1); };
+  hooks.evaluation_metric = [&] { return metrics.at(evaluated); };
+  hooks.on_checkpoint = [&](const TrainerState& state) {
+    if (!dir.empty()) out.checkpoint = save_checkpoint(dir, state, *run.model, *run.optimizer, nullptr, 0);
+  };
+  trainer.train(windows, hooks);
+  return out;
+}
+
+TEST_CASE("reduce_lr_on_plateau lowers the rate after evaluations, across a resume", "[schedule]") {
+  TrainConfig config = test::resume_train_config();
+  config.gradient_accumulation_steps = 1;
+  config.max_steps = 10;
+  config.eval_strategy = IntervalStrategy::kSteps;
+  config.eval_steps = 2;
+  config.save_strategy = IntervalStrategy::kNo;
+  std::vector<std::string> notes;
+  config.lr_schedule = parse_lr_schedule_config("reduce_lr_on_plateau", R"({"mode": "max", "patience": 0, "factor": 0.5})",
+                                                config.optimizer.learning_rate, &notes);
+  // Evaluations after steps 2, 4, 6, 8, 10: better, worse (halve), worse (halve), better, worse.
+  const std::vector<double> metrics = {50, 40, 45, 60, 55};
+  const double base = config.optimizer.learning_rate;
+  const PlateauRun whole = run_plateau(config, metrics, "", "");
+  REQUIRE(whole.rates.size() == 10);
+  const std::vector<double> expected = {base, base, base, base, base / 2, base / 2, base / 4, base / 4, base / 4, base / 4};
+  CHECK(whole.rates == expected);  // no warmup: the configured warmup does not apply
+  // Stopped after step 5 (its checkpoint holds the state after 2 evaluations), then resumed.
+  const std::string dir = test::fresh_temp_dir("bert_test_schedules_plateau");
+  TrainConfig first = config;
+  first.stop_after_steps = 5;
+  const PlateauRun stopped = run_plateau(first, metrics, dir, "");
+  REQUIRE_FALSE(stopped.checkpoint.empty());
+  const TrainerState saved = read_trainer_state(stopped.checkpoint);
+  CHECK(saved.plateau.learning_rate == base / 2);
+  CHECK(saved.plateau.best == 50);
+  CHECK(saved.plateau.evaluations == 2);
+  const PlateauRun resumed = run_plateau(config, metrics, "", stopped.checkpoint);
+  std::vector<double> joined = stopped.rates;
+  joined.insert(joined.end(), resumed.rates.begin(), resumed.rates.end());
+  CHECK(joined == expected);
+  std::filesystem::remove_all(dir);
+  // Without a metric to step with, the run says so.
+  TrainHooks none;
+  TinyRun run(config, 5);
+  Trainer trainer(*run.model, *run.optimizer, config);
+  none.on_evaluate = [](const TrainerState&) {};
+  CHECK_THROWS_WITH(trainer.train(test::resume_windows(23), none),
+                    Catch::Contains("reduce_lr_on_plateau: the evaluation at step 2 gave no --metric_for_best_model"));
 }
 
 TEST_CASE("a version 1 trainer_state.json still reads: linear schedule, loss total unknown", "[schedule]") {
