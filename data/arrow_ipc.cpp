@@ -279,10 +279,11 @@ ArrowTable ArrowTable::parse(std::string bytes, const std::string& path) {
   bool have_schema = false;
   for (int64_t message = 0;; ++message) {
     const std::string where = "message " + std::to_string(message);
-    if (pos + 4 > all.size()) {
-      if (have_schema) break;  // a stream cut after its batches: take what it holds
-      throw_input_error(path, where, "the stream ends before its schema");
-    }
+    // datasets' ArrowWriter always ends the stream with its marker: without it the file was cut
+    // short, and training on part of a split must not pass unnoticed.
+    if (pos + 4 > all.size())
+      throw_input_error(path, where, have_schema ? "the stream ends without its end-of-stream marker (a file cut short?)"
+                                                 : "the stream ends before its schema");
     uint64_t length = load_little_endian(all.data() + pos, 4);
     pos += 4;
     if (length == kContinuation) {
