@@ -61,8 +61,8 @@ struct EvalOptions {
 
 void register_flags(FlagParser* parser, EvalOptions* options) {
   parser->add_string("validation_file", &options->validation_file,
-                     "SQuAD v1.1 (or, with --version_2_with_negative, v2.0) JSON file holding the questions and "
-                     "their answers");
+                     "SQuAD v1.1 (or, with --version_2_with_negative, v2.0) file holding the questions and their "
+                     "answers: the official JSON, datasets' rows (JSON, JSON Lines) or a datasets Arrow cache file");
   parser->add_bool("version_2_with_negative", &options->version_2_with_negative,
                    "SQuAD v2.0: some questions have no answer; score with the v2.0 metric (an empty prediction "
                    "answers 'no answer') and, in model mode, let the null answer compete");

@@ -39,7 +39,9 @@ struct PrepareOptions {
 
 void register_flags(FlagParser* parser, PrepareOptions* options) {
   parser->add_string("vocab_file", &options->vocab_file, "WordPiece vocab.txt (one token per line)");
-  parser->add_string("input_file", &options->input_file, "SQuAD v1.1/v2.0 JSON file");
+  parser->add_string("input_file", &options->input_file,
+                     "SQuAD v1.1/v2.0: the official JSON, datasets' rows (JSON, JSON Lines) or a datasets Arrow "
+                     "cache file");
   parser->add_string("output_file", &options->output_file,
                      "where to write the windows as JSON Lines (one window per line)");
   parser->add_string("cache_file", &options->cache_file,

@@ -74,11 +74,13 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_string("model_name_or_path", &o->model_name_or_path,
                 "model directory: config.json + vocab.txt or a SentencePiece spiece.model (+ "
                 "model.safetensors; without it the weights are initialised randomly)");
-  p->add_string("train_file", &o->train_file, "SQuAD JSON to train on (with --do_train)");
-  p->add_string("validation_file", &o->validation_file, "SQuAD JSON to evaluate on (with --do_eval)");
+  p->add_string("train_file", &o->train_file,
+                "SQuAD to train on (with --do_train): the official JSON, datasets' rows (JSON, JSON Lines) or a "
+                "datasets Arrow cache file");
+  p->add_string("validation_file", &o->validation_file, "SQuAD to evaluate on (with --do_eval), in the same formats");
   p->add_string("test_file", &o->test_file,
-                "SQuAD JSON to predict on (with --do_predict); its answers, when every question has some, are "
-                "scored too");
+                "SQuAD to predict on (with --do_predict), in the same formats; its answers, when every question has "
+                "some, are scored too");
   p->add_string("output_dir", &o->output_dir, "where the model, checkpoints, logs and predictions go");
   p->add_string("train_cache_file", &o->train_cache_file,
                 "binary window cache for the training set: read when it matches, written otherwise");

@@ -178,7 +178,6 @@ class BatchReader {
     }
     if (field.type == ArrowType::kList || field.type == ArrowType::kLargeList) check_offsets(a, a.children[0].length);
     if (field.type == ArrowType::kUtf8 || field.type == ArrowType::kLargeUtf8) check_offsets(a, int64_t(a.values.size()));
-
     return a;
   }
 
