@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -201,6 +202,22 @@ std::string join_path(const std::string& dir, const std::string& name) {
   if (dir.empty()) return name;
   if (dir.back() == '/') return dir + name;
   return dir + "/" + name;
+}
+
+std::string environment_variable(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+std::string expand_user(const std::string& path) {
+  if (path.empty() || path[0] != '~' || (path.size() > 1 && path[1] != '/')) return path;
+  return environment_variable("HOME") + path.substr(1);
+}
+
+std::string huggingface_home() {
+  if (!environment_variable("HF_HOME").empty()) return expand_user(environment_variable("HF_HOME"));
+  const std::string xdg = environment_variable("XDG_CACHE_HOME");
+  return join_path(expand_user(xdg.empty() ? "~/.cache" : xdg), "huggingface");
 }
 
 uint64_t physical_memory_bytes() {

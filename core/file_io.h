@@ -97,6 +97,17 @@ void make_directories(const std::string& path);
 // Joins two path parts with exactly one '/'.
 std::string join_path(const std::string& dir, const std::string& name);
 
+// $name, or "" when it is unset.
+std::string environment_variable(const char* name);
+
+// A leading "~" (alone, or before '/') as $HOME, as Python's os.path.expanduser does.
+std::string expand_user(const std::string& path);
+
+// The Hugging Face cache home, as huggingface_hub and datasets both find it: $HF_HOME, else
+// $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface ("~" expanded). The Hub cache
+// (io/hub_cache.h) and the datasets cache (data/hf_datasets_cache.h) lie below it.
+std::string huggingface_home();
+
 // Physical memory of this machine in bytes (sysconf); a large value when it cannot be told.
 uint64_t physical_memory_bytes();
 

@@ -1,7 +1,6 @@
 // The Hugging Face Hub cache's layout. See hub_cache.h.
 #include "io/hub_cache.h"
 
-#include <cstdlib>
 #include <regex>
 
 #include "core/file_io.h"
@@ -9,11 +8,6 @@
 
 namespace bert {
 namespace {
-
-std::string environment(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? "" : value;
-}
 
 bool is_commit_hash(const std::string& text) {
   static const std::regex pattern("^[0-9a-f]{40}$");
@@ -42,10 +36,8 @@ bool looks_like_hub_id(const std::string& name) {
 std::string hub_cache_root(const std::string& cache_dir) {
   if (!cache_dir.empty()) return cache_dir;
   for (const char* name : {"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"})
-    if (!environment(name).empty()) return environment(name);
-  if (!environment("HF_HOME").empty()) return join_path(environment("HF_HOME"), "hub");
-  if (!environment("XDG_CACHE_HOME").empty()) return join_path(environment("XDG_CACHE_HOME"), "huggingface/hub");
-  return join_path(environment("HOME"), ".cache/huggingface/hub");
+    if (!environment_variable(name).empty()) return expand_user(environment_variable(name));
+  return join_path(huggingface_home(), "hub");
 }
 
 std::string find_hub_snapshot(const std::string& root, const std::string& repo_id, const std::string& revision,
