@@ -3,34 +3,30 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <regex>
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/strings.h"
+#include "data/squad_arrow.h"
 
 namespace bert {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value && *value ? value : "";
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& word : words) out += (out.empty() ? "" : ", ") + word;
+  return out;
 }
 
-std::string expand_home(const std::string& path) {
-  if (path.rfind("~", 0) != 0) return path;
-  return env("HOME") + path.substr(1);
-}
-
-// dataset_info.json of a cached copy: its config_name and its splits' names (none when absent:
-// an incomplete copy).
+// dataset_info.json of a cached copy: its config_name, and its splits with their shard counts
+// (1: one file); no splits when absent (an incomplete copy).
 struct CachedInfo {
   std::string config_name;
-  std::vector<std::string> splits;
+  std::vector<std::pair<std::string, int64_t>> splits;
 };
 
 CachedInfo read_info(const fs::path& dir) {
@@ -44,21 +40,25 @@ CachedInfo read_info(const fs::path& dir) {
   std::string_view config;
   if (!root["config_name"].get_string().get(config)) info.config_name = std::string(config);
   simdjson::dom::object splits;
-  if (!root["splits"].get_object().get(splits))
-    for (const auto split : splits) info.splits.emplace_back(split.key);
+  if (!root["splits"].get_object().get(splits)) {
+    for (const auto split : splits) {
+      simdjson::dom::array lengths;
+      const bool sharded = !split.value["shard_lengths"].get_array().get(lengths) && lengths.size() > 1;
+      info.splits.emplace_back(std::string(split.key), sharded ? int64_t(lengths.size()) : 1);
+    }
+  }
   return info;
 }
 
-int64_t shard_count(const fs::path& dir, const std::string& split) {
-  const std::string path = (dir / "dataset_info.json").string();
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  const std::string text = read_file(path);
-  if (parser.parse(simdjson::padded_string(text)).get(root)) throw_input_error(path, "", "not valid JSON");
-  simdjson::dom::array lengths;
-  if (root["splits"][split]["shard_lengths"].get_array().get(lengths)) return 1;
-  return std::max<int64_t>(1, int64_t(lengths.size()));
-}
+// A copy of the dataset: <config>/<version>/<hash> and its dataset_info.json.
+struct CachedCopy {
+  fs::path dir;
+  CachedInfo info;
+  std::string config() const { return dir.parent_path().parent_path().filename().string(); }
+  bool same_version_and_hash(const CachedCopy& other) const {
+    return dir.filename() == other.dir.filename() && dir.parent_path().filename() == other.dir.parent_path().filename();
+  }
+};
 
 std::vector<fs::path> subdirectories(const fs::path& dir) {
   std::vector<fs::path> out;
@@ -73,24 +73,20 @@ std::vector<fs::path> subdirectories(const fs::path& dir) {
 // <root>/<ns>___<name> there is (datasets caches "squad" as rajpurkar___squad when the Hub
 // resolved it so).
 fs::path dataset_directory(const fs::path& root, const std::string& name, std::vector<std::string>* notes) {
-  std::string relative;
-  size_t begin = 0;
-  while (true) {
-    const size_t slash = name.find('/', begin);
-    const std::string part = name.substr(begin, slash == std::string::npos ? std::string::npos : slash - begin);
-    relative += (relative.empty() ? "" : "___") + (slash == std::string::npos ? datasets_snake_case(part) : part);
-    if (slash == std::string::npos) break;
-    begin = slash + 1;
+  // datasets: the namespace's parts and the snake-cased name, joined by "___".
+  const size_t slash = name.rfind('/');
+  std::string relative = datasets_snake_case(name.substr(slash == std::string::npos ? 0 : slash + 1));
+  if (slash != std::string::npos) {
+    std::string space = name.substr(0, slash);
+    for (size_t at = space.find('/'); at != std::string::npos; at = space.find('/', at + 3)) space.replace(at, 1, "___");
+    relative = space + "___" + relative;
   }
   const fs::path direct = root / relative;
-  if (fs::is_directory(direct) || name.find('/') != std::string::npos) return direct;
+  if (fs::is_directory(direct) || slash != std::string::npos) return direct;
   std::vector<fs::path> namespaced;
-  const std::string suffix = "___" + relative;
-  for (const fs::path& dir : subdirectories(root)) {
-    const std::string base = dir.filename().string();
-    if (base.size() > suffix.size() && base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0)
+  for (const fs::path& dir : subdirectories(root))
+    if (dir.filename().string().size() > relative.size() + 3 && ends_with(dir.filename().string(), "___" + relative))
       namespaced.push_back(dir);
-  }
   if (namespaced.size() != 1) return direct;
   notes->push_back("--dataset_name " + name + ": the cache holds it as " + namespaced[0].string() +
                    " (the Hub's name for it)");
@@ -109,11 +105,9 @@ std::string not_cached_message(const std::string& name, const std::string& where
 }  // namespace
 
 std::string datasets_cache_root(const std::string& cache_dir) {
-  if (!cache_dir.empty()) return expand_home(cache_dir);
-  if (!env("HF_DATASETS_CACHE").empty()) return expand_home(env("HF_DATASETS_CACHE"));
-  if (!env("HF_HOME").empty()) return join_path(expand_home(env("HF_HOME")), "datasets");
-  const std::string xdg = env("XDG_CACHE_HOME").empty() ? "~/.cache" : env("XDG_CACHE_HOME");
-  return join_path(join_path(expand_home(xdg), "huggingface"), "datasets");
+  if (!cache_dir.empty()) return expand_user(cache_dir);
+  if (!environment_variable("HF_DATASETS_CACHE").empty()) return expand_user(environment_variable("HF_DATASETS_CACHE"));
+  return join_path(huggingface_home(), "datasets");
 }
 
 std::string datasets_snake_case(const std::string& name) {
@@ -131,56 +125,49 @@ CachedSplit find_cached_split(const std::string& root, const std::string& name, 
   const fs::path base = dataset_directory(root, name, &out.notes);
   if (!fs::is_directory(base)) throw_input_error(flag, "", not_cached_message(name, "no " + base.string()));
   // <config>/<version>/<hash> whose dataset_info.json names that configuration, newest first.
-  std::vector<fs::path> copies;
+  std::vector<CachedCopy> copies;
   std::vector<std::string> configs;
   for (const fs::path& config_dir : subdirectories(base)) {
     configs.push_back(config_dir.filename().string());
     if (!config.empty() && config_dir.filename() != config) continue;
     for (const fs::path& version : subdirectories(config_dir))
-      for (const fs::path& hash : subdirectories(version))
-        if (read_info(hash).config_name == config_dir.filename().string()) copies.push_back(hash);
+      for (const fs::path& hash : subdirectories(version)) {
+        CachedCopy copy{hash, read_info(hash)};
+        if (copy.info.config_name == config_dir.filename().string()) copies.push_back(std::move(copy));
+      }
   }
-  if (copies.empty()) {
-    std::string there;
-    for (const std::string& c : configs) there += (there.empty() ? "" : ", ") + c;
+  if (copies.empty())
     throw_input_error(flag, "", not_cached_message(name, base.string() + " holds no complete copy" +
                                                          (config.empty() ? "" : " of configuration " + config) +
-                                                         (there.empty() ? "" : "; configurations there: " + there)));
-  }
-  std::stable_sort(copies.begin(), copies.end(), [](const fs::path& a, const fs::path& b) {
-    return fs::last_write_time(a) > fs::last_write_time(b);
+                                                         (configs.empty() ? "" : "; configurations there: " +
+                                                                                     joined(configs))));
+  std::stable_sort(copies.begin(), copies.end(), [](const CachedCopy& a, const CachedCopy& b) {
+    return fs::last_write_time(a.dir) > fs::last_write_time(b.dir);
   });
-  const fs::path chosen = copies.front();
-  out.directory = chosen.string();
-  out.config = chosen.parent_path().parent_path().filename().string();
+  const CachedCopy& chosen = copies.front();
+  out.directory = chosen.dir.string();
+  out.config = chosen.config();
   if (config.empty()) {
     std::vector<std::string> same_copy;  // datasets: several configurations of this version and hash
-    for (const fs::path& c : copies)
-      if (c.filename() == chosen.filename() && c.parent_path().filename() == chosen.parent_path().filename())
-        same_copy.push_back(c.parent_path().parent_path().filename().string());
-    if (same_copy.size() > 1) {
-      std::string list;
-      for (const std::string& c : same_copy) list += (list.empty() ? "" : ", ") + c;
-      throw_input_error(flag, "", "several configurations are cached (" + list +
+    for (const CachedCopy& c : copies)
+      if (c.same_version_and_hash(chosen)) same_copy.push_back(c.config());
+    if (same_copy.size() > 1)
+      throw_input_error(flag, "", "several configurations are cached (" + joined(same_copy) +
                                       "): give --dataset_config_name, as load_dataset asks");
-    }
   }
-  const CachedInfo info = read_info(chosen);
-  if (std::find(info.splits.begin(), info.splits.end(), split) == info.splits.end()) {
-    std::string have;
-    for (const std::string& s : info.splits) have += (have.empty() ? "" : ", ") + s;
+  const auto found = std::find_if(chosen.info.splits.begin(), chosen.info.splits.end(),
+                                  [&](const auto& s) { return s.first == split; });
+  if (found == chosen.info.splits.end()) {
+    std::vector<std::string> have;
+    for (const auto& s : chosen.info.splits) have.push_back(s.first);
     throw_input_error(flag, "", "the cached copy " + out.directory + " has no split '" + split + "' (it has: " +
-                                    have + ")");
+                                    joined(have) + ")");
   }
-  const std::string prefix = datasets_snake_case(name.substr(name.rfind('/') + 1)) + "-" + split;
-  const int64_t shards = shard_count(chosen, split);
-  for (int64_t i = 0; i < shards; ++i) {
-    char suffix[64];
-    std::snprintf(suffix, sizeof suffix, "-%05lld-of-%05lld", static_cast<long long>(i), static_cast<long long>(shards));
-    const std::string file = (chosen / (prefix + (shards > 1 ? suffix : "") + ".arrow")).string();
-    if (!path_exists(file)) throw_input_error(flag, "", "the cached copy " + out.directory + " lacks " + file);
-    out.files.push_back(file);
-  }
+  const int64_t shards = found->second;
+  const std::string prefix = (chosen.dir / (datasets_snake_case(name.substr(name.rfind('/') + 1)) + "-" + split)).string();
+  const std::string first = shards > 1 ? arrow_shard_name(prefix, 0, shards) : prefix + ".arrow";
+  if (!path_exists(first)) throw_input_error(flag, "", "the cached copy " + out.directory + " lacks " + first);
+  out.files = arrow_shard_paths(first);  // the other shards, each checked
   out.notes.push_back(flag + ": split " + split + " from " + out.directory + " (" + std::to_string(shards) +
                       (shards == 1 ? " file" : " shards") + ")");
   return out;

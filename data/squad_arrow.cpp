@@ -77,6 +77,13 @@ void append_answers(const ArrowArray& answers, int64_t at, const std::string& pa
 
 }  // namespace
 
+std::string arrow_shard_name(const std::string& prefix, int64_t index, int64_t count) {
+  char suffix[64];
+  std::snprintf(suffix, sizeof suffix, "-%05lld-of-%05lld.arrow", static_cast<long long>(index),
+                static_cast<long long>(count));
+  return prefix + suffix;
+}
+
 std::vector<std::string> arrow_shard_paths(const std::string& path) {
   static const std::regex shard(R"((.*)-(\d{5})-of-(\d{5})\.arrow)");
   std::smatch match;
@@ -84,9 +91,7 @@ std::vector<std::string> arrow_shard_paths(const std::string& path) {
   const int count = std::stoi(match[3]);
   std::vector<std::string> paths;
   for (int i = 0; i < count; ++i) {
-    char suffix[32];
-    std::snprintf(suffix, sizeof suffix, "-%05d-of-%05d.arrow", i, count);
-    paths.push_back(std::string(match[1]) + suffix);
+    paths.push_back(arrow_shard_name(match[1], i, count));
     if (!path_exists(paths.back()))
       throw_input_error(paths.back(), "", "missing: " + path + " is shard " + std::string(match[2]) + " of " +
                                               std::to_string(count) + ", and every shard of the split is read");

@@ -7,10 +7,14 @@
 // (data[12].answers.text[0] ...: row 12 of the table, counted across shards) is the same.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace bert {
+
+// "<prefix>-00001-of-00003.arrow": shard `index` of `count`, as datasets names them.
+std::string arrow_shard_name(const std::string& prefix, int64_t index, int64_t count);
 
 // The shard files a file of a split belongs to, in order: itself, or for
 // "<prefix>-00001-of-00003.arrow" all three (each must exist; InputError otherwise).
