@@ -28,8 +28,15 @@ using simdjson::dom::array;
 using simdjson::dom::element;
 using simdjson::dom::object;
 
-simdjson::padded_string load_padded(const std::string& path) {
+// The file's JSON text; for a Hugging Face datasets cache file (Arrow, told by its first bytes,
+// so that only the Arrow reader reads it whole) its rows as the rows layout below reads them.
+simdjson::padded_string load_squad_text(const std::string& path) {
   const InputFile file = InputFile::open(path);  // a regular file that fits in memory
+  char head[8] = {};
+  const size_t head_bytes = std::min<size_t>(sizeof head, file.size());
+  file.read_into(head, head_bytes);
+  if (looks_like_arrow_ipc(std::string_view(head, head_bytes)))
+    return simdjson::padded_string(squad_rows_json_from_arrow(arrow_shard_paths(path)));
   simdjson::padded_string text(static_cast<size_t>(file.size()));
   file.read_into(text.data(), text.size());
   return text;
@@ -480,10 +487,7 @@ std::string row_location(int32_t row, bool json_line) {
 }
 
 SquadDataset read_squad(const std::string& path) {
-  simdjson::padded_string text = load_padded(path);
-  // A Hugging Face datasets cache file: its rows, as the rows layout below reads them.
-  if (looks_like_arrow_ipc(std::string_view(text.data(), text.size())))
-    text = simdjson::padded_string(squad_rows_json_from_arrow(arrow_shard_paths(path)));
+  const simdjson::padded_string text = load_squad_text(path);
   const std::string_view all(text.data(), text.size());
   simdjson::dom::parser parser;
   element root;
