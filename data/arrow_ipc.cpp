@@ -26,13 +26,7 @@ constexpr const char* kTypeNames[] = {"NONE", "Null", "Int", "FloatingPoint", "B
                                       "Utf8View", "ListView", "LargeListView"};
 constexpr int kMaxNesting = 32;
 
-bool has_offsets(const ArrowField& f) {
-  return f.type == ArrowType::kUtf8 || f.type == ArrowType::kLargeUtf8 || f.type == ArrowType::kList ||
-         f.type == ArrowType::kLargeList;
-}
-size_t offset_bytes(const ArrowField& f) {
-  return f.type == ArrowType::kLargeUtf8 || f.type == ArrowType::kLargeList ? 8 : 4;
-}
+size_t offset_bytes(const ArrowField& f) { return f.large_offsets() ? 8 : 4; }
 // Entry i of an array's offsets buffer (its length checked when the batch was read).
 int64_t offset_at(const ArrowArray& a, int64_t i) {
   const size_t bytes = offset_bytes(*a.field);
@@ -124,7 +118,7 @@ ArrowField read_field(const FlatTable& table, int depth, const std::string& path
   }
   const auto [children, count] = table.vector(5, 4);
   for (size_t i = 0; i < count; ++i) field.children.push_back(read_field(table.table_at(children + 4 * i), depth + 1, path));
-  if ((field.type == ArrowType::kList || field.type == ArrowType::kLargeList) && field.children.size() != 1)
+  if (field.is_list() && field.children.size() != 1)
     throw_input_error(path, field.name, "a list column needs one child field, found " + std::to_string(field.children.size()));
   return field;
 }
@@ -165,10 +159,10 @@ class BatchReader {
     for (int i = 0; i < buffers; ++i) views[i] = buffer(field);
     a.validity = views[0];
     if (buffers == 3) a.offsets = views[1], a.values = views[2];
-    if (buffers == 2 && (field.type == ArrowType::kList || field.type == ArrowType::kLargeList)) a.offsets = views[1];
+    if (buffers == 2 && field.is_list()) a.offsets = views[1];
     else if (buffers == 2) a.values = views[1];
     if (a.null_count > 0 && a.validity.size() * 8 < size_t(a.length)) fail(field, "a validity bitmap shorter than the column");
-    if (has_offsets(field) && a.length > 0 && a.offsets.size() / offset_bytes(field) < size_t(a.length) + 1)
+    if ((field.is_string() || field.is_list()) && a.length > 0 && a.offsets.size() / offset_bytes(field) < size_t(a.length) + 1)
       fail(field, "an offsets buffer shorter than the column");
     if (field.type == ArrowType::kInt && a.values.size() / size_t(field.int_bits / 8) < size_t(a.length))
       fail(field, "a values buffer shorter than the column");
@@ -176,8 +170,8 @@ class BatchReader {
       const bool same_rows = field.type == ArrowType::kStruct;
       a.children.push_back(array(child, same_rows ? a.length : -1));
     }
-    if (field.type == ArrowType::kList || field.type == ArrowType::kLargeList) check_offsets(a, a.children[0].length);
-    if (field.type == ArrowType::kUtf8 || field.type == ArrowType::kLargeUtf8) check_offsets(a, int64_t(a.values.size()));
+    if (field.is_list()) check_offsets(a, a.children[0].length);
+    if (field.is_string()) check_offsets(a, int64_t(a.values.size()));
     return a;
   }
 
@@ -226,7 +220,7 @@ bool ArrowArray::is_null(int64_t row) const {
 }
 
 std::string_view ArrowArray::string_at(int64_t row) const {
-  BERT_CHECK(field->type == ArrowType::kUtf8 || field->type == ArrowType::kLargeUtf8, "not a string column");
+  BERT_CHECK(field->is_string(), "not a string column");
   BERT_CHECK(row >= 0 && row < length, "row out of range");
   const int64_t begin = offset_at(*this, row), end = offset_at(*this, row + 1);  // checked when read
   return values.substr(size_t(begin), size_t(end - begin));
@@ -242,7 +236,7 @@ int64_t ArrowArray::int_at(int64_t row) const {
 }
 
 std::pair<int64_t, int64_t> ArrowArray::list_range(int64_t row) const {
-  BERT_CHECK(field->type == ArrowType::kList || field->type == ArrowType::kLargeList, "not a list column");
+  BERT_CHECK(field->is_list(), "not a list column");
   BERT_CHECK(row >= 0 && row < length, "row out of range");
   return {offset_at(*this, row), offset_at(*this, row + 1)};
 }

@@ -26,6 +26,11 @@ struct ArrowField {
   int32_t int_bits = 0;   // kInt: 8, 16, 32 or 64
   bool int_signed = true;
   std::vector<ArrowField> children;  // kList / kLargeList: one; kStruct: its fields
+
+  bool is_string() const { return type == ArrowType::kUtf8 || type == ArrowType::kLargeUtf8; }
+  bool is_list() const { return type == ArrowType::kList || type == ArrowType::kLargeList; }
+  // Offsets of 64 bits (LargeUtf8, LargeList) rather than 32.
+  bool large_offsets() const { return type == ArrowType::kLargeUtf8 || type == ArrowType::kLargeList; }
 };
 
 // One column of one record batch: its field, rows and buffers (views into the file's bytes).

@@ -18,8 +18,9 @@ namespace {
   throw_input_error(path, "row " + std::to_string(row) + ", column " + column, what);
 }
 
-const ArrowArray* column_of(const ArrowTable& table, const ArrowBatch& batch, const char* name, ArrowType want,
-                            ArrowType also, bool required) {
+// The top-level column `name`: strings, or (answers) a struct; nullptr when absent and optional.
+const ArrowArray* column_of(const ArrowTable& table, const ArrowBatch& batch, const char* name, bool strings,
+                            bool required) {
   const int index = table.column(name);
   if (index < 0) {
     if (required) throw_input_error(table.path(), std::string("column ") + name, "missing (a SQuAD table has id, "
@@ -27,9 +28,9 @@ const ArrowArray* column_of(const ArrowTable& table, const ArrowBatch& batch, co
     return nullptr;
   }
   const ArrowArray& array = batch.columns[size_t(index)];
-  if (array.field->type != want && array.field->type != also)
+  if (strings ? !array.field->is_string() : array.field->type != ArrowType::kStruct)
     throw_input_error(table.path(), std::string("column ") + name,
-                      "expected " + std::string(want == ArrowType::kStruct ? "a struct" : "strings") + ", found " +
+                      std::string("expected ") + (strings ? "strings" : "a struct") + ", found " +
                           array.field->type_name);
   return &array;
 }
@@ -53,12 +54,9 @@ void append_answers(const ArrowArray& answers, int64_t at, const std::string& pa
   }
   const ArrowArray* text = answers.child("text");
   const ArrowArray* start = answers.child("answer_start");
-  const auto strings = [](const ArrowArray& a) {
-    return a.field->type == ArrowType::kUtf8 || a.field->type == ArrowType::kLargeUtf8;
-  };
-  if (!text || text->field->type != ArrowType::kList || !strings(text->children[0]))
+  if (!text || !text->field->is_list() || !text->children[0].field->is_string())
     fail(path, row, "answers", "expected a field text: list<string>");
-  if (!start || start->field->type != ArrowType::kList || start->children[0].field->type != ArrowType::kInt)
+  if (!start || !start->field->is_list() || start->children[0].field->type != ArrowType::kInt)
     fail(path, row, "answers", "expected a field answer_start: list<int>");
   *out += "{\"text\": [";
   const auto [text_begin, text_end] = text->list_range(at);
@@ -105,11 +103,11 @@ std::string squad_rows_json_from_arrow(const std::vector<std::string>& shard_pat
   for (const std::string& path : shard_paths) {
     const ArrowTable table = ArrowTable::read(path);
     for (const ArrowBatch& batch : table.batches()) {
-      const ArrowArray* id = column_of(table, batch, "id", ArrowType::kUtf8, ArrowType::kLargeUtf8, true);
-      const ArrowArray* title = column_of(table, batch, "title", ArrowType::kUtf8, ArrowType::kLargeUtf8, false);
-      const ArrowArray* context = column_of(table, batch, "context", ArrowType::kUtf8, ArrowType::kLargeUtf8, true);
-      const ArrowArray* question = column_of(table, batch, "question", ArrowType::kUtf8, ArrowType::kLargeUtf8, true);
-      const ArrowArray* answers = column_of(table, batch, "answers", ArrowType::kStruct, ArrowType::kStruct, false);
+      const ArrowArray* id = column_of(table, batch, "id", /*strings=*/true, /*required=*/true);
+      const ArrowArray* title = column_of(table, batch, "title", true, false);
+      const ArrowArray* context = column_of(table, batch, "context", true, true);
+      const ArrowArray* question = column_of(table, batch, "question", true, true);
+      const ArrowArray* answers = column_of(table, batch, "answers", /*strings=*/false, /*required=*/false);
       for (int64_t i = 0; i < batch.rows; ++i, ++row) {
         out += row == 0 ? "\n{" : ",\n{";
         out += "\"id\": ";
