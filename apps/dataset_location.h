@@ -8,6 +8,17 @@
 
 namespace bert {
 
+class FlagParser;
+
+// --dataset_name and --dataset_config_name as given.
+struct DatasetFlags {
+  std::string name, config;
+};
+
+// Registers both flags; `replaces` says what the splits stand for in this app (e.g. "its
+// validation split replaces --validation_file").
+void register_dataset_flags(FlagParser* parser, DatasetFlags* flags, const std::string& replaces);
+
 struct DatasetSplitFiles {
   std::string* file;  // the file flag the split fills: --train_file, --validation_file, --test_file
   const char* flag;   // its name
@@ -19,7 +30,7 @@ struct DatasetSplitFiles {
 // *file; a file flag given as well is not used, as in run_qa (a note says so). FlagError naming
 // --dataset_name for a dataset, configuration or split that is not cached, with what to do.
 // --dataset_config_name without --dataset_name is refused.
-void resolve_dataset_name(const std::string& name, const std::string& config, const std::string& cache_dir,
+void resolve_dataset_name(const DatasetFlags& dataset, const std::string& cache_dir,
                           const std::vector<DatasetSplitFiles>& splits, std::vector<std::string>* notes);
 
 }  // namespace bert

@@ -23,9 +23,9 @@
 #include <string>
 
 #include "apps/app_main.h"
+#include "apps/dataset_location.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
-#include "apps/dataset_location.h"
 #include "apps/model_location.h"
 #include "data/predictions_io.h"
 #include "data/squad.h"
@@ -47,7 +47,7 @@ namespace {
 
 struct EvalOptions {
   std::string validation_file;
-  std::string dataset_name, dataset_config_name;  // run_qa's: the validation split from the datasets cache
+  DatasetFlags dataset;  // run_qa's: the validation split from the datasets cache
   std::string predictions_file;
   std::string model_name_or_path, output_dir, device = "auto";
   int32_t max_seq_length = 384, doc_stride = 128, per_device_eval_batch_size = 8;
@@ -78,12 +78,7 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
                      "(default: 1.0)");
   parser->add_string("predictions_file", &options->predictions_file,
                      "JSON object {question id: answer text} to score (metric mode)");
-  parser->add_string("dataset_name", &options->dataset_name,
-                     "instead of --validation_file: a Hub dataset's validation split (e.g. rajpurkar/squad) from the "
-                     "Hugging Face datasets cache an earlier load_dataset filled (--cache_dir, $HF_DATASETS_CACHE, "
-                     "$HF_HOME/datasets, ~/.cache/huggingface/datasets), as run_qa.py reads it; nothing is downloaded");
-  parser->add_string("dataset_config_name", &options->dataset_config_name,
-                     "with --dataset_name: the configuration (e.g. plain_text); needed when several are cached");
+  register_dataset_flags(parser, &options->dataset, "its validation split replaces --validation_file");
   parser->add_string("model_name_or_path", &options->model_name_or_path,
                      "fine-tuned model directory to predict with (model mode), or a Hub id in the Hugging Face "
                      "cache");
@@ -241,10 +236,10 @@ int run(int argc, char** argv) {
   if (!parser.parse(argc, argv)) return 0;  // --help
   for (const std::string& note : parser.notes()) std::fprintf(stderr, "[flags] %s\n", note.c_str());
   std::vector<std::string> dataset_notes;
-  resolve_dataset_name(options.dataset_name, options.dataset_config_name, options.cache_dir,
+  resolve_dataset_name(options.dataset, options.cache_dir,
                        {{&options.validation_file, "validation_file", "validation", true}}, &dataset_notes);
   for (const std::string& note : dataset_notes) std::fprintf(stderr, "[data] %s\n", note.c_str());
-  if (options.dataset_name.empty()) parser.require("validation_file", "(or --dataset_name)");
+  if (options.dataset.name.empty()) parser.require("validation_file", "(or --dataset_name)");
   if ((parser.was_set("na_prob_file") || parser.was_set("na_prob_thresh")) && !options.version_2_with_negative)
     throw FlagError("--na_prob_file and --na_prob_thresh belong to SQuAD v2.0's metric: give --version_2_with_negative");
   if (parser.was_set("na_prob_thresh") && !parser.was_set("na_prob_file"))

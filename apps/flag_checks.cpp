@@ -6,13 +6,14 @@
 #include <sstream>
 
 namespace bert {
-namespace {
 
-std::string number(double value) {
+std::string flag_number(double value) {
   std::ostringstream out;
   out << value;
   return out.str();
 }
+
+namespace {
 
 [[noreturn]] void refuse(const char* name, const std::string& value, const std::string& expected) {
   throw FlagError(std::string("--") + name + ": expected " + expected + ", got " + value);
@@ -28,16 +29,16 @@ void check_interval_flag(const char* name, double value, bool positive) {
   const char* expected = "a whole number of steps, or a fraction of the run's steps below 1 (transformers: an integer "
                          "if bigger than 1)";
   if (!std::isfinite(value) || (value > 1 && value != std::floor(value)) || value > 9.0e18)
-    refuse(name, number(value), expected);
-  if (positive && !(value > 0)) refuse(name, number(value), "a number > 0: " + std::string(expected));
+    refuse(name, flag_number(value), expected);
+  if (positive && !(value > 0)) refuse(name, flag_number(value), "a number > 0: " + std::string(expected));
 }
 
 void check_flag_non_negative(const char* name, double value) {
-  if (!(value >= 0)) refuse(name, number(value), "a number >= 0");
+  if (!(value >= 0)) refuse(name, flag_number(value), "a number >= 0");
 }
 
 void check_flag_half_open(const char* name, double value, double lo, double hi) {
-  if (!(value >= lo && value < hi)) refuse(name, number(value), "a number in [" + number(lo) + ", " + number(hi) + ")");
+  if (!(value >= lo && value < hi)) refuse(name, flag_number(value), "a number in [" + flag_number(lo) + ", " + flag_number(hi) + ")");
 }
 
 void check_flag_sample_limit(const char* name, int64_t value) {

@@ -18,6 +18,8 @@ inline constexpr int32_t kMaxSeqLengthLimit = 1 << 20;
 // Largest num_train_epochs: with at most 2^31 windows the step count then fits int64.
 inline constexpr double kMaxTrainEpochs = 2147483647.0;
 
+// A flag's number as messages show it: "3", "0.25", "1e-05".
+std::string flag_number(double value);
 // value > 0.
 void check_flag_positive(const char* name, int64_t value);
 // transformers' logging_steps / save_steps / eval_steps: a whole number of steps, or a fraction

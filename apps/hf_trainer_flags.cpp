@@ -6,10 +6,10 @@
 #include <sstream>
 
 #include "apps/flag_checks.h"
+#include "apps/dataset_location.h"
 #include "apps/flags.h"
 #include "core/file_io.h"
 #include "data/squad_metric_v2.h"
-#include "core/json_text.h"
 #include "engine/lr_schedule.h"
 
 namespace bert {
@@ -59,13 +59,9 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_string("logging_dir", &o->logging_dir,
                 "TensorBoard event files go here (default: the TENSORBOARD_LOGGING_DIR environment variable, as "
                 "transformers 5 reads it, else output_dir/runs/<date>_<host>, a new run each time)");
-  p->add_string("dataset_name", &o->dataset_name,
-                "a Hub dataset as run_qa.py takes it (e.g. rajpurkar/squad), read from the Hugging Face datasets "
-                "cache that an earlier load_dataset filled (--cache_dir, $HF_DATASETS_CACHE, $HF_HOME/datasets, "
-                "~/.cache/huggingface/datasets): its train, validation and test splits replace --train_file, "
-                "--validation_file and --test_file; nothing is downloaded");
-  p->add_string("dataset_config_name", &o->dataset_config_name,
-                "with --dataset_name: the configuration (e.g. plain_text); needed when several are cached");
+  register_dataset_flags(p, &o->dataset,
+                         "its train, validation and test splits replace --train_file, --validation_file and "
+                         "--test_file");
   p->add_bool("pad_to_max_length", &o->pad_to_max_length,
               "accepted for compatibility: batches are packed without padding either way, which changes no "
               "result (padded positions are masked out), only the time; total_flos counts the tokens as "
@@ -226,10 +222,7 @@ void check_best_model_flags(const HfTrainerOptions& o, double save_steps, double
                     "--eval_strategy " + o.eval_strategy + ", --save_strategy " + o.save_strategy);
   const double eval_steps = o.eval_steps > 0 ? o.eval_steps : logging_steps;
   if (o.eval_strategy != "steps") return;
-  const auto text = [](double v) {
-    return v == std::floor(v) ? std::to_string(static_cast<int64_t>(v)) : format_json_number(v);
-  };
-  const std::string given = ": --save_steps " + text(save_steps) + ", --eval_steps " + text(eval_steps);
+  const std::string given = ": --save_steps " + flag_number(save_steps) + ", --eval_steps " + flag_number(eval_steps);
   if (save_steps <= 0)
     throw FlagError("--load_best_model_at_end with --eval_strategy steps needs checkpoints at the evaluations" + given);
   // transformers: a ratio and a count cannot be checked against each other; two ratios are

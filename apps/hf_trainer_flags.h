@@ -41,6 +41,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/dataset_location.h"
 #include "apps/flags.h"
 #include "engine/backend_registry.h"
 #include "engine/trainer.h"
@@ -60,7 +61,7 @@ struct HfTrainerOptions {
   std::string logging_dir, report_to = "all";
   std::string train_sampling_strategy = "random", optim = "adamw_torch_fused";
   std::string logging_strategy = "steps", run_name;
-  std::string dataset_name, dataset_config_name;
+  DatasetFlags dataset;  // --dataset_name, --dataset_config_name (apps/dataset_location.h)
   double eval_steps = -1;  // <= 0: logging_steps, as Hugging Face; below 1: a fraction of the steps
   double eval_delay = 0;   // no evaluation before this step (steps) or epoch (epoch)
   int64_t preprocessing_num_workers = -1;

@@ -41,10 +41,10 @@
 #include <string>
 
 #include "apps/app_main.h"
+#include "apps/dataset_location.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "apps/hf_passive_flags.h"
-#include "apps/dataset_location.h"
 #include "apps/hf_trainer_flags.h"
 #include "apps/model_location.h"
 #include "apps/train_job.h"
@@ -193,7 +193,7 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
     throw FlagError("nothing to do: give --do_train, --do_eval and/or --do_predict");
   check_hf_trainer_flags(o.hf, o.do_train, o.model_name_or_path);
   // With --dataset_name the splits come from the datasets cache (resolve_dataset_name).
-  const bool files = o.hf.dataset_name.empty();
+  const bool files = o.hf.dataset.name.empty();
   if (o.do_train && files) parser.require("train_file", "with --do_train (or --dataset_name)");
   if (o.do_eval && files) parser.require("validation_file", "with --do_eval (or --dataset_name)");
   if (o.hf.eval_on_start && (!o.do_eval || !o.do_train))
@@ -307,7 +307,7 @@ int run(int argc, char** argv) {
   resolve_hf_passive_flags(parser, o.passive, &o.notes);
   check_options(o, parser);
   resolve_lr_schedule(&o.hf, o.learning_rate, &o.notes);
-  resolve_dataset_name(o.hf.dataset_name, o.hf.dataset_config_name, o.hf.cache_dir,
+  resolve_dataset_name(o.hf.dataset, o.hf.cache_dir,
                        {{&o.train_file, "train_file", "train", o.do_train},
                         {&o.validation_file, "validation_file", "validation", o.do_eval},
                         {&o.test_file, "test_file", "test", o.do_predict}},
@@ -317,12 +317,12 @@ int run(int argc, char** argv) {
   o.model_name_or_path = resolve_model_location(o.model_name, o.hf.model_revision, o.hf.cache_dir, &o.notes);
   const bool may_use_cuda = o.device == "cuda" || o.device == "auto";
   const CudaBackendOptions cuda_options = may_use_cuda ? cuda_options_for(o.hf.precision, &o.notes) : CudaBackendOptions{};
-  if (o.hf.lr_scheduler_type == "constant" && (o.warmup_steps > 0 || o.warmup_ratio > 0))
-    o.notes.push_back("--lr_scheduler_type constant ignores --warmup_steps/--warmup_ratio (transformers' "
-                      "get_constant_schedule); constant_with_warmup warms up");
-  if (o.hf.lr_scheduler_type == "reduce_lr_on_plateau" && (o.warmup_steps > 0 || o.warmup_ratio > 0))
-    o.notes.push_back("--lr_scheduler_type reduce_lr_on_plateau ignores --warmup_steps/--warmup_ratio "
-                      "(transformers' get_reduce_on_plateau_schedule has no warmup)");
+  // The two schedules transformers builds without num_warmup_steps.
+  const bool constant = o.hf.lr_schedule.type == LrSchedule::kConstant;
+  if ((constant || o.hf.lr_schedule.type == LrSchedule::kReduceLrOnPlateau) && (o.warmup_steps > 0 || o.warmup_ratio > 0))
+    o.notes.push_back("--lr_scheduler_type " + o.hf.lr_scheduler_type + " ignores --warmup_steps/--warmup_ratio " +
+                      (constant ? "(transformers' get_constant_schedule); constant_with_warmup warms up"
+                                : "(transformers' get_reduce_on_plateau_schedule has no warmup)"));
   const TokenizerChoice tokenizer_choice =
       read_tokenizer_config(o.model_name_or_path, parser.was_set("do_lower_case"), o.do_lower_case);
   o.do_lower_case = tokenizer_choice.do_lower_case;
