@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <map>
 #include <set>
 
@@ -363,19 +362,19 @@ double schedule_lr(const LrScheduleConfig& schedule, double base_lr, int64_t ste
   return base_lr * schedule_factor(schedule, base_lr, step, warmup_steps, total_steps);
 }
 
-PlateauState plateau_start(const LrScheduleArgs& args, double base_lr) {
+PlateauState plateau_start(double base_lr) {
   PlateauState state;
   state.learning_rate = base_lr;
-  state.best = args.plateau_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
   return state;
 }
 
 void plateau_step(const LrScheduleArgs& a, double metric, PlateauState* s) {
   ++s->evaluations;
-  const bool better = a.plateau_max ? (a.plateau_threshold_abs ? metric > s->best + a.plateau_threshold
+  const bool better = std::isnan(s->best) ||
+                      (a.plateau_max ? (a.plateau_threshold_abs ? metric > s->best + a.plateau_threshold
                                                                : metric > s->best * (a.plateau_threshold + 1.0))
                                     : (a.plateau_threshold_abs ? metric < s->best - a.plateau_threshold
-                                                               : metric < s->best * (1.0 - a.plateau_threshold));
+                                                               : metric < s->best * (1.0 - a.plateau_threshold)));
   if (better) {
     s->best = metric;
     s->bad_evaluations = 0;

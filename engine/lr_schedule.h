@@ -78,10 +78,12 @@ struct LrScheduleArgs {
 // ReduceLROnPlateau's state, carried by checkpoints (TrainerState).
 struct PlateauState {
   double learning_rate = 0;  // the rate of the next steps
-  double best = 0;           // the best metric so far (+-infinity before the first evaluation)
+  // The best metric so far; NaN before the first evaluation (torch's +-infinity, which every
+  // finite metric beats; JSON has no infinity, and a checkpoint then holds null).
+  double best = std::numeric_limits<double>::quiet_NaN();
   int64_t bad_evaluations = 0, cooldown = 0, evaluations = 0;
 };
-PlateauState plateau_start(const LrScheduleArgs& args, double base_lr);
+PlateauState plateau_start(double base_lr);
 // ReduceLROnPlateau.step(metric): the rate falls by factor (not below min_lr, and only by more
 // than eps) after more than patience evaluations without improvement, then rests for cooldown.
 void plateau_step(const LrScheduleArgs& args, double metric, PlateauState* state);

@@ -37,8 +37,7 @@ TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<
   state.learning_rate = config.optimizer.learning_rate;
   state.lr_scheduler_type = lr_schedule_name(config.lr_schedule.type);
   state.lr_scheduler_kwargs = config.lr_schedule.kwargs_json;
-  if (config.lr_schedule.type == LrSchedule::kReduceLrOnPlateau)
-    state.plateau = plateau_start(config.lr_schedule.args, config.optimizer.learning_rate);
+  state.plateau = plateau_start(config.optimizer.learning_rate);  // read by reduce_lr_on_plateau only
   state.batch_size = config.batch_size * world_size;
   state.gradient_accumulation_steps = config.gradient_accumulation_steps;
   state.num_windows = windows.size();
@@ -297,7 +296,6 @@ void Trainer::start_or_continue(const std::vector<Window>& windows) {
     if (state_.data.index % global_batch != 0 && state_.data.index != int64_t(windows.size()))
       throw InputError(resume_source_ + ": data_index " + std::to_string(state_.data.index) +
                        " does not start a batch of " + std::to_string(global_batch) + " windows");
-    if (std::isnan(state_.plateau.best)) state_.plateau.best = fresh.plateau.best;  // null: no best yet
   } else {
     state_ = fresh;
   }

@@ -68,7 +68,7 @@ struct TrainerState {
   // checkpoints: 0.
   int64_t num_input_tokens_seen = 0;
   // reduce_lr_on_plateau's state after the evaluations so far (absent in older checkpoints,
-  // which could not use it: zeros).
+  // which could not use it: the defaults).
   PlateauState plateau;
   // ---- what the run was configured with; resuming with other values is refused ----
   uint64_t seed = 0;

@@ -112,7 +112,7 @@ TEST_CASE("reduce_lr_on_plateau follows torch's ReduceLROnPlateau evaluation by 
     const double learning_rate = c["learning_rate"].get_double().value();
     std::vector<std::string> notes;
     const LrScheduleConfig config = parse_lr_schedule_config("reduce_lr_on_plateau", kwargs, learning_rate, &notes);
-    PlateauState state = plateau_start(config.args, learning_rate);
+    PlateauState state = plateau_start(learning_rate);
     CHECK(schedule_lr(config, learning_rate, 7, 3, 10) == learning_rate);  // not a function of the step
     std::vector<double> metrics, expected;
     for (const simdjson::dom::element m : c["metrics"].get_array()) metrics.push_back(m.get_double().value());
