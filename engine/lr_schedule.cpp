@@ -87,8 +87,7 @@ double polynomial_factor(const LrScheduleArgs& a, double lr_init, int64_t step, 
   return (lr_range * std::pow(pct_remaining, a.power) + a.lr_end) / lr_init;
 }
 
-double wsd_factor(const LrScheduleArgs& a, int64_t step, int64_t w, int64_t total) {
-  const double num_cycles = std::isnan(a.num_cycles) ? 0.5 : a.num_cycles;
+double wsd_factor(const LrScheduleArgs& a, double num_cycles, int64_t step, int64_t w, int64_t total) {
   const double stable =
       std::isnan(a.num_stable_steps) ? static_cast<double>(total - w) - a.num_decay_steps : a.num_stable_steps;
   const auto lifted = [&](double factor) { return std::max(0.0, factor * (1.0 - a.min_lr_ratio) + a.min_lr_ratio); };
@@ -113,24 +112,27 @@ double wsd_factor(const LrScheduleArgs& a, int64_t step, int64_t w, int64_t tota
   return a.min_lr_ratio;
 }
 
-double cosine_warmup_with_min_lr_factor(const LrScheduleArgs& a, int64_t step, int64_t w, int64_t total) {
+double cosine_warmup_with_min_lr_factor(const LrScheduleArgs& a, double num_cycles, int64_t step, int64_t w,
+                                        int64_t total) {
   const double s = static_cast<double>(step), warm = static_cast<double>(w);
   if (s < warm) {
     if (std::isnan(a.warmup_lr_rate)) return (s + 1.0) / std::max(1.0, warm);
     return a.warmup_lr_rate + (1.0 - a.warmup_lr_rate) * s / std::max(1.0, warm - 1.0);
   }
-  const double num_cycles = std::isnan(a.num_cycles) ? 0.5 : a.num_cycles;
   const double progress = (s - warm + 1.0) / std::max(1.0, static_cast<double>(total) - warm);
   return std::max(0.0, cosine_factor(num_cycles, progress) * (1.0 - a.min_lr_rate) + a.min_lr_rate);
 }
 
 double schedule_factor(const LrScheduleConfig& c, double base_lr, int64_t step, int64_t w, int64_t total) {
   const LrScheduleArgs& a = c.args;
+  // num_cycles as given, or transformers' default: 1 for cosine_with_restarts, else 0.5.
+  const double num_cycles =
+      !std::isnan(a.num_cycles) ? a.num_cycles : c.type == LrSchedule::kCosineWithRestarts ? 1.0 : 0.5;
   switch (c.type) {
     case LrSchedule::kConstant: return 1.0;
     case LrSchedule::kReduceLrOnPlateau: return 1.0;  // the trainer follows PlateauState instead
-    case LrSchedule::kCosineWarmupWithMinLr: return cosine_warmup_with_min_lr_factor(a, step, w, total);
-    case LrSchedule::kWarmupStableDecay: return wsd_factor(a, step, w, total);
+    case LrSchedule::kCosineWarmupWithMinLr: return cosine_warmup_with_min_lr_factor(a, num_cycles, step, w, total);
+    case LrSchedule::kWarmupStableDecay: return wsd_factor(a, num_cycles, step, w, total);
     default: break;
   }
   if (step < w) return warmup_factor(step, w);
@@ -140,10 +142,9 @@ double schedule_factor(const LrScheduleConfig& c, double base_lr, int64_t step, 
     case LrSchedule::kLinear:
       return std::max(0.0, static_cast<double>(total - step) / static_cast<double>(std::max<int64_t>(1, total - w)));
     case LrSchedule::kCosine:
-      return std::max(0.0, cosine_factor(std::isnan(a.num_cycles) ? 0.5 : a.num_cycles, progress));
+      return std::max(0.0, cosine_factor(num_cycles, progress));
     case LrSchedule::kCosineWithRestarts: {
       if (progress >= 1.0) return 0.0;
-      const double num_cycles = std::isnan(a.num_cycles) ? 1.0 : a.num_cycles;
       return std::max(0.0, 0.5 * (1.0 + std::cos(kPi * python_mod(num_cycles * progress, 1.0))));
     }
     case LrSchedule::kPolynomial: return polynomial_factor(a, base_lr, step, w, total);
@@ -154,7 +155,7 @@ double schedule_factor(const LrScheduleConfig& c, double base_lr, int64_t step, 
       return 1.0 / std::sqrt((static_cast<double>(step) + shift) / timescale);
     }
     case LrSchedule::kCosineWithMinLr: {
-      const double f = cosine_factor(std::isnan(a.num_cycles) ? 0.5 : a.num_cycles, progress);
+      const double f = cosine_factor(num_cycles, progress);
       return std::max(0.0, f * (1.0 - a.min_lr_rate) + a.min_lr_rate);
     }
     default: return 1.0;  // handled above
@@ -308,9 +309,9 @@ const char* lr_schedule_name(LrSchedule schedule) { return entry(schedule).name;
 
 const char* lr_schedule_names() {
   static const std::string names = [] {
-    std::string out;
-    for (const ScheduleName& e : schedule_names()) out += (out.empty() ? "" : ", ") + std::string(e.name);
-    return out;
+    std::vector<const char*> all;
+    for (const ScheduleName& e : schedule_names()) all.push_back(e.name);
+    return joined(all);
   }();
   return names.c_str();
 }
