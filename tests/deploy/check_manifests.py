@@ -38,8 +38,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_trainjob import RUNTIME, TRAINJOB, check_trainjob  # noqa: E402,F401 (the self-test's names)
 from manifest_support import (CMAKE_FILES, DOCKERFILE, EXPECTED_GPUS_PER_WORKER, EXPECTED_WORKERS,  # noqa: E402
                               FLAG_IN_TEXT, GPU, INSTALL_DIR, Report, Sources, check_claims_declared,
-                              check_launch_script, claim_mounts, cmake_targets, conf_settings,
-                              container_script, int_or_none, load_yaml)
+                              check_launch_script, check_sshd_settings, claim_mounts, cmake_targets,
+                              conf_settings, container_script, int_or_none, load_yaml)
 
 MANIFEST = "deploy/kubeflow/mpijob-train-squad.yaml"
 PIPELINE = "deploy/kubeflow/pipeline.py"
@@ -109,14 +109,9 @@ def check_mpijob(src, targets, report, used):
 
 def check_root_ssh(src, spec, w_containers, report):
     """As root, the image's sshd uses the operator-mounted key in sshAuthMountPath as host key."""
-    conf = conf_settings(src.read(SSHD_ROOT))
-    mount = spec.get("sshAuthMountPath", "/root/.ssh")
-    if not conf.get("HostKey", "").startswith(mount.rstrip("/") + "/"):
-        report.fail(MANIFEST, f"sshAuthMountPath {mount} but {SSHD_ROOT} reads HostKey {conf.get('HostKey')}")
-    for c in w_containers:
-        port = (((c.get("readinessProbe") or {}).get("tcpSocket") or {}).get("port"))
-        if port is not None and str(port) != conf.get("Port"):
-            report.fail(MANIFEST, f"worker readinessProbe port {port}, but {SSHD_ROOT} listens on {conf.get('Port')}")
+    check_sshd_settings(SSHD_ROOT, conf_settings(src.read(SSHD_ROOT)), spec.get("sshAuthMountPath", "/root/.ssh"),
+                        [(f"{MANIFEST} (worker container {c.get('name')})", c) for c in w_containers], MANIFEST,
+                        report, probe_required=False)
 
 
 # ---- the pipeline -----------------------------------------------------------------------------

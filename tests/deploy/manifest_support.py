@@ -229,3 +229,14 @@ def check_claims_declared(src, claims, report, where):
 def conf_settings(text):
     return dict(line.split(None, 1) for line in text.splitlines()
                 if line.strip() and not line.lstrip().startswith("#") and len(line.split(None, 1)) == 2)
+
+
+def check_sshd_settings(conf_name, conf, mount, containers, where, report, probe_required):
+    """The image's sshd config against a manifest: its host key in the mounted sshAuthMountPath,
+    its port where the containers' readiness probes knock (a probe is optional unless required)."""
+    if not conf.get("HostKey", "").startswith(mount.rstrip("/") + "/"):
+        report.fail(where, f"sshAuthMountPath {mount!r}, but {conf_name} reads HostKey {conf.get('HostKey')}")
+    for label, container in containers:
+        port = (((container.get("readinessProbe") or {}).get("tcpSocket") or {}).get("port"))
+        if (port is not None or probe_required) and str(port) != conf.get("Port"):
+            report.fail(label, f"readinessProbe port {port}, but {conf_name} listens on {conf.get('Port')}")
