@@ -64,6 +64,7 @@ __device__ __forceinline__ void adamw_element(size_t i, float* param, float* exp
 __global__ void adamw_kernel(float* param, float* exp_avg, float* exp_avg_sq, bf16* param_bf16,
                              const float* grad, size_t count, AdamWScalars s,
                              const float* device_grad_scale) {
+  grid_dependency_sync();
   const float scale = device_grad_scale != nullptr ? s.scale * *device_grad_scale : s.scale;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count; i += stride)
@@ -74,6 +75,7 @@ __global__ void adamw_kernel(float* param, float* exp_avg, float* exp_avg_sq, bf
 // kernel then only loads them (forming them per block or per thread costs 6-11% of the
 // bandwidth-bound update on an H100).
 __global__ void adamw_stats_scalars_kernel(AdamWScalars* scalars, AdamWHyper hyper, const double* stats) {
+  grid_dependency_sync();
   if (stats[StepStatsLayout::kApplied] == 0.0) return;
   *scalars = adamw_scalars(hyper, stats[StepStatsLayout::kUpdatesDone] + 1.0, stats[StepStatsLayout::kClipScale]);
 }
@@ -81,6 +83,7 @@ __global__ void adamw_stats_scalars_kernel(AdamWScalars* scalars, AdamWHyper hyp
 __global__ void adamw_stats_kernel(float* param, float* exp_avg, float* exp_avg_sq, bf16* param_bf16,
                                    const float* grad, size_t count, const AdamWScalars* scalars,
                                    const double* stats) {
+  grid_dependency_sync();
   // A skipped step (non-finite loss or gradient) leaves weights, decay and moments untouched.
   if (stats[StepStatsLayout::kApplied] == 0.0) return;
   const AdamWScalars s = *scalars;
@@ -108,6 +111,7 @@ __device__ __forceinline__ double sum_of_squares4(const float4 v) {
 // adds which element depends only on count and the pointer's alignment: reproducible.
 __global__ void __launch_bounds__(kThreads)
     sum_squares_partial_kernel(double* partial, const float* values, size_t count) {
+  grid_dependency_sync();
   __shared__ double sums[kThreads];
   const size_t misaligned = (reinterpret_cast<uintptr_t>(values) / sizeof(float)) % 4;
   const size_t head = misaligned == 0 ? 0 : (4 - misaligned < count ? 4 - misaligned : count);
@@ -139,6 +143,7 @@ __global__ void __launch_bounds__(kThreads)
 
 __global__ void __launch_bounds__(kThreads)
     sum_squares_finish_kernel(double* result, const double* partial) {
+  grid_dependency_sync();
   __shared__ double sums[kThreads];
   static_assert(kSumBlocks == 4 * kThreads, "four partials per thread");
   const double* mine = partial + 4 * threadIdx.x;
@@ -148,6 +153,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 __global__ void clip_scale_kernel(float* scale, const double* sum_squares, double max_norm) {
+  grid_dependency_sync();
   *scale = static_cast<float>(clip_scale_from_sum_squares(*sum_squares, max_norm));
 }
 
@@ -155,12 +161,14 @@ __global__ void clip_scale_kernel(float* scale, const double* sum_squares, doubl
 __device__ __forceinline__ bool finite_value(double x) { return x - x == 0.0; }
 
 __global__ void step_accumulate_loss_kernel(double* stats, const float* losses, size_t count, double weight) {
+  grid_dependency_sync();
   double sum = 0.0;
   for (size_t i = 0; i < count; ++i) sum += static_cast<double>(losses[i]);
   stats[StepStatsLayout::kLossSum] += weight * sum;
 }
 
 __global__ void step_clip_and_flag_kernel(double* stats, double max_norm) {
+  grid_dependency_sync();
   const double sum_squares = stats[StepStatsLayout::kGradSumSquares];
   stats[StepStatsLayout::kClipScale] = clip_scale_from_sum_squares(sum_squares, max_norm);
   stats[StepStatsLayout::kApplied] =
@@ -168,6 +176,7 @@ __global__ void step_clip_and_flag_kernel(double* stats, double max_norm) {
 }
 
 __global__ void step_stats_end_kernel(double* stats) {
+  grid_dependency_sync();
   stats[StepStatsLayout::kUpdatesDone] += stats[StepStatsLayout::kApplied];
 }
 
@@ -180,8 +189,8 @@ void adamw_update_cuda(float* param, float* exp_avg, float* exp_avg_sq, bf16* pa
              "adamw_update_cuda: step must be >= 1, got " + std::to_string(hyper.step));
   if (count == 0) return;
   const AdamWScalars s = adamw_scalars(hyper, static_cast<double>(hyper.step), grad_scale);
-  adamw_kernel<<<elementwise_blocks(count, kThreads), kThreads, 0, stream>>>(
-      param, exp_avg, exp_avg_sq, param_bf16, grad, count, s, device_grad_scale);
+  launch_kernel(adamw_kernel, elementwise_blocks(count, kThreads), kThreads, 0, stream, param,
+                exp_avg, exp_avg_sq, param_bf16, grad, count, s, device_grad_scale);
   CUDA_LAUNCH_CHECK("adamw_kernel");
 }
 
@@ -193,10 +202,10 @@ void adamw_update_stats_cuda(float* param, float* exp_avg, float* exp_avg_sq, bf
   check_workspace(workspace, adamw_stats_workspace_bytes(), "adamw_update_stats_cuda");
   if (count == 0) return;
   AdamWScalars* scalars = static_cast<AdamWScalars*>(workspace.data);
-  adamw_stats_scalars_kernel<<<1, 1, 0, stream>>>(scalars, hyper, stats);
+  launch_kernel(adamw_stats_scalars_kernel, 1, 1, 0, stream, scalars, hyper, stats);
   CUDA_LAUNCH_CHECK("adamw_stats_scalars_kernel");
-  adamw_stats_kernel<<<elementwise_blocks(count, kThreads), kThreads, 0, stream>>>(
-      param, exp_avg, exp_avg_sq, param_bf16, grad, count, scalars, stats);
+  launch_kernel(adamw_stats_kernel, elementwise_blocks(count, kThreads), kThreads, 0, stream, param,
+                exp_avg, exp_avg_sq, param_bf16, grad, count, scalars, stats);
   CUDA_LAUNCH_CHECK("adamw_stats_kernel");
 }
 
@@ -207,31 +216,32 @@ void sum_squares_cuda(double* result, const float* values, size_t count, GpuWork
   check_workspace(workspace, sum_squares_workspace_bytes(), "sum_squares_cuda");
   double* partial = static_cast<double*>(workspace.data);
   // A fixed grid (not sized from count or the device) keeps the summation order fixed.
-  sum_squares_partial_kernel<<<kSumBlocks, kThreads, 0, stream>>>(partial, values, count);
+  launch_kernel(sum_squares_partial_kernel, kSumBlocks, kThreads, 0, stream, partial, values,
+                count);
   CUDA_LAUNCH_CHECK("sum_squares_partial_kernel");
-  sum_squares_finish_kernel<<<1, kThreads, 0, stream>>>(result, partial);
+  launch_kernel(sum_squares_finish_kernel, 1, kThreads, 0, stream, result, partial);
   CUDA_LAUNCH_CHECK("sum_squares_finish_kernel");
 }
 
 void clip_scale_from_sum_squares_cuda(float* scale, const double* sum_squares, double max_norm,
                                       GpuStream stream) {
-  clip_scale_kernel<<<1, 1, 0, stream>>>(scale, sum_squares, max_norm);
+  launch_kernel(clip_scale_kernel, 1, 1, 0, stream, scale, sum_squares, max_norm);
   CUDA_LAUNCH_CHECK("clip_scale_kernel");
 }
 
 void step_accumulate_loss_cuda(double* stats, const float* losses, size_t count, double weight,
                                GpuStream stream) {
-  step_accumulate_loss_kernel<<<1, 1, 0, stream>>>(stats, losses, count, weight);
+  launch_kernel(step_accumulate_loss_kernel, 1, 1, 0, stream, stats, losses, count, weight);
   CUDA_LAUNCH_CHECK("step_accumulate_loss_kernel");
 }
 
 void step_clip_and_flag_cuda(double* stats, double max_norm, GpuStream stream) {
-  step_clip_and_flag_kernel<<<1, 1, 0, stream>>>(stats, max_norm);
+  launch_kernel(step_clip_and_flag_kernel, 1, 1, 0, stream, stats, max_norm);
   CUDA_LAUNCH_CHECK("step_clip_and_flag_kernel");
 }
 
 void step_stats_end_cuda(double* stats, GpuStream stream) {
-  step_stats_end_kernel<<<1, 1, 0, stream>>>(stats);
+  launch_kernel(step_stats_end_kernel, 1, 1, 0, stream, stats);
   CUDA_LAUNCH_CHECK("step_stats_end_kernel");
 }
 

@@ -38,6 +38,7 @@ constexpr size_t kQueryPassSharedBytes = 6 * kTileFloats * sizeof(float);
 template <typename T>
 __global__ void row_dot_kernel(float* row_dot, const T* d_ctx, const T* ctx, int rows,
                                int head_dim) {
+  grid_dependency_sync();
   const int warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
   if (warp >= rows) return;  // rows = tokens·heads; head slices are contiguous in [tokens, hidden]
   const size_t base = static_cast<size_t>(warp) * head_dim;
@@ -50,6 +51,7 @@ __global__ void row_dot_kernel(float* row_dot, const T* d_ctx, const T* ctx, int
 
 template <int kHeadDim, typename T>
 __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(BackwardArgs<T> args) {
+  grid_dependency_sync();
   extern __shared__ float4 shared_raw[];
   float* k_tile = reinterpret_cast<float*>(shared_raw);  // [key][d]
   float* v_tile = k_tile + kTileFloats;                  // [key][d]
@@ -160,6 +162,7 @@ __global__ void __launch_bounds__(kThreads) attention_backward_key_kernel(Backwa
 
 template <int kHeadDim, typename T>
 __global__ void __launch_bounds__(kThreads) attention_backward_query_kernel(BackwardArgs<T> args) {
+  grid_dependency_sync();
   extern __shared__ float4 shared_raw[];
   float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
   float* do_tile = q_tile + kTileFloats;                 // [query][d]
@@ -265,8 +268,8 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
   float* row_dot = static_cast<float*>(workspace.data);
 
   const int rows = shape.tokens * shape.heads;
-  row_dot_kernel<T>
-      <<<div_up(rows * 32, 256), 256, 0, stream>>>(row_dot, d_ctx, ctx, rows, shape.head_dim);
+  launch_kernel(row_dot_kernel<T>, div_up(rows * 32, 256), 256, 0, stream, row_dot, d_ctx, ctx,
+                rows, shape.head_dim);
   CUDA_LAUNCH_CHECK("row_dot_kernel");
   if constexpr (std::is_same_v<T, bf16>) {
     if (runs_mma_kernels(impl, shape.head_dim, d_qkv, d_ctx, qkv, qkv)) {
@@ -291,12 +294,12 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
     constexpr int kHeadDim = decltype(head_dim)::value;
     constexpr auto key_kernel = attention_backward_key_kernel<kHeadDim, T>;
     allow_dynamic_shared_memory<key_kernel, kKeyPassSharedBytes>();
-    key_kernel<<<grid, kThreads, kKeyPassSharedBytes, stream>>>(args);
+    launch_kernel(key_kernel, grid, kThreads, kKeyPassSharedBytes, stream, args);
     CUDA_LAUNCH_CHECK("attention_backward_key_kernel");
 
     constexpr auto query_kernel = attention_backward_query_kernel<kHeadDim, T>;
     allow_dynamic_shared_memory<query_kernel, kQueryPassSharedBytes>();
-    query_kernel<<<grid, kThreads, kQueryPassSharedBytes, stream>>>(args);
+    launch_kernel(query_kernel, grid, kThreads, kQueryPassSharedBytes, stream, args);
     CUDA_LAUNCH_CHECK("attention_backward_query_kernel");
   });
 }

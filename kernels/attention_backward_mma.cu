@@ -256,6 +256,7 @@ __device__ __forceinline__ void key_block_pass(const Args& args,
 template <int kHeadDim, bool kLean>
 __global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
     attention_backward_key_mma_kernel(Args args) {
+  grid_dependency_sync();
   const int sequence = blockIdx.x / args.tiles, key_block = blockIdx.x % args.tiles;
   const int first_token = args.cu_seqlens[sequence];
   const int length = args.cu_seqlens[sequence + 1] - first_token;
@@ -279,6 +280,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
 template <int kHeadDim, bool kLean>
 __global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
     attention_backward_one_pass_mma_kernel(Args args, float* dq_accumulator) {
+  grid_dependency_sync();
   extern __shared__ float4 shared_raw[];
   auto& shared = *reinterpret_cast<KeyPassShared<kHeadDim, true, kLean>*>(shared_raw);
   const int sequence = blockIdx.x;
@@ -422,6 +424,7 @@ __device__ __forceinline__ void query_block_pass(const Args& args,
 template <int kHeadDim, bool kLean>
 __global__ void __launch_bounds__(kThreads, kMinBlocks<kLean>)
     attention_backward_query_mma_kernel(Args args) {
+  grid_dependency_sync();
   if constexpr (kLean) {
     extern __shared__ float4 shared_raw[];
     query_block_pass<kHeadDim, true>(
@@ -447,20 +450,20 @@ void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* 
       constexpr size_t kKeyShared = sizeof(mma::KeyPassShared<kHeadDim, false, true>);
       constexpr auto key_kernel = mma::attention_backward_key_mma_kernel<kHeadDim, true>;
       allow_dynamic_shared_memory<key_kernel, kKeyShared>();
-      key_kernel<<<grid, mma::kThreads, kKeyShared, stream>>>(args);
+      launch_kernel(key_kernel, grid, mma::kThreads, kKeyShared, stream, args);
       CUDA_LAUNCH_CHECK("attention_backward_key_mma_kernel (lean)");
       constexpr size_t kQueryShared = sizeof(mma::QueryPassShared<kHeadDim, true>);
       constexpr auto query_kernel = mma::attention_backward_query_mma_kernel<kHeadDim, true>;
       allow_dynamic_shared_memory<query_kernel, kQueryShared>();
-      query_kernel<<<grid, mma::kThreads, kQueryShared, stream>>>(args);
+      launch_kernel(query_kernel, grid, mma::kThreads, kQueryShared, stream, args);
       CUDA_LAUNCH_CHECK("attention_backward_query_mma_kernel (lean)");
       return;
     }
     auto key_kernel = mma::attention_backward_key_mma_kernel<kHeadDim, false>;
-    key_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
+    launch_kernel(key_kernel, grid, mma::kThreads, 0, stream, args);
     CUDA_LAUNCH_CHECK("attention_backward_key_mma_kernel");
     auto query_kernel = mma::attention_backward_query_mma_kernel<kHeadDim, false>;
-    query_kernel<<<grid, mma::kThreads, 0, stream>>>(args);
+    launch_kernel(query_kernel, grid, mma::kThreads, 0, stream, args);
     CUDA_LAUNCH_CHECK("attention_backward_query_mma_kernel");
   });
 }
@@ -479,7 +482,7 @@ void backward_mma_one_pass(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, cons
       constexpr size_t kShared = sizeof(mma::KeyPassShared<kHeadDim, true, kLean>);
       constexpr auto kernel = mma::attention_backward_one_pass_mma_kernel<kHeadDim, kLean>;
       allow_dynamic_shared_memory<kernel, kShared>();
-      kernel<<<grid, mma::kThreads, kShared, stream>>>(args, dq_accumulator);
+      launch_kernel(kernel, grid, mma::kThreads, kShared, stream, args, dq_accumulator);
     };
     if (lean)
       launch(std::true_type{});

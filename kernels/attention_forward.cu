@@ -28,6 +28,7 @@ __global__ void __launch_bounds__(kThreads)
     attention_forward_kernel(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqlens,
                              AttentionShape shape, DropoutSpec dropout, int tiles,
                              float scale_log2) {
+  grid_dependency_sync();
   extern __shared__ float4 shared_raw[];
   float* q_tile = reinterpret_cast<float*>(shared_raw);  // [query][d]
   float* k_transposed = q_tile + kTileFloats;            // [d][key]
@@ -138,8 +139,8 @@ void attention_forward(T* ctx, float* lse, const T* qkv, const int32_t* cu_seqle
     constexpr int kHeadDim = decltype(head_dim)::value;
     constexpr auto kernel = attention_forward_kernel<kHeadDim, T>;
     allow_dynamic_shared_memory<kernel, kForwardSharedBytes>();
-    kernel<<<grid, kThreads, kForwardSharedBytes, stream>>>(ctx, lse, qkv, cu_seqlens, shape,
-                                                            dropout, tiles, scale_log2);
+    launch_kernel(kernel, grid, kThreads, kForwardSharedBytes, stream, ctx, lse, qkv, cu_seqlens,
+                  shape, dropout, tiles, scale_log2);
   });
   CUDA_LAUNCH_CHECK("attention_forward_kernel");
 }

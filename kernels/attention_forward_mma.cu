@@ -48,6 +48,7 @@ __global__ void __launch_bounds__(kThreads, kLean ? 4 : 0)
     attention_forward_mma_kernel(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                                  AttentionShape shape, DropoutSpec dropout, int tiles,
                                  float scale_log2) {
+  grid_dependency_sync();
   using Layout = HeadLayout<kHeadDim>;
   // Double-buffered: tile i + 1 is copied (cp.async) while tile i is computed.
   __shared__ __align__(16) bf16 k_tiles[2][Layout::kTileElements];
@@ -182,8 +183,8 @@ void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqle
     constexpr int kHeadDim = decltype(head_dim)::value;
     auto kernel = lean ? mma::attention_forward_mma_kernel<kHeadDim, true>
                        : mma::attention_forward_mma_kernel<kHeadDim, false>;
-    kernel<<<grid, mma::kThreads, 0, stream>>>(ctx, lse, qkv, cu_seqlens, shape, dropout, tiles,
-                                               scale_log2);
+    launch_kernel(kernel, grid, mma::kThreads, 0, stream, ctx, lse, qkv, cu_seqlens, shape, dropout,
+                  tiles, scale_log2);
   });
   CUDA_LAUNCH_CHECK("attention_forward_mma_kernel");
 }

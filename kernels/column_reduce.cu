@@ -10,6 +10,7 @@ constexpr int kFinishColumns = 32;  // blockDim.x; blockDim.y = kColumnFinishGro
 // in group order. Neither depends on the device or the launch, so the result is reproducible.
 __global__ void column_partials_finish_kernel(float* out_lo, float* out_hi, const float* partial,
                                               int tiles, int split, int width, size_t stride) {
+  grid_dependency_sync();
   __shared__ float group_sums[kColumnFinishGroups][kFinishColumns];
   const int col = blockIdx.x * kFinishColumns + threadIdx.x;
   float sum = 0.0f;
@@ -36,9 +37,9 @@ void launch_column_partials_finish_split(float* out_lo, float* out_hi, const flo
                                          int tiles, int split, int width, size_t stride,
                                          cudaStream_t stream) {
   if (width <= 0) return;
-  column_partials_finish_kernel<<<div_up(width, kFinishColumns),
-                                  dim3(kFinishColumns, kColumnFinishGroups), 0, stream>>>(
-      out_lo, out_hi, partial, tiles, split, width, stride);
+  launch_kernel(column_partials_finish_kernel, div_up(width, kFinishColumns),
+                dim3(kFinishColumns, kColumnFinishGroups), 0, stream, out_lo, out_hi, partial,
+                tiles, split, width, stride);
   CUDA_LAUNCH_CHECK("column_partials_finish_kernel");
 }
 

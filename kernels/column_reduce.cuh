@@ -27,6 +27,7 @@ inline size_t column_partial_bytes(int rows, int width) {
 template <typename ElementOp>
 __global__ void column_partials_kernel(float* partial,  // [row_tiles, width]
                                        int rows, int width, ElementOp op) {
+  grid_dependency_sync();
   __shared__ float sums[kColumnRowGroups][kColumnTileCols];
   const int lane = threadIdx.x, group = threadIdx.y;
   const int col0 = blockIdx.x * kColumnTileCols + lane;
@@ -71,8 +72,8 @@ void launch_column_sum(float* out, int rows, int width, ElementOp op, float* par
   if (rows <= 0 || width <= 0) return;
   const int tiles = column_row_tiles(rows);
   const dim3 grid(div_up(width, kColumnTileCols), tiles);
-  column_partials_kernel<ElementOp>
-      <<<grid, dim3(32, kColumnRowGroups), 0, stream>>>(partial, rows, width, op);
+  launch_kernel(column_partials_kernel<ElementOp>, grid, dim3(32, kColumnRowGroups), 0, stream,
+                partial, rows, width, op);
   CUDA_LAUNCH_CHECK(name);
   launch_column_partials_finish(out, partial, tiles, width, static_cast<size_t>(width), stream);
 }

@@ -9,6 +9,7 @@ namespace {
 constexpr int kThreads = 256;
 
 __global__ void f32_to_bf16_kernel(bf16* out, const float* inp, size_t count) {
+  grid_dependency_sync();
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
        i += stride)
@@ -16,6 +17,7 @@ __global__ void f32_to_bf16_kernel(bf16* out, const float* inp, size_t count) {
 }
 
 __global__ void bf16_to_f32_kernel(float* out, const bf16* inp, size_t count) {
+  grid_dependency_sync();
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
        i += stride)
@@ -26,13 +28,15 @@ __global__ void bf16_to_f32_kernel(float* out, const bf16* inp, size_t count) {
 
 void convert_f32_to_bf16_cuda(bf16* out, const float* inp, size_t count, GpuStream stream) {
   if (count == 0) return;
-  f32_to_bf16_kernel<<<elementwise_blocks(count, kThreads), kThreads, 0, stream>>>(out, inp, count);
+  launch_kernel(f32_to_bf16_kernel, elementwise_blocks(count, kThreads), kThreads, 0, stream, out,
+                inp, count);
   CUDA_LAUNCH_CHECK("f32_to_bf16_kernel");
 }
 
 void convert_bf16_to_f32_cuda(float* out, const bf16* inp, size_t count, GpuStream stream) {
   if (count == 0) return;
-  bf16_to_f32_kernel<<<elementwise_blocks(count, kThreads), kThreads, 0, stream>>>(out, inp, count);
+  launch_kernel(bf16_to_f32_kernel, elementwise_blocks(count, kThreads), kThreads, 0, stream, out,
+                inp, count);
   CUDA_LAUNCH_CHECK("bf16_to_f32_kernel");
 }
 

@@ -1,7 +1,7 @@
 // Device helpers shared by the kernels: bf16 <-> fp32, vector loads (bf16 and fp32 storage),
 // warp/block reductions with a fixed order (so results are bit-reproducible run to run),
-// launch-size arithmetic, and the workspace check every launcher that borrows scratch memory
-// performs.
+// launch-size arithmetic (the launches themselves: kernels/kernel_launch.cuh), and the
+// workspace check every launcher that borrows scratch memory performs.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -14,6 +14,7 @@
 
 #include "kernels/cuda_check.h"
 #include "kernels/gpu_types.h"
+#include "kernels/kernel_launch.cuh"
 
 namespace bert {
 

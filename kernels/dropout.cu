@@ -15,6 +15,7 @@ constexpr int kThreads = 256;
 template <bool kBase, typename T>
 __global__ void dropout_apply_kernel(T* out, const T* inp, const T* base, size_t count,
                                      DropoutSpec spec) {
+  grid_dependency_sync();
   const size_t groups = (count + 3) / 4;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t g = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; g < groups;
@@ -47,9 +48,11 @@ void launch_apply(T* out, const T* inp, const T* base, size_t count, const Dropo
                   cudaStream_t stream) {
   const unsigned blocks = elementwise_blocks(div_up(count, size_t{4}), kThreads);
   if (base != nullptr)
-    dropout_apply_kernel<true, T><<<blocks, kThreads, 0, stream>>>(out, inp, base, count, spec);
+    launch_kernel(dropout_apply_kernel<true, T>, blocks, kThreads, 0, stream, out, inp, base, count,
+                  spec);
   else
-    dropout_apply_kernel<false, T><<<blocks, kThreads, 0, stream>>>(out, inp, base, count, spec);
+    launch_kernel(dropout_apply_kernel<false, T>, blocks, kThreads, 0, stream, out, inp, base,
+                  count, spec);
   CUDA_LAUNCH_CHECK("dropout_apply_kernel");
 }
 

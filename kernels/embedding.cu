@@ -36,6 +36,7 @@ __global__ void embedding_forward_kernel(T* out, const int32_t* input_ids,
                                          const int32_t* token_type_ids, const int32_t* position_ids,
                                          const T* word, const T* position, const T* token_type,
                                          int hidden) {
+  grid_dependency_sync();
   const int token = blockIdx.x;
   const size_t word_row = static_cast<size_t>(input_ids[token]) * hidden;
   const size_t type_row = static_cast<size_t>(token_type_ids[token]) * hidden;
@@ -86,6 +87,7 @@ struct KeySources {
 };
 
 __global__ void make_keys_kernel(uint64_t* keys, KeySources sources, int tokens, int token_bits) {
+  grid_dependency_sync();
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= tokens) return;
   for (int k = 0; k < sources.count; ++k) {
@@ -121,6 +123,7 @@ template <int kVec, typename T>
 __global__ void chunk_sums_kernel(GradTables tables,
                                   float* partial,  // [chunks, 2, hidden]
                                   SortedKeys sorted, const T* d_out, int hidden) {
+  grid_dependency_sync();
   __shared__ int rows[kChunk], tokens[kChunk];
   __shared__ int previous_row, next_row;  // -1 when there is no neighbour entry
   const int chunk = blockIdx.x;
@@ -178,6 +181,7 @@ constexpr int kChunkMaxThreads = 256;
 template <int kVec>
 __global__ void merge_chunks_kernel(GradTables tables, const float* partial, SortedKeys sorted,
                                     int hidden, int chunks) {
+  grid_dependency_sync();
   __shared__ float group_sums[kMergeGroups][kMergeMaxThreadsX * kVec];
   __shared__ float warp_found[kMergeGroups * kMergeMaxThreadsX / 32];
   const int chunk = blockIdx.x;
@@ -277,13 +281,13 @@ void launch_sums(const GradTables& tables, float* partial, const SortedKeys& sor
   const int chunks = chunk_count(sorted.entries);
   const int vectors = div_up(hidden, kVec);
   const int chunk_threads = std::min(kChunkMaxThreads, div_up(vectors, 32) * 32);
-  chunk_sums_kernel<kVec, T><<<dim3(chunks, div_up(vectors, chunk_threads)), chunk_threads, 0,
-                               stream>>>(tables, partial, sorted, d_out, hidden);
+  launch_kernel(chunk_sums_kernel<kVec, T>, dim3(chunks, div_up(vectors, chunk_threads)),
+                chunk_threads, 0, stream, tables, partial, sorted, d_out, hidden);
   CUDA_LAUNCH_CHECK("chunk_sums_kernel");
   const int merge_threads = std::min(kMergeMaxThreadsX, div_up(vectors, 32) * 32);
-  merge_chunks_kernel<kVec><<<dim3(chunks, div_up(vectors, merge_threads)),
-                              dim3(merge_threads, kMergeGroups), 0, stream>>>(
-      tables, partial, sorted, hidden, chunks);
+  launch_kernel(merge_chunks_kernel<kVec>, dim3(chunks, div_up(vectors, merge_threads)),
+                dim3(merge_threads, kMergeGroups), 0, stream, tables, partial, sorted, hidden,
+                chunks);
   CUDA_LAUNCH_CHECK("merge_chunks_kernel");
 }
 
@@ -302,8 +306,8 @@ void embedding_forward(T* out, const int32_t* input_ids, const int32_t* token_ty
   BERT_CHECK(tokens >= 0 && hidden > 0, "embedding_forward_cuda: tokens " + std::to_string(tokens) +
                                             ", hidden " + std::to_string(hidden));
   if (tokens == 0) return;
-  embedding_forward_kernel<T><<<tokens, kForwardThreads, 0, stream>>>(
-      out, input_ids, token_type_ids, position_ids, word, position, token_type, hidden);
+  launch_kernel(embedding_forward_kernel<T>, tokens, kForwardThreads, 0, stream, out, input_ids,
+                token_type_ids, position_ids, word, position, token_type, hidden);
   CUDA_LAUNCH_CHECK("embedding_forward_kernel");
 }
 
@@ -344,7 +348,8 @@ void embedding_backward(float* d_word, float* d_position, float* d_token_type, c
   void* sort_temp = scratch + 2 * layout.keys_bytes + layout.partial_bytes;
 
   const int token_bits = bits_for(tokens);
-  make_keys_kernel<<<div_up(tokens, 256), 256, 0, stream>>>(keys_in, sources, tokens, token_bits);
+  launch_kernel(make_keys_kernel, div_up(tokens, 256), 256, 0, stream, keys_in, sources, tokens,
+                token_bits);
   CUDA_LAUNCH_CHECK("make_keys_kernel");
   const int end_bit = end_bit_for(tokens, sizes);
   size_t sort_bytes = layout.sort_bytes;

@@ -48,6 +48,7 @@ __device__ __forceinline__ void store_n(T* target, const float* values) {
 template <int kVec, typename T>
 __global__ void __launch_bounds__(kForwardThreads)
     bias_gelu_forward_kernel(T* out, const T* pre, const T* bias, int rows, int width) {
+  grid_dependency_sync();
   const int col = (blockIdx.y * kForwardThreads + threadIdx.x) * kVec;
   if (col >= width) return;
   float b[kVec];
@@ -72,6 +73,7 @@ template <int kVec, typename T>
 __global__ void __launch_bounds__(kBackwardLanes * kColumnRowGroups)
     bias_gelu_backward_kernel(T* d_pre, float* partial, const T* d_out, const T* pre,
                               const T* bias, int rows, int width) {
+  grid_dependency_sync();
   __shared__ float sums[kColumnRowGroups][kBackwardLanes * kVec];
   const int lane = threadIdx.x, group = threadIdx.y;
   const int col = (blockIdx.x * kBackwardLanes + lane) * kVec;
@@ -130,8 +132,8 @@ template <int kVec, typename T>
 void launch_forward(T* out, const T* pre, const T* bias, int rows, int width, cudaStream_t stream) {
   // Row groups on x (no 65535 limit), column blocks on y.
   const dim3 grid(div_up(rows, kForwardRows), div_up(div_up(width, kVec), kForwardThreads));
-  bias_gelu_forward_kernel<kVec, T>
-      <<<grid, kForwardThreads, 0, stream>>>(out, pre, bias, rows, width);
+  launch_kernel(bias_gelu_forward_kernel<kVec, T>, grid, kForwardThreads, 0, stream, out, pre, bias,
+                rows, width);
   CUDA_LAUNCH_CHECK("bias_gelu_forward_kernel");
 }
 
@@ -139,8 +141,8 @@ template <int kVec, typename T>
 void launch_backward(T* d_pre, float* partial, const T* d_out, const T* pre, const T* bias,
                      int rows, int width, cudaStream_t stream) {
   const dim3 grid(div_up(div_up(width, kVec), kBackwardLanes), column_row_tiles(rows));
-  bias_gelu_backward_kernel<kVec, T><<<grid, dim3(kBackwardLanes, kColumnRowGroups), 0, stream>>>(
-      d_pre, partial, d_out, pre, bias, rows, width);
+  launch_kernel(bias_gelu_backward_kernel<kVec, T>, grid, dim3(kBackwardLanes, kColumnRowGroups), 0,
+                stream, d_pre, partial, d_out, pre, bias, rows, width);
   CUDA_LAUNCH_CHECK("bias_gelu_backward_kernel");
 }
 

@@ -62,6 +62,7 @@ __device__ __forceinline__ int lane_column(int lane, int i) {
 
 template <int kIters, int kVec, bool kFused, typename T>
 __global__ void __launch_bounds__(kThreads) layernorm_forward_kernel(ForwardArgs<T> args) {
+  grid_dependency_sync();
   const int lane = threadIdx.x & 31;
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
   if (row >= args.rows) return;  // whole warp leaves together; no block barrier follows
@@ -161,6 +162,7 @@ struct SumsLayout {
 template <int kIters, int kVec, typename T>
 __global__ void __launch_bounds__(kThreads, kIters* kVec > 24 ? 2 : 3)
     layernorm_backward_kernel(BackwardArgs<T> args) {
+  grid_dependency_sync();
   using Sums = SumsLayout<kIters, kVec>;
   extern __shared__ float4 shared_raw[];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -300,7 +302,8 @@ void launch_forward(const ForwardArgs<T>& args, int vec, cudaStream_t stream) {
   const int blocks = div_up(args.rows, kWarps);
   dispatch_width(args.width, vec, [&](auto iters, auto vec_width) {
     constexpr int kIters = decltype(iters)::value, kVec = decltype(vec_width)::value;
-    layernorm_forward_kernel<kIters, kVec, kFused, T><<<blocks, kThreads, 0, stream>>>(args);
+    launch_kernel(layernorm_forward_kernel<kIters, kVec, kFused, T>, blocks, kThreads, 0, stream,
+                  args);
   });
   CUDA_LAUNCH_CHECK("layernorm_forward_kernel");
 }
@@ -316,7 +319,7 @@ void launch_backward(const BackwardArgs<T>& args, int vec, float* d_gamma, float
     constexpr size_t kShared = SumsLayout<kIters, kVec>::kBytes;
     constexpr auto kernel = layernorm_backward_kernel<kIters, kVec, T>;
     allow_dynamic_shared_memory<kernel, kShared>();
-    kernel<<<blocks, kThreads, kShared, stream>>>(args);
+    launch_kernel(kernel, blocks, kThreads, kShared, stream, args);
   });
   CUDA_LAUNCH_CHECK("layernorm_backward_kernel");
   // partial is [blocks][d_gamma | d_beta]: one finishing pass over 2·width columns.

@@ -16,6 +16,7 @@ template <typename T>
 __global__ void __launch_bounds__(kThreads)
     qa_loss_kernel(T* d_logits, float* losses, const T* logits, const int32_t* cu_seqlens,
                    const int32_t* start_positions, const int32_t* end_positions, float grad_scale) {
+  grid_dependency_sync();
   __shared__ float scratch[kThreads / 32];
   const int b = blockIdx.x;
   const int first = cu_seqlens[b], last = cu_seqlens[b + 1];
@@ -56,8 +57,8 @@ void qa_loss_forward_backward(T* d_logits, float* losses, const T* logits,
   BERT_CHECK(batch > 0,
              "qa_loss_forward_backward_cuda: batch must be positive, got " + std::to_string(batch));
   const float grad_scale = d_loss_scale / static_cast<float>(2 * batch);
-  qa_loss_kernel<T><<<batch, kThreads, 0, stream>>>(d_logits, losses, logits, cu_seqlens,
-                                                    start_positions, end_positions, grad_scale);
+  launch_kernel(qa_loss_kernel<T>, batch, kThreads, 0, stream, d_logits, losses, logits, cu_seqlens,
+                start_positions, end_positions, grad_scale);
   CUDA_LAUNCH_CHECK("qa_loss_kernel");
 }
 

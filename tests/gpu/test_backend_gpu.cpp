@@ -2,7 +2,7 @@
 // 2e-2, the fp32 switch within 1e-4), for what the op table (tests/gpu/test_op_cases_gpu.cpp,
 // every op's forward and backward) does not cover: memory roles, uploads and copies, a whole
 // head_dim-32 BertQaModel step, sum of squares and AdamW's working copy, the step statistics,
-// the pinned upload ring, errors and allocation behaviour.
+// the pinned upload ring, errors and allocation behaviour, programmatic dependent launch.
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "engine/cuda/bf16_host.h"
 #include "io/param_specs.h"
+#include "kernels/kernel_launch.h"
 #include "engine/cuda/pinned_host.h"
 #include "engine/backend_registry.h"
 #include "tests/gpu/backend_twins.h"
@@ -208,6 +209,45 @@ TEST_CASE("cuda backend: models of head_dim 32 and 26 match the CPU backend end 
     const double all_error = relative_l2(all_got, all_ref);
     INFO("all gradients: relative L2 error " << all_error);
     REQUIRE(all_error <= rtol);
+  }
+}
+
+// Programmatic dependent launch (kernels/kernel_launch.cuh) moves only when the next kernel
+// starts; each kernel still waits for the previous one before touching memory, so a training
+// pass computes the same bits with it as without. A kernel that touched memory before its
+// grid_dependency_sync() would race with the kernel before it and show here as a difference
+// (on a GPU of compute capability 9.0 or later; below, and in the CPU emulation, the attribute
+// changes nothing). head_dim 64 (the tensor-core attention), dropout on, sequences of one to
+// three 64-token tiles; three passes with it, each against the pass without.
+TEST_CASE("cuda backend: programmatic dependent launch computes the same bits", "[gpu][backend]") {
+  BertConfig config = two_layer_config(128, 2);
+  config.intermediate_size = 512;
+  config.max_position_embeddings = 192;
+  config.hidden_dropout_prob = 0.1f;
+  config.attention_probs_dropout_prob = 0.1f;
+  const PackedBatch batch = model_batch({160, 97, 64, 33, 130}, config.vocab_size);
+  const auto params = init_bert_qa_params(config, 11);
+  PassContext context;
+  context.training = true;
+  context.seed = 5;
+  context.micro_step = 1;
+  const bool was_enabled = programmatic_launch_enabled();
+  auto backend = make_cuda_backend();
+  set_programmatic_launch(false);
+  const ModelPass plain = model_pass(*backend, config, batch, params, context);
+  REQUIRE(std::isfinite(plain.loss));
+  for (int run = 0; run < 3; ++run) {
+    CAPTURE(run);
+    set_programmatic_launch(true);
+    const ModelPass programmatic = model_pass(*backend, config, batch, params, context);
+    set_programmatic_launch(was_enabled);
+    REQUIRE(programmatic.loss == plain.loss);
+    REQUIRE(programmatic.logits == plain.logits);
+    REQUIRE(programmatic.last_hidden == plain.last_hidden);
+    for (const auto& [name, values] : plain.gradients) {
+      INFO("grad " << name);
+      REQUIRE(programmatic.gradients.at(name) == values);
+    }
   }
 }
 

@@ -5,9 +5,9 @@
 # Stages, each under its own `timeout` and all under one deadline (BUDGET_S, default 480 s),
 # continuing past a failing stage:
 #   info      nvidia-smi (card, driver, clocks), the bundle's commit, libraries that do not resolve
-#   test_gpu  every [gpu] test (Catch2), then any other GPU test binary carried (names with
-#             gpu/cuda), each exiting 77 = skipped; the GPU golden test also on
-#             tests/fixtures/golden-drawn-config
+#   test_gpu  every [gpu] test (Catch2), again with BERT_PROGRAMMATIC_LAUNCH=1, then any other
+#             GPU test binary carried (names with gpu/cuda), each exiting 77 = skipped; the GPU
+#             golden test also on tests/fixtures/golden-drawn-config
 #   golden_sweep  tools/golden/sweep.sh with the GPU golden test: GOLDEN_SWEEP_COUNT (default 10)
 #             BERT configurations drawn by make_golden.py (hidden a multiple of 4), each against
 #             transformers in float64 there, bf16 and fp32 compute. Only when named
@@ -133,6 +133,14 @@ if want test_gpu; then
   if [[ -x "$bin/test_gpu" ]]; then
     run_stage test_gpu 180 "$tests_log" "$bin/test_gpu" --durations yes
     add_summary "test_gpu" "$(status_of $stage_rc)" "$(catch_counts "$tests_log")"
+    # Every kernel against its CPU reference again, launched with programmatic dependent launch
+    # (kernels/kernel_launch.cuh), the candidate that overlaps each kernel's start with the end
+    # of the one before.
+    part="$work/test_gpu_programmatic.log"
+    : > "$part"
+    run_stage test_gpu_programmatic 180 "$part" env BERT_PROGRAMMATIC_LAUNCH=1 "$bin/test_gpu"
+    cat "$part" >> "$tests_log"
+    add_summary "test_gpu (BERT_PROGRAMMATIC_LAUNCH=1)" "$(status_of $stage_rc)" "$(catch_counts "$part")"
   else
     add_summary "test_gpu" "MISSING" "not in device_carry/bin"
   fi

@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
@@ -61,6 +62,7 @@ struct Block {
   std::vector<std::vector<unsigned char>> exchange;  // per warp 32 × 8 bytes
   std::vector<std::vector<uint32_t>> mma_exchange;   // per warp 32 × 6 words (a[4], b[2])
   std::vector<unsigned char> dynamic_shared;
+  std::atomic<int> dependency_syncs{0};  // threads that called grid_dependency_sync()
 };
 
 inline thread_local uint3 t_thread, t_block;
@@ -70,6 +72,11 @@ inline thread_local Block* t_ctx = nullptr;
 template <typename T> T* dynamic_shared() { return reinterpret_cast<T*>(t_ctx->dynamic_shared.data()); }
 
 inline void syncthreads() { t_ctx->barrier.wait(); }
+
+// kernels/kernel_launch.cuh's grid_dependency_sync(): counted, so run() can stop on a kernel
+// some of whose threads never call it (on the GPU, under programmatic dependent launch, such a
+// thread could read what the previous kernel has not finished writing).
+inline void note_grid_dependency_sync() { ++t_ctx->dependency_syncs; }
 
 template <typename T> T shfl_xor(unsigned, T value, int offset) {
   const int tid = t_thread.x + t_thread.y * t_block_dim.x + t_thread.z * t_block_dim.x * t_block_dim.y;
@@ -199,6 +206,14 @@ void run(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, std::tupl
             std::apply([&](auto... a) { kernel(static_cast<KArgs>(a)...); }, args);
           });
         for (auto& th : pool) th.join();
+        if (ctx.dependency_syncs.load() != threads) {
+          std::fprintf(stderr,
+                       "emulated launch: %d of %d threads of block (%u, %u, %u) called "
+                       "grid_dependency_sync() (kernels/kernel_launch.cuh: the first statement "
+                       "of every kernel)\n",
+                       ctx.dependency_syncs.load(), threads, bx, by, bz);
+          std::abort();
+        }
       }
 }
 

@@ -1,0 +1,36 @@
+// The programmatic-dependent-launch switch of kernels/kernel_launch.cuh.
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+#include "core/error.h"
+#include "kernels/kernel_launch.cuh"
+
+namespace bert {
+namespace {
+
+bool from_environment() {
+  const char* value = std::getenv("BERT_PROGRAMMATIC_LAUNCH");
+  if (value == nullptr || std::string(value).empty() || std::string(value) == "0") return false;
+  if (std::string(value) == "1") return true;
+  throw InputError(std::string("BERT_PROGRAMMATIC_LAUNCH: expected 1 or 0, got '") + value + "'");
+}
+
+// -1: not decided yet; 0/1 afterwards. Atomic: launches may come from several host threads.
+std::atomic<int> g_programmatic_launch{-1};
+
+}  // namespace
+
+bool programmatic_launch_enabled() {
+  int state = g_programmatic_launch.load(std::memory_order_relaxed);
+  if (state < 0) {
+    int expected = -1;
+    g_programmatic_launch.compare_exchange_strong(expected, from_environment() ? 1 : 0);
+    state = g_programmatic_launch.load(std::memory_order_relaxed);
+  }
+  return state == 1;
+}
+
+void set_programmatic_launch(bool enabled) { g_programmatic_launch.store(enabled ? 1 : 0); }
+
+}  // namespace bert
