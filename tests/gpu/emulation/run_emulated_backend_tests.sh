@@ -35,6 +35,6 @@ mpi_link=()
 if grep -q 'MPI_mpi_LIBRARY:FILEPATH=/' "$build/CMakeCache.txt" 2>/dev/null; then
   read -r -a mpi_link < <(mpicxx --showme:link)
 fi
-g++ -pthread "${objects[@]}" "${libs[@]/#/$build/}" "${mpi_link[@]}" -lopenblas -lsimdjson -lsentencepiece -lz \
+g++ -pthread "${link_flags[@]}" "${objects[@]}" "${libs[@]/#/$build/}" "${mpi_link[@]}" -lopenblas -lsimdjson -lsentencepiece -lz \
   -o "$out/test_backend_emulated"
 "$out/test_backend_emulated" ${filter:+"$filter"}

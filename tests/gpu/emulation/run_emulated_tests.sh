@@ -7,6 +7,7 @@
 #
 # usage: tests/gpu/emulation/run_emulated_tests.sh [build dir with bert_ops_ref] [catch filter]
 #   e.g. tests/gpu/emulation/run_emulated_tests.sh build-cuda "[attention]"
+#   EMU_SANITIZE=1 in front: built with AddressSanitizer + UBSan (emulation_common.sh)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
 build="$(cd "${1:-$root/build-cuda}" && pwd)"
@@ -21,6 +22,6 @@ done
 sources+=("$root/tests/gpu/gpu_test_util.cpp" "$root/tests/test_support.cpp" "$root/tests/tolerance.cpp"
           "$root/tests/catch_main.cpp" "$root/tests/gpu/emulation/emu_stubs.cpp")
 compile_objects "${sources[@]}"
-g++ -pthread "${objects[@]}" "$build/kernels/libbert_ops_ref.a" "$build/core/libbert_core.a" \
+g++ -pthread "${link_flags[@]}" "${objects[@]}" "$build/kernels/libbert_ops_ref.a" "$build/core/libbert_core.a" \
   -lopenblas -lz -o "$out/test_gpu_emulated"
 "$out/test_gpu_emulated" ${filter:+"$filter"}
