@@ -9,6 +9,7 @@
 #include "apps/dataset_location.h"
 #include "apps/flags.h"
 #include "core/file_io.h"
+#include "core/strings.h"
 #include "data/squad_metric_v2.h"
 #include "engine/lr_schedule.h"
 
@@ -198,8 +199,7 @@ void check_best_model_flags(const HfTrainerOptions& o, double save_steps, double
   // The scores run_qa's metric returns: squad's, or squad_v2's with --version_2_with_negative.
   const std::vector<std::string> v1_scores = {"exact_match", "f1"};
   const std::vector<std::string>& scores = o.version_2_with_negative ? squad_v2_ranking_scores() : v1_scores;
-  std::string names;
-  for (const std::string& name : scores) names += (names.empty() ? "" : ", ") + name;
+  const std::string names = joined(scores);
   if (metric == "loss")
     throw FlagError("--metric_for_best_model " + o.metric_for_best_model +
                     ": run_qa's evaluation computes no loss (QuestionAnsweringTrainer scores spans); give one of " +

@@ -16,12 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const std::string& word : words) out += (out.empty() ? "" : ", ") + word;
-  return out;
-}
-
 // dataset_info.json of a cached copy: its config_name, and its splits with their shard counts
 // (1: one file); no splits when absent (an incomplete copy).
 struct CachedInfo {

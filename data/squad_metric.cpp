@@ -151,8 +151,7 @@ std::string scores_summary(const SquadScores& scores) {
 }
 
 std::string listed_ids(const std::vector<std::string>& ids, int64_t count) {
-  std::string out;
-  for (const std::string& id : ids) out += (out.empty() ? "" : ", ") + id;
+  std::string out = joined(ids);
   if (count > static_cast<int64_t>(ids.size())) out += ", ...";
   return out;
 }

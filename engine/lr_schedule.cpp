@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
+#include "core/strings.h"
 
 namespace bert {
 namespace {
@@ -55,12 +56,6 @@ const ScheduleName& entry(LrSchedule schedule) {
 
 // transformers' get_scheduler passes the kwargs of these two nowhere.
 bool ignores_kwargs(LrSchedule s) { return s == LrSchedule::kConstant || s == LrSchedule::kConstantWithWarmup; }
-
-std::string joined(const std::vector<const char*>& keys) {
-  std::string out;
-  for (const char* key : keys) out += (out.empty() ? "" : ", ") + std::string(key);
-  return out;
-}
 
 // Python's float x % m for m > 0: the result in [0, m), also for negative x.
 double python_mod(double x, double m) {

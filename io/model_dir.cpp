@@ -38,12 +38,6 @@ void check_vocab_lines(const std::string& vocab_path, int64_t lines, int64_t voc
                           std::to_string(vocab_size) + ": token ids would fall outside the word embeddings");
 }
 
-std::string join_names(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
-
 // Chooses which file tensor provides each canonical parameter; notes renames and leftovers.
 std::map<std::string, std::string> match_tensors(const CheckpointTensors& file,
                                                  const std::vector<ParamSpec>& specs,
@@ -76,11 +70,11 @@ std::map<std::string, std::string> match_tensors(const CheckpointTensors& file,
                      " LayerNorm gamma/beta tensors to weight/bias");
   if (!unused.empty())
     notes->push_back("ignored " + std::to_string(unused.size()) +
-                     " tensors a QA model does not use: " + join_names(unused));
+                     " tensors a QA model does not use: " + joined(unused));
   if (!unexpected.empty())
     notes->push_back("ignored " + std::to_string(unexpected.size()) +
                      " unexpected tensors (not part of BertForQuestionAnswering for this config): " +
-                     join_names(unexpected));
+                     joined(unexpected));
   *unexpected_names = unexpected;
   return source;
 }
@@ -95,7 +89,7 @@ std::string describe_unmatched(const CheckpointTensors& file, size_t matched,
   }
   if (!unexpected.empty()) {
     std::vector<std::string> sample(unexpected.begin(), unexpected.begin() + std::min<size_t>(4, unexpected.size()));
-    out += "; tensors it holds that no BERT parameter is named like: " + join_names(sample) +
+    out += "; tensors it holds that no BERT parameter is named like: " + joined(sample) +
            (unexpected.size() > sample.size() ? ", ..." : "") +
            " (names are expected as \"bert.embeddings.word_embeddings.weight\" or without \"bert.\")";
   }
@@ -118,7 +112,7 @@ void load_weights(const CheckpointTensors& file, uint64_t seed, LoadedModel* mod
   if (!missing.empty())
     throw_input_error(path, "", "missing " + std::to_string(missing.size()) +
                                     " tensors that config.json requires (accepted with or "
-                                    "without the \"bert.\" prefix): " + join_names(missing) +
+                                    "without the \"bert.\" prefix): " + joined(missing) +
                                     describe_unmatched(file, source.size(), unexpected));
 
   std::map<std::string, size_t> converted;  // dtype name -> tensor count
@@ -146,7 +140,7 @@ void load_weights(const CheckpointTensors& file, uint64_t seed, LoadedModel* mod
     model->notes.push_back("read " + std::to_string(file.file_count()) + " shards listed in " + path);
   if (!initialised.empty()) {
     model->qa_head_initialised = true;
-    model->notes.push_back("initialised " + join_names(initialised) + " (not in " + path +
+    model->notes.push_back("initialised " + joined(initialised) + " (not in " + path +
                            "): weight N(0, initializer_range), bias 0, seed " +
                            std::to_string(seed));
   }
@@ -241,7 +235,7 @@ LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
   if (!others.empty())
     throw_input_error(join_path(dir, others.front()), "",
                       "the directory has no model.safetensors, pytorch_model.bin (nor their .index.json) but holds " +
-                          join_names(others) +
+                          joined(others) +
                           ", a form of weights not supported here: this engine reads the checkpoints save_pretrained "
                           "writes (safetensors, or torch.save's pytorch_model.bin); convert with e.g. "
                           "BertForQuestionAnswering.from_pretrained(dir).save_pretrained(dir) in Python, or rename a "
@@ -277,7 +271,7 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
     for (const auto& entry : tensors)
       if (!known.count(entry.first)) extra.push_back(entry.first);
     throw BertError(dir + ": cannot save: tensors not in BertForQuestionAnswering: " +
-                    join_names(extra));
+                    joined(extra));
   }
   const std::string vocab = read_file(vocab_path);
   const bool wordpiece = is_wordpiece_vocab(vocab_path);
