@@ -140,7 +140,10 @@ __device__ __forceinline__ void key_block_pass(const Args& args,
   auto& dot = shared.dot;
   auto& keep_bits = shared.keep_bits;
 
-  // Copies query tile `query_start` (Q, dO asynchronously; lse, D directly) into buffer b.
+  // Starts copying query tile `query_start` into buffer b: Q and dO asynchronously; its lse
+  // and D (thread q < kCols: query q's) into registers, which store_query_stats(b) writes to
+  // shared memory once a tile's products have run, so no warp waits for those loads.
+  float next_lse = 0.0f, next_dot = 0.0f;
   auto load_query_tile = [&](int b, int query_start) {
     const int query_count = min(kCols, length - query_start);
     load_tile_async<kHeadDim>(q_tiles[b], head_qkv + query_start * row_stride, row_stride,
@@ -151,19 +154,29 @@ __device__ __forceinline__ void key_block_pass(const Args& args,
       const int query = threadIdx.x;
       const size_t index =
           static_cast<size_t>(first_token + query_start + query) * shape.heads + head;
-      lse_log2[b][query] = query < query_count ? args.lse[index] * kLog2e : 0.0f;
-      dot[b][query] = query < query_count ? args.row_dot[index] : 0.0f;
+      next_lse = query < query_count ? args.lse[index] : 0.0f;
+      next_dot = query < query_count ? args.row_dot[index] : 0.0f;
+    }
+  };
+  auto store_query_stats = [&](int b) {
+    if (threadIdx.x < kCols) {
+      lse_log2[b][threadIdx.x] = next_lse * kLog2e;  // 0 past the end, as 0 · log2(e)
+      dot[b][threadIdx.x] = next_dot;
     }
   };
 
   // K and V staged into registers (the one-pass kernel keeps K in shared memory too, the lean
-  // one K and V); query tile 0 is copied meanwhile.
+  // one K and V). K, V and query tile 0 are all in flight at once: one memory latency before
+  // the first product instead of one per tile.
   bf16* k_stage = kOnePass || kLean ? shared.k_tile : q_tiles[1];
   bf16* v_stage = kLean ? shared.v_tile : do_tiles[1];
-  load_tile<kHeadDim>(k_stage, head_qkv + hidden + key_start * row_stride, row_stride, key_count);
-  load_tile<kHeadDim>(v_stage, head_qkv + 2 * hidden + key_start * row_stride, row_stride,
-                      key_count);
+  load_tile_async<kHeadDim>(k_stage, head_qkv + hidden + key_start * row_stride, row_stride,
+                            key_count);
+  load_tile_async<kHeadDim>(v_stage, head_qkv + 2 * hidden + key_start * row_stride, row_stride,
+                            key_count);
   load_query_tile(0, 0);
+  store_query_stats(0);
+  wait_copies();
   __syncthreads();
   const ResidentRows<kHeadDim, kLean> k(k_stage + warp * 16 * Layout::kPitch),
       v(v_stage + warp * 16 * Layout::kPitch);
@@ -182,7 +195,8 @@ __device__ __forceinline__ void key_block_pass(const Args& args,
     // Tile `buffer` has landed for every thread; the other buffer (and, one pass, the dSᵀ
     // tile) is no longer read.
     __syncthreads();
-    if (query_start + kCols < length) load_query_tile(buffer ^ 1, query_start + kCols);
+    const bool next_tile = query_start + kCols < length;
+    if (next_tile) load_query_tile(buffer ^ 1, query_start + kCols);
     if (dropout_on) {
 #pragma unroll
       for (int query = lane; query < kCols; query += 32)
@@ -243,6 +257,9 @@ __device__ __forceinline__ void key_block_pass(const Args& args,
                                       first_token + query_start + warp * 16,
                                       query_count - warp * 16, head);
     }
+    // The next tile's lse and D, loaded while this tile was computed; the barrier at the top
+    // of the next iteration publishes them (buffer ^ 1 was last read before that of this one).
+    if (next_tile) store_query_stats(buffer ^ 1);
   }
 
   bf16* first_row = args.d_qkv + static_cast<size_t>(first_token + key_start + warp * 16) *
@@ -331,15 +348,16 @@ __device__ __forceinline__ void query_block_pass(const Args& args,
   const bf16* keys = head_qkv + hidden;
   const bf16* values = head_qkv + 2 * hidden;
 
-  // Q and dO staged through buffer 1 into registers (lean: kept in tiles of their own); key
-  // tile 0 is copied meanwhile.
+  // Q and dO staged through buffer 1 into registers (lean: kept in tiles of their own). Q, dO
+  // and key tile 0 are all in flight at once: one memory latency before the first product.
   bf16* q_stage = kLean ? shared.q_tile : k_tiles[1];
   bf16* do_stage = kLean ? shared.do_tile : v_tiles[1];
-  load_tile<kHeadDim>(q_stage, head_qkv + query_start * row_stride, row_stride, query_count);
-  load_tile<kHeadDim>(do_stage, head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
-                      query_count);
+  load_tile_async<kHeadDim>(q_stage, head_qkv + query_start * row_stride, row_stride, query_count);
+  load_tile_async<kHeadDim>(do_stage, head_dctx + static_cast<size_t>(query_start) * hidden, hidden,
+                            query_count);
   load_tile_async<kHeadDim>(k_tiles[0], keys, row_stride, min(kCols, length));
   load_tile_async<kHeadDim>(v_tiles[0], values, row_stride, min(kCols, length));
+  wait_copies();
   __syncthreads();
   const ResidentRows<kHeadDim, kLean> q(q_stage + warp * 16 * Layout::kPitch),
       d_out(do_stage + warp * 16 * Layout::kPitch);

@@ -71,11 +71,13 @@ __global__ void __launch_bounds__(kThreads, kLean ? 4 : 0)
   const bf16* values = head_qkv + 2 * hidden;
 
   // Q staged through k_tiles[1] into registers (lean: kept in q_tile; rows past the end are
-  // zero, never stored); the copies of key tile 0 start meanwhile.
+  // zero, never stored). Q and key tile 0 are all in flight at once (one memory latency before
+  // the first product, not one for Q and then one for the keys).
   bf16* q_stage = kLean ? q_tile : k_tiles[1];
-  load_tile<kHeadDim>(q_stage, head_qkv + query_start * row_stride, row_stride, query_count);
+  load_tile_async<kHeadDim>(q_stage, head_qkv + query_start * row_stride, row_stride, query_count);
   load_tile_async<kHeadDim>(k_tiles[0], keys, row_stride, min(kCols, length));
   load_tile_async<kHeadDim>(v_tiles[0], values, row_stride, min(kCols, length));
+  wait_copies();
   __syncthreads();
   const ResidentRows<kHeadDim, kLean> q(q_stage + warp * 16 * Layout::kPitch);
 

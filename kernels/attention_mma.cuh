@@ -255,22 +255,6 @@ __device__ __forceinline__ void zero(float (&acc)[kTiles][4]) {
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
 }
 
-// Copies `valid_rows` rows of kHeadDim bf16 (row r at source + r·row_stride) into a shared
-// tile of kCols rows; rows past valid_rows become zero. 16-byte loads: source rows must be
-// 16-byte aligned.
-template <int kHeadDim>
-__device__ __forceinline__ void load_tile(bf16* tile, const bf16* source, size_t row_stride,
-                                          int valid_rows) {
-  constexpr int kChunksPerRow = kHeadDim / 8;
-  constexpr int kPitch = HeadLayout<kHeadDim>::kPitch;
-  for (int chunk = threadIdx.x; chunk < kCols * kChunksPerRow; chunk += kThreads) {
-    const int row = chunk / kChunksPerRow, col = (chunk % kChunksPerRow) * 8;
-    uint4 value = make_uint4(0u, 0u, 0u, 0u);
-    if (row < valid_rows) value = *reinterpret_cast<const uint4*>(source + row * row_stride + col);
-    *reinterpret_cast<uint4*>(tile + row * kPitch + col) = value;
-  }
-}
-
 // 16 bytes global → shared without a register round trip (cp.async; zero-fills when !valid, in
 // which case `global` is not read). Completed by wait_copies(); the emulation copies at once.
 __device__ __forceinline__ void copy_async_16(void* shared, const void* global, bool valid) {
@@ -293,7 +277,10 @@ __device__ __forceinline__ void wait_copies() {
 #endif
 }
 
-// load_tile without waiting: the copies land by wait_copies() + __syncthreads().
+// Copies `valid_rows` rows of kHeadDim bf16 (row r at source + r·row_stride) into a shared
+// tile of kCols rows; rows past valid_rows become zero. 16-byte copies: source rows must be
+// 16-byte aligned. Asynchronous: the copies land by wait_copies() + __syncthreads(), so a
+// kernel issues every tile it needs first and waits once.
 template <int kHeadDim>
 __device__ __forceinline__ void load_tile_async(bf16* tile, const bf16* source, size_t row_stride,
                                                 int valid_rows) {
