@@ -58,11 +58,13 @@ TEST_CASE("dropout_keep: deterministic, rate 1-p, keyed by micro-step and site",
 
 // dropout_keep_flags draws 8 Philox groups at a time: every start (aligned or not), length,
 // element offset and probability (a threshold on the 24 bits, edge values included) must give
-// exactly dropout_keep's bits.
+// exactly dropout_keep's bits. Offset 2^34 − 8 puts group 2^32 − 2 first, so the 8 counters of a
+// batch carry into their high word.
 TEST_CASE("dropout_keep_flags equals dropout_keep element by element", "[kernels][dropout]") {
   for (const float probability : {0.1f, 0.5f, 0.3333333f, 1e-7f, 0.9999999f, 1.0f}) {
     DropoutSpec spec = make_spec(probability);
-    for (const uint64_t offset : {uint64_t(0), uint64_t(3), uint64_t(1) << 33}) {
+    for (const uint64_t offset :
+         {uint64_t(0), uint64_t(3), uint64_t(1) << 33, (uint64_t(1) << 34) - 8}) {
       spec.element_offset = offset;
       for (const uint64_t first : {0, 1, 2, 5, 31, 32, 77}) {
         for (const size_t count : {0, 1, 3, 4, 31, 32, 33, 100, 1000}) {
@@ -105,7 +107,9 @@ TEST_CASE("attention_dropout_keep: 8-bit thresholds, rate 1 - round(256p)/256, k
 TEST_CASE("attention_dropout_keep_flags equals attention_dropout_keep element by element", "[kernels][dropout]") {
   for (const float probability : {0.1f, 0.5f, 1e-7f, 0.9999f, 0.0f}) {
     DropoutSpec spec = make_spec(probability);
-    for (const uint64_t offset : {uint64_t(0), uint64_t(5), uint64_t(1) << 33}) {
+    // 2^36 − 32: call 2^32 − 2 first, a batch whose counters carry into their high word.
+    for (const uint64_t offset :
+         {uint64_t(0), uint64_t(5), uint64_t(1) << 33, (uint64_t(1) << 36) - 32}) {
       spec.element_offset = offset;
       for (const uint64_t first : {0, 1, 15, 16, 17, 127, 128, 384}) {
         for (const size_t count : {0, 1, 15, 16, 17, 127, 128, 129, 300, 1000}) {
