@@ -103,13 +103,20 @@ __device__ __forceinline__ void accumulate_query_rows(
     const size_t token = static_cast<size_t>(first_token + g + 8 * r);
     float* sums = query_grad.accumulator + token * hidden + head * kHeadDim + 2 * t;
     bf16* out = args.d_qkv + token * 3 * hidden + head * kHeadDim + 2 * t;
+    // Every sum of the row is loaded before the first store: the stores may alias the loads as
+    // far as the compiler knows, so loads and stores interleaved would wait out a round trip to
+    // L2 each, one after another.
+    float2 before[HeadLayout<kHeadDim>::kHeadTiles];
+#pragma unroll
+    for (int nt = 0; nt < HeadLayout<kHeadDim>::kHeadTiles; ++nt)
+      before[nt] = query_grad.first_block ? make_float2(0.0f, 0.0f)
+                                          : *reinterpret_cast<const float2*>(sums + 8 * nt);
 #pragma unroll
     for (int nt = 0; nt < HeadLayout<kHeadDim>::kHeadTiles; ++nt) {
       float lo = d_query[nt][2 * r], hi = d_query[nt][2 * r + 1];
       if (!query_grad.first_block) {
-        const float2 before = *reinterpret_cast<const float2*>(sums + 8 * nt);
-        lo += before.x;
-        hi += before.y;
+        lo += before[nt].x;
+        hi += before[nt].y;
       }
       if (query_grad.last_block)
         *reinterpret_cast<uint32_t*>(out + 8 * nt) = pack_bf16x2(lo * args.scale, hi * args.scale);
