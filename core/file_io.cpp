@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace bert {
 namespace {
@@ -207,6 +208,16 @@ std::string join_path(const std::string& dir, const std::string& name) {
 std::string environment_variable(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? "" : value;
+}
+
+size_t environment_choice(const char* name, const std::vector<std::string>& choices) {
+  const std::string value = environment_variable(name);
+  if (value.empty()) return 0;
+  for (size_t i = 0; i < choices.size(); ++i)
+    if (value == choices[i]) return i;
+  const std::vector<std::string> all_but_last(choices.begin(), choices.end() - 1);
+  throw InputError(std::string(name) + ": expected " + joined(all_but_last) + " or " +
+                   choices.back() + ", got '" + value + "'");
 }
 
 std::string expand_user(const std::string& path) {

@@ -100,6 +100,10 @@ std::string join_path(const std::string& dir, const std::string& name);
 // $name, or "" when it is unset.
 std::string environment_variable(const char* name);
 
+// Where $name's value stands among `choices`: unset or "" gives 0 (the first choice is the
+// default); any other value is an InputError naming the variable, the choices and the value.
+size_t environment_choice(const char* name, const std::vector<std::string>& choices);
+
 // A leading "~" (alone, or before '/') as $HOME, as Python's os.path.expanduser does.
 std::string expand_user(const std::string& path);
 

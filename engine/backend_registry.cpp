@@ -1,9 +1,9 @@
 #include "engine/backend_registry.h"
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace bert {
 namespace {
@@ -19,13 +19,8 @@ CudaBackendFactory& factory_slot() {
 
 CudaBackendOptions cuda_backend_options_from_env() {
   CudaBackendOptions options;
-  const char* value = std::getenv("BERT_CUDA_COMPUTE");
-  if (value == nullptr || std::string(value).empty() || std::string(value) == "bf16") return options;
-  if (std::string(value) == "fp32") {
-    options.fp32_compute = true;
-    return options;
-  }
-  throw InputError(std::string("BERT_CUDA_COMPUTE: expected bf16 or fp32, got '") + value + "'");
+  options.fp32_compute = environment_choice("BERT_CUDA_COMPUTE", {"bf16", "fp32"}) == 1;
+  return options;
 }
 
 void register_cuda_backend_factory(CudaBackendFactory factory) { factory_slot() = factory; }

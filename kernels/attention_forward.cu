@@ -12,8 +12,10 @@
 // depth head_dim (rounded up to 4), but O += P·V still computes 64 output columns of which those
 // past head_dim are zeros (V's zero-filled padding) and are not stored; at 32 a head costs 3/4 of
 // a head_dim-64 head's FMAs instead of 1/2, and shared memory stays sized for 64.
-#include <cstdlib>
+#include <string>
+#include <vector>
 
+#include "core/file_io.h"
 #include "kernels/attention_common.cuh"
 #include "kernels/attention_variants.h"
 
@@ -160,15 +162,11 @@ const char* attention_impl_name(AttentionImpl impl) {
 }
 
 AttentionImpl default_attention_impl() {
+  // kAttentionImpls' first, kMma, is the default.
   static const AttentionImpl impl = [] {
-    const char* value = std::getenv("BERT_ATTENTION_KERNEL");
-    if (value == nullptr || std::string(value).empty()) return AttentionImpl::kMma;
-    for (const AttentionImpl known : kAttentionImpls)
-      if (std::string(value) == attention_impl_name(known)) return known;
-    throw InputError(
-        std::string("BERT_ATTENTION_KERNEL: expected mma, mma_one_pass, mma_lean, mma_one_pass_lean or "
-                    "scalar, got '") +
-        value + "'");
+    std::vector<std::string> names;
+    for (const AttentionImpl known : kAttentionImpls) names.push_back(attention_impl_name(known));
+    return kAttentionImpls[environment_choice("BERT_ATTENTION_KERNEL", names)];
   }();
   return impl;
 }

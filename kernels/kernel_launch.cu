@@ -1,20 +1,13 @@
 // The programmatic-dependent-launch switch of kernels/kernel_launch.cuh.
 #include <atomic>
-#include <cstdlib>
-#include <string>
 
-#include "core/error.h"
+#include "core/file_io.h"
 #include "kernels/kernel_launch.cuh"
 
 namespace bert {
 namespace {
 
-bool from_environment() {
-  const char* value = std::getenv("BERT_PROGRAMMATIC_LAUNCH");
-  if (value == nullptr || std::string(value).empty() || std::string(value) == "0") return false;
-  if (std::string(value) == "1") return true;
-  throw InputError(std::string("BERT_PROGRAMMATIC_LAUNCH: expected 1 or 0, got '") + value + "'");
-}
+bool from_environment() { return environment_choice("BERT_PROGRAMMATIC_LAUNCH", {"0", "1"}) == 1; }
 
 // -1: not decided yet; 0/1 afterwards. Atomic: launches may come from several host threads.
 std::atomic<int> g_programmatic_launch{-1};

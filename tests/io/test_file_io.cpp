@@ -150,6 +150,24 @@ TEST_CASE("safetensors and model directories refuse what is not a regular file",
   CHECK(contains(message, dir.file("config.json") + ": is a character device"));
 }
 
+// The switches read from the environment (BERT_CUDA_COMPUTE, BERT_ATTENTION_KERNEL,
+// BERT_PROGRAMMATIC_LAUNCH) go through environment_choice: unset or empty is the first choice,
+// a listed value its position, anything else an InputError naming the variable and the choices.
+TEST_CASE("environment_choice: default, choices, and a bad value named", "[io][file_io]") {
+  const char* name = "BERT_TEST_ENVIRONMENT_CHOICE";
+  ::unsetenv(name);
+  CHECK(environment_choice(name, {"bf16", "fp32"}) == 0);
+  ::setenv(name, "", 1);
+  CHECK(environment_choice(name, {"bf16", "fp32"}) == 0);
+  ::setenv(name, "fp32", 1);
+  CHECK(environment_choice(name, {"bf16", "fp32"}) == 1);
+  ::setenv(name, "fp16", 1);
+  CHECK_THROWS_WITH(environment_choice(name, {"a", "b", "c"}),
+                    "BERT_TEST_ENVIRONMENT_CHOICE: expected a, b or c, got 'fp16'");
+  CHECK_THROWS_AS(environment_choice(name, {"bf16", "fp32"}), InputError);
+  ::unsetenv(name);
+}
+
 TEST_CASE("config.json sizes are bounded and checked against memory before allocating", "[io][config]") {
   const std::string base = R"({"vocab_size": 50, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
     "intermediate_size": 12, "max_position_embeddings": 16})";
