@@ -56,6 +56,8 @@ TrainConfig make_train_config(const TrainOptions& o) {
   tc.dataloader_drop_last = o.dataloader_drop_last;
   tc.hf_padded_length = o.hf.pad_to_max_length ? o.max_seq_length : 0;
   tc.stop_after_steps = o.stop_after_steps;
+  // A diagnostic switch, like the kernels' BERT_* variables: it changes no result.
+  tc.profile_step = environment_positive_count("BERT_PROFILE_STEP");
   apply_hf_trainer_flags(o.hf, &tc);
   tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
                                  o.max_grad_norm};

@@ -220,6 +220,21 @@ size_t environment_choice(const char* name, const std::vector<std::string>& choi
                    choices.back() + ", got '" + value + "'");
 }
 
+int64_t environment_positive_count(const char* name) {
+  const std::string value = environment_variable(name);
+  if (value.empty()) return 0;
+  // At most 18 digits: below 2^63, so the sum cannot overflow.
+  bool valid = value.size() <= 18;
+  int64_t number = 0;
+  for (char c : value) {
+    valid = valid && c >= '0' && c <= '9';
+    if (valid) number = number * 10 + (c - '0');
+  }
+  if (!valid || number < 1)
+    throw InputError(std::string(name) + ": expected a positive whole number, got '" + value + "'");
+  return number;
+}
+
 std::string expand_user(const std::string& path) {
   if (path.empty() || path[0] != '~' || (path.size() > 1 && path[1] != '/')) return path;
   return environment_variable("HOME") + path.substr(1);

@@ -79,6 +79,11 @@ class Backend {
   // The backend's native queue for libraries that must order work with it (NCCL): the CUDA
   // backend's cudaStream_t; null for the CPU backends.
   virtual void* native_stream() { return nullptr; }
+  // Brackets a stretch of work for a profiler started with collection off (Nsight Compute's and
+  // Nsight Systems' --profile-from-start off): true before it, false after (which also waits for
+  // the work to finish). The CUDA backend calls cudaProfilerStart/Stop; the CPU backends have no
+  // such profiler and ignore it.
+  virtual void profile_range(bool begin) { (void)begin; }
 
   // ---- ops (see kernels/<op>.h for formulas and what is saved) ----
   // out = dropout(LayerNorm(word[ids] + position[pos] + type[types])); saves sum, mean, rstd.

@@ -379,7 +379,10 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
       finish(*pending);
       pending.reset();
     }
+    const bool profiled = queued_steps + 1 == config_.profile_step;
+    if (profiled) backend.profile_range(true);
     const QueuedStep step = queue_step(batches, queued_steps);
+    if (profiled) backend.profile_range(false);
     ++queued_steps;
     // The previous step's numbers arrive while this one computes; then this one's are staged.
     if (pending) finish(*pending);

@@ -84,6 +84,9 @@ struct TrainConfig {
   // > 0: stop after this global step as if interrupted (checkpoint, then return), while the
   // schedule still spans the whole run; for time-sliced jobs and resume tests.
   int64_t stop_after_steps = -1;
+  // > 0: this optimizer step (1-based, counted over the whole run) is bracketed with
+  // Backend::profile_range, for a profiler started with collection off (BERT_PROFILE_STEP).
+  int64_t profile_step = 0;
   // Hugging Face's input length for total_flos (Trainer.floating_point_ops: 6 × input_ids.numel()
   // × non-embedding parameters per micro-batch): max_seq_length with --pad_to_max_length
   // (run_qa's default); 0: each device batch padded to its longest window.

@@ -1,5 +1,6 @@
 #include "engine/cuda/cuda_backend_base.h"
 
+#include <cuda_profiler_api.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -216,6 +217,15 @@ void CudaBackendBase::copy(Tensor dst, const Tensor& src) {
 }
 
 void CudaBackendBase::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_.get())); }
+
+void CudaBackendBase::profile_range(bool begin) {
+  if (begin) {
+    CUDA_CHECK(cudaProfilerStart());
+  } else {
+    synchronize();  // the bracketed work has run before collection stops
+    CUDA_CHECK(cudaProfilerStop());
+  }
+}
 
 double CudaBackendBase::sum_squares(const Tensor& values) {
   const float* data = f32(values, values.numel, "sum_squares", "values");

@@ -47,6 +47,7 @@ class CudaBackendBase : public CudaBackend {
   std::vector<double> download(const Tensor& src) override;
   void copy(Tensor dst, const Tensor& src) override;
   void synchronize() override;
+  void profile_range(bool begin) override;
 
   double sum_squares(const Tensor& values) override;
   void adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq, const Tensor& grad,

@@ -168,6 +168,27 @@ TEST_CASE("environment_choice: default, choices, and a bad value named", "[io][f
   ::unsetenv(name);
 }
 
+TEST_CASE("environment_positive_count: unset is 0, digits a number, anything else named",
+          "[io][file_io]") {
+  const char* name = "BERT_TEST_ENVIRONMENT_COUNT";
+  ::unsetenv(name);
+  CHECK(environment_positive_count(name) == 0);
+  ::setenv(name, "", 1);
+  CHECK(environment_positive_count(name) == 0);
+  ::setenv(name, "3", 1);
+  CHECK(environment_positive_count(name) == 3);
+  ::setenv(name, "999999999999999999", 1);
+  CHECK(environment_positive_count(name) == 999999999999999999);
+  for (const char* bad : {"0", "-2", "2.5", " 3", "3x", "1e3", "9999999999999999999"}) {
+    ::setenv(name, bad, 1);
+    CHECK_THROWS_WITH(
+        environment_positive_count(name),
+        std::string("BERT_TEST_ENVIRONMENT_COUNT: expected a positive whole number, got '") + bad +
+            "'");
+  }
+  ::unsetenv(name);
+}
+
 TEST_CASE("config.json sizes are bounded and checked against memory before allocating", "[io][config]") {
   const std::string base = R"({"vocab_size": 50, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
     "intermediate_size": 12, "max_position_embeddings": 16})";

@@ -26,6 +26,11 @@
 #             torch.compile, padded to 384 and to the longest, batches 32 and 64, dropout 0.1, same
 #             windows; windows/s, tokens/s, MFU; then eval_squad's model time over all 10,784 dev
 #             windows. Only when named (STAGES="e2e"): not part of "all"
+#   profile   tools/device/profile_step.sh: one train_squad step (bert-base shapes, PROFILE_LAYERS
+#             layers, default 2; batch 32, dropout 0.1, real windows) under Nsight Compute: per
+#             kernel, cuBLASLt's included, occupancy, throughputs, tensor-pipe use and the top warp
+#             stall reasons; profile.md and profile_raw.csv.xz come back in $OUT. Only when named
+#             (STAGES="profile"): not part of "all"
 # STAGES (default "all") picks stages by the names above, e.g. STAGES=real_model BUDGET_S=540.
 # STAGE_CAP (seconds) caps each stage's timeout. Extra flags: BENCH_ARGS for bench_kernels (e.g. "--repeats 100 --flush_l2 false"), HF_ARGS for
 # hf_parity.py (e.g. "--steps 100"). Everything goes to $OUT (the device tool brings back at most
@@ -255,6 +260,15 @@ if [[ "$stages" == *" e2e "* ]]; then
     "$(grep -E '^\| (32|64) \| ours \|' "$out/e2e_speed.log" 2> /dev/null | awk -F'|' '{printf "b%s %s win/s;", $2, $4}') $(grep -oE 'model [0-9.]+ s \([0-9]+ windows/s' "$out/e2e_speed.log" 2> /dev/null | head -1 | sed 's/^/eval: /')"
 fi
 
+# ---- one training step under Nsight Compute (named only) ---------------------------------------
+if [[ "$stages" == *" profile "* ]]; then
+  run_stage profile 240 "$out/profile.log" bash tools/device/profile_step.sh "$bin" \
+    "$BERT_SHARED_DIR/data/squad/dev-v1.1.json" "$BERT_SHARED_DIR/data/bert-base-uncased/vocab.txt" \
+    "$work/profile" "$out"
+  add_summary "profile (ncu)" "$(status_of $stage_rc)" \
+    "$(grep -E '^PROFILE:' "$out/profile.log" 2> /dev/null | tail -1 | sed 's/^PROFILE: [A-Z]* //')"
+fi
+
 # ---- results.md and the summary table --------------------------------------------------------
 key_rows() {  # the kernel rows worth a glance, from bench_kernels.md
   grep -E '^\| (squad|uniform|params|ceiling|overlap) \| (attention( mma_one_pass| mma_lean| mma_one_pass_lean)? \(dropout|layernorm|residual|bias\+gelu|gemm ffn1 768|adamw|gemm 8192|device-to-device|forward GEMMs|both)' \
@@ -306,6 +320,10 @@ EOF
   echo "## Loss parity (hf_parity.log has every step)"
   echo
   grep -E '^\| (step|---|[0-9]+ )' "$out/hf_parity.log" 2> /dev/null | awk 'NR <= 7 || NR % 10 == 2'
+  if [[ -f "$out/profile.md" ]]; then
+    echo
+    sed -n '1,40p' "$out/profile.md"
+  fi
   if [[ -f "$out/real_model.log" ]]; then
     echo
     echo "## Real model (all-MiniLM-L6-v2, real_model.log has the whole run)"
@@ -326,4 +344,5 @@ sed -n '/^| side |/,/^COMPARISON/p' "$out/real_model.log" 2> /dev/null
 sed -n '/^| batch | estimated step/,/^$/p' "$out/bench_kernels.md" 2> /dev/null
 gemm_fastest
 key_rows
+sed -n '/^| kernel | launches/,/^$/p' "$out/profile.md" 2> /dev/null | head -22
 echo "(full tables: \$OUT/results.md, bench_kernels.md, hf_parity.log, tests.log, run.log)"
