@@ -11,7 +11,8 @@
 // Fragments are read from shared memory with ldmatrix (load_matrices_x4: four 8 × 8 matrices per
 // instruction, transposed on the way where the operand is stored the other way round).
 // Under the CPU emulation (tests/gpu/emulation/emu.h defines BERT_CUDA_EMULATION) mma_16816 and
-// load_matrices_x4 are warp-collective exchanges computing the same layouts on the host.
+// load_matrices_x4 are warp-collective exchanges computing the same layouts on the host, and
+// copy_async_16 / wait_copies defer each copy to the wait, as the hardware may.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -256,13 +257,11 @@ __device__ __forceinline__ void zero(float (&acc)[kTiles][4]) {
 }
 
 // 16 bytes global → shared without a register round trip (cp.async; zero-fills when !valid, in
-// which case `global` is not read). Completed by wait_copies(); the emulation copies at once.
+// which case `global` is not read). Completed by wait_copies(). The emulation lands it only at
+// that wait, and fills the 16 bytes with NaN until then (emu::copy_async_16).
 __device__ __forceinline__ void copy_async_16(void* shared, const void* global, bool valid) {
 #if defined(BERT_CUDA_EMULATION)
-  if (valid)
-    memcpy(shared, global, 16);
-  else
-    memset(shared, 0, 16);
+  ::emu::copy_async_16(shared, global, valid);
 #elif defined(__CUDA_ARCH__)
   const uint32_t address = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global),
@@ -272,7 +271,9 @@ __device__ __forceinline__ void copy_async_16(void* shared, const void* global, 
 }
 // Waits for every copy_async_16 of this thread (other threads' copies: __syncthreads after).
 __device__ __forceinline__ void wait_copies() {
-#if !defined(BERT_CUDA_EMULATION) && defined(__CUDA_ARCH__)
+#if defined(BERT_CUDA_EMULATION)
+  ::emu::wait_copies();
+#elif defined(__CUDA_ARCH__)
   asm volatile("cp.async.wait_all;\n" ::: "memory");
 #endif
 }

@@ -5,7 +5,7 @@
 // is a per-block buffer filled with NaN bytes so reads of unwritten smem show up.
 // Tensor-core mma.sync (kernels/attention_mma.cuh) is a warp-collective exchange computing the
 // PTX fragment layout in fp32, ldmatrix a warp-collective exchange of the row addresses; cp.async
-// copies synchronously.
+// lands only when its thread waits, its destination NaN until then (copy_async_16 below).
 // Limits: all threads of a warp must reach each shuffle (true of these kernels: early exits are
 // warp- or block-uniform), no memory-model or timing checks, no cuBLASLt.
 #pragma once
@@ -165,6 +165,35 @@ inline void ldmatrix_x4(uint32_t r[4], const void* row, bool transpose) {
   wb->wait();
 }
 
+// cp.async.cg.shared.global 16 bytes (kernels/attention_mma.cuh's copy_async_16) as late as the
+// hardware may land it: the copy is recorded and its 16 destination bytes are filled with NaN
+// bytes; it lands (global read, shared written, or zeros when !valid) when the issuing thread
+// waits (wait_copies, cp.async.wait_all). So a read of the destination before the wait, by the
+// issuing thread or by another thread without the barrier that must follow the wait, sees NaN
+// or the previous tile instead of the data; and a copy issued into a buffer that another thread
+// still reads (no barrier before the issue) overwrites it with NaN under that reader.
+struct PendingCopy {
+  void* shared;
+  const void* global;
+  bool valid;
+};
+inline thread_local std::vector<PendingCopy> t_pending_copies;
+
+inline void copy_async_16(void* shared, const void* global, bool valid) {
+  std::memset(shared, 0xFF, 16);
+  t_pending_copies.push_back({shared, global, valid});
+}
+
+inline void wait_copies() {
+  for (const PendingCopy& copy : t_pending_copies) {
+    if (copy.valid)
+      std::memcpy(copy.shared, copy.global, 16);
+    else
+      std::memset(copy.shared, 0, 16);
+  }
+  t_pending_copies.clear();
+}
+
 inline void syncwarp() {
   const int tid = t_thread.x + t_thread.y * t_block_dim.x + t_thread.z * t_block_dim.x * t_block_dim.y;
   t_ctx->warp_barriers[tid / 32]->wait();
@@ -204,6 +233,7 @@ void run(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, std::tupl
             t_block_dim = block;
             t_grid_dim = grid;
             std::apply([&](auto... a) { kernel(static_cast<KArgs>(a)...); }, args);
+            wait_copies();  // copies never waited for still land on the GPU
           });
         for (auto& th : pool) th.join();
         if (ctx.dependency_syncs.load() != threads) {
