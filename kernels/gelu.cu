@@ -24,6 +24,9 @@ constexpr int kForwardRows = 4;
 // kColumnTileRows rows, writing one d_bias partial per column (the layout of
 // column_partial_bytes(), finished by launch_column_partials_finish).
 constexpr int kBackwardLanes = 32;
+// Rows of a thread whose loads are issued together (kVec = 8: 2 × 2 16-byte loads in flight).
+// 2 keeps the bf16 kernel at 80 registers, 3 blocks of 8 warps per SM; 4 rows took 128 (2 blocks).
+constexpr int kBackwardBatchRows = 2;
 
 __device__ __forceinline__ float gelu(float x) { return x * 0.5f * (1.0f + erff(x * kSqrtHalf)); }
 
@@ -85,20 +88,33 @@ __global__ void __launch_bounds__(kBackwardLanes * kColumnRowGroups)
     float b[kVec];
     load_n<kVec>(bias + col, b);
     constexpr int kRowsPerGroup = kColumnTileRows / kColumnRowGroups;
-#pragma unroll 4
-    for (int k = 0; k < kRowsPerGroup; ++k) {
-      const int row = row0 + group + k * kColumnRowGroups;
-      if (row >= rows) break;
-      const size_t index = static_cast<size_t>(row) * width + col;
-      float dy[kVec], x[kVec], grad[kVec];
-      load_n<kVec>(d_out + index, dy);
-      load_n<kVec>(pre + index, x);
+    static_assert(kRowsPerGroup % kBackwardBatchRows == 0, "whole batches of rows");
+    for (int k0 = 0; k0 < kRowsPerGroup; k0 += kBackwardBatchRows) {
+      // The batch's loads first, all in flight together: a load placed after a d_pre store
+      // would wait for it (the compiler cannot rule out aliasing), and the erf/exp work of a
+      // row would otherwise sit between one row's loads and the next.
+      float dy[kBackwardBatchRows][kVec], x[kBackwardBatchRows][kVec];
 #pragma unroll
-      for (int j = 0; j < kVec; ++j) {
-        grad[j] = dy[j] * gelu_derivative(x[j] + b[j]);
-        acc[j] += grad[j];
+      for (int r = 0; r < kBackwardBatchRows; ++r) {
+        const int row = row0 + group + (k0 + r) * kColumnRowGroups;
+        if (row >= rows) continue;
+        const size_t index = static_cast<size_t>(row) * width + col;
+        load_n<kVec>(d_out + index, dy[r]);
+        load_n<kVec>(pre + index, x[r]);
       }
-      store_n<kVec>(d_pre + index, grad);
+      // Then the rows in order, as before: the same sums in the same order.
+#pragma unroll
+      for (int r = 0; r < kBackwardBatchRows; ++r) {
+        const int row = row0 + group + (k0 + r) * kColumnRowGroups;
+        if (row >= rows) continue;
+        float grad[kVec];
+#pragma unroll
+        for (int j = 0; j < kVec; ++j) {
+          grad[j] = dy[r][j] * gelu_derivative(x[r][j] + b[j]);
+          acc[j] += grad[j];
+        }
+        store_n<kVec>(d_pre + static_cast<size_t>(row) * width + col, grad);
+      }
     }
   }
 #pragma unroll

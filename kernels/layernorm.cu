@@ -68,23 +68,32 @@ __global__ void __launch_bounds__(kThreads) layernorm_forward_kernel(ForwardArgs
   if (row >= args.rows) return;  // whole warp leaves together; no block barrier follows
   const size_t base = static_cast<size_t>(row) * args.width;
   float x[kIters][kVec];
-  // All of the row's loads are issued before the first use, so a warp has the whole row in flight.
+  // residual: the fused kernel's second input (one unused element otherwise).
+  float residual[kFused ? kIters : 1][kFused ? kVec : 1];
+  // All of the row's loads are issued before the first use and before the first store (a load
+  // after a store to `sum` would wait for it: the compiler cannot rule out aliasing), so a warp
+  // has the whole row in flight at once.
 #pragma unroll
   for (int i = 0; i < kIters; ++i) {
     const int col = lane_column<kVec>(lane, i);
     if (col < args.width) {
       load_vec<kVec>(args.inp + base + col, x[i]);
-      if (kFused) {
-        float residual[kVec], factor[kVec];
-        load_vec<kVec>(args.residual + base + col, residual);
-        dropout_factors<kVec>(args.dropout, base + col, factor);
-#pragma unroll
-        for (int j = 0; j < kVec; ++j) x[i][j] = residual[j] + x[i][j] * factor[j];
-        if (args.sum != nullptr) store_vec<kVec>(args.sum + base + col, x[i]);
-      }
+      if constexpr (kFused) load_vec<kVec>(args.residual + base + col, residual[i]);
     } else {
 #pragma unroll
       for (int j = 0; j < kVec; ++j) x[i][j] = 0.0f;
+    }
+  }
+  if constexpr (kFused) {
+#pragma unroll
+    for (int i = 0; i < kIters; ++i) {
+      const int col = lane_column<kVec>(lane, i);
+      if (col >= args.width) continue;
+      float factor[kVec];
+      dropout_factors<kVec>(args.dropout, base + col, factor);
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) x[i][j] = residual[i][j] + x[i][j] * factor[j];
+      if (args.sum != nullptr) store_vec<kVec>(args.sum + base + col, x[i]);
     }
   }
   float total = 0.0f;
