@@ -50,8 +50,10 @@ std::string variant_differs(const DeviceBuffer<bf16>& buffer, const std::vector<
 }  // namespace
 
 void KernelBench::attention(const Batch& batch, const AttentionHeads& layout) {
-  AttentionShape shape{batch.tokens, static_cast<int>(batch.lengths.size()), layout.heads, layout.head_dim,
-                       kMaxPositions};
+  // The grids sized by the batch's longest sequence, as training launches them.
+  const int longest = *std::max_element(batch.lengths.begin(), batch.lengths.end());
+  AttentionShape shape{batch.tokens, static_cast<int>(batch.lengths.size()), layout.heads,
+                       layout.head_dim, kMaxPositions, longest};
   const size_t t = batch.tokens, hidden = size_t(layout.heads) * layout.head_dim;
   auto qkv = random_buffer<bf16>(t * 3 * hidden, -2.0f, 2.0f);
   auto ctx = random_buffer<bf16>(t * hidden, -1.0f, 1.0f);

@@ -188,6 +188,9 @@ void BertQaModel::load_batch(const PackedBatch& batch) {
   validate_batch(batch, config_.vocab_size, config_.type_vocab_size, config_.max_position_embeddings);
   tokens_ = batch.tokens();
   batch_ = batch.batch();
+  longest_ = 0;
+  for (int b = 0; b < batch_; ++b)
+    longest_ = std::max(longest_, batch.cu_seqlens[b + 1] - batch.cu_seqlens[b]);
   backend_.upload(input_ids_, batch.input_ids.data(), tokens_);
   backend_.upload(token_type_ids_, batch.token_type_ids.data(), tokens_);
   backend_.upload(position_ids_, batch.position_ids.data(), tokens_);
@@ -235,7 +238,8 @@ void BertQaModel::run_forward(const PassContext& context, bool with_loss) {
   const int H = config_.hidden_size, F = config_.intermediate_size, heads = config_.num_attention_heads;
   const double eps = config_.layer_norm_eps;
   const int T = tokens_;
-  const AttentionShape shape{T, batch_, heads, config_.head_dim(), config_.max_position_embeddings};
+  const AttentionShape shape{
+      T, batch_, heads, config_.head_dim(), config_.max_position_embeddings, longest_};
 
   backend_.embeddings_forward(rows(layer_outputs_[0], H), rows(emb_sum_, H), rows(emb_mean_, 1),
                               rows(emb_rstd_, 1), input_ids_, token_type_ids_, position_ids_,
@@ -286,7 +290,8 @@ void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit
   BERT_CHECK(have_loss_, "backward needs a forward with the loss first");
   const int H = config_.hidden_size, F = config_.intermediate_size, heads = config_.num_attention_heads;
   const int T = tokens_;
-  const AttentionShape shape{T, batch_, heads, config_.head_dim(), config_.max_position_embeddings};
+  const AttentionShape shape{
+      T, batch_, heads, config_.head_dim(), config_.max_position_embeddings, longest_};
   const Tensor d_x = rows(d_x_, H), d_hidden = rows(d_hidden_, H), d_branch = rows(d_branch_, H);
   const Accumulate weight_mode = overwrite_weight_grads_ ? Accumulate::kOverwrite : Accumulate::kAdd;
   overwrite_weight_grads_ = false;

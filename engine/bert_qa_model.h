@@ -139,6 +139,7 @@ class BertQaModel {
   ParamLayout layout_;
   int max_tokens_, max_batch_;
   int tokens_ = 0, batch_ = 0;
+  int longest_ = 0;  // the loaded batch's longest sequence (AttentionShape::longest)
   bool have_loss_ = false;
   bool overwrite_weight_grads_ = false;  // set by begin_gradient_step until the next backward
 

@@ -24,6 +24,10 @@ struct AttentionShape {
   int heads = 0;
   int head_dim = 0;
   int max_positions = 0;  // bound on any sequence length; strides the dropout element index
+  // > 0: no sequence of the batch is longer (its longest, known on the host when the batch is
+  // packed). The CUDA kernels size their grids by it instead of max_positions, so a batch of
+  // short sequences launches no blocks for query tiles no sequence has. 0: max_positions.
+  int longest = 0;
 };
 
 template <typename T>
@@ -52,7 +56,8 @@ void attention_backward_ref(T* d_qkv,                 // [tokens, 3*heads*head_d
 // their own (the launcher picks the instantiation from shape.head_dim), any other runs the scalar
 // kernels' generic instantiation; a head_dim above 64 is refused with a BertError naming the
 // range (kMaxAttentionHeadDim, kernels/kernel_limits.h). cu_seqlens is read on the device: its lengths must be at most
-// max_positions and sum to tokens (validate on the host, as the reference does).
+// max_positions (and longest, when given) and sum to tokens (validate on the host, as the
+// reference does).
 // Backward is deterministic: one pass over key tiles writes dk, dv; a second over query tiles
 // writes dq (no atomics), both recomputing P from lse and the dropout mask from the spec (the
 // one-pass candidate of attention_variants.h forms dq in the key pass, summing it over the key

@@ -166,8 +166,13 @@ __device__ __forceinline__ uint64_t dropout_row_index(int query_token, int head,
   return (static_cast<uint64_t>(query_token) * shape.heads + head) * shape.max_positions;
 }
 
+// The bound on the batch's sequence lengths the grids are sized by: longest when given.
+inline int grid_length(const AttentionShape& shape) {
+  return shape.longest > 0 ? shape.longest : shape.max_positions;
+}
+
 inline int tiles_per_sequence(const AttentionShape& shape) {
-  return div_up(shape.max_positions, kTile);
+  return div_up(grid_length(shape), kTile);
 }
 
 // The head dimensions the kernels run: 1 to 64 (the scalar kernels; 32 and 64 also the
@@ -176,12 +181,14 @@ inline bool head_dim_supported(int head_dim) { return head_dim >= 1 && head_dim 
 
 inline void check_shape(const AttentionShape& shape, const char* op) {
   BERT_CHECK(shape.tokens >= 0 && shape.batch >= 0 && shape.heads > 0 &&
-                 head_dim_supported(shape.head_dim) && shape.max_positions > 0,
+                 head_dim_supported(shape.head_dim) && shape.max_positions > 0 &&
+                 shape.longest >= 0 && shape.longest <= shape.max_positions,
              std::string(op) + ": tokens " + std::to_string(shape.tokens) + ", batch " +
                  std::to_string(shape.batch) + ", heads " + std::to_string(shape.heads) +
                  ", head_dim " + std::to_string(shape.head_dim) +
                  " (the kernels run head_dim 1 to " + std::to_string(kMaxAttentionHeadDim) +
-                 "), max_positions " + std::to_string(shape.max_positions));
+                 "), max_positions " + std::to_string(shape.max_positions) + ", longest " +
+                 std::to_string(shape.longest));
 }
 
 // The head dimensions the tensor-core kernels are built for; others run the scalar kernels.

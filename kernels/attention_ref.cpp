@@ -24,12 +24,17 @@ void check_layout(const int32_t* cu_seqlens, const AttentionShape& shape) {
              "attention: tokens " + std::to_string(shape.tokens) + ", batch " +
                  std::to_string(shape.batch) + ", heads " + std::to_string(shape.heads) +
                  ", head_dim " + std::to_string(shape.head_dim));
+  BERT_CHECK(shape.longest >= 0 && shape.longest <= shape.max_positions,
+             "attention: longest " + std::to_string(shape.longest) + ", expected 0.." +
+                 std::to_string(shape.max_positions));
   BERT_CHECK(cu_seqlens[0] == 0, "attention: cu_seqlens[0] must be 0");
   for (int b = 0; b < shape.batch; ++b) {
     const int length = cu_seqlens[b + 1] - cu_seqlens[b];
-    BERT_CHECK(length >= 0 && length <= shape.max_positions,
+    const int bound = shape.longest > 0 ? shape.longest : shape.max_positions;
+    BERT_CHECK(length >= 0 && length <= bound,
                "attention: sequence " + std::to_string(b) + " has length " +
-                   std::to_string(length) + ", expected 0.." + std::to_string(shape.max_positions));
+                   std::to_string(length) + ", expected 0.." + std::to_string(bound) +
+                   (shape.longest > 0 ? " (the shape's longest)" : " (max_positions)"));
   }
   BERT_CHECK(cu_seqlens[shape.batch] == shape.tokens,
              "attention: cu_seqlens[batch] = " + std::to_string(cu_seqlens[shape.batch]) +

@@ -6,11 +6,12 @@
 // BERT_ATTENTION_KERNEL says, for head_dim 64 (bert-base) and 32 (all-MiniLM-L6-v2: 12 heads
 // of 32), and for head dimensions the tensor-core kernels are not built for (16, 26: the scalar
 // kernels' generic instantiation, which every implementation falls back to).
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "kernels/attention.h"
 #include "kernels/attention_variants.h"
@@ -89,14 +90,18 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 void run_case(const Case& c, float probability, AttentionImpl impl, std::mt19937& rng) {
-  const PackedBatch packed = packed_batch(c.lengths, c.heads, c.max_positions, c.head_dim);
+  PackedBatch packed = packed_batch(c.lengths, c.heads, c.max_positions, c.head_dim);
+  // With dropout the grids are sized by the batch's longest sequence, as the model launches
+  // them; without, by max_positions: both ways are checked for every case.
+  if (probability > 0.0f)
+    packed.shape.longest = *std::max_element(c.lengths.begin(), c.lengths.end());
   const AttentionShape& shape = packed.shape;
   const std::vector<int32_t>& cu_seqlens = packed.cu_seqlens;
   DropoutSpec spec = attention_dropout(probability, 2024, 0);
   spec.element_offset = c.element_offset;
   const std::string kernel = attention_impl_name(impl);
-  CAPTURE(kernel, shape.tokens, shape.heads, shape.head_dim, shape.max_positions, probability,
-          c.element_offset);
+  CAPTURE(kernel, shape.tokens, shape.heads, shape.head_dim, shape.max_positions, shape.longest,
+          probability, c.element_offset);
 
   const int hidden = shape.heads * shape.head_dim;
   const size_t qkv_count = static_cast<size_t>(shape.tokens) * 3 * hidden;
@@ -216,6 +221,31 @@ TEST_CASE("attention refuses a head_dim above 64, naming what it runs", "[gpu][a
     REQUIRE_THROWS_WITH(attention_forward_cuda(ctx_f.data(), lse.data(), qkv_f.data(), d_cu_seqlens.data(),
                                                shape, spec, nullptr),
                         names_head_dim && names_built);
+  }
+}
+
+TEST_CASE("attention refuses a longest sequence bound above max_positions", "[gpu][attention]") {
+  AttentionShape shape{4, 1, 2, 64, 8, 9};
+  const int hidden = shape.heads * shape.head_dim;
+  const std::vector<int32_t> cu_seqlens{0, 4};
+  DeviceBf16 qkv(std::vector<float>(4 * 3 * hidden, 0.5f)), ctx(4 * hidden), d_ctx(4 * hidden),
+      d_qkv(4 * 3 * hidden);
+  DeviceBuffer<float> lse(4 * shape.heads);
+  DeviceBuffer<int32_t> d_cu_seqlens = to_device(cu_seqlens);
+  DeviceBuffer<unsigned char> scratch(attention_backward_workspace_bytes(shape));
+  const GpuWorkspace workspace{scratch.data(), scratch.size()};
+  const auto names_longest = Catch::Contains("max_positions 8, longest 9");
+  for (const AttentionImpl impl : kAttentionImpls) {
+    const std::string kernel = attention_impl_name(impl);
+    CAPTURE(kernel);
+    REQUIRE_THROWS_WITH(
+        attention_forward_cuda(ctx.get(), lse.data(), qkv.get(), d_cu_seqlens.data(), shape,
+                               DropoutSpec{}, nullptr, impl),
+        names_longest);
+    REQUIRE_THROWS_WITH(attention_backward_cuda(d_qkv.get(), d_ctx.get(), qkv.get(), ctx.get(),
+                                                lse.data(), d_cu_seqlens.data(), shape,
+                                                DropoutSpec{}, workspace, nullptr, impl),
+                        names_longest);
   }
 }
 

@@ -156,6 +156,18 @@ TEST_CASE("attention_ref: rejects inconsistent cu_seqlens", "[kernels][attention
   REQUIRE_THROWS_AS(attention_out(c, qkv, attention_dropout(0.0f)), BertError);
   c.cu_seqlens = {0, 1, 2, 13};  // length 11 > max_positions 8
   REQUIRE_THROWS_AS(attention_out(c, qkv, attention_dropout(0.0f)), BertError);
+  // The shape's longest bounds the lengths too, and max_positions bounds it.
+  c.cu_seqlens = {0, 4, 8, 13};
+  REQUIRE_NOTHROW(attention_out(c, qkv, attention_dropout(0.0f)));
+  c.shape.longest = 5;
+  REQUIRE_NOTHROW(attention_out(c, qkv, attention_dropout(0.0f)));
+  c.shape.longest = 4;
+  REQUIRE_THROWS_WITH(
+      attention_out(c, qkv, attention_dropout(0.0f)),
+      Catch::Contains("sequence 2 has length 5, expected 0..4 (the shape's longest)"));
+  c.shape.longest = 9;
+  REQUIRE_THROWS_WITH(attention_out(c, qkv, attention_dropout(0.0f)),
+                      Catch::Contains("longest 9, expected 0..8"));
 }
 
 }  // namespace
