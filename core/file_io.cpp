@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -223,14 +224,10 @@ size_t environment_choice(const char* name, const std::vector<std::string>& choi
 int64_t environment_positive_count(const char* name) {
   const std::string value = environment_variable(name);
   if (value.empty()) return 0;
-  // At most 18 digits: below 2^63, so the sum cannot overflow.
-  bool valid = value.size() <= 18;
   int64_t number = 0;
-  for (char c : value) {
-    valid = valid && c >= '0' && c <= '9';
-    if (valid) number = number * 10 + (c - '0');
-  }
-  if (!valid || number < 1)
+  const char* end = value.data() + value.size();
+  const auto [stop, error] = std::from_chars(value.data(), end, number);
+  if (error != std::errc() || stop != end || number < 1)
     throw InputError(std::string(name) + ": expected a positive whole number, got '" + value + "'");
   return number;
 }

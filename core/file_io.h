@@ -104,8 +104,8 @@ std::string environment_variable(const char* name);
 // default); any other value is an InputError naming the variable, the choices and the value.
 size_t environment_choice(const char* name, const std::vector<std::string>& choices);
 
-// $name as a positive whole number: unset or "" gives 0; anything but 1 to 18 digits naming a
-// number above 0 is an InputError naming the variable and the value.
+// $name as a positive whole number: unset or "" gives 0; anything but the digits of a number
+// from 1 to 2^63 - 1 is an InputError naming the variable and the value.
 int64_t environment_positive_count(const char* name);
 
 // A leading "~" (alone, or before '/') as $HOME, as Python's os.path.expanduser does.

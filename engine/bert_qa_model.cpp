@@ -188,9 +188,7 @@ void BertQaModel::load_batch(const PackedBatch& batch) {
   validate_batch(batch, config_.vocab_size, config_.type_vocab_size, config_.max_position_embeddings);
   tokens_ = batch.tokens();
   batch_ = batch.batch();
-  longest_ = 0;
-  for (int b = 0; b < batch_; ++b)
-    longest_ = std::max(longest_, batch.cu_seqlens[b + 1] - batch.cu_seqlens[b]);
+  longest_ = batch.max_length();
   backend_.upload(input_ids_, batch.input_ids.data(), tokens_);
   backend_.upload(token_type_ids_, batch.token_type_ids.data(), tokens_);
   backend_.upload(position_ids_, batch.position_ids.data(), tokens_);

@@ -30,6 +30,11 @@ struct AttentionShape {
   int longest = 0;
 };
 
+// The bound on every sequence length of the batch: longest when given, else max_positions.
+inline int length_bound(const AttentionShape& shape) {
+  return shape.longest > 0 ? shape.longest : shape.max_positions;
+}
+
 template <typename T>
 void attention_forward_ref(T* ctx,                   // [tokens, heads*head_dim]
                            T* lse,                   // [tokens, heads]

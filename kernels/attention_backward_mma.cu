@@ -467,7 +467,7 @@ void backward_mma(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, const float* 
                   const float* row_dot, const int32_t* cu_seqlens, const AttentionShape& shape,
                   const DropoutSpec& dropout, bool lean, GpuStream stream) {
   const mma::Args args = backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
-                                       div_up(grid_length(shape), mma::kRows));
+                                       div_up(length_bound(shape), mma::kRows));
   const dim3 grid(shape.batch * args.tiles, shape.heads);
   with_mma_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;
@@ -498,7 +498,7 @@ void backward_mma_one_pass(bf16* d_qkv, const bf16* d_ctx, const bf16* qkv, cons
                            const int32_t* cu_seqlens, const AttentionShape& shape,
                            const DropoutSpec& dropout, bool lean, GpuStream stream) {
   const mma::Args args = backward_args(d_qkv, d_ctx, qkv, lse, row_dot, cu_seqlens, shape, dropout,
-                                       div_up(grid_length(shape), mma::kRows));
+                                       div_up(length_bound(shape), mma::kRows));
   const dim3 grid(shape.batch, shape.heads);
   with_mma_head_dim(shape.head_dim, "attention_backward_cuda", [&](auto head_dim) {
     constexpr int kHeadDim = decltype(head_dim)::value;

@@ -166,13 +166,9 @@ __device__ __forceinline__ uint64_t dropout_row_index(int query_token, int head,
   return (static_cast<uint64_t>(query_token) * shape.heads + head) * shape.max_positions;
 }
 
-// The bound on the batch's sequence lengths the grids are sized by: longest when given.
-inline int grid_length(const AttentionShape& shape) {
-  return shape.longest > 0 ? shape.longest : shape.max_positions;
-}
-
+// The grids are sized by length_bound (kernels/attention.h): no block for a tile no sequence has.
 inline int tiles_per_sequence(const AttentionShape& shape) {
-  return div_up(grid_length(shape), kTile);
+  return div_up(length_bound(shape), kTile);
 }
 
 // The head dimensions the kernels run: 1 to 64 (the scalar kernels; 32 and 64 also the

@@ -178,7 +178,7 @@ bool runs_mma_kernels(AttentionImpl impl, int head_dim, const void* a, const voi
 void forward_mma(bf16* ctx, float* lse, const bf16* qkv, const int32_t* cu_seqlens,
                  const AttentionShape& shape, const DropoutSpec& dropout, bool lean,
                  GpuStream stream) {
-  const int tiles = div_up(grid_length(shape), mma::kRows);
+  const int tiles = div_up(length_bound(shape), mma::kRows);
   const float scale_log2 = kLog2e / sqrtf(static_cast<float>(shape.head_dim));
   const dim3 grid(shape.batch * tiles, shape.heads);
   with_mma_head_dim(shape.head_dim, "attention_forward_cuda", [&](auto head_dim) {

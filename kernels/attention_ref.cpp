@@ -28,9 +28,9 @@ void check_layout(const int32_t* cu_seqlens, const AttentionShape& shape) {
              "attention: longest " + std::to_string(shape.longest) + ", expected 0.." +
                  std::to_string(shape.max_positions));
   BERT_CHECK(cu_seqlens[0] == 0, "attention: cu_seqlens[0] must be 0");
+  const int bound = length_bound(shape);
   for (int b = 0; b < shape.batch; ++b) {
     const int length = cu_seqlens[b + 1] - cu_seqlens[b];
-    const int bound = shape.longest > 0 ? shape.longest : shape.max_positions;
     BERT_CHECK(length >= 0 && length <= bound,
                "attention: sequence " + std::to_string(b) + " has length " +
                    std::to_string(length) + ", expected 0.." + std::to_string(bound) +
