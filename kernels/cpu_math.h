@@ -2,7 +2,8 @@
 // double calls the C library (the oracle that tracks the float64 goldens), float uses
 // branch-free polynomial forms that GCC vectorises inside the loops (glibc's expf/erff are
 // scalar calls). Accuracy of the float forms against double (tests/kernels/test_cpu_math.cpp):
-// exp within 1 ulp; normal_cdf within 5e-7 relative wherever Φ(x) > 1e-30.
+// exp within 1 ulp; normal_cdf within 5e-7 relative wherever Φ(x) > 1e-30; the density of
+// normal_cdf_pdf within 1e-6 relative wherever it exceeds 1e-30.
 #pragma once
 
 #include <cmath>
@@ -50,11 +51,17 @@ inline float exp(float x) {
 }
 inline double exp(double x) { return std::exp(x); }
 
-// Φ(x) = P(N(0,1) <= x) = ½·erfc(|x|/√2) for x < 0, 1 − that for x >= 0, so both tails keep
-// their relative precision. erfc(z) = t·exp(−z² + P(t)), t = 1/(1 + z/2) (Numerical Recipes'
-// erfcc, relative error below 1.2e-7 for z >= 0). z² = x²/2 is carried as x·x plus its FMA
-// rounding error and exp(−z²) is taken apart from exp(P(t)), so a large z² loses no digits.
-inline float normal_cdf(float x) {
+// Φ(x) = P(N(0,1) <= x) and the density φ(x) = exp(−x²/2)/√(2π), together because GELU's
+// derivative Φ(x) + x·φ(x) needs both and they share exp(−x²/2).
+// Φ(x) = ½·erfc(|x|/√2) for x < 0, 1 − that for x >= 0, so both tails keep their relative
+// precision. erfc(z) = t·exp(−z² + P(t)), t = 1/(1 + z/2) (Numerical Recipes' erfcc, relative
+// error below 1.2e-7 for z >= 0). z² = x²/2 is carried as x·x plus its FMA rounding error and
+// exp(−z²) is taken apart from exp(P(t)), so a large z² loses no digits.
+template <typename T>
+struct NormalCdfPdf {
+  T cdf, pdf;
+};
+inline NormalCdfPdf<float> normal_cdf_pdf(float x) {
   const float magnitude = x < 0.0f ? -x : x;
   const float t = 1.0f / (1.0f + 0.35355339059327376f * magnitude);  // z/2 = |x|/(2√2)
   float poly = 0.17087277f;
@@ -69,10 +76,16 @@ inline float normal_cdf(float x) {
   poly = poly * t - 1.26551223f;
   const float square = x * x;
   const float square_error = std::fma(x, x, -square);  // x² = square + square_error exactly
-  const float gaussian = exp(-0.5f * square) * (1.0f - 0.5f * square_error);
+  const float gaussian = exp(-0.5f * square) * (1.0f - 0.5f * square_error);  // exp(−x²/2)
   const float half_erfc = 0.5f * t * exp(poly) * gaussian;
-  return x < 0.0f ? half_erfc : 1.0f - half_erfc;
+  return {x < 0.0f ? half_erfc : 1.0f - half_erfc, gaussian * 0.39894228040143267794f};
 }
+inline NormalCdfPdf<double> normal_cdf_pdf(double x) {
+  return {0.5 * (1.0 + std::erf(x * 0.70710678118654752440)),
+          std::exp(-0.5 * x * x) * 0.39894228040143267794};
+}
+// Φ alone (the forward): the unused density folds away when inlined.
+inline float normal_cdf(float x) { return normal_cdf_pdf(x).cdf; }
 inline double normal_cdf(double x) { return 0.5 * (1.0 + std::erf(x * 0.70710678118654752440)); }
 
 // Sums in double over 8 interleaved partial sums (term j goes to sum j mod 8), added in a fixed

@@ -1,6 +1,6 @@
 // CPU reference of bias + erf-GELU (kernels/gelu.h): GELU(x) = x·Φ(x), backward dy·(Φ(x) + x·φ(x)).
 // The double version follows torch's order of operations (x·0.5·(1 + erf(x·√½))) so it tracks
-// the float64 golden to rounding; the float version takes Φ and exp from kernels/cpu_math.h so
+// the float64 golden to rounding; the float version takes Φ and φ from kernels/cpu_math.h so
 // the loops vectorise. Rows run on the CPU pool; d_bias is a deterministic block sum.
 #include "kernels/gelu.h"
 
@@ -14,17 +14,11 @@
 namespace bert {
 namespace {
 
-constexpr double kSqrtHalf = 0.70710678118654752440;          // 1/√2
-constexpr double kInvSqrtTwoPi = 0.39894228040143267794;      // 1/√(2π)
-
-// Φ(x) = 0.5·(1 + erf(x/√2)).
-inline double normal_cdf(double x) { return 0.5 * (1.0 + std::erf(x * kSqrtHalf)); }
-inline float normal_cdf(float x) { return cpu_math::normal_cdf(x); }
-
-// φ(x) = exp(−x²/2)/√(2π).
+// GELU'(x) = Φ(x) + x·φ(x).
 template <typename T>
-T normal_pdf(T x) {
-  return cpu_math::exp(T(-0.5) * x * x) * static_cast<T>(kInvSqrtTwoPi);
+T gelu_derivative(T x) {
+  const cpu_math::NormalCdfPdf<T> normal = cpu_math::normal_cdf_pdf(x);
+  return normal.cdf + x * normal.pdf;
 }
 
 }  // namespace
@@ -38,7 +32,7 @@ void bias_gelu_forward_ref(T* out, const T* pre, const T* bias, int rows, int wi
       T* y = out + r * n;
       for (size_t c = 0; c < n; ++c) {
         const T x = p[c] + bias[c];
-        y[c] = x * normal_cdf(x);
+        y[c] = x * cpu_math::normal_cdf(x);
       }
     }
   });
@@ -56,7 +50,7 @@ void bias_gelu_backward_ref(T* d_pre, T* d_bias, const T* d_out, const T* pre, c
       T* dx = d_pre + r * n;
       for (size_t c = 0; c < n; ++c) {
         const T x = p[c] + bias[c];
-        dx[c] = dy[c] * (normal_cdf(x) + x * normal_pdf(x));
+        dx[c] = dy[c] * gelu_derivative(x);
         partial[c] += dx[c];
       }
     }
