@@ -347,7 +347,7 @@ __device__ __forceinline__ void query_block_pass(const Args& args,
   const int query_start = query_block * kRows;
   if (query_start >= length) return;
   const int query_count = min(kRows, length - query_start);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane_group(), t = lane_thread();
+  const int warp = threadIdx.x / 32, g = lane_group(), t = lane_thread();
   const int hidden = shape.heads * kHeadDim;
   const size_t row_stride = 3 * static_cast<size_t>(hidden);
   const bf16* head_qkv = args.qkv + static_cast<size_t>(first_token) * row_stride + head * kHeadDim;
@@ -398,13 +398,7 @@ __device__ __forceinline__ void query_block_pass(const Args& args,
                                 min(kCols, length - next_start));
     }
     if (dropout_on) {
-#pragma unroll
-      for (int unit = lane; unit < 16 * 4; unit += 32) {
-        const int row = unit / 4, chunk = unit % 4;
-        keep_bits[warp][unit] = attention_keep_bits16(
-            args.dropout,
-            dropout_row_index(warp_first_token + row, head, shape) + key_start + 16 * chunk);
-      }
+      draw_row_bits(keep_bits[warp], args.dropout, warp_first_token, head, shape, key_start);
       __syncwarp();
     }
     const bf16* k_tile = k_tiles[buffer];
@@ -430,10 +424,7 @@ __device__ __forceinline__ void query_block_pass(const Args& args,
           const bool valid = g + 8 * r < warp_queries && key < key_count;
           const float p = valid ? exp2f(s[nt][e] * args.scale_log2 - lse_log2[r]) : 0.0f;
           const float factor =
-              dropout_on ? ((keep_bits[warp][(g + 8 * r) * 4 + key / 16] >> (key % 16)) & 1u
-                                ? keep_scale
-                                : 0.0f)
-                         : 1.0f;
+              dropout_on ? keep_factor(keep_bits[warp], g + 8 * r, key, keep_scale) : 1.0f;
           s[nt][e] = p * (dp[nt][e] * factor - dot[r]);
         }
       gemm_p_b<kHeadDim, kTiles / 2>(d_query, s, k_part);

@@ -22,26 +22,6 @@ namespace attention {
 namespace mma {
 namespace {
 
-// Dropout keep bits of a warp's rows: [row][16-key chunk] of the current key tile.
-__device__ __forceinline__ void draw_row_bits(uint32_t* bits, const DropoutSpec& dropout,
-                                              int first_row_token, int head,
-                                              const AttentionShape& shape, int key_start) {
-  const int lane = threadIdx.x % 32;
-#pragma unroll
-  for (int unit = lane; unit < 16 * 4; unit += 32) {
-    const int row = unit / 4, chunk = unit % 4;
-    bits[unit] = attention_keep_bits16(
-        dropout, dropout_row_index(first_row_token + row, head, shape) + key_start + 16 * chunk);
-  }
-}
-
-// Factor (0, 1/(1−p)) of row r (0: g, 1: g+8), key 8·nt + 2t + j of the tile.
-__device__ __forceinline__ float row_factor(const uint32_t* bits, int r, int nt, int j,
-                                            float scale) {
-  const int row = lane_group() + 8 * r, key = 8 * nt + 2 * lane_thread() + j;
-  return (bits[row * 4 + key / 16] >> (key % 16)) & 1u ? scale : 0.0f;
-}
-
 // Lean: at most 128 registers, 4 resident blocks per SM; otherwise no bound (0 emits none).
 template <int kHeadDim, bool kLean>
 __global__ void __launch_bounds__(kThreads, kLean ? 4 : 0)
@@ -133,7 +113,8 @@ __global__ void __launch_bounds__(kThreads, kLean ? 4 : 0)
           float& value = s[nt][2 * r + j];
           value = exp2f(value - new_max);  // masked keys: exp2(-inf) = 0
           tile_sum += value;
-          if (dropout_on) value *= row_factor(keep_bits[warp], r, nt, j, keep_scale);
+          if (dropout_on)
+            value *= keep_factor(keep_bits[warp], g + 8 * r, 8 * nt + 2 * t + j, keep_scale);
         }
       row_sum[r] = row_sum[r] * correction + tile_sum;
       row_max[r] = new_max;

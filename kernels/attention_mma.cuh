@@ -82,6 +82,25 @@ __device__ __forceinline__ uint32_t pack_bf16x2(float lo, float hi) {
 __device__ __forceinline__ int lane_group() { return (threadIdx.x % 32) / 4; }   // g
 __device__ __forceinline__ int lane_thread() { return threadIdx.x % 4; }         // t
 
+// Dropout keep bits of a warp's 16 rows for the kCols keys from key_start: bits[row·4 + chunk],
+// bit i for key 16·chunk + i (one 16-bit draw per row and chunk, kernels/dropout_rng.h).
+__device__ __forceinline__ void draw_row_bits(uint32_t* bits, const DropoutSpec& dropout,
+                                              int first_row_token, int head,
+                                              const AttentionShape& shape, int key_start) {
+  const int lane = threadIdx.x % 32;
+#pragma unroll
+  for (int unit = lane; unit < 16 * 4; unit += 32) {
+    const int row = unit / 4, chunk = unit % 4;
+    bits[unit] = attention_keep_bits16(
+        dropout, dropout_row_index(first_row_token + row, head, shape) + key_start + 16 * chunk);
+  }
+}
+
+// The dropout factor (0 or the keep scale 1/(1−p)) of a warp row and tile key from those bits.
+__device__ __forceinline__ float keep_factor(const uint32_t* bits, int row, int key, float scale) {
+  return (bits[row * 4 + key / 16] >> (key % 16)) & 1u ? scale : 0.0f;
+}
+
 // ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16, warp-collective: four 8 × 8 bf16 matrices of
 // the 16 × 16 block whose top-left element is `block` (row pitch kPitch, in shared memory):
 //   M0 = rows 0..7, columns 0..7     M2 = rows 0..7, columns 8..15
