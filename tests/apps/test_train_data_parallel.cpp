@@ -25,11 +25,7 @@ namespace fs = std::filesystem;
 using test::CommandResult;
 
 const std::string& root() {
-  static const std::string dir = [] {
-    const std::string path = test::scratch_root("bert_test_train_dp_");
-    test::make_tiny_model(path + "/model");
-    return path;
-  }();
+  static const std::string dir = test::scratch_with_tiny_model("bert_test_train_dp_");
   return dir;
 }
 

@@ -22,10 +22,7 @@ namespace fs = std::filesystem;
 using test::CommandResult;
 
 const std::string& root() {
-  static const std::string dir = [] {
-    const std::string path = test::scratch_root("bert_test_train_failures_");
-    return path;
-  }();
+  static const std::string dir = test::scratch_root("bert_test_train_failures_");
   return dir;
 }
 

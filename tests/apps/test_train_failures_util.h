@@ -72,6 +72,13 @@ inline std::string make_tiny_model(const std::string& dir, float dropout = 0.1f)
   return dir;
 }
 
+// scratch_root(prefix) holding make_tiny_model's model at <root>/model.
+inline std::string scratch_with_tiny_model(const std::string& prefix) {
+  const std::string path = scratch_root(prefix);
+  make_tiny_model(path + "/model");
+  return path;
+}
+
 // Every path under dir (relative), recursively; never throws, also while a running
 // train_squad renames directories under it.
 inline std::vector<std::string> tree(const std::string& dir) {
