@@ -1,5 +1,10 @@
 // CPU emulation of the CUDA kernels for machines without a GPU (run_emulated_tests.sh): one
-// std::thread per CUDA thread, blocks one after another; __syncthreads is a block barrier, warp
+// fiber (a ucontext with its own stack) per CUDA thread, all on the launching host thread, run
+// in thread-index order, each until it waits at a barrier or returns; blocks one after another.
+// So a thread runs ahead of the others up to the next barrier, deterministically: a read of what
+// another thread writes without the barrier between sees the old value (or the NaN fill below)
+// on every run, and a barrier some threads of the block never reach stops the launch with a
+// message instead of hanging. __syncthreads is a block barrier, warp
 // shuffles go through a per-warp exchange with a warp barrier, static __shared__ arrays become
 // function statics (shared by the block's threads; blocks never overlap), dynamic shared memory
 // is a per-block buffer filled with NaN bytes so reads of unwritten smem show up.
@@ -7,7 +12,8 @@
 // PTX fragment layout in fp32, ldmatrix a warp-collective exchange of the row addresses; cp.async
 // lands only when its thread waits, its destination NaN until then (copy_async_16 below).
 // Limits: all threads of a warp must reach each shuffle (true of these kernels: early exits are
-// warp- or block-uniform), no memory-model or timing checks, no cuBLASLt.
+// warp- or block-uniform; one that some lanes skip stops the launch like a barrier), no
+// memory-model or timing checks, no cuBLASLt.
 #pragma once
 // Kernel helpers with an inline-PTX body (kernels/attention_mma.cuh) call emu:: twins instead.
 #define BERT_CUDA_EMULATION 1
@@ -16,13 +22,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <mutex>
-#include <thread>
+#include <sys/mman.h>
+#include <ucontext.h>
 #include <tuple>
 #include <vector>
 #include <cstring>
@@ -42,18 +47,22 @@ namespace emu {
 using std::min;
 using std::max;
 
+// Parks the running fiber until *generation != seen (defined with the fibers below).
+inline void block_current_fiber(const long* generation, long seen);
+
+// A barrier of n fibers: the last to arrive opens it and runs on; the others are parked until
+// the scheduler finds their generation passed.
 class Barrier {
  public:
   explicit Barrier(int n = 0) : n_(n) {}
   void reset(int n) { n_ = n; count_ = 0; generation_ = 0; }
   void wait() {
-    std::unique_lock<std::mutex> lock(m_);
-    const long gen = generation_;
-    if (++count_ == n_) { count_ = 0; ++generation_; cv_.notify_all(); return; }
-    cv_.wait(lock, [&] { return gen != generation_; });
+    const long seen = generation_;
+    if (++count_ == n_) { count_ = 0; ++generation_; return; }
+    block_current_fiber(&generation_, seen);
   }
  private:
-  std::mutex m_; std::condition_variable cv_; int n_ = 0; int count_ = 0; long generation_ = 0;
+  int n_ = 0; int count_ = 0; long generation_ = 0;
 };
 
 struct Block {
@@ -177,21 +186,21 @@ struct PendingCopy {
   const void* global;
   bool valid;
 };
-inline thread_local std::vector<PendingCopy> t_pending_copies;
+inline thread_local std::vector<PendingCopy>* t_pending_copies = nullptr;  // the running fiber's
 
 inline void copy_async_16(void* shared, const void* global, bool valid) {
   std::memset(shared, 0xFF, 16);
-  t_pending_copies.push_back({shared, global, valid});
+  t_pending_copies->push_back({shared, global, valid});
 }
 
 inline void wait_copies() {
-  for (const PendingCopy& copy : t_pending_copies) {
+  for (const PendingCopy& copy : *t_pending_copies) {
     if (copy.valid)
       std::memcpy(copy.shared, copy.global, 16);
     else
       std::memset(copy.shared, 0, 16);
   }
-  t_pending_copies.clear();
+  t_pending_copies->clear();
 }
 
 inline void syncwarp() {
@@ -209,10 +218,92 @@ inline cudaError_t sort_keys(void* temp, size_t& bytes, const uint64_t* in, uint
   return cudaSuccess;
 }
 
+// ---- fibers ------------------------------------------------------------------------------
+#if defined(__SANITIZE_ADDRESS__)
+extern "C" void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, size_t size);
+extern "C" void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
+                                                size_t* size_old);
+#else
+inline void __sanitizer_start_switch_fiber(void**, const void*, size_t) {}
+inline void __sanitizer_finish_switch_fiber(void*, const void**, size_t*) {}
+#endif
+
+constexpr size_t kFiberStackBytes = 256 * 1024;
+constexpr size_t kGuardBytes = 4096;  // below each stack, no access: an overflow faults
+
+struct Fiber {
+  ucontext_t context;
+  unsigned char* stack = nullptr;  // kFiberStackBytes above a guard page, mapped once
+  uint3 thread;
+  std::vector<PendingCopy> pending;
+  const long* generation = nullptr;  // the barrier generation it waits to see pass, or null
+  long seen = 0;
+  bool done = false;
+  void* fake_stack = nullptr;  // AddressSanitizer's, while switched out
+};
+
+// One per host thread: the fibers (reused by every block and launch) and the context that
+// runs them.
+struct Scheduler {
+  ucontext_t context;
+  std::vector<Fiber> fibers;
+  Fiber* current = nullptr;
+  std::function<void()> body;  // the kernel call of the block being run
+  const void* host_stack = nullptr;  // the host thread's stack, as AddressSanitizer saw it
+  size_t host_stack_size = 0;
+  ~Scheduler() {
+    for (Fiber& f : fibers) munmap(f.stack - kGuardBytes, kFiberStackBytes + kGuardBytes);
+  }
+  void reserve(int count) {
+    while (static_cast<int>(fibers.size()) < count) {
+      void* region = mmap(nullptr, kFiberStackBytes + kGuardBytes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (region == MAP_FAILED || mprotect(region, kGuardBytes, PROT_NONE) != 0) {
+        std::fprintf(stderr, "emulated launch: cannot map a fiber stack\n");
+        std::abort();
+      }
+      fibers.emplace_back();
+      fibers.back().stack = static_cast<unsigned char*>(region) + kGuardBytes;
+    }
+  }
+};
+inline thread_local Scheduler t_scheduler;
+
+// Parks the running fiber until *generation != seen (Barrier::wait).
+inline void block_current_fiber(const long* generation, long seen) {
+  Scheduler& s = t_scheduler;
+  Fiber* f = s.current;
+  f->generation = generation;
+  f->seen = seen;
+  __sanitizer_start_switch_fiber(&f->fake_stack, s.host_stack, s.host_stack_size);
+  swapcontext(&f->context, &s.context);
+  __sanitizer_finish_switch_fiber(f->fake_stack, &s.host_stack, &s.host_stack_size);
+}
+
+inline void fiber_main() {
+  Scheduler& s = t_scheduler;
+  __sanitizer_finish_switch_fiber(nullptr, &s.host_stack, &s.host_stack_size);
+  s.body();
+  wait_copies();  // copies never waited for still land on the GPU
+  s.current->done = true;
+  __sanitizer_start_switch_fiber(nullptr, s.host_stack, s.host_stack_size);
+}  // uc_link resumes the scheduler
+
+inline bool reverse_order() {
+  static const bool reverse = [] {
+    const char* value = std::getenv("BERT_EMU_REVERSE");
+    return value != nullptr && std::strcmp(value, "1") == 0;
+  }();
+  return reverse;
+}
+
 template <typename... KArgs, typename... Args>
 void run(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, std::tuple<Args...> args) {
   const int threads = block.x * block.y * block.z;
   const int warps = (threads + 31) / 32;
+  Scheduler& s = t_scheduler;
+  s.reserve(threads);
+  s.body = [&] { std::apply([&](auto... a) { kernel(static_cast<KArgs>(a)...); }, args); };
   for (unsigned bz = 0; bz < grid.z; ++bz)
     for (unsigned by = 0; by < grid.y; ++by)
       for (unsigned bx = 0; bx < grid.x; ++bx) {
@@ -224,18 +315,51 @@ void run(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, std::tupl
         ctx.exchange.assign(warps, std::vector<unsigned char>(32 * 8));
         ctx.mma_exchange.assign(warps, std::vector<uint32_t>(32 * 6));
         ctx.dynamic_shared.assign(smem + 16, 0xFF);  // garbage-ish fill: NaN floats
-        std::vector<std::thread> pool;
-        for (int t = 0; t < threads; ++t)
-          pool.emplace_back([&, t] {
-            t_ctx = &ctx;
-            t_block = make_uint3(bx, by, bz);
-            t_thread = make_uint3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
-            t_block_dim = block;
-            t_grid_dim = grid;
-            std::apply([&](auto... a) { kernel(static_cast<KArgs>(a)...); }, args);
-            wait_copies();  // copies never waited for still land on the GPU
-          });
-        for (auto& th : pool) th.join();
+        t_ctx = &ctx;
+        t_block = make_uint3(bx, by, bz);
+        t_block_dim = block;
+        t_grid_dim = grid;
+        for (int t = 0; t < threads; ++t) {
+          Fiber& f = s.fibers[t];
+          f.thread = make_uint3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+          f.pending.clear();
+          f.generation = nullptr;
+          f.done = false;
+          getcontext(&f.context);
+          f.context.uc_stack.ss_sp = f.stack;
+          f.context.uc_stack.ss_size = kFiberStackBytes;
+          f.context.uc_link = &s.context;
+          makecontext(&f.context, fiber_main, 0);
+        }
+        // Sweeps in thread order (BERT_EMU_REVERSE=1: the other way round, so a read of another
+        // thread's write without the barrier between fails whichever of the two comes first),
+        // resuming every fiber not parked at a closed barrier.
+        for (int running = threads; running > 0;) {
+          bool resumed = false;
+          for (int i = 0; i < threads; ++i) {
+            Fiber& f = s.fibers[reverse_order() ? threads - 1 - i : i];
+            if (f.done || (f.generation != nullptr && *f.generation == f.seen)) continue;
+            f.generation = nullptr;
+            s.current = &f;
+            t_thread = f.thread;
+            t_pending_copies = &f.pending;
+            void* fake_stack = nullptr;
+            __sanitizer_start_switch_fiber(&fake_stack, f.stack, kFiberStackBytes);
+            swapcontext(&s.context, &f.context);
+            __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+            resumed = true;
+            if (f.done) --running;
+          }
+          if (!resumed) {
+            std::fprintf(stderr,
+                         "emulated launch: block (%u, %u, %u): %d of %d threads wait at a barrier "
+                         "that the others never reach\n",
+                         bx, by, bz, running, threads);
+            std::abort();
+          }
+        }
+        s.current = nullptr;
+        t_pending_copies = nullptr;
         if (ctx.dependency_syncs.load() != threads) {
           std::fprintf(stderr,
                        "emulated launch: %d of %d threads of block (%u, %u, %u) called "

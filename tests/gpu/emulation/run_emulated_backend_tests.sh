@@ -4,7 +4,8 @@
 # runtime calls of engine/cuda served from host memory (runtime_emu.cpp) and cuBLASLt replaced by
 # plain loops (matmul_host_emu.cpp). For machines without a GPU: it checks the backend's wiring
 # (dtypes, scratch, argument order, both compute modes) and every non-GEMM kernel in bf16 and
-# fp32 end to end through the model. Slow (minutes); not part of ctest.
+# fp32 end to end through the model. About 2 minutes on 2 cores, build included; .ci/run runs
+# it, ctest does not.
 #
 # usage: tests/gpu/emulation/run_emulated_backend_tests.sh [build dir] [catch filter]
 #   the build dir must hold the host libraries (bert_engine and below), e.g. build-cuda.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the GPU tests (tests/gpu/test_*_gpu.cpp, except matmul: cuBLASLt) against the CUDA kernels
-# executed by a CPU emulation (emu.h): one std::thread per CUDA thread, blocks in sequence.
+# executed by a CPU emulation (emu.h): one fiber per CUDA thread, blocks in sequence.
 # For machines without a GPU: it checks indexing, tiling, barriers, masks and the math of the
 # kernels against the CPU references, not timing, the memory model or warp-synchronous tricks.
-# Slow (minutes); not part of ctest.
+# About 3 minutes on 2 cores, build included; .ci/run runs it, ctest does not.
 #
 # usage: tests/gpu/emulation/run_emulated_tests.sh [build dir with bert_ops_ref] [catch filter]
 #   e.g. tests/gpu/emulation/run_emulated_tests.sh build-cuda "[attention]"
