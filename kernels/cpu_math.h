@@ -1,7 +1,7 @@
 // Elementary functions for the CPU references' hot loops, overloaded on the compute type:
 // double calls the C library (the oracle that tracks the float64 goldens), float uses
 // branch-free polynomial forms that GCC vectorises inside the loops (glibc's expf/erff are
-// scalar calls). Accuracy of the float forms against double (tests/kernels/test_cpu_math.cpp):
+// scalar calls). Accuracy of the float forms against double (tests/kernels/test_cpu_support.cpp):
 // exp within 1 ulp; normal_cdf within 5e-7 relative wherever Φ(x) > 1e-30; the density of
 // normal_cdf_pdf within 1e-6 relative wherever it exceeds 1e-30.
 #pragma once
@@ -61,6 +61,9 @@ template <typename T>
 struct NormalCdfPdf {
   T cdf, pdf;
 };
+constexpr double kSqrtHalf = 0.70710678118654752440;      // 1/√2
+constexpr double kInvSqrtTwoPi = 0.39894228040143267794;  // 1/√(2π)
+inline double normal_cdf(double x) { return 0.5 * (1.0 + std::erf(x * kSqrtHalf)); }
 inline NormalCdfPdf<float> normal_cdf_pdf(float x) {
   const float magnitude = x < 0.0f ? -x : x;
   const float t = 1.0f / (1.0f + 0.35355339059327376f * magnitude);  // z/2 = |x|/(2√2)
@@ -78,15 +81,13 @@ inline NormalCdfPdf<float> normal_cdf_pdf(float x) {
   const float square_error = std::fma(x, x, -square);  // x² = square + square_error exactly
   const float gaussian = exp(-0.5f * square) * (1.0f - 0.5f * square_error);  // exp(−x²/2)
   const float half_erfc = 0.5f * t * exp(poly) * gaussian;
-  return {x < 0.0f ? half_erfc : 1.0f - half_erfc, gaussian * 0.39894228040143267794f};
+  return {x < 0.0f ? half_erfc : 1.0f - half_erfc, gaussian * static_cast<float>(kInvSqrtTwoPi)};
 }
 inline NormalCdfPdf<double> normal_cdf_pdf(double x) {
-  return {0.5 * (1.0 + std::erf(x * 0.70710678118654752440)),
-          std::exp(-0.5 * x * x) * 0.39894228040143267794};
+  return {normal_cdf(x), std::exp(-0.5 * x * x) * kInvSqrtTwoPi};
 }
 // Φ alone (the forward): the unused density folds away when inlined.
 inline float normal_cdf(float x) { return normal_cdf_pdf(x).cdf; }
-inline double normal_cdf(double x) { return 0.5 * (1.0 + std::erf(x * 0.70710678118654752440)); }
 
 // Sums in double over 8 interleaved partial sums (term j goes to sum j mod 8), added in a fixed
 // order at the end: vectorisable, and the same value on every machine.
