@@ -88,7 +88,7 @@ class BertQaModel {
   // mean loss) into step_stats[kStepLossSum] on the backend, without waiting for the device.
   void forward_train(const PassContext& context, Tensor step_stats, double loss_weight);
 
-  // Backward stages in the order gradient_segments (engine/data_parallel.h) numbers them:
+  // Backward stages as ParamSlot::stage (engine/param_layout.h) numbers them:
   // unit num_layers + 1 = the QA head, l + 1 = encoder layer l, 0 = the embeddings. Backward
   // calls on_unit_done(unit) as soon as the unit's parameter gradients are final (queued on
   // the backend), highest unit first, so their all-reduce can start while backward goes on.

@@ -48,8 +48,8 @@ std::string broadcast_text(Communicator& comm, const std::string& text) {
 GradientReducer::GradientReducer(BertQaModel& model, Communicator& comm, size_t bucket_bytes)
     : model_(model), comm_(comm) {
   check_memory(model, comm);
-  buckets_ = plan_gradient_buckets(gradient_segments(model.layout(), model.config().num_hidden_layers),
-                                   bucket_bytes, scalar_size(model.gradients_flat().dtype));
+  buckets_ = plan_gradient_buckets(gradient_segments(model.layout()), bucket_bytes,
+                                   scalar_size(model.gradients_flat().dtype));
 }
 
 BertQaModel::UnitDoneFn GradientReducer::unit_done() {
@@ -74,8 +74,7 @@ void GradientReducer::finish() {
   launched_ = 0;
 }
 
-std::vector<GradientSegment> gradient_segments(const ParamLayout& layout, int num_layers) {
-  static const std::string kLayerPrefix = "bert.encoder.layer.";
+std::vector<GradientSegment> gradient_segments(const ParamLayout& layout) {
   std::vector<GradientSegment> segments;
   // Each segment also covers the alignment gap after its tensor (zeros), so the segments tile
   // the flat buffer and a bucket's neighbouring tensors stay one range.
@@ -83,17 +82,7 @@ std::vector<GradientSegment> gradient_segments(const ParamLayout& layout, int nu
   for (size_t i = 0; i < slots.size(); ++i) {
     const ParamSlot& slot = slots[i];
     const size_t end = i + 1 < slots.size() ? slots[i + 1].offset : layout.total();
-    GradientSegment segment{slot.name, slot.offset, end - slot.offset, 0};
-    if (slot.name.rfind(kLayerPrefix, 0) == 0) {
-      segment.unit = 1 + std::stoi(slot.name.substr(kLayerPrefix.size()));
-    } else if (slot.name.rfind("bert.embeddings.", 0) == 0) {
-      segment.unit = 0;
-    } else if (slot.name.rfind("qa_outputs.", 0) == 0) {
-      segment.unit = num_layers + 1;
-    } else {
-      throw BertError("gradient_segments: parameter " + slot.name + " belongs to no backward stage");
-    }
-    segments.push_back(segment);
+    segments.push_back(GradientSegment{slot.name, slot.offset, end - slot.offset, slot.stage});
   }
   return segments;
 }

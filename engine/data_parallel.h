@@ -56,9 +56,10 @@ class GradientReducer {
   size_t launched_ = 0;
 };
 
-// Segments of the model's gradient buffer for plan_gradient_buckets: unit 0 = embeddings,
-// l + 1 = encoder layer l, num_layers + 1 = the QA head (the order backward finishes them in
-// reverse). One per tensor, covering the alignment gap after it too, so they tile the buffer.
-std::vector<GradientSegment> gradient_segments(const ParamLayout& layout, int num_layers);
+// Segments of the model's gradient buffer for plan_gradient_buckets, the unit of each its
+// ParamSlot::stage (0 = embeddings, l + 1 = encoder layer l, num_layers + 1 = the QA head: the
+// order backward finishes them in reverse). One per tensor, covering the alignment gap after it
+// too, so they tile the buffer.
+std::vector<GradientSegment> gradient_segments(const ParamLayout& layout);
 
 }  // namespace bert

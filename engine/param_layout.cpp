@@ -7,7 +7,7 @@
 
 namespace bert {
 
-ParamLayout::ParamLayout(const BertConfig& config) {
+ParamLayout::ParamLayout(const BertConfig& config) : num_layers_(config.num_hidden_layers) {
   std::vector<ParamSpec> specs = bert_qa_param_specs(config);
   std::stable_partition(specs.begin(), specs.end(), [](const ParamSpec& spec) { return spec.decay; });
   const auto aligned = [](size_t offset) { return (offset + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment; };
@@ -25,6 +25,7 @@ ParamLayout::ParamLayout(const BertConfig& config) {
     if (!follows_query) total_ = aligned(total_);
     slot.offset = total_;
     slot.decay = spec.decay;
+    slot.stage = stage_of(spec.name, config.num_hidden_layers);
     total_ += slot.numel;
     parameter_count_ += slot.numel;
     index_[slot.name] = slots_.size();
@@ -45,6 +46,45 @@ ParamLayout::ParamLayout(const BertConfig& config) {
                  "query/key/value parameters must be adjacent in the flat layout");
     }
   }
+}
+
+int ParamLayout::stage_of(const std::string& name, int num_layers) {
+  static const std::string kLayerPrefix = "bert.encoder.layer.";
+  if (name.rfind(kLayerPrefix, 0) == 0) {
+    const size_t digits = name.find_first_not_of("0123456789", kLayerPrefix.size());
+    if (digits > kLayerPrefix.size() && digits <= kLayerPrefix.size() + 6 &&
+        digits != std::string::npos && name[digits] == '.') {
+      const int layer = std::stoi(name.substr(kLayerPrefix.size(), digits - kLayerPrefix.size()));
+      if (layer < num_layers) return layer + 1;
+    }
+  } else if (name.rfind("bert.embeddings.", 0) == 0) {
+    return 0;
+  } else if (name.rfind("qa_outputs.", 0) == 0) {
+    return num_layers + 1;
+  }
+  throw BertError("parameter " + name + " belongs to no stage of a " + std::to_string(num_layers) +
+                  "-layer BertForQuestionAnswering");
+}
+
+std::vector<StageRange> ParamLayout::stage_ranges() const {
+  std::vector<StageRange> ranges;
+  for (int stage = 0; stage < stage_count(); ++stage) {
+    for (const bool decay : {true, false}) {
+      // A slot's extent runs to the next slot's offset (its gap included); slots of one stage
+      // and decay group are adjacent, the layout keeping the canonical order inside each group.
+      for (size_t i = 0; i < slots_.size(); ++i) {
+        if (slots_[i].stage != stage || slots_[i].decay != decay) continue;
+        const size_t end = i + 1 < slots_.size() ? slots_[i + 1].offset : total_;
+        if (!ranges.empty() && ranges.back().stage == stage && ranges.back().decay == decay &&
+            ranges.back().offset + ranges.back().count == slots_[i].offset) {
+          ranges.back().count = end - ranges.back().offset;
+        } else {
+          ranges.push_back(StageRange{stage, slots_[i].offset, end - slots_[i].offset, decay});
+        }
+      }
+    }
+  }
+  return ranges;
 }
 
 const ParamSlot& ParamLayout::slot(const std::string& name) const {

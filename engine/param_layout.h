@@ -23,6 +23,17 @@ struct ParamSlot {
   size_t offset = 0;  // elements from the start of the flat buffer
   size_t numel = 0;
   bool decay = true;
+  // The model stage that uses it (ParamLayout::stage_of): backward finishes the stages from the
+  // highest down and the forward pass needs them from 0 up.
+  int stage = 0;
+};
+
+// A run of the flat buffers that one stage's tensors fill (their alignment gaps included), all
+// weight-decayed or none.
+struct StageRange {
+  int stage = 0;
+  size_t offset = 0, count = 0;
+  bool decay = true;
 };
 
 class ParamLayout {
@@ -42,6 +53,13 @@ class ParamLayout {
   size_t parameter_count() const { return parameter_count_; }  // the tensors' elements alone
   // [0, decay_count) is weight-decayed, [decay_count, total) is not.
   size_t decay_count() const { return decay_count_; }
+  // Stages: 0 = the embeddings, l + 1 = encoder layer l, num_layers + 1 = the QA head.
+  int stage_count() const { return num_layers_ + 2; }
+  // The stage of a canonical parameter name; throws BertError for a name outside the model.
+  static int stage_of(const std::string& name, int num_layers);
+  // The buffers cut into StageRanges, stage 0 first; each stage's weight-decayed run before its
+  // other one. They tile [0, total()).
+  std::vector<StageRange> stage_ranges() const;
   // Offset of layer l's fused query/key/value weight [3H, H] and bias [3H].
   size_t qkv_weight_offset(int layer) const;
   size_t qkv_bias_offset(int layer) const;
@@ -52,6 +70,7 @@ class ParamLayout {
   size_t total_ = 0;
   size_t parameter_count_ = 0;
   size_t decay_count_ = 0;
+  int num_layers_ = 0;
 };
 
 }  // namespace bert

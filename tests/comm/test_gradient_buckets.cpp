@@ -1,7 +1,7 @@
 // The gradient-bucket plan over the real parameter layout: every gradient element in exactly
 // one bucket, buckets in backward order, each bucket at most two contiguous ranges.
+#include <algorithm>
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 
 #include "comm/gradient_buckets.h"
@@ -39,7 +39,7 @@ void check_plan(const ParamLayout& layout, const std::vector<GradientBucket>& bu
 TEST_CASE("bert-base gradient buckets: one encoder layer each in fp32, two ranges", "[comm][buckets]") {
   const BertConfig config;  // bert-base defaults
   const ParamLayout layout(config);
-  const std::vector<GradientSegment> segments = gradient_segments(layout, config.num_hidden_layers);
+  const std::vector<GradientSegment> segments = gradient_segments(layout);
   const std::vector<GradientBucket> fp32 = plan_gradient_buckets(segments, kDefaultBucketBytes, 4);
   check_plan(layout, fp32, config.num_hidden_layers);
   // [QA head + layer 11], [layer 10], ..., [layer 0], [embeddings].
@@ -77,7 +77,7 @@ TEST_CASE("the parameter layout aligns tensors of odd sizes; the segments still 
   REQUIRE(double(count) == bert_qa_parameter_count(config));
   REQUIRE(layout.total() > count);  // gaps exist at these sizes
   REQUIRE(layout.decay_count() % ParamLayout::kSlotAlignment == 0);
-  const std::vector<GradientSegment> segments = gradient_segments(layout, config.num_hidden_layers);
+  const std::vector<GradientSegment> segments = gradient_segments(layout);
   check_plan(layout, plan_gradient_buckets(segments, 1, 8), config.num_hidden_layers);
   const std::vector<GradientBucket> one = plan_gradient_buckets(segments, size_t(1) << 40, 8);
   REQUIRE(one.size() == 1);
@@ -91,7 +91,7 @@ TEST_CASE("the parameter layout aligns tensors of odd sizes; the segments still 
 TEST_CASE("gradient buckets of a tiny model and bad segments", "[comm][buckets]") {
   const BertConfig config = test::tiny_config(0.0f);
   const ParamLayout layout(config);
-  const std::vector<GradientSegment> segments = gradient_segments(layout, config.num_hidden_layers);
+  const std::vector<GradientSegment> segments = gradient_segments(layout);
   check_plan(layout, plan_gradient_buckets(segments, 1, 8), config.num_hidden_layers);  // a unit per bucket
   const std::vector<GradientBucket> one = plan_gradient_buckets(segments, size_t(1) << 40, 8);
   REQUIRE(one.size() == 1);
@@ -101,6 +101,45 @@ TEST_CASE("gradient buckets of a tiny model and bad segments", "[comm][buckets]"
   std::vector<GradientSegment> overlapping = segments;
   overlapping[1].offset = overlapping[0].offset + 1;
   REQUIRE_THROWS_AS(plan_gradient_buckets(overlapping, kDefaultBucketBytes, 4), BertError);
+}
+
+TEST_CASE("the layout's stage ranges tile it, stage by stage, decayed run first",
+          "[comm][layout]") {
+  BertConfig odd = test::tiny_config(0.0f);  // with alignment gaps, as above
+  odd.hidden_size = 36;
+  odd.num_attention_heads = 3;
+  odd.intermediate_size = 273;
+  odd.vocab_size = 101;
+  for (const BertConfig& config : {BertConfig{}, test::tiny_config(0.0f), odd}) {
+    const ParamLayout layout(config);
+    const std::vector<StageRange> ranges = layout.stage_ranges();
+    REQUIRE(layout.stage_count() == config.num_hidden_layers + 2);
+    REQUIRE(ranges.size() == size_t(2 * layout.stage_count()));  // every stage has both kinds
+    std::vector<uint8_t> covered(layout.total(), 0);
+    for (size_t r = 0; r < ranges.size(); ++r) {
+      const StageRange& range = ranges[r];
+      REQUIRE(range.stage == int(r / 2));
+      REQUIRE(range.decay == (r % 2 == 0));
+      for (size_t i = range.offset; i < range.offset + range.count; ++i) ++covered[i];
+      for (const ParamSlot& slot : layout.slots()) {
+        if (slot.offset < range.offset || slot.offset >= range.offset + range.count) continue;
+        INFO(slot.name);
+        REQUIRE(slot.stage == range.stage);
+        REQUIRE(slot.decay == range.decay);
+        REQUIRE(slot.offset + slot.numel <= range.offset + range.count);
+      }
+    }
+    REQUIRE(std::count(covered.begin(), covered.end(), uint8_t{1}) ==
+            std::ptrdiff_t(layout.total()));
+  }
+  const ParamLayout base{BertConfig{}};
+  REQUIRE(base.slot("bert.embeddings.LayerNorm.bias").stage == 0);
+  REQUIRE(base.slot("bert.encoder.layer.0.attention.self.key.weight").stage == 1);
+  REQUIRE(base.slot("bert.encoder.layer.11.output.LayerNorm.weight").stage == 12);
+  REQUIRE(base.slot("qa_outputs.bias").stage == 13);
+  for (const char* outside : {"bert.pooler.dense.weight", "bert.encoder.layer.12.output.dense.bias",
+                              "bert.encoder.layer.x.output.dense.bias", "bert.encoder.layer.1"})
+    REQUIRE_THROWS_AS(ParamLayout::stage_of(outside, 12), BertError);
 }
 
 }  // namespace
