@@ -13,7 +13,8 @@
 // lands only when its thread waits, its destination NaN until then (copy_async_16 below).
 // Limits: all threads of a warp must reach each shuffle (true of these kernels: early exits are
 // warp- or block-uniform; one that some lanes skip stops the launch like a barrier), no
-// memory-model or timing checks, no cuBLASLt.
+// memory-model or timing checks, no cuBLASLt. A launch on a deferred stream (stream_emu.h) runs
+// when that stream's work is waited for.
 #pragma once
 // Kernel helpers with an inline-PTX body (kernels/attention_mma.cuh) call emu:: twins instead.
 #define BERT_CUDA_EMULATION 1
@@ -31,6 +32,8 @@
 #include <tuple>
 #include <vector>
 #include <cstring>
+
+#include "tests/gpu/emulation/stream_emu.h"
 
 #undef __shared__
 #define __shared__ static
@@ -374,13 +377,18 @@ void run(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, std::tupl
 struct Launch {
   dim3 grid, block; size_t smem;
   template <typename K> struct Bound {
-    K kernel; dim3 grid, block; size_t smem;
-    template <typename... Args> void operator()(Args... args) const { run(kernel, grid, block, smem, std::make_tuple(args...)); }
+    K kernel; dim3 grid, block; size_t smem; cudaStream_t stream;
+    // At once, or queued on a deferred stream (stream_emu.h) with its arguments as they are now.
+    template <typename... Args> void operator()(Args... args) const {
+      const Bound bound = *this;
+      const auto arguments = std::make_tuple(args...);
+      run_on(stream, [bound, arguments] { run(bound.kernel, bound.grid, bound.block, bound.smem, arguments); });
+    }
   };
 };
 template <typename K>
-Launch::Bound<K> launch(K kernel, dim3 grid, dim3 block, size_t smem = 0, cudaStream_t = nullptr) {
-  return Launch::Bound<K>{kernel, grid, block, smem};
+Launch::Bound<K> launch(K kernel, dim3 grid, dim3 block, size_t smem = 0, cudaStream_t stream = nullptr) {
+  return Launch::Bound<K>{kernel, grid, block, smem, stream};
 }
 }  // namespace emu
 

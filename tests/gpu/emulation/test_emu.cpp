@@ -1,7 +1,8 @@
 // The CPU emulation's own rules (emu.h), on small kernels written for them: barriers order the
 // block's threads, a read without the barrier sees the old value on every run, warp exchanges,
 // cp.async landing only at its thread's wait, stacks reused over blocks of up to 1,024
-// threads, and a barrier that some threads never reach stopping the launch instead of hanging.
+// threads, a barrier that some threads never reach stopping the launch instead of hanging, and
+// a deferred stream (stream_emu.h, runtime_emu.cpp) running its work only when waited for.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +42,11 @@ void copy_kernel(const float* global, float* before, float* after) {
   std::memcpy(before, tile, sizeof tile);
   emu::wait_copies();
   std::memcpy(after, tile, sizeof tile);
+}
+
+void fill_kernel(int* out, int value) {
+  emu::note_grid_dependency_sync();
+  out[threadIdx.x] = value;
 }
 
 // Thread 0 leaves before the barrier the others wait at.
@@ -110,4 +116,49 @@ TEST_CASE("emulation: a barrier some threads never reach stops the launch with a
   REQUIRE(waitpid(child, &status, 0) == child);
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGABRT);
+}
+
+TEST_CASE("emulation: a deferred stream's work runs when waited for, up to what is waited for",
+          "[emu]") {
+  int least = 1, greatest = 1;
+  REQUIRE(cudaDeviceGetStreamPriorityRange(&least, &greatest) == cudaSuccess);
+  REQUIRE(greatest < least);
+  cudaStream_t side = nullptr, ordinary = nullptr, urgent = nullptr;
+  REQUIRE(cudaStreamCreateWithPriority(&side, cudaStreamNonBlocking, least) == cudaSuccess);
+  REQUIRE(cudaStreamCreateWithFlags(&ordinary, cudaStreamNonBlocking) == cudaSuccess);
+  REQUIRE(cudaStreamCreateWithPriority(&urgent, cudaStreamNonBlocking, greatest + 1) ==
+          cudaSuccess);
+  cudaEvent_t first = nullptr, second = nullptr;
+  REQUIRE(cudaEventCreateWithFlags(&first, cudaEventDisableTiming) == cudaSuccess);
+  REQUIRE(cudaEventCreateWithFlags(&second, cudaEventDisableTiming) == cudaSuccess);
+  std::vector<int> out(4, 0), copied(4, 0);
+  const std::vector<int> zeros(4, 0), sevens(4, 7), nines(4, 9);
+
+  emu::launch(fill_kernel, dim3(1), dim3(4), 0, side)(out.data(), 7);
+  cudaEventRecord(first, side);
+  cudaMemcpyAsync(copied.data(), out.data(), 4 * sizeof(int), cudaMemcpyDefault, side);
+  emu::launch(fill_kernel, dim3(1), dim3(4), 0, side)(out.data(), 9);
+  cudaEventRecord(second, side);
+  REQUIRE(out == zeros);  // all of it still queued
+  cudaStreamWaitEvent(ordinary, first, 0);
+  REQUIRE(out == sevens);  // up to the first event only
+  REQUIRE(copied == zeros);
+  cudaEventSynchronize(second);
+  REQUIRE(copied == sevens);  // in queue order
+  REQUIRE(out == nines);
+
+  // An ordinary stream runs at once, as does one above the lowest priority; a destroyed
+  // deferred stream finishes its work first.
+  emu::launch(fill_kernel, dim3(1), dim3(4), 0, urgent)(out.data(), 2);
+  REQUIRE(out == std::vector<int>(4, 2));
+  emu::launch(fill_kernel, dim3(1), dim3(4), 0, ordinary)(out.data(), 3);
+  REQUIRE(out == std::vector<int>(4, 3));
+  emu::launch(fill_kernel, dim3(1), dim3(4), 0, side)(out.data(), 5);
+  REQUIRE(out == std::vector<int>(4, 3));
+  cudaStreamDestroy(side);
+  REQUIRE(out == std::vector<int>(4, 5));
+  cudaStreamDestroy(ordinary);
+  cudaStreamDestroy(urgent);
+  cudaEventDestroy(first);
+  cudaEventDestroy(second);
 }
