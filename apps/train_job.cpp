@@ -61,6 +61,10 @@ TrainConfig make_train_config(const TrainOptions& o) {
   apply_hf_trainer_flags(o.hf, &tc);
   tc.optimizer = OptimizerConfig{o.learning_rate, o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay,
                                  o.max_grad_norm};
+  // A candidate being measured (issue 13), switched like the kernels' BERT_* variables: it
+  // changes when the update runs, not what it computes.
+  tc.optimizer.update_beside_forward =
+      environment_choice("BERT_ADAMW_BESIDE_FORWARD", {"0", "1"}) == 1;
   return tc;
 }
 

@@ -161,6 +161,21 @@ class Backend {
   // stats[kStepUpdatesDone] += stats[kStepApplied].
   virtual void step_stats_end(Tensor stats) = 0;
 
+  // ---- AdamW beside the next forward pass (engine/optimizer.h's update_beside_forward) ----
+  // Between begin_side_updates() and end_side_updates(), adamw_update queues its work on a
+  // second stream, after everything queued on the main stream so far (every other op stays on
+  // the main stream); mark_side_updates(m) marks the side work queued so far as mark m (m ≥ 0;
+  // the model's stages, engine/param_layout.h). wait_side_updates(m) makes the main stream's
+  // later work wait for mark m (nothing when m is not pending) and join_side_updates() for all
+  // side work. download(), synchronize() and sum_squares() join first; no other op waits by
+  // itself: whoever queues side work waits for it before the main stream touches what it writes.
+  // A backend that runs every op in call order (the CPU's) keeps these defaults.
+  virtual void begin_side_updates() {}
+  virtual void mark_side_updates(int mark) { (void)mark; }
+  virtual void end_side_updates() {}
+  virtual void wait_side_updates(int mark) { (void)mark; }
+  virtual void join_side_updates() {}
+
   // Asynchronous readback: stage_download queues a copy of src (kF64, at most
   // kMaxStagedDownload elements) into pinned host memory and returns at once; collect_download
   // waits for that copy only and returns the values. One staged download at a time (staging

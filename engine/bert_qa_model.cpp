@@ -129,6 +129,7 @@ Tensor BertQaModel::rows(const Tensor& full, int row_width) const {
 }
 
 void BertQaModel::set_parameters(const std::map<std::string, std::vector<float>>& tensors) {
+  backend_.join_side_updates();
   for (const ParamSlot& s : layout_.slots()) {
     auto found = tensors.find(s.name);
     if (found == tensors.end()) throw BertError("set_parameters: missing tensor " + s.name);
@@ -165,16 +166,26 @@ std::map<std::string, std::vector<double>> BertQaModel::split_by_name(const Tens
 }
 
 void BertQaModel::zero_gradients() {
+  backend_.join_side_updates();
   backend_.fill_zero(grads_);
   overwrite_weight_grads_ = false;
+  zero_other_grads_ = false;
 }
 
 void BertQaModel::begin_gradient_step() {
-  for (const Tensor& part : other_grads_) backend_.fill_zero(part);
   overwrite_weight_grads_ = true;
+  zero_other_grads_ = true;
+}
+
+void BertQaModel::zero_other_grads_if_due() {
+  backend_.join_side_updates();
+  if (zero_other_grads_)
+    for (const Tensor& part : other_grads_) backend_.fill_zero(part);
+  zero_other_grads_ = false;
 }
 
 void BertQaModel::end_gradient_step() {
+  zero_other_grads_if_due();
   if (overwrite_weight_grads_)
     for (const Tensor& part : linear_weight_grads_) backend_.fill_zero(part);
   overwrite_weight_grads_ = false;
@@ -239,6 +250,8 @@ void BertQaModel::run_forward(const PassContext& context, bool with_loss) {
   const AttentionShape shape{
       T, batch_, heads, config_.head_dim(), config_.max_position_embeddings, longest_};
 
+  // Each stage's weights may still be being updated beside this pass (update_beside_forward).
+  backend_.wait_side_updates(0);
   backend_.embeddings_forward(rows(layer_outputs_[0], H), rows(emb_sum_, H), rows(emb_mean_, 1),
                               rows(emb_rstd_, 1), input_ids_, token_type_ids_, position_ids_,
                               weights_.word_embeddings,
@@ -250,6 +263,7 @@ void BertQaModel::run_forward(const PassContext& context, bool with_loss) {
   for (int l = 0; l < config_.num_hidden_layers; ++l) {
     LayerActivations& a = layers_[l];
     const Tensor x = rows(a.input, H);
+    backend_.wait_side_updates(l + 1);
     backend_.matmul_forward(rows(a.qkv, 3 * H), x, weights_.layers[l].qkv.weight,
                             weights_.layers[l].qkv.bias, T, H, 3 * H);
     backend_.attention_forward(rows(a.ctx, H), rows(a.lse, heads), rows(a.qkv, 3 * H), cu_seqlens_, shape,
@@ -273,6 +287,7 @@ void BertQaModel::run_forward(const PassContext& context, bool with_loss) {
                                         weights_.layers[l].output_norm.bias, T, H, eps,
                                         dropout_spec(context, l, DropoutKind::kFfnOutput));
   }
+  backend_.wait_side_updates(config_.num_hidden_layers + 1);
   backend_.matmul_forward(rows(logits_, 2), rows(layer_outputs_.back(), H), weights_.qa_outputs.weight,
                           weights_.qa_outputs.bias, T, H, 2);
   have_loss_ = with_loss;
@@ -291,6 +306,7 @@ void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit
   const AttentionShape shape{
       T, batch_, heads, config_.head_dim(), config_.max_position_embeddings, longest_};
   const Tensor d_x = rows(d_x_, H), d_hidden = rows(d_hidden_, H), d_branch = rows(d_branch_, H);
+  zero_other_grads_if_due();
   const Accumulate weight_mode = overwrite_weight_grads_ ? Accumulate::kOverwrite : Accumulate::kAdd;
   overwrite_weight_grads_ = false;
 

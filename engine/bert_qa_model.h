@@ -118,6 +118,11 @@ class BertQaModel {
   // backward writes those weight gradients (GEMM beta = 0) and later ones add;
   // end_gradient_step() zeroes them when no backward ran (a rank given no windows in the step).
   // Afterwards the gradients equal zero_gradients() followed by the same backwards.
+  // The zeroing is queued by the step's first backward (or end_gradient_step), after the forward
+  // pass: the previous step's AdamW may still be reading the gradients beside it (the
+  // optimizer's update_beside_forward). The forward pass waits for each stage's update
+  // (Backend::wait_side_updates) before its first use of the stage's weights; backward, the
+  // gradient zeroing and set_parameters wait for all of it.
   void begin_gradient_step();
   void end_gradient_step();
   // Copies the master weights into the working copy (after loading or an external update).
@@ -130,6 +135,7 @@ class BertQaModel {
         out_mean, out_rstd;
   };
   void run_forward(const PassContext& context, bool with_loss);  // queues everything, reads nothing
+  void zero_other_grads_if_due();  // waits for the side updates, then begin_gradient_step's zeroing
   DropoutSpec dropout_spec(const PassContext& context, int layer, DropoutKind kind) const;
   Tensor rows(const Tensor& full, int row_width) const;  // the first tokens_ rows
   std::map<std::string, std::vector<double>> split_by_name(const Tensor& flat);
@@ -142,6 +148,7 @@ class BertQaModel {
   int longest_ = 0;  // the loaded batch's longest sequence (AttentionShape::longest)
   bool have_loss_ = false;
   bool overwrite_weight_grads_ = false;  // set by begin_gradient_step until the next backward
+  bool zero_other_grads_ = false;        // the same; zeroing is due before backward adds
 
   Tensor master_, working_, grads_;
   BertQaTensors weights_, weight_grads_;  // views of working_ and grads_, per parameter

@@ -31,6 +31,7 @@ void all_reduce_gradients(BertQaModel& model, Communicator& comm) {
 void broadcast_parameters(BertQaModel& model, Communicator& comm) {
   if (comm.world_size() == 1) return;
   check_memory(model, comm);
+  model.backend().join_side_updates();
   comm.broadcast(model.master_params());
   model.refresh_working_params();
 }

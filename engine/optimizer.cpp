@@ -14,6 +14,10 @@ AdamWOptimizer::AdamWOptimizer(BertQaModel& model, const OptimizerConfig& config
   exp_avg_ = backend.allocate(model.layout().total(), BufferRole::kOptimizerState);
   exp_avg_sq_ = backend.allocate(model.layout().total(), BufferRole::kOptimizerState);
   step_stats_ = backend.allocate(kStepStatsCount, BufferRole::kStepStats);
+  if (config.update_beside_forward) {
+    update_stats_ = backend.allocate(kStepStatsCount, BufferRole::kStepStats);
+    stage_ranges_ = model.layout().stage_ranges();
+  }
 }
 
 AdamWHyper AdamWOptimizer::hyper(double learning_rate, bool decayed) const {
@@ -50,10 +54,36 @@ void AdamWOptimizer::for_each_group(const GroupFn& update) {
 void AdamWOptimizer::step_on_device(double learning_rate) {
   Backend& backend = model_.backend();
   backend.grad_norm_and_clip(step_stats_, model_.gradients_flat(), config_.max_grad_norm);
+  if (config_.update_beside_forward) {
+    queue_beside_forward(learning_rate);
+    return;
+  }
   for_each_group([&](Tensor master, Tensor working, Tensor m, Tensor v, Tensor grad, bool decayed) {
     backend.adamw_update(master, working, m, v, grad, hyper(learning_rate, decayed), step_stats_);
   });
   backend.step_stats_end(step_stats_);
+}
+
+void AdamWOptimizer::queue_beside_forward(double learning_rate) {
+  Backend& backend = model_.backend();
+  // The side work reads the clipping factor, the skip decision and the update count as they
+  // are now (the count before step_stats_end adds this update, as the in-order path reads it).
+  backend.copy(update_stats_, step_stats_);
+  backend.step_stats_end(step_stats_);
+  backend.begin_side_updates();
+  // In forward order, so the forward pass finds each stage updated as early as possible.
+  const std::vector<StageRange>& ranges = stage_ranges_;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const StageRange& r = ranges[i];
+    backend.adamw_update(slice(model_.master_params(), r.offset, r.count),
+                         slice(model_.working_params(), r.offset, r.count),
+                         slice(exp_avg_, r.offset, r.count), slice(exp_avg_sq_, r.offset, r.count),
+                         slice(model_.gradients_flat(), r.offset, r.count),
+                         hyper(learning_rate, r.decay), update_stats_);
+    if (i + 1 == ranges.size() || ranges[i + 1].stage != r.stage)
+      backend.mark_side_updates(r.stage);
+  }
+  backend.end_side_updates();
 }
 
 UpdateStats AdamWOptimizer::read_step_stats(const std::vector<double>& values, double learning_rate) {

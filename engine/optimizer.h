@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "engine/bert_qa_model.h"
 
@@ -17,6 +18,12 @@ struct OptimizerConfig {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0.0;
   double max_grad_norm = 1.0;  // <= 0 disables clipping
+  // step_on_device queues AdamW stage by stage (engine/param_layout.h) beside the main stream
+  // (Backend::begin_side_updates), so the next forward pass waits for each stage's update only
+  // where it first uses it instead of for the whole update before it starts. The same values
+  // either way (AdamW is element-wise). A candidate being measured (issue 13): off by default,
+  // on with BERT_ADAMW_BESIDE_FORWARD=1.
+  bool update_beside_forward = false;
 };
 
 struct UpdateStats {
@@ -42,7 +49,8 @@ class AdamWOptimizer {
   // Zeroes the step's loss and norm (before its first forward_train).
   void begin_step();
   // Queues norm + clipping + the non-finite decision (a non-finite loss or norm skips the
-  // update, on the device) + AdamW + the update count.
+  // update, on the device) + AdamW + the update count; with update_beside_forward, the
+  // model's next forward pass and backward wait for the AdamW work (BertQaModel does it).
   void step_on_device(double learning_rate);
   // UpdateStats of a step from the values of step_stats() read back after step_on_device;
   // also records the update count in steps_done().
@@ -62,7 +70,13 @@ class AdamWOptimizer {
   // group and the rest (biases, LayerNorm), each a contiguous range of the flat buffers.
   using GroupFn = std::function<void(Tensor, Tensor, Tensor, Tensor, Tensor, bool)>;
   void for_each_group(const GroupFn& update);
+  // The update of step_on_device stage by stage beside the main stream, each stage marked.
+  void queue_beside_forward(double learning_rate);
   Tensor exp_avg_, exp_avg_sq_, step_stats_;
+  // update_beside_forward: the step statistics the side work reads (a copy: the next step's
+  // begin_step zeroes step_stats_ while the side work may still be running).
+  Tensor update_stats_;
+  std::vector<StageRange> stage_ranges_;  // the layout's, in forward order
   int64_t steps_done_ = 0;
 };
 

@@ -368,6 +368,7 @@ void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOpt
   check_checkpointable(model.backend());
   const SafetensorsFile file = SafetensorsFile::open(path);
   const std::vector<Tensor> buffers = state_buffers(model, optimizer);
+  model.backend().join_side_updates();  // an update still running beside would overwrite these
   const std::vector<ParamSlot>& slots = model.layout().slots();
   std::set<std::string> expected;
   for (const char* group : kTensorGroups)

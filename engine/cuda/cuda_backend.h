@@ -1,5 +1,6 @@
 // The CUDA backend: the Backend interface (engine/backend.h) on the kernels of kernels/*.cu and
-// cuBLASLt, on one device and one stream owned by the backend.
+// cuBLASLt, on one device and one stream owned by the backend (plus, for AdamW beside the
+// forward pass, a side stream: Backend::begin_side_updates).
 //
 // Buffer types: activations and the working copy of the weights in bf16 (fp32 with the fp32
 // compute switch, which then has no separate working copy); master weights, gradients, Adam
@@ -11,8 +12,9 @@
 // the request, the free memory and the flags that shrink it. Every op checks the
 // dtype and size of each tensor it is given and throws BertError on a mismatch.
 // Memory: every buffer is allocated by allocate() (the model does it at construction), the
-// cuBLASLt workspace at construction, and kernel scratch on first use (engine/cuda/device_memory.h);
-// stats().device_allocations lets tests check that a training step allocates nothing.
+// cuBLASLt workspace at construction, and kernel scratch on first use
+// (engine/cuda/device_memory.h); stats().device_allocations lets tests check that a training step
+// allocates nothing.
 #pragma once
 
 #include <cstddef>

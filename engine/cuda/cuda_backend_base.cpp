@@ -25,14 +25,25 @@ std::string describe(const Tensor& tensor) {
 
 }  // namespace
 
-CudaStream::CudaStream() { CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+CudaStream::CudaStream(StreamPriority priority) {
+  if (priority == StreamPriority::kDefault) {
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    return;
+  }
+  int least = 0, greatest = 0;  // numerically: greatest <= least
+  CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+  const int level = priority == StreamPriority::kLowest ? least : std::min(least, greatest + 1);
+  CUDA_CHECK(cudaStreamCreateWithPriority(&stream_, cudaStreamNonBlocking, level));
+}
 
 CudaStream::~CudaStream() {
   if (stream_ != nullptr) cudaStreamDestroy(stream_);  // never throws from a destructor
 }
 
 CudaBackendBase::CudaBackendBase(const CudaBackendOptions& options)
-    : fp32_(options.fp32_compute), matmul_(std::make_unique<MatmulContext>(kMatmulWorkspaceBytes)) {
+    : fp32_(options.fp32_compute),
+      stream_(StreamPriority::kBelowHighest),
+      matmul_(std::make_unique<MatmulContext>(kMatmulWorkspaceBytes)) {
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   cudaDeviceProp properties{};
@@ -46,9 +57,76 @@ CudaBackendBase::CudaBackendBase(const CudaBackendOptions& options)
   staged_download_ = PinnedBuffer(kMaxStagedDownload * sizeof(double));
 }
 
+// The side stream of begin_side_updates, its fork from the main stream, the marks the main
+// stream may wait for (pending: recorded and not yet waited for) and the end of its last work.
+struct CudaBackendBase::SideUpdates {
+  CudaStream stream{StreamPriority::kLowest};
+  CudaEvent fork, done;
+  std::vector<std::unique_ptr<CudaEvent>> marks;
+  std::vector<bool> pending;
+  GpuWorkspace scalars;  // adamw_update_stats_cuda's, one per stream
+  bool active = false;   // between begin and end
+  bool joined = true;    // the main stream waits for all side work queued so far
+};
+
 CudaBackendBase::~CudaBackendBase() {
   // Queued kernels may still use the buffers about to be freed.
+  if (side_) cudaStreamSynchronize(side_->stream.get());
   cudaStreamSynchronize(stream_.get());
+}
+
+void CudaBackendBase::begin_side_updates() {
+  BERT_CHECK(!side_ || !side_->active,
+             "cuda backend: begin_side_updates twice without end_side_updates");
+  if (!side_) {
+    side_ = std::make_unique<SideUpdates>();
+    const size_t bytes = adamw_stats_workspace_bytes();
+    side_->scalars = GpuWorkspace{memory_.allocate(bytes, stream_.get()), bytes};
+  }
+  side_->fork.record(stream_.get());
+  side_->fork.wait_device(side_->stream.get());
+  side_->active = true;
+}
+
+void CudaBackendBase::mark_side_updates(int mark) {
+  BERT_CHECK(side_ && side_->active,
+             "cuda backend: mark_side_updates outside begin/end_side_updates");
+  BERT_CHECK(mark >= 0, "cuda backend: mark_side_updates: negative mark " + std::to_string(mark));
+  while (side_->marks.size() <= size_t(mark)) {
+    side_->marks.push_back(std::make_unique<CudaEvent>());
+    side_->pending.push_back(false);
+  }
+  side_->marks[mark]->record(side_->stream.get());
+  side_->pending[mark] = true;
+}
+
+void CudaBackendBase::end_side_updates() {
+  BERT_CHECK(side_ && side_->active, "cuda backend: end_side_updates without begin_side_updates");
+  side_->done.record(side_->stream.get());
+  side_->active = false;
+  side_->joined = false;
+}
+
+void CudaBackendBase::wait_side_updates(int mark) {
+  if (!side_ || mark < 0 || size_t(mark) >= side_->pending.size() || !side_->pending[mark]) return;
+  side_->marks[mark]->wait_device(stream_.get());
+  side_->pending[mark] = false;
+}
+
+void CudaBackendBase::join_side_updates() {
+  if (!side_ || side_->joined) return;
+  BERT_CHECK(!side_->active, "cuda backend: join_side_updates between begin and end_side_updates");
+  side_->done.wait_device(stream_.get());
+  side_->joined = true;
+  std::fill(side_->pending.begin(), side_->pending.end(), false);
+}
+
+GpuStream CudaBackendBase::update_stream() const {
+  return side_ && side_->active ? side_->stream.get() : stream_.get();
+}
+
+GpuWorkspace CudaBackendBase::update_scalars() const {
+  return side_ && side_->active ? side_->scalars : adamw_scalars_;
 }
 
 std::string CudaBackendBase::device_description() const {
@@ -168,6 +246,7 @@ void CudaBackendBase::upload(Tensor dst, const int32_t* src, size_t count) {
 std::vector<double> CudaBackendBase::download(const Tensor& src) {
   std::vector<double> out(src.numel);
   if (src.numel == 0) return out;
+  join_side_updates();
   const size_t bytes = src.numel * scalar_size(src.dtype);
   switch (src.dtype) {
     case ScalarType::kF32:
@@ -216,7 +295,10 @@ void CudaBackendBase::copy(Tensor dst, const Tensor& src) {
   }
 }
 
-void CudaBackendBase::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_.get())); }
+void CudaBackendBase::synchronize() {
+  join_side_updates();
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+}
 
 void CudaBackendBase::profile_range(bool begin) {
   if (begin) {
@@ -229,6 +311,7 @@ void CudaBackendBase::profile_range(bool begin) {
 
 double CudaBackendBase::sum_squares(const Tensor& values) {
   const float* data = f32(values, values.numel, "sum_squares", "values");
+  join_side_updates();
   sum_squares_cuda(sum_result_, data, values.numel, sum_workspace_, stream_.get());
   double result = 0;
   CUDA_CHECK(cudaMemcpyAsync(&result, sum_result_, sizeof(double), cudaMemcpyDeviceToHost, stream_.get()));
@@ -253,7 +336,7 @@ void CudaBackendBase::adamw_update(Tensor master, Tensor working, Tensor exp_avg
                                    const Tensor& grad, const AdamWHyper& hyper, double grad_scale) {
   const AdamWBuffers b = adamw_buffers(master, working, exp_avg, exp_avg_sq, grad);
   adamw_update_cuda(b.param, b.exp_avg, b.exp_avg_sq, b.working, b.grad, master.numel, hyper,
-                    static_cast<float>(grad_scale), nullptr, stream_.get());
+                    static_cast<float>(grad_scale), nullptr, update_stream());
 }
 
 // ---- step statistics: everything below is queued on the stream, nothing waits ----
@@ -288,7 +371,7 @@ void CudaBackendBase::adamw_update(Tensor master, Tensor working, Tensor exp_avg
                                    const Tensor& grad, const AdamWHyper& hyper, const Tensor& stats) {
   const AdamWBuffers b = adamw_buffers(master, working, exp_avg, exp_avg_sq, grad);
   adamw_update_stats_cuda(b.param, b.exp_avg, b.exp_avg_sq, b.working, b.grad, master.numel, hyper,
-                          step_stats(stats, "adamw_update"), adamw_scalars_, stream_.get());
+                          step_stats(stats, "adamw_update"), update_scalars(), update_stream());
 }
 
 void CudaBackendBase::step_stats_end(Tensor stats) {

@@ -17,10 +17,16 @@
 
 namespace bert {
 
-// The backend's stream (non-blocking: it never waits on the legacy default stream).
+// A stream of the backend (non-blocking: it never waits on the legacy default stream), at a
+// priority: the block scheduler dispatches a higher-priority stream's pending blocks first.
+// kDefault: the device's default (its lowest); kLowest: the same, asked for explicitly (the
+// CPU emulation runs such a stream's work only when something waits for it, the latest a GPU
+// could); kBelowHighest: one level under the highest, so above every default stream and below
+// NCCL's communication stream (comm/nccl_communicator.cpp), which asks for the highest.
+enum class StreamPriority { kDefault, kLowest, kBelowHighest };
 class CudaStream {
  public:
-  CudaStream();
+  explicit CudaStream(StreamPriority priority = StreamPriority::kDefault);
   ~CudaStream();
   CudaStream(const CudaStream&) = delete;
   CudaStream& operator=(const CudaStream&) = delete;
@@ -59,6 +65,11 @@ class CudaBackendBase : public CudaBackend {
   void adamw_update(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq, const Tensor& grad,
                     const AdamWHyper& hyper, const Tensor& stats) override;
   void step_stats_end(Tensor stats) override;
+  void begin_side_updates() override;
+  void mark_side_updates(int mark) override;
+  void end_side_updates() override;
+  void wait_side_updates(int mark) override;
+  void join_side_updates() override;
   void stage_download(const Tensor& src) override;
   std::vector<double> collect_download() override;
 
@@ -102,10 +113,14 @@ class CudaBackendBase : public CudaBackend {
   AdamWBuffers adamw_buffers(Tensor master, Tensor working, Tensor exp_avg, Tensor exp_avg_sq,
                              const Tensor& grad) const;
   std::string out_of_memory_message(size_t bytes, BufferRole role) const;
+  // The stream adamw_update queues on (the side stream between begin/end_side_updates) and the
+  // scalars workspace of that stream.
+  GpuStream update_stream() const;
+  GpuWorkspace update_scalars() const;
 
   bool fp32_;
   std::string device_name_;
-  CudaStream stream_;
+  CudaStream stream_;  // kBelowHighest: the step's own kernels before the side stream's
   std::unique_ptr<MatmulContext> matmul_;
   DeviceMemory memory_;
   double* sum_result_ = nullptr;  // [1] device: sum_squares' result
@@ -118,6 +133,8 @@ class CudaBackendBase : public CudaBackend {
   CudaEvent staged_copied_;
   size_t staged_count_ = 0;
   bool staged_pending_ = false;
+  struct SideUpdates;                  // begin_side_updates' stream and events, made on first use
+  std::unique_ptr<SideUpdates> side_;  // last: destroyed (after a sync) before the memory
 };
 
 }  // namespace bert

@@ -1,5 +1,6 @@
 // A Backend that forwards every call to another one and counts the calls by op name, so a test
-// can say which work happened between two points of a run (e.g. inside the profiled step).
+// can say which work happened between two points of a run (e.g. inside the profiled step), and
+// logs them in order (the side-update calls with their mark: "wait_side_updates 3").
 #pragma once
 
 #include <map>
@@ -25,6 +26,7 @@ class CountingBackend final : public Backend {
   explicit CountingBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
 
   const Counts& counts() const { return counts_; }
+  const std::vector<std::string>& calls() const { return calls_; }
   const std::vector<ProfileEvent>& profile_events() const { return profile_events_; }
 
   std::string name() const override { return inner_->name(); }
@@ -176,6 +178,26 @@ class CountingBackend final : public Backend {
     count("step_stats_end");
     inner_->step_stats_end(stats);
   }
+  void begin_side_updates() override {
+    count("begin_side_updates");
+    inner_->begin_side_updates();
+  }
+  void mark_side_updates(int mark) override {
+    count("mark_side_updates", mark);
+    inner_->mark_side_updates(mark);
+  }
+  void end_side_updates() override {
+    count("end_side_updates");
+    inner_->end_side_updates();
+  }
+  void wait_side_updates(int mark) override {
+    count("wait_side_updates", mark);
+    inner_->wait_side_updates(mark);
+  }
+  void join_side_updates() override {
+    count("join_side_updates");
+    inner_->join_side_updates();
+  }
   void stage_download(const Tensor& src) override {
     count("stage_download");
     inner_->stage_download(src);
@@ -186,10 +208,18 @@ class CountingBackend final : public Backend {
   }
 
  private:
-  void count(const char* op) { ++counts_[op]; }
+  void count(const char* op) {
+    ++counts_[op];
+    calls_.push_back(op);
+  }
+  void count(const char* op, int mark) {
+    ++counts_[op];
+    calls_.push_back(std::string(op) + " " + std::to_string(mark));
+  }
 
   std::unique_ptr<Backend> inner_;
   Counts counts_;
+  std::vector<std::string> calls_;
   std::vector<ProfileEvent> profile_events_;
 };
 

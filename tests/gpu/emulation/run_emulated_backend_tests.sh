@@ -21,7 +21,7 @@ source "$root/tests/gpu/emulation/emulation_common.sh"
 sources=("${emulated_kernels[@]}")
 sources+=("$root/engine/cuda/device_memory.cpp" "$root/engine/cuda/pinned_host.cpp" "$root/engine/cuda/cuda_backend_base.cpp"
           "$root/engine/cuda/cuda_backend_ops.cpp" "$root/engine/cuda/cuda_backend_registration.cpp"
-          "$root/tests/gpu/backend_twins.cpp" "$root/tests/gpu/test_backend_gpu.cpp"
+          "$root/tests/gpu/backend_twins.cpp" "$root/tests/gpu/test_backend_gpu.cpp" "$root/tests/gpu/test_side_updates_gpu.cpp"
           "$root/tests/gpu/test_op_cases_gpu.cpp" "$root/tests/ops/op_case.cpp" "$root/tests/ops/op_cases_dense.cpp"
           "$root/tests/ops/op_cases_sequence.cpp" "$root/tests/ops/op_runner.cpp"
           "$root/tests/gpu/test_golden_parity_gpu.cpp" "$root/tests/engine/golden_model.cpp"
