@@ -14,6 +14,8 @@ the same windows:
   their "ours / this" the default's speed over the variant's); with --gemm_split_k_variants,
   per BERT_GEMM_SPLIT_K value (kernels/matmul_split_k.h: rows "ours, d_weight split-K X"); with
   --programmatic_launch, under BERT_PROGRAMMATIC_LAUNCH=1 (row "ours, programmatic launch");
+  with --adamw_beside_forward, under BERT_ADAMW_BESIDE_FORWARD=1 (engine/optimizer.h: row
+  "ours, AdamW beside forward");
 - Hugging Face: BertForQuestionAnswering (SDPA attention, bf16 autocast on a GPU, fused AdamW,
   clipping 1.0, dropout 0.1), eager and torch.compile (one model per mode, kept across the
   variants: compiled once with dynamic shapes, its compile time in the first variant's warm-up),
@@ -89,6 +91,9 @@ def parse_args():
     p.add_argument("--programmatic_launch", action="store_true",
                    help="also time an 'ours' row with BERT_PROGRAMMATIC_LAUNCH=1 (kernels/kernel_launch.cuh: "
                         "programmatic dependent launch)")
+    p.add_argument("--adamw_beside_forward", action="store_true",
+                   help="also time an 'ours' row with BERT_ADAMW_BESIDE_FORWARD=1 (engine/optimizer.h: AdamW "
+                        "stage by stage on a side stream, overlapping the next forward pass)")
     p.add_argument("--tiny", action="store_true", help="2 layers, hidden 128 (smoke test)")
     return p.parse_args()
 
@@ -108,8 +113,8 @@ def make_model(args, carry, model_dir):
 def run_ours(args, carry, work, model_dir, batch, variant=None):
     """train_squad's steps; variant None runs the defaults, else (NAME, VALUE) is set in its
     environment: BERT_ATTENTION_KERNEL (kernels/attention_variants.h), BERT_GEMM_SPLIT_K
-    (kernels/matmul_split_k.h) or BERT_PROGRAMMATIC_LAUNCH (kernels/kernel_launch.cuh), a
-    candidate timed in the same run."""
+    (kernels/matmul_split_k.h), BERT_PROGRAMMATIC_LAUNCH (kernels/kernel_launch.cuh) or
+    BERT_ADAMW_BESIDE_FORWARD (engine/optimizer.h), a candidate timed in the same run."""
     tag = "_%s_%s" % (variant[0].lower(), variant[1]) if variant else ""
     out_dir = os.path.join(work, "ours_b%d%s" % (batch, tag))
     steps = args.warmup + args.steps
@@ -280,6 +285,8 @@ def main():
                      for k in args.gemm_split_k_variants.split(",") if k]
         if args.programmatic_launch:
             variants.append(("programmatic launch", ("BERT_PROGRAMMATIC_LAUNCH", "1")))
+        if args.adamw_beside_forward:
+            variants.append(("AdamW beside forward", ("BERT_ADAMW_BESIDE_FORWARD", "1")))
         for label, setting in variants:
             variant = row("ours, %s" % label, run_ours(args, carry, work, model_dir, batch, setting))
             if ours.get("status") == "ok" and variant.get("status") == "ok":

@@ -374,6 +374,8 @@ void KernelBench::run_overlap(const Batch& batch) {
   std::snprintf(note, sizeof note, "AdamW on a second stream; serial sum %.1f µs, the longer alone %.1f µs",
                 times.first.first + times.second.first, std::max(times.first.first, times.second.first));
   record("overlap", "both: forward GEMMs ‖ adamw", "both", times.together, 0, "", note);
+  record("overlap", "both, GEMMs' stream above adamw's", "both", times.prioritized, 0, "",
+         "as BERT_ADAMW_BESIDE_FORWARD runs them: AdamW at the lowest priority");
 }
 
 void KernelBench::run_ceilings() {

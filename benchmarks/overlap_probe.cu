@@ -23,6 +23,19 @@ OverlapTimes time_overlap(const TimeLaunches& time, GpuStream main, const std::f
     join.record(side.get());
     join.wait_device(main);
   });
+  CudaStream high(StreamPriority::kBelowHighest), low(StreamPriority::kLowest);
+  CudaEvent high_done;
+  times.prioritized = time([&] {
+    fork.record(main);
+    fork.wait_device(low.get());
+    fork.wait_device(high.get());
+    second(low.get());
+    first(high.get());
+    join.record(low.get());
+    join.wait_device(main);
+    high_done.record(high.get());
+    high_done.wait_device(main);
+  });
   return times;
 }
 

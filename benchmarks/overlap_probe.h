@@ -4,7 +4,10 @@
 // beside the next step's forward GEMMs (compute-bound) instead of before them. Both on the same
 // stream, one after the other, is the baseline; the probe times each alone and both together,
 // `second` on its own stream forked from and joined back into `main` with events, so the
-// timer's events on `main` span both.
+// timer's events on `main` span both; then both together as the CUDA backend arranges them
+// (BERT_ADAMW_BESIDE_FORWARD): `first` on a stream one level under the highest priority,
+// `second` on one at the lowest (engine/cuda/cuda_backend_base.h StreamPriority), both forked
+// from and joined into `main`.
 #pragma once
 
 #include <functional>
@@ -16,7 +19,7 @@
 namespace bert::bench {
 
 struct OverlapTimes {
-  std::pair<double, double> first, second, together;  // median and minimum µs of each
+  std::pair<double, double> first, second, together, prioritized;  // median and minimum µs of each
 };
 
 // first(stream) and second(stream) queue their work on the stream given.
