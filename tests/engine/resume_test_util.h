@@ -67,6 +67,43 @@ inline TrainConfig resume_train_config() {
   return config;
 }
 
+// Master weights and both moments, as stored (fp32 values, exactly).
+inline std::vector<double> weights_and_moments(Backend& backend, const BertQaModel& model,
+                                               const AdamWOptimizer& optimizer) {
+  std::vector<double> out = backend.download(model.master_params());
+  for (const Tensor& t : {optimizer.exp_avg(), optimizer.exp_avg_sq()}) {
+    const std::vector<double> part = backend.download(t);
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  return out;
+}
+
+// What train_resume_windows leaves.
+struct TrainedRun {
+  int64_t steps = 0;                // as the trainer reports them
+  std::vector<double> step_values;  // each step's loss and gradient norm
+  std::vector<double> state;        // weights_and_moments after the run
+};
+
+// Trains a model of `config` (init_bert_qa_params(config, init_seed)) on `backend` over
+// resume_windows(23) as train_config says (resume_train_config: 12 steps of 2 micro-batches).
+inline TrainedRun train_resume_windows(Backend& backend, const BertConfig& config,
+                                       const TrainConfig& train_config, uint64_t init_seed) {
+  BertQaModel model(backend, config, train_config.batch_size * 14, train_config.batch_size);
+  model.set_parameters(init_bert_qa_params(config, init_seed));
+  AdamWOptimizer optimizer(model, train_config.optimizer);
+  Trainer trainer(model, optimizer, train_config);
+  TrainedRun run;
+  TrainHooks hooks;
+  hooks.on_step = [&run](const TrainProgress& progress) {
+    run.step_values.push_back(progress.step_loss);
+    run.step_values.push_back(progress.grad_norm);
+  };
+  run.steps = trainer.train(resume_windows(23), hooks).steps;
+  run.state = weights_and_moments(backend, model, optimizer);
+  return run;
+}
+
 // A model, its backend and its optimizer, initialised from `init_seed`.
 struct TinyRun {
   std::unique_ptr<Backend> backend;
@@ -79,15 +116,7 @@ struct TinyRun {
     model->set_parameters(init_bert_qa_params(config, init_seed));
     optimizer = std::make_unique<AdamWOptimizer>(*model, train_config.optimizer);
   }
-  // Master weights and both moments, as stored (fp32 values, exactly).
-  std::vector<double> state() {
-    std::vector<double> out = backend->download(model->master_params());
-    for (const Tensor& t : {optimizer->exp_avg(), optimizer->exp_avg_sq()}) {
-      const std::vector<double> part = backend->download(t);
-      out.insert(out.end(), part.begin(), part.end());
-    }
-    return out;
-  }
+  std::vector<double> state() { return weights_and_moments(*backend, *model, *optimizer); }
 };
 
 // <tmp>/<name>_<pid>, emptied: a run scratch directory (test_support.h), removed after a

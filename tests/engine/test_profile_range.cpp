@@ -19,14 +19,8 @@ std::vector<CountingBackend::ProfileEvent> profile_events_of_run(int64_t profile
                                                                  CountingBackend::Counts* totals) {
   TrainConfig config = test::resume_train_config();  // 12 steps of 2 micro-batches
   config.profile_step = profile_step;
-  const BertConfig bert = test::resume_config();
   CountingBackend backend(make_cpu_backend(false));
-  BertQaModel model(backend, bert, config.batch_size * 14, config.batch_size);
-  model.set_parameters(init_bert_qa_params(bert, 5));
-  AdamWOptimizer optimizer(model, config.optimizer);
-  Trainer trainer(model, optimizer, config);
-  const TrainSummary summary = trainer.train(test::resume_windows(23), TrainHooks{});
-  REQUIRE(summary.steps == 12);
+  REQUIRE(test::train_resume_windows(backend, test::resume_config(), config, 5).steps == 12);
   if (totals != nullptr) *totals = backend.counts();
   return backend.profile_events();
 }

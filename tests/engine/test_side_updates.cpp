@@ -6,7 +6,6 @@
 // call protocol is what keeps the CUDA backend's side stream correct (its emulation runs the
 // side work only when waited for: tests/gpu/test_backend_gpu.cpp checks the values there).
 #include <catch2/catch.hpp>
-#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -21,30 +20,16 @@ namespace {
 using test::CountingBackend;
 
 struct SideRun {
-  std::map<std::string, std::vector<double>> params;
+  test::TrainedRun trained;
   std::vector<std::string> calls;
-  std::vector<double> losses;  // each step's loss and gradient norm
 };
 
 SideRun train_small(bool beside) {
-  TrainConfig config = test::resume_train_config();  // 12 steps of 2 micro-batches
+  TrainConfig config = test::resume_train_config();  // 12 steps of 2 micro-batches, weight decay on
   config.optimizer.update_beside_forward = beside;
-  config.optimizer.weight_decay = 0.01;  // both groups must get their own decay
-  const BertConfig bert = test::resume_config();
   CountingBackend backend(make_cpu_backend(false));
-  BertQaModel model(backend, bert, config.batch_size * 14, config.batch_size);
-  model.set_parameters(init_bert_qa_params(bert, 5));
-  AdamWOptimizer optimizer(model, config.optimizer);
-  Trainer trainer(model, optimizer, config);
-  SideRun run;
-  TrainHooks hooks;
-  hooks.on_step = [&run](const TrainProgress& progress) {
-    run.losses.push_back(progress.step_loss);
-    run.losses.push_back(progress.grad_norm);
-  };
-  const TrainSummary summary = trainer.train(test::resume_windows(23), hooks);
-  REQUIRE(summary.steps == 12);
-  run.params = model.parameters_exact();
+  SideRun run{test::train_resume_windows(backend, test::resume_config(), config, 5), {}};
+  REQUIRE(run.trained.steps == 12);
   run.calls = backend.calls();
   return run;
 }
@@ -74,8 +59,8 @@ std::vector<std::string> expected_forward(int layers) {
 TEST_CASE("AdamW beside the forward pass gives the in-order update's values bit for bit",
           "[engine][side_updates]") {
   const SideRun in_order = train_small(false), beside = train_small(true);
-  REQUIRE(beside.losses == in_order.losses);
-  REQUIRE(beside.params == in_order.params);
+  REQUIRE(beside.trained.step_values == in_order.trained.step_values);
+  REQUIRE(beside.trained.state == in_order.trained.state);
   // In order, nothing goes beside.
   for (const std::string& call : in_order.calls)
     REQUIRE_FALSE(starts_with(call, "begin_side_updates"));

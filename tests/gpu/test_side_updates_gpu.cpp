@@ -15,12 +15,7 @@
 namespace bert::test {
 namespace {
 
-struct SideRunResult {
-  std::vector<double> step_values;  // each step's loss and gradient norm
-  std::vector<double> state;        // master weights and both moments
-};
-
-SideRunResult train_on_cuda(bool fp32, bool beside) {
+TrainedRun train_on_cuda(bool fp32, bool beside) {
   BertConfig config =
       small_config(0.1f);  // its vocabulary, positions and layers; CUDA-sized widths:
   config.hidden_size = 64;
@@ -29,23 +24,9 @@ SideRunResult train_on_cuda(bool fp32, bool beside) {
   TrainConfig train = resume_train_config();  // 12 steps of 2 micro-batches, weight decay on
   train.optimizer.update_beside_forward = beside;
   std::unique_ptr<Backend> backend = make_cuda_backend(CudaBackendOptions{fp32});
-  BertQaModel model(*backend, config, train.batch_size * 14, train.batch_size);
-  model.set_parameters(init_bert_qa_params(config, 9));
-  AdamWOptimizer optimizer(model, train.optimizer);
-  Trainer trainer(model, optimizer, train);
-  SideRunResult result;
-  TrainHooks hooks;
-  hooks.on_step = [&result](const TrainProgress& progress) {
-    result.step_values.push_back(progress.step_loss);
-    result.step_values.push_back(progress.grad_norm);
-  };
-  REQUIRE(trainer.train(resume_windows(23), hooks).steps == 12);
-  result.state = backend->download(model.master_params());
-  for (const Tensor& moment : {optimizer.exp_avg(), optimizer.exp_avg_sq()}) {
-    const std::vector<double> part = backend->download(moment);
-    result.state.insert(result.state.end(), part.begin(), part.end());
-  }
-  return result;
+  TrainedRun run = train_resume_windows(*backend, config, train, 9);
+  REQUIRE(run.steps == 12);
+  return run;
 }
 
 }  // namespace
@@ -54,7 +35,7 @@ TEST_CASE("cuda backend: AdamW beside the forward pass ends with the in-order up
           "[gpu][backend][side_updates]") {
   for (const bool fp32 : {false, true}) {
     CAPTURE(fp32);
-    const SideRunResult in_order = train_on_cuda(fp32, false), beside = train_on_cuda(fp32, true);
+    const TrainedRun in_order = train_on_cuda(fp32, false), beside = train_on_cuda(fp32, true);
     REQUIRE(in_order.step_values.size() == 24);
     REQUIRE(beside.step_values == in_order.step_values);
     size_t differing = 0;
