@@ -9,15 +9,17 @@ namespace bert {
 template <typename T> class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t n) : v_(n) { std::memset((void*)v_.data(), 0xA5, n * sizeof(T)); }
+  // Filled with 0xA5 bytes, as unwritten device memory would hold something. memset and memcpy
+  // are skipped for 0 elements: an empty vector's data() may be null, which they must not get.
+  explicit DeviceBuffer(size_t n) : v_(n) { if (n > 0) std::memset((void*)v_.data(), 0xA5, n * sizeof(T)); }
   T* data() { return v_.data(); }
   const T* data() const { return v_.data(); }
   size_t size() const { return v_.size(); }
   size_t bytes() const { return v_.size() * sizeof(T); }
   void resize(size_t n) { if (n != v_.size()) *this = DeviceBuffer(n); }
-  void upload(const T* h, size_t n) { std::memcpy((void*)v_.data(), h, n * sizeof(T)); }
-  void download(T* h, size_t n) const { std::memcpy(h, v_.data(), n * sizeof(T)); }
-  void zero(GpuStream = nullptr) { std::memset((void*)v_.data(), 0, bytes()); }
+  void upload(const T* h, size_t n) { if (n > 0) std::memcpy((void*)v_.data(), h, n * sizeof(T)); }
+  void download(T* h, size_t n) const { if (n > 0) std::memcpy(h, v_.data(), n * sizeof(T)); }
+  void zero(GpuStream = nullptr) { if (!v_.empty()) std::memset((void*)v_.data(), 0, bytes()); }
  private:
   std::vector<T> v_;
 };
