@@ -82,8 +82,8 @@ std::vector<GradientSegment> gradient_segments(const ParamLayout& layout) {
   const std::vector<ParamSlot>& slots = layout.slots();  // in offset order
   for (size_t i = 0; i < slots.size(); ++i) {
     const ParamSlot& slot = slots[i];
-    const size_t end = i + 1 < slots.size() ? slots[i + 1].offset : layout.total();
-    segments.push_back(GradientSegment{slot.name, slot.offset, end - slot.offset, slot.stage});
+    segments.push_back(
+        GradientSegment{slot.name, slot.offset, layout.slot_end(i) - slot.offset, slot.stage});
   }
   return segments;
 }

@@ -70,11 +70,11 @@ std::vector<StageRange> ParamLayout::stage_ranges() const {
   std::vector<StageRange> ranges;
   for (int stage = 0; stage < stage_count(); ++stage) {
     for (const bool decay : {true, false}) {
-      // A slot's extent runs to the next slot's offset (its gap included); slots of one stage
-      // and decay group are adjacent, the layout keeping the canonical order inside each group.
+      // Slots of one stage and decay group are adjacent: the layout keeps the canonical order
+      // inside each group.
       for (size_t i = 0; i < slots_.size(); ++i) {
         if (slots_[i].stage != stage || slots_[i].decay != decay) continue;
-        const size_t end = i + 1 < slots_.size() ? slots_[i + 1].offset : total_;
+        const size_t end = slot_end(i);
         if (!ranges.empty() && ranges.back().stage == stage && ranges.back().decay == decay &&
             ranges.back().offset + ranges.back().count == slots_[i].offset) {
           ranges.back().count = end - ranges.back().offset;
@@ -85,6 +85,10 @@ std::vector<StageRange> ParamLayout::stage_ranges() const {
     }
   }
   return ranges;
+}
+
+size_t ParamLayout::slot_end(size_t index) const {
+  return index + 1 < slots_.size() ? slots_[index + 1].offset : total_;
 }
 
 const ParamSlot& ParamLayout::slot(const std::string& name) const {

@@ -48,6 +48,9 @@ class ParamLayout {
   explicit ParamLayout(const BertConfig& config);
 
   const std::vector<ParamSlot>& slots() const { return slots_; }  // in offset order
+  // Where the extent of slots()[index] ends: the next slot's offset (its alignment gap
+  // included), or total() for the last one. The extents tile the buffers.
+  size_t slot_end(size_t index) const;
   const ParamSlot& slot(const std::string& name) const;  // throws BertError when unknown
   size_t total() const { return total_; }                      // elements of each flat buffer
   size_t parameter_count() const { return parameter_count_; }  // the tensors' elements alone

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/strings.h"
 #include "tests/engine/counting_backend.h"
 #include "tests/engine/resume_test_util.h"
 
@@ -32,10 +33,6 @@ SideRun train_small(bool beside) {
   REQUIRE(run.trained.steps == 12);
   run.calls = backend.calls();
   return run;
-}
-
-bool starts_with(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0;
 }
 
 // The forward pass as the model queues it, each stage's wait first.

@@ -9,7 +9,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <vector>
 
 #include "tests/gpu/emulation/stream_emu.h"
 
