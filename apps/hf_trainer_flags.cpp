@@ -68,9 +68,12 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
               "result (padded positions are masked out), only the time; total_flos counts the tokens as "
               "Hugging Face's batches would hold them (padded to --max_seq_length, or false: to each batch's "
               "longest window)");
-  p->add_int64("preprocessing_num_workers", &o->preprocessing_num_workers,
-               "accepted for compatibility: the windows are built on one thread (seconds for SQuAD), or read "
-               "from --train_file's cache");
+  p->add_int64(
+      "preprocessing_num_workers", &o->preprocessing_num_workers,
+      "threads that tokenize the data into windows (datasets.map's worker processes in run_qa.py); "
+      "<= 0: the cores available to this rank (cores / ranks per node under mpirun). The windows "
+      "are the "
+      "same for any count");
   p->add_string("report_to", &o->report_to,
                 "where metrics go: all or tensorboard (TensorBoard event files), none; other integrations "
                 "(wandb, mlflow, ...) are not available here and the log says so. trainer_log.jsonl is always written");
@@ -178,14 +181,11 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
     notes->push_back("--eval_strategy " + o->eval_strategy + " implies --do_eval");
   }
   if (parser.was_set("pad_to_max_length"))
-    notes->push_back(std::string("--pad_to_max_length ") + (o->pad_to_max_length ? "true" : "false") +
-                     " changes nothing here but how total_flos counts the tokens (as Hugging Face's batches "
-                     "would hold them): batches are packed without padding, which gives the results of padded "
-                     "batches (padded positions are masked out) without their work");
-  if (parser.was_set("preprocessing_num_workers"))
-    notes->push_back("--preprocessing_num_workers " + std::to_string(o->preprocessing_num_workers) +
-                     " changes nothing here: the windows are built on one thread (seconds for SQuAD v1.1) or read "
-                     "from the --train_cache_file");
+    notes->push_back(
+        std::string("--pad_to_max_length ") + (o->pad_to_max_length ? "true" : "false") +
+        " changes nothing here but how total_flos counts the tokens (as Hugging Face's batches "
+        "would hold them): batches are packed without padding, which gives the results of padded "
+        "batches (padded positions are masked out) without their work");
 }
 
 std::string best_metric_name(const HfTrainerOptions& o) {

@@ -8,8 +8,10 @@
 //   --version_2_with_negative, --null_score_diff_threshold   SQuAD v2.0 (data/squad_metric_v2.h,
 //                              data/postprocess.h);
 //   --dataset_name / --dataset_config_name   a Hub dataset from the datasets cache
-//                              (apps/dataset_location.h); --pad_to_max_length (how total_flos counts tokens) and --preprocessing_num_workers
-//                              (accepted: neither changes a result here, and the log says why);
+//                              (apps/dataset_location.h); --pad_to_max_length (how total_flos
+//                              counts tokens: accepted, it changes no result here, and the log says
+//                              why); --preprocessing_num_workers (the threads that build the
+//                              windows);
 //   --bf16 / --fp16 / --tf32   precision of the backend (CUDA: bf16 compute by default, fp32 with
 //                              --bf16 false or BERT_CUDA_COMPUTE=fp32; fp16 is refused; TF32 is
 //                              never used; the CPU backend always computes in fp32);
@@ -17,9 +19,9 @@
 //                              "none"; other integrations (wandb, mlflow, ...) are not available
 //                              here and the log says so;
 //   transformers 5's names:    --train_sampling_strategy random|group_by_length|sequential
-//                              (group_by_length: transformers 4's --group_by_length; batch_rebalance
-//                              refused), --optim
-//                              adamw_torch|adamw_torch_fused (the AdamW here; others refused),
+//                              (group_by_length: transformers 4's --group_by_length;
+//                              batch_rebalance refused), --optim adamw_torch|adamw_torch_fused (the
+//                              AdamW here; others refused),
 //                              --use_cpu (--device cpu);
 //   --logging_strategy steps|epoch|no, --logging_first_step   when the loss lines are logged;
 //   --disable_tqdm             no progress bar on a terminal (the logging lines stay);
@@ -31,7 +33,8 @@
 //   --include_num_input_tokens_seen all|non_padding|no (true: all)   num_input_tokens_seen in
 //                              the logs, results files and trainer_state.json;
 //   --config_name, --tokenizer_name   run_qa's model arguments: accepted when they name
-//                              --model_name_or_path's own (refused otherwise, with what to do instead);
+//                              --model_name_or_path's own (refused otherwise, with what to do
+//                              instead);
 //   --model_revision, --cache_dir   a Hub id's snapshot in the Hugging Face cache
 //                              (apps/model_location.h);
 //   --run_name                 accepted: it names a run for integrations this engine does not

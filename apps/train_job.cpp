@@ -12,6 +12,7 @@
 #include "comm/rank_agreement.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/host_cores.h"
 #include "core/strings.h"
 #include "data/predictions_io.h"  // scores_to_json
 #include "data/prepared_squad.h"
@@ -248,6 +249,11 @@ PrepareOptions prepare_options(const TrainOptions& o, bool root) {
   prepare.do_lower_case = o.do_lower_case;
   prepare.quiet = !root;
   prepare.version_2_with_negative = o.hf.version_2_with_negative;
+  // Every rank of a node builds the windows at the same time: each takes its share of the cores.
+  prepare.threads =
+      o.hf.preprocessing_num_workers > 0
+          ? static_cast<int>(std::min<int64_t>(o.hf.preprocessing_num_workers, kMaxWindowThreads))
+          : std::max(1, available_cores() / local_size_from_launcher());
   return prepare;
 }
 

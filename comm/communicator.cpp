@@ -62,6 +62,8 @@ constexpr const char* kSizeVariables[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "P
 constexpr const char* kLocalRankVariables[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
                                                "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
                                                "PMIX_LOCAL_RANK", "PMI_LOCAL_RANK"};
+constexpr const char* kLocalSizeVariables[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+                                               "MV2_COMM_WORLD_LOCAL_SIZE", "PMIX_LOCAL_SIZE"};
 
 }  // namespace
 
@@ -91,6 +93,14 @@ int local_rank_from_launcher() {
     return static_cast<int>(value);
   }
   return 0;
+}
+
+int local_size_from_launcher() {
+  for (const char* name : kLocalSizeVariables) {
+    const int size = env_count(name);
+    if (size > 0) return size;
+  }
+  return 1;
 }
 
 bool mpi_compiled_in() {

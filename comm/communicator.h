@@ -119,6 +119,11 @@ bool launched_by_mpi();
 // belong to the device current at creation): cudaSetDevice(local_rank % device_count), which
 // select_local_cuda_device() in comm/nccl_communicator.h does.
 int local_rank_from_launcher();
+// How many ranks the launcher started on this node, from OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI),
+// MPI_LOCALNRANKS (MPICH/Hydra), MV2_COMM_WORLD_LOCAL_SIZE (MVAPICH) or PMIX_LOCAL_SIZE; 1 when
+// none is set. BertError when malformed. The ranks of a node share its cores for host work
+// (each builds the training windows).
+int local_size_from_launcher();
 
 // True when this build has MpiCommunicator (compile definition BERT_HAVE_MPI).
 bool mpi_compiled_in();

@@ -1,10 +1,13 @@
 #include "data/prepared_squad.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/host_cores.h"
 #include "data/window_cache.h"
 
 namespace bert {
@@ -20,6 +23,8 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
   if (out.dataset.examples.empty()) throw_input_error(path, "", "the " + label + " dataset holds no questions");
 
   bool from_cache = false;
+  const int threads =
+      std::min(options.threads > 0 ? options.threads : available_cores(), kMaxWindowThreads);
   if (!options.cache_file.empty()) {
     const WindowCacheKey key = make_window_cache_key(out.dataset, tokenizer, options.do_lower_case, options.window);
     if (path_exists(options.cache_file) && options.overwrite_cache && !options.quiet)
@@ -28,11 +33,11 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
       out.windows = load_window_cache(options.cache_file, key, out.dataset).windows;
       from_cache = true;
     } else {
-      out.windows = build_windows(out.dataset, tokenizer, options.window);
+      out.windows = build_windows(out.dataset, tokenizer, options.window, threads);
       save_window_cache(options.cache_file, key, out.dataset, out.windows);
     }
   } else {
-    out.windows = build_windows(out.dataset, tokenizer, options.window);
+    out.windows = build_windows(out.dataset, tokenizer, options.window, threads);
   }
   if (options.max_samples > 0 && out.windows.size() > static_cast<size_t>(options.max_samples))
     out.windows.resize(static_cast<size_t>(options.max_samples));
@@ -42,12 +47,16 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
     tokens += window.input_ids.size();
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string how = from_cache     ? " from the window cache"
+                          : threads == 1 ? " on 1 thread"
+                                         : " on " + std::to_string(threads) + " threads";
   if (!options.quiet)
     std::fprintf(stderr,
-               "[%s] %s: %zu questions -> %zu windows (%zu with the answer inside, mean %.1f tokens)%s in %.2f s\n",
-               label.c_str(), path.c_str(), out.dataset.examples.size(), out.windows.size(), labelled,
-               out.windows.empty() ? 0.0 : double(tokens) / out.windows.size(),
-               from_cache ? " from the window cache" : "", seconds);
+                 "[%s] %s: %zu questions -> %zu windows (%zu with the answer inside, mean %.1f "
+                 "tokens)%s in %.2f s\n",
+                 label.c_str(), path.c_str(), out.dataset.examples.size(), out.windows.size(),
+                 labelled, out.windows.empty() ? 0.0 : double(tokens) / out.windows.size(),
+                 how.c_str(), seconds);
   return out;
 }
 

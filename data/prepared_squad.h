@@ -26,6 +26,7 @@ struct PrepareOptions {
   bool overwrite_cache = false;  // rebuild and rewrite cache_file even when it matches (--overwrite_cache)
   bool quiet = false;        // no summary line (ranks other than 0 of a data-parallel run)
   bool version_2_with_negative = false;  // SQuAD v2.0: unanswerable questions are taken
+  int threads = 0;  // host threads building the windows (build_windows; 0: the available cores)
 };
 
 // Reads the file (check_squad_version), windows it (or loads the cache) and

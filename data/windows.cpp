@@ -15,9 +15,14 @@
 #include "data/windows.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <iterator>
 #include <string>
+#include <thread>
 
 #include "core/error.h"
+#include "core/host_cores.h"
 #include "tokenizer/unicode.h"
 
 namespace bert {
@@ -112,20 +117,13 @@ Window make_window(const SquadExample& example, int32_t example_index, const Tok
   return window;
 }
 
-}  // namespace
-
-std::vector<Window> build_windows(const SquadDataset& dataset, const Tokenizer& tokenizer,
-                                  const WindowConfig& config) {
-  if (config.max_seq_length < 4 || config.doc_stride < 0)
-    throw_input_error(dataset.path, "window settings",
-                      "expected max_seq_length >= 4 and doc_stride >= 0, got max_seq_length " +
-                          std::to_string(config.max_seq_length) + ", doc_stride " +
-                          std::to_string(config.doc_stride));
-  std::vector<Window> windows;
-  windows.reserve(dataset.examples.size() * 5 / 4);
+// Windows of examples [begin, end), appended to `out` in order.
+void append_windows(const SquadDataset& dataset, const Tokenizer& tokenizer,
+                    const WindowConfig& config, size_t begin, size_t end,
+                    std::vector<Window>* out) {
   Encoding context;
   const SquadExample* context_owner = nullptr;  // whose context `context` encodes
-  for (size_t index = 0; index < dataset.examples.size(); ++index) {
+  for (size_t index = begin; index < end; ++index) {
     const SquadExample& example = dataset.examples[index];
     // Questions of one paragraph share its context: tokenize it once.
     if (!context_owner || context_owner->context != example.context) {
@@ -146,11 +144,71 @@ std::vector<Window> build_windows(const SquadDataset& dataset, const Tokenizer& 
     const int32_t step = budget - config.doc_stride;
     for (int32_t part_begin = 0;; part_begin += step) {
       const int32_t part_end = std::min(part_begin + budget, context_tokens);
-      windows.push_back(make_window(example, static_cast<int32_t>(index), tokenizer, question, context,
-                                    part_begin, part_end));
+      out->push_back(make_window(example, static_cast<int32_t>(index), tokenizer, question, context,
+                                 part_begin, part_end));
       if (part_end >= context_tokens) break;
     }
   }
+}
+
+// Where the pieces of work start: about `pieces` equal runs of examples, each start moved
+// forward to the next paragraph's first question (so no context is tokenized twice), ending
+// with examples.size().
+std::vector<size_t> piece_starts(const SquadDataset& dataset, size_t pieces) {
+  const size_t count = dataset.examples.size();
+  std::vector<size_t> starts = {0};
+  for (size_t p = 1; p < pieces; ++p) {
+    size_t start = std::max(starts.back() + 1, count * p / pieces);
+    while (start < count && dataset.examples[start].context == dataset.examples[start - 1].context)
+      ++start;
+    if (start >= count) break;
+    starts.push_back(start);
+  }
+  starts.push_back(count);
+  return starts;
+}
+
+}  // namespace
+
+std::vector<Window> build_windows(const SquadDataset& dataset, const Tokenizer& tokenizer,
+                                  const WindowConfig& config, int threads) {
+  if (config.max_seq_length < 4 || config.doc_stride < 0)
+    throw_input_error(dataset.path, "window settings",
+                      "expected max_seq_length >= 4 and doc_stride >= 0, got max_seq_length " +
+                          std::to_string(config.max_seq_length) + ", doc_stride " +
+                          std::to_string(config.doc_stride));
+  if (threads <= 0) threads = available_cores();
+  threads = std::min(threads, kMaxWindowThreads);
+  // Pieces of at least ~256 questions (a thread's start-up is tens of microseconds), several
+  // per thread so that one slow piece (long contexts) does not hold the others up.
+  constexpr size_t kMinPiece = 256;
+  const size_t wanted =
+      std::min<size_t>(size_t(threads) * 8, dataset.examples.size() / kMinPiece + 1);
+  const std::vector<size_t> starts = piece_starts(dataset, wanted);
+  const size_t pieces = starts.size() - 1;
+  std::vector<std::vector<Window>> parts(pieces);
+  std::vector<std::exception_ptr> errors(pieces);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t p = next++; p < pieces; p = next++) {
+      try {
+        append_windows(dataset, tokenizer, config, starts[p], starts[p + 1], &parts[p]);
+      } catch (...) {
+        errors[p] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < threads && size_t(t) < pieces; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& helper : helpers) helper.join();
+  for (const std::exception_ptr& error : errors)
+    if (error) std::rethrow_exception(error);  // the first bad question in file order
+  size_t total = 0;
+  for (const auto& part : parts) total += part.size();
+  std::vector<Window> windows;
+  windows.reserve(total);
+  for (auto& part : parts) std::move(part.begin(), part.end(), std::back_inserter(windows));
   return windows;
 }
 

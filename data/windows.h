@@ -29,7 +29,14 @@ struct Window {
 
 // Throws InputError (naming the file and question id) when a question leaves fewer than one
 // context token per window, or no more than doc_stride when the context needs several windows.
+//
+// `threads` host threads tokenize (0: available_cores(), at most kMaxWindowThreads), each a run
+// of whole paragraphs at a time: the windows, their order and the error thrown (the first bad
+// question's) are the same for every count. The tokenizer's encode() must be thread-safe (it
+// is const; WordPiece and SentencePiece hold no mutable state).
 std::vector<Window> build_windows(const SquadDataset& dataset, const Tokenizer& tokenizer,
-                                  const WindowConfig& config);
+                                  const WindowConfig& config, int threads = 0);
+
+constexpr int kMaxWindowThreads = 64;
 
 }  // namespace bert

@@ -2,7 +2,7 @@
 // parallel_for by a generation counter; the caller works too and waits for the last piece.
 #include "kernels/cpu_parallel.h"
 
-#include <sched.h>
+#include <cblas.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,9 +14,8 @@
 #include <string>
 #include <thread>
 
-#include <cblas.h>
-
 #include "core/error.h"
+#include "core/host_cores.h"
 
 namespace bert::cpu {
 namespace {
@@ -32,9 +31,7 @@ int threads_from_environment() {
                        "\": expected a thread count from 1 to 4096");
     return static_cast<int>(value);
   }
-  cpu_set_t allowed;
-  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) return std::max(1, CPU_COUNT(&allowed));
-  return std::max(1u, std::thread::hardware_concurrency());
+  return available_cores();
 }
 
 thread_local bool inside_body = false;

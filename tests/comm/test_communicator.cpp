@@ -118,6 +118,26 @@ TEST_CASE("local_rank_from_launcher reads the launchers' local-rank variables", 
   REQUIRE(local_rank_from_launcher() == 0);
 }
 
+TEST_CASE("local_size_from_launcher reads the launchers' ranks-per-node variables", "[comm]") {
+  const char* names[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+                         "MV2_COMM_WORLD_LOCAL_SIZE", "PMIX_LOCAL_SIZE"};
+  for (const char* name : names)
+    if (std::getenv(name) != nullptr) {
+      WARN("under a launcher (" << name
+                                << " is set): its variables are left alone, nothing checked");
+      return;
+    }
+  REQUIRE(local_size_from_launcher() == 1);
+  setenv("PMIX_LOCAL_SIZE", "4", 1);
+  REQUIRE(local_size_from_launcher() == 4);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "8", 1);  // Open MPI's wins
+  REQUIRE(local_size_from_launcher() == 8);
+  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "0", 1);
+  REQUIRE_THROWS_WITH(local_size_from_launcher(), Catch::Contains("OMPI_COMM_WORLD_LOCAL_SIZE=0"));
+  for (const char* name : names) unsetenv(name);
+  REQUIRE(local_size_from_launcher() == 1);
+}
+
 // Tokens stand for CUDA events: a flag per collective that the test sets when it "completes".
 struct FakeCollectives {
   std::mutex mutex;

@@ -1,11 +1,13 @@
 // build_windows on handmade examples with a tiny vocabulary where every letter is one token,
 // so window boundaries and labels can be worked out by hand.
+#include <atomic>
 #include <catch2/catch.hpp>
-
 #include <string>
+#include <string_view>
+#include <vector>
 
-#include "data/windows.h"
 #include "core/error.h"
+#include "data/windows.h"
 #include "tokenizer/wordpiece.h"
 
 namespace {
@@ -199,5 +201,105 @@ TEST_CASE("build_windows rejects settings that cannot make progress", "[data][wi
   SECTION("nonsensical settings") {
     CHECK(message_of(one_example("q", "a", {}), {3, 0}).find("max_seq_length >= 4") != std::string::npos);
     CHECK(message_of(one_example("q", "a", {}), {10, -1}).find("doc_stride >= 0") != std::string::npos);
+  }
+}
+
+namespace {
+
+// Counts encode() calls (from every thread) and hands them to the letter tokenizer.
+class CountingTokenizer : public bert::Tokenizer {
+ public:
+  explicit CountingTokenizer(const bert::Tokenizer& inner) : inner_(inner) {}
+  bert::Encoding encode(std::string_view text) const override {
+    ++encodes_;
+    return inner_.encode(text);
+  }
+  int32_t vocab_size() const override { return inner_.vocab_size(); }
+  std::string id_to_token(int32_t id) const override { return inner_.id_to_token(id); }
+  int32_t cls_id() const override { return inner_.cls_id(); }
+  int32_t sep_id() const override { return inner_.sep_id(); }
+  int32_t pad_id() const override { return inner_.pad_id(); }
+  int32_t unk_id() const override { return inner_.unk_id(); }
+  int encodes() const { return encodes_; }
+
+ private:
+  const bert::Tokenizer& inner_;
+  mutable std::atomic<int> encodes_{0};
+};
+
+// `paragraphs` paragraphs of 1 to 6 questions each over contexts of 5 to 24 letters, answers
+// spread over the context: enough questions for build_windows to cut many pieces.
+bert::SquadDataset many_paragraphs(int paragraphs) {
+  bert::SquadDataset data;
+  data.path = "many.json";
+  for (int p = 0; p < paragraphs; ++p) {
+    const int length = 5 + (p * 7) % 20;
+    for (int q = 0; q < 1 + (p * 5 + 3) % 6; ++q) {
+      bert::SquadExample example;
+      example.id = "p" + std::to_string(p) + "q" + std::to_string(q);
+      example.article = p / 10;
+      example.paragraph = p % 10;
+      example.question = q % 2 ? "q r" : "q";
+      example.context = letters(length);
+      const int letter = (p + 3 * q) % length;
+      example.answers = {{std::string(1, static_cast<char>('a' + letter)), 2 * letter}};
+      data.examples.push_back(example);
+    }
+  }
+  return data;
+}
+
+bool same_windows(const std::vector<bert::Window>& a, const std::vector<bert::Window>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].example_index != b[i].example_index || a[i].input_ids != b[i].input_ids ||
+        a[i].token_type_ids != b[i].token_type_ids || a[i].offsets != b[i].offsets ||
+        a[i].start_position != b[i].start_position || a[i].end_position != b[i].end_position)
+      return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("build_windows gives the same windows on any number of threads",
+          "[data][windows][threads]") {
+  const auto letters_tokenizer = letter_tokenizer();
+  const bert::SquadDataset data = many_paragraphs(1500);
+  const bert::WindowConfig config{10, 2};
+  int questions = 0, contexts = 0;
+  for (size_t i = 0; i < data.examples.size(); ++i) {
+    ++questions;
+    contexts += i == 0 || data.examples[i].context != data.examples[i - 1].context;
+  }
+  REQUIRE(questions > 4 * 256);  // several pieces of work
+  CountingTokenizer serial_tokenizer(letters_tokenizer);
+  const std::vector<bert::Window> serial = bert::build_windows(data, serial_tokenizer, config, 1);
+  REQUIRE(serial.size() > data.examples.size());  // some contexts need several windows
+  CHECK(serial_tokenizer.encodes() == questions + contexts);
+  for (int threads : {2, 3, 8, 64, 1000}) {
+    INFO(threads << " threads");
+    CountingTokenizer tokenizer(letters_tokenizer);
+    CHECK(same_windows(bert::build_windows(data, tokenizer, config, threads), serial));
+    // Pieces start at a paragraph's first question: no context is tokenized twice.
+    CHECK(tokenizer.encodes() == questions + contexts);
+  }
+}
+
+TEST_CASE("build_windows on threads throws the first bad question's error",
+          "[data][windows][threads][errors]") {
+  const auto tokenizer = letter_tokenizer();
+  bert::SquadDataset data = many_paragraphs(1500);
+  // Questions too long for max_seq_length 10, early and late in the file.
+  data.examples[700].question = letters(12);
+  data.examples[data.examples.size() - 5].question = letters(12);
+  for (int threads : {1, 2, 8}) {
+    INFO(threads << " threads");
+    try {
+      bert::build_windows(data, tokenizer, {10, 2}, threads);
+      FAIL("no error");
+    } catch (const bert::InputError& e) {
+      CHECK(std::string(e.what()).find("question id \"" + data.examples[700].id + "\"") !=
+            std::string::npos);
+    }
   }
 }
