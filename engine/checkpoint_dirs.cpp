@@ -124,6 +124,17 @@ std::string find_latest_checkpoint(const std::string& output_dir) {
 std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
                             AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit,
                             bool model_only) {
+  CheckpointContents contents;
+  contents.state = state;
+  contents.write_model = write_model;
+  if (!model_only) contents.training = capture_training_tensors(model, optimizer);
+  contents.model_only = model_only;
+  return write_checkpoint(output_dir, contents, save_total_limit);
+}
+
+std::string write_checkpoint(const std::string& output_dir, const CheckpointContents& contents,
+                             int64_t save_total_limit) {
+  const TrainerState& state = contents.state;
   const std::string final_dir = join_path(output_dir, checkpoint_dir_name(state.global_step));
   const std::string pid = std::to_string(::getpid());
   const std::string tmp_dir = final_dir + ".tmp-" + pid;
@@ -131,9 +142,9 @@ std::string save_checkpoint(const std::string& output_dir, const TrainerState& s
   fs::remove_all(tmp_dir, ec);
   try {
     make_directories(tmp_dir);
-    if (write_model) write_model(tmp_dir);
-    if (!model_only) {
-      write_training_tensors(join_path(tmp_dir, kTrainingTensorsFile), model, optimizer);
+    if (contents.write_model) contents.write_model(tmp_dir);
+    if (!contents.model_only) {
+      write_training_tensors(join_path(tmp_dir, kTrainingTensorsFile), contents.training);
       // Next to last (checksums.json follows), so that even a directory copied by hand mid-save
       // lacks the file that marks a checkpoint with training state.
       write_file_atomic(join_path(tmp_dir, kTrainerStateFile), trainer_state_to_json(state));

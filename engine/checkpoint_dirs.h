@@ -38,14 +38,27 @@ std::string find_latest_checkpoint(const std::string& output_dir);
 // Writes the model files of a checkpoint into the (temporary) directory it is given.
 using WriteModelFn = std::function<void(const std::string& dir)>;
 
-// Saves output_dir/checkpoint-<state.global_step> (model files, training tensors, trainer
+// Everything a checkpoint holds, in host memory: written by write_checkpoint on any thread
+// while training goes on (engine/checkpoint_writer.h).
+struct CheckpointContents {
+  TrainerState state;
+  WriteModelFn write_model;  // writes the model files; null: none
+  TrainingTensors training;  // master weights and moments; empty when model_only
+  bool model_only = false;   // --save_only_model: model files and checksums.json alone
+};
+
+// Writes output_dir/checkpoint-<state.global_step> (model files, training tensors, trainer
 // state) through a temporary directory, replacing an existing checkpoint of the same step,
 // then deletes the oldest checkpoints beyond save_total_limit (> 0; the new one and the best,
 // state.best_global_step, are always kept, as transformers keeps its best_model_checkpoint).
 // Returns the checkpoint's path. On failure the temporary directory is removed and nothing
-// under a final name has changed.
-// model_only (--save_only_model): the model files and checksums.json alone, no training state:
-// such a checkpoint is listed (has_state false) but never resumed.
+// under a final name has changed. A model_only checkpoint is listed (has_state false) but
+// never resumed.
+std::string write_checkpoint(const std::string& output_dir, const CheckpointContents& contents,
+                             int64_t save_total_limit);
+
+// write_checkpoint of the model's and the optimizer's tensors now (write_model runs during the
+// write: it must read values that stay put until this returns).
 std::string save_checkpoint(const std::string& output_dir, const TrainerState& state, BertQaModel& model,
                             AdamWOptimizer& optimizer, const WriteModelFn& write_model, int64_t save_total_limit,
                             bool model_only = false);

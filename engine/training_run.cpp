@@ -1,6 +1,7 @@
 #include "engine/training_run.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "engine/batch_stream.h"
 #include "engine/checkpoint_checksums.h"
 #include "engine/checkpoint_dirs.h"
+#include "engine/checkpoint_writer.h"
 #include "engine/hf_outputs.h"
 #include "engine/optimizer.h"
 #include "engine/signals.h"
@@ -263,7 +265,10 @@ class TrainingSession {
     TrainHooks hooks;
     hooks.stop_requested = [] { return stop_requested(); };
     if (!root_) return hooks;
-    hooks.on_step = [this](const TrainProgress& p) { log_progress(p, &progress_, job_.logs); };
+    hooks.on_step = [this](const TrainProgress& p) {
+      report_written();
+      log_progress(p, &progress_, job_.logs);
+    };
     hooks.on_checkpoint = [this](const TrainerState& state) { save(state, run_.save_only_model); };
     if (run_.save_only_model) hooks.on_resume_checkpoint = [this](const TrainerState& state) { save(state, false); };
     if (job_.eval != nullptr && tc_.eval_strategy != IntervalStrategy::kNo) {
@@ -289,6 +294,9 @@ class TrainingSession {
       throw;
     }
     progress_.finish();
+    writer_.wait();  // the last checkpoint is complete (or its error ends the run) before anything
+                     // reads it
+    report_written();
     end_->state = best_.into(trainer.state());
     return summary;
   }
@@ -320,12 +328,31 @@ class TrainingSession {
   }
 
  private:
+  // The checkpoint of this step goes to the writer thread; the run goes on while it is written.
   void save(const TrainerState& state, bool model_only) {
-    last_checkpoint_ = save_checkpoint(run_.output_dir, best_.into(state), model_, optimizer_,
-                                       [this](const std::string& dir) { write_model(dir); }, run_.save_total_limit,
-                                       model_only);
+    const auto started = std::chrono::steady_clock::now();
+    const bool waits = writer_.busy();
+    writer_.wait();  // the previous checkpoint first: its error ends the run here
+    report_written();
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (waits)
+      std::fprintf(stderr, "[train] step %lld waited %.1f s for the previous checkpoint's write\n",
+                   static_cast<long long>(state.global_step), waited);
+    CheckpointContents contents =
+        capture_checkpoint(best_.into(state), model_, optimizer_, *job_.config, job_.vocab_file,
+                           run_.do_lower_case, model_only);
+    last_checkpoint_ = writer_.submit(run_.output_dir, std::move(contents), run_.save_total_limit);
     end_->last_save_step = state.global_step;
-    std::fprintf(stderr, "[train] saved %s%s\n", last_checkpoint_.c_str(), model_only ? " (model only)" : "");
+  }
+
+  // Logs the checkpoints the writer has completed.
+  void report_written() {
+    for (const CheckpointWriter::Written& written : writer_.take_written()) {
+      std::fprintf(stderr, "[train] saved %s%s (written in %.1f s beside training)\n",
+                   written.path.c_str(), written.model_only ? " (model only)" : "",
+                   written.seconds);
+    }
   }
 
   void evaluate_during_training(const TrainerState& state) {
@@ -358,6 +385,9 @@ class TrainingSession {
   // --metric_for_best_model's value at the last evaluation (reduce_lr_on_plateau steps with it).
   double last_metric_ = std::numeric_limits<double>::quiet_NaN();
   ProgressReporter progress_;
+  // Last, so it is destroyed first: a session left by an exception still completes the
+  // checkpoint in flight (its thread refers to nothing of the session).
+  CheckpointWriter writer_;
 };
 
 void announce_training(const TrainConfig& tc, size_t windows, const Communicator& comm, int64_t total) {

@@ -343,25 +343,36 @@ void check_checkpointable(Backend& backend) {
                     " (use --save_steps 0 with it)");
 }
 
-void write_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer) {
+TrainingTensors capture_training_tensors(BertQaModel& model, AdamWOptimizer& optimizer) {
   check_checkpointable(model.backend());
   const std::vector<Tensor> buffers = state_buffers(model, optimizer);
   const std::vector<ParamSlot>& slots = model.layout().slots();
-  // One float copy of everything (the writer streams from these); download slice by slice so
-  // the double staging never holds more than one tensor.
-  std::vector<std::vector<float>> values;
-  values.reserve(buffers.size() * slots.size());
-  std::vector<TensorToWrite> tensors;
-  tensors.reserve(values.capacity());
+  TrainingTensors out;
+  out.entries.reserve(buffers.size() * slots.size());
+  // Slice by slice, so the double staging of download() never holds more than one tensor.
   for (size_t group = 0; group < buffers.size(); ++group) {
     for (const ParamSlot& slot : slots) {
       const std::vector<double> exact = model.backend().download(slice(buffers[group], slot.offset, slot.numel));
-      values.emplace_back(exact.begin(), exact.end());  // fp32 values: the conversion is exact
-      tensors.push_back({kTensorGroups[group] + slot.name, slot.shape, values.back().data(), Dtype::kF32});
+      // fp32 values: the conversion is exact.
+      out.entries.push_back(
+          {kTensorGroups[group] + slot.name, slot.shape, {exact.begin(), exact.end()}});
     }
   }
+  return out;
+}
+
+void write_training_tensors(const std::string& path, const TrainingTensors& tensors) {
+  std::vector<TensorToWrite> views;
+  views.reserve(tensors.entries.size());
+  for (const TrainingTensors::Entry& entry : tensors.entries)
+    views.push_back({entry.name, entry.shape, entry.values.data(), Dtype::kF32});
   // The update count is trainer_state.json's (optimizer_steps); it is not repeated here.
-  write_safetensors(path, tensors, {{"format", "bert-squad training state"}});
+  write_safetensors(path, views, {{"format", "bert-squad training state"}});
+}
+
+void write_training_tensors(const std::string& path, BertQaModel& model,
+                            AdamWOptimizer& optimizer) {
+  write_training_tensors(path, capture_training_tensors(model, optimizer));
 }
 
 void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer) {

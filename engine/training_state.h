@@ -114,8 +114,22 @@ NonFiniteParameter find_nonfinite_parameter(BertQaModel& model);
 // cpu-double oracle keeps them in double, which this format does not store).
 void check_checkpointable(Backend& backend);
 
+// The master weights and both moments copied to the host (fp32, bit-exact), named as
+// training_state.safetensors names them: what a checkpoint writer needs once the training
+// thread has moved on.
+struct TrainingTensors {
+  struct Entry {
+    std::string name;  // "master/<parameter>", "exp_avg/<parameter>", "exp_avg_sq/<parameter>"
+    std::vector<int64_t> shape;
+    std::vector<float> values;
+  };
+  std::vector<Entry> entries;
+};
+TrainingTensors capture_training_tensors(BertQaModel& model, AdamWOptimizer& optimizer);
+
 // training_state.safetensors: writes / restores the master weights and both moments, then
 // refreshes the working copy. read validates names, dtypes and shapes against the layout.
+void write_training_tensors(const std::string& path, const TrainingTensors& tensors);
 void write_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer);
 void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer);
 

@@ -63,6 +63,22 @@ const std::string& reference() {
   return dir;
 }
 
+// A checkpoint's model.safetensors holds the master weights of its training_state.safetensors.
+void check_model_is_master(const std::string& checkpoint) {
+  INFO(checkpoint);
+  const SafetensorsFile model = SafetensorsFile::open(checkpoint + "/model.safetensors");
+  const SafetensorsFile state = SafetensorsFile::open(checkpoint + "/" + kTrainingTensorsFile);
+  size_t compared = 0;
+  for (const std::string& name : state.names()) {
+    if (name.rfind("master/", 0) != 0) continue;
+    const std::string parameter = name.substr(7);
+    REQUIRE(model.contains(parameter));
+    CHECK(model.read_f32(parameter) == state.read_f32(name));
+    ++compared;
+  }
+  CHECK(compared == model.names().size());
+}
+
 void check_same_as_reference(const std::string& out) {
   CHECK(log_without_timing(out) == log_without_timing(reference()));
   CHECK(read_file(out + "/model.safetensors") == read_file(reference() + "/model.safetensors"));
@@ -71,6 +87,9 @@ void check_same_as_reference(const std::string& out) {
           read_file(reference() + checkpoint + "/training_state.safetensors"));
   // The last step's checkpoint (as transformers writes one) holds the final model.
   CHECK(read_file(out + "/checkpoint-40/model.safetensors") == read_file(out + "/model.safetensors"));
+  // Checkpoints are written while the run goes on: each holds its own step's weights in both files.
+  for (const char* checkpoint : {"/checkpoint-35", "/checkpoint-40"})
+    check_model_is_master(out + checkpoint);
   CHECK_FALSE(test::has_entry_matching(out, R"(\.tmp)"));
 }
 
