@@ -3,18 +3,20 @@
 #pragma once
 
 #include <unistd.h>
+
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "data/windows.h"
 #include "engine/backend.h"
 #include "engine/bert_qa_model.h"
-#include "io/param_specs.h"
-#include "tests/test_support.h"
 #include "engine/optimizer.h"
 #include "engine/trainer.h"
+#include "io/param_specs.h"
+#include "tests/test_support.h"
 
 namespace bert {
 namespace test {
@@ -118,6 +120,14 @@ struct TinyRun {
   }
   std::vector<double> state() { return weights_and_moments(*backend, *model, *optimizer); }
 };
+
+// The names directly in `dir`.
+inline std::set<std::string> entries(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    names.insert(entry.path().filename().string());
+  return names;
+}
 
 // <tmp>/<name>_<pid>, emptied: a run scratch directory (test_support.h), removed after a
 // passing run.

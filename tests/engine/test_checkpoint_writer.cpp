@@ -24,14 +24,8 @@ namespace bert {
 namespace {
 
 namespace fs = std::filesystem;
+using test::entries;
 using test::TinyRun;
-
-std::set<std::string> entries(const std::string& dir) {
-  std::set<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir))
-    names.insert(entry.path().filename().string());
-  return names;
-}
 
 TrainerState state_at(int64_t step) {
   TrainerState s;

@@ -23,13 +23,8 @@ namespace bert {
 namespace {
 
 namespace fs = std::filesystem;
+using test::entries;
 using test::TinyRun;
-
-std::set<std::string> entries(const std::string& dir) {
-  std::set<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir)) names.insert(entry.path().filename().string());
-  return names;
-}
 
 TrainerState sample_state() {
   TrainerState s;
