@@ -15,7 +15,9 @@ the same windows:
   per BERT_GEMM_SPLIT_K value (kernels/matmul_split_k.h: rows "ours, d_weight split-K X"); with
   --programmatic_launch, under BERT_PROGRAMMATIC_LAUNCH=1 (row "ours, programmatic launch");
   with --adamw_beside_forward, under BERT_ADAMW_BESIDE_FORWARD=1 (engine/optimizer.h: row
-  "ours, AdamW beside forward");
+  "ours, AdamW beside forward"); with --checkpoint_every K, with --save_steps K (row "ours,
+  checkpoints every K steps": the steps' time with the checkpoints' copies to the host, whose
+  writing goes beside the steps, engine/checkpoint_writer.h);
 - Hugging Face: BertForQuestionAnswering (SDPA attention, bf16 autocast on a GPU, fused AdamW,
   clipping 1.0, dropout 0.1), eager and torch.compile (one model per mode, kept across the
   variants: compiled once with dynamic shapes, its compile time in the first variant's warm-up),
@@ -94,6 +96,8 @@ def parse_args():
     p.add_argument("--adamw_beside_forward", action="store_true",
                    help="also time an 'ours' row with BERT_ADAMW_BESIDE_FORWARD=1 (engine/optimizer.h: AdamW "
                         "stage by stage on a side stream, overlapping the next forward pass)")
+    p.add_argument("--checkpoint_every", type=int, default=0,
+                   help="also time an 'ours' row saving a checkpoint every K steps (--save_steps K; 0: none)")
     p.add_argument("--tiny", action="store_true", help="2 layers, hidden 128 (smoke test)")
     return p.parse_args()
 
@@ -114,8 +118,9 @@ def run_ours(args, carry, work, model_dir, batch, variant=None):
     """train_squad's steps; variant None runs the defaults, else (NAME, VALUE) is set in its
     environment: BERT_ATTENTION_KERNEL (kernels/attention_variants.h), BERT_GEMM_SPLIT_K
     (kernels/matmul_split_k.h), BERT_PROGRAMMATIC_LAUNCH (kernels/kernel_launch.cuh) or
-    BERT_ADAMW_BESIDE_FORWARD (engine/optimizer.h), a candidate timed in the same run."""
-    tag = "_%s_%s" % (variant[0].lower(), variant[1]) if variant else ""
+    BERT_ADAMW_BESIDE_FORWARD (engine/optimizer.h), a candidate timed in the same run; a NAME
+    starting with "--" is a train_squad flag instead (--save_steps)."""
+    tag = "_%s_%s" % (variant[0].strip("-").lower(), variant[1]) if variant else ""
     out_dir = os.path.join(work, "ours_b%d%s" % (batch, tag))
     steps = args.warmup + args.steps
     cmd = [os.path.join(args.bin, "train_squad"), "--model_name_or_path", model_dir,
@@ -125,7 +130,9 @@ def run_ours(args, carry, work, model_dir, batch, variant=None):
            "--save_steps", "0", "--learning_rate", "3e-5", "--weight_decay", "0.01", "--warmup_ratio", "0.1",
            "--max_seq_length", "384", "--doc_stride", "128", "--seed", str(args.seed), "--report_to", "none"]
     env = dict(os.environ)
-    if variant:
+    if variant and variant[0].startswith("--"):
+        cmd[cmd.index(variant[0]) + 1] = variant[1]
+    elif variant:
         env[variant[0]] = variant[1]
     log("[ours] " + ("%s=%s " % variant if variant else "") + " ".join(cmd))
     try:
@@ -287,6 +294,9 @@ def main():
             variants.append(("programmatic launch", ("BERT_PROGRAMMATIC_LAUNCH", "1")))
         if args.adamw_beside_forward:
             variants.append(("AdamW beside forward", ("BERT_ADAMW_BESIDE_FORWARD", "1")))
+        if args.checkpoint_every > 0:
+            variants.append(("checkpoints every %d steps" % args.checkpoint_every,
+                             ("--save_steps", str(args.checkpoint_every))))
         for label, setting in variants:
             variant = row("ours, %s" % label, run_ours(args, carry, work, model_dir, batch, setting))
             if ours.get("status") == "ok" and variant.get("status") == "ok":
