@@ -16,10 +16,10 @@
 //       run was configured with (seed, batch, schedule, data fingerprint) so that resuming
 //       with other data or settings is refused instead of silently changing the trajectory.
 //
-// A checkpoint is written into checkpoint-STEP.tmp-<pid>/ (every file synced) and renamed to
-// its final name only when complete, so a crash or a second signal never leaves a
-// half-written checkpoint under the final name; leftovers of dead processes are removed by
-// remove_stale_temporaries. Older checkpoints are deleted (save_total_limit) only after the
+// A checkpoint is written into checkpoint-STEP.tmp-<pid>/ (every file synced; by train_squad on a
+// writer thread beside training, engine/checkpoint_writer.h) and renamed to its final name only
+// when complete, so a crash or a second signal never leaves a half-written checkpoint under the
+// final name; leftovers of dead processes are removed by remove_stale_temporaries. Older checkpoints are deleted (save_total_limit) only after the
 // new one is in place.
 #pragma once
 
