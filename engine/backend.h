@@ -74,6 +74,12 @@ class Backend {
   virtual void upload(Tensor dst, const double* src, size_t count) = 0;      // converts
   virtual void upload(Tensor dst, const int32_t* src, size_t count) = 0;     // kIndex
   virtual std::vector<double> download(const Tensor& src) = 0;               // converts (synchronises)
+  // A tensor's values as floats into out[0, src.numel) (synchronises): the bulk readback of
+  // checkpoints, an fp32 tensor copied as it is, without download()'s double staging.
+  virtual void download_f32(const Tensor& src, float* out) {
+    const std::vector<double> values = download(src);
+    for (size_t i = 0; i < values.size(); ++i) out[i] = static_cast<float>(values[i]);
+  }
   virtual void copy(Tensor dst, const Tensor& src) = 0;  // same count, converts dtype
   virtual void synchronize() = 0;
   // The backend's native queue for libraries that must order work with it (NCCL): the CUDA

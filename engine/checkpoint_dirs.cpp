@@ -127,7 +127,9 @@ std::string save_checkpoint(const std::string& output_dir, const TrainerState& s
   CheckpointContents contents;
   contents.state = state;
   contents.write_model = write_model;
-  if (!model_only) contents.training = capture_training_tensors(model, optimizer);
+  if (!model_only)
+    contents.tensors =
+        std::make_shared<TrainingTensors>(capture_training_tensors(model, optimizer));
   contents.model_only = model_only;
   return write_checkpoint(output_dir, contents, save_total_limit);
 }
@@ -144,7 +146,8 @@ std::string write_checkpoint(const std::string& output_dir, const CheckpointCont
     make_directories(tmp_dir);
     if (contents.write_model) contents.write_model(tmp_dir);
     if (!contents.model_only) {
-      write_training_tensors(join_path(tmp_dir, kTrainingTensorsFile), contents.training);
+      BERT_CHECK(contents.tensors != nullptr, "write_checkpoint: no training tensors captured");
+      write_training_tensors(join_path(tmp_dir, kTrainingTensorsFile), *contents.tensors);
       // Next to last (checksums.json follows), so that even a directory copied by hand mid-save
       // lacks the file that marks a checkpoint with training state.
       write_file_atomic(join_path(tmp_dir, kTrainerStateFile), trainer_state_to_json(state));

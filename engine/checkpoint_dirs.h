@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,10 @@ using WriteModelFn = std::function<void(const std::string& dir)>;
 struct CheckpointContents {
   TrainerState state;
   WriteModelFn write_model;  // writes the model files; null: none
-  TrainingTensors training;  // master weights and moments; empty when model_only
+  // The captured master weights and, unless model_only, both moments (training_state.safetensors
+  // is written from them then). Shared: write_model may read them too. Null: model_only, and
+  // write_model has its own values.
+  std::shared_ptr<TrainingTensors> tensors;
   bool model_only = false;   // --save_only_model: model files and checksums.json alone
 };
 

@@ -1,6 +1,7 @@
 #include "engine/checkpoint_writer.h"
 
 #include <cstdio>
+#include <memory>
 #include <utility>
 
 #include "core/file_io.h"
@@ -11,16 +12,18 @@ namespace bert {
 CheckpointContents capture_checkpoint(const TrainerState& state, BertQaModel& model,
                                       AdamWOptimizer& optimizer, const BertConfig& config,
                                       const std::string& vocab_file, bool do_lower_case,
-                                      bool model_only) {
+                                      bool model_only, std::shared_ptr<TrainingTensors> reuse) {
   CheckpointContents contents;
   contents.state = state;
   contents.model_only = model_only;
-  // Copies of everything the model files are made of: the writer thread reads nothing live.
-  contents.write_model = [config, parameters = model.parameters(), vocab_file,
+  // One readback of each buffer; the model files are made from the master weights' copy on the
+  // writer thread: nothing there reads the live model, and the step waits for the copies alone.
+  contents.tensors = reuse != nullptr ? std::move(reuse) : std::make_shared<TrainingTensors>();
+  capture_training_tensors(model, optimizer, /*with_moments=*/!model_only, contents.tensors.get());
+  contents.write_model = [config, tensors = contents.tensors, vocab_file,
                           do_lower_case](const std::string& dir) {
-    save_model_dir(dir, config, parameters, vocab_file, do_lower_case);
+    save_model_dir(dir, config, tensors->master_by_name(), vocab_file, do_lower_case);
   };
-  if (!model_only) contents.training = capture_training_tensors(model, optimizer);
   return contents;
 }
 
@@ -43,8 +46,8 @@ std::string CheckpointWriter::submit(const std::string& output_dir, CheckpointCo
     std::lock_guard<std::mutex> lock(mutex_);
     running_ = true;
   }
-  thread_ =
-      std::thread([this, output_dir, save_total_limit, started, contents = std::move(contents)] {
+  thread_ = std::thread(
+      [this, output_dir, save_total_limit, started, contents = std::move(contents)]() mutable {
         Written written{"", contents.state.global_step, contents.model_only, 0};
         std::exception_ptr error;
         try {
@@ -54,7 +57,12 @@ std::string CheckpointWriter::submit(const std::string& output_dir, CheckpointCo
         } catch (...) {
           error = std::current_exception();
         }
+        // The copies' memory goes to the next capture (take_spare); write_model's reference to
+        // them goes first.
+        contents.write_model = nullptr;
+        std::shared_ptr<TrainingTensors> spare = std::move(contents.tensors);
         std::lock_guard<std::mutex> lock(mutex_);
+        spare_ = std::move(spare);
         if (error)
           error_ = error;
         else
@@ -77,6 +85,12 @@ void CheckpointWriter::wait() {
 bool CheckpointWriter::busy() {
   std::lock_guard<std::mutex> lock(mutex_);
   return running_;
+}
+
+std::shared_ptr<TrainingTensors> CheckpointWriter::take_spare() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (running_ || spare_ == nullptr || spare_.use_count() != 1) return nullptr;
+  return std::move(spare_);
 }
 
 std::vector<CheckpointWriter::Written> CheckpointWriter::take_written() {

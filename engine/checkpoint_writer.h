@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -28,11 +29,14 @@ namespace bert {
 
 // The checkpoint of the model and the optimizer as they are now, in host memory: the model
 // files (config.json, model.safetensors of the master weights, the vocabulary copied from
-// vocab_file, tokenizer_config.json) and, unless model_only, the training tensors.
+// vocab_file, tokenizer_config.json) and, unless model_only, the training tensors. `reuse`:
+// an earlier capture's memory (CheckpointWriter::take_spare), filled again without paging in
+// 1.3 GB afresh.
 CheckpointContents capture_checkpoint(const TrainerState& state, BertQaModel& model,
                                       AdamWOptimizer& optimizer, const BertConfig& config,
                                       const std::string& vocab_file, bool do_lower_case,
-                                      bool model_only);
+                                      bool model_only,
+                                      std::shared_ptr<TrainingTensors> reuse = nullptr);
 
 class CheckpointWriter {
  public:
@@ -59,11 +63,15 @@ class CheckpointWriter {
   bool busy();
   // The writes completed since the last call, oldest first; does not wait.
   std::vector<Written> take_written();
+  // The tensors of the last completed write, for capture_checkpoint to fill again; null while a
+  // write runs or when there is none.
+  std::shared_ptr<TrainingTensors> take_spare();
 
  private:
   std::thread thread_;
-  std::mutex mutex_;  // guards the three below
+  std::mutex mutex_;  // guards the four below
   bool running_ = false;
+  std::shared_ptr<TrainingTensors> spare_;
   std::exception_ptr error_;
   std::vector<Written> written_;
 };

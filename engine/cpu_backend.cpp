@@ -66,6 +66,12 @@ class CpuBackend final : public Backend {
     const T* values = as(src);
     return std::vector<double>(values, values + src.numel);
   }
+  void download_f32(const Tensor& src, float* out) override {
+    if (src.dtype == ScalarType::kF32)
+      std::memcpy(out, src.data, src.numel * sizeof(float));
+    else
+      Backend::download_f32(src, out);
+  }
   void copy(Tensor dst, const Tensor& src) override {
     BERT_CHECK(dst.numel == src.numel && dst.dtype == src.dtype, "copy between tensors of different shape");
     std::memmove(dst.data, src.data, src.numel * scalar_size(src.dtype));

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -339,9 +340,12 @@ class TrainingSession {
     if (waits)
       std::fprintf(stderr, "[train] step %lld waited %.1f s for the previous checkpoint's write\n",
                    static_cast<long long>(state.global_step), waited);
+    const auto copy_started = std::chrono::steady_clock::now();
     CheckpointContents contents =
         capture_checkpoint(best_.into(state), model_, optimizer_, *job_.config, job_.vocab_file,
-                           run_.do_lower_case, model_only);
+                           run_.do_lower_case, model_only, writer_.take_spare());
+    copy_seconds_[state.global_step] =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - copy_started).count();
     last_checkpoint_ = writer_.submit(run_.output_dir, std::move(contents), run_.save_total_limit);
     end_->last_save_step = state.global_step;
   }
@@ -349,9 +353,12 @@ class TrainingSession {
   // Logs the checkpoints the writer has completed.
   void report_written() {
     for (const CheckpointWriter::Written& written : writer_.take_written()) {
-      std::fprintf(stderr, "[train] saved %s%s (written in %.1f s beside training)\n",
+      std::fprintf(stderr,
+                   "[train] saved %s%s (copied at the step in %.2f s, written in %.1f s beside "
+                   "training)\n",
                    written.path.c_str(), written.model_only ? " (model only)" : "",
-                   written.seconds);
+                   copy_seconds_[written.step], written.seconds);
+      copy_seconds_.erase(written.step);
     }
   }
 
@@ -388,6 +395,8 @@ class TrainingSession {
   // Last, so it is destroyed first: a session left by an exception still completes the
   // checkpoint in flight (its thread refers to nothing of the session).
   CheckpointWriter writer_;
+  // By step: how long the step waited for its checkpoint's copy to the host.
+  std::map<int64_t, double> copy_seconds_;
 };
 
 void announce_training(const TrainConfig& tc, size_t windows, const Communicator& comm, int64_t total) {

@@ -2,14 +2,16 @@
 // the checkpoint directories (temporary names, rename, rotation) are in checkpoint_dirs.cpp.
 #include "engine/training_state.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <set>
-#include <simdjson.h>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -343,29 +345,46 @@ void check_checkpointable(Backend& backend) {
                     " (use --save_steps 0 with it)");
 }
 
-TrainingTensors capture_training_tensors(BertQaModel& model, AdamWOptimizer& optimizer) {
+void capture_training_tensors(BertQaModel& model, AdamWOptimizer& optimizer, bool with_moments,
+                              TrainingTensors* out) {
   check_checkpointable(model.backend());
+  out->slots = model.layout().slots();
   const std::vector<Tensor> buffers = state_buffers(model, optimizer);
-  const std::vector<ParamSlot>& slots = model.layout().slots();
-  TrainingTensors out;
-  out.entries.reserve(buffers.size() * slots.size());
-  // Slice by slice, so the double staging of download() never holds more than one tensor.
+  std::vector<float>* copies[] = {&out->master, &out->exp_avg, &out->exp_avg_sq};
   for (size_t group = 0; group < buffers.size(); ++group) {
-    for (const ParamSlot& slot : slots) {
-      const std::vector<double> exact = model.backend().download(slice(buffers[group], slot.offset, slot.numel));
-      // fp32 values: the conversion is exact.
-      out.entries.push_back(
-          {kTensorGroups[group] + slot.name, slot.shape, {exact.begin(), exact.end()}});
+    if (group > 0 && !with_moments) {
+      copies[group]->clear();  // keeps the memory for the next capture with moments
+      continue;
     }
+    copies[group]->resize(buffers[group].numel);
+    model.backend().download_f32(buffers[group], copies[group]->data());
   }
+}
+
+TrainingTensors capture_training_tensors(BertQaModel& model, AdamWOptimizer& optimizer,
+                                         bool with_moments) {
+  TrainingTensors out;
+  capture_training_tensors(model, optimizer, with_moments, &out);
+  return out;
+}
+
+std::map<std::string, std::vector<float>> TrainingTensors::master_by_name() const {
+  std::map<std::string, std::vector<float>> out;
+  for (const ParamSlot& slot : slots)
+    out[slot.name].assign(master.begin() + slot.offset, master.begin() + slot.offset + slot.numel);
   return out;
 }
 
 void write_training_tensors(const std::string& path, const TrainingTensors& tensors) {
+  const std::vector<float>* groups[] = {&tensors.master, &tensors.exp_avg, &tensors.exp_avg_sq};
   std::vector<TensorToWrite> views;
-  views.reserve(tensors.entries.size());
-  for (const TrainingTensors::Entry& entry : tensors.entries)
-    views.push_back({entry.name, entry.shape, entry.values.data(), Dtype::kF32});
+  views.reserve(std::size(groups) * tensors.slots.size());
+  for (size_t group = 0; group < std::size(groups); ++group) {
+    BERT_CHECK(!groups[group]->empty(), "write_training_tensors: the moments were not captured");
+    for (const ParamSlot& slot : tensors.slots)
+      views.push_back({kTensorGroups[group] + slot.name, slot.shape,
+                       groups[group]->data() + slot.offset, Dtype::kF32});
+  }
   // The update count is trainer_state.json's (optimizer_steps); it is not repeated here.
   write_safetensors(path, views, {{"format", "bert-squad training state"}});
 }

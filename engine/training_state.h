@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -114,18 +115,23 @@ NonFiniteParameter find_nonfinite_parameter(BertQaModel& model);
 // cpu-double oracle keeps them in double, which this format does not store).
 void check_checkpointable(Backend& backend);
 
-// The master weights and both moments copied to the host (fp32, bit-exact), named as
-// training_state.safetensors names them: what a checkpoint writer needs once the training
-// thread has moved on.
+// The master weights and both moments copied to the host (fp32, bit-exact): the model's flat
+// buffers whole (one device readback each) and the layout's slots into them. What a checkpoint
+// writer needs once the training thread has moved on.
 struct TrainingTensors {
-  struct Entry {
-    std::string name;  // "master/<parameter>", "exp_avg/<parameter>", "exp_avg_sq/<parameter>"
-    std::vector<int64_t> shape;
-    std::vector<float> values;
-  };
-  std::vector<Entry> entries;
+  std::vector<ParamSlot> slots;  // names, shapes and offsets into each buffer
+  std::vector<float> master;     // the master weights (the model files' values too)
+  std::vector<float> exp_avg;    // empty when captured without the moments
+  std::vector<float> exp_avg_sq;
+  // {parameter name: values} of the master weights, as save_model_dir takes them.
+  std::map<std::string, std::vector<float>> master_by_name() const;
 };
-TrainingTensors capture_training_tensors(BertQaModel& model, AdamWOptimizer& optimizer);
+// with_moments false: the master weights alone (a --save_only_model checkpoint's model files).
+TrainingTensors capture_training_tensors(BertQaModel& model, AdamWOptimizer& optimizer,
+                                         bool with_moments = true);
+// The same into *out, reusing its vectors' memory (already paged in by an earlier capture).
+void capture_training_tensors(BertQaModel& model, AdamWOptimizer& optimizer, bool with_moments,
+                              TrainingTensors* out);
 
 // training_state.safetensors: writes / restores the master weights and both moments, then
 // refreshes the working copy. read validates names, dtypes and shapes against the layout.

@@ -243,6 +243,15 @@ void CudaBackendBase::upload(Tensor dst, const int32_t* src, size_t count) {
   staged_upload<int32_t>(dst.data, src, count, [](int32_t x) { return x; });
 }
 
+void CudaBackendBase::download_f32(const Tensor& src, float* out) {
+  if (src.dtype != ScalarType::kF32) return Backend::download_f32(src, out);
+  if (src.numel == 0) return;
+  join_side_updates();
+  CUDA_CHECK(cudaMemcpyAsync(out, src.data, src.numel * sizeof(float), cudaMemcpyDeviceToHost,
+                             stream_.get()));
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+}
+
 std::vector<double> CudaBackendBase::download(const Tensor& src) {
   std::vector<double> out(src.numel);
   if (src.numel == 0) return out;

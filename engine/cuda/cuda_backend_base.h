@@ -51,6 +51,7 @@ class CudaBackendBase : public CudaBackend {
   void upload(Tensor dst, const double* src, size_t count) override;
   void upload(Tensor dst, const int32_t* src, size_t count) override;
   std::vector<double> download(const Tensor& src) override;
+  void download_f32(const Tensor& src, float* out) override;
   void copy(Tensor dst, const Tensor& src) override;
   void synchronize() override;
   void profile_range(bool begin) override;

@@ -54,7 +54,8 @@ CheckpointContents contents_of(TinyRun& run, int64_t step,
   CheckpointContents contents;
   contents.state = state_at(step);
   contents.write_model = std::move(write_model);
-  contents.training = capture_training_tensors(*run.model, *run.optimizer);
+  contents.tensors =
+      std::make_shared<TrainingTensors>(capture_training_tensors(*run.model, *run.optimizer));
   return contents;
 }
 
@@ -199,12 +200,57 @@ TEST_CASE("capture_checkpoint copies the model files' weights and the training t
   SECTION("model only: the model files alone") {
     const CheckpointContents model_only = capture_checkpoint(
         state_at(5), *run.model, *run.optimizer, config, vocab, true, /*model_only=*/true);
-    CHECK(model_only.training.entries.empty());
+    CHECK(model_only.tensors->exp_avg.empty());
     const std::string model_path = write_checkpoint(out, model_only, 0);
     CHECK_FALSE(fs::exists(join_path(model_path, kTrainingTensorsFile)));
     CHECK_FALSE(fs::exists(join_path(model_path, kTrainerStateFile)));
     CHECK(fs::exists(join_path(model_path, "model.safetensors")));
   }
+}
+
+}  // namespace bert
+
+namespace bert {
+
+TEST_CASE("the next capture refills the last written checkpoint's memory", "[resume][writer]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_checkpoint_spare");
+  const TrainConfig train_config = test::resume_train_config();
+  const BertConfig config = test::resume_config();
+  const std::string vocab = join_path(dir, "vocab.txt");
+  write_file_atomic(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+  TinyRun run(train_config, 5);
+  CheckpointWriter writer;
+  CHECK(writer.take_spare() == nullptr);  // nothing written yet
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  CheckpointContents first =
+      capture_checkpoint(state_at(1), *run.model, *run.optimizer, config, vocab, true, false);
+  first.write_model = [released](const std::string& d) {
+    released.wait();
+    write_config(d);
+  };
+  const TrainingTensors* memory = first.tensors.get();
+  const float* master = memory->master.data();
+  writer.submit(join_path(dir, "out"), std::move(first), 0);
+  CHECK(writer.take_spare() == nullptr);  // still being written
+  release.set_value();
+  writer.wait();
+  std::shared_ptr<TrainingTensors> spare = writer.take_spare();
+  REQUIRE(spare != nullptr);
+  CHECK(spare.get() == memory);
+  CHECK(writer.take_spare() == nullptr);  // handed out once
+
+  train_steps(run, 2);
+  const std::vector<double> at_capture = run.state();
+  CheckpointContents second = capture_checkpoint(state_at(3), *run.model, *run.optimizer, config,
+                                                 vocab, true, false, spare);
+  CHECK(second.tensors.get() == memory);
+  CHECK(second.tensors->master.data() == master);
+  const std::string path = writer.submit(join_path(dir, "out"), std::move(second), 0);
+  writer.wait();
+  TinyRun loaded(train_config, 9);
+  read_training_tensors(join_path(path, kTrainingTensorsFile), *loaded.model, *loaded.optimizer);
+  CHECK(loaded.state() == at_capture);
 }
 
 }  // namespace bert

@@ -1,7 +1,7 @@
 // CudaBackend against the CPU backend (float), in both compute modes (bf16 activations within
 // 2e-2, the fp32 switch within 1e-4), for what the op table (tests/gpu/test_op_cases_gpu.cpp,
-// every op's forward and backward) does not cover: memory roles, uploads and copies, a whole
-// head_dim-32 BertQaModel step, sum of squares and AdamW's working copy, the step statistics,
+// every op's forward and backward) does not cover: memory roles, uploads, downloads and copies, a
+// whole head_dim-32 BertQaModel step, sum of squares and AdamW's working copy, the step statistics,
 // the pinned upload ring, errors and allocation behaviour, programmatic dependent launch.
 #include <cmath>
 #include <cstdlib>
@@ -138,6 +138,13 @@ TEST_CASE("cuda backend: roles, uploads, downloads, copies", "[gpu][backend]") {
     Tensor back = gpu.allocate(values.size(), Role::kGradient);
     gpu.copy(back, working);
     REQUIRE(gpu.download(back) == copied);
+    // download_f32 (checkpoints' readback): an fp32 tensor as it is, a bf16 one converted.
+    for (const Tensor& tensor : {master, working}) {
+      std::vector<float> floats(tensor.numel, -7.0f);
+      gpu.download_f32(tensor, floats.data());
+      const std::vector<double> exact = gpu.download(tensor);
+      REQUIRE(std::vector<double>(floats.begin(), floats.end()) == exact);
+    }
 
     const std::vector<int32_t> indices{3, -1, 7, 2147483647};
     Tensor index = gpu.allocate(indices.size(), Role::kIndex);
