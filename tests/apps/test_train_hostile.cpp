@@ -356,5 +356,23 @@ TEST_CASE("a file-size limit fails the final save cleanly, leaving no config.jso
   CHECK_FALSE(test::has_entry_matching(out, R"(\.tmp)"));
 }
 
+TEST_CASE("a checkpoint the writer thread cannot write fails the run, naming the file",
+          "[app][hostile]") {
+  const std::string out = root() + "/out-ulimit-checkpoint";
+  fs::remove_all(out);
+  make_directories(out);
+  // The limit lies between model.safetensors (about 2 MB) and training_state.safetensors (three
+  // times that) in 512- and in 1024-byte blocks: the checkpoint at step 1 fails on the writer
+  // thread while the run goes on; the next save point reports it.
+  const std::string command = with_flag(train_command(out), "save_steps", "1");
+  const std::string output = expect_refusal("sh -c 'ulimit -f 5000; exec " + command + "'", 1,
+                                            {kTrainingTensorsFile, "File too large"});
+  INFO(output);
+  CHECK_THAT(output, !Catch::Contains("[train] saved"));
+  CHECK(list_checkpoints(out).empty());
+  CHECK_FALSE(fs::exists(out + "/model.safetensors"));
+  CHECK_FALSE(test::has_entry_matching(out, R"(\.tmp)"));
+}
+
 }  // namespace
 }  // namespace bert
