@@ -295,8 +295,8 @@ class TrainingSession {
       throw;
     }
     progress_.finish();
-    writer_.wait();  // the last checkpoint is complete (or its error ends the run) before anything
-                     // reads it
+    // The last checkpoint is complete (or its error ends the run) before anything reads it.
+    writer_.wait();
     report_written();
     end_->state = best_.into(trainer.state());
     return summary;
@@ -392,11 +392,11 @@ class TrainingSession {
   // --metric_for_best_model's value at the last evaluation (reduce_lr_on_plateau steps with it).
   double last_metric_ = std::numeric_limits<double>::quiet_NaN();
   ProgressReporter progress_;
+  // By step: how long the step waited for its checkpoint's copy to the host.
+  std::map<int64_t, double> copy_seconds_;
   // Last, so it is destroyed first: a session left by an exception still completes the
   // checkpoint in flight (its thread refers to nothing of the session).
   CheckpointWriter writer_;
-  // By step: how long the step waited for its checkpoint's copy to the host.
-  std::map<int64_t, double> copy_seconds_;
 };
 
 void announce_training(const TrainConfig& tc, size_t windows, const Communicator& comm, int64_t total) {
