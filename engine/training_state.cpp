@@ -328,10 +328,23 @@ uint64_t windows_fingerprint(const std::vector<Window>& windows) {
 }
 
 NonFiniteParameter find_nonfinite_parameter(BertQaModel& model) {
+  // Before every checkpoint: fp32 master weights are read as floats into one reused buffer (no
+  // double staging, no allocation per tensor); the cpu-double oracle's are read as doubles.
+  const bool floats = model.master_params().dtype == ScalarType::kF32;
+  std::vector<float> values;
   for (const ParamSlot& slot : model.layout().slots()) {
-    const std::vector<double> values = model.backend().download(slice(model.master_params(), slot.offset, slot.numel));
-    const size_t bad = static_cast<size_t>(
-        std::count_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }));
+    const Tensor part = slice(model.master_params(), slot.offset, slot.numel);
+    size_t bad = 0;
+    if (floats) {
+      values.resize(slot.numel);
+      model.backend().download_f32(part, values.data());
+      bad = static_cast<size_t>(
+          std::count_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); }));
+    } else {
+      const std::vector<double> exact = model.backend().download(part);
+      bad = static_cast<size_t>(
+          std::count_if(exact.begin(), exact.end(), [](double v) { return !std::isfinite(v); }));
+    }
     if (bad > 0) return {slot.name, bad};
   }
   return {};
