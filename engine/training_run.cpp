@@ -295,9 +295,15 @@ class TrainingSession {
       throw;
     }
     progress_.finish();
-    // The last checkpoint is complete (or its error ends the run) before anything reads it.
+    // The last checkpoint is complete (or its error ends the run) before anything reads it. Its
+    // write counts in the run's time, as a save inside Hugging Face's training loop does.
+    const auto waiting = std::chrono::steady_clock::now();
     writer_.wait();
     report_written();
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - waiting).count();
+    summary.windows_per_second *= summary.seconds / std::max(1e-9, summary.seconds + waited);
+    summary.seconds += waited;
     end_->state = best_.into(trainer.state());
     return summary;
   }
