@@ -8,10 +8,11 @@
 // At most one checkpoint is in flight: submit() first waits for the previous one, so host
 // memory holds one copy at most and checkpoints complete in step order. A write's error is
 // rethrown by the next submit() or wait(): a failed save still fails the run, at the next save
-// point or at the end instead of at once. Nothing is lost on a crash that a save on the
-// training thread would have kept: a checkpoint's final name appears only once it is complete,
-// and the destructor waits for the write in flight (an exception leaving the training loop
-// included).
+// point or at the end instead of at once. A checkpoint's final name still appears only once it
+// is complete: a crash during a write loses that checkpoint and keeps the earlier ones, as a
+// crash during a save on the training thread did; the write now lasts into the next steps (the
+// log's "saved" line marks its end). The destructor waits for the write in flight (an exception
+// leaving the training loop included).
 #pragma once
 
 #include <chrono>
