@@ -250,9 +250,10 @@ PrepareOptions prepare_options(const TrainOptions& o, bool root) {
   prepare.quiet = !root;
   prepare.version_2_with_negative = o.hf.version_2_with_negative;
   // Every rank of a node builds the windows at the same time: each takes its share of the cores.
+  // build_windows caps the count (window_threads).
   prepare.threads =
       o.hf.preprocessing_num_workers > 0
-          ? static_cast<int>(std::min<int64_t>(o.hf.preprocessing_num_workers, kMaxWindowThreads))
+          ? static_cast<int>(std::min<int64_t>(o.hf.preprocessing_num_workers, INT32_MAX))
           : std::max(1, available_cores() / local_size_from_launcher());
   return prepare;
 }

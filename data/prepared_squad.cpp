@@ -1,13 +1,11 @@
 #include "data/prepared_squad.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "core/host_cores.h"
 #include "data/window_cache.h"
 
 namespace bert {
@@ -23,8 +21,7 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
   if (out.dataset.examples.empty()) throw_input_error(path, "", "the " + label + " dataset holds no questions");
 
   bool from_cache = false;
-  const int threads =
-      std::min(options.threads > 0 ? options.threads : available_cores(), kMaxWindowThreads);
+  const int threads = window_threads(options.threads);
   if (!options.cache_file.empty()) {
     const WindowCacheKey key = make_window_cache_key(out.dataset, tokenizer, options.do_lower_case, options.window);
     if (path_exists(options.cache_file) && options.overwrite_cache && !options.quiet)

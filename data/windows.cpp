@@ -170,6 +170,10 @@ std::vector<size_t> piece_starts(const SquadDataset& dataset, size_t pieces) {
 
 }  // namespace
 
+int window_threads(int requested) {
+  return std::min(requested > 0 ? requested : available_cores(), kMaxWindowThreads);
+}
+
 std::vector<Window> build_windows(const SquadDataset& dataset, const Tokenizer& tokenizer,
                                   const WindowConfig& config, int threads) {
   if (config.max_seq_length < 4 || config.doc_stride < 0)
@@ -177,8 +181,7 @@ std::vector<Window> build_windows(const SquadDataset& dataset, const Tokenizer& 
                       "expected max_seq_length >= 4 and doc_stride >= 0, got max_seq_length " +
                           std::to_string(config.max_seq_length) + ", doc_stride " +
                           std::to_string(config.doc_stride));
-  if (threads <= 0) threads = available_cores();
-  threads = std::min(threads, kMaxWindowThreads);
+  threads = window_threads(threads);
   // Pieces of at least ~256 questions (a thread's start-up is tens of microseconds), several
   // per thread so that one slow piece (long contexts) does not hold the others up.
   constexpr size_t kMinPiece = 256;

@@ -38,5 +38,8 @@ std::vector<Window> build_windows(const SquadDataset& dataset, const Tokenizer& 
                                   const WindowConfig& config, int threads = 0);
 
 constexpr int kMaxWindowThreads = 64;
+// The thread count build_windows runs on for a requested one (<= 0: available_cores()), at
+// most kMaxWindowThreads.
+int window_threads(int requested);
 
 }  // namespace bert

@@ -45,6 +45,13 @@ void train_steps(TinyRun& run, int64_t steps) {
   trainer.train(test::resume_windows(23), {});
 }
 
+// A 4-token vocab.txt in dir (the model files copy it); returns its path.
+std::string tiny_vocab(const std::string& dir) {
+  const std::string vocab = join_path(dir, "vocab.txt");
+  write_file_atomic(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+  return vocab;
+}
+
 void write_config(const std::string& dir) {
   write_file_atomic(join_path(dir, "config.json"), "{}");
 }
@@ -167,17 +174,12 @@ TEST_CASE("a checkpoint writer completes the write in flight when it is destroye
   CHECK(read_trainer_state(path).global_step == 6);
 }
 
-}  // namespace bert
-
-namespace bert {
-
 TEST_CASE("capture_checkpoint copies the model files' weights and the training tensors at once",
           "[resume][writer]") {
   const std::string dir = test::fresh_temp_dir("bert_test_checkpoint_capture");
   const TrainConfig train_config = test::resume_train_config();
   const BertConfig config = test::resume_config();
-  const std::string vocab = join_path(dir, "vocab.txt");
-  write_file_atomic(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+  const std::string vocab = tiny_vocab(dir);
   TinyRun run(train_config, 5);
   train_steps(run, 3);
   const std::vector<double> at_capture = run.state();
@@ -208,16 +210,11 @@ TEST_CASE("capture_checkpoint copies the model files' weights and the training t
   }
 }
 
-}  // namespace bert
-
-namespace bert {
-
 TEST_CASE("the next capture refills the last written checkpoint's memory", "[resume][writer]") {
   const std::string dir = test::fresh_temp_dir("bert_test_checkpoint_spare");
   const TrainConfig train_config = test::resume_train_config();
   const BertConfig config = test::resume_config();
-  const std::string vocab = join_path(dir, "vocab.txt");
-  write_file_atomic(vocab, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n");
+  const std::string vocab = tiny_vocab(dir);
   TinyRun run(train_config, 5);
   CheckpointWriter writer;
   CHECK(writer.take_spare() == nullptr);  // nothing written yet
