@@ -29,6 +29,23 @@ std::string fixture_path(const std::string& name) {
   return std::string(BERT_SOURCE_DIR) + "/tests/fixtures/" + name;
 }
 
+ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) {
+  const char* old = std::getenv(name);
+  had_ = old != nullptr;
+  if (had_) old_ = old;
+  if (value != nullptr)
+    ::setenv(name, value, 1);
+  else
+    ::unsetenv(name);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (had_)
+    ::setenv(name_.c_str(), old_.c_str(), 1);
+  else
+    ::unsetenv(name_.c_str());
+}
+
 ScratchDir::ScratchDir(const std::string& name) : path(per_process_path(name)) {
   std::filesystem::create_directories(path);
 }

@@ -29,6 +29,22 @@ struct ScratchDir {
 // the run left). Training tests leave hundreds of MB there: a passing suite must not pile it up.
 std::string run_scratch_dir(const std::string& name);
 
+// Sets (or, with nullptr, unsets) an environment variable for the scope and restores its old
+// value or its absence at the end, so a test neither depends on nor leaks the caller's
+// environment (a launcher's variables, a user's HF_HOME).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  bool had_ = false;
+  std::string old_;
+};
+
 // The end of every test binary's main: removes the run's scratch directories unless the run
 // failed (catch_status != 0) or BERT_KEEP_TEST_SCRATCH is set; returns catch_status.
 int finish_test_run(int catch_status);

@@ -199,7 +199,7 @@ TEST_CASE("a bool-or-word flag takes a bool, one of its words, or nothing", "[fl
 }
 
 TEST_CASE("precision flags: what --bf16 and --tf32 do on each backend, --fp16 refused", "[flags][precision]") {
-  ::unsetenv("BERT_CUDA_COMPUTE");
+  test::ScopedEnv no_switch("BERT_CUDA_COMPUTE", nullptr);
   std::vector<std::string> notes;
   PrecisionFlags flags;  // nothing given: CUDA's default bf16
   CHECK_FALSE(cuda_options_for(flags, &notes).fp32_compute);
@@ -207,11 +207,13 @@ TEST_CASE("precision flags: what --bf16 and --tf32 do on each backend, --fp16 re
   flags.bf16 = false;
   CHECK(cuda_options_for(flags, &notes).fp32_compute);
   CHECK(notes.empty());
-  ::setenv("BERT_CUDA_COMPUTE", "fp32", 1);
-  flags.bf16 = true;
-  CHECK_FALSE(cuda_options_for(flags, &notes).fp32_compute);  // the flag wins over the environment
-  CHECK(mentions(notes, "--bf16 true overrides BERT_CUDA_COMPUTE=fp32"));
-  ::unsetenv("BERT_CUDA_COMPUTE");
+  {
+    test::ScopedEnv fp32_switch("BERT_CUDA_COMPUTE", "fp32");
+    flags.bf16 = true;
+    CHECK_FALSE(
+        cuda_options_for(flags, &notes).fp32_compute);  // the flag wins over the environment
+    CHECK(mentions(notes, "--bf16 true overrides BERT_CUDA_COMPUTE=fp32"));
+  }
   flags.fp16 = true;
   CHECK_THROWS_AS(cuda_options_for(flags, &notes), FlagError);
 

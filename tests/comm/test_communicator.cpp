@@ -1,7 +1,6 @@
 // What runs without mpirun: LocalCommunicator, the launch detection, the collective watchdogs.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -11,13 +10,22 @@
 #include "comm/collective_watchdog.h"
 #include "comm/communicator.h"
 #include "core/error.h"
+#include "tests/test_support.h"
 
 namespace bert {
 namespace {
 
+// The launchers' world-size and rank variables, cleared for a case (and restored after it), so
+// the launch detection is checked the same way under mpirun.
+struct NoLauncher {
+  test::ScopedEnv cleared[4] = {{"OMPI_COMM_WORLD_SIZE", nullptr},
+                                {"PMI_SIZE", nullptr},
+                                {"PMIX_SIZE", nullptr},
+                                {"PMIX_RANK", nullptr}};
+};
+
 TEST_CASE("a plain launch gets the local communicator", "[comm]") {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "PMIX_RANK"})
-    if (std::getenv(name) != nullptr) return;  // run under a launcher: not a plain launch
+  const NoLauncher plain;
   REQUIRE_FALSE(launched_by_mpi());
   REQUIRE(launcher_world_size() == 1);
   const std::unique_ptr<Communicator> comm = make_communicator();
@@ -36,15 +44,16 @@ TEST_CASE("a plain launch gets the local communicator", "[comm]") {
 }
 
 TEST_CASE("launcher_world_size reads the launcher's variables", "[comm]") {
-  const char* saved = std::getenv("PMI_SIZE");
-  if (saved != nullptr || std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr) return;
-  setenv("PMI_SIZE", "3", 1);
-  REQUIRE(launcher_world_size() == 3);
-  REQUIRE(launched_by_mpi());
-  setenv("PMI_SIZE", "three", 1);
-  REQUIRE_THROWS_WITH(launcher_world_size(), Catch::Contains("PMI_SIZE=three"));
-  unsetenv("PMI_SIZE");
+  const NoLauncher plain;
+  {
+    test::ScopedEnv pmi("PMI_SIZE", "3");
+    REQUIRE(launcher_world_size() == 3);
+    REQUIRE(launched_by_mpi());
+    test::ScopedEnv malformed("PMI_SIZE", "three");
+    REQUIRE_THROWS_WITH(launcher_world_size(), Catch::Contains("PMI_SIZE=three"));
+  }
   REQUIRE(launcher_world_size() == 1);
+  REQUIRE_FALSE(launched_by_mpi());
 }
 
 TEST_CASE("the watchdog reports a stalled collective once, naming rank and collective", "[comm][watchdog]") {
@@ -103,38 +112,40 @@ TEST_CASE("the CUDA-side factory gives a plain launch a device-memory local comm
 }
 
 TEST_CASE("local_rank_from_launcher reads the launchers' local-rank variables", "[comm]") {
-  const char* names[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK",
-                         "SLURM_LOCALID", "PMIX_LOCAL_RANK", "PMI_LOCAL_RANK"};
-  for (const char* name : names)
-    if (std::getenv(name) != nullptr) return;  // under a launcher: leave its variables alone
+  test::ScopedEnv cleared[] = {{"OMPI_COMM_WORLD_LOCAL_RANK", nullptr},
+                               {"MPI_LOCALRANKID", nullptr},
+                               {"MV2_COMM_WORLD_LOCAL_RANK", nullptr},
+                               {"SLURM_LOCALID", nullptr},
+                               {"PMIX_LOCAL_RANK", nullptr},
+                               {"PMI_LOCAL_RANK", nullptr}};
   REQUIRE(local_rank_from_launcher() == 0);
-  setenv("SLURM_LOCALID", "3", 1);
-  REQUIRE(local_rank_from_launcher() == 3);
-  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "5", 1);  // Open MPI's wins
-  REQUIRE(local_rank_from_launcher() == 5);
-  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "x", 1);
-  REQUIRE_THROWS_WITH(local_rank_from_launcher(), Catch::Contains("OMPI_COMM_WORLD_LOCAL_RANK=x"));
-  for (const char* name : names) unsetenv(name);
+  {
+    test::ScopedEnv slurm("SLURM_LOCALID", "3");
+    REQUIRE(local_rank_from_launcher() == 3);
+    test::ScopedEnv open_mpi("OMPI_COMM_WORLD_LOCAL_RANK", "5");  // Open MPI's wins
+    REQUIRE(local_rank_from_launcher() == 5);
+    test::ScopedEnv malformed("OMPI_COMM_WORLD_LOCAL_RANK", "x");
+    REQUIRE_THROWS_WITH(local_rank_from_launcher(),
+                        Catch::Contains("OMPI_COMM_WORLD_LOCAL_RANK=x"));
+  }
   REQUIRE(local_rank_from_launcher() == 0);
 }
 
 TEST_CASE("local_size_from_launcher reads the launchers' ranks-per-node variables", "[comm]") {
-  const char* names[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
-                         "MV2_COMM_WORLD_LOCAL_SIZE", "PMIX_LOCAL_SIZE"};
-  for (const char* name : names)
-    if (std::getenv(name) != nullptr) {
-      WARN("under a launcher (" << name
-                                << " is set): its variables are left alone, nothing checked");
-      return;
-    }
+  test::ScopedEnv cleared[] = {{"OMPI_COMM_WORLD_LOCAL_SIZE", nullptr},
+                               {"MPI_LOCALNRANKS", nullptr},
+                               {"MV2_COMM_WORLD_LOCAL_SIZE", nullptr},
+                               {"PMIX_LOCAL_SIZE", nullptr}};
   REQUIRE(local_size_from_launcher() == 1);
-  setenv("PMIX_LOCAL_SIZE", "4", 1);
-  REQUIRE(local_size_from_launcher() == 4);
-  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "8", 1);  // Open MPI's wins
-  REQUIRE(local_size_from_launcher() == 8);
-  setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "0", 1);
-  REQUIRE_THROWS_WITH(local_size_from_launcher(), Catch::Contains("OMPI_COMM_WORLD_LOCAL_SIZE=0"));
-  for (const char* name : names) unsetenv(name);
+  {
+    test::ScopedEnv pmix("PMIX_LOCAL_SIZE", "4");
+    REQUIRE(local_size_from_launcher() == 4);
+    test::ScopedEnv open_mpi("OMPI_COMM_WORLD_LOCAL_SIZE", "8");  // Open MPI's wins
+    REQUIRE(local_size_from_launcher() == 8);
+    test::ScopedEnv malformed("OMPI_COMM_WORLD_LOCAL_SIZE", "0");
+    REQUIRE_THROWS_WITH(local_size_from_launcher(),
+                        Catch::Contains("OMPI_COMM_WORLD_LOCAL_SIZE=0"));
+  }
   REQUIRE(local_size_from_launcher() == 1);
 }
 

@@ -160,17 +160,19 @@ TEST_CASE("the datasets cache root and names as datasets spells them", "[arrow]"
   CHECK(datasets_snake_case("SQuAD") == "s_qu_ad");
   CHECK(datasets_snake_case("squad_v2") == "squad_v2");
   CHECK(datasets_snake_case("MyDataset2Go") == "my_dataset2_go");
+  test::ScopedEnv cache("HF_DATASETS_CACHE", nullptr), hf_home("HF_HOME", nullptr),
+      xdg("XDG_CACHE_HOME", nullptr), home("HOME", "/home/u");
+  CHECK(datasets_cache_root("") == "/home/u/.cache/huggingface/datasets");
   CHECK(datasets_cache_root("/given") == "/given");
-  ::setenv("HF_DATASETS_CACHE", "/from/env", 1);
-  CHECK(datasets_cache_root("") == "/from/env");
-  ::unsetenv("HF_DATASETS_CACHE");
-  ::setenv("HF_HOME", "/hf/home", 1);
-  CHECK(datasets_cache_root("") == "/hf/home/datasets");
-  ::unsetenv("HF_HOME");
-  ::setenv("XDG_CACHE_HOME", "/xdg", 1);
-  CHECK(datasets_cache_root("") == "/xdg/huggingface/datasets");
-  ::unsetenv("XDG_CACHE_HOME");
-  ::setenv("HOME", "/home/u", 1);
+  {
+    test::ScopedEnv set_xdg("XDG_CACHE_HOME", "/xdg");
+    CHECK(datasets_cache_root("") == "/xdg/huggingface/datasets");
+    test::ScopedEnv set_hf_home("HF_HOME", "/hf/home");  // wins over XDG_CACHE_HOME
+    CHECK(datasets_cache_root("") == "/hf/home/datasets");
+    test::ScopedEnv set_cache("HF_DATASETS_CACHE", "/from/env");  // wins over both
+    CHECK(datasets_cache_root("") == "/from/env");
+    CHECK(datasets_cache_root("/given") == "/given");  // and --cache_dir over everything
+  }
   CHECK(datasets_cache_root("") == "/home/u/.cache/huggingface/datasets");
 }
 

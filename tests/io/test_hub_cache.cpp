@@ -1,39 +1,18 @@
 // The Hugging Face Hub cache (io/hub_cache.h): its root from --cache_dir and the environment in
 // huggingface_hub's order, and a repo's snapshot by branch, tag or commit hash.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <string>
 
 #include "core/file_io.h"
 #include "io/hub_cache.h"
 #include "tests/io/io_test_util.h"
+#include "tests/test_support.h"
 
 using namespace bert;
 using namespace bert::test;
 
 namespace {
-
-// Sets an environment variable for the scope, restoring the old value (or its absence).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    const char* old = std::getenv(name);
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    if (value) ::setenv(name, value, 1);
-    else ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (had_) ::setenv(name_, old_.c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  bool had_ = false;
-  std::string old_;
-};
 
 const std::string kMain = "0123456789abcdef0123456789abcdef01234567";
 const std::string kTag = "fedcba9876543210fedcba9876543210fedcba98";
