@@ -20,6 +20,7 @@
 // Exit status: 0 success, 1 an error (bad file, ...), 2 a bad command line.
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "apps/app_main.h"
@@ -27,19 +28,20 @@
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "apps/model_location.h"
+#include "core/error.h"
+#include "core/file_io.h"
 #include "data/predictions_io.h"
+#include "data/prepared_squad.h"
 #include "data/squad.h"
 #include "data/squad_metric.h"
 #include "data/squad_metric_v2.h"
-#include "engine/bert_qa_model.h"
-#include "core/error.h"
-#include "core/file_io.h"
-#include "io/model_dir.h"
-#include "io/tokenizer_config.h"
-#include "data/prepared_squad.h"
 #include "engine/backend_registry.h"
+#include "engine/bert_qa_model.h"
 #include "engine/evaluator.h"
 #include "engine/hf_outputs.h"
+#include "io/model_dir.h"
+#include "io/tokenizer_config.h"
+#include "logging/progress.h"
 #include "tokenizer/tokenizer.h"
 
 namespace bert {
@@ -213,8 +215,11 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   model.set_parameters(loaded.tensors);
   const PostprocessConfig postprocess{options.n_best_size, options.max_answer_length,
                                       options.version_2_with_negative, options.null_score_diff_threshold};
+  CountProgress progress("eval", ProgressReporter::stderr_is_terminal());
   const EvalOutcome outcome =
-      evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size, postprocess);
+      evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
+                     postprocess, std::ref(progress));
+  progress.finish();
   write_eval_outputs(options.output_dir, outcome, eval.windows.size(), options.per_device_eval_batch_size, -1.0);
   report_coverage(outcome.scores, join_path(options.output_dir, "eval_predictions.json"));
   std::fprintf(stderr,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <map>
 #include <string>
@@ -173,8 +174,23 @@ RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std
   return logs;
 }
 
+namespace {
+
+// The evaluation's progress, shown as the training's is (a bar on a terminal unless
+// --disable_tqdm, else a line now and then for a long one).
+EvalOutcome evaluate_with_progress(const RunSettings& run, BertQaModel& model,
+                                   const PreparedSquad& data, const char* label) {
+  CountProgress progress(label, run.progress_bar && ProgressReporter::stderr_is_terminal());
+  EvalOutcome outcome = evaluate_model(model, data.dataset, data.windows, run.eval_batch_size,
+                                       run.postprocess, std::ref(progress));
+  progress.finish();
+  return outcome;
+}
+
+}  // namespace
+
 EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test) {
-  const EvalOutcome outcome = evaluate_model(model, test.dataset, test.windows, run.eval_batch_size, run.postprocess);
+  const EvalOutcome outcome = evaluate_with_progress(run, model, test, "predict");
   write_eval_outputs(run.output_dir, outcome, test.windows.size(), run.eval_batch_size, -1.0, "predict");
   std::fprintf(stderr, "[predict] %zu questions, %zu windows in %.1f s (model %.2f s): %s%s\n",
                test.dataset.examples.size(), test.windows.size(), outcome.seconds, outcome.model_seconds,
@@ -185,7 +201,7 @@ EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const 
 
 SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
                              double epoch, int64_t input_tokens_seen, RunLogs* logs, bool final) {
-  const EvalOutcome outcome = evaluate_model(model, eval.dataset, eval.windows, run.eval_batch_size, run.postprocess);
+  const EvalOutcome outcome = evaluate_with_progress(run, model, eval, "eval");
   if (final)
     write_eval_outputs(run.output_dir, outcome, eval.windows.size(), run.eval_batch_size, epoch, "eval",
                        input_tokens_seen);

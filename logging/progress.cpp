@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace bert {
 
@@ -48,23 +49,26 @@ std::string format_progress_bar(int64_t step, int64_t total, int width) {
 
 std::string format_progress_line(const ProgressStats& stats, int64_t total, bool with_bar) {
   const double percent = total > 0 ? 100.0 * static_cast<double>(stats.step) / total : 0.0;
-  std::string line = "step " + std::to_string(stats.step) + "/" + std::to_string(total);
+  std::string line = stats.label + " " + std::to_string(stats.step) + "/" + std::to_string(total);
   if (with_bar) {
     line += " " + format_progress_bar(stats.step, total, kBarWidth) + " " +
             printf_string("%5.1f%%", percent);
   } else {
     line += " (" + printf_string("%.1f%%", percent) + ")";
   }
-  line += " | loss " + printf_string("%.4f", stats.loss);
-  line += " | lr " + printf_string("%.3g", stats.learning_rate);
+  if (stats.has_loss) {
+    line += " | loss " + printf_string("%.4f", stats.loss);
+    line += " | lr " + printf_string("%.3g", stats.learning_rate);
+  }
   line += " | " + printf_string("%.1f", stats.windows_per_second) + " win/s";
   line += " | ETA " + format_duration(stats.eta_seconds);
   if (!stats.extra.empty()) line += " | " + stats.extra;
   return line;
 }
 
-ProgressReporter::ProgressReporter(int64_t total_steps, bool is_terminal, std::FILE* out)
-    : total_steps_(total_steps), is_terminal_(is_terminal), out_(out) {}
+ProgressReporter::ProgressReporter(int64_t total_steps, bool is_terminal, std::FILE* out,
+                                   std::string label)
+    : total_steps_(total_steps), label_(std::move(label)), is_terminal_(is_terminal), out_(out) {}
 
 ProgressReporter::~ProgressReporter() { finish(); }
 
@@ -93,7 +97,20 @@ void ProgressReporter::draw_bar() {
 void ProgressReporter::update(int64_t step, double loss, double learning_rate,
                               double windows_per_second, double eta_seconds,
                               const std::string& extra, bool force_line) {
-  latest_ = ProgressStats{step, loss, learning_rate, windows_per_second, eta_seconds, extra};
+  show(ProgressStats{step, loss, learning_rate, windows_per_second, eta_seconds, extra, label_},
+       force_line);
+}
+
+void ProgressReporter::update_count(int64_t done, double windows_per_second, double eta_seconds,
+                                    bool force_line) {
+  ProgressStats stats{done, 0.0, 0.0, windows_per_second, eta_seconds, "", label_};
+  stats.has_loss = false;
+  show(stats, force_line);
+}
+
+void ProgressReporter::show(const ProgressStats& stats, bool force_line) {
+  const int64_t step = stats.step;
+  latest_ = stats;
   have_latest_ = true;
   latest_drawn_ = false;
   if (!is_terminal_) {
@@ -128,6 +145,25 @@ void ProgressReporter::finish() {
   bar_length_ = 0;
   have_latest_ = false;
   latest_drawn_ = true;
+}
+
+CountProgress::CountProgress(const std::string& label, bool is_terminal, double line_seconds,
+                             std::FILE* out)
+    : reporter_(0, is_terminal, out, label),
+      is_terminal_(is_terminal),
+      line_seconds_(line_seconds) {}
+
+void CountProgress::operator()(size_t done, size_t total) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool line_due = std::chrono::duration<double>(now - last_line_).count() >= line_seconds_;
+  // Off a terminal only a due line is shown: nothing is left pending for finish() to print.
+  if (!is_terminal_ && !line_due) return;
+  if (line_due) last_line_ = now;
+  const double elapsed = std::chrono::duration<double>(now - started_).count();
+  const double per_second = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+  const double eta = per_second > 0 ? static_cast<double>(total - done) / per_second : -1.0;
+  reporter_.set_total(static_cast<int64_t>(total));
+  reporter_.update_count(static_cast<int64_t>(done), per_second, eta, line_due && !is_terminal_);
 }
 
 }  // namespace bert

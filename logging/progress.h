@@ -1,6 +1,9 @@
-// Training progress on stderr.
+// Training and evaluation progress on stderr.
 //   Terminal (isatty): one line redrawn in place with '\r', at most 10 times a second:
-//     step 120/5000 [#-----------------------------]   2.4% | loss 1.2345 | lr 2.97e-05 | 85.3 win/s | ETA 0:12:34 | extra
+//     step 120/5000 [#-----------------------------]   2.4% | loss 1.2345 | lr 2.97e-05 | 85.3
+//     win/s | ETA 0:12:34 | extra
+//   (an evaluation's line counts windows and has no loss or learning rate:
+//     eval 3200/10784 [########----------------------]  29.7% | 85.3 win/s | ETA 0:01:29)
 //   The line is cut to the terminal width so it never wraps (a wrapped line cannot be
 //   redrawn with '\r'). A force_line update also leaves a permanent copy above the bar.
 //   Not a terminal (log file, CI): nothing but force_line updates, each on its own line,
@@ -22,6 +25,8 @@ struct ProgressStats {
   double windows_per_second = 0;
   double eta_seconds = 0;
   std::string extra;  // appended as "| extra" when not empty
+  std::string label = "step";  // what is counted: "step 120/5000", "eval 3200/10784"
+  bool has_loss = true;        // false: no loss and learning-rate fields (evaluation)
 };
 
 // h:mm:ss, hours not wrapped at 24 ("27:46:40"); rounds to whole seconds; "?:??:??" for a
@@ -38,8 +43,9 @@ std::string format_progress_line(const ProgressStats& stats, int64_t total, bool
 class ProgressReporter {
  public:
   // out is stderr in the trainer; tests pass a temporary file. is_terminal usually comes
-  // from stderr_is_terminal().
-  ProgressReporter(int64_t total_steps, bool is_terminal, std::FILE* out = stderr);
+  // from stderr_is_terminal(). label names what is counted ("step"; "eval" for windows).
+  ProgressReporter(int64_t total_steps, bool is_terminal, std::FILE* out = stderr,
+                   std::string label = "step");
   ~ProgressReporter();  // finish()es, so the shell prompt never lands on the bar
   ProgressReporter(const ProgressReporter&) = delete;
   ProgressReporter& operator=(const ProgressReporter&) = delete;
@@ -51,6 +57,10 @@ class ProgressReporter {
   // also writes a permanent line: above the bar on a terminal, the only output otherwise.
   void update(int64_t step, double loss, double learning_rate, double windows_per_second,
               double eta_seconds, const std::string& extra = "", bool force_line = false);
+  void set_total(int64_t total_steps) { total_steps_ = total_steps; }
+  // The same for a count without a loss (an evaluation's windows).
+  void update_count(int64_t done, double windows_per_second, double eta_seconds,
+                    bool force_line = false);
 
   // Shows the latest state if it was not shown (a throttled redraw on a terminal; a step
   // after the last force_line otherwise) and ends the bar's line. Safe to call twice;
@@ -58,10 +68,12 @@ class ProgressReporter {
   void finish();
 
  private:
+  void show(const ProgressStats& stats, bool force_line);
   void draw_bar();
   void write(const std::string& text);
 
   int64_t total_steps_;
+  std::string label_;
   bool is_terminal_;
   std::FILE* out_;
   ProgressStats latest_;
@@ -70,6 +82,24 @@ class ProgressReporter {
   bool bar_on_screen_ = false;
   size_t bar_length_ = 0;  // characters of the bar line now on screen, to blank leftovers
   std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// The progress of an evaluation or prediction over `total` windows, as predict_windows'
+// callback (done, total): a redrawn bar on a terminal; otherwise a line every line_seconds
+// (and none at all for an evaluation shorter than that, whose summary line says it all).
+class CountProgress {
+ public:
+  CountProgress(const std::string& label, bool is_terminal, double line_seconds = 30.0,
+                std::FILE* out = stderr);
+  void operator()(size_t done, size_t total);
+  void finish() { reporter_.finish(); }  // before the summary line; the destructor does it too
+
+ private:
+  ProgressReporter reporter_;
+  bool is_terminal_;
+  double line_seconds_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_line_ = started_;
 };
 
 }  // namespace bert

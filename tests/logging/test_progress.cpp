@@ -133,5 +133,63 @@ TEST_CASE("terminal: a forced line is kept above the redrawn bar", "[logging][pr
   CHECK(text == "\r" + bar1 + "\r" + std::string(bar1.size(), ' ') + "\r" + plain2 + "\n\r" + bar2 + "\n");
 }
 
+TEST_CASE("an evaluation's line counts windows, without loss or learning rate",
+          "[logging][progress]") {
+  ProgressStats stats{3200, 0.0, 0.0, 85.34, 89.0, "", "eval"};
+  stats.has_loss = false;
+  CHECK(format_progress_line(stats, 10784, false) ==
+        "eval 3200/10784 (29.7%) | 85.3 win/s | ETA 0:01:29");
+  CHECK(format_progress_line(stats, 10784, true) ==
+        "eval 3200/10784 [########----------------------]  29.7% | 85.3 win/s | ETA 0:01:29");
+}
+
+// Plain lines carry the elapsed-time rate, so only their shape is checked here.
+TEST_CASE("CountProgress off a terminal: a line when one is due, nothing otherwise",
+          "[logging][progress]") {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file);
+  {
+    CountProgress every_call("eval", /*is_terminal=*/false, /*line_seconds=*/0.0, file);
+    every_call(512, 1000);
+    every_call(1000, 1000);
+    every_call.finish();  // both states were shown: nothing more
+  }
+  std::string text = contents(file);
+  REQUIRE(count(text, '\n') == 2);
+  CHECK_THAT(text, Catch::StartsWith("eval 512/1000 (51.2%) | "));
+  CHECK_THAT(text, Catch::Contains("\neval 1000/1000 (100.0%) | "));
+  CHECK_THAT(text, Catch::Contains(" win/s | ETA "));
+  CHECK_THAT(text, !Catch::Contains("loss"));
+  std::fclose(file);
+
+  file = std::tmpfile();
+  REQUIRE(file);
+  {
+    CountProgress never_due("predict", /*is_terminal=*/false, /*line_seconds=*/1e9, file);
+    for (size_t done = 100; done <= 1000; done += 100) never_due(done, 1000);
+  }  // a short evaluation: its summary line says it all
+  CHECK(contents(file).empty());
+  std::fclose(file);
+}
+
+TEST_CASE("CountProgress on a terminal: a bar that ends full on its own line",
+          "[logging][progress]") {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file);
+  {
+    CountProgress bar("eval", /*is_terminal=*/true, /*line_seconds=*/1e9, file);
+    for (size_t done = 100; done <= 1000; done += 100) bar(done, 1000);
+    bar.finish();
+  }
+  const std::string text = contents(file);
+  std::fclose(file);
+  CHECK(count(text, '\n') == 1);  // the bar's line ended, no plain lines
+  REQUIRE(text.size() > 2);
+  CHECK_THAT(text, Catch::StartsWith("\reval 100/1000 ["));
+  const size_t last = text.rfind('\r');
+  CHECK_THAT(text.substr(last),
+             Catch::StartsWith("\reval 1000/1000 [" + std::string(30, '#') + "] 100.0% | "));
+}
+
 }  // namespace
 }  // namespace bert
