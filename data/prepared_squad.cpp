@@ -68,9 +68,12 @@ void check_squad_version(const SquadDataset& dataset, const std::string& path, b
   }
   if (version_2_with_negative) return;
   const bool v2_version = dataset.version.rfind("v2", 0) == 0 || dataset.version.rfind("2", 0) == 0;
-  // Hugging Face datasets rows mark an unanswerable question by empty answers, not is_impossible.
+  // Hugging Face datasets rows mark an unanswerable question by empty answers, not is_impossible;
+  // but a split where no question has any (a test split without labels) is unlabelled v1.1 data,
+  // as the official layout's empty answers lists are: predicted, and refused only where scored.
   const bool rows = !dataset.examples.empty() && dataset.examples.front().row >= 0;
-  if (impossible > 0 || v2_version)
+  const bool unlabelled_rows = rows && impossible == dataset.examples.size();
+  if ((impossible > 0 && !unlabelled_rows) || v2_version)
     throw_input_error(path, impossible == 0 ? "version" : rows ? "answers" : "is_impossible",
                       "SQuAD v2 data (version '" + dataset.version + "', " + std::to_string(impossible) +
                           (rows ? " questions without answers" : " unanswerable questions") +

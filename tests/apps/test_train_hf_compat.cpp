@@ -532,6 +532,27 @@ TEST_CASE("--do_predict writes run_qa's predict files; a test set without answer
   CHECK_THAT(eval_refused.output, !Catch::Contains("step 1/"));  // refused before the first step
   CHECK_FALSE(fs::exists(root() + "/eval-unanswered/model.safetensors"));
 
+  // A datasets test split without labels (JSON Lines rows, every answers list empty) is
+  // predicted as the official layout's is, not taken for SQuAD v2.0 data.
+  const std::string unlabelled_rows = root() + "/test-unlabelled.jsonl";
+  write_file_atomic(
+      unlabelled_rows,
+      R"({"id": "r1", "context": "The Normans were in France.", "question": "Who?", )"
+      R"("answers": {"text": [], "answer_start": []}})"
+      "\n"
+      R"({"id": "r2", "context": "The Normans were in France.", "question": "Where?", )"
+      R"("answers": {"text": [], "answer_start": []}})"
+      "\n");
+  const std::string rows_out = root() + "/predict-unlabelled-rows";
+  const CommandResult rows =
+      test::run_command(train_command(rows_out, " --do_predict --test_file " + unlabelled_rows));
+  INFO(rows.output);
+  REQUIRE(rows.status == 0);
+  CHECK_THAT(read_file(rows_out + "/predict_predictions.json"),
+             Catch::Contains("\"r1\"") && Catch::Contains("\"r2\""));
+  CHECK_THAT(read_file(rows_out + "/predict_results.json"),
+             Catch::Contains("\"predict_samples\": 2") && !Catch::Contains("exact_match"));
+
   expect_refused("--do_predict", 2, {"--test_file", "--do_predict"});
 }
 

@@ -1,17 +1,18 @@
 // read_squad: a small valid fixture and bad inputs generated from it (each must throw
 // InputError naming the file, the position and what was expected); the dev set:
 // test_squad_golden.cpp.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
-#include "data/json_diagnose.h"
-#include "data/squad.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "data/json_diagnose.h"
+#include "data/prepared_squad.h"
+#include "data/squad.h"
 #include "tests/test_support.h"
 
 namespace {
@@ -350,5 +351,31 @@ TEST_CASE("read_squad names the row or line of a bad Hugging Face datasets row",
   CHECK(lines.examples[1].row == 3);  // line 4
   bert::write_file_atomic(path, good + "\n");  // one line: a single JSON object
   CHECK(bert::read_squad(path).examples.size() == 1);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("datasets rows without answers: v2.0's unanswerable questions, or an unlabelled split",
+          "[data][squad][rows]") {
+  const std::string answered = R"({"id": "a", "context": "The cat sat.", "question": "Who sat?", )"
+                               R"("answers": {"text": ["cat"], "answer_start": [4]}})";
+  const std::string unanswered =
+      R"({"id": "b", "context": "The cat sat.", "question": "Where?", "answers": {"text": [], "answer_start": []}})";
+  const std::string path = temp_path("rows.jsonl");
+  // Some questions without answers: SQuAD v2.0 rows, refused without the flag, naming it.
+  bert::write_file_atomic(path, answered + "\n" + unanswered + "\n");
+  const bert::SquadDataset mixed = bert::read_squad(path);
+  CHECK(mixed.examples[1].is_impossible);
+  try {
+    bert::check_squad_version(mixed, path, false);
+    FAIL("v2.0 rows accepted without --version_2_with_negative");
+  } catch (const bert::InputError& e) {
+    require_mentions(e.what(), {"rows.jsonl", "answers", "1 questions without answers",
+                                "--version_2_with_negative"});
+  }
+  CHECK_NOTHROW(bert::check_squad_version(mixed, path, true));
+  // No question with answers: a split without labels (datasets' test splits), not v2.0 data.
+  bert::write_file_atomic(path,
+                          unanswered + "\n" + replace_once(unanswered, "\"b\"", "\"c\"") + "\n");
+  CHECK_NOTHROW(bert::check_squad_version(bert::read_squad(path), path, false));
   std::remove(path.c_str());
 }
