@@ -26,7 +26,12 @@ the same windows:
 
 For each batch size it prints windows/s, real tokens/s, model TFLOP/s over real tokens, MFU
 against the card's dense bf16 peak and each Hugging Face variant's ratio to ours; writes
-OUT/e2e_speed.json. The FLOP count per window of L real tokens is
+OUT/e2e_speed.json. For each "ours" row it also projects issue 13's third target, a 2-epoch
+fine-tune on SQuAD v1.1's training set (2 x 88,641 windows at 384/128, issue bound 45 s), from
+the same run: the steps at the row's steady windows/s, the data preparation of the training set
+scaled from the dev set's (train_squad's "[train] ... in X s" line, by windows), and what the
+process spent besides (start-up, the warm-up steps' excess over the steady rate, the final
+save): its wall time less the dev set's preparation and its steps at the steady rate. The FLOP count per window of L real tokens is
     6 * P * L  (P = non-embedding weights: every matmul, forward and both backward products)
   + 12 * layers * hidden * L^2  (QK^T and PV, forward and the two backward products each)
 (bert-base: P = 84.9 M, about 92 GFLOP for L = 176). Padding is not counted: MFU is over real
@@ -135,17 +140,43 @@ def run_ours(args, carry, work, model_dir, batch, variant=None):
     elif variant:
         env[variant[0]] = variant[1]
     log("[ours] " + ("%s=%s " % variant if variant else "") + " ".join(cmd))
+    began = time.perf_counter()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.ours_timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"status": "timeout"}
+    wall = time.perf_counter() - began
     if done.returncode != 0:
         log("[ours] exit %d:\n%s" % (done.returncode, done.stderr[-2000:]))
         return {"status": "unavailable" if "--device cuda:" in done.stderr else "error", "exit": done.returncode}
     seconds = our_step_seconds(out_dir, batch)
     if len(seconds) != steps:
         return {"status": "error", "error": "%d step rows in trainer_log.jsonl, expected %d" % (len(seconds), steps)}
-    return {"status": "ok", "step_seconds": seconds, "seconds": sum(seconds[args.warmup:])}
+    result = {"status": "ok", "step_seconds": seconds, "seconds": sum(seconds[args.warmup:]), "wall_seconds": wall,
+              "windows_run": steps * batch}
+    prepared = PREPARE_LINE.search(done.stderr)
+    if prepared:
+        result.update(prepared_windows=int(prepared.group(1)), prepare_seconds=float(prepared.group(2)))
+    return result
+
+
+# train_squad's data line: "[train] FILE: Q questions -> W windows (...) on N threads in X s".
+PREPARE_LINE = re.compile(r"\[train\] .*? questions -> (\d+) windows \(.*?\).* in ([0-9.]+) s")
+# SQuAD v1.1's training set at 384/128 as run_qa.py windows it (issue 13).
+SQUAD_TRAIN_WINDOWS = 88641
+TWO_EPOCH_BOUND_SECONDS = 45.0
+
+
+def project_two_epochs(result, windows_per_second):
+    """Issue 13's 2-epoch fine-tune, projected from one train_squad run (see the module doc);
+    None when the run did not report its data preparation."""
+    if "prepare_seconds" not in result or windows_per_second <= 0:
+        return None
+    steps = 2 * SQUAD_TRAIN_WINDOWS / windows_per_second
+    data = result["prepare_seconds"] * SQUAD_TRAIN_WINDOWS / max(result["prepared_windows"], 1)
+    besides = result["wall_seconds"] - result["prepare_seconds"] - result["windows_run"] / windows_per_second
+    return {"steps_seconds": steps, "data_seconds": data, "besides_seconds": besides,
+            "total_seconds": steps + data + besides}
 
 
 EVAL_LINE = re.compile(r"\[eval\] (\d+) windows in ([0-9.]+) s .*the model's forward passes ([0-9.]+) s")
@@ -282,6 +313,8 @@ def main():
                 s = result["seconds"]
                 entry.update(windows_per_second=len(timed) / s, tokens_per_second=real_tokens / s,
                              tflops=flops / s / 1e12, mfu=flops / s / 1e12 / peak if peak else None)
+                if side.startswith("ours"):
+                    entry["two_epochs"] = project_two_epochs(result, entry["windows_per_second"])
             report["rows"].append(entry)
             save()
             return entry
@@ -338,6 +371,16 @@ def main():
             (r["batch"], r["side"], r["windows_per_second"], r["tokens_per_second"], r["tflops"],
              "%.1f%%" % (100 * r["mfu"]) if r.get("mfu") else "-",
              "%.2fx" % r["ours_over_this"] if "ours_over_this" in r else "-"))
+    log("\n2-epoch fine-tune on SQuAD v1.1's training set (2 x %d windows), projected from this run "
+        "(issue bound %.0f s):" % (SQUAD_TRAIN_WINDOWS, TWO_EPOCH_BOUND_SECONDS))
+    log("| batch | row | steps (s) | data (s) | start-up, warm-up, save (s) | total (s) |")
+    log("| --- | --- | --- | --- | --- | --- |")
+    for r in report["rows"]:
+        p = r.get("two_epochs")
+        if p:
+            log("| %d | %s | %.1f | %.2f | %.1f | %.1f%s |" %
+                (r["batch"], r["side"], p["steps_seconds"], p["data_seconds"], p["besides_seconds"],
+                 p["total_seconds"], "" if p["total_seconds"] <= TWO_EPOCH_BOUND_SECONDS else " (over)"))
     save()
     return 0 if all(r.get("status") == "ok" for r in report["rows"] if r["side"] == "ours") else 1
 
