@@ -176,7 +176,18 @@ int64_t steps_per_epoch(size_t num_windows, int per_device_batch, int world_size
   BERT_CHECK(gradient_accumulation_steps > 0, "gradient_accumulation_steps must be positive");
   const int64_t batches =
       static_cast<int64_t>(global_batches_per_epoch(num_windows, per_device_batch, world_size, drop_last));
-  return std::max<int64_t>(1, batches / gradient_accumulation_steps);
+  return std::max<int64_t>(
+      1, (batches + gradient_accumulation_steps - 1) / gradient_accumulation_steps);
+}
+
+int micro_batches_in_step(int64_t step, size_t batches_per_epoch, int gradient_accumulation_steps) {
+  BERT_CHECK(gradient_accumulation_steps > 0 && batches_per_epoch > 0 && step >= 0,
+             "micro_batches_in_step: positive batches and accumulation, a step >= 0");
+  const int64_t accumulation = gradient_accumulation_steps,
+                batches = static_cast<int64_t>(batches_per_epoch);
+  const int64_t per_epoch = (batches + accumulation - 1) / accumulation;
+  if (step % per_epoch != per_epoch - 1) return gradient_accumulation_steps;
+  return static_cast<int>(batches - (per_epoch - 1) * accumulation);
 }
 
 int64_t total_train_steps(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
@@ -194,13 +205,13 @@ int64_t total_train_steps(size_t num_windows, int per_device_batch, int world_si
 }
 
 PassContext rank_pass_context(const RankMicroBatch& micro, uint64_t seed, uint32_t micro_step,
-                              int gradient_accumulation_steps) {
-  BERT_CHECK(gradient_accumulation_steps > 0, "gradient_accumulation_steps must be positive");
+                              int step_micro_batches) {
+  BERT_CHECK(step_micro_batches > 0, "a step's micro-batches must be positive");
   PassContext context;
   context.training = true;
   context.seed = seed;
   context.micro_step = micro_step;
-  context.loss_scale = micro.loss_weight / gradient_accumulation_steps;
+  context.loss_scale = micro.loss_weight / step_micro_batches;
   context.token_offset = micro.token_offset;
   return context;
 }

@@ -60,14 +60,21 @@ std::vector<size_t> training_order(const std::vector<Window>& windows, size_t ba
 // epoch's order is not trained on (InputError when not even one batch is full).
 size_t global_batches_per_epoch(size_t num_windows, int per_device_batch, int world_size, bool drop_last = false);
 
-// Optimizer steps per epoch: max(1, global micro-batches per epoch / gradient_accumulation_steps).
+// Optimizer steps per epoch, as transformers 5's Trainer counts them: ceil(global micro-batches
+// per epoch / gradient_accumulation_steps). No step spans two epochs: each epoch's last step
+// takes the micro-batches left over (micro_batches_in_step).
 int64_t steps_per_epoch(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
                         bool drop_last = false);
 
+// The global micro-batches optimizer step `step` (0-based, counted over the whole run)
+// accumulates: gradient_accumulation_steps, except an epoch's last step, which takes the
+// epoch's remaining batches_per_epoch mod gradient_accumulation_steps when that is not 0
+// (transformers 5: its loss is then the mean over those micro-batches).
+int micro_batches_in_step(int64_t step, size_t batches_per_epoch, int gradient_accumulation_steps);
+
 // Optimizer steps of a run, as Hugging Face's Trainer counts them for a global batch of
 // world_size·per_device_batch: max_steps when positive, else ceil(num_train_epochs · steps per
-// epoch), steps per epoch = max(1, global micro-batches per epoch / gradient_accumulation_steps).
-// InputError when that is not between 1 and 4e18.
+// epoch) (steps_per_epoch above). InputError when that is not between 1 and 4e18.
 int64_t total_train_steps(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
                           double num_train_epochs, int64_t max_steps, bool drop_last = false);
 
@@ -103,9 +110,10 @@ RankMicroBatch make_rank_micro_batch(const std::vector<Window>& windows, const s
                                      const SliceBounds& bounds, int64_t epoch, size_t global_batch);
 
 // The context of one training forward/backward of the rank: dropout on, the global
-// micro_step, loss_scale = loss_weight / gradient_accumulation_steps, the token offset.
+// micro_step, loss_scale = loss_weight / step_micro_batches (the micro-batches its optimizer
+// step accumulates: micro_batches_in_step), the token offset.
 PassContext rank_pass_context(const RankMicroBatch& micro, uint64_t seed, uint32_t micro_step,
-                              int gradient_accumulation_steps);
+                              int step_micro_batches);
 
 // ---- where the stream stands ----
 

@@ -93,10 +93,16 @@ struct Trainer::QueuedStep {
   int64_t input_tokens = 0;  // its input tokens as TrainConfig::input_token_count counts them
 };
 
-void Trainer::accumulate_gradients(PrefetchedBatchStream& batches, QueuedStep* queued) {
+void Trainer::accumulate_gradients(PrefetchedBatchStream& batches, int64_t steps_before,
+                                   QueuedStep* queued) {
   model_.begin_gradient_step();
   optimizer_.begin_step();
-  const int accumulation = config_.gradient_accumulation_steps;
+  // gradient_accumulation_steps, or fewer for an epoch's last step (the epoch's leftovers).
+  const int accumulation =
+      micro_batches_in_step(steps_before,
+                            global_batches_per_epoch(state_.num_windows, config_.batch_size,
+                                                     world_size_, config_.dataloader_drop_last),
+                            config_.gradient_accumulation_steps);
   for (int micro = 0; micro < accumulation; ++micro) {
     // This rank's slice of the next global micro-batch; a rank may get none at an epoch's end
     // and then still joins the collectives below with zero gradients.
@@ -135,7 +141,7 @@ void Trainer::reduce_gradients() {
 
 Trainer::QueuedStep Trainer::queue_step(PrefetchedBatchStream& batches, int64_t steps_before) {
   QueuedStep queued;
-  accumulate_gradients(batches, &queued);
+  accumulate_gradients(batches, steps_before, &queued);
   reduce_gradients();
   queued.learning_rate =
       config_.lr_schedule.type == LrSchedule::kReduceLrOnPlateau
@@ -190,14 +196,21 @@ void Trainer::step_plateau(const TrainHooks& hooks) {
   plateau_step(config_.lr_schedule.args, metric, &state_.plateau);
 }
 
-double Trainer::epoch_at(int64_t step) const {
-  return double(step * config_.gradient_accumulation_steps) / batches_per_epoch();
+int64_t Trainer::steps_in_epoch() const {
+  return steps_per_epoch(state_.num_windows, config_.batch_size, world_size_,
+                         config_.gradient_accumulation_steps, config_.dataloader_drop_last);
 }
 
-bool Trainer::epoch_ends_at(int64_t step) const {
-  const double accumulation = config_.gradient_accumulation_steps, batches = batches_per_epoch();
-  return std::floor(double(step) * accumulation / batches) > std::floor(double(step - 1) * accumulation / batches);
+// transformers' state.epoch: whole epochs done plus the share of the current epoch's
+// micro-batches consumed (an epoch's last step, however short, completes it).
+double Trainer::epoch_at(int64_t step) const {
+  const int64_t per_epoch = steps_in_epoch();
+  const double batches = batches_per_epoch();
+  const double consumed = double((step % per_epoch) * int64_t(config_.gradient_accumulation_steps));
+  return double(step / per_epoch) + std::min(consumed, batches) / batches;
 }
+
+bool Trainer::epoch_ends_at(int64_t step) const { return step > 0 && step % steps_in_epoch() == 0; }
 
 TrainProgress Trainer::report_step(double step_loss, const UpdateStats& stats, int64_t first_step,
                                    StepClock* clock) {

@@ -6,7 +6,8 @@
 // (--save_strategy / --eval_strategy, Hugging Face's IntervalStrategy).
 //
 // One optimizer step (Trainer::train), queued on the backend without waiting for it:
-//   1. accumulate_gradients: forward/backward over gradient_accumulation_steps micro-batches,
+//   1. accumulate_gradients: forward/backward over gradient_accumulation_steps micro-batches
+//      (an epoch's last step over the epoch's leftovers, as transformers 5: micro_batches_in_step),
 //      each this rank's slice of the next global batch (engine/data_parallel.h: with one
 //      process, the next batch_size windows of the shuffled order); the loss is summed on the
 //      backend (AdamWOptimizer::step_stats);
@@ -237,7 +238,8 @@ class Trainer {
   QueuedStep queue_step(PrefetchedBatchStream& batches, int64_t steps_before);
   // Forward and backward of the step's micro-batches; the global windows and counted input
   // tokens (TrainConfig::input_token_count) into *queued.
-  void accumulate_gradients(PrefetchedBatchStream& batches, QueuedStep* queued);
+  void accumulate_gradients(PrefetchedBatchStream& batches, int64_t steps_before,
+                            QueuedStep* queued);
   void reduce_gradients();
   // Reads a queued step's statistics back (waits for it) and does its bookkeeping.
   TrainProgress finish_step(const QueuedStep& step, TrainSummary* summary, StepClock* clock);
@@ -250,11 +252,13 @@ class Trainer {
   void record_step(double step_loss, const UpdateStats& stats);
   // Global micro-batches per epoch of this run (engine/batch_stream.h's count).
   double batches_per_epoch() const;
+  // Optimizer steps per epoch of this run (engine/batch_stream.h's steps_per_epoch).
+  int64_t steps_in_epoch() const;
   // reduce_lr_on_plateau's step after an evaluation (hooks.evaluation_metric).
   void step_plateau(const TrainHooks& hooks);
   // The fractional epoch after global step `step` (TrainerState::epoch).
   double epoch_at(int64_t step) const;
-  // Whether global step `step` (1-based) is an epoch's last: the fractional epoch crosses an integer.
+  // Whether global step `step` (1-based) is an epoch's last.
   bool epoch_ends_at(int64_t step) const;
   // The progress after the step; resets the logging interval at a logging step.
   TrainProgress report_step(double step_loss, const UpdateStats& stats, int64_t first_step, StepClock* clock);

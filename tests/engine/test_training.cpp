@@ -318,11 +318,68 @@ TEST_CASE("linear warmup then linear decay, as get_linear_schedule_with_warmup",
   config.batch_size = 8;
   config.gradient_accumulation_steps = 2;
   config.num_train_epochs = 2;
-  CHECK(total_train_steps(config, 100) == 12);  // 13 batches / 2 = 6 per epoch
+  CHECK(total_train_steps(config, 100) == 14);  // 13 batches: 7 steps per epoch, the 7th of 1 batch
   config.warmup_ratio = 0.1;
-  CHECK(warmup_steps_for(config, 12) == 2);
+  CHECK(warmup_steps_for(config, 14) == 2);
   config.max_steps = 5;
   CHECK(total_train_steps(config, 100) == 5);
+}
+
+TEST_CASE("an epoch's last step takes the micro-batches left: no step spans two epochs",
+          "[engine]") {
+  // transformers 5's Trainer: ceil(batches / accumulation) updates per epoch, the last one over
+  // batches mod accumulation micro-batches (when not 0), its loss their mean.
+  CHECK(steps_per_epoch(5, 1, 1, 2) == 3);
+  CHECK(steps_per_epoch(8, 1, 1, 4) == 2);
+  CHECK(steps_per_epoch(3, 1, 1, 20) == 1);
+  std::vector<int> counts;
+  for (int64_t step = 0; step < 6; ++step) counts.push_back(micro_batches_in_step(step, 5, 2));
+  CHECK(counts == std::vector<int>{2, 2, 1, 2, 2, 1});
+  CHECK(micro_batches_in_step(2, 7, 3) == 1);
+  CHECK(micro_batches_in_step(4, 8, 4) == 4);
+  CHECK(micro_batches_in_step(9, 3, 20) == 3);
+
+  // 5 windows, 2 epochs in the file's order, dropout off: batch 1 with accumulation 2 steps over
+  // {w0 w1} {w2 w3} {w4} each epoch, as batch 2 without accumulation does.
+  const std::vector<Window> windows = test::resume_windows(5);
+  // Each step's loss and gradient norm (a mathematically zero gradient, the key bias's, takes
+  // Adam steps of its rounding noise, so the weights are not compared), and each step's epoch.
+  auto run = [&](int batch, int accumulation, std::vector<double>* epochs) {
+    TrainConfig config;
+    config.batch_size = batch;
+    config.gradient_accumulation_steps = accumulation;
+    config.num_train_epochs = 2;
+    config.sampling = TrainSampling::kSequential;
+    config.seed = 3;
+    config.logging_steps = 1;
+    config.save_steps = 0;
+    config.optimizer.learning_rate = 3e-3;
+    test::TinyRun tiny(config, 5, test::small_config(0.0f));
+    Trainer trainer(*tiny.model, *tiny.optimizer, config);
+    std::vector<double> values;
+    TrainHooks hooks;
+    hooks.on_step = [&](const TrainProgress& progress) {
+      values.push_back(progress.step_loss);
+      values.push_back(progress.grad_norm);
+      epochs->push_back(progress.epoch);
+    };
+    trainer.train(windows, hooks);
+    return values;
+  };
+  std::vector<double> accumulated_epochs, batched_epochs;
+  const std::vector<double> accumulated = run(1, 2, &accumulated_epochs);
+  const std::vector<double> batched = run(2, 1, &batched_epochs);
+  // transformers' state.epoch counts micro-batches: 5 of 1 window, or 3 of 2.
+  const std::vector<double> accumulated_expected = {0.4, 0.8, 1.0, 1.4, 1.8, 2.0};
+  const std::vector<double> batched_expected = {1 / 3.0, 2 / 3.0, 1.0, 4 / 3.0, 5 / 3.0, 2.0};
+  REQUIRE(accumulated_epochs.size() == accumulated_expected.size());
+  REQUIRE(batched_epochs.size() == batched_expected.size());
+  for (size_t i = 0; i < accumulated_expected.size(); ++i) {
+    CHECK(accumulated_epochs[i] == Approx(accumulated_expected[i]));
+    CHECK(batched_epochs[i] == Approx(batched_expected[i]));
+  }
+  REQUIRE_CLOSE("step losses and gradient norms",
+                test::compare_close(accumulated, batched, 1e-7, 1e-5));
 }
 
 TEST_CASE("length-grouped order: transformers' megabatches over the epoch's shuffle", "[engine]") {
