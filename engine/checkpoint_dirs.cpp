@@ -54,10 +54,7 @@ long temporary_owner(const std::string& name, const std::string& marker) {
   return std::stol(digits);
 }
 
-bool process_alive(long pid) {
-  if (pid == static_cast<long>(::getpid())) return true;
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
+bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
 
 }  // namespace
 
@@ -183,21 +180,52 @@ void rotate_checkpoints(const std::string& output_dir, int64_t keep, const std::
   for (const CheckpointEntry& checkpoint : checkpoints) {
     if (remaining <= keep) break;
     if (std::find(protect_steps.begin(), protect_steps.end(), checkpoint.step) != protect_steps.end()) continue;
+    // Out of the way in one rename first: the files go one by one, and a crash between them
+    // must not leave a checkpoint-N that lacks some (it would block every resume here).
+    const std::string doomed = checkpoint.path + ".old.tmp-" + std::to_string(::getpid());
     std::error_code ec;
-    fs::remove_all(checkpoint.path, ec);
-    if (ec) throw BertError(checkpoint.path + ": cannot delete (save_total_limit): " + ec.message());
+    fs::remove_all(doomed, ec);
+    if (std::rename(checkpoint.path.c_str(), doomed.c_str()) != 0)
+      throw BertError(checkpoint.path +
+                      ": cannot delete (save_total_limit): " + std::strerror(errno));
+    fs::remove_all(doomed, ec);
+    if (ec) throw BertError(doomed + ": cannot delete (save_total_limit): " + ec.message());
     --remaining;
   }
+}
+
+bool is_incomplete_checkpoint(const std::string& output_dir, const std::string& name) {
+  const std::string prefix = "checkpoint-";
+  if (name.compare(0, prefix.size(), prefix) != 0) return false;
+  const std::string digits = name.substr(prefix.size());
+  if (!all_digits(digits) || digits.size() > 18 || checkpoint_dir_name(std::stoll(digits)) != name)
+    return false;
+  const fs::path dir = fs::path(output_dir) / name;
+  std::error_code ec;
+  if (fs::is_symlink(dir, ec) || !fs::is_directory(dir, ec)) return false;
+  bool any = false;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (entry.is_directory(ec) || !is_checkpoint_file_name(file) || file == kTrainerStateFile ||
+        file == "model.safetensors")
+      return false;
+    any = true;
+  }
+  return any && !ec;
 }
 
 int remove_stale_temporaries(const std::string& output_dir) {
   std::error_code ec;
   if (!fs::is_directory(output_dir, ec)) return 0;
   std::vector<fs::path> stale;
+  const long self = static_cast<long>(::getpid());
   for (const fs::directory_entry& entry : fs::directory_iterator(output_dir, ec)) {
     const std::string name = entry.path().filename().string();
     const long owner = entry.is_directory(ec) ? temporary_owner(name, ".tmp-") : temporary_owner(name, ".tmp.");
-    if (owner > 0 && !process_alive(owner)) stale.push_back(entry.path());
+    // This process has written nothing here yet: a temporary with its pid is an earlier one's.
+    if ((owner > 0 && (owner == self || !process_alive(owner))) ||
+        is_incomplete_checkpoint(output_dir, name))
+      stale.push_back(entry.path());
   }
   for (const fs::path& path : stale) {
     fs::remove_all(path, ec);

@@ -68,10 +68,18 @@ std::string save_checkpoint(const std::string& output_dir, const TrainerState& s
                             bool model_only = false);
 
 // Deletes the oldest checkpoints (by step) until at most `keep` remain, never those of
-// `protect_steps`. keep <= 0: deletes nothing.
+// `protect_steps`. keep <= 0: deletes nothing. Each is first renamed to a temporary name
+// (checkpoint-N.old.tmp-<pid>), so a crash during the deletion leaves a stale temporary,
+// never a checkpoint-N missing some of its files.
 void rotate_checkpoints(const std::string& output_dir, int64_t keep, const std::vector<int64_t>& protect_steps);
-// Removes "*.tmp-<pid>" directories and "*.tmp.<pid>" files directly in output_dir whose
-// process no longer runs (left by a crash or a kill during a save). Returns how many.
+// A directory named checkpoint-<step> as checkpoint_dir_name writes it that is not empty and
+// holds only checkpoint files, but neither trainer_state.json nor model.safetensors: what an
+// interrupted deletion of a checkpoint (before rotate_checkpoints renamed first) left.
+bool is_incomplete_checkpoint(const std::string& output_dir, const std::string& name);
+// What interrupted runs left directly in output_dir, removed when a run starts there (before
+// it writes anything): "*.tmp-<pid>" directories and "*.tmp.<pid>" files whose process no
+// longer runs or is this one (an earlier process with the same pid, such as pid 1 in a
+// container, left it), and incomplete checkpoints. Returns how many.
 int remove_stale_temporaries(const std::string& output_dir);
 
 }  // namespace bert

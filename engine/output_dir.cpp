@@ -125,18 +125,23 @@ OutputDirSurvey survey_output_dir(const std::string& output_dir) {
   std::error_code ec;
   if (!fs::is_directory(output_dir, ec)) return survey;
   std::vector<std::string> checkpoints;
-  for (const CheckpointEntry& checkpoint : list_checkpoints(output_dir))
+  for (const CheckpointEntry& checkpoint : list_checkpoints(output_dir)) {
     checkpoints.push_back(fs::path(checkpoint.path).filename().string());
+    (checkpoint.has_state ? survey.resumable : survey.model_only).push_back(checkpoints.back());
+  }
   for (const fs::directory_entry& entry : fs::directory_iterator(output_dir, ec)) {
     const std::string name = entry.path().filename().string();
     const bool directory = entry.is_directory(ec) && !entry.is_symlink(ec);
     const bool regular = entry.is_regular_file(ec) && !entry.is_symlink(ec);
     if (std::find(checkpoints.begin(), checkpoints.end(), name) != checkpoints.end() ||
-        ((name == kOutputDirLockFile || name == ".write_test") && regular) || is_our_temporary(name) ||
-        ((name == "trainer_log.jsonl" || is_run_start_file(name)) && regular) || (name == "runs" && directory && holds_only_event_files(entry.path()))) {
+        ((name == kOutputDirLockFile || name == ".write_test") && regular) ||
+        is_our_temporary(name) || is_incomplete_checkpoint(output_dir, name) ||
+        ((name == "trainer_log.jsonl" || is_run_start_file(name)) && regular) ||
+        (name == "runs" && directory && holds_only_event_files(entry.path()))) {
       survey.ours.push_back(name);
-    } else if (regular && (is_finished_run_file(name) ||
-                           (name == "README.md" && is_generated_model_card(entry.path().string())))) {
+    } else if (regular &&
+               (is_finished_run_file(name) ||
+                (name == "README.md" && is_generated_model_card(entry.path().string())))) {
       survey.ours.push_back(name);
       survey.finished.push_back(name);
     } else {
@@ -148,15 +153,25 @@ OutputDirSurvey survey_output_dir(const std::string& output_dir) {
   return survey;
 }
 
-std::string output_dir_refusal(const std::string& output_dir, const OutputDirSurvey& survey) {
+std::string output_dir_refusal(const std::string& output_dir, const OutputDirSurvey& survey,
+                               bool explicit_resume) {
   const char* fix = "; give --overwrite_output_dir to start afresh (it deletes only what train_squad wrote "
                     "there), or another --output_dir";
   if (!survey.foreign.empty())
     return output_dir + " is not empty and holds files train_squad did not write (" +
            first_entries(survey.foreign) + ")" + fix;
-  if (!survey.finished.empty())
-    return output_dir + " holds the model or results of an earlier run (" + first_entries(survey.finished) + ")" +
+  if (!survey.finished.empty() && !explicit_resume)
+    return output_dir + " holds the model or results of an earlier run (" +
+           first_entries(survey.finished) + ")" +
+           (survey.resumable.empty()
+                ? std::string()
+                : "; to finish that run or redo its end from its newest checkpoint (" +
+                      survey.resumable.back() + "), give --resume_from_checkpoint latest") +
            fix;
+  if (!explicit_resume && survey.resumable.empty() && !survey.model_only.empty())
+    return output_dir + " holds checkpoints without training state (" +
+           first_entries(survey.model_only) +
+           ": saved with --save_only_model), which cannot be resumed, and none with it" + fix;
   // What an interrupted run leaves (checkpoints, its log): resumed from the newest checkpoint,
   // or, with none, started afresh with the log cut back to step 0.
   return "";

@@ -40,6 +40,8 @@ struct OutputDirSurvey {
   std::vector<std::string> ours;       // entries train_squad wrote (names relative to output_dir)
   std::vector<std::string> finished;   // of those, a finished run's model and result files
   std::vector<std::string> foreign;    // entries train_squad did not write
+  std::vector<std::string> resumable;  // checkpoints with training state, by step
+  std::vector<std::string> model_only;  // checkpoints without it (--save_only_model), by step
 };
 
 // Classifies every entry directly in output_dir (none when it is absent). The lock file and
@@ -49,8 +51,14 @@ struct OutputDirSurvey {
 OutputDirSurvey survey_output_dir(const std::string& output_dir);
 
 // The policy above for a training run: returns "" when it may start (or resume) here, else
-// the reason, naming up to three offending entries.
-std::string output_dir_refusal(const std::string& output_dir, const OutputDirSurvey& survey);
+// the reason, naming up to three offending entries. explicit_resume (--resume_from_checkpoint
+// given): an earlier run's model and results do not refuse it (its checkpoint continues that
+// run, as run_qa.py resumes past them; a run killed during its final evaluation is finished
+// so). Without it, checkpoints that hold no training state (--save_only_model) and none that
+// does refuse a fresh start beside them: they cannot be resumed, and would be mixed with the
+// new run's.
+std::string output_dir_refusal(const std::string& output_dir, const OutputDirSurvey& survey,
+                               bool explicit_resume = false);
 
 // --overwrite_output_dir: deletes what survey_output_dir counts as ours (except the lock
 // file and runs/) and returns the entries it kept (someone else's).

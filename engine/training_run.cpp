@@ -92,7 +92,8 @@ OutputDirLock claim_output_dir(const RunSettings& run, const std::string& args_r
   OutputDirLock lock = OutputDirLock::acquire(run.output_dir);
   // run_qa.py's rule for a non-empty output_dir, made safe, before this run writes anything there.
   *refusal = run.do_train && !run.overwrite_output_dir
-                 ? output_dir_refusal(run.output_dir, survey_output_dir(run.output_dir))
+                 ? output_dir_refusal(run.output_dir, survey_output_dir(run.output_dir),
+                                      !run.resume_from_checkpoint.empty())
                  : std::string();
   if (!refusal->empty()) return lock;
   write_file_atomic(join_path(run.output_dir, ".write_test"), "");  // fail now, not after training
@@ -131,8 +132,10 @@ void check_checkpoint_config(const std::string& checkpoint, const BertConfig& co
 
 void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step) {
   if (const int removed = remove_stale_temporaries(run.output_dir))
-    std::fprintf(stderr, "[train] removed %d temporaries left in %s by an interrupted save\n", removed,
-                 run.output_dir.c_str());
+    std::fprintf(
+        stderr,
+        "[train] removed %d leftovers of an interrupted save or checkpoint deletion in %s\n",
+        removed, run.output_dir.c_str());
   if (run.overwrite_output_dir) {
     const std::vector<std::string> kept = clear_previous_run(run.output_dir);
     if (!kept.empty())
@@ -438,11 +441,18 @@ int report_early_stop(const TrainSummary& summary, int64_t total, const Training
   const bool by_signal = summary.outcome == TrainOutcome::kStopRequested;
   const int signal = by_signal ? agree_on_stop_signal(*job.comm, stop_signal()) : 0;
   if (job.comm->is_root())
-    std::fprintf(stderr, "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run:\n  %s\n",
-                 by_signal ? (std::string("stopped by ") + signal_name(signal)).c_str()
-                           : "stopped (--stop_after_steps)",
-                 static_cast<long long>(summary.steps), static_cast<long long>(total), last_checkpoint.c_str(),
-                 resume_command(job.argc, job.argv, last_checkpoint).c_str());
+    std::fprintf(
+        stderr,
+        "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run%s:\n  %s%s\n",
+        by_signal ? (std::string("stopped by ") + signal_name(signal)).c_str()
+                  : "stopped (--stop_after_steps)",
+        static_cast<long long>(summary.steps), static_cast<long long>(total),
+        last_checkpoint.c_str(),
+        job.comm->world_size() > 1 ? " (under the launcher this job used, with as many ranks)" : "",
+        job.comm->world_size() > 1
+            ? ("mpirun -np " + std::to_string(job.comm->world_size()) + " ").c_str()
+            : "",
+        resume_command(job.argc, job.argv, last_checkpoint).c_str());
   return by_signal ? exit_status_for_signal(signal) : 0;
 }
 

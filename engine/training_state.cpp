@@ -264,7 +264,8 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
 }
 
 void check_resume_compatible(const TrainerState& checkpoint, const TrainerState& run, const std::string& source) {
-  auto refuse = [&](const char* field, const std::string& saved, const std::string& now, const char* hint) {
+  auto refuse = [&](const char* field, const std::string& saved, const std::string& now,
+                    const std::string& hint) {
     throw_input_error(source, field,
                       "the checkpoint was trained with " + saved + " but this run has " + now +
                           "; resuming would not continue the same run (" + hint +
@@ -290,9 +291,13 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
   if (checkpoint.data_seed != run.data_seed)
     refuse("data_seed", "--data_seed " + std::to_string(checkpoint.data_seed), std::to_string(run.data_seed),
            "give the same --data_seed (without it, the data order follows --seed)");
-  if (checkpoint.batch_size != run.batch_size)
-    refuse("per_device_train_batch_size", std::to_string(checkpoint.batch_size), std::to_string(run.batch_size),
-           "give the same --per_device_train_batch_size");
+  if (checkpoint.batch_size != run.batch_size)  // both global: per-device batch x ranks
+    refuse("per_device_train_batch_size",
+           "a global batch of " + std::to_string(checkpoint.batch_size) +
+               " windows (--per_device_train_batch_size x ranks)",
+           std::to_string(run.batch_size),
+           "give a --per_device_train_batch_size and a number of ranks whose product is " +
+               std::to_string(checkpoint.batch_size));
   if (checkpoint.gradient_accumulation_steps != run.gradient_accumulation_steps)
     refuse("gradient_accumulation_steps", std::to_string(checkpoint.gradient_accumulation_steps),
            std::to_string(run.gradient_accumulation_steps), "give the same --gradient_accumulation_steps");

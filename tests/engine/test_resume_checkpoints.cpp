@@ -2,19 +2,20 @@
 // temporary-directory + rename scheme (nothing under a final name on failure), rotation by
 // save_total_limit, finding the newest checkpoint, removing temporaries of dead processes,
 // corrupt training_state.safetensors, and the stop-signal flag.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
 #include <limits>
 #include <map>
 #include <set>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "core/file_io.h"
 #include "engine/checkpoint_dirs.h"
+#include "engine/output_dir.h"
 #include "engine/signals.h"
 #include "engine/training_state.h"
 #include "tests/engine/resume_test_util.h"
@@ -212,7 +213,9 @@ TEST_CASE("checkpoints appear complete or not at all, and rotate", "[resume]") {
     CHECK_FALSE(listed[2].has_state);
     CHECK(find_latest_checkpoint(dir) == join_path(dir, "checkpoint-10"));
     CHECK(find_latest_checkpoint(join_path(dir, "absent")).empty());
-    // Rotation deletes only checkpoints train_squad wrote.
+    // Rotation deletes only checkpoints train_squad wrote, each renamed out of the way first
+    // (a checkpoint-N.old.tmp-<pid> is what a crash during a deletion can leave).
+    make_directories(join_path(dir, "checkpoint-10.old.tmp-" + std::to_string(::getpid())));
     rotate_checkpoints(dir, 1, {4});
     CHECK(entries(dir) == std::set<std::string>{"checkpoint-4", "checkpoint-30.tmp-12345", "checkpoint-x",
                                                 "checkpoint-40", "checkpoint-0042", "checkpoint-50", "checkpoint-60"});
@@ -220,17 +223,75 @@ TEST_CASE("checkpoints appear complete or not at all, and rotate", "[resume]") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("temporaries of dead processes are removed, live ones kept", "[resume]") {
+TEST_CASE("leftovers of interrupted runs are removed, a live process's temporaries kept",
+          "[resume]") {
   const std::string dir = test::fresh_temp_dir("bert_test_stale_temporaries");
   long dead = 4194000;  // find a pid that no process has
   while (::kill(static_cast<pid_t>(dead), 0) == 0 || errno != ESRCH) ++dead;
-  const std::string own = std::to_string(::getpid());
+  const std::string own = std::to_string(::getpid()), live = std::to_string(::getppid());
   make_directories(join_path(dir, "checkpoint-6.tmp-" + std::to_string(dead)));
-  make_directories(join_path(dir, "checkpoint-6.tmp-" + own));
+  make_directories(join_path(dir, "checkpoint-6.tmp-" + live));
+  // This process has written nothing there: its pid's temporary is an earlier process's (the
+  // same pid again, as pid 1 in a container).
+  make_directories(join_path(dir, "checkpoint-7.old.tmp-" + own));
   write_file_atomic(join_path(dir, "model.safetensors.tmp." + std::to_string(dead)), "x");
   write_file_atomic(join_path(dir, "model.safetensors"), "x");
-  CHECK(remove_stale_temporaries(dir) == 2);
-  CHECK(entries(dir) == std::set<std::string>{"checkpoint-6.tmp-" + own, "model.safetensors"});
+  // A checkpoint whose deletion was cut short (only some of its files, none of them the model
+  // or the state), and directories named so that are not that: empty, someone else's file.
+  make_directories(join_path(dir, "checkpoint-3"));
+  write_file_atomic(join_path(dir, "checkpoint-3/config.json"), "{}");
+  write_file_atomic(join_path(dir, "checkpoint-3/vocab.txt"), "[PAD]");
+  make_directories(join_path(dir, "checkpoint-4"));
+  make_directories(join_path(dir, "checkpoint-5"));
+  write_file_atomic(join_path(dir, "checkpoint-5/config.json"), "{}");
+  write_file_atomic(join_path(dir, "checkpoint-5/notes.txt"), "mine");
+  CHECK(is_incomplete_checkpoint(dir, "checkpoint-3"));
+  CHECK_FALSE(is_incomplete_checkpoint(dir, "checkpoint-4"));
+  CHECK_FALSE(is_incomplete_checkpoint(dir, "checkpoint-5"));
+  CHECK(remove_stale_temporaries(dir) == 4);
+  CHECK(entries(dir) == std::set<std::string>{"checkpoint-6.tmp-" + live, "model.safetensors",
+                                              "checkpoint-4", "checkpoint-5"});
+  fs::remove_all(dir);
+}
+
+TEST_CASE("output_dir: a finished run's checkpoints resume only when asked, model-only ones never",
+          "[resume]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_output_dir_policy");
+  const TrainConfig config = test::resume_train_config();
+  TinyRun run(config, 5);
+  auto write_model = [](const std::string& d) {
+    write_file_atomic(join_path(d, "config.json"), "{}");
+    write_file_atomic(join_path(d, "model.safetensors"), "x");
+  };
+  // Checkpoints saved without training state (--save_only_model), and nothing else.
+  save_checkpoint(dir, state_at(3), *run.model, *run.optimizer, write_model, 0,
+                  /*model_only=*/true);
+  save_checkpoint(dir, state_at(6), *run.model, *run.optimizer, write_model, 0,
+                  /*model_only=*/true);
+  OutputDirSurvey survey = survey_output_dir(dir);
+  CHECK(survey.model_only == std::vector<std::string>{"checkpoint-3", "checkpoint-6"});
+  CHECK(survey.resumable.empty());
+  CHECK_THAT(output_dir_refusal(dir, survey), Catch::Contains("checkpoint-3, checkpoint-6") &&
+                                                  Catch::Contains("--save_only_model") &&
+                                                  Catch::Contains("--overwrite_output_dir"));
+  CHECK(output_dir_refusal(dir, survey, /*explicit_resume=*/true).empty());
+  // With a checkpoint that has its state, the run resumes from it (no refusal) ...
+  save_checkpoint(dir, state_at(9), *run.model, *run.optimizer, write_model, 0);
+  survey = survey_output_dir(dir);
+  CHECK(survey.resumable == std::vector<std::string>{"checkpoint-9"});
+  CHECK(output_dir_refusal(dir, survey).empty());
+  // ... until the run's own model is there too (it finished training, then died evaluating):
+  // refused unless the resume is asked for, which the refusal says.
+  write_model(dir);
+  survey = survey_output_dir(dir);
+  CHECK_THAT(output_dir_refusal(dir, survey),
+             Catch::Contains("model or results of an earlier run") &&
+                 Catch::Contains("--resume_from_checkpoint latest") &&
+                 Catch::Contains("checkpoint-9"));
+  CHECK(output_dir_refusal(dir, survey, /*explicit_resume=*/true).empty());
+  // Someone else's file is refused either way.
+  write_file_atomic(join_path(dir, "notes.txt"), "mine");
+  CHECK_THAT(output_dir_refusal(dir, survey_output_dir(dir), true), Catch::Contains("notes.txt"));
   fs::remove_all(dir);
 }
 
