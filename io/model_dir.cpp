@@ -1,6 +1,8 @@
 // Model directory loading and saving. See model_dir.h.
 #include "io/model_dir.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <set>
 
@@ -131,7 +133,17 @@ void load_weights(const CheckpointTensors& file, uint64_t seed, LoadedModel* mod
                             shape_to_string(spec.shape) + " expected for \"" + spec.name +
                             "\" from config.json");
     if (info.dtype != Dtype::kF32) ++converted[dtype_name(info.dtype)];
-    model->tensors[spec.name] = file.read_f32(it->second);  // InputError for non-float dtypes
+    std::vector<float>& values = model->tensors[spec.name] =
+        file.read_f32(it->second);  // InputError for non-float dtypes
+    // A NaN or an infinity would only surface later, as non-finite losses or logits.
+    const size_t bad = static_cast<size_t>(
+        std::count_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); }));
+    if (bad > 0)
+      throw_input_error(file.file_of(it->second), "tensor \"" + it->second + "\"",
+                        "holds " + std::to_string(bad) +
+                            " non-finite values (NaN or infinity) of " +
+                            std::to_string(values.size()) +
+                            ": the weights are damaged or come from a run that diverged");
   }
   for (const auto& [dtype, count] : converted)
     model->notes.push_back("converted " + std::to_string(count) + " " + dtype +

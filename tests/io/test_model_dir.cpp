@@ -2,9 +2,9 @@
 // save -> load round trips. Synthetic models keep these tests independent of ../shared (the
 // golden directory's test: test_io_golden.cpp).
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <set>
 
 #include "io/model_dir.h"
@@ -204,6 +204,25 @@ TEST_CASE("load_model_dir refuses a shape that disagrees with config.json", "[io
   CHECK(contains(message, dir.file("model.safetensors")));
   CHECK(contains(message, "tensor \"bert.embeddings.position_embeddings.weight\""));
   CHECK(contains(message, "shape [8, 8] does not match [16, 8]"));
+}
+
+TEST_CASE("load_model_dir refuses NaN or infinite weights, naming the tensor", "[io][model_dir]") {
+  for (const float bad :
+       {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+    TempDir dir;
+    const BertConfig config = small_config();
+    std::map<std::string, FileTensor> tensors =
+        canonical_tensors(config, init_bert_qa_params(config, 3));
+    std::vector<float>& values = tensors["bert.encoder.layer.0.attention.self.query.bias"].values;
+    values[1] = bad;
+    values[5] = bad;
+    write_model(dir.path(), config, tensors);
+    const std::string message = input_error_of([&] { load_model_dir(dir.path(), 1); });
+    INFO(message);
+    CHECK(contains(message, dir.file("model.safetensors")));
+    CHECK(contains(message, "tensor \"bert.encoder.layer.0.attention.self.query.bias\""));
+    CHECK(contains(message, "holds 2 non-finite values"));
+  }
 }
 
 TEST_CASE("load_model_dir refuses two file tensors for one parameter", "[io][model_dir]") {
