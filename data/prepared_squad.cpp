@@ -27,9 +27,17 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
     if (path_exists(options.cache_file) && options.overwrite_cache && !options.quiet)
       std::fprintf(stderr, "[%s] --overwrite_cache: rebuilding %s\n", label.c_str(), options.cache_file.c_str());
     if (path_exists(options.cache_file) && !options.overwrite_cache) {
-      out.windows = load_window_cache(options.cache_file, key, out.dataset).windows;
-      from_cache = true;
-    } else {
+      try {
+        out.windows = load_window_cache(options.cache_file, key, out.dataset).windows;
+        from_cache = true;
+      } catch (const StaleWindowCache& stale) {
+        // A cache of other data or settings is rebuilt, as the datasets cache recomputes on a
+        // changed fingerprint; a file that is no window cache at all stays refused, untouched.
+        if (!options.quiet)
+          std::fprintf(stderr, "[%s] %s: rebuilding it\n", label.c_str(), stale.what());
+      }
+    }
+    if (!from_cache) {
       out.windows = build_windows(out.dataset, tokenizer, options.window, threads);
       save_window_cache(options.cache_file, key, out.dataset, out.windows);
     }

@@ -334,7 +334,7 @@ WindowCache load_window_cache(const std::string& path, const WindowCacheKey& exp
   WindowCache cache = read_window_cache(path);
   const WindowCacheKey& key = cache.key;
   auto stale = [&](const std::string& what) {
-    throw_input_error(path, "", "stale window cache: " + what + " (rebuild it with prepare_squad)");
+    throw StaleWindowCache(path + ": stale window cache: " + what);
   };
   if (key.max_seq_length != expected.max_seq_length)
     stale("built with max_seq_length " + std::to_string(key.max_seq_length) + ", expected " +

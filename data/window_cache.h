@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "data/squad.h"
 #include "data/windows.h"
 #include "tokenizer/tokenizer.h"
@@ -72,8 +73,14 @@ void save_window_cache(const std::string& path, const WindowCacheKey& key,
 // Reads and fully validates a cache (magic, version, sizes, every index and label range,
 // checksum). Throws InputError naming the file and what is wrong.
 WindowCache read_window_cache(const std::string& path);
-// read_window_cache, then refuses (InputError naming the differing field) a cache whose key
-// is not `expected`, and one whose example ids differ from the dataset's.
+// A valid window cache built from other data or settings than asked (load_window_cache).
+class StaleWindowCache : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+// read_window_cache, then refuses (StaleWindowCache naming the differing field) a cache whose
+// key is not `expected`, and one whose example ids differ from the dataset's.
 WindowCache load_window_cache(const std::string& path, const WindowCacheKey& expected,
                               const SquadDataset& dataset);
 

@@ -1,16 +1,17 @@
 // The binary window cache: exact round trip, stale keys refused, and every kind of damage
 // (truncation, flipped bytes, wrong magic/version, bad values) reported as InputError.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <unistd.h>
 
-#include "tests/test_support.h"
-#include "data/window_cache.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "data/prepared_squad.h"
+#include "data/window_cache.h"
+#include "tests/test_support.h"
 #include "tokenizer/wordpiece.h"
 
 namespace {
@@ -101,7 +102,7 @@ TEST_CASE("the window cache round-trips exactly", "[data][cache]") {
   CHECK_FALSE(bert::path_exists(path + ".tmp." + std::to_string(::getpid())));
 }
 
-TEST_CASE("a stale window cache is refused", "[data][cache]") {
+TEST_CASE("load_window_cache names what makes a cache stale", "[data][cache]") {
   const auto data = two_examples();
   const std::string path = temp_path("stale.bin");
   bert::save_window_cache(path, kKey, data, three_windows());
@@ -128,6 +129,38 @@ TEST_CASE("a stale window cache is refused", "[data][cache]") {
   bert::SquadDataset renamed = data;
   renamed.examples[1].id = "other";
   require_mentions(message_loading(kKey, renamed), {"example 1", "\"other\""});
+}
+
+TEST_CASE("prepare_squad reads a matching cache, rebuilds a stale one, keeps a foreign file",
+          "[data][cache]") {
+  const std::string squad = temp_path("tiny.json");
+  bert::write_file_atomic(
+      squad, R"({"version": "1.1", "data": [{"title": "T", "paragraphs": [{"context": "a b c a b c",
+                "qas": [{"id": "q1", "question": "a?", "answers": [{"text": "b", "answer_start": 2}]},
+                        {"id": "q2", "question": "c?", "answers": [{"text": "c", "answer_start": 4}]},
+                        {"id": "q3", "question": "b?", "answers": [{"text": "b", "answer_start": 8}]}]}]}]})");
+  const bert::WordPieceTokenizer tokenizer({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b", "c", "?"},
+                                           true, "tokens");
+  bert::PrepareOptions options;
+  options.window = bert::WindowConfig{16, 4};
+  options.cache_file = temp_path("tiny.cache");
+  options.quiet = true;
+  const bert::PreparedSquad built = bert::prepare_squad(squad, tokenizer, options, "train");
+  REQUIRE(built.windows.size() == 3);
+  const std::string bytes = bert::read_file(options.cache_file);
+  CHECK(bert::prepare_squad(squad, tokenizer, options, "train").windows.size() == 3);  // read back
+  // Other settings (fewer samples): the cache no longer matches and is rebuilt for them.
+  options.max_samples = 2;
+  CHECK(bert::prepare_squad(squad, tokenizer, options, "train").windows.size() == 2);
+  CHECK(bert::read_file(options.cache_file) != bytes);
+  CHECK(bert::read_window_cache(options.cache_file).windows.size() == 2);
+  // A file at that path that is no window cache (a mistyped path naming data) is refused,
+  // untouched.
+  const std::string notes = temp_path("notes.txt");
+  bert::write_file_atomic(notes, "my notes");
+  options.cache_file = notes;
+  CHECK_THROWS_AS(bert::prepare_squad(squad, tokenizer, options, "train"), bert::InputError);
+  CHECK(bert::read_file(notes) == "my notes");
 }
 
 TEST_CASE("fingerprints change with what the windows depend on", "[data][cache]") {
