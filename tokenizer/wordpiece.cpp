@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/json_text.h"
 #include "tokenizer/basic_tokenizer.h"
 #include "tokenizer/tokenizer_json.h"
 #include "tokenizer/unicode.h"
@@ -31,6 +32,12 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> tokens, bool do_
 
 void WordPieceTokenizer::build(const std::string& source) {
   if (tokens_.empty()) throw_input_error(source, "", "vocabulary is empty (one token per line)");
+  // Part of token 0 otherwise (so "[PAD]" would be missing, or the first word never matched).
+  if (starts_with_utf8_bom(tokens_.front()))
+    throw_input_error(
+        source, "line 1",
+        "the file starts with a UTF-8 byte-order mark (BOM, bytes EF BB BF), which would become "
+        "part of the first token; save it as UTF-8 without a BOM");
   for (size_t i = 0; i < tokens_.size(); ++i) {
     const std::string& token = tokens_[i];
     const auto id = static_cast<int32_t>(i);

@@ -174,6 +174,12 @@ TEST_CASE("WordPiece rejects bad vocabularies and invalid UTF-8", "[tokenizer]")
   bad_utf8.push_back("ab\xC3");
   REQUIRE_THROWS_WITH(WordPieceTokenizer(bad_utf8, true, "v.txt"),
                       Catch::Contains("v.txt") && Catch::Contains("line 30"));
+  const std::string bom =
+      temp_file("bom_vocab.txt", "\xEF\xBB\xBF[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+  REQUIRE_THROWS_WITH(WordPieceTokenizer(bom, true), Catch::Contains(bom) &&
+                                                         Catch::Contains("line 1") &&
+                                                         Catch::Contains("byte-order mark"));
+  std::remove(bom.c_str());
 
   const WordPieceTokenizer t(tiny_vocab(), true, "tiny vocab");
   REQUIRE_THROWS_AS(t.encode("hello \xE4\xB8"), InputError);
