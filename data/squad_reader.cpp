@@ -164,6 +164,7 @@ class SquadWalker {
   void walk_root(element root) {
     if (!root.is_object()) fail("", "expected a JSON object at the top level, found " + found(root));
     object top = as_object(root);
+    check_unique_keys(top, Where{}, /*top_level=*/true);
     element version;
     if (top["version"].get(version) == simdjson::SUCCESS) {
       if (!version.is_string()) fail("version", "expected a string, found " + found(version));
@@ -227,7 +228,23 @@ class SquadWalker {
   }
   object field_object(element value, const Where& where, const char* what) const {
     if (!value.is_object()) fail(where.path(), std::string("expected ") + what + ", found " + found(value));
-    return as_object(value);
+    const object out = as_object(value);
+    check_unique_keys(out, where);
+    return out;
+  }
+  // A key given twice: Python's json (the official evaluation script, datasets) keeps its last
+  // value, and this reader would see its first, so the two would read different data.
+  void check_unique_keys(object obj, const Where& where, bool top_level = false) const {
+    constexpr size_t kChecked = 16;  // SQuAD objects have a handful of keys
+    std::string_view seen[kChecked];
+    size_t count = 0;
+    for (const simdjson::dom::key_value_pair field : obj) {
+      for (size_t i = 0; i < count; ++i)
+        if (seen[i] == field.key)
+          fail(top_level ? std::string(field.key) : where.path(field.key),
+               "duplicate key (JSON readers disagree on which value counts)");
+      if (count < kChecked) seen[count++] = field.key;
+    }
   }
   array field_array(object obj, const Where& where, const char* name, const char* expected) const {
     return as_array(field(obj, where, name, simdjson::dom::element_type::ARRAY, expected));
@@ -298,6 +315,7 @@ class SquadWalker {
     read_id_and_question(row, where, &example);
     const object answers = as_object(field(row, where, "answers", simdjson::dom::element_type::OBJECT,
                                            "an object {\"text\": [...], \"answer_start\": [...]}"));
+    check_unique_keys(answers, where);
     Where in_answers = where;
     const array texts = field_array(answers, where, "text", "an array of answer texts");
     const array starts = field_array(answers, where, "answer_start", "an array of answer starts");

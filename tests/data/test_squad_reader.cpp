@@ -245,6 +245,23 @@ TEST_CASE("read_squad rejects a wrong schema", "[data][squad][errors]") {
   }
 }
 
+TEST_CASE("read_squad refuses a key given twice, naming it", "[data][squad][errors]") {
+  // Python's json keeps the last value, a first-match reader the first: the official script
+  // would score other questions than this engine reads.
+  const std::string text = fixture_text();
+  require_mentions(
+      input_error_of(replace_once(text, "\"version\"", "\"data\": [], \"version\""), "root.json"),
+      {"root.json", "data", "duplicate key"});
+  const std::string row = R"({"id": "a", "context": "The cat sat.", "question": "Who sat?", )"
+                          R"("answers": {"text": ["cat"], "answer_start": [4], "text": ["sat"]}})";
+  require_mentions(input_error_of(row + "\n", "row.jsonl"),
+                   {"row.jsonl", "line 1", "text", "duplicate key"});
+  require_mentions(
+      input_error_of(replace_once(row, R"("id": "a", )", R"("id": "a", "id": "b", )") + "\n",
+                     "id.jsonl"),
+      {"line 1: id", "duplicate key"});
+}
+
 TEST_CASE("every truncation of a valid file is an InputError with a byte offset",
           "[data][squad][errors]") {
   const std::string text = fixture_text();
