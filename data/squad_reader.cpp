@@ -455,14 +455,16 @@ class SquadWalker {
 };
 
 // A JSON Lines file (Dataset.to_json's output): the whole text is not one JSON document, but
-// its first non-blank line is an object on its own.
+// its first non-blank line is an object on its own, and not a whole SQuAD file (one with
+// "data": a one-line file followed by something else is that file with trailing garbage).
 bool looks_like_json_lines(std::string_view text) {
   const size_t begin = text.find_first_not_of(" \t\r\n");
   if (begin == std::string_view::npos) return false;
   const size_t end = std::min(text.find('\n', begin), text.size());
   simdjson::dom::parser parser;
-  element line;
-  return parser.parse(text.data() + begin, end - begin, true).get(line) == simdjson::SUCCESS && line.is_object();
+  element line, data;
+  return parser.parse(text.data() + begin, end - begin, true).get(line) == simdjson::SUCCESS &&
+         line.is_object() && as_object(line)["data"].get(data) != simdjson::SUCCESS;
 }
 
 // A line that is not a JSON object: the position in the whole file.

@@ -3,6 +3,7 @@
 // test_squad_golden.cpp.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
@@ -243,6 +244,15 @@ TEST_CASE("read_squad rejects a wrong schema", "[data][squad][errors]") {
   SECTION("no questions at all") {
     require_mentions(input_error_of("{\"data\": []}", "empty.json"), {"expected at least one question"});
   }
+}
+
+TEST_CASE("a one-line SQuAD file followed by more text is that file with trailing garbage",
+          "[data][squad][errors]") {
+  // Its first line parses as an object, yet it is no JSON Lines row: the error is the garbage's.
+  std::string one_line = fixture_text();
+  one_line.erase(std::remove(one_line.begin(), one_line.end(), '\n'), one_line.end());
+  require_mentions(input_error_of(one_line + "\n}\n", "trailing.json"),
+                   {"trailing.json", "line 2, column 1", "end of input after the JSON document"});
 }
 
 TEST_CASE("read_squad refuses a key given twice, naming it", "[data][squad][errors]") {
