@@ -27,10 +27,18 @@ struct SquadExample {
   bool json_line = false;
 };
 
+// The Arrow file a run of rows came from (a datasets cache split may be several shards): rows
+// first_row, first_row + 1, ... up to the next source's are that file's rows 0, 1, ...
+struct RowSource {
+  int32_t first_row = 0;
+  std::string path;
+};
+
 struct SquadDataset {
   std::string path;
   std::string version;  // the file's "version" field
   std::vector<SquadExample> examples;  // in file order
+  std::vector<RowSource> row_sources;  // Arrow input only, by first_row
 };
 
 // Reads and validates a SQuAD file. Every error names the file, the JSON path
@@ -47,7 +55,8 @@ struct SquadDataset {
 //   its sibling shards.
 SquadDataset read_squad(const std::string& path);
 
-// Where a Hugging Face datasets row is, for messages: "data[12]", or "line 13" in JSON Lines.
-std::string row_location(int32_t row, bool json_line);
+// Where a Hugging Face datasets row is, for messages: "data[12]", "line 13" in JSON Lines, or
+// "data-00001-of-00002.arrow row 4" when the rows came from Arrow files (sources not empty).
+std::string row_location(int32_t row, bool json_line, const std::vector<RowSource>& sources = {});
 
 }  // namespace bert

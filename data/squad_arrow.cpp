@@ -68,7 +68,12 @@ void append_answers(const ArrowArray& answers, int64_t at, const std::string& pa
   const auto [start_begin, start_end] = start->list_range(at);
   for (int64_t i = start_begin; i < start_end; ++i) {
     if (i > start_begin) *out += ", ";
-    *out += start->children[0].is_null(i) ? "null" : std::to_string(start->children[0].int_at(i));
+    const ArrowArray& starts = start->children[0];
+    // An unsigned 64-bit value above INT64_MAX is written as itself, for the reader to refuse.
+    const bool unsigned64 = !starts.field->int_signed && starts.field->int_bits == 64;
+    *out += starts.is_null(i) ? "null"
+            : unsigned64      ? std::to_string(static_cast<uint64_t>(starts.int_at(i)))
+                              : std::to_string(starts.int_at(i));
   }
   *out += "]}";
 }
@@ -97,32 +102,35 @@ std::vector<std::string> arrow_shard_paths(const std::string& path) {
   return paths;
 }
 
-std::string squad_rows_json_from_arrow(const std::vector<std::string>& shard_paths) {
+std::string squad_rows_json_from_arrow(const std::vector<std::string>& shard_paths,
+                                       std::vector<RowSource>* sources) {
   std::string out = "{\"data\": [";
   int64_t row = 0;
   for (const std::string& path : shard_paths) {
     const ArrowTable table = ArrowTable::read(path);
+    if (sources) sources->push_back(RowSource{static_cast<int32_t>(row), path});
+    int64_t local = 0;  // the row within this file, for its messages
     for (const ArrowBatch& batch : table.batches()) {
       const ArrowArray* id = column_of(table, batch, "id", /*strings=*/true, /*required=*/true);
       const ArrowArray* title = column_of(table, batch, "title", true, false);
       const ArrowArray* context = column_of(table, batch, "context", true, true);
       const ArrowArray* question = column_of(table, batch, "question", true, true);
       const ArrowArray* answers = column_of(table, batch, "answers", /*strings=*/false, /*required=*/false);
-      for (int64_t i = 0; i < batch.rows; ++i, ++row) {
+      for (int64_t i = 0; i < batch.rows; ++i, ++row, ++local) {
         out += row == 0 ? "\n{" : ",\n{";
         out += "\"id\": ";
-        append_string(*id, i, path, row, "id", &out);
+        append_string(*id, i, path, local, "id", &out);
         if (title) {
           out += ", \"title\": ";
-          append_string(*title, i, path, row, "title", &out);
+          append_string(*title, i, path, local, "title", &out);
         }
         out += ", \"context\": ";
-        append_string(*context, i, path, row, "context", &out);
+        append_string(*context, i, path, local, "context", &out);
         out += ", \"question\": ";
-        append_string(*question, i, path, row, "question", &out);
+        append_string(*question, i, path, local, "question", &out);
         if (answers) {
           out += ", \"answers\": ";
-          append_answers(*answers, i, path, row, &out);
+          append_answers(*answers, i, path, local, &out);
         }
         out += "}";
       }

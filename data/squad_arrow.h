@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "data/squad.h"
+
 namespace bert {
 
 // "<prefix>-00001-of-00003.arrow": shard `index` of `count`, as datasets names them.
@@ -24,6 +26,8 @@ std::vector<std::string> arrow_shard_paths(const std::string& path);
 // "answer_start"}}, ...]}: what read_squad reads. InputError naming the file, the row and the
 // column for a missing or mistyped column, a null where a value is needed, or a string that is
 // not UTF-8. Other columns are ignored; "title" and "answers" may be absent (as in rows JSON).
-std::string squad_rows_json_from_arrow(const std::vector<std::string>& shard_paths);
+// `sources` (when given) receives each shard's first row (data/squad.h RowSource), for messages.
+std::string squad_rows_json_from_arrow(const std::vector<std::string>& shard_paths,
+                                       std::vector<RowSource>* sources = nullptr);
 
 }  // namespace bert

@@ -30,13 +30,13 @@ using simdjson::dom::object;
 
 // The file's JSON text; for a Hugging Face datasets cache file (Arrow, told by its first bytes,
 // so that only the Arrow reader reads it whole) its rows as the rows layout below reads them.
-simdjson::padded_string load_squad_text(const std::string& path) {
+simdjson::padded_string load_squad_text(const std::string& path, std::vector<RowSource>* sources) {
   const InputFile file = InputFile::open(path);  // a regular file that fits in memory
   char head[8] = {};
   const size_t head_bytes = std::min<size_t>(sizeof head, file.size());
   file.read_into(head, head_bytes);
   if (looks_like_arrow_ipc(std::string_view(head, head_bytes)))
-    return simdjson::padded_string(squad_rows_json_from_arrow(arrow_shard_paths(path)));
+    return simdjson::padded_string(squad_rows_json_from_arrow(arrow_shard_paths(path), sources));
   simdjson::padded_string text(static_cast<size_t>(file.size()));
   file.read_into(text.data(), text.size());
   return text;
@@ -61,6 +61,7 @@ struct Where {
   int article = -1, paragraph = -1, qa = -1, answer = -1;
   int row = -1;
   bool json_line = false;
+  const std::vector<RowSource>* sources = nullptr;  // Arrow input: the shard of each row
   std::string path(std::string_view field = {}) const {
     if (row >= 0) return row_path(field);
     std::string out = "data";
@@ -72,11 +73,12 @@ struct Where {
     return out;
   }
   std::string row_path(std::string_view field) const {
-    const std::string out = row_location(row, json_line);
+    const std::string out =
+        row_location(row, json_line, sources ? *sources : std::vector<RowSource>());
     std::string member(field);
     if (answer >= 0) member = "answers." + member + "[" + std::to_string(answer) + "]";
     if (member.empty()) return out;
-    return out + (json_line ? ": " : ".") + member;
+    return out + (json_line || sources ? ": " : ".") + member;
   }
 };
 
@@ -175,6 +177,7 @@ class SquadWalker {
     if (!data.is_array()) fail("data", "expected an array of articles, found " + found(data));
     const array items = as_array(data);
     Where where;
+    if (!out_.row_sources.empty()) where.sources = &out_.row_sources;
     if (holds_rows(items)) {
       for (element row : items) {
         ++where.row;
@@ -396,6 +399,10 @@ class SquadWalker {
       fail(where.path("answer_start"), "expected an integer code-point offset into the context, found " +
                                            found(start_value));
     int64_t start = 0;
+    if (type == simdjson::dom::element_type::UINT64)  // above INT64_MAX: past any context
+      fail(where.path("answer_start"), "answer_start " + simdjson::minify(start_value) +
+                                           " exceeds the context's " +
+                                           std::to_string(context_code_points_) + " code points");
     if (start_value.get_int64().get(start) != simdjson::SUCCESS || start < 0)
       fail(where.path("answer_start"), "expected a non-negative integer, found " +
                                            simdjson::minify(start_value));
@@ -502,18 +509,28 @@ void read_json_lines(const std::string& path, std::string_view text, SquadDatase
 
 }  // namespace
 
-std::string row_location(int32_t row, bool json_line) {
+std::string row_location(int32_t row, bool json_line, const std::vector<RowSource>& sources) {
+  if (!sources.empty()) {
+    auto source = std::upper_bound(sources.begin(), sources.end(), row,
+                                   [](int32_t r, const RowSource& s) { return r < s.first_row; });
+    if (source != sources.begin()) --source;
+    const std::string local = "row " + std::to_string(row - source->first_row);
+    if (sources.size() == 1) return local;  // the file the message names
+    return source->path.substr(source->path.find_last_of('/') + 1) + " " + local;
+  }
   return json_line ? "line " + std::to_string(row + 1) : "data[" + std::to_string(row) + "]";
 }
 
 SquadDataset read_squad(const std::string& path) {
-  const simdjson::padded_string text = load_squad_text(path);
+  std::vector<RowSource> row_sources;
+  const simdjson::padded_string text = load_squad_text(path, &row_sources);
   const std::string_view all(text.data(), text.size());
   simdjson::dom::parser parser;
   element root;
   const simdjson::error_code code = parser.parse(text).get(root);
   SquadDataset dataset;
   dataset.path = path;
+  dataset.row_sources = std::move(row_sources);
   if (code != simdjson::SUCCESS) {
     if (!looks_like_json_lines(all)) throw_parse_error(path, all, code);
     read_json_lines(path, all, dataset);

@@ -49,10 +49,11 @@ int32_t code_point_length(std::string_view text) {
   return count;
 }
 
-std::string describe_example(const SquadExample& example) {
-  const std::string place = example.row >= 0 ? row_location(example.row, example.json_line)
-                                             : "data[" + std::to_string(example.article) + "].paragraphs[" +
-                                                   std::to_string(example.paragraph) + "]";
+std::string describe_example(const SquadDataset& dataset, const SquadExample& example) {
+  const std::string place = example.row >= 0
+                                ? row_location(example.row, example.json_line, dataset.row_sources)
+                                : "data[" + std::to_string(example.article) + "].paragraphs[" +
+                                      std::to_string(example.paragraph) + "]";
   return place + " question id \"" + example.id + "\"";
 }
 
@@ -135,12 +136,13 @@ void append_windows(const SquadDataset& dataset, const Tokenizer& tokenizer,
     const int32_t context_tokens = static_cast<int32_t>(context.ids.size());
     const int32_t budget = config.max_seq_length - question_tokens - 3;
     if (budget < 1 || (context_tokens > budget && budget <= config.doc_stride))
-      throw_input_error(
-          dataset.path, describe_example(example),
-          "the question has " + std::to_string(question_tokens) + " tokens, leaving " +
-              std::to_string(budget) + " context tokens per window at max_seq_length " +
-              std::to_string(config.max_seq_length) + "; expected more than doc_stride " +
-              std::to_string(config.doc_stride) + " (use a larger max_seq_length or smaller doc_stride)");
+      throw_input_error(dataset.path, describe_example(dataset, example),
+                        "the question has " + std::to_string(question_tokens) +
+                            " tokens, leaving " + std::to_string(budget) +
+                            " context tokens per window at max_seq_length " +
+                            std::to_string(config.max_seq_length) +
+                            "; expected more than doc_stride " + std::to_string(config.doc_stride) +
+                            " (use a larger max_seq_length or smaller doc_stride)");
     const int32_t step = budget - config.doc_stride;
     for (int32_t part_begin = 0;; part_begin += step) {
       const int32_t part_end = std::min(part_begin + budget, context_tokens);

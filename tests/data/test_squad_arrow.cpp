@@ -111,8 +111,23 @@ TEST_CASE("a table without a SQuAD column, or with a mistyped one, is refused by
   REQUIRE(answer != std::string::npos);
   broken[answer] = 'X';
   write_file_atomic(dir + "/broken.arrow", broken);
-  CHECK_THROWS_WITH(read_squad(dir + "/broken.arrow"), Catch::Contains("broken.arrow: data[") &&
-                                                           Catch::Contains("expected the answer text to equal"));
+  CHECK_THROWS_WITH(read_squad(dir + "/broken.arrow"),
+                    Catch::Contains("broken.arrow: row 0: answers.text[0]") &&
+                        Catch::Contains("expected the answer text to equal"));
+  // In a split of several shards: the shard that holds the row, and the row within it (not the
+  // first shard, not the row counted over the split).
+  fs::copy_file(sharded_dir() + "/squad_sharded-train-00000-of-00002.arrow",
+                dir + "/b-train-00000-of-00002.arrow");
+  std::string second = read_file(sharded_dir() + "/squad_sharded-train-00001-of-00002.arrow");
+  const size_t first_answer = second.find("Sky ThreeSky ThreeSky Three");  // row 0's answers.text
+  REQUIRE(first_answer != std::string::npos);
+  second[first_answer] = 'X';
+  write_file_atomic(dir + "/b-train-00001-of-00002.arrow", second);
+  CHECK_THROWS_WITH(
+      read_squad(dir + "/b-train-00000-of-00002.arrow"),
+      Catch::Contains(
+          "b-train-00000-of-00002.arrow: b-train-00001-of-00002.arrow row 0: answers.text[0]") &&
+          Catch::Contains("text is \"Xky Three\""));
   // A missing shard.
   fs::copy_file(sharded_dir() + "/squad_sharded-train-00001-of-00002.arrow", dir + "/s-train-00001-of-00002.arrow");
   CHECK_THROWS_WITH(arrow_shard_paths(dir + "/s-train-00001-of-00002.arrow"),
