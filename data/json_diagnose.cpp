@@ -1,5 +1,7 @@
 #include "data/json_diagnose.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <vector>
 
 namespace bert {
@@ -143,13 +145,16 @@ class SyntaxScanner {
   }
 
   std::optional<JsonProblem> scan_number() {
-    if (s_[i_] == '-') ++i_;
+    const size_t start = i_;
+    const bool negative = s_[i_] == '-';
+    if (negative) ++i_;
     if (!is_digit(i_)) return fail("expected a digit in a number");
     if (s_[i_] == '0') {
       ++i_;
     } else {
       while (is_digit(i_)) ++i_;
     }
+    const size_t integer_end = i_;
     if (i_ < s_.size() && s_[i_] == '.') {
       ++i_;
       if (!is_digit(i_)) return fail("expected a digit after the decimal point");
@@ -161,7 +166,24 @@ class SyntaxScanner {
       if (!is_digit(i_)) return fail("expected a digit in the exponent");
       while (is_digit(i_)) ++i_;
     }
-    return std::nullopt;
+    return check_number_range(start, negative, integer_end);
+  }
+
+  // Valid JSON that the reader (simdjson) still refuses: an integer beyond 64 bits, or a
+  // number beyond a double's range. Python's json takes both; say so where it is.
+  std::optional<JsonProblem> check_number_range(size_t start, bool negative, size_t integer_end) {
+    const std::string token(s_.substr(start, i_ - start));
+    if (integer_end == i_) {  // an integer
+      const std::string digits = token.substr(negative ? 1 : 0);
+      const std::string limit = negative ? "9223372036854775808" : "18446744073709551615";
+      if (digits.size() < limit.size() || (digits.size() == limit.size() && digits <= limit))
+        return std::nullopt;
+      i_ = start;
+      return fail("the integer " + token + " is beyond 64 bits, more than this reader holds");
+    }
+    if (std::isfinite(std::strtod(token.c_str(), nullptr))) return std::nullopt;
+    i_ = start;
+    return fail("the number " + token + " is beyond a double's range, more than this reader holds");
   }
 
   // Reads the \uXXXX at i_ (i_ on the backslash); returns the code unit or -1.

@@ -21,8 +21,9 @@ struct JsonProblem {
 std::optional<size_t> find_invalid_utf8(std::string_view text);
 
 // The first violation of the JSON grammar (RFC 8259, one document, optional surrounding
-// whitespace), or nullopt when the text is syntactically valid JSON. Bytes >= 0x80 inside
-// strings are not checked here (see find_invalid_utf8).
+// whitespace), or of what the parser holds (an integer beyond 64 bits, a number beyond a
+// double's range), or nullopt when the text is valid JSON the parser takes. Bytes >= 0x80
+// inside strings are not checked here (see find_invalid_utf8).
 std::optional<JsonProblem> find_json_syntax_error(std::string_view text);
 
 // "byte 1234 (line 3, column 17)": a position a person can find in an editor.

@@ -302,6 +302,20 @@ TEST_CASE("JSON diagnostics locate the first problem", "[data][json]") {
   CHECK(bert::find_json_syntax_error("\"\\ud800x\"")->offset == 1);
   CHECK(bert::find_json_syntax_error("")->offset == 0);
   CHECK(bert::find_json_syntax_error(std::string(100000, '['))->offset == 100000);  // no recursion
+  // Valid JSON beyond what the parser holds (Python's json takes it): where, and what.
+  CHECK_FALSE(bert::find_json_syntax_error(
+      "[18446744073709551615, -9223372036854775808, 1.7e308, 2.5e-400]"));
+  const auto big = bert::find_json_syntax_error("{\"x\": 18446744073709551616}");
+  REQUIRE(big);
+  CHECK(big->offset == 6);
+  CHECK_THAT(big->expected,
+             Catch::Contains("18446744073709551616") && Catch::Contains("beyond 64 bits"));
+  CHECK(bert::find_json_syntax_error("[-9223372036854775809]")->offset == 1);
+  const auto huge = bert::find_json_syntax_error("[1, 1e400]");
+  REQUIRE(huge);
+  CHECK(huge->offset == 4);
+  CHECK_THAT(huge->expected,
+             Catch::Contains("1e400") && Catch::Contains("beyond a double's range"));
   CHECK_FALSE(bert::find_invalid_utf8("caf\xC3\xA9 \xF0\x9F\x8E\x89"));
   CHECK(*bert::find_invalid_utf8("ab\xC0\xAF") == 2);      // overlong '/'
   CHECK(*bert::find_invalid_utf8("a\xED\xA0\x80") == 1);   // surrogate
