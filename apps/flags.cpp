@@ -1,12 +1,13 @@
 #include "apps/flags.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <sstream>
-
-#include <simdjson.h>
 
 #include "core/file_io.h"
 #include "core/json_text.h"
@@ -22,6 +23,10 @@ T parse_integer(const std::string& name, const std::string& value) {
   T parsed{};
   const char* end = value.data() + value.size();
   const auto result = std::from_chars(value.data(), end, parsed);
+  if (!value.empty() && result.ec == std::errc::result_out_of_range && result.ptr == end)
+    fail("--" + name + ": " + value + " is out of range (" +
+         std::to_string(std::numeric_limits<T>::min()) + " to " +
+         std::to_string(std::numeric_limits<T>::max()) + ")");
   if (value.empty() || result.ec != std::errc() || result.ptr != end)
     fail("--" + name + ": expected an integer, got '" + value + "'");
   return parsed;

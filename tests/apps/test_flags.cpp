@@ -55,6 +55,19 @@ TEST_CASE("the last occurrence of a flag wins and the notes say so", "[flags]") 
   CHECK(parser.notes()[1] == "--do_train given 2 times: using the last, false (overridden: true)");
 }
 
+TEST_CASE("an integer flag out of its type's range says so, not that it is no integer", "[flags]") {
+  Options o;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  CHECK_THROWS_WITH(
+      parser.parse({"--per_device_train_batch_size", "99999999999999"}),
+      "--per_device_train_batch_size: 99999999999999 is out of range (-2147483648 to 2147483647)");
+  CHECK_THROWS_WITH(parser.parse({"--max_steps", "99999999999999999999"}),
+                    Catch::Contains("99999999999999999999 is out of range"));
+  CHECK_THROWS_WITH(parser.parse({"--per_device_train_batch_size", "8x"}),
+                    "--per_device_train_batch_size: expected an integer, got '8x'");
+}
+
 TEST_CASE("an arguments file is applied first and the command line overrides it", "[flags]") {
   const std::string file = scratch_file("args.json", R"({
     "output_dir": "from-file", "learning_rate": 3e-5, "per_device_train_batch_size": 12,
