@@ -1,10 +1,15 @@
 // What runs without mpirun: LocalCommunicator, the launch detection, the collective watchdogs.
-#include <atomic>
 #include <catch2/catch.hpp>
+
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "comm/async_watchdog.h"
 #include "comm/collective_watchdog.h"
@@ -110,42 +115,52 @@ TEST_CASE("the CUDA-side factory gives a plain launch a device-memory local comm
   REQUIRE_THROWS_AS(device->all_reduce_sum_async(Tensor{ints.data(), ints.size(), ScalarType::kI32}), BertError);
 }
 
-TEST_CASE("local_rank_from_launcher reads the launchers' local-rank variables", "[comm]") {
-  test::ScopedEnv cleared[] = {{"OMPI_COMM_WORLD_LOCAL_RANK", nullptr},
-                               {"MPI_LOCALRANKID", nullptr},
-                               {"MV2_COMM_WORLD_LOCAL_RANK", nullptr},
-                               {"SLURM_LOCALID", nullptr},
-                               {"PMIX_LOCAL_RANK", nullptr},
-                               {"PMI_LOCAL_RANK", nullptr}};
-  REQUIRE(local_rank_from_launcher() == 0);
+// One launcher-variable reader, checked with every variable it reads cleared (and restored
+// after): the default without any, a lower-priority variable, Open MPI's winning over it, and a
+// malformed value named in the error.
+struct LauncherReaderCase {
+  std::vector<const char*> variables;  // all it reads; the first is Open MPI's
+  const char* other;                   // a lower-priority one
+  int fallback, other_value, open_mpi_value;
+  const char* malformed;
+};
+
+void check_launcher_reader(const std::function<int()>& read, const LauncherReaderCase& c) {
+  std::vector<std::unique_ptr<test::ScopedEnv>> cleared;
+  for (const char* name : c.variables)
+    cleared.push_back(std::make_unique<test::ScopedEnv>(name, nullptr));
+  REQUIRE(read() == c.fallback);
   {
-    test::ScopedEnv slurm("SLURM_LOCALID", "3");
-    REQUIRE(local_rank_from_launcher() == 3);
-    test::ScopedEnv open_mpi("OMPI_COMM_WORLD_LOCAL_RANK", "5");  // Open MPI's wins
-    REQUIRE(local_rank_from_launcher() == 5);
-    test::ScopedEnv malformed("OMPI_COMM_WORLD_LOCAL_RANK", "x");
-    REQUIRE_THROWS_WITH(local_rank_from_launcher(),
-                        Catch::Contains("OMPI_COMM_WORLD_LOCAL_RANK=x"));
+    test::ScopedEnv other(c.other, std::to_string(c.other_value).c_str());
+    REQUIRE(read() == c.other_value);
+    test::ScopedEnv open_mpi(c.variables.front(), std::to_string(c.open_mpi_value).c_str());
+    REQUIRE(read() == c.open_mpi_value);
+    test::ScopedEnv malformed(c.variables.front(), c.malformed);
+    REQUIRE_THROWS_WITH(read(),
+                        Catch::Contains(std::string(c.variables.front()) + "=" + c.malformed));
   }
-  REQUIRE(local_rank_from_launcher() == 0);
+  REQUIRE(read() == c.fallback);
+}
+
+TEST_CASE("local_rank_from_launcher reads the launchers' local-rank variables", "[comm]") {
+  check_launcher_reader(local_rank_from_launcher, {{"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                                                    "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                                                    "PMIX_LOCAL_RANK", "PMI_LOCAL_RANK"},
+                                                   "SLURM_LOCALID",
+                                                   0,
+                                                   3,
+                                                   5,
+                                                   "x"});
 }
 
 TEST_CASE("local_size_from_launcher reads the launchers' ranks-per-node variables", "[comm]") {
-  test::ScopedEnv cleared[] = {{"OMPI_COMM_WORLD_LOCAL_SIZE", nullptr},
-                               {"MPI_LOCALNRANKS", nullptr},
-                               {"MV2_COMM_WORLD_LOCAL_SIZE", nullptr},
-                               {"PMIX_LOCAL_SIZE", nullptr}};
-  REQUIRE(local_size_from_launcher() == 1);
-  {
-    test::ScopedEnv pmix("PMIX_LOCAL_SIZE", "4");
-    REQUIRE(local_size_from_launcher() == 4);
-    test::ScopedEnv open_mpi("OMPI_COMM_WORLD_LOCAL_SIZE", "8");  // Open MPI's wins
-    REQUIRE(local_size_from_launcher() == 8);
-    test::ScopedEnv malformed("OMPI_COMM_WORLD_LOCAL_SIZE", "0");
-    REQUIRE_THROWS_WITH(local_size_from_launcher(),
-                        Catch::Contains("OMPI_COMM_WORLD_LOCAL_SIZE=0"));
-  }
-  REQUIRE(local_size_from_launcher() == 1);
+  check_launcher_reader(local_size_from_launcher, {{"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
+                                                    "MV2_COMM_WORLD_LOCAL_SIZE", "PMIX_LOCAL_SIZE"},
+                                                   "PMIX_LOCAL_SIZE",
+                                                   1,
+                                                   4,
+                                                   8,
+                                                   "0"});
 }
 
 // Tokens stand for CUDA events: a flag per collective that the test sets when it "completes".
