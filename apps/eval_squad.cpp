@@ -75,9 +75,9 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
                      "v2.0, metric mode: {question id: no-answer probability or score} as the official script's "
                      "--na-prob-file (eval_null_odds.json serves: best_f1_thresh is then the "
                      "--null_score_diff_threshold that scores best)");
-  parser->add_double("na_prob_thresh", &options->na_prob_thresh,
-                     "v2.0, metric mode, with --na_prob_file: above it a question counts as answered 'no answer' "
-                     "(default: 1.0)");
+  parser->add_double(
+      "na_prob_thresh", &options->na_prob_thresh,
+      "v2.0, metric mode, with --na_prob_file: above it a question counts as answered 'no answer'");
   parser->add_string("predictions_file", &options->predictions_file,
                      "JSON object {question id: answer text} to score (metric mode)");
   register_dataset_flags(parser, &options->dataset, "its validation split replaces --validation_file");

@@ -21,8 +21,9 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
               "in span selection and the v2.0 metric scores (eval_exact, eval_f1, eval_HasAns_*, eval_NoAns_*, "
               "eval_best_*); without it, v2 data is refused");
   p->add_double("null_score_diff_threshold", &o->null_score_diff_threshold,
-                "with --version_2_with_negative: predict no answer when the null score exceeds the best span's "
-                "by more than this (default: 0.0)");
+                "with --version_2_with_negative: predict no answer when the null score exceeds the "
+                "best span's "
+                "by more than this");
   p->add_string("eval_strategy", &o->eval_strategy,
                 "evaluate during training: no, steps (every --eval_steps) or epoch (after each epoch); "
                 "implies --do_eval");
@@ -104,9 +105,12 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                       "windows' real tokens) or no; alone or true: all. The count goes into every log line "
                       "(loss lines also get train_runtime and train_tokens_per_second), the results files "
                       "and trainer_state.json");
-  p->add_string("logging_strategy", &o->logging_strategy,
-                "when a loss line is logged (console, trainer_log.jsonl, TensorBoard): steps (every "
-                "--logging_steps), epoch (at each epoch's end) or no; steps and epoch also log the last step");
+  p->add_string(
+      "logging_strategy", &o->logging_strategy,
+      "when a loss line is logged (console, trainer_log.jsonl, TensorBoard): steps (every "
+      "--logging_steps: multiples of it only, as transformers), epoch (at each epoch's end, the "
+      "last "
+      "step's partial epoch included) or no");
   p->add_bool("logging_first_step", &o->logging_first_step, "also log the first step");
   p->add_bool("disable_tqdm", &o->disable_tqdm,
               "no progress bar on a terminal: only the logged lines (a bar is never drawn off a terminal)");

@@ -183,7 +183,8 @@ std::vector<std::string> clear_previous_run(const std::string& output_dir) {
     // runs/ keeps one TensorBoard directory per run (runs/<date>_<host>/, as Hugging Face names
     // them): a new run adds its own beside the earlier ones, as it does under Hugging Face,
     // whose --overwrite_output_dir never deletes the logging history.
-    if (name == kOutputDirLockFile || name == "runs") continue;
+    // training_args.json is already this run's (claim_output_dir writes it first).
+    if (name == kOutputDirLockFile || name == "runs" || is_run_start_file(name)) continue;
     const std::string path = join_path(output_dir, name);
     std::error_code ec;
     fs::remove_all(path, ec);

@@ -61,7 +61,8 @@ std::string output_dir_refusal(const std::string& output_dir, const OutputDirSur
                                bool explicit_resume = false);
 
 // --overwrite_output_dir: deletes what survey_output_dir counts as ours (except the lock
-// file and runs/) and returns the entries it kept (someone else's).
+// file, runs/ and training_args.json, which the run clearing the directory has written
+// already) and returns the entries it kept (someone else's).
 std::vector<std::string> clear_previous_run(const std::string& output_dir);
 
 }  // namespace bert

@@ -156,6 +156,10 @@ TEST_CASE("train_squad stopped after a step and resumed equals an uninterrupted 
   REQUIRE(again.status == 0);
   CHECK_THAT(again.output, !Catch::Contains("resuming"));
   check_same_as_reference(out);
+  // Clearing the earlier run's files keeps this run's arguments (written when it claimed the
+  // directory), which rerun it.
+  CHECK_THAT(read_file(out + "/training_args.json"),
+             Catch::Contains("\"overwrite_output_dir\": true"));
 }
 
 TEST_CASE("SIGTERM saves a checkpoint, exits 143, and the run resumes exactly", "[app][resume][signal]") {
