@@ -101,6 +101,9 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
   parser->add_int64("max_eval_samples", &options->max_eval_samples,
                     "evaluate the first N questions (at most N windows) (model mode)");
   parser->add_int64("seed", &options->seed, "seed of what the checkpoint lacks: the qa_outputs head of a base model, every weight of a config-only directory (model mode)");
+  parser->add_renamed("per_gpu_eval_batch_size", "per_device_eval_batch_size",
+                      "transformers' name for it");
+  parser->add_renamed("no_cuda", "device", "give --device cpu");
   parser->add_bool("do_lower_case", &options->do_lower_case,
                    "lower-case and strip accents (model mode); when not given, the model directory's "
                    "tokenizer_config.json decides, else true");
@@ -260,6 +263,16 @@ int run(int argc, char** argv) {
     return run_model_mode(options, parser.was_set("do_lower_case"));
   }
   parser.require("predictions_file", "(metric mode; or --model_name_or_path for model mode)");
+  // Metric mode scores a predictions file: a model-mode flag would change nothing, silently.
+  for (const char* flag :
+       {"output_dir", "device", "max_seq_length", "doc_stride", "per_device_eval_batch_size",
+        "n_best_size", "max_answer_length", "max_eval_samples", "seed", "do_lower_case",
+        "null_score_diff_threshold"})
+    if (parser.was_set(flag))
+      throw FlagError(
+          std::string("--") + flag +
+          " belongs to model mode (--model_name_or_path); metric mode scores --predictions_file as "
+          "it is");
   return run_metric_mode(options);
 }
 

@@ -71,9 +71,11 @@ namespace {
 constexpr int kExitDiverged = 3;
 
 void register_flags(FlagParser* p, TrainOptions* o) {
-  p->add_string("model_name_or_path", &o->model_name_or_path,
-                "model directory: config.json + vocab.txt or a SentencePiece spiece.model (+ "
-                "model.safetensors; without it the weights are initialised randomly)");
+  p->add_string(
+      "model_name_or_path", &o->model_name_or_path,
+      "model directory: config.json + vocab.txt (or tokenizer.json) or a SentencePiece model (+ "
+      "model.safetensors, pytorch_model.bin or a sharded index; with none, the weights are "
+      "initialised randomly)");
   p->add_string("train_file", &o->train_file,
                 "SQuAD to train on (with --do_train): the official JSON, datasets' rows (JSON, JSON Lines) or a "
                 "datasets Arrow cache file");

@@ -113,6 +113,23 @@ TEST_CASE("eval_squad rejects bad command lines and bad files", "[app][metric]")
     CHECK(r.status == 2);
     CHECK(r.err.find("error: unknown flag --bogus") != std::string::npos);
   }
+  SECTION(
+      "a model-mode flag in metric mode exits 2, naming it; a renamed flag names its new name") {
+    write_file_atomic(app.path("preds.json"), "{}");
+    for (const char* flag :
+         {"--n_best_size 5", "--output_dir out", "--device cuda", "--max_seq_length 64"}) {
+      const RunResult r =
+          app.run(dev + " --predictions_file " + app.path("preds.json") + " " + flag);
+      INFO(flag << " -> " << r.err);
+      CHECK(r.status == 2);
+      CHECK(r.err.find(std::string(flag).substr(0, std::string(flag).find(' ')) +
+                       " belongs to model mode") != std::string::npos);
+    }
+    const RunResult renamed =
+        app.run(dev + " --predictions_file " + app.path("preds.json") + " --no_cuda");
+    CHECK(renamed.status == 2);
+    CHECK(renamed.err.find("--device") != std::string::npos);
+  }
   SECTION("a missing flag exits 2") {
     const RunResult r = app.run(dev);
     CHECK(r.status == 2);
