@@ -227,10 +227,11 @@ struct ResumePoint {
   TrainerState state;
 };
 
-ResumePoint find_resume_point(const TrainOptions& o, const RunSettings& run, const BertConfig& config) {
+ResumePoint find_resume_point(const TrainOptions& o, const RunSettings& run,
+                              const BertConfig& config, bool root) {
   ResumePoint resume;
   if (!o.do_train) return resume;
-  resume.dir = resolve_resume_dir(run);
+  resume.dir = resolve_resume_dir(run, /*log=*/root);
   if (resume.dir.empty()) return resume;
   resume.state = read_trainer_state(resume.dir);
   check_checkpoint_config(resume.dir, config, o.model_name_or_path);
@@ -383,7 +384,7 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
   const OutputDirLock lock = claim_output_dir_for_job(o, run, backend, comm);
   JobModel job_model = load_job_model(o, root);
   const BertConfig& config = job_model.loaded.config;
-  const ResumePoint resume = find_resume_point(o, run, config);
+  const ResumePoint resume = find_resume_point(o, run, config, root);
 
   // Every rank must run the same job: compared before the data is read (the window cache's
   // barrier depends on the flags) and again once it is (prepare_job_data).

@@ -39,7 +39,15 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
     }
     if (!from_cache) {
       out.windows = build_windows(out.dataset, tokenizer, options.window, threads);
-      save_window_cache(options.cache_file, key, out.dataset, out.windows);
+      try {
+        save_window_cache(options.cache_file, key, out.dataset, out.windows);
+      } catch (const BertError& error) {
+        // The cache only saves the next run the tokenizing: a place it cannot be written (a
+        // read-only data volume) costs that, not this run.
+        if (!options.quiet)
+          std::fprintf(stderr, "[%s] warning: the windows are built but not cached: %s\n",
+                       label.c_str(), error.what());
+      }
     }
   } else {
     out.windows = build_windows(out.dataset, tokenizer, options.window, threads);

@@ -22,7 +22,8 @@ struct PrepareOptions {
   WindowConfig window;
   bool do_lower_case = true;
   int64_t max_samples = -1;  // > 0: the first N examples, then at most N windows (run_qa.py's rule)
-  std::string cache_file;    // optional: read windows from it when its key matches, else write it
+  std::string cache_file;  // optional: read windows from it when its key matches, else write it (a
+                           // failed write is a warning: the windows are built either way)
   bool overwrite_cache = false;  // rebuild and rewrite cache_file even when it matches (--overwrite_cache)
   bool quiet = false;        // no summary line (ranks other than 0 of a data-parallel run)
   bool version_2_with_negative = false;  // SQuAD v2.0: unanswerable questions are taken

@@ -103,7 +103,7 @@ OutputDirLock claim_output_dir(const RunSettings& run, const std::string& args_r
   return lock;
 }
 
-std::string resolve_resume_dir(const RunSettings& run) {
+std::string resolve_resume_dir(const RunSettings& run, bool log) {
   const std::string& flag = run.resume_from_checkpoint;
   if (flag == "latest" || flag == "true" || flag == "True") {
     const std::string latest = find_latest_checkpoint(run.output_dir);
@@ -115,7 +115,7 @@ std::string resolve_resume_dir(const RunSettings& run) {
   if (!flag.empty()) return flag;
   if (run.overwrite_output_dir) return "";
   const std::string latest = find_latest_checkpoint(run.output_dir);
-  if (!latest.empty())
+  if (!latest.empty() && log)
     std::fprintf(stderr, "[train] %s holds checkpoints: resuming from the newest, %s "
                          "(--overwrite_output_dir starts afresh instead)\n",
                  run.output_dir.c_str(), latest.c_str());

@@ -75,9 +75,9 @@ OutputDirLock claim_output_dir(const RunSettings& run, const std::string& args_r
 
 // The checkpoint to resume from ("" for a fresh run), Hugging Face's way: an explicit path,
 // 'latest'/'true' for output_dir's newest, and output_dir's newest anyway when it holds
-// checkpoints and --overwrite_output_dir is not given (a line on stderr says so). InputError
-// naming output_dir when 'latest' finds none.
-std::string resolve_resume_dir(const RunSettings& run);
+// checkpoints and --overwrite_output_dir is not given (a line on stderr says so, when `log`:
+// rank 0 of a multi-process run). InputError naming output_dir when 'latest' finds none.
+std::string resolve_resume_dir(const RunSettings& run, bool log = true);
 
 // The checkpoint must come from the model configuration of --model_name_or_path: InputError
 // naming the checkpoint's config.json otherwise.

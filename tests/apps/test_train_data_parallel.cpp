@@ -168,6 +168,16 @@ TEST_CASE("rank 0 alone writes output_dir; a checkpoint resumes under another wo
   // One writer: no temporaries or duplicate checkpoints, one log line per step.
   CHECK(list_checkpoints(parallel).size() == 1);
   CHECK(read_lines(parallel + "/trainer_log.jsonl").size() == 4);
+  // Continued on 2 ranks again (a copy): rank 0 alone says where it resumes from.
+  const std::string again = root() + "/resume-parallel-again";
+  fs::remove_all(again);
+  fs::copy(parallel, again, fs::copy_options::recursive);
+  const CommandResult two = run(mpirun(2) + test::train_squad_bin() + flags("cpu", 4, 1, again));
+  size_t said = 0;
+  for (size_t at = two.output.find("holds checkpoints: resuming"); at != std::string::npos;
+       at = two.output.find("holds checkpoints: resuming", at + 1))
+    ++said;
+  CHECK(said == 1);
   // Continue on one process with the same global batch (8).
   const CommandResult resumed = run(test::train_squad_bin() + flags("cpu", 8, 1, parallel));
   CHECK_THAT(resumed.output, Catch::Contains("resuming from"));

@@ -154,6 +154,11 @@ TEST_CASE("prepare_squad reads a matching cache, rebuilds a stale one, keeps a f
   CHECK(bert::prepare_squad(squad, tokenizer, options, "train").windows.size() == 2);
   CHECK(bert::read_file(options.cache_file) != bytes);
   CHECK(bert::read_window_cache(options.cache_file).windows.size() == 2);
+  // A cache that cannot be written (here its folder is missing; a read-only volume alike) is
+  // not the run's end: the windows are built all the same.
+  options.cache_file = temp_path("missing-folder/tiny.cache");
+  CHECK(bert::prepare_squad(squad, tokenizer, options, "train").windows.size() == 2);
+  CHECK_FALSE(bert::path_exists(options.cache_file));
   // A file at that path that is no window cache (a mistyped path naming data) is refused,
   // untouched.
   const std::string notes = temp_path("notes.txt");
