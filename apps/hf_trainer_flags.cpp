@@ -22,8 +22,7 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
               "eval_best_*); without it, v2 data is refused");
   p->add_double("null_score_diff_threshold", &o->null_score_diff_threshold,
                 "with --version_2_with_negative: predict no answer when the null score exceeds the "
-                "best span's "
-                "by more than this");
+                "best span's by more than this");
   p->add_string("eval_strategy", &o->eval_strategy,
                 "evaluate during training: no, steps (every --eval_steps) or epoch (after each epoch); "
                 "implies --do_eval");
@@ -109,8 +108,7 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
       "logging_strategy", &o->logging_strategy,
       "when a loss line is logged (console, trainer_log.jsonl, TensorBoard): steps (every "
       "--logging_steps: multiples of it only, as transformers), epoch (at each epoch's end, the "
-      "last "
-      "step's partial epoch included) or no");
+      "last step's partial epoch included) or no");
   p->add_bool("logging_first_step", &o->logging_first_step, "also log the first step");
   p->add_bool("disable_tqdm", &o->disable_tqdm,
               "no progress bar on a terminal: only the logged lines (a bar is never drawn off a terminal)");

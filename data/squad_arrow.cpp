@@ -66,11 +66,11 @@ void append_answers(const ArrowArray& answers, int64_t at, const std::string& pa
   }
   *out += "], \"answer_start\": [";
   const auto [start_begin, start_end] = start->list_range(at);
+  const ArrowArray& starts = start->children[0];
+  // An unsigned 64-bit value above INT64_MAX is written as itself, for the reader to refuse.
+  const bool unsigned64 = !starts.field->int_signed && starts.field->int_bits == 64;
   for (int64_t i = start_begin; i < start_end; ++i) {
     if (i > start_begin) *out += ", ";
-    const ArrowArray& starts = start->children[0];
-    // An unsigned 64-bit value above INT64_MAX is written as itself, for the reader to refuse.
-    const bool unsigned64 = !starts.field->int_signed && starts.field->int_bits == 64;
     *out += starts.is_null(i) ? "null"
             : unsigned64      ? std::to_string(static_cast<uint64_t>(starts.int_at(i)))
                               : std::to_string(starts.int_at(i));

@@ -171,23 +171,31 @@ void RankBatchStream::seek(uint64_t micro_batches) {
   order_ = epoch_order_now();
 }
 
+namespace {
+
+// transformers 5's updates per epoch: ceil(batches / accumulation), at least 1.
+int64_t updates_per_epoch(size_t batches, int gradient_accumulation_steps) {
+  BERT_CHECK(gradient_accumulation_steps > 0, "gradient_accumulation_steps must be positive");
+  const int64_t accumulation = gradient_accumulation_steps;
+  return std::max<int64_t>(1, (static_cast<int64_t>(batches) + accumulation - 1) / accumulation);
+}
+
+}  // namespace
+
 int64_t steps_per_epoch(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,
                         bool drop_last) {
-  BERT_CHECK(gradient_accumulation_steps > 0, "gradient_accumulation_steps must be positive");
-  const int64_t batches =
-      static_cast<int64_t>(global_batches_per_epoch(num_windows, per_device_batch, world_size, drop_last));
-  return std::max<int64_t>(
-      1, (batches + gradient_accumulation_steps - 1) / gradient_accumulation_steps);
+  return updates_per_epoch(
+      global_batches_per_epoch(num_windows, per_device_batch, world_size, drop_last),
+      gradient_accumulation_steps);
 }
 
 int micro_batches_in_step(int64_t step, size_t batches_per_epoch, int gradient_accumulation_steps) {
-  BERT_CHECK(gradient_accumulation_steps > 0 && batches_per_epoch > 0 && step >= 0,
-             "micro_batches_in_step: positive batches and accumulation, a step >= 0");
-  const int64_t accumulation = gradient_accumulation_steps,
-                batches = static_cast<int64_t>(batches_per_epoch);
-  const int64_t per_epoch = (batches + accumulation - 1) / accumulation;
+  BERT_CHECK(batches_per_epoch > 0 && step >= 0,
+             "micro_batches_in_step: positive batches, a step >= 0");
+  const int64_t per_epoch = updates_per_epoch(batches_per_epoch, gradient_accumulation_steps);
   if (step % per_epoch != per_epoch - 1) return gradient_accumulation_steps;
-  return static_cast<int>(batches - (per_epoch - 1) * accumulation);
+  return static_cast<int>(static_cast<int64_t>(batches_per_epoch) -
+                          (per_epoch - 1) * gradient_accumulation_steps);
 }
 
 int64_t total_train_steps(size_t num_windows, int per_device_batch, int world_size, int gradient_accumulation_steps,

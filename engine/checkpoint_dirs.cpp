@@ -72,17 +72,34 @@ bool is_checkpoint_file_name(const std::string& name) {
 
 namespace {
 
-// A directory train_squad wrote as a checkpoint: its files all have checkpoint names (a user's
-// notes or data inside make it someone else's) and it holds the state or at least the model.
-bool holds_only_checkpoint_files(const std::string& dir) {
+// The step of a directory name exactly as checkpoint_dir_name writes it ("checkpoint-12", not
+// "checkpoint-0042"), or -1.
+int64_t checkpoint_step_of(const std::string& name) {
+  const std::string prefix = "checkpoint-";
+  if (name.compare(0, prefix.size(), prefix) != 0) return -1;
+  const std::string digits = name.substr(prefix.size());
+  if (!all_digits(digits) || digits.size() > 18) return -1;
+  const int64_t step = std::stoll(digits);
+  return checkpoint_dir_name(step) == name ? step : -1;
+}
+
+// What a checkpoint-named directory holds. Ours: only checkpoint file names (a user's notes or
+// data inside make it someone else's), with the state or at least the model (complete) or,
+// not empty, with neither (what a deletion cut short left: incomplete).
+enum class CheckpointFiles { kForeign, kComplete, kIncomplete };
+
+CheckpointFiles checkpoint_files_in(const fs::path& dir) {
   std::error_code ec;
-  bool model_or_state = false;
+  if (fs::is_symlink(dir, ec) || !fs::is_directory(dir, ec)) return CheckpointFiles::kForeign;
+  bool any = false, model_or_state = false;
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (entry.is_directory(ec) || !is_checkpoint_file_name(name)) return false;
+    if (entry.is_directory(ec) || !is_checkpoint_file_name(name)) return CheckpointFiles::kForeign;
     model_or_state = model_or_state || name == kTrainerStateFile || name == "model.safetensors";
+    any = true;
   }
-  return !ec && model_or_state;
+  if (ec || !any) return CheckpointFiles::kForeign;
+  return model_or_state ? CheckpointFiles::kComplete : CheckpointFiles::kIncomplete;
 }
 
 }  // namespace
@@ -93,15 +110,11 @@ std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir) {
   if (!fs::is_directory(output_dir, ec)) return out;
   for (const fs::directory_entry& entry : fs::directory_iterator(output_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    const std::string prefix = "checkpoint-";
-    if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string digits = name.substr(prefix.size());
-    if (!all_digits(digits) || digits.size() > 18 || entry.is_symlink(ec) || !entry.is_directory(ec)) continue;
     CheckpointEntry checkpoint;
-    checkpoint.step = std::stoll(digits);
-    if (checkpoint_dir_name(checkpoint.step) != name) continue;  // "checkpoint-0042" is not a name we write
+    checkpoint.step = checkpoint_step_of(name);
+    if (checkpoint.step < 0 || checkpoint_files_in(entry.path()) != CheckpointFiles::kComplete)
+      continue;
     checkpoint.path = join_path(output_dir, name);
-    if (!holds_only_checkpoint_files(checkpoint.path)) continue;
     checkpoint.has_state = path_exists(join_path(checkpoint.path, kTrainerStateFile));
     out.push_back(checkpoint);
   }
@@ -195,23 +208,8 @@ void rotate_checkpoints(const std::string& output_dir, int64_t keep, const std::
 }
 
 bool is_incomplete_checkpoint(const std::string& output_dir, const std::string& name) {
-  const std::string prefix = "checkpoint-";
-  if (name.compare(0, prefix.size(), prefix) != 0) return false;
-  const std::string digits = name.substr(prefix.size());
-  if (!all_digits(digits) || digits.size() > 18 || checkpoint_dir_name(std::stoll(digits)) != name)
-    return false;
-  const fs::path dir = fs::path(output_dir) / name;
-  std::error_code ec;
-  if (fs::is_symlink(dir, ec) || !fs::is_directory(dir, ec)) return false;
-  bool any = false;
-  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
-    const std::string file = entry.path().filename().string();
-    if (entry.is_directory(ec) || !is_checkpoint_file_name(file) || file == kTrainerStateFile ||
-        file == "model.safetensors")
-      return false;
-    any = true;
-  }
-  return any && !ec;
+  return checkpoint_step_of(name) >= 0 &&
+         checkpoint_files_in(fs::path(output_dir) / name) == CheckpointFiles::kIncomplete;
 }
 
 int remove_stale_temporaries(const std::string& output_dir) {

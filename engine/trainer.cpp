@@ -99,10 +99,7 @@ void Trainer::accumulate_gradients(PrefetchedBatchStream& batches, int64_t steps
   optimizer_.begin_step();
   // gradient_accumulation_steps, or fewer for an epoch's last step (the epoch's leftovers).
   const int accumulation =
-      micro_batches_in_step(steps_before,
-                            global_batches_per_epoch(state_.num_windows, config_.batch_size,
-                                                     world_size_, config_.dataloader_drop_last),
-                            config_.gradient_accumulation_steps);
+      micro_batches_in_step(steps_before, batches_per_epoch(), config_.gradient_accumulation_steps);
   for (int micro = 0; micro < accumulation; ++micro) {
     // This rank's slice of the next global micro-batch; a rank may get none at an epoch's end
     // and then still joins the collectives below with zero gradients.
@@ -180,9 +177,9 @@ void Trainer::record_step(double step_loss, const UpdateStats& stats) {
   }
 }
 
-double Trainer::batches_per_epoch() const {
-  return double(
-      global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_, config_.dataloader_drop_last));
+size_t Trainer::batches_per_epoch() const {
+  return global_batches_per_epoch(state_.num_windows, config_.batch_size, world_size_,
+                                  config_.dataloader_drop_last);
 }
 
 // transformers' Trainer._evaluate: ReduceLROnPlateau steps with the evaluation's metric. Rank 0
@@ -205,7 +202,7 @@ int64_t Trainer::steps_in_epoch() const {
 // micro-batches consumed (an epoch's last step, however short, completes it).
 double Trainer::epoch_at(int64_t step) const {
   const int64_t per_epoch = steps_in_epoch();
-  const double batches = batches_per_epoch();
+  const double batches = double(batches_per_epoch());
   const double consumed = double((step % per_epoch) * int64_t(config_.gradient_accumulation_steps));
   return double(step / per_epoch) + std::min(consumed, batches) / batches;
 }

@@ -251,7 +251,7 @@ class Trainer {
   // Advances the counters in state_ after an update (applied or skipped).
   void record_step(double step_loss, const UpdateStats& stats);
   // Global micro-batches per epoch of this run (engine/batch_stream.h's count).
-  double batches_per_epoch() const;
+  size_t batches_per_epoch() const;
   // Optimizer steps per epoch of this run (engine/batch_stream.h's steps_per_epoch).
   int64_t steps_in_epoch() const;
   // reduce_lr_on_plateau's step after an evaluation (hooks.evaluation_metric).

@@ -440,19 +440,20 @@ int report_early_stop(const TrainSummary& summary, int64_t total, const Training
                       const std::string& last_checkpoint) {
   const bool by_signal = summary.outcome == TrainOutcome::kStopRequested;
   const int signal = by_signal ? agree_on_stop_signal(*job.comm, stop_signal()) : 0;
-  if (job.comm->is_root())
+  if (job.comm->is_root()) {
+    const int ranks = job.comm->world_size();
+    const std::string how =
+        ranks > 1 ? " (under the launcher this job used, with as many ranks)" : "";
+    const std::string launcher = ranks > 1 ? "mpirun -np " + std::to_string(ranks) + " " : "";
     std::fprintf(
         stderr,
         "[train] %s at step %lld/%lld; checkpoint: %s\n[train] to continue, run%s:\n  %s%s\n",
         by_signal ? (std::string("stopped by ") + signal_name(signal)).c_str()
                   : "stopped (--stop_after_steps)",
         static_cast<long long>(summary.steps), static_cast<long long>(total),
-        last_checkpoint.c_str(),
-        job.comm->world_size() > 1 ? " (under the launcher this job used, with as many ranks)" : "",
-        job.comm->world_size() > 1
-            ? ("mpirun -np " + std::to_string(job.comm->world_size()) + " ").c_str()
-            : "",
+        last_checkpoint.c_str(), how.c_str(), launcher.c_str(),
         resume_command(job.argc, job.argv, last_checkpoint).c_str());
+  }
   return by_signal ? exit_status_for_signal(signal) : 0;
 }
 

@@ -1,9 +1,9 @@
 // Training and evaluation progress on stderr.
 //   Terminal (isatty): one line redrawn in place with '\r', at most 10 times a second:
-//     step 120/5000 [#-----------------------------]   2.4% | loss 1.2345 | lr 2.97e-05 | 85.3
-//     win/s | ETA 0:12:34 | extra
+//     step 120/5000 [#-------]   2.4% | loss 1.2345 | lr 2.97e-05 | 85.3 win/s | ETA 0:12:34 | x
+//   (the bar is 30 characters wide; x: the extra text)
 //   (an evaluation's line counts windows and has no loss or learning rate:
-//     eval 3200/10784 [########----------------------]  29.7% | 85.3 win/s | ETA 0:01:29)
+//     eval 3200/10784 [##------]  29.7% | 85.3 win/s | ETA 0:01:29)
 //   The line is cut to the terminal width so it never wraps (a wrapped line cannot be
 //   redrawn with '\r'). A force_line update also leaves a permanent copy above the bar.
 //   Not a terminal (log file, CI): nothing but force_line updates, each on its own line,
