@@ -22,7 +22,7 @@
 #include "data/window_jsonl.h"
 #include "data/windows.h"
 #include "core/error.h"
-#include "tokenizer/wordpiece.h"
+#include "tokenizer/tokenizer.h"
 
 namespace bert {
 namespace {
@@ -38,7 +38,8 @@ struct PrepareOptions {
 };
 
 void register_flags(FlagParser* parser, PrepareOptions* options) {
-  parser->add_string("vocab_file", &options->vocab_file, "WordPiece vocab.txt (one token per line)");
+  parser->add_string("vocab_file", &options->vocab_file, "the tokenizer: WordPiece vocab.txt (one token per line) or tokenizer.json, or a SentencePiece "
+                    "*.model (tokenized as AlbertTokenizer; tokenizer_config.json beside it must say so)");
   parser->add_string("input_file", &options->input_file,
                      "SQuAD v1.1/v2.0: the official JSON, datasets' rows (JSON, JSON Lines) or a datasets Arrow "
                      "cache file");
@@ -95,7 +96,8 @@ int run(int argc, char** argv) {
   const std::string clamped = clamp_max_seq_length(
       lower.model_max_length, join_path(tokenizer_dir, "tokenizer_config.json"), &options.max_seq_length);
   if (!clamped.empty()) std::fprintf(stderr, "%s\n", clamped.c_str());
-  const WordPieceTokenizer tokenizer(options.vocab_file, options.do_lower_case);
+  const std::unique_ptr<Tokenizer> loaded = load_tokenizer_file(options.vocab_file, options.do_lower_case);
+  const Tokenizer& tokenizer = *loaded;
   const WindowConfig config{options.max_seq_length, options.doc_stride};
   const auto window_begin = std::chrono::steady_clock::now();
   const std::vector<Window> windows = build_windows(dataset, tokenizer, config);

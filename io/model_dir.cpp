@@ -298,11 +298,13 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
   const std::string vocab_name =
       is_vocab_txt(vocab_path) ? "vocab.txt" : std::filesystem::path(vocab_path).filename().string();
   write_file_atomic(staged.staged_path(join_path(dir, vocab_name)), vocab);
-  // A SentencePiece vocabulary has no one Hugging Face tokenizer class for BERT: none is named.
+  // The class the tokenizers here follow: BertTokenizer, or for a SentencePiece model
+  // AlbertTokenizer keeping accents (what read_tokenizer_config accepts for one).
   const std::string tokenizer_config =
       std::string("{\n  \"do_lower_case\": ") + (do_lower_case ? "true" : "false") +
+      (wordpiece ? "" : ",\n  \"keep_accents\": true") +
       ",\n  \"model_max_length\": " + std::to_string(config.max_position_embeddings) +
-      (wordpiece ? ",\n  \"tokenizer_class\": \"BertTokenizer\"" : "") + "\n}\n";
+      ",\n  \"tokenizer_class\": " + (wordpiece ? "\"BertTokenizer\"" : "\"AlbertTokenizer\"") + "\n}\n";
   write_file_atomic(staged.staged_path(join_path(dir, "tokenizer_config.json")), tokenizer_config);
   write_file_atomic(staged.staged_path(join_path(dir, "config.json")), config_json);
   staged.commit();

@@ -79,6 +79,69 @@ void check_wordpiece_fields(const std::string& path, simdjson::dom::object objec
   }
 }
 
+// Why a tokenizer class other than AlbertTokenizer would tokenize a SentencePiece model otherwise.
+std::string sentencepiece_class_reason(std::string_view tokenizer_class) {
+  const auto is = [&](std::string_view name) { return tokenizer_class.substr(0, name.size()) == name; };
+  if (is("XLNetTokenizer"))
+    return "XLNet pads on the left and puts the context first and <cls> last (c <sep> q <sep> <cls>)";
+  if (is("CamembertTokenizer") || is("XLMRobertaTokenizer"))
+    return "it shifts the model's ids by fairseq's offset and lays a pair out as <s> q </s></s> c </s>";
+  if (is("T5Tokenizer") || is("LlamaTokenizer"))
+    return "it adds no [CLS]/[SEP] around the question and context";
+  return "this engine tokenizes a SentencePiece model as AlbertTokenizer does ([CLS] q [SEP] c [SEP])";
+}
+
+// A SentencePiece directory is tokenized as AlbertTokenizer with keep_accents true (see
+// sentencepiece_tokenizer.h): refuses by field what transformers would do otherwise.
+void check_sentencepiece_fields(const std::string& dir, const std::string& path, bool have_file,
+                                simdjson::dom::object object) {
+  if (!have_file)
+    throw_input_error(path, "", "missing: a SentencePiece model's tokenizer is chosen by tokenizer_config.json's "
+                      "tokenizer_class (transformers' AutoTokenizer builds an unusable BertTokenizer without it); "
+                      "write {\"tokenizer_class\": \"AlbertTokenizer\", \"keep_accents\": true, \"do_lower_case\": ...}");
+  simdjson::dom::element value;
+  std::string_view tokenizer_class;
+  if (object["tokenizer_class"].get(value) != simdjson::SUCCESS || value.is_null())
+    throw_input_error(path, "tokenizer_class", "missing: with a SentencePiece model in " + dir +
+                      " transformers' AutoTokenizer decides the tokenizer by it; this engine tokenizes as "
+                      "\"AlbertTokenizer\"");
+  if (value.get_string().get(tokenizer_class)) throw_input_error(path, "tokenizer_class", "expected a string");
+  if (tokenizer_class != "AlbertTokenizer" && tokenizer_class != "AlbertTokenizerFast")
+    throw_input_error(path, "tokenizer_class",
+                      "\"" + std::string(tokenizer_class) + "\" is not supported with a SentencePiece model: " +
+                          sentencepiece_class_reason(tokenizer_class));
+  bool keep_accents = false;  // AlbertTokenizer's default
+  if (object["keep_accents"].get(value) == simdjson::SUCCESS && !value.is_null()) {
+    if (!value.is_bool()) throw_input_error(path, "keep_accents", "expected true or false");
+    keep_accents = value.get_bool().value();
+  }
+  if (!keep_accents)
+    throw_input_error(path, "keep_accents",
+                      "false (AlbertTokenizer's default when absent) is not supported: transformers then applies "
+                      "NFKD and strips combining marks before the model's own normalisation, which this engine "
+                      "does not; it keeps accents (keep_accents true)");
+  if (object["add_prefix_space"].get(value) == simdjson::SUCCESS && value.is_bool() && !value.get_bool().value())
+    throw_input_error(path, "add_prefix_space",
+                      "false is not supported: sentencepiece here prefixes every text with \"\u2581\" "
+                      "(AlbertTokenizer's default)");
+  std::set<std::string> specials = {"[CLS]", "[SEP]", "<pad>", "<unk>", "[MASK]", "<cls>", "<sep>",
+                                    "<s>",   "</s>",  "[PAD]", "[UNK]", "<mask>"};
+  simdjson::dom::object added;
+  if (object["added_tokens_decoder"].get_object().get(added) == simdjson::SUCCESS) {
+    for (auto entry : added) {
+      std::string_view content;
+      const std::string field = "added_tokens_decoder.\"" + std::string(entry.key) + "\"";
+      if (entry.value["content"].get_string().get(content))
+        throw_input_error(path, field, "expected an object with a string \"content\"");
+      if (!specials.count(std::string(content)))
+        throw_input_error(path, field,
+                          "added token \"" + std::string(content) +
+                              "\" is not supported: transformers matches added tokens whole before the "
+                              "SentencePiece model, and this engine knows only the model's special pieces");
+    }
+  }
+}
+
 void check_added_tokens_file(const std::string& dir) {
   const std::string path = join_path(dir, "added_tokens.json");
   if (!path_exists(path)) return;
@@ -146,12 +209,15 @@ TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, b
     choice.note = "do_lower_case " + word(choice.do_lower_case) + " from " + vocabulary + " (normalizer.lowercase)";
   } else {
     choice.do_lower_case = true;
-    choice.note = "do_lower_case true: " + dir + " has no tokenizer_config.json with do_lower_case, and lower-casing "
-                  "is BertTokenizer's default (give --do_lower_case false for a cased model)";
+    choice.note = "do_lower_case true: " + (have_file ? path + " has no do_lower_case" : dir + " has no tokenizer_config.json") +
+                  ", and lower-casing is " + (wordpiece ? "BertTokenizer" : "AlbertTokenizer") +
+                  "'s default (give --do_lower_case false for a cased model)";
   }
   if (wordpiece) {
     if (have_file) check_wordpiece_fields(path, object, choice.do_lower_case);
     check_added_tokens_file(dir);
+  } else {
+    check_sentencepiece_fields(dir, path, have_file, object);
   }
   return choice;
 }

@@ -1,10 +1,13 @@
-// sentencepiece does the segmentation; this file validates input, optionally lower-cases
-// with a byte map back to the original, and converts byte spans to code-point spans.
+// sentencepiece does the segmentation; this file checks that the model is one AlbertTokenizer
+// reads the same way, cuts special tokens out of the text, normalises what AlbertTokenizer
+// normalises before the model's charsmap (quotes, case) with a map back to the original
+// characters, and turns byte spans into code-point spans as the fast tokenizer aligns them.
 #include "tokenizer/sentencepiece_tokenizer.h"
 
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "core/error.h"
@@ -12,6 +15,95 @@
 #include "tokenizer/unicode.h"
 
 namespace bert {
+namespace {
+
+// A protobuf wire-format reader, just enough to find one field: the library's headers do not
+// expose ModelProto's fields.
+class WireReader {
+ public:
+  explicit WireReader(std::string_view bytes) : bytes_(bytes) {}
+  bool done() const { return at_ >= bytes_.size(); }
+  std::optional<uint64_t> varint() {
+    uint64_t value = 0;
+    for (int shift = 0; shift < 64 && at_ < bytes_.size(); shift += 7) {
+      const uint8_t byte = static_cast<uint8_t>(bytes_[at_++]);
+      value |= uint64_t(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return value;
+    }
+    return std::nullopt;
+  }
+  // Reads one field's key and payload; the payload of a length-delimited field goes to *nested,
+  // of a varint to *number. False on malformed input.
+  bool field(uint32_t* number, int* wire_type, uint64_t* value, std::string_view* nested) {
+    const auto key = varint();
+    if (!key) return false;
+    *number = static_cast<uint32_t>(*key >> 3);
+    *wire_type = static_cast<int>(*key & 7);
+    switch (*wire_type) {
+      case 0: {
+        const auto v = varint();
+        if (!v) return false;
+        *value = *v;
+        return true;
+      }
+      case 1:
+        return skip(8);
+      case 5:
+        return skip(4);
+      case 2: {
+        const auto length = varint();
+        if (!length || *length > bytes_.size() - at_) return false;
+        *nested = bytes_.substr(at_, static_cast<size_t>(*length));
+        at_ += static_cast<size_t>(*length);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+ private:
+  bool skip(size_t n) {
+    if (n > bytes_.size() - at_) return false;
+    at_ += n;
+    return true;
+  }
+  std::string_view bytes_;
+  size_t at_ = 0;
+};
+
+// TrainerSpec.model_type (field 3 of ModelProto's trainer_spec, field 2): 1 unigram (the proto's
+// default, also when the proto cannot be walked: the library loaded it), 2 BPE, 3 word, 4 char.
+uint64_t model_type_of(std::string_view model_proto) {
+  WireReader model(model_proto);
+  uint32_t number = 0;
+  int wire_type = 0;
+  uint64_t value = 0;
+  std::string_view nested;
+  while (!model.done() && model.field(&number, &wire_type, &value, &nested)) {
+    if (number != 2 || wire_type != 2) continue;
+    WireReader trainer(nested);
+    while (!trainer.done() && trainer.field(&number, &wire_type, &value, &nested))
+      if (number == 3 && wire_type == 0) return value;
+    return 1;
+  }
+  return 1;
+}
+
+const char* model_type_name(uint64_t type) {
+  switch (type) {
+    case 2:
+      return "BPE";
+    case 3:
+      return "word";
+    case 4:
+      return "char";
+    default:
+      return "unknown";
+  }
+}
+
+}  // namespace
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bool do_lower_case)
     : processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()),
@@ -23,27 +115,68 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bo
   if (!status.ok()) {
     throw_input_error(model_path, "", "cannot load SentencePiece model: " + status.ToString());
   }
+  if (const uint64_t type = model_type_of(serialized); type != 1) {
+    throw_input_error(
+        model_path, "trainer_spec.model_type",
+        std::string("a ") + model_type_name(type) +
+            " model is not supported: transformers' AlbertTokenizer (what run_qa.py uses for a "
+            "SentencePiece model) rebuilds its pieces as a unigram model and so segments text "
+            "otherwise than sentencepiece; train the model with --model_type=unigram");
+  }
   cls_id_ = find_piece({"[CLS]", "<cls>", "<s>"});
   sep_id_ = find_piece({"[SEP]", "<sep>", "</s>"});
   pad_id_ = find_piece({"<pad>", "[PAD]"});
   if (pad_id_ < 0) pad_id_ = processor_->pad_id();
   unk_id_ = find_piece({"<unk>", "[UNK]"});
   if (unk_id_ < 0) unk_id_ = processor_->unk_id();
-  struct Special {
+  struct Required {
     const char* what;
     int32_t id;
   };
-  for (const Special& s : {Special{"CLS ([CLS], <cls> or <s>)", cls_id_},
-                           Special{"SEP ([SEP], <sep> or </s>)", sep_id_},
-                           Special{"PAD (<pad>, [PAD] or the model's pad_id)", pad_id_},
-                           Special{"UNK (<unk>, [UNK] or the model's unk_id)", unk_id_}}) {
+  for (const Required& s : {Required{"CLS ([CLS], <cls> or <s>)", cls_id_},
+                            Required{"SEP ([SEP], <sep> or </s>)", sep_id_},
+                            Required{"PAD (<pad>, [PAD] or the model's pad_id)", pad_id_},
+                            Required{"UNK (<unk>, [UNK] or the model's unk_id)", unk_id_}}) {
     if (s.id < 0 || s.id >= vocab_size()) {
       throw_input_error(model_path, "", std::string("no piece for the special token ") + s.what);
     }
   }
+  check_albert_compatible();
+  std::vector<int32_t> special_ids = {cls_id_, sep_id_, pad_id_, unk_id_};
+  if (const int32_t mask = find_piece({"[MASK]", "<mask>"}); mask >= 0) special_ids.push_back(mask);
+  for (const int32_t id : special_ids) {
+    Special special{unicode::utf8_to_u32(processor_->IdToPiece(id)), id};
+    const bool seen = std::any_of(specials_.begin(), specials_.end(),
+                                  [&](const Special& s) { return s.text == special.text; });
+    if (!special.text.empty() && !seen) specials_.push_back(std::move(special));
+  }
+  std::stable_sort(specials_.begin(), specials_.end(), [](const Special& a, const Special& b) {
+    return a.text.size() > b.text.size();
+  });
 }
 
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;
+
+void SentencePieceTokenizer::check_albert_compatible() const {
+  for (int id = 0; id < processor_->GetPieceSize(); ++id) {
+    if (processor_->IsByte(id)) {
+      throw_input_error(
+          model_path_, "trainer_spec.byte_fallback",
+          "byte-fallback pieces (" + processor_->IdToPiece(id) +
+              ") are not supported: transformers' AlbertTokenizer turns byte fallback off and "
+              "maps text outside the pieces to id 1 instead; train the model without "
+              "--byte_fallback");
+    }
+  }
+  if (processor_->unk_id() != 1) {
+    throw_input_error(
+        model_path_, "trainer_spec.unk_id",
+        std::to_string(processor_->unk_id()) +
+            " is not supported: transformers' AlbertTokenizer maps text outside the pieces to id 1 "
+            "whatever piece that is (ALBERT's models: <pad> 0, <unk> 1, [CLS] 2, [SEP] 3); train "
+            "the model with --pad_id=0 --unk_id=1");
+  }
+}
 
 int32_t SentencePieceTokenizer::find_piece(std::initializer_list<const char*> names) const {
   for (const char* name : names) {
@@ -65,49 +198,99 @@ std::string SentencePieceTokenizer::id_to_token(int32_t id) const {
   return processor_->IdToPiece(id);
 }
 
+bool SentencePieceTokenizer::removed_by_model(char32_t cp) const {
+  // sentencepiece counts a character its normaliser deletes (a zero-width space, a control
+  // character) into the next piece's span; the fast tokenizer aligns that piece with its own
+  // characters only. Printable ASCII is never deleted: only the rest is asked.
+  if (cp >= 0x20 && cp < 0x7f) return false;
+  std::string text;
+  unicode::append_utf8(cp, &text);
+  return processor_->EncodeAsImmutableProto(text).pieces_size() == 0;
+}
+
 Encoding SentencePieceTokenizer::encode(std::string_view utf8_text) const {
   std::u32string original;
   size_t bad = 0;
   if (!unicode::decode_utf8(utf8_text, &original, &bad)) {
     throw InputError("invalid UTF-8 at byte " + std::to_string(bad));
   }
-  // The text sentencepiece sees, and for each of its bytes (plus the end) the original
-  // code point it came from.
+  Encoding out;
+  size_t segment = 0;
+  for (size_t i = 0; i < original.size();) {
+    const auto match = std::find_if(specials_.begin(), specials_.end(), [&](const Special& s) {
+      return original.compare(i, s.text.size(), s.text) == 0;
+    });
+    if (match == specials_.end()) {
+      ++i;
+      continue;
+    }
+    encode_segment(original, segment, i, &out);
+    out.ids.push_back(match->id);
+    out.offsets.push_back({static_cast<int32_t>(i), static_cast<int32_t>(i + match->text.size())});
+    i += match->text.size();
+    segment = i;
+  }
+  encode_segment(original, segment, original.size(), &out);
+  return out;
+}
+
+void SentencePieceTokenizer::encode_segment(const std::u32string& original, size_t begin,
+                                            size_t end, Encoding* out) const {
+  if (begin == end) return;
+  // The text sentencepiece sees; for each of its bytes the normalised character it belongs to,
+  // and for each normalised character the original characters [from, to) it came from.
   std::string text;
-  std::vector<int32_t> source;
-  text.reserve(utf8_text.size());
-  source.reserve(utf8_text.size() + 1);
+  std::vector<int32_t> char_of_byte;
+  std::u32string normalised;
+  std::vector<std::pair<int32_t, int32_t>> source;
   std::u32string lowered;
-  for (size_t i = 0; i < original.size(); ++i) {
+  for (size_t i = begin; i < end;) {
+    size_t next = i + 1;
+    char32_t cp = original[i];
+    if ((cp == U'`' || cp == U'\'') && next < end && original[next] == cp) {
+      // AlbertTokenizer's Replace("``", '"') and Replace("''", '"'), which aligns the '"' with
+      // the pair's second character.
+      cp = U'"';
+      ++i;
+      ++next;
+    }
     lowered.clear();
     if (do_lower_case_) {
-      unicode::python_lower(original[i], &lowered);
+      unicode::python_lower(cp, &lowered);
     } else {
-      lowered.push_back(original[i]);
+      lowered.push_back(cp);
     }
-    for (char32_t cp : lowered) unicode::append_utf8(cp, &text);
-    source.resize(text.size(), static_cast<int32_t>(i));
+    for (char32_t c : lowered) {
+      unicode::append_utf8(c, &text);
+      char_of_byte.resize(text.size(), static_cast<int32_t>(normalised.size()));
+      normalised.push_back(c);
+      source.push_back({static_cast<int32_t>(i), static_cast<int32_t>(next)});
+    }
+    i = next;
   }
-  source.push_back(static_cast<int32_t>(original.size()));
-
-  const sentencepiece::ImmutableSentencePieceText pieces =
-      processor_->EncodeAsImmutableProto(text);
-  Encoding out;
-  const size_t n = pieces.pieces_size();
-  out.ids.reserve(n);
-  out.offsets.reserve(n);
-  for (size_t k = 0; k < n; ++k) {
+  const sentencepiece::ImmutableSentencePieceText pieces = processor_->EncodeAsImmutableProto(text);
+  const size_t count = normalised.size();
+  for (size_t k = 0; k < pieces.pieces_size(); ++k) {
     const auto piece = pieces.pieces(static_cast<int>(k));
-    const size_t begin = std::min<size_t>(piece.begin(), text.size());
-    const size_t end = std::max<size_t>(begin, std::min<size_t>(piece.end(), text.size()));
-    int32_t first = source[begin];
-    // The last byte's character ends the span; an empty span stays empty.
-    const int32_t last = end > begin ? source[end - 1] + 1 : first;
-    while (first < last && unicode::is_white_space(original[first])) ++first;
-    out.ids.push_back(static_cast<int32_t>(piece.id()));
-    out.offsets.push_back({first, last});
+    const size_t first_byte = std::min<size_t>(piece.begin(), text.size());
+    const size_t end_byte =
+        std::max<size_t>(first_byte, std::min<size_t>(piece.end(), text.size()));
+    size_t first = first_byte < text.size() ? char_of_byte[first_byte] : count;
+    size_t last = end_byte > first_byte ? char_of_byte[end_byte - 1] + 1 : first;
+    while (first < last &&
+           (unicode::is_white_space(normalised[first]) || removed_by_model(normalised[first])))
+      ++first;
+    // A lone "▁" (its space skipped) and the leading pieces of one expanded character have
+    // nothing left: the fast tokenizer aligns them with the next character.
+    if (first == last && first < count) last = first + 1;
+    out->ids.push_back(static_cast<int32_t>(piece.id()));
+    if (first < last) {
+      out->offsets.push_back({source[first].first, source[last - 1].second});
+    } else {
+      const auto at = static_cast<int32_t>(end);
+      out->offsets.push_back({at, at});
+    }
   }
-  return out;
 }
 
 }  // namespace bert

@@ -1,21 +1,29 @@
-// A SentencePiece model (.model file: unigram or BPE, e.g. ALBERT's spiece.model) behind the
-// bert::Tokenizer interface, through the sentencepiece library. Ids are the model's own.
-//
-// Offsets: sentencepiece reports each piece's byte span in the text it was given; they are
-// turned into code points of the original text. A piece's leading whitespace (the space a
-// "▁" stands for) is left out of its span, so spans cover the visible characters only, and
-// a piece that is only "▁" gets an empty span where its space was.
-// do_lower_case lowers the text with Python's str.lower() mapping (per character) first,
-// keeping a map back to the original characters; accents are kept.
-//
-// Special ids are resolved by piece: [CLS] then <cls> then <s>; [SEP], <sep>, </s>; <pad>,
-// [PAD] (or the model's pad_id); <unk>, [UNK] (or the model's unk_id).
+// A SentencePiece unigram model (spiece.model) behind the bert::Tokenizer interface, tokenizing as
+// transformers' AlbertTokenizer (what run_qa.py gets for such a model directory) with
+// keep_accents true; tokenizer_config.json is held to that by read_tokenizer_config.
+// The sentencepiece library does the segmentation (its charsmap normalisation and whitespace
+// handling are the Precompiled normaliser and Metaspace pre-tokenizer transformers builds from
+// the same model); around it, as AlbertTokenizer does:
+//   - special tokens written in the text ([CLS], [SEP], <pad>, <unk>, [MASK], as the model's
+//     pieces spell them) are matched whole first, case-sensitively, and the text between them
+//     is tokenized piece by piece;
+//   - "``" and "''" become '"'; do_lower_case then lowers with Python's str.lower() mapping;
+//   - offsets are code points of the original text, as the fast tokenizer aligns them: a piece
+//     covers the original characters its normalised characters came from, less leading
+//     whitespace (the space a "▁" stands for) and of characters the model's normaliser deletes
+//     (zero-width spaces, which sentencepiece counts into the next piece); a piece that is only
+//     "▁" covers the character after its space, and each of the pieces one character expands to
+//     (NFKC's "½" → "1⁄2") covers that character, where sentencepiece gives all but the last none.
+// What AlbertTokenizer would do otherwise is refused when the model is loaded: BPE models
+// (transformers rebuilds their pieces as a unigram model), byte-fallback pieces (transformers
+// turns them off), and an unknown-piece id other than 1 (transformers maps unknown text to id 1).
 #pragma once
 
 #include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tokenizer/tokenizer.h"
 
@@ -27,8 +35,8 @@ namespace bert {
 
 class SentencePieceTokenizer final : public Tokenizer {
  public:
-  // Throws InputError naming model_path when it cannot be loaded or a special token
-  // (CLS, SEP, PAD, UNK) cannot be resolved.
+  // Throws InputError naming model_path when it cannot be loaded, a special token (CLS, SEP,
+  // PAD, UNK) cannot be resolved, or the model is one AlbertTokenizer reads otherwise (above).
   SentencePieceTokenizer(const std::string& model_path, bool do_lower_case);
   ~SentencePieceTokenizer() override;
 
@@ -42,11 +50,21 @@ class SentencePieceTokenizer final : public Tokenizer {
 
  private:
   int32_t find_piece(std::initializer_list<const char*> names) const;  // -1 when none exists
+  void check_albert_compatible() const;
+  bool removed_by_model(char32_t cp) const;  // the model's normaliser deletes it
+  // Appends the pieces of original[begin, end) (no special tokens in it) to out.
+  void encode_segment(const std::u32string& original, size_t begin, size_t end,
+                      Encoding* out) const;
 
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
   std::string model_path_;
   bool do_lower_case_;
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1;
+  struct Special {
+    std::u32string text;
+    int32_t id;
+  };
+  std::vector<Special> specials_;  // matched whole in the text, longest first
 };
 
 }  // namespace bert

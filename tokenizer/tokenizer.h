@@ -17,8 +17,11 @@ using TokenSpan = std::pair<int32_t, int32_t>;  // [start, end) in code points
 // Names the tokenizers' text rules; changed whenever a change makes them produce other tokens
 // for some text, so window caches built under the old rules are found stale (window_cache).
 inline constexpr const char kTokenizerRulesRevision[] =
-    "2026-12-05: BERT normaliser categories of Unicode 8.0.0, unassigned characters kept, CJK from U+2B920, "
-    "NFD of Unicode 9.0.0 with positional alignments";
+    "2026-12-05: BERT normaliser categories of Unicode 8.0.0, unassigned characters kept, CJK from "
+    "U+2B920, "
+    "NFD of Unicode 9.0.0 with positional alignments; 2026-12-07: SentencePiece as AlbertTokenizer "
+    "(special "
+    "tokens matched whole, `` and '' as \", a lone \"▁\" aligned with the next character)";
 
 struct Encoding {
   std::vector<int32_t> ids;
@@ -39,8 +42,12 @@ class Tokenizer {
 };
 
 // Opens the tokenizer a model directory holds: vocab.txt → WordPiece; otherwise a
-// SentencePiece model (spiece.model, sentencepiece.bpe.model or tokenizer.model).
+// SentencePiece model (spiece.model, sentencepiece.bpe.model or tokenizer.model); otherwise
+// tokenizer.json → WordPiece.
 // Throws InputError naming the directory when it holds neither.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir, bool do_lower_case);
+// The tokenizer of one vocabulary file: a *.model file → SentencePiece, anything else (vocab.txt,
+// tokenizer.json) → WordPiece.
+std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, bool do_lower_case);
 
 }  // namespace bert

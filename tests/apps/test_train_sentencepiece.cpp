@@ -16,7 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// <dir>/spiece.model with [CLS], [SEP] and [PAD] pieces; returns its number of pieces.
+// <dir>/spiece.model in ALBERT's layout (<pad> 0, <unk> 1, [CLS] 2, [SEP] 3, [MASK] 4) and the
+// tokenizer_config.json that has it tokenized as AlbertTokenizer keeping accents.
 void train_sentencepiece(const std::string& dir, const std::string& squad_file) {
   std::string corpus;
   for (const SquadExample& example : read_squad(squad_file).examples)
@@ -27,13 +28,16 @@ void train_sentencepiece(const std::string& dir, const std::string& squad_file) 
       {"input", input},          {"model_prefix", join_path(dir, "spiece")},
       {"vocab_size", "300"},     {"model_type", "unigram"},
       {"character_coverage", "1.0"}, {"hard_vocab_limit", "false"},
-      {"pad_id", "3"},           {"pad_piece", "[PAD]"},
-      {"user_defined_symbols", "[CLS],[SEP]"}, {"minloglevel", "2"}};
+      {"pad_id", "0"},           {"unk_id", "1"},
+      {"bos_id", "-1"},          {"eos_id", "-1"},
+      {"user_defined_symbols", "[CLS],[SEP],[MASK]"}, {"minloglevel", "2"}};
   const auto status = sentencepiece::SentencePieceTrainer::Train(args);
   INFO(status.ToString());
   REQUIRE(status.ok());
   fs::remove(input);
   fs::remove(join_path(dir, "spiece.vocab"));
+  write_file_atomic(join_path(dir, "tokenizer_config.json"),
+                    R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "do_lower_case": true})");
 }
 
 TEST_CASE("a SentencePiece model directory trains, saves and evaluates", "[app][sentencepiece]") {
@@ -54,6 +58,18 @@ TEST_CASE("a SentencePiece model directory trains, saves and evaluates", "[app][
   CHECK(read_file(out + "/spiece.model") == read_file(model + "/spiece.model"));
   CHECK(read_file(out + "/checkpoint-3/spiece.model") == read_file(model + "/spiece.model"));
   CHECK_FALSE(fs::exists(out + "/vocab.txt"));
+  // The saved tokenizer_config.json names the class the text was tokenized as.
+  const std::string saved_config = read_file(out + "/tokenizer_config.json");
+  CHECK_THAT(saved_config, Catch::Contains(R"("tokenizer_class": "AlbertTokenizer")") &&
+                               Catch::Contains(R"("keep_accents": true)") && Catch::Contains(R"("do_lower_case": true)"));
+
+  // prepare_squad reads the SentencePiece model too, and builds the windows train_squad trained on.
+  const test::CommandResult prepared = test::run_command(
+      std::string(PREPARE_SQUAD_BIN) + " --vocab_file " + model + "/spiece.model --input_file " + squad +
+      " --max_seq_length 128 --doc_stride 32 --output_file " + root + "/windows.jsonl");
+  INFO(prepared.output);
+  CHECK(prepared.status == 0);
+  CHECK(read_lines(root + "/windows.jsonl").size() > 204);
 
   // The saved directory is a model directory again: eval_squad loads it and scores the same.
   const test::CommandResult evaluated =

@@ -490,7 +490,8 @@ TEST_CASE("a SentencePiece vocabulary is loaded, checked and saved under its own
   CHECK_FALSE(path_exists(join_path(saved, "vocab.txt")));
   const std::string tokenizer_config = read_file(join_path(saved, "tokenizer_config.json"));
   CHECK(contains(tokenizer_config, "\"do_lower_case\": false"));
-  CHECK_FALSE(contains(tokenizer_config, "BertTokenizer"));
+  CHECK(contains(tokenizer_config, "\"tokenizer_class\": \"AlbertTokenizer\""));
+  CHECK(contains(tokenizer_config, "\"keep_accents\": true"));
   CHECK(load_model_dir(saved, 1).tensors == model.tensors);
 
   // vocab.txt wins when both exist (load_tokenizer's order).

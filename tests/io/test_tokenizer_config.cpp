@@ -1,6 +1,7 @@
 // tokenizer_config.json: lower-casing as transformers decides it, model_max_length (also the
-// int(1e30) Python writes for "no limit"), and every field the WordPiece tokenizer here cannot
-// follow refused by name; added_tokens.json likewise. Also the JSON widening that lets simdjson
+// int(1e30) Python writes for "no limit"), and every field the WordPiece tokenizer (or, with a
+// SentencePiece model, AlbertTokenizer as followed here) cannot follow refused by name;
+// added_tokens.json likewise. Also the JSON widening that lets simdjson
 // read integers above 64 bits.
 #include <catch2/catch.hpp>
 
@@ -116,6 +117,47 @@ TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize diff
   // A SentencePiece directory is not held to WordPiece's fields.
   TempDir spiece;
   write_file_atomic(spiece.file("spiece.model"), "a SentencePiece model (only its name matters here)");
-  write_file_atomic(spiece.file("tokenizer_config.json"), R"({"tokenizer_class": "AlbertTokenizer", "do_lower_case": true})");
+  write_file_atomic(spiece.file("tokenizer_config.json"),
+                    R"({"tokenizer_class": "AlbertTokenizer", "do_lower_case": true, "keep_accents": true, )"
+                    R"("strip_accents": false, "added_tokens_decoder": {"4": {"content": "[MASK]"}}})");
   CHECK(read_tokenizer_config(spiece.path(), false, false).do_lower_case);
+}
+
+TEST_CASE("read_tokenizer_config holds a SentencePiece directory to AlbertTokenizer keeping accents",
+          "[io][tokenizer_config]") {
+  struct Case {
+    std::string json, field, expected;
+  };
+  const std::vector<Case> cases = {
+      {"", "", "missing: a SentencePiece model's tokenizer is chosen by tokenizer_config.json's tokenizer_class"},
+      {R"({"do_lower_case": false})", "tokenizer_class", "missing"},
+      {R"({"tokenizer_class": "XLNetTokenizer", "keep_accents": true})", "tokenizer_class",
+       "\"XLNetTokenizer\" is not supported with a SentencePiece model: XLNet pads on the left"},
+      {R"({"tokenizer_class": "CamembertTokenizerFast"})", "tokenizer_class", "fairseq"},
+      {R"({"tokenizer_class": "T5Tokenizer"})", "tokenizer_class", "no [CLS]/[SEP]"},
+      {R"({"tokenizer_class": "BertTokenizer"})", "tokenizer_class", "as AlbertTokenizer does"},
+      {R"({"tokenizer_class": "AlbertTokenizer"})", "keep_accents", "AlbertTokenizer's default when absent"},
+      {R"({"tokenizer_class": "AlbertTokenizerFast", "keep_accents": false})", "keep_accents", "NFKD"},
+      {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": "yes"})", "keep_accents", "expected true or false"},
+      {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "add_prefix_space": false})",
+       "add_prefix_space", "false is not supported"},
+      {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "added_tokens_decoder": {"9": {"content": "<ent>"}}})",
+       "added_tokens_decoder.\"9\"", "added token \"<ent>\" is not supported"},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    write_file_atomic(dir.file("spiece.model"), "a SentencePiece model (only its name matters here)");
+    if (!c.json.empty()) write_file_atomic(dir.file("tokenizer_config.json"), c.json);
+    const std::string message = input_error_of([&] { read_tokenizer_config(dir.path(), false, true); });
+    INFO(c.json << " -> " << message);
+    CHECK(contains(message, dir.file("tokenizer_config.json")));
+    if (!c.field.empty()) CHECK(contains(message, "tokenizer_config.json: " + c.field + ":"));
+    CHECK(contains(message, c.expected));
+  }
+  TempDir dir;
+  write_file_atomic(dir.file("spiece.model"), "a SentencePiece model (only its name matters here)");
+  write_file_atomic(dir.file("tokenizer_config.json"), R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true})");
+  const TokenizerChoice choice = read_tokenizer_config(dir.path(), false, false);
+  CHECK(choice.do_lower_case);  // AlbertTokenizer's default, like BertTokenizer's
+  CHECK(contains(choice.note, "has no do_lower_case, and lower-casing is AlbertTokenizer's default"));
 }

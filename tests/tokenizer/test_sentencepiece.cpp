@@ -1,13 +1,17 @@
-// SentencePieceTokenizer and load_tokenizer: a small unigram model is trained here (on text
-// with accents, Cyrillic and CJK), then loaded through load_tokenizer and checked for
-// round trips, code-point offsets, special ids and error messages.
+// SentencePieceTokenizer and load_tokenizer: a small unigram model in ALBERT's layout is trained
+// here (on text with accents, Cyrillic and CJK), then loaded through load_tokenizer and checked
+// for round trips, code-point offsets, special ids and error messages; and the fixture model of
+// tests/fixtures/sentencepiece-albert against transformers' AlbertTokenizer's ids and offsets.
 #include <catch2/catch.hpp>
 
 #include <sentencepiece_trainer.h>
+#include <simdjson.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -15,6 +19,7 @@
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/wordpiece.h"
+#include "tests/test_support.h"
 
 namespace bert {
 namespace {
@@ -46,15 +51,19 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
 };
 
-// Trains <dir>/<name> (a unigram model) on kCorpus; user_symbols may be empty.
-void train_model(const std::string& dir, const std::string& name, const std::string& user_symbols) {
+using Args = std::unordered_map<std::string, std::string>;
+
+// Trains <dir>/<name> on kCorpus: a unigram model in ALBERT's layout (<pad> 0, <unk> 1, then the
+// user symbols, which may be empty), with `changes` overriding the trainer's arguments.
+void train_model(const std::string& dir, const std::string& name, const std::string& user_symbols,
+                 const Args& changes = {}) {
   std::string corpus;
   for (int repeat = 0; repeat < 20; ++repeat) {
     for (const char* line : kCorpus) corpus += std::string(line) + "\n";
   }
   const std::string input = join_path(dir, "corpus.txt");
   write_file_atomic(input, corpus);
-  std::unordered_map<std::string, std::string> args = {
+  Args args = {
       {"input", input},
       {"model_prefix", join_path(dir, "m")},
       {"vocab_size", "200"},
@@ -62,8 +71,13 @@ void train_model(const std::string& dir, const std::string& name, const std::str
       {"character_coverage", "1.0"},
       {"hard_vocab_limit", "false"},
       {"minloglevel", "2"},
+      {"pad_id", "0"},
+      {"unk_id", "1"},
+      {"bos_id", "-1"},
+      {"eos_id", "-1"},
   };
   if (!user_symbols.empty()) args["user_defined_symbols"] = user_symbols;
+  for (const auto& [key, value] : changes) args[key] = value;
   const auto status = sentencepiece::SentencePieceTrainer::Train(args);
   INFO(status.ToString());
   REQUIRE(status.ok());
@@ -91,7 +105,7 @@ std::string substr_cp(const std::u32string& text, TokenSpan span) {
 struct TrainedModel {
   TempDir temp;
   std::string dir = temp.path;
-  TrainedModel() { train_model(dir, "spiece.model", "[CLS],[SEP],[PAD]"); }
+  TrainedModel() { train_model(dir, "spiece.model", "[CLS],[SEP],[MASK]"); }
 };
 
 const TrainedModel& trained() {
@@ -107,7 +121,8 @@ TEST_CASE("SentencePiece: load_tokenizer finds spiece.model, special ids resolve
   REQUIRE(dynamic_cast<const SentencePieceTokenizer*>(tokenizer.get()) != nullptr);
   REQUIRE(tokenizer->id_to_token(tokenizer->cls_id()) == "[CLS]");
   REQUIRE(tokenizer->id_to_token(tokenizer->sep_id()) == "[SEP]");
-  REQUIRE(tokenizer->id_to_token(tokenizer->pad_id()) == "[PAD]");
+  REQUIRE(tokenizer->id_to_token(tokenizer->pad_id()) == "<pad>");
+  REQUIRE(tokenizer->unk_id() == 1);
   REQUIRE(tokenizer->id_to_token(tokenizer->unk_id()) == "<unk>");
   REQUIRE(tokenizer->vocab_size() >= 50);
   REQUIRE_THROWS_AS(tokenizer->id_to_token(tokenizer->vocab_size()), BertError);
@@ -134,10 +149,17 @@ TEST_CASE("SentencePiece: pieces round-trip and offsets map back in code points"
       REQUIRE(e.ids[i] != tokenizer->unk_id());  // every character was in the training text
       const std::string piece = piece_text(tokenizer->id_to_token(e.ids[i]));
       joined += piece;
-      // The span is the piece's text without the space its "▁" stands for.
-      const std::string visible = piece[0] == ' ' ? piece.substr(1) : piece;
       INFO("piece " << i << " '" << piece << "' at [" << e.offsets[i].first << ","
                     << e.offsets[i].second << ")");
+      if (piece == " ") {
+        // A lone "▁" is aligned with the character after its space, as the next piece starts.
+        REQUIRE(i + 1 < e.ids.size());
+        REQUIRE(e.offsets[i].second == e.offsets[i].first + 1);
+        REQUIRE(e.offsets[i + 1].first == e.offsets[i].first);
+        continue;
+      }
+      // The span is the piece's text without the space its "▁" stands for.
+      const std::string visible = piece[0] == ' ' ? piece.substr(1) : piece;
       REQUIRE(substr_cp(cps, e.offsets[i]) == visible);
       REQUIRE(e.offsets[i].first >= previous_end);
       previous_end = e.offsets[i].second;
@@ -165,8 +187,9 @@ TEST_CASE("SentencePiece: lower-casing keeps offsets on the original text",
   // Every original non-space character is covered, spaces never; only İ (two code points
   // once lower-cased, which may land in two pieces) can be covered twice.
   std::vector<int> covered(cps.size(), 0);
-  for (const TokenSpan& span : a.offsets) {
-    for (int32_t k = span.first; k < span.second; ++k) ++covered[k];
+  for (size_t i = 0; i < a.ids.size(); ++i) {
+    if (lower->id_to_token(a.ids[i]) == "\xE2\x96\x81") continue;  // a lone "▁": the next character
+    for (int32_t k = a.offsets[i].first; k < a.offsets[i].second; ++k) ++covered[k];
   }
   for (size_t k = 0; k < cps.size(); ++k) {
     INFO("character " << k);
@@ -179,31 +202,89 @@ TEST_CASE("SentencePiece: lower-casing keeps offsets on the original text",
   }
 }
 
-TEST_CASE("SentencePiece: user-defined symbols, invalid UTF-8, bad models",
+TEST_CASE("SentencePiece: special tokens are matched whole in the text, invalid UTF-8 refused",
           "[tokenizer][sentencepiece]") {
+  for (const bool lower : {false, true}) {
+    const auto tokenizer = load_tokenizer(trained().dir, lower);
+    const Encoding e = tokenizer->encode("[CLS] river [SEP]bank [MASK]");
+    REQUIRE(e.ids.front() == tokenizer->cls_id());
+    REQUIRE(e.offsets.front() == TokenSpan{0, 5});
+    const auto sep = std::find(e.ids.begin(), e.ids.end(), tokenizer->sep_id());
+    REQUIRE(sep != e.ids.end());
+    REQUIRE(e.offsets[sep - e.ids.begin()] == TokenSpan{12, 17});
+    REQUIRE(tokenizer->id_to_token(e.ids.back()) == "[MASK]");
+    REQUIRE(e.offsets.back() == TokenSpan{22, 28});
+    // Matched as written (transformers' special tokens are not normalised): "[cls]" is text.
+    const Encoding text = tokenizer->encode("[cls] <Pad>");
+    REQUIRE(std::find(text.ids.begin(), text.ids.end(), tokenizer->cls_id()) == text.ids.end());
+    REQUIRE(std::find(text.ids.begin(), text.ids.end(), tokenizer->pad_id()) == text.ids.end());
+  }
   const auto tokenizer = load_tokenizer(trained().dir, false);
-  const Encoding e = tokenizer->encode("[CLS] river");
-  REQUIRE(e.ids.size() >= 2);
-  // The dummy prefix "▁" may come out as a piece of its own, with an empty span.
-  size_t k = tokenizer->id_to_token(e.ids[0]) == "\xE2\x96\x81" ? 1 : 0;
-  REQUIRE(e.ids[k] == tokenizer->cls_id());
-  REQUIRE(e.offsets[k] == TokenSpan{0, 5});
+  const Encoding padded = tokenizer->encode("a <pad> b <unk>");
+  const auto at = [&](TokenSpan span) {
+    return std::find(padded.offsets.begin(), padded.offsets.end(), span) - padded.offsets.begin();
+  };
+  REQUIRE(padded.ids.at(at({2, 7})) == tokenizer->pad_id());
+  REQUIRE(padded.ids.at(at({10, 15})) == tokenizer->unk_id());
   REQUIRE_THROWS_WITH(tokenizer->encode("ok \xC3"), Catch::Contains("invalid UTF-8 at byte 3"));
+}
 
+TEST_CASE("SentencePiece: models AlbertTokenizer would read otherwise are refused by field",
+          "[tokenizer][sentencepiece]") {
   const TempDir temp;
   const std::string& dir = temp.path;
-  // No user symbols: CLS and SEP fall back to <s> and </s>, but there is no pad piece.
-  train_model(dir, "tokenizer.model", "");
   const std::string model = join_path(dir, "tokenizer.model");
-  REQUIRE_THROWS_AS(load_tokenizer(dir, false), InputError);
-  REQUIRE_THROWS_WITH(load_tokenizer(dir, false),
-                      Catch::Contains(model) && Catch::Contains("PAD"));
+  struct Refused {
+    const char* what;
+    Args changes;
+    const char* symbols;
+    const char* field;
+  };
+  for (const Refused& r : {Refused{"BPE", {{"model_type", "bpe"}}, "[CLS],[SEP]", "trainer_spec.model_type"},
+                           Refused{"byte fallback", {{"byte_fallback", "true"}, {"vocab_size", "400"}}, "[CLS],[SEP]",
+                                   "trainer_spec.byte_fallback"},
+                           Refused{"unk 0", {{"unk_id", "0"}, {"pad_id", "1"}}, "[CLS],[SEP]", "trainer_spec.unk_id"},
+                           Refused{"no CLS", {}, "", "CLS"}}) {
+    INFO(r.what);
+    train_model(dir, "tokenizer.model", r.symbols, r.changes);
+    REQUIRE_THROWS_AS(load_tokenizer(dir, false), InputError);
+    REQUIRE_THROWS_WITH(load_tokenizer(dir, false), Catch::Contains(model) && Catch::Contains(r.field));
+  }
 
   const TempDir broken_dir;
   const std::string& broken = broken_dir.path;
   write_file_atomic(join_path(broken, "sentencepiece.bpe.model"), "not a model");
   REQUIRE_THROWS_WITH(load_tokenizer(broken, false),
                       Catch::Contains(join_path(broken, "sentencepiece.bpe.model")));
+}
+
+TEST_CASE("SentencePiece: ids and offsets are transformers' AlbertTokenizer's (keep_accents true)",
+          "[tokenizer][sentencepiece]") {
+  // tests/fixtures/sentencepiece-albert: written by tools/golden/sentencepiece_fixture.py.
+  const std::string dir = test::fixture_path("sentencepiece-albert");
+  simdjson::dom::parser parser;
+  const simdjson::padded_string json(read_file(join_path(dir, "expected.json")));
+  simdjson::dom::array cases = parser.parse(json)["cases"].get_array();
+  const auto cased = load_tokenizer(dir, false);
+  const auto lower = load_tokenizer(dir, true);
+  size_t checked = 0, pieces = 0;
+  for (simdjson::dom::element c : cases) {
+    const std::string text(std::string_view(c["text"].get_string()));
+    const bool do_lower_case = c["do_lower_case"].get_bool();
+    INFO("text \"" << text << "\", do_lower_case " << do_lower_case);
+    std::vector<int32_t> ids;
+    std::vector<TokenSpan> offsets;
+    for (int64_t id : c["ids"].get_array()) ids.push_back(static_cast<int32_t>(id));
+    for (simdjson::dom::array o : c["offsets"].get_array())
+      offsets.push_back({static_cast<int32_t>(int64_t(o.at(0))), static_cast<int32_t>(int64_t(o.at(1)))});
+    const Encoding e = (do_lower_case ? lower : cased)->encode(text);
+    CHECK(e.ids == ids);
+    CHECK(e.offsets == offsets);
+    ++checked;
+    pieces += ids.size();
+  }
+  CHECK(checked == 24);
+  CHECK(pieces > 500);
 }
 
 TEST_CASE("load_tokenizer prefers vocab.txt and names an empty directory",
