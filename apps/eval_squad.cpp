@@ -136,15 +136,20 @@ int run_metric_mode(const EvalOptions& options) {
       std::fprintf(stderr, "warning: %s has version '%s'; the metric is SQuAD v1.1's\n",
                    options.validation_file.c_str(), dataset.version.c_str());
   }
-  const PredictionMap predictions = read_predictions(options.predictions_file);
+  std::vector<std::string> ids_in_file_order;
+  const PredictionMap predictions = read_predictions(options.predictions_file, &ids_in_file_order);
   NoAnswerProbabilities no_answer;
   if (!options.na_prob_file.empty()) {
     no_answer.in_file_order = read_no_answer_probabilities(options.na_prob_file);
     no_answer.threshold = options.na_prob_thresh;
     no_answer.path = options.na_prob_file;
+  } else {
+    // Hugging Face's squad_v2 metric gives every prediction the no-answer probability 0, so
+    // best_exact and best_f1 walk the questions in the predictions' order: this file's.
+    for (const std::string& id : ids_in_file_order) no_answer.in_file_order.emplace_back(id, 0.0);
+    no_answer.path = options.predictions_file;
   }
-  const SquadScores scores =
-      evaluate_squad_version(dataset, predictions, v2, options.na_prob_file.empty() ? nullptr : &no_answer);
+  const SquadScores scores = evaluate_squad_version(dataset, predictions, v2, &no_answer);
   report_coverage(scores, options.predictions_file);
   std::printf("%s\n", scores_to_json(scores).c_str());
   return 0;

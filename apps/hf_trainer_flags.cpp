@@ -64,10 +64,12 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
                          "its train, validation and test splits replace --train_file, --validation_file and "
                          "--test_file");
   p->add_bool("pad_to_max_length", &o->pad_to_max_length,
-              "accepted for compatibility: batches are packed without padding either way, which changes no "
-              "result (padded positions are masked out), only the time; total_flos counts the tokens as "
-              "Hugging Face's batches would hold them (padded to --max_seq_length, or false: to each batch's "
-              "longest window)");
+              "accepted for compatibility: batches are packed without padding either way. Padded positions "
+              "are masked out as keys, so the real tokens' logits are the same; what they add in Hugging Face "
+              "is their own logits, which enter the training loss's softmax and may take slots of run_qa's "
+              "n-best candidates (then dropped, leaving fewer real spans); here neither happens (run_qa "
+              "unpadded, one window per batch). total_flos counts the tokens as Hugging Face's batches would "
+              "hold them (padded to --max_seq_length, or false: to each batch's longest window)");
   p->add_int64(
       "preprocessing_num_workers", &o->preprocessing_num_workers,
       "threads that tokenize the data into windows (datasets.map's worker processes in run_qa.py); "
@@ -186,8 +188,8 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
     notes->push_back(
         std::string("--pad_to_max_length ") + (o->pad_to_max_length ? "true" : "false") +
         " changes nothing here but how total_flos counts the tokens (as Hugging Face's batches "
-        "would hold them): batches are packed without padding, which gives the results of padded "
-        "batches (padded positions are masked out) without their work");
+        "would hold them): batches are packed without padding, so no padded position enters the "
+        "loss or the n-best candidates (see --help)");
 }
 
 std::string best_metric_name(const HfTrainerOptions& o) {

@@ -38,11 +38,18 @@ std::string nbest_predictions_to_json(const PostprocessResult& result) {
     std::string out = "[\n";
     for (size_t k = 0; k < p.nbest.size(); ++k) {
       const NbestEntry& n = p.nbest[k];
+      // utils_qa.py's key order: a span's dict is built with its logits and given its text after
+      // them; the placeholder is built text first.
+      const std::string text = "            \"text\": " + json_quote(n.text) + ",\n";
+      const std::string logits = "            \"start_logit\": " +
+                                 format_json_number(n.start_logit, NonFiniteJson::kPythonNames) +
+                                 ",\n            \"end_logit\": " +
+                                 format_json_number(n.end_logit, NonFiniteJson::kPythonNames) +
+                                 ",\n";
       out += "        {\n";
-      out += "            \"text\": " + json_quote(n.text) + ",\n";
-      out += "            \"probability\": " + format_json_number(n.probability, NonFiniteJson::kPythonNames) + ",\n";
-      out += "            \"start_logit\": " + format_json_number(n.start_logit, NonFiniteJson::kPythonNames) + ",\n";
-      out += "            \"end_logit\": " + format_json_number(n.end_logit, NonFiniteJson::kPythonNames) + "\n";
+      out += n.window < 0 ? text + logits : logits + text;
+      out += "            \"probability\": " +
+             format_json_number(n.probability, NonFiniteJson::kPythonNames) + "\n";
       out += k + 1 < p.nbest.size() ? "        },\n" : "        }\n";
     }
     return out + "    ]";
@@ -108,13 +115,15 @@ simdjson::dom::object read_json_object(const std::string& path, simdjson::dom::p
 
 }  // namespace
 
-PredictionMap read_predictions(const std::string& path) {
+PredictionMap read_predictions(const std::string& path,
+                               std::vector<std::string>* ids_in_file_order) {
   simdjson::dom::parser parser;
   const simdjson::dom::object object = read_json_object(path, &parser, "{question id: answer text}");
   PredictionMap predictions;
   predictions.reserve(object.size());
   for (const simdjson::dom::key_value_pair field : object) {
     const std::string key(field.key);
+    if (ids_in_file_order != nullptr) ids_in_file_order->push_back(key);
     std::string_view text;
     if (field.value.get_string().get(text))
       throw_input_error(path, "[" + json_quote(key) + "]", "expected a string answer");

@@ -36,8 +36,10 @@ PredictionMap to_prediction_map(const PostprocessResult& result);
 
 // Reads a predictions file: one JSON object whose values are strings. Malformed JSON, a
 // non-object top level, a non-string value or a repeated key throw InputError naming the
-// file, the key and what was expected.
-PredictionMap read_predictions(const std::string& path);
+// file, the key and what was expected. ids_in_file_order, when given, receives the keys in the
+// file's order.
+PredictionMap read_predictions(const std::string& path,
+                               std::vector<std::string>* ids_in_file_order = nullptr);
 
 // Reads the official v2.0 script's --na-prob-file: one JSON object {question id: number} (a
 // null_odds.json serves), in the file's order. The same errors as read_predictions.

@@ -14,7 +14,8 @@
 //   NoAns_exact, NoAns_f1, NoAns_total       over those without, when there are any;
 //   best_exact, best_exact_thresh, best_f1, best_f1_thresh: find_best_thresh over the no-answer
 //     probabilities, all 0, so the questions are walked in the order of the predictions (run_qa's:
-//     dataset order); starting from the number of unanswerable questions, an answerable one adds
+//     dataset order; eval_squad's metric mode passes a predictions file's order as probabilities
+//     0 in NoAnswerProbabilities); starting from the number of unanswerable questions, an answerable one adds
 //     its score and an unanswerable one with a non-empty prediction subtracts 1; the best prefix
 //     is kept, and its threshold is 0.0.
 // A question without a prediction makes the script fail (its HasAns/NoAns sums look every

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <string>
 
+#include <simdjson.h>
+
 #include "apps/flags.h"
 #include "core/json_text.h"
 #include "data/predictions_io.h"
@@ -74,6 +76,29 @@ TEST_CASE("eval_squad prints the official metric line", "[app][metric]") {
   CHECK(r.err.find("1 of 3 questions") != std::string::npos);
   CHECK(r.err.find("q3") != std::string::npos);
   CHECK(r.err.find("1 predictions") != std::string::npos);
+}
+
+// SQuAD v2.0's best_exact walks the questions in the predictions' order (Hugging Face's squad_v2
+// metric, every no-answer probability 0): a predictions file's, whatever the dataset's.
+TEST_CASE("eval_squad --version_2_with_negative walks a predictions file in its own order", "[app][metric]") {
+  AppFixture app;
+  write_file_atomic(app.path("dev2.json"), R"({"version": "v2.0", "data": [{"title": "T", "paragraphs": [
+ {"context": "The Normans were in France.", "qas": [
+  {"id": "a", "question": "Who?", "answers": [{"text": "Normans", "answer_start": 4}]},
+  {"id": "b", "question": "When?", "answers": [], "is_impossible": true},
+  {"id": "c", "question": "Where?", "answers": [{"text": "France", "answer_start": 20}]}]}]}]})");
+  // a wrong (+0), b answered though it has no answer (-1), c right (+1), from 1 (b's).
+  const auto best_exact = [&](const std::string& predictions) {
+    write_file_atomic(app.path("preds2.json"), predictions);
+    const RunResult r = app.run("--version_2_with_negative --validation_file " + app.path("dev2.json") +
+                                " --predictions_file " + app.path("preds2.json"));
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    simdjson::dom::parser parser;
+    return double(parser.parse(r.out)["best_exact"]);
+  };
+  CHECK(best_exact(R"({"a": "were", "b": "x", "c": "France"})") == Approx(100.0 / 3));      // 1, 1, 0, 1
+  CHECK(best_exact(R"({"c": "France", "a": "were", "b": "x"})") == Approx(200.0 / 3));      // 1, 2, 2, 1
 }
 
 // --dataset_name: the validation split of tests/fixtures/hf-datasets-cache (24 questions of

@@ -98,6 +98,10 @@ TEST_CASE("postprocess keeps only valid spans and picks the best score", "[postp
     REQUIRE(p.nbest.size() == 1);
     CHECK(p.nbest[0].window == -1);
     CHECK(result.examples_without_candidates == 1);
+    // utils_qa.py builds the placeholder's dict text first.
+    const std::string nbest = nbest_predictions_to_json(result);
+    CHECK(nbest.find("\"text\"") < nbest.find("\"start_logit\""));
+    CHECK(nbest.find("\"end_logit\"") < nbest.find("\"probability\""));
   }
 }
 
@@ -134,6 +138,10 @@ TEST_CASE("postprocess merges windows and sorts equal scores stably", "[postproc
     const simdjson::dom::element root = parser.parse(nbest);
     CHECK(std::string_view(root["q1"].at(0)["text"]) == "\xE2\x82\xAC z");
     CHECK(double(root["q1"].at(0)["start_logit"]) == 3.0);
+    // utils_qa.py's key order for a span: start_logit, end_logit, text, probability.
+    const size_t start_key = nbest.find("\"start_logit\""), end_key = nbest.find("\"end_logit\"");
+    const size_t text_key = nbest.find("\"text\""), probability_key = nbest.find("\"probability\"");
+    CHECK((start_key < end_key && end_key < text_key && text_key < probability_key));
     CHECK(predictions_to_json(result) ==
           "{\n    \"q0\": \"c d\",\n    \"q1\": \"\xE2\x82\xAC z\"\n}\n");
   }
