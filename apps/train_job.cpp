@@ -352,8 +352,19 @@ std::unique_ptr<BertQaModel> build_job_model(const TrainOptions& o, Backend& bac
   return model;
 }
 
+// A finished training's records beside its model: Trainer.save_state()'s trainer_state.json and
+// run_qa's model card.
+void write_run_records(const TrainOptions& o, const TrainConfig& tc, BertQaModel& model,
+                       const JobData& data, const TrainingEnd& end, int world_size) {
+  write_trainer_state(o.output_dir, tc, end, data.train.windows.size(), world_size);
+  write_model_card(o.output_dir,
+                   training_model_card(o.output_dir, o.model_name, tc, o.per_device_eval_batch_size,
+                                       world_size, o.hf.optim, model.backend().name()),
+                   join_path(o.output_dir, kMetricsLogFile));
+}
+
 // Rank 0, after training (or without it): the final evaluation, the predictions, and for a
-// training run Trainer.save_state()'s trainer_state.json and run_qa's model card.
+// training run its records (write_run_records).
 void finish_job(const TrainOptions& o, const RunSettings& run, const TrainConfig& tc, BertQaModel& model,
                 const JobData& data, const TrainingEnd& end, RunLogs* logs, int world_size) {
   if (o.do_eval) {
@@ -367,12 +378,7 @@ void finish_job(const TrainOptions& o, const RunSettings& run, const TrainConfig
     const EvalOutcome outcome = predict_and_write(run, model, data.predict);
     if (outcome.scored) print_scores("test_", outcome.scores);
   }
-  if (!o.do_train) return;
-  write_trainer_state(o.output_dir, tc, end, data.train.windows.size(), world_size);
-  write_model_card(o.output_dir,
-                   training_model_card(o.output_dir, o.model_name, tc, o.per_device_eval_batch_size,
-                                       world_size, o.hf.optim, model.backend().name()),
-                   join_path(o.output_dir, kMetricsLogFile));
+  if (o.do_train) write_run_records(o, tc, model, data, end, world_size);
 }
 
 }  // namespace
@@ -397,7 +403,8 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
 
   // Left-overs of earlier runs: temporaries of killed saves; with --overwrite_output_dir the
   // old checkpoints and log; when resuming, log lines after the checkpoint's step.
-  if (o.do_train && root) prepare_output_dir_for_training(run, resume.state.global_step);
+  if (o.do_train && root)
+    prepare_output_dir_for_training(run, resume.state.global_step, resume.state.best_global_step);
   RunLogs logs;
   if (root) {
     const ReportTo report = parse_report_to(o.hf.report_to);
@@ -412,7 +419,12 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
     const TrainingJob job{&config, job_model.loaded.vocab_file, model.get(), &data.train.windows, &comm,
                           root ? &logs : nullptr, resume.dir, argc, argv, root ? &data.eval : nullptr};
     const int status = run_training(run, tc, job, &end);
-    if (status >= 0) return status;
+    if (status >= 0) {
+      // A signal during the last step or the final save: the model is saved and the evaluation
+      // skipped; the run's records are still written, so that output_dir holds a finished run.
+      if (root && end.model_saved) write_run_records(o, tc, *model, data, end, comm.world_size());
+      return status;
+    }
   }
   if (root) finish_job(o, run, tc, *model, data, end, &logs, comm.world_size());
   return 0;

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -54,7 +55,18 @@ long temporary_owner(const std::string& name, const std::string& marker) {
   return std::stol(digits);
 }
 
-bool process_alive(long pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+// A process that exists and has not ended: a zombie (killed, not yet reaped by its parent, as
+// an orphaned rank of a killed mpirun may stay for a while) has ended. /proc/<pid>/stat's state
+// follows the command name's closing parenthesis.
+bool process_alive(long pid) {
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+  // Read as a stream: procfs files report size 0.
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!in || !std::getline(in, stat)) return true;  // no procfs: what kill says
+  const size_t close = stat.rfind(')');
+  return !(close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z');
+}
 
 }  // namespace
 
@@ -115,7 +127,9 @@ std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir) {
     if (checkpoint.step < 0 || checkpoint_files_in(entry.path()) != CheckpointFiles::kComplete)
       continue;
     checkpoint.path = join_path(output_dir, name);
-    checkpoint.has_state = path_exists(join_path(checkpoint.path, kTrainerStateFile));
+    // A damaged checkpoint (written with its state, now missing it) counts as one with state, so
+    // that resuming it is refused naming the missing file instead of passing to an older one.
+    checkpoint.has_state = checkpoint_written_with_state(checkpoint.path);
     out.push_back(checkpoint);
   }
   if (ec) throw BertError(output_dir + ": cannot list: " + ec.message());
@@ -219,9 +233,14 @@ int remove_stale_temporaries(const std::string& output_dir) {
   const long self = static_cast<long>(::getpid());
   for (const fs::directory_entry& entry : fs::directory_iterator(output_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    const long owner = entry.is_directory(ec) ? temporary_owner(name, ".tmp-") : temporary_owner(name, ".tmp.");
-    // This process has written nothing here yet: a temporary with its pid is an earlier one's.
-    if ((owner > 0 && (owner == self || !process_alive(owner))) ||
+    const bool directory = entry.is_directory(ec);
+    const long owner = directory ? temporary_owner(name, ".tmp-") : temporary_owner(name, ".tmp.");
+    // Temporary directories (checkpoint-N.tmp-<pid>, checkpoint-N.old.tmp-<pid>) are written only
+    // by the holder of output_dir's lock, which the caller is: whatever their pid (a live
+    // process may have taken a dead one's), they are an earlier run's. A temporary file may be
+    // another program's (eval_squad writing here): stale when its process is gone or is this
+    // one, which has written nothing here yet.
+    if ((owner > 0 && (directory || owner == self || !process_alive(owner))) ||
         is_incomplete_checkpoint(output_dir, name))
       stale.push_back(entry.path());
   }

@@ -21,7 +21,8 @@ std::string checkpoint_dir_name(int64_t step);  // "checkpoint-12"
 struct CheckpointEntry {
   int64_t step = 0;
   std::string path;
-  bool has_state = false;  // holds trainer_state.json (older checkpoints hold only the model)
+  bool has_state = false;  // written with trainer_state.json (checkpoint_written_with_state; a
+                           // model-only checkpoint or an older one holds only the model)
 };
 // The checkpoints train_squad wrote in output_dir, by increasing step (none if it is absent):
 // directories named checkpoint-<step> exactly as checkpoint_dir_name writes them (not
@@ -77,9 +78,10 @@ void rotate_checkpoints(const std::string& output_dir, int64_t keep, const std::
 // interrupted deletion of a checkpoint (before rotate_checkpoints renamed first) left.
 bool is_incomplete_checkpoint(const std::string& output_dir, const std::string& name);
 // What interrupted runs left directly in output_dir, removed when a run starts there (before
-// it writes anything): "*.tmp-<pid>" directories and "*.tmp.<pid>" files whose process no
-// longer runs or is this one (an earlier process with the same pid, such as pid 1 in a
-// container, left it), and incomplete checkpoints. Returns how many.
+// it writes anything, holding output_dir's lock): "*.tmp-<pid>" directories (only the lock's
+// holder writes them), "*.tmp.<pid>" files whose process no longer runs (ended or a zombie) or
+// is this one (an earlier process with the same pid, such as pid 1 in a container, left it),
+// and incomplete checkpoints. Returns how many.
 int remove_stale_temporaries(const std::string& output_dir);
 
 }  // namespace bert

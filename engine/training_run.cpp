@@ -130,7 +130,8 @@ void check_checkpoint_config(const std::string& checkpoint, const BertConfig& co
                                     ": resume with the --model_name_or_path the checkpoint was trained from");
 }
 
-void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step) {
+void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step,
+                                     int64_t best_step) {
   if (const int removed = remove_stale_temporaries(run.output_dir))
     std::fprintf(
         stderr,
@@ -144,6 +145,14 @@ void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step
                    run.output_dir.c_str(), kept.size(), kept.front().c_str());
   }
   truncate_metrics_log(join_path(run.output_dir, kMetricsLogFile), resume_step);  // a fresh run keeps nothing
+  // A save rotates after its checkpoint is in place: a run killed in between left one too many,
+  // which no later save removes when the run resumes at that (its last) checkpoint. Resuming
+  // from an older one, the next save rotates as it always does.
+  if (resume_step > 0 && run.save_total_limit > 0) {
+    const std::vector<CheckpointEntry> checkpoints = list_checkpoints(run.output_dir);
+    if (!checkpoints.empty() && checkpoints.back().step == resume_step)
+      rotate_checkpoints(run.output_dir, run.save_total_limit, {resume_step, best_step});
+  }
 }
 
 void truncate_metrics_log(const std::string& path, int64_t step) {
@@ -151,7 +160,11 @@ void truncate_metrics_log(const std::string& path, int64_t step) {
   std::string kept;
   for (const std::string& line : read_lines(path)) {
     long long line_step = 0;
-    if (std::sscanf(line.c_str(), "{\"step\": %lld", &line_step) == 1 && line_step > step) continue;
+    const bool stepped = std::sscanf(line.c_str(), "{\"step\": %lld", &line_step) == 1;
+    if (stepped && line_step > step) continue;
+    // The run's summary (write_train_results) comes after the last checkpoint, and the final
+    // evaluation after it: a run resumed at its last step (redoing its end) writes both again.
+    if (stepped && line_step == step && line.find("\"train_loss\": ") != std::string::npos) break;
     kept += line + "\n";
   }
   write_file_atomic(path, kept);
@@ -487,13 +500,17 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
   session.finalize_best_model(summary.steps);
   session.write_model(run.output_dir);
+  end->model_saved = true;
   write_train_results(run, tc, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                run.output_dir.c_str());
   if (const int signal = late_signal != 0 ? late_signal : stop_signal()) {
-    std::fprintf(stderr, "[train] %s received while finishing: the model is saved; evaluation skipped\n",
-                 signal_name(signal));
+    std::fprintf(
+        stderr,
+        "[train] %s received while finishing: the model and the run's records are saved in %s; "
+        "evaluation skipped (eval_squad --model_name_or_path %s runs it)\n",
+        signal_name(signal), run.output_dir.c_str(), run.output_dir.c_str());
     return exit_status_for_signal(signal);
   }
   return -1;

@@ -84,13 +84,16 @@ std::string resolve_resume_dir(const RunSettings& run, bool log = true);
 void check_checkpoint_config(const std::string& checkpoint, const BertConfig& config, const std::string& model_dir);
 
 // Rank 0, after the model is built and before training: removes temporaries of killed saves,
-// applies --overwrite_output_dir (deletes what train_squad wrote, keeps the rest) and drops
-// trainer_log.jsonl lines after resume_step (0 for a fresh run: the whole old log).
-void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step);
+// applies --overwrite_output_dir (deletes what train_squad wrote, keeps the rest), drops
+// trainer_log.jsonl lines after resume_step (0 for a fresh run: the whole old log) and, when
+// resuming, applies --save_total_limit (never to the checkpoints of resume_step and best_step).
+void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step,
+                                     int64_t best_step);
 
 // Drops trainer_log.jsonl lines logged after `step` (by a run that went on past the checkpoint
-// it is resumed from, or by any earlier run when training starts afresh at step 0), so the log
-// reads as one uninterrupted run.
+// it is resumed from, or by any earlier run when training starts afresh at step 0), and the
+// run's summary at `step` with what follows it (the end of a run redone from its last
+// checkpoint), so the log reads as one uninterrupted run.
 void truncate_metrics_log(const std::string& path, int64_t step);
 
 // Rank 0's logs: output_dir/trainer_log.jsonl always; TensorBoard event files when asked, in
@@ -133,6 +136,8 @@ struct TrainingJob {
 struct TrainingEnd {
   TrainerState state;
   int64_t last_save_step = 0;
+  bool model_saved = false;  // the run completed and its model is in output_dir (even when a
+                             // late signal then stops the job before its evaluation)
 };
 
 // Trains (resuming when job.resume_dir is set); rank 0 logs, saves checkpoints and, at the

@@ -463,6 +463,20 @@ bool is_transformers_checkpoint(const std::string& dir, const std::string& state
 
 }  // namespace
 
+bool checkpoint_written_with_state(const std::string& checkpoint_dir) {
+  if (path_exists(join_path(checkpoint_dir, kTrainerStateFile)) ||
+      path_exists(join_path(checkpoint_dir, kTrainingTensorsFile)))
+    return true;
+  const std::string checksums = join_path(checkpoint_dir, kChecksumsFile);
+  try {
+    return path_exists(checksums) &&
+           read_file(checksums).find(std::string("\"") + kTrainerStateFile + "\"") !=
+               std::string::npos;
+  } catch (const std::exception&) {
+    return false;  // unreadable: judged by the files alone
+  }
+}
+
 TrainerState read_trainer_state(const std::string& checkpoint_dir) {
   const std::string path = join_path(checkpoint_dir, kTrainerStateFile);
   if (!path_exists(checkpoint_dir)) throw_input_error(checkpoint_dir, "", "checkpoint directory does not exist");
@@ -474,6 +488,13 @@ TrainerState read_trainer_state(const std::string& checkpoint_dir) {
                                           "pickles this engine does not read, so it cannot be resumed here; to "
                                           "fine-tune on from its weights (new optimizer and schedule), give it as "
                                           "--model_name_or_path");
+  if (!has_state && checkpoint_written_with_state(checkpoint_dir))
+    throw_input_error(
+        path, "",
+        "missing, though the checkpoint was written with it (its " + std::string(kChecksumsFile) +
+            " or " + kTrainingTensorsFile +
+            " says so): the checkpoint is damaged; move it out of the way to resume from "
+            "an older one");
   if (!has_state)
     throw_input_error(path, "", "missing: not a checkpoint with training state (saved with --save_only_model "
                                 "or by an older version, or not a checkpoint-N directory); it cannot be resumed: "

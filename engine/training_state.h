@@ -145,5 +145,9 @@ void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOpt
 TrainerState load_checkpoint(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer);
 // Only the trainer state, its checksum verified (cheap; to fail fast before the data is prepared).
 TrainerState read_trainer_state(const std::string& checkpoint_dir);
+// Whether a checkpoint directory was written with training state, whether or not its
+// trainer_state.json is still there: it holds training_state.safetensors, or its checksums.json
+// lists trainer_state.json. One that lacks the file then is damaged, not model-only.
+bool checkpoint_written_with_state(const std::string& checkpoint_dir);
 
 }  // namespace bert

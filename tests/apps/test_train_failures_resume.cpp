@@ -129,6 +129,24 @@ TEST_CASE("a run that ended after its last checkpoint but before its model resum
   CHECK(read_file(out + "/model.safetensors") == read_file(reference() + "/model.safetensors"));
 }
 
+TEST_CASE("a finished run's end redone from its last checkpoint logs that end once", "[app][resume]") {
+  // What the refusal of a finished run's directory offers (--resume_from_checkpoint latest), and
+  // what a crash after the summary line but before trainer_state.json leaves: the end is redone.
+  const std::string out = root() + "/redone-end";
+  fs::remove_all(out);
+  fs::copy(reference(), out, fs::copy_options::recursive);
+  // One checkpoint too many, as a run killed between its last save and that save's rotation
+  // leaves it (--save_total_limit 2): the resumed run deletes the oldest.
+  fs::copy(out + "/checkpoint-35", out + "/checkpoint-30", fs::copy_options::recursive);
+  const CommandResult run = test::run_command(command(out, "--resume_from_checkpoint latest"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output, Catch::Contains("resuming from " + out + "/checkpoint-40 at step 40"));
+  CHECK(log_without_timing(out) == log_without_timing(reference()));
+  CHECK(read_file(out + "/model.safetensors") == read_file(reference() + "/model.safetensors"));
+  CHECK(checkpoints(out) == std::set<std::string>{"checkpoint-35", "checkpoint-40"});
+}
+
 TEST_CASE("train_squad stopped after a step and resumed equals an uninterrupted run", "[app][resume]") {
   reference();
   CHECK(checkpoints(reference()) == std::set<std::string>{"checkpoint-35", "checkpoint-40"});

@@ -2,12 +2,15 @@
 // temporary-directory + rename scheme (nothing under a final name on failure), rotation by
 // save_total_limit, finding the newest checkpoint, removing temporaries of dead processes,
 // corrupt training_state.safetensors, and the stop-signal flag.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
@@ -223,14 +226,31 @@ TEST_CASE("checkpoints appear complete or not at all, and rotate", "[resume]") {
   fs::remove_all(dir);
 }
 
-TEST_CASE("leftovers of interrupted runs are removed, a live process's temporaries kept",
+TEST_CASE("leftovers of interrupted runs are removed, a live process's temporary files kept",
           "[resume]") {
   const std::string dir = test::fresh_temp_dir("bert_test_stale_temporaries");
   long dead = 4194000;  // find a pid that no process has
   while (::kill(static_cast<pid_t>(dead), 0) == 0 || errno != ESRCH) ++dead;
   const std::string own = std::to_string(::getpid()), live = std::to_string(::getppid());
   make_directories(join_path(dir, "checkpoint-6.tmp-" + std::to_string(dead)));
-  make_directories(join_path(dir, "checkpoint-6.tmp-" + live));
+  // Temporary directories are written only under output_dir's lock, which the caller holds:
+  // an earlier run's whatever their pid (one a live process has taken again).
+  make_directories(join_path(dir, "checkpoint-8.tmp-" + live));
+  // A temporary file may be another program's (eval_squad writing there): kept while its
+  // process runs; a zombie's (ended, not yet reaped) is removed.
+  write_file_atomic(join_path(dir, "eval_predictions.json.tmp." + live), "x");
+  const pid_t zombie = ::fork();
+  if (zombie == 0) ::_exit(0);
+  REQUIRE(zombie > 0);
+  const auto zombie_state = [&] {  // procfs files report size 0: read as a stream
+    std::ifstream in("/proc/" + std::to_string(zombie) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    return stat;
+  };
+  for (int i = 0; i < 500 && zombie_state().find(") Z") == std::string::npos; ++i) ::usleep(10000);
+  REQUIRE(zombie_state().find(") Z") != std::string::npos);
+  write_file_atomic(join_path(dir, "eval_results.json.tmp." + std::to_string(zombie)), "x");
   // This process has written nothing there: its pid's temporary is an earlier process's (the
   // same pid again, as pid 1 in a container).
   make_directories(join_path(dir, "checkpoint-7.old.tmp-" + own));
@@ -248,9 +268,34 @@ TEST_CASE("leftovers of interrupted runs are removed, a live process's temporari
   CHECK(is_incomplete_checkpoint(dir, "checkpoint-3"));
   CHECK_FALSE(is_incomplete_checkpoint(dir, "checkpoint-4"));
   CHECK_FALSE(is_incomplete_checkpoint(dir, "checkpoint-5"));
-  CHECK(remove_stale_temporaries(dir) == 4);
-  CHECK(entries(dir) == std::set<std::string>{"checkpoint-6.tmp-" + live, "model.safetensors",
+  CHECK(remove_stale_temporaries(dir) == 6);
+  ::waitpid(zombie, nullptr, 0);
+  CHECK(entries(dir) == std::set<std::string>{"eval_predictions.json.tmp." + live, "model.safetensors",
                                               "checkpoint-4", "checkpoint-5"});
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a checkpoint that lost its trainer_state.json is damaged, not model-only", "[resume]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_damaged_state");
+  const std::string model_only = join_path(dir, "checkpoint-4"), damaged = join_path(dir, "checkpoint-8");
+  for (const std::string& checkpoint : {model_only, damaged}) {
+    make_directories(checkpoint);
+    write_file_atomic(join_path(checkpoint, "model.safetensors"), "x");
+  }
+  write_file_atomic(join_path(model_only, kChecksumsFile), R"({"model.safetensors": "0"})");
+  write_file_atomic(join_path(damaged, kChecksumsFile), R"({"model.safetensors": "0", "trainer_state.json": "0"})");
+  const std::vector<CheckpointEntry> listed = list_checkpoints(dir);
+  REQUIRE(listed.size() == 2);
+  CHECK_FALSE(listed[0].has_state);
+  CHECK(listed[1].has_state);
+  // Resuming the newest is refused naming the missing file, not passed over for an older one.
+  CHECK(find_latest_checkpoint(dir) == damaged);
+  CHECK_THROWS_WITH(read_trainer_state(damaged), Catch::Contains(join_path(damaged, kTrainerStateFile)) &&
+                                                     Catch::Contains("the checkpoint is damaged"));
+  CHECK_THROWS_WITH(read_trainer_state(model_only), Catch::Contains("--save_only_model"));
+  fs::remove_all(join_path(damaged, kChecksumsFile));
+  write_file_atomic(join_path(damaged, kTrainingTensorsFile), "x");  // the optimizer's state, no trainer state
+  CHECK_THROWS_WITH(read_trainer_state(damaged), Catch::Contains("the checkpoint is damaged"));
   fs::remove_all(dir);
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "engine/checkpoint_dirs.h"
 #include "engine/training_run.h"
 #include "tests/engine/resume_test_util.h"
 
@@ -91,6 +92,12 @@ TEST_CASE("truncate_metrics_log keeps the lines up to the step training starts f
   CHECK(read_file(log).empty());
   truncate_metrics_log(join_path(dir, "absent.jsonl"), 0);  // nothing to cut
   CHECK_FALSE(path_exists(join_path(dir, "absent.jsonl")));
+  // Resumed at the last step (its end redone): the summary and the final evaluation after it go,
+  // an evaluation logged at that step before the checkpoint stays.
+  const std::string ended = "{\"step\": 30, \"loss\": 1.0}\n{\"step\": 30, \"eval_f1\": 40.0}\n";
+  write_file_atomic(log, ended + "{\"step\": 30, \"epoch\": 2.0, \"train_loss\": 1.2}\n{\"step\": 30, \"eval_f1\": 41.0}\n");
+  truncate_metrics_log(log, 30);
+  CHECK(read_file(log) == ended);
   std::filesystem::remove_all(dir);
 }
 
@@ -102,10 +109,29 @@ TEST_CASE("prepare_output_dir_for_training clears only what train_squad wrote", 
   RunSettings run;
   run.output_dir = dir;
   run.overwrite_output_dir = true;
-  prepare_output_dir_for_training(run, 0);
+  prepare_output_dir_for_training(run, 0, 0);
   CHECK_FALSE(path_exists(join_path(dir, "checkpoint-4")));
   CHECK(read_file(join_path(dir, "notes.txt")) == "mine");
   CHECK((!path_exists(join_path(dir, kMetricsLogFile)) || read_file(join_path(dir, kMetricsLogFile)).empty()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("prepare_output_dir_for_training applies save_total_limit when resuming at the newest checkpoint",
+          "[training_run]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_prepare_rotate");
+  for (int64_t step : {2, 4, 6, 8}) make_checkpoint(dir, step);
+  RunSettings run;
+  run.output_dir = dir;
+  run.save_total_limit = 2;
+  // From an older checkpoint: nothing is deleted before the next save.
+  prepare_output_dir_for_training(run, 6, 0);
+  CHECK(list_checkpoints(dir).size() == 4);
+  // From the newest (a run killed between its last save and that save's rotation): the limit
+  // holds again, the best checkpoint kept.
+  prepare_output_dir_for_training(run, 8, 2);
+  std::vector<int64_t> steps;
+  for (const CheckpointEntry& checkpoint : list_checkpoints(dir)) steps.push_back(checkpoint.step);
+  CHECK(steps == std::vector<int64_t>{2, 8});
   std::filesystem::remove_all(dir);
 }
 
