@@ -33,11 +33,34 @@ simdjson::dom::object parse_object(const std::string& path, simdjson::dom::parse
   return object;
 }
 
-[[noreturn]] void refuse_added_token(const std::string& path, const std::string& field, const std::string& token) {
+// Why an added token is refused, after "transformers matches added tokens whole ".
+constexpr const char* kWordPieceAddedTokens =
+    "before WordPiece, and this engine's tokenizer knows only BERT's special tokens [PAD] [UNK] "
+    "[CLS] [SEP] [MASK]; remove the added tokens (and their embedding rows) or add them to vocab.txt";
+constexpr const char* kSentencePieceAddedTokens =
+    "before the SentencePiece model, and this engine knows only the model's special pieces";
+
+[[noreturn]] void refuse_added_token(const std::string& path, const std::string& field,
+                                     const std::string& token,
+                                     const char* why = kWordPieceAddedTokens) {
   throw_input_error(path, field,
-                    "added token \"" + token + "\" is not supported: transformers matches added tokens whole "
-                    "before WordPiece, and this engine's tokenizer knows only BERT's special tokens [PAD] [UNK] "
-                    "[CLS] [SEP] [MASK]; remove the added tokens (and their embedding rows) or add them to vocab.txt");
+                    "added token \"" + token +
+                        "\" is not supported: transformers matches added tokens whole " + why);
+}
+
+// tokenizer_config.json's added_tokens_decoder: every token's content must be one of `known`.
+void check_added_tokens_decoder(const std::string& path, simdjson::dom::object object,
+                                const std::set<std::string>& known, const char* why) {
+  simdjson::dom::object added;
+  if (object["added_tokens_decoder"].get_object().get(added) != simdjson::SUCCESS) return;
+  for (auto entry : added) {
+    std::string_view content;
+    const std::string field = "added_tokens_decoder.\"" + std::string(entry.key) + "\"";
+    if (entry.value["content"].get_string().get(content))
+      throw_input_error(path, field, "expected an object with a string \"content\"");
+    if (!known.count(std::string(content)))
+      refuse_added_token(path, field, std::string(content), why);
+  }
 }
 
 // The fields WordPiece here cannot follow, refused by name (see tokenizer_config.h).
@@ -67,16 +90,7 @@ void check_wordpiece_fields(const std::string& path, simdjson::dom::object objec
                             "\" is not supported: with a WordPiece vocabulary this engine tokenizes as BertTokenizer "
                             "(BERT's basic tokenizer + WordPiece), which this class does not");
   }
-  simdjson::dom::object added;
-  if (object["added_tokens_decoder"].get_object().get(added) == simdjson::SUCCESS) {
-    for (auto entry : added) {
-      std::string_view content;
-      const std::string field = "added_tokens_decoder.\"" + std::string(entry.key) + "\"";
-      if (entry.value["content"].get_string().get(content))
-        throw_input_error(path, field, "expected an object with a string \"content\"");
-      if (!kBertSpecialTokens.count(std::string(content))) refuse_added_token(path, field, std::string(content));
-    }
-  }
+  check_added_tokens_decoder(path, object, kBertSpecialTokens, kWordPieceAddedTokens);
 }
 
 // Why a tokenizer class other than AlbertTokenizer would tokenize a SentencePiece model otherwise.
@@ -124,22 +138,10 @@ void check_sentencepiece_fields(const std::string& dir, const std::string& path,
     throw_input_error(path, "add_prefix_space",
                       "false is not supported: sentencepiece here prefixes every text with \"\u2581\" "
                       "(AlbertTokenizer's default)");
-  std::set<std::string> specials = {"[CLS]", "[SEP]", "<pad>", "<unk>", "[MASK]", "<cls>", "<sep>",
-                                    "<s>",   "</s>",  "[PAD]", "[UNK]", "<mask>"};
-  simdjson::dom::object added;
-  if (object["added_tokens_decoder"].get_object().get(added) == simdjson::SUCCESS) {
-    for (auto entry : added) {
-      std::string_view content;
-      const std::string field = "added_tokens_decoder.\"" + std::string(entry.key) + "\"";
-      if (entry.value["content"].get_string().get(content))
-        throw_input_error(path, field, "expected an object with a string \"content\"");
-      if (!specials.count(std::string(content)))
-        throw_input_error(path, field,
-                          "added token \"" + std::string(content) +
-                              "\" is not supported: transformers matches added tokens whole before the "
-                              "SentencePiece model, and this engine knows only the model's special pieces");
-    }
-  }
+  static const std::set<std::string> kSpecials = {"[CLS]",  "[SEP]", "<pad>", "<unk>",
+                                                  "[MASK]", "<cls>", "<sep>", "<s>",
+                                                  "</s>",   "[PAD]", "[UNK]", "<mask>"};
+  check_added_tokens_decoder(path, object, kSpecials, kSentencePieceAddedTokens);
 }
 
 void check_added_tokens_file(const std::string& dir) {

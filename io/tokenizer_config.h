@@ -28,7 +28,12 @@ struct TokenizerChoice {
 //   - added tokens ("added_tokens_decoder" here, and added_tokens.json beside it): only BERT's
 //     special tokens [PAD] [UNK] [CLS] [SEP] [MASK], which the tokenizer already cuts out of the
 //     text; any other added token would be matched whole by transformers and split here.
-// A missing file is no error (every default applies).
+// For a SentencePiece directory (a *.model vocabulary), tokenized here as transformers'
+// AlbertTokenizer keeping accents (tokenizer/sentencepiece_tokenizer.h): the file is required,
+// with "tokenizer_class" AlbertTokenizer(Fast) and "keep_accents" true; "add_prefix_space"
+// false and added tokens other than special pieces are refused; lower-casing defaults to true
+// (AlbertTokenizer's default too).
+// A missing file is otherwise no error (every default applies).
 TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, bool flag_value);
 
 }  // namespace bert

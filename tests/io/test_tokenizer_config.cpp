@@ -20,6 +20,30 @@ void write_dir(const TempDir& dir, const std::string& tokenizer_config) {
   if (!tokenizer_config.empty()) write_file_atomic(dir.file("tokenizer_config.json"), tokenizer_config);
 }
 
+// A SentencePiece directory (only the model file's name matters here) likewise.
+void write_sentencepiece_dir(const TempDir& dir, const std::string& tokenizer_config) {
+  write_file_atomic(dir.file("spiece.model"), "a SentencePiece model (only its name matters here)");
+  if (!tokenizer_config.empty()) write_file_atomic(dir.file("tokenizer_config.json"), tokenizer_config);
+}
+
+// A tokenizer_config.json text that read_tokenizer_config refuses: naming the file, the field
+// (when not empty) and saying `expected`.
+struct Refusal {
+  std::string json, field, expected;
+};
+
+void check_refusals(const std::vector<Refusal>& refusals, void (*write)(const TempDir&, const std::string&)) {
+  for (const Refusal& r : refusals) {
+    TempDir dir;
+    write(dir, r.json);
+    const std::string message = input_error_of([&] { read_tokenizer_config(dir.path(), false, true); });
+    INFO(r.json << " -> " << message);
+    CHECK(contains(message, dir.file("tokenizer_config.json")));
+    if (!r.field.empty()) CHECK(contains(message, "tokenizer_config.json: " + r.field + ":"));
+    CHECK(contains(message, r.expected));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("widen_big_json_integers writes integers above 64 bits as floats, nothing else", "[io][tokenizer_config]") {
@@ -81,10 +105,7 @@ TEST_CASE("read_tokenizer_config takes lower-casing from a tokenizer.json vocabu
 }
 
 TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize differently", "[io][tokenizer_config]") {
-  struct Case {
-    std::string json, field, expected;
-  };
-  const std::vector<Case> cases = {
+  check_refusals({
       {R"({"do_lower_case": true, "strip_accents": false})", "strip_accents", "false with do_lower_case true is not supported"},
       {R"({"do_lower_case": false, "strip_accents": true})", "strip_accents", "true with do_lower_case false"},
       {R"({"strip_accents": "yes"})", "strip_accents", "expected true, false or null"},
@@ -95,16 +116,7 @@ TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize diff
       {R"({"model_max_length": "long"})", "model_max_length", "expected a positive number"},
       {R"({"do_lower_case": "yes"})", "do_lower_case", "expected true or false"},
       {R"({"do_lower_case": true,})", "", "not valid JSON"},
-  };
-  for (const Case& c : cases) {
-    TempDir dir;
-    write_dir(dir, c.json);
-    const std::string message = input_error_of([&] { read_tokenizer_config(dir.path(), false, true); });
-    INFO(c.json << " -> " << message);
-    CHECK(contains(message, dir.file("tokenizer_config.json")));
-    if (!c.field.empty()) CHECK(contains(message, "tokenizer_config.json: " + c.field + ":"));
-    CHECK(contains(message, c.expected));
-  }
+  }, write_dir);
 
   TempDir dir;
   write_dir(dir, R"({"do_lower_case": true})");
@@ -116,19 +128,14 @@ TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize diff
 
   // A SentencePiece directory is not held to WordPiece's fields.
   TempDir spiece;
-  write_file_atomic(spiece.file("spiece.model"), "a SentencePiece model (only its name matters here)");
-  write_file_atomic(spiece.file("tokenizer_config.json"),
-                    R"({"tokenizer_class": "AlbertTokenizer", "do_lower_case": true, "keep_accents": true, )"
-                    R"("strip_accents": false, "added_tokens_decoder": {"4": {"content": "[MASK]"}}})");
+  write_sentencepiece_dir(spiece, R"({"tokenizer_class": "AlbertTokenizer", "do_lower_case": true, "keep_accents": )"
+                                  R"(true, "strip_accents": false, "added_tokens_decoder": {"4": {"content": "[MASK]"}}})");
   CHECK(read_tokenizer_config(spiece.path(), false, false).do_lower_case);
 }
 
 TEST_CASE("read_tokenizer_config holds a SentencePiece directory to AlbertTokenizer keeping accents",
           "[io][tokenizer_config]") {
-  struct Case {
-    std::string json, field, expected;
-  };
-  const std::vector<Case> cases = {
+  check_refusals({
       {"", "", "missing: a SentencePiece model's tokenizer is chosen by tokenizer_config.json's tokenizer_class"},
       {R"({"do_lower_case": false})", "tokenizer_class", "missing"},
       {R"({"tokenizer_class": "XLNetTokenizer", "keep_accents": true})", "tokenizer_class",
@@ -143,20 +150,9 @@ TEST_CASE("read_tokenizer_config holds a SentencePiece directory to AlbertTokeni
        "add_prefix_space", "false is not supported"},
       {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "added_tokens_decoder": {"9": {"content": "<ent>"}}})",
        "added_tokens_decoder.\"9\"", "added token \"<ent>\" is not supported"},
-  };
-  for (const Case& c : cases) {
-    TempDir dir;
-    write_file_atomic(dir.file("spiece.model"), "a SentencePiece model (only its name matters here)");
-    if (!c.json.empty()) write_file_atomic(dir.file("tokenizer_config.json"), c.json);
-    const std::string message = input_error_of([&] { read_tokenizer_config(dir.path(), false, true); });
-    INFO(c.json << " -> " << message);
-    CHECK(contains(message, dir.file("tokenizer_config.json")));
-    if (!c.field.empty()) CHECK(contains(message, "tokenizer_config.json: " + c.field + ":"));
-    CHECK(contains(message, c.expected));
-  }
+  }, write_sentencepiece_dir);
   TempDir dir;
-  write_file_atomic(dir.file("spiece.model"), "a SentencePiece model (only its name matters here)");
-  write_file_atomic(dir.file("tokenizer_config.json"), R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true})");
+  write_sentencepiece_dir(dir, R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true})");
   const TokenizerChoice choice = read_tokenizer_config(dir.path(), false, false);
   CHECK(choice.do_lower_case);  // AlbertTokenizer's default, like BertTokenizer's
   CHECK(contains(choice.note, "has no do_lower_case, and lower-casing is AlbertTokenizer's default"));
