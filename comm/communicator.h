@@ -69,6 +69,14 @@ class Communicator {
   virtual void broadcast(void* data, size_t bytes) = 0;  // host
   virtual void broadcast(Tensor values) = 0;            // [numel], in tensor_memory()
   virtual void barrier() = 0;
+  // A barrier without the stall deadline, for the ranks that wait while rank 0 works alone (an
+  // evaluation during training) for as long as that takes: --ddp_timeout bounds a collective,
+  // not rank 0's work. A waiting rank sleeps between polls rather than spinning, leaving the
+  // cores to rank 0; a rank that dies still ends the job (the launcher ends its peers).
+  virtual void wait_for_root(const char* what) {
+    (void)what;
+    barrier();
+  }
 
   // Ends every rank of the job: prints "rank R: <reason>" to stderr and exits non-zero
   // (MPI_Abort for MPI). Use it when one rank fails while the others may be inside, or about

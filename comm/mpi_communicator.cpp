@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "comm/mpi_check.h"
 
@@ -131,6 +133,18 @@ void MpiCommunicator::broadcast(Tensor values) {
 void MpiCommunicator::barrier() {
   CollectiveWatchdog::Scope watch(*watchdog_, "barrier");
   MPI_CHECK(MPI_Barrier(handles_->comm));
+}
+
+void MpiCommunicator::wait_for_root(const char* what) {
+  (void)what;  // no watchdog scope: the wait has no deadline
+  MPI_Request request;
+  MPI_CHECK(MPI_Ibarrier(handles_->comm, &request));
+  int done = 0;
+  for (;;) {
+    MPI_CHECK(MPI_Test(&request, &done, MPI_STATUS_IGNORE));
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void MpiCommunicator::abort(const std::string& reason) {

@@ -48,6 +48,7 @@ class MpiCommunicator final : public Communicator {
   void broadcast(void* data, size_t bytes) override;
   void broadcast(Tensor values) override;
   void barrier() override;
+  void wait_for_root(const char* what) override;  // MPI_Ibarrier, polled every millisecond
   [[noreturn]] void abort(const std::string& reason) override;
 
  private:

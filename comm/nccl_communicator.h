@@ -70,6 +70,7 @@ class NcclCommunicator final : public Communicator {
   void broadcast(void* data, size_t bytes) override;               // host, MPI
   void broadcast(Tensor values) override;                          // device (any dtype), compute stream
   void barrier() override;                                         // MPI (host only: no stream sync)
+  void wait_for_root(const char* what) override;                   // MPI, likewise
   [[noreturn]] void abort(const std::string& reason) override;     // MPI_Abort
 
   int device() const { return device_; }

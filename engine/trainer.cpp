@@ -412,6 +412,9 @@ TrainSummary Trainer::train(const std::vector<Window>& windows, const TrainHooks
     if (!divergence.empty()) throw TrainingDiverged(divergence);
     check_parameters_finite(last_step_loss);  // whatever comes next saves the parameters or ends the run
     if (points.evaluate && hooks.on_evaluate) hooks.on_evaluate(state());
+    // Rank 0 evaluates alone: the others wait for it here, however long it takes, rather than
+    // in the next step's gradient sum, whose --ddp_timeout bounds a collective, not rank 0's work.
+    if (points.evaluate && world_size_ > 1) comm_->wait_for_root("evaluation");
     if (points.evaluate && config_.lr_schedule.type == LrSchedule::kReduceLrOnPlateau) step_plateau(hooks);
     const bool stopping = done < total && (points.stop || stop_requested);
     if (points.save && !stopping && hooks.on_checkpoint) hooks.on_checkpoint(state());

@@ -316,6 +316,8 @@ class TrainingSession {
     if (root_ && run_.eval_on_start && job_.eval != nullptr)
       evaluate_and_log(run_, model_, *job_.eval, start_.global_step, start_.epoch, logged_input_tokens(tc_, start_),
                        job_.logs, /*final=*/false);
+    // The other ranks wait for it without the collectives' deadline (Trainer: evaluation points).
+    if (run_.eval_on_start && job_.comm->world_size() > 1) job_.comm->wait_for_root("evaluation");
   }
 
   TrainSummary train(Trainer& trainer) {

@@ -4,6 +4,9 @@
 //   comm_failure_probe exit <timeout_s>: rank 1 exits at once (std::_Exit, no MPI_Finalize);
 //       the job must end (mpirun notices the lost rank) rather than hang.
 // Rank 0 returning from the collective is itself a failure (exit code 3).
+//   comm_failure_probe slow_root <timeout_s>: rank 0 works alone for 3 × timeout_s (as it
+//       evaluates during training) while the others wait in wait_for_root: the job must succeed
+//       (exit 0), the watchdog bounding collectives, not rank 0's work.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,7 +17,7 @@
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: comm_failure_probe stall|exit <timeout_seconds>\n");
+    std::fprintf(stderr, "usage: comm_failure_probe stall|exit|slow_root <timeout_seconds>\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -27,6 +30,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     comm->barrier();  // both ranks are up
+    if (mode == "slow_root") {
+      if (comm->rank() == 0)
+        std::this_thread::sleep_for(std::chrono::duration<double>(3 * options.timeout_seconds));
+      comm->wait_for_root("evaluation");
+      comm->barrier();  // the collectives still work afterwards
+      return 0;
+    }
     if (comm->rank() == 1) {
       if (mode == "exit") std::_Exit(0);
       std::this_thread::sleep_for(std::chrono::seconds(120));

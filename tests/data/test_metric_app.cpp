@@ -133,6 +133,15 @@ TEST_CASE("eval_squad rejects bad command lines and bad files", "[app][metric]")
     CHECK(r.out.find("--validation_file") != std::string::npos);
     CHECK(r.out.find("--predictions_file") != std::string::npos);
   }
+  SECTION("started as several ranks by an MPI launcher: exit 2 before any work") {
+    write_file_atomic(app.path("preds.json"), R"({"q1": "Normans"})");
+    const test::ScopedEnv ranks("OMPI_COMM_WORLD_SIZE", "2");
+    const RunResult r = app.run(dev + " --predictions_file " + app.path("preds.json"));
+    CHECK(r.status == 2);
+    CHECK(r.err.find("eval_squad runs as one process, but an MPI launcher started 2 (mpirun -np 2)") !=
+          std::string::npos);
+    CHECK(r.out.empty());
+  }
   SECTION("an unknown flag exits 2") {
     const RunResult r = app.run(dev + " --predictions_file x --bogus 1");
     CHECK(r.status == 2);
