@@ -63,6 +63,53 @@ void check_added_tokens_decoder(const std::string& path, simdjson::dom::object o
   }
 }
 
+// What transformers' BertTokenizer takes from tokenizer_config.json beyond the normaliser's
+// switches: its special tokens (each BERT's own, or absent), no extra special tokens, special
+// tokens matched whole (split_special_tokens false), and right-side truncation and padding
+// (padding on the left makes run_qa lay a window out context first).
+void check_wordpiece_specials(const std::string& path, simdjson::dom::object object) {
+  static const std::pair<const char*, const char*> kSpecials[] = {{"unk_token", "[UNK]"},
+                                                                  {"cls_token", "[CLS]"},
+                                                                  {"sep_token", "[SEP]"},
+                                                                  {"pad_token", "[PAD]"},
+                                                                  {"mask_token", "[MASK]"}};
+  simdjson::dom::element value;
+  for (const auto& [field, bert] : kSpecials) {
+    if (object[field].get(value) != simdjson::SUCCESS || value.is_null()) continue;
+    std::string_view token;
+    if (value.get_string().get(token) && value["content"].get_string().get(token))
+      throw_input_error(path, field, "expected a string or an object with a string \"content\"");
+    if (token != bert)
+      throw_input_error(path, field,
+                        "\"" + std::string(token) +
+                            "\" is not supported: this engine's WordPiece uses BERT's " + bert +
+                            " (transformers would use the token named here)");
+  }
+  for (const char* field : {"extra_special_tokens", "additional_special_tokens"}) {
+    if (object[field].get(value) != simdjson::SUCCESS || value.is_null()) continue;
+    const bool empty = (value.is_array() && value.get_array().size() == 0) ||
+                       (value.is_object() && value.get_object().size() == 0);
+    if (!empty)
+      throw_input_error(path, field,
+                        "not supported: transformers matches extra special tokens whole and this "
+                        "engine knows only BERT's [PAD] [UNK] [CLS] [SEP] [MASK]");
+  }
+  if (object["split_special_tokens"].get(value) == simdjson::SUCCESS && value.is_bool() &&
+      value.get_bool().value())
+    throw_input_error(path, "split_special_tokens",
+                      "true is not supported: this engine matches BERT's special tokens written in "
+                      "the text whole");
+  for (const char* field : {"truncation_side", "padding_side"}) {
+    std::string_view side;
+    if (object[field].get_string().get(side) == simdjson::SUCCESS && side != "right")
+      throw_input_error(
+          path, field,
+          "\"" + std::string(side) +
+              "\" is not supported: windows are laid out and cut as run_qa does with right-side "
+              "truncation and padding ([CLS] question [SEP] context [SEP])");
+  }
+}
+
 // The fields WordPiece here cannot follow, refused by name (see tokenizer_config.h).
 void check_wordpiece_fields(const std::string& path, simdjson::dom::object object, bool do_lower_case) {
   simdjson::dom::element value;
@@ -91,6 +138,7 @@ void check_wordpiece_fields(const std::string& path, simdjson::dom::object objec
                             "(BERT's basic tokenizer + WordPiece), which this class does not");
   }
   check_added_tokens_decoder(path, object, kBertSpecialTokens, kWordPieceAddedTokens);
+  check_wordpiece_specials(path, object);
 }
 
 // Why a tokenizer class other than AlbertTokenizer would tokenize a SentencePiece model otherwise.
@@ -182,6 +230,7 @@ TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, b
   // "" when the directory has none: prepare_squad's --vocab_file may have another name.
   const std::string vocabulary = vocab_file_in(dir);
   const bool wordpiece = vocabulary.empty() || is_wordpiece_vocab(vocabulary);
+  const std::string tokenizer_json = join_path(dir, "tokenizer.json");
   int from_file = -1;  // -1: no value in a file
   simdjson::dom::parser parser;
   simdjson::dom::object object;
@@ -205,10 +254,17 @@ TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, b
   } else if (from_file >= 0) {
     choice.do_lower_case = from_file == 1;
     choice.note = "do_lower_case " + word(choice.do_lower_case) + " from " + path;
-  } else if (const int lowercase = is_vocab_txt(vocabulary) || !wordpiece ? -1 : tokenizer_json_lowercase(vocabulary);
-             lowercase >= 0) {
-    choice.do_lower_case = lowercase == 1;
-    choice.note = "do_lower_case " + word(choice.do_lower_case) + " from " + vocabulary + " (normalizer.lowercase)";
+  } else if (wordpiece && path_exists(tokenizer_json) &&
+             tokenizer_json_lowercase(tokenizer_json) == 0) {
+    // transformers 4 reads the normaliser from tokenizer.json (beside vocab.txt or not) and keeps
+    // the case; transformers 5 rebuilds it from tokenizer_config.json, where BertTokenizer's
+    // default lower-cases.
+    throw_input_error(
+        tokenizer_json, "normalizer.lowercase",
+        "false, with no do_lower_case in " + (have_file ? path : dir + "/tokenizer_config.json") +
+            ": transformers 4 keeps the case, transformers 5 lower-cases (BertTokenizer's "
+            "default); "
+            "say which with --do_lower_case, or write do_lower_case into tokenizer_config.json");
   } else {
     choice.do_lower_case = true;
     choice.note = "do_lower_case true: " + (have_file ? path + " has no do_lower_case" : dir + " has no tokenizer_config.json") +

@@ -15,9 +15,10 @@ struct TokenizerChoice {
                                  // unbounded one (transformers writes int(1e30) for that)
 };
 
-// Lower-casing: --do_lower_case when given (flag_given), else the file's "do_lower_case", else a
-// tokenizer.json vocabulary's normalizer.lowercase, else true (BertTokenizer's default); the note
-// says which, and warns when the flag overrides the file.
+// Lower-casing: --do_lower_case when given (flag_given), else the file's "do_lower_case", else
+// true (BertTokenizer's default); the note says which, and warns when the flag overrides the
+// file. A tokenizer.json vocabulary whose normalizer.lowercase is false without either is
+// refused: transformers 4 keeps the case there, transformers 5 lower-cases.
 // For a WordPiece directory (vocab.txt or tokenizer.json, as find_vocab_file chooses; a directory
 // with neither counts as WordPiece) the file is also held to what WordPiece here does,
 // each refusal an InputError naming the file and field:
@@ -27,7 +28,10 @@ struct TokenizerChoice {
 //   - "tokenizer_class": absent, BertTokenizer or BertTokenizerFast;
 //   - added tokens ("added_tokens_decoder" here, and added_tokens.json beside it): only BERT's
 //     special tokens [PAD] [UNK] [CLS] [SEP] [MASK], which the tokenizer already cuts out of the
-//     text; any other added token would be matched whole by transformers and split here.
+//     text; any other added token would be matched whole by transformers and split here;
+//   - "unk_token", "cls_token", "sep_token", "pad_token", "mask_token": BERT's own or absent;
+//     "extra_special_tokens" / "additional_special_tokens" empty; "split_special_tokens" false;
+//   - "truncation_side" and "padding_side": "right" or absent.
 // For a SentencePiece directory (a *.model vocabulary), tokenized here as transformers'
 // AlbertTokenizer keeping accents (tokenizer/sentencepiece_tokenizer.h): the file is required,
 // with "tokenizer_class" AlbertTokenizer(Fast) and "keep_accents" true; "add_prefix_space"

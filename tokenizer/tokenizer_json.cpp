@@ -76,6 +76,63 @@ std::vector<std::string> read_vocab(const std::string& path, simdjson::dom::obje
   return tokens;  // n ids in [0, n), none twice: every id is someone's
 }
 
+// added_tokens: only BERT's special tokens, at their vocabulary ids, matched as
+// WordPieceTokenizer matches them: as written (normalized false), without eating the spaces
+// around them (lstrip, rstrip false) or requiring word boundaries (single_word false).
+void check_added_tokens(const std::string& path, simdjson::dom::object root,
+                        const std::vector<std::string>& tokens) {
+  simdjson::dom::array added;
+  if (root["added_tokens"].get_array().get(added)) return;
+  size_t index = 0;
+  for (simdjson::dom::element token : added) {
+    const std::string at = "added_tokens[" + std::to_string(index++) + "]";
+    std::string_view content;
+    if (token["content"].get_string().get(content))
+      throw_input_error(path, at + ".content", "expected a string");
+    if (std::find(std::begin(WordPieceTokenizer::kSpecialTokens),
+                  std::end(WordPieceTokenizer::kSpecialTokens),
+                  content) == std::end(WordPieceTokenizer::kSpecialTokens))
+      throw_input_error(
+          path, at + ".content",
+          "added token \"" + std::string(content) +
+              "\" is not supported: only BERT's special tokens [PAD] [UNK] [CLS] [SEP] [MASK] are "
+              "matched whole here");
+    for (const char* flag : {"lstrip", "rstrip", "single_word", "normalized"}) {
+      bool value = false;
+      if (token[flag].get_bool().get(value) == simdjson::SUCCESS && value)
+        throw_input_error(
+            path, at + "." + flag,
+            "true is not supported for \"" + std::string(content) +
+                "\": BERT's special tokens are matched as written, without the spaces around them");
+    }
+    int64_t id = -1;
+    const auto in_vocab = std::find(tokens.begin(), tokens.end(), content);
+    if (token["id"].get_int64().get(id) == simdjson::SUCCESS &&
+        (in_vocab == tokens.end() || id != in_vocab - tokens.begin()))
+      throw_input_error(path, at + ".id",
+                        std::to_string(id) + " is not \"" + std::string(content) +
+                            "\"'s id in model.vocab (" +
+                            (in_vocab == tokens.end() ? std::string("absent")
+                                                      : std::to_string(in_vocab - tokens.begin())) +
+                            "): transformers would give the token this id");
+  }
+}
+
+// truncation and padding: run_qa truncates the context on the right and, with padding on the
+// left, lays a window out context first; here the question always comes first.
+void check_sides(const std::string& path, simdjson::dom::object root) {
+  for (const char* section : {"truncation", "padding"}) {
+    std::string_view direction;
+    if (root[section]["direction"].get_string().get(direction) == simdjson::SUCCESS &&
+        direction != "Right")
+      throw_input_error(
+          path, std::string(section) + ".direction",
+          "\"" + std::string(direction) +
+              "\" is not supported: windows are laid out and cut as run_qa does with right-side "
+              "truncation and padding ([CLS] question [SEP] context [SEP])");
+  }
+}
+
 }  // namespace
 
 bool is_tokenizer_json(const std::string& path) {
@@ -124,21 +181,8 @@ WordPieceJson read_wordpiece_tokenizer_json(const std::string& path) {
   const JsonFields pre_tokenizer(path, root.object("pre_tokenizer"), "pre_tokenizer.");
   pre_tokenizer.require_string("type", "BertPreTokenizer", "BERT's whitespace and punctuation split");
 
-  simdjson::dom::array added;
-  if (!root_object["added_tokens"].get_array().get(added)) {
-    size_t index = 0;
-    for (simdjson::dom::element token : added) {
-      std::string_view content;
-      const std::string field = "added_tokens[" + std::to_string(index++) + "].content";
-      if (token["content"].get_string().get(content)) throw_input_error(path, field, "expected a string");
-      if (std::find(std::begin(WordPieceTokenizer::kSpecialTokens), std::end(WordPieceTokenizer::kSpecialTokens),
-                    content) == std::end(WordPieceTokenizer::kSpecialTokens))
-        throw_input_error(path, field,
-                          "added token \"" + std::string(content) +
-                              "\" is not supported: only BERT's special tokens [PAD] [UNK] [CLS] [SEP] [MASK] are "
-                              "matched whole here");
-    }
-  }
+  check_added_tokens(path, root_object, out.tokens);
+  check_sides(path, root_object);
   return out;
 }
 

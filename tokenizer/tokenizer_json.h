@@ -5,9 +5,10 @@
 //
 // Accepted is exactly what WordPieceTokenizer does: model WordPiece ("[UNK]", "##", 100
 // characters per word), normalizer BertNormalizer (clean_text, handle_chinese_chars, strip_accents
-// null or equal to lowercase), pre_tokenizer BertPreTokenizer, and no added tokens but BERT's
-// special ones. Anything else is an InputError naming the file and the field: the text would be
-// tokenized differently from how transformers tokenizes it.
+// null or equal to lowercase), pre_tokenizer BertPreTokenizer, no added tokens but BERT's
+// special ones (at their vocabulary ids, with lstrip, rstrip, single_word and normalized false),
+// and truncation and padding, when set, on the right. Anything else is an InputError naming the
+// file and the field: the text would be tokenized differently from how transformers tokenizes it.
 #pragma once
 
 #include <string>

@@ -89,12 +89,16 @@ TEST_CASE("read_tokenizer_config decides lower-casing and reads model_max_length
   }
 }
 
-TEST_CASE("read_tokenizer_config takes lower-casing from a tokenizer.json vocabulary's normalizer", "[io][tokenizer_config]") {
+TEST_CASE("read_tokenizer_config with a tokenizer.json vocabulary: cased only when said so", "[io][tokenizer_config]") {
   TempDir dir;  // what transformers 5 saves: tokenizer.json, no vocab.txt
   write_file_atomic(dir.file("tokenizer.json"), R"({"normalizer": {"type": "BertNormalizer", "lowercase": false}})");
-  TokenizerChoice choice = read_tokenizer_config(dir.path(), false, true);
-  CHECK_FALSE(choice.do_lower_case);
-  CHECK(contains(choice.note, dir.file("tokenizer.json") + " (normalizer.lowercase)"));
+  // transformers 4 would keep the case (the normaliser), transformers 5 lower-case (the default):
+  // refused until the flag or tokenizer_config.json says which.
+  const std::string message = input_error_of([&] { read_tokenizer_config(dir.path(), false, true); });
+  CHECK(contains(message, dir.file("tokenizer.json") + ": normalizer.lowercase: false, with no do_lower_case"));
+  CHECK_FALSE(read_tokenizer_config(dir.path(), true, false).do_lower_case);
+  write_file_atomic(dir.file("tokenizer.json"), R"({"normalizer": {"type": "BertNormalizer", "lowercase": true}})");
+  CHECK(read_tokenizer_config(dir.path(), false, true).do_lower_case);
   // tokenizer_config.json's do_lower_case comes first, as does the flag.
   write_file_atomic(dir.file("tokenizer_config.json"), R"({"do_lower_case": true})");
   CHECK(read_tokenizer_config(dir.path(), false, false).do_lower_case);
@@ -116,7 +120,22 @@ TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize diff
       {R"({"model_max_length": "long"})", "model_max_length", "expected a positive number"},
       {R"({"do_lower_case": "yes"})", "do_lower_case", "expected true or false"},
       {R"({"do_lower_case": true,})", "", "not valid JSON"},
+      {R"({"unk_token": "[unused1]"})", "unk_token", "\"[unused1]\" is not supported"},
+      {R"({"cls_token": {"content": "<s>", "special": true}})", "cls_token", "\"<s>\" is not supported"},
+      {R"({"mask_token": 4})", "mask_token", "expected a string or an object"},
+      {R"({"extra_special_tokens": ["<ent>"]})", "extra_special_tokens", "not supported"},
+      {R"({"additional_special_tokens": {"a": "<b>"}})", "additional_special_tokens", "not supported"},
+      {R"({"split_special_tokens": true})", "split_special_tokens", "true is not supported"},
+      {R"({"truncation_side": "left"})", "truncation_side", "\"left\" is not supported"},
+      {R"({"padding_side": "left"})", "padding_side", "\"left\" is not supported"},
   }, write_dir);
+
+  // What transformers writes for BERT's own is accepted.
+  TempDir saved;
+  write_dir(saved, R"({"unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", )"
+                   R"("mask_token": "[MASK]", "extra_special_tokens": {}, "split_special_tokens": false, )"
+                   R"("truncation_side": "right", "padding_side": "right"})");
+  CHECK(read_tokenizer_config(saved.path(), false, true).do_lower_case);
 
   TempDir dir;
   write_dir(dir, R"({"do_lower_case": true})");

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_json.h"
 #include "tokenizer/wordpiece.h"
 #include "tests/test_support.h"
@@ -83,6 +84,17 @@ TEST_CASE("a tokenizer.json that WordPiece here would not follow is refused by f
       {R"("world": 6)", R"("world": 5)", "model.vocab.\"world\"", "is also \"hello\"'s"},
       {R"("world": 6)", R"("world": 60)", "model.vocab.\"world\"", "expected an id in [0, 14)"},
       {R"("normalizer": {)", R"("normalizer_": {)", "normalizer", "missing"},
+      {R"("content": "[UNK]", "single_word": false, "lstrip": false)", R"("content": "[UNK]", "single_word": false, "lstrip": true)",
+       "added_tokens[1].lstrip", "true is not supported for \"[UNK]\""},
+      {R"("content": "[PAD]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false)",
+       R"("content": "[PAD]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": true)",
+       "added_tokens[0].normalized", "true is not supported"},
+      {R"({"id": 1, "content": "[UNK]")", R"({"id": 7, "content": "[UNK]")", "added_tokens[1].id",
+       "7 is not \"[UNK]\"'s id in model.vocab (1)"},
+      {R"("truncation": null)", R"("truncation": {"direction": "Left", "max_length": 512, "strategy": "LongestFirst", "stride": 0})",
+       "truncation.direction", "\"Left\" is not supported"},
+      {R"("padding": null)", R"("padding": {"strategy": "BatchLongest", "direction": "Left", "pad_id": 0})",
+       "padding.direction", "\"Left\" is not supported"},
   };
   for (const Case& c : cases) {
     std::string text = tokenizer_json();
@@ -98,6 +110,36 @@ TEST_CASE("a tokenizer.json that WordPiece here would not follow is refused by f
     INFO(c.to << " -> " << message);
     CHECK_THAT(message, Catch::Contains(path + ": " + c.field + ":") && Catch::Contains(c.expected));
   }
+}
+
+TEST_CASE("a vocab.txt with a tokenizer.json beside it is used only when the two agree", "[tokenizer]") {
+  // transformers tokenizes with tokenizer.json whenever a directory holds one.
+  const std::string json = write_temp(tokenizer_json());
+  const std::string vocab = json.substr(0, json.size() - std::string("tokenizer.json").size()) + "vocab.txt";
+  std::string lines;
+  for (const std::string& token : kTokens) lines += token + "\n";
+  write_file_atomic(vocab, lines);
+  CHECK(load_tokenizer_file(vocab, true)->vocab_size() == int32_t(kTokens.size()));
+  // Swapped ids, a token more: refused naming tokenizer.json and the first differing id.
+  std::string swapped = tokenizer_json();
+  swapped.replace(swapped.find(R"("hello": 5, "world": 6)"), 22, R"("world": 5, "hello": 6)");
+  write_file_atomic(json, swapped);
+  std::string message;
+  try {
+    load_tokenizer_file(vocab, true);
+  } catch (const InputError& e) {
+    message = e.what();
+  }
+  CHECK_THAT(message, Catch::Contains(json + ": model.vocab: differs from " + vocab + " at id 5"));
+  write_file_atomic(json, tokenizer_json());
+  write_file_atomic(vocab, lines + "extra\n");
+  CHECK_THROWS_WITH(load_tokenizer_file(vocab, true), Catch::Contains("at id 14 (\"(none)\" against \"extra\")"));
+  // A tokenizer.json refused on its own is refused beside a vocab.txt too.
+  write_file_atomic(vocab, lines);
+  std::string cased = tokenizer_json();
+  cased.replace(cased.find(R"("type": "BertPreTokenizer")"), 26, R"("type": "Whitespace")");
+  write_file_atomic(json, cased);
+  CHECK_THROWS_WITH(load_tokenizer_file(vocab, true), Catch::Contains("pre_tokenizer.type"));
 }
 
 }  // namespace bert
