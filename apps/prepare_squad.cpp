@@ -38,8 +38,10 @@ struct PrepareOptions {
 };
 
 void register_flags(FlagParser* parser, PrepareOptions* options) {
-  parser->add_string("vocab_file", &options->vocab_file, "the tokenizer: WordPiece vocab.txt (one token per line) or tokenizer.json, or a SentencePiece "
-                    "*.model (tokenized as AlbertTokenizer; tokenizer_config.json beside it must say so)");
+  parser->add_string("vocab_file", &options->vocab_file,
+                     "the tokenizer: WordPiece vocab.txt (one token per line) or tokenizer.json, or a "
+                     "SentencePiece *.model (tokenized as AlbertTokenizer; tokenizer_config.json "
+                     "beside it must say so)");
   parser->add_string("input_file", &options->input_file,
                      "SQuAD v1.1/v2.0: the official JSON, datasets' rows (JSON, JSON Lines) or a datasets Arrow "
                      "cache file");
