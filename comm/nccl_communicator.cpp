@@ -301,7 +301,6 @@ void NcclCommunicator::all_reduce_sum(double* values, size_t count) { mpi_->all_
 double NcclCommunicator::all_reduce_sum_double(double value) { return mpi_->all_reduce_sum_double(value); }
 void NcclCommunicator::broadcast(void* data, size_t bytes) { mpi_->broadcast(data, bytes); }
 void NcclCommunicator::barrier() { mpi_->barrier(); }
-
 void NcclCommunicator::wait_for_root(const char* what) { mpi_->wait_for_root(what); }
 void NcclCommunicator::abort(const std::string& reason) { mpi_->abort(reason); }
 

@@ -15,9 +15,9 @@
 //   best_exact, best_exact_thresh, best_f1, best_f1_thresh: find_best_thresh over the no-answer
 //     probabilities, all 0, so the questions are walked in the order of the predictions (run_qa's:
 //     dataset order; eval_squad's metric mode passes a predictions file's order as probabilities
-//     0 in NoAnswerProbabilities); starting from the number of unanswerable questions, an answerable one adds
-//     its score and an unanswerable one with a non-empty prediction subtracts 1; the best prefix
-//     is kept, and its threshold is 0.0.
+//     0 in NoAnswerProbabilities); starting from the number of unanswerable questions, an
+//     answerable one adds its score and an unanswerable one with a non-empty prediction
+//     subtracts 1; the best prefix is kept, and its threshold is 0.0.
 // A question without a prediction makes the script fail (its HasAns/NoAns sums look every
 // question up), so it is refused here: InputError naming the file and the first missing ids.
 // Predictions for ids not in the dataset are ignored and counted, as in v1.1.

@@ -263,8 +263,8 @@ TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, b
         tokenizer_json, "normalizer.lowercase",
         "false, with no do_lower_case in " + (have_file ? path : dir + "/tokenizer_config.json") +
             ": transformers 4 keeps the case, transformers 5 lower-cases (BertTokenizer's "
-            "default); "
-            "say which with --do_lower_case, or write do_lower_case into tokenizer_config.json");
+            "default); say which with --do_lower_case, or write do_lower_case into "
+            "tokenizer_config.json");
   } else {
     choice.do_lower_case = true;
     choice.note = "do_lower_case true: " + (have_file ? path + " has no do_lower_case" : dir + " has no tokenizer_config.json") +

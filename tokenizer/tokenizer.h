@@ -17,11 +17,10 @@ using TokenSpan = std::pair<int32_t, int32_t>;  // [start, end) in code points
 // Names the tokenizers' text rules; changed whenever a change makes them produce other tokens
 // for some text, so window caches built under the old rules are found stale (window_cache).
 inline constexpr const char kTokenizerRulesRevision[] =
-    "2026-12-05: BERT normaliser categories of Unicode 8.0.0, unassigned characters kept, CJK from "
-    "U+2B920, "
-    "NFD of Unicode 9.0.0 with positional alignments; 2026-12-07: SentencePiece as AlbertTokenizer "
-    "(special "
-    "tokens matched whole, `` and '' as \", a lone \"▁\" aligned with the next character)";
+    "2026-12-05: BERT normaliser categories of Unicode 8.0.0, unassigned characters kept, "
+    "CJK from U+2B920, NFD of Unicode 9.0.0 with positional alignments; "
+    "2026-12-07: SentencePiece as AlbertTokenizer (special tokens matched whole, `` and '' as \", "
+    "a lone \"▁\" aligned with the next character)";
 
 struct Encoding {
   std::vector<int32_t> ids;
