@@ -194,7 +194,8 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
     throw FlagError("--max_seq_length " + std::to_string(options.max_seq_length) +
                     " exceeds the model's max_position_embeddings " +
                     std::to_string(loaded.config.max_position_embeddings));
-  const std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(options.model_name_or_path, options.do_lower_case);
+  const std::unique_ptr<Tokenizer> tokenizer =
+      load_tokenizer(options.model_name_or_path, options.do_lower_case, lower.keep_accents);
   check_tokenizer_fits(tokenizer->vocab_size(), loaded.config, loaded.vocab_file);
   const std::unique_ptr<Backend> backend = make_backend(options.device);
   check_backend_runs_model(*backend, loaded.config, join_path(options.model_name_or_path, "config.json"));

@@ -98,7 +98,8 @@ int run(int argc, char** argv) {
   const std::string clamped = clamp_max_seq_length(
       lower.model_max_length, join_path(tokenizer_dir, "tokenizer_config.json"), &options.max_seq_length);
   if (!clamped.empty()) std::fprintf(stderr, "%s\n", clamped.c_str());
-  const std::unique_ptr<Tokenizer> loaded = load_tokenizer_file(options.vocab_file, options.do_lower_case);
+  const std::unique_ptr<Tokenizer> loaded =
+      load_tokenizer_file(options.vocab_file, options.do_lower_case, lower.keep_accents);
   const Tokenizer& tokenizer = *loaded;
   const WindowConfig config{options.max_seq_length, options.doc_stride};
   const auto window_begin = std::chrono::steady_clock::now();

@@ -166,6 +166,7 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.resume_from_checkpoint = o.resume_from_checkpoint;
   run.save_total_limit = o.save_total_limit;
   run.do_lower_case = o.do_lower_case;
+  run.keep_accents = o.keep_accents;
   run.eval_batch_size = o.per_device_eval_batch_size;
   run.progress_bar = !o.hf.disable_tqdm;
   run.metric_for_best_model = best_metric_name(o.hf);
@@ -215,7 +216,7 @@ JobModel load_job_model(const TrainOptions& o, bool root) {
   if (o.max_seq_length > config.max_position_embeddings)  // config.json changed since check_model_limits
     throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
                     "max_position_embeddings " + std::to_string(config.max_position_embeddings));
-  job.tokenizer = load_tokenizer(o.model_name_or_path, o.do_lower_case);
+  job.tokenizer = load_tokenizer(o.model_name_or_path, o.do_lower_case, o.keep_accents);
   check_tokenizer_fits(job.tokenizer->vocab_size(), config, job.loaded.vocab_file);
   return job;
 }

@@ -119,6 +119,8 @@ uint64_t tokenizer_fingerprint(const Tokenizer& tokenizer, bool do_lower_case) {
   hasher.update_u64(static_cast<uint64_t>(tokenizer.vocab_size()));
   hasher.update_u64(do_lower_case ? 1 : 0);
   hasher.update(kTokenizerRulesRevision);
+  // Only when there are any, so fingerprints of tokenizers without options stay as they were.
+  if (const std::string rules = tokenizer.text_rules(); !rules.empty()) hasher.update(rules);
   for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) hasher.update(tokenizer.id_to_token(id));
   return hasher.finish();
 }

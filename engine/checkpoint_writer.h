@@ -36,7 +36,7 @@ namespace bert {
 CheckpointContents capture_checkpoint(const TrainerState& state, BertQaModel& model,
                                       AdamWOptimizer& optimizer, const BertConfig& config,
                                       const std::string& vocab_file, bool do_lower_case,
-                                      bool model_only,
+                                      bool keep_accents, bool model_only,
                                       std::shared_ptr<TrainingTensors> reuse = nullptr);
 
 class CheckpointWriter {

@@ -365,7 +365,8 @@ class TrainingSession {
   }
 
   void write_model(const std::string& dir) const {
-    save_model_dir(dir, *job_.config, model_.parameters(), job_.vocab_file, run_.do_lower_case);
+    save_model_dir(dir, *job_.config, model_.parameters(), job_.vocab_file, run_.do_lower_case,
+                   run_.keep_accents);
   }
 
  private:
@@ -383,7 +384,7 @@ class TrainingSession {
     const auto copy_started = std::chrono::steady_clock::now();
     CheckpointContents contents =
         capture_checkpoint(best_.into(state), model_, optimizer_, *job_.config, job_.vocab_file,
-                           run_.do_lower_case, model_only, writer_.take_spare());
+                           run_.do_lower_case, run_.keep_accents, model_only, writer_.take_spare());
     copy_seconds_[state.global_step] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - copy_started).count();
     last_checkpoint_ = writer_.submit(run_.output_dir, std::move(contents), run_.save_total_limit);

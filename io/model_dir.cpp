@@ -263,7 +263,7 @@ LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
 
 void save_model_dir(const std::string& dir, const BertConfig& config,
                     const std::map<std::string, std::vector<float>>& tensors,
-                    const std::string& vocab_path, bool do_lower_case) {
+                    const std::string& vocab_path, bool do_lower_case, bool keep_accents) {
   const std::string config_json = bert_config_to_json(config);  // validates the config
   const std::vector<ParamSpec> specs = bert_qa_param_specs(config);
   std::vector<TensorToWrite> to_write;
@@ -299,12 +299,14 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
       is_vocab_txt(vocab_path) ? "vocab.txt" : std::filesystem::path(vocab_path).filename().string();
   write_file_atomic(staged.staged_path(join_path(dir, vocab_name)), vocab);
   // The class the tokenizers here follow: BertTokenizer, or for a SentencePiece model
-  // AlbertTokenizer keeping accents (what read_tokenizer_config accepts for one).
+  // AlbertTokenizer with its keep_accents (what read_tokenizer_config reads back).
   const std::string tokenizer_config =
       std::string("{\n  \"do_lower_case\": ") + (do_lower_case ? "true" : "false") +
-      (wordpiece ? "" : ",\n  \"keep_accents\": true") +
+      (wordpiece ? ""
+                 : std::string(",\n  \"keep_accents\": ") + (keep_accents ? "true" : "false")) +
       ",\n  \"model_max_length\": " + std::to_string(config.max_position_embeddings) +
-      ",\n  \"tokenizer_class\": " + (wordpiece ? "\"BertTokenizer\"" : "\"AlbertTokenizer\"") + "\n}\n";
+      ",\n  \"tokenizer_class\": " + (wordpiece ? "\"BertTokenizer\"" : "\"AlbertTokenizer\"") +
+      "\n}\n";
   write_file_atomic(staged.staged_path(join_path(dir, "tokenizer_config.json")), tokenizer_config);
   write_file_atomic(staged.staged_path(join_path(dir, "config.json")), config_json);
   staged.commit();

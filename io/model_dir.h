@@ -68,13 +68,14 @@ int64_t count_vocab_lines(const std::string& path);
 // Writes <dir> (created if needed): config.json, model.safetensors (F32, canonical names,
 // metadata {"format": "pt"}), the vocabulary copied from vocab_path (a WordPiece text as
 // vocab.txt, a tokenizer.json or SentencePiece *.model under its own name) and
-// tokenizer_config.json ({"do_lower_case", "model_max_length": max_position_embeddings, and for
-// WordPiece "tokenizer_class":
-// "BertTokenizer"}), each written atomically. `tensors` must hold exactly the parameters
+// tokenizer_config.json ({"do_lower_case", "model_max_length": max_position_embeddings,
+// "tokenizer_class": "BertTokenizer", or for a SentencePiece model "AlbertTokenizer" and
+// "keep_accents"}), each written atomically. `tensors` must hold exactly the parameters
 // of bert_qa_param_specs(config) with matching sizes (BertError otherwise); a vocab.txt may not
 // have more lines than vocab_size (InputError otherwise). Nothing is written on error.
 void save_model_dir(const std::string& dir, const BertConfig& config,
                     const std::map<std::string, std::vector<float>>& tensors,
-                    const std::string& vocab_path, bool do_lower_case = true);
+                    const std::string& vocab_path, bool do_lower_case = true,
+                    bool keep_accents = true);
 
 }  // namespace bert

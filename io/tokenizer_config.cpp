@@ -153,14 +153,17 @@ std::string sentencepiece_class_reason(std::string_view tokenizer_class) {
   return "this engine tokenizes a SentencePiece model as AlbertTokenizer does ([CLS] q [SEP] c [SEP])";
 }
 
-// A SentencePiece directory is tokenized as AlbertTokenizer with keep_accents true (see
-// sentencepiece_tokenizer.h): refuses by field what transformers would do otherwise.
-void check_sentencepiece_fields(const std::string& dir, const std::string& path, bool have_file,
+// A SentencePiece directory is tokenized as AlbertTokenizer (see sentencepiece_tokenizer.h):
+// refuses by field what transformers would do otherwise; returns keep_accents.
+bool check_sentencepiece_fields(const std::string& dir, const std::string& path, bool have_file,
                                 simdjson::dom::object object) {
   if (!have_file)
-    throw_input_error(path, "", "missing: a SentencePiece model's tokenizer is chosen by tokenizer_config.json's "
-                      "tokenizer_class (transformers' AutoTokenizer builds an unusable BertTokenizer without it); "
-                      "write {\"tokenizer_class\": \"AlbertTokenizer\", \"keep_accents\": true, \"do_lower_case\": ...}");
+    throw_input_error(
+        path, "",
+        "missing: a SentencePiece model's tokenizer is chosen by tokenizer_config.json's "
+        "tokenizer_class (transformers' AutoTokenizer builds an unusable BertTokenizer without "
+        "it); write {\"tokenizer_class\": \"AlbertTokenizer\", \"keep_accents\": ..., "
+        "\"do_lower_case\": ...}");
   simdjson::dom::element value;
   std::string_view tokenizer_class;
   if (object["tokenizer_class"].get(value) != simdjson::SUCCESS || value.is_null())
@@ -177,11 +180,6 @@ void check_sentencepiece_fields(const std::string& dir, const std::string& path,
     if (!value.is_bool()) throw_input_error(path, "keep_accents", "expected true or false");
     keep_accents = value.get_bool().value();
   }
-  if (!keep_accents)
-    throw_input_error(path, "keep_accents",
-                      "false (AlbertTokenizer's default when absent) is not supported: transformers then applies "
-                      "NFKD and strips combining marks before the model's own normalisation, which this engine "
-                      "does not; it keeps accents (keep_accents true)");
   if (object["add_prefix_space"].get(value) == simdjson::SUCCESS && value.is_bool() && !value.get_bool().value())
     throw_input_error(path, "add_prefix_space",
                       "false is not supported: sentencepiece here prefixes every text with \"\u2581\" "
@@ -190,6 +188,7 @@ void check_sentencepiece_fields(const std::string& dir, const std::string& path,
                                                   "[MASK]", "<cls>", "<sep>", "<s>",
                                                   "</s>",   "[PAD]", "[UNK]", "<mask>"};
   check_added_tokens_decoder(path, object, kSpecials, kSentencePieceAddedTokens);
+  return keep_accents;
 }
 
 void check_added_tokens_file(const std::string& dir) {
@@ -275,7 +274,9 @@ TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, b
     if (have_file) check_wordpiece_fields(path, object, choice.do_lower_case);
     check_added_tokens_file(dir);
   } else {
-    check_sentencepiece_fields(dir, path, have_file, object);
+    choice.keep_accents = check_sentencepiece_fields(dir, path, have_file, object);
+    choice.note +=
+        choice.keep_accents ? "; keep_accents true" : "; keep_accents false (NFKD, marks removed)";
   }
   return choice;
 }

@@ -10,6 +10,8 @@ namespace bert {
 
 struct TokenizerChoice {
   bool do_lower_case = true;
+  bool keep_accents = true;      // a SentencePiece model's AlbertTokenizer keep_accents (the
+                                 // file's; false, AlbertTokenizer's default, when absent)
   std::string note;              // which lower-casing and why, for the log
   int64_t model_max_length = 0;  // the file's "model_max_length"; 0 when it has none or an
                                  // unbounded one (transformers writes int(1e30) for that)
@@ -33,10 +35,10 @@ struct TokenizerChoice {
 //     "extra_special_tokens" / "additional_special_tokens" empty; "split_special_tokens" false;
 //   - "truncation_side" and "padding_side": "right" or absent.
 // For a SentencePiece directory (a *.model vocabulary), tokenized here as transformers'
-// AlbertTokenizer keeping accents (tokenizer/sentencepiece_tokenizer.h): the file is required,
-// with "tokenizer_class" AlbertTokenizer(Fast) and "keep_accents" true; "add_prefix_space"
-// false and added tokens other than special pieces are refused; lower-casing defaults to true
-// (AlbertTokenizer's default too).
+// AlbertTokenizer (tokenizer/sentencepiece_tokenizer.h): the file is required, with
+// "tokenizer_class" AlbertTokenizer(Fast); "keep_accents" is read (false when absent, as
+// AlbertTokenizer has it); "add_prefix_space" false and added tokens other than special pieces
+// are refused; lower-casing defaults to true (AlbertTokenizer's default too).
 // A missing file is otherwise no error (every default applies).
 TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, bool flag_value);
 

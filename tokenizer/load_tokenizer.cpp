@@ -36,24 +36,27 @@ void check_tokenizer_json_beside(const std::string& vocab_path, const WordPieceT
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, bool do_lower_case) {
+std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, bool do_lower_case,
+                                               bool keep_accents) {
   const bool sentencepiece = path.size() >= 6 && path.compare(path.size() - 6, 6, ".model") == 0;
-  if (sentencepiece) return std::make_unique<SentencePieceTokenizer>(path, do_lower_case);
+  if (sentencepiece)
+    return std::make_unique<SentencePieceTokenizer>(path, do_lower_case, keep_accents);
   auto tokenizer = std::make_unique<WordPieceTokenizer>(path, do_lower_case);
   if (!is_tokenizer_json(path)) check_tokenizer_json_beside(path, *tokenizer);
   return tokenizer;
 }
 
-std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir, bool do_lower_case) {
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir, bool do_lower_case,
+                                          bool keep_accents) {
   const std::string vocab = join_path(model_dir, "vocab.txt");
-  if (path_exists(vocab)) return load_tokenizer_file(vocab, do_lower_case);
+  if (path_exists(vocab)) return load_tokenizer_file(vocab, do_lower_case, keep_accents);
   for (const char* name : {"spiece.model", "sentencepiece.bpe.model", "tokenizer.model"}) {
     const std::string model = join_path(model_dir, name);
-    if (path_exists(model)) return load_tokenizer_file(model, do_lower_case);
+    if (path_exists(model)) return load_tokenizer_file(model, do_lower_case, keep_accents);
   }
   // Last, as find_vocab_file orders them: transformers 5 may save a BERT tokenizer as this alone.
   const std::string json = join_path(model_dir, "tokenizer.json");
-  if (path_exists(json)) return load_tokenizer_file(json, do_lower_case);
+  if (path_exists(json)) return load_tokenizer_file(json, do_lower_case, keep_accents);
   throw_input_error(model_dir, "",
                     "no tokenizer found (expected vocab.txt, spiece.model, "
                     "sentencepiece.bpe.model, tokenizer.model or tokenizer.json)");

@@ -1,6 +1,6 @@
 // sentencepiece does the segmentation; this file checks that the model is one AlbertTokenizer
 // reads the same way, cuts special tokens out of the text, normalises what AlbertTokenizer
-// normalises before the model's charsmap (quotes, case) with a map back to the original
+// normalises before the model's charsmap (quotes, accents, case) with a map back to the original
 // characters, and turns byte spans into code-point spans as the fast tokenizer aligns them.
 #include "tokenizer/sentencepiece_tokenizer.h"
 
@@ -105,10 +105,12 @@ const char* model_type_name(uint64_t type) {
 
 }  // namespace
 
-SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bool do_lower_case)
+SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bool do_lower_case,
+                                               bool keep_accents)
     : processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()),
       model_path_(model_path),
-      do_lower_case_(do_lower_case) {
+      do_lower_case_(do_lower_case),
+      keep_accents_(keep_accents) {
   // Read here, not by the library, so that a directory, FIFO or device is refused like any input.
   const std::string serialized = read_file(model_path);
   const auto status = processor_->LoadFromSerializedProto(serialized);
@@ -243,7 +245,7 @@ void SentencePieceTokenizer::encode_segment(const std::u32string& original, size
   std::vector<int32_t> char_of_byte;
   std::u32string normalised;
   std::vector<std::pair<int32_t, int32_t>> source;
-  std::u32string lowered;
+  std::u32string unaccented, lowered;
   for (size_t i = begin; i < end;) {
     size_t next = i + 1;
     char32_t cp = original[i];
@@ -254,11 +256,19 @@ void SentencePieceTokenizer::encode_segment(const std::u32string& original, size
       ++i;
       ++next;
     }
-    lowered.clear();
-    if (do_lower_case_) {
-      unicode::python_lower(cp, &lowered);
+    unaccented.clear();
+    if (keep_accents_) {
+      unaccented.push_back(cp);
     } else {
-      lowered.push_back(cp);
+      unicode::hf_nfkd_strip_accents(cp, &unaccented);
+    }
+    lowered.clear();
+    for (char32_t c : unaccented) {
+      if (do_lower_case_) {
+        unicode::python_lower(c, &lowered);
+      } else {
+        lowered.push_back(c);
+      }
     }
     for (char32_t c : lowered) {
       unicode::append_utf8(c, &text);

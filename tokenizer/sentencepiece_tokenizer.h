@@ -1,13 +1,15 @@
 // A SentencePiece unigram model (spiece.model) behind the bert::Tokenizer interface, tokenizing as
-// transformers' AlbertTokenizer (what run_qa.py gets for such a model directory) with
-// keep_accents true; tokenizer_config.json is held to that by read_tokenizer_config.
+// transformers' AlbertTokenizer (what run_qa.py gets for such a model directory), with the
+// keep_accents tokenizer_config.json gives (read_tokenizer_config).
 // The sentencepiece library does the segmentation (its charsmap normalisation and whitespace
 // handling are the Precompiled normaliser and Metaspace pre-tokenizer transformers builds from
 // the same model); around it, as AlbertTokenizer does:
 //   - special tokens written in the text ([CLS], [SEP], <pad>, <unk>, [MASK], as the model's
 //     pieces spell them) are matched whole first, case-sensitively, and the text between them
 //     is tokenized piece by piece;
-//   - "``" and "''" become '"'; do_lower_case then lowers with Python's str.lower() mapping;
+//   - "``" and "''" become '"'; without keep_accents each character is then replaced by its
+//     NFKD less its marks (tokenizers' NFKD and StripAccents, Unicode 9.0.0 data, see
+//     unicode::hf_nfkd_strip_accents); do_lower_case then lowers with Python's str.lower() mapping;
 //   - offsets are code points of the original text, as the fast tokenizer aligns them: a piece
 //     covers the original characters its normalised characters came from, less leading
 //     whitespace (the space a "▁" stands for) and of characters the model's normaliser deletes
@@ -37,7 +39,7 @@ class SentencePieceTokenizer final : public Tokenizer {
  public:
   // Throws InputError naming model_path when it cannot be loaded, a special token (CLS, SEP,
   // PAD, UNK) cannot be resolved, or the model is one AlbertTokenizer reads otherwise (above).
-  SentencePieceTokenizer(const std::string& model_path, bool do_lower_case);
+  SentencePieceTokenizer(const std::string& model_path, bool do_lower_case, bool keep_accents);
   ~SentencePieceTokenizer() override;
 
   Encoding encode(std::string_view utf8_text) const override;
@@ -47,6 +49,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   int32_t sep_id() const override { return sep_id_; }
   int32_t pad_id() const override { return pad_id_; }
   int32_t unk_id() const override { return unk_id_; }
+  std::string text_rules() const override { return keep_accents_ ? "" : "keep_accents false"; }
 
  private:
   int32_t find_piece(std::initializer_list<const char*> names) const;  // -1 when none exists
@@ -59,6 +62,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
   std::string model_path_;
   bool do_lower_case_;
+  bool keep_accents_;
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1;
   struct Special {
     std::u32string text;

@@ -38,15 +38,22 @@ class Tokenizer {
   virtual int32_t sep_id() const = 0;
   virtual int32_t pad_id() const = 0;
   virtual int32_t unk_id() const = 0;
+  // The options beyond the vocabulary and the lower-casing that change the tokens ("" when
+  // none), for fingerprints of what was tokenized (window caches, resumed runs).
+  virtual std::string text_rules() const { return ""; }
 };
 
 // Opens the tokenizer a model directory holds: vocab.txt → WordPiece; otherwise a
 // SentencePiece model (spiece.model, sentencepiece.bpe.model or tokenizer.model); otherwise
 // tokenizer.json → WordPiece.
 // Throws InputError naming the directory when it holds neither.
-std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir, bool do_lower_case);
+// keep_accents is AlbertTokenizer's, for a SentencePiece model only (read_tokenizer_config
+// decides it from tokenizer_config.json); WordPiece strips accents exactly when lower-casing.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir, bool do_lower_case,
+                                          bool keep_accents);
 // The tokenizer of one vocabulary file: a *.model file → SentencePiece, anything else (vocab.txt,
 // tokenizer.json) → WordPiece.
-std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, bool do_lower_case);
+std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, bool do_lower_case,
+                                               bool keep_accents);
 
 }  // namespace bert

@@ -3,6 +3,7 @@
 #include "tokenizer/unicode.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <iterator>
 
 #include "core/error.h"
@@ -269,6 +270,35 @@ void decompose_canonical(char32_t cp, std::u32string* out) {
   } else {
     out->push_back(cp);
   }
+}
+
+void decompose_compatibility(char32_t cp, std::u32string* out) {
+  if (cp < 0xA0) {
+    out->push_back(cp);
+    return;
+  }
+  const DecompEntry* it =
+      std::lower_bound(std::begin(kCompatDecompIndex), std::end(kCompatDecompIndex), cp,
+                       [](const DecompEntry& e, char32_t c) { return e.cp < c; });
+  if (it != std::end(kCompatDecompIndex) && it->cp == cp) {
+    out->append(kCompatDecompData + it->offset, it->length);
+  } else {
+    decompose_canonical(cp, out);
+  }
+}
+
+bool hf_is_mark(char32_t cp) { return cp >= 0x300 && in_table(kHfMarkRanges, cp); }
+
+void hf_nfkd_strip_accents(char32_t cp, std::u32string* out) {
+  if (!bert_nfd_knows(cp)) {  // the crate's NFKD has no data for it
+    out->push_back(cp);
+    return;
+  }
+  const size_t first = out->size();
+  decompose_compatibility(cp, out);
+  out->erase(
+      std::remove_if(out->begin() + static_cast<std::ptrdiff_t>(first), out->end(), hf_is_mark),
+      out->end());
 }
 
 std::u32string nfd(std::u32string_view text) {

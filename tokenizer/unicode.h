@@ -100,6 +100,19 @@ inline bool bert_is_nonspacing_mark(char32_t cp) { return bert_category(cp) == C
 bool bert_nfd_knows(char32_t cp);
 const char* bert_nfd_tables_version();  // "9.0.0"
 
+// ---- AlbertTokenizer without keep_accents -------------------------------------------------
+// Appends the full compatibility decomposition (NFKD) of one code point, without canonical
+// reordering across characters ("\ufb01" → "fi", "\u00e9" → "e" U+0301).
+void decompose_compatibility(char32_t cp, std::u32string* out);
+// A mark (Mn, Mc or Me) of Unicode 9.0.0: what the StripAccents normaliser of Hugging Face's
+// tokenizers removes (its is_combining_mark comes from the BERT NFD's crate, 9.0.0 data).
+bool hf_is_mark(char32_t cp);
+// Appends what tokenizers' NFKD followed by StripAccents makes of cp: its NFKD (9.0.0: a code
+// point assigned later is kept as it is) less its marks. Exact character by character, since
+// every character with a non-zero combining class is a mark (checked by the table generator),
+// so NFKD's canonical reordering never shows after the marks are gone.
+void hf_nfkd_strip_accents(char32_t cp, std::u32string* out);
+
 // The CJK ideograph ranges BertNormalizer (handle_chinese_chars) puts spaces around: those of
 // Google BERT's _is_chinese_char, except that the Rust tokenizer's fifth range starts at
 // U+2B920, not U+2B820, so U+2B820..U+2B91F stay inside words as its fast tokenizer has it.

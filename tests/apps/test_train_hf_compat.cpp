@@ -259,7 +259,7 @@ TEST_CASE("--include_num_input_tokens_seen counts input tokens as Trainer does, 
           "[app][hf]") {
   // The 12 windows train_command trains on (the first 12 of the first 12 questions) and
   // their real tokens.
-  const auto tokenizer = load_tokenizer(model(), true);
+  const auto tokenizer = load_tokenizer(model(), true, true);
   PrepareOptions prepare;
   prepare.window = WindowConfig{96, 48};
   prepare.max_samples = 12;

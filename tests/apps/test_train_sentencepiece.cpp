@@ -36,8 +36,9 @@ void train_sentencepiece(const std::string& dir, const std::string& squad_file) 
   REQUIRE(status.ok());
   fs::remove(input);
   fs::remove(join_path(dir, "spiece.vocab"));
-  write_file_atomic(join_path(dir, "tokenizer_config.json"),
-                    R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "do_lower_case": true})");
+  write_file_atomic(
+      join_path(dir, "tokenizer_config.json"),
+      R"({"tokenizer_class": "AlbertTokenizer", "do_lower_case": true})");  // keep_accents false
 }
 
 TEST_CASE("a SentencePiece model directory trains, saves and evaluates", "[app][sentencepiece]") {
@@ -54,6 +55,7 @@ TEST_CASE("a SentencePiece model directory trains, saves and evaluates", "[app][
       " --output_dir " + out);
   INFO(trained.output);
   REQUIRE(trained.status == 0);
+  CHECK_THAT(trained.output, Catch::Contains("keep_accents false (NFKD, marks removed)"));
   CHECK(read_lines(out + "/trainer_log.jsonl").size() == 8);  // 6 steps, the run's summary, the evaluation
   CHECK(read_file(out + "/spiece.model") == read_file(model + "/spiece.model"));
   CHECK(read_file(out + "/checkpoint-3/spiece.model") == read_file(model + "/spiece.model"));
@@ -61,7 +63,8 @@ TEST_CASE("a SentencePiece model directory trains, saves and evaluates", "[app][
   // The saved tokenizer_config.json names the class the text was tokenized as.
   const std::string saved_config = read_file(out + "/tokenizer_config.json");
   CHECK_THAT(saved_config, Catch::Contains(R"("tokenizer_class": "AlbertTokenizer")") &&
-                               Catch::Contains(R"("keep_accents": true)") && Catch::Contains(R"("do_lower_case": true)"));
+                               Catch::Contains(R"("keep_accents": false)") &&
+                               Catch::Contains(R"("do_lower_case": true)"));
 
   // prepare_squad reads the SentencePiece model too, and builds the windows train_squad trained on.
   const test::CommandResult prepared = test::run_command(

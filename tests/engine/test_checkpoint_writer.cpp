@@ -185,7 +185,7 @@ TEST_CASE("capture_checkpoint copies the model files' weights and the training t
   const std::vector<double> at_capture = run.state();
   const std::map<std::string, std::vector<float>> weights = run.model->parameters();
   CheckpointContents contents = capture_checkpoint(state_at(3), *run.model, *run.optimizer, config,
-                                                   vocab, true, /*model_only=*/false);
+                                                   vocab, true, true, /*model_only=*/false);
   train_steps(run, 2);  // everything changes before the write
   REQUIRE(run.state() != at_capture);
   const std::string out = join_path(dir, "out");
@@ -201,7 +201,7 @@ TEST_CASE("capture_checkpoint copies the model files' weights and the training t
 
   SECTION("model only: the model files alone") {
     const CheckpointContents model_only = capture_checkpoint(
-        state_at(5), *run.model, *run.optimizer, config, vocab, true, /*model_only=*/true);
+        state_at(5), *run.model, *run.optimizer, config, vocab, true, true, /*model_only=*/true);
     CHECK(model_only.tensors->exp_avg.empty());
     const std::string model_path = write_checkpoint(out, model_only, 0);
     CHECK_FALSE(fs::exists(join_path(model_path, kTrainingTensorsFile)));
@@ -221,7 +221,7 @@ TEST_CASE("the next capture refills the last written checkpoint's memory", "[res
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   CheckpointContents first =
-      capture_checkpoint(state_at(1), *run.model, *run.optimizer, config, vocab, true, false);
+      capture_checkpoint(state_at(1), *run.model, *run.optimizer, config, vocab, true, true, false);
   first.write_model = [released](const std::string& d) {
     released.wait();
     write_config(d);
@@ -240,7 +240,7 @@ TEST_CASE("the next capture refills the last written checkpoint's memory", "[res
   train_steps(run, 2);
   const std::vector<double> at_capture = run.state();
   CheckpointContents second = capture_checkpoint(state_at(3), *run.model, *run.optimizer, config,
-                                                 vocab, true, false, spare);
+                                                 vocab, true, true, false, spare);
   CHECK(second.tensors.get() == memory);
   CHECK(second.tensors->master.data() == master);
   const std::string path = writer.submit(join_path(dir, "out"), std::move(second), 0);

@@ -493,6 +493,9 @@ TEST_CASE("a SentencePiece vocabulary is loaded, checked and saved under its own
   CHECK(contains(tokenizer_config, "\"tokenizer_class\": \"AlbertTokenizer\""));
   CHECK(contains(tokenizer_config, "\"keep_accents\": true"));
   CHECK(load_model_dir(saved, 1).tensors == model.tensors);
+  // AlbertTokenizer's keep_accents is recorded as it was read.
+  save_model_dir(saved, model.config, model.tensors, dir.file("spiece.model"), true, false);
+  CHECK(contains(read_file(join_path(saved, "tokenizer_config.json")), "\"keep_accents\": false"));
 
   // vocab.txt wins when both exist (load_tokenizer's order).
   write_vocab(dir.file("vocab.txt"), 50);

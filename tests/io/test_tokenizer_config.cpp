@@ -152,27 +152,45 @@ TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize diff
   CHECK(read_tokenizer_config(spiece.path(), false, false).do_lower_case);
 }
 
-TEST_CASE("read_tokenizer_config holds a SentencePiece directory to AlbertTokenizer keeping accents",
+TEST_CASE("read_tokenizer_config holds a SentencePiece directory to AlbertTokenizer",
           "[io][tokenizer_config]") {
-  check_refusals({
-      {"", "", "missing: a SentencePiece model's tokenizer is chosen by tokenizer_config.json's tokenizer_class"},
-      {R"({"do_lower_case": false})", "tokenizer_class", "missing"},
-      {R"({"tokenizer_class": "XLNetTokenizer", "keep_accents": true})", "tokenizer_class",
-       "\"XLNetTokenizer\" is not supported with a SentencePiece model: XLNet pads on the left"},
-      {R"({"tokenizer_class": "CamembertTokenizerFast"})", "tokenizer_class", "fairseq"},
-      {R"({"tokenizer_class": "T5Tokenizer"})", "tokenizer_class", "no [CLS]/[SEP]"},
-      {R"({"tokenizer_class": "BertTokenizer"})", "tokenizer_class", "as AlbertTokenizer does"},
-      {R"({"tokenizer_class": "AlbertTokenizer"})", "keep_accents", "AlbertTokenizer's default when absent"},
-      {R"({"tokenizer_class": "AlbertTokenizerFast", "keep_accents": false})", "keep_accents", "NFKD"},
-      {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": "yes"})", "keep_accents", "expected true or false"},
-      {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "add_prefix_space": false})",
-       "add_prefix_space", "false is not supported"},
-      {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "added_tokens_decoder": {"9": {"content": "<ent>"}}})",
-       "added_tokens_decoder.\"9\"", "added token \"<ent>\" is not supported"},
-  }, write_sentencepiece_dir);
+  check_refusals(
+      {
+          {"", "",
+           "missing: a SentencePiece model's tokenizer is chosen by tokenizer_config.json's "
+           "tokenizer_class"},
+          {R"({"do_lower_case": false})", "tokenizer_class", "missing"},
+          {R"({"tokenizer_class": "XLNetTokenizer", "keep_accents": true})", "tokenizer_class",
+           "\"XLNetTokenizer\" is not supported with a SentencePiece model: XLNet pads on the "
+           "left"},
+          {R"({"tokenizer_class": "CamembertTokenizerFast"})", "tokenizer_class", "fairseq"},
+          {R"({"tokenizer_class": "T5Tokenizer"})", "tokenizer_class", "no [CLS]/[SEP]"},
+          {R"({"tokenizer_class": "BertTokenizer"})", "tokenizer_class", "as AlbertTokenizer does"},
+          {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": "yes"})", "keep_accents",
+           "expected true or false"},
+          {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "add_prefix_space": false})",
+           "add_prefix_space", "false is not supported"},
+          {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "added_tokens_decoder": {"9": {"content": "<ent>"}}})",
+           "added_tokens_decoder.\"9\"", "added token \"<ent>\" is not supported"},
+      },
+      write_sentencepiece_dir);
   TempDir dir;
   write_sentencepiece_dir(dir, R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true})");
   const TokenizerChoice choice = read_tokenizer_config(dir.path(), false, false);
   CHECK(choice.do_lower_case);  // AlbertTokenizer's default, like BertTokenizer's
   CHECK(contains(choice.note, "has no do_lower_case, and lower-casing is AlbertTokenizer's default"));
+  CHECK(choice.keep_accents);
+  CHECK(contains(choice.note, "keep_accents true"));
+
+  // keep_accents false, also when absent (AlbertTokenizer's default): NFKD, marks removed.
+  for (const char* config : {R"({"tokenizer_class": "AlbertTokenizer"})",
+                             R"({"tokenizer_class": "AlbertTokenizerFast", "keep_accents": false})",
+                             R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": null})"}) {
+    INFO(config);
+    TempDir without;
+    write_sentencepiece_dir(without, config);
+    const TokenizerChoice stripped = read_tokenizer_config(without.path(), false, false);
+    CHECK_FALSE(stripped.keep_accents);
+    CHECK(contains(stripped.note, "keep_accents false"));
+  }
 }

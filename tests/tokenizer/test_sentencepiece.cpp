@@ -117,7 +117,7 @@ const TrainedModel& trained() {
 
 TEST_CASE("SentencePiece: load_tokenizer finds spiece.model, special ids resolve",
           "[tokenizer][sentencepiece]") {
-  const auto tokenizer = load_tokenizer(trained().dir, false);
+  const auto tokenizer = load_tokenizer(trained().dir, false, true);
   REQUIRE(dynamic_cast<const SentencePieceTokenizer*>(tokenizer.get()) != nullptr);
   REQUIRE(tokenizer->id_to_token(tokenizer->cls_id()) == "[CLS]");
   REQUIRE(tokenizer->id_to_token(tokenizer->sep_id()) == "[SEP]");
@@ -130,7 +130,7 @@ TEST_CASE("SentencePiece: load_tokenizer finds spiece.model, special ids resolve
 
 TEST_CASE("SentencePiece: pieces round-trip and offsets map back in code points",
           "[tokenizer][sentencepiece]") {
-  const auto tokenizer = load_tokenizer(trained().dir, false);
+  const auto tokenizer = load_tokenizer(trained().dir, false, true);
   const char* const texts[] = {
       "The café serves naïve writers.",
       "Zürich, São Paulo and 東京は日本の首都です。",
@@ -171,8 +171,8 @@ TEST_CASE("SentencePiece: pieces round-trip and offsets map back in code points"
 
 TEST_CASE("SentencePiece: lower-casing keeps offsets on the original text",
           "[tokenizer][sentencepiece]") {
-  const auto lower = load_tokenizer(trained().dir, true);
-  const auto cased = load_tokenizer(trained().dir, false);
+  const auto lower = load_tokenizer(trained().dir, true, true);
+  const auto cased = load_tokenizer(trained().dir, false, true);
   const std::string text = "THE CAF\xC3\x89 \xC4\xB0N Z\xC3\x9CRICH";  // "THE CAFÉ İN ZÜRICH"
   const Encoding a = lower->encode(text);
   const Encoding b = cased->encode("the caf\xC3\xA9 i\xCC\x87n z\xC3\xBCrich");
@@ -205,7 +205,7 @@ TEST_CASE("SentencePiece: lower-casing keeps offsets on the original text",
 TEST_CASE("SentencePiece: special tokens are matched whole in the text, invalid UTF-8 refused",
           "[tokenizer][sentencepiece]") {
   for (const bool lower : {false, true}) {
-    const auto tokenizer = load_tokenizer(trained().dir, lower);
+    const auto tokenizer = load_tokenizer(trained().dir, lower, true);
     const Encoding e = tokenizer->encode("[CLS] river [SEP]bank [MASK]");
     REQUIRE(e.ids.front() == tokenizer->cls_id());
     REQUIRE(e.offsets.front() == TokenSpan{0, 5});
@@ -219,7 +219,7 @@ TEST_CASE("SentencePiece: special tokens are matched whole in the text, invalid 
     REQUIRE(std::find(text.ids.begin(), text.ids.end(), tokenizer->cls_id()) == text.ids.end());
     REQUIRE(std::find(text.ids.begin(), text.ids.end(), tokenizer->pad_id()) == text.ids.end());
   }
-  const auto tokenizer = load_tokenizer(trained().dir, false);
+  const auto tokenizer = load_tokenizer(trained().dir, false, true);
   const Encoding padded = tokenizer->encode("a <pad> b <unk>");
   const auto at = [&](TokenSpan span) {
     return std::find(padded.offsets.begin(), padded.offsets.end(), span) - padded.offsets.begin();
@@ -247,55 +247,66 @@ TEST_CASE("SentencePiece: models AlbertTokenizer would read otherwise are refuse
                            Refused{"no CLS", {}, "", "CLS"}}) {
     INFO(r.what);
     train_model(dir, "tokenizer.model", r.symbols, r.changes);
-    REQUIRE_THROWS_AS(load_tokenizer(dir, false), InputError);
-    REQUIRE_THROWS_WITH(load_tokenizer(dir, false), Catch::Contains(model) && Catch::Contains(r.field));
+    REQUIRE_THROWS_AS(load_tokenizer(dir, false, true), InputError);
+    REQUIRE_THROWS_WITH(load_tokenizer(dir, false, true),
+                        Catch::Contains(model) && Catch::Contains(r.field));
   }
 
   const TempDir broken_dir;
   const std::string& broken = broken_dir.path;
   write_file_atomic(join_path(broken, "sentencepiece.bpe.model"), "not a model");
-  REQUIRE_THROWS_WITH(load_tokenizer(broken, false),
+  REQUIRE_THROWS_WITH(load_tokenizer(broken, false, true),
                       Catch::Contains(join_path(broken, "sentencepiece.bpe.model")));
 }
 
-TEST_CASE("SentencePiece: ids and offsets are transformers' AlbertTokenizer's (keep_accents true)",
-          "[tokenizer][sentencepiece]") {
+TEST_CASE(
+    "SentencePiece: ids and offsets are transformers' AlbertTokenizer's (keep_accents both ways)",
+    "[tokenizer][sentencepiece]") {
   // tests/fixtures/sentencepiece-albert: written by tools/golden/sentencepiece_fixture.py.
   const std::string dir = test::fixture_path("sentencepiece-albert");
   simdjson::dom::parser parser;
   const simdjson::padded_string json(read_file(join_path(dir, "expected.json")));
   simdjson::dom::array cases = parser.parse(json)["cases"].get_array();
-  const auto cased = load_tokenizer(dir, false);
-  const auto lower = load_tokenizer(dir, true);
-  size_t checked = 0, pieces = 0;
+  // [keep_accents][do_lower_case]
+  const std::unique_ptr<Tokenizer> tokenizers[2][2] = {
+      {load_tokenizer(dir, false, false), load_tokenizer(dir, true, false)},
+      {load_tokenizer(dir, false, true), load_tokenizer(dir, true, true)}};
+  size_t checked = 0, pieces = 0, without_accents = 0;
   for (simdjson::dom::element c : cases) {
     const std::string text(std::string_view(c["text"].get_string()));
     const bool do_lower_case = c["do_lower_case"].get_bool();
-    INFO("text \"" << text << "\", do_lower_case " << do_lower_case);
+    const bool keep_accents = c["keep_accents"].get_bool();
+    INFO("text \"" << text << "\", do_lower_case " << do_lower_case << ", keep_accents "
+                   << keep_accents);
     std::vector<int32_t> ids;
     std::vector<TokenSpan> offsets;
     for (int64_t id : c["ids"].get_array()) ids.push_back(static_cast<int32_t>(id));
     for (simdjson::dom::array o : c["offsets"].get_array())
       offsets.push_back({static_cast<int32_t>(int64_t(o.at(0))), static_cast<int32_t>(int64_t(o.at(1)))});
-    const Encoding e = (do_lower_case ? lower : cased)->encode(text);
+    const Encoding e = tokenizers[keep_accents][do_lower_case]->encode(text);
     CHECK(e.ids == ids);
     CHECK(e.offsets == offsets);
     ++checked;
+    without_accents += !keep_accents;
     pieces += ids.size();
   }
-  CHECK(checked == 24);
-  CHECK(pieces > 500);
+  // Window caches and resumed runs tell the two apart (tokenizer_fingerprint hashes this).
+  CHECK(tokenizers[0][0]->text_rules() != tokenizers[1][0]->text_rules());
+  CHECK(tokenizers[1][0]->text_rules().empty());  // fingerprints of earlier runs unchanged
+  CHECK(checked == 58);
+  CHECK(without_accents == 30);
+  CHECK(pieces > 1000);
 }
 
 TEST_CASE("load_tokenizer prefers vocab.txt and names an empty directory",
           "[tokenizer]") {
   const TempDir temp;
   const std::string& dir = temp.path;
-  REQUIRE_THROWS_AS(load_tokenizer(dir, true), InputError);
-  REQUIRE_THROWS_WITH(load_tokenizer(dir, true),
+  REQUIRE_THROWS_AS(load_tokenizer(dir, true, true), InputError);
+  REQUIRE_THROWS_WITH(load_tokenizer(dir, true, true),
                       Catch::Contains(dir) && Catch::Contains("vocab.txt"));
   write_file_atomic(join_path(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
-  const auto tokenizer = load_tokenizer(dir, true);
+  const auto tokenizer = load_tokenizer(dir, true, true);
   REQUIRE(dynamic_cast<const WordPieceTokenizer*>(tokenizer.get()) != nullptr);
   REQUIRE(tokenizer->encode("Hello").ids == std::vector<int32_t>{4});
 }

@@ -119,27 +119,28 @@ TEST_CASE("a vocab.txt with a tokenizer.json beside it is used only when the two
   std::string lines;
   for (const std::string& token : kTokens) lines += token + "\n";
   write_file_atomic(vocab, lines);
-  CHECK(load_tokenizer_file(vocab, true)->vocab_size() == int32_t(kTokens.size()));
+  CHECK(load_tokenizer_file(vocab, true, true)->vocab_size() == int32_t(kTokens.size()));
   // Swapped ids, a token more: refused naming tokenizer.json and the first differing id.
   std::string swapped = tokenizer_json();
   swapped.replace(swapped.find(R"("hello": 5, "world": 6)"), 22, R"("world": 5, "hello": 6)");
   write_file_atomic(json, swapped);
   std::string message;
   try {
-    load_tokenizer_file(vocab, true);
+    load_tokenizer_file(vocab, true, true);
   } catch (const InputError& e) {
     message = e.what();
   }
   CHECK_THAT(message, Catch::Contains(json + ": model.vocab: differs from " + vocab + " at id 5"));
   write_file_atomic(json, tokenizer_json());
   write_file_atomic(vocab, lines + "extra\n");
-  CHECK_THROWS_WITH(load_tokenizer_file(vocab, true), Catch::Contains("at id 14 (\"(none)\" against \"extra\")"));
+  CHECK_THROWS_WITH(load_tokenizer_file(vocab, true, true),
+                    Catch::Contains("at id 14 (\"(none)\" against \"extra\")"));
   // A tokenizer.json refused on its own is refused beside a vocab.txt too.
   write_file_atomic(vocab, lines);
   std::string cased = tokenizer_json();
   cased.replace(cased.find(R"("type": "BertPreTokenizer")"), 26, R"("type": "Whitespace")");
   write_file_atomic(json, cased);
-  CHECK_THROWS_WITH(load_tokenizer_file(vocab, true), Catch::Contains("pre_tokenizer.type"));
+  CHECK_THROWS_WITH(load_tokenizer_file(vocab, true, true), Catch::Contains("pre_tokenizer.type"));
 }
 
 }  // namespace bert

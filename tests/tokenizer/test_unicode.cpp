@@ -134,6 +134,32 @@ TEST_CASE("NFD decomposes recursively and orders marks", "[unicode]") {
   REQUIRE(u::nfd(std::u32string{0xFB01}) == std::u32string{0xFB01});  // compatibility only
 }
 
+TEST_CASE("hf_nfkd_strip_accents is tokenizers' NFKD + StripAccents (Unicode 9.0.0)", "[unicode]") {
+  // Expected values from tokenizers 0.23's normalizers.Sequence([NFKD(), StripAccents()]).
+  const auto stripped = [](char32_t cp) {
+    std::u32string out = U"<";
+    u::hf_nfkd_strip_accents(cp, &out);
+    return out.substr(1);  // appends, never touches what was there
+  };
+  CHECK(stripped(0xFB01) == U"fi");
+  CHECK(stripped(0x1C4) == U"DZ");  // Ǆ: D Z + caron, the caron removed
+  CHECK(stripped(0xE9) == U"e");
+  CHECK(stripped(0x130) == U"I");   // İ: I + dot above
+  CHECK(stripped(0x1E69) == U"s");  // two levels of marks
+  CHECK(stripped(0x2460) == U"1");
+  CHECK(stripped(0xBD) == (std::u32string{U'1', 0x2044, U'2'}));
+  CHECK(stripped(0xA0) == U" ");
+  CHECK(stripped(0xD55C) == (std::u32string{0x1112, 0x1161, 0x11AB}));
+  CHECK(stripped(0x301).empty());
+  CHECK(stripped(0x1CF2).empty());                      // Mc in 9.0.0 (Lo since)
+  CHECK(stripped(0x111C9) == std::u32string{0x111C9});  // Po in 9.0.0 (Mn since)
+  CHECK(stripped(0x860) == std::u32string{0x860});      // assigned in 10.0.0
+  CHECK(stripped(0x1DF6) == std::u32string{0x1DF6});    // a mark since 10.0.0 only
+  CHECK(stripped(U'a') == U"a");
+  CHECK(u::hf_is_mark(0x301));
+  CHECK_FALSE(u::hf_is_mark(U'a'));
+}
+
 TEST_CASE("BERT CJK ranges", "[unicode]") {
   REQUIRE(u::is_chinese_char(0x4E2D));
   REQUIRE(u::is_chinese_char(0xF900));

@@ -3,17 +3,17 @@
 
 tests/fixtures/sentencepiece-albert/ gets spiece.model (a unigram model trained here with
 spm_train in ALBERT's layout: <pad> 0, <unk> 1, then [CLS] [SEP] [MASK] as user-defined
-symbols, nmt_nfkc normalisation) and expected.json: for each text below and each do_lower_case,
-the ids and offsets AlbertTokenizer (keep_accents true, what read_tokenizer_config accepts)
-gives without special tokens added, as run_qa.py's fast tokenizer sees them.
+symbols, nmt_nfkc normalisation) and expected.json: for each text below, each do_lower_case and
+each keep_accents, the ids and offsets AlbertTokenizer gives without special tokens added, as
+run_qa.py's fast tokenizer sees them.
 
 Needs transformers 5, tokenizers and protobuf (transformers reads a .model file through it),
 and the sentencepiece package's spm_train. Example (from the repository root):
     python3 tools/golden/sentencepiece_fixture.py --out tests/fixtures/sentencepiece-albert
 Not covered by the fixture, because the two libraries differ there and the engine follows
 sentencepiece: equal-score segmentations (Rust's unigram and sentencepiece break ties
-differently, e.g. "Chafffee"), the alignment of a character composed from a decomposed
-input ("a" + U+0301), and control characters (the fast tokenizer misaligns them).
+differently, e.g. "Chafffee"), with keep_accents true the alignment of a character composed
+from a decomposed input ("a" + U+0301), and control characters (the fast tokenizer misaligns them).
 """
 import argparse
 import json
@@ -34,7 +34,13 @@ TEXTS = [
     "Don't can't won't 1945 2001-2002 3.14 end.",
     "",
     " ",
+    "Crème brûlée à la française, Tiếng Việt có dấu, ǅungla ﬃx ™ ㎏ ⅷ ℌ ﹙x﹚",
+    "한국어 텍스트, العَرَبِيَّة, हिन्दी भाषा, ภาษาไทย, İyi akşamlar Ωmega",
 ]
+# Only where keep_accents is false: a decomposed accent ("e" + U+0301) and a lone combining
+# mark, which NFKD and StripAccents remove (with keep_accents true the alignment of the composed
+# character is the fast tokenizer's quirk, see above).
+TEXTS_WITHOUT_ACCENTS = ["cafe\u0301 \u0301alone re\u0301sume\u0301 n\u0303o a\u0308\u0301"]
 
 CORPUS = [
     "The café on the corner serves naïve résumé writers every morning.",
@@ -68,20 +74,23 @@ def main():
     from transformers import AutoTokenizer  # noqa: E402 (only needed past training)
     import transformers
     expected = {"transformers": transformers.__version__, "cases": []}
-    for lower in (False, True):
-        with tempfile.TemporaryDirectory() as model_dir:  # what a model directory holds
-            with open(os.path.join(args.out, "spiece.model"), "rb") as src, \
-                    open(os.path.join(model_dir, "spiece.model"), "wb") as dst:
-                dst.write(src.read())
-            with open(os.path.join(model_dir, "tokenizer_config.json"), "w") as f:
-                json.dump({"tokenizer_class": "AlbertTokenizer", "do_lower_case": lower, "keep_accents": True}, f)
-            tok = AutoTokenizer.from_pretrained(model_dir)
-            assert type(tok).__name__.startswith("AlbertTokenizer"), type(tok)
-            assert tok.convert_ids_to_tokens(list(range(5))) == ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
-            for text in TEXTS:
-                enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-                expected["cases"].append({"do_lower_case": lower, "text": text, "ids": enc["input_ids"],
-                                          "offsets": [list(o) for o in enc["offset_mapping"]]})
+    for keep_accents in (True, False):
+        for lower in (False, True):
+            with tempfile.TemporaryDirectory() as model_dir:  # what a model directory holds
+                with open(os.path.join(args.out, "spiece.model"), "rb") as src, \
+                        open(os.path.join(model_dir, "spiece.model"), "wb") as dst:
+                    dst.write(src.read())
+                with open(os.path.join(model_dir, "tokenizer_config.json"), "w") as f:
+                    json.dump({"tokenizer_class": "AlbertTokenizer", "do_lower_case": lower,
+                               "keep_accents": keep_accents}, f)
+                tok = AutoTokenizer.from_pretrained(model_dir)
+                assert type(tok).__name__.startswith("AlbertTokenizer"), type(tok)
+                assert tok.convert_ids_to_tokens(list(range(5))) == ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
+                for text in TEXTS + ([] if keep_accents else TEXTS_WITHOUT_ACCENTS):
+                    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+                    expected["cases"].append({"do_lower_case": lower, "keep_accents": keep_accents, "text": text,
+                                              "ids": enc["input_ids"],
+                                              "offsets": [list(o) for o in enc["offset_mapping"]]})
     with open(os.path.join(args.out, "expected.json"), "w", encoding="utf-8") as f:
         f.write('{"transformers": "%s", "cases": [\n' % expected["transformers"])
         f.write(",\n".join(json.dumps(case, ensure_ascii=False) for case in expected["cases"]))
