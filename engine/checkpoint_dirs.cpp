@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "engine/checkpoint_checksums.h"
+#include "io/model_dir.h"  // is_saved_model_file_name
 
 namespace bert {
 namespace {
@@ -73,13 +74,13 @@ bool process_alive(long pid) {
 std::string checkpoint_dir_name(int64_t step) { return "checkpoint-" + std::to_string(step); }
 
 bool is_checkpoint_file_name(const std::string& name) {
-  static const char* const kNames[] = {"config.json", "model.safetensors", "vocab.txt", "tokenizer_config.json",
-                                       "spiece.model", "sentencepiece.bpe.model", "tokenizer.model",
-                                       kTrainerStateFile, kTrainingTensorsFile, kChecksumsFile};
+  static const char* const kNames[] = {kTrainerStateFile, kTrainingTensorsFile, kChecksumsFile};
   const size_t at = name.find(".tmp.");
   const std::string base = at == std::string::npos ? name : name.substr(0, at);
   if (at != std::string::npos && temporary_owner(name, ".tmp.") < 0) return false;
-  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* known) { return base == known; });
+  return is_saved_model_file_name(base) ||
+         std::any_of(std::begin(kNames), std::end(kNames),
+                     [&](const char* known) { return base == known; });
 }
 
 namespace {

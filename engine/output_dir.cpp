@@ -15,6 +15,7 @@
 #include "engine/checkpoint_dirs.h"
 #include "engine/model_card.h"
 #include "engine/training_state.h"
+#include "io/model_dir.h"  // is_saved_model_file_name
 
 namespace bert {
 namespace {
@@ -24,13 +25,20 @@ namespace fs = std::filesystem;
 // Files train_squad writes directly in output_dir at the end of a run (the names before
 // Hugging Face's, predictions.json and nbest_predictions.json, too: an older run left them).
 bool is_finished_run_file(const std::string& name) {
-  static const char* const kNames[] = {
-      "config.json",          "model.safetensors",           "vocab.txt",          "tokenizer_config.json",
-      "spiece.model",         "sentencepiece.bpe.model",     "tokenizer.model",    "train_results.json",
-      "eval_results.json",    "all_results.json",            kTrainerStateFile,    "eval_predictions.json",
-      "eval_nbest_predictions.json", "predictions.json",     "nbest_predictions.json",
-      "predict_results.json", "predict_predictions.json", "predict_nbest_predictions.json"};
-  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* known) { return name == known; });
+  static const char* const kNames[] = {"train_results.json",
+                                       "eval_results.json",
+                                       "all_results.json",
+                                       kTrainerStateFile,
+                                       "eval_predictions.json",
+                                       "eval_nbest_predictions.json",
+                                       "predictions.json",
+                                       "nbest_predictions.json",
+                                       "predict_results.json",
+                                       "predict_predictions.json",
+                                       "predict_nbest_predictions.json"};
+  return is_saved_model_file_name(name) ||
+         std::any_of(std::begin(kNames), std::end(kNames),
+                     [&](const char* known) { return name == known; });
 }
 
 // Written when a run starts (rank 0, after the lock): what an interrupted run leaves too.

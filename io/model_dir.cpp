@@ -195,6 +195,14 @@ std::string find_vocab_file(const std::string& dir) {
                     "sentencepiece.bpe.model or tokenizer.model) or tokenizer.json either");
 }
 
+bool is_saved_model_file_name(const std::string& name) {
+  if (name == "config.json" || name == "model.safetensors" || name == "tokenizer_config.json" ||
+      name == "vocab.txt" || name == "tokenizer.json")
+    return true;
+  return std::any_of(std::begin(kSentencePieceNames), std::end(kSentencePieceNames),
+                     [&](const char* known) { return name == known; });
+}
+
 bool is_wordpiece_vocab(const std::string& vocab_path) {
   return std::filesystem::path(vocab_path).extension() != ".model";
 }

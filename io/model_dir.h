@@ -65,6 +65,10 @@ std::string canonical_param_name(const std::string& name);
 // Number of lines (tokens) in a vocab.txt.
 int64_t count_vocab_lines(const std::string& path);
 
+// Whether save_model_dir can write a file of this name (its vocabulary under any of the names
+// find_vocab_file reads): what checkpoint and output directories recognise as theirs.
+bool is_saved_model_file_name(const std::string& name);
+
 // Writes <dir> (created if needed): config.json, model.safetensors (F32, canonical names,
 // metadata {"format": "pt"}), the vocabulary copied from vocab_path (a WordPiece text as
 // vocab.txt, a tokenizer.json or SentencePiece *.model under its own name) and

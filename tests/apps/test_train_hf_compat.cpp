@@ -643,6 +643,21 @@ TEST_CASE("a model directory as transformers 5 saves it (tokenizer.json, no voca
   const CommandResult again = test::run_command(train_command(root() + "/v5-again", "", out));
   INFO(again.output);
   CHECK(again.status == 0);
+
+  // Its checkpoints (holding tokenizer.json) are the run's own: rotated, and resumed from.
+  const std::string rotated = root() + "/v5-rotated";
+  const CommandResult stopped = test::run_command(
+      train_command(rotated, "--save_steps 1 --save_total_limit 1 --stop_after_steps 2", v5));
+  INFO(stopped.output);
+  REQUIRE(stopped.status == 0);
+  CHECK(fs::exists(rotated + "/checkpoint-2/tokenizer.json"));
+  CHECK_FALSE(fs::exists(rotated + "/checkpoint-1"));
+  const CommandResult resumed = test::run_command(train_command(
+      rotated, "--save_steps 1 --save_total_limit 1 --resume_from_checkpoint True", v5));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(read_file(rotated + "/model.safetensors") == read_file(out + "/model.safetensors"));
+  CHECK_FALSE(fs::exists(rotated + "/checkpoint-2"));
 }
 
 TEST_CASE("--report_to and --logging_dir decide where TensorBoard events go", "[app][hf]") {
