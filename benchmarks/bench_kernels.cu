@@ -124,6 +124,26 @@ std::vector<Batch> make_batches(const Options& o) {
   return batches;
 }
 
+// The result rows from the first-th on, as one markdown table.
+void print_rows(const KernelBench& bench, size_t first) {
+  std::printf(
+      "\n| batch | op | pass | median µs | min µs | rate | counted | checked by |\n| --- | --- | --- | --- | --- | "
+      "--- | --- | --- |\n");
+  for (size_t i = first; i < bench.results().size(); ++i) {
+    const Result& r = bench.results()[i];
+    const std::string checked_by = r.checked_by.empty() ? "unchecked" : r.checked_by;
+    if (r.wrong) {
+      std::printf("| %s | %s | %s | WRONG | WRONG | WRONG | %s | %s |\n", r.batch.c_str(), r.op.c_str(),
+                  r.pass.c_str(), r.note.c_str(), checked_by.c_str());
+      continue;
+    }
+    char rate[48] = "";
+    if (!r.unit.empty()) std::snprintf(rate, sizeof rate, "%.1f %s", r.rate(), r.unit.c_str());
+    std::printf("| %s | %s | %s | %.1f | %.1f | %s | %s | %s |\n", r.batch.c_str(), r.op.c_str(), r.pass.c_str(),
+                r.median_us, r.min_us, rate, r.note.c_str(), checked_by.c_str());
+  }
+}
+
 // The Markdown report on stdout; each batch's estimated step (µs, NaN when a row it sums is WRONG).
 std::vector<double> print_report(const Options& o, const cudaDeviceProp& prop, const std::vector<Batch>& batches,
                                  const OpChecks& checks, const KernelBench& bench) {
@@ -136,21 +156,7 @@ std::vector<double> print_report(const Options& o, const cudaDeviceProp& prop, c
                 batch.sum_squared_lengths);
   std::printf("- checked first: %d op-table cases on the CUDA backend (bf16) against the CPU, %d failed\n",
               checks.cases(), checks.failed_cases());
-  std::printf(
-      "\n| batch | op | pass | median µs | min µs | rate | counted | checked by |\n| --- | --- | --- | --- | --- | "
-      "--- | --- | --- |\n");
-  for (const Result& r : bench.results()) {
-    const std::string checked_by = r.checked_by.empty() ? "unchecked" : r.checked_by;
-    if (r.wrong) {
-      std::printf("| %s | %s | %s | WRONG | WRONG | WRONG | %s | %s |\n", r.batch.c_str(), r.op.c_str(),
-                  r.pass.c_str(), r.note.c_str(), checked_by.c_str());
-      continue;
-    }
-    char rate[48] = "";
-    if (!r.unit.empty()) std::snprintf(rate, sizeof rate, "%.1f %s", r.rate(), r.unit.c_str());
-    std::printf("| %s | %s | %s | %.1f | %.1f | %s | %s | %s |\n", r.batch.c_str(), r.op.c_str(), r.pass.c_str(),
-                r.median_us, r.min_us, rate, r.note.c_str(), checked_by.c_str());
-  }
+  print_rows(bench, 0);
   std::printf(
       "\n| batch | estimated step (Σ kernel medians) | windows/s at that step |\n| --- | --- | --- |\n");
   std::vector<double> estimates;
@@ -164,12 +170,17 @@ std::vector<double> print_report(const Options& o, const cudaDeviceProp& prop, c
     std::printf("| %s | %.2f ms | %.0f |\n", batch.label.c_str(), us / 1e3,
                 batch.lengths.size() / (us * 1e-6));
   }
+  return estimates;
+}
+
+// What the optional probes added after print_report: their rows, then the GEMM survey.
+void print_probe_report(const KernelBench& bench, size_t first_row) {
+  if (bench.results().size() > first_row) print_rows(bench, first_row);
   if (!bench.gemm_survey().empty())
     std::printf(
         "\n### cuBLASLt algorithms per GEMM (#0 is the heuristic's first, what training runs; each other "
         "candidate checked against it first)\n\n%s",
         bench::gemm_survey_markdown(bench.gemm_survey()).c_str());
-  return estimates;
 }
 
 // The same rows as JSON (--json), with the GEMM survey's.
@@ -219,6 +230,11 @@ int run(int argc, char** argv) {
   }
   bench.run_optimizer();
   bench.run_ceilings();
+  // Reported now, before the long probes: a run cut short by a timeout keeps every kernel's row.
+  const std::vector<double> estimates = print_report(o, prop, batches, checks, bench);
+  if (!o.json.empty()) write_json(o, prop, batches, estimates, bench);
+  std::fflush(stdout);
+  const size_t probe_rows = bench.results().size();
   if (o.overlap)
     for (const Batch& batch : batches)
       if (batch.label != "uniform") {  // the training-like batch (or --lengths's)
@@ -232,8 +248,8 @@ int run(int argc, char** argv) {
   if (o.gemm_algorithms > 0)
     for (const Batch& batch : batches) bench.run_gemm_algorithms(batch);
 
-  const std::vector<double> estimates = print_report(o, prop, batches, checks, bench);
-  if (!o.json.empty()) write_json(o, prop, batches, estimates, bench);
+  print_probe_report(bench, probe_rows);
+  if (!o.json.empty()) write_json(o, prop, batches, estimates, bench);  // now with the probes'
   return 0;
 }
 

@@ -161,7 +161,9 @@ class BatchReader {
     if (buffers == 3) a.offsets = views[1], a.values = views[2];
     if (buffers == 2 && field.is_list()) a.offsets = views[1];
     else if (buffers == 2) a.values = views[1];
-    if (a.null_count > 0 && a.validity.size() * 8 < size_t(a.length)) fail(field, "a validity bitmap shorter than the column");
+    // A Null column has no buffers: every row is null without a bitmap.
+    if (buffers > 0 && a.null_count > 0 && a.validity.size() * 8 < size_t(a.length))
+      fail(field, "a validity bitmap shorter than the column");
     if ((field.is_string() || field.is_list()) && a.length > 0 && a.offsets.size() / offset_bytes(field) < size_t(a.length) + 1)
       fail(field, "an offsets buffer shorter than the column");
     if (field.type == ArrowType::kInt && a.values.size() / size_t(field.int_bits / 8) < size_t(a.length))
@@ -215,6 +217,7 @@ bool looks_like_arrow_ipc(std::string_view bytes) {
 }
 
 bool ArrowArray::is_null(int64_t row) const {
+  if (field->is_null_type()) return true;
   if (null_count == 0 || validity.empty()) return false;
   return ((static_cast<unsigned char>(validity[size_t(row / 8)]) >> (row % 8)) & 1) == 0;
 }

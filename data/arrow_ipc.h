@@ -29,6 +29,7 @@ struct ArrowField {
 
   bool is_string() const { return type == ArrowType::kUtf8 || type == ArrowType::kLargeUtf8; }
   bool is_list() const { return type == ArrowType::kList || type == ArrowType::kLargeList; }
+  bool is_null_type() const { return type_name == "Null"; }  // no buffers: every value null
   // Offsets of 64 bits (LargeUtf8, LargeList) rather than 32.
   bool large_offsets() const { return type == ArrowType::kLargeUtf8 || type == ArrowType::kLargeList; }
 };

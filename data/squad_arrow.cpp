@@ -18,9 +18,27 @@ namespace {
   throw_input_error(path, "row " + std::to_string(row) + ", column " + column, what);
 }
 
-// The top-level column `name`: strings, or (answers) a struct; nullptr when absent and optional.
-const ArrowArray* column_of(const ArrowTable& table, const ArrowBatch& batch, const char* name, bool strings,
-                            bool required) {
+// What a column may hold: strings (also integers: ids, as datasets infers int64 for numbered
+// questions; also Null: a title column datasets wrote with no titles), or (answers) a struct.
+enum class Holds { kStrings, kStringsOrIntegers, kStringsOrNull, kStruct };
+
+bool holds(const ArrowField& field, Holds what) {
+  switch (what) {
+    case Holds::kStruct:
+      return field.type == ArrowType::kStruct;
+    case Holds::kStringsOrIntegers:
+      return field.is_string() || field.type == ArrowType::kInt;
+    case Holds::kStringsOrNull:
+      return field.is_string() || field.is_null_type();
+    case Holds::kStrings:
+      return field.is_string();
+  }
+  return false;
+}
+
+// The top-level column `name` as `what` says; nullptr when absent and optional.
+const ArrowArray* column_of(const ArrowTable& table, const ArrowBatch& batch, const char* name,
+                            Holds what, bool required) {
   const int index = table.column(name);
   if (index < 0) {
     if (required) throw_input_error(table.path(), std::string("column ") + name, "missing (a SQuAD table has id, "
@@ -28,17 +46,32 @@ const ArrowArray* column_of(const ArrowTable& table, const ArrowBatch& batch, co
     return nullptr;
   }
   const ArrowArray& array = batch.columns[size_t(index)];
-  if (strings ? !array.field->is_string() : array.field->type != ArrowType::kStruct)
+  if (!holds(*array.field, what))
     throw_input_error(table.path(), std::string("column ") + name,
-                      std::string("expected ") + (strings ? "strings" : "a struct") + ", found " +
-                          array.field->type_name);
+                      std::string("expected ") +
+                          (what == Holds::kStruct              ? "a struct"
+                           : what == Holds::kStringsOrIntegers ? "strings or integers"
+                                                               : "strings") +
+                          ", found " + array.field->type_name);
   return &array;
+}
+
+// An integer as the JSON number it is (an unsigned 64-bit value above INT64_MAX as itself, for
+// the reader to refuse where it must be small).
+std::string integer_text(const ArrowArray& array, int64_t at) {
+  const int64_t value = array.int_at(at);
+  const bool unsigned64 = !array.field->int_signed && array.field->int_bits == 64;
+  return unsigned64 ? std::to_string(static_cast<uint64_t>(value)) : std::to_string(value);
 }
 
 void append_string(const ArrowArray& array, int64_t at, const std::string& path, int64_t row,
                    const std::string& column, std::string* out) {
   if (array.is_null(at)) {
     *out += "null";  // read_squad names it: "expected a string, found null"
+    return;
+  }
+  if (array.field->type == ArrowType::kInt) {  // an id; read_squad decides what may be one
+    *out += integer_text(array, at);
     return;
   }
   const std::string_view text = array.string_at(at);
@@ -54,10 +87,17 @@ void append_answers(const ArrowArray& answers, int64_t at, const std::string& pa
   }
   const ArrowArray* text = answers.child("text");
   const ArrowArray* start = answers.child("answer_start");
-  if (!text || !text->field->is_list() || !text->children[0].field->is_string())
-    fail(path, row, "answers", "expected a field text: list<string>");
-  if (!start || !start->field->is_list() || start->children[0].field->type != ArrowType::kInt)
-    fail(path, row, "answers", "expected a field answer_start: list<int>");
+  // list<null>: what datasets infers when every list is empty (a test set without answers).
+  if (!text || !text->field->is_list() || !holds(*text->children[0].field, Holds::kStringsOrNull))
+    fail(path, row, "answers",
+         "expected a field text: list<string>, found " +
+             (text ? text->field->type_name : std::string("none")));
+  if (!start || !start->field->is_list() ||
+      !(start->children[0].field->type == ArrowType::kInt ||
+        start->children[0].field->is_null_type()))
+    fail(path, row, "answers",
+         "expected a field answer_start: list<int>, found " +
+             (start ? start->field->type_name : std::string("none")));
   *out += "{\"text\": [";
   const auto [text_begin, text_end] = text->list_range(at);
   for (int64_t i = text_begin; i < text_end; ++i) {
@@ -67,13 +107,9 @@ void append_answers(const ArrowArray& answers, int64_t at, const std::string& pa
   *out += "], \"answer_start\": [";
   const auto [start_begin, start_end] = start->list_range(at);
   const ArrowArray& starts = start->children[0];
-  // An unsigned 64-bit value above INT64_MAX is written as itself, for the reader to refuse.
-  const bool unsigned64 = !starts.field->int_signed && starts.field->int_bits == 64;
   for (int64_t i = start_begin; i < start_end; ++i) {
     if (i > start_begin) *out += ", ";
-    *out += starts.is_null(i) ? "null"
-            : unsigned64      ? std::to_string(static_cast<uint64_t>(starts.int_at(i)))
-                              : std::to_string(starts.int_at(i));
+    *out += starts.is_null(i) ? "null" : integer_text(starts, i);
   }
   *out += "]}";
 }
@@ -111,11 +147,13 @@ std::string squad_rows_json_from_arrow(const std::vector<std::string>& shard_pat
     if (sources) sources->push_back(RowSource{static_cast<int32_t>(row), path});
     int64_t local = 0;  // the row within this file, for its messages
     for (const ArrowBatch& batch : table.batches()) {
-      const ArrowArray* id = column_of(table, batch, "id", /*strings=*/true, /*required=*/true);
-      const ArrowArray* title = column_of(table, batch, "title", true, false);
-      const ArrowArray* context = column_of(table, batch, "context", true, true);
-      const ArrowArray* question = column_of(table, batch, "question", true, true);
-      const ArrowArray* answers = column_of(table, batch, "answers", /*strings=*/false, /*required=*/false);
+      const ArrowArray* id =
+          column_of(table, batch, "id", Holds::kStringsOrIntegers, /*required=*/true);
+      const ArrowArray* title = column_of(table, batch, "title", Holds::kStringsOrNull, false);
+      const ArrowArray* context = column_of(table, batch, "context", Holds::kStrings, true);
+      const ArrowArray* question = column_of(table, batch, "question", Holds::kStrings, true);
+      const ArrowArray* answers =
+          column_of(table, batch, "answers", Holds::kStruct, /*required=*/false);
       for (int64_t i = 0; i < batch.rows; ++i, ++row, ++local) {
         out += row == 0 ? "\n{" : ",\n{";
         out += "\"id\": ";

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -13,13 +14,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/json_text.h"
 #include "data/arrow_ipc.h"
 #include "data/json_diagnose.h"
 #include "data/squad.h"
 #include "data/squad_arrow.h"
-#include "core/error.h"
-#include "core/file_io.h"
-#include "core/json_text.h"
 
 namespace bert {
 namespace {
@@ -61,6 +62,7 @@ struct Where {
   int article = -1, paragraph = -1, qa = -1, answer = -1;
   int row = -1;
   bool json_line = false;
+  bool in_answers = false;  // a row's "answers" object (its fields' paths are answers.<field>)
   const std::vector<RowSource>* sources = nullptr;  // Arrow input: the shard of each row
   std::string path(std::string_view field = {}) const {
     if (row >= 0) return row_path(field);
@@ -76,7 +78,10 @@ struct Where {
     const std::string out =
         row_location(row, json_line, sources ? *sources : std::vector<RowSource>());
     std::string member(field);
-    if (answer >= 0) member = "answers." + member + "[" + std::to_string(answer) + "]";
+    if (answer >= 0)
+      member = "answers." + member + "[" + std::to_string(answer) + "]";
+    else if (in_answers)
+      member = member.empty() ? "answers" : "answers." + member;
     if (member.empty()) return out;
     return out + (json_line || sources ? ": " : ".") + member;
   }
@@ -256,9 +261,17 @@ class SquadWalker {
     return as_string(field(obj, where, name, simdjson::dom::element_type::STRING, "a string"));
   }
 
+  // "title": optional, and null is no title (datasets writes null for a missing one; run_qa.py
+  // never reads it).
+  std::string_view optional_title(object obj, const Where& where) const {
+    element value;
+    if (obj["title"].get(value) != simdjson::SUCCESS || value.is_null()) return {};
+    return field_string(obj, where, "title");
+  }
+
   void walk_article(element value, Where where) {
     object article = field_object(value, where, "an article object with \"title\" and \"paragraphs\"");
-    field_string(article, where, "title");
+    optional_title(article, where);
     array paragraphs = field_array(article, where, "paragraphs", "an array of paragraphs");
     for (element paragraph : paragraphs) {
       ++where.paragraph;
@@ -320,8 +333,10 @@ class SquadWalker {
                                            "an object {\"text\": [...], \"answer_start\": [...]}"));
     check_unique_keys(answers, where);
     Where in_answers = where;
-    const array texts = field_array(answers, where, "text", "an array of answer texts");
-    const array starts = field_array(answers, where, "answer_start", "an array of answer starts");
+    in_answers.in_answers = true;
+    const array texts = field_array(answers, in_answers, "text", "an array of answer texts");
+    const array starts =
+        field_array(answers, in_answers, "answer_start", "an array of answer starts");
     if (texts.size() != starts.size())
       fail(where.path("answers"), "expected as many answer_start values (" + std::to_string(starts.size()) +
                                       ") as texts (" + std::to_string(texts.size()) + ")");
@@ -343,9 +358,7 @@ class SquadWalker {
 
   // The row's context, indexed; articles and paragraphs counted as the title and the context change.
   std::string_view row_context(object row, const Where& where) {
-    std::string_view title;
-    element title_value;
-    if (row["title"].get(title_value) == simdjson::SUCCESS) title = field_string(row, where, "title");
+    const std::string_view title = optional_title(row, where);
     const std::string_view context = field_string(row, where, "context");
     check_context(context, where);
     if (out_.examples.empty() || title != rows_title_) {
@@ -375,19 +388,29 @@ class SquadWalker {
     return check_answer(text, start_value, context, where);
   }
 
-  // A question's id (non-empty, unique in the file) and text (non-empty), in either layout.
+  // A question's id (non-empty, unique in the file) and text, in either layout. An integer id
+  // is its decimal digits, as run_qa.py keys its predictions (str(id)).
   void read_id_and_question(object question, const Where& where, SquadExample* example) {
-    std::string_view id = field_string(question, where, "id");
+    element id_value;
+    std::string_view id;
+    const bool integer = question["id"].get(id_value) == simdjson::SUCCESS &&
+                         (id_value.type() == simdjson::dom::element_type::INT64 ||
+                          id_value.type() == simdjson::dom::element_type::UINT64);
+    if (integer) {
+      id = owned_ids_.emplace_back(simdjson::minify(id_value));
+    } else {
+      id = field_string(question, where, "id");
+      // A JSON Lines file is parsed line by line, so the table keeps its own copy of each id.
+      if (where.json_line) id = owned_ids_.emplace_back(id);
+    }
     if (id.empty()) fail(where.path("id"), "expected a non-empty question id");
-    // A JSON Lines file is parsed line by line, so the table keeps its own copy of each id.
-    if (where.json_line) id = owned_ids_.emplace_back(id);
     const long seen = ids_.insert(id, where, &id_places_);
     if (seen >= 0)
       fail(where.path("id"), "duplicate question id \"" + std::string(id) + "\" (first used at " +
                                  id_places_[seen].path() + "), expected unique ids");
     example->id = std::string(id);
+    // An empty question is kept, as run_qa.py keeps it: [CLS] [SEP] context [SEP].
     example->question = std::string(field_string(question, where, "question"));
-    if (example->question.empty()) fail(where.path("question"), "expected a non-empty question");
   }
 
   // An answer's text and start, which must find the text in the context.
@@ -395,6 +418,13 @@ class SquadWalker {
                            const Where& where) const {
     if (text.empty()) fail(where.path("text"), "expected a non-empty answer text");
     const auto type = start_value.type();
+    double whole = 0;  // 12.0, as files exported through pandas write it, is 12
+    const bool integral_double = type == simdjson::dom::element_type::DOUBLE &&
+                                 start_value.get_double().get(whole) == simdjson::SUCCESS &&
+                                 whole >= 0 && whole < 9.0e15 && whole == std::floor(whole);
+    if (integral_double) {
+      return check_answer_at(text, static_cast<int64_t>(whole), context, where);
+    }
     if (type != simdjson::dom::element_type::INT64 && type != simdjson::dom::element_type::UINT64)
       fail(where.path("answer_start"), "expected an integer code-point offset into the context, found " +
                                            found(start_value));
@@ -406,6 +436,11 @@ class SquadWalker {
     if (start_value.get_int64().get(start) != simdjson::SUCCESS || start < 0)
       fail(where.path("answer_start"), "expected a non-negative integer, found " +
                                            simdjson::minify(start_value));
+    return check_answer_at(text, start, context, where);
+  }
+
+  SquadAnswer check_answer_at(std::string_view text, int64_t start, std::string_view context,
+                              const Where& where) const {
     const int64_t context_length = context_code_points_;
     const int64_t text_length = code_point_count(text);
     // Compared without forming start + text_length, which overflows for a start near INT64_MAX.

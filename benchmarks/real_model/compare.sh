@@ -101,8 +101,14 @@ record() {  # side seed epochs em f1 seconds windows_per_second [hf_em hf_f1]
 json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 our_eval() {  # model_dir out_dir -> "em f1"
   "$bin/eval_squad" --model_name_or_path "$1" --validation_file "$work/eval.json" --output_dir "$2" \
-    --device "$device" --per_device_eval_batch_size 64 >/dev/null
+    --device "$device" --per_device_eval_batch_size 64 >/dev/null || return 1
   echo "$(json_field "$2/eval_results.json" eval_exact_match) $(json_field "$2/eval_results.json" eval_f1)"
+}
+scores() {  # model_dir out_dir: sets em and f1, or stops the comparison naming what failed
+  local both
+  both="$(our_eval "$1" "$2")" && [ -n "$both" ] ||
+    { echo "compare.sh: error: eval_squad on $1 failed (its output: $2)" >&2; exit 1; }
+  read -r em f1 <<< "$both"
 }
 
 start_model() {  # seed -> the model directory both sides start from
@@ -114,7 +120,7 @@ start_model() {  # seed -> the model directory both sides start from
 }
 
 first_seed=${seeds%% *}
-read -r em f1 < <(our_eval "$(start_model "$first_seed")" "$work/untrained")
+scores "$(start_model "$first_seed")" "$work/untrained"
 record untrained "$first_seed" 0 "$em" "$f1" null null
 echo "[compare] untrained (qa_outputs from seed $first_seed): EM $em F1 $f1"
 
@@ -128,7 +134,7 @@ for seed in $seeds; do
       --output_dir "$out" --overwrite_output_dir --device "$device" --max_seq_length 384 --doc_stride 128 \
       "${common[@]}" --group_by_length --seed "$seed" --logging_steps 10 --save_steps 0 2>&1 | tr '\r' '\n' | grep -v '^step' || true
     [ -f "$out/train_results.json" ] || { echo "compare.sh: error: our training (seed $seed) failed" >&2; exit 1; }
-    read -r em f1 < <(our_eval "$out" "$out/eval")
+    scores "$out" "$out/eval"
     record ours "$seed" "$epochs" "$em" "$f1" "$(json_field "$out/train_results.json" train_runtime)" \
       "$(json_field "$out/train_results.json" train_samples_per_second)"
     echo "[compare] ours seed $seed: EM $em F1 $f1"
@@ -138,7 +144,7 @@ for seed in $seeds; do
     python3 "$here/hf_qa.py" train --model "$start" --windows "$work/train.jsonl" --output_dir "$out" \
       --device "$device" "${bf16[@]}" --threads "$hf_threads" "${common[@]}" --seed "$seed" \
       --loss_positions "$hf_loss_positions"
-    read -r em f1 < <(our_eval "$out" "$out/eval")
+    scores "$out" "$out/eval"
     python3 "$here/hf_qa.py" predict --model "$out" --windows "$work/eval.jsonl" --eval_file "$work/eval.json" \
       --output_dir "$out/eval_python" --device "$device" "${bf16[@]}" --threads "$hf_threads" >/dev/null
     record hf "$seed" "$epochs" "$em" "$f1" "$(json_field "$out/train_log.json" seconds)" \

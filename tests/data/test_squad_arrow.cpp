@@ -134,6 +134,23 @@ TEST_CASE("a table without a SQuAD column, or with a mistyped one, is refused by
                     Catch::Contains("s-train-00000-of-00002.arrow: missing") && Catch::Contains("shard 00001 of 2"));
 }
 
+TEST_CASE("column types datasets infers from the rows read as run_qa.py reads them", "[arrow]") {
+  // tests/fixtures/hf-datasets-inferred (make_tables.py): Dataset.from_list + save_to_disk.
+  const std::string dir = test::fixture_path("hf-datasets-inferred");
+  const SquadDataset numbered = read_squad(dir + "/int_ids.arrow");  // id: int64
+  REQUIRE(numbered.examples.size() == 2);
+  CHECK(numbered.examples[0].id == "1");
+  CHECK(numbered.examples[1].id == "2");
+  CHECK(numbered.examples[1].answers[0].text == "France");
+  const SquadDataset untitled = read_squad(dir + "/null_titles.arrow");  // title: Null, no buffers
+  REQUIRE(untitled.examples.size() == 2);
+  CHECK(untitled.examples[1].answers[0].start_char == 24);
+  const SquadDataset unlabelled = read_squad(dir + "/no_answers.arrow");  // answers: list<null>
+  REQUIRE(unlabelled.examples.size() == 2);
+  CHECK(unlabelled.examples[0].answers.empty());
+  CHECK(unlabelled.examples[1].is_impossible);
+}
+
 TEST_CASE("--dataset_name finds what load_dataset left in the cache", "[arrow]") {
   CachedSplit train = find_cached_split(cache_root(), "rajpurkar/squad", "", "train");
   CHECK(train.config == "plain_text");

@@ -396,6 +396,50 @@ TEST_CASE("read_squad names the row or line of a bad Hugging Face datasets row",
   std::remove(path.c_str());
 }
 
+TEST_CASE(
+    "rows run_qa.py reads are read alike: integer ids, null titles, empty questions, 12.0 starts",
+    "[data][squad][rows]") {
+  const std::string row = R"({"id": 7, "title": null, "context": "The cat sat.", "question": "", )"
+                          R"("answers": {"text": ["cat"], "answer_start": [4.0]}})";
+  const std::string path = temp_path("lenient.json");
+  bert::write_file_atomic(path, "{\"data\": [" + row + ", " + replace_once(row, "7", "-8") + "]}");
+  const bert::SquadDataset rows = bert::read_squad(path);
+  REQUIRE(rows.examples.size() == 2);
+  CHECK(rows.examples[0].id == "7");  // str(id), as run_qa.py keys its predictions
+  CHECK(rows.examples[1].id == "-8");
+  CHECK(rows.examples[0].question.empty());  // [CLS] [SEP] context [SEP], as run_qa.py has it
+  CHECK(rows.examples[0].answers[0].start_char == 4);
+  CHECK(rows.examples[0].article == rows.examples[1].article);  // both untitled: one article
+  std::remove(path.c_str());
+
+  // Still refused: an id repeated as a number and a string, a fractional or negative start.
+  require_mentions(
+      input_error_of("{\"data\": [" + row + ", " + replace_once(row, "7", "\"7\"") + "]}",
+                     "both.json"),
+      {"data[1].id", "duplicate question id \"7\""});
+  require_mentions(
+      input_error_of("{\"data\": [" + replace_once(row, "4.0", "4.5") + "]}", "half.json"),
+      {"data[0].answers.answer_start[0]", "found a non-integer number"});
+  require_mentions(
+      input_error_of("{\"data\": [" + replace_once(row, "4.0", "-4.0") + "]}", "negative.json"),
+      {"data[0].answers.answer_start[0]", "found a non-integer number"});
+  require_mentions(
+      input_error_of("{\"data\": [" + replace_once(row, "7", "7.5") + "]}", "float_id.json"),
+      {"data[0].id", "expected a string, found a non-integer number"});
+  // The answers object's own fields are named under it.
+  require_mentions(
+      input_error_of("{\"data\": [" + replace_once(row, R"(["cat"])", R"("cat")") + "]}",
+                     "text.json"),
+      {"data[0].answers.text: expected an array of answer texts, found a string"});
+  require_mentions(
+      input_error_of("{\"data\": [" + replace_once(row, R"("text": ["cat"], )", "") + "]}",
+                     "no_text.json"),
+      {"data[0].answers: missing field \"text\""});
+  require_mentions(
+      input_error_of(replace_once(row, "[4.0]", "4") + "\n", "start.jsonl"),
+      {"line 1: answers.answer_start: expected an array of answer starts, found an integer"});
+}
+
 TEST_CASE("datasets rows without answers: v2.0's unanswerable questions, or an unlabelled split",
           "[data][squad][rows]") {
   const std::string answered = R"({"id": "a", "context": "The cat sat.", "question": "Who sat?", )"

@@ -31,8 +31,16 @@ import time
 
 
 def run(cmd, timeout):
+    """(exit status, output, seconds); a command past its timeout is killed and reported as 124
+    with what it printed, so one hung check (mpirun, say) does not stop the ones after it."""
     started = time.time()
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        output = expired.output or ""
+        if isinstance(output, bytes):
+            output = output.decode("utf-8", "replace")
+        return 124, output + "\n(timed out after %d s)\n" % timeout, time.time() - started
     return proc.returncode, proc.stdout, time.time() - started
 
 

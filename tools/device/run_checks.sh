@@ -31,11 +31,16 @@
 #             kernel, cuBLASLt's included, occupancy, throughputs, tensor-pipe use and the top warp
 #             stall reasons; profile.md and profile_raw.csv.xz come back in $OUT. Only when named
 #             (STAGES="profile"): not part of "all"
-# STAGES (default "all") picks stages by the names above, e.g. STAGES=real_model BUDGET_S=540.
-# STAGE_CAP (seconds) caps each stage's timeout. Extra flags: BENCH_ARGS for bench_kernels (e.g. "--repeats 100 --flush_l2 false"), HF_ARGS for
-# hf_parity.py (e.g. "--steps 100"). Everything goes to $OUT (the device tool brings back at most
-# 8 files): results.md (summary and tables), tests.log, bench_kernels.md, bench_kernels.json,
-# hf_parity.log, hf_parity.json, run.log. A short summary table is printed last.
+# STAGES (default "all") picks stages by the names above, e.g. STAGES=real_model BUDGET_S=540; an
+# unknown name stops the run before anything starts (exit 2), so a typo costs no device time.
+# STAGE_CAP (seconds) caps each stage's timeout. Extra flags: BENCH_ARGS for bench_kernels (e.g.
+# "--repeats 100 --flush_l2 false"), HF_ARGS for hf_parity.py (e.g. "--steps 100"), E2E_ARGS,
+# REAL_MODEL_ARGS: word lists split at spaces (no quoted values holding spaces; give
+# "--seeds 42,43"-style values). Everything goes to $OUT, of which the device tool brings back
+# at most 8 files: results.md (summary and tables), run.log, bench_kernels.md/.json,
+# hf_parity.json, compare.json, e2e_speed.json, profile.md, and the stages' logs (tests.log,
+# hf_parity.log, app_checks.log, ...) packed into logs.tar.xz when there would be more than 8.
+# The summary table is printed last, so that it is inside what the tool shows of the output.
 set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -48,6 +53,15 @@ started="$(date +%s)"
 deadline=$((started + budget))
 runlog="$out/run.log"
 : > "$runlog"
+tests_log="$out/tests.log"  # test_gpu starts it; golden and golden_sweep append to it
+
+known_stages=" all info test_gpu golden_sweep bench hf app golden real_model e2e profile "
+for stage in ${STAGES:-all}; do
+  if [[ "$known_stages" != *" $stage "* ]]; then
+    echo "run_checks.sh: unknown stage '$stage' in STAGES (known:$known_stages)" | tee -a "$runlog"
+    exit 2
+  fi
+done
 
 note() { printf '[run_checks %3ds] %s\n' "$(($(date +%s) - started))" "$*" | tee -a "$runlog"; }
 
@@ -133,7 +147,6 @@ gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | hea
 
 # ---- GPU tests -------------------------------------------------------------------------------
 if want test_gpu; then
-  tests_log="$out/tests.log"
   : > "$tests_log"
   if [[ -x "$bin/test_gpu" ]]; then
     run_stage test_gpu 180 "$tests_log" "$bin/test_gpu" --durations yes
@@ -176,9 +189,10 @@ if [[ "$stages" == *" golden_sweep "* ]]; then
   if [[ -x "$bin/test_golden_parity_gpu" ]]; then
     part="$work/golden_sweep.log"  # appended to tests.log: the tool brings back at most 8 files
     : > "$part"
-    run_stage golden_sweep 150 "$part" env GOLDEN_PARITY="$bin/test_golden_parity_gpu" MAKE_ARGS="--hidden_multiple 4" \
-      PYTHON=python3 bash tools/golden/sweep.sh 2000 "${GOLDEN_SWEEP_COUNT:-10}"
-    cat "$part" >> "$out/tests.log"
+    # Each configuration starts python3 with torch afresh (10-20 s): 6 fit the cap.
+    run_stage golden_sweep 240 "$part" env GOLDEN_PARITY="$bin/test_golden_parity_gpu" MAKE_ARGS="--hidden_multiple 4" \
+      PYTHON=python3 bash tools/golden/sweep.sh 2000 "${GOLDEN_SWEEP_COUNT:-6}"
+    cat "$part" >> "$tests_log"
     add_summary "golden_sweep (GPU)" "$(status_of $stage_rc)" "$(grep -E 'configurations pass' "$part" | tail -1)"
   else
     add_summary "golden_sweep (GPU)" "MISSING" "test_golden_parity_gpu not in device_carry/bin"
@@ -335,14 +349,34 @@ EOF
 } > "$out/results.md"
 
 echo
+sed -n '/^| kernel | launches/,/^$/p' "$out/profile.md" 2> /dev/null | head -22
+key_rows
+gemm_fastest
+sed -n '/^| batch | estimated step/,/^$/p' "$out/bench_kernels.md" 2> /dev/null
+sed -n '/^| side |/,/^COMPARISON/p' "$out/real_model.log" 2> /dev/null
+grep -E '^SPEED: train_squad' "$out/app_checks.log" 2> /dev/null
+speed_rows
+
+# The tool brings back at most 8 files: past that, the stages' logs travel as one archive.
+shopt -s nullglob
+files=("$out"/*)
+if ((${#files[@]} > 8)); then
+  packed=()
+  for f in "$out"/*.log "$out"/profile_raw.csv.*; do
+    [[ "$(basename "$f")" == run.log ]] || packed+=("$(basename "$f")")
+  done
+  # xz may be missing there (carry_env.sh unpacks with Python then): gzip instead.
+  archive=logs.tar.xz
+  command -v xz > /dev/null || archive=logs.tar.gz
+  if ((${#packed[@]} > 0)) && tar -C "$out" -caf "$out/$archive" "${packed[@]}"; then
+    (cd "$out" && rm -f -- "${packed[@]}")
+    echo "(more than 8 files: ${packed[*]} packed into \$OUT/$archive)"
+  fi
+fi
+files=("$out"/*)
+((${#files[@]} > 8)) && echo "WARNING: \$OUT holds ${#files[@]} files; the tool brings back 8: $(cd "$out" && ls | tr '\n' ' ')"
+
+echo "(full tables: \$OUT/results.md, bench_kernels.md; logs: run.log, tests.log or logs.tar.xz)"
 echo "===== SUMMARY: ${gpu_name:-no GPU seen}, $(sed -n '2p' device_carry/MANIFEST.txt 2> /dev/null), $(($(date +%s) - started))s"
 echo "| stage | status | detail |"
 for row in "${summary[@]}"; do IFS='|' read -r a b c <<< "$row"; echo "| $a | $b | $c |"; done
-speed_rows
-grep -E '^SPEED: train_squad' "$out/app_checks.log" 2> /dev/null
-sed -n '/^| side |/,/^COMPARISON/p' "$out/real_model.log" 2> /dev/null
-sed -n '/^| batch | estimated step/,/^$/p' "$out/bench_kernels.md" 2> /dev/null
-gemm_fastest
-key_rows
-sed -n '/^| kernel | launches/,/^$/p' "$out/profile.md" 2> /dev/null | head -22
-echo "(full tables: \$OUT/results.md, bench_kernels.md, hf_parity.log, tests.log, run.log)"
