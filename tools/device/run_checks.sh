@@ -74,8 +74,6 @@ fi
 BERT_CARRY="$root/device_carry" BERT_UNPACK_DIR="$work/carry" source tools/device/carry_env.sh ||
   { echo "could not unpack device_carry/*.tar.xz" | tee -a "$runlog"; exit 1; }
 bin="$BERT_CARRY_BIN"
-# Test fixtures are found through the build machine's absolute source path.
-if [[ ! -e /work/main && -w / ]]; then mkdir -p /work && ln -s "$root" /work/main; fi
 
 stages=" ${STAGES:-all} "
 want() { [[ "$stages" == *" all "* || "$stages" == *" $1 "* ]]; }
@@ -147,6 +145,8 @@ gpu_name="$(nvidia-smi --query-gpu=name --format=csv,noheader 2> /dev/null | hea
 
 # ---- GPU tests -------------------------------------------------------------------------------
 if want test_gpu; then
+  # The GPU tests find their fixtures through the build machine's absolute source path.
+  if [[ ! -e /work/main && -w / ]]; then mkdir -p /work && ln -s "$root" /work/main; fi
   : > "$tests_log"
   if [[ -x "$bin/test_gpu" ]]; then
     run_stage test_gpu 180 "$tests_log" "$bin/test_gpu" --durations yes
