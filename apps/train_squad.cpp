@@ -235,6 +235,14 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
     throw FlagError("--resume_from_checkpoint needs --do_train");
   if (!o.resume_from_checkpoint.empty() && o.overwrite_output_dir)
     throw FlagError("--resume_from_checkpoint and --overwrite_output_dir contradict each other: give one");
+  const std::string& resume = o.resume_from_checkpoint;
+  // As Hugging Face's Trainer refuses it ("Can't find a valid checkpoint at ..."), before any work.
+  if (!resume.empty() && resume != "latest" && resume != "true" && resume != "True" &&
+      !std::filesystem::is_directory(resume))
+    throw FlagError(
+        "--resume_from_checkpoint " + resume +
+        ": no such checkpoint directory (give a checkpoint-N directory, or True/latest for the "
+        "newest in --output_dir)");
   // The window cache is written when it does not match: never over the data it is built from.
   check_distinct_paths("train_cache_file", o.train_cache_file, "train_file", o.train_file,
                        "writing the cache would replace the training data");

@@ -151,10 +151,17 @@ void load_weights(const CheckpointTensors& file, uint64_t seed, LoadedModel* mod
   if (file.file_count() > 1)
     model->notes.push_back("read " + std::to_string(file.file_count()) + " shards listed in " + path);
   if (!initialised.empty()) {
-    model->qa_head_initialised = true;
-    model->notes.push_back("initialised " + joined(initialised) + " (not in " + path +
-                           "): weight N(0, initializer_range), bias 0, seed " +
-                           std::to_string(seed));
+    // A head whose weight was there and only its bias missing is the trained head with bias 0
+    // (what transformers makes of it too), not a random one.
+    const bool weight_drawn =
+        std::any_of(initialised.begin(), initialised.end(), [](const std::string& name) {
+          return name.size() >= 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
+        });
+    model->qa_head_initialised = weight_drawn;
+    model->notes.push_back(
+        "initialised " + joined(initialised) + " (not in " + path + "): " +
+        (weight_drawn ? "weight N(0, initializer_range), bias 0, seed " + std::to_string(seed)
+                      : std::string("bias 0")));
   }
 }
 

@@ -118,6 +118,11 @@ TEST_CASE("train_squad refuses bad flags, data and output directories", "[app][f
     expect_failure(train_command(model, out, "--resume_from_checkpoint " + model), out, 1,
                    {model + "/trainer_state.json"});
   }
+  SECTION("resuming from a directory that does not exist: a bad flag value") {
+    const std::string nowhere = root() + "/no-such-checkpoint";
+    expect_failure(train_command(model, out, "--resume_from_checkpoint " + nowhere), out, 2,
+                   {"--resume_from_checkpoint " + nowhere, "no such checkpoint directory"});
+  }
   SECTION("resuming 'latest' without checkpoints") {
     expect_failure(train_command(model, out, "--resume_from_checkpoint latest"), out, 1, {out, "no checkpoint"});
   }

@@ -176,6 +176,23 @@ TEST_CASE("load_model_dir initialises a missing qa_outputs head reproducibly", "
     sum_sq += v * v;
   }
   CHECK(std::sqrt(sum_sq / 16) < 3 * config.initializer_range);
+  CHECK(a.qa_head_initialised);
+
+  // Only the bias missing: the trained head with bias 0, as transformers loads it; not a random
+  // head.
+  const FileTensor trained_weight =
+      canonical_tensors(config, init_bert_qa_params(config, 3)).at("qa_outputs.weight");
+  const std::vector<float> weight = trained_weight.values;
+  tensors["qa_outputs.weight"] = trained_weight;
+  write_model(dir.path(), config, tensors);
+  const LoadedModel biasless = load_model_dir(dir.path(), 11);
+  INFO(notes_text(biasless));
+  CHECK_FALSE(biasless.qa_head_initialised);
+  CHECK(has_note(biasless, "initialised qa_outputs.bias"));
+  CHECK(has_note(biasless, "bias 0"));
+  CHECK_FALSE(has_note(biasless, "N(0, initializer_range)"));
+  CHECK(biasless.tensors.at("qa_outputs.weight") == weight);
+  CHECK(biasless.tensors.at("qa_outputs.bias") == std::vector<float>(2, 0.0f));
 }
 
 TEST_CASE("load_model_dir refuses missing tensors, listing them all", "[io][model_dir]") {
