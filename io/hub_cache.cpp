@@ -51,10 +51,14 @@ std::string find_hub_snapshot(const std::string& root, const std::string& repo_i
     *searched = ref;
     if (!is_ref_name(revision) || !path_exists(ref)) return "";
     commit = trimmed(read_file(ref));
-    if (!is_commit_hash(commit)) return "";  // not a file huggingface_hub wrote
+    if (!is_commit_hash(commit)) {  // not a file huggingface_hub wrote
+      *searched =
+          ref + ", which holds \"" + commit.substr(0, 60) + "\", not a 40-digit commit hash";
+      return "";
+    }
   }
   const std::string snapshot = join_path(repo, "snapshots/" + commit);
-  if (is_commit_hash(revision)) *searched = snapshot;
+  *searched = is_commit_hash(revision) ? snapshot : searched->append(", then ").append(snapshot);
   return path_exists(snapshot) ? snapshot : "";
 }
 

@@ -53,6 +53,11 @@ TEST_CASE("find_hub_snapshot finds a repo's snapshot by branch, tag or commit, a
   CHECK(find_hub_snapshot(cache.path(), "org/tiny-bert", "v2", &searched).empty());
   CHECK(searched == repo + "/refs/v2");
   CHECK(find_hub_snapshot(cache.path(), "org/tiny-bert", "broken", &searched).empty());
+  CHECK(searched == repo + "/refs/broken, which holds \"../../etc\", not a 40-digit commit hash");
+  write_file_atomic(repo + "/refs/gone",
+                    std::string(40, 'b'));  // a commit whose snapshot is missing
+  CHECK(find_hub_snapshot(cache.path(), "org/tiny-bert", "gone", &searched).empty());
+  CHECK(searched == repo + "/refs/gone, then " + repo + "/snapshots/" + std::string(40, 'b'));
   CHECK(find_hub_snapshot(cache.path(), "org/tiny-bert", "../../refs/main", &searched).empty());
   CHECK(find_hub_snapshot(cache.path(), "org/tiny-bert", std::string(40, 'a'), &searched).empty());
   CHECK(searched == repo + "/snapshots/" + std::string(40, 'a'));
