@@ -404,8 +404,12 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
 
   // Left-overs of earlier runs: temporaries of killed saves; with --overwrite_output_dir the
   // old checkpoints and log; when resuming, log lines after the checkpoint's step.
-  if (o.do_train && root)
+  if (o.do_train && root) {
     prepare_output_dir_for_training(run, resume.state.global_step, resume.state.best_global_step);
+    if (!resume.dir.empty() && continue_history_from(resume.dir, o.output_dir))
+      std::fprintf(stderr, "[train] the log history up to step %lld continues from %s\n",
+                   static_cast<long long>(resume.state.global_step), resume.dir.c_str());
+  }
   RunLogs logs;
   if (root) {
     const ReportTo report = parse_report_to(o.hf.report_to);

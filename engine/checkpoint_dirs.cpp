@@ -74,7 +74,8 @@ bool process_alive(long pid) {
 std::string checkpoint_dir_name(int64_t step) { return "checkpoint-" + std::to_string(step); }
 
 bool is_checkpoint_file_name(const std::string& name) {
-  static const char* const kNames[] = {kTrainerStateFile, kTrainingTensorsFile, kChecksumsFile};
+  static const char* const kNames[] = {kTrainerStateFile, kEngineStateFile, kTrainingTensorsFile,
+                                       kChecksumsFile, kMetricsLogFile};
   const size_t at = name.find(".tmp.");
   const std::string base = at == std::string::npos ? name : name.substr(0, at);
   if (at != std::string::npos && temporary_owner(name, ".tmp.") < 0) return false;
@@ -108,7 +109,8 @@ CheckpointFiles checkpoint_files_in(const fs::path& dir) {
   for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (entry.is_directory(ec) || !is_checkpoint_file_name(name)) return CheckpointFiles::kForeign;
-    model_or_state = model_or_state || name == kTrainerStateFile || name == "model.safetensors";
+    model_or_state = model_or_state || name == kEngineStateFile || name == kTrainerStateFile ||
+                     name == "model.safetensors";
     any = true;
   }
   if (ec || !any) return CheckpointFiles::kForeign;
@@ -170,12 +172,16 @@ std::string write_checkpoint(const std::string& output_dir, const CheckpointCont
   try {
     make_directories(tmp_dir);
     if (contents.write_model) contents.write_model(tmp_dir);
+    if (!contents.metrics_log.empty())
+      write_file_atomic(join_path(tmp_dir, kMetricsLogFile), contents.metrics_log);
+    if (!contents.hf_trainer_state.empty())
+      write_file_atomic(join_path(tmp_dir, kTrainerStateFile), contents.hf_trainer_state);
     if (!contents.model_only) {
       BERT_CHECK(contents.tensors != nullptr, "write_checkpoint: no training tensors captured");
       write_training_tensors(join_path(tmp_dir, kTrainingTensorsFile), *contents.tensors);
       // Next to last (checksums.json follows), so that even a directory copied by hand mid-save
       // lacks the file that marks a checkpoint with training state.
-      write_file_atomic(join_path(tmp_dir, kTrainerStateFile), trainer_state_to_json(state));
+      write_file_atomic(join_path(tmp_dir, kEngineStateFile), trainer_state_to_json(state));
     }
     write_checkpoint_checksums(tmp_dir);  // over every file above, verified on resume
     sync_tree(tmp_dir);

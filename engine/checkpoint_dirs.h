@@ -21,12 +21,13 @@ std::string checkpoint_dir_name(int64_t step);  // "checkpoint-12"
 struct CheckpointEntry {
   int64_t step = 0;
   std::string path;
-  bool has_state = false;  // written with trainer_state.json (checkpoint_written_with_state; a
+  bool has_state = false;  // written with training state (checkpoint_written_with_state; a
                            // model-only checkpoint or an older one holds only the model)
 };
 // The checkpoints train_squad wrote in output_dir, by increasing step (none if it is absent):
 // directories named checkpoint-<step> exactly as checkpoint_dir_name writes them (not
-// "checkpoint-0042") that hold trainer_state.json or model.safetensors and nothing but
+// "checkpoint-0042") that hold training_state.json (or, written before 2026-12-07,
+// trainer_state.json) or model.safetensors and nothing but
 // checkpoint files (is_checkpoint_file_name). Anything else named checkpoint-* is someone
 // else's: never resumed, rotated or deleted.
 std::vector<CheckpointEntry> list_checkpoints(const std::string& output_dir);
@@ -50,6 +51,9 @@ struct CheckpointContents {
   // write_model has its own values.
   std::shared_ptr<TrainingTensors> tensors;
   bool model_only = false;   // --save_only_model: model files and checksums.json alone
+  // Hugging Face's trainer_state.json for this step and the metrics log's lines up to it
+  // (trainer_log.jsonl), both also in a model-only checkpoint; "": not written.
+  std::string hf_trainer_state, metrics_log;
 };
 
 // Writes output_dir/checkpoint-<state.global_step> (model files, training tensors, trainer
@@ -74,7 +78,7 @@ std::string save_checkpoint(const std::string& output_dir, const TrainerState& s
 // never a checkpoint-N missing some of its files.
 void rotate_checkpoints(const std::string& output_dir, int64_t keep, const std::vector<int64_t>& protect_steps);
 // A directory named checkpoint-<step> as checkpoint_dir_name writes it that is not empty and
-// holds only checkpoint files, but neither trainer_state.json nor model.safetensors: what an
+// holds only checkpoint files, but neither training state nor model.safetensors: what an
 // interrupted deletion of a checkpoint (before rotate_checkpoints renamed first) left.
 bool is_incomplete_checkpoint(const std::string& output_dir, const std::string& name);
 // What interrupted runs left directly in output_dir, removed when a run starts there (before

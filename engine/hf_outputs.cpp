@@ -116,10 +116,21 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
 }
 
 std::vector<LoggedDict> read_metrics_log(const std::string& path) {
+  if (!path_exists(path)) return {};
+  std::string text;
+  for (const std::string& line : read_lines(path)) text += line + "\n";
+  return parse_metrics_log(text, path);
+}
+
+std::vector<LoggedDict> parse_metrics_log(const std::string& text, const std::string& path) {
   std::vector<LoggedDict> entries;
-  if (!path_exists(path)) return entries;
   simdjson::dom::parser parser;
-  for (const std::string& line : read_lines(path)) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(at, end - at);
+    at = end + 1;
     if (line.empty()) continue;
     LoggedDict entry;
     if (!read_object_fields(parser, line, &entry))
@@ -130,8 +141,12 @@ std::vector<LoggedDict> read_metrics_log(const std::string& path) {
 }
 
 std::string hf_trainer_state_json(const HfTrainerState& s, const std::string& metrics_log_path) {
+  return hf_trainer_state_json(s, read_metrics_log(metrics_log_path));
+}
+
+std::string hf_trainer_state_json(const HfTrainerState& s, const std::vector<LoggedDict>& logged) {
   std::vector<MetricsDict> history;
-  for (const LoggedDict& entry : read_metrics_log(metrics_log_path))
+  for (const LoggedDict& entry : logged)
     history.emplace_back(entry.begin(), entry.end());  // sorted, as save_state writes it
   std::string log_history = "[]";
   if (!history.empty()) {

@@ -73,6 +73,8 @@ using LoggedDict = std::vector<std::pair<std::string, std::string>>;
 // Every line of the metrics log; a missing file gives none. InputError naming the file for a
 // line that is not a JSON object.
 std::vector<LoggedDict> read_metrics_log(const std::string& path);
+// The same from the log's text (`path` names it in errors).
+std::vector<LoggedDict> parse_metrics_log(const std::string& text, const std::string& path);
 
 // The counters of Hugging Face's TrainerState that this engine knows.
 struct HfTrainerState {
@@ -95,5 +97,8 @@ struct HfTrainerState {
 // trainer_state.json text; log_history from the JSON Lines file at metrics_log_path (each line
 // one dict, keys sorted); a missing file gives an empty history.
 std::string hf_trainer_state_json(const HfTrainerState& state, const std::string& metrics_log_path);
+// The same with the history given.
+std::string hf_trainer_state_json(const HfTrainerState& state,
+                                  const std::vector<LoggedDict>& history);
 
 }  // namespace bert

@@ -108,8 +108,9 @@ std::string resolve_resume_dir(const RunSettings& run, bool log) {
   if (flag == "latest" || flag == "true" || flag == "True") {
     const std::string latest = find_latest_checkpoint(run.output_dir);
     if (latest.empty())
-      throw_input_error(run.output_dir, "", "--resume_from_checkpoint " + flag +
-                                              ": no checkpoint-N directory with " + kTrainerStateFile + " here");
+      throw_input_error(run.output_dir, "",
+                        "--resume_from_checkpoint " + flag +
+                            ": no checkpoint-N directory with training state here");
     return latest;
   }
   if (!flag.empty()) return flag;
@@ -153,21 +154,6 @@ void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step
     if (!checkpoints.empty() && checkpoints.back().step == resume_step)
       rotate_checkpoints(run.output_dir, run.save_total_limit, {resume_step, best_step});
   }
-}
-
-void truncate_metrics_log(const std::string& path, int64_t step) {
-  if (!path_exists(path)) return;
-  std::string kept;
-  for (const std::string& line : read_lines(path)) {
-    long long line_step = 0;
-    const bool stepped = std::sscanf(line.c_str(), "{\"step\": %lld", &line_step) == 1;
-    if (stepped && line_step > step) continue;
-    // The run's summary (write_train_results) comes after the last checkpoint, and the final
-    // evaluation after it: a run resumed at its last step (redoing its end) writes both again.
-    if (stepped && line_step == step && line.find("\"train_loss\": ") != std::string::npos) break;
-    kept += line + "\n";
-  }
-  write_file_atomic(path, kept);
 }
 
 RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std::string& logging_dir) {
@@ -273,7 +259,7 @@ struct BestEvaluation {
 // The weights of the best checkpoint into the model: with its training state when it has one,
 // else (--save_only_model) from its model files, verified against checksums.json either way.
 void load_best_weights(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer) {
-  if (path_exists(join_path(dir, kTrainerStateFile))) {
+  if (!engine_state_file(dir).empty()) {
     load_checkpoint(dir, model, optimizer);
     return;
   }
@@ -355,8 +341,11 @@ class TrainingSession {
                      run_.metric_for_best_model.c_str(), best_.metric);
         load_best_weights(best_dir, model_, optimizer_);
       } else {
-        std::fprintf(stderr, "[train] warning: the best checkpoint %s no longer exists: the last weights are the "
-                             "final model\n", best_dir.c_str());
+        std::fprintf(
+            stderr,
+            "[train] warning: the best evaluation's checkpoint %s is not there (not saved at "
+            "that step, or deleted): the last weights are the final model\n",
+            best_dir.c_str());
       }
     }
     // transformers' _finalize_training: with save_total_limit 1, the best checkpoint alone remains.
@@ -385,6 +374,10 @@ class TrainingSession {
     CheckpointContents contents =
         capture_checkpoint(best_.into(state), model_, optimizer_, *job_.config, job_.vocab_file,
                            run_.do_lower_case, run_.keep_accents, model_only, writer_.take_spare());
+    add_checkpoint_history(
+        &contents, run_.output_dir, tc_,
+        steps_per_epoch(job_.windows->size(), tc_.batch_size, job_.comm->world_size(),
+                        tc_.gradient_accumulation_steps, tc_.dataloader_drop_last));
     copy_seconds_[state.global_step] =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - copy_started).count();
     last_checkpoint_ = writer_.submit(run_.output_dir, std::move(contents), run_.save_total_limit);
@@ -517,34 +510,6 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     return exit_status_for_signal(signal);
   }
   return -1;
-}
-
-void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainingEnd& end,
-                         size_t windows, int world_size) {
-  const TrainerState& end_state = end.state;
-  const int64_t per_epoch =
-      steps_per_epoch(windows, tc.batch_size, world_size, tc.gradient_accumulation_steps, tc.dataloader_drop_last);
-  HfTrainerState hf;
-  hf.global_step = end_state.global_step;
-  hf.max_steps = end_state.total_steps;
-  hf.epoch = end_state.epoch;
-  hf.num_train_epochs = (end_state.total_steps + per_epoch - 1) / per_epoch;
-  hf.logging_steps = interval_steps(tc.logging_steps, end_state.total_steps);
-  hf.eval_steps = interval_steps(tc.eval_steps, end_state.total_steps);
-  hf.save_steps = interval_steps(tc.save_steps, end_state.total_steps);
-  hf.train_batch_size = tc.batch_size;
-  hf.total_flos = end_state.total_flos;
-  hf.num_input_tokens_seen = end_state.num_input_tokens_seen;
-  // Trainer's control as its last checkpoint recorded it: saving, and stopping when that was the last step.
-  hf.control_should_save = end.last_save_step > 0;
-  hf.control_should_training_stop = end.last_save_step > 0 && end.last_save_step == end_state.global_step &&
-                                    end_state.global_step == end_state.total_steps;
-  hf.best_metric = end_state.best_metric;
-  hf.best_global_step = end_state.best_global_step;
-  const std::string best_dir = join_path(output_dir, checkpoint_dir_name(end_state.best_global_step));
-  if (end_state.best_global_step > 0 && path_exists(best_dir)) hf.best_model_checkpoint = best_dir;
-  write_file_atomic(join_path(output_dir, kTrainerStateFile),
-                    hf_trainer_state_json(hf, join_path(output_dir, kMetricsLogFile)));
 }
 
 std::string resume_command(int argc, char** argv, const std::string& checkpoint) {

@@ -25,6 +25,7 @@
 #include "engine/bert_qa_model.h"
 #include "engine/evaluator.h"
 #include "engine/output_dir.h"
+#include "engine/run_history.h"
 #include "engine/trainer.h"
 #include "engine/training_state.h"
 #include "io/bert_config.h"
@@ -35,7 +36,6 @@ namespace bert {
 
 class Communicator;
 
-inline constexpr const char* kMetricsLogFile = "trainer_log.jsonl";
 inline constexpr const char* kTrainingArgsFile = "training_args.json";
 
 // What the run does in output_dir and how it evaluates, beside the Trainer's own TrainConfig.
@@ -91,12 +91,6 @@ void check_checkpoint_config(const std::string& checkpoint, const BertConfig& co
 void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step,
                                      int64_t best_step);
 
-// Drops trainer_log.jsonl lines logged after `step` (by a run that went on past the checkpoint
-// it is resumed from, or by any earlier run when training starts afresh at step 0), and the
-// run's summary at `step` with what follows it (the end of a run redone from its last
-// checkpoint), so the log reads as one uninterrupted run.
-void truncate_metrics_log(const std::string& path, int64_t step);
-
 // Rank 0's logs: output_dir/trainer_log.jsonl always; TensorBoard event files when asked, in
 // logging_dir or by default a new output_dir/runs/<date>_<host> per run as Hugging Face does.
 struct RunLogs {
@@ -146,11 +140,6 @@ struct TrainingEnd {
 // here (stopped by --stop_after_steps or a signal: 0 or 128 + the signal), -1 to go on to
 // evaluation; *end says how the run ended.
 int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainingEnd* end);
-
-// Trainer.save_state(): output_dir/trainer_state.json with the run's counters and the whole log
-// history (from trainer_log.jsonl).
-void write_trainer_state(const std::string& output_dir, const TrainConfig& tc, const TrainingEnd& end,
-                         size_t windows, int world_size);
 
 // This run's command line with --resume_from_checkpoint <checkpoint> instead of the flags
 // that would stop it from continuing (--resume_from_checkpoint, --stop_after_steps,

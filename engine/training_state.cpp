@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iterator>
 #include <limits>
 #include <set>
@@ -458,31 +459,56 @@ namespace {
 bool is_transformers_checkpoint(const std::string& dir, const std::string& state_text) {
   for (const char* name : {"optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin"})
     if (path_exists(join_path(dir, name))) return true;
-  return state_text.find("\"log_history\"") != std::string::npos && state_text.find("\"format\"") == std::string::npos;
+  // Ours hold a trainer_state.json in Hugging Face's format too, but always with checksums.json.
+  return state_text.find("\"log_history\"") != std::string::npos &&
+         state_text.find("\"format\"") == std::string::npos &&
+         !path_exists(join_path(dir, kChecksumsFile));
+}
+
+// This engine's TrainerState as a checkpoint written before 2026-12-07 held it, under
+// Hugging Face's file name.
+bool holds_engine_state(const std::string& text) {
+  return text.find("\"format\": \"bert-squad trainer state\"") != std::string::npos;
 }
 
 }  // namespace
 
+std::string engine_state_file(const std::string& checkpoint_dir) {
+  const std::string current = join_path(checkpoint_dir, kEngineStateFile);
+  if (path_exists(current)) return current;
+  const std::string legacy = join_path(checkpoint_dir, kTrainerStateFile);
+  try {
+    if (path_exists(legacy) && holds_engine_state(read_file(legacy))) return legacy;
+  } catch (const std::exception&) {
+    // unreadable: not taken for a state file (read_trainer_state names what is missing)
+  }
+  return "";
+}
+
 bool checkpoint_written_with_state(const std::string& checkpoint_dir) {
-  if (path_exists(join_path(checkpoint_dir, kTrainerStateFile)) ||
+  if (!engine_state_file(checkpoint_dir).empty() ||
       path_exists(join_path(checkpoint_dir, kTrainingTensorsFile)))
     return true;
   const std::string checksums = join_path(checkpoint_dir, kChecksumsFile);
   try {
-    return path_exists(checksums) &&
-           read_file(checksums).find(std::string("\"") + kTrainerStateFile + "\"") !=
-               std::string::npos;
+    if (!path_exists(checksums)) return false;
+    const std::string listed = read_file(checksums);
+    return listed.find(std::string("\"") + kEngineStateFile + "\"") != std::string::npos ||
+           listed.find(std::string("\"") + kTrainingTensorsFile + "\"") != std::string::npos;
   } catch (const std::exception&) {
     return false;  // unreadable: judged by the files alone
   }
 }
 
 TrainerState read_trainer_state(const std::string& checkpoint_dir) {
-  const std::string path = join_path(checkpoint_dir, kTrainerStateFile);
   if (!path_exists(checkpoint_dir)) throw_input_error(checkpoint_dir, "", "checkpoint directory does not exist");
-  const bool has_state = path_exists(path);
+  const std::string found = engine_state_file(checkpoint_dir);
+  const bool has_state = !found.empty();
+  const std::string path = has_state ? found : join_path(checkpoint_dir, kEngineStateFile);
   const std::string text = has_state ? read_file(path) : std::string();
-  if (is_transformers_checkpoint(checkpoint_dir, text))
+  const std::string hf_state = join_path(checkpoint_dir, kTrainerStateFile);
+  if (!has_state &&
+      is_transformers_checkpoint(checkpoint_dir, path_exists(hf_state) ? read_file(hf_state) : ""))
     throw_input_error(checkpoint_dir, "", "a checkpoint of Hugging Face's Trainer (optimizer.pt, scheduler.pt, its "
                                           "own trainer_state.json): its optimizer and scheduler state are PyTorch "
                                           "pickles this engine does not read, so it cannot be resumed here; to "
@@ -499,7 +525,8 @@ TrainerState read_trainer_state(const std::string& checkpoint_dir) {
     throw_input_error(path, "", "missing: not a checkpoint with training state (saved with --save_only_model "
                                 "or by an older version, or not a checkpoint-N directory); it cannot be resumed: "
                                 "start afresh, or from its weights with --model_name_or_path");
-  verify_checkpoint_checksums(checkpoint_dir, {kTrainerStateFile});  // before its text is parsed
+  // Before its text is parsed.
+  verify_checkpoint_checksums(checkpoint_dir, {std::filesystem::path(path).filename().string()});
   return parse_trainer_state(text, path);
 }
 

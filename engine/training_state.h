@@ -9,18 +9,24 @@
 //       ParamLayout, F32 with the parameter's shape: the optimizer's master weights (on the
 //       float CPU backend they are the model weights; on the GPU the bf16 working copy is
 //       re-derived from them) and both AdamW moments, bit-exact;
-//   trainer_state.json
+//   training_state.json
 //       the counters (TrainerState below): global step, AdamW's step count, the position in
 //       the data order (epoch, index in that epoch's shuffled order), the dropout micro-step
 //       counter, skipped-update counts, the logging interval's running loss, and what the
 //       run was configured with (seed, batch, schedule, data fingerprint) so that resuming
-//       with other data or settings is refused instead of silently changing the trajectory.
+//       with other data or settings is refused instead of silently changing the trajectory
+//       (checkpoints written before 2026-12-07 hold it as trainer_state.json: still read);
+//   trainer_state.json, trainer_log.jsonl
+//       Hugging Face's TrainerState as its Trainer writes it into a checkpoint (log_history up
+//       to this step, best_model_checkpoint, ...; also in model-only checkpoints), and the
+//       metrics log's lines up to this step, from which a run resumed into another
+//       output_dir continues its history.
 //
 // A checkpoint is written into checkpoint-STEP.tmp-<pid>/ (every file synced; by train_squad on a
 // writer thread beside training, engine/checkpoint_writer.h) and renamed to its final name only
 // when complete, so a crash or a second signal never leaves a half-written checkpoint under the
-// final name; leftovers of dead processes are removed by remove_stale_temporaries. Older checkpoints are deleted (save_total_limit) only after the
-// new one is in place.
+// final name; leftovers of dead processes are removed by remove_stale_temporaries. Older
+// checkpoints are deleted (save_total_limit) only after the new one is in place.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +44,10 @@
 
 namespace bert {
 
-inline constexpr const char* kTrainerStateFile = "trainer_state.json";
+inline constexpr const char* kTrainerStateFile = "trainer_state.json";  // Hugging Face's format
+inline constexpr const char* kEngineStateFile = "training_state.json";  // TrainerState below
+// The metrics log (one JSON object per line), in output_dir and, up to its step, in a checkpoint.
+inline constexpr const char* kMetricsLogFile = "trainer_log.jsonl";
 inline constexpr const char* kTrainingTensorsFile = "training_state.safetensors";
 inline constexpr const char* kChecksumsFile = "checksums.json";
 // Version 2 added lr_scheduler_type and the run's loss total; version 1 files still read (their
@@ -88,7 +97,7 @@ struct TrainerState {
   std::string train_sampling_strategy = "random";
 };
 
-// trainer_state.json text (2-space indent; doubles as format_json_number writes them, shortest
+// training_state.json text (2-space indent; doubles as format_json_number writes them, shortest
 // round-trip digits, so they read back bit-identically; the fingerprint as 16 hex digits).
 std::string trainer_state_to_json(const TrainerState& state);
 // Parses and validates it; InputError naming `file` and the field on any problem.
@@ -139,15 +148,18 @@ void write_training_tensors(const std::string& path, const TrainingTensors& tens
 void write_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer);
 void read_training_tensors(const std::string& path, BertQaModel& model, AdamWOptimizer& optimizer);
 
-// Reads <dir>/trainer_state.json and <dir>/training_state.safetensors into the model and the
+// Reads <dir>/training_state.json and <dir>/training_state.safetensors into the model and the
 // optimizer (master weights, moments, AdamW step count), after verifying every file of the
 // checkpoint against checksums.json. Throws InputError naming the file.
 TrainerState load_checkpoint(const std::string& dir, BertQaModel& model, AdamWOptimizer& optimizer);
 // Only the trainer state, its checksum verified (cheap; to fail fast before the data is prepared).
 TrainerState read_trainer_state(const std::string& checkpoint_dir);
 // Whether a checkpoint directory was written with training state, whether or not its
-// trainer_state.json is still there: it holds training_state.safetensors, or its checksums.json
-// lists trainer_state.json. One that lacks the file then is damaged, not model-only.
+// training_state.json is still there: it holds training_state.safetensors, or its checksums.json
+// lists it or training_state.json. One that lacks the state then is damaged, not model-only.
 bool checkpoint_written_with_state(const std::string& checkpoint_dir);
+// The file holding a checkpoint's TrainerState: training_state.json, or trainer_state.json in
+// this engine's format (a checkpoint written before 2026-12-07); "" when it has neither.
+std::string engine_state_file(const std::string& checkpoint_dir);
 
 }  // namespace bert

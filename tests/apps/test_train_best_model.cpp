@@ -151,8 +151,12 @@ TEST_CASE("--save_only_model: checkpoints without training state, except the one
     const std::string dir = out + "/checkpoint-" + step;
     CHECK(fs::exists(dir + "/model.safetensors"));
     CHECK(fs::exists(dir + "/checksums.json"));
-    CHECK_FALSE(fs::exists(dir + "/trainer_state.json"));
+    CHECK_FALSE(fs::exists(dir + "/training_state.json"));
     CHECK_FALSE(fs::exists(dir + "/training_state.safetensors"));
+    // Hugging Face's trainer_state.json all the same, as Trainer saves it with --save_only_model.
+    CHECK_THAT(read_file(dir + "/trainer_state.json"),
+               Catch::Contains(std::string("\"global_step\": ") + step) &&
+                   Catch::Contains("\"log_history\": ["));
   }
   // The best is loaded from its model files.
   const std::string state = read_file(out + "/trainer_state.json");
@@ -174,8 +178,8 @@ TEST_CASE("--save_only_model: checkpoints without training state, except the one
   const std::string whole = root() + "/model-only-whole", halves = root() + "/model-only-halves";
   REQUIRE(test::run_command(train_command(whole, "--save_only_model --save_steps 2")).status == 0);
   REQUIRE(test::run_command(train_command(halves, "--save_only_model --save_steps 2 --stop_after_steps 3")).status == 0);
-  CHECK_FALSE(fs::exists(halves + "/checkpoint-2/trainer_state.json"));
-  CHECK(fs::exists(halves + "/checkpoint-3/trainer_state.json"));
+  CHECK_FALSE(fs::exists(halves + "/checkpoint-2/training_state.json"));
+  CHECK(fs::exists(halves + "/checkpoint-3/training_state.json"));
   const CommandResult resumed = test::run_command(train_command(halves, "--save_only_model --save_steps 2"));
   INFO(resumed.output);
   REQUIRE(resumed.status == 0);

@@ -116,7 +116,7 @@ TEST_CASE("train_squad refuses bad flags, data and output directories", "[app][f
   }
   SECTION("resuming from a directory that is not a checkpoint") {
     expect_failure(train_command(model, out, "--resume_from_checkpoint " + model), out, 1,
-                   {model + "/trainer_state.json"});
+                   {model + "/training_state.json"});
   }
   SECTION("resuming from a directory that does not exist: a bad flag value") {
     const std::string nowhere = root() + "/no-such-checkpoint";

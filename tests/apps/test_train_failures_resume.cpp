@@ -2,20 +2,20 @@
 // (--stop_after_steps), one stopped by SIGTERM (exit 143, checkpoint, resume command printed)
 // and one hit by two SIGTERMs during the stop, each continued to the end, must log exactly
 // the losses of an uninterrupted run and save a byte-identical model.safetensors.
-#include <catch2/catch.hpp>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <set>
 #include <thread>
 
 #include "core/file_io.h"
+#include "engine/checkpoint_checksums.h"
 #include "engine/checkpoint_dirs.h"
-#include "io/safetensors.h"
 #include "engine/training_state.h"
+#include "io/safetensors.h"
 #include "tests/apps/test_train_failures_util.h"
 
 namespace bert {
@@ -145,6 +145,55 @@ TEST_CASE("a finished run's end redone from its last checkpoint logs that end on
   CHECK(log_without_timing(out) == log_without_timing(reference()));
   CHECK(read_file(out + "/model.safetensors") == read_file(reference() + "/model.safetensors"));
   CHECK(checkpoints(out) == std::set<std::string>{"checkpoint-35", "checkpoint-40"});
+}
+
+TEST_CASE(
+    "a checkpoint holds Trainer's trainer_state.json and its log, and carries them into another "
+    "output_dir",
+    "[app][resume]") {
+  const std::string checkpoint = reference() + "/checkpoint-35";
+  // Hugging Face's TrainerState, as Trainer saves it into a checkpoint (transformers'
+  // TrainerState.load_from_json reads it): log_history through this step.
+  const std::string state = read_file(checkpoint + "/trainer_state.json");
+  CHECK_THAT(state, Catch::Contains("\"global_step\": 35,") &&
+                        Catch::Contains("\"log_history\": [") && Catch::Contains("\"step\": 35") &&
+                        !Catch::Contains("\"step\": 36") && !Catch::Contains("\"format\""));
+  const std::vector<std::string> whole_log = read_lines(reference() + "/trainer_log.jsonl");
+  CHECK(read_lines(checkpoint + "/trainer_log.jsonl") ==
+        std::vector<std::string>(whole_log.begin(), whole_log.begin() + 35));
+
+  // Resumed into a fresh output_dir: the history before the checkpoint carries on.
+  const std::string elsewhere = root() + "/resumed-elsewhere";
+  fs::remove_all(elsewhere);
+  const CommandResult run =
+      test::run_command(command(elsewhere, "--resume_from_checkpoint " + checkpoint));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output,
+             Catch::Contains("the log history up to step 35 continues from " + checkpoint));
+  CHECK(log_without_timing(elsewhere) == log_without_timing(reference()));
+  CHECK(read_file(elsewhere + "/model.safetensors") ==
+        read_file(reference() + "/model.safetensors"));
+
+  // A checkpoint as this engine wrote them before 2026-12-07 (its state under trainer_state.json,
+  // no log) still resumes, to the same model; its history before the step is not there.
+  const std::string old_layout = root() + "/old-layout-checkpoint-35";
+  fs::remove_all(old_layout);
+  fs::copy(checkpoint, old_layout, fs::copy_options::recursive);
+  fs::remove(old_layout + "/trainer_log.jsonl");
+  fs::rename(old_layout + "/" + kEngineStateFile, old_layout + "/" + kTrainerStateFile);
+  write_checkpoint_checksums(old_layout);
+  const std::string from_old = root() + "/resumed-from-old-layout";
+  fs::remove_all(from_old);
+  const CommandResult old_run =
+      test::run_command(command(from_old, "--resume_from_checkpoint " + old_layout));
+  INFO(old_run.output);
+  REQUIRE(old_run.status == 0);
+  CHECK(read_file(from_old + "/model.safetensors") ==
+        read_file(reference() + "/model.safetensors"));
+  const std::vector<std::string> reference_log = log_without_timing(reference());
+  CHECK(log_without_timing(from_old) ==
+        std::vector<std::string>(reference_log.begin() + 35, reference_log.end()));
 }
 
 TEST_CASE("train_squad stopped after a step and resumed equals an uninterrupted run", "[app][resume]") {

@@ -102,7 +102,7 @@ TEST_CASE("a checkpoint written beside training holds its step's values", "[resu
   CHECK(written[0].path == path);
   CHECK(written[0].step == 3);
   CHECK(written[0].seconds > 0);
-  CHECK(entries(path) == std::set<std::string>{"config.json", kTrainerStateFile,
+  CHECK(entries(path) == std::set<std::string>{"config.json", kEngineStateFile,
                                                kTrainingTensorsFile, kChecksumsFile});
   verify_checkpoint_checksums(path);
   TinyRun loaded(config, 9);
@@ -113,7 +113,7 @@ TEST_CASE("a checkpoint written beside training holds its step's values", "[resu
   const std::string other = test::fresh_temp_dir("bert_test_checkpoint_writer_sync");
   const std::string synced =
       save_checkpoint(other, state_at(3), *loaded.model, *loaded.optimizer, write_config, 0);
-  for (const char* name : {kTrainingTensorsFile, kTrainerStateFile, kChecksumsFile})
+  for (const char* name : {kTrainingTensorsFile, kEngineStateFile, kChecksumsFile})
     CHECK(read_file(join_path(synced, name)) == read_file(join_path(path, name)));
 }
 
@@ -205,7 +205,7 @@ TEST_CASE("capture_checkpoint copies the model files' weights and the training t
     CHECK(model_only.tensors->exp_avg.empty());
     const std::string model_path = write_checkpoint(out, model_only, 0);
     CHECK_FALSE(fs::exists(join_path(model_path, kTrainingTensorsFile)));
-    CHECK_FALSE(fs::exists(join_path(model_path, kTrainerStateFile)));
+    CHECK_FALSE(fs::exists(join_path(model_path, kEngineStateFile)));
     CHECK(fs::exists(join_path(model_path, "model.safetensors")));
   }
 }

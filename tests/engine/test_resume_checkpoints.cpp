@@ -168,7 +168,8 @@ TEST_CASE("checkpoints appear complete or not at all, and rotate", "[resume]") {
   const std::string first = save_checkpoint(dir, state, *run.model, *run.optimizer, write_model, 2);
   CHECK(first == join_path(dir, "checkpoint-4"));
   CHECK(entries(dir) == std::set<std::string>{"checkpoint-4"});
-  CHECK(entries(first) == std::set<std::string>{"config.json", kTrainerStateFile, kTrainingTensorsFile, kChecksumsFile});
+  CHECK(entries(first) == std::set<std::string>{"config.json", kEngineStateFile,
+                                                kTrainingTensorsFile, kChecksumsFile});
   CHECK(read_trainer_state(first).global_step == 4);
 
   SECTION("a failed save leaves nothing behind and keeps the older checkpoints") {
@@ -275,7 +276,7 @@ TEST_CASE("leftovers of interrupted runs are removed, a live process's temporary
   fs::remove_all(dir);
 }
 
-TEST_CASE("a checkpoint that lost its trainer_state.json is damaged, not model-only", "[resume]") {
+TEST_CASE("a checkpoint that lost its training_state.json is damaged, not model-only", "[resume]") {
   const std::string dir = test::fresh_temp_dir("bert_test_damaged_state");
   const std::string model_only = join_path(dir, "checkpoint-4"), damaged = join_path(dir, "checkpoint-8");
   for (const std::string& checkpoint : {model_only, damaged}) {
@@ -283,15 +284,21 @@ TEST_CASE("a checkpoint that lost its trainer_state.json is damaged, not model-o
     write_file_atomic(join_path(checkpoint, "model.safetensors"), "x");
   }
   write_file_atomic(join_path(model_only, kChecksumsFile), R"({"model.safetensors": "0"})");
-  write_file_atomic(join_path(damaged, kChecksumsFile), R"({"model.safetensors": "0", "trainer_state.json": "0"})");
+  // Both list Hugging Face's trainer_state.json (a model-only checkpoint has one too).
+  write_file_atomic(join_path(model_only, kChecksumsFile),
+                    R"({"model.safetensors": "0", "trainer_state.json": "0"})");
+  write_file_atomic(
+      join_path(damaged, kChecksumsFile),
+      R"({"model.safetensors": "0", "trainer_state.json": "0", "training_state.json": "0"})");
   const std::vector<CheckpointEntry> listed = list_checkpoints(dir);
   REQUIRE(listed.size() == 2);
   CHECK_FALSE(listed[0].has_state);
   CHECK(listed[1].has_state);
   // Resuming the newest is refused naming the missing file, not passed over for an older one.
   CHECK(find_latest_checkpoint(dir) == damaged);
-  CHECK_THROWS_WITH(read_trainer_state(damaged), Catch::Contains(join_path(damaged, kTrainerStateFile)) &&
-                                                     Catch::Contains("the checkpoint is damaged"));
+  CHECK_THROWS_WITH(read_trainer_state(damaged),
+                    Catch::Contains(join_path(damaged, kEngineStateFile)) &&
+                        Catch::Contains("the checkpoint is damaged"));
   CHECK_THROWS_WITH(read_trainer_state(model_only), Catch::Contains("--save_only_model"));
   fs::remove_all(join_path(damaged, kChecksumsFile));
   write_file_atomic(join_path(damaged, kTrainingTensorsFile), "x");  // the optimizer's state, no trainer state
@@ -370,8 +377,8 @@ TEST_CASE("a damaged training_state.safetensors is refused naming the file", "[r
   fs::remove(tensors);
   CHECK_THROWS_WITH(load_checkpoint(checkpoint, *run.model, *run.optimizer),
                     Catch::Contains(tensors) && Catch::Contains("missing"));
-  fs::remove(join_path(checkpoint, kTrainerStateFile));
-  CHECK_THROWS_WITH(read_trainer_state(checkpoint), Catch::Contains(kTrainerStateFile));
+  fs::remove(join_path(checkpoint, kEngineStateFile));
+  CHECK_THROWS_WITH(read_trainer_state(checkpoint), Catch::Contains(kEngineStateFile));
   CHECK_THROWS_WITH(read_trainer_state(join_path(dir, "nowhere")), Catch::Contains("does not exist"));
   // The double-precision oracle cannot be checkpointed in this fp32 format.
   auto oracle = make_cpu_backend(true);
@@ -386,7 +393,7 @@ TEST_CASE("every file of a checkpoint is checksummed and verified on resume", "[
   auto write_model = [](const std::string& d) { write_file_atomic(join_path(d, "config.json"), "{\"a\": 1}"); };
   const std::string checkpoint = save_checkpoint(dir, state_at(3), *run.model, *run.optimizer, write_model, 0);
   const std::string tensors = join_path(checkpoint, kTrainingTensorsFile);
-  const std::string state_file = join_path(checkpoint, kTrainerStateFile);
+  const std::string state_file = join_path(checkpoint, kEngineStateFile);
   const std::string original_tensors = read_file(tensors), original_state = read_file(state_file);
   CHECK_NOTHROW(load_checkpoint(checkpoint, *run.model, *run.optimizer));
 

@@ -20,7 +20,7 @@ namespace {
 void make_checkpoint(const std::string& output_dir, int64_t step) {
   const std::string dir = join_path(output_dir, "checkpoint-" + std::to_string(step));
   make_directories(dir);
-  write_file_atomic(join_path(dir, kTrainerStateFile), "{}");
+  write_file_atomic(join_path(dir, kEngineStateFile), "{}");
 }
 
 std::string resume_command_of(std::vector<std::string> args, const std::string& checkpoint) {
