@@ -307,7 +307,11 @@ void apply_hf_trainer_flags(const HfTrainerOptions& o, TrainConfig* tc) {
   parse_interval_strategy(o.eval_strategy, &tc->eval_strategy);
   parse_interval_strategy(o.logging_strategy, &tc->logging_strategy);
   tc->logging_first_step = o.logging_first_step;
-  tc->eval_steps = o.eval_steps > 0 ? o.eval_steps : tc->logging_steps;
+  // transformers: an unset eval_steps becomes logging_steps under the steps strategy, and
+  // otherwise stays unset (TrainerState then keeps its 500, what trainer_state.json shows).
+  tc->eval_steps = o.eval_steps > 0                                ? o.eval_steps
+                   : tc->eval_strategy == IntervalStrategy::kSteps ? tc->logging_steps
+                                                                   : 500;
   tc->eval_delay = o.eval_delay;
   tc->lr_schedule = o.lr_schedule;
   // Words checked by the flag parser.

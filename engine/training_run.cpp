@@ -61,13 +61,16 @@ void write_train_results(const RunSettings& run, const TrainConfig& tc, const Tr
                          const TrainerState& state, size_t windows, MetricsLog* metrics) {
   const int64_t input_tokens = logged_input_tokens(tc, state);
   save_metrics(run.output_dir, "train", train_metrics(summary, state.epoch, state.total_flos, windows, input_tokens));
-  MetricValues values = {{"epoch", state.epoch},
-                         {"total_flos", state.total_flos},
-                         {"train_loss", summary.mean_loss},
-                         {"train_runtime", summary.seconds},
-                         {"train_samples_per_second", summary.windows_per_second},
-                         {"train_steps_per_second",
-                          double(summary.steps - summary.first_step) / std::max(1e-9, summary.seconds)}};
+  MetricValues values = {
+      {"epoch", state.epoch},
+      {"total_flos", state.total_flos},
+      {"train_loss", summary.mean_loss},
+      // Rounded as Trainer's speed_metrics rounds what it logs (and
+      // train_results.json holds).
+      {"train_runtime", round_runtime(summary.seconds)},
+      {"train_samples_per_second", round_rate(summary.windows_per_second)},
+      {"train_steps_per_second",
+       round_rate(double(summary.steps - summary.first_step) / std::max(1e-9, summary.seconds))}};
   if (input_tokens >= 0) values.emplace_back("num_input_tokens_seen", MetricValue::count(input_tokens));
   metrics->write(summary.steps, values);
   if (summary.mean_loss_first_step > 0)

@@ -332,6 +332,15 @@ TEST_CASE("trainer_state.json's stateful_callbacks hold Trainer's control as its
     return match[1].str() + " " + match[2].str();
   };
   CHECK(control("control-unsaved", "") == "false false");
+  // No evaluation strategy and no --eval_steps: TrainerState's own 500, as Trainer leaves it.
+  CHECK_THAT(read_file(root() + "/control-unsaved/trainer_state.json"),
+             Catch::Contains("\"eval_steps\": 500,"));
+  // The run's summary in log_history is rounded as Trainer's speed_metrics rounds it.
+  const std::vector<std::string> log = read_lines(root() + "/control-unsaved/trainer_log.jsonl");
+  REQUIRE_FALSE(log.empty());
+  CHECK(std::regex_search(log.back(), std::regex(R"("train_runtime": \d+(\.\d{1,4})?, )")));
+  CHECK(std::regex_search(log.back(),
+                          std::regex(R"("train_samples_per_second": \d+(\.\d{1,3})?, )")));
   CHECK(control("control-saved", "--save_steps 2") == "true true");  // steps 2 and 3 (the last)
   // Resumed from checkpoint-1 and nothing saved since: the checkpoint's control.
   REQUIRE(test::run_command(train_command(root() + "/control-resumed", "--stop_after_steps 1")).status == 0);
