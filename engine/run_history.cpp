@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <vector>
 
+#include "core/error.h"
 #include "core/file_io.h"
 #include "engine/batch_stream.h"
+#include "engine/checkpoint_checksums.h"
 #include "engine/training_run.h"
 
 namespace bert {
@@ -92,6 +94,11 @@ bool continue_history_from(const std::string& checkpoint_dir, const std::string&
   if (own && path_exists(log)) return false;  // output_dir's own log, cut at the step already
   const std::string saved = join_path(checkpoint_dir, kMetricsLogFile);
   if (!path_exists(saved)) return false;
+  // Another run's history replaces this directory's only for a checkpoint that will resume: every
+  // file verified now (loading it later verifies again), so a damaged one changes nothing here.
+  verify_checkpoint_checksums(checkpoint_dir);
+  const std::string tensors = join_path(checkpoint_dir, kTrainingTensorsFile);
+  if (!path_exists(tensors)) throw_input_error(tensors, "", "missing (required to resume)");
   write_file_atomic(log, read_file(saved));
   return true;
 }

@@ -471,6 +471,21 @@ bool holds_engine_state(const std::string& text) {
   return text.find("\"format\": \"bert-squad trainer state\"") != std::string::npos;
 }
 
+// The names checksums.json lists (its text searched for "name"); "" when it is absent or
+// unreadable.
+std::string checksum_listing(const std::string& checkpoint_dir) {
+  try {
+    const std::string checksums = join_path(checkpoint_dir, kChecksumsFile);
+    return path_exists(checksums) ? read_file(checksums) : std::string();
+  } catch (const std::exception&) {
+    return "";  // unreadable: judged by the files alone
+  }
+}
+
+bool lists(const std::string& listing, const char* name) {
+  return listing.find(std::string("\"") + name + "\"") != std::string::npos;
+}
+
 }  // namespace
 
 std::string engine_state_file(const std::string& checkpoint_dir) {
@@ -480,8 +495,14 @@ std::string engine_state_file(const std::string& checkpoint_dir) {
   try {
     if (path_exists(legacy) && holds_engine_state(read_file(legacy))) return legacy;
   } catch (const std::exception&) {
-    // unreadable: not taken for a state file (read_trainer_state names what is missing)
+    // unreadable: judged by checksums.json below
   }
+  // A checkpoint written before 2026-12-07 with training state whose trainer_state.json is gone
+  // or damaged: that file is its state, so the errors name it.
+  const std::string listing = checksum_listing(checkpoint_dir);
+  if (lists(listing, kTrainerStateFile) && lists(listing, kTrainingTensorsFile) &&
+      !lists(listing, kEngineStateFile))
+    return legacy;
   return "";
 }
 
@@ -489,22 +510,15 @@ bool checkpoint_written_with_state(const std::string& checkpoint_dir) {
   if (!engine_state_file(checkpoint_dir).empty() ||
       path_exists(join_path(checkpoint_dir, kTrainingTensorsFile)))
     return true;
-  const std::string checksums = join_path(checkpoint_dir, kChecksumsFile);
-  try {
-    if (!path_exists(checksums)) return false;
-    const std::string listed = read_file(checksums);
-    return listed.find(std::string("\"") + kEngineStateFile + "\"") != std::string::npos ||
-           listed.find(std::string("\"") + kTrainingTensorsFile + "\"") != std::string::npos;
-  } catch (const std::exception&) {
-    return false;  // unreadable: judged by the files alone
-  }
+  const std::string listing = checksum_listing(checkpoint_dir);
+  return lists(listing, kEngineStateFile) || lists(listing, kTrainingTensorsFile);
 }
 
 TrainerState read_trainer_state(const std::string& checkpoint_dir) {
   if (!path_exists(checkpoint_dir)) throw_input_error(checkpoint_dir, "", "checkpoint directory does not exist");
   const std::string found = engine_state_file(checkpoint_dir);
-  const bool has_state = !found.empty();
-  const std::string path = has_state ? found : join_path(checkpoint_dir, kEngineStateFile);
+  const bool has_state = !found.empty() && path_exists(found);
+  const std::string path = found.empty() ? join_path(checkpoint_dir, kEngineStateFile) : found;
   const std::string text = has_state ? read_file(path) : std::string();
   const std::string hf_state = join_path(checkpoint_dir, kTrainerStateFile);
   if (!has_state &&

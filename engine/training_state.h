@@ -159,7 +159,9 @@ TrainerState read_trainer_state(const std::string& checkpoint_dir);
 // lists it or training_state.json. One that lacks the state then is damaged, not model-only.
 bool checkpoint_written_with_state(const std::string& checkpoint_dir);
 // The file holding a checkpoint's TrainerState: training_state.json, or trainer_state.json in
-// this engine's format (a checkpoint written before 2026-12-07); "" when it has neither.
+// this engine's format (a checkpoint written before 2026-12-07, also when its checksums.json says
+// it was written with that file and it is now missing or damaged, so errors name it); "" when
+// it has neither.
 std::string engine_state_file(const std::string& checkpoint_dir);
 
 }  // namespace bert

@@ -162,6 +162,21 @@ TEST_CASE(
   CHECK(read_lines(checkpoint + "/trainer_log.jsonl") ==
         std::vector<std::string>(whole_log.begin(), whole_log.begin() + 35));
 
+  // A damaged copy resumed into a directory with a log of its own: refused, the log untouched.
+  const std::string damaged = root() + "/damaged-checkpoint-35", kept = root() + "/kept-log";
+  fs::remove_all(damaged);
+  fs::remove_all(kept);
+  fs::copy(checkpoint, damaged, fs::copy_options::recursive);
+  fs::remove(damaged + "/" + kTrainingTensorsFile);
+  fs::create_directories(kept);
+  write_file_atomic(kept + "/trainer_log.jsonl", "{\"step\": 1, \"loss\": 1.0}\n");
+  const CommandResult refused =
+      test::run_command(command(kept, "--resume_from_checkpoint " + damaged));
+  INFO(refused.output);
+  CHECK(refused.status == 1);
+  CHECK_THAT(refused.output, Catch::Contains(damaged + "/" + kTrainingTensorsFile));
+  CHECK(read_file(kept + "/trainer_log.jsonl") == "{\"step\": 1, \"loss\": 1.0}\n");
+
   // Resumed into a fresh output_dir: the history before the checkpoint carries on.
   const std::string elsewhere = root() + "/resumed-elsewhere";
   fs::remove_all(elsewhere);

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <cerrno>
 #include <csignal>
 #include <filesystem>
@@ -17,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "engine/checkpoint_checksums.h"
 #include "engine/checkpoint_dirs.h"
 #include "engine/output_dir.h"
 #include "engine/signals.h"
@@ -362,6 +362,34 @@ TEST_CASE("a checkpoint of Hugging Face's Trainer is refused as one, with what t
                                                    Catch::Contains("--model_name_or_path"));
     CHECK_THROWS_WITH(load_checkpoint(dir, *run.model, *run.optimizer), Catch::Contains("Hugging Face's Trainer"));
   }
+}
+
+TEST_CASE("a checkpoint of the layout before 2026-12-07 reads, and its damage names its own file",
+          "[resume]") {
+  // Then the state was trainer_state.json, in this engine's format, and there was no log.
+  const std::string dir = test::fresh_temp_dir("bert_test_old_layout");
+  const TrainConfig config = test::resume_train_config();
+  TinyRun run(config, 5);
+  const std::string checkpoint =
+      save_checkpoint(dir, state_at(3), *run.model, *run.optimizer, nullptr, 0);
+  const std::string old_state = join_path(checkpoint, kTrainerStateFile);
+  fs::rename(join_path(checkpoint, kEngineStateFile), old_state);
+  write_checkpoint_checksums(checkpoint);
+  CHECK(engine_state_file(checkpoint) == old_state);
+  CHECK(read_trainer_state(checkpoint).global_step == 3);
+  CHECK_NOTHROW(load_checkpoint(checkpoint, *run.model, *run.optimizer));
+
+  const std::string text = read_file(old_state);
+  std::string damaged = text;
+  damaged[damaged.find("\"global_step\": 3") + 15] = '4';
+  write_file_atomic(old_state, damaged);
+  CHECK(engine_state_file(checkpoint) == old_state);  // its checksums.json says so
+  CHECK_THROWS_WITH(read_trainer_state(checkpoint), Catch::Contains(old_state));
+  fs::remove(old_state);
+  CHECK(checkpoint_written_with_state(checkpoint));
+  CHECK_THROWS_WITH(read_trainer_state(checkpoint),
+                    Catch::Contains(old_state) && Catch::Contains("the checkpoint is damaged"));
+  fs::remove_all(dir);
 }
 
 TEST_CASE("a damaged training_state.safetensors is refused naming the file", "[resume]") {
