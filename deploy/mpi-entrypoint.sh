@@ -24,7 +24,7 @@ wait_for_host() {
 
 if [[ ( "${K_MPI_JOB_ROLE:-}" == "launcher" || "${BERT_MPI_LAUNCHER:-}" == "1" ) && -r "$hostfile" ]]; then
   # Hostfile lines: "<host> slots=<n>" (Open MPI) or "<host>:<n>" (Intel MPI, MPICH).
-  while read -r entry _; do
+  while read -r entry _ || [[ -n "$entry" ]]; do  # a last line without its newline too
     host=${entry%%:*}
     [[ -z "$host" || "$host" == \#* ]] && continue
     wait_for_host "$host"

@@ -290,6 +290,9 @@ def bert_squad_pipeline(
         fetch = fetch_inputs(data_root=DATA_MOUNT, squad_base_url=squad_base_url,
                              model_base_url=model_base_url)
         kubernetes.mount_pvc(fetch, pvc_name=DATA_PVC, mount_path=DATA_MOUNT)
+        # Never from KFP's cache: a cached success would skip the download into a volume emptied
+        # since (the step itself checks what is there and fetches only what is missing).
+        fetch.set_caching_options(False)
 
         prepare = prepare_windows(vocab_file=f"{model_dir}/vocab.txt",
                                   input_file=f"{squad_dir}/train-v1.1.json", cache_dir=f"{DATA_MOUNT}/cache",
