@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <limits>
 
 #include "core/error.h"
@@ -215,6 +216,19 @@ std::string serialize_window_cache(const WindowCacheKey& key, const SquadDataset
 
 void save_window_cache(const std::string& path, const WindowCacheKey& key,
                        const SquadDataset& dataset, const std::vector<Window>& windows) {
+  // Only a window cache (of any version, stale or damaged) or an empty file is replaced: a
+  // cache path mistyped onto a vocabulary or a note must not destroy it, --overwrite_cache or not.
+  if (path_exists(path)) {
+    std::ifstream in(path, std::ios::binary);
+    char head[sizeof kMagic] = {};
+    in.read(head, sizeof head);
+    const std::streamsize got = in.gcount();
+    if (got > 0 &&
+        (got < std::streamsize(sizeof head) || std::memcmp(head, kMagic, sizeof kMagic) != 0))
+      throw_input_error(path, "",
+                        "exists and is no window cache (it does not start with \"BERTWIN\"): "
+                        "refused, never overwritten; give another cache file");
+  }
   write_file_atomic(path, serialize_window_cache(key, dataset, windows));
 }
 
@@ -345,7 +359,10 @@ WindowCache load_window_cache(const std::string& path, const WindowCacheKey& exp
     stale("built with doc_stride " + std::to_string(key.doc_stride) + ", expected " +
           std::to_string(expected.doc_stride));
   if (key.vocab_hash != expected.vocab_hash)
-    stale("built with another vocabulary, lower-casing setting or revision of the tokenizer's rules");
+    stale(
+        "built with another vocabulary, lower-casing setting, SentencePiece model or keep_accents, "
+        "or "
+        "revision of the tokenizer's rules");
   if (key.dataset_hash != expected.dataset_hash) stale("built from other SQuAD data than " + dataset.path);
   if (cache.example_ids.size() != dataset.examples.size())
     stale("holds " + std::to_string(cache.example_ids.size()) + " examples, the data set " +

@@ -5,18 +5,16 @@
 //     char     magic[8] = "BERTWIN\0"
 //     uint32   format_version (kWindowCacheVersion), uint32 header_bytes (88)
 //     int32    max_seq_length, doc_stride
-//     uint64   vocab_hash      tokenizer_fingerprint(): vocabulary + lower-casing
+//     uint64   vocab_hash      tokenizer_fingerprint(): vocabulary + lower-casing + text_rules()
 //     uint64   dataset_hash    dataset_fingerprint(): ids, questions, contexts, answers
 //     uint64   num_windows, num_tokens, num_examples, example_id_bytes
 //     uint64   payload_bytes   bytes after the header, checksum excluded
 //     uint64   reserved (0)
 //   payload, flat arrays in this order:
-//     int32 token_begin[num_windows + 1]     window w owns tokens [token_begin[w], token_begin[w+1])
-//     int32 input_ids[num_tokens]
-//     int32 token_type_ids[num_tokens]
-//     int32 offsets[num_tokens][2]           {-1, -1} outside the context
-//     int32 start_positions[num_windows], end_positions[num_windows]
-//     int32 example_index[num_windows]
+//     int32 token_begin[num_windows + 1]     window w owns tokens [token_begin[w],
+//     token_begin[w+1]) int32 input_ids[num_tokens] int32 token_type_ids[num_tokens] int32
+//     offsets[num_tokens][2]           {-1, -1} outside the context int32
+//     start_positions[num_windows], end_positions[num_windows] int32 example_index[num_windows]
 //     int32 example_id_begin[num_examples + 1]  into the id bytes
 //     char  example_ids[example_id_bytes], zero-padded to a multiple of 4
 //   uint64 checksum of the payload (see window_cache.cpp).
@@ -55,7 +53,8 @@ struct WindowCache {
   std::vector<Window> windows;           // example_index indexes example_ids
 };
 
-// 64-bit fingerprint of every token string in id order, plus the lower-casing flag.
+// 64-bit fingerprint of every token string in id order, plus the lower-casing flag and the
+// tokenizer's text_rules() (a SentencePiece model's bytes, keep_accents) when it has any.
 uint64_t tokenizer_fingerprint(const Tokenizer& tokenizer, bool do_lower_case);
 // 64-bit fingerprint of the examples (ids, questions, contexts, answers, article indices).
 uint64_t dataset_fingerprint(const SquadDataset& dataset);

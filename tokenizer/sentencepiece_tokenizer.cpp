@@ -7,6 +7,7 @@
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <vector>
 
@@ -113,6 +114,9 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bo
       keep_accents_(keep_accents) {
   // Read here, not by the library, so that a directory, FIFO or device is refused like any input.
   const std::string serialized = read_file(model_path);
+  model_hash_ = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
+  for (const char c : serialized)
+    model_hash_ = (model_hash_ ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
   const auto status = processor_->LoadFromSerializedProto(serialized);
   if (!status.ok()) {
     throw_input_error(model_path, "", "cannot load SentencePiece model: " + status.ToString());
@@ -158,6 +162,12 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bo
 }
 
 SentencePieceTokenizer::~SentencePieceTokenizer() = default;
+
+std::string SentencePieceTokenizer::text_rules() const {
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(model_hash_));
+  return std::string("sentencepiece model ") + hash + (keep_accents_ ? "" : ", keep_accents false");
+}
 
 void SentencePieceTokenizer::check_albert_compatible() const {
   for (int id = 0; id < processor_->GetPieceSize(); ++id) {

@@ -49,7 +49,9 @@ class SentencePieceTokenizer final : public Tokenizer {
   int32_t sep_id() const override { return sep_id_; }
   int32_t pad_id() const override { return pad_id_; }
   int32_t unk_id() const override { return unk_id_; }
-  std::string text_rules() const override { return keep_accents_ ? "" : "keep_accents false"; }
+  // The model's own bytes (pieces, scores, types, normaliser) as a 64-bit hash, and keep_accents
+  // when false: an edited or retrained model with the same pieces tokenizes otherwise.
+  std::string text_rules() const override;
 
  private:
   int32_t find_piece(std::initializer_list<const char*> names) const;  // -1 when none exists
@@ -63,6 +65,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::string model_path_;
   bool do_lower_case_;
   bool keep_accents_;
+  uint64_t model_hash_ = 0;  // FNV-1a of the serialised model
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1;
   struct Special {
     std::u32string text;

@@ -166,6 +166,20 @@ TEST_CASE("prepare_squad reads a matching cache, rebuilds a stale one, keeps a f
   options.cache_file = notes;
   CHECK_THROWS_AS(bert::prepare_squad(squad, tokenizer, options, "train"), bert::InputError);
   CHECK(bert::read_file(notes) == "my notes");
+  // --overwrite_cache replaces a cache, never such a file: the windows are built, the file kept.
+  options.overwrite_cache = true;
+  CHECK(bert::prepare_squad(squad, tokenizer, options, "train").windows.size() == 2);
+  CHECK(bert::read_file(notes) == "my notes");
+  CHECK_THROWS_WITH(
+      bert::save_window_cache(notes, bert::read_window_cache(temp_path("tiny.cache")).key,
+                              built.dataset, built.windows),
+      Catch::Contains(notes) && Catch::Contains("no window cache"));
+  // An empty file (touched beforehand) is no one's data: it becomes the cache.
+  const std::string empty = temp_path("empty.cache");
+  bert::write_file_atomic(empty, "");
+  options.cache_file = empty;
+  CHECK(bert::prepare_squad(squad, tokenizer, options, "train").windows.size() == 2);
+  CHECK(bert::read_window_cache(empty).windows.size() == 2);
 }
 
 TEST_CASE("fingerprints change with what the windows depend on", "[data][cache]") {
