@@ -98,7 +98,7 @@ bool FlagParser::Flag::value_follows(const std::vector<std::string>& args, size_
   if (i + 1 >= args.size()) return false;
   const std::string& next = args[i + 1];
   if (kind == Kind::kBoolOrWord) return !starts_with(next, "-") && !ends_with(next, ".json");
-  return is_bool_word(next);
+  return bool_word_value(next) >= 0;
 }
 
 void FlagParser::add_renamed(const std::string& old_name, const std::string& new_name, const std::string& why) {
@@ -173,9 +173,11 @@ void FlagParser::assign(Flag* flag, const std::string& value) {
       *static_cast<double*>(flag->target) = parse_double(flag->name, value);
       break;
     case Kind::kBool:
-      if (!is_bool_word(value))
-        fail("--" + flag->name + ": expected true or false, got '" + value + "'");
-      *static_cast<bool*>(flag->target) = is_true_word(value);
+      // Every spelling HfArgumentParser takes (yes, no, y, n, t, f, any case).
+      if (bool_word_value(value) < 0)
+        fail("--" + flag->name + ": expected true or false (or yes, no, 1, 0), got '" + value +
+             "'");
+      *static_cast<bool*>(flag->target) = bool_word_value(value) == 1;
       break;
     case Kind::kBoolOrWord: {
       if (!is_bool_word(value) && std::find(flag->words.begin(), flag->words.end(), value) == flag->words.end()) {

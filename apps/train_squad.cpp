@@ -206,7 +206,12 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
   check_batch_flag("per_device_train_batch_size", o.per_device_train_batch_size, o.max_seq_length);
   check_batch_flag("per_device_eval_batch_size", o.per_device_eval_batch_size, o.max_seq_length);
   check_flag_positive("gradient_accumulation_steps", o.gradient_accumulation_steps);
-  check_interval_flag("logging_steps", o.logging_steps, /*positive=*/true);
+  // As transformers: logging_steps must be > 0 only for the steps strategy, and the steps
+  // evaluation strategy needs an interval from --eval_steps or --logging_steps.
+  check_interval_flag("logging_steps", o.logging_steps,
+                      /*positive=*/o.hf.logging_strategy == "steps");
+  if (o.hf.eval_strategy == "steps" && !(o.hf.eval_steps > 0) && !(o.logging_steps > 0))
+    throw FlagError("--eval_strategy steps requires a non-zero --eval_steps or --logging_steps");
   check_interval_flag("save_steps", o.save_steps, /*positive=*/false);
   check_interval_flag("eval_steps", o.hf.eval_steps, /*positive=*/false);
   check_best_model_flags(o.hf, o.save_steps, o.logging_steps);

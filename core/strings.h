@@ -15,6 +15,16 @@ inline bool ends_with(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
+// A boolean flag value as Hugging Face's HfArgumentParser reads one (string_to_bool, any case):
+// yes/true/t/y/1 → 1, no/false/f/n/0 → 0, anything else → -1.
+inline int bool_word_value(std::string_view word) {
+  std::string lower(word);
+  for (char& c : lower) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  if (lower == "yes" || lower == "true" || lower == "t" || lower == "y" || lower == "1") return 1;
+  if (lower == "no" || lower == "false" || lower == "f" || lower == "n" || lower == "0") return 0;
+  return -1;
+}
+
 // The items (strings or C strings) with `separator` between them: "a, b, c".
 template <typename Items>
 std::string joined(const Items& items, std::string_view separator = ", ") {

@@ -16,6 +16,7 @@
 #include "comm/rank_agreement.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/strings.h"
 #include "engine/batch_stream.h"
 #include "engine/checkpoint_checksums.h"
 #include "engine/checkpoint_dirs.h"
@@ -516,9 +517,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
 }
 
 std::string resume_command(int argc, char** argv, const std::string& checkpoint) {
-  auto is_bool_word = [](const std::string& v) {
-    return v == "true" || v == "false" || v == "True" || v == "False" || v == "1" || v == "0";
-  };
+  auto is_bool_word = [](const std::string& v) { return bool_word_value(v) >= 0; };
   std::string out = shell_quote(argv[0]);
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];

@@ -55,6 +55,38 @@ TEST_CASE("the last occurrence of a flag wins and the notes say so", "[flags]") 
   CHECK(parser.notes()[1] == "--do_train given 2 times: using the last, false (overridden: true)");
 }
 
+TEST_CASE("a bool flag takes every spelling HfArgumentParser takes", "[flags]") {
+  // transformers' string_to_bool: yes/true/t/y/1 and no/false/f/n/0, in any case.
+  for (const char* word : {"yes", "YES", "True", "TRUE", "t", "Y", "1"}) {
+    for (const bool attached : {false, true}) {
+      INFO(word << (attached ? " (--flag=value)" : " (--flag value)"));
+      Options o;
+      FlagParser parser("t", "test");
+      register_all(&parser, &o);
+      const bool parsed = attached
+                              ? parser.parse({std::string("--do_train=") + word})
+                              : parser.parse({"--do_train", word, "--bf16", "--max_steps", "3"});
+      REQUIRE(parsed);
+      CHECK(o.do_train);
+    }
+  }
+  for (const char* word : {"no", "No", "false", "FALSE", "f", "N", "0"}) {
+    INFO(word);
+    Options o;
+    o.do_train = true;
+    FlagParser parser("t", "test");
+    register_all(&parser, &o);
+    REQUIRE(parser.parse({"--do_train", word, "--max_steps", "3"}));
+    CHECK_FALSE(o.do_train);
+    CHECK(o.steps == 3);
+  }
+  Options o;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  CHECK_THROWS_WITH(parser.parse({"--do_train=maybe"}),
+                    Catch::Contains("--do_train: expected true or false"));
+}
+
 TEST_CASE("an integer flag out of its type's range says so, not that it is no integer", "[flags]") {
   Options o;
   FlagParser parser("t", "test");

@@ -370,6 +370,12 @@ TEST_CASE("--logging_strategy, --logging_first_step and --disable_tqdm decide th
   expect_refused("--logging_strategy often", 2, {"--logging_strategy", "no, steps or epoch"});
   expect_refused("--logging_steps 2.5", 2, {"--logging_steps", "2.5", "an integer if bigger than 1"});
   expect_refused("--logging_steps 0", 2, {"--logging_steps", "a number > 0"});
+  // Only the steps strategy needs the interval (transformers refuses the rest of these too).
+  CHECK(logged_steps("log-epoch-0", "--logging_strategy epoch --logging_steps 0") ==
+        std::vector<int>{3, 6});
+  expect_refused("--logging_strategy epoch --logging_steps 0 --do_eval --validation_file " +
+                     squad_mini() + " --eval_strategy steps",
+                 2, {"--eval_strategy steps requires a non-zero --eval_steps or --logging_steps"});
   expect_refused("--save_steps 1.5", 2, {"--save_steps", "a whole number of steps"});
 }
 

@@ -152,6 +152,19 @@ TEST_CASE("eval_squad's model mode checks its flags before any work", "[app][hos
   }
 }
 
+TEST_CASE("eval_squad's model mode fails on an output_dir it cannot write before evaluating",
+          "[app][hostile]") {
+  write_file_atomic(root() + "/a-regular-file", "x");
+  const std::string out = root() + "/a-regular-file/eval";
+  const CommandResult result =
+      test::run_command(std::string(EVAL_SQUAD_BIN) + " --device cpu --model_name_or_path " +
+                        model() + " --validation_file " + squad_mini() + " --output_dir " + out +
+                        " --max_seq_length 96 --doc_stride 48");
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output, Catch::Contains(out) && !Catch::Contains("windows/s"));
+}
+
 TEST_CASE("inputs that are not regular files are refused at once, naming them", "[app][hostile]") {
   const std::string out = root() + "/out-inputs";
   fs::remove_all(out);
