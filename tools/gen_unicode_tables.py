@@ -152,6 +152,17 @@ def emit_ranges(name, ranges, out):
     out.append("};")
 
 
+def emit_decompositions(index_name, data_name, index, data, out):
+    """{cp, offset, length} entries into one array of code points (offsets fit 16 bits)."""
+    assert len(data) < 65536
+    out.append(f"static const DecompEntry {index_name}[] = {{")
+    out.extend(wrap([f"{{0x{a:X},{o},{n}}}" for a, o, n in index]))
+    out.append("};")
+    out.append(f"static const char32_t {data_name}[] = {{")
+    out.extend(wrap([f"0x{x:X}" for x in data]))
+    out.append("};")
+
+
 def wrap(items, width=100):
     lines, line = [], " "
     for item in items:
@@ -246,13 +257,7 @@ def main():
         assert unicodedata.normalize("NFD", chr(cp)) == "".join(map(chr, d)), hex(cp)
         index.append((cp, len(data), len(d)))
         data.extend(d)
-    assert len(data) < 65536
-    out.append("static const DecompEntry kDecompIndex[] = {")
-    out.extend(wrap([f"{{0x{a:X},{o},{n}}}" for a, o, n in index]))
-    out.append("};")
-    out.append("static const char32_t kDecompData[] = {")
-    out.extend(wrap([f"0x{x:X}" for x in data]))
-    out.append("};")
+    emit_decompositions("kDecompIndex", "kDecompData", index, data, out)
 
     index, data = [], []
     for cp in range(MAX_CP + 1):
@@ -263,13 +268,7 @@ def main():
             continue
         index.append((cp, len(data), len(nfkd)))
         data.extend(ord(x) for x in nfkd)
-    assert len(data) < 65536
-    out.append("static const DecompEntry kCompatDecompIndex[] = {")
-    out.extend(wrap([f"{{0x{a:X},{o},{n}}}" for a, o, n in index]))
-    out.append("};")
-    out.append("static const char32_t kCompatDecompData[] = {")
-    out.extend(wrap([f"0x{x:X}" for x in data]))
-    out.append("};")
+    emit_decompositions("kCompatDecompIndex", "kCompatDecompData", index, data, out)
 
     # StripAccents removes every mark, so the canonical reordering inside NFKD never shows in its
     # output when every character with a non-zero combining class is a mark: unicode.cpp relies on
