@@ -168,8 +168,7 @@ void check_model_mode_flags(const EvalOptions& options) {
 int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   // An output_dir that cannot be written fails now, not after the whole evaluation.
   make_directories(options.output_dir);
-  write_file_atomic(join_path(options.output_dir, ".write_test"), "");
-  std::remove(join_path(options.output_dir, ".write_test").c_str());
+  check_writable_directory(options.output_dir);
   std::vector<std::string> notes;
   options.model_name_or_path = resolve_model_location(options.model_name_or_path, "main", options.cache_dir, &notes);
   for (const std::string& note : notes) std::fprintf(stderr, "[model] %s\n", note.c_str());

@@ -57,6 +57,7 @@
 #include "engine/backend_registry.h"
 #include "engine/bert_qa_model.h"  // check_backend_runs_model, describe_memory_shortfall
 #include "engine/trainer.h"        // TrainingDiverged
+#include "engine/training_run.h"   // names_newest_checkpoint
 #include "io/bert_config.h"
 #include "io/tokenizer_config.h"
 
@@ -242,8 +243,7 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
     throw FlagError("--resume_from_checkpoint and --overwrite_output_dir contradict each other: give one");
   const std::string& resume = o.resume_from_checkpoint;
   // As Hugging Face's Trainer refuses it ("Can't find a valid checkpoint at ..."), before any work.
-  if (!resume.empty() && resume != "latest" && resume != "true" && resume != "True" &&
-      !std::filesystem::is_directory(resume))
+  if (!resume.empty() && !names_newest_checkpoint(resume) && !std::filesystem::is_directory(resume))
     throw FlagError(
         "--resume_from_checkpoint " + resume +
         ": no such checkpoint directory (give a checkpoint-N directory, or True/latest for the "

@@ -125,7 +125,10 @@ std::string read_gzip(const std::string& path) {
 
 std::vector<std::string> read_lines(const std::string& path) {
   const bool gz = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
-  const std::string text = gz ? read_gzip(path) : read_file(path);
+  return split_lines(gz ? read_gzip(path) : read_file(path));
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;
   size_t begin = 0;
   while (begin < text.size()) {
@@ -198,6 +201,12 @@ void make_directories(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec) throw BertError(path + ": cannot create directory: " + ec.message());
+}
+
+void check_writable_directory(const std::string& dir) {
+  const std::string probe = join_path(dir, ".write_test");
+  write_file_atomic(probe, "");
+  std::remove(probe.c_str());
 }
 
 std::string join_path(const std::string& dir, const std::string& name) {

@@ -55,6 +55,8 @@ void check_input_file(const std::string& path);
 // decompressed text is bounded by the machine's memory). Trailing '\n' (and '\r') are
 // removed; a last line without '\n' is kept.
 std::vector<std::string> read_lines(const std::string& path);
+// The same lines of a text already in memory.
+std::vector<std::string> split_lines(const std::string& text);
 
 // Writes data to "<path>.tmp.<pid>" then renames it over path, so a crash never leaves a
 // half-written file under the final name. Throws BertError naming the path on failure
@@ -93,6 +95,9 @@ bool path_exists(const std::string& path);
 
 // Creates the directory and its parents (like mkdir -p); throws naming the path on failure.
 void make_directories(const std::string& path);
+// Writes and removes <dir>/.write_test: a directory that cannot take the outputs fails before
+// the work that makes them, naming the path.
+void check_writable_directory(const std::string& dir);
 
 // Joins two path parts with exactly one '/'.
 std::string join_path(const std::string& dir, const std::string& name);

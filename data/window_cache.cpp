@@ -361,8 +361,7 @@ WindowCache load_window_cache(const std::string& path, const WindowCacheKey& exp
   if (key.vocab_hash != expected.vocab_hash)
     stale(
         "built with another vocabulary, lower-casing setting, SentencePiece model or keep_accents, "
-        "or "
-        "revision of the tokenizer's rules");
+        "or revision of the tokenizer's rules");
   if (key.dataset_hash != expected.dataset_hash) stale("built from other SQuAD data than " + dataset.path);
   if (cache.example_ids.size() != dataset.examples.size())
     stale("holds " + std::to_string(cache.example_ids.size()) + " examples, the data set " +

@@ -116,21 +116,13 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
 }
 
 std::vector<LoggedDict> read_metrics_log(const std::string& path) {
-  if (!path_exists(path)) return {};
-  std::string text;
-  for (const std::string& line : read_lines(path)) text += line + "\n";
-  return parse_metrics_log(text, path);
+  return path_exists(path) ? parse_metrics_log(read_file(path), path) : std::vector<LoggedDict>();
 }
 
 std::vector<LoggedDict> parse_metrics_log(const std::string& text, const std::string& path) {
   std::vector<LoggedDict> entries;
   simdjson::dom::parser parser;
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t end = text.find('\n', at);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(at, end - at);
-    at = end + 1;
+  for (const std::string& line : split_lines(text)) {
     if (line.empty()) continue;
     LoggedDict entry;
     if (!read_object_fields(parser, line, &entry))

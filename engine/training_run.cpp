@@ -100,8 +100,7 @@ OutputDirLock claim_output_dir(const RunSettings& run, const std::string& args_r
                                       !run.resume_from_checkpoint.empty())
                  : std::string();
   if (!refusal->empty()) return lock;
-  write_file_atomic(join_path(run.output_dir, ".write_test"), "");  // fail now, not after training
-  std::remove(join_path(run.output_dir, ".write_test").c_str());
+  check_writable_directory(run.output_dir);  // fail now, not after training
   // The arguments of the run (Hugging Face keeps training_args.bin): rerun with this file.
   write_file_atomic(join_path(run.output_dir, kTrainingArgsFile), args_record);
   return lock;
@@ -109,7 +108,7 @@ OutputDirLock claim_output_dir(const RunSettings& run, const std::string& args_r
 
 std::string resolve_resume_dir(const RunSettings& run, bool log) {
   const std::string& flag = run.resume_from_checkpoint;
-  if (flag == "latest" || flag == "true" || flag == "True") {
+  if (names_newest_checkpoint(flag)) {
     const std::string latest = find_latest_checkpoint(run.output_dir);
     if (latest.empty())
       throw_input_error(run.output_dir, "",

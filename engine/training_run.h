@@ -79,6 +79,11 @@ OutputDirLock claim_output_dir(const RunSettings& run, const std::string& args_r
 // checkpoints and --overwrite_output_dir is not given (a line on stderr says so, when `log`:
 // rank 0 of a multi-process run). InputError naming output_dir when 'latest' finds none.
 std::string resolve_resume_dir(const RunSettings& run, bool log = true);
+// Whether a --resume_from_checkpoint value asks for output_dir's newest checkpoint (latest,
+// true, True) rather than naming a directory.
+inline bool names_newest_checkpoint(const std::string& value) {
+  return value == "latest" || value == "true" || value == "True";
+}
 
 // The checkpoint must come from the model configuration of --model_name_or_path: InputError
 // naming the checkpoint's config.json otherwise.

@@ -154,9 +154,8 @@ void load_weights(const CheckpointTensors& file, uint64_t seed, LoadedModel* mod
     // A head whose weight was there and only its bias missing is the trained head with bias 0
     // (what transformers makes of it too), not a random one.
     const bool weight_drawn =
-        std::any_of(initialised.begin(), initialised.end(), [](const std::string& name) {
-          return name.size() >= 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
-        });
+        std::any_of(initialised.begin(), initialised.end(),
+                    [](const std::string& name) { return ends_with(name, ".weight"); });
     model->qa_head_initialised = weight_drawn;
     model->notes.push_back(
         "initialised " + joined(initialised) + " (not in " + path + "): " +
