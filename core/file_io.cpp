@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "core/temporaries.h"
 
 namespace bert {
 namespace {
@@ -153,6 +154,7 @@ void check_output_file(const std::string& path) {
 
 void write_file_atomic(const std::string& path, const std::string& data) {
   check_output_file(path);
+  remove_orphaned_temporaries(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -179,6 +181,7 @@ StagedFiles::~StagedFiles() {
 
 std::string StagedFiles::staged_path(const std::string& final_path) {
   check_output_file(final_path);
+  remove_orphaned_temporaries(final_path);
   files_.emplace_back(final_path + ".tmp." + std::to_string(::getpid()), final_path);
   return files_.back().first;
 }

@@ -61,13 +61,15 @@ std::vector<std::string> split_lines(const std::string& text);
 // Writes data to "<path>.tmp.<pid>" then renames it over path, so a crash never leaves a
 // half-written file under the final name. Throws BertError naming the path on failure
 // (the temporary is removed), and before writing anything when path exists and is not a
-// regular file (check_output_file).
+// regular file (check_output_file). The temporaries of the same path that killed writers left
+// are removed first (remove_orphaned_temporaries).
 void write_file_atomic(const std::string& path, const std::string& data);
 
 // Several files that must appear together or not at all (a model directory): each is written
 // to "<path>.tmp.<pid>" (staged_path) and commit() renames them all into place, in the order
 // they were staged; files staged but not committed are removed by the destructor, so a
-// failed write (disk full, ulimit -f) leaves none of them under its final name.
+// failed write (disk full, ulimit -f) leaves none of them under its final name. Staging a path
+// removes the temporaries of it that killed writers left, as write_file_atomic does.
 class StagedFiles {
  public:
   StagedFiles() = default;

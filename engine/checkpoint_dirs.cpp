@@ -3,7 +3,6 @@
 #include "engine/checkpoint_dirs.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,10 +10,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/temporaries.h"
 #include "engine/checkpoint_checksums.h"
 #include "io/model_dir.h"  // is_saved_model_file_name
 
@@ -44,29 +43,6 @@ void sync_tree(const std::string& dir) {
 
 bool all_digits(const std::string& text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// The pid in "<anything><marker><digits>" (marker ".tmp-" for directories, ".tmp." for the
-// files write_file_atomic leaves), or -1.
-long temporary_owner(const std::string& name, const std::string& marker) {
-  const size_t at = name.rfind(marker);
-  if (at == std::string::npos) return -1;
-  const std::string digits = name.substr(at + marker.size());
-  if (!all_digits(digits) || digits.size() > 9) return -1;
-  return std::stol(digits);
-}
-
-// A process that exists and has not ended: a zombie (killed, not yet reaped by its parent, as
-// an orphaned rank of a killed mpirun may stay for a while) has ended. /proc/<pid>/stat's state
-// follows the command name's closing parenthesis.
-bool process_alive(long pid) {
-  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
-  // Read as a stream: procfs files report size 0.
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!in || !std::getline(in, stat)) return true;  // no procfs: what kill says
-  const size_t close = stat.rfind(')');
-  return !(close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z');
 }
 
 }  // namespace

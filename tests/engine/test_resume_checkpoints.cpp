@@ -255,8 +255,8 @@ TEST_CASE("leftovers of interrupted runs are removed, a live process's temporary
   // This process has written nothing there: its pid's temporary is an earlier process's (the
   // same pid again, as pid 1 in a container).
   make_directories(join_path(dir, "checkpoint-7.old.tmp-" + own));
-  write_file_atomic(join_path(dir, "model.safetensors.tmp." + std::to_string(dead)), "x");
   write_file_atomic(join_path(dir, "model.safetensors"), "x");
+  write_file_atomic(join_path(dir, "model.safetensors.tmp." + std::to_string(dead)), "x");
   // A checkpoint whose deletion was cut short (only some of its files, none of them the model
   // or the state), and directories named so that are not that: empty, someone else's file.
   make_directories(join_path(dir, "checkpoint-3"));

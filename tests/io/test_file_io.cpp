@@ -2,15 +2,18 @@
 // or looping link are refused at once, naming what the path is), outputs never replace
 // something that is not a regular file, staged files appear together or not at all; and what
 // the readers built on it do with such paths (safetensors, config.json, model directories).
-#include <catch2/catch.hpp>
-
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "core/file_io.h"
+#include "core/temporaries.h"
 #include "io/bert_config.h"
 #include "io/model_dir.h"
 #include "io/param_specs.h"
@@ -114,6 +117,36 @@ TEST_CASE("staged files appear together on commit, or not at all", "[io][file_io
   staged.commit();
   CHECK(read_file(dir.file("a")) == "a");
   CHECK(read_file(dir.file("b")) == "b");
+}
+
+TEST_CASE("a write clears the temporaries of the same file that killed writers left",
+          "[io][file_io]") {
+  TempDir dir;
+  long dead = 4194000;  // a pid that no process has
+  while (::kill(static_cast<pid_t>(dead), 0) == 0 || errno != ESRCH) ++dead;
+  const std::string gone = std::to_string(dead), live = std::to_string(::getppid());
+  const std::string target = dir.file("predictions.json");
+  // What a SIGKILL between writing and renaming leaves (made by hand: a write would clear them).
+  for (const std::string& name :
+       {target + ".tmp." + gone, target + ".tmp." + live, dir.file("nbest.json.tmp." + gone),
+        target + ".tmp." + gone + ".tmp." + gone, target + ".tmp.x" + gone}) {
+    std::ofstream(name) << "partial";
+  }
+  write_file_atomic(target, "{}");
+  CHECK(read_file(target) == "{}");
+  // Only the dead writer's temporary of this very file: a live process may still rename its
+  // own, another file's is cleared by that file's next write, other names are not ours.
+  CHECK_FALSE(path_exists(target + ".tmp." + gone));
+  CHECK(path_exists(target + ".tmp." + live));
+  CHECK(path_exists(dir.file("nbest.json.tmp." + gone)));
+  CHECK(path_exists(target + ".tmp." + gone + ".tmp." + gone));
+  CHECK(path_exists(target + ".tmp.x" + gone));
+  StagedFiles staged;
+  write_file_atomic(staged.staged_path(dir.file("nbest.json")), "[]");
+  CHECK_FALSE(path_exists(dir.file("nbest.json.tmp." + gone)));
+  CHECK(remove_orphaned_temporaries(target) == 0);
+  CHECK(process_alive(::getpid()));
+  CHECK_FALSE(process_alive(dead));
 }
 
 TEST_CASE("safetensors and model directories refuse what is not a regular file", "[io][file_io]") {

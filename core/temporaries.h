@@ -1,0 +1,25 @@
+// Temporaries named after the process that writes them ("<file>.tmp.<pid>" of
+// write_file_atomic and StagedFiles, "<dir>.tmp-<pid>" checkpoint directories) and whether
+// that process still runs, so that what a killed process left can be told from what a live
+// one is writing.
+#pragma once
+
+#include <string>
+
+namespace bert {
+
+// The pid in "<anything><marker><digits>" (marker ".tmp." for files, ".tmp-" for
+// directories), or -1 when the name does not end so.
+long temporary_owner(const std::string& name, const std::string& marker);
+
+// A process that exists and has not ended: a zombie (killed, not yet reaped by its parent, as
+// an orphaned rank of a killed mpirun may stay for a while) has ended.
+bool process_alive(long pid);
+
+// Removes the "<path>.tmp.<pid>" files beside path whose process has ended: a writer killed
+// between writing its temporary and renaming it (SIGKILL, the OOM killer) leaves one, and the
+// next write of the same path clears it. This process's own pid and live processes' are kept.
+// Best effort: a temporary that cannot be removed stays. Returns how many were removed.
+int remove_orphaned_temporaries(const std::string& path);
+
+}  // namespace bert
