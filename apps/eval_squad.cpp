@@ -69,16 +69,19 @@ void register_flags(FlagParser* parser, EvalOptions* options) {
   parser->add_bool("version_2_with_negative", &options->version_2_with_negative,
                    "SQuAD v2.0: some questions have no answer; score with the v2.0 metric (an empty prediction "
                    "answers 'no answer') and, in model mode, let the null answer compete");
-  parser->add_double("null_score_diff_threshold", &options->null_score_diff_threshold,
-                     "v2.0, model mode: predict no answer when the null score exceeds the best span's by more "
-                     "than this");
+  parser->add_double(
+      "null_score_diff_threshold", &options->null_score_diff_threshold,
+      "v2.0, model mode: predict no answer when the null score exceeds the best span's by more "
+      "than this (inf: never, -inf: always)",
+      FlagParser::Infinity::kAllowed);
   parser->add_string("na_prob_file", &options->na_prob_file,
                      "v2.0, metric mode: {question id: no-answer probability or score} as the official script's "
                      "--na-prob-file (eval_null_odds.json serves: best_f1_thresh is then the "
                      "--null_score_diff_threshold that scores best)");
   parser->add_double(
       "na_prob_thresh", &options->na_prob_thresh,
-      "v2.0, metric mode, with --na_prob_file: above it a question counts as answered 'no answer'");
+      "v2.0, metric mode, with --na_prob_file: above it a question counts as answered 'no answer'",
+      FlagParser::Infinity::kAllowed);
   parser->add_string("predictions_file", &options->predictions_file,
                      "JSON object {question id: answer text} to score (metric mode)");
   register_dataset_flags(parser, &options->dataset, "its validation split replaces --validation_file");

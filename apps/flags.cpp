@@ -32,12 +32,15 @@ T parse_integer(const std::string& name, const std::string& value) {
   return parsed;
 }
 
-double parse_double(const std::string& name, const std::string& value) {
+double parse_double(const std::string& name, const std::string& value, bool infinity_allowed) {
   double parsed = 0;
   const char* end = value.data() + value.size();
+  // from_chars takes "inf" and "infinity" in any case, as Python's float() does, and "nan".
   const auto result = std::from_chars(value.data(), end, parsed);
-  if (value.empty() || result.ec != std::errc() || result.ptr != end || !std::isfinite(parsed))
-    fail("--" + name + ": expected a finite number, got '" + value + "'");
+  if (value.empty() || result.ec != std::errc() || result.ptr != end || std::isnan(parsed) ||
+      (std::isinf(parsed) && !infinity_allowed))
+    fail("--" + name + ": expected a " +
+         (infinity_allowed ? "number (or inf, -inf)" : "finite number") + ", got '" + value + "'");
   return parsed;
 }
 
@@ -76,8 +79,10 @@ void FlagParser::add_int(const std::string& name, int32_t* target, const std::st
 void FlagParser::add_int64(const std::string& name, int64_t* target, const std::string& help) {
   add(name, Kind::kInt64, target, help, std::to_string(*target));
 }
-void FlagParser::add_double(const std::string& name, double* target, const std::string& help) {
-  add(name, Kind::kDouble, target, help, format_double(*target));
+void FlagParser::add_double(const std::string& name, double* target, const std::string& help,
+                            Infinity infinity) {
+  add(name, infinity == Infinity::kAllowed ? Kind::kDoubleOrInfinity : Kind::kDouble, target, help,
+      format_double(*target));
 }
 void FlagParser::add_bool(const std::string& name, bool* target, const std::string& help) {
   add(name, Kind::kBool, target, help, *target ? "true" : "false");
@@ -170,7 +175,9 @@ void FlagParser::assign(Flag* flag, const std::string& value) {
       *static_cast<int64_t*>(flag->target) = parse_integer<int64_t>(flag->name, value);
       break;
     case Kind::kDouble:
-      *static_cast<double*>(flag->target) = parse_double(flag->name, value);
+    case Kind::kDoubleOrInfinity:
+      *static_cast<double*>(flag->target) =
+          parse_double(flag->name, value, flag->kind == Kind::kDoubleOrInfinity);
       break;
     case Kind::kBool:
       // Every spelling HfArgumentParser takes (yes, no, y, n, t, f, any case).
@@ -334,6 +341,10 @@ std::string FlagParser::value_json(const Flag& flag) const {
     case Kind::kInt: return std::to_string(*static_cast<const int32_t*>(flag.target));
     case Kind::kInt64: return std::to_string(*static_cast<const int64_t*>(flag.target));
     case Kind::kDouble: return format_json_number(*static_cast<const double*>(flag.target));
+    case Kind::kDoubleOrInfinity: {  // JSON has no infinity: "inf" as a string reads back
+      const double value = *static_cast<const double*>(flag.target);
+      return std::isinf(value) ? json_quote(value > 0 ? "inf" : "-inf") : format_json_number(value);
+    }
     case Kind::kBool: return *static_cast<const bool*>(flag.target) ? "true" : "false";
     case Kind::kBoolOrWord: return json_quote(*static_cast<const std::string*>(flag.target));
   }

@@ -37,7 +37,11 @@ class FlagParser {
   void add_string(const std::string& name, std::string* target, const std::string& help);
   void add_int(const std::string& name, int32_t* target, const std::string& help);
   void add_int64(const std::string& name, int64_t* target, const std::string& help);
-  void add_double(const std::string& name, double* target, const std::string& help);
+  // A finite number; with Infinity::kAllowed also inf / -inf (Python's float() spellings
+  // "inf", "infinity", any case), as argparse's float takes them for a threshold.
+  enum class Infinity { kRefused, kAllowed };
+  void add_double(const std::string& name, double* target, const std::string& help,
+                  Infinity infinity = Infinity::kRefused);
   void add_bool(const std::string& name, bool* target, const std::string& help);
   // A flag that takes a bool or a word (transformers' `str | bool` arguments): alone or with a
   // true word it stores true_value, with a false word false_value, else one of `words` as given.
@@ -68,7 +72,7 @@ class FlagParser {
   std::string usage() const;
 
  private:
-  enum class Kind { kString, kInt, kInt64, kDouble, kBool, kBoolOrWord };
+  enum class Kind { kString, kInt, kInt64, kDouble, kDoubleOrInfinity, kBool, kBoolOrWord };
   struct Flag {
     std::string name;
     Kind kind;

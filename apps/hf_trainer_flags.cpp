@@ -22,7 +22,8 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
               "eval_best_*); without it, v2 data is refused");
   p->add_double("null_score_diff_threshold", &o->null_score_diff_threshold,
                 "with --version_2_with_negative: predict no answer when the null score exceeds the "
-                "best span's by more than this");
+                "best span's by more than this (inf: never, -inf: always)",
+                FlagParser::Infinity::kAllowed);
   p->add_string("eval_strategy", &o->eval_strategy,
                 "evaluate during training: no, steps (every --eval_steps) or epoch (after each epoch); "
                 "implies --do_eval");
@@ -77,8 +78,11 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
       "are the "
       "same for any count");
   p->add_string("report_to", &o->report_to,
-                "where metrics go: all or tensorboard (TensorBoard event files), none; other integrations "
-                "(wandb, mlflow, ...) are not available here and the log says so. trainer_log.jsonl is always written");
+                "where metrics go: all or tensorboard (TensorBoard event files), none "
+                "(transformers 5's default); "
+                "other integrations "
+                "(wandb, mlflow, ...) are not available here and the log says so. "
+                "trainer_log.jsonl is always written");
   p->add_string("train_sampling_strategy", &o->train_sampling_strategy,
                 "the epochs' order as transformers 5 names it: random (shuffled each epoch), group_by_length "
                 "(as --group_by_length) or sequential (the file's order every epoch); batch_rebalance is refused");

@@ -16,8 +16,8 @@
 //                              --bf16 false or BERT_CUDA_COMPUTE=fp32; fp16 is refused; TF32 is
 //                              never used; the CPU backend always computes in fp32);
 //   --report_to                where metrics go: "all" / "tensorboard" (TensorBoard event files),
-//                              "none"; other integrations (wandb, mlflow, ...) are not available
-//                              here and the log says so;
+//                              "none" (the default, as in transformers 5); other integrations
+//                              (wandb, mlflow, ...) are not available here and the log says so;
 //   transformers 5's names:    --train_sampling_strategy random|group_by_length|sequential
 //                              (group_by_length: transformers 4's --group_by_length;
 //                              batch_rebalance refused), --optim adamw_torch|adamw_torch_fused (the
@@ -61,7 +61,7 @@ struct HfTrainerOptions {
   std::string eval_strategy = "no", save_strategy = "steps", lr_scheduler_type = "linear";
   std::string lr_scheduler_kwargs;  // a JSON object, as TrainingArguments takes it on a command line
   LrScheduleConfig lr_schedule;     // both, checked: derived by resolve_lr_schedule
-  std::string logging_dir, report_to = "all";
+  std::string logging_dir, report_to = "none";  // transformers 5's default
   std::string train_sampling_strategy = "random", optim = "adamw_torch_fused";
   std::string logging_strategy = "steps", run_name;
   DatasetFlags dataset;  // --dataset_name, --dataset_config_name (apps/dataset_location.h)

@@ -87,13 +87,34 @@ fs::path dataset_directory(const fs::path& root, const std::string& name, std::v
   return namespaced[0];
 }
 
+// Where the SQuAD files of a dataset named so can be fetched instead: v2.0's for squad_v2
+// (any owner), v1.1's for squad, nothing for another dataset.
+std::string squad_files_hint(const std::string& name) {
+  const std::string base = datasets_snake_case(name.substr(name.rfind('/') + 1));
+  const char* const kSite = "https://rajpurkar.github.io/SQuAD-explorer/dataset/";
+  for (const auto& [dataset, version, flag] :
+       {std::tuple<const char*, const char*, const char*>{"squad_v2", "v2.0",
+                                                          " --version_2_with_negative"},
+        {"squad", "v1.1", ""}}) {
+    if (base != dataset) continue;
+    const std::string train = std::string("train-") + version + ".json",
+                      dev = std::string("dev-") + version + ".json";
+    return std::string(", or fetch SQuAD ") + version + "'s JSON files: curl -L -o " + train + " " +
+           kSite + train + " && curl -L -o " + dev + " " + kSite + dev + ", then --train_file " +
+           train + " --validation_file " + dev + flag +
+           " (README: Getting bert-base-uncased and SQuAD v1.1)";
+  }
+  return ", or give its files in SQuAD's JSON form as --train_file / --validation_file";
+}
+
 std::string not_cached_message(const std::string& name, const std::string& where) {
-  return "not in the Hugging Face datasets cache (" + where + "); nothing is downloaded here. Load it once where "
-         "the Hub can be reached (python -c \"import datasets; datasets.load_dataset('" + name + "')\", with the "
-         "same --cache_dir or HF_DATASETS_CACHE), or fetch SQuAD v1.1's JSON files: curl -L -o train-v1.1.json "
-         "https://rajpurkar.github.io/SQuAD-explorer/dataset/train-v1.1.json && curl -L -o dev-v1.1.json "
-         "https://rajpurkar.github.io/SQuAD-explorer/dataset/dev-v1.1.json, then --train_file train-v1.1.json "
-         "--validation_file dev-v1.1.json (README: Getting bert-base-uncased and SQuAD v1.1)";
+  return "not in the Hugging Face datasets cache (" + where +
+         "); nothing is downloaded here. Load it once where "
+         "the Hub can be reached (python -c \"import datasets; datasets.load_dataset('" +
+         name +
+         "')\", with the "
+         "same --cache_dir or HF_DATASETS_CACHE)" +
+         squad_files_hint(name);
 }
 
 }  // namespace

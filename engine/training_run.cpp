@@ -222,10 +222,13 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
       board.emplace_back("eval/" + score.name, score.value);
     }
   }
-  values.insert(values.end(),
-                {{"eval_runtime", outcome.seconds},
-                 {"eval_samples_per_second", eval.windows.size() / seconds},
-                 {"eval_steps_per_second", double(eval_batches(eval.windows.size(), run.eval_batch_size)) / seconds}});
+  // Rounded as Trainer's speed_metrics rounds them (eval_results.json holds the same values).
+  values.insert(
+      values.end(),
+      {{"eval_runtime", round_runtime(outcome.seconds)},
+       {"eval_samples_per_second", round_rate(eval.windows.size() / seconds)},
+       {"eval_steps_per_second",
+        round_rate(double(eval_batches(eval.windows.size(), run.eval_batch_size)) / seconds)}});
   if (input_tokens_seen >= 0) values.emplace_back("num_input_tokens_seen", MetricValue::count(input_tokens_seen));
   logs->metrics->write(step, values);
   if (logs->tensorboard != nullptr) logs->tensorboard->add_scalars(board, step);

@@ -2,10 +2,11 @@
 // `train_squad args.json`), and the record of a run's values read back as such a file; the
 // precision and --report_to decisions of apps/hf_trainer_flags.
 #include <unistd.h>
-#include <catch2/catch.hpp>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,34 @@ TEST_CASE("an integer flag out of its type's range says so, not that it is no in
                     Catch::Contains("99999999999999999999 is out of range"));
   CHECK_THROWS_WITH(parser.parse({"--per_device_train_batch_size", "8x"}),
                     "--per_device_train_batch_size: expected an integer, got '8x'");
+}
+
+TEST_CASE("a threshold takes inf and -inf as argparse's float does; other numbers must be finite",
+          "[flags]") {
+  Options o;
+  double threshold = 0;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  parser.add_double("null_score_diff_threshold", &threshold, "threshold",
+                    FlagParser::Infinity::kAllowed);
+  REQUIRE(parser.parse({"--null_score_diff_threshold", "-inf"}));
+  CHECK(threshold == -std::numeric_limits<double>::infinity());
+  REQUIRE(parser.parse({"--null_score_diff_threshold=Infinity"}));
+  CHECK(threshold == std::numeric_limits<double>::infinity());
+  // The record reads back (JSON has no infinity: a string).
+  CHECK_THAT(parser.values_json(), Catch::Contains("\"null_score_diff_threshold\": \"inf\""));
+  double back = 0;
+  Options back_options;
+  FlagParser reader("t", "test");
+  register_all(&reader, &back_options);
+  reader.add_double("null_score_diff_threshold", &back, "threshold",
+                    FlagParser::Infinity::kAllowed);
+  REQUIRE(reader.parse({scratch_file("inf.json", parser.values_json())}));
+  CHECK(back == std::numeric_limits<double>::infinity());
+  CHECK_THROWS_WITH(parser.parse({"--null_score_diff_threshold", "nan"}),
+                    "--null_score_diff_threshold: expected a number (or inf, -inf), got 'nan'");
+  CHECK_THROWS_WITH(parser.parse({"--learning_rate", "inf"}),
+                    "--learning_rate: expected a finite number, got 'inf'");
 }
 
 TEST_CASE("an arguments file is applied first and the command line overrides it", "[flags]") {

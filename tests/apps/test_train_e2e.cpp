@@ -78,10 +78,10 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
   const double untrained_f1 = json_number(untrained.output, "f1");
 
   const CommandResult trained = run_command(
-      std::string(TRAIN_SQUAD_BIN) + " --device cpu --model_name_or_path " + model + " --train_file " + data +
-      " --do_train --output_dir " + out +
+      std::string(TRAIN_SQUAD_BIN) + " --device cpu --model_name_or_path " + model +
+      " --train_file " + data + " --do_train --output_dir " + out +
       " --per_device_train_batch_size 16 --learning_rate 2e-3 --max_steps 120 --warmup_steps 10"
-      " --logging_steps 10 --save_steps 60 --seed 7");
+      " --logging_steps 10 --save_steps 60 --seed 7 --report_to tensorboard");
   INFO(trained.output);
   REQUIRE(trained.status == 0);
   const std::vector<double> losses = logged_losses(trained.output);

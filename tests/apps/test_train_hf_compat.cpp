@@ -78,8 +78,13 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--dataset_name squad" + no_cache, 2,
                  {"--dataset_name squad: not in the Hugging Face datasets cache", "nothing is downloaded",
                   "load_dataset('squad')", "curl -L -o train-v1.1.json https://", "--train_file"});
-  expect_refused("--dataset_name glue --dataset_config_name mrpc" + no_cache, 2,
-                 {"--dataset_name glue --dataset_config_name mrpc: not in the Hugging Face datasets cache"});
+  expect_refused("--dataset_name rajpurkar/squad_v2 --version_2_with_negative" + no_cache, 2,
+                 {"load_dataset('rajpurkar/squad_v2')", "curl -L -o train-v2.0.json https://",
+                  "--validation_file dev-v2.0.json --version_2_with_negative"});
+  expect_refused(
+      "--dataset_name glue --dataset_config_name mrpc" + no_cache, 2,
+      {"--dataset_name glue --dataset_config_name mrpc: not in the Hugging Face datasets cache",
+       "give its files in SQuAD's JSON form"});
   expect_refused("--dataset_config_name plain_text", 2,
                  {"--dataset_config_name plain_text names a configuration of --dataset_name"});
   // Trainer flags asking for what this engine has not (apps/hf_passive_flags.cpp).
@@ -676,7 +681,8 @@ TEST_CASE("a model directory as transformers 5 saves it (tokenizer.json, no voca
 }
 
 TEST_CASE("--report_to and --logging_dir decide where TensorBoard events go", "[app][hf]") {
-  const CommandResult none = test::run_command(train_command(root() + "/none", "--report_to none"));
+  // transformers 5's default is none: no runs/ unless asked for.
+  const CommandResult none = test::run_command(train_command(root() + "/none", ""));
   INFO(none.output);
   REQUIRE(none.status == 0);
   CHECK_FALSE(fs::exists(root() + "/none/runs"));

@@ -39,7 +39,7 @@ def main():
                "--do_train", "--max_steps", "6", "--logging_steps", "2", "--eval_strategy", "steps",
                "--eval_steps", "3", "--max_eval_samples", "24", "--max_train_samples", "64",
                "--per_device_train_batch_size", "8", "--max_seq_length", "96", "--doc_stride", "48",
-               "--save_steps", "0", "--output_dir", out]
+               "--save_steps", "0", "--report_to", "tensorboard", "--output_dir", out]
     for attempt in range(2):
         if attempt:
             time.sleep(1.1)  # a new second: a new run directory name
