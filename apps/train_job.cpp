@@ -29,6 +29,7 @@
 #include "io/bert_config.h"
 #include "io/model_dir.h"
 #include "kernels/dropout_rng.h"  // attention_drop_rate
+#include "logging/tensorboard_writer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace bert {
@@ -415,6 +416,11 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
     const ReportTo report = parse_report_to(o.hf.report_to);
     for (const std::string& note : report.notes) std::fprintf(stderr, "[report_to] %s\n", note.c_str());
     logs = open_run_logs(o.output_dir, report.tensorboard, o.hf.logging_dir);
+    // TensorBoardCallback.on_train_begin: the run's arguments and the model's config as texts.
+    if (o.do_train && logs.tensorboard != nullptr) {
+      logs.tensorboard->add_text("args", o.args_record, 0);
+      logs.tensorboard->add_text("model_config", bert_config_to_json(config), 0);
+    }
   }
   // The other ranks must not resume or clear while rank 0 still reads output_dir's old state.
   comm.barrier();

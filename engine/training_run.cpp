@@ -30,6 +30,18 @@
 namespace bert {
 namespace {
 
+// One logged dict to trainer_log.jsonl and, with --report_to tensorboard, to the event file as
+// transformers' TensorBoardCallback.on_log writes it: every number, counts too, under
+// rewrite_logs' tags (hf_tensorboard_tag).
+void log_metrics(RunLogs* logs, int64_t step, const MetricValues& values) {
+  logs->metrics->write(step, values);
+  if (logs->tensorboard == nullptr) return;  // --report_to none
+  std::vector<std::pair<std::string, double>> scalars;
+  for (const auto& [name, value] : values)
+    scalars.emplace_back(hf_tensorboard_tag(name), value.number);
+  logs->tensorboard->add_scalars(scalars, step);
+}
+
 void log_progress(const TrainProgress& p, ProgressReporter* progress, RunLogs* logs) {
   char extra[96];
   std::snprintf(extra, sizeof extra, "epoch %.2f | grad_norm %.4f", p.epoch, p.grad_norm);
@@ -49,17 +61,13 @@ void log_progress(const TrainProgress& p, ProgressReporter* progress, RunLogs* l
     values.insert(values.end(), {{"num_input_tokens_seen", MetricValue::count(p.num_input_tokens_seen)},
                                  {"train_runtime", round_runtime(p.seconds_since_start)},
                                  {"train_tokens_per_second", round_rate(p.input_tokens_per_second)}});
-  logs->metrics->write(p.step, values);
-  if (logs->tensorboard == nullptr) return;  // --report_to none
-  std::vector<std::pair<std::string, double>> scalars;
-  for (const auto& [name, value] : values) scalars.emplace_back("train/" + name, value.number);
-  logs->tensorboard->add_scalars(scalars, p.step);
+  log_metrics(logs, p.step, values);
 }
 
 // train_results.json / all_results.json as run_qa.py writes them, and the run's summary line in
 // trainer_log.jsonl (the last entry of log_history).
 void write_train_results(const RunSettings& run, const TrainConfig& tc, const TrainSummary& summary,
-                         const TrainerState& state, size_t windows, MetricsLog* metrics) {
+                         const TrainerState& state, size_t windows, RunLogs* logs) {
   const int64_t input_tokens = logged_input_tokens(tc, state);
   save_metrics(run.output_dir, "train", train_metrics(summary, state.epoch, state.total_flos, windows, input_tokens));
   MetricValues values = {
@@ -73,7 +81,7 @@ void write_train_results(const RunSettings& run, const TrainConfig& tc, const Tr
       {"train_steps_per_second",
        round_rate(double(summary.steps - summary.first_step) / std::max(1e-9, summary.seconds))}};
   if (input_tokens >= 0) values.emplace_back("num_input_tokens_seen", MetricValue::count(input_tokens));
-  metrics->write(summary.steps, values);
+  log_metrics(logs, summary.steps, values);
   if (summary.mean_loss_first_step > 0)
     std::fprintf(stderr, "[train] note: train_loss averages steps %lld-%lld only: the checkpoint resumed from "
                          "(format version 1) holds no loss total for the steps before\n",
@@ -213,15 +221,10 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
   MetricValues values;
   if (epoch >= 0) values.emplace_back("epoch", epoch);
   const double seconds = std::max(1e-9, outcome.seconds);
-  std::vector<std::pair<std::string, double>> board;
-  for (const NamedScore& score : outcome.scores.named) {
-    if (score.is_count) {
-      values.emplace_back("eval_" + score.name, MetricValue::count(static_cast<int64_t>(score.value)));
-    } else {
-      values.emplace_back("eval_" + score.name, score.value);
-      board.emplace_back("eval/" + score.name, score.value);
-    }
-  }
+  for (const NamedScore& score : outcome.scores.named)
+    values.emplace_back("eval_" + score.name,
+                        score.is_count ? MetricValue::count(static_cast<int64_t>(score.value))
+                                       : MetricValue(score.value));
   // Rounded as Trainer's speed_metrics rounds them (eval_results.json holds the same values).
   values.insert(
       values.end(),
@@ -230,8 +233,7 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
        {"eval_steps_per_second",
         round_rate(double(eval_batches(eval.windows.size(), run.eval_batch_size)) / seconds)}});
   if (input_tokens_seen >= 0) values.emplace_back("num_input_tokens_seen", MetricValue::count(input_tokens_seen));
-  logs->metrics->write(step, values);
-  if (logs->tensorboard != nullptr) logs->tensorboard->add_scalars(board, step);
+  log_metrics(logs, step, values);
   std::fprintf(stderr, "[eval] step %lld: %s on %zu windows in %.1f s (model %.2f s, %.0f windows/s)%s\n",
                static_cast<long long>(step), scores_summary(outcome.scores).c_str(), eval.windows.size(),
                outcome.seconds, outcome.model_seconds, eval.windows.size() / std::max(1e-9, outcome.model_seconds),
@@ -403,9 +405,8 @@ class TrainingSession {
   }
 
   void evaluate_during_training(const TrainerState& state) {
-    // At the last step the final evaluation (--do_eval, implied) scores the same weights,
-    // unless the best model is tracked: the last step's score then competes too.
-    if (state.global_step == state.total_steps && run_.metric_for_best_model.empty()) return;
+    // Also at the last step, before its checkpoint, as DefaultFlowCallback asks: the final
+    // evaluation (--do_eval, implied) then scores the same weights once more, as run_qa's does.
     progress_.finish();  // the evaluation's lines go below the progress bar
     const SquadScores scores = evaluate_and_log(run_, model_, *job_.eval, state.global_step, state.epoch,
                                                 logged_input_tokens(tc_, state), job_.logs, /*final=*/false);
@@ -503,7 +504,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   session.finalize_best_model(summary.steps);
   session.write_model(run.output_dir);
   end->model_saved = true;
-  write_train_results(run, tc, summary, trainer.state(), job.windows->size(), job.logs->metrics.get());
+  write_train_results(run, tc, summary, trainer.state(), job.windows->size(), job.logs);
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                run.output_dir.c_str());

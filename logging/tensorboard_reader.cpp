@@ -42,12 +42,35 @@ void expect_type(const WireReader& reader, const WireField& field, WireType expe
                                 wire_type_name(expected));
 }
 
-// Summary.Value: (tag, simple_value); returns false when it holds no simple_value.
-bool decode_value(std::string_view bytes, const std::string& path, const std::string& where,
-                  std::pair<std::string, float>& scalar) {
+// A TensorProto's one string when it is a DT_STRING tensor holding exactly one (a text
+// summary's); false for any other tensor.
+bool decode_string_tensor(std::string_view bytes, const std::string& path, const std::string& where,
+                          std::string& text) {
+  WireReader reader(bytes, path, where + ": tensor");
+  WireField field;
+  int64_t dtype = 0;
+  int strings = 0;
+  while (reader.next(field)) {
+    if (field.number == event_fields::kTensorDtype) {
+      expect_type(reader, field, WireType::kVarint, "TensorProto.dtype");
+      dtype = field.as_int64();
+    } else if (field.number == event_fields::kTensorStringVal) {
+      expect_type(reader, field, WireType::kLengthDelimited, "TensorProto.string_val");
+      text.assign(field.bytes.data(), field.bytes.size());
+      ++strings;
+    }
+  }
+  return dtype == event_fields::kDtypeString && strings == 1;
+}
+
+// Summary.Value: a scalar (tag, simple_value) or a text (tag, string tensor); other kinds are
+// skipped.
+enum class ValueKind { kOther, kScalar, kText };
+ValueKind decode_value(std::string_view bytes, const std::string& path, const std::string& where,
+                       std::pair<std::string, float>& scalar, std::string& text) {
   WireReader reader(bytes, path, where);
   WireField field;
-  bool has_simple_value = false;
+  ValueKind kind = ValueKind::kOther;
   while (reader.next(field)) {
     if (field.number == event_fields::kValueTag) {
       expect_type(reader, field, WireType::kLengthDelimited, "Value.tag");
@@ -55,10 +78,13 @@ bool decode_value(std::string_view bytes, const std::string& path, const std::st
     } else if (field.number == event_fields::kSimpleValue) {
       expect_type(reader, field, WireType::kFixed32, "Value.simple_value");
       scalar.second = field.as_float();
-      has_simple_value = true;
+      kind = ValueKind::kScalar;
+    } else if (field.number == event_fields::kValueTensor) {
+      expect_type(reader, field, WireType::kLengthDelimited, "Value.tensor");
+      if (decode_string_tensor(field.bytes, path, where, text)) kind = ValueKind::kText;
     }
   }
-  return has_simple_value;
+  return kind;
 }
 
 void decode_summary(std::string_view bytes, const std::string& path, const std::string& where,
@@ -70,8 +96,18 @@ void decode_summary(std::string_view bytes, const std::string& path, const std::
     if (field.number != event_fields::kSummaryValue) continue;
     expect_type(reader, field, WireType::kLengthDelimited, "Summary.value");
     std::pair<std::string, float> scalar;
+    std::string text;
     const std::string value_where = where + ": summary.value[" + std::to_string(index++) + "]";
-    if (decode_value(field.bytes, path, value_where, scalar)) event.scalars.push_back(scalar);
+    switch (decode_value(field.bytes, path, value_where, scalar, text)) {
+      case ValueKind::kScalar:
+        event.scalars.push_back(scalar);
+        break;
+      case ValueKind::kText:
+        event.texts.emplace_back(scalar.first, text);
+        break;
+      case ValueKind::kOther:
+        break;
+    }
   }
 }
 

@@ -89,6 +89,35 @@ std::string encode_scalar_event(double wall_time, int64_t step,
   return event;
 }
 
+std::string encode_text_event(double wall_time, int64_t step, const std::string& tag,
+                              const std::string& text) {
+  std::string plugin_data, metadata, dim, shape, tensor, value, summary, event;
+  append_bytes_field(plugin_data, event_fields::kPluginName, "text");
+  append_bytes_field(metadata, event_fields::kPluginData, plugin_data);
+  append_int64_field(dim, event_fields::kDimSize, 1);
+  append_bytes_field(shape, event_fields::kShapeDim, dim);
+  append_int64_field(tensor, event_fields::kTensorDtype, event_fields::kDtypeString);
+  append_bytes_field(tensor, event_fields::kTensorShape, shape);
+  append_bytes_field(tensor, event_fields::kTensorStringVal, text);
+  append_bytes_field(value, event_fields::kValueTag, tag + "/text_summary");
+  append_bytes_field(value, event_fields::kValueTensor, tensor);
+  append_bytes_field(value, event_fields::kValueMetadata, metadata);
+  append_bytes_field(summary, event_fields::kSummaryValue, value);
+  append_double_field(event, event_fields::kWallTime, wall_time);
+  append_int64_field(event, event_fields::kStep, step);
+  append_bytes_field(event, event_fields::kSummary, summary);
+  return event;
+}
+
+std::string hf_tensorboard_tag(const std::string& key) {
+  for (const char* prefix : {"eval", "test"}) {
+    const std::string with_underscore = std::string(prefix) + "_";
+    if (key.compare(0, with_underscore.size(), with_underscore) == 0)
+      return std::string(prefix) + "/" + key.substr(with_underscore.size());
+  }
+  return "train/" + key;
+}
+
 std::string frame_tfrecord(const std::string& payload) {
   std::string record;
   record.reserve(payload.size() + 16);
@@ -122,6 +151,11 @@ void TensorBoardWriter::add_scalars(const std::vector<std::pair<std::string, dou
     as_float.emplace_back(tag, static_cast<float>(value));
   }
   write_event(encode_scalar_event(unix_time_now(), step, as_float));
+}
+
+void TensorBoardWriter::add_text(const std::string& tag, const std::string& text, int64_t step) {
+  if (tag.empty()) throw BertError(path_ + ": TensorBoard text tag must not be empty");
+  write_event(encode_text_event(unix_time_now(), step, tag, text));
 }
 
 void TensorBoardWriter::write_event(const std::string& event) {

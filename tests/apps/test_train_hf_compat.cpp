@@ -296,7 +296,9 @@ TEST_CASE("--include_num_input_tokens_seen counts input tokens as Trainer does, 
   }
   // Padded to --max_seq_length 96 (run_qa's --pad_to_max_length): 4 windows x 96 per step.
   CHECK(loss_counts == std::vector<int64_t>{384, 768, 1152});
-  CHECK(eval_counts == std::vector<int64_t>{768, 1152});  // step 2 and the final evaluation
+  // Steps 2 and 3 (the last, evaluated in training as DefaultFlowCallback asks), and the final
+  // evaluation.
+  CHECK(eval_counts == std::vector<int64_t>{768, 1152, 1152});
   CHECK(integer_after(read_file(all + "/train_results.json"), "num_input_tokens_seen") == 1152);
   CHECK(integer_after(read_file(all + "/eval_results.json"), "num_input_tokens_seen") == 1152);
   CHECK_THAT(read_file(all + "/trainer_state.json"), Catch::Contains("\n  \"num_input_tokens_seen\": 1152,\n"));
@@ -420,12 +422,15 @@ TEST_CASE("--eval_steps as a fraction of the run and --eval_delay decide the eva
     REQUIRE(result.status == 0);
     return steps_of_lines_with(out + "/trainer_log.jsonl", "eval_f1");
   };
-  // 3 steps; --eval_steps 0.34: every ceil(1.02) = 2 steps, and after the last.
-  CHECK(evaluated_steps("eval-ratio", "--eval_steps 0.34") == std::vector<int>{2, 3});
+  // 3 steps; --eval_steps 0.34: every ceil(1.02) = 2 steps, and after the last (in training, as
+  // DefaultFlowCallback asks, then run_qa's final evaluation of the same weights).
+  CHECK(evaluated_steps("eval-ratio", "--eval_steps 0.34") == std::vector<int>{2, 3, 3});
   CHECK_THAT(read_file(root() + "/eval-ratio/trainer_state.json"), Catch::Contains("\n  \"eval_steps\": 2,\n"));
   // transformers' DefaultFlowCallback: no evaluation while eval_delay > global_step.
-  CHECK(evaluated_steps("eval-delay", "--eval_steps 1 --eval_delay 2") == std::vector<int>{2, 3});
-  CHECK(evaluated_steps("eval-delay-late", "--eval_steps 0.34 --eval_delay 2.5") == std::vector<int>{3});
+  CHECK(evaluated_steps("eval-delay", "--eval_steps 1 --eval_delay 2") ==
+        std::vector<int>{2, 3, 3});
+  CHECK(evaluated_steps("eval-delay-late", "--eval_steps 0.34 --eval_delay 2.5") ==
+        std::vector<int>{3, 3});
 }
 
 TEST_CASE("--lr_scheduler_kwargs shapes the logged rates; training_args.json reruns the schedule", "[app][hf]") {

@@ -61,8 +61,15 @@ def main():
             checked += 1
         for event in events:
             assert abs(event.wall_time - os.path.getmtime(path)) < 3600, event.wall_time
-    print(f"TensorBoard read {checked} scalars under {len(tags)} tags from {os.path.basename(path)}: "
-          "all steps and values match")
+    # The text: in TensorBoard's Text tab (plugin "text") under args/text_summary, at step 0.
+    with open(os.path.join(scratch, "expected_text.txt"), encoding="utf-8") as file:
+        text = file.read()
+    assert "args/text_summary" in accumulator.PluginTagToContent("text"), accumulator.Tags()
+    texts = accumulator.Tensors("args/text_summary")
+    assert len(texts) == 1 and texts[0].step == 0, texts
+    assert [s.decode("utf-8") for s in texts[0].tensor_proto.string_val] == [text], texts[0].tensor_proto
+    print(f"TensorBoard read {checked} scalars under {len(tags)} tags and the text from "
+          f"{os.path.basename(path)}: all steps and values match")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Reads what train_squad logs with TensorBoard's own reader (EventAccumulator), not ours:
 two short runs into the same output_dir must each get their own runs/<Mon><DD>_<HH>-<MM>-<SS>_<host>
-directory, as Hugging Face writes them, holding the train/* scalars of every logging step and the
-eval/* scalars of --eval_strategy steps, equal (as float32) to the values in trainer_log.jsonl.
+directory, as Hugging Face writes them, holding every number of every trainer_log.jsonl line under
+the tag transformers' TensorBoardCallback gives it (eval_x -> eval/x, the rest train/<key>), at its
+step and equal as float32 (logging steps, --eval_strategy steps, the final evaluation, the summary),
+and the run's arguments and model config as texts (args/text_summary, model_config/text_summary).
 
 Usage: check_tensorboard_run.py <train_squad binary> <repository root> <scratch dir>
 Exits 77 (ctest SKIP_RETURN_CODE) when the tensorboard package is not importable (CI installs it).
@@ -54,19 +56,28 @@ def main():
     for run in runs:
         assert pattern.match(run), f"run directory {run!r} is not <Mon><DD>_<HH>-<MM>-<SS>_<host>"
 
-    # The second run's log (the first was truncated away when it started afresh).
+    # The second run's log (the first was truncated away when it started afresh), each key under
+    # transformers' rewrite_logs tag.
+    def tag_of(key):
+        for prefix in ("eval", "test"):
+            if key.startswith(prefix + "_"):
+                return prefix + "/" + key[len(prefix) + 1:]
+        return "train/" + key
+
     expected = {}
     with open(os.path.join(out, "trainer_log.jsonl")) as lines:
         for line in lines:
             record = json.loads(line)
             step = record.pop("step")
-            if "loss" in record:
-                expected.setdefault("train/loss", []).append((step, record["loss"]))
-                expected.setdefault("train/learning_rate", []).append((step, record["learning_rate"]))
-            if "eval_f1" in record:
-                expected.setdefault("eval/f1", []).append((step, record["eval_f1"]))
+            for key, value in record.items():
+                expected.setdefault(tag_of(key), []).append((step, value))
     assert [s for s, _ in expected["train/loss"]] == [2, 4, 6], expected["train/loss"]
-    assert [s for s, _ in expected["eval/f1"]] == [3, 6], expected["eval/f1"]
+    # Steps 3 and 6 in training (the last step too, as DefaultFlowCallback asks), then the final
+    # evaluation at 6; the summary line's numbers at 6.
+    assert [s for s, _ in expected["eval/f1"]] == [3, 6, 6], expected["eval/f1"]
+    for tag in ("eval/runtime", "eval/samples_per_second", "train/train_runtime", "train/total_flos",
+                "train/train_loss"):
+        assert tag in expected, (tag, sorted(expected))
 
     checked = 0
     for run in runs:
@@ -81,6 +92,14 @@ def main():
             steps = [event.step for event in accumulator.Scalars(tag)]
             assert steps == [s for s, _ in expected[tag]], (run, tag, steps)
         if run == runs[-1]:
+            assert tags == set(expected), (sorted(tags), sorted(expected))
+            texts = accumulator.PluginTagToContent("text")
+            assert set(texts) == {"args/text_summary", "model_config/text_summary"}, texts
+            args = json.loads(accumulator.Tensors("args/text_summary")[0].tensor_proto.string_val[0])
+            assert args["output_dir"] == out and args["eval_steps"] == 3, args
+            config = json.loads(accumulator.Tensors("model_config/text_summary")[0].tensor_proto.string_val[0])
+            with open(os.path.join(out, "config.json")) as file:
+                assert config == json.load(file), config
             for tag, points in expected.items():
                 got = [(event.step, event.value) for event in accumulator.Scalars(tag)]
                 assert got == [(step, as_float32(value)) for step, value in points], (tag, got, points)

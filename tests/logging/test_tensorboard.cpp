@@ -57,6 +57,39 @@ TEST_CASE("encode_scalar_event produces the protobuf bytes of tensorflow.Event",
   CHECK(version.substr(11) == bytes({0x1A, 13}) + "brain.Event:2");
 }
 
+TEST_CASE("a text is written as add_text writes it and reads back", "[logging][tensorboard]") {
+  LogTempDir dir;
+  TensorBoardWriter writer(dir.file("run"));
+  const std::string text = "{\n  \"seed\": 42,\n  \"output_dir\": \"caf\xc3\xa9\"\n}";
+  writer.add_text("args", text, 0);
+  writer.add_scalars({{"train/loss", 1.5}}, 3);
+  writer.close();
+  const auto events = read_tensorboard_events(writer.path());
+  REQUIRE(events.size() == 3);
+  CHECK(events[1].scalars.empty());
+  REQUIRE(events[1].texts.size() == 1);
+  CHECK(events[1].texts[0].first == "args/text_summary");
+  CHECK(events[1].texts[0].second == text);
+  CHECK(events[1].step == 0);
+  CHECK(events[2].texts.empty());
+  // The plugin that shows it: SummaryMetadata.plugin_data.plugin_name = "text" (field 9, 1, 1).
+  const std::string event = encode_text_event(1.0, 0, "args", "x");
+  CHECK(event.find(std::string("\x4a\x08\x0a\x06\x0a\x04text", 10)) != std::string::npos);
+  CHECK_THROWS_WITH(TensorBoardWriter(dir.file("other")).add_text("", "x", 0),
+                    Catch::Contains("tag"));
+}
+
+TEST_CASE("logged keys get the tags of transformers' TensorBoardCallback",
+          "[logging][tensorboard]") {
+  CHECK(hf_tensorboard_tag("loss") == "train/loss");
+  CHECK(hf_tensorboard_tag("train_runtime") == "train/train_runtime");
+  CHECK(hf_tensorboard_tag("epoch") == "train/epoch");
+  CHECK(hf_tensorboard_tag("eval_f1") == "eval/f1");
+  CHECK(hf_tensorboard_tag("eval_HasAns_total") == "eval/HasAns_total");
+  CHECK(hf_tensorboard_tag("test_exact_match") == "test/exact_match");
+  CHECK(hf_tensorboard_tag("evaluation") == "train/evaluation");
+}
+
 TEST_CASE("frame_tfrecord writes length, masked CRCs and payload", "[logging][tensorboard]") {
   const std::string record = frame_tfrecord("hello");
   REQUIRE(record.size() == 8 + 4 + 5 + 4);

@@ -1,6 +1,6 @@
 // Writes a TensorBoard event file and, beside it, the same scalars as metrics JSONL (exact
-// doubles), so check_tensorboard_compat.py can compare what the real TensorBoard reads
-// against what was written. Usage: write_tensorboard_sample <log_dir>
+// doubles) and its text as expected_text.txt, so check_tensorboard_compat.py can compare what
+// the real TensorBoard reads against what was written. Usage: write_tensorboard_sample <log_dir>
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
     // Large and negative steps exercise multi-byte and 10-byte varints.
     writer.add_scalar("misc/big_step", -1.5, int64_t{1} << 40);
     expected.write(int64_t{1} << 40, {{"misc/big_step", -1.5}});
+    // A text as Trainer's TensorBoardCallback writes the run's arguments (non-ASCII, newlines).
+    const std::string text = "{\n  \"output_dir\": \"runs/caf\u00e9\",\n  \"seed\": 42\n}";
+    writer.add_text("args", text, 0);
+    bert::write_file_atomic(bert::join_path(log_dir, "expected_text.txt"), text);
     writer.close();
     std::printf("%s\n", writer.path().c_str());
   } catch (const std::exception& error) {
