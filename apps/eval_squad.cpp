@@ -129,11 +129,12 @@ void report_coverage(const SquadScores& scores, const std::string& predictions_f
 int run_metric_mode(const EvalOptions& options) {
   const SquadDataset dataset = read_squad(options.validation_file);
   const bool v2 = options.version_2_with_negative;
+  if (v2) check_impossible_questions(dataset, options.validation_file);
   if (!v2) {
     // Unanswerable questions are refused (naming the flag); another version only warned of, as
     // the official script does.
     if (std::any_of(dataset.examples.begin(), dataset.examples.end(),
-                    [](const SquadExample& example) { return example.is_impossible; }))
+                    [](const SquadExample& e) { return e.is_impossible || e.answers.empty(); }))
       check_squad_version(dataset, options.validation_file, false);
     // Rows (datasets' JSON, JSON Lines, Arrow) carry no version: nothing to warn of.
     if (!dataset.version.empty() && dataset.version != "1.1")

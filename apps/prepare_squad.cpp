@@ -6,22 +6,23 @@
 // Outputs are written atomically. Exit status: 0 success, 1 an error (bad file, ...),
 // 2 a bad command line.
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <utility>
 
 #include "apps/app_main.h"
 #include "apps/flag_checks.h"
 #include "apps/flags.h"
-#include "io/model_dir.h"
-#include "io/tokenizer_config.h"
+#include "core/error.h"
 #include "core/file_io.h"
+#include "data/prepared_squad.h"
 #include "data/squad.h"
 #include "data/window_cache.h"
 #include "data/window_jsonl.h"
 #include "data/windows.h"
-#include "core/error.h"
+#include "io/model_dir.h"
+#include "io/tokenizer_config.h"
 #include "tokenizer/tokenizer.h"
 
 namespace bert {
@@ -87,6 +88,7 @@ int run(int argc, char** argv) {
 
   const auto begin = std::chrono::steady_clock::now();
   const SquadDataset dataset = read_squad(options.input_file);
+  check_impossible_questions(dataset, options.input_file);  // as train_squad refuses it
   const double read_ms = milliseconds_since(begin);
   // The same choice train_squad makes for the model directory, so their window caches match.
   const std::string vocab_dir = std::filesystem::path(options.vocab_file).parent_path().string();

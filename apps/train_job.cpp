@@ -283,6 +283,7 @@ PreparedSquad prepare_uncached(const TrainOptions& o, const Tokenizer& tokenizer
                                int64_t max_samples, const char* label) {
   PrepareOptions options = prepare_options(o, /*root=*/true);
   options.max_samples = max_samples;
+  options.predict_split = std::string(label) == "predict";
   return prepare_squad(file, tokenizer, options, label);
 }
 

@@ -15,7 +15,10 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
   const auto started = std::chrono::steady_clock::now();
   PreparedSquad out;
   out.dataset = read_squad(path);
-  check_squad_version(out.dataset, path, options.version_2_with_negative);
+  if (options.predict_split)
+    check_impossible_questions(out.dataset, path);
+  else
+    check_squad_version(out.dataset, path, options.version_2_with_negative);
   if (options.max_samples > 0 && out.dataset.examples.size() > static_cast<size_t>(options.max_samples))
     out.dataset.examples.resize(static_cast<size_t>(options.max_samples));
   if (out.dataset.examples.empty()) throw_input_error(path, "", "the " + label + " dataset holds no questions");
@@ -73,28 +76,44 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
   return out;
 }
 
-void check_squad_version(const SquadDataset& dataset, const std::string& path, bool version_2_with_negative) {
-  size_t impossible = 0;
-  for (const SquadExample& example : dataset.examples) {
-    impossible += example.is_impossible;
+void check_impossible_questions(const SquadDataset& dataset, const std::string& path) {
+  for (const SquadExample& example : dataset.examples)
     if (example.is_impossible && !example.answers.empty())
       throw_input_error(path, "question " + example.id,
                         "is_impossible is true but answers is not empty (SQuAD v2.0 lists an unanswerable "
                         "question's spans under plausible_answers)");
-  }
+}
+
+void check_squad_version(const SquadDataset& dataset, const std::string& path,
+                         bool version_2_with_negative) {
+  check_impossible_questions(dataset, path);
   if (version_2_with_negative) return;
   const bool v2_version = dataset.version.rfind("v2", 0) == 0 || dataset.version.rfind("2", 0) == 0;
-  // Hugging Face datasets rows mark an unanswerable question by empty answers, not is_impossible;
-  // but a split where no question has any (a test split without labels) is unlabelled v1.1 data,
-  // as the official layout's empty answers lists are: predicted, and refused only where scored.
+  // A question is unanswerable when it is marked is_impossible (the official layout) or has no
+  // answers (any layout: datasets' rows mark it so, and an official file may too): the same data
+  // is judged the same in every form. A split where no question has any answer is unlabelled
+  // (a test split): predicted, and refused only where scored.
   const bool rows = !dataset.examples.empty() && dataset.examples.front().row >= 0;
-  const bool unlabelled_rows = rows && impossible == dataset.examples.size();
-  if ((impossible > 0 && !unlabelled_rows) || v2_version)
-    throw_input_error(path, impossible == 0 ? "version" : rows ? "answers" : "is_impossible",
-                      "SQuAD v2 data (version '" + dataset.version + "', " + std::to_string(impossible) +
-                          (rows ? " questions without answers" : " unanswerable questions") +
-                          "): give --version_2_with_negative, as run_qa.py needs for it "
-                          "(the v1.1 metric cannot score unanswerable questions)");
+  size_t marked = 0, unanswered = 0;
+  const SquadExample* first = nullptr;  // the first question without answers
+  for (const SquadExample& example : dataset.examples) {
+    marked += example.is_impossible && !rows;  // rows derive is_impossible from empty answers
+    const bool without = example.is_impossible || example.answers.empty();
+    unanswered += without;
+    if (without && first == nullptr) first = &example;
+  }
+  const bool unlabelled = unanswered == dataset.examples.size() && marked == 0;
+  if (v2_version || marked > 0 || (unanswered > 0 && !unlabelled))
+    throw_input_error(
+        path,
+        marked > 0       ? "is_impossible"
+        : unanswered > 0 ? "answers"
+                         : "version",
+        "SQuAD v2 data (version '" + dataset.version + "', " + std::to_string(unanswered) +
+            (marked > 0 ? " unanswerable questions" : " questions without answers") +
+            (first != nullptr ? ", the first question " + first->id : std::string()) +
+            "): give --version_2_with_negative, as run_qa.py needs for it (the v1.1 metric "
+            "cannot score unanswerable questions)");
 }
 
 }  // namespace bert

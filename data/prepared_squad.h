@@ -27,19 +27,27 @@ struct PrepareOptions {
   bool overwrite_cache = false;  // rebuild and rewrite cache_file even when it matches (--overwrite_cache)
   bool quiet = false;        // no summary line (ranks other than 0 of a data-parallel run)
   bool version_2_with_negative = false;  // SQuAD v2.0: unanswerable questions are taken
+  // A test split (--do_predict): predicted, and scored only when every question has answers, so
+  // questions without answers are no sign of v2.0 data there (check_impossible_questions only).
+  bool predict_split = false;
   int threads = 0;  // host threads building the windows (build_windows; 0: the available cores)
 };
 
-// Reads the file (check_squad_version), windows it (or loads the cache) and
-// logs counts and timing to stderr with the label ("train", "eval").
+// Reads the file (check_squad_version; a predict split check_impossible_questions), windows it (or
+// loads the cache) and logs counts and timing to stderr with the label ("train", "eval").
 PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer, const PrepareOptions& options,
                             const std::string& label);
 
-// Without --version_2_with_negative, refuses SQuAD v2 data (a version "v2.0" file, or questions
-// marked is_impossible), as run_qa.py's v1.1 metric cannot score unanswerable questions: throws
-// InputError naming the file and saying which flag takes it. With it, takes v1.1 and v2.0 alike
-// (run_qa.py does). An impossible question that still lists answers is refused either way: its
-// windows would be labelled with that answer while the metric counts it answerable.
+// Refuses a question marked is_impossible that still lists answers (InputError naming the file
+// and question): its windows would be labelled with that answer while the metric counts it
+// answerable.
+void check_impossible_questions(const SquadDataset& dataset, const std::string& path);
+
+// check_impossible_questions, and without --version_2_with_negative refuses SQuAD v2 data (a
+// version "v2.0" file, questions marked is_impossible, or some questions without answers, in any
+// layout; a split where none has answers is unlabelled and passes), as run_qa.py's v1.1 metric
+// cannot score unanswerable questions: throws InputError naming the file and saying which flag
+// takes it. With it, takes v1.1 and v2.0 alike (run_qa.py does).
 void check_squad_version(const SquadDataset& dataset, const std::string& path, bool version_2_with_negative);
 
 }  // namespace bert

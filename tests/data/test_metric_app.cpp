@@ -99,6 +99,21 @@ TEST_CASE("eval_squad --version_2_with_negative walks a predictions file in its 
   };
   CHECK(best_exact(R"({"a": "were", "b": "x", "c": "France"})") == Approx(100.0 / 3));      // 1, 1, 0, 1
   CHECK(best_exact(R"({"c": "France", "a": "were", "b": "x"})") == Approx(200.0 / 3));      // 1, 2, 2, 1
+
+  // An unanswerable question that lists answers is refused, as train_squad refuses it, not
+  // counted answerable.
+  std::string contradictory = read_file(app.path("dev2.json"));
+  const std::string unanswerable = R"("answers": [], "is_impossible": true)";
+  contradictory.replace(
+      contradictory.find(unanswerable), unanswerable.size(),
+      R"("answers": [{"text": "Normans", "answer_start": 4}], "is_impossible": true)");
+  write_file_atomic(app.path("dev2-contradictory.json"), contradictory);
+  const RunResult refused =
+      app.run("--version_2_with_negative --validation_file " + app.path("dev2-contradictory.json") +
+              " --predictions_file " + app.path("preds2.json"));
+  CHECK(refused.status == 1);
+  CHECK_THAT(refused.err,
+             Catch::Contains("question b: is_impossible is true but answers is not empty"));
 }
 
 // --dataset_name: the validation split of tests/fixtures/hf-datasets-cache (24 questions of

@@ -56,6 +56,21 @@ TEST_CASE("prepare_squad reports bad command lines and bad files", "[apps][data]
   CHECK(result.status == 1);
   CHECK(result.err.rfind("error: " + missing + ": cannot open", 0) == 0);
   CHECK_FALSE(bert::path_exists(output));
+
+  // An unanswerable question that lists answers: refused as train_squad refuses it (its window
+  // would be labelled with that answer).
+  const std::string contradictory = temp_dir() + "/contradictory.json";
+  bert::write_file_atomic(contradictory,
+                          R"({"version": "v2.0", "data": [{"title": "T", "paragraphs": [
+    {"context": "The cat sat.", "qas": [{"id": "q1", "question": "Who sat?", "is_impossible": true,
+     "answers": [{"text": "cat", "answer_start": 4}]}]}]}]})");
+  result = run_app("--vocab_file " + bert::test::fixture_path("squad_tiny.json") +
+                   " --input_file " + contradictory + " --output_file " + output);
+  INFO(result.err);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.err,
+             Catch::Contains("question q1: is_impossible is true but answers is not empty"));
+  CHECK_FALSE(bert::path_exists(output));
 }
 
 TEST_CASE("prepare_squad never replaces its input or something that is not a regular file",

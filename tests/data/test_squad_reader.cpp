@@ -465,3 +465,43 @@ TEST_CASE("datasets rows without answers: v2.0's unanswerable questions, or an u
   CHECK_NOTHROW(bert::check_squad_version(bert::read_squad(path), path, false));
   std::remove(path.c_str());
 }
+
+TEST_CASE("the official layout's questions without answers are judged as rows' are",
+          "[data][squad]") {
+  const auto file = [](const std::string& version, const std::string& second) {
+    return R"({"version": ")" + version +
+           R"(", "data": [{"title": "T", "paragraphs": [{"context": "The cat sat.", )"
+           R"("qas": [{"id": "a", "question": "Who sat?", "answers": [{"text": "cat", "answer_start": 4}]}, )" +
+           second + "]}]}]}";
+  };
+  const std::string path = temp_path("official.json");
+  // No is_impossible field and a "1.1" version, yet a question without answers: v2.0 content,
+  // refused without the flag as the same rows are (it was trained at [CLS] silently).
+  bert::write_file_atomic(path, file("1.1", R"({"id": "b", "question": "Where?", "answers": []})"));
+  const bert::SquadDataset unmarked = bert::read_squad(path);
+  try {
+    bert::check_squad_version(unmarked, path, false);
+    FAIL("a v1.1 file with an unanswered question accepted without --version_2_with_negative");
+  } catch (const bert::InputError& e) {
+    require_mentions(e.what(), {"official.json", "answers", "1 questions without answers",
+                                "--version_2_with_negative"});
+  }
+  CHECK_NOTHROW(bert::check_squad_version(unmarked, path, true));
+  // Marked is_impossible yet listing answers: refused with the flag too, and by the check alone
+  // (prepare_squad, eval_squad's metric mode).
+  bert::write_file_atomic(
+      path, file("v2.0", R"({"id": "b", "question": "Where?", "is_impossible": true, )"
+                         R"("answers": [{"text": "cat", "answer_start": 4}]})"));
+  const bert::SquadDataset contradictory = bert::read_squad(path);
+  for (const bool v2 : {false, true}) {
+    try {
+      bert::check_squad_version(contradictory, path, v2);
+      FAIL("is_impossible with answers accepted");
+    } catch (const bert::InputError& e) {
+      require_mentions(e.what(), {"official.json", "question b",
+                                  "is_impossible is true but answers is not empty"});
+    }
+  }
+  CHECK_THROWS_AS(bert::check_impossible_questions(contradictory, path), bert::InputError);
+  std::remove(path.c_str());
+}
