@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 #include "core/error.h"
@@ -156,17 +155,26 @@ void write_file_atomic(const std::string& path, const std::string& data) {
   check_output_file(path);
   remove_orphaned_temporaries(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw BertError(path + ": cannot write: " + std::strerror(errno));
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.flush();
-    if (!out) {
-      const std::string reason = std::strerror(errno);
-      out.close();
-      std::remove(tmp.c_str());
-      throw BertError(path + ": write failed: " + reason);
-    }
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) throw BertError(path + ": cannot write: " + std::strerror(errno));
+  std::string reason;
+  for (size_t done = 0; done < data.size() && reason.empty();) {
+    const ssize_t wrote = ::write(fd, data.data() + done, data.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote <= 0)
+      reason = std::strerror(wrote < 0 ? errno : EIO);
+    else
+      done += static_cast<size_t>(wrote);
+  }
+  // On the disk before the rename: after a power loss the name holds the old contents or the
+  // new, never a file whose data was not written yet (file systems without ext4's
+  // rename-over heuristics). File systems that cannot sync (EINVAL) are taken as they are.
+  if (reason.empty() && ::fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+    reason = std::strerror(errno);
+  if (::close(fd) != 0 && reason.empty()) reason = std::strerror(errno);
+  if (!reason.empty()) {
+    std::remove(tmp.c_str());
+    throw BertError(path + ": write failed: " + reason);
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const std::string reason = std::strerror(errno);

@@ -58,11 +58,11 @@ std::vector<std::string> read_lines(const std::string& path);
 // The same lines of a text already in memory.
 std::vector<std::string> split_lines(const std::string& text);
 
-// Writes data to "<path>.tmp.<pid>" then renames it over path, so a crash never leaves a
-// half-written file under the final name. Throws BertError naming the path on failure
-// (the temporary is removed), and before writing anything when path exists and is not a
-// regular file (check_output_file). The temporaries of the same path that killed writers left
-// are removed first (remove_orphaned_temporaries).
+// Writes data to "<path>.tmp.<pid>", syncs it to the disk, then renames it over path, so a
+// crash or a power loss never leaves a half-written file under the final name. Throws BertError
+// naming the path on failure (the temporary is removed), and before writing anything when path
+// exists and is not a regular file (check_output_file). The temporaries of the same path that
+// killed writers left are removed first (remove_orphaned_temporaries).
 void write_file_atomic(const std::string& path, const std::string& data);
 
 // Several files that must appear together or not at all (a model directory): each is written

@@ -61,9 +61,14 @@ std::string metric_int(int64_t value) { return std::to_string(value); }
 
 std::string metrics_dict_json(const MetricsDict& metrics) { return indent_dict(metrics, "    ", "") + "\n"; }
 
-void save_metrics(const std::string& output_dir, const std::string& split, const MetricsDict& metrics) {
+void save_metrics(const std::string& output_dir, const std::string& split,
+                  const MetricsDict& metrics, StagedFiles* staged) {
   make_directories(output_dir);
-  write_file_atomic(join_path(output_dir, split + "_results.json"), metrics_dict_json(metrics));
+  const auto target = [&](const std::string& path) {
+    return staged ? staged->staged_path(path) : path;
+  };
+  write_file_atomic(target(join_path(output_dir, split + "_results.json")),
+                    metrics_dict_json(metrics));
   const std::string all_path = join_path(output_dir, "all_results.json");
   MetricsDict all;
   if (path_exists(all_path) && !read_flat_object(read_file(all_path), &all)) {
@@ -71,7 +76,7 @@ void save_metrics(const std::string& output_dir, const std::string& split, const
     all.clear();
   }
   for (const auto& [key, token] : metrics) all[key] = token;
-  write_file_atomic(all_path, metrics_dict_json(all));
+  write_file_atomic(target(all_path), metrics_dict_json(all));
 }
 
 MetricsDict train_metrics(const TrainSummary& summary, double epoch, double total_flos, size_t windows,
@@ -180,11 +185,20 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::vector<Log
 void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
                         double epoch, const std::string& split, int64_t num_input_tokens_seen) {
   make_directories(output_dir);
-  write_predictions(join_path(output_dir, split + "_predictions.json"), outcome.predictions);
-  write_nbest_predictions(join_path(output_dir, split + "_nbest_predictions.json"), outcome.predictions);
+  // The evaluation's files appear together or not at all: a failed write (disk full) never
+  // leaves new predictions beside an earlier evaluation's n-best lists and scores.
+  StagedFiles staged;
+  const auto target = [&](const std::string& suffix) {
+    return staged.staged_path(join_path(output_dir, split + suffix));
+  };
+  write_predictions(target("_predictions.json"), outcome.predictions);
+  write_nbest_predictions(target("_nbest_predictions.json"), outcome.predictions);
   if (outcome.predictions.version_2_with_negative)
-    write_null_odds(join_path(output_dir, split + "_null_odds.json"), outcome.predictions);
-  save_metrics(output_dir, split, eval_metrics(outcome, windows, batch_size, epoch, split, num_input_tokens_seen));
+    write_null_odds(target("_null_odds.json"), outcome.predictions);
+  save_metrics(output_dir, split,
+               eval_metrics(outcome, windows, batch_size, epoch, split, num_input_tokens_seen),
+               &staged);
+  staged.commit();
 }
 
 }  // namespace bert

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/file_io.h"  // StagedFiles
 #include "engine/evaluator.h"
 #include "engine/trainer.h"
 
@@ -39,7 +40,9 @@ double round_rate(double per_second);
 std::string metrics_dict_json(const MetricsDict& metrics);
 // Writes output_dir/<split>_results.json and merges the dict into output_dir/all_results.json
 // (an unreadable all_results.json is replaced, with a note on stderr).
-void save_metrics(const std::string& output_dir, const std::string& split, const MetricsDict& metrics);
+// With staged, both files are staged there (StagedFiles) for the caller to commit with others.
+void save_metrics(const std::string& output_dir, const std::string& split,
+                  const MetricsDict& metrics, StagedFiles* staged = nullptr);
 
 // run_qa's metrics of an evaluated split, `split` "eval" (--do_eval) or "predict" (--do_predict),
 // with run_qa's key names: K_<score> for each of the metric's scores (when the outcome was

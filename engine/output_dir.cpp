@@ -25,17 +25,12 @@ namespace fs = std::filesystem;
 // Files train_squad writes directly in output_dir at the end of a run (the names before
 // Hugging Face's, predictions.json and nbest_predictions.json, too: an older run left them).
 bool is_finished_run_file(const std::string& name) {
-  static const char* const kNames[] = {"train_results.json",
-                                       "eval_results.json",
-                                       "all_results.json",
-                                       kTrainerStateFile,
-                                       "eval_predictions.json",
-                                       "eval_nbest_predictions.json",
-                                       "predictions.json",
-                                       "nbest_predictions.json",
-                                       "predict_results.json",
-                                       "predict_predictions.json",
-                                       "predict_nbest_predictions.json"};
+  static const char* const kNames[] = {
+      "train_results.json",    "eval_results.json",        "all_results.json",
+      kTrainerStateFile,       "eval_predictions.json",    "eval_nbest_predictions.json",
+      "predictions.json",      "nbest_predictions.json",   "eval_null_odds.json",
+      "predict_results.json",  "predict_predictions.json", "predict_nbest_predictions.json",
+      "predict_null_odds.json"};
   return is_saved_model_file_name(name) ||
          std::any_of(std::begin(kNames), std::end(kNames),
                      [&](const char* known) { return name == known; });
@@ -72,8 +67,9 @@ bool is_our_temporary(const std::string& name) {
     const size_t at = name.rfind(marker);
     if (at == std::string::npos || !all_digits(name.substr(at + 5))) continue;
     std::string base = name.substr(0, at);
-    if (is_our_temporary(base) || is_finished_run_file(base) || is_run_start_file(base) || base == "trainer_log.jsonl" ||
-        base == ".write_test")
+    // README.md: the model card's, which never completed (so whose text cannot be judged).
+    if (is_our_temporary(base) || is_finished_run_file(base) || is_run_start_file(base) ||
+        base == "trainer_log.jsonl" || base == ".write_test" || base == "README.md")
       return true;
     if (base.size() > 4 && base.compare(base.size() - 4, 4, ".old") == 0) base.resize(base.size() - 4);
     if (base.rfind("checkpoint-", 0) == 0 && all_digits(base.substr(11))) return true;

@@ -36,6 +36,29 @@ TEST_CASE("save_metrics writes <split>_results.json and merges all_results.json"
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("an evaluation's files appear together or not at all", "[hf_outputs]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_eval_outputs");
+  EvalOutcome outcome;
+  outcome.scored = false;
+  outcome.predictions.version_2_with_negative = true;
+  write_eval_outputs(dir, outcome, 0, 8, 1.0, "eval", -1);
+  for (const char* name : {"eval_predictions.json", "eval_nbest_predictions.json",
+                           "eval_null_odds.json", "eval_results.json", "all_results.json"})
+    CHECK(path_exists(join_path(dir, name)));
+  // An earlier evaluation's files, and one output that cannot be written (a directory in its
+  // place): nothing of the new evaluation replaces the old files.
+  for (const char* name : {"eval_predictions.json", "eval_results.json"})
+    write_file_atomic(join_path(dir, name), "old");
+  std::filesystem::remove(join_path(dir, "eval_null_odds.json"));
+  make_directories(join_path(dir, "eval_null_odds.json"));
+  CHECK_THROWS(write_eval_outputs(dir, outcome, 0, 8, 2.0, "eval", -1));
+  CHECK(read_file(join_path(dir, "eval_predictions.json")) == "old");
+  CHECK(read_file(join_path(dir, "eval_results.json")) == "old");
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("trainer_state.json carries the whole log history, keys sorted", "[hf_outputs]") {
   const std::string dir = test::fresh_temp_dir("bert_test_hf_state");
   {

@@ -341,6 +341,14 @@ TEST_CASE("output_dir: a finished run's checkpoints resume only when asked, mode
                  Catch::Contains("--resume_from_checkpoint latest") &&
                  Catch::Contains("checkpoint-9"));
   CHECK(output_dir_refusal(dir, survey, /*explicit_resume=*/true).empty());
+  // The files of a SQuAD v2 evaluation and the temporary of a model card whose write was killed
+  // are this engine's too (they were taken for someone else's: no resume, no overwrite).
+  write_file_atomic(join_path(dir, "eval_null_odds.json"), "{}");
+  write_file_atomic(join_path(dir, "predict_null_odds.json"), "{}");
+  write_file_atomic(join_path(dir, "README.md.tmp.4194999"), "---");
+  survey = survey_output_dir(dir);
+  CHECK(survey.foreign.empty());
+  CHECK(output_dir_refusal(dir, survey, /*explicit_resume=*/true).empty());
   // Someone else's file is refused either way.
   write_file_atomic(join_path(dir, "notes.txt"), "mine");
   CHECK_THAT(output_dir_refusal(dir, survey_output_dir(dir), true), Catch::Contains("notes.txt"));
