@@ -4,10 +4,26 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 
 #include "apps/flags.h"
+#include "core/launcher.h"
 
 namespace bert {
+namespace {
+
+// Under a launcher of several processes, the error line names this rank, as the
+// communicator's own messages do ("rank 1: error: ..."): mpirun prints every rank's lines mixed.
+std::string rank_prefix() {
+  try {
+    const int rank = launcher_rank();
+    return launcher_world_size() > 1 && rank >= 0 ? "rank " + std::to_string(rank) + ": " : "";
+  } catch (const std::exception&) {
+    return "";  // a malformed variable is reported where it is used
+  }
+}
+
+}  // namespace
 
 int run_app(AppRun run, int argc, char** argv) {
   // Past a file-size limit (ulimit -f) a write must fail with EFBIG, so the error is reported
@@ -16,14 +32,17 @@ int run_app(AppRun run, int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const FlagError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "%serror: %s\n", rank_prefix().c_str(), e.what());
     return 2;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "error: out of memory: a buffer could not be allocated (use a smaller model, batch or "
-                         "max_seq_length)\n");
+    std::fprintf(
+        stderr,
+        "%serror: out of memory: a buffer could not be allocated (use a smaller model, batch or "
+        "max_seq_length)\n",
+        rank_prefix().c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "%serror: %s\n", rank_prefix().c_str(), e.what());
     return 1;
   }
 }

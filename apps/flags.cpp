@@ -358,12 +358,28 @@ std::string FlagParser::values_json() const {
   return out + "}\n";
 }
 
+const char* FlagParser::kind_name(Kind kind) {
+  switch (kind) {
+    case Kind::kString:
+      return "STRING";
+    case Kind::kInt:
+    case Kind::kInt64:
+      return "INT";
+    case Kind::kDouble:
+    case Kind::kDoubleOrInfinity:
+      return "FLOAT";
+    case Kind::kBool:
+      return "[BOOL]";
+    case Kind::kBoolOrWord:
+      return "[BOOL|WORD]";
+  }
+  return "VALUE";
+}
+
 std::string FlagParser::usage() const {
-  static const char* const kKindNames[] = {"STRING", "INT", "INT", "FLOAT", "[BOOL]", "[BOOL|WORD]"};
   std::string out = "usage: " + program_ + " [FILE.json] [flags]\n" + description_ + "\n\nflags:\n";
   for (const Flag& flag : flags_) {
-    out += "  --" + flag.name + " " + kKindNames[static_cast<int>(flag.kind)] + "\n      " +
-           flag.help;
+    out += "  --" + flag.name + " " + kind_name(flag.kind) + "\n      " + flag.help;
     if (!flag.default_text.empty()) out += " (default: " + flag.default_text + ")";
     out += "\n";
   }

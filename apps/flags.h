@@ -73,6 +73,7 @@ class FlagParser {
 
  private:
   enum class Kind { kString, kInt, kInt64, kDouble, kDoubleOrInfinity, kBool, kBoolOrWord };
+  static const char* kind_name(Kind kind);  // as --help shows it
   struct Flag {
     std::string name;
     Kind kind;

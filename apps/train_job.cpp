@@ -29,6 +29,7 @@
 #include "io/bert_config.h"
 #include "io/model_dir.h"
 #include "kernels/dropout_rng.h"  // attention_drop_rate
+#include "logging/crc32c.h"
 #include "logging/tensorboard_writer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -76,6 +77,19 @@ std::string hex64(uint64_t value) {
   return text;
 }
 
+// What a rank would resume from: the path alone does not tell, as ranks on other machines may
+// see another copy under it (node-local or stale storage). checksums.json holds the size and
+// CRC32C of every file of the checkpoint, so its own CRC32C fingerprints the whole checkpoint.
+std::string checkpoint_fingerprint(const std::string& dir) {
+  if (dir.empty()) return "(none)";
+  const std::string checksums = join_path(dir, kChecksumsFile);
+  if (!path_exists(checksums)) return dir + " (no " + std::string(kChecksumsFile) + ")";
+  const std::string text = read_file(checksums);
+  char crc[16];
+  std::snprintf(crc, sizeof crc, "%08x", crc32c(text.data(), text.size()));
+  return std::string(kChecksumsFile) + " crc32c " + crc;
+}
+
 std::string exact(double value) {
   char text[40];
   std::snprintf(text, sizeof text, "%.17g", value);
@@ -120,6 +134,7 @@ std::vector<AgreementField> settings_fields(const TrainOptions& o, const BertCon
           flag("stop_after_steps", std::to_string(o.stop_after_steps)),
           flag("max_consecutive_nonfinite", std::to_string(o.max_consecutive_nonfinite)),
           flag("resume_from_checkpoint", resume_dir.empty() ? "(none)" : resume_dir),
+          {"the resumed checkpoint's files", checkpoint_fingerprint(resume_dir)},
           // Hugging Face Trainer flags that change the data order, the schedule, when the
           // ranks pause together (evaluation, checkpoints) or the compute precision.
           flag("train_sampling_strategy", train_sampling_name(o.sampling)),

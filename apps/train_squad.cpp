@@ -315,7 +315,16 @@ int run(int argc, char** argv) {
   FlagParser parser("train_squad", "Fine-tunes BERT for extractive question answering on SQuAD "
                                    "(flags follow Hugging Face run_qa.py).");
   register_flags(&parser, &o);
-  if (!parser.parse(argc, argv)) return 0;
+  if (!parser.parse(argc, argv)) {
+    // --help. A rank that ends with status 0 before joining the others can leave them waiting in
+    // MPI_Init for good (Open MPI notices it only sometimes); a non-zero status always ends the
+    // job.
+    if (launcher_world_size() > 1)
+      throw FlagError("--help given to a rank of an MPI launch of " +
+                      std::to_string(launcher_world_size()) +
+                      " processes: run train_squad --help without mpirun");
+    return 0;
+  }
   o.notes = parser.notes();
   resolve_hf_trainer_flags(parser, &o.hf, HfResolvedFlags{&o.do_eval, o.group_by_length, &o.sampling, &o.device}, &o.notes);
   resolve_warmup_steps(parser, &o);

@@ -44,65 +44,6 @@ void LocalCommunicator::abort(const std::string& reason) {
   std::_Exit(1);
 }
 
-namespace {
-
-// The positive integer in environment variable `name`; 0 when unset; BertError when malformed.
-int env_count(const char* name) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return 0;
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (*end != '\0' || value <= 0 || value > (1 << 24))
-    throw BertError(std::string("environment variable ") + name + "=" + text +
-                    ": expected a positive process count");
-  return static_cast<int>(value);
-}
-
-constexpr const char* kSizeVariables[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
-constexpr const char* kLocalRankVariables[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
-                                               "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
-                                               "PMIX_LOCAL_RANK", "PMI_LOCAL_RANK"};
-constexpr const char* kLocalSizeVariables[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS",
-                                               "MV2_COMM_WORLD_LOCAL_SIZE", "PMIX_LOCAL_SIZE"};
-
-}  // namespace
-
-int launcher_world_size() {
-  for (const char* name : kSizeVariables) {
-    const int size = env_count(name);
-    if (size > 0) return size;
-  }
-  return std::getenv("PMIX_RANK") != nullptr ? -1 : 1;
-}
-
-bool launched_by_mpi() {
-  for (const char* name : kSizeVariables)
-    if (std::getenv(name) != nullptr) return true;
-  return std::getenv("PMIX_RANK") != nullptr;
-}
-
-int local_rank_from_launcher() {
-  for (const char* name : kLocalRankVariables) {
-    const char* text = std::getenv(name);
-    if (text == nullptr || *text == '\0') continue;
-    char* end = nullptr;
-    const long value = std::strtol(text, &end, 10);
-    if (*end != '\0' || value < 0 || value > (1 << 24))
-      throw BertError(std::string("environment variable ") + name + "=" + text +
-                      ": expected a non-negative local rank");
-    return static_cast<int>(value);
-  }
-  return 0;
-}
-
-int local_size_from_launcher() {
-  for (const char* name : kLocalSizeVariables) {
-    const int size = env_count(name);
-    if (size > 0) return size;
-  }
-  return 1;
-}
-
 bool mpi_compiled_in() {
 #ifdef BERT_HAVE_MPI
   return true;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "core/launcher.h"  // launcher_world_size, launched_by_mpi, ... (callers of the factory use them)
 #include "core/tensor.h"
 
 namespace bert {
@@ -113,25 +114,6 @@ class LocalCommunicator final : public Communicator {
 size_t tensor_bytes(const Tensor& values);
 // Throws BertError naming `who` unless the tensor is f32 or f64.
 void check_reducible(const Tensor& values, const char* who);
-
-// The number of processes the launcher started, from OMPI_COMM_WORLD_SIZE (Open MPI),
-// PMI_SIZE (MPICH/Hydra) or PMIX_SIZE; 1 when none is set (a plain launch), -1 when only
-// PMIX_RANK says that a PMIx launcher is present without a size.
-int launcher_world_size();
-// True when any of those variables (or PMIX_RANK) is set, even for a single process.
-bool launched_by_mpi();
-// This process's index among the ranks on its node, from the launcher: OMPI_COMM_WORLD_LOCAL_RANK
-// (Open MPI), MPI_LOCALRANKID (MPICH/Hydra), MV2_COMM_WORLD_LOCAL_RANK (MVAPICH), SLURM_LOCALID
-// (srun), PMIX_LOCAL_RANK or PMI_LOCAL_RANK; 0 when none is set. BertError when malformed.
-// The app selects its GPU with it BEFORE creating the CUDA backend (whose stream and buffers
-// belong to the device current at creation): cudaSetDevice(local_rank % device_count), which
-// select_local_cuda_device() in comm/nccl_communicator.h does.
-int local_rank_from_launcher();
-// How many ranks the launcher started on this node, from OMPI_COMM_WORLD_LOCAL_SIZE (Open MPI),
-// MPI_LOCALNRANKS (MPICH/Hydra), MV2_COMM_WORLD_LOCAL_SIZE (MVAPICH) or PMIX_LOCAL_SIZE; 1 when
-// none is set. BertError when malformed. The ranks of a node share its cores for host work
-// (each builds the training windows).
-int local_size_from_launcher();
 
 // True when this build has MpiCommunicator (compile definition BERT_HAVE_MPI).
 bool mpi_compiled_in();

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/launcher.h"
 
 namespace bert {
 namespace {
@@ -45,11 +46,14 @@ std::unique_ptr<Backend> make_backend(const std::string& device, const CudaBacke
     if (!backend) throw InputError("--device cuda: " + note + "; use --device cpu");
     return backend;
   }
+  // Rank 0's choice is the job's log line (the others print only errors).
+  const bool report = launcher_rank() <= 0;
   if (backend) {
-    std::fprintf(stderr, "[device] auto: %s on %s\n", backend->name().c_str(), note.c_str());
+    if (report)
+      std::fprintf(stderr, "[device] auto: %s on %s\n", backend->name().c_str(), note.c_str());
     return backend;
   }
-  std::fprintf(stderr, "[device] auto: cpu (%s)\n", note.c_str());
+  if (report) std::fprintf(stderr, "[device] auto: cpu (%s)\n", note.c_str());
   return make_cpu_backend(false);
 }
 

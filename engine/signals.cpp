@@ -1,10 +1,16 @@
 // SIGINT / SIGTERM handling; see signals.h.
 #include "engine/signals.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
-#include <unistd.h>
+#include <exception>
+#include <string>
+
+#include "core/launcher.h"
 
 namespace bert {
 namespace {
@@ -21,13 +27,31 @@ void write_stderr(const char* text) {
   (void)ignored;
 }
 
+// What the handler writes, made before any signal (formatting is not async-signal-safe); under
+// a launcher of several ranks it names this one, whose line may come after rank 0's last.
+char g_sigint_message[192];
+char g_sigterm_message[192];
+
+void make_messages() {
+  std::string rank;
+  try {
+    if (launcher_world_size() > 1 && launcher_rank() >= 0)
+      rank = "rank " + std::to_string(launcher_rank()) + ": ";
+  } catch (const std::exception&) {  // a malformed variable is reported where it is used
+  }
+  const char* const kRest =
+      " received: finishing the current step, then saving a checkpoint (send it again to "
+      "stop at once)\n";
+  std::snprintf(g_sigint_message, sizeof g_sigint_message, "\n%s[train] SIGINT%s", rank.c_str(),
+                kRest);
+  std::snprintf(g_sigterm_message, sizeof g_sigterm_message, "\n%s[train] SIGTERM%s", rank.c_str(),
+                kRest);
+}
+
 extern "C" void on_stop_signal(int signal_number) {
   int expected = 0;
   if (g_stop_signal.compare_exchange_strong(expected, signal_number)) {
-    write_stderr(signal_number == SIGINT ? "\n[train] SIGINT received: finishing the current step, then "
-                                           "saving a checkpoint (send it again to stop at once)\n"
-                                         : "\n[train] SIGTERM received: finishing the current step, then "
-                                           "saving a checkpoint (send it again to stop at once)\n");
+    write_stderr(signal_number == SIGINT ? g_sigint_message : g_sigterm_message);
     return;
   }
   // Second signal: stop now with the default action (terminate). Checkpoints under their
@@ -53,6 +77,7 @@ void set_handler(int signal_number, void (*handler)(int)) {
 
 void install_stop_signal_handlers() {
   g_stop_signal.store(0);
+  make_messages();
   set_handler(SIGINT, on_stop_signal);
   set_handler(SIGTERM, on_stop_signal);
 }

@@ -258,13 +258,64 @@ TEST_CASE("ranks launched with different settings or data all stop before step 1
       CHECK(result.status == c.status);
       const std::vector<std::string> errors = test::error_lines(result.output);
       REQUIRE_FALSE(errors.empty());
-      for (const std::string& line : errors) CHECK_THAT(line, Catch::Contains("ranks disagree on " + c.named));
+      for (const std::string& line : errors)
+        CHECK_THAT(line,
+                   Catch::Contains("ranks disagree on " + c.named) && Catch::StartsWith("rank "));
       CHECK(seconds < 200);  // not the --ddp_timeout of a stalled collective
       CHECK_THAT(result.output, !Catch::Contains("did not complete within"));
       CHECK_FALSE(fs::exists(out + "/trainer_log.jsonl"));  // stopped before step 1
       CHECK_FALSE(fs::exists(out + "/model.safetensors"));
     }
   }
+}
+
+TEST_CASE("ranks that would resume from different copies of a checkpoint stop before step 1",
+          "[app][mpi]") {
+  // Ranks on other machines may see another copy under the same path (node-local or stale
+  // storage): the same relative --output_dir in two working directories, whose checkpoint-4
+  // were trained with other seeds.
+  const std::string a = root() + "/copies-a", b = root() + "/copies-b";
+  for (const auto& [dir, seed] : {std::pair<std::string, std::string>{a, "7"}, {b, "8"}}) {
+    fs::remove_all(dir);
+    make_directories(dir);
+    const CommandResult made = test::run_command(
+        "cd " + dir + " && " + test::train_squad_bin() +
+        std::regex_replace(flags("cpu", 8, 1, "out"), std::regex("--seed 7"), "--seed " + seed) +
+        " --stop_after_steps 4");
+    INFO(made.output);
+    REQUIRE(path_exists(dir + "/out/checkpoint-4/checksums.json"));
+  }
+  const std::string resume = " " + test::train_squad_bin() + flags("cpu", 4, 1, "out") +
+                             " --resume_from_checkpoint out/checkpoint-4 --ddp_timeout 300";
+  const std::string launch =
+      std::string(MPIEXEC_BIN) + " --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1 ";
+  const CommandResult result =
+      test::run_command(launch + "-np 1 -wdir " + a + resume + " : -np 1 -wdir " + b + resume);
+  INFO(result.output);
+  CHECK(result.status == 1);
+  CHECK_THAT(result.output,
+             Catch::Contains("ranks disagree on the resumed checkpoint's files: rank 0 has "
+                             "checksums.json crc32c"));
+  CHECK_FALSE(fs::exists(a + "/out/checkpoint-8"));
+  CHECK_FALSE(fs::exists(a + "/out/model.safetensors"));
+}
+
+TEST_CASE("under a launcher, early errors name the rank and --help never ends a rank with 0",
+          "[app][mpi]") {
+  // The launcher's variables alone (no mpirun): what each rank sees before MPI_Init.
+  const std::string rank1 =
+      "OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=1 " + test::train_squad_bin();
+  CommandResult result = test::run_command(rank1 + " --learnin_rate 1e-3");
+  CHECK(result.status == 2);
+  CHECK_THAT(result.output, Catch::StartsWith("rank 1: error: unknown flag --learnin_rate"));
+  // A rank that exits 0 before MPI_Init can leave the others waiting in it for good.
+  result = test::run_command(rank1 + " --help");
+  CHECK(result.status == 2);
+  CHECK_THAT(
+      result.output,
+      Catch::Contains("rank 1: error: --help given to a rank of an MPI launch of 2 processes"));
+  result = test::run_command(test::train_squad_bin() + " --help");
+  CHECK(result.status == 0);
 }
 
 TEST_CASE("rank 0's refusal of a non-empty output_dir ends every rank at once", "[app][mpi]") {

@@ -38,10 +38,11 @@ inline CommandResult run_command(const std::string& command) {
   return result;
 }
 
-// Lines of the output that start with "error:".
+// Lines of the output that start with "error:" (under a launcher of several ranks, "rank R:
+// error:").
 inline std::vector<std::string> error_lines(const std::string& output) {
   std::vector<std::string> lines;
-  const std::regex pattern("(^|\n)(error:[^\n]*)");
+  const std::regex pattern("(^|\n)((?:rank [0-9]+: )?error:[^\n]*)");
   for (auto it = std::sregex_iterator(output.begin(), output.end(), pattern); it != std::sregex_iterator(); ++it)
     lines.push_back((*it)[2]);
   return lines;
