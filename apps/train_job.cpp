@@ -181,8 +181,7 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.overwrite_output_dir = o.overwrite_output_dir;
   run.resume_from_checkpoint = o.resume_from_checkpoint;
   run.save_total_limit = o.save_total_limit;
-  run.do_lower_case = o.do_lower_case;
-  run.keep_accents = o.keep_accents;
+  run.tokenizer = SavedTokenizer{o.do_lower_case, o.keep_accents, o.model_max_length};
   run.eval_batch_size = o.per_device_eval_batch_size;
   run.progress_bar = !o.hf.disable_tqdm;
   run.metric_for_best_model = best_metric_name(o.hf);

@@ -36,6 +36,7 @@ struct TrainOptions {
   HfPassiveFlags passive;  // Trainer flags that change nothing here, or are refused (apps/hf_passive_flags.h)
   // Derived after parsing, not flags.
   bool keep_accents = true;  // a SentencePiece model's, from tokenizer_config.json
+  int64_t model_max_length = 0;  // tokenizer_config.json's (0: none), kept in saved models
   std::string do_lower_case_note;
   std::vector<std::string> notes;  // flag notes for rank 0's log (overrides, precision, report_to)
   std::string args_record;         // every flag's value, for output_dir/training_args.json

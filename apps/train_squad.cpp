@@ -351,6 +351,7 @@ int run(int argc, char** argv) {
       read_tokenizer_config(o.model_name_or_path, parser.was_set("do_lower_case"), o.do_lower_case);
   o.do_lower_case = tokenizer_choice.do_lower_case;
   o.keep_accents = tokenizer_choice.keep_accents;
+  o.model_max_length = tokenizer_choice.model_max_length;
   o.do_lower_case_note = tokenizer_choice.note;
   const std::string clamped = clamp_max_seq_length(
       tokenizer_choice.model_max_length, join_path(o.model_name_or_path, "tokenizer_config.json"), &o.max_seq_length);

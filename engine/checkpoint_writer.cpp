@@ -11,8 +11,8 @@ namespace bert {
 
 CheckpointContents capture_checkpoint(const TrainerState& state, BertQaModel& model,
                                       AdamWOptimizer& optimizer, const BertConfig& config,
-                                      const std::string& vocab_file, bool do_lower_case,
-                                      bool keep_accents, bool model_only,
+                                      const std::string& vocab_file,
+                                      const SavedTokenizer& tokenizer, bool model_only,
                                       std::shared_ptr<TrainingTensors> reuse) {
   CheckpointContents contents;
   contents.state = state;
@@ -21,9 +21,9 @@ CheckpointContents capture_checkpoint(const TrainerState& state, BertQaModel& mo
   // writer thread: nothing there reads the live model, and the step waits for the copies alone.
   contents.tensors = reuse != nullptr ? std::move(reuse) : std::make_shared<TrainingTensors>();
   capture_training_tensors(model, optimizer, /*with_moments=*/!model_only, contents.tensors.get());
-  contents.write_model = [config, tensors = contents.tensors, vocab_file, do_lower_case,
-                          keep_accents](const std::string& dir) {
-    save_model_dir(dir, config, tensors->master_by_name(), vocab_file, do_lower_case, keep_accents);
+  contents.write_model = [config, tensors = contents.tensors, vocab_file,
+                          tokenizer](const std::string& dir) {
+    save_model_dir(dir, config, tensors->master_by_name(), vocab_file, tokenizer);
   };
   return contents;
 }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "engine/checkpoint_dirs.h"
+#include "io/model_dir.h"  // SavedTokenizer
 
 namespace bert {
 
@@ -35,8 +36,8 @@ namespace bert {
 // 1.3 GB afresh.
 CheckpointContents capture_checkpoint(const TrainerState& state, BertQaModel& model,
                                       AdamWOptimizer& optimizer, const BertConfig& config,
-                                      const std::string& vocab_file, bool do_lower_case,
-                                      bool keep_accents, bool model_only,
+                                      const std::string& vocab_file,
+                                      const SavedTokenizer& tokenizer, bool model_only,
                                       std::shared_ptr<TrainingTensors> reuse = nullptr);
 
 class CheckpointWriter {

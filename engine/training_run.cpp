@@ -362,8 +362,7 @@ class TrainingSession {
   }
 
   void write_model(const std::string& dir) const {
-    save_model_dir(dir, *job_.config, model_.parameters(), job_.vocab_file, run_.do_lower_case,
-                   run_.keep_accents);
+    save_model_dir(dir, *job_.config, model_.parameters(), job_.vocab_file, run_.tokenizer);
   }
 
  private:
@@ -381,7 +380,7 @@ class TrainingSession {
     const auto copy_started = std::chrono::steady_clock::now();
     CheckpointContents contents =
         capture_checkpoint(best_.into(state), model_, optimizer_, *job_.config, job_.vocab_file,
-                           run_.do_lower_case, run_.keep_accents, model_only, writer_.take_spare());
+                           run_.tokenizer, model_only, writer_.take_spare());
     add_checkpoint_history(
         &contents, run_.output_dir, tc_,
         steps_per_epoch(job_.windows->size(), tc_.batch_size, job_.comm->world_size(),

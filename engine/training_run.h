@@ -29,6 +29,7 @@
 #include "engine/trainer.h"
 #include "engine/training_state.h"
 #include "io/bert_config.h"
+#include "io/model_dir.h"  // SavedTokenizer
 #include "logging/metrics_log.h"
 #include "logging/tensorboard_writer.h"
 
@@ -45,8 +46,7 @@ struct RunSettings {
   bool overwrite_output_dir = false;
   std::string resume_from_checkpoint;  // "", a checkpoint directory, or "latest" / "true" / "True"
   int64_t save_total_limit = -1;       // > 0: keep only the newest N checkpoints
-  bool do_lower_case = true;           // recorded in every saved model's tokenizer_config.json
-  bool keep_accents = true;            // so is a SentencePiece model's keep_accents
+  SavedTokenizer tokenizer;            // recorded in every saved model's tokenizer_config.json
   int eval_batch_size = 8;
   PostprocessConfig postprocess;
   bool progress_bar = true;  // on a terminal (--disable_tqdm false)

@@ -277,7 +277,7 @@ LoadedModel load_model_dir(const std::string& dir, uint64_t seed) {
 
 void save_model_dir(const std::string& dir, const BertConfig& config,
                     const std::map<std::string, std::vector<float>>& tensors,
-                    const std::string& vocab_path, bool do_lower_case, bool keep_accents) {
+                    const std::string& vocab_path, const SavedTokenizer& tokenizer) {
   const std::string config_json = bert_config_to_json(config);  // validates the config
   const std::vector<ParamSpec> specs = bert_qa_param_specs(config);
   std::vector<TensorToWrite> to_write;
@@ -315,10 +315,13 @@ void save_model_dir(const std::string& dir, const BertConfig& config,
   // The class the tokenizers here follow: BertTokenizer, or for a SentencePiece model
   // AlbertTokenizer with its keep_accents (what read_tokenizer_config reads back).
   const std::string tokenizer_config =
-      std::string("{\n  \"do_lower_case\": ") + (do_lower_case ? "true" : "false") +
-      (wordpiece ? ""
-                 : std::string(",\n  \"keep_accents\": ") + (keep_accents ? "true" : "false")) +
-      ",\n  \"model_max_length\": " + std::to_string(config.max_position_embeddings) +
+      std::string("{\n  \"do_lower_case\": ") + (tokenizer.do_lower_case ? "true" : "false") +
+      (wordpiece
+           ? ""
+           : std::string(",\n  \"keep_accents\": ") + (tokenizer.keep_accents ? "true" : "false")) +
+      ",\n  \"model_max_length\": " +
+      std::to_string(tokenizer.model_max_length > 0 ? tokenizer.model_max_length
+                                                    : config.max_position_embeddings) +
       ",\n  \"tokenizer_class\": " + (wordpiece ? "\"BertTokenizer\"" : "\"AlbertTokenizer\"") +
       "\n}\n";
   write_file_atomic(staged.staged_path(join_path(dir, "tokenizer_config.json")), tokenizer_config);

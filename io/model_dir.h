@@ -69,17 +69,25 @@ int64_t count_vocab_lines(const std::string& path);
 // find_vocab_file reads): what checkpoint and output directories recognise as theirs.
 bool is_saved_model_file_name(const std::string& name);
 
+// What a saved model's tokenizer_config.json records of the tokenizer the run used.
+struct SavedTokenizer {
+  bool do_lower_case = true;
+  bool keep_accents = true;  // a SentencePiece model's (AlbertTokenizer)
+  // The source's tokenizer_config.json limit, kept as save_pretrained keeps it (a saved model
+  // then clamps --max_seq_length as its source did); 0: none, max_position_embeddings is written.
+  int64_t model_max_length = 0;
+};
+
 // Writes <dir> (created if needed): config.json, model.safetensors (F32, canonical names,
 // metadata {"format": "pt"}), the vocabulary copied from vocab_path (a WordPiece text as
 // vocab.txt, a tokenizer.json or SentencePiece *.model under its own name) and
-// tokenizer_config.json ({"do_lower_case", "model_max_length": max_position_embeddings,
-// "tokenizer_class": "BertTokenizer", or for a SentencePiece model "AlbertTokenizer" and
-// "keep_accents"}), each written atomically. `tensors` must hold exactly the parameters
-// of bert_qa_param_specs(config) with matching sizes (BertError otherwise); a vocab.txt may not
-// have more lines than vocab_size (InputError otherwise). Nothing is written on error.
+// tokenizer_config.json ({"do_lower_case", "model_max_length" (tokenizer's, else
+// max_position_embeddings), "tokenizer_class": "BertTokenizer", or for a SentencePiece model
+// "AlbertTokenizer" and "keep_accents"}), each written atomically. `tensors` must hold exactly the
+// parameters of bert_qa_param_specs(config) with matching sizes (BertError otherwise); a vocab.txt
+// may not have more lines than vocab_size (InputError otherwise). Nothing is written on error.
 void save_model_dir(const std::string& dir, const BertConfig& config,
                     const std::map<std::string, std::vector<float>>& tensors,
-                    const std::string& vocab_path, bool do_lower_case = true,
-                    bool keep_accents = true);
+                    const std::string& vocab_path, const SavedTokenizer& tokenizer = {});
 
 }  // namespace bert

@@ -48,7 +48,25 @@ constexpr const char* kSentencePieceAddedTokens =
                         "\" is not supported: transformers matches added tokens whole " + why);
 }
 
-// tokenizer_config.json's added_tokens_decoder: every token's content must be one of `known`.
+// An AddedToken's matching switches (an added_tokens_decoder entry, or a special token written
+// as an object): transformers honours them; the tokenizers here match special tokens as written,
+// without the spaces around them, anywhere in a word, so a true one is refused by name.
+void check_added_token_flags(const std::string& path, const std::string& field,
+                             simdjson::dom::element token, std::string_view content) {
+  if (!token.is_object()) return;
+  for (const char* flag : {"lstrip", "rstrip", "single_word", "normalized"}) {
+    bool value = false;
+    if (token[flag].get_bool().get(value) == simdjson::SUCCESS && value)
+      throw_input_error(
+          path, field + "." + flag,
+          "true is not supported for \"" + std::string(content) +
+              "\": special tokens are matched here as written, without the spaces around them "
+              "and inside words (transformers would match it otherwise)");
+  }
+}
+
+// tokenizer_config.json's added_tokens_decoder: every token's content must be one of `known`,
+// matched as written.
 void check_added_tokens_decoder(const std::string& path, simdjson::dom::object object,
                                 const std::set<std::string>& known, const char* why) {
   simdjson::dom::object added;
@@ -60,6 +78,7 @@ void check_added_tokens_decoder(const std::string& path, simdjson::dom::object o
       throw_input_error(path, field, "expected an object with a string \"content\"");
     if (!known.count(std::string(content)))
       refuse_added_token(path, field, std::string(content), why);
+    check_added_token_flags(path, field, entry.value, content);
   }
 }
 
@@ -75,7 +94,15 @@ void check_wordpiece_specials(const std::string& path, simdjson::dom::object obj
                                                                   {"mask_token", "[MASK]"}};
   simdjson::dom::element value;
   for (const auto& [field, bert] : kSpecials) {
-    if (object[field].get(value) != simdjson::SUCCESS || value.is_null()) continue;
+    if (object[field].get(value) != simdjson::SUCCESS) continue;
+    if (value.is_null())
+      throw_input_error(
+          path, field,
+          std::string("null is not supported: transformers would then have no such token (") +
+              bert +
+              " written in the text split into pieces, or no [UNK]/[SEP] at all); this engine's "
+              "WordPiece uses BERT's " +
+              bert + ": write it, or leave the field out");
     std::string_view token;
     if (value.get_string().get(token) && value["content"].get_string().get(token))
       throw_input_error(path, field, "expected a string or an object with a string \"content\"");
@@ -84,6 +111,7 @@ void check_wordpiece_specials(const std::string& path, simdjson::dom::object obj
                         "\"" + std::string(token) +
                             "\" is not supported: this engine's WordPiece uses BERT's " + bert +
                             " (transformers would use the token named here)");
+    check_added_token_flags(path, field, value, token);
   }
   for (const char* field : {"extra_special_tokens", "additional_special_tokens"}) {
     if (object[field].get(value) != simdjson::SUCCESS || value.is_null()) continue;
@@ -191,6 +219,36 @@ bool check_sentencepiece_fields(const std::string& dir, const std::string& path,
   return keep_accents;
 }
 
+// special_tokens_map.json, which transformers reads beside tokenizer_config.json (its values
+// override the config's): held to the same rules as the config's special tokens.
+void check_special_tokens_map(const std::string& dir) {
+  const std::string path = join_path(dir, "special_tokens_map.json");
+  if (!path_exists(path)) return;
+  simdjson::dom::parser parser;
+  check_wordpiece_specials(path, parse_object(path, &parser));
+}
+
+// config.json's tokenizer_class, which AutoTokenizer follows when tokenizer_config.json names
+// none.
+void check_config_tokenizer_class(const std::string& dir) {
+  const std::string path = join_path(dir, "config.json");
+  if (!path_exists(path)) return;
+  simdjson::dom::parser parser;
+  simdjson::dom::element value;
+  std::string_view tokenizer_class;
+  const simdjson::dom::object object = parse_object(path, &parser);
+  if (object["tokenizer_class"].get(value) != simdjson::SUCCESS || value.is_null()) return;
+  if (value.get_string().get(tokenizer_class))
+    throw_input_error(path, "tokenizer_class", "expected a string");
+  if (tokenizer_class != "BertTokenizer" && tokenizer_class != "BertTokenizerFast")
+    throw_input_error(
+        path, "tokenizer_class",
+        "\"" + std::string(tokenizer_class) +
+            "\" is not supported: transformers' AutoTokenizer builds that class for this directory "
+            "(tokenizer_config.json names none), and with a WordPiece vocabulary this engine "
+            "tokenizes as BertTokenizer");
+}
+
 void check_added_tokens_file(const std::string& dir) {
   const std::string path = join_path(dir, "added_tokens.json");
   if (!path_exists(path)) return;
@@ -273,6 +331,10 @@ TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, b
   if (wordpiece) {
     if (have_file) check_wordpiece_fields(path, object, choice.do_lower_case);
     check_added_tokens_file(dir);
+    check_special_tokens_map(dir);
+    simdjson::dom::element value;
+    if (!have_file || object["tokenizer_class"].get(value) != simdjson::SUCCESS || value.is_null())
+      check_config_tokenizer_class(dir);
   } else {
     choice.keep_accents = check_sentencepiece_fields(dir, path, have_file, object);
     choice.note +=

@@ -12,13 +12,36 @@
 #include "tokenizer/unicode.h"
 
 namespace bert {
+namespace {
+
+// vocab.txt as tokenizers' WordPiece::read_file reads it (what transformers' BertTokenizerFast
+// loads): one token per line, trailing white space removed (Rust's trim_end: a space, a tab,
+// U+00A0, ...), leading white space kept.
+std::vector<std::string> read_vocab_lines(const std::string& path) {
+  std::vector<std::string> lines = read_lines(path);
+  std::u32string code_points;
+  for (std::string& line : lines) {
+    size_t bad = 0;
+    code_points.clear();
+    if (!unicode::decode_utf8(line, &code_points, &bad)) continue;  // build() names the bad byte
+    size_t keep = code_points.size();
+    while (keep > 0 && unicode::is_white_space(code_points[keep - 1])) --keep;
+    if (keep == code_points.size()) continue;
+    line.clear();
+    for (size_t i = 0; i < keep; ++i) unicode::append_utf8(code_points[i], &line);
+  }
+  return lines;
+}
+
+}  // namespace
 
 WordPieceTokenizer::WordPieceTokenizer(const std::string& vocab_path, bool do_lower_case)
-    : tokens_(is_tokenizer_json(vocab_path) ? read_wordpiece_tokenizer_json(vocab_path).tokens : read_lines(vocab_path)),
+    : tokens_(is_tokenizer_json(vocab_path) ? read_wordpiece_tokenizer_json(vocab_path).tokens
+                                            : read_vocab_lines(vocab_path)),
       do_lower_case_(do_lower_case),
       trie_(tokens_),
       continuation_node_(trie_.node_of("##")) {
-  build(vocab_path);
+  build(vocab_path, /*require_mask=*/true);
 }
 
 WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> tokens, bool do_lower_case,
@@ -27,10 +50,10 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> tokens, bool do_
       do_lower_case_(do_lower_case),
       trie_(tokens_),
       continuation_node_(trie_.node_of("##")) {
-  build(source);
+  build(source, /*require_mask=*/false);
 }
 
-void WordPieceTokenizer::build(const std::string& source) {
+void WordPieceTokenizer::build(const std::string& source, bool require_mask) {
   if (tokens_.empty()) throw_input_error(source, "", "vocabulary is empty (one token per line)");
   // Part of token 0 otherwise (so "[PAD]" would be missing, or the first word never matched).
   if (starts_with_utf8_bom(tokens_.front()))
@@ -56,13 +79,18 @@ void WordPieceTokenizer::build(const std::string& source) {
     const char* name;
     int32_t* id;
   };
-  for (const Special& s : {Special{"[CLS]", &cls_id_}, Special{"[SEP]", &sep_id_},
-                           Special{"[UNK]", &unk_id_}, Special{"[PAD]", &pad_id_}}) {
+  int32_t mask_id = -1;
+  for (const Special& s :
+       {Special{"[CLS]", &cls_id_}, Special{"[SEP]", &sep_id_}, Special{"[UNK]", &unk_id_},
+        Special{"[PAD]", &pad_id_}, Special{"[MASK]", &mask_id}}) {
     *s.id = word_start_.find(s.name);
-    if (*s.id < 0) {
-      throw_input_error(source, "", std::string("missing special token ") + s.name +
-                                        " (a WordPiece vocabulary needs [CLS], [SEP], [UNK] "
-                                        "and [PAD], one token per line)");
+    // Without [MASK], transformers adds it as a token past the vocabulary and matches "[MASK]"
+    // in the text whole; here it would be split into pieces.
+    if (*s.id < 0 && (s.id != &mask_id || require_mask)) {
+      throw_input_error(source, "",
+                        std::string("missing special token ") + s.name +
+                            " (a WordPiece vocabulary needs [CLS], [SEP], [UNK], [PAD] "
+                            "and [MASK], one token per line)");
     }
   }
   for (const char* name : kSpecialTokens) {

@@ -24,11 +24,14 @@ class WordPieceTokenizer final : public Tokenizer {
   // vocabulary of BertTokenizer): the only added tokens this tokenizer knows.
   static constexpr const char* kSpecialTokens[] = {"[CLS]", "[SEP]", "[UNK]", "[PAD]", "[MASK]"};
 
-  // Reads vocab.txt: one token per line, id = line index (or a tokenizer.json's WordPiece
-  // vocabulary, see tokenizer_json.h). Throws InputError naming the file when it cannot be read,
-  // a token is not valid UTF-8, or [CLS] [SEP] [UNK] [PAD] is missing.
+  // Reads vocab.txt: one token per line, id = line index, trailing white space removed as
+  // tokenizers' WordPiece::read_file removes it (or a tokenizer.json's WordPiece vocabulary, see
+  // tokenizer_json.h). Throws InputError naming the file when it cannot be read, a token is not
+  // valid UTF-8, or [CLS] [SEP] [UNK] [PAD] [MASK] is missing (without [MASK], transformers adds
+  // it past the vocabulary and matches "[MASK]" in the text whole).
   WordPieceTokenizer(const std::string& vocab_path, bool do_lower_case);
-  // The same from tokens in memory; `source` names them in error messages.
+  // The same from tokens in memory (small vocabularies of tests: [MASK] may be missing); `source`
+  // names them in error messages.
   WordPieceTokenizer(std::vector<std::string> tokens, bool do_lower_case,
                      const std::string& source);
 
@@ -45,7 +48,7 @@ class WordPieceTokenizer final : public Tokenizer {
   bool do_lower_case() const { return do_lower_case_; }
 
  private:
-  void build(const std::string& source);
+  void build(const std::string& source, bool require_mask);
 
   std::vector<std::string> tokens_;
   std::vector<std::string> specials_;  // [CLS] [SEP] [UNK] [PAD] [MASK]: matched in raw text

@@ -185,7 +185,7 @@ TEST_CASE("capture_checkpoint copies the model files' weights and the training t
   const std::vector<double> at_capture = run.state();
   const std::map<std::string, std::vector<float>> weights = run.model->parameters();
   CheckpointContents contents = capture_checkpoint(state_at(3), *run.model, *run.optimizer, config,
-                                                   vocab, true, true, /*model_only=*/false);
+                                                   vocab, SavedTokenizer{}, /*model_only=*/false);
   train_steps(run, 2);  // everything changes before the write
   REQUIRE(run.state() != at_capture);
   const std::string out = join_path(dir, "out");
@@ -200,8 +200,9 @@ TEST_CASE("capture_checkpoint copies the model files' weights and the training t
   CHECK(read_file(join_path(path, "vocab.txt")) == read_file(vocab));
 
   SECTION("model only: the model files alone") {
-    const CheckpointContents model_only = capture_checkpoint(
-        state_at(5), *run.model, *run.optimizer, config, vocab, true, true, /*model_only=*/true);
+    const CheckpointContents model_only =
+        capture_checkpoint(state_at(5), *run.model, *run.optimizer, config, vocab, SavedTokenizer{},
+                           /*model_only=*/true);
     CHECK(model_only.tensors->exp_avg.empty());
     const std::string model_path = write_checkpoint(out, model_only, 0);
     CHECK_FALSE(fs::exists(join_path(model_path, kTrainingTensorsFile)));
@@ -220,8 +221,8 @@ TEST_CASE("the next capture refills the last written checkpoint's memory", "[res
   CHECK(writer.take_spare() == nullptr);  // nothing written yet
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  CheckpointContents first =
-      capture_checkpoint(state_at(1), *run.model, *run.optimizer, config, vocab, true, true, false);
+  CheckpointContents first = capture_checkpoint(state_at(1), *run.model, *run.optimizer, config,
+                                                vocab, SavedTokenizer{}, false);
   first.write_model = [released](const std::string& d) {
     released.wait();
     write_config(d);
@@ -240,7 +241,7 @@ TEST_CASE("the next capture refills the last written checkpoint's memory", "[res
   train_steps(run, 2);
   const std::vector<double> at_capture = run.state();
   CheckpointContents second = capture_checkpoint(state_at(3), *run.model, *run.optimizer, config,
-                                                 vocab, true, true, false, spare);
+                                                 vocab, SavedTokenizer{}, false, spare);
   CHECK(second.tensors.get() == memory);
   CHECK(second.tensors->master.data() == master);
   const std::string path = writer.submit(join_path(dir, "out"), std::move(second), 0);

@@ -9,6 +9,7 @@
 
 #include "io/model_dir.h"
 #include "io/safetensors.h"
+#include "io/tokenizer_config.h"
 #include "tests/io/io_test_util.h"
 
 using namespace bert;
@@ -428,7 +429,7 @@ TEST_CASE("save_model_dir writes a directory that loads back identically", "[io]
   const Params params = init_bert_qa_params(config, 9);
   write_vocab(dir.file("source_vocab.txt"), config.vocab_size);
   const std::string out = dir.file("a/b/checkpoint");
-  save_model_dir(out, config, params, dir.file("source_vocab.txt"), false);
+  save_model_dir(out, config, params, dir.file("source_vocab.txt"), SavedTokenizer{false});
 
   std::set<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator(out)) files.insert(entry.path().filename());
@@ -437,7 +438,15 @@ TEST_CASE("save_model_dir writes a directory that loads back identically", "[io]
   const std::string tokenizer = read_file(join_path(out, "tokenizer_config.json"));
   CHECK(contains(tokenizer, "\"do_lower_case\": false"));
   CHECK(contains(tokenizer, "\"tokenizer_class\": \"BertTokenizer\""));
-  CHECK(contains(tokenizer, "\"model_max_length\": 16"));
+  CHECK(
+      contains(tokenizer, "\"model_max_length\": 16"));  // max_position_embeddings: no limit given
+  // The source tokenizer's own limit is kept, as save_pretrained keeps it.
+  const std::string limited = dir.file("limited");
+  save_model_dir(limited, config, params, dir.file("source_vocab.txt"),
+                 SavedTokenizer{true, true, 12});
+  CHECK(
+      contains(read_file(join_path(limited, "tokenizer_config.json")), "\"model_max_length\": 12"));
+  CHECK(read_tokenizer_config(limited, false, true).model_max_length == 12);
   const SafetensorsFile file = SafetensorsFile::open(join_path(out, "model.safetensors"));
   CHECK(file.metadata().at("format") == "pt");
   CHECK(file.names().size() == params.size());
@@ -502,7 +511,8 @@ TEST_CASE("a SentencePiece vocabulary is loaded, checked and saved under its own
   CHECK(model.tensors.size() == tensors.size());
 
   const std::string saved = dir.file("saved");
-  save_model_dir(saved, model.config, model.tensors, dir.file("spiece.model"), false);
+  save_model_dir(saved, model.config, model.tensors, dir.file("spiece.model"),
+                 SavedTokenizer{false});
   CHECK(read_file(join_path(saved, "spiece.model")) == spiece_bytes);
   CHECK_FALSE(path_exists(join_path(saved, "vocab.txt")));
   const std::string tokenizer_config = read_file(join_path(saved, "tokenizer_config.json"));
@@ -511,7 +521,8 @@ TEST_CASE("a SentencePiece vocabulary is loaded, checked and saved under its own
   CHECK(contains(tokenizer_config, "\"keep_accents\": true"));
   CHECK(load_model_dir(saved, 1).tensors == model.tensors);
   // AlbertTokenizer's keep_accents is recorded as it was read.
-  save_model_dir(saved, model.config, model.tensors, dir.file("spiece.model"), true, false);
+  save_model_dir(saved, model.config, model.tensors, dir.file("spiece.model"),
+                 SavedTokenizer{true, false});
   CHECK(contains(read_file(join_path(saved, "tokenizer_config.json")), "\"keep_accents\": false"));
 
   // vocab.txt wins when both exist (load_tokenizer's order).

@@ -4,6 +4,8 @@
 // added_tokens.json likewise. Also the JSON widening that lets simdjson
 // read integers above 64 bits.
 #include <catch2/catch.hpp>
+#include <tuple>
+#include <vector>
 
 #include "core/json_text.h"
 #include "io/tokenizer_config.h"
@@ -109,26 +111,77 @@ TEST_CASE("read_tokenizer_config with a tokenizer.json vocabulary: cased only wh
 }
 
 TEST_CASE("read_tokenizer_config refuses what WordPiece here would tokenize differently", "[io][tokenizer_config]") {
-  check_refusals({
-      {R"({"do_lower_case": true, "strip_accents": false})", "strip_accents", "false with do_lower_case true is not supported"},
-      {R"({"do_lower_case": false, "strip_accents": true})", "strip_accents", "true with do_lower_case false"},
-      {R"({"strip_accents": "yes"})", "strip_accents", "expected true, false or null"},
-      {R"({"tokenize_chinese_chars": false})", "tokenize_chinese_chars", "false is not supported"},
-      {R"({"tokenizer_class": "BertJapaneseTokenizer"})", "tokenizer_class", "\"BertJapaneseTokenizer\" is not supported"},
-      {R"({"added_tokens_decoder": {"30522": {"content": "<ent>", "special": false}}})",
-       "added_tokens_decoder.\"30522\"", "added token \"<ent>\" is not supported"},
-      {R"({"model_max_length": "long"})", "model_max_length", "expected a positive number"},
-      {R"({"do_lower_case": "yes"})", "do_lower_case", "expected true or false"},
-      {R"({"do_lower_case": true,})", "", "not valid JSON"},
-      {R"({"unk_token": "[unused1]"})", "unk_token", "\"[unused1]\" is not supported"},
-      {R"({"cls_token": {"content": "<s>", "special": true}})", "cls_token", "\"<s>\" is not supported"},
-      {R"({"mask_token": 4})", "mask_token", "expected a string or an object"},
-      {R"({"extra_special_tokens": ["<ent>"]})", "extra_special_tokens", "not supported"},
-      {R"({"additional_special_tokens": {"a": "<b>"}})", "additional_special_tokens", "not supported"},
-      {R"({"split_special_tokens": true})", "split_special_tokens", "true is not supported"},
-      {R"({"truncation_side": "left"})", "truncation_side", "\"left\" is not supported"},
-      {R"({"padding_side": "left"})", "padding_side", "\"left\" is not supported"},
-  }, write_dir);
+  check_refusals(
+      {
+          {R"({"do_lower_case": true, "strip_accents": false})", "strip_accents",
+           "false with do_lower_case true is not supported"},
+          {R"({"do_lower_case": false, "strip_accents": true})", "strip_accents",
+           "true with do_lower_case false"},
+          {R"({"strip_accents": "yes"})", "strip_accents", "expected true, false or null"},
+          {R"({"tokenize_chinese_chars": false})", "tokenize_chinese_chars",
+           "false is not supported"},
+          {R"({"tokenizer_class": "BertJapaneseTokenizer"})", "tokenizer_class",
+           "\"BertJapaneseTokenizer\" is not supported"},
+          {R"({"added_tokens_decoder": {"30522": {"content": "<ent>", "special": false}}})",
+           "added_tokens_decoder.\"30522\"", "added token \"<ent>\" is not supported"},
+          {R"({"model_max_length": "long"})", "model_max_length", "expected a positive number"},
+          {R"({"do_lower_case": "yes"})", "do_lower_case", "expected true or false"},
+          {R"({"do_lower_case": true,})", "", "not valid JSON"},
+          {R"({"unk_token": "[unused1]"})", "unk_token", "\"[unused1]\" is not supported"},
+          {R"({"cls_token": {"content": "<s>", "special": true}})", "cls_token",
+           "\"<s>\" is not supported"},
+          {R"({"mask_token": 4})", "mask_token", "expected a string or an object"},
+          {R"({"extra_special_tokens": ["<ent>"]})", "extra_special_tokens", "not supported"},
+          {R"({"additional_special_tokens": {"a": "<b>"}})", "additional_special_tokens",
+           "not supported"},
+          {R"({"split_special_tokens": true})", "split_special_tokens", "true is not supported"},
+          {R"({"truncation_side": "left"})", "truncation_side", "\"left\" is not supported"},
+          {R"({"padding_side": "left"})", "padding_side", "\"left\" is not supported"},
+          // transformers would have no such token (literal "[MASK]" split, no [SEP] at all).
+          {R"({"mask_token": null})", "mask_token", "null is not supported"},
+          {R"({"sep_token": null})", "sep_token", "null is not supported"},
+          // Matching switches transformers honours and WordPiece here does not.
+          {R"({"added_tokens_decoder": {"103": {"content": "[MASK]", "lstrip": true, "special": true}}})",
+           "added_tokens_decoder.\"103\".lstrip", "true is not supported for \"[MASK]\""},
+          {R"({"added_tokens_decoder": {"102": {"content": "[SEP]", "single_word": true}}})",
+           "added_tokens_decoder.\"102\".single_word", "true is not supported"},
+          {R"({"added_tokens_decoder": {"102": {"content": "[SEP]", "normalized": true}}})",
+           "added_tokens_decoder.\"102\".normalized", "true is not supported"},
+          {R"({"mask_token": {"content": "[MASK]", "rstrip": true}})", "mask_token.rstrip",
+           "true is not supported"},
+      },
+      write_dir);
+
+  // special_tokens_map.json (transformers reads it beside the config) and config.json's
+  // tokenizer_class (AutoTokenizer follows it when the config names none) are held alike.
+  for (const auto& [file, json, field, expected] :
+       std::vector<std::tuple<std::string, std::string, std::string, std::string>>{
+           {"special_tokens_map.json", R"({"additional_special_tokens": ["[E1]"]})",
+            "additional_special_tokens", "not supported"},
+           {"special_tokens_map.json", R"({"mask_token": "[E1]"})", "mask_token",
+            "\"[E1]\" is not supported"},
+           {"config.json", R"({"model_type": "bert", "tokenizer_class": "RobertaTokenizer"})",
+            "tokenizer_class", "\"RobertaTokenizer\" is not supported"}}) {
+    TempDir beside;
+    write_dir(beside, R"({"do_lower_case": true})");
+    write_file_atomic(beside.file(file), json);
+    const std::string refused =
+        input_error_of([&] { read_tokenizer_config(beside.path(), false, true); });
+    INFO(refused);
+    CHECK(contains(refused, beside.file(file) + ": " + field + ":"));
+    CHECK(contains(refused, expected));
+  }
+  // What transformers saves for BERT: accepted; a tokenizer_config.json naming its class wins
+  // over config.json's.
+  TempDir map;
+  write_dir(map, R"({"tokenizer_class": "BertTokenizer"})");
+  write_file_atomic(
+      map.file("special_tokens_map.json"),
+      R"({"cls_token": "[CLS]", "mask_token": {"content": "[MASK]", "lstrip": false, "normalized": false,)"
+      R"( "rstrip": false, "single_word": false}, "pad_token": "[PAD]", "sep_token": "[SEP]", "unk_token": "[UNK]"})");
+  write_file_atomic(map.file("config.json"),
+                    R"({"model_type": "bert", "tokenizer_class": "RobertaTokenizer"})");
+  CHECK(read_tokenizer_config(map.path(), false, true).do_lower_case);
 
   // What transformers writes for BERT's own is accepted.
   TempDir saved;

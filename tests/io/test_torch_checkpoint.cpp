@@ -140,7 +140,8 @@ TEST_CASE("a model directory with pytorch_model.bin, or its shards and index, lo
   CHECK(has_note(from_shards, "read 2 shards"));
 
   // from_pretrained's preference: model.safetensors over pytorch_model.bin.
-  save_model_dir(single.path(), model.config, model.tensors, single.file("vocab.txt"), true);
+  save_model_dir(single.path(), model.config, model.tensors, single.file("vocab.txt"),
+                 SavedTokenizer{true});
   write_file_atomic(single.file("pytorch_model.bin"), "not a checkpoint: never read");
   CHECK(load_model_dir(single.path(), 1).tensors == model.tensors);
 }

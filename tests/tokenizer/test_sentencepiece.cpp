@@ -313,10 +313,10 @@ TEST_CASE("load_tokenizer prefers vocab.txt and names an empty directory",
   REQUIRE_THROWS_AS(load_tokenizer(dir, true, true), InputError);
   REQUIRE_THROWS_WITH(load_tokenizer(dir, true, true),
                       Catch::Contains(dir) && Catch::Contains("vocab.txt"));
-  write_file_atomic(join_path(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n");
+  write_file_atomic(join_path(dir, "vocab.txt"), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n");
   const auto tokenizer = load_tokenizer(dir, true, true);
   REQUIRE(dynamic_cast<const WordPieceTokenizer*>(tokenizer.get()) != nullptr);
-  REQUIRE(tokenizer->encode("Hello").ids == std::vector<int32_t>{4});
+  REQUIRE(tokenizer->encode("Hello").ids == std::vector<int32_t>{5});
 }
 
 }  // namespace bert
