@@ -197,10 +197,8 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   const std::string clamped = clamp_max_seq_length(
       lower.model_max_length, join_path(options.model_name_or_path, "tokenizer_config.json"), &options.max_seq_length);
   if (!clamped.empty()) std::fprintf(stderr, "%s\n", clamped.c_str());
-  if (options.max_seq_length > loaded.config.max_position_embeddings)
-    throw FlagError("--max_seq_length " + std::to_string(options.max_seq_length) +
-                    " exceeds the model's max_position_embeddings " +
-                    std::to_string(loaded.config.max_position_embeddings));
+  check_max_seq_length_fits(options.max_seq_length, loaded.config.max_position_embeddings,
+                            join_path(options.model_name_or_path, "config.json"));
   const std::unique_ptr<Tokenizer> tokenizer =
       load_tokenizer(options.model_name_or_path, options.do_lower_case, lower.keep_accents);
   check_tokenizer_fits(tokenizer->vocab_size(), loaded.config, loaded.vocab_file);

@@ -55,6 +55,14 @@ void check_window_flags(int32_t max_seq_length, int32_t doc_stride) {
   if (doc_stride < 0) refuse("doc_stride", std::to_string(doc_stride), "an integer >= 0");
 }
 
+void check_max_seq_length_fits(int32_t max_seq_length, int64_t max_position_embeddings,
+                               const std::string& config_path) {
+  if (max_seq_length > max_position_embeddings)
+    throw FlagError("--max_seq_length " + std::to_string(max_seq_length) + " exceeds the model's " +
+                    "max_position_embeddings " + std::to_string(max_position_embeddings) + " (" +
+                    config_path + ")");
+}
+
 std::string clamp_max_seq_length(int64_t model_max_length, const std::string& limit_file, int32_t* max_seq_length) {
   if (model_max_length <= 0 || *max_seq_length <= model_max_length) return "";
   const std::string warning = "warning: --max_seq_length " + std::to_string(*max_seq_length) +

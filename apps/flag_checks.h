@@ -40,6 +40,10 @@ void check_window_flags(int32_t max_seq_length, int32_t doc_stride);
 // `limit_file`): a larger --max_seq_length is lowered to it, with a warning returned ("" when the
 // flag fits or there is no limit, model_max_length 0).
 std::string clamp_max_seq_length(int64_t model_max_length, const std::string& limit_file, int32_t* max_seq_length);
+// --max_seq_length within config.json's max_position_embeddings (`config_path` names the file):
+// FlagError otherwise (transformers would fail indexing the position embeddings).
+void check_max_seq_length_fits(int32_t max_seq_length, int64_t max_position_embeddings,
+                               const std::string& config_path);
 // batch > 0 and batch x max_seq_length packed tokens fit a 32-bit count.
 void check_batch_flag(const char* name, int32_t batch, int32_t max_seq_length);
 // --device: auto, cpu or cuda (cpu-double, the double-precision test oracle, too).

@@ -276,9 +276,7 @@ void check_model_limits(const TrainOptions& o, Backend& backend) {
   if (!path_exists(path)) return;
   const BertConfig config = read_bert_config(path);
   check_backend_runs_model(backend, config, path);
-  if (o.max_seq_length > config.max_position_embeddings)
-    throw FlagError("--max_seq_length " + std::to_string(o.max_seq_length) + " exceeds the model's " +
-                    "max_position_embeddings " + std::to_string(config.max_position_embeddings) + " (" + path + ")");
+  check_max_seq_length_fits(o.max_seq_length, config.max_position_embeddings, path);
   const bool train_batch =
       o.do_train && (!runs_evaluation(o) || o.per_device_train_batch_size >= o.per_device_eval_batch_size);
   const int max_batch = train_batch ? o.per_device_train_batch_size : o.per_device_eval_batch_size;

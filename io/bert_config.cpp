@@ -139,6 +139,22 @@ void validate_bert_config(const BertConfig& c, const std::string& file) {
 
 namespace {
 
+// -1 stands for null inside BertConfig, so a negative id written in the file is refused here,
+// before it could be taken for null: PyTorch's Embedding counts a negative padding_idx from the
+// end (-1: the last row, which then gets no gradient), which this engine does not.
+void refuse_negative_pad_token_id(const std::string& file, int pad_token_id, int vocab_size) {
+  if (pad_token_id < 0)
+    throw_input_error(file, "pad_token_id",
+                      std::to_string(pad_token_id) +
+                          " is not supported: PyTorch would freeze row " +
+                          std::to_string(int64_t{vocab_size} + pad_token_id) +
+                          " (counted from the end); give that id, or null for no padding row");
+}
+
+}  // namespace
+
+namespace {
+
 // Parameters per part of the model: the embedding tables and the encoder layers.
 struct ParameterCounts {
   double word, position, type, layers, rest;
@@ -243,8 +259,10 @@ BertConfig parse_bert_config(const std::string& json, const std::string& file) {
   simdjson::dom::element pad;
   if (reader.lookup("pad_token_id", &pad) && pad.is_null())
     c.pad_token_id = -1;  // HF allows null: no padding row in the word embeddings
-  else
+  else {
     reader.read_int("pad_token_id", &c.pad_token_id);
+    refuse_negative_pad_token_id(file, c.pad_token_id, c.vocab_size);
+  }
   validate_bert_config(c, file);
   return c;
 }

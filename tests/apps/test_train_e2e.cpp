@@ -76,6 +76,15 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
   CHECK(untrained.output.find("warning: " + model + " has no weights") != std::string::npos);
   CHECK(untrained.output.find("these scores are an untrained model's") != std::string::npos);
   const double untrained_f1 = json_number(untrained.output, "f1");
+  // A window longer than the position table: refused naming the file that bounds it.
+  const CommandResult too_long =
+      run_command(std::string(EVAL_SQUAD_BIN) + " --device cpu --model_name_or_path " + model +
+                  " --validation_file " + data + " --max_seq_length 600" + " --output_dir " + root +
+                  "/too-long");
+  CHECK(too_long.status == 2);
+  CHECK_THAT(too_long.output,
+             Catch::Contains("--max_seq_length 600 exceeds the model's max_position_embeddings ") &&
+                 Catch::Contains(model + "/config.json)"));
 
   const CommandResult trained = run_command(
       std::string(TRAIN_SQUAD_BIN) + " --device cpu --model_name_or_path " + model +
