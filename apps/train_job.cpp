@@ -374,10 +374,12 @@ std::unique_ptr<BertQaModel> build_job_model(const TrainOptions& o, Backend& bac
 void write_run_records(const TrainOptions& o, const TrainConfig& tc, BertQaModel& model,
                        const JobData& data, const TrainingEnd& end, int world_size) {
   write_trainer_state(o.output_dir, tc, end, data.train.windows.size(), world_size);
-  write_model_card(o.output_dir,
-                   training_model_card(o.output_dir, o.model_name, tc, o.per_device_eval_batch_size,
-                                       world_size, o.hf.optim, model.backend().name()),
-                   join_path(o.output_dir, kMetricsLogFile));
+  ModelCardInfo card =
+      training_model_card(o.output_dir, o.model_name, tc, o.per_device_eval_batch_size, world_size,
+                          o.hf.optim, model.backend().name());
+  card.dataset_name = o.hf.dataset.name;
+  card.dataset_config = o.hf.dataset.config;
+  write_model_card(o.output_dir, card, join_path(o.output_dir, kMetricsLogFile));
 }
 
 // Rank 0, after training (or without it): the final evaluation, the predictions, and for a

@@ -102,10 +102,16 @@ std::string yaml_scalar(const std::string& text) {
   static const char* const kReserved[] = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"};
   std::string lower = text;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; });
-  bool plain = !text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                                                       "_./-+") == std::string::npos &&
-               text.front() != '-' && text.front() != '.' &&
-               std::none_of(std::begin(kReserved), std::end(kReserved), [&](const char* r) { return lower == r; }) &&
+  // Inner spaces stay plain, as PyYAML writes "rajpurkar/squad plain_text" (no ": " or " #" can
+  // occur with these characters).
+  bool plain = !text.empty() &&
+               text.find_first_not_of(
+                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                   "_./-+ ") == std::string::npos &&
+               text.front() != '-' && text.front() != '.' && text.front() != ' ' &&
+               text.back() != ' ' &&
+               std::none_of(std::begin(kReserved), std::end(kReserved),
+                            [&](const char* r) { return lower == r; }) &&
                text.find_first_not_of("0123456789.+-eE_") != std::string::npos;  // not a number
   if (plain) return text;
   std::string quoted = "'";
@@ -201,18 +207,39 @@ std::string model_card_markdown(const ModelCardInfo& info, const std::string& me
   std::string card = "---\nlibrary_name: transformers\n";
   if (hub_base) card += "base_model: " + yaml_scalar(info.finetuned_from) + "\n";
   card += "tags:\n- generated_from_trainer\n";
+  const bool named_dataset = !info.dataset_name.empty();
+  if (named_dataset) card += "datasets:\n- " + yaml_scalar(info.dataset_name) + "\n";
   // infer_metric_tags_from_eval_results: of these scores only f1 is one of the Hub's metric tags.
-  if (std::any_of(results.begin(), results.end(), [](const auto& r) { return r.first == "F1"; }))
-    card += "metrics:\n- f1\n";
-  // No dataset tag (the data came from files), so model-index holds no result, as in Trainer.
-  card += "model-index:\n- name: " + yaml_scalar(info.model_name) + "\n  results: []\n---\n\n";
+  const auto f1 =
+      std::find_if(results.begin(), results.end(), [](const auto& r) { return r.first == "F1"; });
+  if (f1 != results.end()) card += "metrics:\n- f1\n";
+  // create_model_index: a result needs a task (run_qa's question-answering), a dataset (only
+  // --dataset_name gives one) and a metric; without all three, results stay empty.
+  const std::string dataset = info.dataset_config.empty()
+                                  ? info.dataset_name
+                                  : info.dataset_name + " " + info.dataset_config;
+  card += "model-index:\n- name: " + yaml_scalar(info.model_name) + "\n  results:";
+  if (named_dataset && f1 != results.end()) {
+    card +=
+        "\n  - task:\n      name: Question Answering\n      type: question-answering\n    "
+        "dataset:\n"
+        "      name: " +
+        yaml_scalar(dataset) + "\n      type: " + yaml_scalar(info.dataset_name) + "\n";
+    if (!info.dataset_config.empty())
+      card += "      args: " + yaml_scalar(info.dataset_config) + "\n";
+    card +=
+        "    metrics:\n    - name: F1\n      type: f1\n      value: " + f1->second + "\n---\n\n";
+  } else {
+    card += " []\n---\n\n";
+  }
   card += kGeneratedNotice;
   card += "\n# " + info.model_name + "\n\n";
-  card += info.finetuned_from.empty() ? "This model was trained from scratch on an unknown dataset."
-          : hub_base ? "This model is a fine-tuned version of [" + info.finetuned_from + "](https://huggingface.co/" +
-                           info.finetuned_from + ") on an unknown dataset."
-                     : "This model is a fine-tuned version of the model in `" + info.finetuned_from +
-                           "` on an unknown dataset.";
+  const std::string on = named_dataset ? " the " + dataset + " dataset." : " an unknown dataset.";
+  card += info.finetuned_from.empty() ? "This model was trained from scratch on" + on
+          : hub_base ? "This model is a fine-tuned version of [" + info.finetuned_from +
+                           "](https://huggingface.co/" + info.finetuned_from + ") on" + on
+                     : "This model is a fine-tuned version of the model in `" +
+                           info.finetuned_from + "` on" + on;
   if (!results.empty()) {
     card += "\nIt achieves the following results on the evaluation set:\n";
     for (size_t i = 0; i < results.size(); ++i)

@@ -1,8 +1,8 @@
 // The model card run_qa.py leaves in output_dir as README.md (Trainer.create_model_card, laid
 // out as transformers 5.25's TrainingSummary.to_model_card): YAML metadata (library_name,
-// base_model, tags, metrics, model-index), the notice that it was generated, what the model was
-// fine-tuned from, the final evaluation's results, the training hyperparameters, a table of the
-// evaluations during training, and what trained it.
+// base_model, tags, datasets, metrics, model-index), the notice that it was generated, what the
+// model was fine-tuned from and on which dataset, the final evaluation's results, the training
+// hyperparameters, a table of the evaluations during training, and what trained it.
 //
 // Where this card differs from run_qa's, it says more: run_qa's evaluation logs no loss, and
 // TrainingSummary lists results and table rows only for logs with an eval_loss, so run_qa's
@@ -29,6 +29,9 @@ namespace bert {
 struct ModelCardInfo {
   std::string model_name;      // output_dir's last component, as Trainer names it
   std::string finetuned_from;  // --model_name_or_path (run_qa passes it as finetuned_from)
+  // --dataset_name and --dataset_config_name as given (run_qa passes them as dataset_tags,
+  // dataset_args and dataset "<name> <config>"); empty when the data came from files.
+  std::string dataset_name, dataset_config;
   std::vector<std::pair<std::string, std::string>> hyperparameters;  // name, value as Python prints it
   std::vector<std::string> framework;  // "Framework versions" lines
 };

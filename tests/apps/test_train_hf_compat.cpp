@@ -478,6 +478,13 @@ TEST_CASE("--dataset_name reads the splits load_dataset left in the datasets cac
                              Catch::Contains("split validation from ") && Catch::Contains("rajpurkar___squad"));
   CHECK(read_file(cached + "/model.safetensors") == read_file(files + "/model.safetensors"));
   CHECK(read_file(cached + "/eval_predictions.json") == read_file(files + "/eval_predictions.json"));
+  // The model card names the dataset, as run_qa's create_model_card(dataset_tags=...) does.
+  CHECK_THAT(read_file(cached + "/README.md"),
+             Catch::Contains("datasets:\n- rajpurkar/squad\n") &&
+                 Catch::Contains("type: question-answering") &&
+                 Catch::Contains(" on the rajpurkar/squad dataset."));
+  CHECK_THAT(read_file(files + "/README.md"),
+             Catch::Contains("on an unknown dataset.") && !Catch::Contains("datasets:"));
   // "squad", as run_qa's README spells it, is the Hub's rajpurkar/squad in the cache.
   const std::string plain = root() + "/dataset-plain-name";
   REQUIRE(test::run_command(train_command(plain, "--dataset_name squad --cache_dir " +

@@ -132,6 +132,29 @@ TEST_CASE("the model card lists the final evaluation and each evaluation during 
                                    "| 4.25          | 0.6667 | 2    | 12.5        | 14.4231 |\n"
                                    "| 4.0           | 1.0    | 3    | 25.0        | 30.5    |\n\n\n### Framework versions\n"));
   CHECK_THAT(card, Catch::Contains("backend cuda"));
+
+  // --dataset_name (and --dataset_config_name): run_qa's dataset_tags, dataset_args and dataset,
+  // so the metadata names the dataset and model-index holds the F1 result (TrainingSummary's
+  // create_model_index), and the text says which dataset.
+  ModelCardInfo named = info;
+  named.dataset_name = "rajpurkar/squad";
+  named.dataset_config = "plain_text";
+  const std::string with_dataset = model_card_markdown(named, dir + "/trainer_log.jsonl");
+  CHECK_THAT(
+      with_dataset,
+      Catch::Contains(
+          "tags:\n- generated_from_trainer\ndatasets:\n- rajpurkar/squad\nmetrics:\n- f1\n"
+          "model-index:\n- name: squad\n  results:\n  - task:\n      name: Question Answering\n"
+          "      type: question-answering\n    dataset:\n      name: rajpurkar/squad plain_text\n"
+          "      type: rajpurkar/squad\n      args: plain_text\n    metrics:\n    - name: F1\n"
+          "      type: f1\n      value: 30.5\n---\n"));
+  CHECK_THAT(with_dataset,
+             Catch::Contains("`/data/models/minilm` on the rajpurkar/squad plain_text dataset.\n"));
+  named.dataset_config.clear();
+  CHECK_THAT(
+      model_card_markdown(named, dir + "/trainer_log.jsonl"),
+      Catch::Contains("      name: rajpurkar/squad\n      type: rajpurkar/squad\n    metrics:\n") &&
+          Catch::Contains("on the rajpurkar/squad dataset.\n"));
 }
 
 TEST_CASE("a README.md without the generated notice is the user's: kept, and foreign to output_dir", "[model_card]") {
