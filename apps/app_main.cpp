@@ -10,20 +10,17 @@
 #include "core/launcher.h"
 
 namespace bert {
-namespace {
 
-// Under a launcher of several processes, the error line names this rank, as the
-// communicator's own messages do ("rank 1: error: ..."): mpirun prints every rank's lines mixed.
 std::string rank_prefix() {
   try {
     const int rank = launcher_rank();
-    return launcher_world_size() > 1 && rank >= 0 ? "rank " + std::to_string(rank) + ": " : "";
+    // -1: a PMIx launcher that gives no size, so possibly several ranks.
+    const int size = launcher_world_size();
+    return (size > 1 || size < 0) && rank >= 0 ? "rank " + std::to_string(rank) + ": " : "";
   } catch (const std::exception&) {
     return "";  // a malformed variable is reported where it is used
   }
 }
-
-}  // namespace
 
 int run_app(AppRun run, int argc, char** argv) {
   // Past a file-size limit (ulimit -f) a write must fail with EFBIG, so the error is reported

@@ -186,8 +186,10 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
                  options.model_name_or_path.c_str(), static_cast<long long>(options.seed));
   else if (loaded.qa_head_initialised)
     std::fprintf(stderr,
-                 "warning: %s has no qa_outputs (a base or pre-training checkpoint, not one fine-tuned for "
-                 "question answering): the answers come from a randomly initialised head (seed %lld), so these "
+                 "warning: %s has no qa_outputs.weight (a base or pre-training checkpoint, not one "
+                 "fine-tuned for "
+                 "question answering): the answers come from a randomly initialised head (seed "
+                 "%lld), so these "
                  "scores are an untrained model's; fine-tune it with train_squad first\n",
                  options.model_name_or_path.c_str(), static_cast<long long>(options.seed));
   const TokenizerChoice lower =

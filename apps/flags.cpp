@@ -34,11 +34,20 @@ T parse_integer(const std::string& name, const std::string& value) {
 
 double parse_double(const std::string& name, const std::string& value, bool infinity_allowed) {
   double parsed = 0;
-  const char* end = value.data() + value.size();
-  // from_chars takes "inf" and "infinity" in any case, as Python's float() does, and "nan".
-  const auto result = std::from_chars(value.data(), end, parsed);
-  if (value.empty() || result.ec != std::errc() || result.ptr != end || std::isnan(parsed) ||
-      (std::isinf(parsed) && !infinity_allowed))
+  // As Python's float() reads it: a leading '+', "inf"/"infinity" in any case (from_chars takes
+  // those, and "nan"), and a number past the double range as infinity (1e999; strtod says which
+  // way, or 0 for one below it).
+  const std::string text = !value.empty() && value[0] == '+' ? value.substr(1) : value;
+  const char* end = text.data() + text.size();
+  auto result = std::from_chars(text.data(), end, parsed);
+  if (result.ec == std::errc::result_out_of_range && result.ptr == end) {
+    parsed = std::strtod(text.c_str(), nullptr);
+    result.ec = std::errc();
+  }
+  const bool two_signs =
+      !value.empty() && value[0] == '+' && !text.empty() && (text[0] == '+' || text[0] == '-');
+  if (text.empty() || two_signs || result.ec != std::errc() || result.ptr != end ||
+      std::isnan(parsed) || (std::isinf(parsed) && !infinity_allowed))
     fail("--" + name + ": expected a " +
          (infinity_allowed ? "number (or inf, -inf)" : "finite number") + ", got '" + value + "'");
   return parsed;

@@ -317,10 +317,10 @@ int run(int argc, char** argv) {
     // --help. A rank that ends with status 0 before joining the others can leave them waiting in
     // MPI_Init for good (Open MPI notices it only sometimes); a non-zero status always ends the
     // job.
-    if (launcher_world_size() > 1)
-      throw FlagError("--help given to a rank of an MPI launch of " +
-                      std::to_string(launcher_world_size()) +
-                      " processes: run train_squad --help without mpirun");
+    if (const int ranks = launcher_world_size(); ranks != 1)  // -1: a PMIx launch of unknown size
+      throw FlagError("--help given to a rank of an MPI launch" +
+                      (ranks > 1 ? " of " + std::to_string(ranks) + " processes" : std::string()) +
+                      ": run train_squad --help without mpirun");
     return 0;
   }
   o.notes = parser.notes();
@@ -385,7 +385,7 @@ int main(int argc, char** argv) {
         try {
           return bert::run(app_argc, app_argv);
         } catch (const bert::TrainingDiverged& e) {
-          std::fprintf(stderr, "error: %s\n", e.what());
+          std::fprintf(stderr, "%serror: %s\n", bert::rank_prefix().c_str(), e.what());
           return bert::kExitDiverged;
         }
       },

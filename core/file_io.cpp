@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 #include "core/error.h"
@@ -151,36 +152,37 @@ void check_output_file(const std::string& path) {
                                     "regular file)");
 }
 
-void write_file_atomic(const std::string& path, const std::string& data) {
+void write_file_atomic_with(const std::string& path, const std::function<bool(std::FILE*)>& fill) {
   check_output_file(path);
   remove_orphaned_temporaries(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) throw BertError(path + ": cannot write: " + std::strerror(errno));
-  std::string reason;
-  for (size_t done = 0; done < data.size() && reason.empty();) {
-    const ssize_t wrote = ::write(fd, data.data() + done, data.size() - done);
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0)
-      reason = std::strerror(wrote < 0 ? errno : EIO);
-    else
-      done += static_cast<size_t>(wrote);
-  }
+  std::FILE* out = std::fopen(tmp.c_str(), "wbe");  // e: O_CLOEXEC
+  if (out == nullptr) throw BertError(path + ": cannot write: " + std::strerror(errno));
+  errno = 0;
+  bool ok = fill(out);
+  int reason = errno;
+  if (ok && std::fflush(out) != 0) ok = false, reason = errno;
   // On the disk before the rename: after a power loss the name holds the old contents or the
   // new, never a file whose data was not written yet (file systems without ext4's
   // rename-over heuristics). File systems that cannot sync (EINVAL) are taken as they are.
-  if (reason.empty() && ::fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
-    reason = std::strerror(errno);
-  if (::close(fd) != 0 && reason.empty()) reason = std::strerror(errno);
-  if (!reason.empty()) {
+  if (ok && ::fsync(::fileno(out)) != 0 && errno != EINVAL && errno != EROFS)
+    ok = false, reason = errno;
+  if (std::fclose(out) != 0 && ok) ok = false, reason = errno;
+  if (!ok) {
     std::remove(tmp.c_str());
-    throw BertError(path + ": write failed: " + reason);
+    throw BertError(path + ": write failed: " + std::strerror(reason != 0 ? reason : EIO));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
+    const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
-    throw BertError(path + ": cannot rename into place: " + reason);
+    throw BertError(path + ": cannot rename into place: " + why);
   }
+}
+
+void write_file_atomic(const std::string& path, const std::string& data) {
+  write_file_atomic_with(path, [&](std::FILE* out) {
+    return data.empty() || std::fwrite(data.data(), 1, data.size(), out) == data.size();
+  });
 }
 
 StagedFiles::~StagedFiles() {

@@ -10,6 +10,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +66,9 @@ std::vector<std::string> split_lines(const std::string& text);
 // exists and is not a regular file (check_output_file). The temporaries of the same path that
 // killed writers left are removed first (remove_orphaned_temporaries).
 void write_file_atomic(const std::string& path, const std::string& data);
+// The same for a file written piece by piece: `fill` writes the temporary (a FILE* opened for
+// binary writing) and returns false on a failed write (errno then says why).
+void write_file_atomic_with(const std::string& path, const std::function<bool(std::FILE*)>& fill);
 
 // Several files that must appear together or not at all (a model directory): each is written
 // to "<path>.tmp.<pid>" (staged_path) and commit() renames them all into place, in the order

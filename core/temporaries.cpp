@@ -45,10 +45,14 @@ int remove_orphaned_temporaries(const std::string& path) {
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
-    // Only "<file>.tmp.<digits>" itself: not "<file>.tmp.<digits>.tmp.<digits>", the
-    // temporary of a staged file, whose own write clears it.
+    // "<file>.tmp.<pid>", or "<file>.tmp.<pid>.tmp.<pid>": a staged file's (StagedFiles) own
+    // temporary, whose writer is the last pid.
     const long owner = temporary_owner(name, ".tmp.");
-    if (owner <= 0 || name.size() != prefix.size() + std::to_string(owner).size()) continue;
+    if (owner <= 0) continue;
+    const std::string rest = name.substr(prefix.size()), last = std::to_string(owner);
+    const std::string first = rest.substr(0, rest.find('.'));
+    const bool first_is_pid = temporary_owner(".tmp." + first, ".tmp.") > 0;
+    if (rest != last && !(first_is_pid && rest == first + ".tmp." + last)) continue;
     std::error_code kind;
     if (owner != self && it->is_regular_file(kind) && !it->is_symlink(kind) &&
         !process_alive(owner))

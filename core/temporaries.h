@@ -16,10 +16,14 @@ long temporary_owner(const std::string& name, const std::string& marker);
 // an orphaned rank of a killed mpirun may stay for a while) has ended.
 bool process_alive(long pid);
 
-// Removes the "<path>.tmp.<pid>" files beside path whose process has ended: a writer killed
-// between writing its temporary and renaming it (SIGKILL, the OOM killer) leaves one, and the
-// next write of the same path clears it. This process's own pid and live processes' are kept.
-// Best effort: a temporary that cannot be removed stays. Returns how many were removed.
+// Removes the "<path>.tmp.<pid>" files beside path whose process has ended (also a staged file's
+// "<path>.tmp.<pid>.tmp.<pid>", by its last pid): a writer killed between writing its temporary
+// and renaming it (SIGKILL, the OOM killer) leaves one, and the next write of the same path
+// clears it. This process's own pid and live processes' are kept. "Ended" is judged in this
+// machine's process table (this pid namespace): an output directory shared with writers on
+// other hosts or in other containers (NFS, a shared volume) must not be written by two at once,
+// as for any output. Best effort: a temporary that cannot be removed stays. Returns how many
+// were removed.
 int remove_orphaned_temporaries(const std::string& path);
 
 }  // namespace bert

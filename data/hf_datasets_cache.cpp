@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <regex>
+#include <string>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/file_io.h"

@@ -15,10 +15,8 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
   const auto started = std::chrono::steady_clock::now();
   PreparedSquad out;
   out.dataset = read_squad(path);
-  if (options.predict_split)
-    check_impossible_questions(out.dataset, path);
-  else
-    check_squad_version(out.dataset, path, options.version_2_with_negative);
+  check_squad_version(out.dataset, path, options.version_2_with_negative,
+                      /*answers_required=*/!options.predict_split);
   if (options.max_samples > 0 && out.dataset.examples.size() > static_cast<size_t>(options.max_samples))
     out.dataset.examples.resize(static_cast<size_t>(options.max_samples));
   if (out.dataset.examples.empty()) throw_input_error(path, "", "the " + label + " dataset holds no questions");
@@ -85,14 +83,14 @@ void check_impossible_questions(const SquadDataset& dataset, const std::string& 
 }
 
 void check_squad_version(const SquadDataset& dataset, const std::string& path,
-                         bool version_2_with_negative) {
+                         bool version_2_with_negative, bool answers_required) {
   check_impossible_questions(dataset, path);
   if (version_2_with_negative) return;
   const bool v2_version = dataset.version.rfind("v2", 0) == 0 || dataset.version.rfind("2", 0) == 0;
   // A question is unanswerable when it is marked is_impossible (the official layout) or has no
   // answers (any layout: datasets' rows mark it so, and an official file may too): the same data
-  // is judged the same in every form. A split where no question has any answer is unlabelled
-  // (a test split): predicted, and refused only where scored.
+  // is judged the same in every form. Where answers are not required (a test split, predicted
+  // and scored only when every question has answers), only what marks v2.0 data is refused.
   const bool rows = !dataset.examples.empty() && dataset.examples.front().row >= 0;
   size_t marked = 0, unanswered = 0;
   const SquadExample* first = nullptr;  // the first question without answers
@@ -102,8 +100,13 @@ void check_squad_version(const SquadDataset& dataset, const std::string& path,
     unanswered += without;
     if (without && first == nullptr) first = &example;
   }
-  const bool unlabelled = unanswered == dataset.examples.size() && marked == 0;
-  if (v2_version || marked > 0 || (unanswered > 0 && !unlabelled))
+  if (answers_required && unanswered == dataset.examples.size() && marked == 0 && !v2_version)
+    throw_input_error(
+        path, "answers",
+        "none of the " + std::to_string(unanswered) +
+            " questions has answers: an unlabelled split (a test set) can be neither trained on "
+            "nor scored; predict it as --test_file with --do_predict");
+  if (v2_version || marked > 0 || (answers_required && unanswered > 0))
     throw_input_error(
         path,
         marked > 0       ? "is_impossible"

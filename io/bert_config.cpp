@@ -143,12 +143,16 @@ namespace {
 // before it could be taken for null: PyTorch's Embedding counts a negative padding_idx from the
 // end (-1: the last row, which then gets no gradient), which this engine does not.
 void refuse_negative_pad_token_id(const std::string& file, int pad_token_id, int vocab_size) {
-  if (pad_token_id < 0)
+  if (pad_token_id >= 0) return;
+  if (vocab_size > 0 && int64_t{pad_token_id} >= -int64_t{vocab_size})
     throw_input_error(file, "pad_token_id",
                       std::to_string(pad_token_id) +
                           " is not supported: PyTorch would freeze row " +
                           std::to_string(int64_t{vocab_size} + pad_token_id) +
                           " (counted from the end); give that id, or null for no padding row");
+  throw_input_error(file, "pad_token_id",
+                    std::to_string(pad_token_id) + " is outside the vocabulary [0, " +
+                        std::to_string(vocab_size) + ")");
 }
 
 }  // namespace

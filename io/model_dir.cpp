@@ -153,14 +153,19 @@ void load_weights(const CheckpointTensors& file, uint64_t seed, LoadedModel* mod
   if (!initialised.empty()) {
     // A head whose weight was there and only its bias missing is the trained head with bias 0
     // (what transformers makes of it too), not a random one.
-    const bool weight_drawn =
-        std::any_of(initialised.begin(), initialised.end(),
-                    [](const std::string& name) { return ends_with(name, ".weight"); });
+    const auto drawn = [&](const char* suffix) {
+      return std::any_of(initialised.begin(), initialised.end(),
+                         [&](const std::string& name) { return ends_with(name, suffix); });
+    };
+    const bool weight_drawn = drawn(".weight"), bias_zero = drawn(".bias");
     model->qa_head_initialised = weight_drawn;
-    model->notes.push_back(
-        "initialised " + joined(initialised) + " (not in " + path + "): " +
-        (weight_drawn ? "weight N(0, initializer_range), bias 0, seed " + std::to_string(seed)
-                      : std::string("bias 0")));
+    // Each missing tensor says what it became; one that was there is kept as it is.
+    std::string made;
+    if (weight_drawn) made = "weight N(0, initializer_range), seed " + std::to_string(seed);
+    if (bias_zero) made += std::string(made.empty() ? "" : ", ") + "bias 0";
+    model->notes.push_back("initialised " + joined(initialised) + " (not in " + path +
+                           "): " + made +
+                           (weight_drawn && !bias_zero ? "; its qa_outputs.bias is kept" : ""));
   }
 }
 

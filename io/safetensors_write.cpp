@@ -111,30 +111,16 @@ bool write_tensor(std::FILE* out, const Planned& p) {
 
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  check_output_file(path);  // never rename over a directory or a device
+  check_output_file(path);  // never rename over a directory or a device, before any work
   const std::vector<Planned> plan = plan_layout(path, tensors);
   const std::string header = build_header(plan, metadata);
   const uint64_t header_len = header.size();
-
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  std::FILE* out = std::fopen(tmp.c_str(), "wb");
-  if (!out) throw BertError(path + ": cannot write: " + std::strerror(errno));
-  bool ok = std::fwrite(&header_len, 8, 1, out) == 1 &&
-            std::fwrite(header.data(), 1, header.size(), out) == header.size();
-  for (size_t i = 0; ok && i < plan.size(); ++i) ok = write_tensor(out, plan[i]);
-  ok = std::fflush(out) == 0 && ok;
-  ok = ::fsync(::fileno(out)) == 0 && ok;  // data on disk before the rename makes it visible
-  const int write_errno = errno;
-  ok = std::fclose(out) == 0 && ok;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw BertError(path + ": write failed: " + std::strerror(write_errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw BertError(path + ": cannot rename into place: " + reason);
-  }
+  write_file_atomic_with(path, [&](std::FILE* out) {
+    bool ok = std::fwrite(&header_len, 8, 1, out) == 1 &&
+              std::fwrite(header.data(), 1, header.size(), out) == header.size();
+    for (size_t i = 0; ok && i < plan.size(); ++i) ok = write_tensor(out, plan[i]);
+    return ok;
+  });
 }
 
 }  // namespace bert

@@ -33,7 +33,12 @@ struct TokenizerChoice {
 //     text; any other added token would be matched whole by transformers and split here;
 //   - "unk_token", "cls_token", "sep_token", "pad_token", "mask_token": BERT's own or absent;
 //     "extra_special_tokens" / "additional_special_tokens" empty; "split_special_tokens" false;
-//   - "truncation_side" and "padding_side": "right" or absent.
+//   - "truncation_side" and "padding_side": "right" or absent;
+//   - added tokens and special tokens written as objects: "lstrip", "rstrip", "single_word",
+//     "normalized" false or absent; a special token null is refused (transformers would have none);
+//   - special_tokens_map.json beside it is held to the same special-token rules, and config.json's
+//     "tokenizer_class" (which AutoTokenizer follows when tokenizer_config.json names none) to
+//     BertTokenizer(Fast).
 // For a SentencePiece directory (a *.model vocabulary), tokenized here as transformers'
 // AlbertTokenizer (tokenizer/sentencepiece_tokenizer.h): the file is required, with
 // "tokenizer_class" AlbertTokenizer(Fast); "keep_accents" is read (false when absent, as

@@ -123,6 +123,18 @@ TEST_CASE("a threshold takes inf and -inf as argparse's float does; other number
                     FlagParser::Infinity::kAllowed);
   REQUIRE(reader.parse({scratch_file("inf.json", parser.values_json())}));
   CHECK(back == std::numeric_limits<double>::infinity());
+  // Python's float() spellings: a leading '+', a number past the double range is infinity.
+  REQUIRE(parser.parse({"--null_score_diff_threshold=+inf"}));
+  CHECK(threshold == std::numeric_limits<double>::infinity());
+  REQUIRE(parser.parse({"--null_score_diff_threshold", "-1e999"}));
+  CHECK(threshold == -std::numeric_limits<double>::infinity());
+  REQUIRE(parser.parse({"--null_score_diff_threshold", "+0.5", "--learning_rate", "+1e-3"}));
+  CHECK(threshold == 0.5);
+  CHECK(o.learning_rate == 1e-3);
+  CHECK_THROWS_WITH(parser.parse({"--learning_rate", "1e999"}),
+                    Catch::Contains("expected a finite number"));
+  CHECK_THROWS_WITH(parser.parse({"--learning_rate", "+-1"}),
+                    Catch::Contains("expected a finite number"));
   CHECK_THROWS_WITH(parser.parse({"--null_score_diff_threshold", "nan"}),
                     "--null_score_diff_threshold: expected a number (or inf, -inf), got 'nan'");
   CHECK_THROWS_WITH(parser.parse({"--learning_rate", "inf"}),

@@ -314,6 +314,11 @@ TEST_CASE("under a launcher, early errors name the rank and --help never ends a 
   CHECK_THAT(
       result.output,
       Catch::Contains("rank 1: error: --help given to a rank of an MPI launch of 2 processes"));
+  // A PMIx launch that gives no size may have several ranks too.
+  result = test::run_command("PMIX_RANK=0 " + test::train_squad_bin() + " --help");
+  CHECK(result.status == 2);
+  CHECK_THAT(result.output,
+             Catch::Contains("rank 0: error: --help given to a rank of an MPI launch: run"));
   result = test::run_command(test::train_squad_bin() + " --help");
   CHECK(result.status == 0);
 }

@@ -459,10 +459,19 @@ TEST_CASE("datasets rows without answers: v2.0's unanswerable questions, or an u
                                 "--version_2_with_negative"});
   }
   CHECK_NOTHROW(bert::check_squad_version(mixed, path, true));
-  // No question with answers: a split without labels (datasets' test splits), not v2.0 data.
+  // No question with answers: a split without labels (datasets' test splits), not v2.0 data:
+  // predicted as a test split; neither trained on nor scored (it was trained at [CLS]).
   bert::write_file_atomic(path,
                           unanswered + "\n" + replace_once(unanswered, "\"b\"", "\"c\"") + "\n");
-  CHECK_NOTHROW(bert::check_squad_version(bert::read_squad(path), path, false));
+  const bert::SquadDataset unlabelled = bert::read_squad(path);
+  CHECK_NOTHROW(bert::check_squad_version(unlabelled, path, false, /*answers_required=*/false));
+  CHECK_THROWS_WITH(
+      bert::check_squad_version(unlabelled, path, false),
+      Catch::Contains("none of the 2 questions has answers") && Catch::Contains("--test_file"));
+  // Some without answers: predicted too, but version v2.0 or is_impossible still needs the flag.
+  bert::write_file_atomic(path, answered + "\n" + unanswered + "\n");
+  CHECK_NOTHROW(
+      bert::check_squad_version(bert::read_squad(path), path, false, /*answers_required=*/false));
   std::remove(path.c_str());
 }
 
@@ -487,6 +496,15 @@ TEST_CASE("the official layout's questions without answers are judged as rows' a
                                 "--version_2_with_negative"});
   }
   CHECK_NOTHROW(bert::check_squad_version(unmarked, path, true));
+  CHECK_NOTHROW(bert::check_squad_version(unmarked, path, false, /*answers_required=*/false));
+  // A v2.0 test file (marked is_impossible) is refused without the flag, test split or not: the
+  // null answer would never compete.
+  bert::write_file_atomic(
+      path,
+      file("v2.0", R"({"id": "b", "question": "Where?", "answers": [], "is_impossible": true})"));
+  CHECK_THROWS_WITH(
+      bert::check_squad_version(bert::read_squad(path), path, false, /*answers_required=*/false),
+      Catch::Contains("is_impossible") && Catch::Contains("--version_2_with_negative"));
   // Marked is_impossible yet listing answers: refused with the flag too, and by the check alone
   // (prepare_squad, eval_squad's metric mode).
   bert::write_file_atomic(

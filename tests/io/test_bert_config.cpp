@@ -100,6 +100,8 @@ TEST_CASE("config.json refusals name the file and the field", "[io][config]") {
       // PyTorch counts a negative padding_idx from the end: never taken for null here.
       {"{\"vocab_size\": 100, \"pad_token_id\": -1}", "pad_token_id",
        "-1 is not supported: PyTorch would freeze row 99"},
+      {"{\"vocab_size\": 100, \"pad_token_id\": -101}", "pad_token_id",
+       "-101 is outside the vocabulary [0, 100)"},
       {"{\"vocab_size\": 10, \"vocab_size\": 20}", "vocab_size", "duplicate key"},
       {"{\"vocab_size\": 10,}", "", "not valid JSON"},
       {"[1, 2]", "", "expected a JSON object"},

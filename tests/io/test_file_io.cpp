@@ -129,18 +129,22 @@ TEST_CASE("a write clears the temporaries of the same file that killed writers l
   // What a SIGKILL between writing and renaming leaves (made by hand: a write would clear them).
   for (const std::string& name :
        {target + ".tmp." + gone, target + ".tmp." + live, dir.file("nbest.json.tmp." + gone),
-        target + ".tmp." + gone + ".tmp." + gone, target + ".tmp.x" + gone}) {
+        target + ".tmp." + gone + ".tmp." + gone, target + ".tmp." + live + ".tmp." + live,
+        target + ".tmp.x" + gone, target + ".tmp." + gone + ".old"}) {
     std::ofstream(name) << "partial";
   }
   write_file_atomic(target, "{}");
   CHECK(read_file(target) == "{}");
-  // Only the dead writer's temporary of this very file: a live process may still rename its
-  // own, another file's is cleared by that file's next write, other names are not ours.
+  // Only the dead writer's temporaries of this very file (also a staged file's own, by its last
+  // pid): a live process may still rename its own, another file's is cleared by that file's next
+  // write, other names are not ours.
   CHECK_FALSE(path_exists(target + ".tmp." + gone));
+  CHECK_FALSE(path_exists(target + ".tmp." + gone + ".tmp." + gone));
   CHECK(path_exists(target + ".tmp." + live));
+  CHECK(path_exists(target + ".tmp." + live + ".tmp." + live));
   CHECK(path_exists(dir.file("nbest.json.tmp." + gone)));
-  CHECK(path_exists(target + ".tmp." + gone + ".tmp." + gone));
   CHECK(path_exists(target + ".tmp.x" + gone));
+  CHECK(path_exists(target + ".tmp." + gone + ".old"));
   StagedFiles staged;
   write_file_atomic(staged.staged_path(dir.file("nbest.json")), "[]");
   CHECK_FALSE(path_exists(dir.file("nbest.json.tmp." + gone)));

@@ -194,6 +194,21 @@ TEST_CASE("load_model_dir initialises a missing qa_outputs head reproducibly", "
   CHECK_FALSE(has_note(biasless, "N(0, initializer_range)"));
   CHECK(biasless.tensors.at("qa_outputs.weight") == weight);
   CHECK(biasless.tensors.at("qa_outputs.bias") == std::vector<float>(2, 0.0f));
+
+  // Only the weight missing: drawn, and the checkpoint's bias kept (as transformers keeps it);
+  // the note says so rather than "bias 0".
+  std::map<std::string, FileTensor> weightless =
+      canonical_tensors(config, init_bert_qa_params(config, 3));
+  const std::vector<float> bias = weightless.at("qa_outputs.bias").values;
+  weightless.erase("qa_outputs.weight");
+  write_model(dir.path(), config, weightless);
+  const LoadedModel drawn = load_model_dir(dir.path(), 11);
+  INFO(notes_text(drawn));
+  CHECK(drawn.qa_head_initialised);
+  CHECK(has_note(drawn, "initialised qa_outputs.weight (not in"));
+  CHECK(has_note(drawn, "N(0, initializer_range), seed 11; its qa_outputs.bias is kept"));
+  CHECK_FALSE(has_note(drawn, "bias 0"));
+  CHECK(drawn.tensors.at("qa_outputs.bias") == bias);
 }
 
 TEST_CASE("load_model_dir refuses missing tensors, listing them all", "[io][model_dir]") {
