@@ -58,9 +58,11 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
               "it means on the device)");
   p->add_bool("overwrite_cache", &o->overwrite_cache,
               "rebuild and rewrite --train_cache_file even when it matches the data and settings");
-  p->add_string("logging_dir", &o->logging_dir,
-                "TensorBoard event files go here (default: the TENSORBOARD_LOGGING_DIR environment variable, as "
-                "transformers 5 reads it, else output_dir/runs/<date>_<host>, a new run each time)");
+  p->add_string(
+      "logging_dir", &o->logging_dir,
+      "with --report_to tensorboard (or all), TensorBoard event files go here (default: the "
+      "TENSORBOARD_LOGGING_DIR environment variable, as transformers 5 reads it, else "
+      "output_dir/runs/<date>_<host>, a new run each time)");
   register_dataset_flags(p, &o->dataset,
                          "its train, validation and test splits replace --train_file, --validation_file and "
                          "--test_file");
@@ -176,8 +178,10 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
                      std::string(resolved.group_by_length ? "group_by_length" : "random"));
   if (!o->run_name.empty())
     notes->push_back("--run_name " + o->run_name +
-                     " names nothing here: no integration that uses it is available (TensorBoard events go to "
-                     "--logging_dir, TENSORBOARD_LOGGING_DIR or output_dir/runs/<date>_<host>)");
+                     " names nothing here: no integration that uses it is available (with "
+                     "--report_to tensorboard, "
+                     "TensorBoard events go to --logging_dir, TENSORBOARD_LOGGING_DIR or "
+                     "output_dir/runs/<date>_<host>)");
   if (o->use_cpu) {
     if (parser.was_set("device") && *resolved.device != "cpu" && *resolved.device != "cpu-double")
       throw FlagError("--use_cpu and --device " + *resolved.device + " contradict each other: give one");
@@ -382,9 +386,10 @@ ReportTo parse_report_to(const std::string& value) {
     } else if (name == "all" || name == "tensorboard") {
       out.tensorboard = true;
     } else {
-      out.notes.push_back("--report_to " + name + ": this engine has no " + name +
-                          " integration; nothing is reported to it (TensorBoard files and trainer_log.jsonl "
-                          "are what it writes)");
+      out.notes.push_back(
+          "--report_to " + name + ": this engine has no " + name +
+          " integration; nothing is reported to it (it writes trainer_log.jsonl, and "
+          "TensorBoard files with --report_to tensorboard)");
     }
   }
   return out;

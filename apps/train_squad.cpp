@@ -82,8 +82,10 @@ void register_flags(FlagParser* p, TrainOptions* o) {
                 "datasets Arrow cache file");
   p->add_string("validation_file", &o->validation_file, "SQuAD to evaluate on (with --do_eval), in the same formats");
   p->add_string("test_file", &o->test_file,
-                "SQuAD to predict on (with --do_predict), in the same formats; its answers, when every question has "
-                "some, are scored too");
+                "SQuAD to predict on (with --do_predict), in the same formats; scored too when "
+                "every question has "
+                "answers (with --version_2_with_negative, always: its unanswerable questions are "
+                "scored as such)");
   p->add_string("output_dir", &o->output_dir, "where the model, checkpoints, logs and predictions go");
   p->add_string("train_cache_file", &o->train_cache_file,
                 "binary window cache for the training set: read when it matches, written otherwise");

@@ -105,7 +105,7 @@ void check_squad_version(const SquadDataset& dataset, const std::string& path,
         path, "answers",
         "none of the " + std::to_string(unanswered) +
             " questions has answers: an unlabelled split (a test set) can be neither trained on "
-            "nor scored; predict it as --test_file with --do_predict");
+            "nor scored; predict it with train_squad --do_predict --test_file");
   if (v2_version || marked > 0 || (answers_required && unanswered > 0))
     throw_input_error(
         path,

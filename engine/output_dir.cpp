@@ -7,11 +7,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/temporaries.h"  // process_alive
 #include "engine/checkpoint_dirs.h"
 #include "engine/model_card.h"
 #include "engine/training_state.h"
@@ -106,13 +109,21 @@ OutputDirLock OutputDirLock::acquire(const std::string& output_dir) {
   OutputDirLock lock;
   lock.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (lock.fd_ < 0) throw BertError(path + ": cannot create the output_dir lock: " + std::strerror(errno));
-  if (::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) {
+  // A holder that has ended (a killed run whose threads are still finishing their I/O: its
+  // main thread already shows as a zombie) releases the lock in a moment: waited for, briefly.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
     if (error != EWOULDBLOCK) throw BertError(path + ": cannot lock: " + std::strerror(error));
     char holder[32] = {0};
     const ssize_t got = ::pread(lock.fd_, holder, sizeof holder - 1, 0);
     std::string pid = got > 0 ? std::string(holder, static_cast<size_t>(got)) : "";
     pid.erase(std::remove(pid.begin(), pid.end(), '\n'), pid.end());
+    const long owner = temporary_owner(".tmp." + pid, ".tmp.");
+    if (owner > 0 && !process_alive(owner) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
     throw_input_error(output_dir, "",
                       "in use by another train_squad run" + (pid.empty() ? std::string() : " (pid " + pid + ")") +
                           ", which holds " + kOutputDirLockFile +

@@ -19,7 +19,8 @@ namespace bert {
 inline constexpr const char* kOutputDirLockFile = ".train_squad.lock";
 
 // An exclusive lock (flock) on output_dir/.train_squad.lock, held for the object's lifetime
-// (released by the kernel when the process ends, however it ends); the file holds the
+// (released by the kernel when the process ends, however it ends: a holder that has ended but
+// whose threads still finish their I/O, a zombie, is waited for up to 30 s); the file holds the
 // holder's pid. The file itself stays: deleting it would let two runs lock two different files.
 class OutputDirLock {
  public:

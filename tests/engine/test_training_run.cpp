@@ -1,15 +1,22 @@
 // engine/training_run.h without a model: the output_dir claim, resume resolution, the log cut
 // back to the resumed step, and the command that continues a stopped run. The apps tests
 // (tests/apps/test_train_*) drive the same functions through train_squad end to end.
-#include <catch2/catch.hpp>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
 #include "core/file_io.h"
 #include "engine/checkpoint_dirs.h"
+#include "engine/output_dir.h"
 #include "engine/training_run.h"
 #include "tests/engine/resume_test_util.h"
 
@@ -54,6 +61,62 @@ TEST_CASE("claim_output_dir records the arguments, or refuses a finished run's d
     OutputDirLock lock = claim_output_dir(run, "{\"seed\": 7}", &refusal);
     CHECK(refusal.empty());
   }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the output_dir lock waits for a holder that has ended but whose threads still hold it",
+          "[training_run]") {
+  const std::string dir = test::fresh_temp_dir("bert_test_dying_holder");
+  // A child takes the lock, then its main thread exits (a zombie, as a killed multi-threaded
+  // run's leader shows while its other threads finish their I/O) and another thread keeps the
+  // file open for a second before the process ends.
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // Never destroyed: the lock stays held while the other thread runs.
+    new OutputDirLock(OutputDirLock::acquire(dir));
+    std::thread([] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      ::_exit(0);
+    }).detach();
+    (void)::write(ready[1], "x", 1);
+    ::syscall(SYS_exit,
+              0);  // this thread alone, without unwinding (pthread_exit's would reach Catch2)
+  }
+  REQUIRE(child > 0);
+  char byte = 0;
+  REQUIRE(::read(ready[0], &byte, 1) == 1);
+  const auto state = [&] {
+    std::ifstream in("/proc/" + std::to_string(child) + "/stat");
+    std::string stat;
+    std::getline(in, stat);
+    return stat;
+  };
+  for (int i = 0; i < 200 && state().find(") Z") == std::string::npos; ++i) ::usleep(5000);
+  REQUIRE(state().find(") Z") != std::string::npos);
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_NOTHROW(OutputDirLock::acquire(dir));  // waited for the lock, not refused
+  const auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(waited > std::chrono::milliseconds(300));  // the holder's thread kept it that long
+  CHECK(waited < std::chrono::seconds(20));
+  ::waitpid(child, nullptr, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  // A live holder is refused at once, naming it.
+  OutputDirLock mine = OutputDirLock::acquire(dir);
+  const pid_t other = ::fork();
+  if (other == 0) {
+    try {
+      OutputDirLock::acquire(dir);
+    } catch (const InputError&) {
+      ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(other, &status, 0);
+  CHECK(WEXITSTATUS(status) == 3);
   std::filesystem::remove_all(dir);
 }
 
