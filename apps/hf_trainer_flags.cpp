@@ -79,12 +79,12 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
       "<= 0: the cores available to this rank (cores / ranks per node under mpirun). The windows "
       "are the "
       "same for any count");
-  p->add_string("report_to", &o->report_to,
-                "where metrics go: all or tensorboard (TensorBoard event files), none "
-                "(transformers 5's default); "
-                "other integrations "
-                "(wandb, mlflow, ...) are not available here and the log says so. "
-                "trainer_log.jsonl is always written");
+  p->add_string(
+      "report_to", &o->report_to,
+      "where metrics go: all or tensorboard (TensorBoard event files), none (transformers 5's "
+      "default); other integrations (wandb, mlflow, ...) are not available here and the log says "
+      "so. "
+      "A training run always writes trainer_log.jsonl");
   p->add_string("train_sampling_strategy", &o->train_sampling_strategy,
                 "the epochs' order as transformers 5 names it: random (shuffled each epoch), group_by_length "
                 "(as --group_by_length) or sequential (the file's order every epoch); batch_rebalance is refused");

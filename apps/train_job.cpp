@@ -432,7 +432,7 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
   if (root) {
     const ReportTo report = parse_report_to(o.hf.report_to);
     for (const std::string& note : report.notes) std::fprintf(stderr, "[report_to] %s\n", note.c_str());
-    logs = open_run_logs(o.output_dir, report.tensorboard, o.hf.logging_dir);
+    logs = open_run_logs(o.output_dir, o.do_train, report.tensorboard, o.hf.logging_dir);
     // TensorBoardCallback.on_train_begin: the run's arguments and the model's config as texts.
     if (o.do_train && logs.tensorboard != nullptr) {
       logs.tensorboard->add_text("args", o.args_record, 0);

@@ -34,7 +34,7 @@ namespace {
 // transformers' TensorBoardCallback.on_log writes it: every number, counts too, under
 // rewrite_logs' tags (hf_tensorboard_tag).
 void log_metrics(RunLogs* logs, int64_t step, const MetricValues& values) {
-  logs->metrics->write(step, values);
+  if (logs->metrics != nullptr) logs->metrics->write(step, values);
   if (logs->tensorboard == nullptr) return;  // --report_to none
   std::vector<std::pair<std::string, double>> scalars;
   for (const auto& [name, value] : values)
@@ -109,8 +109,10 @@ OutputDirLock claim_output_dir(const RunSettings& run, const std::string& args_r
                  : std::string();
   if (!refusal->empty()) return lock;
   check_writable_directory(run.output_dir);  // fail now, not after training
-  // The arguments of the run (Hugging Face keeps training_args.bin): rerun with this file.
-  write_file_atomic(join_path(run.output_dir, kTrainingArgsFile), args_record);
+  // The arguments of a training run (Hugging Face keeps training_args.bin, saved with the model):
+  // rerun it with this file. An evaluation or prediction into a trained model's directory leaves
+  // the training's record as it is.
+  if (run.do_train) write_file_atomic(join_path(run.output_dir, kTrainingArgsFile), args_record);
   return lock;
 }
 
@@ -167,9 +169,10 @@ void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step
   }
 }
 
-RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std::string& logging_dir) {
+RunLogs open_run_logs(const std::string& output_dir, bool training, bool tensorboard,
+                      const std::string& logging_dir) {
   RunLogs logs;
-  logs.metrics = std::make_unique<MetricsLog>(join_path(output_dir, kMetricsLogFile));
+  if (training) logs.metrics = std::make_unique<MetricsLog>(join_path(output_dir, kMetricsLogFile));
   if (tensorboard) {
     // transformers 5 dropped --logging_dir for the TENSORBOARD_LOGGING_DIR environment variable
     // (~ expanded); both are honoured, the flag first.

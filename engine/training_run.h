@@ -96,13 +96,16 @@ void check_checkpoint_config(const std::string& checkpoint, const BertConfig& co
 void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step,
                                      int64_t best_step);
 
-// Rank 0's logs: output_dir/trainer_log.jsonl always; TensorBoard event files when asked, in
-// logging_dir or by default a new output_dir/runs/<date>_<host> per run as Hugging Face does.
+// Rank 0's logs: output_dir/trainer_log.jsonl for a training run (the log history its
+// trainer_state.json and checkpoints carry; an evaluation-only run, whose history Trainer never
+// saves, leaves it alone); TensorBoard event files when asked, in logging_dir or by default a
+// new output_dir/runs/<date>_<host> per run as Hugging Face does.
 struct RunLogs {
-  std::unique_ptr<MetricsLog> metrics;
+  std::unique_ptr<MetricsLog> metrics;             // null: not a training run
   std::unique_ptr<TensorBoardWriter> tensorboard;  // null: --report_to none
 };
-RunLogs open_run_logs(const std::string& output_dir, bool tensorboard, const std::string& logging_dir);
+RunLogs open_run_logs(const std::string& output_dir, bool training, bool tensorboard,
+                      const std::string& logging_dir);
 
 // Evaluates (during training at --eval_strategy points, or at the end with final = true, which
 // also writes the predictions and eval_results.json); logs the metrics to the run's logs and

@@ -61,6 +61,17 @@ TEST_CASE("claim_output_dir records the arguments, or refuses a finished run's d
     OutputDirLock lock = claim_output_dir(run, "{\"seed\": 7}", &refusal);
     CHECK(refusal.empty());
   }
+  // An evaluation into the trained model's directory keeps the training's record.
+  run.do_train = false;
+  {
+    OutputDirLock lock = claim_output_dir(run, "{\"do_train\": false}", &refusal);
+    CHECK(refusal.empty());
+    CHECK(read_file(join_path(run.output_dir, kTrainingArgsFile)) == "{\"seed\": 7}");
+  }
+  // Nor does it write trainer_log.jsonl, which a later resumed training would carry.
+  const RunLogs logs = open_run_logs(run.output_dir, /*training=*/false, /*tensorboard=*/false, "");
+  CHECK(logs.metrics == nullptr);
+  CHECK_FALSE(path_exists(join_path(run.output_dir, kMetricsLogFile)));
   std::filesystem::remove_all(dir);
 }
 
