@@ -4,23 +4,11 @@
 #include <cstdio>
 #include <exception>
 #include <new>
-#include <string>
 
 #include "apps/flags.h"
 #include "core/launcher.h"
 
 namespace bert {
-
-std::string rank_prefix() {
-  try {
-    const int rank = launcher_rank();
-    // -1: a PMIx launcher that gives no size, so possibly several ranks.
-    const int size = launcher_world_size();
-    return (size > 1 || size < 0) && rank >= 0 ? "rank " + std::to_string(rank) + ": " : "";
-  } catch (const std::exception&) {
-    return "";  // a malformed variable is reported where it is used
-  }
-}
 
 int run_app(AppRun run, int argc, char** argv) {
   // Past a file-size limit (ulimit -f) a write must fail with EFBIG, so the error is reported
@@ -29,17 +17,17 @@ int run_app(AppRun run, int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const FlagError& e) {
-    std::fprintf(stderr, "%serror: %s\n", rank_prefix().c_str(), e.what());
+    std::fprintf(stderr, "%serror: %s\n", launcher_rank_prefix().c_str(), e.what());
     return 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(
         stderr,
         "%serror: out of memory: a buffer could not be allocated (use a smaller model, batch or "
         "max_seq_length)\n",
-        rank_prefix().c_str());
+        launcher_rank_prefix().c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%serror: %s\n", rank_prefix().c_str(), e.what());
+    std::fprintf(stderr, "%serror: %s\n", launcher_rank_prefix().c_str(), e.what());
     return 1;
   }
 }

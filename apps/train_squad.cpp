@@ -387,7 +387,7 @@ int main(int argc, char** argv) {
         try {
           return bert::run(app_argc, app_argv);
         } catch (const bert::TrainingDiverged& e) {
-          std::fprintf(stderr, "%serror: %s\n", bert::rank_prefix().c_str(), e.what());
+          std::fprintf(stderr, "%serror: %s\n", bert::launcher_rank_prefix().c_str(), e.what());
           return bert::kExitDiverged;
         }
       },

@@ -75,6 +75,16 @@ int local_rank_from_launcher() {
 
 int launcher_rank() { return first_rank(kRankVariables, "rank"); }
 
+std::string launcher_rank_prefix() {
+  try {
+    const int rank = launcher_rank();
+    const int size = launcher_world_size();
+    return (size > 1 || size < 0) && rank >= 0 ? "rank " + std::to_string(rank) + ": " : "";
+  } catch (const BertError&) {
+    return "";
+  }
+}
+
 int local_size_from_launcher() {
   for (const char* name : kLocalSizeVariables) {
     const int size = env_count(name);

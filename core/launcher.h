@@ -3,6 +3,8 @@
 // pick a GPU, to name the rank in an early error), so they live below the communicators.
 #pragma once
 
+#include <string>
+
 namespace bert {
 
 // The number of processes the launcher started, from OMPI_COMM_WORLD_SIZE (Open MPI),
@@ -15,6 +17,11 @@ bool launched_by_mpi();
 // PMI_RANK (MPICH/Hydra) or PMIX_RANK; -1 when none is set. BertError when malformed. Before a
 // communicator exists (a bad command line), it names the rank in an error line.
 int launcher_rank();
+// "rank R: " under a launcher of several processes (or of unknown size: a PMIx launch without
+// one), for the start of a line that must say which rank wrote it, as the communicator's own
+// messages do (mpirun prints every rank's lines mixed); "" otherwise, and when a variable is
+// malformed (reported where it is used).
+std::string launcher_rank_prefix();
 // This process's index among the ranks on its node, from the launcher: OMPI_COMM_WORLD_LOCAL_RANK
 // (Open MPI), MPI_LOCALRANKID (MPICH/Hydra), MV2_COMM_WORLD_LOCAL_RANK (MVAPICH), SLURM_LOCALID
 // (srun), PMIX_LOCAL_RANK or PMI_LOCAL_RANK; 0 when none is set. BertError when malformed.

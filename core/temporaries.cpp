@@ -12,14 +12,16 @@
 
 namespace bert {
 
-long temporary_owner(const std::string& name, const std::string& marker) {
-  const size_t at = name.rfind(marker);
-  if (at == std::string::npos) return -1;
-  const std::string digits = name.substr(at + marker.size());
+long pid_of(const std::string& digits) {
   if (digits.empty() || digits.size() > 9 ||
       !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return -1;
   return std::stol(digits);
+}
+
+long temporary_owner(const std::string& name, const std::string& marker) {
+  const size_t at = name.rfind(marker);
+  return at == std::string::npos ? -1 : pid_of(name.substr(at + marker.size()));
 }
 
 bool process_alive(long pid) {
@@ -51,7 +53,7 @@ int remove_orphaned_temporaries(const std::string& path) {
     if (owner <= 0) continue;
     const std::string rest = name.substr(prefix.size()), last = std::to_string(owner);
     const std::string first = rest.substr(0, rest.find('.'));
-    const bool first_is_pid = temporary_owner(".tmp." + first, ".tmp.") > 0;
+    const bool first_is_pid = pid_of(first) > 0;
     if (rest != last && !(first_is_pid && rest == first + ".tmp." + last)) continue;
     std::error_code kind;
     if (owner != self && it->is_regular_file(kind) && !it->is_symlink(kind) &&

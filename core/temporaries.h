@@ -11,6 +11,8 @@ namespace bert {
 // The pid in "<anything><marker><digits>" (marker ".tmp." for files, ".tmp-" for
 // directories), or -1 when the name does not end so.
 long temporary_owner(const std::string& name, const std::string& marker);
+// The pid that `digits` spells (1 to 9 decimal digits, as a pid is written), or -1.
+long pid_of(const std::string& digits);
 
 // A process that exists and has not ended: a zombie (killed, not yet reaped by its parent, as
 // an orphaned rank of a killed mpirun may stay for a while) has ended.

@@ -119,7 +119,7 @@ OutputDirLock OutputDirLock::acquire(const std::string& output_dir) {
     const ssize_t got = ::pread(lock.fd_, holder, sizeof holder - 1, 0);
     std::string pid = got > 0 ? std::string(holder, static_cast<size_t>(got)) : "";
     pid.erase(std::remove(pid.begin(), pid.end(), '\n'), pid.end());
-    const long owner = temporary_owner(".tmp." + pid, ".tmp.");
+    const long owner = pid_of(pid);
     if (owner > 0 && !process_alive(owner) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;

@@ -7,7 +7,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <string>
 
 #include "core/launcher.h"
@@ -33,12 +32,7 @@ char g_sigint_message[192];
 char g_sigterm_message[192];
 
 void make_messages() {
-  std::string rank;
-  try {
-    if (launcher_world_size() > 1 && launcher_rank() >= 0)
-      rank = "rank " + std::to_string(launcher_rank()) + ": ";
-  } catch (const std::exception&) {  // a malformed variable is reported where it is used
-  }
+  const std::string rank = launcher_rank_prefix();
   const char* const kRest =
       " received: finishing the current step, then saving a checkpoint (send it again to "
       "stop at once)\n";
