@@ -1,17 +1,18 @@
 #include "engine/hf_outputs.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
-#include <simdjson.h>
-
-#include "data/predictions_io.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "data/predictions_io.h"
 
 namespace bert {
 namespace {
@@ -50,7 +51,53 @@ std::string indent_dict(const MetricsDict& dict, const std::string& pad, const s
   return out + close_pad + "}";
 }
 
+// metrics_format's _secs2timedelta: str(timedelta(seconds=int(s))) + "." + two digits of the
+// fraction, truncated ("1 day, 1:01:01.28").
+std::string seconds_as_timedelta(double seconds) {
+  const double whole = std::trunc(seconds);
+  const int hundredths = static_cast<int>(std::fabs(seconds - whole) * 100);
+  const long long total = static_cast<long long>(whole);
+  const long long days = total / 86400, rest = total % 86400;
+  char clock[64];
+  std::snprintf(clock, sizeof clock, "%lld:%02lld:%02lld.%02d", rest / 3600, rest / 60 % 60,
+                rest % 60, hundredths);
+  if (days == 0) return clock;
+  return std::to_string(days) + (days == 1 ? " day, " : " days, ") + clock;
+}
+
+// A value as metrics_format shows it; `token` is the dict's JSON token. Integer tokens and null
+// stay as they are.
+std::string metric_shown(const std::string& key, const std::string& token) {
+  const bool is_float = token.find_first_of(".eE") != std::string::npos;
+  if (!is_float) return token;
+  const double value = std::strtod(token.c_str(), nullptr);
+  if (key.find("_runtime") != std::string::npos) return seconds_as_timedelta(value);
+  char text[512];
+  if (key == "total_flos") {  // int(v) >> 30: a power-of-two division is exact
+    std::snprintf(text, sizeof text, "%.0fGF", std::floor(value / 1073741824.0));
+    return text;
+  }
+  // round(v, 4): printf rounds the exact binary value to nearest, as Python's round does.
+  std::snprintf(text, sizeof text, "%.4f", value);
+  return metric_float(std::strtod(text, nullptr));
+}
+
 }  // namespace
+
+std::string log_metrics_text(const std::string& split, const MetricsDict& metrics) {
+  std::vector<std::pair<std::string, std::string>> shown;
+  size_t key_width = 0, value_width = 0;
+  for (const auto& [key, token] : metrics) {
+    shown.emplace_back(key, metric_shown(key, token));
+    key_width = std::max(key_width, key.size());
+    value_width = std::max(value_width, shown.back().second.size());
+  }
+  std::string out = "***** " + split + " metrics *****\n";
+  for (const auto& [key, value] : shown)
+    out += "  " + key + std::string(key_width - key.size(), ' ') + " = " +
+           std::string(value_width - value.size(), ' ') + value + "\n";
+  return out;
+}
 
 double round_runtime(double seconds) { return std::round(seconds * 1e4) / 1e4; }
 double round_rate(double per_second) { return std::round(per_second * 1e3) / 1e3; }
@@ -182,8 +229,9 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::vector<Log
   return indent_dict(top, "  ", "") + "\n";
 }
 
-void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
-                        double epoch, const std::string& split, int64_t num_input_tokens_seen) {
+MetricsDict write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome,
+                               size_t windows, int batch_size, double epoch,
+                               const std::string& split, int64_t num_input_tokens_seen) {
   make_directories(output_dir);
   // The evaluation's files appear together or not at all: a failed write (disk full) never
   // leaves new predictions beside an earlier evaluation's n-best lists and scores.
@@ -195,10 +243,11 @@ void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcom
   write_nbest_predictions(target("_nbest_predictions.json"), outcome.predictions);
   if (outcome.predictions.version_2_with_negative)
     write_null_odds(target("_null_odds.json"), outcome.predictions);
-  save_metrics(output_dir, split,
-               eval_metrics(outcome, windows, batch_size, epoch, split, num_input_tokens_seen),
-               &staged);
+  MetricsDict metrics =
+      eval_metrics(outcome, windows, batch_size, epoch, split, num_input_tokens_seen);
+  save_metrics(output_dir, split, metrics, &staged);
   staged.commit();
+  return metrics;
 }
 
 }  // namespace bert

@@ -57,11 +57,19 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
 // Evaluation batches of batch_size windows (the "steps" of K_steps_per_second).
 size_t eval_batches(size_t windows, int batch_size);
 
+// Trainer.log_metrics' block for a split, as run_qa prints it after each stage: "***** <split>
+// metrics *****", then each key (sorted) and its value aligned as metrics_format shows them
+// (runtimes as h:mm:ss.cc, total_flos in GF, other floats rounded to 4 decimals).
+std::string log_metrics_text(const std::string& split, const MetricsDict& metrics);
+
 // Writes <split>_predictions.json, <split>_nbest_predictions.json, for SQuAD v2.0
-// <split>_null_odds.json (as run_qa.py's postprocess_qa_predictions with that prefix) and <split>_results.json / all_results.json
-// (eval_metrics; epoch < 0 leaves "epoch" out) into output_dir.
-void write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome, size_t windows, int batch_size,
-                        double epoch, const std::string& split = "eval", int64_t num_input_tokens_seen = -1);
+// <split>_null_odds.json (as run_qa.py's postprocess_qa_predictions with that prefix) and
+// <split>_results.json / all_results.json (eval_metrics; epoch < 0 leaves "epoch" out) into
+// output_dir; returns the metrics written.
+MetricsDict write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome,
+                               size_t windows, int batch_size, double epoch,
+                               const std::string& split = "eval",
+                               int64_t num_input_tokens_seen = -1);
 
 // run_qa's training metrics: epoch, total_flos (Trainer's count over the whole run), train_loss
 // (the run's mean), train_runtime, train_samples (windows), train_samples_per_second,

@@ -69,7 +69,10 @@ void log_progress(const TrainProgress& p, ProgressReporter* progress, RunLogs* l
 void write_train_results(const RunSettings& run, const TrainConfig& tc, const TrainSummary& summary,
                          const TrainerState& state, size_t windows, RunLogs* logs) {
   const int64_t input_tokens = logged_input_tokens(tc, state);
-  save_metrics(run.output_dir, "train", train_metrics(summary, state.epoch, state.total_flos, windows, input_tokens));
+  const MetricsDict metrics =
+      train_metrics(summary, state.epoch, state.total_flos, windows, input_tokens);
+  std::fputs(log_metrics_text("train", metrics).c_str(), stderr);
+  save_metrics(run.output_dir, "train", metrics);
   MetricValues values = {
       {"epoch", state.epoch},
       {"total_flos", state.total_flos},
@@ -207,7 +210,9 @@ EvalOutcome evaluate_with_progress(const RunSettings& run, BertQaModel& model,
 
 EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test) {
   const EvalOutcome outcome = evaluate_with_progress(run, model, test, "predict");
-  write_eval_outputs(run.output_dir, outcome, test.windows.size(), run.eval_batch_size, -1.0, "predict");
+  const MetricsDict metrics = write_eval_outputs(run.output_dir, outcome, test.windows.size(),
+                                                 run.eval_batch_size, -1.0, "predict");
+  std::fputs(log_metrics_text("predict", metrics).c_str(), stderr);
   std::fprintf(stderr, "[predict] %zu questions, %zu windows in %.1f s (model %.2f s): %s%s\n",
                test.dataset.examples.size(), test.windows.size(), outcome.seconds, outcome.model_seconds,
                join_path(run.output_dir, "predict_predictions.json").c_str(),
@@ -219,8 +224,11 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
                              double epoch, int64_t input_tokens_seen, RunLogs* logs, bool final) {
   const EvalOutcome outcome = evaluate_with_progress(run, model, eval, "eval");
   if (final)
-    write_eval_outputs(run.output_dir, outcome, eval.windows.size(), run.eval_batch_size, epoch, "eval",
-                       input_tokens_seen);
+    std::fputs(log_metrics_text("eval", write_eval_outputs(run.output_dir, outcome,
+                                                           eval.windows.size(), run.eval_batch_size,
+                                                           epoch, "eval", input_tokens_seen))
+                   .c_str(),
+               stderr);
   MetricValues values;
   if (epoch >= 0) values.emplace_back("epoch", epoch);
   const double seconds = std::max(1e-9, outcome.seconds);

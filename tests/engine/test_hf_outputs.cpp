@@ -23,6 +23,34 @@ TEST_CASE("metrics dicts are written as json.dumps(indent=4, sort_keys=True)", "
         "    \"train_samples\": 88641\n}\n");
 }
 
+TEST_CASE("log_metrics_text prints Trainer.log_metrics' block", "[hf_outputs]") {
+  // The expected text is what transformers 5.25's log_metrics printed for the same dict.
+  MetricsDict m;
+  m["epoch"] = metric_float(2.0);
+  m["total_flos"] = metric_float(3.5e15);
+  m["train_loss"] = metric_float(1.234567891);
+  m["train_runtime"] = metric_float(90061.2899);
+  m["train_samples"] = metric_int(88641);
+  m["train_samples_per_second"] = metric_float(123.456);
+  m["train_steps_per_second"] = metric_float(0.125);
+  m["eval_runtime"] = metric_float(0.29);
+  m["eval_f1"] = metric_float(88.52000049);
+  CHECK(log_metrics_text("train", m) ==
+        "***** train metrics *****\n"
+        "  epoch                    =               2.0\n"
+        "  eval_f1                  =             88.52\n"
+        "  eval_runtime             =        0:00:00.28\n"
+        "  total_flos               =         3259629GF\n"
+        "  train_loss               =            1.2346\n"
+        "  train_runtime            = 1 day, 1:01:01.28\n"
+        "  train_samples            =             88641\n"
+        "  train_samples_per_second =           123.456\n"
+        "  train_steps_per_second   =             0.125\n");
+  // round(v, 4) as Python rounds: 5e-05 lies just above the tie, 2.675e-05 below 0.00005.
+  CHECK(log_metrics_text("eval", {{"a", metric_float(5e-05)}, {"b", metric_float(2.675e-05)}}) ==
+        "***** eval metrics *****\n  a = 0.0001\n  b =    0.0\n");
+}
+
 TEST_CASE("save_metrics writes <split>_results.json and merges all_results.json", "[hf_outputs]") {
   const std::string dir = test::fresh_temp_dir("bert_test_hf_outputs");
   save_metrics(dir, "train", {{"train_loss", metric_float(0.75)}, {"epoch", metric_float(1.0)}});
