@@ -216,9 +216,10 @@ void refuse_git_lfs_pointer(const std::string& path, const uint8_t* bytes, size_
   // A clone without `git lfs` leaves this small text in place of the weights.
   const std::string_view lfs_pointer = "version https://git-lfs";
   if (size >= lfs_pointer.size() && std::memcmp(bytes, lfs_pointer.data(), lfs_pointer.size()) == 0)
-    throw_input_error(path, "", "is a Git LFS pointer (" + std::to_string(size) +
-                                    " bytes of text), not the weights: fetch them with `git lfs pull` in the "
-                                    "clone, or download the file itself (huggingface-cli download)");
+    throw_input_error(path, "",
+                      "is a Git LFS pointer (" + std::to_string(size) +
+                          " bytes of text), not the weights: fetch them with `git lfs pull` in the "
+                          "clone, or download the file itself (`hf download`)");
 }
 
 MappedFile map_input_file(const std::string& path) {

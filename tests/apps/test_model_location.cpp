@@ -105,10 +105,11 @@ TEST_CASE("a Hub id the cache cannot serve is refused naming what was looked for
   const CommandResult missing = test::run_command(train_command("org/absent", root() + "/absent", "--cache_dir " + cache));
   INFO(missing.output);
   CHECK(missing.status == 1);
-  CHECK_THAT(missing.output, Catch::Contains("org/absent: not a local directory, and the Hugging Face cache has no "
-                                             "snapshot of it at revision main") &&
-                                 Catch::Contains(cache + "/models--org--absent/refs/main") &&
-                                 Catch::Contains("huggingface-cli download org/absent"));
+  CHECK_THAT(missing.output,
+             Catch::Contains("org/absent: not a local directory, and the Hugging Face cache has no "
+                             "snapshot of it at revision main") &&
+                 Catch::Contains(cache + "/models--org--absent/refs/main") &&
+                 Catch::Contains("hf download org/absent"));
 
   // eval_squad takes --cache_dir too.
   CHECK(test::run_command(eval_command("org/tiny-bert", root() + "/eval-cache-dir", "--cache_dir " + cache)).status == 0);
@@ -121,7 +122,8 @@ TEST_CASE("a Hub id the cache cannot serve is refused naming what was looked for
   const CommandResult bare = test::run_command(train_command("org/config-only", root() + "/bare", "--cache_dir " + cache));
   INFO(bare.output);
   CHECK(bare.status == 1);
-  CHECK_THAT(bare.output, Catch::Contains("holds no weights") && Catch::Contains("huggingface-cli download org/config-only"));
+  CHECK_THAT(bare.output,
+             Catch::Contains("holds no weights") && Catch::Contains("hf download org/config-only"));
   CHECK_FALSE(fs::exists(root() + "/bare/model.safetensors"));
 
   // A local directory has no revisions, and is read without the cache.

@@ -597,7 +597,7 @@ TEST_CASE("a Hub id gets the command that downloads it", "[app][hf]") {
   CHECK(result.status == 1);
   const std::vector<std::string> errors = test::error_lines(result.output);
   REQUIRE(errors.size() == 1);
-  CHECK_THAT(errors[0], Catch::Contains("huggingface-cli download google-bert/bert-base-cased") &&
+  CHECK_THAT(errors[0], Catch::Contains("hf download google-bert/bert-base-cased") &&
                             Catch::Contains("--local-dir bert-base-cased"));
 }
 
