@@ -7,9 +7,17 @@
 
 namespace bert {
 
-// A JSON string literal: quotes, backslash, and control characters escaped (\n, \t, \u00XX…);
-// UTF-8 bytes pass through unchanged, as Python's json.dumps(ensure_ascii=False) writes them.
-std::string json_quote(std::string_view utf8);
+// How a JSON string literal writes what is not printable ASCII.
+enum class JsonChars {
+  kUtf8,   // UTF-8 bytes pass through: json.dumps(ensure_ascii=False), as tokenizer files are
+           // written
+  kAscii,  // every other character as \uXXXX (a surrogate pair above U+FFFF, DEL too): json.dumps'
+           // default, as utils_qa.py writes predictions; a byte that is not UTF-8 becomes \ufffd
+};
+
+// A JSON string literal: quotes, backslash, and control characters escaped (\n, \t, \u00XX…),
+// the rest as `chars` says.
+std::string json_quote(std::string_view utf8, JsonChars chars = JsonChars::kUtf8);
 
 // What NaN and the infinities, which JSON has no token for, are written as.
 enum class NonFiniteJson {

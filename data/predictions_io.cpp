@@ -13,7 +13,8 @@ namespace bert {
 
 namespace {
 
-// json.dumps(indent=4) of {question id: value} over the predictions, in their order;
+// json.dumps(indent=4) of {question id: value} over the predictions, in their order (non-ASCII
+// characters escaped, as json.dumps' default ensure_ascii writes utils_qa.py's files);
 // value_json(prediction) is the value's text as it stands after "    id: ".
 template <typename ValueJson>
 std::string per_question_json(const PostprocessResult& result, ValueJson value_json) {
@@ -21,7 +22,7 @@ std::string per_question_json(const PostprocessResult& result, ValueJson value_j
   std::string out = "{\n";
   for (size_t i = 0; i < result.predictions.size(); ++i) {
     const QaPrediction& p = result.predictions[i];
-    out += "    " + json_quote(p.id) + ": " + value_json(p);
+    out += "    " + json_quote(p.id, JsonChars::kAscii) + ": " + value_json(p);
     out += i + 1 < result.predictions.size() ? ",\n" : "\n";
   }
   return out + "}\n";
@@ -30,7 +31,8 @@ std::string per_question_json(const PostprocessResult& result, ValueJson value_j
 }  // namespace
 
 std::string predictions_to_json(const PostprocessResult& result) {
-  return per_question_json(result, [](const QaPrediction& p) { return json_quote(p.text); });
+  return per_question_json(
+      result, [](const QaPrediction& p) { return json_quote(p.text, JsonChars::kAscii); });
 }
 
 std::string nbest_predictions_to_json(const PostprocessResult& result) {
@@ -40,7 +42,8 @@ std::string nbest_predictions_to_json(const PostprocessResult& result) {
       const NbestEntry& n = p.nbest[k];
       // utils_qa.py's key order: a span's dict is built with its logits and given its text after
       // them; the placeholder is built text first.
-      const std::string text = "            \"text\": " + json_quote(n.text) + ",\n";
+      const std::string text =
+          "            \"text\": " + json_quote(n.text, JsonChars::kAscii) + ",\n";
       const std::string logits = "            \"start_logit\": " +
                                  format_json_number(n.start_logit, NonFiniteJson::kPythonNames) +
                                  ",\n            \"end_logit\": " +

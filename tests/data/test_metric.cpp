@@ -119,6 +119,18 @@ TEST_CASE("json_quote escapes what JSON needs and passes UTF-8 through", "[predi
   CHECK(json_quote("\xC3\xA9\xE2\x80\x9C") == "\"\xC3\xA9\xE2\x80\x9C\"");
 }
 
+TEST_CASE("json_quote with ASCII escapes writes what json.dumps' default writes",
+          "[predictions_io]") {
+  // Python: json.dumps('é“😀\x7f\x01 a') == '"\\u00e9\\u201c\\ud83d\\ude00\\u007f\\u0001 a"'
+  CHECK(json_quote("\xC3\xA9\xE2\x80\x9C\xF0\x9F\x98\x80\x7F\x01 a", JsonChars::kAscii) ==
+        "\"\\u00e9\\u201c\\ud83d\\ude00\\u007f\\u0001 a\"");
+  CHECK(json_quote("\xF4\x8F\xBF\xBF", JsonChars::kAscii) == "\"\\udbff\\udfff\"");  // U+10FFFF
+  // Not UTF-8: a lone continuation byte, a truncated sequence, an overlong '/', a surrogate.
+  CHECK(json_quote("\x80x\xE2\x80", JsonChars::kAscii) == "\"\\ufffdx\\ufffd\\ufffd\"");
+  CHECK(json_quote("\xC0\xAF\xED\xA0\x80", JsonChars::kAscii) ==
+        "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
+}
+
 TEST_CASE("predictions files round-trip and bad ones name the file", "[predictions_io]") {
   PostprocessResult result;
   result.predictions.push_back({"q1", "Denver \"Broncos\"\n\xC3\xA9", {}});
@@ -130,7 +142,8 @@ TEST_CASE("predictions files round-trip and bad ones name the file", "[predictio
   CHECK(read.at("q1") == "Denver \"Broncos\"\n\xC3\xA9");
   CHECK(read.at("q2") == "");
   // Keys in example order, as HF writes them (indent 4).
-  CHECK(read_file(path) == "{\n    \"q1\": \"Denver \\\"Broncos\\\"\\n\xC3\xA9\",\n    \"q2\": \"\"\n}\n");
+  CHECK(read_file(path) ==
+        "{\n    \"q1\": \"Denver \\\"Broncos\\\"\\n\\u00e9\",\n    \"q2\": \"\"\n}\n");
 
   auto expect_error = [&](const std::string& content, const std::string& fragment) {
     write_file_atomic(path, content);
