@@ -344,8 +344,9 @@ void FlagParser::require(const std::string& name, const std::string& context) co
 std::string FlagParser::value_json(const Flag& flag) const {
   switch (flag.kind) {
     case Kind::kString: {  // unset (empty) is None, as Hugging Face records it: "" is no value
+      // Non-ASCII escaped, as TrainingArguments.to_json_string's json.dumps writes it.
       const std::string& text = *static_cast<const std::string*>(flag.target);
-      return text.empty() ? "null" : json_quote(text);
+      return text.empty() ? "null" : json_quote(text, JsonChars::kAscii);
     }
     case Kind::kInt: return std::to_string(*static_cast<const int32_t*>(flag.target));
     case Kind::kInt64: return std::to_string(*static_cast<const int64_t*>(flag.target));

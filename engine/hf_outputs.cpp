@@ -202,7 +202,10 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::vector<Log
   MetricsDict top;
   top["best_global_step"] = s.best_global_step > 0 ? metric_int(s.best_global_step) : "null";
   top["best_metric"] = std::isnan(s.best_metric) ? "null" : metric_float(s.best_metric);
-  top["best_model_checkpoint"] = s.best_model_checkpoint.empty() ? "null" : json_quote(s.best_model_checkpoint);
+  // A path as Trainer.save_state's json.dumps writes it: non-ASCII escaped.
+  top["best_model_checkpoint"] = s.best_model_checkpoint.empty()
+                                     ? "null"
+                                     : json_quote(s.best_model_checkpoint, JsonChars::kAscii);
   top["epoch"] = metric_float(s.epoch);
   top["eval_steps"] = metric_int(s.eval_steps);
   top["global_step"] = metric_int(s.global_step);

@@ -221,8 +221,11 @@ TEST_CASE("values_json records every flag and reads back to the same values", "[
   Options o;
   FlagParser parser("t", "test");
   register_all(&parser, &o);
-  REQUIRE(parser.parse({"--output_dir", "a \"quoted\" dir", "--learning_rate", "0.1", "--bf16", "--max_steps", "7"}));
+  REQUIRE(parser.parse({"--output_dir", "a \"quoted\" dir \xC3\xA9", "--learning_rate", "0.1",
+                        "--bf16", "--max_steps", "7"}));
   const std::string record = parser.values_json();
+  // TrainingArguments.to_json_string's json.dumps escapes non-ASCII characters.
+  CHECK_THAT(record, Catch::Contains("\"output_dir\": \"a \\\"quoted\\\" dir \\u00e9\","));
   CHECK_THAT(record, Catch::Contains("\"learning_rate\": 0.1,"));
   CHECK_THAT(record, Catch::Contains("\"per_device_train_batch_size\": 8,"));
   const std::string file = scratch_file("record.json", record);

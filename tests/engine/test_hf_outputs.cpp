@@ -130,6 +130,10 @@ TEST_CASE("trainer_state.json carries the whole log history, keys sorted", "[hf_
     keys.push_back(json.substr(at + 4, json.find('"', at + 4) - at - 4));
   CHECK(keys == hf_keys);
   CHECK(hf_trainer_state_json(state, dir + "/missing.jsonl").find("\"log_history\": [],") != std::string::npos);
+  // A path as save_state's json.dumps writes it: non-ASCII escaped.
+  state.best_model_checkpoint = "runs/\xC3\xA9t\xC3\xA9/checkpoint-20";
+  CHECK_THAT(hf_trainer_state_json(state, dir + "/missing.jsonl"),
+             Catch::Contains("\"best_model_checkpoint\": \"runs/\\u00e9t\\u00e9/checkpoint-20\","));
   std::filesystem::remove_all(dir);
 }
 
