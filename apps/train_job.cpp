@@ -369,11 +369,10 @@ std::unique_ptr<BertQaModel> build_job_model(const TrainOptions& o, Backend& bac
   return model;
 }
 
-// A finished training's records beside its model: Trainer.save_state()'s trainer_state.json and
-// run_qa's model card.
-void write_run_records(const TrainOptions& o, const TrainConfig& tc, BertQaModel& model,
-                       const JobData& data, const TrainingEnd& end, int world_size) {
-  write_trainer_state(o.output_dir, tc, end, data.train.windows.size(), world_size);
+// A finished training's model card (run_qa's create_model_card, after the final evaluation and
+// prediction, so that it shows their results).
+void write_training_model_card(const TrainOptions& o, const TrainConfig& tc, BertQaModel& model,
+                               int world_size) {
   ModelCardInfo card =
       training_model_card(o.output_dir, o.model_name, tc, o.per_device_eval_batch_size, world_size,
                           o.hf.optim, model.backend().name());
@@ -382,10 +381,13 @@ void write_run_records(const TrainOptions& o, const TrainConfig& tc, BertQaModel
   write_model_card(o.output_dir, card, join_path(o.output_dir, kMetricsLogFile));
 }
 
-// Rank 0, after training (or without it): the final evaluation, the predictions, and for a
-// training run its records (write_run_records).
+// Rank 0, after training (or without it): for a training run Trainer.save_state()'s
+// trainer_state.json, then the final evaluation, the predictions, and the training's model card.
+// run_qa saves the state before it evaluates, so the final evaluation is in the model card,
+// trainer_log.jsonl and eval_results.json, but not in trainer_state.json's log_history.
 void finish_job(const TrainOptions& o, const RunSettings& run, const TrainConfig& tc, BertQaModel& model,
                 const JobData& data, const TrainingEnd& end, RunLogs* logs, int world_size) {
+  if (o.do_train) write_trainer_state(o.output_dir, tc, end, data.train.windows.size(), world_size);
   if (o.do_eval) {
     // Evaluation after training is logged at the last step, as Hugging Face logs it.
     const SquadScores scores =
@@ -397,7 +399,7 @@ void finish_job(const TrainOptions& o, const RunSettings& run, const TrainConfig
     const EvalOutcome outcome = predict_and_write(run, model, data.predict);
     if (outcome.scored) print_scores("test_", outcome.scores);
   }
-  if (o.do_train) write_run_records(o, tc, model, data, end, world_size);
+  if (o.do_train) write_training_model_card(o, tc, model, world_size);
 }
 
 }  // namespace
@@ -450,7 +452,10 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
     if (status >= 0) {
       // A signal during the last step or the final save: the model is saved and the evaluation
       // skipped; the run's records are still written, so that output_dir holds a finished run.
-      if (root && end.model_saved) write_run_records(o, tc, *model, data, end, comm.world_size());
+      if (root && end.model_saved) {
+        write_trainer_state(o.output_dir, tc, end, data.train.windows.size(), comm.world_size());
+        write_training_model_card(o, tc, *model, comm.world_size());
+      }
       return status;
     }
   }
