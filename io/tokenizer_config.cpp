@@ -2,9 +2,10 @@
 // See tokenizer_config.h.
 #include "io/tokenizer_config.h"
 
-#include <set>
-
 #include <simdjson.h>
+
+#include <set>
+#include <vector>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -16,6 +17,11 @@ namespace {
 
 // The tokens WordPieceTokenizer cuts out of raw text whole (see basic_tokenizer.h).
 const std::set<std::string> kBertSpecialTokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+// The special pieces a SentencePiece model may have that SentencePieceTokenizer cuts out whole
+// (its special tokens and control pieces).
+const std::set<std::string> kSentencePieceSpecialPieces = {"[CLS]",  "[SEP]", "<pad>", "<unk>",
+                                                           "[MASK]", "<cls>", "<sep>", "<s>",
+                                                           "</s>",   "[PAD]", "[UNK]", "<mask>"};
 
 std::string word(bool value) { return value ? "true" : "false"; }
 
@@ -82,50 +88,85 @@ void check_added_tokens_decoder(const std::string& path, simdjson::dom::object o
   }
 }
 
-// What transformers' BertTokenizer takes from tokenizer_config.json beyond the normaliser's
-// switches: its special tokens (each BERT's own, or absent), no extra special tokens, special
-// tokens matched whole (split_special_tokens false), and right-side truncation and padding
-// (padding on the left makes run_qa lay a window out context first).
-void check_wordpiece_specials(const std::string& path, simdjson::dom::object object) {
-  static const std::pair<const char*, const char*> kSpecials[] = {{"unk_token", "[UNK]"},
-                                                                  {"cls_token", "[CLS]"},
-                                                                  {"sep_token", "[SEP]"},
-                                                                  {"pad_token", "[PAD]"},
-                                                                  {"mask_token", "[MASK]"}};
+// A tokenizer's special tokens as this engine uses them: (field, token), and how to name the
+// tokenizer in messages.
+struct SpecialTokens {
+  std::pair<const char*, const char*> fields[5];
+  const char* engine;  // "this engine's WordPiece uses BERT's"
+  const char* known;   // the list of specials, for extra_special_tokens' message
+  const std::set<std::string>* matched_whole;  // the tokens the engine cuts out of text whole
+};
+const SpecialTokens kWordPieceSpecials = {{{"unk_token", "[UNK]"},
+                                           {"cls_token", "[CLS]"},
+                                           {"sep_token", "[SEP]"},
+                                           {"pad_token", "[PAD]"},
+                                           {"mask_token", "[MASK]"}},
+                                          "this engine's WordPiece uses BERT's",
+                                          "BERT's [PAD] [UNK] [CLS] [SEP] [MASK]",
+                                          &kBertSpecialTokens};
+// AlbertTokenizer's defaults, which SentencePieceTokenizer resolves in the model.
+const SpecialTokens kSentencePieceSpecials = {
+    {{"unk_token", "<unk>"},
+     {"cls_token", "[CLS]"},
+     {"sep_token", "[SEP]"},
+     {"pad_token", "<pad>"},
+     {"mask_token", "[MASK]"}},
+    "this engine tokenizes a SentencePiece model with AlbertTokenizer's",
+    "AlbertTokenizer's <pad> <unk> [CLS] [SEP] [MASK] (and <s> </s>)",
+    &kSentencePieceSpecialPieces};
+
+// What transformers takes from tokenizer_config.json (or special_tokens_map.json) beyond the
+// normaliser's switches: its special tokens (each the engine's own, or absent), no extra special
+// tokens, special tokens matched whole (split_special_tokens false), and right-side truncation
+// and padding (padding on the left makes run_qa lay a window out context first).
+void check_special_tokens(const std::string& path, simdjson::dom::object object,
+                          const SpecialTokens& specials = kWordPieceSpecials) {
   simdjson::dom::element value;
-  for (const auto& [field, bert] : kSpecials) {
+  for (const auto& [field, bert] : specials.fields) {
     if (object[field].get(value) != simdjson::SUCCESS) continue;
     if (value.is_null())
       throw_input_error(
           path, field,
           std::string("null is not supported: transformers would then have no such token (") +
               bert +
-              " written in the text split into pieces, or no [UNK]/[SEP] at all); this engine's "
-              "WordPiece uses BERT's " +
-              bert + ": write it, or leave the field out");
+              " written in the text split into pieces, or no unknown or separator token at all); " +
+              specials.engine + " " + bert + ": write it, or leave the field out");
     std::string_view token;
     if (value.get_string().get(token) && value["content"].get_string().get(token))
       throw_input_error(path, field, "expected a string or an object with a string \"content\"");
     if (token != bert)
       throw_input_error(path, field,
-                        "\"" + std::string(token) +
-                            "\" is not supported: this engine's WordPiece uses BERT's " + bert +
-                            " (transformers would use the token named here)");
+                        "\"" + std::string(token) + "\" is not supported: " + specials.engine +
+                            " " + bert + " (transformers would use the token named here)");
     check_added_token_flags(path, field, value, token);
   }
   for (const char* field : {"extra_special_tokens", "additional_special_tokens"}) {
     if (object[field].get(value) != simdjson::SUCCESS || value.is_null()) continue;
-    const bool empty = (value.is_array() && value.get_array().size() == 0) ||
-                       (value.is_object() && value.get_object().size() == 0);
-    if (!empty)
-      throw_input_error(path, field,
-                        "not supported: transformers matches extra special tokens whole and this "
-                        "engine knows only BERT's [PAD] [UNK] [CLS] [SEP] [MASK]");
+    // A list (or transformers 5's dict of names) of tokens; the engine's own specials listed
+    // again (as transformers 5 saves AlbertTokenizer's) change nothing.
+    std::vector<simdjson::dom::element> tokens;
+    if (value.is_array())
+      for (simdjson::dom::element token : value.get_array()) tokens.push_back(token);
+    else if (value.is_object())
+      for (auto entry : value.get_object()) tokens.push_back(entry.value);
+    else
+      throw_input_error(path, field, "expected a list of tokens");
+    for (simdjson::dom::element token : tokens) {
+      std::string_view content;
+      if (token.get_string().get(content) && token["content"].get_string().get(content))
+        throw_input_error(path, field, "expected strings or objects with a string \"content\"");
+      if (!specials.matched_whole->count(std::string(content)))
+        throw_input_error(path, field,
+                          "\"" + std::string(content) +
+                              "\" is not supported: transformers matches extra special tokens "
+                              "whole and this engine knows only " +
+                              specials.known);
+    }
   }
   if (object["split_special_tokens"].get(value) == simdjson::SUCCESS && value.is_bool() &&
       value.get_bool().value())
     throw_input_error(path, "split_special_tokens",
-                      "true is not supported: this engine matches BERT's special tokens written in "
+                      "true is not supported: this engine matches the special tokens written in "
                       "the text whole");
   for (const char* field : {"truncation_side", "padding_side"}) {
     std::string_view side;
@@ -159,14 +200,22 @@ void check_wordpiece_fields(const std::string& path, simdjson::dom::object objec
   std::string_view tokenizer_class;
   if (object["tokenizer_class"].get(value) == simdjson::SUCCESS && !value.is_null()) {
     if (value.get_string().get(tokenizer_class)) throw_input_error(path, "tokenizer_class", "expected a string");
+    const bool albert = tokenizer_class.substr(0, 15) == "AlbertTokenizer";
     if (tokenizer_class != "BertTokenizer" && tokenizer_class != "BertTokenizerFast")
-      throw_input_error(path, "tokenizer_class",
-                        "\"" + std::string(tokenizer_class) +
-                            "\" is not supported: with a WordPiece vocabulary this engine tokenizes as BertTokenizer "
-                            "(BERT's basic tokenizer + WordPiece), which this class does not");
+      throw_input_error(
+          path, "tokenizer_class",
+          "\"" + std::string(tokenizer_class) +
+              "\" is not supported: with a WordPiece vocabulary this engine tokenizes as "
+              "BertTokenizer "
+              "(BERT's basic tokenizer + WordPiece), which this class does not" +
+              (albert ? std::string("; for AlbertTokenizer the directory needs its SentencePiece "
+                                    "model, spiece.model (transformers 5's save_pretrained "
+                                    "writes only tokenizer.json: copy spiece.model from the "
+                                    "model the tokenizer came from)")
+                      : std::string()));
   }
   check_added_tokens_decoder(path, object, kBertSpecialTokens, kWordPieceAddedTokens);
-  check_wordpiece_specials(path, object);
+  check_special_tokens(path, object);
 }
 
 // Why a tokenizer class other than AlbertTokenizer would tokenize a SentencePiece model otherwise.
@@ -212,20 +261,18 @@ bool check_sentencepiece_fields(const std::string& dir, const std::string& path,
     throw_input_error(path, "add_prefix_space",
                       "false is not supported: sentencepiece here prefixes every text with \"\u2581\" "
                       "(AlbertTokenizer's default)");
-  static const std::set<std::string> kSpecials = {"[CLS]",  "[SEP]", "<pad>", "<unk>",
-                                                  "[MASK]", "<cls>", "<sep>", "<s>",
-                                                  "</s>",   "[PAD]", "[UNK]", "<mask>"};
-  check_added_tokens_decoder(path, object, kSpecials, kSentencePieceAddedTokens);
+  check_added_tokens_decoder(path, object, kSentencePieceSpecialPieces, kSentencePieceAddedTokens);
+  check_special_tokens(path, object, kSentencePieceSpecials);
   return keep_accents;
 }
 
 // special_tokens_map.json, which transformers reads beside tokenizer_config.json (its values
 // override the config's): held to the same rules as the config's special tokens.
-void check_special_tokens_map(const std::string& dir) {
+void check_special_tokens_map(const std::string& dir, const SpecialTokens& specials) {
   const std::string path = join_path(dir, "special_tokens_map.json");
   if (!path_exists(path)) return;
   simdjson::dom::parser parser;
-  check_wordpiece_specials(path, parse_object(path, &parser));
+  check_special_tokens(path, parse_object(path, &parser), specials);
 }
 
 // config.json's tokenizer_class, which AutoTokenizer follows when tokenizer_config.json names
@@ -331,12 +378,13 @@ TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, b
   if (wordpiece) {
     if (have_file) check_wordpiece_fields(path, object, choice.do_lower_case);
     check_added_tokens_file(dir);
-    check_special_tokens_map(dir);
+    check_special_tokens_map(dir, kWordPieceSpecials);
     simdjson::dom::element value;
     if (!have_file || object["tokenizer_class"].get(value) != simdjson::SUCCESS || value.is_null())
       check_config_tokenizer_class(dir);
   } else {
     choice.keep_accents = check_sentencepiece_fields(dir, path, have_file, object);
+    check_special_tokens_map(dir, kSentencePieceSpecials);
     choice.note +=
         choice.keep_accents ? "; keep_accents true" : "; keep_accents false (NFKD, marks removed)";
   }

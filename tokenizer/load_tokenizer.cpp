@@ -1,5 +1,8 @@
 // load_tokenizer: which tokenizer a model directory holds, by the files in it.
+#include <simdjson.h>
+
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
@@ -34,13 +37,62 @@ void check_tokenizer_json_beside(const std::string& vocab_path, const WordPieceT
   }
 }
 
+// The same for a SentencePiece model: transformers builds AlbertTokenizer from the
+// tokenizer.json beside spiece.model when there is one, so its unigram pieces and scores must be
+// the model's (a stale tokenizer.json from another training segments the text otherwise).
+void check_unigram_json_beside(const std::string& model_path, const SentencePieceTokenizer& model) {
+  const std::string json =
+      join_path(std::filesystem::path(model_path).parent_path().string(), "tokenizer.json");
+  if (!path_exists(json)) return;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(simdjson::padded_string(read_file(json))).get(root))
+    throw_input_error(json, "", "not valid JSON");
+  std::string_view type;
+  simdjson::dom::array vocab;
+  if (root["model"]["type"].get_string().get(type) || type != "Unigram")
+    throw_input_error(json, "model.type",
+                      "expected \"Unigram\" beside the SentencePiece model " + model_path +
+                          " (transformers tokenizes with tokenizer.json): remove the stale one");
+  if (root["model"]["vocab"].get_array().get(vocab))
+    throw_input_error(json, "model.vocab", "expected an array of [piece, score] pairs");
+  const size_t count = static_cast<size_t>(model.vocab_size());
+  if (vocab.size() != count)
+    throw_input_error(json, "model.vocab",
+                      std::to_string(vocab.size()) + " pieces, where " + model_path + " has " +
+                          std::to_string(count) +
+                          ": transformers tokenizes with tokenizer.json, so the two must agree; "
+                          "remove the stale one");
+  size_t id = 0;
+  for (simdjson::dom::element entry : vocab) {
+    std::string_view piece;
+    double score = 0;
+    const std::string field = "model.vocab[" + std::to_string(id) + "]";
+    if (entry.at(0).get_string().get(piece) || entry.at(1).get_double().get(score))
+      throw_input_error(json, field, "expected a [piece, score] pair");
+    const std::string ours = model.id_to_token(static_cast<int32_t>(id));
+    const double our_score = model.piece_score(static_cast<int32_t>(id));
+    if (piece != ours || std::fabs(score - our_score) > 1e-6 * std::max(1.0, std::fabs(our_score)))
+      throw_input_error(json, field,
+                        "[\"" + std::string(piece) + "\", " + std::to_string(score) +
+                            "] differs from " + model_path + "'s piece " + std::to_string(id) +
+                            " (\"" + ours + "\", " + std::to_string(our_score) +
+                            "): transformers tokenizes with tokenizer.json, so the two must "
+                            "agree; remove the stale one");
+    ++id;
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer_file(const std::string& path, bool do_lower_case,
                                                bool keep_accents) {
   const bool sentencepiece = path.size() >= 6 && path.compare(path.size() - 6, 6, ".model") == 0;
-  if (sentencepiece)
-    return std::make_unique<SentencePieceTokenizer>(path, do_lower_case, keep_accents);
+  if (sentencepiece) {
+    auto model = std::make_unique<SentencePieceTokenizer>(path, do_lower_case, keep_accents);
+    check_unigram_json_beside(path, *model);
+    return model;
+  }
   auto tokenizer = std::make_unique<WordPieceTokenizer>(path, do_lower_case);
   if (!is_tokenizer_json(path)) check_tokenizer_json_beside(path, *tokenizer);
   return tokenizer;

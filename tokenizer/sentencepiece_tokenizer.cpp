@@ -91,6 +91,68 @@ uint64_t model_type_of(std::string_view model_proto) {
   return 1;
 }
 
+// The TrainerSpec and NormalizerSpec switches that change how text is cut into pieces, each
+// with its proto default (sentencepiece_model.proto).
+struct SegmentationSpec {
+  bool split_by_whitespace = true;          // trainer_spec field 22
+  bool treat_whitespace_as_suffix = false;  // trainer_spec field 24
+  std::string normalizer_name;              // normalizer_spec field 1 ("nmt_nfkc" when trained)
+  bool add_dummy_prefix = true;             // normalizer_spec field 3
+  bool remove_extra_whitespaces = true;     // normalizer_spec field 4
+  bool has_rule_tsv = false;                // normalizer_spec field 6 (a user's rules)
+};
+
+SegmentationSpec segmentation_spec_of(std::string_view model_proto) {
+  SegmentationSpec spec;
+  WireReader model(model_proto);
+  uint32_t number = 0;
+  int wire_type = 0;
+  uint64_t value = 0;
+  std::string_view nested;
+  while (!model.done() && model.field(&number, &wire_type, &value, &nested)) {
+    if (wire_type != 2 || (number != 2 && number != 3)) continue;
+    const bool trainer = number == 2;
+    WireReader spec_reader(nested);
+    std::string_view text;
+    while (!spec_reader.done() && spec_reader.field(&number, &wire_type, &value, &text)) {
+      if (trainer && wire_type == 0 && number == 22) spec.split_by_whitespace = value != 0;
+      if (trainer && wire_type == 0 && number == 24) spec.treat_whitespace_as_suffix = value != 0;
+      if (!trainer && wire_type == 2 && number == 1) spec.normalizer_name = std::string(text);
+      if (!trainer && wire_type == 0 && number == 3) spec.add_dummy_prefix = value != 0;
+      if (!trainer && wire_type == 0 && number == 4) spec.remove_extra_whitespaces = value != 0;
+      if (!trainer && wire_type == 2 && number == 6) spec.has_rule_tsv = !text.empty();
+    }
+  }
+  return spec;
+}
+
+// transformers' AlbertTokenizer builds its own pipeline around the model's pieces and charsmap
+// (whitespace split, "▁" before every word, runs of spaces collapsed), whatever these switches
+// say: a model trained otherwise is segmented otherwise there, so it is refused by field.
+void refuse_other_segmentation(const std::string& model_path, std::string_view model_proto) {
+  const SegmentationSpec spec = segmentation_spec_of(model_proto);
+  const auto refuse = [&](const char* field, const std::string& what) {
+    throw_input_error(model_path, field,
+                      what +
+                          " is not supported: transformers' AlbertTokenizer ignores it (it "
+                          "splits at whitespace, puts \"\u2581\" before every word and collapses "
+                          "runs of spaces), so it would cut the text otherwise than "
+                          "sentencepiece; train the model with sentencepiece's default");
+  };
+  if (!spec.split_by_whitespace) refuse("trainer_spec.split_by_whitespace", "false");
+  if (spec.treat_whitespace_as_suffix) refuse("trainer_spec.treat_whitespace_as_suffix", "true");
+  if (!spec.add_dummy_prefix) refuse("normalizer_spec.add_dummy_prefix", "false");
+  if (!spec.remove_extra_whitespaces) refuse("normalizer_spec.remove_extra_whitespaces", "false");
+  if (spec.has_rule_tsv) refuse("normalizer_spec.normalization_rule_tsv", "a rule file");
+  if (!spec.normalizer_name.empty() && spec.normalizer_name != "nmt_nfkc")
+    throw_input_error(model_path, "normalizer_spec.name",
+                      "\"" + spec.normalizer_name +
+                          "\" is not supported: only nmt_nfkc (sentencepiece's default, ALBERT's) "
+                          "was measured equal to transformers' AlbertTokenizer, which differs "
+                          "from sentencepiece on others (identity, nmt_nfkc_cf); train the model "
+                          "with --normalization_rule_name=nmt_nfkc");
+}
+
 const char* model_type_name(uint64_t type) {
   switch (type) {
     case 2:
@@ -129,8 +191,11 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bo
             "SentencePiece model) rebuilds its pieces as a unigram model and so segments text "
             "otherwise than sentencepiece; train the model with --model_type=unigram");
   }
-  cls_id_ = find_piece({"[CLS]", "<cls>", "<s>"});
-  sep_id_ = find_piece({"[SEP]", "<sep>", "</s>"});
+  refuse_other_segmentation(model_path, serialized);
+  // AlbertTokenizer's cls_token and sep_token (read_tokenizer_config refuses other names):
+  // transformers cannot build its template without them.
+  cls_id_ = find_piece({"[CLS]"});
+  sep_id_ = find_piece({"[SEP]"});
   pad_id_ = find_piece({"<pad>", "[PAD]"});
   if (pad_id_ < 0) pad_id_ = processor_->pad_id();
   unk_id_ = find_piece({"<unk>", "[UNK]"});
@@ -139,8 +204,8 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bo
     const char* what;
     int32_t id;
   };
-  for (const Required& s : {Required{"CLS ([CLS], <cls> or <s>)", cls_id_},
-                            Required{"SEP ([SEP], <sep> or </s>)", sep_id_},
+  for (const Required& s : {Required{"CLS ([CLS], AlbertTokenizer's cls_token)", cls_id_},
+                            Required{"SEP ([SEP], AlbertTokenizer's sep_token)", sep_id_},
                             Required{"PAD (<pad>, [PAD] or the model's pad_id)", pad_id_},
                             Required{"UNK (<unk>, [UNK] or the model's unk_id)", unk_id_}}) {
     if (s.id < 0 || s.id >= vocab_size()) {
@@ -150,6 +215,10 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bo
   check_albert_compatible();
   std::vector<int32_t> special_ids = {cls_id_, sep_id_, pad_id_, unk_id_};
   if (const int32_t mask = find_piece({"[MASK]", "<mask>"}); mask >= 0) special_ids.push_back(mask);
+  // transformers makes every control piece (<s>, </s>, a --control_symbols one) a special token,
+  // matched whole in the text; sentencepiece alone would spell it out piece by piece.
+  for (int32_t id = 0; id < vocab_size(); ++id)
+    if (processor_->IsControl(id)) special_ids.push_back(id);
   for (const int32_t id : special_ids) {
     Special special{unicode::utf8_to_u32(processor_->IdToPiece(id)), id};
     const bool seen = std::any_of(specials_.begin(), specials_.end(),
@@ -202,6 +271,11 @@ int32_t SentencePieceTokenizer::find_piece(std::initializer_list<const char*> na
 }
 
 int32_t SentencePieceTokenizer::vocab_size() const { return processor_->GetPieceSize(); }
+
+float SentencePieceTokenizer::piece_score(int32_t id) const {
+  BERT_CHECK(id >= 0 && id < vocab_size(), "piece id " + std::to_string(id) + " outside the model");
+  return processor_->GetScore(id);
+}
 
 std::string SentencePieceTokenizer::id_to_token(int32_t id) const {
   BERT_CHECK(id >= 0 && id < vocab_size(), "token id " + std::to_string(id) +
@@ -266,6 +340,11 @@ void SentencePieceTokenizer::encode_segment(const std::u32string& original, size
       ++i;
       ++next;
     }
+    // NEXT LINE (U+0085) is white space to the fast tokenizer's WhitespaceSplit, which cuts the
+    // words there, while the model's charsmap keeps it (sentencepiece would make it "▁" and an
+    // unknown piece): a space here gives transformers' pieces. (A sweep of every code point
+    // found no other character the two treat differently this way.)
+    if (cp == U'\u0085') cp = U' ';
     unaccented.clear();
     if (keep_accents_) {
       unaccented.push_back(cp);

@@ -18,7 +18,12 @@
 //     (NFKC's "½" → "1⁄2") covers that character, where sentencepiece gives all but the last none.
 // What AlbertTokenizer would do otherwise is refused when the model is loaded: BPE models
 // (transformers rebuilds their pieces as a unigram model), byte-fallback pieces (transformers
-// turns them off), and an unknown-piece id other than 1 (transformers maps unknown text to id 1).
+// turns them off), an unknown-piece id other than 1 (transformers maps unknown text to id 1),
+// no [CLS] or [SEP] piece (AlbertTokenizer's cls_token and sep_token), and segmentation switches
+// AlbertTokenizer ignores (split_by_whitespace false, treat_whitespace_as_suffix,
+// add_dummy_prefix false, remove_extra_whitespaces false, a normalisation rule other than
+// nmt_nfkc). Control pieces (<s>, </s>, any --control_symbols) are matched whole in the text, as
+// transformers makes every one a special token.
 #pragma once
 
 #include <initializer_list>
@@ -49,6 +54,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   int32_t sep_id() const override { return sep_id_; }
   int32_t pad_id() const override { return pad_id_; }
   int32_t unk_id() const override { return unk_id_; }
+  float piece_score(int32_t id) const;  // the unigram model's log probability of the piece
   // The model's own bytes (pieces, scores, types, normaliser) as a 64-bit hash, and keep_accents
   // when false: an edited or retrained model with the same pieces tokenizes otherwise.
   std::string text_rules() const override;

@@ -225,8 +225,36 @@ TEST_CASE("read_tokenizer_config holds a SentencePiece directory to AlbertTokeni
            "add_prefix_space", "false is not supported"},
           {R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true, "added_tokens_decoder": {"9": {"content": "<ent>"}}})",
            "added_tokens_decoder.\"9\"", "added token \"<ent>\" is not supported"},
+          // AlbertTokenizer's special tokens, which transformers would take from here instead.
+          {R"({"tokenizer_class": "AlbertTokenizer", "cls_token": "<s>"})", "cls_token",
+           "\"<s>\" is not supported: this engine tokenizes a SentencePiece model with "
+           "AlbertTokenizer's [CLS]"},
+          {R"({"tokenizer_class": "AlbertTokenizer", "sep_token": {"content": "</s>"}})",
+           "sep_token", "\"</s>\" is not supported"},
+          {R"({"tokenizer_class": "AlbertTokenizer", "unk_token": "[UNK]"})", "unk_token",
+           "\"[UNK]\" is not supported"},
+          {R"({"tokenizer_class": "AlbertTokenizer", "extra_special_tokens": ["[CLS]", "<foo>"]})",
+           "extra_special_tokens", "\"<foo>\" is not supported"},
+          {R"({"tokenizer_class": "AlbertTokenizer", "padding_side": "left"})", "padding_side",
+           "\"left\" is not supported"},
       },
       write_sentencepiece_dir);
+  {
+    // What transformers 5's save_pretrained writes for AlbertTokenizer: its own specials again
+    // as extra special tokens, which changes nothing.
+    TempDir saved;
+    write_sentencepiece_dir(
+        saved,
+        R"({"tokenizer_class": "AlbertTokenizer", "cls_token": "[CLS]", "sep_token": "[SEP]",
+            "pad_token": "<pad>", "unk_token": "<unk>", "mask_token": "[MASK]",
+            "extra_special_tokens": ["<pad>", "[CLS]", "[SEP]", "[MASK]"]})");
+    CHECK_NOTHROW(read_tokenizer_config(saved.path(), false, false));
+    write_file_atomic(join_path(saved.path(), "special_tokens_map.json"),
+                      R"({"cls_token": "<s>"})");
+    CHECK_THROWS_WITH(read_tokenizer_config(saved.path(), false, false),
+                      Catch::Contains("special_tokens_map.json: cls_token") &&
+                          Catch::Contains("\"<s>\" is not supported"));
+  }
   TempDir dir;
   write_sentencepiece_dir(dir, R"({"tokenizer_class": "AlbertTokenizer", "keep_accents": true})");
   const TokenizerChoice choice = read_tokenizer_config(dir.path(), false, false);

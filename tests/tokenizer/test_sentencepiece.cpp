@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/json_text.h"
 #include "tests/test_support.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/unicode.h"
@@ -229,6 +230,58 @@ TEST_CASE("SentencePiece: special tokens are matched whole in the text, invalid 
   REQUIRE_THROWS_WITH(tokenizer->encode("ok \xC3"), Catch::Contains("invalid UTF-8 at byte 3"));
 }
 
+TEST_CASE("SentencePiece: control pieces are matched whole, NEXT LINE splits words",
+          "[tokenizer][sentencepiece]") {
+  // <s> and </s> (bos/eos) and one more control symbol: transformers makes each a special token.
+  const TempDir temp;
+  train_model(temp.path, "spiece.model", "[CLS],[SEP]",
+              {{"bos_id", "2"}, {"eos_id", "3"}, {"control_symbols", "<foo>"}});
+  const auto tokenizer = load_tokenizer(temp.path, false, true);
+  const Encoding e = tokenizer->encode("a<s>b </s> <foo>");
+  std::vector<std::string> pieces;
+  for (const int32_t id : e.ids) pieces.push_back(tokenizer->id_to_token(id));
+  CHECK(std::count(pieces.begin(), pieces.end(), "<s>") == 1);
+  CHECK(std::count(pieces.begin(), pieces.end(), "</s>") == 1);
+  CHECK(std::count(pieces.begin(), pieces.end(), "<foo>") == 1);
+  const auto s = std::find(pieces.begin(), pieces.end(), "<s>") - pieces.begin();
+  CHECK(e.offsets[s] == TokenSpan{1, 4});
+  // U+0085 between two words: the same pieces as a space there (the fast tokenizer's
+  // WhitespaceSplit cuts at it), with offsets on the original text.
+  const auto& trained_model = load_tokenizer(trained().dir, false, true);
+  const Encoding nel = trained_model->encode(
+      "river\xC2\x85"
+      "bank");
+  const Encoding space = trained_model->encode("river bank");
+  CHECK(nel.ids == space.ids);
+  CHECK(nel.offsets == space.offsets);
+}
+
+TEST_CASE("SentencePiece: a tokenizer.json beside the model must hold its pieces and scores",
+          "[tokenizer][sentencepiece]") {
+  const TempDir temp;
+  train_model(temp.path, "spiece.model", "[CLS],[SEP]");
+  const auto tokenizer = load_tokenizer(temp.path, false, true);
+  const auto* model = dynamic_cast<const SentencePieceTokenizer*>(tokenizer.get());
+  REQUIRE(model != nullptr);
+  const auto vocab_json = [&](int32_t changed_id, double score_delta) {
+    std::string vocab;
+    for (int32_t id = 0; id < model->vocab_size(); ++id)
+      vocab += std::string(id ? ", " : "") + "[" + json_quote(model->id_to_token(id)) + ", " +
+               format_json_number(model->piece_score(id) + (id == changed_id ? score_delta : 0.0)) +
+               "]";
+    return R"({"model": {"type": "Unigram", "unk_id": 1, "vocab": [)" + vocab + "]}}";
+  };
+  const std::string json = join_path(temp.path, "tokenizer.json");
+  write_file_atomic(json, vocab_json(-1, 0));
+  CHECK_NOTHROW(load_tokenizer(temp.path, false, true));
+  write_file_atomic(json, vocab_json(7, 0.5));  // retrained: same pieces, other scores
+  CHECK_THROWS_WITH(load_tokenizer(temp.path, false, true),
+                    Catch::Contains(json) && Catch::Contains("model.vocab[7]") &&
+                        Catch::Contains("remove the stale one"));
+  write_file_atomic(json, R"({"model": {"type": "WordPiece", "vocab": {}}})");
+  CHECK_THROWS_WITH(load_tokenizer(temp.path, false, true), Catch::Contains("model.type"));
+}
+
 TEST_CASE("SentencePiece: models AlbertTokenizer would read otherwise are refused by field",
           "[tokenizer][sentencepiece]") {
   const TempDir temp;
@@ -240,11 +293,39 @@ TEST_CASE("SentencePiece: models AlbertTokenizer would read otherwise are refuse
     const char* symbols;
     const char* field;
   };
-  for (const Refused& r : {Refused{"BPE", {{"model_type", "bpe"}}, "[CLS],[SEP]", "trainer_spec.model_type"},
-                           Refused{"byte fallback", {{"byte_fallback", "true"}, {"vocab_size", "400"}}, "[CLS],[SEP]",
-                                   "trainer_spec.byte_fallback"},
-                           Refused{"unk 0", {{"unk_id", "0"}, {"pad_id", "1"}}, "[CLS],[SEP]", "trainer_spec.unk_id"},
-                           Refused{"no CLS", {}, "", "CLS"}}) {
+  for (const Refused& r :
+       {Refused{"BPE", {{"model_type", "bpe"}}, "[CLS],[SEP]", "trainer_spec.model_type"},
+        Refused{"byte fallback",
+                {{"byte_fallback", "true"}, {"vocab_size", "400"}},
+                "[CLS],[SEP]",
+                "trainer_spec.byte_fallback"},
+        Refused{"unk 0", {{"unk_id", "0"}, {"pad_id", "1"}}, "[CLS],[SEP]", "trainer_spec.unk_id"},
+        Refused{"no CLS", {}, "", "CLS"},
+        Refused{"<s> but no [CLS]", {{"bos_id", "2"}, {"eos_id", "3"}}, "", "[CLS]"},
+        Refused{"pieces across words",
+                {{"split_by_whitespace", "false"}},
+                "[CLS],[SEP]",
+                "trainer_spec.split_by_whitespace"},
+        Refused{"suffix spaces",
+                {{"treat_whitespace_as_suffix", "true"}},
+                "[CLS],[SEP]",
+                "trainer_spec.treat_whitespace_as_suffix"},
+        Refused{"no dummy prefix",
+                {{"add_dummy_prefix", "false"}},
+                "[CLS],[SEP]",
+                "normalizer_spec.add_dummy_prefix"},
+        Refused{"spaces kept",
+                {{"remove_extra_whitespaces", "false"}},
+                "[CLS],[SEP]",
+                "normalizer_spec.remove_extra_whitespaces"},
+        Refused{"identity",
+                {{"normalization_rule_name", "identity"}},
+                "[CLS],[SEP]",
+                "normalizer_spec.name"},
+        Refused{"case folded",
+                {{"normalization_rule_name", "nmt_nfkc_cf"}},
+                "[CLS],[SEP]",
+                "normalizer_spec.name"}}) {
     INFO(r.what);
     train_model(dir, "tokenizer.model", r.symbols, r.changes);
     REQUIRE_THROWS_AS(load_tokenizer(dir, false, true), InputError);
