@@ -20,7 +20,8 @@ inline constexpr const char kTokenizerRulesRevision[] =
     "2026-12-05: BERT normaliser categories of Unicode 8.0.0, unassigned characters kept, "
     "CJK from U+2B920, NFD of Unicode 9.0.0 with positional alignments; "
     "2026-12-07: SentencePiece as AlbertTokenizer (special tokens matched whole, `` and '' as \", "
-    "a lone \"▁\" aligned with the next character)";
+    "a lone \"▁\" aligned with the next character); "
+    "2026-12-07 (fourth session): SentencePiece control pieces matched whole, U+0085 a space";
 
 struct Encoding {
   std::vector<int32_t> ids;
