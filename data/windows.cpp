@@ -72,15 +72,32 @@ struct RawOffsets {
   }
 };
 
+// The first answer's characters [start_char, end_char) in the context, what every window of
+// the question is labelled by (measured once per question: an answer may be long, its context
+// cut into thousands of windows).
+struct AnswerChars {
+  bool present = false;
+  int32_t start_char = 0, end_char = 0;
+};
+
+AnswerChars first_answer_chars(const SquadExample& example) {
+  AnswerChars chars;
+  if (example.answers.empty()) return chars;
+  const SquadAnswer& answer = example.answers[0];
+  chars.present = true;
+  chars.start_char = answer.start_char;
+  chars.end_char = answer.start_char + code_point_length(answer.text);
+  return chars;
+}
+
 // prepare_train_features' labelling of one window: token indices of the first answer's
 // start and end, or 0/0 ([CLS]) when the answer is not wholly inside the window's context.
-void label_window(const SquadExample& example, const RawOffsets& offsets, int32_t first_context,
+void label_window(const AnswerChars& answer, const RawOffsets& offsets, int32_t first_context,
                   int32_t last_context, Window& window) {
   window.start_position = window.end_position = 0;
-  if (example.answers.empty() || last_context < first_context) return;
-  const SquadAnswer& answer = example.answers[0];
+  if (!answer.present || last_context < first_context) return;
   const int32_t start_char = answer.start_char;
-  const int32_t end_char = start_char + code_point_length(answer.text);
+  const int32_t end_char = answer.end_char;
   if (!(offsets[first_context].first <= start_char && offsets[last_context].second >= end_char))
     return;
   int32_t start = first_context;
@@ -92,7 +109,7 @@ void label_window(const SquadExample& example, const RawOffsets& offsets, int32_
 }
 
 // [CLS] question [SEP] context[part_begin, part_end) [SEP], labelled.
-Window make_window(const SquadExample& example, int32_t example_index, const Tokenizer& tokenizer,
+Window make_window(const AnswerChars& answer, int32_t example_index, const Tokenizer& tokenizer,
                    const Encoding& question, const Encoding& context, int32_t part_begin,
                    int32_t part_end) {
   const int32_t q = static_cast<int32_t>(question.ids.size());
@@ -113,7 +130,7 @@ Window make_window(const SquadExample& example, int32_t example_index, const Tok
   window.offsets.assign(length, TokenSpan{-1, -1});
   std::copy(context.offsets.begin() + part_begin, context.offsets.begin() + part_end,
             window.offsets.begin() + first_context);
-  label_window(example, RawOffsets{question, context, part_begin, length}, first_context, length - 2,
+  label_window(answer, RawOffsets{question, context, part_begin, length}, first_context, length - 2,
                window);
   return window;
 }
@@ -144,9 +161,10 @@ void append_windows(const SquadDataset& dataset, const Tokenizer& tokenizer,
                             "; expected more than doc_stride " + std::to_string(config.doc_stride) +
                             " (use a larger max_seq_length or smaller doc_stride)");
     const int32_t step = budget - config.doc_stride;
+    const AnswerChars answer = first_answer_chars(example);
     for (int32_t part_begin = 0;; part_begin += step) {
       const int32_t part_end = std::min(part_begin + budget, context_tokens);
-      out->push_back(make_window(example, static_cast<int32_t>(index), tokenizer, question, context,
+      out->push_back(make_window(answer, static_cast<int32_t>(index), tokenizer, question, context,
                                  part_begin, part_end));
       if (part_end >= context_tokens) break;
     }
