@@ -287,7 +287,15 @@ void FlagParser::apply_arguments_file(const std::string& path) {
   for (const simdjson::dom::key_value_pair field : object) {
     const std::string key(field.key);
     Flag* flag = find(key);
-    if (flag == nullptr) fail(path + ": unknown key \"" + key + "\": not a flag of this program" + unknown_hint(key));
+    if (flag == nullptr) {
+      // A dataset given where the arguments file goes (run_qa.py also reads a lone .json so).
+      const bool dataset = key == "data" || key == "version";
+      fail(path + ": unknown key \"" + key + "\": not a flag of this program" +
+           (dataset
+                ? std::string(" (a lone FILE.json argument is an arguments file {flag: value}; "
+                              "this looks like a SQuAD dataset: pass it with its flag, see --help)")
+                : unknown_hint(key)));
+    }
     const simdjson::dom::element value = field.value;
     const std::string where = path + ": \"" + key + "\": ";
     std::string as_text;
@@ -387,15 +395,18 @@ const char* FlagParser::kind_name(Kind kind) {
 }
 
 std::string FlagParser::usage() const {
-  std::string out = "usage: " + program_ + " [FILE.json] [flags]\n" + description_ + "\n\nflags:\n";
+  std::string out = "usage: " + program_ + " [ARGS.json] [flags]\n" + description_ + "\n\nflags:\n";
   for (const Flag& flag : flags_) {
     out += "  --" + flag.name + " " + kind_name(flag.kind) + "\n      " + flag.help;
     if (!flag.default_text.empty()) out += " (default: " + flag.default_text + ")";
     out += "\n";
   }
   out += "  --help\n      print this message and exit\n";
-  out += "\nA flag given twice takes its last value. A single positional FILE.json argument is an\n"
-         "arguments file {flag: value} (as HfArgumentParser reads); flags on the command line override it.\n";
+  out +=
+      "\nA flag given twice takes its last value. A single positional ARGS.json argument is an\n"
+      "arguments file {flag: value} (as HfArgumentParser reads), not a dataset; flags on the "
+      "command\n"
+      "line override it.\n";
   return out;
 }
 

@@ -176,6 +176,10 @@ TEST_CASE("a bad arguments file is a command-line error naming the file and key"
   };
   CHECK_THAT(message(R"({"no_such_flag": 1})"), Catch::Contains("bad.json: unknown key \"no_such_flag\""));
   CHECK_THAT(message(R"({"lerning_rate": 1})"), Catch::Contains("did you mean --learning_rate?"));
+  // A SQuAD file given where the arguments file goes.
+  CHECK_THAT(message(R"({"data": [], "version": "1.1"})"),
+             Catch::Contains("unknown key \"data\"") &&
+                 Catch::Contains("this looks like a SQuAD dataset: pass it with its flag"));
   CHECK_THAT(message(R"({"learning_rate": true})"), Catch::Contains("\"learning_rate\": expected a number"));
   CHECK_THAT(message(R"({"do_train": "maybe"})"), Catch::Contains("--do_train: expected true or false"));
   CHECK_THAT(message(R"({"output_dir": 3})"), Catch::Contains("\"output_dir\": expected a string"));
