@@ -17,11 +17,6 @@ namespace {
 
 // The tokens WordPieceTokenizer cuts out of raw text whole (see basic_tokenizer.h).
 const std::set<std::string> kBertSpecialTokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
-// The special pieces a SentencePiece model may have that SentencePieceTokenizer cuts out whole
-// (its special tokens and control pieces).
-const std::set<std::string> kSentencePieceSpecialPieces = {"[CLS]",  "[SEP]", "<pad>", "<unk>",
-                                                           "[MASK]", "<cls>", "<sep>", "<s>",
-                                                           "</s>",   "[PAD]", "[UNK]", "<mask>"};
 
 std::string word(bool value) { return value ? "true" : "false"; }
 
@@ -42,9 +37,8 @@ simdjson::dom::object parse_object(const std::string& path, simdjson::dom::parse
 // Why an added token is refused, after "transformers matches added tokens whole ".
 constexpr const char* kWordPieceAddedTokens =
     "before WordPiece, and this engine's tokenizer knows only BERT's special tokens [PAD] [UNK] "
-    "[CLS] [SEP] [MASK]; remove the added tokens (and their embedding rows) or add them to vocab.txt";
-constexpr const char* kSentencePieceAddedTokens =
-    "before the SentencePiece model, and this engine knows only the model's special pieces";
+    "[CLS] [SEP] [MASK]; remove the added tokens (and their embedding rows) or add them to "
+    "vocab.txt";
 
 [[noreturn]] void refuse_added_token(const std::string& path, const std::string& field,
                                      const std::string& token,
@@ -56,12 +50,17 @@ constexpr const char* kSentencePieceAddedTokens =
 
 // An AddedToken's matching switches (an added_tokens_decoder entry, or a special token written
 // as an object): transformers honours them; the tokenizers here match special tokens as written,
-// without the spaces around them, anywhere in a word, so a true one is refused by name.
+// without the spaces around them, anywhere in a word, so a true one is refused by name. With
+// mask_lstrip, [MASK]'s lstrip is let through: transformers 4 saved ALBERT tokenizers so, and
+// before a SentencePiece piece the space it takes is dropped anyway (only the [MASK]'s offset
+// may then start at the bracket where transformers starts it at the space).
 void check_added_token_flags(const std::string& path, const std::string& field,
-                             simdjson::dom::element token, std::string_view content) {
+                             simdjson::dom::element token, std::string_view content,
+                             bool mask_lstrip = false) {
   if (!token.is_object()) return;
   for (const char* flag : {"lstrip", "rstrip", "single_word", "normalized"}) {
     bool value = false;
+    if (mask_lstrip && content == "[MASK]" && std::string_view(flag) == "lstrip") continue;
     if (token[flag].get_bool().get(value) == simdjson::SUCCESS && value)
       throw_input_error(
           path, field + "." + flag,
@@ -72,9 +71,11 @@ void check_added_token_flags(const std::string& path, const std::string& field,
 }
 
 // tokenizer_config.json's added_tokens_decoder: every token's content must be one of `known`,
-// matched as written.
+// matched as written (known null: checked against the model when it is loaded, see
+// load_tokenizer.h).
 void check_added_tokens_decoder(const std::string& path, simdjson::dom::object object,
-                                const std::set<std::string>& known, const char* why) {
+                                const std::set<std::string>* known, const char* why,
+                                bool mask_lstrip = false) {
   simdjson::dom::object added;
   if (object["added_tokens_decoder"].get_object().get(added) != simdjson::SUCCESS) return;
   for (auto entry : added) {
@@ -82,9 +83,9 @@ void check_added_tokens_decoder(const std::string& path, simdjson::dom::object o
     const std::string field = "added_tokens_decoder.\"" + std::string(entry.key) + "\"";
     if (entry.value["content"].get_string().get(content))
       throw_input_error(path, field, "expected an object with a string \"content\"");
-    if (!known.count(std::string(content)))
+    if (known != nullptr && !known->count(std::string(content)))
       refuse_added_token(path, field, std::string(content), why);
-    check_added_token_flags(path, field, entry.value, content);
+    check_added_token_flags(path, field, entry.value, content, mask_lstrip);
   }
 }
 
@@ -94,7 +95,10 @@ struct SpecialTokens {
   std::pair<const char*, const char*> fields[5];
   const char* engine;  // "this engine's WordPiece uses BERT's"
   const char* known;   // the list of specials, for extra_special_tokens' message
-  const std::set<std::string>* matched_whole;  // the tokens the engine cuts out of text whole
+  // The tokens the engine cuts out of text whole; null: the model's special and control pieces,
+  // checked when it is loaded (load_tokenizer.h).
+  const std::set<std::string>* matched_whole;
+  bool mask_lstrip;  // [MASK]'s lstrip let through (check_added_token_flags)
 };
 const SpecialTokens kWordPieceSpecials = {{{"unk_token", "[UNK]"},
                                            {"cls_token", "[CLS]"},
@@ -103,7 +107,8 @@ const SpecialTokens kWordPieceSpecials = {{{"unk_token", "[UNK]"},
                                            {"mask_token", "[MASK]"}},
                                           "this engine's WordPiece uses BERT's",
                                           "BERT's [PAD] [UNK] [CLS] [SEP] [MASK]",
-                                          &kBertSpecialTokens};
+                                          &kBertSpecialTokens,
+                                          false};
 // AlbertTokenizer's defaults, which SentencePieceTokenizer resolves in the model.
 const SpecialTokens kSentencePieceSpecials = {
     {{"unk_token", "<unk>"},
@@ -112,8 +117,9 @@ const SpecialTokens kSentencePieceSpecials = {
      {"pad_token", "<pad>"},
      {"mask_token", "[MASK]"}},
     "this engine tokenizes a SentencePiece model with AlbertTokenizer's",
-    "AlbertTokenizer's <pad> <unk> [CLS] [SEP] [MASK] (and <s> </s>)",
-    &kSentencePieceSpecialPieces};
+    "",
+    nullptr,
+    true};
 
 // What transformers takes from tokenizer_config.json (or special_tokens_map.json) beyond the
 // normaliser's switches: its special tokens (each the engine's own, or absent), no extra special
@@ -138,7 +144,7 @@ void check_special_tokens(const std::string& path, simdjson::dom::object object,
       throw_input_error(path, field,
                         "\"" + std::string(token) + "\" is not supported: " + specials.engine +
                             " " + bert + " (transformers would use the token named here)");
-    check_added_token_flags(path, field, value, token);
+    check_added_token_flags(path, field, value, token, specials.mask_lstrip);
   }
   for (const char* field : {"extra_special_tokens", "additional_special_tokens"}) {
     if (object[field].get(value) != simdjson::SUCCESS || value.is_null()) continue;
@@ -155,7 +161,7 @@ void check_special_tokens(const std::string& path, simdjson::dom::object object,
       std::string_view content;
       if (token.get_string().get(content) && token["content"].get_string().get(content))
         throw_input_error(path, field, "expected strings or objects with a string \"content\"");
-      if (!specials.matched_whole->count(std::string(content)))
+      if (specials.matched_whole != nullptr && !specials.matched_whole->count(std::string(content)))
         throw_input_error(path, field,
                           "\"" + std::string(content) +
                               "\" is not supported: transformers matches extra special tokens "
@@ -200,21 +206,20 @@ void check_wordpiece_fields(const std::string& path, simdjson::dom::object objec
   std::string_view tokenizer_class;
   if (object["tokenizer_class"].get(value) == simdjson::SUCCESS && !value.is_null()) {
     if (value.get_string().get(tokenizer_class)) throw_input_error(path, "tokenizer_class", "expected a string");
-    const bool albert = tokenizer_class.substr(0, 15) == "AlbertTokenizer";
+    if (tokenizer_class.substr(0, 15) == "AlbertTokenizer")
+      throw_input_error(path, "tokenizer_class",
+                        "\"" + std::string(tokenizer_class) +
+                            "\" needs its SentencePiece model, spiece.model, which this directory "
+                            "lacks (transformers 5's save_pretrained writes only tokenizer.json "
+                            "for it: copy spiece.model from the model the tokenizer came from)");
     if (tokenizer_class != "BertTokenizer" && tokenizer_class != "BertTokenizerFast")
-      throw_input_error(
-          path, "tokenizer_class",
-          "\"" + std::string(tokenizer_class) +
-              "\" is not supported: with a WordPiece vocabulary this engine tokenizes as "
-              "BertTokenizer "
-              "(BERT's basic tokenizer + WordPiece), which this class does not" +
-              (albert ? std::string("; for AlbertTokenizer the directory needs its SentencePiece "
-                                    "model, spiece.model (transformers 5's save_pretrained "
-                                    "writes only tokenizer.json: copy spiece.model from the "
-                                    "model the tokenizer came from)")
-                      : std::string()));
+      throw_input_error(path, "tokenizer_class",
+                        "\"" + std::string(tokenizer_class) +
+                            "\" is not supported: with a WordPiece vocabulary this engine "
+                            "tokenizes as BertTokenizer (BERT's basic tokenizer + WordPiece), "
+                            "which this class does not");
   }
-  check_added_tokens_decoder(path, object, kBertSpecialTokens, kWordPieceAddedTokens);
+  check_added_tokens_decoder(path, object, &kBertSpecialTokens, kWordPieceAddedTokens);
   check_special_tokens(path, object);
 }
 
@@ -261,7 +266,8 @@ bool check_sentencepiece_fields(const std::string& dir, const std::string& path,
     throw_input_error(path, "add_prefix_space",
                       "false is not supported: sentencepiece here prefixes every text with \"\u2581\" "
                       "(AlbertTokenizer's default)");
-  check_added_tokens_decoder(path, object, kSentencePieceSpecialPieces, kSentencePieceAddedTokens);
+  // Which tokens the model matches whole is known once it is loaded (load_tokenizer.h).
+  check_added_tokens_decoder(path, object, nullptr, nullptr, /*mask_lstrip=*/true);
   check_special_tokens(path, object, kSentencePieceSpecials);
   return keep_accents;
 }

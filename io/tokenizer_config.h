@@ -42,8 +42,12 @@ struct TokenizerChoice {
 // For a SentencePiece directory (a *.model vocabulary), tokenized here as transformers'
 // AlbertTokenizer (tokenizer/sentencepiece_tokenizer.h): the file is required, with
 // "tokenizer_class" AlbertTokenizer(Fast); "keep_accents" is read (false when absent, as
-// AlbertTokenizer has it); "add_prefix_space" false and added tokens other than special pieces
-// are refused; lower-casing defaults to true (AlbertTokenizer's default too).
+// AlbertTokenizer has it); "add_prefix_space" false is refused; the special tokens (here and in
+// special_tokens_map.json) must be AlbertTokenizer's <unk> [CLS] [SEP] <pad> [MASK] ([MASK] may
+// have lstrip, as transformers 4 saved it), with the same switches, sides and
+// split_special_tokens rules as above; whether the added and extra special tokens are pieces
+// the model matches whole is checked when it is loaded (load_tokenizer); lower-casing defaults
+// to true (AlbertTokenizer's default too).
 // A missing file is otherwise no error (every default applies).
 TokenizerChoice read_tokenizer_config(const std::string& dir, bool flag_given, bool flag_value);
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -24,6 +25,7 @@ class WireReader {
  public:
   explicit WireReader(std::string_view bytes) : bytes_(bytes) {}
   bool done() const { return at_ >= bytes_.size(); }
+  size_t position() const { return at_; }  // just past the last field read
   std::optional<uint64_t> varint() {
     uint64_t value = 0;
     for (int shift = 0; shift < 64 && at_ < bytes_.size(); shift += 7) {
@@ -33,8 +35,8 @@ class WireReader {
     }
     return std::nullopt;
   }
-  // Reads one field's key and payload; the payload of a length-delimited field goes to *nested,
-  // of a varint to *number. False on malformed input.
+  // Reads one field's key (its number and wire type) and payload; the payload of a
+  // length-delimited field goes to *nested, of a varint to *value. False on malformed input.
   bool field(uint32_t* number, int* wire_type, uint64_t* value, std::string_view* nested) {
     const auto key = varint();
     if (!key) return false;
@@ -99,6 +101,7 @@ struct SegmentationSpec {
   std::string normalizer_name;              // normalizer_spec field 1 ("nmt_nfkc" when trained)
   bool add_dummy_prefix = true;             // normalizer_spec field 3
   bool remove_extra_whitespaces = true;     // normalizer_spec field 4
+  bool escape_whitespaces = true;           // normalizer_spec field 5
   bool has_rule_tsv = false;                // normalizer_spec field 6 (a user's rules)
 };
 
@@ -120,6 +123,7 @@ SegmentationSpec segmentation_spec_of(std::string_view model_proto) {
       if (!trainer && wire_type == 2 && number == 1) spec.normalizer_name = std::string(text);
       if (!trainer && wire_type == 0 && number == 3) spec.add_dummy_prefix = value != 0;
       if (!trainer && wire_type == 0 && number == 4) spec.remove_extra_whitespaces = value != 0;
+      if (!trainer && wire_type == 0 && number == 5) spec.escape_whitespaces = value != 0;
       if (!trainer && wire_type == 2 && number == 6) spec.has_rule_tsv = !text.empty();
     }
   }
@@ -143,6 +147,7 @@ void refuse_other_segmentation(const std::string& model_path, std::string_view m
   if (spec.treat_whitespace_as_suffix) refuse("trainer_spec.treat_whitespace_as_suffix", "true");
   if (!spec.add_dummy_prefix) refuse("normalizer_spec.add_dummy_prefix", "false");
   if (!spec.remove_extra_whitespaces) refuse("normalizer_spec.remove_extra_whitespaces", "false");
+  if (!spec.escape_whitespaces) refuse("normalizer_spec.escape_whitespaces", "false");
   if (spec.has_rule_tsv) refuse("normalizer_spec.normalization_rule_tsv", "a rule file");
   if (!spec.normalizer_name.empty() && spec.normalizer_name != "nmt_nfkc")
     throw_input_error(model_path, "normalizer_spec.name",
@@ -151,6 +156,34 @@ void refuse_other_segmentation(const std::string& model_path, std::string_view m
                           "was measured equal to transformers' AlbertTokenizer, which differs "
                           "from sentencepiece on others (identity, nmt_nfkc_cf); train the model "
                           "with --normalization_rule_name=nmt_nfkc");
+}
+
+uint64_t fnv1a(std::string_view bytes) {
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
+  for (const char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  return hash;
+}
+
+// Where each piece's score (SentencePiece field 2, a little-endian float) lies in the model's
+// bytes, by piece id (ModelProto field 1, in order); npos for a piece written without one.
+std::vector<size_t> piece_score_offsets(std::string_view model_proto) {
+  std::vector<size_t> offsets;
+  WireReader model(model_proto);
+  uint32_t number = 0;
+  int wire_type = 0;
+  uint64_t value = 0;
+  std::string_view piece;
+  while (!model.done() && model.field(&number, &wire_type, &value, &piece)) {
+    if (number != 1 || wire_type != 2) continue;
+    offsets.push_back(std::string_view::npos);
+    WireReader fields(piece);
+    std::string_view unused;
+    while (!fields.done() && fields.field(&number, &wire_type, &value, &unused))
+      if (number == 2 && wire_type == 5)
+        offsets.back() =
+            static_cast<size_t>(piece.data() - model_proto.data()) + fields.position() - 4;
+  }
+  return offsets;
 }
 
 const char* model_type_name(uint64_t type) {
@@ -175,10 +208,9 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_path, bo
       do_lower_case_(do_lower_case),
       keep_accents_(keep_accents) {
   // Read here, not by the library, so that a directory, FIFO or device is refused like any input.
-  const std::string serialized = read_file(model_path);
-  model_hash_ = 0xcbf29ce484222325ull;  // FNV-1a, 64 bits
-  for (const char c : serialized)
-    model_hash_ = (model_hash_ ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  serialized_ = read_file(model_path);
+  const std::string& serialized = serialized_;
+  model_hash_ = fnv1a(serialized);
   const auto status = processor_->LoadFromSerializedProto(serialized);
   if (!status.ok()) {
     throw_input_error(model_path, "", "cannot load SentencePiece model: " + status.ToString());
@@ -271,6 +303,33 @@ int32_t SentencePieceTokenizer::find_piece(std::initializer_list<const char*> na
 }
 
 int32_t SentencePieceTokenizer::vocab_size() const { return processor_->GetPieceSize(); }
+
+void SentencePieceTokenizer::lower_scores(const std::vector<int32_t>& ids, float by) {
+  if (ids.empty()) return;
+  static_assert(sizeof(float) == 4, "protobuf floats are 4 bytes");
+  const std::vector<size_t> offsets = piece_score_offsets(serialized_);
+  for (const int32_t id : ids) {
+    if (id < 0 || static_cast<size_t>(id) >= offsets.size() ||
+        offsets[id] == std::string_view::npos)
+      throw_input_error(
+          model_path_, "pieces[" + std::to_string(id) + "].score",
+          "missing: the score transformers' tokenizer.json lowers cannot be lowered here");
+    float score = 0;  // little-endian on the wire, as on the hosts this builds for
+    std::memcpy(&score, serialized_.data() + offsets[id], 4);
+    score -= by;
+    std::memcpy(serialized_.data() + offsets[id], &score, 4);
+  }
+  const auto status = processor_->LoadFromSerializedProto(serialized_);
+  if (!status.ok())
+    throw_input_error(model_path_, "", "cannot load SentencePiece model: " + status.ToString());
+  model_hash_ = fnv1a(serialized_);
+}
+
+bool SentencePieceTokenizer::matches_whole(std::string_view token) const {
+  const std::u32string text = unicode::utf8_to_u32(token);
+  return std::any_of(specials_.begin(), specials_.end(),
+                     [&](const Special& s) { return s.text == text; });
+}
 
 float SentencePieceTokenizer::piece_score(int32_t id) const {
   BERT_CHECK(id >= 0 && id < vocab_size(), "piece id " + std::to_string(id) + " outside the model");

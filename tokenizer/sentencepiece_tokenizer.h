@@ -55,6 +55,12 @@ class SentencePieceTokenizer final : public Tokenizer {
   int32_t pad_id() const override { return pad_id_; }
   int32_t unk_id() const override { return unk_id_; }
   float piece_score(int32_t id) const;  // the unigram model's log probability of the piece
+  // Whether the text is cut out whole wherever it is written: a special token or control piece.
+  bool matches_whole(std::string_view token) const;
+  // Lowers the scores of these pieces by `by` and segments with them from now on (as the
+  // tokenizer.json transformers 4's AlbertConverter wrote holds them: see load_tokenizer.cpp).
+  // InputError naming the model when a piece has no score field to change.
+  void lower_scores(const std::vector<int32_t>& ids, float by);
   // The model's own bytes (pieces, scores, types, normaliser) as a 64-bit hash, and keep_accents
   // when false: an edited or retrained model with the same pieces tokenizes otherwise.
   std::string text_rules() const override;
@@ -71,7 +77,8 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::string model_path_;
   bool do_lower_case_;
   bool keep_accents_;
-  uint64_t model_hash_ = 0;  // FNV-1a of the serialised model
+  std::string serialized_;   // the model's bytes, as lower_scores last changed them
+  uint64_t model_hash_ = 0;  // FNV-1a of serialized_
   int32_t cls_id_ = -1, sep_id_ = -1, pad_id_ = -1, unk_id_ = -1;
   struct Special {
     std::u32string text;

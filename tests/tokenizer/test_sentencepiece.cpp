@@ -256,6 +256,39 @@ TEST_CASE("SentencePiece: control pieces are matched whole, NEXT LINE splits wor
   CHECK(nel.offsets == space.offsets);
 }
 
+TEST_CASE("SentencePiece: tokens the config has matched whole must be special or control pieces",
+          "[tokenizer][sentencepiece]") {
+  const TempDir temp;
+  train_model(temp.path, "spiece.model", "[CLS],[SEP],[MASK]", {{"control_symbols", "<foo>"}});
+  const std::string config = join_path(temp.path, "tokenizer_config.json");
+  // What transformers 5's save_pretrained writes: the specials and every control piece again.
+  write_file_atomic(config, R"({"tokenizer_class": "AlbertTokenizer", "bos_token": "[CLS]",
+                               "extra_special_tokens": ["<pad>", "[CLS]", "[SEP]", "[MASK]", "<foo>"],
+                               "added_tokens_decoder": {"5": {"content": "<foo>", "special": true}}})");
+  CHECK_NOTHROW(load_tokenizer(temp.path, false, true));
+  struct Refused {
+    const char* file;
+    const char* json;
+    const char* field;
+  };
+  for (const Refused& r :
+       {Refused{"tokenizer_config.json", R"({"extra_special_tokens": ["[CLS]", "<ent>"]})",
+                "extra_special_tokens"},
+        Refused{"tokenizer_config.json", R"({"added_tokens_decoder": {"9": {"content": "<ent>"}}})",
+                "added_tokens_decoder.\"9\""},
+        Refused{"special_tokens_map.json", R"({"bos_token": "<s>"})", "bos_token"},
+        Refused{"special_tokens_map.json", R"({"additional_special_tokens": {"x": "<mask>"}})",
+                "additional_special_tokens"}}) {
+    INFO(r.json);
+    const std::string path = join_path(temp.path, r.file);
+    write_file_atomic(path, r.json);
+    CHECK_THROWS_WITH(
+        load_tokenizer(temp.path, false, true),
+        Catch::Contains(path + ": " + r.field) && Catch::Contains("is not supported"));
+    std::filesystem::remove(path);
+  }
+}
+
 TEST_CASE("SentencePiece: a tokenizer.json beside the model must hold its pieces and scores",
           "[tokenizer][sentencepiece]") {
   const TempDir temp;
@@ -280,6 +313,49 @@ TEST_CASE("SentencePiece: a tokenizer.json beside the model must hold its pieces
                         Catch::Contains("remove the stale one"));
   write_file_atomic(json, R"({"model": {"type": "WordPiece", "vocab": {}}})");
   CHECK_THROWS_WITH(load_tokenizer(temp.path, false, true), Catch::Contains("model.type"));
+}
+
+TEST_CASE(
+    "SentencePiece: number-comma pieces lowered as transformers 4's AlbertConverter wrote them",
+    "[tokenizer][sentencepiece]") {
+  // A model whose pieces join numbers and commas ("4,", "▁5,"), as ALBERT's own model has them.
+  const TempDir temp;
+  std::string corpus;
+  for (int i = 0; i < 300; ++i)
+    corpus += "In 19" + std::to_string(10 + i % 90) + ", " + std::to_string(i % 10) + ", " +
+              std::to_string((i * 7) % 10) + ", and 1," + std::to_string(100 + i) + " more.\n";
+  const std::string input = join_path(temp.path, "numbers.txt");
+  write_file_atomic(input, corpus);
+  train_model(temp.path, "spiece.model", "[CLS],[SEP]",
+              {{"input", input}, {"split_by_number", "false"}, {"vocab_size", "120"}});
+  const auto plain = load_tokenizer(temp.path, false, true);
+  const auto* model = dynamic_cast<const SentencePieceTokenizer*>(plain.get());
+  REQUIRE(model != nullptr);
+  const auto number_comma = [](const std::string& piece) {
+    return piece.size() >= 2 && piece.back() == ',' && piece[piece.size() - 2] >= '0' &&
+           piece[piece.size() - 2] <= '9';
+  };
+  const auto pieces_of = [](const Tokenizer& tokenizer, const std::string& text) {
+    std::vector<std::string> pieces;
+    for (const int32_t id : tokenizer.encode(text).ids) pieces.push_back(tokenizer.id_to_token(id));
+    return pieces;
+  };
+  const std::string text = "In 1995, 1, 1, and 1,234 more.";
+  const std::vector<std::string> before = pieces_of(*plain, text);
+  REQUIRE(std::any_of(before.begin(), before.end(), number_comma));
+  std::string vocab;
+  for (int32_t id = 0; id < model->vocab_size(); ++id) {
+    const std::string piece = model->id_to_token(id);
+    vocab += std::string(id ? ", " : "") + "[" + json_quote(piece) + ", " +
+             format_json_number(double(model->piece_score(id)) - (number_comma(piece) ? 100 : 0)) +
+             "]";
+  }
+  write_file_atomic(join_path(temp.path, "tokenizer.json"),
+                    R"({"model": {"type": "Unigram", "unk_id": 1, "vocab": [)" + vocab + "]}}");
+  const auto lowered = load_tokenizer(temp.path, false, true);
+  const std::vector<std::string> after = pieces_of(*lowered, text);
+  CHECK_FALSE(std::any_of(after.begin(), after.end(), number_comma));
+  CHECK(lowered->text_rules() != plain->text_rules());  // window caches tell the two apart
 }
 
 TEST_CASE("SentencePiece: models AlbertTokenizer would read otherwise are refused by field",
