@@ -5,47 +5,9 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "tokenizer/unicode.h"
+#include "core/json_text.h"
 
 namespace bert {
-namespace {
-
-void append_hex4(uint32_t unit, std::string* out) {
-  static const char kHex[] = "0123456789abcdef";
-  *out += "\\u";
-  for (int shift = 12; shift >= 0; shift -= 4) *out += kHex[(unit >> shift) & 0xF];
-}
-
-}  // namespace
-
-std::string json_quote_ascii(const std::string& utf8_text) {
-  const std::u32string text = unicode::utf8_to_u32(utf8_text);
-  std::string out = "\"";
-  for (char32_t cp : text) {
-    switch (cp) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      default: break;
-    }
-    if (cp >= 0x20 && cp < 0x7F) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x10000) {
-      append_hex4(cp, &out);
-    } else {
-      const uint32_t v = cp - 0x10000;
-      append_hex4(0xD800 + (v >> 10), &out);
-      append_hex4(0xDC00 + (v & 0x3FF), &out);
-    }
-  }
-  out += '"';
-  return out;
-}
-
 namespace {
 
 // Writes into a buffer already sized for the worst case (about 10x faster than appending
@@ -122,7 +84,7 @@ const SquadExample& example_of(const SquadDataset& dataset, const Window& window
 
 void append_window_json(const SquadDataset& dataset, const Window& window, std::string* out) {
   const SquadExample& example = example_of(dataset, window);
-  const std::string quoted = json_quote_ascii(example.id);
+  const std::string quoted = json_quote(example.id, JsonChars::kAscii);
   const size_t old_size = out->size();
   out->resize(old_size + line_bound(quoted, window));
   Cursor cursor(out->data() + old_size);

@@ -24,7 +24,4 @@ std::string windows_to_jsonl(const SquadDataset& dataset, const std::vector<Wind
 void write_windows_jsonl(const std::string& path, const SquadDataset& dataset,
                          const std::vector<Window>& windows);
 
-// A JSON string literal for UTF-8 text, escaped as json.dumps(ensure_ascii=True) escapes it.
-std::string json_quote_ascii(const std::string& utf8_text);
-
 }  // namespace bert
