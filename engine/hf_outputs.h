@@ -1,6 +1,7 @@
 // The files Hugging Face's Trainer and run_qa.py leave in output_dir, with their names, keys and
 // layout, so tools written for them read ours:
-//   <split>_results.json  Trainer.save_metrics(split, metrics): json.dumps(indent=4, sort_keys=True)
+//   <split>_results.json  Trainer.save_metrics(split, metrics): json.dumps(indent=4,
+//   sort_keys=True)
 //                         of a flat dict ("train": epoch, train_loss (the mean over the run),
 //                         train_runtime, train_samples, train_samples_per_second,
 //                         train_steps_per_second; "eval": epoch, eval_exact_match, eval_f1
@@ -11,7 +12,8 @@
 //                         combined=True);
 //   trainer_state.json    Trainer.save_state(): json.dumps(indent=2, sort_keys=True) of the run's
 //                         counters and its log_history (every logged dict with its "step"),
-//                         built from output_dir/trainer_log.jsonl.
+//                         built from output_dir/trainer_log.jsonl; written before the final
+//                         evaluation, as run_qa saves it, so that evaluation is not in it.
 // Numbers are written as Python's json writes them (repr of floats, plain integers).
 #pragma once
 

@@ -31,8 +31,8 @@ HfTrainerState hf_trainer_state_of(const TrainerState& state, const TrainConfig&
                                    int64_t steps_per_epoch, int64_t last_save_step,
                                    const std::string& output_dir);
 
-// Trainer.save_state(): output_dir/trainer_state.json with the run's counters and the whole log
-// history (from trainer_log.jsonl).
+// Trainer.save_state(): output_dir/trainer_state.json with the run's counters and the log
+// history so far (from trainer_log.jsonl); called before the final evaluation, as run_qa does.
 void write_trainer_state(const std::string& output_dir, const TrainConfig& tc,
                          const TrainingEnd& end, size_t windows, int world_size);
 

@@ -66,6 +66,15 @@ TEST_CASE("--load_best_model_at_end: the best evaluated checkpoint becomes the f
     if (evals[i].second > best.second) best = evals[i];
   INFO("best: step " << best.first << ", f1 " << best.second);
   const std::string state = read_file(out + "/trainer_state.json");
+  // run_qa saves the state before its final --do_eval: the log holds that evaluation as well,
+  // trainer_state.json's log_history does not.
+  const auto count = [](const std::string& text, const std::string& key) {
+    size_t n = 0;
+    for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + 1)) ++n;
+    return n;
+  };
+  CHECK(count(read_file(out + "/trainer_log.jsonl"), "\"eval_f1\"") == evals.size());
+  CHECK(count(state, "\"eval_f1\"") == evals.size() - 1);
   CHECK_THAT(state, Catch::Contains("\"best_global_step\": " + std::to_string(best.first) + ","));
   CHECK_THAT(state, Catch::Contains("\"best_model_checkpoint\": \"" + out + "/checkpoint-" +
                                     std::to_string(best.first) + "\","));
