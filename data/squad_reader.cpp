@@ -45,6 +45,16 @@ simdjson::padded_string load_squad_text(const std::string& path, std::vector<Row
 
 [[noreturn]] void throw_parse_error(const std::string& path, std::string_view text,
                                     simdjson::error_code code) {
+  // Files of other kinds, told by their first bytes before any JSON position is looked for.
+  if (text.substr(0, 2) == "\x1f\x8b")
+    throw_input_error(path, "byte 0",
+                      "a gzip-compressed file (it starts with gzip's 1F 8B): decompress it first "
+                      "(gunzip -k), then pass the .json or .jsonl");
+  if (text.substr(0, 8) == std::string_view("BERTWIN\0", 8))
+    throw_input_error(path, "byte 0",
+                      "a window cache written by prepare_squad --cache_file, not a SQuAD file: "
+                      "pass it to train_squad with --train_cache_file, the SQuAD file with "
+                      "--train_file");
   if (starts_with_utf8_bom(text)) throw_input_error(path, "byte 0", kUtf8BomMessage);
   if (auto at = find_invalid_utf8(text))
     throw_input_error(path, describe_json_position(text, *at),
@@ -499,8 +509,8 @@ class SquadWalker {
 // A JSON Lines file (Dataset.to_json's output): the whole text is not one JSON document, but
 // its first non-blank line is an object on its own, and not a whole SQuAD file (one with
 // "data": a one-line file followed by something else is that file with trailing garbage).
-bool looks_like_json_lines(std::string_view text) {
-  const size_t begin = text.find_first_not_of(" \t\r\n");
+bool looks_like_json_lines(std::string_view text, size_t start = 0) {
+  const size_t begin = text.find_first_not_of(" \t\r\n", start);
   if (begin == std::string_view::npos) return false;
   const size_t end = std::min(text.find('\n', begin), text.size());
   simdjson::dom::parser parser;
@@ -522,11 +532,14 @@ bool looks_like_json_lines(std::string_view text) {
                     std::string("malformed JSON: ") + simdjson::error_message(code));
 }
 
-void read_json_lines(const std::string& path, std::string_view text, SquadDataset& dataset) {
+// `start`: where the first line begins (after a byte-order mark, which datasets' JSON Lines reader
+// drops too); positions in messages still count from the file's first byte.
+void read_json_lines(const std::string& path, std::string_view text, SquadDataset& dataset,
+                     size_t start = 0) {
   SquadWalker walker(path, text.size(), dataset);
   simdjson::dom::parser parser;
   int line_index = 0;
-  for (size_t begin = 0; begin < text.size(); ++line_index) {
+  for (size_t begin = start; begin < text.size(); ++line_index) {
     const size_t newline = text.find('\n', begin);
     const size_t end = newline == std::string_view::npos ? text.size() : newline;
     const std::string_view line = text.substr(begin, end - begin);
@@ -567,8 +580,11 @@ SquadDataset read_squad(const std::string& path) {
   dataset.path = path;
   dataset.row_sources = std::move(row_sources);
   if (code != simdjson::SUCCESS) {
-    if (!looks_like_json_lines(all)) throw_parse_error(path, all, code);
-    read_json_lines(path, all, dataset);
+    // A byte-order mark before JSON Lines is dropped, as datasets' json reader drops it there;
+    // before a whole JSON document (which datasets refuses as well) it is an error.
+    const size_t start = starts_with_utf8_bom(all) ? 3 : 0;
+    if (!looks_like_json_lines(all, start)) throw_parse_error(path, all, code);
+    read_json_lines(path, all, dataset, start);
     return dataset;
   }
   SquadWalker walker(path, text.size(), dataset);

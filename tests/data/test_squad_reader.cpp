@@ -129,6 +129,33 @@ TEST_CASE("read_squad names a UTF-8 byte-order mark", "[data][squad][errors]") {
   require_mentions(input_error_of("\xEF\xBB\xBF" + fixture_text(), "bom.json"), {"bom.json", "byte 0", "byte-order mark"});
 }
 
+TEST_CASE("read_squad reads JSON Lines after a byte-order mark, as datasets does",
+          "[data][squad][rows]") {
+  const std::string lines = bert::read_file(bert::test::fixture_path("squad_tiny_rows.jsonl"));
+  const std::string path = temp_path("bom.jsonl");
+  bert::write_file_atomic(path, "\xEF\xBB\xBF" + lines);
+  const bert::SquadDataset with_bom = bert::read_squad(path);
+  const bert::SquadDataset without =
+      bert::read_squad(bert::test::fixture_path("squad_tiny_rows.jsonl"));
+  REQUIRE(with_bom.examples.size() == without.examples.size());
+  for (size_t i = 0; i < without.examples.size(); ++i) {
+    CHECK(with_bom.examples[i].id == without.examples[i].id);
+    CHECK(with_bom.examples[i].context == without.examples[i].context);
+  }
+  // Positions still count from the file's first byte: line 1 is the BOM's.
+  require_mentions(input_error_of("\xEF\xBB\xBF" + lines + "{oops\n", "bom_bad.jsonl"),
+                   {"bom_bad.jsonl",
+                    "line " + std::to_string(std::count(lines.begin(), lines.end(), '\n') + 1)});
+}
+
+TEST_CASE("read_squad names files of other kinds by their first bytes", "[data][squad][errors]") {
+  require_mentions(
+      input_error_of(std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10), "data.json.gz"),
+      {"data.json.gz", "byte 0", "gzip-compressed", "gunzip"});
+  require_mentions(input_error_of(std::string("BERTWIN\0\x01\x00\x00\x00", 12), "windows.bin"),
+                   {"windows.bin", "byte 0", "window cache", "--train_cache_file"});
+}
+
 TEST_CASE("read_squad rejects malformed JSON with a byte offset", "[data][squad][errors]") {
   const std::string text = fixture_text();
   SECTION("truncated") {
