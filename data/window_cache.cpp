@@ -362,7 +362,10 @@ WindowCache load_window_cache(const std::string& path, const WindowCacheKey& exp
     stale(
         "built with another vocabulary, lower-casing setting, SentencePiece model or keep_accents, "
         "or revision of the tokenizer's rules");
-  if (key.dataset_hash != expected.dataset_hash) stale("built from other SQuAD data than " + dataset.path);
+  if (key.dataset_hash != expected.dataset_hash)
+    stale("built from other SQuAD data than " + dataset.path +
+          " (the file changed, or another part of it is used now: --max_train_samples, "
+          "--max_eval_samples)");
   if (cache.example_ids.size() != dataset.examples.size())
     stale("holds " + std::to_string(cache.example_ids.size()) + " examples, the data set " +
           std::to_string(dataset.examples.size()));
