@@ -36,6 +36,13 @@ PreparedSquad prepare_squad(const std::string& path, const Tokenizer& tokenizer,
         // changed fingerprint; a file that is no window cache at all stays refused, untouched.
         if (!options.quiet)
           std::fprintf(stderr, "[%s] %s: rebuilding it\n", label.c_str(), stale.what());
+      } catch (const InputError& damaged) {
+        // A damaged cache (truncated, a checksum that fails, another format version) or an
+        // empty file is rebuilt too, as saving would replace it anyway.
+        if (!window_cache_replaceable(options.cache_file)) throw;
+        if (!options.quiet)
+          std::fprintf(stderr, "[%s] unusable window cache: %s: rebuilding it\n", label.c_str(),
+                       damaged.what());
       }
     }
     if (!from_cache) {

@@ -214,21 +214,24 @@ std::string serialize_window_cache(const WindowCacheKey& key, const SquadDataset
   return out;
 }
 
+bool window_cache_replaceable(const std::string& path) {
+  if (!path_exists(path)) return true;
+  check_output_file(path);  // a directory, device or FIFO: refused before anything opens it
+  std::ifstream in(path, std::ios::binary);
+  char head[sizeof kMagic] = {};
+  in.read(head, sizeof head);
+  const std::streamsize got = in.gcount();
+  return got == 0 ||
+         (got == std::streamsize(sizeof head) && std::memcmp(head, kMagic, sizeof kMagic) == 0);
+}
+
 void save_window_cache(const std::string& path, const WindowCacheKey& key,
                        const SquadDataset& dataset, const std::vector<Window>& windows) {
-  // Only a window cache (of any version, stale or damaged) or an empty file is replaced: a
-  // cache path mistyped onto a vocabulary or a note must not destroy it, --overwrite_cache or not.
-  if (path_exists(path)) {
-    std::ifstream in(path, std::ios::binary);
-    char head[sizeof kMagic] = {};
-    in.read(head, sizeof head);
-    const std::streamsize got = in.gcount();
-    if (got > 0 &&
-        (got < std::streamsize(sizeof head) || std::memcmp(head, kMagic, sizeof kMagic) != 0))
-      throw_input_error(path, "",
-                        "exists and is no window cache (it does not start with \"BERTWIN\"): "
-                        "refused, never overwritten; give another cache file");
-  }
+  // --overwrite_cache or not.
+  if (!window_cache_replaceable(path))
+    throw_input_error(path, "",
+                      "exists and is no window cache (it does not start with \"BERTWIN\"): "
+                      "refused, never overwritten; give another cache file");
   write_file_atomic(path, serialize_window_cache(key, dataset, windows));
 }
 
@@ -271,7 +274,10 @@ void check_window(const std::string& path, size_t w, const Window& window, const
 }  // namespace
 
 WindowCache read_window_cache(const std::string& path) {
-  const std::string bytes = read_file(path);
+  const InputFile file = InputFile::open(path);
+  // The header first: the rest is read only once its sizes agree with the file's.
+  std::string bytes(static_cast<size_t>(std::min<uint64_t>(file.size(), sizeof(Header))), '\0');
+  file.read_into(bytes.data(), bytes.size());
   Header header{};
   if (bytes.size() < sizeof(Header))
     throw_input_error(path, "header", "file is " + std::to_string(bytes.size()) +
@@ -280,10 +286,14 @@ WindowCache read_window_cache(const std::string& path) {
   std::memcpy(&header, bytes.data(), sizeof header);
   if (std::memcmp(header.magic, kMagic, sizeof kMagic) != 0)
     throw_input_error(path, "header", "expected the magic \"BERTWIN\" (not a window cache)");
-  if (header.format_version != kWindowCacheVersion || header.header_bytes != sizeof(Header))
-    throw_input_error(path, "header", "format version " + std::to_string(header.format_version) +
-                                          ", expected " + std::to_string(kWindowCacheVersion) +
-                                          " (rebuild it with prepare_squad)");
+  if (header.format_version != kWindowCacheVersion)
+    throw_input_error(path, "header.format_version",
+                      std::to_string(header.format_version) + ", expected " +
+                          std::to_string(kWindowCacheVersion) + " (written by another version)");
+  if (header.header_bytes != sizeof(Header))
+    throw_input_error(path, "header.header_bytes",
+                      std::to_string(header.header_bytes) + ", expected " +
+                          std::to_string(sizeof(Header)) + " (corrupt cache)");
   constexpr uint64_t kLimit = std::numeric_limits<int32_t>::max();
   if (header.num_windows >= kLimit || header.num_tokens > kLimit || header.num_examples >= kLimit ||
       header.example_id_bytes > kLimit || header.max_seq_length < 4 || header.doc_stride < 0 ||
@@ -296,14 +306,17 @@ WindowCache read_window_cache(const std::string& path) {
                                           " does not match its counts (" + std::to_string(expected_payload) +
                                           "; corrupt cache)");
   const uint64_t expected_size = sizeof(Header) + expected_payload + sizeof(uint64_t);
-  if (bytes.size() != expected_size)
-    throw_input_error(path, "", "file is " + std::to_string(bytes.size()) + " bytes, expected " +
-                                    std::to_string(expected_size) + " from its header (" +
-                                    (bytes.size() < expected_size ? "truncated)" : "trailing bytes)"));
+  if (file.size() != expected_size)
+    throw_input_error(path, "",
+                      "file is " + std::to_string(file.size()) + " bytes, expected " +
+                          std::to_string(expected_size) + " from its header (" +
+                          (file.size() < expected_size ? "truncated)" : "trailing bytes)"));
+  bytes.resize(static_cast<size_t>(expected_size));
+  file.read_range(sizeof(Header), bytes.data() + sizeof(Header), bytes.size() - sizeof(Header));
   uint64_t stored_checksum = 0;
   std::memcpy(&stored_checksum, bytes.data() + sizeof(Header) + expected_payload, sizeof stored_checksum);
   if (payload_checksum(bytes.data() + sizeof(Header), expected_payload) != stored_checksum)
-    throw_input_error(path, "payload", "checksum mismatch (corrupt cache; rebuild it with prepare_squad)");
+    throw_input_error(path, "payload", "checksum mismatch (corrupt cache)");
 
   // The sections, in file order.
   const char* at = bytes.data() + sizeof(Header);

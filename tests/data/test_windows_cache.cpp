@@ -1,5 +1,6 @@
 // The binary window cache: exact round trip, stale keys refused, and every kind of damage
 // (truncation, flipped bytes, wrong magic/version, bad values) reported as InputError.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -180,6 +181,29 @@ TEST_CASE("prepare_squad reads a matching cache, rebuilds a stale one, keeps a f
   options.cache_file = empty;
   CHECK(bert::prepare_squad(squad, tokenizer, options, "train").windows.size() == 2);
   CHECK(bert::read_window_cache(empty).windows.size() == 2);
+  // Without --overwrite_cache too: an empty file, or a cache that is damaged (truncated here),
+  // is rebuilt, as saving would replace it anyway.
+  options.overwrite_cache = false;
+  for (const bool truncated : {false, true}) {
+    const std::string cache = bert::read_file(empty);
+    bert::write_file_atomic(empty, truncated ? cache.substr(0, cache.size() / 2) : "");
+    CHECK(bert::prepare_squad(squad, tokenizer, options, "train").windows.size() == 2);
+    CHECK(bert::read_window_cache(empty).windows.size() == 2);
+  }
+  // A FIFO at the path is never opened (that would wait for a writer): refused when it is to
+  // be read, and with --overwrite_cache left alone (the windows built but not cached), as a
+  // directory there is.
+  const std::string fifo = temp_path("fifo.cache");
+  std::remove(fifo.c_str());
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  options.cache_file = fifo;
+  CHECK_THROWS_WITH(bert::prepare_squad(squad, tokenizer, options, "train"), Catch::Contains(fifo));
+  options.overwrite_cache = true;
+  CHECK(bert::prepare_squad(squad, tokenizer, options, "train").windows.size() == 2);
+  CHECK_THROWS_WITH(bert::save_window_cache(fifo, bert::read_window_cache(empty).key, built.dataset,
+                                            built.windows),
+                    Catch::Contains("FIFO"));
+  std::remove(fifo.c_str());
 }
 
 TEST_CASE("fingerprints change with what the windows depend on", "[data][cache]") {
@@ -245,7 +269,7 @@ TEST_CASE("a damaged window cache gives InputError naming the file and the probl
   SECTION("another format version") {
     std::string bad = good;
     bad[8] = 99;
-    require_mentions(error_reading(bad, "version.bin"), {"format version 99, expected 1"});
+    require_mentions(error_reading(bad, "version.bin"), {"header.format_version: 99, expected 1"});
   }
   SECTION("a flipped payload byte") {
     std::string bad = good;
