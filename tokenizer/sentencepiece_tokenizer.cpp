@@ -75,22 +75,48 @@ class WireReader {
   size_t at_ = 0;
 };
 
-// TrainerSpec.model_type (field 3 of ModelProto's trainer_spec, field 2): 1 unigram (the proto's
-// default, also when the proto cannot be walked: the library loaded it), 2 BPE, 3 word, 4 char.
-uint64_t model_type_of(std::string_view model_proto) {
-  WireReader model(model_proto);
+// One field of a protobuf message: its number, wire type, varint value (wire type 0) or payload
+// (wire type 2), and where the field ends in the message.
+struct WireField {
   uint32_t number = 0;
   int wire_type = 0;
   uint64_t value = 0;
-  std::string_view nested;
-  while (!model.done() && model.field(&number, &wire_type, &value, &nested)) {
-    if (number != 2 || wire_type != 2) continue;
-    WireReader trainer(nested);
-    while (!trainer.done() && trainer.field(&number, &wire_type, &value, &nested))
-      if (number == 3 && wire_type == 0) return value;
-    return 1;
+  std::string_view payload;
+  size_t end = 0;
+};
+
+// Calls visit(field) for each field of the message in order, until visit returns false or the
+// bytes end (or stop being well-formed: the library loaded the model, so nothing is lost).
+template <typename Visit>
+void for_each_field(std::string_view message, Visit visit) {
+  WireReader reader(message);
+  WireField field;
+  while (!reader.done() &&
+         reader.field(&field.number, &field.wire_type, &field.value, &field.payload)) {
+    field.end = reader.position();
+    if (!visit(field)) return;
   }
-  return 1;
+}
+
+// The nested messages of ModelProto's field `number` (trainer_spec 2, normalizer_spec 3,
+// pieces 1), each visited field by field.
+template <typename Visit>
+void for_each_nested_field(std::string_view model_proto, uint32_t number, Visit visit) {
+  for_each_field(model_proto, [&](const WireField& outer) {
+    if (outer.number == number && outer.wire_type == 2) for_each_field(outer.payload, visit);
+    return true;
+  });
+}
+
+// TrainerSpec.model_type (field 3 of ModelProto's trainer_spec, field 2): 1 unigram (the proto's
+// default, also when the proto cannot be walked: the library loaded it), 2 BPE, 3 word, 4 char.
+uint64_t model_type_of(std::string_view model_proto) {
+  uint64_t type = 1;
+  for_each_nested_field(model_proto, 2, [&](const WireField& field) {
+    if (field.number == 3 && field.wire_type == 0) type = field.value;
+    return true;
+  });
+  return type;
 }
 
 // The TrainerSpec and NormalizerSpec switches that change how text is cut into pieces, each
@@ -107,26 +133,19 @@ struct SegmentationSpec {
 
 SegmentationSpec segmentation_spec_of(std::string_view model_proto) {
   SegmentationSpec spec;
-  WireReader model(model_proto);
-  uint32_t number = 0;
-  int wire_type = 0;
-  uint64_t value = 0;
-  std::string_view nested;
-  while (!model.done() && model.field(&number, &wire_type, &value, &nested)) {
-    if (wire_type != 2 || (number != 2 && number != 3)) continue;
-    const bool trainer = number == 2;
-    WireReader spec_reader(nested);
-    std::string_view text;
-    while (!spec_reader.done() && spec_reader.field(&number, &wire_type, &value, &text)) {
-      if (trainer && wire_type == 0 && number == 22) spec.split_by_whitespace = value != 0;
-      if (trainer && wire_type == 0 && number == 24) spec.treat_whitespace_as_suffix = value != 0;
-      if (!trainer && wire_type == 2 && number == 1) spec.normalizer_name = std::string(text);
-      if (!trainer && wire_type == 0 && number == 3) spec.add_dummy_prefix = value != 0;
-      if (!trainer && wire_type == 0 && number == 4) spec.remove_extra_whitespaces = value != 0;
-      if (!trainer && wire_type == 0 && number == 5) spec.escape_whitespaces = value != 0;
-      if (!trainer && wire_type == 2 && number == 6) spec.has_rule_tsv = !text.empty();
-    }
-  }
+  for_each_nested_field(model_proto, 2, [&](const WireField& f) {
+    if (f.wire_type == 0 && f.number == 22) spec.split_by_whitespace = f.value != 0;
+    if (f.wire_type == 0 && f.number == 24) spec.treat_whitespace_as_suffix = f.value != 0;
+    return true;
+  });
+  for_each_nested_field(model_proto, 3, [&](const WireField& f) {
+    if (f.wire_type == 2 && f.number == 1) spec.normalizer_name = std::string(f.payload);
+    if (f.wire_type == 0 && f.number == 3) spec.add_dummy_prefix = f.value != 0;
+    if (f.wire_type == 0 && f.number == 4) spec.remove_extra_whitespaces = f.value != 0;
+    if (f.wire_type == 0 && f.number == 5) spec.escape_whitespaces = f.value != 0;
+    if (f.wire_type == 2 && f.number == 6) spec.has_rule_tsv = !f.payload.empty();
+    return true;
+  });
   return spec;
 }
 
@@ -168,21 +187,16 @@ uint64_t fnv1a(std::string_view bytes) {
 // bytes, by piece id (ModelProto field 1, in order); npos for a piece written without one.
 std::vector<size_t> piece_score_offsets(std::string_view model_proto) {
   std::vector<size_t> offsets;
-  WireReader model(model_proto);
-  uint32_t number = 0;
-  int wire_type = 0;
-  uint64_t value = 0;
-  std::string_view piece;
-  while (!model.done() && model.field(&number, &wire_type, &value, &piece)) {
-    if (number != 1 || wire_type != 2) continue;
+  for_each_field(model_proto, [&](const WireField& piece) {
+    if (piece.number != 1 || piece.wire_type != 2) return true;
+    const size_t piece_begin = static_cast<size_t>(piece.payload.data() - model_proto.data());
     offsets.push_back(std::string_view::npos);
-    WireReader fields(piece);
-    std::string_view unused;
-    while (!fields.done() && fields.field(&number, &wire_type, &value, &unused))
-      if (number == 2 && wire_type == 5)
-        offsets.back() =
-            static_cast<size_t>(piece.data() - model_proto.data()) + fields.position() - 4;
-  }
+    for_each_field(piece.payload, [&](const WireField& field) {
+      if (field.number == 2 && field.wire_type == 5) offsets.back() = piece_begin + field.end - 4;
+      return true;
+    });
+    return true;
+  });
   return offsets;
 }
 
