@@ -120,14 +120,14 @@ uint64_t model_type_of(std::string_view model_proto) {
 }
 
 // The TrainerSpec and NormalizerSpec switches that change how text is cut into pieces, each
-// with its proto default (sentencepiece_model.proto).
+// with its proto default (sentencepiece_model.proto). (escape_whitespaces false, which
+// AlbertTokenizer would ignore too, cannot be trained into a unigram model.)
 struct SegmentationSpec {
   bool split_by_whitespace = true;          // trainer_spec field 22
   bool treat_whitespace_as_suffix = false;  // trainer_spec field 24
   std::string normalizer_name;              // normalizer_spec field 1 ("nmt_nfkc" when trained)
   bool add_dummy_prefix = true;             // normalizer_spec field 3
   bool remove_extra_whitespaces = true;     // normalizer_spec field 4
-  bool escape_whitespaces = true;           // normalizer_spec field 5
   bool has_rule_tsv = false;                // normalizer_spec field 6 (a user's rules)
 };
 
@@ -142,7 +142,6 @@ SegmentationSpec segmentation_spec_of(std::string_view model_proto) {
     if (f.wire_type == 2 && f.number == 1) spec.normalizer_name = std::string(f.payload);
     if (f.wire_type == 0 && f.number == 3) spec.add_dummy_prefix = f.value != 0;
     if (f.wire_type == 0 && f.number == 4) spec.remove_extra_whitespaces = f.value != 0;
-    if (f.wire_type == 0 && f.number == 5) spec.escape_whitespaces = f.value != 0;
     if (f.wire_type == 2 && f.number == 6) spec.has_rule_tsv = !f.payload.empty();
     return true;
   });
@@ -166,7 +165,6 @@ void refuse_other_segmentation(const std::string& model_path, std::string_view m
   if (spec.treat_whitespace_as_suffix) refuse("trainer_spec.treat_whitespace_as_suffix", "true");
   if (!spec.add_dummy_prefix) refuse("normalizer_spec.add_dummy_prefix", "false");
   if (!spec.remove_extra_whitespaces) refuse("normalizer_spec.remove_extra_whitespaces", "false");
-  if (!spec.escape_whitespaces) refuse("normalizer_spec.escape_whitespaces", "false");
   if (spec.has_rule_tsv) refuse("normalizer_spec.normalization_rule_tsv", "a rule file");
   if (!spec.normalizer_name.empty() && spec.normalizer_name != "nmt_nfkc")
     throw_input_error(model_path, "normalizer_spec.name",
