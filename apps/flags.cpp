@@ -292,7 +292,7 @@ void FlagParser::apply_arguments_file(const std::string& path) {
       const bool dataset = key == "data" || key == "version";
       fail(path + ": unknown key \"" + key + "\": not a flag of this program" +
            (dataset
-                ? std::string(" (a lone FILE.json argument is an arguments file {flag: value}; "
+                ? std::string(" (a lone ARGS.json argument is an arguments file {flag: value}; "
                               "this looks like a SQuAD dataset: pass it with its flag, see --help)")
                 : unknown_hint(key)));
     }

@@ -87,8 +87,10 @@ void register_flags(FlagParser* p, TrainOptions* o) {
                 "answers (with --version_2_with_negative, always: its unanswerable questions are "
                 "scored as such)");
   p->add_string("output_dir", &o->output_dir, "where the model, checkpoints, logs and predictions go");
-  p->add_string("train_cache_file", &o->train_cache_file,
-                "binary window cache for the training set: read when it matches, written otherwise");
+  p->add_string(
+      "train_cache_file", &o->train_cache_file,
+      "binary window cache for the training set: read when it matches; rebuilt when stale, "
+      "damaged or empty; a file that is no window cache is refused, never overwritten");
   p->add_string("device", &o->device, "auto, cpu or cuda");
   p->add_int("max_seq_length", &o->max_seq_length, "tokens per window, question + context + 3 specials");
   p->add_int("doc_stride", &o->doc_stride, "tokens of overlap between consecutive windows of a context");
