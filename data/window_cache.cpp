@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
 
 #include "core/error.h"
@@ -217,12 +216,12 @@ std::string serialize_window_cache(const WindowCacheKey& key, const SquadDataset
 bool window_cache_replaceable(const std::string& path) {
   if (!path_exists(path)) return true;
   check_output_file(path);  // a directory, device or FIFO: refused before anything opens it
-  std::ifstream in(path, std::ios::binary);
+  // A file that cannot be read (permissions) is refused by InputFile, never taken for empty.
+  const InputFile file = InputFile::open(path, std::numeric_limits<uint64_t>::max());
   char head[sizeof kMagic] = {};
-  in.read(head, sizeof head);
-  const std::streamsize got = in.gcount();
-  return got == 0 ||
-         (got == std::streamsize(sizeof head) && std::memcmp(head, kMagic, sizeof kMagic) == 0);
+  const size_t got = static_cast<size_t>(std::min<uint64_t>(file.size(), sizeof head));
+  file.read_into(head, got);
+  return got == 0 || (got == sizeof head && std::memcmp(head, kMagic, sizeof kMagic) == 0);
 }
 
 void save_window_cache(const std::string& path, const WindowCacheKey& key,

@@ -67,7 +67,7 @@ std::string serialize_window_cache(const WindowCacheKey& key, const SquadDataset
                                    const std::vector<Window>& windows);
 // Whether a cache may be written over the file at path: none is there, or a window cache (of
 // any version, stale or damaged) or an empty file is. InputError naming the path when it is no
-// regular file (a FIFO is never opened: that would wait for a writer).
+// regular file (a FIFO is never opened: that would wait for a writer) or cannot be read.
 bool window_cache_replaceable(const std::string& path);
 // Writes serialize_window_cache atomically; refuses (InputError) a path that is not
 // window_cache_replaceable: a cache path mistyped onto a vocabulary or a note must not destroy it.

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/json_text.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_json.h"
@@ -41,9 +42,10 @@ void check_tokenizer_json_beside(const std::string& vocab_path, const WordPieceT
 // comma ("1,", "▁9,") 100 lower into tokenizer.json (ALBERT's own tokenizer split such pieces
 // again), and transformers segments with those scores when it reads that file.
 constexpr double kNumberCommaPenalty = 100;
+// (Python's isdigit is true for other scripts' digits too, so any character before the comma
+// is taken: the file's own score, exactly 100 lower, tells which pieces the rule lowered.)
 bool ends_in_number_comma(std::string_view piece) {
-  return piece.size() >= 2 && piece.back() == ',' && piece[piece.size() - 2] >= '0' &&
-         piece[piece.size() - 2] <= '9';
+  return piece.size() >= 2 && piece.back() == ',' && piece[piece.size() - 2] != ',';
 }
 
 // The same for a SentencePiece model: transformers builds AlbertTokenizer from the
@@ -102,6 +104,28 @@ void check_unigram_json_beside(const std::string& model_path, SentencePieceToken
                             "agree; remove the stale one");
     ++id;
   }
+  // transformers 5 keeps added tokens in tokenizer.json alone: each is matched whole there, so
+  // each must be a special or control piece of the model, at its id.
+  simdjson::dom::array added;
+  if (root["added_tokens"].get_array().get(added) == simdjson::SUCCESS) {
+    size_t index = 0;
+    for (simdjson::dom::element token : added) {
+      const std::string field = "added_tokens[" + std::to_string(index++) + "]";
+      std::string_view content;
+      int64_t token_id = -1;
+      if (token["content"].get_string().get(content) || token["id"].get_int64().get(token_id))
+        throw_input_error(json, field,
+                          "expected an object with a string content and an integer id");
+      if (token_id < 0 || token_id >= model.vocab_size() ||
+          model.id_to_token(static_cast<int32_t>(token_id)) != content ||
+          !model.matches_whole(content))
+        throw_input_error(json, field,
+                          "\"" + std::string(content) + "\" (id " + std::to_string(token_id) +
+                              ") is not supported: transformers matches added tokens whole, and "
+                              "this engine matches only the special and control pieces of " +
+                              model_path + " so, at their ids");
+    }
+  }
   tokenizer->lower_scores(lowered, static_cast<float>(kNumberCommaPenalty));
 }
 
@@ -118,13 +142,28 @@ void check_special_tokens_are_pieces(const std::string& model_path,
     simdjson::dom::parser parser;
     simdjson::dom::element root;
     simdjson::dom::object object;
-    if (parser.parse(simdjson::padded_string(read_file(path))).get(root) ||
+    // Widened as read_tokenizer_config reads it: save_pretrained writes an unbounded
+    // model_max_length as int(1e30), which simdjson refuses as an integer.
+    if (parser.parse(simdjson::padded_string(widen_big_json_integers(read_file(path)))).get(root) ||
         root.get_object().get(object))
-      continue;  // read_tokenizer_config names what is wrong with it
+      throw_input_error(path, "", "not a JSON object");
     std::vector<std::pair<std::string, simdjson::dom::element>> named;  // (field, token)
     simdjson::dom::element value;
     for (const char* field : {"bos_token", "eos_token"})
       if (object[field].get(value) == simdjson::SUCCESS) named.emplace_back(field, value);
+    // AlbertTokenizer's mask token ([MASK], its default when the config names none): without
+    // such a piece transformers adds it as a token beyond the model's vocabulary.
+    if (std::string_view(name) == "tokenizer_config.json" &&
+        object["mask_token"].get(value) != simdjson::SUCCESS && !model.matches_whole("[MASK]"))
+      throw_input_error(path, "mask_token",
+                        "absent, so AlbertTokenizer's default \"[MASK]\", which is no piece of " +
+                            model_path +
+                            ": transformers would add it as a token beyond the model's "
+                            "vocabulary and match it whole, this engine would cut it into "
+                            "pieces; train the model with [MASK] as a user-defined or control "
+                            "symbol");
+    if (object["mask_token"].get(value) == simdjson::SUCCESS)
+      named.emplace_back("mask_token", value);
     for (const char* field : {"extra_special_tokens", "additional_special_tokens"}) {
       if (object[field].get(value) != simdjson::SUCCESS) continue;
       if (value.is_array())

@@ -262,7 +262,9 @@ TEST_CASE("SentencePiece: tokens the config has matched whole must be special or
   train_model(temp.path, "spiece.model", "[CLS],[SEP],[MASK]", {{"control_symbols", "<foo>"}});
   const std::string config = join_path(temp.path, "tokenizer_config.json");
   // What transformers 5's save_pretrained writes: the specials and every control piece again.
+  // (save_pretrained writes an unbounded model_max_length as int(1e30), too big for 64 bits.)
   write_file_atomic(config, R"({"tokenizer_class": "AlbertTokenizer", "bos_token": "[CLS]",
+                               "model_max_length": 1000000000000000019884624838656,
                                "extra_special_tokens": ["<pad>", "[CLS]", "[SEP]", "[MASK]", "<foo>"],
                                "added_tokens_decoder": {"5": {"content": "<foo>", "special": true}}})");
   CHECK_NOTHROW(load_tokenizer(temp.path, false, true));
@@ -272,7 +274,9 @@ TEST_CASE("SentencePiece: tokens the config has matched whole must be special or
     const char* field;
   };
   for (const Refused& r :
-       {Refused{"tokenizer_config.json", R"({"extra_special_tokens": ["[CLS]", "<ent>"]})",
+       {Refused{"tokenizer_config.json",
+                R"({"model_max_length": 1000000000000000019884624838656, "mask_token": "[MASK]",
+                    "extra_special_tokens": ["[CLS]", "<ent>"]})",
                 "extra_special_tokens"},
         Refused{"tokenizer_config.json", R"({"added_tokens_decoder": {"9": {"content": "<ent>"}}})",
                 "added_tokens_decoder.\"9\""},
@@ -287,6 +291,40 @@ TEST_CASE("SentencePiece: tokens the config has matched whole must be special or
         Catch::Contains(path + ": " + r.field) && Catch::Contains("is not supported"));
     std::filesystem::remove(path);
   }
+}
+
+TEST_CASE("SentencePiece: a model without [MASK] and added tokens only in tokenizer.json",
+          "[tokenizer][sentencepiece]") {
+  // AlbertTokenizer's default mask token, which transformers would add beyond the vocabulary.
+  const TempDir temp;
+  train_model(temp.path, "spiece.model", "[CLS],[SEP]");
+  const std::string config = join_path(temp.path, "tokenizer_config.json");
+  write_file_atomic(config, R"({"tokenizer_class": "AlbertTokenizer"})");
+  CHECK_THROWS_WITH(load_tokenizer(temp.path, false, true),
+                    Catch::Contains(config + ": mask_token") && Catch::Contains("no piece"));
+  std::filesystem::remove(config);
+  CHECK_NOTHROW(load_tokenizer(temp.path, false, true));  // no config: not AlbertTokenizer's case
+  // transformers 5 keeps added tokens in tokenizer.json alone.
+  const auto tokenizer = load_tokenizer(temp.path, false, true);
+  const auto* model = dynamic_cast<const SentencePieceTokenizer*>(tokenizer.get());
+  REQUIRE(model != nullptr);
+  std::string vocab;
+  for (int32_t id = 0; id < model->vocab_size(); ++id)
+    vocab += std::string(id ? ", " : "") + "[" + json_quote(model->id_to_token(id)) + ", " +
+             format_json_number(model->piece_score(id)) + "]";
+  const auto with_added = [&](const std::string& added) {
+    return R"({"added_tokens": [)" + added + R"(], "model": {"type": "Unigram", "vocab": [)" +
+           vocab + "]}}";
+  };
+  const std::string json = join_path(temp.path, "tokenizer.json");
+  const std::string cls = std::to_string(model->cls_id());
+  write_file_atomic(json, with_added(R"({"id": )" + cls + R"(, "content": "[CLS]"})"));
+  CHECK_NOTHROW(load_tokenizer(temp.path, false, true));
+  write_file_atomic(json,
+                    with_added(R"({"id": )" + cls + R"(, "content": "[CLS]"}, {"id": )" +
+                               std::to_string(model->vocab_size()) + R"(, "content": "<ent>"})"));
+  CHECK_THROWS_WITH(load_tokenizer(temp.path, false, true),
+                    Catch::Contains(json + ": added_tokens[1]") && Catch::Contains("<ent>"));
 }
 
 TEST_CASE("SentencePiece: a tokenizer.json beside the model must hold its pieces and scores",
