@@ -55,13 +55,17 @@ simdjson::padded_string load_squad_text(const std::string& path, std::vector<Row
                       "a window cache written by prepare_squad --cache_file, not a SQuAD file: "
                       "pass it to train_squad with --train_cache_file, the SQuAD file with "
                       "--train_file");
-  if (starts_with_utf8_bom(text)) throw_input_error(path, "byte 0", kUtf8BomMessage);
-  if (auto at = find_invalid_utf8(text))
-    throw_input_error(path, describe_json_position(text, *at),
+  // What follows a byte-order mark is looked at first: its own error, when it has one, is the one
+  // to fix (a mark before JSON Lines is dropped); the mark is named when the rest is well-formed.
+  const size_t skip = starts_with_utf8_bom(text) ? 3 : 0;
+  const std::string_view body = text.substr(skip);
+  if (auto at = find_invalid_utf8(body))
+    throw_input_error(path, describe_json_position(text, skip + *at),
                       "invalid UTF-8 (expected a UTF-8 encoded JSON file)");
-  if (auto problem = find_json_syntax_error(text))
-    throw_input_error(path, describe_json_position(text, problem->offset),
+  if (auto problem = find_json_syntax_error(body))
+    throw_input_error(path, describe_json_position(text, skip + problem->offset),
                       "malformed JSON: " + problem->expected);
+  if (skip > 0) throw_input_error(path, "byte 0", kUtf8BomMessage);
   throw_input_error(path, "", std::string("malformed JSON: ") + simdjson::error_message(code));
 }
 

@@ -142,6 +142,9 @@ TEST_CASE("read_squad reads JSON Lines after a byte-order mark, as datasets does
     CHECK(with_bom.examples[i].id == without.examples[i].id);
     CHECK(with_bom.examples[i].context == without.examples[i].context);
   }
+  // A first line that is no JSON: its error, not the mark, is named.
+  require_mentions(input_error_of("\xEF\xBB\xBF{oops\n" + lines, "bom_first.jsonl"),
+                   {"bom_first.jsonl", "line 1", "malformed JSON"});
   // Positions still count from the file's first byte: line 1 is the BOM's.
   require_mentions(input_error_of("\xEF\xBB\xBF" + lines + "{oops\n", "bom_bad.jsonl"),
                    {"bom_bad.jsonl",
