@@ -98,7 +98,8 @@ struct SpecialTokens {
   // The tokens the engine cuts out of text whole; null: the model's special and control pieces,
   // checked when it is loaded (load_tokenizer.h).
   const std::set<std::string>* matched_whole;
-  bool mask_lstrip;  // [MASK]'s lstrip let through (check_added_token_flags)
+  bool mask_lstrip;   // [MASK]'s lstrip let through (check_added_token_flags)
+  bool mask_null_ok;  // "mask_token": null let through (checked against the model later)
 };
 const SpecialTokens kWordPieceSpecials = {{{"unk_token", "[UNK]"},
                                            {"cls_token", "[CLS]"},
@@ -108,6 +109,7 @@ const SpecialTokens kWordPieceSpecials = {{{"unk_token", "[UNK]"},
                                           "this engine's WordPiece uses BERT's",
                                           "BERT's [PAD] [UNK] [CLS] [SEP] [MASK]",
                                           &kBertSpecialTokens,
+                                          false,
                                           false};
 // AlbertTokenizer's defaults, which SentencePieceTokenizer resolves in the model.
 const SpecialTokens kSentencePieceSpecials = {
@@ -119,6 +121,7 @@ const SpecialTokens kSentencePieceSpecials = {
     "this engine tokenizes a SentencePiece model with AlbertTokenizer's",
     "",
     nullptr,
+    true,
     true};
 
 // What transformers takes from tokenizer_config.json (or special_tokens_map.json) beyond the
@@ -130,6 +133,11 @@ void check_special_tokens(const std::string& path, simdjson::dom::object object,
   simdjson::dom::element value;
   for (const auto& [field, bert] : specials.fields) {
     if (object[field].get(value) != simdjson::SUCCESS) continue;
+    // A SentencePiece model without a [MASK] piece: transformers then has no mask token and cuts
+    // "[MASK]" in the text into pieces, as the engine does (load_tokenizer refuses a null one
+    // when the model has the piece).
+    if (value.is_null() && specials.mask_null_ok && std::string_view(field) == "mask_token")
+      continue;
     if (value.is_null())
       throw_input_error(
           path, field,

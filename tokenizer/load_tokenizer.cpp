@@ -162,8 +162,17 @@ void check_special_tokens_are_pieces(const std::string& model_path,
                             "vocabulary and match it whole, this engine would cut it into "
                             "pieces; train the model with [MASK] as a user-defined or control "
                             "symbol");
-    if (object["mask_token"].get(value) == simdjson::SUCCESS)
+    if (object["mask_token"].get(value) == simdjson::SUCCESS) {
+      // null: no mask token, so "[MASK]" is text to transformers; a [MASK] piece the engine
+      // matches whole would then tokenize otherwise.
+      if (value.is_null() && model.matches_whole("[MASK]"))
+        throw_input_error(path, "mask_token",
+                          "null is not supported with a [MASK] piece in " + model_path +
+                              ": transformers would cut \"[MASK]\" in the text into pieces, "
+                              "this engine matches it whole; write \"[MASK]\", or leave the "
+                              "field out");
       named.emplace_back("mask_token", value);
+    }
     for (const char* field : {"extra_special_tokens", "additional_special_tokens"}) {
       if (object[field].get(value) != simdjson::SUCCESS) continue;
       if (value.is_array())

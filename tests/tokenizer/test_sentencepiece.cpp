@@ -281,6 +281,7 @@ TEST_CASE("SentencePiece: tokens the config has matched whole must be special or
         Refused{"tokenizer_config.json", R"({"added_tokens_decoder": {"9": {"content": "<ent>"}}})",
                 "added_tokens_decoder.\"9\""},
         Refused{"special_tokens_map.json", R"({"bos_token": "<s>"})", "bos_token"},
+        Refused{"tokenizer_config.json", R"({"mask_token": null})", "mask_token"},
         Refused{"special_tokens_map.json", R"({"additional_special_tokens": {"x": "<mask>"}})",
                 "additional_special_tokens"}}) {
     INFO(r.json);
@@ -302,6 +303,9 @@ TEST_CASE("SentencePiece: a model without [MASK] and added tokens only in tokeni
   write_file_atomic(config, R"({"tokenizer_class": "AlbertTokenizer"})");
   CHECK_THROWS_WITH(load_tokenizer(temp.path, false, true),
                     Catch::Contains(config + ": mask_token") && Catch::Contains("no piece"));
+  // "mask_token": null: transformers has no mask token either, and cuts "[MASK]" into pieces.
+  write_file_atomic(config, R"({"tokenizer_class": "AlbertTokenizer", "mask_token": null})");
+  CHECK_NOTHROW(load_tokenizer(temp.path, false, true));
   std::filesystem::remove(config);
   CHECK_NOTHROW(load_tokenizer(temp.path, false, true));  // no config: not AlbertTokenizer's case
   // transformers 5 keeps added tokens in tokenizer.json alone.
