@@ -94,11 +94,32 @@ void check_span_flags(int32_t n_best_size, int32_t max_answer_length) {
   check_flag_positive("max_answer_length", max_answer_length);
 }
 
+namespace {
+
+// The path a file written at `path` would end up at: symbolic links followed, also a dangling
+// one (its target is where a write through it goes), then made absolute and normal.
+std::filesystem::path written_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path at(path);
+  std::error_code ec;
+  for (int hop = 0; hop < 40 && fs::is_symlink(at, ec); ++hop) {
+    const fs::path target = fs::read_symlink(at, ec);
+    if (ec) break;
+    at = target.is_absolute() ? target : at.parent_path() / target;
+  }
+  const fs::path normal = fs::weakly_canonical(at, ec);
+  return ec ? fs::absolute(at, ec).lexically_normal() : normal;
+}
+
+}  // namespace
+
 bool paths_name_same_file(const std::string& a, const std::string& b) {
   if (a.empty() || b.empty()) return false;
   std::error_code ec;
   const bool same = std::filesystem::equivalent(a, b, ec);
-  return !ec && same;
+  if (!ec) return same;
+  // One of them does not exist yet: the same when both lead to the same place.
+  return written_path(a) == written_path(b);
 }
 
 void check_distinct_paths(const char* name_a, const std::string& a, const char* name_b, const std::string& b,

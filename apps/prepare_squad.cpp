@@ -85,6 +85,13 @@ int run(int argc, char** argv) {
   if (!options.output_file.empty() && options.output_file == options.cache_file)
     throw FlagError("--output_file and --cache_file name the same file " + options.output_file + ": give two paths");
   check_distinct_paths("output_file", options.output_file, "cache_file", options.cache_file, "give two paths");
+  // Every output is checked before any work, and written beside its final name first: a run
+  // that fails (a refused or unwritable path, a full disk) replaces neither.
+  if (!options.output_file.empty()) check_output_file(options.output_file);
+  if (!options.cache_file.empty() && !window_cache_replaceable(options.cache_file))
+    throw_input_error(options.cache_file, "",
+                      "exists and is no window cache (it does not start with \"BERTWIN\"): "
+                      "refused, never overwritten; give another cache file");
 
   const auto begin = std::chrono::steady_clock::now();
   const SquadDataset dataset = read_squad(options.input_file);
@@ -109,11 +116,14 @@ int run(int argc, char** argv) {
   const double window_ms = milliseconds_since(window_begin);
 
   const auto write_begin = std::chrono::steady_clock::now();
-  if (!options.output_file.empty()) write_windows_jsonl(options.output_file, dataset, windows);
+  StagedFiles staged;
+  if (!options.output_file.empty())
+    write_windows_jsonl(staged.staged_path(options.output_file), dataset, windows);
   if (!options.cache_file.empty()) {
     const WindowCacheKey key = make_window_cache_key(dataset, tokenizer, options.do_lower_case, config);
-    save_window_cache(options.cache_file, key, dataset, windows);
+    save_window_cache(staged.staged_path(options.cache_file), key, dataset, windows);
   }
+  staged.commit();
   const double write_ms = milliseconds_since(write_begin);
 
   size_t labelled = 0, tokens = 0;

@@ -165,6 +165,22 @@ TEST_CASE("eval_squad's model mode fails on an output_dir it cannot write before
   CHECK_THAT(result.output, Catch::Contains(out) && !Catch::Contains("windows/s"));
 }
 
+TEST_CASE("eval_squad's model mode never writes over its validation file", "[app][hostile]") {
+  const std::string out = root() + "/eval-over-input";
+  fs::create_directories(out);
+  const std::string input = out + "/eval_predictions.json";
+  const std::string original = read_file(squad_mini());
+  write_file_atomic(input, original);
+  const CommandResult result =
+      test::run_command(std::string(EVAL_SQUAD_BIN) + " --device cpu --model_name_or_path " +
+                        model() + " --validation_file " + input + " --output_dir " + out +
+                        " --max_seq_length 96 --doc_stride 48");
+  INFO(result.output);
+  CHECK(result.status == 2);
+  CHECK_THAT(result.output, Catch::Contains("same file") && Catch::Contains("--validation_file"));
+  CHECK(read_file(input) == original);
+}
+
 TEST_CASE("inputs that are not regular files are refused at once, naming them", "[app][hostile]") {
   const std::string out = root() + "/out-inputs";
   fs::remove_all(out);

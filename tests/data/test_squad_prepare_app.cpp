@@ -102,6 +102,34 @@ TEST_CASE("prepare_squad never replaces its input or something that is not a reg
     CHECK(result.err.find("error: " + fifo + ": exists and is a FIFO") != std::string::npos);
     CHECK(std::filesystem::is_fifo(fifo));  // not replaced by a regular file
   }
+  SECTION("the two outputs through a link that does not lead anywhere yet") {
+    const std::string jsonl = temp_dir() + "/w5.jsonl", link = temp_dir() + "/w5link";
+    std::filesystem::remove(jsonl);
+    std::filesystem::remove(link);
+    std::filesystem::create_symlink("w5.jsonl", link);
+    const RunResult result = run_app(common + " --output_file " + jsonl + " --cache_file " + link);
+    INFO(result.err);
+    CHECK(result.status == 2);
+    CHECK(result.err.find("same file") != std::string::npos);
+    CHECK_FALSE(bert::path_exists(jsonl));
+  }
+  SECTION("a cache path refused or unwritable leaves the JSON Lines output as it was") {
+    const std::string jsonl = temp_dir() + "/kept.jsonl";
+    bert::write_file_atomic(jsonl, "old\n");
+    const std::string notes = temp_dir() + "/notes.txt", folder = temp_dir() + "/a_folder";
+    bert::write_file_atomic(notes, "my notes");
+    std::filesystem::create_directories(folder);
+    for (const std::string& cache : {notes, folder, temp_dir() + "/missing/dir/c.bin"}) {
+      const RunResult result =
+          run_app(common + " --output_file " + jsonl + " --cache_file " + cache);
+      INFO(cache << ": " << result.err);
+      CHECK(result.status == 1);
+      CHECK(bert::read_file(jsonl) == "old\n");
+    }
+    CHECK(bert::read_file(notes) == "my notes");
+    for (const auto& entry : std::filesystem::directory_iterator(temp_dir()))
+      CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+  }
   SECTION("bad window settings exit 2") {
     for (const std::string& flags : {std::string("--max_seq_length 3"), std::string("--doc_stride -1")}) {
       const std::string args = std::regex_replace(common, std::regex(flags.substr(0, flags.find(' ')) + " [^ ]+"), flags);
