@@ -218,7 +218,14 @@ void make_directories(const std::string& path) {
 
 void check_writable_directory(const std::string& dir) {
   const std::string probe = join_path(dir, ".write_test");
-  write_file_atomic(probe, "");
+  try {
+    write_file_atomic(probe, "");
+  } catch (const BertError& error) {
+    // Named by the directory the user gave, not by the probe's name.
+    std::string reason = error.what();
+    if (reason.rfind(probe + ": ", 0) == 0) reason = reason.substr(probe.size() + 2);
+    throw_input_error(dir, "", "cannot write files into this directory (" + reason + ")");
+  }
   std::remove(probe.c_str());
 }
 

@@ -101,6 +101,16 @@ TEST_CASE("outputs never replace a directory, a FIFO or a device", "[io][file_io
   CHECK(read_file(dir.file("plain")) == "new");
 }
 
+TEST_CASE("check_writable_directory names the directory, not its probe", "[io][file_io]") {
+  TempDir dir;
+  CHECK_NOTHROW(check_writable_directory(dir.path()));
+  CHECK_FALSE(fs::exists(dir.file(".write_test")));
+  const std::string missing = dir.file("missing");  // a directory that cannot take files
+  const std::string message = input_error_of([&] { check_writable_directory(missing); });
+  CHECK(contains(message, missing + ": cannot write files into this directory"));
+  CHECK_FALSE(contains(message, ".write_test"));
+}
+
 TEST_CASE("staged files appear together on commit, or not at all", "[io][file_io]") {
   TempDir dir;
   {
