@@ -88,10 +88,7 @@ int run(int argc, char** argv) {
   // Every output is checked before any work, and written beside its final name first: a run
   // that fails (a refused or unwritable path, a full disk) replaces neither.
   if (!options.output_file.empty()) check_output_file(options.output_file);
-  if (!options.cache_file.empty() && !window_cache_replaceable(options.cache_file))
-    throw_input_error(options.cache_file, "",
-                      "exists and is no window cache (it does not start with \"BERTWIN\"): "
-                      "refused, never overwritten; give another cache file");
+  if (!options.cache_file.empty()) require_window_cache_replaceable(options.cache_file);
 
   const auto begin = std::chrono::steady_clock::now();
   const SquadDataset dataset = read_squad(options.input_file);

@@ -224,13 +224,16 @@ bool window_cache_replaceable(const std::string& path) {
   return got == 0 || (got == sizeof head && std::memcmp(head, kMagic, sizeof kMagic) == 0);
 }
 
-void save_window_cache(const std::string& path, const WindowCacheKey& key,
-                       const SquadDataset& dataset, const std::vector<Window>& windows) {
-  // --overwrite_cache or not.
+void require_window_cache_replaceable(const std::string& path) {
   if (!window_cache_replaceable(path))
     throw_input_error(path, "",
                       "exists and is no window cache (it does not start with \"BERTWIN\"): "
                       "refused, never overwritten; give another cache file");
+}
+
+void save_window_cache(const std::string& path, const WindowCacheKey& key,
+                       const SquadDataset& dataset, const std::vector<Window>& windows) {
+  require_window_cache_replaceable(path);  // --overwrite_cache or not
   write_file_atomic(path, serialize_window_cache(key, dataset, windows));
 }
 

@@ -69,6 +69,8 @@ std::string serialize_window_cache(const WindowCacheKey& key, const SquadDataset
 // any version, stale or damaged) or an empty file is. InputError naming the path when it is no
 // regular file (a FIFO is never opened: that would wait for a writer) or cannot be read.
 bool window_cache_replaceable(const std::string& path);
+// The same as a check: InputError naming the path when a cache may not be written over it.
+void require_window_cache_replaceable(const std::string& path);
 // Writes serialize_window_cache atomically; refuses (InputError) a path that is not
 // window_cache_replaceable: a cache path mistyped onto a vocabulary or a note must not destroy it.
 void save_window_cache(const std::string& path, const WindowCacheKey& key,
