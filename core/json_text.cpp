@@ -6,36 +6,19 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/utf8.h"
+
 namespace bert {
 
 namespace {
 
 // The code point of the UTF-8 sequence at text[*i], advancing *i past it; a byte that does not
-// start a well-formed sequence (truncated, overlong, surrogate, above U+10FFFF) gives U+FFFD and
-// advances by one.
+// start a well-formed sequence gives U+FFFD and advances by one.
 uint32_t next_code_point(std::string_view text, size_t* i) {
-  const unsigned char lead = static_cast<unsigned char>(text[*i]);
-  const int length = lead < 0x80           ? 1
-                     : (lead >> 5) == 0x6  ? 2
-                     : (lead >> 4) == 0xE  ? 3
-                     : (lead >> 3) == 0x1E ? 4
-                                           : 0;
-  if (length == 1) return text[(*i)++];
-  uint32_t code = length == 2 ? lead & 0x1F : length == 3 ? lead & 0x0F : lead & 0x07;
-  bool ok = length > 0 && *i + length <= text.size();
-  for (int k = 1; ok && k < length; ++k) {
-    const unsigned char c = static_cast<unsigned char>(text[*i + k]);
-    ok = (c & 0xC0) == 0x80;
-    code = (code << 6) | (c & 0x3F);
-  }
-  static constexpr uint32_t kSmallest[5] = {0, 0, 0x80, 0x800, 0x10000};
-  ok = ok && code >= kSmallest[length] && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF);
-  if (!ok) {
-    ++*i;
-    return 0xFFFD;
-  }
-  *i += length;
-  return code;
+  char32_t code = 0;
+  const int length = decode_utf8_char(text, *i, &code);
+  *i += length > 0 ? static_cast<size_t>(length) : 1;
+  return length > 0 ? static_cast<uint32_t>(code) : 0xFFFD;
 }
 
 void append_u_escape(uint32_t unit, std::string* out) {

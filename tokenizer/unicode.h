@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/utf8.h"
+
 namespace bert::unicode {
 
 // Unicode version of the generated tables, e.g. "14.0.0".
@@ -30,9 +32,8 @@ std::u32string utf8_to_u32(std::string_view text);
 // Appends the UTF-8 encoding of cp (which must be a scalar value; others throw BertError).
 void append_utf8(char32_t cp, std::string* out);
 std::string u32_to_utf8(std::u32string_view text);
-// Decodes the one strict UTF-8 sequence starting at byte i (< text.size()) into *cp and
-// returns its length in bytes, or 0 when it is invalid.
-int decode_utf8_char(std::string_view text, size_t i, char32_t* cp);
+// The one strict UTF-8 sequence at byte i (core/utf8.h).
+using bert::decode_utf8_char;
 
 // ---- general category ------------------------------------------------------------------
 // Same order as tools/gen_unicode_tables.py's CATEGORIES list.
