@@ -172,11 +172,9 @@ void check_model_mode_flags(const EvalOptions& options) {
 int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   // An output_dir that cannot be written fails now, not after the whole evaluation, and so does
   // an output that would replace the input or is no regular file (a directory in its place).
-  for (const char* name : {"eval_predictions.json", "eval_nbest_predictions.json",
-                           "eval_null_odds.json", "eval_results.json", "all_results.json"}) {
-    const std::string output = join_path(options.output_dir, name);
+  for (const std::string& output : eval_output_paths(options.output_dir)) {
     check_distinct_paths("output_dir", output, "validation_file", options.validation_file,
-                         std::string("writing ") + name + " would replace the input");
+                         "writing " + output + " would replace the input");
     check_output_file(output);
   }
   make_directories(options.output_dir);

@@ -83,8 +83,7 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
       "report_to", &o->report_to,
       "where metrics go: all or tensorboard (TensorBoard event files), none (transformers 5's "
       "default); other integrations (wandb, mlflow, ...) are not available here and the log says "
-      "so. "
-      "A training run always writes trainer_log.jsonl");
+      "so. A training run always writes trainer_log.jsonl");
   p->add_string("train_sampling_strategy", &o->train_sampling_strategy,
                 "the epochs' order as transformers 5 names it: random (shuffled each epoch), group_by_length "
                 "(as --group_by_length) or sequential (the file's order every epoch); batch_rebalance is refused");

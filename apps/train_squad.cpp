@@ -120,9 +120,8 @@ void register_flags(FlagParser* p, TrainOptions* o) {
   p->add_double(
       "save_steps", &o->save_steps,
       "save output_dir/checkpoint-N (model + full training state) every N steps and after the "
-      "last; "
-      "a number below 1: that fraction of the run's steps, rounded up; <= 0 never (transformers "
-      "still saves the last step then: its --save_strategy no saves none, as here)");
+      "last; a number below 1: that fraction of the run's steps, rounded up; <= 0 never "
+      "(transformers still saves the last step then: its --save_strategy no saves none, as here)");
   p->add_int64("save_total_limit", &o->save_total_limit,
                "keep only the newest N checkpoints (older ones are deleted once a new one is complete); "
                "<= 0 keeps all");

@@ -96,8 +96,7 @@ void label_window(const AnswerChars& answer, const RawOffsets& offsets, int32_t 
                   int32_t last_context, Window& window) {
   window.start_position = window.end_position = 0;
   if (!answer.present || last_context < first_context) return;
-  const int32_t start_char = answer.start_char;
-  const int32_t end_char = answer.end_char;
+  const int32_t start_char = answer.start_char, end_char = answer.end_char;
   if (!(offsets[first_context].first <= start_char && offsets[last_context].second >= end_char))
     return;
   int32_t start = first_context;

@@ -232,6 +232,16 @@ std::string hf_trainer_state_json(const HfTrainerState& s, const std::vector<Log
   return indent_dict(top, "  ", "") + "\n";
 }
 
+std::vector<std::string> eval_output_paths(const std::string& output_dir,
+                                           const std::string& split) {
+  std::vector<std::string> paths;
+  for (const char* suffix :
+       {"_predictions.json", "_nbest_predictions.json", "_null_odds.json", "_results.json"})
+    paths.push_back(join_path(output_dir, split + suffix));
+  paths.push_back(join_path(output_dir, "all_results.json"));
+  return paths;
+}
+
 MetricsDict write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome,
                                size_t windows, int batch_size, double epoch,
                                const std::string& split, int64_t num_input_tokens_seen) {

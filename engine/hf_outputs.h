@@ -1,13 +1,12 @@
 // The files Hugging Face's Trainer and run_qa.py leave in output_dir, with their names, keys and
 // layout, so tools written for them read ours:
-//   <split>_results.json  Trainer.save_metrics(split, metrics): json.dumps(indent=4,
-//   sort_keys=True)
-//                         of a flat dict ("train": epoch, train_loss (the mean over the run),
-//                         train_runtime, train_samples, train_samples_per_second,
-//                         train_steps_per_second; "eval": epoch, eval_exact_match, eval_f1
-//                         (SQuAD v2.0: eval_exact, eval_f1, eval_total, eval_HasAns_*, ...),
-//                         eval_runtime, eval_samples (windows, as run_qa counts features),
-//                         eval_samples_per_second, eval_steps_per_second);
+//   <split>_results.json  Trainer.save_metrics(split, metrics):
+//                         json.dumps(indent=4, sort_keys=True) of a flat dict ("train": epoch,
+//                         train_loss (the mean over the run), train_runtime, train_samples,
+//                         train_samples_per_second, train_steps_per_second; "eval": epoch,
+//                         eval_exact_match, eval_f1 (SQuAD v2.0: eval_exact, eval_f1, eval_total,
+//                         eval_HasAns_*, ...), eval_runtime, eval_samples (windows, as run_qa
+//                         counts features), eval_samples_per_second, eval_steps_per_second);
 //   all_results.json      the same dicts merged into what the file already holds (save_metrics'
 //                         combined=True);
 //   trainer_state.json    Trainer.save_state(): json.dumps(indent=2, sort_keys=True) of the run's
@@ -68,6 +67,10 @@ std::string log_metrics_text(const std::string& split, const MetricsDict& metric
 // <split>_null_odds.json (as run_qa.py's postprocess_qa_predictions with that prefix) and
 // <split>_results.json / all_results.json (eval_metrics; epoch < 0 leaves "epoch" out) into
 // output_dir; returns the metrics written.
+// The files write_eval_outputs may write into output_dir for split (the null odds only for
+// SQuAD v2.0), for checking them before an evaluation.
+std::vector<std::string> eval_output_paths(const std::string& output_dir,
+                                           const std::string& split = "eval");
 MetricsDict write_eval_outputs(const std::string& output_dir, const EvalOutcome& outcome,
                                size_t windows, int batch_size, double epoch,
                                const std::string& split = "eval",

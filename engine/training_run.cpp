@@ -223,12 +223,12 @@ EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const 
 SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
                              double epoch, int64_t input_tokens_seen, RunLogs* logs, bool final) {
   const EvalOutcome outcome = evaluate_with_progress(run, model, eval, "eval");
-  if (final)
-    std::fputs(log_metrics_text("eval", write_eval_outputs(run.output_dir, outcome,
-                                                           eval.windows.size(), run.eval_batch_size,
-                                                           epoch, "eval", input_tokens_seen))
-                   .c_str(),
-               stderr);
+  if (final) {
+    const MetricsDict metrics =
+        write_eval_outputs(run.output_dir, outcome, eval.windows.size(), run.eval_batch_size, epoch,
+                           "eval", input_tokens_seen);
+    std::fputs(log_metrics_text("eval", metrics).c_str(), stderr);
+  }
   MetricValues values;
   if (epoch >= 0) values.emplace_back("epoch", epoch);
   const double seconds = std::max(1e-9, outcome.seconds);

@@ -65,9 +65,8 @@ std::string find_hub_snapshot(const std::string& root, const std::string& repo_i
 std::string hub_download_hint(const std::string& repo_id) {
   const std::string local = repo_id.substr(repo_id.find('/') == std::string::npos ? 0 : repo_id.find('/') + 1);
   return "`hf download " + repo_id +
-         " config.json vocab.txt model.safetensors tokenizer_config.json "
-         "--local-dir " +
-         local + "` and pass --model_name_or_path " + local;
+         " config.json vocab.txt model.safetensors tokenizer_config.json --local-dir " + local +
+         "` and pass --model_name_or_path " + local;
 }
 
 }  // namespace bert
