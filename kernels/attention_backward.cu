@@ -36,17 +36,22 @@ constexpr size_t kKeyPassSharedBytes = (8 * kTileFloats + 2 * kTile) * sizeof(fl
 constexpr size_t kQueryPassSharedBytes = 6 * kTileFloats * sizeof(float);
 
 template <typename T>
-__global__ void row_dot_kernel(float* row_dot, const T* d_ctx, const T* ctx, int rows,
+__global__ void row_dot_kernel(float* row_dot, const T* d_ctx, const T* ctx, size_t rows,
                                int head_dim) {
   grid_dependency_sync();
-  const int warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32, lane = threadIdx.x % 32;
-  if (warp >= rows) return;  // rows = tokens·heads; head slices are contiguous in [tokens, hidden]
-  const size_t base = static_cast<size_t>(warp) * head_dim;
-  float sum = 0.0f;
-  for (int c = lane; c < head_dim; c += 32)
-    sum += to_float(d_ctx[base + c]) * to_float(ctx[base + c]);
-  sum = warp_sum(sum);
-  if (lane == 0) row_dot[warp] = sum;
+  // One warp per row (rows = tokens·heads; head slices are contiguous in [tokens, hidden]),
+  // striding over the rows: the grid is capped, and 32·rows may pass 2³¹.
+  const int lane = threadIdx.x % 32;
+  const size_t warps = static_cast<size_t>(gridDim.x) * blockDim.x / 32;
+  for (size_t warp = (static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32; warp < rows;
+       warp += warps) {
+    const size_t base = warp * head_dim;
+    float sum = 0.0f;
+    for (int c = lane; c < head_dim; c += 32)
+      sum += to_float(d_ctx[base + c]) * to_float(ctx[base + c]);
+    sum = warp_sum(sum);
+    if (lane == 0) row_dot[warp] = sum;
+  }
 }
 
 template <int kHeadDim, typename T>
@@ -267,9 +272,9 @@ void attention_backward(T* d_qkv, const T* d_ctx, const T* qkv, const T* ctx, co
   check_workspace(workspace, attention_backward_workspace_bytes(shape), op);
   float* row_dot = static_cast<float*>(workspace.data);
 
-  const int rows = shape.tokens * shape.heads;
-  launch_kernel(row_dot_kernel<T>, div_up(rows * 32, 256), 256, 0, stream, row_dot, d_ctx, ctx,
-                rows, shape.head_dim);
+  const size_t rows = static_cast<size_t>(shape.tokens) * shape.heads;
+  launch_kernel(row_dot_kernel<T>, elementwise_blocks(rows * 32, 256), 256, 0, stream, row_dot,
+                d_ctx, ctx, rows, shape.head_dim);
   CUDA_LAUNCH_CHECK("row_dot_kernel");
   if constexpr (std::is_same_v<T, bf16>) {
     if (runs_mma_kernels(impl, shape.head_dim, d_qkv, d_ctx, qkv, qkv)) {

@@ -1,7 +1,8 @@
 // Deterministic column sums (bias and LayerNorm-parameter gradients):
 //   out[c] += Σ_r value(r, c)
-// in two passes with no atomics. Pass 1: a block owns a tile of 64 rows × 64 columns and writes
-// one partial per column to partial[row_tile][c]; pass 2 adds the partials in row-tile order.
+// in two passes with no atomics. Pass 1: a block (blockIdx.x the row tile, blockIdx.y the column
+// block) owns a tile of 64 rows × 64 columns and writes one partial per column to
+// partial[row_tile][c]; pass 2 adds the partials in row-tile order.
 // The tiling is fixed (not derived from the device), so the sum is bit-reproducible.
 #pragma once
 
@@ -30,8 +31,8 @@ __global__ void column_partials_kernel(float* partial,  // [row_tiles, width]
   grid_dependency_sync();
   __shared__ float sums[kColumnRowGroups][kColumnTileCols];
   const int lane = threadIdx.x, group = threadIdx.y;
-  const int col0 = blockIdx.x * kColumnTileCols + lane;
-  const int row0 = blockIdx.y * kColumnTileRows;
+  const int col0 = blockIdx.y * kColumnTileCols + lane;
+  const int row0 = blockIdx.x * kColumnTileRows;
   float acc0 = 0.0f, acc1 = 0.0f;
   for (int i = group; i < kColumnTileRows; i += kColumnRowGroups) {
     const int row = row0 + i;
@@ -44,11 +45,11 @@ __global__ void column_partials_kernel(float* partial,  // [row_tiles, width]
   __syncthreads();
   const int flat = threadIdx.y * 32 + threadIdx.x;
   if (flat < kColumnTileCols) {
-    const int col = blockIdx.x * kColumnTileCols + flat;
+    const int col = blockIdx.y * kColumnTileCols + flat;
     float total = 0.0f;
 #pragma unroll
     for (int g = 0; g < kColumnRowGroups; ++g) total += sums[g][flat];
-    if (col < width) partial[static_cast<size_t>(blockIdx.y) * width + col] = total;
+    if (col < width) partial[static_cast<size_t>(blockIdx.x) * width + col] = total;
   }
 }
 
@@ -71,7 +72,8 @@ void launch_column_sum(float* out, int rows, int width, ElementOp op, float* par
                        cudaStream_t stream, const char* name) {
   if (rows <= 0 || width <= 0) return;
   const int tiles = column_row_tiles(rows);
-  const dim3 grid(div_up(width, kColumnTileCols), tiles);
+  // Row tiles on x: y is limited to 65535 (4.2 M rows), x to 2³¹ − 1.
+  const dim3 grid(tiles, div_up(width, kColumnTileCols));
   launch_kernel(column_partials_kernel<ElementOp>, grid, dim3(32, kColumnRowGroups), 0, stream,
                 partial, rows, width, op);
   CUDA_LAUNCH_CHECK(name);

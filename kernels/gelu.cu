@@ -79,8 +79,8 @@ __global__ void __launch_bounds__(kBackwardLanes * kColumnRowGroups)
   grid_dependency_sync();
   __shared__ float sums[kColumnRowGroups][kBackwardLanes * kVec];
   const int lane = threadIdx.x, group = threadIdx.y;
-  const int col = (blockIdx.x * kBackwardLanes + lane) * kVec;
-  const int row0 = blockIdx.y * kColumnTileRows;
+  const int col = (blockIdx.y * kBackwardLanes + lane) * kVec;
+  const int row0 = blockIdx.x * kColumnTileRows;
   float acc[kVec];
 #pragma unroll
   for (int j = 0; j < kVec; ++j) acc[j] = 0.0f;
@@ -123,12 +123,12 @@ __global__ void __launch_bounds__(kBackwardLanes * kColumnRowGroups)
   // The row groups' sums in group order, one column per thread.
   for (int c = group * kBackwardLanes + lane; c < kBackwardLanes * kVec;
        c += kBackwardLanes * kColumnRowGroups) {
-    const int target = blockIdx.x * kBackwardLanes * kVec + c;
+    const int target = blockIdx.y * kBackwardLanes * kVec + c;
     if (target >= width) continue;
     float total = 0.0f;
 #pragma unroll
     for (int g = 0; g < kColumnRowGroups; ++g) total += sums[g][c];
-    partial[static_cast<size_t>(blockIdx.y) * width + target] = total;
+    partial[static_cast<size_t>(blockIdx.x) * width + target] = total;
   }
 }
 
@@ -156,7 +156,8 @@ void launch_forward(T* out, const T* pre, const T* bias, int rows, int width, cu
 template <int kVec, typename T>
 void launch_backward(T* d_pre, float* partial, const T* d_out, const T* pre, const T* bias,
                      int rows, int width, cudaStream_t stream) {
-  const dim3 grid(div_up(div_up(width, kVec), kBackwardLanes), column_row_tiles(rows));
+  // Row tiles on x (no 65535 limit), column blocks on y, as in launch_column_sum.
+  const dim3 grid(column_row_tiles(rows), div_up(div_up(width, kVec), kBackwardLanes));
   launch_kernel(bias_gelu_backward_kernel<kVec, T>, grid, dim3(kBackwardLanes, kColumnRowGroups), 0,
                 stream, d_pre, partial, d_out, pre, bias, rows, width);
   CUDA_LAUNCH_CHECK("bias_gelu_backward_kernel");
