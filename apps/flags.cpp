@@ -143,6 +143,17 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 std::string FlagParser::unknown_hint(const std::string& name) const {
   for (const Renamed& r : renamed_)
     if (r.old_name == name) return ": use --" + r.new_name + " (" + r.why + ")";
+  if (name.compare(0, 3, "no_") == 0 || name.compare(0, 3, "no-") == 0) {
+    std::string negated = name.substr(3);
+    std::replace(negated.begin(), negated.end(), '-', '_');
+    const Flag* flag = find(negated);
+    if (flag != nullptr && (flag->kind == Kind::kBool || flag->kind == Kind::kBoolOrWord))
+      return " (--" + flag->name + " is " +
+             (flag->default_text.empty() ? "unset" : flag->default_text) +
+             " by default; --no_<name> exists only for a bool flag whose default is true, as in "
+             "HfArgumentParser: give --" +
+             flag->name + " false)";
+  }
   // A typo: the nearest name within a quarter of its length (at least 2 edits).
   const Flag* nearest = nullptr;
   size_t best = std::max<size_t>(2, name.size() / 4) + 1;
@@ -161,6 +172,18 @@ FlagParser::Flag* FlagParser::find(const std::string& name) {
   for (Flag& flag : flags_)
     if (flag.name == name) return &flag;
   return nullptr;
+}
+
+FlagParser::Flag* FlagParser::find_spelling(const std::string& name, bool* negated) {
+  *negated = false;
+  std::string underscored = name;
+  std::replace(underscored.begin(), underscored.end(), '-', '_');
+  if (Flag* flag = find(underscored)) return flag;
+  if (underscored.compare(0, 3, "no_") != 0) return nullptr;
+  Flag* flag = find(underscored.substr(3));
+  if (flag == nullptr || flag->kind != Kind::kBool || flag->default_text != "true") return nullptr;
+  *negated = true;
+  return flag;
 }
 
 const FlagParser::Flag* FlagParser::find(const std::string& name) const {
@@ -231,9 +254,10 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
       // Skip the flag's value so that `--output_dir x.json` is not taken for the file.
       const size_t equals = arg.find('=');
       const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
-      const Flag* flag = find(name);
+      bool negated = false;
+      const Flag* flag = find_spelling(name, &negated);
       if (flag == nullptr) fail("unknown flag --" + name + unknown_hint(name));
-      if (equals == std::string::npos && flag->value_follows(args, i)) ++i;
+      if (equals == std::string::npos && !negated && flag->value_follows(args, i)) ++i;
       continue;
     }
     if (!ends_with(arg, ".json"))
@@ -249,9 +273,14 @@ bool FlagParser::parse(const std::vector<std::string>& args) {
     if (arg == arguments_file) continue;
     const size_t equals = arg.find('=');
     const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
-    Flag* flag = find(name);
+    bool negated = false;
+    Flag* flag = find_spelling(name, &negated);
     if (flag == nullptr) fail("unknown flag --" + name + unknown_hint(name));
-    if (equals != std::string::npos) {
+    if (negated) {  // argparse's store_false: no value
+      if (equals != std::string::npos)
+        fail("--" + name + " takes no value (it sets --" + flag->name + " false)");
+      assign(flag, "false");
+    } else if (equals != std::string::npos) {
       assign(flag, arg.substr(equals + 1));
     } else if (flag->value_follows(args, i)) {
       if (i + 1 >= args.size()) fail("--" + name + " expects a value");
@@ -339,6 +368,12 @@ void FlagParser::apply_arguments_file(const std::string& path) {
   }
 }
 
+void FlagParser::default_is_none(const std::string& name) {
+  Flag* flag = find(name);
+  BERT_CHECK(flag != nullptr, "unregistered flag --" + name);
+  flag->default_text = "None";
+}
+
 bool FlagParser::was_set(const std::string& name) const {
   const Flag* flag = find(name);
   BERT_CHECK(flag != nullptr, "unregistered flag --" + name);
@@ -350,6 +385,7 @@ void FlagParser::require(const std::string& name, const std::string& context) co
 }
 
 std::string FlagParser::value_json(const Flag& flag) const {
+  if (!flag.set && flag.default_text == "None") return "null";
   switch (flag.kind) {
     case Kind::kString: {  // unset (empty) is None, as Hugging Face records it: "" is no value
       // Non-ASCII escaped, as TrainingArguments.to_json_string's json.dumps writes it.
@@ -403,10 +439,11 @@ std::string FlagParser::usage() const {
   }
   out += "  --help\n      print this message and exit\n";
   out +=
-      "\nA flag given twice takes its last value. A single positional ARGS.json argument is an\n"
-      "arguments file {flag: value} (as HfArgumentParser reads), not a dataset; flags on the "
-      "command\n"
-      "line override it.\n";
+      "\nA flag given twice takes its last value. '-' may stand for '_' in a name (--do-train), "
+      "and\n"
+      "--no_<name> sets a bool flag whose default is true to false. A single positional ARGS.json\n"
+      "argument is an arguments file {flag: value} (as HfArgumentParser reads), not a dataset;\n"
+      "flags on the command line override it.\n";
   return out;
 }
 

@@ -3,7 +3,9 @@
 // optional true/false/1/0 value (`--do_eval=false`, `--do_eval false`). Every flag has a
 // default (the target's value when it is registered) and a help line; `--help` / `-h` prints
 // them. A flag given more than once takes its last value, as argparse and HfArgumentParser
-// do; notes() says which value was taken, for the app's log.
+// do; notes() says which value was taken, for the app's log. On the command line a name may
+// also be spelled with '-' for '_' (`--do-train`), and a bool flag whose default is true also
+// takes `--no_<name>` / `--no-<name>` (false, no value), the aliases HfArgumentParser adds.
 //
 // Arguments file: one positional argument ending in ".json" (`train_squad args.json`, as
 // HfArgumentParser.parse_json_file reads run_qa.py's) holds a JSON object {flag name: value};
@@ -12,7 +14,8 @@
 // numeric flags, true/false for bool flags; null leaves the default (Python's None).
 //
 // Unknown flags or keys, missing or malformed values (an empty string value too), other
-// positional arguments and a bad arguments file throw FlagError, which apps report with exit status 2 (argparse's convention).
+// positional arguments and a bad arguments file throw FlagError, which apps report with exit status
+// 2 (argparse's convention).
 #pragma once
 
 #include <cstdint>
@@ -49,6 +52,9 @@ class FlagParser {
   void add_bool_or_word(const std::string& name, std::string* target, const std::string& true_value,
                         const std::string& false_value, const std::vector<std::string>& words,
                         const std::string& help);
+  // The flag's default is Python's None, which its target cannot hold: --help shows None, and
+  // values_json() records null while the flag is not given.
+  void default_is_none(const std::string& name);
   // A name this program does not take but a user may bring from elsewhere (a flag another
   // version renamed): the unknown-flag error names the flag to use instead and why.
   void add_renamed(const std::string& old_name, const std::string& new_name, const std::string& why);
@@ -96,6 +102,9 @@ class FlagParser {
            std::string default_text);
   Flag* find(const std::string& name);
   const Flag* find(const std::string& name) const;
+  // A command-line name: the flag's own, '-' for '_', or --no_<name> of a bool flag whose
+  // default is true (then *negated); nullptr if none.
+  Flag* find_spelling(const std::string& name, bool* negated);
   void assign(Flag* flag, const std::string& value);
   // Applies the JSON object of an arguments file.
   void apply_arguments_file(const std::string& path);

@@ -16,6 +16,10 @@ struct PassiveFlag {
   Kind kind;
   Action action;
   const char* why;
+  // transformers 5.25's default where it is not false, 0 or empty ("None" for a number that
+  // defaults to None: held as 0, shown as None). A bool defaulting to true also takes
+  // --no_<name>, as HfArgumentParser gives it.
+  const char* hf_default = nullptr;
 };
 
 constexpr const char* kHostThread = "batches are packed by a host thread one step ahead of the device";
@@ -35,32 +39,35 @@ constexpr const char* kNoSharding =
     "DeepSpeed and FSDP are not available; several GPUs train here as mpirun ranks, each holding the whole "
     "model (README: several GPUs)";
 
-// transformers 5's TrainingArguments that a run_qa.py command line may carry, and run_qa.py's
-// own model and data arguments, beyond those train_squad implements (apps/train_squad.cpp,
-// apps/hf_trainer_flags.cpp).
+// transformers 5's TrainingArguments that a run_qa.py command line may carry, run_qa.py's own
+// model and data arguments, and transformers 4's that 5 removed, beyond those train_squad
+// implements (apps/train_squad.cpp, apps/hf_trainer_flags.cpp).
 constexpr PassiveFlag kPassiveFlags[] = {
     {"dataloader_num_workers", Kind::kInt, Action::kAccept, kHostThread},
     {"dataloader_persistent_workers", Kind::kBool, Action::kAccept, kHostThread},
-    {"dataloader_prefetch_factor", Kind::kInt, Action::kAccept, kHostThread},
-    {"dataloader_pin_memory", Kind::kBool, Action::kAccept, "a CUDA run copies batches from pinned host memory"},
+    {"dataloader_prefetch_factor", Kind::kInt, Action::kAccept, kHostThread, "None"},
+    {"dataloader_pin_memory", Kind::kBool, Action::kAccept,
+     "a CUDA run copies batches from pinned host memory", "true"},
     {"gradient_checkpointing", Kind::kBool, Action::kAccept, kKeptActivations},
     {"gradient_checkpointing_kwargs", Kind::kString, Action::kAccept, kKeptActivations},
     {"activation_checkpointing", Kind::kBool, Action::kAccept, kKeptActivations},
     {"activation_checkpointing_kwargs", Kind::kString, Action::kAccept, kKeptActivations},
-    {"dataloader_in_order", Kind::kBool, Action::kAccept, kHostThread},
+    {"dataloader_in_order", Kind::kBool, Action::kAccept, kHostThread, "true"},
     {"dataloader_multiprocessing_context", Kind::kString, Action::kAccept, kHostThread},
     {"length_column_name", Kind::kString, Action::kAccept,
-     "--train_sampling_strategy group_by_length groups the windows by their own token counts"},
+     "--train_sampling_strategy group_by_length groups the windows by their own token counts",
+     "length"},
     {"label_names", Kind::kString, Action::kAccept,
      "the labels are the answer's start_positions and end_positions, BertForQuestionAnswering's"},
-    {"eval_do_concat_batches", Kind::kBool, Action::kAccept, kRankZeroEval},
+    {"eval_do_concat_batches", Kind::kBool, Action::kAccept, kRankZeroEval, "true"},
     {"eval_use_gather_object", Kind::kBool, Action::kAccept, kRankZeroEval},
     {"batch_eval_metrics", Kind::kBool, Action::kAccept, kRankZeroEval},
     {"include_for_metrics", Kind::kString, Action::kAccept,
      "run_qa's metric scores the post-processed answers, whatever else compute_metrics is given"},
     {"use_cache", Kind::kBool, Action::kAccept, "BERT keeps no key-value cache"},
     {"enable_jit_checkpoint", Kind::kBool, Action::kAccept,
-     "a SIGTERM or SIGINT always saves a checkpoint and stops every rank (exit 143 or 130); the next run resumes "
+     "a SIGTERM or SIGINT always saves a checkpoint and stops every rank (exit 143 or 130); the "
+     "next run resumes "
      "from it"},
     {"restore_callback_states_from_checkpoint", Kind::kBool, Action::kAccept,
      "there are no callbacks here; a resume restores the whole training state"},
@@ -68,73 +75,124 @@ constexpr PassiveFlag kPassiveFlags[] = {
     {"torch_compile", Kind::kBool, Action::kAccept, kCompiled},
     {"torch_compile_backend", Kind::kString, Action::kAccept, kCompiled},
     {"torch_compile_mode", Kind::kString, Action::kAccept, kCompiled},
-    {"log_level", Kind::kString, Action::kAccept, "rank 0 logs progress and notes, the other ranks only errors"},
-    {"log_level_replica", Kind::kString, Action::kAccept, "rank 0 logs progress and notes, the other ranks only errors"},
+    {"log_level", Kind::kString, Action::kAccept,
+     "rank 0 logs progress and notes, the other ranks only errors", "passive"},
+    {"log_level_replica", Kind::kString, Action::kAccept,
+     "rank 0 logs progress and notes, the other ranks only errors", "warning"},
     {"full_determinism", Kind::kBool, Action::kAccept,
      "runs are deterministic already: the same seed gives the same bits, also across a resume"},
     {"average_tokens_across_devices", Kind::kBool, Action::kAccept,
-     "it weighs losses by token counts, and Trainer passes BertForQuestionAnswering none: its loss is a mean over "
-     "windows"},
+     "it weighs losses by token counts, and Trainer passes BertForQuestionAnswering none: its loss "
+     "is a mean over "
+     "windows",
+     "true"},
     {"label_smoothing_factor", Kind::kDouble, Action::kAccept,
-     "Trainer smooths only inputs named labels, and BertForQuestionAnswering's are start_positions and "
+     "Trainer smooths only inputs named labels, and BertForQuestionAnswering's are start_positions "
+     "and "
      "end_positions: transformers trains the same loss"},
-    {"skip_memory_metrics", Kind::kBool, Action::kAccept, "no memory metrics are reported"},
+    {"skip_memory_metrics", Kind::kBool, Action::kAccept, "no memory metrics are reported", "true"},
     {"ddp_find_unused_parameters", Kind::kBool, Action::kAccept, kDataParallel},
     {"ddp_broadcast_buffers", Kind::kBool, Action::kAccept, kDataParallel},
-    {"ddp_bucket_cap_mb", Kind::kInt, Action::kAccept, kDataParallel},
+    {"ddp_bucket_cap_mb", Kind::kInt, Action::kAccept, kDataParallel, "None"},
     {"ddp_backend", Kind::kString, Action::kAccept, kDataParallel},
-    {"local_rank", Kind::kInt, Action::kAccept, "the ranks come from mpirun's environment"},
+    {"local_rank", Kind::kInt, Action::kAccept, "the ranks come from mpirun's environment", "-1"},
     // run_qa.py's own ModelArguments and DataTrainingArguments that change nothing here.
     {"token", Kind::kString, Action::kAccept, kNoDownloads},
     {"use_auth_token", Kind::kBool, Action::kAccept, kNoDownloads},
-    {"trust_remote_code", Kind::kBool, Action::kAccept, "BERT's code is this engine's own; no remote code runs"},
-    {"remove_unused_columns", Kind::kBool, Action::kAccept, "the windows hold only the model's inputs"},
+    {"trust_remote_code", Kind::kBool, Action::kAccept,
+     "BERT's code is this engine's own; no remote code runs"},
+    {"remove_unused_columns", Kind::kBool, Action::kAccept,
+     "the windows hold only the model's inputs", "true"},
     {"logging_nan_inf_filter", Kind::kBool, Action::kAccept,
-     "a step with a non-finite loss is skipped and left out of the logged mean (--max_consecutive_nonfinite)"},
-    {"eval_accumulation_steps", Kind::kInt, Action::kAccept, "evaluation logits go to the host batch by batch"},
+     "whichever its value, a step with a non-finite loss is skipped here (no update) and left out "
+     "of the logged "
+     "mean (--max_consecutive_nonfinite)",
+     "true"},
+    {"eval_accumulation_steps", Kind::kInt, Action::kAccept,
+     "evaluation logits go to the host batch by batch", "None"},
     {"use_liger_kernel", Kind::kBool, Action::kAccept, kOwnKernels},
     {"liger_kernel_config", Kind::kString, Action::kAccept, kOwnKernels},
-    {"bf16_full_eval", Kind::kBool, Action::kAccept, "evaluation computes as training does (--bf16)"},
-    {"torch_empty_cache_steps", Kind::kInt, Action::kAccept, "device memory is allocated once, before training"},
+    {"bf16_full_eval", Kind::kBool, Action::kAccept,
+     "evaluation computes as training does (--bf16)"},
+    {"torch_empty_cache_steps", Kind::kInt, Action::kAccept,
+     "device memory is allocated once, before training", "None"},
     {"hub_model_id", Kind::kString, Action::kAccept, kHubOnly},
     {"hub_token", Kind::kString, Action::kAccept, kHubOnly},
-    {"hub_strategy", Kind::kString, Action::kAccept, kHubOnly},
+    {"hub_strategy", Kind::kString, Action::kAccept, kHubOnly, "every_save"},
     {"hub_revision", Kind::kString, Action::kAccept, kHubOnly},
     {"hub_private_repo", Kind::kBool, Action::kAccept, kHubOnly},
     {"hub_always_push", Kind::kBool, Action::kAccept, kHubOnly},
-    {"project", Kind::kString, Action::kAccept, kTracker},
+    {"project", Kind::kString, Action::kAccept, kTracker, "huggingface"},
     {"trackio_space_id", Kind::kString, Action::kAccept, kTracker},
     {"trackio_bucket_id", Kind::kString, Action::kAccept, kTracker},
     {"trackio_static_space_id", Kind::kString, Action::kAccept, kTracker},
-    {"log_on_each_node", Kind::kBool, Action::kAccept, "rank 0 logs for the whole job"},
+    {"log_on_each_node", Kind::kBool, Action::kAccept, "rank 0 logs for the whole job", "true"},
     {"save_on_each_node", Kind::kBool, Action::kRefuse,
-     "rank 0 writes the checkpoints and the model to an output_dir that every rank can read (a shared "
+     "rank 0 writes the checkpoints and the model to an output_dir that every rank can read (a "
+     "shared "
      "filesystem, as the resume reads them on every rank)"},
     {"push_to_hub", Kind::kBool, Action::kRefuse,
-     "nothing is uploaded from here; upload output_dir afterwards (huggingface_hub: hf upload <repo_id> "
+     "nothing is uploaded from here; upload output_dir afterwards (huggingface_hub: hf upload "
+     "<repo_id> "
      "<output_dir>)"},
     {"deepspeed", Kind::kString, Action::kRefuse, kNoSharding},
     {"fsdp", Kind::kString, Action::kRefuse, kNoSharding},
     {"fsdp_config", Kind::kString, Action::kRefuse, kNoSharding},
     {"parallelism_config", Kind::kString, Action::kRefuse, kNoSharding},
     {"accelerator_config", Kind::kString, Action::kRefuse,
-     "there is no Accelerate here: each rank trains its slice of the global batch (--per_device_train_batch_size "
+     "there is no Accelerate here: each rank trains its slice of the global batch "
+     "(--per_device_train_batch_size "
      "x ranks), in the epoch's order"},
     {"optim_target_modules", Kind::kString, Action::kRefuse,
      "GaLore and APOLLO are not implemented; AdamW trains every parameter"},
     {"debug", Kind::kString, Action::kRefuse,
      "not implemented; a step with a non-finite loss or gradient norm is skipped and reported "
      "(--max_consecutive_nonfinite)"},
-    {"neftune_noise_alpha", Kind::kDouble, Action::kRefuse, "NEFTune embedding noise is not implemented"},
+    {"neftune_noise_alpha", Kind::kDouble, Action::kRefuse,
+     "NEFTune embedding noise is not implemented", "None"},
     {"auto_find_batch_size", Kind::kBool, Action::kRefuse,
      "not implemented: the memory check before training names a batch that does not fit; give "
      "--per_device_train_batch_size (and --gradient_accumulation_steps)"},
     {"optim_args", Kind::kString, Action::kRefuse,
      "the AdamW here takes --adam_beta1, --adam_beta2, --adam_epsilon and --weight_decay"},
-    {"ignore_data_skip", Kind::kBool, Action::kRefuse, "a resume here always continues the data order exactly"},
-    {"prediction_loss_only", Kind::kBool, Action::kRefuse, "run_qa's evaluation scores spans and computes no loss"},
+    {"ignore_data_skip", Kind::kBool, Action::kRefuse,
+     "a resume here always continues the data order exactly"},
+    {"prediction_loss_only", Kind::kBool, Action::kRefuse,
+     "run_qa's evaluation scores spans and computes no loss"},
     {"fp16_full_eval", Kind::kBool, Action::kRefuse,
      "fp16 is not implemented; evaluation computes as training does (--bf16)"},
+    // transformers 4's arguments that transformers 5 removed, which older command lines carry.
+    {"save_safetensors", Kind::kBool, Action::kAccept,
+     "transformers 4's flag (transformers 5 removed it): the model is always saved as "
+     "model.safetensors",
+     "true"},
+    {"include_tokens_per_second", Kind::kBool, Action::kAccept,
+     "transformers 4's flag (transformers 5 removed it): the progress lines give windows/s"},
+    {"include_inputs_for_metrics", Kind::kBool, Action::kAccept,
+     "transformers 4's flag (transformers 5 removed it); run_qa's metric scores the post-processed "
+     "answers"},
+    {"split_batches", Kind::kBool, Action::kAccept,
+     "transformers 4's flag (transformers 5 removed it): each rank trains its slice of the global "
+     "batch"},
+    {"dispatch_batches", Kind::kBool, Action::kAccept,
+     "transformers 4's flag (transformers 5 removed it): each rank reads the data and takes its "
+     "slice"},
+    {"jit_mode_eval", Kind::kBool, Action::kAccept,
+     "transformers 4's flag (transformers 5 removed it); the kernels are compiled ahead of time"},
+    {"use_ipex", Kind::kBool, Action::kAccept,
+     "transformers 4's flag (transformers 5 removed it); the CPU backend here is this engine's "
+     "own"},
+    {"fp16_opt_level", Kind::kString, Action::kAccept,
+     "transformers 4's flag (transformers 5 removed it); it concerns --fp16, which is not "
+     "implemented"},
+    {"half_precision_backend", Kind::kString, Action::kAccept,
+     "transformers 4's flag (transformers 5 removed it); --bf16 is this engine's own"},
+    {"use_mps_device", Kind::kBool, Action::kRefuse,
+     "transformers 4's flag (transformers 5 removed it); Apple GPUs are not supported: --device "
+     "cpu or cuda"},
+    {"tpu_num_cores", Kind::kInt, Action::kRefuse,
+     "transformers 4's flag (transformers 5 removed it); TPUs are not supported: --device cpu or "
+     "cuda"},
 };
 
 // The value as given, and whether it asks for something (true, non-zero, a non-empty text
@@ -171,12 +229,24 @@ void register_hf_passive_flags(FlagParser* p, HfPassiveFlags* values) {
   for (const PassiveFlag& flag : kPassiveFlags) {
     const std::string help = std::string(flag.action == Action::kAccept ? "accepted for compatibility: " : "refused: ") +
                              flag.why;
+    const std::string hf_default = flag.hf_default == nullptr ? "" : flag.hf_default;
+    const bool none = hf_default == "None";
     switch (flag.kind) {
-      case Kind::kBool: p->add_bool(flag.name, &values->bools[flag.name], help); break;
-      case Kind::kInt: p->add_int64(flag.name, &values->ints[flag.name], help); break;
+      case Kind::kBool:
+        values->bools[flag.name] = hf_default == "true";
+        p->add_bool(flag.name, &values->bools[flag.name], help);
+        break;
+      case Kind::kInt:
+        values->ints[flag.name] = hf_default.empty() || none ? 0 : std::stoll(hf_default);
+        p->add_int64(flag.name, &values->ints[flag.name], help);
+        break;
       case Kind::kDouble: p->add_double(flag.name, &values->doubles[flag.name], help); break;
-      case Kind::kString: p->add_string(flag.name, &values->strings[flag.name], help); break;
+      case Kind::kString:
+        values->strings[flag.name] = hf_default;
+        p->add_string(flag.name, &values->strings[flag.name], help);
+        break;
     }
+    if (none) p->default_is_none(flag.name);
   }
 }
 

@@ -1,9 +1,9 @@
 // Hugging Face TrainingArguments flags (every one of transformers 5.25's that train_squad does
-// not implement) and run_qa.py's own arguments that a run_qa.py command line may carry and that this
-// engine either honours by doing nothing (they change no result here: accepted, and the log
-// says why) or cannot honour (refused, saying what to do instead), so that no flag of such a
-// command line passes silently and none is an "unknown flag" without explanation. Each is one
-// row of a table in hf_passive_flags.cpp.
+// not implement, and transformers 4's that 5 removed) and run_qa.py's own arguments that a
+// run_qa.py command line may carry and that this engine either honours by doing nothing (they
+// change no result here: accepted, and the log says why) or cannot honour (refused, saying what to
+// do instead), so that no flag of such a command line passes silently and none is an "unknown flag"
+// without explanation. Each is one row of a table in hf_passive_flags.cpp.
 #pragma once
 
 #include <cstdint>

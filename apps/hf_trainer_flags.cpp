@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
 #include <sstream>
 
-#include "apps/flag_checks.h"
 #include "apps/dataset_location.h"
+#include "apps/flag_checks.h"
 #include "apps/flags.h"
 #include "core/file_io.h"
 #include "core/strings.h"
@@ -82,8 +83,9 @@ void register_hf_trainer_flags(FlagParser* p, HfTrainerOptions* o) {
   p->add_string(
       "report_to", &o->report_to,
       "where metrics go: all or tensorboard (TensorBoard event files), none (transformers 5's "
-      "default); other integrations (wandb, mlflow, ...) are not available here and the log says "
-      "so. A training run always writes trainer_log.jsonl");
+      "default); transformers' other integrations (wandb, mlflow, ...) are not available here and "
+      "the "
+      "log says so; any other name is refused. A training run always writes trainer_log.jsonl");
   p->add_string("train_sampling_strategy", &o->train_sampling_strategy,
                 "the epochs' order as transformers 5 names it: random (shuffled each epoch), group_by_length "
                 "(as --group_by_length) or sequential (the file's order every epoch); batch_rebalance is refused");
@@ -369,6 +371,12 @@ std::vector<std::string> precision_notes(const std::string& backend_name, const 
   return notes;
 }
 
+// transformers 5.25's INTEGRATION_TO_CALLBACK names: a typo of one is refused as Trainer
+// refuses it, rather than turning reporting off.
+constexpr const char* kHfIntegrations[] = {
+    "azure_ml",   "comet_ml", "mlflow",  "neptune", "tensorboard", "trackio", "wandb",
+    "codecarbon", "clearml",  "dagshub", "flyte",   "dvclive",     "swanlab", "kubeflow"};
+
 ReportTo parse_report_to(const std::string& value) {
   std::string spaced = value;
   for (char& c : spaced)
@@ -384,11 +392,18 @@ ReportTo parse_report_to(const std::string& value) {
       if (names.size() > 1) throw FlagError("--report_to: 'none' cannot be combined with other integrations");
     } else if (name == "all" || name == "tensorboard") {
       out.tensorboard = true;
-    } else {
+    } else if (std::find(std::begin(kHfIntegrations), std::end(kHfIntegrations), name) !=
+               std::end(kHfIntegrations)) {
       out.notes.push_back(
           "--report_to " + name + ": this engine has no " + name +
           " integration; nothing is reported to it (it writes trainer_log.jsonl, and "
           "TensorBoard files with --report_to tensorboard)");
+    } else {  // as get_reporting_integration_callbacks refuses it
+      std::string known;
+      for (const char* integration : kHfIntegrations)
+        known += std::string(known.empty() ? "" : ", ") + integration;
+      throw FlagError("--report_to: " + name + " is not supported, only " + known +
+                      " are supported (or all, none)");
     }
   }
   return out;

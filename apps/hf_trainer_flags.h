@@ -127,7 +127,8 @@ struct ReportTo {
   std::vector<std::string> notes;  // integrations asked for that are not available here
 };
 // Comma- or space-separated names as --report_to takes them ("all", "none", "tensorboard",
-// "wandb", ...). Throws FlagError for an empty list or "none" mixed with other names.
+// "wandb", ...). Throws FlagError for an empty list, "none" mixed with other names, or a name
+// that is not one of transformers' integrations (Trainer refuses it too).
 ReportTo parse_report_to(const std::string& value);
 
 }  // namespace bert

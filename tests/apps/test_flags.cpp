@@ -331,6 +331,51 @@ TEST_CASE("--report_to: tensorboard, none, and integrations named as unavailable
   CHECK_FALSE(parse_report_to("wandb").tensorboard);
   CHECK_THROWS_AS(parse_report_to("none,wandb"), FlagError);
   CHECK_THROWS_AS(parse_report_to(" "), FlagError);
+  // A name that is no integration of transformers' (a typo, another case) is refused as
+  // Trainer refuses it, not taken for "report nowhere".
+  for (const char* typo : {"tensorbord", "TensorBoard", "ALL", "None", "tensorboard,wandb,foo"}) {
+    INFO(typo);
+    CHECK_THROWS_WITH(parse_report_to(typo), Catch::Contains("is not supported, only azure_ml,"));
+  }
+  CHECK(parse_report_to("kubeflow").notes.size() == 1);
+}
+
+TEST_CASE("names with '-' for '_' and --no_<name> for a bool flag whose default is true",
+          "[flags]") {
+  Options o;
+  bool pin_memory = true;
+  int64_t prefetch = 0;
+  FlagParser parser("t", "test");
+  register_all(&parser, &o);
+  parser.add_bool("dataloader_pin_memory", &pin_memory, "pin");
+  parser.add_int64("prefetch_factor", &prefetch, "prefetch");
+  parser.default_is_none("prefetch_factor");
+  CHECK_THAT(parser.usage(),
+             Catch::Contains("--dataloader_pin_memory [BOOL]\n      pin (default: true)") &&
+                 Catch::Contains("prefetch (default: None)"));
+  CHECK_THAT(parser.values_json(), Catch::Contains("\"prefetch_factor\": null") &&
+                                       Catch::Contains("\"dataloader_pin_memory\": true"));
+  // HfArgumentParser's aliases: --do-train, --no_dataloader_pin_memory, --no-dataloader-pin-memory.
+  REQUIRE(parser.parse({"--do-train", "--per-device-train-batch-size", "3",
+                        "--no_dataloader_pin_memory", "--learning-rate=1e-4"}));
+  CHECK(o.do_train);
+  CHECK(o.batch == 3);
+  CHECK(o.learning_rate == 1e-4);
+  CHECK_FALSE(pin_memory);
+  pin_memory = true;
+  REQUIRE(parser.parse({"--no-dataloader-pin-memory", "--do_train", "false"}));
+  CHECK_FALSE(pin_memory);
+  CHECK_FALSE(o.do_train);
+  // --no_<name> takes no value (argparse's store_false), and exists only where the default is true.
+  CHECK_THROWS_WITH(parser.parse({"--no_dataloader_pin_memory=false"}),
+                    Catch::Contains("--no_dataloader_pin_memory takes no value"));
+  CHECK_THROWS_WITH(parser.parse({"--no_dataloader_pin_memory", "true"}),
+                    Catch::Contains("unexpected argument 'true'"));
+  CHECK_THROWS_WITH(parser.parse({"--no_do_train"}),
+                    Catch::Contains("unknown flag --no_do_train (--do_train is false by default") &&
+                        Catch::Contains("give --do_train false)"));
+  CHECK_THROWS_WITH(parser.parse({"--no_learning_rate"}),
+                    Catch::Contains("unknown flag --no_learning_rate"));
 }
 
 TEST_CASE("an unknown flag names the renamed flag, or the nearest one for a typo", "[flags]") {

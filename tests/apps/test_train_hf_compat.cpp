@@ -108,6 +108,11 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--ignore_data_skip", 2, {"--ignore_data_skip", "data order"});
   expect_refused("--prediction_loss_only", 2, {"--prediction_loss_only", "no loss"});
   expect_refused("--debug underflow_overflow", 2, {"--debug underflow_overflow", "non-finite"});
+  expect_refused("--use_mps_device", 2,
+                 {"--use_mps_device true", "transformers 4's flag", "--device cpu or cuda"});
+  // A name neither transformers 5 nor 4 gives an integration (a typo) is refused as Trainer does.
+  expect_refused("--report_to tensorbord", 2,
+                 {"--report_to: tensorbord is not supported, only azure_ml"});
   // run_qa's model arguments naming something else than --model_name_or_path.
   expect_refused("--tokenizer_name bert-base-uncased", 2, {"--tokenizer_name bert-base-uncased", "copy the tokenizer"});
   expect_refused("--config_name " + root(), 2, {"--config_name", "config.json"});
@@ -129,18 +134,29 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
   // Trainer flags that change no result here, with their false/empty forms of refused ones.
   const std::string more = root() + "/passive-flags";
   const CommandResult passive = test::run_command(train_command(
-      more, "--dataloader_num_workers 4 --gradient_checkpointing --label_smoothing_factor 0.1 --torch_compile "
-            "--push_to_hub false --hub_model_id me/model --lr_scheduler_kwargs {} --log_level info "
-            "--include_num_input_tokens_seen no --activation_checkpointing --enable_jit_checkpoint "
-            "--accelerator_config {} --config_name " + model() + "/config.json --tokenizer_name " + model() +
-            " --model_revision main --cache_dir /tmp/hub --trust_remote_code"));
+      more,
+      "--dataloader_num_workers 4 --gradient_checkpointing --label_smoothing_factor 0.1 "
+      "--torch_compile "
+      "--push_to_hub false --hub_model_id me/model --lr_scheduler_kwargs {} --log_level info "
+      "--include_num_input_tokens_seen no --activation_checkpointing --enable_jit_checkpoint "
+      "--accelerator_config {} --config_name " +
+          model() + "/config.json --tokenizer_name " + model() +
+          " --model_revision main --cache_dir /tmp/hub --trust_remote_code "
+          "--no_dataloader_pin_memory "
+          "--save_safetensors false --no-skip-memory-metrics"));
   INFO(passive.output);
   REQUIRE(passive.status == 0);
-  for (const char* note : {"--dataloader_num_workers 4 changes nothing here", "--gradient_checkpointing true changes",
-                           "--label_smoothing_factor 0.1 changes nothing here: Trainer smooths only inputs named labels",
-                           "--torch_compile true changes", "--hub_model_id me/model changes", "--log_level info changes",
-                           "--activation_checkpointing true changes", "--enable_jit_checkpoint true changes nothing here: a SIGTERM",
-                           "--cache_dir /tmp/hub is not searched: --model_name_or_path", "--trust_remote_code true changes"})
+  for (const char* note :
+       {"--dataloader_num_workers 4 changes nothing here", "--gradient_checkpointing true changes",
+        "--label_smoothing_factor 0.1 changes nothing here: Trainer smooths only inputs named "
+        "labels",
+        "--torch_compile true changes", "--hub_model_id me/model changes",
+        "--log_level info changes", "--activation_checkpointing true changes",
+        "--enable_jit_checkpoint true changes nothing here: a SIGTERM",
+        "--cache_dir /tmp/hub is not searched: --model_name_or_path",
+        "--trust_remote_code true changes", "--dataloader_pin_memory false changes",
+        "--skip_memory_metrics false changes",
+        "--save_safetensors false changes nothing here: transformers 4's flag"})
     CHECK_THAT(passive.output, Catch::Contains(note));
   CHECK_THAT(passive.output, !Catch::Contains("--push_to_hub false changes") && !Catch::Contains("--lr_scheduler_kwargs {} changes"));
   // The same model as without them.
