@@ -262,14 +262,9 @@ int run(int argc, char** argv) {
                     "--version_2_with_negative).");
   register_flags(&parser, &options);
   if (!parser.parse(argc, argv)) return 0;  // --help
-  // One process evaluates: started N times by an MPI launcher, every rank would redo the whole
-  // evaluation and write the same files.
-  if (const int ranks = launcher_world_size(); ranks > 1)
-    throw FlagError(
-        "eval_squad runs as one process, but an MPI launcher started " + std::to_string(ranks) +
-        " (mpirun -np " + std::to_string(ranks) +
-        "): each would evaluate everything and write the same files; run it without mpirun "
-        "(train_squad --do_eval evaluates on rank 0 of a data-parallel run)");
+  refuse_several_ranks(
+      "eval_squad", "evaluate everything",
+      "run it without mpirun (train_squad --do_eval evaluates on rank 0 of a data-parallel run)");
   for (const std::string& note : parser.notes()) std::fprintf(stderr, "[flags] %s\n", note.c_str());
   std::vector<std::string> dataset_notes;
   resolve_dataset_name(options.dataset, options.cache_dir,

@@ -5,6 +5,8 @@
 #include <limits>
 #include <sstream>
 
+#include "core/launcher.h"
+
 namespace bert {
 
 std::string flag_number(double value) {
@@ -128,6 +130,15 @@ void check_distinct_paths(const char* name_a, const std::string& a, const char* 
   if (paths_name_same_file(a, b))
     throw FlagError(std::string("--") + name_a + " " + a + " and --" + name_b + " " + b + " name the same " +
                     (std::filesystem::is_directory(a, ec) ? "directory" : "file") + ": " + why);
+}
+
+void refuse_several_ranks(const char* program, const std::string& repeat,
+                          const std::string& instead) {
+  const int ranks = launcher_world_size();
+  if (ranks <= 1) return;
+  throw FlagError(std::string(program) + " runs as one process, but an MPI launcher started " +
+                  std::to_string(ranks) + " (mpirun -np " + std::to_string(ranks) +
+                  "): each would " + repeat + " and write the same files; " + instead);
 }
 
 }  // namespace bert

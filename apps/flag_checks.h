@@ -57,4 +57,10 @@ bool paths_name_same_file(const std::string& a, const std::string& b);
 void check_distinct_paths(const char* name_a, const std::string& a, const char* name_b, const std::string& b,
                           const std::string& why);
 
+// FlagError when an MPI launcher started this one-process program several times (mpirun -np N):
+// each copy would `repeat` ("evaluate everything") and write the same files; `instead` says
+// what to do.
+void refuse_several_ranks(const char* program, const std::string& repeat,
+                          const std::string& instead);
+
 }  // namespace bert

@@ -70,6 +70,10 @@ int run(int argc, char** argv) {
                     "writes them as JSON Lines and/or a binary window cache.");
   register_flags(&parser, &options);
   if (!parser.parse(argc, argv)) return 0;  // --help
+  refuse_several_ranks(
+      "prepare_squad", "tokenize the whole file",
+      "run it without mpirun (train_squad under mpirun builds the windows once, on rank 0, when "
+      "its --train_cache_file is missing or stale)");
   for (const std::string& note : parser.notes()) std::fprintf(stderr, "[flags] %s\n", note.c_str());
   parser.require("vocab_file");
   parser.require("input_file");

@@ -280,7 +280,9 @@ PreparedSquad prepare_train_data(const TrainOptions& o, const Tokenizer& tokeniz
   PrepareOptions prepare = prepare_options(o, root);
   prepare.max_samples = o.max_train_samples;
   prepare.cache_file = o.train_cache_file;
-  prepare.overwrite_cache = o.hf.overwrite_cache;
+  // Only rank 0 overwrites: the others then read what it wrote (or, on a filesystem of their
+  // own, rebuild a cache that is missing or stale), instead of rewriting a shared file again.
+  prepare.overwrite_cache = o.hf.overwrite_cache && root;
   if (o.hf.overwrite_cache && o.train_cache_file.empty() && root)
     std::fprintf(stderr, "[train] --overwrite_cache: no --train_cache_file is in use, so the windows are built "
                          "afresh anyway; nothing to overwrite\n");

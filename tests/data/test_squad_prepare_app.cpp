@@ -71,6 +71,20 @@ TEST_CASE("prepare_squad reports bad command lines and bad files", "[apps][data]
   CHECK_THAT(result.err,
              Catch::Contains("question q1: is_impossible is true but answers is not empty"));
   CHECK_FALSE(bert::path_exists(output));
+
+  // Started as several ranks by an MPI launcher: every rank would write the same files.
+  {
+    const ScopedEnv ranks("OMPI_COMM_WORLD_SIZE", "2");
+    result =
+        run_app("--vocab_file " + bert::test::fixture_path("squad_tiny.json") + " --input_file " +
+                bert::test::fixture_path("squad_tiny.json") + " --output_file " + output);
+    INFO(result.err);
+    CHECK(result.status == 2);
+    CHECK_THAT(result.err,
+               Catch::Contains("prepare_squad runs as one process, but an MPI launcher started 2 "
+                               "(mpirun -np 2)"));
+    CHECK_FALSE(bert::path_exists(output));
+  }
 }
 
 TEST_CASE("prepare_squad never replaces its input or something that is not a regular file",
