@@ -13,6 +13,7 @@
 #include "core/strings.h"
 #include "data/squad_metric_v2.h"
 #include "engine/lr_schedule.h"
+#include "logging/kubeflow_status.h"
 
 namespace bert {
 
@@ -392,6 +393,14 @@ ReportTo parse_report_to(const std::string& value) {
       if (names.size() > 1) throw FlagError("--report_to: 'none' cannot be combined with other integrations");
     } else if (name == "all" || name == "tensorboard") {
       out.tensorboard = true;
+    } else if (name == "kubeflow") {
+      // Reported when the environment asks for it, named here or not (TrainingArguments adds it).
+      if (!kubeflow_endpoint_from_env())
+        throw FlagError(
+            "--report_to kubeflow: KUBEFLOW_TRAINER_SERVER_URL is not set (Kubeflow Trainer sets "
+            "it in a "
+            "TrainJob with its runtime status enabled), as transformers' KubeflowCallback "
+            "requires");
     } else if (std::find(std::begin(kHfIntegrations), std::end(kHfIntegrations), name) !=
                std::end(kHfIntegrations)) {
       out.notes.push_back(

@@ -35,6 +35,7 @@ namespace {
 // rewrite_logs' tags (hf_tensorboard_tag).
 void log_metrics(RunLogs* logs, int64_t step, const MetricValues& values) {
   if (logs->metrics != nullptr) logs->metrics->write(step, values);
+  if (logs->kubeflow != nullptr) logs->kubeflow->on_log(values);
   if (logs->tensorboard == nullptr) return;  // --report_to none
   std::vector<std::pair<std::string, double>> scalars;
   for (const auto& [name, value] : values)
@@ -49,6 +50,8 @@ void log_progress(const TrainProgress& p, ProgressReporter* progress, RunLogs* l
                    p.skipped_updates ? std::string(extra) + " | skipped " + std::to_string(p.skipped_updates)
                                      : std::string(extra),
                    p.logging_step);
+  if (logs->kubeflow != nullptr)
+    logs->kubeflow->on_step_end(p.step, p.total_steps, p.epoch, p.eta_seconds);
   if (p.update_skipped)
     std::fprintf(stderr, "[train] warning: step %lld: non-finite loss %g or gradient norm %g: update skipped "
                          "(%lld in a row, %lld in total)\n",
@@ -189,6 +192,12 @@ RunLogs open_run_logs(const std::string& output_dir, bool training, bool tensorb
     std::fprintf(stderr, "[report_to] TensorBoard events: %s\n", logs.tensorboard->path().c_str());
   } else if (!logging_dir.empty()) {
     std::fprintf(stderr, "[report_to] none: --logging_dir %s is not used\n", logging_dir.c_str());
+  }
+  if (const std::optional<KubeflowEndpoint> endpoint = kubeflow_endpoint_from_env();
+      endpoint && training) {
+    std::fprintf(stderr, "[report_to] kubeflow: progress goes to Kubeflow Trainer at %s\n",
+                 endpoint->url.c_str());
+    logs.kubeflow = std::make_unique<KubeflowStatusReporter>(*endpoint);
   }
   return logs;
 }
@@ -501,6 +510,8 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   }
   const int64_t total = total_train_steps(tc, job.windows->size(), comm.world_size());
   if (root) announce_training(tc, job.windows->size(), comm, total);
+  if (root && job.logs != nullptr && job.logs->kubeflow != nullptr)
+    job.logs->kubeflow->on_train_begin(total);
   TrainingSession session(run, tc, job, optimizer, trainer.state(), total, end);
   session.evaluate_on_start();
   install_stop_signal_handlers();
@@ -515,6 +526,8 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   session.write_model(run.output_dir);
   end->model_saved = true;
   write_train_results(run, tc, summary, trainer.state(), job.windows->size(), job.logs);
+  // After the train metrics are logged, as Trainer calls on_train_end.
+  if (job.logs != nullptr && job.logs->kubeflow != nullptr) job.logs->kubeflow->on_train_end();
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                run.output_dir.c_str());

@@ -30,6 +30,7 @@
 #include "engine/training_state.h"
 #include "io/bert_config.h"
 #include "io/model_dir.h"  // SavedTokenizer
+#include "logging/kubeflow_status.h"
 #include "logging/metrics_log.h"
 #include "logging/tensorboard_writer.h"
 
@@ -103,6 +104,9 @@ void prepare_output_dir_for_training(const RunSettings& run, int64_t resume_step
 struct RunLogs {
   std::unique_ptr<MetricsLog> metrics;             // null: not a training run
   std::unique_ptr<TensorBoardWriter> tensorboard;  // null: --report_to none
+  // Progress to Kubeflow Trainer: a training run inside a TrainJob that asks for it (the
+  // environment, as transformers 5.25 adds "kubeflow" to report_to by itself); else null.
+  std::unique_ptr<KubeflowStatusReporter> kubeflow;
 };
 RunLogs open_run_logs(const std::string& output_dir, bool training, bool tensorboard,
                       const std::string& logging_dir);

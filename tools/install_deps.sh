@@ -17,7 +17,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git python3 python3-venv
   catch2 libsimdjson-dev libsentencepiece-dev sentencepiece
-  libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev
+  libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev curl
 )
 apt_get=${APT_GET:-apt-get}
 check_only=0

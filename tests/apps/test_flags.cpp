@@ -337,7 +337,15 @@ TEST_CASE("--report_to: tensorboard, none, and integrations named as unavailable
     INFO(typo);
     CHECK_THROWS_WITH(parse_report_to(typo), Catch::Contains("is not supported, only azure_ml,"));
   }
-  CHECK(parse_report_to("kubeflow").notes.size() == 1);
+  // kubeflow is reported to inside a TrainJob that asks for it (logging/kubeflow_status.h), and
+  // refused without one, as KubeflowCallback raises.
+  {
+    const test::ScopedEnv no_url("KUBEFLOW_TRAINER_SERVER_URL", nullptr);
+    CHECK_THROWS_WITH(parse_report_to("kubeflow"),
+                      Catch::Contains("KUBEFLOW_TRAINER_SERVER_URL is not set"));
+  }
+  const test::ScopedEnv url("KUBEFLOW_TRAINER_SERVER_URL", "https://x/status");
+  CHECK(parse_report_to("kubeflow").notes.empty());
 }
 
 TEST_CASE("names with '-' for '_' and --no_<name> for a bool flag whose default is true",

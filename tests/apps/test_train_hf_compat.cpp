@@ -735,6 +735,55 @@ TEST_CASE("--report_to and --logging_dir decide where TensorBoard events go", "[
   CHECK_FALSE(fs::exists(root() + "/by-env/runs"));
 }
 
+TEST_CASE("inside a Kubeflow TrainJob that asks for it, progress goes to Kubeflow Trainer",
+          "[app][hf][kubeflow]") {
+  // transformers 5.25 adds "kubeflow" to report_to by itself when KUBEFLOW_TRAINER_SERVER_URL is
+  // set; a stand-in curl keeps each report it is given (logging/kubeflow_status.h).
+  const std::string dir = root() + "/kubeflow";
+  fs::create_directories(dir);
+  write_file_atomic(dir + "/token", "pod-token\n");
+  write_file_atomic(dir + "/curl", "#!/bin/sh\ncat > \"" + dir + "/report-$$\"\n");
+  fs::permissions(dir + "/curl", fs::perms::owner_all);
+  const std::string env = "PATH=" + dir +
+                          ":$PATH KUBEFLOW_TRAINER_SERVER_URL=https://trainer.kubeflow:8082/status "
+                          "KUBEFLOW_TRAINER_SERVER_TOKEN=" +
+                          dir + "/token ";
+  const CommandResult run = test::run_command(env + train_command(dir + "/out"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(run.output,
+             Catch::Contains("[report_to] kubeflow: progress goes to Kubeflow Trainer at "
+                             "https://trainer.kubeflow:8082/status"));
+  std::vector<std::string> reports;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename().string().rfind("report-", 0) == 0)
+      reports.push_back(read_file(entry.path().string()));
+  REQUIRE(reports.size() == 2);  // the start and the end (the steps came within 5 s of the start)
+  const std::string both = reports[0] + reports[1];
+  CHECK_THAT(both,
+             Catch::Contains("url = \"https://trainer.kubeflow:8082/status\"") &&
+                 Catch::Contains("Authorization: Bearer pod-token\"") &&
+                 Catch::Contains("\\\"progressPercentage\\\": 0, \\\"metrics\\\": [{\\\"name\\\": "
+                                 "\\\"total_steps\\\", "
+                                 "\\\"value\\\": \\\"3\\\"}]") &&
+                 Catch::Contains(
+                     "\\\"progressPercentage\\\": 100, \\\"estimatedRemainingSeconds\\\": 0") &&
+                 Catch::Contains("{\\\"name\\\": \\\"train_loss\\\", \\\"value\\\": \\\""));
+
+  // Asked for by name without the TrainJob's environment: refused, as KubeflowCallback raises.
+  const CommandResult refused =
+      test::run_command(train_command(dir + "/refused", "--report_to kubeflow"));
+  CHECK(refused.status == 2);
+  CHECK_THAT(refused.output,
+             Catch::Contains("--report_to kubeflow: KUBEFLOW_TRAINER_SERVER_URL is not set"));
+  // DISABLE_KUBEFLOW_INTEGRATION=TRUE turns it off.
+  fs::remove_all(dir + "/out");
+  const CommandResult disabled =
+      test::run_command("DISABLE_KUBEFLOW_INTEGRATION=true " + env + train_command(dir + "/out"));
+  REQUIRE(disabled.status == 0);
+  CHECK_THAT(disabled.output, !Catch::Contains("[report_to] kubeflow"));
+}
+
 TEST_CASE("training_args.json records the run and reruns it as an arguments file", "[app][hf]") {
   const std::string first = root() + "/first";
   const CommandResult run = test::run_command(train_command(first, "--learning_rate 1e-3 --learning_rate 2e-3"));
