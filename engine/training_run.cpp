@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -469,6 +470,15 @@ void announce_training(const TrainConfig& tc, size_t windows, const Communicator
                kwargs.c_str());
 }
 
+// Stop-signal handlers installed for the scope's life (engine/signals.h).
+class StopSignalScope {
+ public:
+  StopSignalScope() { install_stop_signal_handlers(); }
+  ~StopSignalScope() { restore_default_signal_handlers(); }
+  StopSignalScope(const StopSignalScope&) = delete;
+  StopSignalScope& operator=(const StopSignalScope&) = delete;
+};
+
 // A run stopped early (--stop_after_steps or a signal): where it stopped and the command that
 // continues it (rank 0). Returns the exit status, the same on every rank.
 int report_early_stop(const TrainSummary& summary, int64_t total, const TrainingJob& job,
@@ -514,11 +524,13 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     job.logs->kubeflow->on_train_begin(total);
   TrainingSession session(run, tc, job, optimizer, trainer.state(), total, end);
   session.evaluate_on_start();
-  install_stop_signal_handlers();
+  // SIGINT/SIGTERM stop the training at a step boundary, and during the final save below they
+  // are noted and answered once the model and the run's records are written (the README's
+  // promise); from then on (the evaluation) they act as usual.
+  std::optional<StopSignalScope> stop_signals(std::in_place);
   const TrainSummary summary = session.train(trainer);
   // The ranks stop at the same step whichever of them a signal reached (any_rank in the
   // trainer); they also agree on which signal, so that every rank exits with the same status.
-  restore_default_signal_handlers();
   if (summary.outcome != TrainOutcome::kCompleted) return report_early_stop(summary, total, job, session.last_checkpoint());
   const int late_signal = agree_on_stop_signal(comm, stop_signal());  // arrived during the last step
   if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
@@ -528,6 +540,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   write_train_results(run, tc, summary, trainer.state(), job.windows->size(), job.logs);
   // After the train metrics are logged, as Trainer calls on_train_end.
   if (job.logs != nullptr && job.logs->kubeflow != nullptr) job.logs->kubeflow->on_train_end();
+  stop_signals.reset();
   std::fprintf(stderr, "[train] done: %lld steps in %.1f s (%.1f windows/s); model saved to %s\n",
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                run.output_dir.c_str());
