@@ -545,34 +545,103 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                run.output_dir.c_str());
   if (const int signal = late_signal != 0 ? late_signal : stop_signal()) {
+    const std::string command = evaluation_command(job.argc, job.argv, run.output_dir);
+    const std::string eval_hint = command.empty()
+                                      ? "eval_squad --model_name_or_path " + run.output_dir +
+                                            " with this run's evaluation flags"
+                                      : command;
     std::fprintf(
         stderr,
         "[train] %s received while finishing: the model and the run's records are saved in %s; "
-        "evaluation skipped (eval_squad --model_name_or_path %s runs it)\n",
-        signal_name(signal), run.output_dir.c_str(), run.output_dir.c_str());
+        "evaluation skipped (%s runs it)\n",
+        signal_name(signal), run.output_dir.c_str(), eval_hint.c_str());
     return exit_status_for_signal(signal);
   }
   return -1;
 }
 
-std::string resume_command(int argc, char** argv, const std::string& checkpoint) {
-  auto is_bool_word = [](const std::string& v) { return bool_word_value(v) >= 0; };
-  std::string out = shell_quote(argv[0]);
+namespace {
+
+// A command-line flag's name as the parser reads it ('-' for '_' allowed: --overwrite-output-dir
+// is --overwrite_output_dir), or "" for an argument that is no flag.
+std::string flag_name(const std::string& arg) {
+  if (arg.compare(0, 2, "--") != 0) return "";
+  std::string name =
+      arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+// argv[1..) split into flags, each with the value that follows it when it has one (`value_follows`
+// decides for a name given without '='), and the other arguments alone.
+std::vector<std::pair<std::string, std::vector<std::string>>> flag_groups(
+    int argc, char** argv,
+    const std::function<bool(const std::string& name, const char* next)>& value_follows) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    bool dropped = false;
-    for (const std::string flag : {"--resume_from_checkpoint", "--stop_after_steps", "--overwrite_output_dir"}) {
-      if (arg == flag) {
-        const bool takes_value = flag != "--overwrite_output_dir" || (i + 1 < argc && is_bool_word(argv[i + 1]));
-        if (takes_value) ++i;  // and its value
-        dropped = true;
-      } else if (arg.compare(0, flag.size() + 1, flag + "=") == 0) {
-        dropped = true;
-      }
-    }
-    if (!dropped) out += " " + shell_quote(arg);
+    const std::string name = flag_name(arg);
+    std::vector<std::string> words = {arg};
+    if (!name.empty() && arg.find('=') == std::string::npos && i + 1 < argc &&
+        value_follows(name, argv[i + 1]))
+      words.push_back(argv[++i]);
+    groups.emplace_back(name, std::move(words));
+  }
+  return groups;
+}
+
+bool is_bool_word(const char* value) { return bool_word_value(value) >= 0; }
+
+}  // namespace
+
+std::string resume_command(int argc, char** argv, const std::string& checkpoint) {
+  const auto value_follows = [](const std::string& name, const char* next) {
+    return name != "overwrite_output_dir" || is_bool_word(next);  // a bare bool takes no value
+  };
+  std::string out = shell_quote(argv[0]);
+  for (const auto& [name, words] : flag_groups(argc, argv, value_follows)) {
+    if (name == "resume_from_checkpoint" || name == "stop_after_steps" ||
+        name == "overwrite_output_dir")
+      continue;
+    for (const std::string& word : words) out += " " + shell_quote(word);
   }
   return out + " --resume_from_checkpoint " + shell_quote(checkpoint);
+}
+
+std::string evaluation_command(int argc, char** argv, const std::string& output_dir) {
+  // eval_squad's flags that a train_squad command line may hold, and which of them are bools.
+  static const std::vector<std::string> kEvalFlags = {"validation_file",
+                                                      "version_2_with_negative",
+                                                      "null_score_diff_threshold",
+                                                      "dataset_name",
+                                                      "dataset_config_name",
+                                                      "cache_dir",
+                                                      "device",
+                                                      "max_seq_length",
+                                                      "doc_stride",
+                                                      "per_device_eval_batch_size",
+                                                      "n_best_size",
+                                                      "max_answer_length",
+                                                      "max_eval_samples",
+                                                      "seed",
+                                                      "do_lower_case"};
+  const auto is_bool_flag = [](const std::string& name) {
+    return name == "version_2_with_negative" || name == "do_lower_case";
+  };
+  const auto value_follows = [&](const std::string& name, const char* next) {
+    return !is_bool_flag(name) || is_bool_word(next);
+  };
+  const std::string program = argv[0];
+  const size_t slash = program.rfind('/');
+  std::string out =
+      shell_quote((slash == std::string::npos ? "" : program.substr(0, slash + 1)) + "eval_squad");
+  for (const auto& [name, words] : flag_groups(argc, argv, value_follows)) {
+    if (name.empty()) return "";  // an arguments file holds flags this command cannot see
+    if (std::find(kEvalFlags.begin(), kEvalFlags.end(), name) == kEvalFlags.end()) continue;
+    for (const std::string& word : words) out += " " + shell_quote(word);
+  }
+  return out + " --model_name_or_path " + shell_quote(output_dir) + " --output_dir " +
+         shell_quote(output_dir);
 }
 
 }  // namespace bert

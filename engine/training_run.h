@@ -157,5 +157,10 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
 // that would stop it from continuing (--resume_from_checkpoint, --stop_after_steps,
 // --overwrite_output_dir), quoted for a POSIX shell.
 std::string resume_command(int argc, char** argv, const std::string& checkpoint);
+// The eval_squad command that evaluates the model this run saved in output_dir as its final
+// evaluation would: this command line's evaluation flags (--validation_file, --max_eval_samples,
+// --max_seq_length, ...), --model_name_or_path and --output_dir output_dir, eval_squad beside
+// argv[0]. "" when the command line holds an arguments file (its flags are not seen here).
+std::string evaluation_command(int argc, char** argv, const std::string& output_dir);
 
 }  // namespace bert

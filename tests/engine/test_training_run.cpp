@@ -223,6 +223,31 @@ TEST_CASE("resume_command replaces the flags that would stop a continued run", "
   // Quoted for a POSIX shell.
   CHECK(resume_command_of({"/opt/my bin/train_squad", "--output_dir", "it's"}, "it's/checkpoint-1") ==
         "'/opt/my bin/train_squad' --output_dir 'it'\\''s' --resume_from_checkpoint 'it'\\''s/checkpoint-1'");
+  // The spellings HfArgumentParser also takes ('-' for '_') are dropped too.
+  CHECK(resume_command_of(
+            {"train_squad", "--overwrite-output-dir", "--stop-after-steps", "5", "--do-train"},
+            "c") == "train_squad --do-train --resume_from_checkpoint c");
+}
+
+std::string evaluation_command_of(std::vector<std::string> args, const std::string& output_dir) {
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  return evaluation_command(int(argv.size()), argv.data(), output_dir);
+}
+
+TEST_CASE("evaluation_command keeps the run's evaluation flags for eval_squad", "[training_run]") {
+  CHECK(evaluation_command_of(
+            {"/opt/bin/train_squad", "--do_train", "--do_eval", "--train_file", "t.json",
+             "--validation_file", "dev.json", "--max_eval_samples=32", "--max-seq-length", "128",
+             "--do_lower_case", "--version_2_with_negative", "false", "--learning_rate", "3e-5",
+             "--device", "cpu", "--output_dir", "out"},
+            "out") ==
+        "/opt/bin/eval_squad --validation_file dev.json --max_eval_samples=32 --max-seq-length 128 "
+        "--do_lower_case "
+        "--version_2_with_negative false --device cpu --model_name_or_path out --output_dir out");
+  CHECK(evaluation_command_of({"train_squad", "--dataset_name", "squad"}, "my run") ==
+        "eval_squad --dataset_name squad --model_name_or_path 'my run' --output_dir 'my run'");
+  CHECK(evaluation_command_of({"train_squad", "args.json", "--do_eval"}, "out").empty());
 }
 
 }  // namespace
