@@ -200,8 +200,18 @@ std::vector<std::string> clear_previous_run(const std::string& output_dir) {
     // whose --overwrite_output_dir never deletes the logging history.
     // training_args.json is already this run's (claim_output_dir writes it first).
     if (name == kOutputDirLockFile || name == "runs" || is_run_start_file(name)) continue;
-    const std::string path = join_path(output_dir, name);
+    std::string path = join_path(output_dir, name);
     std::error_code ec;
+    // A checkpoint goes out of the way in one rename first (as rotation does): a crash while its
+    // files are deleted one by one must not leave a checkpoint-N lacking some, which would stop
+    // the next resume. The renamed leftover is a temporary the next run removes.
+    if (fs::is_directory(path, ec)) {
+      const std::string doomed = path + ".old.tmp-" + std::to_string(::getpid());
+      fs::remove_all(doomed, ec);
+      if (std::rename(path.c_str(), doomed.c_str()) != 0)
+        throw BertError(path + ": cannot delete (--overwrite_output_dir): " + std::strerror(errno));
+      path = doomed;
+    }
     fs::remove_all(path, ec);
     if (ec) throw BertError(path + ": cannot delete (--overwrite_output_dir): " + ec.message());
   }
