@@ -133,7 +133,22 @@ std::string resolve_resume_dir(const RunSettings& run, bool log) {
                             ": no checkpoint-N directory with training state here");
     return latest;
   }
-  if (!flag.empty()) return flag;
+  if (!flag.empty()) {
+    // A training run's output directory (its final model beside checkpoint-N directories) is no
+    // checkpoint; its trainer_state.json would otherwise pass for Hugging Face Trainer's.
+    if (engine_state_file(flag).empty()) {
+      const std::string newest = find_latest_checkpoint(flag);
+      if (!newest.empty())
+        throw_input_error(
+            flag, "",
+            "--resume_from_checkpoint names a training run's output directory, not a checkpoint: "
+            "give its newest checkpoint, " +
+                newest + " (or --output_dir " + flag +
+                " --resume_from_checkpoint latest); to fine-tune on from its model, give it as "
+                "--model_name_or_path");
+    }
+    return flag;
+  }
   if (run.overwrite_output_dir) return "";
   const std::string latest = find_latest_checkpoint(run.output_dir);
   if (!latest.empty() && log)

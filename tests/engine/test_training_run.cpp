@@ -152,6 +152,15 @@ TEST_CASE("resolve_resume_dir follows run_qa.py: explicit, latest, or the newest
   CHECK(resolve_resume_dir(run).empty());
   run.resume_from_checkpoint = "/some/where/checkpoint-3";
   CHECK(resolve_resume_dir(run) == "/some/where/checkpoint-3");
+  // A run's output directory given as the checkpoint: its newest checkpoint is named.
+  run.resume_from_checkpoint = dir;
+  CHECK_THROWS_WITH(
+      resolve_resume_dir(run),
+      Catch::Contains("names a training run's output directory, not a checkpoint: give its newest "
+                      "checkpoint, " +
+                      join_path(dir, "checkpoint-12")));
+  run.resume_from_checkpoint = join_path(dir, "checkpoint-5");
+  CHECK(resolve_resume_dir(run) == join_path(dir, "checkpoint-5"));
   std::filesystem::remove_all(dir);
 }
 
