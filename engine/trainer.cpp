@@ -35,6 +35,10 @@ TrainerState initial_trainer_state(const TrainConfig& config, const std::vector<
   state.total_steps = total_train_steps(config, windows.size(), world_size);
   state.warmup_steps = warmup_steps_for(config, state.total_steps);
   state.learning_rate = config.optimizer.learning_rate;
+  state.adam_beta1 = config.optimizer.beta1;
+  state.adam_beta2 = config.optimizer.beta2;
+  state.adam_epsilon = config.optimizer.eps;
+  state.weight_decay = config.optimizer.weight_decay;
   state.lr_scheduler_type = lr_schedule_name(config.lr_schedule.type);
   state.lr_scheduler_kwargs = config.lr_schedule.kwargs_json;
   state.plateau = plateau_start(config.optimizer.learning_rate);  // read by reduce_lr_on_plateau only

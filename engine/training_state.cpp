@@ -13,6 +13,7 @@
 #include <iterator>
 #include <limits>
 #include <set>
+#include <tuple>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -188,6 +189,10 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("plateau_bad_evaluations", std::to_string(s.plateau.bad_evaluations));
   add("plateau_cooldown", std::to_string(s.plateau.cooldown));
   add("plateau_evaluations", std::to_string(s.plateau.evaluations));
+  add("adam_beta1", format_json_number(s.adam_beta1));
+  add("adam_beta2", format_json_number(s.adam_beta2));
+  add("adam_epsilon", format_json_number(s.adam_epsilon));
+  add("weight_decay", format_json_number(s.weight_decay));
   add("per_device_train_batch_size", std::to_string(s.batch_size));
   add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
   add("num_windows", std::to_string(s.num_windows));
@@ -245,6 +250,11 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.total_steps = r.integer("total_steps", 1, kMaxInt64);
   s.warmup_steps = r.integer("warmup_steps", 0, kMaxInt64);
   s.learning_rate = r.number("learning_rate");
+  const double unknown = std::numeric_limits<double>::quiet_NaN();
+  s.adam_beta1 = r.optional_number("adam_beta1", unknown);
+  s.adam_beta2 = r.optional_number("adam_beta2", unknown);
+  s.adam_epsilon = r.optional_number("adam_epsilon", unknown);
+  s.weight_decay = r.optional_number("weight_decay", unknown);
   s.batch_size = static_cast<int32_t>(r.integer("per_device_train_batch_size", 1, std::numeric_limits<int32_t>::max()));
   s.gradient_accumulation_steps =
       static_cast<int32_t>(r.integer("gradient_accumulation_steps", 1, std::numeric_limits<int32_t>::max()));
@@ -312,6 +322,18 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
   if (checkpoint.learning_rate != run.learning_rate)
     refuse("learning_rate", format_json_number(checkpoint.learning_rate),
            format_json_number(run.learning_rate), same_schedule);
+  for (const auto& [field, saved, now] :
+       {std::tuple<const char*, double, double>{"adam_beta1", checkpoint.adam_beta1,
+                                                run.adam_beta1},
+        {"adam_beta2", checkpoint.adam_beta2, run.adam_beta2},
+        {"adam_epsilon", checkpoint.adam_epsilon, run.adam_epsilon},
+        {"weight_decay", checkpoint.weight_decay, run.weight_decay}})
+    if (!std::isnan(saved) && saved != now)
+      refuse(field, std::string("--") + field + " " + format_json_number(saved),
+             format_json_number(now),
+             std::string("give the same --") + field +
+                 " (transformers restores AdamW's settings from the checkpoint, whatever the flags "
+                 "say)");
   if (checkpoint.lr_scheduler_type != run.lr_scheduler_type)
     refuse("lr_scheduler_type", "--lr_scheduler_type " + checkpoint.lr_scheduler_type, run.lr_scheduler_type,
            "give the same --lr_scheduler_type");

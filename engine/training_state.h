@@ -86,6 +86,10 @@ struct TrainerState {
   bool dataloader_drop_last = false;  // each epoch leaves out its short last batch (absent: false)
   int64_t total_steps = 0, warmup_steps = 0;
   double learning_rate = 0;
+  // AdamW's settings (--adam_beta1, --adam_beta2, --adam_epsilon, --weight_decay): transformers
+  // restores them from a checkpoint whatever the flags say, so a different value is refused
+  // rather than trained with. NaN: not recorded (checkpoints before 2026-12-07), not checked.
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8, weight_decay = 0;
   std::string lr_scheduler_type = "linear";
   // --lr_scheduler_kwargs as LrScheduleConfig::kwargs_json spells them (absent in older
   // checkpoints: "{}", the only value they could have had).

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +139,25 @@ TEST_CASE("a resume with another data order or epoch shape is refused, naming th
   run = saved;
   run.train_sampling_strategy = "sequential";
   CHECK_THROWS_WITH(check_resume_compatible(saved, run, "ck"), Catch::Contains("--train_sampling_strategy"));
+  // AdamW's settings: transformers restores them from the checkpoint, so another value is refused.
+  run = saved;
+  run.adam_beta2 = 0.98;
+  CHECK_THROWS_WITH(check_resume_compatible(saved, run, "ck"),
+                    Catch::Contains("--adam_beta2 0.999 but this run has 0.98"));
+  run = saved;
+  run.weight_decay = 0.01;
+  CHECK_THROWS_WITH(check_resume_compatible(saved, run, "ck"), Catch::Contains("--weight_decay"));
+  // A checkpoint that did not record them (before 2026-12-07) is not held to them.
+  const std::string json = trainer_state_to_json(saved);
+  const std::string field = "\n  \"adam_epsilon\": 1e-08,";
+  REQUIRE(json.find(field) != std::string::npos);
+  TrainerState older = parse_trainer_state(
+      json.substr(0, json.find(field)) + json.substr(json.find(field) + field.size()), "t.json");
+  CHECK(std::isnan(older.adam_epsilon));
+  CHECK(older.adam_beta2 == saved.adam_beta2);
+  run = saved;
+  run.adam_epsilon = 1e-6;
+  CHECK_NOTHROW(check_resume_compatible(older, run, "ck"));
 }
 
 TEST_CASE("windows_fingerprint sees every field that shapes training", "[resume]") {
