@@ -28,24 +28,30 @@ void write_stderr(const char* text) {
 
 // What the handler writes, made before any signal (formatting is not async-signal-safe); under
 // a launcher of several ranks it names this one, whose line may come after rank 0's last.
-char g_sigint_message[192];
-char g_sigterm_message[192];
+// [phase][0: SIGINT, 1: SIGTERM]; phase 0 while training, 1 during the final save.
+char g_messages[2][2][192];
+std::atomic<int> g_phase{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the phase must be lock-free");
 
 void make_messages() {
   const std::string rank = launcher_rank_prefix();
-  const char* const kRest =
+  const char* const kRest[2] = {
       " received: finishing the current step, then saving a checkpoint (send it again to "
-      "stop at once)\n";
-  std::snprintf(g_sigint_message, sizeof g_sigint_message, "\n%s[train] SIGINT%s", rank.c_str(),
-                kRest);
-  std::snprintf(g_sigterm_message, sizeof g_sigterm_message, "\n%s[train] SIGTERM%s", rank.c_str(),
-                kRest);
+      "stop at once)\n",
+      " received: finishing the final save, then stopping before the evaluation (send it "
+      "again to stop at once)\n"};
+  for (int phase = 0; phase < 2; ++phase) {
+    std::snprintf(g_messages[phase][0], sizeof g_messages[phase][0], "\n%s[train] SIGINT%s",
+                  rank.c_str(), kRest[phase]);
+    std::snprintf(g_messages[phase][1], sizeof g_messages[phase][1], "\n%s[train] SIGTERM%s",
+                  rank.c_str(), kRest[phase]);
+  }
 }
 
 extern "C" void on_stop_signal(int signal_number) {
   int expected = 0;
   if (g_stop_signal.compare_exchange_strong(expected, signal_number)) {
-    write_stderr(signal_number == SIGINT ? g_sigint_message : g_sigterm_message);
+    write_stderr(g_messages[g_phase.load()][signal_number == SIGINT ? 0 : 1]);
     return;
   }
   // Second signal: stop now with the default action (terminate). Checkpoints under their
@@ -71,6 +77,7 @@ void set_handler(int signal_number, void (*handler)(int)) {
 
 void install_stop_signal_handlers() {
   g_stop_signal.store(0);
+  g_phase.store(0);
   make_messages();
   set_handler(SIGINT, on_stop_signal);
   set_handler(SIGTERM, on_stop_signal);
@@ -80,6 +87,8 @@ void restore_default_signal_handlers() {
   set_handler(SIGINT, SIG_DFL);
   set_handler(SIGTERM, SIG_DFL);
 }
+
+void announce_final_save() { g_phase.store(1); }
 
 int stop_signal() { return g_stop_signal.load(); }
 bool stop_requested() { return g_stop_signal.load() != 0; }

@@ -15,6 +15,9 @@ namespace bert {
 void install_stop_signal_handlers();
 // Restores the default actions (a later signal terminates the process at once).
 void restore_default_signal_handlers();
+// From now on a first signal is answered after the final save (the model and the run's
+// records), not after a step: the line it writes says so.
+void announce_final_save();
 
 // 0 when no stop was requested, else the number of the first signal received.
 int stop_signal();

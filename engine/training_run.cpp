@@ -549,6 +549,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
   if (summary.outcome != TrainOutcome::kCompleted) return report_early_stop(summary, total, job, session.last_checkpoint());
   const int late_signal = agree_on_stop_signal(comm, stop_signal());  // arrived during the last step
   if (!root) return late_signal != 0 ? exit_status_for_signal(late_signal) : -1;
+  announce_final_save();
   session.finalize_best_model(summary.steps);
   session.write_model(run.output_dir);
   end->model_saved = true;
