@@ -140,13 +140,13 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-std::string FlagParser::unknown_hint(const std::string& name) const {
+std::string FlagParser::unknown_hint(const std::string& spelled) const {
+  std::string name = spelled;  // --no-cuda and --per-gpu-train-batch-size are looked up as with '_'
+  std::replace(name.begin(), name.end(), '-', '_');
   for (const Renamed& r : renamed_)
     if (r.old_name == name) return ": use --" + r.new_name + " (" + r.why + ")";
-  if (name.compare(0, 3, "no_") == 0 || name.compare(0, 3, "no-") == 0) {
-    std::string negated = name.substr(3);
-    std::replace(negated.begin(), negated.end(), '-', '_');
-    const Flag* flag = find(negated);
+  if (name.compare(0, 3, "no_") == 0) {
+    const Flag* flag = find(name.substr(3));
     if (flag != nullptr && (flag->kind == Kind::kBool || flag->kind == Kind::kBoolOrWord))
       return " (--" + flag->name + " is " +
              (flag->default_text.empty() ? "unset" : flag->default_text) +
@@ -172,6 +172,19 @@ FlagParser::Flag* FlagParser::find(const std::string& name) {
   for (Flag& flag : flags_)
     if (flag.name == name) return &flag;
   return nullptr;
+}
+
+std::function<bool(const std::string&, const std::string&)> FlagParser::value_rule() const {
+  FlagParser copy(program_, description_);  // kinds only: its targets are never written
+  copy.flags_ = flags_;
+  return [copy](const std::string& name, const std::string& next) mutable {
+    bool negated = false;
+    const Flag* flag = copy.find_spelling(name, &negated);
+    if (flag == nullptr) return next.compare(0, 2, "--") != 0;
+    if (negated) return false;
+    const std::vector<std::string> args = {"--" + name, next};
+    return flag->value_follows(args, 0);
+  };
 }
 
 FlagParser::Flag* FlagParser::find_spelling(const std::string& name, bool* negated) {

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,11 @@ class FlagParser {
   void require(const std::string& name, const std::string& context = "") const;
 
   std::string usage() const;
+
+  // Whether `next` is the value of the flag spelled `name` (without "--" and '='), as parse()
+  // decides it: a self-contained copy of the flags' kinds, for code that re-reads the command
+  // line after the parser is gone (the command that resumes a run).
+  std::function<bool(const std::string& name, const std::string& next)> value_rule() const;
 
  private:
   enum class Kind { kString, kInt, kInt64, kDouble, kDoubleOrInfinity, kBool, kBoolOrWord };

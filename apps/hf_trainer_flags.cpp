@@ -397,10 +397,10 @@ ReportTo parse_report_to(const std::string& value) {
       // Reported when the environment asks for it, named here or not (TrainingArguments adds it).
       if (!kubeflow_endpoint_from_env())
         throw FlagError(
-            "--report_to kubeflow: KUBEFLOW_TRAINER_SERVER_URL is not set (Kubeflow Trainer sets "
-            "it in a "
-            "TrainJob with its runtime status enabled), as transformers' KubeflowCallback "
-            "requires");
+            "--report_to kubeflow: no Kubeflow Trainer endpoint, which transformers' "
+            "KubeflowCallback requires: KUBEFLOW_TRAINER_SERVER_URL is not set (Kubeflow Trainer "
+            "sets it in a TrainJob with its runtime status enabled) or "
+            "DISABLE_KUBEFLOW_INTEGRATION is TRUE");
     } else if (std::find(std::begin(kHfIntegrations), std::end(kHfIntegrations), name) !=
                std::end(kHfIntegrations)) {
       out.notes.push_back(

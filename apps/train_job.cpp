@@ -448,8 +448,16 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
 
   TrainingEnd end;
   if (o.do_train) {
-    const TrainingJob job{&config, job_model.loaded.vocab_file, model.get(), &data.train.windows, &comm,
-                          root ? &logs : nullptr, resume.dir, argc, argv, root ? &data.eval : nullptr};
+    const TrainingJob job{
+        &config,
+        job_model.loaded.vocab_file,
+        model.get(),
+        &data.train.windows,
+        &comm,
+        root ? &logs : nullptr,
+        resume.dir,
+        CommandLine{std::vector<std::string>(argv, argv + argc), o.flag_value_follows},
+        root ? &data.eval : nullptr};
     const int status = run_training(run, tc, job, &end);
     if (status >= 0) {
       // A signal during the last step or the final save: the model is saved and the evaluation

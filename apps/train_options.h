@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct TrainOptions {
   std::string do_lower_case_note;
   std::vector<std::string> notes;  // flag notes for rank 0's log (overrides, precision, report_to)
   std::string args_record;         // every flag's value, for output_dir/training_args.json
+  // Which argument is a flag's value (FlagParser::value_rule), for the commands a stopped run
+  // prints.
+  std::function<bool(const std::string& name, const std::string& next)> flag_value_follows;
 };
 
 // The seed of the epochs' order: --data_seed when given (>= 0), else --seed.

@@ -361,6 +361,7 @@ int run(int argc, char** argv) {
       tokenizer_choice.model_max_length, join_path(o.model_name_or_path, "tokenizer_config.json"), &o.max_seq_length);
   if (!clamped.empty()) o.notes.push_back(clamped);
   o.args_record = parser.values_json();  // after the derived values above
+  o.flag_value_follows = parser.value_rule();
   select_device_for_rank(o);
   const std::unique_ptr<Backend> backend = make_backend(o.device, cuda_options);
   check_model_limits(o, *backend);

@@ -305,6 +305,7 @@ void Trainer::start_or_continue(const std::vector<Window>& windows) {
   const TrainerState fresh = initial_trainer_state(config_, windows, world_size_);
   if (resumed_) {
     check_resume_compatible(state_, fresh, resume_source_);
+    record_unrecorded_settings(&state_, fresh);  // the checkpoints this run writes hold them
     // Global batches start at multiples of the global batch (or the epoch's end).
     const int64_t global_batch = int64_t(config_.batch_size) * world_size_;
     if (state_.data.index % global_batch != 0 && state_.data.index != int64_t(windows.size()))

@@ -24,6 +24,7 @@
 #include "engine/checkpoint_writer.h"
 #include "engine/hf_outputs.h"
 #include "engine/optimizer.h"
+#include "engine/run_commands.h"
 #include "engine/signals.h"
 #include "io/model_dir.h"
 #include "logging/progress.h"
@@ -93,15 +94,6 @@ void write_train_results(const RunSettings& run, const TrainConfig& tc, const Tr
     std::fprintf(stderr, "[train] note: train_loss averages steps %lld-%lld only: the checkpoint resumed from "
                          "(format version 1) holds no loss total for the steps before\n",
                  static_cast<long long>(summary.mean_loss_first_step + 1), static_cast<long long>(summary.steps));
-}
-
-std::string shell_quote(const std::string& arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                                            "-_./=:,+@%") == std::string::npos)
-    return arg;
-  std::string out = "'";
-  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 }  // namespace
@@ -512,7 +504,7 @@ int report_early_stop(const TrainSummary& summary, int64_t total, const Training
                   : "stopped (--stop_after_steps)",
         static_cast<long long>(summary.steps), static_cast<long long>(total),
         last_checkpoint.c_str(), how.c_str(), launcher.c_str(),
-        resume_command(job.argc, job.argv, last_checkpoint).c_str());
+        resume_command(job.command_line, last_checkpoint).c_str());
   }
   return by_signal ? exit_status_for_signal(signal) : 0;
 }
@@ -561,7 +553,7 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
                static_cast<long long>(summary.steps), summary.seconds, summary.windows_per_second,
                run.output_dir.c_str());
   if (const int signal = late_signal != 0 ? late_signal : stop_signal()) {
-    const std::string command = evaluation_command(job.argc, job.argv, run.output_dir);
+    const std::string command = evaluation_command(job.command_line, run.output_dir);
     const std::string eval_hint = command.empty()
                                       ? "eval_squad --model_name_or_path " + run.output_dir +
                                             " with this run's evaluation flags"
@@ -574,90 +566,6 @@ int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJo
     return exit_status_for_signal(signal);
   }
   return -1;
-}
-
-namespace {
-
-// A command-line flag's name as the parser reads it ('-' for '_' allowed: --overwrite-output-dir
-// is --overwrite_output_dir), or "" for an argument that is no flag.
-std::string flag_name(const std::string& arg) {
-  if (arg.compare(0, 2, "--") != 0) return "";
-  std::string name =
-      arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
-  std::replace(name.begin(), name.end(), '-', '_');
-  return name;
-}
-
-// argv[1..) split into flags, each with the value that follows it when it has one (`value_follows`
-// decides for a name given without '='), and the other arguments alone.
-std::vector<std::pair<std::string, std::vector<std::string>>> flag_groups(
-    int argc, char** argv,
-    const std::function<bool(const std::string& name, const char* next)>& value_follows) {
-  std::vector<std::pair<std::string, std::vector<std::string>>> groups;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const std::string name = flag_name(arg);
-    std::vector<std::string> words = {arg};
-    if (!name.empty() && arg.find('=') == std::string::npos && i + 1 < argc &&
-        value_follows(name, argv[i + 1]))
-      words.push_back(argv[++i]);
-    groups.emplace_back(name, std::move(words));
-  }
-  return groups;
-}
-
-bool is_bool_word(const char* value) { return bool_word_value(value) >= 0; }
-
-}  // namespace
-
-std::string resume_command(int argc, char** argv, const std::string& checkpoint) {
-  const auto value_follows = [](const std::string& name, const char* next) {
-    return name != "overwrite_output_dir" || is_bool_word(next);  // a bare bool takes no value
-  };
-  std::string out = shell_quote(argv[0]);
-  for (const auto& [name, words] : flag_groups(argc, argv, value_follows)) {
-    if (name == "resume_from_checkpoint" || name == "stop_after_steps" ||
-        name == "overwrite_output_dir")
-      continue;
-    for (const std::string& word : words) out += " " + shell_quote(word);
-  }
-  return out + " --resume_from_checkpoint " + shell_quote(checkpoint);
-}
-
-std::string evaluation_command(int argc, char** argv, const std::string& output_dir) {
-  // eval_squad's flags that a train_squad command line may hold, and which of them are bools.
-  static const std::vector<std::string> kEvalFlags = {"validation_file",
-                                                      "version_2_with_negative",
-                                                      "null_score_diff_threshold",
-                                                      "dataset_name",
-                                                      "dataset_config_name",
-                                                      "cache_dir",
-                                                      "device",
-                                                      "max_seq_length",
-                                                      "doc_stride",
-                                                      "per_device_eval_batch_size",
-                                                      "n_best_size",
-                                                      "max_answer_length",
-                                                      "max_eval_samples",
-                                                      "seed",
-                                                      "do_lower_case"};
-  const auto is_bool_flag = [](const std::string& name) {
-    return name == "version_2_with_negative" || name == "do_lower_case";
-  };
-  const auto value_follows = [&](const std::string& name, const char* next) {
-    return !is_bool_flag(name) || is_bool_word(next);
-  };
-  const std::string program = argv[0];
-  const size_t slash = program.rfind('/');
-  std::string out =
-      shell_quote((slash == std::string::npos ? "" : program.substr(0, slash + 1)) + "eval_squad");
-  for (const auto& [name, words] : flag_groups(argc, argv, value_follows)) {
-    if (name.empty()) return "";  // an arguments file holds flags this command cannot see
-    if (std::find(kEvalFlags.begin(), kEvalFlags.end(), name) == kEvalFlags.end()) continue;
-    for (const std::string& word : words) out += " " + shell_quote(word);
-  }
-  return out + " --model_name_or_path " + shell_quote(output_dir) + " --output_dir " +
-         shell_quote(output_dir);
 }
 
 }  // namespace bert

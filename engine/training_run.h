@@ -25,6 +25,7 @@
 #include "engine/bert_qa_model.h"
 #include "engine/evaluator.h"
 #include "engine/output_dir.h"
+#include "engine/run_commands.h"
 #include "engine/run_history.h"
 #include "engine/trainer.h"
 #include "engine/training_state.h"
@@ -133,8 +134,7 @@ struct TrainingJob {
   Communicator* comm = nullptr;
   RunLogs* logs = nullptr;  // null on ranks other than 0
   std::string resume_dir;
-  int argc = 0;
-  char** argv = nullptr;               // this run's command line, for the command that continues it
+  CommandLine command_line;             // this run's, for the commands that continue it
   const PreparedSquad* eval = nullptr;  // for --eval_strategy steps|epoch (rank 0; null elsewhere)
 };
 
@@ -152,15 +152,5 @@ struct TrainingEnd {
 // here (stopped by --stop_after_steps or a signal: 0 or 128 + the signal), -1 to go on to
 // evaluation; *end says how the run ended.
 int run_training(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, TrainingEnd* end);
-
-// This run's command line with --resume_from_checkpoint <checkpoint> instead of the flags
-// that would stop it from continuing (--resume_from_checkpoint, --stop_after_steps,
-// --overwrite_output_dir), quoted for a POSIX shell.
-std::string resume_command(int argc, char** argv, const std::string& checkpoint);
-// The eval_squad command that evaluates the model this run saved in output_dir as its final
-// evaluation would: this command line's evaluation flags (--validation_file, --max_eval_samples,
-// --max_seq_length, ...), --model_name_or_path and --output_dir output_dir, eval_squad beside
-// argv[0]. "" when the command line holds an arguments file (its flags are not seen here).
-std::string evaluation_command(int argc, char** argv, const std::string& output_dir);
 
 }  // namespace bert

@@ -342,6 +342,14 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
            "give the same --lr_scheduler_kwargs");
 }
 
+void record_unrecorded_settings(TrainerState* checkpoint, const TrainerState& run) {
+  for (auto [saved, now] : {std::pair<double*, double>{&checkpoint->adam_beta1, run.adam_beta1},
+                            {&checkpoint->adam_beta2, run.adam_beta2},
+                            {&checkpoint->adam_epsilon, run.adam_epsilon},
+                            {&checkpoint->weight_decay, run.weight_decay}})
+    if (std::isnan(*saved)) *saved = now;
+}
+
 uint64_t windows_fingerprint(const std::vector<Window>& windows) {
   uint64_t hash = 0xcbf29ce484222325ull;
   fnv_value(&hash, static_cast<uint64_t>(windows.size()));

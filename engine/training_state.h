@@ -110,6 +110,9 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
 // Throws InputError naming `source` (the checkpoint) and the first field whose value differs
 // between the checkpoint and this run (seed, batch, schedule, data).
 void check_resume_compatible(const TrainerState& checkpoint, const TrainerState& run, const std::string& source);
+// After that check: the settings an older checkpoint did not record (NaN) take this run's
+// values, so that the checkpoints written from here on hold them.
+void record_unrecorded_settings(TrainerState* checkpoint, const TrainerState& run);
 
 // 64-bit FNV-1a over every window's ids, token types, labels and example index: any change
 // of data, vocabulary, lower-casing or window settings changes it.

@@ -108,6 +108,22 @@ std::string python_number_text(const MetricValue& value) {
   return format_json_number(value.number);  // repr(float): shortest round-trip digits
 }
 
+double python_round(double value, int digits) {
+  // Python rounds the double's exact value to the nearest decimal of `digits` places, as printf's
+  // %.*f does (glibc rounds exactly); std::round(value * 100) / 100 rounds 0.125 up and 2.675 up.
+  if (!std::isfinite(value)) return value;
+  char text[512];
+  std::snprintf(text, sizeof text, "%.*f", digits, value);
+  return std::strtod(text, nullptr);
+}
+
+int kubeflow_step_percentage(int64_t step, int64_t total_steps) {
+  // int((step / max_steps) * 100) in floating point, as KubeflowCallback computes it (29/100
+  // gives 28), and 99 at most until training has ended.
+  const double percent = static_cast<double>(step) / static_cast<double>(total_steps) * 100.0;
+  return static_cast<int>(std::clamp(percent, 0.0, 99.0));
+}
+
 std::string kubeflow_status_json(const KubeflowTrainerStatus& status) {
   std::string out =
       "{\"trainerStatus\": {\"lastUpdatedTime\": " + json_quote(status.last_updated_time);
@@ -136,7 +152,8 @@ std::string kubeflow_curl_config(const KubeflowEndpoint& endpoint, const std::st
   config += "data-binary = " + curl_quote(body) + "\n";
   if (!endpoint.ca_cert.empty()) config += "cacert = " + curl_quote(endpoint.ca_cert) + "\n";
   config += "max-time = " + std::to_string(kRequestSeconds) + "\n";
-  config += "silent\noutput = \"/dev/null\"\n";
+  // The URL as it is: no {a,b} or [1-3] expansion (urllib has none).
+  config += "globoff\nsilent\noutput = \"/dev/null\"\n";
   return config;
 }
 
@@ -183,9 +200,14 @@ void KubeflowStatusReporter::send(const KubeflowTrainerStatus& status, bool forc
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, input[0], STDIN_FILENO);  // both ends close on exec
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  // Nothing else of this process's (its logs, MPI's sockets) goes to curl.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+#endif
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  const char* argv[] = {curl_.c_str(), "--config", "-", nullptr};
+  // -q first: no ~/.curlrc, whose settings (insecure, a proxy) are not this request's.
+  const char* argv[] = {curl_.c_str(), "-q", "--config", "-", nullptr};
   pid_t pid = -1;
   const int error =
       posix_spawnp(&pid, curl_.c_str(), &actions, nullptr, const_cast<char* const*>(argv), environ);
@@ -241,15 +263,13 @@ void KubeflowStatusReporter::on_step_end(int64_t step, int64_t total_steps, doub
   KubeflowTrainerStatus status;
   status.last_updated_time = utc_now_iso8601();
   // 100% only once training has ended (on_train_end).
-  status.progress_percentage = static_cast<int>(std::min<int64_t>(99, step * 100 / total_steps));
-  if (std::isfinite(eta_seconds))
-    status.estimated_remaining_seconds = static_cast<int64_t>(eta_seconds);
+  status.progress_percentage = kubeflow_step_percentage(step, total_steps);
+  if (std::isfinite(eta_seconds))  // clamped first: a cast past int64's range is undefined
+    status.estimated_remaining_seconds = static_cast<int64_t>(std::clamp(eta_seconds, 0.0, 1e15));
   for (const std::string& name : logged_order_) status.metrics.emplace_back(name, logged_[name]);
   status.metrics.emplace_back("current_step", std::to_string(step));
   status.metrics.emplace_back("total_steps", std::to_string(total_steps));
-  // round(epoch, 2), as Python's str() writes the float.
-  status.metrics.emplace_back("current_epoch",
-                              python_number_text(std::round(epoch * 100.0) / 100.0));
+  status.metrics.emplace_back("current_epoch", python_number_text(python_round(epoch, 2)));
   send(status, /*force=*/false);
 }
 

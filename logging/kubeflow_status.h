@@ -54,6 +54,10 @@ std::string kubeflow_curl_config(const KubeflowEndpoint& endpoint, const std::st
 // A value as Python's str() writes a number: repr of a float (1.0, 3e-05, nan, inf), an int as
 // an integer.
 std::string python_number_text(const MetricValue& value);
+// Python's round(value, digits) (exact value, nearest; 0.125 -> 0.12, 2.675 -> 2.67).
+double python_round(double value, int digits);
+// The progress after `step` of `total_steps` as KubeflowCallback.on_step_end reports it.
+int kubeflow_step_percentage(int64_t step, int64_t total_steps);
 
 class KubeflowStatusReporter {
  public:
@@ -81,8 +85,8 @@ class KubeflowStatusReporter {
   bool curl_missing_said_ = false;
   double last_send_ = -1e300;  // steady-clock seconds
   pid_t running_ = -1;
-  std::map<std::string, std::string> logged_;  // name -> latest value, kept in first-logged order:
-  std::vector<std::string> logged_order_;
+  std::map<std::string, std::string> logged_;  // name -> latest value
+  std::vector<std::string> logged_order_;      // the names in the order first logged
 };
 
 }  // namespace bert

@@ -25,7 +25,7 @@ std::string format_metrics_line(int64_t step, const MetricValues& values) {
 MetricsLog::MetricsLog(const std::string& path) : path_(path) {
   const std::string parent = std::filesystem::path(path).parent_path().string();
   if (!parent.empty()) make_directories(parent);
-  file_ = std::fopen(path.c_str(), "ab");
+  file_ = std::fopen(path.c_str(), "abe");  // e: close-on-exec (no child process inherits it)
   if (!file_) throw BertError(path + ": cannot open metrics log: " + std::strerror(errno));
 }
 

@@ -40,7 +40,7 @@ std::FILE* create_event_file(const std::string& log_dir, std::string& path) {
       join_path(log_dir, "events.out.tfevents." + std::to_string(seconds) + "." + host_name());
   for (int attempt = 0; attempt < 1000; ++attempt) {
     path = attempt == 0 ? base : base + "." + std::to_string(attempt);
-    std::FILE* file = std::fopen(path.c_str(), "wbx");
+    std::FILE* file = std::fopen(path.c_str(), "wbxe");  // x: never another's; e: close-on-exec
     if (file) return file;
     if (errno != EEXIST) {
       throw BertError(path + ": cannot create TensorBoard event file: " + std::strerror(errno));

@@ -384,6 +384,14 @@ TEST_CASE("names with '-' for '_' and --no_<name> for a bool flag whose default 
                         Catch::Contains("give --do_train false)"));
   CHECK_THROWS_WITH(parser.parse({"--no_learning_rate"}),
                     Catch::Contains("unknown flag --no_learning_rate"));
+  // The hints read '-' as '_' too: a renamed flag, and the nearest name for a typo.
+  parser.add_renamed("per_gpu_train_batch_size", "per_device_train_batch_size", "its name now");
+  CHECK_THROWS_WITH(parser.parse({"--per-gpu-train-batch-size", "8"}),
+                    Catch::Contains("use --per_device_train_batch_size (its name now)"));
+  CHECK_THROWS_WITH(parser.parse({"--learning-rte", "1"}),
+                    Catch::Contains("did you mean --learning_rate?"));
+  CHECK_THROWS_WITH(parser.parse({"--no-do-train"}),
+                    Catch::Contains("--do_train is false by default"));
 }
 
 TEST_CASE("an unknown flag names the renamed flag, or the nearest one for a typo", "[flags]") {

@@ -158,6 +158,11 @@ TEST_CASE("a resume with another data order or epoch shape is refused, naming th
   run = saved;
   run.adam_epsilon = 1e-6;
   CHECK_NOTHROW(check_resume_compatible(older, run, "ck"));
+  // ...and the checkpoints written after such a resume record this run's value, readable again.
+  record_unrecorded_settings(&older, run);
+  const TrainerState next = parse_trainer_state(trainer_state_to_json(older), "t.json");
+  CHECK(next.adam_epsilon == 1e-6);
+  CHECK(next.adam_beta2 == saved.adam_beta2);
 }
 
 TEST_CASE("windows_fingerprint sees every field that shapes training", "[resume]") {

@@ -30,12 +30,6 @@ void make_checkpoint(const std::string& output_dir, int64_t step) {
   write_file_atomic(join_path(dir, kEngineStateFile), "{}");
 }
 
-std::string resume_command_of(std::vector<std::string> args, const std::string& checkpoint) {
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  return resume_command(int(argv.size()), argv.data(), checkpoint);
-}
-
 TEST_CASE("claim_output_dir records the arguments, or refuses a finished run's directory", "[training_run]") {
   const std::string dir = test::fresh_temp_dir("bert_test_claim");
   RunSettings run;
@@ -216,47 +210,6 @@ TEST_CASE("prepare_output_dir_for_training applies save_total_limit when resumin
   for (const CheckpointEntry& checkpoint : list_checkpoints(dir)) steps.push_back(checkpoint.step);
   CHECK(steps == std::vector<int64_t>{2, 8});
   std::filesystem::remove_all(dir);
-}
-
-TEST_CASE("resume_command replaces the flags that would stop a continued run", "[training_run]") {
-  CHECK(resume_command_of({"train_squad", "--do_train", "--output_dir", "out", "--stop_after_steps", "100"},
-                          "out/checkpoint-100") ==
-        "train_squad --do_train --output_dir out --resume_from_checkpoint out/checkpoint-100");
-  CHECK(resume_command_of({"train_squad", "--overwrite_output_dir", "--seed=3", "--resume_from_checkpoint=latest"},
-                          "o/checkpoint-2") == "train_squad --seed=3 --resume_from_checkpoint o/checkpoint-2");
-  // A boolean flag's value goes with it; the next flag is not swallowed.
-  CHECK(resume_command_of({"train_squad", "--overwrite_output_dir", "true", "--do_train"}, "c") ==
-        "train_squad --do_train --resume_from_checkpoint c");
-  CHECK(resume_command_of({"train_squad", "--overwrite_output_dir", "--do_train"}, "c") ==
-        "train_squad --do_train --resume_from_checkpoint c");
-  // Quoted for a POSIX shell.
-  CHECK(resume_command_of({"/opt/my bin/train_squad", "--output_dir", "it's"}, "it's/checkpoint-1") ==
-        "'/opt/my bin/train_squad' --output_dir 'it'\\''s' --resume_from_checkpoint 'it'\\''s/checkpoint-1'");
-  // The spellings HfArgumentParser also takes ('-' for '_') are dropped too.
-  CHECK(resume_command_of(
-            {"train_squad", "--overwrite-output-dir", "--stop-after-steps", "5", "--do-train"},
-            "c") == "train_squad --do-train --resume_from_checkpoint c");
-}
-
-std::string evaluation_command_of(std::vector<std::string> args, const std::string& output_dir) {
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  return evaluation_command(int(argv.size()), argv.data(), output_dir);
-}
-
-TEST_CASE("evaluation_command keeps the run's evaluation flags for eval_squad", "[training_run]") {
-  CHECK(evaluation_command_of(
-            {"/opt/bin/train_squad", "--do_train", "--do_eval", "--train_file", "t.json",
-             "--validation_file", "dev.json", "--max_eval_samples=32", "--max-seq-length", "128",
-             "--do_lower_case", "--version_2_with_negative", "false", "--learning_rate", "3e-5",
-             "--device", "cpu", "--output_dir", "out"},
-            "out") ==
-        "/opt/bin/eval_squad --validation_file dev.json --max_eval_samples=32 --max-seq-length 128 "
-        "--do_lower_case "
-        "--version_2_with_negative false --device cpu --model_name_or_path out --output_dir out");
-  CHECK(evaluation_command_of({"train_squad", "--dataset_name", "squad"}, "my run") ==
-        "eval_squad --dataset_name squad --model_name_or_path 'my run' --output_dir 'my run'");
-  CHECK(evaluation_command_of({"train_squad", "args.json", "--do_eval"}, "out").empty());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
@@ -28,10 +29,14 @@ namespace {
 
 using test::LogTempDir;
 
-// A stand-in for curl that keeps each config it is given (report-<pid>).
+// A stand-in for curl that keeps, for each report (report-<pid>), its arguments, the files its
+// descriptors lead to, and the config it is given.
 std::string fake_curl(const LogTempDir& dir) {
   const std::string path = dir.file("fake-curl");
-  write_file_atomic(path, "#!/bin/sh\ncat > \"" + dir.path() + "/report-$$\"\n");
+  const std::string report = "\"" + dir.path() + "/report-$$\"";
+  write_file_atomic(path, "#!/bin/sh\necho \"args: $*\" > " + report +
+                              "\nfor fd in /proc/$$/fd/*; do readlink \"$fd\"; done >> " + report +
+                              "\ncat >> " + report + "\n");
   chmod(path.c_str(), 0755);
   return path;
 }
@@ -84,6 +89,7 @@ TEST_CASE("the Kubeflow Trainer status body and curl config", "[logging][kubeflo
                          Catch::Contains("request = \"POST\"\n"));
   CHECK(body_of(config) == body);
   CHECK_THAT(kubeflow_curl_config({"u", "", "t"}, "x", "{}"), !Catch::Contains("cacert"));
+  CHECK_THAT(config, Catch::Contains("\ngloboff\n"));  // a URL's {} and [] are not patterns
 
   // Values as Python's str() writes numbers.
   CHECK(python_number_text(1.0) == "1.0");
@@ -91,6 +97,16 @@ TEST_CASE("the Kubeflow Trainer status body and curl config", "[logging][kubeflo
   CHECK(python_number_text(MetricValue::count(42)) == "42");
   CHECK(python_number_text(std::numeric_limits<double>::quiet_NaN()) == "nan");
   CHECK(python_number_text(-std::numeric_limits<double>::infinity()) == "-inf");
+  // round(x, 2) and int(step / total * 100) as Python computes them.
+  CHECK(python_number_text(python_round(0.125, 2)) == "0.12");
+  CHECK(python_number_text(python_round(2.675, 2)) == "2.67");
+  CHECK(python_number_text(python_round(17.125, 2)) == "17.12");
+  CHECK(python_number_text(python_round(0.5, 2)) == "0.5");
+  CHECK(python_number_text(python_round(2.0 / 3.0, 2)) == "0.67");
+  CHECK(kubeflow_step_percentage(29, 100) == 28);
+  CHECK(kubeflow_step_percentage(57, 100) == 56);
+  CHECK(kubeflow_step_percentage(1, 3) == 33);
+  CHECK(kubeflow_step_percentage(100, 100) == 99);
 }
 
 TEST_CASE("Kubeflow reporting is on where the TrainJob's environment asks for it",
@@ -118,6 +134,9 @@ TEST_CASE("the reporter sends the start and the end, and steps at most every 5 s
           "[logging][kubeflow]") {
   LogTempDir dir;
   write_file_atomic(dir.file("token"), "secret-token\n");
+  // A descriptor this process opened without close-on-exec (as a library might): not curl's.
+  std::FILE* leak = std::fopen(dir.file("leak.txt").c_str(), "a");
+  REQUIRE(leak != nullptr);
   {
     KubeflowStatusReporter reporter({"https://x/status", "", dir.file("token")}, fake_curl(dir));
     reporter.on_train_begin(10);
@@ -126,10 +145,14 @@ TEST_CASE("the reporter sends the start and the end, and steps at most every 5 s
     reporter.on_log({{"loss", 1.25}, {"train_runtime", 3.0}});
     reporter.on_train_end();
   }  // waits for the last report
+  std::fclose(leak);
   std::vector<std::string> sent = reports(dir);
   REQUIRE(sent.size() == 2);
-  for (const std::string& config : sent)
-    CHECK_THAT(config, Catch::Contains("Authorization: Bearer secret-token\""));
+  for (const std::string& config : sent) {
+    CHECK(config.rfind("args: -q --config -\n", 0) == 0);  // -q first: no ~/.curlrc
+    CHECK_THAT(config, Catch::Contains("Authorization: Bearer secret-token\"") &&
+                           !Catch::Contains("leak.txt"));
+  }
   std::sort(sent.begin(), sent.end(), [](const std::string& a, const std::string& b) {
     return a.find("\\\"progressPercentage\\\": 0") != std::string::npos &&
            b.find("\\\"progressPercentage\\\": 0") == std::string::npos;
