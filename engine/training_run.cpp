@@ -153,7 +153,7 @@ std::string resolve_resume_dir(const RunSettings& run, bool log) {
 void check_checkpoint_config(const std::string& checkpoint, const BertConfig& config, const std::string& model_dir) {
   const std::string path = join_path(checkpoint, "config.json");
   if (!path_exists(path)) throw_input_error(path, "", "missing (required to resume)");
-  if (read_file(path) != bert_config_to_json(config))
+  if (!same_model_fields(parse_bert_config(read_file(path), path), config))
     throw_input_error(path, "", "differs from " + join_path(model_dir, "config.json") +
                                     ": resume with the --model_name_or_path the checkpoint was trained from");
 }

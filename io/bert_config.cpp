@@ -1,12 +1,14 @@
 // config.json reading (simdjson DOM), validation and writing. See bert_config.h.
 #include "io/bert_config.h"
 
+#include <simdjson.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <set>
-#include <simdjson.h>
 #include <sstream>
 
 #include "core/error.h"
@@ -211,6 +213,99 @@ void check_config_fits_memory(const BertConfig& config, const std::string& file,
   throw_input_error(file, field, text);
 }
 
+namespace {
+
+// The keys bert_config_to_json writes from BertConfig's fields or as constants, and those it
+// never carries over (see BertConfig::other_fields).
+const std::set<std::string>& written_or_dropped_keys() {
+  static const std::set<std::string> kKeys = {"architectures",
+                                              "attention_probs_dropout_prob",
+                                              "dtype",
+                                              "hidden_act",
+                                              "hidden_dropout_prob",
+                                              "hidden_size",
+                                              "initializer_range",
+                                              "intermediate_size",
+                                              "layer_norm_eps",
+                                              "max_position_embeddings",
+                                              "model_type",
+                                              "num_attention_heads",
+                                              "num_hidden_layers",
+                                              "pad_token_id",
+                                              "position_embedding_type",
+                                              "torch_dtype",
+                                              "type_vocab_size",
+                                              "vocab_size",
+                                              "_name_or_path",
+                                              "transformers_version"};
+  return kKeys;
+}
+
+// A JSON value as Python's json.dumps(indent=2, sort_keys=True) writes it inside an object at
+// `depth` (save_pretrained's form): nested keys sorted, non-ASCII escaped.
+void append_python_json(simdjson::dom::element value, int depth, std::string* out) {
+  const std::string indent(2 * (depth + 1), ' '), closing(2 * depth, ' ');
+  switch (value.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      std::map<std::string, simdjson::dom::element> sorted;
+      // Bound to a local first: value() of the temporary result would dangle in the loop.
+      simdjson::dom::object object;
+      if (value.get_object().get(object)) return;
+      for (auto field : object) sorted.emplace(std::string(field.key), field.value);
+      if (sorted.empty()) {
+        *out += "{}";
+        return;
+      }
+      *out += "{\n";
+      size_t i = 0;
+      for (const auto& [key, item] : sorted) {
+        *out += indent + json_quote(key, JsonChars::kAscii) + ": ";
+        append_python_json(item, depth + 1, out);
+        *out += ++i < sorted.size() ? ",\n" : "\n";
+      }
+      *out += closing + "}";
+      return;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      simdjson::dom::array items;
+      if (value.get_array().get(items)) return;
+      if (items.size() == 0) {
+        *out += "[]";
+        return;
+      }
+      *out += "[\n";
+      size_t i = 0;
+      for (simdjson::dom::element item : items) {
+        *out += indent;
+        append_python_json(item, depth + 1, out);
+        *out += ++i < items.size() ? ",\n" : "\n";
+      }
+      *out += closing + "]";
+      return;
+    }
+    case simdjson::dom::element_type::STRING:
+      *out += json_quote(value.get_string().value(), JsonChars::kAscii);
+      return;
+    case simdjson::dom::element_type::INT64:
+      *out += std::to_string(value.get_int64().value());
+      return;
+    case simdjson::dom::element_type::UINT64:
+      *out += std::to_string(value.get_uint64().value());
+      return;
+    case simdjson::dom::element_type::DOUBLE:
+      *out += format_json_number(value.get_double().value(), NonFiniteJson::kPythonNames);
+      return;
+    case simdjson::dom::element_type::BOOL:
+      *out += value.get_bool().value() ? "true" : "false";
+      return;
+    case simdjson::dom::element_type::NULL_VALUE:
+      *out += "null";
+      return;
+  }
+}
+
+}  // namespace
+
 BertConfig parse_bert_config(const std::string& json, const std::string& file) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
@@ -268,6 +363,13 @@ BertConfig parse_bert_config(const std::string& json, const std::string& file) {
     refuse_negative_pad_token_id(file, c.pad_token_id, c.vocab_size);
   }
   validate_bert_config(c, file);
+  for (auto field : object) {
+    const std::string key(field.key);
+    if (written_or_dropped_keys().count(key)) continue;
+    std::string text;
+    append_python_json(field.value, 1, &text);
+    c.other_fields.emplace(key, std::move(text));
+  }
   return c;
 }
 
@@ -277,32 +379,43 @@ BertConfig read_bert_config(const std::string& path) {
 
 std::string bert_config_to_json(const BertConfig& c) {
   validate_bert_config(c, "config to write");  // never write a config the reader refuses
+  std::map<std::string, std::string> fields = {
+      {"architectures", "[\n    \"BertForQuestionAnswering\"\n  ]"},
+      {"attention_probs_dropout_prob", float_text(c.attention_probs_dropout_prob)},
+      {"classifier_dropout", "null"},
+      {"dtype", "\"float32\""},
+      {"hidden_act", "\"" + c.hidden_act + "\""},
+      {"hidden_dropout_prob", float_text(c.hidden_dropout_prob)},
+      {"hidden_size", std::to_string(c.hidden_size)},
+      {"initializer_range", float_text(c.initializer_range)},
+      {"intermediate_size", std::to_string(c.intermediate_size)},
+      {"layer_norm_eps", double_text(c.layer_norm_eps)},
+      {"max_position_embeddings", std::to_string(c.max_position_embeddings)},
+      {"model_type", "\"bert\""},
+      {"num_attention_heads", std::to_string(c.num_attention_heads)},
+      {"num_hidden_layers", std::to_string(c.num_hidden_layers)},
+      {"pad_token_id", c.pad_token_id < 0 ? std::string("null") : std::to_string(c.pad_token_id)},
+      {"position_embedding_type", "\"absolute\""},
+      {"torch_dtype", "\"float32\""},
+      {"type_vocab_size", std::to_string(c.type_vocab_size)},
+      {"use_cache", "true"},
+      {"vocab_size", std::to_string(c.vocab_size)}};
+  for (const auto& [key, value] : c.other_fields)
+    if (!written_or_dropped_keys().count(key)) fields[key] = value;
   // Keys in sorted order, as save_pretrained writes them.
-  std::ostringstream out;
-  out << "{\n"
-      << "  \"architectures\": [\n    \"BertForQuestionAnswering\"\n  ],\n"
-      << "  \"attention_probs_dropout_prob\": " << float_text(c.attention_probs_dropout_prob) << ",\n"
-      << "  \"classifier_dropout\": null,\n"
-      << "  \"dtype\": \"float32\",\n"
-      << "  \"hidden_act\": \"" << c.hidden_act << "\",\n"
-      << "  \"hidden_dropout_prob\": " << float_text(c.hidden_dropout_prob) << ",\n"
-      << "  \"hidden_size\": " << c.hidden_size << ",\n"
-      << "  \"initializer_range\": " << float_text(c.initializer_range) << ",\n"
-      << "  \"intermediate_size\": " << c.intermediate_size << ",\n"
-      << "  \"layer_norm_eps\": " << double_text(c.layer_norm_eps) << ",\n"
-      << "  \"max_position_embeddings\": " << c.max_position_embeddings << ",\n"
-      << "  \"model_type\": \"bert\",\n"
-      << "  \"num_attention_heads\": " << c.num_attention_heads << ",\n"
-      << "  \"num_hidden_layers\": " << c.num_hidden_layers << ",\n"
-      << "  \"pad_token_id\": "
-      << (c.pad_token_id < 0 ? std::string("null") : std::to_string(c.pad_token_id)) << ",\n"
-      << "  \"position_embedding_type\": \"absolute\",\n"
-      << "  \"torch_dtype\": \"float32\",\n"
-      << "  \"type_vocab_size\": " << c.type_vocab_size << ",\n"
-      << "  \"use_cache\": true,\n"
-      << "  \"vocab_size\": " << c.vocab_size << "\n"
-      << "}\n";
-  return out.str();
+  std::string out = "{\n";
+  size_t i = 0;
+  for (const auto& [key, value] : fields)
+    out += "  " + json_quote(key, JsonChars::kAscii) + ": " + value +
+           (++i < fields.size() ? ",\n" : "\n");
+  return out + "}\n";
+}
+
+bool same_model_fields(const BertConfig& a, const BertConfig& b) {
+  BertConfig bare_a = a, bare_b = b;
+  bare_a.other_fields.clear();
+  bare_b.other_fields.clear();
+  return bert_config_to_json(bare_a) == bert_config_to_json(bare_b);
 }
 
 }  // namespace bert

@@ -3,6 +3,7 @@
 // loads the directory as BertForQuestionAnswering.
 #pragma once
 
+#include <map>
 #include <string>
 
 namespace bert {
@@ -22,6 +23,11 @@ struct BertConfig {
   float initializer_range = 0.02f;
   std::string hidden_act = "gelu";  // erf GELU; the only activation supported
   int pad_token_id = 0;             // -1 when config.json has null (no padding row)
+  // The other keys of the config.json read (id2label, classifier_dropout, tie_word_embeddings,
+  // ...), each with its value as JSON text, written back as save_pretrained keeps them. Not
+  // kept: the keys written from the fields above or fixed (architectures, dtype, model_type,
+  // ...), _name_or_path, and transformers_version (this engine is not transformers).
+  std::map<std::string, std::string> other_fields;
 
   int head_dim() const { return hidden_size / num_attention_heads; }
 };
@@ -71,6 +77,11 @@ void check_config_fits_memory(const BertConfig& config, const std::string& file,
 // config.json text (sorted keys, 2-space indent, like save_pretrained) with
 // architectures ["BertForQuestionAnswering"], model_type "bert", dtype/torch_dtype float32.
 // Floats are written with the fewest digits that read back as the same float.
+// The other_fields follow in the same sorted order (classifier_dropout and use_cache as read,
+// else null and true).
 std::string bert_config_to_json(const BertConfig& config);
+// Whether the two configs describe the same model (other_fields aside): a checkpoint's config
+// against the run's.
+bool same_model_fields(const BertConfig& a, const BertConfig& b);
 
 }  // namespace bert

@@ -156,3 +156,37 @@ TEST_CASE("bert_config_to_json writes a config that reads back identically", "[i
   c.hidden_act = "relu";
   CHECK_THROWS_AS(bert_config_to_json(c), InputError);
 }
+
+TEST_CASE("the source config's other keys are written back as save_pretrained keeps them",
+          "[io][config]") {
+  // A classification-ready source: its labels, classifier_dropout and the like survive
+  // fine-tuning here as they survive save_pretrained; transformers_version and _name_or_path
+  // are not this engine's to repeat.
+  const BertConfig c = parse_bert_config(R"({"hidden_size": 32, "num_attention_heads": 4,
+      "intermediate_size": 64, "num_hidden_layers": 1, "vocab_size": 100,
+      "architectures": ["BertForMaskedLM"], "classifier_dropout": 0.3, "tie_word_embeddings": false,
+      "id2label": {"1": "END", "0": "START \u00e9"}, "empty": {}, "list": [1, 2.5, null],
+      "transformers_version": "4.6.0.dev0", "_name_or_path": "/home/me/bert", "use_cache": false})",
+                                         "config.json");
+  const std::string json = bert_config_to_json(c);
+  INFO(json);
+  // Python's json.dumps(indent=2, sort_keys=True) of those values, nested.
+  CHECK(contains(json,
+                 "  \"classifier_dropout\": 0.3,\n  \"dtype\": \"float32\",\n  \"empty\": {},\n"));
+  CHECK(contains(json,
+                 "  \"id2label\": {\n    \"0\": \"START \\u00e9\",\n    \"1\": \"END\"\n  },\n"));
+  CHECK(contains(json, "  \"list\": [\n    1,\n    2.5,\n    null\n  ],\n"));
+  CHECK(contains(json, "  \"tie_word_embeddings\": false,\n"));
+  CHECK(contains(json, "  \"use_cache\": false,\n"));
+  CHECK(contains(json, "\"architectures\": [\n    \"BertForQuestionAnswering\"\n  ]"));
+  CHECK_FALSE(contains(json, "transformers_version"));
+  CHECK_FALSE(contains(json, "_name_or_path"));
+  // Written twice, the same text; and the same model as without those keys.
+  CHECK(bert_config_to_json(parse_bert_config(json, "written")) == json);
+  BertConfig bare = c;
+  bare.other_fields.clear();
+  CHECK(same_model_fields(c, bare));
+  CHECK(contains(bert_config_to_json(bare), "\"classifier_dropout\": null"));
+  bare.hidden_dropout_prob = 0.2f;
+  CHECK_FALSE(same_model_fields(c, bare));
+}
