@@ -218,27 +218,44 @@ namespace {
 // The keys bert_config_to_json writes from BertConfig's fields or as constants, and those it
 // never carries over (see BertConfig::other_fields).
 const std::set<std::string>& written_or_dropped_keys() {
-  static const std::set<std::string> kKeys = {"architectures",
-                                              "attention_probs_dropout_prob",
-                                              "dtype",
-                                              "hidden_act",
-                                              "hidden_dropout_prob",
-                                              "hidden_size",
-                                              "initializer_range",
-                                              "intermediate_size",
-                                              "layer_norm_eps",
-                                              "max_position_embeddings",
-                                              "model_type",
-                                              "num_attention_heads",
-                                              "num_hidden_layers",
-                                              "pad_token_id",
-                                              "position_embedding_type",
-                                              "torch_dtype",
-                                              "type_vocab_size",
-                                              "vocab_size",
-                                              "_name_or_path",
-                                              "transformers_version"};
+  static const std::set<std::string> kKeys = {
+      "architectures", "attention_probs_dropout_prob", "dtype", "hidden_act", "hidden_dropout_prob",
+      "hidden_size", "initializer_range", "intermediate_size", "layer_norm_eps",
+      "max_position_embeddings", "model_type", "num_attention_heads", "num_hidden_layers",
+      "pad_token_id", "position_embedding_type", "torch_dtype", "type_vocab_size", "vocab_size",
+      "_name_or_path", "transformers_version",
+      // BertForQuestionAnswering sizes qa_outputs by
+      // num_labels: a classifier's labels would not
+      // fit the 2-output head saved here.
+      "num_labels", "_num_labels", "id2label", "label2id", "pruned_heads"};
   return kKeys;
+}
+
+// Whether the value holds a float that widen_big_json_integers may have made of an integer
+// literal of 20 or more digits (integral, at least 1e19 in magnitude).
+bool holds_widened_integer(simdjson::dom::element value) {
+  switch (value.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      simdjson::dom::object object;
+      if (value.get_object().get(object)) return false;
+      for (auto field : object)
+        if (holds_widened_integer(field.value)) return true;
+      return false;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      simdjson::dom::array items;
+      if (value.get_array().get(items)) return false;
+      for (simdjson::dom::element item : items)
+        if (holds_widened_integer(item)) return true;
+      return false;
+    }
+    case simdjson::dom::element_type::DOUBLE: {
+      const double number = value.get_double().value();
+      return std::isfinite(number) && std::fabs(number) >= 1e19 && number == std::floor(number);
+    }
+    default:
+      return false;
+  }
 }
 
 // A JSON value as Python's json.dumps(indent=2, sort_keys=True) writes it inside an object at
@@ -251,7 +268,8 @@ void append_python_json(simdjson::dom::element value, int depth, std::string* ou
       // Bound to a local first: value() of the temporary result would dangle in the loop.
       simdjson::dom::object object;
       if (value.get_object().get(object)) return;
-      for (auto field : object) sorted.emplace(std::string(field.key), field.value);
+      for (auto field : object)
+        sorted[std::string(field.key)] = field.value;  // the last, as Python
       if (sorted.empty()) {
         *out += "{}";
         return;
@@ -368,6 +386,9 @@ BertConfig parse_bert_config(const std::string& json, const std::string& file) {
     if (written_or_dropped_keys().count(key)) continue;
     std::string text;
     append_python_json(field.value, 1, &text);
+    // An integer of 20 or more digits was read as a float (widen_big_json_integers), which
+    // would change its type and digits: such a key is left out rather than altered.
+    if (holds_widened_integer(field.value)) continue;
     c.other_fields.emplace(key, std::move(text));
   }
   return c;

@@ -26,7 +26,10 @@ struct BertConfig {
   // The other keys of the config.json read (id2label, classifier_dropout, tie_word_embeddings,
   // ...), each with its value as JSON text, written back as save_pretrained keeps them. Not
   // kept: the keys written from the fields above or fixed (architectures, dtype, model_type,
-  // ...), _name_or_path, and transformers_version (this engine is not transformers).
+  // ...), _name_or_path, transformers_version (this engine is not transformers), the labels
+  // (num_labels, id2label, label2id: transformers would size the QA head by them), pruned_heads,
+  // and a key holding an integer of 20 or more digits (read as a float, it would change; a whole
+  // float of 1e19 or more cannot be told from one, and is left out too).
   std::map<std::string, std::string> other_fields;
 
   int head_dim() const { return hidden_size / num_attention_heads; }

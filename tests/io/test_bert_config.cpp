@@ -159,28 +159,38 @@ TEST_CASE("bert_config_to_json writes a config that reads back identically", "[i
 
 TEST_CASE("the source config's other keys are written back as save_pretrained keeps them",
           "[io][config]") {
-  // A classification-ready source: its labels, classifier_dropout and the like survive
-  // fine-tuning here as they survive save_pretrained; transformers_version and _name_or_path
-  // are not this engine's to repeat.
+  // A source's classifier_dropout, task_specific_params and the like survive fine-tuning here as
+  // they survive save_pretrained; transformers_version and _name_or_path are not this engine's
+  // to repeat.
   const BertConfig c = parse_bert_config(R"({"hidden_size": 32, "num_attention_heads": 4,
       "intermediate_size": 64, "num_hidden_layers": 1, "vocab_size": 100,
       "architectures": ["BertForMaskedLM"], "classifier_dropout": 0.3, "tie_word_embeddings": false,
-      "id2label": {"1": "END", "0": "START \u00e9"}, "empty": {}, "list": [1, 2.5, null],
+      "task_specific_params": {"qa": {"b": 1, "a": "\u00e9", "a": "last"}}, "empty": {},
+      "list": [1, 2.5, null], "small_float": 2.5e-7, "id2label": {"0": "NEG", "1": "NEU", "2": "POS"},
+      "label2id": {"NEG": 0}, "num_labels": 3, "pruned_heads": {},
+      "huge": [123456789012345678901234567890],
       "transformers_version": "4.6.0.dev0", "_name_or_path": "/home/me/bert", "use_cache": false})",
                                          "config.json");
   const std::string json = bert_config_to_json(c);
   INFO(json);
-  // Python's json.dumps(indent=2, sort_keys=True) of those values, nested.
+  // Python's json.dumps(indent=2, sort_keys=True) of those values: nested keys sorted, the last
+  // of a repeated key kept (as Python's json reads it).
   CHECK(contains(json,
-                 "  \"classifier_dropout\": 0.3,\n  \"dtype\": \"float32\",\n  \"empty\": {},\n"));
+                 "  \"classifier_dropout\": 0.3,\n  \"dtype\": "
+                 "\"float32\",\n  \"empty\": {},\n"));
   CHECK(contains(json,
-                 "  \"id2label\": {\n    \"0\": \"START \\u00e9\",\n    \"1\": \"END\"\n  },\n"));
+                 "  \"task_specific_params\": {\n    \"qa\": {\n      \"a\": \"last\",\n      "
+                 "\"b\": 1\n    }\n  },\n"));
   CHECK(contains(json, "  \"list\": [\n    1,\n    2.5,\n    null\n  ],\n"));
+  CHECK(contains(json, "  \"small_float\": 2.5e-07,\n"));
   CHECK(contains(json, "  \"tie_word_embeddings\": false,\n"));
   CHECK(contains(json, "  \"use_cache\": false,\n"));
   CHECK(contains(json, "\"architectures\": [\n    \"BertForQuestionAnswering\"\n  ]"));
-  CHECK_FALSE(contains(json, "transformers_version"));
-  CHECK_FALSE(contains(json, "_name_or_path"));
+  // Left out: the labels (transformers would size the QA head by them), pruned_heads, an
+  // integer too long to read back as one, and what is transformers' own to write.
+  for (const char* dropped : {"id2label", "label2id", "num_labels", "pruned_heads", "huge",
+                              "transformers_version", "_name_or_path"})
+    CHECK_FALSE(contains(json, std::string("\"") + dropped + "\""));
   // Written twice, the same text; and the same model as without those keys.
   CHECK(bert_config_to_json(parse_bert_config(json, "written")) == json);
   BertConfig bare = c;
