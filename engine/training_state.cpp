@@ -13,7 +13,6 @@
 #include <iterator>
 #include <limits>
 #include <set>
-#include <tuple>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -23,6 +22,17 @@
 
 namespace bert {
 namespace {
+
+// AdamW's settings as the checkpoint records them (field name = the flag's): written, read
+// (absent: NaN, not recorded), compared on resume and filled in, all from this one list.
+struct AdamWSetting {
+  const char* name;
+  double TrainerState::*member;
+};
+constexpr AdamWSetting kAdamWSettings[] = {{"adam_beta1", &TrainerState::adam_beta1},
+                                           {"adam_beta2", &TrainerState::adam_beta2},
+                                           {"adam_epsilon", &TrainerState::adam_epsilon},
+                                           {"weight_decay", &TrainerState::weight_decay}};
 
 std::string format_hex64(uint64_t value) {
   char buffer[24];
@@ -189,10 +199,8 @@ std::string trainer_state_to_json(const TrainerState& s) {
   add("plateau_bad_evaluations", std::to_string(s.plateau.bad_evaluations));
   add("plateau_cooldown", std::to_string(s.plateau.cooldown));
   add("plateau_evaluations", std::to_string(s.plateau.evaluations));
-  add("adam_beta1", format_json_number(s.adam_beta1));
-  add("adam_beta2", format_json_number(s.adam_beta2));
-  add("adam_epsilon", format_json_number(s.adam_epsilon));
-  add("weight_decay", format_json_number(s.weight_decay));
+  for (const AdamWSetting& setting : kAdamWSettings)
+    add(setting.name, format_json_number(s.*setting.member));
   add("per_device_train_batch_size", std::to_string(s.batch_size));
   add("gradient_accumulation_steps", std::to_string(s.gradient_accumulation_steps));
   add("num_windows", std::to_string(s.num_windows));
@@ -250,11 +258,8 @@ TrainerState parse_trainer_state(const std::string& json, const std::string& fil
   s.total_steps = r.integer("total_steps", 1, kMaxInt64);
   s.warmup_steps = r.integer("warmup_steps", 0, kMaxInt64);
   s.learning_rate = r.number("learning_rate");
-  const double unknown = std::numeric_limits<double>::quiet_NaN();
-  s.adam_beta1 = r.optional_number("adam_beta1", unknown);
-  s.adam_beta2 = r.optional_number("adam_beta2", unknown);
-  s.adam_epsilon = r.optional_number("adam_epsilon", unknown);
-  s.weight_decay = r.optional_number("weight_decay", unknown);
+  for (const AdamWSetting& setting : kAdamWSettings)
+    s.*setting.member = r.optional_number(setting.name, std::numeric_limits<double>::quiet_NaN());
   s.batch_size = static_cast<int32_t>(r.integer("per_device_train_batch_size", 1, std::numeric_limits<int32_t>::max()));
   s.gradient_accumulation_steps =
       static_cast<int32_t>(r.integer("gradient_accumulation_steps", 1, std::numeric_limits<int32_t>::max()));
@@ -322,18 +327,16 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
   if (checkpoint.learning_rate != run.learning_rate)
     refuse("learning_rate", format_json_number(checkpoint.learning_rate),
            format_json_number(run.learning_rate), same_schedule);
-  for (const auto& [field, saved, now] :
-       {std::tuple<const char*, double, double>{"adam_beta1", checkpoint.adam_beta1,
-                                                run.adam_beta1},
-        {"adam_beta2", checkpoint.adam_beta2, run.adam_beta2},
-        {"adam_epsilon", checkpoint.adam_epsilon, run.adam_epsilon},
-        {"weight_decay", checkpoint.weight_decay, run.weight_decay}})
+  for (const AdamWSetting& setting : kAdamWSettings) {
+    const char* field = setting.name;
+    const double saved = checkpoint.*setting.member, now = run.*setting.member;
     if (!std::isnan(saved) && saved != now)
       refuse(field, std::string("--") + field + " " + format_json_number(saved),
              format_json_number(now),
              std::string("give the same --") + field +
                  " (transformers restores AdamW's settings from the checkpoint, whatever the flags "
                  "say)");
+  }
   if (checkpoint.lr_scheduler_type != run.lr_scheduler_type)
     refuse("lr_scheduler_type", "--lr_scheduler_type " + checkpoint.lr_scheduler_type, run.lr_scheduler_type,
            "give the same --lr_scheduler_type");
@@ -343,11 +346,8 @@ void check_resume_compatible(const TrainerState& checkpoint, const TrainerState&
 }
 
 void record_unrecorded_settings(TrainerState* checkpoint, const TrainerState& run) {
-  for (auto [saved, now] : {std::pair<double*, double>{&checkpoint->adam_beta1, run.adam_beta1},
-                            {&checkpoint->adam_beta2, run.adam_beta2},
-                            {&checkpoint->adam_epsilon, run.adam_epsilon},
-                            {&checkpoint->weight_decay, run.weight_decay}})
-    if (std::isnan(*saved)) *saved = now;
+  for (const AdamWSetting& setting : kAdamWSettings)
+    if (std::isnan(checkpoint->*setting.member)) checkpoint->*setting.member = run.*setting.member;
 }
 
 uint64_t windows_fingerprint(const std::vector<Window>& windows) {
