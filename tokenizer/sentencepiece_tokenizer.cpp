@@ -365,6 +365,37 @@ bool SentencePieceTokenizer::removed_by_model(char32_t cp) const {
   return processor_->EncodeAsImmutableProto(text).pieces_size() == 0;
 }
 
+size_t SentencePieceTokenizer::normalised_size(char32_t cp) const {
+  if (cp < 0x80) return (cp > 0x20 && cp < 0x7f) ? 1 : 0;  // nmt_nfkc keeps printable ASCII
+  std::string text;
+  unicode::append_utf8(cp, &text);
+  const auto pieces = processor_->EncodeAsImmutableProto(text);
+  size_t size = 0;
+  for (size_t k = 0; k < pieces.pieces_size(); ++k) {
+    for (char32_t c : unicode::utf8_to_u32(pieces.pieces(static_cast<int>(k)).piece())) {
+      if (c != U'\u2581') ++size;
+    }
+  }
+  return size;
+}
+
+size_t SentencePieceTokenizer::held_of_next(const std::string& piece, const std::u32string& chars,
+                                            size_t from, size_t to, size_t held_of_from) const {
+  // sentencepiece maps every character of an expansion ("½" -> "1⁄2") to the start of the
+  // original character, so a piece that ends inside one ("▁21" of "2½") ends before it, where
+  // the fast tokenizer aligns each character of an expansion with the whole original one. Such
+  // a piece holds more normalised characters than its own characters make.
+  if (to >= chars.size() || chars[to] < 0x80 || normalised_size(chars[to]) < 2) return 0;
+  size_t own = 0;
+  for (size_t i = from; i < to; ++i) own += normalised_size(chars[i]);
+  own -= std::min(own, held_of_from);
+  size_t held = 0;
+  for (char32_t c : unicode::utf8_to_u32(piece)) {
+    if (c != U'\u2581') ++held;
+  }
+  return held > own ? held - own : 0;
+}
+
 Encoding SentencePieceTokenizer::encode(std::string_view utf8_text) const {
   std::u32string original;
   size_t bad = 0;
@@ -440,6 +471,8 @@ void SentencePieceTokenizer::encode_segment(const std::u32string& original, size
   }
   const sentencepiece::ImmutableSentencePieceText pieces = processor_->EncodeAsImmutableProto(text);
   const size_t count = normalised.size();
+  // The character an earlier piece ended inside the expansion of, and how much of it they held.
+  size_t split_char = count, split_held = 0;
   for (size_t k = 0; k < pieces.pieces_size(); ++k) {
     const auto piece = pieces.pieces(static_cast<int>(k));
     const size_t first_byte = std::min<size_t>(piece.begin(), text.size());
@@ -447,6 +480,15 @@ void SentencePieceTokenizer::encode_segment(const std::u32string& original, size
         std::max<size_t>(first_byte, std::min<size_t>(piece.end(), text.size()));
     size_t first = first_byte < text.size() ? char_of_byte[first_byte] : count;
     size_t last = end_byte > first_byte ? char_of_byte[end_byte - 1] + 1 : first;
+    if (end_byte < text.size() && static_cast<size_t>(char_of_byte[end_byte]) == last) {
+      const size_t held = held_of_next(piece.piece(), normalised, first, last,
+                                       first == split_char && first < last ? split_held : 0);
+      if (held > 0) {
+        // The next piece (an empty one too) starts inside the same character.
+        split_held = (split_char == last ? split_held : 0) + held;
+        split_char = last++;
+      }
+    }
     while (first < last &&
            (unicode::is_white_space(normalised[first]) || removed_by_model(normalised[first])))
       ++first;

@@ -69,6 +69,15 @@ class SentencePieceTokenizer final : public Tokenizer {
   int32_t find_piece(std::initializer_list<const char*> names) const;  // -1 when none exists
   void check_albert_compatible() const;
   bool removed_by_model(char32_t cp) const;  // the model's normaliser deletes it
+  // Characters, spaces ('▁') not counted, that the model's normaliser makes of `cp` alone:
+  // 0 for a deleted or white-space character, 2 or more where its charsmap expands it.
+  size_t normalised_size(char32_t cp) const;
+  // How many of the characters the normaliser makes of chars[to] a piece holds: 0 unless the
+  // piece, whose normalised text is `piece` and whose own characters are chars[from, to), ends
+  // inside that character's expansion. `held_of_from`: how many of chars[from]'s earlier
+  // pieces held, where the piece starts inside its expansion.
+  size_t held_of_next(const std::string& piece, const std::u32string& chars, size_t from, size_t to,
+                      size_t held_of_from) const;
   // Appends the pieces of original[begin, end) (no special tokens in it) to out.
   void encode_segment(const std::u32string& original, size_t begin, size_t end,
                       Encoding* out) const;

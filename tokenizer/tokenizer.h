@@ -21,7 +21,9 @@ inline constexpr const char kTokenizerRulesRevision[] =
     "CJK from U+2B920, NFD of Unicode 9.0.0 with positional alignments; "
     "2026-12-07: SentencePiece as AlbertTokenizer (special tokens matched whole, `` and '' as \", "
     "a lone \"▁\" aligned with the next character); "
-    "2026-12-07 (fourth session): SentencePiece control pieces matched whole, U+0085 a space";
+    "2026-12-07 (fourth session): SentencePiece control pieces matched whole, U+0085 a space; "
+    "2026-12-07 (sixth session): a SentencePiece piece ending inside a charsmap expansion "
+    "aligned with the whole character";
 
 struct Encoding {
   std::vector<int32_t> ids;

@@ -36,6 +36,8 @@ TEXTS = [
     " ",
     "Crème brûlée à la française, Tiếng Việt có dấu, ǅungla ﬃx ™ ㎏ ⅷ ℌ ﹙x﹚",
     "한국어 텍스트, العَرَبِيَّة, हिन्दी भाषा, ภาษาไทย, İyi akşamlar Ωmega",
+    # Pieces that end inside an expansion ("▁21" of "21⁄2"), start inside one, or both.
+    "Mix 2½ cups, Stand21㌔ and Ⅱﬀ ½1 ½½ ⅔½, ﬅand ㎚a x21½ tmⅡ㎡ ㏄ĳ stﬃstﬅ 21⅔ and ⅷﬁ",
 ]
 # Only where keep_accents is false: a decomposed accent ("e" + U+0301) and a lone combining
 # mark, which NFKD and StripAccents remove (with keep_accents true the alignment of the composed
@@ -52,6 +54,7 @@ CORPUS = [
     "Ελληνικά γράμματα και αριθμοί 12345 μαζί με σημεία στίξης!",
     "Don't can't won't: 1945, 2001-2002 and 3.14 cups of flour.",
     "Super Bowl L was played in 2016; a lone digit like 8 appears.",
+    "Mix 21 cups, 21 more and 21 less: iii, ff, fi, nm, ma, x⁄2, ⁄2, 1⁄2, 2⁄3 and ⁄2 or 21.",
 ]
 
 
