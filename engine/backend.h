@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/activation.h"
 #include "core/tensor.h"
 #include "kernels/accumulate.h"
 #include "kernels/adamw.h"
@@ -116,10 +117,12 @@ class Backend {
                                const Tensor& inp, const Tensor& weight, int rows, int in_features,
                                int out_features, Accumulate d_inp_mode, Accumulate d_weight_mode) = 0;
 
-  virtual void bias_gelu_forward(Tensor out, const Tensor& pre, const Tensor& bias, int rows,
-                                 int width) = 0;
-  virtual void bias_gelu_backward(Tensor d_pre, Tensor d_bias, const Tensor& d_out, const Tensor& pre,
-                                  const Tensor& bias, int rows, int width) = 0;
+  // The feed-forward activation (config.json's hidden_act) with its bias (kernels/gelu.h).
+  virtual void bias_activation_forward(Activation act, Tensor out, const Tensor& pre,
+                                       const Tensor& bias, int rows, int width) = 0;
+  virtual void bias_activation_backward(Activation act, Tensor d_pre, Tensor d_bias,
+                                        const Tensor& d_out, const Tensor& pre, const Tensor& bias,
+                                        int rows, int width) = 0;
 
   virtual void attention_forward(Tensor ctx, Tensor lse, const Tensor& qkv, const Tensor& cu_seqlens,
                                  const AttentionShape& shape, const DropoutSpec& dropout) = 0;

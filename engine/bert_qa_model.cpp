@@ -62,7 +62,12 @@ ModelMemory model_memory_needed(const Backend& backend, const BertConfig& config
 }
 
 BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tokens, int max_batch)
-    : backend_(backend), config_(config), layout_(config), max_tokens_(max_tokens), max_batch_(max_batch) {
+    : backend_(backend),
+      config_(config),
+      activation_(config.activation()),
+      layout_(config),
+      max_tokens_(max_tokens),
+      max_batch_(max_batch) {
   BERT_CHECK(max_tokens > 0 && max_batch > 0, "model needs room for at least one token");
   check_backend_runs_model(backend, config, "config.json");
   const size_t T = static_cast<size_t>(max_tokens), H = config.hidden_size,
@@ -277,8 +282,8 @@ void BertQaModel::run_forward(const PassContext& context, bool with_loss) {
                                         dropout_spec(context, l, DropoutKind::kAttentionOutput));
     backend_.matmul_forward(rows(a.ffn_pre, F), rows(a.hidden, H),
                             weights_.layers[l].intermediate.weight, Tensor{}, T, H, F);
-    backend_.bias_gelu_forward(rows(a.ffn_act, F), rows(a.ffn_pre, F),
-                               weights_.layers[l].intermediate.bias, T, F);
+    backend_.bias_activation_forward(activation_, rows(a.ffn_act, F), rows(a.ffn_pre, F),
+                                     weights_.layers[l].intermediate.bias, T, F);
     backend_.matmul_forward(rows(branch_, H), rows(a.ffn_act, F), weights_.layers[l].output.weight,
                             weights_.layers[l].output.bias, T, F, H);
     backend_.residual_layernorm_forward(rows(layer_outputs_[l + 1], H), rows(a.out_sum, H),
@@ -326,9 +331,9 @@ void BertQaModel::backward(const PassContext& context, const UnitDoneFn& on_unit
     backend_.matmul_backward(rows(d_ffn_act_, F), weight_grads_.layers[l].output.weight,
                              weight_grads_.layers[l].output.bias, d_branch, rows(a.ffn_act, F),
                              weights_.layers[l].output.weight, T, F, H, Accumulate::kOverwrite, weight_mode);
-    backend_.bias_gelu_backward(rows(d_ffn_pre_, F), weight_grads_.layers[l].intermediate.bias,
-                                rows(d_ffn_act_, F), rows(a.ffn_pre, F),
-                                weights_.layers[l].intermediate.bias, T, F);
+    backend_.bias_activation_backward(
+        activation_, rows(d_ffn_pre_, F), weight_grads_.layers[l].intermediate.bias,
+        rows(d_ffn_act_, F), rows(a.ffn_pre, F), weights_.layers[l].intermediate.bias, T, F);
     backend_.matmul_backward(d_hidden, weight_grads_.layers[l].intermediate.weight, Tensor{},
                              rows(d_ffn_pre_, F), rows(a.hidden, H),
                              weights_.layers[l].intermediate.weight, T, H, F, Accumulate::kAdd, weight_mode);

@@ -4,10 +4,11 @@
 // Forward (T packed tokens, H hidden, F intermediate, L layers):
 //   x0 = dropout(LN(word[ids] + pos[p] + type[tt]))
 //   per layer: qkv = x·Wqkvᵀ + bqkv; ctx = attention(qkv); a = ctx·Woᵀ + bo;
-//              h = LN(x + dropout(a)); f = gelu(h·W1ᵀ + b1); x' = LN(h + dropout(f·W2ᵀ + b2))
+//              h = LN(x + dropout(a)); f = act(h·W1ᵀ + b1); x' = LN(h + dropout(f·W2ᵀ + b2))
+//   (act: config.json's hidden_act, BERT's erf GELU or another of core/activation.h)
 //   logits = x_L·Wqaᵀ + bqa  ([T, 2]: start, end); loss per kernels/qa_loss.h.
 // Saved for backward per layer: x, qkv, ctx, lse, both LayerNorm inputs and statistics,
-// h, the GELU input and output. Dropout masks are regenerated, never stored.
+// h, the activation's input and output. Dropout masks are regenerated, never stored.
 #pragma once
 
 #include <functional>
@@ -142,6 +143,7 @@ class BertQaModel {
 
   Backend& backend_;
   BertConfig config_;
+  Activation activation_;  // config_.hidden_act's function, looked up once
   ParamLayout layout_;
   int max_tokens_, max_batch_;
   int tokens_ = 0, batch_ = 0;

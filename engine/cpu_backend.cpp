@@ -118,12 +118,15 @@ class CpuBackend final : public Backend {
                         in_features, out_features, d_inp_mode, d_weight_mode);
   }
 
-  void bias_gelu_forward(Tensor out, const Tensor& pre, const Tensor& bias, int rows, int width) override {
-    bias_gelu_forward_ref(as(out), as(pre), as(bias), rows, width);
+  void bias_activation_forward(Activation act, Tensor out, const Tensor& pre, const Tensor& bias,
+                               int rows, int width) override {
+    bias_activation_forward_ref(act, as(out), as(pre), as(bias), rows, width);
   }
-  void bias_gelu_backward(Tensor d_pre, Tensor d_bias, const Tensor& d_out, const Tensor& pre,
-                          const Tensor& bias, int rows, int width) override {
-    bias_gelu_backward_ref(as(d_pre), as(d_bias), as(d_out), as(pre), as(bias), rows, width);
+  void bias_activation_backward(Activation act, Tensor d_pre, Tensor d_bias, const Tensor& d_out,
+                                const Tensor& pre, const Tensor& bias, int rows,
+                                int width) override {
+    bias_activation_backward_ref(act, as(d_pre), as(d_bias), as(d_out), as(pre), as(bias), rows,
+                                 width);
   }
 
   void attention_forward(Tensor ctx, Tensor lse, const Tensor& qkv, const Tensor& cu_seqlens,

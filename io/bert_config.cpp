@@ -87,6 +87,12 @@ std::string double_text(double value) {
 
 }  // namespace
 
+Activation BertConfig::activation() const {
+  const std::optional<Activation> activation = activation_from_hf_name(hidden_act);
+  BERT_CHECK(activation.has_value(), "hidden_act \"" + hidden_act + "\" was not validated");
+  return *activation;
+}
+
 void validate_bert_config(const BertConfig& c, const std::string& file) {
   auto positive = [&](const char* key, int value) {
     if (value <= 0) throw_input_error(file, key, "must be > 0, found " + std::to_string(value));
@@ -128,11 +134,10 @@ void validate_bert_config(const BertConfig& c, const std::string& file) {
   if (!(c.initializer_range >= 0.0f))
     throw_input_error(file, "initializer_range",
                       "must be >= 0, found " + float_text(c.initializer_range));
-  if (c.hidden_act != "gelu" && c.hidden_act != "gelu_python")
+  if (!activation_from_hf_name(c.hidden_act))
     throw_input_error(file, "hidden_act",
-                      "\"" + c.hidden_act +
-                          "\" is not supported: this engine implements only \"gelu\" (exact erf "
-                          "GELU; \"gelu_python\" is the same function)");
+                      "\"" + c.hidden_act + "\" is not supported: this engine implements " +
+                          supported_activation_names());
   if (c.pad_token_id < -1 || c.pad_token_id >= c.vocab_size)
     throw_input_error(file, "pad_token_id",
                       std::to_string(c.pad_token_id) + " is outside the vocabulary [0, " +

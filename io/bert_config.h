@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include "core/activation.h"
+
 namespace bert {
 
 struct BertConfig {
@@ -21,7 +23,7 @@ struct BertConfig {
   float hidden_dropout_prob = 0.1f;
   float attention_probs_dropout_prob = 0.1f;
   float initializer_range = 0.02f;
-  std::string hidden_act = "gelu";  // erf GELU; the only activation supported
+  std::string hidden_act = "gelu";  // transformers' ACT2FN name (core/activation.h), kept as read
   int pad_token_id = 0;             // -1 when config.json has null (no padding row)
   // The other keys of the config.json read (id2label, classifier_dropout, tie_word_embeddings,
   // ...), each with its value as JSON text, written back as save_pretrained keeps them. Not
@@ -33,12 +35,14 @@ struct BertConfig {
   std::map<std::string, std::string> other_fields;
 
   int head_dim() const { return hidden_size / num_attention_heads; }
+  // The function hidden_act names (a validated config names one).
+  Activation activation() const;
 };
 
 // Reads and validates config.json. Missing optional fields take HF's defaults; a field of
 // the wrong type or value is an InputError naming the file, the field and the expectation:
 // sizes positive, hidden_size divisible by num_attention_heads, dropouts in [0, 1),
-// layer_norm_eps > 0, hidden_act "gelu", model_type (if present) "bert",
+// layer_norm_eps > 0, hidden_act one of core/activation.h's, model_type (if present) "bert",
 // position_embedding_type (if present) "absolute", 0 <= pad_token_id < vocab_size.
 BertConfig read_bert_config(const std::string& path);
 

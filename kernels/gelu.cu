@@ -1,10 +1,13 @@
-// Bias + erf-GELU kernels (kernels/gelu.h), in the reference's order of operations:
+// Bias + activation kernels (kernels/gelu.h), in the reference's order of operations, e.g.
+// for erf GELU:
 //   forward  y = x·0.5·(1 + erf(x·√½)),  x = pre + bias
 //   backward d_pre = dy·(cdf + x·pdf),   d_bias += Σ_rows d_pre (fp32, before rounding d_pre).
+// The activation is a template parameter: one kernel per activation, chosen at launch.
 // The backward writes d_pre and per-tile d_bias partials in one pass, then adds the partials in
 // a fixed order (kernels/column_reduce.cuh), so d_bias is deterministic without atomics.
 // Templated on the storage type T (bf16, or float under the fp32 compute switch).
 #include <initializer_list>
+#include <type_traits>
 
 #include "kernels/column_reduce.cuh"
 #include "kernels/cuda_common.cuh"
@@ -28,12 +31,45 @@ constexpr int kBackwardLanes = 32;
 // 2 keeps the bf16 kernel at 80 registers, 3 blocks of 8 warps per SM; 4 rows took 128 (2 blocks).
 constexpr int kBackwardBatchRows = 2;
 
-__device__ __forceinline__ float gelu(float x) { return x * 0.5f * (1.0f + erff(x * kSqrtHalf)); }
+constexpr float kSqrtTwoOverPi = 0.79788456080286535588f;
 
-__device__ __forceinline__ float gelu_derivative(float x) {
-  const float cdf = 0.5f * (1.0f + erff(x * kSqrtHalf));
-  const float pdf = expf(-0.5f * x * x) * kInvSqrtTwoPi;
-  return cdf + x * pdf;
+__device__ __forceinline__ float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// The formulas of kernels/gelu_ref.cpp, in float.
+template <Activation A>
+__device__ __forceinline__ float activation_value(float x) {
+  if constexpr (A == Activation::kGeluErf) {
+    return x * 0.5f * (1.0f + erff(x * kSqrtHalf));
+  } else if constexpr (A == Activation::kGeluTanh) {
+    return 0.5f * x * (1.0f + tanhf(kSqrtTwoOverPi * (x + 0.044715f * (x * x * x))));
+  } else if constexpr (A == Activation::kQuickGelu) {
+    return x * sigmoid(1.702f * x);
+  } else if constexpr (A == Activation::kRelu) {
+    return x > 0.0f ? x : 0.0f;
+  } else {
+    return x * sigmoid(x);
+  }
+}
+
+template <Activation A>
+__device__ __forceinline__ float activation_derivative(float x) {
+  if constexpr (A == Activation::kGeluErf) {
+    const float cdf = 0.5f * (1.0f + erff(x * kSqrtHalf));
+    const float pdf = expf(-0.5f * x * x) * kInvSqrtTwoPi;
+    return cdf + x * pdf;
+  } else if constexpr (A == Activation::kGeluTanh) {
+    const float t = tanhf(kSqrtTwoOverPi * (x + 0.044715f * (x * x * x)));
+    return 0.5f * (1.0f + t) +
+           0.5f * x * (1.0f - t * t) * kSqrtTwoOverPi * (1.0f + 0.134145f * x * x);
+  } else if constexpr (A == Activation::kQuickGelu) {
+    const float s = sigmoid(1.702f * x);
+    return s + 1.702f * x * s * (1.0f - s);
+  } else if constexpr (A == Activation::kRelu) {
+    return x > 0.0f ? 1.0f : 0.0f;
+  } else {
+    const float s = sigmoid(x);
+    return s * (1.0f + x * (1.0f - s));
+  }
 }
 
 // kVec consecutive values: 16-byte accesses for 8, scalar for 1 (odd widths or alignment).
@@ -48,9 +84,9 @@ __device__ __forceinline__ void store_n(T* target, const float* values) {
   else store_vec<kVec>(target, values);
 }
 
-template <int kVec, typename T>
+template <int kVec, Activation A, typename T>
 __global__ void __launch_bounds__(kForwardThreads)
-    bias_gelu_forward_kernel(T* out, const T* pre, const T* bias, int rows, int width) {
+    bias_activation_forward_kernel(T* out, const T* pre, const T* bias, int rows, int width) {
   grid_dependency_sync();
   const int col = (blockIdx.y * kForwardThreads + threadIdx.x) * kVec;
   if (col >= width) return;
@@ -66,16 +102,16 @@ __global__ void __launch_bounds__(kForwardThreads)
     if (row0 + k >= rows) break;
     float y[kVec];
 #pragma unroll
-    for (int j = 0; j < kVec; ++j) y[j] = gelu(x[k][j] + b[j]);
+    for (int j = 0; j < kVec; ++j) y[j] = activation_value<A>(x[k][j] + b[j]);
     store_n<kVec>(out + static_cast<size_t>(row0 + k) * width + col, y);
   }
 }
 
-// Writes d_pre = dy·gelu'(pre + bias) and the tile's d_bias partial (fp32, before rounding).
-template <int kVec, typename T>
-__global__ void __launch_bounds__(kBackwardLanes * kColumnRowGroups)
-    bias_gelu_backward_kernel(T* d_pre, float* partial, const T* d_out, const T* pre,
-                              const T* bias, int rows, int width) {
+// Writes d_pre = dy·f'(pre + bias) and the tile's d_bias partial (fp32, before rounding).
+template <int kVec, Activation A, typename T>
+__global__ void __launch_bounds__(kBackwardLanes* kColumnRowGroups)
+    bias_activation_backward_kernel(T* d_pre, float* partial, const T* d_out, const T* pre,
+                                    const T* bias, int rows, int width) {
   grid_dependency_sync();
   __shared__ float sums[kColumnRowGroups][kBackwardLanes * kVec];
   const int lane = threadIdx.x, group = threadIdx.y;
@@ -110,7 +146,7 @@ __global__ void __launch_bounds__(kBackwardLanes * kColumnRowGroups)
         float grad[kVec];
 #pragma unroll
         for (int j = 0; j < kVec; ++j) {
-          grad[j] = dy[r][j] * gelu_derivative(x[r][j] + b[j]);
+          grad[j] = dy[r][j] * activation_derivative<A>(x[r][j] + b[j]);
           acc[j] += grad[j];
         }
         store_n<kVec>(d_pre + static_cast<size_t>(row) * width + col, grad);
@@ -144,60 +180,105 @@ int vector_width(int width, std::initializer_list<const void*> pointers) {
   return wide ? 8 : 1;
 }
 
-template <int kVec, typename T>
+template <int kVec, Activation A, typename T>
 void launch_forward(T* out, const T* pre, const T* bias, int rows, int width, cudaStream_t stream) {
   // Row groups on x (no 65535 limit), column blocks on y.
   const dim3 grid(div_up(rows, kForwardRows), div_up(div_up(width, kVec), kForwardThreads));
-  launch_kernel(bias_gelu_forward_kernel<kVec, T>, grid, kForwardThreads, 0, stream, out, pre, bias,
-                rows, width);
-  CUDA_LAUNCH_CHECK("bias_gelu_forward_kernel");
+  launch_kernel(bias_activation_forward_kernel<kVec, A, T>, grid, kForwardThreads, 0, stream, out,
+                pre, bias, rows, width);
+  CUDA_LAUNCH_CHECK("bias_activation_forward_kernel");
 }
 
-template <int kVec, typename T>
+template <int kVec, Activation A, typename T>
 void launch_backward(T* d_pre, float* partial, const T* d_out, const T* pre, const T* bias,
                      int rows, int width, cudaStream_t stream) {
   // Row tiles on x (no 65535 limit), column blocks on y, as in launch_column_sum.
   const dim3 grid(column_row_tiles(rows), div_up(div_up(width, kVec), kBackwardLanes));
-  launch_kernel(bias_gelu_backward_kernel<kVec, T>, grid, dim3(kBackwardLanes, kColumnRowGroups), 0,
-                stream, d_pre, partial, d_out, pre, bias, rows, width);
-  CUDA_LAUNCH_CHECK("bias_gelu_backward_kernel");
+  launch_kernel(bias_activation_backward_kernel<kVec, A, T>, grid,
+                dim3(kBackwardLanes, kColumnRowGroups), 0, stream, d_pre, partial, d_out, pre, bias,
+                rows, width);
+  CUDA_LAUNCH_CHECK("bias_activation_backward_kernel");
+}
+
+// Calls launch(std::integral_constant<Activation, act>{}): one kernel per activation.
+template <typename Launch>
+void with_activation(Activation act, Launch&& launch) {
+  switch (act) {
+    case Activation::kGeluErf:
+      return launch(std::integral_constant<Activation, Activation::kGeluErf>{});
+    case Activation::kGeluTanh:
+      return launch(std::integral_constant<Activation, Activation::kGeluTanh>{});
+    case Activation::kQuickGelu:
+      return launch(std::integral_constant<Activation, Activation::kQuickGelu>{});
+    case Activation::kRelu:
+      return launch(std::integral_constant<Activation, Activation::kRelu>{});
+    case Activation::kSilu:
+      return launch(std::integral_constant<Activation, Activation::kSilu>{});
+  }
 }
 
 template <typename T>
-void bias_gelu_forward(T* out, const T* pre, const T* bias, int rows, int width, GpuStream stream) {
-  check_shape(rows, width, "bias_gelu_forward_cuda");
+void bias_activation_forward(Activation act, T* out, const T* pre, const T* bias, int rows,
+                             int width, GpuStream stream) {
+  check_shape(rows, width, "bias_activation_forward_cuda");
   if (rows == 0) return;
-  if (vector_width(width, {out, pre, bias}) == 8)
-    launch_forward<8>(out, pre, bias, rows, width, stream);
-  else
-    launch_forward<1>(out, pre, bias, rows, width, stream);
+  const bool wide = vector_width(width, {out, pre, bias}) == 8;
+  with_activation(act, [&](auto a) {
+    if (wide)
+      launch_forward<8, decltype(a)::value>(out, pre, bias, rows, width, stream);
+    else
+      launch_forward<1, decltype(a)::value>(out, pre, bias, rows, width, stream);
+  });
 }
 
 template <typename T>
-void bias_gelu_backward(T* d_pre, float* d_bias, const T* d_out, const T* pre, const T* bias,
-                        int rows, int width, GpuWorkspace workspace, GpuStream stream) {
-  check_shape(rows, width, "bias_gelu_backward_cuda");
+void bias_activation_backward(Activation act, T* d_pre, float* d_bias, const T* d_out, const T* pre,
+                              const T* bias, int rows, int width, GpuWorkspace workspace,
+                              GpuStream stream) {
+  check_shape(rows, width, "bias_activation_backward_cuda");
   if (rows == 0) return;
   check_workspace(workspace, bias_gelu_backward_workspace_bytes(rows, width),
-                  "bias_gelu_backward_cuda");
+                  "bias_activation_backward_cuda");
   float* partial = static_cast<float*>(workspace.data);
-  if (vector_width(width, {d_pre, d_out, pre, bias}) == 8)
-    launch_backward<8>(d_pre, partial, d_out, pre, bias, rows, width, stream);
-  else
-    launch_backward<1>(d_pre, partial, d_out, pre, bias, rows, width, stream);
+  const bool wide = vector_width(width, {d_pre, d_out, pre, bias}) == 8;
+  with_activation(act, [&](auto a) {
+    if (wide)
+      launch_backward<8, decltype(a)::value>(d_pre, partial, d_out, pre, bias, rows, width, stream);
+    else
+      launch_backward<1, decltype(a)::value>(d_pre, partial, d_out, pre, bias, rows, width, stream);
+  });
   launch_column_partials_finish(d_bias, partial, column_row_tiles(rows), width,
                                 static_cast<size_t>(width), stream);
 }
 
 }  // namespace
 
+void bias_activation_forward_cuda(Activation act, bf16* out, const bf16* pre, const bf16* bias,
+                                  int rows, int width, GpuStream stream) {
+  bias_activation_forward(act, out, pre, bias, rows, width, stream);
+}
+void bias_activation_forward_cuda(Activation act, float* out, const float* pre, const float* bias,
+                                  int rows, int width, GpuStream stream) {
+  bias_activation_forward(act, out, pre, bias, rows, width, stream);
+}
+void bias_activation_backward_cuda(Activation act, bf16* d_pre, float* d_bias, const bf16* d_out,
+                                   const bf16* pre, const bf16* bias, int rows, int width,
+                                   GpuWorkspace workspace, GpuStream stream) {
+  bias_activation_backward(act, d_pre, d_bias, d_out, pre, bias, rows, width, workspace, stream);
+}
+void bias_activation_backward_cuda(Activation act, float* d_pre, float* d_bias, const float* d_out,
+                                   const float* pre, const float* bias, int rows, int width,
+                                   GpuWorkspace workspace, GpuStream stream) {
+  bias_activation_backward(act, d_pre, d_bias, d_out, pre, bias, rows, width, workspace, stream);
+}
+
 void bias_gelu_forward_cuda(bf16* out, const bf16* pre, const bf16* bias, int rows, int width,
                             GpuStream stream) {
-  bias_gelu_forward(out, pre, bias, rows, width, stream);
+  bias_activation_forward(Activation::kGeluErf, out, pre, bias, rows, width, stream);
 }
 void bias_gelu_forward_cuda(float* out, const float* pre, const float* bias, int rows, int width,
                             GpuStream stream) {
-  bias_gelu_forward(out, pre, bias, rows, width, stream);
+  bias_activation_forward(Activation::kGeluErf, out, pre, bias, rows, width, stream);
 }
 
 size_t bias_gelu_backward_workspace_bytes(int rows, int width) {
@@ -207,12 +288,14 @@ size_t bias_gelu_backward_workspace_bytes(int rows, int width) {
 void bias_gelu_backward_cuda(bf16* d_pre, float* d_bias, const bf16* d_out, const bf16* pre,
                              const bf16* bias, int rows, int width, GpuWorkspace workspace,
                              GpuStream stream) {
-  bias_gelu_backward(d_pre, d_bias, d_out, pre, bias, rows, width, workspace, stream);
+  bias_activation_backward(Activation::kGeluErf, d_pre, d_bias, d_out, pre, bias, rows, width,
+                           workspace, stream);
 }
 void bias_gelu_backward_cuda(float* d_pre, float* d_bias, const float* d_out, const float* pre,
                              const float* bias, int rows, int width, GpuWorkspace workspace,
                              GpuStream stream) {
-  bias_gelu_backward(d_pre, d_bias, d_out, pre, bias, rows, width, workspace, stream);
+  bias_activation_backward(Activation::kGeluErf, d_pre, d_bias, d_out, pre, bias, rows, width,
+                           workspace, stream);
 }
 
 }  // namespace bert

@@ -124,23 +124,26 @@ class CudaBackendOps final : public CudaBackendBase {
                          out_features, d_inp_mode, d_weight_mode, workspace, stream());
   }
 
-  void bias_gelu_forward(Tensor out, const Tensor& pre, const Tensor& bias, int rows, int width) override {
-    const char* op = "bias_gelu_forward";
+  void bias_activation_forward(Activation activation, Tensor out, const Tensor& pre,
+                               const Tensor& bias, int rows, int width) override {
+    const char* op = "bias_activation_forward";
     check_dims(rows, width, op);
     const size_t count = count_of(rows, width);
-    bias_gelu_forward_cuda(act(out, count, op, "out"), act(pre, count, op, "pre"),
-                           act(bias, width, op, "bias"), rows, width, stream());
+    bias_activation_forward_cuda(activation, act(out, count, op, "out"), act(pre, count, op, "pre"),
+                                 act(bias, width, op, "bias"), rows, width, stream());
   }
 
-  void bias_gelu_backward(Tensor d_pre, Tensor d_bias, const Tensor& d_out, const Tensor& pre,
-                          const Tensor& bias, int rows, int width) override {
-    const char* op = "bias_gelu_backward";
+  void bias_activation_backward(Activation activation, Tensor d_pre, Tensor d_bias,
+                                const Tensor& d_out, const Tensor& pre, const Tensor& bias,
+                                int rows, int width) override {
+    const char* op = "bias_activation_backward";
     check_dims(rows, width, op);
     const size_t count = count_of(rows, width);
     const GpuWorkspace workspace = scratch_for_rows(bias_gelu_backward_workspace_bytes, d_out, width, rows);
-    bias_gelu_backward_cuda(act(d_pre, count, op, "d_pre"), f32(d_bias, width, op, "d_bias"),
-                            act(d_out, count, op, "d_out"), act(pre, count, op, "pre"),
-                            act(bias, width, op, "bias"), rows, width, workspace, stream());
+    bias_activation_backward_cuda(activation, act(d_pre, count, op, "d_pre"),
+                                  f32(d_bias, width, op, "d_bias"), act(d_out, count, op, "d_out"),
+                                  act(pre, count, op, "pre"), act(bias, width, op, "bias"), rows,
+                                  width, workspace, stream());
   }
 
   void attention_forward(Tensor ctx, Tensor lse, const Tensor& qkv, const Tensor& cu_seqlens,

@@ -102,15 +102,16 @@ class CountingBackend final : public Backend {
     inner_->matmul_backward(d_inp, d_weight, d_bias, d_out, inp, weight, rows, in_features,
                             out_features, d_inp_mode, d_weight_mode);
   }
-  void bias_gelu_forward(Tensor out, const Tensor& pre, const Tensor& bias, int rows,
-                         int width) override {
-    count("bias_gelu_forward");
-    inner_->bias_gelu_forward(out, pre, bias, rows, width);
+  void bias_activation_forward(Activation act, Tensor out, const Tensor& pre, const Tensor& bias,
+                               int rows, int width) override {
+    count("bias_activation_forward");
+    inner_->bias_activation_forward(act, out, pre, bias, rows, width);
   }
-  void bias_gelu_backward(Tensor d_pre, Tensor d_bias, const Tensor& d_out, const Tensor& pre,
-                          const Tensor& bias, int rows, int width) override {
-    count("bias_gelu_backward");
-    inner_->bias_gelu_backward(d_pre, d_bias, d_out, pre, bias, rows, width);
+  void bias_activation_backward(Activation act, Tensor d_pre, Tensor d_bias, const Tensor& d_out,
+                                const Tensor& pre, const Tensor& bias, int rows,
+                                int width) override {
+    count("bias_activation_backward");
+    inner_->bias_activation_backward(act, d_pre, d_bias, d_out, pre, bias, rows, width);
   }
   void attention_forward(Tensor ctx, Tensor lse, const Tensor& qkv, const Tensor& cu_seqlens,
                          const AttentionShape& shape, const DropoutSpec& dropout) override {

@@ -42,7 +42,8 @@ std::vector<std::string> expected_forward(int layers) {
     calls.push_back("wait_side_updates " + std::to_string(l + 1));
     for (const char* op :
          {"matmul_forward", "attention_forward", "matmul_forward", "residual_layernorm_forward",
-          "matmul_forward", "bias_gelu_forward", "matmul_forward", "residual_layernorm_forward"})
+          "matmul_forward", "bias_activation_forward", "matmul_forward",
+          "residual_layernorm_forward"})
       calls.push_back(op);
   }
   calls.push_back("wait_side_updates " + std::to_string(layers + 1));
@@ -81,7 +82,7 @@ TEST_CASE(
                                            "embeddings_backward",
                                            "matmul_backward",
                                            "attention_backward",
-                                           "bias_gelu_backward",
+                                           "bias_activation_backward",
                                            "residual_layernorm_backward"};
   int updates = 0;
   for (size_t i = 0; i < calls.size(); ++i) {

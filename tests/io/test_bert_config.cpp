@@ -62,6 +62,17 @@ TEST_CASE("config.json missing fields take Hugging Face's BERT defaults", "[io][
       "{\"hidden_act\": \"gelu_python\", \"is_decoder\": false, \"add_cross_attention\": false, "
       "\"max_length_unused\": 1000000000000000019884624838656}", "g.json");
   CHECK(g.hidden_act == "gelu_python");
+  CHECK(g.activation() == Activation::kGeluErf);
+  // Other activations of transformers' ACT2FN, kept by name (written back as read).
+  for (const char* name :
+       {"gelu_new", "gelu_pytorch_tanh", "gelu_fast", "quick_gelu", "relu", "silu", "swish"}) {
+    const BertConfig a =
+        parse_bert_config(std::string("{\"hidden_act\": \"") + name + "\"}", "a.json");
+    CHECK(a.hidden_act == name);
+    CHECK(activation_from_hf_name(name) == a.activation());
+  }
+  CHECK(parse_bert_config("{\"hidden_act\": \"relu\"}", "a.json").activation() ==
+        Activation::kRelu);
 }
 
 TEST_CASE("config.json refusals name the file and the field", "[io][config]") {
@@ -85,8 +96,8 @@ TEST_CASE("config.json refusals name the file and the field", "[io][config]") {
       {"{\"hidden_dropout_prob\": \"0.1\"}", "hidden_dropout_prob", "expected a number"},
       {"{\"layer_norm_eps\": 0}", "layer_norm_eps", "must be > 0"},
       {"{\"initializer_range\": -1}", "initializer_range", "must be >= 0"},
-      {"{\"hidden_act\": \"gelu_new\"}", "hidden_act", "\"gelu_new\" is not supported"},
-      {"{\"hidden_act\": \"relu\"}", "hidden_act", "only \"gelu\""},
+      {"{\"hidden_act\": \"gelu_10\"}", "hidden_act", "\"gelu_10\" is not supported"},
+      {"{\"hidden_act\": \"mish\"}", "hidden_act", "implements \"gelu\", \"gelu_python\", "},
       {"{\"hidden_act\": 3}", "hidden_act", "expected a string"},
       {"{\"type_vocab_size\": 1}", "type_vocab_size", "must be at least 2, found 1"},
       {"{\"is_decoder\": true}", "is_decoder", "not as a decoder"},
@@ -153,7 +164,9 @@ TEST_CASE("bert_config_to_json writes a config that reads back identically", "[i
   CHECK(contains(bert_config_to_json(c), "\"pad_token_id\": null"));
   check_equal(parse_bert_config(bert_config_to_json(c), "written"), c);
 
-  c.hidden_act = "relu";
+  c.hidden_act = "gelu_new";
+  check_equal(parse_bert_config(bert_config_to_json(c), "written"), c);
+  c.hidden_act = "mish";
   CHECK_THROWS_AS(bert_config_to_json(c), InputError);
 }
 

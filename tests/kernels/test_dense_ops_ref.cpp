@@ -2,7 +2,9 @@
 // formulas, every gradient against central differences in double, float against double.
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/embedding.h"
@@ -261,6 +263,61 @@ TEST_CASE("bias_gelu_ref: forward, gradients and float agreement", "[kernels][ge
 
   const std::vector<float> out_float = gelu_out(c, to_float(pre), to_float(bias));
   REQUIRE_CLOSE("gelu float vs double", compare_close(out_float, out, kFloatAtol, kFloatRtol));
+}
+
+TEST_CASE("bias_activation_ref: each hidden_act as transformers' ACT2FN computes it",
+          "[kernels][gelu]") {
+  // Values and derivatives from transformers 5.25's ACT2FN[name] under torch 2.15 float64
+  // autograd at x = -3, -0.5, 0, 0.7, 2.5 (zero bias).
+  struct Expected {
+    const char* name;
+    double value[5], derivative[5];
+  };
+  const Expected kCases[] = {
+      {"gelu",
+       {-0.0040496940948903104, -0.15426876936299344, 0, 0.53062544344384888, 2.4844758366855597},
+       {-0.01194564720418392, 0.13250487534383712, 0.5, 0.97661410113365987, 1.0376110859081451}},
+      {"gelu_new",
+       {-0.0036373920817729943, -0.15428599017485606, 0, 0.53057013470511671, 2.4849157339100012},
+       {-0.011584166630969651, 0.13263009646535764, 0.5, 0.97635721865610403, 1.0379515762126661}},
+      {"gelu_fast",  // its constant 0.7978845608 for √(2/π): the same to 1e-10
+       {-0.0036373920818605909, -0.15428599017516514, 0, 0.53057013470459025, 2.4849157339097268},
+       {-0.011584166631202292, 0.13263009646641249, 0.5, 0.97635721865502945, 1.0379515762131948}},
+      {"quick_gelu",
+       {-0.018071309707785969, -0.14961156339361989, 0, 0.53689395172315013, 2.4650138349514301},
+       {-0.024548323905652352, 0.12077808803458576, 0.5, 0.97991314200083846, 1.0447186660813743}},
+      {"relu", {0, 0, 0, 0.69999999999999996, 2.5}, {0, 0, 0, 1, 1}},
+      {"silu",
+       {-0.14227761953270035, -0.1887703343990727, 0, 0.46773144051771626, 2.3103545499468914},
+       {-0.088104106015169617, 0.26003881269734819, 0.5, 0.82338678347334249, 1.0994011113415267}},
+  };
+  const std::vector<double> x = {-3.0, -0.5, 0.0, 0.7, 2.5}, bias(5, 0.0), ones(5, 1.0);
+  for (const Expected& e : kCases) {
+    INFO(e.name);
+    const std::optional<Activation> act = activation_from_hf_name(e.name);
+    REQUIRE(act.has_value());
+    std::vector<double> value(5), derivative(5), d_bias(5, 0.0);
+    bias_activation_forward_ref(*act, value.data(), x.data(), bias.data(), 5, 1);
+    bias_activation_backward_ref(*act, derivative.data(), d_bias.data(), ones.data(), x.data(),
+                                 bias.data(), 5, 1);
+    const double tolerance = std::string(e.name) == "gelu_fast" ? 1e-9 : 1e-13;
+    REQUIRE_CLOSE("value", compare_close(value, std::vector<double>(e.value, e.value + 5),
+                                         tolerance, tolerance));
+    REQUIRE_CLOSE("derivative",
+                  compare_close(derivative, std::vector<double>(e.derivative, e.derivative + 5),
+                                tolerance, tolerance));
+    std::vector<float> value_float(5);
+    const std::vector<float> x_float = to_float(x), bias_float(5, 0.0f);
+    bias_activation_forward_ref(*act, value_float.data(), x_float.data(), bias_float.data(), 5, 1);
+    REQUIRE_CLOSE("float vs double", compare_close(value_float, value, kFloatAtol, kFloatRtol));
+  }
+  // The names read alike map to one function; others are refused by name.
+  CHECK(activation_from_hf_name("gelu_python") == Activation::kGeluErf);
+  CHECK(activation_from_hf_name("gelu_pytorch_tanh") == Activation::kGeluTanh);
+  CHECK(activation_from_hf_name("swish") == Activation::kSilu);
+  CHECK_FALSE(activation_from_hf_name("gelu_10").has_value());
+  CHECK_FALSE(activation_from_hf_name("mish").has_value());
+  CHECK_FALSE(activation_from_hf_name("GELU").has_value());  // ACT2FN's keys are lower case
 }
 
 }  // namespace

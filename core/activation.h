@@ -1,0 +1,27 @@
+// The feed-forward activations a BERT checkpoint's config.json may name (`hidden_act`), as
+// transformers' ACT2FN computes them. Here in core because the config reader (io/) checks the
+// name and the kernels (kernels/gelu.*) compute the function.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace bert {
+
+enum class Activation : uint8_t {
+  kGeluErf,    // "gelu", "gelu_python": x·Φ(x) = 0.5·x·(1 + erf(x/√2))
+  kGeluTanh,   // "gelu_new", "gelu_pytorch_tanh", "gelu_fast": 0.5·x·(1 + tanh(√(2/π)·(x +
+               // 0.044715·x³)))
+  kQuickGelu,  // "quick_gelu": x·σ(1.702·x)
+  kRelu,       // "relu": max(x, 0)
+  kSilu,       // "silu", "swish": x·σ(x)
+};
+
+// The activation transformers' ACT2FN[name] computes; nullopt for a name this engine lacks.
+std::optional<Activation> activation_from_hf_name(std::string_view name);
+
+// The names activation_from_hf_name accepts, for messages: "\"gelu\", \"gelu_python\", ...".
+const char* supported_activation_names();
+
+}  // namespace bert
