@@ -223,6 +223,10 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   if (!shortfall.empty())
     throw_input_error(join_path(options.model_name_or_path, "config.json"), largest_size_field(loaded.config),
                       "the model " + shortfall);
+  const std::string space = describe_address_space_shortfall(
+      *backend, loaded.config, int64_t(options.per_device_eval_batch_size) * options.max_seq_length,
+      options.per_device_eval_batch_size, false);
+  if (!space.empty()) throw BertError("this run " + space);
   PrepareOptions prepare;
   prepare.window = WindowConfig{options.max_seq_length, options.doc_stride};
   prepare.do_lower_case = options.do_lower_case;

@@ -289,7 +289,12 @@ void check_model_limits(const TrainOptions& o, Backend& backend) {
   bool batch_to_blame = false;
   const std::string shortfall = describe_memory_shortfall(backend, config, int64_t(max_batch) * o.max_seq_length,
                                                           max_batch, o.do_train, &batch_to_blame);
-  if (shortfall.empty()) return;
+  if (shortfall.empty()) {
+    const std::string space = describe_address_space_shortfall(
+        backend, config, int64_t(max_batch) * o.max_seq_length, max_batch, o.do_train);
+    if (!space.empty()) throw BertError("this run " + space);
+    return;
+  }
   if (batch_to_blame)
     throw FlagError(std::string("--") + (train_batch ? "per_device_train_batch_size " : "per_device_eval_batch_size ") +
                     std::to_string(max_batch) + " at --max_seq_length " + std::to_string(o.max_seq_length) + ": " +

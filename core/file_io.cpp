@@ -1,6 +1,7 @@
 #include "core/file_io.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -276,6 +277,21 @@ uint64_t physical_memory_bytes() {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page_size <= 0) return std::numeric_limits<uint64_t>::max() / 2;
   return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+}
+
+uint64_t address_space_left() {
+  constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max() / 2;
+  struct rlimit limit;
+  if (::getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return kUnlimited;
+  unsigned long long pages = 0;
+  if (FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(statm, "%llu", &pages) != 1) pages = 0;
+    std::fclose(statm);
+  }
+  const long page_size = ::sysconf(_SC_PAGESIZE);
+  const uint64_t mapped = pages * static_cast<uint64_t>(page_size > 0 ? page_size : 4096);
+  const uint64_t cap = static_cast<uint64_t>(limit.rlim_cur);
+  return cap > mapped ? cap - mapped : 0;
 }
 
 std::string format_bytes(double bytes) {

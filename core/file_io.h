@@ -131,6 +131,10 @@ std::string huggingface_home();
 // Physical memory of this machine in bytes (sysconf); a large value when it cannot be told.
 uint64_t physical_memory_bytes();
 
+// Address space this process may still map under its RLIMIT_AS (`ulimit -v`): the soft limit
+// less the size mapped now (/proc/self/statm); a large value when there is no limit.
+uint64_t address_space_left();
+
 // "1.5 GiB", "512 MiB", "96 KiB", "12 bytes": sizes in messages.
 std::string format_bytes(double bytes);
 

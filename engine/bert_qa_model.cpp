@@ -7,9 +7,17 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "kernels/cpu_parallel.h"
 
 namespace bert {
 namespace {
+
+// What each CPU thread maps besides the model's buffers (describe_memory_shortfall): OpenBLAS's
+// work buffer (its BUFFER_SIZE on x86-64, 32 << 22), a glibc malloc arena (HEAP_MAX_SIZE on
+// 64-bit) and a default stack.
+constexpr double kOpenBlasBufferBytes = 128.0 * (1 << 20);
+constexpr double kMallocArenaBytes = 64.0 * (1 << 20);
+constexpr double kThreadStackBytes = 8.0 * (1 << 20);
 
 // `whole` split into the slices covered by `parts` (views into it, disjoint) and the slices
 // between them, each list merged into maximal contiguous slices.
@@ -405,11 +413,35 @@ std::string describe_memory_shortfall(Backend& backend, const BertConfig& config
   if (backend.native_stream() == nullptr) model = model_memory_needed(backend, config, max_tokens, max_batch, training);
   const double needed = loaded + model.total(), available = double(physical_memory_bytes());
   *batch_to_blame = model.activation_bytes > loaded + model.parameter_bytes;
+  const std::string parts = format_bytes(loaded + model.parameter_bytes) + " for the parameters" +
+                            (training ? " and optimizer state" : "") + ", " +
+                            format_bytes(model.activation_bytes) + " for the activations of " +
+                            std::to_string(max_tokens) + " tokens";
   if (needed <= available) return "";
-  return "needs about " + format_bytes(needed) + " of memory (" + format_bytes(loaded + model.parameter_bytes) +
-         " for the parameters" + (training ? " and optimizer state" : "") + ", " +
-         format_bytes(model.activation_bytes) + " for the activations of " + std::to_string(max_tokens) +
-         " tokens), more than this machine's " + format_bytes(available);
+  return "needs about " + format_bytes(needed) + " of memory (" + parts +
+         "), more than this machine's " + format_bytes(available);
+}
+
+std::string describe_address_space_shortfall(Backend& backend, const BertConfig& config,
+                                             int64_t max_tokens, int64_t max_batch, bool training) {
+  if (backend.native_stream() != nullptr) return "";
+  const ModelMemory model = model_memory_needed(backend, config, max_tokens, max_batch, training);
+  const double needed = 4.0 * bert_qa_parameter_count(config) + model.total();
+  // Under an address-space limit (ulimit -v), OpenBLAS cannot be let run out: when it cannot map
+  // the work buffer each calling thread takes, it retries forever (a hang, not an error). Each
+  // CPU thread is counted with that buffer, a malloc arena and a stack.
+  const double threads = cpu::thread_count() + 1.0;  // the pool and the batch prefetcher
+  const double per_thread = kOpenBlasBufferBytes + kMallocArenaBytes + kThreadStackBytes;
+  const double left = double(address_space_left());
+  if (needed + threads * per_thread <= left) return "";
+  return "needs about " + format_bytes(needed + threads * per_thread) + " of address space (" +
+         format_bytes(needed) + " for the model" + (training ? ", its optimizer state" : "") +
+         " and the activations of " + std::to_string(max_tokens) + " tokens, " +
+         format_bytes(threads * per_thread) + " for " + std::to_string(int(threads)) +
+         " CPU threads' OpenBLAS buffers, malloc arenas and stacks), more than the " +
+         format_bytes(left) +
+         " the address-space limit (ulimit -v) leaves: raise the limit, or run fewer threads "
+         "(BERT_CPU_THREADS)";
 }
 
 }  // namespace bert
