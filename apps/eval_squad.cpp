@@ -225,7 +225,7 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
                       "the model " + shortfall);
   const std::string space = describe_address_space_shortfall(
       *backend, loaded.config, int64_t(options.per_device_eval_batch_size) * options.max_seq_length,
-      options.per_device_eval_batch_size, false);
+      options.per_device_eval_batch_size, false, /*weights_loaded=*/true);
   if (!space.empty()) throw BertError("this run " + space);
   PrepareOptions prepare;
   prepare.window = WindowConfig{options.max_seq_length, options.doc_stride};

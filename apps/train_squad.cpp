@@ -291,7 +291,8 @@ void check_model_limits(const TrainOptions& o, Backend& backend) {
                                                           max_batch, o.do_train, &batch_to_blame);
   if (shortfall.empty()) {
     const std::string space = describe_address_space_shortfall(
-        backend, config, int64_t(max_batch) * o.max_seq_length, max_batch, o.do_train);
+        backend, config, int64_t(max_batch) * o.max_seq_length, max_batch, o.do_train,
+        /*weights_loaded=*/false);
     if (!space.empty()) throw BertError("this run " + space);
     return;
   }

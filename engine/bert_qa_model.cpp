@@ -7,17 +7,17 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "kernels/blas_ref.h"
 #include "kernels/cpu_parallel.h"
 
 namespace bert {
 namespace {
 
-// What each CPU thread maps besides the model's buffers (describe_memory_shortfall): OpenBLAS's
-// work buffer (its BUFFER_SIZE on x86-64, 32 << 22), a glibc malloc arena (HEAP_MAX_SIZE on
-// 64-bit) and a default stack.
+// The work buffer OpenBLAS maps for each thread calling it at once (its BUFFER_SIZE on x86-64,
+// 32 << 22), and room for what else a run maps as it goes (the batch prefetcher's stack, the
+// host pipeline's buffers): describe_address_space_shortfall.
 constexpr double kOpenBlasBufferBytes = 128.0 * (1 << 20);
-constexpr double kMallocArenaBytes = 64.0 * (1 << 20);
-constexpr double kThreadStackBytes = 8.0 * (1 << 20);
+constexpr double kRunningRoomBytes = 64.0 * (1 << 20);
 
 // `whole` split into the slices covered by `parts` (views into it, disjoint) and the slices
 // between them, each list merged into maximal contiguous slices.
@@ -422,24 +422,39 @@ std::string describe_memory_shortfall(Backend& backend, const BertConfig& config
          "), more than this machine's " + format_bytes(available);
 }
 
+int concurrent_blas_callers(const BertConfig& config, int64_t max_tokens, int64_t max_batch) {
+  // kernels/blas_ref.h: a product of blas::kSplitMultiplyAdds or more is cut into bands of at
+  // least 16 rows (or columns), one per pool thread; kernels/attention_ref.cpp calls OpenBLAS
+  // once per sequence and head, spread over the pool.
+  const int threads = cpu::thread_count();
+  const double tokens = double(max_tokens);
+  const double widest = std::max<double>(config.intermediate_size, 3.0 * config.hidden_size);
+  double callers = double(max_batch) * config.num_attention_heads;
+  if (tokens * widest * config.hidden_size >= blas::kSplitMultiplyAdds)
+    callers = std::max(callers, std::ceil(std::max(tokens, widest) / 16.0));
+  return int(std::clamp(callers, 1.0, double(threads)));
+}
+
 std::string describe_address_space_shortfall(Backend& backend, const BertConfig& config,
-                                             int64_t max_tokens, int64_t max_batch, bool training) {
+                                             int64_t max_tokens, int64_t max_batch, bool training,
+                                             bool weights_loaded) {
   if (backend.native_stream() != nullptr) return "";
+  // Under an address-space limit (ulimit -v), OpenBLAS must not run out: when it cannot map the
+  // work buffer of a thread calling it, it retries forever (a hang, not an error). What is mapped
+  // already (the pool's stacks; with weights_loaded the weights read) is in address_space_left.
   const ModelMemory model = model_memory_needed(backend, config, max_tokens, max_batch, training);
-  const double needed = 4.0 * bert_qa_parameter_count(config) + model.total();
-  // Under an address-space limit (ulimit -v), OpenBLAS cannot be let run out: when it cannot map
-  // the work buffer each calling thread takes, it retries forever (a hang, not an error). Each
-  // CPU thread is counted with that buffer, a malloc arena and a stack.
-  const double threads = cpu::thread_count() + 1.0;  // the pool and the batch prefetcher
-  const double per_thread = kOpenBlasBufferBytes + kMallocArenaBytes + kThreadStackBytes;
+  const double weights = weights_loaded ? 0.0 : 4.0 * bert_qa_parameter_count(config);
+  const int callers = concurrent_blas_callers(config, max_tokens, max_batch);
+  const double blas = callers * kOpenBlasBufferBytes;
+  const double needed = weights + model.total() + blas + kRunningRoomBytes;
   const double left = double(address_space_left());
-  if (needed + threads * per_thread <= left) return "";
-  return "needs about " + format_bytes(needed + threads * per_thread) + " of address space (" +
-         format_bytes(needed) + " for the model" + (training ? ", its optimizer state" : "") +
-         " and the activations of " + std::to_string(max_tokens) + " tokens, " +
-         format_bytes(threads * per_thread) + " for " + std::to_string(int(threads)) +
-         " CPU threads' OpenBLAS buffers, malloc arenas and stacks), more than the " +
-         format_bytes(left) +
+  if (needed <= left) return "";
+  return "needs about " + format_bytes(needed) + " of address space (" +
+         format_bytes(weights + model.total()) + " for the model" +
+         (training ? ", its optimizer state" : "") + " and the activations of " +
+         std::to_string(max_tokens) + " tokens, " + format_bytes(blas) +
+         " for the OpenBLAS work buffers of " + std::to_string(callers) +
+         " CPU threads), more than the " + format_bytes(left) +
          " the address-space limit (ulimit -v) leaves: raise the limit, or run fewer threads "
          "(BERT_CPU_THREADS)";
 }

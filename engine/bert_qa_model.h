@@ -58,11 +58,13 @@ std::string describe_memory_shortfall(Backend& backend, const BertConfig& config
                                       int64_t max_batch, bool training, bool* batch_to_blame);
 
 // On a host backend under an address-space limit (RLIMIT_AS, `ulimit -v`): whether the run's
-// buffers and each CPU thread's OpenBLAS work buffer, malloc arena and stack fit what the limit
-// leaves (address_space_left). OpenBLAS retries forever when it cannot map its buffer, so a run
-// that would not fit is refused before it starts. Empty when it fits (or there is no limit).
+// buffers (with the weights unless weights_loaded: they are mapped already) and the OpenBLAS
+// work buffer of each thread that can call it at once fit what the limit leaves
+// (address_space_left). OpenBLAS retries forever when it cannot map its buffer, so a run that
+// would not fit is refused before it starts. Empty when it fits (or there is no limit).
 std::string describe_address_space_shortfall(Backend& backend, const BertConfig& config,
-                                             int64_t max_tokens, int64_t max_batch, bool training);
+                                             int64_t max_tokens, int64_t max_batch, bool training,
+                                             bool weights_loaded);
 
 // Throws InputError naming config_file and the field to blame when the backend's kernels cannot
 // run a model of this config's sizes (Backend::model_size_problem: the CUDA kernels' bounds), so
