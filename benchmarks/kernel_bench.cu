@@ -184,14 +184,18 @@ void KernelBench::norms_and_activations(const Batch& batch) {
   const GpuWorkspace gws = scratch(bias_gelu_backward_workspace_bytes(rows, kIntermediate));
   add(
       "bias_gelu", b, "bias+gelu [T,3072]", "fwd",
-      [&] { bias_gelu_forward_cuda(act.data(), pre.data(), bias.data(), rows, kIntermediate, s); },
+      [&] {
+        bias_activation_forward_cuda(Activation::kGeluErf, act.data(), pre.data(), bias.data(),
+                                     rows, kIntermediate, s);
+      },
       2.0 * m * 2, "GB/s", "pre in, out (bf16)");
   require_finite(act, "bias_gelu out");
   add(
       "bias_gelu", b, "bias+gelu [T,3072]", "bwd",
       [&] {
-        bias_gelu_backward_cuda(d_pre.data(), d_bias.data(), d_act.data(), pre.data(), bias.data(), rows,
-                                kIntermediate, gws, s);
+        bias_activation_backward_cuda(Activation::kGeluErf, d_pre.data(), d_bias.data(),
+                                      d_act.data(), pre.data(), bias.data(), rows, kIntermediate,
+                                      gws, s);
       },
       3.0 * m * 2, "GB/s", "d_out, pre in; d_pre out");
 }

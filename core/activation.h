@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 
 namespace bert {
 
@@ -23,5 +24,23 @@ std::optional<Activation> activation_from_hf_name(std::string_view name);
 
 // The names activation_from_hf_name accepts, for messages: "\"gelu\", \"gelu_python\", ...".
 const char* supported_activation_names();
+
+// Calls f(std::integral_constant<Activation, act>{}): code templated on the activation (one
+// kernel or loop per function) chosen once per call, not per element.
+template <typename F>
+void with_activation(Activation act, F&& f) {
+  switch (act) {
+    case Activation::kGeluErf:
+      return f(std::integral_constant<Activation, Activation::kGeluErf>{});
+    case Activation::kGeluTanh:
+      return f(std::integral_constant<Activation, Activation::kGeluTanh>{});
+    case Activation::kQuickGelu:
+      return f(std::integral_constant<Activation, Activation::kQuickGelu>{});
+    case Activation::kRelu:
+      return f(std::integral_constant<Activation, Activation::kRelu>{});
+    case Activation::kSilu:
+      return f(std::integral_constant<Activation, Activation::kSilu>{});
+  }
+}
 
 }  // namespace bert

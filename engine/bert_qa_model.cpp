@@ -413,13 +413,12 @@ std::string describe_memory_shortfall(Backend& backend, const BertConfig& config
   if (backend.native_stream() == nullptr) model = model_memory_needed(backend, config, max_tokens, max_batch, training);
   const double needed = loaded + model.total(), available = double(physical_memory_bytes());
   *batch_to_blame = model.activation_bytes > loaded + model.parameter_bytes;
-  const std::string parts = format_bytes(loaded + model.parameter_bytes) + " for the parameters" +
-                            (training ? " and optimizer state" : "") + ", " +
-                            format_bytes(model.activation_bytes) + " for the activations of " +
-                            std::to_string(max_tokens) + " tokens";
   if (needed <= available) return "";
-  return "needs about " + format_bytes(needed) + " of memory (" + parts +
-         "), more than this machine's " + format_bytes(available);
+  return "needs about " + format_bytes(needed) + " of memory (" +
+         format_bytes(loaded + model.parameter_bytes) + " for the parameters" +
+         (training ? " and optimizer state" : "") + ", " + format_bytes(model.activation_bytes) +
+         " for the activations of " + std::to_string(max_tokens) +
+         " tokens), more than this machine's " + format_bytes(available);
 }
 
 int concurrent_blas_callers(const BertConfig& config, int64_t max_tokens, int64_t max_batch) {

@@ -7,7 +7,6 @@
 // a fixed order (kernels/column_reduce.cuh), so d_bias is deterministic without atomics.
 // Templated on the storage type T (bf16, or float under the fp32 compute switch).
 #include <initializer_list>
-#include <type_traits>
 
 #include "kernels/column_reduce.cuh"
 #include "kernels/cuda_common.cuh"
@@ -200,23 +199,6 @@ void launch_backward(T* d_pre, float* partial, const T* d_out, const T* pre, con
   CUDA_LAUNCH_CHECK("bias_activation_backward_kernel");
 }
 
-// Calls launch(std::integral_constant<Activation, act>{}): one kernel per activation.
-template <typename Launch>
-void with_activation(Activation act, Launch&& launch) {
-  switch (act) {
-    case Activation::kGeluErf:
-      return launch(std::integral_constant<Activation, Activation::kGeluErf>{});
-    case Activation::kGeluTanh:
-      return launch(std::integral_constant<Activation, Activation::kGeluTanh>{});
-    case Activation::kQuickGelu:
-      return launch(std::integral_constant<Activation, Activation::kQuickGelu>{});
-    case Activation::kRelu:
-      return launch(std::integral_constant<Activation, Activation::kRelu>{});
-    case Activation::kSilu:
-      return launch(std::integral_constant<Activation, Activation::kSilu>{});
-  }
-}
-
 template <typename T>
 void bias_activation_forward(Activation act, T* out, const T* pre, const T* bias, int rows,
                              int width, GpuStream stream) {
@@ -272,30 +254,8 @@ void bias_activation_backward_cuda(Activation act, float* d_pre, float* d_bias, 
   bias_activation_backward(act, d_pre, d_bias, d_out, pre, bias, rows, width, workspace, stream);
 }
 
-void bias_gelu_forward_cuda(bf16* out, const bf16* pre, const bf16* bias, int rows, int width,
-                            GpuStream stream) {
-  bias_activation_forward(Activation::kGeluErf, out, pre, bias, rows, width, stream);
-}
-void bias_gelu_forward_cuda(float* out, const float* pre, const float* bias, int rows, int width,
-                            GpuStream stream) {
-  bias_activation_forward(Activation::kGeluErf, out, pre, bias, rows, width, stream);
-}
-
 size_t bias_gelu_backward_workspace_bytes(int rows, int width) {
   return column_partial_bytes(rows, width);
-}
-
-void bias_gelu_backward_cuda(bf16* d_pre, float* d_bias, const bf16* d_out, const bf16* pre,
-                             const bf16* bias, int rows, int width, GpuWorkspace workspace,
-                             GpuStream stream) {
-  bias_activation_backward(Activation::kGeluErf, d_pre, d_bias, d_out, pre, bias, rows, width,
-                           workspace, stream);
-}
-void bias_gelu_backward_cuda(float* d_pre, float* d_bias, const float* d_out, const float* pre,
-                             const float* bias, int rows, int width, GpuWorkspace workspace,
-                             GpuStream stream) {
-  bias_activation_backward(Activation::kGeluErf, d_pre, d_bias, d_out, pre, bias, rows, width,
-                           workspace, stream);
 }
 
 }  // namespace bert

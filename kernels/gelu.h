@@ -2,7 +2,7 @@
 // out = f(pre + bias). `pre` is the matmul output without its bias, saved for backward:
 //   d_pre = d_out · f'(x), x = pre + bias;  d_bias += Σ_rows d_pre.
 // BERT's "gelu" is erf GELU, f(x) = x·Φ(x) = 0.5·x·(1 + erf(x/√2)), f'(x) = Φ(x) + x·φ(x),
-// φ(x) = exp(-x²/2)/√(2π); the bias_gelu_* functions are the activation functions with it.
+// φ(x) = exp(-x²/2)/√(2π).
 #pragma once
 
 #include "core/activation.h"
@@ -26,21 +26,6 @@ void bias_activation_backward_ref(Activation act,
                                   const T* bias,   // [width]
                                   int rows, int width);
 
-template <typename T>
-void bias_gelu_forward_ref(T* out,        // [rows, width]
-                           const T* pre,  // [rows, width]
-                           const T* bias, // [width]
-                           int rows, int width);
-
-// d_pre overwrites; d_bias accumulates.
-template <typename T>
-void bias_gelu_backward_ref(T* d_pre,        // [rows, width]
-                            T* d_bias,       // [width]
-                            const T* d_out,  // [rows, width]
-                            const T* pre,    // [rows, width]
-                            const T* bias,   // [width]
-                            int rows, int width);
-
 }  // namespace bert
 
 // ---------------------------------------------------------------------------------------------
@@ -63,14 +48,6 @@ void bias_activation_forward_cuda(Activation act,
                                   const float* pre,   // [rows, width]
                                   const float* bias,  // [width]
                                   int rows, int width, GpuStream stream);
-void bias_gelu_forward_cuda(bf16* out,         // [rows, width]
-                            const bf16* pre,   // [rows, width]
-                            const bf16* bias,  // [width]
-                            int rows, int width, GpuStream stream);
-void bias_gelu_forward_cuda(float* out,         // [rows, width]
-                            const float* pre,   // [rows, width]
-                            const float* bias,  // [width]
-                            int rows, int width, GpuStream stream);
 
 // Scratch for the deterministic d_bias column sum.
 size_t bias_gelu_backward_workspace_bytes(int rows, int width);
@@ -90,17 +67,5 @@ void bias_activation_backward_cuda(Activation act,
                                    const float* pre,    // [rows, width]
                                    const float* bias,   // [width]
                                    int rows, int width, GpuWorkspace workspace, GpuStream stream);
-void bias_gelu_backward_cuda(bf16* d_pre,        // [rows, width]
-                             float* d_bias,      // [width]
-                             const bf16* d_out,  // [rows, width]
-                             const bf16* pre,    // [rows, width]
-                             const bf16* bias,   // [width]
-                             int rows, int width, GpuWorkspace workspace, GpuStream stream);
-void bias_gelu_backward_cuda(float* d_pre,        // [rows, width]
-                             float* d_bias,       // [width]
-                             const float* d_out,  // [rows, width]
-                             const float* pre,    // [rows, width]
-                             const float* bias,   // [width]
-                             int rows, int width, GpuWorkspace workspace, GpuStream stream);
 
 }  // namespace bert

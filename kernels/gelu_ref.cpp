@@ -95,54 +95,21 @@ void backward(T* d_pre, T* d_bias, const T* d_out, const T* pre, const T* bias, 
 template <typename T>
 void bias_activation_forward_ref(Activation act, T* out, const T* pre, const T* bias, int rows,
                                  int width) {
-  switch (act) {
-    case Activation::kGeluErf:
-      return forward<Activation::kGeluErf>(out, pre, bias, rows, width);
-    case Activation::kGeluTanh:
-      return forward<Activation::kGeluTanh>(out, pre, bias, rows, width);
-    case Activation::kQuickGelu:
-      return forward<Activation::kQuickGelu>(out, pre, bias, rows, width);
-    case Activation::kRelu:
-      return forward<Activation::kRelu>(out, pre, bias, rows, width);
-    case Activation::kSilu:
-      return forward<Activation::kSilu>(out, pre, bias, rows, width);
-  }
+  with_activation(act, [&](auto a) { forward<decltype(a)::value>(out, pre, bias, rows, width); });
 }
 
 template <typename T>
 void bias_activation_backward_ref(Activation act, T* d_pre, T* d_bias, const T* d_out, const T* pre,
                                   const T* bias, int rows, int width) {
-  switch (act) {
-    case Activation::kGeluErf:
-      return backward<Activation::kGeluErf>(d_pre, d_bias, d_out, pre, bias, rows, width);
-    case Activation::kGeluTanh:
-      return backward<Activation::kGeluTanh>(d_pre, d_bias, d_out, pre, bias, rows, width);
-    case Activation::kQuickGelu:
-      return backward<Activation::kQuickGelu>(d_pre, d_bias, d_out, pre, bias, rows, width);
-    case Activation::kRelu:
-      return backward<Activation::kRelu>(d_pre, d_bias, d_out, pre, bias, rows, width);
-    case Activation::kSilu:
-      return backward<Activation::kSilu>(d_pre, d_bias, d_out, pre, bias, rows, width);
-  }
-}
-
-template <typename T>
-void bias_gelu_forward_ref(T* out, const T* pre, const T* bias, int rows, int width) {
-  bias_activation_forward_ref(Activation::kGeluErf, out, pre, bias, rows, width);
-}
-
-template <typename T>
-void bias_gelu_backward_ref(T* d_pre, T* d_bias, const T* d_out, const T* pre, const T* bias,
-                            int rows, int width) {
-  bias_activation_backward_ref(Activation::kGeluErf, d_pre, d_bias, d_out, pre, bias, rows, width);
+  with_activation(act, [&](auto a) {
+    backward<decltype(a)::value>(d_pre, d_bias, d_out, pre, bias, rows, width);
+  });
 }
 
 #define BERT_INSTANTIATE_GELU(T)                                                                  \
   template void bias_activation_forward_ref<T>(Activation, T*, const T*, const T*, int, int);     \
   template void bias_activation_backward_ref<T>(Activation, T*, T*, const T*, const T*, const T*, \
-                                                int, int);                                        \
-  template void bias_gelu_forward_ref<T>(T*, const T*, const T*, int, int);                       \
-  template void bias_gelu_backward_ref<T>(T*, T*, const T*, const T*, const T*, int, int);
+                                                int, int);
 BERT_INSTANTIATE_GELU(float)
 BERT_INSTANTIATE_GELU(double)
 #undef BERT_INSTANTIATE_GELU

@@ -365,17 +365,25 @@ bool SentencePieceTokenizer::removed_by_model(char32_t cp) const {
   return processor_->EncodeAsImmutableProto(text).pieces_size() == 0;
 }
 
+namespace {
+
+// Characters of a piece's normalised text, its '▁' (spaces) not counted.
+size_t characters_but_spaces(std::string_view piece) {
+  const std::u32string chars = unicode::utf8_to_u32(piece);
+  return static_cast<size_t>(
+      std::count_if(chars.begin(), chars.end(), [](char32_t c) { return c != U'\u2581'; }));
+}
+
+}  // namespace
+
 size_t SentencePieceTokenizer::normalised_size(char32_t cp) const {
   if (cp < 0x80) return (cp > 0x20 && cp < 0x7f) ? 1 : 0;  // nmt_nfkc keeps printable ASCII
   std::string text;
   unicode::append_utf8(cp, &text);
   const auto pieces = processor_->EncodeAsImmutableProto(text);
   size_t size = 0;
-  for (size_t k = 0; k < pieces.pieces_size(); ++k) {
-    for (char32_t c : unicode::utf8_to_u32(pieces.pieces(static_cast<int>(k)).piece())) {
-      if (c != U'\u2581') ++size;
-    }
-  }
+  for (size_t k = 0; k < pieces.pieces_size(); ++k)
+    size += characters_but_spaces(pieces.pieces(static_cast<int>(k)).piece());
   return size;
 }
 
@@ -389,10 +397,7 @@ size_t SentencePieceTokenizer::held_of_next(const std::string& piece, const std:
   size_t own = 0;
   for (size_t i = from; i < to; ++i) own += normalised_size(chars[i]);
   own -= std::min(own, held_of_from);
-  size_t held = 0;
-  for (char32_t c : unicode::utf8_to_u32(piece)) {
-    if (c != U'\u2581') ++held;
-  }
+  const size_t held = characters_but_spaces(piece);
   return held > own ? held - own : 0;
 }
 

@@ -100,9 +100,11 @@ TEST_CASE("bias+GELU forward/backward match the reference", "[gpu][gelu]") {
     const std::vector<float> pre = random_bf16_values(count, -4.0f, 4.0f, rng);
     const std::vector<float> bias = random_bf16_values(width, -1.0f, 1.0f, rng);
     DeviceBf16 d_pre(pre), d_bias(bias), d_out(count);
-    bias_gelu_forward_cuda(d_out.get(), d_pre.get(), d_bias.get(), rows, width, nullptr);
+    bias_activation_forward_cuda(Activation::kGeluErf, d_out.get(), d_pre.get(), d_bias.get(), rows,
+                                 width, nullptr);
     std::vector<float> ref(count);
-    bias_gelu_forward_ref(ref.data(), pre.data(), bias.data(), rows, width);
+    bias_activation_forward_ref(Activation::kGeluErf, ref.data(), pre.data(), bias.data(), rows,
+                                width);
     require_close("gelu forward", d_out.download(), ref, 1e-2, 1e-3);
 
     const std::vector<float> grad = random_bf16_values(count, -1.0f, 1.0f, rng);
@@ -110,12 +112,12 @@ TEST_CASE("bias+GELU forward/backward match the reference", "[gpu][gelu]") {
     DeviceBf16 d_grad(grad), d_pre_grad(count);
     DeviceBuffer<float> d_bias_grad = to_device(bias_grad);
     DeviceBuffer<unsigned char> scratch(bias_gelu_backward_workspace_bytes(rows, width));
-    bias_gelu_backward_cuda(d_pre_grad.get(), d_bias_grad.data(), d_grad.get(), d_pre.get(),
-                            d_bias.get(), rows, width, GpuWorkspace{scratch.data(), scratch.size()},
-                            nullptr);
+    bias_activation_backward_cuda(Activation::kGeluErf, d_pre_grad.get(), d_bias_grad.data(),
+                                  d_grad.get(), d_pre.get(), d_bias.get(), rows, width,
+                                  GpuWorkspace{scratch.data(), scratch.size()}, nullptr);
     std::vector<float> ref_pre_grad(count);
-    bias_gelu_backward_ref(ref_pre_grad.data(), bias_grad.data(), grad.data(), pre.data(),
-                           bias.data(), rows, width);
+    bias_activation_backward_ref(Activation::kGeluErf, ref_pre_grad.data(), bias_grad.data(),
+                                 grad.data(), pre.data(), bias.data(), rows, width);
     require_close("gelu backward d_pre", d_pre_grad.download(), ref_pre_grad, 1e-2, 1e-3);
     require_close("gelu backward d_bias", to_host(d_bias_grad), bias_grad, 1e-4, 1e-5);
   }

@@ -232,7 +232,8 @@ struct GeluCase {
 template <typename T>
 std::vector<T> gelu_out(const GeluCase& c, const std::vector<T>& pre, const std::vector<T>& bias) {
   std::vector<T> out(pre.size());
-  bias_gelu_forward_ref(out.data(), pre.data(), bias.data(), c.rows, c.width);
+  bias_activation_forward_ref(Activation::kGeluErf, out.data(), pre.data(), bias.data(), c.rows,
+                              c.width);
   return out;
 }
 
@@ -255,8 +256,8 @@ TEST_CASE("bias_gelu_ref: forward, gradients and float agreement", "[kernels][ge
 
   const std::vector<double> bias0 = random_vector(bias.size(), rng);
   std::vector<double> d_pre(pre.size()), d_bias = bias0;
-  bias_gelu_backward_ref(d_pre.data(), d_bias.data(), r.data(), pre.data(), bias.data(), c.rows,
-                         c.width);
+  bias_activation_backward_ref(Activation::kGeluErf, d_pre.data(), d_bias.data(), r.data(),
+                               pre.data(), bias.data(), c.rows, c.width);
   const auto loss = [&] { return dot(r, gelu_out(c, pre, bias)); };
   check_gradient("gelu d_pre", pre, d_pre, loss);
   check_gradient("gelu d_bias", bias, minus(d_bias, bias0), loss);
