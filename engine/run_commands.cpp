@@ -91,7 +91,14 @@ std::string evaluation_command(const CommandLine& command, const std::string& ou
   const size_t slash = program.rfind('/');
   std::string out =
       shell_quote((slash == std::string::npos ? "" : program.substr(0, slash + 1)) + "eval_squad");
-  for (const FlagGroup& group : flag_groups(command)) {
+  const std::vector<FlagGroup> groups = flag_groups(command);
+  // --use_cpu may be repeated, the last value winning, as in train_squad's own parse: only the
+  // last one decides whether eval_squad gets --device cpu.
+  size_t last_use_cpu = groups.size();
+  for (size_t i = 0; i < groups.size(); ++i)
+    if (groups[i].name == "use_cpu") last_use_cpu = i;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const FlagGroup& group = groups[i];
     if (group.name.empty()) return "";  // an arguments file holds flags this command cannot see
     const size_t equals = group.words[0].find('=');
     const std::string value = group.words.size() > 1        ? group.words[1]
@@ -100,7 +107,7 @@ std::string evaluation_command(const CommandLine& command, const std::string& ou
     const bool given_true = bool_word_value(value) == 1;
     if (is_kept(group.name)) {
       for (const std::string& word : group.words) out += " " + shell_quote(word);
-    } else if (group.name == "use_cpu" && given_true) {
+    } else if (i == last_use_cpu && given_true) {
       out += " --device cpu";
     } else if (group.name.compare(0, 3, "no_") == 0 && is_kept(group.name.substr(3))) {
       out += " --" + group.name.substr(3) + " false";  // --no_do_lower_case

@@ -76,6 +76,11 @@ TEST_CASE("evaluation_command keeps the run's evaluation flags for eval_squad", 
                            "my run") ==
         "eval_squad --validation_file dev.json --do_lower_case --model_name_or_path 'my run' "
         "--output_dir 'my run'");
+  // A repeated --use_cpu: the last value wins, as train_squad parses it.
+  CHECK(evaluation_command(command_of({"train_squad", "--use_cpu", "--use_cpu=false"}), "o") ==
+        "eval_squad --model_name_or_path o --output_dir o");
+  CHECK(evaluation_command(command_of({"train_squad", "--use_cpu", "false", "--use_cpu"}), "o") ==
+        "eval_squad --device cpu --model_name_or_path o --output_dir o");
   CHECK(evaluation_command(command_of({"train_squad", "args.json", "--do_eval"}), "out").empty());
 }
 
