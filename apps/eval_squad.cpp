@@ -19,6 +19,7 @@
 // (apps/dataset_location.h).
 // Exit status: 0 success, 1 an error (bad file, ...), 2 a bad command line.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -237,17 +238,26 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
     require_scorable(eval.dataset, "eval_squad scores the predictions against them; train_squad --do_predict "
                                    "--test_file predicts without answers");
 
+  // As run_qa --do_eval without training: the model's placement on the backend is reported as
+  // eval_model_preparation_time, the evaluation is logged at epoch 0.
+  const auto build_started = std::chrono::steady_clock::now();
   BertQaModel model(*backend, loaded.config, options.per_device_eval_batch_size * options.max_seq_length,
                     options.per_device_eval_batch_size);
   model.set_parameters(loaded.tensors);
+  backend->synchronize();
+  const double model_preparation_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - build_started).count();
   const PostprocessConfig postprocess{options.n_best_size, options.max_answer_length,
                                       options.version_2_with_negative, options.null_score_diff_threshold};
   CountProgress progress("eval", ProgressReporter::stderr_is_terminal());
-  const EvalOutcome outcome =
+  EvalOutcome outcome =
       evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
                      postprocess, std::ref(progress));
   progress.finish();
-  write_eval_outputs(options.output_dir, outcome, eval.windows.size(), options.per_device_eval_batch_size, -1.0);
+  outcome.model_preparation_seconds = model_preparation_seconds;
+  const MetricsDict metrics = write_eval_outputs(options.output_dir, outcome, eval.windows.size(),
+                                                 options.per_device_eval_batch_size, 0.0);
+  std::fputs(log_metrics_text("eval", metrics).c_str(), stderr);
   report_coverage(outcome.scores, join_path(options.output_dir, "eval_predictions.json"));
   std::fprintf(stderr,
                "[eval] %zu windows in %.1f s (%.1f windows/s; the model's forward passes %.2f s, "

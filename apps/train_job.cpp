@@ -1,6 +1,7 @@
 #include "apps/train_job.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -371,37 +372,41 @@ std::unique_ptr<BertQaModel> build_job_model(const TrainOptions& o, Backend& bac
   return model;
 }
 
-// A finished training's model card (run_qa's create_model_card, after the final evaluation and
-// prediction, so that it shows their results).
-void write_training_model_card(const TrainOptions& o, const TrainConfig& tc, BertQaModel& model,
-                               int world_size) {
+// The run's model card (run_qa's create_model_card, after the final evaluation and prediction,
+// so that a training's card shows their results; a run without training gets one too).
+void write_run_model_card(const TrainOptions& o, const TrainConfig& tc, BertQaModel& model,
+                          int world_size) {
   ModelCardInfo card =
       training_model_card(o.output_dir, o.model_name, tc, o.per_device_eval_batch_size, world_size,
                           o.hf.optim, model.backend().name());
+  card.trained = o.do_train;
   card.dataset_name = o.hf.dataset.name;
   card.dataset_config = o.hf.dataset.config;
   write_model_card(o.output_dir, card, join_path(o.output_dir, kMetricsLogFile));
 }
 
 // Rank 0, after training (or without it): for a training run Trainer.save_state()'s
-// trainer_state.json, then the final evaluation, the predictions, and the training's model card.
+// trainer_state.json, then the final evaluation, the predictions, and the run's model card.
 // run_qa saves the state before it evaluates, so the final evaluation is in the model card,
 // trainer_log.jsonl and eval_results.json, but not in trainer_state.json's log_history.
-void finish_job(const TrainOptions& o, const RunSettings& run, const TrainConfig& tc, BertQaModel& model,
-                const JobData& data, const TrainingEnd& end, RunLogs* logs, int world_size) {
+void finish_job(const TrainOptions& o, const RunSettings& run, const TrainConfig& tc,
+                BertQaModel& model, const JobData& data, const TrainingEnd& end, RunLogs* logs,
+                int world_size, double model_preparation_seconds) {
   if (o.do_train) write_trainer_state(o.output_dir, tc, end, data.train.windows.size(), world_size);
   if (o.do_eval) {
-    // Evaluation after training is logged at the last step, as Hugging Face logs it.
-    const SquadScores scores =
-        evaluate_and_log(run, model, data.eval, end.state.global_step, o.do_train ? end.state.epoch : -1.0,
-                         logged_input_tokens(tc, end.state), logs, /*final=*/true);
+    // Evaluation after training is logged at the last step, as Hugging Face logs it; without
+    // training at step 0 and epoch 0 (TrainerState's defaults).
+    const SquadScores scores = evaluate_and_log(
+        run, model, data.eval, end.state.global_step, o.do_train ? end.state.epoch : 0.0,
+        logged_input_tokens(tc, end.state), logs, /*final=*/true, model_preparation_seconds);
     print_scores("", scores);
   }
   if (o.do_predict) {
-    const EvalOutcome outcome = predict_and_write(run, model, data.predict);
+    const EvalOutcome outcome =
+        predict_and_write(run, model, data.predict, model_preparation_seconds);
     if (outcome.scored) print_scores("test_", outcome.scores);
   }
-  if (o.do_train) write_training_model_card(o, tc, model, world_size);
+  write_run_model_card(o, tc, model, world_size);
 }
 
 }  // namespace
@@ -422,7 +427,16 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
   if (!resume.dir.empty())  // before anything in output_dir changes
     check_resume_compatible(resume.state, initial_trainer_state(tc, data.train.windows, comm.world_size()),
                             resume.dir);
+  // Placing the model on the backend (allocation, the weights' upload): what a run without
+  // training reports as <K>_model_preparation_time, where Trainer times accelerate's
+  // prepare_model before its first evaluation.
+  const auto build_started = std::chrono::steady_clock::now();
   const std::unique_ptr<BertQaModel> model = build_job_model(o, backend, job_model.loaded, comm);
+  backend.synchronize();
+  const double model_preparation_seconds =
+      o.do_train
+          ? -1.0
+          : std::chrono::duration<double>(std::chrono::steady_clock::now() - build_started).count();
 
   // Left-overs of earlier runs: temporaries of killed saves; with --overwrite_output_dir the
   // old checkpoints and log; when resuming, log lines after the checkpoint's step.
@@ -464,12 +478,13 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
       // skipped; the run's records are still written, so that output_dir holds a finished run.
       if (root && end.model_saved) {
         write_trainer_state(o.output_dir, tc, end, data.train.windows.size(), comm.world_size());
-        write_training_model_card(o, tc, *model, comm.world_size());
+        write_run_model_card(o, tc, *model, comm.world_size());
       }
       return status;
     }
   }
-  if (root) finish_job(o, run, tc, *model, data, end, &logs, comm.world_size());
+  if (root)
+    finish_job(o, run, tc, *model, data, end, &logs, comm.world_size(), model_preparation_seconds);
   return 0;
 }
 

@@ -29,8 +29,13 @@ struct EvalOutcome {
   PostprocessResult predictions;
   bool scored = true;  // false: some question has no answers (a v1.1 test set), scores stay empty
   SquadScores scores;
-  double seconds = 0;        // the whole evaluation (eval_runtime)
-  double model_seconds = 0;  // of which the model's forward passes and the logits' download
+  double seconds = 0;  // the whole evaluation: predictions, span selection and scoring
+  // Of which the model's forward passes and the logits' download: eval_runtime, which Trainer's
+  // speed_metrics takes right after its evaluation loop, before post-processing and the metric.
+  double model_seconds = 0;
+  // Trainer's <K>_model_preparation_time: an evaluation that no training came before first puts
+  // the model on its device; set by the caller to that time (negative: not reported).
+  double model_preparation_seconds = -1;
 };
 
 // Predicts and selects spans for every question; scores them when every question has answers.

@@ -147,9 +147,13 @@ size_t eval_batches(size_t windows, int batch_size) {
   return (windows + batch - 1) / batch;
 }
 
+MetricValue epoch_value(double epoch) {
+  return epoch == 0 ? MetricValue::count(0) : MetricValue(epoch);
+}
+
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,
                          const std::string& split, int64_t num_input_tokens_seen) {
-  const double seconds = std::max(1e-9, outcome.seconds);
+  const double seconds = std::max(1e-9, outcome.model_seconds);
   const size_t batches = eval_batches(windows, batch_size);
   // Trainer's speed_metrics rounds the runtime to 4 digits and the rates to 3.
   const std::string key = split == "predict" ? "test" : split;
@@ -158,11 +162,14 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
     for (const NamedScore& score : outcome.scores.named)
       m[key + "_" + score.name] =
           score.is_count ? metric_int(static_cast<int64_t>(score.value)) : metric_float(score.value);
-  m[key + "_runtime"] = metric_float(round_runtime(outcome.seconds));
+  m[key + "_runtime"] = metric_float(round_runtime(outcome.model_seconds));
+  if (outcome.model_preparation_seconds >= 0)
+    m[key + "_model_preparation_time"] =
+        metric_float(round_runtime(outcome.model_preparation_seconds));
   m[split + "_samples"] = metric_int(static_cast<int64_t>(windows));
   m[key + "_samples_per_second"] = metric_float(round_rate(double(windows) / seconds));
   m[key + "_steps_per_second"] = metric_float(round_rate(double(batches) / seconds));
-  if (epoch >= 0) m["epoch"] = metric_float(epoch);
+  if (epoch >= 0) m["epoch"] = epoch == 0 ? metric_int(0) : metric_float(epoch);
   if (num_input_tokens_seen >= 0) m["num_input_tokens_seen"] = metric_int(num_input_tokens_seen);
   return m;
 }

@@ -26,6 +26,7 @@
 #include "core/file_io.h"  // StagedFiles
 #include "engine/evaluator.h"
 #include "engine/trainer.h"
+#include "logging/metrics_log.h"  // MetricValue
 
 namespace bert {
 
@@ -45,12 +46,19 @@ std::string metrics_dict_json(const MetricsDict& metrics);
 void save_metrics(const std::string& output_dir, const std::string& split,
                   const MetricsDict& metrics, StagedFiles* staged = nullptr);
 
+// Trainer's state.epoch as a logged value: the integer 0 until training counts epochs (the
+// TrainerState default of transformers >= 5.3, which an evaluation without training, or
+// --eval_on_start, logs as "epoch": 0), a float after.
+MetricValue epoch_value(double epoch);
+
 // run_qa's metrics of an evaluated split, `split` "eval" (--do_eval) or "predict" (--do_predict),
 // with run_qa's key names: K_<score> for each of the metric's scores (when the outcome was
 // scored: K_exact_match and K_f1 for v1.1, K_exact, K_f1, K_total, ... for v2.0), K_runtime,
 // K_samples_per_second, K_steps_per_second (batches of batch_size), <split>_samples (windows),
-// and epoch when >= 0; K is "eval" for eval and "test" for predict
+// and epoch when >= 0 (epoch_value); K is "eval" for eval and "test" for predict
 // (QuestionAnsweringTrainer.predict's metric_key_prefix; run_qa adds predict_samples itself).
+// K_runtime is the model's time (outcome.model_seconds), as speed_metrics is taken before the
+// post-processing; K_model_preparation_time when the outcome has one (>= 0).
 // num_input_tokens_seen when >= 0 (--include_num_input_tokens_seen: Trainer.log adds it, with
 // epoch, to the dict that evaluate() then returns).
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,

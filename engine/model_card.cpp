@@ -178,7 +178,8 @@ ModelCardInfo training_model_card(const std::string& output_dir, const std::stri
 }
 
 std::string model_card_markdown(const ModelCardInfo& info, const std::string& metrics_log_path) {
-  const std::vector<LoggedDict> log = read_metrics_log(metrics_log_path);
+  const std::vector<LoggedDict> log =
+      info.trained ? read_metrics_log(metrics_log_path) : std::vector<LoggedDict>();
   // The run's summary line (train_loss); the evaluations during training come before it, the
   // final one after it.
   size_t summary = log.size();
@@ -252,7 +253,7 @@ std::string model_card_markdown(const ModelCardInfo& info, const std::string& me
   card += "\n## Training procedure\n";
   card += "\n### Training hyperparameters\n\nThe following hyperparameters were used during training:\n";
   for (const auto& [name, value] : info.hyperparameters) card += "- " + name + ": " + value + "\n";
-  card += "\n### Training results\n\n" + markdown_table(rows) + "\n";
+  if (info.trained) card += "\n### Training results\n\n" + markdown_table(rows) + "\n";
   card += "\n### Framework versions\n\n";
   for (const std::string& line : info.framework) card += "- " + line + "\n";
   return card;
@@ -264,6 +265,11 @@ bool is_generated_model_card(const std::string& path) {
 
 bool write_model_card(const std::string& output_dir, const ModelCardInfo& info, const std::string& metrics_log_path) {
   const std::string path = join_path(output_dir, "README.md");
+  if (path_exists(path) && !info.trained) {
+    std::fprintf(stderr, "[output] %s kept: a run without training replaces no model card\n",
+                 path.c_str());
+    return false;
+  }
   if (path_exists(path) && !is_generated_model_card(path)) {
     std::fprintf(stderr, "[output] %s is not a generated model card (no Trainer notice): kept as it is\n",
                  path.c_str());

@@ -34,6 +34,10 @@ struct ModelCardInfo {
   std::string dataset_name, dataset_config;
   std::vector<std::pair<std::string, std::string>> hyperparameters;  // name, value as Python prints it
   std::vector<std::string> framework;  // "Framework versions" lines
+  // false for a run that only evaluated or predicted (run_qa writes its card whatever ran): then
+  // TrainingSummary finds no training log and no eval_loss, so the card lists no results and
+  // has no "Training results" section; the hyperparameters are still the flags'.
+  bool trained = true;
 };
 
 // The card of a training run: named after output_dir's last component as Trainer names it (the
@@ -56,7 +60,10 @@ std::string model_card_markdown(const ModelCardInfo& info, const std::string& me
 bool is_generated_model_card(const std::string& path);
 
 // Writes output_dir/README.md (atomically) unless a README.md there is not generated (then a
-// line on stderr says the user's card was kept); returns whether it was written.
+// line on stderr says the user's card was kept); returns whether it was written. The card of a
+// run without training (info.trained false) replaces no README.md at all, generated or not,
+// where Trainer would replace any: evaluating into a training's output_dir keeps that
+// training's card, whose results and hyperparameters this run does not know.
 bool write_model_card(const std::string& output_dir, const ModelCardInfo& info, const std::string& metrics_log_path);
 
 }  // namespace bert

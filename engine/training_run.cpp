@@ -225,8 +225,10 @@ EvalOutcome evaluate_with_progress(const RunSettings& run, BertQaModel& model,
 
 }  // namespace
 
-EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test) {
-  const EvalOutcome outcome = evaluate_with_progress(run, model, test, "predict");
+EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test,
+                              double model_preparation_seconds) {
+  EvalOutcome outcome = evaluate_with_progress(run, model, test, "predict");
+  outcome.model_preparation_seconds = model_preparation_seconds;
   const MetricsDict metrics = write_eval_outputs(run.output_dir, outcome, test.windows.size(),
                                                  run.eval_batch_size, -1.0, "predict");
   std::fputs(log_metrics_text("predict", metrics).c_str(), stderr);
@@ -237,9 +239,11 @@ EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const 
   return outcome;
 }
 
-SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
-                             double epoch, int64_t input_tokens_seen, RunLogs* logs, bool final) {
-  const EvalOutcome outcome = evaluate_with_progress(run, model, eval, "eval");
+SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval,
+                             int64_t step, double epoch, int64_t input_tokens_seen, RunLogs* logs,
+                             bool final, double model_preparation_seconds) {
+  EvalOutcome outcome = evaluate_with_progress(run, model, eval, "eval");
+  outcome.model_preparation_seconds = model_preparation_seconds;
   if (final) {
     const MetricsDict metrics =
         write_eval_outputs(run.output_dir, outcome, eval.windows.size(), run.eval_batch_size, epoch,
@@ -247,8 +251,8 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
     std::fputs(log_metrics_text("eval", metrics).c_str(), stderr);
   }
   MetricValues values;
-  if (epoch >= 0) values.emplace_back("epoch", epoch);
-  const double seconds = std::max(1e-9, outcome.seconds);
+  if (epoch >= 0) values.emplace_back("epoch", epoch_value(epoch));
+  const double seconds = std::max(1e-9, outcome.model_seconds);
   for (const NamedScore& score : outcome.scores.named)
     values.emplace_back("eval_" + score.name,
                         score.is_count ? MetricValue::count(static_cast<int64_t>(score.value))
@@ -256,10 +260,12 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
   // Rounded as Trainer's speed_metrics rounds them (eval_results.json holds the same values).
   values.insert(
       values.end(),
-      {{"eval_runtime", round_runtime(outcome.seconds)},
+      {{"eval_runtime", round_runtime(outcome.model_seconds)},
        {"eval_samples_per_second", round_rate(eval.windows.size() / seconds)},
        {"eval_steps_per_second",
         round_rate(double(eval_batches(eval.windows.size(), run.eval_batch_size)) / seconds)}});
+  if (model_preparation_seconds >= 0)
+    values.emplace_back("eval_model_preparation_time", round_runtime(model_preparation_seconds));
   if (input_tokens_seen >= 0) values.emplace_back("num_input_tokens_seen", MetricValue::count(input_tokens_seen));
   log_metrics(logs, step, values);
   std::fprintf(stderr, "[eval] step %lld: %s on %zu windows in %.1f s (model %.2f s, %.0f windows/s)%s\n",

@@ -114,16 +114,21 @@ RunLogs open_run_logs(const std::string& output_dir, bool training, bool tensorb
 
 // Evaluates (during training at --eval_strategy points, or at the end with final = true, which
 // also writes the predictions and eval_results.json); logs the metrics to the run's logs and
-// stderr. epoch < 0: an evaluation-only run; input_tokens_seen < 0: not logged
-// (logged_input_tokens).
-SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval, int64_t step,
-                             double epoch, int64_t input_tokens_seen, RunLogs* logs, bool final);
+// stderr. epoch: Trainer's state.epoch (0 in an evaluation-only run, logged as the integer 0);
+// input_tokens_seen < 0: not logged (logged_input_tokens); model_preparation_seconds >= 0 (a run
+// without training: the time its model took to be placed on the backend) is logged as
+// eval_model_preparation_time, as Trainer logs its first evaluation's accelerate preparation.
+SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval,
+                             int64_t step, double epoch, int64_t input_tokens_seen, RunLogs* logs,
+                             bool final, double model_preparation_seconds = -1);
 
 // run_qa's predict stage (--do_predict): predictions of the test set, written with the
 // "predict" prefix (predict_predictions.json, predict_nbest_predictions.json,
 // predict_results.json and all_results.json), scored when every question has answers; no
-// epoch and nothing in the log history, as QuestionAnsweringTrainer.predict. Returns the outcome.
-EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test);
+// epoch and nothing in the log history, as QuestionAnsweringTrainer.predict (with
+// test_model_preparation_time when model_preparation_seconds >= 0). Returns the outcome.
+EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test,
+                              double model_preparation_seconds = -1);
 
 // Everything run_training needs besides the settings.
 struct TrainingJob {

@@ -132,7 +132,11 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
   CHECK(path_exists(out + "/eval/eval_predictions.json"));
   CHECK(path_exists(out + "/eval/eval_nbest_predictions.json"));
   CHECK(json_number(read_file(out + "/eval/eval_results.json"), "eval_f1") == f1);
-  CHECK(read_file(out + "/eval/eval_results.json").find("\"epoch\"") == std::string::npos);  // no training here
+  // No training here: TrainerState's integer epoch 0, and the model's preparation timed.
+  CHECK_THAT(
+      read_file(out + "/eval/eval_results.json"),
+      Catch::Contains("\"epoch\": 0,") && Catch::Contains("\"eval_model_preparation_time\": "));
+  CHECK_THAT(scored.output, Catch::Contains("***** eval metrics *****"));
   // The log splits the model's time (its forward passes) from the whole evaluation's.
   std::smatch timing;
   REQUIRE(std::regex_search(scored.output, timing,

@@ -3,7 +3,6 @@
 // tokenizer_config.json, --report_to / --logging_dir, and the run's own record
 // (training_args.json) read back as an arguments file reproducing the run.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <filesystem>
 #include <regex>
@@ -11,8 +10,9 @@
 #include "core/file_io.h"
 #include "core/json_text.h"
 #include "data/prepared_squad.h"
-#include "tokenizer/tokenizer.h"
+#include "engine/model_card.h"
 #include "tests/apps/test_train_failures_util.h"
+#include "tokenizer/tokenizer.h"
 
 namespace bert {
 namespace {
@@ -603,6 +603,55 @@ TEST_CASE("--do_predict writes run_qa's predict files; a test set without answer
              Catch::Contains("\"predict_samples\": 2") && !Catch::Contains("exact_match"));
 
   expect_refused("--do_predict", 2, {"--test_file", "--do_predict"});
+}
+
+TEST_CASE(
+    "a run without training writes what run_qa writes: epoch 0, the preparation time, a card "
+    "without results",
+    "[app][hf]") {
+  const std::string out = root() + "/eval-only";
+  const std::string command = test::train_squad_bin() + " --device cpu --model_name_or_path " +
+                              model() + " --validation_file " + squad_mini() + " --test_file " +
+                              squad_mini() +
+                              " --do_eval --do_predict --max_eval_samples 9 --max_predict_samples 9"
+                              " --max_seq_length 96 --doc_stride 48 --output_dir " +
+                              out;
+  const CommandResult result = test::run_command(command);
+  INFO(result.output);
+  REQUIRE(result.status == 0);
+  // transformers >= 5.3: TrainerState.epoch starts as the integer 0 and Trainer.log adds it to
+  // the dict evaluate() returns; the evaluation loop timed the model's preparation (predict
+  // reports it too, and no epoch, as it logs nothing).
+  const std::string eval = read_file(out + "/eval_results.json");
+  CHECK_THAT(eval, Catch::StartsWith("{\n    \"epoch\": 0,\n") &&
+                       Catch::Contains("\"eval_model_preparation_time\": "));
+  const std::string predict = read_file(out + "/predict_results.json");
+  CHECK_THAT(predict,
+             Catch::Contains("\"test_model_preparation_time\": ") && !Catch::Contains("epoch"));
+  CHECK(std::regex_search(result.output,
+                          std::regex(R"(\*\*\*\*\* eval metrics \*\*\*\*\*\n  epoch +=\s+0\n)")));
+  // run_qa's create_model_card runs whatever ran: no scores, no "Training results" section.
+  const std::string card = read_file(out + "/README.md");
+  CHECK(is_generated_model_card(out + "/README.md"));
+  CHECK_THAT(card, Catch::Contains("model-index:\n- name: eval-only\n  results: []\n---\n") &&
+                       !Catch::Contains("Training results") && !Catch::Contains("It achieves"));
+  // A card already there, the user's or a training's, is kept.
+  write_file_atomic(out + "/README.md", "# mine\n");
+  const CommandResult again = test::run_command(command + " --overwrite_output_dir");
+  INFO(again.output);
+  REQUIRE(again.status == 0);
+  CHECK(read_file(out + "/README.md") == "# mine\n");
+  CHECK_THAT(again.output, Catch::Contains("a run without training replaces no model card"));
+  // A training run's evaluation has neither the preparation time nor the integer epoch.
+  const std::string trained = root() + "/eval-after-training";
+  const CommandResult training = test::run_command(train_command(
+      trained, " --do_eval --validation_file " + squad_mini() + " --max_eval_samples 9"));
+  INFO(training.output);
+  REQUIRE(training.status == 0);
+  const std::string trained_eval = read_file(trained + "/eval_results.json");
+  CHECK(std::regex_search(trained_eval, std::regex(R"("epoch": [0-9]+\.[0-9]+)")));
+  CHECK_THAT(trained_eval, !Catch::Contains("model_preparation_time"));
+  CHECK_THAT(read_file(trained + "/README.md"), Catch::Contains("### Training results"));
 }
 
 TEST_CASE("a Hub id gets the command that downloads it", "[app][hf]") {

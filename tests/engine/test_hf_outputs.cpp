@@ -64,6 +64,36 @@ TEST_CASE("save_metrics writes <split>_results.json and merges all_results.json"
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE(
+    "eval_metrics: the model's time as runtime, epoch 0 without training, the preparation time",
+    "[hf_outputs]") {
+  EvalOutcome outcome;
+  outcome.scores.named = {{"exact_match", 50.0, false}, {"f1", 62.5, false}};
+  outcome.seconds = 4.0;        // with the span selection and the metric
+  outcome.model_seconds = 2.0;  // Trainer's speed_metrics stops here
+  // After training: the float epoch, no preparation time.
+  MetricsDict trained = eval_metrics(outcome, 100, 8, 2.0);
+  CHECK(trained.at("epoch") == "2.0");
+  CHECK(trained.at("eval_runtime") == "2.0");
+  CHECK(trained.at("eval_samples_per_second") == "50.0");
+  CHECK(trained.at("eval_steps_per_second") == "6.5");  // 13 batches of 8
+  CHECK(trained.count("eval_model_preparation_time") == 0);
+  // Without training (transformers >= 5.3): TrainerState's integer epoch 0, and the time the
+  // model took to be placed, rounded to 4 digits as Trainer rounds it.
+  outcome.model_preparation_seconds = 0.012345;
+  MetricsDict untrained = eval_metrics(outcome, 100, 8, 0.0);
+  CHECK(untrained.at("epoch") == "0");
+  CHECK(untrained.at("eval_model_preparation_time") == "0.0123");
+  CHECK(metrics_dict_json(untrained).find("\"epoch\": 0,\n") != std::string::npos);
+  // Predict: the "test" prefix, no epoch.
+  MetricsDict predicted = eval_metrics(outcome, 100, 8, -1.0, "predict");
+  CHECK(predicted.count("epoch") == 0);
+  CHECK(predicted.at("test_model_preparation_time") == "0.0123");
+  CHECK(predicted.at("test_runtime") == "2.0");
+  CHECK(epoch_value(0.0).is_count);
+  CHECK_FALSE(epoch_value(0.5).is_count);
+}
+
 TEST_CASE("an evaluation's files appear together or not at all", "[hf_outputs]") {
   const std::string dir = test::fresh_temp_dir("bert_test_eval_outputs");
   EvalOutcome outcome;

@@ -157,6 +157,49 @@ TEST_CASE("the model card lists the final evaluation and each evaluation during 
           Catch::Contains("on the rajpurkar/squad dataset.\n"));
 }
 
+TEST_CASE("a run without training gets Trainer's card without results; it replaces no README.md",
+          "[model_card]") {
+  // The log of a training holds evaluations; a run that only evaluated must not list them.
+  const std::string dir = test::fresh_temp_dir("bert_test_model_card_untrained");
+  {
+    MetricsLog log(dir + "/trainer_log.jsonl");
+    log.write(
+        3, {{"epoch", 1.0}, {"eval_exact_match", 25.0}, {"eval_f1", 30.5}, {"eval_runtime", 0.01}});
+  }
+  ModelCardInfo info = training_model_card(dir + "/eval", "bert-base-uncased", card_config(), 8, 1,
+                                           "adamw_torch", "cpu");
+  info.trained = false;
+  info.dataset_name = "rajpurkar/squad";
+  const std::string card = model_card_markdown(info, dir + "/trainer_log.jsonl");
+  // What transformers 5.25's TrainingSummary writes when log_history has no train_runtime and no
+  // eval_loss: no metrics tag, results [], no scores, no "Training results" section.
+  CHECK_THAT(card, Catch::StartsWith(
+                       "---\nlibrary_name: transformers\nbase_model: bert-base-uncased\ntags:\n"
+                       "- generated_from_trainer\ndatasets:\n- rajpurkar/squad\nmodel-index:\n"
+                       "- name: eval\n  results: []\n---\n"));
+  CHECK_THAT(card,
+             Catch::Contains("# eval\n\nThis model is a fine-tuned version of "
+                             "[bert-base-uncased](https://huggingface.co/bert-base-uncased) on the "
+                             "rajpurkar/squad dataset.\n\n## Model description\n"));
+  CHECK_THAT(card,
+             Catch::Contains("- training_steps: 4\n\n### Framework versions\n\n- train_squad"));
+  CHECK_THAT(card, !Catch::Contains("Training results") && !Catch::Contains("It achieves") &&
+                       !Catch::Contains("metrics:"));
+
+  make_directories(dir + "/eval");
+  CHECK(write_model_card(dir + "/eval", info, dir + "/trainer_log.jsonl"));
+  CHECK(read_file(dir + "/eval/README.md") == card);
+  // A training's generated card in output_dir stays: this run knows neither its results nor its
+  // hyperparameters.
+  ModelCardInfo trained = info;
+  trained.trained = true;
+  write_file_atomic(dir + "/eval/README.md",
+                    model_card_markdown(trained, dir + "/trainer_log.jsonl"));
+  CHECK_FALSE(write_model_card(dir + "/eval", info, dir + "/trainer_log.jsonl"));
+  CHECK_THAT(read_file(dir + "/eval/README.md"), Catch::Contains("### Training results"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("a README.md without the generated notice is the user's: kept, and foreign to output_dir", "[model_card]") {
   const std::string dir = test::fresh_temp_dir("bert_test_model_card_user");
   const ModelCardInfo info = training_model_card(dir, "bert-base-uncased", card_config(), 8, 1, "adamw_torch", "cpu");
