@@ -154,7 +154,12 @@ class BatchReader {
     if (a.length < 0 || a.null_count < 0 || a.null_count > a.length) fail(field, "a negative or impossible length");
     if (parent_rows >= 0 && a.length != parent_rows) fail(field, "a struct child of another length than its parent");
     const int buffers = buffer_count(field.type_name);
-    if (buffers < 0) fail(field, "a column of type " + field.type_name + ", which this reader cannot walk past");
+    if (buffers < 0)
+      throw_input_error(
+          path_, "record batch " + std::to_string(index_) + ", column " + field.name,
+          "a column of Arrow type " + field.type_name +
+              ", which this reader does not read (datasets writes its string, list and "
+              "number columns as Utf8/LargeUtf8, List/LargeList, Int and FloatingPoint)");
     std::string_view views[3];
     for (int i = 0; i < buffers; ++i) views[i] = buffer(field);
     a.validity = views[0];
@@ -270,7 +275,11 @@ ArrowTable ArrowTable::parse(std::string bytes, const std::string& path) {
   table.bytes_ = std::make_shared<const std::string>(std::move(bytes));
   table.fields_ = std::make_shared<std::vector<ArrowField>>();
   const std::string_view all(*table.bytes_);
-  if (!looks_like_arrow_ipc(all)) throw_input_error(path, "", "not an Arrow IPC stream or file");
+  if (!looks_like_arrow_ipc(all))
+    throw_input_error(path, "",
+                      all.size() < 8
+                          ? "an Arrow file cut short (" + std::to_string(all.size()) + " bytes)"
+                          : "not an Arrow IPC stream or file");
   size_t pos = all.substr(0, 6) == "ARROW1" ? 8 : 0;  // the file format: magic, padding, then a stream
   bool have_schema = false;
   for (int64_t message = 0;; ++message) {

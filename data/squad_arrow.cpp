@@ -132,8 +132,10 @@ std::vector<std::string> arrow_shard_paths(const std::string& path) {
   for (int i = 0; i < count; ++i) {
     paths.push_back(arrow_shard_name(match[1], i, count));
     if (!path_exists(paths.back()))
-      throw_input_error(paths.back(), "", "missing: " + path + " is shard " + std::string(match[2]) + " of " +
-                                              std::to_string(count) + ", and every shard of the split is read");
+      throw_input_error(paths.back(), "",
+                        "no such file: shard " + std::to_string(i) + " of the " +
+                            std::to_string(count) + " of the split that " + path +
+                            " belongs to (every shard of a split is read)");
   }
   return paths;
 }

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "core/strings.h"
 #include "data/arrow_ipc.h"
 #include "data/json_diagnose.h"
 #include "data/squad.h"
@@ -36,7 +37,9 @@ simdjson::padded_string load_squad_text(const std::string& path, std::vector<Row
   char head[8] = {};
   const size_t head_bytes = std::min<size_t>(sizeof head, file.size());
   file.read_into(head, head_bytes);
-  if (looks_like_arrow_ipc(std::string_view(head, head_bytes)))
+  // A ".arrow" file that does not start like one (empty, cut short) is a damaged Arrow file, and
+  // the Arrow reader says so, rather than a JSON file to be parsed.
+  if (looks_like_arrow_ipc(std::string_view(head, head_bytes)) || ends_with(path, ".arrow"))
     return simdjson::padded_string(squad_rows_json_from_arrow(arrow_shard_paths(path), sources));
   simdjson::padded_string text(static_cast<size_t>(file.size()));
   file.read_into(text.data(), text.size());

@@ -4,7 +4,7 @@
 // by load_dataset offline. The rows must read as the same questions as squad-mini.json, shards
 // as one table, damaged files as errors naming the file (never a read outside it).
 #include <catch2/catch.hpp>
-
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -130,8 +130,18 @@ TEST_CASE("a table without a SQuAD column, or with a mistyped one, is refused by
           Catch::Contains("text is \"Xky Three\""));
   // A missing shard.
   fs::copy_file(sharded_dir() + "/squad_sharded-train-00001-of-00002.arrow", dir + "/s-train-00001-of-00002.arrow");
-  CHECK_THROWS_WITH(arrow_shard_paths(dir + "/s-train-00001-of-00002.arrow"),
-                    Catch::Contains("s-train-00000-of-00002.arrow: missing") && Catch::Contains("shard 00001 of 2"));
+  CHECK_THROWS_WITH(
+      arrow_shard_paths(dir + "/s-train-00001-of-00002.arrow"),
+      Catch::Contains(
+          "s-train-00000-of-00002.arrow: no such file: shard 0 of the 2 of the split that") &&
+          Catch::Contains("s-train-00001-of-00002.arrow belongs to"));
+  // An empty or cut ".arrow" file is a damaged Arrow file, not JSON to be parsed.
+  write_file_atomic(dir + "/empty.arrow", "");
+  CHECK_THROWS_WITH(read_squad(dir + "/empty.arrow"),
+                    Catch::Contains("empty.arrow: an Arrow file cut short (0 bytes)"));
+  write_file_atomic(dir + "/four.arrow", std::string("\xff\xff\xff\xff", 4));
+  CHECK_THROWS_WITH(read_squad(dir + "/four.arrow"),
+                    Catch::Contains("four.arrow: an Arrow file cut short (4 bytes)"));
 }
 
 TEST_CASE("column types datasets infers from the rows read as run_qa.py reads them", "[arrow]") {
@@ -187,6 +197,57 @@ TEST_CASE("--dataset_name finds what load_dataset left in the cache", "[arrow]")
   CHECK_THROWS_WITH(find_cached_split(dir, "rajpurkar/squad", "", "train"),
                     Catch::Contains("several configurations are cached (other, plain_text)"));
   CHECK(find_cached_split(dir, "rajpurkar/squad", "other", "train").config == "other");
+}
+
+TEST_CASE(
+    "--dataset_name: a local dataset folder as load_dataset cached it; copies being written are "
+    "not read",
+    "[arrow]") {
+  const std::string scratch = test::run_scratch_dir("bert_test_squad_arrow") + "/local";
+  fs::remove_all(scratch);
+  // load_dataset("<dir>/MySquad") caches the folder under its own name, snake-cased, without a
+  // namespace, its files named after it.
+  const std::string folder = scratch + "/data/MySquad";
+  fs::create_directories(folder + "/.cache");
+  write_file_atomic(folder + "/train.json", "{}");
+  const fs::path copy = fs::path(scratch) / "cache/my_squad/plain_text/0.0.0" / kHash;
+  fs::create_directories(copy);
+  fs::copy_file(squad_dir() + "/dataset_info.json", copy / "dataset_info.json");
+  fs::copy_file(squad_dir() + "/squad-train.arrow", copy / "my_squad-train.arrow");
+  const auto cached_at = fs::last_write_time(copy);
+  fs::last_write_time(folder + "/train.json", cached_at - std::chrono::hours(1));
+  write_file_atomic(folder + "/.cache/later", "");  // hidden: not a data file
+  write_file_atomic(folder + "/README.md", "# mine\n");
+  fs::last_write_time(folder + "/README.md", cached_at + std::chrono::hours(1));
+  const std::string root = scratch + "/cache";
+  for (const std::string& name : {folder, folder + "/", scratch + "/data/../data/MySquad"}) {
+    INFO(name);
+    const CachedSplit local = find_cached_split(root, name, "", "train");
+    CHECK(local.files == std::vector<std::string>{(copy / "my_squad-train.arrow").string()});
+    CHECK_THAT(local.notes.front(), Catch::Contains("a local dataset folder"));
+  }
+  // Data files changed since: datasets would read them again, which cannot be done here.
+  fs::last_write_time(folder + "/train.json", cached_at + std::chrono::hours(1));
+  CHECK_THROWS_WITH(
+      find_cached_split(root, folder, "", "train"),
+      Catch::Contains("the local folder's data files changed after datasets cached them"));
+  CHECK_THROWS_WITH(find_cached_split(scratch + "/empty-cache", folder, "", "train"),
+                    Catch::Contains("no " + scratch +
+                                    "/empty-cache/my_squad: this engine reads a local folder's"));
+
+  // A newer copy still being written (<hash>.incomplete), even with its info: the complete one.
+  const std::string hub = scratch + "/hub";
+  fs::create_directories(hub);
+  fs::copy(cache_root() + "/rajpurkar___squad", hub + "/rajpurkar___squad",
+           fs::copy_options::recursive);
+  const fs::path versions = fs::path(hub) / "rajpurkar___squad/plain_text/0.0.0";
+  fs::copy(versions / kHash, versions / (std::string(kHash) + ".incomplete"),
+           fs::copy_options::recursive);
+  fs::last_write_time(versions / (std::string(kHash) + ".incomplete"),
+                      fs::last_write_time(versions / kHash) + std::chrono::hours(1));
+  CHECK(find_cached_split(hub, "rajpurkar/squad", "", "train").directory ==
+        (versions / kHash).string());
+  fs::remove_all(scratch);
 }
 
 TEST_CASE("the datasets cache root and names as datasets spells them", "[arrow]") {
