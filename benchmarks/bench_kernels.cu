@@ -32,9 +32,11 @@
 // Overlap (benchmarks/overlap_probe.h, rows of batch "overlap", --overlap false skips it): the
 // 12 layers' forward GEMMs and AdamW over all parameters, each alone and then AdamW on a second
 // stream beside the GEMMs: whether the update could hide behind the next step's forward.
-// Exit status: 0, 1 on an error, 2 on a bad command line, 77 when no CUDA device exists.
+// Exit status: 0, 1 on an error or when a kernel failed its check (after the whole report), 2 on
+// a bad command line, 77 when no CUDA device exists.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -250,6 +252,15 @@ int run(int argc, char** argv) {
 
   print_probe_report(bench, probe_rows);
   if (!o.json.empty()) write_json(o, prop, batches, estimates, bench);  // now with the probes'
+  // A wrong kernel fails the run (exit 1) after its report: the device script's summary must not
+  // read PASS over WRONG rows or failed checks.
+  const size_t wrong_rows = size_t(std::count_if(bench.results().begin(), bench.results().end(),
+                                                 [](const Result& r) { return r.wrong; }));
+  if (checks.failed_cases() > 0 || wrong_rows > 0) {
+    std::fprintf(stderr, "[bench] FAILED: %d of %d op checks, %zu rows WRONG\n",
+                 checks.failed_cases(), checks.cases(), wrong_rows);
+    return 1;
+  }
   return 0;
 }
 

@@ -316,7 +316,10 @@ def main():
                 if side.startswith("ours"):
                     entry["two_epochs"] = project_two_epochs(result, entry["windows_per_second"])
             report["rows"].append(entry)
-            save()
+            save()  # each row kept as measured: a run cut short by its timeout still reports it
+            if entry.get("status") == "ok":
+                log("[e2e] batch %d, %s: %.0f windows/s, %.1f TFLOP/s" %
+                    (batch, side, entry["windows_per_second"], entry["tflops"]))
             return entry
 
         ours = row("ours", run_ours(args, carry, work, model_dir, batch))

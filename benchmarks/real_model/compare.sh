@@ -7,7 +7,7 @@
 #
 # Options (defaults: cpu = 1 epoch, seed 42; cuda = 3 epochs, seeds 42 43, bf16 on both sides):
 #   --epochs N          epochs of both sides
-#   --seeds "S ..."     one run per seed per side
+#   --seeds "S ..."     one run per seed per side (spaces or commas between them)
 #   --model DIR         a model directory (default: get_minilm.sh into WORK/minilm)
 #   --squad FILE        SQuAD v1.1 JSON to split (default: ../shared/data/squad/dev-v1.1.json)
 #   --train_articles A:B, --eval_articles A:B   the split (default 0:38 and 38:48)
@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --device) device=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
-    --seeds) seeds=$2; shift 2 ;;
+    --seeds) seeds=${2//,/ }; shift 2 ;;  # "42 43" or "42,43"
     --model) model=$2; shift 2 ;;
     --squad) squad=$2; shift 2 ;;
     --train_articles) train_articles=$2; shift 2 ;;

@@ -22,8 +22,9 @@
 #
 # usage: bash tools/device/build_carry.sh
 #   BUILD_DIR (default build-device), JOBS (default 2), SHARED_DIR (default ../shared)
-# Then one device call: run(command="bash tools/device/run_checks.sh", carry=["device_carry"],
-# timeout_s=540); see docs/device_runs.md.
+# Then the device calls: run(command="bash tools/device/run_checks.sh", carry=["device_carry"],
+# timeout_s=420); see docs/device_runs.md (build it once, with CARRY_MINILM=1 when any call runs
+# real_model).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -222,4 +223,4 @@ say "device_carry: $((carry_bytes / 1024 / 1024)) MiB; with the working tree: $(
 if (( problems > 0 )); then
   die "$problems problem(s) above; the bundle in $carry may not run on the device"
 fi
-say "OK: device_carry is ready. Device call: run(command=\"bash tools/device/run_checks.sh\", carry=[\"device_carry\"], timeout_s=540)"
+say "OK: device_carry is ready. Device call: run(command=\"bash tools/device/run_checks.sh\", carry=[\"device_carry\"], timeout_s=420)"

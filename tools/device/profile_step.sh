@@ -74,7 +74,10 @@ report="$work/profile.ncu-rep"
 python3 "$here/ncu_summary.py" "$work/profile_raw.csv" --details "$work/profile_details.csv" \
   --title "train_squad step $step: bert-base shapes, layers: $layers, batch $batch, dropout 0.1" > "$out/profile.md" ||
   { echo "PROFILE: FAIL ncu_summary.py"; exit 1; }
-xz -9 -c "$work/profile_raw.csv" > "$out/profile_raw.csv.xz" 2> /dev/null ||
+if command -v xz > /dev/null; then
+  xz -9 -c "$work/profile_raw.csv" > "$out/profile_raw.csv.xz"
+else
   gzip -9 -c "$work/profile_raw.csv" > "$out/profile_raw.csv.gz"
+fi
 cat "$out/profile.md"
 echo "PROFILE: PASS $(grep -cE '^\| `' "$out/profile.md") kernel rows"

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # The one device call: runs ON the GPU machine from the repository root with device_carry/
 # (tools/device/build_carry.sh) carried beside the working tree:
-#   run(command="bash tools/device/run_checks.sh", carry=["device_carry"], timeout_s=540)
-# Stages, each under its own `timeout` and all under one deadline (BUDGET_S, default 480 s),
-# continuing past a failing stage:
+#   run(command="bash tools/device/run_checks.sh", carry=["device_carry"], timeout_s=420)
+# Stages, each under its own `timeout` and all under one deadline (BUDGET_S, default 390 s: the
+# call's timeout_s less 30 s for the summary; a later call sets BUDGET_S from status's
+# budget_left_s, since the tool cuts a call's limit to the device time left), continuing past a
+# failing stage:
 #   info      nvidia-smi (card, driver, clocks), the bundle's commit, libraries that do not resolve
-#   test_gpu  every [gpu] test (Catch2), again with BERT_PROGRAMMATIC_LAUNCH=1, then any other
+#   test_gpu  every [gpu] test (Catch2), again with BERT_PROGRAMMATIC_LAUNCH=1 (unless the first
+#             run timed out: a hang would only repeat), then any other
 #             GPU test binary carried (names with gpu/cuda), each exiting 77 = skipped; the GPU
 #             golden test also on tests/fixtures/golden-drawn-config
-#   golden_sweep  tools/golden/sweep.sh with the GPU golden test: GOLDEN_SWEEP_COUNT (default 10)
+#   golden_sweep  tools/golden/sweep.sh with the GPU golden test: GOLDEN_SWEEP_COUNT (default 6)
 #             BERT configurations drawn by make_golden.py (hidden a multiple of 4), each against
 #             transformers in float64 there, bf16 and fp32 compute. Only when named
 #             (STAGES="... golden_sweep"): not part of "all"
 #   bench     bench_kernels: every kernel at bert-base shapes, SQuAD-like and uniform-384 batches;
 #             then benchmarks/attention_baseline.py: PyTorch SDPA (cuDNN, flash, efficient) on the
-#             same batches, appended to bench_kernels.md
+#             same batches, appended to bench_kernels.md; FAIL when a kernel failed its check
 #   hf        tools/device/hf_parity.py: 50-step loss parity and windows/s, ours vs Hugging Face
 #   app       tools/device/app_checks.py: resume bit-identical, mpirun -np 1 (NCCL) == plain run, OOM message, model sizes (refusal, head_dim 26)
 #   golden    golden_parity (the CPU engine against the HF golden: a sanity check of the bundle)
@@ -31,12 +34,14 @@
 #             kernel, cuBLASLt's included, occupancy, throughputs, tensor-pipe use and the top warp
 #             stall reasons; profile.md and profile_raw.csv.xz come back in $OUT. Only when named
 #             (STAGES="profile"): not part of "all"
+# The named stages run in this order: profile (bounded, a minute or two) before e2e, whose
+# Hugging Face side can take all that is left.
 # STAGES (default "all") picks stages by the names above, e.g. STAGES=real_model BUDGET_S=540; an
 # unknown name stops the run before anything starts (exit 2), so a typo costs no device time.
 # STAGE_CAP (seconds) caps each stage's timeout. Extra flags: BENCH_ARGS for bench_kernels (e.g.
 # "--repeats 100 --flush_l2 false"), HF_ARGS for hf_parity.py (e.g. "--steps 100"), E2E_ARGS,
-# REAL_MODEL_ARGS: word lists split at spaces (no quoted values holding spaces; give
-# "--seeds 42,43"-style values). Everything goes to $OUT, of which the device tool brings back
+# REAL_MODEL_ARGS: word lists split at spaces (no quoted values holding spaces; a list value
+# is comma-separated, e.g. REAL_MODEL_ARGS="--seeds 42,43 --epochs 2"). Everything goes to $OUT, of which the device tool brings back
 # at most 8 files: results.md (summary and tables), run.log, bench_kernels.md/.json,
 # hf_parity.json, compare.json, e2e_speed.json, profile.md, and the stages' logs (tests.log,
 # hf_parity.log, app_checks.log, ...) packed into logs.tar.xz when there would be more than 8.
@@ -47,7 +52,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root" || exit 1
 out="${OUT:-$root/device_out}"
 work="${WORK_DIR:-/tmp/bert_device_run}"
-budget="${BUDGET_S:-480}"
+budget="${BUDGET_S:-390}"
 mkdir -p "$out" "$work"
 started="$(date +%s)"
 deadline=$((started + budget))
@@ -104,7 +109,10 @@ run_stage() {
     timeout -k 10 "$limit" "$@"
   } >> "$logfile" 2>&1
   stage_rc=$?
-  note "$name: exit $stage_rc after $(($(date +%s) - began))s$([[ $stage_rc == 124 ]] && echo ' (TIMED OUT)')"
+  local took=$(($(date +%s) - began))
+  # Killed by -k 10 after ignoring SIGTERM: timeout exits 137, still a timeout.
+  if ((stage_rc == 137 && took >= limit)); then stage_rc=124; fi
+  note "$name: exit $stage_rc after ${took}s$([[ $stage_rc == 124 ]] && echo ' (TIMED OUT)')"
 }
 
 # Catch2 v2's closing line -> "passed/failed/total test cases" text.
@@ -135,6 +143,8 @@ status_of() {  # rc
   echo "host: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
     "$(. /etc/os-release 2> /dev/null && echo "$PRETTY_NAME"), glibc $(ldd --version 2>&1 | head -1 | awk '{print $NF}')"
   echo "carried fallback libraries used: ${BERT_CARRY_FALLBACK_USED:-none}"
+  # ncu cannot read counters on some runtimes (gVisor): seen here before the profile stage runs.
+  echo "kernel $(uname -r); $(if command -v ncu > /dev/null; then ncu --version 2>&1 | tail -1; else echo 'no ncu in PATH'; fi)"
   for exe in "$bin"/*; do
     ldd "$exe" 2>&1 | grep -q "not found" && echo "UNRESOLVED in $(basename "$exe"): $(ldd "$exe" | grep 'not found' | tr -s ' \t' ' ' | tr '\n' ';')"
   done
@@ -154,11 +164,15 @@ if want test_gpu; then
     # Every kernel against its CPU reference again, launched with programmatic dependent launch
     # (kernels/kernel_launch.cuh), the candidate that overlaps each kernel's start with the end
     # of the one before.
-    part="$work/test_gpu_programmatic.log"
-    : > "$part"
-    run_stage test_gpu_programmatic 180 "$part" env BERT_PROGRAMMATIC_LAUNCH=1 "$bin/test_gpu"
-    cat "$part" >> "$tests_log"
-    add_summary "test_gpu (BERT_PROGRAMMATIC_LAUNCH=1)" "$(status_of $stage_rc)" "$(catch_counts "$part")"
+    if ((stage_rc == 124)); then
+      add_summary "test_gpu (BERT_PROGRAMMATIC_LAUNCH=1)" "NOT RUN" "test_gpu timed out: see tests.log"
+    else
+      part="$work/test_gpu_programmatic.log"
+      : > "$part"
+      run_stage test_gpu_programmatic 180 "$part" env BERT_PROGRAMMATIC_LAUNCH=1 "$bin/test_gpu"
+      cat "$part" >> "$tests_log"
+      add_summary "test_gpu (BERT_PROGRAMMATIC_LAUNCH=1)" "$(status_of $stage_rc)" "$(catch_counts "$part")"
+    fi
   else
     add_summary "test_gpu" "MISSING" "not in device_carry/bin"
   fi
@@ -205,7 +219,8 @@ if want bench; then
     # shellcheck disable=SC2086  # BENCH_ARGS is a word list on purpose
     run_stage bench_kernels 180 "$runlog" bash -c \
       "'$bin/bench_kernels' --json '$out/bench_kernels.json' ${BENCH_ARGS:-} > '$out/bench_kernels.md'"
-    add_summary "bench_kernels" "$(status_of $stage_rc)" "$(grep -c '^| ' "$out/bench_kernels.md" 2> /dev/null) table rows"
+    add_summary "bench_kernels" "$(status_of $stage_rc)" \
+      "$(grep -c '^| ' "$out/bench_kernels.md" 2> /dev/null) table rows, $(grep -c '| WRONG |' "$out/bench_kernels.md" 2> /dev/null) WRONG; $(grep -aoE '\[check\] [0-9]+ .*' "$runlog" | tail -1)"
     # The library baseline on the same batches (PyTorch SDPA: cuDNN, flash, efficient), appended
     # to bench_kernels.md.
     if [[ -f "$out/bench_kernels.json" ]]; then
@@ -265,15 +280,6 @@ if want real_model; then
   fi
 fi
 
-# ---- end-to-end speed against Hugging Face (named only) -------------------------------------
-if [[ "$stages" == *" e2e "* ]]; then
-  # shellcheck disable=SC2086  # E2E_ARGS is a word list on purpose
-  run_stage e2e_speed 420 "$out/e2e_speed.log" env PYTHONUNBUFFERED=1 python3 benchmarks/e2e_speed.py \
-    --carry device_carry --bin "$bin" --work "$work/e2e" --out "$out" ${E2E_ARGS:-}
-  add_summary "e2e_speed" "$(status_of $stage_rc)" \
-    "$(grep -E '^\| (32|64) \| ours \|' "$out/e2e_speed.log" 2> /dev/null | awk -F'|' '{printf "b%s %s win/s;", $2, $4}') $(grep -oE 'model [0-9.]+ s \([0-9]+ windows/s' "$out/e2e_speed.log" 2> /dev/null | head -1 | sed 's/^/eval: /')"
-fi
-
 # ---- one training step under Nsight Compute (named only) ---------------------------------------
 if [[ "$stages" == *" profile "* ]]; then
   run_stage profile 240 "$out/profile.log" bash tools/device/profile_step.sh "$bin" \
@@ -281,6 +287,26 @@ if [[ "$stages" == *" profile "* ]]; then
     "$work/profile" "$out"
   add_summary "profile (ncu)" "$(status_of $stage_rc)" \
     "$(grep -E '^PROFILE:' "$out/profile.log" 2> /dev/null | tail -1 | sed 's/^PROFILE: [A-Z]* //')"
+fi
+
+# ---- end-to-end speed against Hugging Face (named only) -------------------------------------
+if [[ "$stages" == *" e2e "* ]]; then
+  # shellcheck disable=SC2086  # E2E_ARGS is a word list on purpose
+  run_stage e2e_speed 420 "$out/e2e_speed.log" env PYTHONUNBUFFERED=1 python3 benchmarks/e2e_speed.py \
+    --carry device_carry --bin "$bin" --work "$work/e2e" --out "$out" ${E2E_ARGS:-}
+  # From e2e_speed.json, which holds every row as soon as it is measured (a timeout keeps them).
+  e2e_detail="$(python3 - "$out/e2e_speed.json" << 'EOF' 2> /dev/null
+import json, sys
+r = json.load(open(sys.argv[1]))
+parts = ["b%d %.0f win/s" % (x["batch"], x["windows_per_second"]) for x in r.get("rows", [])
+         if x.get("side") == "ours" and x.get("status") == "ok"]
+e = r.get("eval", {})
+if e.get("status") == "ok":
+    parts.append("eval: model %.3f s (%.0f windows/s)" % (e["model_seconds"], e["model_windows_per_second"]))
+print("; ".join(parts))
+EOF
+)"
+  add_summary "e2e_speed" "$(status_of $stage_rc)" "${e2e_detail:-no rows: see e2e_speed.log}"
 fi
 
 # ---- results.md and the summary table --------------------------------------------------------
