@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
-#include "kernels/blas_ref.h"
+#include "kernels/blas_split.h"
 #include "kernels/cpu_parallel.h"
 
 namespace bert {
@@ -422,16 +422,18 @@ std::string describe_memory_shortfall(Backend& backend, const BertConfig& config
 }
 
 int concurrent_blas_callers(const BertConfig& config, int64_t max_tokens, int64_t max_batch) {
-  // kernels/blas_ref.h: a product of blas::kSplitMultiplyAdds or more is cut into bands of at
-  // least 16 rows (or columns), one per pool thread; kernels/attention_ref.cpp calls OpenBLAS
-  // once per sequence and head, spread over the pool.
+  // kernels/attention_ref.cpp calls OpenBLAS once per sequence and head, spread over the pool;
+  // the widest linear layer's three products are cut into bands by blas::gemm_split, one call
+  // per band at once.
   const int threads = cpu::thread_count();
-  const double tokens = double(max_tokens);
-  const double widest = std::max<double>(config.intermediate_size, 3.0 * config.hidden_size);
-  double callers = double(max_batch) * config.num_attention_heads;
-  if (tokens * widest * config.hidden_size >= blas::kSplitMultiplyAdds)
-    callers = std::max(callers, std::ceil(std::max(tokens, widest) / 16.0));
-  return int(std::clamp(callers, 1.0, double(threads)));
+  const int tokens = int(std::min<int64_t>(max_tokens, std::numeric_limits<int>::max()));
+  const int widest = std::max(config.intermediate_size, 3 * config.hidden_size);
+  const int hidden = config.hidden_size;
+  const int64_t products = std::max({blas::gemm_split(tokens, widest, hidden, threads).calls(),
+                                     blas::gemm_split(tokens, hidden, widest, threads).calls(),
+                                     blas::gemm_split(widest, hidden, tokens, threads).calls()});
+  const int64_t attention = max_batch * config.num_attention_heads;
+  return int(std::clamp<int64_t>(std::max(products, attention), 1, threads));
 }
 
 std::string describe_address_space_shortfall(Backend& backend, const BertConfig& config,

@@ -1,10 +1,10 @@
 // Typed row-major GEMM over OpenBLAS for the CPU references (matmul, attention), so a template
 // in T picks cblas_sgemm or cblas_dgemm:  C = alpha·op(A)·op(B) + beta·C.
 // Large products are cut into one band of C's rows (or columns) per thread of the CPU pool
-// (kernels/cpu_parallel.h), each a single-threaded OpenBLAS call. OpenBLAS rounds the edges of
-// a band differently (as its own threading does), so results are deterministic for a given
-// number of threads but may differ in the last bits between thread counts.
-// Private to the *_ref.cpp files; not part of any op's API.
+// (kernels/cpu_parallel.h; the rule in kernels/blas_split.h), each a single-threaded OpenBLAS call.
+// OpenBLAS rounds the edges of a band differently (as its own threading does), so results are
+// deterministic for a given number of threads but may differ in the last bits between thread
+// counts. Private to the *_ref.cpp files; not part of any op's API.
 #pragma once
 
 #include <cblas.h>
@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "kernels/blas_split.h"
 #include "kernels/cpu_parallel.h"
 
 namespace bert::blas {
@@ -28,24 +29,17 @@ inline void gemm_serial(bool trans_a, bool trans_b, int m, int n, int k, double 
   cblas_dgemm(CblasRowMajor, op(trans_a), op(trans_b), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-// Products below this many multiply-adds run in one call: splitting them costs more than it saves.
-constexpr double kSplitMultiplyAdds = 4.0e6;
-
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb,
           T beta, T* c, int ldc) {
-  const int threads = cpu::thread_count();
-  if (threads == 1 || double(m) * n * k < kSplitMultiplyAdds || std::max(m, n) < 32) {
+  const GemmSplit split = gemm_split(m, n, k, cpu::thread_count());
+  if (split.band == 0) {
     gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  // Bands of rows of C when C is tall, of columns when it is wide; 16-aligned band edges.
-  const bool by_rows = m >= n;
-  const int extent = by_rows ? m : n;
-  const size_t band = static_cast<size_t>((extent + threads - 1) / threads + 15) / 16 * 16;
-  cpu::parallel_for(static_cast<size_t>(extent), band, [&](size_t begin, size_t end) {
+  cpu::parallel_for(static_cast<size_t>(split.extent), split.band, [&](size_t begin, size_t end) {
     const int first = static_cast<int>(begin), count = static_cast<int>(end - begin);
-    if (by_rows) {  // rows of op(A) and of C
+    if (split.by_rows) {  // rows of op(A) and of C
       const T* a_band = trans_a ? a + first : a + static_cast<size_t>(first) * lda;
       gemm_serial(trans_a, trans_b, count, n, k, alpha, a_band, lda, b, ldb, beta,
                   c + static_cast<size_t>(first) * ldc, ldc);
