@@ -159,7 +159,7 @@ class BatchReader {
           path_, "record batch " + std::to_string(index_) + ", column " + field.name,
           "a column of Arrow type " + field.type_name +
               ", which this reader does not read (datasets writes its string, list and "
-              "number columns as Utf8/LargeUtf8, List/LargeList, Int and FloatingPoint)");
+              "number columns as Utf8/LargeUtf8, Struct, List/LargeList, Int and FloatingPoint)");
     std::string_view views[3];
     for (int i = 0; i < buffers; ++i) views[i] = buffer(field);
     a.validity = views[0];

@@ -110,35 +110,18 @@ std::string squad_files_hint(const std::string& name) {
 }
 
 // load_dataset takes a name that is an existing directory as a local dataset folder (its data
-// files), before any Hub id, and caches it under the folder's own name, snake-cased and without
-// a namespace (datasets' LocalDatasetModuleFactory: dataset_name = the folder's name).
-std::string local_folder_name(const std::string& name) {
-  std::error_code error;
-  if (!fs::is_directory(expand_user(name), error)) return "";
-  std::string path = expand_user(name);
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  const std::string folder = fs::path(path).filename().string();
-  return folder == "." || folder == ".." ? fs::weakly_canonical(path, error).filename().string()
-                                         : folder;
-}
-
-// The newest modification time of the data files in a local dataset folder (README.md, hidden
-// files and anything under a hidden directory aside): a copy cached before it is stale, as
-// datasets' hash of the data files (paths and times) would no longer lead to it.
-fs::file_time_type newest_data_file(const std::string& folder) {
-  fs::file_time_type newest = fs::file_time_type::min();
-  std::error_code error;
-  for (fs::recursive_directory_iterator it(expand_user(folder), error), end; !error && it != end;
-       it.increment(error)) {
-    const std::string base = it->path().filename().string();
-    if (!base.empty() && base[0] == '.') {
-      if (it->is_directory(error)) it.disable_recursion_pending();
-      continue;
-    }
-    if (!it->is_regular_file(error) || base == "README.md") continue;
-    newest = std::max(newest, it->last_write_time(error));
-  }
-  return newest;
+// files), before any Hub id. Its cached copies cannot be told apart here: datasets 5 files every
+// folder of one name under that name, its hash taken over the files' paths and times, and
+// records neither in dataset_info.json; so the folder's files are asked for instead.
+[[noreturn]] void refuse_local_folder(const std::string& flag, const std::string& name) {
+  throw_input_error(
+      flag, "",
+      "a local dataset folder (load_dataset reads its data files, as it does for any existing "
+      "directory of that name, a Hub id's included): give them as --train_file / "
+      "--validation_file / --test_file (JSON or JSON Lines, SQuAD's layout or datasets' rows); "
+      "other formats (parquet, csv) converted once with python -c \"import datasets; "
+      "d = datasets.load_dataset('" +
+          name + "'); [d[s].to_json(s + '.jsonl') for s in d]\"");
 }
 
 std::string not_cached_message(const std::string& name, const std::string& where) {
@@ -171,22 +154,11 @@ CachedSplit find_cached_split(const std::string& root, const std::string& name, 
                               const std::string& split) {
   const std::string flag = "--dataset_name " + name + (config.empty() ? "" : " --dataset_config_name " + config);
   CachedSplit out;
-  const std::string local = local_folder_name(name);
-  // The name the cache files it under: a local folder's own, else the Hub id's last part.
-  const std::string cached_name = local.empty() ? name.substr(name.rfind('/') + 1) : local;
-  const fs::path base = local.empty() ? dataset_directory(root, name, &out.notes)
-                                      : fs::path(root) / datasets_snake_case(local);
-  if (!local.empty())
-    out.notes.push_back("--dataset_name " + name +
-                        ": a local dataset folder, read as load_dataset cached it (" +
-                        base.string() + ")");
+  std::error_code error;
+  if (fs::is_directory(expand_user(name), error)) refuse_local_folder(flag, name);
+  const fs::path base = dataset_directory(root, name, &out.notes);
   if (!fs::is_directory(base))
-    throw_input_error(flag, "",
-                      not_cached_message(name, "no " + base.string() +
-                                                   (local.empty() ? ""
-                                                                  : ": this engine reads a local "
-                                                                    "folder's data files only "
-                                                                    "as datasets cached them")));
+    throw_input_error(flag, "", not_cached_message(name, "no " + base.string()));
   // <config>/<version>/<hash> whose dataset_info.json names that configuration, newest first.
   std::vector<CachedCopy> copies;
   std::vector<std::string> configs;
@@ -211,13 +183,6 @@ CachedSplit find_cached_split(const std::string& root, const std::string& name, 
   });
   const CachedCopy& chosen = copies.front();
   out.directory = chosen.dir.string();
-  if (!local.empty() && newest_data_file(name) > fs::last_write_time(chosen.dir))
-    throw_input_error(flag, "",
-                      "the local folder's data files changed after datasets cached them in " +
-                          out.directory +
-                          ": load_dataset would read them again; load it once more "
-                          "(python -c \"import datasets; datasets.load_dataset('" +
-                          name + "')\", with the same --cache_dir or HF_DATASETS_CACHE)");
   out.config = chosen.config();
   if (config.empty()) {
     std::vector<std::string> same_copy;  // datasets: several configurations of this version and hash
@@ -237,7 +202,7 @@ CachedSplit find_cached_split(const std::string& root, const std::string& name, 
   }
   const int64_t shards = found->second;
   const std::string prefix =
-      (chosen.dir / (datasets_snake_case(cached_name) + "-" + split)).string();
+      (chosen.dir / (datasets_snake_case(name.substr(name.rfind('/') + 1)) + "-" + split)).string();
   const std::string first = shards > 1 ? arrow_shard_name(prefix, 0, shards) : prefix + ".arrow";
   if (!path_exists(first)) throw_input_error(flag, "", "the cached copy " + out.directory + " lacks " + first);
   out.files = arrow_shard_paths(first);  // the other shards, each checked

@@ -200,40 +200,22 @@ TEST_CASE("--dataset_name finds what load_dataset left in the cache", "[arrow]")
 }
 
 TEST_CASE(
-    "--dataset_name: a local dataset folder as load_dataset cached it; copies being written are "
-    "not read",
+    "a local folder as --dataset_name is asked for as files; copies being written are not read",
     "[arrow]") {
   const std::string scratch = test::run_scratch_dir("bert_test_squad_arrow") + "/local";
   fs::remove_all(scratch);
-  // load_dataset("<dir>/MySquad") caches the folder under its own name, snake-cased, without a
-  // namespace, its files named after it.
-  const std::string folder = scratch + "/data/MySquad";
-  fs::create_directories(folder + "/.cache");
-  write_file_atomic(folder + "/train.json", "{}");
-  const fs::path copy = fs::path(scratch) / "cache/my_squad/plain_text/0.0.0" / kHash;
-  fs::create_directories(copy);
-  fs::copy_file(squad_dir() + "/dataset_info.json", copy / "dataset_info.json");
-  fs::copy_file(squad_dir() + "/squad-train.arrow", copy / "my_squad-train.arrow");
-  const auto cached_at = fs::last_write_time(copy);
-  fs::last_write_time(folder + "/train.json", cached_at - std::chrono::hours(1));
-  write_file_atomic(folder + "/.cache/later", "");  // hidden: not a data file
-  write_file_atomic(folder + "/README.md", "# mine\n");
-  fs::last_write_time(folder + "/README.md", cached_at + std::chrono::hours(1));
-  const std::string root = scratch + "/cache";
-  for (const std::string& name : {folder, folder + "/", scratch + "/data/../data/MySquad"}) {
+  // load_dataset takes an existing directory as a local dataset folder, whatever a cache holds
+  // under its name: which cached copy came from it cannot be told (datasets 5 records neither
+  // the files' paths nor their times), so its files are asked for.
+  const std::string folder = scratch + "/rajpurkar/squad";
+  fs::create_directories(folder);
+  for (const std::string& name : {folder, folder + "/"}) {
     INFO(name);
-    const CachedSplit local = find_cached_split(root, name, "", "train");
-    CHECK(local.files == std::vector<std::string>{(copy / "my_squad-train.arrow").string()});
-    CHECK_THAT(local.notes.front(), Catch::Contains("a local dataset folder"));
+    CHECK_THROWS_WITH(find_cached_split(cache_root(), name, "", "train"),
+                      Catch::Contains("--dataset_name " + name + ": a local dataset folder") &&
+                          Catch::Contains("--train_file / --validation_file / --test_file") &&
+                          Catch::Contains("datasets.load_dataset('" + name + "')"));
   }
-  // Data files changed since: datasets would read them again, which cannot be done here.
-  fs::last_write_time(folder + "/train.json", cached_at + std::chrono::hours(1));
-  CHECK_THROWS_WITH(
-      find_cached_split(root, folder, "", "train"),
-      Catch::Contains("the local folder's data files changed after datasets cached them"));
-  CHECK_THROWS_WITH(find_cached_split(scratch + "/empty-cache", folder, "", "train"),
-                    Catch::Contains("no " + scratch +
-                                    "/empty-cache/my_squad: this engine reads a local folder's"));
 
   // A newer copy still being written (<hash>.incomplete), even with its info: the complete one.
   const std::string hub = scratch + "/hub";
