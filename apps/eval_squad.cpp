@@ -254,9 +254,18 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
       evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
                      postprocess, std::ref(progress));
   progress.finish();
-  outcome.model_preparation_seconds = model_preparation_seconds;
+  // Into a training's output_dir (evaluation_command, after a signal skipped the training's
+  // final evaluation): logged as that evaluation would have been, at the training's epoch.
+  const double trained_epoch = saved_training_epoch(options.output_dir);
+  if (trained_epoch >= 0)
+    std::fprintf(stderr,
+                 "[eval] %s holds a training's trainer_state.json: logged at its epoch %g\n",
+                 options.output_dir.c_str(), trained_epoch);
+  else
+    outcome.model_preparation_seconds = model_preparation_seconds;
   const MetricsDict metrics = write_eval_outputs(options.output_dir, outcome, eval.windows.size(),
-                                                 options.per_device_eval_batch_size, 0.0);
+                                                 options.per_device_eval_batch_size,
+                                                 trained_epoch >= 0 ? trained_epoch : 0.0);
   std::fputs(log_metrics_text("eval", metrics).c_str(), stderr);
   report_coverage(outcome.scores, join_path(options.output_dir, "eval_predictions.json"));
   std::fprintf(stderr,

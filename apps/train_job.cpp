@@ -355,14 +355,21 @@ void announce_attention_dropout(float p) {
 }
 
 // The model on the backend, with room for the larger of the training and evaluation batches,
-// holding the loaded weights (which it takes), the same on every rank.
-std::unique_ptr<BertQaModel> build_job_model(const TrainOptions& o, Backend& backend, LoadedModel& loaded,
-                                             Communicator& comm) {
+// holding the loaded weights (which it takes), the same on every rank. *placement_seconds: the
+// allocation and the weights' upload on this rank (what a run without training reports as
+// <K>_model_preparation_time), the broadcast to the other ranks aside.
+std::unique_ptr<BertQaModel> build_job_model(const TrainOptions& o, Backend& backend,
+                                             LoadedModel& loaded, Communicator& comm,
+                                             double* placement_seconds) {
   const bool root = comm.is_root();
   const int max_batch = std::max(o.do_train ? o.per_device_train_batch_size : 1,
                                  runs_evaluation(o) ? o.per_device_eval_batch_size : 1);
+  const auto started = std::chrono::steady_clock::now();
   auto model = std::make_unique<BertQaModel>(backend, loaded.config, max_batch * o.max_seq_length, max_batch);
   model->set_parameters(loaded.tensors);
+  backend.synchronize();
+  *placement_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   loaded.tensors.clear();
   broadcast_parameters(*model, comm);  // replicas start bit-identical whatever each rank read
   if (root)
@@ -427,16 +434,12 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
   if (!resume.dir.empty())  // before anything in output_dir changes
     check_resume_compatible(resume.state, initial_trainer_state(tc, data.train.windows, comm.world_size()),
                             resume.dir);
-  // Placing the model on the backend (allocation, the weights' upload): what a run without
-  // training reports as <K>_model_preparation_time, where Trainer times accelerate's
-  // prepare_model before its first evaluation.
-  const auto build_started = std::chrono::steady_clock::now();
-  const std::unique_ptr<BertQaModel> model = build_job_model(o, backend, job_model.loaded, comm);
-  backend.synchronize();
-  const double model_preparation_seconds =
-      o.do_train
-          ? -1.0
-          : std::chrono::duration<double>(std::chrono::steady_clock::now() - build_started).count();
+  // A run without training reports the model's placement as <K>_model_preparation_time, where
+  // Trainer times accelerate's prepare_model before its first evaluation.
+  double placement_seconds = 0;
+  const std::unique_ptr<BertQaModel> model =
+      build_job_model(o, backend, job_model.loaded, comm, &placement_seconds);
+  const double model_preparation_seconds = o.do_train ? -1.0 : placement_seconds;
 
   // Left-overs of earlier runs: temporaries of killed saves; with --overwrite_output_dir the
   // old checkpoints and log; when resuming, log lines after the checkpoint's step.

@@ -151,6 +151,18 @@ MetricValue epoch_value(double epoch) {
   return epoch == 0 ? MetricValue::count(0) : MetricValue(epoch);
 }
 
+double saved_training_epoch(const std::string& output_dir) {
+  const std::string path = join_path(output_dir, "trainer_state.json");
+  if (!path_exists(path)) return -1;
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  double epoch = -1;
+  if (parser.parse(simdjson::padded_string(read_file(path))).get(root) ||
+      root["epoch"].get_double().get(epoch))
+    return -1;
+  return epoch >= 0 ? epoch : -1;
+}
+
 MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_size, double epoch,
                          const std::string& split, int64_t num_input_tokens_seen) {
   const double seconds = std::max(1e-9, outcome.model_seconds);
@@ -169,7 +181,10 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
   m[split + "_samples"] = metric_int(static_cast<int64_t>(windows));
   m[key + "_samples_per_second"] = metric_float(round_rate(double(windows) / seconds));
   m[key + "_steps_per_second"] = metric_float(round_rate(double(batches) / seconds));
-  if (epoch >= 0) m["epoch"] = epoch == 0 ? metric_int(0) : metric_float(epoch);
+  if (epoch >= 0) {
+    const MetricValue value = epoch_value(epoch);
+    m["epoch"] = value.is_count ? metric_int(value.count_value) : metric_float(value.number);
+  }
   if (num_input_tokens_seen >= 0) m["num_input_tokens_seen"] = metric_int(num_input_tokens_seen);
   return m;
 }

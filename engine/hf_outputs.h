@@ -51,6 +51,12 @@ void save_metrics(const std::string& output_dir, const std::string& split,
 // --eval_on_start, logs as "epoch": 0), a float after.
 MetricValue epoch_value(double epoch);
 
+// The epoch of the training whose Trainer.save_state() output_dir holds (trainer_state.json's
+// "epoch"), or -1 when it holds none (or an unreadable one): eval_squad evaluating into a
+// training's output_dir stands in for the final evaluation that training skipped
+// (evaluation_command), so it is logged at that epoch, not as a run without training.
+double saved_training_epoch(const std::string& output_dir);
+
 // run_qa's metrics of an evaluated split, `split` "eval" (--do_eval) or "predict" (--do_predict),
 // with run_qa's key names: K_<score> for each of the metric's scores (when the outcome was
 // scored: K_exact_match and K_f1 for v1.1, K_exact, K_f1, K_total, ... for v2.0), K_runtime,

@@ -258,14 +258,16 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
                         score.is_count ? MetricValue::count(static_cast<int64_t>(score.value))
                                        : MetricValue(score.value));
   // Rounded as Trainer's speed_metrics rounds them (eval_results.json holds the same values).
+  // In the order of QuestionAnsweringTrainer.evaluate's dict: the scores, the evaluation loop's
+  // preparation time, then speed_metrics.
+  if (model_preparation_seconds >= 0)
+    values.emplace_back("eval_model_preparation_time", round_runtime(model_preparation_seconds));
   values.insert(
       values.end(),
       {{"eval_runtime", round_runtime(outcome.model_seconds)},
        {"eval_samples_per_second", round_rate(eval.windows.size() / seconds)},
        {"eval_steps_per_second",
         round_rate(double(eval_batches(eval.windows.size(), run.eval_batch_size)) / seconds)}});
-  if (model_preparation_seconds >= 0)
-    values.emplace_back("eval_model_preparation_time", round_runtime(model_preparation_seconds));
   if (input_tokens_seen >= 0) values.emplace_back("num_input_tokens_seen", MetricValue::count(input_tokens_seen));
   log_metrics(logs, step, values);
   std::fprintf(stderr, "[eval] step %lld: %s on %zu windows in %.1f s (model %.2f s, %.0f windows/s)%s\n",

@@ -126,7 +126,9 @@ SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const P
 // "predict" prefix (predict_predictions.json, predict_nbest_predictions.json,
 // predict_results.json and all_results.json), scored when every question has answers; no
 // epoch and nothing in the log history, as QuestionAnsweringTrainer.predict (with
-// test_model_preparation_time when model_preparation_seconds >= 0). Returns the outcome.
+// test_model_preparation_time when model_preparation_seconds >= 0; its test_runtime does not
+// take that time off again, as QuestionAnsweringTrainer.predict does after an evaluation already
+// reported it). Returns the outcome.
 EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test,
                               double model_preparation_seconds = -1);
 

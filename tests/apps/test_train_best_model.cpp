@@ -138,6 +138,9 @@ TEST_CASE("--eval_on_start evaluates before the first step, outside the best-mod
   const std::vector<std::pair<int, double>> evals = evaluations(out);
   REQUIRE(evals.size() >= 3);
   CHECK(evals[0].first == 0);
+  // Before any step Trainer's state.epoch is still TrainerState's integer 0 (transformers >= 5.3).
+  CHECK_THAT(read_lines(out + "/trainer_log.jsonl").at(0),
+             Catch::Contains("\"epoch\": 0,") && Catch::Contains("\"eval_f1\""));
   CHECK(evals[1].first == 3);
   CHECK(evals[2].first == 6);
   const int best = evals[2].second > evals[1].second ? 6 : 3;

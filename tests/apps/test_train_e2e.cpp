@@ -137,6 +137,20 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
       read_file(out + "/eval/eval_results.json"),
       Catch::Contains("\"epoch\": 0,") && Catch::Contains("\"eval_model_preparation_time\": "));
   CHECK_THAT(scored.output, Catch::Contains("***** eval metrics *****"));
+  // Into the training's own output_dir (the command a training prints when a signal skipped
+  // its final evaluation): logged at the training's epoch, as that evaluation would have been,
+  // so all_results.json keeps the training's epoch beside train_loss.
+  const double trained_epoch = json_number(read_file(out + "/trainer_state.json"), "epoch");
+  REQUIRE(trained_epoch > 0);
+  const CommandResult standing_in =
+      run_command(std::string(EVAL_SQUAD_BIN) + " --device cpu --model_name_or_path " + out +
+                  " --validation_file " + data + " --output_dir " + out);
+  INFO(standing_in.output);
+  REQUIRE(standing_in.status == 0);
+  CHECK(json_number(read_file(out + "/eval_results.json"), "epoch") == trained_epoch);
+  CHECK(read_file(out + "/eval_results.json").find("model_preparation_time") == std::string::npos);
+  CHECK(json_number(read_file(out + "/all_results.json"), "epoch") == trained_epoch);
+  CHECK(read_file(out + "/all_results.json").find("\"train_loss\"") != std::string::npos);
   // The log splits the model's time (its forward passes) from the whole evaluation's.
   std::smatch timing;
   REQUIRE(std::regex_search(scored.output, timing,
