@@ -294,9 +294,11 @@ def main():
     log("[e2e] %d windows; model: %.1f M non-embedding weights, dropout %g" %
         (len(windows), non_embedding / 1e6, args.dropout))
 
-    def save():
-        with open(os.path.join(out, "e2e_speed.json"), "w") as f:
+    def save():  # atomically: a kill during the write leaves the previous rows, not half a file
+        path = os.path.join(out, "e2e_speed.json")
+        with open(path + ".tmp", "w") as f:
             json.dump(report, f, indent=1)
+        os.replace(path + ".tmp", path)
 
     hf_sides = {}  # mode -> HfSide, created at its first use
     for batch in [int(b) for b in args.batches.split(",") if b]:

@@ -74,9 +74,8 @@ report="$work/profile.ncu-rep"
 python3 "$here/ncu_summary.py" "$work/profile_raw.csv" --details "$work/profile_details.csv" \
   --title "train_squad step $step: bert-base shapes, layers: $layers, batch $batch, dropout 0.1" > "$out/profile.md" ||
   { echo "PROFILE: FAIL ncu_summary.py"; exit 1; }
-if command -v xz > /dev/null; then
-  xz -9 -c "$work/profile_raw.csv" > "$out/profile_raw.csv.xz"
-else
+if ! { command -v xz > /dev/null && xz -9 -c "$work/profile_raw.csv" > "$out/profile_raw.csv.xz"; }; then
+  rm -f "$out/profile_raw.csv.xz"  # none half-written beside the gzip one
   gzip -9 -c "$work/profile_raw.csv" > "$out/profile_raw.csv.gz"
 fi
 cat "$out/profile.md"

@@ -220,7 +220,7 @@ if want bench; then
     run_stage bench_kernels 180 "$runlog" bash -c \
       "'$bin/bench_kernels' --json '$out/bench_kernels.json' ${BENCH_ARGS:-} > '$out/bench_kernels.md'"
     add_summary "bench_kernels" "$(status_of $stage_rc)" \
-      "$(grep -c '^| ' "$out/bench_kernels.md" 2> /dev/null) table rows, $(grep -c '| WRONG |' "$out/bench_kernels.md" 2> /dev/null) WRONG; $(grep -aoE '\[check\] [0-9]+ .*' "$runlog" | tail -1)"
+      "$(grep -c '^| ' "$out/bench_kernels.md" 2> /dev/null) table rows, $(grep -c '| WRONG | WRONG | WRONG |' "$out/bench_kernels.md" 2> /dev/null) kernel rows WRONG; $(grep -aoE '\[check\] [0-9]+ .*' "$runlog" | tail -1)"
     # The library baseline on the same batches (PyTorch SDPA: cuDNN, flash, efficient), appended
     # to bench_kernels.md.
     if [[ -f "$out/bench_kernels.json" ]]; then
