@@ -282,7 +282,9 @@ int run(int argc, char** argv) {
   EvalOptions options;
   FlagParser parser("eval_squad",
                     "Scores SQuAD v1.1 predictions with the official EM/F1 metric (v2.0 with "
-                    "--version_2_with_negative).");
+                    "--version_2_with_negative): a --predictions_file's, or a model's "
+                    "(--model_name_or_path: it predicts every window first and writes run_qa's "
+                    "files into --output_dir).");
   register_flags(&parser, &options);
   if (!parser.parse(argc, argv)) return 0;  // --help
   refuse_several_ranks(

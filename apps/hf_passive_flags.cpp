@@ -223,6 +223,25 @@ std::string value_text(const PassiveFlag& flag, const HfPassiveFlags& values, bo
   return "";
 }
 
+// Whether the flag holds transformers' default: given so (as training_args.json, an arguments
+// file of every flag, gives it), it asks for nothing a note would need to answer.
+bool holds_hf_default(const PassiveFlag& flag, const HfPassiveFlags& values) {
+  const std::string hf_default = flag.hf_default == nullptr ? "" : flag.hf_default;
+  const bool none = hf_default == "None";
+  switch (flag.kind) {
+    case Kind::kBool:
+      return values.bools.at(flag.name) == (hf_default == "true");
+    case Kind::kInt:
+      return values.ints.at(flag.name) == (hf_default.empty() || none ? 0 : std::stoll(hf_default));
+    case Kind::kDouble:
+      return values.doubles.at(flag.name) ==
+             (hf_default.empty() || none ? 0.0 : std::stod(hf_default));
+    case Kind::kString:
+      return values.strings.at(flag.name) == hf_default;
+  }
+  return false;
+}
+
 }  // namespace
 
 void register_hf_passive_flags(FlagParser* p, HfPassiveFlags* values) {
@@ -257,7 +276,7 @@ void resolve_hf_passive_flags(const FlagParser& parser, const HfPassiveFlags& va
     const std::string given = std::string("--") + flag.name + " " + value_text(flag, values, &asks);
     if (flag.action == Action::kRefuse) {
       if (asks) throw FlagError(given + ": " + flag.why);
-    } else {
+    } else if (!holds_hf_default(flag, values)) {
       notes->push_back(given + " changes nothing here: " + flag.why);
     }
   }

@@ -1,5 +1,7 @@
 #include "apps/model_location.h"
 
+#include <filesystem>
+
 #include "apps/flags.h"
 #include "core/error.h"
 #include "core/file_io.h"
@@ -24,11 +26,20 @@ std::string resolve_model_location(const std::string& model_name_or_path, const 
   const std::string root = hub_cache_root(cache_dir);
   std::string searched;
   const std::string snapshot = find_hub_snapshot(root, model_name_or_path, revision, &searched);
-  if (snapshot.empty())
-    throw_input_error(model_name_or_path, "",
-                      "not a local directory, and the Hugging Face cache has no snapshot of it at revision " +
-                          revision + " (looked for " + searched + "); nothing is downloaded here: fetch it first "
-                          "with " + hub_download_hint(model_name_or_path));
+  if (snapshot.empty()) {
+    // A name of this shape is as likely a relative path typed before the directory exists
+    // ("inputs/bert-base-uncased"): the message says where it looked for both.
+    std::error_code error;
+    const std::string cwd = std::filesystem::current_path(error).string();
+    throw_input_error(
+        model_name_or_path, "",
+        "not a local directory (no such path under " + cwd +
+            "), and the Hugging Face cache has no snapshot of it at revision " + revision +
+            " (looked for " + searched +
+            "). A local model: check the path (README: Getting bert-base-uncased and SQuAD "
+            "v1.1). A Hub id: nothing is downloaded here, fetch it first with " +
+            hub_download_hint(model_name_or_path));
+  }
   if (find_checkpoint(snapshot).empty())
     throw_input_error(snapshot, "", "the cached snapshot of " + model_name_or_path +
                                         " holds no weights (model.safetensors, pytorch_model.bin or their index): "

@@ -227,6 +227,17 @@ JobModel load_job_model(const TrainOptions& o, bool root) {
   JobModel job{load_model_dir(o.model_name_or_path, static_cast<uint64_t>(o.seed)), nullptr};
   if (root)
     for (const std::string& note : job.loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
+  // A directory without weights (a lost or never fetched model.safetensors) trains from scratch:
+  // hours of fine-tuning towards scores near 0, said loudly before any of it.
+  if (root && job.loaded.random_init)
+    std::fprintf(
+        stderr,
+        "warning: %s has no weights (config.json and a vocabulary only): every parameter is "
+        "randomly initialised (seed %lld), %s\n",
+        o.model_name_or_path.c_str(), static_cast<long long>(o.seed),
+        o.do_train ? "so this trains from scratch, not from a pretrained checkpoint (put its "
+                     "model.safetensors there to fine-tune it)"
+                   : "so these scores are an untrained model's");
   if (root) std::fprintf(stderr, "[tokenizer] %s\n", o.do_lower_case_note.c_str());
   const BertConfig& config = job.loaded.config;
   if (o.max_seq_length > config.max_position_embeddings)  // config.json changed since check_model_limits

@@ -101,9 +101,9 @@ std::string squad_files_hint(const std::string& name) {
     if (base != dataset) continue;
     const std::string train = std::string("train-") + version + ".json",
                       dev = std::string("dev-") + version + ".json";
-    return std::string(", or fetch SQuAD ") + version + "'s JSON files: curl -L -o " + train + " " +
-           kSite + train + " && curl -L -o " + dev + " " + kSite + dev + ", then --train_file " +
-           train + " --validation_file " + dev + flag +
+    return std::string(", or fetch SQuAD ") + version + "'s JSON files: curl -fL -o " + train +
+           " " + kSite + train + " && curl -fL -o " + dev + " " + kSite + dev +
+           ", then --train_file " + train + " --validation_file " + dev + flag +
            " (README: Getting bert-base-uncased and SQuAD v1.1)";
   }
   return ", or give its files in SQuAD's JSON form as --train_file / --validation_file";

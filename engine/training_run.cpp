@@ -314,6 +314,8 @@ void load_best_weights(const std::string& dir, BertQaModel& model, AdamWOptimize
 // One training run around the Trainer. Rank 0's hooks show progress, log, save checkpoints,
 // evaluate at --eval_strategy points and track the best model; the other ranks hold the same
 // numbers and run the same steps, and only poll for stop signals.
+constexpr double kProgressLineSeconds = 30.0;
+
 class TrainingSession {
  public:
   TrainingSession(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, AdamWOptimizer& optimizer,
@@ -322,6 +324,10 @@ class TrainingSession {
         start_(start), end_(end), last_checkpoint_(job.resume_dir), best_{start.best_metric, start.best_global_step},
         progress_(total_steps, root_ && run.progress_bar && ProgressReporter::stderr_is_terminal()) {
     end_->last_save_step = job.resume_dir.empty() ? 0 : start.global_step;
+    // Off a terminal the bar is a line every 30 s (as an evaluation's), besides the
+    // --logging_steps lines: a long run redirected to a log still shows its pace and ETA.
+    if (root_ && run.progress_bar && !ProgressReporter::stderr_is_terminal())
+      progress_.set_line_interval(kProgressLineSeconds);
   }
 
   TrainHooks hooks() {

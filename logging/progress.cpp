@@ -114,9 +114,14 @@ void ProgressReporter::show(const ProgressStats& stats, bool force_line) {
   have_latest_ = true;
   latest_drawn_ = false;
   if (!is_terminal_) {
-    if (force_line) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool due =
+        line_interval_seconds_ > 0 &&
+        std::chrono::duration<double>(now - last_line_).count() >= line_interval_seconds_;
+    if (force_line || due) {
       write(format_progress_line(latest_, total_steps_, /*with_bar=*/false) + "\n");
       latest_drawn_ = true;
+      last_line_ = now;
     }
     return;
   }

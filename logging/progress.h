@@ -6,7 +6,8 @@
 //     eval 3200/10784 [##------]  29.7% | 85.3 win/s | ETA 0:01:29)
 //   The line is cut to the terminal width so it never wraps (a wrapped line cannot be
 //   redrawn with '\r'). A force_line update also leaves a permanent copy above the bar.
-//   Not a terminal (log file, CI): nothing but force_line updates, each on its own line,
+//   Not a terminal (log file, CI): nothing but force_line updates (and, with
+//   set_line_interval, one every so many seconds), each on its own line,
 //     step 120/5000 (2.4%) | loss 1.2345 | lr 2.97e-05 | 85.3 win/s | ETA 0:12:34 | extra
 //   so a redirected log is not flooded with carriage returns.
 #pragma once
@@ -58,6 +59,10 @@ class ProgressReporter {
   void update(int64_t step, double loss, double learning_rate, double windows_per_second,
               double eta_seconds, const std::string& extra = "", bool force_line = false);
   void set_total(int64_t total_steps) { total_steps_ = total_steps; }
+  // Off a terminal, also a line when this many seconds passed since the last one (0: forced
+  // lines only): a long run redirected to a log (nohup, kubectl logs) shows its progress and
+  // ETA between --logging_steps lines.
+  void set_line_interval(double seconds) { line_interval_seconds_ = seconds; }
   // The same for a count without a loss (an evaluation's windows).
   void update_count(int64_t done, double windows_per_second, double eta_seconds,
                     bool force_line = false);
@@ -82,6 +87,8 @@ class ProgressReporter {
   bool bar_on_screen_ = false;
   size_t bar_length_ = 0;  // characters of the bar line now on screen, to blank leftovers
   std::chrono::steady_clock::time_point last_draw_{};
+  double line_interval_seconds_ = 0;
+  std::chrono::steady_clock::time_point last_line_ = std::chrono::steady_clock::now();
 };
 
 // The progress of an evaluation or prediction over `total` windows, as predict_windows'

@@ -72,14 +72,19 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
                  {"give --metric_for_best_model f1"});
   expect_refused("--report_to none,tensorboard", 2, {"--report_to", "none"});
   expect_refused("--eval_strategy steps", 2, {"--validation_file"});  // implies --do_eval
+  // A data file given for a stage that does not run: run_qa's load_dataset reads it anyway.
+  expect_refused("--validation_file " + root() + "/no-such-dev.json", 2,
+                 {"--validation_file " + root() + "/no-such-dev.json: no such file",
+                  "run_qa.py loads every data file given"});
   // run_qa.py's own example starts with --dataset_name squad: not in the (empty) datasets cache,
   // the answer is how to fill it, or how to get the files.
   const std::string no_cache = " --cache_dir " + root() + "/empty-datasets-cache";
-  expect_refused("--dataset_name squad" + no_cache, 2,
-                 {"--dataset_name squad: not in the Hugging Face datasets cache", "nothing is downloaded",
-                  "load_dataset('squad')", "curl -L -o train-v1.1.json https://", "--train_file"});
+  expect_refused(
+      "--dataset_name squad" + no_cache, 2,
+      {"--dataset_name squad: not in the Hugging Face datasets cache", "nothing is downloaded",
+       "load_dataset('squad')", "curl -fL -o train-v1.1.json https://", "--train_file"});
   expect_refused("--dataset_name rajpurkar/squad_v2 --version_2_with_negative" + no_cache, 2,
-                 {"load_dataset('rajpurkar/squad_v2')", "curl -L -o train-v2.0.json https://",
+                 {"load_dataset('rajpurkar/squad_v2')", "curl -fL -o train-v2.0.json https://",
                   "--validation_file dev-v2.0.json --version_2_with_negative"});
   expect_refused(
       "--dataset_name glue --dataset_config_name mrpc" + no_cache, 2,
@@ -143,7 +148,8 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
           model() + "/config.json --tokenizer_name " + model() +
           " --model_revision main --cache_dir /tmp/hub --trust_remote_code "
           "--no_dataloader_pin_memory "
-          "--save_safetensors false --no-skip-memory-metrics"));
+          "--save_safetensors false --no-skip-memory-metrics --dataloader_persistent_workers "
+          "false"));
   INFO(passive.output);
   REQUIRE(passive.status == 0);
   for (const char* note :
@@ -159,6 +165,12 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
         "--save_safetensors false changes nothing here: transformers 4's flag"})
     CHECK_THAT(passive.output, Catch::Contains(note));
   CHECK_THAT(passive.output, !Catch::Contains("--push_to_hub false changes") && !Catch::Contains("--lr_scheduler_kwargs {} changes"));
+  // Given at transformers' default (as training_args.json gives every flag): nothing to say.
+  CHECK_THAT(passive.output, !Catch::Contains("--dataloader_persistent_workers false changes"));
+  // The test model has no weights: training from scratch is said loudly.
+  CHECK_THAT(passive.output,
+             Catch::Contains("warning: " + model() + " has no weights") &&
+                 Catch::Contains("so this trains from scratch, not from a pretrained checkpoint"));
   // The same model as without them.
   const std::string plain = root() + "/passive-plain";
   REQUIRE(test::run_command(train_command(plain)).status == 0);
@@ -628,6 +640,7 @@ TEST_CASE(
   const std::string predict = read_file(out + "/predict_results.json");
   CHECK_THAT(predict,
              Catch::Contains("\"test_model_preparation_time\": ") && !Catch::Contains("epoch"));
+  CHECK_THAT(result.output, Catch::Contains("so these scores are an untrained model's"));
   CHECK(std::regex_search(result.output,
                           std::regex(R"(\*\*\*\*\* eval metrics \*\*\*\*\*\n  epoch +=\s+0\n)")));
   // run_qa's create_model_card runs whatever ran: no scores, no "Training results" section.

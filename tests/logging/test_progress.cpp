@@ -90,6 +90,27 @@ TEST_CASE("not a terminal: lines only when forced, the last state at finish", "[
         "step 11/100 (11.0%) | loss 1.4000 | lr 1e-05 | 10.0 win/s | ETA 0:01:29\n");
 }
 
+TEST_CASE("not a terminal: with a line interval, also a line once that much time has passed",
+          "[logging][progress]") {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file);
+  {
+    ProgressReporter progress(100, /*is_terminal=*/false, file);
+    progress.set_line_interval(3600.0);  // not due within this test
+    progress.update(1, 2.0, 1e-5, 10.0, 99.0);
+    CHECK(contents(file).empty());
+    progress.set_line_interval(1e-9);  // due at every update
+    progress.update(2, 1.9, 1e-5, 10.0, 98.0);
+    progress.update(3, 1.8, 1e-5, 10.0, 97.0);
+    progress.finish();  // the last state was shown: nothing more
+  }
+  const std::string text = contents(file);
+  std::fclose(file);
+  CHECK(text ==
+        "step 2/100 (2.0%) | loss 1.9000 | lr 1e-05 | 10.0 win/s | ETA 0:01:38\n"
+        "step 3/100 (3.0%) | loss 1.8000 | lr 1e-05 | 10.0 win/s | ETA 0:01:37\n");
+}
+
 TEST_CASE("terminal: redraws in place, throttled, and ends the line", "[logging][progress]") {
   std::FILE* file = std::tmpfile();
   REQUIRE(file);

@@ -8,12 +8,12 @@
 # it, ctest does not.
 #
 # usage: tests/gpu/emulation/run_emulated_backend_tests.sh [build dir] [catch filter]
-#   the build dir must hold the host libraries (bert_engine and below), e.g. build-cuda.
+#   the build dir must hold the host libraries (bert_engine and below); default: build.
 #   Objects are reused while their source is older; BERT_EMU_REBUILD=1 recompiles everything
 #   (needed after a header change).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
-build="$(cd "${1:-$root/build-cuda}" && pwd)"
+build="$(cd "${1:-$root/build}" && pwd)"
 filter="${2:-}"
 out="${BERT_EMU_DIR:-/tmp/bert_cuda_backend_emulation}"
 # shellcheck source=tests/gpu/emulation/emulation_common.sh

@@ -6,11 +6,11 @@
 # About 3 minutes on 2 cores, build included; .ci/run runs it, ctest does not.
 #
 # usage: tests/gpu/emulation/run_emulated_tests.sh [build dir with bert_ops_ref] [catch filter]
-#   e.g. tests/gpu/emulation/run_emulated_tests.sh build-cuda "[attention]"
+#   e.g. tests/gpu/emulation/run_emulated_tests.sh build "[attention]" (default: build)
 #   EMU_SANITIZE=1 in front: built with AddressSanitizer + UBSan (emulation_common.sh)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../.." && pwd)"
-build="$(cd "${1:-$root/build-cuda}" && pwd)"
+build="$(cd "${1:-$root/build}" && pwd)"
 filter="${2:-}"
 out="${BERT_EMU_DIR:-/tmp/bert_cuda_emulation}"
 # shellcheck source=tests/gpu/emulation/emulation_common.sh
