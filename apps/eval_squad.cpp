@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -254,9 +255,13 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
       evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
                      postprocess, std::ref(progress));
   progress.finish();
-  // Into a training's output_dir (evaluation_command, after a signal skipped the training's
-  // final evaluation): logged as that evaluation would have been, at the training's epoch.
-  const double trained_epoch = saved_training_epoch(options.output_dir);
+  // A training's saved model evaluated into its own output_dir (evaluation_command, after a
+  // signal skipped the training's final evaluation): logged as that evaluation would have been,
+  // at the training's epoch. Any other model, or directory, is a run without training.
+  std::error_code same_error;
+  const bool own_output_dir =
+      std::filesystem::equivalent(options.model_name_or_path, options.output_dir, same_error);
+  const double trained_epoch = own_output_dir ? saved_training_epoch(options.output_dir) : -1.0;
   if (trained_epoch >= 0)
     std::fprintf(stderr,
                  "[eval] %s holds a training's trainer_state.json: logged at its epoch %g\n",

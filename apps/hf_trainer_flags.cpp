@@ -194,7 +194,9 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
     *do_eval = true;
     notes->push_back("--eval_strategy " + o->eval_strategy + " implies --do_eval");
   }
-  if (parser.was_set("pad_to_max_length"))
+  // run_qa's default is true: given so (as training_args.json gives every flag) it asks for
+  // nothing a note would answer.
+  if (parser.was_set("pad_to_max_length") && !o->pad_to_max_length)
     notes->push_back(
         std::string("--pad_to_max_length ") + (o->pad_to_max_length ? "true" : "false") +
         " changes nothing here but how total_flos counts the tokens (as Hugging Face's batches "

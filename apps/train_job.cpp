@@ -226,18 +226,8 @@ struct JobModel {
 JobModel load_job_model(const TrainOptions& o, bool root) {
   JobModel job{load_model_dir(o.model_name_or_path, static_cast<uint64_t>(o.seed)), nullptr};
   if (root)
-    for (const std::string& note : job.loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
-  // A directory without weights (a lost or never fetched model.safetensors) trains from scratch:
-  // hours of fine-tuning towards scores near 0, said loudly before any of it.
-  if (root && job.loaded.random_init)
-    std::fprintf(
-        stderr,
-        "warning: %s has no weights (config.json and a vocabulary only): every parameter is "
-        "randomly initialised (seed %lld), %s\n",
-        o.model_name_or_path.c_str(), static_cast<long long>(o.seed),
-        o.do_train ? "so this trains from scratch, not from a pretrained checkpoint (put its "
-                     "model.safetensors there to fine-tune it)"
-                   : "so these scores are an untrained model's");
+    for (const std::string& note : job.loaded.notes)
+      std::fprintf(stderr, "[model] %s\n", note.c_str());
   if (root) std::fprintf(stderr, "[tokenizer] %s\n", o.do_lower_case_note.c_str());
   const BertConfig& config = job.loaded.config;
   if (o.max_seq_length > config.max_position_embeddings)  // config.json changed since check_model_limits
@@ -437,6 +427,18 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
   JobModel job_model = load_job_model(o, root);
   const BertConfig& config = job_model.loaded.config;
   const ResumePoint resume = find_resume_point(o, run, config, root);
+  // A directory without weights (a lost or never fetched model.safetensors) trains from scratch:
+  // hours of fine-tuning towards scores near 0, said loudly before any of it (a resume takes
+  // the checkpoint's weights instead).
+  if (root && job_model.loaded.random_init && resume.dir.empty())
+    std::fprintf(
+        stderr,
+        "warning: %s has no weights (config.json and a vocabulary only): every parameter is "
+        "randomly initialised (seed %lld), %s\n",
+        o.model_name_or_path.c_str(), static_cast<long long>(o.seed),
+        o.do_train ? "so this trains from scratch, not from a pretrained checkpoint (put its "
+                     "model.safetensors there to fine-tune it)"
+                   : "so these scores are an untrained model's");
 
   // Every rank must run the same job: compared before the data is read (the window cache's
   // barrier depends on the flags) and again once it is (prepare_job_data).

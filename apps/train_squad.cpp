@@ -210,19 +210,17 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
     throw FlagError("--eval_on_start evaluates before training: it needs --do_train and --do_eval");
   if (o.do_predict && files) parser.require("test_file", "with --do_predict (or --dataset_name)");
   // run_qa's load_dataset reads every data file given (without --dataset_name), whether its
-  // stage runs or not: a path
-  // that does not exist fails there too, and here before any work (a typo would otherwise pass
-  // unnoticed until the file is wanted).
+  // stage runs or not: a path that is not a file fails there, and here before any work.
   for (const auto& [flag, path, used] :
        {std::tuple<const char*, const std::string&, bool>{"train_file", o.train_file, o.do_train},
         {"validation_file", o.validation_file, o.do_eval},
         {"test_file", o.test_file, o.do_predict}}) {
     std::error_code error;
-    if (files && !used && !path.empty() && !std::filesystem::exists(path, error))
-      throw FlagError(
-          std::string("--") + flag + " " + path +
-          ": no such file (run_qa.py loads every data file given, whether its stage runs or "
-          "not; fix the path or leave the flag out)");
+    if (files && !used && !path.empty() && !std::filesystem::is_regular_file(path, error))
+      throw FlagError(std::string("--") + flag + " " + path +
+                      (std::filesystem::exists(path, error) ? ": not a file" : ": no such file") +
+                      " (run_qa.py loads every data file given, whether its stage runs or not; fix "
+                      "the path or leave the flag out)");
   }
   check_device_flag(o.device);
   check_window_flags(o.max_seq_length, o.doc_stride);

@@ -52,9 +52,9 @@ void save_metrics(const std::string& output_dir, const std::string& split,
 MetricValue epoch_value(double epoch);
 
 // The epoch of the training whose Trainer.save_state() output_dir holds (trainer_state.json's
-// "epoch"), or -1 when it holds none (or an unreadable one): eval_squad evaluating into a
-// training's output_dir stands in for the final evaluation that training skipped
-// (evaluation_command), so it is logged at that epoch, not as a run without training.
+// "epoch"), or -1 when it holds none (or an unreadable one): eval_squad evaluating a training's
+// saved model into that training's output_dir stands in for the final evaluation the training
+// skipped (evaluation_command), so it is logged at that epoch, not as a run without training.
 double saved_training_epoch(const std::string& output_dir);
 
 // run_qa's metrics of an evaluated split, `split` "eval" (--do_eval) or "predict" (--do_predict),

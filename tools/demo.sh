@@ -7,21 +7,22 @@
 # Takes about a minute on 2 cores once built. Output: out/demo (model, predictions, logs),
 # replaced by every run (--overwrite_output_dir deletes only what train_squad wrote there); stdout
 # holds only the scores' JSON line, the build's and the run's log go to stderr.
-# A build directory configured here for the first time is CPU-only (-DBERT_ENABLE_CUDA=OFF: the
-# CUDA kernels take some 25 minutes to compile on 2 cores) unless DEVICE=cuda; one configured
-# before keeps its setting. CMAKE_ARGS adds configure options (a word list).
+# It builds in its own directory, build-demo (BUILD_DIR), CPU-only (-DBERT_ENABLE_CUDA=OFF: the
+# CUDA kernels take some 25 minutes to compile on 2 cores) unless DEVICE=cuda (then with CUDA),
+# so that tools/build_and_test.sh's build keeps its own settings. CMAKE_ARGS adds configure
+# options (a word list).
 # On a fresh Debian/Ubuntu machine it first installs the packages the build needs
 # (tools/install_deps.sh: as root through apt-get, otherwise it prints the command to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install_deps.sh
-build_dir=${BUILD_DIR:-build}
+bash tools/install_deps.sh >&2
+build_dir=${BUILD_DIR:-build-demo}
 generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
-cuda=()
-if [[ ! -f "$build_dir/CMakeCache.txt" && "${DEVICE:-auto}" != cuda ]]; then cuda=(-DBERT_ENABLE_CUDA=OFF); fi
-# shellcheck disable=SC2086  # CMAKE_ARGS is a word list on purpose
-cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${cuda[@]}" ${CMAKE_ARGS:-} >&2
+cuda=(-DBERT_ENABLE_CUDA=OFF)
+if [[ "${DEVICE:-auto}" == cuda ]]; then cuda=(-DBERT_ENABLE_CUDA=ON); fi
+read -ra extra <<< "${CMAKE_ARGS:-}"
+cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${cuda[@]}" "${extra[@]}" >&2
 cmake --build "$build_dir" -j "${JOBS:-$(nproc)}" --target train_squad eval_squad >&2
 "$build_dir/apps/train_squad" \
   --model_name_or_path data/samples/tiny-bert-uncased \

@@ -151,6 +151,16 @@ TEST_CASE("train_squad fits a few articles and eval_squad scores the saved model
   CHECK(read_file(out + "/eval_results.json").find("model_preparation_time") == std::string::npos);
   CHECK(json_number(read_file(out + "/all_results.json"), "epoch") == trained_epoch);
   CHECK(read_file(out + "/all_results.json").find("\"train_loss\"") != std::string::npos);
+  // Another directory holding a trainer_state.json is not the model's own: a run without
+  // training there.
+  std::filesystem::create_directories(out + "/elsewhere");
+  std::filesystem::copy_file(out + "/trainer_state.json", out + "/elsewhere/trainer_state.json");
+  const CommandResult elsewhere =
+      run_command(std::string(EVAL_SQUAD_BIN) + " --device cpu --model_name_or_path " + out +
+                  " --validation_file " + data + " --output_dir " + out + "/elsewhere");
+  INFO(elsewhere.output);
+  REQUIRE(elsewhere.status == 0);
+  CHECK(read_file(out + "/elsewhere/eval_results.json").find("\"epoch\": 0,") != std::string::npos);
   // The log splits the model's time (its forward passes) from the whole evaluation's.
   std::smatch timing;
   REQUIRE(std::regex_search(scored.output, timing,

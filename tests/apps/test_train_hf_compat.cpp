@@ -76,6 +76,7 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
   expect_refused("--validation_file " + root() + "/no-such-dev.json", 2,
                  {"--validation_file " + root() + "/no-such-dev.json: no such file",
                   "run_qa.py loads every data file given"});
+  expect_refused("--test_file " + root(), 2, {"--test_file " + root() + ": not a file"});
   // run_qa.py's own example starts with --dataset_name squad: not in the (empty) datasets cache,
   // the answer is how to fill it, or how to get the files.
   const std::string no_cache = " --cache_dir " + root() + "/empty-datasets-cache";
@@ -129,11 +130,11 @@ TEST_CASE("flags this engine does not implement are refused, not ignored", "[app
 
 TEST_CASE("run_qa.py flags that change no result here are accepted and the log says why", "[app][hf]") {
   const std::string out = root() + "/padding-flags";
-  const CommandResult result =
-      test::run_command(train_command(out, "--pad_to_max_length --preprocessing_num_workers 4"));
+  const CommandResult result = test::run_command(
+      train_command(out, "--pad_to_max_length false --preprocessing_num_workers 4"));
   INFO(result.output);
   REQUIRE(result.status == 0);
-  CHECK_THAT(result.output, Catch::Contains("--pad_to_max_length true changes nothing here") &&
+  CHECK_THAT(result.output, Catch::Contains("--pad_to_max_length false changes nothing here") &&
                                 Catch::Contains("windows (") &&
                                 Catch::Contains(" on 4 threads in "));
   // Trainer flags that change no result here, with their false/empty forms of refused ones.
@@ -256,6 +257,8 @@ TEST_CASE("total_flos is Trainer's count: 6 x input tokens x non-embedding param
   INFO(resumed.output);
   REQUIRE(resumed.status == 0);
   CHECK_THAT(read_file(halves + "/train_results.json"), Catch::Contains("\"total_flos\": 31200768.0,"));
+  // The weights come from the checkpoint: no warning about the model directory's missing ones.
+  CHECK_THAT(resumed.output, Catch::Contains("resum") && !Catch::Contains("has no weights"));
   // --pad_to_max_length false: each batch padded to its longest window, as DataCollatorWithPadding
   // (at --max_seq_length 384 these windows are shorter than the length; the position table is
   // an embedding, so the count is the same).

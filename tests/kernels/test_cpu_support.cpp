@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/blas_split.h"
 #include "kernels/cpu_math.h"
 #include "kernels/cpu_parallel.h"
 #include "tests/kernels/ops_ref_test_util.h"
@@ -104,6 +105,29 @@ TEST_CASE("max_of equals the serial running maximum, NaN handling included", "[k
       }
     }
   }
+}
+
+TEST_CASE("gemm_split: one call below the threshold, else 16-aligned bands of the longer side",
+          "[kernels][cpu]") {
+  // One call: one thread, fewer than kSplitMultiplyAdds multiply-adds, or both sides under 32.
+  CHECK(blas::gemm_split(4096, 4096, 4096, 1).band == 0);
+  CHECK(blas::gemm_split(100, 100, 399, 8).band == 0);  // 3.99e6 multiply-adds
+  CHECK(blas::gemm_split(31, 31, 1 << 20, 8).band == 0);
+  CHECK(blas::gemm_split(31, 31, 1 << 20, 8).calls() == 1);
+  // Bands of rows when C is tall: ceil(3072 / 4) = 768 rows, 4 calls.
+  const blas::GemmSplit tall = blas::gemm_split(3072, 768, 768, 4);
+  CHECK(tall.by_rows);
+  CHECK(tall.extent == 3072);
+  CHECK(tall.band == 768);
+  CHECK(tall.calls() == 4);
+  // Of columns when wide; ceil(3072 / 5) = 615, rounded up to 624: 5 calls, the last shorter.
+  const blas::GemmSplit wide = blas::gemm_split(768, 3072, 768, 5);
+  CHECK_FALSE(wide.by_rows);
+  CHECK(wide.band == 624);
+  CHECK(wide.calls() == 5);
+  // Not monotone in the extent: 256 rows on 16 threads are 16 bands of 16, 257 are 9 of 32.
+  CHECK(blas::gemm_split(256, 128, 256, 16).calls() == 16);
+  CHECK(blas::gemm_split(257, 128, 256, 16).calls() == 9);
 }
 
 TEST_CASE("parallel_for: each index once, exceptions rethrown, nested calls run", "[kernels][cpu]") {
