@@ -198,7 +198,7 @@ void resolve_hf_trainer_flags(const FlagParser& parser, HfTrainerOptions* o, con
   // nothing a note would answer.
   if (parser.was_set("pad_to_max_length") && !o->pad_to_max_length)
     notes->push_back(
-        std::string("--pad_to_max_length ") + (o->pad_to_max_length ? "true" : "false") +
+        std::string("--pad_to_max_length false") +
         " changes nothing here but how total_flos counts the tokens (as Hugging Face's batches "
         "would hold them): batches are packed without padding, so no padded position enters the "
         "loss or the n-best candidates (see --help)");

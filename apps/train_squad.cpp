@@ -218,7 +218,10 @@ void check_options(const TrainOptions& o, const FlagParser& parser) {
     std::error_code error;
     if (files && !used && !path.empty() && !std::filesystem::is_regular_file(path, error))
       throw FlagError(std::string("--") + flag + " " + path +
-                      (std::filesystem::exists(path, error) ? ": not a file" : ": no such file") +
+                      (error && error != std::errc::no_such_file_or_directory
+                           ? ": " + error.message()
+                       : std::filesystem::exists(path, error) ? ": not a file"
+                                                              : ": no such file") +
                       " (run_qa.py loads every data file given, whether its stage runs or not; fix "
                       "the path or leave the flag out)");
   }

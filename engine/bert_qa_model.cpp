@@ -425,8 +425,9 @@ int concurrent_blas_callers(const BertConfig& config, int64_t max_tokens, int64_
   // kernels/attention_ref.cpp calls OpenBLAS once per sequence and head, spread over the pool;
   // the widest linear layer's three products are cut into bands by blas::gemm_split, one call
   // per band at once. With one head a batch may hold one sequence: cpu::parallel_for then runs
-  // its single piece inline, and its products (length x length x head_dim and length x
-  // head_dim x length) are cut into bands too.
+  // its single piece inline, and that sequence's products (length x length x head_dim and
+  // length x head_dim x length, a sequence at most max_tokens / max_batch long) are cut into
+  // bands too.
   const int threads = cpu::thread_count();
   const int tokens = int(std::min<int64_t>(max_tokens, std::numeric_limits<int>::max()));
   const int widest = std::max(config.intermediate_size, 3 * config.hidden_size);
@@ -434,12 +435,13 @@ int concurrent_blas_callers(const BertConfig& config, int64_t max_tokens, int64_
   const int64_t products = std::max({blas::gemm_split(tokens, widest, hidden, threads).calls(),
                                      blas::gemm_split(tokens, hidden, widest, threads).calls(),
                                      blas::gemm_split(widest, hidden, tokens, threads).calls()});
-  int64_t attention = max_batch * config.num_attention_heads;
+  const int64_t batch = std::max<int64_t>(1, max_batch);
+  int64_t attention = batch * config.num_attention_heads;
   if (config.num_attention_heads == 1) {
-    const int head_dim = hidden;
+    const int length = int((tokens + batch - 1) / batch);
     attention =
-        std::max<int64_t>({attention, blas::gemm_split(tokens, tokens, head_dim, threads).calls(),
-                           blas::gemm_split(tokens, head_dim, tokens, threads).calls()});
+        std::max<int64_t>({attention, blas::gemm_split(length, length, hidden, threads).calls(),
+                           blas::gemm_split(length, hidden, length, threads).calls()});
   }
   return int(std::clamp<int64_t>(std::max(products, attention), 1, threads));
 }

@@ -57,6 +57,11 @@ ModelMemory model_memory_needed(const Backend& backend, const BertConfig& config
 std::string describe_memory_shortfall(Backend& backend, const BertConfig& config, int64_t max_tokens,
                                       int64_t max_batch, bool training, bool* batch_to_blame);
 
+// The OpenBLAS calls that can run at once on the CPU pool (cpu::thread_count threads) for
+// batches of up to max_batch sequences and max_tokens tokens: attention's one per sequence and
+// head, or a product's bands (blas::gemm_split), at most one per thread.
+int concurrent_blas_callers(const BertConfig& config, int64_t max_tokens, int64_t max_batch);
+
 // On a host backend under an address-space limit (RLIMIT_AS, `ulimit -v`): whether the run's
 // buffers (with the weights unless weights_loaded: they are mapped already) and the OpenBLAS
 // work buffer of each thread that can call it at once fit what the limit leaves

@@ -15,7 +15,8 @@ if [ -n "${PYTHON3:-}" ]; then python=(-DPython3_EXECUTABLE="$PYTHON3"); fi
 cmake -S . -B "$build_dir" "${generator[@]}" "${python[@]}" -DCMAKE_BUILD_TYPE=Release
 # A directory configured CPU-only before (by hand) keeps that setting: said, since the CUDA code
 # then goes unbuilt and untested on a machine that could build it.
-if grep -q '^BERT_ENABLE_CUDA:BOOL=OFF' "$build_dir/CMakeCache.txt" && command -v nvcc > /dev/null; then
+if grep -qiE '^BERT_ENABLE_CUDA:BOOL=(OFF|0|FALSE|NO|N)$' "$build_dir/CMakeCache.txt" &&
+  command -v nvcc > /dev/null; then
   echo "build_and_test.sh: $build_dir is configured with -DBERT_ENABLE_CUDA=OFF: the CUDA code is" \
     "not built (cmake -DBERT_ENABLE_CUDA=ON $build_dir, or another BUILD_DIR, builds it)" >&2
 fi

@@ -8,19 +8,22 @@
 # replaced by every run (--overwrite_output_dir deletes only what train_squad wrote there); stdout
 # holds only the scores' JSON line, the build's and the run's log go to stderr.
 # It builds in its own directory, build-demo (BUILD_DIR), CPU-only (-DBERT_ENABLE_CUDA=OFF: the
-# CUDA kernels take some 25 minutes to compile on 2 cores) unless DEVICE=cuda (then with CUDA),
-# so that tools/build_and_test.sh's build keeps its own settings. CMAKE_ARGS adds configure
-# options (a word list).
+# CUDA kernels take some 25 minutes to compile on 2 cores), or with DEVICE=cuda in
+# build-demo-cuda with CUDA, so that tools/build_and_test.sh's build keeps its own settings.
+# CMAKE_ARGS adds configure options: one line of words split at spaces (no quoted values).
 # On a fresh Debian/Ubuntu machine it first installs the packages the build needs
 # (tools/install_deps.sh: as root through apt-get, otherwise it prints the command to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install_deps.sh >&2
 build_dir=${BUILD_DIR:-build-demo}
+cuda=(-DBERT_ENABLE_CUDA=OFF)
+if [[ "${DEVICE:-auto}" == cuda ]]; then
+  build_dir=${BUILD_DIR:-build-demo-cuda}
+  cuda=(-DBERT_ENABLE_CUDA=ON)
+fi
 generator=()
 if command -v ninja >/dev/null 2>&1; then generator=(-G Ninja); fi
-cuda=(-DBERT_ENABLE_CUDA=OFF)
-if [[ "${DEVICE:-auto}" == cuda ]]; then cuda=(-DBERT_ENABLE_CUDA=ON); fi
 read -ra extra <<< "${CMAKE_ARGS:-}"
 cmake -S . -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release "${cuda[@]}" "${extra[@]}" >&2
 cmake --build "$build_dir" -j "${JOBS:-$(nproc)}" --target train_squad eval_squad >&2

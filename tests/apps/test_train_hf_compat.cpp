@@ -150,7 +150,7 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
           " --model_revision main --cache_dir /tmp/hub --trust_remote_code "
           "--no_dataloader_pin_memory "
           "--save_safetensors false --no-skip-memory-metrics --dataloader_persistent_workers "
-          "false"));
+          "false --pad_to_max_length true"));
   INFO(passive.output);
   REQUIRE(passive.status == 0);
   for (const char* note :
@@ -167,7 +167,8 @@ TEST_CASE("run_qa.py flags that change no result here are accepted and the log s
     CHECK_THAT(passive.output, Catch::Contains(note));
   CHECK_THAT(passive.output, !Catch::Contains("--push_to_hub false changes") && !Catch::Contains("--lr_scheduler_kwargs {} changes"));
   // Given at transformers' default (as training_args.json gives every flag): nothing to say.
-  CHECK_THAT(passive.output, !Catch::Contains("--dataloader_persistent_workers false changes"));
+  CHECK_THAT(passive.output, !Catch::Contains("--dataloader_persistent_workers false changes") &&
+                                 !Catch::Contains("--pad_to_max_length true changes"));
   // The test model has no weights: training from scratch is said loudly.
   CHECK_THAT(passive.output,
              Catch::Contains("warning: " + model() + " has no weights") &&

@@ -294,6 +294,28 @@ OneStep one_step_with_threads(int threads) {
 // Same thread count: the same bits (pieces may run on any thread). Other counts cut OpenBLAS's
 // products elsewhere, which changes rounding only. (Parameters are compared bit for bit only:
 // Adam turns the rounding noise of qa_outputs.bias's zero gradient into full-size steps.)
+TEST_CASE("concurrent_blas_callers: attention's sequences and heads, or a product's bands",
+          "[engine]") {
+  cpu::set_thread_count(4);
+  BertConfig config = test::small_config(0.0f);
+  config.hidden_size = 16;  // linear layers under blas::kSplitMultiplyAdds at 512 tokens
+  config.intermediate_size = 32;
+  config.num_attention_heads = 2;
+  CHECK(concurrent_blas_callers(config, 512, 1) == 2);  // one call per sequence and head
+  CHECK(concurrent_blas_callers(config, 512, 8) == 4);  // 16 of them, at most one per thread
+  // One head and one sequence: run inline, its 512 x 512 x 16 products cut into 4 bands.
+  config.num_attention_heads = 1;
+  CHECK(concurrent_blas_callers(config, 512, 1) == 4);
+  // Two sequences of at most 256 tokens: 2 calls at once, each product under the threshold.
+  CHECK(concurrent_blas_callers(config, 512, 2) == 2);
+  // A wide layer's product past the threshold: its bands.
+  config.num_attention_heads = 2;
+  config.hidden_size = 128;
+  config.intermediate_size = 512;
+  CHECK(concurrent_blas_callers(config, 512, 1) == 4);
+  cpu::set_thread_count(0);
+}
+
 TEST_CASE("the CPU backend is deterministic on its thread pool", "[engine]") {
   const OneStep two = one_step_with_threads(2), again = one_step_with_threads(2);
   REQUIRE(std::isfinite(two.loss_and_gradients[0]));
