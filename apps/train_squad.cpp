@@ -56,6 +56,7 @@
 #include "core/file_io.h"
 #include "core/json_text.h"  // format_json_number
 #include "engine/backend_registry.h"
+#include "engine/batch_stream.h"  // train_sampling_name
 #include "engine/bert_qa_model.h"  // check_backend_runs_model, describe_memory_shortfall
 #include "engine/trainer.h"        // TrainingDiverged
 #include "engine/training_run.h"   // names_newest_checkpoint
@@ -383,6 +384,10 @@ int run(int argc, char** argv) {
   const std::string clamped = clamp_max_seq_length(
       tokenizer_choice.model_max_length, join_path(o.model_name_or_path, "tokenizer_config.json"), &o.max_seq_length);
   if (!clamped.empty()) o.notes.push_back(clamped);
+  // The order as resolved, in both of its flags: a record with --group_by_length true beside
+  // the default --train_sampling_strategy random would contradict itself when rerun.
+  o.group_by_length = o.sampling == TrainSampling::kGroupByLength;
+  o.hf.train_sampling_strategy = train_sampling_name(o.sampling);
   o.args_record = parser.values_json();  // after the derived values above
   o.flag_value_follows = parser.value_rule();
   select_device_for_rank(o);

@@ -868,6 +868,23 @@ TEST_CASE("training_args.json records the run and reruns it as an arguments file
   INFO(rerun.output);
   REQUIRE(rerun.status == 0);
   CHECK(read_file(second + "/model.safetensors") == read_file(first + "/model.safetensors"));
+  // Length-grouped batches, asked for by either spelling: both flags are recorded as resolved,
+  // so the record reruns without contradicting itself.
+  for (const char* order : {"--group_by_length", "--train_sampling_strategy group_by_length"}) {
+    INFO(order);
+    const std::string grouped = root() + "/grouped", again = root() + "/grouped-again";
+    fs::remove_all(grouped);
+    fs::remove_all(again);
+    REQUIRE(test::run_command(train_command(grouped, order)).status == 0);
+    CHECK_THAT(read_file(grouped + "/training_args.json"),
+               Catch::Contains("\"group_by_length\": true,") &&
+                   Catch::Contains("\"train_sampling_strategy\": \"group_by_length\","));
+    const CommandResult regrouped = test::run_command(test::train_squad_bin() + " " + grouped +
+                                                      "/training_args.json --output_dir " + again);
+    INFO(regrouped.output);
+    REQUIRE(regrouped.status == 0);
+    CHECK(read_file(again + "/model.safetensors") == read_file(grouped + "/model.safetensors"));
+  }
 }
 
 }  // namespace
