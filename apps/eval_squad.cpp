@@ -19,7 +19,6 @@
 // (apps/dataset_location.h).
 // Exit status: 0 success, 1 an error (bad file, ...), 2 a bad command line.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -188,10 +187,8 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   for (const std::string& note : loaded.notes) std::fprintf(stderr, "[model] %s\n", note.c_str());
   // Scores of random weights are a baseline at best: said loudly, never mistaken for a model's.
   if (loaded.random_init)
-    std::fprintf(stderr,
-                 "warning: %s has no weights (config.json and a vocabulary only): every parameter is randomly "
-                 "initialised (seed %lld), so these scores are an untrained model's\n",
-                 options.model_name_or_path.c_str(), static_cast<long long>(options.seed));
+    std::fprintf(stderr, "%s\n",
+                 untrained_model_warning(options.model_name_or_path, options.seed, false).c_str());
   else if (loaded.qa_head_initialised)
     std::fprintf(stderr,
                  "warning: %s has no qa_outputs.weight (a base or pre-training checkpoint, not one "
@@ -241,13 +238,11 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
 
   // As run_qa --do_eval without training: the model's placement on the backend is reported as
   // eval_model_preparation_time, the evaluation is logged at epoch 0.
-  const auto build_started = std::chrono::steady_clock::now();
-  BertQaModel model(*backend, loaded.config, options.per_device_eval_batch_size * options.max_seq_length,
-                    options.per_device_eval_batch_size);
-  model.set_parameters(loaded.tensors);
-  backend->synchronize();
-  const double model_preparation_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - build_started).count();
+  double model_preparation_seconds = 0;
+  const std::unique_ptr<BertQaModel> placed = place_bert_qa_model(
+      *backend, loaded.config, options.per_device_eval_batch_size * options.max_seq_length,
+      options.per_device_eval_batch_size, loaded.tensors, &model_preparation_seconds);
+  BertQaModel& model = *placed;
   const PostprocessConfig postprocess{options.n_best_size, options.max_answer_length,
                                       options.version_2_with_negative, options.null_score_diff_threshold};
   CountProgress progress("eval", ProgressReporter::stderr_is_terminal());

@@ -223,21 +223,47 @@ std::string value_text(const PassiveFlag& flag, const HfPassiveFlags& values, bo
   return "";
 }
 
+// Every flag at transformers' default as held here (a number defaulting to None as 0): the
+// values before the command line, and what a value given equal to them asks for (nothing).
+const HfPassiveFlags& passive_defaults() {
+  static const HfPassiveFlags defaults = [] {
+    HfPassiveFlags d;
+    for (const PassiveFlag& flag : kPassiveFlags) {
+      const std::string hf_default = flag.hf_default == nullptr ? "" : flag.hf_default;
+      const bool number = !hf_default.empty() && hf_default != "None";
+      switch (flag.kind) {
+        case Kind::kBool:
+          d.bools[flag.name] = hf_default == "true";
+          break;
+        case Kind::kInt:
+          d.ints[flag.name] = number ? std::stoll(hf_default) : 0;
+          break;
+        case Kind::kDouble:
+          d.doubles[flag.name] = number ? std::stod(hf_default) : 0.0;
+          break;
+        case Kind::kString:
+          d.strings[flag.name] = hf_default;
+          break;
+      }
+    }
+    return d;
+  }();
+  return defaults;
+}
+
 // Whether the flag holds transformers' default: given so (as training_args.json, an arguments
 // file of every flag, gives it), it asks for nothing a note would need to answer.
 bool holds_hf_default(const PassiveFlag& flag, const HfPassiveFlags& values) {
-  const std::string hf_default = flag.hf_default == nullptr ? "" : flag.hf_default;
-  const bool none = hf_default == "None";
+  const HfPassiveFlags& d = passive_defaults();
   switch (flag.kind) {
     case Kind::kBool:
-      return values.bools.at(flag.name) == (hf_default == "true");
+      return values.bools.at(flag.name) == d.bools.at(flag.name);
     case Kind::kInt:
-      return values.ints.at(flag.name) == (hf_default.empty() || none ? 0 : std::stoll(hf_default));
+      return values.ints.at(flag.name) == d.ints.at(flag.name);
     case Kind::kDouble:
-      return values.doubles.at(flag.name) ==
-             (hf_default.empty() || none ? 0.0 : std::stod(hf_default));
+      return values.doubles.at(flag.name) == d.doubles.at(flag.name);
     case Kind::kString:
-      return values.strings.at(flag.name) == hf_default;
+      return values.strings.at(flag.name) == d.strings.at(flag.name);
   }
   return false;
 }
@@ -245,27 +271,25 @@ bool holds_hf_default(const PassiveFlag& flag, const HfPassiveFlags& values) {
 }  // namespace
 
 void register_hf_passive_flags(FlagParser* p, HfPassiveFlags* values) {
+  *values = passive_defaults();
   for (const PassiveFlag& flag : kPassiveFlags) {
-    const std::string help = std::string(flag.action == Action::kAccept ? "accepted for compatibility: " : "refused: ") +
-                             flag.why;
-    const std::string hf_default = flag.hf_default == nullptr ? "" : flag.hf_default;
-    const bool none = hf_default == "None";
+    const std::string help =
+        std::string(flag.action == Action::kAccept ? "accepted for compatibility: " : "refused: ") +
+        flag.why;
     switch (flag.kind) {
       case Kind::kBool:
-        values->bools[flag.name] = hf_default == "true";
         p->add_bool(flag.name, &values->bools[flag.name], help);
         break;
       case Kind::kInt:
-        values->ints[flag.name] = hf_default.empty() || none ? 0 : std::stoll(hf_default);
         p->add_int64(flag.name, &values->ints[flag.name], help);
         break;
       case Kind::kDouble: p->add_double(flag.name, &values->doubles[flag.name], help); break;
       case Kind::kString:
-        values->strings[flag.name] = hf_default;
         p->add_string(flag.name, &values->strings[flag.name], help);
         break;
     }
-    if (none) p->default_is_none(flag.name);
+    if (flag.hf_default != nullptr && std::string(flag.hf_default) == "None")
+      p->default_is_none(flag.name);
   }
 }
 

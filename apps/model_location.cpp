@@ -49,4 +49,14 @@ std::string resolve_model_location(const std::string& model_name_or_path, const 
   return snapshot;
 }
 
+std::string untrained_model_warning(const std::string& model_dir, int64_t seed, bool training) {
+  return "warning: " + model_dir +
+         " has no weights (config.json and a vocabulary only): every parameter is randomly "
+         "initialised (seed " +
+         std::to_string(seed) + "), " +
+         (training ? "so this trains from scratch, not from a pretrained checkpoint (put its "
+                     "model.safetensors there to fine-tune it)"
+                   : "so these scores are an untrained model's");
+}
+
 }  // namespace bert

@@ -3,6 +3,7 @@
 // --model_revision. Nothing is downloaded.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,5 +16,9 @@ namespace bert {
 // returned unchanged for the model loader to report. A note for the log says what was chosen.
 std::string resolve_model_location(const std::string& model_name_or_path, const std::string& revision,
                                    const std::string& cache_dir, std::vector<std::string>* notes);
+
+// The warning line (no newline) for a model directory without weights, whose parameters were
+// randomly initialised with `seed`: a training from scratch, or an untrained model's scores.
+std::string untrained_model_warning(const std::string& model_dir, int64_t seed, bool training);
 
 }  // namespace bert

@@ -1,7 +1,6 @@
 #include "apps/train_job.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "apps/flags.h"  // FlagError
+#include "apps/model_location.h"  // untrained_model_warning
 #include "comm/communicator.h"
 #include "comm/rank_agreement.h"
 #include "core/error.h"
@@ -365,12 +365,9 @@ std::unique_ptr<BertQaModel> build_job_model(const TrainOptions& o, Backend& bac
   const bool root = comm.is_root();
   const int max_batch = std::max(o.do_train ? o.per_device_train_batch_size : 1,
                                  runs_evaluation(o) ? o.per_device_eval_batch_size : 1);
-  const auto started = std::chrono::steady_clock::now();
-  auto model = std::make_unique<BertQaModel>(backend, loaded.config, max_batch * o.max_seq_length, max_batch);
-  model->set_parameters(loaded.tensors);
-  backend.synchronize();
-  *placement_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::unique_ptr<BertQaModel> model =
+      place_bert_qa_model(backend, loaded.config, max_batch * o.max_seq_length, max_batch,
+                          loaded.tensors, placement_seconds);
   loaded.tensors.clear();
   broadcast_parameters(*model, comm);  // replicas start bit-identical whatever each rank read
   if (root)
@@ -431,14 +428,8 @@ int run_train_job(const TrainOptions& o, Backend& backend, Communicator& comm, i
   // hours of fine-tuning towards scores near 0, said loudly before any of it (a resume takes
   // the checkpoint's weights instead).
   if (root && job_model.loaded.random_init && resume.dir.empty())
-    std::fprintf(
-        stderr,
-        "warning: %s has no weights (config.json and a vocabulary only): every parameter is "
-        "randomly initialised (seed %lld), %s\n",
-        o.model_name_or_path.c_str(), static_cast<long long>(o.seed),
-        o.do_train ? "so this trains from scratch, not from a pretrained checkpoint (put its "
-                     "model.safetensors there to fine-tune it)"
-                   : "so these scores are an untrained model's");
+    std::fprintf(stderr, "%s\n",
+                 untrained_model_warning(o.model_name_or_path, o.seed, o.do_train).c_str());
 
   // Every rank must run the same job: compared before the data is read (the window cache's
   // barrier depends on the flags) and again once it is (prepare_job_data).

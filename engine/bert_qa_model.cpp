@@ -1,6 +1,7 @@
 #include "engine/bert_qa_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -139,6 +140,18 @@ BertQaModel::BertQaModel(Backend& backend, const BertConfig& config, int max_tok
 
 Tensor BertQaModel::rows(const Tensor& full, int row_width) const {
   return slice(full, 0, static_cast<size_t>(tokens_) * row_width);
+}
+
+std::unique_ptr<BertQaModel> place_bert_qa_model(
+    Backend& backend, const BertConfig& config, int max_tokens, int max_batch,
+    const std::map<std::string, std::vector<float>>& tensors, double* placement_seconds) {
+  const auto started = std::chrono::steady_clock::now();
+  auto model = std::make_unique<BertQaModel>(backend, config, max_tokens, max_batch);
+  model->set_parameters(tensors);
+  backend.synchronize();
+  *placement_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return model;
 }
 
 void BertQaModel::set_parameters(const std::map<std::string, std::vector<float>>& tensors) {

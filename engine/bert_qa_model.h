@@ -77,6 +77,16 @@ std::string describe_address_space_shortfall(Backend& backend, const BertConfig&
 // constructor checks the same (naming "config.json").
 void check_backend_runs_model(const Backend& backend, const BertConfig& config, const std::string& config_file);
 
+class BertQaModel;
+
+// A model on `backend` holding `tensors`, with room for max_tokens in max_batch sequences;
+// *placement_seconds: its allocation and the weights' upload, the backend synchronized (what a
+// run without training reports as <K>_model_preparation_time, where Trainer times accelerate's
+// prepare_model before its first evaluation).
+std::unique_ptr<BertQaModel> place_bert_qa_model(
+    Backend& backend, const BertConfig& config, int max_tokens, int max_batch,
+    const std::map<std::string, std::vector<float>>& tensors, double* placement_seconds);
+
 class BertQaModel {
  public:
   // Activations are sized once for at most max_tokens packed tokens in max_batch sequences.
