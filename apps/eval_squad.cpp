@@ -171,6 +171,7 @@ void check_model_mode_flags(const EvalOptions& options) {
 }
 
 int run_model_mode(EvalOptions options, bool do_lower_case_given) {
+  const ProgressPace progress_pace = progress_pace_from_env();  // a bad TQDM_MININTERVAL fails now
   // An output_dir that cannot be written fails now, not after the whole evaluation, and so does
   // an output that would replace the input or is no regular file (a directory in its place).
   for (const std::string& output : eval_output_paths(options.output_dir)) {
@@ -245,7 +246,7 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
   BertQaModel& model = *placed;
   const PostprocessConfig postprocess{options.n_best_size, options.max_answer_length,
                                       options.version_2_with_negative, options.null_score_diff_threshold};
-  CountProgress progress("eval", ProgressReporter::stderr_is_terminal());
+  CountProgress progress("eval", ProgressReporter::stderr_is_terminal(), progress_pace);
   EvalOutcome outcome =
       evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
                      postprocess, std::ref(progress));

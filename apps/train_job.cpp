@@ -185,6 +185,7 @@ RunSettings make_run_settings(const TrainOptions& o) {
   run.tokenizer = SavedTokenizer{o.do_lower_case, o.keep_accents, o.model_max_length};
   run.eval_batch_size = o.per_device_eval_batch_size;
   run.progress_bar = !o.hf.disable_tqdm;
+  run.progress_pace = progress_pace_from_env();
   run.metric_for_best_model = best_metric_name(o.hf);
   run.greater_is_better = o.hf.greater_is_better;
   run.load_best_model_at_end = o.hf.load_best_model_at_end;

@@ -216,7 +216,8 @@ namespace {
 // --disable_tqdm, else a line now and then for a long one).
 EvalOutcome evaluate_with_progress(const RunSettings& run, BertQaModel& model,
                                    const PreparedSquad& data, const char* label) {
-  CountProgress progress(label, run.progress_bar && ProgressReporter::stderr_is_terminal());
+  CountProgress progress(label, run.progress_bar && ProgressReporter::stderr_is_terminal(),
+                         run.progress_pace);
   EvalOutcome outcome = evaluate_model(model, data.dataset, data.windows, run.eval_batch_size,
                                        run.postprocess, std::ref(progress));
   progress.finish();
@@ -314,8 +315,6 @@ void load_best_weights(const std::string& dir, BertQaModel& model, AdamWOptimize
 // One training run around the Trainer. Rank 0's hooks show progress, log, save checkpoints,
 // evaluate at --eval_strategy points and track the best model; the other ranks hold the same
 // numbers and run the same steps, and only poll for stop signals.
-constexpr double kProgressLineSeconds = 30.0;
-
 class TrainingSession {
  public:
   TrainingSession(const RunSettings& run, const TrainConfig& tc, const TrainingJob& job, AdamWOptimizer& optimizer,
@@ -324,10 +323,12 @@ class TrainingSession {
         start_(start), end_(end), last_checkpoint_(job.resume_dir), best_{start.best_metric, start.best_global_step},
         progress_(total_steps, root_ && run.progress_bar && ProgressReporter::stderr_is_terminal()) {
     end_->last_save_step = job.resume_dir.empty() ? 0 : start.global_step;
-    // Off a terminal the bar is a line every 30 s (as an evaluation's), besides the
-    // --logging_steps lines: a long run redirected to a log still shows its pace and ETA.
+    // Off a terminal the bar is a line every 30 s (TQDM_MININTERVAL when set; as an
+    // evaluation's), besides the --logging_steps lines: a long run redirected to a log still
+    // shows its pace and ETA.
+    progress_.set_redraw_interval(run.progress_pace.redraw_seconds);
     if (root_ && run.progress_bar && !ProgressReporter::stderr_is_terminal())
-      progress_.set_line_interval(kProgressLineSeconds);
+      progress_.set_line_interval(run.progress_pace.line_seconds);
   }
 
   TrainHooks hooks() {

@@ -33,6 +33,7 @@
 #include "io/model_dir.h"  // SavedTokenizer
 #include "logging/kubeflow_status.h"
 #include "logging/metrics_log.h"
+#include "logging/progress.h"  // ProgressPace
 #include "logging/tensorboard_writer.h"
 
 namespace bert {
@@ -52,6 +53,7 @@ struct RunSettings {
   int eval_batch_size = 8;
   PostprocessConfig postprocess;
   bool progress_bar = true;  // on a terminal (--disable_tqdm false)
+  ProgressPace progress_pace;  // TQDM_MININTERVAL's, when set
   // transformers' best-model tracking: the evaluations during training are ranked by this score
   // ("exact_match" or "f1"; "" tracks nothing), higher better unless greater_is_better is
   // false; the best's checkpoint survives save_total_limit, and with load_best_model_at_end its

@@ -4,14 +4,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <utility>
+
+#include "core/error.h"
 
 namespace bert {
 
 namespace {
 
-constexpr auto kMinRedrawInterval = std::chrono::milliseconds(100);
 constexpr int kBarWidth = 30;
 // Beyond ~31700 years an ETA is noise, and llround would overflow long before 9e18.
 constexpr double kLongestDuration = 1e12;
@@ -30,6 +33,23 @@ size_t terminal_columns(std::FILE* out) {
 }
 
 }  // namespace
+
+ProgressPace progress_pace_from_env() {
+  ProgressPace pace;
+  const char* text = std::getenv("TQDM_MININTERVAL");
+  if (text == nullptr) return pace;
+  // Python's float() accepts surrounding white space, "inf" and exponents: so does strtod.
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  while (end != text && *end != '\0' && std::isspace(static_cast<unsigned char>(*end))) ++end;
+  if (end == text || *end != '\0' || !(seconds >= 0)) {
+    throw InputError(std::string("TQDM_MININTERVAL=") + text +
+                     ": not a number of seconds >= 0 (the progress bar's minimum update "
+                     "interval, as tqdm reads it)");
+  }
+  pace.redraw_seconds = pace.line_seconds = seconds;
+  return pace;
+}
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0 || seconds > kLongestDuration) return "?:??:??";
@@ -116,7 +136,7 @@ void ProgressReporter::show(const ProgressStats& stats, bool force_line) {
   if (!is_terminal_) {
     const auto now = std::chrono::steady_clock::now();
     const bool due =
-        line_interval_seconds_ > 0 &&
+        line_interval_seconds_ >= 0 &&
         std::chrono::duration<double>(now - last_line_).count() >= line_interval_seconds_;
     if (force_line || due) {
       write(format_progress_line(latest_, total_steps_, /*with_bar=*/false) + "\n");
@@ -134,7 +154,9 @@ void ProgressReporter::show(const ProgressStats& stats, bool force_line) {
     return;
   }
   const auto now = std::chrono::steady_clock::now();
-  if (!bar_on_screen_ || step == total_steps_ || now - last_draw_ >= kMinRedrawInterval) draw_bar();
+  if (!bar_on_screen_ || step == total_steps_ ||
+      std::chrono::duration<double>(now - last_draw_).count() >= redraw_interval_seconds_)
+    draw_bar();
 }
 
 void ProgressReporter::finish() {
@@ -152,11 +174,13 @@ void ProgressReporter::finish() {
   latest_drawn_ = true;
 }
 
-CountProgress::CountProgress(const std::string& label, bool is_terminal, double line_seconds,
+CountProgress::CountProgress(const std::string& label, bool is_terminal, const ProgressPace& pace,
                              std::FILE* out)
     : reporter_(0, is_terminal, out, label),
       is_terminal_(is_terminal),
-      line_seconds_(line_seconds) {}
+      line_seconds_(pace.line_seconds) {
+  reporter_.set_redraw_interval(pace.redraw_seconds);
+}
 
 void CountProgress::operator()(size_t done, size_t total) {
   const auto now = std::chrono::steady_clock::now();

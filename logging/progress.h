@@ -1,5 +1,6 @@
 // Training and evaluation progress on stderr.
-//   Terminal (isatty): one line redrawn in place with '\r', at most 10 times a second:
+//   Terminal (isatty): one line redrawn in place with '\r', at most 10 times a second (or
+//   every TQDM_MININTERVAL seconds: progress_pace_from_env):
 //     step 120/5000 [#-------]   2.4% | loss 1.2345 | lr 2.97e-05 | 85.3 win/s | ETA 0:12:34 | x
 //   (the bar is 30 characters wide; x: the extra text)
 //   (an evaluation's line counts windows and has no loss or learning rate:
@@ -30,6 +31,20 @@ struct ProgressStats {
   bool has_loss = true;        // false: no loss and learning-rate fields (evaluation)
 };
 
+// How often progress shows: a terminal's bar is redrawn at most every redraw_seconds; off a
+// terminal, a timed line comes every line_seconds (besides the forced ones).
+struct ProgressPace {
+  double redraw_seconds = 0.1;
+  double line_seconds = 30.0;
+};
+
+// The default pace, or tqdm's TQDM_MININTERVAL (seconds) for both intervals when it is set:
+// tqdm >= 4.66 reads it for every bar, so a Hugging Face job calms its logs with
+// "export TQDM_MININTERVAL=5", and the same job gets the same here (0: every update). Throws
+// InputError naming the variable when its value is not a number of seconds >= 0 (tqdm fails
+// on such a value too, when it is imported).
+ProgressPace progress_pace_from_env();
+
 // h:mm:ss, hours not wrapped at 24 ("27:46:40"); rounds to whole seconds; "?:??:??" for a
 // negative, NaN or infinite duration (an ETA before the first timing).
 std::string format_duration(double seconds);
@@ -53,16 +68,18 @@ class ProgressReporter {
 
   static bool stderr_is_terminal();
 
-  // Reports the state after `step`. Terminal: redraws the bar when 100 ms have passed since
-  // the last draw, at the last step, or when force_line. force_line (e.g. at logging_steps)
+  // Reports the state after `step`. Terminal: redraws the bar when the redraw interval (100 ms
+  // unless set_redraw_interval) has passed since the last draw, at the last step, or when
+  // force_line. force_line (e.g. at logging_steps)
   // also writes a permanent line: above the bar on a terminal, the only output otherwise.
   void update(int64_t step, double loss, double learning_rate, double windows_per_second,
               double eta_seconds, const std::string& extra = "", bool force_line = false);
   void set_total(int64_t total_steps) { total_steps_ = total_steps; }
-  // Off a terminal, also a line when this many seconds passed since the last one (0: forced
-  // lines only): a long run redirected to a log (nohup, kubectl logs) shows its progress and
-  // ETA between --logging_steps lines.
+  // Off a terminal, also a line when this many seconds passed since the last one (0: at every
+  // update; never called: forced lines only): a long run redirected to a log (nohup, kubectl
+  // logs) shows its progress and ETA between --logging_steps lines.
   void set_line_interval(double seconds) { line_interval_seconds_ = seconds; }
+  void set_redraw_interval(double seconds) { redraw_interval_seconds_ = seconds; }
   // The same for a count without a loss (an evaluation's windows).
   void update_count(int64_t done, double windows_per_second, double eta_seconds,
                     bool force_line = false);
@@ -87,16 +104,17 @@ class ProgressReporter {
   bool bar_on_screen_ = false;
   size_t bar_length_ = 0;  // characters of the bar line now on screen, to blank leftovers
   std::chrono::steady_clock::time_point last_draw_{};
-  double line_interval_seconds_ = 0;
+  double line_interval_seconds_ = -1;  // < 0: no timed lines
+  double redraw_interval_seconds_ = ProgressPace{}.redraw_seconds;
   std::chrono::steady_clock::time_point last_line_ = std::chrono::steady_clock::now();
 };
 
 // The progress of an evaluation or prediction over `total` windows, as predict_windows'
-// callback (done, total): a redrawn bar on a terminal; otherwise a line every line_seconds
-// (and none at all for an evaluation shorter than that, whose summary line says it all).
+// callback (done, total): a redrawn bar on a terminal; otherwise a line every line_seconds of
+// the pace (and none at all for an evaluation shorter than that, whose summary line says it all).
 class CountProgress {
  public:
-  CountProgress(const std::string& label, bool is_terminal, double line_seconds = 30.0,
+  CountProgress(const std::string& label, bool is_terminal, const ProgressPace& pace = {},
                 std::FILE* out = stderr);
   void operator()(size_t done, size_t total);
   void finish() { reporter_.finish(); }  // before the summary line; the destructor does it too

@@ -5,11 +5,13 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <regex>
 
 #include "core/file_io.h"
 #include "core/json_text.h"
 #include "data/prepared_squad.h"
+#include "engine/bert_qa_model.h"  // kLogitStages
 #include "engine/model_card.h"
 #include "tests/apps/test_train_failures_util.h"
 #include "tokenizer/tokenizer.h"
@@ -355,6 +357,41 @@ TEST_CASE("--include_num_input_tokens_seen counts input tokens as Trainer does, 
   CHECK(read_file(off + "/trainer_log.jsonl").find("num_input_tokens_seen") == std::string::npos);
   CHECK(read_file(off + "/train_results.json").find("num_input_tokens_seen") == std::string::npos);
   CHECK_THAT(read_file(off + "/trainer_state.json"), Catch::Contains("\n  \"num_input_tokens_seen\": 0,\n"));
+}
+
+TEST_CASE(
+    "Off a terminal, tqdm's TQDM_MININTERVAL paces the progress lines of training and evaluation",
+    "[app][hf]") {
+  // The lines of a run's output that show the progress of `label` ("step 2/3 (66.7%) | ...").
+  auto progress_lines = [](const std::string& output, const std::string& label) {
+    const std::regex line("(^|\n)" + label + " \\d+/\\d+ \\(");
+    return std::distance(std::sregex_iterator(output.begin(), output.end(), line),
+                         std::sregex_iterator());
+  };
+  const std::string eval = " --logging_steps 10 --do_eval --validation_file " + squad_mini() +
+                           " --max_eval_samples 24 --per_device_eval_batch_size 1";
+  // At 0 a line at every step and at every download of evaluated batches (24 batches of one
+  // window, downloaded BertQaModel::kLogitStages at a time).
+  const CommandResult every =
+      test::run_command("TQDM_MININTERVAL=0 " + train_command(root() + "/tqdm-every", eval));
+  INFO(every.output);
+  REQUIRE(every.status == 0);
+  CHECK(progress_lines(every.output, "step") == 3);
+  CHECK(progress_lines(every.output, "eval") == 24 / BertQaModel::kLogitStages);
+  // By default a line every 30 s: a run this short shows only its last step, and its evaluation
+  // nothing.
+  const CommandResult paced =
+      test::run_command("env -u TQDM_MININTERVAL " + train_command(root() + "/tqdm-default", eval));
+  INFO(paced.output);
+  REQUIRE(paced.status == 0);
+  CHECK(progress_lines(paced.output, "step") == 1);
+  CHECK(progress_lines(paced.output, "eval") == 0);
+  // A value tqdm could not read either stops the run before it starts, naming the variable.
+  const CommandResult bad =
+      test::run_command("TQDM_MININTERVAL=soon " + train_command(root() + "/tqdm-bad"));
+  CHECK(bad.status != 0);
+  CHECK_THAT(bad.output, Catch::Contains("TQDM_MININTERVAL=soon: not a number of seconds"));
+  CHECK_FALSE(fs::exists(root() + "/tqdm-bad"));
 }
 
 TEST_CASE("trainer_state.json's stateful_callbacks hold Trainer's control as its last checkpoint saved it", "[app][hf]") {

@@ -1,13 +1,16 @@
 // Progress display: the formatting functions exactly, and the reporter's output policy
 // (terminal redraw throttling, plain lines only when forced) through a temporary file.
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <utility>
 
+#include "core/error.h"
 #include "logging/progress.h"
+#include "tests/test_support.h"
 
 namespace bert {
 namespace {
@@ -99,7 +102,7 @@ TEST_CASE("not a terminal: with a line interval, also a line once that much time
     progress.set_line_interval(3600.0);  // not due within this test
     progress.update(1, 2.0, 1e-5, 10.0, 99.0);
     CHECK(contents(file).empty());
-    progress.set_line_interval(1e-9);  // due at every update
+    progress.set_line_interval(0.0);  // due at every update
     progress.update(2, 1.9, 1e-5, 10.0, 98.0);
     progress.update(3, 1.8, 1e-5, 10.0, 97.0);
     progress.finish();  // the last state was shown: nothing more
@@ -170,7 +173,7 @@ TEST_CASE("CountProgress off a terminal: a line when one is due, nothing otherwi
   std::FILE* file = std::tmpfile();
   REQUIRE(file);
   {
-    CountProgress every_call("eval", /*is_terminal=*/false, /*line_seconds=*/0.0, file);
+    CountProgress every_call("eval", /*is_terminal=*/false, ProgressPace{0.1, 0.0}, file);
     every_call(512, 1000);
     every_call(1000, 1000);
     every_call.finish();  // both states were shown: nothing more
@@ -186,7 +189,7 @@ TEST_CASE("CountProgress off a terminal: a line when one is due, nothing otherwi
   file = std::tmpfile();
   REQUIRE(file);
   {
-    CountProgress never_due("predict", /*is_terminal=*/false, /*line_seconds=*/1e9, file);
+    CountProgress never_due("predict", /*is_terminal=*/false, ProgressPace{0.1, 1e9}, file);
     for (size_t done = 100; done <= 1000; done += 100) never_due(done, 1000);
   }  // a short evaluation: its summary line says it all
   CHECK(contents(file).empty());
@@ -198,7 +201,7 @@ TEST_CASE("CountProgress on a terminal: a bar that ends full on its own line",
   std::FILE* file = std::tmpfile();
   REQUIRE(file);
   {
-    CountProgress bar("eval", /*is_terminal=*/true, /*line_seconds=*/1e9, file);
+    CountProgress bar("eval", /*is_terminal=*/true, ProgressPace{0.1, 1e9}, file);
     for (size_t done = 100; done <= 1000; done += 100) bar(done, 1000);
     bar.finish();
   }
@@ -210,6 +213,53 @@ TEST_CASE("CountProgress on a terminal: a bar that ends full on its own line",
   const size_t last = text.rfind('\r');
   CHECK_THAT(text.substr(last),
              Catch::StartsWith("\reval 1000/1000 [" + std::string(30, '#') + "] 100.0% | "));
+}
+
+TEST_CASE(
+    "terminal: the redraw interval is the pace's (every update at 0, only the ends at an hour)",
+    "[logging][progress]") {
+  for (const double seconds : {0.0, 3600.0}) {
+    std::FILE* file = std::tmpfile();
+    REQUIRE(file);
+    {
+      ProgressReporter progress(50, /*is_terminal=*/true, file);
+      progress.set_redraw_interval(seconds);
+      for (int step = 1; step <= 50; ++step) progress.update(step, 1.0, 1e-5, 100.0, 10.0);
+    }
+    const std::string text = contents(file);
+    std::fclose(file);
+    INFO("redraw interval " << seconds << " s");
+    CHECK(count(text, '\r') ==
+          (seconds == 0.0 ? 50u : 2u));  // an hour: the first draw and the last step
+  }
+}
+
+TEST_CASE("progress_pace_from_env: tqdm's TQDM_MININTERVAL sets both intervals",
+          "[logging][progress]") {
+  {
+    test::ScopedEnv unset("TQDM_MININTERVAL", nullptr);
+    const ProgressPace pace = progress_pace_from_env();
+    CHECK(pace.redraw_seconds == 0.1);
+    CHECK(pace.line_seconds == 30.0);
+  }
+  for (const auto& [text, seconds] : {std::pair<const char*, double>{"5", 5.0},
+                                      {" 2.5 ", 2.5},
+                                      {"0", 0.0},
+                                      {"1e1", 10.0},
+                                      {"inf", INFINITY}}) {
+    test::ScopedEnv set("TQDM_MININTERVAL", text);
+    INFO("TQDM_MININTERVAL='" << text << "'");
+    const ProgressPace pace = progress_pace_from_env();
+    CHECK(pace.redraw_seconds == seconds);
+    CHECK(pace.line_seconds == seconds);
+  }
+  for (const char* text : {"", "abc", "5s", "-1", "nan"}) {
+    test::ScopedEnv set("TQDM_MININTERVAL", text);
+    INFO("TQDM_MININTERVAL='" << text << "'");
+    CHECK_THROWS_AS(progress_pace_from_env(), InputError);
+    CHECK_THROWS_WITH(progress_pace_from_env(),
+                      Catch::StartsWith(std::string("TQDM_MININTERVAL=") + text + ":"));
+  }
 }
 
 }  // namespace
