@@ -347,11 +347,14 @@ CudaBackendOptions cuda_options_for(const PrecisionFlags& flags, std::vector<std
 std::vector<std::string> precision_notes(const std::string& backend_name, const PrecisionFlags& flags) {
   std::vector<std::string> notes;
   if (backend_name == "cpu" || backend_name == "cpu-double") {
-    notes.push_back(std::string("the CPU backend computes in ") + (backend_name == "cpu" ? "fp32" : "fp64") +
-                    " (activations, GEMMs, weights and Adam moments)" +
-                    (flags.bf16_given || flags.tf32_given ? "; --bf16 and --tf32 apply to CUDA only and change "
-                                                            "nothing here"
-                                                          : ""));
+    notes.push_back(
+        std::string("the CPU backend computes in ") + (backend_name == "cpu" ? "fp32" : "fp64") +
+        " (activations, GEMMs, weights and Adam moments)" +
+        // A value at its default gets no word, as the passive flags' (a rerun from
+        // training_args.json gives every flag, --bf16 true and --tf32 false among them).
+        ((flags.bf16_given && !flags.bf16) || (flags.tf32_given && flags.tf32)
+             ? "; --bf16 and --tf32 apply to CUDA only and change nothing here"
+             : ""));
     return notes;
   }
   const bool fp32 = backend_name == "cuda-fp32";

@@ -318,6 +318,15 @@ TEST_CASE("precision flags: what --bf16 and --tf32 do on each backend, --fp16 re
   CHECK(mentions(precision_notes("cuda", tf32), "changes nothing under bf16 compute"));
   CHECK(mentions(precision_notes("cuda-fp32", tf32), "--tf32 true is not implemented"));
   CHECK(precision_notes("cuda", PrecisionFlags{}).size() == 1);  // no --tf32: one line
+  // At their defaults (as a rerun from training_args.json gives them): no word of CUDA.
+  const PrecisionFlags at_defaults{/*bf16_given=*/true, /*bf16=*/true, /*fp16=*/false,
+                                   /*tf32_given=*/true,
+                                   /*tf32=*/false};
+  CHECK(mentions(precision_notes("cpu", at_defaults), "CPU backend computes in fp32"));
+  CHECK_FALSE(mentions(precision_notes("cpu", at_defaults), "change nothing here"));
+  PrecisionFlags bf16_false = at_defaults;
+  bf16_false.bf16 = false;
+  CHECK(mentions(precision_notes("cpu", bf16_false), "change nothing here"));
 }
 
 TEST_CASE("--report_to: tensorboard, none, and integrations named as unavailable", "[flags]") {

@@ -905,6 +905,10 @@ TEST_CASE("training_args.json records the run and reruns it as an arguments file
   INFO(rerun.output);
   REQUIRE(rerun.status == 0);
   CHECK(read_file(second + "/model.safetensors") == read_file(first + "/model.safetensors"));
+  // The record gives every flag, --bf16 true and --tf32 false among them: at their defaults,
+  // they get no word on the CPU.
+  CHECK_THAT(rerun.output, Catch::Contains("[precision] the CPU backend computes in fp32"));
+  CHECK_THAT(rerun.output, !Catch::Contains("apply to CUDA only"));
   // Length-grouped batches, asked for by either spelling: both flags are recorded as resolved,
   // so the record reruns without contradicting itself.
   for (const char* order : {"--group_by_length", "--train_sampling_strategy group_by_length"}) {
