@@ -181,10 +181,7 @@ MetricsDict eval_metrics(const EvalOutcome& outcome, size_t windows, int batch_s
   m[split + "_samples"] = metric_int(static_cast<int64_t>(windows));
   m[key + "_samples_per_second"] = metric_float(round_rate(double(windows) / seconds));
   m[key + "_steps_per_second"] = metric_float(round_rate(double(batches) / seconds));
-  if (epoch >= 0) {
-    const MetricValue value = epoch_value(epoch);
-    m["epoch"] = value.is_count ? metric_int(value.count_value) : metric_float(value.number);
-  }
+  if (epoch >= 0) m["epoch"] = metric_value_json(epoch_value(epoch));
   if (num_input_tokens_seen >= 0) m["num_input_tokens_seen"] = metric_int(num_input_tokens_seen);
   return m;
 }

@@ -12,12 +12,14 @@ namespace bert {
 
 std::string format_json_string(const std::string& text) { return json_quote(text); }
 
+std::string metric_value_json(const MetricValue& value) {
+  return value.is_count ? std::to_string(value.count_value) : format_json_number(value.number);
+}
+
 std::string format_metrics_line(int64_t step, const MetricValues& values) {
   std::string line = "{\"step\": " + std::to_string(step);
-  for (const auto& [key, value] : values) {
-    line += ", " + format_json_string(key) + ": " +
-            (value.is_count ? std::to_string(value.count_value) : format_json_number(value.number));
-  }
+  for (const auto& [key, value] : values)
+    line += ", " + format_json_string(key) + ": " + metric_value_json(value);
   line += '}';
   return line;
 }

@@ -37,6 +37,10 @@ struct MetricValue {
 };
 using MetricValues = std::vector<std::pair<std::string, MetricValue>>;
 
+// A value as every JSON file here writes it: a count as an integer, a number as
+// format_json_number does (null when not finite).
+std::string metric_value_json(const MetricValue& value);
+
 class MetricsLog {
  public:
   // Opens path for appending (creating it and its parent directories); an existing file is
