@@ -14,7 +14,8 @@
 namespace bert {
 
 struct TrainOptions {
-  std::string model_name_or_path, train_file, validation_file, test_file, output_dir;
+  std::string model_name_or_path, train_file, validation_file, test_file;
+  std::string output_dir = "trainer_output";  // transformers 5's TrainingArguments default
   std::string model_name;  // --model_name_or_path as given, before apps/model_location.h resolved it
   std::string train_cache_file, device = "auto", resume_from_checkpoint;
   int32_t max_seq_length = 384, doc_stride = 128;

@@ -199,7 +199,6 @@ void resolve_warmup_steps(const FlagParser& parser, TrainOptions* o) {
 // Every flag's range, before any work: a bad value exits 2 naming the flag.
 void check_options(const TrainOptions& o, const FlagParser& parser) {
   parser.require("model_name_or_path");
-  parser.require("output_dir");
   if (!o.do_train && !o.do_eval && !o.do_predict)
     throw FlagError("nothing to do: give --do_train, --do_eval and/or --do_predict");
   check_hf_trainer_flags(o.hf, o.do_train, o.model_name_or_path);
@@ -354,6 +353,9 @@ int run(int argc, char** argv) {
     return 0;
   }
   o.notes = parser.notes();
+  if (!parser.was_set("output_dir"))
+    o.notes.push_back("no --output_dir: writing to " + o.output_dir +
+                      " (transformers 5's default)");
   resolve_hf_trainer_flags(parser, &o.hf, HfResolvedFlags{&o.do_eval, o.group_by_length, &o.sampling, &o.device}, &o.notes);
   resolve_warmup_steps(parser, &o);
   resolve_hf_passive_flags(parser, o.passive, &o.notes);

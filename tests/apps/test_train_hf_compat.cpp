@@ -891,6 +891,29 @@ TEST_CASE("inside a Kubeflow TrainJob that asks for it, progress goes to Kubeflo
   CHECK_THAT(disabled.output, !Catch::Contains("[report_to] kubeflow"));
 }
 
+TEST_CASE(
+    "Without --output_dir a run writes to ./trainer_output, as transformers 5's TrainingArguments",
+    "[app][hf]") {
+  const std::string cwd = root() + "/no-output-dir";
+  fs::create_directories(cwd);
+  const CommandResult run = test::run_command(
+      "cd " + cwd + " && " + test::train_squad_bin() + " --device cpu --model_name_or_path " +
+      model() + " --train_file " + squad_mini() +
+      " --do_train --per_device_train_batch_size 4 --max_steps 1 --save_steps 0" +
+      " --max_seq_length 96 --doc_stride 48 --max_train_samples 4");
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK_THAT(
+      run.output,
+      Catch::Contains("no --output_dir: writing to trainer_output (transformers 5's default)"));
+  CHECK(fs::exists(cwd + "/trainer_output/model.safetensors"));
+  CHECK_THAT(read_file(cwd + "/trainer_output/training_args.json"),
+             Catch::Contains("\"output_dir\": \"trainer_output\""));
+  // Given, it gets no word.
+  CHECK_THAT(test::run_command(train_command(root() + "/with-output-dir", "--max_steps 1")).output,
+             !Catch::Contains("no --output_dir"));
+}
+
 TEST_CASE("training_args.json records the run and reruns it as an arguments file", "[app][hf]") {
   const std::string first = root() + "/first";
   const CommandResult run = test::run_command(train_command(first, "--learning_rate 1e-3 --learning_rate 2e-3"));
