@@ -53,6 +53,22 @@ simdjson::padded_string load_squad_text(const std::string& path, std::vector<Row
     throw_input_error(path, "byte 0",
                       "a gzip-compressed file (it starts with gzip's 1F 8B): decompress it first "
                       "(gunzip -k), then pass the .json or .jsonl");
+  // The Hub keeps SQuAD as Parquet, which run_qa's load_dataset reads; here it is converted
+  // once, as a local dataset folder is (hf_datasets_cache.cpp).
+  if (text.substr(0, 4) == "PAR1")
+    throw_input_error(path, "byte 0",
+                      "a Parquet file (it starts with PAR1), not JSON: SQuAD files are read as "
+                      "JSON or JSON Lines (SQuAD's layout or datasets' rows); convert it once with "
+                      "python -c \"import datasets; datasets.load_dataset('parquet', data_files='" +
+                          path + "')['train'].to_json('rows.jsonl')\"");
+  // A table cannot hold SQuAD's nested answers (run_qa's load_dataset('csv', field='data')
+  // fails on it too).
+  if (ends_with(path, ".csv") || ends_with(path, ".tsv"))
+    throw_input_error(path, "",
+                      "a CSV file, not JSON: SQuAD files are read as JSON or JSON Lines (SQuAD's "
+                      "layout or datasets' rows, whose answers column is an object); a table's "
+                      "answers column cannot hold that: export the data as JSON Lines (datasets' "
+                      "Dataset.to_json) instead");
   if (text.substr(0, 8) == std::string_view("BERTWIN\0", 8))
     throw_input_error(path, "byte 0",
                       "a window cache written by prepare_squad --cache_file, not a SQuAD file: "

@@ -157,6 +157,18 @@ TEST_CASE("read_squad names files of other kinds by their first bytes", "[data][
       {"data.json.gz", "byte 0", "gzip-compressed", "gunzip"});
   require_mentions(input_error_of(std::string("BERTWIN\0\x01\x00\x00\x00", 12), "windows.bin"),
                    {"windows.bin", "byte 0", "window cache", "--train_cache_file"});
+  // Parquet (the Hub's own format for SQuAD) and CSV: named, with the conversion to JSON Lines.
+  require_mentions(
+      input_error_of(std::string("PAR1\x15\x04\x15\x80", 8), "train-00000-of-00001.parquet"),
+      {"train-00000-of-00001.parquet", "byte 0", "a Parquet file", "load_dataset('parquet'"});
+  require_mentions(input_error_of("id,title,context,question,answers\n", "train.csv"),
+                   {"train.csv", "a CSV file", "JSON Lines", "to_json"});
+  require_mentions(input_error_of("id\ttitle\n", "train.tsv"), {"train.tsv", "a CSV file"});
+  // A .csv name on a JSON file is read as JSON.
+  const std::string json_named_csv = temp_path("squad_as.csv");
+  bert::write_file_atomic(json_named_csv, fixture_text());
+  CHECK(bert::read_squad(json_named_csv).examples.size() ==
+        bert::read_squad(bert::test::fixture_path("squad_tiny.json")).examples.size());
 }
 
 TEST_CASE("read_squad rejects malformed JSON with a byte offset", "[data][squad][errors]") {
