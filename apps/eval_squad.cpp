@@ -128,7 +128,15 @@ void report_coverage(const SquadScores& scores, const std::string& predictions_f
 }
 
 int run_metric_mode(const EvalOptions& options) {
-  const SquadDataset dataset = read_squad(options.validation_file);
+  // As the official script: the answers' text is scored, their answer_start never read.
+  const SquadDataset dataset = read_squad(options.validation_file, AnswerStarts::kMayMismatch);
+  if (dataset.mismatched_answers > 0)
+    std::fprintf(
+        stderr,
+        "warning: %zu answer(s) are not the context's text at their answer_start (the first: "
+        "%s); the metric reads only the answers' text, as the official script does, but "
+        "training or model mode refuses this file\n",
+        dataset.mismatched_answers, dataset.first_mismatched_answer.c_str());
   const bool v2 = options.version_2_with_negative;
   if (v2) check_impossible_questions(dataset, options.validation_file);
   if (!v2) {

@@ -38,12 +38,16 @@ struct SquadDataset {
   std::string path;
   std::string version;  // the file's "version" field
   std::vector<SquadExample> examples;  // in file order
+  // Read with AnswerStarts::kMayMismatch: the answers whose text is not the context at their
+  // answer_start (kept, with answer_start -1), and the first one's error message.
+  size_t mismatched_answers = 0;
+  std::string first_mismatched_answer;
   std::vector<RowSource> row_sources;  // Arrow input only, by first_row
 };
 
 // Reads and validates a SQuAD file. Every error names the file, the JSON path
 // (data[i].paragraphs[j].qas[k]...) and what was expected. Each answer's context slice
-// at answer_start must equal its text. Three layouts:
+// at answer_start must equal its text (unless AnswerStarts::kMayMismatch). Three layouts:
 // - the official one: {"version", "data": [{"title", "paragraphs": [{"context", "qas": [{"id",
 //   "question", "answers": [{"text", "answer_start"}], "is_impossible" (v2.0)}]}]}]};
 // - Hugging Face datasets' flat rows under "data", as run_qa.py reads its --train_file
@@ -53,7 +57,13 @@ struct SquadDataset {
 //   the line;
 // - the same rows in a Hugging Face datasets cache file (Arrow IPC; data/squad_arrow.h), with
 //   its sibling shards.
-SquadDataset read_squad(const std::string& path);
+// Whether each answer's text must be the context at its answer_start. Training needs that (a
+// wrong start would label the wrong span, where run_qa trains on it silently); the official
+// metric reads only the answers' text, so scoring predictions takes a file whose starts are
+// off (counted UTF-16 units by a JavaScript tool, text in NFC over a context in NFD).
+enum class AnswerStarts { kMustMatch, kMayMismatch };
+
+SquadDataset read_squad(const std::string& path, AnswerStarts starts = AnswerStarts::kMustMatch);
 
 // Where a Hugging Face datasets row is, for messages: "data[12]", "line 13" in JSON Lines, or
 // "data-00001-of-00002.arrow row 4" when the rows came from Arrow files (sources not empty).

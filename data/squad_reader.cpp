@@ -196,8 +196,8 @@ class IdTable {
 class SquadWalker {
  public:
   // file_bytes sizes the tables up front: SQuAD files hold about one question per 450 bytes.
-  SquadWalker(const std::string& path, size_t file_bytes, SquadDataset& out)
-      : path_(path), out_(out), ids_(file_bytes / 256 + 16) {
+  SquadWalker(const std::string& path, size_t file_bytes, SquadDataset& out, AnswerStarts starts)
+      : path_(path), out_(out), starts_(starts), ids_(file_bytes / 256 + 16) {
     out_.examples.reserve(file_bytes / 256 + 16);
   }
 
@@ -478,17 +478,29 @@ class SquadWalker {
     const int64_t text_length = code_point_count(text);
     // Compared without forming start + text_length, which overflows for a start near INT64_MAX.
     if (text_length > context_length || start > context_length - text_length)
-      fail(where.path("answer_start"),
-           "answer_start " + std::to_string(start) + " + answer length " + std::to_string(text_length) +
-               " exceeds the context's " + std::to_string(context_length) + " code points");
+      return mismatched(text, where.path("answer_start"),
+                        "answer_start " + std::to_string(start) + " + answer length " +
+                            std::to_string(text_length) + " exceeds the context's " +
+                            std::to_string(context_length) + " code points");
     const size_t begin = byte_of_code_point(start);
     const size_t end = byte_of_code_point(start + text_length);
     const std::string_view slice = context.substr(begin, end - begin);
     if (slice != text)
-      fail(where.path("text"), "expected the answer text to equal the context at answer_start " +
-                                   std::to_string(start) + ": text is \"" + std::string(text) +
-                                   "\", context has \"" + std::string(slice) + "\"");
+      return mismatched(text, where.path("text"),
+                        "expected the answer text to equal the context at answer_start " +
+                            std::to_string(start) + ": text is \"" + std::string(text) +
+                            "\", context has \"" + std::string(slice) + "\"");
     return SquadAnswer{std::string(text), static_cast<int32_t>(start)};
+  }
+
+  // An answer that is not the context at its start: an error, or (kMayMismatch) counted and
+  // kept with start -1.
+  SquadAnswer mismatched(std::string_view text, const std::string& where,
+                         const std::string& what) const {
+    if (starts_ == AnswerStarts::kMustMatch) fail(where, what);
+    if (out_.mismatched_answers++ == 0)
+      out_.first_mismatched_answer = path_ + ": " + where + ": " + what;
+    return SquadAnswer{std::string(text), -1};
   }
 
   // simdjson has validated the UTF-8, so every byte that is not 10xxxxxx starts a code point.
@@ -516,6 +528,7 @@ class SquadWalker {
 
   const std::string& path_;
   SquadDataset& out_;
+  AnswerStarts starts_;
   IdTable ids_;
   std::vector<Where> id_places_;  // where each id in ids_ was first seen
   std::deque<std::string> owned_ids_;  // JSON Lines: the ids ids_ views (a deque never moves them)
@@ -558,8 +571,8 @@ bool looks_like_json_lines(std::string_view text, size_t start = 0) {
 // `start`: where the first line begins (after a byte-order mark, which datasets' JSON Lines reader
 // drops too); positions in messages still count from the file's first byte.
 void read_json_lines(const std::string& path, std::string_view text, SquadDataset& dataset,
-                     size_t start = 0) {
-  SquadWalker walker(path, text.size(), dataset);
+                     AnswerStarts starts, size_t start = 0) {
+  SquadWalker walker(path, text.size(), dataset, starts);
   simdjson::dom::parser parser;
   int line_index = 0;
   for (size_t begin = start; begin < text.size(); ++line_index) {
@@ -592,7 +605,7 @@ std::string row_location(int32_t row, bool json_line, const std::vector<RowSourc
   return json_line ? "line " + std::to_string(row + 1) : "data[" + std::to_string(row) + "]";
 }
 
-SquadDataset read_squad(const std::string& path) {
+SquadDataset read_squad(const std::string& path, AnswerStarts starts) {
   std::vector<RowSource> row_sources;
   const simdjson::padded_string text = load_squad_text(path, &row_sources);
   const std::string_view all(text.data(), text.size());
@@ -607,10 +620,10 @@ SquadDataset read_squad(const std::string& path) {
     // before a whole JSON document (which datasets refuses as well) it is an error.
     const size_t start = starts_with_utf8_bom(all) ? 3 : 0;
     if (!looks_like_json_lines(all, start)) throw_parse_error(path, all, code);
-    read_json_lines(path, all, dataset, start);
+    read_json_lines(path, all, dataset, starts, start);
     return dataset;
   }
-  SquadWalker walker(path, text.size(), dataset);
+  SquadWalker walker(path, text.size(), dataset, starts);
   if (SquadWalker::is_lone_row(root)) {  // a JSON Lines file of one line (after blank ones, perhaps)
     const size_t begin = all.find_first_not_of(" \t\r\n");
     walker.walk_line(root, int(std::count(all.begin(), all.begin() + begin, '\n')));

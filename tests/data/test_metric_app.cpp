@@ -78,6 +78,37 @@ TEST_CASE("eval_squad prints the official metric line", "[app][metric]") {
   CHECK(r.err.find("1 predictions") != std::string::npos);
 }
 
+TEST_CASE(
+    "eval_squad scores answers whose answer_start is off, as the official script, with a warning",
+    "[app][metric]") {
+  // answer_start counted in UTF-16 units (the emoji as 2) and an answer in NFC over a context in
+  // NFD: the official script reads only the text; training refuses such a file.
+  AppFixture app;
+  write_file_atomic(app.path("off.json"),
+                    R"({"version": "1.1", "data": [{"title": "T", "paragraphs": [
+ {"context": "\ud83d\ude00 Cafe\u0301 au lait", "qas": [
+  {"id": "q1", "question": "Which?", "answers": [{"text": "Cafe\u0301", "answer_start": 3}]},
+  {"id": "q2", "question": "What?", "answers": [{"text": "Caf\u00e9", "answer_start": 2}]},
+  {"id": "q3", "question": "With?", "answers": [{"text": "lait", "answer_start": 11}]}]}]}]})");
+  write_file_atomic(app.path("preds.json"),
+                    R"({"q1": "Cafe\u0301", "q2": "Caf\u00e9", "q3": "milk"})");
+  const RunResult r = app.run("--validation_file " + app.path("off.json") + " --predictions_file " +
+                              app.path("preds.json"));
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out == "{\"exact_match\": 66.66666666666667, \"f1\": 66.66666666666667}\n");
+  CHECK_THAT(r.err, Catch::Contains(
+                        "warning: 2 answer(s) are not the context's text at their answer_start") &&
+                        Catch::Contains("off.json: data[0].paragraphs[0].qas[0].answers[0].text"));
+  // Training reads it with the starts checked: the first such answer is an error.
+  CHECK_THROWS_WITH(read_squad(app.path("off.json")), Catch::Contains("qas[0].answers[0]"));
+  const SquadDataset lenient = read_squad(app.path("off.json"), AnswerStarts::kMayMismatch);
+  REQUIRE(lenient.examples.size() == 3);
+  CHECK(lenient.mismatched_answers == 2);
+  CHECK(lenient.examples[0].answers[0].start_char == -1);
+  CHECK(lenient.examples[2].answers[0].start_char == 11);
+}
+
 // SQuAD v2.0's best_exact walks the questions in the predictions' order (Hugging Face's squad_v2
 // metric, every no-answer probability 0): a predictions file's, whatever the dataset's.
 TEST_CASE("eval_squad --version_2_with_negative walks a predictions file in its own order", "[app][metric]") {
