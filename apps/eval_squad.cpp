@@ -133,9 +133,9 @@ int run_metric_mode(const EvalOptions& options) {
   if (dataset.mismatched_answers > 0)
     std::fprintf(
         stderr,
-        "warning: %zu answer(s) are not the context's text at their answer_start (the first: "
-        "%s); the metric reads only the answers' text, as the official script does, but "
-        "training or model mode refuses this file\n",
+        "warning: %zu answer(s) have no answer_start at which the context holds their text "
+        "(the first: %s); the metric reads only the answers' text, as the official script "
+        "does, but training and model mode refuse this file\n",
         dataset.mismatched_answers, dataset.first_mismatched_answer.c_str());
   const bool v2 = options.version_2_with_negative;
   if (v2) check_impossible_questions(dataset, options.validation_file);

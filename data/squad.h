@@ -60,7 +60,8 @@ struct SquadDataset {
 // Whether each answer's text must be the context at its answer_start. Training needs that (a
 // wrong start would label the wrong span, where run_qa trains on it silently); the official
 // metric reads only the answers' text, so scoring predictions takes a file whose starts are
-// off (counted UTF-16 units by a JavaScript tool, text in NFC over a context in NFD).
+// off (counted UTF-16 units by a JavaScript tool, text in NFC over a context in NFD), missing,
+// negative or not integers.
 enum class AnswerStarts { kMustMatch, kMayMismatch };
 
 SquadDataset read_squad(const std::string& path, AnswerStarts starts = AnswerStarts::kMustMatch);

@@ -55,7 +55,7 @@ simdjson::padded_string load_squad_text(const std::string& path, std::vector<Row
                       "(gunzip -k), then pass the .json or .jsonl");
   // The Hub keeps SQuAD as Parquet, which run_qa's load_dataset reads; here it is converted
   // once, as a local dataset folder is (hf_datasets_cache.cpp).
-  if (text.substr(0, 4) == "PAR1")
+  if (text.size() >= 8 && text.substr(0, 4) == "PAR1" && text.substr(text.size() - 4) == "PAR1")
     throw_input_error(path, "byte 0",
                       "a Parquet file (it starts with PAR1), not JSON: SQuAD files are read as "
                       "JSON or JSON Lines (SQuAD's layout or datasets' rows); convert it once with "
@@ -63,7 +63,10 @@ simdjson::padded_string load_squad_text(const std::string& path, std::vector<Row
                           path + "')['train'].to_json('rows.jsonl')\"");
   // A table cannot hold SQuAD's nested answers (run_qa's load_dataset('csv', field='data')
   // fails on it too).
-  if (ends_with(path, ".csv") || ends_with(path, ".tsv"))
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  const bool json_like =
+      first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
+  if (!json_like && (ends_with(path, ".csv") || ends_with(path, ".tsv")))
     throw_input_error(path, "",
                       "a CSV file, not JSON: SQuAD files are read as JSON or JSON Lines (SQuAD's "
                       "layout or datasets' rows, whose answers column is an object); a table's "
@@ -416,8 +419,13 @@ class SquadWalker {
     object answer = field_object(value, where, "an answer object with \"text\" and \"answer_start\"");
     const std::string_view text = field_string(answer, where, "text");
     element start_value;
-    if (answer["answer_start"].get(start_value) != simdjson::SUCCESS)
-      fail(where.path(), "missing field \"answer_start\" (expected an integer code-point offset into the context)");
+    if (answer["answer_start"].get(start_value) != simdjson::SUCCESS) {
+      if (text.empty()) fail(where.path("text"), "expected a non-empty answer text");
+      return mismatched(
+          text, where.path(),
+          "missing field \"answer_start\" (expected an integer code-point offset into the "
+          "context)");
+    }
     return check_answer(text, start_value, context, where);
   }
 
@@ -459,16 +467,18 @@ class SquadWalker {
       return check_answer_at(text, static_cast<int64_t>(whole), context, where);
     }
     if (type != simdjson::dom::element_type::INT64 && type != simdjson::dom::element_type::UINT64)
-      fail(where.path("answer_start"), "expected an integer code-point offset into the context, found " +
-                                           found(start_value));
+      return mismatched(
+          text, where.path("answer_start"),
+          "expected an integer code-point offset into the context, found " + found(start_value));
     int64_t start = 0;
     if (type == simdjson::dom::element_type::UINT64)  // above INT64_MAX: past any context
-      fail(where.path("answer_start"), "answer_start " + simdjson::minify(start_value) +
-                                           " exceeds the context's " +
-                                           std::to_string(context_code_points_) + " code points");
+      return mismatched(text, where.path("answer_start"),
+                        "answer_start " + simdjson::minify(start_value) +
+                            " exceeds the context's " + std::to_string(context_code_points_) +
+                            " code points");
     if (start_value.get_int64().get(start) != simdjson::SUCCESS || start < 0)
-      fail(where.path("answer_start"), "expected a non-negative integer, found " +
-                                           simdjson::minify(start_value));
+      return mismatched(text, where.path("answer_start"),
+                        "expected a non-negative integer, found " + simdjson::minify(start_value));
     return check_answer_at(text, start, context, where);
   }
 

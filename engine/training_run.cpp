@@ -212,12 +212,13 @@ RunLogs open_run_logs(const std::string& output_dir, bool training, bool tensorb
 
 namespace {
 
-// The evaluation's progress, shown as the training's is (a bar on a terminal unless
-// --disable_tqdm, else a line now and then for a long one).
+// The evaluation's progress, shown as the training's is (a bar on a terminal, else a line now
+// and then for a long one; nothing with --disable_tqdm).
 EvalOutcome evaluate_with_progress(const RunSettings& run, BertQaModel& model,
                                    const PreparedSquad& data, const char* label) {
-  CountProgress progress(label, run.progress_bar && ProgressReporter::stderr_is_terminal(),
-                         run.progress_pace);
+  if (!run.progress_bar)
+    return evaluate_model(model, data.dataset, data.windows, run.eval_batch_size, run.postprocess);
+  CountProgress progress(label, ProgressReporter::stderr_is_terminal(), run.progress_pace);
   EvalOutcome outcome = evaluate_model(model, data.dataset, data.windows, run.eval_batch_size,
                                        run.postprocess, std::ref(progress));
   progress.finish();
@@ -326,9 +327,13 @@ class TrainingSession {
     // Off a terminal the bar is a line every 30 s (TQDM_MININTERVAL when set; as an
     // evaluation's), besides the --logging_steps lines: a long run redirected to a log still
     // shows its pace and ETA.
+    // --disable_tqdm: the --logging_steps lines alone.
     progress_.set_redraw_interval(run.progress_pace.redraw_seconds);
-    if (root_ && run.progress_bar && !ProgressReporter::stderr_is_terminal())
+    if (!run.progress_bar) {
+      progress_.set_forced_lines_only();
+    } else if (root_ && !ProgressReporter::stderr_is_terminal()) {
       progress_.set_line_interval(run.progress_pace.line_seconds);
+    }
   }
 
   TrainHooks hooks() {

@@ -40,9 +40,9 @@ struct ProgressPace {
 
 // The default pace, or tqdm's TQDM_MININTERVAL (seconds) for both intervals when it is set:
 // tqdm >= 4.66 reads it for every bar, so a Hugging Face job calms its logs with
-// "export TQDM_MININTERVAL=5", and the same job gets the same here (0: every update). Throws
-// InputError naming the variable when its value is not a number of seconds >= 0 (tqdm fails
-// on such a value too, when it is imported).
+// "export TQDM_MININTERVAL=5", and the same job gets the same here (0 or less: every update;
+// nan: none). Read as tqdm reads it, with Python's float() ("1_000", "inf"); anything float()
+// refuses (tqdm then fails at import) throws InputError naming the variable.
 ProgressPace progress_pace_from_env();
 
 // h:mm:ss, hours not wrapped at 24 ("27:46:40"); rounds to whole seconds; "?:??:??" for a
@@ -80,6 +80,9 @@ class ProgressReporter {
   // logs) shows its progress and ETA between --logging_steps lines.
   void set_line_interval(double seconds) { line_interval_seconds_ = seconds; }
   void set_redraw_interval(double seconds) { redraw_interval_seconds_ = seconds; }
+  // Off a terminal, the forced lines only: finish() leaves out the last state's line too
+  // (--disable_tqdm: no progress shown, the logging lines kept).
+  void set_forced_lines_only() { forced_lines_only_ = true; }
   // The same for a count without a loss (an evaluation's windows).
   void update_count(int64_t done, double windows_per_second, double eta_seconds,
                     bool force_line = false);
@@ -106,6 +109,7 @@ class ProgressReporter {
   std::chrono::steady_clock::time_point last_draw_{};
   double line_interval_seconds_ = -1;  // < 0: no timed lines
   double redraw_interval_seconds_ = ProgressPace{}.redraw_seconds;
+  bool forced_lines_only_ = false;
   std::chrono::steady_clock::time_point last_line_ = std::chrono::steady_clock::now();
 };
 

@@ -378,19 +378,27 @@ TEST_CASE(
   REQUIRE(every.status == 0);
   CHECK(progress_lines(every.output, "step") == 3);
   CHECK(progress_lines(every.output, "eval") == 24 / BertQaModel::kLogitStages);
-  // By default a line every 30 s: a run this short shows only its last step, and its evaluation
-  // nothing.
+  // An hour apart (30 s by default, test_progress): the run shows only its last step, and its
+  // evaluation nothing.
   const CommandResult paced =
-      test::run_command("env -u TQDM_MININTERVAL " + train_command(root() + "/tqdm-default", eval));
+      test::run_command("TQDM_MININTERVAL=3600 " + train_command(root() + "/tqdm-hour", eval));
   INFO(paced.output);
   REQUIRE(paced.status == 0);
   CHECK(progress_lines(paced.output, "step") == 1);
   CHECK(progress_lines(paced.output, "eval") == 0);
+  // --disable_tqdm shows no progress at all, however paced: the logging lines alone (none here).
+  const CommandResult quiet = test::run_command(
+      "TQDM_MININTERVAL=0 " + train_command(root() + "/tqdm-disabled", eval + " --disable_tqdm"));
+  INFO(quiet.output);
+  REQUIRE(quiet.status == 0);
+  CHECK(progress_lines(quiet.output, "step") == 0);
+  CHECK(progress_lines(quiet.output, "eval") == 0);
+  CHECK_THAT(quiet.output, Catch::Contains("train_loss"));
   // A value tqdm could not read either stops the run before it starts, naming the variable.
   const CommandResult bad =
       test::run_command("TQDM_MININTERVAL=soon " + train_command(root() + "/tqdm-bad"));
   CHECK(bad.status != 0);
-  CHECK_THAT(bad.output, Catch::Contains("TQDM_MININTERVAL=soon: not a number of seconds"));
+  CHECK_THAT(bad.output, Catch::Contains("TQDM_MININTERVAL=soon: not a number"));
   CHECK_FALSE(fs::exists(root() + "/tqdm-bad"));
 }
 

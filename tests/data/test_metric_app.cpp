@@ -89,22 +89,28 @@ TEST_CASE(
  {"context": "\ud83d\ude00 Cafe\u0301 au lait", "qas": [
   {"id": "q1", "question": "Which?", "answers": [{"text": "Cafe\u0301", "answer_start": 3}]},
   {"id": "q2", "question": "What?", "answers": [{"text": "Caf\u00e9", "answer_start": 2}]},
-  {"id": "q3", "question": "With?", "answers": [{"text": "lait", "answer_start": 11}]}]}]}]})");
+  {"id": "q3", "question": "With?", "answers": [{"text": "lait", "answer_start": 11}]},
+  {"id": "q4", "question": "Start?", "answers": [{"text": "au", "answer_start": -1}, {"text": "au"},
+                                                {"text": "au", "answer_start": "8"}]}]}]}]})");
   write_file_atomic(app.path("preds.json"),
-                    R"({"q1": "Cafe\u0301", "q2": "Caf\u00e9", "q3": "milk"})");
+                    R"({"q1": "Cafe\u0301", "q2": "Caf\u00e9", "q3": "milk", "q4": "au"})");
   const RunResult r = app.run("--validation_file " + app.path("off.json") + " --predictions_file " +
                               app.path("preds.json"));
   INFO(r.err);
   REQUIRE(r.status == 0);
-  CHECK(r.out == "{\"exact_match\": 66.66666666666667, \"f1\": 66.66666666666667}\n");
-  CHECK_THAT(r.err, Catch::Contains(
-                        "warning: 2 answer(s) are not the context's text at their answer_start") &&
-                        Catch::Contains("off.json: data[0].paragraphs[0].qas[0].answers[0].text"));
+  CHECK(r.out == "{\"exact_match\": 75.0, \"f1\": 75.0}\n");
+  // q4's negative, missing and string starts are never read either.
+  CHECK_THAT(
+      r.err,
+      Catch::Contains(
+          "warning: 5 answer(s) have no answer_start at which the context holds their text") &&
+          Catch::Contains("off.json: data[0].paragraphs[0].qas[0].answers[0].text"));
   // Training reads it with the starts checked: the first such answer is an error.
   CHECK_THROWS_WITH(read_squad(app.path("off.json")), Catch::Contains("qas[0].answers[0]"));
   const SquadDataset lenient = read_squad(app.path("off.json"), AnswerStarts::kMayMismatch);
-  REQUIRE(lenient.examples.size() == 3);
-  CHECK(lenient.mismatched_answers == 2);
+  REQUIRE(lenient.examples.size() == 4);
+  CHECK(lenient.mismatched_answers == 5);
+  CHECK(lenient.examples[3].answers.size() == 3);
   CHECK(lenient.examples[0].answers[0].start_char == -1);
   CHECK(lenient.examples[2].answers[0].start_char == 11);
 }

@@ -159,12 +159,18 @@ TEST_CASE("read_squad names files of other kinds by their first bytes", "[data][
                    {"windows.bin", "byte 0", "window cache", "--train_cache_file"});
   // Parquet (the Hub's own format for SQuAD) and CSV: named, with the conversion to JSON Lines.
   require_mentions(
-      input_error_of(std::string("PAR1\x15\x04\x15\x80", 8), "train-00000-of-00001.parquet"),
+      input_error_of(std::string("PAR1\x15\x04\x15\x80\x00\x00\x00PAR1", 15),
+                     "train-00000-of-00001.parquet"),
       {"train-00000-of-00001.parquet", "byte 0", "a Parquet file", "load_dataset('parquet'"});
   require_mentions(input_error_of("id,title,context,question,answers\n", "train.csv"),
                    {"train.csv", "a CSV file", "JSON Lines", "to_json"});
   require_mentions(input_error_of("id\ttitle\n", "train.tsv"), {"train.tsv", "a CSV file"});
-  // A .csv name on a JSON file is read as JSON.
+  // Text that merely starts with PAR1 is no Parquet file (which also ends with it).
+  CHECK_THAT(input_error_of("PAR1 is the first of my notes", "notes.txt"),
+             !Catch::Contains("Parquet"));
+  // JSON named .csv: its own syntax error when malformed, read when well-formed.
+  CHECK_THAT(input_error_of("{\"data\": [}", "broken.csv"),
+             Catch::Contains("malformed JSON") && !Catch::Contains("a CSV file"));
   const std::string json_named_csv = temp_path("squad_as.csv");
   bert::write_file_atomic(json_named_csv, fixture_text());
   CHECK(bert::read_squad(json_named_csv).examples.size() ==

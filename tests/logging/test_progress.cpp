@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -112,6 +113,23 @@ TEST_CASE("not a terminal: with a line interval, also a line once that much time
   CHECK(text ==
         "step 2/100 (2.0%) | loss 1.9000 | lr 1e-05 | 10.0 win/s | ETA 0:01:38\n"
         "step 3/100 (3.0%) | loss 1.8000 | lr 1e-05 | 10.0 win/s | ETA 0:01:37\n");
+}
+
+TEST_CASE("not a terminal, forced lines only (--disable_tqdm): finish adds no last line",
+          "[logging][progress]") {
+  std::FILE* file = std::tmpfile();
+  REQUIRE(file);
+  {
+    ProgressReporter progress(100, /*is_terminal=*/false, file);
+    progress.set_forced_lines_only();
+    progress.update(1, 2.0, 1e-5, 10.0, 99.0);
+    progress.update(2, 1.9, 1e-5, 10.0, 98.0, "", /*force_line=*/true);
+    progress.update(3, 1.8, 1e-5, 10.0, 97.0);
+    progress.finish();
+  }
+  const std::string text = contents(file);
+  std::fclose(file);
+  CHECK(text == "step 2/100 (2.0%) | loss 1.9000 | lr 1e-05 | 10.0 win/s | ETA 0:01:38\n");
 }
 
 TEST_CASE("terminal: redraws in place, throttled, and ends the line", "[logging][progress]") {
@@ -242,23 +260,37 @@ TEST_CASE("progress_pace_from_env: tqdm's TQDM_MININTERVAL sets both intervals",
     CHECK(pace.redraw_seconds == 0.1);
     CHECK(pace.line_seconds == 30.0);
   }
+  // Read with Python's float(), as tqdm's envwrap reads it; tqdm shows every update for a
+  // negative interval and none for nan.
+  const double inf = std::numeric_limits<double>::infinity();
   for (const auto& [text, seconds] : {std::pair<const char*, double>{"5", 5.0},
                                       {" 2.5 ", 2.5},
                                       {"0", 0.0},
+                                      {"+5", 5.0},
                                       {"1e1", 10.0},
-                                      {"inf", INFINITY}}) {
+                                      {"1_000", 1000.0},
+                                      {".5", 0.5},
+                                      {"5.", 5.0},
+                                      {"inf", inf},
+                                      {"-Infinity", 0.0},
+                                      {"1e400", inf},
+                                      {"-1", 0.0},
+                                      {"nan", inf},
+                                      {"\t7\n", 7.0}}) {
     test::ScopedEnv set("TQDM_MININTERVAL", text);
     INFO("TQDM_MININTERVAL='" << text << "'");
     const ProgressPace pace = progress_pace_from_env();
     CHECK(pace.redraw_seconds == seconds);
     CHECK(pace.line_seconds == seconds);
   }
-  for (const char* text : {"", "abc", "5s", "-1", "nan"}) {
+  // What float() refuses (tqdm then fails at import), hexadecimal included, which strtod reads.
+  for (const char* text :
+       {"", "  ", "abc", "5s", "0x10", "0x1p3", "1__000", "_1", "1_", "1e", ".", "infinit"}) {
     test::ScopedEnv set("TQDM_MININTERVAL", text);
     INFO("TQDM_MININTERVAL='" << text << "'");
     CHECK_THROWS_AS(progress_pace_from_env(), InputError);
-    CHECK_THROWS_WITH(progress_pace_from_env(),
-                      Catch::StartsWith(std::string("TQDM_MININTERVAL=") + text + ":"));
+    CHECK_THROWS_WITH(progress_pace_from_env(), Catch::StartsWith(std::string("TQDM_MININTERVAL=") +
+                                                                  text + ": not a number"));
   }
 }
 
