@@ -55,7 +55,9 @@ simdjson::padded_string load_squad_text(const std::string& path, std::vector<Row
                       "(gunzip -k), then pass the .json or .jsonl");
   // The Hub keeps SQuAD as Parquet, which run_qa's load_dataset reads; here it is converted
   // once, as a local dataset folder is (hf_datasets_cache.cpp).
-  if (text.size() >= 8 && text.substr(0, 4) == "PAR1" && text.substr(text.size() - 4) == "PAR1")
+  // (a cut download of a .parquet file may have lost the closing PAR1)
+  if (text.substr(0, 4) == "PAR1" &&
+      (ends_with(path, ".parquet") || (text.size() >= 8 && text.substr(text.size() - 4) == "PAR1")))
     throw_input_error(path, "byte 0",
                       "a Parquet file (it starts with PAR1), not JSON: SQuAD files are read as "
                       "JSON or JSON Lines (SQuAD's layout or datasets' rows); convert it once with "
@@ -63,7 +65,7 @@ simdjson::padded_string load_squad_text(const std::string& path, std::vector<Row
                           path + "')['train'].to_json('rows.jsonl')\"");
   // A table cannot hold SQuAD's nested answers (run_qa's load_dataset('csv', field='data')
   // fails on it too).
-  const size_t first = text.find_first_not_of(" \t\r\n");
+  const size_t first = text.find_first_not_of(" \t\r\n", starts_with_utf8_bom(text) ? 3 : 0);
   const bool json_like =
       first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
   if (!json_like && (ends_with(path, ".csv") || ends_with(path, ".tsv")))
@@ -420,7 +422,9 @@ class SquadWalker {
     const std::string_view text = field_string(answer, where, "text");
     element start_value;
     if (answer["answer_start"].get(start_value) != simdjson::SUCCESS) {
-      if (text.empty()) fail(where.path("text"), "expected a non-empty answer text");
+      if (text.empty() &&
+          starts_ == AnswerStarts::kMayMismatch)  // kMustMatch names the start first
+        fail(where.path("text"), "expected a non-empty answer text");
       return mismatched(
           text, where.path(),
           "missing field \"answer_start\" (expected an integer code-point offset into the "

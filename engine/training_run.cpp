@@ -326,8 +326,7 @@ class TrainingSession {
     end_->last_save_step = job.resume_dir.empty() ? 0 : start.global_step;
     // Off a terminal the bar is a line every 30 s (TQDM_MININTERVAL when set; as an
     // evaluation's), besides the --logging_steps lines: a long run redirected to a log still
-    // shows its pace and ETA.
-    // --disable_tqdm: the --logging_steps lines alone.
+    // shows its pace and ETA. --disable_tqdm leaves the --logging_steps lines alone.
     progress_.set_redraw_interval(run.progress_pace.redraw_seconds);
     if (!run.progress_bar) {
       progress_.set_forced_lines_only();

@@ -394,6 +394,12 @@ TEST_CASE(
   CHECK(progress_lines(quiet.output, "step") == 0);
   CHECK(progress_lines(quiet.output, "eval") == 0);
   CHECK_THAT(quiet.output, Catch::Contains("train_loss"));
+  // ... and the logging lines stay (one per step at --logging_steps 1).
+  const CommandResult logged = test::run_command(
+      "TQDM_MININTERVAL=0 " + train_command(root() + "/tqdm-disabled-logged", "--disable_tqdm"));
+  INFO(logged.output);
+  REQUIRE(logged.status == 0);
+  CHECK(progress_lines(logged.output, "step") == 3);
   // A value tqdm could not read either stops the run before it starts, naming the variable.
   const CommandResult bad =
       test::run_command("TQDM_MININTERVAL=soon " + train_command(root() + "/tqdm-bad"));

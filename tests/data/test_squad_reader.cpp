@@ -165,6 +165,12 @@ TEST_CASE("read_squad names files of other kinds by their first bytes", "[data][
   require_mentions(input_error_of("id,title,context,question,answers\n", "train.csv"),
                    {"train.csv", "a CSV file", "JSON Lines", "to_json"});
   require_mentions(input_error_of("id\ttitle\n", "train.tsv"), {"train.tsv", "a CSV file"});
+  // A .parquet file cut short (no closing PAR1) is still named.
+  require_mentions(input_error_of(std::string("PAR1\x15\x04\x15\x80", 8), "cut.parquet"),
+                   {"cut.parquet", "a Parquet file"});
+  // JSON after a byte-order mark in a .csv file: its own JSON error.
+  CHECK_THAT(input_error_of("\xEF\xBB\xBF{\"data\": [}", "bom.csv"),
+             !Catch::Contains("a CSV file"));
   // Text that merely starts with PAR1 is no Parquet file (which also ends with it).
   CHECK_THAT(input_error_of("PAR1 is the first of my notes", "notes.txt"),
              !Catch::Contains("Parquet"));
@@ -242,6 +248,12 @@ TEST_CASE("read_squad rejects a wrong schema", "[data][squad][errors]") {
     const std::string bad = replace_once(text, "\"answer_start\": 36", "\"answer_start\": -1");
     require_mentions(input_error_of(bad, "start_negative.json"),
                      {q0 + ".answers[0].answer_start", "non-negative", "-1"});
+  }
+  SECTION("answer_start missing, and the text empty: the start is named first") {
+    const std::string bad = replace_once(
+        text, "\"text\": \"Broncos\",\n         \"answer_start\": 36", "\"text\": \"\"");
+    require_mentions(input_error_of(bad, "start_missing.json"),
+                     {q0 + ".answers[0]", "missing field \"answer_start\""});
   }
   SECTION("answer_start out of range") {
     const std::string bad = replace_once(text, "\"answer_start\": 36", "\"answer_start\": 72");
