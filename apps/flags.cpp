@@ -7,10 +7,12 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "core/file_io.h"
 #include "core/json_text.h"
+#include "core/python_float.h"
 #include "core/strings.h"
 
 namespace bert {
@@ -33,24 +35,15 @@ T parse_integer(const std::string& name, const std::string& value) {
 }
 
 double parse_double(const std::string& name, const std::string& value, bool infinity_allowed) {
-  double parsed = 0;
-  // As Python's float() reads it: a leading '+', "inf"/"infinity" in any case (from_chars takes
-  // those, and "nan"), and a number past the double range as infinity (1e999; strtod says which
-  // way, or 0 for one below it).
-  const std::string text = !value.empty() && value[0] == '+' ? value.substr(1) : value;
-  const char* end = text.data() + text.size();
-  auto result = std::from_chars(text.data(), end, parsed);
-  if (result.ec == std::errc::result_out_of_range && result.ptr == end) {
-    parsed = std::strtod(text.c_str(), nullptr);
-    result.ec = std::errc();
-  }
-  const bool two_signs =
-      !value.empty() && value[0] == '+' && !text.empty() && (text[0] == '+' || text[0] == '-');
-  if (text.empty() || two_signs || result.ec != std::errc() || result.ptr != end ||
-      std::isnan(parsed) || (std::isinf(parsed) && !infinity_allowed))
+  // As Python's float() reads it (core/python_float.h: a leading '+', "inf"/"infinity" in any
+  // case, a number past the double range as infinity), but with neither the white space nor the
+  // digit separators ('_') a command-line value does not need.
+  const bool plain = value.find_first_of(" \t\n\r\f\v_") == std::string::npos;
+  const std::optional<double> parsed = plain ? parse_python_float(value) : std::nullopt;
+  if (!parsed || std::isnan(*parsed) || (std::isinf(*parsed) && !infinity_allowed))
     fail("--" + name + ": expected a " +
          (infinity_allowed ? "number (or inf, -inf)" : "finite number") + ", got '" + value + "'");
-  return parsed;
+  return *parsed;
 }
 
 bool is_bool_word(const std::string& value) {
