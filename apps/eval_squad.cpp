@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <string>
 
 #include "apps/app_main.h"
@@ -253,12 +252,11 @@ int run_model_mode(EvalOptions options, bool do_lower_case_given) {
       options.per_device_eval_batch_size, loaded.tensors, &model_preparation_seconds);
   BertQaModel& model = *placed;
   const PostprocessConfig postprocess{options.n_best_size, options.max_answer_length,
-                                      options.version_2_with_negative, options.null_score_diff_threshold};
-  CountProgress progress("eval", ProgressReporter::stderr_is_terminal(), progress_pace);
+                                      options.version_2_with_negative,
+                                      options.null_score_diff_threshold};
   EvalOutcome outcome =
-      evaluate_model(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
-                     postprocess, std::ref(progress));
-  progress.finish();
+      evaluate_with_progress(model, eval.dataset, eval.windows, options.per_device_eval_batch_size,
+                             postprocess, "eval", /*show=*/true, progress_pace);
   // A training's saved model evaluated into its own output_dir (evaluation_command, after a
   // signal skipped the training's final evaluation): logged as that evaluation would have been,
   // at the training's epoch. Any other model, or directory, is a run without training.

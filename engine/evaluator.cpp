@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 
 #include "data/predictions_io.h"
 #include "data/squad_metric_v2.h"
@@ -71,6 +72,18 @@ EvalOutcome evaluate_model(BertQaModel& model, const SquadDataset& dataset, cons
     outcome.scores =
         evaluate_squad_version(dataset, to_prediction_map(outcome.predictions), postprocess.version_2_with_negative);
   outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return outcome;
+}
+
+EvalOutcome evaluate_with_progress(BertQaModel& model, const SquadDataset& dataset,
+                                   const std::vector<Window>& windows, int batch_size,
+                                   const PostprocessConfig& postprocess, const char* label,
+                                   bool show, const ProgressPace& pace) {
+  if (!show) return evaluate_model(model, dataset, windows, batch_size, postprocess);
+  CountProgress progress(label, ProgressReporter::stderr_is_terminal(), pace);
+  EvalOutcome outcome =
+      evaluate_model(model, dataset, windows, batch_size, postprocess, std::ref(progress));
+  progress.finish();  // before the caller's summary line
   return outcome;
 }
 

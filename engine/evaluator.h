@@ -11,6 +11,7 @@
 #include "data/squad_metric.h"
 #include "data/windows.h"
 #include "engine/bert_qa_model.h"
+#include "logging/progress.h"  // ProgressPace
 
 namespace bert {
 
@@ -42,5 +43,13 @@ struct EvalOutcome {
 EvalOutcome evaluate_model(BertQaModel& model, const SquadDataset& dataset, const std::vector<Window>& windows,
                            int batch_size, const PostprocessConfig& postprocess,
                            const std::function<void(size_t, size_t)>& progress = {});
+
+// evaluate_model with its progress on stderr under `label` ("eval", "predict"), as a run shows
+// it (logging/progress.h's CountProgress: a bar on a terminal, else a line every
+// pace.line_seconds for a long one); none when !show (--disable_tqdm).
+EvalOutcome evaluate_with_progress(BertQaModel& model, const SquadDataset& dataset,
+                                   const std::vector<Window>& windows, int batch_size,
+                                   const PostprocessConfig& postprocess, const char* label,
+                                   bool show, const ProgressPace& pace);
 
 }  // namespace bert

@@ -212,24 +212,19 @@ RunLogs open_run_logs(const std::string& output_dir, bool training, bool tensorb
 
 namespace {
 
-// The evaluation's progress, shown as the training's is (a bar on a terminal, else a line now
-// and then for a long one; nothing with --disable_tqdm).
-EvalOutcome evaluate_with_progress(const RunSettings& run, BertQaModel& model,
-                                   const PreparedSquad& data, const char* label) {
-  if (!run.progress_bar)
-    return evaluate_model(model, data.dataset, data.windows, run.eval_batch_size, run.postprocess);
-  CountProgress progress(label, ProgressReporter::stderr_is_terminal(), run.progress_pace);
-  EvalOutcome outcome = evaluate_model(model, data.dataset, data.windows, run.eval_batch_size,
-                                       run.postprocess, std::ref(progress));
-  progress.finish();
-  return outcome;
+// An evaluation with the run's batch size, span selection and progress (none with
+// --disable_tqdm).
+EvalOutcome evaluate_in_run(const RunSettings& run, BertQaModel& model, const PreparedSquad& data,
+                            const char* label) {
+  return evaluate_with_progress(model, data.dataset, data.windows, run.eval_batch_size,
+                                run.postprocess, label, run.progress_bar, run.progress_pace);
 }
 
 }  // namespace
 
 EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const PreparedSquad& test,
                               double model_preparation_seconds) {
-  EvalOutcome outcome = evaluate_with_progress(run, model, test, "predict");
+  EvalOutcome outcome = evaluate_in_run(run, model, test, "predict");
   outcome.model_preparation_seconds = model_preparation_seconds;
   const MetricsDict metrics = write_eval_outputs(run.output_dir, outcome, test.windows.size(),
                                                  run.eval_batch_size, -1.0, "predict");
@@ -244,7 +239,7 @@ EvalOutcome predict_and_write(const RunSettings& run, BertQaModel& model, const 
 SquadScores evaluate_and_log(const RunSettings& run, BertQaModel& model, const PreparedSquad& eval,
                              int64_t step, double epoch, int64_t input_tokens_seen, RunLogs* logs,
                              bool final, double model_preparation_seconds) {
-  EvalOutcome outcome = evaluate_with_progress(run, model, eval, "eval");
+  EvalOutcome outcome = evaluate_in_run(run, model, eval, "eval");
   outcome.model_preparation_seconds = model_preparation_seconds;
   if (final) {
     const MetricsDict metrics =
