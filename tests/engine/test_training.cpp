@@ -291,9 +291,6 @@ OneStep one_step_with_threads(int threads) {
   return out;
 }
 
-// Same thread count: the same bits (pieces may run on any thread). Other counts cut OpenBLAS's
-// products elsewhere, which changes rounding only. (Parameters are compared bit for bit only:
-// Adam turns the rounding noise of qa_outputs.bias's zero gradient into full-size steps.)
 TEST_CASE("concurrent_blas_callers: attention's sequences and heads, or a product's bands",
           "[engine]") {
   cpu::set_thread_count(4);
@@ -316,6 +313,9 @@ TEST_CASE("concurrent_blas_callers: attention's sequences and heads, or a produc
   cpu::set_thread_count(0);
 }
 
+// Same thread count: the same bits (pieces may run on any thread). Other counts cut OpenBLAS's
+// products elsewhere, which changes rounding only. (Parameters are compared bit for bit only:
+// Adam turns the rounding noise of qa_outputs.bias's zero gradient into full-size steps.)
 TEST_CASE("the CPU backend is deterministic on its thread pool", "[engine]") {
   const OneStep two = one_step_with_threads(2), again = one_step_with_threads(2);
   REQUIRE(std::isfinite(two.loss_and_gradients[0]));
