@@ -34,10 +34,13 @@ std::string model() {
   return dir;
 }
 
+// A short training run into `out` ("": no --output_dir given).
 std::string train_command(const std::string& out, const std::string& extra = "", const std::string& model_dir = model()) {
-  return test::train_squad_bin() + " --device cpu --model_name_or_path " + model_dir + " --train_file " +
-         squad_mini() + " --do_train --per_device_train_batch_size 4 --max_steps 3 --logging_steps 1 --save_steps 0"
-         " --max_seq_length 96 --doc_stride 48 --max_train_samples 12 --output_dir " + out + " " + extra;
+  return test::train_squad_bin() + " --device cpu --model_name_or_path " + model_dir +
+         " --train_file " + squad_mini() +
+         " --do_train --per_device_train_batch_size 4 --max_steps 3 --logging_steps 1"
+         " --save_steps 0 --max_seq_length 96 --doc_stride 48 --max_train_samples 12" +
+         (out.empty() ? "" : " --output_dir " + out) + " " + extra;
 }
 
 // The "step" of each line of a trainer_log.jsonl that holds `key`.
@@ -910,11 +913,8 @@ TEST_CASE(
     "[app][hf]") {
   const std::string cwd = root() + "/no-output-dir";
   fs::create_directories(cwd);
-  const CommandResult run = test::run_command(
-      "cd " + cwd + " && " + test::train_squad_bin() + " --device cpu --model_name_or_path " +
-      model() + " --train_file " + squad_mini() +
-      " --do_train --per_device_train_batch_size 4 --max_steps 1 --save_steps 0" +
-      " --max_seq_length 96 --doc_stride 48 --max_train_samples 4");
+  const CommandResult run =
+      test::run_command("cd " + cwd + " && " + train_command("", "--max_steps 1"));
   INFO(run.output);
   REQUIRE(run.status == 0);
   CHECK_THAT(
